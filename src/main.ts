@@ -1,0 +1,64 @@
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import { createHavenApp } from './app.factory';
+import { createLogger } from './common/logging/logger';
+import { ConfigError, loadConfig } from './config/config';
+import { startDatabase } from './database/embedded-database';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`Haven cannot start. ${e.message}\nSee config/env.example.\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw e;
+  }
+  const logger = createLogger(config.logLevel);
+  const database = await startDatabase(config, logger);
+
+  let app;
+  try {
+    app = await createHavenApp(config, logger, database.url);
+    await app.listen(config.port, config.host);
+  } catch (e) {
+    logger.fatal({ err: e }, 'start-up failed');
+    await app?.close().catch(() => undefined);
+    await database.stop();
+    process.exit(1);
+  }
+  logger.info(
+    { host: config.host, port: config.port },
+    `Haven listening on http://${config.host}:${config.port}`,
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining HTTP, then closing the database');
+    const server: Server = app.getHttpServer();
+    // In-flight requests may finish until the timeout; after it, remaining connections are cut.
+    const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+    force.unref();
+    try {
+      await app.close(); // stops accepting, waits for in-flight requests, closes the pool
+      await database.stop();
+      logger.info('stopped cleanly');
+      process.exit(0);
+    } catch (e) {
+      logger.error({ err: e }, 'unclean shutdown');
+      await database.stop().catch(() => undefined);
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', (s) => void shutdown(s));
+  process.on('SIGTERM', (s) => void shutdown(s));
+}
+
+void main().catch((e: unknown) => {
+  process.stderr.write(`Haven failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,192 @@
+import { Body, Controller, Get, Module, Post } from '@nestjs/common';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsString, MaxLength, ValidateNested } from 'class-validator';
+import request from 'supertest';
+import { startTestApp, TestApp } from './support/app';
+
+class ProbeNested {
+  @IsString() @MaxLength(30) fullName!: string;
+}
+class ProbeDto {
+  @IsIn(['low', 'high']) level!: string;
+  @IsInt() count!: number;
+  @ValidateNested() @Type(() => ProbeNested) survivor!: ProbeNested;
+}
+
+// A test-only controller to drive the global pipes and filters.
+@Controller('probe')
+class ProbeController {
+  @Post()
+  echo(@Body() dto: ProbeDto): { ok: true; level: string } {
+    return { ok: true, level: dto.level };
+  }
+
+  @Get('boom')
+  boom(): never {
+    const e = new Error('relation "secret_table" does not exist: SELECT * FROM secret_table WHERE x = 1');
+    throw e;
+  }
+}
+@Module({ controllers: [ProbeController] })
+class ProbeModule {}
+
+const PROBLEM = /^application\/problem\+json/;
+
+describe('application (end to end)', () => {
+  let t: TestApp;
+  const http = () => request(t.app.getHttpServer());
+
+  beforeAll(async () => {
+    t = await startTestApp({}, [ProbeModule]);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('GET /health checks the database', async () => {
+    const res = await http().get('/health').expect(200);
+    expect(res.body).toEqual({ status: 'ok' });
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('GET /docs-json is an OpenAPI 3 document generated from the code', async () => {
+    const res = await http().get('/docs-json').expect(200);
+    expect(res.body.openapi).toMatch(/^3\./);
+    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/health', '/api/v1/probe']));
+    expect(res.body.components.schemas.Problem).toBeDefined();
+  });
+
+  it('GET /docs serves Swagger UI', async () => {
+    const res = await http().get('/docs').redirects(1).expect(200);
+    expect(res.text).toContain('swagger-ui');
+  });
+
+  it('unknown routes are 404 problems, inside and outside the API prefix, without echoing the path', async () => {
+    for (const path of ['/no-such-page?name=Nguyen', '/api/v1/no-such-route?name=Nguyen']) {
+      const res = await http().get(path).expect(404);
+      expect(res.headers['content-type']).toMatch(PROBLEM);
+      expect(res.body).toMatchObject({
+        status: 404,
+        code: 'route.not_found',
+        type: 'urn:haven:problem:route.not_found',
+      });
+      expect(JSON.stringify(res.body)).not.toContain('Nguyen');
+      expect(res.body.requestId).toBe(res.headers['x-request-id']);
+    }
+  });
+
+  it('malformed JSON is a 400 problem', async () => {
+    const res = await http()
+      .post('/api/v1/probe')
+      .set('Content-Type', 'application/json')
+      .send('{"level": ')
+      .expect(400);
+    expect(res.headers['content-type']).toMatch(PROBLEM);
+    expect(res.body.code).toBe('request.malformed_json');
+  });
+
+  it('a body over the documented limit is a 413 problem', async () => {
+    const huge = JSON.stringify({
+      level: 'low',
+      count: 1,
+      survivor: { fullName: 'x'.repeat(t.config.bodyLimitBytes) },
+    });
+    const res = await http()
+      .post('/api/v1/probe')
+      .set('Content-Type', 'application/json')
+      .send(huge)
+      .expect(413);
+    expect(res.headers['content-type']).toMatch(PROBLEM);
+    expect(res.body.code).toBe('request.too_large');
+  });
+
+  it('a non-JSON body is a 415 problem', async () => {
+    const res = await http()
+      .post('/api/v1/probe')
+      .set('Content-Type', 'text/plain')
+      .send('level=low')
+      .expect(415);
+    expect(res.body.code).toBe('request.unsupported_media_type');
+  });
+
+  it('validation rejects unknown and invalid fields with errors[] naming each field, never echoing values', async () => {
+    const res = await http()
+      .post('/api/v1/probe')
+      .send({
+        level: 'MARKER-LEVEL',
+        count: 'MARKER-COUNT',
+        survivor: { fullName: 'MARKER-NAME-IS-FAR-TOO-LONG-FOR-IT' },
+        extra: 'MARKER-EXTRA',
+      })
+      .expect(400);
+    expect(res.headers['content-type']).toMatch(PROBLEM);
+    expect(res.body).toMatchObject({
+      status: 400,
+      code: 'request.validation',
+      title: 'The request is not valid',
+    });
+    const fields = (res.body.errors as { field: string; code: string; message: string }[]).map(
+      (e) => `${e.field}:${e.code}`,
+    );
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        'level:isIn',
+        'count:isInt',
+        'survivor.fullName:maxLength',
+        'extra:whitelistValidation',
+      ]),
+    );
+    expect(JSON.stringify(res.body)).not.toMatch(/MARKER/);
+  });
+
+  it('a valid body passes the global pipe', async () => {
+    const res = await http()
+      .post('/api/v1/probe')
+      .send({ level: 'low', count: 2, survivor: { fullName: 'An' } })
+      .expect(201);
+    expect(res.body).toEqual({ ok: true, level: 'low' });
+  });
+
+  it('problems are in Vietnamese when the client asks for it', async () => {
+    const res = await http()
+      .post('/api/v1/probe')
+      .set('Accept-Language', 'vi-VN,vi;q=0.9,en;q=0.5')
+      .send({})
+      .expect(400);
+    expect(res.headers['content-language']).toBe('vi');
+    expect(res.body.title).toBe('Yêu cầu không hợp lệ');
+    expect(res.body.errors[0].message).toMatch(/[ạảãáàâấầẩẫậăắằẳẵặ]|không|phải|là/);
+  });
+
+  it('an unexpected error is a 500 problem with the request id and no stack trace or SQL', async () => {
+    const res = await http().get('/api/v1/probe/boom').set('X-Request-Id', 'probe-req-0001').expect(500);
+    expect(res.headers['content-type']).toMatch(PROBLEM);
+    expect(res.body).toMatchObject({ status: 500, code: 'internal', requestId: 'probe-req-0001' });
+    const text = JSON.stringify(res.body);
+    expect(text).not.toMatch(/secret_table|SELECT|at .*\.ts|stack/i);
+  });
+
+  it('logs are JSON with a request id, never the body, and redact sensitive headers', async () => {
+    const marker = 'ZZMARKER-Thị-Hoa-0987654321';
+    await http()
+      .post('/api/v1/probe')
+      .set('Authorization', 'Bearer ZZMARKER-token-0987654321')
+      .set('X-Request-Id', 'log-check-req-42')
+      .send({ level: 'low', count: 1, survivor: { fullName: marker } })
+      .expect(201);
+    await http()
+      .post('/api/v1/probe')
+      .send({ level: marker, count: 1, survivor: { fullName: marker } })
+      .expect(400);
+    const lines = t.logs.join('');
+    expect(lines).not.toContain('ZZMARKER');
+    const entry = t.logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.reqId === 'log-check-req-42');
+    expect(entry).toMatchObject({
+      level: 'info',
+      req: { method: 'POST', path: '/api/v1/probe' },
+      res: { statusCode: 201 },
+    });
+  });
+});
