@@ -56,6 +56,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', (s) => void shutdown(s));
   process.on('SIGTERM', (s) => void shutdown(s));
+  // When the launching process (npm, a shell) dies without passing on its signal we are re-parented:
+  // shut down rather than live on as an orphan holding the embedded PostgreSQL.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void shutdown('SIGTERM');
+  }, 1000).unref();
 }
 
 void main().catch((e: unknown) => {

@@ -1,0 +1,133 @@
+import 'reflect-metadata';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { createLogger } from '../common/logging/logger';
+import { ConfigError, loadConfig } from '../config/config';
+import { dataSourceOptions } from '../database/data-source-options';
+import { startDatabase } from '../database/embedded-database';
+import { runMigrationsLocked } from '../database/migrate';
+
+/**
+ * Migration workflow (see README): `run`, `revert` (the last one), `show`, `generate <Name>` (writes the SQL
+ * difference between the entities and the database into a new migration and lists it in migrations/index.ts)
+ * and `create <Name>` (an empty one). Uses DATABASE_URL, or the embedded server under HAVEN_DATA_DIR.
+ */
+const USAGE = 'usage: migrations <run|revert|show|generate <Name>|create <Name>>';
+
+async function main(): Promise<number> {
+  const [command, name] = process.argv.slice(2);
+  if (!command || !['run', 'revert', 'show', 'generate', 'create'].includes(command)) {
+    process.stderr.write(`${USAGE}\n`);
+    return 64;
+  }
+  if ((command === 'generate' || command === 'create') && !/^[A-Z][A-Za-z0-9]{2,60}$/.test(name ?? '')) {
+    process.stderr.write(
+      'The migration name must be PascalCase letters and digits, e.g. AddReferralIndexes\n',
+    );
+    return 64;
+  }
+  if (command === 'create') {
+    await writeMigration(name, [], []);
+    return 0;
+  }
+
+  const config = loadConfig();
+  const database = await startDatabase(config, createLogger('warn'));
+  const dataSource = await new DataSource(
+    dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-migrations' }),
+  ).initialize();
+  try {
+    switch (command) {
+      case 'run': {
+        const applied = await runMigrationsLocked(dataSource);
+        process.stdout.write(
+          applied.length ? `applied: ${applied.map((m) => m.name).join(', ')}\n` : 'up to date\n',
+        );
+        break;
+      }
+      case 'revert':
+        await dataSource.undoLastMigration({ transaction: 'each' });
+        process.stdout.write('reverted the last migration\n');
+        break;
+      case 'show': {
+        const done = new Set(
+          (await dataSource.query<{ name: string }[]>('SELECT name FROM migrations')).map((r) => r.name),
+        );
+        for (const m of dataSource.migrations)
+          process.stdout.write(`${done.has(m.name!) ? '[x]' : '[ ]'} ${m.name}\n`);
+        break;
+      }
+      case 'generate': {
+        const sql = await dataSource.driver.createSchemaBuilder().log();
+        if (sql.upQueries.length === 0) {
+          process.stdout.write('No changes: the entities match the database.\n');
+          break;
+        }
+        await writeMigration(
+          name,
+          sql.upQueries.map((q) => q.query),
+          sql.downQueries.reverse().map((q) => q.query),
+        );
+        break;
+      }
+    }
+  } finally {
+    await dataSource.destroy();
+    await database.stop();
+  }
+  return 0;
+}
+
+async function writeMigration(name: string, up: string[], down: string[]): Promise<void> {
+  const timestamp = Date.now();
+  const className = `${name}${timestamp}`;
+  const dir = join(process.cwd(), 'migrations');
+  const file = `${timestamp}-${name}`;
+  const body = (queries: string[]): string =>
+    queries.map((q) => `    await q.query(${JSON.stringify(q)});`).join('\n') ||
+    '    // TODO: write the change';
+  await writeFile(
+    join(dir, `${file}.ts`),
+    `import { MigrationInterface, QueryRunner } from 'typeorm';
+
+export class ${className} implements MigrationInterface {
+  name = '${className}';
+
+  async up(q: QueryRunner): Promise<void> {
+${body(up)}
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+${body(down)}
+  }
+}
+`,
+    { flag: 'wx' },
+  );
+  const indexPath = join(dir, 'index.ts');
+  const index = await readFile(indexPath, 'utf8');
+  const withImport = index.replace(/(\n\/\*\*)/, `import { ${className} } from './${file}';\n$1`);
+  const withEntry = withImport.replace(/export const MIGRATIONS = \[([^\]]*)\];/, (_m, list: string) => {
+    const items = list
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .concat(className);
+    return `export const MIGRATIONS = [\n  ${items.join(',\n  ')},\n];`;
+  });
+  await writeFile(indexPath, withEntry);
+  process.stdout.write(
+    `wrote migrations/${file}.ts and listed it in migrations/index.ts: review it by hand\n`,
+  );
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(
+      `${e instanceof ConfigError ? e.message : e instanceof Error ? e.message : String(e)}\n`,
+    );
+    process.exit(1);
+  },
+);

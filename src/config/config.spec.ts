@@ -1,0 +1,66 @@
+import { ConfigError, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('applies documented defaults', () => {
+    const c = loadConfig({}, '/srv/haven');
+    expect(c).toMatchObject({
+      env: 'development',
+      host: '127.0.0.1',
+      port: 3000,
+      dataDir: '/srv/haven/data',
+      bodyLimitBytes: 100 * 1024,
+      database: { url: undefined, embeddedPort: 54329, poolSize: 10 },
+      demo: { enabled: true },
+    });
+  });
+
+  it('seeds demo data by default on the embedded database only, and HAVEN_DEMO overrides it', () => {
+    const url = 'postgres://u:p@db:5432/haven';
+    expect(loadConfig({ DATABASE_URL: url }).demo.enabled).toBe(false);
+    expect(loadConfig({ DATABASE_URL: url, HAVEN_DEMO: '1' }).demo.enabled).toBe(true);
+    expect(loadConfig({ HAVEN_DEMO: '0' }).demo.enabled).toBe(false);
+  });
+
+  it('names every bad variable and never echoes secret values', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: '99999',
+        DATABASE_URL: 'mysql://x',
+        LOG_LEVEL: 'loud',
+        HAVEN_DEMO_PASSWORD: 'SECRET7',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    for (const name of ['PORT', 'DATABASE_URL', 'LOG_LEVEL', 'HAVEN_DEMO_PASSWORD'])
+      expect(message).toContain(name);
+    expect(message).not.toContain('SECRET7');
+  });
+
+  it('requires explicit keys and forbids demo data in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://u:p@db/haven' })).toThrow(
+      /HAVEN_MASTER_KEY/,
+    );
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://u:p@db/h',
+        HAVEN_MASTER_KEY: 'k',
+        HAVEN_DEMO: '1',
+      }),
+    ).toThrow(/HAVEN_DEMO/);
+    const prod = loadConfig({
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://u:p@db/h',
+      HAVEN_MASTER_KEY_FILE: '/run/secrets/k',
+    });
+    expect(prod.demo.enabled).toBe(false);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '' }).port).toBe(3000);
+  });
+});
