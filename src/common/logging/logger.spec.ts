@@ -1,0 +1,40 @@
+import { Writable } from 'node:stream';
+import { createLogger } from './logger';
+
+function capture(): { lines: string[]; stream: Writable } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  return { lines, stream };
+}
+
+describe('logger redaction', () => {
+  it('censors sensitive keys at the top level and nested, and keeps the rest', () => {
+    const { lines, stream } = capture();
+    const logger = createLogger('info', stream);
+    logger.info(
+      {
+        caseId: 'c-1',
+        fullName: 'MARK-Nguyễn',
+        survivor: { phone: 'MARK-0912' },
+        req: { headers: { authorization: 'Bearer MARK-token', 'user-agent': 'jest' } },
+        nested: { deeper: { password: 'MARK-pw' } },
+      },
+      'event',
+    );
+    const text = lines.join('');
+    expect(text).not.toContain('MARK-');
+    const entry = JSON.parse(text) as Record<string, unknown>;
+    expect(entry).toMatchObject({
+      caseId: 'c-1',
+      fullName: '[redacted]',
+      survivor: '[redacted]',
+      msg: 'event',
+    });
+    expect(entry.req).toEqual({ headers: { authorization: '[redacted]', 'user-agent': 'jest' } });
+  });
+});
