@@ -1,0 +1,131 @@
+import 'reflect-metadata';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DataSource } from 'typeorm';
+import { loadConfig } from '../config/config';
+import { createKeyProvider, KekRef, LocalKeyringProvider, rotateKeys } from '../crypto';
+import { dataSourceOptions } from '../database/data-source-options';
+
+const USAGE = `Usage:
+  npm run keys:rotate [-- --batch-size <n>] [-- --no-new-version]
+      Adds a KEK version (file keys) and re-wraps every data key with the active version, in batches.
+      Resumes an interrupted rotation instead of adding another version. Needs DATABASE_URL.
+  npm run keys:rotate -- --prepare-keyring <file>
+      For HAVEN_MASTER_KEY / HAVEN_MASTER_KEY_FILE keys: writes (mode 0600) a keyring with a new KEK version
+      to install as HAVEN_MASTER_KEY_FILE on every instance before running keys:rotate. See docs/keys.md.
+`;
+
+const out = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+const kek = (k: KekRef) => `${k.kekId} v${k.version}`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'batch-size': { type: 'string' },
+      'no-new-version': { type: 'boolean' },
+      'prepare-keyring': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    out(USAGE);
+    return 0;
+  }
+  const config = loadConfig();
+  const provider = await createKeyProvider({
+    dataDir: config.dataDir,
+    production: config.production,
+    masterKey: config.keys.masterKey,
+    masterKeyFile: config.keys.masterKeyFile,
+  });
+
+  if (values['prepare-keyring']) {
+    if (!(provider instanceof LocalKeyringProvider))
+      throw new Error(`the ${provider.kind} provider manages its own KEKs`);
+    const path = resolve(values['prepare-keyring']);
+    const { document, added } = provider.exportWithNewKekVersion();
+    const fd = openSync(path, 'wx', 0o600); // never overwrite an existing file
+    try {
+      writeSync(fd, document);
+    } finally {
+      closeSync(fd);
+    }
+    out(`Wrote a keyring with the new KEK ${kek(added)} to ${path} (mode 0600).`);
+    out(
+      'Install it as HAVEN_MASTER_KEY_FILE on every instance, then run keys:rotate to re-wrap the data keys.',
+    );
+    return 0;
+  }
+
+  const batchSize = values['batch-size'] === undefined ? 500 : Number(values['batch-size']);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
+    throw new Error('--batch-size must be an integer between 1 and 100000');
+  }
+  if (!config.database.url)
+    throw new Error('DATABASE_URL is required: the database whose data keys to re-wrap');
+  if (!provider.canAddKekVersion && !values['no-new-version']) {
+    out(`Keys come from the ${provider.kind} provider: re-wrapping to its active KEK (no version is added).`);
+  }
+
+  const dataSource = await new DataSource(
+    dataSourceOptions({ url: config.database.url, poolSize: 2, applicationName: 'haven-keys-rotate' }),
+  ).initialize();
+  const controller = new AbortController();
+  const stop = () => {
+    out('Stopping after the current batch; run keys:rotate again to resume.');
+    controller.abort();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const started = Date.now();
+    const result = await rotateKeys(dataSource, provider, {
+      batchSize,
+      signal: controller.signal,
+      addVersion: values['no-new-version'] || !provider.canAddKekVersion ? 'never' : 'auto',
+      onProgress: (p) => {
+        out(`  re-wrapped ${p.rewrapped}/${p.total} data keys to ${kek(p.target)} (batch ${p.batches})`);
+      },
+    });
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    if (result.addedVersion) out(`Added KEK ${kek(result.target)}.`);
+    out(`Re-wrapped ${result.rewrapped} data keys to ${kek(result.target)} in ${seconds}s.`);
+    for (const f of result.failed) {
+      out(`  could not unwrap the data key of ${f.owner.ownerType} ${f.owner.ownerId}: ${f.code}`);
+    }
+    if (result.completed) {
+      out(`Every live data key is on ${kek(result.target)}.`);
+      if (result.unreferencedVersions.length) {
+        out(
+          `No data key uses ${result.unreferencedVersions.map(kek).join(', ')} any more: remove them from the ` +
+            'keyring once every backup taken before now has expired (docs/keys.md).',
+        );
+      }
+      return 0;
+    }
+    out(
+      `${result.remaining} data keys are not on ${kek(result.target)} yet; run keys:rotate again to resume.`,
+    );
+    return result.interrupted ? 130 : 1;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await dataSource.destroy();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    // Errors of the config and crypto modules never contain key material or plaintext.
+    process.stderr.write(`keys:rotate failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

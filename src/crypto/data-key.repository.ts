@@ -1,0 +1,204 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { CryptoError } from './crypto.errors';
+import type { DataKeyOwner, KekRef } from './crypto.types';
+
+export interface DataKeyRow {
+  readonly ownerType: string;
+  readonly ownerId: string;
+  readonly dekId: string;
+  readonly kekId: string;
+  readonly kekVersion: number;
+  /** Null once destroyed. */
+  readonly wrappedDek: Buffer | null;
+  readonly createdAt: Date;
+  readonly rotatedAt: Date | null;
+  readonly destroyedAt: Date | null;
+}
+
+export interface RewrappedKey {
+  readonly owner: DataKeyOwner;
+  /** The KEK version the row must still be on (a concurrent change makes the update a no-op). */
+  readonly from: KekRef;
+  readonly wrappedDek: Buffer;
+}
+
+interface RawRow {
+  owner_type: string;
+  owner_id: string;
+  dek_id: string;
+  kek_id: string;
+  kek_version: number;
+  wrapped_dek: Buffer | null;
+  created_at: Date;
+  rotated_at: Date | null;
+  destroyed_at: Date | null;
+}
+
+const COLUMNS = `owner_type, owner_id, dek_id, kek_id, kek_version, wrapped_dek, created_at, rotated_at, destroyed_at`;
+
+/**
+ * Narrow queries on `data_keys` (raw SQL). Every method takes an optional EntityManager so that callers can
+ * run it inside their own transaction; without one it uses the data source's pool.
+ */
+export class DataKeyRepository {
+  constructor(private readonly dataSource: DataSource | null) {}
+
+  async insert(
+    row: { owner: DataKeyOwner; dekId: string; kek: KekRef; wrappedDek: Buffer },
+    manager?: EntityManager,
+  ): Promise<void> {
+    // ON CONFLICT instead of a unique violation, so a duplicate does not abort the caller's transaction.
+    const result: Array<{ n: number }> = await this.manager(manager).query(
+      `WITH i AS (
+         INSERT INTO data_keys (owner_type, owner_id, dek_id, kek_id, kek_version, wrapped_dek)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT DO NOTHING
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM i`,
+      [row.owner.ownerType, row.owner.ownerId, row.dekId, row.kek.kekId, row.kek.version, row.wrappedDek],
+    );
+    if (result[0]?.n !== 1) {
+      throw new CryptoError('crypto.invalid_input', `${row.owner.ownerType} already has a data key`);
+    }
+  }
+
+  async find(owner: DataKeyOwner, manager?: EntityManager): Promise<DataKeyRow | null> {
+    const rows: RawRow[] = await this.manager(manager).query(
+      `SELECT ${COLUMNS} FROM data_keys WHERE owner_type = $1 AND owner_id = $2`,
+      [owner.ownerType, owner.ownerId],
+    );
+    return rows[0] ? toRow(rows[0]) : null;
+  }
+
+  async findMany(
+    ownerType: string,
+    ownerIds: readonly string[],
+    manager?: EntityManager,
+  ): Promise<DataKeyRow[]> {
+    if (ownerIds.length === 0) return [];
+    const rows: RawRow[] = await this.manager(manager).query(
+      `SELECT ${COLUMNS} FROM data_keys WHERE owner_type = $1 AND owner_id = ANY($2::uuid[])`,
+      [ownerType, ownerIds],
+    );
+    return rows.map(toRow);
+  }
+
+  /** Forgets the wrapped key and marks the row destroyed (the row stays as a tombstone). */
+  async destroy(
+    owner: DataKeyOwner,
+    manager?: EntityManager,
+  ): Promise<'destroyed' | 'already_destroyed' | 'not_found'> {
+    const [r]: Array<{ destroyed: number; existing: number }> = await this.manager(manager).query(
+      `WITH d AS (
+         UPDATE data_keys SET wrapped_dek = NULL, destroyed_at = now()
+         WHERE owner_type = $1 AND owner_id = $2 AND destroyed_at IS NULL
+         RETURNING 1)
+       SELECT (SELECT count(*) FROM d)::int AS destroyed,
+              (SELECT count(*) FROM data_keys WHERE owner_type = $1 AND owner_id = $2)::int AS existing`,
+      [owner.ownerType, owner.ownerId],
+    );
+    if (r.destroyed === 1) return 'destroyed';
+    return r.existing === 1 ? 'already_destroyed' : 'not_found';
+  }
+
+  /** Live keys not yet wrapped by `target`. */
+  async countNotOn(target: KekRef, manager?: EntityManager): Promise<number> {
+    const [r]: Array<{ n: number }> = await this.manager(manager).query(
+      `SELECT count(*)::int AS n FROM data_keys
+       WHERE destroyed_at IS NULL AND (kek_id <> $1 OR kek_version <> $2)`,
+      [target.kekId, target.version],
+    );
+    return r.n;
+  }
+
+  /**
+   * The next batch of live keys not on `target`, after `after` in primary-key order, locked FOR UPDATE.
+   * SKIP LOCKED: rows busy in another transaction are left for a later pass instead of blocking.
+   */
+  async lockBatchNotOn(
+    target: KekRef,
+    after: DataKeyOwner | null,
+    limit: number,
+    manager: EntityManager,
+  ): Promise<DataKeyRow[]> {
+    const params: unknown[] = [target.kekId, target.version, limit];
+    let cursor = '';
+    if (after) {
+      params.push(after.ownerType, after.ownerId);
+      cursor = `AND (owner_type, owner_id) > ($4::text, $5::uuid)`;
+    }
+    const rows: RawRow[] = await manager.query(
+      `SELECT ${COLUMNS} FROM data_keys
+       WHERE destroyed_at IS NULL AND (kek_id <> $1 OR kek_version <> $2) ${cursor}
+       ORDER BY owner_type, owner_id
+       LIMIT $3
+       FOR UPDATE SKIP LOCKED`,
+      params,
+    );
+    return rows.map(toRow);
+  }
+
+  /** Stores re-wrapped keys; returns how many rows changed. */
+  async updateWrapped(
+    keys: readonly RewrappedKey[],
+    target: KekRef,
+    manager: EntityManager,
+  ): Promise<number> {
+    if (keys.length === 0) return 0;
+    const [r]: Array<{ n: number }> = await manager.query(
+      `WITH v AS (
+         SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::bytea[])
+           AS v(owner_type, owner_id, old_kek_id, old_kek_version, wrapped_dek)),
+       u AS (
+         UPDATE data_keys d
+         SET wrapped_dek = v.wrapped_dek, kek_id = $6, kek_version = $7, rotated_at = now()
+         FROM v
+         WHERE d.owner_type = v.owner_type AND d.owner_id = v.owner_id
+           AND d.kek_id = v.old_kek_id AND d.kek_version = v.old_kek_version AND d.destroyed_at IS NULL
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM u`,
+      [
+        keys.map((k) => k.owner.ownerType),
+        keys.map((k) => k.owner.ownerId),
+        keys.map((k) => k.from.kekId),
+        keys.map((k) => k.from.version),
+        keys.map((k) => k.wrappedDek),
+        target.kekId,
+        target.version,
+      ],
+    );
+    return r.n;
+  }
+
+  /** KEK versions still used by at least one live key. */
+  async referencedKekVersions(manager?: EntityManager): Promise<KekRef[]> {
+    const rows: Array<{ kek_id: string; kek_version: number }> = await this.manager(manager).query(
+      `SELECT DISTINCT kek_id, kek_version FROM data_keys WHERE destroyed_at IS NULL ORDER BY kek_id, kek_version`,
+    );
+    return rows.map((r) => ({ kekId: r.kek_id, version: r.kek_version }));
+  }
+
+  private manager(manager?: EntityManager): EntityManager {
+    const m = manager ?? this.dataSource?.manager;
+    if (!m)
+      throw new CryptoError(
+        'crypto.config',
+        'data keys need a database: no DataSource or EntityManager given',
+      );
+    return m;
+  }
+}
+
+function toRow(r: RawRow): DataKeyRow {
+  return {
+    ownerType: r.owner_type,
+    ownerId: r.owner_id,
+    dekId: r.dek_id,
+    kekId: r.kek_id,
+    kekVersion: r.kek_version,
+    wrappedDek: r.wrapped_dek,
+    createdAt: r.created_at,
+    rotatedAt: r.rotated_at,
+    destroyedAt: r.destroyed_at,
+  };
+}

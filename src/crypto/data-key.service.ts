@@ -1,0 +1,83 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import { CryptoError } from './crypto.errors';
+import type { DataKeyOwner, KekRef } from './crypto.types';
+import { assertOwner, DataKey, dekWrapContext } from './data-key';
+import { DataKeyRepository, DataKeyRow } from './data-key.repository';
+import type { KeyProvider } from './key-provider';
+
+export type ShredResult = 'destroyed' | 'already_destroyed';
+
+/**
+ * Protects the data keys (DEKs): creates one random key per owner, stores it only wrapped by the active KEK,
+ * unwraps it with whichever KEK version the row names (so reads keep working during a rotation), and
+ * destroys it for crypto-shredding.
+ */
+export class DataKeyService {
+  constructor(
+    private readonly repository: DataKeyRepository,
+    private readonly provider: KeyProvider,
+  ) {}
+
+  /** A new DEK for `owner`; fails with crypto.invalid_input if the owner already has (or had) one. */
+  async create(owner: DataKeyOwner, manager?: EntityManager): Promise<DataKey> {
+    const o = assertOwner(owner);
+    const dekId = randomUUID();
+    const kek = await this.provider.activeKek();
+    const dek = randomBytes(32);
+    const wrappedDek = await this.provider.wrapDek(kek, dek, dekWrapContext(o, dekId, kek));
+    await this.repository.insert({ owner: o, dekId, kek, wrappedDek }, manager);
+    return new DataKey(o, dekId, dek);
+  }
+
+  /** The owner's DEK; crypto.unknown_key if it has none, crypto.key_destroyed if it was shredded. */
+  async get(owner: DataKeyOwner, manager?: EntityManager): Promise<DataKey> {
+    const o = assertOwner(owner);
+    const row = await this.repository.find(o, manager);
+    if (!row) throw new CryptoError('crypto.unknown_key', `no data key for this ${o.ownerType}`);
+    return this.unwrap(row);
+  }
+
+  /**
+   * DEKs of many owners of one type in one query (a page of cases). Owners without a key, or whose key was
+   * destroyed, are absent from the map: their encrypted fields cannot be shown.
+   */
+  async getMany(
+    ownerType: string,
+    ownerIds: readonly string[],
+    manager?: EntityManager,
+  ): Promise<Map<string, DataKey>> {
+    const ids = ownerIds.map((ownerId) => assertOwner({ ownerType, ownerId }).ownerId);
+    const rows = await this.repository.findMany(ownerType, [...new Set(ids)], manager);
+    const keys = new Map<string, DataKey>();
+    for (const row of rows) {
+      if (row.destroyedAt === null) keys.set(row.ownerId, await this.unwrap(row));
+    }
+    return keys;
+  }
+
+  /**
+   * Crypto-shredding: forgets the owner's wrapped DEK, so every value sealed with it is unrecoverable
+   * (reads then fail with crypto.key_destroyed). Idempotent; crypto.unknown_key if the owner never had a key.
+   * Copies of the wrapped key in old row versions, WAL and backups stay sealed by the KEK version of the
+   * time: they are gone for good once that version is rotated out and destroyed (docs/keys.md).
+   */
+  async shred(owner: DataKeyOwner, manager?: EntityManager): Promise<ShredResult> {
+    const o = assertOwner(owner);
+    const result = await this.repository.destroy(o, manager);
+    if (result === 'not_found')
+      throw new CryptoError('crypto.unknown_key', `no data key for this ${o.ownerType}`);
+    return result;
+  }
+
+  /** Unwraps a stored row; used by reads and by rotation. */
+  async unwrap(row: DataKeyRow): Promise<DataKey> {
+    const owner = { ownerType: row.ownerType, ownerId: row.ownerId };
+    if (row.destroyedAt !== null || row.wrappedDek === null) {
+      throw new CryptoError('crypto.key_destroyed', `the data key of this ${row.ownerType} was destroyed`);
+    }
+    const kek: KekRef = { kekId: row.kekId, version: row.kekVersion };
+    const dek = await this.provider.unwrapDek(kek, row.wrappedDek, dekWrapContext(owner, row.dekId, kek));
+    return new DataKey(owner, row.dekId, dek);
+  }
+}

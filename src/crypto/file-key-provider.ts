@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { CryptoError } from './crypto.errors';
+import type { KekRef } from './crypto.types';
+import { LocalKeyringProvider, settle } from './key-provider';
+import { generateKeyring, Keyring, parseKeyMaterial, serializeKeyring, withNewKekVersion } from './keyring';
+import type { Sodium } from './sodium';
+
+export const KEYRING_FILE = 'keyring.json';
+
+/**
+ * Demo/development keys: a keyring created under `<dataDir>/keys` on first start (directory 0700, file
+ * 0600) and reused afterwards. Rotation appends a KEK version by atomically replacing the file; running
+ * processes notice the change (stat on use) and reload it. Never used when NODE_ENV=production.
+ */
+export class FileKeyProvider extends LocalKeyringProvider {
+  readonly kind = 'file';
+  readonly canAddKekVersion = true;
+  readonly path: string;
+  private stamp = '';
+
+  constructor(
+    readonly dir: string,
+    sodium: Sodium,
+  ) {
+    super(sodium);
+    this.path = join(dir, KEYRING_FILE);
+  }
+
+  // File operations are synchronous on purpose: they run at start-up, at rotation, and as one stat() when a
+  // key is created, and they must not interleave with each other.
+  protected load(): Promise<Keyring> {
+    return settle(() => {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      this.checkPrivate(this.dir, 'directory', '700');
+      if (!this.statOrNull()) this.createExclusive(serializeKeyring(generateKeyring()));
+      return this.read();
+    });
+  }
+
+  refresh(): Promise<void> {
+    return settle(() => {
+      const st = this.statOrNull();
+      if (st && stampOf(st) !== this.stamp) this.replaceKeyring(this.read());
+    });
+  }
+
+  addKekVersion(): Promise<KekRef> {
+    return settle(() => {
+      const { keyring, added } = withNewKekVersion(this.read());
+      this.replaceFile(serializeKeyring(keyring));
+      this.replaceKeyring(this.read());
+      return { kekId: keyring.kekId, version: added.version };
+    });
+  }
+
+  private read(): Keyring {
+    const st = this.statOrNull();
+    if (!st) throw new CryptoError('crypto.config', `key file ${this.path} has disappeared`);
+    this.checkPrivate(this.path, 'file', '600');
+    const keyring = parseKeyMaterial(readFileSync(this.path, 'utf8'), this.path, this.sodium);
+    this.stamp = stampOf(st);
+    return keyring;
+  }
+
+  private statOrNull(): ReturnType<typeof statSync> | null {
+    try {
+      return statSync(this.path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new CryptoError('crypto.config', `cannot read key file ${this.path}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Like ssh: refuse keys that other users can read. */
+  private checkPrivate(path: string, what: string, mode: string): void {
+    if (process.platform === 'win32') return;
+    if ((statSync(path).mode & 0o077) !== 0) {
+      throw new CryptoError(
+        'crypto.config',
+        `key ${what} ${path} is accessible by group or others; run: chmod ${mode} ${path}`,
+      );
+    }
+  }
+
+  /** First start: write a temp file, then hard-link it into place, which fails if another process won. */
+  private createExclusive(content: string): void {
+    const tmp = this.writeTemp(content);
+    try {
+      linkSync(tmp, this.path);
+      fsyncDir(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      unlinkSync(tmp);
+    }
+  }
+
+  private replaceFile(content: string): void {
+    const tmp = this.writeTemp(content);
+    renameSync(tmp, this.path);
+    fsyncDir(this.dir);
+  }
+
+  private writeTemp(content: string): string {
+    const tmp = join(this.dir, `.${KEYRING_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      writeSync(fd, content);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(tmp, 0o600);
+    return tmp;
+  }
+}
+
+function stampOf(st: ReturnType<typeof statSync>): string {
+  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : '';
+}
+
+function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some platforms cannot fsync a directory; the rename itself is still atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}

@@ -1,0 +1,134 @@
+import { CryptoError } from './crypto.errors';
+import type { KekRef } from './crypto.types';
+import { activeKekOf, Keyring, serializeKeyring, withNewKekVersion } from './keyring';
+import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, freshNonce, Sodium } from './sodium';
+
+/**
+ * Where Haven's keys come from. The root secret never leaves the process; KEK operations are wrap/unwrap
+ * so that a KMS (e.g. Vault transit) can keep KEKs remote and only ever see DEKs (docs/keys.md).
+ */
+export interface KeyProvider {
+  /** Short label for messages: 'file', 'env', 'vault', ... */
+  readonly kind: string;
+  /** Whether addKekVersion() can persist a new version itself (the env provider cannot). */
+  readonly canAddKekVersion: boolean;
+  /** Loads (or, for the file provider, first creates) the key material. Called once before use. */
+  init(): Promise<void>;
+  /** 32-byte secret from which purpose keys (blind index, audit chain, checkpoint, token) are derived. */
+  rootSecret(): Uint8Array;
+  /** The KEK new DEKs are wrapped with. */
+  activeKek(): Promise<KekRef>;
+  /** Every KEK version this provider can unwrap with. */
+  kekVersions(): Promise<readonly KekRef[]>;
+  /** Wraps a DEK; `context` is authenticated additional data that unwrap must repeat exactly. */
+  wrapDek(kek: KekRef, dek: Uint8Array, context: Uint8Array): Promise<Buffer>;
+  /** Unwraps a DEK; throws crypto.unknown_key (no such KEK version) or crypto.integrity. */
+  unwrapDek(kek: KekRef, wrapped: Uint8Array, context: Uint8Array): Promise<Buffer>;
+  /** Creates a new, independent KEK version and makes it the active one. */
+  addKekVersion(): Promise<KekRef>;
+  /** Re-reads key material that may have changed outside this process (a rotation by the CLI). */
+  refresh(): Promise<void>;
+}
+
+/** Runs synchronous work as a Promise: a throw becomes a rejection, as callers of async APIs expect. */
+export function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
+// Wrapped DEK, local providers:  0x01 | nonce (24 B) | XChaCha20-Poly1305(DEK 32 B) + tag (16 B)  = 73 bytes.
+const WRAP_FORMAT = 0x01;
+const WRAPPED_BYTES = 1 + AEAD_NONCE_BYTES + AEAD_KEY_BYTES + AEAD_TAG_BYTES;
+
+/** Shared by the file and env providers: KEKs held in process memory, wrapping with XChaCha20-Poly1305. */
+export abstract class LocalKeyringProvider implements KeyProvider {
+  abstract readonly kind: string;
+  abstract readonly canAddKekVersion: boolean;
+  private current?: Keyring;
+
+  protected constructor(protected readonly sodium: Sodium) {}
+
+  protected abstract load(): Promise<Keyring>;
+  abstract addKekVersion(): Promise<KekRef>;
+  abstract refresh(): Promise<void>;
+
+  async init(): Promise<void> {
+    this.current = await this.load();
+  }
+
+  protected get keyring(): Keyring {
+    if (!this.current) throw new CryptoError('crypto.config', `${this.kind} key provider used before init()`);
+    return this.current;
+  }
+
+  protected replaceKeyring(keyring: Keyring): void {
+    this.current = keyring;
+  }
+
+  rootSecret(): Uint8Array {
+    return this.keyring.root;
+  }
+
+  async activeKek(): Promise<KekRef> {
+    await this.refresh();
+    return { kekId: this.keyring.kekId, version: activeKekOf(this.keyring).version };
+  }
+
+  async kekVersions(): Promise<readonly KekRef[]> {
+    await this.refresh();
+    const { kekId, keks } = this.keyring;
+    return keks.map((k) => ({ kekId, version: k.version }));
+  }
+
+  async wrapDek(kek: KekRef, dek: Uint8Array, context: Uint8Array): Promise<Buffer> {
+    if (dek.length !== AEAD_KEY_BYTES) throw new CryptoError('crypto.invalid_input', 'a DEK is 32 bytes');
+    const key = this.find(kek) ?? (await this.findAfterRefresh(kek));
+    const out = Buffer.alloc(WRAPPED_BYTES);
+    out[0] = WRAP_FORMAT;
+    const nonce = freshNonce();
+    out.set(nonce, 1);
+    this.sodium.aeadEncryptInto(out, 1 + AEAD_NONCE_BYTES, dek, context, nonce, key);
+    return out;
+  }
+
+  async unwrapDek(kek: KekRef, wrapped: Uint8Array, context: Uint8Array): Promise<Buffer> {
+    if (wrapped.length !== WRAPPED_BYTES || wrapped[0] !== WRAP_FORMAT) {
+      throw new CryptoError(
+        'crypto.bad_format',
+        `wrapped data key is not in the ${this.kind} provider format`,
+      );
+    }
+    const key = this.find(kek) ?? (await this.findAfterRefresh(kek));
+    const dek = this.sodium.aeadOpenAt(wrapped, 1, 1 + AEAD_NONCE_BYTES, context, key, (plain) =>
+      Buffer.from(plain),
+    );
+    if (!dek) {
+      throw new CryptoError('crypto.integrity', `data key does not unwrap with ${kek.kekId} v${kek.version}`);
+    }
+    return dek;
+  }
+
+  /** A keyring document holding the current keys plus a new KEK version (for `keys:rotate --prepare-keyring`). */
+  exportWithNewKekVersion(): { document: string; added: KekRef } {
+    const { keyring, added } = withNewKekVersion(this.keyring);
+    return { document: serializeKeyring(keyring), added: { kekId: keyring.kekId, version: added.version } };
+  }
+
+  /** Another process (the rotation CLI) may have added a version since this one loaded the keyring. */
+  private async findAfterRefresh(kek: KekRef): Promise<Buffer> {
+    await this.refresh();
+    const found = this.find(kek);
+    if (!found) {
+      throw new CryptoError('crypto.unknown_key', `KEK ${kek.kekId} v${kek.version} is not in the keyring`);
+    }
+    return found;
+  }
+
+  private find(kek: KekRef): Buffer | undefined {
+    const ring = this.keyring;
+    return ring.kekId === kek.kekId ? ring.keks.find((k) => k.version === kek.version)?.key : undefined;
+  }
+}

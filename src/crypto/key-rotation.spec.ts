@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { createTestDataSource } from '../../test/support/database';
+import type { CryptoServices } from './crypto.factory';
+import { CryptoFixture, cryptoErrorOf, givenCrypto } from './crypto.spec-helpers';
+import { Ciphertext, DataKeyOwner, KekRef } from './crypto.types';
+import type { KeyProvider } from './key-provider';
+import { rotateKeys, RotationProgress } from './key-rotation';
+
+interface Sealed {
+  owner: DataKeyOwner;
+  value: Ciphertext;
+  plaintext: string;
+}
+
+describe('rotateKeys (PostgreSQL)', () => {
+  let db: { dataSource: DataSource; drop(): Promise<void> };
+
+  beforeAll(async () => {
+    db = await createTestDataSource();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  /** Fresh keys and `n` cases with one encrypted field each; data_keys is emptied first. */
+  async function givenCases(n: number): Promise<{ fixture: CryptoFixture; cases: Sealed[] }> {
+    await db.dataSource.query('DELETE FROM data_keys');
+    const fixture = await givenCrypto(db.dataSource);
+    const cases: Sealed[] = [];
+    for (let i = 0; i < n; i++) {
+      const owner = { ownerType: 'case', ownerId: randomUUID() };
+      const key = await fixture.crypto.dataKeys.create(owner);
+      const plaintext = `Nguyễn Thị Số ${i}`;
+      cases.push({ owner, plaintext, value: fixture.crypto.fields.encrypt(key, at(owner), plaintext) });
+    }
+    return { fixture, cases };
+  }
+
+  const at = (owner: DataKeyOwner) => ({
+    table: 'cases',
+    column: 'survivor_full_name',
+    rowId: owner.ownerId,
+  });
+
+  async function readAll(crypto: CryptoServices, cases: Sealed[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const c of cases) {
+      const key = await crypto.dataKeys.get(c.owner);
+      out.push(crypto.fields.decryptString(key, at(c.owner), c.value));
+    }
+    return out;
+  }
+
+  async function versions(): Promise<Record<number, number>> {
+    const rows: Array<{ v: number; n: number }> = await db.dataSource.query(
+      `SELECT kek_version AS v, count(*)::int AS n FROM data_keys GROUP BY 1 ORDER BY 1`,
+    );
+    return Object.fromEntries(rows.map((r) => [r.v, r.n]));
+  }
+
+  it('adds a KEK version, re-wraps every data key in batches and keeps everything readable', async () => {
+    const { fixture, cases } = await givenCases(23);
+    const service = fixture.crypto; // the running application, loaded before the rotation
+    const cli = await fixture.reopen(); // the CLI process
+    const progress: RotationProgress[] = [];
+    const readableDuring: string[][] = [];
+
+    const result = await rotateKeys(db.dataSource, cli.keyProvider, {
+      batchSize: 10,
+      onProgress: async (p) => {
+        progress.push(p);
+        // Between batches, the running service reads every case (some on v1, some on v2).
+        readableDuring.push(await readAll(service, cases));
+      },
+    });
+
+    expect(result).toMatchObject({
+      target: { kekId: 'haven-kek', version: 2 },
+      addedVersion: true,
+      rewrapped: 23,
+      remaining: 0,
+      completed: true,
+      interrupted: false,
+      unreferencedVersions: [{ kekId: 'haven-kek', version: 1 }],
+      failed: [],
+    });
+    expect(progress.map((p) => [p.rewrapped, p.total, p.batches])).toEqual([
+      [10, 23, 1],
+      [20, 23, 2],
+      [23, 23, 3],
+    ]);
+    expect(await versions()).toEqual({ 2: 23 });
+    expect(readableDuring).toEqual([1, 2, 3].map(() => cases.map((c) => c.plaintext)));
+    // The running service creates new keys with the new version too.
+    await service.dataKeys.create({ ownerType: 'case', ownerId: randomUUID() });
+    expect(await versions()).toEqual({ 2: 24 });
+    const [row] = await db.dataSource.query(
+      `SELECT count(*)::int AS n FROM data_keys WHERE rotated_at IS NOT NULL`,
+    );
+    expect(row.n).toBe(23);
+  });
+
+  it('an interrupted rotation leaves everything readable and resumes without adding another version', async () => {
+    const { fixture, cases } = await givenCases(25);
+    const controller = new AbortController();
+    const first = await rotateKeys(db.dataSource, fixture.crypto.keyProvider, {
+      batchSize: 10,
+      signal: controller.signal,
+      onProgress: () => controller.abort(), // "Ctrl-C" after the first batch
+    });
+    expect(first).toMatchObject({ rewrapped: 10, remaining: 15, completed: false, interrupted: true });
+    expect(await versions()).toEqual({ 1: 15, 2: 10 });
+    // Half-rotated: every value still reads, from this process and from a fresh one.
+    expect(await readAll(fixture.crypto, cases)).toEqual(cases.map((c) => c.plaintext));
+    expect(await readAll(await fixture.reopen(), cases)).toEqual(cases.map((c) => c.plaintext));
+
+    const second = await rotateKeys(db.dataSource, (await fixture.reopen()).keyProvider, { batchSize: 10 });
+    expect(second).toMatchObject({
+      target: { version: 2 },
+      addedVersion: false,
+      rewrapped: 15,
+      remaining: 0,
+      completed: true,
+    });
+    expect(await versions()).toEqual({ 2: 25 });
+    expect(await readAll(await fixture.reopen(), cases)).toEqual(cases.map((c) => c.plaintext));
+
+    // The next run starts a new rotation.
+    const third = await rotateKeys(db.dataSource, fixture.crypto.keyProvider, { batchSize: 100 });
+    expect(third).toMatchObject({
+      target: { version: 3 },
+      addedVersion: true,
+      rewrapped: 25,
+      completed: true,
+    });
+    expect(await readAll(fixture.crypto, cases)).toEqual(cases.map((c) => c.plaintext));
+  });
+
+  it('a crash in the middle of a batch rolls that batch back; the next run finishes', async () => {
+    const { fixture, cases } = await givenCases(12);
+    const real = fixture.crypto.keyProvider;
+    let wraps = 0;
+    const crashing: KeyProvider = Object.assign(Object.create(real) as KeyProvider, {
+      wrapDek: async (kek: KekRef, dek: Uint8Array, context: Uint8Array) => {
+        if (++wraps === 8) throw new Error('simulated crash');
+        return real.wrapDek(kek, dek, context);
+      },
+    });
+    await expect(rotateKeys(db.dataSource, crashing, { batchSize: 5 })).rejects.toThrow('simulated crash');
+    // Batch 1 (5 keys) committed; batch 2 failed on its 3rd key and was rolled back entirely.
+    expect(await versions()).toEqual({ 1: 7, 2: 5 });
+    expect(await readAll(fixture.crypto, cases)).toEqual(cases.map((c) => c.plaintext));
+
+    const resumed = await rotateKeys(db.dataSource, real, { batchSize: 5 });
+    expect(resumed).toMatchObject({
+      target: { version: 2 },
+      addedVersion: false,
+      rewrapped: 7,
+      completed: true,
+    });
+    expect(await readAll(fixture.crypto, cases)).toEqual(cases.map((c) => c.plaintext));
+  });
+
+  it('skips destroyed keys, reports keys it cannot unwrap, and leaves them as they were', async () => {
+    const { fixture, cases } = await givenCases(6);
+    await fixture.crypto.dataKeys.shred(cases[0].owner);
+    await db.dataSource.query(
+      `UPDATE data_keys SET wrapped_dek = set_byte(wrapped_dek, 40, get_byte(wrapped_dek, 40) # 1) WHERE owner_id = $1`,
+      [cases[1].owner.ownerId],
+    );
+    const result = await rotateKeys(db.dataSource, fixture.crypto.keyProvider, { batchSize: 2 });
+    expect(result).toMatchObject({ rewrapped: 4, remaining: 1, completed: false, interrupted: false });
+    expect(result.failed).toEqual([{ owner: cases[1].owner, code: 'crypto.integrity' }]);
+    expect(await cryptoErrorOf(() => fixture.crypto.dataKeys.get(cases[0].owner))).toBe(
+      'crypto.key_destroyed',
+    );
+    expect(await readAll(fixture.crypto, cases.slice(2))).toEqual(cases.slice(2).map((c) => c.plaintext));
+  });
+
+  it('refuses to run twice at once on the same database', async () => {
+    const { fixture } = await givenCases(1);
+    const holder = db.dataSource.createQueryRunner();
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock(74061984)');
+      expect(await cryptoErrorOf(() => rotateKeys(db.dataSource, fixture.crypto.keyProvider))).toBe(
+        'crypto.config',
+      );
+      await holder.query('SELECT pg_advisory_unlock(74061984)');
+    } finally {
+      await holder.release();
+    }
+    await expect(rotateKeys(db.dataSource, fixture.crypto.keyProvider)).resolves.toMatchObject({
+      completed: true,
+    });
+  });
+
+  it('with a read-only provider, re-wraps to the active version without adding one', async () => {
+    const { fixture } = await givenCases(3);
+    const before = await fixture.crypto.keyProvider.activeKek();
+    const result = await rotateKeys(db.dataSource, fixture.crypto.keyProvider, { addVersion: 'never' });
+    expect(result).toMatchObject({ target: before, addedVersion: false, rewrapped: 0, completed: true });
+    expect((await fixture.crypto.keyProvider.kekVersions()).length).toBe(1);
+  });
+});

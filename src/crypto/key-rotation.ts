@@ -1,0 +1,163 @@
+import type { DataSource } from 'typeorm';
+import { CryptoError } from './crypto.errors';
+import type { DataKeyOwner, KekRef } from './crypto.types';
+import { dekWrapContext } from './data-key';
+import { DataKeyRepository, RewrappedKey } from './data-key.repository';
+import type { KeyProvider } from './key-provider';
+
+export interface RotateKeysOptions {
+  /** Keys re-wrapped per transaction (default 500). */
+  batchSize?: number;
+  /** Stops after the current batch; a later run resumes where this one stopped. */
+  signal?: AbortSignal;
+  /** Called (and awaited) after every committed batch. */
+  onProgress?: (progress: RotationProgress) => void | Promise<void>;
+  /**
+   * 'auto' (default): when every live key is already on the active KEK, first add a new KEK version;
+   * otherwise resume the unfinished rotation. 'never': only re-wrap to the active version.
+   */
+  addVersion?: 'auto' | 'never';
+}
+
+export interface RotationProgress {
+  readonly target: KekRef;
+  readonly rewrapped: number;
+  readonly total: number;
+  readonly batches: number;
+}
+
+export interface RotationResult {
+  readonly target: KekRef;
+  readonly addedVersion: boolean;
+  readonly rewrapped: number;
+  /** Live keys still on another version (0 when completed). */
+  readonly remaining: number;
+  readonly completed: boolean;
+  readonly interrupted: boolean;
+  /** Versions the provider holds that no live key uses any more: candidates for retirement. */
+  readonly unreferencedVersions: readonly KekRef[];
+  /** Keys that could not be unwrapped (corrupt, or their KEK version is missing); left untouched. */
+  readonly failed: readonly { readonly owner: DataKeyOwner; readonly code: string }[];
+}
+
+// Any constant shared by every Haven process; different from the migration lock.
+const ROTATION_LOCK_KEY = 74_061_984;
+const MAX_PASSES = 5;
+
+/**
+ * Re-wraps every live DEK with the active KEK version, in batches of one transaction each, in primary-key
+ * order (keyset pagination, FOR UPDATE SKIP LOCKED). Safe while the service runs: a row changes atomically
+ * from (old version, old wrap) to (new version, new wrap) and readers unwrap with whatever version the row
+ * names. Resumable: rows already on the target version are never selected again.
+ */
+export async function rotateKeys(
+  dataSource: DataSource,
+  keyProvider: KeyProvider,
+  opts: RotateKeysOptions = {},
+): Promise<RotationResult> {
+  const batchSize = opts.batchSize ?? 500;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new CryptoError('crypto.invalid_input', 'batchSize must be a positive integer');
+  }
+  const repo = new DataKeyRepository(dataSource);
+  const lock = dataSource.createQueryRunner();
+  await lock.connect();
+  try {
+    const lockSql = 'SELECT pg_try_advisory_lock($1) AS locked';
+    const [acquired] = (await lock.query(lockSql, [ROTATION_LOCK_KEY])) as Array<{ locked: boolean }>;
+    if (!acquired?.locked) {
+      throw new CryptoError('crypto.config', 'another key rotation is running on this database');
+    }
+    try {
+      await keyProvider.refresh();
+      let target = await keyProvider.activeKek();
+      let addedVersion = false;
+      if ((await repo.countNotOn(target)) === 0 && (opts.addVersion ?? 'auto') === 'auto') {
+        target = await keyProvider.addKekVersion();
+        addedVersion = true;
+      }
+      const total = await repo.countNotOn(target);
+      let rewrapped = 0;
+      let batches = 0;
+      let interrupted = false;
+      const failures = new Map<string, { owner: DataKeyOwner; code: string }>();
+      for (let pass = 0; pass < MAX_PASSES && !interrupted; pass++) {
+        let cursor: DataKeyOwner | null = null;
+        const before = rewrapped;
+        for (;;) {
+          if (opts.signal?.aborted) {
+            interrupted = true;
+            break;
+          }
+          const batch = await dataSource.transaction(async (manager) => {
+            const rows = await repo.lockBatchNotOn(target, cursor, batchSize, manager);
+            const updates: RewrappedKey[] = [];
+            for (const row of rows) {
+              const owner = { ownerType: row.ownerType, ownerId: row.ownerId };
+              const from: KekRef = { kekId: row.kekId, version: row.kekVersion };
+              let dek: Buffer;
+              try {
+                dek = await keyProvider.unwrapDek(
+                  from,
+                  row.wrappedDek!,
+                  dekWrapContext(owner, row.dekId, from),
+                );
+              } catch (e) {
+                if (!(e instanceof CryptoError)) throw e;
+                failures.set(`${owner.ownerType}:${owner.ownerId}`, { owner, code: e.code });
+                continue;
+              }
+              failures.delete(`${owner.ownerType}:${owner.ownerId}`);
+              try {
+                const wrappedDek = await keyProvider.wrapDek(
+                  target,
+                  dek,
+                  dekWrapContext(owner, row.dekId, target),
+                );
+                updates.push({ owner, from, wrappedDek });
+              } finally {
+                dek.fill(0);
+              }
+            }
+            const changed = await repo.updateWrapped(updates, target, manager);
+            const last = rows[rows.length - 1];
+            return {
+              size: rows.length,
+              changed,
+              last: last ? { ownerType: last.ownerType, ownerId: last.ownerId } : null,
+            };
+          });
+          if (batch.size === 0) break;
+          cursor = batch.last;
+          rewrapped += batch.changed;
+          batches++;
+          await opts.onProgress?.({ target, rewrapped, total, batches });
+        }
+        // Rows skipped because they were locked (or created on an old version by a stale instance) get
+        // another pass; stop when a pass makes no progress.
+        if (interrupted || rewrapped === before || (await repo.countNotOn(target)) === 0) break;
+      }
+      const remaining = await repo.countNotOn(target);
+      const referenced = new Set((await repo.referencedKekVersions()).map((k) => `${k.kekId}\0${k.version}`));
+      const unreferencedVersions = (await keyProvider.kekVersions()).filter(
+        (k) =>
+          !referenced.has(`${k.kekId}\0${k.version}`) &&
+          !(k.kekId === target.kekId && k.version === target.version),
+      );
+      return {
+        target,
+        addedVersion,
+        rewrapped,
+        remaining,
+        completed: remaining === 0,
+        interrupted,
+        unreferencedVersions,
+        failed: [...failures.values()],
+      };
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock($1)', [ROTATION_LOCK_KEY]);
+    }
+  } finally {
+    await lock.release();
+  }
+}

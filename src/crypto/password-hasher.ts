@@ -1,0 +1,190 @@
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * Protects account passwords: Argon2id (libsodium crypto_pwhash_str), a salted, memory-hard hash in the
+ * PHC string format (`$argon2id$v=19$m=65536,t=2,p=1$salt$hash`), so parameters can be raised later and old
+ * hashes upgraded at the next sign-in (verify reports `needsRehash`).
+ *
+ * Parameters: libsodium's INTERACTIVE limits, t=2 passes over m=64 MiB (p=1). That is above the OWASP
+ * minimum for Argon2id (19 MiB, t=2) and takes about 150 ms in libsodium's WebAssembly build on one core of
+ * a 2-core server, an acceptable pause for a sign-in and a slow rate for an offline guesser.
+ *
+ * Hashing runs in a worker thread (at most `cores - 1`, at least one), never on the event loop: a sign-in
+ * burst queues behind the worker instead of stalling every other request.
+ */
+export const PWHASH_OPSLIMIT = 2; // crypto_pwhash_OPSLIMIT_INTERACTIVE
+export const PWHASH_MEMLIMIT = 64 * 1024 * 1024; // crypto_pwhash_MEMLIMIT_INTERACTIVE
+
+/** Longest password accepted for hashing (bytes of UTF-8); a bound on work per request, far above real use. */
+export const MAX_PASSWORD_BYTES = 1024;
+
+export interface PasswordCheck {
+  valid: boolean;
+  /** The hash was made with weaker parameters than the current ones: store a new one. */
+  needsRehash: boolean;
+}
+
+type Job =
+  | { op: 'hash'; password: string; opslimit: number; memlimit: number }
+  | { op: 'verify'; hash: string; password: string; opslimit: number; memlimit: number };
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(reason: Error): void;
+}
+
+// Plain JavaScript evaluated in the worker; libsodium is loaded there from the path resolved here.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const sodium = require(workerData.sodiumPath);
+sodium.ready.then(() => {
+  parentPort.on('message', ({ id, job }) => {
+    try {
+      let result;
+      if (job.op === 'hash') {
+        result = sodium.crypto_pwhash_str(job.password, job.opslimit, job.memlimit);
+      } else {
+        const valid = sodium.crypto_pwhash_str_verify(job.hash, job.password);
+        let needsRehash = true;
+        try { needsRehash = sodium.crypto_pwhash_str_needs_rehash(job.hash, job.opslimit, job.memlimit); } catch {}
+        result = { valid, needsRehash };
+      }
+      parentPort.postMessage({ id, result });
+    } catch (e) {
+      parentPort.postMessage({ id, error: true });
+    }
+  });
+  parentPort.postMessage({ ready: true });
+});
+`;
+
+class HashWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private dead = false;
+  readonly ready: Promise<void>;
+
+  constructor(onExit: (w: HashWorker) => void) {
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { sodiumPath: require.resolve('libsodium-wrappers-sumo') },
+      // WASM memory grows to hold the Argon2 matrix; nothing else lives in this thread.
+      resourceLimits: { maxOldGenerationSizeMb: 64 },
+    });
+    this.worker.unref();
+    this.ready = new Promise((resolve, reject) => {
+      const onMessage = (m: { ready?: boolean }): void => {
+        if (m.ready) {
+          this.worker.off('message', onMessage);
+          resolve();
+        }
+      };
+      this.worker.on('message', onMessage);
+      this.worker.once('error', reject);
+    });
+    this.worker.on('message', (m: { id?: number; result?: unknown; error?: boolean }) => {
+      if (m.id === undefined) return;
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error) p.reject(new Error('password hashing failed'));
+      else p.resolve(m.result);
+    });
+    const fail = (): void => {
+      if (this.dead) return;
+      this.dead = true;
+      for (const p of this.pending.values()) p.reject(new Error('password hashing worker stopped'));
+      this.pending.clear();
+      onExit(this);
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', fail);
+  }
+
+  get load(): number {
+    return this.pending.size;
+  }
+
+  async run<T>(job: Job): Promise<T> {
+    await this.ready;
+    if (this.dead) throw new Error('password hashing worker stopped');
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve, reject });
+      this.worker.postMessage({ id, job });
+    });
+  }
+
+  async terminate(): Promise<void> {
+    this.dead = true;
+    await this.worker.terminate();
+  }
+}
+
+@Injectable()
+export class PasswordHasher implements OnModuleDestroy {
+  private readonly size = Math.max(1, Math.min(2, availableParallelism() - 1));
+  private workers: HashWorker[] = [];
+  private dummy?: Promise<string>;
+
+  async hash(password: string): Promise<string> {
+    checkLength(password);
+    return this.pick().run<string>({
+      op: 'hash',
+      password,
+      opslimit: PWHASH_OPSLIMIT,
+      memlimit: PWHASH_MEMLIMIT,
+    });
+  }
+
+  async verify(hash: string, password: string): Promise<PasswordCheck> {
+    if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
+      // Still spend the time of a real check, so the answer's timing says nothing.
+      await this.verifyDummy('');
+      return { valid: false, needsRehash: false };
+    }
+    return this.pick().run<PasswordCheck>({
+      op: 'verify',
+      hash,
+      password,
+      opslimit: PWHASH_OPSLIMIT,
+      memlimit: PWHASH_MEMLIMIT,
+    });
+  }
+
+  /**
+   * Verifies against the hash of a random password nobody knows: used for unknown usernames so that they
+   * take as long as a wrong password for a real account. Always false.
+   */
+  async verifyDummy(password: string): Promise<false> {
+    this.dummy ??= this.hash(randomBytes(24).toString('base64url'));
+    const hash = await this.dummy;
+    await this.verify(hash, password.slice(0, MAX_PASSWORD_BYTES));
+    return false;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    const workers = this.workers;
+    this.workers = [];
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+
+  private pick(): HashWorker {
+    if (this.workers.length < this.size) {
+      const w = new HashWorker((dead) => (this.workers = this.workers.filter((x) => x !== dead)));
+      this.workers.push(w);
+      return w;
+    }
+    return this.workers.reduce((a, b) => (b.load < a.load ? b : a));
+  }
+}
+
+function checkLength(password: string): void {
+  if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
+    throw new RangeError(`passwords are limited to ${MAX_PASSWORD_BYTES} bytes`);
+  }
+}

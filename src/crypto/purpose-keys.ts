@@ -1,0 +1,92 @@
+import { CryptoError } from './crypto.errors';
+import { BLIND_INDEX_FIELDS, BlindIndexField } from './crypto.types';
+import { KDF } from './kdf-contexts';
+import { KDF_KEY_BYTES, SigningKeyPair, Sodium } from './sodium';
+
+const AUDIT_MAC_BYTES = 32;
+
+/**
+ * Protects the keys that are not data keys: one per purpose, derived from the root secret with crypto_kdf
+ * (contexts in kdf-contexts.ts), so that a key leaking from one use (e.g. the JWT secret) exposes no other.
+ * Getters return copies; callers cannot change the keys other services use.
+ */
+export class PurposeKeys {
+  private readonly blindIndex: ReadonlyMap<BlindIndexField, Buffer>;
+  private readonly auditChain: Buffer;
+  private readonly tokenSigning: Buffer;
+  private readonly checkpoint: SigningKeyPair;
+
+  constructor(
+    root: Uint8Array,
+    private readonly sodium: Sodium,
+  ) {
+    if (root.length !== KDF_KEY_BYTES)
+      throw new CryptoError('crypto.config', 'the root secret must be 32 bytes');
+    const derive = (id: number, context: string) => sodium.kdfDerive(32, id, context, root);
+    this.blindIndex = new Map(
+      BLIND_INDEX_FIELDS.map((f) => [f, derive(KDF.blindIndex.ids[f], KDF.blindIndex.context)] as const),
+    );
+    this.auditChain = derive(KDF.auditChain.id, KDF.auditChain.context);
+    this.tokenSigning = derive(KDF.tokenSigning.id, KDF.tokenSigning.context);
+    const seed = derive(KDF.checkpointSigning.id, KDF.checkpointSigning.context);
+    this.checkpoint = sodium.signSeedKeypair(seed);
+    sodium.memzero(seed);
+  }
+
+  /** HMAC secret for access tokens (JWT HS256). */
+  tokenSigningKey(): Buffer {
+    return Buffer.from(this.tokenSigning);
+  }
+
+  /** Key of the access-log hash chain (keyed BLAKE2b). */
+  auditChainKey(): Buffer {
+    return Buffer.from(this.auditChain);
+  }
+
+  /** Ed25519 key pair that signs access-log checkpoints kept outside the database. */
+  checkpointSigningKeyPair(): SigningKeyPair {
+    return {
+      publicKey: Buffer.from(this.checkpoint.publicKey),
+      privateKey: Buffer.from(this.checkpoint.privateKey),
+    };
+  }
+
+  /** The blind-index key of one searchable field (each field has its own). */
+  blindIndexKey(field: BlindIndexField): Buffer {
+    return Buffer.from(this.blindIndexKeyRef(field));
+  }
+
+  /** @internal The key itself, for BlindIndexService's hot path; never hand it out. */
+  blindIndexKeyRef(field: BlindIndexField): Buffer {
+    const key = this.blindIndex.get(field);
+    if (!key) throw new CryptoError('crypto.invalid_input', `no blind index for field "${String(field)}"`);
+    return key;
+  }
+
+  /**
+   * One link of the access-log chain: keyed BLAKE2b-256 over the previous link and the canonical entry
+   * bytes, each length-prefixed so that no two different inputs share an encoding.
+   */
+  auditChainMac(previous: Uint8Array, entry: Uint8Array): Buffer {
+    const message = Buffer.allocUnsafe(8 + previous.length + entry.length);
+    message.writeUInt32BE(previous.length, 0);
+    message.set(previous, 4);
+    message.writeUInt32BE(entry.length, 4 + previous.length);
+    message.set(entry, 8 + previous.length);
+    return this.sodium.keyedHash(AUDIT_MAC_BYTES, message, this.auditChain);
+  }
+
+  /** Ed25519 detached signature of a checkpoint. */
+  signCheckpoint(message: Uint8Array): Buffer {
+    return this.sodium.signDetached(message, this.checkpoint.privateKey);
+  }
+
+  /** Verifies a checkpoint signature, by default against this instance's public key. */
+  verifyCheckpoint(
+    message: Uint8Array,
+    signature: Uint8Array,
+    publicKey: Uint8Array = this.checkpoint.publicKey,
+  ): boolean {
+    return this.sodium.verifyDetached(signature, message, publicKey);
+  }
+}

@@ -1,0 +1,42 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PasswordHasher, PWHASH_MEMLIMIT, PWHASH_OPSLIMIT } from '../../src/crypto/password-hasher';
+
+describe('PasswordHasher (Argon2id in a worker thread)', () => {
+  const hasher = new PasswordHasher();
+  afterAll(() => hasher.onModuleDestroy());
+
+  it('hashes with Argon2id at the documented parameters and verifies', async () => {
+    const hash = await hasher.hash('correct horse battery staple');
+    expect(hash).toMatch(
+      new RegExp(`^\\$argon2id\\$v=19\\$m=${PWHASH_MEMLIMIT / 1024},t=${PWHASH_OPSLIMIT},p=1\\$`),
+    );
+    expect(await hasher.verify(hash, 'correct horse battery staple')).toEqual({
+      valid: true,
+      needsRehash: false,
+    });
+    expect((await hasher.verify(hash, 'correct horse battery stapl')).valid).toBe(false);
+    // Salted: the same password never gives the same hash.
+    expect(await hasher.hash('correct horse battery staple')).not.toBe(hash);
+  });
+
+  it('treats garbage and over-long input as a mismatch, never an error', async () => {
+    expect((await hasher.verify('not a hash', 'whatever')).valid).toBe(false);
+    const hash = await hasher.hash('another fine passphrase');
+    expect((await hasher.verify(hash, 'x'.repeat(5000))).valid).toBe(false);
+    await expect(hasher.hash('x'.repeat(5000))).rejects.toThrow(RangeError);
+  });
+
+  it('the dummy verification for unknown accounts is always false', async () => {
+    expect(await hasher.verifyDummy('anything at all')).toBe(false);
+  });
+
+  it('does not block the event loop while hashing', async () => {
+    await hasher.hash('warm up the worker first');
+    const delay = monitorEventLoopDelay({ resolution: 5 });
+    delay.enable();
+    await Promise.all([hasher.hash('one passphrase here'), hasher.hash('two passphrases here')]);
+    delay.disable();
+    // A hash takes ~150 ms of CPU; on the event loop that would show as a delay of that size.
+    expect(delay.max / 1e6).toBeLessThan(60);
+  });
+});
