@@ -1,8 +1,15 @@
 import { Foundation1764000000000 } from './1764000000000-Foundation';
 import { CryptoDataKeys1764000000200 } from './1764000000200-CryptoDataKeys';
+import { Identity1764000000300 } from './1764000000300-Identity';
+import { AccessLog1764000000400 } from './1764000000400-AccessLog';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
  * this folder is listed), so the app, the CLI and the tests all apply exactly the same set.
  */
-export const MIGRATIONS = [Foundation1764000000000, CryptoDataKeys1764000000200];
+export const MIGRATIONS = [
+  Foundation1764000000000,
+  CryptoDataKeys1764000000200,
+  Identity1764000000300,
+  AccessLog1764000000400,
+];

@@ -3,12 +3,14 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { AppModule, AppModuleOptions } from './app.module';
 import { DomainError } from './common/errors/domain-error';
 import { Problem, ProblemFieldError } from './common/errors/problem';
 import { ProblemFilter } from './common/errors/problem.filter';
 import { validationException } from './common/errors/validation-errors';
+import { jsonDepthMiddleware } from './common/http/json-depth.middleware';
 import { jsonOnlyMiddleware } from './common/http/json-only.middleware';
 import { requestContextMiddleware } from './common/http/request-context';
 import { createHttpLogger } from './common/logging/http-logger';
@@ -41,6 +43,25 @@ export async function createHavenApp(
   app.set('trust proxy', false);
   app.use(requestContextMiddleware);
   app.use(createHttpLogger(logger));
+  app.use(
+    helmet({
+      // The API serves JSON; only Swagger UI at /docs needs inline scripts and styles of its own origin.
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'", "'unsafe-inline'"],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:'],
+          frameAncestors: ["'none'"],
+        },
+      },
+      crossOriginResourcePolicy: { policy: 'same-origin' },
+    }),
+  );
+  // No cross-origin access unless HAVEN_CORS_ORIGINS lists the origins (exact matches).
+  if (config.corsOrigins.length > 0) {
+    app.enableCors({ origin: [...config.corsOrigins], credentials: false, maxAge: 600 });
+  }
   app.use(jsonOnlyMiddleware);
   app.use(
     express.json({
@@ -49,6 +70,7 @@ export async function createHavenApp(
       type: ['application/json', 'application/*+json'],
     }),
   );
+  app.use(jsonDepthMiddleware);
   // Errors raised before Nest routing (unparseable JSON, a body over the limit, wrong media type).
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) =>
     problems.respond(err, req, res),

@@ -1,14 +1,18 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
-import { DataSource } from 'typeorm';
+import { AuditModule } from './audit/audit.module';
+import { AuthzModule } from './authz/authz.module';
 import { LoggerModule } from './common/logging/logger.module';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
+import { CryptoModule } from './crypto';
 import { dataSourceOptions } from './database/data-source-options';
-import { runMigrationsLocked } from './database/migrate';
+import { openRuntimeDataSource } from './database/runtime-role';
 import { DemoSeedModule } from './database/seed/demo-seed.module';
+import { DirectoryModule } from './directory/directory.module';
 import { HealthModule } from './health/health.module';
+import { IdentityModule } from './identity/identity.module';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -28,15 +32,21 @@ export class AppModule {
         LoggerModule.forRoot(logger),
         TypeOrmModule.forRootAsync({
           useFactory: () => dataSourceOptions({ url: databaseUrl, poolSize: config.database.poolSize }),
-          // Migrations are applied before any module can use the connection; never `synchronize`.
-          dataSourceFactory: async (options) => {
-            const dataSource = await new DataSource(options!).initialize();
-            const applied = await runMigrationsLocked(dataSource);
-            if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
-            return dataSource;
-          },
+          // Migrations are applied (as the schema owner) before any module can use the connection; never
+          // `synchronize`. The pool itself connects as the restricted runtime role (src/database/runtime-role.ts).
+          dataSourceFactory: (options) => openRuntimeDataSource(options!, databaseUrl, config, logger),
         }),
+        CryptoModule.forRoot({
+          dataDir: config.dataDir,
+          production: config.production,
+          masterKey: config.keys.masterKey,
+          masterKeyFile: config.keys.masterKeyFile,
+        }),
+        AuthzModule,
+        AuditModule,
         HealthModule,
+        DirectoryModule,
+        IdentityModule,
         DemoSeedModule,
         ...extraImports,
       ],

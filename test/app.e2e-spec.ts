@@ -2,6 +2,7 @@ import { Body, Controller, Get, Module, Post } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsString, MaxLength, ValidateNested } from 'class-validator';
 import request from 'supertest';
+import { Public } from '../src/authz/policy.decorator';
 import { startTestApp, TestApp } from './support/app';
 
 class ProbeNested {
@@ -13,7 +14,8 @@ class ProbeDto {
   @ValidateNested() @Type(() => ProbeNested) survivor!: ProbeNested;
 }
 
-// A test-only controller to drive the global pipes and filters.
+// A test-only controller to drive the global pipes and filters (public: no sign-in needed).
+@Public()
 @Controller('probe')
 class ProbeController {
   @Post()
@@ -188,5 +190,41 @@ describe('application (end to end)', () => {
       req: { method: 'POST', path: '/api/v1/probe' },
       res: { statusCode: 201 },
     });
+  });
+});
+
+describe('HTTP hardening', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ HAVEN_CORS_ORIGINS: 'https://haven.example.vn' }, [ProbeModule]);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('sends security headers and no framework banner', async () => {
+    const res = await request(t.app.getHttpServer()).get('/health').expect(200);
+    expect(res.headers['x-powered-by']).toBeUndefined();
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['strict-transport-security']).toMatch(/max-age=/);
+    expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+  });
+
+  it('allows cross-origin calls from the configured origins only', async () => {
+    const ok = await request(t.app.getHttpServer()).get('/health').set('Origin', 'https://haven.example.vn');
+    expect(ok.headers['access-control-allow-origin']).toBe('https://haven.example.vn');
+    const other = await request(t.app.getHttpServer()).get('/health').set('Origin', 'https://evil.example');
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('refuses a body nested deeper than the limit with a 400 problem', async () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 40; i++) deep = { a: deep };
+    const res = await request(t.app.getHttpServer())
+      .post('/api/v1/probe')
+      .send({ level: 'low', count: 1, deep })
+      .expect(400);
+    expect(res.body.code).toBe('request.validation');
+    expect(res.body.detail).toMatch(/nested deeper/);
   });
 });

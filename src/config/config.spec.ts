@@ -55,9 +55,23 @@ describe('loadConfig', () => {
     const prod = loadConfig({
       NODE_ENV: 'production',
       DATABASE_URL: 'postgres://u:p@db/h',
+      DATABASE_APP_URL: 'postgres://app:q@db/h',
       HAVEN_MASTER_KEY_FILE: '/run/secrets/k',
     });
     expect(prod.demo.enabled).toBe(false);
+  });
+
+  it('runs the service as a restricted role: DATABASE_APP_URL is required in production with DATABASE_URL', () => {
+    const prod = { NODE_ENV: 'production', DATABASE_URL: 'postgres://u:p@db/h', HAVEN_MASTER_KEY: 'k' };
+    expect(() => loadConfig(prod)).toThrow(/DATABASE_APP_URL/);
+    expect(loadConfig({ ...prod, DATABASE_APP_URL: 'postgres://app:q@db/h' }).database.appUrl).toBe(
+      'postgres://app:q@db/h',
+    );
+    expect(() => loadConfig({ DATABASE_APP_URL: 'postgres://app:q@db/h' })).toThrow(/DATABASE_APP_URL/);
+    expect(loadConfig({}).audit.checkpointIntervalSeconds).toBe(300);
+    expect(() => loadConfig({ HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS: '-1' })).toThrow(
+      /HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS/,
+    );
   });
 
   it('treats empty strings as unset', () => {

@@ -14,7 +14,15 @@ const envSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// or postgresql:// URL')
     .optional(),
+  DATABASE_APP_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
   HAVEN_DATA_DIR: z.string().min(1).default('./data'),
+  HAVEN_CORS_ORIGINS: z
+    .string()
+    .regex(/^https?:\/\/[^\s,]+(,https?:\/\/[^\s,]+)*$/, 'must be a comma-separated list of http(s) origins')
+    .optional(),
   HAVEN_EMBEDDED_PG_PORT: port.default(54329),
   HAVEN_DEMO: boolFlag,
   HAVEN_DEMO_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
@@ -23,6 +31,15 @@ const envSchema = z.object({
   HAVEN_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   HAVEN_BODY_LIMIT_KB: z.coerce.number().int().min(1).max(10240).default(100),
   HAVEN_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600000).default(10000),
+  HAVEN_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
+  HAVEN_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+  HAVEN_LOGIN_IP_MAX_FAILURES: z.coerce.number().int().min(1).max(10000).default(30),
+  HAVEN_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
+  HAVEN_LOGIN_LOCK_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
+  HAVEN_REFERRAL_DEADLINE_EMERGENCY_MINUTES: z.coerce.number().int().min(1).max(525600).default(120),
+  HAVEN_REFERRAL_DEADLINE_URGENT_MINUTES: z.coerce.number().int().min(1).max(525600).default(720),
+  HAVEN_REFERRAL_DEADLINE_ROUTINE_MINUTES: z.coerce.number().int().min(1).max(525600).default(7200),
+  HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86400).default(300),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -36,10 +53,17 @@ export interface AppConfig {
   readonly logLevel: RawEnv['LOG_LEVEL'];
   readonly dataDir: string;
   readonly bodyLimitBytes: number;
+  /** Origins allowed by CORS; empty = no cross-origin access. */
+  readonly corsOrigins: readonly string[];
   readonly shutdownTimeoutMs: number;
   readonly database: {
-    /** Absent: start the embedded PostgreSQL under dataDir. */
+    /** Absent: start the embedded PostgreSQL under dataDir. Migrations run with it (the schema owner). */
     readonly url?: string;
+    /**
+     * The role the running service connects as (a member of `haven_app`: no UPDATE/DELETE on the access log).
+     * Absent with the embedded server: Haven provisions `haven_app_login` itself.
+     */
+    readonly appUrl?: string;
     readonly embeddedPort: number;
     readonly poolSize: number;
   };
@@ -50,6 +74,27 @@ export interface AppConfig {
   readonly keys: {
     readonly masterKey?: string;
     readonly masterKeyFile?: string;
+  };
+  readonly referrals: {
+    /** Response deadline of a referral by urgency, in minutes (emergency 2 h, urgent 12 h, routine 5 days). */
+    readonly deadlinesMinutes: {
+      readonly emergency: number;
+      readonly urgent: number;
+      readonly routine: number;
+    };
+  };
+  readonly audit: {
+    /** How often a signed access-log checkpoint is issued when the log changed; 0: on demand and at shutdown only. */
+    readonly checkpointIntervalSeconds: number;
+  };
+  readonly auth: {
+    /** Lifetime of an access token (JWT), in seconds; 15 minutes by default. */
+    readonly accessTokenTtlSeconds: number;
+    /** Failed sign-ins allowed per account, then per client IP, within the window before a temporary lock. */
+    readonly maxFailuresPerAccount: number;
+    readonly maxFailuresPerIp: number;
+    readonly failureWindowSeconds: number;
+    readonly lockSeconds: number;
   };
 }
 
@@ -77,6 +122,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     if (e.HAVEN_DEMO === '1')
       problems.push('HAVEN_DEMO: demo data cannot be enabled when NODE_ENV=production');
   }
+  if (e.NODE_ENV === 'production' && e.DATABASE_URL && !e.DATABASE_APP_URL) {
+    problems.push(
+      'DATABASE_APP_URL: required when NODE_ENV=production with DATABASE_URL (a login role that is a member of ' +
+        'haven_app, so that the service cannot change the access log; see README)',
+    );
+  }
+  if (e.DATABASE_APP_URL && !e.DATABASE_URL) {
+    problems.push(
+      'DATABASE_APP_URL: needs DATABASE_URL (the embedded server provisions its own runtime role)',
+    );
+  }
   if (e.HAVEN_MASTER_KEY && e.HAVEN_MASTER_KEY_FILE) {
     problems.push('HAVEN_MASTER_KEY_FILE: set either HAVEN_MASTER_KEY or HAVEN_MASTER_KEY_FILE, not both');
   }
@@ -91,8 +147,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel: e.LOG_LEVEL,
     dataDir: isAbsolute(e.HAVEN_DATA_DIR) ? e.HAVEN_DATA_DIR : resolve(cwd, e.HAVEN_DATA_DIR),
     bodyLimitBytes: e.HAVEN_BODY_LIMIT_KB * 1024,
+    corsOrigins: e.HAVEN_CORS_ORIGINS?.split(',') ?? [],
     shutdownTimeoutMs: e.HAVEN_SHUTDOWN_TIMEOUT_MS,
-    database: { url: e.DATABASE_URL, embeddedPort: e.HAVEN_EMBEDDED_PG_PORT, poolSize: e.HAVEN_DB_POOL_SIZE },
+    database: {
+      url: e.DATABASE_URL,
+      appUrl: e.DATABASE_APP_URL,
+      embeddedPort: e.HAVEN_EMBEDDED_PG_PORT,
+      poolSize: e.HAVEN_DB_POOL_SIZE,
+    },
     demo: {
       // Demo data is seeded by default on the embedded database only (api-contract "Running").
       enabled:
@@ -100,6 +162,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       password: e.HAVEN_DEMO_PASSWORD,
     },
     keys: { masterKey: e.HAVEN_MASTER_KEY, masterKeyFile: e.HAVEN_MASTER_KEY_FILE },
+    referrals: {
+      deadlinesMinutes: {
+        emergency: e.HAVEN_REFERRAL_DEADLINE_EMERGENCY_MINUTES,
+        urgent: e.HAVEN_REFERRAL_DEADLINE_URGENT_MINUTES,
+        routine: e.HAVEN_REFERRAL_DEADLINE_ROUTINE_MINUTES,
+      },
+    },
+    audit: { checkpointIntervalSeconds: e.HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS },
+    auth: {
+      accessTokenTtlSeconds: e.HAVEN_ACCESS_TOKEN_TTL_SECONDS,
+      maxFailuresPerAccount: e.HAVEN_LOGIN_MAX_FAILURES,
+      maxFailuresPerIp: e.HAVEN_LOGIN_IP_MAX_FAILURES,
+      failureWindowSeconds: e.HAVEN_LOGIN_WINDOW_SECONDS,
+      lockSeconds: e.HAVEN_LOGIN_LOCK_SECONDS,
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { Public } from '../authz/policy.decorator';
 import { DomainError } from '../common/errors/domain-error';
 import { Problem } from '../common/errors/problem';
 
@@ -15,6 +16,7 @@ export class HealthController {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   @Get()
+  @Public()
   @ApiOperation({ summary: 'Liveness and database check (public, no authentication)' })
   @ApiOkResponse({ type: HealthStatus })
   @ApiServiceUnavailableResponse({ type: Problem, description: 'The database does not answer' })

@@ -27,6 +27,8 @@ export async function startTestApp(
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: db.url,
+    // The app runs as the restricted role production uses; migrations run as the owner (the superuser here).
+    DATABASE_APP_URL: db.appUrl,
     HAVEN_DATA_DIR: dataDir,
     HAVEN_DB_POOL_SIZE: '5',
     LOG_LEVEL: 'info',

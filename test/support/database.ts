@@ -5,10 +5,16 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 
 export const TEMPLATE_DATABASE = 'haven_template';
+/** Login role of the application in the tests (a member of haven_app, created by the global setup). */
+export const TEMPLATE_APP_ROLE = 'haven_test_app';
+export const TEMPLATE_APP_PASSWORD = 'test-only-app-role';
 
 export interface TestDatabase {
   name: string;
+  /** As the superuser (the schema owner): migrations, fixtures, tampering. */
   url: string;
+  /** As the restricted application role (DATABASE_APP_URL). */
+  appUrl: string;
   drop(): Promise<void>;
 }
 
@@ -21,6 +27,14 @@ function adminUrl(): string {
 export function urlFor(database: string): string {
   const url = new URL(adminUrl());
   url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/** The same database as the application role. */
+export function appUrlFor(database: string): string {
+  const url = new URL(urlFor(database));
+  url.username = TEMPLATE_APP_ROLE;
+  url.password = TEMPLATE_APP_PASSWORD;
   return url.toString();
 }
 
@@ -52,6 +66,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     name,
     url: urlFor(name),
+    appUrl: appUrlFor(name),
     drop: () =>
       withAdmin((client) =>
         client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => undefined),

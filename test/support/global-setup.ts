@@ -7,7 +7,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { runMigrationsLocked } from '../../src/database/migrate';
-import { TEMPLATE_DATABASE } from './database';
+import { TEMPLATE_APP_PASSWORD, TEMPLATE_APP_ROLE, TEMPLATE_DATABASE } from './database';
 
 /**
  * Starts ONE embedded PostgreSQL for the whole run (the same binaries the app uses), migrates a template
@@ -30,6 +30,11 @@ export default async function globalSetup(): Promise<void> {
   ).initialize();
   try {
     await runMigrationsLocked(ds);
+    // The role the application runs as in the tests (as DATABASE_APP_URL): a member of haven_app only, so
+    // that every end-to-end test runs with the privileges production has.
+    await ds.query(
+      `CREATE ROLE ${TEMPLATE_APP_ROLE} LOGIN PASSWORD '${TEMPLATE_APP_PASSWORD}' IN ROLE haven_app`,
+    );
   } finally {
     await ds.destroy();
   }

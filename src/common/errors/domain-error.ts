@@ -22,3 +22,8 @@ export class DomainError extends Error {
     this.name = 'DomainError';
   }
 }
+
+/** A 400 validation problem about one field, with a message written by the code in both languages. */
+export function fieldError(field: string, en: string, vi: string): DomainError {
+  return new DomainError('request.validation', undefined, [{ field, code: 'invalid', message: { en, vi } }]);
+}

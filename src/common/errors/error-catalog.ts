@@ -12,6 +12,13 @@ export type ErrorCode =
   | 'auth.unauthenticated'
   | 'auth.forbidden'
   | 'auth.throttled'
+  | 'auth.invalid_credentials'
+  | 'auth.totp_required'
+  | 'auth.totp_invalid'
+  | 'auth.totp_enrollment_required'
+  | 'user.password_weak'
+  | 'user.username_taken'
+  | 'organization.name_taken'
   | 'conflict.state'
   | 'conflict.version'
   | 'precondition.failed'
@@ -68,6 +75,46 @@ export const ERROR_CATALOG: Record<ErrorCode, ErrorCatalogEntry> = {
   'auth.throttled': {
     status: 429,
     title: { en: 'Too many attempts; try again later', vi: 'Quá nhiều lần thử; vui lòng thử lại sau' },
+  },
+  'auth.invalid_credentials': {
+    status: 401,
+    title: { en: 'Wrong username or password', vi: 'Sai tên đăng nhập hoặc mật khẩu' },
+  },
+  'auth.totp_required': {
+    status: 401,
+    title: {
+      en: 'A code from your authenticator app is required',
+      vi: 'Cần nhập mã từ ứng dụng xác thực',
+    },
+  },
+  'auth.totp_invalid': {
+    status: 422,
+    title: { en: 'The authenticator code is not valid', vi: 'Mã xác thực không hợp lệ' },
+  },
+  'auth.totp_enrollment_required': {
+    status: 403,
+    title: {
+      en: 'Set up two-factor authentication before using Haven',
+      vi: 'Cần thiết lập xác thực hai lớp trước khi sử dụng Haven',
+    },
+  },
+  'user.password_weak': {
+    status: 422,
+    title: {
+      en: 'The password is too short or too common',
+      vi: 'Mật khẩu quá ngắn hoặc quá phổ biến',
+    },
+  },
+  'user.username_taken': {
+    status: 409,
+    title: { en: 'This username is already in use', vi: 'Tên đăng nhập đã được sử dụng' },
+  },
+  'organization.name_taken': {
+    status: 409,
+    title: {
+      en: 'An organisation with this name already exists in the province',
+      vi: 'Tỉnh/thành phố đã có tổ chức mang tên này',
+    },
   },
   'conflict.state': {
     status: 409,

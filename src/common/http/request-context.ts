@@ -4,12 +4,20 @@ import type { NextFunction, Request, Response } from 'express';
 
 export interface RequestContext {
   requestId: string;
+  /** The client's address as the socket sees it (`trust proxy` is off) and its User-Agent header, for the access log. */
+  ip?: string;
+  userAgent?: string;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
 
 export function currentRequestId(): string | undefined {
   return storage.getStore()?.requestId;
+}
+
+/** The context of the request being handled, if any (the access log takes its metadata from it). */
+export function currentRequestContext(): Readonly<RequestContext> | undefined {
+  return storage.getStore();
 }
 
 // A caller-supplied id is kept only when it is short and plain, so it cannot smuggle text into logs.
@@ -25,5 +33,6 @@ export function requestContextMiddleware(req: Request, res: Response, next: Next
   const requestId = incoming && ACCEPTABLE_ID.test(incoming) ? incoming : randomUUID();
   (req as Request & { id?: string }).id = requestId;
   res.setHeader('X-Request-Id', requestId);
-  storage.run({ requestId }, () => next());
+  const userAgent = req.header('user-agent');
+  storage.run({ requestId, ip: req.ip ?? req.socket.remoteAddress, userAgent }, () => next());
 }

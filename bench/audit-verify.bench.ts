@@ -1,0 +1,191 @@
+// Verification speed of the access log (issue 6: target >= 200,000 entries/s). Builds a chain of N realistic
+// entries with the real encoder and keys, loads it into a fresh embedded PostgreSQL, then times
+// verifyAccessLog (the code behind GET /api/v1/audit/verify and `npm run audit:verify`).
+// Run: node bench/run.mjs bench/audit-verify.bench.ts [--entries 200000] [--out bench/results/audit-verify.json]
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { CanonicalEncoder } from '../src/audit/audit-canonical';
+import { CheckpointFile, signCheckpoint } from '../src/audit/audit-checkpoint';
+import { verifyAccessLog } from '../src/audit/audit-verify';
+import { AUDIT_STRIPES, AuditRow, GENESIS_MAC } from '../src/audit/audit.types';
+import { createCryptoServices } from '../src/crypto';
+import { dataSourceOptions } from '../src/database/data-source-options';
+import { EmbeddedPostgres } from '../src/database/embedded-postgres';
+import { runMigrationsLocked } from '../src/database/migrate';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const entries = Number(arg('--entries') ?? 200_000);
+  const out = arg('--out');
+  const root = mkdtempSync(join(tmpdir(), 'haven-audit-bench-'));
+  const pg = new EmbeddedPostgres({
+    clusterDir: join(root, 'postgres'),
+    port: await freePort(),
+    password: 'bench-only',
+    settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+  });
+  try {
+    await pg.start();
+    await pg.createDatabaseIfMissing('haven');
+    const ds = await new DataSource(dataSourceOptions({ url: pg.url('haven'), poolSize: 2 })).initialize();
+    await runMigrationsLocked(ds);
+    await ds.destroy();
+    const crypto = await createCryptoServices({ dataDir: root, production: false });
+
+    // Realistic entries: ward officers and providers reading, listing and updating cases.
+    const actors = Array.from({ length: 50 }, () => randomUUID());
+    const cases = Array.from({ length: 2000 }, () => randomUUID());
+    const encoder = new CanonicalEncoder();
+    const heads: { seq: number; mac: Buffer }[] = Array.from({ length: AUDIT_STRIPES }, () => ({
+      seq: 0,
+      mac: GENESIS_MAC,
+    }));
+    const client = new Client({ connectionString: pg.url('haven') });
+    await client.connect();
+    const t0 = Date.now();
+    const batch = 5000;
+    for (let start = 1; start <= entries; start += batch) {
+      const cols: unknown[][] = Array.from({ length: 23 }, () => []);
+      for (let seq = start; seq < Math.min(start + batch, entries + 1); seq++) {
+        const stripe = seq % AUDIT_STRIPES;
+        const caseId = cases[seq % cases.length];
+        const list = seq % 10 === 0;
+        const row: AuditRow = {
+          seq,
+          stripe,
+          prevSeq: heads[stripe].seq,
+          atMs: 1_764_000_000_000 + seq * 37,
+          actorId: actors[seq % actors.length],
+          actorRole: 'ward_officer',
+          actorOrgId: null,
+          actorCommunes: ['00145'],
+          action: list ? 'case.list' : 'case.read',
+          resourceType: 'case',
+          resourceId: list ? null : caseId,
+          caseId: list ? null : caseId,
+          fields: list ? ['triage'] : ['triage', 'identity', 'contact', 'incident'],
+          outcome: 'allowed',
+          reason: null,
+          ip: '203.113.131.4',
+          userAgent:
+            'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36',
+          requestId: randomUUID(),
+          returnedIds: list ? cases.slice(0, 20) : [],
+          provinceCode: list ? null : '01',
+          communeCode: list ? null : '00145',
+          jurisdictions: ['01'],
+        };
+        const mac = crypto.keys.auditChainMac(heads[stripe].mac, encoder.encode(row));
+        heads[stripe] = { seq, mac };
+        const values = [
+          row.seq,
+          row.stripe,
+          row.prevSeq,
+          new Date(row.atMs).toISOString(),
+          row.actorId,
+          row.actorRole,
+          row.actorOrgId,
+          `{${row.actorCommunes.join(',')}}`,
+          row.action,
+          row.resourceType,
+          row.resourceId,
+          row.caseId,
+          `{${row.fields.join(',')}}`,
+          row.outcome,
+          row.reason,
+          row.ip,
+          row.userAgent,
+          row.requestId,
+          `{${row.returnedIds.join(',')}}`,
+          row.provinceCode,
+          row.communeCode,
+          `{${row.jurisdictions.join(',')}}`,
+          `\\x${mac.toString('hex')}`,
+        ];
+        values.forEach((v, i) => cols[i].push(v));
+      }
+      await client.query(
+        `INSERT INTO audit_events (seq, stripe, prev_seq, at, actor_id, actor_role, actor_org_id, actor_communes, action,
+           resource_type, resource_id, case_id, fields, outcome, reason, ip, user_agent, request_id, returned_ids,
+           province_code, commune_code, jurisdictions, mac)
+         SELECT seq, stripe, prev, at, actor, role, org, communes::varchar[], action, rtype, rid, cid, fields::varchar[],
+                outcome, reason, ip, ua, req, ids::uuid[], prov, comm, jur::varchar[], mac::bytea
+           FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], $4::timestamptz[], $5::uuid[], $6::text[], $7::uuid[],
+                       $8::text[], $9::text[], $10::text[], $11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::text[],
+                       $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[])
+                AS t(seq, stripe, prev, at, actor, role, org, communes, action, rtype, rid, cid, fields, outcome, reason,
+                     ip, ua, req, ids, prov, comm, jur, mac)`,
+        cols,
+      );
+    }
+    await client.query(`SET session_replication_role = replica`);
+    for (const [stripe, h] of heads.entries()) {
+      await client.query(`UPDATE audit_chain_heads SET last_seq = $1, head = $2 WHERE stripe = $3`, [
+        h.seq,
+        h.mac,
+        stripe,
+      ]);
+    }
+    await client.query(`RESET session_replication_role`);
+    await client.query('VACUUM ANALYZE audit_events');
+    const loadSeconds = (Date.now() - t0) / 1000;
+    const checkpoint = signCheckpoint(
+      crypto.keys,
+      heads.map((h, stripe) => ({ stripe, seq: h.seq, mac: h.mac.toString('base64') })),
+      new Date(),
+    );
+    const file = new CheckpointFile(join(root, 'checkpoints'));
+    file.append(checkpoint);
+
+    const runs: number[] = [];
+    let last;
+    for (let r = 0; r < 3; r++) {
+      const t = process.hrtime.bigint();
+      last = await verifyAccessLog(client, crypto.keys, { fileCheckpoint: file.latest() });
+      runs.push(Number(process.hrtime.bigint() - t) / 1e9);
+    }
+    await client.end();
+    if (!last?.ok || last.checked !== entries)
+      throw new Error(`verification failed: ${JSON.stringify(last)}`);
+    const best = Math.min(...runs);
+    const result = {
+      date: new Date().toISOString(),
+      cores: cpus().length,
+      cpu: cpus()[0]?.model,
+      entries,
+      loadSeconds,
+      verifySeconds: runs.map((s) => Number(s.toFixed(3))),
+      entriesPerSecond: Math.round(entries / best),
+      goal: 200_000,
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (out) writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    await pg.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+});

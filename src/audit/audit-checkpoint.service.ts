@@ -1,0 +1,153 @@
+import { join } from 'node:path';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import { LOGGER } from '../common/logging/logger.module';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { PurposeKeys } from '../crypto';
+import {
+  Checkpoint,
+  CheckpointFile,
+  CheckpointHead,
+  checkpointRoot,
+  isCheckpointShape,
+  keyIdOf,
+  signCheckpoint,
+} from './audit-checkpoint';
+
+export interface IssuedCheckpoint {
+  checkpoint: Checkpoint;
+  /** False when the log had not changed since the latest checkpoint (that one is returned). */
+  created: boolean;
+}
+
+/** Where the checkpoint files of a data directory live. */
+export function checkpointDir(dataDir: string): string {
+  return join(dataDir, 'checkpoints');
+}
+
+/**
+ * Issues signed checkpoints of the access log: every HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS when the log
+ * changed (an unref'd timer), at start and at shutdown, and on demand. Each goes to the file under
+ * HAVEN_DATA_DIR/checkpoints first, then to the audit_checkpoints table. Before signing, every stripe head
+ * must match its last entry: a head that does not is never signed (verification will say what is wrong).
+ */
+@Injectable()
+export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  readonly file: CheckpointFile;
+  private readonly intervalMs: number;
+  private timer?: NodeJS.Timeout;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly keys: PurposeKeys,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.file = new CheckpointFile(checkpointDir(config.dataDir));
+    this.intervalMs = config.audit.checkpointIntervalSeconds * 1000;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.issueQuietly('start');
+    if (this.intervalMs > 0) {
+      this.timer = setInterval(() => void this.issueQuietly('timer'), this.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.issueQuietly('shutdown');
+  }
+
+  /** The public key checkpoints are signed with, to verify them elsewhere. */
+  publicKey(): { algorithm: 'Ed25519'; keyId: string; publicKey: string } {
+    const key = this.keys.checkpointSigningKeyPair().publicKey;
+    return { algorithm: 'Ed25519', keyId: keyIdOf(key), publicKey: key.toString('base64') };
+  }
+
+  /** Signs the current heads, unless they are those of the latest checkpoint and `force` is false. */
+  issue(force = false): Promise<IssuedCheckpoint> {
+    // One at a time in this process, so that two callers never sign the same heads twice.
+    const next = this.queue.then(() => this.issueNow(force));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The newest checkpoint in the database (any instance's), or null. Not verified: see checkCheckpoint. */
+  async latestStored(): Promise<unknown> {
+    const rows = await this.dataSource.query<{ document: string }[]>(
+      `SELECT document FROM audit_checkpoints ORDER BY id DESC LIMIT 1`,
+    );
+    if (!rows[0]) return null;
+    try {
+      return JSON.parse(rows[0].document) as unknown;
+    } catch {
+      return { malformed: true };
+    }
+  }
+
+  private async issueNow(force: boolean): Promise<IssuedCheckpoint> {
+    const rows = await this.dataSource.query<
+      { stripe: number; last_seq: string; head: Buffer; entry_matches: boolean | null }[]
+    >(
+      `SELECT h.stripe, h.last_seq, h.head,
+              CASE WHEN h.last_seq = 0 THEN true ELSE (e.stripe = h.stripe AND e.mac = h.head) END AS entry_matches
+         FROM audit_chain_heads h
+         LEFT JOIN audit_events e ON e.seq = h.last_seq
+        ORDER BY h.stripe`,
+    );
+    const broken = rows.filter((r) => r.entry_matches !== true).map((r) => r.stripe);
+    if (broken.length) {
+      throw new Error(
+        `access-log stripe heads ${broken.join(', ')} do not match their last entries; not signing (run audit:verify)`,
+      );
+    }
+    const heads: CheckpointHead[] = rows.map((r) => ({
+      stripe: r.stripe,
+      seq: Number(r.last_seq),
+      mac: r.head.toString('base64'),
+    }));
+    const root = checkpointRoot(heads).toString('hex');
+    if (!force) {
+      const stored = await this.latestStored();
+      const inFile = this.file.latest();
+      if (
+        isCheckpointShape(stored) &&
+        stored.root === root &&
+        isCheckpointShape(inFile) &&
+        inFile.root === root
+      ) {
+        return { checkpoint: stored, created: false };
+      }
+    }
+    const checkpoint = signCheckpoint(this.keys, heads, new Date());
+    this.file.append(checkpoint);
+    await this.dataSource.query(
+      `INSERT INTO audit_checkpoints (seq, at, root, key_id, signature, document) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [
+        checkpoint.seq,
+        checkpoint.at,
+        Buffer.from(checkpoint.root, 'hex'),
+        checkpoint.keyId,
+        Buffer.from(checkpoint.signature, 'base64'),
+        JSON.stringify(checkpoint),
+      ],
+    );
+    return { checkpoint, created: true };
+  }
+
+  private async issueQuietly(when: 'start' | 'timer' | 'shutdown'): Promise<void> {
+    try {
+      const { checkpoint, created } = await this.issue();
+      if (created)
+        this.logger.info({ seq: checkpoint.seq, keyId: checkpoint.keyId, when }, 'access-log checkpoint');
+    } catch (e) {
+      this.logger.error({ err: e, when }, 'access-log checkpoint failed');
+    }
+  }
+}

@@ -1,0 +1,176 @@
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { createCryptoServices, CryptoServices } from '../crypto';
+import { canonicalLine, CanonicalEncoder, rowValues, storedValues } from './audit-canonical';
+import {
+  checkCheckpoint,
+  Checkpoint,
+  CheckpointFile,
+  checkpointMessage,
+  keyIdOf,
+  signCheckpoint,
+} from './audit-checkpoint';
+import type { AuditRow } from './audit.types';
+
+const heads = (n: number) =>
+  Array.from({ length: n }, (_, stripe) => ({
+    stripe,
+    seq: stripe * 7,
+    mac: randomBytes(32).toString('base64'),
+  }));
+
+describe('signed checkpoints', () => {
+  let dir: string;
+  let crypto: CryptoServices;
+  let other: CryptoServices;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(process.env.HAVEN_TEST_ROOT ?? tmpdir(), 'checkpoint-'));
+    crypto = await createCryptoServices({ dataDir: join(dir, 'a'), production: false });
+    other = await createCryptoServices({ dataDir: join(dir, 'b'), production: false });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('verifies with the published public key, also with an independent Ed25519 implementation', () => {
+    const c = signCheckpoint(crypto.keys, heads(16), new Date('2026-11-23T10:00:00.000Z'));
+    expect(c).toMatchObject({ format: 'haven-audit-checkpoint/1', seq: 105, at: '2026-11-23T10:00:00.000Z' });
+    expect(checkCheckpoint(crypto.keys, c)).toBe('ok');
+    const publicKey = crypto.keys.checkpointSigningKeyPair().publicKey;
+    expect(c.publicKey).toBe(publicKey.toString('base64'));
+    expect(c.keyId).toBe(keyIdOf(publicKey));
+    // Node's own Ed25519 (OpenSSL), from the published key alone.
+    const key = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: publicKey.toString('base64url') },
+      format: 'jwk',
+    });
+    expect(verify(null, checkpointMessage(c), key, Buffer.from(c.signature, 'base64'))).toBe(true);
+  });
+
+  it('refuses a forged or altered checkpoint', () => {
+    const c = signCheckpoint(crypto.keys, heads(16), new Date());
+    const forged = signCheckpoint(other.keys, heads(16), new Date());
+    expect(checkCheckpoint(crypto.keys, forged)).toBe('foreign_key');
+    // Another key's signature under our key id and public key.
+    expect(checkCheckpoint(crypto.keys, { ...forged, keyId: c.keyId, publicKey: c.publicKey })).toBe(
+      'bad_signature',
+    );
+    const lowered: Checkpoint = {
+      ...c,
+      heads: c.heads.map((h) => (h.stripe === 3 ? { ...h, seq: h.seq - 1 } : h)),
+    };
+    expect(checkCheckpoint(crypto.keys, lowered)).toBe('bad_root');
+    const flipped = Buffer.from(c.signature, 'base64');
+    flipped[0] ^= 1;
+    expect(checkCheckpoint(crypto.keys, { ...c, signature: flipped.toString('base64') })).toBe(
+      'bad_signature',
+    );
+    expect(checkCheckpoint(crypto.keys, { ...c, at: new Date(0).toISOString() })).toBe('bad_signature');
+    expect(checkCheckpoint(crypto.keys, { ...c, seq: c.seq + 1 })).toBe('bad_root');
+    expect(checkCheckpoint(crypto.keys, { malformed: true })).toBe('malformed');
+    expect(checkCheckpoint(crypto.keys, { ...c, heads: [...c.heads, c.heads[0]] })).toBe('malformed');
+    // Pinned to another key (e.g. the key kept by an auditor), ours is foreign.
+    expect(checkCheckpoint(crypto.keys, c, other.keys.checkpointSigningKeyPair().publicKey)).toBe(
+      'foreign_key',
+    );
+  });
+
+  it('appends checkpoints as JSON lines (mode 0600) and reads back only the newest', () => {
+    const file = new CheckpointFile(join(dir, 'files'));
+    expect(file.latest()).toBeNull();
+    let last: Checkpoint | undefined;
+    for (let i = 0; i < 400; i++) {
+      last = signCheckpoint(crypto.keys, heads(16), new Date(1_764_000_000_000 + i));
+      file.append(last);
+    }
+    expect(file.latest()).toEqual(last);
+    expect(readFileSync(file.path, 'utf8').trim().split('\n')).toHaveLength(400);
+    expect(statSync(file.path).mode & 0o777).toBe(0o600);
+    expect(statSync(file.dir).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe('canonical entry encoding', () => {
+  const uuid = fc.uuid().map((u) => u.toLowerCase());
+  const token = fc.stringMatching(/^[a-z0-9_.]{1,12}$/);
+  const text = fc.option(fc.string({ maxLength: 40 }), { nil: null });
+  const row: fc.Arbitrary<AuditRow> = fc.record({
+    seq: fc.integer({ min: 1, max: 2 ** 40 }),
+    stripe: fc.integer({ min: 0, max: 15 }),
+    prevSeq: fc.integer({ min: 0, max: 2 ** 40 }),
+    atMs: fc.integer({ min: 0, max: 4_102_444_800_000 }),
+    actorId: fc.option(uuid, { nil: null }),
+    actorRole: text,
+    actorOrgId: fc.option(uuid, { nil: null }),
+    actorCommunes: fc.array(fc.stringMatching(/^[0-9]{5}$/), { maxLength: 3 }),
+    action: token,
+    resourceType: fc.option(token, { nil: null }),
+    resourceId: fc.option(uuid, { nil: null }),
+    caseId: fc.option(uuid, { nil: null }),
+    fields: fc.array(token, { maxLength: 4 }),
+    outcome: token,
+    reason: text,
+    ip: text,
+    userAgent: text,
+    requestId: text,
+    returnedIds: fc.array(uuid, { maxLength: 3 }),
+    provinceCode: text,
+    communeCode: text,
+    jurisdictions: fc.array(fc.stringMatching(/^[0-9]{2}$/), { maxLength: 3 }),
+  });
+
+  it('the writer and the verifier (reading PostgreSQL’s text) encode the same bytes', () => {
+    fc.assert(
+      fc.property(row, (r) => {
+        // What PostgreSQL returns as text for the stored row: numbers as digits, arrays as {a,b}.
+        const asText = rowValues(r).map((v, i) => ([7, 12, 18, 21].includes(i) ? `{${v ?? ''}}` : v));
+        expect(canonicalLine(storedValues(asText))).toBe(canonicalLine(rowValues(r)));
+      }),
+    );
+  });
+
+  it('two different rows never share an encoding', () => {
+    const encoder = new CanonicalEncoder();
+    fc.assert(
+      fc.property(row, row, (a, b) => {
+        const same = JSON.stringify(rowValues(a)) === JSON.stringify(rowValues(b));
+        const bytesA = Buffer.from(encoder.encode(a));
+        expect(bytesA.equals(encoder.encode(b))).toBe(same);
+      }),
+    );
+    // Values that would collide without length prefixes or a distinct null.
+    const base = rowValues({
+      seq: 1,
+      stripe: 0,
+      prevSeq: 0,
+      atMs: 0,
+      actorId: null,
+      actorRole: null,
+      actorOrgId: null,
+      actorCommunes: [],
+      action: 'case.read',
+      resourceType: null,
+      resourceId: null,
+      caseId: null,
+      fields: [],
+      outcome: 'allowed',
+      reason: null,
+      ip: null,
+      userAgent: null,
+      requestId: null,
+      returnedIds: [],
+      provinceCode: null,
+      communeCode: null,
+      jurisdictions: [],
+    });
+    const variants = [
+      base,
+      base.map((v, i) => (i === 14 ? '' : v)),
+      base.map((v, i) => (i === 14 ? '~' : v)),
+      base.map((v, i) => (i === 8 ? 'case.rea' : i === 9 ? 'd' : v)),
+    ];
+    expect(new Set(variants.map(canonicalLine)).size).toBe(variants.length);
+  });
+});

@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PurposeKeys } from '../crypto';
+
+/**
+ * Signed checkpoints of the access log: the head (last seq and MAC) of every stripe at one moment, signed
+ * with Ed25519. They are kept in the database and, out of the database administrator's reach, as JSON lines
+ * under HAVEN_DATA_DIR/checkpoints (to be shipped off the host too). A checkpoint lets verification detect a
+ * deleted tail, which the chain alone cannot: the entries it names must still be there.
+ */
+export const CHECKPOINT_FORMAT = 'haven-audit-checkpoint/1';
+export const CHECKPOINT_FILE = 'checkpoints.jsonl';
+
+export interface CheckpointHead {
+  readonly stripe: number;
+  /** Seq of the stripe's last entry (0: none yet). */
+  readonly seq: number;
+  /** That entry's MAC, base64. */
+  readonly mac: string;
+}
+
+export interface Checkpoint {
+  readonly format: typeof CHECKPOINT_FORMAT;
+  /** The highest seq the checkpoint covers (the largest head). */
+  readonly seq: number;
+  readonly at: string;
+  readonly heads: readonly CheckpointHead[];
+  /** SHA-256 over the heads (hex); the signature covers it. */
+  readonly root: string;
+  /** `ed25519:` and the first 16 hex digits of the SHA-256 of the public key. */
+  readonly keyId: string;
+  /** Ed25519 public key, base64. */
+  readonly publicKey: string;
+  /** Ed25519 signature of checkpointMessage(), base64. */
+  readonly signature: string;
+}
+
+export type CheckpointCheck = 'ok' | 'malformed' | 'bad_root' | 'bad_signature' | 'foreign_key';
+
+type SigningKeys = Pick<PurposeKeys, 'signCheckpoint' | 'verifyCheckpoint' | 'checkpointSigningKeyPair'>;
+
+export function keyIdOf(publicKey: Uint8Array): string {
+  return `ed25519:${createHash('sha256').update(publicKey).digest('hex').slice(0, 16)}`;
+}
+
+/** SHA-256 over the heads in stripe order: stripe (2 bytes), seq (8 bytes), MAC (32 bytes) each. */
+export function checkpointRoot(heads: readonly CheckpointHead[]): Buffer {
+  const sorted = [...heads].sort((a, b) => a.stripe - b.stripe);
+  const hash = createHash('sha256');
+  const cell = Buffer.alloc(2 + 8 + 32);
+  for (const h of sorted) {
+    cell.fill(0);
+    cell.writeUInt16BE(h.stripe, 0);
+    cell.writeBigUInt64BE(BigInt(h.seq), 2);
+    Buffer.from(h.mac, 'base64').copy(cell, 10, 0, 32);
+    hash.update(cell);
+  }
+  return hash.digest();
+}
+
+/** The bytes that are signed. */
+export function checkpointMessage(c: Pick<Checkpoint, 'seq' | 'at' | 'root' | 'keyId'>): Buffer {
+  return Buffer.from(`${CHECKPOINT_FORMAT}\n${c.seq}\n${c.at}\n${c.root}\n${c.keyId}\n`, 'utf8');
+}
+
+export function signCheckpoint(keys: SigningKeys, heads: readonly CheckpointHead[], at: Date): Checkpoint {
+  const publicKey = keys.checkpointSigningKeyPair().publicKey;
+  const sorted = [...heads].sort((a, b) => a.stripe - b.stripe);
+  const unsigned = {
+    format: CHECKPOINT_FORMAT,
+    seq: sorted.reduce((max, h) => Math.max(max, h.seq), 0),
+    at: at.toISOString(),
+    heads: sorted,
+    root: checkpointRoot(sorted).toString('hex'),
+    keyId: keyIdOf(publicKey),
+    publicKey: publicKey.toString('base64'),
+  } as const;
+  return { ...unsigned, signature: keys.signCheckpoint(checkpointMessage(unsigned)).toString('base64') };
+}
+
+/**
+ * Checks a checkpoint's shape, root and signature. `trustedPublicKey` (default: the key Haven derives from
+ * its master secret) is the key it must be signed with; a checkpoint carrying another key is `foreign_key`.
+ */
+export function checkCheckpoint(
+  keys: SigningKeys,
+  c: unknown,
+  trustedPublicKey?: Uint8Array,
+): CheckpointCheck {
+  if (!isCheckpointShape(c)) return 'malformed';
+  const trusted = Buffer.from(trustedPublicKey ?? keys.checkpointSigningKeyPair().publicKey);
+  if (c.publicKey !== trusted.toString('base64') || c.keyId !== keyIdOf(trusted)) return 'foreign_key';
+  if (checkpointRoot(c.heads).toString('hex') !== c.root) return 'bad_root';
+  if (c.seq !== c.heads.reduce((max, h) => Math.max(max, h.seq), 0)) return 'bad_root';
+  const signature = Buffer.from(c.signature, 'base64');
+  return keys.verifyCheckpoint(checkpointMessage(c), signature, trusted) ? 'ok' : 'bad_signature';
+}
+
+export function isCheckpointShape(c: unknown): c is Checkpoint {
+  const x = c as Partial<Checkpoint> | null;
+  const base64 = (s: unknown, bytes: number) =>
+    typeof s === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(s) && Buffer.from(s, 'base64').length === bytes;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    x.format === CHECKPOINT_FORMAT &&
+    Number.isSafeInteger(x.seq) &&
+    typeof x.at === 'string' &&
+    typeof x.root === 'string' &&
+    /^[0-9a-f]{64}$/.test(x.root) &&
+    typeof x.keyId === 'string' &&
+    base64(x.publicKey, 32) &&
+    base64(x.signature, 64) &&
+    Array.isArray(x.heads) &&
+    x.heads.every(
+      (h: Partial<CheckpointHead>) =>
+        Number.isInteger(h?.stripe) &&
+        h.stripe! >= 0 &&
+        h.stripe! <= 255 &&
+        Number.isSafeInteger(h.seq) &&
+        h.seq! >= 0 &&
+        base64(h.mac, 32),
+    ) &&
+    new Set(x.heads.map((h: Partial<CheckpointHead>) => h.stripe)).size === x.heads.length
+  );
+}
+
+/**
+ * The checkpoint files: one JSON line per checkpoint, appended and fsynced, in a directory only Haven's user
+ * can read (0700; file 0600). Only the last line is ever read back, from the end of the file.
+ */
+export class CheckpointFile {
+  readonly path: string;
+
+  constructor(readonly dir: string) {
+    this.path = join(dir, CHECKPOINT_FILE);
+  }
+
+  append(c: Checkpoint): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const fd = openSync(this.path, 'a', 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(c)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The last checkpoint in the file as parsed JSON (unchecked), or null when there is none. */
+  latest(): unknown {
+    return readLastLine(this.path);
+  }
+}
+
+/** Reads the last non-empty line of a file backwards in 64 KiB steps; null if the file is missing or empty. */
+export function readLastLine(path: string): unknown {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  const fd = openSync(path, 'r');
+  try {
+    const step = 64 * 1024;
+    let end = size;
+    let tail = Buffer.alloc(0);
+    while (end > 0) {
+      const start = Math.max(0, end - step);
+      const chunk = Buffer.alloc(end - start);
+      readSync(fd, chunk, 0, chunk.length, start);
+      tail = Buffer.concat([chunk, tail]);
+      end = start;
+      const text = tail.toString('utf8').replace(/\s+$/, '');
+      const nl = text.lastIndexOf('\n');
+      if (nl >= 0 || start === 0) {
+        const line = text.slice(nl + 1);
+        if (!line) return null;
+        try {
+          return JSON.parse(line) as unknown;
+        } catch {
+          return { malformed: true };
+        }
+      }
+    }
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}

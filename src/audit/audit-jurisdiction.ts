@@ -1,0 +1,51 @@
+import type { EntityManager } from 'typeorm';
+import type { CheckedEntry } from './audit-entry.guard';
+
+const ORG_TTL_MS = 5 * 60 * 1000;
+
+/**
+ * The provinces whose supervisors see an entry: the province of the resource (or of its commune), plus the
+ * provinces of the actor (a ward officer's communes, a provider's organisation, a supervisor's province).
+ * An entry with none (a sign-in on an unknown username, an admin, a national supervisor) is national only.
+ * Communes never change province and organisations rarely do, so lookups are cached.
+ */
+export class JurisdictionResolver {
+  private readonly communeProvince = new Map<string, string | null>(); // only codes found are cached
+  private readonly orgProvince = new Map<string, { province: string | null; until: number }>();
+
+  async provincesOf(manager: EntityManager, e: CheckedEntry): Promise<string[]> {
+    const out = new Set<string>();
+    if (e.provinceCode) out.add(e.provinceCode);
+    if (e.actorProvince) out.add(e.actorProvince);
+
+    const communes = [...e.actorCommunes];
+    if (e.communeCode && !e.provinceCode) communes.push(e.communeCode);
+    const missing = communes.filter((c) => !this.communeProvince.has(c));
+    if (missing.length) {
+      const rows = await manager.query<{ code: string; province_code: string | null }[]>(
+        `SELECT code, province_code FROM admin_units WHERE code = ANY($1::varchar[])`,
+        [missing],
+      );
+      for (const r of rows) this.communeProvince.set(r.code, r.province_code);
+    }
+    for (const c of communes) {
+      const p = this.communeProvince.get(c);
+      if (p) out.add(p);
+    }
+
+    if (e.actorOrgId) {
+      const now = Date.now();
+      let cached = this.orgProvince.get(e.actorOrgId);
+      if (!cached || cached.until < now) {
+        const rows = await manager.query<{ province_code: string }[]>(
+          `SELECT province_code FROM organizations WHERE id = $1`,
+          [e.actorOrgId],
+        );
+        cached = { province: rows[0]?.province_code ?? null, until: now + ORG_TTL_MS };
+        this.orgProvince.set(e.actorOrgId, cached);
+      }
+      if (cached.province) out.add(cached.province);
+    }
+    return [...out].sort();
+  }
+}

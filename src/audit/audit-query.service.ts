@@ -1,0 +1,260 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { AppAbility } from '../authz/ability.factory';
+import type { Principal } from '../authz/principal';
+import { accessibleWhere, ColumnMap } from '../authz/sql-scope';
+import { DomainError } from '../common/errors/domain-error';
+import { PurposeKeys } from '../crypto';
+import { AuditCheckpointService } from './audit-checkpoint.service';
+import { AccessLogVerification, verifyAccessLog } from './audit-verify';
+import { SqlClient } from './audit-verifier';
+import { AuditService } from './audit.service';
+import {
+  AnomaliesQuery,
+  AnomalyList,
+  AnomalyView,
+  AuditEventList,
+  AuditEventsQuery,
+  AuditEventView,
+} from './dto/audit.dto';
+
+/** The jurisdiction of an entry, for the CASL rules of `AuditEvent` (authz/ability.factory.ts). */
+const AUDIT_COLUMNS: ColumnMap = { provinceCode: { sql: 'e.jurisdictions', array: true } };
+const DEFAULT_PAGE_SIZE = 50;
+
+/** Anomaly rules (docs/audit.md). Vietnam is UTC+7 all year (no daylight saving time). */
+export const ANOMALY_RULES = {
+  manyCasesPerHour: 20,
+  denialsPerHour: 5,
+  workingHours: { from: 7, to: 19, days: 'Monday-Friday' },
+} as const;
+
+interface EventRow {
+  seq: string;
+  at: Date;
+  actor_id: string | null;
+  actor_role: string | null;
+  actor_org_id: string | null;
+  actor_communes: string[];
+  action: string;
+  case_id: string | null;
+  resource_type: string | null;
+  resource_id: string | null;
+  fields: string[];
+  outcome: string;
+  reason: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  returned_ids: string[];
+  province_code: string | null;
+  commune_code: string | null;
+}
+
+/**
+ * The supervisors' view of the access log: entries of their jurisdiction only (filtered in SQL with the same
+ * CASL rules that guard the route), verification and anomalies. Every read is itself written to the log.
+ */
+@Injectable()
+export class AuditQueryService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+    private readonly checkpoints: AuditCheckpointService,
+    private readonly keys: PurposeKeys,
+  ) {}
+
+  async list(p: Principal, ability: AppAbility, q: AuditEventsQuery): Promise<AuditEventList> {
+    const page = q.page ?? 1;
+    const pageSize = q.pageSize ?? DEFAULT_PAGE_SIZE;
+    const scope = accessibleWhere(ability, 'read', 'AuditEvent', AUDIT_COLUMNS);
+    const where = [scope.sql];
+    const params: Record<string, unknown> = { ...scope.params };
+    const filter = (sql: string, name: string, value: unknown) => {
+      if (value === undefined) return;
+      where.push(sql);
+      params[name] = value;
+    };
+    filter('e.case_id = :caseId', 'caseId', q.caseId);
+    filter('e.actor_id = :actorId', 'actorId', q.actorId);
+    filter('e.action = :action', 'action', q.action);
+    filter('e.outcome = :outcome', 'outcome', q.outcome);
+    filter('e.at >= :from', 'from', q.from === undefined ? undefined : instant(q.from, 'from'));
+    filter('e.at < :to', 'to', q.to === undefined ? undefined : instant(q.to, 'to'));
+    const condition = where.join(' AND ');
+
+    return this.dataSource.transaction(async (m) => {
+      const rows = await this.query<EventRow>(
+        m,
+        `SELECT seq, at, actor_id, actor_role, actor_org_id, actor_communes, action, case_id, resource_type,
+                  resource_id, fields, outcome, reason, ip, user_agent, request_id, returned_ids, province_code,
+                  commune_code
+             FROM audit_events e WHERE ${condition}
+            ORDER BY seq DESC LIMIT :limit OFFSET :offset`,
+        { ...params, limit: pageSize, offset: (page - 1) * pageSize },
+      );
+      const [count] = await this.query<{ n: string }>(
+        m,
+        `SELECT count(*) AS n FROM audit_events e WHERE ${condition}`,
+        params,
+      );
+      // Recorded after the query, so that the read does not list itself.
+      await this.audit.record(m, p, {
+        action: 'audit.read',
+        resourceType: 'audit_log',
+        caseId: q.caseId ?? null,
+        resourceId: q.actorId ?? null,
+      });
+      return { items: rows.map(eventView), total: Number(count?.n ?? 0), page, pageSize };
+    });
+  }
+
+  /** Verifies the whole log against the newest checkpoint of this instance's file and of the database. */
+  async verify(p: Principal): Promise<AccessLogVerification> {
+    const runner = this.dataSource.createQueryRunner();
+    let result: AccessLogVerification;
+    try {
+      const client = (await runner.connect()) as SqlClient;
+      result = await verifyAccessLog(client, this.keys, { fileCheckpoint: this.checkpoints.file.latest() });
+    } finally {
+      await runner.release();
+    }
+    await this.audit.recordInOwnTransaction(p, {
+      action: 'audit.verify',
+      resourceType: 'audit_log',
+      reason: result.ok ? null : `audit.${result.problem ?? 'chain_broken'}`,
+    });
+    return result;
+  }
+
+  async issueCheckpoint(p: Principal): Promise<ReturnType<AuditCheckpointService['issue']>> {
+    // Recorded first, so that the checkpoint covers the request that asked for it.
+    await this.audit.recordInOwnTransaction(p, {
+      action: 'audit.checkpoint',
+      resourceType: 'audit_checkpoint',
+    });
+    return this.checkpoints.issue();
+  }
+
+  async anomalies(p: Principal, ability: AppAbility, q: AnomaliesQuery): Promise<AnomalyList> {
+    const to = q.to ? instant(q.to, 'to') : new Date();
+    const from = q.from ? instant(q.from, 'from') : new Date(to.getTime() - 7 * 24 * 3600 * 1000);
+    const scope = accessibleWhere(ability, 'read', 'AuditEvent', AUDIT_COLUMNS);
+    const params = { ...scope.params, from, to };
+    const base = `${scope.sql} AND e.at >= :from AND e.at < :to`;
+    const local = `((e.at AT TIME ZONE 'UTC') + interval '7 hours')`;
+    const { manyCasesPerHour, denialsPerHour, workingHours } = ANOMALY_RULES;
+    const caseData = `split_part(e.action, '.', 1) IN ('case', 'referral', 'consent', 'note', 'break_glass')`;
+
+    return this.dataSource.transaction(async (m) => {
+      const rows = await this.query<AnomalyRow>(
+        m,
+        `SELECT 'many_cases' AS rule, e.actor_id, min(e.actor_role) AS actor_role, NULL AS ip,
+                count(DISTINCT e.case_id) AS n, date_trunc('hour', e.at) AS window_start,
+                min(e.at) AS first_at, max(e.at) AS last_at, (array_agg(e.seq ORDER BY e.seq))[1:20] AS seqs
+           FROM audit_events e
+          WHERE ${base} AND e.action IN ('case.read', 'referral.read') AND e.outcome = 'allowed'
+            AND e.case_id IS NOT NULL AND e.actor_id IS NOT NULL
+          GROUP BY e.actor_id, date_trunc('hour', e.at)
+         HAVING count(DISTINCT e.case_id) >= ${manyCasesPerHour}
+         UNION ALL
+         SELECT 'repeated_denials', e.actor_id, min(e.actor_role), CASE WHEN e.actor_id IS NULL THEN min(e.ip) END,
+                count(*), date_trunc('hour', e.at), min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
+           FROM audit_events e
+          WHERE ${base} AND e.outcome = 'denied'
+          GROUP BY e.actor_id, CASE WHEN e.actor_id IS NULL THEN e.ip END, date_trunc('hour', e.at)
+         HAVING count(*) >= ${denialsPerHour}
+         UNION ALL
+         SELECT 'outside_hours', e.actor_id, min(e.actor_role), NULL, count(*),
+                (date_trunc('day', ${local}) - interval '7 hours') AT TIME ZONE 'UTC',
+                min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
+           FROM audit_events e
+          WHERE ${base} AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL AND ${caseData}
+            AND (extract(isodow FROM ${local}) >= 6 OR extract(hour FROM ${local}) < ${workingHours.from}
+                 OR extract(hour FROM ${local}) >= ${workingHours.to})
+          GROUP BY e.actor_id, date_trunc('day', ${local})
+          ORDER BY 6 DESC, 1, 2`,
+        params,
+      );
+      await this.audit.record(m, p, { action: 'audit.read', resourceType: 'audit_log' });
+      return {
+        items: rows.map(anomalyView),
+        rules: {
+          many_cases: `an account read at least ${manyCasesPerHour} distinct cases within one hour`,
+          repeated_denials: `at least ${denialsPerHour} denied accesses within one hour by one account (or, without an account, from one IP address)`,
+          outside_hours: `an account accessed case data outside ${workingHours.days} ${workingHours.from}:00-${workingHours.to}:00 Vietnam time`,
+        },
+      };
+    });
+  }
+
+  private query<T>(m: EntityManager, sql: string, params: Record<string, unknown>): Promise<T[]> {
+    const [text, values] = this.dataSource.driver.escapeQueryWithParameters(sql, params);
+    return m.query<T[]>(text, values);
+  }
+}
+
+interface AnomalyRow {
+  rule: string;
+  actor_id: string | null;
+  actor_role: string | null;
+  ip: string | null;
+  n: string;
+  window_start: Date;
+  first_at: Date;
+  last_at: Date;
+  seqs: string[];
+}
+
+function instant(value: string, field: string): Date {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) {
+    throw new DomainError('request.validation', undefined, [
+      {
+        field,
+        code: 'isISO8601',
+        message: { en: 'must be an ISO 8601 date', vi: 'phải là ngày theo ISO 8601' },
+      },
+    ]);
+  }
+  return d;
+}
+
+function eventView(r: EventRow): AuditEventView {
+  return {
+    seq: Number(r.seq),
+    at: r.at.toISOString(),
+    actorId: r.actor_id,
+    actorRole: r.actor_role,
+    actorOrganizationId: r.actor_org_id,
+    actorWardCodes: r.actor_communes,
+    action: r.action,
+    ...(r.case_id ? { caseId: r.case_id } : {}),
+    resourceType: r.resource_type,
+    resourceId: r.resource_id,
+    fields: r.fields,
+    outcome: r.outcome,
+    reason: r.reason,
+    ip: r.ip,
+    userAgent: r.user_agent,
+    requestId: r.request_id,
+    returnedIds: r.returned_ids,
+    provinceCode: r.province_code,
+    wardCode: r.commune_code,
+  };
+}
+
+function anomalyView(r: AnomalyRow): AnomalyView {
+  return {
+    rule: r.rule,
+    actorId: r.actor_id,
+    actorRole: r.actor_role,
+    ip: r.ip,
+    count: Number(r.n),
+    windowStart: r.window_start.toISOString(),
+    firstAt: r.first_at.toISOString(),
+    lastAt: r.last_at.toISOString(),
+    seqs: r.seqs.map(Number),
+  };
+}

@@ -1,0 +1,219 @@
+import { randomBytes } from 'node:crypto';
+import { AuditFixture, CASE_ID, givenAuditLog, WARD_OFFICER } from './audit.spec-helpers';
+import { signCheckpoint } from './audit-checkpoint';
+import { createCryptoServices } from '../crypto';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+/**
+ * A database superuser tampers with the log at the SQL level, with the append-only triggers switched off
+ * (session_replication_role = replica, or ALTER TABLE ... DISABLE TRIGGER ALL). Verification must find
+ * each kind of tampering and name the first entry that is not as written.
+ */
+describe('access-log verification against a database superuser', () => {
+  let f: AuditFixture;
+  const ENTRIES = 30;
+
+  beforeEach(async () => {
+    f = await givenAuditLog(2);
+    for (let i = 1; i <= ENTRIES; i++) {
+      await f.app.transaction((m) =>
+        f.audit.record(m, WARD_OFFICER, {
+          action: i % 3 ? 'case.read' : 'case.list',
+          resourceType: 'case',
+          caseId: CASE_ID,
+          fields: ['triage'],
+          provinceCode: '01',
+        }),
+      );
+    }
+    await f.checkpoints.issue();
+    expect(await f.verify()).toMatchObject({
+      ok: true,
+      checked: ENTRIES,
+      lastSeq: ENTRIES,
+      checkpoint: { seq: ENTRIES },
+    });
+  });
+  afterEach(async () => {
+    await f.close();
+  });
+
+  const expectBad = async (firstBadSeq: number, problem?: string) => {
+    const result = await f.verify();
+    expect(result).toMatchObject({ ok: false, firstBadSeq, ...(problem ? { problem } : {}) });
+  };
+  const stripeOf = async (seq: number) =>
+    Number(
+      (await f.owner.query<{ stripe: number }[]>(`SELECT stripe FROM audit_events WHERE seq = $1`, [seq]))[0]
+        .stripe,
+    );
+  /** The careful attacker also moves each stripe head back to the last entry left. */
+  const rewindHeads = () =>
+    f.tamper(`
+      UPDATE audit_chain_heads h
+         SET last_seq = coalesce(e.seq, 0), head = coalesce(e.mac, decode(repeat('00', 32), 'hex'))
+        FROM audit_chain_heads h2
+        LEFT JOIN LATERAL (SELECT seq, mac FROM audit_events WHERE stripe = h2.stripe ORDER BY seq DESC LIMIT 1) e ON true
+       WHERE h.stripe = h2.stripe`);
+
+  it('an edited entry', async () => {
+    await f.tamper(`UPDATE audit_events SET action = 'case.list' WHERE seq = 10`);
+    await expectBad(10, 'entry_altered');
+  });
+
+  it('an entry moved to another jurisdiction (to hide it from a supervisor)', async () => {
+    await f.tamper(`UPDATE audit_events SET jurisdictions = '{31}', province_code = '31' WHERE seq = 12`);
+    await expectBad(12, 'entry_altered');
+  });
+
+  it('an edited entry whose MAC was replaced by another entry’s', async () => {
+    await f.tamper(
+      `UPDATE audit_events SET fields = '{triage,identity}', mac = (SELECT mac FROM audit_events WHERE seq = 11)
+        WHERE seq = 10`,
+    );
+    await expectBad(10);
+  });
+
+  it('an edited timestamp, with the triggers disabled by ALTER TABLE', async () => {
+    await f.owner.query(`ALTER TABLE audit_events DISABLE TRIGGER ALL`);
+    await f.owner.query(`UPDATE audit_events SET at = at - interval '3 days' WHERE seq = 7`);
+    await f.owner.query(`ALTER TABLE audit_events ENABLE TRIGGER ALL`);
+    await expectBad(7, 'entry_altered');
+  });
+
+  it('a deleted entry', async () => {
+    await f.tamper(`DELETE FROM audit_events WHERE seq = 10`);
+    await expectBad(10);
+  });
+
+  it('a deleted run of entries', async () => {
+    await f.tamper(`DELETE FROM audit_events WHERE seq BETWEEN 10 AND 14`);
+    await expectBad(10);
+  });
+
+  it('an inserted (forged) entry in the middle', async () => {
+    // Room for it: an entry the attacker deleted, and in its place a forged one with a guessed MAC.
+    const stripe = await stripeOf(15);
+    await f.tamper(`DELETE FROM audit_events WHERE seq = 15`);
+    await f.tamper(
+      `INSERT INTO audit_events (seq, stripe, prev_seq, at, action, outcome, mac)
+       SELECT 15, $1, coalesce((SELECT max(seq) FROM audit_events WHERE stripe = $1 AND seq < 15), 0), now(),
+              'case.list', 'allowed', $2`,
+      [stripe, randomBytes(32)],
+    );
+    await expectBad(15);
+  });
+
+  it('an inserted (forged) entry at the end, with its stripe head moved to it', async () => {
+    const stripe = await stripeOf(ENTRIES);
+    await f.tamper(
+      `INSERT INTO audit_events (seq, stripe, prev_seq, at, action, outcome, mac) VALUES ($1, $2, $3, now(), 'case.list', 'allowed', $4)`,
+      [ENTRIES + 1, stripe, ENTRIES, randomBytes(32)],
+    );
+    await f.tamper(`UPDATE audit_chain_heads SET last_seq = $1 WHERE stripe = $2`, [ENTRIES + 1, stripe]);
+    await expectBad(ENTRIES + 1, 'entry_altered');
+  });
+
+  it('two entries swapped (reordered)', async () => {
+    // A superuser may drop the constraints in the way as well.
+    await f.tamper(`ALTER TABLE audit_events DROP CONSTRAINT audit_events_check`);
+    await f.tamper(`UPDATE audit_events SET seq = 1000 WHERE seq = 20`);
+    await f.tamper(`UPDATE audit_events SET seq = 20 WHERE seq = 10`);
+    await f.tamper(`UPDATE audit_events SET seq = 10 WHERE seq = 1000`);
+    await expectBad(10);
+  });
+
+  it('two entries’ contents exchanged (reordered, seq kept)', async () => {
+    await f.tamper(`ALTER TABLE audit_events DROP CONSTRAINT audit_events_check`);
+    await f.tamper(`
+      UPDATE audit_events a
+         SET stripe = b.stripe, prev_seq = b.prev_seq, at = b.at, action = b.action, fields = b.fields, mac = b.mac
+        FROM audit_events b
+       WHERE (a.seq = 11 AND b.seq = 17) OR (a.seq = 17 AND b.seq = 11)`);
+    await expectBad(11);
+  });
+
+  it('an entry moved to another stripe', async () => {
+    const stripe = await stripeOf(9);
+    await f.tamper(`UPDATE audit_events SET stripe = $1 WHERE seq = 9`, [(stripe + 1) % 16]);
+    await expectBad(9);
+  });
+
+  it('a truncated tail, stripe heads left as they were', async () => {
+    await f.tamper(`DELETE FROM audit_events WHERE seq > 25`);
+    await expectBad(26, 'tail_truncated');
+  });
+
+  it('a truncated tail with the stripe heads rewound: the signed checkpoint still names the lost entries', async () => {
+    await f.tamper(`DELETE FROM audit_events WHERE seq > 25`);
+    await rewindHeads();
+    await expectBad(26, 'tail_truncated');
+  });
+
+  it('a truncated tail with the heads rewound and the database’s checkpoints deleted: the file still knows', async () => {
+    await f.tamper(`DELETE FROM audit_events WHERE seq > 25`);
+    await rewindHeads();
+    await f.tamper(`DELETE FROM audit_checkpoints`);
+    await expectBad(26, 'tail_truncated');
+  });
+
+  it('the whole log truncated (TRUNCATE) with the heads reset', async () => {
+    await f.tamper(`TRUNCATE audit_events`);
+    await rewindHeads();
+    await expectBad(1, 'tail_truncated');
+  });
+
+  it('a forged checkpoint in the database (another key) is a finding, and the file checkpoint still holds', async () => {
+    await f.tamper(`DELETE FROM audit_events WHERE seq > 25`);
+    await rewindHeads();
+    const other = await createCryptoServices({
+      dataDir: mkdtempSync(join(process.env.HAVEN_TEST_ROOT ?? tmpdir(), 'other-keys-')),
+      production: false,
+    });
+    const heads = await f.owner.query<{ stripe: number; last_seq: string; head: Buffer }[]>(
+      `SELECT stripe, last_seq, head FROM audit_chain_heads`,
+    );
+    const forged = signCheckpoint(
+      other.keys,
+      heads.map((h) => ({ stripe: h.stripe, seq: Number(h.last_seq), mac: h.head.toString('base64') })),
+      new Date(),
+    );
+    await f.tamper(
+      `INSERT INTO audit_checkpoints (seq, at, root, key_id, signature, document) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [
+        forged.seq,
+        forged.at,
+        Buffer.from(forged.root, 'hex'),
+        forged.keyId,
+        Buffer.from(forged.signature, 'base64'),
+        JSON.stringify(forged),
+      ],
+    );
+    await expectBad(26, 'tail_truncated');
+  });
+
+  it('a checkpoint edited in the database (its signature no longer verifies)', async () => {
+    await f.tamper(
+      `UPDATE audit_checkpoints SET document = replace(document, '"seq":${ENTRIES}', '"seq":${ENTRIES - 1}')`,
+    );
+    const result = await f.verify();
+    expect(result).toMatchObject({ ok: false, problem: 'checkpoint_invalid' });
+    expect(result.firstBadSeq).toBeUndefined();
+  });
+
+  it('a gap left by a rolled-back access is not a finding, and does not hide one', async () => {
+    await f.app
+      .transaction(async (m) => {
+        await f.audit.record(m, WARD_OFFICER, { action: 'case.list' });
+        throw new Error('rolled back');
+      })
+      .catch(() => undefined);
+    const { seq } = await f.app.transaction((m) => f.audit.record(m, WARD_OFFICER, { action: 'case.list' }));
+    expect(seq).toBe(ENTRIES + 2);
+    expect(await f.verify()).toMatchObject({ ok: true, checked: ENTRIES + 1 });
+    await f.tamper(`UPDATE audit_events SET outcome = 'denied' WHERE seq = $1`, [seq]);
+    await expectBad(seq, 'entry_altered');
+  });
+});

@@ -1,0 +1,83 @@
+import type { PurposeKeys } from '../crypto';
+import { Checkpoint, checkCheckpoint, CheckpointCheck } from './audit-checkpoint';
+import { SqlClient, verifyAuditChain, VerifyProblem, VerifyResult } from './audit-verifier';
+
+export interface AccessLogVerification extends VerifyResult {
+  /** The newest authentic checkpoint the log was compared with, and where it was found. */
+  checkpoint: { seq: number; at: string; keyId: string; sources: ('file' | 'database')[] } | null;
+}
+
+export interface AccessLogVerifyOptions {
+  /** The newest checkpoint of the checkpoint file (parsed JSON, unchecked), or null when there is none. */
+  fileCheckpoint: unknown;
+  /** Verify checkpoints against this Ed25519 public key instead of the one derived from the master secret. */
+  trustedPublicKey?: Uint8Array;
+  batchSize?: number;
+}
+
+type Keys = Pick<
+  PurposeKeys,
+  'auditChainMac' | 'signCheckpoint' | 'verifyCheckpoint' | 'checkpointSigningKeyPair'
+>;
+
+/**
+ * Verifies the whole access log: the chain, the stripe heads, and the newest checkpoint of the file (kept
+ * outside the database) and of the database's own table. A checkpoint that does not verify is itself a
+ * finding (a forged or edited checkpoint). Used by GET /api/v1/audit/verify and `npm run audit:verify`.
+ */
+export async function verifyAccessLog(
+  client: SqlClient,
+  keys: Keys,
+  options: AccessLogVerifyOptions,
+): Promise<AccessLogVerification> {
+  const stored = await latestStoredCheckpoint(client);
+  const candidates: { source: 'file' | 'database'; value: unknown }[] = [];
+  if (options.fileCheckpoint !== null) candidates.push({ source: 'file', value: options.fileCheckpoint });
+  if (stored !== null) candidates.push({ source: 'database', value: stored });
+
+  let checkpointProblem: VerifyProblem | undefined;
+  const trusted: { source: 'file' | 'database'; checkpoint: Checkpoint }[] = [];
+  for (const c of candidates) {
+    const check: CheckpointCheck = checkCheckpoint(keys, c.value, options.trustedPublicKey);
+    if (check === 'ok') trusted.push({ source: c.source, checkpoint: c.value as Checkpoint });
+    else checkpointProblem ??= check === 'foreign_key' ? 'checkpoint_foreign_key' : 'checkpoint_invalid';
+  }
+
+  const result = await verifyAuditChain(client, keys, {
+    checkpoints: trusted.map((t) => t.checkpoint),
+    batchSize: options.batchSize,
+  });
+  const newest = trusted.reduce<(typeof trusted)[number] | null>(
+    (best, t) => (!best || t.checkpoint.seq > best.checkpoint.seq ? t : best),
+    null,
+  );
+  const out: AccessLogVerification = {
+    ...result,
+    checkpoint: newest
+      ? {
+          seq: newest.checkpoint.seq,
+          at: newest.checkpoint.at,
+          keyId: newest.checkpoint.keyId,
+          sources: trusted.filter((t) => t.checkpoint.root === newest.checkpoint.root).map((t) => t.source),
+        }
+      : null,
+  };
+  if (result.ok && checkpointProblem) {
+    out.ok = false;
+    out.problem = checkpointProblem;
+  }
+  return out;
+}
+
+async function latestStoredCheckpoint(client: SqlClient): Promise<unknown> {
+  const { rows } = (await client.query({
+    text: `SELECT document FROM audit_checkpoints ORDER BY id DESC LIMIT 1`,
+    rowMode: 'array',
+  })) as { rows: [string][] };
+  if (!rows[0]) return null;
+  try {
+    return JSON.parse(rows[0][0]) as unknown;
+  } catch {
+    return { malformed: true };
+  }
+}

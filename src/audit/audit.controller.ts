@@ -1,0 +1,113 @@
+import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { AppAbility } from '../authz/ability.factory';
+import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
+import { Policy } from '../authz/policy.decorator';
+import type { Principal } from '../authz/principal';
+import { Problem } from '../common/errors/problem';
+import type { Checkpoint } from './audit-checkpoint';
+import { AuditCheckpointService } from './audit-checkpoint.service';
+import { AuditQueryService } from './audit-query.service';
+import {
+  AnomaliesQuery,
+  AnomalyList,
+  AuditEventList,
+  AuditEventsQuery,
+  AuditVerifyView,
+  CheckpointPublicKeyView,
+  CheckpointView,
+} from './dto/audit.dto';
+
+@ApiTags('access log')
+@Controller('audit')
+export class AuditController {
+  constructor(
+    private readonly query: AuditQueryService,
+    private readonly checkpoints: AuditCheckpointService,
+  ) {}
+
+  @Get('events')
+  @Policy('read', 'AuditEvent')
+  @ApiOperation({
+    summary: 'Access-log entries of the supervisor’s jurisdiction, newest first (the read is itself logged)',
+    description:
+      'A provincial supervisor sees entries about resources of the province and by accounts of the province ' +
+      '(sign-ins belong to the account’s communes or organisation); a national supervisor sees everything, ' +
+      'including sign-in attempts on unknown usernames.',
+  })
+  @ApiOkResponse({ type: AuditEventList })
+  @ApiBadRequestResponse({ type: Problem })
+  events(
+    @Query() q: AuditEventsQuery,
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() ability: AppAbility,
+  ): Promise<AuditEventList> {
+    return this.query.list(p, ability, q);
+  }
+
+  @Get('verify')
+  @Policy('verify', 'AuditEvent')
+  @ApiOperation({
+    summary: 'Recompute the chain and compare it with the newest signed checkpoints (file and database)',
+    description:
+      '`firstBadSeq` is the lowest seq that is not as it was written: edited, forged, moved, deleted, or the ' +
+      'first of a deleted tail. Logged as audit.verify.',
+  })
+  @ApiOkResponse({ type: AuditVerifyView })
+  verify(@CurrentPrincipal() p: Principal): Promise<AuditVerifyView> {
+    return this.query.verify(p);
+  }
+
+  @Get('checkpoints/latest')
+  @Policy('read', 'AuditEvent')
+  @ApiOperation({
+    summary: 'The newest signed checkpoint (Ed25519 over the stripe heads)',
+    description:
+      'Covers the log as it is now: when entries were added since the newest checkpoint, one is issued first ' +
+      '(and kept in HAVEN_DATA_DIR/checkpoints and in the database, like the periodic ones).',
+  })
+  @ApiOkResponse({ type: CheckpointView })
+  async latest(): Promise<Checkpoint> {
+    return (await this.checkpoints.issue()).checkpoint;
+  }
+
+  @Post('checkpoints')
+  @Policy('verify', 'AuditEvent')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Issue a checkpoint now (returns the latest one when the log has not changed since)',
+  })
+  @ApiOkResponse({ type: CheckpointView })
+  async issue(@CurrentPrincipal() p: Principal): Promise<Checkpoint> {
+    return (await this.query.issueCheckpoint(p)).checkpoint;
+  }
+
+  @Get('checkpoints/public-key')
+  @Policy('read', 'AuditEvent')
+  @ApiOperation({ summary: 'The Ed25519 public key checkpoints are signed with' })
+  @ApiOkResponse({ type: CheckpointPublicKeyView })
+  publicKey(): CheckpointPublicKeyView {
+    return {
+      ...this.checkpoints.publicKey(),
+      message:
+        'signature over "haven-audit-checkpoint/1\\n{seq}\\n{at}\\n{root}\\n{keyId}\\n" (UTF-8); root = SHA-256 ' +
+        'over the heads sorted by stripe, each stripe (uint16 BE), seq (uint64 BE) and MAC (32 bytes)',
+    };
+  }
+
+  @Get('anomalies')
+  @Policy('read', 'AuditEvent')
+  @ApiOperation({
+    summary: 'Accounts that read unusually many cases, repeated denials, access outside working hours',
+    description:
+      'Rules and thresholds in docs/audit.md; within the supervisor’s jurisdiction; logged as audit.read.',
+  })
+  @ApiOkResponse({ type: AnomalyList })
+  anomalies(
+    @Query() q: AnomaliesQuery,
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() ability: AppAbility,
+  ): Promise<AnomalyList> {
+    return this.query.anomalies(p, ability, q);
+  }
+}

@@ -1,0 +1,17 @@
+import { Global, Module } from '@nestjs/common';
+import { AuditCheckpointService } from './audit-checkpoint.service';
+import { AuditQueryService } from './audit-query.service';
+import { AuditController } from './audit.controller';
+import { AuditService } from './audit.service';
+
+/**
+ * The access log: the writer every feature calls (AuditService, global so that no feature has to import this
+ * module), signed checkpoints, verification and the supervisors' API (docs/audit.md).
+ */
+@Global()
+@Module({
+  controllers: [AuditController],
+  providers: [AuditService, AuditCheckpointService, AuditQueryService],
+  exports: [AuditService, AuditCheckpointService],
+})
+export class AuditModule {}

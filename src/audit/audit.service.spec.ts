@@ -1,0 +1,269 @@
+import { AuditEntryError } from './audit-entry.guard';
+import { AuditFixture, CASE_ID, givenAuditLog, WARD_OFFICER } from './audit.spec-helpers';
+import type { AuditEntryInput } from './audit.types';
+
+const READ: AuditEntryInput = {
+  action: 'case.read',
+  resourceType: 'case',
+  resourceId: CASE_ID,
+  caseId: CASE_ID,
+  fields: ['triage', 'identity'],
+  provinceCode: '01',
+  wardCode: '00145',
+};
+
+describe('AuditService (writer)', () => {
+  let f: AuditFixture;
+
+  beforeAll(async () => {
+    f = await givenAuditLog();
+    await f.owner.query(
+      `INSERT INTO admin_units (code, level, kind, province_code, name_vi, name_en, full_name_vi, full_name_en) VALUES
+         ('01', 'province', 'thanh_pho', NULL, 'Hà Nội', 'Ha Noi', 'Thành phố Hà Nội', 'Ha Noi City'),
+         ('31', 'province', 'thanh_pho', NULL, 'Hải Phòng', 'Hai Phong', 'Thành phố Hải Phòng', 'Hai Phong City'),
+         ('00145', 'commune', 'phuong', '01', 'Long Biên', 'Long Bien', 'Phường Long Biên', 'Long Bien Ward')`,
+    );
+  });
+  afterAll(async () => {
+    await f.close();
+  });
+
+  const count = async () =>
+    Number((await f.owner.query<{ n: string }[]>('SELECT count(*) AS n FROM audit_events'))[0].n);
+
+  it('writes an entry in the caller’s transaction, with the actor’s and the resource’s jurisdiction', async () => {
+    const { seq } = await f.app.transaction((m) =>
+      f.audit.record(m, WARD_OFFICER, { ...READ, provinceCode: '31', wardCode: null }),
+    );
+    const [row] = await f.owner.query<Record<string, unknown>[]>(
+      `SELECT actor_id, actor_role, actor_communes, action, resource_type, resource_id, case_id, fields, outcome,
+              province_code, jurisdictions, length(mac) AS mac_bytes FROM audit_events WHERE seq = $1`,
+      [seq],
+    );
+    expect(row).toEqual({
+      actor_id: WARD_OFFICER.userId,
+      actor_role: 'ward_officer',
+      actor_communes: ['00145'],
+      action: 'case.read',
+      resource_type: 'case',
+      resource_id: CASE_ID,
+      case_id: CASE_ID,
+      fields: ['triage', 'identity'],
+      outcome: 'allowed',
+      province_code: '31',
+      // The case's province and the officer's (through commune 00145).
+      jurisdictions: ['01', '31'],
+      mac_bytes: 32,
+    });
+    expect((await f.verify()).ok).toBe(true);
+  });
+
+  it('rolls back with the access: an access that fails leaves no entry, and the gap it leaves is not a finding', async () => {
+    const before = await count();
+    await expect(
+      f.app.transaction(async (m) => {
+        await f.audit.record(m, WARD_OFFICER, READ);
+        throw new Error('the access failed after it was recorded');
+      }),
+    ).rejects.toThrow('the access failed');
+    expect(await count()).toBe(before);
+    await f.app.transaction((m) => f.audit.record(m, WARD_OFFICER, READ));
+    expect(await f.verify()).toMatchObject({ ok: true, checked: before + 1 });
+  });
+
+  it('fails the access when the entry cannot be written (refused by the writer or by the database)', async () => {
+    const access = (entry: AuditEntryInput) =>
+      f.app.transaction(async (m) => {
+        await m.query(`INSERT INTO demo_seed_runs (step) VALUES ('audit-probe')`);
+        await f.audit.record(m, WARD_OFFICER, entry);
+      });
+    await expect(access({ ...READ, caseId: 'not-a-uuid' })).rejects.toThrow(AuditEntryError);
+    // The database refuses the insert (a constraint added for the test): the access's own write is undone.
+    await f.owner.query(
+      `ALTER TABLE audit_events ADD CONSTRAINT probe_refuse CHECK (action <> 'note.create')`,
+    );
+    try {
+      await expect(access({ action: 'note.create', resourceType: 'note' })).rejects.toThrow(/probe_refuse/);
+    } finally {
+      await f.owner.query(`ALTER TABLE audit_events DROP CONSTRAINT probe_refuse`);
+    }
+    expect(await f.owner.query(`SELECT 1 FROM demo_seed_runs WHERE step = 'audit-probe'`)).toEqual([]);
+    expect((await f.verify()).ok).toBe(true);
+  });
+
+  it('needs the manager of an open transaction', async () => {
+    await expect(f.audit.record(f.app.manager, WARD_OFFICER, READ)).rejects.toThrow(/open transaction/);
+  });
+
+  it('records denials in a transaction of their own, which survive the caller’s rollback', async () => {
+    const before = await count();
+    await expect(
+      f.app.transaction(async () => {
+        await f.audit.recordDenied(WARD_OFFICER, {
+          action: 'case.read',
+          resourceType: 'case',
+          resourceId: CASE_ID,
+        });
+        throw new Error('not found');
+      }),
+    ).rejects.toThrow('not found');
+    expect(await count()).toBe(before + 1);
+    const [row] = await f.owner.query<{ outcome: string }[]>(
+      `SELECT outcome FROM audit_events ORDER BY seq DESC LIMIT 1`,
+    );
+    expect(row.outcome).toBe('denied');
+  });
+
+  it('records denials while the caller’s transaction holds a stripe, without waiting for it', async () => {
+    await f.app.transaction(async (m) => {
+      await f.audit.record(m, WARD_OFFICER, READ);
+      // Same request, denial in its own transaction: it must take another stripe, not deadlock.
+      await f.audit.recordDenied(WARD_OFFICER, {
+        action: 'case.update',
+        resourceType: 'case',
+        resourceId: CASE_ID,
+      });
+    });
+    expect((await f.verify()).ok).toBe(true);
+  });
+
+  it('transaction(): denials are written after the access’s transaction ended, on a connection of its own', async () => {
+    const before = await count();
+    await expect(
+      f.audit.transaction(async (_m, deny) => {
+        deny(WARD_OFFICER, { action: 'case.close', resourceType: 'case', resourceId: CASE_ID });
+        // Nothing is written while the transaction is open.
+        expect(await count()).toBe(before);
+        throw new Error('not found');
+      }),
+    ).rejects.toThrow('not found');
+    expect(await count()).toBe(before + 1);
+    const ok = await f.audit.transaction((m) => f.audit.record(m, WARD_OFFICER, READ));
+    expect(ok.seq).toBeGreaterThan(0);
+    expect(await count()).toBe(before + 2);
+  });
+
+  it('records sign-ins under the account, and attempts on unknown usernames without an actor', async () => {
+    const [{ id }] = await f.owner.query<{ id: string }[]>(
+      `INSERT INTO users (username, role, password_hash, province_code) VALUES ('supervisor.test', 'supervisor', 'x', '31')
+       RETURNING id`,
+    );
+    const ok = await f.audit.recordSignIn({ userId: id, outcome: 'allowed' });
+    const unknown = await f.audit.recordSignIn({
+      userId: null,
+      outcome: 'denied',
+      reason: 'auth.invalid_credentials',
+    });
+    const rows = await f.owner.query<Record<string, unknown>[]>(
+      `SELECT seq, action, actor_id, actor_role, resource_id, outcome, reason, jurisdictions FROM audit_events
+        WHERE seq IN ($1, $2) ORDER BY seq`,
+      [ok.seq, unknown.seq],
+    );
+    expect(rows).toEqual([
+      {
+        seq: String(ok.seq),
+        action: 'auth.login',
+        actor_id: id,
+        actor_role: 'supervisor',
+        resource_id: id,
+        outcome: 'allowed',
+        reason: null,
+        jurisdictions: ['31'],
+      },
+      {
+        seq: String(unknown.seq),
+        action: 'auth.login_failed',
+        actor_id: null,
+        actor_role: null,
+        resource_id: null,
+        outcome: 'denied',
+        reason: 'auth.invalid_credentials',
+        jurisdictions: [],
+      },
+    ]);
+  });
+
+  describe('refuses free text (no survivor data can enter the log)', () => {
+    const marker = 'Nguyễn Thị Hoa 0987654321';
+    const refused: [string, unknown][] = [
+      ['an unknown property', { ...READ, survivorName: marker }],
+      ['a name as the reason', { ...READ, reason: marker }],
+      ['a sentence as the reason', { ...READ, reason: 'denied because of address' }],
+      ['a name as the resource id', { ...READ, resourceId: marker }],
+      ['a name among the returned ids', { ...READ, returnedIds: [CASE_ID, marker] }],
+      ['an unknown field category', { ...READ, fields: ['triage', 'narrative'] }],
+      ['an unknown action', { ...READ, action: 'case.peek' }],
+      ['an unknown resource type', { ...READ, resourceType: 'survivor' }],
+      ['a name as the commune', { ...READ, wardCode: marker }],
+      ['text as the request id', { ...READ, request: { requestId: marker } }],
+      ['text as the IP address', { ...READ, request: { ip: marker } }],
+      ['unknown request metadata', { ...READ, request: { referer: marker } }],
+    ];
+    it.each(refused)('%s', async (_what, entry) => {
+      const before = await count();
+      const error = await f.app
+        .transaction((m) => f.audit.record(m, WARD_OFFICER, entry as AuditEntryInput))
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(error).toBeInstanceOf(AuditEntryError);
+      expect(String((error as Error).message)).not.toContain('Nguyễn');
+      expect(String((error as Error).message)).not.toContain('0987654321');
+      expect(await count()).toBe(before);
+    });
+
+    it('an actor that is not a principal', async () => {
+      const error = await f.app
+        .transaction((m) => f.audit.record(m, { ...WARD_OFFICER, userId: marker }, READ))
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(error).toBeInstanceOf(AuditEntryError);
+    });
+
+    it('keeps only the product/version tokens of a user agent', async () => {
+      const agents = [
+        `Mozilla/5.0 (Windows NT 10.0; ${marker}) AppleWebKit/537.36 ${marker} Chrome/131.0 Safari/537.36`,
+        `${marker} lives at 12 Hàng Bạc`,
+      ];
+      const kept: (string | null)[] = [];
+      for (const userAgent of agents) {
+        const { seq } = await f.app.transaction((m) =>
+          f.audit.record(m, WARD_OFFICER, { ...READ, request: { userAgent } }),
+        );
+        const [row] = await f.owner.query<{ user_agent: string | null }[]>(
+          `SELECT user_agent FROM audit_events WHERE seq = $1`,
+          [seq],
+        );
+        kept.push(row.user_agent);
+      }
+      expect(kept).toEqual(['Mozilla/5.0 AppleWebKit/537.36 Chrome/131.0 Safari/537.36', null]);
+    });
+  });
+
+  it('200 concurrent transactions through a pool of 12 write 200 entries on several stripes and a valid chain', async () => {
+    const before = await count();
+    const started = Date.now();
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        f.app.transaction(async (m) => {
+          // Some work in the transaction before and after, as a case read would do.
+          await m.query('SELECT pg_sleep(0.002)');
+          const r = await f.audit.record(m, WARD_OFFICER, { ...READ, returnedIds: i % 2 ? [CASE_ID] : [] });
+          await m.query('SELECT pg_sleep(0.002)');
+          return r;
+        }),
+      ),
+    );
+    const ms = Date.now() - started;
+    expect(await count()).toBe(before + 200);
+    expect(new Set(results.map((r) => r.seq)).size).toBe(200);
+    expect(new Set(results.map((r) => r.stripe)).size).toBeGreaterThan(4);
+    const verified = await f.verify();
+    expect(verified).toMatchObject({ ok: true, checked: before + 200 });
+    // Not a global lock: 200 transactions of >= 4 ms each in well under their serial time on 12 connections.
+    expect(ms).toBeLessThan(200 * 4 * 2);
+  });
+});

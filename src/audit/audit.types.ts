@@ -1,0 +1,146 @@
+/**
+ * The vocabulary of the access log. Every value an entry carries is one of these enumerations, an id, a code
+ * or request metadata: the writer (audit-entry.guard.ts) refuses anything else, so no survivor data can be
+ * written to the log by mistake.
+ */
+
+/** The contract's actions (api-contract "Access log") plus the ones Haven needs besides. */
+export const AUDIT_ACTIONS = [
+  'case.create',
+  'case.read',
+  'case.list',
+  'case.update',
+  'case.close',
+  'case.search',
+  'case.shred',
+  'consent.create',
+  'consent.read',
+  'consent.withdraw',
+  'referral.create',
+  'referral.read',
+  'referral.list',
+  'referral.accept',
+  'referral.decline',
+  'referral.complete',
+  'referral.revoke',
+  'note.create',
+  'note.read',
+  'auth.login',
+  'auth.login_failed',
+  'auth.logout',
+  'audit.read',
+  'audit.verify',
+  'audit.checkpoint',
+  'report.read',
+  'break_glass.open',
+  'break_glass.review',
+  'user.create',
+  'user.update',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export const AUDIT_RESOURCE_TYPES = [
+  'case',
+  'consent',
+  'referral',
+  'note',
+  'user',
+  'session',
+  'audit_log',
+  'audit_checkpoint',
+  'report',
+  'break_glass',
+] as const;
+export type AuditResourceType = (typeof AUDIT_RESOURCE_TYPES)[number];
+
+export const AUDIT_OUTCOMES = ['allowed', 'denied', 'error'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+/** Field categories (product brief) an access disclosed or wrote. */
+export const AUDIT_FIELD_CATEGORIES = [
+  'triage',
+  'identity',
+  'contact',
+  'incident',
+  'perpetrator',
+  'health',
+  'notes',
+] as const;
+export type AuditFieldCategory = (typeof AUDIT_FIELD_CATEGORIES)[number];
+
+export const AUDIT_ROLES = ['ward_officer', 'provider', 'supervisor', 'admin'] as const;
+export type AuditRole = (typeof AUDIT_ROLES)[number];
+
+/**
+ * Who acted. Structurally a subset of authz's Principal, so services pass the signed-in principal as is.
+ * `null` (in the service API) is an anonymous caller, e.g. a sign-in attempt on an unknown username.
+ */
+export interface AuditActor {
+  readonly userId: string;
+  readonly role: AuditRole;
+  readonly organizationId?: string | null;
+  readonly wardCodes?: readonly string[];
+  /** A supervisor's province; null = national. */
+  readonly provinceCode?: string | null;
+}
+
+/** Where the request came from; taken from the request context when a caller does not pass it. */
+export interface AuditRequestMeta {
+  readonly ip?: string | null;
+  readonly userAgent?: string | null;
+  readonly requestId?: string | null;
+}
+
+/** What a service says about one access. Every property is optional except the action. */
+export interface AuditEntryInput {
+  readonly action: AuditAction;
+  /** Defaults to `allowed` for record(), `denied` for recordDenied(). */
+  readonly outcome?: AuditOutcome;
+  readonly resourceType?: AuditResourceType | null;
+  readonly resourceId?: string | null;
+  readonly caseId?: string | null;
+  /** Categories actually disclosed (read) or written. */
+  readonly fields?: readonly AuditFieldCategory[];
+  /** Ids a list or search returned. */
+  readonly returnedIds?: readonly string[];
+  /** Jurisdiction of the resource: its province and commune (ward) code. */
+  readonly provinceCode?: string | null;
+  readonly wardCode?: string | null;
+  /** Why it was denied or failed: an error code such as `resource.not_found` (never a message). */
+  readonly reason?: string | null;
+  /** Request metadata; defaults to the current request's (src/common/http/request-context.ts). */
+  readonly request?: AuditRequestMeta;
+}
+
+/** One stored entry, as the chain covers it (column order of audit_events). */
+export interface AuditRow {
+  seq: number;
+  stripe: number;
+  prevSeq: number;
+  /** Milliseconds since the epoch (the column is timestamptz, written with millisecond precision). */
+  atMs: number;
+  actorId: string | null;
+  actorRole: string | null;
+  actorOrgId: string | null;
+  actorCommunes: string[];
+  action: string;
+  resourceType: string | null;
+  resourceId: string | null;
+  caseId: string | null;
+  fields: string[];
+  outcome: string;
+  reason: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  returnedIds: string[];
+  provinceCode: string | null;
+  communeCode: string | null;
+  jurisdictions: string[];
+}
+
+/** Number of chain stripes the migration creates (audit_chain_heads rows 0..15). */
+export const AUDIT_STRIPES = 16;
+
+/** MAC of the (absent) entry before the first one of a stripe. */
+export const GENESIS_MAC = Buffer.alloc(32);

@@ -1,0 +1,169 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import {
+  AUDIT_ACTIONS,
+  AUDIT_FIELD_CATEGORIES,
+  AUDIT_OUTCOMES,
+  AuditAction,
+  AuditOutcome,
+} from '../audit.types';
+
+export class AuditEventsQuery {
+  @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @IsUUID() caseId?: string;
+  @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @IsUUID() actorId?: string;
+  @ApiPropertyOptional({ enum: AUDIT_ACTIONS }) @IsOptional() @IsIn(AUDIT_ACTIONS) action?: AuditAction;
+  @ApiPropertyOptional({ enum: AUDIT_OUTCOMES }) @IsOptional() @IsIn(AUDIT_OUTCOMES) outcome?: AuditOutcome;
+  @ApiPropertyOptional({
+    description: 'From this instant (inclusive), ISO 8601',
+    example: '2026-11-01T00:00:00Z',
+  })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+  @ApiPropertyOptional({ description: 'Until this instant (exclusive), ISO 8601' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+  @ApiPropertyOptional({ minimum: 1, default: 1 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  page?: number;
+  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  pageSize?: number;
+}
+
+export class AuditEventView {
+  @ApiProperty({ description: 'Position in the log (gaps are rolled-back transactions)' }) seq!: number;
+  @ApiProperty({ format: 'date-time' }) at!: string;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) actorId!: string | null;
+  @ApiProperty({ nullable: true, type: String, enum: ['ward_officer', 'provider', 'supervisor', 'admin'] })
+  actorRole!: string | null;
+  @ApiPropertyOptional({ format: 'uuid', nullable: true, type: String }) actorOrganizationId?: string | null;
+  @ApiPropertyOptional({ type: [String], description: "A ward officer's communes" })
+  actorWardCodes?: string[];
+  @ApiProperty({ enum: AUDIT_ACTIONS }) action!: string;
+  @ApiPropertyOptional({ format: 'uuid' }) caseId?: string;
+  @ApiProperty({ nullable: true, type: String }) resourceType!: string | null;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) resourceId!: string | null;
+  @ApiProperty({
+    type: [String],
+    enum: AUDIT_FIELD_CATEGORIES,
+    description: 'Field categories disclosed or written',
+  })
+  fields!: string[];
+  @ApiProperty({ enum: AUDIT_OUTCOMES }) outcome!: string;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'Error code of a denial or failure' })
+  reason?: string | null;
+  @ApiProperty({ nullable: true, type: String }) ip!: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) userAgent?: string | null;
+  @ApiProperty({ nullable: true, type: String }) requestId!: string | null;
+  @ApiPropertyOptional({ type: [String], description: 'Ids a list or search returned' })
+  returnedIds?: string[];
+  @ApiPropertyOptional({ nullable: true, type: String, description: "Resource's province" })
+  provinceCode?: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, description: "Resource's commune" }) wardCode?:
+    string | null;
+}
+
+export class AuditEventList {
+  @ApiProperty({ type: [AuditEventView] }) items!: AuditEventView[];
+  @ApiProperty() total!: number;
+  @ApiProperty() page!: number;
+  @ApiProperty() pageSize!: number;
+}
+
+export class AuditCheckpointSourceView {
+  @ApiProperty() seq!: number;
+  @ApiProperty({ format: 'date-time' }) at!: string;
+  @ApiProperty() keyId!: string;
+  @ApiProperty({ type: [String], enum: ['file', 'database'] }) sources!: string[];
+}
+
+export class AuditVerifyView {
+  @ApiProperty() ok!: boolean;
+  @ApiProperty({ description: 'Entries checked' }) checked!: number;
+  @ApiPropertyOptional({ description: 'The lowest seq that is not as written' }) firstBadSeq?: number;
+  @ApiPropertyOptional({
+    enum: [
+      'entry_altered',
+      'entry_missing',
+      'entry_out_of_order',
+      'tail_truncated',
+      'head_mismatch',
+      'checkpoint_invalid',
+      'checkpoint_foreign_key',
+    ],
+  })
+  problem?: string;
+  @ApiProperty() lastSeq!: number;
+  @ApiProperty({ type: AuditCheckpointSourceView, nullable: true })
+  checkpoint!: AuditCheckpointSourceView | null;
+}
+
+export class CheckpointHeadView {
+  @ApiProperty() stripe!: number;
+  @ApiProperty() seq!: number;
+  @ApiProperty({ description: 'MAC of the stripe’s last entry, base64' }) mac!: string;
+}
+
+export class CheckpointView {
+  @ApiProperty({ example: 'haven-audit-checkpoint/1' }) format!: string;
+  @ApiProperty({ description: 'Highest seq covered' }) seq!: number;
+  @ApiProperty({ description: 'SHA-256 over the stripe heads, hex' }) root!: string;
+  @ApiProperty({ format: 'date-time' }) at!: string;
+  @ApiProperty({ example: 'ed25519:0123456789abcdef' }) keyId!: string;
+  @ApiProperty({ description: 'Ed25519 signature, base64' }) signature!: string;
+  @ApiProperty({ description: 'Ed25519 public key, base64' }) publicKey!: string;
+  @ApiProperty({ type: [CheckpointHeadView] }) heads!: CheckpointHeadView[];
+}
+
+export class CheckpointPublicKeyView {
+  @ApiProperty({ example: 'Ed25519' }) algorithm!: string;
+  @ApiProperty() keyId!: string;
+  @ApiProperty({ description: 'base64' }) publicKey!: string;
+  @ApiProperty({
+    description: 'How to verify a checkpoint',
+    example:
+      'signature over "haven-audit-checkpoint/1\\n{seq}\\n{at}\\n{root}\\n{keyId}\\n"; root = SHA-256 over heads',
+  })
+  message!: string;
+}
+
+export class AnomaliesQuery {
+  @ApiPropertyOptional({ description: 'Start of the period (default: 7 days ago), ISO 8601' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+  @ApiPropertyOptional({ description: 'End of the period (default: now), ISO 8601' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+}
+
+export class AnomalyView {
+  @ApiProperty({ enum: ['many_cases', 'repeated_denials', 'outside_hours'] }) rule!: string;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) actorId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) actorRole!: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'For denials without an account' })
+  ip?: string | null;
+  @ApiProperty({ description: 'Distinct cases, denials or accesses that triggered the rule' }) count!: number;
+  @ApiProperty({ format: 'date-time', description: 'Start of the window (hour or day) it happened in' })
+  windowStart!: string;
+  @ApiProperty({ format: 'date-time' }) firstAt!: string;
+  @ApiProperty({ format: 'date-time' }) lastAt!: string;
+  @ApiProperty({ type: [Number], description: 'Up to 20 entries to look at' }) seqs!: number[];
+}
+
+export class AnomalyList {
+  @ApiProperty({ type: [AnomalyView] }) items!: AnomalyView[];
+  @ApiProperty({ description: 'The rules and their thresholds, as applied' }) rules!: Record<string, string>;
+}

@@ -1,0 +1,125 @@
+import { AbilityBuilder, createMongoAbility, MongoAbility, MongoQuery } from '@casl/ability';
+import { Injectable } from '@nestjs/common';
+import type { Principal } from './principal';
+import {
+  Action,
+  CASE_CATEGORIES,
+  CaseSubject,
+  ReferralAccess,
+  ReferralStatus,
+  SECTOR_CATEGORIES,
+  SubjectName,
+  SubjectObject,
+} from './subjects';
+
+export type AppAbility = MongoAbility<[Action, SubjectName | SubjectObject], MongoQuery>;
+
+const LIVE_REFERRAL: ReferralStatus[] = ['pending', 'accepted'];
+
+// Conditions on the referral through which a provider sees a case use dotted paths (`referral.status`),
+// which CASL's condition types do not model; the values are still checked by the tests.
+function throughReferral(
+  q: Partial<Record<`referral.${keyof ReferralAccess}`, unknown>>,
+): MongoQuery<CaseSubject> {
+  return q as MongoQuery<CaseSubject>;
+}
+
+/**
+ * Every access rule of Haven, in one place (product brief, "Who uses it"). Row conditions name subject
+ * fields (see subjects.ts); field lists name categories. What is not granted here is denied: admins have no
+ * rule on any case content, supervisors none on identity or narrative, providers nothing once a referral
+ * has ended. The same rules decide a single record (`ability.can`), the SQL scope of lists (sql-scope.ts)
+ * and the categories returned and decrypted (field-scope.ts).
+ */
+export function defineAbilityFor(p: Principal): AppAbility {
+  const { can, build } = new AbilityBuilder<AppAbility>(createMongoAbility);
+  const self = { userId: p.userId };
+
+  // Every session may see itself, sign out and set up two-factor authentication.
+  can(['read', 'update', 'delete'], 'Session', self);
+
+  if (!p.enrollmentOnly) {
+    // The directory: anyone signed in picks referral targets and communes.
+    can('read', 'Organization');
+    can('read', 'AdminUnit');
+
+    switch (p.role) {
+      case 'ward_officer': {
+        const ownWard = { wardCode: { $in: [...p.wardCodes] } };
+        can('create', 'Case', ownWard);
+        can('read', 'Case', [...CASE_CATEGORIES], ownWard);
+        can(['update', 'close'], 'Case', { ...ownWard, status: 'open' });
+        // Search answers only from the cases the officer may read (the read scope filters the results).
+        can('search', 'Case');
+        can(['create', 'read'], 'Consent', ownWard);
+        can('withdraw', 'Consent', { ...ownWard, status: 'active' });
+        can(['create', 'read'], 'Referral', ownWard);
+        can('revoke', 'Referral', { ...ownWard, status: { $in: LIVE_REFERRAL } });
+        // The ward sees every note of its cases, its own and each organisation's.
+        can(['create', 'read'], 'Note', ownWard);
+        break;
+      }
+      case 'provider': {
+        if (!p.organizationId || !p.sector) break; // a provider without an organisation sees nothing
+        const org = p.organizationId;
+        can('read', 'Referral', ['triage'], { organizationId: org });
+        can('read', 'Referral', ['notes'], { organizationId: org, status: { $in: LIVE_REFERRAL } });
+        can(['accept', 'decline'], 'Referral', { organizationId: org, status: 'pending' });
+        can('complete', 'Referral', { organizationId: org, status: 'accepted' });
+        // A pending referral shows triage facts only; an accepted one also each category that the
+        // sector needs AND the consent releases; an ended one (declined, completed, revoked) nothing.
+        can(
+          'read',
+          'Case',
+          ['triage'],
+          throughReferral({ 'referral.organizationId': org, 'referral.status': { $in: LIVE_REFERRAL } }),
+        );
+        for (const category of SECTOR_CATEGORIES[p.sector]) {
+          can(
+            'read',
+            'Case',
+            [category],
+            throughReferral({
+              'referral.organizationId': org,
+              'referral.status': 'accepted',
+              'referral.consentCategories': category,
+            }),
+          );
+        }
+        // Notes of one organisation are invisible to every other organisation.
+        can(['create', 'read'], 'Note', { organizationId: org, referralStatus: 'accepted' });
+        break;
+      }
+      case 'supervisor': {
+        // Jurisdiction: a province, or the whole country (no condition, including national-only events).
+        const jurisdiction = p.provinceCode ? { provinceCode: p.provinceCode } : undefined;
+        can('read', 'Case', ['triage'], jurisdiction);
+        can('read', 'Referral', ['triage'], jurisdiction);
+        can(['read', 'verify'], 'AuditEvent', jurisdiction);
+        can('read', 'Report', jurisdiction);
+        break;
+      }
+      case 'admin': {
+        // Accounts and the directory; never a case, a referral, a consent, a note or the access log.
+        can(['create', 'read', 'update'], 'User');
+        can(['create', 'update'], 'Organization');
+        can(['create', 'update'], 'AdminUnit');
+        // Crypto-shredding destroys a case's data key without reading anything (triage stays for statistics).
+        can('delete', 'Case');
+        // Anonymised statistics: the national totals only, never a province or commune (issue 7).
+        can('read', 'Report', { provinceCode: null });
+        break;
+      }
+    }
+  }
+
+  return build({ detectSubjectType: (s) => s.kind });
+}
+
+/** Injectable wrapper, so that services and the guard share one factory. */
+@Injectable()
+export class AbilityFactory {
+  createFor(principal: Principal): AppAbility {
+    return defineAbilityFor(principal);
+  }
+}

@@ -1,0 +1,24 @@
+import type { Sector } from '../directory/organization.entity';
+import type { Role } from '../identity/user.entity';
+
+/** The signed-in caller, as loaded from the database on every request (never trusted from the token). */
+export interface Principal {
+  readonly userId: string;
+  readonly username: string;
+  readonly role: Role;
+  /** ward_officer: the communes served. Empty for every other role. */
+  readonly wardCodes: readonly string[];
+  /** provider: its organisation and that organisation's sector. */
+  readonly organizationId: string | null;
+  readonly sector: Sector | null;
+  /** supervisor: the province of the jurisdiction, null for a national supervisor. Null for other roles. */
+  readonly provinceCode: string | null;
+  /**
+   * Signed in with the password only because two-factor authentication is required and not yet set up:
+   * such a session may only enrol TOTP and sign out.
+   */
+  readonly enrollmentOnly: boolean;
+  /** The access token's id (jti) and expiry, for sign-out. */
+  readonly tokenId: string;
+  readonly tokenExpiresAt: Date;
+}

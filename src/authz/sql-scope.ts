@@ -1,0 +1,127 @@
+import { rulesToAST } from '@casl/ability/extra';
+import type { AppAbility } from './ability.factory';
+import type { Action, SubjectName } from './subjects';
+
+/**
+ * Turns the CASL rules of one action on one subject type into a parameterised SQL condition, so that lists
+ * and counts are filtered by the database with exactly the rules that decide single records. Supported:
+ * equality (an `array` column means "contains"), `$in`, dotted (nested) fields, and the and/or/not that
+ * CASL builds from several rules. Anything else throws: an unsupported rule must never widen a query.
+ */
+
+export interface SqlColumn {
+  /** SQL expression, e.g. `c.ward_code`; written by the code, never from input. */
+  readonly sql: string;
+  /** The column is an array: equality means "the array contains the value". */
+  readonly array?: boolean;
+}
+
+/** Subject field (dotted for nested ones, e.g. `referral.status`) → SQL column. */
+export type ColumnMap = Readonly<Record<string, string | SqlColumn>>;
+
+export interface SqlCondition {
+  /** `TRUE`, `FALSE` or a condition with named parameters (`:name`), for TypeORM's QueryBuilder. */
+  readonly sql: string;
+  readonly params: Record<string, unknown>;
+}
+
+/** Structural view of @ucast's condition tree (what rulesToAST returns). */
+interface AstNode {
+  readonly operator: string;
+  readonly value: unknown;
+  readonly field?: string;
+}
+
+export class UnsupportedConditionError extends Error {
+  constructor(what: string) {
+    super(`cannot translate CASL condition to SQL: ${what}`);
+    this.name = 'UnsupportedConditionError';
+  }
+}
+
+export const SQL_TRUE: SqlCondition = { sql: 'TRUE', params: {} };
+export const SQL_FALSE: SqlCondition = { sql: 'FALSE', params: {} };
+
+/** The WHERE condition selecting exactly the rows of `subject` the ability allows for `action`. */
+export function accessibleWhere(
+  ability: AppAbility,
+  action: Action,
+  subject: SubjectName,
+  columns: ColumnMap,
+  paramPrefix = 'authz',
+): SqlCondition {
+  const ast = rulesToAST(ability, action, subject) as AstNode | null;
+  if (ast === null) return SQL_FALSE; // no rule allows it
+  return conditionToSql(ast, columns, paramPrefix);
+}
+
+/** Translates one condition tree; exported for tests. */
+export function conditionToSql(ast: AstNode, columns: ColumnMap, paramPrefix = 'authz'): SqlCondition {
+  const params: Record<string, unknown> = {};
+  let n = 0;
+  const param = (value: unknown): string => {
+    const name = `${paramPrefix}_${n++}`;
+    params[name] = value;
+    return `:${name}`;
+  };
+
+  const visit = (node: AstNode): string => {
+    switch (node.operator) {
+      case 'and':
+      case 'or': {
+        const parts = asNodes(node.value).map(visit);
+        if (parts.length === 0) return node.operator === 'and' ? 'TRUE' : 'FALSE';
+        return parts.length === 1 ? parts[0] : `(${parts.join(node.operator === 'and' ? ' AND ' : ' OR ')})`;
+      }
+      case 'not': {
+        const inner = asNodes(node.value);
+        if (inner.length !== 1) throw new UnsupportedConditionError('"not" with several operands');
+        // NOT over a NULL comparison is NULL (row excluded): the safe side for an inverted rule.
+        return `(NOT ${visit(inner[0])})`;
+      }
+      case 'eq': {
+        const column = columnOf(node, columns);
+        if (node.value === null) return `${column.sql} IS NULL`;
+        scalar(node);
+        return column.array
+          ? `${param(node.value)} = ANY(${column.sql})`
+          : `${column.sql} = ${param(node.value)}`;
+      }
+      case 'in': {
+        const column = columnOf(node, columns);
+        if (!Array.isArray(node.value)) throw new UnsupportedConditionError('"$in" needs an array');
+        if (node.value.length === 0) return 'FALSE';
+        if (node.value.some((v) => v === null || typeof v === 'object')) {
+          throw new UnsupportedConditionError('"$in" with null or object values');
+        }
+        return column.array
+          ? `(${column.sql} && ${param(node.value)})`
+          : `${column.sql} = ANY(${param(node.value)})`;
+      }
+      default:
+        throw new UnsupportedConditionError(`operator "${node.operator}"`);
+    }
+  };
+
+  const sql = visit(ast);
+  return { sql, params };
+}
+
+function asNodes(value: unknown): AstNode[] {
+  if (!Array.isArray(value)) throw new UnsupportedConditionError('compound condition without operands');
+  return value as AstNode[];
+}
+
+function columnOf(node: AstNode, columns: ColumnMap): SqlColumn {
+  if (!node.field) throw new UnsupportedConditionError(`"${node.operator}" without a field`);
+  const column = columns[node.field];
+  if (column === undefined) throw new UnsupportedConditionError(`no column for field "${node.field}"`);
+  return typeof column === 'string' ? { sql: column } : column;
+}
+
+function scalar(node: AstNode): void {
+  const t = typeof node.value;
+  if (t !== 'string' && t !== 'number' && t !== 'boolean') {
+    throw new UnsupportedConditionError(`equality on "${node.field}" with a non-scalar value`);
+  }
+}

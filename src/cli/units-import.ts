@@ -1,0 +1,61 @@
+import 'reflect-metadata';
+import { readFile } from 'node:fs/promises';
+import { DataSource } from 'typeorm';
+import { createLogger } from '../common/logging/logger';
+import { ConfigError, loadConfig } from '../config/config';
+import { dataSourceOptions } from '../database/data-source-options';
+import { startDatabase } from '../database/embedded-database';
+import { runMigrationsLocked } from '../database/migrate';
+import { importUnits, parseUnitsFile, UnitsFileError } from '../directory/admin-unit-importer';
+
+/**
+ * `npm run units:import -- <file.json>`: loads the official administrative units into the database
+ * (DATABASE_URL, or the embedded server under HAVEN_DATA_DIR - stop the service first). Safe to run again:
+ * unchanged units are left alone.
+ */
+async function main(): Promise<number> {
+  const [file, extra] = process.argv.slice(2);
+  if (!file || extra !== undefined) {
+    process.stderr.write('usage: units-import <units.json>\n');
+    return 64; // EX_USAGE
+  }
+  let rows;
+  try {
+    rows = parseUnitsFile(JSON.parse(await readFile(file, 'utf8')) as unknown);
+  } catch (e) {
+    const message = e instanceof UnitsFileError ? e.message : `Cannot read ${file}: ${(e as Error).message}`;
+    process.stderr.write(`${message}\n`);
+    return 65; // EX_DATAERR
+  }
+
+  const config = loadConfig();
+  const database = await startDatabase(config, createLogger('warn'));
+  const dataSource = await new DataSource(
+    dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-units-import' }),
+  ).initialize();
+  try {
+    await runMigrationsLocked(dataSource);
+    const r = await importUnits(dataSource, rows);
+    const line = (name: string, c: { inserted: number; updated: number; unchanged: number }) =>
+      `${name}: ${c.inserted} inserted, ${c.updated} updated, ${c.unchanged} unchanged\n`;
+    process.stdout.write(line('provinces', r.provinces) + line('communes', r.communes));
+    if (r.notInFile)
+      process.stdout.write(`${r.notInFile} units in the database are not in the file (kept)\n`);
+  } finally {
+    await dataSource.destroy();
+    await database.stop();
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\nSee config/env.example.\n`);
+      process.exit(78);
+    }
+    process.stderr.write(`units import failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

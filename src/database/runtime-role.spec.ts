@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { createTestDatabase, TestDatabase } from '../../test/support/database';
+import { loadConfig } from '../config/config';
+import { dataSourceOptions } from './data-source-options';
+import { APP_SECRET_FILE, openRuntimeDataSource, provisionEmbeddedAppLogin } from './runtime-role';
+
+describe('the runtime database role', () => {
+  let db: TestDatabase;
+  let dataDir: string;
+  const silent = pino({ level: 'silent' });
+  const options = () =>
+    dataSourceOptions({ url: db.url, poolSize: 2, applicationName: 'haven-test-runtime' });
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dataDir = mkdtempSync(join(process.env.HAVEN_TEST_ROOT ?? tmpdir(), 'runtime-role-'));
+  });
+  afterAll(async () => {
+    await db.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('on the embedded server: provisions haven_app_login, a member of haven_app that cannot change the log', async () => {
+    const owner = await new DataSource(options()).initialize();
+    let url: string;
+    try {
+      url = await provisionEmbeddedAppLogin(owner, db.url, dataDir);
+      // Idempotent, same password (kept in HAVEN_DATA_DIR, 0600).
+      expect(await provisionEmbeddedAppLogin(owner, db.url, dataDir)).toBe(url);
+    } finally {
+      await owner.destroy();
+    }
+    expect(statSync(join(dataDir, APP_SECRET_FILE)).mode & 0o777).toBe(0o600);
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ role: string }>('SELECT current_user AS role');
+      expect(rows[0].role).toBe('haven_app_login');
+      await client.query(`INSERT INTO demo_seed_runs (step) VALUES ('runtime-role-probe')`);
+      await expect(client.query('DELETE FROM audit_events')).rejects.toMatchObject({ code: '42501' });
+      await expect(client.query('TRUNCATE audit_events')).rejects.toMatchObject({ code: '42501' });
+      await expect(client.query('CREATE TABLE x (a int)')).rejects.toMatchObject({ code: '42501' });
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('migrates as the owner and opens the pool as DATABASE_APP_URL', async () => {
+    const config = loadConfig({ DATABASE_URL: db.url, DATABASE_APP_URL: db.appUrl, HAVEN_DATA_DIR: dataDir });
+    const runtime = await openRuntimeDataSource(options(), db.url, config, silent);
+    try {
+      const [{ role }] = await runtime.query<{ role: string }[]>('SELECT current_user AS role');
+      expect(role).toBe('haven_test_app');
+    } finally {
+      await runtime.destroy();
+    }
+  });
+
+  it('refuses to run as a role that could change the log', async () => {
+    const config = loadConfig({ DATABASE_URL: db.url, DATABASE_APP_URL: db.url, HAVEN_DATA_DIR: dataDir });
+    await expect(openRuntimeDataSource(options(), db.url, config, silent)).rejects.toThrow(
+      /runtime database role postgres is a superuser, owns the access log/,
+    );
+  });
+});

@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import type { AppConfig } from '../config/config';
+import { dataSourceOptions } from './data-source-options';
+import { runMigrationsLocked } from './migrate';
+
+/** The group role migrations grant the service's privileges to (migration 1764000000400-AccessLog). */
+export const APP_GROUP_ROLE = 'haven_app';
+/** The login role Haven provisions on its embedded server; its password lives in HAVEN_DATA_DIR. */
+export const EMBEDDED_APP_LOGIN = 'haven_app_login';
+export const APP_SECRET_FILE = 'postgres-app.secret';
+
+/**
+ * Starts the database side of the service: applies pending migrations as the schema owner (DATABASE_URL or
+ * the embedded superuser), then opens the runtime pool as a role that is a member of `haven_app` and may
+ * only INSERT and SELECT on the access log:
+ * - embedded server: `haven_app_login`, created (or re-passworded) here with a password kept in
+ *   HAVEN_DATA_DIR/postgres-app.secret (0600);
+ * - DATABASE_URL: DATABASE_APP_URL, which must be such a role (checked; the service refuses to start otherwise);
+ *   without it (development only; production requires it) the service runs as the owner and says so.
+ */
+export async function openRuntimeDataSource(
+  options: DataSourceOptions,
+  ownerUrl: string,
+  config: AppConfig,
+  logger: Logger,
+): Promise<DataSource> {
+  const owner = await new DataSource(
+    dataSourceOptions({ url: ownerUrl, poolSize: 2, applicationName: 'haven-migrate' }),
+  ).initialize();
+  let runtimeUrl: string;
+  let restricted = true;
+  try {
+    const applied = await runMigrationsLocked(owner);
+    if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+    if (config.database.appUrl) {
+      runtimeUrl = config.database.appUrl;
+    } else if (!config.database.url) {
+      runtimeUrl = await provisionEmbeddedAppLogin(owner, ownerUrl, config.dataDir);
+    } else {
+      restricted = false;
+      runtimeUrl = ownerUrl;
+      logger.warn(
+        'DATABASE_APP_URL is not set: the service runs as the schema owner, which could alter the access log. ' +
+          'Set DATABASE_APP_URL to a login role that is a member of haven_app (required in production).',
+      );
+    }
+  } finally {
+    await owner.destroy();
+  }
+
+  const runtime = await new DataSource({ ...options, url: runtimeUrl } as DataSourceOptions).initialize();
+  try {
+    if (restricted) await assertRestrictedRole(runtime);
+  } catch (e) {
+    await runtime.destroy();
+    throw e;
+  }
+  return runtime;
+}
+
+/** Creates or updates the embedded runtime login role; returns its connection URL. */
+export async function provisionEmbeddedAppLogin(
+  owner: DataSource,
+  ownerUrl: string,
+  dataDir: string,
+): Promise<string> {
+  const password = await readOrCreateSecret(join(dataDir, APP_SECRET_FILE));
+  // Role DDL takes no bind parameters; the password is base64url (checked), so it needs no escaping.
+  if (!/^[A-Za-z0-9_-]{16,128}$/.test(password))
+    throw new Error(`${APP_SECRET_FILE} is not a Haven-generated secret`);
+  await owner.query(`
+    DO $$
+    BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${EMBEDDED_APP_LOGIN}') THEN
+        CREATE ROLE ${EMBEDDED_APP_LOGIN} LOGIN;
+      END IF;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+      NULL; -- created at the same moment by another start
+    END $$`);
+  await owner.query(
+    `ALTER ROLE ${EMBEDDED_APP_LOGIN} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS ` +
+      `INHERIT PASSWORD '${password}'`,
+  );
+  await owner.query(`GRANT ${APP_GROUP_ROLE} TO ${EMBEDDED_APP_LOGIN}`);
+  const url = new URL(ownerUrl);
+  url.username = EMBEDDED_APP_LOGIN;
+  url.password = password; // base64url: nothing to escape
+  return url.toString();
+}
+
+/**
+ * Refuses a runtime role that could change the log: a superuser, the table's owner (or a member of it), or a
+ * role granted UPDATE, DELETE or TRUNCATE on it. It must be a member of haven_app.
+ */
+export async function assertRestrictedRole(dataSource: DataSource): Promise<void> {
+  const [r] = await dataSource.query<
+    { superuser: boolean; member: boolean; owner: boolean; can_change: boolean; role: string }[]
+  >(
+    `SELECT current_user AS role,
+            (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) AS superuser,
+            pg_has_role(current_user, '${APP_GROUP_ROLE}', 'USAGE') AS member,
+            pg_has_role(current_user, (SELECT tableowner FROM pg_tables
+                                        WHERE schemaname = 'public' AND tablename = 'audit_events'), 'USAGE') AS owner,
+            has_table_privilege('audit_events', 'UPDATE') OR has_table_privilege('audit_events', 'DELETE')
+              OR has_table_privilege('audit_events', 'TRUNCATE') AS can_change`,
+  );
+  const problems: string[] = [];
+  if (!r?.member) problems.push(`is not a member of ${APP_GROUP_ROLE}`);
+  if (r?.superuser) problems.push('is a superuser');
+  if (r?.owner) problems.push('owns the access log (or is a member of its owner)');
+  if (r?.can_change) problems.push('may UPDATE, DELETE or TRUNCATE the access log');
+  if (problems.length) {
+    throw new Error(
+      `The runtime database role ${r?.role ?? ''} ${problems.join(', ')}. Connect the service (DATABASE_APP_URL) ` +
+        `as a login role that is a member of ${APP_GROUP_ROLE} and nothing more.`,
+    );
+  }
+}
+
+async function readOrCreateSecret(path: string): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const secret = randomBytes(24).toString('base64url');
+  await writeFile(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  return secret;
+}

@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { createTestDataSource } from '../../test/support/database';
+import { importUnits, parseUnitsFile, UnitsFileError } from './admin-unit-importer';
+
+const FIXTURE = join(__dirname, '../../test/fixtures/vn-admin-units-sample.json');
+const fixture = (): unknown => JSON.parse(readFileSync(FIXTURE, 'utf8'));
+
+describe('administrative units importer', () => {
+  let dataSource: DataSource;
+  let drop: () => Promise<void>;
+  const snapshot = () =>
+    dataSource.query<Record<string, unknown>[]>(
+      `SELECT code, level, kind, province_code, name_vi, name_en, full_name_vi, full_name_en, updated_at
+         FROM admin_units ORDER BY code`,
+    );
+
+  beforeAll(async () => {
+    ({ dataSource, drop } = await createTestDataSource());
+  });
+  afterAll(async () => {
+    await drop();
+  });
+
+  it('reads the official format: provinces and their phường, xã and đặc khu', () => {
+    const rows = parseUnitsFile(fixture());
+    expect(rows.filter((r) => r.level === 'province').map((r) => `${r.code}:${r.kind}`)).toEqual([
+      '01:thanh_pho',
+      '11:tinh',
+      '31:thanh_pho',
+    ]);
+    expect(rows.find((r) => r.code === '00145')).toEqual({
+      code: '00145',
+      level: 'commune',
+      kind: 'phuong',
+      provinceCode: '01',
+      nameVi: 'Long Biên',
+      nameEn: 'Long Bien',
+      fullNameVi: 'Phường Long Biên',
+      fullNameEn: 'Long Bien Ward',
+    });
+    expect(rows.find((r) => r.code === '00376')?.kind).toBe('xa');
+    expect(rows.find((r) => r.code === '11914')?.kind).toBe('dac_khu');
+    expect(rows).toHaveLength(16);
+  });
+
+  it('imports, and running it again changes nothing (idempotent)', async () => {
+    const rows = parseUnitsFile(fixture());
+    const first = await importUnits(dataSource, rows);
+    expect(first).toEqual({
+      provinces: { inserted: 3, updated: 0, unchanged: 0 },
+      communes: { inserted: 13, updated: 0, unchanged: 0 },
+      notInFile: 0,
+    });
+    const before = await snapshot();
+    const second = await importUnits(dataSource, rows);
+    expect(second).toEqual({
+      provinces: { inserted: 0, updated: 0, unchanged: 3 },
+      communes: { inserted: 0, updated: 0, unchanged: 13 },
+      notInFile: 0,
+    });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('updates a renamed unit and keeps units missing from the file', async () => {
+    const data = fixture() as { Code: string; Wards: { Code: string; Name: string }[] }[];
+    const hanoi = data.find((p) => p.Code === '01')!;
+    hanoi.Wards.find((w) => w.Code === '00004')!.Name = 'Ba Đình Mới';
+    hanoi.Wards = hanoi.Wards.filter((w) => w.Code !== '00376');
+    const result = await importUnits(dataSource, parseUnitsFile(data));
+    expect(result).toEqual({
+      provinces: { inserted: 0, updated: 0, unchanged: 3 },
+      communes: { inserted: 0, updated: 1, unchanged: 11 },
+      notInFile: 1,
+    });
+    const [row] = await dataSource.query<{ name_vi: string }[]>(
+      `SELECT name_vi FROM admin_units WHERE code = '00004'`,
+    );
+    expect(row.name_vi).toBe('Ba Đình Mới');
+  });
+
+  it('refuses a malformed file, naming each problem', () => {
+    const data = fixture() as {
+      Code: string;
+      Wards: { Code: string; ProvinceCode: string; AdministrativeUnitShortName: string }[];
+    }[];
+    data[0].Wards[0].ProvinceCode = '31';
+    data[0].Wards[1].AdministrativeUnitShortName = 'Quận';
+    data[1].Wards.push({ ...data[1].Wards[0] });
+    let error: unknown;
+    try {
+      parseUnitsFile(data);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UnitsFileError);
+    const problems = (error as UnitsFileError).problems.join('\n');
+    expect(problems).toMatch(/ProvinceCode differs/);
+    expect(problems).toMatch(/unknown unit type "Quận"/);
+    expect(problems).toMatch(/listed twice/);
+    expect(() => parseUnitsFile({ not: 'a list' })).toThrow(UnitsFileError);
+    expect(() => parseUnitsFile([{ Code: '1', Wards: [] }])).toThrow(UnitsFileError);
+  });
+});

@@ -1,0 +1,166 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { z } from 'zod';
+import type { AdminUnitKind, AdminUnitLevel } from './admin-unit.entity';
+
+/**
+ * Loads the official list of administrative units (the JSON format of the vn-admin-units data set: an array
+ * of provinces, each with its `Wards`) into admin_units. Idempotent: a unit is inserted when new, updated
+ * when a name or type changed, left alone otherwise; units missing from the file are kept (cases and
+ * accounts refer to them) and only counted.
+ */
+
+const text = z.string().trim().min(1).max(200);
+const communeSchema = z.object({
+  Code: z.string().regex(/^\d{5}$/),
+  Name: text,
+  NameEn: text,
+  FullName: text,
+  FullNameEn: text,
+  ProvinceCode: z.string().regex(/^\d{2}$/),
+  AdministrativeUnitShortName: text,
+});
+const provinceSchema = z.object({
+  Code: z.string().regex(/^\d{2}$/),
+  Name: text,
+  NameEn: text,
+  FullName: text,
+  FullNameEn: text,
+  AdministrativeUnitShortName: text,
+  Wards: z.array(communeSchema),
+});
+const fileSchema = z.array(provinceSchema).min(1);
+
+const PROVINCE_KINDS: Record<string, AdminUnitKind> = { 'thành phố': 'thanh_pho', tỉnh: 'tinh' };
+const COMMUNE_KINDS: Record<string, AdminUnitKind> = { phường: 'phuong', xã: 'xa', 'đặc khu': 'dac_khu' };
+
+export interface UnitRow {
+  code: string;
+  level: AdminUnitLevel;
+  kind: AdminUnitKind;
+  provinceCode: string | null;
+  nameVi: string;
+  nameEn: string;
+  fullNameVi: string;
+  fullNameEn: string;
+}
+
+export interface ImportCounts {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+}
+
+export interface ImportResult {
+  provinces: ImportCounts;
+  communes: ImportCounts;
+  /** Units in the database that the file does not list (kept). */
+  notInFile: number;
+}
+
+export class UnitsFileError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`The units file is not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'UnitsFileError';
+  }
+}
+
+/** Validates the file's content and turns it into rows; throws UnitsFileError naming each problem. */
+export function parseUnitsFile(json: unknown): UnitRow[] {
+  const parsed = fileSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new UnitsFileError(
+      parsed.error.issues.slice(0, 20).map((i) => `${i.path.join('.')}: ${i.message}`),
+    );
+  }
+  const problems: string[] = [];
+  const rows: UnitRow[] = [];
+  const seen = new Set<string>();
+  const kindOf = (table: Record<string, AdminUnitKind>, name: string, code: string): AdminUnitKind => {
+    const kind = table[name.normalize('NFC').toLowerCase()];
+    if (!kind) problems.push(`${code}: unknown unit type "${name}"`);
+    return kind ?? 'xa';
+  };
+  const unique = (code: string): void => {
+    if (seen.has(code)) problems.push(`${code}: listed twice`);
+    seen.add(code);
+  };
+  for (const p of parsed.data) {
+    unique(p.Code);
+    rows.push({
+      code: p.Code,
+      level: 'province',
+      kind: kindOf(PROVINCE_KINDS, p.AdministrativeUnitShortName, p.Code),
+      provinceCode: null,
+      nameVi: p.Name.normalize('NFC'),
+      nameEn: p.NameEn,
+      fullNameVi: p.FullName.normalize('NFC'),
+      fullNameEn: p.FullNameEn,
+    });
+    for (const w of p.Wards) {
+      unique(w.Code);
+      if (w.ProvinceCode !== p.Code)
+        problems.push(`${w.Code}: ProvinceCode differs from its province ${p.Code}`);
+      rows.push({
+        code: w.Code,
+        level: 'commune',
+        kind: kindOf(COMMUNE_KINDS, w.AdministrativeUnitShortName, w.Code),
+        provinceCode: p.Code,
+        nameVi: w.Name.normalize('NFC'),
+        nameEn: w.NameEn,
+        fullNameVi: w.FullName.normalize('NFC'),
+        fullNameEn: w.FullNameEn,
+      });
+    }
+  }
+  if (problems.length) throw new UnitsFileError(problems.slice(0, 20));
+  return rows;
+}
+
+/** Upserts the rows in one transaction (provinces first: communes refer to them). */
+export async function importUnits(dataSource: DataSource, rows: readonly UnitRow[]): Promise<ImportResult> {
+  return dataSource.transaction(async (manager) => {
+    const provinces = rows.filter((r) => r.level === 'province');
+    const communes = rows.filter((r) => r.level === 'commune');
+    const result: ImportResult = {
+      provinces: await upsert(manager, provinces),
+      communes: await upsert(manager, communes),
+      notInFile: 0,
+    };
+    const [{ n }] = await manager.query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM admin_units WHERE NOT (code = ANY($1::varchar[]))`,
+      [rows.map((r) => r.code)],
+    );
+    result.notInFile = n;
+    return result;
+  });
+}
+
+async function upsert(manager: EntityManager, rows: readonly UnitRow[]): Promise<ImportCounts> {
+  if (rows.length === 0) return { inserted: 0, updated: 0, unchanged: 0 };
+  const col = <K extends keyof UnitRow>(k: K) => rows.map((r) => r[k]);
+  const changed = await manager.query<{ inserted: boolean }[]>(
+    `INSERT INTO admin_units AS a (code, level, kind, province_code, name_vi, name_en, full_name_vi, full_name_en)
+     SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[],
+                          $5::text[], $6::text[], $7::text[], $8::text[])
+     ON CONFLICT (code) DO UPDATE SET
+       level = EXCLUDED.level, kind = EXCLUDED.kind, province_code = EXCLUDED.province_code,
+       name_vi = EXCLUDED.name_vi, name_en = EXCLUDED.name_en,
+       full_name_vi = EXCLUDED.full_name_vi, full_name_en = EXCLUDED.full_name_en, updated_at = now()
+     WHERE (a.level, a.kind, a.province_code, a.name_vi, a.name_en, a.full_name_vi, a.full_name_en)
+           IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.kind, EXCLUDED.province_code, EXCLUDED.name_vi,
+                             EXCLUDED.name_en, EXCLUDED.full_name_vi, EXCLUDED.full_name_en)
+     RETURNING (xmax = 0) AS inserted`,
+    [
+      col('code'),
+      col('level'),
+      col('kind'),
+      col('provinceCode'),
+      col('nameVi'),
+      col('nameEn'),
+      col('fullNameVi'),
+      col('fullNameEn'),
+    ],
+  );
+  const inserted = changed.filter((r) => r.inserted).length;
+  return { inserted, updated: changed.length - inserted, unchanged: rows.length - changed.length };
+}

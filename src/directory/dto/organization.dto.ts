@@ -1,0 +1,103 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+import { SECTORS, Sector, ServiceScope } from '../organization.entity';
+
+export class ServiceAreaDto {
+  @ApiPropertyOptional({ example: '01', description: 'The whole province (give this OR communeCodes)' })
+  @IsOptional()
+  @Matches(/^\d{2}$/)
+  provinceCode?: string;
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['00145'],
+    description: 'Communes of one province (give this OR provinceCode)',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(500)
+  @ArrayUnique()
+  @Matches(/^\d{5}$/, { each: true })
+  communeCodes?: string[];
+}
+
+export class CreateOrganizationDto {
+  @ApiProperty({ example: 'Công an phường Long Biên', maxLength: 200 })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name!: string;
+
+  @ApiProperty({ enum: SECTORS })
+  @IsIn(SECTORS)
+  sector!: Sector;
+
+  @ApiProperty({ type: ServiceAreaDto })
+  @ValidateNested()
+  @Type(() => ServiceAreaDto)
+  serviceArea!: ServiceAreaDto;
+}
+
+export class UpdateOrganizationDto {
+  @ApiPropertyOptional({ maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name?: string;
+
+  @ApiPropertyOptional({ enum: SECTORS })
+  @IsOptional()
+  @IsIn(SECTORS)
+  sector?: Sector;
+
+  @ApiPropertyOptional({ type: ServiceAreaDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ServiceAreaDto)
+  serviceArea?: ServiceAreaDto;
+}
+
+export class OrganizationListQuery {
+  @ApiPropertyOptional({ enum: SECTORS })
+  @IsOptional()
+  @IsIn(SECTORS)
+  sector?: Sector;
+
+  @ApiPropertyOptional({ example: '00145', description: 'Only organisations serving this commune' })
+  @IsOptional()
+  @Matches(/^\d{5}$/)
+  wardCode?: string;
+}
+
+export class ServiceAreaView {
+  @ApiProperty({ enum: ['province', 'communes'] }) type!: ServiceScope;
+  @ApiProperty({ example: '01' }) provinceCode!: string;
+  @ApiPropertyOptional({ type: [String], description: 'Present when type = communes' })
+  communeCodes?: string[];
+}
+
+export class OrganizationView {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ example: 'Công an phường Long Biên' }) name!: string;
+  @ApiProperty({ enum: SECTORS }) sector!: Sector;
+  @ApiProperty({ type: ServiceAreaView }) serviceArea!: ServiceAreaView;
+}
+
+export class OrganizationList {
+  @ApiProperty({ type: [OrganizationView] }) items!: OrganizationView[];
+}

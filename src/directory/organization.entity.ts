@@ -1,0 +1,35 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+
+export const SECTORS = ['police', 'health', 'social', 'shelter', 'legal', 'other'] as const;
+export type Sector = (typeof SECTORS)[number];
+
+export type ServiceScope = 'province' | 'communes';
+
+/**
+ * An organisation that receives referrals. It serves a whole province, or a list of communes of one province
+ * (organization_communes).
+ */
+@Entity({ name: 'organizations' })
+export class Organization {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ type: 'text' })
+  name!: string;
+
+  @Column({ type: 'varchar', length: 10 })
+  sector!: Sector;
+
+  /** The province it serves, or the province of the communes it serves. */
+  @Column({ name: 'province_code', type: 'varchar', length: 2 })
+  provinceCode!: string;
+
+  @Column({ name: 'service_scope', type: 'varchar', length: 8 })
+  serviceScope!: ServiceScope;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}

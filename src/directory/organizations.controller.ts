@@ -1,0 +1,82 @@
+import { Body, Controller, Get, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import type { AppAbility } from '../authz/ability.factory';
+import { CurrentAbility } from '../authz/current-principal.decorator';
+import { Policy } from '../authz/policy.decorator';
+import { Problem } from '../common/errors/problem';
+import {
+  CreateOrganizationDto,
+  OrganizationList,
+  OrganizationListQuery,
+  OrganizationView,
+  UpdateOrganizationDto,
+} from './dto/organization.dto';
+import { OrganizationsService } from './organizations.service';
+
+@ApiTags('directory')
+@Controller('organizations')
+export class OrganizationsController {
+  constructor(private readonly organizations: OrganizationsService) {}
+
+  @Get()
+  @Policy('read', 'Organization')
+  @ApiOperation({ summary: 'Organisations (referral targets), by sector and/or a commune they serve' })
+  @ApiOkResponse({ type: OrganizationList })
+  @ApiBadRequestResponse({ type: Problem })
+  list(
+    @Query() query: OrganizationListQuery,
+    @CurrentAbility() ability: AppAbility,
+  ): Promise<OrganizationList> {
+    return this.organizations.list(query, ability);
+  }
+
+  @Get(':id')
+  @Policy('read', 'Organization')
+  @ApiOperation({ summary: 'One organisation' })
+  @ApiOkResponse({ type: OrganizationView })
+  @ApiNotFoundResponse({ type: Problem })
+  get(
+    @Param('id', ParseUUIDPipe) id: string,
+    @CurrentAbility() ability: AppAbility,
+  ): Promise<OrganizationView> {
+    return this.organizations.get(id, ability);
+  }
+
+  @Post()
+  @Policy('create', 'Organization')
+  @ApiOperation({ summary: 'Create an organisation (admin)' })
+  @ApiCreatedResponse({ type: OrganizationView })
+  @ApiBadRequestResponse({ type: Problem })
+  @ApiConflictResponse({ type: Problem, description: 'Same name in the same province' })
+  @ApiUnprocessableEntityResponse({ type: Problem, description: 'Unknown province or communes' })
+  create(
+    @Body() dto: CreateOrganizationDto,
+    @CurrentAbility() ability: AppAbility,
+  ): Promise<OrganizationView> {
+    return this.organizations.create(dto, ability);
+  }
+
+  @Patch(':id')
+  @Policy('update', 'Organization')
+  @ApiOperation({ summary: 'Change an organisation’s name, sector or service area (admin)' })
+  @ApiOkResponse({ type: OrganizationView })
+  @ApiNotFoundResponse({ type: Problem })
+  @ApiConflictResponse({ type: Problem })
+  @ApiUnprocessableEntityResponse({ type: Problem })
+  update(
+    @Param('id', ParseUUIDPipe) id: string,
+    @Body() dto: UpdateOrganizationDto,
+    @CurrentAbility() ability: AppAbility,
+  ): Promise<OrganizationView> {
+    return this.organizations.update(id, dto, ability);
+  }
+}

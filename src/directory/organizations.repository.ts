@@ -1,0 +1,83 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { SqlCondition } from '../authz/sql-scope';
+import { Organization, Sector } from './organization.entity';
+
+export interface OrganizationFilter {
+  sector?: Sector;
+  /** Only organisations serving this commune (its whole province, or the commune itself). */
+  wardCode?: string;
+  /** The caller's read scope over the alias `o` (sql-scope.ts). */
+  scope: SqlCondition;
+}
+
+/** Column map for CASL conditions on Organization (alias `o`). */
+export const ORGANIZATION_COLUMNS = {
+  id: 'o.id',
+  provinceCode: 'o.province_code',
+  sector: 'o.sector',
+} as const;
+
+/** Narrow queries on organisations and the communes they serve. */
+@Injectable()
+export class OrganizationsRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private repo(manager?: EntityManager) {
+    return (manager ?? this.dataSource.manager).getRepository(Organization);
+  }
+
+  findById(id: string, manager?: EntityManager): Promise<Organization | null> {
+    return this.repo(manager).findOneBy({ id });
+  }
+
+  list(filter: OrganizationFilter): Promise<Organization[]> {
+    const qb = this.repo()
+      .createQueryBuilder('o')
+      .where(filter.scope.sql, filter.scope.params)
+      .orderBy('o.province_code', 'ASC')
+      .addOrderBy('o.name', 'ASC')
+      .limit(1000);
+    if (filter.sector) qb.andWhere('o.sector = :sector', { sector: filter.sector });
+    if (filter.wardCode) {
+      qb.andWhere(
+        `((o.service_scope = 'province'
+             AND o.province_code = (SELECT au.province_code FROM admin_units au WHERE au.code = :wardCode))
+          OR EXISTS (SELECT 1 FROM organization_communes oc
+                      WHERE oc.organization_id = o.id AND oc.commune_code = :wardCode))`,
+        { wardCode: filter.wardCode },
+      );
+    }
+    return qb.getMany();
+  }
+
+  async communesOf(ids: readonly string[], manager?: EntityManager): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>(ids.map((id) => [id, []]));
+    if (ids.length === 0) return out;
+    const rows = await (manager ?? this.dataSource.manager).query<
+      { organization_id: string; commune_code: string }[]
+    >(
+      `SELECT organization_id, commune_code FROM organization_communes
+        WHERE organization_id = ANY($1) ORDER BY commune_code`,
+      [ids],
+    );
+    for (const r of rows) out.get(r.organization_id)?.push(r.commune_code);
+    return out;
+  }
+
+  async save(org: Partial<Organization>, manager: EntityManager): Promise<Organization> {
+    const repo = this.repo(manager);
+    return repo.save(repo.create(org));
+  }
+
+  async replaceCommunes(id: string, communeCodes: readonly string[], manager: EntityManager): Promise<void> {
+    await manager.query(`DELETE FROM organization_communes WHERE organization_id = $1`, [id]);
+    if (communeCodes.length) {
+      await manager.query(
+        `INSERT INTO organization_communes (organization_id, commune_code) SELECT $1, unnest($2::varchar[])`,
+        [id, communeCodes],
+      );
+    }
+  }
+}

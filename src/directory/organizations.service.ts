@@ -1,0 +1,162 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { AppAbility } from '../authz/ability.factory';
+import { accessibleWhere } from '../authz/sql-scope';
+import type { OrganizationSubject } from '../authz/subjects';
+import { DomainError, FieldError } from '../common/errors/domain-error';
+import { isUniqueViolation } from '../database/pg-errors';
+import { AdminUnitsRepository } from './admin-units.repository';
+import {
+  CreateOrganizationDto,
+  OrganizationList,
+  OrganizationListQuery,
+  OrganizationView,
+  ServiceAreaDto,
+  UpdateOrganizationDto,
+} from './dto/organization.dto';
+import { Organization, ServiceScope } from './organization.entity';
+import { ORGANIZATION_COLUMNS, OrganizationsRepository } from './organizations.repository';
+
+interface ResolvedArea {
+  scope: ServiceScope;
+  provinceCode: string;
+  communeCodes: string[];
+}
+
+/** Organisations: the referral targets, each with a sector and a service area. */
+@Injectable()
+export class OrganizationsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly organizations: OrganizationsRepository,
+    private readonly units: AdminUnitsRepository,
+  ) {}
+
+  async list(query: OrganizationListQuery, ability: AppAbility): Promise<OrganizationList> {
+    const scope = accessibleWhere(ability, 'read', 'Organization', ORGANIZATION_COLUMNS);
+    const rows = await this.organizations.list({ sector: query.sector, wardCode: query.wardCode, scope });
+    return { items: await this.views(rows) };
+  }
+
+  async get(id: string, ability: AppAbility): Promise<OrganizationView> {
+    const org = await this.organizations.findById(id);
+    if (!org || !ability.can('read', subjectOf(org))) throw new DomainError('resource.not_found');
+    return (await this.views([org]))[0];
+  }
+
+  async create(dto: CreateOrganizationDto, ability: AppAbility): Promise<OrganizationView> {
+    const area = await this.resolveArea(dto.serviceArea);
+    const subject: OrganizationSubject = {
+      kind: 'Organization',
+      provinceCode: area.provinceCode,
+      sector: dto.sector,
+    };
+    if (!ability.can('create', subject)) throw new DomainError('auth.forbidden');
+    const saved = await this.write(async (manager) => {
+      const org = await this.organizations.save(
+        {
+          name: dto.name.trim(),
+          sector: dto.sector,
+          provinceCode: area.provinceCode,
+          serviceScope: area.scope,
+        },
+        manager,
+      );
+      await this.organizations.replaceCommunes(org.id, area.communeCodes, manager);
+      return org;
+    });
+    return (await this.views([saved]))[0];
+  }
+
+  async update(id: string, dto: UpdateOrganizationDto, ability: AppAbility): Promise<OrganizationView> {
+    const saved = await this.write(async (manager) => {
+      const org = await this.organizations.findById(id, manager);
+      if (!org || !ability.can('update', subjectOf(org))) throw new DomainError('resource.not_found');
+      if (dto.name !== undefined) org.name = dto.name.trim();
+      if (dto.sector !== undefined) org.sector = dto.sector;
+      if (dto.serviceArea !== undefined) {
+        const area = await this.resolveArea(dto.serviceArea, manager);
+        org.provinceCode = area.provinceCode;
+        org.serviceScope = area.scope;
+        await this.organizations.replaceCommunes(org.id, area.communeCodes, manager);
+      }
+      // The new values must be allowed too (an admin's rule has no condition today; a future one might).
+      if (!ability.can('update', subjectOf(org))) throw new DomainError('auth.forbidden');
+      return this.organizations.save(org, manager);
+    });
+    return (await this.views([saved]))[0];
+  }
+
+  private async write<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    try {
+      return await this.dataSource.transaction(work);
+    } catch (e) {
+      if (isUniqueViolation(e, 'organizations_province_name_key'))
+        throw new DomainError('organization.name_taken');
+      throw e;
+    }
+  }
+
+  /** A service area is a whole province, or communes that exist and all belong to one province. */
+  private async resolveArea(area: ServiceAreaDto, manager?: EntityManager): Promise<ResolvedArea> {
+    const hasProvince = area.provinceCode !== undefined;
+    const hasCommunes = area.communeCodes !== undefined;
+    if (hasProvince === hasCommunes) {
+      throw invalid('serviceArea', 'exactlyOne', {
+        en: 'give either provinceCode or communeCodes',
+        vi: 'cần có provinceCode hoặc communeCodes (chỉ một)',
+      });
+    }
+    if (hasProvince) {
+      const [unit] = await this.units.findByCodes([area.provinceCode!], manager);
+      if (!unit || unit.level !== 'province') {
+        throw invalid('serviceArea.provinceCode', 'unknownProvince', {
+          en: 'is not a known province',
+          vi: 'không phải là mã tỉnh/thành phố hợp lệ',
+        });
+      }
+      return { scope: 'province', provinceCode: unit.code, communeCodes: [] };
+    }
+    const codes = [...new Set(area.communeCodes)].sort();
+    const units = await this.units.findByCodes(codes, manager);
+    const communes = units.filter((u) => u.level === 'commune');
+    if (communes.length !== codes.length) {
+      throw invalid('serviceArea.communeCodes', 'unknownCommune', {
+        en: 'contains a code that is not a known commune',
+        vi: 'có mã không phải là đơn vị hành chính cấp xã hợp lệ',
+      });
+    }
+    const provinces = new Set(communes.map((u) => u.provinceCode));
+    if (provinces.size !== 1) {
+      throw invalid('serviceArea.communeCodes', 'oneProvince', {
+        en: 'must all belong to one province',
+        vi: 'phải thuộc cùng một tỉnh/thành phố',
+      });
+    }
+    return { scope: 'communes', provinceCode: [...provinces][0]!, communeCodes: codes };
+  }
+
+  private async views(orgs: Organization[]): Promise<OrganizationView[]> {
+    const communes = await this.organizations.communesOf(
+      orgs.filter((o) => o.serviceScope === 'communes').map((o) => o.id),
+    );
+    return orgs.map((o) => ({
+      id: o.id,
+      name: o.name,
+      sector: o.sector,
+      serviceArea:
+        o.serviceScope === 'province'
+          ? { type: 'province', provinceCode: o.provinceCode }
+          : { type: 'communes', provinceCode: o.provinceCode, communeCodes: communes.get(o.id) ?? [] },
+    }));
+  }
+}
+
+export function subjectOf(o: Organization): OrganizationSubject {
+  return { kind: 'Organization', id: o.id, provinceCode: o.provinceCode, sector: o.sector };
+}
+
+function invalid(field: string, code: string, message: FieldError['message']): DomainError {
+  return new DomainError('unprocessable', undefined, [{ field, code, message }]);
+}

@@ -1,0 +1,106 @@
+import { Body, Controller, Get, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiConflictResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import type { Request } from 'express';
+import { CurrentPrincipal } from '../authz/current-principal.decorator';
+import { Policy, Public } from '../authz/policy.decorator';
+import type { Principal } from '../authz/principal';
+import { Problem } from '../common/errors/problem';
+import { AuthService, SignedIn } from './auth.service';
+import {
+  LoginDto,
+  LoginResponse,
+  MeResponse,
+  TotpEnrollResponse,
+  TotpVerifyDto,
+  TotpVerifyResponse,
+} from './dto/auth.dto';
+import { LocalAuthGuard } from './local-auth.guard';
+
+@ApiTags('auth')
+@Controller('auth')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  @Post('login')
+  @Public()
+  @UseGuards(LocalAuthGuard)
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Sign in; returns a 15-minute access token',
+    description:
+      'Unknown username, wrong password, wrong code and disabled account all answer the same 401. After ' +
+      'repeated failures the account (and, separately, the client IP) is locked for a while: 429. ' +
+      'Supervisors and admins must send `totp` once two-factor is set up (401 auth.totp_required otherwise).',
+  })
+  @ApiBody({ type: LoginDto })
+  @ApiOkResponse({ type: LoginResponse })
+  @ApiBadRequestResponse({ type: Problem })
+  @ApiUnauthorizedResponse({ type: Problem })
+  @ApiTooManyRequestsResponse({ type: Problem })
+  login(@Req() req: Request & { user?: SignedIn }): LoginResponse {
+    const s = req.user!;
+    return {
+      accessToken: s.accessToken,
+      tokenType: 'Bearer',
+      expiresIn: s.expiresIn,
+      user: s.user,
+      totpEnrollmentRequired: s.totpEnrollmentRequired,
+    };
+  }
+
+  @Post('logout')
+  @Policy('delete', 'Session')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Sign out: the access token is refused from now on' })
+  @ApiNoContentResponse({ description: 'Signed out' })
+  async logout(@CurrentPrincipal() p: Principal): Promise<void> {
+    await this.auth.signOut(p);
+  }
+
+  @Get('me')
+  @Policy('read', 'Session')
+  @ApiOperation({ summary: 'The signed-in account' })
+  @ApiOkResponse({ type: MeResponse })
+  me(@CurrentPrincipal() p: Principal): Promise<MeResponse> {
+    return this.auth.me(p);
+  }
+
+  @Post('totp/enroll')
+  @Policy('update', 'Session')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Start setting up two-factor authentication: a new TOTP secret to add to an authenticator app',
+  })
+  @ApiOkResponse({ type: TotpEnrollResponse })
+  @ApiConflictResponse({ type: Problem, description: 'Two-factor is already set up' })
+  enroll(@CurrentPrincipal() p: Principal): Promise<TotpEnrollResponse> {
+    return this.auth.enrollTotp(p);
+  }
+
+  @Post('totp/verify')
+  @Policy('update', 'Session')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Finish setting up two-factor with a first code; every session then ends (sign in again with a code)',
+  })
+  @ApiOkResponse({ type: TotpVerifyResponse })
+  @ApiBadRequestResponse({ type: Problem })
+  @ApiConflictResponse({ type: Problem, description: 'No set-up in progress' })
+  @ApiUnprocessableEntityResponse({ type: Problem, description: 'The code is not valid' })
+  async verify(@CurrentPrincipal() p: Principal, @Body() dto: TotpVerifyDto): Promise<TotpVerifyResponse> {
+    await this.auth.activateTotp(p, dto.code);
+    return { totpEnabled: true };
+  }
+}

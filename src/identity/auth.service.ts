@@ -1,0 +1,138 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { AuditService } from '../audit/audit.service';
+import type { Principal } from '../authz/principal';
+import { DomainError } from '../common/errors/domain-error';
+import { LOGGER } from '../common/logging/logger.module';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { MAX_PASSWORD_BYTES, PasswordHasher } from '../crypto/password-hasher';
+import type { MeResponse } from './dto/auth.dto';
+import { LoginThrottleService } from './login-throttle.service';
+import { IssuedToken, TokenService } from './token.service';
+import { TotpService, TotpEnrollment } from './totp.service';
+import { Role, User } from './user.entity';
+import { UsersRepository } from './users.repository';
+
+/** Roles that must sign in with a second factor. */
+export const TOTP_REQUIRED_ROLES: ReadonlySet<Role> = new Set(['supervisor', 'admin']);
+
+export interface Credentials {
+  username: unknown;
+  password: unknown;
+  totp?: unknown;
+  ip: string;
+}
+
+export interface SignedIn extends IssuedToken {
+  user: { id: string; username: string; role: Role };
+  /** The account must set up two-factor authentication; the token may do nothing else. */
+  totpEnrollmentRequired: boolean;
+}
+
+/**
+ * Sign-in, sign-out and two-factor set-up. Protects against guessing and enumeration: one answer for an
+ * unknown username, a wrong password and a disabled account (each costs one Argon2id verification), and
+ * a per-account and per-IP lock after repeated failures, checked before any password is looked at.
+ */
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly hasher: PasswordHasher,
+    private readonly throttle: LoginThrottleService,
+    private readonly tokens: TokenService,
+    private readonly totp: TotpService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly audit: AuditService,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async signIn(c: Credentials): Promise<SignedIn> {
+    const username = typeof c.username === 'string' ? c.username : '';
+    const password = typeof c.password === 'string' ? c.password : '';
+    const keys = this.throttle.keysFor(username, c.ip);
+    const validShape = username.length > 0 && username.length <= 64 && password.length > 0;
+    const user = validShape ? await this.users.findByUsername(username) : null;
+    // Every attempt goes to the access log (auth.login / auth.login_failed), in the account's jurisdiction;
+    // one on an unknown username has no account and is visible to national supervisors only.
+    const refuse = async (code: 'auth.throttled' | 'auth.invalid_credentials' | 'auth.totp_required') => {
+      await this.audit.recordSignIn({ userId: user?.id ?? null, outcome: 'denied', reason: code });
+      return new DomainError(code);
+    };
+    if (await this.throttle.isLocked(keys)) throw await refuse('auth.throttled');
+
+    const fail = async (code: 'auth.invalid_credentials' | 'auth.totp_required'): Promise<never> => {
+      const locked = await this.throttle.recordFailure(keys);
+      // No username, password or IP in the log: the user id only when the account exists.
+      this.logger.info({ event: 'auth.login_failed', locked }, 'sign-in refused');
+      throw await refuse(code);
+    };
+
+    if (!user || Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
+      await this.hasher.verifyDummy(password);
+      return fail('auth.invalid_credentials');
+    }
+    const check = await this.hasher.verify(user.passwordHash, password);
+    if (!check.valid || user.status !== 'active') return fail('auth.invalid_credentials');
+
+    const enforceTotp = !(this.config.demo.enabled && user.demoAccount);
+    let enrollmentOnly = false;
+    if (user.totpEnabledAt && enforceTotp) {
+      if (c.totp === undefined || c.totp === null || c.totp === '') return fail('auth.totp_required');
+      if (typeof c.totp !== 'string' || !(await this.totp.check(user, c.totp))) {
+        return fail('auth.invalid_credentials');
+      }
+    } else if (!user.totpEnabledAt && enforceTotp && TOTP_REQUIRED_ROLES.has(user.role)) {
+      enrollmentOnly = true;
+    }
+
+    await this.throttle.recordSuccess(keys);
+    if (check.needsRehash) await this.rehash(user, password);
+    await this.audit.recordSignIn({ userId: user.id, outcome: 'allowed' });
+    const token = await this.tokens.issue(user, enrollmentOnly);
+    this.logger.info({ event: 'auth.login', userId: user.id, enrollmentOnly }, 'signed in');
+    return {
+      ...token,
+      user: { id: user.id, username: user.username, role: user.role },
+      totpEnrollmentRequired: enrollmentOnly,
+    };
+  }
+
+  async signOut(p: Principal): Promise<void> {
+    await this.tokens.revoke(p.tokenId, p.userId, p.tokenExpiresAt);
+  }
+
+  async enrollTotp(p: Principal): Promise<TotpEnrollment> {
+    return this.totp.enroll(await this.userOf(p));
+  }
+
+  async activateTotp(p: Principal, code: string): Promise<void> {
+    await this.totp.activate(await this.userOf(p), code);
+  }
+
+  async me(p: Principal): Promise<MeResponse> {
+    const user = await this.userOf(p);
+    const wards = await this.users.wardCodesOf([user.id]);
+    return {
+      id: user.id,
+      username: user.username,
+      role: user.role,
+      wardCodes: wards.get(user.id) ?? [],
+      organizationId: user.organizationId,
+      provinceCode: user.provinceCode,
+      totpEnabled: user.totpEnabledAt !== null,
+      totpEnrollmentRequired: p.enrollmentOnly,
+    };
+  }
+
+  private async userOf(p: Principal): Promise<User> {
+    const user = await this.users.findById(p.userId);
+    if (!user) throw new DomainError('auth.unauthenticated');
+    return user;
+  }
+
+  private async rehash(user: User, password: string): Promise<void> {
+    const hash = await this.hasher.hash(password);
+    await this.users.update(user.id, { passwordHash: hash });
+  }
+}

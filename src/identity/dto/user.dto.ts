@@ -1,0 +1,159 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  Equals,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { ROLES, Role, UserStatus } from '../user.entity';
+
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
+const COMMUNE_CODE = /^\d{5}$/;
+const PROVINCE_CODE = /^\d{2}$/;
+
+export class CreateUserDto {
+  @ApiProperty({
+    example: 'ward.longbien',
+    description: '3-64 letters, digits, dot, underscore or hyphen; stored lower-case',
+  })
+  @IsString()
+  @Matches(USERNAME)
+  username!: string;
+
+  @ApiProperty({
+    format: 'password',
+    description:
+      'Initial password: at least 12 characters, not a common password, not containing the username',
+  })
+  @IsString()
+  @MaxLength(1024)
+  password!: string;
+
+  @ApiProperty({ enum: ROLES })
+  @IsIn(ROLES)
+  role!: Role;
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['00145'],
+    description: 'ward_officer: 1-50 commune codes',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(50)
+  @ArrayUnique()
+  @Matches(COMMUNE_CODE, { each: true })
+  wardCodes?: string[];
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'provider: the organisation' })
+  @IsOptional()
+  @IsUUID()
+  organizationId?: string;
+
+  @ApiPropertyOptional({ example: '01', description: 'supervisor: the province of the jurisdiction' })
+  @IsOptional()
+  @Matches(PROVINCE_CODE)
+  provinceCode?: string;
+
+  @ApiPropertyOptional({
+    description: 'supervisor: true for a national jurisdiction (instead of provinceCode)',
+  })
+  @IsOptional()
+  @IsBoolean()
+  national?: boolean;
+}
+
+export class UpdateUserDto {
+  @ApiPropertyOptional({
+    enum: ['active', 'disabled'],
+    description: 'disabled: sign-in is refused and every token already issued stops working at once',
+  })
+  @IsOptional()
+  @IsIn(['active', 'disabled'])
+  status?: UserStatus;
+
+  @ApiPropertyOptional({
+    format: 'password',
+    description: 'Reset the password (same rules as on creation); ends every session of the user',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  password?: string;
+
+  @ApiPropertyOptional({ description: 'true: remove two-factor authentication so the user sets it up again' })
+  @IsOptional()
+  @Equals(true)
+  resetTotp?: true;
+
+  @ApiPropertyOptional({ type: [String], description: 'ward_officer: replace the communes served' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(50)
+  @ArrayUnique()
+  @Matches(COMMUNE_CODE, { each: true })
+  wardCodes?: string[];
+}
+
+export class UserListQuery {
+  @ApiPropertyOptional({ enum: ROLES })
+  @IsOptional()
+  @IsIn(ROLES)
+  role?: Role;
+
+  @ApiPropertyOptional({ enum: ['active', 'disabled'] })
+  @IsOptional()
+  @IsIn(['active', 'disabled'])
+  status?: UserStatus;
+
+  @ApiPropertyOptional({ minimum: 1, default: 1 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100000)
+  page?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  pageSize?: number;
+}
+
+export class UserView {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() username!: string;
+  @ApiProperty({ enum: ROLES }) role!: Role;
+  @ApiProperty({ enum: ['active', 'disabled'] }) status!: UserStatus;
+  @ApiProperty({ type: [String] }) wardCodes!: string[];
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) organizationId!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'supervisor: province; null = national' })
+  provinceCode!: string | null;
+  @ApiProperty() totpEnabled!: boolean;
+  @ApiProperty() createdAt!: Date;
+  @ApiProperty() updatedAt!: Date;
+}
+
+export class UserList {
+  @ApiProperty({ type: [UserView] }) items!: UserView[];
+  @ApiProperty() total!: number;
+  @ApiProperty() page!: number;
+  @ApiProperty() pageSize!: number;
+}

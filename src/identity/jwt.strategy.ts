@@ -1,0 +1,53 @@
+import { Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import type { Principal } from '../authz/principal';
+import { PurposeKeys } from '../crypto';
+import { AccessTokenClaims, TOKEN_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER } from './token.service';
+import { UsersRepository } from './users.repository';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Authenticates `Authorization: Bearer` on every request: a valid signature, issuer, audience and expiry,
+ * then one query that the account is still active, the token's version is current and it was not signed out.
+ * The caller's role and scope come from that query, never from the token.
+ */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  constructor(
+    keys: PurposeKeys,
+    private readonly users: UsersRepository,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: keys.tokenSigningKey(),
+      algorithms: [TOKEN_ALGORITHM],
+      issuer: TOKEN_ISSUER,
+      audience: TOKEN_AUDIENCE,
+      ignoreExpiration: false,
+      jsonWebTokenOptions: { clockTolerance: 0, maxAge: '1h' },
+    });
+  }
+
+  async validate(claims: Partial<AccessTokenClaims>): Promise<Principal | false> {
+    const { sub, jti, ver, exp } = claims;
+    if (typeof sub !== 'string' || !UUID.test(sub) || typeof jti !== 'string' || !UUID.test(jti))
+      return false;
+    if (typeof ver !== 'number' || typeof exp !== 'number') return false;
+    const row = await this.users.findSession(sub, jti);
+    if (!row || row.status !== 'active' || row.revoked || row.tokenVersion !== ver) return false;
+    return {
+      userId: row.id,
+      username: row.username,
+      role: row.role,
+      wardCodes: row.role === 'ward_officer' ? row.wardCodes : [],
+      organizationId: row.role === 'provider' ? row.organizationId : null,
+      sector: row.role === 'provider' ? row.sector : null,
+      provinceCode: row.role === 'supervisor' ? row.provinceCode : null,
+      enrollmentOnly: claims.enr === true,
+      tokenId: jti,
+      tokenExpiresAt: new Date(exp * 1000),
+    };
+  }
+}

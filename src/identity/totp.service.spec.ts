@@ -1,0 +1,72 @@
+import { generate } from 'otplib';
+import { DataSource } from 'typeorm';
+import { createTestDataSource } from '../../test/support/database';
+import { createCryptoServices } from '../crypto';
+import { TotpSecretCipher } from './totp-secret.cipher';
+import { TotpService } from './totp.service';
+import { User } from './user.entity';
+
+describe('TotpService', () => {
+  let dataSource: DataSource;
+  let drop: () => Promise<void>;
+  let totp: TotpService;
+  const at = (offset: number) => Math.floor(Date.now() / 1000) + offset;
+  const load = async (id: string) => (await dataSource.getRepository(User).findOneBy({ id }))!;
+
+  beforeAll(async () => {
+    ({ dataSource, drop } = await createTestDataSource());
+    const crypto = await createCryptoServices(
+      { dataDir: '/nonexistent', production: false, masterKey: Buffer.alloc(32, 7).toString('base64') },
+      dataSource,
+    );
+    totp = new TotpService(dataSource, new TotpSecretCipher(crypto.dataKeys, crypto.fields));
+  });
+  afterAll(async () => {
+    await drop();
+  });
+
+  async function givenUser(): Promise<User> {
+    const [row] = await dataSource.query<{ id: string }[]>(
+      `INSERT INTO users (username, role, password_hash) VALUES ('u' || floor(random() * 1e9)::text, 'admin', 'x')
+       RETURNING id`,
+    );
+    return load(row.id);
+  }
+
+  it('enrols with a sealed pending secret, activates with a first code, then checks codes once each', async () => {
+    const user = await givenUser();
+    const { secret, otpauthUrl } = await totp.enroll(user);
+    expect(otpauthUrl).toContain(`secret=${secret}`);
+    const sealed = (await load(user.id)).totpPendingSecret!;
+    expect(sealed.toString('latin1')).not.toContain(secret);
+
+    await expect(totp.activate(await load(user.id), '000000')).rejects.toMatchObject({
+      code: 'auth.totp_invalid',
+    });
+    await totp.activate(await load(user.id), await generate({ secret, epoch: at(-30) }));
+    const active = await load(user.id);
+    expect(active.totpEnabledAt).not.toBeNull();
+    expect(active.totpPendingSecret).toBeNull();
+    expect(active.tokenVersion).toBe(user.tokenVersion + 1);
+
+    const now = await generate({ secret, epoch: at(0) });
+    expect(await totp.check(await load(user.id), now)).toBe(true);
+    expect(await totp.check(await load(user.id), now)).toBe(false); // replay
+    expect(await totp.check(await load(user.id), await generate({ secret, epoch: at(-30) }))).toBe(false); // older
+    expect(await totp.check(await load(user.id), await generate({ secret, epoch: at(30) }))).toBe(true);
+    expect(await totp.check(await load(user.id), '12345')).toBe(false);
+  });
+
+  it('a secret copied onto another account does not open there', async () => {
+    const a = await givenUser();
+    const b = await givenUser();
+    const { secret } = await totp.enroll(a);
+    await totp.activate(await load(a.id), await generate({ secret, epoch: at(0) }));
+    await dataSource.query(
+      `UPDATE users SET totp_secret = (SELECT totp_secret FROM users WHERE id = $1), totp_enabled_at = now()
+        WHERE id = $2`,
+      [a.id, b.id],
+    );
+    await expect(totp.check(await load(b.id), await generate({ secret, epoch: at(30) }))).rejects.toThrow();
+  });
+});

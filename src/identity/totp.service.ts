@@ -1,0 +1,112 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { generateSecret, generateURI, verify } from 'otplib';
+import { DataSource } from 'typeorm';
+import { DomainError } from '../common/errors/domain-error';
+import { returnedRows } from '../database/pg-errors';
+import { TotpSecretCipher } from './totp-secret.cipher';
+import { User } from './user.entity';
+
+export const TOTP_ISSUER = 'Haven';
+/** Accept the previous and next 30-second step too (clock drift between phone and server). */
+const EPOCH_TOLERANCE_SECONDS = 30;
+
+export interface TotpEnrollment {
+  secret: string;
+  otpauthUrl: string;
+}
+
+/**
+ * Two-factor authentication with TOTP (RFC 6238: SHA-1, 6 digits, 30 s, as every authenticator app).
+ * Enrolment stores a pending secret, activated by a first valid code; a code is never accepted twice (the
+ * last accepted time step is kept and compared atomically).
+ */
+@Injectable()
+export class TotpService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly cipher: TotpSecretCipher,
+  ) {}
+
+  async enroll(user: User): Promise<TotpEnrollment> {
+    if (user.totpEnabledAt) {
+      throw new DomainError('conflict.state', {
+        en: 'Two-factor authentication is already set up; an administrator can reset it.',
+        vi: 'Xác thực hai lớp đã được thiết lập; quản trị viên có thể đặt lại.',
+      });
+    }
+    const secret = generateSecret({ length: 20 });
+    await this.dataSource.transaction(async (manager) => {
+      const sealed = await this.cipher.seal(user.id, 'totp_pending_secret', secret, manager);
+      await manager.query(`UPDATE users SET totp_pending_secret = $2, updated_at = now() WHERE id = $1`, [
+        user.id,
+        sealed,
+      ]);
+    });
+    return { secret, otpauthUrl: generateURI({ issuer: TOTP_ISSUER, label: user.username, secret }) };
+  }
+
+  /** Activates the pending secret with a first code; every earlier session of the user ends (token version). */
+  async activate(user: User, code: string): Promise<void> {
+    if (user.totpEnabledAt || !user.totpPendingSecret) {
+      throw new DomainError('conflict.state', {
+        en: 'There is no two-factor set-up waiting for a code; start with /auth/totp/enroll.',
+        vi: 'Không có thiết lập xác thực hai lớp nào đang chờ mã; hãy bắt đầu với /auth/totp/enroll.',
+      });
+    }
+    await this.dataSource.transaction(async (manager) => {
+      const secret = await this.cipher.open(user.id, 'totp_pending_secret', user.totpPendingSecret!, manager);
+      const step = await matchingStep(secret, code, null);
+      if (step === null) throw new DomainError('auth.totp_invalid');
+      const sealed = await this.cipher.seal(user.id, 'totp_secret', secret, manager);
+      const updated = returnedRows(
+        await manager.query(
+          `UPDATE users
+            SET totp_secret = $2, totp_enabled_at = now(), totp_pending_secret = NULL, totp_last_step = $3,
+                token_version = token_version + 1, updated_at = now()
+          WHERE id = $1 AND totp_enabled_at IS NULL
+          RETURNING id`,
+          [user.id, sealed, step],
+        ),
+      );
+      if (updated.length === 0) throw new DomainError('conflict.state');
+    });
+  }
+
+  /** Checks a sign-in code against the user's active secret and consumes its time step. */
+  async check(user: User, code: string): Promise<boolean> {
+    if (!user.totpSecret || !/^\d{6}$/.test(code)) return false;
+    const secret = await this.cipher.open(user.id, 'totp_secret', user.totpSecret);
+    const step = await matchingStep(
+      secret,
+      code,
+      user.totpLastStep === null ? null : Number(user.totpLastStep),
+    );
+    if (step === null) return false;
+    // Two sign-ins racing with the same code: only one moves the step forward.
+    const rows = returnedRows(
+      await this.dataSource.query(
+        `UPDATE users SET totp_last_step = $2
+        WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)
+        RETURNING id`,
+        [user.id, step],
+      ),
+    );
+    return rows.length === 1;
+  }
+}
+
+async function matchingStep(secret: string, code: string, afterStep: number | null): Promise<number | null> {
+  if (!/^\d{6}$/.test(code)) return null;
+  try {
+    const result = await verify({
+      secret,
+      token: code,
+      epochTolerance: EPOCH_TOLERANCE_SECONDS,
+      ...(afterStep === null ? {} : { afterTimeStep: afterStep }),
+    });
+    return result.valid && 'timeStep' in result ? result.timeStep : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,66 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+
+export const ROLES = ['ward_officer', 'provider', 'supervisor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export type UserStatus = 'active' | 'disabled';
+
+/**
+ * A staff account with exactly one role. Its scope: communes (ward_officer, in user_communes), one
+ * organisation (provider), a province or nothing = national (supervisor). Secrets are stored only as an
+ * Argon2id hash (password) and sealed bytes (TOTP).
+ */
+@Entity({ name: 'users' })
+export class User {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  username!: string;
+
+  @Column({ type: 'varchar', length: 12 })
+  role!: Role;
+
+  @Column({ type: 'varchar', length: 8, default: 'active' })
+  status!: UserStatus;
+
+  @Column({ name: 'password_hash', type: 'text' })
+  passwordHash!: string;
+
+  @Column({ name: 'password_changed_at', type: 'timestamptz', default: () => 'now()' })
+  passwordChangedAt!: Date;
+
+  /** Bumped on disable, password reset and TOTP changes: every token carrying an older version is refused. */
+  @Column({ name: 'token_version', type: 'integer', default: 1 })
+  tokenVersion!: number;
+
+  @Column({ name: 'organization_id', type: 'uuid', nullable: true })
+  organizationId!: string | null;
+
+  /** Supervisor jurisdiction; null for a national supervisor (and for every other role). */
+  @Column({ name: 'province_code', type: 'varchar', length: 2, nullable: true })
+  provinceCode!: string | null;
+
+  @Column({ name: 'totp_secret', type: 'bytea', nullable: true })
+  totpSecret!: Buffer | null;
+
+  @Column({ name: 'totp_pending_secret', type: 'bytea', nullable: true })
+  totpPendingSecret!: Buffer | null;
+
+  @Column({ name: 'totp_enabled_at', type: 'timestamptz', nullable: true })
+  totpEnabledAt!: Date | null;
+
+  /** The last TOTP time step accepted: a code is never accepted twice. */
+  @Column({ name: 'totp_last_step', type: 'bigint', nullable: true })
+  totpLastStep!: string | null;
+
+  /** Seeded by the demo data set: TOTP is not enforced for it while the service runs in demo mode. */
+  @Column({ name: 'demo_account', type: 'boolean', default: false })
+  demoAccount!: boolean;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}

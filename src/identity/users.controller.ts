@@ -1,0 +1,75 @@
+import { Body, Controller, Get, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import type { AppAbility } from '../authz/ability.factory';
+import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
+import { Policy } from '../authz/policy.decorator';
+import type { Principal } from '../authz/principal';
+import { Problem } from '../common/errors/problem';
+import { CreateUserDto, UpdateUserDto, UserList, UserListQuery, UserView } from './dto/user.dto';
+import { UsersService } from './users.service';
+
+@ApiTags('accounts')
+@Controller('users')
+export class UsersController {
+  constructor(private readonly users: UsersService) {}
+
+  @Post()
+  @Policy('create', 'User')
+  @ApiOperation({ summary: 'Create an account with one role and its scope (admin)' })
+  @ApiCreatedResponse({ type: UserView })
+  @ApiBadRequestResponse({ type: Problem })
+  @ApiConflictResponse({ type: Problem, description: 'The username is taken' })
+  @ApiUnprocessableEntityResponse({
+    type: Problem,
+    description: 'Weak password, or unknown commune/organisation',
+  })
+  create(@Body() dto: CreateUserDto, @CurrentAbility() ability: AppAbility): Promise<UserView> {
+    return this.users.create(dto, ability);
+  }
+
+  @Get()
+  @Policy('read', 'User')
+  @ApiOperation({ summary: 'List accounts (admin)' })
+  @ApiOkResponse({ type: UserList })
+  list(@Query() query: UserListQuery, @CurrentAbility() ability: AppAbility): Promise<UserList> {
+    return this.users.list(query, ability);
+  }
+
+  @Get(':id')
+  @Policy('read', 'User')
+  @ApiOperation({ summary: 'One account (admin)' })
+  @ApiOkResponse({ type: UserView })
+  @ApiNotFoundResponse({ type: Problem })
+  get(@Param('id', ParseUUIDPipe) id: string, @CurrentAbility() ability: AppAbility): Promise<UserView> {
+    return this.users.get(id, ability);
+  }
+
+  @Patch(':id')
+  @Policy('update', 'User')
+  @ApiOperation({
+    summary: 'Disable or re-enable an account, reset its password or two-factor, change its communes (admin)',
+    description:
+      'Disabling, a password or two-factor reset and a change of communes end every session of the account.',
+  })
+  @ApiOkResponse({ type: UserView })
+  @ApiNotFoundResponse({ type: Problem })
+  @ApiConflictResponse({ type: Problem, description: 'Disabling your own account' })
+  @ApiUnprocessableEntityResponse({ type: Problem })
+  update(
+    @Param('id', ParseUUIDPipe) id: string,
+    @Body() dto: UpdateUserDto,
+    @CurrentPrincipal() caller: Principal,
+    @CurrentAbility() ability: AppAbility,
+  ): Promise<UserView> {
+    return this.users.update(id, dto, caller, ability);
+  }
+}

@@ -1,0 +1,117 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { Sector } from '../directory/organization.entity';
+import { Role, User, UserStatus } from './user.entity';
+
+/** What the access guard needs about the caller, loaded with one indexed query per request. */
+export interface SessionRow {
+  id: string;
+  username: string;
+  role: Role;
+  status: UserStatus;
+  tokenVersion: number;
+  organizationId: string | null;
+  sector: Sector | null;
+  provinceCode: string | null;
+  wardCodes: string[];
+  revoked: boolean;
+}
+
+export interface UserListFilter {
+  role?: Role;
+  status?: UserStatus;
+  /** SQL condition from the caller's ability (sql-scope.ts) over the alias `u`. */
+  scope: { sql: string; params: Record<string, unknown> };
+  offset: number;
+  limit: number;
+}
+
+/** Narrow queries on users and their communes. */
+@Injectable()
+export class UsersRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private repo(manager?: EntityManager) {
+    return (manager ?? this.dataSource.manager).getRepository(User);
+  }
+
+  findById(id: string, manager?: EntityManager): Promise<User | null> {
+    return this.repo(manager).findOneBy({ id });
+  }
+
+  findByUsername(username: string): Promise<User | null> {
+    return this.repo().findOneBy({ username: username.trim().toLowerCase() });
+  }
+
+  async findSession(userId: string, jti: string): Promise<SessionRow | null> {
+    const rows = await this.dataSource.query<SessionRow[]>(
+      `SELECT u.id, u.username, u.role, u.status, u.token_version AS "tokenVersion",
+              u.organization_id AS "organizationId", o.sector, u.province_code AS "provinceCode",
+              ARRAY(SELECT uc.commune_code FROM user_communes uc WHERE uc.user_id = u.id ORDER BY 1)::text[]
+                AS "wardCodes",
+              EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $2) AS revoked
+         FROM users u
+         LEFT JOIN organizations o ON o.id = u.organization_id
+        WHERE u.id = $1`,
+      [userId, jti],
+    );
+    return rows[0] ?? null;
+  }
+
+  async wardCodesOf(userIds: readonly string[], manager?: EntityManager): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>(userIds.map((id) => [id, []]));
+    if (userIds.length === 0) return out;
+    const rows = await (manager ?? this.dataSource.manager).query<
+      { user_id: string; commune_code: string }[]
+    >(`SELECT user_id, commune_code FROM user_communes WHERE user_id = ANY($1) ORDER BY commune_code`, [
+      userIds,
+    ]);
+    for (const r of rows) out.get(r.user_id)?.push(r.commune_code);
+    return out;
+  }
+
+  async insert(user: Partial<User>, wardCodes: readonly string[], manager: EntityManager): Promise<User> {
+    const saved = await manager.getRepository(User).save(manager.getRepository(User).create(user));
+    await this.replaceWardCodes(saved.id, wardCodes, manager);
+    return saved;
+  }
+
+  async replaceWardCodes(
+    userId: string,
+    wardCodes: readonly string[],
+    manager: EntityManager,
+  ): Promise<void> {
+    await manager.query(`DELETE FROM user_communes WHERE user_id = $1`, [userId]);
+    if (wardCodes.length) {
+      await manager.query(
+        `INSERT INTO user_communes (user_id, commune_code) SELECT $1, unnest($2::varchar[])`,
+        [userId, wardCodes],
+      );
+    }
+  }
+
+  async update(id: string, changes: Partial<User>, manager?: EntityManager): Promise<void> {
+    await this.repo(manager).update({ id }, changes);
+  }
+
+  async bumpTokenVersion(id: string, manager: EntityManager): Promise<void> {
+    await manager.query(
+      `UPDATE users SET token_version = token_version + 1, updated_at = now() WHERE id = $1`,
+      [id],
+    );
+  }
+
+  async list(filter: UserListFilter): Promise<{ items: User[]; total: number }> {
+    const qb = this.repo()
+      .createQueryBuilder('u')
+      .where(filter.scope.sql, filter.scope.params)
+      .orderBy('u.username', 'ASC')
+      .offset(filter.offset)
+      .limit(filter.limit);
+    if (filter.role) qb.andWhere('u.role = :role', { role: filter.role });
+    if (filter.status) qb.andWhere('u.status = :status', { status: filter.status });
+    const [items, total] = await qb.getManyAndCount();
+    return { items, total };
+  }
+}

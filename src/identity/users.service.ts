@@ -1,0 +1,243 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { AppAbility } from '../authz/ability.factory';
+import type { Principal } from '../authz/principal';
+import { accessibleWhere } from '../authz/sql-scope';
+import type { UserSubject } from '../authz/subjects';
+import { DomainError, FieldError } from '../common/errors/domain-error';
+import { PasswordHasher } from '../crypto/password-hasher';
+import { isUniqueViolation } from '../database/pg-errors';
+import { AdminUnitsRepository } from '../directory/admin-units.repository';
+import { OrganizationsRepository } from '../directory/organizations.repository';
+import { CreateUserDto, UpdateUserDto, UserList, UserListQuery, UserView } from './dto/user.dto';
+import { assertPasswordAcceptable } from './password-policy';
+import { User } from './user.entity';
+import { UsersRepository } from './users.repository';
+
+const USER_COLUMNS = { id: 'u.id', role: 'u.role' } as const;
+
+/** Account administration: create, list, disable, reset password or two-factor, change communes. */
+@Injectable()
+export class UsersService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly users: UsersRepository,
+    private readonly units: AdminUnitsRepository,
+    private readonly organizations: OrganizationsRepository,
+    private readonly hasher: PasswordHasher,
+  ) {}
+
+  async create(dto: CreateUserDto, ability: AppAbility): Promise<UserView> {
+    const username = dto.username.toLowerCase();
+    if (!ability.can('create', { kind: 'User', role: dto.role } satisfies UserSubject)) {
+      throw new DomainError('auth.forbidden');
+    }
+    const scope = await this.resolveScope(dto);
+    assertPasswordAcceptable(dto.password, username);
+    const passwordHash = await this.hasher.hash(dto.password);
+    try {
+      const user = await this.dataSource.transaction((manager) =>
+        this.users.insert(
+          {
+            username,
+            role: dto.role,
+            passwordHash,
+            organizationId: scope.organizationId,
+            provinceCode: scope.provinceCode,
+          },
+          scope.wardCodes,
+          manager,
+        ),
+      );
+      return this.get(user.id, ability);
+    } catch (e) {
+      if (isUniqueViolation(e, 'users_username_key')) throw new DomainError('user.username_taken');
+      throw e;
+    }
+  }
+
+  async list(query: UserListQuery, ability: AppAbility): Promise<UserList> {
+    const page = query.page ?? 1;
+    const pageSize = query.pageSize ?? 50;
+    const { items, total } = await this.users.list({
+      role: query.role,
+      status: query.status,
+      scope: accessibleWhere(ability, 'read', 'User', USER_COLUMNS),
+      offset: (page - 1) * pageSize,
+      limit: pageSize,
+    });
+    return { items: await this.views(items), total, page, pageSize };
+  }
+
+  async get(id: string, ability: AppAbility): Promise<UserView> {
+    const user = await this.users.findById(id);
+    if (!user || !ability.can('read', subjectOf(user))) throw new DomainError('resource.not_found');
+    return (await this.views([user]))[0];
+  }
+
+  async update(id: string, dto: UpdateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
+    if (dto.password !== undefined) {
+      const target = await this.users.findById(id);
+      if (!target || !ability.can('update', subjectOf(target))) throw new DomainError('resource.not_found');
+      assertPasswordAcceptable(dto.password, target.username);
+    }
+    const passwordHash = dto.password !== undefined ? await this.hasher.hash(dto.password) : undefined;
+    await this.dataSource.transaction(async (manager) => {
+      const user = await manager
+        .getRepository(User)
+        .findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!user || !ability.can('update', subjectOf(user))) throw new DomainError('resource.not_found');
+      if (dto.status === 'disabled' && user.id === caller.userId) {
+        throw new DomainError('conflict.state', {
+          en: 'You cannot disable your own account.',
+          vi: 'Bạn không thể vô hiệu hoá tài khoản của chính mình.',
+        });
+      }
+      const changes: Partial<User> = {};
+      // Each of these ends every session of the user: tokens carry the version they were issued with.
+      let endSessions = false;
+      if (dto.status !== undefined && dto.status !== user.status) {
+        changes.status = dto.status;
+        endSessions = true;
+      }
+      if (passwordHash !== undefined) {
+        changes.passwordHash = passwordHash;
+        changes.passwordChangedAt = new Date();
+        endSessions = true;
+      }
+      if (dto.resetTotp) {
+        Object.assign(changes, {
+          totpSecret: null,
+          totpPendingSecret: null,
+          totpEnabledAt: null,
+          totpLastStep: null,
+        });
+        endSessions = true;
+      }
+      if (dto.wardCodes !== undefined) {
+        if (user.role !== 'ward_officer') {
+          throw invalid('wardCodes', 'roleMismatch', {
+            en: 'only a ward officer serves communes',
+            vi: 'chỉ cán bộ cấp xã mới phụ trách xã/phường',
+          });
+        }
+        await this.users.replaceWardCodes(user.id, await this.communes(dto.wardCodes, manager), manager);
+        endSessions = true;
+      }
+      if (endSessions) changes.tokenVersion = user.tokenVersion + 1;
+      if (Object.keys(changes).length) await this.users.update(user.id, changes, manager);
+    });
+    return this.get(id, ability);
+  }
+
+  /** Checks that the scope fields fit the role and name existing units and organisations. */
+  private async resolveScope(dto: CreateUserDto): Promise<{
+    wardCodes: string[];
+    organizationId: string | null;
+    provinceCode: string | null;
+  }> {
+    const errors: FieldError[] = [];
+    const notFor = (field: string) =>
+      errors.push({
+        field,
+        code: 'roleMismatch',
+        message: { en: `is not used for the role ${dto.role}`, vi: `không dùng cho vai trò ${dto.role}` },
+      });
+    const required = (field: string) =>
+      errors.push({ field, code: 'isDefined', message: { en: 'is required', vi: 'là bắt buộc' } });
+    const given = {
+      wardCodes: dto.wardCodes !== undefined,
+      organizationId: dto.organizationId !== undefined,
+      provinceCode: dto.provinceCode !== undefined,
+      national: dto.national !== undefined,
+    };
+    const expected: Record<string, (keyof typeof given)[]> = {
+      ward_officer: ['wardCodes'],
+      provider: ['organizationId'],
+      supervisor: ['provinceCode', 'national'],
+      admin: [],
+    };
+    const allowed = expected[dto.role] ?? [];
+    for (const field of Object.keys(given) as (keyof typeof given)[]) {
+      if (given[field] && !allowed.includes(field)) notFor(field);
+    }
+    if (dto.role === 'ward_officer' && !given.wardCodes) required('wardCodes');
+    if (dto.role === 'provider' && !given.organizationId) required('organizationId');
+    if (dto.role === 'supervisor') {
+      const national = dto.national === true;
+      if (national === given.provinceCode) {
+        errors.push({
+          field: 'provinceCode',
+          code: 'exactlyOne',
+          message: {
+            en: 'give either provinceCode or national: true',
+            vi: 'cần có provinceCode hoặc national: true (chỉ một)',
+          },
+        });
+      }
+    }
+    if (errors.length) throw new DomainError('request.validation', undefined, errors);
+
+    if (dto.role === 'ward_officer') {
+      return { wardCodes: await this.communes(dto.wardCodes!), organizationId: null, provinceCode: null };
+    }
+    if (dto.role === 'provider') {
+      const org = await this.organizations.findById(dto.organizationId!);
+      if (!org) {
+        throw invalid('organizationId', 'unknownOrganization', {
+          en: 'is not a known organisation',
+          vi: 'không phải là tổ chức đã đăng ký',
+        });
+      }
+      return { wardCodes: [], organizationId: org.id, provinceCode: null };
+    }
+    if (dto.role === 'supervisor' && dto.provinceCode) {
+      const [unit] = await this.units.findByCodes([dto.provinceCode]);
+      if (!unit || unit.level !== 'province') {
+        throw invalid('provinceCode', 'unknownProvince', {
+          en: 'is not a known province',
+          vi: 'không phải là mã tỉnh/thành phố hợp lệ',
+        });
+      }
+      return { wardCodes: [], organizationId: null, provinceCode: unit.code };
+    }
+    return { wardCodes: [], organizationId: null, provinceCode: null };
+  }
+
+  private async communes(codes: readonly string[], manager?: EntityManager): Promise<string[]> {
+    const unique = [...new Set(codes)].sort();
+    const units = await this.units.findByCodes(unique, manager);
+    if (units.filter((u) => u.level === 'commune').length !== unique.length) {
+      throw invalid('wardCodes', 'unknownCommune', {
+        en: 'contains a code that is not a known commune',
+        vi: 'có mã không phải là đơn vị hành chính cấp xã hợp lệ',
+      });
+    }
+    return unique;
+  }
+
+  private async views(users: User[]): Promise<UserView[]> {
+    const wards = await this.users.wardCodesOf(users.map((u) => u.id));
+    return users.map((u) => ({
+      id: u.id,
+      username: u.username,
+      role: u.role,
+      status: u.status,
+      wardCodes: wards.get(u.id) ?? [],
+      organizationId: u.organizationId,
+      provinceCode: u.provinceCode,
+      totpEnabled: u.totpEnabledAt !== null,
+      createdAt: u.createdAt,
+      updatedAt: u.updatedAt,
+    }));
+  }
+}
+
+function subjectOf(u: User): UserSubject {
+  return { kind: 'User', id: u.id, role: u.role };
+}
+
+function invalid(field: string, code: string, message: FieldError['message']): DomainError {
+  return new DomainError('unprocessable', undefined, [{ field, code, message }]);
+}

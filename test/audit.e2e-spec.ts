@@ -1,0 +1,339 @@
+import { createPublicKey, verify } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { checkpointMessage } from '../src/audit/audit-checkpoint';
+import { AuditService } from '../src/audit/audit.service';
+import type { AuditActor } from '../src/audit/audit.types';
+import { startTestApp, TestApp } from './support/app';
+import { givenDemoUnits, givenSignedIn } from './support/identity';
+
+const CASE_HANOI = '0a000000-0000-4000-8000-000000000001';
+const CASE_HAIPHONG = '0a000000-0000-4000-8000-000000000031';
+const PROBLEM = /^application\/problem\+json/;
+
+/** The supervisors' access-log API, through HTTP, with the app running as the restricted database role. */
+describe('access log (end to end)', () => {
+  let t: TestApp;
+  const http = () => request(t.app.getHttpServer());
+  const tokens: Record<'hanoi' | 'haiphong' | 'national' | 'ward' | 'admin', string> = {} as never;
+  const ids: Record<string, string> = {};
+  const get = (who: keyof typeof tokens, path: string) =>
+    http().get(`/api/v1/audit/${path}`).auth(tokens[who], { type: 'bearer' });
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    await givenDemoUnits(t);
+    for (const [who, dto] of [
+      ['hanoi', { role: 'supervisor', provinceCode: '01' }],
+      ['haiphong', { role: 'supervisor', provinceCode: '31' }],
+      ['national', { role: 'supervisor' }],
+      ['ward', { role: 'ward_officer', wardCodes: ['00145'] }],
+      ['admin', { role: 'admin' }],
+    ] as [keyof typeof tokens, Parameters<typeof givenSignedIn>[1]][]) {
+      const { user, token } = await givenSignedIn(t, dto);
+      tokens[who] = token;
+      ids[who] = user.id;
+    }
+    const { user: wardHaiphong } = await givenSignedIn(t, { role: 'ward_officer', wardCodes: ['10507'] });
+    ids.wardHaiphong = user(wardHaiphong.id, ['10507']).userId;
+
+    // What the case and sign-in features write (their own tests cover that they do).
+    const audit = t.app.get(AuditService);
+    const ds = t.app.get(DataSource);
+    const ward = user(ids.ward, ['00145']);
+    await ds.transaction((m) =>
+      audit.record(m, ward, {
+        action: 'case.read',
+        resourceType: 'case',
+        resourceId: CASE_HANOI,
+        caseId: CASE_HANOI,
+        fields: ['triage', 'identity'],
+        provinceCode: '01',
+        wardCode: '00145',
+      }),
+    );
+    await audit.recordDenied(ward, {
+      action: 'case.read',
+      resourceType: 'case',
+      resourceId: CASE_HAIPHONG,
+      caseId: CASE_HAIPHONG,
+      provinceCode: '31',
+      wardCode: '10507',
+      reason: 'resource.not_found',
+    });
+    await ds.transaction((m) =>
+      audit.record(m, user(ids.wardHaiphong, ['10507']), {
+        action: 'case.read',
+        resourceType: 'case',
+        resourceId: CASE_HAIPHONG,
+        caseId: CASE_HAIPHONG,
+        fields: ['triage'],
+        provinceCode: '31',
+        wardCode: '10507',
+      }),
+    );
+    await audit.recordSignIn({ userId: ids.ward, outcome: 'allowed' });
+    await audit.recordSignIn({ userId: null, outcome: 'denied', reason: 'auth.invalid_credentials' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  function user(userId: string, wardCodes: string[]): AuditActor {
+    return { userId, role: 'ward_officer', organizationId: null, wardCodes, provinceCode: null };
+  }
+  const summary = (items: { action: string; caseId?: string; actorId: string | null; outcome: string }[]) =>
+    items
+      .filter((i) => i.action !== 'audit.read')
+      .map((i) => `${i.action} ${i.outcome} ${i.caseId ?? '-'} ${i.actorId ?? 'anonymous'}`)
+      .sort();
+
+  it('runs as the restricted database role, which cannot change the log', async () => {
+    const ds = t.app.get(DataSource);
+    const [{ role }] = await ds.query<{ role: string }[]>('SELECT current_user AS role');
+    expect(role).toBe('haven_test_app');
+    await expect(ds.query(`UPDATE audit_events SET outcome = 'allowed'`)).rejects.toMatchObject({
+      code: '42501',
+    });
+    await expect(ds.query(`DELETE FROM audit_events`)).rejects.toMatchObject({ code: '42501' });
+  });
+
+  it('a provincial supervisor sees the entries of the province only: its cases and its accounts', async () => {
+    const res = await get('hanoi', 'events').expect(200);
+    expect(summary(res.body.items)).toEqual(
+      [
+        `auth.login allowed - ${ids.ward}`,
+        `case.read allowed ${CASE_HANOI} ${ids.ward}`,
+        // A Hanoi officer's attempt on a Hai Phong case: both provinces' supervisors see it.
+        `case.read denied ${CASE_HAIPHONG} ${ids.ward}`,
+      ].sort(),
+    );
+    const haiphong = await get('haiphong', 'events').expect(200);
+    expect(summary(haiphong.body.items)).toEqual(
+      [
+        `case.read allowed ${CASE_HAIPHONG} ${ids.wardHaiphong}`,
+        `case.read denied ${CASE_HAIPHONG} ${ids.ward}`,
+      ].sort(),
+    );
+  });
+
+  it('a national supervisor sees everything, including sign-in attempts on unknown usernames', async () => {
+    const res = await get('national', 'events').expect(200);
+    expect(summary(res.body.items)).toEqual(
+      expect.arrayContaining([
+        `auth.login_failed denied - anonymous`,
+        `case.read allowed ${CASE_HAIPHONG} ${ids.wardHaiphong}`,
+      ]),
+    );
+    const failed = res.body.items.find((i: { action: string }) => i.action === 'auth.login_failed');
+    expect(failed).toMatchObject({
+      actorId: null,
+      actorRole: null,
+      outcome: 'denied',
+      reason: 'auth.invalid_credentials',
+    });
+  });
+
+  it('an item has the contract’s fields', async () => {
+    const res = await get('hanoi', `events?caseId=${CASE_HANOI}`).expect(200);
+    expect(res.body).toMatchObject({ total: 1, page: 1 });
+    expect(res.body.items[0]).toMatchObject({
+      seq: expect.any(Number),
+      at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      actorId: ids.ward,
+      actorRole: 'ward_officer',
+      action: 'case.read',
+      caseId: CASE_HANOI,
+      resourceType: 'case',
+      resourceId: CASE_HANOI,
+      fields: ['triage', 'identity'],
+      outcome: 'allowed',
+      ip: null,
+      requestId: null,
+    });
+  });
+
+  it('filters by case, actor, action, outcome and period, and paginates', async () => {
+    const ofWard = await get('national', `events?actorId=${ids.ward}&action=case.read`).expect(200);
+    expect(ofWard.body.total).toBe(2);
+    const denied = await get('national', `events?outcome=denied&action=case.read`).expect(200);
+    expect(denied.body.items.map((i: { caseId: string }) => i.caseId)).toEqual([CASE_HAIPHONG]);
+    const future = await get(
+      'national',
+      `events?from=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`,
+    );
+    expect(future.body).toMatchObject({ items: [], total: 0 });
+    const page = await get('national', 'events?pageSize=2&page=2').expect(200);
+    expect(page.body.items).toHaveLength(2);
+    expect(page.body.total).toBeGreaterThanOrEqual(5);
+    for (const bad of [
+      'caseId=Nguyen',
+      'action=case.peek',
+      'outcome=maybe',
+      'from=yesterday',
+      'page=0',
+      'name=x',
+    ]) {
+      const res = await get('national', `events?${bad}`).expect(400);
+      expect(res.headers['content-type']).toMatch(PROBLEM);
+    }
+  });
+
+  it('logs every read of the log, with the request’s id, address and user agent', async () => {
+    await get('hanoi', `events?caseId=${CASE_HANOI}`)
+      .set('X-Request-Id', 'e2e-audit-read-0001')
+      .set('User-Agent', 'HavenConsole/2.1 (Nguyen Thi Hoa; 0987654321) Hoa lives at Hang Bac')
+      .expect(200);
+    const res = await get('hanoi', 'events?action=audit.read').expect(200);
+    const read = res.body.items.find((i: { requestId: string }) => i.requestId === 'e2e-audit-read-0001');
+    expect(read).toMatchObject({
+      actorId: ids.hanoi,
+      actorRole: 'supervisor',
+      action: 'audit.read',
+      caseId: CASE_HANOI,
+      resourceType: 'audit_log',
+      outcome: 'allowed',
+      ip: expect.stringMatching(/127\.0\.0\.1|::1/),
+      userAgent: 'HavenConsole/2.1',
+    });
+    // Reads by the Hanoi supervisor are not the Hai Phong supervisor's business.
+    const other = await get('haiphong', 'events?action=audit.read').expect(200);
+    expect(other.body.items.every((i: { actorId: string }) => i.actorId === ids.haiphong)).toBe(true);
+  });
+
+  it('is for supervisors only', async () => {
+    for (const who of ['ward', 'admin'] as const) {
+      for (const path of ['events', 'verify', 'checkpoints/latest', 'anomalies']) {
+        const res = await get(who, path).expect(403);
+        expect(res.body.code).toBe('auth.forbidden');
+      }
+    }
+    await http().get('/api/v1/audit/events').expect(401);
+  });
+
+  it('publishes signed checkpoints that verify with the published public key', async () => {
+    const issued = await http()
+      .post('/api/v1/audit/checkpoints')
+      .auth(tokens.national, { type: 'bearer' })
+      .expect(200);
+    const latest = await get('hanoi', 'checkpoints/latest').expect(200);
+    expect(latest.body).toEqual(issued.body);
+    expect(latest.body).toMatchObject({
+      seq: expect.any(Number),
+      root: expect.stringMatching(/^[0-9a-f]{64}$/),
+      at: expect.any(String),
+      keyId: expect.stringMatching(/^ed25519:[0-9a-f]{16}$/),
+      signature: expect.any(String),
+    });
+    const key = await get('hanoi', 'checkpoints/public-key').expect(200);
+    expect(key.body).toMatchObject({ algorithm: 'Ed25519', keyId: latest.body.keyId });
+    const publicKey = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key.body.publicKey, 'base64').toString('base64url') },
+      format: 'jwk',
+    });
+    const signature = Buffer.from(latest.body.signature, 'base64');
+    expect(verify(null, checkpointMessage(latest.body), publicKey, signature)).toBe(true);
+    expect(
+      verify(null, checkpointMessage({ ...latest.body, seq: latest.body.seq - 1 }), publicKey, signature),
+    ).toBe(false);
+    // Kept outside the database too.
+    expect(existsSync(join(t.config.dataDir, 'checkpoints', 'checkpoints.jsonl'))).toBe(true);
+  });
+
+  it('verifies the log, logs the verification, and finds a superuser’s edit', async () => {
+    const ok = await get('hanoi', 'verify').expect(200);
+    expect(ok.body).toMatchObject({
+      ok: true,
+      checked: expect.any(Number),
+      checkpoint: { sources: ['file', 'database'] },
+    });
+    expect(ok.body.firstBadSeq).toBeUndefined();
+    const verifications = await get('hanoi', 'events?action=audit.verify').expect(200);
+    expect(verifications.body.total).toBe(1);
+
+    const target = (await get('national', `events?caseId=${CASE_HANOI}&action=case.read`).expect(200)).body
+      .items[0];
+    const admin = new Client({ connectionString: t.db.url });
+    await admin.connect();
+    try {
+      await admin.query('SET session_replication_role = replica');
+      await admin.query(`UPDATE audit_events SET fields = '{triage}' WHERE seq = $1`, [target.seq]);
+    } finally {
+      await admin.end();
+    }
+    const bad = await get('hanoi', 'verify').expect(200);
+    expect(bad.body).toMatchObject({ ok: false, firstBadSeq: target.seq, problem: 'entry_altered' });
+  });
+
+  it('lists anomalies by documented rules, within the jurisdiction', async () => {
+    const audit = t.app.get(AuditService);
+    const ward = user(ids.ward, ['00145']);
+    for (let i = 0; i < 6; i++) {
+      await audit.recordDenied(ward, { action: 'case.read', resourceType: 'case', provinceCode: '01' });
+    }
+    const res = await get('hanoi', 'anomalies').expect(200);
+    expect(res.body.rules).toMatchObject({
+      many_cases: expect.any(String),
+      repeated_denials: expect.any(String),
+      outside_hours: expect.any(String),
+    });
+    expect(res.body.items).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ rule: 'repeated_denials', actorId: ids.ward, count: expect.any(Number) }),
+      ]),
+    );
+    // Those denials were about Hanoi cases by a Hanoi officer: nothing for Hai Phong.
+    const other = await get('haiphong', 'anomalies').expect(200);
+    expect(other.body.items.filter((i: { rule: string }) => i.rule === 'repeated_denials')).toEqual([]);
+  });
+
+  it('flags an account that read many cases in an hour, and access outside working hours (Vietnam time)', async () => {
+    const audit = t.app.get(AuditService);
+    const ds = t.app.get(DataSource);
+    const ward = user(ids.ward, ['00145']);
+    // Sunday 1 November 2026, 22:30 in Hanoi (15:30 UTC).
+    const sunday = Date.parse('2026-11-01T15:30:00.000Z');
+    const now = jest.spyOn(Date, 'now');
+    try {
+      for (let i = 0; i < 21; i++) {
+        now.mockReturnValue(sunday + i * 60_000);
+        const caseId = `0b000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+        await ds.transaction((m) =>
+          audit.record(m, ward, {
+            action: 'case.read',
+            resourceType: 'case',
+            caseId,
+            resourceId: caseId,
+            provinceCode: '01',
+          }),
+        );
+      }
+    } finally {
+      now.mockRestore();
+    }
+    const res = await get('hanoi', 'anomalies?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z').expect(200);
+    const rules = res.body.items.map((i: { rule: string; actorId: string; count: number }) => [
+      i.rule,
+      i.actorId,
+      i.count,
+    ]);
+    expect(rules).toEqual(
+      expect.arrayContaining([
+        ['many_cases', ids.ward, 21],
+        ['outside_hours', ids.ward, 21],
+      ]),
+    );
+    const outside = res.body.items.find((i: { rule: string }) => i.rule === 'outside_hours');
+    // The window is that day in Vietnam: from 17:00 UTC the day before.
+    expect(outside).toMatchObject({ windowStart: '2026-10-31T17:00:00.000Z', seqs: expect.any(Array) });
+    expect(outside.seqs).toHaveLength(20);
+    const elsewhere = await get(
+      'haiphong',
+      'anomalies?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z',
+    ).expect(200);
+    expect(elsewhere.body.items).toEqual([]);
+  });
+});

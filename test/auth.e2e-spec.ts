@@ -1,0 +1,354 @@
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { startTestApp, TestApp } from './support/app';
+import { codeFor, givenDemoUnits, givenTotp, givenUser, TEST_PASSWORD } from './support/identity';
+
+const PROBLEM = /^application\/problem\+json/;
+
+describe('sign-in, tokens and two-factor (end to end)', () => {
+  let t: TestApp;
+  const http = () => request(t.app.getHttpServer());
+  const login = (body: Record<string, unknown>) => http().post('/api/v1/auth/login').send(body);
+
+  beforeAll(async () => {
+    // A higher per-IP limit: every request of this file comes from 127.0.0.1 (the IP lock has its own test).
+    t = await startTestApp({ HAVEN_LOGIN_IP_MAX_FAILURES: '1000' });
+    await givenDemoUnits(t);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('signs in a ward officer with a 15-minute bearer token that opens the API', async () => {
+    const u = await givenUser(t, { role: 'ward_officer', username: 'ward.signin' });
+    const res = await login({ username: 'Ward.Signin', password: TEST_PASSWORD }).expect(200);
+    expect(res.body).toEqual({
+      accessToken: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/),
+      tokenType: 'Bearer',
+      expiresIn: 900,
+      user: { id: u.id, username: 'ward.signin', role: 'ward_officer' },
+      totpEnrollmentRequired: false,
+    });
+    const claims = JSON.parse(Buffer.from(res.body.accessToken.split('.')[1], 'base64url').toString('utf8'));
+    expect(claims).toMatchObject({ sub: u.id, jti: expect.any(String), iss: 'haven', aud: 'haven-api' });
+    expect(claims.exp - claims.iat).toBe(900);
+    // Nothing about the person or their scope travels in the token.
+    expect(Object.keys(claims).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'jti', 'sub', 'ver']);
+    const header = JSON.parse(Buffer.from(res.body.accessToken.split('.')[0], 'base64url').toString('utf8'));
+    expect(header.alg).toBe('HS256');
+
+    const me = await http().get('/api/v1/auth/me').auth(res.body.accessToken, { type: 'bearer' }).expect(200);
+    expect(me.body).toMatchObject({
+      id: u.id,
+      role: 'ward_officer',
+      wardCodes: ['00145'],
+      totpEnabled: false,
+    });
+  });
+
+  it('answers an unknown user and a wrong password with the same 401 body, in comparable time', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'known.officer' });
+    const strip = (b: Record<string, unknown>) => ({ ...b, requestId: undefined });
+    const t0 = Date.now();
+    const wrong = await login({ username: 'known.officer', password: 'not-the-password-1' }).expect(401);
+    const t1 = Date.now();
+    const unknown = await login({ username: 'nobody.here', password: 'not-the-password-1' }).expect(401);
+    const t2 = Date.now();
+    expect(wrong.headers['content-type']).toMatch(PROBLEM);
+    expect(strip(wrong.body)).toEqual(strip(unknown.body));
+    expect(wrong.body).toMatchObject({ status: 401, code: 'auth.invalid_credentials' });
+    // Both paths run one Argon2id verification (~150 ms); an unknown user must not answer much faster.
+    expect(t2 - t1).toBeGreaterThan((t1 - t0) / 3);
+    expect(JSON.stringify(wrong.body)).not.toMatch(/known\.officer|not-the-password/);
+  });
+
+  it('writes every attempt to the access log: the account’s when known, no actor for an unknown username', async () => {
+    const u = await givenUser(t, { role: 'ward_officer', username: 'ward.audited' });
+    await login({ username: 'ward.audited', password: 'wrong-password-audit' }).expect(401);
+    await login({ username: 'ward.audited', password: TEST_PASSWORD }).expect(200);
+    await login({ username: 'nobody.audited', password: 'wrong-password-audit' }).expect(401);
+    const rows = await t.app.get(DataSource).query(
+      `SELECT action, outcome, actor_id, reason, commune_code, province_code, ip FROM audit_events
+        WHERE action LIKE 'auth.%' ORDER BY seq DESC LIMIT 3`,
+    );
+    expect(rows.reverse()).toEqual([
+      expect.objectContaining({
+        action: 'auth.login_failed',
+        outcome: 'denied',
+        actor_id: u.id,
+        reason: 'auth.invalid_credentials',
+      }),
+      expect.objectContaining({ action: 'auth.login', outcome: 'allowed', actor_id: u.id }),
+      expect.objectContaining({ action: 'auth.login_failed', outcome: 'denied', actor_id: null }),
+    ]);
+    expect(JSON.stringify(rows)).not.toMatch(/nobody|wrong-password/);
+  });
+
+  it('refuses a malformed sign-in body with 400 (not counted as a failure)', async () => {
+    const res = await login({ username: 'x', password: 123, extra: true }).expect(400);
+    expect(res.body.code).toBe('request.validation');
+    const fields = new Set(res.body.errors.map((e: { field: string }) => e.field));
+    expect([...fields].sort()).toEqual(['extra', 'password']);
+    // Not counted: the account can still sign in after many malformed attempts.
+    await givenUser(t, { role: 'ward_officer', username: 'ward.malformed' });
+    for (let i = 0; i < 6; i++) await login({ username: 'ward.malformed', password: 1 }).expect(400);
+    await login({ username: 'ward.malformed', password: TEST_PASSWORD }).expect(200);
+  });
+
+  it('locks an account after repeated failures (429), even for the right password, without telling which', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'ward.locked' });
+    for (let i = 0; i < 5; i++) {
+      await login({ username: 'ward.locked', password: `wrong-password-${i}` }).expect(401);
+    }
+    const locked = await login({ username: 'ward.locked', password: TEST_PASSWORD }).expect(429);
+    expect(locked.body).toMatchObject({ status: 429, code: 'auth.throttled' });
+    // An unknown username locks the same way, so a lock does not reveal that an account exists.
+    for (let i = 0; i < 5; i++)
+      await login({ username: 'ghost.user', password: `wrong-password-${i}` }).expect(401);
+    await login({ username: 'ghost.user', password: 'whatever-password' }).expect(429);
+    // Other accounts are not affected.
+    await givenUser(t, { role: 'ward_officer', username: 'ward.free' });
+    await login({ username: 'ward.free', password: TEST_PASSWORD }).expect(200);
+    // The lock is stored in PostgreSQL (shared by every instance), keyed by a hash, never the username.
+    const rows = await t.app
+      .get(DataSource)
+      .query(`SELECT key, locked_until FROM login_throttle WHERE locked_until > now()`);
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    expect(JSON.stringify(rows)).not.toMatch(/ward\.locked|ghost/);
+  });
+
+  it('a successful sign-in clears the account’s failure count', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'ward.reset' });
+    for (let i = 0; i < 4; i++)
+      await login({ username: 'ward.reset', password: `wrong-password-${i}` }).expect(401);
+    await login({ username: 'ward.reset', password: TEST_PASSWORD }).expect(200);
+    for (let i = 0; i < 4; i++)
+      await login({ username: 'ward.reset', password: `wrong-password-${i}` }).expect(401);
+    await login({ username: 'ward.reset', password: TEST_PASSWORD }).expect(200);
+  });
+
+  it('an admin without two-factor gets a token that can only set it up; after set-up a code is required', async () => {
+    await givenUser(t, { role: 'admin', username: 'admin.new' });
+    const first = await login({ username: 'admin.new', password: TEST_PASSWORD }).expect(200);
+    expect(first.body.totpEnrollmentRequired).toBe(true);
+    const limited = first.body.accessToken as string;
+    const denied = await http().get('/api/v1/users').auth(limited, { type: 'bearer' }).expect(403);
+    expect(denied.body.code).toBe('auth.totp_enrollment_required');
+
+    const enroll = await http()
+      .post('/api/v1/auth/totp/enroll')
+      .auth(limited, { type: 'bearer' })
+      .expect(200);
+    expect(enroll.body.otpauthUrl).toMatch(/^otpauth:\/\/totp\/Haven:admin\.new\?/);
+    const secret = enroll.body.secret as string;
+    // The secret is sealed in the database, never stored as such.
+    const stored = await t.app
+      .get(DataSource)
+      .query(`SELECT totp_pending_secret::text AS s FROM users WHERE username = 'admin.new'`);
+    expect(stored[0].s).not.toContain(Buffer.from(secret).toString('hex'));
+
+    await http()
+      .post('/api/v1/auth/totp/verify')
+      .auth(limited, { type: 'bearer' })
+      .send({ code: '000000' })
+      .expect(422);
+    await http()
+      .post('/api/v1/auth/totp/verify')
+      .auth(limited, { type: 'bearer' })
+      .send({ code: await codeFor(secret, -30) })
+      .expect(200, { totpEnabled: true });
+    // Setting up two-factor ends the earlier session.
+    await http().get('/api/v1/auth/me').auth(limited, { type: 'bearer' }).expect(401);
+
+    const noCode = await login({ username: 'admin.new', password: TEST_PASSWORD }).expect(401);
+    expect(noCode.body.code).toBe('auth.totp_required');
+    const badCode = await login({ username: 'admin.new', password: TEST_PASSWORD, totp: '000000' }).expect(
+      401,
+    );
+    expect(badCode.body.code).toBe('auth.invalid_credentials');
+    const code = await codeFor(secret);
+    const ok = await login({ username: 'admin.new', password: TEST_PASSWORD, totp: code }).expect(200);
+    expect(ok.body.totpEnrollmentRequired).toBe(false);
+    await http().get('/api/v1/users').auth(ok.body.accessToken, { type: 'bearer' }).expect(200);
+    // A code is accepted once.
+    await login({ username: 'admin.new', password: TEST_PASSWORD, totp: code }).expect(401);
+    // Enrolling again is refused while two-factor is on.
+    await http().post('/api/v1/auth/totp/enroll').auth(ok.body.accessToken, { type: 'bearer' }).expect(409);
+  });
+
+  it('a supervisor needs two-factor too; a ward officer may opt in and is then held to it', async () => {
+    await givenUser(t, { role: 'supervisor', username: 'supervisor.new', provinceCode: '01' });
+    const s = await login({ username: 'supervisor.new', password: TEST_PASSWORD }).expect(200);
+    expect(s.body.totpEnrollmentRequired).toBe(true);
+    await http().get('/api/v1/organizations').auth(s.body.accessToken, { type: 'bearer' }).expect(403);
+
+    const w = await givenUser(t, { role: 'ward_officer', username: 'ward.optin' });
+    const secret = await givenTotp(t, w.id);
+    await login({ username: 'ward.optin', password: TEST_PASSWORD }).expect(401);
+    await login({ username: 'ward.optin', password: TEST_PASSWORD, totp: await codeFor(secret) }).expect(200);
+  });
+
+  it('disabling a user cuts off the tokens already issued and refuses sign-in with the same 401', async () => {
+    const admin = await givenUser(t, { role: 'admin', username: 'admin.disabler' });
+    const secret = await givenTotp(t, admin.id);
+    const adminToken = (
+      await login({
+        username: 'admin.disabler',
+        password: TEST_PASSWORD,
+        totp: await codeFor(secret),
+      }).expect(200)
+    ).body.accessToken as string;
+    const w = await givenUser(t, { role: 'ward_officer', username: 'ward.disabled' });
+    const token = (await login({ username: 'ward.disabled', password: TEST_PASSWORD }).expect(200)).body
+      .accessToken;
+    await http().get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(200);
+
+    await http()
+      .patch(`/api/v1/users/${w.id}`)
+      .auth(adminToken, { type: 'bearer' })
+      .send({ status: 'disabled' })
+      .expect(200);
+    const refused = await http().get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(401);
+    expect(refused.body.code).toBe('auth.unauthenticated');
+    expect(refused.headers['www-authenticate']).toBe('Bearer');
+    const signIn = await login({ username: 'ward.disabled', password: TEST_PASSWORD }).expect(401);
+    expect(signIn.body.code).toBe('auth.invalid_credentials');
+
+    // Re-enabling does not bring the old token back.
+    await http()
+      .patch(`/api/v1/users/${w.id}`)
+      .auth(adminToken, { type: 'bearer' })
+      .send({ status: 'active' })
+      .expect(200);
+    await http().get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(401);
+    await login({ username: 'ward.disabled', password: TEST_PASSWORD }).expect(200);
+  });
+
+  it('a password reset by an admin ends the user’s sessions and the new password works', async () => {
+    const admin = await givenUser(t, { role: 'admin', username: 'admin.resetter' });
+    const secret = await givenTotp(t, admin.id);
+    const adminToken = (
+      await login({
+        username: 'admin.resetter',
+        password: TEST_PASSWORD,
+        totp: await codeFor(secret),
+      }).expect(200)
+    ).body.accessToken as string;
+    const w = await givenUser(t, { role: 'ward_officer', username: 'ward.reset.pw' });
+    const token = (await login({ username: 'ward.reset.pw', password: TEST_PASSWORD }).expect(200)).body
+      .accessToken;
+    const weak = await http()
+      .patch(`/api/v1/users/${w.id}`)
+      .auth(adminToken, { type: 'bearer' })
+      .send({ password: 'password1234' })
+      .expect(422);
+    expect(weak.body.code).toBe('user.password_weak');
+    expect(JSON.stringify(weak.body)).not.toContain('password1234');
+    await http()
+      .patch(`/api/v1/users/${w.id}`)
+      .auth(adminToken, { type: 'bearer' })
+      .send({ password: 'lantern-river-copper-77' })
+      .expect(200);
+    await http().get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(401);
+    await login({ username: 'ward.reset.pw', password: TEST_PASSWORD }).expect(401);
+    await login({ username: 'ward.reset.pw', password: 'lantern-river-copper-77' }).expect(200);
+  });
+
+  it('sign-out revokes the token; other sessions go on', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'ward.logout' });
+    const a = (await login({ username: 'ward.logout', password: TEST_PASSWORD }).expect(200)).body
+      .accessToken;
+    const b = (await login({ username: 'ward.logout', password: TEST_PASSWORD }).expect(200)).body
+      .accessToken;
+    await http().post('/api/v1/auth/logout').auth(a, { type: 'bearer' }).expect(204);
+    await http().get('/api/v1/auth/me').auth(a, { type: 'bearer' }).expect(401);
+    await http().post('/api/v1/auth/logout').auth(a, { type: 'bearer' }).expect(401);
+    await http().get('/api/v1/auth/me').auth(b, { type: 'bearer' }).expect(200);
+  });
+
+  it('refuses missing, malformed, tampered and foreign tokens with a 401 problem', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'ward.tokens' });
+    const token = (await login({ username: 'ward.tokens', password: TEST_PASSWORD }).expect(200)).body
+      .accessToken as string;
+    const [h, p, s] = token.split('.');
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...claims, sub: '00000000-0000-4000-8000-000000000000' })).toString('base64url')}.${s}`;
+    const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`;
+    for (const auth of [
+      undefined,
+      'Bearer',
+      'Bearer not-a-jwt',
+      `Bearer ${forged}`,
+      `Bearer ${none}`,
+      `Basic ${token}`,
+    ]) {
+      const req = http().get('/api/v1/organizations');
+      const res = await (auth ? req.set('Authorization', auth) : req).expect(401);
+      expect(res.headers['content-type']).toMatch(PROBLEM);
+      expect(res.body.code).toBe('auth.unauthenticated');
+    }
+  });
+
+  it('never writes passwords, codes or tokens to the log', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'ward.logcheck' });
+    await login({ username: 'ward.logcheck', password: 'ZZMARKER-wrong-password' }).expect(401);
+    const ok = await login({ username: 'ward.logcheck', password: TEST_PASSWORD }).expect(200);
+    await http().get('/api/v1/auth/me').auth(ok.body.accessToken, { type: 'bearer' }).expect(200);
+    const logs = t.logs.join('');
+    expect(logs).not.toContain('ZZMARKER');
+    expect(logs).not.toContain(TEST_PASSWORD);
+    expect(logs).not.toContain(ok.body.accessToken);
+    expect(logs).not.toContain(ok.body.accessToken.split('.')[2]);
+  });
+});
+
+describe('token expiry (short TTL)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ HAVEN_ACCESS_TOKEN_TTL_SECONDS: '1' });
+    await givenDemoUnits(t);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('an expired token is refused with 401', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'ward.expiry' });
+    const res = await request(t.app.getHttpServer())
+      .post('/api/v1/auth/login')
+      .send({ username: 'ward.expiry', password: TEST_PASSWORD })
+      .expect(200);
+    expect(res.body.expiresIn).toBe(1);
+    const token = res.body.accessToken as string;
+    await request(t.app.getHttpServer()).get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(200);
+    await new Promise((r) => setTimeout(r, 2100));
+    const expired = await request(t.app.getHttpServer())
+      .get('/api/v1/auth/me')
+      .auth(token, { type: 'bearer' })
+      .expect(401);
+    expect(expired.body.code).toBe('auth.unauthenticated');
+  });
+});
+
+describe('per-IP throttling', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ HAVEN_LOGIN_IP_MAX_FAILURES: '3' });
+    await givenDemoUnits(t);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('locks the client IP after failures spread over many usernames', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'ward.ip' });
+    const http = () => request(t.app.getHttpServer());
+    for (const u of ['spray.one', 'spray.two', 'spray.three']) {
+      await http().post('/api/v1/auth/login').send({ username: u, password: 'guess-password-1' }).expect(401);
+    }
+    await http()
+      .post('/api/v1/auth/login')
+      .send({ username: 'ward.ip', password: TEST_PASSWORD })
+      .expect(429);
+  });
+});

@@ -1,0 +1,69 @@
+import request from 'supertest';
+import { DEMO_ACCOUNTS } from '../src/identity/demo-accounts';
+import { startTestApp, TestApp } from './support/app';
+
+const DEMO_PASSWORD = 'demo-passphrase-for-tests-7';
+
+describe('demo data set (end to end)', () => {
+  let t: TestApp;
+  const http = () => request(t.app.getHttpServer());
+  const login = (username: string) =>
+    http().post('/api/v1/auth/login').send({ username, password: DEMO_PASSWORD }).expect(200);
+
+  beforeAll(async () => {
+    t = await startTestApp({ HAVEN_DEMO: '1', HAVEN_DEMO_PASSWORD: DEMO_PASSWORD });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('seeds every contract account; each signs in with the demo password, without two-factor in demo mode', async () => {
+    for (const a of DEMO_ACCOUNTS) {
+      const res = await login(a.username);
+      expect(res.body.user).toMatchObject({ username: a.username, role: a.role });
+      expect(res.body.totpEnrollmentRequired).toBe(false);
+    }
+  });
+
+  it('gives each account the contract scope', async () => {
+    const me = async (username: string) =>
+      (
+        await http()
+          .get('/api/v1/auth/me')
+          .auth((await login(username)).body.accessToken, { type: 'bearer' })
+          .expect(200)
+      ).body;
+    expect(await me('ward.longbien')).toMatchObject({ role: 'ward_officer', wardCodes: ['00145'] });
+    expect(await me('ward.bode')).toMatchObject({ wardCodes: ['00118'] });
+    expect(await me('supervisor.hanoi')).toMatchObject({ role: 'supervisor', provinceCode: '01' });
+    expect(await me('supervisor.haiphong')).toMatchObject({ provinceCode: '31' });
+
+    const token = (await login('ward.longbien')).body.accessToken;
+    const orgs = await http()
+      .get('/api/v1/organizations?wardCode=00145')
+      .auth(token, { type: 'bearer' })
+      .expect(200);
+    const byName = Object.fromEntries(
+      (orgs.body.items as { id: string; name: string; sector: string; serviceArea: unknown }[]).map((o) => [
+        o.name,
+        o,
+      ]),
+    );
+    expect(byName['Công an phường Long Biên']).toMatchObject({
+      sector: 'police',
+      serviceArea: { type: 'communes', provinceCode: '01', communeCodes: ['00145'] },
+    });
+    expect(byName['Trạm y tế phường Long Biên']).toMatchObject({ sector: 'health' });
+    expect(byName['Trung tâm Công tác xã hội Hà Nội']).toMatchObject({
+      sector: 'social',
+      serviceArea: { type: 'province', provinceCode: '01' },
+    });
+    const police = await me('police.longbien');
+    expect(police.organizationId).toBe(byName['Công an phường Long Biên'].id);
+    expect((await me('social.hanoi')).organizationId).toBe(byName['Trung tâm Công tác xã hội Hà Nội'].id);
+  });
+
+  it('never logs the demo password', () => {
+    expect(t.logs.join('')).not.toContain(DEMO_PASSWORD);
+  });
+});

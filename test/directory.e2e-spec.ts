@@ -1,0 +1,342 @@
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { startTestApp, TestApp } from './support/app';
+import { givenDemoUnits, givenOrganization, givenSignedIn, givenUser } from './support/identity';
+
+const PROBLEM = /^application\/problem\+json/;
+
+describe('directory and account administration (end to end)', () => {
+  let t: TestApp;
+  let admin: string;
+  let ward: string;
+  let supervisor: string;
+  const http = () => request(t.app.getHttpServer());
+  const as = (token: string) => ({
+    get: (path: string) => http().get(path).auth(token, { type: 'bearer' }),
+    post: (path: string, body: object) => http().post(path).auth(token, { type: 'bearer' }).send(body),
+    patch: (path: string, body: object) => http().patch(path).auth(token, { type: 'bearer' }).send(body),
+  });
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    await givenDemoUnits(t);
+    admin = (await givenSignedIn(t, { role: 'admin' })).token;
+    ward = (await givenSignedIn(t, { role: 'ward_officer', wardCodes: ['00145'] })).token;
+    supervisor = (await givenSignedIn(t, { role: 'supervisor', provinceCode: '01' })).token;
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  describe('administrative units', () => {
+    it('lists the provinces, or the communes of one province, to anyone signed in', async () => {
+      const provinces = await as(ward).get('/api/v1/admin-units').expect(200);
+      expect(provinces.body.items.map((u: { code: string }) => u.code)).toEqual(['01', '11', '31']);
+      expect(provinces.body.items[0]).toEqual({
+        code: '01',
+        level: 'province',
+        kind: 'thanh_pho',
+        provinceCode: null,
+        nameVi: 'Hà Nội',
+        nameEn: 'Hanoi',
+        fullNameVi: 'Thành phố Hà Nội',
+        fullNameEn: 'Hanoi City',
+      });
+      const communes = await as(supervisor).get('/api/v1/admin-units?province=01').expect(200);
+      expect(communes.body.items.map((u: { code: string }) => u.code)).toEqual(
+        expect.arrayContaining(['00145', '00118', '00127', '00136']),
+      );
+      expect(communes.body.items.every((u: { provinceCode: string }) => u.provinceCode === '01')).toBe(true);
+      await as(ward).get('/api/v1/admin-units?province=99').expect(200, { items: [] });
+      await as(ward).get('/api/v1/admin-units?province=abc').expect(400);
+    });
+
+    it('needs a signed-in caller', async () => {
+      const res = await http().get('/api/v1/admin-units').expect(401);
+      expect(res.headers['content-type']).toMatch(PROBLEM);
+    });
+  });
+
+  describe('organisations', () => {
+    let policeId: string;
+
+    it('an admin creates organisations serving communes or a whole province', async () => {
+      const police = await as(admin)
+        .post('/api/v1/organizations', {
+          name: 'Công an phường Long Biên',
+          sector: 'police',
+          serviceArea: { communeCodes: ['00145'] },
+        })
+        .expect(201);
+      policeId = police.body.id;
+      expect(police.body).toEqual({
+        id: expect.any(String),
+        name: 'Công an phường Long Biên',
+        sector: 'police',
+        serviceArea: { type: 'communes', provinceCode: '01', communeCodes: ['00145'] },
+      });
+      const social = await as(admin)
+        .post('/api/v1/organizations', {
+          name: 'Trung tâm Công tác xã hội Hà Nội',
+          sector: 'social',
+          serviceArea: { provinceCode: '01' },
+        })
+        .expect(201);
+      expect(social.body.serviceArea).toEqual({ type: 'province', provinceCode: '01' });
+      await as(admin)
+        .post('/api/v1/organizations', {
+          name: 'Bệnh viện Hải Phòng',
+          sector: 'health',
+          serviceArea: { provinceCode: '31' },
+        })
+        .expect(201);
+    });
+
+    it('anyone signed in lists them, filtered by sector and by the commune served', async () => {
+      const all = await as(ward).get('/api/v1/organizations').expect(200);
+      expect(all.body.items).toHaveLength(3);
+      const longBien = await as(ward).get('/api/v1/organizations?wardCode=00145').expect(200);
+      expect(longBien.body.items.map((o: { name: string }) => o.name).sort()).toEqual([
+        'Công an phường Long Biên',
+        'Trung tâm Công tác xã hội Hà Nội',
+      ]);
+      const boDe = await as(ward).get('/api/v1/organizations?wardCode=00118').expect(200);
+      expect(boDe.body.items.map((o: { name: string }) => o.name)).toEqual([
+        'Trung tâm Công tác xã hội Hà Nội',
+      ]);
+      const police = await as(supervisor)
+        .get('/api/v1/organizations?sector=police&wardCode=00145')
+        .expect(200);
+      expect(police.body.items.map((o: { id: string }) => o.id)).toEqual([policeId]);
+      await as(ward).get('/api/v1/organizations?sector=army').expect(400);
+      await as(ward).get(`/api/v1/organizations/${policeId}`).expect(200);
+    });
+
+    it('an admin updates name, sector and service area', async () => {
+      const res = await as(admin)
+        .patch(`/api/v1/organizations/${policeId}`, {
+          name: 'Công an phường Long Biên (mới)',
+          serviceArea: { communeCodes: ['00145', '00127'] },
+        })
+        .expect(200);
+      expect(res.body.serviceArea).toEqual({
+        type: 'communes',
+        provinceCode: '01',
+        communeCodes: ['00127', '00145'],
+      });
+      const viet = await as(ward).get('/api/v1/organizations?wardCode=00127').expect(200);
+      expect(viet.body.items.map((o: { id: string }) => o.id)).toContain(policeId);
+    });
+
+    it('refuses bad service areas and duplicate names with clear problems', async () => {
+      const both = await as(admin)
+        .post('/api/v1/organizations', {
+          name: 'X',
+          sector: 'legal',
+          serviceArea: { provinceCode: '01', communeCodes: ['00145'] },
+        })
+        .expect(422);
+      expect(both.body.errors[0]).toMatchObject({ field: 'serviceArea', code: 'exactlyOne' });
+      const unknown = await as(admin)
+        .post('/api/v1/organizations', {
+          name: 'X',
+          sector: 'legal',
+          serviceArea: { communeCodes: ['99999'] },
+        })
+        .expect(422);
+      expect(unknown.body.errors[0].code).toBe('unknownCommune');
+      const twoProvinces = await as(admin)
+        .post('/api/v1/organizations', {
+          name: 'X',
+          sector: 'legal',
+          serviceArea: { communeCodes: ['00145', '10507'] },
+        })
+        .expect(422);
+      expect(twoProvinces.body.errors[0].code).toBe('oneProvince');
+      const dup = await as(admin)
+        .post('/api/v1/organizations', {
+          name: 'trung tâm công tác xã hội hà nội',
+          sector: 'social',
+          serviceArea: { provinceCode: '01' },
+        })
+        .expect(409);
+      expect(dup.body.code).toBe('organization.name_taken');
+      await as(admin)
+        .post('/api/v1/organizations', { name: 'X', sector: 'army', serviceArea: {} })
+        .expect(400);
+    });
+
+    it('only admins create or change them: 403 for the collection, 404 for a record', async () => {
+      const body = { name: 'Y', sector: 'legal', serviceArea: { provinceCode: '01' } };
+      const forbidden = await as(ward).post('/api/v1/organizations', body).expect(403);
+      expect(forbidden.body.code).toBe('auth.forbidden');
+      await as(supervisor).post('/api/v1/organizations', body).expect(403);
+      const hidden = await as(ward).patch(`/api/v1/organizations/${policeId}`, { name: 'Z' }).expect(404);
+      const missing = await as(admin)
+        .patch('/api/v1/organizations/00000000-0000-4000-8000-000000000000', { name: 'Z' })
+        .expect(404);
+      const strip = (b: Record<string, unknown>) => ({ ...b, requestId: undefined });
+      expect(strip(hidden.body)).toEqual(strip(missing.body));
+      expect(hidden.body.code).toBe('resource.not_found');
+      await http().post('/api/v1/organizations').send(body).expect(401);
+    });
+  });
+
+  describe('users', () => {
+    let orgId: string;
+    beforeAll(async () => {
+      orgId = (
+        await givenOrganization(t, {
+          name: 'Trạm y tế phường Bồ Đề',
+          sector: 'health',
+          serviceArea: { communeCodes: ['00118'] },
+        })
+      ).id;
+    });
+
+    it('an admin creates an account of each role with its scope; the password is never returned', async () => {
+      const officer = await as(admin)
+        .post('/api/v1/users', {
+          username: 'Ward.BoDe.2',
+          password: 'quiet-lake-morning-19',
+          role: 'ward_officer',
+          wardCodes: ['00118', '00127'],
+        })
+        .expect(201);
+      expect(officer.body).toMatchObject({
+        username: 'ward.bode.2',
+        role: 'ward_officer',
+        status: 'active',
+        wardCodes: ['00118', '00127'],
+        organizationId: null,
+        provinceCode: null,
+        totpEnabled: false,
+      });
+      expect(JSON.stringify(officer.body)).not.toMatch(/quiet-lake|hash|argon/i);
+      const provider = await as(admin)
+        .post('/api/v1/users', {
+          username: 'health.bode',
+          password: 'quiet-lake-morning-19',
+          role: 'provider',
+          organizationId: orgId,
+        })
+        .expect(201);
+      expect(provider.body.organizationId).toBe(orgId);
+      const national = await as(admin)
+        .post('/api/v1/users', {
+          username: 'supervisor.national',
+          password: 'quiet-lake-morning-19',
+          role: 'supervisor',
+          national: true,
+        })
+        .expect(201);
+      expect(national.body.provinceCode).toBeNull();
+    });
+
+    it('stores only an Argon2id hash', async () => {
+      const rows = await t.app
+        .get(DataSource)
+        .query(`SELECT password_hash FROM users WHERE username = 'ward.bode.2'`);
+      expect(rows[0].password_hash).toMatch(/^\$argon2id\$v=19\$m=65536,t=2,p=1\$/);
+    });
+
+    it('refuses weak passwords, taken usernames and scopes that do not fit the role', async () => {
+      const weak = await as(admin)
+        .post('/api/v1/users', { username: 'weak.one', password: 'qwerty123456', role: 'admin' })
+        .expect(422);
+      expect(weak.body.code).toBe('user.password_weak');
+      expect(JSON.stringify(weak.body)).not.toContain('qwerty123456');
+      await as(admin)
+        .post('/api/v1/users', { username: 'short.one', password: 'Short-1', role: 'admin' })
+        .expect(422);
+      const taken = await as(admin)
+        .post('/api/v1/users', {
+          username: 'WARD.BODE.2',
+          password: 'quiet-lake-morning-19',
+          role: 'ward_officer',
+          wardCodes: ['00118'],
+        })
+        .expect(409);
+      expect(taken.body.code).toBe('user.username_taken');
+      const mismatch = await as(admin)
+        .post('/api/v1/users', {
+          username: 'odd.one',
+          password: 'quiet-lake-morning-19',
+          role: 'provider',
+          wardCodes: ['00118'],
+        })
+        .expect(400);
+      expect(
+        mismatch.body.errors.map((e: { field: string; code: string }) => `${e.field}:${e.code}`).sort(),
+      ).toEqual(['organizationId:isDefined', 'wardCodes:roleMismatch']);
+      await as(admin)
+        .post('/api/v1/users', {
+          username: 'sup.both',
+          password: 'quiet-lake-morning-19',
+          role: 'supervisor',
+        })
+        .expect(400);
+      const unknownWard = await as(admin)
+        .post('/api/v1/users', {
+          username: 'ward.nowhere',
+          password: 'quiet-lake-morning-19',
+          role: 'ward_officer',
+          wardCodes: ['99999'],
+        })
+        .expect(422);
+      expect(unknownWard.body.errors[0].code).toBe('unknownCommune');
+      await as(admin)
+        .post('/api/v1/users', {
+          username: 'prov.nowhere',
+          password: 'quiet-lake-morning-19',
+          role: 'provider',
+          organizationId: '00000000-0000-4000-8000-000000000000',
+        })
+        .expect(422);
+    });
+
+    it('lists accounts with paging and filters', async () => {
+      const page = await as(admin).get('/api/v1/users?role=ward_officer&pageSize=2').expect(200);
+      expect(page.body).toMatchObject({ page: 1, pageSize: 2, total: expect.any(Number) });
+      expect(page.body.total).toBeGreaterThanOrEqual(2);
+      expect(page.body.items).toHaveLength(2);
+      expect(page.body.items.every((u: { role: string }) => u.role === 'ward_officer')).toBe(true);
+      await as(admin).get('/api/v1/users?pageSize=1000').expect(400);
+    });
+
+    it('an admin may not disable their own account', async () => {
+      const self = await givenSignedIn(t, { role: 'admin' });
+      const res = await as(self.token)
+        .patch(`/api/v1/users/${self.user.id}`, { status: 'disabled' })
+        .expect(409);
+      expect(res.body.code).toBe('conflict.state');
+    });
+
+    it('resetting two-factor makes the user set it up again', async () => {
+      const u = await givenUser(t, { role: 'ward_officer' });
+      const res = await as(admin)
+        .patch(`/api/v1/users/${u.id}`, { resetTotp: true, wardCodes: ['00136'] })
+        .expect(200);
+      expect(res.body).toMatchObject({ totpEnabled: false, wardCodes: ['00136'] });
+    });
+
+    it('nobody but an admin reaches the account endpoints: 403 for collections, 404 for records', async () => {
+      const target = await givenUser(t, { role: 'ward_officer' });
+      for (const token of [ward, supervisor]) {
+        expect((await as(token).get('/api/v1/users').expect(403)).body.code).toBe('auth.forbidden');
+        await as(token)
+          .post('/api/v1/users', { username: 'x.y.z', password: 'quiet-lake-morning-19', role: 'admin' })
+          .expect(403);
+        const hidden = await as(token)
+          .patch(`/api/v1/users/${target.id}`, { status: 'disabled' })
+          .expect(404);
+        expect(hidden.body.code).toBe('resource.not_found');
+        await as(token).get(`/api/v1/users/${target.id}`).expect(404);
+      }
+      await http().get('/api/v1/users').expect(401);
+      await http().patch(`/api/v1/users/${target.id}`).send({ status: 'disabled' }).expect(401);
+      await as(admin).get('/api/v1/users/not-a-uuid').expect(400);
+      await as(admin).get('/api/v1/users/00000000-0000-4000-8000-000000000000').expect(404);
+    });
+  });
+});

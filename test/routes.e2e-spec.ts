@@ -1,0 +1,84 @@
+import { METHOD_METADATA } from '@nestjs/common/constants';
+import { ModulesContainer } from '@nestjs/core';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import request from 'supertest';
+import { POLICY_KEY, PUBLIC_KEY, RoutePolicy } from '../src/authz/policy.decorator';
+import { startTestApp, TestApp } from './support/app';
+
+/**
+ * Every route of the API with who may reach it (its @Policy, or PUBLIC), compared with the committed file
+ * test/snapshots/routes.txt: any change to who can reach what shows up as a reviewed diff of that file.
+ * Regenerate it with `UPDATE_SNAPSHOTS=1 npx jest --config config/jest.config.js test/routes.e2e-spec.ts`.
+ */
+const SNAPSHOT = join(__dirname, 'snapshots', 'routes.txt');
+
+describe('route policies (snapshot)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('lists every route with its policy, and matches the reviewed snapshot', async () => {
+    // Paths come from the OpenAPI document (global prefix and exclusions applied, every route documented);
+    // the decision comes from the decorators on the handler that the operation id names.
+    const doc = (await request(t.app.getHttpServer()).get('/docs-json').expect(200)).body as {
+      paths: Record<string, Record<string, { operationId: string }>>;
+    };
+    const handlers = new Map<string, { target: object; handler: object }>();
+    for (const module of t.app.get(ModulesContainer).values()) {
+      for (const wrapper of module.controllers.values()) {
+        const cls = wrapper.metatype as (new (...a: never[]) => object) | null;
+        if (!cls) continue;
+        for (const name of Object.getOwnPropertyNames(cls.prototype)) {
+          const handler = (cls.prototype as Record<string, unknown>)[name];
+          if (name !== 'constructor' && typeof handler === 'function') {
+            handlers.set(`${cls.name}_${name}`, { target: cls, handler });
+          }
+        }
+      }
+    }
+
+    const rows: { path: string; method: string; decision: string }[] = [];
+    const undecided: string[] = [];
+    const documented = new Set<string>();
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        documented.add(op.operationId);
+        const h = handlers.get(op.operationId);
+        if (!h) throw new Error(`no handler for ${op.operationId}`);
+        const isPublic =
+          Reflect.getMetadata(PUBLIC_KEY, h.handler) === true ||
+          Reflect.getMetadata(PUBLIC_KEY, h.target) === true;
+        const policy = Reflect.getMetadata(POLICY_KEY, h.handler) as RoutePolicy | undefined;
+        const decision = isPublic
+          ? 'PUBLIC'
+          : policy
+            ? `${policy.action} ${policy.subject}`
+            : 'DENIED (no @Policy)';
+        if (!isPublic && !policy) undecided.push(`${method.toUpperCase()} ${path}`);
+        rows.push({ path, method: method.toUpperCase(), decision });
+      }
+    }
+    rows.sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
+    const text = rows.map((r) => `${r.method.padEnd(6)} ${r.path.padEnd(48)} ${r.decision}\n`).join('');
+
+    // No route hides from the document (and so from this list): every routed handler has an operation.
+    const routed = [...handlers.entries()]
+      .filter(([, h]) => Reflect.getMetadata(METHOD_METADATA, h.handler) !== undefined)
+      .map(([id]) => id);
+    expect(routed.filter((id) => !documented.has(id))).toEqual([]);
+
+    // Test-only controllers aside, every route must state its access decision explicitly.
+    expect(undecided).toEqual([]);
+    expect(text).toMatch(/^POST\s+\/api\/v1\/auth\/login\s+PUBLIC$/m);
+    expect(text).toMatch(/^GET\s+\/health\s+PUBLIC$/m);
+
+    if (process.env.UPDATE_SNAPSHOTS === '1' && !process.env.CI) writeFileSync(SNAPSHOT, text);
+    expect(existsSync(SNAPSHOT)).toBe(true);
+    expect(text).toBe(readFileSync(SNAPSHOT, 'utf8'));
+  });
+});

@@ -1,0 +1,86 @@
+import { DataSource } from 'typeorm';
+import { generate } from 'otplib';
+import { defineAbilityFor } from '../../src/authz/ability.factory';
+import type { Principal } from '../../src/authz/principal';
+import { demoAdminUnitsStep } from '../../src/directory/demo-admin-units';
+import type { CreateOrganizationDto, OrganizationView } from '../../src/directory/dto/organization.dto';
+import { OrganizationsService } from '../../src/directory/organizations.service';
+import type { CreateUserDto, UserView } from '../../src/identity/dto/user.dto';
+import { TokenService } from '../../src/identity/token.service';
+import { TotpService } from '../../src/identity/totp.service';
+import { UsersRepository } from '../../src/identity/users.repository';
+import { UsersService } from '../../src/identity/users.service';
+import type { TestApp } from './app';
+
+/** Factories for identity tests: they go through the real services, so every rule still applies. */
+
+export const TEST_PASSWORD = 'orange-kettle-harbour-42';
+
+const ADMIN: Principal = {
+  userId: '00000000-0000-4000-8000-0000000000ad',
+  username: 'factory',
+  role: 'admin',
+  wardCodes: [],
+  organizationId: null,
+  sector: null,
+  provinceCode: null,
+  enrollmentOnly: false,
+  tokenId: '00000000-0000-4000-8000-0000000000ae',
+  tokenExpiresAt: new Date(0),
+};
+const adminAbility = () => defineAbilityFor(ADMIN);
+
+/** The demo administrative units (provinces 01, 11, 31 and a few communes each). */
+export async function givenDemoUnits(t: TestApp): Promise<void> {
+  const ds = t.app.get(DataSource);
+  await ds.transaction((m) => demoAdminUnitsStep.run(m));
+}
+
+let counter = 0;
+
+export async function givenUser(
+  t: TestApp,
+  dto: Partial<CreateUserDto> & Pick<CreateUserDto, 'role'>,
+): Promise<UserView & { password: string }> {
+  const password = dto.password ?? TEST_PASSWORD;
+  const user = await t.app.get(UsersService).create(
+    {
+      username: dto.username ?? `${dto.role.replace('_', '-')}.${++counter}.${Date.now().toString(36)}`,
+      password,
+      ...(dto.role === 'ward_officer' ? { wardCodes: ['00145'] } : {}),
+      ...(dto.role === 'supervisor' && dto.provinceCode === undefined ? { national: true } : {}),
+      ...dto,
+    },
+    adminAbility(),
+  );
+  return { ...user, password };
+}
+
+export async function givenOrganization(t: TestApp, dto: CreateOrganizationDto): Promise<OrganizationView> {
+  return t.app.get(OrganizationsService).create(dto, adminAbility());
+}
+
+/** A user and a valid access token, issued without going through /auth/login. */
+export async function givenSignedIn(
+  t: TestApp,
+  dto: Partial<CreateUserDto> & Pick<CreateUserDto, 'role'>,
+): Promise<{ user: UserView & { password: string }; token: string }> {
+  const user = await givenUser(t, dto);
+  const row = await t.app.get(UsersRepository).findById(user.id);
+  const { accessToken } = await t.app.get(TokenService).issue(row!);
+  return { user, token: accessToken };
+}
+
+/** Sets up TOTP for a user through the service; returns the secret. */
+export async function givenTotp(t: TestApp, userId: string): Promise<string> {
+  const totp = t.app.get(TotpService);
+  const repo = t.app.get(UsersRepository);
+  const { secret } = await totp.enroll((await repo.findById(userId))!);
+  await totp.activate((await repo.findById(userId))!, await codeFor(secret, -30));
+  return secret;
+}
+
+/** The TOTP code of `secret` at now + offsetSeconds (codes one step apart are each accepted once). */
+export function codeFor(secret: string, offsetSeconds = 0): Promise<string> {
+  return generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSeconds });
+}
