@@ -2,6 +2,7 @@ import { Foundation1764000000000 } from './1764000000000-Foundation';
 import { CryptoDataKeys1764000000200 } from './1764000000200-CryptoDataKeys';
 import { Identity1764000000300 } from './1764000000300-Identity';
 import { AccessLog1764000000400 } from './1764000000400-AccessLog';
+import { Cases1764000000500 } from './1764000000500-Cases';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -12,4 +13,5 @@ export const MIGRATIONS = [
   CryptoDataKeys1764000000200,
   Identity1764000000300,
   AccessLog1764000000400,
+  Cases1764000000500,
 ];

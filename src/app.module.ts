@@ -5,7 +5,9 @@ import { AuditModule } from './audit/audit.module';
 import { AuthzModule } from './authz/authz.module';
 import { LoggerModule } from './common/logging/logger.module';
 import { AppConfig } from './config/config';
+import { CasesModule } from './cases/cases.module';
 import { ConfigModule } from './config/config.module';
+import { ConsentsModule } from './consents/consents.module';
 import { CryptoModule } from './crypto';
 import { dataSourceOptions } from './database/data-source-options';
 import { openRuntimeDataSource } from './database/runtime-role';
@@ -13,6 +15,7 @@ import { DemoSeedModule } from './database/seed/demo-seed.module';
 import { DirectoryModule } from './directory/directory.module';
 import { HealthModule } from './health/health.module';
 import { IdentityModule } from './identity/identity.module';
+import { ReferralsModule } from './referrals/referrals.module';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -47,6 +50,9 @@ export class AppModule {
         HealthModule,
         DirectoryModule,
         IdentityModule,
+        CasesModule,
+        ConsentsModule,
+        ReferralsModule,
         DemoSeedModule,
         ...extraImports,
       ],

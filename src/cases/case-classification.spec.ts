@@ -1,0 +1,62 @@
+import { ageGroup, ageOn, caseCode, deriveTriage } from './case-classification';
+
+const reportedAt = new Date('2026-11-23T10:00:00Z');
+
+describe('case classification', () => {
+  it('computes whole years, counting the birthday itself', () => {
+    expect(ageOn('2010-11-23', reportedAt)).toBe(16);
+    expect(ageOn('2010-11-24', reportedAt)).toBe(15);
+    expect(ageOn('2008-12-01', reportedAt)).toBe(17);
+  });
+
+  it.each([
+    [0, '0-5'],
+    [5, '0-5'],
+    [6, '6-11'],
+    [11, '6-11'],
+    [12, '12-15'],
+    [15, '12-15'],
+    [16, '16-17'],
+    [17, '16-17'],
+    [18, '18-59'],
+    [59, '18-59'],
+    [60, '60+'],
+    [null, 'unknown'],
+  ] as const)('age %s → group %s', (age, group) => {
+    expect(ageGroup(age)).toBe(group);
+  });
+
+  it('reports a child under both definitions: under 16 (Vietnamese law) and under 18 (GBVIMS)', () => {
+    const base = { reportedAt, forms: ['physical'] as const, gbvType: 'physical_assault' as const };
+    expect(deriveTriage({ ...base, dateOfBirth: '2010-11-24' })).toMatchObject({
+      childVn: true,
+      childGbvims: true,
+    });
+    expect(deriveTriage({ ...base, ageYears: 16 })).toMatchObject({ childVn: false, childGbvims: true });
+    expect(deriveTriage({ ...base, ageYears: 18 })).toMatchObject({ childVn: false, childGbvims: false });
+    expect(deriveTriage({ ...base })).toMatchObject({
+      ageGroup: 'unknown',
+      childVn: null,
+      childGbvims: null,
+    });
+  });
+
+  it('derives context flags and keeps the ones given', () => {
+    const t = deriveTriage({
+      reportedAt,
+      ageYears: 14,
+      forms: ['sexual'],
+      gbvType: 'forced_marriage',
+      relationship: 'spouse',
+      contexts: ['trafficking'],
+    });
+    expect(t.contexts).toEqual(['intimate_partner', 'child_sexual_abuse', 'trafficking', 'early_marriage']);
+    expect(deriveTriage({ reportedAt, ageYears: 30, forms: ['sexual'], gbvType: 'rape' }).contexts).toEqual(
+      [],
+    );
+  });
+
+  it('formats non-identifying case codes', () => {
+    expect(caseCode('01', 2026, 123)).toBe('HV01-2026-000123');
+  });
+});

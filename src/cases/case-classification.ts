@@ -1,0 +1,132 @@
+/**
+ * Plaintext triage facts derived at registration. They carry no identity: an age group instead of a date of
+ * birth, child flags under both definitions (Vietnamese law: under 16; GBVIMS: under 18).
+ */
+export const SEXES = ['female', 'male', 'other', 'unknown'] as const;
+export type Sex = (typeof SEXES)[number];
+
+export const REPORT_CHANNELS = [
+  'walk_in',
+  'phone',
+  'hotline_111',
+  'police',
+  'school',
+  'health_facility',
+  'community',
+  'other',
+] as const;
+export type ReportChannel = (typeof REPORT_CHANNELS)[number];
+
+export const VIOLENCE_FORMS = ['physical', 'psychological', 'sexual', 'economic'] as const;
+export type ViolenceForm = (typeof VIOLENCE_FORMS)[number];
+
+export const GBV_TYPES = [
+  'rape',
+  'sexual_assault',
+  'physical_assault',
+  'forced_marriage',
+  'denial_of_resources_opportunities_or_services',
+  'psychological_emotional_abuse',
+  'non_gbv',
+] as const;
+export type GbvType = (typeof GBV_TYPES)[number];
+
+export const CASE_CONTEXTS = [
+  'intimate_partner',
+  'child_sexual_abuse',
+  'trafficking',
+  'early_marriage',
+] as const;
+export type CaseContext = (typeof CASE_CONTEXTS)[number];
+
+export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const;
+export type RiskLevel = (typeof RISK_LEVELS)[number];
+
+export const RELATIONSHIPS = [
+  'spouse',
+  'former_spouse',
+  'intimate_partner',
+  'former_partner',
+  'parent',
+  'step_parent',
+  'sibling',
+  'child',
+  'other_family',
+  'caregiver',
+  'acquaintance',
+  'employer',
+  'stranger',
+  'unknown',
+  'other',
+] as const;
+export type Relationship = (typeof RELATIONSHIPS)[number];
+
+const INTIMATE: ReadonlySet<Relationship> = new Set([
+  'spouse',
+  'former_spouse',
+  'intimate_partner',
+  'former_partner',
+]);
+
+export const AGE_GROUPS = ['0-5', '6-11', '12-15', '16-17', '18-59', '60+', 'unknown'] as const;
+export type AgeGroup = (typeof AGE_GROUPS)[number];
+
+/** Whole years between a date of birth (YYYY-MM-DD) and a moment. */
+export function ageOn(dateOfBirth: string, at: Date): number {
+  const [y, m, d] = dateOfBirth.split('-').map(Number) as [number, number, number];
+  let age = at.getUTCFullYear() - y;
+  const beforeBirthday = at.getUTCMonth() + 1 < m || (at.getUTCMonth() + 1 === m && at.getUTCDate() < d);
+  if (beforeBirthday) age -= 1;
+  return age;
+}
+
+export function ageGroup(age: number | null): AgeGroup {
+  if (age === null) return 'unknown';
+  if (age <= 5) return '0-5';
+  if (age <= 11) return '6-11';
+  if (age <= 15) return '12-15';
+  if (age <= 17) return '16-17';
+  if (age <= 59) return '18-59';
+  return '60+';
+}
+
+export interface DerivedTriage {
+  ageYears: number | null;
+  ageGroup: AgeGroup;
+  /** Under 16: a child in Vietnamese law (Law on Children 2016). Null when the age is unknown. */
+  childVn: boolean | null;
+  /** Under 18: a child in GBVIMS. */
+  childGbvims: boolean | null;
+  contexts: CaseContext[];
+}
+
+/** Derives the triage facts from what the officer entered, at the time of the report. */
+export function deriveTriage(input: {
+  dateOfBirth?: string;
+  ageYears?: number;
+  reportedAt: Date;
+  relationship?: Relationship;
+  forms: readonly ViolenceForm[];
+  gbvType: GbvType;
+  contexts?: readonly CaseContext[];
+}): DerivedTriage {
+  const age = input.dateOfBirth ? ageOn(input.dateOfBirth, input.reportedAt) : (input.ageYears ?? null);
+  const contexts = new Set<CaseContext>(input.contexts ?? []);
+  if (input.relationship && INTIMATE.has(input.relationship)) contexts.add('intimate_partner');
+  const sexual =
+    input.forms.includes('sexual') || input.gbvType === 'rape' || input.gbvType === 'sexual_assault';
+  if (age !== null && age < 18 && sexual) contexts.add('child_sexual_abuse');
+  if (age !== null && age < 18 && input.gbvType === 'forced_marriage') contexts.add('early_marriage');
+  return {
+    ageYears: age,
+    ageGroup: ageGroup(age),
+    childVn: age === null ? null : age < 16,
+    childGbvims: age === null ? null : age < 18,
+    contexts: CASE_CONTEXTS.filter((c) => contexts.has(c)),
+  };
+}
+
+/** Non-identifying case code: province code, year, per-province sequence, e.g. `HV01-2026-000123`. */
+export function caseCode(provinceCode: string, year: number, sequence: number): string {
+  return `HV${provinceCode}-${year}-${String(sequence).padStart(6, '0')}`;
+}

@@ -1,0 +1,103 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { CaseCategory } from '../authz/subjects';
+import type { CaseSections } from './case-sections';
+import type { CaseTriageRow } from './cases.repository';
+
+export class CaseTriageView {
+  @ApiProperty() reportedAt!: string;
+  @ApiProperty() reportChannel!: string;
+  @ApiProperty() riskLevel!: string;
+  @ApiProperty() survivorSex!: string;
+  @ApiProperty() ageGroup!: string;
+  @ApiProperty({ nullable: true, type: Boolean, description: 'under 16 (Vietnamese law)' }) childUnder16!:
+    boolean | null;
+  @ApiProperty({ nullable: true, type: Boolean, description: 'under 18 (GBVIMS)' }) childUnder18!:
+    boolean | null;
+  @ApiProperty() gbvType!: string;
+  @ApiProperty({ type: [String] }) forms!: string[];
+  @ApiProperty({ type: [String] }) contexts!: string[];
+  @ApiProperty({ nullable: true, type: String }) incidentDate!: string | null;
+  @ApiProperty() provinceCode!: string;
+  @ApiProperty({ nullable: true, type: String }) closedAt!: string | null;
+  @ApiProperty({ description: 'the encrypted content was destroyed (crypto-shredding)' }) shredded!: boolean;
+}
+
+export class CaseView {
+  @ApiProperty() id!: string;
+  @ApiProperty({ example: 'HV01-2026-000123' }) code!: string;
+  @ApiProperty() wardCode!: string;
+  @ApiProperty({ enum: ['open', 'closed'] }) status!: 'open' | 'closed';
+  @ApiProperty() createdAt!: string;
+  @ApiProperty() version!: number;
+  @ApiProperty({ type: CaseTriageView }) triage!: CaseTriageView;
+  @ApiPropertyOptional({ description: 'identity and/or contact fields, when permitted' })
+  survivor?: Record<string, unknown>;
+  @ApiPropertyOptional({ description: 'incident fields, when permitted' }) incident?: Record<string, unknown>;
+  @ApiPropertyOptional({ description: 'perpetrator fields, when permitted' }) perpetrator?: Record<
+    string,
+    unknown
+  >;
+  @ApiPropertyOptional({ description: 'health fields, when permitted' }) health?: Record<string, unknown>;
+  @ApiPropertyOptional({ description: 'the case’s referrals (ward officers)' }) referrals?: unknown[];
+}
+
+export class CaseListView {
+  @ApiProperty({ type: [CaseView], description: 'triage fields only' }) items!: CaseView[];
+  @ApiProperty() total!: number;
+  @ApiProperty() page!: number;
+  @ApiProperty() pageSize!: number;
+}
+
+export function triageView(c: CaseTriageRow): CaseView {
+  return {
+    id: c.id,
+    code: c.code,
+    wardCode: c.wardCode,
+    status: c.status,
+    createdAt: c.createdAt.toISOString(),
+    version: c.version,
+    triage: {
+      reportedAt: c.reportedAt.toISOString(),
+      reportChannel: c.reportChannel,
+      riskLevel: c.riskLevel,
+      survivorSex: c.survivorSex,
+      ageGroup: c.ageGroup,
+      childUnder16: c.childVn,
+      childUnder18: c.childGbvims,
+      gbvType: c.gbvType,
+      forms: c.forms,
+      contexts: c.contexts,
+      incidentDate: c.incidentDate,
+      provinceCode: c.provinceCode,
+      closedAt: c.closedAt?.toISOString() ?? null,
+      shredded: c.shreddedAt !== null,
+    },
+  };
+}
+
+/** Sections the caller may not see are absent, never null-filled. */
+export function fullView(
+  c: CaseTriageRow,
+  sections: CaseSections,
+  allowed: ReadonlySet<CaseCategory>,
+): CaseView {
+  const view = triageView(c);
+  if (allowed.has('identity') || allowed.has('contact')) {
+    view.survivor = {
+      sex: c.survivorSex,
+      ...(allowed.has('identity') ? (sections.identity ?? {}) : {}),
+      ...(allowed.has('contact') ? (sections.contact ?? {}) : {}),
+    };
+  }
+  if (allowed.has('incident')) {
+    view.incident = {
+      forms: c.forms,
+      gbvType: c.gbvType,
+      contexts: c.contexts,
+      ...(sections.incident ?? {}),
+    };
+  }
+  if (allowed.has('perpetrator')) view.perpetrator = { ...(sections.perpetrator ?? {}) };
+  if (allowed.has('health')) view.health = { ...(sections.health ?? {}) };
+  return view;
+}

@@ -1,0 +1,144 @@
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Patch,
+  Post,
+  Query,
+} from '@nestjs/common';
+import {
+  ApiBody,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { AppAbility } from '../authz/ability.factory';
+import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
+import { Policy } from '../authz/policy.decorator';
+import type { Principal } from '../authz/principal';
+import { DomainError } from '../common/errors/domain-error';
+import { Problem } from '../common/errors/problem';
+import { CaseListView, CaseView } from './case-view';
+import { CasesService, CreatedCase, DuplicateMatch } from './cases.service';
+import { CloseCaseDto, ListQueryDto, SearchCasesDto } from './dto/case-actions.dto';
+import { CreateCaseDto } from './dto/create-case.dto';
+import { UpdateCaseDto } from './dto/update-case.dto';
+
+// Unknown or malformed ids answer like a missing case: the same 404, never a hint.
+const CaseId = (): ParameterDecorator =>
+  Param(
+    'id',
+    new ParseUUIDPipe({ version: undefined, exceptionFactory: () => new DomainError('resource.not_found') }),
+  );
+
+@ApiTags('cases')
+@Controller('cases')
+export class CasesController {
+  constructor(private readonly cases: CasesService) {}
+
+  @Post()
+  @Policy('create', 'Case')
+  @ApiOperation({
+    summary: 'Register a case (ward officer of the commune). Warns of likely duplicates, never blocks.',
+  })
+  create(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Body() dto: CreateCaseDto,
+  ): Promise<CreatedCase> {
+    return this.cases.create(p, a, dto);
+  }
+
+  @Get()
+  @Policy('read', 'Case')
+  @ApiOperation({ summary: 'Cases in the caller’s scope, newest first, triage fields only' })
+  @ApiOkResponse({ type: CaseListView })
+  list(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Query() q: ListQueryDto,
+  ): Promise<CaseListView> {
+    return this.cases.list(p, a, q.page ?? 1, q.pageSize ?? 20);
+  }
+
+  @Post('search')
+  @HttpCode(200)
+  @Policy('search', 'Case')
+  @ApiOperation({
+    summary:
+      'Find cases by survivor name, date of birth or phone through blind indexes (results never carry the name)',
+  })
+  search(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Body() dto: SearchCasesDto,
+  ): Promise<{ items: DuplicateMatch[] }> {
+    return this.cases.search(p, a, dto);
+  }
+
+  @Get(':id')
+  @Policy('read', 'Case')
+  @ApiOperation({
+    summary: 'One case with the sections the caller may see; 404 when missing or out of scope',
+  })
+  @ApiOkResponse({ type: CaseView })
+  @ApiNotFoundResponse({ type: Problem })
+  get(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @CaseId() id: string,
+  ): Promise<CaseView> {
+    return this.cases.get(p, a, id);
+  }
+
+  @Patch(':id')
+  @Policy('update', 'Case')
+  @ApiOperation({ summary: 'Update with optimistic locking: If-Match (or version in the body); stale → 409' })
+  @ApiHeader({ name: 'If-Match', required: false, description: 'the version read' })
+  @ApiOkResponse({ type: CaseView })
+  update(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @CaseId() id: string,
+    @Body() dto: UpdateCaseDto,
+    @Headers('if-match') ifMatch?: string,
+  ): Promise<CaseView> {
+    return this.cases.update(p, a, id, dto, ifMatch);
+  }
+
+  @Post(':id/close')
+  @HttpCode(200)
+  @Policy('close', 'Case')
+  @ApiOperation({ summary: 'Close the case with a reason' })
+  @ApiBody({ type: CloseCaseDto })
+  @ApiOkResponse({ type: CaseView })
+  close(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @CaseId() id: string,
+    @Body() dto: CloseCaseDto,
+  ): Promise<CaseView> {
+    return this.cases.close(p, a, id, dto);
+  }
+
+  @Post(':id/shred')
+  @HttpCode(200)
+  @Policy('delete', 'Case')
+  @ApiOperation({
+    summary:
+      'Admin: crypto-shred the case (destroy its data key); encrypted content becomes unrecoverable, triage stays',
+  })
+  shred(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @CaseId() id: string,
+  ): Promise<{ id: string; shredded: true }> {
+    return this.cases.shred(p, a, id);
+  }
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { ConsentExpiryModule } from '../consents/consent-expiry.module';
+import { CasesController } from './cases.controller';
+import { CasesRepository } from './cases.repository';
+import { CasesService } from './cases.service';
+
+@Module({
+  imports: [AuditModule, ConsentExpiryModule],
+  controllers: [CasesController],
+  providers: [CasesService, CasesRepository],
+  exports: [CasesService, CasesRepository],
+})
+export class CasesModule {}

@@ -1,0 +1,353 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { SqlCondition } from '../authz/sql-scope';
+import type { BlindIndex, Ciphertext } from '../crypto';
+import type {
+  AgeGroup,
+  CaseContext,
+  GbvType,
+  ReportChannel,
+  RiskLevel,
+  Sex,
+  ViolenceForm,
+} from './case-classification';
+import { CASE_SECTION_CATEGORIES, CaseSectionCategory, SECTION_COLUMN } from './case-sections';
+
+export interface CaseTriageRow {
+  id: string;
+  code: string;
+  wardCode: string;
+  provinceCode: string;
+  status: 'open' | 'closed';
+  reportedAt: Date;
+  reportChannel: ReportChannel;
+  riskLevel: RiskLevel;
+  survivorSex: Sex;
+  ageGroup: AgeGroup;
+  childVn: boolean | null;
+  childGbvims: boolean | null;
+  gbvType: GbvType;
+  forms: ViolenceForm[];
+  contexts: CaseContext[];
+  incidentDate: string | null;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+  closedAt: Date | null;
+  shreddedAt: Date | null;
+}
+
+export interface CaseRow extends CaseTriageRow {
+  sections: Partial<Record<CaseSectionCategory, Buffer | null>>;
+}
+
+export interface NewCaseRow {
+  id: string;
+  code: string;
+  wardCode: string;
+  provinceCode: string;
+  reportedAt: Date;
+  reportChannel: ReportChannel;
+  riskLevel: RiskLevel;
+  survivorSex: Sex;
+  ageGroup: AgeGroup;
+  childVn: boolean | null;
+  childGbvims: boolean | null;
+  gbvType: GbvType;
+  forms: ViolenceForm[];
+  contexts: CaseContext[];
+  incidentDate: string | null;
+  sections: Partial<Record<CaseSectionCategory, Ciphertext | null>>;
+  blind: { name: BlindIndex | null; nameDob: BlindIndex | null; phone: BlindIndex | null };
+  createdBy: string;
+}
+
+/** Subject field → SQL column, for the CASL → SQL translation of the case rules. */
+export const CASE_COLUMNS = {
+  id: 'c.id',
+  wardCode: 'c.ward_code',
+  provinceCode: 'c.province_code',
+  status: 'c.status',
+  'referral.organizationId': 'r.organization_id',
+  'referral.status': 'r.status',
+  'referral.consentCategories': { sql: 'cs.categories', array: true },
+} as const;
+
+const TRIAGE_COLUMNS = `c.id, c.code, c.ward_code, c.province_code, c.status, c.reported_at, c.report_channel,
+  c.risk_level, c.survivor_sex, c.age_group, c.child_vn, c.child_gbvims, c.gbv_type, c.forms, c.contexts,
+  to_char(c.incident_date, 'YYYY-MM-DD') AS incident_date, c.version, c.created_at, c.updated_at, c.closed_at,
+  c.shredded_at`;
+
+// Rows visible through a referral need the referral and its consent; the joins are harmless for other roles
+// because their conditions never name r or cs (DISTINCT removes the duplicates a join can make).
+const SCOPED_FROM = `cases c
+  LEFT JOIN referrals r ON r.case_id = c.id
+  LEFT JOIN consents cs ON cs.id = r.consent_id`;
+
+type Raw = Record<string, unknown>;
+
+function toTriage(r: Raw): CaseTriageRow {
+  return {
+    id: r.id as string,
+    code: r.code as string,
+    wardCode: r.ward_code as string,
+    provinceCode: r.province_code as string,
+    status: r.status as CaseTriageRow['status'],
+    reportedAt: r.reported_at as Date,
+    reportChannel: r.report_channel as ReportChannel,
+    riskLevel: r.risk_level as RiskLevel,
+    survivorSex: r.survivor_sex as Sex,
+    ageGroup: r.age_group as AgeGroup,
+    childVn: r.child_vn as boolean | null,
+    childGbvims: r.child_gbvims as boolean | null,
+    gbvType: r.gbv_type as GbvType,
+    forms: r.forms as ViolenceForm[],
+    contexts: r.contexts as CaseContext[],
+    incidentDate: r.incident_date as string | null,
+    version: r.version as number,
+    createdAt: r.created_at as Date,
+    updatedAt: r.updated_at as Date,
+    closedAt: r.closed_at as Date | null,
+    shreddedAt: r.shredded_at as Date | null,
+  };
+}
+
+/** Rewrites TypeORM-style `:name` parameters into positional `$n` ones for EntityManager.query. */
+export function positional(condition: SqlCondition, first = 1): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const sql = condition.sql.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (_m, name: string) => {
+    if (!(name in condition.params)) throw new Error(`missing SQL parameter ${name}`);
+    params.push(condition.params[name]);
+    return `$${first + params.length - 1}`;
+  });
+  return { sql, params };
+}
+
+/** Narrow queries on cases. Every list takes the caller's scope as a SQL condition built from the rules. */
+@Injectable()
+export class CasesRepository {
+  async nextCode(m: EntityManager, provinceCode: string, year: number): Promise<number> {
+    const rows = await m.query<{ last_value: number }[]>(
+      `INSERT INTO case_sequences (province_code, year, last_value) VALUES ($1, $2, 1)
+       ON CONFLICT (province_code, year) DO UPDATE SET last_value = case_sequences.last_value + 1
+       RETURNING last_value`,
+      [provinceCode, year],
+    );
+    return rows[0].last_value;
+  }
+
+  async insert(m: EntityManager, c: NewCaseRow): Promise<void> {
+    await m.query(
+      `INSERT INTO cases (id, code, ward_code, province_code, reported_at, report_channel, risk_level, survivor_sex,
+         age_group, child_vn, child_gbvims, gbv_type, forms, contexts, incident_date, enc_identity, enc_contact,
+         enc_incident, enc_perpetrator, enc_health, bi_name, bi_name_dob, bi_phone, created_by, updated_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+         $23, $24, $24)`,
+      [
+        c.id,
+        c.code,
+        c.wardCode,
+        c.provinceCode,
+        c.reportedAt,
+        c.reportChannel,
+        c.riskLevel,
+        c.survivorSex,
+        c.ageGroup,
+        c.childVn,
+        c.childGbvims,
+        c.gbvType,
+        c.forms,
+        c.contexts,
+        c.incidentDate,
+        c.sections.identity ?? null,
+        c.sections.contact ?? null,
+        c.sections.incident ?? null,
+        c.sections.perpetrator ?? null,
+        c.sections.health ?? null,
+        c.blind.name,
+        c.blind.nameDob,
+        c.blind.phone,
+        c.createdBy,
+      ],
+    );
+  }
+
+  /** One case with only the encrypted columns named in `categories` (none are fetched otherwise). */
+  async findById(
+    m: EntityManager,
+    id: string,
+    categories: readonly CaseSectionCategory[] = [],
+    lock = false,
+  ): Promise<CaseRow | null> {
+    const enc = categories.map((c) => `c.${SECTION_COLUMN[c]} AS ${c}`);
+    const rows = await m.query<Raw[]>(
+      `SELECT ${[TRIAGE_COLUMNS, ...enc].join(', ')} FROM cases c WHERE c.id = $1${lock ? ' FOR UPDATE' : ''}`,
+      [id],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    const sections: CaseRow['sections'] = {};
+    for (const c of categories) sections[c] = r[c] as Buffer | null;
+    return { ...toTriage(r), sections };
+  }
+
+  /** Triage rows of the caller's scope, newest first. */
+  async list(
+    m: EntityManager,
+    scope: SqlCondition,
+    page: number,
+    pageSize: number,
+  ): Promise<{ items: CaseTriageRow[]; total: number }> {
+    const where = positional(scope);
+    const n = where.params.length;
+    const rows = await m.query<Raw[]>(
+      `WITH scoped AS (SELECT DISTINCT c.id FROM ${SCOPED_FROM} WHERE ${where.sql})
+       SELECT ${TRIAGE_COLUMNS}, (SELECT count(*)::int FROM scoped) AS total
+       FROM cases c JOIN scoped s ON s.id = c.id
+       ORDER BY c.created_at DESC, c.id
+       LIMIT $${n + 1} OFFSET $${n + 2}`,
+      [...where.params, pageSize, (page - 1) * pageSize],
+    );
+    const total =
+      rows.length > 0
+        ? (rows[0].total as number)
+        : (
+            await m.query<{ n: number }[]>(
+              `SELECT count(DISTINCT c.id)::int AS n FROM ${SCOPED_FROM} WHERE ${where.sql}`,
+              where.params,
+            )
+          )[0].n;
+    return { items: rows.map(toTriage), total };
+  }
+
+  /** Cases of the caller's scope whose blind indexes match; `match` names the fields that matched. */
+  async searchByBlindIndex(
+    m: EntityManager,
+    scope: SqlCondition,
+    probe: { name?: BlindIndex; nameDob?: BlindIndex; phone?: BlindIndex },
+    excludeId?: string,
+    limit = 50,
+  ): Promise<
+    { id: string; code: string; wardCode: string; name: boolean; nameDob: boolean; phone: boolean }[]
+  > {
+    const where = positional(scope);
+    const params: unknown[] = [...where.params];
+    const p = (v: unknown): string => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    const name = probe.name ? `c.bi_name = ${p(probe.name)}` : 'FALSE';
+    const nameDob = probe.nameDob ? `c.bi_name_dob = ${p(probe.nameDob)}` : 'FALSE';
+    const phone = probe.phone ? `c.bi_phone = ${p(probe.phone)}` : 'FALSE';
+    // A date of birth narrows a name search: with both given, a name match needs the name+dob index.
+    const nameMatch = probe.nameDob ? nameDob : name;
+    const exclude = excludeId ? `AND c.id <> ${p(excludeId)}` : '';
+    const rows = await m.query<Raw[]>(
+      `SELECT DISTINCT c.id, c.code, c.ward_code, c.created_at, ${name} AS m_name, ${nameDob} AS m_name_dob,
+              ${phone} AS m_phone
+       FROM ${SCOPED_FROM}
+       WHERE (${where.sql}) AND c.shredded_at IS NULL AND ((${nameMatch}) OR (${phone})) ${exclude}
+       ORDER BY c.created_at DESC, c.id
+       LIMIT ${p(limit)}`,
+      params,
+    );
+    return rows.map((r) => ({
+      id: r.id as string,
+      code: r.code as string,
+      wardCode: r.ward_code as string,
+      name: r.m_name as boolean,
+      nameDob: r.m_name_dob as boolean,
+      phone: r.m_phone as boolean,
+    }));
+  }
+
+  async update(
+    m: EntityManager,
+    id: string,
+    expectedVersion: number,
+    changes: {
+      reportChannel?: ReportChannel;
+      riskLevel?: RiskLevel;
+      survivorSex?: Sex;
+      ageGroup?: AgeGroup;
+      childVn?: boolean | null;
+      childGbvims?: boolean | null;
+      gbvType?: GbvType;
+      forms?: ViolenceForm[];
+      contexts?: CaseContext[];
+      incidentDate?: string | null;
+      sections?: Partial<Record<CaseSectionCategory, Ciphertext | null>>;
+      blind?: { name: BlindIndex | null; nameDob: BlindIndex | null; phone: BlindIndex | null };
+    },
+    by: string,
+  ): Promise<boolean> {
+    const sets: string[] = [];
+    const params: unknown[] = [id, expectedVersion, by];
+    const set = (column: string, value: unknown): void => {
+      params.push(value);
+      sets.push(`${column} = $${params.length}`);
+    };
+    const plain: [keyof typeof changes, string][] = [
+      ['reportChannel', 'report_channel'],
+      ['riskLevel', 'risk_level'],
+      ['survivorSex', 'survivor_sex'],
+      ['ageGroup', 'age_group'],
+      ['childVn', 'child_vn'],
+      ['childGbvims', 'child_gbvims'],
+      ['gbvType', 'gbv_type'],
+      ['forms', 'forms'],
+      ['contexts', 'contexts'],
+      ['incidentDate', 'incident_date'],
+    ];
+    for (const [key, column] of plain) if (changes[key] !== undefined) set(column, changes[key]);
+    for (const category of CASE_SECTION_CATEGORIES) {
+      const value = changes.sections?.[category];
+      if (value !== undefined) set(SECTION_COLUMN[category], value);
+    }
+    if (changes.blind) {
+      set('bi_name', changes.blind.name);
+      set('bi_name_dob', changes.blind.nameDob);
+      set('bi_phone', changes.blind.phone);
+    }
+    const result = await m.query<[unknown[], number]>(
+      `UPDATE cases SET ${[...sets, 'version = version + 1', 'updated_at = now()', 'updated_by = $3'].join(', ')}
+       WHERE id = $1 AND version = $2 AND status = 'open'`,
+      params,
+    );
+    return result[1] === 1;
+  }
+
+  async close(
+    m: EntityManager,
+    id: string,
+    expectedVersion: number,
+    reason: Ciphertext,
+    by: string,
+  ): Promise<boolean> {
+    const result = await m.query<[unknown[], number]>(
+      `UPDATE cases SET status = 'closed', closed_at = now(), closed_by = $3, enc_close_reason = $4,
+              version = version + 1, updated_at = now(), updated_by = $3
+       WHERE id = $1 AND version = $2 AND status = 'open'`,
+      [id, expectedVersion, by, reason],
+    );
+    return result[1] === 1;
+  }
+
+  /** Crypto-shredding leaves the triage facts for statistics and drops the blind indexes too. */
+  async markShredded(m: EntityManager, id: string): Promise<void> {
+    await m.query(
+      `UPDATE cases SET shredded_at = now(), bi_name = NULL, bi_name_dob = NULL, bi_phone = NULL,
+              version = version + 1, updated_at = now()
+       WHERE id = $1`,
+      [id],
+    );
+  }
+
+  async communeProvince(m: EntityManager, wardCode: string): Promise<string | null> {
+    const rows = await m.query<{ province_code: string }[]>(
+      `SELECT province_code FROM admin_units WHERE code = $1 AND level = 'commune'`,
+      [wardCode],
+    );
+    return rows[0]?.province_code ?? null;
+  }
+}

@@ -1,0 +1,591 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { AppAbility } from '../authz/ability.factory';
+import { permittedCaseCategories } from '../authz/field-scope';
+import type { Principal } from '../authz/principal';
+import { accessibleWhere } from '../authz/sql-scope';
+import type { CaseCategory, CaseSubject, ConsentCategory, ReferralStatus } from '../authz/subjects';
+import { DomainError, fieldError } from '../common/errors/domain-error';
+import { BlindIndex, BlindIndexService, DataKeyService, FieldEncryptionService } from '../crypto';
+import { AuditService } from '../audit/audit.service';
+import { ConsentExpiryService } from '../consents/consent-expiry.service';
+import { caseCode, deriveTriage } from './case-classification';
+import {
+  CASE_SECTION_CATEGORIES,
+  CaseSectionCategory,
+  CaseSections,
+  CASES_TABLE,
+  openSections,
+  sealSections,
+} from './case-sections';
+import { CaseListView, CaseView, fullView, triageView } from './case-view';
+import { CASE_COLUMNS, CasesRepository, CaseTriageRow } from './cases.repository';
+import { CloseCaseDto, SearchCasesDto } from './dto/case-actions.dto';
+import { CreateCaseDto } from './dto/create-case.dto';
+import { UpdateCaseDto } from './dto/update-case.dto';
+
+export const CASE_OWNER = 'case';
+
+export interface DuplicateMatch {
+  id: string;
+  code: string;
+  wardCode: string;
+  match: ('fullName' | 'dateOfBirth' | 'phone')[];
+}
+
+export interface CreatedCase extends CaseView {
+  /** Cases in the caller's scope that look like the same survivor (a warning: creation is not blocked). */
+  duplicates: DuplicateMatch[];
+}
+
+const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');
+
+/**
+ * The case use cases. Every access goes through the rules of authz/ (row scope, field categories), every
+ * write is one transaction, and every access — allowed or denied — is written to the access log in the same
+ * transaction as the data it touched.
+ */
+@Injectable()
+export class CasesService {
+  constructor(
+    private readonly cases: CasesRepository,
+    private readonly fields: FieldEncryptionService,
+    private readonly blind: BlindIndexService,
+    private readonly dataKeys: DataKeyService,
+    private readonly audit: AuditService,
+    private readonly expiry: ConsentExpiryService,
+  ) {}
+
+  async create(p: Principal, ability: AppAbility, dto: CreateCaseDto): Promise<CreatedCase> {
+    const reportedAt = new Date(dto.reportedAt);
+    if (dto.survivor.dateOfBirth && dto.survivor.ageYears !== undefined) {
+      throw fieldError(
+        'survivor.ageYears',
+        'give either dateOfBirth or ageYears, not both',
+        'chỉ nhập ngày sinh hoặc tuổi',
+      );
+    }
+    if (dto.survivor.dateOfBirth && new Date(`${dto.survivor.dateOfBirth}T00:00:00Z`) > reportedAt) {
+      throw fieldError('survivor.dateOfBirth', 'is after the report', 'sau ngày tiếp nhận');
+    }
+    return this.audit.transaction(async (m, deny) => {
+      const provinceCode = await this.cases.communeProvince(m, dto.wardCode);
+      const subject: CaseSubject = {
+        kind: 'Case',
+        wardCode: dto.wardCode,
+        provinceCode: provinceCode ?? '',
+        status: 'open',
+      };
+      if (!provinceCode || !ability.can('create', subject)) {
+        deny(p, {
+          action: 'case.create',
+          resourceType: 'case',
+          provinceCode,
+          wardCode: dto.wardCode,
+        });
+        throw new DomainError('auth.forbidden', {
+          en: 'You can register cases of your own communes only.',
+          vi: 'Bạn chỉ có thể đăng ký vụ việc của xã/phường mình phụ trách.',
+        });
+      }
+      const id = randomUUID();
+      const seq = await this.cases.nextCode(m, provinceCode, reportedAt.getUTCFullYear());
+      const derived = deriveTriage({
+        dateOfBirth: dto.survivor.dateOfBirth,
+        ageYears: dto.survivor.ageYears,
+        reportedAt,
+        relationship: dto.perpetrator?.relationship,
+        forms: dto.incident.forms,
+        gbvType: dto.incident.gbvType,
+        contexts: dto.incident.contexts,
+      });
+      const sections = sectionsOf(dto);
+      const key = await this.dataKeys.create({ ownerType: CASE_OWNER, ownerId: id }, m);
+      try {
+        const blind = this.blindIndexes(sections);
+        await this.cases.insert(m, {
+          id,
+          code: caseCode(provinceCode, reportedAt.getUTCFullYear(), seq),
+          wardCode: dto.wardCode,
+          provinceCode,
+          reportedAt,
+          reportChannel: dto.reportChannel,
+          riskLevel: dto.risk.level,
+          survivorSex: dto.survivor.sex,
+          ageGroup: derived.ageGroup,
+          childVn: derived.childVn,
+          childGbvims: derived.childGbvims,
+          gbvType: dto.incident.gbvType,
+          forms: dto.incident.forms,
+          contexts: derived.contexts,
+          incidentDate: dto.incident.occurredAt ? dto.incident.occurredAt.slice(0, 10) : null,
+          sections: sealSections(this.fields, key, id, sections),
+          blind,
+          createdBy: p.userId,
+        });
+        const duplicates = await this.findMatches(m, ability, blind, id);
+        const row = (await this.cases.findById(m, id))!;
+        const written = ['triage', ...CASE_SECTION_CATEGORIES.filter((c) => sections[c])] as CaseCategory[];
+        await this.audit.record(m, p, {
+          action: 'case.create',
+          resourceType: 'case',
+          resourceId: id,
+          caseId: id,
+          fields: written,
+          provinceCode,
+          wardCode: dto.wardCode,
+          returnedIds: duplicates.map((d) => d.id),
+        });
+        const allowed = permittedCaseCategories(ability, 'read', caseSubject(row));
+        return { ...fullView(row, sections, allowed), duplicates };
+      } finally {
+        key.wipe();
+      }
+    });
+  }
+
+  async get(p: Principal, ability: AppAbility, id: string): Promise<CaseView> {
+    return this.audit.transaction(async (m, deny) => {
+      const row = await this.cases.findById(m, id);
+      const allowed = row ? await this.readableCategories(m, p, ability, row) : new Set<CaseCategory>();
+      if (!row || allowed.size === 0) {
+        deny(p, {
+          action: 'case.read',
+          resourceType: 'case',
+          resourceId: id,
+          caseId: row ? id : undefined,
+          provinceCode: row?.provinceCode ?? null,
+          wardCode: row?.wardCode ?? null,
+        });
+        throw NOT_FOUND();
+      }
+      const view = await this.decryptedView(m, row, allowed);
+      await this.audit.record(m, p, {
+        action: 'case.read',
+        resourceType: 'case',
+        resourceId: id,
+        caseId: id,
+        // What the view disclosed: the case view carries no notes (they come with their referral).
+        fields: [...allowed].filter((c) => c !== 'notes'),
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      });
+      return view;
+    });
+  }
+
+  async list(p: Principal, ability: AppAbility, page = 1, pageSize = 20): Promise<CaseListView> {
+    return this.audit.transaction(async (m) => {
+      const scope = accessibleWhere(ability, 'read', 'Case', CASE_COLUMNS);
+      const { items, total } = await this.cases.list(m, scope, page, pageSize);
+      await this.audit.record(m, p, {
+        action: 'case.list',
+        resourceType: 'case',
+        fields: ['triage'],
+        returnedIds: items.map((c) => c.id),
+      });
+      return { items: items.map(triageView), total, page, pageSize };
+    });
+  }
+
+  async update(
+    p: Principal,
+    ability: AppAbility,
+    id: string,
+    dto: UpdateCaseDto,
+    ifMatch?: string,
+  ): Promise<CaseView> {
+    const expected = expectedVersion(dto.version, ifMatch);
+    if ((dto.survivor as { fullName?: unknown } | undefined)?.fullName === null) {
+      throw fieldError('survivor.fullName', 'cannot be removed', 'không thể xóa');
+    }
+    return this.audit.transaction(async (m, deny) => {
+      const row = await this.cases.findById(m, id, CASE_SECTION_CATEGORIES, true);
+      if (!row || !ability.can('read', caseSubject(row))) {
+        deny(p, { action: 'case.update', resourceType: 'case', resourceId: id });
+        throw NOT_FOUND();
+      }
+      if (!ability.can('update', caseSubject(row))) {
+        deny(p, {
+          action: 'case.update',
+          resourceType: 'case',
+          resourceId: id,
+          caseId: id,
+          provinceCode: row.provinceCode,
+          wardCode: row.wardCode,
+        });
+        throw new DomainError('conflict.state', {
+          en: 'A closed case cannot be changed.',
+          vi: 'Không thể sửa vụ việc đã đóng.',
+        });
+      }
+      if (row.shreddedAt) throw new DomainError('conflict.state');
+      if (row.version !== expected) throw new DomainError('conflict.version');
+      const key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: id }, m);
+      try {
+        const current = openSections(this.fields, key, id, row.sections, CASE_SECTION_CATEGORIES);
+        const next = mergeSections(current, dto);
+        const changed = CASE_SECTION_CATEGORIES.filter(
+          (c) => JSON.stringify(current[c]) !== JSON.stringify(next[c]),
+        );
+        const reportedAt = row.reportedAt;
+        const derived = deriveTriage({
+          dateOfBirth: next.identity?.dateOfBirth ?? undefined,
+          ageYears: next.identity?.ageYears ?? undefined,
+          reportedAt,
+          relationship: (next.perpetrator?.relationship ?? undefined) as Parameters<
+            typeof deriveTriage
+          >[0]['relationship'],
+          forms: dto.incident?.forms ?? row.forms,
+          gbvType: dto.incident?.gbvType ?? row.gbvType,
+          contexts: dto.incident?.contexts ?? row.contexts,
+        });
+        const ok = await this.cases.update(
+          m,
+          id,
+          expected,
+          {
+            reportChannel: dto.reportChannel,
+            riskLevel: dto.risk?.level,
+            survivorSex: dto.survivor?.sex,
+            ageGroup: derived.ageGroup,
+            childVn: derived.childVn,
+            childGbvims: derived.childGbvims,
+            gbvType: dto.incident?.gbvType,
+            forms: dto.incident?.forms,
+            contexts: derived.contexts,
+            incidentDate:
+              dto.incident?.occurredAt !== undefined
+                ? (dto.incident.occurredAt?.slice(0, 10) ?? null)
+                : undefined,
+            sections: sealSections(this.fields, key, id, pick(next, changed)),
+            blind:
+              changed.includes('identity') || changed.includes('contact')
+                ? this.blindIndexes(next)
+                : undefined,
+          },
+          p.userId,
+        );
+        if (!ok) throw new DomainError('conflict.version');
+        await this.audit.record(m, p, {
+          action: 'case.update',
+          resourceType: 'case',
+          resourceId: id,
+          caseId: id,
+          fields: ['triage', ...changed],
+          provinceCode: row.provinceCode,
+          wardCode: row.wardCode,
+        });
+        const updated = (await this.cases.findById(m, id))!;
+        const allowed = permittedCaseCategories(ability, 'read', caseSubject(updated));
+        return fullView(updated, next, allowed);
+      } finally {
+        key.wipe();
+      }
+    });
+  }
+
+  async close(p: Principal, ability: AppAbility, id: string, dto: CloseCaseDto): Promise<CaseView> {
+    return this.audit.transaction(async (m, deny) => {
+      const row = await this.cases.findById(m, id, [], true);
+      if (!row || !ability.can('read', caseSubject(row))) {
+        deny(p, { action: 'case.close', resourceType: 'case', resourceId: id });
+        throw NOT_FOUND();
+      }
+      if (!ability.can('close', caseSubject(row))) {
+        deny(p, {
+          action: 'case.close',
+          resourceType: 'case',
+          resourceId: id,
+          caseId: id,
+          provinceCode: row.provinceCode,
+          wardCode: row.wardCode,
+        });
+        throw new DomainError('conflict.state', {
+          en: 'The case is already closed.',
+          vi: 'Vụ việc đã được đóng.',
+        });
+      }
+      const key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: id }, m);
+      try {
+        const reason = this.fields.encrypt(
+          key,
+          { table: CASES_TABLE, column: 'enc_close_reason', rowId: id },
+          dto.reason,
+        );
+        if (!(await this.cases.close(m, id, row.version, reason, p.userId)))
+          throw new DomainError('conflict.version');
+      } finally {
+        key.wipe();
+      }
+      await this.audit.record(m, p, {
+        action: 'case.close',
+        resourceType: 'case',
+        resourceId: id,
+        caseId: id,
+        fields: ['triage'],
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      });
+      return triageView((await this.cases.findById(m, id))!);
+    });
+  }
+
+  async search(p: Principal, ability: AppAbility, dto: SearchCasesDto): Promise<{ items: DuplicateMatch[] }> {
+    if (!dto.fullName && !dto.dateOfBirth && !dto.phone) {
+      throw fieldError(
+        'fullName',
+        'give at least one of fullName, dateOfBirth, phone',
+        'cần ít nhất một trong họ tên, ngày sinh, số điện thoại',
+      );
+    }
+    if (dto.dateOfBirth && !dto.fullName && !dto.phone) {
+      // A date of birth alone would enumerate survivors by birthday: it only narrows a name.
+      throw fieldError('dateOfBirth', 'narrows a name search; give fullName too', 'chỉ dùng kèm họ tên');
+    }
+    const probe = {
+      name: dto.fullName ? this.safeIndex(() => this.blind.fullName(dto.fullName!), 'fullName') : null,
+      nameDob:
+        dto.fullName && dto.dateOfBirth
+          ? this.safeIndex(() => this.blind.fullNameDob(dto.fullName!, dto.dateOfBirth!), 'fullName')
+          : null,
+      phone: dto.phone ? this.safeIndex(() => this.blind.phone(dto.phone!), 'phone') : null,
+    };
+    return this.audit.transaction(async (m) => {
+      const items = await this.findMatches(m, ability, probe);
+      await this.audit.record(m, p, {
+        action: 'case.search',
+        resourceType: 'case',
+        fields: ['triage'],
+        returnedIds: items.map((i) => i.id),
+      });
+      return { items };
+    });
+  }
+
+  /** Admin crypto-shredding: destroys the case's data key; triage facts remain for statistics. */
+  async shred(p: Principal, ability: AppAbility, id: string): Promise<{ id: string; shredded: true }> {
+    return this.audit.transaction(async (m, deny) => {
+      const row = await this.cases.findById(m, id, [], true);
+      if (
+        !row ||
+        !ability.can('delete', {
+          kind: 'Case',
+          id,
+          wardCode: row.wardCode,
+          provinceCode: row.provinceCode,
+          status: row.status,
+        })
+      ) {
+        deny(p, { action: 'case.shred', resourceType: 'case', resourceId: id });
+        throw NOT_FOUND();
+      }
+      await this.dataKeys.shred({ ownerType: CASE_OWNER, ownerId: id }, m);
+      await this.cases.markShredded(m, id);
+      await this.audit.record(m, p, {
+        action: 'case.shred',
+        resourceType: 'case',
+        resourceId: id,
+        caseId: id,
+        fields: [],
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      });
+      return { id, shredded: true };
+    });
+  }
+
+  /** The categories the caller may read of this case (through its referral, for a provider). */
+  async readableCategories(
+    m: EntityManager,
+    p: Principal,
+    ability: AppAbility,
+    row: CaseTriageRow,
+  ): Promise<ReadonlySet<CaseCategory>> {
+    if (p.role !== 'provider' || !p.organizationId)
+      return permittedCaseCategories(ability, 'read', caseSubject(row));
+    await this.expiry.revokeExpired(m); // an expired consent shows nothing, from the moment it expires
+    // A provider looks through its organisation's referrals of the case; the most permissive one counts.
+    const referrals = await m.query<{ status: ReferralStatus; categories: ConsentCategory[] }[]>(
+      `SELECT r.status, cs.categories FROM referrals r JOIN consents cs ON cs.id = r.consent_id
+       WHERE r.case_id = $1 AND r.organization_id = $2`,
+      [row.id, p.organizationId],
+    );
+    const allowed = new Set<CaseCategory>();
+    for (const r of referrals) {
+      const subject = caseSubject(row, {
+        organizationId: p.organizationId,
+        status: r.status,
+        consentCategories: r.categories,
+      });
+      for (const c of permittedCaseCategories(ability, 'read', subject)) allowed.add(c);
+    }
+    return allowed;
+  }
+
+  /** Decrypts exactly the permitted categories of one case. */
+  async decryptedView(
+    m: EntityManager,
+    row: CaseTriageRow,
+    allowed: ReadonlySet<CaseCategory>,
+  ): Promise<CaseView> {
+    const encrypted = CASE_SECTION_CATEGORIES.filter((c) => allowed.has(c));
+    if (encrypted.length === 0 || row.shreddedAt) return fullView(row, {}, allowed);
+    const withSections = (await this.cases.findById(m, row.id, encrypted))!;
+    const key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: row.id }, m);
+    try {
+      return fullView(row, openSections(this.fields, key, row.id, withSections.sections, encrypted), allowed);
+    } finally {
+      key.wipe();
+    }
+  }
+
+  private async findMatches(
+    m: EntityManager,
+    ability: AppAbility,
+    probe: { name: BlindIndex | null; nameDob: BlindIndex | null; phone: BlindIndex | null },
+    excludeId?: string,
+  ): Promise<DuplicateMatch[]> {
+    if (!probe.name && !probe.phone) return [];
+    const scope = accessibleWhere(ability, 'read', 'Case', CASE_COLUMNS);
+    const rows = await this.cases.searchByBlindIndex(
+      m,
+      scope,
+      { name: probe.name ?? undefined, nameDob: probe.nameDob ?? undefined, phone: probe.phone ?? undefined },
+      excludeId,
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      code: r.code,
+      wardCode: r.wardCode,
+      match: [
+        ...((probe.nameDob ? r.nameDob : r.name) ? (['fullName'] as const) : []),
+        ...(r.nameDob ? (['dateOfBirth'] as const) : []),
+        ...(r.phone ? (['phone'] as const) : []),
+      ],
+    }));
+  }
+
+  private blindIndexes(s: CaseSections): {
+    name: BlindIndex | null;
+    nameDob: BlindIndex | null;
+    phone: BlindIndex | null;
+  } {
+    const name = s.identity?.fullName;
+    const dob = s.identity?.dateOfBirth;
+    const phone = s.contact?.phone;
+    return {
+      name: name ? this.safeIndex(() => this.blind.fullName(name), 'survivor.fullName') : null,
+      nameDob:
+        name && dob ? this.safeIndex(() => this.blind.fullNameDob(name, dob), 'survivor.fullName') : null,
+      phone: phone ? this.safeIndex(() => this.blind.phone(phone), 'survivor.phone') : null,
+    };
+  }
+
+  /** A value that normalises to nothing (e.g. only punctuation) is a validation error, not a 500. */
+  private safeIndex(compute: () => BlindIndex, field: string): BlindIndex {
+    try {
+      return compute();
+    } catch {
+      throw fieldError(field, 'has no letters or digits to search by', 'không có chữ hoặc số để tìm kiếm');
+    }
+  }
+}
+
+export function caseSubject(
+  row: Pick<CaseTriageRow, 'id' | 'wardCode' | 'provinceCode' | 'status'>,
+  referral?: CaseSubject['referral'],
+): CaseSubject {
+  return {
+    kind: 'Case',
+    id: row.id,
+    wardCode: row.wardCode,
+    provinceCode: row.provinceCode,
+    status: row.status,
+    referral,
+  };
+}
+
+function expectedVersion(bodyVersion: number | undefined, ifMatch: string | undefined): number {
+  const header = ifMatch?.replace(/^W\//, '').replace(/"/g, '').trim();
+  const fromHeader = header ? Number(header) : undefined;
+  if (fromHeader !== undefined && (!Number.isInteger(fromHeader) || fromHeader < 1)) {
+    throw new DomainError('precondition.failed', {
+      en: 'If-Match must be the case version.',
+      vi: 'If-Match phải là phiên bản của vụ việc.',
+    });
+  }
+  const v = fromHeader ?? bodyVersion;
+  if (v === undefined) {
+    throw new DomainError('precondition.failed', {
+      en: 'Send the version you read, as If-Match or in the body.',
+      vi: 'Vui lòng gửi phiên bản đã đọc qua If-Match hoặc trong nội dung.',
+    });
+  }
+  return v;
+}
+
+function sectionsOf(dto: CreateCaseDto): CaseSections {
+  const s = dto.survivor;
+  const sections: CaseSections = {
+    identity: compact({
+      fullName: s.fullName,
+      dateOfBirth: s.dateOfBirth,
+      ageYears: s.ageYears,
+      ethnicity: s.ethnicity,
+      disability: s.disability,
+    }) as CaseSections['identity'],
+  };
+  const contact = compact({ phone: s.phone, address: s.address, safeContactNotes: s.safeContactNotes });
+  if (Object.keys(contact).length) sections.contact = contact;
+  const incident = compact({
+    occurredAt: dto.incident.occurredAt,
+    place: dto.incident.place,
+    narrative: dto.incident.narrative,
+  });
+  if (Object.keys(incident).length) sections.incident = incident;
+  if (dto.perpetrator && Object.keys(compact({ ...dto.perpetrator })).length)
+    sections.perpetrator = compact({ ...dto.perpetrator });
+  if (dto.health && Object.keys(compact({ ...dto.health })).length)
+    sections.health = compact({ ...dto.health });
+  return sections;
+}
+
+function mergeSections(current: CaseSections, dto: UpdateCaseDto): CaseSections {
+  const next: CaseSections = structuredClone(current);
+  const merge = <K extends CaseSectionCategory>(k: K, patch: Record<string, unknown> | undefined): void => {
+    if (!patch || Object.keys(patch).length === 0) return;
+    next[k] = compact({ ...(next[k] ?? {}), ...patch }) as CaseSections[K];
+  };
+  if (dto.survivor) {
+    const { fullName, dateOfBirth, ageYears, ethnicity, disability, phone, address, safeContactNotes } =
+      dto.survivor;
+    merge('identity', defined({ fullName, dateOfBirth, ageYears, ethnicity, disability }));
+    merge('contact', defined({ phone, address, safeContactNotes }));
+    if (dateOfBirth) delete next.identity?.ageYears;
+    if (ageYears !== undefined && dateOfBirth === undefined) delete next.identity?.dateOfBirth;
+  }
+  if (dto.incident) {
+    const { occurredAt, place, narrative } = dto.incident;
+    merge('incident', defined({ occurredAt, place, narrative }));
+  }
+  if (dto.perpetrator) merge('perpetrator', defined({ ...dto.perpetrator }));
+  if (dto.health) merge('health', defined({ ...dto.health }));
+  return next;
+}
+
+function pick(s: CaseSections, categories: CaseSectionCategory[]): CaseSections {
+  const out: CaseSections = {};
+  for (const c of categories) (out as Record<string, unknown>)[c] = s[c];
+  return out;
+}
+
+/** Drops undefined and null values (a stored section holds only what is known). */
+function compact<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as Partial<T>;
+}
+
+function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,238 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsBoolean,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+import {
+  CASE_CONTEXTS,
+  CaseContext,
+  GBV_TYPES,
+  GbvType,
+  RELATIONSHIPS,
+  Relationship,
+  REPORT_CHANNELS,
+  ReportChannel,
+  RISK_LEVELS,
+  RiskLevel,
+  SEXES,
+  Sex,
+  VIOLENCE_FORMS,
+  ViolenceForm,
+} from '../case-classification';
+
+// Free-text limits keep one case well under the body limit and bound the work of encryption.
+const NAME = 200;
+const SHORT = 500;
+const LONG = 10000;
+export const DATE_ONLY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+
+export class SurvivorDto {
+  @ApiProperty({ maxLength: NAME, description: 'identity (encrypted)' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(NAME)
+  fullName!: string;
+
+  @ApiProperty({ enum: SEXES, description: 'triage' })
+  @IsIn(SEXES)
+  sex!: Sex;
+
+  @ApiPropertyOptional({ example: '2010-05-17', description: 'identity (encrypted); or ageYears' })
+  @IsOptional()
+  @Matches(DATE_ONLY)
+  dateOfBirth?: string;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 120, description: 'when the date of birth is unknown' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(120)
+  ageYears?: number;
+
+  @ApiPropertyOptional({ maxLength: 40, description: 'contact (encrypted)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(40)
+  phone?: string;
+
+  @ApiPropertyOptional({ maxLength: SHORT, description: 'contact (encrypted)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(SHORT)
+  address?: string;
+
+  @ApiPropertyOptional({ maxLength: SHORT, description: 'contact (encrypted)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(SHORT)
+  safeContactNotes?: string;
+
+  @ApiPropertyOptional({ maxLength: SHORT, description: 'identity (encrypted)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(SHORT)
+  disability?: string;
+
+  @ApiPropertyOptional({ maxLength: NAME, description: 'identity (encrypted)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(NAME)
+  ethnicity?: string;
+}
+
+export class IncidentDto {
+  @ApiPropertyOptional({
+    example: '2026-11-20T21:00:00+07:00',
+    description: 'triage (the date is kept plaintext)',
+  })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  occurredAt?: string;
+
+  @ApiProperty({ enum: VIOLENCE_FORMS, isArray: true, description: 'Vietnamese classification (triage)' })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(VIOLENCE_FORMS.length)
+  @ArrayUnique()
+  @IsIn(VIOLENCE_FORMS, { each: true })
+  forms!: ViolenceForm[];
+
+  @ApiProperty({ enum: GBV_TYPES, description: 'GBVIMS core type (triage)' })
+  @IsIn(GBV_TYPES)
+  gbvType!: GbvType;
+
+  @ApiPropertyOptional({ enum: CASE_CONTEXTS, isArray: true, description: 'context flags (triage)' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(CASE_CONTEXTS.length)
+  @ArrayUnique()
+  @IsIn(CASE_CONTEXTS, { each: true })
+  contexts?: CaseContext[];
+
+  @ApiPropertyOptional({ maxLength: SHORT, description: 'incident (encrypted)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(SHORT)
+  place?: string;
+
+  @ApiPropertyOptional({ maxLength: LONG, description: 'incident (encrypted)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(LONG)
+  narrative?: string;
+}
+
+export class PerpetratorDto {
+  @ApiPropertyOptional({ maxLength: NAME })
+  @IsOptional()
+  @IsString()
+  @MaxLength(NAME)
+  fullName?: string;
+
+  @ApiPropertyOptional({ enum: RELATIONSHIPS })
+  @IsOptional()
+  @IsIn(RELATIONSHIPS)
+  relationship?: Relationship;
+
+  @ApiPropertyOptional({ maxLength: SHORT })
+  @IsOptional()
+  @IsString()
+  @MaxLength(SHORT)
+  address?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  accessToWeapons?: boolean;
+}
+
+export class HealthDto {
+  @ApiPropertyOptional({ maxLength: LONG })
+  @IsOptional()
+  @IsString()
+  @MaxLength(LONG)
+  injuries?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  pregnant?: boolean;
+
+  @ApiPropertyOptional({ maxLength: LONG })
+  @IsOptional()
+  @IsString()
+  @MaxLength(LONG)
+  medicalNeeds?: string;
+}
+
+export class RiskDto {
+  @ApiProperty({ enum: RISK_LEVELS })
+  @IsIn(RISK_LEVELS)
+  level!: RiskLevel;
+}
+
+export class CreateCaseDto {
+  @ApiProperty({ example: '00145', description: '5-digit commune code; one of the officer’s communes' })
+  @Matches(/^\d{5}$/)
+  wardCode!: string;
+
+  @ApiProperty({ example: '2026-11-23T08:30:00+07:00' })
+  @IsISO8601({ strict: true })
+  reportedAt!: string;
+
+  @ApiProperty({ enum: REPORT_CHANNELS })
+  @IsIn(REPORT_CHANNELS)
+  reportChannel!: ReportChannel;
+
+  @ApiProperty({ type: SurvivorDto })
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => SurvivorDto)
+  survivor!: SurvivorDto;
+
+  @ApiProperty({ type: IncidentDto })
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => IncidentDto)
+  incident!: IncidentDto;
+
+  @ApiPropertyOptional({ type: PerpetratorDto })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => PerpetratorDto)
+  perpetrator?: PerpetratorDto;
+
+  @ApiPropertyOptional({ type: HealthDto })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => HealthDto)
+  health?: HealthDto;
+
+  @ApiProperty({ type: RiskDto })
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => RiskDto)
+  risk!: RiskDto;
+}

@@ -1,0 +1,65 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import type { AuditActor } from '../audit/audit.types';
+
+export type RevokeCause = 'consent_withdrawn' | 'consent_expired';
+
+/**
+ * Ends access the moment its ground ends: revokes the live referrals whose consent was withdrawn or has
+ * expired. Expiry needs no job to take effect: every path that shows a provider case content calls
+ * `revokeExpired` first, in the same transaction. Each revocation is written to the access log.
+ */
+@Injectable()
+export class ConsentExpiryService {
+  constructor(private readonly audit: AuditService) {}
+
+  /** Revokes the live referrals relying on these consents; returns their ids. */
+  async revokeReferralsOf(
+    m: EntityManager,
+    consentIds: string[],
+    cause: RevokeCause,
+    /** Who caused it (the officer withdrawing); null when the system revokes on expiry. */
+    by: AuditActor | null,
+  ): Promise<string[]> {
+    if (consentIds.length === 0) return [];
+    const [rows] = await m.query<
+      [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
+    >(
+      `UPDATE referrals r SET status = 'revoked', revoke_cause = $2, revoked_at = now(), revoked_by = $3,
+              version = r.version + 1, updated_at = now()
+       FROM cases c
+       WHERE c.id = r.case_id AND r.consent_id = ANY($1) AND r.status IN ('pending', 'accepted')
+       RETURNING r.id, r.case_id, c.ward_code, c.province_code`,
+      [consentIds, cause, by?.userId ?? null],
+    );
+    for (const r of rows) {
+      await this.audit.record(m, by, {
+        action: 'referral.revoke',
+        resourceType: 'referral',
+        resourceId: r.id,
+        caseId: r.case_id,
+        fields: ['triage'],
+        reason: `referral.${cause}`,
+        provinceCode: r.province_code,
+        wardCode: r.ward_code,
+      });
+    }
+    return rows.map((r) => r.id);
+  }
+
+  /** Revokes the live referrals of every consent that has expired (cheap when there are none: indexed). */
+  async revokeExpired(m: EntityManager): Promise<string[]> {
+    const expired = await m.query<{ id: string }[]>(
+      `SELECT cs.id FROM consents cs
+       WHERE cs.withdrawn_at IS NULL AND cs.expires_at IS NOT NULL AND cs.expires_at <= now()
+         AND EXISTS (SELECT 1 FROM referrals r WHERE r.consent_id = cs.id AND r.status IN ('pending', 'accepted'))`,
+    );
+    return this.revokeReferralsOf(
+      m,
+      expired.map((e) => e.id),
+      'consent_expired',
+      null,
+    );
+  }
+}

@@ -1,0 +1,46 @@
+import { Body, Controller, Delete, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { AppAbility } from '../authz/ability.factory';
+import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
+import { Policy } from '../authz/policy.decorator';
+import type { Principal } from '../authz/principal';
+import { DomainError } from '../common/errors/domain-error';
+import { ConsentsService, ConsentView } from './consents.service';
+import { CreateConsentDto } from './dto/create-consent.dto';
+
+const Id = (name: string): ParameterDecorator =>
+  Param(name, new ParseUUIDPipe({ exceptionFactory: () => new DomainError('resource.not_found') }));
+
+@ApiTags('consents')
+@Controller('cases/:id/consents')
+export class ConsentsController {
+  constructor(private readonly consents: ConsentsService) {}
+
+  @Post()
+  @Policy('create', 'Consent')
+  @ApiOperation({
+    summary: 'Record informed consent, or a legal basis with a reason, for an organisation or a sector',
+  })
+  @ApiCreatedResponse({ type: ConsentView })
+  create(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Id('id') caseId: string,
+    @Body() dto: CreateConsentDto,
+  ): Promise<ConsentView> {
+    return this.consents.create(p, a, caseId, dto);
+  }
+
+  @Delete(':consentId')
+  @Policy('withdraw', 'Consent')
+  @ApiOperation({ summary: 'Withdraw: the referrals relying on it are revoked at once' })
+  @ApiOkResponse({ type: ConsentView })
+  withdraw(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Id('id') caseId: string,
+    @Id('consentId') consentId: string,
+  ): Promise<ConsentView> {
+    return this.consents.withdraw(p, a, caseId, consentId);
+  }
+}

@@ -1,0 +1,231 @@
+import { Injectable } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { randomUUID } from 'node:crypto';
+import type { AppAbility } from '../authz/ability.factory';
+import type { Principal } from '../authz/principal';
+import { DomainError, fieldError } from '../common/errors/domain-error';
+import { AuditService } from '../audit/audit.service';
+import { DataKeyService, FieldEncryptionService } from '../crypto';
+import { CASE_OWNER } from '../cases/cases.service';
+import { CasesRepository } from '../cases/cases.repository';
+import { ConsentExpiryService } from './consent-expiry.service';
+import { CreateConsentDto } from './dto/create-consent.dto';
+
+export type ConsentStatus = 'active' | 'withdrawn' | 'expired';
+
+export class ConsentView {
+  @ApiProperty() id!: string;
+  @ApiProperty() caseId!: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) organizationId!: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) sector!: string | null;
+  @ApiProperty({ type: [String] }) categories!: string[];
+  @ApiPropertyOptional({ nullable: true, type: String }) givenBy!: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) legalBasis!: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) expiresAt!: string | null;
+  @ApiProperty({ enum: ['active', 'withdrawn', 'expired'] }) status!: ConsentStatus;
+  @ApiPropertyOptional({ nullable: true, type: String }) withdrawnAt!: string | null;
+  @ApiProperty() createdAt!: string;
+  @ApiPropertyOptional({ type: [String], description: 'referrals revoked by this withdrawal' })
+  revokedReferralIds?: string[];
+}
+
+interface ConsentRow {
+  id: string;
+  case_id: string;
+  organization_id: string | null;
+  sector: string | null;
+  categories: string[];
+  given_by: string | null;
+  legal_basis: string | null;
+  expires_at: Date | null;
+  withdrawn_at: Date | null;
+  created_at: Date;
+}
+
+export function consentStatus(
+  r: Pick<ConsentRow, 'withdrawn_at' | 'expires_at'>,
+  now = new Date(),
+): ConsentStatus {
+  if (r.withdrawn_at) return 'withdrawn';
+  if (r.expires_at && r.expires_at.getTime() <= now.getTime()) return 'expired';
+  return 'active';
+}
+
+function view(r: ConsentRow): ConsentView {
+  return {
+    id: r.id,
+    caseId: r.case_id,
+    organizationId: r.organization_id,
+    sector: r.sector,
+    categories: r.categories,
+    givenBy: r.given_by,
+    legalBasis: r.legal_basis,
+    expiresAt: r.expires_at?.toISOString() ?? null,
+    status: consentStatus(r),
+    withdrawnAt: r.withdrawn_at?.toISOString() ?? null,
+    createdAt: r.created_at.toISOString(),
+  };
+}
+
+const unprocessable = (en: string, vi: string): DomainError => new DomainError('unprocessable', { en, vi });
+
+/**
+ * Consent and legal basis: the only grounds on which a case's content reaches an organisation. Withdrawal
+ * (and expiry, see ConsentExpiryService) revokes the referrals that relied on it in the same transaction.
+ */
+@Injectable()
+export class ConsentsService {
+  constructor(
+    private readonly cases: CasesRepository,
+    private readonly fields: FieldEncryptionService,
+    private readonly dataKeys: DataKeyService,
+    private readonly audit: AuditService,
+    private readonly expiry: ConsentExpiryService,
+  ) {}
+
+  async create(
+    p: Principal,
+    ability: AppAbility,
+    caseId: string,
+    dto: CreateConsentDto,
+  ): Promise<ConsentView> {
+    if ((dto.organizationId === undefined) === (dto.sector === undefined)) {
+      throw fieldError(
+        'organizationId',
+        'give either organizationId or sector',
+        'chọn một tổ chức hoặc một ngành',
+      );
+    }
+    if ((dto.givenBy === undefined) === (dto.legalBasis === undefined)) {
+      throw fieldError(
+        'givenBy',
+        'give either givenBy (consent) or legalBasis',
+        'chọn người đồng ý hoặc căn cứ pháp lý',
+      );
+    }
+    if (dto.legalBasis && !dto.reason)
+      throw fieldError('reason', 'is required with a legal basis', 'là bắt buộc khi có căn cứ pháp lý');
+    if (dto.expiresAt && new Date(dto.expiresAt).getTime() <= Date.now()) {
+      throw fieldError('expiresAt', 'must be in the future', 'phải ở tương lai');
+    }
+    return this.audit.transaction(async (m, deny) => {
+      const row = await this.cases.findById(m, caseId, [], true);
+      const subject = row && {
+        kind: 'Consent' as const,
+        wardCode: row.wardCode,
+        provinceCode: row.provinceCode,
+        status: 'active' as const,
+      };
+      if (!row || !subject || !ability.can('create', subject)) {
+        deny(p, {
+          action: 'consent.create',
+          resourceType: 'consent',
+          caseId: row ? caseId : undefined,
+        });
+        throw new DomainError('resource.not_found');
+      }
+      if (row.status !== 'open' || row.shreddedAt) {
+        throw new DomainError('conflict.state', { en: 'The case is closed.', vi: 'Vụ việc đã đóng.' });
+      }
+      if (dto.organizationId) {
+        const org = await m.query<unknown[]>(`SELECT 1 FROM organizations WHERE id = $1`, [
+          dto.organizationId,
+        ]);
+        if (org.length === 0) throw unprocessable('No such organisation.', 'Không có tổ chức này.');
+      }
+      const id = randomUUID();
+      let reason: Buffer | null = null;
+      if (dto.reason) {
+        const key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: caseId }, m);
+        try {
+          reason = this.fields.encrypt(
+            key,
+            { table: 'consents', column: 'enc_reason', rowId: id },
+            dto.reason,
+          );
+        } finally {
+          key.wipe();
+        }
+      }
+      const [created] = await m.query<ConsentRow[]>(
+        `INSERT INTO consents (id, case_id, organization_id, sector, categories, given_by, legal_basis, enc_reason,
+           expires_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         RETURNING id, case_id, organization_id, sector, categories, given_by, legal_basis, expires_at, withdrawn_at, created_at`,
+        [
+          id,
+          caseId,
+          dto.organizationId ?? null,
+          dto.sector ?? null,
+          dto.categories,
+          dto.givenBy ?? null,
+          dto.legalBasis ?? null,
+          reason,
+          dto.expiresAt ?? null,
+          p.userId,
+        ],
+      );
+      await this.audit.record(m, p, {
+        action: 'consent.create',
+        resourceType: 'consent',
+        resourceId: id,
+        caseId,
+        fields: ['triage'],
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      });
+      return view(created);
+    });
+  }
+
+  async withdraw(p: Principal, ability: AppAbility, caseId: string, consentId: string): Promise<ConsentView> {
+    return this.audit.transaction(async (m, deny) => {
+      const row = await this.cases.findById(m, caseId);
+      const [consent] = await m.query<ConsentRow[]>(
+        `SELECT id, case_id, organization_id, sector, categories, given_by, legal_basis, expires_at, withdrawn_at, created_at
+         FROM consents WHERE id = $1 AND case_id = $2 FOR UPDATE`,
+        [consentId, caseId],
+      );
+      const visible =
+        row &&
+        consent &&
+        ability.can('read', {
+          kind: 'Consent',
+          wardCode: row.wardCode,
+          provinceCode: row.provinceCode,
+          status: consentStatus(consent),
+        });
+      if (!row || !consent || !visible) {
+        deny(p, {
+          action: 'consent.withdraw',
+          resourceType: 'consent',
+          resourceId: consentId,
+          caseId: row ? caseId : undefined,
+        });
+        throw new DomainError('resource.not_found');
+      }
+      if (consent.withdrawn_at) {
+        throw new DomainError('conflict.state', {
+          en: 'The consent was already withdrawn.',
+          vi: 'Sự đồng ý đã được rút lại.',
+        });
+      }
+      const [[updated]] = await m.query<[ConsentRow[], number]>(
+        `UPDATE consents SET withdrawn_at = now(), withdrawn_by = $2 WHERE id = $1
+         RETURNING id, case_id, organization_id, sector, categories, given_by, legal_basis, expires_at, withdrawn_at, created_at`,
+        [consentId, p.userId],
+      );
+      const revoked = await this.expiry.revokeReferralsOf(m, [consentId], 'consent_withdrawn', p);
+      await this.audit.record(m, p, {
+        action: 'consent.withdraw',
+        resourceType: 'consent',
+        resourceId: consentId,
+        caseId,
+        fields: ['triage'],
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      });
+      return { ...view(updated), revokedReferralIds: revoked };
+    });
+  }
+}

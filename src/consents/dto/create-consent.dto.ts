@@ -1,0 +1,65 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  IsUUID,
+  MaxLength,
+  MinLength,
+} from 'class-validator';
+
+export const CONSENT_CATEGORIES = ['identity', 'contact', 'incident', 'perpetrator', 'health'] as const;
+export const SECTORS = ['police', 'health', 'social', 'shelter', 'legal', 'other'] as const;
+export const GIVERS = ['survivor', 'guardian'] as const;
+export const LEGAL_BASES = ['child_protection_duty', 'imminent_danger', 'court_order'] as const;
+
+/**
+ * Informed consent (givenBy) or a recorded legal basis (legalBasis + reason), for one organisation or a
+ * whole sector, releasing the listed field categories until expiresAt (optional) or withdrawal.
+ */
+export class CreateConsentDto {
+  @ApiPropertyOptional({ description: 'the recipient organisation; or sector' })
+  @IsOptional()
+  @IsUUID()
+  organizationId?: string;
+
+  @ApiPropertyOptional({ enum: SECTORS, description: 'every organisation of a sector; or organizationId' })
+  @IsOptional()
+  @IsIn(SECTORS)
+  sector?: (typeof SECTORS)[number];
+
+  @ApiProperty({ enum: CONSENT_CATEGORIES, isArray: true })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(CONSENT_CATEGORIES.length)
+  @ArrayUnique()
+  @IsIn(CONSENT_CATEGORIES, { each: true })
+  categories!: (typeof CONSENT_CATEGORIES)[number][];
+
+  @ApiPropertyOptional({ enum: GIVERS, description: 'informed consent given by; or legalBasis' })
+  @IsOptional()
+  @IsIn(GIVERS)
+  givenBy?: (typeof GIVERS)[number];
+
+  @ApiPropertyOptional({ enum: LEGAL_BASES, description: 'sharing without consent, with a reason' })
+  @IsOptional()
+  @IsIn(LEGAL_BASES)
+  legalBasis?: (typeof LEGAL_BASES)[number];
+
+  @ApiPropertyOptional({ maxLength: 2000, description: 'required with legalBasis (stored encrypted)' })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(2000)
+  reason?: string;
+
+  @ApiPropertyOptional({ example: '2027-01-31T00:00:00+07:00' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  expiresAt?: string;
+}

@@ -1,0 +1,76 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsOptional,
+  IsString,
+  IsUUID,
+  MaxLength,
+  MinLength,
+} from 'class-validator';
+import {
+  REFERRAL_OUTCOMES,
+  REFERRAL_SERVICES,
+  ReferralOutcome,
+  ReferralService,
+  Urgency,
+  URGENCIES,
+} from '../referral-state';
+
+export const REFERRAL_STATUS_FILTER = [
+  'pending',
+  'accepted',
+  'declined',
+  'completed',
+  'revoked',
+  'overdue',
+] as const;
+
+export class CreateReferralDto {
+  @ApiProperty() @IsUUID() organizationId!: string;
+  @ApiProperty({ description: 'the consent or legal basis that covers this organisation' })
+  @IsUUID()
+  consentId!: string;
+
+  @ApiProperty({ enum: REFERRAL_SERVICES, isArray: true })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(REFERRAL_SERVICES.length)
+  @ArrayUnique()
+  @IsIn(REFERRAL_SERVICES, { each: true })
+  services!: ReferralService[];
+
+  @ApiProperty({ enum: URGENCIES }) @IsIn(URGENCIES) urgency!: Urgency;
+
+  @ApiPropertyOptional({ maxLength: 4000, description: 'for the receiving organisation (stored encrypted)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(4000)
+  note?: string;
+}
+
+export class DeclineReferralDto {
+  @ApiProperty({ maxLength: 2000 }) @IsString() @MinLength(1) @MaxLength(2000) reason!: string;
+}
+
+export class RevokeReferralDto {
+  @ApiProperty({ maxLength: 2000 }) @IsString() @MinLength(1) @MaxLength(2000) reason!: string;
+}
+
+export class CompleteReferralDto {
+  @ApiProperty({ enum: REFERRAL_OUTCOMES }) @IsIn(REFERRAL_OUTCOMES) outcome!: ReferralOutcome;
+}
+
+export class CreateNoteDto {
+  @ApiProperty({ maxLength: 10000 }) @IsString() @MinLength(1) @MaxLength(10000) text!: string;
+}
+
+export class ReferralListQueryDto {
+  @ApiPropertyOptional({ enum: REFERRAL_STATUS_FILTER })
+  @IsOptional()
+  @IsIn(REFERRAL_STATUS_FILTER)
+  status?: (typeof REFERRAL_STATUS_FILTER)[number];
+}

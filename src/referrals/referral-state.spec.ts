@@ -1,0 +1,86 @@
+import { DomainError } from '../common/errors/domain-error';
+import {
+  DEFAULT_RESPONSE_DEADLINES,
+  dueAt,
+  isOverdue,
+  ReferralState,
+  ReferralStatus,
+  ReferralTransitions as T,
+} from './referral-state';
+
+const at = new Date('2026-11-23T03:00:00Z');
+const base = (status: ReferralStatus): ReferralState => ({
+  status,
+  acceptedAt: null,
+  acceptedBy: null,
+  declinedAt: null,
+  completedAt: null,
+  outcome: null,
+  revokedAt: null,
+  revokeCause: null,
+  dueAt: at,
+});
+
+const MOVES: Record<string, (r: ReferralState) => ReferralState> = {
+  accept: (r) => T.accept(r, 'u1', at),
+  decline: (r) => T.decline(r, at),
+  complete: (r) => T.complete(r, 'services_delivered', at),
+  revoke: (r) => T.revoke(r, 'ward', at),
+};
+
+// The whole transition table of the product brief: every (state, move) pair, allowed or 409.
+const ALLOWED: Record<ReferralStatus, Partial<Record<keyof typeof MOVES, ReferralStatus>>> = {
+  pending: { accept: 'accepted', decline: 'declined', revoke: 'revoked' },
+  accepted: { complete: 'completed', revoke: 'revoked' },
+  declined: {},
+  completed: {},
+  revoked: {},
+};
+
+describe('referral transitions', () => {
+  for (const [from, allowed] of Object.entries(ALLOWED) as [
+    ReferralStatus,
+    Record<string, ReferralStatus>,
+  ][]) {
+    for (const move of Object.keys(MOVES)) {
+      const to = allowed[move];
+      it(`${from} --${move}--> ${to ?? '409 conflict.state'}`, () => {
+        if (to) {
+          expect(MOVES[move](base(from)).status).toBe(to);
+        } else {
+          let error: unknown;
+          try {
+            MOVES[move](base(from));
+          } catch (e) {
+            error = e;
+          }
+          expect(error).toBeInstanceOf(DomainError);
+          expect((error as DomainError).code).toBe('conflict.state');
+        }
+      });
+    }
+  }
+
+  it('records who accepted, the outcome and the revocation cause', () => {
+    expect(T.accept(base('pending'), 'user-7', at)).toMatchObject({ acceptedBy: 'user-7', acceptedAt: at });
+    expect(T.complete(base('accepted'), 'referred_onward', at)).toMatchObject({ outcome: 'referred_onward' });
+    expect(T.revoke(base('accepted'), 'consent_withdrawn', at)).toMatchObject({
+      revokeCause: 'consent_withdrawn',
+    });
+  });
+});
+
+describe('response deadlines', () => {
+  it('defaults to 2 h, 12 h and 5 days', () => {
+    expect(dueAt(at, 'emergency', DEFAULT_RESPONSE_DEADLINES).toISOString()).toBe('2026-11-23T05:00:00.000Z');
+    expect(dueAt(at, 'urgent', DEFAULT_RESPONSE_DEADLINES).toISOString()).toBe('2026-11-23T15:00:00.000Z');
+    expect(dueAt(at, 'routine', DEFAULT_RESPONSE_DEADLINES).toISOString()).toBe('2026-11-28T03:00:00.000Z');
+  });
+
+  it('flags only pending referrals past their deadline as overdue', () => {
+    const later = new Date(at.getTime() + 1000);
+    expect(isOverdue({ status: 'pending', dueAt: at }, later)).toBe(true);
+    expect(isOverdue({ status: 'pending', dueAt: later }, at)).toBe(false);
+    expect(isOverdue({ status: 'accepted', dueAt: at }, later)).toBe(false);
+  });
+});

@@ -1,0 +1,94 @@
+import { DomainError } from '../common/errors/domain-error';
+
+/**
+ * The referral workflow (product brief, step 4). Each move is a named method that checks the current state;
+ * any other move is one domain error (`conflict.state`, HTTP 409).
+ *
+ *   pending  → accepted | declined (reason) | revoked
+ *   accepted → completed (outcome)          | revoked
+ */
+export type ReferralStatus = 'pending' | 'accepted' | 'declined' | 'completed' | 'revoked';
+export type Urgency = 'routine' | 'urgent' | 'emergency';
+export const URGENCIES: readonly Urgency[] = ['routine', 'urgent', 'emergency'];
+
+export const REFERRAL_OUTCOMES = [
+  'services_delivered',
+  'client_declined',
+  'unable_to_contact',
+  'referred_onward',
+  'other',
+] as const;
+export type ReferralOutcome = (typeof REFERRAL_OUTCOMES)[number];
+
+export const REFERRAL_SERVICES = [
+  'medical_care',
+  'forensic_exam',
+  'psychosocial_support',
+  'safe_shelter',
+  'legal_aid',
+  'police_protection',
+  'no_contact_order',
+  'investigation',
+  'child_protection_assessment',
+  'economic_support',
+  'other',
+] as const;
+export type ReferralService = (typeof REFERRAL_SERVICES)[number];
+
+export type RevokeCause = 'ward' | 'consent_withdrawn' | 'consent_expired';
+
+export interface ReferralState {
+  status: ReferralStatus;
+  acceptedAt: Date | null;
+  acceptedBy: string | null;
+  declinedAt: Date | null;
+  completedAt: Date | null;
+  outcome: ReferralOutcome | null;
+  revokedAt: Date | null;
+  revokeCause: RevokeCause | null;
+  dueAt: Date;
+}
+
+function illegal(): DomainError {
+  return new DomainError('conflict.state', {
+    en: 'This referral cannot make that move from its current state.',
+    vi: 'Không thể chuyển giới thiệu này sang trạng thái đó từ trạng thái hiện tại.',
+  });
+}
+
+export const ReferralTransitions = {
+  accept(r: ReferralState, by: string, at: Date): ReferralState {
+    if (r.status !== 'pending') throw illegal();
+    return { ...r, status: 'accepted', acceptedAt: at, acceptedBy: by };
+  },
+  decline(r: ReferralState, at: Date): ReferralState {
+    if (r.status !== 'pending') throw illegal();
+    return { ...r, status: 'declined', declinedAt: at };
+  },
+  complete(r: ReferralState, outcome: ReferralOutcome, at: Date): ReferralState {
+    if (r.status !== 'accepted') throw illegal();
+    return { ...r, status: 'completed', completedAt: at, outcome };
+  },
+  revoke(r: ReferralState, cause: RevokeCause, at: Date): ReferralState {
+    if (r.status !== 'pending' && r.status !== 'accepted') throw illegal();
+    return { ...r, status: 'revoked', revokedAt: at, revokeCause: cause };
+  },
+};
+
+/** A pending referral past its response deadline is overdue (derived, never stored). */
+export function isOverdue(r: Pick<ReferralState, 'status' | 'dueAt'>, now: Date): boolean {
+  return r.status === 'pending' && r.dueAt.getTime() < now.getTime();
+}
+
+export type ResponseDeadlines = Record<Urgency, number>;
+
+/** Default response deadlines in minutes: emergency 2 h, urgent 12 h, routine 5 days (configurable). */
+export const DEFAULT_RESPONSE_DEADLINES: ResponseDeadlines = {
+  emergency: 120,
+  urgent: 12 * 60,
+  routine: 5 * 24 * 60,
+};
+
+export function dueAt(createdAt: Date, urgency: Urgency, deadlines: ResponseDeadlines): Date {
+  return new Date(createdAt.getTime() + deadlines[urgency] * 60_000);
+}

@@ -1,0 +1,74 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { CaseView } from '../cases/case-view';
+import { isOverdue, ReferralOutcome, ReferralStatus, RevokeCause, Urgency } from './referral-state';
+import type { ReferralRow } from './referrals.repository';
+
+export class NoteView {
+  @ApiProperty() id!: string;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'null: a note of the ward' })
+  organizationId!: string | null;
+  @ApiProperty() authorId!: string;
+  @ApiProperty() text!: string;
+  @ApiProperty() createdAt!: string;
+}
+
+export class ReferralView {
+  @ApiProperty() id!: string;
+  @ApiProperty() caseId!: string;
+  @ApiProperty() caseCode!: string;
+  @ApiProperty() wardCode!: string;
+  @ApiProperty() organizationId!: string;
+  @ApiProperty() organizationName!: string;
+  @ApiProperty() sector!: string;
+  @ApiProperty() consentId!: string;
+  @ApiProperty({ type: [String] }) services!: string[];
+  @ApiProperty({ enum: ['routine', 'urgent', 'emergency'] }) urgency!: Urgency;
+  @ApiProperty({ enum: ['pending', 'accepted', 'declined', 'completed', 'revoked'] }) status!: ReferralStatus;
+  @ApiProperty() dueAt!: string;
+  @ApiProperty({ description: 'pending past its response deadline' }) overdue!: boolean;
+  @ApiProperty() createdAt!: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) acceptedAt!: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) declinedAt!: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) completedAt!: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) revokedAt!: string | null;
+  @ApiPropertyOptional({
+    nullable: true,
+    enum: ['services_delivered', 'client_declined', 'unable_to_contact', 'referred_onward', 'other'],
+  })
+  outcome!: ReferralOutcome | null;
+  @ApiPropertyOptional({ nullable: true, enum: ['ward', 'consent_withdrawn', 'consent_expired'] })
+  revokeCause!: RevokeCause | null;
+  @ApiProperty() version!: number;
+  @ApiPropertyOptional({ description: 'the referring note, when the caller may read notes' }) note?:
+    string | null;
+  @ApiPropertyOptional({ type: [NoteView] }) notes?: NoteView[];
+  @ApiPropertyOptional({ type: CaseView, description: 'what the organisation may see of the case now' })
+  case?: CaseView;
+}
+
+export function referralView(r: ReferralRow, now = new Date()): ReferralView {
+  const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
+  return {
+    id: r.id,
+    caseId: r.caseId,
+    caseCode: r.caseCode,
+    wardCode: r.wardCode,
+    organizationId: r.organizationId,
+    organizationName: r.organizationName,
+    sector: r.sector,
+    consentId: r.consentId,
+    services: r.services,
+    urgency: r.urgency,
+    status: r.status,
+    dueAt: r.dueAt.toISOString(),
+    overdue: isOverdue(r, now),
+    createdAt: r.createdAt.toISOString(),
+    acceptedAt: iso(r.acceptedAt),
+    declinedAt: iso(r.declinedAt),
+    completedAt: iso(r.completedAt),
+    revokedAt: iso(r.revokedAt),
+    outcome: r.outcome,
+    revokeCause: r.revokeCause,
+    version: r.version,
+  };
+}

@@ -1,0 +1,131 @@
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { AppAbility } from '../authz/ability.factory';
+import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
+import { Policy } from '../authz/policy.decorator';
+import type { Principal } from '../authz/principal';
+import { DomainError } from '../common/errors/domain-error';
+import {
+  CompleteReferralDto,
+  CreateNoteDto,
+  CreateReferralDto,
+  DeclineReferralDto,
+  ReferralListQueryDto,
+  RevokeReferralDto,
+} from './dto/referral.dto';
+import { NoteView, ReferralView } from './referral-view';
+import { ReferralsService } from './referrals.service';
+
+const Id = (name = 'id'): ParameterDecorator =>
+  Param(name, new ParseUUIDPipe({ exceptionFactory: () => new DomainError('resource.not_found') }));
+
+@ApiTags('referrals')
+@Controller()
+export class ReferralsController {
+  constructor(private readonly referrals: ReferralsService) {}
+
+  @Post('cases/:id/referrals')
+  @Policy('create', 'Referral')
+  @ApiOperation({
+    summary: 'Refer the case to an organisation on a consent or legal basis; 422 when it does not cover it',
+  })
+  @ApiCreatedResponse({ type: ReferralView })
+  create(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Id() caseId: string,
+    @Body() dto: CreateReferralDto,
+  ): Promise<ReferralView> {
+    return this.referrals.create(p, a, caseId, dto);
+  }
+
+  @Get('referrals')
+  @Policy('read', 'Referral')
+  @ApiOperation({
+    summary:
+      'Provider: the organisation’s inbox; ward officer: its communes’ referrals. status=overdue is the escalation list.',
+  })
+  list(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Query() q: ReferralListQueryDto,
+  ): Promise<{ items: ReferralView[] }> {
+    return this.referrals.list(p, a, q.status);
+  }
+
+  @Get('referrals/:id')
+  @Policy('read', 'Referral')
+  @ApiOperation({ summary: 'The referral and what its organisation may see of the case now' })
+  @ApiOkResponse({ type: ReferralView })
+  get(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Id() id: string,
+  ): Promise<ReferralView> {
+    return this.referrals.get(p, a, id);
+  }
+
+  @Post('referrals/:id/accept')
+  @HttpCode(200)
+  @Policy('accept', 'Referral')
+  @ApiOkResponse({ type: ReferralView })
+  accept(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Id() id: string,
+  ): Promise<ReferralView> {
+    return this.referrals.accept(p, a, id);
+  }
+
+  @Post('referrals/:id/decline')
+  @HttpCode(200)
+  @Policy('decline', 'Referral')
+  @ApiOkResponse({ type: ReferralView })
+  decline(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Id() id: string,
+    @Body() dto: DeclineReferralDto,
+  ): Promise<ReferralView> {
+    return this.referrals.decline(p, a, id, dto);
+  }
+
+  @Post('referrals/:id/complete')
+  @HttpCode(200)
+  @Policy('complete', 'Referral')
+  @ApiOkResponse({ type: ReferralView })
+  complete(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Id() id: string,
+    @Body() dto: CompleteReferralDto,
+  ): Promise<ReferralView> {
+    return this.referrals.complete(p, a, id, dto);
+  }
+
+  @Post('referrals/:id/revoke')
+  @HttpCode(200)
+  @Policy('revoke', 'Referral')
+  @ApiOkResponse({ type: ReferralView })
+  revoke(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Id() id: string,
+    @Body() dto: RevokeReferralDto,
+  ): Promise<ReferralView> {
+    return this.referrals.revoke(p, a, id, dto);
+  }
+
+  @Post('referrals/:id/notes')
+  @Policy('create', 'Note')
+  @ApiOperation({ summary: 'A note visible only to the author’s organisation and the ward' })
+  @ApiCreatedResponse({ type: NoteView })
+  addNote(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Id() id: string,
+    @Body() dto: CreateNoteDto,
+  ): Promise<NoteView> {
+    return this.referrals.addNote(p, a, id, dto);
+  }
+}

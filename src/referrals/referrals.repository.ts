@@ -1,0 +1,235 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { SqlCondition } from '../authz/sql-scope';
+import { positional } from '../cases/cases.repository';
+import type {
+  ReferralOutcome,
+  ReferralService,
+  ReferralState,
+  ReferralStatus,
+  RevokeCause,
+  Urgency,
+} from './referral-state';
+
+export interface ReferralRow extends ReferralState {
+  id: string;
+  caseId: string;
+  caseCode: string;
+  wardCode: string;
+  provinceCode: string;
+  caseStatus: 'open' | 'closed';
+  organizationId: string;
+  organizationName: string;
+  sector: string;
+  consentId: string;
+  consentCategories: string[];
+  consentActive: boolean;
+  services: ReferralService[];
+  urgency: Urgency;
+  encNote: Buffer | null;
+  createdAt: Date;
+  version: number;
+}
+
+/** Subject field → SQL column, for the CASL → SQL translation of the referral rules. */
+export const REFERRAL_COLUMNS = {
+  id: 'r.id',
+  wardCode: 'c.ward_code',
+  provinceCode: 'c.province_code',
+  organizationId: 'r.organization_id',
+  status: 'r.status',
+} as const;
+
+const SELECT = `SELECT r.id, r.case_id, c.code AS case_code, c.ward_code, c.province_code, c.status AS case_status,
+    r.organization_id, o.name AS organization_name, o.sector, r.consent_id, cs.categories AS consent_categories,
+    (cs.withdrawn_at IS NULL AND (cs.expires_at IS NULL OR cs.expires_at > now())) AS consent_active,
+    r.services, r.urgency, r.status, r.due_at, r.enc_note, r.outcome, r.revoke_cause, r.accepted_at, r.accepted_by,
+    r.declined_at, r.completed_at, r.revoked_at, r.created_at, r.version
+  FROM referrals r
+  JOIN cases c ON c.id = r.case_id
+  JOIN organizations o ON o.id = r.organization_id
+  JOIN consents cs ON cs.id = r.consent_id`;
+
+type Raw = Record<string, unknown>;
+
+function toRow(r: Raw): ReferralRow {
+  return {
+    id: r.id as string,
+    caseId: r.case_id as string,
+    caseCode: r.case_code as string,
+    wardCode: r.ward_code as string,
+    provinceCode: r.province_code as string,
+    caseStatus: r.case_status as 'open' | 'closed',
+    organizationId: r.organization_id as string,
+    organizationName: r.organization_name as string,
+    sector: r.sector as string,
+    consentId: r.consent_id as string,
+    consentCategories: r.consent_categories as string[],
+    consentActive: r.consent_active as boolean,
+    services: r.services as ReferralService[],
+    urgency: r.urgency as Urgency,
+    status: r.status as ReferralStatus,
+    dueAt: r.due_at as Date,
+    encNote: r.enc_note as Buffer | null,
+    outcome: r.outcome as ReferralOutcome | null,
+    revokeCause: r.revoke_cause as RevokeCause | null,
+    acceptedAt: r.accepted_at as Date | null,
+    acceptedBy: r.accepted_by as string | null,
+    declinedAt: r.declined_at as Date | null,
+    completedAt: r.completed_at as Date | null,
+    revokedAt: r.revoked_at as Date | null,
+    createdAt: r.created_at as Date,
+    version: r.version as number,
+  };
+}
+
+@Injectable()
+export class ReferralsRepository {
+  async findById(m: EntityManager, id: string, lock = false): Promise<ReferralRow | null> {
+    const rows = await m.query<Raw[]>(`${SELECT} WHERE r.id = $1${lock ? ' FOR UPDATE OF r' : ''}`, [id]);
+    return rows[0] ? toRow(rows[0]) : null;
+  }
+
+  async list(
+    m: EntityManager,
+    scope: SqlCondition,
+    filter: { status?: ReferralStatus; overdue?: boolean },
+    limit = 200,
+  ): Promise<ReferralRow[]> {
+    const where = positional(scope);
+    const params = [...where.params];
+    const conditions = [`(${where.sql})`];
+    if (filter.status) {
+      params.push(filter.status);
+      conditions.push(`r.status = $${params.length}`);
+    }
+    if (filter.overdue) conditions.push(`r.status = 'pending' AND r.due_at < now()`);
+    params.push(limit);
+    const rows = await m.query<Raw[]>(
+      `${SELECT} WHERE ${conditions.join(' AND ')} ORDER BY r.due_at ASC, r.id LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map(toRow);
+  }
+
+  async listForCase(m: EntityManager, caseId: string): Promise<ReferralRow[]> {
+    const rows = await m.query<Raw[]>(`${SELECT} WHERE r.case_id = $1 ORDER BY r.created_at`, [caseId]);
+    return rows.map(toRow);
+  }
+
+  async insert(
+    m: EntityManager,
+    r: {
+      id: string;
+      caseId: string;
+      organizationId: string;
+      consentId: string;
+      services: ReferralService[];
+      urgency: Urgency;
+      dueAt: Date;
+      encNote: Buffer | null;
+      createdBy: string;
+      createdAt: Date;
+    },
+  ): Promise<void> {
+    await m.query(
+      `INSERT INTO referrals (id, case_id, organization_id, consent_id, services, urgency, due_at, enc_note, created_by,
+         created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
+      [
+        r.id,
+        r.caseId,
+        r.organizationId,
+        r.consentId,
+        r.services,
+        r.urgency,
+        r.dueAt,
+        r.encNote,
+        r.createdBy,
+        r.createdAt,
+      ],
+    );
+  }
+
+  /** Writes a state the domain computed; the row is already locked FOR UPDATE by the caller. */
+  async saveState(
+    m: EntityManager,
+    id: string,
+    s: ReferralState,
+    by: string,
+    extra: { encDeclineReason?: Buffer; encRevokeReason?: Buffer } = {},
+  ): Promise<void> {
+    await m.query(
+      `UPDATE referrals SET status = $2, accepted_at = $3, accepted_by = $4, declined_at = $5,
+              declined_by = CASE WHEN $2 = 'declined' THEN $9::uuid ELSE declined_by END,
+              completed_at = $6, completed_by = CASE WHEN $2 = 'completed' THEN $9::uuid ELSE completed_by END,
+              outcome = $7, revoked_at = $8, revoked_by = CASE WHEN $2 = 'revoked' THEN $9::uuid ELSE revoked_by END,
+              revoke_cause = $10, enc_decline_reason = COALESCE($11, enc_decline_reason),
+              enc_revoke_reason = COALESCE($12, enc_revoke_reason), version = version + 1, updated_at = now()
+       WHERE id = $1`,
+      [
+        id,
+        s.status,
+        s.acceptedAt,
+        s.acceptedBy,
+        s.declinedAt,
+        s.completedAt,
+        s.outcome,
+        s.revokedAt,
+        by,
+        s.revokeCause,
+        extra.encDeclineReason ?? null,
+        extra.encRevokeReason ?? null,
+      ],
+    );
+  }
+
+  async organization(m: EntityManager, id: string): Promise<{ id: string; sector: string } | null> {
+    const rows = await m.query<{ id: string; sector: string }[]>(
+      `SELECT id, sector FROM organizations WHERE id = $1`,
+      [id],
+    );
+    return rows[0] ?? null;
+  }
+
+  async insertNote(
+    m: EntityManager,
+    n: {
+      id: string;
+      caseId: string;
+      referralId: string;
+      organizationId: string | null;
+      authorId: string;
+      encText: Buffer;
+    },
+  ): Promise<Date> {
+    const rows = await m.query<{ created_at: Date }[]>(
+      `INSERT INTO referral_notes (id, case_id, referral_id, organization_id, author_id, enc_text)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
+      [n.id, n.caseId, n.referralId, n.organizationId, n.authorId, n.encText],
+    );
+    return rows[0].created_at;
+  }
+
+  /** Notes of a referral: all of them (ward: organizationId null), or those of one organisation (provider). */
+  async notes(
+    m: EntityManager,
+    referralId: string,
+    organizationId: string | null,
+  ): Promise<
+    { id: string; organizationId: string | null; authorId: string; encText: Buffer; createdAt: Date }[]
+  > {
+    const rows = await m.query<Raw[]>(
+      `SELECT id, organization_id, author_id, enc_text, created_at FROM referral_notes
+       WHERE referral_id = $1 ${organizationId === null ? '' : 'AND organization_id = $2'} ORDER BY created_at, id`,
+      organizationId === null ? [referralId] : [referralId, organizationId],
+    );
+    return rows.map((r) => ({
+      id: r.id as string,
+      organizationId: r.organization_id as string | null,
+      authorId: r.author_id as string,
+      encText: r.enc_text as Buffer,
+      createdAt: r.created_at as Date,
+    }));
+  }
+}

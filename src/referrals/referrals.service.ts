@@ -1,0 +1,423 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { AppAbility } from '../authz/ability.factory';
+import { permittedReferralCategories } from '../authz/field-scope';
+import type { Principal } from '../authz/principal';
+import { accessibleWhere } from '../authz/sql-scope';
+import type { CaseCategory, ReferralSubject } from '../authz/subjects';
+import type { AuditFieldCategory } from '../audit/audit.types';
+import { AuditService } from '../audit/audit.service';
+import { CASE_OWNER, CasesService } from '../cases/cases.service';
+import { DomainError } from '../common/errors/domain-error';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { ConsentExpiryService } from '../consents/consent-expiry.service';
+import { consentStatus } from '../consents/consents.service';
+import { DataKey, DataKeyService, FieldEncryptionService } from '../crypto';
+import { CasesRepository } from '../cases/cases.repository';
+import {
+  CompleteReferralDto,
+  CreateNoteDto,
+  CreateReferralDto,
+  DeclineReferralDto,
+  RevokeReferralDto,
+} from './dto/referral.dto';
+import { dueAt, ReferralState, ReferralStatus, ReferralTransitions } from './referral-state';
+import { NoteView, ReferralView, referralView } from './referral-view';
+import { REFERRAL_COLUMNS, ReferralRow, ReferralsRepository } from './referrals.repository';
+
+type AuditAction = 'referral.accept' | 'referral.decline' | 'referral.complete' | 'referral.revoke';
+
+const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');
+const NO_ORGANIZATION = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * The referral workflow: a ward refers a case to an organisation on the ground of a consent or legal basis;
+ * the organisation accepts or declines, then completes; the ward (or a withdrawn/expired consent) revokes.
+ * Every move locks the referral row, checks the move against the current state and is logged.
+ */
+@Injectable()
+export class ReferralsService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly referrals: ReferralsRepository,
+    private readonly cases: CasesRepository,
+    private readonly caseService: CasesService,
+    private readonly fields: FieldEncryptionService,
+    private readonly dataKeys: DataKeyService,
+    private readonly audit: AuditService,
+    private readonly expiry: ConsentExpiryService,
+  ) {}
+
+  async create(
+    p: Principal,
+    ability: AppAbility,
+    caseId: string,
+    dto: CreateReferralDto,
+  ): Promise<ReferralView> {
+    return this.audit.transaction(async (m, deny) => {
+      const row = await this.cases.findById(m, caseId, [], true);
+      const subject: ReferralSubject | null = row && {
+        kind: 'Referral',
+        wardCode: row.wardCode,
+        provinceCode: row.provinceCode,
+        organizationId: dto.organizationId,
+        status: 'pending',
+      };
+      if (!row || !subject || !ability.can('create', subject)) {
+        deny(p, {
+          action: 'referral.create',
+          resourceType: 'referral',
+          caseId: row ? caseId : undefined,
+        });
+        throw NOT_FOUND();
+      }
+      if (row.status !== 'open' || row.shreddedAt) {
+        throw new DomainError('conflict.state', { en: 'The case is closed.', vi: 'Vụ việc đã đóng.' });
+      }
+      const org = await this.referrals.organization(m, dto.organizationId);
+      if (!org)
+        throw new DomainError('unprocessable', { en: 'No such organisation.', vi: 'Không có tổ chức này.' });
+      const [consent] = await m.query<
+        {
+          organization_id: string | null;
+          sector: string | null;
+          withdrawn_at: Date | null;
+          expires_at: Date | null;
+        }[]
+      >(
+        `SELECT organization_id, sector, withdrawn_at, expires_at FROM consents WHERE id = $1 AND case_id = $2 FOR SHARE`,
+        [dto.consentId, caseId],
+      );
+      const covers = consent && (consent.organization_id === org.id || consent.sector === org.sector);
+      if (!consent || !covers || consentStatus(consent) !== 'active') {
+        throw new DomainError('unprocessable', {
+          en: 'The consent does not cover this organisation, or has ended.',
+          vi: 'Sự đồng ý không bao gồm tổ chức này hoặc đã hết hiệu lực.',
+        });
+      }
+      const live = await m.query<unknown[]>(
+        `SELECT 1 FROM referrals WHERE case_id = $1 AND organization_id = $2 AND status IN ('pending', 'accepted')`,
+        [caseId, org.id],
+      );
+      if (live.length > 0) {
+        throw new DomainError('conflict.state', {
+          en: 'This organisation already has an open referral for the case.',
+          vi: 'Tổ chức này đã có một giới thiệu đang mở cho vụ việc.',
+        });
+      }
+      const id = randomUUID();
+      const now = new Date();
+      const encNote = dto.note ? await this.seal(m, caseId, 'referrals', 'enc_note', id, dto.note) : null;
+      await this.referrals.insert(m, {
+        id,
+        caseId,
+        organizationId: org.id,
+        consentId: dto.consentId,
+        services: dto.services,
+        urgency: dto.urgency,
+        dueAt: dueAt(now, dto.urgency, this.config.referrals.deadlinesMinutes),
+        encNote,
+        createdBy: p.userId,
+        createdAt: now,
+      });
+      await this.log(m, p, 'referral.create', (await this.referrals.findById(m, id))!);
+      return referralView((await this.referrals.findById(m, id))!);
+    });
+  }
+
+  /** Provider: its organisation's inbox; ward officer: its communes' referrals; `overdue` = the escalation list. */
+  async list(
+    p: Principal,
+    ability: AppAbility,
+    status?: ReferralStatus | 'overdue',
+  ): Promise<{ items: ReferralView[] }> {
+    return this.audit.transaction(async (m) => {
+      await this.expiry.revokeExpired(m);
+      const scope = accessibleWhere(ability, 'read', 'Referral', REFERRAL_COLUMNS);
+      const rows = await this.referrals.list(m, scope, status === 'overdue' ? { overdue: true } : { status });
+      await this.audit.record(m, p, {
+        action: 'referral.list',
+        resourceType: 'referral',
+        fields: ['triage'],
+        returnedIds: rows.map((r) => r.id),
+      });
+      return { items: rows.map((r) => referralView(r)) };
+    });
+  }
+
+  async get(p: Principal, ability: AppAbility, id: string): Promise<ReferralView> {
+    return this.audit.transaction(async (m, deny) => {
+      await this.expiry.revokeExpired(m);
+      const row = await this.referrals.findById(m, id);
+      const categories = row
+        ? permittedReferralCategories(ability, 'read', subjectOf(row))
+        : new Set<string>();
+      if (!row || categories.size === 0) {
+        deny(p, {
+          action: 'referral.read',
+          resourceType: 'referral',
+          resourceId: id,
+          caseId: row?.caseId,
+        });
+        throw NOT_FOUND();
+      }
+      const view = referralView(row);
+      const canNotes = categories.has('notes');
+      let key: DataKey | null = null;
+      try {
+        // A shredded case has no key any more: its notes are gone with it.
+        if (canNotes)
+          key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: row.caseId }, m).catch(() => null);
+        if (key) {
+          view.note = row.encNote
+            ? this.fields.decryptString(key, loc('referrals', 'enc_note', row.id), row.encNote as never)
+            : null;
+          const notes = await this.referrals.notes(
+            m,
+            row.id,
+            // A provider sees its own organisation's notes only (and a provider without one sees none).
+            p.role === 'provider' ? (p.organizationId ?? NO_ORGANIZATION) : null,
+          );
+          view.notes = notes.map((n): NoteView => ({
+            id: n.id,
+            organizationId: n.organizationId,
+            authorId: n.authorId,
+            text: this.fields.decryptString(
+              key!,
+              loc('referral_notes', 'enc_text', n.id),
+              n.encText as never,
+            ),
+            createdAt: n.createdAt.toISOString(),
+          }));
+        }
+      } finally {
+        key?.wipe();
+      }
+      // What the organisation may see of the case right now (triage while pending, sector ∩ consent once
+      // accepted, nothing once ended); for the ward, its own full case.
+      const caseRow = await this.cases.findById(m, row.caseId);
+      const caseCategories: ReadonlySet<CaseCategory> = caseRow
+        ? await this.caseService.readableCategories(m, p, ability, caseRow)
+        : new Set();
+      if (caseRow && caseCategories.size > 0)
+        view.case = await this.caseService.decryptedView(m, caseRow, caseCategories);
+      await this.audit.record(m, p, {
+        action: 'referral.read',
+        resourceType: 'referral',
+        resourceId: row.id,
+        caseId: row.caseId,
+        fields: disclosed(view, caseCategories),
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      });
+      return view;
+    });
+  }
+
+  accept(p: Principal, a: AppAbility, id: string): Promise<ReferralView> {
+    return this.move(p, a, id, 'accept', 'referral.accept', (r, at) =>
+      ReferralTransitions.accept(r, p.userId, at),
+    );
+  }
+
+  decline(p: Principal, a: AppAbility, id: string, dto: DeclineReferralDto): Promise<ReferralView> {
+    return this.move(
+      p,
+      a,
+      id,
+      'decline',
+      'referral.decline',
+      (r, at) => ReferralTransitions.decline(r, at),
+      async (m, row) => ({
+        encDeclineReason: await this.seal(
+          m,
+          row.caseId,
+          'referrals',
+          'enc_decline_reason',
+          row.id,
+          dto.reason,
+        ),
+      }),
+    );
+  }
+
+  complete(p: Principal, a: AppAbility, id: string, dto: CompleteReferralDto): Promise<ReferralView> {
+    return this.move(p, a, id, 'complete', 'referral.complete', (r, at) =>
+      ReferralTransitions.complete(r, dto.outcome, at),
+    );
+  }
+
+  revoke(p: Principal, a: AppAbility, id: string, dto: RevokeReferralDto): Promise<ReferralView> {
+    return this.move(
+      p,
+      a,
+      id,
+      'revoke',
+      'referral.revoke',
+      (r, at) => ReferralTransitions.revoke(r, 'ward', at),
+      async (m, row) => ({
+        encRevokeReason: await this.seal(m, row.caseId, 'referrals', 'enc_revoke_reason', row.id, dto.reason),
+      }),
+    );
+  }
+
+  async addNote(
+    p: Principal,
+    ability: AppAbility,
+    referralId: string,
+    dto: CreateNoteDto,
+  ): Promise<NoteView> {
+    return this.audit.transaction(async (m, deny) => {
+      await this.expiry.revokeExpired(m);
+      const row = await this.referrals.findById(m, referralId);
+      const organizationId = p.role === 'provider' ? p.organizationId : null;
+      const allowed =
+        row &&
+        ability.can('create', {
+          kind: 'Note',
+          wardCode: row.wardCode,
+          provinceCode: row.provinceCode,
+          organizationId,
+          referralStatus: p.role === 'provider' ? row.status : null,
+        }) &&
+        (p.role !== 'provider' || row.organizationId === p.organizationId);
+      if (!row || !allowed) {
+        deny(p, {
+          action: 'note.create',
+          resourceType: 'referral',
+          resourceId: referralId,
+          caseId: row?.caseId,
+        });
+        throw NOT_FOUND();
+      }
+      const id = randomUUID();
+      const encText = await this.seal(m, row.caseId, 'referral_notes', 'enc_text', id, dto.text);
+      const createdAt = await this.referrals.insertNote(m, {
+        id,
+        caseId: row.caseId,
+        referralId,
+        organizationId,
+        authorId: p.userId,
+        encText,
+      });
+      await this.audit.record(m, p, {
+        action: 'note.create',
+        resourceType: 'note',
+        resourceId: id,
+        caseId: row.caseId,
+        fields: ['notes'],
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      });
+      return { id, organizationId, authorId: p.userId, text: dto.text, createdAt: createdAt.toISOString() };
+    });
+  }
+
+  private async move(
+    p: Principal,
+    ability: AppAbility,
+    id: string,
+    action: 'accept' | 'decline' | 'complete' | 'revoke',
+    auditAction: AuditAction,
+    transition: (r: ReferralState, at: Date) => ReferralState,
+    extra?: (
+      m: EntityManager,
+      row: ReferralRow,
+    ) => Promise<{ encDeclineReason?: Buffer; encRevokeReason?: Buffer }>,
+  ): Promise<ReferralView> {
+    return this.audit.transaction(async (m, deny) => {
+      await this.expiry.revokeExpired(m);
+      // The row lock serialises concurrent moves: the second of two accepts sees `accepted` and gets 409.
+      const row = await this.referrals.findById(m, id, true);
+      if (!row || !ability.can('read', subjectOf(row))) {
+        deny(p, {
+          action: auditAction,
+          resourceType: 'referral',
+          resourceId: id,
+          caseId: row?.caseId,
+        });
+        throw NOT_FOUND();
+      }
+      if (!ability.can(action, subjectOf(row))) {
+        // Visible but not allowed now: either the state forbids the move (409) or the role never may (404).
+        const roleMay = ability.can(action, {
+          ...subjectOf(row),
+          status: action === 'complete' ? 'accepted' : 'pending',
+        });
+        deny(p, {
+          action: auditAction,
+          resourceType: 'referral',
+          resourceId: id,
+          caseId: row.caseId,
+          provinceCode: row.provinceCode,
+          wardCode: row.wardCode,
+        });
+        if (!roleMay) throw NOT_FOUND();
+        transition(row, new Date()); // the state forbids the move: raises the workflow's 409
+        throw new DomainError('conflict.state');
+      }
+      const next = transition(row, new Date());
+      await this.referrals.saveState(m, id, next, p.userId, extra ? await extra(m, row) : {});
+      const saved = (await this.referrals.findById(m, id))!;
+      await this.log(m, p, auditAction, saved);
+      return referralView(saved);
+    });
+  }
+
+  private async log(
+    m: EntityManager,
+    p: Principal,
+    action: AuditAction | 'referral.create',
+    row: ReferralRow,
+  ): Promise<void> {
+    await this.audit.record(m, p, {
+      action,
+      resourceType: 'referral',
+      resourceId: row.id,
+      caseId: row.caseId,
+      fields: ['triage'],
+      provinceCode: row.provinceCode,
+      wardCode: row.wardCode,
+    });
+  }
+
+  private async seal(
+    m: EntityManager,
+    caseId: string,
+    table: string,
+    column: string,
+    rowId: string,
+    text: string,
+  ): Promise<Buffer> {
+    const key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: caseId }, m);
+    try {
+      return this.fields.encrypt(key, loc(table, column, rowId), text);
+    } finally {
+      key.wipe();
+    }
+  }
+}
+
+/** The categories this referral view actually carries, for the access log. */
+function disclosed(view: ReferralView, caseCategories: ReadonlySet<CaseCategory>): AuditFieldCategory[] {
+  const out = new Set<AuditFieldCategory>(['triage']);
+  if (view.notes !== undefined) out.add('notes');
+  if (view.case) for (const c of caseCategories) if (c !== 'notes') out.add(c);
+  return [...out];
+}
+
+function loc(table: string, column: string, rowId: string): { table: string; column: string; rowId: string } {
+  return { table, column, rowId };
+}
+
+function subjectOf(r: ReferralRow): ReferralSubject {
+  return {
+    kind: 'Referral',
+    id: r.id,
+    wardCode: r.wardCode,
+    provinceCode: r.provinceCode,
+    organizationId: r.organizationId,
+    status: r.status,
+  };
+}

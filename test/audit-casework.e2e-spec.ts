@@ -1,0 +1,118 @@
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { caseBody, signInAll, startDemoApp, Tokens } from './support/casework';
+import type { TestApp } from './support/app';
+
+// Marker strings in every survivor field: none may reach the access log (nor the application's log).
+const MARKERS = [
+  'Markerwoman Zyx',
+  '0911 222 333',
+  'Marker Street 77',
+  'marker narrative qwv',
+  'Markerman Pqj',
+];
+
+/** The access log as case work writes it, through HTTP, with the app on the restricted database role. */
+describe('access log of case work (end to end)', () => {
+  let t: TestApp;
+  let tokens: Tokens;
+  let caseId: string;
+  const http = () => request(t.app.getHttpServer());
+  const as = (username: string) => ({ Authorization: `Bearer ${tokens[username]}` });
+
+  beforeAll(async () => {
+    t = await startDemoApp({ HAVEN_DB_POOL_SIZE: '10' });
+    tokens = await signInAll(t, ['ward.longbien', 'police.longbien', 'supervisor.hanoi']);
+    const body = caseBody({
+      survivor: {
+        fullName: MARKERS[0],
+        sex: 'female',
+        dateOfBirth: '1990-01-15',
+        phone: MARKERS[1],
+        address: MARKERS[2],
+      },
+      incident: {
+        occurredAt: '2026-11-19T21:00:00+07:00',
+        forms: ['physical'],
+        gbvType: 'physical_assault',
+        narrative: MARKERS[3],
+      },
+      perpetrator: { fullName: MARKERS[4], relationship: 'spouse' },
+    });
+    caseId = (await http().post('/api/v1/cases').set(as('ward.longbien')).send(body).expect(201)).body.id;
+    await http()
+      .post('/api/v1/cases/search')
+      .set(as('ward.longbien'))
+      .send({ fullName: MARKERS[0] })
+      .expect(200);
+    await http().get(`/api/v1/cases/${caseId}`).set(as('police.longbien')).expect(404);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const entries = () =>
+    t.app
+      .get(DataSource)
+      .query<{ action: string; outcome: string; case_id: string | null }[]>(
+        `SELECT action, outcome, case_id FROM audit_events ORDER BY seq`,
+      );
+
+  it('200 concurrent case reads write 200 entries and the chain verifies', async () => {
+    const before = (await entries()).filter(
+      (e) => e.action === 'case.read' && e.outcome === 'allowed',
+    ).length;
+    const reads = await Promise.all(
+      Array.from({ length: 200 }, () => http().get(`/api/v1/cases/${caseId}`).set(as('ward.longbien'))),
+    );
+    expect(reads.map((r) => r.status)).toEqual(Array(200).fill(200));
+    const after = (await entries()).filter(
+      (e) => e.action === 'case.read' && e.outcome === 'allowed' && e.case_id === caseId,
+    );
+    expect(after.length - before).toBe(200);
+    const stripes = await t.app
+      .get(DataSource)
+      .query<{ n: string }[]>(
+        `SELECT count(DISTINCT stripe) AS n FROM audit_events WHERE action = 'case.read'`,
+      );
+    expect(Number(stripes[0].n)).toBeGreaterThan(1);
+    const verified = await http().get('/api/v1/audit/verify').set(as('supervisor.hanoi')).expect(200);
+    expect(verified.body).toMatchObject({ ok: true });
+    expect(verified.body.checked).toBeGreaterThanOrEqual(200);
+  });
+
+  it('records the creation, the search, and the provider’s denied attempt', async () => {
+    const count = async (query: string) =>
+      (
+        await http()
+          .get(`/api/v1/audit/events?caseId=${caseId}&${query}`)
+          .set(as('supervisor.hanoi'))
+          .expect(200)
+      ).body.total as number;
+    expect(await count('action=case.create')).toBe(1);
+    expect(await count('action=case.read&outcome=allowed')).toBe(200);
+    expect(await count('action=case.read&outcome=denied')).toBe(1);
+    const search = await http()
+      .get('/api/v1/audit/events?action=case.search')
+      .set(as('supervisor.hanoi'))
+      .expect(200);
+    expect(search.body.items[0]).toMatchObject({
+      outcome: 'allowed',
+      returnedIds: [caseId],
+      fields: ['triage'],
+    });
+  });
+
+  it('no survivor marker appears in any access-log entry, nor in the application log', async () => {
+    const rows = await t.app
+      .get(DataSource)
+      .query<{ row: string }[]>(`SELECT row_to_json(e)::text AS row FROM audit_events e`);
+    expect(rows.length).toBeGreaterThan(200);
+    const everything = `${rows.map((r) => r.row).join('\n')}\n${t.logs.join('')}`.toLowerCase();
+    for (const marker of MARKERS) {
+      expect(everything).not.toContain(marker.toLowerCase());
+    }
+    expect(everything).not.toContain('markerwoman');
+    expect(everything).not.toContain('0911222333');
+  });
+});

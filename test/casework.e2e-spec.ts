@@ -1,0 +1,532 @@
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import type { TestApp } from './support/app';
+import { caseBody, organizationId, signInAll, startDemoApp, Tokens } from './support/casework';
+
+// The whole workflow of the product brief (steps 1-5) with the demo roles, including every denial and every
+// illegal referral transition.
+describe('cases, consent and referrals (end to end)', () => {
+  let t: TestApp;
+  let tok: Tokens;
+  let police: string;
+  let health: string;
+  const http = () => request(t.app.getHttpServer());
+  const as = (user: string) => ({
+    get: (url: string) => http().get(url).set('Authorization', `Bearer ${tok[user]}`),
+    post: (url: string, body: object = {}) =>
+      http().post(url).set('Authorization', `Bearer ${tok[user]}`).send(body),
+    patch: (url: string, body: object) =>
+      http().patch(url).set('Authorization', `Bearer ${tok[user]}`).send(body),
+    delete: (url: string) => http().delete(url).set('Authorization', `Bearer ${tok[user]}`),
+  });
+  const withoutRequestId = (body: Record<string, unknown>) => ({ ...body, requestId: undefined });
+
+  beforeAll(async () => {
+    t = await startDemoApp();
+    tok = await signInAll(t, [
+      'admin',
+      'ward.longbien',
+      'ward.bode',
+      'police.longbien',
+      'health.longbien',
+      'social.hanoi',
+      'supervisor.hanoi',
+      'supervisor.haiphong',
+    ]);
+    police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
+    health = await organizationId(t, tok['ward.longbien'], 'Trạm y tế phường Long Biên');
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  async function newCase(overrides: Record<string, unknown> = {}): Promise<Record<string, any>> {
+    const res = await as('ward.longbien').post('/api/v1/cases', caseBody(overrides)).expect(201);
+    return res.body;
+  }
+
+  describe('cases', () => {
+    it('a ward officer registers a case of its commune; the view has every section and a non-identifying code', async () => {
+      const c = await newCase();
+      expect(c.code).toMatch(/^HV01-2026-\d{6}$/);
+      expect(c).toMatchObject({ wardCode: '00145', status: 'open', version: 1, duplicates: [] });
+      expect(c.triage).toMatchObject({
+        ageGroup: '18-59',
+        childUnder16: false,
+        childUnder18: false,
+        riskLevel: 'high',
+      });
+      expect(c.triage.contexts).toContain('intimate_partner');
+      expect(c.survivor.fullName).toMatch(/^Thử Nghiệm Số/);
+      expect(c.incident.narrative).toMatch(/^Tường thuật/);
+      expect(c.perpetrator.relationship).toBe('spouse');
+      expect(c.health.injuries).toBeDefined();
+      expect(c.code).not.toContain('Thử');
+    });
+
+    it('derives both child flags from the date of birth', async () => {
+      const c = await newCase({
+        survivor: { fullName: 'Em Giả Định', sex: 'female', dateOfBirth: '2010-12-01' },
+        incident: { forms: ['sexual'], gbvType: 'sexual_assault' },
+      });
+      expect(c.triage).toMatchObject({ ageGroup: '12-15', childUnder16: true, childUnder18: true });
+      expect(c.triage.contexts).toContain('child_sexual_abuse');
+    });
+
+    it('refuses a case for a commune that is not the officer’s', async () => {
+      const res = await as('ward.longbien')
+        .post('/api/v1/cases', caseBody({ wardCode: '00118' }))
+        .expect(403);
+      expect(res.body.code).toBe('auth.forbidden');
+      await as('police.longbien').post('/api/v1/cases', caseBody()).expect(403);
+    });
+
+    it('answers out-of-scope and missing cases with the same 404 body', async () => {
+      const c = await newCase();
+      const missing = await as('ward.bode')
+        .get('/api/v1/cases/00000000-0000-4000-8000-000000000000')
+        .expect(404);
+      for (const user of ['ward.bode', 'admin', 'supervisor.haiphong', 'police.longbien']) {
+        const res = await as(user).get(`/api/v1/cases/${c.id}`).expect(404);
+        expect(withoutRequestId(res.body)).toEqual(withoutRequestId(missing.body));
+      }
+      await as('ward.bode').get('/api/v1/cases/not-a-uuid').expect(404);
+    });
+
+    it('gives a supervisor of the province triage only', async () => {
+      const c = await newCase();
+      const res = await as('supervisor.hanoi').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(res.body.triage).toBeDefined();
+      for (const section of ['survivor', 'incident', 'perpetrator', 'health', 'referrals'])
+        expect(res.body).not.toHaveProperty(section);
+    });
+
+    it('lists the caller’s scope with triage fields only, paginated', async () => {
+      const c = await newCase();
+      const mine = await as('ward.longbien').get('/api/v1/cases?pageSize=100').expect(200);
+      expect(mine.body.items.map((i: { id: string }) => i.id)).toContain(c.id);
+      expect(mine.body).toMatchObject({ page: 1, pageSize: 100 });
+      expect(mine.body.total).toBe(mine.body.items.length);
+      for (const item of mine.body.items) expect(item).not.toHaveProperty('survivor');
+      const other = await as('ward.bode').get('/api/v1/cases').expect(200);
+      expect(other.body.items.map((i: { id: string }) => i.id)).not.toContain(c.id);
+      const page2 = await as('ward.longbien').get('/api/v1/cases?pageSize=1&page=2').expect(200);
+      expect(page2.body.items).toHaveLength(1);
+      expect(page2.body.total).toBe(mine.body.total);
+    });
+
+    it('updates with optimistic locking: If-Match or body version; stale → 409', async () => {
+      const c = await newCase();
+      const ok = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { risk: { level: 'critical' }, survivor: { phone: '0911 222 333' } })
+        .set('If-Match', '1')
+        .expect(200);
+      expect(ok.body).toMatchObject({ version: 2, triage: { riskLevel: 'critical' } });
+      expect(ok.body.survivor.phone).toBe('0911 222 333');
+      expect(ok.body.survivor.fullName).toBe(c.survivor.fullName);
+      const stale = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: 1, risk: { level: 'low' } })
+        .expect(409);
+      expect(stale.body.code).toBe('conflict.version');
+      await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { risk: { level: 'low' } })
+        .expect(412);
+      await as('ward.bode')
+        .patch(`/api/v1/cases/${c.id}`, { version: 2, risk: { level: 'low' } })
+        .expect(404);
+    });
+
+    it('closes with a reason; a closed case cannot be changed or closed again', async () => {
+      const c = await newCase();
+      const closed = await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/close`, { reason: 'đã hỗ trợ xong' })
+        .expect(200);
+      expect(closed.body.status).toBe('closed');
+      await as('ward.longbien').post(`/api/v1/cases/${c.id}/close`, { reason: 'again' }).expect(409);
+      await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: 2, risk: { level: 'low' } })
+        .expect(409);
+    });
+
+    it('searches through blind indexes within scope, whatever the diacritics, and never returns the name', async () => {
+      const c = await newCase({
+        survivor: {
+          fullName: 'Nguyễn Thị Thuỷ Hoà',
+          sex: 'female',
+          dateOfBirth: '1985-03-04',
+          phone: '+84 912.345.678',
+        },
+      });
+      const variants = [
+        'nguyen thi thuy hoa',
+        'NGUYỄN  THỊ THỦY HÒA',
+        'Nguyễn Thị Thuỷ Hoà'.normalize('NFD'),
+      ];
+      for (const fullName of variants) {
+        const res = await as('ward.longbien').post('/api/v1/cases/search', { fullName }).expect(200);
+        const hit = res.body.items.find((i: { id: string }) => i.id === c.id);
+        expect(hit).toMatchObject({ code: c.code, wardCode: '00145', match: ['fullName'] });
+        expect(JSON.stringify(res.body)).not.toMatch(/nguy/i);
+      }
+      const narrowed = await as('ward.longbien')
+        .post('/api/v1/cases/search', { fullName: 'nguyen thi thuy hoa', dateOfBirth: '1985-03-04' })
+        .expect(200);
+      expect(narrowed.body.items.find((i: { id: string }) => i.id === c.id).match).toEqual([
+        'fullName',
+        'dateOfBirth',
+      ]);
+      const wrongDob = await as('ward.longbien')
+        .post('/api/v1/cases/search', { fullName: 'nguyen thi thuy hoa', dateOfBirth: '1985-03-05' })
+        .expect(200);
+      expect(wrongDob.body.items.map((i: { id: string }) => i.id)).not.toContain(c.id);
+      const byPhone = await as('ward.longbien')
+        .post('/api/v1/cases/search', { phone: '0912345678' })
+        .expect(200);
+      expect(byPhone.body.items.find((i: { id: string }) => i.id === c.id).match).toEqual(['phone']);
+      const outOfScope = await as('ward.bode')
+        .post('/api/v1/cases/search', { fullName: 'nguyen thi thuy hoa' })
+        .expect(200);
+      expect(outOfScope.body.items).toEqual([]);
+      await as('ward.longbien').post('/api/v1/cases/search', {}).expect(400);
+    });
+
+    it('warns of a likely duplicate at creation without blocking it', async () => {
+      const survivor = { fullName: 'Trần Văn Trùng Lặp', sex: 'male', dateOfBirth: '1970-07-07' };
+      const first = await newCase({ survivor });
+      const second = await newCase({ survivor: { ...survivor, fullName: 'tran van trung lap' } });
+      expect(second.duplicates).toEqual([
+        { id: first.id, code: first.code, wardCode: '00145', match: ['fullName', 'dateOfBirth'] },
+      ]);
+    });
+
+    it('an admin crypto-shreds a case: its content is gone for good, its triage facts stay', async () => {
+      const c = await newCase();
+      await as('ward.longbien').post(`/api/v1/cases/${c.id}/shred`).expect(404);
+      const res = await as('admin').post(`/api/v1/cases/${c.id}/shred`).expect(200);
+      expect(res.body).toEqual({ id: c.id, shredded: true });
+      const after = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(after.body.triage).toMatchObject({ shredded: true, gbvType: 'physical_assault' });
+      expect(JSON.stringify(after.body)).not.toContain(c.survivor.fullName);
+      expect(after.body).not.toHaveProperty('incident.narrative');
+      const [key] = await t.app
+        .get(DataSource)
+        .query(
+          `SELECT wrapped_dek IS NULL AS gone, destroyed_at IS NOT NULL AS destroyed FROM data_keys WHERE owner_id = $1`,
+          [c.id],
+        );
+      expect(key).toEqual({ gone: true, destroyed: true });
+      const search = await as('ward.longbien')
+        .post('/api/v1/cases/search', { fullName: c.survivor.fullName })
+        .expect(200);
+      expect(search.body.items.map((i: { id: string }) => i.id)).not.toContain(c.id);
+      await as('admin').get(`/api/v1/cases/${c.id}`).expect(404);
+    });
+
+    it('rejects bad input with a 400 problem and writes nothing', async () => {
+      const ds = t.app.get(DataSource);
+      const before = (await ds.query('SELECT count(*)::int AS n FROM cases'))[0].n;
+      await as('ward.longbien')
+        .post('/api/v1/cases', { ...caseBody(), survivor: { sex: 'female' } })
+        .expect(400);
+      await as('ward.longbien')
+        .post('/api/v1/cases', caseBody({ risk: { level: 'extreme' } }))
+        .expect(400);
+      await as('ward.longbien')
+        .post('/api/v1/cases', { ...caseBody(), extra: 1 })
+        .expect(400);
+      expect((await ds.query('SELECT count(*)::int AS n FROM cases'))[0].n).toBe(before);
+    });
+  });
+
+  describe('access log', () => {
+    it('records every access with the categories disclosed, the ids returned, and the denials', async () => {
+      const c = await newCase();
+      await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      await as('supervisor.hanoi').get(`/api/v1/cases/${c.id}`).expect(200);
+      await as('ward.bode').get(`/api/v1/cases/${c.id}`).expect(404);
+      await as('ward.longbien').get('/api/v1/cases?pageSize=100').expect(200);
+      const rows: {
+        action: string;
+        outcome: string;
+        fields: string[];
+        actor_role: string;
+        returned_ids: string[];
+      }[] = await t.app.get(DataSource).query(
+        `SELECT action, outcome, fields, actor_role, returned_ids FROM audit_events
+           WHERE case_id = $1 OR $1 = ANY(returned_ids) ORDER BY seq`,
+        [c.id],
+      );
+      expect(rows.map((r) => `${r.action}:${r.outcome}:${r.actor_role}`)).toEqual([
+        'case.create:allowed:ward_officer',
+        'case.read:allowed:ward_officer',
+        'case.read:allowed:supervisor',
+        'case.read:denied:ward_officer',
+        'case.list:allowed:ward_officer',
+      ]);
+      expect(rows[1].fields).toEqual(['triage', 'identity', 'contact', 'incident', 'perpetrator', 'health']);
+      expect(rows[2].fields).toEqual(['triage']);
+      const dump = JSON.stringify(await t.app.get(DataSource).query('SELECT * FROM audit_events'));
+      expect(dump).not.toContain(c.survivor.fullName);
+      expect(dump).not.toContain('Tường thuật');
+    });
+  });
+
+  describe('consent and referrals', () => {
+    async function consent(caseId: string, body: Record<string, unknown>): Promise<string> {
+      const res = await as('ward.longbien').post(`/api/v1/cases/${caseId}/consents`, body).expect(201);
+      return res.body.id;
+    }
+    async function refer(
+      caseId: string,
+      organization: string,
+      consentId: string,
+      urgency = 'urgent',
+    ): Promise<Record<string, any>> {
+      const res = await as('ward.longbien')
+        .post(`/api/v1/cases/${caseId}/referrals`, {
+          organizationId: organization,
+          consentId,
+          services: ['police_protection'],
+          urgency,
+          note: 'ghi chú giả',
+        })
+        .expect(201);
+      return res.body;
+    }
+
+    it('walks a referral through pending → accepted → completed with what the provider may see at each step', async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity', 'incident'],
+        givenBy: 'survivor',
+      });
+      // The consent names the police: it does not cover the health station.
+      const refused = await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/referrals`, {
+          organizationId: health,
+          consentId,
+          services: ['medical_care'],
+          urgency: 'routine',
+        })
+        .expect(422);
+      expect(refused.body.code).toBe('unprocessable');
+
+      const r = await refer(c.id, police, consentId);
+      expect(r).toMatchObject({ status: 'pending', overdue: false, organizationId: police });
+      expect(new Date(r.dueAt).getTime() - new Date(r.createdAt).getTime()).toBe(12 * 3600 * 1000);
+
+      const inbox = await as('police.longbien').get('/api/v1/referrals?status=pending').expect(200);
+      expect(inbox.body.items.map((i: { id: string }) => i.id)).toContain(r.id);
+      const otherInbox = await as('health.longbien').get('/api/v1/referrals').expect(200);
+      expect(otherInbox.body.items.map((i: { id: string }) => i.id)).not.toContain(r.id);
+
+      const pending = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
+      expect(pending.body.case.triage).toBeDefined();
+      for (const s of ['survivor', 'incident', 'perpetrator', 'health'])
+        expect(pending.body.case).not.toHaveProperty(s);
+      await as('health.longbien').get(`/api/v1/referrals/${r.id}`).expect(404);
+      await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+
+      const accepted = await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
+      expect(accepted.body.status).toBe('accepted');
+      const open = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
+      // police sector: identity, contact, incident, perpetrator ∩ consent: identity, incident.
+      expect(open.body.case.survivor.fullName).toBe(c.survivor.fullName);
+      expect(open.body.case.survivor).not.toHaveProperty('phone');
+      expect(open.body.case.incident.narrative).toBe(c.incident.narrative);
+      expect(open.body.case).not.toHaveProperty('perpetrator');
+      expect(open.body.case).not.toHaveProperty('health');
+      expect(open.body.note).toBe('ghi chú giả');
+
+      const note = await as('police.longbien')
+        .post(`/api/v1/referrals/${r.id}/notes`, { text: 'đã liên hệ' })
+        .expect(201);
+      expect(note.body.organizationId).toBe(police);
+      const wardView = await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
+      expect(wardView.body.notes.map((x: { text: string }) => x.text)).toContain('đã liên hệ');
+      await as('health.longbien').post(`/api/v1/referrals/${r.id}/notes`, { text: 'x' }).expect(404);
+
+      await as('police.longbien').post(`/api/v1/referrals/${r.id}/complete`, {}).expect(400);
+      const done = await as('police.longbien')
+        .post(`/api/v1/referrals/${r.id}/complete`, { outcome: 'services_delivered' })
+        .expect(200);
+      expect(done.body).toMatchObject({ status: 'completed', outcome: 'services_delivered' });
+      const after = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
+      expect(after.body).not.toHaveProperty('case');
+      expect(after.body).not.toHaveProperty('notes');
+      await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(404);
+    });
+
+    it('answers every illegal transition with 409', async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        sector: 'police',
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const r = await refer(c.id, police, consentId, 'emergency');
+      await as('police.longbien')
+        .post(`/api/v1/referrals/${r.id}/complete`, { outcome: 'other' })
+        .expect(409);
+      await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
+      await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(409);
+      await as('police.longbien').post(`/api/v1/referrals/${r.id}/decline`, { reason: 'x' }).expect(409);
+      await as('ward.longbien')
+        .post(`/api/v1/referrals/${r.id}/revoke`, { reason: 'không cần nữa' })
+        .expect(200);
+      await as('ward.longbien').post(`/api/v1/referrals/${r.id}/revoke`, { reason: 'again' }).expect(409);
+      await as('police.longbien')
+        .post(`/api/v1/referrals/${r.id}/complete`, { outcome: 'other' })
+        .expect(409);
+
+      const r2 = await refer(c.id, police, consentId);
+      await as('police.longbien')
+        .post(`/api/v1/referrals/${r2.id}/decline`, { reason: 'ngoài thẩm quyền' })
+        .expect(200);
+      await as('police.longbien').post(`/api/v1/referrals/${r2.id}/accept`).expect(409);
+      await as('ward.longbien').post(`/api/v1/referrals/${r2.id}/revoke`, { reason: 'x' }).expect(409);
+      // Other organisations and the ward cannot make the provider's moves at all.
+      const r3 = await refer(c.id, police, consentId);
+      await as('health.longbien').post(`/api/v1/referrals/${r3.id}/accept`).expect(404);
+      await as('ward.bode').post(`/api/v1/referrals/${r3.id}/revoke`, { reason: 'x' }).expect(404);
+    });
+
+    it('lets exactly one of two simultaneous accepts win', async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const r = await refer(c.id, police, consentId);
+      const results = await Promise.all([
+        as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`),
+        as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`),
+      ]);
+      expect(results.map((x) => x.status).sort()).toEqual([200, 409]);
+    });
+
+    it('withdrawing consent revokes its referrals at once and the provider loses access', async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        sector: 'health',
+        categories: ['identity', 'health'],
+        givenBy: 'guardian',
+      });
+      const res = await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/referrals`, {
+          organizationId: health,
+          consentId,
+          services: ['medical_care'],
+          urgency: 'routine',
+        })
+        .expect(201);
+      await as('health.longbien').post(`/api/v1/referrals/${res.body.id}/accept`).expect(200);
+      const seen = await as('health.longbien').get(`/api/v1/referrals/${res.body.id}`).expect(200);
+      expect(seen.body.case.health.injuries).toBeDefined();
+
+      const withdrawn = await as('ward.longbien')
+        .delete(`/api/v1/cases/${c.id}/consents/${consentId}`)
+        .expect(200);
+      expect(withdrawn.body).toMatchObject({ status: 'withdrawn', revokedReferralIds: [res.body.id] });
+      const after = await as('health.longbien').get(`/api/v1/referrals/${res.body.id}`).expect(200);
+      expect(after.body).toMatchObject({ status: 'revoked', revokeCause: 'consent_withdrawn' });
+      expect(after.body).not.toHaveProperty('case');
+      await as('health.longbien').get(`/api/v1/cases/${c.id}`).expect(404);
+      // A withdrawn consent grounds no new referral.
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/referrals`, {
+          organizationId: health,
+          consentId,
+          services: ['medical_care'],
+          urgency: 'routine',
+        })
+        .expect(422);
+      await as('ward.longbien').delete(`/api/v1/cases/${c.id}/consents/${consentId}`).expect(409);
+      await as('ward.bode').delete(`/api/v1/cases/${c.id}/consents/${consentId}`).expect(404);
+    });
+
+    it('an expired consent ends the provider’s access the moment it expires', async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+        expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+      });
+      const r = await refer(c.id, police, consentId);
+      await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
+      await t.app
+        .get(DataSource)
+        .query(`UPDATE consents SET expires_at = now() - interval '1 second' WHERE id = $1`, [consentId]);
+      // The very next look, whatever the path, shows nothing: the case itself first.
+      await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(404);
+      const after = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
+      expect(after.body).toMatchObject({ status: 'revoked', revokeCause: 'consent_expired' });
+      const [revocation] = await t.app
+        .get(DataSource)
+        .query(
+          `SELECT actor_id, reason FROM audit_events WHERE action = 'referral.revoke' AND resource_id = $1`,
+          [r.id],
+        );
+      expect(revocation).toEqual({ actor_id: null, reason: 'referral.consent_expired' });
+      expect(after.body).not.toHaveProperty('case');
+    });
+
+    it('a legal basis needs a reason; consent needs a ground and one recipient', async () => {
+      const c = await newCase();
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/consents`, {
+          sector: 'police',
+          categories: ['identity'],
+          legalBasis: 'imminent_danger',
+        })
+        .expect(400);
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/consents`, { sector: 'police', categories: ['identity'] })
+        .expect(400);
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/consents`, {
+          sector: 'police',
+          organizationId: police,
+          categories: ['identity'],
+          givenBy: 'survivor',
+        })
+        .expect(400);
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/consents`, {
+          sector: 'police',
+          categories: ['identity'],
+          legalBasis: 'imminent_danger',
+          reason: 'nguy hiểm tức thời',
+        })
+        .expect(201);
+      await as('ward.bode')
+        .post(`/api/v1/cases/${c.id}/consents`, {
+          sector: 'police',
+          categories: ['identity'],
+          givenBy: 'survivor',
+        })
+        .expect(404);
+    });
+
+    it('flags overdue pending referrals in the ward’s escalation list', async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const r = await refer(c.id, police, consentId, 'emergency');
+      await t.app
+        .get(DataSource)
+        .query(`UPDATE referrals SET due_at = now() - interval '1 minute' WHERE id = $1`, [r.id]);
+      const list = await as('ward.longbien').get('/api/v1/referrals?status=overdue').expect(200);
+      const item = list.body.items.find((i: { id: string }) => i.id === r.id);
+      expect(item).toMatchObject({ overdue: true, status: 'pending' });
+      const bode = await as('ward.bode').get('/api/v1/referrals?status=overdue').expect(200);
+      expect(bode.body.items.map((i: { id: string }) => i.id)).not.toContain(r.id);
+    });
+  });
+});

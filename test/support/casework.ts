@@ -1,0 +1,64 @@
+import request from 'supertest';
+import type { TestApp } from './app';
+import { startTestApp } from './app';
+
+/** Factories for case-work tests. They go through the HTTP API as the demo roles, so every rule applies. */
+
+export const DEMO_PASSWORD = 'demo-password-for-tests-only';
+
+export async function startDemoApp(env: Record<string, string> = {}): Promise<TestApp> {
+  return startTestApp({ HAVEN_DEMO: '1', HAVEN_DEMO_PASSWORD: DEMO_PASSWORD, ...env });
+}
+
+export type Tokens = Record<string, string>;
+
+export async function signInAll(t: TestApp, usernames: string[]): Promise<Tokens> {
+  const tokens: Tokens = {};
+  for (const username of usernames) {
+    const res = await request(t.app.getHttpServer())
+      .post('/api/v1/auth/login')
+      .send({ username, password: DEMO_PASSWORD })
+      .expect(200);
+    tokens[username] = res.body.accessToken as string;
+  }
+  return tokens;
+}
+
+export async function organizationId(t: TestApp, token: string, name: string): Promise<string> {
+  const res = await request(t.app.getHttpServer())
+    .get('/api/v1/organizations')
+    .set('Authorization', `Bearer ${token}`)
+    .expect(200);
+  const org = (res.body.items as { id: string; name: string }[]).find((o) => o.name === name);
+  if (!org) throw new Error(`no organisation named ${name}`);
+  return org.id;
+}
+
+let n = 0;
+
+/** A case body for commune 00145 with fictional, clearly synthetic data. */
+export function caseBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  n++;
+  return {
+    wardCode: '00145',
+    reportedAt: '2026-11-20T09:00:00+07:00',
+    reportChannel: 'walk_in',
+    survivor: {
+      fullName: `Thử Nghiệm Số ${n}`,
+      sex: 'female',
+      dateOfBirth: '1990-01-15',
+      phone: `0900 000 ${String(100 + n).padStart(3, '0')}`,
+      address: `Địa chỉ giả ${n}`,
+    },
+    incident: {
+      occurredAt: '2026-11-19T21:00:00+07:00',
+      forms: ['physical', 'psychological'],
+      gbvType: 'physical_assault',
+      narrative: `Tường thuật giả định số ${n}`,
+    },
+    perpetrator: { fullName: `Người Giả ${n}`, relationship: 'spouse' },
+    health: { injuries: 'vết bầm giả định' },
+    risk: { level: 'high' },
+    ...overrides,
+  };
+}
