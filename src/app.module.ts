@@ -16,6 +16,7 @@ import { DirectoryModule } from './directory/directory.module';
 import { HealthModule } from './health/health.module';
 import { IdentityModule } from './identity/identity.module';
 import { ReferralsModule } from './referrals/referrals.module';
+import { ReportsModule } from './reports/reports.module';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -53,6 +54,7 @@ export class AppModule {
         CasesModule,
         ConsentsModule,
         ReferralsModule,
+        ReportsModule,
         DemoSeedModule,
         ...extraImports,
       ],

@@ -1,0 +1,67 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { MAX_YEAR, MIN_YEAR } from '../report-period';
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const PROVINCE_CODE = /^\d{2}$/;
+const COMMUNE_CODE = /^\d{5}$/;
+
+/** The area of a report: a province, a commune, or (absent both) the caller's whole jurisdiction. */
+export class ReportAreaQuery {
+  @ApiPropertyOptional({
+    example: '01',
+    description:
+      'Province code (2 digits). Default: the supervisor’s province; national for a national supervisor or an ' +
+      'admin. A province outside the caller’s jurisdiction → 403.',
+  })
+  @IsOptional()
+  @Matches(PROVINCE_CODE)
+  province?: string;
+
+  @ApiPropertyOptional({
+    example: '00145',
+    description:
+      'Commune code (5 digits). Must lie in `province` when both are given (400 otherwise); outside the ' +
+      'caller’s jurisdiction → 403.',
+  })
+  @IsOptional()
+  @Matches(COMMUNE_CODE)
+  ward?: string;
+}
+
+export class SummaryQuery extends ReportAreaQuery {
+  @ApiPropertyOptional({
+    example: '2026-01-01',
+    description:
+      'First day (YYYY-MM-DD, Vietnam time, included) of the period, on the date each case was reported. ' +
+      'Default: 1 January of the year of `to`.',
+  })
+  @IsOptional()
+  @Matches(DATE)
+  from?: string;
+
+  @ApiPropertyOptional({
+    example: '2026-12-31',
+    description: 'Last day (YYYY-MM-DD, Vietnam time, included). Default: today in Vietnam.',
+  })
+  @IsOptional()
+  @Matches(DATE)
+  to?: string;
+}
+
+export class ActionMonthQuery extends ReportAreaQuery {
+  @ApiPropertyOptional({
+    example: 2026,
+    minimum: MIN_YEAR + 1,
+    description:
+      'Year of the Action Month (15 November – 15 December, Vietnam time, both days included). Default: this ' +
+      'year from 15 November, else last year. Not after the current year.',
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(MIN_YEAR + 1)
+  @Max(MAX_YEAR)
+  year?: number;
+}

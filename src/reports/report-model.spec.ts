@@ -1,0 +1,252 @@
+import { csvDocument, csvField, reportCsv } from './report-csv';
+import { TABLES } from './report-labels';
+import { buildProtectedReport, emptyCounts, flattenReport, RawCounts } from './report-model';
+import {
+  actionMonthPeriod,
+  defaultActionMonthYear,
+  periodOf,
+  summaryPeriod,
+  vietnamDate,
+} from './report-period';
+import { REPORT_COUNTS_SQL } from './reports.repository';
+import { SMALL_CELL, SUPPRESSED } from './small-cell-protection';
+
+function counts(over: Partial<RawCounts>): RawCounts {
+  return { ...emptyCounts(), ...over };
+}
+
+const COMMUNES = [
+  { code: '00118', nameVi: 'Phường Bồ Đề', nameEn: 'Bo De Ward' },
+  { code: '00127', nameVi: 'Phường Việt Hưng', nameEn: 'Viet Hung Ward' },
+  { code: '00145', nameVi: 'Phường Long Biên', nameEn: 'Long Bien Ward' },
+];
+
+describe('report model', () => {
+  const raw = counts({
+    total: 20,
+    gbvType: { physical_assault: 10, psychological_emotional_abuse: 7, rape: 3 },
+    form: { physical: 20, psychological: 8 },
+    sex: { female: 20 },
+    ageGroup: { '12-15': 6, '18-59': 14 },
+    under16: 6,
+    under18: 6,
+    reportChannel: { walk_in: 10, phone: 5, hotline_111: 5 },
+    commune: { '00145': 12, '00118': 6, '00127': 2 },
+    referrals: { police: { accepted: 6 }, health: { declined: 2 }, social: { pending: 5 } },
+    overdue: 5,
+    hoursToAccept: { n: 6, median: 3.5, p90: 5.5 },
+  });
+
+  it('publishes counts of 5 and more, hides 1-4 as "<5" and the next smallest cell as "suppressed"', () => {
+    const r = buildProtectedReport(raw, { level: 'commune', units: COMMUNES });
+    expect(r.cases.total).toBe(20);
+    expect(r.cases.byGbvType).toEqual({
+      rape: SMALL_CELL,
+      sexual_assault: 0,
+      physical_assault: 10,
+      forced_marriage: 0,
+      denial_of_resources_opportunities_or_services: 0,
+      psychological_emotional_abuse: SUPPRESSED,
+      non_gbv: 0,
+    });
+    expect(r.cases.byForm).toEqual({ physical: 20, psychological: 8, sexual: 0, economic: 0 });
+    expect(r.cases.bySex).toEqual({ female: 20, male: 0, other: 0, unknown: 0 });
+    expect(r.cases.byAgeGroup).toMatchObject({ '12-15': 6, '18-59': 14, '0-5': 0 });
+    expect(r.cases.children).toEqual({ under16: 6, under18: 6 });
+    expect(r.cases.byCommune).toEqual([
+      { code: '00118', nameVi: 'Phường Bồ Đề', nameEn: 'Bo De Ward', count: SUPPRESSED },
+      { code: '00127', nameVi: 'Phường Việt Hưng', nameEn: 'Viet Hung Ward', count: SMALL_CELL },
+      { code: '00145', nameVi: 'Phường Long Biên', nameEn: 'Long Bien Ward', count: 12 },
+    ]);
+    expect(r.cases.byProvince).toBeUndefined();
+  });
+
+  it('protects the referral tables together: sector × status, both margins, the overdue count and the rate', () => {
+    const r = buildProtectedReport(raw, { level: 'commune', units: COMMUNES }).referrals;
+    expect(r.total).toBe(13);
+    // health / declined = 2: its row, its column and their complements go.
+    expect(r.bySectorAndStatus.health.declined).toBe(SMALL_CELL);
+    expect(r.bySector.health).toBe(SMALL_CELL);
+    expect(r.byStatus.declined).toBe(SMALL_CELL);
+    expect(r.bySector.police).toBe(6);
+    expect(r.byStatus.accepted).toBe(6);
+    expect(r.bySectorAndStatus.police.accepted).toBe(6);
+    // 13 = 6 + health + social: social must be hidden too, and with it what would give it back.
+    expect(r.bySector.social).toBe(SUPPRESSED);
+    expect(r.byStatus.pending).toBe(SUPPRESSED);
+    expect(r.bySectorAndStatus.social.pending).toBe(SUPPRESSED);
+    // Zeros inside the breakdown of a "<5" count are hidden too.
+    expect(r.bySectorAndStatus.health.pending).toBe(SMALL_CELL);
+    expect(r.bySectorAndStatus.police.declined).toBe(SMALL_CELL);
+    expect(r.bySectorAndStatus.legal.accepted).toBe(0);
+    // The rate would reveal the declined count: suppressed. The hours rest on 6 referrals: shown.
+    expect(r.acceptanceRate).toBe(SUPPRESSED);
+    expect(r.hoursToAccept).toEqual({ median: 3.5, p90: 5.5 });
+  });
+
+  it('computes the acceptance rate from shown counts and hides statistics of fewer than 5 referrals', () => {
+    const r = buildProtectedReport(
+      counts({
+        total: 30,
+        gbvType: { physical_assault: 30 },
+        form: { physical: 30 },
+        sex: { female: 30 },
+        ageGroup: { '18-59': 30 },
+        reportChannel: { walk_in: 30 },
+        referrals: { police: { accepted: 10, completed: 5, declined: 5 } },
+        hoursToAccept: { n: 4, median: 2, p90: 3 },
+      }),
+      null,
+    ).referrals;
+    expect(r.acceptanceRate).toBe(0.75);
+    expect(r.hoursToAccept).toEqual({ median: SUPPRESSED, p90: SUPPRESSED });
+    expect(r.overdue).toBe(0);
+  });
+
+  it('shows a report of fewer than 5 cases as "<5" throughout', () => {
+    const r = buildProtectedReport(
+      counts({
+        total: 3,
+        gbvType: { rape: 1, physical_assault: 2 },
+        form: { physical: 3, sexual: 1 },
+        sex: { female: 3 },
+        ageGroup: { '12-15': 1, '18-59': 2 },
+        under16: 1,
+        under18: 1,
+        reportChannel: { hotline_111: 3 },
+        commune: { '00145': 3 },
+      }),
+      { level: 'commune', units: [COMMUNES[2]] },
+    );
+    const values = flattenReport(r)
+      .filter((row) => row.table.path.startsWith('cases.'))
+      .map((row) => row.value);
+    expect(new Set(values)).toEqual(new Set([SMALL_CELL]));
+  });
+
+  it('lists provinces for a national supervisor and nothing by area for an admin', () => {
+    const provinces = [
+      { code: '01', nameVi: 'Thành phố Hà Nội', nameEn: 'Hanoi City' },
+      { code: '31', nameVi: 'Thành phố Hải Phòng', nameEn: 'Haiphong City' },
+    ];
+    const base = counts({
+      total: 10,
+      gbvType: { rape: 10 },
+      form: { sexual: 10 },
+      sex: { female: 10 },
+      ageGroup: { '18-59': 10 },
+      reportChannel: { phone: 10 },
+      province: { '01': 10 },
+    });
+    expect(buildProtectedReport(base, { level: 'province', units: provinces }).cases.byProvince).toEqual([
+      { ...provinces[0], count: 10 },
+      { ...provinces[1], count: 0 },
+    ]);
+    const admin = buildProtectedReport(base, null).cases;
+    expect(admin.byProvince).toBeUndefined();
+    expect(admin.byCommune).toBeUndefined();
+  });
+
+  it('flattens every table in a fixed order for CSV and comparisons', () => {
+    const rows = flattenReport(buildProtectedReport(raw, { level: 'commune', units: COMMUNES }));
+    expect(rows[0]).toMatchObject({ table: TABLES.casesTotal, code: 'total', value: 20 });
+    expect(rows.filter((r) => r.table === TABLES.byAgeGroup).map((r) => r.code)).toEqual([
+      '0-5',
+      '6-11',
+      '12-15',
+      '16-17',
+      '18-59',
+      '60+',
+      'unknown',
+    ]);
+    expect(
+      rows.find((r) => r.table === TABLES.bySectorAndStatus && r.code === 'health.declined')?.value,
+    ).toBe(SMALL_CELL);
+  });
+});
+
+describe('report periods (Vietnam time, both days included)', () => {
+  it('turns dates into [from 00:00 +07, day after to 00:00 +07)', () => {
+    const p = periodOf('2024-03-01', '2024-03-31');
+    expect(p.start.toISOString()).toBe('2024-02-29T17:00:00.000Z');
+    expect(p.end.toISOString()).toBe('2024-03-31T17:00:00.000Z');
+  });
+
+  it('covers 15 November to 15 December for the Action Month', () => {
+    const p = actionMonthPeriod(2026);
+    expect([p.from, p.to]).toEqual(['2026-11-15', '2026-12-15']);
+    expect(p.start.toISOString()).toBe('2026-11-14T17:00:00.000Z');
+    expect(p.end.toISOString()).toBe('2026-12-15T17:00:00.000Z');
+  });
+
+  it('defaults to this year so far, in Vietnam time', () => {
+    // 31 Dec 2025 20:00 UTC is already 1 January 2026 in Vietnam.
+    const now = new Date('2025-12-31T20:00:00Z');
+    expect(vietnamDate(now)).toBe('2026-01-01');
+    expect(summaryPeriod(undefined, undefined, now)).toMatchObject({ from: '2026-01-01', to: '2026-01-01' });
+    expect(summaryPeriod(undefined, '2025-06-30', now)).toMatchObject({
+      from: '2025-01-01',
+      to: '2025-06-30',
+    });
+    expect(defaultActionMonthYear(new Date('2026-11-14T16:59:59Z'))).toBe(2025);
+    expect(defaultActionMonthYear(new Date('2026-11-14T17:00:00Z'))).toBe(2026);
+  });
+
+  it('refuses impossible dates and reversed periods with a 400 problem', () => {
+    expect(() => periodOf('2024-02-30', '2024-03-01')).toThrow(
+      expect.objectContaining({ code: 'request.validation' }),
+    );
+    expect(() => periodOf('2024-03-02', '2024-03-01')).toThrow(
+      expect.objectContaining({ code: 'request.validation' }),
+    );
+    expect(() => periodOf('1999-12-31', '2024-03-01')).toThrow(
+      expect.objectContaining({ code: 'request.validation' }),
+    );
+    expect(periodOf('2024-02-29', '2024-02-29').from).toBe('2024-02-29');
+  });
+});
+
+describe('report CSV', () => {
+  it('quotes what needs quoting and defuses spreadsheet formulas', () => {
+    expect(csvField('plain')).toBe('plain');
+    expect(csvField('a, b')).toBe('"a, b"');
+    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+    expect(csvField('two\nlines')).toBe('"two\nlines"');
+    expect(csvField(' padded')).toBe('" padded"');
+    expect(csvField('=1+1')).toBe("'=1+1");
+    expect(csvField('-5')).toBe("'-5");
+    expect(csvField(12)).toBe('12');
+    expect(csvField(null)).toBe('');
+    expect(csvField(SMALL_CELL)).toBe('<5');
+  });
+
+  it('starts with a byte-order mark and ends lines with CRLF', () => {
+    expect(
+      csvDocument([
+        ['a', 'b'],
+        [1, 2],
+      ]),
+    ).toBe('\uFEFFa,b\r\n1,2\r\n');
+  });
+
+  it('has bilingual headings and one line per value, aligned by category across periods', () => {
+    const a = flattenReport(buildProtectedReport(counts({}), null));
+    const b = [...a].reverse();
+    const text = reportCsv(['nam_2026 / year_2026', 'nam_2025 / year_2025'], [], [a, b]);
+    const lines = text.slice(1).split('\r\n');
+    expect(lines[0]).toBe(
+      'bang / table,ma / code,hang_muc / category,nam_2026 / year_2026,nam_2025 / year_2025',
+    );
+    expect(lines).toContain('nhom_tuoi / age_group,0-5,0–5 tuổi / 0–5 years,0,0');
+    expect(lines).toContain(
+      'loai_bao_luc_gbvims / gbv_type,denial_of_resources_opportunities_or_services,' +
+        '"Từ chối nguồn lực, cơ hội hoặc dịch vụ / Denial of resources, opportunities or services",0,0',
+    );
+  });
+});
+
+describe('report SQL', () => {
+  it('reads no encrypted column and no blind index', () => {
+    expect(REPORT_COUNTS_SQL).not.toMatch(/enc_|bi_|\bc\.\*|SELECT \*/);
+  });
+});

@@ -1,0 +1,371 @@
+import type { LocalizedText } from '../common/errors/error-catalog';
+import {
+  AGE_GROUP_LABELS,
+  AGE_GROUPS,
+  CHANNEL_LABELS,
+  CHILD_DEFINITIONS,
+  CHILD_LABELS,
+  ChildDefinition,
+  FORM_LABELS,
+  GBV_TYPE_LABELS,
+  GBV_TYPES,
+  HOURS_LABELS,
+  REFERRAL_STATUSES,
+  ReferralStatus,
+  REPORT_CHANNELS,
+  SECTOR_LABELS,
+  Sector,
+  SECTORS,
+  SEX_LABELS,
+  SEXES,
+  STATUS_LABELS,
+  TableDef,
+  TABLES,
+  TOTAL_LABEL,
+  VIOLENCE_FORMS,
+} from './report-labels';
+import {
+  CellInput,
+  Constraint,
+  DEFAULT_THRESHOLD,
+  protectCells,
+  ProtectedValue,
+  SUPPRESSED,
+} from './small-cell-protection';
+
+/**
+ * Turns the raw counts of one period and area into the published report: every count becomes a cell, the
+ * relations between them (each breakdown adds up to its total, children are subtotals of the age groups,
+ * the sector × status table adds up to both of its margins, overdue referrals are part of the pending ones)
+ * become constraints, and small-cell protection decides what is shown. Pure.
+ */
+
+/** What the database returns for one period and area (src/reports/reports.repository.ts). */
+export interface RawCounts {
+  total: number;
+  gbvType: Readonly<Record<string, number>>;
+  form: Readonly<Record<string, number>>;
+  sex: Readonly<Record<string, number>>;
+  ageGroup: Readonly<Record<string, number>>;
+  reportChannel: Readonly<Record<string, number>>;
+  commune: Readonly<Record<string, number>>;
+  province: Readonly<Record<string, number>>;
+  under16: number;
+  under18: number;
+  /** sector → status → count. */
+  referrals: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  overdue: number;
+  /** Referrals ever accepted (accepted_at set) and the percentiles of their hours to acceptance. */
+  hoursToAccept: { n: number; median: number | null; p90: number | null };
+}
+
+export function emptyCounts(): RawCounts {
+  return {
+    total: 0,
+    gbvType: {},
+    form: {},
+    sex: {},
+    ageGroup: {},
+    reportChannel: {},
+    commune: {},
+    province: {},
+    under16: 0,
+    under18: 0,
+    referrals: {},
+    overdue: 0,
+    hoursToAccept: { n: 0, median: null, p90: null },
+  };
+}
+
+export interface AreaUnit {
+  readonly code: string;
+  readonly nameVi: string;
+  readonly nameEn: string;
+}
+
+/** Which area breakdown a report carries: the communes of a province or commune, or the provinces. */
+export type AreaBreakdown = {
+  readonly level: 'commune' | 'province';
+  readonly units: readonly AreaUnit[];
+} | null;
+
+export type Cell = ProtectedValue;
+/** A rate or duration: a number, or `"suppressed"` when based on fewer than 5 referrals or on hidden counts. */
+export type Statistic = number | typeof SUPPRESSED;
+
+export interface AreaCount {
+  code: string;
+  nameVi: string;
+  nameEn: string;
+  count: Cell;
+}
+
+export interface CasesSection {
+  total: Cell;
+  byGbvType: Record<string, Cell>;
+  byForm: Record<string, Cell>;
+  bySex: Record<string, Cell>;
+  byAgeGroup: Record<string, Cell>;
+  children: Record<ChildDefinition, Cell>;
+  byReportChannel: Record<string, Cell>;
+  byCommune?: AreaCount[];
+  byProvince?: AreaCount[];
+}
+
+export interface ReferralsSection {
+  total: Cell;
+  bySector: Record<string, Cell>;
+  byStatus: Record<string, Cell>;
+  bySectorAndStatus: Record<string, Record<string, Cell>>;
+  overdue: Cell;
+  acceptanceRate: Statistic;
+  hoursToAccept: { median: Statistic; p90: Statistic };
+}
+
+export interface ProtectedReport {
+  cases: CasesSection;
+  referrals: ReferralsSection;
+}
+
+/** Rates and durations need at least this many referrals behind them. */
+export const MIN_REFERRALS_FOR_STATISTICS = DEFAULT_THRESHOLD;
+
+const id = {
+  total: 'cases.total',
+  gbv: (k: string) => `cases.byGbvType.${k}`,
+  form: (k: string) => `cases.byForm.${k}`,
+  sex: (k: string) => `cases.bySex.${k}`,
+  age: (k: string) => `cases.byAgeGroup.${k}`,
+  child: (k: ChildDefinition) => `cases.children.${k}`,
+  channel: (k: string) => `cases.byReportChannel.${k}`,
+  area: (k: string) => `cases.byArea.${k}`,
+  refTotal: 'referrals.total',
+  sector: (s: string) => `referrals.bySector.${s}`,
+  status: (s: string) => `referrals.byStatus.${s}`,
+  cross: (sector: string, status: string) => `referrals.bySectorAndStatus.${sector}.${status}`,
+  overdue: 'referrals.overdue',
+  pendingOnTime: 'referrals.pendingNotOverdue',
+};
+
+export function buildProtectedReport(raw: RawCounts, area: AreaBreakdown): ProtectedReport {
+  const cells: CellInput[] = [];
+  const constraints: Constraint[] = [];
+  const count = (record: Readonly<Record<string, number>>, k: string): number => record[k] ?? 0;
+  const breakdown = (
+    keys: readonly string[],
+    cellId: (k: string) => string,
+    record: Readonly<Record<string, number>>,
+  ) => {
+    const parts = keys.map((k) => {
+      cells.push({ id: cellId(k), value: count(record, k) });
+      return cellId(k);
+    });
+    constraints.push({ kind: 'sum', total: id.total, parts });
+  };
+
+  // Cases: one total, broken down six ways.
+  cells.push({ id: id.total, value: raw.total });
+  breakdown(GBV_TYPES, id.gbv, raw.gbvType);
+  breakdown(SEXES, id.sex, raw.sex);
+  breakdown(AGE_GROUPS, id.age, raw.ageGroup);
+  breakdown(REPORT_CHANNELS, id.channel, raw.reportChannel);
+  const units = area ? withUnlisted(area.units, area.level === 'commune' ? raw.commune : raw.province) : [];
+  if (area)
+    breakdown(
+      units.map((u) => u.code),
+      id.area,
+      area.level === 'commune' ? raw.commune : raw.province,
+    );
+  // Forms: multiple response (1 to 4 forms per case), so the form counts do not add up to the total.
+  for (const f of VIOLENCE_FORMS) cells.push({ id: id.form(f), value: count(raw.form, f) });
+  constraints.push({
+    kind: 'multi',
+    total: id.total,
+    parts: VIOLENCE_FORMS.map(id.form),
+    maxPerUnit: VIOLENCE_FORMS.length,
+  });
+  // Children: subtotals of the age groups (under 16 = 0-5 + 6-11 + 12-15; under 18 = under 16 + 16-17). The
+  // flags and the age group are derived together at registration; the relation is declared only when the
+  // stored counts satisfy it.
+  cells.push({ id: id.child('under16'), value: raw.under16 });
+  cells.push({ id: id.child('under18'), value: raw.under18 });
+  const u16parts = ['0-5', '6-11', '12-15'];
+  if (u16parts.reduce((s, k) => s + count(raw.ageGroup, k), 0) === raw.under16) {
+    constraints.push({ kind: 'sum', total: id.child('under16'), parts: u16parts.map(id.age) });
+  }
+  if (raw.under16 + count(raw.ageGroup, '16-17') === raw.under18) {
+    constraints.push({
+      kind: 'sum',
+      total: id.child('under18'),
+      parts: [id.child('under16'), id.age('16-17')],
+    });
+  }
+
+  // Referrals: a sector × status table with both margins and the grand total.
+  const cross = (sector: string, status: string): number => raw.referrals[sector]?.[status] ?? 0;
+  const refTotal = SECTORS.reduce(
+    (s, sec) => s + REFERRAL_STATUSES.reduce((t, st) => t + cross(sec, st), 0),
+    0,
+  );
+  cells.push({ id: id.refTotal, value: refTotal });
+  for (const sector of SECTORS) {
+    for (const status of REFERRAL_STATUSES)
+      cells.push({ id: id.cross(sector, status), value: cross(sector, status) });
+    cells.push({
+      id: id.sector(sector),
+      value: REFERRAL_STATUSES.reduce((s, st) => s + cross(sector, st), 0),
+    });
+    constraints.push({
+      kind: 'sum',
+      total: id.sector(sector),
+      parts: REFERRAL_STATUSES.map((st) => id.cross(sector, st)),
+    });
+  }
+  for (const status of REFERRAL_STATUSES) {
+    cells.push({ id: id.status(status), value: SECTORS.reduce((s, sec) => s + cross(sec, status), 0) });
+    constraints.push({
+      kind: 'sum',
+      total: id.status(status),
+      parts: SECTORS.map((sec) => id.cross(sec, status)),
+    });
+  }
+  constraints.push({ kind: 'sum', total: id.refTotal, parts: SECTORS.map(id.sector) });
+  constraints.push({ kind: 'sum', total: id.refTotal, parts: REFERRAL_STATUSES.map(id.status) });
+  // Overdue referrals are pending ones; the pending ones not yet overdue are not published but protected.
+  const pending = SECTORS.reduce((s, sec) => s + cross(sec, 'pending'), 0);
+  cells.push({ id: id.overdue, value: raw.overdue });
+  cells.push({ id: id.pendingOnTime, value: pending - raw.overdue, published: false });
+  constraints.push({ kind: 'sum', total: id.status('pending'), parts: [id.overdue, id.pendingOnTime] });
+
+  const { values } = protectCells(cells, constraints);
+  const v = (cellId: string): Cell => {
+    const value = values.get(cellId);
+    if (value === undefined) throw new Error(`no protected value for ${cellId}`);
+    return value;
+  };
+  const map = (keys: readonly string[], cellId: (k: string) => string): Record<string, Cell> =>
+    Object.fromEntries(keys.map((k) => [k, v(cellId(k))]));
+
+  const areaCounts = units.map((u) => ({
+    code: u.code,
+    nameVi: u.nameVi,
+    nameEn: u.nameEn,
+    count: v(id.area(u.code)),
+  }));
+  const cases: CasesSection = {
+    total: v(id.total),
+    byGbvType: map(GBV_TYPES, id.gbv),
+    byForm: map(VIOLENCE_FORMS, id.form),
+    bySex: map(SEXES, id.sex),
+    byAgeGroup: map(AGE_GROUPS, id.age),
+    children: { under16: v(id.child('under16')), under18: v(id.child('under18')) },
+    byReportChannel: map(REPORT_CHANNELS, id.channel),
+    ...(area?.level === 'commune' ? { byCommune: areaCounts } : {}),
+    ...(area?.level === 'province' ? { byProvince: areaCounts } : {}),
+  };
+
+  const byStatus = map(REFERRAL_STATUSES, id.status);
+  const referrals: ReferralsSection = {
+    total: v(id.refTotal),
+    bySector: map(SECTORS, id.sector),
+    byStatus,
+    bySectorAndStatus: Object.fromEntries(
+      SECTORS.map((sector) => [sector, map(REFERRAL_STATUSES, (st) => id.cross(sector, st))]),
+    ),
+    overdue: v(id.overdue),
+    acceptanceRate: acceptanceRate(byStatus),
+    hoursToAccept: {
+      median: statistic(raw.hoursToAccept.n, raw.hoursToAccept.median),
+      p90: statistic(raw.hoursToAccept.n, raw.hoursToAccept.p90),
+    },
+  };
+  return { cases, referrals };
+}
+
+/**
+ * (accepted + completed) / (accepted + completed + declined), by current status. Published only when the
+ * three counts are themselves shown, so that the rate cannot reveal a hidden one, and add up to 5 or more.
+ */
+function acceptanceRate(byStatus: Record<string, Cell>): Statistic {
+  const [accepted, completed, declined] = [byStatus.accepted, byStatus.completed, byStatus.declined];
+  if (typeof accepted !== 'number' || typeof completed !== 'number' || typeof declined !== 'number') {
+    return SUPPRESSED;
+  }
+  const answered = accepted + completed + declined;
+  if (answered < MIN_REFERRALS_FOR_STATISTICS) return SUPPRESSED;
+  return Math.round(((accepted + completed) / answered) * 1000) / 1000;
+}
+
+function statistic(n: number, value: number | null): Statistic {
+  if (n < MIN_REFERRALS_FOR_STATISTICS || value === null) return SUPPRESSED;
+  return Math.round(value * 10) / 10;
+}
+
+/** The area's units, plus any code the counts have that the list lacks (so that the breakdown adds up). */
+function withUnlisted(units: readonly AreaUnit[], counts: Readonly<Record<string, number>>): AreaUnit[] {
+  const listed = new Set(units.map((u) => u.code));
+  const extra = Object.keys(counts)
+    .filter((c) => !listed.has(c))
+    .sort()
+    .map((code) => ({ code, nameVi: code, nameEn: code }));
+  return [...units, ...extra];
+}
+
+/** One published value with the table and category it belongs to (for CSV and for comparisons). */
+export interface FlatRow {
+  readonly table: TableDef;
+  readonly code: string;
+  readonly label: LocalizedText;
+  readonly value: Cell | Statistic;
+}
+
+/** The report as rows, in a fixed order: every table, every category, zeros included. */
+export function flattenReport(r: ProtectedReport): FlatRow[] {
+  const rows: FlatRow[] = [];
+  const add = (table: TableDef, code: string, label: LocalizedText, value: Cell | Statistic): void => {
+    rows.push({ table, code, label, value });
+  };
+  const each = <K extends string>(
+    table: TableDef,
+    keys: readonly K[],
+    labels: Record<K, LocalizedText>,
+    values: Record<string, Cell>,
+  ) => {
+    for (const k of keys) add(table, k, labels[k], values[k]);
+  };
+  const c = r.cases;
+  add(TABLES.casesTotal, 'total', TOTAL_LABEL, c.total);
+  each(TABLES.byGbvType, GBV_TYPES, GBV_TYPE_LABELS, c.byGbvType);
+  each(TABLES.byForm, VIOLENCE_FORMS, FORM_LABELS, c.byForm);
+  each(TABLES.bySex, SEXES, SEX_LABELS, c.bySex);
+  each(TABLES.byAgeGroup, AGE_GROUPS, AGE_GROUP_LABELS, c.byAgeGroup);
+  each(TABLES.children, CHILD_DEFINITIONS, CHILD_LABELS, c.children);
+  each(TABLES.byReportChannel, REPORT_CHANNELS, CHANNEL_LABELS, c.byReportChannel);
+  for (const u of c.byCommune ?? []) add(TABLES.byCommune, u.code, { vi: u.nameVi, en: u.nameEn }, u.count);
+  for (const u of c.byProvince ?? []) add(TABLES.byProvince, u.code, { vi: u.nameVi, en: u.nameEn }, u.count);
+
+  const f = r.referrals;
+  add(TABLES.referralsTotal, 'total', TOTAL_LABEL, f.total);
+  each(TABLES.bySector, SECTORS, SECTOR_LABELS, f.bySector);
+  each(TABLES.byStatus, REFERRAL_STATUSES, STATUS_LABELS, f.byStatus);
+  for (const sector of SECTORS) {
+    for (const status of REFERRAL_STATUSES) {
+      add(
+        TABLES.bySectorAndStatus,
+        `${sector}.${status}`,
+        {
+          vi: `${SECTOR_LABELS[sector].vi} – ${STATUS_LABELS[status].vi}`,
+          en: `${SECTOR_LABELS[sector].en} – ${STATUS_LABELS[status].en}`,
+        },
+        f.bySectorAndStatus[sector][status],
+      );
+    }
+  }
+  add(TABLES.overdue, 'overdue', TOTAL_LABEL, f.overdue);
+  add(TABLES.acceptanceRate, 'rate', TABLES.acceptanceRate.title, f.acceptanceRate);
+  add(TABLES.hoursToAccept, 'median', HOURS_LABELS.median, f.hoursToAccept.median);
+  add(TABLES.hoursToAccept, 'p90', HOURS_LABELS.p90, f.hoursToAccept.p90);
+  return rows;
+}
+
+export type { Sector, ReferralStatus };

@@ -1,0 +1,79 @@
+import { fieldError } from '../common/errors/domain-error';
+
+/**
+ * Report periods are calendar dates in Vietnam time (Asia/Ho_Chi_Minh, UTC+7 all year: no daylight saving
+ * time since 1975), both ends included, applied to the moment each case was reported (cases.reported_at).
+ * In SQL a period is the half-open interval [from 00:00 +07, day after `to` 00:00 +07).
+ */
+
+export const REPORT_TIME_ZONE = 'Asia/Ho_Chi_Minh';
+const OFFSET = '+07:00';
+const OFFSET_MS = 7 * 3600 * 1000;
+export const MIN_YEAR = 2000;
+export const MAX_YEAR = 2100;
+
+export interface ReportPeriod {
+  /** First day, YYYY-MM-DD (included). */
+  readonly from: string;
+  /** Last day, YYYY-MM-DD (included). */
+  readonly to: string;
+  /** from 00:00 Vietnam time. */
+  readonly start: Date;
+  /** The day after `to`, 00:00 Vietnam time (excluded). */
+  readonly end: Date;
+}
+
+/** Today's date in Vietnam, YYYY-MM-DD. */
+export function vietnamDate(now: Date): string {
+  return new Date(now.getTime() + OFFSET_MS).toISOString().slice(0, 10);
+}
+
+/** Checks that a YYYY-MM-DD string is a real calendar date within the supported years. */
+export function checkDate(field: string, value: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  const [y, mo, d] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [NaN, NaN, NaN];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  const real =
+    m !== null && date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+  if (!real)
+    throw fieldError(field, 'is not a calendar date (YYYY-MM-DD)', 'không phải ngày hợp lệ (YYYY-MM-DD)');
+  if (y < MIN_YEAR || y > MAX_YEAR) {
+    throw fieldError(
+      field,
+      `must be between ${MIN_YEAR} and ${MAX_YEAR}`,
+      `phải trong khoảng năm ${MIN_YEAR} đến ${MAX_YEAR}`,
+    );
+  }
+  return value;
+}
+
+export function periodOf(from: string, to: string): ReportPeriod {
+  checkDate('from', from);
+  checkDate('to', to);
+  if (from > to) throw fieldError('to', 'is before from', 'trước ngày bắt đầu (from)');
+  const start = new Date(`${from}T00:00:00${OFFSET}`);
+  const end = new Date(new Date(`${to}T00:00:00${OFFSET}`).getTime() + 24 * 3600 * 1000);
+  return { from, to, start, end };
+}
+
+/**
+ * The summary's period: `from` and `to` as given; by default `to` is today (Vietnam time) and `from` is
+ * 1 January of the year of `to`.
+ */
+export function summaryPeriod(from: string | undefined, to: string | undefined, now: Date): ReportPeriod {
+  const end = to ?? vietnamDate(now);
+  checkDate(to === undefined ? 'now' : 'to', end);
+  return periodOf(from ?? `${end.slice(0, 4)}-01-01`, end);
+}
+
+/** The Action Month (Tháng hành động vì bình đẳng giới và phòng, chống bạo lực trên cơ sở giới): 15 Nov–15 Dec. */
+export function actionMonthPeriod(year: number): ReportPeriod {
+  return periodOf(`${year}-11-15`, `${year}-12-15`);
+}
+
+/** The latest Action Month that has begun: this year's from 15 November (Vietnam time), else last year's. */
+export function defaultActionMonthYear(now: Date): number {
+  const today = vietnamDate(now);
+  const year = Number(today.slice(0, 4));
+  return today >= `${year}-11-15` ? year : year - 1;
+}

@@ -1,0 +1,188 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { AreaUnit, emptyCounts, RawCounts } from './report-model';
+import type { ReportPeriod } from './report-period';
+
+/**
+ * The report's one counting statement. It reads only plaintext triage columns of `cases` (never an `enc_*`
+ * or `bi_*` column: no case content is read or decrypted), the state and times of `referrals` and the sector
+ * of `organizations`. One statement means one snapshot: every table of a report counts the same cases.
+ * $1/$2: period starts/ends (one pair per period, tagged 0, 1, … in column p), $3 province or null, $4 commune
+ * or null, $5 the instant "overdue" is judged at.
+ */
+export const REPORT_COUNTS_SQL = `
+WITH w AS (
+  SELECT (t.ord - 1)::int AS p, t.start_at, t.end_at
+    FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS t(start_at, end_at, ord)
+),
+c AS MATERIALIZED (
+  SELECT w.p, c.id, c.province_code, c.ward_code, c.gbv_type, c.forms, c.survivor_sex, c.age_group,
+         c.child_vn, c.child_gbvims, c.report_channel
+    FROM cases c
+    JOIN w ON c.reported_at >= w.start_at AND c.reported_at < w.end_at
+   WHERE ($3::varchar IS NULL OR c.province_code = $3::varchar)
+     AND ($4::varchar IS NULL OR c.ward_code = $4::varchar)
+),
+r AS MATERIALIZED (
+  SELECT c.p, o.sector, r.status, r.due_at, r.created_at, r.accepted_at
+    FROM referrals r
+    JOIN c ON c.id = r.case_id
+    JOIN organizations o ON o.id = r.organization_id
+)
+SELECT p, 'total' AS dim, '' AS k1, '' AS k2, count(*)::int AS n, NULL::float8 AS x FROM c GROUP BY p
+UNION ALL
+SELECT p, 'gbv_type', gbv_type, '', count(*)::int, NULL FROM c GROUP BY p, gbv_type
+UNION ALL
+SELECT c.p, 'form', f.form, '', count(DISTINCT c.id)::int, NULL
+  FROM c CROSS JOIN LATERAL unnest(c.forms) AS f(form) GROUP BY c.p, f.form
+UNION ALL
+SELECT p, 'sex', survivor_sex, '', count(*)::int, NULL FROM c GROUP BY p, survivor_sex
+UNION ALL
+SELECT p, 'age_group', age_group, '', count(*)::int, NULL FROM c GROUP BY p, age_group
+UNION ALL
+SELECT p, 'children', 'under16', '', (count(*) FILTER (WHERE child_vn))::int, NULL FROM c GROUP BY p
+UNION ALL
+SELECT p, 'children', 'under18', '', (count(*) FILTER (WHERE child_gbvims))::int, NULL FROM c GROUP BY p
+UNION ALL
+SELECT p, 'report_channel', report_channel, '', count(*)::int, NULL FROM c GROUP BY p, report_channel
+UNION ALL
+SELECT p, 'commune', ward_code, '', count(*)::int, NULL FROM c GROUP BY p, ward_code
+UNION ALL
+SELECT p, 'province', province_code, '', count(*)::int, NULL FROM c GROUP BY p, province_code
+UNION ALL
+SELECT p, 'referral', sector, status, count(*)::int, NULL FROM r GROUP BY p, sector, status
+UNION ALL
+SELECT p, 'overdue', '', '', (count(*) FILTER (WHERE status = 'pending' AND due_at < $5::timestamptz))::int, NULL
+  FROM r GROUP BY p
+UNION ALL
+SELECT p, 'hours_to_accept', 'median', '', count(*)::int,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY (extract(epoch FROM accepted_at - created_at) / 3600)::float8)
+  FROM r WHERE accepted_at IS NOT NULL GROUP BY p
+UNION ALL
+SELECT p, 'hours_to_accept', 'p90', '', count(*)::int,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY (extract(epoch FROM accepted_at - created_at) / 3600)::float8)
+  FROM r WHERE accepted_at IS NOT NULL GROUP BY p`;
+
+interface CountRow {
+  p: number;
+  dim: string;
+  k1: string;
+  k2: string;
+  n: number;
+  x: number | null;
+}
+
+interface UnitRow {
+  code: string;
+  level: 'province' | 'commune';
+  province_code: string | null;
+  full_name_vi: string;
+  full_name_en: string;
+}
+
+export interface AdminUnitRef extends AreaUnit {
+  readonly level: 'province' | 'commune';
+  readonly provinceCode: string | null;
+}
+
+@Injectable()
+export class ReportsRepository {
+  /** Counts for each period, in order, over one area (province and/or commune; both null = national). */
+  async counts(
+    m: EntityManager,
+    periods: readonly ReportPeriod[],
+    area: { provinceCode: string | null; wardCode: string | null },
+    asOf: Date,
+  ): Promise<RawCounts[]> {
+    const rows = await m.query<CountRow[]>(REPORT_COUNTS_SQL, [
+      periods.map((p) => p.start.toISOString()),
+      periods.map((p) => p.end.toISOString()),
+      area.provinceCode,
+      area.wardCode,
+      asOf.toISOString(),
+    ]);
+    const out = periods.map(() => emptyCounts());
+    for (const r of rows) {
+      const c = out[r.p];
+      if (!c) continue;
+      const n = Number(r.n);
+      switch (r.dim) {
+        case 'total':
+          c.total = n;
+          break;
+        case 'gbv_type':
+          c.gbvType = { ...c.gbvType, [r.k1]: n };
+          break;
+        case 'form':
+          c.form = { ...c.form, [r.k1]: n };
+          break;
+        case 'sex':
+          c.sex = { ...c.sex, [r.k1]: n };
+          break;
+        case 'age_group':
+          c.ageGroup = { ...c.ageGroup, [r.k1]: n };
+          break;
+        case 'children':
+          if (r.k1 === 'under16') c.under16 = n;
+          else c.under18 = n;
+          break;
+        case 'report_channel':
+          c.reportChannel = { ...c.reportChannel, [r.k1]: n };
+          break;
+        case 'commune':
+          c.commune = { ...c.commune, [r.k1]: n };
+          break;
+        case 'province':
+          c.province = { ...c.province, [r.k1]: n };
+          break;
+        case 'referral':
+          c.referrals = { ...c.referrals, [r.k1]: { ...c.referrals[r.k1], [r.k2]: n } };
+          break;
+        case 'overdue':
+          c.overdue = n;
+          break;
+        case 'hours_to_accept':
+          c.hoursToAccept = {
+            ...c.hoursToAccept,
+            n,
+            [r.k1 === 'median' ? 'median' : 'p90']: r.x === null ? null : Number(r.x),
+          };
+          break;
+        default:
+          throw new Error(`unexpected report row ${r.dim}`);
+      }
+    }
+    return out;
+  }
+
+  async unit(m: EntityManager, code: string, level: 'province' | 'commune'): Promise<AdminUnitRef | null> {
+    const rows = await m.query<UnitRow[]>(
+      `SELECT code, level, province_code, full_name_vi, full_name_en FROM admin_units WHERE code = $1 AND level = $2`,
+      [code, level],
+    );
+    return rows[0] ? unitRef(rows[0]) : null;
+  }
+
+  /** The communes of a province, or every province (provinceCode null), by code. */
+  async units(m: EntityManager, provinceCode: string | null): Promise<AdminUnitRef[]> {
+    const rows = await m.query<UnitRow[]>(
+      provinceCode
+        ? `SELECT code, level, province_code, full_name_vi, full_name_en FROM admin_units
+            WHERE level = 'commune' AND province_code = $1 ORDER BY code`
+        : `SELECT code, level, province_code, full_name_vi, full_name_en FROM admin_units
+            WHERE level = 'province' ORDER BY code`,
+      provinceCode ? [provinceCode] : [],
+    );
+    return rows.map(unitRef);
+  }
+}
+
+function unitRef(r: UnitRow): AdminUnitRef {
+  return {
+    code: r.code,
+    level: r.level,
+    provinceCode: r.province_code,
+    nameVi: r.full_name_vi,
+    nameEn: r.full_name_en,
+  };
+}

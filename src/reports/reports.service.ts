@@ -1,0 +1,272 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import type { AppAbility } from '../authz/ability.factory';
+import type { Principal } from '../authz/principal';
+import { DomainError, fieldError } from '../common/errors/domain-error';
+import { ActionMonthQuery, ReportAreaQuery, SummaryQuery } from './dto/report-query.dto';
+import {
+  ActionMonthReportView,
+  ComparisonRowView,
+  ReportAreaView,
+  ReportPeriodView,
+  ReportProtectionView,
+  SummaryReportView,
+} from './dto/report-view.dto';
+import { markDenialRecorded } from './report-denial.filter';
+import { REPORT_NOTES } from './report-labels';
+import { AreaBreakdown, buildProtectedReport, flattenReport, FlatRow, ProtectedReport } from './report-model';
+import {
+  actionMonthPeriod,
+  defaultActionMonthYear,
+  REPORT_TIME_ZONE,
+  ReportPeriod,
+  summaryPeriod,
+  vietnamDate,
+} from './report-period';
+import { AdminUnitRef, ReportsRepository } from './reports.repository';
+import { DEFAULT_THRESHOLD, SMALL_CELL, SUPPRESSED } from './small-cell-protection';
+
+/** The area a report covers, once checked against the administrative map and the caller's jurisdiction. */
+export interface ResolvedArea {
+  readonly level: 'national' | 'province' | 'commune';
+  readonly provinceCode: string | null;
+  readonly wardCode: string | null;
+  readonly nameVi: string;
+  readonly nameEn: string;
+}
+
+/** A report and what it was made of, for the JSON view and the CSV rendering. */
+export interface SummaryResult {
+  readonly view: SummaryReportView;
+  readonly rows: FlatRow[];
+}
+
+export interface ActionMonthResult {
+  readonly view: ActionMonthReportView;
+  readonly current: FlatRow[];
+  readonly previous: FlatRow[];
+}
+
+const NATIONAL = { vi: 'Toàn quốc', en: 'Viet Nam (national)' };
+const PROTECTION: ReportProtectionView = {
+  threshold: DEFAULT_THRESHOLD,
+  smallCell: SMALL_CELL,
+  complementary: SUPPRESSED,
+  rule: 'docs/reports.md',
+};
+
+/**
+ * Anonymised statistics (docs/reports.md). Protects survivors from being singled out by the numbers: counts
+ * come from plaintext triage columns only (nothing is decrypted), small counts are suppressed with their
+ * complements, and a caller sees only their jurisdiction — supervisors their province (or the country),
+ * admins the national totals without any breakdown by area. Every read is written to the access log in the
+ * transaction that counted it; every refusal too.
+ */
+@Injectable()
+export class ReportsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly reports: ReportsRepository,
+    private readonly audit: AuditService,
+  ) {}
+
+  async summary(
+    p: Principal,
+    ability: AppAbility,
+    q: SummaryQuery,
+    now = new Date(),
+  ): Promise<SummaryResult> {
+    const period = summaryPeriod(q.from, q.to, now);
+    return this.dataSource.transaction(async (m) => {
+      const area = await this.resolveArea(m, p, ability, q);
+      const breakdown = await this.breakdown(m, p, area);
+      const [counts] = await this.reports.counts(m, [period], area, now);
+      const report = buildProtectedReport(counts, breakdown);
+      await this.recordRead(m, p, area);
+      return {
+        view: {
+          report: 'summary',
+          generatedAt: now.toISOString(),
+          period: periodView(period),
+          area: areaView(area),
+          protection: PROTECTION,
+          notes: [...REPORT_NOTES],
+          ...report,
+        },
+        rows: flattenReport(report),
+      };
+    });
+  }
+
+  async actionMonth(
+    p: Principal,
+    ability: AppAbility,
+    q: ActionMonthQuery,
+    now = new Date(),
+  ): Promise<ActionMonthResult> {
+    const year = q.year ?? defaultActionMonthYear(now);
+    if (year > Number(vietnamDate(now).slice(0, 4))) {
+      throw fieldError('year', 'is after the current year', 'là năm sau năm hiện tại');
+    }
+    const periods = [actionMonthPeriod(year), actionMonthPeriod(year - 1)] as const;
+    return this.dataSource.transaction(async (m) => {
+      const area = await this.resolveArea(m, p, ability, q);
+      const breakdown = await this.breakdown(m, p, area);
+      const [currentCounts, previousCounts] = await this.reports.counts(m, periods, area, now);
+      // Each year is protected on its own: the two periods share no case.
+      const current = buildProtectedReport(currentCounts, breakdown);
+      const previous = buildProtectedReport(previousCounts, breakdown);
+      await this.recordRead(m, p, area);
+      const currentRows = flattenReport(current);
+      const previousRows = flattenReport(previous);
+      return {
+        view: {
+          report: 'action_month',
+          generatedAt: now.toISOString(),
+          area: areaView(area),
+          protection: PROTECTION,
+          notes: [...REPORT_NOTES],
+          current: periodReport(year, periods[0], current),
+          previous: periodReport(year - 1, periods[1], previous),
+          comparison: comparison(currentRows, previousRows),
+        },
+        current: currentRows,
+        previous: previousRows,
+      };
+    });
+  }
+
+  /**
+   * Checks the requested area: codes must exist (400), a commune must lie in the province given (400), and
+   * the area must be within the caller's jurisdiction (403, recorded as a denied report.read). Without
+   * either code the area is the caller's whole jurisdiction.
+   */
+  private async resolveArea(
+    m: EntityManager,
+    p: Principal,
+    ability: AppAbility,
+    q: ReportAreaQuery,
+  ): Promise<ResolvedArea> {
+    let province: AdminUnitRef | null = null;
+    let ward: AdminUnitRef | null = null;
+    if (q.province !== undefined) {
+      province = await this.reports.unit(m, q.province, 'province');
+      if (!province) {
+        throw fieldError('province', 'is not a known province code', 'không phải mã tỉnh/thành phố đã biết');
+      }
+    }
+    if (q.ward !== undefined) {
+      ward = await this.reports.unit(m, q.ward, 'commune');
+      if (!ward) throw fieldError('ward', 'is not a known commune code', 'không phải mã xã/phường đã biết');
+      if (province && ward.provinceCode !== province.code) {
+        throw fieldError('ward', 'is not in the given province', 'không thuộc tỉnh/thành phố đã chọn');
+      }
+    }
+    if (!province && !ward && p.role === 'supervisor' && p.provinceCode) {
+      province = await this.reports.unit(m, p.provinceCode, 'province');
+    }
+    const provinceCode = ward?.provinceCode ?? province?.code ?? null;
+    if (!ability.can('read', { kind: 'Report', provinceCode })) {
+      const denied = new DomainError('auth.forbidden', {
+        en: 'You can read reports of your own jurisdiction only (admins: national totals only).',
+        vi: 'Bạn chỉ có thể xem báo cáo thuộc địa bàn mình phụ trách (quản trị viên: chỉ số liệu toàn quốc).',
+      });
+      await this.audit.recordDenied(p, {
+        action: 'report.read',
+        resourceType: 'report',
+        provinceCode,
+        wardCode: ward?.code ?? null,
+        reason: 'auth.forbidden',
+      });
+      throw markDenialRecorded(denied);
+    }
+    if (ward) {
+      return {
+        level: 'commune',
+        provinceCode,
+        wardCode: ward.code,
+        nameVi: ward.nameVi,
+        nameEn: ward.nameEn,
+      };
+    }
+    if (province) {
+      return {
+        level: 'province',
+        provinceCode,
+        wardCode: null,
+        nameVi: province.nameVi,
+        nameEn: province.nameEn,
+      };
+    }
+    return {
+      level: 'national',
+      provinceCode: null,
+      wardCode: null,
+      nameVi: NATIONAL.vi,
+      nameEn: NATIONAL.en,
+    };
+  }
+
+  /** The by-area table: communes of a province or commune; provinces nationally, except for admins. */
+  private async breakdown(m: EntityManager, p: Principal, area: ResolvedArea): Promise<AreaBreakdown> {
+    switch (area.level) {
+      case 'commune':
+        return {
+          level: 'commune',
+          units: [{ code: area.wardCode!, nameVi: area.nameVi, nameEn: area.nameEn }],
+        };
+      case 'province':
+        return { level: 'commune', units: await this.reports.units(m, area.provinceCode) };
+      case 'national':
+        // Admins may read the national totals only.
+        return p.role === 'admin' ? null : { level: 'province', units: await this.reports.units(m, null) };
+    }
+  }
+
+  private async recordRead(m: EntityManager, p: Principal, area: ResolvedArea): Promise<void> {
+    await this.audit.record(m, p, {
+      action: 'report.read',
+      resourceType: 'report',
+      provinceCode: area.provinceCode,
+      wardCode: area.wardCode,
+      fields: ['triage'],
+    });
+  }
+}
+
+function periodView(p: ReportPeriod): ReportPeriodView {
+  return { from: p.from, to: p.to, timeZone: REPORT_TIME_ZONE, basis: 'reported_at' };
+}
+
+function areaView(a: ResolvedArea): ReportAreaView {
+  return {
+    level: a.level,
+    provinceCode: a.provinceCode,
+    wardCode: a.wardCode,
+    nameVi: a.nameVi,
+    nameEn: a.nameEn,
+  };
+}
+
+function periodReport(
+  year: number,
+  period: ReportPeriod,
+  r: ProtectedReport,
+): ActionMonthReportView['current'] {
+  return { year, period: periodView(period), ...r };
+}
+
+function comparison(current: readonly FlatRow[], previous: readonly FlatRow[]): ComparisonRowView[] {
+  const key = (r: FlatRow): string => `${r.table.path}\u0000${r.code}`;
+  const before = new Map(previous.map((r) => [key(r), r.value]));
+  return current.map((r) => ({
+    table: r.table.path,
+    code: r.code,
+    labelVi: r.label.vi,
+    labelEn: r.label.en,
+    current: r.value,
+    previous: before.get(key(r)) ?? 0,
+  }));
+}

@@ -1,0 +1,458 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import type { TestApp } from './support/app';
+import { caseBody, organizationId, signInAll, startDemoApp, Tokens } from './support/casework';
+
+// Anonymised statistics (issue 7, docs/reports.md) on known data: cases are written straight into the
+// plaintext triage columns (their encrypted sections left empty) so that dates, ages and categories are
+// exactly as the test needs them; one group goes through the API and is crypto-shredded.
+describe('reports (end to end)', () => {
+  let t: TestApp;
+  let tok: Tokens;
+  let ds: DataSource;
+  let creator: string;
+  const orgs: Record<'police' | 'health' | 'social', string> = { police: '', health: '', social: '' };
+  const http = () => request(t.app.getHttpServer());
+  const get = (user: string, url: string) => http().get(url).set('Authorization', `Bearer ${tok[user]}`);
+
+  const PROVINCE: Record<string, string> = { '00145': '01', '00118': '01', '00127': '01', '10507': '31' };
+  let n = 0;
+
+  interface CaseSpec {
+    ward: string;
+    reportedAt: string;
+    gbvType?: string;
+    forms?: string[];
+    sex?: string;
+    ageGroup?: string;
+    channel?: string;
+  }
+
+  async function insertCase(c: CaseSpec): Promise<string> {
+    const id = randomUUID();
+    const age = c.ageGroup ?? '18-59';
+    const under16 = age === 'unknown' ? null : ['0-5', '6-11', '12-15'].includes(age);
+    const under18 = age === 'unknown' ? null : under16 || age === '16-17';
+    n++;
+    await ds.query(
+      `INSERT INTO cases (id, code, ward_code, province_code, reported_at, report_channel, risk_level, survivor_sex,
+                          age_group, child_vn, child_gbvims, gbv_type, forms, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, 'high', $7, $8, $9, $10, $11, $12, $13)`,
+      [
+        id,
+        `HVTEST-${PROVINCE[c.ward]}-${n}`,
+        c.ward,
+        PROVINCE[c.ward],
+        c.reportedAt,
+        c.channel ?? 'walk_in',
+        c.sex ?? 'female',
+        age,
+        under16,
+        under18,
+        c.gbvType ?? 'physical_assault',
+        c.forms ?? ['physical'],
+        creator,
+      ],
+    );
+    return id;
+  }
+
+  async function insertReferral(
+    caseId: string,
+    org: string,
+    status: 'pending' | 'accepted' | 'declined',
+    createdAt: string,
+    opts: { acceptedAfterHours?: number; dueAt?: string } = {},
+  ): Promise<void> {
+    const consentId = randomUUID();
+    await ds.query(
+      `INSERT INTO consents (id, case_id, organization_id, categories, given_by, created_by, created_at)
+       VALUES ($1, $2, $3, '{identity}', 'survivor', $4, $5)`,
+      [consentId, caseId, org, creator, createdAt],
+    );
+    const created = new Date(createdAt);
+    const acceptedAt =
+      opts.acceptedAfterHours === undefined
+        ? null
+        : new Date(created.getTime() + opts.acceptedAfterHours * 3600 * 1000).toISOString();
+    await ds.query(
+      `INSERT INTO referrals (id, case_id, organization_id, consent_id, services, urgency, status, due_at,
+                              accepted_at, declined_at, created_by, created_at)
+       VALUES ($1, $2, $3, $4, '{other}', 'routine', $5, $6, $7, $8, $9, $10)`,
+      [
+        randomUUID(),
+        caseId,
+        org,
+        consentId,
+        status,
+        opts.dueAt ?? new Date(created.getTime() + 12 * 3600 * 1000).toISOString(),
+        acceptedAt,
+        status === 'declined' ? createdAt : null,
+        creator,
+        createdAt,
+      ],
+    );
+  }
+
+  const MID_MARCH = '2024-03-15T10:00:00+07:00';
+  const MARCH = '/api/v1/reports/summary?from=2024-03-01&to=2024-03-31';
+
+  beforeAll(async () => {
+    t = await startDemoApp();
+    ds = t.app.get(DataSource);
+    tok = await signInAll(t, [
+      'admin',
+      'ward.longbien',
+      'police.longbien',
+      'supervisor.hanoi',
+      'supervisor.haiphong',
+    ]);
+    [{ id: creator }] = await ds.query(`SELECT id FROM users WHERE username = 'ward.longbien'`);
+    orgs.police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
+    orgs.health = await organizationId(t, tok['ward.longbien'], 'Trạm y tế phường Long Biên');
+    orgs.social = await organizationId(t, tok['ward.longbien'], 'Trung tâm Công tác xã hội Hà Nội');
+
+    // March 2024, Hà Nội: 20 cases. Communes 00145 ×12, 00118 ×6, 00127 ×2; physical assault ×10,
+    // psychological abuse ×7, rape ×3; aged 12-15 ×6, 18-59 ×14; walk-in ×10, phone ×5, hotline ×5 (two of
+    // them on the first and last instant of the month); all physical, 8 also psychological.
+    const march: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const reportedAt =
+        i === 15 ? '2024-03-01T00:00:00+07:00' : i === 16 ? '2024-03-31T23:59:59.999+07:00' : MID_MARCH;
+      march.push(
+        await insertCase({
+          ward: i < 12 ? '00145' : i < 18 ? '00118' : '00127',
+          reportedAt,
+          gbvType: i < 10 ? 'physical_assault' : i < 17 ? 'psychological_emotional_abuse' : 'rape',
+          ageGroup: i >= 14 ? '12-15' : '18-59',
+          channel: i < 10 ? 'walk_in' : i < 15 ? 'phone' : 'hotline_111',
+          forms: i < 8 ? ['physical', 'psychological'] : ['physical'],
+        }),
+      );
+    }
+    // Just outside March (Vietnam time): not counted.
+    await insertCase({ ward: '00145', reportedAt: '2024-02-29T23:59:59+07:00', channel: 'hotline_111' });
+    await insertCase({ ward: '00145', reportedAt: '2024-04-01T00:00:00+07:00', channel: 'hotline_111' });
+    // Hải Phòng, March 2024: 4 cases, never in Hà Nội's figures.
+    for (let i = 0; i < 4; i++) await insertCase({ ward: '10507', reportedAt: MID_MARCH, gbvType: 'rape' });
+
+    // Referrals of the March cases: police accepted 6 (after 1..6 hours), health declined 2, social 5 pending
+    // past their deadline.
+    const sent = '2024-03-15T04:00:00Z';
+    for (let i = 0; i < 6; i++)
+      await insertReferral(march[i], orgs.police, 'accepted', sent, { acceptedAfterHours: i + 1 });
+    for (let i = 6; i < 8; i++) await insertReferral(march[i], orgs.health, 'declined', sent);
+    for (let i = 8; i < 13; i++) {
+      await insertReferral(march[i], orgs.social, 'pending', sent, { dueAt: '2024-03-16T04:00:00Z' });
+    }
+
+    // Action Month 2024 (15 Nov – 15 Dec) in 00118: 8 cases, two on its first and last instant; two just
+    // outside it. Action Month 2023: 3 cases.
+    for (const at of ['2024-11-15T00:00:00+07:00', '2024-12-15T23:59:59+07:00']) {
+      await insertCase({ ward: '00118', reportedAt: at });
+    }
+    for (let i = 0; i < 6; i++) await insertCase({ ward: '00118', reportedAt: '2024-11-25T09:00:00+07:00' });
+    for (const at of ['2024-11-14T23:59:59+07:00', '2024-12-16T00:00:00+07:00']) {
+      await insertCase({ ward: '00118', reportedAt: at });
+    }
+    for (let i = 0; i < 3; i++) await insertCase({ ward: '00118', reportedAt: '2023-12-01T09:00:00+07:00' });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  describe('summary', () => {
+    it('gives exact counts of 5 and more, "<5" for 1-4 and "suppressed" for the complementary cell', async () => {
+      const res = await get('supervisor.hanoi', MARCH).expect(200);
+      const { cases, referrals } = res.body;
+      expect(res.body).toMatchObject({
+        report: 'summary',
+        period: { from: '2024-03-01', to: '2024-03-31', timeZone: 'Asia/Ho_Chi_Minh', basis: 'reported_at' },
+        area: { level: 'province', provinceCode: '01', wardCode: null, nameVi: 'Thành phố Hà Nội' },
+        protection: { threshold: 5, smallCell: '<5', complementary: 'suppressed' },
+      });
+      expect(cases.total).toBe(20);
+      expect(cases.byGbvType).toEqual({
+        rape: '<5',
+        sexual_assault: 0,
+        physical_assault: 10,
+        forced_marriage: 0,
+        denial_of_resources_opportunities_or_services: 0,
+        psychological_emotional_abuse: 'suppressed',
+        non_gbv: 0,
+      });
+      expect(cases.byForm).toEqual({ physical: 20, psychological: 8, sexual: 0, economic: 0 });
+      expect(cases.bySex).toEqual({ female: 20, male: 0, other: 0, unknown: 0 });
+      expect(cases.byAgeGroup).toEqual({
+        '0-5': 0,
+        '6-11': 0,
+        '12-15': 6,
+        '16-17': 0,
+        '18-59': 14,
+        '60+': 0,
+        unknown: 0,
+      });
+      expect(cases.children).toEqual({ under16: 6, under18: 6 });
+      expect(cases.byReportChannel).toMatchObject({ walk_in: 10, phone: 5, hotline_111: 5, police: 0 });
+      const communes = Object.fromEntries(
+        cases.byCommune.map((c: { code: string; count: unknown }) => [c.code, c.count]),
+      );
+      expect(communes).toEqual({
+        '00004': 0,
+        '00070': 0,
+        '00118': 'suppressed',
+        '00127': '<5',
+        '00136': 0,
+        '00145': 12,
+      });
+      expect(cases.byCommune.find((c: { code: string }) => c.code === '00145')).toMatchObject({
+        nameVi: 'Phường Long Biên',
+        nameEn: 'Long Bien Ward',
+      });
+      expect(cases).not.toHaveProperty('byProvince');
+
+      expect(referrals).toMatchObject({
+        total: 13,
+        bySector: { police: 6, health: '<5', social: 'suppressed', shelter: 0 },
+        byStatus: { accepted: 6, declined: '<5', pending: 'suppressed', completed: 0, revoked: 0 },
+        overdue: 5,
+        // The rate would give the declined count away; the hours rest on 6 acceptances.
+        acceptanceRate: 'suppressed',
+        hoursToAccept: { median: 3.5, p90: 5.5 },
+      });
+      expect(referrals.bySectorAndStatus.police).toMatchObject({ accepted: 6 });
+      expect(referrals.bySectorAndStatus.health).toMatchObject({ declined: '<5' });
+      expect(referrals.bySectorAndStatus.social).toMatchObject({ pending: 'suppressed' });
+      expect(JSON.stringify(res.body)).not.toMatch(/HVTEST/);
+    });
+
+    it('counts a case on the first and the last instant of the period (Vietnam time) and none outside it', async () => {
+      // The hotline cases: 3 mid-month + 1 at 2024-03-01 00:00 +07 + 1 at 2024-03-31 23:59:59.999 +07 = 5;
+      // the two just outside (29 Feb 23:59:59 and 1 Apr 00:00) would make 6 or 7.
+      const res = await get('supervisor.hanoi', `${MARCH}&ward=00145`).expect(200);
+      expect(res.body.area).toMatchObject({ level: 'commune', provinceCode: '01', wardCode: '00145' });
+      expect(res.body.cases.total).toBe(12);
+      const all = await get('supervisor.hanoi', MARCH).expect(200);
+      expect(all.body.cases.byReportChannel.hotline_111).toBe(5);
+      // One day less at each end loses the two edge cases.
+      const inner = await get(
+        'supervisor.hanoi',
+        '/api/v1/reports/summary?from=2024-03-02&to=2024-03-30',
+      ).expect(200);
+      expect(inner.body.cases.total).toBe(18);
+    });
+
+    it('keeps each supervisor in their jurisdiction', async () => {
+      const hp = await get('supervisor.haiphong', MARCH).expect(200);
+      expect(hp.body.area).toMatchObject({ level: 'province', provinceCode: '31' });
+      expect(hp.body.cases.total).toBe('<5');
+      expect(hp.body.cases.byCommune.map((c: { code: string }) => c.code)).toEqual([
+        '10507',
+        '10525',
+        '10532',
+      ]);
+
+      const refused = await get('supervisor.haiphong', `${MARCH}&province=01`).expect(403);
+      expect(refused.body.code).toBe('auth.forbidden');
+      expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
+      await get('supervisor.hanoi', `${MARCH}&ward=10507`).expect(403);
+      await get('supervisor.hanoi', `${MARCH}&province=31`).expect(403);
+
+      // Hà Nội's figures never include Hải Phòng's 4 rape cases.
+      const hn = await get('supervisor.hanoi', MARCH).expect(200);
+      expect(hn.body.cases.byGbvType.rape).toBe('<5');
+      expect(hn.body.cases.total).toBe(20);
+    });
+
+    it('gives admins the national totals only, with no breakdown by area', async () => {
+      const res = await get('admin', MARCH).expect(200);
+      expect(res.body.area).toMatchObject({ level: 'national', provinceCode: null, wardCode: null });
+      expect(res.body.cases.total).toBe(24);
+      expect(res.body.cases.byGbvType.rape).toBe(7);
+      expect(res.body.cases).not.toHaveProperty('byProvince');
+      expect(res.body.cases).not.toHaveProperty('byCommune');
+      await get('admin', `${MARCH}&province=01`).expect(403);
+      await get('admin', `${MARCH}&ward=00145`).expect(403);
+    });
+
+    it('gives a national supervisor every province, protected', async () => {
+      await ds.query(`UPDATE users SET province_code = NULL WHERE username = 'supervisor.haiphong'`);
+      try {
+        const res = await get('supervisor.haiphong', MARCH).expect(200);
+        expect(res.body.area.level).toBe('national');
+        const provinces = Object.fromEntries(
+          res.body.cases.byProvince.map((p: { code: string; count: unknown }) => [p.code, p.count]),
+        );
+        // 31 has 4 cases ("<5"); 01's 20 would give it away from the total of 24.
+        expect(provinces).toEqual({ '01': 'suppressed', '11': 0, '31': '<5' });
+        expect(res.body.cases.total).toBe(24);
+        await get('supervisor.haiphong', `${MARCH}&ward=00145`).expect(200);
+      } finally {
+        await ds.query(`UPDATE users SET province_code = '31' WHERE username = 'supervisor.haiphong'`);
+      }
+    });
+
+    it('refuses everyone else with 403, and records every refusal and every read in the access log', async () => {
+      for (const user of ['ward.longbien', 'police.longbien']) {
+        const res = await get(user, MARCH).expect(403);
+        expect(res.body.code).toBe('auth.forbidden');
+        expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+      }
+      await http().get(MARCH).expect(401);
+      await get('supervisor.haiphong', `${MARCH}&province=01`).expect(403);
+      await get('supervisor.hanoi', MARCH).expect(200);
+
+      const events: { username: string; outcome: string; province_code: string | null; fields: string[] }[] =
+        await ds.query(
+          `SELECT u.username, e.outcome, e.province_code, e.fields
+             FROM audit_events e JOIN users u ON u.id = e.actor_id
+            WHERE e.action = 'report.read' AND e.resource_type = 'report'
+            ORDER BY e.seq DESC LIMIT 4`,
+        );
+      expect(events).toEqual([
+        { username: 'supervisor.hanoi', outcome: 'allowed', province_code: '01', fields: ['triage'] },
+        { username: 'supervisor.haiphong', outcome: 'denied', province_code: '01', fields: [] },
+        { username: 'police.longbien', outcome: 'denied', province_code: null, fields: [] },
+        { username: 'ward.longbien', outcome: 'denied', province_code: null, fields: [] },
+      ]);
+    });
+
+    it('validates dates and codes with 400 problems', async () => {
+      const cases: [string, string][] = [
+        ['from=2024-02-30', 'from'],
+        ['from=2024-04-01&to=2024-03-01', 'to'],
+        ['from=01-03-2024', 'from'],
+        ['to=1999-12-31', 'to'],
+        ['province=1', 'province'],
+        ['province=99', 'province'],
+        ['ward=abc', 'ward'],
+        ['ward=99999', 'ward'],
+        ['province=01&ward=10507', 'ward'],
+        ['format=csv', 'format'],
+      ];
+      for (const [query, field] of cases) {
+        const res = await get('supervisor.hanoi', `/api/v1/reports/summary?${query}`).expect(400);
+        expect(res.body.code).toBe('request.validation');
+        expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+      }
+      const vi = await get('supervisor.hanoi', '/api/v1/reports/summary?province=01&ward=10507')
+        .set('Accept-Language', 'vi')
+        .expect(400);
+      expect(vi.body.errors[0].message).toBe('không thuộc tỉnh/thành phố đã chọn');
+    });
+
+    it('counts cases whose content was crypto-shredded: it never reads case content', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await http()
+          .post('/api/v1/cases')
+          .set('Authorization', `Bearer ${tok['ward.longbien']}`)
+          .send(caseBody({ reportedAt: '2025-06-10T09:00:00+07:00' }))
+          .expect(201);
+        ids.push(res.body.id);
+      }
+      for (const id of ids) {
+        await http()
+          .post(`/api/v1/cases/${id}/shred`)
+          .set('Authorization', `Bearer ${tok.admin}`)
+          .expect(200);
+      }
+      const res = await get(
+        'supervisor.hanoi',
+        '/api/v1/reports/summary?from=2025-06-01&to=2025-06-30',
+      ).expect(200);
+      expect(res.body.cases).toMatchObject({
+        total: 5,
+        byGbvType: { physical_assault: 5 },
+        bySex: { female: 5 },
+      });
+    });
+  });
+
+  describe('Action Month', () => {
+    it('covers 15 November – 15 December inclusive and compares with the year before, both protected', async () => {
+      const res = await get('supervisor.hanoi', '/api/v1/reports/action-month?year=2024').expect(200);
+      expect(res.body.current.period).toMatchObject({ from: '2024-11-15', to: '2024-12-15' });
+      expect(res.body.previous.period).toMatchObject({ from: '2023-11-15', to: '2023-12-15' });
+      // 6 inside + the first and the last instant; not the two just outside.
+      expect(res.body.current.cases.total).toBe(8);
+      expect(res.body.previous.cases.total).toBe('<5');
+      const row = (table: string, code: string) =>
+        res.body.comparison.find(
+          (r: { table: string; code: string }) => r.table === table && r.code === code,
+        );
+      expect(row('cases.total', 'total')).toMatchObject({ current: 8, previous: '<5', labelVi: 'Tổng số' });
+      expect(row('cases.byGbvType', 'physical_assault')).toMatchObject({ current: 8, previous: '<5' });
+      expect(row('cases.byGbvType', 'rape')).toMatchObject({ current: 0, previous: '<5' });
+      expect(row('cases.byCommune', '00118')).toMatchObject({ current: 8, previous: '<5' });
+      expect(res.body.comparison.length).toBeGreaterThan(60);
+    });
+
+    it('checks the year', async () => {
+      await get('supervisor.hanoi', '/api/v1/reports/action-month?year=abc').expect(400);
+      const future = await get(
+        'supervisor.hanoi',
+        `/api/v1/reports/action-month?year=${new Date().getUTCFullYear() + 1}`,
+      ).expect(400);
+      expect(future.body.errors[0].field).toBe('year');
+      await get('supervisor.haiphong', '/api/v1/reports/action-month?year=2024&province=01').expect(403);
+      await get('ward.longbien', '/api/v1/reports/action-month?year=2024').expect(403);
+    });
+  });
+
+  describe('CSV', () => {
+    const raw = (req: request.Test) =>
+      req.buffer(true).parse((res, cb) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
+
+    it('answers Accept: text/csv with UTF-8 CSV (BOM, CRLF) and headings in Vietnamese and English', async () => {
+      const res = await raw(get('supervisor.hanoi', MARCH).set('Accept', 'text/csv')).expect(200);
+      expect(res.headers['content-type']).toMatch(/^text\/csv; charset=utf-8/);
+      expect(res.headers['content-disposition']).toBe(
+        'attachment; filename="haven-report-01-2024-03-01_2024-03-31.csv"',
+      );
+      const bytes = res.body as Buffer;
+      expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+      const lines = bytes.subarray(3).toString('utf8').split('\r\n');
+      expect(lines[0]).toBe('bang / table,ma / code,hang_muc / category,gia_tri / value');
+      expect(lines).toContain(
+        'thong_tin / info,from,Từ ngày (tính cả ngày này) / From (included),2024-03-01',
+      );
+      expect(lines).toContain('tong_so_vu_viec / cases_total,total,Tổng số / Total,20');
+      expect(lines).toContain('loai_bao_luc_gbvims / gbv_type,rape,Hiếp dâm / Rape,<5');
+      expect(lines).toContain(
+        'loai_bao_luc_gbvims / gbv_type,psychological_emotional_abuse,' +
+          '"Bạo lực tâm lý, tình cảm / Psychological or emotional abuse",suppressed',
+      );
+      expect(lines).toContain('nhom_tuoi / age_group,12-15,12–15 tuổi / 12–15 years,6');
+      expect(lines).toContain('xa_phuong / commune,00145,Phường Long Biên / Long Bien Ward,12');
+      expect(lines).toContain('xa_phuong / commune,00127,Phường Việt Hưng / Viet Hung Ward,<5');
+      expect(lines).toContain('so_gio_den_khi_chap_nhan / hours_to_accept,median,Trung vị / Median,3.5');
+      expect(lines.at(-1)).toBe('');
+      // Every line has the same four columns (quoted commas do not count).
+      for (const line of lines.slice(0, -1)) expect(line.replace(/"[^"]*"/g, '').split(',')).toHaveLength(4);
+      // JSON stays the default.
+      const json = await get('supervisor.hanoi', MARCH).expect(200);
+      expect(json.headers['content-type']).toMatch(/application\/json/);
+    });
+
+    it('puts both Action Months side by side', async () => {
+      const res = await raw(
+        get('supervisor.hanoi', '/api/v1/reports/action-month?year=2024').set('Accept', 'text/csv'),
+      ).expect(200);
+      const lines = (res.body as Buffer).subarray(3).toString('utf8').split('\r\n');
+      expect(lines[0]).toBe(
+        'bang / table,ma / code,hang_muc / category,nam_2024 / year_2024,nam_2023 / year_2023',
+      );
+      expect(lines).toContain('tong_so_vu_viec / cases_total,total,Tổng số / Total,8,<5');
+      expect(lines).toContain(
+        'thong_tin / info,from,Từ ngày (tính cả ngày này) / From (included),2024-11-15,2023-11-15',
+      );
+    });
+  });
+});
