@@ -26,7 +26,8 @@ import { DomainError } from '../common/errors/domain-error';
 import { Problem } from '../common/errors/problem';
 import { CaseListView, CaseView } from './case-view';
 import { CasesService, CreatedCase, DuplicateMatch } from './cases.service';
-import { CloseCaseDto, ListQueryDto, SearchCasesDto } from './dto/case-actions.dto';
+import { PageQueryDto } from '../common/http/page-query.dto';
+import { CloseCaseDto, SearchCasesDto } from './dto/case-actions.dto';
 import { CreateCaseDto } from './dto/create-case.dto';
 import { UpdateCaseDto } from './dto/update-case.dto';
 
@@ -62,7 +63,7 @@ export class CasesController {
   list(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
-    @Query() q: ListQueryDto,
+    @Query() q: PageQueryDto,
   ): Promise<CaseListView> {
     return this.cases.list(p, a, q.page ?? 1, q.pageSize ?? 20);
   }
