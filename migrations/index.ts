@@ -3,6 +3,7 @@ import { CryptoDataKeys1764000000200 } from './1764000000200-CryptoDataKeys';
 import { Identity1764000000300 } from './1764000000300-Identity';
 import { AccessLog1764000000400 } from './1764000000400-AccessLog';
 import { Cases1764000000500 } from './1764000000500-Cases';
+import { BreakGlass1764000000600 } from './1764000000600-BreakGlass';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -14,4 +15,5 @@ export const MIGRATIONS = [
   Identity1764000000300,
   AccessLog1764000000400,
   Cases1764000000500,
+  BreakGlass1764000000600,
 ];

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { AuditModule } from './audit/audit.module';
 import { AuthzModule } from './authz/authz.module';
+import { BreakGlassModule } from './break-glass/break-glass.module';
 import { LoggerModule } from './common/logging/logger.module';
 import { AppConfig } from './config/config';
 import { CasesModule } from './cases/cases.module';
@@ -55,6 +56,7 @@ export class AppModule {
         ConsentsModule,
         ReferralsModule,
         ReportsModule,
+        BreakGlassModule,
         DemoSeedModule,
         ...extraImports,
       ],

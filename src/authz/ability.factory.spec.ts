@@ -4,6 +4,7 @@ import type { Principal } from './principal';
 import type {
   Action,
   AuditEventSubject,
+  BreakGlassSubject,
   CaseCategory,
   CaseSubject,
   ConsentCategory,
@@ -68,6 +69,17 @@ const caseVia = (
   status: ReferralStatus,
   consentCategories: ConsentCategory[] = ALL_CONSENT,
 ): CaseSubject => ({ ...caseIn('00145'), referral: { organizationId, status, consentCategories } });
+const caseBreakGlass = (userId: string, active = true): CaseSubject => ({
+  ...caseIn('00145'),
+  breakGlass: { userId, active },
+});
+const grant = (provinceCode: string, reviewed = false, userId = P.police.userId): BreakGlassSubject => ({
+  kind: 'BreakGlass',
+  provinceCode,
+  userId,
+  reviewed,
+});
+const OTHER_USER = '99999999-0000-4000-8000-000000000000';
 const referral = (organizationId: string, status: ReferralStatus, wardCode = '00145'): ReferralSubject => ({
   kind: 'Referral',
   wardCode,
@@ -136,6 +148,30 @@ const TABLE: Record<string, Row[]> = {
     ['police', 'read', caseVia(ORG_POLICE, 'revoked'), false],
     ['police', 'read', caseVia(ORG_HEALTH, 'accepted'), false],
     ['health', 'read', caseVia(ORG_POLICE, 'pending'), false],
+  ],
+  'emergency access (break-glass): police and health open, the holder reads, supervisors review': [
+    ['police', 'create', 'BreakGlass', true],
+    ['health', 'create', 'BreakGlass', true],
+    ['police', 'create', grant('01'), true],
+    ['police', 'create', grant('01', false, OTHER_USER), false],
+    ['social', 'create', 'BreakGlass', false],
+    ['wardLongBien', 'create', 'BreakGlass', false],
+    ['supervisorHanoi', 'create', 'BreakGlass', false],
+    ['admin', 'create', 'BreakGlass', false],
+    ['police', 'read', caseBreakGlass(P.police.userId), true],
+    ['police', 'read', caseBreakGlass(P.police.userId, false), false],
+    ['police', 'read', caseBreakGlass(OTHER_USER), false],
+    ['social', 'read', caseBreakGlass(P.social.userId), false],
+    ['police', 'update', caseBreakGlass(P.police.userId), false],
+    ['police', 'close', caseBreakGlass(P.police.userId), false],
+    ['police', 'read', grant('01'), false],
+    ['supervisorHanoi', 'read', grant('01'), true],
+    ['supervisorHanoi', 'update', grant('01'), true],
+    ['supervisorHanoi', 'update', grant('01', true), false],
+    ['supervisorHanoi', 'read', grant('31'), false],
+    ['supervisorHaiphong', 'update', grant('01'), false],
+    ['supervisorNational', 'update', grant('31'), true],
+    ['admin', 'read', grant('01'), false],
   ],
   'referrals: the ward refers and revokes; the target organisation answers': [
     ['wardLongBien', 'create', referral(ORG_POLICE, 'pending'), true],
@@ -280,6 +316,12 @@ const CATEGORY_TABLE: CategoryRow[] = [
   ['supervisorHanoi', caseIn('00145'), TRIAGE],
   ['supervisorHaiphong', caseIn('00145'), []],
   ['supervisorNational', caseIn('00145'), TRIAGE],
+  // An active emergency grant of the user: triage and the sector's categories; expired or another's: nothing.
+  ['police', caseBreakGlass(P.police.userId), ['triage', 'identity', 'contact', 'incident', 'perpetrator']],
+  ['health', caseBreakGlass(P.health.userId), ['triage', 'identity', 'contact', 'incident', 'health']],
+  ['police', caseBreakGlass(P.police.userId, false), []],
+  ['health', caseBreakGlass(OTHER_USER), []],
+  ['social', caseBreakGlass(P.social.userId), []],
   // Admins: no case content at all.
   ['admin', caseIn('00145'), []],
   ['admin', caseVia(ORG_POLICE, 'accepted'), []],
@@ -330,6 +372,15 @@ function describeSubject(s: SubjectObject | SubjectName): string {
       `via org …${s.referral.organizationId.slice(-1)} ${s.referral.status} consent [${s.referral.consentCategories.join(',')}]`,
     );
   }
+  if (s.kind === 'Case' && s.breakGlass) {
+    parts.push(
+      `break-glass of ${s.breakGlass.userId === OTHER_USER ? 'another user' : 'own user'} ${s.breakGlass.active ? 'active' : 'expired'}`,
+    );
+  }
+  if (s.kind === 'BreakGlass')
+    parts.push(
+      `${s.userId === OTHER_USER ? 'another user' : 'own user'} ${s.reviewed ? 'reviewed' : 'pending'}`,
+    );
   if (s.kind === 'User') parts.push(s.role);
   if (s.kind === 'Session') parts.push(s.userId === P.wardLongBien.userId ? 'own' : 'other');
   return parts.join(' ');

@@ -3,6 +3,8 @@ import { Injectable } from '@nestjs/common';
 import type { Principal } from './principal';
 import {
   Action,
+  BREAK_GLASS_SECTORS,
+  BreakGlassAccess,
   CASE_CATEGORIES,
   CaseSubject,
   ReferralAccess,
@@ -20,6 +22,12 @@ const LIVE_REFERRAL: ReferralStatus[] = ['pending', 'accepted'];
 // which CASL's condition types do not model; the values are still checked by the tests.
 function throughReferral(
   q: Partial<Record<`referral.${keyof ReferralAccess}`, unknown>>,
+): MongoQuery<CaseSubject> {
+  return q as MongoQuery<CaseSubject>;
+}
+
+function throughBreakGlass(
+  q: Partial<Record<`breakGlass.${keyof BreakGlassAccess}`, unknown>>,
 ): MongoQuery<CaseSubject> {
   return q as MongoQuery<CaseSubject>;
 }
@@ -88,6 +96,18 @@ export function defineAbilityFor(p: Principal): AppAbility {
         }
         // Notes of one organisation are invisible to every other organisation.
         can(['create', 'read'], 'Note', { organizationId: org, referralStatus: 'accepted' });
+        // Emergency access (break-glass): police and health staff may open a case of their area without a
+        // referral, with a justification (the service checks the area); while the grant is active it shows
+        // the triage facts and the sector's categories to that user alone, and a supervisor reviews it.
+        if (BREAK_GLASS_SECTORS.includes(p.sector)) {
+          can('create', 'BreakGlass', { userId: p.userId });
+          can(
+            'read',
+            'Case',
+            ['triage', ...SECTOR_CATEGORIES[p.sector]],
+            throughBreakGlass({ 'breakGlass.userId': p.userId, 'breakGlass.active': true }),
+          );
+        }
         break;
       }
       case 'supervisor': {
@@ -97,6 +117,9 @@ export function defineAbilityFor(p: Principal): AppAbility {
         can('read', 'Referral', ['triage'], jurisdiction);
         can(['read', 'verify'], 'AuditEvent', jurisdiction);
         can('read', 'Report', jurisdiction);
+        // The emergency-access review queue of the jurisdiction: read (with the justification), then judge once.
+        can('read', 'BreakGlass', jurisdiction);
+        can('update', 'BreakGlass', { ...jurisdiction, reviewed: false });
         break;
       }
       case 'admin': {

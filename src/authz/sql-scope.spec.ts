@@ -8,6 +8,8 @@ import { REFERRAL_STATUSES } from './subjects';
 
 const ORG_A = '00000000-0000-4000-8000-00000000000a';
 const ORG_B = '00000000-0000-4000-8000-00000000000b';
+const USER = '10000000-0000-4000-8000-000000000000';
+const OTHER_USER = '10000000-0000-4000-8000-0000000000ff';
 
 const CASE_COLUMNS: ColumnMap = {
   wardCode: 'c.ward_code',
@@ -16,6 +18,8 @@ const CASE_COLUMNS: ColumnMap = {
   'referral.organizationId': 'c.ref_org',
   'referral.status': 'c.ref_status',
   'referral.consentCategories': { sql: 'c.ref_consent', array: true },
+  'breakGlass.userId': 'c.bg_user',
+  'breakGlass.active': 'c.bg_active',
 };
 const REFERRAL_COLUMNS: ColumnMap = {
   wardCode: 'r.ward_code',
@@ -26,7 +30,7 @@ const REFERRAL_COLUMNS: ColumnMap = {
 
 function principal(over: Partial<Principal> & Pick<Principal, 'role'>): Principal {
   return {
-    userId: '10000000-0000-4000-8000-000000000000',
+    userId: USER,
     username: 'someone',
     wardCodes: [],
     organizationId: null,
@@ -120,7 +124,7 @@ describe('accessibleWhere agrees with ability.can on real PostgreSQL', () => {
   beforeAll(async () => {
     ({ dataSource, drop } = await createTestDataSource());
     await dataSource.query(`CREATE TABLE probe_cases (id int PRIMARY KEY, ward_code text, province_code text,
-      status text, ref_org uuid, ref_status text, ref_consent text[])`);
+      status text, ref_org uuid, ref_status text, ref_consent text[], bg_user uuid, bg_active boolean)`);
     await dataSource.query(`CREATE TABLE probe_referrals (id int PRIMARY KEY, ward_code text, province_code text,
       organization_id uuid, status text)`);
     const wards: [string, string][] = [
@@ -137,6 +141,15 @@ describe('accessibleWhere agrees with ability.can on real PostgreSQL', () => {
     for (const [wardCode, provinceCode] of wards) {
       for (const status of ['open', 'closed'] as const) {
         cases.push({ id: id++, s: { kind: 'Case', wardCode, provinceCode, status } });
+        // Emergency (break-glass) grants: the principals' own user or another, active or expired.
+        for (const userId of [USER, OTHER_USER]) {
+          for (const active of [true, false]) {
+            cases.push({
+              id: id++,
+              s: { kind: 'Case', wardCode, provinceCode, status, breakGlass: { userId, active } },
+            });
+          }
+        }
         for (const organizationId of [ORG_A, ORG_B]) {
           for (const refStatus of REFERRAL_STATUSES) {
             for (const consentCategories of consents) {
@@ -162,7 +175,7 @@ describe('accessibleWhere agrees with ability.can on real PostgreSQL', () => {
       }
     }
     for (const { id: rowId, s: c } of cases) {
-      await dataSource.query(`INSERT INTO probe_cases VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
+      await dataSource.query(`INSERT INTO probe_cases VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
         rowId,
         c.wardCode,
         c.provinceCode,
@@ -170,6 +183,8 @@ describe('accessibleWhere agrees with ability.can on real PostgreSQL', () => {
         c.referral?.organizationId ?? null,
         c.referral?.status ?? null,
         c.referral ? [...c.referral.consentCategories] : null,
+        c.breakGlass?.userId ?? null,
+        c.breakGlass?.active ?? null,
       ]);
     }
     for (const { id: rowId, s: r } of referrals) {

@@ -35,6 +35,7 @@ export const SUBJECT_NAMES = [
   'User',
   'AdminUnit',
   'Session',
+  'BreakGlass',
 ] as const;
 export type SubjectName = (typeof SUBJECT_NAMES)[number];
 
@@ -81,6 +82,26 @@ export interface CaseSubject {
   readonly status: 'open' | 'closed';
   /** Present when a provider looks at the case through one referral of its organisation. */
   readonly referral?: ReferralAccess;
+  /** Present when the caller looks at the case through an emergency (break-glass) grant of its own. */
+  readonly breakGlass?: BreakGlassAccess;
+}
+
+/** An emergency grant through which one provider user looks at a case without a referral. */
+export interface BreakGlassAccess {
+  readonly userId: string;
+  /** Not yet expired. */
+  readonly active: boolean;
+}
+
+/** An emergency-access grant: opened by a provider, reviewed by a supervisor of the case's province. */
+export interface BreakGlassSubject {
+  readonly kind: 'BreakGlass';
+  readonly id?: string;
+  /** The case's province. */
+  readonly provinceCode: string;
+  /** The provider user who opened it. */
+  readonly userId: string;
+  readonly reviewed: boolean;
 }
 
 export interface ReferralSubject {
@@ -157,7 +178,8 @@ export type SubjectObject =
   | OrganizationSubject
   | UserSubject
   | AdminUnitSubject
-  | SessionSubject;
+  | SessionSubject
+  | BreakGlassSubject;
 
 /** A provider's sector decides what it may see of an accepted referral, always narrowed by the consent. */
 export const SECTOR_CATEGORIES: Readonly<Record<Sector, readonly ConsentCategory[]>> = {
@@ -169,3 +191,6 @@ export const SECTOR_CATEGORIES: Readonly<Record<Sector, readonly ConsentCategory
   // Not listed in the brief: the least that lets the organisation reach the survivor.
   other: ['identity', 'contact'],
 };
+
+/** Sectors whose staff may open a case in an emergency without a referral (issue 6, item 7). */
+export const BREAK_GLASS_SECTORS: readonly Sector[] = ['police', 'health'];

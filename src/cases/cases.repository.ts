@@ -71,6 +71,12 @@ export const CASE_COLUMNS = {
   'referral.organizationId': 'r.organization_id',
   'referral.status': 'r.status',
   'referral.consentCategories': { sql: 'cs.categories', array: true },
+  // An emergency grant: the users holding an active (unexpired) one on the case; `active` is implied by that.
+  'breakGlass.userId': {
+    sql: 'ARRAY(SELECT bg.user_id FROM break_glass_grants bg WHERE bg.case_id = c.id AND bg.expires_at > now())',
+    array: true,
+  },
+  'breakGlass.active': 'TRUE',
 } as const;
 
 const TRIAGE_COLUMNS = `c.id, c.code, c.ward_code, c.province_code, c.status, c.reported_at, c.report_channel,

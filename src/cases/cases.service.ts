@@ -9,6 +9,8 @@ import type { CaseCategory, CaseSubject, ConsentCategory, ReferralStatus } from 
 import { DomainError, fieldError } from '../common/errors/domain-error';
 import { BlindIndex, BlindIndexService, DataKeyService, FieldEncryptionService } from '../crypto';
 import { AuditService } from '../audit/audit.service';
+import type { AuditEntryInput } from '../audit/audit.types';
+import type { LocalizedText } from '../common/errors/error-catalog';
 import { ConsentExpiryService } from '../consents/consent-expiry.service';
 import { caseCode, deriveTriage } from './case-classification';
 import {
@@ -20,7 +22,7 @@ import {
   sealSections,
 } from './case-sections';
 import { CaseListView, CaseView, fullView, triageView } from './case-view';
-import { CASE_COLUMNS, CasesRepository, CaseTriageRow } from './cases.repository';
+import { CASE_COLUMNS, CaseRow, CasesRepository, CaseTriageRow } from './cases.repository';
 import { CloseCaseDto, SearchCasesDto } from './dto/case-actions.dto';
 import { CreateCaseDto } from './dto/create-case.dto';
 import { UpdateCaseDto } from './dto/update-case.dto';
@@ -148,7 +150,8 @@ export class CasesService {
   async get(p: Principal, ability: AppAbility, id: string): Promise<CaseView> {
     return this.audit.transaction(async (m, deny) => {
       const row = await this.cases.findById(m, id);
-      const allowed = row ? await this.readableCategories(m, p, ability, row) : new Set<CaseCategory>();
+      const access = row ? await this.readAccess(m, p, ability, row) : undefined;
+      const allowed = access?.categories ?? new Set<CaseCategory>();
       if (!row || allowed.size === 0) {
         deny(p, {
           action: 'case.read',
@@ -170,6 +173,8 @@ export class CasesService {
         fields: [...allowed].filter((c) => c !== 'notes'),
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
+        // A read under an emergency grant is flagged, for the supervisors' review (issue 6, item 7).
+        ...(access?.breakGlass ? { reason: 'break_glass' } : {}),
       });
       return view;
     });
@@ -201,25 +206,10 @@ export class CasesService {
       throw fieldError('survivor.fullName', 'cannot be removed', 'không thể xóa');
     }
     return this.audit.transaction(async (m, deny) => {
-      const row = await this.cases.findById(m, id, CASE_SECTION_CATEGORIES, true);
-      if (!row || !ability.can('read', caseSubject(row))) {
-        deny(p, { action: 'case.update', resourceType: 'case', resourceId: id });
-        throw NOT_FOUND();
-      }
-      if (!ability.can('update', caseSubject(row))) {
-        deny(p, {
-          action: 'case.update',
-          resourceType: 'case',
-          resourceId: id,
-          caseId: id,
-          provinceCode: row.provinceCode,
-          wardCode: row.wardCode,
-        });
-        throw new DomainError('conflict.state', {
-          en: 'A closed case cannot be changed.',
-          vi: 'Không thể sửa vụ việc đã đóng.',
-        });
-      }
+      const row = await this.lockForChange(m, deny, p, ability, id, 'update', CASE_SECTION_CATEGORIES, {
+        en: 'A closed case cannot be changed.',
+        vi: 'Không thể sửa vụ việc đã đóng.',
+      });
       if (row.shreddedAt) throw new DomainError('conflict.state');
       if (row.version !== expected) throw new DomainError('conflict.version');
       const key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: id }, m);
@@ -288,25 +278,10 @@ export class CasesService {
 
   async close(p: Principal, ability: AppAbility, id: string, dto: CloseCaseDto): Promise<CaseView> {
     return this.audit.transaction(async (m, deny) => {
-      const row = await this.cases.findById(m, id, [], true);
-      if (!row || !ability.can('read', caseSubject(row))) {
-        deny(p, { action: 'case.close', resourceType: 'case', resourceId: id });
-        throw NOT_FOUND();
-      }
-      if (!ability.can('close', caseSubject(row))) {
-        deny(p, {
-          action: 'case.close',
-          resourceType: 'case',
-          resourceId: id,
-          caseId: id,
-          provinceCode: row.provinceCode,
-          wardCode: row.wardCode,
-        });
-        throw new DomainError('conflict.state', {
-          en: 'The case is already closed.',
-          vi: 'Vụ việc đã được đóng.',
-        });
-      }
+      const row = await this.lockForChange(m, deny, p, ability, id, 'close', [], {
+        en: 'The case is already closed.',
+        vi: 'Vụ việc đã được đóng.',
+      });
       const key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: id }, m);
       try {
         const reason = this.fields.encrypt(
@@ -396,6 +371,39 @@ export class CasesService {
     });
   }
 
+  /**
+   * Locks a case for a change: 404 (logged as denied) when the caller cannot see it, 409 when it can see it
+   * but the rules refuse the change in the case's state (a closed case).
+   */
+  private async lockForChange(
+    m: EntityManager,
+    deny: (actor: Principal, entry: AuditEntryInput) => void,
+    p: Principal,
+    ability: AppAbility,
+    id: string,
+    action: 'update' | 'close',
+    categories: readonly CaseSectionCategory[],
+    refusal: LocalizedText,
+  ): Promise<CaseRow> {
+    const row = await this.cases.findById(m, id, categories, true);
+    if (!row || !ability.can('read', caseSubject(row))) {
+      deny(p, { action: `case.${action}`, resourceType: 'case', resourceId: id });
+      throw NOT_FOUND();
+    }
+    if (!ability.can(action, caseSubject(row))) {
+      deny(p, {
+        action: `case.${action}`,
+        resourceType: 'case',
+        resourceId: id,
+        caseId: id,
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      });
+      throw new DomainError('conflict.state', refusal);
+    }
+    return row;
+  }
+
   /** The categories the caller may read of this case (through its referral, for a provider). */
   async readableCategories(
     m: EntityManager,
@@ -422,6 +430,30 @@ export class CasesService {
       for (const c of permittedCaseCategories(ability, 'read', subject)) allowed.add(c);
     }
     return allowed;
+  }
+
+  /**
+   * What the caller may read of this case for GET /cases/:id: the categories of readableCategories() plus,
+   * for a police or health provider holding an active emergency (break-glass) grant on it, the grant's;
+   * `breakGlass` says such a grant is in use, so that the read is flagged in the access log.
+   */
+  async readAccess(
+    m: EntityManager,
+    p: Principal,
+    ability: AppAbility,
+    row: CaseTriageRow,
+  ): Promise<{ categories: ReadonlySet<CaseCategory>; breakGlass: boolean }> {
+    const categories = new Set(await this.readableCategories(m, p, ability, row));
+    if (p.role !== 'provider' || !ability.can('create', 'BreakGlass'))
+      return { categories, breakGlass: false };
+    const [grant] = await m.query<unknown[]>(
+      `SELECT 1 FROM break_glass_grants WHERE case_id = $1 AND user_id = $2 AND expires_at > now() LIMIT 1`,
+      [row.id, p.userId],
+    );
+    if (!grant) return { categories, breakGlass: false };
+    const subject = caseSubject(row, undefined, { userId: p.userId, active: true });
+    for (const c of permittedCaseCategories(ability, 'read', subject)) categories.add(c);
+    return { categories, breakGlass: true };
   }
 
   /** Decrypts exactly the permitted categories of one case. */
@@ -496,6 +528,7 @@ export class CasesService {
 export function caseSubject(
   row: Pick<CaseTriageRow, 'id' | 'wardCode' | 'provinceCode' | 'status'>,
   referral?: CaseSubject['referral'],
+  breakGlass?: CaseSubject['breakGlass'],
 ): CaseSubject {
   return {
     kind: 'Case',
@@ -504,6 +537,7 @@ export function caseSubject(
     provinceCode: row.provinceCode,
     status: row.status,
     referral,
+    ...(breakGlass ? { breakGlass } : {}),
   };
 }
 

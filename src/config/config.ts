@@ -39,6 +39,7 @@ const envSchema = z.object({
   HAVEN_REFERRAL_DEADLINE_EMERGENCY_MINUTES: z.coerce.number().int().min(1).max(525600).default(120),
   HAVEN_REFERRAL_DEADLINE_URGENT_MINUTES: z.coerce.number().int().min(1).max(525600).default(720),
   HAVEN_REFERRAL_DEADLINE_ROUTINE_MINUTES: z.coerce.number().int().min(1).max(525600).default(7200),
+  HAVEN_BREAK_GLASS_MINUTES: z.coerce.number().int().min(1).max(1440).default(120),
   HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86400).default(300),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -82,6 +83,10 @@ export interface AppConfig {
       readonly urgent: number;
       readonly routine: number;
     };
+  };
+  readonly breakGlass: {
+    /** How long an emergency (break-glass) grant lasts, in minutes; 2 hours by default. */
+    readonly minutes: number;
   };
   readonly audit: {
     /** How often a signed access-log checkpoint is issued when the log changed; 0: on demand and at shutdown only. */
@@ -169,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
         routine: e.HAVEN_REFERRAL_DEADLINE_ROUTINE_MINUTES,
       },
     },
+    breakGlass: { minutes: e.HAVEN_BREAK_GLASS_MINUTES },
     audit: { checkpointIntervalSeconds: e.HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS },
     auth: {
       accessTokenTtlSeconds: e.HAVEN_ACCESS_TOKEN_TTL_SECONDS,

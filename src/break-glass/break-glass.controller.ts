@@ -1,0 +1,77 @@
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { AppAbility } from '../authz/ability.factory';
+import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
+import { Policy } from '../authz/policy.decorator';
+import type { Principal } from '../authz/principal';
+import { DomainError } from '../common/errors/domain-error';
+import { Problem } from '../common/errors/problem';
+import { BreakGlassService } from './break-glass.service';
+import {
+  BreakGlassListQueryDto,
+  BreakGlassListView,
+  BreakGlassOpened,
+  BreakGlassView,
+  OpenBreakGlassDto,
+  ReviewBreakGlassDto,
+} from './dto/break-glass.dto';
+
+// Unknown or malformed ids answer like a missing record: the same 404, never a hint.
+const Id = (): ParameterDecorator =>
+  Param('id', new ParseUUIDPipe({ exceptionFactory: () => new DomainError('resource.not_found') }));
+
+@ApiTags('break-glass')
+@Controller()
+export class BreakGlassController {
+  constructor(private readonly breakGlass: BreakGlassService) {}
+
+  @Post('cases/:id/break-glass')
+  @Policy('create', 'BreakGlass')
+  @ApiOperation({
+    summary:
+      'Emergency access: a police or health provider of the case’s area opens a case without a referral, ' +
+      'with a justification; time-limited, flagged in the access log and reviewed by a supervisor',
+  })
+  @ApiCreatedResponse({ type: BreakGlassOpened })
+  @ApiNotFoundResponse({ type: Problem, description: 'No such case, or outside the organisation’s area' })
+  open(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Id() id: string,
+    @Body() dto: OpenBreakGlassDto,
+  ): Promise<BreakGlassOpened> {
+    return this.breakGlass.open(p, a, id, dto);
+  }
+
+  @Get('break-glass')
+  @Policy('read', 'BreakGlass')
+  @ApiOperation({ summary: 'The emergency-access review queue of the supervisor’s jurisdiction' })
+  @ApiOkResponse({ type: BreakGlassListView })
+  list(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Query() q: BreakGlassListQueryDto,
+  ): Promise<BreakGlassListView> {
+    return this.breakGlass.list(p, a, q);
+  }
+
+  @Post('break-glass/:id/review')
+  @HttpCode(200)
+  @Policy('update', 'BreakGlass')
+  @ApiOperation({ summary: 'A supervisor marks an emergency access justified or not (once)' })
+  @ApiOkResponse({ type: BreakGlassView })
+  review(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Id() id: string,
+    @Body() dto: ReviewBreakGlassDto,
+  ): Promise<BreakGlassView> {
+    return this.breakGlass.review(p, a, id, dto);
+  }
+}

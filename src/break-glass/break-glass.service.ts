@@ -1,0 +1,348 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { AppAbility } from '../authz/ability.factory';
+import { permittedCaseCategories } from '../authz/field-scope';
+import type { Principal } from '../authz/principal';
+import { accessibleWhere } from '../authz/sql-scope';
+import type { BreakGlassSubject } from '../authz/subjects';
+import { AuditService } from '../audit/audit.service';
+import { CasesRepository } from '../cases/cases.repository';
+import { CASE_OWNER, caseSubject } from '../cases/cases.service';
+import { DomainError } from '../common/errors/domain-error';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { asCiphertext, DataKey, DataKeyService, FieldEncryptionService, isCryptoError } from '../crypto';
+import {
+  BreakGlassListQueryDto,
+  BreakGlassListView,
+  BreakGlassOpened,
+  BreakGlassView,
+  OpenBreakGlassDto,
+  ReviewBreakGlassDto,
+} from './dto/break-glass.dto';
+
+export const BREAK_GLASS_TABLE = 'break_glass_grants';
+
+// Subject field → column, for the supervisors' queue (sql-scope.ts).
+const GRANT_COLUMNS = {
+  id: 'g.id',
+  provinceCode: 'g.province_code',
+  userId: 'g.user_id',
+  reviewed: '(g.reviewed_at IS NOT NULL)',
+} as const;
+
+interface GrantRow {
+  id: string;
+  case_id: string;
+  case_code: string;
+  user_id: string;
+  username: string;
+  organization_id: string;
+  sector: string;
+  categories: string[];
+  province_code: string;
+  ward_code: string;
+  enc_justification: Buffer;
+  opened_at: Date;
+  expires_at: Date;
+  active: boolean;
+  reviewed_by: string | null;
+  reviewed_at: Date | null;
+  justified: boolean | null;
+  enc_review_note: Buffer | null;
+}
+
+const GRANT_SELECT = `SELECT g.id, g.case_id, c.code AS case_code, g.user_id, u.username, g.organization_id, g.sector,
+    g.categories, g.province_code, g.ward_code, g.enc_justification, g.opened_at, g.expires_at,
+    g.expires_at > now() AS active, g.reviewed_by, g.reviewed_at, g.justified, g.enc_review_note
+  FROM break_glass_grants g JOIN cases c ON c.id = g.case_id JOIN users u ON u.id = g.user_id`;
+
+const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');
+
+function grantSubject(
+  r: Pick<GrantRow, 'id' | 'province_code' | 'user_id' | 'reviewed_at'>,
+): BreakGlassSubject {
+  return {
+    kind: 'BreakGlass',
+    id: r.id,
+    provinceCode: r.province_code,
+    userId: r.user_id,
+    reviewed: r.reviewed_at !== null,
+  };
+}
+
+/**
+ * Emergency ("break-glass") access (issue 6, item 7): a police or health provider opens a case of its area
+ * that it has no referral for, when a life is at risk, with a written justification. The grant shows the
+ * sector's categories to that user alone until it expires (HAVEN_BREAK_GLASS_MINUTES); every read under it is
+ * flagged in the access log (CasesService.get), and a supervisor of the case's province judges it.
+ */
+@Injectable()
+export class BreakGlassService {
+  constructor(
+    private readonly cases: CasesRepository,
+    private readonly fields: FieldEncryptionService,
+    private readonly dataKeys: DataKeyService,
+    private readonly audit: AuditService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async open(
+    p: Principal,
+    ability: AppAbility,
+    caseId: string,
+    dto: OpenBreakGlassDto,
+  ): Promise<BreakGlassOpened> {
+    return this.audit.transaction(async (m, deny) => {
+      const row = await this.cases.findById(m, caseId, [], true);
+      const allowed =
+        row !== null &&
+        p.organizationId !== null &&
+        p.sector !== null &&
+        ability.can('create', {
+          kind: 'BreakGlass',
+          provinceCode: row.provinceCode,
+          userId: p.userId,
+          reviewed: false,
+        }) &&
+        (await this.serves(m, p.organizationId, row.provinceCode, row.wardCode));
+      if (!row || !allowed) {
+        // Outside the organisation's area answers like a missing case: never a hint that it exists.
+        deny(p, {
+          action: 'break_glass.open',
+          resourceType: 'break_glass',
+          caseId: row ? caseId : undefined,
+          provinceCode: row?.provinceCode ?? null,
+          wardCode: row?.wardCode ?? null,
+          reason: 'resource.not_found',
+        });
+        throw NOT_FOUND();
+      }
+      if (row.shreddedAt) {
+        throw new DomainError('conflict.state', {
+          en: 'The case’s data was destroyed.',
+          vi: 'Dữ liệu của vụ việc đã bị hủy.',
+        });
+      }
+      const categories = [
+        ...permittedCaseCategories(
+          ability,
+          'read',
+          caseSubject(row, undefined, { userId: p.userId, active: true }),
+        ),
+      ];
+      const id = randomUUID();
+      const justification = await this.withKey(m, caseId, (key) =>
+        this.fields.encrypt(
+          key,
+          { table: BREAK_GLASS_TABLE, column: 'enc_justification', rowId: id },
+          dto.justification,
+        ),
+      );
+      const [created] = await m.query<{ expires_at: Date }[]>(
+        `INSERT INTO break_glass_grants (id, case_id, user_id, organization_id, sector, categories, province_code,
+                                         ward_code, enc_justification, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, now() + make_interval(mins => $10))
+         RETURNING expires_at`,
+        [
+          id,
+          caseId,
+          p.userId,
+          p.organizationId,
+          p.sector,
+          categories,
+          row.provinceCode,
+          row.wardCode,
+          justification,
+          this.config.breakGlass.minutes,
+        ],
+      );
+      await this.audit.record(m, p, {
+        action: 'break_glass.open',
+        resourceType: 'break_glass',
+        resourceId: id,
+        caseId,
+        fields: [],
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+        reason: 'break_glass',
+      });
+      return { id, caseId, expiresAt: created.expires_at.toISOString(), categories };
+    });
+  }
+
+  /** The review queue of the supervisor's jurisdiction; reading it (justifications included) is logged. */
+  async list(p: Principal, ability: AppAbility, q: BreakGlassListQueryDto): Promise<BreakGlassListView> {
+    const page = q.page ?? 1;
+    const pageSize = q.pageSize ?? 20;
+    const status = q.status ?? 'pending';
+    return this.audit.transaction(async (m) => {
+      const scope = accessibleWhere(ability, 'read', 'BreakGlass', GRANT_COLUMNS);
+      const params: unknown[] = [];
+      const sql = scope.sql.replace(/:(\w+)/g, (_, name: string) => {
+        params.push(scope.params[name]);
+        return `$${params.length}`;
+      });
+      const filter =
+        status === 'pending'
+          ? 'AND g.reviewed_at IS NULL'
+          : status === 'reviewed'
+            ? 'AND g.reviewed_at IS NOT NULL'
+            : '';
+      const where = `WHERE (${sql}) ${filter}`;
+      const [{ total }] = await m.query<{ total: number }[]>(
+        `SELECT count(*)::int AS total FROM break_glass_grants g ${where}`,
+        params,
+      );
+      const rows = await m.query<GrantRow[]>(
+        `${GRANT_SELECT} ${where} ORDER BY g.opened_at DESC, g.id
+         LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+        [...params, pageSize, (page - 1) * pageSize],
+      );
+      const items: BreakGlassView[] = [];
+      for (const r of rows) items.push(await this.view(m, r));
+      await this.audit.record(m, p, {
+        action: 'break_glass.review',
+        resourceType: 'break_glass',
+        fields: [],
+        returnedIds: rows.map((r) => r.id),
+        reason: 'break_glass.queue',
+      });
+      return { items, total, page, pageSize };
+    });
+  }
+
+  /** A supervisor of the case's province (or national) judges a grant once. */
+  async review(
+    p: Principal,
+    ability: AppAbility,
+    id: string,
+    dto: ReviewBreakGlassDto,
+  ): Promise<BreakGlassView> {
+    return this.audit.transaction(async (m, deny) => {
+      const [row] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1 FOR UPDATE OF g`, [id]);
+      if (!row || !ability.can('read', grantSubject(row))) {
+        deny(p, {
+          action: 'break_glass.review',
+          resourceType: 'break_glass',
+          resourceId: id,
+          reason: 'resource.not_found',
+        });
+        throw NOT_FOUND();
+      }
+      if (!ability.can('update', grantSubject(row))) {
+        deny(p, {
+          action: 'break_glass.review',
+          resourceType: 'break_glass',
+          resourceId: id,
+          caseId: row.case_id,
+          provinceCode: row.province_code,
+          wardCode: row.ward_code,
+          reason: 'conflict.state',
+        });
+        throw new DomainError('conflict.state', {
+          en: 'This emergency access was already reviewed.',
+          vi: 'Lần truy cập khẩn cấp này đã được xem xét.',
+        });
+      }
+      const note = dto.note
+        ? await this.withKey(m, row.case_id, (key) =>
+            this.fields.encrypt(
+              key,
+              { table: BREAK_GLASS_TABLE, column: 'enc_review_note', rowId: id },
+              dto.note!,
+            ),
+          )
+        : null;
+      await m.query(
+        `UPDATE break_glass_grants SET reviewed_by = $2, reviewed_at = now(), justified = $3, enc_review_note = $4
+         WHERE id = $1`,
+        [id, p.userId, dto.justified, note],
+      );
+      const [updated] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);
+      const view = await this.view(m, updated);
+      await this.audit.record(m, p, {
+        action: 'break_glass.review',
+        resourceType: 'break_glass',
+        resourceId: id,
+        caseId: row.case_id,
+        fields: [],
+        provinceCode: row.province_code,
+        wardCode: row.ward_code,
+        reason: dto.justified ? 'break_glass.justified' : 'break_glass.unjustified',
+      });
+      return view;
+    });
+  }
+
+  /** Whether the organisation serves the case's area: its whole province, or the case's commune. */
+  private async serves(
+    m: EntityManager,
+    orgId: string,
+    provinceCode: string,
+    wardCode: string,
+  ): Promise<boolean> {
+    const rows = await m.query<unknown[]>(
+      `SELECT 1 FROM organizations o
+       WHERE o.id = $1
+         AND ((o.service_scope = 'province' AND o.province_code = $2)
+              OR EXISTS (SELECT 1 FROM organization_communes oc
+                         WHERE oc.organization_id = o.id AND oc.commune_code = $3))`,
+      [orgId, provinceCode, wardCode],
+    );
+    return rows.length > 0;
+  }
+
+  private async withKey<T>(m: EntityManager, caseId: string, use: (key: DataKey) => T): Promise<T> {
+    const key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: caseId }, m);
+    try {
+      return use(key);
+    } finally {
+      key.wipe();
+    }
+  }
+
+  private async view(m: EntityManager, r: GrantRow): Promise<BreakGlassView> {
+    let justification: string | null = null;
+    let reviewNote: string | null = null;
+    try {
+      await this.withKey(m, r.case_id, (key) => {
+        justification = this.fields.decryptString(
+          key,
+          { table: BREAK_GLASS_TABLE, column: 'enc_justification', rowId: r.id },
+          asCiphertext(r.enc_justification),
+        );
+        if (r.enc_review_note)
+          reviewNote = this.fields.decryptString(
+            key,
+            { table: BREAK_GLASS_TABLE, column: 'enc_review_note', rowId: r.id },
+            asCiphertext(r.enc_review_note),
+          );
+      });
+    } catch (e) {
+      // The case was crypto-shredded: its justification went with its key.
+      if (!isCryptoError(e)) throw e;
+    }
+    return {
+      id: r.id,
+      caseId: r.case_id,
+      caseCode: r.case_code,
+      userId: r.user_id,
+      username: r.username,
+      organizationId: r.organization_id,
+      sector: r.sector,
+      categories: r.categories,
+      provinceCode: r.province_code,
+      wardCode: r.ward_code,
+      openedAt: r.opened_at.toISOString(),
+      expiresAt: r.expires_at.toISOString(),
+      active: r.active,
+      justification,
+      status: r.reviewed_at ? 'reviewed' : 'pending',
+      justified: r.justified,
+      reviewNote,
+      reviewedBy: r.reviewed_by,
+      reviewedAt: r.reviewed_at?.toISOString() ?? null,
+    };
+  }
+}

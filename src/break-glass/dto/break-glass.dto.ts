@@ -1,0 +1,74 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { PageQueryDto } from '../../common/http/page-query.dto';
+
+export const BREAK_GLASS_STATUS_FILTER = ['pending', 'reviewed', 'all'] as const;
+
+/** Opening a case in an emergency: why a life is at risk (stored encrypted with the case's data key). */
+export class OpenBreakGlassDto {
+  @ApiProperty({ minLength: 10, maxLength: 2000, description: 'why a life is at risk (stored encrypted)' })
+  @IsString()
+  @MinLength(10)
+  @MaxLength(2000)
+  justification!: string;
+}
+
+export class ReviewBreakGlassDto {
+  @ApiProperty({ description: 'whether the emergency access was justified' })
+  @IsBoolean()
+  justified!: boolean;
+
+  @ApiPropertyOptional({ maxLength: 2000, description: 'the reviewer’s note (stored encrypted)' })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(2000)
+  note?: string;
+}
+
+/** Default page size 20. */
+export class BreakGlassListQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ enum: BREAK_GLASS_STATUS_FILTER, default: 'pending' })
+  @IsOptional()
+  @IsIn(BREAK_GLASS_STATUS_FILTER)
+  status?: (typeof BREAK_GLASS_STATUS_FILTER)[number];
+}
+
+/** What the opener gets: the grant, until when it lasts and what it shows. */
+export class BreakGlassOpened {
+  @ApiProperty() id!: string;
+  @ApiProperty() caseId!: string;
+  @ApiProperty() expiresAt!: string;
+  @ApiProperty({ type: [String] }) categories!: string[];
+}
+
+/** A grant in the review queue, with its justification for the supervisor to judge. */
+export class BreakGlassView extends BreakGlassOpened {
+  @ApiProperty() caseCode!: string;
+  @ApiProperty() userId!: string;
+  @ApiProperty() username!: string;
+  @ApiProperty() organizationId!: string;
+  @ApiProperty({ enum: ['police', 'health'] }) sector!: string;
+  @ApiProperty() provinceCode!: string;
+  @ApiProperty() wardCode!: string;
+  @ApiProperty() openedAt!: string;
+  @ApiProperty() active!: boolean;
+  @ApiPropertyOptional({
+    nullable: true,
+    type: String,
+    description: 'null once the case was crypto-shredded',
+  })
+  justification!: string | null;
+  @ApiProperty({ enum: ['pending', 'reviewed'] }) status!: 'pending' | 'reviewed';
+  @ApiPropertyOptional({ nullable: true, type: Boolean }) justified!: boolean | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) reviewNote!: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) reviewedBy!: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) reviewedAt!: string | null;
+}
+
+export class BreakGlassListView {
+  @ApiProperty({ type: [BreakGlassView] }) items!: BreakGlassView[];
+  @ApiProperty() total!: number;
+  @ApiProperty() page!: number;
+  @ApiProperty() pageSize!: number;
+}

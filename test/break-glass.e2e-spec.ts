@@ -1,0 +1,259 @@
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import type { TestApp } from './support/app';
+import { caseBody, signInAll, startDemoApp, Tokens } from './support/casework';
+
+// Emergency ("break-glass") access, issue 6 item 7: a police or health provider opens a case of its area that
+// it has no referral for; the grant is time-limited, shows the sector's categories to that user only, every
+// read under it is flagged in the access log, and a supervisor of the case's province reviews it.
+describe('emergency break-glass access (end to end)', () => {
+  let t: TestApp;
+  let tok: Tokens;
+  const http = () => request(t.app.getHttpServer());
+  const as = (user: string) => ({
+    get: (url: string) => http().get(url).set('Authorization', `Bearer ${tok[user]}`),
+    post: (url: string, body: object = {}) =>
+      http().post(url).set('Authorization', `Bearer ${tok[user]}`).send(body),
+  });
+  const sql = <T = Record<string, any>>(query: string, params: unknown[] = []): Promise<T[]> =>
+    t.app.get(DataSource).query(query, params);
+  const JUSTIFICATION = 'Nạn nhân gọi cầu cứu, tính mạng bị đe dọa ngay lúc này (giả định)';
+
+  beforeAll(async () => {
+    t = await startDemoApp();
+    tok = await signInAll(t, [
+      'ward.longbien',
+      'ward.bode',
+      'police.longbien',
+      'health.longbien',
+      'social.hanoi',
+      'supervisor.hanoi',
+      'supervisor.haiphong',
+    ]);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  async function newCase(ward = 'ward.longbien', overrides: Record<string, unknown> = {}): Promise<string> {
+    const res = await as(ward).post('/api/v1/cases', caseBody(overrides)).expect(201);
+    return res.body.id as string;
+  }
+
+  const open = (user: string, caseId: string, justification = JUSTIFICATION) =>
+    as(user).post(`/api/v1/cases/${caseId}/break-glass`, { justification });
+
+  describe('opening and reading', () => {
+    let caseId: string;
+    let grantId: string;
+
+    beforeAll(async () => {
+      caseId = await newCase();
+    });
+
+    it('without a referral or a grant, the police cannot see the case', async () => {
+      await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
+    });
+
+    it('refuses a justification shorter than 10 or longer than 2000 characters', async () => {
+      await open('police.longbien', caseId, 'too short').expect(400);
+      await open('police.longbien', caseId, 'x'.repeat(2001)).expect(400);
+      await as('police.longbien').post(`/api/v1/cases/${caseId}/break-glass`, {}).expect(400);
+    });
+
+    it('police of the commune opens the case: the police categories, for the configured time', async () => {
+      const before = Date.now();
+      const res = await open('police.longbien', caseId).expect(201);
+      grantId = res.body.id;
+      expect(res.body).toMatchObject({
+        caseId,
+        categories: ['triage', 'identity', 'contact', 'incident', 'perpetrator'],
+      });
+      const minutes = (new Date(res.body.expiresAt).getTime() - before) / 60000;
+      expect(minutes).toBeGreaterThan(119);
+      expect(minutes).toBeLessThan(121);
+      const [stored] = await sql(`SELECT enc_justification FROM break_glass_grants WHERE id = $1`, [grantId]);
+      expect(Buffer.from(stored.enc_justification).toString('utf8')).not.toContain('cầu cứu');
+    });
+
+    it('while active, the police reads identity, incident and perpetrator, never health', async () => {
+      const res = await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(200);
+      expect(res.body.survivor.fullName).toMatch(/^Thử Nghiệm Số/);
+      expect(res.body.incident.narrative).toMatch(/^Tường thuật/);
+      expect(res.body.perpetrator.relationship).toBe('spouse');
+      expect(res.body.health).toBeUndefined();
+      // The case list (SQL scope of the same rule) shows it too, triage only.
+      const list = await as('police.longbien').get('/api/v1/cases').expect(200);
+      expect((list.body.items as { id: string }[]).map((i) => i.id)).toContain(caseId);
+    });
+
+    it('the grant is the opener’s alone: another provider user still sees nothing', async () => {
+      await as('health.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
+    });
+
+    it('health opens the same case: health categories, never the perpetrator', async () => {
+      const res = await open('health.longbien', caseId).expect(201);
+      expect(res.body.categories).toEqual(['triage', 'identity', 'contact', 'incident', 'health']);
+      const view = await as('health.longbien').get(`/api/v1/cases/${caseId}`).expect(200);
+      expect(view.body.health.injuries).toBeDefined();
+      expect(view.body.perpetrator).toBeUndefined();
+    });
+
+    it('the log has the opening and flags every read under the grant; no justification text', async () => {
+      const rows = await sql<{ action: string; reason: string | null; fields: string[]; outcome: string }>(
+        `SELECT e.action, e.reason, e.fields, e.outcome FROM audit_events e JOIN users u ON u.id = e.actor_id
+         WHERE e.case_id = $1 AND u.username = 'police.longbien' ORDER BY e.at, e.seq`,
+        [caseId],
+      );
+      expect(rows).toContainEqual(
+        expect.objectContaining({ action: 'break_glass.open', outcome: 'allowed', reason: 'break_glass' }),
+      );
+      const reads = rows.filter((r) => r.action === 'case.read' && r.outcome === 'allowed');
+      expect(reads).toHaveLength(1);
+      expect(reads[0]).toMatchObject({
+        reason: 'break_glass',
+        fields: ['triage', 'identity', 'contact', 'incident', 'perpetrator'],
+      });
+      const dump = JSON.stringify(await sql('SELECT * FROM audit_events'));
+      expect(dump).not.toContain('cầu cứu');
+      expect(dump).not.toContain('Thử Nghiệm');
+    });
+
+    it('a ward officer’s ordinary read is not flagged', async () => {
+      await as('ward.longbien').get(`/api/v1/cases/${caseId}`).expect(200);
+      const [row] = await sql(
+        `SELECT e.reason FROM audit_events e JOIN users u ON u.id = e.actor_id
+         WHERE e.case_id = $1 AND u.username = 'ward.longbien' AND e.action = 'case.read'`,
+        [caseId],
+      );
+      expect(row.reason).toBeNull();
+    });
+
+    it('the grant ends by itself when it expires', async () => {
+      await sql(
+        `UPDATE break_glass_grants SET opened_at = now() - interval '3 hours', expires_at = now() - interval '1 second'
+         WHERE id = $1`,
+        [grantId],
+      );
+      await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
+      const list = await as('police.longbien').get('/api/v1/cases').expect(200);
+      expect((list.body.items as { id: string }[]).map((i) => i.id)).not.toContain(caseId);
+      // The health grant is untouched.
+      await as('health.longbien').get(`/api/v1/cases/${caseId}`).expect(200);
+    });
+  });
+
+  describe('who may open', () => {
+    it('a provider of another sector (social) is refused like a missing case', async () => {
+      const caseId = await newCase();
+      const res = await open('social.hanoi', caseId).expect(404);
+      expect(res.body.code).toBe('resource.not_found');
+      await as('social.hanoi').get(`/api/v1/cases/${caseId}`).expect(404);
+    });
+
+    it('a provider whose organisation does not serve the case’s commune is refused (404), and it is logged', async () => {
+      const caseId = await newCase('ward.bode', { wardCode: '00118' });
+      const res = await open('police.longbien', caseId).expect(404);
+      expect(res.body.code).toBe('resource.not_found');
+      await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
+      const denied = await sql(
+        `SELECT outcome FROM audit_events WHERE case_id = $1 AND action = 'break_glass.open'`,
+        [caseId],
+      );
+      expect(denied).toEqual([{ outcome: 'denied' }]);
+      expect(await sql(`SELECT 1 FROM break_glass_grants WHERE case_id = $1`, [caseId])).toHaveLength(0);
+    });
+
+    it('an unknown case answers 404; ward officers and supervisors cannot open at all', async () => {
+      await open('police.longbien', '00000000-0000-4000-8000-000000000000').expect(404);
+      const caseId = await newCase();
+      await open('ward.longbien', caseId).expect(404);
+      await open('supervisor.hanoi', caseId).expect(404);
+    });
+  });
+
+  describe('review queue', () => {
+    let caseId: string;
+    let grantId: string;
+
+    beforeAll(async () => {
+      caseId = await newCase();
+      grantId = (await open('police.longbien', caseId).expect(201)).body.id;
+    });
+
+    it('the supervisor of the province lists pending grants with their justification, and the read is logged', async () => {
+      const res = await as('supervisor.hanoi').get('/api/v1/break-glass?status=pending').expect(200);
+      const item = (res.body.items as Record<string, any>[]).find((i) => i.id === grantId);
+      expect(item).toMatchObject({
+        caseId,
+        username: 'police.longbien',
+        sector: 'police',
+        provinceCode: '01',
+        wardCode: '00145',
+        status: 'pending',
+        active: true,
+        justification: JUSTIFICATION,
+        justified: null,
+      });
+      expect(item!.caseCode).toMatch(/^HV01-/);
+      const logged = await sql<{ returned_ids: string[] }>(
+        `SELECT e.returned_ids FROM audit_events e JOIN users u ON u.id = e.actor_id
+         WHERE u.username = 'supervisor.hanoi' AND e.action = 'break_glass.review' AND e.resource_id IS NULL`,
+      );
+      expect(logged.some((l) => l.returned_ids.includes(grantId))).toBe(true);
+    });
+
+    it('a supervisor of another province neither sees nor reviews it', async () => {
+      const res = await as('supervisor.haiphong').get('/api/v1/break-glass').expect(200);
+      expect((res.body.items as { id: string }[]).map((i) => i.id)).not.toContain(grantId);
+      const denied = await as('supervisor.haiphong')
+        .post(`/api/v1/break-glass/${grantId}/review`, { justified: false })
+        .expect(404);
+      expect(denied.body.code).toBe('resource.not_found');
+    });
+
+    it('providers and ward officers have no queue', async () => {
+      await as('police.longbien').get('/api/v1/break-glass').expect(403);
+      await as('ward.longbien').get('/api/v1/break-glass').expect(403);
+      await as('police.longbien')
+        .post(`/api/v1/break-glass/${grantId}/review`, { justified: true })
+        .expect(404);
+    });
+
+    it('the supervisor marks it justified, once; it leaves the pending queue and the review is logged', async () => {
+      await as('supervisor.hanoi')
+        .post(`/api/v1/break-glass/${grantId}/review`, { justified: 'yes' })
+        .expect(400);
+      const res = await as('supervisor.hanoi')
+        .post(`/api/v1/break-glass/${grantId}/review`, {
+          justified: true,
+          note: 'Đã xác minh cuộc gọi (giả định)',
+        })
+        .expect(200);
+      expect(res.body).toMatchObject({
+        id: grantId,
+        status: 'reviewed',
+        justified: true,
+        reviewNote: 'Đã xác minh cuộc gọi (giả định)',
+      });
+      expect(res.body.reviewedAt).toEqual(expect.any(String));
+      await as('supervisor.hanoi')
+        .post(`/api/v1/break-glass/${grantId}/review`, { justified: false })
+        .expect(409);
+
+      const pending = await as('supervisor.hanoi').get('/api/v1/break-glass?status=pending').expect(200);
+      expect((pending.body.items as { id: string }[]).map((i) => i.id)).not.toContain(grantId);
+      const reviewed = await as('supervisor.hanoi').get('/api/v1/break-glass?status=reviewed').expect(200);
+      expect((reviewed.body.items as { id: string }[]).map((i) => i.id)).toContain(grantId);
+
+      const log = await sql(
+        `SELECT outcome, reason, case_id FROM audit_events WHERE action = 'break_glass.review' AND resource_id = $1
+         ORDER BY at, seq`,
+        [grantId],
+      );
+      expect(log).toContainEqual({ outcome: 'allowed', reason: 'break_glass.justified', case_id: caseId });
+      expect(log.filter((l) => l.outcome === 'denied')).toHaveLength(2); // Hai Phong, then the second review
+      expect(JSON.stringify(await sql('SELECT * FROM audit_events'))).not.toContain('xác minh');
+    });
+  });
+});
