@@ -35,7 +35,8 @@ export async function startDatabase(config: AppConfig, logger: Logger): Promise<
   return { url: pg.url(APP_DATABASE), embedded: pg, stop: () => pg.stop() };
 }
 
-async function readOrCreateSecret(path: string): Promise<string> {
+/** A random secret kept in a 0600 file: read when it exists, created on first use. */
+export async function readOrCreateSecret(path: string): Promise<string> {
   try {
     return (await readFile(path, 'utf8')).trim();
   } catch (e) {

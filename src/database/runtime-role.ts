@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '../config/config';
 import { dataSourceOptions } from './data-source-options';
+import { readOrCreateSecret } from './embedded-database';
 import { runMigrationsLocked } from './migrate';
 
 /** The group role migrations grant the service's privileges to (migration 1764000000400-AccessLog). */
@@ -119,15 +118,4 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
         `as a login role that is a member of ${APP_GROUP_ROLE} and nothing more.`,
     );
   }
-}
-
-async function readOrCreateSecret(path: string): Promise<string> {
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const secret = randomBytes(24).toString('base64url');
-  await writeFile(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-  return secret;
 }
