@@ -38,3 +38,28 @@ describe('logger redaction', () => {
     expect(entry.req).toEqual({ headers: { authorization: '[redacted]', 'user-agent': 'jest' } });
   });
 });
+
+describe('error serialisation', () => {
+  it('keeps type, code and message shape but drops parameters and detail, and masks quoted values', () => {
+    const { lines, stream } = capture();
+    const logger = createLogger('info', stream);
+    const driverError = Object.assign(new Error('invalid input syntax for type uuid: "MARK-Nguyễn"'), {
+      name: 'QueryFailedError',
+      code: '22P02',
+      parameters: ['MARK-param'],
+      detail: 'Key (username)=(MARK-user) already exists.',
+      query: 'SELECT 1 WHERE x = $1',
+    });
+    logger.error({ err: driverError }, 'request failed');
+    const text = lines.join('');
+    expect(text).not.toContain('MARK-');
+    const entry = JSON.parse(text) as { err: Record<string, unknown> };
+    expect(entry.err).toMatchObject({
+      type: 'QueryFailedError',
+      code: '22P02',
+      message: 'invalid input syntax for type uuid: "…"',
+    });
+    expect(entry.err).not.toHaveProperty('parameters');
+    expect(entry.err).not.toHaveProperty('detail');
+  });
+});

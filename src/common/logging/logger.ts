@@ -60,8 +60,32 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: redactPaths(), censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
+    serializers: { err: serializeError },
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * Errors are logged by type, code, message and stack only. Driver errors carry the statement's parameters,
+ * the offending row (`detail`: "Key (x)=(value)") and quoted input ("invalid input syntax: \"value\""): those
+ * properties are dropped and quoted or bracketed values are masked, so a failure cannot copy data into the log.
+ */
+export function serializeError(e: unknown): Record<string, unknown> {
+  if (!(e instanceof Error)) return { message: mask(String(e)) };
+  const code = (e as { code?: unknown }).code;
+  return {
+    type: e.name,
+    ...(typeof code === 'string' ? { code } : {}),
+    message: mask(e.message),
+    stack: e.stack ? mask(e.stack) : undefined,
+  };
+}
+
+function mask(text: string): string {
+  return text
+    .replace(/"[^"\n]*"/g, '"…"')
+    .replace(/=\([^)\n]*\)/g, '=(…)')
+    .slice(0, 4000);
 }
 
 /** Routes Nest's own log lines into the same JSON logger. */
