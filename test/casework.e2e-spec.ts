@@ -343,6 +343,12 @@ describe('cases, consent and referrals (end to end)', () => {
         .post(`/api/v1/referrals/${r.id}/notes`, { text: 'đã liên hệ' })
         .expect(201);
       expect(note.body.organizationId).toBe(police);
+      const caseForWard = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(caseForWard.body.referrals).toEqual([
+        expect.objectContaining({ id: r.id, organizationId: police, status: 'accepted', overdue: false }),
+      ]);
+      const caseForPolice = await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(caseForPolice.body.referrals.map((x: { id: string }) => x.id)).toEqual([r.id]);
       const wardView = await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
       expect(wardView.body.notes.map((x: { text: string }) => x.text)).toContain('đã liên hệ');
       await as('health.longbien').post(`/api/v1/referrals/${r.id}/notes`, { text: 'x' }).expect(404);

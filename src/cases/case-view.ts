@@ -38,7 +38,8 @@ export class CaseView {
     unknown
   >;
   @ApiPropertyOptional({ description: 'health fields, when permitted' }) health?: Record<string, unknown>;
-  @ApiPropertyOptional({ description: 'the case’s referrals (ward officers)' }) referrals?: unknown[];
+  @ApiPropertyOptional({ description: 'metadata of the referrals the caller may see (the ward: all)' })
+  referrals?: unknown[];
 }
 
 export class CaseListView {

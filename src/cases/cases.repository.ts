@@ -41,6 +41,18 @@ export interface CaseRow extends CaseTriageRow {
   sections: Partial<Record<CaseSectionCategory, Buffer | null>>;
 }
 
+export interface ReferralSummary {
+  id: string;
+  organizationId: string;
+  organizationName: string;
+  sector: string;
+  status: 'pending' | 'accepted' | 'declined' | 'completed' | 'revoked';
+  urgency: string;
+  dueAt: string;
+  overdue: boolean;
+  createdAt: string;
+}
+
 export interface NewCaseRow {
   id: string;
   code: string;
@@ -347,6 +359,28 @@ export class CasesRepository {
        WHERE id = $1`,
       [id],
     );
+  }
+
+  /** The referrals of one case, metadata only (status, organisation, deadline). */
+  async referralSummaries(m: EntityManager, caseId: string): Promise<ReferralSummary[]> {
+    const rows = await m.query<Raw[]>(
+      `SELECT r.id, r.organization_id, o.name AS organization_name, o.sector, r.status, r.urgency, r.due_at,
+              r.created_at, (r.status = 'pending' AND r.due_at < now()) AS overdue
+       FROM referrals r JOIN organizations o ON o.id = r.organization_id
+       WHERE r.case_id = $1 ORDER BY r.created_at, r.id`,
+      [caseId],
+    );
+    return rows.map((r) => ({
+      id: r.id as string,
+      organizationId: r.organization_id as string,
+      organizationName: r.organization_name as string,
+      sector: r.sector as string,
+      status: r.status as ReferralSummary['status'],
+      urgency: r.urgency as string,
+      dueAt: (r.due_at as Date).toISOString(),
+      overdue: r.overdue as boolean,
+      createdAt: (r.created_at as Date).toISOString(),
+    }));
   }
 
   async communeProvince(m: EntityManager, wardCode: string): Promise<string | null> {

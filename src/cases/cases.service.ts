@@ -164,6 +164,18 @@ export class CasesService {
         throw NOT_FOUND();
       }
       const view = await this.decryptedView(m, row, allowed);
+      // The referrals' metadata the caller may read (the ward: all of them; a provider: its own).
+      const referrals = (await this.cases.referralSummaries(m, id)).filter((r) =>
+        ability.can('read', {
+          kind: 'Referral',
+          id: r.id,
+          wardCode: row.wardCode,
+          provinceCode: row.provinceCode,
+          organizationId: r.organizationId,
+          status: r.status,
+        }),
+      );
+      if (referrals.length > 0) view.referrals = referrals;
       await this.audit.record(m, p, {
         action: 'case.read',
         resourceType: 'case',
