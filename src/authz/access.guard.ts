@@ -2,6 +2,7 @@ import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { DomainError } from '../common/errors/domain-error';
+import { isDatabaseUnavailable } from '../common/errors/problem.filter';
 import { AbilityFactory } from './ability.factory';
 import type { AuthenticatedRequest } from './current-principal.decorator';
 import { POLICY_KEY, PUBLIC_KEY, RoutePolicy } from './policy.decorator';
@@ -44,6 +45,8 @@ export class AccessGuard extends AuthGuard('jwt') {
 
   override handleRequest<T>(err: unknown, user: T): T {
     if (err instanceof DomainError) throw err;
+    // The session lookup could not reach the database: a 503 problem (ProblemFilter), not a sign-out.
+    if (isDatabaseUnavailable(err)) throw err;
     if (err || !user) throw new DomainError('auth.unauthenticated');
     return user;
   }
