@@ -1,4 +1,3 @@
-import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -9,7 +8,7 @@ import { AppModule, AppModuleOptions } from './app.module';
 import { DomainError } from './common/errors/domain-error';
 import { Problem, ProblemFieldError } from './common/errors/problem';
 import { ProblemFilter } from './common/errors/problem.filter';
-import { validationException } from './common/errors/validation-errors';
+import { HavenValidationPipe } from './common/http/validation.pipe';
 import { jsonDepthMiddleware } from './common/http/json-depth.middleware';
 import { jsonOnlyMiddleware } from './common/http/json-only.middleware';
 import { requestContextMiddleware } from './common/http/request-context';
@@ -78,16 +77,7 @@ export async function createHavenApp(
 
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health'] });
   app.useGlobalFilters(problems);
-  app.useGlobalPipes(
-    new ValidationPipe({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      forbidUnknownValues: true,
-      transform: true,
-      validationError: { target: false, value: false },
-      exceptionFactory: validationException,
-    }),
-  );
+  app.useGlobalPipes(new HavenValidationPipe());
 
   const document = SwaggerModule.createDocument(
     app,

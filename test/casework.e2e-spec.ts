@@ -222,6 +222,38 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('admin').get(`/api/v1/cases/${c.id}`).expect(404);
     });
 
+    it('answers the 500s found by the property tests with 400 problems', async () => {
+      const c = await newCase();
+      const cleared = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: 1, reportChannel: null })
+        .expect(400);
+      expect(cleared.body.errors[0].field).toBe('reportChannel');
+      await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: 1, survivor: { sex: null } })
+        .expect(400);
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/consents`, {
+          organizationId: police,
+          categories: ['identity'],
+          givenBy: null,
+        })
+        .expect(400);
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/consents`, {
+          organizationId: null,
+          categories: ['identity'],
+          givenBy: 'survivor',
+        })
+        .expect(400);
+      await http()
+        .post('/api/v1/auth/login')
+        .send({ username: 'ward.longbien', password: { constructor: 'x' } })
+        .expect(400);
+      await as('ward.longbien')
+        .post('/api/v1/cases/search', { fullName: { constructor: 'x' } })
+        .expect(400);
+    });
+
     it('rejects bad input with a 400 problem and writes nothing', async () => {
       const ds = t.app.get(DataSource);
       const before = (await ds.query('SELECT count(*)::int AS n FROM cases'))[0].n;

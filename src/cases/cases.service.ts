@@ -214,9 +214,20 @@ export class CasesService {
     ifMatch?: string,
   ): Promise<CaseView> {
     const expected = expectedVersion(dto.version, ifMatch);
-    if ((dto.survivor as { fullName?: unknown } | undefined)?.fullName === null) {
-      throw fieldError('survivor.fullName', 'cannot be removed', 'không thể xóa');
-    }
+    // null clears an optional field; these are required and cannot be cleared.
+    const required: [string, unknown][] = [
+      ['reportChannel', dto.reportChannel],
+      ['risk', dto.risk],
+      ['risk.level', dto.risk?.level],
+      ['survivor', dto.survivor],
+      ['survivor.fullName', dto.survivor?.fullName],
+      ['survivor.sex', dto.survivor?.sex],
+      ['incident', dto.incident],
+      ['incident.forms', dto.incident?.forms],
+      ['incident.gbvType', dto.incident?.gbvType],
+    ];
+    const cleared = required.find(([, v]) => v === null);
+    if (cleared) throw fieldError(cleared[0], 'cannot be removed', 'không thể xóa');
     return this.audit.transaction(async (m, deny) => {
       const row = await this.lockForChange(m, deny, p, ability, id, 'update', CASE_SECTION_CATEGORIES, {
         en: 'A closed case cannot be changed.',

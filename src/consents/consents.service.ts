@@ -89,14 +89,14 @@ export class ConsentsService {
     caseId: string,
     dto: CreateConsentDto,
   ): Promise<ConsentView> {
-    if ((dto.organizationId === undefined) === (dto.sector === undefined)) {
+    if ((dto.organizationId == null) === (dto.sector == null)) {
       throw fieldError(
         'organizationId',
         'give either organizationId or sector',
         'chọn một tổ chức hoặc một ngành',
       );
     }
-    if ((dto.givenBy === undefined) === (dto.legalBasis === undefined)) {
+    if ((dto.givenBy == null) === (dto.legalBasis == null)) {
       throw fieldError(
         'givenBy',
         'give either givenBy (consent) or legalBasis',

@@ -19,7 +19,12 @@ export class LocalAuthGuard extends AuthGuard('local') {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new DomainError('request.validation');
     }
-    const dto = plainToInstance(LoginDto, body);
+    let dto: LoginDto;
+    try {
+      dto = plainToInstance(LoginDto, body);
+    } catch {
+      throw new DomainError('request.validation'); // a body class-transformer cannot map
+    }
     const errors = await validate(dto, {
       whitelist: true,
       forbidNonWhitelisted: true,

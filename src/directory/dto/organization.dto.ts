@@ -6,6 +6,7 @@ import {
   ArrayUnique,
   IsArray,
   IsIn,
+  IsObject,
   IsOptional,
   IsString,
   Matches,
@@ -47,6 +48,7 @@ export class CreateOrganizationDto {
   sector!: Sector;
 
   @ApiProperty({ type: ServiceAreaDto })
+  @IsObject()
   @ValidateNested()
   @Type(() => ServiceAreaDto)
   serviceArea!: ServiceAreaDto;
