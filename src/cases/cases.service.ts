@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { SlidingWindowLimiter } from '../common/http/rate-limiter';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { AppAbility } from '../authz/ability.factory';
@@ -57,7 +59,13 @@ export class CasesService {
     private readonly dataKeys: DataKeyService,
     private readonly audit: AuditService,
     private readonly expiry: ConsentExpiryService,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.searchLimiter = new SlidingWindowLimiter(config.searchPerMinute, 60_000);
+  }
+
+  /** Searches per account and minute: slows enumerating survivors by name or phone. */
+  private readonly searchLimiter: SlidingWindowLimiter;
 
   async create(p: Principal, ability: AppAbility, dto: CreateCaseDto): Promise<CreatedCase> {
     const reportedAt = new Date(dto.reportedAt);
@@ -331,6 +339,12 @@ export class CasesService {
   }
 
   async search(p: Principal, ability: AppAbility, dto: SearchCasesDto): Promise<{ items: DuplicateMatch[] }> {
+    if (!this.searchLimiter.take(p.userId)) {
+      throw new DomainError('auth.throttled', {
+        en: 'Too many searches; wait a minute and try again.',
+        vi: 'Tìm kiếm quá nhiều lần; vui lòng đợi một phút rồi thử lại.',
+      });
+    }
     if (!dto.fullName && !dto.dateOfBirth && !dto.phone) {
       throw fieldError(
         'fullName',

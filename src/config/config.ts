@@ -19,6 +19,7 @@ const envSchema = z.object({
     .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   HAVEN_DATA_DIR: z.string().min(1).default('./data'),
+  HAVEN_SEARCH_PER_MINUTE: z.coerce.number().int().min(1).max(10000).default(30),
   HAVEN_CORS_ORIGINS: z
     .string()
     .regex(/^https?:\/\/[^\s,]+(,https?:\/\/[^\s,]+)*$/, 'must be a comma-separated list of http(s) origins')
@@ -56,6 +57,8 @@ export interface AppConfig {
   readonly bodyLimitBytes: number;
   /** Origins allowed by CORS; empty = no cross-origin access. */
   readonly corsOrigins: readonly string[];
+  /** Case searches allowed per account and minute (per instance); over it: 429. */
+  readonly searchPerMinute: number;
   readonly shutdownTimeoutMs: number;
   readonly database: {
     /** Absent: start the embedded PostgreSQL under dataDir. Migrations run with it (the schema owner). */
@@ -153,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     dataDir: isAbsolute(e.HAVEN_DATA_DIR) ? e.HAVEN_DATA_DIR : resolve(cwd, e.HAVEN_DATA_DIR),
     bodyLimitBytes: e.HAVEN_BODY_LIMIT_KB * 1024,
     corsOrigins: e.HAVEN_CORS_ORIGINS?.split(',') ?? [],
+    searchPerMinute: e.HAVEN_SEARCH_PER_MINUTE,
     shutdownTimeoutMs: e.HAVEN_SHUTDOWN_TIMEOUT_MS,
     database: {
       url: e.DATABASE_URL,

@@ -1,0 +1,30 @@
+import request from 'supertest';
+import type { TestApp } from './support/app';
+import { signInAll, startDemoApp } from './support/casework';
+
+// Its own file: Passport strategies are process-wide, so two applications must not share a test file.
+describe('case search rate limit', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startDemoApp({ HAVEN_SEARCH_PER_MINUTE: '2' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('limits searches per account and minute with a 429 problem', async () => {
+    const tokens = await signInAll(t, ['ward.longbien', 'ward.bode']);
+    const search = (user: string) =>
+      request(t.app.getHttpServer())
+        .post('/api/v1/cases/search')
+        .set('Authorization', `Bearer ${tokens[user]}`)
+        .send({ fullName: 'ai do' });
+    await search('ward.longbien').expect(200);
+    await search('ward.longbien').expect(200);
+    const res = await search('ward.longbien').expect(429);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body.code).toBe('auth.throttled');
+    // Another account is not affected.
+    await search('ward.bode').expect(200);
+  });
+});
