@@ -115,6 +115,77 @@ describe('service process lifecycle (npm start)', () => {
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
   });
 
+  it('SIGTERM under load: in-flight requests finish, new ones are refused, nothing answered 2xx is lost', async () => {
+    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'drain-'));
+    const env = {
+      HAVEN_DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      HAVEN_EMBEDDED_PG_PORT: String(await freePort()),
+      HAVEN_DEMO_PASSWORD: 'drain-test-password-1',
+    };
+    const base = `http://127.0.0.1:${env.PORT}`;
+    const signIn = async (): Promise<string> => {
+      const res = await fetch(`${base}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'ward.longbien', password: env.HAVEN_DEMO_PASSWORD }),
+      });
+      return ((await res.json()) as { accessToken: string }).accessToken;
+    };
+    const body = JSON.stringify({
+      wardCode: '00145',
+      reportedAt: '2026-11-20T09:00:00+07:00',
+      reportChannel: 'phone',
+      survivor: { fullName: 'Người Thử Tải', sex: 'female', ageYears: 30 },
+      incident: { forms: ['physical'], gbvType: 'physical_assault', narrative: 'tải thử' },
+      risk: { level: 'medium' },
+    });
+
+    const first = launch(env);
+    await waitForHealth(Number(env.PORT), first);
+    const token = await signIn();
+    const create = (): Promise<{ status: number; id?: string }> =>
+      fetch(`${base}/api/v1/cases`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body,
+      }).then(
+        async (r) => ({
+          status: r.status,
+          id: r.status === 201 ? ((await r.json()) as { id: string }).id : undefined,
+        }),
+        () => ({ status: 0 }), // refused: the server had stopped accepting
+      );
+    const inFlight = Array.from({ length: 40 }, () => create());
+    await new Promise((r) => setTimeout(r, 30));
+    first.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    const late = await create();
+    const results = await Promise.all(inFlight);
+    expect(await first.exited).toBe(0);
+
+    expect(late.status).toBe(0); // new connections are refused once draining started
+    for (const r of results) expect([0, 201, 503]).toContain(r.status);
+    const created = results.filter((r) => r.status === 201).map((r) => r.id!);
+    expect(created.length).toBeGreaterThan(0);
+
+    // Everything that was answered 201 is there after a restart.
+    const second = launch(env);
+    try {
+      await waitForHealth(Number(env.PORT), second);
+      const again = await signIn();
+      for (const id of created) {
+        const res = await fetch(`${base}/api/v1/cases/${id}`, {
+          headers: { authorization: `Bearer ${again}` },
+        });
+        expect(res.status).toBe(200);
+      }
+    } finally {
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    }
+  });
+
   it('uses DATABASE_URL instead of the embedded server when it is set, without demo data by default', async () => {
     const db = await createTestDatabase();
     const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'external-'));
