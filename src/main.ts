@@ -43,6 +43,9 @@ async function main(): Promise<void> {
     // In-flight requests may finish until the timeout; after it, remaining connections are cut.
     const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
     force.unref();
+    // Stop accepting at once (Nest's close runs its shutdown hooks before it closes the listener).
+    server.close();
+    server.closeIdleConnections();
     try {
       await app.close(); // stops accepting, waits for in-flight requests, closes the pool
       await database.stop();

@@ -1,6 +1,7 @@
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -160,11 +161,22 @@ describe('service process lifecycle (npm start)', () => {
     await new Promise((r) => setTimeout(r, 30));
     first.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
-    const late = await create();
+    // A new connection (no keep-alive reuse) after the signal.
+    const late = await new Promise<number>((resolve) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port: Number(env.PORT), path: '/health', agent: false },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? -1);
+        },
+      );
+      req.on('error', () => resolve(0));
+      req.end();
+    });
     const results = await Promise.all(inFlight);
     expect(await first.exited).toBe(0);
 
-    expect(late.status).toBe(0); // new connections are refused once draining started
+    expect(late).toBe(0); // new connections are refused once draining started
     for (const r of results) expect([0, 201, 503]).toContain(r.status);
     const created = results.filter((r) => r.status === 201).map((r) => r.id!);
     expect(created.length).toBeGreaterThan(0);
