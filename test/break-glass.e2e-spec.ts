@@ -252,7 +252,12 @@ describe('emergency break-glass access (end to end)', () => {
         [grantId],
       );
       expect(log).toContainEqual({ outcome: 'allowed', reason: 'break_glass.justified', case_id: caseId });
-      expect(log.filter((l) => l.outcome === 'denied')).toHaveLength(2); // Hai Phong, then the second review
+      // Hai Phong (404), a role without any review rule refused at the route, then the second review (409).
+      expect(log.filter((l) => l.outcome === 'denied').map((l) => l.reason)).toEqual([
+        'resource.not_found',
+        'auth.forbidden',
+        'conflict.state',
+      ]);
       expect(JSON.stringify(await sql('SELECT * FROM audit_events'))).not.toContain('xác minh');
     });
   });

@@ -79,6 +79,17 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(403);
       expect(res.body.code).toBe('auth.forbidden');
       await as('police.longbien').post('/api/v1/cases', caseBody()).expect(403);
+      // Refused at the route (a provider has no rule to create cases): on record all the same.
+      const [denied] = await t.app.get(DataSource).query(
+        `SELECT action, outcome, actor_role, reason FROM audit_events
+         WHERE action = 'case.create' AND actor_role = 'provider' ORDER BY seq DESC LIMIT 1`,
+      );
+      expect(denied).toEqual({
+        action: 'case.create',
+        outcome: 'denied',
+        actor_role: 'provider',
+        reason: 'auth.forbidden',
+      });
     });
 
     it('answers out-of-scope and missing cases with the same 404 body', async () => {

@@ -1,11 +1,56 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
+import { AuditService } from '../audit/audit.service';
+import type { AuditAction, AuditResourceType } from '../audit/audit.types';
 import { DomainError } from '../common/errors/domain-error';
 import { isDatabaseUnavailable } from '../common/errors/problem.filter';
 import { AbilityFactory } from './ability.factory';
 import type { AuthenticatedRequest } from './current-principal.decorator';
 import { POLICY_KEY, PUBLIC_KEY, RoutePolicy } from './policy.decorator';
+import type { Principal } from './principal';
+import type { Action, SubjectName } from './subjects';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The access-log action of a refused route on the subjects the log covers (case work, reports, the log
+ * itself). Directory, account and session routes are not case data and are not logged here.
+ */
+const AUDITED: Readonly<Partial<Record<`${SubjectName}:${Action}`, [AuditAction, AuditResourceType]>>> = {
+  'Case:create': ['case.create', 'case'],
+  'Case:update': ['case.update', 'case'],
+  'Case:close': ['case.close', 'case'],
+  'Case:search': ['case.search', 'case'],
+  'Case:delete': ['case.shred', 'case'],
+  'Consent:create': ['consent.create', 'consent'],
+  'Consent:withdraw': ['consent.withdraw', 'consent'],
+  'Referral:create': ['referral.create', 'referral'],
+  'Referral:accept': ['referral.accept', 'referral'],
+  'Referral:decline': ['referral.decline', 'referral'],
+  'Referral:complete': ['referral.complete', 'referral'],
+  'Referral:revoke': ['referral.revoke', 'referral'],
+  'Note:create': ['note.create', 'note'],
+  'Report:read': ['report.read', 'report'],
+  'AuditEvent:read': ['audit.read', 'audit_log'],
+  'AuditEvent:verify': ['audit.verify', 'audit_log'],
+  'BreakGlass:create': ['break_glass.open', 'break_glass'],
+  'BreakGlass:read': ['break_glass.review', 'break_glass'],
+  'BreakGlass:update': ['break_glass.review', 'break_glass'],
+};
+
+function auditedAction(
+  policy: RoutePolicy,
+  addressesRecord: boolean,
+): [AuditAction, AuditResourceType] | null {
+  // Reads of one record and reads of a list are different actions in the log.
+  if (policy.subject === 'Case' && policy.action === 'read')
+    return [addressesRecord ? 'case.read' : 'case.list', 'case'];
+  if (policy.subject === 'Referral' && policy.action === 'read') {
+    return [addressesRecord ? 'referral.read' : 'referral.list', 'referral'];
+  }
+  return AUDITED[`${policy.subject}:${policy.action}`] ?? null;
+}
 
 /**
  * The global gate in front of every route: @Public routes pass; every other route needs a valid bearer
@@ -18,6 +63,7 @@ export class AccessGuard extends AuthGuard('jwt') {
   constructor(
     private readonly reflector: Reflector,
     private readonly abilities: AbilityFactory,
+    private readonly audit: AuditService,
   ) {
     super();
   }
@@ -38,9 +84,31 @@ export class AccessGuard extends AuthGuard('jwt') {
     const ability = this.abilities.createFor(principal);
     req.ability = ability;
     if (ability.can(policy.action, policy.subject)) return true;
-    if (principal.enrollmentOnly) throw new DomainError('auth.totp_enrollment_required');
     const addressesRecord = Object.keys(req.params ?? {}).length > 0;
+    // A refusal at the route (the role has no rule at all) is on record like the services' refusals.
+    const id = req.params?.id;
+    await this.recordRefusal(principal, policy, addressesRecord, typeof id === 'string' ? id : undefined);
+    if (principal.enrollmentOnly) throw new DomainError('auth.totp_enrollment_required');
     throw new DomainError(addressesRecord ? 'resource.not_found' : 'auth.forbidden');
+  }
+
+  private async recordRefusal(
+    principal: Principal,
+    policy: RoutePolicy,
+    addressesRecord: boolean,
+    id: string | undefined,
+  ): Promise<void> {
+    const audited = auditedAction(policy, addressesRecord);
+    if (!audited) return;
+    const [action, resourceType] = audited;
+    const resourceId = id && UUID.test(id) ? id : null;
+    await this.audit.recordDenied(principal, {
+      action,
+      resourceType,
+      resourceId,
+      caseId: resourceType === 'case' ? resourceId : null,
+      reason: 'auth.forbidden',
+    });
   }
 
   override handleRequest<T>(err: unknown, user: T): T {

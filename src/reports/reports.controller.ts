@@ -1,4 +1,4 @@
-import { Controller, Get, Query, Req, Res, UseFilters } from '@nestjs/common';
+import { Controller, Get, Query, Req, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiExtraModels,
@@ -17,7 +17,6 @@ import { ActionMonthQuery, SummaryQuery } from './dto/report-query.dto';
 import { ActionMonthReportView, SummaryReportView } from './dto/report-view.dto';
 import { actionMonthCsv, summaryCsv } from './report-csv-views';
 import { CSV_CONTENT_TYPE } from './report-csv';
-import { ReportDenialFilter } from './report-denial.filter';
 import { ReportsService } from './reports.service';
 
 const DESCRIPTION =
@@ -39,7 +38,6 @@ function csvContent(model: new () => unknown): Parameters<typeof ApiOkResponse>[
 @ApiTags('reports')
 @ApiExtraModels(SummaryReportView, ActionMonthReportView)
 @Controller('reports')
-@UseFilters(ReportDenialFilter)
 export class ReportsController {
   constructor(private readonly reports: ReportsService) {}
 

@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { ReportDenialFilter } from './report-denial.filter';
 import { ReportsController } from './reports.controller';
 import { ReportsRepository } from './reports.repository';
 import { ReportsService } from './reports.service';
@@ -7,6 +6,6 @@ import { ReportsService } from './reports.service';
 /** Anonymised statistics and the Action Month report (docs/reports.md). */
 @Module({
   controllers: [ReportsController],
-  providers: [ReportsService, ReportsRepository, ReportDenialFilter],
+  providers: [ReportsService, ReportsRepository],
 })
 export class ReportsModule {}

@@ -14,7 +14,6 @@ import {
   ReportProtectionView,
   SummaryReportView,
 } from './dto/report-view.dto';
-import { markDenialRecorded } from './report-denial.filter';
 import { REPORT_NOTES } from './report-labels';
 import { AreaBreakdown, buildProtectedReport, flattenReport, FlatRow, ProtectedReport } from './report-model';
 import {
@@ -180,7 +179,7 @@ export class ReportsService {
         wardCode: ward?.code ?? null,
         reason: 'auth.forbidden',
       });
-      throw markDenialRecorded(denied);
+      throw denied;
     }
     if (ward) {
       return {
