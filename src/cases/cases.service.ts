@@ -157,6 +157,8 @@ export class CasesService {
 
   async get(p: Principal, ability: AppAbility, id: string): Promise<CaseView> {
     return this.audit.transaction(async (m, deny) => {
+      // An expired consent shows nothing, from the moment it expires.
+      if (p.role === 'provider') await this.expiry.revokeExpired(m);
       const row = await this.cases.findById(m, id);
       const access = row ? await this.readAccess(m, p, ability, row) : undefined;
       const allowed = access?.categories ?? new Set<CaseCategory>();
@@ -441,7 +443,10 @@ export class CasesService {
     return row;
   }
 
-  /** The categories the caller may read of this case (through its referral, for a provider). */
+  /**
+   * The categories the caller may read of this case (through its referral, for a provider). The caller has
+   * revoked the referrals of expired consents in this transaction first (ConsentExpiryService.revokeExpired).
+   */
   async readableCategories(
     m: EntityManager,
     p: Principal,
@@ -450,7 +455,6 @@ export class CasesService {
   ): Promise<ReadonlySet<CaseCategory>> {
     if (p.role !== 'provider' || !p.organizationId)
       return permittedCaseCategories(ability, 'read', caseSubject(row));
-    await this.expiry.revokeExpired(m); // an expired consent shows nothing, from the moment it expires
     // A provider looks through its organisation's referrals of the case; the most permissive one counts.
     const referrals = await m.query<{ status: ReferralStatus; categories: ConsentCategory[] }[]>(
       `SELECT r.status, cs.categories FROM referrals r JOIN consents cs ON cs.id = r.consent_id

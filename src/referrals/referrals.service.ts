@@ -121,8 +121,9 @@ export class ReferralsService {
         createdBy: p.userId,
         createdAt: now,
       });
-      await this.log(m, p, 'referral.create', (await this.referrals.findById(m, id))!);
-      return referralView((await this.referrals.findById(m, id))!);
+      const created = (await this.referrals.findById(m, id))!;
+      await this.log(m, p, 'referral.create', created);
+      return referralView(created);
     });
   }
 
