@@ -53,25 +53,20 @@ export interface ReferralSummary {
   createdAt: string;
 }
 
-export interface NewCaseRow {
-  id: string;
-  code: string;
-  wardCode: string;
-  provinceCode: string;
-  reportedAt: Date;
-  reportChannel: ReportChannel;
-  riskLevel: RiskLevel;
-  survivorSex: Sex;
-  ageGroup: AgeGroup;
-  childVn: boolean | null;
-  childGbvims: boolean | null;
-  gbvType: GbvType;
-  forms: ViolenceForm[];
-  contexts: CaseContext[];
-  incidentDate: string | null;
+/** A case to insert: its triage facts (the database sets status, version and the timestamps) and ciphertexts. */
+export interface NewCaseRow extends Omit<
+  CaseTriageRow,
+  'status' | 'version' | 'createdAt' | 'updatedAt' | 'closedAt' | 'shreddedAt'
+> {
   sections: Partial<Record<CaseSectionCategory, Ciphertext | null>>;
-  blind: { name: BlindIndex | null; nameDob: BlindIndex | null; phone: BlindIndex | null };
+  blind: CaseBlindIndexes;
   createdBy: string;
+}
+
+export interface CaseBlindIndexes {
+  name: BlindIndex | null;
+  nameDob: BlindIndex | null;
+  phone: BlindIndex | null;
 }
 
 /** Subject field → SQL column, for the CASL → SQL translation of the case rules. */
@@ -295,7 +290,7 @@ export class CasesRepository {
       contexts?: CaseContext[];
       incidentDate?: string | null;
       sections?: Partial<Record<CaseSectionCategory, Ciphertext | null>>;
-      blind?: { name: BlindIndex | null; nameDob: BlindIndex | null; phone: BlindIndex | null };
+      blind?: CaseBlindIndexes;
     },
     by: string,
   ): Promise<boolean> {

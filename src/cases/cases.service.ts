@@ -24,7 +24,7 @@ import {
   sealSections,
 } from './case-sections';
 import { CaseListView, CaseView, fullView, triageView } from './case-view';
-import { CASE_COLUMNS, CaseRow, CasesRepository, CaseTriageRow } from './cases.repository';
+import { CASE_COLUMNS, CaseBlindIndexes, CaseRow, CasesRepository, CaseTriageRow } from './cases.repository';
 import { CloseCaseDto, SearchCasesDto } from './dto/case-actions.dto';
 import { CreateCaseDto } from './dto/create-case.dto';
 import { UpdateCaseDto } from './dto/update-case.dto';
@@ -517,7 +517,7 @@ export class CasesService {
   private async findMatches(
     m: EntityManager,
     ability: AppAbility,
-    probe: { name: BlindIndex | null; nameDob: BlindIndex | null; phone: BlindIndex | null },
+    probe: CaseBlindIndexes,
     excludeId?: string,
   ): Promise<DuplicateMatch[]> {
     if (!probe.name && !probe.phone) return [];
