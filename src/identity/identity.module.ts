@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
+import { createSecretKey } from 'node:crypto';
 import { PassportModule } from '@nestjs/passport';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { PurposeKeys } from '../crypto';
@@ -28,7 +29,7 @@ import { UsersService } from './users.service';
     JwtModule.registerAsync({
       // HS256 with the token-signing key the crypto module derives from the master secret.
       useFactory: (keys: PurposeKeys, config: AppConfig) => ({
-        secret: keys.tokenSigningKey(),
+        secret: createSecretKey(keys.tokenSigningKey()), // a KeyObject: see jwt.strategy.ts
         signOptions: {
           algorithm: TOKEN_ALGORITHM,
           issuer: TOKEN_ISSUER,
