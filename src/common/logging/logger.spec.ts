@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger } from './logger';
+import { censorSensitive, createLogger } from './logger';
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];
@@ -36,6 +36,35 @@ describe('logger redaction', () => {
       msg: 'event',
     });
     expect(entry.req).toEqual({ headers: { authorization: '[redacted]', 'user-agent': 'jest' } });
+  });
+});
+
+describe('censorSensitive', () => {
+  it('censors at any depth, inside arrays, without changing the logged object', () => {
+    const logged = {
+      a: { b: { c: { phone: 'MARK-1' } } },
+      list: [{ fullName: 'MARK-2' }, 'plain'],
+      Authorization: 'MARK-3',
+      keep: { id: 7 },
+    };
+    const before = JSON.stringify(logged);
+    const out = censorSensitive(logged);
+    expect(JSON.stringify(out)).not.toContain('MARK-');
+    expect(out).toEqual({
+      a: { b: { c: { phone: '[redacted]' } } },
+      list: [{ fullName: '[redacted]' }, 'plain'],
+      Authorization: '[redacted]',
+      keep: { id: 7 },
+    });
+    expect(JSON.stringify(logged)).toBe(before);
+    // Nothing to censor: the same object, no copy.
+    const clean = { x: { y: [1, 2] } };
+    expect(censorSensitive(clean)).toBe(clean);
+  });
+
+  it('drops what is nested too deep to inspect', () => {
+    const deep = { l1: { l2: { l3: { l4: { l5: { l6: { password: 'MARK-deep' } } } } } } };
+    expect(JSON.stringify(censorSensitive(deep))).not.toContain('MARK-');
   });
 });
 
