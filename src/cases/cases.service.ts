@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { SlidingWindowLimiter } from '../common/http/rate-limiter';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { AppAbility } from '../authz/ability.factory';
 import { permittedCaseCategories } from '../authz/field-scope';
 import type { Principal } from '../authz/principal';
@@ -60,6 +61,7 @@ export class CasesService {
     private readonly audit: AuditService,
     private readonly expiry: ConsentExpiryService,
     @Inject(APP_CONFIG) config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {
     this.searchLimiter = new SlidingWindowLimiter(config.searchPerMinute, 60_000);
   }
@@ -79,28 +81,32 @@ export class CasesService {
     if (dto.survivor.dateOfBirth && new Date(`${dto.survivor.dateOfBirth}T00:00:00Z`) > reportedAt) {
       throw fieldError('survivor.dateOfBirth', 'is after the report', 'sau ngày tiếp nhận');
     }
-    return this.audit.transaction(async (m, deny) => {
-      const provinceCode = await this.cases.communeProvince(m, dto.wardCode);
-      const subject: CaseSubject = {
-        kind: 'Case',
+    // Checked before the transaction, so that the case number can be drawn in between (see nextCode).
+    const provinceCode = await this.cases.communeProvince(this.dataSource.manager, dto.wardCode);
+    const subject: CaseSubject = {
+      kind: 'Case',
+      wardCode: dto.wardCode,
+      provinceCode: provinceCode ?? '',
+      status: 'open',
+    };
+    if (!provinceCode || !ability.can('create', subject)) {
+      await this.audit.recordDenied(p, {
+        action: 'case.create',
+        resourceType: 'case',
+        provinceCode,
         wardCode: dto.wardCode,
-        provinceCode: provinceCode ?? '',
-        status: 'open',
-      };
-      if (!provinceCode || !ability.can('create', subject)) {
-        deny(p, {
-          action: 'case.create',
-          resourceType: 'case',
-          provinceCode,
-          wardCode: dto.wardCode,
-        });
-        throw new DomainError('auth.forbidden', {
-          en: 'You can register cases of your own communes only.',
-          vi: 'Bạn chỉ có thể đăng ký vụ việc của xã/phường mình phụ trách.',
-        });
-      }
+      });
+      throw new DomainError('auth.forbidden', {
+        en: 'You can register cases of your own communes only.',
+        vi: 'Bạn chỉ có thể đăng ký vụ việc của xã/phường mình phụ trách.',
+      });
+    }
+    // Drawn in a statement of its own: inside the transaction, the province's counter row would stay locked
+    // until the commit, and every registration of the province would wait for the one before it. A
+    // registration that fails afterwards leaves a gap in the numbers (docs/performance.md).
+    const seq = await this.cases.nextCode(this.dataSource.manager, provinceCode, reportedAt.getUTCFullYear());
+    return this.audit.transaction(async (m) => {
       const id = randomUUID();
-      const seq = await this.cases.nextCode(m, provinceCode, reportedAt.getUTCFullYear());
       const derived = deriveTriage({
         dateOfBirth: dto.survivor.dateOfBirth,
         ageYears: dto.survivor.ageYears,
