@@ -456,6 +456,45 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(results.map((x) => x.status).sort()).toEqual([200, 409]);
     });
 
+    it('pages the inbox: most urgent first, a total over every page, nothing dropped', async () => {
+      const ids: string[] = [];
+      for (const urgency of ['routine', 'emergency', 'urgent']) {
+        const c = await newCase();
+        const consentId = await consent(c.id, {
+          organizationId: police,
+          categories: ['identity'],
+          givenBy: 'survivor',
+        });
+        ids.push((await refer(c.id, police, consentId, urgency)).id);
+      }
+      const all = await as('police.longbien')
+        .get('/api/v1/referrals?status=pending&pageSize=200')
+        .expect(200);
+      const total = all.body.total as number;
+      expect(total).toBe(all.body.items.length);
+      expect(total).toBeGreaterThanOrEqual(3);
+      const dues = (all.body.items as { dueAt: string }[]).map((r) => r.dueAt);
+      expect([...dues].sort()).toEqual(dues);
+      // Walking the pages returns every referral once.
+      const seen: string[] = [];
+      for (let page = 1; page <= Math.ceil(total / 2); page++) {
+        const res = await as('police.longbien')
+          .get(`/api/v1/referrals?status=pending&page=${page}&pageSize=2`)
+          .expect(200);
+        expect(res.body).toMatchObject({ total, page, pageSize: 2 });
+        seen.push(...(res.body.items as { id: string }[]).map((r) => r.id));
+      }
+      expect(seen).toEqual((all.body.items as { id: string }[]).map((r) => r.id));
+      expect(seen).toEqual(expect.arrayContaining(ids));
+      const past = await as('police.longbien').get(
+        `/api/v1/referrals?status=pending&page=${total + 1}&pageSize=1`,
+      );
+      expect(past.status).toBe(200);
+      expect(past.body).toMatchObject({ items: [], total });
+      await as('police.longbien').get('/api/v1/referrals?pageSize=201').expect(400);
+      await as('police.longbien').get('/api/v1/referrals?page=0').expect(400);
+    });
+
     it('withdrawing consent revokes its referrals at once and the provider loses access', async () => {
       const c = await newCase();
       const consentId = await consent(c.id, {

@@ -46,6 +46,13 @@ export class ReferralView {
   case?: CaseView;
 }
 
+export class ReferralListView {
+  @ApiProperty({ type: [ReferralView] }) items!: ReferralView[];
+  @ApiProperty({ description: 'all referrals of the filter in scope, on every page' }) total!: number;
+  @ApiProperty() page!: number;
+  @ApiProperty() pageSize!: number;
+}
+
 export function referralView(r: ReferralRow, now = new Date()): ReferralView {
   const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
   return {

@@ -13,7 +13,7 @@ import {
   ReferralListQueryDto,
   RevokeReferralDto,
 } from './dto/referral.dto';
-import { NoteView, ReferralView } from './referral-view';
+import { NoteView, ReferralListView, ReferralView } from './referral-view';
 import { ReferralsService } from './referrals.service';
 
 const Id = (name = 'id'): ParameterDecorator =>
@@ -43,14 +43,16 @@ export class ReferralsController {
   @Policy('read', 'Referral')
   @ApiOperation({
     summary:
-      'Provider: the organisation’s inbox; ward officer: its communes’ referrals. status=overdue is the escalation list.',
+      'Provider: the organisation’s inbox; ward officer: its communes’ referrals. status=overdue is the escalation list. ' +
+      'Most urgent deadline first; 50 per page unless pageSize says otherwise (at most 200).',
   })
+  @ApiOkResponse({ type: ReferralListView })
   list(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
     @Query() q: ReferralListQueryDto,
-  ): Promise<{ items: ReferralView[] }> {
-    return this.referrals.list(p, a, q.status);
+  ): Promise<ReferralListView> {
+    return this.referrals.list(p, a, q.status, q.page ?? 1, q.pageSize ?? 50);
   }
 
   @Get('referrals/:id')

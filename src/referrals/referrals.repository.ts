@@ -90,12 +90,14 @@ export class ReferralsRepository {
     return rows[0] ? toRow(rows[0]) : null;
   }
 
+  /** A page of the referrals in scope, most urgent deadline first, with the number of all of them. */
   async list(
     m: EntityManager,
     scope: SqlCondition,
     filter: { status?: ReferralStatus; overdue?: boolean },
-    limit = 200,
-  ): Promise<ReferralRow[]> {
+    page: number,
+    pageSize: number,
+  ): Promise<{ rows: ReferralRow[]; total: number }> {
     const where = positional(scope);
     const params = [...where.params];
     const conditions = [`(${where.sql})`];
@@ -104,12 +106,26 @@ export class ReferralsRepository {
       conditions.push(`r.status = $${params.length}`);
     }
     if (filter.overdue) conditions.push(`r.status = 'pending' AND r.due_at < now()`);
-    params.push(limit);
+    const n = params.length;
     const rows = await m.query<Raw[]>(
-      `${SELECT} WHERE ${conditions.join(' AND ')} ORDER BY r.due_at ASC, r.id LIMIT $${params.length}`,
-      params,
+      `${SELECT.replace('SELECT ', 'SELECT count(*) OVER () AS total, ')} WHERE ${conditions.join(' AND ')}
+       ORDER BY r.due_at ASC, r.id LIMIT $${n + 1} OFFSET $${n + 2}`,
+      [...params, pageSize, (page - 1) * pageSize],
     );
-    return rows.map(toRow);
+    const total =
+      rows.length > 0
+        ? Number(rows[0].total)
+        : page === 1
+          ? 0
+          : Number(
+              (
+                await m.query<{ n: string }[]>(
+                  `SELECT count(*) AS n FROM (${SELECT} WHERE ${conditions.join(' AND ')}) x`,
+                  params,
+                )
+              )[0].n,
+            );
+    return { rows: rows.map(toRow), total };
   }
 
   async listForCase(m: EntityManager, caseId: string): Promise<ReferralRow[]> {

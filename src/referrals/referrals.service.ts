@@ -23,7 +23,7 @@ import {
   RevokeReferralDto,
 } from './dto/referral.dto';
 import { dueAt, ReferralState, ReferralStatus, ReferralTransitions } from './referral-state';
-import { NoteView, ReferralView, referralView } from './referral-view';
+import { NoteView, ReferralListView, ReferralView, referralView } from './referral-view';
 import { REFERRAL_COLUMNS, ReferralRow, ReferralsRepository } from './referrals.repository';
 
 type AuditAction = 'referral.accept' | 'referral.decline' | 'referral.complete' | 'referral.revoke';
@@ -132,18 +132,26 @@ export class ReferralsService {
     p: Principal,
     ability: AppAbility,
     status?: ReferralStatus | 'overdue',
-  ): Promise<{ items: ReferralView[] }> {
+    page = 1,
+    pageSize = 50,
+  ): Promise<ReferralListView> {
     return this.audit.transaction(async (m) => {
       await this.expiry.revokeExpired(m);
       const scope = accessibleWhere(ability, 'read', 'Referral', REFERRAL_COLUMNS);
-      const rows = await this.referrals.list(m, scope, status === 'overdue' ? { overdue: true } : { status });
+      const { rows, total } = await this.referrals.list(
+        m,
+        scope,
+        status === 'overdue' ? { overdue: true } : { status },
+        page,
+        pageSize,
+      );
       await this.audit.record(m, p, {
         action: 'referral.list',
         resourceType: 'referral',
         fields: ['triage'],
         returnedIds: rows.map((r) => r.id),
       });
-      return { items: rows.map((r) => referralView(r)) };
+      return { items: rows.map((r) => referralView(r)), total, page, pageSize };
     });
   }
 

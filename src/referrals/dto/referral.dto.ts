@@ -11,6 +11,7 @@ import {
   MaxLength,
   MinLength,
 } from 'class-validator';
+import { PageQueryDto } from '../../common/http/page-query.dto';
 import {
   REFERRAL_OUTCOMES,
   REFERRAL_SERVICES,
@@ -68,7 +69,7 @@ export class CreateNoteDto {
   @ApiProperty({ maxLength: 10000 }) @IsString() @MinLength(1) @MaxLength(10000) text!: string;
 }
 
-export class ReferralListQueryDto {
+export class ReferralListQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: REFERRAL_STATUS_FILTER })
   @IsOptional()
   @IsIn(REFERRAL_STATUS_FILTER)
