@@ -4,6 +4,7 @@ import { Identity1764000000300 } from './1764000000300-Identity';
 import { AccessLog1764000000400 } from './1764000000400-AccessLog';
 import { Cases1764000000500 } from './1764000000500-Cases';
 import { BreakGlass1764000000600 } from './1764000000600-BreakGlass';
+import { ListIndexes1764000000700 } from './1764000000700-ListIndexes';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -16,4 +17,5 @@ export const MIGRATIONS = [
   AccessLog1764000000400,
   Cases1764000000500,
   BreakGlass1764000000600,
+  ListIndexes1764000000700,
 ];

@@ -99,6 +99,11 @@ const SCOPED_FROM = `cases c
 
 type Raw = Record<string, unknown>;
 
+/** Whether a scope condition names the referral or consent joined in SCOPED_FROM (providers' scopes do). */
+function namesReferral(sql: string): boolean {
+  return /\b(r|cs)\./.test(sql);
+}
+
 function toTriage(r: Raw): CaseTriageRow {
   return {
     id: r.id as string,
@@ -213,6 +218,27 @@ export class CasesRepository {
   ): Promise<{ items: CaseTriageRow[]; total: number }> {
     const where = positional(scope);
     const n = where.params.length;
+    if (!namesReferral(where.sql)) {
+      // Ward officers and supervisors: conditions on the case alone. No join, no DISTINCT: the page comes
+      // from an index in created_at order and the count from the same condition (bench/results/scale-plans.md).
+      const rows = await m.query<Raw[]>(
+        `SELECT ${TRIAGE_COLUMNS}, (SELECT count(*)::int FROM cases c WHERE ${where.sql}) AS total
+         FROM cases c WHERE ${where.sql}
+         ORDER BY c.created_at DESC, c.id
+         LIMIT $${n + 1} OFFSET $${n + 2}`,
+        [...where.params, pageSize, (page - 1) * pageSize],
+      );
+      const total =
+        rows.length > 0
+          ? (rows[0].total as number)
+          : (
+              await m.query<{ n: number }[]>(
+                `SELECT count(*)::int AS n FROM cases c WHERE ${where.sql}`,
+                where.params,
+              )
+            )[0].n;
+      return { items: rows.map(toTriage), total };
+    }
     const rows = await m.query<Raw[]>(
       `WITH scoped AS (SELECT DISTINCT c.id FROM ${SCOPED_FROM} WHERE ${where.sql})
        SELECT ${TRIAGE_COLUMNS}, (SELECT count(*)::int FROM scoped) AS total
