@@ -43,6 +43,27 @@ export const CANONICAL_COLUMNS = [
 ] as const;
 
 const PREFIX = `${CANONICAL_FORMAT};`;
+
+/**
+ * The canonical line of a stored row, computed by PostgreSQL (the verifier's fast path: one text column per
+ * row instead of 22 parsed and joined in JavaScript). The same text as `canonicalLine(storedValues(raw))`:
+ * each value in the text form PostgreSQL returns (lists: the inside of the array literal, quotes kept), written
+ * `<char_length>:<text>` or `~`. For every value Haven writes (ASCII only) char_length equals JavaScript's
+ * UTF-16 length; a non-ASCII value put there by someone else can only make its MAC mismatch (the line stays
+ * length-prefixed, hence injective), never match. Test: audit-canonical.spec.ts.
+ */
+export const CANONICAL_LINE_SQL = [
+  `'${CANONICAL_FORMAT};'`,
+  ...CANONICAL_COLUMNS.map((c) => {
+    const v =
+      'select' in c
+        ? `(${c.select})::text`
+        : 'list' in c && c.list
+          ? `substr(${c.column}::text, 2, char_length(${c.column}::text) - 2)`
+          : `${c.column}::text`;
+    return `COALESCE(char_length(${v})::text || ':' || ${v}, '~')`;
+  }),
+].join(' || ');
 const LIST = CANONICAL_COLUMNS.map((c) => 'list' in c && c.list === true);
 
 /** The canonical line of values already in their text form (lists: elements joined by commas). */

@@ -1,5 +1,5 @@
 import type { PurposeKeys } from '../crypto';
-import { CANONICAL_COLUMNS, CanonicalEncoder, canonicalLine, storedValues } from './audit-canonical';
+import { CANONICAL_LINE_SQL, CanonicalEncoder } from './audit-canonical';
 import type { Checkpoint } from './audit-checkpoint';
 import { GENESIS_MAC } from './audit.types';
 
@@ -58,11 +58,10 @@ export interface VerifyOptions {
 }
 
 const RAW_TEXT = { getTypeParser: () => (value: string) => value };
-const COLUMNS = [
-  ...CANONICAL_COLUMNS.map((c) => ('select' in c ? c.select : c.column)),
-  `encode(mac, 'hex')`,
-].join(', ');
-const MAC_COLUMN = CANONICAL_COLUMNS.length;
+// seq, stripe, prev_seq, the canonical line (built by PostgreSQL, see CANONICAL_LINE_SQL), the MAC.
+const COLUMNS = `seq, stripe, prev_seq, ${CANONICAL_LINE_SQL}, encode(mac, 'hex')`;
+const LINE_COLUMN = 3;
+const MAC_COLUMN = 4;
 
 interface StripeState {
   firstSeq: number;
@@ -159,8 +158,7 @@ export async function verifyAuditChain(
         if (row.prevSeq >= row.seq) {
           flag(row.seq, 'entry_out_of_order'); // a predecessor after itself: moved (the CHECK was dropped)
         } else if (row.prevSeq === state.lastSeq) {
-          r.length = MAC_COLUMN;
-          const mac = keys.auditChainMac(state.lastMac, encoder.encodeLine(canonicalLine(storedValues(r))));
+          const mac = keys.auditChainMac(state.lastMac, encoder.encodeLine(r[LINE_COLUMN]));
           if (mac.toString('hex') === macHex) {
             intact = true;
             state.lastMac = mac;
