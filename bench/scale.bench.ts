@@ -1,0 +1,267 @@
+// Scale benchmark (issue 8, item 3): a million cases and ten million access-log entries.
+//   npm run bench:scale -- --units <official units JSON> [--cases 1000000] [--audit 10000000]
+//                          [--data-dir <dir>] (reuse a seeded directory: skips seeding) [--keep] [--out bench/results]
+// 1. first start of the service (migrations, demo data), units import, stop;
+// 2. bulk seed (bench/scale/bulk-seed.ts) straight into the embedded PostgreSQL, timed;
+// 3. the service again: case list and blind-index search latency (p50/p95/p99), report summary for a province
+//    and a year, server RSS under that load, EXPLAIN (ANALYZE, BUFFERS) of every read-only statement the
+//    service ran, and full verification of the access log with the CLI (entries/s).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import { createCryptoServices } from '../src/crypto';
+import { EmbeddedPostgres } from '../src/database/embedded-postgres';
+import { bulkSeed, BulkSeedResult } from './scale/bulk-seed';
+import { api, freePort, launchService, mapConcurrent, Service, signIn } from './support/service';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+const CASES = Number(arg('--cases') ?? 1_000_000);
+const AUDIT = Number(arg('--audit') ?? 10_000_000);
+const UNITS = arg('--units') ?? resolve(__dirname, '../../shared/data/vn-admin-units/units-2026-07-25.json');
+const OUT = arg('--out');
+const PASSWORD = 'scale-bench-password';
+const DIST = join(__dirname, '..', 'dist', 'src');
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+interface Timing {
+  requests: number;
+  concurrency: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  errors: number;
+}
+
+/** Runs `count` calls of `fn` with `concurrency` in flight; latency percentiles in ms. */
+async function timed(count: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<Timing> {
+  const ms: number[] = [];
+  let errors = 0;
+  await mapConcurrent(
+    Array.from({ length: count }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const t = process.hrtime.bigint();
+      try {
+        await fn(i);
+      } catch {
+        errors++;
+      }
+      ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+    },
+  );
+  ms.sort((a, b) => a - b);
+  const round = (x: number) => Number(x.toFixed(1));
+  return {
+    requests: count,
+    concurrency,
+    p50: round(percentile(ms, 50)),
+    p95: round(percentile(ms, 95)),
+    p99: round(percentile(ms, 99)),
+    max: round(ms[ms.length - 1]),
+    errors,
+  };
+}
+
+function rssMB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+async function ownerClient(dataDir: string, port: number): Promise<{ client: Client; pg: EmbeddedPostgres }> {
+  const password = readFileSync(join(dataDir, 'postgres.secret'), 'utf8').trim();
+  const pg = new EmbeddedPostgres({ clusterDir: join(dataDir, 'postgres'), port, password });
+  await pg.start();
+  const client = new Client({ connectionString: pg.url('haven') });
+  await client.connect();
+  return { client, pg };
+}
+
+async function main(): Promise<void> {
+  const reuse = arg('--data-dir');
+  const root = reuse ? resolve(reuse, '..') : mkdtempSync(join(tmpdir(), 'haven-scale-'));
+  if (!reuse) chmodSync(root, 0o711);
+  const dataDir = reuse ? resolve(reuse) : join(root, 'data');
+  const pgPort = await freePort();
+  const env = {
+    HAVEN_DATA_DIR: dataDir,
+    HAVEN_EMBEDDED_PG_PORT: String(pgPort),
+    HAVEN_DEMO_PASSWORD: PASSWORD,
+    HAVEN_SEARCH_PER_MINUTE: '10000',
+    LOG_LEVEL: 'info',
+  };
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+  let seed: BulkSeedResult | null = null;
+  let service: Service | null = null;
+  try {
+    if (!reuse) {
+      // First start: cluster, migrations, demo data; then the official units, with the service stopped.
+      await (await launchService(env, join(root, 'first-start.log'))).stop();
+      if (!existsSync(UNITS)) throw new Error(`units file not found: ${UNITS} (pass --units <file>)`);
+      execFileSync(process.execPath, [join(DIST, 'cli', 'units-import.js'), UNITS], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', 2, 2],
+      });
+      const { client, pg } = await ownerClient(dataDir, pgPort);
+      try {
+        const crypto = await createCryptoServices({ dataDir, production: false });
+        seed = await bulkSeed(client, crypto, { cases: CASES, auditEntries: AUDIT, log });
+        log(`seeded in ${seed.seconds.total.toFixed(0)} s`);
+      } finally {
+        await client.end();
+        await pg.stop();
+      }
+    }
+
+    // The service on the seeded data, capturing the statements it runs.
+    const capture = join(root, 'queries.jsonl');
+    rmSync(capture, { force: true });
+    service = await launchService({ ...env, HAVEN_BENCH_CAPTURE: capture }, join(root, 'service.log'), [
+      '-r',
+      join(__dirname, 'support', 'capture-queries.cjs'),
+    ]);
+    const base = service.base;
+    const ward = api(base, await signIn(base, 'ward.longbien', PASSWORD));
+    const supervisor = api(base, await signIn(base, 'supervisor.hanoi', PASSWORD));
+    const rss: number[] = [];
+    const pid = service.child.pid!;
+    const sampler = setInterval(() => rss.push(rssMB(pid)), 200);
+
+    const scope = await ward<{ total: number }>('GET', '/api/v1/cases?pageSize=1');
+    const pages = Math.max(1, Math.ceil(scope.total / 20));
+    const provinceScope = await supervisor<{ total: number }>('GET', '/api/v1/cases?pageSize=1');
+    const provincePages = Math.max(1, Math.ceil(provinceScope.total / 20));
+    const n = (i: number) => 1 + ((i * 7919) % Math.max(1, CASES));
+    const measurements = {
+      caseListWardOfficer: await timed(2000, 8, async (i) => {
+        await ward('GET', `/api/v1/cases?page=${1 + (i % pages)}&pageSize=20`);
+      }),
+      caseListProvinceSupervisor: await timed(500, 8, async (i) => {
+        await supervisor('GET', `/api/v1/cases?page=${1 + (i % Math.min(provincePages, 50))}&pageSize=20`);
+      }),
+      searchByName: await timed(2000, 8, async (i) => {
+        await ward('POST', '/api/v1/cases/search', { fullName: `nguoi thu tai ${n(i)}` });
+      }),
+      searchByPhone: await timed(2000, 8, async (i) => {
+        await ward('POST', '/api/v1/cases/search', { phone: `09${String(n(i)).padStart(8, '0')}` });
+      }),
+      reportSummaryProvinceYear: await timed(10, 1, async () => {
+        await supervisor('GET', '/api/v1/reports/summary?province=01&from=2026-01-01&to=2026-12-31');
+      }),
+    };
+    clearInterval(sampler);
+    const casesInScope = { wardOfficer: scope.total, provinceSupervisor: provinceScope.total };
+
+    // Full verification of the access log, with the CLI, the service running.
+    const verifyOut = execFileSync(process.execPath, [join(DIST, 'cli', 'audit-verify.js')], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      maxBuffer: 1 << 20,
+    }).toString();
+    const verify = JSON.parse(verifyOut) as { ok: boolean; checked: number; seconds: number };
+    const verification = {
+      ok: verify.ok,
+      entries: verify.checked,
+      seconds: verify.seconds,
+      entriesPerSecond: Math.round(verify.checked / verify.seconds),
+    };
+    log(`verify: ${JSON.stringify(verification)}`);
+
+    // EXPLAIN what the service ran, as the owner, on the same database.
+    const password = readFileSync(join(dataDir, 'postgres.secret'), 'utf8').trim();
+    const owner = new Client({
+      connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/haven`,
+    });
+    await owner.connect();
+    const plans: { text: string; plan: string }[] = [];
+    const sizes = (
+      await owner.query<{ table: string; rows: string; size: string }>(
+        `SELECT relname AS table, reltuples::bigint AS rows, pg_size_pretty(pg_total_relation_size(oid)) AS size
+         FROM pg_class WHERE relname IN ('cases', 'referrals', 'consents', 'data_keys', 'audit_events') ORDER BY relname`,
+      )
+    ).rows;
+    for (const line of readFileSync(capture, 'utf8').split('\n').filter(Boolean)) {
+      const { text, params } = JSON.parse(line) as { text: string; params: unknown[] };
+      const values = params.map((v) =>
+        v && typeof v === 'object' && 'bytea' in v ? Buffer.from((v as { bytea: string }).bytea, 'hex') : v,
+      );
+      try {
+        const res = await owner.query<{ 'QUERY PLAN': string }>(
+          `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${text}`,
+          values,
+        );
+        plans.push({
+          text: text.replace(/\s+/g, ' ').trim(),
+          plan: res.rows.map((r) => r['QUERY PLAN']).join('\n'),
+        });
+      } catch (e) {
+        plans.push({
+          text: text.replace(/\s+/g, ' ').trim(),
+          plan: `(not explained: ${(e as Error).message})`,
+        });
+      }
+    }
+    await owner.end();
+
+    const maxRss = Math.max(0, ...rss);
+    const goals = {
+      seedMinutes: { goal: '< 30', value: seed ? Number((seed.seconds.total / 60).toFixed(1)) : null },
+      caseListP95Ms: { goal: '<= 50', value: measurements.caseListWardOfficer.p95 },
+      searchP95Ms: {
+        goal: '<= 50',
+        value: Math.max(measurements.searchByName.p95, measurements.searchByPhone.p95),
+      },
+      reportSummaryMs: { goal: '<= 2000', value: measurements.reportSummaryProvinceYear.max },
+      verifyEntriesPerSecond: { goal: '>= 200000', value: verification.entriesPerSecond },
+      serverRssMB: { goal: '<= 400', value: maxRss },
+    };
+    const report = {
+      date: new Date().toISOString(),
+      machine: { cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) },
+      seed,
+      tables: sizes,
+      casesInScope,
+      measurements,
+      verification,
+      serverRssMB: { max: maxRss },
+      goals,
+    };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (OUT) {
+      mkdirSync(OUT, { recursive: true });
+      writeFileSync(join(OUT, 'scale.json'), `${JSON.stringify(report, null, 2)}\n`);
+      writeFileSync(
+        join(OUT, 'scale-plans.md'),
+        [
+          `# Query plans at scale (${report.date.slice(0, 10)})`,
+          '',
+          'Every read-only statement the service ran during `npm run bench:scale`, explained with the parameters it',
+          'used (EXPLAIN (ANALYZE, BUFFERS, COSTS OFF), as the owner). Table sizes:',
+          '',
+          '| table | rows | size |',
+          '|---|---:|---:|',
+          ...sizes.map((s) => `| ${s.table} | ${s.rows} | ${s.size} |`),
+          '',
+          ...plans.flatMap((p) => ['```sql', p.text, '```', '```', p.plan, '```', '']),
+        ].join('\n'),
+      );
+    }
+  } finally {
+    await service?.stop();
+    if (!reuse && !process.argv.includes('--keep')) rmSync(root, { recursive: true, force: true });
+    else process.stderr.write(`data kept in ${dataDir}\n`);
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+});

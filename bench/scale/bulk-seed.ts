@@ -1,0 +1,677 @@
+// Bulk seeding for the scale benchmark (issue 8, item 3): cases with consents and referrals, and access-log
+// entries, written straight into PostgreSQL with COPY - but sealed, indexed and chained exactly as the
+// service does it (the same keys, field encryption, blind indexes, canonical encoding and chain MAC), so the
+// service reads the cases, finds them by blind index, and `npm run audit:verify` accepts the log.
+//
+// Everything generated is synthetic: names are "Người Thử Tải <n>", phones 09xxxxxxxx from the counter.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { CanonicalEncoder } from '../../src/audit/audit-canonical';
+import { AUDIT_STRIPES, AuditRow } from '../../src/audit/audit.types';
+import { caseCode, deriveTriage } from '../../src/cases/case-classification';
+import { CaseSections, sealSections } from '../../src/cases/case-sections';
+import { CASE_OWNER } from '../../src/cases/cases.service';
+import { type CryptoServices, DataKey } from '../../src/crypto';
+import { dekWrapContext } from '../../src/crypto/data-key';
+
+export interface BulkSeedOptions {
+  cases: number;
+  auditEntries: number;
+  /** Share of cases that get a consent and a referral. */
+  referredShare?: number;
+  /** Cases are reported over the `years` years up to `until`. */
+  until?: Date;
+  years?: number;
+  log?: (line: string) => void;
+}
+
+export interface BulkSeedResult {
+  cases: number;
+  referrals: number;
+  auditEntries: number;
+  seconds: { cases: number; audit: number; analyze: number; total: number };
+}
+
+// Deterministic pseudo-random numbers (xorshift32): the same seed gives the same data set.
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+}
+
+function pick<T>(r: () => number, items: readonly T[]): T {
+  return items[Math.floor(r() * items.length)];
+}
+
+/** COPY text format: `\N` for null, backslashes doubled (bytea goes as `\\x…`). */
+type CopyValue = string | number | boolean | Date | Buffer | readonly string[] | null | undefined;
+
+function copyValue(v: CopyValue): string {
+  if (v === null || v === undefined) return '\\N';
+  if (Buffer.isBuffer(v)) return `\\\\x${v.toString('hex')}`;
+  if (v instanceof Date) return v.toISOString();
+  if (Array.isArray(v)) return `{${v.join(',')}}`;
+  return String(v);
+}
+
+async function copyRows(
+  client: Client,
+  table: string,
+  columns: readonly string[],
+  rows: Iterable<CopyValue[]>,
+): Promise<void> {
+  function* chunks(): Generator<string> {
+    let buf: string[] = [];
+    for (const row of rows) {
+      buf.push(row.map(copyValue).join('\t'));
+      if (buf.length >= 2000) {
+        yield `${buf.join('\n')}\n`;
+        buf = [];
+      }
+    }
+    if (buf.length > 0) yield `${buf.join('\n')}\n`;
+  }
+  await pipeline(
+    Readable.from(chunks()),
+    client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`)),
+  );
+}
+
+const CHANNELS = [
+  'walk_in',
+  'phone',
+  'hotline_111',
+  'police',
+  'school',
+  'health_facility',
+  'community',
+  'other',
+];
+const RISKS = ['low', 'medium', 'high', 'critical'] as const;
+const SEXES = ['female', 'female', 'female', 'female', 'male', 'other', 'unknown'] as const;
+const GBV_TYPES = [
+  'rape',
+  'sexual_assault',
+  'physical_assault',
+  'physical_assault',
+  'forced_marriage',
+  'denial_of_resources_opportunities_or_services',
+  'psychological_emotional_abuse',
+  'psychological_emotional_abuse',
+] as const;
+const FORMS = ['physical', 'psychological', 'sexual', 'economic'] as const;
+const RELATIONSHIPS = [
+  'spouse',
+  'former_spouse',
+  'intimate_partner',
+  'parent',
+  'acquaintance',
+  'stranger',
+] as const;
+const SECTORS = ['police', 'health', 'social'] as const;
+const SERVICES: Record<(typeof SECTORS)[number], string> = {
+  police: 'police_protection',
+  health: 'medical_care',
+  social: 'psychosocial_support',
+};
+const URGENCY_MINUTES = { emergency: 120, urgent: 720, routine: 7200 } as const;
+const USER_AGENT = 'Mozilla/5.0 Chrome/131.0 Safari/537.36';
+
+interface SeededCase {
+  id: string;
+  ward: string;
+  province: string;
+  referralId: string | null;
+  orgId: string | null;
+}
+
+/**
+ * Seeds `cases` cases (a share of them referred) and `auditEntries` access-log entries into a migrated
+ * database that already has its administrative units and at least one account (the service's first start).
+ * `client` connects as the schema owner. The service must not run meanwhile (the log is appended in bulk).
+ */
+export async function bulkSeed(
+  client: Client,
+  crypto: CryptoServices,
+  options: BulkSeedOptions,
+): Promise<BulkSeedResult> {
+  const log = options.log ?? (() => undefined);
+  const started = Date.now();
+  const r = rng(20261123);
+  const until = options.until ?? new Date();
+  const years = options.years ?? 2;
+  const span = years * 365 * 86400_000;
+  const referredShare = options.referredShare ?? 0.6;
+
+  await client.query(`SET synchronous_commit = off`);
+  await client.query(`SET maintenance_work_mem = '256MB'`);
+
+  const communes = (
+    await client.query<{ code: string; province_code: string }>(
+      `SELECT code, province_code FROM admin_units WHERE level = 'commune' ORDER BY code`,
+    )
+  ).rows;
+  if (communes.length === 0) throw new Error('no communes: import the administrative units first');
+  const users = (
+    await client.query<{ id: string; role: string; organization_id: string | null }>(
+      `SELECT id, role, organization_id FROM users WHERE status = 'active' ORDER BY username`,
+    )
+  ).rows;
+  const ward = users.find((u) => u.role === 'ward_officer');
+  const provider = users.find((u) => u.role === 'provider');
+  if (!ward) throw new Error('no ward officer account: start the service once (demo data) first');
+
+  // One organisation per sector and province (synthetic, clearly named), serving the whole province.
+  const provinces = [...new Set(communes.map((c) => c.province_code))];
+  const orgs = new Map<string, string>(); // `${province}:${sector}` → id
+  for (const province of provinces) {
+    for (const sector of SECTORS) {
+      const { rows } = await client.query<{ id: string }>(
+        `INSERT INTO organizations (name, sector, province_code, service_scope)
+         VALUES ($1, $2, $3, 'province')
+         ON CONFLICT (province_code, lower(name)) DO UPDATE SET sector = EXCLUDED.sector
+         RETURNING id`,
+        [`Tổ chức thử tải ${sector} ${province}`, sector, province],
+      );
+      orgs.set(`${province}:${sector}`, rows[0].id);
+    }
+  }
+
+  // Case numbers continue each province's and year's counter.
+  const counters = new Map<string, number>();
+  for (const row of (
+    await client.query<{ province_code: string; year: number; last_value: number }>(
+      `SELECT province_code, year, last_value FROM case_sequences`,
+    )
+  ).rows) {
+    counters.set(`${row.province_code}:${row.year}`, row.last_value);
+  }
+
+  const kek = await crypto.keyProvider.activeKek();
+  const seeded: SeededCase[] = [];
+  const t0 = Date.now();
+  const batch = 20_000;
+  let referrals = 0;
+  for (let start = 0; start < options.cases; start += batch) {
+    const n = Math.min(batch, options.cases - start);
+    const keyRows: CopyValue[][] = [];
+    const caseRows: CopyValue[][] = [];
+    const consentRows: CopyValue[][] = [];
+    const referralRows: CopyValue[][] = [];
+    for (let i = 0; i < n; i++) {
+      const serial = start + i + 1;
+      const id = randomUUID();
+      const commune = pick(r, communes);
+      const reportedAt = new Date(until.getTime() - Math.floor(r() * span));
+      const year = reportedAt.getUTCFullYear();
+      const counterKey = `${commune.province_code}:${year}`;
+      const seq = (counters.get(counterKey) ?? 0) + 1;
+      counters.set(counterKey, seq);
+      const sex = pick(r, SEXES);
+      const ageYears = Math.floor(r() * 70) + 3;
+      const dob = new Date(
+        reportedAt.getTime() - ageYears * 365.25 * 86400_000 - Math.floor(r() * 300) * 86400_000,
+      );
+      const dateOfBirth = dob.toISOString().slice(0, 10);
+      const forms = FORMS.filter(() => r() < 0.4);
+      if (forms.length === 0) forms.push('physical');
+      const gbvType = pick(r, GBV_TYPES);
+      const relationship = pick(r, RELATIONSHIPS);
+      const occurredAt = new Date(reportedAt.getTime() - Math.floor(r() * 7) * 86400_000);
+      const fullName = `Người Thử Tải ${serial}`;
+      const phone = `09${String(serial).padStart(8, '0')}`;
+      const sections: CaseSections = {
+        identity: { fullName, dateOfBirth },
+        contact: { phone, address: `Địa chỉ thử tải số ${serial}` },
+        incident: {
+          occurredAt: occurredAt.toISOString(),
+          narrative: `Tường thuật thử tải số ${serial}, không có thông tin thật.`,
+        },
+        perpetrator: { fullName: `Người Gây Thử ${serial}`, relationship },
+        ...(r() < 0.3 ? { health: { injuries: 'thương tích thử tải' } } : {}),
+      };
+      const derived = deriveTriage({
+        dateOfBirth,
+        reportedAt,
+        relationship,
+        forms: [...forms],
+        gbvType,
+      });
+      const dekId = randomUUID();
+      const dek = randomBytes(32);
+      const owner = { ownerType: CASE_OWNER, ownerId: id };
+      const wrapped = await crypto.keyProvider.wrapDek(kek, dek, dekWrapContext(owner, dekId, kek));
+      const key = new DataKey(owner, dekId, dek);
+      const sealed = sealSections(crypto.fields, key, id, sections);
+      key.wipe();
+      const createdAt = reportedAt;
+      keyRows.push([CASE_OWNER, id, dekId, kek.kekId, kek.version, wrapped, createdAt]);
+      caseRows.push([
+        id,
+        caseCode(commune.province_code, year, seq),
+        commune.code,
+        commune.province_code,
+        reportedAt,
+        pick(r, CHANNELS),
+        pick(r, RISKS),
+        sex,
+        derived.ageGroup,
+        derived.childVn,
+        derived.childGbvims,
+        gbvType,
+        forms,
+        derived.contexts,
+        occurredAt.toISOString().slice(0, 10),
+        sealed.identity ?? null,
+        sealed.contact ?? null,
+        sealed.incident ?? null,
+        sealed.perpetrator ?? null,
+        sealed.health ?? null,
+        crypto.blindIndex.fullName(fullName),
+        crypto.blindIndex.fullNameDob(fullName, dateOfBirth),
+        crypto.blindIndex.phone(phone),
+        ward.id,
+        createdAt,
+        ward.id,
+        createdAt,
+      ]);
+      const c: SeededCase = {
+        id,
+        ward: commune.code,
+        province: commune.province_code,
+        referralId: null,
+        orgId: null,
+      };
+      if (r() < referredShare) {
+        const sector = pick(r, SECTORS);
+        const orgId = orgs.get(`${commune.province_code}:${sector}`)!;
+        const consentId = randomUUID();
+        const referralId = randomUUID();
+        const at = new Date(createdAt.getTime() + 3600_000);
+        consentRows.push([
+          consentId,
+          id,
+          orgId,
+          ['identity', 'contact', 'incident'],
+          'survivor',
+          ward.id,
+          at,
+        ]);
+        const urgency = pick(r, ['routine', 'urgent', 'urgent', 'emergency'] as const);
+        const dueAt = new Date(at.getTime() + URGENCY_MINUTES[urgency] * 60_000);
+        const roll = r();
+        const status =
+          roll < 0.15
+            ? 'pending'
+            : roll < 0.55
+              ? 'accepted'
+              : roll < 0.65
+                ? 'declined'
+                : roll < 0.95
+                  ? 'completed'
+                  : 'revoked';
+        const acceptedAt =
+          status === 'accepted' || status === 'completed'
+            ? new Date(at.getTime() + Math.floor(r() * 48 * 3600_000))
+            : null;
+        referralRows.push([
+          referralId,
+          id,
+          orgId,
+          consentId,
+          [SERVICES[sector]],
+          urgency,
+          status,
+          dueAt,
+          status === 'completed' ? 'services_delivered' : null,
+          status === 'revoked' ? 'ward' : null,
+          acceptedAt,
+          acceptedAt && provider ? provider.id : null,
+          status === 'declined' ? new Date(at.getTime() + 7200_000) : null,
+          status === 'completed' ? new Date(at.getTime() + 10 * 86400_000) : null,
+          status === 'revoked' ? new Date(at.getTime() + 86400_000) : null,
+          status === 'revoked' ? ward.id : null,
+          ward.id,
+          at,
+          at,
+        ]);
+        c.referralId = referralId;
+        c.orgId = orgId;
+        referrals++;
+      }
+      seeded.push(c);
+    }
+    await client.query('BEGIN');
+    await copyRows(
+      client,
+      'data_keys',
+      ['owner_type', 'owner_id', 'dek_id', 'kek_id', 'kek_version', 'wrapped_dek', 'created_at'],
+      keyRows,
+    );
+    await copyRows(
+      client,
+      'cases',
+      [
+        'id',
+        'code',
+        'ward_code',
+        'province_code',
+        'reported_at',
+        'report_channel',
+        'risk_level',
+        'survivor_sex',
+        'age_group',
+        'child_vn',
+        'child_gbvims',
+        'gbv_type',
+        'forms',
+        'contexts',
+        'incident_date',
+        'enc_identity',
+        'enc_contact',
+        'enc_incident',
+        'enc_perpetrator',
+        'enc_health',
+        'bi_name',
+        'bi_name_dob',
+        'bi_phone',
+        'created_by',
+        'created_at',
+        'updated_by',
+        'updated_at',
+      ],
+      caseRows,
+    );
+    await copyRows(
+      client,
+      'consents',
+      ['id', 'case_id', 'organization_id', 'categories', 'given_by', 'created_by', 'created_at'],
+      consentRows,
+    );
+    await copyRows(
+      client,
+      'referrals',
+      [
+        'id',
+        'case_id',
+        'organization_id',
+        'consent_id',
+        'services',
+        'urgency',
+        'status',
+        'due_at',
+        'outcome',
+        'revoke_cause',
+        'accepted_at',
+        'accepted_by',
+        'declined_at',
+        'completed_at',
+        'revoked_at',
+        'revoked_by',
+        'created_by',
+        'created_at',
+        'updated_at',
+      ],
+      referralRows,
+    );
+    await client.query('COMMIT');
+    log(`cases: ${start + n}/${options.cases} (${Math.round((start + n) / ((Date.now() - t0) / 1000))}/s)`);
+  }
+  for (const [k, last] of counters) {
+    const [province, year] = k.split(':');
+    await client.query(
+      `INSERT INTO case_sequences (province_code, year, last_value) VALUES ($1, $2, $3)
+       ON CONFLICT (province_code, year) DO UPDATE SET last_value = GREATEST(case_sequences.last_value, EXCLUDED.last_value)`,
+      [province, Number(year), last],
+    );
+  }
+  const casesSeconds = (Date.now() - t0) / 1000;
+
+  // The access log: entries continue each stripe's chain from its current head.
+  const t1 = Date.now();
+  const audited = await seedAccessLog(
+    client,
+    crypto,
+    seeded,
+    users,
+    options.auditEntries,
+    until,
+    span,
+    r,
+    log,
+  );
+  const auditSeconds = (Date.now() - t1) / 1000;
+
+  const t2 = Date.now();
+  await client.query('ANALYZE');
+  const analyzeSeconds = (Date.now() - t2) / 1000;
+  return {
+    cases: seeded.length,
+    referrals,
+    auditEntries: audited,
+    seconds: {
+      cases: casesSeconds,
+      audit: auditSeconds,
+      analyze: analyzeSeconds,
+      total: (Date.now() - started) / 1000,
+    },
+  };
+}
+
+async function seedAccessLog(
+  client: Client,
+  crypto: CryptoServices,
+  cases: SeededCase[],
+  users: { id: string; role: string; organization_id: string | null }[],
+  count: number,
+  until: Date,
+  span: number,
+  r: () => number,
+  log: (line: string) => void,
+): Promise<number> {
+  if (count === 0) return 0;
+  const ward = users.find((u) => u.role === 'ward_officer')!;
+  const provider = users.find((u) => u.role === 'provider') ?? ward;
+  const supervisor = users.find((u) => u.role === 'supervisor') ?? ward;
+  await client.query('BEGIN');
+  // Appending in bulk: lock every stripe head, so nothing else writes the log meanwhile.
+  const heads = (
+    await client.query<{ stripe: number; last_seq: string; head: Buffer }>(
+      `SELECT stripe, last_seq, head FROM audit_chain_heads ORDER BY stripe FOR UPDATE`,
+    )
+  ).rows.map((h) => ({ stripe: h.stripe, seq: Number(h.last_seq), mac: h.head }));
+  if (heads.length !== AUDIT_STRIPES) throw new Error('unexpected number of chain stripes');
+  const first = Number(
+    (await client.query<{ n: string }>(`SELECT nextval('audit_events_seq') AS n`)).rows[0].n,
+  );
+  await client.query(`SELECT setval('audit_events_seq', $1)`, [first + count - 1]);
+
+  const encoder = new CanonicalEncoder();
+  const startAt = until.getTime() - span;
+  const step = Math.max(1, Math.floor((span - 3600_000) / count));
+  const t0 = Date.now();
+  const columns = [
+    'seq',
+    'stripe',
+    'prev_seq',
+    'at',
+    'actor_id',
+    'actor_role',
+    'actor_org_id',
+    'actor_communes',
+    'action',
+    'resource_type',
+    'resource_id',
+    'case_id',
+    'fields',
+    'outcome',
+    'reason',
+    'ip',
+    'user_agent',
+    'request_id',
+    'returned_ids',
+    'province_code',
+    'commune_code',
+    'jurisdictions',
+    'mac',
+  ];
+  const batch = 200_000;
+  for (let offset = 0; offset < count; offset += batch) {
+    const n = Math.min(batch, count - offset);
+    function* rows(): Generator<CopyValue[]> {
+      for (let i = 0; i < n; i++) {
+        const seq = first + offset + i;
+        const stripe = seq % AUDIT_STRIPES;
+        const c = cases.length > 0 ? cases[Math.floor(r() * cases.length)] : null;
+        const roll = r();
+        let row: AuditRow;
+        const base = {
+          seq,
+          stripe,
+          prevSeq: heads[stripe].seq,
+          atMs: startAt + (offset + i) * step,
+          outcome: 'allowed',
+          reason: null,
+          ip: `203.113.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}`,
+          userAgent: USER_AGENT,
+          requestId: randomBytes(8).toString('hex'),
+        };
+        if (c && roll < 0.6) {
+          row = {
+            ...base,
+            actorId: ward.id,
+            actorRole: 'ward_officer',
+            actorOrgId: null,
+            actorCommunes: [c.ward],
+            action: 'case.read',
+            resourceType: 'case',
+            resourceId: c.id,
+            caseId: c.id,
+            fields: ['triage', 'identity', 'contact', 'incident', 'perpetrator'],
+            returnedIds: [],
+            provinceCode: c.province,
+            communeCode: c.ward,
+            jurisdictions: [c.province],
+          };
+        } else if (c && c.referralId && roll < 0.8) {
+          row = {
+            ...base,
+            actorId: provider.id,
+            actorRole: 'provider',
+            actorOrgId: c.orgId,
+            actorCommunes: [],
+            action: 'referral.read',
+            resourceType: 'referral',
+            resourceId: c.referralId,
+            caseId: c.id,
+            fields: ['triage', 'identity', 'contact', 'incident'],
+            returnedIds: [],
+            provinceCode: c.province,
+            communeCode: c.ward,
+            jurisdictions: [c.province],
+          };
+        } else if (c && roll < 0.9) {
+          const ids = Array.from({ length: 20 }, () => cases[Math.floor(r() * cases.length)].id);
+          row = {
+            ...base,
+            actorId: ward.id,
+            actorRole: 'ward_officer',
+            actorOrgId: null,
+            actorCommunes: [c.ward],
+            action: 'case.list',
+            resourceType: 'case',
+            resourceId: null,
+            caseId: null,
+            fields: ['triage'],
+            returnedIds: ids,
+            provinceCode: null,
+            communeCode: null,
+            jurisdictions: [c.province],
+          };
+        } else if (c && roll < 0.97) {
+          row = {
+            ...base,
+            actorId: supervisor.id,
+            actorRole: 'supervisor',
+            actorOrgId: null,
+            actorCommunes: [],
+            action: 'case.read',
+            resourceType: 'case',
+            resourceId: c.id,
+            caseId: c.id,
+            fields: ['triage'],
+            returnedIds: [],
+            provinceCode: c.province,
+            communeCode: c.ward,
+            jurisdictions: [c.province],
+          };
+        } else {
+          const denied = r() < 0.3;
+          row = {
+            ...base,
+            actorId: ward.id,
+            actorRole: 'ward_officer',
+            actorOrgId: null,
+            actorCommunes: c ? [c.ward] : [],
+            action: denied ? 'auth.login_failed' : 'auth.login',
+            resourceType: 'session',
+            resourceId: null,
+            caseId: null,
+            fields: [],
+            outcome: denied ? 'denied' : 'allowed',
+            reason: denied ? 'auth.invalid_credentials' : null,
+            returnedIds: [],
+            provinceCode: c?.province ?? null,
+            communeCode: c?.ward ?? null,
+            jurisdictions: c ? [c.province] : [],
+          };
+        }
+        const mac = crypto.keys.auditChainMac(heads[stripe].mac, encoder.encode(row));
+        heads[stripe] = { stripe, seq, mac };
+        yield [
+          row.seq,
+          row.stripe,
+          row.prevSeq,
+          new Date(row.atMs),
+          row.actorId,
+          row.actorRole,
+          row.actorOrgId,
+          row.actorCommunes,
+          row.action,
+          row.resourceType,
+          row.resourceId,
+          row.caseId,
+          row.fields,
+          row.outcome,
+          row.reason,
+          row.ip,
+          row.userAgent,
+          row.requestId,
+          row.returnedIds,
+          row.provinceCode,
+          row.communeCode,
+          row.jurisdictions,
+          mac,
+        ];
+      }
+    }
+    await copyRows(client, 'audit_events', columns, rows());
+    log(`access log: ${offset + n}/${count} (${Math.round((offset + n) / ((Date.now() - t0) / 1000))}/s)`);
+  }
+  for (const h of heads) {
+    await client.query(`UPDATE audit_chain_heads SET last_seq = $1, head = $2 WHERE stripe = $3`, [
+      h.seq,
+      h.mac,
+      h.stripe,
+    ]);
+  }
+  await client.query('COMMIT');
+  return count;
+}

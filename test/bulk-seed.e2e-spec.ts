@@ -1,0 +1,111 @@
+import { Client } from 'pg';
+import request from 'supertest';
+import { bulkSeed, BulkSeedResult } from '../bench/scale/bulk-seed';
+import { createCryptoServices } from '../src/crypto';
+import type { TestApp } from './support/app';
+import { caseBody, signInAll, startDemoApp, Tokens } from './support/casework';
+
+/**
+ * The scale benchmark's bulk seed writes straight into PostgreSQL. What it writes must be what the service
+ * writes: cases the service decrypts and finds by blind index, case numbers that continue, referrals that pass
+ * every constraint, and access-log entries that verify as one chain with the service's own.
+ */
+describe('bulk seed for the scale benchmark (bench/scale/bulk-seed.ts)', () => {
+  jest.setTimeout(120000);
+  let t: TestApp;
+  let tokens: Tokens;
+  let owner: Client;
+  let seeded: BulkSeedResult;
+  const http = () => request(t.app.getHttpServer());
+  const as = (user: string) => ({
+    get: (url: string) => http().get(url).set('Authorization', `Bearer ${tokens[user]}`),
+    post: (url: string, body: object) =>
+      http().post(url).set('Authorization', `Bearer ${tokens[user]}`).send(body),
+  });
+
+  beforeAll(async () => {
+    t = await startDemoApp();
+    tokens = await signInAll(t, ['ward.longbien', 'supervisor.hanoi']);
+    // Entries of the service itself before the bulk ones: the chain must continue from them.
+    await as('ward.longbien').post('/api/v1/cases', caseBody()).expect(201);
+    owner = new Client({ connectionString: t.db.url });
+    await owner.connect();
+    const crypto = await createCryptoServices({ dataDir: t.config.dataDir, production: false });
+    seeded = await bulkSeed(owner, crypto, { cases: 400, auditEntries: 5000 });
+  });
+  afterAll(async () => {
+    await owner.end();
+    await t.close();
+  });
+
+  it('writes the cases, referrals and entries it reports', async () => {
+    expect(seeded).toMatchObject({ cases: 400, auditEntries: 5000 });
+    const counts = await owner.query<{ cases: number; keys: number; referrals: number; entries: number }>(
+      `SELECT (SELECT count(*)::int FROM cases) AS cases, (SELECT count(*)::int FROM data_keys) AS keys,
+              (SELECT count(*)::int FROM referrals) AS referrals, (SELECT count(*)::int FROM audit_events) AS entries`,
+    );
+    expect(counts.rows[0].cases).toBe(401);
+    expect(counts.rows[0].keys).toBe(401);
+    expect(counts.rows[0].referrals).toBe(seeded.referrals);
+    expect(seeded.referrals).toBeGreaterThan(150);
+    expect(counts.rows[0].entries).toBeGreaterThan(5000);
+  });
+
+  it('seeds cases the service lists, decrypts and finds by name and phone', async () => {
+    const inScope = await owner.query<{ id: string }>(
+      `SELECT id FROM cases WHERE ward_code = '00145' AND code <> (SELECT min(code) FROM cases) ORDER BY code LIMIT 3`,
+    );
+    expect(inScope.rows.length).toBeGreaterThan(0);
+    const total = (
+      await owner.query<{ n: number }>(`SELECT count(*)::int AS n FROM cases WHERE ward_code = '00145'`)
+    ).rows[0].n;
+    const list = await as('ward.longbien').get('/api/v1/cases?pageSize=1').expect(200);
+    expect(list.body.total).toBe(total);
+
+    for (const { id } of inScope.rows) {
+      const view = await as('ward.longbien').get(`/api/v1/cases/${id}`).expect(200);
+      const name = view.body.survivor.fullName as string;
+      const serial = /^Người Thử Tải (\d+)$/.exec(name)?.[1];
+      expect(serial).toBeDefined();
+      expect(view.body.survivor.phone).toBe(`09${serial!.padStart(8, '0')}`);
+      expect(view.body.incident.narrative).toContain(serial);
+
+      const byName = await as('ward.longbien').post('/api/v1/cases/search', {
+        fullName: `nguoi thu tai ${serial}`,
+      });
+      expect(byName.status).toBe(200);
+      expect(byName.body.items.map((i: { id: string }) => i.id)).toContain(id);
+      const byPhone = await as('ward.longbien').post('/api/v1/cases/search', {
+        phone: view.body.survivor.phone,
+      });
+      expect(byPhone.body.items.map((i: { id: string }) => i.id)).toContain(id);
+    }
+  });
+
+  it('continues the case numbers: a case registered afterwards gets the next free one', async () => {
+    const res = await as('ward.longbien').post('/api/v1/cases', caseBody()).expect(201);
+    const clash = await owner.query(`SELECT 1 FROM cases WHERE code = $1 AND id <> $2`, [
+      res.body.code,
+      res.body.id,
+    ]);
+    expect(clash.rowCount).toBe(0);
+  });
+
+  it('appends entries that verify as one chain with the service’s own, before and after', async () => {
+    await as('ward.longbien').get('/api/v1/cases').expect(200); // an entry after the bulk ones
+    const res = await as('supervisor.hanoi').get('/api/v1/audit/verify').expect(200);
+    expect(res.body).toMatchObject({ ok: true });
+    expect(res.body.checked).toBeGreaterThan(5000);
+    // And the check can fail: one bulk entry changed by a superuser is found.
+    await owner.query(`SET session_replication_role = replica`);
+    const target = await owner.query<{ seq: string }>(
+      `SELECT seq FROM audit_events WHERE action = 'case.list' AND actor_role = 'ward_officer' ORDER BY seq LIMIT 1 OFFSET 10`,
+    );
+    await owner.query(`UPDATE audit_events SET returned_ids = returned_ids[2:] WHERE seq = $1`, [
+      target.rows[0].seq,
+    ]);
+    await owner.query(`RESET session_replication_role`);
+    const after = await as('supervisor.hanoi').get('/api/v1/audit/verify').expect(200);
+    expect(after.body).toMatchObject({ ok: false, firstBadSeq: Number(target.rows[0].seq) });
+  });
+});
