@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { SqlCondition } from '../authz/sql-scope';
 import type { BlindIndex, Ciphertext } from '../crypto';
+import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import type {
   AgeGroup,
   CaseContext,
@@ -207,6 +208,30 @@ export class CasesRepository {
     const sections: CaseRow['sections'] = {};
     for (const c of categories) sections[c] = r[c] as Buffer | null;
     return { ...toTriage(r), sections };
+  }
+
+  /**
+   * The ciphertexts of the given categories and the case's wrapped data key, in one statement (a read that
+   * was authorised on the triage row). Null when the case is gone; `key` null when it has no data key.
+   */
+  async findSealed(
+    m: EntityManager,
+    id: string,
+    ownerType: string,
+    categories: readonly CaseSectionCategory[],
+  ): Promise<{ sections: CaseRow['sections']; key: DataKeyRow | null } | null> {
+    const enc = categories.map((c) => `c.${SECTION_COLUMN[c]} AS ${c}`);
+    const rows = await m.query<Raw[]>(
+      `SELECT ${[...enc, joinedDataKeyColumns('dk')].join(', ')}
+       FROM cases c LEFT JOIN data_keys dk ON dk.owner_type = $2 AND dk.owner_id = c.id
+       WHERE c.id = $1`,
+      [id, ownerType],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    const sections: CaseRow['sections'] = {};
+    for (const c of categories) sections[c] = r[c] as Buffer | null;
+    return { sections, key: joinedDataKeyRow(r) };
   }
 
   /** Triage rows of the caller's scope, newest first. */

@@ -10,7 +10,13 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { CaseCategory, CaseSubject, ConsentCategory, ReferralStatus } from '../authz/subjects';
 import { DomainError, fieldError } from '../common/errors/domain-error';
-import { BlindIndex, BlindIndexService, DataKeyService, FieldEncryptionService } from '../crypto';
+import {
+  BlindIndex,
+  BlindIndexService,
+  CryptoError,
+  DataKeyService,
+  FieldEncryptionService,
+} from '../crypto';
 import { AuditService } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
@@ -511,10 +517,11 @@ export class CasesService {
   ): Promise<CaseView> {
     const encrypted = CASE_SECTION_CATEGORIES.filter((c) => allowed.has(c));
     if (encrypted.length === 0 || row.shreddedAt) return fullView(row, {}, allowed);
-    const withSections = (await this.cases.findById(m, row.id, encrypted))!;
-    const key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: row.id }, m);
+    const sealed = await this.cases.findSealed(m, row.id, CASE_OWNER, encrypted);
+    if (!sealed?.key) throw new CryptoError('crypto.unknown_key', 'no data key for this case');
+    const key = await this.dataKeys.unwrap(sealed.key);
     try {
-      return fullView(row, openSections(this.fields, key, row.id, withSections.sections, encrypted), allowed);
+      return fullView(row, openSections(this.fields, key, row.id, sealed.sections, encrypted), allowed);
     } finally {
       key.wipe();
     }

@@ -37,6 +37,24 @@ interface RawRow {
 const COLUMNS = `owner_type, owner_id, dek_id, kek_id, kek_version, wrapped_dek, created_at, rotated_at, destroyed_at`;
 
 /**
+ * The columns of a `data_keys` row joined under `alias`, named `dk_*`: for a read that fetches a row's
+ * ciphertexts and their key in one statement (see joinedDataKeyRow).
+ */
+export function joinedDataKeyColumns(alias: string): string {
+  return COLUMNS.split(', ')
+    .map((c) => `${alias}.${c} AS dk_${c}`)
+    .join(', ');
+}
+
+/** The data key of a row selected with joinedDataKeyColumns; null when the join found none. */
+export function joinedDataKeyRow(raw: Record<string, unknown>): DataKeyRow | null {
+  if (raw.dk_owner_type === null || raw.dk_owner_type === undefined) return null;
+  const own: Record<string, unknown> = {};
+  for (const c of COLUMNS.split(', ')) own[c] = raw[`dk_${c}`];
+  return toRow(own as unknown as RawRow);
+}
+
+/**
  * Narrow queries on `data_keys` (raw SQL). Every method takes an optional EntityManager so that callers can
  * run it inside their own transaction; without one it uses the data source's pool.
  */
