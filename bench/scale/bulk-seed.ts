@@ -11,7 +11,7 @@ import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { CanonicalEncoder } from '../../src/audit/audit-canonical';
 import { AUDIT_STRIPES, AuditRow } from '../../src/audit/audit.types';
-import { caseCode, deriveTriage } from '../../src/cases/case-classification';
+import { caseCode, deriveTriage, vietnamYear } from '../../src/cases/case-classification';
 import { CaseSections, sealSections } from '../../src/cases/case-sections';
 import { CASE_OWNER } from '../../src/cases/cases.service';
 import { type CryptoServices, DataKey } from '../../src/crypto';
@@ -210,7 +210,7 @@ export async function bulkSeed(
       const id = randomUUID();
       const commune = pick(r, communes);
       const reportedAt = new Date(until.getTime() - Math.floor(r() * span));
-      const year = reportedAt.getUTCFullYear();
+      const year = vietnamYear(reportedAt);
       const counterKey = `${commune.province_code}:${year}`;
       const seq = (counters.get(counterKey) ?? 0) + 1;
       counters.set(counterKey, seq);

@@ -1,4 +1,4 @@
-import { ageGroup, ageOn, caseCode, deriveTriage } from './case-classification';
+import { ageGroup, ageOn, caseCode, deriveTriage, vietnamYear } from './case-classification';
 
 const reportedAt = new Date('2026-11-23T10:00:00Z');
 
@@ -7,6 +7,17 @@ describe('case classification', () => {
     expect(ageOn('2010-11-23', reportedAt)).toBe(16);
     expect(ageOn('2010-11-24', reportedAt)).toBe(15);
     expect(ageOn('2008-12-01', reportedAt)).toBe(17);
+  });
+
+  it('counts days and years by the calendar in Vietnam (UTC+7), not UTC', () => {
+    // 00:30 on 5 March in Vietnam is still 4 March in UTC: the 16th birthday has come in Vietnam.
+    const earlyMorning = new Date('2026-03-05T00:30:00+07:00');
+    expect(ageOn('2010-03-05', earlyMorning)).toBe(16);
+    expect(ageOn('2010-03-06', earlyMorning)).toBe(15);
+    expect(ageOn('2010-03-05', new Date('2026-03-04T23:59:00+07:00'))).toBe(15);
+    // 1 January 06:00 in Vietnam is 31 December in UTC: the case belongs to the new year's numbers.
+    expect(vietnamYear(new Date('2027-01-01T06:00:00+07:00'))).toBe(2027);
+    expect(vietnamYear(new Date('2026-12-31T23:59:00+07:00'))).toBe(2026);
   });
 
   it.each([

@@ -71,9 +71,23 @@ const INTIMATE: ReadonlySet<Relationship> = new Set([
 export const AGE_GROUPS = ['0-5', '6-11', '12-15', '16-17', '18-59', '60+', 'unknown'] as const;
 export type AgeGroup = (typeof AGE_GROUPS)[number];
 
-/** Whole years between a date of birth (YYYY-MM-DD) and a moment. */
-export function ageOn(dateOfBirth: string, at: Date): number {
+/** Vietnam time is UTC+7 all year (no daylight saving): dates and years of a case are Vietnamese ones. */
+const VIETNAM_OFFSET_MS = 7 * 3600 * 1000;
+
+/** The moment as a Date whose UTC fields read the wall clock in Vietnam. */
+function inVietnam(at: Date): Date {
+  return new Date(at.getTime() + VIETNAM_OFFSET_MS);
+}
+
+/** The calendar year in Vietnam at a moment (the year of a case's number, as reports count it). */
+export function vietnamYear(at: Date): number {
+  return inVietnam(at).getUTCFullYear();
+}
+
+/** Whole years between a date of birth (YYYY-MM-DD) and a moment, by the calendar in Vietnam. */
+export function ageOn(dateOfBirth: string, moment: Date): number {
   const [y, m, d] = dateOfBirth.split('-').map(Number) as [number, number, number];
+  const at = inVietnam(moment);
   let age = at.getUTCFullYear() - y;
   const beforeBirthday = at.getUTCMonth() + 1 < m || (at.getUTCMonth() + 1 === m && at.getUTCDate() < d);
   if (beforeBirthday) age -= 1;

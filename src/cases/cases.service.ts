@@ -21,7 +21,7 @@ import { AuditService } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
 import { ConsentExpiryService } from '../consents/consent-expiry.service';
-import { caseCode, deriveTriage } from './case-classification';
+import { caseCode, deriveTriage, vietnamYear } from './case-classification';
 import {
   CASE_SECTION_CATEGORIES,
   CaseSectionCategory,
@@ -110,7 +110,7 @@ export class CasesService {
     // Drawn in a statement of its own: inside the transaction, the province's counter row would stay locked
     // until the commit, and every registration of the province would wait for the one before it. A
     // registration that fails afterwards leaves a gap in the numbers (docs/performance.md).
-    const seq = await this.cases.nextCode(this.dataSource.manager, provinceCode, reportedAt.getUTCFullYear());
+    const seq = await this.cases.nextCode(this.dataSource.manager, provinceCode, vietnamYear(reportedAt));
     return this.audit.transaction(async (m) => {
       const id = randomUUID();
       const derived = deriveTriage({
@@ -128,7 +128,7 @@ export class CasesService {
         const blind = this.blindIndexes(sections);
         await this.cases.insert(m, {
           id,
-          code: caseCode(provinceCode, reportedAt.getUTCFullYear(), seq),
+          code: caseCode(provinceCode, vietnamYear(reportedAt), seq),
           wardCode: dto.wardCode,
           provinceCode,
           reportedAt,
