@@ -4,7 +4,7 @@
 // Run: node bench/run.mjs bench/audit-verify.bench.ts [--entries 200000] [--out bench/results/audit-verify.json]
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,23 @@ import { runMigrationsLocked } from '../src/database/migrate';
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+/** CPU seconds used so far by every PostgreSQL process of the machine (from /proc). */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }
 
 function freePort(): Promise<number> {
@@ -157,11 +174,20 @@ async function main(): Promise<void> {
     file.append(checkpoint);
 
     const runs: number[] = [];
+    const cpu: { node: number; postgres: number }[] = [];
     let last;
     for (let r = 0; r < 3; r++) {
       const t = process.hrtime.bigint();
+      const n0 = process.cpuUsage();
+      const p0 = postgresCpuSeconds();
       last = await verifyAccessLog(client, crypto.keys, { fileCheckpoint: file.latest() });
       runs.push(Number(process.hrtime.bigint() - t) / 1e9);
+      const n1 = process.cpuUsage(n0);
+      // Microseconds of CPU per entry on each side: where the time goes.
+      cpu.push({
+        node: Number(((n1.user + n1.system) / entries).toFixed(2)),
+        postgres: Number((((postgresCpuSeconds() - p0) * 1e6) / entries).toFixed(2)),
+      });
     }
     await client.end();
     if (!last?.ok || last.checked !== entries)
@@ -175,6 +201,7 @@ async function main(): Promise<void> {
       loadSeconds,
       verifySeconds: runs.map((s) => Number(s.toFixed(3))),
       entriesPerSecond: Math.round(entries / best),
+      cpuMicrosecondsPerEntry: cpu,
       goal: 200_000,
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);

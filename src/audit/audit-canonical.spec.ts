@@ -1,12 +1,24 @@
-import { CANONICAL_COLUMNS, CANONICAL_LINE_SQL, canonicalLine, storedValues } from './audit-canonical';
+import { Client } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import {
+  CANONICAL_COLUMNS,
+  CanonicalEncoder,
+  canonicalLine,
+  COPY_LINE_END,
+  CopyLineEncoder,
+  decodeCopyValues,
+  splitCopyLine,
+  storedValues,
+} from './audit-canonical';
 import { AuditFixture, CASE_ID, givenAuditLog, WARD_OFFICER } from './audit.spec-helpers';
 
 /**
- * The verifier lets PostgreSQL build each stored row's canonical line (CANONICAL_LINE_SQL). It must be the
- * very text the JavaScript encoder makes from the row's raw column text, for what Haven writes and for what a
- * superuser could put there instead (quoted list elements, NULLs in lists, empty lists, nulls everywhere).
+ * The verifier reads the log as COPY text and builds each row's canonical bytes from the row's bytes
+ * (CopyLineEncoder). They must be the very bytes the JavaScript encoder makes from the row's column text, for
+ * what Haven writes and for what a superuser could put there instead (quoted list elements, NULLs in lists,
+ * backslashes, non-ASCII text): such rows go the exact way.
  */
-describe('canonical line computed by PostgreSQL', () => {
+describe('canonical bytes from COPY text', () => {
   let f: AuditFixture;
 
   beforeAll(async () => {
@@ -45,18 +57,46 @@ describe('canonical line computed by PostgreSQL', () => {
     await f.close();
   });
 
-  it('equals the JavaScript encoding of the stored text, row by row', async () => {
-    const rows = await f.owner.query<{ line: string; cols: (string | null)[] }[]>(
-      `SELECT ${CANONICAL_LINE_SQL} AS line, ARRAY[${CANONICAL_COLUMNS.map((c) =>
-        'select' in c ? `(${c.select})::text` : `${c.column}::text`,
-      ).join(', ')}] AS cols FROM audit_events ORDER BY seq`,
+  it('the byte path equals the JavaScript encoding of the stored text, and hands every unusual row to the exact path', async () => {
+    const columns = CANONICAL_COLUMNS.map((c) => ('select' in c ? c.select : c.column));
+    // The raw text of each value, as the former verifier read it.
+    const text = await f.owner.query<{ cols: (string | null)[] }[]>(
+      `SELECT ARRAY[${columns.map((c) => `(${c})::text`).join(', ')}] AS cols FROM audit_events ORDER BY seq`,
     );
-    expect(rows.length).toBe(4);
-    for (const r of rows) {
-      expect(r.line).toBe(canonicalLine(storedValues([...r.cols])));
+    const client = new Client({ connectionString: f.db.url });
+    await client.connect();
+    const chunks: Buffer[] = [];
+    try {
+      const stream = client.query(
+        copyTo(`COPY (SELECT ${columns.join(', ')} FROM audit_events ORDER BY seq) TO STDOUT`),
+      );
+      for await (const chunk of stream as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
+    } finally {
+      await client.end();
     }
-    // The hostile rows really are unusual (quoted elements, NULL inside a list, non-ASCII text).
-    expect(rows[2].line).toContain('"a,b",NULL');
-    expect(rows[3].line).toContain('Tiếng Việt');
+    const all = Buffer.concat(chunks);
+    const lines: [number, number][] = [];
+    for (let s = 0; s < all.length;) {
+      const e = all.indexOf(COPY_LINE_END, s);
+      lines.push([s, e]);
+      s = e + 1;
+    }
+    expect(lines.length).toBe(4);
+    const fast = new CopyLineEncoder();
+    const exact = new CanonicalEncoder();
+    const starts = new Int32Array(CANONICAL_COLUMNS.length);
+    const ends = new Int32Array(CANONICAL_COLUMNS.length);
+    const took: boolean[] = [];
+    lines.forEach(([s, e], i) => {
+      expect(splitCopyLine(all, s, e, starts, ends)).toBe(CANONICAL_COLUMNS.length);
+      const values = decodeCopyValues(all, starts, ends, CANONICAL_COLUMNS.length);
+      expect(values).toEqual(text[i].cols);
+      const expected = Buffer.from(exact.encodeLine(canonicalLine(storedValues([...text[i].cols]))));
+      const bytes = fast.encode(all, starts, ends);
+      took.push(bytes !== null);
+      if (bytes) expect(Buffer.from(bytes).equals(expected)).toBe(true);
+    });
+    // Haven's own rows take the byte path; the superuser's (a backslash, non-ASCII text) the exact one.
+    expect(took).toEqual([true, true, false, false]);
   });
 });

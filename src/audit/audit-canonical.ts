@@ -44,26 +44,6 @@ export const CANONICAL_COLUMNS = [
 
 const PREFIX = `${CANONICAL_FORMAT};`;
 
-/**
- * The canonical line of a stored row, computed by PostgreSQL (the verifier's fast path: one text column per
- * row instead of 22 parsed and joined in JavaScript). The same text as `canonicalLine(storedValues(raw))`:
- * each value in the text form PostgreSQL returns (lists: the inside of the array literal, quotes kept), written
- * `<char_length>:<text>` or `~`. For every value Haven writes (ASCII only) char_length equals JavaScript's
- * UTF-16 length; a non-ASCII value put there by someone else can only make its MAC mismatch (the line stays
- * length-prefixed, hence injective), never match. Test: audit-canonical.spec.ts.
- */
-export const CANONICAL_LINE_SQL = [
-  `'${CANONICAL_FORMAT};'`,
-  ...CANONICAL_COLUMNS.map((c) => {
-    const v =
-      'select' in c
-        ? `(${c.select})::text`
-        : 'list' in c && c.list
-          ? `substr(${c.column}::text, 2, char_length(${c.column}::text) - 2)`
-          : `${c.column}::text`;
-    return `COALESCE(char_length(${v})::text || ':' || ${v}, '~')`;
-  }),
-].join(' || ');
 const LIST = CANONICAL_COLUMNS.map((c) => 'list' in c && c.list === true);
 
 /** The canonical line of values already in their text form (lists: elements joined by commas). */
@@ -133,4 +113,118 @@ export class CanonicalEncoder {
     const n = this.buf.write(line, 0, 'utf8');
     return this.buf.subarray(0, n);
   }
+}
+
+const TAB = 0x09;
+/** Rows of COPY text output end with a newline (a newline inside a value is escaped). */
+export const COPY_LINE_END = 0x0a;
+const BACKSLASH = 0x5c;
+/** `~`, `:`, `0`. */
+const TILDE = 0x7e;
+const COLON = 0x3a;
+const ZERO = 0x30;
+
+/**
+ * One row of `COPY (SELECT <CANONICAL_COLUMNS…>, <more>) TO STDOUT` text output, as the verifier reads the log.
+ * `fieldStarts`/`fieldEnds` delimit each field's bytes in `line` (tabs excluded); a field of exactly `\N` is
+ * null.
+ */
+export interface CopyRow {
+  line: Buffer;
+  fieldStarts: Int32Array;
+  fieldEnds: Int32Array;
+}
+
+/**
+ * Splits a COPY text line into its fields (no copies): returns the number of fields, or -1 when there are
+ * more than `starts.length`.
+ */
+export function splitCopyLine(
+  line: Buffer,
+  start: number,
+  end: number,
+  starts: Int32Array,
+  ends: Int32Array,
+): number {
+  let n = 0;
+  let s = start;
+  for (;;) {
+    if (n === starts.length) return -1;
+    const tab = line.indexOf(TAB, s);
+    const e = tab === -1 || tab >= end ? end : tab;
+    starts[n] = s;
+    ends[n] = e;
+    n++;
+    if (e === end) return n;
+    s = e + 1;
+  }
+}
+
+/**
+ * Encodes the canonical line of a stored row straight from its COPY text bytes, without making a string per
+ * value (the verifier's hot path): the same bytes as `encodeLine(canonicalLine(storedValues(values)))`
+ * whenever every byte of the row is ASCII and no value needed a COPY escape - which holds for every row Haven
+ * writes. Returns null otherwise; the caller then decodes the row (decodeCopyValues) and takes the exact path.
+ */
+export class CopyLineEncoder {
+  private buf = Buffer.allocUnsafe(8192);
+
+  encode(line: Buffer, starts: Int32Array, ends: Int32Array): Buffer | null {
+    const n = CANONICAL_COLUMNS.length;
+    let need = 2;
+    for (let i = 0; i < n; i++) need += ends[i] - starts[i] + 12;
+    if (need > this.buf.length) this.buf = Buffer.allocUnsafe(need * 2);
+    const out = this.buf;
+    out[0] = 0x31; // '1'
+    out[1] = 0x3b; // ';'
+    let o = 2;
+    for (let i = 0; i < n; i++) {
+      let s = starts[i];
+      let e = ends[i];
+      if (e - s === 2 && line[s] === BACKSLASH && line[s + 1] === 0x4e) {
+        out[o++] = TILDE; // \N: null
+        continue;
+      }
+      for (let k = s; k < e; k++) {
+        const b = line[k];
+        if (b >= 0x80 || b === BACKSLASH) return null;
+      }
+      if (LIST[i]) {
+        s++;
+        e--;
+      }
+      const len = e - s;
+      if (len < 10) out[o++] = ZERO + len;
+      else o += out.write(String(len), o, 'latin1');
+      out[o++] = COLON;
+      o += line.copy(out, o, s, e);
+    }
+    return out.subarray(0, o);
+  }
+}
+
+/** The values of a COPY text line, unescaped (`\N` → null): the exact, slower path. */
+export function decodeCopyValues(
+  line: Buffer,
+  starts: Int32Array,
+  ends: Int32Array,
+  count: number,
+): (string | null)[] {
+  const out: (string | null)[] = [];
+  for (let i = 0; i < count; i++) {
+    const raw = line.toString('utf8', starts[i], ends[i]);
+    out.push(raw === '\\N' ? null : unescapeCopy(raw));
+  }
+  return out;
+}
+
+const COPY_ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+
+function unescapeCopy(text: string): string {
+  if (!text.includes('\\')) return text;
+  return text.replace(/\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)/g, (_m, c: string) => {
+    if (c[0] === 'x') return String.fromCharCode(parseInt(c.slice(1), 16));
+    if (/^[0-7]/.test(c)) return String.fromCharCode(parseInt(c, 8));
+    return COPY_ESCAPES[c] ?? c;
+  });
 }

@@ -12,7 +12,6 @@ export interface AccessLogVerifyOptions {
   fileCheckpoint: unknown;
   /** Verify checkpoints against this Ed25519 public key instead of the one derived from the master secret. */
   trustedPublicKey?: Uint8Array;
-  batchSize?: number;
 }
 
 type Keys = Pick<
@@ -45,7 +44,6 @@ export async function verifyAccessLog(
 
   const result = await verifyAuditChain(client, keys, {
     checkpoints: trusted.map((t) => t.checkpoint),
-    batchSize: options.batchSize,
   });
   const newest = trusted.reduce<(typeof trusted)[number] | null>(
     (best, t) => (!best || t.checkpoint.seq > best.checkpoint.seq ? t : best),

@@ -12,7 +12,7 @@ import { createCryptoServices } from '../crypto';
 import { APP_DATABASE, startDatabase } from '../database/embedded-database';
 import { SUPERUSER } from '../database/embedded-postgres';
 
-const USAGE = `Usage: npm run audit:verify [-- --checkpoints <file>] [-- --public-key <base64>] [-- --batch-size <n>]
+const USAGE = `Usage: npm run audit:verify [-- --checkpoints <file>] [-- --public-key <base64>]
   Recomputes the access-log chain and compares it with the stripe heads and with the newest signed checkpoint
   of HAVEN_DATA_DIR/checkpoints/checkpoints.jsonl (or of --checkpoints, e.g. a copy kept on another host) and
   of the database. Prints the result as JSON; exit code 0 when the log is intact, 1 when it is not, 2 on error.
@@ -26,7 +26,6 @@ async function main(argv: string[]): Promise<number> {
     options: {
       checkpoints: { type: 'string' },
       'public-key': { type: 'string' },
-      'batch-size': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -34,10 +33,6 @@ async function main(argv: string[]): Promise<number> {
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
-  }
-  const batchSize = values['batch-size'] === undefined ? undefined : Number(values['batch-size']);
-  if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 100 || batchSize > 1_000_000)) {
-    throw new Error('--batch-size must be an integer between 100 and 1000000');
   }
   const trustedPublicKey = values['public-key'] ? Buffer.from(values['public-key'], 'base64') : undefined;
   if (trustedPublicKey && trustedPublicKey.length !== 32)
@@ -62,7 +57,6 @@ async function main(argv: string[]): Promise<number> {
     const result = await verifyAccessLog(client, crypto.keys, {
       fileCheckpoint,
       trustedPublicKey,
-      batchSize,
     });
     const seconds = (Date.now() - started) / 1000;
     process.stdout.write(`${JSON.stringify({ ...result, seconds })}\n`);
