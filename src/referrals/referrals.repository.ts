@@ -90,7 +90,11 @@ export class ReferralsRepository {
     return rows[0] ? toRow(rows[0]) : null;
   }
 
-  /** A page of the referrals in scope, most urgent deadline first, with the number of all of them. */
+  /**
+   * A page of the referrals in scope, most urgent deadline first, with the number of all of them. The page and
+   * the count come from `referrals` alone (joined to `cases` only when the scope names the case's commune or
+   * province); the organisation, consent and case columns are then read for the page's rows only.
+   */
   async list(
     m: EntityManager,
     scope: SqlCondition,
@@ -107,9 +111,14 @@ export class ReferralsRepository {
     }
     if (filter.overdue) conditions.push(`r.status = 'pending' AND r.due_at < now()`);
     const n = params.length;
+    const from = /\bc\./.test(where.sql) ? 'referrals r JOIN cases c ON c.id = r.case_id' : 'referrals r';
     const rows = await m.query<Raw[]>(
-      `${SELECT.replace('SELECT ', 'SELECT count(*) OVER () AS total, ')} WHERE ${conditions.join(' AND ')}
-       ORDER BY r.due_at ASC, r.id LIMIT $${n + 1} OFFSET $${n + 2}`,
+      `WITH page AS (
+         SELECT r.id, count(*) OVER () AS total FROM ${from}
+         WHERE ${conditions.join(' AND ')}
+         ORDER BY r.due_at ASC, r.id LIMIT $${n + 1} OFFSET $${n + 2})
+       ${SELECT.replace('SELECT ', 'SELECT page.total, ')} JOIN page ON page.id = r.id
+       ORDER BY r.due_at ASC, r.id`,
       [...params, pageSize, (page - 1) * pageSize],
     );
     const total =
@@ -120,7 +129,7 @@ export class ReferralsRepository {
           : Number(
               (
                 await m.query<{ n: string }[]>(
-                  `SELECT count(*) AS n FROM (${SELECT} WHERE ${conditions.join(' AND ')}) x`,
+                  `SELECT count(*) AS n FROM ${from} WHERE ${conditions.join(' AND ')}`,
                   params,
                 )
               )[0].n,
