@@ -3,6 +3,7 @@
 //   npm run bench                                   # = build, then this file; results into bench/results/
 //   node bench/run.mjs bench/http.bench.ts [--duration 10] [--connections 16] [--instances 1|2] [--out dir]
 //   [--cpu-prof dir]  (the service writes a V8 CPU profile per instance there at shutdown)
+//   [--main path/to/dist/src/main.js] (another build, for before/after) [--pool n] (HAVEN_DB_POOL_SIZE)
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
 import {
@@ -38,6 +39,8 @@ const INSTANCES = Number(arg('--instances') ?? 1);
 const OUT = arg('--out');
 const CPU_PROF = arg('--cpu-prof');
 const POOL = arg('--pool'); // HAVEN_DB_POOL_SIZE of each instance (default: the service's own default)
+// Another build of the service (e.g. a worktree of an older commit) for before/after comparisons.
+const MAIN_JS = arg('--main') ? resolve(arg('--main')!) : undefined;
 const PASSWORD = `bench-${randomBytes(9).toString('base64url')}`;
 
 interface Scenario {
@@ -56,14 +59,17 @@ async function load(
 ): Promise<autocannon.Result> {
   const { warmup, ...rest } = opts;
   const per = Math.max(1, Math.floor((rest.connections ?? CONNECTIONS) / services.length));
-  const runs = services.map((s) =>
+  // A fixed number of requests is split exactly (the first instances take the remainder).
+  const share = (i: number) =>
+    Math.floor(rest.amount! / services.length) + (i < rest.amount! % services.length ? 1 : 0);
+  const runs = services.map((s, i) =>
     autocannon({
       url: s.base,
       connections: per,
       pipelining: 1,
       ...(rest.amount ? {} : { duration: warmup ? 2 : DURATION }),
       ...rest,
-      ...(rest.amount ? { amount: Math.ceil(rest.amount / services.length) } : {}),
+      ...(rest.amount ? { amount: share(i) } : {}),
       title: name,
     }),
   );
@@ -148,7 +154,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'info',
       ...(POOL ? { HAVEN_DB_POOL_SIZE: POOL } : {}),
     };
-    services.push(await launchService(env, join(root, 'service-1.log'), nodeArgs));
+    services.push(await launchService(env, join(root, 'service-1.log'), nodeArgs, MAIN_JS));
     // Further instances: the same database and master key, through DATABASE_URL (docs/deployment.md).
     for (let i = 2; i <= INSTANCES; i++) {
       const dataDir = join(root, 'data');
@@ -169,6 +175,7 @@ async function main(): Promise<void> {
           },
           join(root, `service-${i}.log`),
           nodeArgs,
+          MAIN_JS,
         ),
       );
     }

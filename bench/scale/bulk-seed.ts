@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { CanonicalEncoder } from '../../src/audit/audit-canonical';
+import { AUDIT_EVENT_COLUMNS, auditEventValues, CanonicalEncoder } from '../../src/audit/audit-canonical';
 import { AUDIT_STRIPES, AuditRow } from '../../src/audit/audit.types';
 import { caseCode, deriveTriage, vietnamYear } from '../../src/cases/case-classification';
 import { CaseSections, sealSections } from '../../src/cases/case-sections';
@@ -497,31 +497,6 @@ async function seedAccessLog(
   const startAt = until.getTime() - span;
   const step = Math.max(1, Math.floor((span - 3600_000) / count));
   const t0 = Date.now();
-  const columns = [
-    'seq',
-    'stripe',
-    'prev_seq',
-    'at',
-    'actor_id',
-    'actor_role',
-    'actor_org_id',
-    'actor_communes',
-    'action',
-    'resource_type',
-    'resource_id',
-    'case_id',
-    'fields',
-    'outcome',
-    'reason',
-    'ip',
-    'user_agent',
-    'request_id',
-    'returned_ids',
-    'province_code',
-    'commune_code',
-    'jurisdictions',
-    'mac',
-  ];
   const batch = 200_000;
   for (let offset = 0; offset < count; offset += batch) {
     const n = Math.min(batch, count - offset);
@@ -635,34 +610,10 @@ async function seedAccessLog(
         }
         const mac = crypto.keys.auditChainMac(heads[stripe].mac, encoder.encode(row));
         heads[stripe] = { stripe, seq, mac };
-        yield [
-          row.seq,
-          row.stripe,
-          row.prevSeq,
-          new Date(row.atMs),
-          row.actorId,
-          row.actorRole,
-          row.actorOrgId,
-          row.actorCommunes,
-          row.action,
-          row.resourceType,
-          row.resourceId,
-          row.caseId,
-          row.fields,
-          row.outcome,
-          row.reason,
-          row.ip,
-          row.userAgent,
-          row.requestId,
-          row.returnedIds,
-          row.provinceCode,
-          row.communeCode,
-          row.jurisdictions,
-          mac,
-        ];
+        yield auditEventValues(row, mac);
       }
     }
-    await copyRows(client, 'audit_events', columns, rows());
+    await copyRows(client, 'audit_events', AUDIT_EVENT_COLUMNS, rows());
     log(`access log: ${offset + n}/${count} (${Math.round((offset + n) / ((Date.now() - t0) / 1000))}/s)`);
   }
   for (const h of heads) {

@@ -31,10 +31,11 @@ export async function launchService(
   env: Record<string, string>,
   logFile: string,
   nodeArgs: string[] = [],
+  main = MAIN,
 ): Promise<Service> {
   const port = Number(env.PORT ?? (await freePort()));
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...nodeArgs, MAIN], {
+  const child = spawn(process.execPath, [...nodeArgs, main], {
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'development', ...env, PORT: String(port) },
     stdio: ['ignore', fd, fd],
   });

@@ -86,6 +86,41 @@ export function rowValues(row: AuditRow): (string | null)[] {
   ];
 }
 
+/** The columns of audit_events in CANONICAL_COLUMNS order, then `mac`: what an INSERT or a COPY writes. */
+export const AUDIT_EVENT_COLUMNS = [...CANONICAL_COLUMNS.map((c) => c.column), 'mac'] as const;
+
+/** The values of a row in AUDIT_EVENT_COLUMNS order (`at` as an ISO timestamp, lists as arrays). */
+export function auditEventValues(
+  row: AuditRow,
+  mac: Buffer,
+): (string | number | Buffer | readonly string[] | null)[] {
+  return [
+    row.seq,
+    row.stripe,
+    row.prevSeq,
+    new Date(row.atMs).toISOString(),
+    row.actorId,
+    row.actorRole,
+    row.actorOrgId,
+    row.actorCommunes,
+    row.action,
+    row.resourceType,
+    row.resourceId,
+    row.caseId,
+    row.fields,
+    row.outcome,
+    row.reason,
+    row.ip,
+    row.userAgent,
+    row.requestId,
+    row.returnedIds,
+    row.provinceCode,
+    row.communeCode,
+    row.jurisdictions,
+    mac,
+  ];
+}
+
 /**
  * Turns a row PostgreSQL returned as raw text (columns as in CANONICAL_COLUMNS) into the same values, in
  * place: the inside of each array literal (`{a,b}` → `a,b`).

@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { currentRequestContext } from '../common/http/request-context';
 import { PurposeKeys } from '../crypto';
-import { CanonicalEncoder } from './audit-canonical';
+import { auditEventValues, CanonicalEncoder } from './audit-canonical';
 import { AuditEntryError, checkAuditEntry } from './audit-entry.guard';
 import { JurisdictionResolver } from './audit-jurisdiction';
 import {
@@ -201,31 +201,7 @@ export class AuditService {
        )
        UPDATE audit_chain_heads SET last_seq = (SELECT seq FROM ins), head = $23, updated_at = $4::timestamptz
         WHERE stripe = $2`,
-      [
-        row.seq,
-        row.stripe,
-        row.prevSeq,
-        new Date(atMs).toISOString(),
-        row.actorId,
-        row.actorRole,
-        row.actorOrgId,
-        row.actorCommunes,
-        row.action,
-        row.resourceType,
-        row.resourceId,
-        row.caseId,
-        row.fields,
-        row.outcome,
-        row.reason,
-        row.ip,
-        row.userAgent,
-        row.requestId,
-        row.returnedIds,
-        row.provinceCode,
-        row.communeCode,
-        row.jurisdictions,
-        mac,
-      ],
+      auditEventValues(row, mac),
     );
     return { seq: row.seq, stripe: row.stripe };
   }

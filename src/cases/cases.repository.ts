@@ -243,44 +243,27 @@ export class CasesRepository {
   ): Promise<{ items: CaseTriageRow[]; total: number }> {
     const where = positional(scope);
     const n = where.params.length;
-    if (!namesReferral(where.sql)) {
-      // Ward officers and supervisors: conditions on the case alone. No join, no DISTINCT: the page comes
-      // from an index in created_at order and the count from the same condition (bench/results/scale-plans.md).
-      const rows = await m.query<Raw[]>(
-        `SELECT ${TRIAGE_COLUMNS}, (SELECT count(*)::int FROM cases c WHERE ${where.sql}) AS total
-         FROM cases c WHERE ${where.sql}
-         ORDER BY c.created_at DESC, c.id
-         LIMIT $${n + 1} OFFSET $${n + 2}`,
-        [...where.params, pageSize, (page - 1) * pageSize],
-      );
-      const total =
-        rows.length > 0
-          ? (rows[0].total as number)
-          : (
-              await m.query<{ n: number }[]>(
-                `SELECT count(*)::int AS n FROM cases c WHERE ${where.sql}`,
-                where.params,
-              )
-            )[0].n;
-      return { items: rows.map(toTriage), total };
-    }
+    // Ward officers and supervisors have conditions on the case alone: no join, no DISTINCT, so the page comes
+    // from an index in created_at order (bench/results/scale-plans.md). Providers see cases through referrals.
+    const direct = !namesReferral(where.sql);
+    const pageSql = direct
+      ? `SELECT ${TRIAGE_COLUMNS}, (SELECT count(*)::int FROM cases c WHERE ${where.sql}) AS total
+         FROM cases c WHERE ${where.sql}`
+      : `WITH scoped AS (SELECT DISTINCT c.id FROM ${SCOPED_FROM} WHERE ${where.sql})
+         SELECT ${TRIAGE_COLUMNS}, (SELECT count(*)::int FROM scoped) AS total
+         FROM cases c JOIN scoped s ON s.id = c.id`;
+    const countSql = direct
+      ? `SELECT count(*)::int AS n FROM cases c WHERE ${where.sql}`
+      : `SELECT count(DISTINCT c.id)::int AS n FROM ${SCOPED_FROM} WHERE ${where.sql}`;
     const rows = await m.query<Raw[]>(
-      `WITH scoped AS (SELECT DISTINCT c.id FROM ${SCOPED_FROM} WHERE ${where.sql})
-       SELECT ${TRIAGE_COLUMNS}, (SELECT count(*)::int FROM scoped) AS total
-       FROM cases c JOIN scoped s ON s.id = c.id
-       ORDER BY c.created_at DESC, c.id
-       LIMIT $${n + 1} OFFSET $${n + 2}`,
+      `${pageSql} ORDER BY c.created_at DESC, c.id LIMIT $${n + 1} OFFSET $${n + 2}`,
       [...where.params, pageSize, (page - 1) * pageSize],
     );
+    // Past the last page there is no row to carry the total.
     const total =
       rows.length > 0
         ? (rows[0].total as number)
-        : (
-            await m.query<{ n: number }[]>(
-              `SELECT count(DISTINCT c.id)::int AS n FROM ${SCOPED_FROM} WHERE ${where.sql}`,
-              where.params,
-            )
-          )[0].n;
+        : (await m.query<{ n: number }[]>(countSql, where.params))[0].n;
     return { items: rows.map(toTriage), total };
   }
 
