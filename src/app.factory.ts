@@ -39,7 +39,9 @@ export async function createHavenApp(
   const problems = new ProblemFilter(logger);
 
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // The client address (access log, sign-in throttle) is the socket's peer, unless HAVEN_TRUST_PROXY names the
+  // load balancers whose X-Forwarded-For is believed (docs/deployment.md). Never "every address".
+  app.set('trust proxy', config.trustProxy.length > 0 ? [...config.trustProxy] : false);
   app.use(requestContextMiddleware);
   app.use(createHttpLogger(logger));
   app.use(

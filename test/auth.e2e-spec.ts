@@ -84,6 +84,19 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(JSON.stringify(rows)).not.toMatch(/nobody|wrong-password/);
   });
 
+  it('ignores X-Forwarded-For unless HAVEN_TRUST_PROXY names the proxy: the socket’s peer is the client', async () => {
+    await request(t.app.getHttpServer())
+      .post('/api/v1/auth/login')
+      .set('X-Forwarded-For', '203.0.113.7')
+      .send({ username: 'nobody.forwarded', password: 'wrong-password-xff' })
+      .expect(401);
+    const [row] = await t.app
+      .get(DataSource)
+      .query(`SELECT ip FROM audit_events WHERE action = 'auth.login_failed' ORDER BY seq DESC LIMIT 1`);
+    expect(row.ip).not.toBe('203.0.113.7');
+    expect(row.ip).toMatch(/127\.0\.0\.1|::1/);
+  });
+
   it('refuses a malformed sign-in body with 400 (not counted as a failure)', async () => {
     const res = await login({ username: 'x', password: 123, extra: true }).expect(400);
     expect(res.body.code).toBe('request.validation');

@@ -21,6 +21,25 @@ describe('loadConfig', () => {
     expect(loadConfig({ HAVEN_DEMO: '0' }).demo.enabled).toBe(false);
   });
 
+  it('believes X-Forwarded-For only from the proxies HAVEN_TRUST_PROXY names, never from everyone', () => {
+    expect(loadConfig({}).trustProxy).toEqual([]);
+    expect(loadConfig({ HAVEN_TRUST_PROXY: '10.0.0.0/8,192.168.1.10,loopback,fd00::/8' }).trustProxy).toEqual(
+      ['10.0.0.0/8', '192.168.1.10', 'loopback', 'fd00::/8'],
+    );
+    for (const bad of [
+      'true',
+      '*',
+      '0.0.0.0/0',
+      '::/0',
+      '0.0.0.0/33',
+      '10.0.0.0/8/1',
+      'proxy.example',
+      '10.0.0.1,',
+    ]) {
+      expect(() => loadConfig({ HAVEN_TRUST_PROXY: bad })).toThrow(/HAVEN_TRUST_PROXY/);
+    }
+  });
+
   it('names every bad variable and never echoes secret values', () => {
     let error: unknown;
     try {

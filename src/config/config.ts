@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -23,6 +24,24 @@ const envSchema = z.object({
   HAVEN_CORS_ORIGINS: z
     .string()
     .regex(/^https?:\/\/[^\s,]+(,https?:\/\/[^\s,]+)*$/, 'must be a comma-separated list of http(s) origins')
+    .optional(),
+  HAVEN_TRUST_PROXY: z
+    .string()
+    .refine(
+      (v) =>
+        v.split(',').every((item) => {
+          if (['loopback', 'linklocal', 'uniquelocal'].includes(item)) return true;
+          const [address, bits, extra] = item.split('/');
+          if (extra !== undefined || isIP(address) === 0) return false;
+          return (
+            bits === undefined ||
+            // /0 would be every address: refused, like `true`.
+            (/^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= (isIP(address) === 4 ? 32 : 128))
+          );
+        }),
+      'must list the proxies: IP addresses or CIDR ranges, or loopback / linklocal / uniquelocal, comma-separated ' +
+        '(never every address)',
+    )
     .optional(),
   HAVEN_EMBEDDED_PG_PORT: port.default(54329),
   HAVEN_DEMO: boolFlag,
@@ -57,6 +76,8 @@ export interface AppConfig {
   readonly bodyLimitBytes: number;
   /** Origins allowed by CORS; empty = no cross-origin access. */
   readonly corsOrigins: readonly string[];
+  /** Proxies whose X-Forwarded-For is believed (Express `trust proxy`); empty: the socket's peer is the client. */
+  readonly trustProxy: readonly string[];
   /** Case searches allowed per account and minute (per instance); over it: 429. */
   readonly searchPerMinute: number;
   readonly shutdownTimeoutMs: number;
@@ -156,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     dataDir: isAbsolute(e.HAVEN_DATA_DIR) ? e.HAVEN_DATA_DIR : resolve(cwd, e.HAVEN_DATA_DIR),
     bodyLimitBytes: e.HAVEN_BODY_LIMIT_KB * 1024,
     corsOrigins: e.HAVEN_CORS_ORIGINS?.split(',') ?? [],
+    trustProxy: e.HAVEN_TRUST_PROXY?.split(',') ?? [],
     searchPerMinute: e.HAVEN_SEARCH_PER_MINUTE,
     shutdownTimeoutMs: e.HAVEN_SHUTDOWN_TIMEOUT_MS,
     database: {
