@@ -27,7 +27,8 @@ async function main(): Promise<void> {
     logger.fatal({ err: e }, 'start-up failed');
     await app?.close().catch(() => undefined);
     await database.stop();
-    process.exit(1);
+    if (e instanceof ConfigError) process.stderr.write(`Haven cannot start. ${e.message}\n`);
+    process.exit(e instanceof ConfigError ? 78 : 1);
   }
   logger.info(
     { host: config.host, port: config.port },

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
@@ -158,6 +159,53 @@ describe('service process lifecycle (npm start)', () => {
     } finally {
       run.child.kill('SIGTERM');
       expect(await run.exited).toBe(0);
+      await db.drop();
+    }
+  });
+
+  it('refuses to start with another master key than the one that signed the log, unless told it is deliberate', async () => {
+    const db = await createTestDatabase();
+    const keyA = randomBytes(32).toString('base64');
+    const keyB = randomBytes(32).toString('base64');
+    const start = async (key: string, extra: Record<string, string> = {}) => {
+      const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'keys-'));
+      const port = await freePort();
+      const run = launch({
+        DATABASE_URL: db.url,
+        DATABASE_APP_URL: db.appUrl,
+        HAVEN_MASTER_KEY: key,
+        HAVEN_DATA_DIR: dataDir,
+        PORT: String(port),
+        ...extra,
+      });
+      return { run, port };
+    };
+    try {
+      const first = await start(keyA);
+      await waitForHealth(first.port, first.run); // signs a checkpoint with key A at start
+      first.run.child.kill('SIGTERM');
+      expect(await first.run.exited).toBe(0);
+
+      const wrong = await start(keyB);
+      expect(await wrong.run.exited).toBe(78);
+      expect(wrong.run.output()).toMatch(/HAVEN_MASTER_KEY/);
+      expect(wrong.run.output()).toMatch(/HAVEN_ALLOW_KEY_CHANGE/);
+      expect(wrong.run.output()).not.toContain(keyA);
+      expect(wrong.run.output()).not.toContain(keyB);
+
+      const deliberate = await start(keyB, { HAVEN_ALLOW_KEY_CHANGE: '1' });
+      await waitForHealth(deliberate.port, deliberate.run);
+      deliberate.run.child.kill('SIGTERM');
+      expect(await deliberate.run.exited).toBe(0);
+
+      // Key B signed the newest checkpoint now: it starts without the override, and key A is the stranger.
+      const again = await start(keyB);
+      await waitForHealth(again.port, again.run);
+      again.run.child.kill('SIGTERM');
+      expect(await again.run.exited).toBe(0);
+      const old = await start(keyA);
+      expect(await old.run.exited).toBe(78);
+    } finally {
       await db.drop();
     }
   });

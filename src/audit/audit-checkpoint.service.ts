@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { LOGGER } from '../common/logging/logger.module';
-import { APP_CONFIG, AppConfig } from '../config/config';
+import { APP_CONFIG, AppConfig, ConfigError } from '../config/config';
 import { PurposeKeys } from '../crypto';
 import {
   Checkpoint,
@@ -39,6 +39,7 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
   private readonly intervalMs: number;
   private timer?: NodeJS.Timeout;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly allowKeyChange: boolean;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -48,9 +49,11 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
   ) {
     this.file = new CheckpointFile(checkpointDir(config.dataDir));
     this.intervalMs = config.audit.checkpointIntervalSeconds * 1000;
+    this.allowKeyChange = config.keys.allowChange;
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    await this.assertSameKeys();
     await this.issueQuietly('start');
     if (this.intervalMs > 0) {
       this.timer = setInterval(() => void this.issueQuietly('timer'), this.intervalMs);
@@ -62,6 +65,39 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.issueQuietly('shutdown');
+  }
+
+  /**
+   * Refuses to start with other keys than those that signed the log's newest checkpoint. An instance with a
+   * wrong master key would otherwise pass /health, break the access-log chain with its first entry, write data
+   * keys no other instance can unwrap and issue tokens no other instance accepts (docs/deployment.md, "Keys").
+   * HAVEN_ALLOW_KEY_CHANGE=1 lets a deliberate change of master secret through (docs/keys.md).
+   */
+  private async assertSameKeys(): Promise<void> {
+    const rows = await this.dataSource.query<{ document: string }[]>(
+      `SELECT document FROM audit_checkpoints ORDER BY id DESC LIMIT 1`,
+    );
+    if (rows.length === 0) return;
+    let stored: unknown;
+    try {
+      stored = (JSON.parse(rows[0].document) as { keyId?: unknown }).keyId;
+    } catch {
+      stored = undefined; // a malformed checkpoint is verification's finding, not a reason to stay down
+    }
+    const own = this.publicKey().keyId;
+    if (typeof stored !== 'string' || stored === own) return;
+    if (this.allowKeyChange) {
+      this.logger.warn(
+        { previousKeyId: stored, keyId: own },
+        'master key changed (HAVEN_ALLOW_KEY_CHANGE=1)',
+      );
+      return;
+    }
+    throw new ConfigError([
+      `HAVEN_MASTER_KEY / HAVEN_MASTER_KEY_FILE: the access log's newest checkpoint was signed with key ${stored}, ` +
+        `this instance's keys are ${own}: every instance must run with the same master key. ` +
+        'For a deliberate change of master secret, start once with HAVEN_ALLOW_KEY_CHANGE=1 (docs/keys.md).',
+    ]);
   }
 
   /** The public key checkpoints are signed with, to verify them elsewhere. */

@@ -48,6 +48,7 @@ const envSchema = z.object({
   HAVEN_DEMO_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   HAVEN_MASTER_KEY: z.string().min(1).optional(),
   HAVEN_MASTER_KEY_FILE: z.string().min(1).optional(),
+  HAVEN_ALLOW_KEY_CHANGE: boolFlag,
   HAVEN_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   HAVEN_BODY_LIMIT_KB: z.coerce.number().int().min(1).max(10240).default(100),
   HAVEN_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600000).default(10000),
@@ -99,6 +100,8 @@ export interface AppConfig {
   readonly keys: {
     readonly masterKey?: string;
     readonly masterKeyFile?: string;
+    /** HAVEN_ALLOW_KEY_CHANGE=1: start although the newest checkpoint was signed with other keys. */
+    readonly allowChange: boolean;
   };
   readonly referrals: {
     /** Response deadline of a referral by urgency, in minutes (emergency 2 h, urgent 12 h, routine 5 days). */
@@ -192,7 +195,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
         e.HAVEN_DEMO === '1' || (e.HAVEN_DEMO === undefined && embedded && e.NODE_ENV !== 'production'),
       password: e.HAVEN_DEMO_PASSWORD,
     },
-    keys: { masterKey: e.HAVEN_MASTER_KEY, masterKeyFile: e.HAVEN_MASTER_KEY_FILE },
+    keys: {
+      masterKey: e.HAVEN_MASTER_KEY,
+      masterKeyFile: e.HAVEN_MASTER_KEY_FILE,
+      allowChange: e.HAVEN_ALLOW_KEY_CHANGE === '1',
+    },
     referrals: {
       deadlinesMinutes: {
         emergency: e.HAVEN_REFERRAL_DEADLINE_EMERGENCY_MINUTES,
