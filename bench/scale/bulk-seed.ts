@@ -11,7 +11,13 @@ import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { AUDIT_EVENT_COLUMNS, auditEventValues, CanonicalEncoder } from '../../src/audit/audit-canonical';
 import { AUDIT_STRIPES, AuditRow } from '../../src/audit/audit.types';
-import { caseCode, deriveTriage, vietnamYear } from '../../src/cases/case-classification';
+import {
+  caseCode,
+  deriveTriage,
+  REPORT_CHANNELS,
+  VIOLENCE_FORMS,
+  vietnamYear,
+} from '../../src/cases/case-classification';
 import { CaseSections, sealSections } from '../../src/cases/case-sections';
 import { CASE_OWNER } from '../../src/cases/cases.service';
 import { type CryptoServices, DataKey } from '../../src/crypto';
@@ -84,16 +90,6 @@ async function copyRows(
   );
 }
 
-const CHANNELS = [
-  'walk_in',
-  'phone',
-  'hotline_111',
-  'police',
-  'school',
-  'health_facility',
-  'community',
-  'other',
-];
 const RISKS = ['low', 'medium', 'high', 'critical'] as const;
 const SEXES = ['female', 'female', 'female', 'female', 'male', 'other', 'unknown'] as const;
 const GBV_TYPES = [
@@ -106,7 +102,6 @@ const GBV_TYPES = [
   'psychological_emotional_abuse',
   'psychological_emotional_abuse',
 ] as const;
-const FORMS = ['physical', 'psychological', 'sexual', 'economic'] as const;
 const RELATIONSHIPS = [
   'spouse',
   'former_spouse',
@@ -220,7 +215,7 @@ export async function bulkSeed(
         reportedAt.getTime() - ageYears * 365.25 * 86400_000 - Math.floor(r() * 300) * 86400_000,
       );
       const dateOfBirth = dob.toISOString().slice(0, 10);
-      const forms = FORMS.filter(() => r() < 0.4);
+      const forms = VIOLENCE_FORMS.filter(() => r() < 0.4);
       if (forms.length === 0) forms.push('physical');
       const gbvType = pick(r, GBV_TYPES);
       const relationship = pick(r, RELATIONSHIPS);
@@ -259,7 +254,7 @@ export async function bulkSeed(
         commune.code,
         commune.province_code,
         reportedAt,
-        pick(r, CHANNELS),
+        pick(r, REPORT_CHANNELS),
         pick(r, RISKS),
         sex,
         derived.ageGroup,
