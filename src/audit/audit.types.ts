@@ -1,3 +1,4 @@
+import { CASE_CATEGORIES } from '../authz/subjects';
 /**
  * The vocabulary of the access log. Every value an entry carries is one of these enumerations, an id, a code
  * or request metadata: the writer (audit-entry.guard.ts) refuses anything else, so no survivor data can be
@@ -56,16 +57,8 @@ export type AuditResourceType = (typeof AUDIT_RESOURCE_TYPES)[number];
 export const AUDIT_OUTCOMES = ['allowed', 'denied', 'error'] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
-/** Field categories (product brief) an access disclosed or wrote. */
-export const AUDIT_FIELD_CATEGORIES = [
-  'triage',
-  'identity',
-  'contact',
-  'incident',
-  'perpetrator',
-  'health',
-  'notes',
-] as const;
+/** Field categories (product brief) an access disclosed or wrote: the case categories of authz/. */
+export const AUDIT_FIELD_CATEGORIES = CASE_CATEGORIES;
 export type AuditFieldCategory = (typeof AUDIT_FIELD_CATEGORIES)[number];
 
 export const AUDIT_ROLES = ['ward_officer', 'provider', 'supervisor', 'admin'] as const;

@@ -1,5 +1,5 @@
 import type { Ciphertext, DataKey, FieldCategory } from '../crypto';
-import { EncryptedSections, FieldEncryptionService } from '../crypto';
+import { EncryptedSections, FIELD_CATEGORIES, FieldEncryptionService } from '../crypto';
 
 /**
  * How the encrypted categories of a case are stored: each category is one JSON document sealed into its own
@@ -7,13 +7,9 @@ import { EncryptedSections, FieldEncryptionService } from '../crypto';
  * see is neither selected nor decrypted.
  */
 export type CaseSectionCategory = Exclude<FieldCategory, 'notes'>;
-export const CASE_SECTION_CATEGORIES: readonly CaseSectionCategory[] = [
-  'identity',
-  'contact',
-  'incident',
-  'perpetrator',
-  'health',
-];
+export const CASE_SECTION_CATEGORIES: readonly CaseSectionCategory[] = FIELD_CATEGORIES.filter(
+  (c): c is CaseSectionCategory => c !== 'notes',
+);
 
 export const SECTION_COLUMN: Readonly<Record<CaseSectionCategory, string>> = {
   identity: 'enc_identity',
