@@ -40,15 +40,16 @@ export const REFERRAL_COLUMNS = {
   status: 'r.status',
 } as const;
 
-const SELECT = `SELECT r.id, r.case_id, c.code AS case_code, c.ward_code, c.province_code, c.status AS case_status,
+const COLUMNS = `r.id, r.case_id, c.code AS case_code, c.ward_code, c.province_code, c.status AS case_status,
     r.organization_id, o.name AS organization_name, o.sector, r.consent_id, cs.categories AS consent_categories,
     (cs.withdrawn_at IS NULL AND (cs.expires_at IS NULL OR cs.expires_at > now())) AS consent_active,
     r.services, r.urgency, r.status, r.due_at, r.enc_note, r.outcome, r.revoke_cause, r.accepted_at, r.accepted_by,
-    r.declined_at, r.completed_at, r.revoked_at, r.created_at, r.version
-  FROM referrals r
+    r.declined_at, r.completed_at, r.revoked_at, r.created_at, r.version`;
+const FROM = `referrals r
   JOIN cases c ON c.id = r.case_id
   JOIN organizations o ON o.id = r.organization_id
   JOIN consents cs ON cs.id = r.consent_id`;
+const SELECT = `SELECT ${COLUMNS} FROM ${FROM}`;
 
 type Raw = Record<string, unknown>;
 
@@ -117,7 +118,7 @@ export class ReferralsRepository {
          SELECT r.id, count(*) OVER () AS total FROM ${from}
          WHERE ${conditions.join(' AND ')}
          ORDER BY r.due_at ASC, r.id LIMIT $${n + 1} OFFSET $${n + 2})
-       ${SELECT.replace('SELECT ', 'SELECT page.total, ')} JOIN page ON page.id = r.id
+       SELECT page.total, ${COLUMNS} FROM ${FROM} JOIN page ON page.id = r.id
        ORDER BY r.due_at ASC, r.id`,
       [...params, pageSize, (page - 1) * pageSize],
     );
