@@ -6,16 +6,7 @@
 //   [--main path/to/dist/src/main.js] (another build, for before/after) [--pool n] (HAVEN_DB_POOL_SIZE)
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -27,11 +18,7 @@ import {
   signIn,
   syntheticCase,
 } from './support/service';
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
+import { arg, cpuSecondsOf, postgresCpuSeconds, rssMB } from './support/proc';
 
 const DURATION = Number(arg('--duration') ?? 10);
 const CONNECTIONS = Number(arg('--connections') ?? 16);
@@ -103,40 +90,6 @@ function merge(results: autocannon.Result[]): autocannon.Result {
   };
 }
 
-/** CPU seconds used so far by the service processes, by every PostgreSQL process, and by this process. */
-function cpuSeconds(servicePids: number[]): { service: number; postgres: number; loadGenerator: number } {
-  const tick = 100; // USER_HZ
-  const of = (pid: string | number) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return {
-        comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
-        cpu: (Number(fields[11]) + Number(fields[12])) / tick,
-      };
-    } catch {
-      return { comm: '', cpu: 0 };
-    }
-  };
-  let postgres = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (/^\d+$/.test(pid)) {
-      const p = of(pid);
-      if (p.comm === 'postgres') postgres += p.cpu;
-    }
-  }
-  return {
-    service: servicePids.reduce((sum, pid) => sum + of(pid).cpu, 0),
-    postgres,
-    loadGenerator: of(process.pid).cpu,
-  };
-}
-
-function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-}
-
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'haven-http-bench-'));
   chmodSync(root, 0o711); // run as root, the embedded server's OS user must reach data/postgres
@@ -192,7 +145,7 @@ async function main(): Promise<void> {
     const scenarios: Scenario[] = [];
     const sampler = (into: number[]) => {
       const t = setInterval(() => {
-        for (const s of services) into.push(rssOf(s.child.pid!));
+        for (const s of services) into.push(rssMB(s.child.pid!));
       }, 250);
       return () => clearInterval(t);
     };
@@ -201,9 +154,14 @@ async function main(): Promise<void> {
       const rss: number[] = [];
       const stop = sampler(rss);
       const pids = services.map((x) => x.child.pid!);
-      const before = cpuSeconds(pids);
+      const cpuSeconds = () => ({
+        service: pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0),
+        postgres: postgresCpuSeconds(),
+        loadGenerator: cpuSecondsOf(process.pid),
+      });
+      const before = cpuSeconds();
       const result = await load(name, services, opts);
-      const after = cpuSeconds(pids);
+      const after = cpuSeconds();
       stop();
       const per = (k: keyof typeof before) =>
         Number((((after[k] - before[k]) * 1000) / Math.max(1, result.requests.total)).toFixed(3));
@@ -334,7 +292,7 @@ async function main(): Promise<void> {
         errors: result.errors,
         timeouts: result.timeouts,
         non2xx: result.non2xx,
-        maxRssMB: Math.round(Math.max(0, ...rss) / 2 ** 20),
+        maxRssMB: Math.max(0, ...rss),
         cpuMsPerRequest,
       })),
       goals,

@@ -14,12 +14,8 @@ import { Client } from 'pg';
 import { createCryptoServices } from '../src/crypto';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres';
 import { bulkSeed, BulkSeedResult } from './scale/bulk-seed';
+import { arg, rssMB } from './support/proc';
 import { api, freePort, launchService, mapConcurrent, Service, signIn } from './support/service';
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
 
 const CASES = Number(arg('--cases') ?? 1_000_000);
 const AUDIT = Number(arg('--audit') ?? 10_000_000);
@@ -70,11 +66,6 @@ async function timed(count: number, concurrency: number, fn: (i: number) => Prom
     max: round(ms[ms.length - 1]),
     errors,
   };
-}
-
-function rssMB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024);
 }
 
 async function ownerClient(dataDir: string, port: number): Promise<{ client: Client; pg: EmbeddedPostgres }> {

@@ -1,19 +1,12 @@
 // Starting the built service (dist/, `npm run build`) as a real process for benchmarks, and talking to it.
 import { ChildProcess, spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../../test/support/process';
+
+export { freePort };
 
 export const MAIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Service {
   base: string;
