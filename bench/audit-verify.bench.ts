@@ -9,7 +9,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { CanonicalEncoder } from '../src/audit/audit-canonical';
+import { AUDIT_EVENT_COLUMNS, auditEventValues, CanonicalEncoder } from '../src/audit/audit-canonical';
 import { CheckpointFile, signCheckpoint } from '../src/audit/audit-checkpoint';
 import { verifyAccessLog } from '../src/audit/audit-verify';
 import { AUDIT_STRIPES, AuditRow, GENESIS_MAC } from '../src/audit/audit.types';
@@ -17,6 +17,7 @@ import { createCryptoServices } from '../src/crypto';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres';
 import { runMigrationsLocked } from '../src/database/migrate';
+import { copyRows } from './scale/bulk-seed';
 import { arg, postgresCpuSeconds } from './support/proc';
 import { freePort } from './support/service';
 
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const batch = 5000;
     for (let start = 1; start <= entries; start += batch) {
-      const cols: unknown[][] = Array.from({ length: 23 }, () => []);
+      const rows: ReturnType<typeof auditEventValues>[] = [];
       for (let seq = start; seq < Math.min(start + batch, entries + 1); seq++) {
         const stripe = seq % AUDIT_STRIPES;
         const caseId = cases[seq % cases.length];
@@ -83,46 +84,9 @@ async function main(): Promise<void> {
         };
         const mac = crypto.keys.auditChainMac(heads[stripe].mac, encoder.encode(row));
         heads[stripe] = { seq, mac };
-        const values = [
-          row.seq,
-          row.stripe,
-          row.prevSeq,
-          new Date(row.atMs).toISOString(),
-          row.actorId,
-          row.actorRole,
-          row.actorOrgId,
-          `{${row.actorCommunes.join(',')}}`,
-          row.action,
-          row.resourceType,
-          row.resourceId,
-          row.caseId,
-          `{${row.fields.join(',')}}`,
-          row.outcome,
-          row.reason,
-          row.ip,
-          row.userAgent,
-          row.requestId,
-          `{${row.returnedIds.join(',')}}`,
-          row.provinceCode,
-          row.communeCode,
-          `{${row.jurisdictions.join(',')}}`,
-          `\\x${mac.toString('hex')}`,
-        ];
-        values.forEach((v, i) => cols[i].push(v));
+        rows.push(auditEventValues(row, mac));
       }
-      await client.query(
-        `INSERT INTO audit_events (seq, stripe, prev_seq, at, actor_id, actor_role, actor_org_id, actor_communes, action,
-           resource_type, resource_id, case_id, fields, outcome, reason, ip, user_agent, request_id, returned_ids,
-           province_code, commune_code, jurisdictions, mac)
-         SELECT seq, stripe, prev, at, actor, role, org, communes::varchar[], action, rtype, rid, cid, fields::varchar[],
-                outcome, reason, ip, ua, req, ids::uuid[], prov, comm, jur::varchar[], mac::bytea
-           FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], $4::timestamptz[], $5::uuid[], $6::text[], $7::uuid[],
-                       $8::text[], $9::text[], $10::text[], $11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::text[],
-                       $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[])
-                AS t(seq, stripe, prev, at, actor, role, org, communes, action, rtype, rid, cid, fields, outcome, reason,
-                     ip, ua, req, ids, prov, comm, jur, mac)`,
-        cols,
-      );
+      await copyRows(client, 'audit_events', AUDIT_EVENT_COLUMNS, rows);
     }
     await client.query(`SET session_replication_role = replica`);
     for (const [stripe, h] of heads.entries()) {

@@ -57,7 +57,7 @@ function pick<T>(r: () => number, items: readonly T[]): T {
 }
 
 /** COPY text format: `\N` for null, backslashes doubled (bytea goes as `\\x…`). */
-type CopyValue = string | number | boolean | Date | Buffer | readonly string[] | null | undefined;
+export type CopyValue = string | number | boolean | Date | Buffer | readonly string[] | null | undefined;
 
 function copyValue(v: CopyValue): string {
   if (v === null || v === undefined) return '\\N';
@@ -67,7 +67,8 @@ function copyValue(v: CopyValue): string {
   return String(v);
 }
 
-async function copyRows(
+/** Streams rows into `table` with COPY (text format). */
+export async function copyRows(
   client: Client,
   table: string,
   columns: readonly string[],
