@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -36,6 +37,20 @@ import {
   VIOLENCE_FORMS,
   ViolenceForm,
 } from '../case-classification';
+
+/**
+ * A section of a case body: an object validated as `type` (whitelisted, nested), required or optional. The one
+ * place the section rules live, for registration and for partial updates (update-case.dto.ts).
+ */
+export function Section(type: new () => object, options: { required?: boolean } = {}): PropertyDecorator {
+  return applyDecorators(
+    options.required ? ApiProperty({ type }) : ApiPropertyOptional({ type }),
+    options.required ? IsDefined() : IsOptional(),
+    IsObject(),
+    ValidateNested(),
+    Type(() => type),
+  );
+}
 
 // Free-text limits keep one case well under the body limit and bound the work of encryption.
 const NAME = 200;
@@ -201,38 +216,18 @@ export class CreateCaseDto {
   @IsIn(REPORT_CHANNELS)
   reportChannel!: ReportChannel;
 
-  @ApiProperty({ type: SurvivorDto })
-  @IsDefined()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => SurvivorDto)
+  @Section(SurvivorDto, { required: true })
   survivor!: SurvivorDto;
 
-  @ApiProperty({ type: IncidentDto })
-  @IsDefined()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => IncidentDto)
+  @Section(IncidentDto, { required: true })
   incident!: IncidentDto;
 
-  @ApiPropertyOptional({ type: PerpetratorDto })
-  @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => PerpetratorDto)
+  @Section(PerpetratorDto)
   perpetrator?: PerpetratorDto;
 
-  @ApiPropertyOptional({ type: HealthDto })
-  @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => HealthDto)
+  @Section(HealthDto)
   health?: HealthDto;
 
-  @ApiProperty({ type: RiskDto })
-  @IsDefined()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => RiskDto)
+  @Section(RiskDto, { required: true })
   risk!: RiskDto;
 }

@@ -1,8 +1,7 @@
 import { ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsObject, IsOptional, Min, ValidateNested } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Min } from 'class-validator';
 import { REPORT_CHANNELS, ReportChannel } from '../case-classification';
-import { HealthDto, IncidentDto, PerpetratorDto, RiskDto, SurvivorDto } from './create-case.dto';
+import { HealthDto, IncidentDto, PerpetratorDto, RiskDto, Section, SurvivorDto } from './create-case.dto';
 
 export class SurvivorPatchDto extends PartialType(SurvivorDto) {}
 export class IncidentPatchDto extends PartialType(IncidentDto) {}
@@ -23,38 +22,18 @@ export class UpdateCaseDto {
   @IsIn(REPORT_CHANNELS)
   reportChannel?: ReportChannel;
 
-  @ApiPropertyOptional({ type: SurvivorPatchDto })
-  @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => SurvivorPatchDto)
+  @Section(SurvivorPatchDto)
   survivor?: SurvivorPatchDto;
 
-  @ApiPropertyOptional({ type: IncidentPatchDto })
-  @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => IncidentPatchDto)
+  @Section(IncidentPatchDto)
   incident?: IncidentPatchDto;
 
-  @ApiPropertyOptional({ type: PerpetratorDto })
-  @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => PerpetratorDto)
+  @Section(PerpetratorDto)
   perpetrator?: PerpetratorDto;
 
-  @ApiPropertyOptional({ type: HealthDto })
-  @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => HealthDto)
+  @Section(HealthDto)
   health?: HealthDto;
 
-  @ApiPropertyOptional({ type: RiskDto })
-  @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => RiskDto)
+  @Section(RiskDto)
   risk?: RiskDto;
 }
