@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,6 +10,7 @@ import { createLogger } from '../src/common/logging/logger';
 import { loadConfig } from '../src/config/config';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres';
 import { caseBody, DEMO_PASSWORD } from './support/casework';
+import { freePort } from './support/process';
 
 /**
  * Issue 9, item 2: the database goes away under a running service and comes back. The app runs on an
@@ -134,16 +134,3 @@ describe('database failure and recovery (end to end)', () => {
     expect(text).not.toContain('Thử Nghiệm');
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}

@@ -1,5 +1,4 @@
 import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import 'reflect-metadata';
@@ -8,6 +7,7 @@ import { dataSourceOptions } from '../../src/database/data-source-options';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { runMigrationsLocked } from '../../src/database/migrate';
 import { TEMPLATE_APP_PASSWORD, TEMPLATE_APP_ROLE, TEMPLATE_DATABASE } from './database';
+import { freePort } from './process';
 
 /**
  * Starts ONE embedded PostgreSQL for the whole run (the same binaries the app uses), migrates a template
@@ -42,17 +42,4 @@ export default async function globalSetup(): Promise<void> {
   process.env.HAVEN_TEST_PG_DATA_DIR = join(root, 'postgres');
   process.env.HAVEN_TEST_ROOT = root;
   (globalThis as { __havenTestPg?: EmbeddedPostgres }).__havenTestPg = pg;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
