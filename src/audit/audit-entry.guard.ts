@@ -9,6 +9,7 @@ import {
   AuditEntryInput,
   AuditOutcome,
   AuditRequestMeta,
+  AuditRow,
 } from './audit.types';
 
 /**
@@ -25,26 +26,14 @@ export class AuditEntryError extends Error {
 }
 
 /** The validated, canonical values of an entry (everything but the chain columns and the jurisdictions). */
-export interface CheckedEntry {
-  actorId: string | null;
-  actorRole: string | null;
-  actorOrgId: string | null;
-  actorCommunes: string[];
-  actorProvince: string | null;
-  action: string;
-  resourceType: string | null;
-  resourceId: string | null;
-  caseId: string | null;
-  fields: string[];
+export type CheckedEntry = Omit<
+  AuditRow,
+  'seq' | 'stripe' | 'prevSeq' | 'atMs' | 'jurisdictions' | 'outcome'
+> & {
   outcome: AuditOutcome;
-  reason: string | null;
-  ip: string | null;
-  userAgent: string | null;
-  requestId: string | null;
-  returnedIds: string[];
-  provinceCode: string | null;
-  communeCode: string | null;
-}
+  /** The actor's province (a supervisor's), for the entry's jurisdictions; not a column itself. */
+  actorProvince: string | null;
+};
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PROVINCE = /^[0-9]{2}$/;
