@@ -36,7 +36,12 @@ export class AppModule {
         ConfigModule.forRoot(config),
         LoggerModule.forRoot(logger),
         TypeOrmModule.forRootAsync({
-          useFactory: () => dataSourceOptions({ url: databaseUrl, poolSize: config.database.poolSize }),
+          useFactory: () =>
+            dataSourceOptions({
+              url: databaseUrl,
+              poolSize: config.database.poolSize,
+              preparedStatements: config.database.preparedStatements,
+            }),
           // Migrations are applied (as the schema owner) before any module can use the connection; never
           // `synchronize`. The pool itself connects as the restricted runtime role (src/database/runtime-role.ts).
           dataSourceFactory: (options) => openRuntimeDataSource(options!, databaseUrl, config, logger),

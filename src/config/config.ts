@@ -50,6 +50,7 @@ const envSchema = z.object({
   HAVEN_MASTER_KEY_FILE: z.string().min(1).optional(),
   HAVEN_ALLOW_KEY_CHANGE: boolFlag,
   HAVEN_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  HAVEN_DB_PREPARED_STATEMENTS: z.enum(['0', '1']).default('1'),
   HAVEN_BODY_LIMIT_KB: z.coerce.number().int().min(1).max(10240).default(100),
   HAVEN_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600000).default(10000),
   HAVEN_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
@@ -92,6 +93,8 @@ export interface AppConfig {
     readonly appUrl?: string;
     readonly embeddedPort: number;
     readonly poolSize: number;
+    /** HAVEN_DB_PREPARED_STATEMENTS: name parameterised statements (off behind a pooler that cannot track them). */
+    readonly preparedStatements: boolean;
   };
   readonly demo: {
     readonly enabled: boolean;
@@ -188,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       appUrl: e.DATABASE_APP_URL,
       embeddedPort: e.HAVEN_EMBEDDED_PG_PORT,
       poolSize: e.HAVEN_DB_POOL_SIZE,
+      preparedStatements: e.HAVEN_DB_PREPARED_STATEMENTS === '1',
     },
     demo: {
       // Demo data is seeded by default on the embedded database only (api-contract "Running").

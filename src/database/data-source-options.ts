@@ -1,11 +1,14 @@
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import { ENTITIES } from './entities';
+import { PreparingClient } from './prepared-statements';
 
 export interface DatabaseConnection {
   url: string;
   poolSize: number;
   applicationName?: string;
+  /** Name (server-side prepare) parameterised statements; default true. See prepared-statements.ts. */
+  preparedStatements?: boolean;
 }
 
 /** The single definition of how Haven talks to PostgreSQL. Schema changes go through migrations only. */
@@ -24,6 +27,7 @@ export function dataSourceOptions(conn: DatabaseConnection): DataSourceOptions {
       // Fail fast when the database is down instead of queueing requests forever.
       connectionTimeoutMillis: 5000,
       application_name: conn.applicationName ?? 'haven',
+      ...(conn.preparedStatements === false ? {} : { Client: PreparingClient }),
     },
   };
 }
