@@ -65,6 +65,7 @@ class HashWorker {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private queued = 0;
   private dead = false;
   readonly ready: Promise<void>;
 
@@ -110,13 +111,23 @@ class HashWorker {
   }
 
   async run<T>(job: Job): Promise<T> {
-    await this.ready;
-    if (this.dead) throw new Error('password hashing worker stopped');
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve, reject });
-      this.worker.postMessage({ id, job });
-    });
+    this.queued++;
+    try {
+      await this.ready;
+      if (this.dead) throw new Error('password hashing worker stopped');
+      const id = this.nextId++;
+      return await new Promise<T>((resolve, reject) => {
+        this.pending.set(id, { resolve: resolve, reject });
+        this.worker.postMessage({ id, job });
+      });
+    } finally {
+      this.queued--;
+    }
+  }
+
+  /** Jobs handed to run() and not finished (including those waiting for the worker to start). */
+  get busy(): boolean {
+    return this.queued > 0;
   }
 
   async terminate(): Promise<void> {
@@ -125,20 +136,36 @@ class HashWorker {
   }
 }
 
+/**
+ * A worker idle this long is stopped: its WebAssembly memory, grown to hold the 64 MiB Argon2 matrix, never
+ * shrinks while it lives (~80 MB of the service's RSS). The next sign-in starts a new one (~0.1 s once).
+ */
+export const HASH_WORKER_IDLE_MS = 30_000;
+
 @Injectable()
 export class PasswordHasher implements OnModuleDestroy {
   private readonly size = Math.max(1, Math.min(2, availableParallelism() - 1));
   private workers: HashWorker[] = [];
   private dummy?: Promise<string>;
+  private idleTimer?: NodeJS.Timeout;
+  /** How long an idle worker lives (HASH_WORKER_IDLE_MS; tests shorten it). */
+  idleMs = HASH_WORKER_IDLE_MS;
+
+  /** Worker threads alive now. */
+  get workerCount(): number {
+    return this.workers.length;
+  }
 
   async hash(password: string): Promise<string> {
     checkLength(password);
-    return this.pick().run<string>({
-      op: 'hash',
-      password,
-      opslimit: PWHASH_OPSLIMIT,
-      memlimit: PWHASH_MEMLIMIT,
-    });
+    return this.track(
+      this.pick().run<string>({
+        op: 'hash',
+        password,
+        opslimit: PWHASH_OPSLIMIT,
+        memlimit: PWHASH_MEMLIMIT,
+      }),
+    );
   }
 
   async verify(hash: string, password: string): Promise<PasswordCheck> {
@@ -147,13 +174,15 @@ export class PasswordHasher implements OnModuleDestroy {
       await this.verifyDummy('');
       return { valid: false, needsRehash: false };
     }
-    return this.pick().run<PasswordCheck>({
-      op: 'verify',
-      hash,
-      password,
-      opslimit: PWHASH_OPSLIMIT,
-      memlimit: PWHASH_MEMLIMIT,
-    });
+    return this.track(
+      this.pick().run<PasswordCheck>({
+        op: 'verify',
+        hash,
+        password,
+        opslimit: PWHASH_OPSLIMIT,
+        memlimit: PWHASH_MEMLIMIT,
+      }),
+    );
   }
 
   /**
@@ -167,7 +196,27 @@ export class PasswordHasher implements OnModuleDestroy {
     return false;
   }
 
+  /** After each job: once every worker is idle, stop them all when idleMs passes without another job. */
+  private async track<T>(job: Promise<T>): Promise<T> {
+    clearTimeout(this.idleTimer);
+    try {
+      return await job;
+    } finally {
+      if (!this.workers.some((w) => w.busy)) {
+        this.idleTimer = setTimeout(() => void this.retireIdle(), this.idleMs);
+        this.idleTimer.unref();
+      }
+    }
+  }
+
+  private async retireIdle(): Promise<void> {
+    const idle = this.workers.filter((w) => !w.busy);
+    this.workers = this.workers.filter((w) => w.busy);
+    await Promise.all(idle.map((w) => w.terminate()));
+  }
+
   async onModuleDestroy(): Promise<void> {
+    clearTimeout(this.idleTimer);
     const workers = this.workers;
     this.workers = [];
     await Promise.all(workers.map((w) => w.terminate()));

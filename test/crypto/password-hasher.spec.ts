@@ -39,4 +39,44 @@ describe('PasswordHasher (Argon2id in a worker thread)', () => {
     // A hash takes ~150 ms of CPU; on the event loop that would show as a delay of that size.
     expect(delay.max / 1e6).toBeLessThan(60);
   });
+
+  it('stops its workers once idle (their Argon2 memory is returned) and starts one again for the next job', async () => {
+    const idle = new PasswordHasher();
+    idle.idleMs = 100;
+    try {
+      const hash = await idle.hash('a passphrase to remember');
+      expect(idle.workerCount).toBe(1);
+      expect((await idle.verify(hash, 'a passphrase to remember')).valid).toBe(true);
+      await waitFor(() => idle.workerCount === 0, 5000);
+      // A new worker for the next job, with the same result.
+      expect((await idle.verify(hash, 'a passphrase to remember')).valid).toBe(true);
+      expect((await idle.verify(hash, 'another passphrase')).valid).toBe(false);
+      expect(idle.workerCount).toBe(1);
+    } finally {
+      await idle.onModuleDestroy();
+    }
+    expect(idle.workerCount).toBe(0);
+  });
+
+  it('does not stop a worker while a job runs, however short the idle time', async () => {
+    const idle = new PasswordHasher();
+    idle.idleMs = 1;
+    try {
+      const hashes = await Promise.all(
+        ['first passphrase', 'second passphrase', 'third passphrase'].map((p) => idle.hash(p)),
+      );
+      const checks = await Promise.all(hashes.map((h) => idle.verify(h, 'second passphrase')));
+      expect(checks.map((c) => c.valid)).toEqual([false, true, false]);
+    } finally {
+      await idle.onModuleDestroy();
+    }
+  });
 });
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
