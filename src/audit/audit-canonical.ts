@@ -206,8 +206,8 @@ export class CopyLineEncoder {
 
   encode(line: Buffer, starts: Int32Array, ends: Int32Array): Buffer | null {
     const n = CANONICAL_COLUMNS.length;
-    let need = 2;
-    for (let i = 0; i < n; i++) need += ends[i] - starts[i] + 12;
+    // At most: the prefix, and per value its bytes plus a length of up to 10 digits and the colon.
+    const need = 2 + (ends[n - 1] - starts[0]) + 11 * n;
     if (need > this.buf.length) this.buf = Buffer.allocUnsafe(need * 2);
     const out = this.buf;
     out[0] = 0x31; // '1'
@@ -220,22 +220,36 @@ export class CopyLineEncoder {
         out[o++] = TILDE; // \N: null
         continue;
       }
-      for (let k = s; k < e; k++) {
-        const b = line[k];
-        if (b >= 0x80 || b === BACKSLASH) return null;
-      }
       if (LIST[i]) {
+        // The inside of `{…}`; the braces themselves are ASCII and never escaped.
         s++;
         e--;
       }
       const len = e - s;
-      if (len < 10) out[o++] = ZERO + len;
-      else o += out.write(String(len), o, 'latin1');
+      o = writeDigits(out, o, len);
       out[o++] = COLON;
-      o += line.copy(out, o, s, e);
+      // Copied byte by byte (values are short: a call per value costs more) and checked on the way: a
+      // non-ASCII byte or an escape sends the row to the exact path.
+      for (let k = s; k < e; k++) {
+        const b = line[k];
+        if (b >= 0x80 || b === BACKSLASH) return null;
+        out[o++] = b;
+      }
     }
     return out.subarray(0, o);
   }
+}
+
+/** Writes `n` (a non-negative integer) in decimal digits at `o`; returns the offset after them. */
+function writeDigits(out: Buffer, o: number, n: number): number {
+  if (n < 10) {
+    out[o] = ZERO + n;
+    return o + 1;
+  }
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  for (let i = o + digits - 1, x = n; i >= o; i--, x = Math.floor(x / 10)) out[i] = ZERO + (x % 10);
+  return o + digits;
 }
 
 /** The values of a COPY text line, unescaped (`\N` → null): the exact, slower path. */
