@@ -387,8 +387,19 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(201);
       expect(note.body.organizationId).toBe(police);
       const caseForWard = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      // The case view's referral metadata is the referral's own, field for field (same timestamps).
       expect(caseForWard.body.referrals).toEqual([
-        expect.objectContaining({ id: r.id, organizationId: police, status: 'accepted', overdue: false }),
+        {
+          id: r.id,
+          organizationId: police,
+          organizationName: open.body.organizationName,
+          sector: 'police',
+          status: 'accepted',
+          urgency: open.body.urgency,
+          dueAt: open.body.dueAt,
+          overdue: false,
+          createdAt: open.body.createdAt,
+        },
       ]);
       const caseForPolice = await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
       expect(caseForPolice.body.referrals.map((x: { id: string }) => x.id)).toEqual([r.id]);
@@ -615,6 +626,18 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(item).toMatchObject({ overdue: true, status: 'pending' });
       const bode = await as('ward.bode').get('/api/v1/referrals?status=overdue').expect(200);
       expect(bode.body.items.map((i: { id: string }) => i.id)).not.toContain(r.id);
+      // The case view flags it too, and lists the case's referrals oldest first.
+      const healthConsent = await consent(c.id, {
+        organizationId: health,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const later = await refer(c.id, health, healthConsent, 'routine');
+      const view = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(view.body.referrals.map((x: { id: string; overdue: boolean }) => [x.id, x.overdue])).toEqual([
+        [r.id, true],
+        [later.id, false],
+      ]);
     });
   });
 });

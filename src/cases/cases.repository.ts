@@ -131,6 +131,21 @@ function toTriage(r: Raw): CaseTriageRow {
   };
 }
 
+/** A referral's metadata from JSON (timestamps arrive as ISO text). */
+function toReferralSummary(r: Raw): ReferralSummary {
+  return {
+    id: r.id as string,
+    organizationId: r.organization_id as string,
+    organizationName: r.organization_name as string,
+    sector: r.sector as string,
+    status: r.status as ReferralSummary['status'],
+    urgency: r.urgency as string,
+    dueAt: new Date(r.due_at as string).toISOString(),
+    overdue: r.overdue as boolean,
+    createdAt: new Date(r.created_at as string).toISOString(),
+  };
+}
+
 /** Rewrites TypeORM-style `:name` parameters into positional `$n` ones for EntityManager.query. */
 export function positional(condition: SqlCondition, first = 1): { sql: string; params: unknown[] } {
   const params: unknown[] = [];
@@ -155,13 +170,15 @@ export class CasesRepository {
     return rows[0].last_value;
   }
 
-  async insert(m: EntityManager, c: NewCaseRow): Promise<void> {
-    await m.query(
-      `INSERT INTO cases (id, code, ward_code, province_code, reported_at, report_channel, risk_level, survivor_sex,
+  /** Inserts a case and returns its triage row as stored (defaults, version, timestamps). */
+  async insert(m: EntityManager, c: NewCaseRow): Promise<CaseTriageRow> {
+    const rows = await m.query<Raw[]>(
+      `INSERT INTO cases AS c (id, code, ward_code, province_code, reported_at, report_channel, risk_level, survivor_sex,
          age_group, child_vn, child_gbvims, gbv_type, forms, contexts, incident_date, enc_identity, enc_contact,
          enc_incident, enc_perpetrator, enc_health, bi_name, bi_name_dob, bi_phone, created_by, updated_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-         $23, $24, $24)`,
+         $23, $24, $24)
+       RETURNING ${TRIAGE_COLUMNS}`,
       [
         c.id,
         c.code,
@@ -189,6 +206,7 @@ export class CasesRepository {
         c.createdBy,
       ],
     );
+    return toTriage(rows[0]);
   }
 
   /** One case with only the encrypted columns named in `categories` (none are fetched otherwise). */
@@ -390,26 +408,29 @@ export class CasesRepository {
     );
   }
 
-  /** The referrals of one case, metadata only (status, organisation, deadline). */
-  async referralSummaries(m: EntityManager, caseId: string): Promise<ReferralSummary[]> {
+  /**
+   * One case's triage row and the metadata of its referrals (status, organisation, deadline), in one statement:
+   * what a case read needs before its authorisation. Null when there is no such case.
+   */
+  async findWithReferrals(
+    m: EntityManager,
+    id: string,
+  ): Promise<{ row: CaseTriageRow; referrals: ReferralSummary[] } | null> {
     const rows = await m.query<Raw[]>(
-      `SELECT r.id, r.organization_id, o.name AS organization_name, o.sector, r.status, r.urgency, r.due_at,
-              r.created_at, (r.status = 'pending' AND r.due_at < now()) AS overdue
-       FROM referrals r JOIN organizations o ON o.id = r.organization_id
-       WHERE r.case_id = $1 ORDER BY r.created_at, r.id`,
-      [caseId],
+      `SELECT ${TRIAGE_COLUMNS},
+              (SELECT coalesce(json_agg(json_build_object(
+                        'id', r.id, 'organization_id', r.organization_id, 'organization_name', o.name,
+                        'sector', o.sector, 'status', r.status, 'urgency', r.urgency, 'due_at', r.due_at,
+                        'created_at', r.created_at, 'overdue', (r.status = 'pending' AND r.due_at < now()))
+                      ORDER BY r.created_at, r.id), '[]'::json)
+                 FROM referrals r JOIN organizations o ON o.id = r.organization_id
+                WHERE r.case_id = c.id) AS referrals
+       FROM cases c WHERE c.id = $1`,
+      [id],
     );
-    return rows.map((r) => ({
-      id: r.id as string,
-      organizationId: r.organization_id as string,
-      organizationName: r.organization_name as string,
-      sector: r.sector as string,
-      status: r.status as ReferralSummary['status'],
-      urgency: r.urgency as string,
-      dueAt: (r.due_at as Date).toISOString(),
-      overdue: r.overdue as boolean,
-      createdAt: (r.created_at as Date).toISOString(),
-    }));
+    const r = rows[0];
+    if (!r) return null;
+    return { row: toTriage(r), referrals: (r.referrals as Raw[]).map(toReferralSummary) };
   }
 
   async communeProvince(m: EntityManager, wardCode: string): Promise<string | null> {

@@ -126,7 +126,7 @@ export class CasesService {
       const key = await this.dataKeys.create({ ownerType: CASE_OWNER, ownerId: id }, m);
       try {
         const blind = this.blindIndexes(sections);
-        await this.cases.insert(m, {
+        const row = await this.cases.insert(m, {
           id,
           code: caseCode(provinceCode, vietnamYear(reportedAt), seq),
           wardCode: dto.wardCode,
@@ -147,7 +147,6 @@ export class CasesService {
           createdBy: p.userId,
         });
         const duplicates = await this.findMatches(m, ability, blind, id);
-        const row = (await this.cases.findById(m, id))!;
         const written = ['triage', ...CASE_SECTION_CATEGORIES.filter((c) => sections[c])] as CaseCategory[];
         await this.audit.record(m, p, {
           action: 'case.create',
@@ -171,23 +170,25 @@ export class CasesService {
     return this.audit.transaction(async (m, deny) => {
       // An expired consent shows nothing, from the moment it expires.
       if (p.role === 'provider') await this.expiry.revokeExpired(m);
-      const row = await this.cases.findById(m, id);
-      const access = row ? await this.readAccess(m, p, ability, row) : undefined;
+      // The triage row and its referrals' metadata in one statement (nothing encrypted is read before the check).
+      const found = await this.cases.findWithReferrals(m, id);
+      const access = found ? await this.readAccess(m, p, ability, found.row) : undefined;
       const allowed = access?.categories ?? new Set<CaseCategory>();
-      if (!row || allowed.size === 0) {
+      if (!found || allowed.size === 0) {
         deny(p, {
           action: 'case.read',
           resourceType: 'case',
           resourceId: id,
-          caseId: row ? id : undefined,
-          provinceCode: row?.provinceCode ?? null,
-          wardCode: row?.wardCode ?? null,
+          caseId: found ? id : undefined,
+          provinceCode: found?.row.provinceCode ?? null,
+          wardCode: found?.row.wardCode ?? null,
         });
         throw NOT_FOUND();
       }
+      const { row } = found;
       const view = await this.decryptedView(m, row, allowed);
       // The referrals' metadata the caller may read (the ward: all of them; a provider: its own).
-      const referrals = (await this.cases.referralSummaries(m, id)).filter((r) =>
+      const referrals = found.referrals.filter((r) =>
         ability.can('read', {
           kind: 'Referral',
           id: r.id,
