@@ -79,6 +79,17 @@ describe('conditionToSql', () => {
     });
   });
 
+  it('a $in of one value is an equality (an index on the column can then be read in order)', () => {
+    expect(conditionToSql({ operator: 'in', field: 'n.b', value: ['p'] }, columns, 'p')).toEqual({
+      sql: 't.b = :p_0',
+      params: { p_0: 'p' },
+    });
+    // Not for array columns: overlap stays overlap.
+    expect(conditionToSql({ operator: 'in', field: 'tags', value: ['u'] }, columns, 'p').sql).toBe(
+      '(t.tags && :p_0)',
+    );
+  });
+
   it('an empty $in matches nothing, an empty and everything, an empty or nothing', () => {
     expect(conditionToSql({ operator: 'in', field: 'a', value: [] }, columns).sql).toBe('FALSE');
     expect(conditionToSql({ operator: 'and', value: [] }, columns).sql).toBe('TRUE');

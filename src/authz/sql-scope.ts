@@ -94,9 +94,11 @@ export function conditionToSql(ast: AstNode, columns: ColumnMap, paramPrefix = '
         if (node.value.some((v) => v === null || typeof v === 'object')) {
           throw new UnsupportedConditionError('"$in" with null or object values');
         }
-        return column.array
-          ? `(${column.sql} && ${param(node.value)})`
-          : `${column.sql} = ANY(${param(node.value)})`;
+        if (column.array) return `(${column.sql} && ${param(node.value)})`;
+        // One value (a ward officer of one commune): equality, which lets PostgreSQL read an index on the
+        // column in order (e.g. a commune's cases newest first) instead of fetching every match and sorting.
+        if (node.value.length === 1) return `${column.sql} = ${param(node.value[0])}`;
+        return `${column.sql} = ANY(${param(node.value)})`;
       }
       default:
         throw new UnsupportedConditionError(`operator "${node.operator}"`);
