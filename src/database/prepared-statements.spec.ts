@@ -13,6 +13,16 @@ describe('prepared statements', () => {
     await db.drop();
   });
 
+  async function withClient(use: (client: PreparingClient) => Promise<void>): Promise<void> {
+    const client = new PreparingClient({ connectionString: db.url });
+    await client.connect();
+    try {
+      await use(client);
+    } finally {
+      await client.end();
+    }
+  }
+
   /** What this connection has prepared (PostgreSQL's view of the session). */
   async function preparedOn(client: PreparingClient): Promise<{ name: string; statement: string }[]> {
     const { rows } = await client.query<{ name: string; statement: string }>(
@@ -21,62 +31,62 @@ describe('prepared statements', () => {
     return rows;
   }
 
-  it('names each parameterised text once per connection and reuses it, with each call its own values', async () => {
-    const client = new PreparingClient({ connectionString: db.url });
-    await client.connect();
-    try {
+  it('names each parameterised text once per connection and reuses it, with each call its own values', () =>
+    withClient(async (client) => {
       const text = 'SELECT $1::int + 1 AS n';
       const results = [];
       for (const v of [1, 41, -3]) results.push((await client.query<{ n: number }>(text, [v])).rows[0].n);
       expect(results).toEqual([2, 42, -2]);
       const prepared = await preparedOn(client);
       expect(prepared).toEqual([{ name: statementName(text), statement: text }]);
+      // Parsed once, executed three times.
+      const [{ runs }] = (
+        await client.query<{ runs: number }>(
+          'SELECT (generic_plans + custom_plans)::int AS runs FROM pg_prepared_statements WHERE name = $1',
+          [statementName(text)],
+        )
+      ).rows;
+      expect(runs).toBe(3);
       // The name comes from the text alone: the values never take part in it.
       expect(statementName(text)).toMatch(/^haven_[A-Za-z0-9_-]{32}$/);
       expect(statementName(text)).toBe(statementName('SELECT $1::int + 1 AS n'));
       expect(statementName(text)).not.toBe(statementName('SELECT $1::int + 2 AS n'));
-    } finally {
-      await client.end();
-    }
-  });
+    }));
 
-  it('sends statements without parameters, and query objects, unnamed', async () => {
-    const client = new PreparingClient({ connectionString: db.url });
-    await client.connect();
-    try {
+  it('sends statements without parameters, and query objects, unnamed', () =>
+    withClient(async (client) => {
       await client.query('BEGIN');
       await client.query('SELECT 1');
       await client.query({ text: 'SELECT $1::text AS t', values: ['x'] });
       await client.query('COMMIT');
       expect(await preparedOn(client)).toEqual([]);
-    } finally {
-      await client.end();
-    }
-  });
+    }));
 
-  it(`prepares at most ${MAX_PER_CONNECTION} texts per connection and runs the rest unnamed`, async () => {
-    const client = new PreparingClient({ connectionString: db.url });
-    await client.connect();
-    try {
+  it(`prepares at most ${MAX_PER_CONNECTION} texts per connection and runs the rest unnamed`, () =>
+    withClient(async (client) => {
       for (let i = 0; i < MAX_PER_CONNECTION + 20; i++) {
         const { rows } = await client.query<{ n: number }>(`SELECT $1::int * ${i} AS n`, [2]);
         expect(rows[0].n).toBe(2 * i);
       }
-      // A text prepared before the limit is still named and reused after it.
-      await client.query('SELECT $1::int * 0 AS n', [5]);
       const [{ count }] = (
         await client.query<{ count: number }>('SELECT count(*)::int AS count FROM pg_prepared_statements')
       ).rows;
       expect(count).toBe(MAX_PER_CONNECTION);
-    } finally {
-      await client.end();
-    }
-  });
+      // A text prepared before the limit is still named and reused after it: its statement runs again.
+      const runs = async () =>
+        (
+          await client.query<{ runs: number }>(
+            'SELECT (generic_plans + custom_plans)::int AS runs FROM pg_prepared_statements WHERE statement = $1',
+            ['SELECT $1::int * 0 AS n'],
+          )
+        ).rows[0].runs;
+      const before = await runs();
+      await client.query('SELECT $1::int * 0 AS n', [5]);
+      expect(await runs()).toBe(before + 1);
+    }));
 
-  it('a failing statement fails as before and leaves the connection usable', async () => {
-    const client = new PreparingClient({ connectionString: db.url });
-    await client.connect();
-    try {
+  it('a failing statement fails as before and leaves the connection usable', () =>
+    withClient(async (client) => {
       await expect(client.query('SELECT $1::int AS n', ['not a number'])).rejects.toMatchObject({
         code: '22P02',
       });
@@ -85,10 +95,7 @@ describe('prepared statements', () => {
         client.query('SELECT no_such_column FROM users WHERE id = $1', [null]),
       ).rejects.toMatchObject({ code: '42703' });
       expect((await client.query<{ n: number }>('SELECT $1::int AS n', [8])).rows[0].n).toBe(8);
-    } finally {
-      await client.end();
-    }
-  });
+    }));
 
   it('is what the data source uses unless HAVEN_DB_PREPARED_STATEMENTS=0', async () => {
     const on = loadConfig({ DATABASE_URL: db.url });
