@@ -74,16 +74,8 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
    * HAVEN_ALLOW_KEY_CHANGE=1 lets a deliberate change of master secret through (docs/keys.md).
    */
   private async assertSameKeys(): Promise<void> {
-    const rows = await this.dataSource.query<{ document: string }[]>(
-      `SELECT document FROM audit_checkpoints ORDER BY id DESC LIMIT 1`,
-    );
-    if (rows.length === 0) return;
-    let stored: unknown;
-    try {
-      stored = (JSON.parse(rows[0].document) as { keyId?: unknown }).keyId;
-    } catch {
-      stored = undefined; // a malformed checkpoint is verification's finding, not a reason to stay down
-    }
+    // A malformed (or absent) checkpoint is verification's finding, not a reason to stay down.
+    const stored = ((await this.latestStored()) as { keyId?: unknown } | null)?.keyId;
     const own = this.publicKey().keyId;
     if (typeof stored !== 'string' || stored === own) return;
     if (this.allowKeyChange) {
