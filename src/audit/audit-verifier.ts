@@ -165,74 +165,61 @@ export async function verifyAuditChain(
 
     let checked = 0;
     let lastSeen = 0;
-    const check = (
-      row: { seq: number; stripe: number; prevSeq: number },
-      entryBytes: () => Buffer,
-      storedMacIs: (mac: Buffer) => boolean,
-      storedMacHex: () => string,
-    ): void => {
-      checked++;
-      if (row.seq > lastSeen + 1) gaps.push([lastSeen + 1, row.seq - 1]);
-      lastSeen = row.seq;
-
-      let state = stripes.get(row.stripe);
-      if (!state) {
-        state = { firstSeq: row.seq, lastSeq: 0, lastMac: GENESIS_MAC };
-        stripes.set(row.stripe, state);
-      }
-      let intact = false;
-      if (row.prevSeq >= row.seq) {
-        flag(row.seq, 'entry_out_of_order'); // a predecessor after itself: moved (the CHECK was dropped)
-      } else if (row.prevSeq === state.lastSeq) {
-        const mac = keys.auditChainMac(state.lastMac, entryBytes());
-        if (storedMacIs(mac)) {
-          intact = true;
-          state.lastMac = mac;
-        } else flag(row.seq, 'entry_altered');
-      } else if (row.prevSeq > state.lastSeq && !isPresent(gaps, lastSeen, row.prevSeq)) {
-        // The entry chains to one that is gone; the MAC cannot be checked without it.
-        flag(firstGapAfter(gaps, state.lastSeq, row.prevSeq), 'entry_missing');
-      } else {
-        // It names a predecessor that exists elsewhere, or one older than its stripe's last: it was moved.
-        flag(row.seq, 'entry_out_of_order');
-      }
-      // Carry on from the stored MAC, so that one bad entry does not hide the state of the rest.
-      state.lastSeq = row.seq;
-      if (!intact) state.lastMac = Buffer.from(storedMacHex(), 'hex');
-
-      const watch = expectedByStripe.get(row.stripe);
-      if (watch) {
-        for (const e of watch) {
-          if (row.seq < e.seq) e.before = row.seq;
-          else if (row.seq === e.seq) {
-            e.seen = true;
-            if (storedMacHex() !== e.macHex)
-              flag(row.seq, e.source === 'head' ? 'head_mismatch' : 'entry_altered');
-          } else if (e.after === null) e.after = row.seq;
-        }
-      }
-    };
-
     // The whole log in seq order, as COPY text, streamed: PostgreSQL's cheapest way out, and no string per
     // value on this side (CopyLineEncoder builds the canonical bytes from the row's bytes).
     const encoder = new CopyLineEncoder();
     const starts = new Int32Array(FIELDS + 1);
     const ends = new Int32Array(FIELDS + 1);
+    const MAC_AT = FIELDS - 1;
+    const storedMacHex = (buf: Buffer): string => buf.toString('latin1', starts[MAC_AT], ends[MAC_AT]);
     const onLine = (buf: Buffer, s: number, e: number): void => {
       if (splitCopyLine(buf, s, e, starts, ends) !== FIELDS) throw new Error('unexpected COPY row shape');
-      const macAt = FIELDS - 1;
-      check(
-        {
-          seq: digits(buf, starts[0], ends[0]),
-          stripe: digits(buf, starts[1], ends[1]),
-          prevSeq: digits(buf, starts[2], ends[2]),
-        },
-        () =>
+      const seq = digits(buf, starts[0], ends[0]);
+      const stripe = digits(buf, starts[1], ends[1]);
+      const prevSeq = digits(buf, starts[2], ends[2]);
+      checked++;
+      if (seq > lastSeen + 1) gaps.push([lastSeen + 1, seq - 1]);
+      lastSeen = seq;
+
+      let state = stripes.get(stripe);
+      if (!state) {
+        state = { firstSeq: seq, lastSeq: 0, lastMac: GENESIS_MAC };
+        stripes.set(stripe, state);
+      }
+      let intact = false;
+      if (prevSeq >= seq) {
+        flag(seq, 'entry_out_of_order'); // a predecessor after itself: moved (the CHECK was dropped)
+      } else if (prevSeq === state.lastSeq) {
+        const entry =
           encoder.encode(buf, starts, ends) ??
-          slow.encodeLine(canonicalLine(storedValues(decodeCopyValues(buf, starts, ends, FIELDS - 1)))),
-        (mac) => hexEquals(buf, starts[macAt], ends[macAt], mac),
-        () => buf.toString('latin1', starts[macAt], ends[macAt]),
-      );
+          slow.encodeLine(canonicalLine(storedValues(decodeCopyValues(buf, starts, ends, MAC_AT))));
+        const mac = keys.auditChainMac(state.lastMac, entry);
+        if (hexEquals(buf, starts[MAC_AT], ends[MAC_AT], mac)) {
+          intact = true;
+          state.lastMac = mac;
+        } else flag(seq, 'entry_altered');
+      } else if (prevSeq > state.lastSeq && !isPresent(gaps, lastSeen, prevSeq)) {
+        // The entry chains to one that is gone; the MAC cannot be checked without it.
+        flag(firstGapAfter(gaps, state.lastSeq, prevSeq), 'entry_missing');
+      } else {
+        // It names a predecessor that exists elsewhere, or one older than its stripe's last: it was moved.
+        flag(seq, 'entry_out_of_order');
+      }
+      // Carry on from the stored MAC, so that one bad entry does not hide the state of the rest.
+      state.lastSeq = seq;
+      if (!intact) state.lastMac = Buffer.from(storedMacHex(buf), 'hex');
+
+      const watch = expectedByStripe.get(stripe);
+      if (watch) {
+        for (const x of watch) {
+          if (seq < x.seq) x.before = seq;
+          else if (seq === x.seq) {
+            x.seen = true;
+            if (storedMacHex(buf) !== x.macHex)
+              flag(seq, x.source === 'head' ? 'head_mismatch' : 'entry_altered');
+          } else if (x.after === null) x.after = seq;
+        }
+      }
     };
     const stream = client.query(copyTo(`COPY (SELECT ${COLUMNS} FROM audit_events ORDER BY seq) TO STDOUT`));
     let rest: Buffer | null = null;
