@@ -2,7 +2,13 @@ import { DataSource } from 'typeorm';
 import { createTestDataSource } from '../../test/support/database';
 import { defineAbilityFor } from './ability.factory';
 import type { Principal } from './principal';
-import { accessibleWhere, ColumnMap, conditionToSql, UnsupportedConditionError } from './sql-scope';
+import {
+  accessibleWhere,
+  ColumnMap,
+  conditionToSql,
+  conditionUses,
+  UnsupportedConditionError,
+} from './sql-scope';
 import type { Action, CaseSubject, ConsentCategory, ReferralStatus, ReferralSubject } from './subjects';
 import { REFERRAL_STATUSES } from './subjects';
 
@@ -88,6 +94,14 @@ describe('conditionToSql', () => {
     expect(conditionToSql({ operator: 'in', field: 'tags', value: ['u'] }, columns, 'p').sql).toBe(
       '(t.tags && :p_0)',
     );
+  });
+
+  it('tells which table aliases a condition names (column references only, not parameters)', () => {
+    const c = { sql: '(r.status = :r_0 OR cs.categories && :cs_1)', params: {} };
+    expect(conditionUses(c, 'r')).toBe(true);
+    expect(conditionUses(c, 'c')).toBe(false);
+    expect(conditionUses(c, 'c', 'cs')).toBe(true);
+    expect(conditionUses({ sql: 'TRUE', params: {} }, 'c')).toBe(false);
   });
 
   it('an empty $in matches nothing, an empty and everything, an empty or nothing', () => {

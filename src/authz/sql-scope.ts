@@ -25,6 +25,14 @@ export interface SqlCondition {
   readonly params: Record<string, unknown>;
 }
 
+/**
+ * Whether a condition names a column of one of these table aliases (`r` for `r.status`…): which joins a query
+ * needs for it. Parameter names (`:p_0`) carry no dot, so only column references count.
+ */
+export function conditionUses(condition: SqlCondition, ...aliases: string[]): boolean {
+  return new RegExp(`\\b(${aliases.join('|')})\\.`).test(condition.sql);
+}
+
 /** Structural view of @ucast's condition tree (what rulesToAST returns). */
 interface AstNode {
   readonly operator: string;

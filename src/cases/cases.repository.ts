@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { SqlCondition } from '../authz/sql-scope';
+import { conditionUses, SqlCondition } from '../authz/sql-scope';
 import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import type {
@@ -100,11 +100,6 @@ const SCOPED_FROM = `cases c
 
 type Raw = Record<string, unknown>;
 
-/** Whether a scope condition names the referral or consent joined in SCOPED_FROM (providers' scopes do). */
-function namesReferral(sql: string): boolean {
-  return /\b(r|cs)\./.test(sql);
-}
-
 function toTriage(r: Raw): CaseTriageRow {
   return {
     id: r.id as string,
@@ -129,6 +124,21 @@ function toTriage(r: Raw): CaseTriageRow {
     closedAt: r.closed_at as Date | null,
     shreddedAt: r.shredded_at as Date | null,
   };
+}
+
+/** The data key's columns for a join on `dk` (findSealed). */
+const DATA_KEY_COLUMNS = joinedDataKeyColumns('dk');
+
+/** The encrypted columns of these categories, each named after its category. */
+function sectionColumns(categories: readonly CaseSectionCategory[]): string[] {
+  return categories.map((c) => `c.${SECTION_COLUMN[c]} AS ${c}`);
+}
+
+/** The ciphertexts of a row selected with sectionColumns. */
+function sectionsOf(r: Raw, categories: readonly CaseSectionCategory[]): CaseRow['sections'] {
+  const sections: CaseRow['sections'] = {};
+  for (const c of categories) sections[c] = r[c] as Buffer | null;
+  return sections;
 }
 
 /** A referral's metadata from JSON (timestamps arrive as ISO text). */
@@ -216,16 +226,13 @@ export class CasesRepository {
     categories: readonly CaseSectionCategory[] = [],
     lock = false,
   ): Promise<CaseRow | null> {
-    const enc = categories.map((c) => `c.${SECTION_COLUMN[c]} AS ${c}`);
     const rows = await m.query<Raw[]>(
-      `SELECT ${[TRIAGE_COLUMNS, ...enc].join(', ')} FROM cases c WHERE c.id = $1${lock ? ' FOR UPDATE' : ''}`,
+      `SELECT ${[TRIAGE_COLUMNS, ...sectionColumns(categories)].join(', ')} FROM cases c
+       WHERE c.id = $1${lock ? ' FOR UPDATE' : ''}`,
       [id],
     );
     const r = rows[0];
-    if (!r) return null;
-    const sections: CaseRow['sections'] = {};
-    for (const c of categories) sections[c] = r[c] as Buffer | null;
-    return { ...toTriage(r), sections };
+    return r ? { ...toTriage(r), sections: sectionsOf(r, categories) } : null;
   }
 
   /**
@@ -238,18 +245,14 @@ export class CasesRepository {
     ownerType: string,
     categories: readonly CaseSectionCategory[],
   ): Promise<{ sections: CaseRow['sections']; key: DataKeyRow | null } | null> {
-    const enc = categories.map((c) => `c.${SECTION_COLUMN[c]} AS ${c}`);
     const rows = await m.query<Raw[]>(
-      `SELECT ${[...enc, joinedDataKeyColumns('dk')].join(', ')}
+      `SELECT ${[...sectionColumns(categories), DATA_KEY_COLUMNS].join(', ')}
        FROM cases c LEFT JOIN data_keys dk ON dk.owner_type = $2 AND dk.owner_id = c.id
        WHERE c.id = $1`,
       [id, ownerType],
     );
     const r = rows[0];
-    if (!r) return null;
-    const sections: CaseRow['sections'] = {};
-    for (const c of categories) sections[c] = r[c] as Buffer | null;
-    return { sections, key: joinedDataKeyRow(r) };
+    return r ? { sections: sectionsOf(r, categories), key: joinedDataKeyRow(r) } : null;
   }
 
   /** Triage rows of the caller's scope, newest first. */
@@ -263,7 +266,7 @@ export class CasesRepository {
     const n = where.params.length;
     // Ward officers and supervisors have conditions on the case alone: no join, no DISTINCT, so the page comes
     // from an index in created_at order (bench/results/scale-plans.md). Providers see cases through referrals.
-    const direct = !namesReferral(where.sql);
+    const direct = !conditionUses(scope, 'r', 'cs'); // the referral or consent of SCOPED_FROM
     const pageSql = direct
       ? `SELECT ${TRIAGE_COLUMNS}, (SELECT count(*)::int FROM cases c WHERE ${where.sql}) AS total
          FROM cases c WHERE ${where.sql}`

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { SqlCondition } from '../authz/sql-scope';
+import { conditionUses, SqlCondition } from '../authz/sql-scope';
 import { positional } from '../cases/cases.repository';
 import type {
   ReferralOutcome,
@@ -112,7 +112,7 @@ export class ReferralsRepository {
     }
     if (filter.overdue) conditions.push(`r.status = 'pending' AND r.due_at < now()`);
     const n = params.length;
-    const from = /\bc\./.test(where.sql) ? 'referrals r JOIN cases c ON c.id = r.case_id' : 'referrals r';
+    const from = conditionUses(scope, 'c') ? 'referrals r JOIN cases c ON c.id = r.case_id' : 'referrals r';
     const rows = await m.query<Raw[]>(
       `WITH page AS (
          SELECT r.id, count(*) OVER () AS total FROM ${from}
