@@ -106,8 +106,9 @@ class HashWorker {
     this.worker.on('exit', fail);
   }
 
+  /** Jobs handed to run() and not finished (including those waiting for the worker to start). */
   get load(): number {
-    return this.pending.size;
+    return this.queued;
   }
 
   async run<T>(job: Job): Promise<T> {
@@ -123,11 +124,6 @@ class HashWorker {
     } finally {
       this.queued--;
     }
-  }
-
-  /** Jobs handed to run() and not finished (including those waiting for the worker to start). */
-  get busy(): boolean {
-    return this.queued > 0;
   }
 
   async terminate(): Promise<void> {
@@ -202,7 +198,7 @@ export class PasswordHasher implements OnModuleDestroy {
     try {
       return await job;
     } finally {
-      if (!this.workers.some((w) => w.busy)) {
+      if (this.workers.every((w) => w.load === 0)) {
         this.idleTimer = setTimeout(() => void this.retireIdle(), this.idleMs);
         this.idleTimer.unref();
       }
@@ -210,8 +206,8 @@ export class PasswordHasher implements OnModuleDestroy {
   }
 
   private async retireIdle(): Promise<void> {
-    const idle = this.workers.filter((w) => !w.busy);
-    this.workers = this.workers.filter((w) => w.busy);
+    const idle = this.workers.filter((w) => w.load === 0);
+    this.workers = this.workers.filter((w) => w.load > 0);
     await Promise.all(idle.map((w) => w.terminate()));
   }
 
