@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { caseBody } from './support/casework';
 import { createTestDatabase, TestDatabase } from './support/database';
 import { freePort, launch, Running, waitForHealth } from './support/process';
 
@@ -221,18 +222,20 @@ describe('two service instances on one database', () => {
   });
 
   it('creates cases on both instances at once: every code unique, the sequence without gaps', async () => {
+    const bodies = Array.from({ length: CASES }, () => caseBody());
     const created = await Promise.all(
-      Array.from({ length: CASES }, (_, k) =>
+      bodies.map((body, k) =>
         call(at(k), 'POST', '/api/v1/cases', {
           token: tokens['ward.longbien'][at(k + 1).name], // a token issued by the other instance
-          body: caseBody(k),
+          body,
           audit: logged('case.create'),
         }),
       ),
     );
     for (const r of created) expect(r.status).toBe(201);
     for (const [k, r] of created.entries()) {
-      cases.push({ id: r.body.id, code: r.body.code, fullName: caseBody(k).survivor.fullName });
+      const { fullName } = bodies[k].survivor as { fullName: string };
+      cases.push({ id: r.body.id, code: r.body.code, fullName });
     }
     expect(cases.map((c) => c.code).sort()).toEqual(
       Array.from({ length: CASES }, (_, k) => `HV01-2026-${String(k + 1).padStart(6, '0')}`),
@@ -466,24 +469,3 @@ describe('two service instances on one database', () => {
     expect(after.result.checkpoint?.seq).toBe(after.result.lastSeq);
   });
 });
-
-function caseBody(k: number) {
-  return {
-    wardCode: '00145',
-    reportedAt: '2026-11-20T09:00:00+07:00',
-    reportChannel: 'walk_in',
-    survivor: {
-      fullName: `Nhiều Phiên Bản Số ${k}`,
-      sex: 'female',
-      dateOfBirth: '1991-02-03',
-      phone: `0900 111 ${String(200 + k).padStart(3, '0')}`,
-    },
-    incident: {
-      occurredAt: '2026-11-19T21:00:00+07:00',
-      forms: ['physical'],
-      gbvType: 'physical_assault',
-      narrative: `Tường thuật giả định ${k}`,
-    },
-    risk: { level: 'high' },
-  };
-}

@@ -10,7 +10,7 @@ import {
   splitCopyLine,
   storedValues,
 } from './audit-canonical';
-import { AuditFixture, CASE_ID, givenAuditLog, WARD_OFFICER } from './audit.spec-helpers';
+import { AuditFixture, CASE_ID, CASE_READ, givenAuditLog, WARD_OFFICER } from './audit.spec-helpers';
 
 /**
  * The verifier reads the log as COPY text and builds each row's canonical bytes from the row's bytes
@@ -24,15 +24,7 @@ describe('canonical bytes from COPY text', () => {
   beforeAll(async () => {
     f = await givenAuditLog(2);
     await f.app.transaction(async (m) => {
-      await f.audit.record(m, WARD_OFFICER, {
-        action: 'case.read',
-        resourceType: 'case',
-        resourceId: CASE_ID,
-        caseId: CASE_ID,
-        fields: ['triage', 'identity'],
-        provinceCode: '01',
-        wardCode: '00145',
-      });
+      await f.audit.record(m, WARD_OFFICER, CASE_READ);
     });
     await f.app.transaction(async (m) => {
       await f.audit.record(m, null, {

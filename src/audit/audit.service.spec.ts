@@ -1,16 +1,6 @@
 import { AuditEntryError } from './audit-entry.guard';
-import { AuditFixture, CASE_ID, givenAuditLog, WARD_OFFICER } from './audit.spec-helpers';
+import { AuditFixture, CASE_ID, CASE_READ as READ, givenAuditLog, WARD_OFFICER } from './audit.spec-helpers';
 import type { AuditEntryInput } from './audit.types';
-
-const READ: AuditEntryInput = {
-  action: 'case.read',
-  resourceType: 'case',
-  resourceId: CASE_ID,
-  caseId: CASE_ID,
-  fields: ['triage', 'identity'],
-  provinceCode: '01',
-  wardCode: '00145',
-};
 
 describe('AuditService (writer)', () => {
   let f: AuditFixture;

@@ -12,7 +12,7 @@ import { dataSourceOptions } from '../database/data-source-options';
 import { AuditCheckpointService } from './audit-checkpoint.service';
 import { AccessLogVerification, verifyAccessLog } from './audit-verify';
 import { AuditService } from './audit.service';
-import type { AuditActor } from './audit.types';
+import type { AuditActor, AuditEntryInput } from './audit.types';
 
 export interface AuditFixture {
   db: TestDatabase;
@@ -88,3 +88,14 @@ export const WARD_OFFICER: AuditActor = {
 };
 
 export const CASE_ID = '11111111-2222-4333-8444-555555555555';
+
+/** A ward officer's read of CASE_ID (triage and identity), in Hà Nội commune 00145. */
+export const CASE_READ: AuditEntryInput = {
+  action: 'case.read',
+  resourceType: 'case',
+  resourceId: CASE_ID,
+  caseId: CASE_ID,
+  fields: ['triage', 'identity'],
+  provinceCode: '01',
+  wardCode: '00145',
+};
