@@ -280,11 +280,13 @@ export class CasesRepository {
       `${pageSql} ORDER BY c.created_at DESC, c.id LIMIT $${n + 1} OFFSET $${n + 2}`,
       [...where.params, pageSize, (page - 1) * pageSize],
     );
-    // Past the last page there is no row to carry the total.
+    // Past the last page there is no row to carry the total; an empty first page means there is none at all.
     const total =
       rows.length > 0
         ? (rows[0].total as number)
-        : (await m.query<{ n: number }[]>(countSql, where.params))[0].n;
+        : page === 1
+          ? 0
+          : (await m.query<{ n: number }[]>(countSql, where.params))[0].n;
     return { items: rows.map(toTriage), total };
   }
 
