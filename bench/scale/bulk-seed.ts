@@ -14,12 +14,22 @@ import { AUDIT_STRIPES, AuditRow } from '../../src/audit/audit.types';
 import {
   caseCode,
   deriveTriage,
+  GbvType,
+  Relationship,
   REPORT_CHANNELS,
+  RISK_LEVELS,
+  Sex,
   VIOLENCE_FORMS,
   vietnamYear,
 } from '../../src/cases/case-classification';
 import { CaseSections, sealSections } from '../../src/cases/case-sections';
 import { CASE_OWNER } from '../../src/cases/cases.service';
+import type { Sector } from '../../src/directory/organization.entity';
+import {
+  DEFAULT_RESPONSE_DEADLINES,
+  dueAt as deadline,
+  ReferralService,
+} from '../../src/referrals/referral-state';
 import { type CryptoServices, DataKey } from '../../src/crypto';
 import { dekWrapContext } from '../../src/crypto/data-key';
 
@@ -91,9 +101,9 @@ export async function copyRows(
   );
 }
 
-const RISKS = ['low', 'medium', 'high', 'critical'] as const;
-const SEXES = ['female', 'female', 'female', 'female', 'male', 'other', 'unknown'] as const;
-const GBV_TYPES = [
+// Weighted draws from the case vocabulary (a value listed twice comes up twice as often).
+const SEXES: readonly Sex[] = ['female', 'female', 'female', 'female', 'male', 'other', 'unknown'];
+const GBV_TYPES: readonly GbvType[] = [
   'rape',
   'sexual_assault',
   'physical_assault',
@@ -102,22 +112,22 @@ const GBV_TYPES = [
   'denial_of_resources_opportunities_or_services',
   'psychological_emotional_abuse',
   'psychological_emotional_abuse',
-] as const;
-const RELATIONSHIPS = [
+];
+const RELATIONSHIPS: readonly Relationship[] = [
   'spouse',
   'former_spouse',
   'intimate_partner',
   'parent',
   'acquaintance',
   'stranger',
-] as const;
-const SECTORS = ['police', 'health', 'social'] as const;
-const SERVICES: Record<(typeof SECTORS)[number], string> = {
+];
+// The synthetic organisations' sectors, each with the service a referral to it asks for.
+const SERVICES = {
   police: 'police_protection',
   health: 'medical_care',
   social: 'psychosocial_support',
-};
-const URGENCY_MINUTES = { emergency: 120, urgent: 720, routine: 7200 } as const;
+} satisfies Partial<Record<Sector, ReferralService>>;
+const SECTORS = Object.keys(SERVICES) as (keyof typeof SERVICES)[];
 const USER_AGENT = 'Mozilla/5.0 Chrome/131.0 Safari/537.36';
 
 interface SeededCase {
@@ -256,7 +266,7 @@ export async function bulkSeed(
         commune.province_code,
         reportedAt,
         pick(r, REPORT_CHANNELS),
-        pick(r, RISKS),
+        pick(r, RISK_LEVELS),
         sex,
         derived.ageGroup,
         derived.childVn,
@@ -301,7 +311,7 @@ export async function bulkSeed(
           at,
         ]);
         const urgency = pick(r, ['routine', 'urgent', 'urgent', 'emergency'] as const);
-        const dueAt = new Date(at.getTime() + URGENCY_MINUTES[urgency] * 60_000);
+        const dueAt = deadline(at, urgency, DEFAULT_RESPONSE_DEADLINES);
         const roll = r();
         const status =
           roll < 0.15
