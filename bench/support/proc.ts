@@ -9,16 +9,18 @@ export function arg(name: string): string | undefined {
 
 const USER_HZ = 100;
 
-function stat(pid: string | number): { comm: string; cpu: number } {
+function stat(pid: string | number): { comm: string; cpu: number; children: number } {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
     return {
       comm: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')),
       cpu: (Number(fields[11]) + Number(fields[12])) / USER_HZ,
+      // utime + stime of its children that exited and were waited for (the postmaster's backends).
+      children: (Number(fields[13]) + Number(fields[14])) / USER_HZ,
     };
   } catch {
-    return { comm: '', cpu: 0 }; // gone meanwhile
+    return { comm: '', cpu: 0, children: 0 }; // gone meanwhile
   }
 }
 
@@ -27,13 +29,16 @@ export function cpuSecondsOf(pid: number): number {
   return stat(pid).cpu;
 }
 
-/** CPU seconds used so far by every PostgreSQL process of the machine. */
+/**
+ * CPU seconds used so far by every PostgreSQL process of the machine, those that ended included (a backend's
+ * time is added to its postmaster's children's time when it exits).
+ */
 export function postgresCpuSeconds(): number {
   let total = 0;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     const s = stat(pid);
-    if (s.comm === 'postgres') total += s.cpu;
+    if (s.comm === 'postgres') total += s.cpu + s.children;
   }
   return total;
 }
