@@ -137,6 +137,7 @@ describe('two service instances on one database', () => {
         ok: boolean;
         checked: number;
         lastSeq: number;
+        workers: number;
         problem?: string;
         checkpoint: { seq: number; sources: string[] } | null;
       },
@@ -441,6 +442,16 @@ describe('two service instances on one database', () => {
     ]);
     expect(cliB.code).toBe(0);
     expect(cliB.result.ok).toBe(true);
+    // The built worker threads (compiled JavaScript, as in production) give the same answer.
+    const threads = await verifyCli(inst.a!.dataDir, masterKey, [
+      '--workers',
+      '2',
+      '--min-entries-per-worker',
+      '1',
+    ]);
+    expect(threads.code).toBe(0);
+    expect(threads.result).toMatchObject({ ok: true, workers: 2 });
+    expect(threads.result.checked).toBeGreaterThanOrEqual(cliA.result.checked);
     // The check is not vacuous: under another key the same log does not verify.
     const foreign = await verifyCli(inst.a!.dataDir, randomBytes(32).toString('base64'));
     expect(foreign.code).toBe(1);

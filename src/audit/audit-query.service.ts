@@ -1,10 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere, ColumnMap } from '../authz/sql-scope';
 import { DomainError } from '../common/errors/domain-error';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { PurposeKeys } from '../crypto';
 import { AuditCheckpointService } from './audit-checkpoint.service';
 import { AccessLogVerification, verifyAccessLog } from './audit-verify';
@@ -63,6 +64,7 @@ export class AuditQueryService {
     private readonly audit: AuditService,
     private readonly checkpoints: AuditCheckpointService,
     private readonly keys: PurposeKeys,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async list(p: Principal, ability: AppAbility, q: AuditEventsQuery): Promise<AuditEventList> {
@@ -116,7 +118,14 @@ export class AuditQueryService {
     let result: AccessLogVerification;
     try {
       const client = (await runner.connect()) as SqlClient;
-      result = await verifyAccessLog(client, this.keys, { fileCheckpoint: this.checkpoints.file.latest() });
+      result = await verifyAccessLog(client, this.keys, {
+        fileCheckpoint: this.checkpoints.file.latest(),
+        // Workers connect as this pool does: the same database, the same (application) role.
+        parallel: {
+          connectionString: (this.dataSource.options as { url: string }).url,
+          workers: this.config.audit.verifyWorkers,
+        },
+      });
     } finally {
       await runner.release();
     }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AuditFixture, CASE_ID, givenAuditLog, WARD_OFFICER } from './audit.spec-helpers';
+import type { ParallelVerifyOptions } from './audit-verify-parallel';
 import { signCheckpoint } from './audit-checkpoint';
 import { createCryptoServices } from '../crypto';
 import { mkdtempSync } from 'node:fs';
@@ -9,9 +10,16 @@ import { tmpdir } from 'node:os';
 /**
  * A database superuser tampers with the log at the SQL level, with the append-only triggers switched off
  * (session_replication_role = replica, or ALTER TABLE ... DISABLE TRIGGER ALL). Verification must find
- * each kind of tampering and name the first entry that is not as written.
+ * each kind of tampering and name the first entry that is not as written - in one thread, and in worker
+ * threads, one seq range each (1-10, 11-20, 21-30: tampering on both sides of a boundary).
  */
-describe('access-log verification against a database superuser', () => {
+type ParallelOptions = Omit<ParallelVerifyOptions, 'connectionString'>;
+const MODES: [string, ParallelOptions | undefined][] = [
+  ['in one thread', undefined],
+  ['in 3 worker threads', { workers: 3, minEntriesPerWorker: 1 }],
+];
+
+describe.each(MODES)('access-log verification against a database superuser, %s', (_mode, parallel) => {
   let f: AuditFixture;
   const ENTRIES = 30;
 
@@ -29,11 +37,12 @@ describe('access-log verification against a database superuser', () => {
       );
     }
     await f.checkpoints.issue();
-    expect(await f.verify()).toMatchObject({
+    expect(await f.verify(parallel)).toMatchObject({
       ok: true,
       checked: ENTRIES,
       lastSeq: ENTRIES,
       checkpoint: { seq: ENTRIES },
+      workers: parallel ? 3 : 0,
     });
   });
   afterEach(async () => {
@@ -41,7 +50,7 @@ describe('access-log verification against a database superuser', () => {
   });
 
   const expectBad = async (firstBadSeq: number, problem?: string) => {
-    const result = await f.verify();
+    const result = await f.verify(parallel);
     expect(result).toMatchObject({ ok: false, firstBadSeq, ...(problem ? { problem } : {}) });
   };
   const stripeOf = async (seq: number) =>
@@ -198,7 +207,7 @@ describe('access-log verification against a database superuser', () => {
     await f.tamper(
       `UPDATE audit_checkpoints SET document = replace(document, '"seq":${ENTRIES}', '"seq":${ENTRIES - 1}')`,
     );
-    const result = await f.verify();
+    const result = await f.verify(parallel);
     expect(result).toMatchObject({ ok: false, problem: 'checkpoint_invalid' });
     expect(result.firstBadSeq).toBeUndefined();
   });
@@ -212,7 +221,7 @@ describe('access-log verification against a database superuser', () => {
       .catch(() => undefined);
     const { seq } = await f.app.transaction((m) => f.audit.record(m, WARD_OFFICER, { action: 'case.list' }));
     expect(seq).toBe(ENTRIES + 2);
-    expect(await f.verify()).toMatchObject({ ok: true, checked: ENTRIES + 1 });
+    expect(await f.verify(parallel)).toMatchObject({ ok: true, checked: ENTRIES + 1 });
     await f.tamper(`UPDATE audit_events SET outcome = 'denied' WHERE seq = $1`, [seq]);
     await expectBad(seq, 'entry_altered');
   });

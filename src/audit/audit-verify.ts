@@ -1,6 +1,7 @@
 import type { PurposeKeys } from '../crypto';
 import { Checkpoint, checkCheckpoint, CheckpointCheck } from './audit-checkpoint';
 import { SqlClient, verifyAuditChain, VerifyProblem, VerifyResult } from './audit-verifier';
+import type { ParallelVerifyOptions } from './audit-verify-parallel';
 
 export interface AccessLogVerification extends VerifyResult {
   /** The newest authentic checkpoint the log was compared with, and where it was found. */
@@ -12,11 +13,13 @@ export interface AccessLogVerifyOptions {
   fileCheckpoint: unknown;
   /** Verify checkpoints against this Ed25519 public key instead of the one derived from the master secret. */
   trustedPublicKey?: Uint8Array;
+  /** Check a large log in worker threads first (audit-verify-parallel.ts); without it, in this thread. */
+  parallel?: ParallelVerifyOptions;
 }
 
 type Keys = Pick<
   PurposeKeys,
-  'auditChainMac' | 'signCheckpoint' | 'verifyCheckpoint' | 'checkpointSigningKeyPair'
+  'auditChainMac' | 'auditChainKey' | 'signCheckpoint' | 'verifyCheckpoint' | 'checkpointSigningKeyPair'
 >;
 
 /**
@@ -44,6 +47,7 @@ export async function verifyAccessLog(
 
   const result = await verifyAuditChain(client, keys, {
     checkpoints: trusted.map((t) => t.checkpoint),
+    parallel: options.parallel,
   });
   const newest = trusted.reduce<(typeof trusted)[number] | null>(
     (best, t) => (!best || t.checkpoint.seq > best.checkpoint.seq ? t : best),

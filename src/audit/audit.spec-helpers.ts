@@ -11,6 +11,7 @@ import { createCryptoServices, CryptoServices } from '../crypto';
 import { dataSourceOptions } from '../database/data-source-options';
 import { AuditCheckpointService } from './audit-checkpoint.service';
 import { AccessLogVerification, verifyAccessLog } from './audit-verify';
+import type { ParallelVerifyOptions } from './audit-verify-parallel';
 import { AuditService } from './audit.service';
 import type { AuditActor, AuditEntryInput } from './audit.types';
 
@@ -24,8 +25,11 @@ export interface AuditFixture {
   dataDir: string;
   audit: AuditService;
   checkpoints: AuditCheckpointService;
-  /** Verifies the log with the newest checkpoint of the file (as the API and the CLI do). */
-  verify(): Promise<AccessLogVerification>;
+  /**
+   * Verifies the log with the newest checkpoint of the file (as the API and the CLI do); with `parallel`, in
+   * that many worker threads first (connected as the superuser, like the one-thread read).
+   */
+  verify(parallel?: Omit<ParallelVerifyOptions, 'connectionString'>): Promise<AccessLogVerification>;
   /** Runs SQL as the superuser with triggers disabled (session_replication_role = replica): a DBA tampering. */
   tamper(sql: string, params?: unknown[]): Promise<void>;
   close(): Promise<void>;
@@ -51,11 +55,14 @@ export async function givenAuditLog(poolSize = 12): Promise<AuditFixture> {
     dataDir,
     audit: new AuditService(app, crypto.keys),
     checkpoints,
-    verify: async () => {
+    verify: async (parallel) => {
       const client = new Client({ connectionString: db.url });
       await client.connect();
       try {
-        return await verifyAccessLog(client, crypto.keys, { fileCheckpoint: checkpoints.file.latest() });
+        return await verifyAccessLog(client, crypto.keys, {
+          fileCheckpoint: checkpoints.file.latest(),
+          parallel: parallel && { ...parallel, connectionString: db.url },
+        });
       } finally {
         await client.end();
       }

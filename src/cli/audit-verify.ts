@@ -16,8 +16,11 @@ const USAGE = `Usage: npm run audit:verify [-- --checkpoints <file>] [-- --publi
   Recomputes the access-log chain and compares it with the stripe heads and with the newest signed checkpoint
   of HAVEN_DATA_DIR/checkpoints/checkpoints.jsonl (or of --checkpoints, e.g. a copy kept on another host) and
   of the database. Prints the result as JSON; exit code 0 when the log is intact, 1 when it is not, 2 on error.
-  Uses DATABASE_URL, or the embedded server under HAVEN_DATA_DIR (running or not).
+  Uses DATABASE_URL, or the embedded server under HAVEN_DATA_DIR (running or not). A large log is checked in
+  HAVEN_AUDIT_VERIFY_WORKERS worker threads (default: the cores, at most 8), each with its own connection.
   --public-key  verify checkpoints against this Ed25519 key (base64) instead of the one derived from the keys.
+  --workers <n>  worker threads (instead of HAVEN_AUDIT_VERIFY_WORKERS); 1: one thread.
+  --min-entries-per-worker <n>  fewer workers below this many entries each (default 100000).
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -26,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
     options: {
       checkpoints: { type: 'string' },
       'public-key': { type: 'string' },
+      workers: { type: 'string' },
+      'min-entries-per-worker': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -37,6 +42,9 @@ async function main(argv: string[]): Promise<number> {
   const trustedPublicKey = values['public-key'] ? Buffer.from(values['public-key'], 'base64') : undefined;
   if (trustedPublicKey && trustedPublicKey.length !== 32)
     throw new Error('--public-key must be 32 bytes, base64');
+
+  const workers = positiveInteger(values.workers, '--workers');
+  const minEntriesPerWorker = positiveInteger(values['min-entries-per-worker'], '--min-entries-per-worker');
 
   const config = loadConfig();
   const crypto = await createCryptoServices({
@@ -57,6 +65,11 @@ async function main(argv: string[]): Promise<number> {
     const result = await verifyAccessLog(client, crypto.keys, {
       fileCheckpoint,
       trustedPublicKey,
+      parallel: {
+        connectionString: url,
+        workers: workers ?? config.audit.verifyWorkers,
+        minEntriesPerWorker,
+      },
     });
     const seconds = (Date.now() - started) / 1000;
     process.stdout.write(`${JSON.stringify({ ...result, seconds })}\n`);
@@ -68,6 +81,13 @@ async function main(argv: string[]): Promise<number> {
     await client.end().catch(() => undefined);
     await stop();
   }
+}
+
+function positiveInteger(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer`);
+  return n;
 }
 
 /**

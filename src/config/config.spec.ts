@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from './config';
 
 describe('loadConfig', () => {
@@ -91,6 +92,9 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS: '-1' })).toThrow(
       /HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS/,
     );
+    expect(loadConfig({}).audit.verifyWorkers).toBe(Math.min(8, availableParallelism()));
+    expect(loadConfig({ HAVEN_AUDIT_VERIFY_WORKERS: '1' }).audit.verifyWorkers).toBe(1);
+    expect(() => loadConfig({ HAVEN_AUDIT_VERIFY_WORKERS: '0' })).toThrow(/HAVEN_AUDIT_VERIFY_WORKERS/);
   });
 
   it('treats empty strings as unset', () => {

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -63,6 +64,7 @@ const envSchema = z.object({
   HAVEN_REFERRAL_DEADLINE_ROUTINE_MINUTES: z.coerce.number().int().min(1).max(525600).default(7200),
   HAVEN_BREAK_GLASS_MINUTES: z.coerce.number().int().min(1).max(1440).default(120),
   HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86400).default(300),
+  HAVEN_AUDIT_VERIFY_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -121,6 +123,8 @@ export interface AppConfig {
   readonly audit: {
     /** How often a signed access-log checkpoint is issued when the log changed; 0: on demand and at shutdown only. */
     readonly checkpointIntervalSeconds: number;
+    /** Worker threads that verify a large access log in parallel; 1: in one thread. Default: the cores, at most 8. */
+    readonly verifyWorkers: number;
   };
   readonly auth: {
     /** Lifetime of an access token (JWT), in seconds; 15 minutes by default. */
@@ -212,7 +216,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       },
     },
     breakGlass: { minutes: e.HAVEN_BREAK_GLASS_MINUTES },
-    audit: { checkpointIntervalSeconds: e.HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS },
+    audit: {
+      checkpointIntervalSeconds: e.HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS,
+      verifyWorkers: e.HAVEN_AUDIT_VERIFY_WORKERS ?? Math.min(8, availableParallelism()),
+    },
     auth: {
       accessTokenTtlSeconds: e.HAVEN_ACCESS_TOKEN_TTL_SECONDS,
       maxFailuresPerAccount: e.HAVEN_LOGIN_MAX_FAILURES,

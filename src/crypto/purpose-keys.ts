@@ -68,12 +68,7 @@ export class PurposeKeys {
    * bytes, each length-prefixed so that no two different inputs share an encoding.
    */
   auditChainMac(previous: Uint8Array, entry: Uint8Array): Buffer {
-    const message = Buffer.allocUnsafe(8 + previous.length + entry.length);
-    message.writeUInt32BE(previous.length, 0);
-    message.set(previous, 4);
-    message.writeUInt32BE(entry.length, 4 + previous.length);
-    message.set(entry, 8 + previous.length);
-    return this.sodium.keyedHash(AUDIT_MAC_BYTES, message, this.auditChain);
+    return auditChainLink(this.sodium, this.auditChain, previous, entry);
   }
 
   /** Ed25519 detached signature of a checkpoint. */
@@ -89,4 +84,22 @@ export class PurposeKeys {
   ): boolean {
     return this.sodium.verifyDetached(signature, message, publicKey);
   }
+}
+
+/**
+ * A link of the access-log chain under `key` (PurposeKeys.auditChainMac); for a thread that holds the chain
+ * key but not the other purpose keys (a verification worker).
+ */
+export function auditChainLink(
+  sodium: Sodium,
+  key: Uint8Array,
+  previous: Uint8Array,
+  entry: Uint8Array,
+): Buffer {
+  const message = Buffer.allocUnsafe(8 + previous.length + entry.length);
+  message.writeUInt32BE(previous.length, 0);
+  message.set(previous, 4);
+  message.writeUInt32BE(entry.length, 4 + previous.length);
+  message.set(entry, 8 + previous.length);
+  return sodium.keyedHash(AUDIT_MAC_BYTES, message, key);
 }

@@ -92,6 +92,11 @@ export class AuditVerifyView {
   })
   problem?: string;
   @ApiProperty() lastSeq!: number;
+  @ApiProperty({
+    description:
+      'Worker threads that checked the log in parallel (HAVEN_AUDIT_VERIFY_WORKERS); 0 when one thread read it',
+  })
+  workers!: number;
   @ApiProperty({ type: AuditCheckpointSourceView, nullable: true })
   checkpoint!: AuditCheckpointSourceView | null;
 }
