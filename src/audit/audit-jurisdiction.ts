@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { CommuneProvinces } from '../directory/commune-provinces';
 import type { CheckedEntry } from './audit-entry.guard';
 
 const ORG_TTL_MS = 5 * 60 * 1000;
@@ -7,10 +8,11 @@ const ORG_TTL_MS = 5 * 60 * 1000;
  * The provinces whose supervisors see an entry: the province of the resource (or of its commune), plus the
  * provinces of the actor (a ward officer's communes, a provider's organisation, a supervisor's province).
  * An entry with none (a sign-in on an unknown username, an admin, a national supervisor) is national only.
- * Communes never change province and organisations rarely do, so lookups are cached.
+ * Communes and organisations rarely change province, so lookups are cached for 5 minutes.
  */
 export class JurisdictionResolver {
-  private readonly communeProvince = new Map<string, string | null>(); // only codes found are cached
+  constructor(private readonly communes = new CommuneProvinces()) {}
+
   private readonly orgProvince = new Map<string, { province: string | null; until: number }>();
 
   async provincesOf(manager: EntityManager, e: CheckedEntry): Promise<string[]> {
@@ -20,17 +22,8 @@ export class JurisdictionResolver {
 
     const communes = [...e.actorCommunes];
     if (e.communeCode && !e.provinceCode) communes.push(e.communeCode);
-    const missing = communes.filter((c) => !this.communeProvince.has(c));
-    if (missing.length) {
-      const rows = await manager.query<{ code: string; province_code: string | null }[]>(
-        `SELECT code, province_code FROM admin_units WHERE code = ANY($1::varchar[])`,
-        [missing],
-      );
-      for (const r of rows) this.communeProvince.set(r.code, r.province_code);
-    }
-    for (const c of communes) {
-      const p = this.communeProvince.get(c);
-      if (p) out.add(p);
+    if (communes.length) {
+      for (const p of (await this.communes.lookup(manager, communes)).values()) out.add(p);
     }
 
     if (e.actorOrgId) {

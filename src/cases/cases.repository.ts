@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { conditionUses, SqlCondition } from '../authz/sql-scope';
 import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
+import { CommuneProvinces } from '../directory/commune-provinces';
 import type {
   AgeGroup,
   CaseContext,
@@ -170,6 +171,8 @@ export function positional(condition: SqlCondition, first = 1): { sql: string; p
 /** Narrow queries on cases. Every list takes the caller's scope as a SQL condition built from the rules. */
 @Injectable()
 export class CasesRepository {
+  private readonly communes = new CommuneProvinces();
+
   async nextCode(m: EntityManager, provinceCode: string, year: number): Promise<number> {
     const rows = await m.query<{ last_value: number }[]>(
       `INSERT INTO case_sequences (province_code, year, last_value) VALUES ($1, $2, 1)
@@ -438,11 +441,8 @@ export class CasesRepository {
     return { row: toTriage(r), referrals: (r.referrals as Raw[]).map(toReferralSummary) };
   }
 
-  async communeProvince(m: EntityManager, wardCode: string): Promise<string | null> {
-    const rows = await m.query<{ province_code: string }[]>(
-      `SELECT province_code FROM admin_units WHERE code = $1 AND level = 'commune'`,
-      [wardCode],
-    );
-    return rows[0]?.province_code ?? null;
+  /** The province of a commune, null when the code is not a commune (cached: CommuneProvinces). */
+  communeProvince(m: EntityManager, wardCode: string): Promise<string | null> {
+    return this.communes.provinceOf(m, wardCode);
   }
 }
