@@ -1,12 +1,12 @@
 // Verification speed of the access log (issue 6: target >= 200,000 entries/s). Builds a chain of N realistic
 // entries with the real encoder and keys, loads it into a fresh embedded PostgreSQL, then times
 // verifyAccessLog (the code behind GET /api/v1/audit/verify and `npm run audit:verify`).
-// in one thread and in worker threads (--workers, default: the cores, at most 8).
+// in one thread and in worker threads (--workers, default: as the service would use, at least 2).
 // Run: node bench/run.mjs bench/audit-verify.bench.ts [--entries 200000] [--workers n] [--out bench/results/audit-verify.json]
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
@@ -14,6 +14,7 @@ import { AUDIT_EVENT_COLUMNS, auditEventValues, CanonicalEncoder } from '../src/
 import { CheckpointFile, signCheckpoint } from '../src/audit/audit-checkpoint';
 import { verifyAccessLog } from '../src/audit/audit-verify';
 import { AUDIT_STRIPES, AuditRow, GENESIS_MAC } from '../src/audit/audit.types';
+import { defaultVerifyWorkers } from '../src/config/config';
 import { createCryptoServices } from '../src/crypto';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres';
@@ -25,7 +26,7 @@ import { freePort } from './support/service';
 async function main(): Promise<void> {
   const entries = Number(arg('--entries') ?? 200_000);
   const out = arg('--out');
-  const workers = Number(arg('--workers') ?? Math.min(8, availableParallelism()));
+  const workers = Number(arg('--workers') ?? Math.max(2, defaultVerifyWorkers()));
   const root = mkdtempSync(join(tmpdir(), 'haven-audit-bench-'));
   const pg = new EmbeddedPostgres({
     clusterDir: join(root, 'postgres'),
@@ -109,7 +110,7 @@ async function main(): Promise<void> {
     const file = new CheckpointFile(join(root, 'checkpoints'));
     file.append(checkpoint);
 
-    // Each mode three times: one thread, then worker threads (as the API and the CLI run by default).
+    // Each mode three times: one thread, then worker threads.
     const modes = [1, workers];
     const results: Record<string, unknown>[] = [];
     let last;

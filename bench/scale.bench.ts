@@ -11,6 +11,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
+import { defaultVerifyWorkers } from '../src/config/config';
 import { createCryptoServices } from '../src/crypto';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres';
 import { bulkSeed, BulkSeedResult } from './scale/bulk-seed';
@@ -165,8 +166,8 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     const casesInScope = { wardOfficer: scope.total, provinceSupervisor: provinceScope.total };
 
-    // Full verification of the access log, with the CLI, the service running: in worker threads (the
-    // default, HAVEN_AUDIT_VERIFY_WORKERS), then in one thread.
+    // Full verification of the access log, with the CLI, the service running: in worker threads (as many
+    // as HAVEN_AUDIT_VERIFY_WORKERS would default to, at least 2), then in one thread.
     const verifyWith = (args: string[]) => {
       const out = execFileSync(process.execPath, [join(DIST, 'cli', 'audit-verify.js'), ...args], {
         env: { PATH: process.env.PATH ?? '', ...env },
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
         entriesPerSecond: Math.round(v.checked / v.seconds),
       };
     };
-    const verification = verifyWith([]);
+    const verification = verifyWith(['--workers', String(Math.max(2, defaultVerifyWorkers()))]);
     const verificationOneThread = verifyWith(['--workers', '1']);
     log(`verify: ${JSON.stringify({ verification, verificationOneThread })}`);
 

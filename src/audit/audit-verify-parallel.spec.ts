@@ -70,6 +70,20 @@ describe('access-log verification in worker threads', () => {
     expect(two).toMatchObject({ ok: true, workers: 2, checked: result.checked });
   });
 
+  it('runs as the application role, as the API does (its pool and its workers)', async () => {
+    const client = new Client({ connectionString: f.db.appUrl });
+    await client.connect();
+    try {
+      const result = await verifyAccessLog(client, f.crypto.keys, {
+        fileCheckpoint: f.checkpoints.file.latest(),
+        parallel: { ...PARALLEL, connectionString: f.db.appUrl },
+      });
+      expect(result).toMatchObject({ ok: true, workers: 3 });
+    } finally {
+      await client.end();
+    }
+  });
+
   it('verifies in one thread when a worker cannot connect', async () => {
     const client = new Client({ connectionString: f.db.url });
     await client.connect();

@@ -17,7 +17,8 @@ const USAGE = `Usage: npm run audit:verify [-- --checkpoints <file>] [-- --publi
   of HAVEN_DATA_DIR/checkpoints/checkpoints.jsonl (or of --checkpoints, e.g. a copy kept on another host) and
   of the database. Prints the result as JSON; exit code 0 when the log is intact, 1 when it is not, 2 on error.
   Uses DATABASE_URL, or the embedded server under HAVEN_DATA_DIR (running or not). A large log is checked in
-  HAVEN_AUDIT_VERIFY_WORKERS worker threads (default: the cores, at most 8), each with its own connection.
+  HAVEN_AUDIT_VERIFY_WORKERS worker threads (default: half the cores, at most 8; one thread below 4 cores),
+  each with its own connection.
   --public-key  verify checkpoints against this Ed25519 key (base64) instead of the one derived from the keys.
   --workers <n>  worker threads (instead of HAVEN_AUDIT_VERIFY_WORKERS); 1: one thread.
   --min-entries-per-worker <n>  fewer workers below this many entries each (default 100000).

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, defaultVerifyWorkers, loadConfig } from './config';
 
 describe('loadConfig', () => {
   it('applies documented defaults', () => {
@@ -92,7 +92,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS: '-1' })).toThrow(
       /HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS/,
     );
-    expect(loadConfig({}).audit.verifyWorkers).toBe(Math.min(8, availableParallelism()));
+    expect(loadConfig({}).audit.verifyWorkers).toBe(defaultVerifyWorkers(availableParallelism()));
+    expect([2, 3, 4, 6, 16, 64].map((cores) => defaultVerifyWorkers(cores))).toEqual([1, 1, 2, 3, 8, 8]);
     expect(loadConfig({ HAVEN_AUDIT_VERIFY_WORKERS: '1' }).audit.verifyWorkers).toBe(1);
     expect(() => loadConfig({ HAVEN_AUDIT_VERIFY_WORKERS: '0' })).toThrow(/HAVEN_AUDIT_VERIFY_WORKERS/);
   });

@@ -123,7 +123,7 @@ export interface AppConfig {
   readonly audit: {
     /** How often a signed access-log checkpoint is issued when the log changed; 0: on demand and at shutdown only. */
     readonly checkpointIntervalSeconds: number;
-    /** Worker threads that verify a large access log in parallel; 1: in one thread. Default: the cores, at most 8. */
+    /** Worker threads that verify a large access log in parallel; 1: in one thread (defaultVerifyWorkers). */
     readonly verifyWorkers: number;
   };
   readonly auth: {
@@ -218,7 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     breakGlass: { minutes: e.HAVEN_BREAK_GLASS_MINUTES },
     audit: {
       checkpointIntervalSeconds: e.HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS,
-      verifyWorkers: e.HAVEN_AUDIT_VERIFY_WORKERS ?? Math.min(8, availableParallelism()),
+      verifyWorkers: e.HAVEN_AUDIT_VERIFY_WORKERS ?? defaultVerifyWorkers(),
     },
     auth: {
       accessTokenTtlSeconds: e.HAVEN_ACCESS_TOKEN_TTL_SECONDS,
@@ -228,6 +228,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       lockSeconds: e.HAVEN_LOGIN_LOCK_SECONDS,
     },
   };
+}
+
+/**
+ * Each verification worker keeps about two cores busy (itself and the PostgreSQL backend that feeds it), as
+ * one-thread verification does: half the cores, at most 8, and one thread below 4 cores (on 2 cores, two
+ * workers were measured no faster, and slower beside a running service: docs/performance.md).
+ */
+export function defaultVerifyWorkers(cores = availableParallelism()): number {
+  return Math.max(1, Math.min(8, Math.floor(cores / 2)));
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
