@@ -70,32 +70,27 @@ describe('access-log verification in worker threads', () => {
     expect(two).toMatchObject({ ok: true, workers: 2, checked: result.checked });
   });
 
-  it('runs as the application role, as the API does (its pool and its workers)', async () => {
-    const client = new Client({ connectionString: f.db.appUrl });
+  /** Verifies over a connection to `url`, the workers connecting to `workersUrl`. */
+  async function verifyOver(url: string, workersUrl: string) {
+    const client = new Client({ connectionString: url });
     await client.connect();
     try {
-      const result = await verifyAccessLog(client, f.crypto.keys, {
+      return await verifyAccessLog(client, f.crypto.keys, {
         fileCheckpoint: f.checkpoints.file.latest(),
-        parallel: { ...PARALLEL, connectionString: f.db.appUrl },
+        parallel: { ...PARALLEL, connectionString: workersUrl },
       });
-      expect(result).toMatchObject({ ok: true, workers: 3 });
     } finally {
       await client.end();
     }
+  }
+
+  it('runs as the application role, as the API does (its pool and its workers)', async () => {
+    expect(await verifyOver(f.db.appUrl, f.db.appUrl)).toMatchObject({ ok: true, workers: 3 });
   });
 
   it('verifies in one thread when a worker cannot connect', async () => {
-    const client = new Client({ connectionString: f.db.url });
-    await client.connect();
-    try {
-      const result = await verifyAccessLog(client, f.crypto.keys, {
-        fileCheckpoint: f.checkpoints.file.latest(),
-        parallel: { ...PARALLEL, connectionString: 'postgres://nobody:none@127.0.0.1:1/none' },
-      });
-      expect(result).toMatchObject({ ok: true, workers: 0 });
-    } finally {
-      await client.end();
-    }
+    const unreachable = 'postgres://nobody:none@127.0.0.1:1/none';
+    expect(await verifyOver(f.db.url, unreachable)).toMatchObject({ ok: true, workers: 0 });
   });
 
   describe('each half of the check', () => {
