@@ -115,6 +115,10 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     }
     const locked = await login({ username: 'ward.locked', password: TEST_PASSWORD }).expect(429);
     expect(locked.body).toMatchObject({ status: 429, code: 'auth.throttled' });
+    // It says when to try again: the rest of the lock (HAVEN_LOGIN_LOCK_SECONDS, 900 s by default).
+    const retryAfter = Number(locked.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(890);
+    expect(retryAfter).toBeLessThanOrEqual(900);
     // An unknown username locks the same way, so a lock does not reveal that an account exists.
     for (let i = 0; i < 5; i++)
       await login({ username: 'ghost.user', password: `wrong-password-${i}` }).expect(401);

@@ -81,4 +81,23 @@ describe('route policies (snapshot)', () => {
     expect(existsSync(SNAPSHOT)).toBe(true);
     expect(text).toBe(readFileSync(SNAPSHOT, 'utf8'));
   });
+
+  it('documents when to try again on every rate-limited route (429 with Retry-After)', async () => {
+    const doc = (await request(t.app.getHttpServer()).get('/docs-json').expect(200)).body as {
+      paths: Record<string, Record<string, { responses: Record<string, { headers?: object }> }>>;
+    };
+    const limited = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods)
+        .filter(([, op]) => op.responses['429'])
+        .map(([method, op]) => ({
+          route: `${method.toUpperCase()} ${path}`,
+          headers: op.responses['429'].headers,
+        })),
+    );
+    expect(limited.map((l) => l.route).sort()).toEqual([
+      'POST /api/v1/auth/login',
+      'POST /api/v1/cases/search',
+    ]);
+    for (const l of limited) expect(l.headers).toHaveProperty('Retry-After');
+  });
 });

@@ -24,6 +24,10 @@ describe('case search rate limit', () => {
     const res = await search('ward.longbien').expect(429);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.body.code).toBe('auth.throttled');
+    // Until the oldest of the minute's searches leaves the window.
+    const retryAfter = Number(res.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(50);
+    expect(retryAfter).toBeLessThanOrEqual(60);
     // Another account is not affected.
     await search('ward.bode').expect(200);
   });

@@ -17,13 +17,14 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiTags,
+  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
 import type { Principal } from '../authz/principal';
 import { DomainError } from '../common/errors/domain-error';
-import { Problem } from '../common/errors/problem';
+import { Problem, RETRY_AFTER_HEADER } from '../common/errors/problem';
 import { CaseListView, CaseView } from './case-view';
 import { CasesService, CreatedCase, DuplicateMatch } from './cases.service';
 import { PageQueryDto } from '../common/http/page-query.dto';
@@ -75,6 +76,7 @@ export class CasesController {
     summary:
       'Find cases by survivor name, date of birth or phone through blind indexes (results never carry the name)',
   })
+  @ApiTooManyRequestsResponse({ type: Problem, headers: RETRY_AFTER_HEADER })
   search(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,

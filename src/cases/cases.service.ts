@@ -355,10 +355,15 @@ export class CasesService {
 
   async search(p: Principal, ability: AppAbility, dto: SearchCasesDto): Promise<{ items: DuplicateMatch[] }> {
     if (!this.searchLimiter.take(p.userId)) {
-      throw new DomainError('auth.throttled', {
-        en: 'Too many searches; wait a minute and try again.',
-        vi: 'Tìm kiếm quá nhiều lần; vui lòng đợi một phút rồi thử lại.',
-      });
+      throw new DomainError(
+        'auth.throttled',
+        {
+          en: 'Too many searches; wait a minute and try again.',
+          vi: 'Tìm kiếm quá nhiều lần; vui lòng đợi một phút rồi thử lại.',
+        },
+        undefined,
+        Math.ceil(this.searchLimiter.msUntilFree(p.userId) / 1000),
+      );
     }
     if (!dto.fullName && !dto.dateOfBirth && !dto.phone) {
       throw fieldError(

@@ -15,7 +15,7 @@ import type { Request } from 'express';
 import { CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy, Public } from '../authz/policy.decorator';
 import type { Principal } from '../authz/principal';
-import { Problem } from '../common/errors/problem';
+import { Problem, RETRY_AFTER_HEADER } from '../common/errors/problem';
 import { AuthService, SignedIn } from './auth.service';
 import {
   LoginDto,
@@ -47,7 +47,7 @@ export class AuthController {
   @ApiOkResponse({ type: LoginResponse })
   @ApiBadRequestResponse({ type: Problem })
   @ApiUnauthorizedResponse({ type: Problem })
-  @ApiTooManyRequestsResponse({ type: Problem })
+  @ApiTooManyRequestsResponse({ type: Problem, headers: RETRY_AFTER_HEADER })
   login(@Req() req: Request & { user?: SignedIn }): LoginResponse {
     const s = req.user!;
     return {

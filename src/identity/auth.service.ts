@@ -55,11 +55,15 @@ export class AuthService {
     const user = validShape ? await this.users.findByUsername(username) : null;
     // Every attempt goes to the access log (auth.login / auth.login_failed), in the account's jurisdiction;
     // one on an unknown username has no account and is visible to national supervisors only.
-    const refuse = async (code: 'auth.throttled' | 'auth.invalid_credentials' | 'auth.totp_required') => {
+    const refuse = async (
+      code: 'auth.throttled' | 'auth.invalid_credentials' | 'auth.totp_required',
+      retryAfterSeconds?: number,
+    ) => {
       await this.audit.recordSignIn({ userId: user?.id ?? null, outcome: 'denied', reason: code });
-      return new DomainError(code);
+      return new DomainError(code, undefined, undefined, retryAfterSeconds);
     };
-    if (await this.throttle.isLocked(keys)) throw await refuse('auth.throttled');
+    const lockedFor = await this.throttle.lockedForSeconds(keys);
+    if (lockedFor > 0) throw await refuse('auth.throttled', lockedFor);
 
     const fail = async (code: 'auth.invalid_credentials' | 'auth.totp_required'): Promise<never> => {
       const locked = await this.throttle.recordFailure(keys);

@@ -31,14 +31,14 @@ export class LoginThrottleService {
   }
 
   /** True when either key is locked now. */
-  async isLocked(keys: ThrottleKeys): Promise<boolean> {
-    const rows = await this.dataSource.query<{ locked: boolean }[]>(
-      `SELECT EXISTS (
-         SELECT 1 FROM login_throttle WHERE key = ANY($1) AND locked_until IS NOT NULL AND locked_until > now()
-       ) AS locked`,
+  /** Seconds until the later of the account's and the IP's locks ends; 0 when neither is locked. */
+  async lockedForSeconds(keys: ThrottleKeys): Promise<number> {
+    const rows = await this.dataSource.query<{ seconds: number | null }[]>(
+      `SELECT ceil(extract(epoch FROM max(locked_until) - now()))::int AS seconds
+         FROM login_throttle WHERE key = ANY($1) AND locked_until > now()`,
       [[keys.account, keys.ip]],
     );
-    return rows[0]?.locked ?? false;
+    return Math.max(0, rows[0]?.seconds ?? 0);
   }
 
   /** Counts one failure on both keys (atomically); returns true when this failure locked either of them. */

@@ -17,6 +17,8 @@ export class DomainError extends Error {
     readonly code: ErrorCode,
     readonly detail?: LocalizedText,
     readonly errors?: FieldError[],
+    /** For a 429: seconds until a new attempt can succeed, sent as `Retry-After`. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(code);
     this.name = 'DomainError';

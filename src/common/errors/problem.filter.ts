@@ -56,7 +56,7 @@ export class ProblemFilter implements ExceptionFilter {
 
   /** Also used as the Express error handler for failures raised before Nest routing (body parsing). */
   respond(exception: unknown, req: Request, res: Response): void {
-    const { code, detail, errors } = this.classify(exception);
+    const { code, detail, errors, retryAfterSeconds } = this.classify(exception);
     const lang = prefersVietnamese(req) ? 'vi' : 'en';
     const entry = ERROR_CATALOG[code];
     const requestId = requestIdOf(req);
@@ -84,10 +84,15 @@ export class ProblemFilter implements ExceptionFilter {
       .setHeader('Content-Type', PROBLEM_CONTENT_TYPE)
       .setHeader('Content-Language', lang);
     if (code === 'auth.unauthenticated') res.setHeader('WWW-Authenticate', 'Bearer');
+    if (retryAfterSeconds !== undefined && retryAfterSeconds > 0) {
+      res.setHeader('Retry-After', String(Math.ceil(retryAfterSeconds)));
+    }
     res.send(JSON.stringify(body));
   }
 
-  private classify(exception: unknown): Pick<DomainError, 'code' | 'detail' | 'errors'> {
+  private classify(
+    exception: unknown,
+  ): Pick<DomainError, 'code' | 'detail' | 'errors' | 'retryAfterSeconds'> {
     if (exception instanceof DomainError) return exception;
     const bodyParserType = (exception as { type?: unknown } | null)?.type;
     if (bodyParserType === 'entity.parse.failed') return { code: 'request.malformed_json' };

@@ -21,3 +21,8 @@ export class Problem {
   @ApiProperty({ description: 'The request id, also in the X-Request-Id header' }) requestId!: string;
   @ApiPropertyOptional({ type: [ProblemFieldError] }) errors?: ProblemFieldError[];
 }
+
+/** OpenAPI description of the `Retry-After` header every 429 carries (DomainError.retryAfterSeconds). */
+export const RETRY_AFTER_HEADER = {
+  'Retry-After': { description: 'Seconds until a new attempt can succeed', schema: { type: 'integer' } },
+};

@@ -26,6 +26,15 @@ export class SlidingWindowLimiter {
     return true;
   }
 
+  /** Milliseconds until `key` may take a hit again (0 when it may now). */
+  msUntilFree(key: string): number {
+    const t = this.now();
+    const recent = (this.hits.get(key) ?? []).filter((at) => at > t - this.windowMs);
+    if (recent.length < this.limit) return 0;
+    // The oldest hits leave the window first; one slot frees when the (length - limit + 1)th oldest does.
+    return recent[recent.length - this.limit] + this.windowMs - t;
+  }
+
   private sweep(t: number): void {
     for (const [key, list] of this.hits)
       if (!list.some((at) => at > t - this.windowMs)) this.hits.delete(key);
