@@ -12,9 +12,9 @@ import {
   MaxLength,
   MinLength,
 } from 'class-validator';
+import { Sector, SECTORS } from '../../directory/organization.entity';
 
 export const CONSENT_CATEGORIES = ['identity', 'contact', 'incident', 'perpetrator', 'health'] as const;
-export const SECTORS = ['police', 'health', 'social', 'shelter', 'legal', 'other'] as const;
 export const GIVERS = ['survivor', 'guardian'] as const;
 export const LEGAL_BASES = ['child_protection_duty', 'imminent_danger', 'court_order'] as const;
 
@@ -31,7 +31,7 @@ export class CreateConsentDto {
   @ApiPropertyOptional({ enum: SECTORS, description: 'every organisation of a sector; or organizationId' })
   @IsOptional()
   @IsIn(SECTORS)
-  sector?: (typeof SECTORS)[number];
+  sector?: Sector;
 
   @ApiProperty({ enum: CONSENT_CATEGORIES, isArray: true })
   @IsArray()
