@@ -94,13 +94,15 @@ export async function verifyAuditChain(
 ): Promise<VerifyResult> {
   await client.query({ text: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' });
   try {
-    // The snapshot every worker imports, and the bounds of the log in it.
+    // The bounds of the log in this snapshot, and the snapshot for the workers to import (exported only
+    // when there may be workers: one-thread verification also runs where exporting is not possible).
+    const mayUseWorkers = (options.parallel?.workers ?? 0) >= 2;
     const [[snapshot, min, max]] = (
       (await client.query({
-        text: `SELECT pg_export_snapshot(), min(seq), max(seq) FROM audit_events`,
+        text: `SELECT ${mayUseWorkers ? 'pg_export_snapshot()' : 'NULL'}, min(seq), max(seq) FROM audit_events`,
         rowMode: 'array',
         types: RAW_TEXT,
-      })) as { rows: [string, string | null, string | null][] }
+      })) as { rows: [string | null, string | null, string | null][] }
     ).rows;
     const heads = (
       (await client.query({
@@ -123,7 +125,7 @@ export async function verifyAuditChain(
       ? Math.max(...options.checkpoints.map((c) => c.seq))
       : undefined;
 
-    if (options.parallel && min !== null && max !== null) {
+    if (options.parallel && snapshot !== null && min !== null && max !== null) {
       const intact = await verifyRangesInParallel(
         snapshot,
         { min: Number(min), max: Number(max) },

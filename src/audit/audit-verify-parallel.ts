@@ -65,13 +65,15 @@ export async function verifyRangesInParallel(
     const to = bounds.min + Math.floor((span * (i + 1)) / workers);
     jobs.push({ connectionString: options.connectionString, snapshot, from, to, key, watch });
   }
+  const running = jobs.map(startWorker); // each has its copy of the key once started
+  key.fill(0);
   let reports: RangeReport[];
   try {
-    reports = await Promise.all(jobs.map(runWorker));
+    reports = await Promise.all(running.map((r) => r.report));
   } catch {
-    return null; // e.g. no connection left for a worker: one thread still verifies
-  } finally {
-    key.fill(0);
+    // E.g. no connection left for a worker: stop the others, and one thread verifies.
+    await Promise.all(running.map((r) => r.worker.terminate()));
+    return null;
   }
   return joinRanges(reports, expect, keys) ? { checked: sum(reports), workers } : null;
 }
@@ -133,7 +135,7 @@ if (workerData.script.endsWith('.ts')) {
 require(workerData.script);
 `;
 
-function runWorker(job: RangeJob): Promise<RangeReport> {
+function startWorker(job: RangeJob): { worker: Worker; report: Promise<RangeReport> } {
   const typescript = WORKER_SCRIPT.endsWith('.ts');
   const worker = new Worker(BOOTSTRAP, {
     eval: true,
@@ -143,7 +145,7 @@ function runWorker(job: RangeJob): Promise<RangeReport> {
       ...(typescript ? { swc: require.resolve('@swc/core'), swcrc: resolve(__dirname, '../../.swcrc') } : {}),
     },
   });
-  return new Promise<RangeReport>((done, fail) => {
+  const report = new Promise<RangeReport>((done, fail) => {
     let settled = false;
     worker.once('message', (m: WorkerMessage) => {
       settled = true;
@@ -159,4 +161,5 @@ function runWorker(job: RangeJob): Promise<RangeReport> {
       if (!settled) fail(new Error(`verification worker exited (${code}) without a report`));
     });
   });
+  return { worker, report };
 }
