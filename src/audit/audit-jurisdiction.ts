@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { CommuneProvinces } from '../directory/commune-provinces';
+import type { CommuneProvinces } from '../directory/commune-provinces';
 import type { CheckedEntry } from './audit-entry.guard';
 
 const ORG_TTL_MS = 5 * 60 * 1000;
@@ -11,7 +11,7 @@ const ORG_TTL_MS = 5 * 60 * 1000;
  * Communes and organisations rarely change province, so lookups are cached for 5 minutes.
  */
 export class JurisdictionResolver {
-  constructor(private readonly communes = new CommuneProvinces()) {}
+  constructor(private readonly communes: CommuneProvinces) {}
 
   private readonly orgProvince = new Map<string, { province: string | null; until: number }>();
 

@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { DirectoryModule } from '../directory/directory.module';
 import { AuditCheckpointService } from './audit-checkpoint.service';
 import { AuditQueryService } from './audit-query.service';
 import { AuditController } from './audit.controller';
@@ -10,6 +11,7 @@ import { AuditService } from './audit.service';
  */
 @Global()
 @Module({
+  imports: [DirectoryModule],
   controllers: [AuditController],
   providers: [AuditService, AuditCheckpointService, AuditQueryService],
   exports: [AuditService, AuditCheckpointService],

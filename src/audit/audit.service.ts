@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { currentRequestContext } from '../common/http/request-context';
 import { PurposeKeys } from '../crypto';
+import { CommuneProvinces } from '../directory/commune-provinces';
 import { auditEventValues, CanonicalEncoder } from './audit-canonical';
 import { AuditEntryError, checkAuditEntry } from './audit-entry.guard';
 import { JurisdictionResolver } from './audit-jurisdiction';
@@ -53,13 +54,16 @@ const LOCK_NOT_AVAILABLE = '55P03';
 @Injectable()
 export class AuditService {
   private readonly encoder = new CanonicalEncoder();
-  private readonly jurisdictions = new JurisdictionResolver();
+  private readonly jurisdictions: JurisdictionResolver;
   private readonly stripeOf = new WeakMap<QueryRunner, number>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly keys: PurposeKeys,
-  ) {}
+    communes: CommuneProvinces,
+  ) {
+    this.jurisdictions = new JurisdictionResolver(communes);
+  }
 
   /**
    * Records an access in the caller's open transaction (outcome `allowed` unless the entry says otherwise).

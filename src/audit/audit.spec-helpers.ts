@@ -9,6 +9,8 @@ import { createTestDatabase, TestDatabase } from '../../test/support/database';
 import { loadConfig } from '../config/config';
 import { createCryptoServices, CryptoServices } from '../crypto';
 import { dataSourceOptions } from '../database/data-source-options';
+import { AdminUnitsRepository } from '../directory/admin-units.repository';
+import { CommuneProvinces } from '../directory/commune-provinces';
 import { AuditCheckpointService } from './audit-checkpoint.service';
 import { AccessLogVerification, verifyAccessLog } from './audit-verify';
 import type { ParallelVerifyOptions } from './audit-verify-parallel';
@@ -53,7 +55,7 @@ export async function givenAuditLog(poolSize = 12): Promise<AuditFixture> {
     owner,
     crypto,
     dataDir,
-    audit: new AuditService(app, crypto.keys),
+    audit: new AuditService(app, crypto.keys, new CommuneProvinces(new AdminUnitsRepository(app))),
     checkpoints,
     verify: async (parallel) => {
       const client = new Client({ connectionString: db.url });

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { ConsentExpiryModule } from '../consents/consent-expiry.module';
+import { DirectoryModule } from '../directory/directory.module';
 import { CasesController } from './cases.controller';
 import { CasesRepository } from './cases.repository';
 import { CasesService } from './cases.service';
 
 @Module({
-  imports: [AuditModule, ConsentExpiryModule],
+  imports: [AuditModule, ConsentExpiryModule, DirectoryModule],
   controllers: [CasesController],
   providers: [CasesService, CasesRepository],
   exports: [CasesService, CasesRepository],

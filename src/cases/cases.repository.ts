@@ -171,7 +171,7 @@ export function positional(condition: SqlCondition, first = 1): { sql: string; p
 /** Narrow queries on cases. Every list takes the caller's scope as a SQL condition built from the rules. */
 @Injectable()
 export class CasesRepository {
-  private readonly communes = new CommuneProvinces();
+  constructor(private readonly communes: CommuneProvinces) {}
 
   async nextCode(m: EntityManager, provinceCode: string, year: number): Promise<number> {
     const rows = await m.query<{ last_value: number }[]>(

@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { createTestDatabase, TestDatabase } from '../../test/support/database';
 import { dataSourceOptions } from '../database/data-source-options';
+import { AdminUnitsRepository } from './admin-units.repository';
 import { CommuneProvinces } from './commune-provinces';
 
 describe('commune → province cache', () => {
@@ -28,7 +29,9 @@ describe('commune → province cache', () => {
 
   it('answers communes only, from memory until the time to live has passed', async () => {
     let now = 1_000_000;
-    const cache = new CommuneProvinces(60_000, () => now);
+    const cache = new CommuneProvinces(new AdminUnitsRepository(ds));
+    cache.ttlMs = 60_000;
+    cache.now = () => now;
     expect(await cache.provinceOf(ds.manager, '97001')).toBe('97');
     expect(await cache.provinceOf(ds.manager, '97')).toBeNull(); // a province is not a commune
     expect(await cache.lookup(ds.manager, ['97001', '97999'])).toEqual(new Map([['97001', '97']]));
@@ -44,7 +47,7 @@ describe('commune → province cache', () => {
   });
 
   it('finds a commune added after it was first asked for (unknown codes are not remembered)', async () => {
-    const cache = new CommuneProvinces();
+    const cache = new CommuneProvinces(new AdminUnitsRepository(ds));
     expect(await cache.provinceOf(ds.manager, '97002')).toBeNull();
     await unit('97002', 'commune', 'phuong', '97');
     expect(await cache.provinceOf(ds.manager, '97002')).toBe('97');

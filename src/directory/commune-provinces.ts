@@ -1,4 +1,6 @@
+import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { AdminUnitsRepository } from './admin-units.repository';
 
 /** How long a commune's province is trusted from memory: a units import shows within this time. */
 export const COMMUNE_PROVINCE_TTL_MS = 5 * 60 * 1000;
@@ -7,15 +9,18 @@ export const COMMUNE_PROVINCE_TTL_MS = 5 * 60 * 1000;
  * The province of each commune (admin_units, level `commune`), cached: asked on every registration and every
  * access-log entry, and changed only by a units import (`npm run units:import`), whose changes show within
  * COMMUNE_PROVINCE_TTL_MS. Codes that are not communes are never cached, so a commune added by an import is
- * found at once.
+ * found at once. One instance per service (DirectoryModule), shared by case registration and the access-log
+ * writer.
  */
+@Injectable()
 export class CommuneProvinces {
   private readonly cache = new Map<string, { province: string; until: number }>();
+  /** How long an answer is kept (COMMUNE_PROVINCE_TTL_MS; tests shorten it). */
+  ttlMs = COMMUNE_PROVINCE_TTL_MS;
+  /** The clock (tests replace it). */
+  now: () => number = Date.now;
 
-  constructor(
-    private readonly ttlMs = COMMUNE_PROVINCE_TTL_MS,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly units: AdminUnitsRepository) {}
 
   /** The province of each of `codes` that is a commune (codes that are not are absent from the map). */
   async lookup(manager: EntityManager, codes: readonly string[]): Promise<Map<string, string>> {
@@ -27,16 +32,10 @@ export class CommuneProvinces {
       if (hit && hit.until > now) out.set(code, hit.province);
       else missing.push(code);
     }
-    if (missing.length) {
-      const rows = await manager.query<{ code: string; province_code: string | null }[]>(
-        `SELECT code, province_code FROM admin_units WHERE code = ANY($1::varchar[]) AND level = 'commune'`,
-        [missing],
-      );
-      for (const r of rows) {
-        if (!r.province_code) continue;
-        this.cache.set(r.code, { province: r.province_code, until: now + this.ttlMs });
-        out.set(r.code, r.province_code);
-      }
+    for (const unit of await this.units.findByCodes(missing, manager)) {
+      if (unit.level !== 'commune' || !unit.provinceCode) continue;
+      this.cache.set(unit.code, { province: unit.provinceCode, until: now + this.ttlMs });
+      out.set(unit.code, unit.provinceCode);
     }
     return out;
   }
