@@ -22,6 +22,9 @@ const COLUMNS = [
   `encode(mac, 'hex')`,
 ].join(', ');
 const FIELDS = CANONICAL_COLUMNS.length + 1;
+
+/** Query types that leave every column as PostgreSQL's text (no parsing into numbers or dates). */
+export const RAW_TEXT = { getTypeParser: () => (value: string) => value };
 const MAC_AT = FIELDS - 1;
 
 /** The COPY statement of the entries with `from <= seq < to` (the whole log without bounds), in seq order. */

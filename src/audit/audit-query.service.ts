@@ -5,6 +5,8 @@ import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere, ColumnMap } from '../authz/sql-scope';
 import { DomainError } from '../common/errors/domain-error';
+import type { Logger } from 'pino';
+import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { PurposeKeys } from '../crypto';
 import { AuditCheckpointService } from './audit-checkpoint.service';
@@ -65,6 +67,7 @@ export class AuditQueryService {
     private readonly checkpoints: AuditCheckpointService,
     private readonly keys: PurposeKeys,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   async list(p: Principal, ability: AppAbility, q: AuditEventsQuery): Promise<AuditEventList> {
@@ -124,6 +127,8 @@ export class AuditQueryService {
         parallel: {
           connectionString: (this.dataSource.options as { url: string }).url,
           workers: this.config.audit.verifyWorkers,
+          onWorkerFailure: (reason) =>
+            this.logger.warn({ reason }, 'access-log verification workers failed; verifying in one thread'),
         },
       });
     } finally {

@@ -2,7 +2,7 @@ import type { PurposeKeys } from '../crypto';
 import type { Submittable } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Readable } from 'node:stream';
-import { copyEntriesSql, StoredEntryCursor } from './audit-log-reader';
+import { copyEntriesSql, RAW_TEXT, StoredEntryCursor } from './audit-log-reader';
 import { ChainExpectations, ParallelVerifyOptions, verifyRangesInParallel } from './audit-verify-parallel';
 import type { Checkpoint } from './audit-checkpoint';
 import { GENESIS_MAC } from './audit.types';
@@ -67,8 +67,6 @@ export interface VerifyOptions {
   parallel?: ParallelVerifyOptions;
 }
 
-const RAW_TEXT = { getTypeParser: () => (value: string) => value };
-
 interface StripeState {
   firstSeq: number;
   lastSeq: number;
@@ -94,16 +92,6 @@ export async function verifyAuditChain(
 ): Promise<VerifyResult> {
   await client.query({ text: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' });
   try {
-    // The bounds of the log in this snapshot, and the snapshot for the workers to import (exported only
-    // when there may be workers: one-thread verification also runs where exporting is not possible).
-    const mayUseWorkers = (options.parallel?.workers ?? 0) >= 2;
-    const [[snapshot, min, max]] = (
-      (await client.query({
-        text: `SELECT ${mayUseWorkers ? 'pg_export_snapshot()' : 'NULL'}, min(seq), max(seq) FROM audit_events`,
-        rowMode: 'array',
-        types: RAW_TEXT,
-      })) as { rows: [string | null, string | null, string | null][] }
-    ).rows;
     const heads = (
       (await client.query({
         text: `SELECT stripe, last_seq, encode(head, 'hex') FROM audit_chain_heads ORDER BY stripe`,
@@ -125,15 +113,9 @@ export async function verifyAuditChain(
       ? Math.max(...options.checkpoints.map((c) => c.seq))
       : undefined;
 
-    if (options.parallel && snapshot !== null && min !== null && max !== null) {
-      const intact = await verifyRangesInParallel(
-        snapshot,
-        { min: Number(min), max: Number(max) },
-        expect,
-        keys,
-        options.parallel,
-      );
-      if (intact) return { ok: true, ...intact, lastSeq: Number(max), checkpointSeq };
+    if (options.parallel) {
+      const intact = await verifyRangesInParallel(client, expect, keys, options.parallel);
+      if (intact) return { ok: true, ...intact, checkpointSeq };
     }
     const result = await verifyInThisThread(client.query(copyTo(copyEntriesSql())), keys, expect);
     return { ...result, checkpointSeq, workers: 0 };

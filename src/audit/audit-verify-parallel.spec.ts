@@ -71,13 +71,13 @@ describe('access-log verification in worker threads', () => {
   });
 
   /** Verifies over a connection to `url`, the workers connecting to `workersUrl`. */
-  async function verifyOver(url: string, workersUrl: string) {
+  async function verifyOver(url: string, workersUrl: string, onWorkerFailure?: (reason: string) => void) {
     const client = new Client({ connectionString: url });
     await client.connect();
     try {
       return await verifyAccessLog(client, f.crypto.keys, {
         fileCheckpoint: f.checkpoints.file.latest(),
-        parallel: { ...PARALLEL, connectionString: workersUrl },
+        parallel: { ...PARALLEL, connectionString: workersUrl, onWorkerFailure },
       });
     } finally {
       await client.end();
@@ -90,7 +90,15 @@ describe('access-log verification in worker threads', () => {
 
   it('verifies in one thread when a worker cannot connect', async () => {
     const unreachable = 'postgres://nobody:none@127.0.0.1:1/none';
-    expect(await verifyOver(f.db.url, unreachable)).toMatchObject({ ok: true, workers: 0 });
+    const failures: string[] = [];
+    expect(await verifyOver(f.db.url, unreachable, (r) => failures.push(r))).toMatchObject({
+      ok: true,
+      workers: 0,
+    });
+    // Said once, without the connection's password.
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatch(/ECONNREFUSED/);
+    expect(failures[0]).not.toContain('none@');
   });
 
   describe('each half of the check', () => {

@@ -1,6 +1,8 @@
 import { extname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PurposeKeys } from '../crypto';
+import { RAW_TEXT } from './audit-log-reader';
+import type { SqlClient } from './audit-verifier';
 import type { RangeJob, RangeReport, WorkerMessage } from './audit-verify-worker';
 import { GENESIS_MAC } from './audit.types';
 
@@ -24,6 +26,8 @@ export interface ParallelVerifyOptions {
   workers: number;
   /** Fewer seqs than this per worker and fewer workers are used (starting threads costs ~0.1 s each). */
   minEntriesPerWorker?: number;
+  /** Told why the workers failed (e.g. no free connection) before one thread verifies instead. */
+  onWorkerFailure?: (reason: string) => void;
 }
 
 export const MIN_ENTRIES_PER_WORKER = 100_000;
@@ -38,20 +42,31 @@ export interface ChainExpectations {
 
 export interface ParallelOutcome {
   checked: number;
+  lastSeq: number;
   workers: number;
 }
 
 /**
- * Checks the log in `workers` threads; resolves with the count when it is intact, null when the caller must
- * verify in one thread (a small log, a finding, or a worker that failed).
+ * Checks the log in `workers` threads, in the snapshot of `client`'s open REPEATABLE READ transaction;
+ * resolves with the count when it is intact, null when the caller must verify in one thread (a small log, a
+ * finding, or a worker that failed).
  */
 export async function verifyRangesInParallel(
-  snapshot: string,
-  bounds: { min: number; max: number },
+  client: SqlClient,
   expect: ChainExpectations,
   keys: Pick<PurposeKeys, 'auditChainMac' | 'auditChainKey'>,
   options: ParallelVerifyOptions,
 ): Promise<ParallelOutcome | null> {
+  if (options.workers < 2) return null; // not even exported: one-thread verification needs no snapshot export
+  const [[snapshot, min, max]] = (
+    (await client.query({
+      text: `SELECT pg_export_snapshot(), min(seq), max(seq) FROM audit_events`,
+      rowMode: 'array',
+      types: RAW_TEXT,
+    })) as { rows: [string, string | null, string | null][] }
+  ).rows;
+  if (min === null || max === null) return null;
+  const bounds = { min: Number(min), max: Number(max) };
   const span = bounds.max - bounds.min + 1;
   const perWorker = options.minEntriesPerWorker ?? MIN_ENTRIES_PER_WORKER;
   const workers = Math.min(Math.floor(options.workers), Math.floor(span / Math.max(1, perWorker)));
@@ -70,12 +85,13 @@ export async function verifyRangesInParallel(
   let reports: RangeReport[];
   try {
     reports = await Promise.all(running.map((r) => r.report));
-  } catch {
+  } catch (e) {
     // E.g. no connection left for a worker: stop the others, and one thread verifies.
     await Promise.all(running.map((r) => r.worker.terminate()));
+    options.onWorkerFailure?.(e instanceof Error ? e.message : String(e));
     return null;
   }
-  return joinRanges(reports, expect, keys) ? { checked: sum(reports), workers } : null;
+  return joinRanges(reports, expect, keys) ? { checked: sum(reports), lastSeq: bounds.max, workers } : null;
 }
 
 /** Whether the ranges (in seq order) join into one intact log that shows every expected head. */

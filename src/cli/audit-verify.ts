@@ -70,6 +70,8 @@ async function main(argv: string[]): Promise<number> {
         connectionString: url,
         workers: workers ?? config.audit.verifyWorkers,
         minEntriesPerWorker,
+        onWorkerFailure: (reason) =>
+          process.stderr.write(`warning: verification workers failed (${reason}); verifying in one thread\n`),
       },
     });
     const seconds = (Date.now() - started) / 1000;
