@@ -160,17 +160,6 @@ const COLON = 0x3a;
 const ZERO = 0x30;
 
 /**
- * One row of `COPY (SELECT <CANONICAL_COLUMNS…>, <more>) TO STDOUT` text output, as the verifier reads the log.
- * `fieldStarts`/`fieldEnds` delimit each field's bytes in `line` (tabs excluded); a field of exactly `\N` is
- * null.
- */
-export interface CopyRow {
-  line: Buffer;
-  fieldStarts: Int32Array;
-  fieldEnds: Int32Array;
-}
-
-/**
  * Splits a COPY text line into its fields (no copies): returns the number of fields, or -1 when there are
  * more than `starts.length`.
  */

@@ -30,7 +30,7 @@ export interface ParallelVerifyOptions {
   onWorkerFailure?: (reason: string) => void;
 }
 
-export const MIN_ENTRIES_PER_WORKER = 100_000;
+const MIN_ENTRIES_PER_WORKER = 100_000;
 
 /** What the whole log must show, read by the verifier in its snapshot. */
 export interface ChainExpectations {
@@ -40,7 +40,7 @@ export interface ChainExpectations {
   checkpointHeads: readonly { stripe: number; seq: number; macHex: string }[];
 }
 
-export interface ParallelOutcome {
+interface ParallelOutcome {
   checked: number;
   lastSeq: number;
   workers: number;

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { AdminUnitsRepository } from './admin-units.repository';
 
 /** How long a commune's province is trusted from memory: a units import shows within this time. */
-export const COMMUNE_PROVINCE_TTL_MS = 5 * 60 * 1000;
+const COMMUNE_PROVINCE_TTL_MS = 5 * 60 * 1000;
 
 /**
  * The province of each commune (admin_units, level `commune`), cached: asked on every registration and every
