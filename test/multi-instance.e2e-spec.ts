@@ -400,9 +400,9 @@ describe('two service instances on one database', () => {
       expect(v.body).toMatchObject({ ok: true });
       expect(v.body.checkpoint).not.toBeNull();
     }
-    // B's check covers everything A's did, plus A's own audit.verify entry.
+    // B's check covers everything A's did, plus A's own audit.verify entry. (Not compared by lastSeq: each
+    // instance draws seqs a few at a time, so across instances seq is only close to time order, docs/audit.md.)
     expect(onB.body.checked).toBeGreaterThan(onA.body.checked);
-    expect(onB.body.lastSeq).toBeGreaterThan(onA.body.lastSeq);
 
     // Every request of this test left exactly the entries it should have, on whichever instance it ran.
     const { rows } = await owner.query<{ request_id: string; action: string; outcome: string }>(

@@ -1,4 +1,7 @@
+import { AdminUnitsRepository } from '../directory/admin-units.repository';
+import { CommuneProvinces } from '../directory/commune-provinces';
 import { AuditEntryError } from './audit-entry.guard';
+import { AuditService } from './audit.service';
 import { AuditFixture, CASE_ID, CASE_READ as READ, givenAuditLog, WARD_OFFICER } from './audit.spec-helpers';
 import type { AuditEntryInput } from './audit.types';
 
@@ -85,6 +88,68 @@ describe('AuditService (writer)', () => {
     await expect(f.audit.record(f.app.manager, WARD_OFFICER, READ)).rejects.toThrow(/open transaction/);
   });
 
+  it('recordNow(): a read’s entry in a statement of its own, committed when it returns', async () => {
+    const before = await count();
+    const runner = f.app.createQueryRunner();
+    try {
+      const { seq } = await f.audit.recordNow(runner.manager, WARD_OFFICER, READ);
+      // Seen at once from another connection: committed before the read hands anything out.
+      const [row] = await f.owner.query<{ action: string }[]>(
+        `SELECT action FROM audit_events WHERE seq = $1`,
+        [seq],
+      );
+      expect(row.action).toBe('case.read');
+      expect(await count()).toBe(before + 1);
+      // Refused by the database: it throws (so the read fails) and writes nothing.
+      await f.owner.query(
+        `ALTER TABLE audit_events ADD CONSTRAINT probe_refuse CHECK (action <> 'case.list')`,
+      );
+      try {
+        await expect(
+          f.audit.recordNow(runner.manager, WARD_OFFICER, { action: 'case.list', resourceType: 'case' }),
+        ).rejects.toThrow(/probe_refuse/);
+      } finally {
+        await f.owner.query(`ALTER TABLE audit_events DROP CONSTRAINT probe_refuse`);
+      }
+      expect(await count()).toBe(before + 1);
+    } finally {
+      await runner.release();
+    }
+    // Inside a transaction it would not be committed on return: refused.
+    await expect(f.app.transaction((m) => f.audit.recordNow(m, WARD_OFFICER, READ))).rejects.toThrow(
+      /outside any transaction/,
+    );
+    expect((await f.verify()).ok).toBe(true);
+  });
+
+  it('two writers on one database (two instances) chain on each other’s heads: a moved head is read again, never forked', async () => {
+    const writer = () =>
+      new AuditService(f.app, f.crypto.keys, new CommuneProvinces(new AdminUnitsRepository(f.app)));
+    const before = await count();
+    const a = writer();
+    const { stripe } = await a.recordInOwnTransaction(WARD_OFFICER, READ);
+    // Another instance appends to that same stripe: A's view of its head is now out of date.
+    let landed = 1;
+    for (let i = 0; i < 300; i++, landed++) {
+      if ((await writer().recordInOwnTransaction(WARD_OFFICER, READ)).stripe === stripe) break;
+    }
+    const readHead = jest.spyOn(a as never, 'readHead');
+    // A prefers the stripe whose head it knows; its conditional insert finds the head moved, reads it again.
+    await a.recordInOwnTransaction(WARD_OFFICER, READ);
+    expect(readHead).toHaveBeenCalled();
+    // And under concurrency, both instances at once, in transactions and in statements of their own.
+    const b = writer();
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        i % 3 === 0
+          ? f.app.transaction((m) => (i % 2 ? a : b).record(m, WARD_OFFICER, READ))
+          : (i % 2 ? a : b).recordInOwnTransaction(WARD_OFFICER, READ),
+      ),
+    );
+    expect(await count()).toBe(before + 2 + landed + 60);
+    expect(await f.verify()).toMatchObject({ ok: true, checked: before + 2 + landed + 60 });
+  });
+
   it('records denials in a transaction of their own, which survive the caller’s rollback', async () => {
     const before = await count();
     await expect(
@@ -117,7 +182,7 @@ describe('AuditService (writer)', () => {
     expect((await f.verify()).ok).toBe(true);
   });
 
-  it('transaction(): denials are written after the access’s transaction ended, on a connection of its own', async () => {
+  it('transaction(): denials are written after the access’s transaction ended, on the same connection', async () => {
     const before = await count();
     await expect(
       f.audit.transaction(async (_m, deny) => {

@@ -1,13 +1,20 @@
-import { randomInt } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import {
+  DataSource,
+  EntityManager,
+  EntitySubscriberInterface,
+  TransactionCommitEvent,
+  TransactionRollbackEvent,
+} from 'typeorm';
 import { currentRequestContext } from '../common/http/request-context';
 import { PurposeKeys } from '../crypto';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import { auditEventValues, CanonicalEncoder } from './audit-canonical';
-import { AuditEntryError, checkAuditEntry } from './audit-entry.guard';
+import { AuditEntryError, CheckedEntry, checkAuditEntry } from './audit-entry.guard';
 import { JurisdictionResolver } from './audit-jurisdiction';
+import { ChainStripes, OWN_STATEMENT, StripeHead, StripeHolder } from './audit-stripes';
 import {
   AUDIT_STRIPES,
   AuditActor,
@@ -33,29 +40,29 @@ export interface SignInAttempt {
   readonly request?: AuditRequestMeta;
 }
 
-interface LockedHead {
-  stripe: number;
-  lastSeq: number;
-  head: Buffer;
-  seq: number;
-}
-
-const OWN_TRANSACTION_ATTEMPTS = 5;
-const LOCK_NOT_AVAILABLE = '55P03';
+/** Attempts at an entry whose stripe head moved under it (another instance, a rollback) before giving up. */
+const APPEND_ATTEMPTS = 5;
+/** How long an entry waits for a free stripe when every one is held by an open transaction of this process. */
+const STRIPE_WAIT_MS = 2_000;
 
 /**
  * Writes the access log (docs/audit.md). Protects the record of who looked at what: every entry is checked
- * for free text, chained to its stripe's previous entry with a keyed MAC, and written in the caller's
- * transaction, so that an access and its entry commit or fail together.
+ * for free text, chained to its stripe's previous entry with a keyed MAC, and written either in the caller's
+ * transaction, so that an access and its entry commit or fail together (record()), or in a statement of its
+ * own that has committed before the data it records leaves (recordNow(), for reads).
  *
- * Concurrency: an entry locks one of 16 stripe heads (FOR UPDATE SKIP LOCKED, so it takes a free one) until
- * its transaction ends; a transaction keeps the stripe it first took. Up to 16 transactions append at once.
+ * Concurrency: there are 16 stripes (independent chains). An entry takes a stripe this process does not hold
+ * elsewhere and writes itself with one statement that moves the stripe's head only if the head is still the
+ * one it was chained to (ChainStripes); in a transaction the head's row stays locked until the transaction
+ * ends, and the transaction keeps the stripe it first took.
  */
 @Injectable()
-export class AuditService {
+export class AuditService implements EntitySubscriberInterface {
   private readonly encoder = new CanonicalEncoder();
   private readonly jurisdictions: JurisdictionResolver;
-  private readonly stripeOf = new WeakMap<QueryRunner, number>();
+  private readonly stripes = new ChainStripes(AUDIT_STRIPES);
+  /** Entries being written right now by this process (see ChainStripes.seqBlock). */
+  private writers = 0;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -63,6 +70,18 @@ export class AuditService {
     communes: CommuneProvinces,
   ) {
     this.jurisdictions = new JurisdictionResolver(communes);
+    // Told when a transaction ends, so that the stripe it held is free again and its head known.
+    dataSource.subscribers.push(this);
+  }
+
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    const runner = event.queryRunner;
+    this.stripes.ended(runner, true, runner.isTransactionActive);
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    const runner = event.queryRunner;
+    this.stripes.ended(runner, false, runner.isTransactionActive);
   }
 
   /**
@@ -75,11 +94,37 @@ export class AuditService {
     actor: AuditActor | null,
     entry: AuditEntryInput,
   ): Promise<AuditRecorded> {
-    return this.write(manager, actor, entry, 'allowed', false);
+    const runner = manager.queryRunner;
+    if (!runner || !runner.isTransactionActive) {
+      throw new AuditEntryError(
+        'manager',
+        'is not in an open transaction (pass the manager of dataSource.transaction)',
+      );
+    }
+    return this.write(manager, actor, entry, 'allowed', runner);
   }
 
   /**
-   * Records a refused access in a transaction of its own, so that it stays on record even though the caller's
+   * Records an access in a statement of its own on `manager`'s connection, which must not be in a transaction:
+   * when it returns the entry is committed, so a read may now hand out what it read. If it fails, it throws
+   * and nothing may be handed out.
+   */
+  async recordNow(
+    manager: EntityManager,
+    actor: AuditActor | null,
+    entry: AuditEntryInput,
+  ): Promise<AuditRecorded> {
+    if (!manager.queryRunner || manager.queryRunner.isTransactionActive) {
+      throw new AuditEntryError(
+        'manager',
+        'must be a connection outside any transaction (use record() inside a transaction)',
+      );
+    }
+    return this.write(manager, actor, entry, 'allowed', OWN_STATEMENT);
+  }
+
+  /**
+   * Records a refused access in a statement of its own, so that it stays on record even though the caller's
    * transaction (if any) rolls back with the refusal. Outcome `denied` unless the entry says otherwise.
    */
   async recordDenied(actor: AuditActor | null, entry: AuditEntryInput): Promise<AuditRecorded> {
@@ -88,47 +133,62 @@ export class AuditService {
 
   /**
    * Runs `work` in a transaction of the data source; the denials it notes with `deny()` are written after that
-   * transaction has ended (each in a transaction of its own), also when `work` throws. Unlike recordDenied()
+   * transaction has ended (each in a statement of its own), also when `work` throws. Unlike recordDenied()
    * inside a transaction, this never holds two pool connections for one request, so a burst of refused
    * requests cannot exhaust the pool.
    */
-  async transaction<T>(
-    work: (
-      manager: EntityManager,
-      deny: (actor: AuditActor | null, entry: AuditEntryInput) => void,
-    ) => Promise<T>,
-  ): Promise<T> {
+  async transaction<T>(work: (manager: EntityManager, deny: Deny) => Promise<T>): Promise<T> {
+    return this.session((m, deny) => m.transaction((t) => work(t, deny)));
+  }
+
+  /**
+   * Runs `work` on one connection of the pool outside any transaction, for reads: each statement commits on
+   * its own, and the read's entry is written with recordNow() before the data leaves. Denials noted with
+   * `deny()` are written after `work` ends, on the same connection, also when `work` throws.
+   */
+  async session<T>(work: (manager: EntityManager, deny: Deny) => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
     const denials: [AuditActor | null, AuditEntryInput][] = [];
     try {
-      return await this.dataSource.transaction((m) =>
-        work(m, (actor, entry) => void denials.push([actor, entry])),
-      );
+      return await work(runner.manager, (actor, entry) => void denials.push([actor, entry]));
     } finally {
-      for (const [actor, entry] of denials) await this.recordDenied(actor, entry);
+      try {
+        for (const [actor, entry] of denials) {
+          // A transaction that could not even roll back (its connection broke): a connection of their own.
+          if (runner.isTransactionActive) await this.recordDenied(actor, entry);
+          else
+            await this.write(
+              runner.manager,
+              actor,
+              { ...entry, outcome: entry.outcome ?? 'denied' },
+              'allowed',
+              OWN_STATEMENT,
+            );
+        }
+      } finally {
+        await runner.release();
+      }
     }
   }
 
-  /** Records an entry in a transaction of its own (outcome `allowed` unless the entry says otherwise). */
+  /** Records an entry in a statement of its own (outcome `allowed` unless the entry says otherwise). */
   async recordInOwnTransaction(actor: AuditActor | null, entry: AuditEntryInput): Promise<AuditRecorded> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.dataSource.transaction((m) => this.write(m, actor, entry, 'allowed', true));
-      } catch (e) {
-        // Every stripe was busy for the lock timeout: try again with another one (never wait forever here,
-        // the caller's own transaction may be what holds the stripe).
-        if (pgCode(e) !== LOCK_NOT_AVAILABLE || attempt >= OWN_TRANSACTION_ATTEMPTS) throw e;
-      }
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      return await this.write(runner.manager, actor, entry, 'allowed', OWN_STATEMENT);
+    } finally {
+      await runner.release();
     }
   }
 
   /**
    * A sign-in attempt: `auth.login` when allowed, else `auth.login_failed`. The entry belongs to the account
    * (its role, communes or organisation, hence its supervisors' jurisdiction); an attempt on an unknown
-   * username has no actor and is visible to national supervisors only. With a manager it is written in that
-   * transaction, otherwise in its own.
+   * username has no actor and is visible to national supervisors only. With a manager in an open transaction
+   * it is written in that transaction, otherwise in a statement of its own.
    */
   async recordSignIn(attempt: SignInAttempt, manager?: EntityManager): Promise<AuditRecorded> {
-    const write = async (m: EntityManager, own: boolean): Promise<AuditRecorded> => {
+    const write = async (m: EntityManager, holder: StripeHolder): Promise<AuditRecorded> => {
       const actor = attempt.userId ? await this.accountActor(m, attempt.userId) : null;
       const entry: AuditEntryInput = {
         action: attempt.outcome === 'allowed' ? 'auth.login' : 'auth.login_failed',
@@ -138,26 +198,30 @@ export class AuditService {
         reason: attempt.reason ?? null,
         ...(attempt.request ? { request: attempt.request } : {}),
       };
-      return this.write(m, actor, entry, attempt.outcome, own);
+      return this.write(m, actor, entry, attempt.outcome, holder);
     };
-    if (manager) return write(manager, false);
-    return this.dataSource.transaction((m) => write(m, true));
+    if (manager?.queryRunner?.isTransactionActive) return write(manager, manager.queryRunner);
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      return await write(runner.manager, OWN_STATEMENT);
+    } finally {
+      await runner.release();
+    }
   }
 
+  /**
+   * Writes one entry, in the transaction `holder` (the manager's runner) or, for OWN_STATEMENT, in a statement
+   * of its own. Takes a stripe, chains the entry to the stripe's head as this process knows it, and inserts it
+   * with a statement that moves the head only if it has not moved meanwhile; if it has, reads the head again
+   * and retries.
+   */
   private async write(
     manager: EntityManager,
     actor: AuditActor | null,
     input: AuditEntryInput,
     defaultOutcome: AuditOutcome,
-    ownTransaction: boolean,
+    holder: StripeHolder,
   ): Promise<AuditRecorded> {
-    const runner = manager.queryRunner;
-    if (!runner || !runner.isTransactionActive) {
-      throw new AuditEntryError(
-        'manager',
-        'is not in an open transaction (pass the manager of dataSource.transaction)',
-      );
-    }
     const context = currentRequestContext();
     const checked = checkAuditEntry(actor, input, defaultOutcome, {
       ip: context?.ip ?? null,
@@ -165,87 +229,128 @@ export class AuditService {
       requestId: context?.requestId ?? null,
     });
     const jurisdictions = await this.jurisdictions.provincesOf(manager, checked);
-
-    const locked = await this.lockStripe(manager, runner, ownTransaction);
-    const atMs = Date.now();
-    const row: AuditRow = {
-      seq: locked.seq,
-      stripe: locked.stripe,
-      prevSeq: locked.lastSeq,
-      atMs,
-      actorId: checked.actorId,
-      actorRole: checked.actorRole,
-      actorOrgId: checked.actorOrgId,
-      actorCommunes: checked.actorCommunes,
-      action: checked.action,
-      resourceType: checked.resourceType,
-      resourceId: checked.resourceId,
-      caseId: checked.caseId,
-      fields: checked.fields,
-      outcome: checked.outcome,
-      reason: checked.reason,
-      ip: checked.ip,
-      userAgent: checked.userAgent,
-      requestId: checked.requestId,
-      returnedIds: checked.returnedIds,
-      provinceCode: checked.provinceCode,
-      communeCode: checked.communeCode,
-      jurisdictions,
-    };
-    const mac = this.keys.auditChainMac(locked.head, this.encoder.encode(row));
-    await manager.query(
-      `WITH ins AS (
-         INSERT INTO audit_events (seq, stripe, prev_seq, at, actor_id, actor_role, actor_org_id, actor_communes,
-                                   action, resource_type, resource_id, case_id, fields, outcome, reason, ip,
-                                   user_agent, request_id, returned_ids, province_code, commune_code,
-                                   jurisdictions, mac)
-         VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7, $8::varchar[], $9, $10, $11, $12, $13::varchar[], $14,
-                 $15, $16, $17, $18, $19::uuid[], $20, $21, $22::varchar[], $23)
-         RETURNING seq
-       )
-       UPDATE audit_chain_heads SET last_seq = (SELECT seq FROM ins), head = $23, updated_at = $4::timestamptz
-        WHERE stripe = $2`,
-      auditEventValues(row, mac),
-    );
-    return { seq: row.seq, stripe: row.stripe };
+    this.writers++;
+    try {
+      return await this.append(manager, checked, jurisdictions, holder);
+    } finally {
+      this.writers--;
+    }
   }
 
-  /**
-   * Locks a stripe head for the rest of the transaction and draws the entry's seq under that lock, so that
-   * within a stripe seq order is chain order. Takes the stripe this transaction already holds, else any
-   * free one (starting at a random stripe); only when all are busy does it wait for one.
-   */
-  private async lockStripe(
+  private async append(
     manager: EntityManager,
-    runner: QueryRunner,
-    ownTransaction: boolean,
-  ): Promise<LockedHead> {
-    const preferred = this.stripeOf.get(runner) ?? -1;
-    const start = randomInt(AUDIT_STRIPES);
-    let rows = await manager.query<HeadRow[]>(
-      `WITH h AS MATERIALIZED (
-         SELECT stripe, last_seq, head FROM audit_chain_heads
-          ORDER BY (stripe <> $1), (stripe < $2), stripe
-          LIMIT 1
-          FOR UPDATE SKIP LOCKED
-       )
-       SELECT h.stripe, h.last_seq, h.head, nextval('audit_events_seq') AS seq FROM h`,
-      [preferred, start],
-    );
-    if (rows.length === 0) {
-      if (ownTransaction) await manager.query(`SET LOCAL lock_timeout = '2s'`);
-      rows = await manager.query<HeadRow[]>(
-        `WITH h AS MATERIALIZED (
-           SELECT stripe, last_seq, head FROM audit_chain_heads WHERE stripe = $1 FOR UPDATE
-         )
-         SELECT h.stripe, h.last_seq, h.head, nextval('audit_events_seq') AS seq FROM h`,
-        [preferred >= 0 ? preferred : start],
-      );
+    checked: CheckedEntry,
+    jurisdictions: string[],
+    holder: StripeHolder,
+  ): Promise<AuditRecorded> {
+    for (let attempt = 1; ; attempt++) {
+      const stripe = await this.takeStripe(holder);
+      try {
+        const head = this.stripes.head(stripe) ?? (await this.readHead(manager, stripe));
+        const seq = await this.nextSeq(manager, head.lastSeq);
+        const atMs = Date.now();
+        const row: AuditRow = {
+          seq,
+          stripe,
+          prevSeq: head.lastSeq,
+          atMs,
+          actorId: checked.actorId,
+          actorRole: checked.actorRole,
+          actorOrgId: checked.actorOrgId,
+          actorCommunes: checked.actorCommunes,
+          action: checked.action,
+          resourceType: checked.resourceType,
+          resourceId: checked.resourceId,
+          caseId: checked.caseId,
+          fields: checked.fields,
+          outcome: checked.outcome,
+          reason: checked.reason,
+          ip: checked.ip,
+          userAgent: checked.userAgent,
+          requestId: checked.requestId,
+          returnedIds: checked.returnedIds,
+          provinceCode: checked.provinceCode,
+          communeCode: checked.communeCode,
+          jurisdictions,
+        };
+        const mac = this.keys.auditChainMac(head.mac, this.encoder.encode(row));
+        // The head moves only from the entry's predecessor (in a transaction its row then stays locked until
+        // the transaction ends); no row back means another writer moved it first, and nothing was written.
+        const written = await manager.query<unknown[]>(
+          `WITH moved AS (
+             UPDATE audit_chain_heads SET last_seq = $1, head = $23, updated_at = $4::timestamptz
+              WHERE stripe = $2 AND last_seq = $3
+             RETURNING stripe
+           )
+           INSERT INTO audit_events (seq, stripe, prev_seq, at, actor_id, actor_role, actor_org_id, actor_communes,
+                                     action, resource_type, resource_id, case_id, fields, outcome, reason, ip,
+                                     user_agent, request_id, returned_ids, province_code, commune_code,
+                                     jurisdictions, mac)
+           SELECT $1::bigint, $2::smallint, $3::bigint, $4::timestamptz, $5::uuid, $6, $7::uuid, $8::varchar[], $9,
+                  $10, $11::uuid, $12::uuid, $13::varchar[], $14, $15, $16, $17, $18, $19::uuid[], $20, $21,
+                  $22::varchar[], $23::bytea
+             FROM moved
+           RETURNING seq`,
+          auditEventValues(row, mac),
+        );
+        if (written.length === 1) {
+          this.stripes.setHead(stripe, { lastSeq: seq, mac });
+          return { seq, stripe };
+        }
+        this.stripes.setHead(stripe, null);
+        if (attempt >= APPEND_ATTEMPTS) {
+          throw new Error(
+            `the access-log stripe ${stripe} head kept moving under ${APPEND_ATTEMPTS} attempts`,
+          );
+        }
+      } catch (e) {
+        // The statement failed: in a transaction, that transaction is lost and will roll back.
+        this.stripes.setHead(stripe, null);
+        throw e;
+      } finally {
+        this.stripes.release(stripe);
+      }
     }
-    const row = rows[0];
+  }
+
+  /** A stripe for `holder`; when every stripe is held by an open transaction of this process, waits for one. */
+  private async takeStripe(holder: StripeHolder): Promise<number> {
+    const deadline = Date.now() + STRIPE_WAIT_MS;
+    for (;;) {
+      const stripe = this.stripes.take(holder);
+      if (stripe !== null) return stripe;
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `every access-log stripe stayed held by an open transaction for ${STRIPE_WAIT_MS} ms`,
+        );
+      }
+      await sleep(5);
+    }
+  }
+
+  private async readHead(manager: EntityManager, stripe: number): Promise<StripeHead> {
+    const [row] = await manager.query<{ last_seq: string; head: Buffer }[]>(
+      `SELECT last_seq, head FROM audit_chain_heads WHERE stripe = $1`,
+      [stripe],
+    );
     if (!row) throw new Error('the access-log chain heads are missing (migration 1764000000400)');
-    this.stripeOf.set(runner, row.stripe);
-    return { stripe: row.stripe, lastSeq: Number(row.last_seq), head: row.head, seq: Number(row.seq) };
+    const head = { lastSeq: Number(row.last_seq), mac: row.head };
+    this.stripes.setHead(stripe, head);
+    return head;
+  }
+
+  /** A seq above `after` (the stripe's last), from the pool or from a new block of `audit_events_seq`. */
+  private async nextSeq(manager: EntityManager, after: number): Promise<number> {
+    const pooled = this.stripes.takeSeq(after);
+    if (pooled !== undefined) return pooled;
+    const rows = await manager.query<{ seq: string }[]>(
+      `SELECT nextval('audit_events_seq') AS seq FROM generate_series(1, $1)`,
+      [this.stripes.seqBlock(this.writers)],
+    );
+    this.stripes.addSeqs(rows.map((r) => Number(r.seq)));
+    const seq = this.stripes.takeSeq(after);
+    if (seq === undefined) throw new Error('audit_events_seq is behind a stripe head');
+    return seq;
   }
 
   private async accountActor(manager: EntityManager, userId: string): Promise<AuditActor | null> {
@@ -275,15 +380,4 @@ export class AuditService {
   }
 }
 
-interface HeadRow {
-  stripe: number;
-  last_seq: string;
-  head: Buffer;
-  seq: string;
-}
-
-function pgCode(e: unknown): string | undefined {
-  const err = e as { code?: unknown; driverError?: { code?: unknown } } | null;
-  const code = err?.driverError?.code ?? err?.code;
-  return typeof code === 'string' ? code : undefined;
-}
+type Deny = (actor: AuditActor | null, entry: AuditEntryInput) => void;

@@ -167,7 +167,8 @@ export class CasesService {
   }
 
   async get(p: Principal, ability: AppAbility, id: string): Promise<CaseView> {
-    return this.audit.transaction(async (m, deny) => {
+    // No transaction: the statements only read, and the entry commits (recordNow) before the view leaves.
+    return this.audit.session(async (m, deny) => {
       // An expired consent shows nothing, from the moment it expires.
       if (p.role === 'provider') await this.expiry.revokeExpired(m);
       // The triage row and its referrals' metadata in one statement (nothing encrypted is read before the check).
@@ -199,7 +200,7 @@ export class CasesService {
         }),
       );
       if (referrals.length > 0) view.referrals = referrals;
-      await this.audit.record(m, p, {
+      await this.audit.recordNow(m, p, {
         action: 'case.read',
         resourceType: 'case',
         resourceId: id,
@@ -216,10 +217,10 @@ export class CasesService {
   }
 
   async list(p: Principal, ability: AppAbility, page = 1, pageSize = 20): Promise<CaseListView> {
-    return this.audit.transaction(async (m) => {
+    return this.audit.session(async (m) => {
       const scope = accessibleWhere(ability, 'read', 'Case', CASE_COLUMNS);
       const { items, total } = await this.cases.list(m, scope, page, pageSize);
-      await this.audit.record(m, p, {
+      await this.audit.recordNow(m, p, {
         action: 'case.list',
         resourceType: 'case',
         fields: ['triage'],
@@ -384,9 +385,9 @@ export class CasesService {
           : null,
       phone: dto.phone ? this.safeIndex(() => this.blind.phone(dto.phone!), 'phone') : null,
     };
-    return this.audit.transaction(async (m) => {
+    return this.audit.session(async (m) => {
       const items = await this.findMatches(m, ability, probe);
-      await this.audit.record(m, p, {
+      await this.audit.recordNow(m, p, {
         action: 'case.search',
         resourceType: 'case',
         fields: ['triage'],

@@ -48,18 +48,20 @@ export class ConsentExpiryService {
     return rows.map((r) => r.id);
   }
 
-  /** Revokes the live referrals of every consent that has expired (cheap when there are none: indexed). */
+  /**
+   * Revokes the live referrals of every consent that has expired (cheap when there are none: indexed). Outside
+   * a transaction (a read's session), the revocations and their entries get a transaction of their own on the
+   * same connection, committed before the caller reads on.
+   */
   async revokeExpired(m: EntityManager): Promise<string[]> {
     const expired = await m.query<{ id: string }[]>(
       `SELECT cs.id FROM consents cs
        WHERE cs.withdrawn_at IS NULL AND cs.expires_at IS NOT NULL AND cs.expires_at <= now()
          AND EXISTS (SELECT 1 FROM referrals r WHERE r.consent_id = cs.id AND r.status IN ('pending', 'accepted'))`,
     );
-    return this.revokeReferralsOf(
-      m,
-      expired.map((e) => e.id),
-      'consent_expired',
-      null,
-    );
+    if (expired.length === 0) return [];
+    const ids = expired.map((e) => e.id);
+    if (m.queryRunner?.isTransactionActive) return this.revokeReferralsOf(m, ids, 'consent_expired', null);
+    return m.transaction((t) => this.revokeReferralsOf(t, ids, 'consent_expired', null));
   }
 }

@@ -135,7 +135,7 @@ export class ReferralsService {
     page = 1,
     pageSize = 50,
   ): Promise<ReferralListView> {
-    return this.audit.transaction(async (m) => {
+    return this.audit.session(async (m) => {
       await this.expiry.revokeExpired(m);
       const scope = accessibleWhere(ability, 'read', 'Referral', REFERRAL_COLUMNS);
       const { rows, total } = await this.referrals.list(
@@ -145,7 +145,7 @@ export class ReferralsService {
         page,
         pageSize,
       );
-      await this.audit.record(m, p, {
+      await this.audit.recordNow(m, p, {
         action: 'referral.list',
         resourceType: 'referral',
         fields: ['triage'],
@@ -156,7 +156,7 @@ export class ReferralsService {
   }
 
   async get(p: Principal, ability: AppAbility, id: string): Promise<ReferralView> {
-    return this.audit.transaction(async (m, deny) => {
+    return this.audit.session(async (m, deny) => {
       await this.expiry.revokeExpired(m);
       const row = await this.referrals.findById(m, id);
       const categories = row
@@ -211,7 +211,7 @@ export class ReferralsService {
         : new Set();
       if (caseRow && caseCategories.size > 0)
         view.case = await this.caseService.decryptedView(m, caseRow, caseCategories);
-      await this.audit.record(m, p, {
+      await this.audit.recordNow(m, p, {
         action: 'referral.read',
         resourceType: 'referral',
         resourceId: row.id,
