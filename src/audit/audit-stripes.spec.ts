@@ -34,18 +34,18 @@ describe('ChainStripes (this process’s view of the access-log stripes)', () =>
     expect(stripes.take(t)).toBe(0);
     stripes.setHead(0, HEAD);
     t.isTransactionActive = false;
-    stripes.ended(t, true, false);
+    stripes.ended(t, true);
     expect(stripes.head(0)).toEqual(HEAD);
 
     const u = runner();
     expect(stripes.take(u)).toBe(0);
     // A savepoint rolled back: the transaction goes on and keeps the stripe, whose head is unknown now.
-    stripes.ended(u, false, true);
+    stripes.ended(u, false);
     expect(stripes.head(0)).toBeNull();
     expect(stripes.take(OWN_STATEMENT)).toBeNull();
     stripes.setHead(0, HEAD);
     u.isTransactionActive = false;
-    stripes.ended(u, false, false);
+    stripes.ended(u, false);
     expect(stripes.head(0)).toBeNull();
     expect(stripes.take(OWN_STATEMENT)).toBe(0);
   });

@@ -83,14 +83,15 @@ export class ChainStripes {
   }
 
   /**
-   * The transaction of `runner` ended. Committed: its entries are the heads. Rolled back: the heads are
-   * unknown (read again). A savepoint's rollback keeps the stripe held by the transaction that goes on.
+   * A transaction (or a savepoint of it) of `runner` ended. Committed: its entries are the heads. Rolled
+   * back: the heads are unknown (read again). While the runner's transaction goes on (a savepoint ended), it
+   * keeps its stripe.
    */
-  ended(runner: QueryRunner, committed: boolean, transactionGoesOn: boolean): void {
+  ended(runner: QueryRunner, committed: boolean): void {
     for (const s of this.stripes) {
       if (s.holder !== runner) continue;
       if (!committed) s.head = null;
-      if (!transactionGoesOn) s.holder = null;
+      if (!runner.isTransactionActive) s.holder = null;
     }
   }
 

@@ -182,7 +182,7 @@ describe('AuditService (writer)', () => {
     expect((await f.verify()).ok).toBe(true);
   });
 
-  it('transaction(): denials are written after the access’s transaction ended, on the same connection', async () => {
+  it('transaction(): denials are written after the access’s transaction ended, on a connection of its own', async () => {
     const before = await count();
     await expect(
       f.audit.transaction(async (_m, deny) => {

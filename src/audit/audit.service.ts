@@ -75,13 +75,11 @@ export class AuditService implements EntitySubscriberInterface {
   }
 
   afterTransactionCommit(event: TransactionCommitEvent): void {
-    const runner = event.queryRunner;
-    this.stripes.ended(runner, true, runner.isTransactionActive);
+    this.stripes.ended(event.queryRunner, true);
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
-    const runner = event.queryRunner;
-    this.stripes.ended(runner, false, runner.isTransactionActive);
+    this.stripes.ended(event.queryRunner, false);
   }
 
   /**
@@ -128,7 +126,7 @@ export class AuditService implements EntitySubscriberInterface {
    * transaction (if any) rolls back with the refusal. Outcome `denied` unless the entry says otherwise.
    */
   async recordDenied(actor: AuditActor | null, entry: AuditEntryInput): Promise<AuditRecorded> {
-    return this.recordInOwnTransaction(actor, { ...entry, outcome: entry.outcome ?? 'denied' });
+    return this.session((m) => this.write(m, actor, entry, 'denied', OWN_STATEMENT));
   }
 
   /**
@@ -144,7 +142,7 @@ export class AuditService implements EntitySubscriberInterface {
   /**
    * Runs `work` on one connection of the pool outside any transaction, for reads: each statement commits on
    * its own, and the read's entry is written with recordNow() before the data leaves. Denials noted with
-   * `deny()` are written after `work` ends, on the same connection, also when `work` throws.
+   * `deny()` are written once `work` has ended and its connection is back in the pool, also when it throws.
    */
   async session<T>(work: (manager: EntityManager, deny: Deny) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
@@ -152,33 +150,14 @@ export class AuditService implements EntitySubscriberInterface {
     try {
       return await work(runner.manager, (actor, entry) => void denials.push([actor, entry]));
     } finally {
-      try {
-        for (const [actor, entry] of denials) {
-          // A transaction that could not even roll back (its connection broke): a connection of their own.
-          if (runner.isTransactionActive) await this.recordDenied(actor, entry);
-          else
-            await this.write(
-              runner.manager,
-              actor,
-              { ...entry, outcome: entry.outcome ?? 'denied' },
-              'allowed',
-              OWN_STATEMENT,
-            );
-        }
-      } finally {
-        await runner.release();
-      }
+      await runner.release();
+      for (const [actor, entry] of denials) await this.recordDenied(actor, entry);
     }
   }
 
   /** Records an entry in a statement of its own (outcome `allowed` unless the entry says otherwise). */
   async recordInOwnTransaction(actor: AuditActor | null, entry: AuditEntryInput): Promise<AuditRecorded> {
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      return await this.write(runner.manager, actor, entry, 'allowed', OWN_STATEMENT);
-    } finally {
-      await runner.release();
-    }
+    return this.session((m) => this.write(m, actor, entry, 'allowed', OWN_STATEMENT));
   }
 
   /**
@@ -201,12 +180,7 @@ export class AuditService implements EntitySubscriberInterface {
       return this.write(m, actor, entry, attempt.outcome, holder);
     };
     if (manager?.queryRunner?.isTransactionActive) return write(manager, manager.queryRunner);
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      return await write(runner.manager, OWN_STATEMENT);
-    } finally {
-      await runner.release();
-    }
+    return this.session((m) => write(m, OWN_STATEMENT));
   }
 
   /**
@@ -248,29 +222,13 @@ export class AuditService implements EntitySubscriberInterface {
       try {
         const head = this.stripes.head(stripe) ?? (await this.readHead(manager, stripe));
         const seq = await this.nextSeq(manager, head.lastSeq);
-        const atMs = Date.now();
+        // (CheckedEntry's actorProvince rides along unused: the encoder and the insert take the row's columns.)
         const row: AuditRow = {
+          ...checked,
           seq,
           stripe,
           prevSeq: head.lastSeq,
-          atMs,
-          actorId: checked.actorId,
-          actorRole: checked.actorRole,
-          actorOrgId: checked.actorOrgId,
-          actorCommunes: checked.actorCommunes,
-          action: checked.action,
-          resourceType: checked.resourceType,
-          resourceId: checked.resourceId,
-          caseId: checked.caseId,
-          fields: checked.fields,
-          outcome: checked.outcome,
-          reason: checked.reason,
-          ip: checked.ip,
-          userAgent: checked.userAgent,
-          requestId: checked.requestId,
-          returnedIds: checked.returnedIds,
-          provinceCode: checked.provinceCode,
-          communeCode: checked.communeCode,
+          atMs: Date.now(),
           jurisdictions,
         };
         const mac = this.keys.auditChainMac(head.mac, this.encoder.encode(row));

@@ -49,9 +49,9 @@ export class ConsentExpiryService {
   }
 
   /**
-   * Revokes the live referrals of every consent that has expired (cheap when there are none: indexed). Outside
-   * a transaction (a read's session), the revocations and their entries get a transaction of their own on the
-   * same connection, committed before the caller reads on.
+   * Revokes the live referrals of every consent that has expired (cheap when there are none: indexed). The
+   * revocations and their entries commit together, before a read's session reads on; inside the caller's
+   * transaction, with it.
    */
   async revokeExpired(m: EntityManager): Promise<string[]> {
     const expired = await m.query<{ id: string }[]>(
@@ -61,7 +61,7 @@ export class ConsentExpiryService {
     );
     if (expired.length === 0) return [];
     const ids = expired.map((e) => e.id);
-    if (m.queryRunner?.isTransactionActive) return this.revokeReferralsOf(m, ids, 'consent_expired', null);
+    // A transaction on the caller's connection (a savepoint when it is already in one).
     return m.transaction((t) => this.revokeReferralsOf(t, ids, 'consent_expired', null));
   }
 }
