@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { caseBody, signInAll, startDemoApp, Tokens } from './support/casework';
 import type { TestApp } from './support/app';
@@ -101,6 +102,36 @@ describe('access log of case work (end to end)', () => {
       returnedIds: [caseId],
       fields: ['triage'],
     });
+  });
+
+  it('a registration whose entry the database refuses stores nothing: no case, no data key', async () => {
+    // The data key, the case and the entry are one statement (AuditService.recordWith): all or nothing.
+    const owner = new Client({ connectionString: t.db.url });
+    await owner.connect();
+    const count = async (sql: string) => Number((await owner.query<{ n: string }>(sql)).rows[0].n);
+    const cases = () => count(`SELECT count(*) AS n FROM cases`);
+    const keys = () => count(`SELECT count(*) AS n FROM data_keys WHERE owner_type = 'case'`);
+    try {
+      const [cases0, keys0] = [await cases(), await keys()];
+      await owner.query(
+        `ALTER TABLE audit_events ADD CONSTRAINT probe_refuse CHECK (action <> 'case.create') NOT VALID`,
+      );
+      try {
+        const refused = await http()
+          .post('/api/v1/cases')
+          .set(as('ward.longbien'))
+          .send(caseBody({ survivor: { fullName: MARKERS[0], sex: 'female' } }));
+        expect(refused.status).toBeGreaterThanOrEqual(500);
+        expect(JSON.stringify(refused.body)).not.toContain(MARKERS[0]);
+      } finally {
+        await owner.query(`ALTER TABLE audit_events DROP CONSTRAINT probe_refuse`);
+      }
+      expect([await cases(), await keys()]).toEqual([cases0, keys0]);
+      await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
+      expect([await cases(), await keys()]).toEqual([cases0 + 1, keys0 + 1]);
+    } finally {
+      await owner.end();
+    }
   });
 
   it('no survivor marker appears in any access-log entry, nor in the application log', async () => {

@@ -1,3 +1,5 @@
+import type { EntityManager } from 'typeorm';
+import type { GatedWrite } from '../database/gated-write';
 import { AdminUnitsRepository } from '../directory/admin-units.repository';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import { AuditEntryError } from './audit-entry.guard';
@@ -120,6 +122,120 @@ describe('AuditService (writer)', () => {
       /outside any transaction/,
     );
     expect((await f.verify()).ok).toBe(true);
+  });
+
+  describe('recordWith(): an entry and the writes it covers, in one statement', () => {
+    // A covered write for the tests: a row of demo_seed_runs (primary key `step`).
+    const note =
+      (step: string): GatedWrite =>
+      (gate, p) =>
+        `INSERT INTO demo_seed_runs (step) SELECT ${p(step, 'text')} FROM ${gate} RETURNING step`;
+    const notes = async (prefix: string) =>
+      (
+        await f.owner.query<{ step: string }[]>(
+          `SELECT step FROM demo_seed_runs WHERE step LIKE $1 ORDER BY step`,
+          [`${prefix}%`],
+        )
+      ).map((r) => r.step);
+    const onConnection = async <T>(work: (m: EntityManager) => Promise<T>): Promise<T> => {
+      const runner = f.app.createQueryRunner();
+      try {
+        return await work(runner.manager);
+      } finally {
+        await runner.release();
+      }
+    };
+    const ENTRY = {
+      action: 'case.create',
+      resourceType: 'case',
+      resourceId: CASE_ID,
+      caseId: CASE_ID,
+    } as const;
+
+    it('land together, committed when it returns, with what the returning write gave back', async () => {
+      const before = await count();
+      const { recorded, rows } = await onConnection((m) =>
+        f.audit.recordWith(m, WARD_OFFICER, ENTRY, [note('with-a')], note('with-b')),
+      );
+      expect(rows).toEqual([{ step: 'with-b' }]);
+      expect(await notes('with-')).toEqual(['with-a', 'with-b']);
+      const [entry] = await f.owner.query<{ action: string }[]>(
+        `SELECT action FROM audit_events WHERE seq = $1`,
+        [recorded.seq],
+      );
+      expect(entry.action).toBe('case.create');
+      expect(await count()).toBe(before + 1);
+      expect((await f.verify()).ok).toBe(true);
+    });
+
+    it('land not at all when any part is refused: the entry by the database, or a covered write', async () => {
+      const before = await count();
+      await f.owner.query(
+        `ALTER TABLE audit_events ADD CONSTRAINT probe_refuse CHECK (action <> 'case.create') NOT VALID`,
+      );
+      try {
+        await expect(
+          onConnection((m) =>
+            f.audit.recordWith(m, WARD_OFFICER, ENTRY, [note('refused-a')], note('refused-b')),
+          ),
+        ).rejects.toThrow(/probe_refuse/);
+      } finally {
+        await f.owner.query(`ALTER TABLE audit_events DROP CONSTRAINT probe_refuse`);
+      }
+      // A covered write the database refuses (its key exists): no entry either.
+      await expect(
+        onConnection((m) => f.audit.recordWith(m, WARD_OFFICER, ENTRY, [note('with-a')], note('refused-c'))),
+      ).rejects.toThrow(/demo_seed_runs_pkey/);
+      expect(await notes('refused-')).toEqual([]);
+      expect(await count()).toBe(before);
+      expect((await f.verify()).ok).toBe(true);
+    });
+
+    it('land once when the stripe head moved under the entry: nothing was written, and the statement is retried', async () => {
+      const writer = () =>
+        new AuditService(f.app, f.crypto.keys, new CommuneProvinces(new AdminUnitsRepository(f.app)));
+      const a = writer();
+      const { stripe } = await a.recordInOwnTransaction(WARD_OFFICER, READ);
+      for (let i = 0; i < 300; i++) {
+        if ((await writer().recordInOwnTransaction(WARD_OFFICER, READ)).stripe === stripe) break;
+      }
+      const readHead = jest.spyOn(a as never, 'readHead');
+      const before = await count();
+      const { recorded, rows } = await onConnection((m) =>
+        a.recordWith(m, WARD_OFFICER, ENTRY, [note('moved-a')], note('moved-b')),
+      );
+      // A's first attempt on the stripe it knew found the head moved: read again, written once.
+      expect(readHead).toHaveBeenCalled();
+      expect(rows).toEqual([{ step: 'moved-b' }]);
+      expect(await notes('moved-')).toEqual(['moved-a', 'moved-b']);
+      expect(await count()).toBe(before + 1);
+      expect((await f.verify()).ok).toBe(true);
+      expect(recorded.seq).toBeGreaterThan(0);
+    });
+
+    it('inside a transaction, commits or rolls back with it', async () => {
+      await expect(
+        f.app.transaction(async (m) => {
+          await f.audit.recordWith(m, WARD_OFFICER, ENTRY, [], note('in-txn-a'));
+          throw new Error('the registration failed afterwards');
+        }),
+      ).rejects.toThrow('afterwards');
+      expect(await notes('in-txn-')).toEqual([]);
+      await f.app.transaction((m) => f.audit.recordWith(m, WARD_OFFICER, ENTRY, [], note('in-txn-b')));
+      expect(await notes('in-txn-')).toEqual(['in-txn-b']);
+      expect((await f.verify()).ok).toBe(true);
+    });
+
+    it('refuses a write that does not take its rows from the gate (it would land without the entry)', async () => {
+      const before = await count();
+      const ungated: GatedWrite = (_gate, p) =>
+        `INSERT INTO demo_seed_runs (step) VALUES (${p('ungated', 'text')})`;
+      await expect(
+        onConnection((m) => f.audit.recordWith(m, WARD_OFFICER, ENTRY, [ungated], note('ungated-b'))),
+      ).rejects.toThrow(/FROM moved/);
+      expect(await notes('ungated')).toEqual([]);
+      expect(await count()).toBe(before);
+    });
   });
 
   it('two writers on one database (two instances) chain on each other’s heads: a moved head is read again, never forked', async () => {

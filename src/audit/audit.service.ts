@@ -10,6 +10,7 @@ import {
 } from 'typeorm';
 import { currentRequestContext } from '../common/http/request-context';
 import { PurposeKeys } from '../crypto';
+import { GatedWrite, gatedSql, StatementParams } from '../database/gated-write';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import { auditEventValues, CanonicalEncoder } from './audit-canonical';
 import { AuditEntryError, CheckedEntry, checkAuditEntry } from './audit-entry.guard';
@@ -44,6 +45,43 @@ export interface SignInAttempt {
 const APPEND_ATTEMPTS = 5;
 /** How long an entry waits for a free stripe when every one is held by an open transaction of this process. */
 const STRIPE_WAIT_MS = 2_000;
+
+/**
+ * An entry in one statement: the stripe head moves only from the entry's predecessor (in a transaction its row
+ * then stays locked until the transaction ends); no row back means another writer moved it first, and nothing
+ * was written. `moved` is the gate of the writes an entry covers (recordWith).
+ */
+const ENTRY_GATE = 'moved';
+const ENTRY_PARAMS = 23;
+const MOVE_HEAD = `${ENTRY_GATE} AS (
+  UPDATE audit_chain_heads SET last_seq = $1, head = $23, updated_at = $4::timestamptz
+   WHERE stripe = $2 AND last_seq = $3
+  RETURNING stripe
+)`;
+const INSERT_ENTRY = `INSERT INTO audit_events (seq, stripe, prev_seq, at, actor_id, actor_role, actor_org_id, actor_communes,
+                          action, resource_type, resource_id, case_id, fields, outcome, reason, ip, user_agent,
+                          request_id, returned_ids, province_code, commune_code, jurisdictions, mac)
+SELECT $1::bigint, $2::smallint, $3::bigint, $4::timestamptz, $5::uuid, $6, $7::uuid, $8::varchar[], $9, $10,
+       $11::uuid, $12::uuid, $13::varchar[], $14, $15, $16, $17, $18, $19::uuid[], $20, $21, $22::varchar[],
+       $23::bytea
+  FROM ${ENTRY_GATE}
+RETURNING seq`;
+const ENTRY_STATEMENT = `WITH ${MOVE_HEAD}\n${INSERT_ENTRY}`;
+
+/** An entry with the writes it covers: their rows come from the gate, so they land with the entry or not at all. */
+function coveredEntryStatement(ctes: string): string {
+  return `WITH ${MOVE_HEAD},
+${ctes},
+entry AS (${INSERT_ENTRY})
+SELECT entry.seq AS haven_entry_seq, returned.* FROM entry LEFT JOIN returned ON true`;
+}
+
+/** The writes an entry covers (recordWith), as CTEs with their parameters, and what the returning one gave back. */
+interface CoveredWrites {
+  readonly ctes: string;
+  readonly params: readonly unknown[];
+  rows: Record<string, unknown>[];
+}
 
 /**
  * Writes the access log (docs/audit.md). Protects the record of who looked at what: every entry is checked
@@ -122,6 +160,35 @@ export class AuditService implements EntitySubscriberInterface {
   }
 
   /**
+   * Records an access together with the writes it covers, in ONE statement on `manager`'s connection: each of
+   * `writes` (and `returning`) is gated on the entry's own condition, so the entry and the writes land together
+   * or not at all, without a transaction around them (a registration: its data key, the case and its entry).
+   * Outside a transaction, everything has committed when it returns; inside one, it commits with it. Returns
+   * the rows `returning` gave back (its RETURNING clause). If it fails, it throws and nothing was written.
+   */
+  async recordWith(
+    manager: EntityManager,
+    actor: AuditActor | null,
+    entry: AuditEntryInput,
+    writes: readonly GatedWrite[],
+    returning: GatedWrite,
+  ): Promise<{ recorded: AuditRecorded; rows: Record<string, unknown>[] }> {
+    const runner = manager.queryRunner;
+    if (!runner) throw new AuditEntryError('manager', 'has no connection of its own (use session())');
+    const params = new StatementParams(ENTRY_PARAMS + 1);
+    const ctes = writes.map((w, i) => `w${i} AS (${gatedSql(w, ENTRY_GATE, params)})`);
+    ctes.push(`returned AS (${gatedSql(returning, ENTRY_GATE, params)})`);
+    const covered: CoveredWrites = {
+      ctes: ctes.join(',\n'),
+      params: params.values,
+      rows: [],
+    };
+    const holder = runner.isTransactionActive ? runner : OWN_STATEMENT;
+    const recorded = await this.write(manager, actor, entry, 'allowed', holder, covered);
+    return { recorded, rows: covered.rows };
+  }
+
+  /**
    * Records a refused access in a statement of its own, so that it stays on record even though the caller's
    * transaction (if any) rolls back with the refusal. Outcome `denied` unless the entry says otherwise.
    */
@@ -195,6 +262,7 @@ export class AuditService implements EntitySubscriberInterface {
     input: AuditEntryInput,
     defaultOutcome: AuditOutcome,
     holder: StripeHolder,
+    covered?: CoveredWrites,
   ): Promise<AuditRecorded> {
     const context = currentRequestContext();
     const checked = checkAuditEntry(actor, input, defaultOutcome, {
@@ -205,7 +273,7 @@ export class AuditService implements EntitySubscriberInterface {
     const jurisdictions = await this.jurisdictions.provincesOf(manager, checked);
     this.writers++;
     try {
-      return await this.append(manager, checked, jurisdictions, holder);
+      return await this.append(manager, checked, jurisdictions, holder, covered);
     } finally {
       this.writers--;
     }
@@ -216,6 +284,7 @@ export class AuditService implements EntitySubscriberInterface {
     checked: CheckedEntry,
     jurisdictions: string[],
     holder: StripeHolder,
+    covered?: CoveredWrites,
   ): Promise<AuditRecorded> {
     for (let attempt = 1; ; attempt++) {
       const stripe = await this.takeStripe(holder);
@@ -232,26 +301,16 @@ export class AuditService implements EntitySubscriberInterface {
           jurisdictions,
         };
         const mac = this.keys.auditChainMac(head.mac, this.encoder.encode(row));
-        // The head moves only from the entry's predecessor (in a transaction its row then stays locked until
-        // the transaction ends); no row back means another writer moved it first, and nothing was written.
-        const written = await manager.query<unknown[]>(
-          `WITH moved AS (
-             UPDATE audit_chain_heads SET last_seq = $1, head = $23, updated_at = $4::timestamptz
-              WHERE stripe = $2 AND last_seq = $3
-             RETURNING stripe
-           )
-           INSERT INTO audit_events (seq, stripe, prev_seq, at, actor_id, actor_role, actor_org_id, actor_communes,
-                                     action, resource_type, resource_id, case_id, fields, outcome, reason, ip,
-                                     user_agent, request_id, returned_ids, province_code, commune_code,
-                                     jurisdictions, mac)
-           SELECT $1::bigint, $2::smallint, $3::bigint, $4::timestamptz, $5::uuid, $6, $7::uuid, $8::varchar[], $9,
-                  $10, $11::uuid, $12::uuid, $13::varchar[], $14, $15, $16, $17, $18, $19::uuid[], $20, $21,
-                  $22::varchar[], $23::bytea
-             FROM moved
-           RETURNING seq`,
-          auditEventValues(row, mac),
-        );
-        if (written.length === 1) {
+        // No row back: another writer moved the head first, and nothing was written (ENTRY_STATEMENT).
+        const values = auditEventValues(row, mac);
+        const written = covered
+          ? await manager.query<Record<string, unknown>[]>(coveredEntryStatement(covered.ctes), [
+              ...values,
+              ...covered.params,
+            ])
+          : await manager.query<Record<string, unknown>[]>(ENTRY_STATEMENT, values);
+        if (written.length > 0) {
+          if (covered) covered.rows = written.map(({ haven_entry_seq: _, ...r }) => r);
           this.stripes.setHead(stripe, { lastSeq: seq, mac });
           return { seq, stripe };
         }

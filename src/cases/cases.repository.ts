@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { conditionUses, SqlCondition } from '../authz/sql-scope';
 import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
+import type { GatedWrite } from '../database/gated-write';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import type {
   AgeGroup,
@@ -101,7 +102,8 @@ const SCOPED_FROM = `cases c
 
 type Raw = Record<string, unknown>;
 
-function toTriage(r: Raw): CaseTriageRow {
+/** A case's triage columns as selected (or returned) by this repository. */
+export function toTriage(r: Raw): CaseTriageRow {
   return {
     id: r.id as string,
     code: r.code as string,
@@ -184,42 +186,29 @@ export class CasesRepository {
   }
 
   /** Inserts a case and returns its triage row as stored (defaults, version, timestamps). */
-  async insert(m: EntityManager, c: NewCaseRow): Promise<CaseTriageRow> {
-    const rows = await m.query<Raw[]>(
-      `INSERT INTO cases AS c (id, code, ward_code, province_code, reported_at, report_channel, risk_level, survivor_sex,
-         age_group, child_vn, child_gbvims, gbv_type, forms, contexts, incident_date, enc_identity, enc_contact,
-         enc_incident, enc_perpetrator, enc_health, bi_name, bi_name_dob, bi_phone, created_by, updated_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-         $23, $24, $24)
-       RETURNING ${TRIAGE_COLUMNS}`,
-      [
-        c.id,
-        c.code,
-        c.wardCode,
-        c.provinceCode,
-        c.reportedAt,
-        c.reportChannel,
-        c.riskLevel,
-        c.survivorSex,
-        c.ageGroup,
-        c.childVn,
-        c.childGbvims,
-        c.gbvType,
-        c.forms,
-        c.contexts,
-        c.incidentDate,
-        c.sections.identity ?? null,
-        c.sections.contact ?? null,
-        c.sections.incident ?? null,
-        c.sections.perpetrator ?? null,
-        c.sections.health ?? null,
-        c.blind.name,
-        c.blind.nameDob,
-        c.blind.phone,
-        c.createdBy,
-      ],
-    );
-    return toTriage(rows[0]);
+  /**
+   * The insert of a new case as a write gated on another part of the caller's statement (GatedWrite; with its
+   * access-log entry, AuditService.recordWith), returning the triage columns (read them with toTriage).
+   */
+  gatedInsert(c: NewCaseRow): GatedWrite {
+    return (gate, p) => {
+      const createdBy = p(c.createdBy, 'uuid');
+      return `INSERT INTO cases AS c (id, code, ward_code, province_code, reported_at, report_channel, risk_level,
+           survivor_sex, age_group, child_vn, child_gbvims, gbv_type, forms, contexts, incident_date, enc_identity,
+           enc_contact, enc_incident, enc_perpetrator, enc_health, bi_name, bi_name_dob, bi_phone, created_by,
+           updated_by)
+         SELECT ${p(c.id, 'uuid')}, ${p(c.code, 'text')}, ${p(c.wardCode, 'text')}, ${p(c.provinceCode, 'text')},
+                ${p(c.reportedAt, 'timestamptz')}, ${p(c.reportChannel, 'text')}, ${p(c.riskLevel, 'text')},
+                ${p(c.survivorSex, 'text')}, ${p(c.ageGroup, 'text')}, ${p(c.childVn, 'boolean')},
+                ${p(c.childGbvims, 'boolean')}, ${p(c.gbvType, 'text')}, ${p(c.forms, 'text[]')},
+                ${p(c.contexts, 'text[]')}, ${p(c.incidentDate, 'date')}, ${p(c.sections.identity ?? null, 'bytea')},
+                ${p(c.sections.contact ?? null, 'bytea')}, ${p(c.sections.incident ?? null, 'bytea')},
+                ${p(c.sections.perpetrator ?? null, 'bytea')}, ${p(c.sections.health ?? null, 'bytea')},
+                ${p(c.blind.name, 'bytea')}, ${p(c.blind.nameDob, 'bytea')}, ${p(c.blind.phone, 'bytea')},
+                ${createdBy}, ${createdBy}
+           FROM ${gate}
+         RETURNING ${TRIAGE_COLUMNS}`;
+    };
   }
 
   /** One case with only the encrypted columns named in `categories` (none are fetched otherwise). */

@@ -31,7 +31,14 @@ import {
   sealSections,
 } from './case-sections';
 import { CaseListView, CaseView, fullView, triageView } from './case-view';
-import { CASE_COLUMNS, CaseBlindIndexes, CaseRow, CasesRepository, CaseTriageRow } from './cases.repository';
+import {
+  CASE_COLUMNS,
+  CaseBlindIndexes,
+  CaseRow,
+  CasesRepository,
+  CaseTriageRow,
+  toTriage,
+} from './cases.repository';
 import { CloseCaseDto, SearchCasesDto } from './dto/case-actions.dto';
 import { CreateCaseDto } from './dto/create-case.dto';
 import { UpdateCaseDto } from './dto/update-case.dto';
@@ -111,7 +118,9 @@ export class CasesService {
     // until the commit, and every registration of the province would wait for the one before it. A
     // registration that fails afterwards leaves a gap in the numbers (docs/performance.md).
     const seq = await this.cases.nextCode(this.dataSource.manager, provinceCode, vietnamYear(reportedAt));
-    return this.audit.transaction(async (m) => {
+    // No transaction: the data key, the case and its access-log entry are one statement (recordWith), which
+    // lands whole or not at all. The duplicates are searched first (the new case is not among them anyway).
+    return this.audit.session(async (m) => {
       const id = randomUUID();
       const derived = deriveTriage({
         dateOfBirth: dto.survivor.dateOfBirth,
@@ -123,41 +132,47 @@ export class CasesService {
         contexts: dto.incident.contexts,
       });
       const sections = sectionsOf(dto);
-      const key = await this.dataKeys.create({ ownerType: CASE_OWNER, ownerId: id }, m);
+      const { key, write: storeKey } = await this.dataKeys.prepare({ ownerType: CASE_OWNER, ownerId: id });
       try {
         const blind = this.blindIndexes(sections);
-        const row = await this.cases.insert(m, {
-          id,
-          code: caseCode(provinceCode, vietnamYear(reportedAt), seq),
-          wardCode: dto.wardCode,
-          provinceCode,
-          reportedAt,
-          reportChannel: dto.reportChannel,
-          riskLevel: dto.risk.level,
-          survivorSex: dto.survivor.sex,
-          ageGroup: derived.ageGroup,
-          childVn: derived.childVn,
-          childGbvims: derived.childGbvims,
-          gbvType: dto.incident.gbvType,
-          forms: dto.incident.forms,
-          contexts: derived.contexts,
-          incidentDate: dto.incident.occurredAt ? dto.incident.occurredAt.slice(0, 10) : null,
-          sections: sealSections(this.fields, key, id, sections),
-          blind,
-          createdBy: p.userId,
-        });
         const duplicates = await this.findMatches(m, ability, blind, id);
         const written = ['triage', ...CASE_SECTION_CATEGORIES.filter((c) => sections[c])] as CaseCategory[];
-        await this.audit.record(m, p, {
-          action: 'case.create',
-          resourceType: 'case',
-          resourceId: id,
-          caseId: id,
-          fields: written,
-          provinceCode,
-          wardCode: dto.wardCode,
-          returnedIds: duplicates.map((d) => d.id),
-        });
+        const { rows } = await this.audit.recordWith(
+          m,
+          p,
+          {
+            action: 'case.create',
+            resourceType: 'case',
+            resourceId: id,
+            caseId: id,
+            fields: written,
+            provinceCode,
+            wardCode: dto.wardCode,
+            returnedIds: duplicates.map((d) => d.id),
+          },
+          [storeKey],
+          this.cases.gatedInsert({
+            id,
+            code: caseCode(provinceCode, vietnamYear(reportedAt), seq),
+            wardCode: dto.wardCode,
+            provinceCode,
+            reportedAt,
+            reportChannel: dto.reportChannel,
+            riskLevel: dto.risk.level,
+            survivorSex: dto.survivor.sex,
+            ageGroup: derived.ageGroup,
+            childVn: derived.childVn,
+            childGbvims: derived.childGbvims,
+            gbvType: dto.incident.gbvType,
+            forms: dto.incident.forms,
+            contexts: derived.contexts,
+            incidentDate: dto.incident.occurredAt ? dto.incident.occurredAt.slice(0, 10) : null,
+            sections: sealSections(this.fields, key, id, sections),
+            blind,
+            createdBy: p.userId,
+          }),
+        );
+        const row = toTriage(rows[0]);
         const allowed = permittedCaseCategories(ability, 'read', caseSubject(row));
         return { ...fullView(row, sections, allowed), duplicates };
       } finally {

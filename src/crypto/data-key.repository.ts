@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import type { GatedWrite } from '../database/gated-write';
 import { CryptoError } from './crypto.errors';
 import type { DataKeyOwner, KekRef } from './crypto.types';
 
@@ -54,6 +55,26 @@ export function joinedDataKeyRow(raw: Record<string, unknown>): DataKeyRow | nul
   return toRow(own as unknown as RawRow);
 }
 
+/** A new data key as stored: wrapped by the KEK `kek`. */
+export interface NewDataKeyRow {
+  readonly owner: DataKeyOwner;
+  readonly dekId: string;
+  readonly kek: KekRef;
+  readonly wrappedDek: Buffer;
+}
+
+/**
+ * The insert of a new data key as a write gated on another part of the caller's statement (GatedWrite): the key
+ * is stored only if that statement's condition holds. A second key for the owner fails the whole statement.
+ */
+export function gatedDataKeyInsert(row: NewDataKeyRow): GatedWrite {
+  return (gate, p) =>
+    `INSERT INTO data_keys (owner_type, owner_id, dek_id, kek_id, kek_version, wrapped_dek)
+     SELECT ${p(row.owner.ownerType, 'text')}, ${p(row.owner.ownerId, 'uuid')}, ${p(row.dekId, 'uuid')},
+            ${p(row.kek.kekId, 'text')}, ${p(row.kek.version, 'integer')}, ${p(row.wrappedDek, 'bytea')}
+       FROM ${gate}`;
+}
+
 /**
  * Narrow queries on `data_keys` (raw SQL). Every method takes an optional EntityManager so that callers can
  * run it inside their own transaction; without one it uses the data source's pool.
@@ -61,10 +82,7 @@ export function joinedDataKeyRow(raw: Record<string, unknown>): DataKeyRow | nul
 export class DataKeyRepository {
   constructor(private readonly dataSource: DataSource | null) {}
 
-  async insert(
-    row: { owner: DataKeyOwner; dekId: string; kek: KekRef; wrappedDek: Buffer },
-    manager?: EntityManager,
-  ): Promise<void> {
+  async insert(row: NewDataKeyRow, manager?: EntityManager): Promise<void> {
     // ON CONFLICT instead of a unique violation, so a duplicate does not abort the caller's transaction.
     const result: Array<{ n: number }> = await this.manager(manager).query(
       `WITH i AS (

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { createTestDataSource } from '../../test/support/database';
+import { gatedSql, GatedWrite, StatementParams } from '../database/gated-write';
 import { CryptoFixture, cryptoErrorOf, givenCrypto } from './crypto.spec-helpers';
 import { Ciphertext, DataKeyOwner } from './crypto.types';
 import { asCiphertext } from './field-encryption.service';
@@ -228,6 +229,30 @@ describe('DataKeyService (PostgreSQL)', () => {
       expect(await cryptoErrorOf(() => dataKeys.create(owner, manager))).toBe('crypto.invalid_input');
       await expect(manager.query('SELECT 1 AS ok')).resolves.toEqual([{ ok: 1 }]);
     });
+  });
+
+  it('prepare(): a key stored only by the caller’s statement, and only when its gate lets it through', async () => {
+    const { dataKeys, fields } = fixture.crypto;
+    const run = async (write: GatedWrite, gateOpen: boolean) => {
+      const params = new StatementParams();
+      const sql = gatedSql(write, 'gate', params);
+      await db.dataSource.query(`WITH gate AS (SELECT 1 WHERE ${gateOpen}) ${sql}`, params.values);
+    };
+    const owner = caseOwner();
+    const { key, write } = await dataKeys.prepare(owner);
+    const sealed = fields.encrypt(key, at(owner, 'survivor_name'), 'Trần Thị K');
+    // Not stored yet; a closed gate stores nothing.
+    expect(await cryptoErrorOf(() => dataKeys.get(owner))).toBe('crypto.unknown_key');
+    await run(write, false);
+    expect(await cryptoErrorOf(() => dataKeys.get(owner))).toBe('crypto.unknown_key');
+    // Through the gate: stored wrapped, and it opens what the prepared key sealed.
+    await run(write, true);
+    expect(fields.decryptString(await dataKeys.get(owner), at(owner, 'survivor_name'), sealed)).toBe(
+      'Trần Thị K',
+    );
+    // A second key for the owner fails the statement.
+    const second = await dataKeys.prepare(owner);
+    await expect(run(second.write, true)).rejects.toThrow(/data_keys_pkey/);
   });
 
   it('loads the keys of a page of cases in one go', async () => {

@@ -3,7 +3,8 @@ import type { EntityManager } from 'typeorm';
 import { CryptoError } from './crypto.errors';
 import type { DataKeyOwner, KekRef } from './crypto.types';
 import { assertOwner, DataKey, dekWrapContext } from './data-key';
-import { DataKeyRepository, DataKeyRow } from './data-key.repository';
+import type { GatedWrite } from '../database/gated-write';
+import { DataKeyRepository, DataKeyRow, gatedDataKeyInsert, NewDataKeyRow } from './data-key.repository';
 import type { KeyProvider } from './key-provider';
 
 export type ShredResult = 'destroyed' | 'already_destroyed';
@@ -21,13 +22,32 @@ export class DataKeyService {
 
   /** A new DEK for `owner`; fails with crypto.invalid_input if the owner already has (or had) one. */
   async create(owner: DataKeyOwner, manager?: EntityManager): Promise<DataKey> {
+    const { key, row } = await this.generate(owner);
+    try {
+      await this.repository.insert(row, manager);
+    } catch (e) {
+      key.wipe();
+      throw e;
+    }
+    return key;
+  }
+
+  /**
+   * A new DEK for `owner`, not stored yet: `write` stores it as part of the caller's statement (GatedWrite), and
+   * the key is usable only once that statement has landed. A second key for the owner fails that statement.
+   */
+  async prepare(owner: DataKeyOwner): Promise<{ key: DataKey; write: GatedWrite }> {
+    const { key, row } = await this.generate(owner);
+    return { key, write: gatedDataKeyInsert(row) };
+  }
+
+  private async generate(owner: DataKeyOwner): Promise<{ key: DataKey; row: NewDataKeyRow }> {
     const o = assertOwner(owner);
     const dekId = randomUUID();
     const kek = await this.provider.activeKek();
     const dek = randomBytes(32);
     const wrappedDek = await this.provider.wrapDek(kek, dek, dekWrapContext(o, dekId, kek));
-    await this.repository.insert({ owner: o, dekId, kek, wrappedDek }, manager);
-    return new DataKey(o, dekId, dek);
+    return { key: new DataKey(o, dekId, dek), row: { owner: o, dekId, kek, wrappedDek } };
   }
 
   /** The owner's DEK; crypto.unknown_key if it has none, crypto.key_destroyed if it was shredded. */
