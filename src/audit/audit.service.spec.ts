@@ -159,12 +159,18 @@ describe('AuditService (writer)', () => {
       );
       expect(rows).toEqual([{ step: 'with-b' }]);
       expect(await notes('with-')).toEqual(['with-a', 'with-b']);
+      // A returning write that gives back nothing: no rows, and the entry is written all the same.
+      const none: GatedWrite = (gate, p) =>
+        `INSERT INTO demo_seed_runs (step) SELECT ${p('with-none', 'text')} FROM ${gate} WHERE false RETURNING step`;
+      const nothing = await onConnection((m) => f.audit.recordWith(m, WARD_OFFICER, ENTRY, [], none));
+      expect(nothing.rows).toEqual([]);
+      expect(nothing.recorded.seq).toBeGreaterThan(recorded.seq);
       const [entry] = await f.owner.query<{ action: string }[]>(
         `SELECT action FROM audit_events WHERE seq = $1`,
         [recorded.seq],
       );
       expect(entry.action).toBe('case.create');
-      expect(await count()).toBe(before + 1);
+      expect(await count()).toBe(before + 2);
       expect((await f.verify()).ok).toBe(true);
     });
 

@@ -73,7 +73,8 @@ function coveredEntryStatement(ctes: string): string {
   return `WITH ${MOVE_HEAD},
 ${ctes},
 entry AS (${INSERT_ENTRY})
-SELECT entry.seq AS haven_entry_seq, returned.* FROM entry LEFT JOIN returned ON true`;
+SELECT entry.seq AS haven_entry_seq, r.*
+  FROM entry LEFT JOIN (SELECT true AS haven_returned, * FROM returned) r ON true`;
 }
 
 /** The writes an entry covers (recordWith), as CTEs with their parameters, and what the returning one gave back. */
@@ -310,7 +311,11 @@ export class AuditService implements EntitySubscriberInterface {
             ])
           : await manager.query<Record<string, unknown>[]>(ENTRY_STATEMENT, values);
         if (written.length > 0) {
-          if (covered) covered.rows = written.map(({ haven_entry_seq: _, ...r }) => r);
+          if (covered) {
+            covered.rows = written
+              .filter((r) => r.haven_returned === true)
+              .map(({ haven_entry_seq: _seq, haven_returned: _returned, ...r }) => r);
+          }
           this.stripes.setHead(stripe, { lastSeq: seq, mac });
           return { seq, stripe };
         }
