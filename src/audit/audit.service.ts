@@ -77,12 +77,25 @@ SELECT entry.seq AS haven_entry_seq, r.*
   FROM entry LEFT JOIN (SELECT true AS haven_returned, * FROM returned) r ON true`;
 }
 
-/** The writes an entry covers (recordWith), as CTEs with their parameters, and what the returning one gave back. */
+/** The writes an entry covers (recordWith), as CTEs with their parameters. */
 interface CoveredWrites {
   readonly ctes: string;
   readonly params: readonly unknown[];
-  rows: Record<string, unknown>[];
 }
+
+/** An entry written, and the rows its statement gave back (recordWith: the returning write's). */
+export interface Written {
+  readonly recorded: AuditRecorded;
+  readonly rows: Record<string, unknown>[];
+}
+
+/** How an entry's manager must stand: in a transaction, outside one, or either (the entry then joins it). */
+type ManagerNeed = 'transaction' | 'no transaction' | 'either';
+const MANAGER_MISUSE: Record<ManagerNeed, string> = {
+  transaction: 'is not in an open transaction (pass the manager of dataSource.transaction)',
+  'no transaction': 'must be a connection outside any transaction (use record() inside a transaction)',
+  either: 'has no connection of its own (use session())',
+};
 
 /**
  * Writes the access log (docs/audit.md). Protects the record of who looked at what: every entry is checked
@@ -131,14 +144,8 @@ export class AuditService implements EntitySubscriberInterface {
     actor: AuditActor | null,
     entry: AuditEntryInput,
   ): Promise<AuditRecorded> {
-    const runner = manager.queryRunner;
-    if (!runner || !runner.isTransactionActive) {
-      throw new AuditEntryError(
-        'manager',
-        'is not in an open transaction (pass the manager of dataSource.transaction)',
-      );
-    }
-    return this.write(manager, actor, entry, 'allowed', runner);
+    const holder = this.holderOf(manager, 'transaction');
+    return (await this.write(manager, actor, entry, 'allowed', holder)).recorded;
   }
 
   /**
@@ -151,13 +158,8 @@ export class AuditService implements EntitySubscriberInterface {
     actor: AuditActor | null,
     entry: AuditEntryInput,
   ): Promise<AuditRecorded> {
-    if (!manager.queryRunner || manager.queryRunner.isTransactionActive) {
-      throw new AuditEntryError(
-        'manager',
-        'must be a connection outside any transaction (use record() inside a transaction)',
-      );
-    }
-    return this.write(manager, actor, entry, 'allowed', OWN_STATEMENT);
+    const holder = this.holderOf(manager, 'no transaction');
+    return (await this.write(manager, actor, entry, 'allowed', holder)).recorded;
   }
 
   /**
@@ -173,20 +175,18 @@ export class AuditService implements EntitySubscriberInterface {
     entry: AuditEntryInput,
     writes: readonly GatedWrite[],
     returning: GatedWrite,
-  ): Promise<{ recorded: AuditRecorded; rows: Record<string, unknown>[] }> {
-    const runner = manager.queryRunner;
-    if (!runner) throw new AuditEntryError('manager', 'has no connection of its own (use session())');
+  ): Promise<Written> {
+    const holder = this.holderOf(manager, 'either');
     const params = new StatementParams(ENTRY_PARAMS + 1);
     const ctes = writes.map((w, i) => `w${i} AS (${gatedSql(w, ENTRY_GATE, params)})`);
     ctes.push(`returned AS (${gatedSql(returning, ENTRY_GATE, params)})`);
-    const covered: CoveredWrites = {
-      ctes: ctes.join(',\n'),
-      params: params.values,
-      rows: [],
-    };
-    const holder = runner.isTransactionActive ? runner : OWN_STATEMENT;
-    const recorded = await this.write(manager, actor, entry, 'allowed', holder, covered);
-    return { recorded, rows: covered.rows };
+    const covered: CoveredWrites = { ctes: ctes.join(',\n'), params: params.values };
+    const { recorded, rows } = await this.write(manager, actor, entry, 'allowed', holder, covered);
+    // One row per entry written; the returning write's columns only where it gave back a row.
+    const returned = rows
+      .filter((r) => r.haven_returned === true)
+      .map(({ haven_entry_seq: _seq, haven_returned: _returned, ...r }) => r);
+    return { recorded, rows: returned };
   }
 
   /**
@@ -194,7 +194,7 @@ export class AuditService implements EntitySubscriberInterface {
    * transaction (if any) rolls back with the refusal. Outcome `denied` unless the entry says otherwise.
    */
   async recordDenied(actor: AuditActor | null, entry: AuditEntryInput): Promise<AuditRecorded> {
-    return this.session((m) => this.write(m, actor, entry, 'denied', OWN_STATEMENT));
+    return this.session(async (m) => (await this.write(m, actor, entry, 'denied', OWN_STATEMENT)).recorded);
   }
 
   /**
@@ -225,7 +225,7 @@ export class AuditService implements EntitySubscriberInterface {
 
   /** Records an entry in a statement of its own (outcome `allowed` unless the entry says otherwise). */
   async recordInOwnTransaction(actor: AuditActor | null, entry: AuditEntryInput): Promise<AuditRecorded> {
-    return this.session((m) => this.write(m, actor, entry, 'allowed', OWN_STATEMENT));
+    return this.session(async (m) => (await this.write(m, actor, entry, 'allowed', OWN_STATEMENT)).recorded);
   }
 
   /**
@@ -245,7 +245,7 @@ export class AuditService implements EntitySubscriberInterface {
         reason: attempt.reason ?? null,
         ...(attempt.request ? { request: attempt.request } : {}),
       };
-      return this.write(m, actor, entry, attempt.outcome, holder);
+      return (await this.write(m, actor, entry, attempt.outcome, holder)).recorded;
     };
     if (manager?.queryRunner?.isTransactionActive) return write(manager, manager.queryRunner);
     return this.session((m) => write(m, OWN_STATEMENT));
@@ -264,7 +264,7 @@ export class AuditService implements EntitySubscriberInterface {
     defaultOutcome: AuditOutcome,
     holder: StripeHolder,
     covered?: CoveredWrites,
-  ): Promise<AuditRecorded> {
+  ): Promise<Written> {
     const context = currentRequestContext();
     const checked = checkAuditEntry(actor, input, defaultOutcome, {
       ip: context?.ip ?? null,
@@ -286,7 +286,7 @@ export class AuditService implements EntitySubscriberInterface {
     jurisdictions: string[],
     holder: StripeHolder,
     covered?: CoveredWrites,
-  ): Promise<AuditRecorded> {
+  ): Promise<Written> {
     for (let attempt = 1; ; attempt++) {
       const stripe = await this.takeStripe(holder);
       try {
@@ -311,13 +311,8 @@ export class AuditService implements EntitySubscriberInterface {
             ])
           : await manager.query<Record<string, unknown>[]>(ENTRY_STATEMENT, values);
         if (written.length > 0) {
-          if (covered) {
-            covered.rows = written
-              .filter((r) => r.haven_returned === true)
-              .map(({ haven_entry_seq: _seq, haven_returned: _returned, ...r }) => r);
-          }
           this.stripes.setHead(stripe, { lastSeq: seq, mac });
-          return { seq, stripe };
+          return { recorded: { seq, stripe }, rows: written };
         }
         this.stripes.setHead(stripe, null);
         if (attempt >= APPEND_ATTEMPTS) {
@@ -333,6 +328,20 @@ export class AuditService implements EntitySubscriberInterface {
         this.stripes.release(stripe);
       }
     }
+  }
+
+  /** Who holds the entry's stripe: the manager's transaction, or its own statement (refused when `need` fails). */
+  private holderOf(manager: EntityManager, need: ManagerNeed): StripeHolder {
+    const runner = manager.queryRunner;
+    const inTransaction = runner?.isTransactionActive === true;
+    if (
+      !runner ||
+      (need === 'transaction' && !inTransaction) ||
+      (need === 'no transaction' && inTransaction)
+    ) {
+      throw new AuditEntryError('manager', MANAGER_MISUSE[need]);
+    }
+    return inTransaction ? runner : OWN_STATEMENT;
   }
 
   /** A stripe for `holder`; when every stripe is held by an open transaction of this process, waits for one. */

@@ -4,7 +4,6 @@ import { conditionUses, SqlCondition } from '../authz/sql-scope';
 import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import type { GatedWrite } from '../database/gated-write';
-import { CommuneProvinces } from '../directory/commune-provinces';
 import type {
   AgeGroup,
   CaseContext,
@@ -173,8 +172,6 @@ export function positional(condition: SqlCondition, first = 1): { sql: string; p
 /** Narrow queries on cases. Every list takes the caller's scope as a SQL condition built from the rules. */
 @Injectable()
 export class CasesRepository {
-  constructor(private readonly communes: CommuneProvinces) {}
-
   async nextCode(m: EntityManager, provinceCode: string, year: number): Promise<number> {
     const rows = await m.query<{ last_value: number }[]>(
       `INSERT INTO case_sequences (province_code, year, last_value) VALUES ($1, $2, 1)
@@ -185,7 +182,6 @@ export class CasesRepository {
     return rows[0].last_value;
   }
 
-  /** Inserts a case and returns its triage row as stored (defaults, version, timestamps). */
   /**
    * The insert of a new case as a write gated on another part of the caller's statement (GatedWrite; with its
    * access-log entry, AuditService.recordWith), returning the triage columns (read them with toTriage).
@@ -428,10 +424,5 @@ export class CasesRepository {
     const r = rows[0];
     if (!r) return null;
     return { row: toTriage(r), referrals: (r.referrals as Raw[]).map(toReferralSummary) };
-  }
-
-  /** The province of a commune, null when the code is not a commune (cached: CommuneProvinces). */
-  communeProvince(m: EntityManager, wardCode: string): Promise<string | null> {
-    return this.communes.provinceOf(m, wardCode);
   }
 }

@@ -21,6 +21,7 @@ import { AuditService } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
 import { ConsentExpiryService } from '../consents/consent-expiry.service';
+import { CommuneProvinces } from '../directory/commune-provinces';
 import { caseCode, deriveTriage, vietnamYear } from './case-classification';
 import {
   CASE_SECTION_CATEGORIES,
@@ -75,6 +76,7 @@ export class CasesService {
     private readonly expiry: ConsentExpiryService,
     @Inject(APP_CONFIG) config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly communes: CommuneProvinces,
   ) {
     this.searchLimiter = new SlidingWindowLimiter(config.searchPerMinute, 60_000);
   }
@@ -94,8 +96,8 @@ export class CasesService {
     if (dto.survivor.dateOfBirth && new Date(`${dto.survivor.dateOfBirth}T00:00:00Z`) > reportedAt) {
       throw fieldError('survivor.dateOfBirth', 'is after the report', 'sau ngày tiếp nhận');
     }
-    // Checked before the transaction, so that the case number can be drawn in between (see nextCode).
-    const provinceCode = await this.cases.communeProvince(this.dataSource.manager, dto.wardCode);
+    // Checked first, so that the case number is drawn only for a registration that may go ahead.
+    const provinceCode = await this.communes.provinceOf(this.dataSource.manager, dto.wardCode);
     const subject: CaseSubject = {
       kind: 'Case',
       wardCode: dto.wardCode,
@@ -114,9 +116,8 @@ export class CasesService {
         vi: 'Bạn chỉ có thể đăng ký vụ việc của xã/phường mình phụ trách.',
       });
     }
-    // Drawn in a statement of its own: inside the transaction, the province's counter row would stay locked
-    // until the commit, and every registration of the province would wait for the one before it. A
-    // registration that fails afterwards leaves a gap in the numbers (docs/performance.md).
+    // Drawn in a statement of its own, before the registration's statement: a registration that fails
+    // afterwards leaves a gap in the numbers (docs/performance.md).
     const seq = await this.cases.nextCode(this.dataSource.manager, provinceCode, vietnamYear(reportedAt));
     // No transaction: the data key, the case and its access-log entry are one statement (recordWith), which
     // lands whole or not at all. The duplicates are searched first (the new case is not among them anyway).

@@ -30,7 +30,6 @@ export class LoginThrottleService {
     };
   }
 
-  /** True when either key is locked now. */
   /** Seconds until the later of the account's and the IP's locks ends; 0 when neither is locked. */
   async lockedForSeconds(keys: ThrottleKeys): Promise<number> {
     const rows = await this.dataSource.query<{ seconds: number | null }[]>(
