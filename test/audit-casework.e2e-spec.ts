@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { caseBody, signInAll, startDemoApp, Tokens } from './support/casework';
+import { caseBody, organizationId, signInAll, startDemoApp, Tokens } from './support/casework';
 import type { TestApp } from './support/app';
 
 // Marker strings in every survivor field: none may reach the access log (nor the application's log).
@@ -129,6 +129,69 @@ describe('access log of case work (end to end)', () => {
       expect([await cases(), await keys()]).toEqual([cases0, keys0]);
       await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
       expect([await cases(), await keys()]).toEqual([cases0 + 1, keys0 + 1]);
+    } finally {
+      await owner.end();
+    }
+  });
+
+  it('an accept whose entry the database refuses changes nothing: the referral stays pending, then accepts once', async () => {
+    // The new state and the move's entry are one statement (AuditService.recordWith in the move's transaction).
+    const police = await organizationId(t, tokens['ward.longbien'], 'Công an phường Long Biên');
+    const consent = await http()
+      .post(`/api/v1/cases/${caseId}/consents`)
+      .set(as('ward.longbien'))
+      .send({ organizationId: police, categories: ['identity'], givenBy: 'survivor' })
+      .expect(201);
+    const referral = await http()
+      .post(`/api/v1/cases/${caseId}/referrals`)
+      .set(as('ward.longbien'))
+      .send({
+        organizationId: police,
+        consentId: consent.body.id,
+        services: ['police_protection'],
+        urgency: 'urgent',
+      })
+      .expect(201);
+    const owner = new Client({ connectionString: t.db.url });
+    await owner.connect();
+    const state = async () =>
+      (
+        await owner.query<{ status: string; version: number; accepted_at: Date | null }>(
+          `SELECT status, version, accepted_at FROM referrals WHERE id = $1`,
+          [referral.body.id],
+        )
+      ).rows[0];
+    const accepts = async () =>
+      Number(
+        (
+          await owner.query<{ n: string }>(
+            `SELECT count(*) AS n FROM audit_events WHERE action = 'referral.accept' AND resource_id = $1`,
+            [referral.body.id],
+          )
+        ).rows[0].n,
+      );
+    try {
+      const before = await state();
+      await owner.query(
+        `ALTER TABLE audit_events ADD CONSTRAINT probe_refuse CHECK (action <> 'referral.accept') NOT VALID`,
+      );
+      try {
+        const refused = await http()
+          .post(`/api/v1/referrals/${referral.body.id}/accept`)
+          .set(as('police.longbien'));
+        expect(refused.status).toBeGreaterThanOrEqual(500);
+      } finally {
+        await owner.query(`ALTER TABLE audit_events DROP CONSTRAINT probe_refuse`);
+      }
+      expect(await state()).toEqual(before);
+      expect(await accepts()).toBe(0);
+      const accepted = await http()
+        .post(`/api/v1/referrals/${referral.body.id}/accept`)
+        .set(as('police.longbien'))
+        .expect(200);
+      expect(accepted.body).toMatchObject({ status: 'accepted', version: before.version + 1 });
+      expect(await state()).toMatchObject({ status: 'accepted', version: before.version + 1 });
+      expect(await accepts()).toBe(1);
     } finally {
       await owner.end();
     }

@@ -337,6 +337,12 @@ describe('cases, consent and referrals (end to end)', () => {
       return res.body;
     }
 
+    /** A referral view without what only a read adds (the case, the notes, the referring note). */
+    function metadata(view: Record<string, unknown>): Record<string, unknown> {
+      const { case: _case, notes: _notes, note: _note, ...rest } = view;
+      return rest;
+    }
+
     it('walks a referral through pending → accepted → completed with what the provider may see at each step', async () => {
       const c = await newCase();
       const consentId = await consent(c.id, {
@@ -374,6 +380,9 @@ describe('cases, consent and referrals (end to end)', () => {
       const accepted = await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
       expect(accepted.body.status).toBe('accepted');
       const open = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
+      // The move's answer is the referral as stored (its state from the update's own RETURNING).
+      expect(accepted.body).toEqual(metadata(open.body));
+      expect(accepted.body.version).toBe(r.version + 1);
       // police sector: identity, contact, incident, perpetrator ∩ consent: identity, incident.
       expect(open.body.case.survivor.fullName).toBe(c.survivor.fullName);
       expect(open.body.case.survivor).not.toHaveProperty('phone');
@@ -413,6 +422,7 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(200);
       expect(done.body).toMatchObject({ status: 'completed', outcome: 'services_delivered' });
       const after = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
+      expect(done.body).toEqual(metadata(after.body));
       expect(after.body).not.toHaveProperty('case');
       expect(after.body).not.toHaveProperty('notes');
       await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(404);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { conditionUses, SqlCondition } from '../authz/sql-scope';
 import { positional } from '../cases/cases.repository';
+import type { GatedWrite } from '../database/gated-write';
 import type {
   ReferralOutcome,
   ReferralService,
@@ -69,9 +70,20 @@ function toRow(r: Raw): ReferralRow {
     consentActive: r.consent_active as boolean,
     services: r.services as ReferralService[],
     urgency: r.urgency as Urgency,
+    encNote: r.enc_note as Buffer | null,
+    createdAt: r.created_at as Date,
+    ...movedColumns(r),
+  };
+}
+
+/** The columns a move changes (gatedSaveState's RETURNING). */
+const MOVED_COLUMNS = `r.status, r.due_at, r.outcome, r.revoke_cause, r.accepted_at, r.accepted_by, r.declined_at,
+    r.completed_at, r.revoked_at, r.version`;
+
+function movedColumns(r: Raw): ReferralState & { version: number } {
+  return {
     status: r.status as ReferralStatus,
     dueAt: r.due_at as Date,
-    encNote: r.enc_note as Buffer | null,
     outcome: r.outcome as ReferralOutcome | null,
     revokeCause: r.revoke_cause as RevokeCause | null,
     acceptedAt: r.accepted_at as Date | null,
@@ -79,9 +91,13 @@ function toRow(r: Raw): ReferralRow {
     declinedAt: r.declined_at as Date | null,
     completedAt: r.completed_at as Date | null,
     revokedAt: r.revoked_at as Date | null,
-    createdAt: r.created_at as Date,
     version: r.version as number,
   };
+}
+
+/** The locked row as a move left it: its own columns as the update returned them, the joined ones unchanged. */
+export function movedRow(locked: ReferralRow, returned: Raw): ReferralRow {
+  return { ...locked, ...movedColumns(returned) };
 }
 
 @Injectable()
@@ -178,36 +194,35 @@ export class ReferralsRepository {
   }
 
   /** Writes a state the domain computed; the row is already locked FOR UPDATE by the caller. */
-  async saveState(
-    m: EntityManager,
+  /**
+   * The update of a referral's state, as a write gated on another part of the caller's statement (GatedWrite;
+   * with the move's access-log entry, AuditService.recordWith). The caller holds the row's lock (findById with
+   * `lock`). Returns the columns a move changes: put them onto the locked row with `movedRow`.
+   */
+  gatedSaveState(
     id: string,
     s: ReferralState,
     by: string,
     extra: { encDeclineReason?: Buffer; encRevokeReason?: Buffer } = {},
-  ): Promise<void> {
-    await m.query(
-      `UPDATE referrals SET status = $2, accepted_at = $3, accepted_by = $4, declined_at = $5,
-              declined_by = CASE WHEN $2 = 'declined' THEN $9::uuid ELSE declined_by END,
-              completed_at = $6, completed_by = CASE WHEN $2 = 'completed' THEN $9::uuid ELSE completed_by END,
-              outcome = $7, revoked_at = $8, revoked_by = CASE WHEN $2 = 'revoked' THEN $9::uuid ELSE revoked_by END,
-              revoke_cause = $10, enc_decline_reason = COALESCE($11, enc_decline_reason),
-              enc_revoke_reason = COALESCE($12, enc_revoke_reason), version = version + 1, updated_at = now()
-       WHERE id = $1`,
-      [
-        id,
-        s.status,
-        s.acceptedAt,
-        s.acceptedBy,
-        s.declinedAt,
-        s.completedAt,
-        s.outcome,
-        s.revokedAt,
-        by,
-        s.revokeCause,
-        extra.encDeclineReason ?? null,
-        extra.encRevokeReason ?? null,
-      ],
-    );
+  ): GatedWrite {
+    return (gate, p) => {
+      const status = p(s.status, 'text');
+      const byId = p(by, 'uuid');
+      return `UPDATE referrals AS r SET status = ${status}, accepted_at = ${p(s.acceptedAt, 'timestamptz')},
+              accepted_by = ${p(s.acceptedBy, 'uuid')}, declined_at = ${p(s.declinedAt, 'timestamptz')},
+              declined_by = CASE WHEN ${status} = 'declined' THEN ${byId} ELSE r.declined_by END,
+              completed_at = ${p(s.completedAt, 'timestamptz')},
+              completed_by = CASE WHEN ${status} = 'completed' THEN ${byId} ELSE r.completed_by END,
+              outcome = ${p(s.outcome, 'text')}, revoked_at = ${p(s.revokedAt, 'timestamptz')},
+              revoked_by = CASE WHEN ${status} = 'revoked' THEN ${byId} ELSE r.revoked_by END,
+              revoke_cause = ${p(s.revokeCause, 'text')},
+              enc_decline_reason = COALESCE(${p(extra.encDeclineReason ?? null, 'bytea')}, r.enc_decline_reason),
+              enc_revoke_reason = COALESCE(${p(extra.encRevokeReason ?? null, 'bytea')}, r.enc_revoke_reason),
+              version = r.version + 1, updated_at = now()
+         FROM ${gate}
+         WHERE r.id = ${p(id, 'uuid')}
+         RETURNING ${MOVED_COLUMNS}`;
+    };
   }
 
   async organization(m: EntityManager, id: string): Promise<{ id: string; sector: string } | null> {

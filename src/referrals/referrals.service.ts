@@ -6,7 +6,7 @@ import { permittedReferralCategories } from '../authz/field-scope';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { CaseCategory, ReferralSubject } from '../authz/subjects';
-import type { AuditFieldCategory } from '../audit/audit.types';
+import type { AuditEntryInput, AuditFieldCategory } from '../audit/audit.types';
 import { AuditService } from '../audit/audit.service';
 import { CASE_OWNER, CasesService } from '../cases/cases.service';
 import { DomainError } from '../common/errors/domain-error';
@@ -24,7 +24,7 @@ import {
 } from './dto/referral.dto';
 import { dueAt, ReferralState, ReferralStatus, ReferralTransitions } from './referral-state';
 import { NoteView, ReferralListView, ReferralView, referralView } from './referral-view';
-import { REFERRAL_COLUMNS, ReferralRow, ReferralsRepository } from './referrals.repository';
+import { movedRow, REFERRAL_COLUMNS, ReferralRow, ReferralsRepository } from './referrals.repository';
 
 type AuditAction = 'referral.accept' | 'referral.decline' | 'referral.complete' | 'referral.revoke';
 
@@ -122,7 +122,7 @@ export class ReferralsService {
         createdAt: now,
       });
       const created = (await this.referrals.findById(m, id))!;
-      await this.log(m, p, 'referral.create', created);
+      await this.audit.record(m, p, logEntry('referral.create', created));
       return referralView(created);
     });
   }
@@ -367,27 +367,15 @@ export class ReferralsService {
         throw new DomainError('conflict.state');
       }
       const next = transition(row, new Date());
-      await this.referrals.saveState(m, id, next, p.userId, extra ? await extra(m, row) : {});
-      const saved = (await this.referrals.findById(m, id))!;
-      await this.log(m, p, auditAction, saved);
-      return referralView(saved);
-    });
-  }
-
-  private async log(
-    m: EntityManager,
-    p: Principal,
-    action: AuditAction | 'referral.create',
-    row: ReferralRow,
-  ): Promise<void> {
-    await this.audit.record(m, p, {
-      action,
-      resourceType: 'referral',
-      resourceId: row.id,
-      caseId: row.caseId,
-      fields: ['triage'],
-      provinceCode: row.provinceCode,
-      wardCode: row.wardCode,
+      // The new state and the move's entry in one statement (the row is locked since findById).
+      const { rows } = await this.audit.recordWith(
+        m,
+        p,
+        logEntry(auditAction, row),
+        [],
+        this.referrals.gatedSaveState(id, next, p.userId, extra ? await extra(m, row) : {}),
+      );
+      return referralView(movedRow(row, rows[0]));
     });
   }
 
@@ -414,6 +402,19 @@ function disclosed(view: ReferralView, caseCategories: ReadonlySet<CaseCategory>
   if (view.notes !== undefined) out.add('notes');
   if (view.case) for (const c of caseCategories) if (c !== 'notes') out.add(c);
   return [...out];
+}
+
+/** A referral's own entry: its triage, in its case's commune. */
+function logEntry(action: AuditAction | 'referral.create', row: ReferralRow): AuditEntryInput {
+  return {
+    action,
+    resourceType: 'referral',
+    resourceId: row.id,
+    caseId: row.caseId,
+    fields: ['triage'],
+    provinceCode: row.provinceCode,
+    wardCode: row.wardCode,
+  };
 }
 
 function loc(table: string, column: string, rowId: string): { table: string; column: string; rowId: string } {
