@@ -5,6 +5,7 @@ import { AccessLog1764000000400 } from './1764000000400-AccessLog';
 import { Cases1764000000500 } from './1764000000500-Cases';
 import { BreakGlass1764000000600 } from './1764000000600-BreakGlass';
 import { ListIndexes1764000000700 } from './1764000000700-ListIndexes';
+import { CaseNumbers1764000000800 } from './1764000000800-CaseNumbers';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -18,4 +19,5 @@ export const MIGRATIONS = [
   Cases1764000000500,
   BreakGlass1764000000600,
   ListIndexes1764000000700,
+  CaseNumbers1764000000800,
 ];

@@ -104,15 +104,16 @@ describe('access log of case work (end to end)', () => {
     });
   });
 
-  it('a registration whose entry the database refuses stores nothing: no case, no data key', async () => {
+  it('a registration whose entry the database refuses stores nothing: no case, no data key, no number drawn', async () => {
     // The data key, the case and the entry are one statement (AuditService.recordWith): all or nothing.
     const owner = new Client({ connectionString: t.db.url });
     await owner.connect();
     const count = async (sql: string) => Number((await owner.query<{ n: string }>(sql)).rows[0].n);
     const cases = () => count(`SELECT count(*) AS n FROM cases`);
     const keys = () => count(`SELECT count(*) AS n FROM data_keys WHERE owner_type = 'case'`);
+    const drawn = () => count(`SELECT coalesce(sum(last_value), 0) AS n FROM case_sequences`);
     try {
-      const [cases0, keys0] = [await cases(), await keys()];
+      const [cases0, keys0, drawn0] = [await cases(), await keys(), await drawn()];
       await owner.query(
         `ALTER TABLE audit_events ADD CONSTRAINT probe_refuse CHECK (action <> 'case.create') NOT VALID`,
       );
@@ -126,9 +127,14 @@ describe('access log of case work (end to end)', () => {
       } finally {
         await owner.query(`ALTER TABLE audit_events DROP CONSTRAINT probe_refuse`);
       }
-      expect([await cases(), await keys()]).toEqual([cases0, keys0]);
-      await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
-      expect([await cases(), await keys()]).toEqual([cases0 + 1, keys0 + 1]);
+      // Nothing stored, and no case number drawn: the next registration takes the next number, no gap.
+      expect([await cases(), await keys(), await drawn()]).toEqual([cases0, keys0, drawn0]);
+      const next = await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
+      expect([await cases(), await keys(), await drawn()]).toEqual([cases0 + 1, keys0 + 1, drawn0 + 1]);
+      const { rows } = await owner.query<{ last_value: number }>(
+        `SELECT last_value FROM case_sequences WHERE province_code = '01' AND year = 2026`,
+      );
+      expect(next.body.code).toBe(`HV01-2026-${String(rows[0].last_value).padStart(6, '0')}`);
     } finally {
       await owner.end();
     }

@@ -140,7 +140,11 @@ export function deriveTriage(input: {
   };
 }
 
-/** Non-identifying case code: province code, year, per-province sequence, e.g. `HV01-2026-000123`. */
+/**
+ * Non-identifying case code: province code, year, per-province sequence, e.g. `HV01-2026-000123`. A registration
+ * draws its code in SQL (`next_case_code`, migration CaseNumbers), in the same format; this one is the bulk
+ * seeder's (the two are compared in case-number.spec.ts).
+ */
 export function caseCode(provinceCode: string, year: number, sequence: number): string {
   return `HV${provinceCode}-${year}-${String(sequence).padStart(6, '0')}`;
 }

@@ -55,11 +55,16 @@ export interface ReferralSummary {
   createdAt: string;
 }
 
-/** A case to insert: its triage facts (the database sets status, version and the timestamps) and ciphertexts. */
+/**
+ * A case to insert: its triage facts (the database sets the code, status, version and the timestamps) and
+ * ciphertexts.
+ */
 export interface NewCaseRow extends Omit<
   CaseTriageRow,
-  'status' | 'version' | 'createdAt' | 'updatedAt' | 'closedAt' | 'shreddedAt'
+  'code' | 'status' | 'version' | 'createdAt' | 'updatedAt' | 'closedAt' | 'shreddedAt'
 > {
+  /** The year whose count the case number continues (Vietnam's calendar year of the report). */
+  codeYear: number;
   sections: Partial<Record<CaseSectionCategory, Ciphertext | null>>;
   blind: CaseBlindIndexes;
   createdBy: string;
@@ -172,28 +177,21 @@ export function positional(condition: SqlCondition, first = 1): { sql: string; p
 /** Narrow queries on cases. Every list takes the caller's scope as a SQL condition built from the rules. */
 @Injectable()
 export class CasesRepository {
-  async nextCode(m: EntityManager, provinceCode: string, year: number): Promise<number> {
-    const rows = await m.query<{ last_value: number }[]>(
-      `INSERT INTO case_sequences (province_code, year, last_value) VALUES ($1, $2, 1)
-       ON CONFLICT (province_code, year) DO UPDATE SET last_value = case_sequences.last_value + 1
-       RETURNING last_value`,
-      [provinceCode, year],
-    );
-    return rows[0].last_value;
-  }
-
   /**
    * The insert of a new case as a write gated on another part of the caller's statement (GatedWrite; with its
-   * access-log entry, AuditService.recordWith), returning the triage columns (read them with toTriage).
+   * access-log entry, AuditService.recordWith), returning the triage columns (read them with toTriage). Its
+   * number is drawn by the same statement (`next_case_code`, migration CaseNumbers), only when it lands.
    */
   gatedInsert(c: NewCaseRow): GatedWrite {
     return (gate, p) => {
       const createdBy = p(c.createdBy, 'uuid');
+      const province = p(c.provinceCode, 'text');
       return `INSERT INTO cases AS c (id, code, ward_code, province_code, reported_at, report_channel, risk_level,
            survivor_sex, age_group, child_vn, child_gbvims, gbv_type, forms, contexts, incident_date, enc_identity,
            enc_contact, enc_incident, enc_perpetrator, enc_health, bi_name, bi_name_dob, bi_phone, created_by,
            updated_by)
-         SELECT ${p(c.id, 'uuid')}, ${p(c.code, 'text')}, ${p(c.wardCode, 'text')}, ${p(c.provinceCode, 'text')},
+         SELECT ${p(c.id, 'uuid')}, next_case_code(${province}, ${p(c.codeYear, 'int')}), ${p(c.wardCode, 'text')},
+                ${province},
                 ${p(c.reportedAt, 'timestamptz')}, ${p(c.reportChannel, 'text')}, ${p(c.riskLevel, 'text')},
                 ${p(c.survivorSex, 'text')}, ${p(c.ageGroup, 'text')}, ${p(c.childVn, 'boolean')},
                 ${p(c.childGbvims, 'boolean')}, ${p(c.gbvType, 'text')}, ${p(c.forms, 'text[]')},

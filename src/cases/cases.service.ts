@@ -22,7 +22,7 @@ import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
 import { ConsentExpiryService } from '../consents/consent-expiry.service';
 import { CommuneProvinces } from '../directory/commune-provinces';
-import { caseCode, deriveTriage, vietnamYear } from './case-classification';
+import { deriveTriage, vietnamYear } from './case-classification';
 import {
   CASE_SECTION_CATEGORIES,
   CaseSectionCategory,
@@ -96,7 +96,6 @@ export class CasesService {
     if (dto.survivor.dateOfBirth && new Date(`${dto.survivor.dateOfBirth}T00:00:00Z`) > reportedAt) {
       throw fieldError('survivor.dateOfBirth', 'is after the report', 'sau ngày tiếp nhận');
     }
-    // Checked first, so that the case number is drawn only for a registration that may go ahead.
     const provinceCode = await this.communes.provinceOf(this.dataSource.manager, dto.wardCode);
     const subject: CaseSubject = {
       kind: 'Case',
@@ -116,11 +115,9 @@ export class CasesService {
         vi: 'Bạn chỉ có thể đăng ký vụ việc của xã/phường mình phụ trách.',
       });
     }
-    // Drawn in a statement of its own, before the registration's statement: a registration that fails
-    // afterwards leaves a gap in the numbers (docs/performance.md).
-    const seq = await this.cases.nextCode(this.dataSource.manager, provinceCode, vietnamYear(reportedAt));
-    // No transaction: the data key, the case and its access-log entry are one statement (recordWith), which
-    // lands whole or not at all. The duplicates are searched first (the new case is not among them anyway).
+    // No transaction: the data key, the case (drawing its number) and its access-log entry are one statement
+    // (recordWith), which lands whole or not at all, so a registration that fails leaves no gap in the
+    // numbers. The duplicates are searched first (the new case is not among them anyway).
     return this.audit.session(async (m) => {
       const id = randomUUID();
       const derived = deriveTriage({
@@ -154,7 +151,7 @@ export class CasesService {
           [storeKey],
           this.cases.gatedInsert({
             id,
-            code: caseCode(provinceCode, vietnamYear(reportedAt), seq),
+            codeYear: vietnamYear(reportedAt),
             wardCode: dto.wardCode,
             provinceCode,
             reportedAt,
