@@ -28,6 +28,8 @@ const CPU_PROF = arg('--cpu-prof');
 const POOL = arg('--pool'); // HAVEN_DB_POOL_SIZE of each instance (default: the service's own default)
 // Another build of the service (e.g. a worktree of an older commit) for before/after comparisons.
 const MAIN_JS = arg('--main') ? resolve(arg('--main')!) : undefined;
+// Keeps the run's data directory (its embedded PostgreSQL cluster, keys and logs) there, for EXPLAIN and the like.
+const KEEP = arg('--keep') ? resolve(arg('--keep')!) : undefined;
 const PASSWORD = `bench-${randomBytes(9).toString('base64url')}`;
 
 interface Scenario {
@@ -307,6 +309,10 @@ async function main(): Promise<void> {
     if (!Object.values(goals).every((g) => g.ok)) process.exitCode = 3;
   } finally {
     for (const s of services.reverse()) await s.stop();
+    if (KEEP) {
+      cpSync(root, KEEP, { recursive: true });
+      process.stderr.write(`kept the run's data directory in ${KEEP}\n`);
+    }
     rmSync(root, { recursive: true, force: true });
   }
 }

@@ -6,6 +6,7 @@ import { Cases1764000000500 } from './1764000000500-Cases';
 import { BreakGlass1764000000600 } from './1764000000600-BreakGlass';
 import { ListIndexes1764000000700 } from './1764000000700-ListIndexes';
 import { CaseNumbers1764000000800 } from './1764000000800-CaseNumbers';
+import { InboxIndex1764000000900 } from './1764000000900-InboxIndex';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -20,4 +21,5 @@ export const MIGRATIONS = [
   BreakGlass1764000000600,
   ListIndexes1764000000700,
   CaseNumbers1764000000800,
+  InboxIndex1764000000900,
 ];

@@ -512,6 +512,26 @@ describe('cases, consent and referrals (end to end)', () => {
       );
       expect(past.status).toBe(200);
       expect(past.body).toMatchObject({ items: [], total });
+      // Unfiltered (every status), and in the ward's scope (joined to the case's commune): the same rules.
+      for (const [user, path] of [
+        ['police.longbien', '/api/v1/referrals'],
+        ['ward.longbien', '/api/v1/referrals'],
+      ] as const) {
+        const every = await as(user).get(`${path}?pageSize=200`).expect(200);
+        expect(every.body.total).toBe(every.body.items.length);
+        expect(every.body.total).toBeGreaterThanOrEqual(total);
+        const order = (every.body.items as { dueAt: string; id: string }[]).map((r) => `${r.dueAt} ${r.id}`);
+        expect([...order].sort()).toEqual(order);
+        const second = await as(user).get(`${path}?page=2&pageSize=2`).expect(200);
+        expect(second.body.total).toBe(every.body.total);
+        expect(second.body.items.map((r: { id: string }) => r.id)).toEqual(
+          every.body.items.slice(2, 4).map((r: { id: string }) => r.id),
+        );
+        const beyond = await as(user)
+          .get(`${path}?page=${every.body.total + 1}&pageSize=1`)
+          .expect(200);
+        expect(beyond.body).toMatchObject({ items: [], total: every.body.total });
+      }
       await as('police.longbien').get('/api/v1/referrals?pageSize=201').expect(400);
       await as('police.longbien').get('/api/v1/referrals?page=0').expect(400);
     });

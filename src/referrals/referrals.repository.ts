@@ -108,9 +108,10 @@ export class ReferralsRepository {
   }
 
   /**
-   * A page of the referrals in scope, most urgent deadline first, with the number of all of them. The page and
-   * the count come from `referrals` alone (joined to `cases` only when the scope names the case's commune or
-   * province); the organisation, consent and case columns are then read for the page's rows only.
+   * A page of the referrals in scope, most urgent deadline first, with the number of all of them, in one
+   * statement. The page and the count come from `referrals` alone (joined to `cases` only when the scope names
+   * the case's commune or province); the organisation, consent and case columns are then read for the page's
+   * rows only.
    */
   async list(
     m: EntityManager,
@@ -129,29 +130,21 @@ export class ReferralsRepository {
     if (filter.overdue) conditions.push(`r.status = 'pending' AND r.due_at < now()`);
     const n = params.length;
     const from = conditionUses(scope, 'c') ? 'referrals r JOIN cases c ON c.id = r.case_id' : 'referrals r';
-    const rows = await m.query<Raw[]>(
+    const matching = conditions.join(' AND ');
+    // The count is a scan of its own, so that the page can be read in (organization_id, due_at, id) index
+    // order and stop after its rows (a window count would read and sort every row in scope first). One row
+    // with the count and no referral when the page is empty.
+    const found = await m.query<Raw[]>(
       `WITH page AS (
-         SELECT r.id, count(*) OVER () AS total FROM ${from}
-         WHERE ${conditions.join(' AND ')}
+         SELECT r.id FROM ${from} WHERE ${matching}
          ORDER BY r.due_at ASC, r.id LIMIT $${n + 1} OFFSET $${n + 2})
-       SELECT page.total, ${COLUMNS} FROM ${FROM} JOIN page ON page.id = r.id
-       ORDER BY r.due_at ASC, r.id`,
+       SELECT counted.total, listed.* FROM (SELECT count(*)::int AS total FROM ${from} WHERE ${matching}) counted
+       LEFT JOIN (SELECT ${COLUMNS} FROM ${FROM} JOIN page ON page.id = r.id) listed ON true
+       ORDER BY listed.due_at ASC, listed.id`,
       [...params, pageSize, (page - 1) * pageSize],
     );
-    const total =
-      rows.length > 0
-        ? Number(rows[0].total)
-        : page === 1
-          ? 0
-          : Number(
-              (
-                await m.query<{ n: string }[]>(
-                  `SELECT count(*) AS n FROM ${from} WHERE ${conditions.join(' AND ')}`,
-                  params,
-                )
-              )[0].n,
-            );
-    return { rows: rows.map(toRow), total };
+    const rows = found.filter((r) => r.id !== null).map(toRow);
+    return { rows, total: found[0].total as number };
   }
 
   async listForCase(m: EntityManager, caseId: string): Promise<ReferralRow[]> {
