@@ -6,6 +6,17 @@ import { ConfigError, loadConfig } from './config/config';
 import { startDatabase } from './database/embedded-database';
 
 async function main(): Promise<void> {
+  // A stop asked for while starting (SIGTERM from an orchestrator, Ctrl-C) is honoured once the step under way
+  // ends, so that an embedded PostgreSQL already started is stopped too rather than left behind.
+  let stopRequested: NodeJS.Signals | null = null;
+  let onStop: ((signal: NodeJS.Signals) => void) | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (onStop) onStop(signal);
+    else stopRequested ??= signal;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
   let config;
   try {
     config = loadConfig();
@@ -18,11 +29,22 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const database = await startDatabase(config, logger);
+  const stopEarly = async (app?: { close(): Promise<void> }): Promise<never> => {
+    logger.info(
+      { signal: stopRequested },
+      'stop asked for during start-up: not serving, closing the database',
+    );
+    await app?.close();
+    await database.stop();
+    logger.info('stopped cleanly');
+    process.exit(0);
+  };
+  if (stopRequested !== null) await stopEarly();
 
   let app;
   try {
     app = await createHavenApp(config, logger, database.url);
-    await app.listen(config.port, config.host);
+    if (stopRequested === null) await app.listen(config.port, config.host);
   } catch (e) {
     logger.fatal({ err: e }, 'start-up failed');
     await app?.close().catch(() => undefined);
@@ -30,6 +52,7 @@ async function main(): Promise<void> {
     if (e instanceof ConfigError) process.stderr.write(`Haven cannot start. ${e.message}\n`);
     process.exit(e instanceof ConfigError ? 78 : 1);
   }
+  if (stopRequested !== null) await stopEarly(app);
   logger.info(
     { host: config.host, port: config.port },
     `Haven listening on http://${config.host}:${config.port}`,
@@ -58,8 +81,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   };
-  process.on('SIGINT', (s) => void shutdown(s));
-  process.on('SIGTERM', (s) => void shutdown(s));
+  onStop = (s) => void shutdown(s);
   // When the launching process (npm, a shell) dies without passing on its signal we are re-parented:
   // shut down rather than live on as an orphan holding the embedded PostgreSQL.
   const parent = process.ppid;

@@ -65,6 +65,32 @@ describe('service process lifecycle (npm start)', () => {
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
   });
 
+  it('a stop asked for during start-up is honoured: no serving, the embedded PostgreSQL stopped, exit 0', async () => {
+    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'early-stop-'));
+    const run = launch({
+      HAVEN_DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      HAVEN_EMBEDDED_PG_PORT: String(await freePort()),
+    });
+    // PostgreSQL is up; the service is still migrating and seeding demo data (seconds of password hashing).
+    const deadline = Date.now() + 60000;
+    while (!run.output().includes('embedded PostgreSQL started')) {
+      if (run.child.exitCode !== null || Date.now() > deadline) throw new Error(`no start:\n${run.output()}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(run.output()).not.toContain('Haven listening');
+    const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+    const pgPid = Number.parseInt((await readFile(pidFile, 'utf8')).split('\n')[0], 10);
+    expect(alive(pgPid)).toBe(true);
+
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toContain('stop asked for during start-up');
+    expect(run.output()).not.toContain('Haven listening');
+    expect(alive(pgPid)).toBe(false);
+    expect(existsSync(pidFile)).toBe(false);
+  });
+
   it('SIGTERM under load: in-flight requests finish, new ones are refused, nothing answered 2xx is lost', async () => {
     const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'drain-'));
     const env = {

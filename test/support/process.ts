@@ -9,8 +9,8 @@ export interface Running {
   child: ChildProcessWithoutNullStreams;
   /** Everything the process wrote so far, stdout and stderr interleaved. */
   output: () => string;
-  /** Resolves with the exit code (null when killed by a signal). */
-  exited: Promise<number | null>;
+  /** Resolves with the exit code, or the name of the signal that killed the process. */
+  exited: Promise<number | NodeJS.Signals | null>;
 }
 
 /** Starts `script` (by default the service) with only PATH and the given variables in its environment. */
@@ -21,7 +21,9 @@ export function launch(env: Record<string, string>, script = MAIN, args: string[
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
   return { child, output: () => out, exited };
 }
 
