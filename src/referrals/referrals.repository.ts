@@ -41,16 +41,19 @@ export const REFERRAL_COLUMNS = {
   status: 'r.status',
 } as const;
 
-const COLUMNS = `r.id, r.case_id, c.code AS case_code, c.ward_code, c.province_code, c.status AS case_status,
+/** A referral row's columns; `note`: with the referring note's ciphertext (a list never shows it, reads null). */
+function columns(note: boolean): string {
+  return `r.id, r.case_id, c.code AS case_code, c.ward_code, c.province_code, c.status AS case_status,
     r.organization_id, o.name AS organization_name, o.sector, r.consent_id, cs.categories AS consent_categories,
     (cs.withdrawn_at IS NULL AND (cs.expires_at IS NULL OR cs.expires_at > now())) AS consent_active,
-    r.services, r.urgency, r.status, r.due_at, r.enc_note, r.outcome, r.revoke_cause, r.accepted_at, r.accepted_by,
-    r.declined_at, r.completed_at, r.revoked_at, r.created_at, r.version`;
-const FROM = `referrals r
-  JOIN cases c ON c.id = r.case_id
+    r.services, r.urgency, r.status, r.due_at, ${note ? 'r.enc_note' : 'NULL::bytea AS enc_note'}, r.outcome,
+    r.revoke_cause, r.accepted_at, r.accepted_by, r.declined_at, r.completed_at, r.revoked_at, r.created_at, r.version`;
+}
+/** What a referral row joins, `r` being the referral (a table or a CTE of its rows). */
+const JOINS = `JOIN cases c ON c.id = r.case_id
   JOIN organizations o ON o.id = r.organization_id
   JOIN consents cs ON cs.id = r.consent_id`;
-const SELECT = `SELECT ${COLUMNS} FROM ${FROM}`;
+const SELECT = `SELECT ${columns(true)} FROM referrals r ${JOINS}`;
 
 type Raw = Record<string, unknown>;
 
@@ -111,7 +114,7 @@ export class ReferralsRepository {
    * A page of the referrals in scope, most urgent deadline first, with the number of all of them, in one
    * statement. The page and the count come from `referrals` alone (joined to `cases` only when the scope names
    * the case's commune or province); the organisation, consent and case columns are then read for the page's
-   * rows only.
+   * rows only. The rows carry no note (`encNote` null): a list never shows it, so its ciphertext is not read.
    */
   async list(
     m: EntityManager,
@@ -136,10 +139,10 @@ export class ReferralsRepository {
     // with the count and no referral when the page is empty.
     const found = await m.query<Raw[]>(
       `WITH page AS (
-         SELECT r.id FROM ${from} WHERE ${matching}
+         SELECT r.* FROM ${from} WHERE ${matching}
          ORDER BY r.due_at ASC, r.id LIMIT $${n + 1} OFFSET $${n + 2})
        SELECT counted.total, listed.* FROM (SELECT count(*)::int AS total FROM ${from} WHERE ${matching}) counted
-       LEFT JOIN (SELECT ${COLUMNS} FROM ${FROM} JOIN page ON page.id = r.id) listed ON true
+       LEFT JOIN (SELECT ${columns(false)} FROM page r ${JOINS}) listed ON true
        ORDER BY listed.due_at ASC, listed.id`,
       [...params, pageSize, (page - 1) * pageSize],
     );
