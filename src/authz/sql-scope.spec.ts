@@ -96,6 +96,71 @@ describe('conditionToSql', () => {
     );
   });
 
+  it('drops an or-operand another operand implies (absorption), and only then', () => {
+    const ax = { operator: 'eq', field: 'a', value: 'x' };
+    const bpq = { operator: 'in', field: 'n.b', value: ['p', 'q'] };
+    const tag = { operator: 'eq', field: 'tags', value: 'identity' };
+    // (a = x AND b IN (p, q)) OR a = x  is  a = x, whichever comes first.
+    for (const value of [
+      [{ operator: 'and', value: [ax, bpq] }, ax],
+      [ax, { operator: 'and', value: [bpq, ax] }],
+    ]) {
+      expect(conditionToSql({ operator: 'or', value }, columns, 'p')).toEqual({
+        sql: 't.a = :p_0',
+        params: { p_0: 'x' },
+      });
+    }
+    // The same operand twice: once.
+    expect(conditionToSql({ operator: 'or', value: [ax, { ...ax }] }, columns, 'p').sql).toBe('t.a = :p_0');
+    // Neither implies the other: both stay; nor does a different value count as the same conjunct.
+    expect(
+      conditionToSql(
+        {
+          operator: 'or',
+          value: [
+            { operator: 'and', value: [ax, bpq] },
+            { operator: 'and', value: [ax, tag] },
+          ],
+        },
+        columns,
+        'p',
+      ).sql,
+    ).toBe('((t.a = :p_0 AND t.b = ANY(:p_1)) OR (t.a = :p_2 AND :p_3 = ANY(t.tags)))');
+    expect(
+      conditionToSql(
+        {
+          operator: 'or',
+          value: [
+            { operator: 'and', value: [ax, bpq] },
+            { operator: 'eq', field: 'a', value: 'y' },
+          ],
+        },
+        columns,
+        'p',
+      ).sql,
+    ).toBe('((t.a = :p_0 AND t.b = ANY(:p_1)) OR t.a = :p_2)');
+    // Absorption inside an and: only the or is simplified.
+    expect(
+      conditionToSql(
+        {
+          operator: 'and',
+          value: [tag, { operator: 'or', value: [ax, { operator: 'and', value: [ax, bpq] }] }],
+        },
+        columns,
+        'p',
+      ).sql,
+    ).toBe('(:p_0 = ANY(t.tags) AND t.a = :p_1)');
+  });
+
+  it("a provider's referrals are one equality on the organisation (the inbox reads its index in order)", () => {
+    expect(
+      accessibleWhere(defineAbilityFor(PRINCIPALS.policeA), 'read', 'Referral', REFERRAL_COLUMNS),
+    ).toEqual({
+      sql: 'r.organization_id = :authz_0',
+      params: { authz_0: ORG_A },
+    });
+  });
+
   it('tells which table aliases a condition names (column references only, not parameters)', () => {
     const c = { sql: '(r.status = :r_0 OR cs.categories && :cs_1)', params: {} };
     expect(conditionUses(c, 'r')).toBe(true);

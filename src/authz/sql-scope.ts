@@ -77,7 +77,8 @@ export function conditionToSql(ast: AstNode, columns: ColumnMap, paramPrefix = '
     switch (node.operator) {
       case 'and':
       case 'or': {
-        const parts = asNodes(node.value).map(visit);
+        const operands = asNodes(node.value);
+        const parts = (node.operator === 'or' ? absorbed(operands) : operands).map(visit);
         if (parts.length === 0) return node.operator === 'and' ? 'TRUE' : 'FALSE';
         return parts.length === 1 ? parts[0] : `(${parts.join(node.operator === 'and' ? ' AND ' : ' OR ')})`;
       }
@@ -115,6 +116,28 @@ export function conditionToSql(ast: AstNode, columns: ColumnMap, paramPrefix = '
 
   const sql = visit(ast);
   return { sql, params };
+}
+
+/**
+ * The operands of an `or` without those another operand implies: when every conjunct of A is also a conjunct
+ * of B, B implies A and `A OR B` is A (absorption). CASL joins the rules of one action with `or`, and a rule
+ * for some fields is often a narrower copy of the rule for all of them (a provider's referrals: all of its
+ * organisation's, and the live ones for notes); without the narrower copy the condition is a plain equality
+ * that an index can be read in order for. Conjuncts are compared structurally (operator, field, value).
+ */
+function absorbed(operands: AstNode[]): AstNode[] {
+  const conjuncts = operands.map(
+    (o) => new Set((o.operator === 'and' ? asNodes(o.value) : [o]).map((c) => JSON.stringify(c))),
+  );
+  const impliedByAnother = (b: number): boolean =>
+    conjuncts.some(
+      (a, i) =>
+        i !== b &&
+        [...a].every((c) => conjuncts[b].has(c)) &&
+        // Of two operands with the same conjuncts, the first stays.
+        (a.size < conjuncts[b].size || i < b),
+    );
+  return operands.filter((_, b) => !impliedByAnother(b));
 }
 
 function asNodes(value: unknown): AstNode[] {
