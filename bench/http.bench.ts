@@ -5,6 +5,7 @@
 //   [--cpu-prof dir]  (the service writes a V8 CPU profile per instance there at shutdown)
 //   [--main path/to/dist/src/main.js] (another build, for before/after) [--pool n] (HAVEN_DB_POOL_SIZE)
 import autocannon from 'autocannon';
+import { Client } from 'pg';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -38,6 +39,7 @@ interface Scenario {
   rss: number[];
   /** CPU seconds per request: service, PostgreSQL, load generator. */
   cpuMsPerRequest: { service: number; postgres: number; loadGenerator: number };
+  profileWindowUs: [number, number];
 }
 
 /** Round robin over the instances: each autocannon run gets `connections` split evenly across them. */
@@ -151,7 +153,27 @@ async function main(): Promise<void> {
       }, 250);
       return () => clearInterval(t);
     };
+    // Each scenario starts from a vacuumed and analysed database, as one kept by autovacuum would be: without
+    // it the tables written during the run have no statistics at all (the run is shorter than autovacuum's
+    // first round), and plans depend on whether autovacuum happened to run meanwhile.
+    const settle = async () => {
+      const owner = readFileSync(join(root, 'data', 'postgres.secret'), 'utf8').trim();
+      const client = new Client({
+        host: '127.0.0.1',
+        port: pgPort,
+        user: 'postgres',
+        password: owner,
+        database: 'haven',
+      });
+      await client.connect();
+      try {
+        await client.query('VACUUM (ANALYZE)');
+      } finally {
+        await client.end();
+      }
+    };
     const run = async (name: string, opts: Omit<autocannon.Options, 'url'>, warm = true) => {
+      await settle();
       if (warm) await load(name, services, { ...opts, warmup: true });
       const rss: number[] = [];
       const stop = sampler(rss);
@@ -162,7 +184,13 @@ async function main(): Promise<void> {
         loadGenerator: cpuSecondsOf(process.pid),
       });
       const before = cpuSeconds();
+      const started = process.hrtime.bigint();
       const result = await load(name, services, opts);
+      // The same monotonic clock as V8's CPU profiles (bench/cpu-profile.mjs slices them by scenario).
+      const profileWindowUs: [number, number] = [
+        Number(started / 1000n),
+        Number(process.hrtime.bigint() / 1000n),
+      ];
       const after = cpuSeconds();
       stop();
       const per = (k: keyof typeof before) =>
@@ -172,7 +200,7 @@ async function main(): Promise<void> {
         postgres: per('postgres'),
         loadGenerator: per('loadGenerator'),
       };
-      scenarios.push({ name, result, rss, cpuMsPerRequest });
+      scenarios.push({ name, result, rss, cpuMsPerRequest, profileWindowUs });
       process.stderr.write(
         `${name}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, ` +
           `p99 ${result.latency.p99} ms, errors ${result.errors}, non-2xx ${result.non2xx}, CPU ms/req ` +
@@ -282,7 +310,7 @@ async function main(): Promise<void> {
       instances: INSTANCES,
       connections: CONNECTIONS,
       durationSeconds: DURATION,
-      scenarios: scenarios.map(({ name, result, rss, cpuMsPerRequest }) => ({
+      scenarios: scenarios.map(({ name, result, rss, cpuMsPerRequest, profileWindowUs }) => ({
         name,
         requests: result.requests.total,
         reqPerSec: Math.round(result.requests.average),
@@ -296,6 +324,7 @@ async function main(): Promise<void> {
         non2xx: result.non2xx,
         maxRssMB: Math.max(0, ...rss),
         cpuMsPerRequest,
+        ...(CPU_PROF ? { profileWindowUs } : {}),
       })),
       goals,
     };
