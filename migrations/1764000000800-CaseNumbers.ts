@@ -19,6 +19,9 @@ export class CaseNumbers1764000000800 implements MigrationInterface {
         RETURNING 'HV' || s.province_code || '-' || s.year || '-'
                   || lpad(s.last_value::text, greatest(6, length(s.last_value::text)), '0')
       $$`);
+    // The service's role only (functions are executable by PUBLIC by default).
+    await q.query(`REVOKE ALL ON FUNCTION next_case_code(text, int) FROM PUBLIC`);
+    await q.query(`GRANT EXECUTE ON FUNCTION next_case_code(text, int) TO haven_app`);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -49,6 +49,21 @@ describe('next_case_code (case numbers drawn in the registration statement)', ()
     expect(rows.rowCount).toBe(2);
   });
 
+  it('only the service role may draw numbers (not PUBLIC)', async () => {
+    const owner = new Client({ connectionString: db.url });
+    await owner.connect();
+    try {
+      const granted = await owner.query<{ role: string }>(
+        `SELECT grantee::regrole::text AS role FROM aclexplode((SELECT proacl FROM pg_proc WHERE proname = 'next_case_code'))
+         WHERE privilege_type = 'EXECUTE' ORDER BY 1`,
+      );
+      expect(granted.rows.map((r) => r.role)).toEqual(expect.arrayContaining(['haven_app']));
+      expect(granted.rows.map((r) => r.role)).not.toContain('-'); // grantee 0 is PUBLIC
+    } finally {
+      await owner.end();
+    }
+  });
+
   it('refuses a province that does not exist (the counter references admin_units)', async () => {
     await expect(draw('99', 2030)).rejects.toMatchObject({ code: '23503' });
   });
