@@ -41,13 +41,16 @@ export const REFERRAL_COLUMNS = {
   status: 'r.status',
 } as const;
 
+/** The columns a move changes (gatedSaveState's RETURNING; read by movedColumns). */
+const MOVED_COLUMNS = `r.status, r.due_at, r.outcome, r.revoke_cause, r.accepted_at, r.accepted_by, r.declined_at,
+    r.completed_at, r.revoked_at, r.version`;
+
 /** A referral row's columns; `note`: with the referring note's ciphertext (a list never shows it, reads null). */
 function columns(note: boolean): string {
   return `r.id, r.case_id, c.code AS case_code, c.ward_code, c.province_code, c.status AS case_status,
     r.organization_id, o.name AS organization_name, o.sector, r.consent_id, cs.categories AS consent_categories,
     (cs.withdrawn_at IS NULL AND (cs.expires_at IS NULL OR cs.expires_at > now())) AS consent_active,
-    r.services, r.urgency, r.status, r.due_at, ${note ? 'r.enc_note' : 'NULL::bytea AS enc_note'}, r.outcome,
-    r.revoke_cause, r.accepted_at, r.accepted_by, r.declined_at, r.completed_at, r.revoked_at, r.created_at, r.version`;
+    r.services, r.urgency, ${note ? 'r.enc_note' : 'NULL::bytea AS enc_note'}, r.created_at, ${MOVED_COLUMNS}`;
 }
 /** What a referral row joins, `r` being the referral (a table or a CTE of its rows). */
 const JOINS = `JOIN cases c ON c.id = r.case_id
@@ -78,10 +81,6 @@ function toRow(r: Raw): ReferralRow {
     ...movedColumns(r),
   };
 }
-
-/** The columns a move changes (gatedSaveState's RETURNING). */
-const MOVED_COLUMNS = `r.status, r.due_at, r.outcome, r.revoke_cause, r.accepted_at, r.accepted_by, r.declined_at,
-    r.completed_at, r.revoked_at, r.version`;
 
 function movedColumns(r: Raw): ReferralState & { version: number } {
   return {
@@ -189,7 +188,6 @@ export class ReferralsRepository {
     );
   }
 
-  /** Writes a state the domain computed; the row is already locked FOR UPDATE by the caller. */
   /**
    * The update of a referral's state, as a write gated on another part of the caller's statement (GatedWrite;
    * with the move's access-log entry, AuditService.recordWith). The caller holds the row's lock (findById with
