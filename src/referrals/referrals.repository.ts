@@ -45,12 +45,16 @@ export const REFERRAL_COLUMNS = {
 const MOVED_COLUMNS = `r.status, r.due_at, r.outcome, r.revoke_cause, r.accepted_at, r.accepted_by, r.declined_at,
     r.completed_at, r.revoked_at, r.version`;
 
+/** The referral's own columns of a row, the note's ciphertext aside. */
+const OWN_COLUMNS = `r.id, r.case_id, r.organization_id, r.consent_id, r.services, r.urgency, r.created_at,
+    ${MOVED_COLUMNS}`;
+
 /** A referral row's columns; `note`: with the referring note's ciphertext (a list never shows it, reads null). */
 function columns(note: boolean): string {
-  return `r.id, r.case_id, c.code AS case_code, c.ward_code, c.province_code, c.status AS case_status,
-    r.organization_id, o.name AS organization_name, o.sector, r.consent_id, cs.categories AS consent_categories,
-    (cs.withdrawn_at IS NULL AND (cs.expires_at IS NULL OR cs.expires_at > now())) AS consent_active,
-    r.services, r.urgency, ${note ? 'r.enc_note' : 'NULL::bytea AS enc_note'}, r.created_at, ${MOVED_COLUMNS}`;
+  return `${OWN_COLUMNS}, ${note ? 'r.enc_note' : 'NULL::bytea AS enc_note'},
+    c.code AS case_code, c.ward_code, c.province_code, c.status AS case_status, o.name AS organization_name,
+    o.sector, cs.categories AS consent_categories,
+    (cs.withdrawn_at IS NULL AND (cs.expires_at IS NULL OR cs.expires_at > now())) AS consent_active`;
 }
 /** What a referral row joins, `r` being the referral (a table or a CTE of its rows). */
 const JOINS = `JOIN cases c ON c.id = r.case_id
@@ -138,7 +142,7 @@ export class ReferralsRepository {
     // with the count and no referral when the page is empty.
     const found = await m.query<Raw[]>(
       `WITH page AS (
-         SELECT r.* FROM ${from} WHERE ${matching}
+         SELECT ${OWN_COLUMNS} FROM ${from} WHERE ${matching}
          ORDER BY r.due_at ASC, r.id LIMIT $${n + 1} OFFSET $${n + 2})
        SELECT counted.total, listed.* FROM (SELECT count(*)::int AS total FROM ${from} WHERE ${matching}) counted
        LEFT JOIN (SELECT ${columns(false)} FROM page r ${JOINS}) listed ON true
