@@ -186,7 +186,7 @@ async function main(): Promise<void> {
       const before = cpuSeconds();
       const started = process.hrtime.bigint();
       const result = await load(name, services, opts);
-      // The same monotonic clock as V8's CPU profiles (bench/cpu-profile.mjs slices them by scenario).
+      // The same monotonic clock as V8's CPU profiles (bench/cpu-profile.ts slices them by scenario).
       const profileWindowUs: [number, number] = [
         Number(started / 1000n),
         Number(process.hrtime.bigint() / 1000n),

@@ -1,32 +1,43 @@
-#!/usr/bin/env node
 // Where a scenario's service CPU goes: reads a V8 CPU profile written by `npm run bench -- --cpu-prof dir` and
 // the run's http.json (which has each scenario's window on the same monotonic clock as the profile), and prints,
 // per scenario, the busy time by package (the node_modules package, Haven's own code by top folder, node's
 // internals) and the functions with the most self time.
 //
-//   node bench/cpu-profile.mjs <dir with *.cpuprofile> <http.json> [--scenario text] [--top n]
-//   node bench/cpu-profile.mjs <dir with *.cpuprofile> --whole      (the whole profile as one window)
+//   node bench/run.mjs bench/cpu-profile.ts <dir with *.cpuprofile> <http.json> [--scenario text] [--top n]
+//   node bench/run.mjs bench/cpu-profile.ts <dir with *.cpuprofile> --whole   (the whole profile as one window)
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { arg } from './support/proc';
+
+interface Scenario {
+  name: string;
+  profileWindowUs?: [number, number];
+}
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface Profile {
+  nodes: ProfileNode[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
 
 const [dir, httpJson] = process.argv.slice(2);
-const opt = (name) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-};
 const whole = process.argv.includes('--whole');
 if (!dir || (!httpJson && !whole)) {
   process.stderr.write(
-    'usage: node bench/cpu-profile.mjs <profile dir> <http.json> [--scenario text] [--top n]\n',
+    'usage: node bench/run.mjs bench/cpu-profile.ts <profile dir> <http.json>|--whole [--scenario text] [--top n]\n',
   );
   process.exit(2);
 }
-const TOP = Number(opt('--top') ?? 15);
-const only = opt('--scenario');
+const TOP = Number(arg('--top') ?? 15);
+const only = arg('--scenario');
 
-const report = whole
+const report: { scenarios: Scenario[] } = whole
   ? { scenarios: [{ name: 'whole profile', profileWindowUs: [-Infinity, Infinity] }] }
-  : JSON.parse(readFileSync(httpJson, 'utf8'));
+  : (JSON.parse(readFileSync(httpJson, 'utf8')) as { scenarios: Scenario[] });
 const scenarios = report.scenarios.filter((s) => s.profileWindowUs && (!only || s.name.includes(only)));
 if (scenarios.length === 0) {
   process.stderr.write(
@@ -36,7 +47,7 @@ if (scenarios.length === 0) {
 }
 
 /** The package a script URL belongs to. */
-function owner(url) {
+function owner(url: string): string {
   if (!url) return '(native, GC, idle)';
   const nm = url.lastIndexOf('node_modules/');
   if (nm >= 0) {
@@ -49,19 +60,24 @@ function owner(url) {
   return url;
 }
 
-const totals = new Map(scenarios.map((s) => [s.name, { samples: 0, pkg: new Map(), fn: new Map() }]));
+const totals = new Map(
+  scenarios.map((s) => [
+    s.name,
+    { samples: 0, pkg: new Map<string, number>(), fn: new Map<string, number>() },
+  ]),
+);
 for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
-  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   let t = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
     t += profile.timeDeltas[i];
-    const s = scenarios.find((x) => t >= x.profileWindowUs[0] && t <= x.profileWindowUs[1]);
+    const s = scenarios.find((x) => t >= x.profileWindowUs![0] && t <= x.profileWindowUs![1]);
     if (!s) continue;
-    const node = nodes.get(profile.samples[i]);
+    const node = nodes.get(profile.samples[i])!;
     const { functionName, url, lineNumber } = node.callFrame;
     if (functionName === '(idle)') continue;
-    const acc = totals.get(s.name);
+    const acc = totals.get(s.name)!;
     acc.samples++;
     const pkg = functionName.startsWith('(') && !url ? functionName : owner(url);
     acc.pkg.set(pkg, (acc.pkg.get(pkg) ?? 0) + 1);
@@ -70,9 +86,9 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
   }
 }
 
-const pct = (n, of) => `${((100 * n) / Math.max(1, of)).toFixed(1).padStart(5)} %`;
+const pct = (n: number, of: number): string => `${((100 * n) / Math.max(1, of)).toFixed(1).padStart(5)} %`;
 for (const s of scenarios) {
-  const acc = totals.get(s.name);
+  const acc = totals.get(s.name)!;
   process.stdout.write(`\n## ${s.name}: ${acc.samples} busy samples\n\nby package:\n`);
   for (const [k, v] of [...acc.pkg].sort((a, b) => b[1] - a[1]).slice(0, TOP)) {
     process.stdout.write(`  ${pct(v, acc.samples)}  ${k}\n`);
