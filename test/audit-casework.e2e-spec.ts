@@ -140,6 +140,40 @@ describe('access log of case work (end to end)', () => {
     }
   });
 
+  it('a case read whose entry the database refuses hands out nothing, and leaves no entry', async () => {
+    // The ciphertexts come back only with the read's entry, in one statement (AuditService.recordRead).
+    const owner = new Client({ connectionString: t.db.url });
+    await owner.connect();
+    const reads = async () =>
+      Number(
+        (
+          await owner.query<{ n: string }>(
+            `SELECT count(*) AS n FROM audit_events WHERE action = 'case.read' AND case_id = $1`,
+            [caseId],
+          )
+        ).rows[0].n,
+      );
+    try {
+      const before = await reads();
+      await owner.query(
+        `ALTER TABLE audit_events ADD CONSTRAINT probe_refuse CHECK (action <> 'case.read') NOT VALID`,
+      );
+      try {
+        const refused = await http().get(`/api/v1/cases/${caseId}`).set(as('ward.longbien'));
+        expect(refused.status).toBeGreaterThanOrEqual(500);
+        for (const marker of MARKERS) expect(JSON.stringify(refused.body)).not.toContain(marker);
+      } finally {
+        await owner.query(`ALTER TABLE audit_events DROP CONSTRAINT probe_refuse`);
+      }
+      expect(await reads()).toBe(before);
+      const read = await http().get(`/api/v1/cases/${caseId}`).set(as('ward.longbien')).expect(200);
+      expect(read.body.survivor.fullName).toBe(MARKERS[0]);
+      expect(await reads()).toBe(before + 1);
+    } finally {
+      await owner.end();
+    }
+  });
+
   it('an accept whose entry the database refuses changes nothing: the referral stays pending, then accepts once', async () => {
     // The new state and the move's entry are one statement (AuditService.recordWith in the move's transaction).
     const police = await organizationId(t, tokens['ward.longbien'], 'Công an phường Long Biên');

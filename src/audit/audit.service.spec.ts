@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { GatedWrite } from '../database/gated-write';
+import type { GatedRead, GatedWrite } from '../database/gated-write';
 import { AdminUnitsRepository } from '../directory/admin-units.repository';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import { AuditEntryError } from './audit-entry.guard';
@@ -241,6 +241,82 @@ describe('AuditService (writer)', () => {
       ).rejects.toThrow(/FROM moved/);
       expect(await notes('ungated')).toEqual([]);
       expect(await count()).toBe(before);
+    });
+
+    describe('recordRead(): a read and its entry in one statement', () => {
+      // A read for the tests: rows of demo_seed_runs, taken FROM the gate.
+      const read =
+        (prefix: string): GatedRead =>
+        (gate, p) =>
+          `SELECT d.step FROM ${gate} CROSS JOIN demo_seed_runs d WHERE d.step LIKE ${p(`${prefix}%`, 'text')}
+            ORDER BY d.step`;
+      const entriesOf = async (seqFrom: number) =>
+        (
+          await f.owner.query<{ action: string }[]>(
+            `SELECT action FROM audit_events WHERE seq > $1 ORDER BY seq`,
+            [seqFrom],
+          )
+        ).map((r) => r.action);
+      const lastSeq = async () =>
+        Number((await f.owner.query<{ n: string }[]>(`SELECT max(seq) AS n FROM audit_events`))[0].n);
+
+      it('gives back the rows with the entry committed; a read that finds nothing is on record too', async () => {
+        await onConnection((m) =>
+          f.audit.recordWith(m, WARD_OFFICER, ENTRY, [note('read-a')], note('read-b')),
+        );
+        const from = await lastSeq();
+        const rows = await onConnection((m) => f.audit.recordRead(m, WARD_OFFICER, READ, read('read-')));
+        expect(rows).toEqual([{ step: 'read-a' }, { step: 'read-b' }]);
+        expect(await entriesOf(from)).toEqual(['case.read']);
+        const none = await onConnection((m) => f.audit.recordRead(m, WARD_OFFICER, READ, read('nothing-')));
+        expect(none).toEqual([]);
+        expect(await entriesOf(from)).toEqual(['case.read', 'case.read']);
+        expect((await f.verify()).ok).toBe(true);
+      });
+
+      it('gives back nothing when the entry is refused, and is retried when the stripe head moved', async () => {
+        await onConnection((m) => f.audit.recordWith(m, WARD_OFFICER, ENTRY, [], note('gate-a')));
+        const from = await lastSeq();
+        await f.owner.query(
+          `ALTER TABLE audit_events ADD CONSTRAINT probe_refuse CHECK (action <> 'case.read') NOT VALID`,
+        );
+        try {
+          await expect(
+            onConnection((m) => f.audit.recordRead(m, WARD_OFFICER, READ, read('gate-'))),
+          ).rejects.toThrow(/probe_refuse/);
+        } finally {
+          await f.owner.query(`ALTER TABLE audit_events DROP CONSTRAINT probe_refuse`);
+        }
+        expect(await entriesOf(from)).toEqual([]);
+        // Another writer moves the head of the stripe this one knows: the first attempt reads nothing, the
+        // second reads the head again and gives the rows back once, with one entry.
+        const writer = () =>
+          new AuditService(f.app, f.crypto.keys, new CommuneProvinces(new AdminUnitsRepository(f.app)));
+        const a = writer();
+        const { stripe } = await a.recordInOwnTransaction(WARD_OFFICER, READ);
+        for (let i = 0; i < 300; i++) {
+          if ((await writer().recordInOwnTransaction(WARD_OFFICER, READ)).stripe === stripe) break;
+        }
+        const readHead = jest.spyOn(a as never, 'readHead');
+        const before = await count();
+        const rows = await onConnection((m) => a.recordRead(m, WARD_OFFICER, READ, read('gate-')));
+        expect(readHead).toHaveBeenCalled();
+        expect(rows).toEqual([{ step: 'gate-a' }]);
+        expect(await count()).toBe(before + 1);
+        expect((await f.verify()).ok).toBe(true);
+      });
+
+      it('refuses a transaction (the rows would leave before the entry commits) and an ungated read', async () => {
+        const before = await count();
+        await expect(
+          f.app.transaction((m) => f.audit.recordRead(m, WARD_OFFICER, READ, read('read-'))),
+        ).rejects.toThrow(/outside any transaction/);
+        const ungated: GatedRead = () => `SELECT step FROM demo_seed_runs`;
+        await expect(onConnection((m) => f.audit.recordRead(m, WARD_OFFICER, READ, ungated))).rejects.toThrow(
+          /FROM moved/,
+        );
+        expect(await count()).toBe(before);
+      });
     });
   });
 

@@ -10,7 +10,7 @@ import {
 } from 'typeorm';
 import { currentRequestContext } from '../common/http/request-context';
 import { PurposeKeys } from '../crypto';
-import { GatedWrite, gatedSql, StatementParams } from '../database/gated-write';
+import { GatedRead, GatedWrite, gatedSql, StatementParams } from '../database/gated-write';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import { auditEventValues, CanonicalEncoder } from './audit-canonical';
 import { AuditEntryError, CheckedEntry, checkAuditEntry } from './audit-entry.guard';
@@ -176,7 +176,36 @@ export class AuditService implements EntitySubscriberInterface {
     writes: readonly GatedWrite[],
     returning: GatedWrite,
   ): Promise<Written> {
-    const holder = this.holderOf(manager, 'either');
+    return this.covering(manager, this.holderOf(manager, 'either'), actor, entry, writes, returning);
+  }
+
+  /**
+   * A read and its entry in ONE statement on `manager`'s connection, which must not be in a transaction: `read`
+   * (a SELECT taking its rows FROM the gate, GatedRead) gives back its rows only when the entry was written,
+   * and when this returns both have committed, so the rows may be handed out — what recordNow() after a read
+   * does, one statement fewer. The entry says what the caller is given, so it must not depend on the rows
+   * (fields read, not values); a read that finds nothing is still on record. If it fails, it throws, nothing
+   * was written and nothing may be handed out.
+   */
+  async recordRead(
+    manager: EntityManager,
+    actor: AuditActor | null,
+    entry: AuditEntryInput,
+    read: GatedRead,
+  ): Promise<Record<string, unknown>[]> {
+    const holder = this.holderOf(manager, 'no transaction');
+    return (await this.covering(manager, holder, actor, entry, [], read)).rows;
+  }
+
+  /** recordWith() and recordRead(): the entry, with `writes` and `returning` gated on it, in one statement. */
+  private async covering(
+    manager: EntityManager,
+    holder: StripeHolder,
+    actor: AuditActor | null,
+    entry: AuditEntryInput,
+    writes: readonly GatedWrite[],
+    returning: GatedWrite, // or a GatedRead
+  ): Promise<Written> {
     const params = new StatementParams(ENTRY_PARAMS + 1);
     const ctes = writes.map((w, i) => `w${i} AS (${gatedSql(w, ENTRY_GATE, params)})`);
     ctes.push(`returned AS (${gatedSql(returning, ENTRY_GATE, params)})`);

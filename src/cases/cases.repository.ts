@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { conditionUses, SqlCondition } from '../authz/sql-scope';
 import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
-import type { GatedWrite } from '../database/gated-write';
+import type { GatedRead, GatedWrite } from '../database/gated-write';
 import type {
   AgeGroup,
   CaseContext,
@@ -148,6 +148,29 @@ function sectionsOf(r: Raw, categories: readonly CaseSectionCategory[]): CaseRow
   return sections;
 }
 
+/** The ciphertexts of some categories of a case and its wrapped data key (null when it has none). */
+export interface SealedCase {
+  sections: CaseRow['sections'];
+  key: DataKeyRow | null;
+}
+
+/** The ciphertexts of `categories` and the data key of the case `id` (`from` names it `c`). */
+function sealedSql(
+  categories: readonly CaseSectionCategory[],
+  from: string,
+  id: string,
+  ownerType: string,
+): string {
+  return `SELECT ${[...sectionColumns(categories), DATA_KEY_COLUMNS].join(', ')}
+    FROM ${from} LEFT JOIN data_keys dk ON dk.owner_type = ${ownerType} AND dk.owner_id = c.id
+   WHERE c.id = ${id}`;
+}
+
+/** The ciphertexts and data key of a row selected with sealedSql; null when there is no row. */
+export function sealedOf(r: Raw | undefined, categories: readonly CaseSectionCategory[]): SealedCase | null {
+  return r ? { sections: sectionsOf(r, categories), key: joinedDataKeyRow(r) } : null;
+}
+
 /** A referral's metadata from JSON (timestamps arrive as ISO text). */
 function toReferralSummary(r: Raw): ReferralSummary {
   return {
@@ -230,15 +253,18 @@ export class CasesRepository {
     id: string,
     ownerType: string,
     categories: readonly CaseSectionCategory[],
-  ): Promise<{ sections: CaseRow['sections']; key: DataKeyRow | null } | null> {
-    const rows = await m.query<Raw[]>(
-      `SELECT ${[...sectionColumns(categories), DATA_KEY_COLUMNS].join(', ')}
-       FROM cases c LEFT JOIN data_keys dk ON dk.owner_type = $2 AND dk.owner_id = c.id
-       WHERE c.id = $1`,
-      [id, ownerType],
-    );
-    const r = rows[0];
-    return r ? { sections: sectionsOf(r, categories), key: joinedDataKeyRow(r) } : null;
+  ): Promise<SealedCase | null> {
+    const rows = await m.query<Raw[]>(sealedSql(categories, 'cases c', '$1', '$2'), [id, ownerType]);
+    return sealedOf(rows[0], categories);
+  }
+
+  /**
+   * findSealed as a read gated on the caller's statement (GatedRead; with the read's access-log entry,
+   * AuditService.recordRead): its row comes back only with the entry. Read it with sealedOf.
+   */
+  gatedSealed(id: string, ownerType: string, categories: readonly CaseSectionCategory[]): GatedRead {
+    return (gate, p) =>
+      sealedSql(categories, `${gate} CROSS JOIN cases c`, p(id, 'uuid'), p(ownerType, 'text'));
   }
 
   /** Triage rows of the caller's scope, newest first. */

@@ -38,6 +38,8 @@ import {
   CaseRow,
   CasesRepository,
   CaseTriageRow,
+  SealedCase,
+  sealedOf,
   toTriage,
 } from './cases.repository';
 import { CloseCaseDto, SearchCasesDto } from './dto/case-actions.dto';
@@ -200,7 +202,33 @@ export class CasesService {
         throw NOT_FOUND();
       }
       const { row } = found;
-      const view = await this.decryptedView(m, row, allowed);
+      const entry: AuditEntryInput = {
+        action: 'case.read',
+        resourceType: 'case',
+        resourceId: id,
+        caseId: id,
+        // What the view disclosed: the case view carries no notes (they come with their referral).
+        fields: [...allowed].filter((c) => c !== 'notes'),
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+        // A read under an emergency grant is flagged, for the supervisors' review (issue 6, item 7).
+        ...(access?.breakGlass ? { reason: 'break_glass' } : {}),
+      };
+      // The ciphertexts come with the entry, in one statement (recordRead): none without it.
+      const encrypted = sealedCategories(row, allowed);
+      let view: CaseView;
+      if (encrypted.length === 0) {
+        await this.audit.recordNow(m, p, entry);
+        view = fullView(row, {}, allowed);
+      } else {
+        const sealed = await this.audit.recordRead(
+          m,
+          p,
+          entry,
+          this.cases.gatedSealed(row.id, CASE_OWNER, encrypted),
+        );
+        view = await this.openedView(row, sealedOf(sealed[0], encrypted), allowed, encrypted);
+      }
       // The referrals' metadata the caller may read (the ward: all of them; a provider: its own).
       const referrals = found.referrals.filter((r) =>
         ability.can('read', {
@@ -213,18 +241,6 @@ export class CasesService {
         }),
       );
       if (referrals.length > 0) view.referrals = referrals;
-      await this.audit.recordNow(m, p, {
-        action: 'case.read',
-        resourceType: 'case',
-        resourceId: id,
-        caseId: id,
-        // What the view disclosed: the case view carries no notes (they come with their referral).
-        fields: [...allowed].filter((c) => c !== 'notes'),
-        provinceCode: row.provinceCode,
-        wardCode: row.wardCode,
-        // A read under an emergency grant is flagged, for the supervisors' review (issue 6, item 7).
-        ...(access?.breakGlass ? { reason: 'break_glass' } : {}),
-      });
       return view;
     });
   }
@@ -535,9 +551,19 @@ export class CasesService {
     row: CaseTriageRow,
     allowed: ReadonlySet<CaseCategory>,
   ): Promise<CaseView> {
-    const encrypted = CASE_SECTION_CATEGORIES.filter((c) => allowed.has(c));
-    if (encrypted.length === 0 || row.shreddedAt) return fullView(row, {}, allowed);
+    const encrypted = sealedCategories(row, allowed);
+    if (encrypted.length === 0) return fullView(row, {}, allowed);
     const sealed = await this.cases.findSealed(m, row.id, CASE_OWNER, encrypted);
+    return this.openedView(row, sealed, allowed, encrypted);
+  }
+
+  /** The view of a case whose ciphertexts of `encrypted` (within `allowed`) were read as findSealed does. */
+  private async openedView(
+    row: CaseTriageRow,
+    sealed: SealedCase | null,
+    allowed: ReadonlySet<CaseCategory>,
+    encrypted: readonly CaseSectionCategory[],
+  ): Promise<CaseView> {
     if (!sealed?.key) throw new CryptoError('crypto.unknown_key', 'no data key for this case');
     const key = await this.dataKeys.unwrap(sealed.key);
     try {
@@ -613,6 +639,11 @@ export function caseSubject(
     referral,
     ...(breakGlass ? { breakGlass } : {}),
   };
+}
+
+/** The encrypted categories of `allowed` there is anything to read of (none once the case is shredded). */
+function sealedCategories(row: CaseTriageRow, allowed: ReadonlySet<CaseCategory>): CaseSectionCategory[] {
+  return row.shreddedAt ? [] : CASE_SECTION_CATEGORIES.filter((c) => allowed.has(c));
 }
 
 function expectedVersion(bodyVersion: number | undefined, ifMatch: string | undefined): number {

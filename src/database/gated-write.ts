@@ -10,6 +10,12 @@
  */
 export type GatedWrite = (gate: string, param: BindParam) => string;
 
+/**
+ * A read gated the same way: a SELECT taking its rows FROM the gate, so it gives back rows only when the
+ * statement's condition holds (AuditService.recordRead: a case's ciphertexts only with the read's entry).
+ */
+export type GatedRead = GatedWrite;
+
 /** Binds `value` as the statement's next parameter and returns its placeholder, cast to `type`. */
 export type BindParam = (value: unknown, type: string) => string;
 
