@@ -1,7 +1,15 @@
 import request from 'supertest';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { caseBody, organizationId, signInAll, startDemoApp, Tokens } from './support/casework';
+import {
+  caseBody,
+  giveConsent,
+  organizationId,
+  refer,
+  signInAll,
+  startDemoApp,
+  Tokens,
+} from './support/casework';
 import type { TestApp } from './support/app';
 
 // Marker strings in every survivor field: none may reach the access log (nor the application's log).
@@ -177,28 +185,20 @@ describe('access log of case work (end to end)', () => {
   it('an accept whose entry the database refuses changes nothing: the referral stays pending, then accepts once', async () => {
     // The new state and the move's entry are one statement (AuditService.recordWith in the move's transaction).
     const police = await organizationId(t, tokens['ward.longbien'], 'Công an phường Long Biên');
-    const consent = await http()
-      .post(`/api/v1/cases/${caseId}/consents`)
-      .set(as('ward.longbien'))
-      .send({ organizationId: police, categories: ['identity'], givenBy: 'survivor' })
-      .expect(201);
-    const referral = await http()
-      .post(`/api/v1/cases/${caseId}/referrals`)
-      .set(as('ward.longbien'))
-      .send({
-        organizationId: police,
-        consentId: consent.body.id,
-        services: ['police_protection'],
-        urgency: 'urgent',
-      })
-      .expect(201);
+    const ward = tokens['ward.longbien'];
+    const consent = await giveConsent(t, ward, caseId, {
+      organizationId: police,
+      categories: ['identity'],
+      givenBy: 'survivor',
+    });
+    const referral = await refer(t, ward, caseId, police, consent);
     const owner = new Client({ connectionString: t.db.url });
     await owner.connect();
     const state = async () =>
       (
         await owner.query<{ status: string; version: number; accepted_at: Date | null }>(
           `SELECT status, version, accepted_at FROM referrals WHERE id = $1`,
-          [referral.body.id],
+          [referral.id],
         )
       ).rows[0];
     const accepts = async () =>
@@ -206,7 +206,7 @@ describe('access log of case work (end to end)', () => {
         (
           await owner.query<{ n: string }>(
             `SELECT count(*) AS n FROM audit_events WHERE action = 'referral.accept' AND resource_id = $1`,
-            [referral.body.id],
+            [referral.id],
           )
         ).rows[0].n,
       );
@@ -217,7 +217,7 @@ describe('access log of case work (end to end)', () => {
       );
       try {
         const refused = await http()
-          .post(`/api/v1/referrals/${referral.body.id}/accept`)
+          .post(`/api/v1/referrals/${referral.id}/accept`)
           .set(as('police.longbien'));
         expect(refused.status).toBeGreaterThanOrEqual(500);
       } finally {
@@ -226,7 +226,7 @@ describe('access log of case work (end to end)', () => {
       expect(await state()).toEqual(before);
       expect(await accepts()).toBe(0);
       const accepted = await http()
-        .post(`/api/v1/referrals/${referral.body.id}/accept`)
+        .post(`/api/v1/referrals/${referral.id}/accept`)
         .set(as('police.longbien'))
         .expect(200);
       expect(accepted.body).toMatchObject({ status: 'accepted', version: before.version + 1 });

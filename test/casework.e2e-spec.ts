@@ -1,7 +1,15 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import type { TestApp } from './support/app';
-import { caseBody, organizationId, signInAll, startDemoApp, Tokens } from './support/casework';
+import {
+  caseBody,
+  giveConsent,
+  organizationId,
+  refer as referTo,
+  signInAll,
+  startDemoApp,
+  Tokens,
+} from './support/casework';
 
 // The whole workflow of the product brief (steps 1-5) with the demo roles, including every denial and every
 // illegal referral transition.
@@ -315,27 +323,10 @@ describe('cases, consent and referrals (end to end)', () => {
   });
 
   describe('consent and referrals', () => {
-    async function consent(caseId: string, body: Record<string, unknown>): Promise<string> {
-      const res = await as('ward.longbien').post(`/api/v1/cases/${caseId}/consents`, body).expect(201);
-      return res.body.id;
-    }
-    async function refer(
-      caseId: string,
-      organization: string,
-      consentId: string,
-      urgency = 'urgent',
-    ): Promise<Record<string, any>> {
-      const res = await as('ward.longbien')
-        .post(`/api/v1/cases/${caseId}/referrals`, {
-          organizationId: organization,
-          consentId,
-          services: ['police_protection'],
-          urgency,
-          note: 'ghi chú giả',
-        })
-        .expect(201);
-      return res.body;
-    }
+    const consent = (caseId: string, body: Record<string, unknown>) =>
+      giveConsent(t, tok['ward.longbien'], caseId, body);
+    const refer = (caseId: string, organization: string, consentId: string, urgency?: string) =>
+      referTo(t, tok['ward.longbien'], caseId, organization, consentId, urgency);
 
     /** A referral view without what only a read adds (the case, the notes, the referring note). */
     function metadata(view: Record<string, unknown>): Record<string, unknown> {

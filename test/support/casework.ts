@@ -34,6 +34,38 @@ export async function organizationId(t: TestApp, token: string, name: string): P
   return org.id;
 }
 
+/** A consent on the case, given as `body` says (organisation or sector, categories, …); returns its id. */
+export async function giveConsent(
+  t: TestApp,
+  token: string,
+  caseId: string,
+  body: Record<string, unknown>,
+): Promise<string> {
+  const res = await request(t.app.getHttpServer())
+    .post(`/api/v1/cases/${caseId}/consents`)
+    .set('Authorization', `Bearer ${token}`)
+    .send(body)
+    .expect(201);
+  return res.body.id as string;
+}
+
+/** A referral of the case to the organisation under the consent (police protection, with a note). */
+export async function refer(
+  t: TestApp,
+  token: string,
+  caseId: string,
+  organizationId: string,
+  consentId: string,
+  urgency = 'urgent',
+): Promise<Record<string, any>> {
+  const res = await request(t.app.getHttpServer())
+    .post(`/api/v1/cases/${caseId}/referrals`)
+    .set('Authorization', `Bearer ${token}`)
+    .send({ organizationId, consentId, services: ['police_protection'], urgency, note: 'ghi chú giả' })
+    .expect(201);
+  return res.body as Record<string, any>;
+}
+
 let n = 0;
 
 /** A case body for commune 00145 with fictional, clearly synthetic data. */
