@@ -354,6 +354,10 @@ describe('cases, consent and referrals (end to end)', () => {
 
       const r = await refer(c.id, police, consentId);
       expect(r).toMatchObject({ status: 'pending', overdue: false, organizationId: police });
+      // The answer is the referral as stored (its own columns from the insert's RETURNING).
+      const stored = await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
+      expect(r).toEqual(metadata(stored.body));
+      expect(stored.body.note).toBe('ghi chú giả');
       expect(new Date(r.dueAt).getTime() - new Date(r.createdAt).getTime()).toBe(12 * 3600 * 1000);
 
       const inbox = await as('police.longbien').get('/api/v1/referrals?status=pending').expect(200);
@@ -404,7 +408,9 @@ describe('cases, consent and referrals (end to end)', () => {
       const caseForPolice = await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
       expect(caseForPolice.body.referrals.map((x: { id: string }) => x.id)).toEqual([r.id]);
       const wardView = await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
-      expect(wardView.body.notes.map((x: { text: string }) => x.text)).toContain('đã liên hệ');
+      // The note's answer is the note as stored (its created_at from the insert's RETURNING).
+      expect(wardView.body.notes).toContainEqual(note.body);
+      expect(note.body.text).toBe('đã liên hệ');
       await as('health.longbien').post(`/api/v1/referrals/${r.id}/notes`, { text: 'x' }).expect(404);
 
       await as('police.longbien').post(`/api/v1/referrals/${r.id}/complete`, {}).expect(400);

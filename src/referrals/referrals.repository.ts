@@ -101,6 +101,38 @@ function movedColumns(r: Raw): ReferralState & { version: number } {
   };
 }
 
+/** A new referral's values (ReferralsRepository.gatedInsert). */
+export interface NewReferralRow {
+  id: string;
+  caseId: string;
+  organizationId: string;
+  consentId: string;
+  services: ReferralService[];
+  urgency: Urgency;
+  dueAt: Date;
+  encNote: Buffer | null;
+  createdBy: string;
+  createdAt: Date;
+}
+
+/** What a new referral's row joins, known to the one creating it (the case it locked, organisation, consent). */
+export type ReferralJoined = Pick<
+  ReferralRow,
+  | 'caseCode'
+  | 'wardCode'
+  | 'provinceCode'
+  | 'caseStatus'
+  | 'organizationName'
+  | 'sector'
+  | 'consentCategories'
+  | 'consentActive'
+>;
+
+/** A new referral's row: its own columns as the insert returned them, with what it joins. */
+export function createdRow(returned: Raw, joined: ReferralJoined): ReferralRow {
+  return { ...toRow(returned), ...joined };
+}
+
 /** The locked row as a move left it: its own columns as the update returned them, the joined ones unchanged. */
 export function movedRow(locked: ReferralRow, returned: Raw): ReferralRow {
   return { ...locked, ...movedColumns(returned) };
@@ -158,38 +190,21 @@ export class ReferralsRepository {
     return rows.map(toRow);
   }
 
-  async insert(
-    m: EntityManager,
-    r: {
-      id: string;
-      caseId: string;
-      organizationId: string;
-      consentId: string;
-      services: ReferralService[];
-      urgency: Urgency;
-      dueAt: Date;
-      encNote: Buffer | null;
-      createdBy: string;
-      createdAt: Date;
-    },
-  ): Promise<void> {
-    await m.query(
-      `INSERT INTO referrals (id, case_id, organization_id, consent_id, services, urgency, due_at, enc_note, created_by,
-         created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
-      [
-        r.id,
-        r.caseId,
-        r.organizationId,
-        r.consentId,
-        r.services,
-        r.urgency,
-        r.dueAt,
-        r.encNote,
-        r.createdBy,
-        r.createdAt,
-      ],
-    );
+  /**
+   * The insert of a new referral as a write gated on another part of the caller's statement (GatedWrite; with
+   * its access-log entry, AuditService.recordWith). Returns its own columns: complete the row with createdRow.
+   */
+  gatedInsert(r: NewReferralRow): GatedWrite {
+    return (gate, p) => {
+      const createdAt = p(r.createdAt, 'timestamptz');
+      return `INSERT INTO referrals AS r (id, case_id, organization_id, consent_id, services, urgency, due_at, enc_note,
+           created_by, created_at, updated_at)
+         SELECT ${p(r.id, 'uuid')}, ${p(r.caseId, 'uuid')}, ${p(r.organizationId, 'uuid')}, ${p(r.consentId, 'uuid')},
+                ${p(r.services, 'text[]')}, ${p(r.urgency, 'text')}, ${p(r.dueAt, 'timestamptz')},
+                ${p(r.encNote, 'bytea')}, ${p(r.createdBy, 'uuid')}, ${createdAt}, ${createdAt}
+           FROM ${gate}
+         RETURNING ${OWN_COLUMNS}, r.enc_note`;
+    };
   }
 
   /**
@@ -223,31 +238,35 @@ export class ReferralsRepository {
     };
   }
 
-  async organization(m: EntityManager, id: string): Promise<{ id: string; sector: string } | null> {
-    const rows = await m.query<{ id: string; sector: string }[]>(
-      `SELECT id, sector FROM organizations WHERE id = $1`,
+  async organization(
+    m: EntityManager,
+    id: string,
+  ): Promise<{ id: string; name: string; sector: string } | null> {
+    const rows = await m.query<{ id: string; name: string; sector: string }[]>(
+      `SELECT id, name, sector FROM organizations WHERE id = $1`,
       [id],
     );
     return rows[0] ?? null;
   }
 
-  async insertNote(
-    m: EntityManager,
-    n: {
-      id: string;
-      caseId: string;
-      referralId: string;
-      organizationId: string | null;
-      authorId: string;
-      encText: Buffer;
-    },
-  ): Promise<Date> {
-    const rows = await m.query<{ created_at: Date }[]>(
+  /**
+   * The insert of a note as a write gated on another part of the caller's statement (GatedWrite; with its
+   * access-log entry, AuditService.recordWith), returning its `created_at`.
+   */
+  gatedInsertNote(n: {
+    id: string;
+    caseId: string;
+    referralId: string;
+    organizationId: string | null;
+    authorId: string;
+    encText: Buffer;
+  }): GatedWrite {
+    return (gate, p) =>
       `INSERT INTO referral_notes (id, case_id, referral_id, organization_id, author_id, enc_text)
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
-      [n.id, n.caseId, n.referralId, n.organizationId, n.authorId, n.encText],
-    );
-    return rows[0].created_at;
+       SELECT ${p(n.id, 'uuid')}, ${p(n.caseId, 'uuid')}, ${p(n.referralId, 'uuid')}, ${p(n.organizationId, 'uuid')},
+              ${p(n.authorId, 'uuid')}, ${p(n.encText, 'bytea')}
+         FROM ${gate}
+       RETURNING created_at`;
   }
 
   /** Notes of a referral: all of them (ward: organizationId null), or those of one organisation (provider). */

@@ -24,7 +24,13 @@ import {
 } from './dto/referral.dto';
 import { dueAt, ReferralState, ReferralStatus, ReferralTransitions } from './referral-state';
 import { NoteView, ReferralListView, ReferralView, referralView } from './referral-view';
-import { movedRow, REFERRAL_COLUMNS, ReferralRow, ReferralsRepository } from './referrals.repository';
+import {
+  createdRow,
+  movedRow,
+  REFERRAL_COLUMNS,
+  ReferralRow,
+  ReferralsRepository,
+} from './referrals.repository';
 
 type AuditAction = 'referral.accept' | 'referral.decline' | 'referral.complete' | 'referral.revoke';
 
@@ -82,11 +88,13 @@ export class ReferralsService {
         {
           organization_id: string | null;
           sector: string | null;
+          categories: string[];
           withdrawn_at: Date | null;
           expires_at: Date | null;
         }[]
       >(
-        `SELECT organization_id, sector, withdrawn_at, expires_at FROM consents WHERE id = $1 AND case_id = $2 FOR SHARE`,
+        `SELECT organization_id, sector, categories, withdrawn_at, expires_at FROM consents
+          WHERE id = $1 AND case_id = $2 FOR SHARE`,
         [dto.consentId, caseId],
       );
       const covers = consent && (consent.organization_id === org.id || consent.sector === org.sector);
@@ -109,21 +117,37 @@ export class ReferralsService {
       const id = randomUUID();
       const now = new Date();
       const encNote = dto.note ? await this.seal(m, caseId, 'referrals', 'enc_note', id, dto.note) : null;
-      await this.referrals.insert(m, {
-        id,
-        caseId,
-        organizationId: org.id,
-        consentId: dto.consentId,
-        services: dto.services,
-        urgency: dto.urgency,
-        dueAt: dueAt(now, dto.urgency, this.config.referrals.deadlinesMinutes),
-        encNote,
-        createdBy: p.userId,
-        createdAt: now,
-      });
-      const created = (await this.referrals.findById(m, id))!;
-      await this.audit.record(m, p, logEntry('referral.create', created));
-      return referralView(created);
+      // The referral and its entry in one statement (the case is locked since findById, the consent shared).
+      const { rows } = await this.audit.recordWith(
+        m,
+        p,
+        logEntry('referral.create', { id, caseId, provinceCode: row.provinceCode, wardCode: row.wardCode }),
+        [],
+        this.referrals.gatedInsert({
+          id,
+          caseId,
+          organizationId: org.id,
+          consentId: dto.consentId,
+          services: dto.services,
+          urgency: dto.urgency,
+          dueAt: dueAt(now, dto.urgency, this.config.referrals.deadlinesMinutes),
+          encNote,
+          createdBy: p.userId,
+          createdAt: now,
+        }),
+      );
+      return referralView(
+        createdRow(rows[0], {
+          caseCode: row.code,
+          wardCode: row.wardCode,
+          provinceCode: row.provinceCode,
+          caseStatus: row.status,
+          organizationName: org.name,
+          sector: org.sector,
+          consentCategories: consent.categories,
+          consentActive: true, // checked above, the consent row shared until the commit
+        }),
+      );
     });
   }
 
@@ -302,23 +326,30 @@ export class ReferralsService {
       }
       const id = randomUUID();
       const encText = await this.seal(m, row.caseId, 'referral_notes', 'enc_text', id, dto.text);
-      const createdAt = await this.referrals.insertNote(m, {
-        id,
-        caseId: row.caseId,
-        referralId,
-        organizationId,
-        authorId: p.userId,
-        encText,
-      });
-      await this.audit.record(m, p, {
-        action: 'note.create',
-        resourceType: 'note',
-        resourceId: id,
-        caseId: row.caseId,
-        fields: ['notes'],
-        provinceCode: row.provinceCode,
-        wardCode: row.wardCode,
-      });
+      // The note and its entry in one statement.
+      const { rows } = await this.audit.recordWith(
+        m,
+        p,
+        {
+          action: 'note.create',
+          resourceType: 'note',
+          resourceId: id,
+          caseId: row.caseId,
+          fields: ['notes'],
+          provinceCode: row.provinceCode,
+          wardCode: row.wardCode,
+        },
+        [],
+        this.referrals.gatedInsertNote({
+          id,
+          caseId: row.caseId,
+          referralId,
+          organizationId,
+          authorId: p.userId,
+          encText,
+        }),
+      );
+      const createdAt = rows[0].created_at as Date;
       return { id, organizationId, authorId: p.userId, text: dto.text, createdAt: createdAt.toISOString() };
     });
   }
@@ -405,7 +436,10 @@ function disclosed(view: ReferralView, caseCategories: ReadonlySet<CaseCategory>
 }
 
 /** A referral's own entry: its triage, in its case's commune. */
-function logEntry(action: AuditAction | 'referral.create', row: ReferralRow): AuditEntryInput {
+function logEntry(
+  action: AuditAction | 'referral.create',
+  row: Pick<ReferralRow, 'id' | 'caseId' | 'provinceCode' | 'wardCode'>,
+): AuditEntryInput {
   return {
     action,
     resourceType: 'referral',
