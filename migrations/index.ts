@@ -7,6 +7,7 @@ import { BreakGlass1764000000600 } from './1764000000600-BreakGlass';
 import { ListIndexes1764000000700 } from './1764000000700-ListIndexes';
 import { CaseNumbers1764000000800 } from './1764000000800-CaseNumbers';
 import { InboxIndex1764000000900 } from './1764000000900-InboxIndex';
+import { ReportIndexes1764000001000 } from './1764000001000-ReportIndexes';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -22,4 +23,5 @@ export const MIGRATIONS = [
   ListIndexes1764000000700,
   CaseNumbers1764000000800,
   InboxIndex1764000000900,
+  ReportIndexes1764000001000,
 ];
