@@ -21,6 +21,32 @@ const MARKERS = [
   'Markerman Pqj',
 ];
 
+/** Runs `work` while the database refuses access-log entries of `action` (a CHECK constraint, dropped after). */
+async function whileRefused(owner: Client, action: string, work: () => Promise<void>): Promise<void> {
+  await owner.query(
+    `ALTER TABLE audit_events ADD CONSTRAINT probe_refuse CHECK (action <> '${action}') NOT VALID`,
+  );
+  try {
+    await work();
+  } finally {
+    await owner.query(`ALTER TABLE audit_events DROP CONSTRAINT probe_refuse`);
+  }
+}
+
+/** How many access-log entries of `action` have `id` in `column`. */
+async function entryCount(
+  owner: Client,
+  action: string,
+  column: 'case_id' | 'resource_id',
+  id: string,
+): Promise<number> {
+  const { rows } = await owner.query<{ n: string }>(
+    `SELECT count(*) AS n FROM audit_events WHERE action = $1 AND ${column} = $2`,
+    [action, id],
+  );
+  return Number(rows[0].n);
+}
+
 /** The access log as case work writes it, through HTTP, with the app on the restricted database role. */
 describe('access log of case work (end to end)', () => {
   let t: TestApp;
@@ -122,19 +148,14 @@ describe('access log of case work (end to end)', () => {
     const drawn = () => count(`SELECT coalesce(sum(last_value), 0) AS n FROM case_sequences`);
     try {
       const [cases0, keys0, drawn0] = [await cases(), await keys(), await drawn()];
-      await owner.query(
-        `ALTER TABLE audit_events ADD CONSTRAINT probe_refuse CHECK (action <> 'case.create') NOT VALID`,
-      );
-      try {
+      await whileRefused(owner, 'case.create', async () => {
         const refused = await http()
           .post('/api/v1/cases')
           .set(as('ward.longbien'))
           .send(caseBody({ survivor: { fullName: MARKERS[0], sex: 'female' } }));
         expect(refused.status).toBeGreaterThanOrEqual(500);
         expect(JSON.stringify(refused.body)).not.toContain(MARKERS[0]);
-      } finally {
-        await owner.query(`ALTER TABLE audit_events DROP CONSTRAINT probe_refuse`);
-      }
+      });
       // Nothing stored, and no case number drawn: the next registration takes the next number, no gap.
       expect([await cases(), await keys(), await drawn()]).toEqual([cases0, keys0, drawn0]);
       const next = await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
@@ -152,27 +173,14 @@ describe('access log of case work (end to end)', () => {
     // The ciphertexts come back only with the read's entry, in one statement (AuditService.recordRead).
     const owner = new Client({ connectionString: t.db.url });
     await owner.connect();
-    const reads = async () =>
-      Number(
-        (
-          await owner.query<{ n: string }>(
-            `SELECT count(*) AS n FROM audit_events WHERE action = 'case.read' AND case_id = $1`,
-            [caseId],
-          )
-        ).rows[0].n,
-      );
+    const reads = () => entryCount(owner, 'case.read', 'case_id', caseId);
     try {
       const before = await reads();
-      await owner.query(
-        `ALTER TABLE audit_events ADD CONSTRAINT probe_refuse CHECK (action <> 'case.read') NOT VALID`,
-      );
-      try {
+      await whileRefused(owner, 'case.read', async () => {
         const refused = await http().get(`/api/v1/cases/${caseId}`).set(as('ward.longbien'));
         expect(refused.status).toBeGreaterThanOrEqual(500);
         for (const marker of MARKERS) expect(JSON.stringify(refused.body)).not.toContain(marker);
-      } finally {
-        await owner.query(`ALTER TABLE audit_events DROP CONSTRAINT probe_refuse`);
-      }
+      });
       expect(await reads()).toBe(before);
       const read = await http().get(`/api/v1/cases/${caseId}`).set(as('ward.longbien')).expect(200);
       expect(read.body.survivor.fullName).toBe(MARKERS[0]);
@@ -201,28 +209,15 @@ describe('access log of case work (end to end)', () => {
           [referral.id],
         )
       ).rows[0];
-    const accepts = async () =>
-      Number(
-        (
-          await owner.query<{ n: string }>(
-            `SELECT count(*) AS n FROM audit_events WHERE action = 'referral.accept' AND resource_id = $1`,
-            [referral.id],
-          )
-        ).rows[0].n,
-      );
+    const accepts = () => entryCount(owner, 'referral.accept', 'resource_id', referral.id);
     try {
       const before = await state();
-      await owner.query(
-        `ALTER TABLE audit_events ADD CONSTRAINT probe_refuse CHECK (action <> 'referral.accept') NOT VALID`,
-      );
-      try {
+      await whileRefused(owner, 'referral.accept', async () => {
         const refused = await http()
           .post(`/api/v1/referrals/${referral.id}/accept`)
           .set(as('police.longbien'));
         expect(refused.status).toBeGreaterThanOrEqual(500);
-      } finally {
-        await owner.query(`ALTER TABLE audit_events DROP CONSTRAINT probe_refuse`);
-      }
+      });
       expect(await state()).toEqual(before);
       expect(await accepts()).toBe(0);
       const accepted = await http()

@@ -145,6 +145,17 @@ describe('AuditService (writer)', () => {
         await runner.release();
       }
     };
+    /** A second writer whose view of one stripe's head is stale: others have appended to that stripe since. */
+    const staleWriter = async (): Promise<AuditService> => {
+      const writer = () =>
+        new AuditService(f.app, f.crypto.keys, new CommuneProvinces(new AdminUnitsRepository(f.app)));
+      const a = writer();
+      const { stripe } = await a.recordInOwnTransaction(WARD_OFFICER, READ);
+      for (let i = 0; i < 300; i++) {
+        if ((await writer().recordInOwnTransaction(WARD_OFFICER, READ)).stripe === stripe) break;
+      }
+      return a;
+    };
     const ENTRY = {
       action: 'case.create',
       resourceType: 'case',
@@ -198,13 +209,7 @@ describe('AuditService (writer)', () => {
     });
 
     it('land once when the stripe head moved under the entry: nothing was written, and the statement is retried', async () => {
-      const writer = () =>
-        new AuditService(f.app, f.crypto.keys, new CommuneProvinces(new AdminUnitsRepository(f.app)));
-      const a = writer();
-      const { stripe } = await a.recordInOwnTransaction(WARD_OFFICER, READ);
-      for (let i = 0; i < 300; i++) {
-        if ((await writer().recordInOwnTransaction(WARD_OFFICER, READ)).stripe === stripe) break;
-      }
+      const a = await staleWriter();
       const readHead = jest.spyOn(a as never, 'readHead');
       const before = await count();
       const { recorded, rows } = await onConnection((m) =>
@@ -290,13 +295,7 @@ describe('AuditService (writer)', () => {
         expect(await entriesOf(from)).toEqual([]);
         // Another writer moves the head of the stripe this one knows: the first attempt reads nothing, the
         // second reads the head again and gives the rows back once, with one entry.
-        const writer = () =>
-          new AuditService(f.app, f.crypto.keys, new CommuneProvinces(new AdminUnitsRepository(f.app)));
-        const a = writer();
-        const { stripe } = await a.recordInOwnTransaction(WARD_OFFICER, READ);
-        for (let i = 0; i < 300; i++) {
-          if ((await writer().recordInOwnTransaction(WARD_OFFICER, READ)).stripe === stripe) break;
-        }
+        const a = await staleWriter();
         const readHead = jest.spyOn(a as never, 'readHead');
         const before = await count();
         const rows = await onConnection((m) => a.recordRead(m, WARD_OFFICER, READ, read('gate-')));
