@@ -185,11 +185,6 @@ export class ReferralsRepository {
     return { rows, total: found[0].total as number };
   }
 
-  async listForCase(m: EntityManager, caseId: string): Promise<ReferralRow[]> {
-    const rows = await m.query<Raw[]>(`${SELECT} WHERE r.case_id = $1 ORDER BY r.created_at`, [caseId]);
-    return rows.map(toRow);
-  }
-
   /**
    * The insert of a new referral as a write gated on another part of the caller's statement (GatedWrite; with
    * its access-log entry, AuditService.recordWith). Returns its own columns: complete the row with createdRow.
