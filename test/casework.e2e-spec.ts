@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { DataKeyService } from '../src/crypto';
 import type { TestApp } from './support/app';
 import {
   caseBody,
@@ -407,7 +408,12 @@ describe('cases, consent and referrals (end to end)', () => {
       ]);
       const caseForPolice = await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
       expect(caseForPolice.body.referrals.map((x: { id: string }) => x.id)).toEqual([r.id]);
+      const unwrap = jest.spyOn(t.app.get(DataKeyService), 'unwrap');
       const wardView = await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
+      // The notes and the case's sections are opened with the case's data key, unwrapped once.
+      expect(wardView.body.case.survivor.fullName).toBe(c.survivor.fullName);
+      expect(unwrap).toHaveBeenCalledTimes(1);
+      unwrap.mockRestore();
       // The note's answer is the note as stored (its created_at from the insert's RETURNING).
       expect(wardView.body.notes).toContainEqual(note.body);
       expect(note.body.text).toBe('đã liên hệ');

@@ -14,6 +14,7 @@ import {
   BlindIndex,
   BlindIndexService,
   CryptoError,
+  DataKey,
   DataKeyService,
   FieldEncryptionService,
 } from '../crypto';
@@ -545,16 +546,20 @@ export class CasesService {
     return { categories, breakGlass: true };
   }
 
-  /** Decrypts exactly the permitted categories of one case. */
+  /**
+   * Decrypts exactly the permitted categories of one case. `key`: the case's data key when the caller has
+   * already unwrapped it (and will wipe it), so that it is not unwrapped twice.
+   */
   async decryptedView(
     m: EntityManager,
     row: CaseTriageRow,
     allowed: ReadonlySet<CaseCategory>,
+    key?: DataKey,
   ): Promise<CaseView> {
     const encrypted = sealedCategories(row, allowed);
     if (encrypted.length === 0) return fullView(row, {}, allowed);
     const sealed = await this.cases.findSealed(m, row.id, CASE_OWNER, encrypted);
-    return this.openedView(row, sealed, allowed, encrypted);
+    return this.openedView(row, sealed, allowed, encrypted, key);
   }
 
   /** The view of a case whose ciphertexts of `encrypted` (within `allowed`) were read as findSealed does. */
@@ -563,13 +568,15 @@ export class CasesService {
     sealed: SealedCase | null,
     allowed: ReadonlySet<CaseCategory>,
     encrypted: readonly CaseSectionCategory[],
+    given?: DataKey,
   ): Promise<CaseView> {
     if (!sealed?.key) throw new CryptoError('crypto.unknown_key', 'no data key for this case');
-    const key = await this.dataKeys.unwrap(sealed.key);
+    const own = given ? null : await this.dataKeys.unwrap(sealed.key);
     try {
+      const key = given ?? own!;
       return fullView(row, openSections(this.fields, key, row.id, sealed.sections, encrypted), allowed);
     } finally {
-      key.wipe();
+      own?.wipe();
     }
   }
 

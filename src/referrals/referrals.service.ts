@@ -198,6 +198,7 @@ export class ReferralsService {
       const view = referralView(row);
       const canNotes = categories.has('notes');
       let key: DataKey | null = null;
+      let caseCategories: ReadonlySet<CaseCategory>;
       try {
         // A shredded case has no key any more: its notes are gone with it.
         if (canNotes)
@@ -224,17 +225,17 @@ export class ReferralsService {
             createdAt: n.createdAt.toISOString(),
           }));
         }
+        // What the organisation may see of the case right now (triage while pending, sector ∩ consent once
+        // accepted, nothing once ended); for the ward, its own full case. With the notes' key, unwrapped once.
+        const caseRow = await this.cases.findById(m, row.caseId);
+        caseCategories = caseRow
+          ? await this.caseService.readableCategories(m, p, ability, caseRow)
+          : new Set();
+        if (caseRow && caseCategories.size > 0)
+          view.case = await this.caseService.decryptedView(m, caseRow, caseCategories, key ?? undefined);
       } finally {
         key?.wipe();
       }
-      // What the organisation may see of the case right now (triage while pending, sector ∩ consent once
-      // accepted, nothing once ended); for the ward, its own full case.
-      const caseRow = await this.cases.findById(m, row.caseId);
-      const caseCategories: ReadonlySet<CaseCategory> = caseRow
-        ? await this.caseService.readableCategories(m, p, ability, caseRow)
-        : new Set();
-      if (caseRow && caseCategories.size > 0)
-        view.case = await this.caseService.decryptedView(m, caseRow, caseCategories);
       await this.audit.recordNow(m, p, {
         action: 'referral.read',
         resourceType: 'referral',
