@@ -8,6 +8,7 @@ import { ListIndexes1764000000700 } from './1764000000700-ListIndexes';
 import { CaseNumbers1764000000800 } from './1764000000800-CaseNumbers';
 import { InboxIndex1764000000900 } from './1764000000900-InboxIndex';
 import { ReportIndexes1764000001000 } from './1764000001000-ReportIndexes';
+import { ReferralPlaces1764000001100 } from './1764000001100-ReferralPlaces';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -24,4 +25,5 @@ export const MIGRATIONS = [
   CaseNumbers1764000000800,
   InboxIndex1764000000900,
   ReportIndexes1764000001000,
+  ReferralPlaces1764000001100,
 ];

@@ -131,8 +131,12 @@ describe('reports (end to end)', () => {
         }),
       );
     }
-    // Just outside March (Vietnam time): not counted.
-    await insertCase({ ward: '00145', reportedAt: '2024-02-29T23:59:59+07:00', channel: 'hotline_111' });
+    // Just outside March (Vietnam time): not counted, nor the referral of the first, though made in March.
+    const february = await insertCase({
+      ward: '00145',
+      reportedAt: '2024-02-29T23:59:59+07:00',
+      channel: 'hotline_111',
+    });
     await insertCase({ ward: '00145', reportedAt: '2024-04-01T00:00:00+07:00', channel: 'hotline_111' });
     // Hải Phòng, March 2024: 4 cases, never in Hà Nội's figures.
     for (let i = 0; i < 4; i++) await insertCase({ ward: '10507', reportedAt: MID_MARCH, gbvType: 'rape' });
@@ -146,6 +150,7 @@ describe('reports (end to end)', () => {
     for (let i = 8; i < 13; i++) {
       await insertReferral(march[i], orgs.social, 'pending', sent, { dueAt: '2024-03-16T04:00:00Z' });
     }
+    await insertReferral(february, orgs.police, 'accepted', sent, { acceptedAfterHours: 1 });
 
     // Action Month 2024 (15 Nov – 15 Dec) in 00118: 8 cases, two on its first and last instant; two just
     // outside it. Action Month 2023: 3 cases.
@@ -242,6 +247,39 @@ describe('reports (end to end)', () => {
         '/api/v1/reports/summary?from=2024-03-02&to=2024-03-30',
       ).expect(200);
       expect(inner.body.cases.total).toBe(18);
+    });
+
+    it("counts a case's referrals in its commune and its report period, whenever they were made", async () => {
+      // March's 13 referrals: 12 of cases in 00145 (police 6, health 2, social 4), 1 of a case in 00118. The
+      // February case's referral, made in March, is in neither.
+      const longBien = await get('supervisor.hanoi', `${MARCH}&ward=00145`).expect(200);
+      expect(longBien.body.referrals).toMatchObject({
+        total: 12,
+        bySector: { police: 6, health: '<5', social: '<5', shelter: 0 },
+        byStatus: { accepted: 6, declined: '<5', pending: '<5' },
+      });
+      const bo = await get('supervisor.hanoi', `${MARCH}&ward=00118`).expect(200);
+      expect(bo.body.referrals.total).toBe('<5'); // a breakdown of fewer than 5 is "<5" throughout
+      const feb = await get('supervisor.hanoi', '/api/v1/reports/summary?from=2024-02-01&to=2024-02-29');
+      expect(feb.body.referrals.total).toBe('<5');
+      const april = await get('supervisor.hanoi', '/api/v1/reports/summary?from=2024-04-01&to=2024-04-30');
+      expect(april.body.referrals.total).toBe(0);
+    });
+
+    it('counts a case once per form of violence, even if its row names the form twice', async () => {
+      for (let i = 0; i < 5; i++) {
+        await insertCase({
+          ward: '00145',
+          reportedAt: '2021-07-10T09:00:00+07:00',
+          forms: i < 2 ? ['sexual', 'sexual', 'physical'] : ['sexual'],
+        });
+      }
+      const res = await get(
+        'supervisor.hanoi',
+        '/api/v1/reports/summary?from=2021-07-01&to=2021-07-31',
+      ).expect(200);
+      expect(res.body.cases.total).toBe(5);
+      expect(res.body.cases.byForm).toEqual({ physical: '<5', psychological: 0, sexual: 5, economic: 0 });
     });
 
     it('keeps each supervisor in their jurisdiction', async () => {
@@ -453,6 +491,60 @@ describe('reports (end to end)', () => {
       expect(lines).toContain(
         'thong_tin / info,from,Từ ngày (tính cả ngày này) / From (included),2024-11-15,2023-11-15',
       );
+    });
+  });
+
+  // The report finds a case's referrals by the copy of the case's place and report date each referral carries
+  // (migration ReferralPlaces); the database keeps it right whatever a statement says.
+  describe("a referral's copy of its case's place", () => {
+    const place = async (caseId: string) =>
+      ds.query(
+        `SELECT case_province_code AS province, case_ward_code AS ward, case_reported_at AS at
+           FROM referrals WHERE case_id = $1`,
+        [caseId],
+      );
+
+    it('is taken from the case on insert and on any write of it, and follows a change of the case', async () => {
+      const caseId = await insertCase({ ward: '00145', reportedAt: '2022-05-10T09:00:00+07:00' });
+      await insertReferral(caseId, orgs.police, 'pending', '2022-05-10T03:00:00Z');
+      const reported = new Date('2022-05-10T02:00:00Z');
+      expect(await place(caseId)).toEqual([{ province: '01', ward: '00145', at: reported }]);
+
+      await ds.query(
+        `UPDATE referrals SET case_province_code = '31', case_ward_code = '10507', case_reported_at = now()
+          WHERE case_id = $1`,
+        [caseId],
+      );
+      expect(await place(caseId)).toEqual([{ province: '01', ward: '00145', at: reported }]);
+
+      await ds.query(
+        `UPDATE cases SET ward_code = '10507', province_code = '31', reported_at = '2022-06-01T09:00:00+07:00'
+          WHERE id = $1`,
+        [caseId],
+      );
+      expect(await place(caseId)).toEqual([
+        { province: '31', ward: '10507', at: new Date('2022-06-01T02:00:00Z') },
+      ]);
+      const june = await get(
+        'supervisor.haiphong',
+        '/api/v1/reports/summary?from=2022-06-01&to=2022-06-30',
+      ).expect(200);
+      expect(june.body.referrals.total).toBe('<5');
+      const may = await get(
+        'supervisor.hanoi',
+        '/api/v1/reports/summary?from=2022-05-01&to=2022-05-31',
+      ).expect(200);
+      expect(may.body.referrals.total).toBe(0);
+    });
+
+    it('refuses a referral of a case that does not exist', async () => {
+      await expect(
+        ds.query(
+          `INSERT INTO referrals (id, case_id, organization_id, consent_id, services, urgency, due_at, created_by)
+           VALUES ($1, $2, $3, $4, '{other}', 'routine', now(), $5)`,
+          [randomUUID(), randomUUID(), orgs.police, randomUUID(), creator],
+        ),
+      ).rejects.toMatchObject({ driverError: { code: '23503' } });
     });
   });
 });

@@ -438,11 +438,11 @@ export async function bulkSeed(
       [province, Number(year), last],
     );
   }
-  // The cases vacuumed as autovacuum would have left them in a database that grew to this size (it vacuums a
-  // table after inserts of 20 % of its rows): their visibility map set, so that index-only scans (the report's,
-  // the counts of case lists) need not visit the rows. Now, while the cases are still in memory: after the
-  // access log, the same vacuum read them back from disk (5.6 minutes in one run).
-  await client.query('VACUUM cases');
+  // The cases and referrals vacuumed as autovacuum would have left them in a database that grew to this size
+  // (it vacuums a table after inserts of 20 % of its rows): their visibility maps set, so that index-only scans
+  // (the report's, the counts of case lists) need not visit the rows. Now, while they are still in memory:
+  // after the access log, the same vacuum read them back from disk (5.6 minutes in one run).
+  await client.query('VACUUM cases, referrals');
   const casesSeconds = (Date.now() - t0) / 1000;
 
   // The access log: entries continue each stripe's chain from its current head.

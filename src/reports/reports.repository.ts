@@ -6,7 +6,9 @@ import type { ReportPeriod } from './report-period';
 /**
  * The report's one counting statement. It reads only plaintext triage columns of `cases` (never an `enc_*`
  * or `bi_*` column: no case content is read or decrypted), the state and times of `referrals` and the sector
- * of `organizations`. One statement means one snapshot: every table of a report counts the same cases.
+ * of `organizations`. One statement means one snapshot: every table of a report counts the same cases. The
+ * referrals counted are those of the cases counted, found by the copy of their case's place and report date
+ * that each referral carries (kept by the database: migration ReferralPlaces), so each part is one index range.
  * $1/$2: period starts/ends (one pair per period, tagged 0, 1, … in column p), $3 province or null, $4 commune
  * or null, $5 the instant "overdue" is judged at.
  */
@@ -24,17 +26,19 @@ c AS MATERIALIZED (
      AND ($4::varchar IS NULL OR c.ward_code = $4::varchar)
 ),
 r AS MATERIALIZED (
-  SELECT c.p, o.sector, r.status, r.due_at, r.created_at, r.accepted_at
+  SELECT w.p, o.sector, r.status, r.due_at, r.created_at, r.accepted_at
     FROM referrals r
-    JOIN c ON c.id = r.case_id
+    JOIN w ON r.case_reported_at >= w.start_at AND r.case_reported_at < w.end_at
     JOIN organizations o ON o.id = r.organization_id
+   WHERE ($3::varchar IS NULL OR r.case_province_code = $3::varchar)
+     AND ($4::varchar IS NULL OR r.case_ward_code = $4::varchar)
 )
 SELECT p, 'total' AS dim, '' AS k1, '' AS k2, count(*)::int AS n, NULL::float8 AS x FROM c GROUP BY p
 UNION ALL
 SELECT p, 'gbv_type', gbv_type, '', count(*)::int, NULL FROM c GROUP BY p, gbv_type
 UNION ALL
-SELECT c.p, 'form', f.form, '', count(DISTINCT c.id)::int, NULL
-  FROM c CROSS JOIN LATERAL unnest(c.forms) AS f(form) GROUP BY c.p, f.form
+SELECT c.p, 'form', f.form, '', count(*)::int, NULL
+  FROM c CROSS JOIN LATERAL (SELECT DISTINCT u.form FROM unnest(c.forms) AS u(form)) AS f GROUP BY c.p, f.form
 UNION ALL
 SELECT p, 'sex', survivor_sex, '', count(*)::int, NULL FROM c GROUP BY p, survivor_sex
 UNION ALL
