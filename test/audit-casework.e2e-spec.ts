@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 import {
   caseBody,
   giveConsent,
@@ -185,6 +186,84 @@ describe('access log of case work (end to end)', () => {
       const read = await http().get(`/api/v1/cases/${caseId}`).set(as('ward.longbien')).expect(200);
       expect(read.body.survivor.fullName).toBe(MARKERS[0]);
       expect(await reads()).toBe(before + 1);
+    } finally {
+      await owner.end();
+    }
+  });
+
+  /** A case of its own, with the first marker as the survivor's name (one live referral per organisation). */
+  const ownCase = async (): Promise<string> =>
+    (
+      await http()
+        .post('/api/v1/cases')
+        .set(as('ward.longbien'))
+        .send(caseBody({ survivor: { fullName: MARKERS[0], sex: 'female' } }))
+        .expect(201)
+    ).body.id;
+
+  it('case and referral reads take ciphertexts only in the statement that writes their entry', async () => {
+    const police = await organizationId(t, tokens['ward.longbien'], 'Công an phường Long Biên');
+    const ward = tokens['ward.longbien'];
+    const caseId = await ownCase();
+    const consent = await giveConsent(t, ward, caseId, {
+      organizationId: police,
+      categories: ['identity', 'incident'],
+      givenBy: 'survivor',
+    });
+    const referral = await refer(t, ward, caseId, police, consent, 'routine');
+    await http().post(`/api/v1/referrals/${referral.id}/accept`).set(as('police.longbien')).expect(200);
+    await http()
+      .post(`/api/v1/referrals/${referral.id}/notes`)
+      .set(as('police.longbien'))
+      .send({ text: 'ghi chú của công an' })
+      .expect(201);
+    const sent = jest.spyOn(PostgresQueryRunner.prototype, 'query');
+    try {
+      const reads: [string, string][] = [
+        ['ward.longbien', `/api/v1/cases/${caseId}`],
+        ['ward.longbien', `/api/v1/referrals/${referral.id}`],
+        ['police.longbien', `/api/v1/referrals/${referral.id}`],
+      ];
+      for (const [user, url] of reads) {
+        sent.mockClear();
+        const res = await http().get(url).set(as(user)).expect(200);
+        const statements = sent.mock.calls.map(([sql]) => sql);
+        const sealed = statements.filter((sql) => /\benc_\w+/.test(sql));
+        expect(sealed).toHaveLength(1);
+        expect(sealed[0]).toMatch(/INSERT INTO audit_events/);
+        expect(JSON.stringify(res.body)).toContain(
+          url.includes('cases') ? MARKERS[0] : 'ghi chú của công an',
+        );
+      }
+    } finally {
+      sent.mockRestore();
+    }
+  });
+
+  it('a referral read whose entry the database refuses hands out nothing, and leaves no entry', async () => {
+    const police = await organizationId(t, tokens['ward.longbien'], 'Công an phường Long Biên');
+    const ward = tokens['ward.longbien'];
+    const caseId = await ownCase();
+    const consent = await giveConsent(t, ward, caseId, {
+      organizationId: police,
+      categories: ['identity'],
+      givenBy: 'survivor',
+    });
+    const referral = await refer(t, ward, caseId, police, consent, 'emergency');
+    const owner = new Client({ connectionString: t.db.url });
+    await owner.connect();
+    const reads = () => entryCount(owner, 'referral.read', 'resource_id', referral.id);
+    try {
+      await whileRefused(owner, 'referral.read', async () => {
+        const refused = await http().get(`/api/v1/referrals/${referral.id}`).set(as('ward.longbien'));
+        expect(refused.status).toBeGreaterThanOrEqual(500);
+        for (const marker of [...MARKERS, 'ghi chú giả'])
+          expect(JSON.stringify(refused.body)).not.toContain(marker);
+      });
+      expect(await reads()).toBe(0);
+      const read = await http().get(`/api/v1/referrals/${referral.id}`).set(as('ward.longbien')).expect(200);
+      expect(read.body).toMatchObject({ note: 'ghi chú giả', case: { survivor: { fullName: MARKERS[0] } } });
+      expect(await reads()).toBe(1);
     } finally {
       await owner.end();
     }

@@ -133,7 +133,7 @@ export function toTriage(r: Raw): CaseTriageRow {
   };
 }
 
-/** The data key's columns for a join on `dk` (findSealed). */
+/** The data key's columns for a join on `dk` (sealedSql). */
 const DATA_KEY_COLUMNS = joinedDataKeyColumns('dk');
 
 /** The encrypted columns of these categories, each named after its category. */
@@ -154,14 +154,15 @@ export interface SealedCase {
   key: DataKeyRow | null;
 }
 
-/** The ciphertexts of `categories` and the data key of the case `id` (`from` names it `c`). */
-function sealedSql(
+/** The ciphertexts of `categories` and the data key of the case `id` (`from` names it `c`), then `extra` columns. */
+export function sealedSql(
   categories: readonly CaseSectionCategory[],
   from: string,
   id: string,
   ownerType: string,
+  extra: readonly string[] = [],
 ): string {
-  return `SELECT ${[...sectionColumns(categories), DATA_KEY_COLUMNS].join(', ')}
+  return `SELECT ${[...sectionColumns(categories), DATA_KEY_COLUMNS, ...extra].join(', ')}
     FROM ${from} LEFT JOIN data_keys dk ON dk.owner_type = ${ownerType} AND dk.owner_id = c.id
    WHERE c.id = ${id}`;
 }
@@ -245,22 +246,9 @@ export class CasesRepository {
   }
 
   /**
-   * The ciphertexts of the given categories and the case's wrapped data key, in one statement (a read that
-   * was authorised on the triage row). Null when the case is gone; `key` null when it has no data key.
-   */
-  async findSealed(
-    m: EntityManager,
-    id: string,
-    ownerType: string,
-    categories: readonly CaseSectionCategory[],
-  ): Promise<SealedCase | null> {
-    const rows = await m.query<Raw[]>(sealedSql(categories, 'cases c', '$1', '$2'), [id, ownerType]);
-    return sealedOf(rows[0], categories);
-  }
-
-  /**
-   * findSealed as a read gated on the caller's statement (GatedRead; with the read's access-log entry,
-   * AuditService.recordRead): its row comes back only with the entry. Read it with sealedOf.
+   * The ciphertexts of the given categories and the case's wrapped data key, as a read gated on the caller's
+   * statement (GatedRead; with the read's access-log entry, AuditService.recordRead): its row comes back only
+   * with the entry. Read it with sealedOf.
    */
   gatedSealed(id: string, ownerType: string, categories: readonly CaseSectionCategory[]): GatedRead {
     return (gate, p) =>

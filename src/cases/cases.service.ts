@@ -228,7 +228,7 @@ export class CasesService {
           entry,
           this.cases.gatedSealed(row.id, CASE_OWNER, encrypted),
         );
-        view = await this.openedView(row, sealedOf(sealed[0], encrypted), allowed, encrypted);
+        view = await this.openedView(row, sealedOf(sealed[0], encrypted), allowed);
       }
       // The referrals' metadata the caller may read (the ward: all of them; a provider: its own).
       const referrals = found.referrals.filter((r) =>
@@ -547,29 +547,19 @@ export class CasesService {
   }
 
   /**
-   * Decrypts exactly the permitted categories of one case. `key`: the case's data key when the caller has
+   * The view of a case the caller may read `allowed` of. Its ciphertexts of sealedCategories(row, allowed) come
+   * as a read gated on the read's access-log entry returned them (`sealed`: gatedSealed, or a referral's read);
+   * none are needed when no encrypted category is allowed. `given`: the case's data key when the caller has
    * already unwrapped it (and will wipe it), so that it is not unwrapped twice.
    */
-  async decryptedView(
-    m: EntityManager,
-    row: CaseTriageRow,
-    allowed: ReadonlySet<CaseCategory>,
-    key?: DataKey,
-  ): Promise<CaseView> {
-    const encrypted = sealedCategories(row, allowed);
-    if (encrypted.length === 0) return fullView(row, {}, allowed);
-    const sealed = await this.cases.findSealed(m, row.id, CASE_OWNER, encrypted);
-    return this.openedView(row, sealed, allowed, encrypted, key);
-  }
-
-  /** The view of a case whose ciphertexts of `encrypted` (within `allowed`) were read as findSealed does. */
-  private async openedView(
+  async openedView(
     row: CaseTriageRow,
     sealed: SealedCase | null,
     allowed: ReadonlySet<CaseCategory>,
-    encrypted: readonly CaseSectionCategory[],
     given?: DataKey,
   ): Promise<CaseView> {
+    const encrypted = sealedCategories(row, allowed);
+    if (encrypted.length === 0) return fullView(row, {}, allowed);
     if (!sealed?.key) throw new CryptoError('crypto.unknown_key', 'no data key for this case');
     const own = given ? null : await this.dataKeys.unwrap(sealed.key);
     try {
@@ -649,7 +639,10 @@ export function caseSubject(
 }
 
 /** The encrypted categories of `allowed` there is anything to read of (none once the case is shredded). */
-function sealedCategories(row: CaseTriageRow, allowed: ReadonlySet<CaseCategory>): CaseSectionCategory[] {
+export function sealedCategories(
+  row: CaseTriageRow,
+  allowed: ReadonlySet<CaseCategory>,
+): CaseSectionCategory[] {
   return row.shreddedAt ? [] : CASE_SECTION_CATEGORIES.filter((c) => allowed.has(c));
 }
 

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { conditionUses, SqlCondition } from '../authz/sql-scope';
-import { positional } from '../cases/cases.repository';
-import type { GatedWrite } from '../database/gated-write';
+import { positional, sealedSql } from '../cases/cases.repository';
+import type { CaseSectionCategory } from '../cases/case-sections';
+import type { GatedRead, GatedWrite } from '../database/gated-write';
 import type {
   ReferralOutcome,
   ReferralService,
@@ -27,7 +28,6 @@ export interface ReferralRow extends ReferralState {
   consentActive: boolean;
   services: ReferralService[];
   urgency: Urgency;
-  encNote: Buffer | null;
   createdAt: Date;
   version: number;
 }
@@ -49,18 +49,34 @@ const MOVED_COLUMNS = `r.status, r.due_at, r.outcome, r.revoke_cause, r.accepted
 const OWN_COLUMNS = `r.id, r.case_id, r.organization_id, r.consent_id, r.services, r.urgency, r.created_at,
     ${MOVED_COLUMNS}`;
 
-/** A referral row's columns; `note`: with the referring note's ciphertext (a list never shows it, reads null). */
-function columns(note: boolean): string {
-  return `${OWN_COLUMNS}, ${note ? 'r.enc_note' : 'NULL::bytea AS enc_note'},
+/**
+ * A referral row's columns. Never a ciphertext: the referring note and the notes are read only with a read's
+ * access-log entry (gatedSealed).
+ */
+const COLUMNS = `${OWN_COLUMNS},
     c.code AS case_code, c.ward_code, c.province_code, c.status AS case_status, o.name AS organization_name,
     o.sector, cs.categories AS consent_categories,
     (cs.withdrawn_at IS NULL AND (cs.expires_at IS NULL OR cs.expires_at > now())) AS consent_active`;
-}
 /** What a referral row joins, `r` being the referral (a table or a CTE of its rows). */
 const JOINS = `JOIN cases c ON c.id = r.case_id
   JOIN organizations o ON o.id = r.organization_id
   JOIN consents cs ON cs.id = r.consent_id`;
-const SELECT = `SELECT ${columns(true)} FROM referrals r ${JOINS}`;
+const SELECT = `SELECT ${COLUMNS} FROM referrals r ${JOINS}`;
+
+/** A referral's notes (`r`) as one JSON array, oldest first, their ciphertexts in base64 (gatedSealed). */
+const NOTES_JSON = `SELECT coalesce(json_agg(json_build_object('id', n.id, 'organizationId', n.organization_id,
+      'authorId', n.author_id, 'encText', encode(n.enc_text, 'base64'), 'createdAt', n.created_at)
+      ORDER BY n.created_at, n.id), '[]'::json)
+    FROM referral_notes n WHERE n.referral_id = r.id`;
+
+/** A note as a read gated on its entry returned it (sealedNotesOf). */
+export interface SealedNote {
+  id: string;
+  organizationId: string | null;
+  authorId: string;
+  encText: Buffer;
+  createdAt: Date;
+}
 
 type Raw = Record<string, unknown>;
 
@@ -80,7 +96,6 @@ function toRow(r: Raw): ReferralRow {
     consentActive: r.consent_active as boolean,
     services: r.services as ReferralService[],
     urgency: r.urgency as Urgency,
-    encNote: r.enc_note as Buffer | null,
     createdAt: r.created_at as Date,
     ...movedColumns(r),
   };
@@ -149,7 +164,7 @@ export class ReferralsRepository {
    * A page of the referrals in scope, most urgent deadline first, with the number of all of them, in one
    * statement. The page and the count come from `referrals` alone (joined to `cases` only when the scope names
    * the case's commune or province); the organisation, consent and case columns are then read for the page's
-   * rows only. The rows carry no note (`encNote` null): a list never shows it, so its ciphertext is not read.
+   * rows only.
    */
   async list(
     m: EntityManager,
@@ -177,7 +192,7 @@ export class ReferralsRepository {
          SELECT ${OWN_COLUMNS} FROM ${from} WHERE ${matching}
          ORDER BY r.due_at ASC, r.id LIMIT $${n + 1} OFFSET $${n + 2})
        SELECT counted.total, listed.* FROM (SELECT count(*)::int AS total FROM ${from} WHERE ${matching}) counted
-       LEFT JOIN (SELECT ${columns(false)} FROM page r ${JOINS}) listed ON true
+       LEFT JOIN (SELECT ${COLUMNS} FROM page r ${JOINS}) listed ON true
        ORDER BY listed.due_at ASC, listed.id`,
       [...params, pageSize, (page - 1) * pageSize],
     );
@@ -198,7 +213,7 @@ export class ReferralsRepository {
                 ${p(r.services, 'text[]')}, ${p(r.urgency, 'text')}, ${p(r.dueAt, 'timestamptz')},
                 ${p(r.encNote, 'bytea')}, ${p(r.createdBy, 'uuid')}, ${createdAt}, ${createdAt}
            FROM ${gate}
-         RETURNING ${OWN_COLUMNS}, r.enc_note`;
+         RETURNING ${OWN_COLUMNS}`;
     };
   }
 
@@ -264,25 +279,39 @@ export class ReferralsRepository {
        RETURNING created_at`;
   }
 
-  /** Notes of a referral: all of them (ward: organizationId null), or those of one organisation (provider). */
-  async notes(
-    m: EntityManager,
-    referralId: string,
-    organizationId: string | null,
-  ): Promise<
-    { id: string; organizationId: string | null; authorId: string; encText: Buffer; createdAt: Date }[]
-  > {
-    const rows = await m.query<Raw[]>(
-      `SELECT id, organization_id, author_id, enc_text, created_at FROM referral_notes
-       WHERE referral_id = $1 ${organizationId === null ? '' : 'AND organization_id = $2'} ORDER BY created_at, id`,
-      organizationId === null ? [referralId] : [referralId, organizationId],
-    );
-    return rows.map((r) => ({
-      id: r.id as string,
-      organizationId: r.organization_id as string | null,
-      authorId: r.author_id as string,
-      encText: r.enc_text as Buffer,
-      createdAt: r.created_at as Date,
-    }));
+  /**
+   * What a referral read decrypts, as a read gated on the caller's statement (GatedRead; with the read's
+   * access-log entry, AuditService.recordRead), so that no ciphertext comes back without the entry: the case's
+   * ciphertexts of `categories` and its data key (read the row with sealedOf) and, with `notes`, the referring
+   * note and the notes of all organisations (the ward: organizationId null) or of one (a provider; with
+   * sealedNotesOf). No row when the referral is gone.
+   */
+  gatedSealed(
+    referral: { id: string; caseId: string },
+    ownerType: string,
+    categories: readonly CaseSectionCategory[],
+    notes: { organizationId: string | null } | null,
+  ): GatedRead {
+    return (gate, p) => {
+      const own =
+        notes?.organizationId != null ? ` AND n.organization_id = ${p(notes.organizationId, 'uuid')}` : '';
+      const from = `${gate} CROSS JOIN referrals r JOIN cases c ON c.id = r.case_id AND r.id = ${p(referral.id, 'uuid')}`;
+      const extra = notes ? ['r.enc_note', `(${NOTES_JSON}${own}) AS notes`] : [];
+      return sealedSql(categories, from, p(referral.caseId, 'uuid'), p(ownerType, 'text'), extra);
+    };
   }
+}
+
+/** The referring note's and the notes' ciphertexts of a row read with gatedSealed and `notes`. */
+export function sealedNotesOf(r: Raw): { note: Buffer | null; notes: SealedNote[] } {
+  return {
+    note: r.enc_note as Buffer | null,
+    notes: (r.notes as Raw[]).map((n) => ({
+      id: n.id as string,
+      organizationId: n.organizationId as string | null,
+      authorId: n.authorId as string,
+      encText: Buffer.from(n.encText as string, 'base64'),
+      createdAt: new Date(n.createdAt as string),
+    })),
+  };
 }

@@ -8,13 +8,13 @@ import { accessibleWhere } from '../authz/sql-scope';
 import type { CaseCategory, ReferralSubject } from '../authz/subjects';
 import type { AuditEntryInput, AuditFieldCategory } from '../audit/audit.types';
 import { AuditService } from '../audit/audit.service';
-import { CASE_OWNER, CasesService } from '../cases/cases.service';
+import { CASE_OWNER, CasesService, sealedCategories } from '../cases/cases.service';
 import { DomainError } from '../common/errors/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ConsentExpiryService } from '../consents/consent-expiry.service';
 import { consentStatus } from '../consents/consents.service';
-import { DataKey, DataKeyService, FieldEncryptionService } from '../crypto';
-import { CasesRepository } from '../cases/cases.repository';
+import { CryptoError, DataKeyService, FieldEncryptionService } from '../crypto';
+import { CasesRepository, sealedOf } from '../cases/cases.repository';
 import {
   CompleteReferralDto,
   CreateNoteDto,
@@ -30,6 +30,7 @@ import {
   REFERRAL_COLUMNS,
   ReferralRow,
   ReferralsRepository,
+  sealedNotesOf,
 } from './referrals.repository';
 
 type AuditAction = 'referral.accept' | 'referral.decline' | 'referral.complete' | 'referral.revoke';
@@ -196,55 +197,69 @@ export class ReferralsService {
         throw NOT_FOUND();
       }
       const view = referralView(row);
-      const canNotes = categories.has('notes');
-      let key: DataKey | null = null;
-      let caseCategories: ReadonlySet<CaseCategory>;
-      try {
-        // A shredded case has no key any more: its notes are gone with it.
-        if (canNotes)
-          key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: row.caseId }, m).catch(() => null);
-        if (key) {
-          view.note = row.encNote
-            ? this.fields.decryptString(key, loc('referrals', 'enc_note', row.id), row.encNote as never)
-            : null;
-          const notes = await this.referrals.notes(
-            m,
-            row.id,
-            // A provider sees its own organisation's notes only (and a provider without one sees none).
-            p.role === 'provider' ? (p.organizationId ?? NO_ORGANIZATION) : null,
-          );
-          view.notes = notes.map((n): NoteView => ({
-            id: n.id,
-            organizationId: n.organizationId,
-            authorId: n.authorId,
-            text: this.fields.decryptString(
-              key!,
-              loc('referral_notes', 'enc_text', n.id),
-              n.encText as never,
-            ),
-            createdAt: n.createdAt.toISOString(),
-          }));
-        }
-        // What the organisation may see of the case right now (triage while pending, sector ∩ consent once
-        // accepted, nothing once ended); for the ward, its own full case. With the notes' key, unwrapped once.
-        const caseRow = await this.cases.findById(m, row.caseId);
-        caseCategories = caseRow
-          ? await this.caseService.readableCategories(m, p, ability, caseRow)
-          : new Set();
-        if (caseRow && caseCategories.size > 0)
-          view.case = await this.caseService.decryptedView(m, caseRow, caseCategories, key ?? undefined);
-      } finally {
-        key?.wipe();
-      }
-      await this.audit.recordNow(m, p, {
+      // What the organisation may see of the case right now (triage while pending, sector ∩ consent once
+      // accepted, nothing once ended); for the ward, its own full case.
+      const caseRow = await this.cases.findById(m, row.caseId);
+      const caseCategories: ReadonlySet<CaseCategory> = caseRow
+        ? await this.caseService.readableCategories(m, p, ability, caseRow)
+        : new Set();
+      const showCase = caseRow !== null && caseCategories.size > 0;
+      const encrypted = showCase ? sealedCategories(caseRow, caseCategories) : [];
+      // The notes, if the caller may read them (a provider: its own organisation's only; one without an
+      // organisation none); a shredded case's notes are gone with its data key.
+      const notes =
+        categories.has('notes') && caseRow !== null && caseRow.shreddedAt === null
+          ? { organizationId: p.role === 'provider' ? (p.organizationId ?? NO_ORGANIZATION) : null }
+          : null;
+      const entry: AuditEntryInput = {
         action: 'referral.read',
         resourceType: 'referral',
         resourceId: row.id,
         caseId: row.caseId,
-        fields: disclosed(view, caseCategories),
+        fields: disclosed(notes !== null, showCase ? caseCategories : new Set()),
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
-      });
+      };
+      if (notes === null && encrypted.length === 0) {
+        await this.audit.recordNow(m, p, entry);
+        if (showCase) view.case = await this.caseService.openedView(caseRow, null, caseCategories);
+        return view;
+      }
+      // The ciphertexts come with the entry, in one statement (recordRead): none without it.
+      const [sealed] = await this.audit.recordRead(
+        m,
+        p,
+        entry,
+        this.referrals.gatedSealed(row, CASE_OWNER, encrypted, notes),
+      );
+      if (!sealed) throw NOT_FOUND(); // the referral went between its check and this read (it is on record)
+      const keyRow = sealedOf(sealed, encrypted)!.key;
+      if (!keyRow) throw new CryptoError('crypto.unknown_key', 'no data key for this case');
+      const key = await this.dataKeys.unwrap(keyRow);
+      try {
+        if (notes) {
+          const { note, notes: sealedNotes } = sealedNotesOf(sealed);
+          view.note = note
+            ? this.fields.decryptString(key, loc('referrals', 'enc_note', row.id), note as never)
+            : null;
+          view.notes = sealedNotes.map((n): NoteView => ({
+            id: n.id,
+            organizationId: n.organizationId,
+            authorId: n.authorId,
+            text: this.fields.decryptString(key, loc('referral_notes', 'enc_text', n.id), n.encText as never),
+            createdAt: n.createdAt.toISOString(),
+          }));
+        }
+        if (showCase)
+          view.case = await this.caseService.openedView(
+            caseRow,
+            sealedOf(sealed, encrypted),
+            caseCategories,
+            key,
+          );
+      } finally {
+        key.wipe();
+      }
       return view;
     });
   }
@@ -428,11 +443,11 @@ export class ReferralsService {
   }
 }
 
-/** The categories this referral view actually carries, for the access log. */
-function disclosed(view: ReferralView, caseCategories: ReadonlySet<CaseCategory>): AuditFieldCategory[] {
+/** The categories a referral read discloses, for the access log: decided before anything encrypted is read. */
+function disclosed(notes: boolean, caseCategories: ReadonlySet<CaseCategory>): AuditFieldCategory[] {
   const out = new Set<AuditFieldCategory>(['triage']);
-  if (view.notes !== undefined) out.add('notes');
-  if (view.case) for (const c of caseCategories) if (c !== 'notes') out.add(c);
+  if (notes) out.add('notes');
+  for (const c of caseCategories) if (c !== 'notes') out.add(c);
   return [...out];
 }
 
