@@ -13,6 +13,9 @@ export class ReferralPlaces1764000001100 implements MigrationInterface {
   name = 'ReferralPlaces1764000001100';
 
   async up(q: QueryRunner): Promise<void> {
+    // No referral or case place may be written between the copy below and the triggers (the migration's
+    // transaction holds the locks to its end).
+    await q.query(`LOCK TABLE cases, referrals IN SHARE ROW EXCLUSIVE MODE`);
     await q.query(`
       ALTER TABLE referrals
         ADD COLUMN case_province_code varchar(2),

@@ -9,6 +9,7 @@ import { CaseNumbers1764000000800 } from './1764000000800-CaseNumbers';
 import { InboxIndex1764000000900 } from './1764000000900-InboxIndex';
 import { ReportIndexes1764000001000 } from './1764000001000-ReportIndexes';
 import { ReferralPlaces1764000001100 } from './1764000001100-ReferralPlaces';
+import { CaseCounts1764000001200 } from './1764000001200-CaseCounts';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -26,4 +27,5 @@ export const MIGRATIONS = [
   InboxIndex1764000000900,
   ReportIndexes1764000001000,
   ReferralPlaces1764000001100,
+  CaseCounts1764000001200,
 ];

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { DataKeyService } from '../src/crypto';
@@ -133,6 +135,72 @@ describe('cases, consent and referrals (end to end)', () => {
       const page2 = await as('ward.longbien').get('/api/v1/cases?pageSize=1&page=2').expect(200);
       expect(page2.body.items).toHaveLength(1);
       expect(page2.body.total).toBe(mine.body.total);
+    });
+
+    it("a list's total is the number of cases in scope, whoever writes them (the communes' kept counts)", async () => {
+      await newCase();
+      const owner = new Client({ connectionString: t.db.url });
+      await owner.connect();
+      const lists: [string, string][] = [
+        ['ward.longbien', `ward_code = '00145'`],
+        ['ward.bode', `ward_code = '00118'`],
+        ['supervisor.hanoi', `province_code = '01'`],
+        ['supervisor.haiphong', `province_code = '31'`],
+      ];
+      const check = async () => {
+        for (const [user, where] of lists) {
+          const { rows } = await owner.query(`SELECT count(*)::int AS n FROM cases WHERE ${where}`);
+          const res = await as(user).get('/api/v1/cases?pageSize=1').expect(200);
+          expect([user, res.body.total]).toEqual([user, rows[0].n]);
+          // Past the last page too.
+          const beyond = await as(user)
+            .get(`/api/v1/cases?pageSize=1&page=${rows[0].n + 1}`)
+            .expect(200);
+          expect([user, beyond.body.total]).toEqual([user, rows[0].n]);
+        }
+      };
+      const id = randomUUID();
+      try {
+        await check();
+        expect((await as('ward.longbien').get('/api/v1/cases').expect(200)).body.total).toBeGreaterThan(0);
+        // Written past the service: counted all the same, moved, then gone.
+        const [{ id: creator }] = (await owner.query(`SELECT id FROM users WHERE username = 'ward.longbien'`))
+          .rows;
+        await owner.query(
+          `INSERT INTO cases (id, code, ward_code, province_code, reported_at, report_channel, risk_level,
+                              survivor_sex, age_group, gbv_type, forms, created_by)
+           VALUES ($1, 'HVTEST-COUNT', '00145', '01', now(), 'walk_in', 'low', 'female', '18-59',
+                   'physical_assault', '{physical}', $2)`,
+          [id, creator],
+        );
+        await check();
+        await owner.query(`UPDATE cases SET ward_code = '10507', province_code = '31' WHERE id = $1`, [id]);
+        await check();
+        await owner.query(`DELETE FROM cases WHERE id = $1`, [id]);
+        await check();
+        const { rows: drift } = await owner.query(
+          `SELECT k.province_code, k.ward_code, k.n, count(c.id)::int AS cases
+             FROM case_counts k LEFT JOIN cases c ON c.ward_code = k.ward_code AND c.province_code = k.province_code
+            GROUP BY k.province_code, k.ward_code, k.n HAVING k.n <> count(c.id)`,
+        );
+        expect(drift).toEqual([]);
+        // A national supervisor's scope (no condition): every case.
+        await owner.query(`UPDATE users SET province_code = NULL WHERE username = 'supervisor.haiphong'`);
+        try {
+          const { rows } = await owner.query(`SELECT count(*)::int AS n FROM cases`);
+          const all = await as('supervisor.haiphong').get('/api/v1/cases?pageSize=1').expect(200);
+          expect(all.body.total).toBe(rows[0].n);
+        } finally {
+          await owner.query(`UPDATE users SET province_code = '31' WHERE username = 'supervisor.haiphong'`);
+        }
+        // The service's role reads the counts, never writes them.
+        await expect(
+          t.app.get(DataSource).query(`UPDATE case_counts SET n = n + 1 WHERE ward_code = '00145'`),
+        ).rejects.toMatchObject({ driverError: { code: '42501' } });
+      } finally {
+        await owner.query(`DELETE FROM cases WHERE id = $1`, [id]);
+        await owner.end();
+      }
     });
 
     it('updates with optimistic locking: If-Match or body version; stale → 409', async () => {

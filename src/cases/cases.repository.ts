@@ -187,6 +187,13 @@ function toReferralSummary(r: Raw): ReferralSummary {
   };
 }
 
+/** Whether a condition names no column but `c.ward_code` and `c.province_code` (a list's total: case_counts). */
+export function byCommune(sql: string): boolean {
+  return [...sql.matchAll(/\b(\w+)\.(\w+)\b/g)].every(
+    ([, alias, column]) => alias === 'c' && (column === 'ward_code' || column === 'province_code'),
+  );
+}
+
 /** Rewrites TypeORM-style `:name` parameters into positional `$n` ones for EntityManager.query. */
 export function positional(condition: SqlCondition, first = 1): { sql: string; params: unknown[] } {
   const params: unknown[] = [];
@@ -267,14 +274,20 @@ export class CasesRepository {
     // Ward officers and supervisors have conditions on the case alone: no join, no DISTINCT, so the page comes
     // from an index in created_at order (bench/results/scale-plans.md). Providers see cases through referrals.
     const direct = !conditionUses(scope, 'r', 'cs'); // the referral or consent of SCOPED_FROM
+    // A scope that names nothing but the case's commune and province holds the same for every case of a
+    // commune: its total adds up the communes' counts (case_counts, kept by triggers in the same transaction
+    // as the cases) instead of counting the cases, a province's tens of thousands of them on every page.
+    const directCount = byCommune(where.sql)
+      ? `SELECT coalesce(sum(c.n), 0)::int AS n FROM case_counts c WHERE ${where.sql}`
+      : `SELECT count(*)::int AS n FROM cases c WHERE ${where.sql}`;
     const pageSql = direct
-      ? `SELECT ${TRIAGE_COLUMNS}, (SELECT count(*)::int FROM cases c WHERE ${where.sql}) AS total
+      ? `SELECT ${TRIAGE_COLUMNS}, (${directCount}) AS total
          FROM cases c WHERE ${where.sql}`
       : `WITH scoped AS (SELECT DISTINCT c.id FROM ${SCOPED_FROM} WHERE ${where.sql})
          SELECT ${TRIAGE_COLUMNS}, (SELECT count(*)::int FROM scoped) AS total
          FROM cases c JOIN scoped s ON s.id = c.id`;
     const countSql = direct
-      ? `SELECT count(*)::int AS n FROM cases c WHERE ${where.sql}`
+      ? directCount
       : `SELECT count(DISTINCT c.id)::int AS n FROM ${SCOPED_FROM} WHERE ${where.sql}`;
     const rows = await m.query<Raw[]>(
       `${pageSql} ORDER BY c.created_at DESC, c.id LIMIT $${n + 1} OFFSET $${n + 2}`,
