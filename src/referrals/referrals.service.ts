@@ -233,9 +233,9 @@ export class ReferralsService {
         this.referrals.gatedSealed(row, CASE_OWNER, encrypted, notes),
       );
       if (!sealed) throw NOT_FOUND(); // the referral went between its check and this read (it is on record)
-      const keyRow = sealedOf(sealed, encrypted)!.key;
-      if (!keyRow) throw new CryptoError('crypto.unknown_key', 'no data key for this case');
-      const key = await this.dataKeys.unwrap(keyRow);
+      const sealedCase = sealedOf(sealed, encrypted)!; // there is a row
+      if (!sealedCase.key) throw new CryptoError('crypto.unknown_key', 'no data key for this case');
+      const key = await this.dataKeys.unwrap(sealedCase.key);
       try {
         if (notes) {
           const { note, notes: sealedNotes } = sealedNotesOf(sealed);
@@ -250,13 +250,7 @@ export class ReferralsService {
             createdAt: n.createdAt.toISOString(),
           }));
         }
-        if (showCase)
-          view.case = await this.caseService.openedView(
-            caseRow,
-            sealedOf(sealed, encrypted),
-            caseCategories,
-            key,
-          );
+        if (showCase) view.case = await this.caseService.openedView(caseRow, sealedCase, caseCategories, key);
       } finally {
         key.wipe();
       }
