@@ -1,5 +1,15 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
+/** A trigger function that runs `body` as the function's owner (the migrations' role), then returns NULL. */
+function definer(name: string, body: string): string {
+  return `CREATE FUNCTION ${name}() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    BEGIN
+      ${body}
+      RETURN NULL;
+    END $$`;
+}
+
 /**
  * The number of cases of each commune, kept by the database (`case_counts`), so that a case list's total
  * adds up at most a province's communes instead of counting its cases (issue 8: a supervisor's list counted
@@ -26,42 +36,33 @@ export class CaseCounts1764000001200 implements MigrationInterface {
       SELECT province_code, ward_code, count(*) FROM cases GROUP BY province_code, ward_code`);
     // The functions run as their owner: the service's role cannot write the counts itself. Rows are locked in
     // one order, so that two statements adding cases to the same communes cannot deadlock.
-    await q.query(`
-      CREATE FUNCTION case_counts_add() RETURNS trigger
-      LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-      BEGIN
-        INSERT INTO case_counts AS k (province_code, ward_code, n)
-        SELECT province_code, ward_code, count(*) FROM added
-         GROUP BY province_code, ward_code ORDER BY province_code, ward_code
-        ON CONFLICT (province_code, ward_code) DO UPDATE SET n = k.n + EXCLUDED.n;
-        RETURN NULL;
-      END $$`);
-    await q.query(`
-      CREATE FUNCTION case_counts_remove() RETURNS trigger
-      LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-      BEGIN
-        UPDATE case_counts k SET n = k.n - d.n
-          FROM (SELECT province_code, ward_code, count(*) AS n FROM removed
-                 GROUP BY province_code, ward_code ORDER BY province_code, ward_code) d
-         WHERE k.province_code = d.province_code AND k.ward_code = d.ward_code;
-        RETURN NULL;
-      END $$`);
-    await q.query(`
-      CREATE FUNCTION case_counts_move() RETURNS trigger
-      LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-      BEGIN
-        UPDATE case_counts SET n = n - 1 WHERE province_code = OLD.province_code AND ward_code = OLD.ward_code;
-        INSERT INTO case_counts AS k (province_code, ward_code, n) VALUES (NEW.province_code, NEW.ward_code, 1)
-        ON CONFLICT (province_code, ward_code) DO UPDATE SET n = k.n + 1;
-        RETURN NULL;
-      END $$`);
-    await q.query(`
-      CREATE FUNCTION case_counts_clear() RETURNS trigger
-      LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-      BEGIN
-        DELETE FROM case_counts;
-        RETURN NULL;
-      END $$`);
+    await q.query(
+      definer(
+        'case_counts_add',
+        `INSERT INTO case_counts AS k (province_code, ward_code, n)
+         SELECT province_code, ward_code, count(*) FROM added
+          GROUP BY province_code, ward_code ORDER BY province_code, ward_code
+         ON CONFLICT (province_code, ward_code) DO UPDATE SET n = k.n + EXCLUDED.n;`,
+      ),
+    );
+    await q.query(
+      definer(
+        'case_counts_remove',
+        `UPDATE case_counts k SET n = k.n - d.n
+           FROM (SELECT province_code, ward_code, count(*) AS n FROM removed
+                  GROUP BY province_code, ward_code ORDER BY province_code, ward_code) d
+          WHERE k.province_code = d.province_code AND k.ward_code = d.ward_code;`,
+      ),
+    );
+    await q.query(
+      definer(
+        'case_counts_move',
+        `UPDATE case_counts SET n = n - 1 WHERE province_code = OLD.province_code AND ward_code = OLD.ward_code;
+         INSERT INTO case_counts AS k (province_code, ward_code, n) VALUES (NEW.province_code, NEW.ward_code, 1)
+         ON CONFLICT (province_code, ward_code) DO UPDATE SET n = k.n + 1;`,
+      ),
+    );
+    await q.query(definer('case_counts_clear', `DELETE FROM case_counts;`));
     for (const f of ['case_counts_add', 'case_counts_remove', 'case_counts_move', 'case_counts_clear']) {
       await q.query(`REVOKE ALL ON FUNCTION ${f}() FROM PUBLIC`);
     }

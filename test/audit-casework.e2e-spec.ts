@@ -191,26 +191,34 @@ describe('access log of case work (end to end)', () => {
     }
   });
 
-  /** A case of its own, with the first marker as the survivor's name (one live referral per organisation). */
-  const ownCase = async (): Promise<string> =>
-    (
+  /**
+   * A case of its own (one live referral per organisation), with the first marker as the survivor's name,
+   * referred to the police of Long Biên under a consent to `categories`.
+   */
+  const referredCase = async (
+    categories: string[],
+    urgency: string,
+  ): Promise<{ caseId: string; referralId: string }> => {
+    const ward = tokens['ward.longbien'];
+    const police = await organizationId(t, ward, 'Công an phường Long Biên');
+    const caseId = (
       await http()
         .post('/api/v1/cases')
         .set(as('ward.longbien'))
         .send(caseBody({ survivor: { fullName: MARKERS[0], sex: 'female' } }))
         .expect(201)
     ).body.id;
-
-  it('case and referral reads take ciphertexts only in the statement that writes their entry', async () => {
-    const police = await organizationId(t, tokens['ward.longbien'], 'Công an phường Long Biên');
-    const ward = tokens['ward.longbien'];
-    const caseId = await ownCase();
     const consent = await giveConsent(t, ward, caseId, {
       organizationId: police,
-      categories: ['identity', 'incident'],
+      categories,
       givenBy: 'survivor',
     });
-    const referral = await refer(t, ward, caseId, police, consent, 'routine');
+    return { caseId, referralId: (await refer(t, ward, caseId, police, consent, urgency)).id };
+  };
+
+  it('case and referral reads take ciphertexts only in the statement that writes their entry', async () => {
+    const { caseId, referralId } = await referredCase(['identity', 'incident'], 'routine');
+    const referral = { id: referralId };
     await http().post(`/api/v1/referrals/${referral.id}/accept`).set(as('police.longbien')).expect(200);
     await http()
       .post(`/api/v1/referrals/${referral.id}/notes`)
@@ -241,15 +249,8 @@ describe('access log of case work (end to end)', () => {
   });
 
   it('a referral read whose entry the database refuses hands out nothing, and leaves no entry', async () => {
-    const police = await organizationId(t, tokens['ward.longbien'], 'Công an phường Long Biên');
-    const ward = tokens['ward.longbien'];
-    const caseId = await ownCase();
-    const consent = await giveConsent(t, ward, caseId, {
-      organizationId: police,
-      categories: ['identity'],
-      givenBy: 'survivor',
-    });
-    const referral = await refer(t, ward, caseId, police, consent, 'emergency');
+    const { referralId } = await referredCase(['identity'], 'emergency');
+    const referral = { id: referralId };
     const owner = new Client({ connectionString: t.db.url });
     await owner.connect();
     const reads = () => entryCount(owner, 'referral.read', 'resource_id', referral.id);
