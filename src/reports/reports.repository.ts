@@ -9,6 +9,7 @@ import type { ReportPeriod } from './report-period';
  * of `organizations`. One statement means one snapshot: every table of a report counts the same cases. The
  * referrals counted are those of the cases counted, found by the copy of their case's place and report date
  * that each referral carries (kept by the database: migration ReferralPlaces), so each part is one index range.
+ * The cases are aggregated in one pass for all one-way breakdowns (GROUPING SETS), the percentiles in one sort.
  * $1/$2: period starts/ends (one pair per period, tagged 0, 1, … in column p), $3 province or null, $4 commune
  * or null, $5 the instant "overdue" is judged at.
  */
@@ -33,39 +34,40 @@ r AS MATERIALIZED (
    WHERE ($3::varchar IS NULL OR r.case_province_code = $3::varchar)
      AND ($4::varchar IS NULL OR r.case_ward_code = $4::varchar)
 )
-SELECT p, 'total' AS dim, '' AS k1, '' AS k2, count(*)::int AS n, NULL::float8 AS x FROM c GROUP BY p
-UNION ALL
-SELECT p, 'gbv_type', gbv_type, '', count(*)::int, NULL FROM c GROUP BY p, gbv_type
+SELECT p,
+       CASE WHEN GROUPING(gbv_type) = 0 THEN 'gbv_type' WHEN GROUPING(survivor_sex) = 0 THEN 'sex'
+            WHEN GROUPING(age_group) = 0 THEN 'age_group' WHEN GROUPING(report_channel) = 0 THEN 'report_channel'
+            WHEN GROUPING(ward_code) = 0 THEN 'commune' WHEN GROUPING(province_code) = 0 THEN 'province'
+            ELSE 'total' END AS dim,
+       CASE WHEN GROUPING(gbv_type) = 0 THEN gbv_type WHEN GROUPING(survivor_sex) = 0 THEN survivor_sex
+            WHEN GROUPING(age_group) = 0 THEN age_group WHEN GROUPING(report_channel) = 0 THEN report_channel
+            WHEN GROUPING(ward_code) = 0 THEN ward_code WHEN GROUPING(province_code) = 0 THEN province_code
+            ELSE '' END AS k1,
+       '' AS k2, count(*)::int AS n, NULL::float8 AS x
+  FROM c
+ GROUP BY GROUPING SETS ((p), (p, gbv_type), (p, survivor_sex), (p, age_group), (p, report_channel), (p, ward_code),
+                        (p, province_code))
 UNION ALL
 SELECT c.p, 'form', f.form, '', count(*)::int, NULL
   FROM c CROSS JOIN LATERAL (SELECT DISTINCT u.form FROM unnest(c.forms) AS u(form)) AS f GROUP BY c.p, f.form
 UNION ALL
-SELECT p, 'sex', survivor_sex, '', count(*)::int, NULL FROM c GROUP BY p, survivor_sex
-UNION ALL
-SELECT p, 'age_group', age_group, '', count(*)::int, NULL FROM c GROUP BY p, age_group
-UNION ALL
-SELECT p, 'children', 'under16', '', (count(*) FILTER (WHERE child_vn))::int, NULL FROM c GROUP BY p
-UNION ALL
-SELECT p, 'children', 'under18', '', (count(*) FILTER (WHERE child_gbvims))::int, NULL FROM c GROUP BY p
-UNION ALL
-SELECT p, 'report_channel', report_channel, '', count(*)::int, NULL FROM c GROUP BY p, report_channel
-UNION ALL
-SELECT p, 'commune', ward_code, '', count(*)::int, NULL FROM c GROUP BY p, ward_code
-UNION ALL
-SELECT p, 'province', province_code, '', count(*)::int, NULL FROM c GROUP BY p, province_code
+SELECT ch.p, 'children', v.k, '', v.n, NULL
+  FROM (SELECT p, (count(*) FILTER (WHERE child_vn))::int AS under16,
+               (count(*) FILTER (WHERE child_gbvims))::int AS under18
+          FROM c GROUP BY p) ch
+ CROSS JOIN LATERAL (VALUES ('under16', ch.under16), ('under18', ch.under18)) AS v(k, n)
 UNION ALL
 SELECT p, 'referral', sector, status, count(*)::int, NULL FROM r GROUP BY p, sector, status
 UNION ALL
 SELECT p, 'overdue', '', '', (count(*) FILTER (WHERE status = 'pending' AND due_at < $5::timestamptz))::int, NULL
   FROM r GROUP BY p
 UNION ALL
-SELECT p, 'hours_to_accept', 'median', '', count(*)::int,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY (extract(epoch FROM accepted_at - created_at) / 3600)::float8)
-  FROM r WHERE accepted_at IS NOT NULL GROUP BY p
-UNION ALL
-SELECT p, 'hours_to_accept', 'p90', '', count(*)::int,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY (extract(epoch FROM accepted_at - created_at) / 3600)::float8)
-  FROM r WHERE accepted_at IS NOT NULL GROUP BY p`;
+SELECT h.p, 'hours_to_accept', v.k, '', h.n, v.x
+  FROM (SELECT p, count(*)::int AS n,
+               percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP
+                 (ORDER BY (extract(epoch FROM accepted_at - created_at) / 3600)::float8) AS q
+          FROM r WHERE accepted_at IS NOT NULL GROUP BY p) h
+ CROSS JOIN LATERAL (VALUES ('median', h.q[1]), ('p90', h.q[2])) AS v(k, x)`;
 
 interface CountRow {
   p: number;
