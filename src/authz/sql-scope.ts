@@ -33,6 +33,14 @@ export function conditionUses(condition: SqlCondition, ...aliases: string[]): bo
   return new RegExp(`\\b(${aliases.join('|')})\\.`).test(condition.sql);
 }
 
+/**
+ * Whether every column a condition names is one of these (`c.ward_code`…); true for `TRUE` and `FALSE`. Such a
+ * condition holds alike for all rows that agree on those columns (e.g. a case list's total: case_counts).
+ */
+export function conditionNamesOnly(condition: SqlCondition, ...columns: string[]): boolean {
+  return [...condition.sql.matchAll(/\b\w+\.\w+\b/g)].every(([ref]) => columns.includes(ref));
+}
+
 /** Structural view of @ucast's condition tree (what rulesToAST returns). */
 interface AstNode {
   readonly operator: string;

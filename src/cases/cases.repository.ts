@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { conditionUses, SqlCondition } from '../authz/sql-scope';
+import { conditionNamesOnly, conditionUses, SqlCondition } from '../authz/sql-scope';
 import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import type { GatedRead, GatedWrite } from '../database/gated-write';
@@ -154,7 +154,10 @@ export interface SealedCase {
   key: DataKeyRow | null;
 }
 
-/** The ciphertexts of `categories` and the data key of the case `id` (`from` names it `c`), then `extra` columns. */
+/**
+ * The ciphertexts of `categories` and the data key of the case whose id is the SQL expression `id` (a placeholder,
+ * or a column of `from`), `from` naming the case `c`; then `extra` columns.
+ */
 export function sealedSql(
   categories: readonly CaseSectionCategory[],
   from: string,
@@ -189,9 +192,7 @@ function toReferralSummary(r: Raw): ReferralSummary {
 
 /** Whether a condition names no column but `c.ward_code` and `c.province_code` (a list's total: case_counts). */
 export function byCommune(sql: string): boolean {
-  return [...sql.matchAll(/\b(\w+)\.(\w+)\b/g)].every(
-    ([, alias, column]) => alias === 'c' && (column === 'ward_code' || column === 'province_code'),
-  );
+  return conditionNamesOnly({ sql, params: {} }, 'c.ward_code', 'c.province_code');
 }
 
 /** Rewrites TypeORM-style `:name` parameters into positional `$n` ones for EntityManager.query. */

@@ -287,7 +287,7 @@ export class ReferralsRepository {
    * sealedNotesOf). No row when the referral is gone.
    */
   gatedSealed(
-    referral: { id: string; caseId: string },
+    referralId: string,
     ownerType: string,
     categories: readonly CaseSectionCategory[],
     notes: { organizationId: string | null } | null,
@@ -295,9 +295,10 @@ export class ReferralsRepository {
     return (gate, p) => {
       const own =
         notes?.organizationId != null ? ` AND n.organization_id = ${p(notes.organizationId, 'uuid')}` : '';
-      const from = `${gate} CROSS JOIN referrals r JOIN cases c ON c.id = r.case_id AND r.id = ${p(referral.id, 'uuid')}`;
+      const from = `${gate} CROSS JOIN referrals r JOIN cases c ON r.id = ${p(referralId, 'uuid')}`;
       const extra = notes ? ['r.enc_note', `(${NOTES_JSON}${own}) AS notes`] : [];
-      return sealedSql(categories, from, p(referral.caseId, 'uuid'), p(ownerType, 'text'), extra);
+      // The case is the referral's own (sealedSql's condition on c.id).
+      return sealedSql(categories, from, 'r.case_id', p(ownerType, 'text'), extra);
     };
   }
 }

@@ -230,7 +230,7 @@ export class ReferralsService {
         m,
         p,
         entry,
-        this.referrals.gatedSealed(row, CASE_OWNER, encrypted, notes),
+        this.referrals.gatedSealed(row.id, CASE_OWNER, encrypted, notes),
       );
       if (!sealed) throw NOT_FOUND(); // the referral went between its check and this read (it is on record)
       const sealedCase = sealedOf(sealed, encrypted)!; // there is a row
