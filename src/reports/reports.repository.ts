@@ -13,6 +13,21 @@ import type { ReportPeriod } from './report-period';
  * $1/$2: period starts/ends (one pair per period, tagged 0, 1, … in column p), $3 province or null, $4 commune
  * or null, $5 the instant "overdue" is judged at.
  */
+/** The one-way breakdowns of the cases: the report row's `dim`, and the column counted. */
+const ONE_WAY: readonly [string, string][] = [
+  ['gbv_type', 'gbv_type'],
+  ['sex', 'survivor_sex'],
+  ['age_group', 'age_group'],
+  ['report_channel', 'report_channel'],
+  ['commune', 'ward_code'],
+  ['province', 'province_code'],
+];
+
+/** A CASE over the grouping set a row of the one-way breakdowns belongs to; `otherwise`: the total's. */
+function oneWay(when: (dim: string, column: string) => string, otherwise: string): string {
+  return `CASE ${ONE_WAY.map(([d, column]) => when(d, column)).join(' ')} ELSE ${otherwise} END`;
+}
+
 export const REPORT_COUNTS_SQL = `
 WITH w AS (
   SELECT (t.ord - 1)::int AS p, t.start_at, t.end_at
@@ -34,19 +49,11 @@ r AS MATERIALIZED (
    WHERE ($3::varchar IS NULL OR r.case_province_code = $3::varchar)
      AND ($4::varchar IS NULL OR r.case_ward_code = $4::varchar)
 )
-SELECT p,
-       CASE WHEN GROUPING(gbv_type) = 0 THEN 'gbv_type' WHEN GROUPING(survivor_sex) = 0 THEN 'sex'
-            WHEN GROUPING(age_group) = 0 THEN 'age_group' WHEN GROUPING(report_channel) = 0 THEN 'report_channel'
-            WHEN GROUPING(ward_code) = 0 THEN 'commune' WHEN GROUPING(province_code) = 0 THEN 'province'
-            ELSE 'total' END AS dim,
-       CASE WHEN GROUPING(gbv_type) = 0 THEN gbv_type WHEN GROUPING(survivor_sex) = 0 THEN survivor_sex
-            WHEN GROUPING(age_group) = 0 THEN age_group WHEN GROUPING(report_channel) = 0 THEN report_channel
-            WHEN GROUPING(ward_code) = 0 THEN ward_code WHEN GROUPING(province_code) = 0 THEN province_code
-            ELSE '' END AS k1,
+SELECT p, ${oneWay((d, column) => `WHEN GROUPING(${column}) = 0 THEN '${d}'`, `'total'`)} AS dim,
+       ${oneWay((_d, column) => `WHEN GROUPING(${column}) = 0 THEN ${column}`, `''`)} AS k1,
        '' AS k2, count(*)::int AS n, NULL::float8 AS x
   FROM c
- GROUP BY GROUPING SETS ((p), (p, gbv_type), (p, survivor_sex), (p, age_group), (p, report_channel), (p, ward_code),
-                        (p, province_code))
+ GROUP BY GROUPING SETS ((p), ${ONE_WAY.map(([, column]) => `(p, ${column})`).join(', ')})
 UNION ALL
 SELECT c.p, 'form', f.form, '', count(*)::int, NULL
   FROM c CROSS JOIN LATERAL (SELECT DISTINCT u.form FROM unnest(c.forms) AS u(form)) AS f GROUP BY c.p, f.form
