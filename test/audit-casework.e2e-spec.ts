@@ -218,10 +218,9 @@ describe('access log of case work (end to end)', () => {
 
   it('case and referral reads take ciphertexts only in the statement that writes their entry', async () => {
     const { caseId, referralId } = await referredCase(['identity', 'incident'], 'routine');
-    const referral = { id: referralId };
-    await http().post(`/api/v1/referrals/${referral.id}/accept`).set(as('police.longbien')).expect(200);
+    await http().post(`/api/v1/referrals/${referralId}/accept`).set(as('police.longbien')).expect(200);
     await http()
-      .post(`/api/v1/referrals/${referral.id}/notes`)
+      .post(`/api/v1/referrals/${referralId}/notes`)
       .set(as('police.longbien'))
       .send({ text: 'ghi chú của công an' })
       .expect(201);
@@ -229,8 +228,8 @@ describe('access log of case work (end to end)', () => {
     try {
       const reads: [string, string][] = [
         ['ward.longbien', `/api/v1/cases/${caseId}`],
-        ['ward.longbien', `/api/v1/referrals/${referral.id}`],
-        ['police.longbien', `/api/v1/referrals/${referral.id}`],
+        ['ward.longbien', `/api/v1/referrals/${referralId}`],
+        ['police.longbien', `/api/v1/referrals/${referralId}`],
       ];
       for (const [user, url] of reads) {
         sent.mockClear();
@@ -250,19 +249,18 @@ describe('access log of case work (end to end)', () => {
 
   it('a referral read whose entry the database refuses hands out nothing, and leaves no entry', async () => {
     const { referralId } = await referredCase(['identity'], 'emergency');
-    const referral = { id: referralId };
     const owner = new Client({ connectionString: t.db.url });
     await owner.connect();
-    const reads = () => entryCount(owner, 'referral.read', 'resource_id', referral.id);
+    const reads = () => entryCount(owner, 'referral.read', 'resource_id', referralId);
     try {
       await whileRefused(owner, 'referral.read', async () => {
-        const refused = await http().get(`/api/v1/referrals/${referral.id}`).set(as('ward.longbien'));
+        const refused = await http().get(`/api/v1/referrals/${referralId}`).set(as('ward.longbien'));
         expect(refused.status).toBeGreaterThanOrEqual(500);
         for (const marker of [...MARKERS, 'ghi chú giả'])
           expect(JSON.stringify(refused.body)).not.toContain(marker);
       });
       expect(await reads()).toBe(0);
-      const read = await http().get(`/api/v1/referrals/${referral.id}`).set(as('ward.longbien')).expect(200);
+      const read = await http().get(`/api/v1/referrals/${referralId}`).set(as('ward.longbien')).expect(200);
       expect(read.body).toMatchObject({ note: 'ghi chú giả', case: { survivor: { fullName: MARKERS[0] } } });
       expect(await reads()).toBe(1);
     } finally {

@@ -15,6 +15,9 @@ describe('reports (end to end)', () => {
   const orgs: Record<'police' | 'health' | 'social', string> = { police: '', health: '', social: '' };
   const http = () => request(t.app.getHttpServer());
   const get = (user: string, url: string) => http().get(url).set('Authorization', `Bearer ${tok[user]}`);
+  /** The summary of `from`–`to` (the caller's area), answered 200. */
+  const summary = (user: string, from: string, to: string) =>
+    get(user, `/api/v1/reports/summary?from=${from}&to=${to}`).expect(200);
 
   const PROVINCE: Record<string, string> = { '00145': '01', '00118': '01', '00127': '01', '10507': '31' };
   let n = 0;
@@ -260,9 +263,9 @@ describe('reports (end to end)', () => {
       });
       const bo = await get('supervisor.hanoi', `${MARCH}&ward=00118`).expect(200);
       expect(bo.body.referrals.total).toBe('<5'); // a breakdown of fewer than 5 is "<5" throughout
-      const feb = await get('supervisor.hanoi', '/api/v1/reports/summary?from=2024-02-01&to=2024-02-29');
+      const feb = await summary('supervisor.hanoi', '2024-02-01', '2024-02-29');
       expect(feb.body.referrals.total).toBe('<5');
-      const april = await get('supervisor.hanoi', '/api/v1/reports/summary?from=2024-04-01&to=2024-04-30');
+      const april = await summary('supervisor.hanoi', '2024-04-01', '2024-04-30');
       expect(april.body.referrals.total).toBe(0);
     });
 
@@ -274,10 +277,7 @@ describe('reports (end to end)', () => {
           forms: i < 2 ? ['sexual', 'sexual', 'physical'] : ['sexual'],
         });
       }
-      const res = await get(
-        'supervisor.hanoi',
-        '/api/v1/reports/summary?from=2021-07-01&to=2021-07-31',
-      ).expect(200);
+      const res = await summary('supervisor.hanoi', '2021-07-01', '2021-07-31');
       expect(res.body.cases.total).toBe(5);
       expect(res.body.cases.byForm).toEqual({ physical: '<5', psychological: 0, sexual: 5, economic: 0 });
     });
@@ -525,15 +525,9 @@ describe('reports (end to end)', () => {
       expect(await place(caseId)).toEqual([
         { province: '31', ward: '10507', at: new Date('2022-06-01T02:00:00Z') },
       ]);
-      const june = await get(
-        'supervisor.haiphong',
-        '/api/v1/reports/summary?from=2022-06-01&to=2022-06-30',
-      ).expect(200);
+      const june = await summary('supervisor.haiphong', '2022-06-01', '2022-06-30');
       expect(june.body.referrals.total).toBe('<5');
-      const may = await get(
-        'supervisor.hanoi',
-        '/api/v1/reports/summary?from=2022-05-01&to=2022-05-31',
-      ).expect(200);
+      const may = await summary('supervisor.hanoi', '2022-05-01', '2022-05-31');
       expect(may.body.referrals.total).toBe(0);
     });
 
