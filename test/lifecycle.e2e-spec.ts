@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -27,6 +27,29 @@ async function countUnits(dataDir: string, pgPort: number): Promise<number> {
   }
 }
 
+/** How the service's own connections (its runtime role) reach the embedded server: Unix socket or TCP. */
+async function serviceTransports(dataDir: string, pgPort: number): Promise<{ unix: number; tcp: number }> {
+  const password = (await readFile(join(dataDir, 'postgres.secret'), 'utf8')).trim();
+  const client = new Client({
+    host: '127.0.0.1',
+    port: pgPort,
+    user: 'postgres',
+    password,
+    database: 'haven',
+  });
+  await client.connect();
+  try {
+    const res = await client.query<{ unix: number; tcp: number }>(
+      `SELECT count(*) FILTER (WHERE client_addr IS NULL)::int AS unix,
+              count(*) FILTER (WHERE client_addr IS NOT NULL)::int AS tcp
+         FROM pg_stat_activity WHERE usename = 'haven_app_login'`,
+    );
+    return res.rows[0];
+  } finally {
+    await client.end();
+  }
+}
+
 describe('service process lifecycle (npm start)', () => {
   jest.setTimeout(120000);
 
@@ -48,6 +71,12 @@ describe('service process lifecycle (npm start)', () => {
     expect(alive(pgPid)).toBe(true);
     const units = await countUnits(dataDir, Number(env.HAVEN_EMBEDDED_PG_PORT));
     expect(units).toBeGreaterThanOrEqual(7);
+    // The service talks to its embedded server through a socket in a directory only the server's user may enter.
+    const transports = await serviceTransports(dataDir, Number(env.HAVEN_EMBEDDED_PG_PORT));
+    expect(transports.unix).toBeGreaterThan(0);
+    expect(transports.tcp).toBe(0);
+    expect((await stat(join(dataDir, 'run'))).mode & 0o777).toBe(0o700);
+    expect(existsSync(join(dataDir, 'run', `.s.PGSQL.${env.HAVEN_EMBEDDED_PG_PORT}`))).toBe(true);
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);

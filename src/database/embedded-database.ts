@@ -24,6 +24,7 @@ export async function startDatabase(config: AppConfig, logger: Logger): Promise<
   const password = await readOrCreateSecret(join(config.dataDir, 'postgres.secret'));
   const pg = new EmbeddedPostgres({
     clusterDir: join(config.dataDir, 'postgres'),
+    socketDir: join(config.dataDir, 'run'),
     port: config.database.embeddedPort,
     password,
     onLog: (line) => logger.warn({ component: 'postgres' }, line),
@@ -31,7 +32,10 @@ export async function startDatabase(config: AppConfig, logger: Logger): Promise<
   const started = Date.now();
   await pg.start();
   await pg.createDatabaseIfMissing(APP_DATABASE);
-  logger.info({ port: pg.port, ms: Date.now() - started }, 'embedded PostgreSQL started');
+  logger.info(
+    { port: pg.port, socket: pg.socketDir() !== undefined, ms: Date.now() - started },
+    'embedded PostgreSQL started',
+  );
   return { url: pg.url(APP_DATABASE), embedded: pg, stop: () => pg.stop() };
 }
 

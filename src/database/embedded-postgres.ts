@@ -20,12 +20,22 @@ export interface EmbeddedPostgresOptions {
   port: number;
   /** Superuser password; kept by the caller (the app stores it beside the cluster, mode 0600). */
   password: string;
+  /**
+   * A directory for a Unix-domain socket beside the TCP port (created mode 0700 for the server's OS user): url()
+   * then connects through it, which costs both sides less per statement than TCP on the loopback, and only the
+   * server's OS user and root can reach it. Ignored (TCP only) when the path is too long for a socket address or
+   * has characters the server's setting would need quoted.
+   */
+  socketDir?: string;
   /** Extra `-c name=value` settings (the test harness turns fsync off; the app never does). */
   settings?: Record<string, string>;
   onLog?: (line: string) => void;
 }
 
 export const SUPERUSER = 'postgres';
+
+/** A socket directory the server's `unix_socket_directories` list takes without quoting. */
+const SAFE_SOCKET_DIR = /^\/[\w./-]+$/;
 
 interface OsUser {
   uid: number;
@@ -58,9 +68,20 @@ export class EmbeddedPostgres {
     return this.child?.pid;
   }
 
+  /** The superuser's URL of `database`: through the socket when there is one (`?host=`), else TCP. */
   url(database: string): string {
     const pw = encodeURIComponent(this.options.password);
-    return `postgres://${SUPERUSER}:${pw}@127.0.0.1:${this.options.port}/${encodeURIComponent(database)}`;
+    const tcp = `postgres://${SUPERUSER}:${pw}@127.0.0.1:${this.options.port}/${encodeURIComponent(database)}`;
+    const socket = this.socketDir();
+    return socket ? `${tcp}?host=${encodeURIComponent(socket)}` : tcp;
+  }
+
+  /** The socket directory in use, if any (see EmbeddedPostgresOptions.socketDir). */
+  socketDir(): string | undefined {
+    const dir = this.options.socketDir;
+    if (!dir || !SAFE_SOCKET_DIR.test(dir)) return undefined;
+    // sun_path holds 108 bytes with its terminating NUL.
+    return Buffer.byteLength(join(dir, `.s.PGSQL.${this.options.port}`)) <= 107 ? dir : undefined;
   }
 
   /** Initialises the cluster when it is new, starts the server and waits until it accepts connections. */
@@ -71,9 +92,11 @@ export class EmbeddedPostgres {
     if (!(await exists(join(dir, 'PG_VERSION')))) await this.initdb(osUser);
     await this.refuseIfAlreadyRunning();
 
+    const socketDir = this.socketDir();
+    if (socketDir) await privateDir(socketDir, osUser);
     const settings: Record<string, string> = {
       listen_addresses: '127.0.0.1',
-      unix_socket_directories: '',
+      unix_socket_directories: socketDir ?? '',
       // PostgreSQL's own log could quote submitted values (e.g. "invalid input syntax: <value>"), so it
       // records only fatal events; errors reach the application through the driver instead.
       log_min_messages: 'fatal',
@@ -244,6 +267,16 @@ async function ensureOsUser(): Promise<OsUser | undefined> {
     await execFileAsync('useradd', ['--system', '-g', SUPERUSER, '--no-create-home', SUPERUSER]);
     return lookup();
   }
+}
+
+/** A directory only `owner` (the server's OS user; else this process's) may enter: 0700, made so on every start. */
+async function privateDir(dir: string, owner: OsUser | undefined): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (owner) {
+    await allowTraverse(dirname(dir));
+    await chown(dir, owner.uid, owner.gid);
+  }
+  await chmod(dir, 0o700);
 }
 
 /** Lets the server's OS user reach its cluster directory without being able to list the parent. */

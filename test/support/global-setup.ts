@@ -18,6 +18,7 @@ export default async function globalSetup(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'haven-test-'));
   const pg = new EmbeddedPostgres({
     clusterDir: join(root, 'postgres'),
+    socketDir: join(root, 'run'),
     port: await freePort(),
     password: 'test-only-superuser',
     // Durability is irrelevant for throw-away test data; these make database creation fast.

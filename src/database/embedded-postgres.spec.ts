@@ -1,0 +1,49 @@
+import { Client } from 'pg';
+import { EmbeddedPostgres } from './embedded-postgres';
+
+/** Where node-postgres would connect with `url` (its own parse, without connecting). */
+function parse(url: string): Record<string, unknown> {
+  const c = new Client({ connectionString: url }) as unknown as Record<string, unknown>;
+  return { host: c.host, port: c.port, user: c.user, password: c.password, database: c.database };
+}
+
+describe('EmbeddedPostgres connection URL', () => {
+  const server = (socketDir?: string) =>
+    new EmbeddedPostgres({
+      clusterDir: '/srv/haven/postgres',
+      port: 55432,
+      password: 'p@ss/word',
+      socketDir,
+    });
+
+  it('goes through the socket directory when there is one', () => {
+    const url = server('/srv/haven/run').url('haven');
+    expect(parse(url)).toMatchObject({
+      host: '/srv/haven/run',
+      port: 55432,
+      user: 'postgres',
+      password: 'p@ss/word',
+      database: 'haven',
+    });
+  });
+
+  it('keeps the socket through a change of user, as the runtime role is derived from the owner URL', () => {
+    const url = new URL(server('/srv/haven/run').url('haven'));
+    url.username = 'haven_app_login';
+    url.password = 'other';
+    expect(parse(url.toString())).toMatchObject({ host: '/srv/haven/run', user: 'haven_app_login' });
+  });
+
+  it('falls back to TCP on the loopback when the socket path would not fit or needs quoting', () => {
+    const tooLong = `/${'d'.repeat(100)}`;
+    for (const dir of [undefined, tooLong, '/srv/haven data/run', '/srv/a,b', 'relative/run']) {
+      const s = server(dir);
+      expect(s.socketDir()).toBeUndefined();
+      expect(parse(s.url('haven'))).toMatchObject({ host: '127.0.0.1', port: 55432, database: 'haven' });
+    }
+    // The longest that fits: sun_path is 108 bytes with its NUL, and the file is `.s.PGSQL.55432` (14 bytes).
+    const longest = `/${'d'.repeat(107 - 1 - 1 - 14)}`;
+    expect(server(longest).socketDir()).toBe(longest);
+    expect(server(`${longest}d`).socketDir()).toBeUndefined();
+  });
+});
