@@ -5,9 +5,27 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase } from './support/database';
-import { alive, freePort, launch, waitForHealth } from './support/process';
+import { alive, freePort, launch as launchProcess, Running, waitForHealth } from './support/process';
 
 // Runs the built service (dist/, made by `npm test`'s pretest build) as a real process, as `npm start` does.
+
+const AUDIT_VERIFY_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'audit-verify.js');
+
+// Every process a test starts; one a failed test left running is stopped after it (else jest waits for it).
+const launched: Running[] = [];
+const launch: typeof launchProcess = (...args) => {
+  const run = launchProcess(...args);
+  launched.push(run);
+  return run;
+};
+afterEach(async () => {
+  for (const run of launched.splice(0)) {
+    if (run.child.exitCode === null && run.child.signalCode === null) {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    }
+  }
+});
 
 async function countUnits(dataDir: string, pgPort: number): Promise<number> {
   const password = (await readFile(join(dataDir, 'postgres.secret'), 'utf8')).trim();
@@ -77,6 +95,26 @@ describe('service process lifecycle (npm start)', () => {
     expect(transports.tcp).toBe(0);
     expect((await stat(join(dataDir, 'run'))).mode & 0o777).toBe(0o700);
     expect(existsSync(join(dataDir, 'run', `.s.PGSQL.${env.HAVEN_EMBEDDED_PG_PORT}`))).toBe(true);
+    // `npm run audit:verify` on the same data directory finds the running server (through its socket) instead of
+    // starting a second one on the cluster, which would be refused. A refused sign-in gives the log an entry.
+    await fetch(`http://127.0.0.1:${env.PORT}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'ward.longbien', password: 'not-the-password-1' }),
+    });
+    const verify = launch({ ...env, LOG_LEVEL: 'warn' }, AUDIT_VERIFY_CLI);
+    expect(await verify.exited).toBe(0);
+    const verified = JSON.parse(
+      verify
+        .output()
+        .split('\n')
+        .find((l) => l.startsWith('{'))!,
+    ) as {
+      ok: boolean;
+      checked: number;
+    };
+    expect(verified.ok).toBe(true);
+    expect(verified.checked).toBeGreaterThan(0);
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);

@@ -9,8 +9,7 @@ import { verifyAccessLog } from '../audit/audit-verify';
 import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
 import { createCryptoServices } from '../crypto';
-import { APP_DATABASE, startDatabase } from '../database/embedded-database';
-import { SUPERUSER } from '../database/embedded-postgres';
+import { APP_DATABASE, embeddedServer, startDatabase } from '../database/embedded-database';
 
 const USAGE = `Usage: npm run audit:verify [-- --checkpoints <file>] [-- --public-key <base64>]
   Recomputes the access-log chain and compares it with the stripe heads and with the newest signed checkpoint
@@ -108,7 +107,7 @@ async function connectionUrl(
     // no cluster yet: startDatabase below creates it (and an empty log)
   }
   if (password) {
-    const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${config.database.embeddedPort}/${APP_DATABASE}`;
+    const url = embeddedServer(config, password).url(APP_DATABASE);
     const probe = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
     probe.on('error', () => undefined);
     try {

@@ -22,13 +22,7 @@ export async function startDatabase(config: AppConfig, logger: Logger): Promise<
 
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const password = await readOrCreateSecret(join(config.dataDir, 'postgres.secret'));
-  const pg = new EmbeddedPostgres({
-    clusterDir: join(config.dataDir, 'postgres'),
-    socketDir: join(config.dataDir, 'run'),
-    port: config.database.embeddedPort,
-    password,
-    onLog: (line) => logger.warn({ component: 'postgres' }, line),
-  });
+  const pg = embeddedServer(config, password, (line) => logger.warn({ component: 'postgres' }, line));
   const started = Date.now();
   await pg.start();
   await pg.createDatabaseIfMissing(APP_DATABASE);
@@ -37,6 +31,24 @@ export async function startDatabase(config: AppConfig, logger: Logger): Promise<
     'embedded PostgreSQL started',
   );
   return { url: pg.url(APP_DATABASE), embedded: pg, stop: () => pg.stop() };
+}
+
+/**
+ * The embedded server of HAVEN_DATA_DIR (not started): its cluster in `postgres/`, its socket in `run/`. Also how
+ * a command line tool finds the one a running service started (url()).
+ */
+export function embeddedServer(
+  config: AppConfig,
+  password: string,
+  onLog?: (line: string) => void,
+): EmbeddedPostgres {
+  return new EmbeddedPostgres({
+    clusterDir: join(config.dataDir, 'postgres'),
+    socketDir: join(config.dataDir, 'run'),
+    port: config.database.embeddedPort,
+    password,
+    onLog,
+  });
 }
 
 /** A random secret kept in a 0600 file: read when it exists, created on first use. */
