@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { EmbeddedPostgres } from './embedded-postgres';
+import { EmbeddedPostgres, SOCKET_PATH_MAX } from './embedded-postgres';
 
 /** Where node-postgres would connect with `url` (its own parse, without connecting). */
 function parse(url: string): Record<string, unknown> {
@@ -35,14 +35,14 @@ describe('EmbeddedPostgres connection URL', () => {
   });
 
   it('falls back to TCP on the loopback when the socket path would not fit or needs quoting', () => {
-    const tooLong = `/${'d'.repeat(100)}`;
+    const tooLong = `/${'d'.repeat(SOCKET_PATH_MAX)}`;
     for (const dir of [undefined, tooLong, '/srv/haven data/run', '/srv/a,b', 'relative/run']) {
       const s = server(dir);
       expect(s.socketDir()).toBeUndefined();
       expect(parse(s.url('haven'))).toMatchObject({ host: '127.0.0.1', port: 55432, database: 'haven' });
     }
-    // The longest that fits: sun_path is 108 bytes with its NUL, and the file is `.s.PGSQL.55432` (14 bytes).
-    const longest = `/${'d'.repeat(107 - 1 - 1 - 14)}`;
+    // The longest that fits: the directory, a slash and `.s.PGSQL.55432` (14 bytes).
+    const longest = `/${'d'.repeat(SOCKET_PATH_MAX - 1 - 1 - 14)}`;
     expect(server(longest).socketDir()).toBe(longest);
     expect(server(`${longest}d`).socketDir()).toBeUndefined();
   });

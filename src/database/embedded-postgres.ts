@@ -34,6 +34,9 @@ export interface EmbeddedPostgresOptions {
 
 export const SUPERUSER = 'postgres';
 
+/** The longest socket path the platform's `sun_path` holds (108 bytes on Linux, 104 elsewhere, with a NUL). */
+export const SOCKET_PATH_MAX = process.platform === 'linux' ? 107 : 103;
+
 /** A socket directory the server's `unix_socket_directories` list takes without quoting. */
 const SAFE_SOCKET_DIR = /^\/[\w./-]+$/;
 
@@ -80,8 +83,7 @@ export class EmbeddedPostgres {
   socketDir(): string | undefined {
     const dir = this.options.socketDir;
     if (!dir || !SAFE_SOCKET_DIR.test(dir)) return undefined;
-    // sun_path holds 108 bytes with its terminating NUL.
-    return Buffer.byteLength(join(dir, `.s.PGSQL.${this.options.port}`)) <= 107 ? dir : undefined;
+    return Buffer.byteLength(join(dir, `.s.PGSQL.${this.options.port}`)) <= SOCKET_PATH_MAX ? dir : undefined;
   }
 
   /** Initialises the cluster when it is new, starts the server and waits until it accepts connections. */
