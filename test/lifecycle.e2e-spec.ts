@@ -27,7 +27,8 @@ afterEach(async () => {
   }
 });
 
-async function countUnits(dataDir: string, pgPort: number): Promise<number> {
+/** One row of `sql`, as the embedded server's superuser over TCP (as an operator's tool would connect). */
+async function asSuperuser<T>(dataDir: string, pgPort: number, sql: string): Promise<T> {
   const password = (await readFile(join(dataDir, 'postgres.secret'), 'utf8')).trim();
   const client = new Client({
     host: '127.0.0.1',
@@ -38,34 +39,26 @@ async function countUnits(dataDir: string, pgPort: number): Promise<number> {
   });
   await client.connect();
   try {
-    const res = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM admin_units');
-    return res.rows[0].n;
+    return (await client.query(sql)).rows[0] as T;
   } finally {
     await client.end();
   }
 }
 
+async function countUnits(dataDir: string, pgPort: number): Promise<number> {
+  const row = await asSuperuser<{ n: number }>(dataDir, pgPort, 'SELECT count(*)::int AS n FROM admin_units');
+  return row.n;
+}
+
 /** How the service's own connections (its runtime role) reach the embedded server: Unix socket or TCP. */
-async function serviceTransports(dataDir: string, pgPort: number): Promise<{ unix: number; tcp: number }> {
-  const password = (await readFile(join(dataDir, 'postgres.secret'), 'utf8')).trim();
-  const client = new Client({
-    host: '127.0.0.1',
-    port: pgPort,
-    user: 'postgres',
-    password,
-    database: 'haven',
-  });
-  await client.connect();
-  try {
-    const res = await client.query<{ unix: number; tcp: number }>(
-      `SELECT count(*) FILTER (WHERE client_addr IS NULL)::int AS unix,
-              count(*) FILTER (WHERE client_addr IS NOT NULL)::int AS tcp
-         FROM pg_stat_activity WHERE usename = 'haven_app_login'`,
-    );
-    return res.rows[0];
-  } finally {
-    await client.end();
-  }
+function serviceTransports(dataDir: string, pgPort: number): Promise<{ unix: number; tcp: number }> {
+  return asSuperuser(
+    dataDir,
+    pgPort,
+    `SELECT count(*) FILTER (WHERE client_addr IS NULL)::int AS unix,
+            count(*) FILTER (WHERE client_addr IS NOT NULL)::int AS tcp
+       FROM pg_stat_activity WHERE usename = 'haven_app_login'`,
+  );
 }
 
 describe('service process lifecycle (npm start)', () => {
