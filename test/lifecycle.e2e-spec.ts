@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -123,6 +123,27 @@ describe('service process lifecycle (npm start)', () => {
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+  });
+
+  it('starts on TCP when its data directory cannot hold the socket, and audit:verify still finds the server', async () => {
+    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'nosocket-'));
+    await writeFile(join(dataDir, 'run'), 'a file where the socket directory would go');
+    const env = {
+      HAVEN_DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      HAVEN_EMBEDDED_PG_PORT: String(await freePort()),
+    };
+    const run = launch(env);
+    await waitForHealth(Number(env.PORT), run);
+    expect(run.output()).toContain('Unix socket not used, TCP on 127.0.0.1 instead');
+    expect(run.output()).toMatch(/"socket":false[^\n]*embedded PostgreSQL started/);
+    const transports = await serviceTransports(dataDir, Number(env.HAVEN_EMBEDDED_PG_PORT));
+    expect(transports).toEqual({ unix: 0, tcp: expect.any(Number) });
+    expect(transports.tcp).toBeGreaterThan(0);
+    const verify = launch({ ...env, LOG_LEVEL: 'warn' }, AUDIT_VERIFY_CLI);
+    expect(await verify.exited).toBe(0);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
   });
 
   it('a stop asked for during start-up is honoured: no serving, the embedded PostgreSQL stopped, exit 0', async () => {

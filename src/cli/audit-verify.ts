@@ -107,15 +107,18 @@ async function connectionUrl(
     // no cluster yet: startDatabase below creates it (and an empty log)
   }
   if (password) {
-    const url = embeddedServer(config, password).url(APP_DATABASE);
-    const probe = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
-    probe.on('error', () => undefined);
-    try {
-      await probe.connect();
-      await probe.end();
-      return { url, stop: () => Promise.resolve() };
-    } catch {
-      await probe.end().catch(() => undefined);
+    // The socket first, as the service connects; TCP if the service had to start its server without one.
+    const server = embeddedServer(config, password);
+    for (const url of new Set([server.url(APP_DATABASE), server.tcpUrl(APP_DATABASE)])) {
+      const probe = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        await probe.end();
+        return { url, stop: () => Promise.resolve() };
+      } catch {
+        await probe.end().catch(() => undefined);
+      }
     }
   }
   const database = await startDatabase(config, createLogger('warn'));

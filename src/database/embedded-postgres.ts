@@ -37,6 +37,9 @@ export const SUPERUSER = 'postgres';
 /** The longest socket path the platform's `sun_path` holds (108 bytes on Linux, 104 elsewhere, with a NUL). */
 export const SOCKET_PATH_MAX = process.platform === 'linux' ? 107 : 103;
 
+/** What the server says when it cannot use its socket directory (its lock file or the socket itself). */
+const SOCKET_TROUBLE = /Unix-domain socket|\.s\.PGSQL\./i;
+
 /** A socket directory the server's `unix_socket_directories` list takes without quoting. */
 const SAFE_SOCKET_DIR = /^\/[\w./-]+$/;
 
@@ -60,6 +63,7 @@ export class EmbeddedPostgres {
   private child?: ChildProcess;
   private exited?: Promise<void>;
   private recentOutput: string[] = [];
+  private socketUnusable = false;
 
   constructor(private readonly options: EmbeddedPostgresOptions) {}
 
@@ -73,20 +77,28 @@ export class EmbeddedPostgres {
 
   /** The superuser's URL of `database`: through the socket when there is one (`?host=`), else TCP. */
   url(database: string): string {
-    const pw = encodeURIComponent(this.options.password);
-    const tcp = `postgres://${SUPERUSER}:${pw}@127.0.0.1:${this.options.port}/${encodeURIComponent(database)}`;
     const socket = this.socketDir();
-    return socket ? `${tcp}?host=${encodeURIComponent(socket)}` : tcp;
+    return socket ? `${this.tcpUrl(database)}?host=${encodeURIComponent(socket)}` : this.tcpUrl(database);
+  }
+
+  /** The superuser's URL of `database` over TCP on the loopback. */
+  tcpUrl(database: string): string {
+    const pw = encodeURIComponent(this.options.password);
+    return `postgres://${SUPERUSER}:${pw}@127.0.0.1:${this.options.port}/${encodeURIComponent(database)}`;
   }
 
   /** The socket directory in use, if any (see EmbeddedPostgresOptions.socketDir). */
   socketDir(): string | undefined {
     const dir = this.options.socketDir;
-    if (!dir || !SAFE_SOCKET_DIR.test(dir)) return undefined;
+    if (!dir || this.socketUnusable || !SAFE_SOCKET_DIR.test(dir)) return undefined;
     return Buffer.byteLength(join(dir, `.s.PGSQL.${this.options.port}`)) <= SOCKET_PATH_MAX ? dir : undefined;
   }
 
-  /** Initialises the cluster when it is new, starts the server and waits until it accepts connections. */
+  /**
+   * Initialises the cluster when it is new, starts the server and waits until it accepts connections. When the
+   * socket directory cannot be prepared, or the server exits during start-up over its socket (a file system
+   * without sockets, a foreign lock file), it starts again on TCP only and says so through `onLog`.
+   */
   async start(): Promise<void> {
     if (this.child) return;
     const osUser = await ensureOsUser();
@@ -94,8 +106,33 @@ export class EmbeddedPostgres {
     if (!(await exists(join(dir, 'PG_VERSION')))) await this.initdb(osUser);
     await this.refuseIfAlreadyRunning();
 
-    const socketDir = this.socketDir();
-    if (socketDir) await privateDir(socketDir, osUser);
+    let socketDir = this.socketDir();
+    if (socketDir) {
+      try {
+        await privateDir(socketDir, osUser);
+      } catch (e) {
+        this.withoutSocket(`cannot prepare ${socketDir} (${(e as Error).message})`);
+        socketDir = undefined;
+      }
+    }
+    try {
+      await this.launch(osUser, socketDir);
+    } catch (e) {
+      const output = this.recentOutput.join('\n');
+      if (!socketDir || !SOCKET_TROUBLE.test(output)) throw e;
+      this.withoutSocket(`the server could not use ${socketDir}: ${output.trim()}`);
+      await this.launch(osUser, undefined);
+    }
+  }
+
+  /** From now on TCP only: socketDir() and url() no longer name the socket. */
+  private withoutSocket(why: string): void {
+    this.socketUnusable = true;
+    this.options.onLog?.(`Unix socket not used, TCP on 127.0.0.1 instead: ${why}`);
+  }
+
+  /** Spawns the server (on `socketDir` too, if given) and waits until it accepts connections. */
+  private async launch(osUser: OsUser | undefined, socketDir: string | undefined): Promise<void> {
     const settings: Record<string, string> = {
       listen_addresses: '127.0.0.1',
       unix_socket_directories: socketDir ?? '',
@@ -106,7 +143,7 @@ export class EmbeddedPostgres {
       log_error_verbosity: 'terse',
       ...this.options.settings,
     };
-    const args = ['-D', dir, '-p', String(this.options.port)];
+    const args = ['-D', this.options.clusterDir, '-p', String(this.options.port)];
     for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
 
     // Own process group: a Ctrl-C in the terminal reaches Haven only, which then stops PostgreSQL after
@@ -118,6 +155,7 @@ export class EmbeddedPostgres {
       ...(osUser ?? {}),
     });
     this.child = child;
+    this.recentOutput = [];
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     const keep = (chunk: Buffer): void => {
       for (const line of chunk.toString('utf8').split('\n')) {
@@ -130,6 +168,7 @@ export class EmbeddedPostgres {
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     // Last resort when Haven exits without stopping us (an uncaught error): never leave an orphan.
+    process.removeListener('exit', this.killOnExit);
     process.once('exit', this.killOnExit);
 
     await this.waitUntilReady();

@@ -1,0 +1,77 @@
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { EmbeddedPostgres } from '../src/database/embedded-postgres';
+import { freePort } from './support/process';
+
+/**
+ * The embedded server's Unix socket when it cannot be used: the server still starts, on TCP only, and says why
+ * (a data directory on a file system without sockets must not stop a demo). The socket's normal use is in
+ * test/lifecycle.e2e-spec.ts.
+ */
+describe('embedded PostgreSQL without a usable socket directory', () => {
+  jest.setTimeout(60000);
+  let root: string;
+  let port: number;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'socket-'));
+    port = await freePort();
+  });
+
+  /** Starts a server on the one cluster, runs a query through url(), stops it; what it logged and where it was. */
+  async function startOnce(): Promise<{ log: string[]; socket: string | undefined; host: unknown }> {
+    const log: string[] = [];
+    const pg = new EmbeddedPostgres({
+      clusterDir: join(root, 'postgres'),
+      socketDir: join(root, 'run'),
+      port,
+      password: 'test-only-superuser',
+      settings: { fsync: 'off' },
+      onLog: (line) => log.push(line),
+    });
+    await pg.start();
+    try {
+      const client = new Client({ connectionString: pg.url('postgres') });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ unix: boolean }>(`SELECT inet_client_addr() IS NULL AS unix`);
+        return { log, socket: pg.socketDir(), host: rows[0].unix ? 'socket' : 'tcp' };
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await pg.stop();
+    }
+  }
+
+  it('uses TCP when the socket directory cannot be made (a file in its place)', async () => {
+    await writeFile(join(root, 'run'), 'not a directory');
+    const run = await startOnce();
+    expect(run.socket).toBeUndefined();
+    expect(run.host).toBe('tcp');
+    expect(run.log.join('\n')).toMatch(/Unix socket not used, TCP on 127\.0\.0\.1 instead: cannot prepare/);
+    await rm(join(root, 'run'));
+  });
+
+  it('starts again on TCP when the server refuses the socket directory (a lock file it cannot open)', async () => {
+    await mkdir(join(root, 'run'), { mode: 0o700 });
+    const lock = join(root, 'run', `.s.PGSQL.${port}.lock`);
+    await writeFile(lock, '1\n');
+    await chmod(lock, 0o000);
+    const run = await startOnce();
+    expect(run.socket).toBeUndefined();
+    expect(run.host).toBe('tcp');
+    expect(run.log.join('\n')).toMatch(
+      /Unix socket not used, TCP on 127\.0\.0\.1 instead: the server could not use/,
+    );
+    await rm(lock);
+  });
+
+  it('uses the socket again once the directory is usable', async () => {
+    const run = await startOnce();
+    expect(run.socket).toBe(join(root, 'run'));
+    expect(run.host).toBe('socket');
+    expect(run.log.join('\n')).not.toMatch(/Unix socket not used/);
+  });
+});
