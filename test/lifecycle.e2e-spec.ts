@@ -27,6 +27,25 @@ afterEach(async () => {
   }
 });
 
+/** A fresh data directory and the environment of a service on its own embedded server there, on free ports. */
+type EmbeddedEnv = Record<string, string> & {
+  HAVEN_DATA_DIR: string;
+  PORT: string;
+  HAVEN_EMBEDDED_PG_PORT: string;
+};
+
+async function embeddedEnv(prefix: string): Promise<{ dataDir: string; env: EmbeddedEnv }> {
+  const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, prefix));
+  return {
+    dataDir,
+    env: {
+      HAVEN_DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      HAVEN_EMBEDDED_PG_PORT: String(await freePort()),
+    },
+  };
+}
+
 /** One row of `sql`, as the embedded server's superuser over TCP (as an operator's tool would connect). */
 async function asSuperuser<T>(dataDir: string, pgPort: number, sql: string): Promise<T> {
   const password = (await readFile(join(dataDir, 'postgres.secret'), 'utf8')).trim();
@@ -65,12 +84,7 @@ describe('service process lifecycle (npm start)', () => {
   jest.setTimeout(120000);
 
   it('starts an embedded PostgreSQL, seeds demo units, stops cleanly on SIGTERM/SIGINT and reuses the data', async () => {
-    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'lifecycle-'));
-    const env = {
-      HAVEN_DATA_DIR: dataDir,
-      PORT: String(await freePort()),
-      HAVEN_EMBEDDED_PG_PORT: String(await freePort()),
-    };
+    const { dataDir, env } = await embeddedEnv('lifecycle-');
 
     const first = launch(env);
     await waitForHealth(Number(env.PORT), first);
@@ -126,13 +140,8 @@ describe('service process lifecycle (npm start)', () => {
   });
 
   it('starts on TCP when its data directory cannot hold the socket, and audit:verify still finds the server', async () => {
-    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'nosocket-'));
+    const { dataDir, env } = await embeddedEnv('nosocket-');
     await writeFile(join(dataDir, 'run'), 'a file where the socket directory would go');
-    const env = {
-      HAVEN_DATA_DIR: dataDir,
-      PORT: String(await freePort()),
-      HAVEN_EMBEDDED_PG_PORT: String(await freePort()),
-    };
     const run = launch(env);
     await waitForHealth(Number(env.PORT), run);
     expect(run.output()).toContain('Unix socket not used, TCP on 127.0.0.1 instead');
@@ -147,12 +156,8 @@ describe('service process lifecycle (npm start)', () => {
   });
 
   it('a stop asked for during start-up is honoured: no serving, the embedded PostgreSQL stopped, exit 0', async () => {
-    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'early-stop-'));
-    const run = launch({
-      HAVEN_DATA_DIR: dataDir,
-      PORT: String(await freePort()),
-      HAVEN_EMBEDDED_PG_PORT: String(await freePort()),
-    });
+    const { dataDir, env } = await embeddedEnv('early-stop-');
+    const run = launch(env);
     // PostgreSQL is up; the service is still migrating and seeding demo data (seconds of password hashing).
     const deadline = Date.now() + 60000;
     while (!run.output().includes('embedded PostgreSQL started')) {
@@ -173,13 +178,8 @@ describe('service process lifecycle (npm start)', () => {
   });
 
   it('SIGTERM under load: in-flight requests finish, new ones are refused, nothing answered 2xx is lost', async () => {
-    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'drain-'));
-    const env = {
-      HAVEN_DATA_DIR: dataDir,
-      PORT: String(await freePort()),
-      HAVEN_EMBEDDED_PG_PORT: String(await freePort()),
-      HAVEN_DEMO_PASSWORD: 'drain-test-password-1',
-    };
+    const drain = await embeddedEnv('drain-');
+    const env = { ...drain.env, HAVEN_DEMO_PASSWORD: 'drain-test-password-1' };
     const base = `http://127.0.0.1:${env.PORT}`;
     const signIn = async (): Promise<string> => {
       const res = await fetch(`${base}/api/v1/auth/login`, {
