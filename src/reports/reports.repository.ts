@@ -3,16 +3,6 @@ import type { EntityManager } from 'typeorm';
 import { AreaUnit, emptyCounts, RawCounts } from './report-model';
 import type { ReportPeriod } from './report-period';
 
-/**
- * The report's one counting statement. It reads only plaintext triage columns of `cases` (never an `enc_*`
- * or `bi_*` column: no case content is read or decrypted), the state and times of `referrals` and the sector
- * of `organizations`. One statement means one snapshot: every table of a report counts the same cases. The
- * referrals counted are those of the cases counted, found by the copy of their case's place and report date
- * that each referral carries (kept by the database: migration ReferralPlaces), so each part is one index range.
- * The cases are aggregated in one pass for all one-way breakdowns (GROUPING SETS), the percentiles in one sort.
- * $1/$2: period starts/ends (one pair per period, tagged 0, 1, … in column p), $3 province or null, $4 commune
- * or null, $5 the instant "overdue" is judged at.
- */
 /** The one-way breakdowns of the cases: the report row's `dim`, and the column counted. */
 const ONE_WAY: readonly [string, string][] = [
   ['gbv_type', 'gbv_type'],
@@ -28,6 +18,16 @@ function oneWay(when: (dim: string, column: string) => string, otherwise: string
   return `CASE ${ONE_WAY.map(([d, column]) => when(d, column)).join(' ')} ELSE ${otherwise} END`;
 }
 
+/**
+ * The report's one counting statement. It reads only plaintext triage columns of `cases` (never an `enc_*`
+ * or `bi_*` column: no case content is read or decrypted), the state and times of `referrals` and the sector
+ * of `organizations`. One statement means one snapshot: every table of a report counts the same cases. The
+ * referrals counted are those of the cases counted, found by the copy of their case's place and report date
+ * that each referral carries (kept by the database: migration ReferralPlaces), so each part is one index range.
+ * The cases are aggregated in one pass for all one-way breakdowns (GROUPING SETS), the percentiles in one sort.
+ * $1/$2: period starts/ends (one pair per period, tagged 0, 1, … in column p), $3 province or null, $4 commune
+ * or null, $5 the instant "overdue" is judged at.
+ */
 export const REPORT_COUNTS_SQL = `
 WITH w AS (
   SELECT (t.ord - 1)::int AS p, t.start_at, t.end_at
