@@ -158,7 +158,7 @@ async function main(): Promise<void> {
     // first round), and plans depend on whether autovacuum happened to run meanwhile. After the warm-up, not
     // before it: registrations grow `cases` from the demo's few rows, and statistics taken on those few rows
     // planned the duplicate search as a sequential scan that each later registration then paid for, over a
-    // table a thousand times larger by the end of the scenario (no autovacuum round comes in 12 s).
+    // table of a few thousand rows by the end of the scenario (no autovacuum round comes in 12 s).
     const settle = async () => {
       const owner = readFileSync(join(root, 'data', 'postgres.secret'), 'utf8').trim();
       const client = new Client({

@@ -37,7 +37,7 @@ export function conditionUses(condition: SqlCondition, ...aliases: string[]): bo
  * Whether every column a condition names is one of these (`c.ward_code`…); true for `TRUE` and `FALSE`. Such a
  * condition holds alike for all rows that agree on those columns (e.g. a case list's total: case_counts).
  */
-export function conditionNamesOnly(condition: SqlCondition, ...columns: string[]): boolean {
+export function conditionNamesOnly(condition: Pick<SqlCondition, 'sql'>, ...columns: string[]): boolean {
   return [...condition.sql.matchAll(/\b\w+\.\w+\b/g)].every(([ref]) => columns.includes(ref));
 }
 

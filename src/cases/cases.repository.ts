@@ -192,7 +192,7 @@ function toReferralSummary(r: Raw): ReferralSummary {
 
 /** Whether a condition names no column but `c.ward_code` and `c.province_code` (a list's total: case_counts). */
 export function byCommune(sql: string): boolean {
-  return conditionNamesOnly({ sql, params: {} }, 'c.ward_code', 'c.province_code');
+  return conditionNamesOnly({ sql }, 'c.ward_code', 'c.province_code');
 }
 
 /** Rewrites TypeORM-style `:name` parameters into positional `$n` ones for EntityManager.query. */

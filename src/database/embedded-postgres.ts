@@ -118,9 +118,9 @@ export class EmbeddedPostgres {
     try {
       await this.launch(osUser, socketDir);
     } catch (e) {
-      const output = this.recentOutput.join('\n');
-      if (!socketDir || !SOCKET_TROUBLE.test(output)) throw e;
-      this.withoutSocket(`the server could not use ${socketDir}: ${output.trim()}`);
+      if (!socketDir || !SOCKET_TROUBLE.test(this.recentOutput.join('\n'))) throw e;
+      // Its own lines saying why went to onLog already.
+      this.withoutSocket(`the server could not use ${socketDir}`);
       await this.launch(osUser, undefined);
     }
   }
