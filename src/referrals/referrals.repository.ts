@@ -295,9 +295,9 @@ export class ReferralsRepository {
     return (gate, p) => {
       const own =
         notes?.organizationId != null ? ` AND n.organization_id = ${p(notes.organizationId, 'uuid')}` : '';
-      const from = `${gate} CROSS JOIN referrals r JOIN cases c ON r.id = ${p(referralId, 'uuid')}`;
+      const from = `${gate} CROSS JOIN referrals r JOIN cases c ON c.id = r.case_id AND r.id = ${p(referralId, 'uuid')}`;
       const extra = notes ? ['r.enc_note', `(${NOTES_JSON}${own}) AS notes`] : [];
-      // The case is the referral's own (sealedSql's condition on c.id).
+      // The case is the referral's own: sealedSql's `c.id = r.case_id` restates the join.
       return sealedSql(categories, from, 'r.case_id', p(ownerType, 'text'), extra);
     };
   }
