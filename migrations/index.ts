@@ -10,6 +10,7 @@ import { InboxIndex1764000000900 } from './1764000000900-InboxIndex';
 import { ReportIndexes1764000001000 } from './1764000001000-ReportIndexes';
 import { ReferralPlaces1764000001100 } from './1764000001100-ReferralPlaces';
 import { CaseCounts1764000001200 } from './1764000001200-CaseCounts';
+import { KekFloors1764000001300 } from './1764000001300-KekFloors';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -28,4 +29,5 @@ export const MIGRATIONS = [
   ReportIndexes1764000001000,
   ReferralPlaces1764000001100,
   CaseCounts1764000001200,
+  KekFloors1764000001300,
 ];

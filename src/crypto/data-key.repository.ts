@@ -206,6 +206,43 @@ export class DataKeyRepository {
     return r.n;
   }
 
+  /** The lowest version of `kekId` a data key may be wrapped with (`kek_floors`), or null when none is set. */
+  async kekFloor(kekId: string, manager?: EntityManager): Promise<number | null> {
+    const [r]: Array<{ min_version: number }> = await this.manager(manager).query(
+      `SELECT min_version FROM kek_floors WHERE kek_id = $1`,
+      [kekId],
+    );
+    return r?.min_version ?? null;
+  }
+
+  /**
+   * Raises the floor of `kek.kekId` to `kek.version` (never lowers it), then waits until every transaction that
+   * was running when the floor committed has ended. The database's trigger gives a writer its transaction id
+   * before it reads the floor, so a key wrapped with an older version has landed (or failed) by the time this
+   * returns, and a count of the keys made afterwards sees it. Stops waiting early when `signal` aborts.
+   */
+  async raiseKekFloor(kek: KekRef, signal?: AbortSignal, pollMs = 20): Promise<void> {
+    const m = this.manager();
+    await m.query(
+      `INSERT INTO kek_floors AS f (kek_id, min_version) VALUES ($1, $2)
+       ON CONFLICT (kek_id) DO UPDATE SET min_version = GREATEST(f.min_version, EXCLUDED.min_version),
+                                          raised_at = now()`,
+      [kek.kekId, kek.version],
+    );
+    const running: Array<{ xid: string }> = await m.query(
+      `SELECT x::text AS xid FROM pg_snapshot_xip(pg_current_snapshot()) AS x`,
+    );
+    let xids = running.map((r) => r.xid);
+    while (xids.length > 0 && !signal?.aborted) {
+      const still: Array<{ xid: string }> = await m.query(
+        `SELECT x::text AS xid FROM unnest($1::xid8[]) AS x WHERE pg_xact_status(x) = 'in progress'`,
+        [xids],
+      );
+      xids = still.map((r) => r.xid);
+      if (xids.length > 0) await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  }
+
   /** KEK versions still used by at least one live key. */
   async referencedKekVersions(manager?: EntityManager): Promise<KekRef[]> {
     const rows: Array<{ kek_id: string; kek_version: number }> = await this.manager(manager).query(

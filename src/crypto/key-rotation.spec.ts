@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
+import { isKekFloorRefusal } from '../common/errors/problem.filter';
 import { createTestDataSource } from '../../test/support/database';
-import type { CryptoServices } from './crypto.factory';
+import { createCryptoServices, CryptoServices } from './crypto.factory';
 import { CryptoFixture, cryptoErrorOf, givenCrypto } from './crypto.spec-helpers';
 import { Ciphertext, DataKeyOwner, KekRef } from './crypto.types';
 import type { KeyProvider } from './key-provider';
@@ -26,6 +29,7 @@ describe('rotateKeys (PostgreSQL)', () => {
   /** Fresh keys and `n` cases with one encrypted field each; data_keys is emptied first. */
   async function givenCases(n: number): Promise<{ fixture: CryptoFixture; cases: Sealed[] }> {
     await db.dataSource.query('DELETE FROM data_keys');
+    await db.dataSource.query('DELETE FROM kek_floors');
     const fixture = await givenCrypto(db.dataSource);
     const cases: Sealed[] = [];
     for (let i = 0; i < n; i++) {
@@ -176,6 +180,8 @@ describe('rotateKeys (PostgreSQL)', () => {
       'crypto.key_destroyed',
     );
     expect(await readAll(fixture.crypto, cases.slice(2))).toEqual(cases.slice(2).map((c) => c.plaintext));
+    // The floor does not stand in the way of shredding a key left on the old version.
+    expect(await fixture.crypto.dataKeys.shred(cases[1].owner)).toBe('destroyed');
   });
 
   it('refuses to run twice at once on the same database', async () => {
@@ -194,6 +200,75 @@ describe('rotateKeys (PostgreSQL)', () => {
     await expect(rotateKeys(db.dataSource, fixture.crypto.keyProvider)).resolves.toMatchObject({
       completed: true,
     });
+  });
+
+  /** The services of a process that read the fixture's keyring now and never sees it change (HAVEN_MASTER_KEY). */
+  async function frozenCopy(fixture: CryptoFixture): Promise<CryptoServices> {
+    const keyring = readFileSync(join(fixture.dataDir, 'keys', 'keyring.json'), 'utf8');
+    return createCryptoServices(
+      { dataDir: fixture.dataDir, production: false, masterKey: keyring },
+      db.dataSource,
+    );
+  }
+
+  it('raises the KEK floor: an instance still on the old keyring can no longer add data keys', async () => {
+    const { fixture } = await givenCases(3);
+    const stale = await frozenCopy(fixture);
+    await rotateKeys(db.dataSource, (await fixture.reopen()).keyProvider);
+    expect(await db.dataSource.query(`SELECT kek_id, min_version FROM kek_floors`)).toEqual([
+      { kek_id: 'haven-kek', min_version: 2 },
+    ]);
+
+    const refused = await stale.dataKeys.create({ ownerType: 'case', ownerId: randomUUID() }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isKekFloorRefusal(refused)).toBe(true);
+    expect(String((refused as Error).message)).toContain('haven-kek v1, below the KEK floor v2');
+    // Nothing was stored; an instance with the rotated keyring adds keys on the new version.
+    expect(await versions()).toEqual({ 2: 3 });
+    await fixture.crypto.dataKeys.create({ ownerType: 'case', ownerId: randomUUID() });
+    expect(await versions()).toEqual({ 2: 4 });
+  });
+
+  it('refuses to rotate with a keyring older than the floor, leaving keys and floor as they were', async () => {
+    const { fixture } = await givenCases(2);
+    const stale = await frozenCopy(fixture);
+    await rotateKeys(db.dataSource, fixture.crypto.keyProvider);
+    await expect(rotateKeys(db.dataSource, stale.keyProvider, { addVersion: 'never' })).rejects.toThrow(
+      /takes data keys wrapped with haven-kek v2 or later, and this keyring's newest version is v1/,
+    );
+    expect(await versions()).toEqual({ 2: 2 });
+    const [floor] = await db.dataSource.query(`SELECT min_version FROM kek_floors`);
+    expect(floor.min_version).toBe(2);
+  });
+
+  it('waits for a writer that read the old floor, so the list of unused versions holds', async () => {
+    const { fixture } = await givenCases(2);
+    // An instance creates a key on v1 in a transaction that is still open when the rotation starts.
+    const writer = db.dataSource.createQueryRunner();
+    await writer.connect();
+    let settled = false;
+    let rotation: Promise<unknown> | undefined;
+    try {
+      await writer.startTransaction();
+      await fixture.crypto.dataKeys.create({ ownerType: 'case', ownerId: randomUUID() }, writer.manager);
+      rotation = rotateKeys(db.dataSource, (await fixture.reopen()).keyProvider).finally(() => {
+        settled = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(settled).toBe(false);
+      await writer.commitTransaction();
+    } finally {
+      if (writer.isTransactionActive) await writer.rollbackTransaction();
+      await writer.release();
+    }
+    await expect(rotation).resolves.toMatchObject({
+      target: { version: 2 },
+      completed: true,
+      unreferencedVersions: [{ kekId: 'haven-kek', version: 1 }],
+    });
+    expect(await versions()).toEqual({ 2: 3 });
   });
 
   it('with a read-only provider, re-wraps to the active version without adding one', async () => {

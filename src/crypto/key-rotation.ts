@@ -48,7 +48,9 @@ const MAX_PASSES = 5;
  * Re-wraps every live DEK with the active KEK version, in batches of one transaction each, in primary-key
  * order (keyset pagination, FOR UPDATE SKIP LOCKED). Safe while the service runs: a row changes atomically
  * from (old version, old wrap) to (new version, new wrap) and readers unwrap with whatever version the row
- * names. Resumable: rows already on the target version are never selected again.
+ * names. Resumable: rows already on the target version are never selected again. Before re-wrapping, it raises
+ * the database's KEK floor to the target version (every instance must have it by then: docs/keys.md), and
+ * refuses to run with a keyring older than the floor.
  */
 export async function rotateKeys(
   dataSource: DataSource,
@@ -71,11 +73,22 @@ export async function rotateKeys(
     try {
       await keyProvider.refresh();
       let target = await keyProvider.activeKek();
+      const floor = await repo.kekFloor(target.kekId);
+      if (floor !== null && floor > target.version) {
+        throw new CryptoError(
+          'crypto.config',
+          `the database takes data keys wrapped with ${target.kekId} v${floor} or later, and this keyring's ` +
+            `newest version is v${target.version}: run keys:rotate with the current keyring (docs/keys.md)`,
+        );
+      }
       let addedVersion = false;
       if ((await repo.countNotOn(target)) === 0 && (opts.addVersion ?? 'auto') === 'auto') {
         target = await keyProvider.addKekVersion();
         addedVersion = true;
       }
+      // From now on the database refuses keys wrapped with an older version (kek_floors): an instance still
+      // without the target cannot add keys that the list of unused versions below would miss.
+      await repo.raiseKekFloor(target, opts.signal);
       const total = await repo.countNotOn(target);
       let rewrapped = 0;
       let batches = 0;
@@ -133,8 +146,7 @@ export async function rotateKeys(
           batches++;
           await opts.onProgress?.({ target, rewrapped, total, batches });
         }
-        // Rows skipped because they were locked (or created on an old version by a stale instance) get
-        // another pass; stop when a pass makes no progress.
+        // Rows skipped because they were locked get another pass; stop when a pass makes no progress.
         if (interrupted || rewrapped === before || (await repo.countNotOn(target)) === 0) break;
       }
       const remaining = await repo.countNotOn(target);

@@ -45,6 +45,12 @@ describe('the runtime database role', () => {
       await expect(client.query('DELETE FROM audit_events')).rejects.toMatchObject({ code: '42501' });
       await expect(client.query('TRUNCATE audit_events')).rejects.toMatchObject({ code: '42501' });
       await expect(client.query('CREATE TABLE x (a int)')).rejects.toMatchObject({ code: '42501' });
+      // The KEK floor (keys:rotate's) can be read, not moved.
+      await client.query('SELECT min_version FROM kek_floors');
+      await expect(
+        client.query(`INSERT INTO kek_floors (kek_id, min_version) VALUES ('haven-kek', 1)`),
+      ).rejects.toMatchObject({ code: '42501' });
+      await expect(client.query('DELETE FROM kek_floors')).rejects.toMatchObject({ code: '42501' });
     } finally {
       await client.end();
     }

@@ -107,8 +107,36 @@ export class ProblemFilter implements ExceptionFilter {
       return { code: 'internal' };
     }
     if (isDatabaseUnavailable(exception)) return { code: 'service.unavailable' };
+    if (isKekFloorRefusal(exception)) return { code: 'service.unavailable', detail: KEYS_OUT_OF_DATE };
     return { code: 'internal' };
   }
+}
+
+/**
+ * SQLSTATE of the database's refusal of a data key wrapped with a KEK version older than its floor (migration
+ * KekFloors): a key rotation has moved on and this instance does not have the new keyring yet (docs/keys.md).
+ * Nothing was written; the operator finds the versions in the logged error.
+ */
+export const KEK_FLOOR_SQLSTATE = 'HKF01';
+
+const KEYS_OUT_OF_DATE: LocalizedText = {
+  en: 'New records cannot be encrypted on this server right now: its keys are out of date. Try again shortly; if it persists, tell your administrator.',
+  vi: 'Máy chủ này tạm thời không thể mã hóa bản ghi mới vì khóa mã hóa chưa được cập nhật. Vui lòng thử lại sau; nếu vẫn lỗi, hãy báo quản trị viên.',
+};
+
+/** The error and the errors it wraps (TypeORM's driverError, a cause), outermost first. */
+function* errorChain(e: unknown): Generator<{ code?: unknown; message?: unknown }> {
+  let cur: unknown = e;
+  for (let depth = 0; cur && depth < 4; depth++) {
+    const err = cur as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
+    yield err;
+    cur = err.driverError ?? err.cause;
+  }
+}
+
+export function isKekFloorRefusal(e: unknown): boolean {
+  for (const err of errorChain(e)) if (err.code === KEK_FLOOR_SQLSTATE) return true;
+  return false;
 }
 
 const STATUS_TO_CODE: Partial<Record<number, ErrorCode>> = {
@@ -125,9 +153,7 @@ const STATUS_TO_CODE: Partial<Record<number, ErrorCode>> = {
 };
 
 export function isDatabaseUnavailable(e: unknown): boolean {
-  let cur: unknown = e;
-  for (let depth = 0; cur && depth < 4; depth++) {
-    const err = cur as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
+  for (const err of errorChain(e)) {
     if (typeof err.code === 'string' && DB_UNAVAILABLE_CODES.has(err.code)) return true;
     if (
       typeof err.message === 'string' &&
@@ -137,7 +163,6 @@ export function isDatabaseUnavailable(e: unknown): boolean {
     ) {
       return true;
     }
-    cur = err.driverError ?? err.cause;
   }
   return false;
 }

@@ -1,0 +1,76 @@
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { KEY_PROVIDER } from '../src/crypto/crypto.module';
+import type { KeyProvider } from '../src/crypto';
+import { dataSourceOptions } from '../src/database/data-source-options';
+import type { TestApp } from './support/app';
+import { caseBody, signInAll, startDemoApp, Tokens } from './support/casework';
+
+/**
+ * After a key rotation raised the database's KEK floor (docs/keys.md), an instance that does not have the
+ * rotated keyring yet refuses registrations whole, with a 503 in both languages, and registers again as soon
+ * as it has the new version: no data key it makes can become unreadable when the old version is retired.
+ */
+describe('the KEK floor (end to end)', () => {
+  let t: TestApp;
+  let owner: DataSource;
+  let tokens: Tokens;
+  const http = () => request(t.app.getHttpServer());
+  const as = (username: string) => ({ Authorization: `Bearer ${tokens[username]}` });
+
+  beforeAll(async () => {
+    t = await startDemoApp();
+    tokens = await signInAll(t, ['ward.longbien']);
+    owner = await new DataSource(
+      dataSourceOptions({ url: t.db.url, poolSize: 1, applicationName: 'haven-test-owner' }),
+    ).initialize();
+  }, 120_000);
+  afterAll(async () => {
+    await owner?.destroy();
+    await t?.close();
+  });
+
+  const counts = async () => {
+    const [row] = await owner.query(
+      `SELECT (SELECT count(*) FROM cases)::int AS cases, (SELECT count(*) FROM data_keys)::int AS keys,
+              (SELECT count(*) FROM audit_events WHERE action = 'case.create')::int AS entries`,
+    );
+    return row as { cases: number; keys: number; entries: number };
+  };
+  const numberOf = (code: string) => Number(code.split('-').pop());
+
+  it('refuses a registration whole while the keys are older than the floor, and registers once they are not', async () => {
+    const first = await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
+    const before = await counts();
+
+    // A rotation elsewhere moved the floor to v2; this instance's development keyring has only v1.
+    await owner.query(`INSERT INTO kek_floors (kek_id, min_version) VALUES ('haven-kek', 2)`);
+    const marker = 'Floor Probe Name';
+    const refused = await http()
+      .post('/api/v1/cases')
+      .set(as('ward.longbien'))
+      .set('Accept-Language', 'vi')
+      .send(caseBody({ survivor: { ...(caseBody().survivor as object), fullName: marker } }))
+      .expect(503);
+    expect(refused.body).toMatchObject({ status: 503, code: 'service.unavailable' });
+    expect(refused.body.detail).toMatch(/khóa mã hóa chưa được cập nhật/);
+    const english = await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(503);
+    expect(english.body.detail).toMatch(/its keys are out of date/);
+    expect(await counts()).toEqual(before);
+    // The operator finds the versions in the log; the survivor's name is nowhere in it.
+    const logged = t.logs.join('');
+    expect(logged).toContain('haven-kek v1, below the KEK floor v2');
+    expect(logged).not.toContain(marker);
+
+    // Reading is not affected.
+    await http().get(`/api/v1/cases/${first.body.id}`).set(as('ward.longbien')).expect(200);
+
+    // The rotated keyring arrives (here: the development provider adds v2 to its file).
+    await t.app.get<symbol, KeyProvider>(KEY_PROVIDER).addKekVersion();
+    const next = await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
+    const [key] = await owner.query(`SELECT kek_version FROM data_keys WHERE owner_id = $1`, [next.body.id]);
+    expect(key.kek_version).toBe(2);
+    // The refused registrations used no case number.
+    expect(numberOf(next.body.code as string)).toBe(numberOf(first.body.code as string) + 1);
+  });
+});
