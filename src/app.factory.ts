@@ -97,7 +97,13 @@ export async function createHavenApp(
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', raw: ['json'] });
 
-  await app.init();
+  try {
+    await app.init();
+  } catch (e) {
+    // A check that refuses to start (a ConfigError) must not leave the database pool open behind it.
+    await app.close().catch(() => undefined);
+    throw e;
+  }
   // Nest answers unknown paths under the API prefix; this answers everything else, last in the chain.
   app.use((req: Request, res: Response) => problems.respond(new DomainError('route.not_found'), req, res));
   return app;

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { KEY_PROVIDER } from '../src/crypto/crypto.module';
@@ -5,6 +8,10 @@ import type { KeyProvider } from '../src/crypto';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import type { TestApp } from './support/app';
 import { caseBody, signInAll, startDemoApp, Tokens } from './support/casework';
+import { freePort, launchedPerTest } from './support/process';
+
+// The stale instance runs the built service (dist/, made by `npm test`'s pretest build) as a real process.
+const launch = launchedPerTest();
 
 /**
  * After a key rotation raised the database's KEK floor (docs/keys.md), an instance that does not have the
@@ -15,11 +22,14 @@ describe('the KEK floor (end to end)', () => {
   let t: TestApp;
   let owner: DataSource;
   let tokens: Tokens;
+  /** The app's development keyring as it was before any rotation (v1 only). */
+  let keyringV1: string;
   const http = () => request(t.app.getHttpServer());
   const as = (username: string) => ({ Authorization: `Bearer ${tokens[username]}` });
 
   beforeAll(async () => {
     t = await startDemoApp();
+    keyringV1 = readFileSync(join(t.config.dataDir, 'keys', 'keyring.json'), 'utf8');
     tokens = await signInAll(t, ['ward.longbien']);
     owner = await new DataSource(
       dataSourceOptions({ url: t.db.url, poolSize: 1, applicationName: 'haven-test-owner' }),
@@ -72,5 +82,27 @@ describe('the KEK floor (end to end)', () => {
     expect(key.kek_version).toBe(2);
     // The refused registrations used no case number.
     expect(numberOf(next.body.code as string)).toBe(numberOf(first.body.code as string) + 1);
+  });
+
+  it('refuses to start an instance whose newest KEK version is below the floor (exit 78), naming where its keys come from', async () => {
+    await owner.query(
+      `INSERT INTO kek_floors AS f (kek_id, min_version) VALUES ('haven-kek', 2)
+       ON CONFLICT (kek_id) DO UPDATE SET min_version = GREATEST(f.min_version, 2)`,
+    );
+    // The same root (so the access log's checkpoint key matches), but the keyring from before v2.
+    const run = launch({
+      DATABASE_URL: t.db.url,
+      DATABASE_APP_URL: t.db.appUrl,
+      HAVEN_DATA_DIR: await mkdtemp(join(t.config.dataDir, 'stale-')),
+      HAVEN_MASTER_KEY: keyringV1,
+      PORT: String(await freePort()),
+    });
+    expect(await run.exited).toBe(78);
+    expect(run.output()).toMatch(
+      /HAVEN_MASTER_KEY \/ HAVEN_MASTER_KEY_FILE: a key rotation raised the database's KEK floor to haven-kek v2, and this instance's newest KEK version is v1/,
+    );
+    expect(run.output()).not.toContain(JSON.parse(keyringV1).root as string);
+    // The running instance is unaffected.
+    await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
   });
 });

@@ -5,27 +5,13 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase } from './support/database';
-import { alive, freePort, launch as launchProcess, Running, waitForHealth } from './support/process';
+import { alive, freePort, launchedPerTest, waitForHealth } from './support/process';
 
 // Runs the built service (dist/, made by `npm test`'s pretest build) as a real process, as `npm start` does.
 
 const AUDIT_VERIFY_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'audit-verify.js');
 
-// Every process a test starts; one a failed test left running is stopped after it (else jest waits for it).
-const launched: Running[] = [];
-const launch: typeof launchProcess = (...args) => {
-  const run = launchProcess(...args);
-  launched.push(run);
-  return run;
-};
-afterEach(async () => {
-  for (const run of launched.splice(0)) {
-    if (run.child.exitCode === null && run.child.signalCode === null) {
-      run.child.kill('SIGTERM');
-      await run.exited;
-    }
-  }
-});
+const launch = launchedPerTest();
 
 /** A fresh data directory and the environment of a service on its own embedded server there, on free ports. */
 type EmbeddedEnv = Record<string, string> & {

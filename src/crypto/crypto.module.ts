@@ -1,5 +1,6 @@
-import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Injectable, Module, OnModuleInit, Provider } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { ConfigError } from '../config/config';
 import { BlindIndexService } from './blind-index.service';
 import { createCryptoServices, CryptoServices } from './crypto.factory';
 import { CRYPTO_OPTIONS, CryptoOptions } from './crypto.options';
@@ -10,6 +11,31 @@ import { PurposeKeys } from './purpose-keys';
 /** Injection token of the initialised KeyProvider (for the rotation/admin tooling). */
 export const KEY_PROVIDER = Symbol('KEY_PROVIDER');
 const CRYPTO_SERVICES = Symbol('CRYPTO_SERVICES');
+
+/**
+ * Refuses to start with keys older than the database's KEK floor (docs/keys.md, "The KEK floor"): such an
+ * instance could neither create data keys nor read the re-wrapped ones. Runs before any module's bootstrap
+ * (the demo seed creates keys there), and only where the module has a database.
+ */
+@Injectable()
+class KekFloorCheck implements OnModuleInit {
+  constructor(@Inject(CRYPTO_SERVICES) private readonly crypto: CryptoServices) {}
+
+  async onModuleInit(): Promise<void> {
+    if (!this.crypto.dataKeys.hasDatabase) return;
+    const behind = await this.crypto.dataKeys.floorAboveActive();
+    if (!behind) return;
+    const { active, floor } = behind;
+    const where =
+      this.crypto.keyProvider.kind === 'file'
+        ? 'the development keyring (HAVEN_DATA_DIR/keys/keyring.json)'
+        : 'HAVEN_MASTER_KEY / HAVEN_MASTER_KEY_FILE';
+    throw new ConfigError([
+      `${where}: a key rotation raised the database's KEK floor to ${active.kekId} v${floor}, and this ` +
+        `instance's newest KEK version is v${active.version}: install the rotated keyring (docs/keys.md, "The KEK floor").`,
+    ]);
+  }
+}
 
 /**
  * Field encryption, blind indexes, data keys and purpose keys for the whole application. Reads
@@ -32,6 +58,7 @@ export class CryptoModule {
       { provide: FieldEncryptionService, ...from((c) => c.fields) },
       { provide: BlindIndexService, ...from((c) => c.blindIndex) },
       { provide: DataKeyService, ...from((c) => c.dataKeys) },
+      KekFloorCheck,
     ];
     if (options) providers.push({ provide: CRYPTO_OPTIONS, useValue: options });
     return {

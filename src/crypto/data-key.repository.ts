@@ -82,6 +82,10 @@ export function gatedDataKeyInsert(row: NewDataKeyRow): GatedWrite {
 export class DataKeyRepository {
   constructor(private readonly dataSource: DataSource | null) {}
 
+  get hasDatabase(): boolean {
+    return this.dataSource !== null;
+  }
+
   async insert(row: NewDataKeyRow, manager?: EntityManager): Promise<void> {
     // ON CONFLICT instead of a unique violation, so a duplicate does not abort the caller's transaction.
     const result: Array<{ n: number }> = await this.manager(manager).query(

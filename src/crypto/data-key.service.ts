@@ -20,6 +20,11 @@ export class DataKeyService {
     private readonly provider: KeyProvider,
   ) {}
 
+  /** Whether keys can be stored here (a CLI or test may build the crypto services without a database). */
+  get hasDatabase(): boolean {
+    return this.repository.hasDatabase;
+  }
+
   /** A new DEK for `owner`; fails with crypto.invalid_input if the owner already has (or had) one. */
   async create(owner: DataKeyOwner, manager?: EntityManager): Promise<DataKey> {
     const { key, row } = await this.generate(owner);
@@ -88,6 +93,16 @@ export class DataKeyService {
     if (result === 'not_found')
       throw new CryptoError('crypto.unknown_key', `no data key for this ${o.ownerType}`);
     return result;
+  }
+
+  /**
+   * The database's KEK floor when this process's active KEK version is below it (a key rotation it missed:
+   * the database would refuse every key it makes, and it cannot unwrap the re-wrapped ones), else null.
+   */
+  async floorAboveActive(): Promise<{ active: KekRef; floor: number } | null> {
+    const active = await this.provider.activeKek();
+    const floor = await this.repository.kekFloor(active.kekId);
+    return floor !== null && floor > active.version ? { active, floor } : null;
   }
 
   /** Unwraps a stored row; used by reads and by rotation. */

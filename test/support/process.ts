@@ -27,6 +27,27 @@ export function launch(env: Record<string, string>, script = MAIN, args: string[
   return { child, output: () => out, exited };
 }
 
+/**
+ * A `launch` for one test file: every process it starts and a test leaves running is stopped after that test
+ * (SIGTERM, then awaited), so that a failed test does not leave a service behind and jest waiting for it.
+ */
+export function launchedPerTest(): typeof launch {
+  const launched: Running[] = [];
+  afterEach(async () => {
+    for (const run of launched.splice(0)) {
+      if (run.child.exitCode === null && run.child.signalCode === null) {
+        run.child.kill('SIGTERM');
+        await run.exited;
+      }
+    }
+  });
+  return (...args) => {
+    const run = launch(...args);
+    launched.push(run);
+    return run;
+  };
+}
+
 /** Polls GET /health until it answers 200; returns how long that took. Fails if the process exits first. */
 export async function waitForHealth(port: number, run: Running, timeoutMs = 30000): Promise<number> {
   const started = Date.now();
