@@ -221,9 +221,10 @@ export class DataKeyRepository {
 
   /**
    * Raises the floor of `kek.kekId` to `kek.version` (never lowers it), then waits until every transaction that
-   * was running when the floor committed has ended. The database's trigger gives a writer its transaction id
-   * before it reads the floor, so a key wrapped with an older version has landed (or failed) by the time this
-   * returns, and a count of the keys made afterwards sees it. Stops waiting early when `signal` aborts.
+   * was running when the floor committed has ended. The database's triggers read the floor after a writer's
+   * rows are written, when its transaction has an id, so a key wrapped with an older version has landed (or
+   * failed) by the time this returns, and a count of the keys made afterwards sees it. Stops waiting early when
+   * `signal` aborts.
    */
   async raiseKekFloor(kek: KekRef, signal?: AbortSignal, pollMs = 20): Promise<void> {
     const m = this.manager();

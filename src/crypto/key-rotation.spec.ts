@@ -225,8 +225,12 @@ describe('rotateKeys (PostgreSQL)', () => {
     );
     expect(isKekFloorRefusal(refused)).toBe(true);
     expect(String((refused as Error).message)).toContain('haven-kek v1, below the KEK floor v2');
-    // Nothing was stored; an instance with the rotated keyring adds keys on the new version.
+    // Nothing was stored; moving a stored key below the floor is refused as well.
     expect(await versions()).toEqual({ 2: 3 });
+    await expect(db.dataSource.query(`UPDATE data_keys SET kek_version = 1`)).rejects.toMatchObject({
+      code: 'HKF01',
+    });
+    // An instance with the rotated keyring adds keys on the new version.
     await fixture.crypto.dataKeys.create({ ownerType: 'case', ownerId: randomUUID() });
     expect(await versions()).toEqual({ 2: 4 });
   });
