@@ -674,6 +674,49 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(after.body).not.toHaveProperty('case');
     });
 
+    it('a consent expired by the database’s clock grounds no referral, whatever this instance’s clock says', async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+        expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+      });
+      await t.app
+        .get(DataSource)
+        .query(`UPDATE consents SET expires_at = now() - interval '1 second' WHERE id = $1`, [consentId]);
+      // This instance's clock runs a minute behind the database's (only Date is faked; timers stay real).
+      jest.useFakeTimers({
+        now: Date.now() - 60_000,
+        advanceTimers: true,
+        doNotFake: [
+          'hrtime',
+          'nextTick',
+          'performance',
+          'queueMicrotask',
+          'setImmediate',
+          'clearImmediate',
+          'setInterval',
+          'clearInterval',
+          'setTimeout',
+          'clearTimeout',
+        ],
+      });
+      try {
+        const refused = await as('ward.longbien')
+          .post(`/api/v1/cases/${c.id}/referrals`, {
+            organizationId: police,
+            consentId,
+            services: ['police_protection'],
+            urgency: 'routine',
+          })
+          .expect(422);
+        expect(refused.body.detail).toMatch(/has ended/);
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+
     it('a legal basis needs a reason; consent needs a ground and one recipient', async () => {
       const c = await newCase();
       await as('ward.longbien')

@@ -12,7 +12,6 @@ import { CASE_OWNER, CasesService, sealedCategories } from '../cases/cases.servi
 import { DomainError } from '../common/errors/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ConsentExpiryService } from '../consents/consent-expiry.service';
-import { consentStatus } from '../consents/consents.service';
 import { CryptoError, DataKeyService, FieldEncryptionService } from '../crypto';
 import { CasesRepository, sealedOf } from '../cases/cases.repository';
 import {
@@ -85,21 +84,18 @@ export class ReferralsService {
       const org = await this.referrals.organization(m, dto.organizationId);
       if (!org)
         throw new DomainError('unprocessable', { en: 'No such organisation.', vi: 'Không có tổ chức này.' });
+      // Whether the consent is still active is the database's call (its clock, as for every other check of a
+      // consent's expiry), not this instance's, whose clock may differ from another's.
       const [consent] = await m.query<
-        {
-          organization_id: string | null;
-          sector: string | null;
-          categories: string[];
-          withdrawn_at: Date | null;
-          expires_at: Date | null;
-        }[]
+        { organization_id: string | null; sector: string | null; categories: string[]; active: boolean }[]
       >(
-        `SELECT organization_id, sector, categories, withdrawn_at, expires_at FROM consents
-          WHERE id = $1 AND case_id = $2 FOR SHARE`,
+        `SELECT organization_id, sector, categories,
+                (withdrawn_at IS NULL AND (expires_at IS NULL OR expires_at > now())) AS active
+           FROM consents WHERE id = $1 AND case_id = $2 FOR SHARE`,
         [dto.consentId, caseId],
       );
       const covers = consent && (consent.organization_id === org.id || consent.sector === org.sector);
-      if (!consent || !covers || consentStatus(consent) !== 'active') {
+      if (!consent || !covers || !consent.active) {
         throw new DomainError('unprocessable', {
           en: 'The consent does not cover this organisation, or has ended.',
           vi: 'Sự đồng ý không bao gồm tổ chức này hoặc đã hết hiệu lực.',
