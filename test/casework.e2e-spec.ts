@@ -647,19 +647,26 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('ward.bode').delete(`/api/v1/cases/${c.id}/consents/${consentId}`).expect(404);
     });
 
-    it('an expired consent ends the provider’s access the moment it expires', async () => {
-      const c = await newCase();
-      const consentId = await consent(c.id, {
+    /** A survivor's consent to the police for `identity`, for an hour. */
+    const consentForAnHour = (caseId: string) =>
+      consent(caseId, {
         organizationId: police,
         categories: ['identity'],
         givenBy: 'survivor',
         expiresAt: new Date(Date.now() + 3600_000).toISOString(),
       });
-      const r = await refer(c.id, police, consentId);
-      await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
-      await t.app
+    /** Ends a consent a second ago by the database's clock, as if the hour had passed. */
+    const expireNow = (consentId: string) =>
+      t.app
         .get(DataSource)
         .query(`UPDATE consents SET expires_at = now() - interval '1 second' WHERE id = $1`, [consentId]);
+
+    it('an expired consent ends the provider’s access the moment it expires', async () => {
+      const c = await newCase();
+      const consentId = await consentForAnHour(c.id);
+      const r = await refer(c.id, police, consentId);
+      await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
+      await expireNow(consentId);
       // The very next look, whatever the path, shows nothing: the case itself first.
       await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(404);
       const after = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
@@ -676,15 +683,8 @@ describe('cases, consent and referrals (end to end)', () => {
 
     it('a consent expired by the database’s clock grounds no referral, whatever this instance’s clock says', async () => {
       const c = await newCase();
-      const consentId = await consent(c.id, {
-        organizationId: police,
-        categories: ['identity'],
-        givenBy: 'survivor',
-        expiresAt: new Date(Date.now() + 3600_000).toISOString(),
-      });
-      await t.app
-        .get(DataSource)
-        .query(`UPDATE consents SET expires_at = now() - interval '1 second' WHERE id = $1`, [consentId]);
+      const consentId = await consentForAnHour(c.id);
+      await expireNow(consentId);
       // This instance's clock runs a minute behind the database's (only Date is faked; timers stay real).
       jest.useFakeTimers({
         now: Date.now() - 60_000,
