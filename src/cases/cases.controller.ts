@@ -16,6 +16,7 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiServiceUnavailableResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
@@ -48,6 +49,12 @@ export class CasesController {
   @Policy('create', 'Case')
   @ApiOperation({
     summary: 'Register a case (ward officer of the commune). Warns of likely duplicates, never blocks.',
+  })
+  @ApiServiceUnavailableResponse({
+    type: Problem,
+    description:
+      'service.unavailable: the database does not answer, or this instance’s keys are older than the ' +
+      'database’s KEK floor (a key rotation it has not received yet, docs/keys.md); nothing was written',
   })
   create(
     @CurrentPrincipal() p: Principal,
