@@ -480,6 +480,9 @@ describe('cases, consent and referrals (end to end)', () => {
       const wardView = await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
       // The notes and the case's sections are opened with the case's data key, unwrapped once.
       expect(wardView.body.case.survivor.fullName).toBe(c.survivor.fullName);
+      // The case in the referral's view is the case as its own read shows it, field for field.
+      const { referrals: _referrals, ...ownView } = caseForWard.body;
+      expect(wardView.body.case).toEqual(ownView);
       expect(unwrap).toHaveBeenCalledTimes(1);
       unwrap.mockRestore();
       // The note's answer is the note as stored (its created_at from the insert's RETURNING).

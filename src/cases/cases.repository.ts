@@ -93,10 +93,46 @@ export const CASE_COLUMNS = {
   'breakGlass.active': 'TRUE',
 } as const;
 
-const TRIAGE_COLUMNS = `c.id, c.code, c.ward_code, c.province_code, c.status, c.reported_at, c.report_channel,
-  c.risk_level, c.survivor_sex, c.age_group, c.child_vn, c.child_gbvims, c.gbv_type, c.forms, c.contexts,
-  to_char(c.incident_date, 'YYYY-MM-DD') AS incident_date, c.version, c.created_at, c.updated_at, c.closed_at,
-  c.shredded_at`;
+/** The triage row of the case `c`: each column's name and, where it is not the column itself, its expression. */
+const TRIAGE: ReadonlyArray<readonly [name: string, expression?: string]> = [
+  ['id'],
+  ['code'],
+  ['ward_code'],
+  ['province_code'],
+  ['status'],
+  ['reported_at'],
+  ['report_channel'],
+  ['risk_level'],
+  ['survivor_sex'],
+  ['age_group'],
+  ['child_vn'],
+  ['child_gbvims'],
+  ['gbv_type'],
+  ['forms'],
+  ['contexts'],
+  ['incident_date', `to_char(c.incident_date, 'YYYY-MM-DD')`],
+  ['version'],
+  ['created_at'],
+  ['updated_at'],
+  ['closed_at'],
+  ['shredded_at'],
+];
+const TRIAGE_COLUMNS = TRIAGE.map(([name, expr]) => (expr ? `${expr} AS ${name}` : `c.${name}`)).join(', ');
+
+/**
+ * The triage columns of the case `c`, named `tc_*`, for a statement whose own row is something else (a referral
+ * read fetches its case's triage row with it): see joinedTriageRow.
+ */
+export const JOINED_TRIAGE_COLUMNS = TRIAGE.map(
+  ([name, expr]) => `${expr ?? `c.${name}`} AS tc_${name}`,
+).join(', ');
+
+/** The case's triage row of a statement that selected JOINED_TRIAGE_COLUMNS. */
+export function joinedTriageRow(raw: Raw): CaseTriageRow {
+  const own: Raw = {};
+  for (const [name] of TRIAGE) own[name] = raw[`tc_${name}`];
+  return toTriage(own);
+}
 
 // Rows visible through a referral need the referral and its consent; the joins are harmless for other roles
 // because their conditions never name r or cs (DISTINCT removes the duplicates a join can make).

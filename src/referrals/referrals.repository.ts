@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { conditionUses, SqlCondition } from '../authz/sql-scope';
-import { positional, sealedSql } from '../cases/cases.repository';
+import { JOINED_TRIAGE_COLUMNS, joinedTriageRow, positional, sealedSql } from '../cases/cases.repository';
+import type { CaseTriageRow } from '../cases/cases.repository';
 import type { CaseSectionCategory } from '../cases/case-sections';
 import type { GatedRead, GatedWrite } from '../database/gated-write';
 import type {
@@ -158,6 +159,18 @@ export class ReferralsRepository {
   async findById(m: EntityManager, id: string, lock = false): Promise<ReferralRow | null> {
     const rows = await m.query<Raw[]>(`${SELECT} WHERE r.id = $1${lock ? ' FOR UPDATE OF r' : ''}`, [id]);
     return rows[0] ? toRow(rows[0]) : null;
+  }
+
+  /** A referral with its case's triage row, in one statement (a referral read). */
+  async findWithCase(
+    m: EntityManager,
+    id: string,
+  ): Promise<{ row: ReferralRow; caseRow: CaseTriageRow } | null> {
+    const [raw] = await m.query<Raw[]>(
+      `SELECT ${COLUMNS}, ${JOINED_TRIAGE_COLUMNS} FROM referrals r ${JOINS} WHERE r.id = $1`,
+      [id],
+    );
+    return raw ? { row: toRow(raw), caseRow: joinedTriageRow(raw) } : null;
   }
 
   /**

@@ -179,7 +179,9 @@ export class ReferralsService {
   async get(p: Principal, ability: AppAbility, id: string): Promise<ReferralView> {
     return this.audit.session(async (m, deny) => {
       await this.expiry.revokeExpired(m);
-      const row = await this.referrals.findById(m, id);
+      // The referral with its case's triage row, in one statement (nothing encrypted is read before the check).
+      const found = await this.referrals.findWithCase(m, id);
+      const row = found?.row ?? null;
       const categories = row
         ? permittedReferralCategories(ability, 'read', subjectOf(row))
         : new Set<string>();
@@ -195,16 +197,14 @@ export class ReferralsService {
       const view = referralView(row);
       // What the organisation may see of the case right now (triage while pending, sector ∩ consent once
       // accepted, nothing once ended); for the ward, its own full case.
-      const caseRow = await this.cases.findById(m, row.caseId);
-      const caseCategories: ReadonlySet<CaseCategory> = caseRow
-        ? await this.caseService.readableCategories(m, p, ability, caseRow)
-        : new Set();
-      const showCase = caseRow !== null && caseCategories.size > 0;
+      const caseRow = found!.caseRow;
+      const caseCategories = await this.caseService.readableCategories(m, p, ability, caseRow);
+      const showCase = caseCategories.size > 0;
       const encrypted = showCase ? sealedCategories(caseRow, caseCategories) : [];
       // The notes, if the caller may read them (a provider: its own organisation's only; one without an
       // organisation none); a shredded case's notes are gone with its data key.
       const notes =
-        categories.has('notes') && caseRow !== null && caseRow.shreddedAt === null
+        categories.has('notes') && caseRow.shreddedAt === null
           ? { organizationId: p.role === 'provider' ? (p.organizationId ?? NO_ORGANIZATION) : null }
           : null;
       const entry: AuditEntryInput = {
