@@ -203,6 +203,24 @@ describe('emergency break-glass access (end to end)', () => {
       expect(logged.some((l) => l.returned_ids.includes(grantId))).toBe(true);
     });
 
+    it('pages the queue: a page holds pageSize grants at most, the pages together every one once', async () => {
+      await open('health.longbien', caseId).expect(201); // a second grant in the province
+      const all = await as('supervisor.hanoi').get('/api/v1/break-glass?pageSize=200').expect(200);
+      const total = all.body.total as number;
+      expect(total).toBeGreaterThanOrEqual(2);
+      expect(all.body.items).toHaveLength(total);
+      const seen: string[] = [];
+      for (let page = 1; page <= total; page++) {
+        const res = await as('supervisor.hanoi')
+          .get(`/api/v1/break-glass?page=${page}&pageSize=1`)
+          .expect(200);
+        expect(res.body).toMatchObject({ total, page, pageSize: 1 });
+        expect(res.body.items).toHaveLength(1);
+        seen.push((res.body.items as { id: string }[])[0].id);
+      }
+      expect(seen).toEqual((all.body.items as { id: string }[]).map((i) => i.id));
+    });
+
     it('a supervisor of another province neither sees nor reviews it', async () => {
       const res = await as('supervisor.haiphong').get('/api/v1/break-glass').expect(200);
       expect((res.body.items as { id: string }[]).map((i) => i.id)).not.toContain(grantId);

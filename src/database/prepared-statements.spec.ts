@@ -53,6 +53,13 @@ describe('prepared statements', () => {
       expect(statementName(text)).not.toBe(statementName('SELECT $1::int + 2 AS n'));
     }));
 
+  it('names a statement without parameters when its caller passes an empty values array', () =>
+    withClient(async (client) => {
+      const text = "SELECT count(*)::int AS n FROM pg_class WHERE relkind = 'r'";
+      for (let i = 0; i < 3; i++) await client.query(text, []);
+      expect(await preparedOn(client)).toEqual([{ name: statementName(text), statement: text }]);
+    }));
+
   it('sends statements without parameters, and query objects, unnamed', () =>
     withClient(async (client) => {
       await client.query('BEGIN');

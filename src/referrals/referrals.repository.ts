@@ -5,6 +5,7 @@ import { JOINED_TRIAGE_COLUMNS, joinedTriageRow, positional, sealedSql } from '.
 import type { CaseTriageRow } from '../cases/cases.repository';
 import type { CaseSectionCategory } from '../cases/case-sections';
 import type { GatedRead, GatedWrite } from '../database/gated-write';
+import { pageWindow } from '../database/page-limit';
 import type {
   ReferralOutcome,
   ReferralService,
@@ -197,19 +198,24 @@ export class ReferralsRepository {
     const n = params.length;
     const from = conditionUses(scope, 'c') ? 'referrals r JOIN cases c ON c.id = r.case_id' : 'referrals r';
     const matching = conditions.join(' AND ');
+    const paging = pageWindow(page, pageSize, n + 1);
     // The count is a scan of its own, so that the page can be read in (organization_id, due_at, id) index
     // order and stop after its rows (a window count would read and sort every row in scope first). One row
     // with the count and no referral when the page is empty.
     const found = await m.query<Raw[]>(
       `WITH page AS (
          SELECT ${OWN_COLUMNS} FROM ${from} WHERE ${matching}
-         ORDER BY r.due_at ASC, r.id LIMIT $${n + 1} OFFSET $${n + 2})
+         ORDER BY r.due_at ASC, r.id ${paging.sql})
        SELECT counted.total, listed.* FROM (SELECT count(*)::int AS total FROM ${from} WHERE ${matching}) counted
        LEFT JOIN (SELECT ${COLUMNS} FROM page r ${JOINS}) listed ON true
        ORDER BY listed.due_at ASC, listed.id`,
-      [...params, pageSize, (page - 1) * pageSize],
+      [...params, ...paging.params],
     );
-    const rows = found.filter((r) => r.id !== null).map(toRow);
+    // The first page's plan is kept by PostgreSQL (pageWindow); the page is the first pageSize of the rows.
+    const rows = found
+      .filter((r) => r.id !== null)
+      .slice(0, pageSize)
+      .map(toRow);
     return { rows, total: found[0].total as number };
   }
 

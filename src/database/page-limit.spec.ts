@@ -1,0 +1,35 @@
+import { pageLimit, PAGE_LIMIT_STEPS, pageWindow } from './page-limit';
+
+describe('pageLimit', () => {
+  it('rounds a page size up to the smallest step that holds it', () => {
+    expect([1, 10, 11, 20, 21, 49, 50, 51, 100, 101, 200].map(pageLimit)).toEqual([
+      10, 10, 20, 20, 50, 50, 50, 100, 100, 200, 200,
+    ]);
+  });
+
+  it('never returns fewer rows than asked for, and only the steps', () => {
+    for (let size = 1; size <= 200; size++) {
+      const limit = pageLimit(size);
+      expect(limit).toBeGreaterThanOrEqual(size);
+      expect(PAGE_LIMIT_STEPS).toContain(limit);
+    }
+  });
+
+  it('refuses sizes outside 1-200 and fractions (they would reach the SQL text)', () => {
+    for (const size of [0, -1, 201, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => pageLimit(size)).toThrow(RangeError);
+    }
+  });
+});
+
+describe('pageWindow', () => {
+  it('writes the first page without an OFFSET, and binds the OFFSET of the others', () => {
+    expect(pageWindow(1, 20, 3)).toEqual({ sql: 'LIMIT 20', params: [] });
+    expect(pageWindow(2, 20, 3)).toEqual({ sql: 'LIMIT 20 OFFSET $3', params: [20] });
+    expect(pageWindow(5, 7, 1)).toEqual({ sql: 'LIMIT 10 OFFSET $1', params: [28] });
+  });
+
+  it('refuses a page below 1 or a fraction', () => {
+    for (const page of [0, -1, 1.5, Number.NaN]) expect(() => pageWindow(page, 20, 1)).toThrow(RangeError);
+  });
+});
