@@ -5,7 +5,7 @@
 // 2. bulk seed (bench/scale/bulk-seed.ts) straight into the embedded PostgreSQL, timed;
 // 3. the service again: case list and blind-index search latency (p50/p95/p99), report summary for a province
 //    and a year, server RSS under that load, EXPLAIN (ANALYZE, BUFFERS) of every read-only statement the
-//    service ran, and full verification of the access log with the CLI (entries/s).
+//    service ran (and its generic plan), and full verification of the access log with the CLI (entries/s).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -76,6 +76,16 @@ async function ownerClient(dataDir: string, port: number): Promise<{ client: Cli
   const client = new Client({ connectionString: pg.url('haven') });
   await client.connect();
   return { client, pg };
+}
+
+/** The plan PostgreSQL keeps for `text` prepared, for any values (EXPLAIN (GENERIC_PLAN), PostgreSQL 16+). */
+async function genericPlan(owner: Client, text: string): Promise<string> {
+  try {
+    const res = await owner.query<{ 'QUERY PLAN': string }>(`EXPLAIN (GENERIC_PLAN, COSTS OFF) ${text}`);
+    return res.rows.map((r) => r['QUERY PLAN']).join('\n');
+  } catch (e) {
+    return `(not explained: ${(e as Error).message})`;
+  }
 }
 
 async function main(): Promise<void> {
@@ -192,7 +202,7 @@ async function main(): Promise<void> {
       connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/haven`,
     });
     await owner.connect();
-    const plans: { text: string; plan: string }[] = [];
+    const plans: { text: string; plan: string; generic?: string }[] = [];
     const sizes = (
       await owner.query<{ table: string; rows: string; size: string }>(
         `SELECT relname AS table, reltuples::bigint AS rows, pg_size_pretty(pg_total_relation_size(oid)) AS size
@@ -209,9 +219,13 @@ async function main(): Promise<void> {
           `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${text}`,
           values,
         );
+        // A statement with parameters is prepared by the service, and PostgreSQL may run it with the plan it
+        // keeps for any values (after five executions, when that plan is estimated no dearer): show that too.
+        const generic = values.length > 0 ? await genericPlan(owner, text) : undefined;
         plans.push({
           text: text.replace(/\s+/g, ' ').trim(),
           plan: res.rows.map((r) => r['QUERY PLAN']).join('\n'),
+          generic,
         });
       } catch (e) {
         plans.push({
@@ -270,13 +284,24 @@ async function main(): Promise<void> {
           `# Query plans at scale (${report.date.slice(0, 10)})`,
           '',
           'Every read-only statement the service ran during `npm run bench:scale`, explained with the parameters it',
-          'used (EXPLAIN (ANALYZE, BUFFERS, COSTS OFF), as the owner). Table sizes:',
+          'used (EXPLAIN (ANALYZE, BUFFERS, COSTS OFF), as the owner), and for a statement with parameters also the',
+          'plan PostgreSQL keeps for its prepared form (EXPLAIN (GENERIC_PLAN)), which it runs instead once that plan',
+          'is estimated no dearer than one made for the values. Table sizes:',
           '',
           '| table | rows | size |',
           '|---|---:|---:|',
           ...sizes.map((s) => `| ${s.table} | ${s.rows} | ${s.size} |`),
           '',
-          ...plans.flatMap((p) => ['```sql', p.text, '```', '```', p.plan, '```', '']),
+          ...plans.flatMap((p) => [
+            '```sql',
+            p.text,
+            '```',
+            '```',
+            p.plan,
+            '```',
+            ...(p.generic ? ['Generic plan:', '```', p.generic, '```'] : []),
+            '',
+          ]),
         ].join('\n'),
       );
     }
