@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { isKekFloorRefusal } from '../common/errors/problem.filter';
+import { isKekFloorRefusal } from '../database/pg-errors';
 import { createTestDataSource } from '../../test/support/database';
 import { createCryptoServices, CryptoServices } from './crypto.factory';
 import { CryptoFixture, cryptoErrorOf, givenCrypto } from './crypto.spec-helpers';

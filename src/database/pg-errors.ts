@@ -11,6 +11,18 @@ export function isUniqueViolation(e: unknown, constraint?: string): boolean {
 }
 
 /**
+ * SQLSTATE of the database's refusal of a data key wrapped with a KEK version older than its floor (migration
+ * KekFloors): a key rotation has moved on and this instance does not have the new keyring yet (docs/keys.md).
+ */
+export const KEK_FLOOR_SQLSTATE = 'HKF01';
+
+/** True when `e` is the database refusing a data key below the KEK floor (KEK_FLOOR_SQLSTATE). */
+export function isKekFloorRefusal(e: unknown): boolean {
+  const err = e as { code?: unknown; driverError?: { code?: unknown } };
+  return (err?.driverError?.code ?? err?.code) === KEK_FLOOR_SQLSTATE;
+}
+
+/**
  * The rows of a `RETURNING` clause from `DataSource.query`/`EntityManager.query`: TypeORM answers UPDATE and
  * DELETE with `[rows, affectedCount]` and every other statement with the rows themselves.
  */

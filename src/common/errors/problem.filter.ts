@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/co
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { requestIdOf } from '../http/request-context';
+import { isKekFloorRefusal } from '../../database/pg-errors';
 import { DomainError } from './domain-error';
 import { ERROR_CATALOG, ErrorCode, LocalizedText } from './error-catalog';
 import { Problem, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE } from './problem';
@@ -112,32 +113,11 @@ export class ProblemFilter implements ExceptionFilter {
   }
 }
 
-/**
- * SQLSTATE of the database's refusal of a data key wrapped with a KEK version older than its floor (migration
- * KekFloors): a key rotation has moved on and this instance does not have the new keyring yet (docs/keys.md).
- * Nothing was written; the operator finds the versions in the logged error.
- */
-export const KEK_FLOOR_SQLSTATE = 'HKF01';
-
+/** A registration refused by the KEK floor: nothing was written; the logged error names the versions. */
 const KEYS_OUT_OF_DATE: LocalizedText = {
   en: 'New records cannot be encrypted on this server right now: its keys are out of date. Try again shortly; if it persists, tell your administrator.',
   vi: 'Máy chủ này tạm thời không thể mã hóa bản ghi mới vì khóa mã hóa chưa được cập nhật. Vui lòng thử lại sau; nếu vẫn lỗi, hãy báo quản trị viên.',
 };
-
-/** The error and the errors it wraps (TypeORM's driverError, a cause), outermost first. */
-function* errorChain(e: unknown): Generator<{ code?: unknown; message?: unknown }> {
-  let cur: unknown = e;
-  for (let depth = 0; cur && depth < 4; depth++) {
-    const err = cur as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
-    yield err;
-    cur = err.driverError ?? err.cause;
-  }
-}
-
-export function isKekFloorRefusal(e: unknown): boolean {
-  for (const err of errorChain(e)) if (err.code === KEK_FLOOR_SQLSTATE) return true;
-  return false;
-}
 
 const STATUS_TO_CODE: Partial<Record<number, ErrorCode>> = {
   400: 'request.validation',
@@ -153,7 +133,9 @@ const STATUS_TO_CODE: Partial<Record<number, ErrorCode>> = {
 };
 
 export function isDatabaseUnavailable(e: unknown): boolean {
-  for (const err of errorChain(e)) {
+  let cur: unknown = e;
+  for (let depth = 0; cur && depth < 4; depth++) {
+    const err = cur as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
     if (typeof err.code === 'string' && DB_UNAVAILABLE_CODES.has(err.code)) return true;
     if (
       typeof err.message === 'string' &&
@@ -163,6 +145,7 @@ export function isDatabaseUnavailable(e: unknown): boolean {
     ) {
       return true;
     }
+    cur = err.driverError ?? err.cause;
   }
   return false;
 }
