@@ -15,14 +15,13 @@ const CRYPTO_SERVICES = Symbol('CRYPTO_SERVICES');
 /**
  * Refuses to start with keys older than the database's KEK floor (docs/keys.md, "The KEK floor"): such an
  * instance could neither create data keys nor read the re-wrapped ones. Runs before any module's bootstrap
- * (the demo seed creates keys there), and only where the module has a database.
+ * (the demo seed creates keys there); nothing to check where the module has no database.
  */
 @Injectable()
 class KekFloorCheck implements OnModuleInit {
   constructor(@Inject(CRYPTO_SERVICES) private readonly crypto: CryptoServices) {}
 
   async onModuleInit(): Promise<void> {
-    if (!this.crypto.dataKeys.hasDatabase) return;
     const behind = await this.crypto.dataKeys.floorAboveActive();
     if (!behind) return;
     const { active, floor } = behind;

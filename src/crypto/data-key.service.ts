@@ -20,11 +20,6 @@ export class DataKeyService {
     private readonly provider: KeyProvider,
   ) {}
 
-  /** Whether keys can be stored here (a CLI or test may build the crypto services without a database). */
-  get hasDatabase(): boolean {
-    return this.repository.hasDatabase;
-  }
-
   /** A new DEK for `owner`; fails with crypto.invalid_input if the owner already has (or had) one. */
   async create(owner: DataKeyOwner, manager?: EntityManager): Promise<DataKey> {
     const { key, row } = await this.generate(owner);
@@ -97,9 +92,11 @@ export class DataKeyService {
 
   /**
    * The database's KEK floor when this process's active KEK version is below it (a key rotation it missed:
-   * the database would refuse every key it makes, and it cannot unwrap the re-wrapped ones), else null.
+   * the database would refuse every key it makes, and it cannot unwrap the re-wrapped ones), else null; null
+   * too without a database (a CLI or test may build the crypto services without one).
    */
   async floorAboveActive(): Promise<{ active: KekRef; floor: number } | null> {
+    if (!this.repository.hasDatabase) return null;
     const active = await this.provider.activeKek();
     const floor = await this.repository.kekFloor(active.kekId);
     return floor !== null && floor > active.version ? { active, floor } : null;
