@@ -4,6 +4,7 @@ import { conditionUses, SqlCondition } from '../authz/sql-scope';
 import { JOINED_TRIAGE_COLUMNS, joinedTriageRow, positional, sealedSql } from '../cases/cases.repository';
 import type { CaseTriageRow } from '../cases/cases.repository';
 import type { CaseSectionCategory } from '../cases/case-sections';
+import { consentActiveSql } from '../consents/consent-expiry.service';
 import type { GatedRead, GatedWrite } from '../database/gated-write';
 import { pageWindow } from '../database/page-limit';
 import type {
@@ -58,7 +59,7 @@ const OWN_COLUMNS = `r.id, r.case_id, r.organization_id, r.consent_id, r.service
 const COLUMNS = `${OWN_COLUMNS},
     c.code AS case_code, c.ward_code, c.province_code, c.status AS case_status, o.name AS organization_name,
     o.sector, cs.categories AS consent_categories,
-    (cs.withdrawn_at IS NULL AND (cs.expires_at IS NULL OR cs.expires_at > now())) AS consent_active`;
+    ${consentActiveSql('cs')} AS consent_active`;
 /** What a referral row joins, `r` being the referral (a table or a CTE of its rows). */
 const JOINS = `JOIN cases c ON c.id = r.case_id
   JOIN organizations o ON o.id = r.organization_id

@@ -11,7 +11,7 @@ import { AuditService } from '../audit/audit.service';
 import { CASE_OWNER, CasesService, sealedCategories } from '../cases/cases.service';
 import { DomainError } from '../common/errors/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { ConsentExpiryService } from '../consents/consent-expiry.service';
+import { consentActiveSql, ConsentExpiryService } from '../consents/consent-expiry.service';
 import { CryptoError, DataKeyService, FieldEncryptionService } from '../crypto';
 import { CasesRepository, sealedOf } from '../cases/cases.repository';
 import {
@@ -84,14 +84,12 @@ export class ReferralsService {
       const org = await this.referrals.organization(m, dto.organizationId);
       if (!org)
         throw new DomainError('unprocessable', { en: 'No such organisation.', vi: 'Không có tổ chức này.' });
-      // Whether the consent is still active is the database's call (its clock, as for every other check of a
-      // consent's expiry), not this instance's, whose clock may differ from another's.
+      // Whether the consent is still active is the database's call (consentActiveSql), not this instance's clock.
       const [consent] = await m.query<
         { organization_id: string | null; sector: string | null; categories: string[]; active: boolean }[]
       >(
-        `SELECT organization_id, sector, categories,
-                (withdrawn_at IS NULL AND (expires_at IS NULL OR expires_at > now())) AS active
-           FROM consents WHERE id = $1 AND case_id = $2 FOR SHARE`,
+        `SELECT cs.organization_id, cs.sector, cs.categories, ${consentActiveSql('cs')} AS active
+           FROM consents cs WHERE cs.id = $1 AND cs.case_id = $2 FOR SHARE`,
         [dto.consentId, caseId],
       );
       const covers = consent && (consent.organization_id === org.id || consent.sector === org.sector);
