@@ -196,12 +196,12 @@ export class BreakGlassService {
         params,
       );
       const paging = pageWindow(page, pageSize, params.length + 1);
-      const rows = (
+      const rows = paging.page(
         await m.query<GrantRow[]>(`${GRANT_SELECT} ${where} ORDER BY g.opened_at DESC, g.id ${paging.sql}`, [
           ...params,
           ...paging.params,
-        ])
-      ).slice(0, pageSize);
+        ]),
+      );
       const items: BreakGlassView[] = [];
       for (const r of rows) items.push(await this.view(m, r));
       await this.audit.record(m, p, {

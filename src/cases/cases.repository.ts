@@ -329,12 +329,12 @@ export class CasesRepository {
       : `SELECT count(DISTINCT c.id)::int AS n FROM ${SCOPED_FROM} WHERE ${where.sql}`;
     // The first page's plan is kept by PostgreSQL; see pageWindow.
     const paging = pageWindow(page, pageSize, n + 1);
-    const rows = (
+    const rows = paging.page(
       await m.query<Raw[]>(`${pageSql} ORDER BY c.created_at DESC, c.id ${paging.sql}`, [
         ...where.params,
         ...paging.params,
-      ])
-    ).slice(0, pageSize);
+      ]),
+    );
     // Past the last page there is no row to carry the total; an empty first page means there is none at all.
     const total =
       rows.length > 0

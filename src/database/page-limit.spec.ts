@@ -24,9 +24,16 @@ describe('pageLimit', () => {
 
 describe('pageWindow', () => {
   it('writes the first page without an OFFSET, and binds the OFFSET of the others', () => {
-    expect(pageWindow(1, 20, 3)).toEqual({ sql: 'LIMIT 20', params: [] });
-    expect(pageWindow(2, 20, 3)).toEqual({ sql: 'LIMIT 20 OFFSET $3', params: [20] });
-    expect(pageWindow(5, 7, 1)).toEqual({ sql: 'LIMIT 10 OFFSET $1', params: [28] });
+    expect(pageWindow(1, 20, 3)).toMatchObject({ sql: 'LIMIT 20', params: [] });
+    expect(pageWindow(2, 20, 3)).toMatchObject({ sql: 'LIMIT 20 OFFSET $3', params: [20] });
+    expect(pageWindow(5, 7, 1)).toMatchObject({ sql: 'LIMIT 10 OFFSET $1', params: [28] });
+  });
+
+  it('takes the page from the rows of a LIMIT that is a larger step', () => {
+    const rows = Array.from({ length: 10 }, (_, i) => i);
+    expect(pageWindow(1, 7, 1).page(rows)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(pageWindow(3, 7, 1).page(rows.slice(0, 4))).toEqual([0, 1, 2, 3]);
+    expect(pageWindow(1, 10, 1).page(rows)).toEqual(rows);
   });
 
   it('refuses a page below 1 or a fraction', () => {

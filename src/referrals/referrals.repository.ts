@@ -212,11 +212,7 @@ export class ReferralsRepository {
        ORDER BY listed.due_at ASC, listed.id`,
       [...params, ...paging.params],
     );
-    // The first page's plan is kept by PostgreSQL (pageWindow); the page is the first pageSize of the rows.
-    const rows = found
-      .filter((r) => r.id !== null)
-      .slice(0, pageSize)
-      .map(toRow);
+    const rows = paging.page(found.filter((r) => r.id !== null)).map(toRow);
     return { rows, total: found[0].total as number };
   }
 

@@ -179,23 +179,22 @@ export class ReferralsService {
       await this.expiry.revokeExpired(m);
       // The referral with its case's triage row, in one statement (nothing encrypted is read before the check).
       const found = await this.referrals.findWithCase(m, id);
-      const row = found?.row ?? null;
-      const categories = row
-        ? permittedReferralCategories(ability, 'read', subjectOf(row))
+      const categories = found
+        ? permittedReferralCategories(ability, 'read', subjectOf(found.row))
         : new Set<string>();
-      if (!row || categories.size === 0) {
+      if (!found || categories.size === 0) {
         deny(p, {
           action: 'referral.read',
           resourceType: 'referral',
           resourceId: id,
-          caseId: row?.caseId,
+          caseId: found?.row.caseId,
         });
         throw NOT_FOUND();
       }
+      const { row, caseRow } = found;
       const view = referralView(row);
       // What the organisation may see of the case right now (triage while pending, sector ∩ consent once
       // accepted, nothing once ended); for the ward, its own full case.
-      const caseRow = found!.caseRow;
       const caseCategories = await this.caseService.readableCategories(m, p, ability, caseRow);
       const showCase = caseCategories.size > 0;
       const encrypted = showCase ? sealedCategories(caseRow, caseCategories) : [];
