@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import request from 'supertest';
 import { bulkSeed, BulkSeedResult } from '../bench/scale/bulk-seed';
-import { createCryptoServices } from '../src/crypto';
+import { createCryptoServices, type CryptoServices } from '../src/crypto';
 import type { TestApp } from './support/app';
 import { caseBody, signInAll, startDemoApp, Tokens } from './support/casework';
 
@@ -16,6 +16,7 @@ describe('bulk seed for the scale benchmark (bench/scale/bulk-seed.ts)', () => {
   let tokens: Tokens;
   let owner: Client;
   let seeded: BulkSeedResult;
+  let crypto: CryptoServices;
   const http = () => request(t.app.getHttpServer());
   const as = (user: string) => ({
     get: (url: string) => http().get(url).set('Authorization', `Bearer ${tokens[user]}`),
@@ -30,7 +31,7 @@ describe('bulk seed for the scale benchmark (bench/scale/bulk-seed.ts)', () => {
     await as('ward.longbien').post('/api/v1/cases', caseBody()).expect(201);
     owner = new Client({ connectionString: t.db.url });
     await owner.connect();
-    const crypto = await createCryptoServices({ dataDir: t.config.dataDir, production: false });
+    crypto = await createCryptoServices({ dataDir: t.config.dataDir, production: false });
     seeded = await bulkSeed(owner, crypto, { cases: 400, auditEntries: 5000 });
   });
   afterAll(async () => {
@@ -89,6 +90,23 @@ describe('bulk seed for the scale benchmark (bench/scale/bulk-seed.ts)', () => {
       res.body.id,
     ]);
     expect(clash.rowCount).toBe(0);
+  });
+
+  it('seeds fewer entries than there are chain stripes, leaving the other stripes’ heads as they were', async () => {
+    const heads = async () =>
+      (
+        await owner.query<{ stripe: number; last_seq: string }>(
+          `SELECT stripe, last_seq FROM audit_chain_heads ORDER BY stripe`,
+        )
+      ).rows;
+    const before = await heads();
+    const small = await bulkSeed(owner, crypto, { cases: 2, auditEntries: 5 });
+    expect(small).toMatchObject({ cases: 2, auditEntries: 5 });
+    const after = await heads();
+    const moved = after.filter((h, i) => h.last_seq !== before[i].last_seq);
+    expect(moved).toHaveLength(5);
+    const res = await as('supervisor.hanoi').get('/api/v1/audit/verify').expect(200);
+    expect(res.body).toMatchObject({ ok: true });
   });
 
   it('appends entries that verify as one chain with the service’s own, before and after', async () => {

@@ -130,6 +130,36 @@ const SERVICES = {
 const SECTORS = Object.keys(SERVICES) as (keyof typeof SERVICES)[];
 const USER_AGENT = 'Mozilla/5.0 Chrome/131.0 Safari/537.36';
 
+interface SeedUser {
+  id: string;
+  role: string;
+  organization_id: string | null;
+}
+
+/** What an access-log entry of the seed records, apart from its place in the chain and its request. */
+interface EntryWhat {
+  actor: SeedUser;
+  actorOrgId: string | null;
+  actorCommunes: string[];
+  action: string;
+  resourceType: string;
+  resourceId: string | null;
+  caseId: string | null;
+  fields: string[];
+  outcome: 'allowed' | 'denied';
+  reason: string | null;
+  returnedIds: string[];
+  /** Where it happened: the case's province and commune (a list has the province only). */
+  place: { province: string; ward: string | null } | null;
+}
+
+/** Eight hex digits from the generator (request ids: cheaper than the system's random bytes, and repeatable). */
+function hex32(r: () => number): string {
+  return Math.floor(r() * 4294967296)
+    .toString(16)
+    .padStart(8, '0');
+}
+
 interface SeededCase {
   id: string;
   ward: string;
@@ -166,7 +196,7 @@ export async function bulkSeed(
   ).rows;
   if (communes.length === 0) throw new Error('no communes: import the administrative units first');
   const users = (
-    await client.query<{ id: string; role: string; organization_id: string | null }>(
+    await client.query<SeedUser>(
       `SELECT id, role, organization_id FROM users WHERE status = 'active' ORDER BY username`,
     )
   ).rows;
@@ -480,7 +510,7 @@ async function seedAccessLog(
   client: Client,
   crypto: CryptoServices,
   cases: SeededCase[],
-  users: { id: string; role: string; organization_id: string | null }[],
+  users: SeedUser[],
   count: number,
   until: Date,
   span: number,
@@ -505,6 +535,7 @@ async function seedAccessLog(
   await client.query(`SELECT setval('audit_events_seq', $1)`, [first + count - 1]);
 
   const encoder = new CanonicalEncoder();
+  const written = new Set<number>();
   const startAt = until.getTime() - span;
   const step = Math.max(1, Math.floor((span - 3600_000) / count));
   const t0 = Date.now();
@@ -517,23 +548,10 @@ async function seedAccessLog(
         const stripe = seq % AUDIT_STRIPES;
         const c = cases.length > 0 ? cases[Math.floor(r() * cases.length)] : null;
         const roll = r();
-        let row: AuditRow;
-        const base = {
-          seq,
-          stripe,
-          prevSeq: heads[stripe].seq,
-          atMs: startAt + (offset + i) * step,
-          outcome: 'allowed',
-          reason: null,
-          ip: `203.113.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}`,
-          userAgent: USER_AGENT,
-          requestId: randomBytes(8).toString('hex'),
-        };
+        let what: EntryWhat;
         if (c && roll < 0.6) {
-          row = {
-            ...base,
-            actorId: ward.id,
-            actorRole: 'ward_officer',
+          what = {
+            actor: ward,
             actorOrgId: null,
             actorCommunes: [c.ward],
             action: 'case.read',
@@ -541,16 +559,14 @@ async function seedAccessLog(
             resourceId: c.id,
             caseId: c.id,
             fields: ['triage', 'identity', 'contact', 'incident', 'perpetrator'],
+            outcome: 'allowed',
+            reason: null,
             returnedIds: [],
-            provinceCode: c.province,
-            communeCode: c.ward,
-            jurisdictions: [c.province],
+            place: c,
           };
         } else if (c && c.referralId && roll < 0.8) {
-          row = {
-            ...base,
-            actorId: provider.id,
-            actorRole: 'provider',
+          what = {
+            actor: provider,
             actorOrgId: c.orgId,
             actorCommunes: [],
             action: 'referral.read',
@@ -558,17 +574,15 @@ async function seedAccessLog(
             resourceId: c.referralId,
             caseId: c.id,
             fields: ['triage', 'identity', 'contact', 'incident'],
+            outcome: 'allowed',
+            reason: null,
             returnedIds: [],
-            provinceCode: c.province,
-            communeCode: c.ward,
-            jurisdictions: [c.province],
+            place: c,
           };
         } else if (c && roll < 0.9) {
           const ids = Array.from({ length: 20 }, () => cases[Math.floor(r() * cases.length)].id);
-          row = {
-            ...base,
-            actorId: ward.id,
-            actorRole: 'ward_officer',
+          what = {
+            actor: ward,
             actorOrgId: null,
             actorCommunes: [c.ward],
             action: 'case.list',
@@ -576,16 +590,14 @@ async function seedAccessLog(
             resourceId: null,
             caseId: null,
             fields: ['triage'],
+            outcome: 'allowed',
+            reason: null,
             returnedIds: ids,
-            provinceCode: null,
-            communeCode: null,
-            jurisdictions: [c.province],
+            place: { province: c.province, ward: null },
           };
         } else if (c && roll < 0.97) {
-          row = {
-            ...base,
-            actorId: supervisor.id,
-            actorRole: 'supervisor',
+          what = {
+            actor: supervisor,
             actorOrgId: null,
             actorCommunes: [],
             action: 'case.read',
@@ -593,17 +605,15 @@ async function seedAccessLog(
             resourceId: c.id,
             caseId: c.id,
             fields: ['triage'],
+            outcome: 'allowed',
+            reason: null,
             returnedIds: [],
-            provinceCode: c.province,
-            communeCode: c.ward,
-            jurisdictions: [c.province],
+            place: c,
           };
         } else {
           const denied = r() < 0.3;
-          row = {
-            ...base,
-            actorId: ward.id,
-            actorRole: 'ward_officer',
+          what = {
+            actor: ward,
             actorOrgId: null,
             actorCommunes: c ? [c.ward] : [],
             action: denied ? 'auth.login_failed' : 'auth.login',
@@ -614,20 +624,46 @@ async function seedAccessLog(
             outcome: denied ? 'denied' : 'allowed',
             reason: denied ? 'auth.invalid_credentials' : null,
             returnedIds: [],
-            provinceCode: c?.province ?? null,
-            communeCode: c?.ward ?? null,
-            jurisdictions: c ? [c.province] : [],
+            place: c,
           };
         }
+        // One object literal with every field (no spread): built ten million times, it must keep one shape.
+        const row: AuditRow = {
+          seq,
+          stripe,
+          prevSeq: heads[stripe].seq,
+          atMs: startAt + (offset + i) * step,
+          actorId: what.actor.id,
+          actorRole: what.actor.role,
+          actorOrgId: what.actorOrgId,
+          actorCommunes: what.actorCommunes,
+          action: what.action,
+          resourceType: what.resourceType,
+          resourceId: what.resourceId,
+          caseId: what.caseId,
+          fields: what.fields,
+          outcome: what.outcome,
+          reason: what.reason,
+          ip: `203.113.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}`,
+          userAgent: USER_AGENT,
+          requestId: hex32(r) + hex32(r),
+          returnedIds: what.returnedIds,
+          provinceCode: what.place?.province ?? null,
+          communeCode: what.place?.ward ?? null,
+          jurisdictions: what.place ? [what.place.province] : [],
+        };
         const mac = crypto.keys.auditChainMac(heads[stripe].mac, encoder.encode(row));
         heads[stripe] = { stripe, seq, mac };
+        written.add(stripe);
         yield auditEventValues(row, mac);
       }
     }
     await copyRows(client, 'audit_events', AUDIT_EVENT_COLUMNS, rows());
     log(`access log: ${offset + n}/${count} (${Math.round((offset + n) / ((Date.now() - t0) / 1000))}/s)`);
   }
-  for (const h of heads) {
+  // Only the stripes that got entries: a head may only move forward (fewer entries than stripes leave some).
+  for (const stripe of [...written].sort((a, b) => a - b)) {
+    const h = heads[stripe];
     await client.query(`UPDATE audit_chain_heads SET last_seq = $1, head = $2 WHERE stripe = $3`, [
       h.seq,
       h.mac,
