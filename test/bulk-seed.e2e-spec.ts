@@ -17,6 +17,15 @@ describe('bulk seed for the scale benchmark (bench/scale/bulk-seed.ts)', () => {
   let owner: Client;
   let seeded: BulkSeedResult;
   let crypto: CryptoServices;
+  let indexesBefore: string[];
+  // The seed drops the loaded tables' plain indexes and builds them again after the load.
+  const indexes = async () =>
+    (
+      await owner.query<{ def: string }>(
+        `SELECT indexdef AS def FROM pg_indexes
+          WHERE tablename IN ('data_keys', 'cases', 'consents', 'referrals', 'audit_events') ORDER BY indexname`,
+      )
+    ).rows.map((r) => r.def);
   const http = () => request(t.app.getHttpServer());
   const as = (user: string) => ({
     get: (url: string) => http().get(url).set('Authorization', `Bearer ${tokens[user]}`),
@@ -32,6 +41,7 @@ describe('bulk seed for the scale benchmark (bench/scale/bulk-seed.ts)', () => {
     owner = new Client({ connectionString: t.db.url });
     await owner.connect();
     crypto = await createCryptoServices({ dataDir: t.config.dataDir, production: false });
+    indexesBefore = await indexes();
     seeded = await bulkSeed(owner, crypto, { cases: 400, auditEntries: 5000 });
   });
   afterAll(async () => {
@@ -50,6 +60,48 @@ describe('bulk seed for the scale benchmark (bench/scale/bulk-seed.ts)', () => {
     expect(counts.rows[0].referrals).toBe(seeded.referrals);
     expect(seeded.referrals).toBeGreaterThan(150);
     expect(counts.rows[0].entries).toBeGreaterThan(5000);
+  });
+
+  it('leaves every index of the tables it loads as the migrations made it', async () => {
+    expect(indexesBefore.length).toBeGreaterThan(25);
+    expect(await indexes()).toEqual(indexesBefore);
+    const invalid = await owner.query(`SELECT 1 FROM pg_index WHERE NOT indisvalid OR NOT indisready`);
+    expect(invalid.rowCount).toBe(0);
+  });
+
+  it('leaves nothing behind when it fails: each part is one transaction, its indexes included', async () => {
+    const state = async () =>
+      (
+        await owner.query(
+          `SELECT (SELECT count(*)::int FROM cases) AS cases, (SELECT count(*)::int FROM data_keys) AS keys,
+                  (SELECT count(*)::int FROM audit_events) AS entries,
+                  (SELECT array_agg(last_seq ORDER BY stripe) FROM audit_chain_heads) AS heads`,
+        )
+      ).rows[0];
+    const before = await state();
+    // Fails at the nth call: the 25th case (two batches of 10 already on their way), the 100th entry.
+    const failingAt = <A extends unknown[], R>(n: number, fn: (...args: A) => R) => {
+      let calls = 0;
+      return (...args: A): R => {
+        if (++calls === n) throw new Error('injected failure');
+        return fn(...args);
+      };
+    };
+    const keyProvider = Object.create(crypto.keyProvider) as CryptoServices['keyProvider'];
+    keyProvider.wrapDek = failingAt(25, crypto.keyProvider.wrapDek.bind(crypto.keyProvider));
+    await expect(
+      bulkSeed(owner, { ...crypto, keyProvider }, { cases: 30, auditEntries: 0, caseBatch: 10 }),
+    ).rejects.toThrow('injected failure');
+    expect(await state()).toEqual(before);
+    expect(await indexes()).toEqual(indexesBefore);
+
+    const keys = Object.create(crypto.keys) as CryptoServices['keys'];
+    keys.auditChainMac = failingAt(100, crypto.keys.auditChainMac.bind(crypto.keys));
+    await expect(bulkSeed(owner, { ...crypto, keys }, { cases: 0, auditEntries: 500 })).rejects.toThrow(
+      'injected failure',
+    );
+    expect(await state()).toEqual(before);
+    expect(await indexes()).toEqual(indexesBefore);
   });
 
   it('seeds cases the service lists, decrypts and finds by name and phone', async () => {
