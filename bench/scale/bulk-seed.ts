@@ -560,7 +560,161 @@ async function seedAccessLog(
   if (count === 0) return 0;
   await client.query('BEGIN');
   try {
-    await appendAccessLog(client, crypto, cases, users, count, until, span, r, log);
+    const ward = users.find((u) => u.role === 'ward_officer')!;
+    const provider = users.find((u) => u.role === 'provider') ?? ward;
+    const supervisor = users.find((u) => u.role === 'supervisor') ?? ward;
+    // Appending in bulk: lock every stripe head, so nothing else writes the log meanwhile.
+    const heads = (
+      await client.query<{ stripe: number; last_seq: string; head: Buffer }>(
+        `SELECT stripe, last_seq, head FROM audit_chain_heads ORDER BY stripe FOR UPDATE`,
+      )
+    ).rows.map((h) => ({ stripe: h.stripe, seq: Number(h.last_seq), mac: h.head }));
+    if (heads.length !== AUDIT_STRIPES) throw new Error('unexpected number of chain stripes');
+    const first = Number(
+      (await client.query<{ n: string }>(`SELECT nextval('audit_events_seq') AS n`)).rows[0].n,
+    );
+    await client.query(`SELECT setval('audit_events_seq', $1)`, [first + count - 1]);
+
+    const encoder = new CanonicalEncoder();
+    const written = new Set<number>();
+    const startAt = until.getTime() - span;
+    const step = Math.max(1, Math.floor((span - 3600_000) / count));
+    const t0 = Date.now();
+    const batch = 200_000;
+    // The log's secondary indexes are built once after the load (a sort each) instead of taking ten million
+    // inserts in random places; the primary key (seq, appended in order) stays.
+    const rebuild = await dropPlainIndexes(client, 'audit_events');
+    for (let offset = 0; offset < count; offset += batch) {
+      const n = Math.min(batch, count - offset);
+      function* rows(): Generator<CopyValue[]> {
+        for (let i = 0; i < n; i++) {
+          const seq = first + offset + i;
+          const stripe = seq % AUDIT_STRIPES;
+          const c = cases.length > 0 ? cases[Math.floor(r() * cases.length)] : null;
+          const roll = r();
+          let what: EntryWhat;
+          if (c && roll < 0.6) {
+            what = {
+              actor: ward,
+              actorOrgId: null,
+              actorCommunes: [c.ward],
+              action: 'case.read',
+              resourceType: 'case',
+              resourceId: c.id,
+              caseId: c.id,
+              fields: ['triage', 'identity', 'contact', 'incident', 'perpetrator'],
+              outcome: 'allowed',
+              reason: null,
+              returnedIds: [],
+              place: c,
+            };
+          } else if (c && c.referralId && roll < 0.8) {
+            what = {
+              actor: provider,
+              actorOrgId: c.orgId,
+              actorCommunes: [],
+              action: 'referral.read',
+              resourceType: 'referral',
+              resourceId: c.referralId,
+              caseId: c.id,
+              fields: ['triage', 'identity', 'contact', 'incident'],
+              outcome: 'allowed',
+              reason: null,
+              returnedIds: [],
+              place: c,
+            };
+          } else if (c && roll < 0.9) {
+            const ids = Array.from({ length: 20 }, () => cases[Math.floor(r() * cases.length)].id);
+            what = {
+              actor: ward,
+              actorOrgId: null,
+              actorCommunes: [c.ward],
+              action: 'case.list',
+              resourceType: 'case',
+              resourceId: null,
+              caseId: null,
+              fields: ['triage'],
+              outcome: 'allowed',
+              reason: null,
+              returnedIds: ids,
+              place: { province: c.province, ward: null },
+            };
+          } else if (c && roll < 0.97) {
+            what = {
+              actor: supervisor,
+              actorOrgId: null,
+              actorCommunes: [],
+              action: 'case.read',
+              resourceType: 'case',
+              resourceId: c.id,
+              caseId: c.id,
+              fields: ['triage'],
+              outcome: 'allowed',
+              reason: null,
+              returnedIds: [],
+              place: c,
+            };
+          } else {
+            const denied = r() < 0.3;
+            what = {
+              actor: ward,
+              actorOrgId: null,
+              actorCommunes: c ? [c.ward] : [],
+              action: denied ? 'auth.login_failed' : 'auth.login',
+              resourceType: 'session',
+              resourceId: null,
+              caseId: null,
+              fields: [],
+              outcome: denied ? 'denied' : 'allowed',
+              reason: denied ? 'auth.invalid_credentials' : null,
+              returnedIds: [],
+              place: c,
+            };
+          }
+          // One object literal with every field (no spread): built ten million times, it must keep one shape.
+          const row: AuditRow = {
+            seq,
+            stripe,
+            prevSeq: heads[stripe].seq,
+            atMs: startAt + (offset + i) * step,
+            actorId: what.actor.id,
+            actorRole: what.actor.role,
+            actorOrgId: what.actorOrgId,
+            actorCommunes: what.actorCommunes,
+            action: what.action,
+            resourceType: what.resourceType,
+            resourceId: what.resourceId,
+            caseId: what.caseId,
+            fields: what.fields,
+            outcome: what.outcome,
+            reason: what.reason,
+            ip: `203.113.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}`,
+            userAgent: USER_AGENT,
+            requestId: hex32(r) + hex32(r),
+            returnedIds: what.returnedIds,
+            provinceCode: what.place?.province ?? null,
+            communeCode: what.place?.ward ?? null,
+            jurisdictions: what.place ? [what.place.province] : [],
+          };
+          const mac = crypto.keys.auditChainMac(heads[stripe].mac, encoder.encode(row));
+          heads[stripe] = { stripe, seq, mac };
+          written.add(stripe);
+          yield auditEventValues(row, mac);
+        }
+      }
+      await copyRows(client, 'audit_events', AUDIT_EVENT_COLUMNS, rows());
+      log(`access log: ${offset + n}/${count} (${Math.round((offset + n) / ((Date.now() - t0) / 1000))}/s)`);
+    }
+    await rebuild(log);
+    // Only the stripes that got entries: a head may only move forward (fewer entries than stripes leave some).
+    for (const stripe of [...written].sort((a, b) => a - b)) {
+      const h = heads[stripe];
+      await client.query(`UPDATE audit_chain_heads SET last_seq = $1, head = $2 WHERE stripe = $3`, [
+        h.seq,
+        h.mac,
+        h.stripe,
+      ]);
+    }
     await client.query('COMMIT');
     return count;
   } catch (e) {
@@ -569,181 +723,12 @@ async function seedAccessLog(
   }
 }
 
-/** seedAccessLog's work, in its transaction. */
-async function appendAccessLog(
-  client: Client,
-  crypto: CryptoServices,
-  cases: SeededCase[],
-  users: SeedUser[],
-  count: number,
-  until: Date,
-  span: number,
-  r: () => number,
-  log: (line: string) => void,
-): Promise<void> {
-  const ward = users.find((u) => u.role === 'ward_officer')!;
-  const provider = users.find((u) => u.role === 'provider') ?? ward;
-  const supervisor = users.find((u) => u.role === 'supervisor') ?? ward;
-  // Appending in bulk: lock every stripe head, so nothing else writes the log meanwhile.
-  const heads = (
-    await client.query<{ stripe: number; last_seq: string; head: Buffer }>(
-      `SELECT stripe, last_seq, head FROM audit_chain_heads ORDER BY stripe FOR UPDATE`,
-    )
-  ).rows.map((h) => ({ stripe: h.stripe, seq: Number(h.last_seq), mac: h.head }));
-  if (heads.length !== AUDIT_STRIPES) throw new Error('unexpected number of chain stripes');
-  const first = Number(
-    (await client.query<{ n: string }>(`SELECT nextval('audit_events_seq') AS n`)).rows[0].n,
-  );
-  await client.query(`SELECT setval('audit_events_seq', $1)`, [first + count - 1]);
-
-  const encoder = new CanonicalEncoder();
-  const written = new Set<number>();
-  const startAt = until.getTime() - span;
-  const step = Math.max(1, Math.floor((span - 3600_000) / count));
-  const t0 = Date.now();
-  const batch = 200_000;
-  // The log's secondary indexes are built once after the load (a sort each) instead of taking ten million
-  // inserts in random places; the primary key (seq, appended in order) stays.
-  const rebuild = await dropPlainIndexes(client, 'audit_events');
-  for (let offset = 0; offset < count; offset += batch) {
-    const n = Math.min(batch, count - offset);
-    function* rows(): Generator<CopyValue[]> {
-      for (let i = 0; i < n; i++) {
-        const seq = first + offset + i;
-        const stripe = seq % AUDIT_STRIPES;
-        const c = cases.length > 0 ? cases[Math.floor(r() * cases.length)] : null;
-        const roll = r();
-        let what: EntryWhat;
-        if (c && roll < 0.6) {
-          what = {
-            actor: ward,
-            actorOrgId: null,
-            actorCommunes: [c.ward],
-            action: 'case.read',
-            resourceType: 'case',
-            resourceId: c.id,
-            caseId: c.id,
-            fields: ['triage', 'identity', 'contact', 'incident', 'perpetrator'],
-            outcome: 'allowed',
-            reason: null,
-            returnedIds: [],
-            place: c,
-          };
-        } else if (c && c.referralId && roll < 0.8) {
-          what = {
-            actor: provider,
-            actorOrgId: c.orgId,
-            actorCommunes: [],
-            action: 'referral.read',
-            resourceType: 'referral',
-            resourceId: c.referralId,
-            caseId: c.id,
-            fields: ['triage', 'identity', 'contact', 'incident'],
-            outcome: 'allowed',
-            reason: null,
-            returnedIds: [],
-            place: c,
-          };
-        } else if (c && roll < 0.9) {
-          const ids = Array.from({ length: 20 }, () => cases[Math.floor(r() * cases.length)].id);
-          what = {
-            actor: ward,
-            actorOrgId: null,
-            actorCommunes: [c.ward],
-            action: 'case.list',
-            resourceType: 'case',
-            resourceId: null,
-            caseId: null,
-            fields: ['triage'],
-            outcome: 'allowed',
-            reason: null,
-            returnedIds: ids,
-            place: { province: c.province, ward: null },
-          };
-        } else if (c && roll < 0.97) {
-          what = {
-            actor: supervisor,
-            actorOrgId: null,
-            actorCommunes: [],
-            action: 'case.read',
-            resourceType: 'case',
-            resourceId: c.id,
-            caseId: c.id,
-            fields: ['triage'],
-            outcome: 'allowed',
-            reason: null,
-            returnedIds: [],
-            place: c,
-          };
-        } else {
-          const denied = r() < 0.3;
-          what = {
-            actor: ward,
-            actorOrgId: null,
-            actorCommunes: c ? [c.ward] : [],
-            action: denied ? 'auth.login_failed' : 'auth.login',
-            resourceType: 'session',
-            resourceId: null,
-            caseId: null,
-            fields: [],
-            outcome: denied ? 'denied' : 'allowed',
-            reason: denied ? 'auth.invalid_credentials' : null,
-            returnedIds: [],
-            place: c,
-          };
-        }
-        // One object literal with every field (no spread): built ten million times, it must keep one shape.
-        const row: AuditRow = {
-          seq,
-          stripe,
-          prevSeq: heads[stripe].seq,
-          atMs: startAt + (offset + i) * step,
-          actorId: what.actor.id,
-          actorRole: what.actor.role,
-          actorOrgId: what.actorOrgId,
-          actorCommunes: what.actorCommunes,
-          action: what.action,
-          resourceType: what.resourceType,
-          resourceId: what.resourceId,
-          caseId: what.caseId,
-          fields: what.fields,
-          outcome: what.outcome,
-          reason: what.reason,
-          ip: `203.113.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}`,
-          userAgent: USER_AGENT,
-          requestId: hex32(r) + hex32(r),
-          returnedIds: what.returnedIds,
-          provinceCode: what.place?.province ?? null,
-          communeCode: what.place?.ward ?? null,
-          jurisdictions: what.place ? [what.place.province] : [],
-        };
-        const mac = crypto.keys.auditChainMac(heads[stripe].mac, encoder.encode(row));
-        heads[stripe] = { stripe, seq, mac };
-        written.add(stripe);
-        yield auditEventValues(row, mac);
-      }
-    }
-    await copyRows(client, 'audit_events', AUDIT_EVENT_COLUMNS, rows());
-    log(`access log: ${offset + n}/${count} (${Math.round((offset + n) / ((Date.now() - t0) / 1000))}/s)`);
-  }
-  await rebuild(log);
-  // Only the stripes that got entries: a head may only move forward (fewer entries than stripes leave some).
-  for (const stripe of [...written].sort((a, b) => a - b)) {
-    const h = heads[stripe];
-    await client.query(`UPDATE audit_chain_heads SET last_seq = $1, head = $2 WHERE stripe = $3`, [
-      h.seq,
-      h.mac,
-      h.stripe,
-    ]);
-  }
-}
-
 /**
  * Drops `table`'s indexes that no constraint uses (in the caller's transaction: a rollback brings them back)
  * and returns what builds them again from their own definitions (pg_get_indexdef), so a later migration's
  * index is rebuilt too.
  */
-export async function dropPlainIndexes(
+async function dropPlainIndexes(
   client: Client,
   table: string,
 ): Promise<(log: (line: string) => void) => Promise<void>> {
