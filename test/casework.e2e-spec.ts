@@ -664,6 +664,25 @@ describe('cases, consent and referrals (end to end)', () => {
         .get(DataSource)
         .query(`UPDATE consents SET expires_at = now() - interval '1 second' WHERE id = $1`, [consentId]);
 
+    /** This instance's clock runs a minute behind the database's (only Date is faked; timers stay real). */
+    const clockBehind = () =>
+      jest.useFakeTimers({
+        now: Date.now() - 60_000,
+        advanceTimers: true,
+        doNotFake: [
+          'hrtime',
+          'nextTick',
+          'performance',
+          'queueMicrotask',
+          'setImmediate',
+          'clearImmediate',
+          'setInterval',
+          'clearInterval',
+          'setTimeout',
+          'clearTimeout',
+        ],
+      });
+
     it('an expired consent ends the provider’s access the moment it expires', async () => {
       const c = await newCase();
       const consentId = await consentForAnHour(c.id);
@@ -688,23 +707,7 @@ describe('cases, consent and referrals (end to end)', () => {
       const c = await newCase();
       const consentId = await consentForAnHour(c.id);
       await expireNow(consentId);
-      // This instance's clock runs a minute behind the database's (only Date is faked; timers stay real).
-      jest.useFakeTimers({
-        now: Date.now() - 60_000,
-        advanceTimers: true,
-        doNotFake: [
-          'hrtime',
-          'nextTick',
-          'performance',
-          'queueMicrotask',
-          'setImmediate',
-          'clearImmediate',
-          'setInterval',
-          'clearInterval',
-          'setTimeout',
-          'clearTimeout',
-        ],
-      });
+      clockBehind();
       try {
         const refused = await as('ward.longbien')
           .post(`/api/v1/cases/${c.id}/referrals`, {
@@ -715,6 +718,31 @@ describe('cases, consent and referrals (end to end)', () => {
           })
           .expect(422);
         expect(refused.body.detail).toMatch(/has ended/);
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+
+    it('a consent must end in the future by the database’s clock, whatever this instance’s clock says', async () => {
+      const c = await newCase();
+      const db = t.app.get(DataSource);
+      const count = async () =>
+        (await db.query(`SELECT count(*)::int AS n FROM consents WHERE case_id = $1`, [c.id]))[0].n;
+      const [{ now }] = await db.query(`SELECT now() AS now`);
+      // Half a minute ago by the database, half a minute ahead by this instance's clock.
+      const ended = new Date(new Date(now).getTime() - 30_000).toISOString();
+      clockBehind();
+      try {
+        const res = await as('ward.longbien')
+          .post(`/api/v1/cases/${c.id}/consents`, {
+            organizationId: police,
+            categories: ['identity'],
+            givenBy: 'survivor',
+            expiresAt: ended,
+          })
+          .expect(400);
+        expect(res.body.errors[0]).toMatchObject({ field: 'expiresAt' });
+        expect(await count()).toBe(0);
       } finally {
         jest.useRealTimers();
       }

@@ -7,10 +7,16 @@ export type RevokeCause = 'consent_withdrawn' | 'consent_expired';
 
 /**
  * SQL: whether the consent row `alias` is active, by the database's clock (not withdrawn, not expired). Access
- * decisions take it from here, so that instances whose clocks differ agree; consentStatus() only labels views.
+ * decisions take it from here, so that instances whose clocks differ agree; so do the views (consentStatusSql).
  */
 export function consentActiveSql(alias: string): string {
   return `(${alias}.withdrawn_at IS NULL AND (${alias}.expires_at IS NULL OR ${alias}.expires_at > now()))`;
+}
+
+/** SQL: the consent row `alias`'s status as views show it ('active', 'withdrawn', 'expired'), by the same clock. */
+export function consentStatusSql(alias: string): string {
+  return `(CASE WHEN ${alias}.withdrawn_at IS NOT NULL THEN 'withdrawn'
+    WHEN ${consentActiveSql(alias)} THEN 'active' ELSE 'expired' END)`;
 }
 
 /**

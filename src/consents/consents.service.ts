@@ -8,7 +8,7 @@ import { AuditService } from '../audit/audit.service';
 import { DataKeyService, FieldEncryptionService } from '../crypto';
 import { CASE_OWNER } from '../cases/cases.service';
 import { CasesRepository } from '../cases/cases.repository';
-import { ConsentExpiryService } from './consent-expiry.service';
+import { ConsentExpiryService, consentStatusSql } from './consent-expiry.service';
 import { CreateConsentDto } from './dto/create-consent.dto';
 
 export type ConsentStatus = 'active' | 'withdrawn' | 'expired';
@@ -40,16 +40,13 @@ interface ConsentRow {
   expires_at: Date | null;
   withdrawn_at: Date | null;
   created_at: Date;
+  /** By the database's clock, as every decision about the consent is. */
+  status: ConsentStatus;
 }
 
-export function consentStatus(
-  r: Pick<ConsentRow, 'withdrawn_at' | 'expires_at'>,
-  now = new Date(),
-): ConsentStatus {
-  if (r.withdrawn_at) return 'withdrawn';
-  if (r.expires_at && r.expires_at.getTime() <= now.getTime()) return 'expired';
-  return 'active';
-}
+/** A consent row's columns as views show them; `k` is the consents table's alias. */
+const CONSENT_COLUMNS = `k.id, k.case_id, k.organization_id, k.sector, k.categories, k.given_by, k.legal_basis,
+  k.expires_at, k.withdrawn_at, k.created_at, ${consentStatusSql('k')} AS status`;
 
 function view(r: ConsentRow): ConsentView {
   return {
@@ -61,7 +58,7 @@ function view(r: ConsentRow): ConsentView {
     givenBy: r.given_by,
     legalBasis: r.legal_basis,
     expiresAt: r.expires_at?.toISOString() ?? null,
-    status: consentStatus(r),
+    status: r.status,
     withdrawnAt: r.withdrawn_at?.toISOString() ?? null,
     createdAt: r.created_at.toISOString(),
   };
@@ -105,9 +102,6 @@ export class ConsentsService {
     }
     if (dto.legalBasis && !dto.reason)
       throw fieldError('reason', 'is required with a legal basis', 'là bắt buộc khi có căn cứ pháp lý');
-    if (dto.expiresAt && new Date(dto.expiresAt).getTime() <= Date.now()) {
-      throw fieldError('expiresAt', 'must be in the future', 'phải ở tương lai');
-    }
     return this.audit.transaction(async (m, deny) => {
       const row = await this.cases.findById(m, caseId, [], true);
       const subject = row && {
@@ -147,11 +141,13 @@ export class ConsentsService {
           key.wipe();
         }
       }
+      // An end in the past by the database's clock (the one expiry is decided by) inserts nothing.
       const [created] = await m.query<ConsentRow[]>(
-        `INSERT INTO consents (id, case_id, organization_id, sector, categories, given_by, legal_basis, enc_reason,
-           expires_at, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         RETURNING id, case_id, organization_id, sector, categories, given_by, legal_basis, expires_at, withdrawn_at, created_at`,
+        `INSERT INTO consents AS k (id, case_id, organization_id, sector, categories, given_by, legal_basis,
+           enc_reason, expires_at, created_by)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+          WHERE $9::timestamptz IS NULL OR $9::timestamptz > now()
+         RETURNING ${CONSENT_COLUMNS}`,
         [
           id,
           caseId,
@@ -165,6 +161,7 @@ export class ConsentsService {
           p.userId,
         ],
       );
+      if (!created) throw fieldError('expiresAt', 'must be in the future', 'phải ở tương lai');
       await this.audit.record(m, p, {
         action: 'consent.create',
         resourceType: 'consent',
@@ -182,8 +179,7 @@ export class ConsentsService {
     return this.audit.transaction(async (m, deny) => {
       const row = await this.cases.findById(m, caseId);
       const [consent] = await m.query<ConsentRow[]>(
-        `SELECT id, case_id, organization_id, sector, categories, given_by, legal_basis, expires_at, withdrawn_at, created_at
-         FROM consents WHERE id = $1 AND case_id = $2 FOR UPDATE`,
+        `SELECT ${CONSENT_COLUMNS} FROM consents k WHERE k.id = $1 AND k.case_id = $2 FOR UPDATE`,
         [consentId, caseId],
       );
       const visible =
@@ -193,7 +189,7 @@ export class ConsentsService {
           kind: 'Consent',
           wardCode: row.wardCode,
           provinceCode: row.provinceCode,
-          status: consentStatus(consent),
+          status: consent.status,
         });
       if (!row || !consent || !visible) {
         deny(p, {
@@ -211,8 +207,7 @@ export class ConsentsService {
         });
       }
       const [[updated]] = await m.query<[ConsentRow[], number]>(
-        `UPDATE consents SET withdrawn_at = now(), withdrawn_by = $2 WHERE id = $1
-         RETURNING id, case_id, organization_id, sector, categories, given_by, legal_basis, expires_at, withdrawn_at, created_at`,
+        `UPDATE consents k SET withdrawn_at = now(), withdrawn_by = $2 WHERE k.id = $1 RETURNING ${CONSENT_COLUMNS}`,
         [consentId, p.userId],
       );
       const revoked = await this.expiry.revokeReferralsOf(m, [consentId], 'consent_withdrawn', p);
