@@ -4,6 +4,7 @@
 //   node bench/run.mjs bench/http.bench.ts [--duration 10] [--connections 16] [--instances 1|2] [--out dir]
 //   [--cpu-prof dir]  (the service writes a V8 CPU profile per instance there at shutdown)
 //   [--main path/to/dist/src/main.js] (another build, for before/after) [--pool n] (HAVEN_DB_POOL_SIZE)
+//   [--node-flags "--max-semi-space-size=32 --trace-gc"] (V8/Node flags for the service, e.g. a GC experiment)
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { randomBytes } from 'node:crypto';
@@ -27,6 +28,8 @@ const INSTANCES = Number(arg('--instances') ?? 1);
 const OUT = arg('--out');
 const CPU_PROF = arg('--cpu-prof');
 const POOL = arg('--pool'); // HAVEN_DB_POOL_SIZE of each instance (default: the service's own default)
+// Flags for the service's node (not `npm start`'s: for experiments, recorded in http.json).
+const NODE_FLAGS = (arg('--node-flags') ?? '').split(/\s+/).filter(Boolean);
 // Another build of the service (e.g. a worktree of an older commit) for before/after comparisons.
 const MAIN_JS = arg('--main') ? resolve(arg('--main')!) : undefined;
 // Keeps the run's data directory (its embedded PostgreSQL cluster, keys and logs) there, for EXPLAIN and the like.
@@ -103,7 +106,7 @@ async function main(): Promise<void> {
     const pgPort = await freePort();
     const profDir = CPU_PROF ? resolve(CPU_PROF) : undefined;
     if (profDir) mkdirSync(profDir, { recursive: true });
-    const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+    const nodeArgs = [...NODE_FLAGS, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
     const env = {
       HAVEN_DATA_DIR: join(root, 'data'),
       HAVEN_EMBEDDED_PG_PORT: String(pgPort),
@@ -310,6 +313,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine: { cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) },
       node: process.version,
+      ...(NODE_FLAGS.length > 0 ? { nodeFlags: NODE_FLAGS } : {}),
       instances: INSTANCES,
       connections: CONNECTIONS,
       durationSeconds: DURATION,
