@@ -1,13 +1,20 @@
+type PgErrorLike = {
+  code?: unknown;
+  constraint?: unknown;
+  driverError?: { code?: unknown; constraint?: unknown };
+};
+
+/** The SQLSTATE of a PostgreSQL error, as pg raises it or as TypeORM wraps it (driverError). */
+function sqlState(e: unknown): unknown {
+  const err = e as PgErrorLike | undefined;
+  return err?.driverError?.code ?? err?.code;
+}
+
 /** True when `e` is PostgreSQL's unique_violation (23505), optionally on the named constraint or index. */
 export function isUniqueViolation(e: unknown, constraint?: string): boolean {
-  const err = e as {
-    code?: unknown;
-    constraint?: unknown;
-    driverError?: { code?: unknown; constraint?: unknown };
-  };
-  const code = err?.driverError?.code ?? err?.code;
+  const err = e as PgErrorLike | undefined;
   const name = err?.driverError?.constraint ?? err?.constraint;
-  return code === '23505' && (constraint === undefined || name === constraint);
+  return sqlState(e) === '23505' && (constraint === undefined || name === constraint);
 }
 
 /**
@@ -18,8 +25,7 @@ export const KEK_FLOOR_SQLSTATE = 'HKF01';
 
 /** True when `e` is the database refusing a data key below the KEK floor (KEK_FLOOR_SQLSTATE). */
 export function isKekFloorRefusal(e: unknown): boolean {
-  const err = e as { code?: unknown; driverError?: { code?: unknown } };
-  return (err?.driverError?.code ?? err?.code) === KEK_FLOOR_SQLSTATE;
+  return sqlState(e) === KEK_FLOOR_SQLSTATE;
 }
 
 /**
