@@ -733,13 +733,11 @@ async function dropPlainIndexes(
   table: string,
 ): Promise<(log: (line: string) => void) => Promise<void>> {
   const { rows } = await client.query<{ name: string; def: string }>(
-    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, pg_get_indexdef(i.indexrelid) AS def
+    `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
        FROM pg_index i
-       JOIN pg_class c ON c.oid = i.indexrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE i.indrelid = $1::regclass
         AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-      ORDER BY c.relname`,
+      ORDER BY 1`,
     [table],
   );
   for (const { name } of rows) await client.query(`DROP INDEX ${name}`);
