@@ -1,8 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { conditionUses, SqlCondition } from '../authz/sql-scope';
-import { JOINED_TRIAGE_COLUMNS, joinedTriageRow, positional, sealedSql } from '../cases/cases.repository';
-import type { CaseTriageRow } from '../cases/cases.repository';
+import {
+  type CaseTriageRow,
+  JOINED_TRIAGE_COLUMNS,
+  joinedTriageRow,
+  positional,
+  sealedSql,
+} from '../cases/cases.repository';
 import type { CaseSectionCategory } from '../cases/case-sections';
 import { consentActiveSql } from '../consents/consent-expiry.service';
 import type { GatedRead, GatedWrite } from '../database/gated-write';
