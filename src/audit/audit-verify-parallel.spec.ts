@@ -10,7 +10,12 @@ import { verifyAccessLog } from './audit-verify';
  * here: the snapshot, the fallbacks, and each half of the check on its own.
  */
 async function until(condition: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500 && !(await condition()); i++) await new Promise((r) => setTimeout(r, 5));
+  // Up to 20 s, and a condition that never held fails the test instead of letting it go on as if it had.
+  for (let i = 0; i < 4_000; i++) {
+    if (await condition()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error('the condition never held');
 }
 
 describe('access-log verification in worker threads', () => {
@@ -39,14 +44,16 @@ describe('access-log verification in worker threads', () => {
       const { seq } = await f.audit.record(pending.manager, WARD_OFFICER, CASE_READ);
       const next = await f.app.transaction((m) => f.audit.record(m, WARD_OFFICER, CASE_READ));
       expect(next.seq).toBeGreaterThan(seq);
-      // It commits once the verifier has its snapshot (it waits for the workers after reading the stripe
-      // heads), before the workers (~0.1 s to start) read: a worker
-      // in a snapshot of its own would find entry N + 1 past its stripe's head, and one thread would answer.
+      // It commits once the verifier has its snapshot and has exported it (it then waits for the workers,
+      // idle in its transaction), before the workers (~0.1 s to start) read: a worker in a snapshot of its own
+      // would find entry N + 1 past its stripe's head, and one thread would answer. (Waiting for the stripe
+      // heads' statement instead caught only the instant between it and the export: the test then committed
+      // after 2.5 s regardless, and failed once under the whole suite's load.)
       verifying = f.verify(PARALLEL);
       await until(async () => {
         const [row] = await f.owner.query<{ n: string }[]>(
           `SELECT count(*) AS n FROM pg_stat_activity
-            WHERE state = 'idle in transaction' AND query LIKE 'SELECT stripe, last_seq%audit_chain_heads%'`,
+            WHERE state = 'idle in transaction' AND query LIKE 'SELECT pg_export_snapshot()%'`,
         );
         return Number(row.n) > 0;
       });
