@@ -58,7 +58,7 @@ describe('access log of case work (end to end)', () => {
 
   beforeAll(async () => {
     t = await startDemoApp({ HAVEN_DB_POOL_SIZE: '10' });
-    tokens = await signInAll(t, ['ward.longbien', 'police.longbien', 'supervisor.hanoi']);
+    tokens = await signInAll(t, ['ward.longbien', 'police.longbien', 'supervisor.hanoi', 'admin']);
     const body = caseBody({
       survivor: {
         fullName: MARKERS[0],
@@ -308,6 +308,50 @@ describe('access log of case work (end to end)', () => {
     } finally {
       await owner.end();
     }
+  });
+
+  it('each entry carries the request that caused it: its id, address and user agent', async () => {
+    // A case of its own, which no provider has a referral of.
+    const own = await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
+    const send = (username: string, requestId: string, status: number) =>
+      http()
+        .get(`/api/v1/cases/${own.body.id as string}`)
+        .set(as(username))
+        .set('X-Request-Id', requestId)
+        .set('User-Agent', `HavenConsole/3.0 (${username})`)
+        .expect(status);
+    // Allowed, refused by the service (no referral of the police's), refused at the route (no rule at all).
+    await send('ward.longbien', 'ctx-read-allowed-01', 200);
+    await send('police.longbien', 'ctx-read-service-01', 404);
+    await send('admin', 'ctx-read-route-0001', 404);
+    const rows = await t.app.get(DataSource).query<Record<string, string>[]>(
+      `SELECT request_id, actor_role, outcome, ip, user_agent FROM audit_events
+          WHERE request_id LIKE 'ctx-read-%' ORDER BY seq`,
+    );
+    const address = expect.stringMatching(/^(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)$/);
+    expect(rows).toEqual([
+      {
+        request_id: 'ctx-read-allowed-01',
+        actor_role: 'ward_officer',
+        outcome: 'allowed',
+        ip: address,
+        user_agent: 'HavenConsole/3.0',
+      },
+      {
+        request_id: 'ctx-read-service-01',
+        actor_role: 'provider',
+        outcome: 'denied',
+        ip: address,
+        user_agent: 'HavenConsole/3.0',
+      },
+      {
+        request_id: 'ctx-read-route-0001',
+        actor_role: 'admin',
+        outcome: 'denied',
+        ip: address,
+        user_agent: 'HavenConsole/3.0',
+      },
+    ]);
   });
 
   it('no survivor marker appears in any access-log entry, nor in the application log', async () => {

@@ -690,16 +690,23 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
       await expireNow(consentId);
       // The very next look, whatever the path, shows nothing: the case itself first.
-      await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(404);
+      await as('police.longbien')
+        .get(`/api/v1/cases/${c.id}`)
+        .set('X-Request-Id', 'expiry-noticed-0001')
+        .expect(404);
       const after = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
       expect(after.body).toMatchObject({ status: 'revoked', revokeCause: 'consent_expired' });
-      const [revocation] = await t.app
-        .get(DataSource)
-        .query(
-          `SELECT actor_id, reason FROM audit_events WHERE action = 'referral.revoke' AND resource_id = $1`,
-          [r.id],
-        );
-      expect(revocation).toEqual({ actor_id: null, reason: 'referral.consent_expired' });
+      const [revocation] = await t.app.get(DataSource).query(
+        `SELECT actor_id, reason, request_id FROM audit_events
+            WHERE action = 'referral.revoke' AND resource_id = $1`,
+        [r.id],
+      );
+      // The system revoked it, inside the read that noticed the expiry: that request is on record.
+      expect(revocation).toEqual({
+        actor_id: null,
+        reason: 'referral.consent_expired',
+        request_id: 'expiry-noticed-0001',
+      });
       expect(after.body).not.toHaveProperty('case');
     });
 

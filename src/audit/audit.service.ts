@@ -8,7 +8,6 @@ import {
   TransactionCommitEvent,
   TransactionRollbackEvent,
 } from 'typeorm';
-import { currentRequestContext } from '../common/http/request-context';
 import { PurposeKeys } from '../crypto';
 import { GatedRead, GatedWrite, gatedSql, StatementParams } from '../database/gated-write';
 import { CommuneProvinces } from '../directory/commune-provinces';
@@ -40,6 +39,9 @@ export interface SignInAttempt {
   readonly reason?: string | null;
   readonly request?: AuditRequestMeta;
 }
+
+/** The request metadata of an entry with no actor and none given (e.g. written by a test or a job). */
+const NO_REQUEST: AuditRequestMeta = {};
 
 /** Attempts at an entry whose stripe head moved under it (another instance, a rollback) before giving up. */
 const APPEND_ATTEMPTS = 5;
@@ -294,12 +296,7 @@ export class AuditService implements EntitySubscriberInterface {
     holder: StripeHolder,
     covered?: CoveredWrites,
   ): Promise<Written> {
-    const context = currentRequestContext();
-    const checked = checkAuditEntry(actor, input, defaultOutcome, {
-      ip: context?.ip ?? null,
-      userAgent: context?.userAgent ?? null,
-      requestId: context?.requestId ?? null,
-    });
+    const checked = checkAuditEntry(actor, input, defaultOutcome, actor?.request ?? NO_REQUEST);
     const jurisdictions = await this.jurisdictions.provincesOf(manager, checked);
     this.writers++;
     try {

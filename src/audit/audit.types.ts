@@ -75,9 +75,11 @@ export interface AuditActor {
   readonly wardCodes?: readonly string[];
   /** A supervisor's province; null = national. */
   readonly provinceCode?: string | null;
+  /** The actor's request (the principal's): the default request metadata of the entries it causes. */
+  readonly request?: AuditRequestMeta;
 }
 
-/** Where the request came from; taken from the request context when a caller does not pass it. */
+/** Where the request came from; taken from the actor's request when a caller does not pass it. */
 export interface AuditRequestMeta {
   readonly ip?: string | null;
   readonly userAgent?: string | null;
@@ -101,7 +103,10 @@ export interface AuditEntryInput {
   readonly wardCode?: string | null;
   /** Why it was denied or failed: an error code such as `resource.not_found` (never a message). */
   readonly reason?: string | null;
-  /** Request metadata; defaults to the current request's (src/common/http/request-context.ts). */
+  /**
+   * Request metadata; defaults to the actor's (the principal's request). An entry without an actor (a sign-in on an
+   * unknown username, a revocation by the system inside a request) is given its request here.
+   */
   readonly request?: AuditRequestMeta;
 }
 

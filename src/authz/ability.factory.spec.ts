@@ -34,6 +34,7 @@ function principal(over: Partial<Principal> & Pick<Principal, 'role'>): Principa
     enrollmentOnly: false,
     tokenId: '20000000-0000-4000-8000-000000000000',
     tokenExpiresAt: new Date(0),
+    request: { requestId: 'spec-request-0001' },
     ...over,
   };
 }

@@ -1,3 +1,4 @@
+import type { RequestContext } from '../common/http/request-context';
 import type { Sector } from '../directory/organization.entity';
 import type { Role } from '../identity/user.entity';
 
@@ -21,4 +22,6 @@ export interface Principal {
   /** The access token's id (jti) and expiry, for sign-out. */
   readonly tokenId: string;
   readonly tokenExpiresAt: Date;
+  /** The request this principal signed: its id, address and user agent go into every access-log entry it causes. */
+  readonly request: RequestContext;
 }

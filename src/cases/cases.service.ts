@@ -186,7 +186,7 @@ export class CasesService {
     // No transaction: the statements only read, and the entry commits (recordNow) before the view leaves.
     return this.audit.session(async (m, deny) => {
       // An expired consent shows nothing, from the moment it expires.
-      if (p.role === 'provider') await this.expiry.revokeExpired(m);
+      if (p.role === 'provider') await this.expiry.revokeExpired(m, p.request);
       // The triage row and its referrals' metadata in one statement (nothing encrypted is read before the check).
       const found = await this.cases.findWithReferrals(m, id);
       const access = found ? await this.readAccess(m, p, ability, found.row) : undefined;

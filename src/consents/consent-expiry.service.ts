@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import type { AuditActor } from '../audit/audit.types';
+import type { AuditActor, AuditRequestMeta } from '../audit/audit.types';
 
 export type RevokeCause = 'consent_withdrawn' | 'consent_expired';
 
@@ -35,6 +35,8 @@ export class ConsentExpiryService {
     cause: RevokeCause,
     /** Who caused it (the officer withdrawing); null when the system revokes on expiry. */
     by: AuditActor | null,
+    /** The request it happens in, when `by` is null (the system acts inside a caller's request). */
+    request?: AuditRequestMeta,
   ): Promise<string[]> {
     if (consentIds.length === 0) return [];
     const [rows] = await m.query<
@@ -57,6 +59,7 @@ export class ConsentExpiryService {
         reason: `referral.${cause}`,
         provinceCode: r.province_code,
         wardCode: r.ward_code,
+        ...(request ? { request } : {}),
       });
     }
     return rows.map((r) => r.id);
@@ -67,7 +70,7 @@ export class ConsentExpiryService {
    * revocations and their entries commit together, before a read's session reads on; inside the caller's
    * transaction, with it.
    */
-  async revokeExpired(m: EntityManager): Promise<string[]> {
+  async revokeExpired(m: EntityManager, request: AuditRequestMeta): Promise<string[]> {
     // `[]`: no parameters, but prepared once per connection all the same (src/database/prepared-statements.ts):
     // planned on every call it cost 0.45 ms, where running it takes 0.01 ms, and it runs before every referral
     // list, read, note and move and a provider's case read. The live states stay written in, so that the
@@ -81,6 +84,6 @@ export class ConsentExpiryService {
     if (expired.length === 0) return [];
     const ids = expired.map((e) => e.id);
     // A transaction on the caller's connection (a savepoint when it is already in one).
-    return m.transaction((t) => this.revokeReferralsOf(t, ids, 'consent_expired', null));
+    return m.transaction((t) => this.revokeReferralsOf(t, ids, 'consent_expired', null, request));
   }
 }

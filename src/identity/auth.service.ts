@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../authz/principal';
+import type { RequestContext } from '../common/http/request-context';
 import { DomainError } from '../common/errors/domain-error';
 import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -20,7 +21,8 @@ export interface Credentials {
   username: unknown;
   password: unknown;
   totp?: unknown;
-  ip: string;
+  /** The sign-in request: its address keys the throttle, and the access-log entry records all of it. */
+  request: RequestContext;
 }
 
 export interface SignedIn extends IssuedToken {
@@ -50,7 +52,7 @@ export class AuthService {
   async signIn(c: Credentials): Promise<SignedIn> {
     const username = typeof c.username === 'string' ? c.username : '';
     const password = typeof c.password === 'string' ? c.password : '';
-    const keys = this.throttle.keysFor(username, c.ip);
+    const keys = this.throttle.keysFor(username, c.request.ip ?? '');
     const validShape = username.length > 0 && username.length <= 64 && password.length > 0;
     const user = validShape ? await this.users.findByUsername(username) : null;
     // Every attempt goes to the access log (auth.login / auth.login_failed), in the account's jurisdiction;
@@ -59,7 +61,12 @@ export class AuthService {
       code: 'auth.throttled' | 'auth.invalid_credentials' | 'auth.totp_required',
       retryAfterSeconds?: number,
     ) => {
-      await this.audit.recordSignIn({ userId: user?.id ?? null, outcome: 'denied', reason: code });
+      await this.audit.recordSignIn({
+        userId: user?.id ?? null,
+        outcome: 'denied',
+        reason: code,
+        request: c.request,
+      });
       return new DomainError(code, undefined, undefined, retryAfterSeconds);
     };
     const lockedFor = await this.throttle.lockedForSeconds(keys);
@@ -92,7 +99,7 @@ export class AuthService {
 
     await this.throttle.recordSuccess(keys);
     if (check.needsRehash) await this.rehash(user, password);
-    await this.audit.recordSignIn({ userId: user.id, outcome: 'allowed' });
+    await this.audit.recordSignIn({ userId: user.id, outcome: 'allowed', request: c.request });
     const token = await this.tokens.issue(user, enrollmentOnly);
     this.logger.info({ event: 'auth.login', userId: user.id, enrollmentOnly }, 'signed in');
     return {

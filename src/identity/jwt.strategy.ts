@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
+import type { Request } from 'express';
 import { createSecretKey } from 'node:crypto';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import type { Principal } from '../authz/principal';
+import { requestContextOf } from '../common/http/request-context';
 import { PurposeKeys } from '../crypto';
 import { AccessTokenClaims, TOKEN_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER } from './token.service';
 import { UsersRepository } from './users.repository';
@@ -31,10 +33,12 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       audience: TOKEN_AUDIENCE,
       ignoreExpiration: false,
       jsonWebTokenOptions: { clockTolerance: 0, maxAge: '1h' },
+      // validate() puts the request's id, address and user agent on the principal, for the access log.
+      passReqToCallback: true,
     });
   }
 
-  async validate(claims: Partial<AccessTokenClaims>): Promise<Principal | false> {
+  async validate(req: Request, claims: Partial<AccessTokenClaims>): Promise<Principal | false> {
     const { sub, jti, ver, exp } = claims;
     if (typeof sub !== 'string' || !UUID.test(sub) || typeof jti !== 'string' || !UUID.test(jti))
       return false;
@@ -52,6 +56,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       enrollmentOnly: claims.enr === true,
       tokenId: jti,
       tokenExpiresAt: new Date(exp * 1000),
+      request: requestContextOf(req),
     };
   }
 }

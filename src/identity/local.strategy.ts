@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { Strategy } from 'passport-local';
+import { requestContextOf } from '../common/http/request-context';
 import { AuthService, SignedIn } from './auth.service';
 
 /** Passport's username/password strategy; the work (throttle, Argon2id, TOTP) is AuthService.signIn. */
@@ -17,7 +18,7 @@ export class LocalStrategy extends PassportStrategy(Strategy, 'local') {
       username,
       password,
       totp: body?.totp,
-      ip: req.ip ?? req.socket.remoteAddress ?? '',
+      request: requestContextOf(req),
     });
   }
 }

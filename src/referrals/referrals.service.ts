@@ -155,7 +155,7 @@ export class ReferralsService {
     pageSize = 50,
   ): Promise<ReferralListView> {
     return this.audit.session(async (m) => {
-      await this.expiry.revokeExpired(m);
+      await this.expiry.revokeExpired(m, p.request);
       const scope = accessibleWhere(ability, 'read', 'Referral', REFERRAL_COLUMNS);
       const { rows, total } = await this.referrals.list(
         m,
@@ -176,7 +176,7 @@ export class ReferralsService {
 
   async get(p: Principal, ability: AppAbility, id: string): Promise<ReferralView> {
     return this.audit.session(async (m, deny) => {
-      await this.expiry.revokeExpired(m);
+      await this.expiry.revokeExpired(m, p.request);
       // The referral with its case's triage row, in one statement (nothing encrypted is read before the check).
       const found = await this.referrals.findWithCase(m, id);
       const categories = found
@@ -305,7 +305,7 @@ export class ReferralsService {
     dto: CreateNoteDto,
   ): Promise<NoteView> {
     return this.audit.transaction(async (m, deny) => {
-      await this.expiry.revokeExpired(m);
+      await this.expiry.revokeExpired(m, p.request);
       const row = await this.referrals.findById(m, referralId);
       const organizationId = p.role === 'provider' ? p.organizationId : null;
       const allowed =
@@ -370,7 +370,7 @@ export class ReferralsService {
     ) => Promise<{ encDeclineReason?: Buffer; encRevokeReason?: Buffer }>,
   ): Promise<ReferralView> {
     return this.audit.transaction(async (m, deny) => {
-      await this.expiry.revokeExpired(m);
+      await this.expiry.revokeExpired(m, p.request);
       // The row lock serialises concurrent moves: the second of two accepts sees `accepted` and gets 409.
       const row = await this.referrals.findById(m, id, true);
       if (!row || !ability.can('read', subjectOf(row))) {

@@ -27,6 +27,7 @@ const ADMIN: Principal = {
   enrollmentOnly: false,
   tokenId: '00000000-0000-4000-8000-0000000000ae',
   tokenExpiresAt: new Date(0),
+  request: { requestId: 'test-factory-0001' },
 };
 const adminAbility = () => defineAbilityFor(ADMIN);
 

@@ -1,38 +1,44 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 
+/**
+ * Where a request came from, for the access log: its id (echoed as X-Request-Id), the client's address (the
+ * socket's peer unless HAVEN_TRUST_PROXY names the load balancers) and its User-Agent header.
+ *
+ * It travels explicitly: on the signed-in principal (JwtStrategy), in the credentials of a sign-in, and as an
+ * argument where the system acts inside a request. An AsyncLocalStorage carried it before; on Node 20 that
+ * runs a hook on every promise the process creates, which cost a quarter of a case read's throughput
+ * (bench/results/http-before-after.md, fifteenth round).
+ */
 export interface RequestContext {
-  requestId: string;
-  /** The client's address as the socket sees it (`trust proxy` is off) and its User-Agent header, for the access log. */
-  ip?: string;
-  userAgent?: string;
+  readonly requestId: string;
+  readonly ip?: string;
+  readonly userAgent?: string;
 }
 
-const storage = new AsyncLocalStorage<RequestContext>();
-
-export function currentRequestId(): string | undefined {
-  return storage.getStore()?.requestId;
-}
-
-/** The context of the request being handled, if any (the access log takes its metadata from it). */
-export function currentRequestContext(): Readonly<RequestContext> | undefined {
-  return storage.getStore();
-}
+type WithId = Request & { id?: string };
 
 // A caller-supplied id is kept only when it is short and plain, so it cannot smuggle text into logs.
 const ACCEPTABLE_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
 export function requestIdOf(req: Request): string {
-  return (req as Request & { id?: string }).id ?? 'unknown';
+  return (req as WithId).id ?? 'unknown';
 }
 
-/** Gives every request an id (echoed as X-Request-Id) and makes it available to the logger and errors. */
+/** The context of a request that passed requestContextMiddleware. */
+export function requestContextOf(req: Request): RequestContext {
+  return {
+    requestId: requestIdOf(req),
+    ip: req.ip ?? req.socket.remoteAddress,
+    userAgent: req.header('user-agent'),
+  };
+}
+
+/** Gives every request an id (echoed as X-Request-Id), for the logger, errors and the access log. */
 export function requestContextMiddleware(req: Request, res: Response, next: NextFunction): void {
   const incoming = req.header('x-request-id');
   const requestId = incoming && ACCEPTABLE_ID.test(incoming) ? incoming : randomUUID();
-  (req as Request & { id?: string }).id = requestId;
+  (req as WithId).id = requestId;
   res.setHeader('X-Request-Id', requestId);
-  const userAgent = req.header('user-agent');
-  storage.run({ requestId, ip: req.ip ?? req.socket.remoteAddress, userAgent }, () => next());
+  next();
 }
