@@ -1,7 +1,11 @@
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import { ENTITIES } from './entities';
+import { installRowTemplates } from './pg-row-template';
 import { PreparingClient } from './prepared-statements';
+
+// Every client of the process builds its rows' template on a plain object (pg-row-template.ts).
+installRowTemplates();
 
 export interface DatabaseConnection {
   url: string;

@@ -1,3 +1,4 @@
+import { DatabaseError } from 'pg';
 import { DataSource } from 'typeorm';
 import { createTestDatabase, TestDatabase } from '../../test/support/database';
 import { loadConfig } from '../config/config';
@@ -94,14 +95,30 @@ describe('prepared statements', () => {
 
   it('a failing statement fails as before and leaves the connection usable', () =>
     withClient(async (client) => {
-      await expect(client.query('SELECT $1::int AS n', ['not a number'])).rejects.toMatchObject({
-        code: '22P02',
-      });
+      const failed = client.query('SELECT $1::int AS n', ['not a number']);
+      await expect(failed).rejects.toBeInstanceOf(DatabaseError);
+      await expect(failed).rejects.toMatchObject({ code: '22P02' });
       expect((await client.query<{ n: number }>('SELECT $1::int AS n', [7])).rows[0].n).toBe(7);
       await expect(
         client.query('SELECT no_such_column FROM users WHERE id = $1', [null]),
       ).rejects.toMatchObject({ code: '42703' });
       expect((await client.query<{ n: number }>('SELECT $1::int AS n', [8])).rows[0].n).toBe(8);
+    }));
+
+  it('names a statement called with a callback too, and answers through the callback', () =>
+    withClient(async (client) => {
+      const text = 'SELECT $1::int * 3 AS n';
+      const viaCallback = await new Promise<number>((resolve, reject) => {
+        client.query<{ n: number }>(text, [5], (err, res) => (err ? reject(err) : resolve(res.rows[0].n)));
+      });
+      expect(viaCallback).toBe(15);
+      const failed = await new Promise<unknown>((resolve) => {
+        client.query('SELECT $1::int AS n', ['x'], (err) => resolve(err));
+      });
+      expect(failed).toMatchObject({ code: '22P02' });
+      expect((await preparedOn(client)).map((p) => p.statement)).toEqual(
+        expect.arrayContaining([text, 'SELECT $1::int AS n']),
+      );
     }));
 
   it('is what the data source uses unless HAVEN_DB_PREPARED_STATEMENTS=0', async () => {
