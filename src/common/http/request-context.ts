@@ -7,8 +7,8 @@ import type { NextFunction, Request, Response } from 'express';
  *
  * It travels explicitly: on the signed-in principal (JwtStrategy), in the credentials of a sign-in, and as an
  * argument where the system acts inside a request. An AsyncLocalStorage carried it before; on Node 20 that
- * runs a hook on every promise the process creates, which cost a quarter of a case read's throughput
- * (bench/results/http-before-after.md, fifteenth round).
+ * runs a hook on every promise the process creates, which cost a case read a fifth to a quarter of the
+ * service's CPU (bench/results/http-before-after.md, fifteenth round).
  */
 export interface RequestContext {
   readonly requestId: string;
