@@ -1,6 +1,8 @@
 import { Body, Controller, Get, Module, Post } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsString, MaxLength, ValidateNested } from 'class-validator';
+import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import request from 'supertest';
 import { Public } from '../src/authz/policy.decorator';
 import { startTestApp, TestApp } from './support/app';
@@ -21,6 +23,12 @@ class ProbeController {
   @Post()
   echo(@Body() dto: ProbeDto): { ok: true; level: string } {
     return { ok: true, level: dto.level };
+  }
+
+  @Get('slow')
+  async slow(): Promise<{ ok: true }> {
+    await new Promise((r) => setTimeout(r, 400));
+    return { ok: true };
   }
 
   @Get('boom')
@@ -168,6 +176,51 @@ describe('application (end to end)', () => {
     expect(text).not.toMatch(/secret_table|SELECT|at .*\.ts|stack/i);
   });
 
+  /** The request log's line of one request (src/common/logging/http-logger.ts). */
+  const requestLine = (requestId: string) =>
+    t.logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.reqId === requestId && typeof l.responseTime === 'number');
+
+  it('logs a failed request at error level, without its query string', async () => {
+    await http().get('/api/v1/probe/boom?name=ZZQUERY').set('X-Request-Id', 'log-boom-0001').expect(500);
+    expect(requestLine('log-boom-0001')).toMatchObject({
+      level: 'error',
+      msg: 'request failed',
+      req: { id: 'log-boom-0001', method: 'GET', path: '/api/v1/probe/boom' },
+      res: { statusCode: 500 },
+    });
+    expect(t.logs.join('')).not.toContain('ZZQUERY');
+  });
+
+  it('logs a request whose client went away before the response as aborted, once', async () => {
+    const server = t.app.getHttpServer().listen(0);
+    try {
+      await new Promise((r) => server.once('listening', r));
+      const { port } = server.address() as AddressInfo;
+      const req = httpRequest({
+        port,
+        path: '/api/v1/probe/slow',
+        headers: { 'X-Request-Id': 'log-abort-0001' },
+      });
+      req.on('error', () => undefined);
+      req.end();
+      await new Promise((r) => setTimeout(r, 100));
+      req.destroy();
+      await new Promise((r) => setTimeout(r, 600));
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    const lines = t.logs.filter((l) => l.includes('log-abort-0001') && l.includes('responseTime'));
+    expect(lines).toHaveLength(1);
+    expect(requestLine('log-abort-0001')).toMatchObject({
+      level: 'info',
+      msg: 'request aborted',
+      aborted: true,
+      req: { method: 'GET', path: '/api/v1/probe/slow' },
+    });
+  });
+
   it('logs are JSON with a request id, never the body, and redact sensitive headers', async () => {
     const marker = 'ZZMARKER-Thị-Hoa-0987654321';
     await http()
@@ -187,9 +240,12 @@ describe('application (end to end)', () => {
       .find((l) => l.reqId === 'log-check-req-42');
     expect(entry).toMatchObject({
       level: 'info',
+      msg: 'request completed',
       req: { method: 'POST', path: '/api/v1/probe' },
       res: { statusCode: 201 },
     });
+    expect(entry).not.toHaveProperty('aborted');
+    expect(typeof entry?.responseTime).toBe('number');
   });
 });
 
