@@ -22,6 +22,6 @@ export interface Principal {
   /** The access token's id (jti) and expiry, for sign-out. */
   readonly tokenId: string;
   readonly tokenExpiresAt: Date;
-  /** The request this principal signed: its id, address and user agent go into every access-log entry it causes. */
+  /** The request this principal came with: its id, address and user agent go into every access-log entry it causes. */
   readonly request: RequestContext;
 }

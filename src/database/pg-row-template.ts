@@ -11,6 +11,8 @@ import { Result, types } from 'pg';
  * column): the same fields, the same parsers, a template with the same keys in the same order, and rows that
  * compare equal. The null prototype guarded against one column name only: assigning `__proto__` on a plain
  * object would set its prototype, so a result with a column of that name takes node-postgres' own path.
+ * Past a dozen columns V8 turns this template to dictionary mode as well (keys added by computed name); a
+ * template in fast mode (built by JSON.parse, or cached per shape) was slower overall in a micro-benchmark.
  *
  * Installed once, by data-source-options.ts, for every client of the process. If node-postgres no longer
  * builds rows from `_prebuiltEmptyResultObject`, nothing is replaced (`installRowTemplates()` says so, and a
