@@ -113,12 +113,16 @@ export interface ReferralSubject {
   readonly status: ReferralStatus;
 }
 
+export const CONSENT_STATUSES = ['active', 'withdrawn', 'expired'] as const;
+/** A consent's status as views and rules see it, by the database's clock (consentStatusSql). */
+export type ConsentStatus = (typeof CONSENT_STATUSES)[number];
+
 export interface ConsentSubject {
   readonly kind: 'Consent';
   readonly id?: string;
   readonly wardCode: string;
   readonly provinceCode: string;
-  readonly status: 'active' | 'withdrawn' | 'expired';
+  readonly status: ConsentStatus;
 }
 
 export interface NoteSubject {

@@ -3,6 +3,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
+import { CONSENT_STATUSES, type ConsentStatus } from '../authz/subjects';
 import { DomainError, fieldError } from '../common/errors/domain-error';
 import { AuditService } from '../audit/audit.service';
 import { DataKeyService, FieldEncryptionService } from '../crypto';
@@ -10,8 +11,6 @@ import { CASE_OWNER } from '../cases/cases.service';
 import { CasesRepository } from '../cases/cases.repository';
 import { ConsentExpiryService, consentStatusSql } from './consent-expiry.service';
 import { CreateConsentDto } from './dto/create-consent.dto';
-
-export type ConsentStatus = 'active' | 'withdrawn' | 'expired';
 
 export class ConsentView {
   @ApiProperty() id!: string;
@@ -22,7 +21,7 @@ export class ConsentView {
   @ApiPropertyOptional({ nullable: true, type: String }) givenBy!: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) legalBasis!: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) expiresAt!: string | null;
-  @ApiProperty({ enum: ['active', 'withdrawn', 'expired'] }) status!: ConsentStatus;
+  @ApiProperty({ enum: CONSENT_STATUSES }) status!: ConsentStatus;
   @ApiPropertyOptional({ nullable: true, type: String }) withdrawnAt!: string | null;
   @ApiProperty() createdAt!: string;
   @ApiPropertyOptional({ type: [String], description: 'referrals revoked by this withdrawal' })
@@ -200,7 +199,7 @@ export class ConsentsService {
         });
         throw new DomainError('resource.not_found');
       }
-      if (consent.withdrawn_at) {
+      if (consent.status === 'withdrawn') {
         throw new DomainError('conflict.state', {
           en: 'The consent was already withdrawn.',
           vi: 'Sự đồng ý đã được rút lại.',
