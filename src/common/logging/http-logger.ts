@@ -15,21 +15,21 @@ export function createHttpLogger(logger: Logger): RequestHandler {
     const started = Date.now();
     const url = req.url ?? '';
     const query = url.indexOf('?');
+    const id = requestIdOf(req);
     const line = {
-      reqId: requestIdOf(req),
+      reqId: id,
       req: {
-        id: requestIdOf(req),
+        id,
         method: req.method,
         path: query === -1 ? url : url.slice(0, query),
         remoteAddress: req.socket?.remoteAddress,
       },
     };
     let logged = false;
+    // 'close' comes once the response is sent or the connection is gone; an 'error' may come before it.
     const done = (err?: unknown): void => {
       if (logged) return;
       logged = true;
-      res.removeListener('close', done);
-      res.removeListener('error', done);
       const aborted = !res.writableFinished;
       const entry = {
         ...line,
@@ -41,8 +41,8 @@ export function createHttpLogger(logger: Logger): RequestHandler {
       if (err || res.statusCode >= 500) logger.error(entry, 'request failed');
       else logger.info(entry, aborted ? 'request aborted' : 'request completed');
     };
-    res.on('close', done);
-    res.on('error', done);
+    res.once('close', done);
+    res.once('error', done);
     next();
   };
 }
