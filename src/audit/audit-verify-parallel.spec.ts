@@ -3,20 +3,13 @@ import { AuditFixture, CASE_READ, givenAuditLog, WARD_OFFICER } from './audit.sp
 import { ChainExpectations, joinRanges } from './audit-verify-parallel';
 import { checkRange, RangeReport } from './audit-verify-worker';
 import { verifyAccessLog } from './audit-verify';
+import { waitFor } from '../../test/support/wait';
 
 /**
  * Parallel verification (audit-verify-parallel.ts): worker threads check seq ranges in the verifier's
  * snapshot, and this thread joins the ranges. The tamper cases in both modes are in audit-tamper.spec.ts;
  * here: the snapshot, the fallbacks, and each half of the check on its own.
  */
-async function until(condition: () => Promise<boolean>): Promise<void> {
-  // Up to 20 s, and a condition that never held fails the test instead of letting it go on as if it had.
-  for (let i = 0; i < 4_000; i++) {
-    if (await condition()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error('the condition never held');
-}
 
 describe('access-log verification in worker threads', () => {
   let f: AuditFixture;
@@ -50,13 +43,14 @@ describe('access-log verification in worker threads', () => {
       // heads' statement instead caught only the instant between it and the export: the test then committed
       // after 2.5 s regardless, and failed once under the whole suite's load.)
       verifying = f.verify(PARALLEL);
-      await until(async () => {
+      // Up to 20 s: a condition that never held fails the test instead of letting it go on as if it had.
+      await waitFor(async () => {
         const [row] = await f.owner.query<{ n: string }[]>(
           `SELECT count(*) AS n FROM pg_stat_activity
             WHERE state = 'idle in transaction' AND query LIKE 'SELECT pg_export_snapshot()%'`,
         );
         return Number(row.n) > 0;
-      });
+      }, 20_000);
       await pending.commitTransaction();
       expect(await verifying).toMatchObject({
         ok: true,

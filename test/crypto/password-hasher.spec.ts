@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { PasswordHasher, PWHASH_MEMLIMIT, PWHASH_OPSLIMIT } from '../../src/crypto/password-hasher';
+import { waitFor } from '../support/wait';
 
 describe('PasswordHasher (Argon2id in a worker thread)', () => {
   const hasher = new PasswordHasher();
@@ -72,11 +73,3 @@ describe('PasswordHasher (Argon2id in a worker thread)', () => {
     }
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
