@@ -38,8 +38,19 @@ export class StatementParams {
  */
 export function gatedSql(write: GatedWrite, gate: string, params: StatementParams): string {
   const sql = write(gate, params.bind);
-  if (!new RegExp(`\\bFROM\\s+${gate}\\b`).test(sql)) {
+  if (!readsFromGate(gate).test(sql)) {
     throw new Error(`a gated write must take its rows FROM ${gate}`);
   }
   return sql;
+}
+
+/** `FROM <gate>` as a pattern, compiled once per gate name (a handful of constants; on every read's path). */
+const GATE_PATTERNS = new Map<string, RegExp>();
+function readsFromGate(gate: string): RegExp {
+  let pattern = GATE_PATTERNS.get(gate);
+  if (!pattern) {
+    pattern = new RegExp(`\\bFROM\\s+${gate}\\b`);
+    GATE_PATTERNS.set(gate, pattern);
+  }
+  return pattern;
 }
