@@ -124,3 +124,13 @@ export class StoredEntryCursor {
     return Buffer.from(this.macHex(), 'hex');
   }
 }
+
+/**
+ * `mac` (a link that may be a view the next link overwrites) kept as a stripe's last MAC: copied into `last`
+ * when it has room of the same length, which saves a buffer per entry; otherwise into a new buffer.
+ */
+export function keepMac(last: Buffer, mac: Uint8Array): Buffer {
+  if (last.length !== mac.length) return Buffer.from(mac);
+  last.set(mac);
+  return last;
+}

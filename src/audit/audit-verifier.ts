@@ -2,7 +2,7 @@ import type { PurposeKeys } from '../crypto';
 import type { Submittable } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Readable } from 'node:stream';
-import { copyEntriesSql, RAW_TEXT, StoredEntryCursor } from './audit-log-reader';
+import { copyEntriesSql, keepMac, RAW_TEXT, StoredEntryCursor } from './audit-log-reader';
 import { ChainExpectations, ParallelVerifyOptions, verifyRangesInParallel } from './audit-verify-parallel';
 import type { Checkpoint } from './audit-checkpoint';
 import { GENESIS_MAC } from './audit.types';
@@ -87,7 +87,7 @@ interface Expected {
 
 export async function verifyAuditChain(
   client: SqlClient,
-  keys: Pick<PurposeKeys, 'auditChainMac' | 'auditChainKey'>,
+  keys: Pick<PurposeKeys, 'auditChainMac' | 'auditChainKey' | 'auditChainLinker'>,
   options: VerifyOptions = {},
 ): Promise<VerifyResult> {
   await client.query({ text: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' });
@@ -127,7 +127,7 @@ export async function verifyAuditChain(
 /** Reads the whole log (a COPY stream of copyEntriesSql()) and finds the first entry not as written. */
 async function verifyInThisThread(
   entries: Readable,
-  keys: Pick<PurposeKeys, 'auditChainMac'>,
+  keys: Pick<PurposeKeys, 'auditChainLinker'>,
   expect: ChainExpectations,
 ): Promise<Pick<VerifyResult, 'ok' | 'checked' | 'lastSeq' | 'firstBadSeq' | 'problem'>> {
   // What must be found: each stripe head (same snapshot) and each head of each trusted checkpoint.
@@ -154,48 +154,54 @@ async function verifyInThisThread(
   let checked = 0;
   let lastSeen = 0;
   const entry = new StoredEntryCursor();
-  await entry.read(entries, () => {
-    const { seq, stripe, prevSeq } = entry;
-    checked++;
-    if (seq > lastSeen + 1) gaps.push([lastSeen + 1, seq - 1]);
-    lastSeen = seq;
+  const linker = keys.auditChainLinker();
+  try {
+    await entry.read(entries, () => {
+      const { seq, stripe, prevSeq } = entry;
+      checked++;
+      if (seq > lastSeen + 1) gaps.push([lastSeen + 1, seq - 1]);
+      lastSeen = seq;
 
-    let state = stripes.get(stripe);
-    if (!state) {
-      state = { firstSeq: seq, lastSeq: 0, lastMac: GENESIS_MAC };
-      stripes.set(stripe, state);
-    }
-    let intact = false;
-    if (prevSeq >= seq) {
-      flag(seq, 'entry_out_of_order'); // a predecessor after itself: moved (the CHECK was dropped)
-    } else if (prevSeq === state.lastSeq) {
-      const mac = keys.auditChainMac(state.lastMac, entry.canonical());
-      if (entry.macEquals(mac)) {
-        intact = true;
-        state.lastMac = mac;
-      } else flag(seq, 'entry_altered');
-    } else if (prevSeq > state.lastSeq && !isPresent(gaps, lastSeen, prevSeq)) {
-      // The entry chains to one that is gone; the MAC cannot be checked without it.
-      flag(firstGapAfter(gaps, state.lastSeq, prevSeq), 'entry_missing');
-    } else {
-      // It names a predecessor that exists elsewhere, or one older than its stripe's last: it was moved.
-      flag(seq, 'entry_out_of_order');
-    }
-    // Carry on from the stored MAC, so that one bad entry does not hide the state of the rest.
-    state.lastSeq = seq;
-    if (!intact) state.lastMac = entry.mac();
-
-    const watch = expectedByStripe.get(stripe);
-    if (watch) {
-      for (const x of watch) {
-        if (seq < x.seq) x.before = seq;
-        else if (seq === x.seq) {
-          x.seen = true;
-          if (entry.macHex() !== x.macHex) flag(seq, x.source === 'head' ? 'head_mismatch' : 'entry_altered');
-        } else if (x.after === null) x.after = seq;
+      let state = stripes.get(stripe);
+      if (!state) {
+        state = { firstSeq: seq, lastSeq: 0, lastMac: Buffer.from(GENESIS_MAC) };
+        stripes.set(stripe, state);
       }
-    }
-  });
+      let intact = false;
+      if (prevSeq >= seq) {
+        flag(seq, 'entry_out_of_order'); // a predecessor after itself: moved (the CHECK was dropped)
+      } else if (prevSeq === state.lastSeq) {
+        const mac = linker.link(state.lastMac, entry.canonical()); // a view: copied below
+        if (entry.macEquals(mac)) {
+          intact = true;
+          state.lastMac = keepMac(state.lastMac, mac);
+        } else flag(seq, 'entry_altered');
+      } else if (prevSeq > state.lastSeq && !isPresent(gaps, lastSeen, prevSeq)) {
+        // The entry chains to one that is gone; the MAC cannot be checked without it.
+        flag(firstGapAfter(gaps, state.lastSeq, prevSeq), 'entry_missing');
+      } else {
+        // It names a predecessor that exists elsewhere, or one older than its stripe's last: it was moved.
+        flag(seq, 'entry_out_of_order');
+      }
+      // Carry on from the stored MAC, so that one bad entry does not hide the state of the rest.
+      state.lastSeq = seq;
+      if (!intact) state.lastMac = entry.mac();
+
+      const watch = expectedByStripe.get(stripe);
+      if (watch) {
+        for (const x of watch) {
+          if (seq < x.seq) x.before = seq;
+          else if (seq === x.seq) {
+            x.seen = true;
+            if (entry.macHex() !== x.macHex)
+              flag(seq, x.source === 'head' ? 'head_mismatch' : 'entry_altered');
+          } else if (x.after === null) x.after = seq;
+        }
+      }
+    });
+  } finally {
+    linker.close();
+  }
   // Nothing may exist between the last entry and the end of time except what was never written.
   gaps.push([lastSeen + 1, Number.MAX_SAFE_INTEGER]);
   for (const e of expected) {

@@ -1,9 +1,9 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { auditChainLink } from '../crypto/purpose-keys';
+import { ChainLinker } from '../crypto/purpose-keys';
 import { loadSodium } from '../crypto/sodium';
-import { copyEntriesSql, StoredEntryCursor } from './audit-log-reader';
+import { copyEntriesSql, keepMac, StoredEntryCursor } from './audit-log-reader';
 
 /**
  * One worker thread of parallel access-log verification (audit-verify-parallel.ts): checks the entries of one
@@ -48,6 +48,7 @@ export type WorkerMessage = { report: RangeReport } | { error: string };
 
 const SNAPSHOT_ID = /^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i;
 
+/** `mac` gives the link after `previous`; it may be a view that the next call overwrites (ChainLinker). */
 export async function checkRange(
   job: RangeJob,
   mac: (previous: Uint8Array, entry: Uint8Array) => Buffer,
@@ -91,7 +92,7 @@ export async function checkRange(
         return;
       }
       s.lastSeq = entry.seq;
-      s.lastMac = link;
+      s.lastMac = keepMac(s.lastMac, link);
     });
     await client.query('ROLLBACK');
     for (const { lastMac, ...ends } of stripes.values()) {
@@ -106,11 +107,13 @@ export async function checkRange(
 async function runAsWorker(job: RangeJob): Promise<void> {
   const sodium = await loadSodium();
   const key = Buffer.from(job.key);
+  const linker = new ChainLinker(sodium, key);
+  sodium.memzero(key);
   try {
-    const report = await checkRange(job, (previous, entry) => auditChainLink(sodium, key, previous, entry));
+    const report = await checkRange(job, (previous, entry) => linker.link(previous, entry));
     parentPort?.postMessage({ report } satisfies WorkerMessage);
   } finally {
-    sodium.memzero(key);
+    linker.close();
   }
 }
 

@@ -19,7 +19,12 @@ export interface AccessLogVerifyOptions {
 
 type Keys = Pick<
   PurposeKeys,
-  'auditChainMac' | 'auditChainKey' | 'signCheckpoint' | 'verifyCheckpoint' | 'checkpointSigningKeyPair'
+  | 'auditChainMac'
+  | 'auditChainKey'
+  | 'auditChainLinker'
+  | 'signCheckpoint'
+  | 'verifyCheckpoint'
+  | 'checkpointSigningKeyPair'
 >;
 
 /**

@@ -57,6 +57,11 @@ export interface Sodium {
   keyedHash(outLen: number, message: Uint8Array, key: Uint8Array): Buffer;
   /** Keyed BLAKE2b of the UTF-8 encoding of `text`, without an intermediate Buffer. */
   keyedHashText(outLen: number, text: string, key: Uint8Array): Buffer;
+  /**
+   * Keyed BLAKE2b under one key for many messages (verifying the access log: millions of them): the key is
+   * copied once into memory of the hasher's own, wiped by `close()`.
+   */
+  keyedHasher(outLen: number, key: Uint8Array): KeyedHasher;
   /** crypto_kdf_derive_from_key: `context` is exactly 8 ASCII characters. */
   kdfDerive(subkeyLen: number, subkeyId: number, context: string, key: Uint8Array): Buffer;
   signSeedKeypair(seed: Uint8Array): SigningKeyPair;
@@ -79,6 +84,17 @@ export function freshNonce(): Buffer {
   const nonce = NONCE_POOL.subarray(nonceOffset, nonceOffset + AEAD_NONCE_BYTES);
   nonceOffset += AEAD_NONCE_BYTES;
   return nonce;
+}
+
+/** Sodium.keyedHasher(): one key, many messages. */
+export interface KeyedHasher {
+  /**
+   * The keyed hash of `head` followed by `tail` (the bytes of their concatenation). The result is a view
+   * that is only valid until the next call: copy what you keep.
+   */
+  hash(head: Uint8Array, tail: Uint8Array): Buffer;
+  /** Wipes the key; the hasher cannot be used after. */
+  close(): void;
 }
 
 let loading: Promise<Sodium> | undefined;
@@ -157,6 +173,22 @@ export class WrapperSodium implements Sodium {
 
   keyedHashText(outLen: number, text: string, key: Uint8Array): Buffer {
     return this.keyedHash(outLen, Buffer.from(text, 'utf8'), key);
+  }
+
+  keyedHasher(outLen: number, key: Uint8Array): KeyedHasher {
+    checkHashArgs(outLen, key);
+    const own = Buffer.from(key);
+    let open = true;
+    return {
+      hash: (head, tail) => {
+        if (!open) throw new Error('libsodium: the hasher is closed');
+        return this.keyedHash(outLen, Buffer.concat([head, tail]), own);
+      },
+      close: () => {
+        open = false;
+        own.fill(0);
+      },
+    };
   }
 
   kdfDerive(subkeyLen: number, subkeyId: number, context: string, key: Uint8Array): Buffer {
@@ -421,6 +453,11 @@ class DirectSodium extends WrapperSodium {
     return this.finishHash(base, mp + written, outLen, mp, written, kp, key.length);
   }
 
+  override keyedHasher(outLen: number, key: Uint8Array): KeyedHasher {
+    checkHashArgs(outLen, key);
+    return new DirectKeyedHasher(this.raw, outLen, key);
+  }
+
   private finishHash(
     base: number,
     op: number,
@@ -436,6 +473,76 @@ class DirectSodium extends WrapperSodium {
     heap.fill(0, base, op + outLen);
     if (!out) throw new Error('libsodium: generichash failed');
     return out;
+  }
+}
+
+/**
+ * A keyed hasher with an area of WASM memory of its own (not DirectSodium's scratch, which other calls use
+ * between two of its hashes): the key stays there until close(); each message is copied in next to it and
+ * hashed where it lies, and the result is read from there without a copy.
+ */
+class DirectKeyedHasher implements KeyedHasher {
+  private ptr = 0;
+  private size = 0;
+  private readonly keyLen: number;
+  /** A view of the result, rebuilt when WASM memory grows (its ArrayBuffer is then replaced). */
+  private out: Buffer | null = null;
+
+  constructor(
+    private readonly raw: RawLibsodium,
+    private readonly outLen: number,
+    key: Uint8Array,
+  ) {
+    this.keyLen = key.length;
+    this.reserve(4096);
+    this.raw.HEAPU8.set(key, this.ptr);
+  }
+
+  hash(head: Uint8Array, tail: Uint8Array): Buffer {
+    if (!this.ptr) throw new Error('libsodium: the hasher is closed');
+    const mlen = head.length + tail.length;
+    if (mlen > MAX_MESSAGE_BYTES) throw new CryptoError('crypto.invalid_input', 'message too large');
+    this.reserve(this.keyLen + this.outLen + mlen);
+    const heap = this.raw.HEAPU8;
+    const op = this.ptr + this.keyLen;
+    const mp = op + this.outLen;
+    heap.set(head, mp);
+    heap.set(tail, mp + head.length);
+    if (this.raw._crypto_generichash(op, this.outLen, mp, mlen, 0, this.ptr, this.keyLen) !== 0) {
+      throw new Error('libsodium: generichash failed');
+    }
+    let out = this.out;
+    if (!out || out.buffer !== heap.buffer) {
+      out = Buffer.from(heap.buffer, op, this.outLen);
+      this.out = out;
+    }
+    return out;
+  }
+
+  close(): void {
+    if (!this.ptr) return;
+    this.raw.HEAPU8.fill(0, this.ptr, this.ptr + this.size);
+    this.raw._free(this.ptr);
+    this.ptr = 0;
+    this.out = null;
+  }
+
+  /** Makes the area at least `bytes` long, keeping the key at its start. */
+  private reserve(bytes: number): void {
+    if (bytes <= this.size) return;
+    let size = Math.max(4096, this.size);
+    while (size < bytes) size *= 2;
+    const ptr = this.raw._malloc(size);
+    if (!ptr) throw new Error('libsodium: out of WASM memory');
+    const heap = this.raw.HEAPU8; // read after _malloc, which may have grown the memory
+    if (this.ptr) {
+      heap.copyWithin(ptr, this.ptr, this.ptr + this.keyLen);
+      heap.fill(0, this.ptr, this.ptr + this.size);
+      this.raw._free(this.ptr);
+    }
+    this.ptr = ptr;
+    this.size = size;
+    this.out = null;
   }
 }
 
@@ -478,6 +585,14 @@ function selfTest(direct: Sodium, reference: Sodium): boolean {
       for (const outLen of [16, 32, 64]) {
         if (!direct.keyedHash(outLen, message, key).equals(reference.keyedHash(outLen, message, key)))
           return false;
+      }
+      const hasher = direct.keyedHasher(32, key);
+      try {
+        const head = message.subarray(0, size >> 1);
+        const tail = message.subarray(size >> 1);
+        if (!hasher.hash(head, tail).equals(reference.keyedHash(32, message, key))) return false;
+      } finally {
+        hasher.close();
       }
       const text = `Nguyễn Thị Hoà ${size}`;
       if (!direct.keyedHashText(16, text, key).equals(reference.keyedHashText(16, text, key))) return false;
