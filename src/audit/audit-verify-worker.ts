@@ -106,9 +106,8 @@ export async function checkRange(
 
 async function runAsWorker(job: RangeJob): Promise<void> {
   const sodium = await loadSodium();
-  const key = Buffer.from(job.key);
-  const linker = new ChainLinker(sodium, key);
-  sodium.memzero(key);
+  const linker = new ChainLinker(sodium, job.key);
+  sodium.memzero(job.key); // this thread's copy of the message; the linker keeps its own
   try {
     const report = await checkRange(job, (previous, entry) => linker.link(previous, entry));
     parentPort?.postMessage({ report } satisfies WorkerMessage);
