@@ -92,10 +92,6 @@ export class PurposeKeys {
 }
 
 /**
- * A link of the access-log chain under `key` (PurposeKeys.auditChainMac); for a thread that holds the chain
- * key but not the other purpose keys (a verification worker).
- */
-/**
  * Links of the access-log chain under one key, for verification (millions of links): the same bytes as
  * auditChainLink, with the key held in the hasher's own memory and no buffer made per link.
  */
@@ -135,6 +131,7 @@ function auditChainLinkBytes(hasher: KeyedHasher, previous: Uint8Array, entry: U
   return hasher.hash(head, entry);
 }
 
+/** A link of the access-log chain under `key` (PurposeKeys.auditChainMac), without a PurposeKeys. */
 export function auditChainLink(
   sodium: Sodium,
   key: Uint8Array,
