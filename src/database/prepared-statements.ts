@@ -61,8 +61,17 @@ PreparingClient.prototype.query = function (
 ): unknown {
   if (typeof config === 'string' && Array.isArray(values)) {
     const name = this.statementFor(config);
-    if (name && callback === undefined) return sendNamed(this, name, config, values);
-    if (name) config = { name, text: config };
+    if (name) {
+      const sent = sendNamed(this, name, config, values);
+      if (typeof callback !== 'function') return sent;
+      // The callback form (node-postgres then returns nothing): answered from the same promise.
+      const answer = callback as (err: unknown, res?: unknown) => void;
+      sent.then(
+        (res) => answer(null, res),
+        (err: unknown) => answer(err),
+      );
+      return undefined;
+    }
   }
   return sendQuery.call(this, config, values, callback);
 } as Client['query'];
