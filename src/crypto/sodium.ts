@@ -271,11 +271,11 @@ const utf8 = new TextEncoder();
  */
 class DirectSodium extends WrapperSodium {
   override readonly backend: Sodium['backend'] = 'wasm-direct';
-  private ptr = 0;
-  private size = 0;
+  private readonly area: WasmArea;
 
   private constructor(private readonly raw: RawLibsodium) {
     super();
+    this.area = new WasmArea(raw);
   }
 
   static tryCreate(): DirectSodium | null {
@@ -295,19 +295,7 @@ class DirectSodium extends WrapperSodium {
 
   /** Start of a wiped scratch area of at least `bytes`; WASM memory may grow, so re-read HEAPU8 after. */
   private scratch(bytes: number): number {
-    if (bytes > this.size) {
-      if (this.ptr) {
-        this.raw.HEAPU8.fill(0, this.ptr, this.ptr + this.size);
-        this.raw._free(this.ptr);
-      }
-      let size = 4096;
-      while (size < bytes) size *= 2;
-      const ptr = this.raw._malloc(size);
-      if (!ptr) throw new Error('libsodium: out of WASM memory');
-      this.ptr = ptr;
-      this.size = size;
-    }
-    return this.ptr;
+    return this.area.reserve(bytes);
   }
 
   override aeadEncryptInto(
@@ -482,8 +470,7 @@ class DirectSodium extends WrapperSodium {
  * hashed where it lies, and the result is read from there without a copy.
  */
 class DirectKeyedHasher implements KeyedHasher {
-  private ptr = 0;
-  private size = 0;
+  private readonly area: WasmArea;
   private readonly keyLen: number;
   /** A view of the result, rebuilt when WASM memory grows (its ArrayBuffer is then replaced). */
   private out: Buffer | null = null;
@@ -493,26 +480,26 @@ class DirectKeyedHasher implements KeyedHasher {
     private readonly outLen: number,
     key: Uint8Array,
   ) {
+    this.area = new WasmArea(raw);
     this.keyLen = key.length;
-    this.reserve(4096);
-    this.raw.HEAPU8.set(key, this.ptr);
+    this.raw.HEAPU8.set(key, this.area.reserve(4096));
   }
 
   hash(head: Uint8Array, tail: Uint8Array): Buffer {
-    if (!this.ptr) throw new Error('libsodium: the hasher is closed');
+    if (this.area.released) throw new Error('libsodium: the hasher is closed');
     const mlen = head.length + tail.length;
     if (mlen > MAX_MESSAGE_BYTES) throw new CryptoError('crypto.invalid_input', 'message too large');
-    this.reserve(this.keyLen + this.outLen + mlen);
+    const kp = this.area.reserve(this.keyLen + this.outLen + mlen, this.keyLen); // the key stays at its start
     const heap = this.raw.HEAPU8;
-    const op = this.ptr + this.keyLen;
+    const op = kp + this.keyLen;
     const mp = op + this.outLen;
     heap.set(head, mp);
     heap.set(tail, mp + head.length);
-    if (this.raw._crypto_generichash(op, this.outLen, mp, mlen, 0, this.ptr, this.keyLen) !== 0) {
+    if (this.raw._crypto_generichash(op, this.outLen, mp, mlen, 0, kp, this.keyLen) !== 0) {
       throw new Error('libsodium: generichash failed');
     }
     let out = this.out;
-    if (!out || out.buffer !== heap.buffer) {
+    if (!out || out.buffer !== heap.buffer || out.byteOffset !== op) {
       out = Buffer.from(heap.buffer, op, this.outLen);
       this.out = out;
     }
@@ -520,29 +507,55 @@ class DirectKeyedHasher implements KeyedHasher {
   }
 
   close(): void {
-    if (!this.ptr) return;
-    this.raw.HEAPU8.fill(0, this.ptr, this.ptr + this.size);
-    this.raw._free(this.ptr);
-    this.ptr = 0;
+    this.area.release();
     this.out = null;
   }
+}
 
-  /** Makes the area at least `bytes` long, keeping the key at its start. */
-  private reserve(bytes: number): void {
-    if (bytes <= this.size) return;
+/**
+ * An area of libsodium's WASM memory that only grows (to a power of two, at least 4 KiB). What it held is wiped
+ * before it is freed: when it moves to a larger area (after copying the first `keep` bytes there) and on
+ * release().
+ */
+class WasmArea {
+  private ptr = 0;
+  private size = 0;
+  private done = false;
+
+  constructor(private readonly raw: RawLibsodium) {}
+
+  get released(): boolean {
+    return this.done;
+  }
+
+  /** The area's start, with at least `bytes` of room; WASM memory may grow, so re-read HEAPU8 after. */
+  reserve(bytes: number, keep = 0): number {
+    if (this.done) throw new Error('libsodium: the memory area was released');
+    if (bytes <= this.size) return this.ptr;
     let size = Math.max(4096, this.size);
     while (size < bytes) size *= 2;
     const ptr = this.raw._malloc(size);
     if (!ptr) throw new Error('libsodium: out of WASM memory');
     const heap = this.raw.HEAPU8; // read after _malloc, which may have grown the memory
     if (this.ptr) {
-      heap.copyWithin(ptr, this.ptr, this.ptr + this.keyLen);
+      heap.copyWithin(ptr, this.ptr, this.ptr + keep);
       heap.fill(0, this.ptr, this.ptr + this.size);
       this.raw._free(this.ptr);
     }
     this.ptr = ptr;
     this.size = size;
-    this.out = null;
+    return ptr;
+  }
+
+  /** Wipes and frees the area; it cannot be reserved again. */
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    if (!this.ptr) return;
+    this.raw.HEAPU8.fill(0, this.ptr, this.ptr + this.size);
+    this.raw._free(this.ptr);
+    this.ptr = 0;
+    this.size = 0;
   }
 }
 
