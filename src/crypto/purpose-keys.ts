@@ -4,6 +4,8 @@ import { KDF } from './kdf-contexts';
 import { KDF_KEY_BYTES, KeyedHasher, SigningKeyPair, Sodium } from './sodium';
 
 const AUDIT_MAC_BYTES = 32;
+/** The two lengths that frame a chain link's message: the previous link's and the entry's (4 bytes each). */
+const LINK_FRAME = 8;
 
 /**
  * Protects the keys that are not data keys: one per purpose, derived from the root secret with crypto_kdf
@@ -97,8 +99,8 @@ export class PurposeKeys {
  */
 export class ChainLinker {
   private readonly hasher: KeyedHasher;
-  /** The framing before an entry: previous link's length, the previous link, the entry's length. */
-  private readonly head = Buffer.alloc(4 + AUDIT_MAC_BYTES + 4);
+  /** The framing of a link after an AUDIT_MAC_BYTES-long previous link (every link of Haven's chain). */
+  private readonly head = Buffer.alloc(LINK_FRAME + AUDIT_MAC_BYTES);
 
   constructor(sodium: Sodium, key: Uint8Array) {
     this.hasher = sodium.keyedHasher(AUDIT_MAC_BYTES, key);
@@ -106,29 +108,15 @@ export class ChainLinker {
 
   /** The link after `previous` (a link or the genesis MAC); a view, valid until the next call. */
   link(previous: Uint8Array, entry: Uint8Array): Buffer {
-    if (previous.length !== AUDIT_MAC_BYTES) {
-      // Never in Haven's own chain: every link, the genesis MAC included, is AUDIT_MAC_BYTES long.
-      return auditChainLinkBytes(this.hasher, previous, entry);
-    }
-    const head = this.head;
-    head.writeUInt32BE(AUDIT_MAC_BYTES, 0);
-    head.set(previous, 4);
-    head.writeUInt32BE(entry.length, 4 + AUDIT_MAC_BYTES);
-    return this.hasher.hash(head, entry);
+    const head =
+      previous.length === AUDIT_MAC_BYTES ? this.head : Buffer.allocUnsafe(LINK_FRAME + previous.length);
+    return this.hasher.hash(frameLink(head, previous, entry.length), entry);
   }
 
   /** Wipes the key. */
   close(): void {
     this.hasher.close();
   }
-}
-
-function auditChainLinkBytes(hasher: KeyedHasher, previous: Uint8Array, entry: Uint8Array): Buffer {
-  const head = Buffer.allocUnsafe(8 + previous.length);
-  head.writeUInt32BE(previous.length, 0);
-  head.set(previous, 4);
-  head.writeUInt32BE(entry.length, 4 + previous.length);
-  return hasher.hash(head, entry);
 }
 
 /** A link of the access-log chain under `key` (PurposeKeys.auditChainMac), without a PurposeKeys. */
@@ -138,10 +126,19 @@ export function auditChainLink(
   previous: Uint8Array,
   entry: Uint8Array,
 ): Buffer {
-  const message = Buffer.allocUnsafe(8 + previous.length + entry.length);
-  message.writeUInt32BE(previous.length, 0);
-  message.set(previous, 4);
-  message.writeUInt32BE(entry.length, 4 + previous.length);
-  message.set(entry, 8 + previous.length);
+  const message = Buffer.allocUnsafe(LINK_FRAME + previous.length + entry.length);
+  frameLink(message, previous, entry.length);
+  message.set(entry, LINK_FRAME + previous.length);
   return sodium.keyedHash(AUDIT_MAC_BYTES, message, key);
+}
+
+/**
+ * Writes what a link's message starts with into `out`: the previous link's length, the previous link, the
+ * entry's length (each length 4 bytes, big-endian), so that no two different inputs share an encoding.
+ */
+function frameLink(out: Buffer, previous: Uint8Array, entryLength: number): Buffer {
+  out.writeUInt32BE(previous.length, 0);
+  out.set(previous, 4);
+  out.writeUInt32BE(entryLength, 4 + previous.length);
+  return out;
 }
