@@ -6,6 +6,12 @@ import type { AuditActor, AuditRequestMeta } from '../audit/audit.types';
 export type RevokeCause = 'consent_withdrawn' | 'consent_expired';
 
 /**
+ * Who revokes: the officer withdrawing a consent, or the system on expiry, acting inside the request that
+ * noticed it (whose metadata its access-log entries carry, as an actor's would).
+ */
+export type Revoker = AuditActor | { readonly system: true; readonly request: AuditRequestMeta };
+
+/**
  * SQL: whether the consent row `alias` is active, by the database's clock (not withdrawn, not expired). Access
  * decisions take it from here, so that instances whose clocks differ agree; so do the views (consentStatusSql).
  */
@@ -33,12 +39,10 @@ export class ConsentExpiryService {
     m: EntityManager,
     consentIds: string[],
     cause: RevokeCause,
-    /** Who caused it (the officer withdrawing); null when the system revokes on expiry. */
-    by: AuditActor | null,
-    /** The request it happens in, when `by` is null (the system acts inside a caller's request). */
-    request?: AuditRequestMeta,
+    by: Revoker,
   ): Promise<string[]> {
     if (consentIds.length === 0) return [];
+    const actor = 'system' in by ? null : by;
     const [rows] = await m.query<
       [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
     >(
@@ -47,10 +51,10 @@ export class ConsentExpiryService {
        FROM cases c
        WHERE c.id = r.case_id AND r.consent_id = ANY($1) AND r.status IN ('pending', 'accepted')
        RETURNING r.id, r.case_id, c.ward_code, c.province_code`,
-      [consentIds, cause, by?.userId ?? null],
+      [consentIds, cause, actor?.userId ?? null],
     );
     for (const r of rows) {
-      await this.audit.record(m, by, {
+      await this.audit.record(m, actor, {
         action: 'referral.revoke',
         resourceType: 'referral',
         resourceId: r.id,
@@ -59,7 +63,7 @@ export class ConsentExpiryService {
         reason: `referral.${cause}`,
         provinceCode: r.province_code,
         wardCode: r.ward_code,
-        ...(request ? { request } : {}),
+        request: by.request,
       });
     }
     return rows.map((r) => r.id);
@@ -84,6 +88,6 @@ export class ConsentExpiryService {
     if (expired.length === 0) return [];
     const ids = expired.map((e) => e.id);
     // A transaction on the caller's connection (a savepoint when it is already in one).
-    return m.transaction((t) => this.revokeReferralsOf(t, ids, 'consent_expired', null, request));
+    return m.transaction((t) => this.revokeReferralsOf(t, ids, 'consent_expired', { system: true, request }));
   }
 }
