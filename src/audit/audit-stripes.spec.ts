@@ -70,6 +70,26 @@ describe('ChainStripes (this process’s view of the access-log stripes)', () =>
     }
   });
 
+  it('gives a retry the stripe whose head just moved when it is free (its head unknown), else another', () => {
+    const stripes = new ChainStripes(16);
+    for (let s = 0; s < 16; s++) stripes.setHead(s, HEAD);
+    stripes.setHead(5, null);
+    for (let i = 0; i < 20; i++) {
+      expect(stripes.take(OWN_STATEMENT, 5)).toBe(5);
+      stripes.release(5);
+    }
+    // Held meanwhile by another statement, or by a transaction: a free stripe instead, as without a retry.
+    expect(stripes.take(OWN_STATEMENT)).not.toBe(5); // a known head is preferred
+    const t = runner();
+    stripes.release(stripes.take(OWN_STATEMENT, 5)!);
+    expect(stripes.take(t, 5)).toBe(5);
+    const other = stripes.take(OWN_STATEMENT, 5);
+    expect(other).not.toBeNull();
+    expect(other).not.toBe(5);
+    // A transaction keeps its own stripe whatever it is asked to retry on.
+    expect(stripes.take(t, 7)).toBe(5);
+  });
+
   it('hands out each pooled seq once, the smallest above the stripe’s last, and drops seqs older than 100 ms', () => {
     let now = 1_000;
     const stripes = new ChainStripes(2, () => now);

@@ -44,28 +44,39 @@ export class ChainStripes {
   }
 
   /**
-   * Takes a stripe for `holder`: the one this transaction already holds, else a free one (preferring one whose
-   * head is known, from a random start so that instances spread). Null when every stripe is held.
+   * Takes a stripe for `holder`: the one this transaction already holds, else `again` when it is free (a retry
+   * on the stripe whose head was just found moved: reading that head again is one statement, where another
+   * stripe's known head may be stale too, when another instance has been writing), else a free one
+   * (preferring one whose head is known, from a random start so that instances spread). Null when every
+   * stripe is held.
    */
-  take(holder: StripeHolder): number | null {
+  take(holder: StripeHolder, again?: number): number | null {
     if (holder !== OWN_STATEMENT) {
       const held = this.stripes.findIndex((s) => s.holder === holder);
       if (held >= 0) return held;
     }
+    if (again !== undefined && this.free(again)) return this.hold(again, holder);
     const n = this.stripes.length;
     const start = randomInt(n);
     let cold = -1;
     for (let i = 0; i < n; i++) {
       const stripe = (start + i) % n;
-      const s = this.stripes[stripe];
-      if (s.holder !== null && !ended(s.holder)) continue;
-      // A transaction that ended without telling (its COMMIT failed, say): its outcome is unknown.
-      if (s.holder !== null) s.head = null;
-      s.holder = null;
-      if (s.head) return this.hold(stripe, holder);
+      if (!this.free(stripe)) continue;
+      if (this.stripes[stripe].head) return this.hold(stripe, holder);
       if (cold < 0) cold = stripe;
     }
     return cold >= 0 ? this.hold(cold, holder) : null;
+  }
+
+  /** Whether nobody holds `stripe` (one whose transaction ended without telling is freed, its head unknown). */
+  private free(stripe: number): boolean {
+    const s = this.stripes[stripe];
+    if (s.holder === null) return true;
+    if (!ended(s.holder)) return false;
+    // A transaction that ended without telling (its COMMIT failed, say): its outcome is unknown.
+    s.head = null;
+    s.holder = null;
+    return true;
   }
 
   head(stripe: number): StripeHead | null {

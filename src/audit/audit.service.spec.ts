@@ -5,7 +5,7 @@ import { CommuneProvinces } from '../directory/commune-provinces';
 import { AuditEntryError } from './audit-entry.guard';
 import { AuditService } from './audit.service';
 import { AuditFixture, CASE_ID, CASE_READ as READ, givenAuditLog, WARD_OFFICER } from './audit.spec-helpers';
-import type { AuditEntryInput } from './audit.types';
+import { AUDIT_STRIPES, type AuditEntryInput } from './audit.types';
 
 describe('AuditService (writer)', () => {
   let f: AuditFixture;
@@ -345,6 +345,37 @@ describe('AuditService (writer)', () => {
     );
     expect(await count()).toBe(before + 2 + landed + 60);
     expect(await f.verify()).toMatchObject({ ok: true, checked: before + 2 + landed + 60 });
+  });
+
+  it('a statement of its own whose known heads all moved (another instance wrote every stripe) reads its stripe again instead of trying the next stale one', async () => {
+    const writer = () =>
+      new AuditService(f.app, f.crypto.keys, new CommuneProvinces(new AdminUnitsRepository(f.app)));
+    const before = await count();
+    const [a, b] = [writer(), writer()];
+    const runner = f.app.createQueryRunner();
+    try {
+      // A knows every stripe's head; then B appends to every stripe, so that each head A knows is stale.
+      const readHead = (w: AuditService, stripe: number) =>
+        (w as unknown as { readHead(m: EntityManager, s: number): Promise<unknown> }).readHead(
+          runner.manager,
+          stripe,
+        );
+      for (let s = 0; s < AUDIT_STRIPES; s++) await readHead(a, s);
+      for (let s = 0; s < AUDIT_STRIPES; s++) await readHead(b, s);
+      const stripesB = await Promise.all(
+        Array.from({ length: AUDIT_STRIPES }, () => b.recordNow(runner.manager, WARD_OFFICER, READ)),
+      );
+      expect(new Set(stripesB.map((r) => r.stripe)).size).toBe(AUDIT_STRIPES);
+      // Before: each attempt took another stripe whose (stale) head A knew, and the fifth failure failed the read.
+      const reads = jest.spyOn(a as never, 'readHead');
+      const { stripe } = await a.recordNow(runner.manager, WARD_OFFICER, READ);
+      expect(reads).toHaveBeenCalledTimes(1);
+      expect(reads).toHaveBeenCalledWith(runner.manager, stripe);
+    } finally {
+      await runner.release();
+    }
+    expect(await count()).toBe(before + AUDIT_STRIPES + 1);
+    expect(await f.verify()).toMatchObject({ ok: true, checked: before + AUDIT_STRIPES + 1 });
   });
 
   it('records denials in a transaction of their own, which survive the caller’s rollback', async () => {

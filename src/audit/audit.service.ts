@@ -313,8 +313,9 @@ export class AuditService implements EntitySubscriberInterface {
     holder: StripeHolder,
     covered?: CoveredWrites,
   ): Promise<Written> {
+    let moved: number | undefined;
     for (let attempt = 1; ; attempt++) {
-      const stripe = await this.takeStripe(holder);
+      const stripe = await this.takeStripe(holder, moved);
       try {
         const head = this.stripes.head(stripe) ?? (await this.readHead(manager, stripe));
         const seq = await this.nextSeq(manager, head.lastSeq);
@@ -341,6 +342,7 @@ export class AuditService implements EntitySubscriberInterface {
           return { recorded: { seq, stripe }, rows: written };
         }
         this.stripes.setHead(stripe, null);
+        moved = stripe;
         if (attempt >= APPEND_ATTEMPTS) {
           throw new Error(
             `the access-log stripe ${stripe} head kept moving under ${APPEND_ATTEMPTS} attempts`,
@@ -370,11 +372,14 @@ export class AuditService implements EntitySubscriberInterface {
     return inTransaction ? runner : OWN_STATEMENT;
   }
 
-  /** A stripe for `holder`; when every stripe is held by an open transaction of this process, waits for one. */
-  private async takeStripe(holder: StripeHolder): Promise<number> {
+  /**
+   * A stripe for `holder` (`again`, whose head just moved, if it is free); when every stripe is held by an open
+   * transaction of this process, waits for one.
+   */
+  private async takeStripe(holder: StripeHolder, again?: number): Promise<number> {
     const deadline = Date.now() + STRIPE_WAIT_MS;
     for (;;) {
-      const stripe = this.stripes.take(holder);
+      const stripe = this.stripes.take(holder, again);
       if (stripe !== null) return stripe;
       if (Date.now() >= deadline) {
         throw new Error(
