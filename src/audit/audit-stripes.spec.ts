@@ -88,6 +88,10 @@ describe('ChainStripes (this process’s view of the access-log stripes)', () =>
     expect(other).not.toBe(5);
     // A transaction keeps its own stripe whatever it is asked to retry on.
     expect(stripes.take(t, 7)).toBe(5);
+    // The free ones: neither the transaction's nor the statement's.
+    expect(stripes.freeStripes()).toHaveLength(13);
+    expect(stripes.freeStripes()).not.toContain(5);
+    expect(stripes.freeStripes()).not.toContain(other);
   });
 
   it('hands out each pooled seq once, the smallest above the stripe’s last, and drops seqs older than 100 ms', () => {

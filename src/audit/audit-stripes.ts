@@ -79,6 +79,13 @@ export class ChainStripes {
     return true;
   }
 
+  /** The stripes nobody in this process holds. */
+  freeStripes(): number[] {
+    const out: number[] = [];
+    for (let s = 0; s < this.stripes.length; s++) if (this.free(s)) out.push(s);
+    return out;
+  }
+
   head(stripe: number): StripeHead | null {
     return this.stripes[stripe].head;
   }

@@ -315,7 +315,8 @@ export class AuditService implements EntitySubscriberInterface {
   ): Promise<Written> {
     let moved: number | undefined;
     for (let attempt = 1; ; attempt++) {
-      const stripe = await this.takeStripe(holder, moved);
+      const stripe =
+        moved === undefined ? await this.takeStripe(holder) : await this.retake(manager, holder, moved);
       try {
         const head = this.stripes.head(stripe) ?? (await this.readHead(manager, stripe));
         const seq = await this.nextSeq(manager, head.lastSeq);
@@ -358,6 +359,43 @@ export class AuditService implements EntitySubscriberInterface {
     }
   }
 
+  /**
+   * The stripe of a retry after `moved`'s head was found moved, its head read now. A transaction keeps its
+   * stripe and reads the head with a lock, which waits for the writer that moved it to end: from then on the
+   * transaction holds the head's row, so the retry cannot find it moved again. An entry of its own takes a
+   * free stripe whose head no transaction holds at this moment (`SKIP LOCKED`), so that it does not queue
+   * behind another instance's busy stripe (where each retry found the head moved again by that instance's next
+   * transaction, five times in a row under the multi-instance test's concurrent accepts); when every one is
+   * held, the stripe that moved.
+   */
+  private async retake(manager: EntityManager, holder: StripeHolder, moved: number): Promise<number> {
+    if (holder !== OWN_STATEMENT) {
+      const stripe = await this.takeStripe(holder);
+      await this.readHead(manager, stripe, 'lock');
+      return stripe;
+    }
+    const free = this.stripes.freeStripes();
+    const [unlocked] = free.length
+      ? await manager.query<{ stripe: number; last_seq: string; head: Buffer }[]>(
+          `SELECT stripe, last_seq, head FROM audit_chain_heads WHERE stripe = ANY($1::smallint[])
+            ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED`,
+          [free],
+        )
+      : [];
+    const stripe = await this.takeStripe(holder, unlocked ? Number(unlocked.stripe) : moved);
+    try {
+      if (unlocked && stripe === Number(unlocked.stripe)) {
+        this.stripes.setHead(stripe, { lastSeq: Number(unlocked.last_seq), mac: unlocked.head });
+      } else {
+        await this.readHead(manager, stripe);
+      }
+    } catch (e) {
+      this.stripes.release(stripe);
+      throw e;
+    }
+    return stripe;
+  }
+
   /** Who holds the entry's stripe: the manager's transaction, or its own statement (refused when `need` fails). */
   private holderOf(manager: EntityManager, need: ManagerNeed): StripeHolder {
     const runner = manager.queryRunner;
@@ -390,9 +428,11 @@ export class AuditService implements EntitySubscriberInterface {
     }
   }
 
-  private async readHead(manager: EntityManager, stripe: number): Promise<StripeHead> {
+  private async readHead(manager: EntityManager, stripe: number, lock?: 'lock'): Promise<StripeHead> {
     const [row] = await manager.query<{ last_seq: string; head: Buffer }[]>(
-      `SELECT last_seq, head FROM audit_chain_heads WHERE stripe = $1`,
+      lock
+        ? `SELECT last_seq, head FROM audit_chain_heads WHERE stripe = $1 FOR UPDATE`
+        : `SELECT last_seq, head FROM audit_chain_heads WHERE stripe = $1`,
       [stripe],
     );
     if (!row) throw new Error('the access-log chain heads are missing (migration 1764000000400)');
