@@ -59,6 +59,11 @@ export async function createHavenApp(
       crossOriginResourcePolicy: { policy: 'same-origin' },
     }),
   );
+  // Nothing Haven answers may be kept by a browser or a proxy cache: case data, tokens and the log alike.
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   // No cross-origin access unless HAVEN_CORS_ORIGINS lists the origins (exact matches).
   if (config.corsOrigins.length > 0) {
     app.enableCors({ origin: [...config.corsOrigins], credentials: false, maxAge: 600 });

@@ -266,6 +266,21 @@ describe('HTTP hardening', () => {
     expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
   });
 
+  it('forbids caching of every answer: data, problems and errors raised before routing', async () => {
+    const server = t.app.getHttpServer();
+    const answers = [
+      await request(server).get('/health').expect(200),
+      await request(server).get('/api/v1/no-such-route').expect(404),
+      await request(server).get('/api/v1/cases').expect(401),
+      await request(server)
+        .post('/api/v1/probe')
+        .set('Content-Type', 'application/json')
+        .send('{')
+        .expect(400),
+    ];
+    for (const res of answers) expect(res.headers['cache-control']).toBe('no-store');
+  });
+
   it('allows cross-origin calls from the configured origins only', async () => {
     const ok = await request(t.app.getHttpServer()).get('/health').set('Origin', 'https://haven.example.vn');
     expect(ok.headers['access-control-allow-origin']).toBe('https://haven.example.vn');
