@@ -8,7 +8,7 @@ import { checkpointMessage } from '../src/audit/audit-checkpoint';
 import { AuditService } from '../src/audit/audit.service';
 import type { AuditActor } from '../src/audit/audit.types';
 import { startTestApp, TestApp } from './support/app';
-import { givenDemoUnits, givenSignedIn } from './support/identity';
+import { FACTORY_ADMIN_ID, givenDemoUnits, givenSignedIn } from './support/identity';
 
 const CASE_HANOI = '0a000000-0000-4000-8000-000000000001';
 const CASE_HAIPHONG = '0a000000-0000-4000-8000-000000000031';
@@ -109,15 +109,27 @@ describe('access log (end to end)', () => {
         `case.read allowed ${CASE_HANOI} ${ids.ward}`,
         // A Hanoi officer's attempt on a Hai Phong case: both provinces' supervisors see it.
         `case.read denied ${CASE_HAIPHONG} ${ids.ward}`,
+        // The creation of the province's accounts (by the test factory's administrator).
+        `user.create allowed - ${FACTORY_ADMIN_ID}`,
+        `user.create allowed - ${FACTORY_ADMIN_ID}`,
       ].sort(),
     );
+    const created = (items: { action: string; resourceId: string }[]) =>
+      items
+        .filter((i) => i.action === 'user.create')
+        .map((i) => i.resourceId)
+        .sort();
+    expect(created(res.body.items)).toEqual([ids.hanoi, ids.ward].sort());
     const haiphong = await get('haiphong', 'events').expect(200);
     expect(summary(haiphong.body.items)).toEqual(
       [
         `case.read allowed ${CASE_HAIPHONG} ${ids.wardHaiphong}`,
         `case.read denied ${CASE_HAIPHONG} ${ids.ward}`,
+        `user.create allowed - ${FACTORY_ADMIN_ID}`,
+        `user.create allowed - ${FACTORY_ADMIN_ID}`,
       ].sort(),
     );
+    expect(created(haiphong.body.items)).toEqual([ids.haiphong, ids.wardHaiphong].sort());
   });
 
   it('a national supervisor sees everything, including sign-in attempts on unknown usernames', async () => {

@@ -283,6 +283,187 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await http().get('/api/v1/auth/me').auth(b, { type: 'bearer' }).expect(200);
   });
 
+  /** The access-log entries about an account (resource_id), oldest first, but its sign-ins. */
+  const entriesAbout = (id: string) =>
+    t.app.get(DataSource).query<
+      {
+        action: string;
+        outcome: string;
+        actor_id: string | null;
+        reason: string | null;
+        jurisdictions: string[];
+        request_id: string | null;
+      }[]
+    >(
+      `SELECT action, outcome, actor_id, reason, jurisdictions, request_id FROM audit_events
+        WHERE resource_id = $1 AND action NOT LIKE 'auth.login%' ORDER BY seq`,
+      [id],
+    );
+  const changePassword = (token: string, body: Record<string, unknown>) =>
+    http().post('/api/v1/auth/password').auth(token, { type: 'bearer' }).send(body);
+
+  it('a user changes their own password with the current one: every session ends, the new one signs in', async () => {
+    const u = await givenUser(t, { role: 'ward_officer', username: 'ward.changer' });
+    const a = (await login({ username: 'ward.changer', password: TEST_PASSWORD }).expect(200)).body
+      .accessToken;
+    const b = (await login({ username: 'ward.changer', password: TEST_PASSWORD }).expect(200)).body
+      .accessToken;
+    await changePassword(a, { currentPassword: TEST_PASSWORD, newPassword: 'quiet-meadow-lantern-58' })
+      .set('X-Request-Id', 'pw-change-0001')
+      .expect(204);
+    // This session and the other one have ended; the old password is refused, the new one signs in.
+    await http().get('/api/v1/auth/me').auth(a, { type: 'bearer' }).expect(401);
+    await http().get('/api/v1/auth/me').auth(b, { type: 'bearer' }).expect(401);
+    await login({ username: 'ward.changer', password: TEST_PASSWORD }).expect(401);
+    await login({ username: 'ward.changer', password: 'quiet-meadow-lantern-58' }).expect(200);
+    // On the access log under the account, in its commune's province (Hà Nội), with the request.
+    // (The first entry about it: its creation by the test's factory.)
+    expect((await entriesAbout(u.id)).slice(1)).toEqual([
+      {
+        action: 'auth.password_change',
+        outcome: 'allowed',
+        actor_id: u.id,
+        reason: null,
+        jurisdictions: ['01'],
+        request_id: 'pw-change-0001',
+      },
+    ]);
+    expect(t.logs.join('')).not.toContain('quiet-meadow-lantern-58');
+  });
+
+  it('refuses a password change with a wrong current password (403, counted like a failed sign-in), a weak or unchanged new one (422), each on record', async () => {
+    const u = await givenUser(t, { role: 'ward_officer', username: 'ward.guesser' });
+    const token = (await login({ username: 'ward.guesser', password: TEST_PASSWORD }).expect(200)).body
+      .accessToken as string;
+    const account = () =>
+      t.app
+        .get(DataSource)
+        .query<{ password_hash: string; token_version: number }[]>(
+          `SELECT password_hash, token_version FROM users WHERE id = $1`,
+          [u.id],
+        );
+    const [before] = await account();
+    const weak = await changePassword(token, { currentPassword: TEST_PASSWORD, newPassword: 'password1234' })
+      .set('Accept-Language', 'vi')
+      .expect(422);
+    expect(weak.body).toMatchObject({ code: 'user.password_weak', errors: [{ field: 'newPassword' }] });
+    expect(weak.body.title).toBe('Mật khẩu quá ngắn hoặc quá phổ biến');
+    const same = await changePassword(token, { currentPassword: TEST_PASSWORD, newPassword: TEST_PASSWORD });
+    expect(same.status).toBe(422);
+    expect(same.body.errors).toEqual([
+      expect.objectContaining({ field: 'newPassword', code: 'sameAsCurrent' }),
+    ]);
+    await changePassword(token, { currentPassword: TEST_PASSWORD }).expect(400);
+    const wrong = await changePassword(token, {
+      currentPassword: 'ZZMARKER-not-current',
+      newPassword: 'amber-harbor-violet-31',
+    }).expect(403);
+    expect(wrong.body).toMatchObject({ code: 'auth.reauthentication_failed' });
+    expect(JSON.stringify([weak.body, same.body, wrong.body])).not.toMatch(
+      /ZZMARKER|password1234|amber-harbor/,
+    );
+    // Four more wrong guesses lock the account (5 failures, as for sign-in): the session cannot guess on.
+    for (let i = 0; i < 4; i++) {
+      await changePassword(token, {
+        currentPassword: `wrong-guess-${i}`,
+        newPassword: 'amber-harbor-violet-31',
+      }).expect(403);
+    }
+    const locked = await changePassword(token, {
+      currentPassword: TEST_PASSWORD,
+      newPassword: 'amber-harbor-violet-31',
+    }).expect(429);
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+    await login({ username: 'ward.guesser', password: TEST_PASSWORD }).expect(429);
+    // Nothing changed: the password is the old one (checked in the database, the sign-in being locked).
+    expect(await account()).toEqual([before]);
+    await http().get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(200);
+    const entries = (await entriesAbout(u.id)).slice(1); // after its creation
+    expect(entries.map((e) => [e.action, e.outcome, e.reason])).toEqual([
+      ['auth.password_change', 'denied', 'user.password_weak'],
+      ['auth.password_change', 'denied', 'unprocessable'],
+      ...Array.from({ length: 5 }, () => ['auth.password_change', 'denied', 'auth.reauthentication_failed']),
+      ['auth.password_change', 'denied', 'auth.throttled'],
+    ]);
+    expect(new Set(entries.map((e) => e.actor_id))).toEqual(new Set([u.id]));
+    expect(t.logs.join('')).not.toMatch(/ZZMARKER|amber-harbor|wrong-guess/);
+  });
+
+  it('puts account administration and sign-outs on the access log, in the jurisdiction of the account concerned', async () => {
+    const admin = await givenUser(t, { role: 'admin', username: 'admin.audited' });
+    const secret = await givenTotp(t, admin.id);
+    const adminToken = (
+      await login({ username: 'admin.audited', password: TEST_PASSWORD, totp: await codeFor(secret) }).expect(
+        200,
+      )
+    ).body.accessToken as string;
+    const asAdmin = (req: request.Test) => req.auth(adminToken, { type: 'bearer' });
+    const created = await asAdmin(http().post('/api/v1/users'))
+      .send({
+        username: 'ward.administered',
+        password: TEST_PASSWORD,
+        role: 'ward_officer',
+        wardCodes: ['00145'],
+      })
+      .expect(201);
+    const id = created.body.id as string;
+    await asAdmin(http().patch(`/api/v1/users/${id}`))
+      .send({ password: 'copper-lantern-river-90', resetTotp: true })
+      .expect(200);
+    await asAdmin(http().patch(`/api/v1/users/${id}`))
+      .send({ status: 'disabled' })
+      .expect(200);
+    await asAdmin(http().patch(`/api/v1/users/${id}`))
+      .send({ status: 'disabled' })
+      .expect(200); // no change
+    await asAdmin(http().patch(`/api/v1/users/${id}`))
+      .send({ status: 'active' })
+      .expect(200);
+    const units = await t.app
+      .get(DataSource)
+      .query<{ code: string; province_code: string }[]>(
+        `SELECT code, province_code FROM admin_units WHERE level = 'commune' AND province_code <> '01' LIMIT 1`,
+      );
+    await asAdmin(http().patch(`/api/v1/users/${id}`))
+      .send({ wardCodes: [units[0].code] })
+      .expect(200);
+    const other = units[0].province_code;
+    expect(await entriesAbout(id)).toEqual(
+      [
+        ['user.create', null, ['01']],
+        ['user.update', 'user.password_reset', ['01']],
+        ['user.update', 'user.totp_reset', ['01']],
+        ['user.update', 'user.disabled', ['01']],
+        ['user.update', 'user.enabled', ['01']],
+        // The communes it served and the ones it serves now: the supervisors of both provinces see it.
+        ['user.update', 'user.communes_changed', ['01', other].sort()],
+      ].map(([action, reason, jurisdictions]) =>
+        expect.objectContaining({ action, reason, jurisdictions, outcome: 'allowed', actor_id: admin.id }),
+      ),
+    );
+    // A ward officer may not administer accounts: refused, and on record.
+    const ward = (
+      await login({ username: 'ward.administered', password: 'copper-lantern-river-90' }).expect(200)
+    ).body.accessToken as string;
+    await http()
+      .patch(`/api/v1/users/${id}`)
+      .auth(ward, { type: 'bearer' })
+      .send({ status: 'disabled' })
+      .expect(404);
+    // Sign-out too.
+    await http().post('/api/v1/auth/logout').auth(ward, { type: 'bearer' }).expect(204);
+    const rows = await t.app
+      .get(DataSource)
+      .query<{ action: string; outcome: string; resource_id: string | null; reason: string | null }[]>(
+        `SELECT action, outcome, resource_id, reason FROM audit_events WHERE actor_id = $1 ORDER BY seq`,
+        [id],
+      );
+    expect(rows.filter((r) => r.action !== 'auth.login')).toEqual([
+      { action: 'user.update', outcome: 'denied', resource_id: id, reason: 'auth.forbidden' },
+      { action: 'auth.logout', outcome: 'allowed', resource_id: null, reason: null },
+    ]);
+  });
+
   it('refuses missing, malformed, tampered and foreign tokens with a 401 problem', async () => {
     await givenUser(t, { role: 'ward_officer', username: 'ward.tokens' });
     const token = (await login({ username: 'ward.tokens', password: TEST_PASSWORD }).expect(200)).body

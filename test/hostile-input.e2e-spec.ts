@@ -502,4 +502,42 @@ describe('hostile input (property-based)', () => {
     // The demo accounts still sign in.
     await signInAll(t, ['ward.longbien']);
   });
+
+  it('POST /auth/password: hostile password changes never change a password', async () => {
+    // An account of its own: the wrong current passwords lock it, and nothing else uses it.
+    const u = unique();
+    const account = { username: `fuzz.changer.${u}`, password: `Khong-phai-mat-khau-that-${u}` };
+    const made = await send('post', '/api/v1/users', 'admin', {
+      ...account,
+      role: 'ward_officer',
+      wardCodes: ['00145'],
+    });
+    expect(made.status).toBe(201);
+    const signedIn = await send('post', '/api/v1/auth/login', null, account);
+    expect(signedIn.status).toBe(200);
+    tok.changer = signedIn.body.accessToken;
+    const hash = async () =>
+      (
+        await t.app
+          .get(DataSource)
+          .query(`SELECT password_hash, token_version FROM users WHERE id = $1`, [made.body.id])
+      )[0];
+    const before = await hash();
+    await withRowAccounting(async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          mutated(() => ({
+            currentPassword: 'not-the-current-password',
+            newPassword: `Mat-khau-moi-gia-dinh-${unique()}`,
+          })),
+          async (body) => {
+            const res = await send('post', '/api/v1/auth/password', 'changer', body);
+            expect(checkAnswer(res, body)).toBe(false);
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+    expect(await hash()).toEqual(before);
+  });
 });

@@ -211,7 +211,10 @@ describe('two service instances on one database', () => {
     const extra = (await signIn(inst.a!, 'ward.longbien')).body.accessToken as string;
     const meOn = async (i: Instance) => (await call(i, 'GET', '/api/v1/auth/me', { token: extra })).status;
     expect(await meOn(inst.a!)).toBe(200);
-    expect((await call(inst.b!, 'POST', '/api/v1/auth/logout', { token: extra })).status).toBe(204);
+    expect(
+      (await call(inst.b!, 'POST', '/api/v1/auth/logout', { token: extra, audit: logged('auth.logout') }))
+        .status,
+    ).toBe(204);
     expect(await meOn(inst.a!)).toBe(401);
 
     const orgs = await call(inst.a!, 'GET', '/api/v1/organizations', { token: tokens['ward.longbien'].a });

@@ -96,6 +96,7 @@ describe('route policies (snapshot)', () => {
     );
     expect(limited.map((l) => l.route).sort()).toEqual([
       'POST /api/v1/auth/login',
+      'POST /api/v1/auth/password',
       'POST /api/v1/cases/search',
     ]);
     for (const l of limited) expect(l.headers).toHaveProperty('Retry-After');

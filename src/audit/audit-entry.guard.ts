@@ -33,6 +33,8 @@ export type CheckedEntry = Omit<
   outcome: AuditOutcome;
   /** The actor's province (a supervisor's), for the entry's jurisdictions; not a column itself. */
   actorProvince: string | null;
+  /** The provinces of the account the entry is about, for its jurisdictions; not a column itself. */
+  accountProvinces: string[];
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -43,6 +45,7 @@ const REASON = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 const MAX_RETURNED_IDS = 1000;
 const MAX_COMMUNES = 200;
+const MAX_PROVINCES = 64;
 const MAX_USER_AGENT = 256;
 const PRODUCT_TOKEN = /^[A-Za-z][A-Za-z0-9._+-]{0,31}\/[0-9][A-Za-z0-9._+-]{0,23}$/;
 
@@ -57,6 +60,7 @@ const INPUT_KEYS: ReadonlySet<string> = new Set<keyof AuditEntryInput>([
   'provinceCode',
   'wardCode',
   'reason',
+  'accountProvinces',
   'request',
 ]);
 const REQUEST_KEYS: ReadonlySet<string> = new Set<keyof AuditRequestMeta>(['ip', 'userAgent', 'requestId']);
@@ -108,6 +112,7 @@ export function checkAuditEntry(
     returnedIds: ids(input.returnedIds ?? []),
     provinceCode: optional(input.provinceCode, (v) => code(v, PROVINCE, 'provinceCode')),
     communeCode: optional(input.wardCode, (v) => code(v, COMMUNE, 'wardCode')),
+    accountProvinces: codes(input.accountProvinces ?? [], PROVINCE, 'accountProvinces', MAX_PROVINCES),
   };
 }
 

@@ -320,7 +320,8 @@ export class AuditService implements EntitySubscriberInterface {
       try {
         const head = this.stripes.head(stripe) ?? (await this.readHead(manager, stripe));
         const seq = await this.nextSeq(manager, head.lastSeq);
-        // (CheckedEntry's actorProvince rides along unused: the encoder and the insert take the row's columns.)
+        // (CheckedEntry's actorProvince and accountProvinces ride along unused: the encoder and the insert take the
+        // row's columns.)
         const row: AuditRow = {
           ...checked,
           seq,

@@ -29,6 +29,7 @@ export const AUDIT_ACTIONS = [
   'auth.login',
   'auth.login_failed',
   'auth.logout',
+  'auth.password_change',
   'audit.read',
   'audit.verify',
   'audit.checkpoint',
@@ -101,8 +102,16 @@ export interface AuditEntryInput {
   /** Jurisdiction of the resource: its province and commune (ward) code. */
   readonly provinceCode?: string | null;
   readonly wardCode?: string | null;
-  /** Why it was denied or failed: an error code such as `resource.not_found` (never a message). */
+  /**
+   * Why it was denied or failed: an error code such as `resource.not_found` (never a message); for an allowed
+   * `user.update`, what changed (`user.password_reset`, `user.disabled`, …).
+   */
   readonly reason?: string | null;
+  /**
+   * The provinces of the account an account entry is about (`user.create`, `user.update`): its communes', its
+   * organisation's or its own province. Their supervisors see the entry; not a column of its own.
+   */
+  readonly accountProvinces?: readonly string[];
   /**
    * Request metadata; defaults to the actor's (the principal's request). An entry without an actor (a sign-in on an
    * unknown username, a revocation by the system inside a request) is given its request here.

@@ -15,7 +15,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The access-log action of a refused route on the subjects the log covers (case work, reports, the log
- * itself). Directory, account and session routes are not case data and are not logged here.
+ * itself, changes to accounts). Directory routes and reads of accounts are not logged here.
  */
 const AUDITED: Readonly<Partial<Record<`${SubjectName}:${Action}`, [AuditAction, AuditResourceType]>>> = {
   'Case:create': ['case.create', 'case'],
@@ -37,6 +37,8 @@ const AUDITED: Readonly<Partial<Record<`${SubjectName}:${Action}`, [AuditAction,
   'BreakGlass:create': ['break_glass.open', 'break_glass'],
   'BreakGlass:read': ['break_glass.review', 'break_glass'],
   'BreakGlass:update': ['break_glass.review', 'break_glass'],
+  'User:create': ['user.create', 'user'],
+  'User:update': ['user.update', 'user'],
 };
 
 function auditedAction(

@@ -3,6 +3,7 @@ import {
   ApiBadRequestResponse,
   ApiBody,
   ApiConflictResponse,
+  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
@@ -18,6 +19,7 @@ import type { Principal } from '../authz/principal';
 import { Problem, RETRY_AFTER_HEADER } from '../common/errors/problem';
 import { AuthService, SignedIn } from './auth.service';
 import {
+  ChangePasswordDto,
   LoginDto,
   LoginResponse,
   MeResponse,
@@ -66,6 +68,31 @@ export class AuthController {
   @ApiNoContentResponse({ description: 'Signed out' })
   async logout(@CurrentPrincipal() p: Principal): Promise<void> {
     await this.auth.signOut(p);
+  }
+
+  @Post('password')
+  @Policy('update', 'Session')
+  @HttpCode(204)
+  @ApiOperation({
+    summary: 'Change your own password, giving the current one; every session then ends (sign in again)',
+    description:
+      'A wrong current password counts as a failed sign-in of the account and the address (the same lock, ' +
+      '429 with Retry-After once reached). The new password follows the account rules (422 ' +
+      '`user.password_weak`) and must differ from the current one (422). Every attempt is on the access log ' +
+      '(`auth.password_change`).',
+  })
+  @ApiBody({ type: ChangePasswordDto })
+  @ApiNoContentResponse({ description: 'Changed; every session of the account has ended' })
+  @ApiBadRequestResponse({ type: Problem })
+  @ApiForbiddenResponse({
+    type: Problem,
+    description: 'auth.reauthentication_failed: wrong current password',
+  })
+  @ApiConflictResponse({ type: Problem, description: 'The password was changed meanwhile' })
+  @ApiUnprocessableEntityResponse({ type: Problem, description: 'Weak new password, or the current one' })
+  @ApiTooManyRequestsResponse({ type: Problem, headers: RETRY_AFTER_HEADER })
+  async changePassword(@CurrentPrincipal() p: Principal, @Body() dto: ChangePasswordDto): Promise<void> {
+    await this.auth.changePassword(p, dto);
   }
 
   @Get('me')

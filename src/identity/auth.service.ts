@@ -1,4 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../authz/principal';
@@ -7,12 +9,27 @@ import { DomainError } from '../common/errors/domain-error';
 import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { MAX_PASSWORD_BYTES, PasswordHasher } from '../crypto/password-hasher';
-import type { MeResponse } from './dto/auth.dto';
+import type { ChangePasswordDto, MeResponse } from './dto/auth.dto';
+import { assertPasswordAcceptable } from './password-policy';
 import { LoginThrottleService } from './login-throttle.service';
 import { IssuedToken, TokenService } from './token.service';
 import { TotpService, TotpEnrollment } from './totp.service';
 import { Role, User } from './user.entity';
 import { UsersRepository } from './users.repository';
+
+const SAME_PASSWORD = () =>
+  new DomainError('unprocessable', undefined, [
+    {
+      field: 'newPassword',
+      code: 'sameAsCurrent',
+      message: { en: 'is the current password', vi: 'trùng với mật khẩu hiện tại' },
+    },
+  ]);
+const CHANGED_MEANWHILE = () =>
+  new DomainError('conflict.state', {
+    en: 'The password was changed meanwhile; sign in again.',
+    vi: 'Mật khẩu vừa được thay đổi; vui lòng đăng nhập lại.',
+  });
 
 /** Roles that must sign in with a second factor. */
 export const TOTP_REQUIRED_ROLES: ReadonlySet<Role> = new Set(['supervisor', 'admin']);
@@ -47,6 +64,7 @@ export class AuthService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly audit: AuditService,
     @Inject(LOGGER) private readonly logger: Logger,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   async signIn(c: Credentials): Promise<SignedIn> {
@@ -109,8 +127,65 @@ export class AuthService {
     };
   }
 
+  /** Sign-out: the token is refused from now on, and the access log says so (`auth.logout`). */
   async signOut(p: Principal): Promise<void> {
-    await this.tokens.revoke(p.tokenId, p.userId, p.tokenExpiresAt);
+    await this.dataSource.transaction(async (m) => {
+      await this.tokens.revoke(p.tokenId, p.userId, p.tokenExpiresAt, m);
+      await this.audit.record(m, p, { action: 'auth.logout', resourceType: 'session' });
+    });
+  }
+
+  /**
+   * A user changes their own password, giving the current one (ASVS 2.1.5, 2.1.6). A wrong current password
+   * counts against the account and the address like a failed sign-in, so a stolen session cannot be used to
+   * guess it faster than the sign-in allows; a locked account or address is refused (429) before any check.
+   * The new password follows the account rules and must differ from the current one. A change ends every
+   * session, this one included: the client signs in again. Every attempt is on the access log
+   * (`auth.password_change`, allowed or denied with its reason); no password is logged anywhere.
+   */
+  async changePassword(p: Principal, dto: ChangePasswordDto): Promise<void> {
+    const user = await this.userOf(p);
+    const entry = { action: 'auth.password_change', resourceType: 'user', resourceId: user.id } as const;
+    try {
+      const keys = this.throttle.keysFor(user.username, p.request?.ip ?? '');
+      const lockedFor = await this.throttle.lockedForSeconds(keys);
+      if (lockedFor > 0) throw new DomainError('auth.throttled', undefined, undefined, lockedFor);
+      const current = dto.currentPassword;
+      const check = await this.hasher.verify(user.passwordHash, current);
+      if (!check.valid) {
+        const locked = await this.throttle.recordFailure(keys);
+        this.logger.info(
+          { event: 'auth.password_change_refused', userId: user.id, locked },
+          'wrong password',
+        );
+        throw new DomainError('auth.reauthentication_failed');
+      }
+      await this.throttle.recordSuccess(keys);
+      assertPasswordAcceptable(dto.newPassword, user.username, 'newPassword');
+      if (dto.newPassword.normalize('NFC') === current.normalize('NFC')) throw SAME_PASSWORD();
+      const hash = await this.hasher.hash(dto.newPassword);
+      await this.dataSource.transaction(async (m) => {
+        const now = await m.getRepository(User).findOne({
+          where: { id: user.id },
+          lock: { mode: 'pessimistic_write' },
+        });
+        if (!now || now.status !== 'active') throw new DomainError('auth.unauthenticated');
+        // Changed meanwhile (another change, an admin reset): the password given may not be current any more.
+        if (now.passwordHash !== user.passwordHash) throw CHANGED_MEANWHILE();
+        await this.users.update(
+          user.id,
+          { passwordHash: hash, passwordChangedAt: new Date(), tokenVersion: now.tokenVersion + 1 },
+          m,
+        );
+        await this.audit.record(m, p, entry);
+      });
+      this.logger.info({ event: 'auth.password_change', userId: user.id }, 'password changed');
+    } catch (e) {
+      if (e instanceof DomainError) {
+        await this.audit.recordDenied(p, { ...entry, reason: e.code });
+      }
+      throw e;
+    }
   }
 
   async enrollTotp(p: Principal): Promise<TotpEnrollment> {

@@ -32,7 +32,7 @@ function commonPasswords(): ReadonlySet<string> {
  * digits or symbols merely added before or after it), and not containing the username. The error never
  * quotes the password.
  */
-export function assertPasswordAcceptable(password: string, username?: string): void {
+export function assertPasswordAcceptable(password: string, username?: string, field = 'password'): void {
   const lower = password.normalize('NFC').toLowerCase();
   const length = [...password].length;
   const core = lower.replace(/^[^\p{L}]+|[^\p{L}]+$/gu, '');
@@ -52,7 +52,7 @@ export function assertPasswordAcceptable(password: string, username?: string): v
       vi: `Mật khẩu cần ít nhất ${MIN_PASSWORD_LENGTH} ký tự, không phải mật khẩu phổ biến và không chứa tên đăng nhập.`,
     },
     reasons.map((code) => ({
-      field: 'password',
+      field,
       code,
       message: PASSWORD_MESSAGES[code] ?? { en: 'is not acceptable', vi: 'không được chấp nhận' },
     })),

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { returnedRows } from '../database/pg-errors';
 
@@ -61,8 +61,8 @@ export class TokenService {
   }
 
   /** Sign-out: the token is refused from now on; the row is pruned once the token would have expired. */
-  async revoke(jti: string, userId: string, expiresAt: Date): Promise<void> {
-    await this.dataSource.query(
+  async revoke(jti: string, userId: string, expiresAt: Date, manager?: EntityManager): Promise<void> {
+    await (manager ?? this.dataSource.manager).query(
       `INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING`,
       [jti, userId, expiresAt],
     );

@@ -32,8 +32,12 @@ export class UsersController {
     type: Problem,
     description: 'Weak password, or unknown commune/organisation',
   })
-  create(@Body() dto: CreateUserDto, @CurrentAbility() ability: AppAbility): Promise<UserView> {
-    return this.users.create(dto, ability);
+  create(
+    @Body() dto: CreateUserDto,
+    @CurrentPrincipal() caller: Principal,
+    @CurrentAbility() ability: AppAbility,
+  ): Promise<UserView> {
+    return this.users.create(dto, caller, ability);
   }
 
   @Get()

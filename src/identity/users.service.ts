@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
 import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
@@ -17,7 +18,16 @@ import { UsersRepository } from './users.repository';
 
 const USER_COLUMNS = { id: 'u.id', role: 'u.role' } as const;
 
-/** Account administration: create, list, disable, reset password or two-factor, change communes. */
+/** What an account update changed, as the access log's `user.update` entries say it (their `reason`). */
+export type AccountChange =
+  'user.disabled' | 'user.enabled' | 'user.password_reset' | 'user.totp_reset' | 'user.communes_changed';
+
+/**
+ * Account administration: create, list, disable, reset password or two-factor, change communes. Every
+ * creation and change is on the access log (`user.create`; a `user.update` per kind of change), in the
+ * transaction that makes it, in the jurisdiction of the account it is about: an administrator who resets an
+ * officer's password is seen by that officer's supervisors.
+ */
 @Injectable()
 export class UsersService {
   constructor(
@@ -26,9 +36,10 @@ export class UsersService {
     private readonly units: AdminUnitsRepository,
     private readonly organizations: OrganizationsRepository,
     private readonly hasher: PasswordHasher,
+    private readonly audit: AuditService,
   ) {}
 
-  async create(dto: CreateUserDto, ability: AppAbility): Promise<UserView> {
+  async create(dto: CreateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
     const username = dto.username.toLowerCase();
     if (!ability.can('create', { kind: 'User', role: dto.role } satisfies UserSubject)) {
       throw new DomainError('auth.forbidden');
@@ -37,8 +48,8 @@ export class UsersService {
     assertPasswordAcceptable(dto.password, username);
     const passwordHash = await this.hasher.hash(dto.password);
     try {
-      const user = await this.dataSource.transaction((manager) =>
-        this.users.insert(
+      const user = await this.dataSource.transaction(async (manager) => {
+        const created = await this.users.insert(
           {
             username,
             role: dto.role,
@@ -48,8 +59,15 @@ export class UsersService {
           },
           scope.wardCodes,
           manager,
-        ),
-      );
+        );
+        await this.audit.record(manager, caller, {
+          action: 'user.create',
+          resourceType: 'user',
+          resourceId: created.id,
+          accountProvinces: await this.users.provincesOf(created.id, manager),
+        });
+        return created;
+      });
       return this.get(user.id, ability);
     } catch (e) {
       if (isUniqueViolation(e, 'users_username_key')) throw new DomainError('user.username_taken');
@@ -95,16 +113,18 @@ export class UsersService {
         });
       }
       const changes: Partial<User> = {};
-      // Each of these ends every session of the user: tokens carry the version they were issued with.
-      let endSessions = false;
+      // Each of these ends every session of the user (tokens carry the version they were issued with), and
+      // each is an entry of the access log.
+      const made: AccountChange[] = [];
+      const provinces = await this.users.provincesOf(user.id, manager);
       if (dto.status !== undefined && dto.status !== user.status) {
         changes.status = dto.status;
-        endSessions = true;
+        made.push(dto.status === 'disabled' ? 'user.disabled' : 'user.enabled');
       }
       if (passwordHash !== undefined) {
         changes.passwordHash = passwordHash;
         changes.passwordChangedAt = new Date();
-        endSessions = true;
+        made.push('user.password_reset');
       }
       if (dto.resetTotp) {
         Object.assign(changes, {
@@ -113,7 +133,7 @@ export class UsersService {
           totpEnabledAt: null,
           totpLastStep: null,
         });
-        endSessions = true;
+        made.push('user.totp_reset');
       }
       if (dto.wardCodes !== undefined) {
         if (user.role !== 'ward_officer') {
@@ -123,10 +143,21 @@ export class UsersService {
           });
         }
         await this.users.replaceWardCodes(user.id, await this.communes(dto.wardCodes, manager), manager);
-        endSessions = true;
+        // The communes it served and the ones it serves now: supervisors of both see the change.
+        provinces.push(...(await this.users.provincesOf(user.id, manager)));
+        made.push('user.communes_changed');
       }
-      if (endSessions) changes.tokenVersion = user.tokenVersion + 1;
+      if (made.length) changes.tokenVersion = user.tokenVersion + 1;
       if (Object.keys(changes).length) await this.users.update(user.id, changes, manager);
+      for (const reason of made) {
+        await this.audit.record(manager, caller, {
+          action: 'user.update',
+          resourceType: 'user',
+          resourceId: user.id,
+          reason,
+          accountProvinces: provinces,
+        });
+      }
     });
     return this.get(id, ability);
   }

@@ -16,8 +16,10 @@ import type { TestApp } from './app';
 
 export const TEST_PASSWORD = 'orange-kettle-harbour-42';
 
+/** The administrator the factories act as (no account of its own): the actor of their `user.create` entries. */
+export const FACTORY_ADMIN_ID = '00000000-0000-4000-8000-0000000000ad';
 const ADMIN: Principal = {
-  userId: '00000000-0000-4000-8000-0000000000ad',
+  userId: FACTORY_ADMIN_ID,
   username: 'factory',
   role: 'admin',
   wardCodes: [],
@@ -52,6 +54,7 @@ export async function givenUser(
       ...(dto.role === 'supervisor' && dto.provinceCode === undefined ? { national: true } : {}),
       ...dto,
     },
+    ADMIN,
     adminAbility(),
   );
   return { ...user, password };

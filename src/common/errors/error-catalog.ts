@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'auth.totp_required'
   | 'auth.totp_invalid'
   | 'auth.totp_enrollment_required'
+  | 'auth.reauthentication_failed'
   | 'user.password_weak'
   | 'user.username_taken'
   | 'organization.name_taken'
@@ -97,6 +98,10 @@ export const ERROR_CATALOG: Record<ErrorCode, ErrorCatalogEntry> = {
       en: 'Set up two-factor authentication before using Haven',
       vi: 'Cần thiết lập xác thực hai lớp trước khi sử dụng Haven',
     },
+  },
+  'auth.reauthentication_failed': {
+    status: 403,
+    title: { en: 'The current password is not correct', vi: 'Mật khẩu hiện tại không đúng' },
   },
   'user.password_weak': {
     status: 422,

@@ -25,6 +25,24 @@ export class LoginDto {
   totp?: string;
 }
 
+export class ChangePasswordDto {
+  @ApiProperty({ format: 'password', maxLength: 1024, description: 'The password the account has now' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(1024)
+  currentPassword!: string;
+
+  @ApiProperty({
+    format: 'password',
+    maxLength: 1024,
+    description:
+      'At least 12 characters, not a common password, not containing the username, not the current one',
+  })
+  @IsString()
+  @MaxLength(1024)
+  newPassword!: string;
+}
+
 export class SignedInUser {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ example: 'ward.longbien' }) username!: string;
