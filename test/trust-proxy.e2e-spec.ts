@@ -22,12 +22,20 @@ describe('HAVEN_TRUST_PROXY (end to end)', () => {
       .set('X-Forwarded-For', forwardedFor)
       .send({ username, password: 'wrong-password-proxy' });
 
-  it('records the forwarded client address in the access log (the nearest address the proxy did not add)', async () => {
-    await loginFrom('198.51.100.99, 203.0.113.7', 'nobody.proxied').expect(401);
+  it('records the forwarded client address in the access log and the request log (the nearest address the proxy did not add)', async () => {
+    const res = await loginFrom('198.51.100.99, 203.0.113.7', 'nobody.proxied').expect(401);
     const [row] = await t.app
       .get(DataSource)
       .query(`SELECT ip FROM audit_events WHERE action = 'auth.login_failed' ORDER BY seq DESC LIMIT 1`);
     expect(row.ip).toBe('203.0.113.7');
+    // The request's line in the application log names the same client (it named the proxy before).
+    const id = res.headers['x-request-id'];
+    const line = t.logs
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes(id) && l.includes('"res"'))
+      .map((l) => JSON.parse(l) as { req: { remoteAddress: string } })[0];
+    expect(line.req.remoteAddress).toBe('203.0.113.7');
   });
 
   it('throttles sign-in per client behind the proxy, not for everyone at once', async () => {

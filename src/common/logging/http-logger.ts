@@ -22,7 +22,8 @@ export function createHttpLogger(logger: Logger): RequestHandler {
         id,
         method: req.method,
         path: query === -1 ? url : url.slice(0, query),
-        remoteAddress: req.socket?.remoteAddress,
+        // The client as the access log has it: the socket's peer unless HAVEN_TRUST_PROXY names it a proxy.
+        remoteAddress: req.ip ?? req.socket?.remoteAddress,
       },
     };
     let logged = false;
