@@ -128,6 +128,58 @@ describe('directory and account administration (end to end)', () => {
       expect(viet.body.items.map((o: { id: string }) => o.id)).toContain(policeId);
     });
 
+    it('puts every creation and change on the access log, in the province served (both when it moves)', async () => {
+      const entries = (id: string) =>
+        t.app
+          .get(DataSource)
+          .query<{ action: string; outcome: string; reason: string | null; jurisdictions: string[] }[]>(
+            `SELECT action, outcome, reason, jurisdictions FROM audit_events WHERE resource_id = $1 ORDER BY seq`,
+            [id],
+          );
+      // The police station's creation and the change above (renamed, area changed; same province).
+      expect(await entries(policeId)).toEqual([
+        { action: 'organization.create', outcome: 'allowed', reason: null, jurisdictions: ['01'] },
+        {
+          action: 'organization.update',
+          outcome: 'allowed',
+          reason: 'organization.renamed',
+          jurisdictions: ['01'],
+        },
+        {
+          action: 'organization.update',
+          outcome: 'allowed',
+          reason: 'organization.area_changed',
+          jurisdictions: ['01'],
+        },
+      ]);
+      // A Hai Phong hospital becomes police in Ha Noi: what its providers may read changes, and both provinces'
+      // supervisors see it. Sending the same name changes nothing and writes nothing.
+      const all = await as(admin).get('/api/v1/organizations').expect(200);
+      const hospital = all.body.items.find((o: { name: string }) => o.name === 'Bệnh viện Hải Phòng');
+      await as(admin)
+        .patch(`/api/v1/organizations/${hospital.id}`, {
+          name: 'Bệnh viện Hải Phòng',
+          sector: 'police',
+          serviceArea: { provinceCode: '01' },
+        })
+        .expect(200);
+      expect((await entries(hospital.id)).slice(1)).toEqual(
+        ['organization.sector_changed', 'organization.area_changed'].map((reason) => ({
+          action: 'organization.update',
+          outcome: 'allowed',
+          reason,
+          jurisdictions: ['01', '31'],
+        })),
+      );
+      // Refused at the route: on record too.
+      await as(ward).patch(`/api/v1/organizations/${hospital.id}`, { sector: 'health' }).expect(404);
+      expect((await entries(hospital.id)).at(-1)).toMatchObject({
+        action: 'organization.update',
+        outcome: 'denied',
+        reason: 'auth.forbidden',
+      });
+    });
+
     it('refuses bad service areas and duplicate names with clear problems', async () => {
       const both = await as(admin)
         .post('/api/v1/organizations', {

@@ -33,8 +33,8 @@ export type CheckedEntry = Omit<
   outcome: AuditOutcome;
   /** The actor's province (a supervisor's), for the entry's jurisdictions; not a column itself. */
   actorProvince: string | null;
-  /** The provinces of the account the entry is about, for its jurisdictions; not a column itself. */
-  accountProvinces: string[];
+  /** The provinces of the account or organisation the entry is about, for its jurisdictions; not a column. */
+  subjectProvinces: string[];
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -60,7 +60,7 @@ const INPUT_KEYS: ReadonlySet<string> = new Set<keyof AuditEntryInput>([
   'provinceCode',
   'wardCode',
   'reason',
-  'accountProvinces',
+  'subjectProvinces',
   'request',
 ]);
 const REQUEST_KEYS: ReadonlySet<string> = new Set<keyof AuditRequestMeta>(['ip', 'userAgent', 'requestId']);
@@ -112,7 +112,7 @@ export function checkAuditEntry(
     returnedIds: ids(input.returnedIds ?? []),
     provinceCode: optional(input.provinceCode, (v) => code(v, PROVINCE, 'provinceCode')),
     communeCode: optional(input.wardCode, (v) => code(v, COMMUNE, 'wardCode')),
-    accountProvinces: codes(input.accountProvinces ?? [], PROVINCE, 'accountProvinces', MAX_PROVINCES),
+    subjectProvinces: codes(input.subjectProvinces ?? [], PROVINCE, 'subjectProvinces', MAX_PROVINCES),
   };
 }
 

@@ -7,7 +7,7 @@ const ORG_TTL_MS = 5 * 60 * 1000;
 /**
  * The provinces whose supervisors see an entry: the province of the resource (or of its commune), plus the
  * provinces of the actor (a ward officer's communes, a provider's organisation, a supervisor's province), plus
- * those of the account an account entry is about.
+ * those of the account or organisation an administrative entry is about.
  * An entry with none (a sign-in on an unknown username, an admin, a national supervisor) is national only.
  * Communes and organisations rarely change province, so lookups are cached for 5 minutes.
  */
@@ -20,7 +20,7 @@ export class JurisdictionResolver {
     const out = new Set<string>();
     if (e.provinceCode) out.add(e.provinceCode);
     if (e.actorProvince) out.add(e.actorProvince);
-    for (const p of e.accountProvinces) out.add(p);
+    for (const p of e.subjectProvinces) out.add(p);
 
     const communes = [...e.actorCommunes];
     if (e.communeCode && !e.provinceCode) communes.push(e.communeCode);

@@ -320,7 +320,7 @@ export class AuditService implements EntitySubscriberInterface {
       try {
         const head = this.stripes.head(stripe) ?? (await this.readHead(manager, stripe));
         const seq = await this.nextSeq(manager, head.lastSeq);
-        // (CheckedEntry's actorProvince and accountProvinces ride along unused: the encoder and the insert take the
+        // (CheckedEntry's actorProvince and subjectProvinces ride along unused: the encoder and the insert take the
         // row's columns.)
         const row: AuditRow = {
           ...checked,

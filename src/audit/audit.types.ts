@@ -38,6 +38,8 @@ export const AUDIT_ACTIONS = [
   'break_glass.review',
   'user.create',
   'user.update',
+  'organization.create',
+  'organization.update',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -52,6 +54,7 @@ export const AUDIT_RESOURCE_TYPES = [
   'audit_checkpoint',
   'report',
   'break_glass',
+  'organization',
 ] as const;
 export type AuditResourceType = (typeof AUDIT_RESOURCE_TYPES)[number];
 
@@ -108,10 +111,11 @@ export interface AuditEntryInput {
    */
   readonly reason?: string | null;
   /**
-   * The provinces of the account an account entry is about (`user.create`, `user.update`): its communes', its
-   * organisation's or its own province. Their supervisors see the entry; not a column of its own.
+   * The provinces of the account or organisation an administrative entry is about (`user.*`, `organization.*`):
+   * an account's communes', organisation's or own province; an organisation's, before and after a change of its
+   * service area. Their supervisors see the entry; not a column of its own.
    */
-  readonly accountProvinces?: readonly string[];
+  readonly subjectProvinces?: readonly string[];
   /**
    * Request metadata; defaults to the actor's (the principal's request). An entry without an actor (a sign-in on an
    * unknown username, a revocation by the system inside a request) is given its request here.

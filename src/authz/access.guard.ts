@@ -15,7 +15,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The access-log action of a refused route on the subjects the log covers (case work, reports, the log
- * itself, changes to accounts). Directory routes and reads of accounts are not logged here.
+ * itself, changes to accounts and organisations). Reads of the directory and of accounts are not logged here.
  */
 const AUDITED: Readonly<Partial<Record<`${SubjectName}:${Action}`, [AuditAction, AuditResourceType]>>> = {
   'Case:create': ['case.create', 'case'],
@@ -39,6 +39,8 @@ const AUDITED: Readonly<Partial<Record<`${SubjectName}:${Action}`, [AuditAction,
   'BreakGlass:update': ['break_glass.review', 'break_glass'],
   'User:create': ['user.create', 'user'],
   'User:update': ['user.update', 'user'],
+  'Organization:create': ['organization.create', 'organization'],
+  'Organization:update': ['organization.update', 'organization'],
 };
 
 function auditedAction(

@@ -10,8 +10,9 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import type { AppAbility } from '../authz/ability.factory';
-import { CurrentAbility } from '../authz/current-principal.decorator';
+import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
+import type { Principal } from '../authz/principal';
 import { Problem } from '../common/errors/problem';
 import {
   CreateOrganizationDto,
@@ -60,9 +61,10 @@ export class OrganizationsController {
   @ApiUnprocessableEntityResponse({ type: Problem, description: 'Unknown province or communes' })
   create(
     @Body() dto: CreateOrganizationDto,
+    @CurrentPrincipal() caller: Principal,
     @CurrentAbility() ability: AppAbility,
   ): Promise<OrganizationView> {
-    return this.organizations.create(dto, ability);
+    return this.organizations.create(dto, caller, ability);
   }
 
   @Patch(':id')
@@ -75,8 +77,9 @@ export class OrganizationsController {
   update(
     @Param('id', ParseUUIDPipe) id: string,
     @Body() dto: UpdateOrganizationDto,
+    @CurrentPrincipal() caller: Principal,
     @CurrentAbility() ability: AppAbility,
   ): Promise<OrganizationView> {
-    return this.organizations.update(id, dto, ability);
+    return this.organizations.update(id, dto, caller, ability);
   }
 }

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
 import type { AppAbility } from '../authz/ability.factory';
+import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { OrganizationSubject } from '../authz/subjects';
 import { DomainError, FieldError } from '../common/errors/domain-error';
@@ -24,13 +26,23 @@ interface ResolvedArea {
   communeCodes: string[];
 }
 
-/** Organisations: the referral targets, each with a sector and a service area. */
+/** What an organisation update changed, as the access log's `organization.update` entries say it. */
+export type OrganizationChange =
+  'organization.renamed' | 'organization.sector_changed' | 'organization.area_changed';
+
+/**
+ * Organisations: the referral targets, each with a sector and a service area. A creation and each kind of
+ * change are on the access log in the transaction that makes them, in the organisation's province (both, when
+ * its area moves): its sector decides which categories of an accepted case its providers see, so a change of
+ * sector widens or narrows what they read.
+ */
 @Injectable()
 export class OrganizationsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly organizations: OrganizationsRepository,
     private readonly units: AdminUnitsRepository,
+    private readonly audit: AuditService,
   ) {}
 
   async list(query: OrganizationListQuery, ability: AppAbility): Promise<OrganizationList> {
@@ -45,7 +57,11 @@ export class OrganizationsService {
     return (await this.views([org]))[0];
   }
 
-  async create(dto: CreateOrganizationDto, ability: AppAbility): Promise<OrganizationView> {
+  async create(
+    dto: CreateOrganizationDto,
+    caller: Principal,
+    ability: AppAbility,
+  ): Promise<OrganizationView> {
     const area = await this.resolveArea(dto.serviceArea);
     const subject: OrganizationSubject = {
       kind: 'Organization',
@@ -64,26 +80,57 @@ export class OrganizationsService {
         manager,
       );
       await this.organizations.replaceCommunes(org.id, area.communeCodes, manager);
+      await this.audit.record(manager, caller, {
+        action: 'organization.create',
+        resourceType: 'organization',
+        resourceId: org.id,
+        subjectProvinces: [org.provinceCode],
+      });
       return org;
     });
     return (await this.views([saved]))[0];
   }
 
-  async update(id: string, dto: UpdateOrganizationDto, ability: AppAbility): Promise<OrganizationView> {
+  async update(
+    id: string,
+    dto: UpdateOrganizationDto,
+    caller: Principal,
+    ability: AppAbility,
+  ): Promise<OrganizationView> {
     const saved = await this.write(async (manager) => {
       const org = await this.organizations.findById(id, manager);
       if (!org || !ability.can('update', subjectOf(org))) throw new DomainError('resource.not_found');
-      if (dto.name !== undefined) org.name = dto.name.trim();
-      if (dto.sector !== undefined) org.sector = dto.sector;
+      const provinces = [org.provinceCode];
+      const made: OrganizationChange[] = [];
+      if (dto.name !== undefined && dto.name.trim() !== org.name) {
+        org.name = dto.name.trim();
+        made.push('organization.renamed');
+      }
+      if (dto.sector !== undefined && dto.sector !== org.sector) {
+        org.sector = dto.sector;
+        made.push('organization.sector_changed');
+      }
       if (dto.serviceArea !== undefined) {
         const area = await this.resolveArea(dto.serviceArea, manager);
         org.provinceCode = area.provinceCode;
         org.serviceScope = area.scope;
         await this.organizations.replaceCommunes(org.id, area.communeCodes, manager);
+        provinces.push(area.provinceCode);
+        made.push('organization.area_changed');
       }
       // The new values must be allowed too (an admin's rule has no condition today; a future one might).
       if (!ability.can('update', subjectOf(org))) throw new DomainError('auth.forbidden');
-      return this.organizations.save(org, manager);
+      const updated = await this.organizations.save(org, manager);
+      for (const reason of made) {
+        await this.audit.record(manager, caller, {
+          action: 'organization.update',
+          resourceType: 'organization',
+          resourceId: org.id,
+          reason,
+          subjectProvinces: provinces,
+        });
+      }
+      return updated;
     });
     return (await this.views([saved]))[0];
   }

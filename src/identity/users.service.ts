@@ -64,7 +64,7 @@ export class UsersService {
           action: 'user.create',
           resourceType: 'user',
           resourceId: created.id,
-          accountProvinces: await this.users.provincesOf(created.id, manager),
+          subjectProvinces: await this.users.provincesOf(created.id, manager),
         });
         return created;
       });
@@ -155,7 +155,7 @@ export class UsersService {
           resourceType: 'user',
           resourceId: user.id,
           reason,
-          accountProvinces: provinces,
+          subjectProvinces: provinces,
         });
       }
     });

@@ -61,7 +61,7 @@ export async function givenUser(
 }
 
 export async function givenOrganization(t: TestApp, dto: CreateOrganizationDto): Promise<OrganizationView> {
-  return t.app.get(OrganizationsService).create(dto, adminAbility());
+  return t.app.get(OrganizationsService).create(dto, ADMIN, adminAbility());
 }
 
 /** A user and a valid access token, issued without going through /auth/login. */
