@@ -45,6 +45,12 @@ interface Scenario {
   /** CPU seconds per request: service, PostgreSQL, load generator. */
   cpuMsPerRequest: { service: number; postgres: number; loadGenerator: number };
   profileWindowUs: [number, number];
+  /**
+   * Requests per second: autocannon's average of its per-second samples for a timed run; for a fixed number of
+   * requests (accept), the total over the run's wall time: such a run lasts two seconds or so, too few samples
+   * for an average (and fewer still on a faster machine).
+   */
+  reqPerSec: number;
 }
 
 /** Round robin over the instances: each autocannon run gets `connections` split evenly across them. */
@@ -208,9 +214,11 @@ async function main(): Promise<void> {
         postgres: per('postgres'),
         loadGenerator: per('loadGenerator'),
       };
-      scenarios.push({ name, result, rss, cpuMsPerRequest, profileWindowUs });
+      const wallSeconds = (profileWindowUs[1] - profileWindowUs[0]) / 1e6;
+      const reqPerSec = opts.amount ? result.requests.total / wallSeconds : result.requests.average;
+      scenarios.push({ name, result, rss, cpuMsPerRequest, profileWindowUs, reqPerSec });
       process.stderr.write(
-        `${name}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, ` +
+        `${name}: ${Math.round(reqPerSec)} req/s, p50 ${result.latency.p50} ms, ` +
           `p99 ${result.latency.p99} ms, errors ${result.errors}, non-2xx ${result.non2xx}, CPU ms/req ` +
           `${JSON.stringify(cpuMsPerRequest)}\n`,
       );
@@ -325,10 +333,10 @@ async function main(): Promise<void> {
       instances: INSTANCES,
       connections: CONNECTIONS,
       durationSeconds: DURATION,
-      scenarios: scenarios.map(({ name, result, rss, cpuMsPerRequest, profileWindowUs }) => ({
+      scenarios: scenarios.map(({ name, result, rss, cpuMsPerRequest, profileWindowUs, reqPerSec }) => ({
         name,
         requests: result.requests.total,
-        reqPerSec: Math.round(result.requests.average),
+        reqPerSec: Math.round(reqPerSec),
         latencyMs: {
           p50: result.latency.p50,
           p99: result.latency.p99,
