@@ -151,6 +151,19 @@ export class AuditService implements EntitySubscriberInterface {
   }
 
   /**
+   * An administrative change (an account's, an organisation's) in the caller's transaction: one entry per kind
+   * of change it made, `changes` saying which in each entry's `reason`; none when it changed nothing.
+   */
+  async recordChanges(
+    manager: EntityManager,
+    actor: AuditActor | null,
+    entry: AuditEntryInput,
+    changes: readonly string[],
+  ): Promise<void> {
+    for (const reason of changes) await this.record(manager, actor, { ...entry, reason });
+  }
+
+  /**
    * Records an access in a statement of its own on `manager`'s connection, which must not be in a transaction:
    * when it returns the entry is committed, so a read may now hand out what it read. If it fails, it throws
    * and nothing may be handed out.

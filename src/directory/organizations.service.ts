@@ -121,15 +121,17 @@ export class OrganizationsService {
       // The new values must be allowed too (an admin's rule has no condition today; a future one might).
       if (!ability.can('update', subjectOf(org))) throw new DomainError('auth.forbidden');
       const updated = await this.organizations.save(org, manager);
-      for (const reason of made) {
-        await this.audit.record(manager, caller, {
+      await this.audit.recordChanges(
+        manager,
+        caller,
+        {
           action: 'organization.update',
           resourceType: 'organization',
           resourceId: org.id,
-          reason,
           subjectProvinces: provinces,
-        });
-      }
+        },
+        made,
+      );
       return updated;
     });
     return (await this.views([saved]))[0];

@@ -149,15 +149,12 @@ export class UsersService {
       }
       if (made.length) changes.tokenVersion = user.tokenVersion + 1;
       if (Object.keys(changes).length) await this.users.update(user.id, changes, manager);
-      for (const reason of made) {
-        await this.audit.record(manager, caller, {
-          action: 'user.update',
-          resourceType: 'user',
-          resourceId: user.id,
-          reason,
-          subjectProvinces: provinces,
-        });
-      }
+      await this.audit.recordChanges(
+        manager,
+        caller,
+        { action: 'user.update', resourceType: 'user', resourceId: user.id, subjectProvinces: provinces },
+        made,
+      );
     });
     return this.get(id, ability);
   }
