@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import type { TestApp } from './support/app';
-import { caseBody, signInAll, startDemoApp, Tokens } from './support/casework';
+import { caseBody, DEMO_PASSWORD, signInAll, startDemoApp, Tokens } from './support/casework';
 
 // Emergency ("break-glass") access, issue 6 item 7: a police or health provider opens a case of its area that
 // it has no referral for; the grant is time-limited, shows the sector's categories to that user only, every
@@ -40,8 +40,8 @@ describe('emergency break-glass access (end to end)', () => {
     return res.body.id as string;
   }
 
-  const open = (user: string, caseId: string, justification = JUSTIFICATION) =>
-    as(user).post(`/api/v1/cases/${caseId}/break-glass`, { justification });
+  const open = (user: string, caseId: string, justification = JUSTIFICATION, password = DEMO_PASSWORD) =>
+    as(user).post(`/api/v1/cases/${caseId}/break-glass`, { justification, password });
 
   describe('opening and reading', () => {
     let caseId: string;
@@ -59,6 +59,34 @@ describe('emergency break-glass access (end to end)', () => {
       await open('police.longbien', caseId, 'too short').expect(400);
       await open('police.longbien', caseId, 'x'.repeat(2001)).expect(400);
       await as('police.longbien').post(`/api/v1/cases/${caseId}/break-glass`, {}).expect(400);
+      // The password is required too.
+      await as('police.longbien')
+        .post(`/api/v1/cases/${caseId}/break-glass`, { justification: JUSTIFICATION })
+        .expect(400);
+    });
+
+    it('needs the provider’s password again: a wrong one is refused (403) and on record, and opens nothing', async () => {
+      const wrong = await open('police.longbien', caseId, JUSTIFICATION, 'ZZMARKER-not-my-password').expect(
+        403,
+      );
+      expect(wrong.body.code).toBe('auth.reauthentication_failed');
+      expect(JSON.stringify(wrong.body)).not.toContain('ZZMARKER');
+      // Asked before anything about the case: a case that does not exist answers the same.
+      const nowhere = await open(
+        'police.longbien',
+        '00000000-0000-4000-8000-00000000dead',
+        JUSTIFICATION,
+        'ZZMARKER-not-my-password',
+      ).expect(403);
+      expect({ ...nowhere.body, requestId: 0 }).toEqual({ ...wrong.body, requestId: 0 });
+      expect(await sql(`SELECT id FROM break_glass_grants WHERE case_id = $1`, [caseId])).toEqual([]);
+      const [entry] = await sql(
+        `SELECT outcome, reason, case_id FROM audit_events WHERE action = 'break_glass.open' AND request_id = $1`,
+        [wrong.body.requestId],
+      );
+      expect(entry).toEqual({ outcome: 'denied', reason: 'auth.reauthentication_failed', case_id: caseId });
+      await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
+      expect(t.logs.join('')).not.toContain('ZZMARKER');
     });
 
     it('police of the commune opens the case: the police categories, for the configured time', async () => {

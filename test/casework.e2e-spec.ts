@@ -6,6 +6,7 @@ import { DataKeyService } from '../src/crypto';
 import type { TestApp } from './support/app';
 import {
   caseBody,
+  DEMO_PASSWORD,
   giveConsent,
   organizationId,
   refer as referTo,
@@ -289,8 +290,21 @@ describe('cases, consent and referrals (end to end)', () => {
 
     it('an admin crypto-shreds a case: its content is gone for good, its triage facts stay', async () => {
       const c = await newCase();
-      await as('ward.longbien').post(`/api/v1/cases/${c.id}/shred`).expect(404);
-      const res = await as('admin').post(`/api/v1/cases/${c.id}/shred`).expect(200);
+      const shred = (user: string, password = DEMO_PASSWORD) =>
+        as(user).post(`/api/v1/cases/${c.id}/shred`, { password });
+      await shred('ward.longbien').expect(404);
+      // The administrator's password again: missing, or wrong (403, on record, nothing destroyed).
+      await as('admin').post(`/api/v1/cases/${c.id}/shred`, {}).expect(400);
+      const wrong = await shred('admin', 'not-the-admin-password').expect(403);
+      expect(wrong.body.code).toBe('auth.reauthentication_failed');
+      await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      const [refused] = await t.app
+        .get(DataSource)
+        .query(`SELECT outcome, reason, case_id FROM audit_events WHERE request_id = $1`, [
+          wrong.body.requestId,
+        ]);
+      expect(refused).toEqual({ outcome: 'denied', reason: 'auth.reauthentication_failed', case_id: c.id });
+      const res = await shred('admin').expect(200);
       expect(res.body).toEqual({ id: c.id, shredded: true });
       const after = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
       expect(after.body.triage).toMatchObject({ shredded: true, gbvType: 'physical_assault' });

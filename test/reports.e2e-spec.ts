@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import type { TestApp } from './support/app';
-import { caseBody, organizationId, signInAll, startDemoApp, Tokens } from './support/casework';
+import { caseBody, DEMO_PASSWORD, organizationId, signInAll, startDemoApp, Tokens } from './support/casework';
 
 // Anonymised statistics (issue 7, docs/reports.md) on known data: cases are written straight into the
 // plaintext triage columns (their encrypted sections left empty) so that dates, ages and categories are
@@ -395,6 +395,7 @@ describe('reports (end to end)', () => {
         await http()
           .post(`/api/v1/cases/${id}/shred`)
           .set('Authorization', `Bearer ${tok.admin}`)
+          .send({ password: DEMO_PASSWORD })
           .expect(200);
       }
       const res = await get(

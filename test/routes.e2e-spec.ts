@@ -98,6 +98,8 @@ describe('route policies (snapshot)', () => {
       'POST /api/v1/auth/login',
       'POST /api/v1/auth/password',
       'POST /api/v1/cases/search',
+      'POST /api/v1/cases/{id}/break-glass',
+      'POST /api/v1/cases/{id}/shred',
     ]);
     for (const l of limited) expect(l.headers).toHaveProperty('Retry-After');
   });

@@ -12,6 +12,7 @@ import { pageWindow } from '../database/page-limit';
 import { CASE_OWNER, caseSubject } from '../cases/cases.service';
 import { DomainError } from '../common/errors/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { ReauthenticationService } from '../identity/reauthentication.service';
 import { asCiphertext, DataKey, DataKeyService, FieldEncryptionService, isCryptoError } from '../crypto';
 import {
   BreakGlassListQueryDto,
@@ -86,6 +87,7 @@ export class BreakGlassService {
     private readonly dataKeys: DataKeyService,
     private readonly audit: AuditService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly reauth: ReauthenticationService,
   ) {}
 
   async open(
@@ -94,6 +96,12 @@ export class BreakGlassService {
     caseId: string,
     dto: OpenBreakGlassDto,
   ): Promise<BreakGlassOpened> {
+    // The person, not a token alone: the password again, before anything about the case is looked at.
+    await this.reauth.confirm(p, dto.password, {
+      action: 'break_glass.open',
+      resourceType: 'break_glass',
+      caseId,
+    });
     return this.audit.transaction(async (m, deny) => {
       const row = await this.cases.findById(m, caseId, [], true);
       const allowed =

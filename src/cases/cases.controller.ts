@@ -12,6 +12,7 @@ import {
 } from '@nestjs/common';
 import {
   ApiBody,
+  ApiForbiddenResponse,
   ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -29,7 +30,7 @@ import { Problem, RETRY_AFTER_HEADER } from '../common/errors/problem';
 import { CaseListView, CaseView } from './case-view';
 import { CasesService, CreatedCase, DuplicateMatch } from './cases.service';
 import { PageQueryDto } from '../common/http/page-query.dto';
-import { CloseCaseDto, SearchCasesDto } from './dto/case-actions.dto';
+import { CloseCaseDto, SearchCasesDto, ShredCaseDto } from './dto/case-actions.dto';
 import { CreateCaseDto } from './dto/create-case.dto';
 import { UpdateCaseDto } from './dto/update-case.dto';
 
@@ -143,12 +144,18 @@ export class CasesController {
   @ApiOperation({
     summary:
       'Admin: crypto-shred the case (destroy its data key); encrypted content becomes unrecoverable, triage stays',
+    description:
+      'The administrator gives their password again (`password`): 403 `auth.reauthentication_failed` when it ' +
+      'is wrong (counted as a failed sign-in), 429 while the account or address is locked.',
   })
+  @ApiForbiddenResponse({ type: Problem, description: 'auth.reauthentication_failed: wrong password' })
+  @ApiTooManyRequestsResponse({ type: Problem, headers: RETRY_AFTER_HEADER })
   shred(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
     @CaseId() id: string,
+    @Body() dto: ShredCaseDto,
   ): Promise<{ id: string; shredded: true }> {
-    return this.cases.shred(p, a, id);
+    return this.cases.shred(p, a, id, dto);
   }
 }

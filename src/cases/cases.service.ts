@@ -43,7 +43,8 @@ import {
   sealedOf,
   toTriage,
 } from './cases.repository';
-import { CloseCaseDto, SearchCasesDto } from './dto/case-actions.dto';
+import { ReauthenticationService } from '../identity/reauthentication.service';
+import { CloseCaseDto, SearchCasesDto, ShredCaseDto } from './dto/case-actions.dto';
 import { CreateCaseDto } from './dto/create-case.dto';
 import { UpdateCaseDto } from './dto/update-case.dto';
 
@@ -80,6 +81,7 @@ export class CasesService {
     @Inject(APP_CONFIG) config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly communes: CommuneProvinces,
+    private readonly reauth: ReauthenticationService,
   ) {
     this.searchLimiter = new SlidingWindowLimiter(config.searchPerMinute, 60_000);
   }
@@ -428,7 +430,23 @@ export class CasesService {
   }
 
   /** Admin crypto-shredding: destroys the case's data key; triage facts remain for statistics. */
-  async shred(p: Principal, ability: AppAbility, id: string): Promise<{ id: string; shredded: true }> {
+  /**
+   * Destroys the case's data key (crypto-shredding): its encrypted content is gone for good, its triage facts
+   * stay for the statistics. The administrator gives their password again first (ReauthenticationService),
+   * before anything about the case is looked at.
+   */
+  async shred(
+    p: Principal,
+    ability: AppAbility,
+    id: string,
+    dto: ShredCaseDto,
+  ): Promise<{ id: string; shredded: true }> {
+    await this.reauth.confirm(p, dto.password, {
+      action: 'case.shred',
+      resourceType: 'case',
+      resourceId: id,
+      caseId: id,
+    });
     return this.audit.transaction(async (m, deny) => {
       const row = await this.cases.findById(m, id, [], true);
       if (

@@ -12,6 +12,7 @@ import { MAX_PASSWORD_BYTES, PasswordHasher } from '../crypto/password-hasher';
 import type { ChangePasswordDto, MeResponse } from './dto/auth.dto';
 import { assertPasswordAcceptable } from './password-policy';
 import { LoginThrottleService } from './login-throttle.service';
+import { ReauthenticationService } from './reauthentication.service';
 import { IssuedToken, TokenService } from './token.service';
 import { TotpService, TotpEnrollment } from './totp.service';
 import { Role, User } from './user.entity';
@@ -65,6 +66,7 @@ export class AuthService {
     private readonly audit: AuditService,
     @Inject(LOGGER) private readonly logger: Logger,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly reauth: ReauthenticationService,
   ) {}
 
   async signIn(c: Credentials): Promise<SignedIn> {
@@ -144,25 +146,11 @@ export class AuthService {
    * (`auth.password_change`, allowed or denied with its reason); no password is logged anywhere.
    */
   async changePassword(p: Principal, dto: ChangePasswordDto): Promise<void> {
-    const user = await this.userOf(p);
-    const entry = { action: 'auth.password_change', resourceType: 'user', resourceId: user.id } as const;
+    const entry = { action: 'auth.password_change', resourceType: 'user', resourceId: p.userId } as const;
+    const user = await this.reauth.confirm(p, dto.currentPassword, entry);
     try {
-      const keys = this.throttle.keysFor(user.username, p.request?.ip ?? '');
-      const lockedFor = await this.throttle.lockedForSeconds(keys);
-      if (lockedFor > 0) throw new DomainError('auth.throttled', undefined, undefined, lockedFor);
-      const current = dto.currentPassword;
-      const check = await this.hasher.verify(user.passwordHash, current);
-      if (!check.valid) {
-        const locked = await this.throttle.recordFailure(keys);
-        this.logger.info(
-          { event: 'auth.password_change_refused', userId: user.id, locked },
-          'wrong password',
-        );
-        throw new DomainError('auth.reauthentication_failed');
-      }
-      await this.throttle.recordSuccess(keys);
       assertPasswordAcceptable(dto.newPassword, user.username, 'newPassword');
-      if (dto.newPassword.normalize('NFC') === current.normalize('NFC')) throw SAME_PASSWORD();
+      if (dto.newPassword.normalize('NFC') === dto.currentPassword.normalize('NFC')) throw SAME_PASSWORD();
       const hash = await this.hasher.hash(dto.newPassword);
       await this.dataSource.transaction(async (m) => {
         const now = await m.getRepository(User).findOne({

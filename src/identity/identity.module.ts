@@ -14,6 +14,7 @@ import { JwtStrategy } from './jwt.strategy';
 import { LocalAuthGuard } from './local-auth.guard';
 import { LocalStrategy } from './local.strategy';
 import { LoginThrottleService } from './login-throttle.service';
+import { ReauthenticationService } from './reauthentication.service';
 import { TOKEN_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenService } from './token.service';
 import { TotpSecretCipher } from './totp-secret.cipher';
 import { TotpService } from './totp.service';
@@ -47,6 +48,7 @@ import { UsersService } from './users.service';
     UsersRepository,
     UsersService,
     LoginThrottleService,
+    ReauthenticationService,
     TokenService,
     TotpSecretCipher,
     TotpService,
@@ -57,6 +59,6 @@ import { UsersService } from './users.service';
     IdentityMaintenanceService,
     demoAccountsStepProvider,
   ],
-  exports: [PasswordHasher, UsersService, TokenService, demoAccountsStepProvider],
+  exports: [PasswordHasher, UsersService, TokenService, ReauthenticationService, demoAccountsStepProvider],
 })
 export class IdentityModule {}

@@ -11,6 +11,17 @@ export class OpenBreakGlassDto {
   @MinLength(10)
   @MaxLength(2000)
   justification!: string;
+
+  @ApiProperty({
+    format: 'password',
+    maxLength: 1024,
+    description:
+      'Your password again: emergency access is opened by the person, not by a token alone (a wrong one counts as a failed sign-in)',
+  })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(1024)
+  password!: string;
 }
 
 export class ReviewBreakGlassDto {
