@@ -11,6 +11,7 @@ import { ReportIndexes1764000001000 } from './1764000001000-ReportIndexes';
 import { ReferralPlaces1764000001100 } from './1764000001100-ReferralPlaces';
 import { CaseCounts1764000001200 } from './1764000001200-CaseCounts';
 import { KekFloors1764000001300 } from './1764000001300-KekFloors';
+import { PasswordChangeRequired1764000001400 } from './1764000001400-PasswordChangeRequired';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -30,4 +31,5 @@ export const MIGRATIONS = [
   ReferralPlaces1764000001100,
   CaseCounts1764000001200,
   KekFloors1764000001300,
+  PasswordChangeRequired1764000001400,
 ];

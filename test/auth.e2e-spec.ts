@@ -1,7 +1,14 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { startTestApp, TestApp } from './support/app';
-import { codeFor, givenDemoUnits, givenTotp, givenUser, TEST_PASSWORD } from './support/identity';
+import {
+  codeFor,
+  givenDemoUnits,
+  givenPasswordReset,
+  givenTotp,
+  givenUser,
+  TEST_PASSWORD,
+} from './support/identity';
 
 const PROBLEM = /^application\/problem\+json/;
 
@@ -28,6 +35,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       expiresIn: 900,
       user: { id: u.id, username: 'ward.signin', role: 'ward_officer' },
       totpEnrollmentRequired: false,
+      passwordChangeRequired: false,
     });
     const claims = JSON.parse(Buffer.from(res.body.accessToken.split('.')[1], 'base64url').toString('utf8'));
     expect(claims).toMatchObject({ sub: u.id, jti: expect.any(String), iss: 'haven', aud: 'haven-api' });
@@ -331,6 +339,48 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(t.logs.join('')).not.toContain('quiet-meadow-lantern-58');
   });
 
+  it('an account whose password an administrator set (creation, reset) must choose its own before anything else', async () => {
+    const u = await givenUser(
+      t,
+      { role: 'ward_officer', username: 'ward.newcomer' },
+      { passwordChangeRequired: true },
+    );
+    const signedIn = await login({ username: 'ward.newcomer', password: TEST_PASSWORD }).expect(200);
+    expect(signedIn.body).toMatchObject({ passwordChangeRequired: true, totpEnrollmentRequired: false });
+    const token = signedIn.body.accessToken as string;
+    // It sees itself and may sign out or change the password; nothing else, with a problem that says why.
+    const me = await http().get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(200);
+    expect(me.body).toMatchObject({ id: u.id, passwordChangeRequired: true });
+    for (const path of ['/api/v1/cases', '/api/v1/organizations', `/api/v1/cases/${u.id}`]) {
+      const res = await http()
+        .get(path)
+        .auth(token, { type: 'bearer' })
+        .set('Accept-Language', 'vi')
+        .expect(403);
+      expect(res.body).toMatchObject({
+        code: 'auth.password_change_required',
+        title: 'Cần đặt mật khẩu mới trước khi sử dụng Haven',
+      });
+    }
+    await changePassword(token, {
+      currentPassword: TEST_PASSWORD,
+      newPassword: 'harbor-maple-lantern-27',
+    }).expect(204);
+    const after = await login({ username: 'ward.newcomer', password: 'harbor-maple-lantern-27' }).expect(200);
+    expect(after.body.passwordChangeRequired).toBe(false);
+    await http().get('/api/v1/cases').auth(after.body.accessToken, { type: 'bearer' }).expect(200);
+    // An administrator's reset sets it again.
+    const [row] = await t.app
+      .get(DataSource)
+      .query(`SELECT password_change_required FROM users WHERE id = $1`, [u.id]);
+    expect(row.password_change_required).toBe(false);
+    await givenPasswordReset(t, u.id, 'reset-by-admin-lantern-55');
+    const reset = await login({ username: 'ward.newcomer', password: 'reset-by-admin-lantern-55' }).expect(
+      200,
+    );
+    expect(reset.body.passwordChangeRequired).toBe(true);
+  });
+
   it('refuses a password change with a wrong current password (403, counted like a failed sign-in), a weak or unchanged new one (422), each on record', async () => {
     const u = await givenUser(t, { role: 'ward_officer', username: 'ward.guesser' });
     const token = (await login({ username: 'ward.guesser', password: TEST_PASSWORD }).expect(200)).body
@@ -441,9 +491,17 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
         expect.objectContaining({ action, reason, jurisdictions, outcome: 'allowed', actor_id: admin.id }),
       ),
     );
+    // The administrator set the password: the officer chooses their own first (a test of its own below).
+    const first = (
+      await login({ username: 'ward.administered', password: 'copper-lantern-river-90' }).expect(200)
+    ).body.accessToken as string;
+    await changePassword(first, {
+      currentPassword: 'copper-lantern-river-90',
+      newPassword: 'willow-harbour-signal-64',
+    }).expect(204);
     // A ward officer may not administer accounts: refused, and on record.
     const ward = (
-      await login({ username: 'ward.administered', password: 'copper-lantern-river-90' }).expect(200)
+      await login({ username: 'ward.administered', password: 'willow-harbour-signal-64' }).expect(200)
     ).body.accessToken as string;
     await http()
       .patch(`/api/v1/users/${id}`)
@@ -459,6 +517,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
         [id],
       );
     expect(rows.filter((r) => r.action !== 'auth.login')).toEqual([
+      { action: 'auth.password_change', outcome: 'allowed', resource_id: id, reason: null },
       { action: 'user.update', outcome: 'denied', resource_id: id, reason: 'auth.forbidden' },
       { action: 'auth.logout', outcome: 'allowed', resource_id: null, reason: null },
     ]);

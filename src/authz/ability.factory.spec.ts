@@ -32,6 +32,7 @@ function principal(over: Partial<Principal> & Pick<Principal, 'role'>): Principa
     sector: null,
     provinceCode: null,
     enrollmentOnly: false,
+    passwordChangeRequired: false,
     tokenId: '20000000-0000-4000-8000-000000000000',
     tokenExpiresAt: new Date(0),
     request: { requestId: 'spec-request-0001' },
@@ -50,6 +51,7 @@ const P = {
   supervisorNational: principal({ role: 'supervisor', provinceCode: null }),
   admin: principal({ role: 'admin' }),
   adminEnrolling: principal({ role: 'admin', enrollmentOnly: true }),
+  wardMustChange: principal({ role: 'ward_officer', wardCodes: ['00145'], passwordChangeRequired: true }),
 } as const;
 type Who = keyof typeof P;
 
@@ -268,6 +270,15 @@ const TABLE: Record<string, Row[]> = {
     ['adminEnrolling', 'create', 'Organization', false],
     ['adminEnrolling', 'read', 'Organization', false],
     ['adminEnrolling', 'read', 'AdminUnit', false],
+  ],
+  'a session whose password an administrator set may do nothing but change it, see itself and sign out': [
+    ['wardMustChange', 'update', { kind: 'Session', userId: P.wardMustChange.userId }, true],
+    ['wardMustChange', 'read', { kind: 'Session', userId: P.wardMustChange.userId }, true],
+    ['wardMustChange', 'delete', 'Session', true],
+    ['wardMustChange', 'read', caseIn('00145'), false],
+    ['wardMustChange', 'create', caseIn('00145'), false],
+    ['wardMustChange', 'read', 'Organization', false],
+    ['wardMustChange', 'read', 'AdminUnit', false],
   ],
 };
 

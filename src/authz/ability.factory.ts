@@ -43,10 +43,10 @@ export function defineAbilityFor(p: Principal): AppAbility {
   const { can, build } = new AbilityBuilder<AppAbility>(createMongoAbility);
   const self = { userId: p.userId };
 
-  // Every session may see itself, sign out and set up two-factor authentication.
+  // Every session may see itself, sign out, set up two-factor authentication and change its password.
   can(['read', 'update', 'delete'], 'Session', self);
 
-  if (!p.enrollmentOnly) {
+  if (!p.enrollmentOnly && !p.passwordChangeRequired) {
     // The directory: anyone signed in picks referral targets and communes.
     can('read', 'Organization');
     can('read', 'AdminUnit');

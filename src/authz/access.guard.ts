@@ -92,6 +92,7 @@ export class AccessGuard extends AuthGuard('jwt') {
     // A refusal at the route (the role has no rule at all) is on record like the services' refusals.
     const id = req.params?.id;
     await this.recordRefusal(principal, policy, addressesRecord, typeof id === 'string' ? id : undefined);
+    if (principal.passwordChangeRequired) throw new DomainError('auth.password_change_required');
     if (principal.enrollmentOnly) throw new DomainError('auth.totp_enrollment_required');
     throw new DomainError(addressesRecord ? 'resource.not_found' : 'auth.forbidden');
   }

@@ -19,6 +19,11 @@ export interface Principal {
    * such a session may only enrol TOTP and sign out.
    */
   readonly enrollmentOnly: boolean;
+  /**
+   * An administrator set the account's password (creation, reset) and the user has not chosen their own yet:
+   * such a session may only change the password, see itself and sign out.
+   */
+  readonly passwordChangeRequired: boolean;
   /** The access token's id (jti) and expiry, for sign-out. */
   readonly tokenId: string;
   readonly tokenExpiresAt: Date;

@@ -43,6 +43,7 @@ function principal(over: Partial<Principal> & Pick<Principal, 'role'>): Principa
     sector: null,
     provinceCode: null,
     enrollmentOnly: false,
+    passwordChangeRequired: false,
     tokenId: '20000000-0000-4000-8000-000000000000',
     tokenExpiresAt: new Date(0),
     request: { requestId: 'spec-request-0001' },

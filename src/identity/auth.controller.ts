@@ -58,6 +58,7 @@ export class AuthController {
       expiresIn: s.expiresIn,
       user: s.user,
       totpEnrollmentRequired: s.totpEnrollmentRequired,
+      passwordChangeRequired: s.passwordChangeRequired,
     };
   }
 

@@ -47,6 +47,8 @@ export interface SignedIn extends IssuedToken {
   user: { id: string; username: string; role: Role };
   /** The account must set up two-factor authentication; the token may do nothing else. */
   totpEnrollmentRequired: boolean;
+  /** An administrator set the password: the account must choose its own first (POST /auth/password). */
+  passwordChangeRequired: boolean;
 }
 
 /**
@@ -126,6 +128,7 @@ export class AuthService {
       ...token,
       user: { id: user.id, username: user.username, role: user.role },
       totpEnrollmentRequired: enrollmentOnly,
+      passwordChangeRequired: user.passwordChangeRequired,
     };
   }
 
@@ -162,7 +165,12 @@ export class AuthService {
         if (now.passwordHash !== user.passwordHash) throw CHANGED_MEANWHILE();
         await this.users.update(
           user.id,
-          { passwordHash: hash, passwordChangedAt: new Date(), tokenVersion: now.tokenVersion + 1 },
+          {
+            passwordHash: hash,
+            passwordChangedAt: new Date(),
+            passwordChangeRequired: false,
+            tokenVersion: now.tokenVersion + 1,
+          },
           m,
         );
         await this.audit.record(m, p, entry);
@@ -196,6 +204,7 @@ export class AuthService {
       provinceCode: user.provinceCode,
       totpEnabled: user.totpEnabledAt !== null,
       totpEnrollmentRequired: p.enrollmentOnly,
+      passwordChangeRequired: p.passwordChangeRequired,
     };
   }
 

@@ -54,6 +54,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       sector: row.role === 'provider' ? row.sector : null,
       provinceCode: row.role === 'supervisor' ? row.provinceCode : null,
       enrollmentOnly: claims.enr === true,
+      passwordChangeRequired: row.passwordChangeRequired,
       tokenId: jti,
       tokenExpiresAt: new Date(exp * 1000),
       request: requestContextOf(req),

@@ -54,6 +54,13 @@ export class User {
   @Column({ name: 'totp_last_step', type: 'bigint', nullable: true })
   totpLastStep!: string | null;
 
+  /**
+   * An administrator set the password (creation, reset): the account must choose its own before anything
+   * else (POST /auth/password); cleared by that change.
+   */
+  @Column({ name: 'password_change_required', type: 'boolean', default: false })
+  passwordChangeRequired!: boolean;
+
   /** Seeded by the demo data set: TOTP is not enforced for it while the service runs in demo mode. */
   @Column({ name: 'demo_account', type: 'boolean', default: false })
   demoAccount!: boolean;

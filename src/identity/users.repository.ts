@@ -11,6 +11,7 @@ export interface SessionRow {
   role: Role;
   status: UserStatus;
   tokenVersion: number;
+  passwordChangeRequired: boolean;
   organizationId: string | null;
   sector: Sector | null;
   provinceCode: string | null;
@@ -47,6 +48,7 @@ export class UsersRepository {
   async findSession(userId: string, jti: string): Promise<SessionRow | null> {
     const rows = await this.dataSource.query<SessionRow[]>(
       `SELECT u.id, u.username, u.role, u.status, u.token_version AS "tokenVersion",
+              u.password_change_required AS "passwordChangeRequired",
               u.organization_id AS "organizationId", o.sector, u.province_code AS "provinceCode",
               ARRAY(SELECT uc.commune_code FROM user_communes uc WHERE uc.user_id = u.id ORDER BY 1)::text[]
                 AS "wardCodes",

@@ -54,6 +54,8 @@ export class UsersService {
             username,
             role: dto.role,
             passwordHash,
+            // The administrator knows this password: the user chooses their own at the first sign-in.
+            passwordChangeRequired: true,
             organizationId: scope.organizationId,
             provinceCode: scope.provinceCode,
           },
@@ -124,6 +126,7 @@ export class UsersService {
       if (passwordHash !== undefined) {
         changes.passwordHash = passwordHash;
         changes.passwordChangedAt = new Date();
+        changes.passwordChangeRequired = true;
         made.push('user.password_reset');
       }
       if (dto.resetTotp) {

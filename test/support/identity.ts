@@ -27,6 +27,7 @@ const ADMIN: Principal = {
   sector: null,
   provinceCode: null,
   enrollmentOnly: false,
+  passwordChangeRequired: false,
   tokenId: '00000000-0000-4000-8000-0000000000ae',
   tokenExpiresAt: new Date(0),
   request: { requestId: 'test-factory-0001' },
@@ -41,9 +42,15 @@ export async function givenDemoUnits(t: TestApp): Promise<void> {
 
 let counter = 0;
 
+/**
+ * An account created by an administrator (the factory's) through UsersService. Unless `passwordChangeRequired`,
+ * it stands for a user who has since chosen that password as their own (POST /auth/password), so that it can
+ * work at once: an account an administrator just created must change its password first.
+ */
 export async function givenUser(
   t: TestApp,
   dto: Partial<CreateUserDto> & Pick<CreateUserDto, 'role'>,
+  opts: { passwordChangeRequired?: boolean } = {},
 ): Promise<UserView & { password: string }> {
   const password = dto.password ?? TEST_PASSWORD;
   const user = await t.app.get(UsersService).create(
@@ -57,7 +64,15 @@ export async function givenUser(
     ADMIN,
     adminAbility(),
   );
+  if (!opts.passwordChangeRequired) {
+    await t.app.get(UsersRepository).update(user.id, { passwordChangeRequired: false });
+  }
   return { ...user, password };
+}
+
+/** An administrator (the factory's) resets the account's password through UsersService. */
+export async function givenPasswordReset(t: TestApp, userId: string, password: string): Promise<void> {
+  await t.app.get(UsersService).update(userId, { password }, ADMIN, adminAbility());
 }
 
 export async function givenOrganization(t: TestApp, dto: CreateOrganizationDto): Promise<OrganizationView> {

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'auth.totp_invalid'
   | 'auth.totp_enrollment_required'
   | 'auth.reauthentication_failed'
+  | 'auth.password_change_required'
   | 'user.password_weak'
   | 'user.username_taken'
   | 'organization.name_taken'
@@ -102,6 +103,13 @@ export const ERROR_CATALOG: Record<ErrorCode, ErrorCatalogEntry> = {
   'auth.reauthentication_failed': {
     status: 403,
     title: { en: 'The current password is not correct', vi: 'Mật khẩu hiện tại không đúng' },
+  },
+  'auth.password_change_required': {
+    status: 403,
+    title: {
+      en: 'Choose a new password before using Haven',
+      vi: 'Cần đặt mật khẩu mới trước khi sử dụng Haven',
+    },
   },
   'user.password_weak': {
     status: 422,

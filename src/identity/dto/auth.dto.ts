@@ -69,6 +69,13 @@ export class LoginResponse {
       'call /auth/totp/enroll, /auth/totp/verify, /auth/me and /auth/logout; sign in again once it is set up.',
   })
   totpEnrollmentRequired!: boolean;
+
+  @ApiProperty({
+    description:
+      'True when an administrator set the password (a new account, a reset): the token may only call ' +
+      '/auth/password, /auth/me, /auth/logout and the two-factor set-up; sign in again with the new password.',
+  })
+  passwordChangeRequired!: boolean;
 }
 
 export class TotpEnrollResponse {
@@ -108,4 +115,6 @@ export class MeResponse {
   @ApiProperty() totpEnabled!: boolean;
   @ApiProperty({ description: 'This session may only set up two-factor authentication' })
   totpEnrollmentRequired!: boolean;
+  @ApiProperty({ description: 'This session may only change the password an administrator set' })
+  passwordChangeRequired!: boolean;
 }
