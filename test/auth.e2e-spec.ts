@@ -477,6 +477,10 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await asAdmin(http().patch(`/api/v1/users/${id}`))
       .send({ wardCodes: [units[0].code] })
       .expect(200);
+    // The same communes again: no change, nothing on the log.
+    await asAdmin(http().patch(`/api/v1/users/${id}`))
+      .send({ wardCodes: [units[0].code] })
+      .expect(200);
     const other = units[0].province_code;
     expect(await entriesAbout(id)).toEqual(
       [

@@ -171,6 +171,18 @@ describe('directory and account administration (end to end)', () => {
           jurisdictions: ['01', '31'],
         })),
       );
+      // The same values again (the police station's communes in another order too): no change, no entry.
+      await as(admin)
+        .patch(`/api/v1/organizations/${hospital.id}`, {
+          sector: 'police',
+          serviceArea: { provinceCode: '01' },
+        })
+        .expect(200);
+      await as(admin)
+        .patch(`/api/v1/organizations/${policeId}`, { serviceArea: { communeCodes: ['00127', '00145'] } })
+        .expect(200);
+      expect(await entries(hospital.id)).toHaveLength(3);
+      expect(await entries(policeId)).toHaveLength(3);
       // Refused at the route: on record too.
       await as(ward).patch(`/api/v1/organizations/${hospital.id}`, { sector: 'health' }).expect(404);
       expect((await entries(hospital.id)).at(-1)).toMatchObject({

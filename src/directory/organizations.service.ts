@@ -7,6 +7,7 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { OrganizationSubject } from '../authz/subjects';
 import { DomainError, FieldError } from '../common/errors/domain-error';
+import { sameSet } from '../common/same-set';
 import { isUniqueViolation } from '../database/pg-errors';
 import { AdminUnitsRepository } from './admin-units.repository';
 import {
@@ -112,11 +113,18 @@ export class OrganizationsService {
       }
       if (dto.serviceArea !== undefined) {
         const area = await this.resolveArea(dto.serviceArea, manager);
-        org.provinceCode = area.provinceCode;
-        org.serviceScope = area.scope;
-        await this.organizations.replaceCommunes(org.id, area.communeCodes, manager);
-        provinces.push(area.provinceCode);
-        made.push('organization.area_changed');
+        const served = (await this.organizations.communesOf([org.id], manager)).get(org.id) ?? [];
+        const same =
+          area.provinceCode === org.provinceCode &&
+          area.scope === org.serviceScope &&
+          sameSet(area.communeCodes, served);
+        if (!same) {
+          org.provinceCode = area.provinceCode;
+          org.serviceScope = area.scope;
+          await this.organizations.replaceCommunes(org.id, area.communeCodes, manager);
+          provinces.push(area.provinceCode);
+          made.push('organization.area_changed');
+        }
       }
       // The new values must be allowed too (an admin's rule has no condition today; a future one might).
       if (!ability.can('update', subjectOf(org))) throw new DomainError('auth.forbidden');

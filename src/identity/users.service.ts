@@ -7,6 +7,7 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { UserSubject } from '../authz/subjects';
 import { DomainError, FieldError } from '../common/errors/domain-error';
+import { sameSet } from '../common/same-set';
 import { PasswordHasher } from '../crypto/password-hasher';
 import { isUniqueViolation } from '../database/pg-errors';
 import { AdminUnitsRepository } from '../directory/admin-units.repository';
@@ -145,10 +146,15 @@ export class UsersService {
             vi: 'chỉ cán bộ cấp xã mới phụ trách xã/phường',
           });
         }
-        await this.users.replaceWardCodes(user.id, await this.communes(dto.wardCodes, manager), manager);
-        // The communes it served and the ones it serves now: supervisors of both see the change.
-        provinces.push(...(await this.users.provincesOf(user.id, manager)));
-        made.push('user.communes_changed');
+        const communes = await this.communes(dto.wardCodes, manager);
+        const served = (await this.users.wardCodesOf([user.id], manager)).get(user.id) ?? [];
+        // The same communes again: nothing changes (no session ends, nothing on the log).
+        if (!sameSet(communes, served)) {
+          await this.users.replaceWardCodes(user.id, communes, manager);
+          // The communes it served and the ones it serves now: supervisors of both see the change.
+          provinces.push(...(await this.users.provincesOf(user.id, manager)));
+          made.push('user.communes_changed');
+        }
       }
       if (made.length) changes.tokenVersion = user.tokenVersion + 1;
       if (Object.keys(changes).length) await this.users.update(user.id, changes, manager);
