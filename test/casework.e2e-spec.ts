@@ -724,6 +724,29 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(after.body).not.toHaveProperty('case');
     });
 
+    it('an expiry noticed by a move that is then refused stays done (the revocation is not rolled back with it)', async () => {
+      const c = await newCase();
+      const consentId = await consentForAnHour(c.id);
+      const r = await refer(c.id, police, consentId);
+      await expireNow(consentId);
+      // The accept notices the expiry, revokes the referral, and is refused for the state it finds.
+      const refused = await as('police.longbien')
+        .post(`/api/v1/referrals/${r.id}/accept`)
+        .set('X-Request-Id', 'expiry-in-a-move-01')
+        .expect(409);
+      expect(refused.body.code).toBe('conflict.state');
+      const db = t.app.get(DataSource);
+      const [row] = await db.query(`SELECT status, revoke_cause FROM referrals WHERE id = $1`, [r.id]);
+      expect(row).toEqual({ status: 'revoked', revoke_cause: 'consent_expired' });
+      const entries = await db.query(
+        `SELECT action, outcome, reason FROM audit_events WHERE request_id = 'expiry-in-a-move-01' ORDER BY seq`,
+      );
+      expect(entries).toEqual([
+        { action: 'referral.revoke', outcome: 'allowed', reason: 'referral.consent_expired' },
+        { action: 'referral.accept', outcome: 'denied', reason: null },
+      ]);
+    });
+
     it('a consent expired by the database’s clock grounds no referral, whatever this instance’s clock says', async () => {
       const c = await newCase();
       const consentId = await consentForAnHour(c.id);

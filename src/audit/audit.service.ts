@@ -496,4 +496,5 @@ export class AuditService implements EntitySubscriberInterface {
   }
 }
 
-type Deny = (actor: AuditActor | null, entry: AuditEntryInput) => void;
+/** Notes a refusal, written to the access log once the work has ended (AuditService.session, transaction). */
+export type Deny = (actor: AuditActor | null, entry: AuditEntryInput) => void;

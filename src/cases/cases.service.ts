@@ -512,7 +512,7 @@ export class CasesService {
 
   /**
    * The categories the caller may read of this case (through its referral, for a provider). The caller has
-   * revoked the referrals of expired consents in this transaction first (ConsentExpiryService.revokeExpired).
+   * revoked the referrals of expired consents on this connection first (ConsentExpiryService.revokeExpired).
    */
   async readableCategories(
     m: EntityManager,

@@ -7,7 +7,7 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { CaseCategory, ReferralSubject } from '../authz/subjects';
 import type { AuditEntryInput, AuditFieldCategory } from '../audit/audit.types';
-import { AuditService } from '../audit/audit.service';
+import { AuditService, Deny } from '../audit/audit.service';
 import { CASE_OWNER, CasesService, sealedCategories } from '../cases/cases.service';
 import { DomainError } from '../common/errors/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -304,8 +304,7 @@ export class ReferralsService {
     referralId: string,
     dto: CreateNoteDto,
   ): Promise<NoteView> {
-    return this.audit.transaction(async (m, deny) => {
-      await this.expiry.revokeExpired(m, p.request);
+    return this.afterExpiry(p, async (m, deny) => {
       const row = await this.referrals.findById(m, referralId);
       const organizationId = p.role === 'provider' ? p.organizationId : null;
       const allowed =
@@ -369,8 +368,7 @@ export class ReferralsService {
       row: ReferralRow,
     ) => Promise<{ encDeclineReason?: Buffer; encRevokeReason?: Buffer }>,
   ): Promise<ReferralView> {
-    return this.audit.transaction(async (m, deny) => {
-      await this.expiry.revokeExpired(m, p.request);
+    return this.afterExpiry(p, async (m, deny) => {
       // The row lock serialises concurrent moves: the second of two accepts sees `accepted` and gets 409.
       const row = await this.referrals.findById(m, id, true);
       if (!row || !ability.can('read', subjectOf(row))) {
@@ -410,6 +408,19 @@ export class ReferralsService {
         this.referrals.gatedSaveState(id, next, p.userId, extra ? await extra(m, row) : {}),
       );
       return referralView(movedRow(row, rows[0]));
+    });
+  }
+
+  /**
+   * `work` in a transaction, once the referrals of expired consents are revoked in a transaction of their own
+   * (`revokeExpired`): the revocation stands even when `work` is then refused (it was rolled back with it), and
+   * no access-log stripe is held from it while `work` locks its referral, so two instances cannot wait on each
+   * other's referral and stripe head.
+   */
+  private afterExpiry<T>(p: Principal, work: (m: EntityManager, deny: Deny) => Promise<T>): Promise<T> {
+    return this.audit.session(async (m, deny) => {
+      await this.expiry.revokeExpired(m, p.request);
+      return m.transaction((t) => work(t, deny));
     });
   }
 
