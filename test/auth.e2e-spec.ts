@@ -362,6 +362,17 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
         title: 'Cần đặt mật khẩu mới trước khi sử dụng Haven',
       });
     }
+    // The refusals of case routes are on record with that reason.
+    const refusals = await t.app
+      .get(DataSource)
+      .query<{ action: string; reason: string }[]>(
+        `SELECT action, reason FROM audit_events WHERE actor_id = $1 AND outcome = 'denied' ORDER BY seq`,
+        [u.id],
+      );
+    expect(refusals).toEqual([
+      { action: 'case.list', reason: 'auth.password_change_required' },
+      { action: 'case.read', reason: 'auth.password_change_required' },
+    ]);
     await changePassword(token, {
       currentPassword: TEST_PASSWORD,
       newPassword: 'harbor-maple-lantern-27',

@@ -4,6 +4,7 @@ import { AuthGuard } from '@nestjs/passport';
 import { AuditService } from '../audit/audit.service';
 import type { AuditAction, AuditResourceType } from '../audit/audit.types';
 import { DomainError } from '../common/errors/domain-error';
+import type { ErrorCode } from '../common/errors/error-catalog';
 import { isDatabaseUnavailable } from '../common/errors/problem.filter';
 import { AbilityFactory } from './ability.factory';
 import type { AuthenticatedRequest } from './current-principal.decorator';
@@ -89,12 +90,23 @@ export class AccessGuard extends AuthGuard('jwt') {
     req.ability = ability;
     if (ability.can(policy.action, policy.subject)) return true;
     const addressesRecord = Object.keys(req.params ?? {}).length > 0;
-    // A refusal at the route (the role has no rule at all) is on record like the services' refusals.
+    // Why: a restricted session (its password to change, two-factor to set up), else the role has no rule.
+    const why: ErrorCode = principal.passwordChangeRequired
+      ? 'auth.password_change_required'
+      : principal.enrollmentOnly
+        ? 'auth.totp_enrollment_required'
+        : 'auth.forbidden';
+    // A refusal at the route is on record like the services' refusals, with that reason.
     const id = req.params?.id;
-    await this.recordRefusal(principal, policy, addressesRecord, typeof id === 'string' ? id : undefined);
-    if (principal.passwordChangeRequired) throw new DomainError('auth.password_change_required');
-    if (principal.enrollmentOnly) throw new DomainError('auth.totp_enrollment_required');
-    throw new DomainError(addressesRecord ? 'resource.not_found' : 'auth.forbidden');
+    await this.recordRefusal(
+      principal,
+      policy,
+      addressesRecord,
+      typeof id === 'string' ? id : undefined,
+      why,
+    );
+    // A role without a rule on a record is answered like a missing record: never a hint that it exists.
+    throw new DomainError(why === 'auth.forbidden' && addressesRecord ? 'resource.not_found' : why);
   }
 
   private async recordRefusal(
@@ -102,6 +114,7 @@ export class AccessGuard extends AuthGuard('jwt') {
     policy: RoutePolicy,
     addressesRecord: boolean,
     id: string | undefined,
+    reason: ErrorCode,
   ): Promise<void> {
     const audited = auditedAction(policy, addressesRecord);
     if (!audited) return;
@@ -112,7 +125,7 @@ export class AccessGuard extends AuthGuard('jwt') {
       resourceType,
       resourceId,
       caseId: resourceType === 'case' ? resourceId : null,
-      reason: 'auth.forbidden',
+      reason,
     });
   }
 

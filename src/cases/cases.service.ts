@@ -429,7 +429,6 @@ export class CasesService {
     });
   }
 
-  /** Admin crypto-shredding: destroys the case's data key; triage facts remain for statistics. */
   /**
    * Destroys the case's data key (crypto-shredding): its encrypted content is gone for good, its triage facts
    * stay for the statistics. The administrator gives their password again first (ReauthenticationService),
