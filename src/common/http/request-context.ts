@@ -16,7 +16,7 @@ export interface RequestContext {
   readonly userAgent?: string;
 }
 
-type WithId = Request & { id?: string };
+type WithId = Request & { id?: string; clientAddress?: string };
 
 // A caller-supplied id is kept only when it is short and plain, so it cannot smuggle text into logs.
 const ACCEPTABLE_ID = /^[A-Za-z0-9._-]{8,64}$/;
@@ -25,11 +25,19 @@ export function requestIdOf(req: Request): string {
   return (req as WithId).id ?? 'unknown';
 }
 
+/**
+ * The client's address, decided once per request by requestContextMiddleware: the socket's peer unless
+ * HAVEN_TRUST_PROXY names it a proxy (Express's `req.ip`). The access log and the request log both take it.
+ */
+export function clientAddressOf(req: Request): string | undefined {
+  return (req as WithId).clientAddress;
+}
+
 /** The context of a request that passed requestContextMiddleware. */
 export function requestContextOf(req: Request): RequestContext {
   return {
     requestId: requestIdOf(req),
-    ip: req.ip ?? req.socket.remoteAddress,
+    ip: clientAddressOf(req),
     userAgent: req.header('user-agent'),
   };
 }
@@ -39,6 +47,7 @@ export function requestContextMiddleware(req: Request, res: Response, next: Next
   const incoming = req.header('x-request-id');
   const requestId = incoming && ACCEPTABLE_ID.test(incoming) ? incoming : randomUUID();
   (req as WithId).id = requestId;
+  (req as WithId).clientAddress = req.ip ?? req.socket.remoteAddress;
   res.setHeader('X-Request-Id', requestId);
   next();
 }

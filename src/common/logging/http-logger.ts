@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import { requestIdOf } from '../http/request-context';
+import { clientAddressOf, requestIdOf } from '../http/request-context';
 
 /**
  * One line per request when it ends: its id, method, path (query string dropped), the client's address, the
@@ -22,8 +22,7 @@ export function createHttpLogger(logger: Logger): RequestHandler {
         id,
         method: req.method,
         path: query === -1 ? url : url.slice(0, query),
-        // The client as the access log has it: the socket's peer unless HAVEN_TRUST_PROXY names it a proxy.
-        remoteAddress: req.ip ?? req.socket?.remoteAddress,
+        remoteAddress: clientAddressOf(req),
       },
     };
     let logged = false;
