@@ -450,6 +450,67 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(t.logs.join('')).not.toMatch(/ZZMARKER|amber-harbor|wrong-guess/);
   });
 
+  it('with two-factor, a step-up needs a new authenticator code as well as the password: missing (not counted), reused or wrong (counted) are refused', async () => {
+    const u = await givenUser(t, { role: 'ward_officer', username: 'ward.stepup' });
+    const secret = await givenTotp(t, u.id);
+    const signInCode = await codeFor(secret);
+    const token = (
+      await login({ username: 'ward.stepup', password: TEST_PASSWORD, totp: signInCode }).expect(200)
+    ).body.accessToken as string;
+    const change = (extra: Record<string, unknown>) =>
+      changePassword(token, {
+        currentPassword: TEST_PASSWORD,
+        newPassword: 'cobalt-meadow-lantern-88',
+        ...extra,
+      });
+    const [before] = await t.app
+      .get(DataSource)
+      .query(`SELECT password_hash FROM users WHERE id = $1`, [u.id]);
+
+    // No code: refused before the password is looked at, and not counted (six times, past the lock's five).
+    for (let i = 0; i < 6; i++) {
+      const missing = await change({ currentPassword: i % 2 ? TEST_PASSWORD : `ZZMARKER-${i}` })
+        .set('Accept-Language', 'vi')
+        .expect(403);
+      expect(missing.body).toMatchObject({
+        code: 'auth.reauthentication_code_required',
+        title: 'Cần xác nhận bằng mã mới từ ứng dụng xác thực cùng với mật khẩu',
+      });
+    }
+    await change({ totp: 'abc' }).expect(400);
+    // The code that signed in is not accepted again; a code of an hour ago is not accepted; the right code
+    // with a wrong password is refused alike (which was wrong is not said).
+    const reused = await change({ totp: signInCode }).expect(403);
+    expect(reused.body.code).toBe('auth.reauthentication_failed');
+    const fresh = await codeFor(secret, 30);
+    const valid = [await codeFor(secret, -30), signInCode, fresh, await codeFor(secret, 60)];
+    let stale = await codeFor(secret, -3600);
+    for (let back = 3630; valid.includes(stale); back += 30) stale = await codeFor(secret, -back);
+    await change({ totp: stale }).expect(403);
+    const wrongPassword = await change({ currentPassword: 'ZZMARKER-wrong', totp: fresh }).expect(403);
+    expect({ ...wrongPassword.body, requestId: 0 }).toEqual({ ...reused.body, requestId: 0 });
+    const [unchanged] = await t.app
+      .get(DataSource)
+      .query(`SELECT password_hash FROM users WHERE id = $1`, [u.id]);
+    expect(unchanged).toEqual(before);
+    // Three failures counted, none for the missing codes (five lock): the right password with the next step's
+    // code (not consumed by the wrong password above, which is checked first) passes.
+    await change({ totp: fresh }).expect(204);
+    const [after] = await t.app
+      .get(DataSource)
+      .query(`SELECT password_hash FROM users WHERE id = $1`, [u.id]);
+    expect(after.password_hash).not.toBe(before.password_hash);
+    // That code is used up now: the session ended with the change, and a sign-in cannot take it again.
+    await login({ username: 'ward.stepup', password: 'cobalt-meadow-lantern-88', totp: fresh }).expect(401);
+    const entries = (await entriesAbout(u.id)).filter((e) => e.action === 'auth.password_change');
+    expect(entries.map((e) => [e.outcome, e.reason])).toEqual([
+      ...Array.from({ length: 6 }, () => ['denied', 'auth.reauthentication_code_required']),
+      ...Array.from({ length: 3 }, () => ['denied', 'auth.reauthentication_failed']),
+      ['allowed', null],
+    ]);
+    expect(t.logs.join('')).not.toMatch(/ZZMARKER|cobalt-meadow/);
+  });
+
   it('puts account administration and sign-outs on the access log, in the jurisdiction of the account concerned', async () => {
     const admin = await givenUser(t, { role: 'admin', username: 'admin.audited' });
     const secret = await givenTotp(t, admin.id);

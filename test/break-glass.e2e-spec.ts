@@ -2,6 +2,7 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import type { TestApp } from './support/app';
 import { caseBody, DEMO_PASSWORD, signInAll, startDemoApp, Tokens } from './support/casework';
+import { codeFor, givenSignedInWithTotp, TEST_PASSWORD } from './support/identity';
 
 // Emergency ("break-glass") access, issue 6 item 7: a police or health provider opens a case of its area that
 // it has no referral for; the grant is time-limited, shows the sector's categories to that user only, every
@@ -87,6 +88,36 @@ describe('emergency break-glass access (end to end)', () => {
       expect(entry).toEqual({ outcome: 'denied', reason: 'auth.reauthentication_failed', case_id: caseId });
       await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
       expect(t.logs.join('')).not.toContain('ZZMARKER');
+    });
+
+    it('a provider with two-factor also gives a new authenticator code: without one nothing opens', async () => {
+      const [{ organization_id: orgId }] = await sql(
+        `SELECT organization_id FROM users WHERE username = 'police.longbien'`,
+      );
+      const other = await newCase();
+      const { token, secret } = await givenSignedInWithTotp(t, {
+        role: 'provider',
+        username: 'police.twofactor',
+        organizationId: orgId,
+      });
+      const openWith = (extra: object) =>
+        http()
+          .post(`/api/v1/cases/${other}/break-glass`)
+          .auth(token, { type: 'bearer' })
+          .send({ justification: JUSTIFICATION, password: TEST_PASSWORD, ...extra });
+      const missing = await openWith({}).expect(403);
+      expect(missing.body.code).toBe('auth.reauthentication_code_required');
+      expect(await sql(`SELECT id FROM break_glass_grants WHERE case_id = $1`, [other])).toEqual([]);
+      const opened = await openWith({ totp: await codeFor(secret) }).expect(201);
+      expect(opened.body).toMatchObject({ caseId: other });
+      const entries = await sql(
+        `SELECT outcome, reason FROM audit_events WHERE action = 'break_glass.open' AND case_id = $1 ORDER BY seq`,
+        [other],
+      );
+      expect(entries).toEqual([
+        { outcome: 'denied', reason: 'auth.reauthentication_code_required' },
+        { outcome: 'allowed', reason: 'break_glass' },
+      ]);
     });
 
     it('police of the commune opens the case: the police categories, for the configured time', async () => {

@@ -14,6 +14,7 @@ import {
   startDemoApp,
   Tokens,
 } from './support/casework';
+import { codeFor, givenSignedInWithTotp, TEST_PASSWORD } from './support/identity';
 
 // The whole workflow of the product brief (steps 1-5) with the demo roles, including every denial and every
 // illegal referral transition.
@@ -322,6 +323,26 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(200);
       expect(search.body.items.map((i: { id: string }) => i.id)).not.toContain(c.id);
       await as('admin').get(`/api/v1/cases/${c.id}`).expect(404);
+    });
+
+    it('an admin with two-factor also gives a new authenticator code to shred: without one nothing is destroyed', async () => {
+      const c = await newCase();
+      const { token, secret } = await givenSignedInWithTotp(t, {
+        role: 'admin',
+        username: 'admin.twofactor',
+      });
+      tok['admin.twofactor'] = token;
+      const missing = await as('admin.twofactor')
+        .post(`/api/v1/cases/${c.id}/shred`, { password: TEST_PASSWORD })
+        .expect(403);
+      expect(missing.body.code).toBe('auth.reauthentication_code_required');
+      const kept = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(kept.body.survivor.fullName).toBe(c.survivor.fullName);
+      await as('admin.twofactor')
+        .post(`/api/v1/cases/${c.id}/shred`, { password: TEST_PASSWORD, totp: await codeFor(secret) })
+        .expect(200);
+      const after = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(after.body.triage.shredded).toBe(true);
     });
 
     it('answers the 500s found by the property tests with 400 problems', async () => {

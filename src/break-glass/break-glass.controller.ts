@@ -1,19 +1,18 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import {
   ApiCreatedResponse,
-  ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
-  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
 import type { Principal } from '../authz/principal';
 import { DomainError } from '../common/errors/domain-error';
-import { Problem, RETRY_AFTER_HEADER } from '../common/errors/problem';
+import { Problem } from '../common/errors/problem';
+import { ApiStepUpResponses } from '../identity/dto/step-up.dto';
 import { BreakGlassService } from './break-glass.service';
 import {
   BreakGlassListQueryDto,
@@ -40,12 +39,11 @@ export class BreakGlassController {
       'Emergency access: a police or health provider of the case’s area opens a case without a referral, ' +
       'with a justification; time-limited, flagged in the access log and reviewed by a supervisor',
     description:
-      'The provider gives their password again (`password`): 403 `auth.reauthentication_failed` when it is ' +
-      'wrong (counted as a failed sign-in), 429 while the account or address is locked.',
+      'The provider authenticates again: `password`, and `totp` (a new authenticator code) when the account ' +
+      'has two-factor.',
   })
   @ApiCreatedResponse({ type: BreakGlassOpened })
-  @ApiForbiddenResponse({ type: Problem, description: 'auth.reauthentication_failed: wrong password' })
-  @ApiTooManyRequestsResponse({ type: Problem, headers: RETRY_AFTER_HEADER })
+  @ApiStepUpResponses()
   @ApiNotFoundResponse({ type: Problem, description: 'No such case, or outside the organisation’s area' })
   open(
     @CurrentPrincipal() p: Principal,

@@ -96,8 +96,8 @@ export class BreakGlassService {
     caseId: string,
     dto: OpenBreakGlassDto,
   ): Promise<BreakGlassOpened> {
-    // The person, not a token alone: the password again, before anything about the case is looked at.
-    await this.reauth.confirm(p, dto.password, {
+    // The person, not a token alone: a step-up, before anything about the case is looked at.
+    await this.reauth.confirm(p, dto, {
       action: 'break_glass.open',
       resourceType: 'break_glass',
       caseId,

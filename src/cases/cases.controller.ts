@@ -12,7 +12,6 @@ import {
 } from '@nestjs/common';
 import {
   ApiBody,
-  ApiForbiddenResponse,
   ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -30,6 +29,7 @@ import { Problem, RETRY_AFTER_HEADER } from '../common/errors/problem';
 import { CaseListView, CaseView } from './case-view';
 import { CasesService, CreatedCase, DuplicateMatch } from './cases.service';
 import { PageQueryDto } from '../common/http/page-query.dto';
+import { ApiStepUpResponses } from '../identity/dto/step-up.dto';
 import { CloseCaseDto, SearchCasesDto, ShredCaseDto } from './dto/case-actions.dto';
 import { CreateCaseDto } from './dto/create-case.dto';
 import { UpdateCaseDto } from './dto/update-case.dto';
@@ -145,11 +145,10 @@ export class CasesController {
     summary:
       'Admin: crypto-shred the case (destroy its data key); encrypted content becomes unrecoverable, triage stays',
     description:
-      'The administrator gives their password again (`password`): 403 `auth.reauthentication_failed` when it ' +
-      'is wrong (counted as a failed sign-in), 429 while the account or address is locked.',
+      'The administrator authenticates again: `password`, and `totp` (a new authenticator code) when the ' +
+      'account has two-factor.',
   })
-  @ApiForbiddenResponse({ type: Problem, description: 'auth.reauthentication_failed: wrong password' })
-  @ApiTooManyRequestsResponse({ type: Problem, headers: RETRY_AFTER_HEADER })
+  @ApiStepUpResponses()
   shred(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,

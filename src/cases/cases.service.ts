@@ -431,7 +431,7 @@ export class CasesService {
 
   /**
    * Destroys the case's data key (crypto-shredding): its encrypted content is gone for good, its triage facts
-   * stay for the statistics. The administrator gives their password again first (ReauthenticationService),
+   * stay for the statistics. The administrator authenticates again first (ReauthenticationService),
    * before anything about the case is looked at.
    */
   async shred(
@@ -440,7 +440,7 @@ export class CasesService {
     id: string,
     dto: ShredCaseDto,
   ): Promise<{ id: string; shredded: true }> {
-    await this.reauth.confirm(p, dto.password, {
+    await this.reauth.confirm(p, dto, {
       action: 'case.shred',
       resourceType: 'case',
       resourceId: id,

@@ -3,7 +3,6 @@ import {
   ApiBadRequestResponse,
   ApiBody,
   ApiConflictResponse,
-  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
@@ -27,6 +26,7 @@ import {
   TotpVerifyDto,
   TotpVerifyResponse,
 } from './dto/auth.dto';
+import { ApiStepUpResponses } from './dto/step-up.dto';
 import { LocalAuthGuard } from './local-auth.guard';
 
 @ApiTags('auth')
@@ -77,6 +77,7 @@ export class AuthController {
   @ApiOperation({
     summary: 'Change your own password, giving the current one; every session then ends (sign in again)',
     description:
+      'With two-factor, `totp` (a new authenticator code) too. ' +
       'A wrong current password counts as a failed sign-in of the account and the address (the same lock, ' +
       '429 with Retry-After once reached). The new password follows the account rules (422 ' +
       '`user.password_weak`) and must differ from the current one (422). Every attempt is on the access log ' +
@@ -85,13 +86,9 @@ export class AuthController {
   @ApiBody({ type: ChangePasswordDto })
   @ApiNoContentResponse({ description: 'Changed; every session of the account has ended' })
   @ApiBadRequestResponse({ type: Problem })
-  @ApiForbiddenResponse({
-    type: Problem,
-    description: 'auth.reauthentication_failed: wrong current password',
-  })
+  @ApiStepUpResponses()
   @ApiConflictResponse({ type: Problem, description: 'The password was changed meanwhile' })
   @ApiUnprocessableEntityResponse({ type: Problem, description: 'Weak new password, or the current one' })
-  @ApiTooManyRequestsResponse({ type: Problem, headers: RETRY_AFTER_HEADER })
   async changePassword(@CurrentPrincipal() p: Principal, @Body() dto: ChangePasswordDto): Promise<void> {
     await this.auth.changePassword(p, dto);
   }

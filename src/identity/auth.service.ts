@@ -7,7 +7,6 @@ import type { Principal } from '../authz/principal';
 import type { RequestContext } from '../common/http/request-context';
 import { DomainError } from '../common/errors/domain-error';
 import { LOGGER } from '../common/logging/logger.module';
-import { APP_CONFIG, AppConfig } from '../config/config';
 import { MAX_PASSWORD_BYTES, PasswordHasher } from '../crypto/password-hasher';
 import type { ChangePasswordDto, MeResponse } from './dto/auth.dto';
 import { assertPasswordAcceptable } from './password-policy';
@@ -64,7 +63,6 @@ export class AuthService {
     private readonly throttle: LoginThrottleService,
     private readonly tokens: TokenService,
     private readonly totp: TotpService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly audit: AuditService,
     @Inject(LOGGER) private readonly logger: Logger,
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -108,7 +106,7 @@ export class AuthService {
     const check = await this.hasher.verify(user.passwordHash, password);
     if (!check.valid || user.status !== 'active') return fail('auth.invalid_credentials');
 
-    const enforceTotp = !(this.config.demo.enabled && user.demoAccount);
+    const enforceTotp = this.totp.enforcedFor(user);
     let enrollmentOnly = false;
     if (user.totpEnabledAt && enforceTotp) {
       if (c.totp === undefined || c.totp === null || c.totp === '') return fail('auth.totp_required');
@@ -150,7 +148,7 @@ export class AuthService {
    */
   async changePassword(p: Principal, dto: ChangePasswordDto): Promise<void> {
     const entry = { action: 'auth.password_change', resourceType: 'user', resourceId: p.userId } as const;
-    const user = await this.reauth.confirm(p, dto.currentPassword, entry);
+    const user = await this.reauth.confirm(p, { password: dto.currentPassword, totp: dto.totp }, entry);
     try {
       assertPasswordAcceptable(dto.newPassword, user.username, 'newPassword');
       if (dto.newPassword.normalize('NFC') === dto.currentPassword.normalize('NFC')) throw SAME_PASSWORD();

@@ -7,15 +7,23 @@ import { DomainError } from '../common/errors/domain-error';
 import { LOGGER } from '../common/logging/logger.module';
 import { PasswordHasher } from '../crypto/password-hasher';
 import { LoginThrottleService } from './login-throttle.service';
+import { TotpService } from './totp.service';
 import type { User } from './user.entity';
 import { UsersRepository } from './users.repository';
 
+/** What a step-up asks for: the password, and a current authenticator code when the account has two-factor. */
+export interface StepUp {
+  password: string;
+  totp?: string;
+}
+
 /**
  * Step-up before an operation that cannot be taken back or that opens what is otherwise closed (ASVS 2.1.6,
- * 3.7.1): the signed-in user gives their password again — to change it, to crypto-shred a case, to open
- * emergency access. A stolen access token alone is then not enough for them, and a wrong password counts as a
- * failed sign-in of the account and of the address (the same lock), so the token cannot be used to guess the
- * password faster than the sign-in allows.
+ * 3.7.1): the signed-in user authenticates again as at sign-in — the password, and a fresh code from the
+ * authenticator app when the account has two-factor — to change the password, to crypto-shred a case, to open
+ * emergency access. A stolen access token alone is then not enough for them, nor a token and a phished
+ * password, and a wrong password or code counts as a failed sign-in of the account and of the address (the same
+ * lock), so the token cannot be used to guess either faster than the sign-in allows.
  */
 @Injectable()
 export class ReauthenticationService {
@@ -23,17 +31,23 @@ export class ReauthenticationService {
     private readonly users: UsersRepository,
     private readonly hasher: PasswordHasher,
     private readonly throttle: LoginThrottleService,
+    private readonly totp: TotpService,
     private readonly audit: AuditService,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   /**
-   * The signed-in user's account when `password` is its password. Otherwise throws `auth.reauthentication_failed`
-   * (403), or `auth.throttled` (429, before any check) while the account or the address is locked, and writes
-   * `refused` to the access log as denied, with that code as its reason. Nothing is logged on success: the
-   * operation's own entry follows.
+   * The signed-in user's account when `given` authenticates them: its password, and for an account with
+   * two-factor a code not used before (TotpService.check). Otherwise throws, and writes `refused` to the access
+   * log as denied with the code as its reason:
+   * - `auth.throttled` (429, before any check) while the account or the address is locked;
+   * - `auth.reauthentication_code_required` (403) when the account has two-factor and no code was given, before
+   *   the password is checked (so it tells nothing about the password and is not counted);
+   * - `auth.reauthentication_failed` (403) for a wrong password or code, counted toward the lock. Which of the
+   *   two was wrong is not said, as at sign-in.
+   * Nothing is logged on success: the operation's own entry follows.
    */
-  async confirm(p: Principal, password: string, refused: AuditEntryInput): Promise<User> {
+  async confirm(p: Principal, given: StepUp, refused: AuditEntryInput): Promise<User> {
     const user = await this.users.findById(p.userId);
     if (!user || user.status !== 'active') throw new DomainError('auth.unauthenticated');
     const keys = this.throttle.keysFor(user.username, p.request?.ip ?? '');
@@ -43,10 +57,13 @@ export class ReauthenticationService {
     };
     const lockedFor = await this.throttle.lockedForSeconds(keys);
     if (lockedFor > 0) return refuse(new DomainError('auth.throttled', undefined, undefined, lockedFor));
-    if (!(await this.hasher.verify(user.passwordHash, password)).valid) {
+    const needsCode = user.totpEnabledAt !== null && this.totp.enforcedFor(user);
+    if (needsCode && !given.totp) return refuse(new DomainError('auth.reauthentication_code_required'));
+    const passwordRight = (await this.hasher.verify(user.passwordHash, given.password)).valid;
+    if (!passwordRight || (needsCode && !(await this.totp.check(user, given.totp!)))) {
       const locked = await this.throttle.recordFailure(keys);
-      // No password, username or address in the log.
-      this.logger.info({ event: 'auth.reauthentication_failed', userId: user.id, locked }, 'wrong password');
+      // No password, code, username or address in the log.
+      this.logger.info({ event: 'auth.reauthentication_failed', userId: user.id, locked }, 'step-up refused');
       return refuse(new DomainError('auth.reauthentication_failed'));
     }
     await this.throttle.recordSuccess(keys);

@@ -1,6 +1,7 @@
 import { generate } from 'otplib';
 import { DataSource } from 'typeorm';
 import { createTestDataSource } from '../../test/support/database';
+import { loadConfig } from '../config/config';
 import { createCryptoServices } from '../crypto';
 import { TotpSecretCipher } from './totp-secret.cipher';
 import { TotpService } from './totp.service';
@@ -19,7 +20,7 @@ describe('TotpService', () => {
       { dataDir: '/nonexistent', production: false, masterKey: Buffer.alloc(32, 7).toString('base64') },
       dataSource,
     );
-    totp = new TotpService(dataSource, new TotpSecretCipher(crypto.dataKeys, crypto.fields));
+    totp = new TotpService(dataSource, new TotpSecretCipher(crypto.dataKeys, crypto.fields), loadConfig({}));
   });
   afterAll(async () => {
     await drop();

@@ -1,8 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { generateSecret, generateURI, verify } from 'otplib';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../common/errors/domain-error';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 import { returnedRows } from '../database/pg-errors';
 import { TotpSecretCipher } from './totp-secret.cipher';
 import { User } from './user.entity';
@@ -26,7 +27,16 @@ export class TotpService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly cipher: TotpSecretCipher,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /**
+   * Whether two-factor applies to this account at sign-in and step-up: always, except for the demo's own
+   * accounts while the demo runs (whoever tries the demo has no authenticator set up for them).
+   */
+  enforcedFor(user: User): boolean {
+    return !(this.config.demo.enabled && user.demoAccount);
+  }
 
   async enroll(user: User): Promise<TotpEnrollment> {
     if (user.totpEnabledAt) {
@@ -73,7 +83,10 @@ export class TotpService {
     });
   }
 
-  /** Checks a sign-in code against the user's active secret and consumes its time step. */
+  /**
+   * Checks a code against the user's active secret and consumes its time step: a code accepted once (at
+   * sign-in or at a step-up) is never accepted again, so a step-up right after a sign-in waits for the next one.
+   */
   async check(user: User, code: string): Promise<boolean> {
     if (!user.totpSecret || !/^\d{6}$/.test(code)) return false;
     const secret = await this.cipher.open(user.id, 'totp_secret', user.totpSecret);

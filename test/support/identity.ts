@@ -99,6 +99,22 @@ export async function givenTotp(t: TestApp, userId: string): Promise<string> {
   return secret;
 }
 
+/**
+ * A user with two-factor set up and a valid access token (issued without /auth/login, so no code is used up):
+ * a step-up may take the current code, `codeFor(secret)`.
+ */
+export async function givenSignedInWithTotp(
+  t: TestApp,
+  dto: Partial<CreateUserDto> & Pick<CreateUserDto, 'role'>,
+): Promise<{ user: UserView & { password: string }; token: string; secret: string }> {
+  const user = await givenUser(t, dto);
+  const secret = await givenTotp(t, user.id); // ends earlier sessions: the token comes after
+  const { accessToken } = await t.app
+    .get(TokenService)
+    .issue((await t.app.get(UsersRepository).findById(user.id))!);
+  return { user, token: accessToken, secret };
+}
+
 /** The TOTP code of `secret` at now + offsetSeconds (codes one step apart are each accepted once). */
 export function codeFor(secret: string, offsetSeconds = 0): Promise<string> {
   return generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSeconds });

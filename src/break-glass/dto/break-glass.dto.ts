@@ -1,27 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import { PageQueryDto } from '../../common/http/page-query.dto';
+import { StepUpDto } from '../../identity/dto/step-up.dto';
 
 export const BREAK_GLASS_STATUS_FILTER = ['pending', 'reviewed', 'all'] as const;
 
-/** Opening a case in an emergency: why a life is at risk (stored encrypted with the case's data key). */
-export class OpenBreakGlassDto {
+/**
+ * Opening a case in an emergency: why a life is at risk (stored encrypted with the case's data key), and the
+ * provider's step-up: emergency access is opened by the person, not by a token alone.
+ */
+export class OpenBreakGlassDto extends StepUpDto {
   @ApiProperty({ minLength: 10, maxLength: 2000, description: 'why a life is at risk (stored encrypted)' })
   @IsString()
   @MinLength(10)
   @MaxLength(2000)
   justification!: string;
-
-  @ApiProperty({
-    format: 'password',
-    maxLength: 1024,
-    description:
-      'Your password again: emergency access is opened by the person, not by a token alone (a wrong one counts as a failed sign-in)',
-  })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(1024)
-  password!: string;
 }
 
 export class ReviewBreakGlassDto {

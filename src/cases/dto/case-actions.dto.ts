@@ -1,19 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { StepUpDto } from '../../identity/dto/step-up.dto';
 import { DATE_ONLY } from './create-case.dto';
 
-/** Crypto-shredding cannot be undone: the administrator gives their password again. */
-export class ShredCaseDto {
-  @ApiProperty({
-    format: 'password',
-    maxLength: 1024,
-    description: 'Your password again: shredding cannot be undone (a wrong one counts as a failed sign-in)',
-  })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(1024)
-  password!: string;
-}
+/**
+ * Crypto-shredding cannot be undone: the administrator authenticates again (the password, and a new
+ * authenticator code).
+ */
+export class ShredCaseDto extends StepUpDto {}
 
 export class CloseCaseDto {
   @ApiProperty({ maxLength: 1000, description: 'Why the case closes (stored encrypted)' })

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'auth.totp_invalid'
   | 'auth.totp_enrollment_required'
   | 'auth.reauthentication_failed'
+  | 'auth.reauthentication_code_required'
   | 'auth.password_change_required'
   | 'user.password_weak'
   | 'user.username_taken'
@@ -102,7 +103,17 @@ export const ERROR_CATALOG: Record<ErrorCode, ErrorCatalogEntry> = {
   },
   'auth.reauthentication_failed': {
     status: 403,
-    title: { en: 'The current password is not correct', vi: 'Mật khẩu hiện tại không đúng' },
+    title: {
+      en: 'The password or the authenticator code is not correct',
+      vi: 'Mật khẩu hoặc mã xác thực không đúng',
+    },
+  },
+  'auth.reauthentication_code_required': {
+    status: 403,
+    title: {
+      en: 'Confirm with a new code from your authenticator app as well as your password',
+      vi: 'Cần xác nhận bằng mã mới từ ứng dụng xác thực cùng với mật khẩu',
+    },
   },
   'auth.password_change_required': {
     status: 403,

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { ROLES, Role } from '../user.entity';
+import { StepUpCodeDto } from './step-up.dto';
 
 export class LoginDto {
   @ApiProperty({ example: 'ward.longbien', maxLength: 64 })
@@ -25,7 +26,7 @@ export class LoginDto {
   totp?: string;
 }
 
-export class ChangePasswordDto {
+export class ChangePasswordDto extends StepUpCodeDto {
   @ApiProperty({ format: 'password', maxLength: 1024, description: 'The password the account has now' })
   @IsString()
   @MinLength(1)

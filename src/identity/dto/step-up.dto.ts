@@ -1,0 +1,53 @@
+import { applyDecorators } from '@nestjs/common';
+import {
+  ApiForbiddenResponse,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
+import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { Problem, RETRY_AFTER_HEADER } from '../../common/errors/problem';
+
+/** The code half of a step-up (ReauthenticationService): required once the account has two-factor. */
+export class StepUpCodeDto {
+  @ApiPropertyOptional({
+    description:
+      'A new 6-digit code of the authenticator app, required when the account has two-factor authentication ' +
+      '(a code is accepted once: one just used to sign in is not accepted again, wait for the next)',
+    example: '123456',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(/^\d{6}$/)
+  totp?: string;
+}
+
+/** A step-up before an operation that cannot be undone or that opens what is otherwise closed. */
+export class StepUpDto extends StepUpCodeDto {
+  @ApiProperty({
+    format: 'password',
+    maxLength: 1024,
+    description: 'Your password again (a wrong one counts as a failed sign-in)',
+  })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(1024)
+  password!: string;
+}
+
+/** The answers of a route that asks for a step-up, for the OpenAPI document. */
+export function ApiStepUpResponses(): MethodDecorator {
+  return applyDecorators(
+    ApiForbiddenResponse({
+      type: Problem,
+      description:
+        'auth.reauthentication_failed: wrong password or authenticator code (counted as a failed sign-in); ' +
+        'auth.reauthentication_code_required: the account has two-factor and `totp` is missing',
+    }),
+    ApiTooManyRequestsResponse({
+      type: Problem,
+      headers: RETRY_AFTER_HEADER,
+      description: 'The account or the address is locked after failed attempts',
+    }),
+  );
+}
