@@ -377,6 +377,93 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(400);
     });
 
+    it('refuses dates in forms JavaScript or PostgreSQL would read otherwise or not at all (400 naming the field, never 500)', async () => {
+      const c = await newCase();
+      const bad = [
+        '2026-W47-5',
+        '20261120',
+        '2026-11-20T09',
+        '2026-324',
+        '2026-11',
+        '2026',
+        '2026-11-20T09:00:00',
+      ];
+      const fieldOf = (res: { body: { errors?: { field: string; code: string; message: string }[] } }) =>
+        res.body.errors?.[0];
+      for (const value of bad) {
+        const created = await as('ward.longbien')
+          .post('/api/v1/cases', caseBody({ reportedAt: value }))
+          .expect(400);
+        expect(fieldOf(created)).toMatchObject({ field: 'reportedAt', code: 'isInstant' });
+        const occurred = await as('ward.longbien')
+          .post(
+            '/api/v1/cases',
+            caseBody({ incident: { ...(caseBody().incident as object), occurredAt: value } }),
+          )
+          .expect(400);
+        expect(fieldOf(occurred)).toMatchObject({ field: 'incident.occurredAt', code: 'isDateOrInstant' });
+        await as('ward.longbien')
+          .patch(`/api/v1/cases/${c.id}`, { version: c.version, incident: { occurredAt: value } })
+          .expect(400);
+        const consent = await as('ward.longbien')
+          .post(`/api/v1/cases/${c.id}/consents`, {
+            organizationId: police,
+            categories: ['identity'],
+            givenBy: 'survivor',
+            expiresAt: value,
+          })
+          .expect(400);
+        expect(fieldOf(consent)).toMatchObject({ field: 'expiresAt', code: 'isInstant' });
+      }
+      // A date of birth that does not exist; the message in Vietnamese.
+      const dob = await as('ward.longbien')
+        .post(
+          '/api/v1/cases',
+          caseBody({ survivor: { ...(caseBody().survivor as object), dateOfBirth: '1990-02-31' } }),
+        )
+        .set('Accept-Language', 'vi')
+        .expect(400);
+      expect(fieldOf(dob)).toEqual({
+        field: 'survivor.dateOfBirth',
+        code: 'isCalendarDate',
+        message: 'phải là ngày có thật, dạng YYYY-MM-DD',
+      });
+      // A bare date is still a fine incident date, and it is the date kept.
+      const dated = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: c.version, incident: { occurredAt: '2026-11-18' } })
+        .expect(200);
+      expect(dated.body.version).toBe(c.version + 1);
+      const [row] = await t.app
+        .get(DataSource)
+        .query(`SELECT incident_date::text AS d FROM cases WHERE id = $1`, [c.id]);
+      expect(row.d).toBe('2026-11-18');
+    });
+
+    it('a change holds the survivor’s age to the rules of a registration: no birth after the report, not both a date of birth and an age (400)', async () => {
+      const c = await newCase();
+      const after = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: c.version, survivor: { dateOfBirth: '2099-01-01' } })
+        .expect(400);
+      expect(after.body.errors[0]).toMatchObject({ field: 'survivor.dateOfBirth' });
+      const both = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, {
+          version: c.version,
+          survivor: { dateOfBirth: '2010-01-01', ageYears: 16 },
+        })
+        .expect(400);
+      expect(both.body.errors[0]).toMatchObject({ field: 'survivor.ageYears' });
+      const unchanged = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(unchanged.body.version).toBe(c.version);
+      expect(unchanged.body.triage.ageGroup).toBe(c.triage.ageGroup);
+      // Born on the day of the report (2026-11-20, 09:00 in Vietnam): allowed.
+      await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, {
+          version: c.version,
+          survivor: { dateOfBirth: '2026-11-20', ageYears: null },
+        })
+        .expect(200);
+    });
+
     it('rejects bad input with a 400 problem and writes nothing', async () => {
       const ds = t.app.get(DataSource);
       const before = (await ds.query('SELECT count(*)::int AS n FROM cases'))[0].n;

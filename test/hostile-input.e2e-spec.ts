@@ -350,6 +350,60 @@ describe('hostile input (property-based)', () => {
     });
   });
 
+  it('PATCH /users/:id and PATCH /organizations/:id (admin): hostile updates, null for a field that has no unset', async () => {
+    const u = unique();
+    const user = await send('post', '/api/v1/users', 'admin', {
+      username: `fuzz.patched.${u}`,
+      password: `Khong-phai-mat-khau-that-${u}`,
+      role: 'ward_officer',
+      wardCodes: ['00145'],
+    });
+    expect(user.status).toBe(201);
+    const org = await send('post', '/api/v1/organizations', 'admin', {
+      name: `Tổ chức sửa thử ${u}`,
+      sector: 'health',
+      serviceArea: { communeCodes: ['00145'] },
+    });
+    expect(org.status).toBe(201);
+    const state = () =>
+      t.app.get(DataSource).query(
+        `SELECT u.status, u.password_hash, (SELECT array_agg(commune_code ORDER BY commune_code) FROM user_communes w WHERE w.user_id = u.id) AS wards,
+                  o.name, o.sector
+             FROM users u, organizations o WHERE u.id = $1 AND o.id = $2`,
+        [user.body.id, org.body.id],
+      );
+    const before = await state();
+    for (const field of ['status', 'password', 'resetTotp', 'wardCodes']) {
+      const res = await send('patch', `/api/v1/users/${user.body.id}`, 'admin', { [field]: null });
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toContainEqual(expect.objectContaining({ field, code: 'isNotNull' }));
+    }
+    for (const field of ['name', 'sector', 'serviceArea']) {
+      const res = await send('patch', `/api/v1/organizations/${org.body.id}`, 'admin', { [field]: null });
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toContainEqual(expect.objectContaining({ field, code: 'isNotNull' }));
+    }
+    expect(await state()).toEqual(before);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          mutated(() => ({ status: 'active', wardCodes: ['00145'] })).map(
+            (b) => ['users', user.body.id, b] as const,
+          ),
+          mutated(() => ({
+            name: `Tổ chức sửa thử ${unique()}`,
+            sector: 'health',
+            serviceArea: { communeCodes: ['00145'] },
+          })).map((b) => ['organizations', org.body.id, b] as const),
+        ),
+        async ([table, id, body]) => {
+          checkAnswer(await send('patch', `/api/v1/${table}/${id}`, 'admin', body), body);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   /** A query string from any JSON object: arrays repeat the key, objects use brackets, the rest is text. */
   function queryString(q: Record<string, unknown>): string {
     const parts: string[] = [];

@@ -4,7 +4,8 @@ import { DataSource, EntityManager } from 'typeorm';
 import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere, ColumnMap } from '../authz/sql-scope';
-import { DomainError } from '../common/errors/domain-error';
+import { fieldError } from '../common/errors/domain-error';
+import { isCalendarDate } from '../common/http/date-validation';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -221,17 +222,10 @@ interface AnomalyRow {
   seqs: string[];
 }
 
+/** A query's `from`/`to` (validated: IsDateOrInstant); a bare date is that day's start in Vietnam, as in reports. */
 function instant(value: string, field: string): Date {
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) {
-    throw new DomainError('request.validation', undefined, [
-      {
-        field,
-        code: 'isISO8601',
-        message: { en: 'must be an ISO 8601 date', vi: 'phải là ngày theo ISO 8601' },
-      },
-    ]);
-  }
+  const d = new Date(isCalendarDate(value) ? `${value}T00:00:00+07:00` : value);
+  if (Number.isNaN(d.getTime())) throw fieldError(field, 'is not a date', 'không phải ngày hợp lệ');
   return d;
 }
 

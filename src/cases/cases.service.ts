@@ -23,7 +23,7 @@ import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
 import { ConsentExpiryService } from '../consents/consent-expiry.service';
 import { CommuneProvinces } from '../directory/commune-provinces';
-import { deriveTriage, vietnamYear } from './case-classification';
+import { ageOn, deriveTriage, vietnamYear } from './case-classification';
 import {
   CASE_SECTION_CATEGORIES,
   CaseSectionCategory,
@@ -91,16 +91,7 @@ export class CasesService {
 
   async create(p: Principal, ability: AppAbility, dto: CreateCaseDto): Promise<CreatedCase> {
     const reportedAt = new Date(dto.reportedAt);
-    if (dto.survivor.dateOfBirth && dto.survivor.ageYears !== undefined) {
-      throw fieldError(
-        'survivor.ageYears',
-        'give either dateOfBirth or ageYears, not both',
-        'chỉ nhập ngày sinh hoặc tuổi',
-      );
-    }
-    if (dto.survivor.dateOfBirth && new Date(`${dto.survivor.dateOfBirth}T00:00:00Z`) > reportedAt) {
-      throw fieldError('survivor.dateOfBirth', 'is after the report', 'sau ngày tiếp nhận');
-    }
+    checkBirth(dto.survivor, reportedAt);
     const provinceCode = await this.communes.provinceOf(this.dataSource.manager, dto.wardCode);
     const subject: CaseSubject = {
       kind: 'Case',
@@ -299,6 +290,7 @@ export class CasesService {
           (c) => JSON.stringify(current[c]) !== JSON.stringify(next[c]),
         );
         const reportedAt = row.reportedAt;
+        checkBirth(dto.survivor, reportedAt);
         const derived = deriveTriage({
           dateOfBirth: next.identity?.dateOfBirth ?? undefined,
           ageYears: next.identity?.ageYears ?? undefined,
@@ -744,4 +736,25 @@ function compact<T extends Record<string, unknown>>(o: T): Partial<T> {
 
 function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * The survivor's age as given in a registration or a change: a date of birth or an age, not both, and no birth
+ * after the report (by the calendar in Vietnam). Either would make the derived age group and child flags wrong.
+ */
+function checkBirth(
+  survivor: { dateOfBirth?: string | null; ageYears?: number | null } | undefined,
+  reportedAt: Date,
+): void {
+  if (!survivor?.dateOfBirth) return;
+  if (survivor.ageYears !== undefined && survivor.ageYears !== null) {
+    throw fieldError(
+      'survivor.ageYears',
+      'give either dateOfBirth or ageYears, not both',
+      'chỉ nhập ngày sinh hoặc tuổi',
+    );
+  }
+  if (ageOn(survivor.dateOfBirth, reportedAt) < 0) {
+    throw fieldError('survivor.dateOfBirth', 'is after the report', 'sau ngày tiếp nhận');
+  }
 }

@@ -1,6 +1,7 @@
 import { PageQueryDto } from '../../common/http/page-query.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsISO8601, IsOptional, IsUUID } from 'class-validator';
+import { IsIn, IsOptional, IsUUID } from 'class-validator';
+import { IsDateOrInstant } from '../../common/http/date-validation';
 import {
   AUDIT_ACTIONS,
   AUDIT_FIELD_CATEGORIES,
@@ -16,15 +17,19 @@ export class AuditEventsQuery extends PageQueryDto {
   @ApiPropertyOptional({ enum: AUDIT_ACTIONS }) @IsOptional() @IsIn(AUDIT_ACTIONS) action?: AuditAction;
   @ApiPropertyOptional({ enum: AUDIT_OUTCOMES }) @IsOptional() @IsIn(AUDIT_OUTCOMES) outcome?: AuditOutcome;
   @ApiPropertyOptional({
-    description: 'From this instant (inclusive), ISO 8601',
+    description:
+      'From this instant (inclusive), a date (YYYY-MM-DD: 00:00 Vietnam time) or a date and time with its offset',
     example: '2026-11-01T00:00:00Z',
   })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsDateOrInstant()
   from?: string;
-  @ApiPropertyOptional({ description: 'Until this instant (exclusive), ISO 8601' })
+  @ApiPropertyOptional({
+    description:
+      'Until this instant (exclusive), a date (YYYY-MM-DD: 00:00 Vietnam time) or a date and time with its offset',
+  })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsDateOrInstant()
   to?: string;
 }
 
@@ -131,13 +136,19 @@ export class CheckpointPublicKeyView {
 }
 
 export class AnomaliesQuery {
-  @ApiPropertyOptional({ description: 'Start of the period (default: 7 days ago), ISO 8601' })
+  @ApiPropertyOptional({
+    description:
+      'Start of the period (default: 7 days ago), a date (YYYY-MM-DD: 00:00 Vietnam time) or a date and time with its offset',
+  })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsDateOrInstant()
   from?: string;
-  @ApiPropertyOptional({ description: 'End of the period (default: now), ISO 8601' })
+  @ApiPropertyOptional({
+    description:
+      'End of the period (default: now), a date (YYYY-MM-DD: 00:00 Vietnam time) or a date and time with its offset',
+  })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsDateOrInstant()
   to?: string;
 }
 

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import { StepUpDto } from '../../identity/dto/step-up.dto';
-import { DATE_ONLY } from './create-case.dto';
+import { IsCalendarDate } from '../../common/http/date-validation';
 
 /**
  * Crypto-shredding cannot be undone: the administrator authenticates again (the password, and a new
@@ -28,7 +28,7 @@ export class SearchCasesDto {
 
   @ApiPropertyOptional({ example: '2010-05-17' })
   @IsOptional()
-  @Matches(DATE_ONLY)
+  @IsCalendarDate()
   dateOfBirth?: string;
 
   @ApiPropertyOptional({ maxLength: 40 })

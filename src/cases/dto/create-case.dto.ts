@@ -10,7 +10,6 @@ import {
   IsDefined,
   IsIn,
   IsInt,
-  IsISO8601,
   IsObject,
   IsOptional,
   IsString,
@@ -37,6 +36,7 @@ import {
   VIOLENCE_FORMS,
   ViolenceForm,
 } from '../case-classification';
+import { IsCalendarDate, IsDateOrInstant, IsInstant } from '../../common/http/date-validation';
 
 /**
  * A section of a case body: an object validated as `type` (whitelisted, nested), required or optional. The one
@@ -56,7 +56,6 @@ export function Section(type: new () => object, options: { required?: boolean } 
 const NAME = 200;
 const SHORT = 500;
 const LONG = 10000;
-export const DATE_ONLY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 
 export class SurvivorDto {
   @ApiProperty({ maxLength: NAME, description: 'identity (encrypted)' })
@@ -71,7 +70,7 @@ export class SurvivorDto {
 
   @ApiPropertyOptional({ example: '2010-05-17', description: 'identity (encrypted); or ageYears' })
   @IsOptional()
-  @Matches(DATE_ONLY)
+  @IsCalendarDate()
   dateOfBirth?: string;
 
   @ApiPropertyOptional({ minimum: 0, maximum: 120, description: 'when the date of birth is unknown' })
@@ -115,10 +114,11 @@ export class SurvivorDto {
 export class IncidentDto {
   @ApiPropertyOptional({
     example: '2026-11-20T21:00:00+07:00',
-    description: 'triage (the date is kept plaintext)',
+    description:
+      'triage (the date is kept plaintext): a date (YYYY-MM-DD) or a date and time with its offset (RFC 3339)',
   })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsDateOrInstant()
   occurredAt?: string;
 
   @ApiProperty({ enum: VIOLENCE_FORMS, isArray: true, description: 'Vietnamese classification (triage)' })
@@ -208,8 +208,11 @@ export class CreateCaseDto {
   @Matches(/^\d{5}$/)
   wardCode!: string;
 
-  @ApiProperty({ example: '2026-11-23T08:30:00+07:00' })
-  @IsISO8601({ strict: true })
+  @ApiProperty({
+    example: '2026-11-23T08:30:00+07:00',
+    description: 'A date and time with its offset (RFC 3339; Vietnam is +07:00)',
+  })
+  @IsInstant()
   reportedAt!: string;
 
   @ApiProperty({ enum: REPORT_CHANNELS })

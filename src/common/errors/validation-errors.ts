@@ -7,6 +7,10 @@ import { DomainError, FieldError } from './domain-error';
 const MESSAGES: Record<string, LocalizedText> = {
   whitelistValidation: { en: 'is not an allowed field', vi: 'là trường không được phép' },
   isDefined: { en: 'is required', vi: 'là bắt buộc' },
+  isNotNull: {
+    en: 'must not be null (leave it out to keep the value)',
+    vi: 'không được là null (bỏ trống để giữ giá trị)',
+  },
   isNotEmpty: { en: 'must not be empty', vi: 'không được để trống' },
   isString: { en: 'must be a string', vi: 'phải là chuỗi ký tự' },
   isInt: { en: 'must be an integer', vi: 'phải là số nguyên' },
@@ -15,8 +19,18 @@ const MESSAGES: Record<string, LocalizedText> = {
   isIn: { en: 'is not one of the allowed values', vi: 'không thuộc các giá trị cho phép' },
   isEnum: { en: 'is not one of the allowed values', vi: 'không thuộc các giá trị cho phép' },
   isUuid: { en: 'must be a UUID', vi: 'phải là UUID' },
-  isISO8601: { en: 'must be an ISO 8601 date', vi: 'phải là ngày theo ISO 8601' },
-  isDateString: { en: 'must be an ISO 8601 date', vi: 'phải là ngày theo ISO 8601' },
+  isCalendarDate: {
+    en: 'must be a date that exists, YYYY-MM-DD',
+    vi: 'phải là ngày có thật, dạng YYYY-MM-DD',
+  },
+  isInstant: {
+    en: 'must be a date and time with its offset, e.g. 2026-11-23T08:30:00+07:00',
+    vi: 'phải là ngày giờ kèm độ lệch múi giờ, ví dụ 2026-11-23T08:30:00+07:00',
+  },
+  isDateOrInstant: {
+    en: 'must be a date (YYYY-MM-DD) or a date and time with its offset (2026-11-23T08:30:00+07:00)',
+    vi: 'phải là ngày (YYYY-MM-DD) hoặc ngày giờ kèm độ lệch múi giờ (2026-11-23T08:30:00+07:00)',
+  },
   isArray: { en: 'must be an array', vi: 'phải là mảng' },
   arrayNotEmpty: { en: 'must not be empty', vi: 'không được để trống' },
   arrayMinSize: { en: 'has too few items', vi: 'có quá ít phần tử' },

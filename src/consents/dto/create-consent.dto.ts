@@ -5,13 +5,13 @@ import {
   ArrayUnique,
   IsArray,
   IsIn,
-  IsISO8601,
   IsOptional,
   IsString,
   IsUUID,
   MaxLength,
   MinLength,
 } from 'class-validator';
+import { IsInstant } from '../../common/http/date-validation';
 import { Sector, SECTORS } from '../../directory/organization.entity';
 
 export const CONSENT_CATEGORIES = ['identity', 'contact', 'incident', 'perpetrator', 'health'] as const;
@@ -58,8 +58,11 @@ export class CreateConsentDto {
   @MaxLength(2000)
   reason?: string;
 
-  @ApiPropertyOptional({ example: '2027-01-31T00:00:00+07:00' })
+  @ApiPropertyOptional({
+    example: '2027-01-31T00:00:00+07:00',
+    description: 'A date and time with its offset (RFC 3339; Vietnam is +07:00)',
+  })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   expiresAt?: string;
 }

@@ -14,6 +14,7 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
+import { IsOptionalNotNull } from '../../common/http/optional-not-null';
 import { SECTORS, Sector, ServiceScope } from '../organization.entity';
 
 export class ServiceAreaDto {
@@ -56,19 +57,19 @@ export class CreateOrganizationDto {
 
 export class UpdateOrganizationDto {
   @ApiPropertyOptional({ maxLength: 200 })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @MinLength(1)
   @MaxLength(200)
   name?: string;
 
   @ApiPropertyOptional({ enum: SECTORS })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(SECTORS)
   sector?: Sector;
 
   @ApiPropertyOptional({ type: ServiceAreaDto })
-  @IsOptional()
+  @IsOptionalNotNull()
   @ValidateNested()
   @Type(() => ServiceAreaDto)
   serviceArea?: ServiceAreaDto;

@@ -14,6 +14,7 @@ import {
   Matches,
   MaxLength,
 } from 'class-validator';
+import { IsOptionalNotNull } from '../../common/http/optional-not-null';
 import { ROLES, Role, UserStatus } from '../user.entity';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
@@ -78,7 +79,7 @@ export class UpdateUserDto {
     enum: ['active', 'disabled'],
     description: 'disabled: sign-in is refused and every token already issued stops working at once',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(['active', 'disabled'])
   status?: UserStatus;
 
@@ -86,18 +87,18 @@ export class UpdateUserDto {
     format: 'password',
     description: 'Reset the password (same rules as on creation); ends every session of the user',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @MaxLength(1024)
   password?: string;
 
   @ApiPropertyOptional({ description: 'true: remove two-factor authentication so the user sets it up again' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @Equals(true)
   resetTotp?: true;
 
   @ApiPropertyOptional({ type: [String], description: 'ward_officer: replace the communes served' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(50)

@@ -1,0 +1,14 @@
+import { applyDecorators } from '@nestjs/common';
+import { ValidateBy, ValidateIf } from 'class-validator';
+
+/**
+ * For a change (PATCH) of a field that has no "unset": left out, the field keeps its value; `null` is refused
+ * (400 `isNotNull`) and the field's other rules apply to anything else. class-validator's `@IsOptional()`
+ * would let `null` through every rule, to reach the service as if it were a value.
+ */
+export function IsOptionalNotNull(): PropertyDecorator {
+  return applyDecorators(
+    ValidateIf((_, value) => value !== undefined),
+    ValidateBy({ name: 'isNotNull', validator: { validate: (value) => value !== null } }),
+  );
+}
