@@ -3,6 +3,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap }
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
+import { DomainError } from '../common/errors/domain-error';
 import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, AppConfig, ConfigError } from '../config/config';
 import { PurposeKeys } from '../crypto';
@@ -10,6 +11,7 @@ import {
   Checkpoint,
   CheckpointFile,
   CheckpointHead,
+  checkCheckpoint,
   checkpointRoot,
   isCheckpointShape,
   keyIdOf,
@@ -31,7 +33,10 @@ export function checkpointDir(dataDir: string): string {
  * Issues signed checkpoints of the access log: every HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS when the log
  * changed (an unref'd timer), at start and at shutdown, and on demand. Each goes to the file under
  * HAVEN_DATA_DIR/checkpoints first, then to the audit_checkpoints table. Before signing, every stripe head
- * must match its last entry: a head that does not is never signed (verification will say what is wrong).
+ * must match its last entry, and the log must still hold what the previous checkpoint (the file's last, and the
+ * database's newest) named: no head behind it, each of its heads still an entry with the same MAC. Otherwise
+ * nothing is signed (`audit.checkpoint_refused`; verification says what is wrong): a checkpoint signed over a
+ * log whose tail was cut would make the cut verify.
  */
 @Injectable()
 export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -120,6 +125,9 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
   }
 
   private async issueNow(force: boolean): Promise<IssuedCheckpoint> {
+    // The previous checkpoints first: heads only move forward, so whatever another instance signs after this
+    // read has heads no further than those read next, and cannot look ahead of them.
+    const previous = [this.file.latest(), await this.latestStored()];
     const rows = await this.dataSource.query<
       { stripe: number; last_seq: string; head: Buffer; entry_matches: boolean | null }[]
     >(
@@ -131,19 +139,18 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
     );
     const broken = rows.filter((r) => r.entry_matches !== true).map((r) => r.stripe);
     if (broken.length) {
-      throw new Error(
-        `access-log stripe heads ${broken.join(', ')} do not match their last entries; not signing (run audit:verify)`,
-      );
+      return this.refuse(`stripe heads ${broken.join(', ')} do not match their last entries`);
     }
     const heads: CheckpointHead[] = rows.map((r) => ({
       stripe: r.stripe,
       seq: Number(r.last_seq),
       mac: r.head.toString('base64'),
     }));
+    const behind = await this.behindPrevious(previous, heads);
+    if (behind) return this.refuse(behind);
     const root = checkpointRoot(heads).toString('hex');
     if (!force) {
-      const stored = await this.latestStored();
-      const inFile = this.file.latest();
+      const [inFile, stored] = previous;
       if (
         isCheckpointShape(stored) &&
         stored.root === root &&
@@ -167,6 +174,51 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
       ],
     );
     return { checkpoint, created: true };
+  }
+
+  /**
+   * What the log lost since the previous checkpoints this instance signed (its file's last, the database's
+   * newest; one signed with other keys, or not verifying, is verification's finding, not a reference here), or
+   * null. Heads only move forward, and an entry once written stays: a head behind the previous one, or a
+   * previous head whose entry is gone or changed, means entries were removed or the log was rolled back (a
+   * restore from a backup does that too: docs/audit.md, "After a restore").
+   */
+  private async behindPrevious(
+    previous: readonly unknown[],
+    heads: readonly CheckpointHead[],
+  ): Promise<string | null> {
+    const now = new Map(heads.map((h) => [h.stripe, h]));
+    const passed: CheckpointHead[] = [];
+    for (const c of previous.filter((p): p is Checkpoint => checkCheckpoint(this.keys, p) === 'ok')) {
+      for (const h of c.heads) {
+        const head = now.get(h.stripe);
+        if (!head || head.seq < h.seq || (head.seq === h.seq && head.mac !== h.mac)) {
+          return `stripe ${h.stripe} is behind checkpoint ${c.seq} (its head was seq ${h.seq})`;
+        }
+        if (head.seq > h.seq && h.seq > 0) passed.push(h);
+      }
+    }
+    if (passed.length === 0) return null;
+    const rows = await this.dataSource.query<{ seq: string; stripe: number; mac: Buffer }[]>(
+      `SELECT seq, stripe, mac FROM audit_events WHERE seq = ANY($1::bigint[])`,
+      [[...new Set(passed.map((h) => h.seq))]],
+    );
+    const found = new Map(rows.map((r) => [Number(r.seq), r]));
+    for (const h of passed) {
+      const e = found.get(h.seq);
+      if (!e || e.stripe !== h.stripe || e.mac.toString('base64') !== h.mac) {
+        return `the entry seq ${h.seq} named by a previous checkpoint is gone or changed`;
+      }
+    }
+    return null;
+  }
+
+  private refuse(what: string): never {
+    this.logger.error(
+      { event: 'audit.checkpoint_refused', what },
+      'access-log checkpoint refused (run audit:verify)',
+    );
+    throw new DomainError('audit.checkpoint_refused');
   }
 
   private async issueQuietly(when: 'start' | 'timer' | 'shutdown'): Promise<void> {

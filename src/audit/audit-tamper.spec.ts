@@ -168,6 +168,33 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
     await expectBad(26, 'tail_truncated');
   });
 
+  it('a truncated tail with the heads rewound: the service signs no checkpoint over it, so the cut stays found', async () => {
+    await f.tamper(`DELETE FROM audit_events WHERE seq > 25`);
+    await rewindHeads();
+    await expect(f.checkpoints.issue()).rejects.toMatchObject({ code: 'audit.checkpoint_refused' });
+    await expect(f.checkpoints.issue(true)).rejects.toMatchObject({ code: 'audit.checkpoint_refused' });
+    await expectBad(26, 'tail_truncated');
+    // Nor with only the file to go by (the database's checkpoints deleted too), nor after new entries.
+    await f.tamper(`DELETE FROM audit_checkpoints`);
+    await f.app.transaction((m) =>
+      f.audit.record(m, WARD_OFFICER, { action: 'case.list', resourceType: 'case', provinceCode: '01' }),
+    );
+    await expect(f.checkpoints.issue()).rejects.toMatchObject({ code: 'audit.checkpoint_refused' });
+    await expectBad(26, 'tail_truncated');
+  });
+
+  it('the entry a checkpoint named replaced by another at its seq: no checkpoint is signed over it', async () => {
+    const [last] = await f.owner.query<{ seq: string; stripe: number }[]>(
+      `SELECT seq, stripe FROM audit_events ORDER BY seq DESC LIMIT 1`,
+    );
+    await f.tamper(`UPDATE audit_events SET mac = $1 WHERE seq = $2`, [randomBytes(32), last.seq]);
+    await f.tamper(
+      `UPDATE audit_chain_heads SET head = e.mac FROM audit_events e WHERE e.seq = $1 AND audit_chain_heads.stripe = $2`,
+      [last.seq, last.stripe],
+    );
+    await expect(f.checkpoints.issue()).rejects.toMatchObject({ code: 'audit.checkpoint_refused' });
+  });
+
   it('the whole log truncated (TRUNCATE) with the heads reset', async () => {
     await f.tamper(`TRUNCATE audit_events`);
     await rewindHeads();

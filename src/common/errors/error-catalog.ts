@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'precondition.failed'
   | 'unprocessable'
   | 'service.unavailable'
+  | 'audit.checkpoint_refused'
   | 'internal';
 
 export interface LocalizedText {
@@ -161,6 +162,13 @@ export const ERROR_CATALOG: Record<ErrorCode, ErrorCatalogEntry> = {
   unprocessable: {
     status: 422,
     title: { en: 'The request cannot be processed', vi: 'Không thể xử lý yêu cầu' },
+  },
+  'audit.checkpoint_refused': {
+    status: 409,
+    title: {
+      en: 'The access log no longer matches its last checkpoint; no new checkpoint is signed. Run a verification.',
+      vi: 'Nhật ký truy cập không còn khớp với điểm kiểm tra gần nhất; không ký điểm kiểm tra mới. Hãy chạy kiểm tra toàn vẹn.',
+    },
   },
   'service.unavailable': {
     status: 503,
