@@ -560,6 +560,13 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(pending.body.case.triage).toBeDefined();
       for (const s of ['survivor', 'incident', 'perpetrator', 'health'])
         expect(pending.body.case).not.toHaveProperty(s);
+      // Nor the ward's referring note (free text), nor the notes: triage facts only until it is accepted.
+      expect(pending.body).not.toHaveProperty('note');
+      expect(pending.body.notes ?? []).toEqual([]);
+      const [pendingRead] = await t.app
+        .get(DataSource)
+        .query(`SELECT fields FROM audit_events WHERE request_id = $1`, [pending.headers['x-request-id']]);
+      expect(pendingRead.fields).toEqual(['triage']);
       await as('health.longbien').get(`/api/v1/referrals/${r.id}`).expect(404);
       await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
 

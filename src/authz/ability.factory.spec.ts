@@ -350,9 +350,12 @@ describe('permitted case field categories (field-scope.ts)', () => {
     },
   );
 
-  it('a referral’s free-text note is hidden from the provider once the referral has ended', () => {
+  it('a referral’s free-text note reaches the provider with the acceptance only, and is hidden again once it ends', () => {
     const police = defineAbilityFor(P.police);
     expect([...permittedReferralCategories(police, 'read', referral(ORG_POLICE, 'pending'))]).toEqual([
+      'triage',
+    ]);
+    expect([...permittedReferralCategories(police, 'read', referral(ORG_POLICE, 'accepted'))]).toEqual([
       'triage',
       'notes',
     ]);

@@ -71,7 +71,9 @@ export function defineAbilityFor(p: Principal): AppAbility {
         if (!p.organizationId || !p.sector) break; // a provider without an organisation sees nothing
         const org = p.organizationId;
         can('read', 'Referral', ['triage'], { organizationId: org });
-        can('read', 'Referral', ['notes'], { organizationId: org, status: { $in: LIVE_REFERRAL } });
+        // The ward's referring note and the notes are free text: a pending referral shows triage facts only
+        // (product brief), so they open with the acceptance.
+        can('read', 'Referral', ['notes'], { organizationId: org, status: 'accepted' });
         can(['accept', 'decline'], 'Referral', { organizationId: org, status: 'pending' });
         can('complete', 'Referral', { organizationId: org, status: 'accepted' });
         // A pending referral shows triage facts only; an accepted one also each category that the
