@@ -839,6 +839,26 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(after.body).not.toHaveProperty('case');
     });
 
+    it('an expired consent takes the case off the provider’s case list at once', async () => {
+      const c = await newCase();
+      const consentId = await consentForAnHour(c.id);
+      const r = await refer(c.id, police, consentId);
+      await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
+      const listed = async () => {
+        const ids: string[] = [];
+        for (let page = 1; ; page++) {
+          const res = await as('police.longbien').get(`/api/v1/cases?page=${page}&pageSize=100`).expect(200);
+          ids.push(...res.body.items.map((i: { id: string }) => i.id));
+          if (page * 100 >= res.body.total) return ids;
+        }
+      };
+      expect(await listed()).toContain(c.id);
+      await expireNow(consentId);
+      expect(await listed()).not.toContain(c.id);
+      const [row] = await t.app.get(DataSource).query(`SELECT status FROM referrals WHERE id = $1`, [r.id]);
+      expect(row.status).toBe('revoked');
+    });
+
     it('an expiry noticed by a move that is then refused stays done (the revocation is not rolled back with it)', async () => {
       const c = await newCase();
       const consentId = await consentForAnHour(c.id);

@@ -241,6 +241,8 @@ export class CasesService {
 
   async list(p: Principal, ability: AppAbility, page = 1, pageSize = 20): Promise<CaseListView> {
     return this.audit.session(async (m) => {
+      // A provider lists the cases of its live referrals: not one whose consent has just expired.
+      if (p.role === 'provider') await this.expiry.revokeExpired(m, p.request);
       const scope = accessibleWhere(ability, 'read', 'Case', CASE_COLUMNS);
       const { items, total } = await this.cases.list(m, scope, page, pageSize);
       await this.audit.recordNow(m, p, {

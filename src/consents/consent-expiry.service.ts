@@ -27,8 +27,8 @@ export function consentStatusSql(alias: string): string {
 
 /**
  * Ends access the moment its ground ends: revokes the live referrals whose consent was withdrawn or has
- * expired. Expiry needs no job to take effect: every path that shows a provider case content, moves a
- * referral or adds a note calls `revokeExpired` first, on its own connection and in a transaction of its own,
+ * expired. Expiry needs no job to take effect: every path that shows or lists a provider's cases or
+ * referrals, moves a referral or adds a note calls `revokeExpired` first, on its own connection and in a transaction of its own,
  * which has committed before the access is decided. Each revocation is written to the access log.
  */
 @Injectable()
