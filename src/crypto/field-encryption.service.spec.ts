@@ -17,6 +17,24 @@ const givenKey = (ownerId = randomUUID()) =>
   new DataKey({ ownerType: 'case', ownerId }, randomUUID(), randomBytes(32));
 const at = (column: string, rowId: string, table = 'cases'): FieldLocation => ({ table, column, rowId });
 
+describe('FieldEncryptionService, first use in a process', () => {
+  it('refuses a location without a row id even as the very first one (nothing cached yet)', async () => {
+    // The module's own copies: its cache of the last row, and the data-key registry it reads keys from.
+    let fresh!: typeof import('./field-encryption.service');
+    let keys!: typeof import('./data-key');
+    jest.isolateModules(() => {
+      fresh = jest.requireActual('./field-encryption.service');
+      keys = jest.requireActual('./data-key');
+    });
+    const service = new fresh.FieldEncryptionService(await loadSodium());
+    const key = new keys.DataKey({ ownerType: 'case', ownerId: randomUUID() }, randomUUID(), randomBytes(32));
+    // (Its own CryptoError class too: matched by the message.)
+    expect(() => service.encrypt(key, at('enc_identity', ''), 'x')).toThrow(
+      'crypto.invalid_input: a field location needs a row id',
+    );
+  });
+});
+
 describe('FieldEncryptionService', () => {
   let sodium: Sodium;
   let fields: FieldEncryptionService;

@@ -192,7 +192,8 @@ function checkFormat(value: Buffer): void {
 
 // `u16 len | table | u16 len | column`, cached per location (a fixed set of columns in practice).
 const locationBlocks = new Map<string, Buffer>();
-let lastRowId = '';
+// null, not '': the first location of a process must pass the row id check below like every other.
+let lastRowId: string | null = null;
 let lastRowBlock: Buffer = Buffer.alloc(0);
 
 function additionalData(version: number, keyId: Buffer, at: FieldLocation): Buffer {

@@ -34,6 +34,12 @@ export const SENSITIVE_KEYS = [
   'perpetrator',
   'incident',
   'health',
+  'justification',
+  'injuries',
+  'medicalNeeds',
+  'place',
+  'ethnicity',
+  'disability',
   'masterKey',
 ];
 
