@@ -399,8 +399,16 @@ describe('directory and account administration (end to end)', () => {
       }
       await http().get('/api/v1/users').expect(401);
       await http().patch(`/api/v1/users/${target.id}`).send({ status: 'disabled' }).expect(401);
-      await as(admin).get('/api/v1/users/not-a-uuid').expect(400);
-      await as(admin).get('/api/v1/users/00000000-0000-4000-8000-000000000000').expect(404);
+      // A malformed id answers like an id of nothing, as for every other record (cases, referrals, consents).
+      for (const kind of ['users', 'organizations']) {
+        const malformed = await as(admin).get(`/api/v1/${kind}/not-a-uuid`).expect(404);
+        const nothing = await as(admin)
+          .get(`/api/v1/${kind}/00000000-0000-4000-8000-000000000000`)
+          .expect(404);
+        expect({ ...malformed.body, requestId: 0 }).toEqual({ ...nothing.body, requestId: 0 });
+        expect(malformed.body.code).toBe('resource.not_found');
+        await as(admin).patch(`/api/v1/${kind}/not-a-uuid`, { name: 'x' }).expect(404);
+      }
     });
   });
 });

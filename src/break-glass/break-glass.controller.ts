@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import {
   ApiCreatedResponse,
   ApiNotFoundResponse,
@@ -6,11 +6,11 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import { UuidParam } from '../common/http/uuid-param';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
 import type { Principal } from '../authz/principal';
-import { DomainError } from '../common/errors/domain-error';
 import { Problem } from '../common/errors/problem';
 import { ApiStepUpResponses } from '../identity/dto/step-up.dto';
 import { BreakGlassService } from './break-glass.service';
@@ -24,8 +24,7 @@ import {
 } from './dto/break-glass.dto';
 
 // Unknown or malformed ids answer like a missing record: the same 404, never a hint.
-const Id = (): ParameterDecorator =>
-  Param('id', new ParseUUIDPipe({ exceptionFactory: () => new DomainError('resource.not_found') }));
+const Id = (): ParameterDecorator => UuidParam('id');
 
 @ApiTags('break-glass')
 @Controller()

@@ -1,15 +1,4 @@
-import {
-  Body,
-  Controller,
-  Get,
-  Headers,
-  HttpCode,
-  Param,
-  ParseUUIDPipe,
-  Patch,
-  Post,
-  Query,
-} from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiBody,
   ApiHeader,
@@ -20,11 +9,11 @@ import {
   ApiTags,
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
+import { UuidParam } from '../common/http/uuid-param';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
 import type { Principal } from '../authz/principal';
-import { DomainError } from '../common/errors/domain-error';
 import { Problem, RETRY_AFTER_HEADER } from '../common/errors/problem';
 import { CaseListView, CaseView } from './case-view';
 import { CasesService, CreatedCase, DuplicateMatch } from './cases.service';
@@ -35,11 +24,7 @@ import { CreateCaseDto } from './dto/create-case.dto';
 import { UpdateCaseDto } from './dto/update-case.dto';
 
 // Unknown or malformed ids answer like a missing case: the same 404, never a hint.
-const CaseId = (): ParameterDecorator =>
-  Param(
-    'id',
-    new ParseUUIDPipe({ version: undefined, exceptionFactory: () => new DomainError('resource.not_found') }),
-  );
+const CaseId = (): ParameterDecorator => UuidParam('id');
 
 @ApiTags('cases')
 @Controller('cases')

@@ -1,15 +1,14 @@
-import { Body, Controller, Delete, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { UuidParam } from '../common/http/uuid-param';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
 import type { Principal } from '../authz/principal';
-import { DomainError } from '../common/errors/domain-error';
 import { ConsentsService, ConsentView } from './consents.service';
 import { CreateConsentDto } from './dto/create-consent.dto';
 
-const Id = (name: string): ParameterDecorator =>
-  Param(name, new ParseUUIDPipe({ exceptionFactory: () => new DomainError('resource.not_found') }));
+const Id = UuidParam;
 
 @ApiTags('consents')
 @Controller('cases/:id/consents')

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -9,6 +9,7 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
+import { UuidParam } from '../common/http/uuid-param';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
@@ -45,10 +46,7 @@ export class OrganizationsController {
   @ApiOperation({ summary: 'One organisation' })
   @ApiOkResponse({ type: OrganizationView })
   @ApiNotFoundResponse({ type: Problem })
-  get(
-    @Param('id', ParseUUIDPipe) id: string,
-    @CurrentAbility() ability: AppAbility,
-  ): Promise<OrganizationView> {
+  get(@UuidParam() id: string, @CurrentAbility() ability: AppAbility): Promise<OrganizationView> {
     return this.organizations.get(id, ability);
   }
 
@@ -75,7 +73,7 @@ export class OrganizationsController {
   @ApiConflictResponse({ type: Problem })
   @ApiUnprocessableEntityResponse({ type: Problem })
   update(
-    @Param('id', ParseUUIDPipe) id: string,
+    @UuidParam() id: string,
     @Body() dto: UpdateOrganizationDto,
     @CurrentPrincipal() caller: Principal,
     @CurrentAbility() ability: AppAbility,

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -9,6 +9,7 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
+import { UuidParam } from '../common/http/uuid-param';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
@@ -53,7 +54,7 @@ export class UsersController {
   @ApiOperation({ summary: 'One account (admin)' })
   @ApiOkResponse({ type: UserView })
   @ApiNotFoundResponse({ type: Problem })
-  get(@Param('id', ParseUUIDPipe) id: string, @CurrentAbility() ability: AppAbility): Promise<UserView> {
+  get(@UuidParam() id: string, @CurrentAbility() ability: AppAbility): Promise<UserView> {
     return this.users.get(id, ability);
   }
 
@@ -69,7 +70,7 @@ export class UsersController {
   @ApiConflictResponse({ type: Problem, description: 'Disabling your own account' })
   @ApiUnprocessableEntityResponse({ type: Problem })
   update(
-    @Param('id', ParseUUIDPipe) id: string,
+    @UuidParam() id: string,
     @Body() dto: UpdateUserDto,
     @CurrentPrincipal() caller: Principal,
     @CurrentAbility() ability: AppAbility,

@@ -1,10 +1,10 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { UuidParam } from '../common/http/uuid-param';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
 import type { Principal } from '../authz/principal';
-import { DomainError } from '../common/errors/domain-error';
 import {
   CompleteReferralDto,
   CreateNoteDto,
@@ -16,8 +16,7 @@ import {
 import { NoteView, ReferralListView, ReferralView } from './referral-view';
 import { ReferralsService } from './referrals.service';
 
-const Id = (name = 'id'): ParameterDecorator =>
-  Param(name, new ParseUUIDPipe({ exceptionFactory: () => new DomainError('resource.not_found') }));
+const Id = UuidParam;
 
 @ApiTags('referrals')
 @Controller()
