@@ -288,10 +288,17 @@ describe('access log (end to end)', () => {
       await audit.recordDenied(ward, { action: 'case.read', resourceType: 'case', provinceCode: '01' });
     }
     const res = await get('hanoi', 'anomalies').expect(200);
-    expect(res.body.rules).toMatchObject({
-      many_cases: expect.any(String),
-      repeated_denials: expect.any(String),
-      outside_hours: expect.any(String),
+    const bilingual = (en: RegExp, vi: RegExp) => ({
+      en: expect.stringMatching(en),
+      vi: expect.stringMatching(vi),
+    });
+    expect(res.body.rules).toEqual({
+      many_cases: bilingual(/at least 20 distinct cases/, /ít nhất 20 vụ việc/),
+      repeated_denials: bilingual(/at least 5 denied/, /ít nhất 5 lần/),
+      outside_hours: bilingual(
+        /Monday-Friday 7:00-19:00 Vietnam time/,
+        /thứ Hai-thứ Sáu 7:00-19:00 giờ Việt Nam/,
+      ),
     });
     expect(res.body.items).toEqual(
       expect.arrayContaining([

@@ -31,7 +31,7 @@ const DEFAULT_PAGE_SIZE = 50;
 export const ANOMALY_RULES = {
   manyCasesPerHour: 20,
   denialsPerHour: 5,
-  workingHours: { from: 7, to: 19, days: 'Monday-Friday' },
+  workingHours: { from: 7, to: 19, days: { en: 'Monday-Friday', vi: 'thứ Hai-thứ Sáu' } },
 } as const;
 
 interface EventRow {
@@ -196,9 +196,18 @@ export class AuditQueryService {
       return {
         items: rows.map(anomalyView),
         rules: {
-          many_cases: `an account read at least ${manyCasesPerHour} distinct cases within one hour`,
-          repeated_denials: `at least ${denialsPerHour} denied accesses within one hour by one account (or, without an account, from one IP address)`,
-          outside_hours: `an account accessed case data outside ${workingHours.days} ${workingHours.from}:00-${workingHours.to}:00 Vietnam time`,
+          many_cases: {
+            en: `an account read at least ${manyCasesPerHour} distinct cases within one hour`,
+            vi: `một tài khoản đã đọc ít nhất ${manyCasesPerHour} vụ việc khác nhau trong một giờ`,
+          },
+          repeated_denials: {
+            en: `at least ${denialsPerHour} denied accesses within one hour by one account (or, without an account, from one IP address)`,
+            vi: `ít nhất ${denialsPerHour} lần truy cập bị từ chối trong một giờ của một tài khoản (hoặc, khi không có tài khoản, từ một địa chỉ IP)`,
+          },
+          outside_hours: {
+            en: `an account accessed case data outside ${workingHours.days.en} ${workingHours.from}:00-${workingHours.to}:00 Vietnam time`,
+            vi: `một tài khoản đã truy cập dữ liệu vụ việc ngoài ${workingHours.days.vi} ${workingHours.from}:00-${workingHours.to}:00 giờ Việt Nam`,
+          },
         },
       };
     });

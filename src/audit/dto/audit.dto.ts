@@ -168,5 +168,10 @@ export class AnomalyView {
 
 export class AnomalyList {
   @ApiProperty({ type: [AnomalyView] }) items!: AnomalyView[];
-  @ApiProperty({ description: 'The rules and their thresholds, as applied' }) rules!: Record<string, string>;
+  @ApiProperty({
+    description:
+      'The rules and their thresholds, as applied: for each rule, its text in English and Vietnamese',
+    example: { many_cases: { en: 'an account read at least 20 distinct cases within one hour', vi: '…' } },
+  })
+  rules!: Record<string, { en: string; vi: string }>;
 }
