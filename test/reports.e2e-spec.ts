@@ -413,10 +413,19 @@ describe('reports (end to end)', () => {
   describe('Action Month', () => {
     it('covers 15 November – 15 December inclusive and compares with the year before, both protected', async () => {
       const res = await get('supervisor.hanoi', '/api/v1/reports/action-month?year=2024').expect(200);
-      expect(res.body.current.period).toMatchObject({ from: '2024-11-15', to: '2024-12-15' });
+      // The summary's shape (api-contract: "the same for 15 Nov–15 Dec"), the year before alongside.
+      expect(res.body).toMatchObject({ report: 'action_month', year: 2024 });
+      expect(res.body.period).toMatchObject({ from: '2024-11-15', to: '2024-12-15' });
+      const summary = await get(
+        'supervisor.hanoi',
+        '/api/v1/reports/summary?from=2024-11-15&to=2024-12-15',
+      ).expect(200);
+      for (const key of Object.keys(summary.body).filter((k) => k !== 'report' && k !== 'generatedAt')) {
+        expect(res.body[key]).toEqual(summary.body[key]);
+      }
       expect(res.body.previous.period).toMatchObject({ from: '2023-11-15', to: '2023-12-15' });
       // 6 inside + the first and the last instant; not the two just outside.
-      expect(res.body.current.cases.total).toBe(8);
+      expect(res.body.cases.total).toBe(8);
       expect(res.body.previous.cases.total).toBe('<5');
       const row = (table: string, code: string) =>
         res.body.comparison.find(

@@ -19,16 +19,16 @@ export function summaryCsv({ view, rows }: SummaryResult): string {
 }
 
 export function actionMonthCsv({ view, current, previous }: ActionMonthResult): string {
-  const years = [view.current.year, view.previous.year];
+  const years = [view.year, view.previous.year];
   return reportCsv(
     years.map((y) => `nam_${y} / year_${y}`),
     [
       { code: 'report', label: { vi: 'Báo cáo', en: 'Report' }, values: ['action_month', 'action_month'] },
       ...areaInfo(view.area, 2),
       ...periodInfo(
-        view.current.period,
-        [view.current.period.from, view.previous.period.from],
-        [view.current.period.to, view.previous.period.to],
+        view.period,
+        [view.period.from, view.previous.period.from],
+        [view.period.to, view.previous.period.to],
       ),
       ...commonInfo(view.generatedAt, 2),
     ],

@@ -95,7 +95,7 @@ export class ReportsController {
     if (!wantsCsv(req)) return result.view;
     const { view } = result;
     const area = view.area.wardCode ?? view.area.provinceCode ?? 'vn';
-    sendCsv(res, `haven-action-month-${area}-${view.current.year}.csv`);
+    sendCsv(res, `haven-action-month-${area}-${view.year}.csv`);
     return actionMonthCsv(result);
   }
 }

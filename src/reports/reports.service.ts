@@ -124,10 +124,12 @@ export class ReportsService {
         view: {
           report: 'action_month',
           generatedAt: now.toISOString(),
+          year,
+          period: periodView(periods[0]),
           area: areaView(area),
           protection: PROTECTION,
           notes: [...REPORT_NOTES],
-          current: periodReport(year, periods[0], current),
+          ...current,
           previous: periodReport(year - 1, periods[1], previous),
           comparison: comparison(currentRows, previousRows),
         },
@@ -253,7 +255,7 @@ function periodReport(
   year: number,
   period: ReportPeriod,
   r: ProtectedReport,
-): ActionMonthReportView['current'] {
+): ActionMonthReportView['previous'] {
   return { year, period: periodView(period), ...r };
 }
 

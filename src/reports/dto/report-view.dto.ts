@@ -183,14 +183,21 @@ export class ComparisonRowView {
   @ApiProperty({ ...STATISTIC, oneOf: [...CELL.oneOf, { type: 'number' }] }) previous!: number | string;
 }
 
+/**
+ * The summary of the Action Month of `year` (api-contract: "the same for 15 Nov–15 Dec"): the summary's fields,
+ * with `year`; then the year before and the comparison of the two.
+ */
 export class ActionMonthReportView {
   @ApiProperty({ enum: ['action_month'] }) report!: 'action_month';
   @ApiProperty({ format: 'date-time' }) generatedAt!: string;
+  @ApiProperty({ example: 2026, description: 'The Action Month reported: 15 Nov – 15 Dec of this year' })
+  year!: number;
+  @ApiProperty({ type: ReportPeriodView }) period!: ReportPeriodView;
   @ApiProperty({ type: ReportAreaView }) area!: ReportAreaView;
   @ApiProperty({ type: ReportProtectionView }) protection!: ReportProtectionView;
   @ApiProperty({ type: [ReportNoteView] }) notes!: ReportNoteView[];
-  @ApiProperty({ type: ActionMonthPeriodReportView, description: 'The Action Month of `year`' })
-  current!: ActionMonthPeriodReportView;
+  @ApiProperty({ type: ReportCasesView }) cases!: ReportCasesView;
+  @ApiProperty({ type: ReportReferralsView }) referrals!: ReportReferralsView;
   @ApiProperty({ type: ActionMonthPeriodReportView, description: 'The Action Month of the year before' })
   previous!: ActionMonthPeriodReportView;
   @ApiProperty({
