@@ -315,6 +315,33 @@ describe('reports (end to end)', () => {
       await get('admin', `${MARCH}&ward=00145`).expect(403);
     });
 
+    it('gives admins whole months only (no single day by differencing two reports); supervisors any days', async () => {
+      const cut = await get('admin', '/api/v1/reports/summary?from=2024-03-01&to=2024-03-15')
+        .set('Accept-Language', 'vi')
+        .expect(400);
+      expect(cut.body.errors).toEqual([
+        expect.objectContaining({
+          field: 'to',
+          message: 'báo cáo của quản trị viên gồm các tháng trọn vẹn: từ ngày đầu tháng đến ngày cuối tháng',
+        }),
+      ]);
+      const late = await get('admin', '/api/v1/reports/summary?from=2024-03-02&to=2024-03-31').expect(400);
+      expect(late.body.errors[0].field).toBe('from');
+      // Whole months, several or across a leap February: fine.
+      await get('admin', '/api/v1/reports/summary?from=2024-01-01&to=2024-02-29').expect(200);
+      await get('admin', '/api/v1/reports/summary?from=2023-02-01&to=2023-02-28').expect(200);
+      await get('admin', '/api/v1/reports/summary?from=2023-02-01&to=2023-02-29').expect(400);
+      // By default the year up to the last whole month (Vietnam time).
+      const byDefault = await get('admin', '/api/v1/reports/summary').expect(200);
+      const today = new Date(Date.now() + 7 * 3600_000).toISOString().slice(0, 10);
+      const monthStart = `${today.slice(0, 7)}-01`;
+      const lastWhole = new Date(Date.parse(`${monthStart}T00:00:00Z`) - 86400_000)
+        .toISOString()
+        .slice(0, 10);
+      expect(byDefault.body.period).toMatchObject({ from: `${lastWhole.slice(0, 4)}-01-01`, to: lastWhole });
+      await get('supervisor.hanoi', '/api/v1/reports/summary?from=2024-03-02&to=2024-03-15').expect(200);
+    });
+
     it('gives a national supervisor every province, protected', async () => {
       await ds.query(`UPDATE users SET province_code = NULL WHERE username = 'supervisor.haiphong'`);
       try {

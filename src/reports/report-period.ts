@@ -59,11 +59,45 @@ export function periodOf(from: string, to: string): ReportPeriod {
 /**
  * The summary's period: `from` and `to` as given; by default `to` is today (Vietnam time) and `from` is
  * 1 January of the year of `to`.
+ *
+ * `wholeMonths` (an administrator's report): the period must start on the first day of a month and end on the
+ * last day of one, and by default it ends with the last whole month. An administrator reads no triage facts,
+ * and reports over any days would let them subtract one from another to get a single day's national counts
+ * (docs/reports.md, "Differencing between reports"); whole months leave monthly counts, what is published.
  */
-export function summaryPeriod(from: string | undefined, to: string | undefined, now: Date): ReportPeriod {
-  const end = to ?? vietnamDate(now);
+export function summaryPeriod(
+  from: string | undefined,
+  to: string | undefined,
+  now: Date,
+  wholeMonths = false,
+): ReportPeriod {
+  const end = to ?? (wholeMonths ? lastDayOfMonthBefore(vietnamDate(now)) : vietnamDate(now));
   checkDate(to === undefined ? 'now' : 'to', end);
-  return periodOf(from ?? `${end.slice(0, 4)}-01-01`, end);
+  const period = periodOf(from ?? `${end.slice(0, 4)}-01-01`, end);
+  if (wholeMonths) {
+    if (!period.from.endsWith('-01')) {
+      throw fieldError('from', WHOLE_MONTHS.en, WHOLE_MONTHS.vi);
+    }
+    if (lastDayOfMonthBefore(nextDay(period.to)) !== period.to) {
+      throw fieldError('to', WHOLE_MONTHS.en, WHOLE_MONTHS.vi);
+    }
+  }
+  return period;
+}
+
+const WHOLE_MONTHS = {
+  en: 'an administrator’s report covers whole months: from the first day of a month to the last day of a month',
+  vi: 'báo cáo của quản trị viên gồm các tháng trọn vẹn: từ ngày đầu tháng đến ngày cuối tháng',
+};
+
+/** The last day of the month before the month of `date` (YYYY-MM-DD). */
+function lastDayOfMonthBefore(date: string): string {
+  const [y, m] = date.split('-').map(Number) as [number, number];
+  return new Date(Date.UTC(y, m - 1, 0)).toISOString().slice(0, 10);
+}
+
+function nextDay(date: string): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + 24 * 3600 * 1000).toISOString().slice(0, 10);
 }
 
 /** The Action Month (Tháng hành động vì bình đẳng giới và phòng, chống bạo lực trên cơ sở giới): 15 Nov–15 Dec. */

@@ -77,7 +77,8 @@ export class ReportsService {
     q: SummaryQuery,
     now = new Date(),
   ): Promise<SummaryResult> {
-    const period = summaryPeriod(q.from, q.to, now);
+    // An administrator (no triage facts) gets whole months only: no single day by differencing.
+    const period = summaryPeriod(q.from, q.to, now, p.role === 'admin');
     return this.dataSource.transaction(async (m) => {
       const area = await this.resolveArea(m, p, ability, q);
       const breakdown = await this.breakdown(m, p, area);
