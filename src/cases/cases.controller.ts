@@ -68,6 +68,10 @@ export class CasesController {
   @ApiOperation({
     summary:
       'Find cases by survivor name, date of birth or phone through blind indexes (results never carry the name)',
+    description:
+      'At least one of `fullName`, `dateOfBirth`, `phone`. A date of birth narrows a name search and is refused ' +
+      'on its own (400 on `dateOfBirth`): thousands of survivors share a birthday, and a search by it alone ' +
+      'would list them; there is no blind index of the date alone.',
   })
   @ApiTooManyRequestsResponse({ type: Problem, headers: RETRY_AFTER_HEADER })
   search(
