@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +65,50 @@ describe('the runtime database role', () => {
       expect(role).toBe('haven_test_app');
     } finally {
       await runtime.destroy();
+    }
+  });
+
+  it('refuses a member of haven_app that may create roles, or was granted more on the integrity tables', async () => {
+    // A login role of its own (roles are the cluster's, shared with the other test files).
+    const probe = `haven_probe_${randomBytes(4).toString('hex')}`;
+    const owner = await new DataSource(options()).initialize();
+    await owner.query(`CREATE ROLE ${probe} LOGIN PASSWORD 'probe-only' IN ROLE haven_app`);
+    const url = new URL(db.url);
+    url.username = probe;
+    url.password = 'probe-only';
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      DATABASE_APP_URL: url.toString(),
+      HAVEN_DATA_DIR: dataDir,
+    });
+    const cases = [
+      [`ALTER ROLE ${probe} CREATEROLE`, `ALTER ROLE ${probe} NOCREATEROLE`, /may create roles/],
+      [
+        `GRANT DELETE ON audit_checkpoints TO ${probe}`,
+        `REVOKE DELETE ON audit_checkpoints FROM ${probe}`,
+        /may change the checkpoints/,
+      ],
+      [
+        `GRANT TRUNCATE ON audit_chain_heads TO ${probe}`,
+        `REVOKE TRUNCATE ON audit_chain_heads FROM ${probe}`,
+        /delete the stripe heads/,
+      ],
+      [`GRANT UPDATE ON kek_floors TO ${probe}`, `REVOKE UPDATE ON kek_floors FROM ${probe}`, /KEK floor/],
+    ] as const;
+    try {
+      // As haven_app's member and nothing more: accepted.
+      await (await openRuntimeDataSource(options(), db.url, config, silent)).destroy();
+      for (const [grant, revoke, refusal] of cases) {
+        await owner.query(grant);
+        try {
+          await expect(openRuntimeDataSource(options(), db.url, config, silent)).rejects.toThrow(refusal);
+        } finally {
+          await owner.query(revoke);
+        }
+      }
+    } finally {
+      await owner.query(`DROP ROLE ${probe}`);
+      await owner.destroy();
     }
   });
 

@@ -92,26 +92,45 @@ export async function provisionEmbeddedAppLogin(
 }
 
 /**
- * Refuses a runtime role that could change the log: a superuser, the table's owner (or a member of it), or a
- * role granted UPDATE, DELETE or TRUNCATE on it. It must be a member of haven_app.
+ * Refuses a runtime role that could change the log or the keys' floor: a superuser, the table's owner (or a
+ * member of it), a role that may create roles (it could grant itself more), or a role granted more than the
+ * service needs on the tables that guard integrity: UPDATE, DELETE or TRUNCATE on the log or its checkpoints,
+ * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`. It must be a member of haven_app. (A role
+ * supplied through DATABASE_APP_URL is checked so; the embedded server's own is made that way.)
  */
 export async function assertRestrictedRole(dataSource: DataSource): Promise<void> {
   const [r] = await dataSource.query<
-    { superuser: boolean; member: boolean; owner: boolean; can_change: boolean; role: string }[]
+    {
+      superuser: boolean;
+      createrole: boolean;
+      member: boolean;
+      owner: boolean;
+      can_change: boolean;
+      can_change_guards: boolean;
+      role: string;
+    }[]
   >(
     `SELECT current_user AS role,
             (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) AS superuser,
+            (SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user) AS createrole,
             pg_has_role(current_user, '${APP_GROUP_ROLE}', 'USAGE') AS member,
             pg_has_role(current_user, (SELECT tableowner FROM pg_tables
                                         WHERE schemaname = 'public' AND tablename = 'audit_events'), 'USAGE') AS owner,
             has_table_privilege('audit_events', 'UPDATE') OR has_table_privilege('audit_events', 'DELETE')
-              OR has_table_privilege('audit_events', 'TRUNCATE') AS can_change`,
+              OR has_table_privilege('audit_events', 'TRUNCATE') AS can_change,
+            has_table_privilege('audit_checkpoints', 'UPDATE, DELETE, TRUNCATE')
+              OR has_table_privilege('audit_chain_heads', 'DELETE, TRUNCATE')
+              OR has_table_privilege('kek_floors', 'INSERT, UPDATE, DELETE, TRUNCATE') AS can_change_guards`,
   );
   const problems: string[] = [];
   if (!r?.member) problems.push(`is not a member of ${APP_GROUP_ROLE}`);
   if (r?.superuser) problems.push('is a superuser');
   if (r?.owner) problems.push('owns the access log (or is a member of its owner)');
   if (r?.can_change) problems.push('may UPDATE, DELETE or TRUNCATE the access log');
+  if (r?.can_change_guards) {
+    problems.push('may change the checkpoints, delete the stripe heads or write the KEK floor');
+  }
+  if (r?.createrole) problems.push('may create roles (CREATEROLE)');
   if (problems.length) {
     throw new Error(
       `The runtime database role ${r?.role ?? ''} ${problems.join(', ')}. Connect the service (DATABASE_APP_URL) ` +
