@@ -8,7 +8,13 @@ import { checkpointMessage } from '../src/audit/audit-checkpoint';
 import { AuditService } from '../src/audit/audit.service';
 import type { AuditActor } from '../src/audit/audit.types';
 import { startTestApp, TestApp } from './support/app';
-import { FACTORY_ADMIN_ID, givenDemoUnits, givenSignedIn } from './support/identity';
+import {
+  FACTORY_ADMIN_ID,
+  givenDemoUnits,
+  givenPasswordReset,
+  givenSignedIn,
+  givenUser,
+} from './support/identity';
 
 const CASE_HANOI = '0a000000-0000-4000-8000-000000000001';
 const CASE_HAIPHONG = '0a000000-0000-4000-8000-000000000031';
@@ -295,6 +301,10 @@ describe('access log (end to end)', () => {
     expect(res.body.rules).toEqual({
       many_cases: bilingual(/at least 20 distinct cases/, /ít nhất 20 vụ việc/),
       repeated_denials: bilingual(/at least 5 denied/, /ít nhất 5 lần/),
+      after_admin_reset: bilingual(
+        /within 24 hours after an administrator reset/,
+        /trong vòng 24 giờ sau khi/,
+      ),
       outside_hours: bilingual(
         /Monday-Friday 7:00-19:00 Vietnam time/,
         /thứ Hai-thứ Sáu 7:00-19:00 giờ Việt Nam/,
@@ -355,5 +365,49 @@ describe('access log (end to end)', () => {
       'anomalies?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z',
     ).expect(200);
     expect(elsewhere.body.items).toEqual([]);
+  });
+
+  it('flags case data read by an account within a day after an administrator reset its password', async () => {
+    const audit = t.app.get(AuditService);
+    const ds = t.app.get(DataSource);
+    const officer = await givenUser(t, { role: 'ward_officer', username: 'ward.taken.over' });
+    const read = (at: number, caseId: string) => {
+      const now = jest.spyOn(Date, 'now').mockReturnValue(at);
+      return ds
+        .transaction((m) =>
+          audit.record(m, user(officer.id, ['00145']), {
+            action: 'case.read',
+            resourceType: 'case',
+            caseId,
+            resourceId: caseId,
+            provinceCode: '01',
+          }),
+        )
+        .finally(() => now.mockRestore());
+    };
+    const before = Date.now() - 3600_000;
+    await read(before, '0c000000-0000-4000-8000-000000000001'); // before the reset: not flagged
+    await givenPasswordReset(t, officer.id, 'reset-by-admin-lantern-66');
+    const [reset] = await ds.query(
+      `SELECT at FROM audit_events WHERE action = 'user.update' AND reason = 'user.password_reset' AND resource_id = $1`,
+      [officer.id],
+    );
+    await read(Date.now(), '0c000000-0000-4000-8000-000000000002');
+    await read(Date.now(), '0c000000-0000-4000-8000-000000000003');
+    const res = await get('hanoi', 'anomalies').expect(200);
+    const flagged = res.body.items.filter(
+      (i: { rule: string; actorId: string }) => i.rule === 'after_admin_reset' && i.actorId === officer.id,
+    );
+    expect(flagged).toEqual([
+      expect.objectContaining({
+        count: 2,
+        windowStart: new Date(reset.at).toISOString(),
+        actorRole: 'ward_officer',
+      }),
+    ]);
+    expect(res.body.rules.after_admin_reset.vi).toMatch(/quản trị viên đặt lại mật khẩu/);
+    // Not in another province's view.
+    const elsewhere = await get('haiphong', 'anomalies').expect(200);
+    expect(elsewhere.body.items.filter((i: { actorId: string }) => i.actorId === officer.id)).toEqual([]);
   });
 });

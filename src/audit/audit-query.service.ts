@@ -32,6 +32,8 @@ export const ANOMALY_RULES = {
   manyCasesPerHour: 20,
   denialsPerHour: 5,
   workingHours: { from: 7, to: 19, days: { en: 'Monday-Friday', vi: 'thứ Hai-thứ Sáu' } },
+  /** Hours after an administrator reset an account's password or two-factor in which its access is flagged. */
+  afterResetHours: 24,
 } as const;
 
 interface EventRow {
@@ -159,7 +161,7 @@ export class AuditQueryService {
     const params = { ...scope.params, from, to };
     const base = `${scope.sql} AND e.at >= :from AND e.at < :to`;
     const local = `((e.at AT TIME ZONE 'UTC') + interval '7 hours')`;
-    const { manyCasesPerHour, denialsPerHour, workingHours } = ANOMALY_RULES;
+    const { manyCasesPerHour, denialsPerHour, workingHours, afterResetHours } = ANOMALY_RULES;
     const caseData = `split_part(e.action, '.', 1) IN ('case', 'referral', 'consent', 'note', 'break_glass')`;
 
     return this.dataSource.transaction(async (m) => {
@@ -189,6 +191,18 @@ export class AuditQueryService {
             AND (extract(isodow FROM ${local}) >= 6 OR extract(hour FROM ${local}) < ${workingHours.from}
                  OR extract(hour FROM ${local}) >= ${workingHours.to})
           GROUP BY e.actor_id, date_trunc('day', ${local})
+         UNION ALL
+         SELECT 'after_admin_reset', e.actor_id, min(e.actor_role), NULL, count(*), r.at,
+                min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
+           FROM audit_events e
+           JOIN audit_events r
+             ON r.action = 'user.update' AND r.outcome = 'allowed'
+            AND r.reason IN ('user.password_reset', 'user.totp_reset')
+            AND r.resource_id = e.actor_id
+            AND r.at >= :from::timestamptz - interval '${afterResetHours} hours' AND r.at < :to
+            AND e.at >= r.at AND e.at < r.at + interval '${afterResetHours} hours'
+          WHERE ${base} AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL AND ${caseData}
+          GROUP BY e.actor_id, r.at
           ORDER BY 6 DESC, 1, 2`,
         params,
       );
@@ -203,6 +217,10 @@ export class AuditQueryService {
           repeated_denials: {
             en: `at least ${denialsPerHour} denied accesses within one hour by one account (or, without an account, from one IP address)`,
             vi: `ít nhất ${denialsPerHour} lần truy cập bị từ chối trong một giờ của một tài khoản (hoặc, khi không có tài khoản, từ một địa chỉ IP)`,
+          },
+          after_admin_reset: {
+            en: `an account accessed case data within ${afterResetHours} hours after an administrator reset its password or two-factor (whoever knows the password an administrator set can sign in as the account)`,
+            vi: `một tài khoản đã truy cập dữ liệu vụ việc trong vòng ${afterResetHours} giờ sau khi quản trị viên đặt lại mật khẩu hoặc xác thực hai lớp của tài khoản đó (ai biết mật khẩu do quản trị viên đặt đều có thể đăng nhập bằng tài khoản này)`,
           },
           outside_hours: {
             en: `an account accessed case data outside ${workingHours.days.en} ${workingHours.from}:00-${workingHours.to}:00 Vietnam time`,

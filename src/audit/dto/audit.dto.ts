@@ -153,13 +153,16 @@ export class AnomaliesQuery {
 }
 
 export class AnomalyView {
-  @ApiProperty({ enum: ['many_cases', 'repeated_denials', 'outside_hours'] }) rule!: string;
+  @ApiProperty({ enum: ['many_cases', 'repeated_denials', 'outside_hours', 'after_admin_reset'] }) rule!: string;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) actorId!: string | null;
   @ApiProperty({ nullable: true, type: String }) actorRole!: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, description: 'For denials without an account' })
   ip?: string | null;
   @ApiProperty({ description: 'Distinct cases, denials or accesses that triggered the rule' }) count!: number;
-  @ApiProperty({ format: 'date-time', description: 'Start of the window (hour or day) it happened in' })
+  @ApiProperty({
+    format: 'date-time',
+    description: 'Start of the window it happened in: the hour, the day, or the moment of the reset',
+  })
   windowStart!: string;
   @ApiProperty({ format: 'date-time' }) firstAt!: string;
   @ApiProperty({ format: 'date-time' }) lastAt!: string;
