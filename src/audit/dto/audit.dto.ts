@@ -153,7 +153,8 @@ export class AnomaliesQuery {
 }
 
 export class AnomalyView {
-  @ApiProperty({ enum: ['many_cases', 'repeated_denials', 'outside_hours', 'after_admin_reset'] }) rule!: string;
+  @ApiProperty({ enum: ['many_cases', 'repeated_denials', 'outside_hours', 'after_admin_reset'] })
+  rule!: string;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) actorId!: string | null;
   @ApiProperty({ nullable: true, type: String }) actorRole!: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, description: 'For denials without an account' })
