@@ -142,6 +142,21 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(JSON.stringify(rows)).not.toMatch(/ward\.locked|ghost/);
   });
 
+  it('holds the lock under a burst: of 25 sign-ins sent at once, at most 5 reach the password check', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'ward.burst' });
+    const answers = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        login({ username: 'ward.burst', password: i === 24 ? TEST_PASSWORD : `wrong-burst-${i}` }),
+      ),
+    );
+    const by = (status: number) => answers.filter((a) => a.status === status).length;
+    expect(by(401) + by(200)).toBeLessThanOrEqual(5);
+    expect(by(429)).toBeGreaterThanOrEqual(20);
+    expect(by(401) + by(200) + by(429)).toBe(25);
+    // Locked now, the right password included.
+    await login({ username: 'ward.burst', password: TEST_PASSWORD }).expect(429);
+  });
+
   it('a successful sign-in clears the account’s failure count', async () => {
     await givenUser(t, { role: 'ward_officer', username: 'ward.reset' });
     for (let i = 0; i < 4; i++)

@@ -89,7 +89,8 @@ export class AuthService {
       });
       return new DomainError(code, undefined, undefined, retryAfterSeconds);
     };
-    const lockedFor = await this.throttle.lockedForSeconds(keys);
+    // The attempt is counted before the password is checked (LoginThrottleService.begin).
+    const lockedFor = await this.throttle.begin(keys);
     if (lockedFor > 0) throw await refuse('auth.throttled', lockedFor);
 
     const fail = async (code: 'auth.invalid_credentials' | 'auth.totp_required'): Promise<never> => {

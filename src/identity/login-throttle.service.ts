@@ -30,43 +30,72 @@ export class LoginThrottleService {
     };
   }
 
-  /** Seconds until the later of the account's and the IP's locks ends; 0 when neither is locked. */
-  async lockedForSeconds(keys: ThrottleKeys): Promise<number> {
-    const rows = await this.dataSource.query<{ seconds: number | null }[]>(
-      `SELECT ceil(extract(epoch FROM max(locked_until) - now()))::int AS seconds
-         FROM login_throttle WHERE key = ANY($1) AND locked_until > now()`,
-      [[keys.account, keys.ip]],
-    );
-    return Math.max(0, rows[0]?.seconds ?? 0);
-  }
-
-  /** Counts one failure on both keys (atomically); returns true when this failure locked either of them. */
-  async recordFailure(keys: ThrottleKeys): Promise<boolean> {
-    const { maxFailuresPerAccount, maxFailuresPerIp, failureWindowSeconds, lockSeconds } = this.config.auth;
-    await this.dataSource.query(
+  /**
+   * Takes an attempt before its password is checked: counts it on both keys at once, as a failure until
+   * `recordSuccess` gives it back. Returns the seconds to wait (0: go on). A key already locked refuses without
+   * counting; an attempt beyond a key's limit locks it and is refused. Counting first is what holds the limit
+   * under a burst: checking the lock and counting only after a password hash (~0.1 s) let every request that
+   * arrived before the fifth failure was written through, thousands in one window.
+   */
+  async begin(keys: ThrottleKeys): Promise<number> {
+    const { maxFailuresPerAccount, maxFailuresPerIp, failureWindowSeconds } = this.config.auth;
+    const rows = await this.dataSource.query<{ key: string; failures: number; seconds: number | null }[]>(
       `INSERT INTO login_throttle AS t (key, failures, window_started_at)
        VALUES ($1, 1, now()), ($2, 1, now())
        ON CONFLICT (key) DO UPDATE SET
-         failures = CASE WHEN t.window_started_at < now() - make_interval(secs => $3) THEN 1 ELSE t.failures + 1 END,
-         window_started_at = CASE WHEN t.window_started_at < now() - make_interval(secs => $3)
-                                  THEN now() ELSE t.window_started_at END`,
+         failures = CASE WHEN t.locked_until > now() THEN t.failures
+                         WHEN t.window_started_at < now() - make_interval(secs => $3) THEN 1
+                         ELSE t.failures + 1 END,
+         window_started_at = CASE WHEN t.locked_until > now() THEN t.window_started_at
+                                  WHEN t.window_started_at < now() - make_interval(secs => $3) THEN now()
+                                  ELSE t.window_started_at END
+       RETURNING key, failures,
+                 CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now()))::int END AS seconds`,
       [keys.account, keys.ip, failureWindowSeconds],
     );
-    const locked = returnedRows<{ key: string }>(
+    const lockedFor = Math.max(0, ...rows.map((r) => r.seconds ?? 0));
+    if (lockedFor > 0) return lockedFor;
+    const over = rows.some(
+      (r) => r.failures > (r.key === keys.account ? maxFailuresPerAccount : maxFailuresPerIp),
+    );
+    if (!over) return 0;
+    await this.lockReached(keys);
+    return this.config.auth.lockSeconds;
+  }
+
+  /**
+   * Settles a failed attempt (already counted by `begin`); returns true when it locked either key, i.e. when
+   * it was the key's last allowed one.
+   */
+  async recordFailure(keys: ThrottleKeys): Promise<boolean> {
+    return (await this.lockReached(keys)).length > 0;
+  }
+
+  /**
+   * A successful attempt: clears the account's count, and gives the IP back the attempt `begin` counted (one
+   * valid account must not reset the IP's count, nor a NAT's sign-ins add up to a lock).
+   */
+  async recordSuccess(keys: ThrottleKeys): Promise<void> {
+    await this.dataSource.query(
+      `WITH cleared AS (DELETE FROM login_throttle WHERE key = $1)
+       UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $2`,
+      [keys.account, keys.ip],
+    );
+  }
+
+  /** Locks each key (not locked yet) whose count reached its limit; returns the keys it locked. */
+  private async lockReached(keys: ThrottleKeys): Promise<{ key: string }[]> {
+    const { maxFailuresPerAccount, maxFailuresPerIp, lockSeconds } = this.config.auth;
+    return returnedRows<{ key: string }>(
       await this.dataSource.query(
         `UPDATE login_throttle
           SET locked_until = now() + make_interval(secs => $4), failures = 0, window_started_at = now()
-        WHERE (key = $1 AND failures >= $2) OR (key = $3 AND failures >= $5)
+        WHERE ((key = $1 AND failures >= $2) OR (key = $3 AND failures >= $5))
+          AND (locked_until IS NULL OR locked_until <= now())
         RETURNING key`,
         [keys.account, maxFailuresPerAccount, keys.ip, lockSeconds, maxFailuresPerIp],
       ),
     );
-    return locked.length > 0;
-  }
-
-  /** A successful sign-in clears the account's count (not the IP's: one valid account must not reset it). */
-  async recordSuccess(keys: ThrottleKeys): Promise<void> {
-    await this.dataSource.query(`DELETE FROM login_throttle WHERE key = $1`, [keys.account]);
   }
 
   /** Removes rows whose window and lock are both over. */

@@ -40,9 +40,10 @@ export class ReauthenticationService {
    * The signed-in user's account when `given` authenticates them: its password, and for an account with
    * two-factor a code not used before (TotpService.check). Otherwise throws, and writes `refused` to the access
    * log as denied with the code as its reason:
-   * - `auth.throttled` (429, before any check) while the account or the address is locked;
    * - `auth.reauthentication_code_required` (403) when the account has two-factor and no code was given, before
-   *   the password is checked (so it tells nothing about the password and is not counted);
+   *   anything else (so it tells nothing about the password and is not counted);
+   * - `auth.throttled` (429, before the password is checked) while the account or the address is locked, or
+   *   when this attempt is beyond the limit;
    * - `auth.reauthentication_failed` (403) for a wrong password or code, counted toward the lock. Which of the
    *   two was wrong is not said, as at sign-in.
    * Nothing is logged on success: the operation's own entry follows.
@@ -55,10 +56,11 @@ export class ReauthenticationService {
       await this.audit.recordDenied(p, { ...refused, reason: e.code });
       throw e;
     };
-    const lockedFor = await this.throttle.lockedForSeconds(keys);
-    if (lockedFor > 0) return refuse(new DomainError('auth.throttled', undefined, undefined, lockedFor));
     const needsCode = user.totpEnabledAt !== null && this.totp.enforcedFor(user);
     if (needsCode && !given.totp) return refuse(new DomainError('auth.reauthentication_code_required'));
+    // Counted before the password is checked, as a sign-in is (LoginThrottleService.begin).
+    const lockedFor = await this.throttle.begin(keys);
+    if (lockedFor > 0) return refuse(new DomainError('auth.throttled', undefined, undefined, lockedFor));
     const passwordRight = (await this.hasher.verify(user.passwordHash, given.password)).valid;
     if (!passwordRight || (needsCode && !(await this.totp.check(user, given.totp!)))) {
       const locked = await this.throttle.recordFailure(keys);
