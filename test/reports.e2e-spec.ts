@@ -340,6 +340,12 @@ describe('reports (end to end)', () => {
         .slice(0, 10);
       expect(byDefault.body.period).toMatchObject({ from: `${lastWhole.slice(0, 4)}-01-01`, to: lastWhole });
       await get('supervisor.hanoi', '/api/v1/reports/summary?from=2024-03-02&to=2024-03-15').expect(200);
+      // Months that are over only (this one would change day by day); an Action Month that is over.
+      const thisMonth = await get('admin', `/api/v1/reports/summary?from=${monthStart}&to=2100-12-31`).expect(
+        400,
+      );
+      expect(thisMonth.body.errors[0].field).toBe('to');
+      await get('admin', '/api/v1/reports/action-month?year=2024').expect(200);
     });
 
     it('gives a national supervisor every province, protected', async () => {

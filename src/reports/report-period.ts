@@ -81,6 +81,10 @@ export function summaryPeriod(
     if (lastDayOfMonthBefore(nextDay(period.to)) !== period.to) {
       throw fieldError('to', WHOLE_MONTHS.en, WHOLE_MONTHS.vi);
     }
+    // A month not over yet would change from one day to the next: read twice, it gives a day.
+    if (period.to > lastDayOfMonthBefore(vietnamDate(now))) {
+      throw fieldError('to', MONTHS_OVER.en, MONTHS_OVER.vi);
+    }
   }
   return period;
 }
@@ -89,6 +93,24 @@ const WHOLE_MONTHS = {
   en: 'an administrator’s report covers whole months: from the first day of a month to the last day of a month',
   vi: 'báo cáo của quản trị viên gồm các tháng trọn vẹn: từ ngày đầu tháng đến ngày cuối tháng',
 };
+const MONTHS_OVER = {
+  en: 'an administrator’s report covers months that are over: it ends with last month at the latest',
+  vi: 'báo cáo của quản trị viên chỉ gồm các tháng đã kết thúc: muộn nhất là tháng trước',
+};
+
+/**
+ * An administrator's Action Month: only once it is over (after 15 December, Vietnam time), for the same reason
+ * as whole months: read twice while it runs, it would give the days between.
+ */
+export function assertActionMonthOver(year: number, now: Date): void {
+  if (vietnamDate(now) <= `${year}-12-15`) {
+    throw fieldError(
+      'year',
+      'an administrator reads an Action Month once it is over (after 15 December)',
+      'quản trị viên chỉ xem Tháng hành động khi đã kết thúc (sau ngày 15 tháng 12)',
+    );
+  }
+}
 
 /** The last day of the month before the month of `date` (YYYY-MM-DD). */
 function lastDayOfMonthBefore(date: string): string {

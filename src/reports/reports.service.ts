@@ -18,6 +18,7 @@ import { REPORT_NOTES } from './report-labels';
 import { AreaBreakdown, buildProtectedReport, flattenReport, FlatRow, ProtectedReport } from './report-model';
 import {
   actionMonthPeriod,
+  assertActionMonthOver,
   defaultActionMonthYear,
   REPORT_TIME_ZONE,
   ReportPeriod,
@@ -110,6 +111,7 @@ export class ReportsService {
     if (year > Number(vietnamDate(now).slice(0, 4))) {
       throw fieldError('year', 'is after the current year', 'là năm sau năm hiện tại');
     }
+    if (p.role === 'admin') assertActionMonthOver(year, now);
     const periods = [actionMonthPeriod(year), actionMonthPeriod(year - 1)] as const;
     return this.dataSource.transaction(async (m) => {
       const area = await this.resolveArea(m, p, ability, q);
