@@ -839,6 +839,37 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(after.body).not.toHaveProperty('case');
     });
 
+    it('an expired consent’s referral is revoked before a report counts it, and before a new referral is refused as a duplicate', async () => {
+      const c = await newCase();
+      const first = await consentForAnHour(c.id);
+      const r = await refer(c.id, police, first);
+      await expireNow(first);
+      // A new consent to the same organisation grounds a new referral at once: the old one is revoked first.
+      const second = await consentForAnHour(c.id);
+      const again = await refer(c.id, police, second);
+      expect(again.id).not.toBe(r.id);
+      const db = t.app.get(DataSource);
+      const [old] = await db.query(`SELECT status, revoke_cause FROM referrals WHERE id = $1`, [r.id]);
+      expect(old).toEqual({ status: 'revoked', revoke_cause: 'consent_expired' });
+      // And a report, the first thing to look after an expiry, counts it as revoked.
+      await expireNow(second);
+      await as('supervisor.hanoi').get('/api/v1/reports/summary').expect(200);
+      const [counted] = await db.query(`SELECT status FROM referrals WHERE id = $1`, [again.id]);
+      expect(counted.status).toBe('revoked');
+    });
+
+    it('an expired consent cannot be withdrawn (409): its end stays its expiry', async () => {
+      const c = await newCase();
+      const consentId = await consentForAnHour(c.id);
+      await expireNow(consentId);
+      const res = await as('ward.longbien').delete(`/api/v1/cases/${c.id}/consents/${consentId}`).expect(409);
+      expect(res.body.code).toBe('conflict.state');
+      const [row] = await t.app
+        .get(DataSource)
+        .query(`SELECT withdrawn_at FROM consents WHERE id = $1`, [consentId]);
+      expect(row.withdrawn_at).toBeNull();
+    });
+
     it('an expired consent takes the case off the provider’s case list at once', async () => {
       const c = await newCase();
       const consentId = await consentForAnHour(c.id);

@@ -205,6 +205,14 @@ export class ConsentsService {
           vi: 'Sự đồng ý đã được rút lại.',
         });
       }
+      // Ended by its expiry: withdrawing it now would rewrite its history (and its referrals' revocations would
+      // name a withdrawal instead of the expiry).
+      if (consent.status === 'expired') {
+        throw new DomainError('conflict.state', {
+          en: 'The consent has expired; there is nothing left to withdraw.',
+          vi: 'Sự đồng ý đã hết hạn; không còn gì để rút lại.',
+        });
+      }
       const [[updated]] = await m.query<[ConsentRow[], number]>(
         `UPDATE consents k SET withdrawn_at = now(), withdrawn_by = $2 WHERE k.id = $1 RETURNING ${CONSENT_COLUMNS}`,
         [consentId, p.userId],

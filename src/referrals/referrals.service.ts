@@ -61,7 +61,9 @@ export class ReferralsService {
     caseId: string,
     dto: CreateReferralDto,
   ): Promise<ReferralView> {
-    return this.audit.transaction(async (m, deny) => {
+    // A referral of an expired consent is revoked first, so that it no longer counts as the organisation's
+    // open one (a new consent may ground a new referral at once).
+    return this.afterExpiry(p, async (m, deny) => {
       const row = await this.cases.findById(m, caseId, [], true);
       const subject: ReferralSubject | null = row && {
         kind: 'Referral',

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { ConsentExpiryService } from '../consents/consent-expiry.service';
 import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
 import { DomainError, fieldError } from '../common/errors/domain-error';
@@ -70,7 +71,17 @@ export class ReportsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly reports: ReportsRepository,
     private readonly audit: AuditService,
+    private readonly expiry: ConsentExpiryService,
   ) {}
+
+  /**
+   * Referrals whose consent has expired are revoked before anything is counted (in a transaction of their
+   * own, as a provider's read does): counted as they were stored, they would still be pending, accepted or
+   * overdue.
+   */
+  private revokeExpired(p: Principal): Promise<string[]> {
+    return this.audit.session((m) => this.expiry.revokeExpired(m, p.request));
+  }
 
   async summary(
     p: Principal,
@@ -80,6 +91,7 @@ export class ReportsService {
   ): Promise<SummaryResult> {
     // An administrator (no triage facts) gets whole months only: no single day by differencing.
     const period = summaryPeriod(q.from, q.to, now, p.role === 'admin');
+    await this.revokeExpired(p);
     return this.dataSource.transaction(async (m) => {
       const area = await this.resolveArea(m, p, ability, q);
       const breakdown = await this.breakdown(m, p, area);
@@ -113,6 +125,7 @@ export class ReportsService {
     }
     if (p.role === 'admin') assertActionMonthOver(year, now);
     const periods = [actionMonthPeriod(year), actionMonthPeriod(year - 1)] as const;
+    await this.revokeExpired(p);
     return this.dataSource.transaction(async (m) => {
       const area = await this.resolveArea(m, p, ability, q);
       const breakdown = await this.breakdown(m, p, area);
