@@ -157,6 +157,18 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await login({ username: 'ward.burst', password: TEST_PASSWORD }).expect(429);
   });
 
+  it('outside the demo, a demo account neither signs in nor keeps its session (its password was printed for all)', async () => {
+    const u = await givenUser(t, { role: 'admin', username: 'admin.leftover' });
+    const token = (await login({ username: 'admin.leftover', password: TEST_PASSWORD }).expect(200)).body
+      .accessToken as string;
+    await http().get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(200);
+    // As if seeded by an earlier demo run on this database (this app runs without HAVEN_DEMO).
+    await t.app.get(DataSource).query(`UPDATE users SET demo_account = true WHERE id = $1`, [u.id]);
+    const refused = await login({ username: 'admin.leftover', password: TEST_PASSWORD }).expect(401);
+    expect(refused.body.code).toBe('auth.invalid_credentials');
+    await http().get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(401);
+  });
+
   it('a successful sign-in clears the account’s failure count', async () => {
     await givenUser(t, { role: 'ward_officer', username: 'ward.reset' });
     for (let i = 0; i < 4; i++)

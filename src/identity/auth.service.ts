@@ -6,6 +6,7 @@ import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../authz/principal';
 import type { RequestContext } from '../common/http/request-context';
 import { DomainError } from '../common/errors/domain-error';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 import { LOGGER } from '../common/logging/logger.module';
 import { MAX_PASSWORD_BYTES, PasswordHasher } from '../crypto/password-hasher';
 import type { ChangePasswordDto, MeResponse } from './dto/auth.dto';
@@ -67,6 +68,7 @@ export class AuthService {
     @Inject(LOGGER) private readonly logger: Logger,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly reauth: ReauthenticationService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async signIn(c: Credentials): Promise<SignedIn> {
@@ -100,7 +102,13 @@ export class AuthService {
       throw await refuse(code);
     };
 
-    if (!user || Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
+    // The demo's accounts (one printed password for all) are unknown outside the demo, e.g. on a database
+    // seeded with demo data and then run without HAVEN_DEMO.
+    if (
+      !user ||
+      (user.demoAccount && !this.config.demo.enabled) ||
+      Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES
+    ) {
       await this.hasher.verifyDummy(password);
       return fail('auth.invalid_credentials');
     }

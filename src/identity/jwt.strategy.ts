@@ -1,10 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { createSecretKey } from 'node:crypto';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import type { Principal } from '../authz/principal';
 import { requestContextOf } from '../common/http/request-context';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 import { PurposeKeys } from '../crypto';
 import { AccessTokenClaims, TOKEN_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER } from './token.service';
 import { UsersRepository } from './users.repository';
@@ -21,6 +22,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(
     keys: PurposeKeys,
     private readonly users: UsersRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
@@ -45,6 +47,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     if (typeof ver !== 'number' || typeof exp !== 'number') return false;
     const row = await this.users.findSession(sub, jti);
     if (!row || row.status !== 'active' || row.revoked || row.tokenVersion !== ver) return false;
+    // The demo's accounts share one printed password: they exist only while the demo runs.
+    if (row.demoAccount && !this.config.demo.enabled) return false;
     return {
       userId: row.id,
       username: row.username,

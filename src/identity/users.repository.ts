@@ -17,6 +17,7 @@ export interface SessionRow {
   provinceCode: string | null;
   wardCodes: string[];
   revoked: boolean;
+  demoAccount: boolean;
 }
 
 export interface UserListFilter {
@@ -52,7 +53,8 @@ export class UsersRepository {
               u.organization_id AS "organizationId", o.sector, u.province_code AS "provinceCode",
               ARRAY(SELECT uc.commune_code FROM user_communes uc WHERE uc.user_id = u.id ORDER BY 1)::text[]
                 AS "wardCodes",
-              EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $2) AS revoked
+              EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $2) AS revoked,
+              u.demo_account AS "demoAccount"
          FROM users u
          LEFT JOIN organizations o ON o.id = u.organization_id
         WHERE u.id = $1`,
