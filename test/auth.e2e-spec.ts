@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { PasswordHasher } from '../src/crypto/password-hasher';
 import { startTestApp, TestApp } from './support/app';
 import {
   codeFor,
@@ -167,6 +168,29 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     const refused = await login({ username: 'admin.leftover', password: TEST_PASSWORD }).expect(401);
     expect(refused.body.code).toBe('auth.invalid_credentials');
     await http().get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(401);
+  });
+
+  it('re-hashing an old hash at sign-in never undoes a password reset made meanwhile', async () => {
+    const u = await givenUser(t, { role: 'ward_officer', username: 'ward.rehash' });
+    const hasher = t.app.get(PasswordHasher);
+    const db = t.app.get(DataSource);
+    const resetHash = await hasher.hash('reset-meanwhile-lantern-77');
+    // The stored hash has old parameters, and an administrator resets the password while it is re-hashed.
+    const verify = jest.spyOn(hasher, 'verify').mockResolvedValueOnce({ valid: true, needsRehash: true });
+    const original = hasher.hash.bind(hasher);
+    const hash = jest.spyOn(hasher, 'hash').mockImplementationOnce(async (password: string) => {
+      await db.query(`UPDATE users SET password_hash = $2 WHERE id = $1`, [u.id, resetHash]);
+      return original(password);
+    });
+    try {
+      await login({ username: 'ward.rehash', password: TEST_PASSWORD }).expect(200);
+    } finally {
+      verify.mockRestore();
+      hash.mockRestore();
+    }
+    const [row] = await db.query(`SELECT password_hash FROM users WHERE id = $1`, [u.id]);
+    expect(row.password_hash).toBe(resetHash);
+    await login({ username: 'ward.rehash', password: 'reset-meanwhile-lantern-77' }).expect(200);
   });
 
   it('a successful sign-in clears the account’s failure count', async () => {

@@ -221,8 +221,16 @@ export class AuthService {
     return user;
   }
 
+  /**
+   * Stores the password again with the current hashing parameters, unless the stored hash changed meanwhile
+   * (a reset or a change during this sign-in): writing the old password back would undo it.
+   */
   private async rehash(user: User, password: string): Promise<void> {
     const hash = await this.hasher.hash(password);
-    await this.users.update(user.id, { passwordHash: hash });
+    await this.dataSource.query(`UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3`, [
+      user.id,
+      hash,
+      user.passwordHash,
+    ]);
   }
 }
