@@ -1,5 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { defineAbilityFor } from '../src/authz/ability.factory';
+import type { Principal } from '../src/authz/principal';
+import { UsersService } from '../src/identity/users.service';
 import { startTestApp, TestApp } from './support/app';
 import { givenDemoUnits, givenOrganization, givenSignedIn, givenUser } from './support/identity';
 
@@ -410,5 +414,80 @@ describe('directory and account administration (end to end)', () => {
         await as(admin).patch(`/api/v1/${kind}/not-a-uuid`, { name: 'x' }).expect(404);
       }
     });
+  });
+});
+
+describe('administrators administering administrators (end to end)', () => {
+  let t: TestApp;
+  const http = () => request(t.app.getHttpServer());
+  const patch = (token: string, id: string, body: object) =>
+    http().patch(`/api/v1/users/${id}`).set('Authorization', `Bearer ${token}`).send(body);
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    await givenDemoUnits(t);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('an administrator resets neither their own password nor their own two-factor through account administration', async () => {
+    const { user, token } = await givenSignedIn(t, { role: 'admin', username: 'admin.self' });
+    const [before] = await t.app
+      .get(DataSource)
+      .query(`SELECT password_hash FROM users WHERE id = $1`, [user.id]);
+    const own = await patch(token, user.id, { password: 'taken-over-lantern-90' })
+      .set('Accept-Language', 'vi')
+      .expect(403);
+    expect(own.body).toMatchObject({ code: 'auth.forbidden' });
+    expect(own.body.detail).toMatch(/\/auth\/password/);
+    await patch(token, user.id, { resetTotp: true }).expect(403);
+    const [after] = await t.app
+      .get(DataSource)
+      .query(`SELECT password_hash FROM users WHERE id = $1`, [user.id]);
+    expect(after).toEqual(before);
+    // Another account's, as before.
+    const other = await givenUser(t, { role: 'ward_officer', username: 'ward.reset.by.admin' });
+    await patch(token, other.id, { password: 'reset-by-admin-lantern-91' }).expect(200);
+  });
+
+  it('two administrators disabling each other at once leave one of them active', async () => {
+    const db = t.app.get(DataSource);
+    const a = await givenSignedIn(t, { role: 'admin', username: 'admin.first' });
+    const b = await givenSignedIn(t, { role: 'admin', username: 'admin.second' });
+    // Only these two stay active.
+    await db.query(`UPDATE users SET status = 'disabled' WHERE role = 'admin' AND id <> ALL($1::uuid[])`, [
+      [a.user.id, b.user.id],
+    ]);
+    // Through the service, so that both run at once (over HTTP the second's token may already be refused).
+    const as = (u: { id: string; username: string }): [Principal, ReturnType<typeof defineAbilityFor>] => {
+      const p: Principal = {
+        userId: u.id,
+        username: u.username,
+        role: 'admin',
+        wardCodes: [],
+        organizationId: null,
+        sector: null,
+        provinceCode: null,
+        enrollmentOnly: false,
+        passwordChangeRequired: false,
+        tokenId: randomUUID(),
+        tokenExpiresAt: new Date(Date.now() + 60_000),
+        request: { requestId: `race-${u.username}` },
+      };
+      return [p, defineAbilityFor(p)];
+    };
+    const users = t.app.get(UsersService);
+    const answers = await Promise.allSettled([
+      users.update(b.user.id, { status: 'disabled' }, ...as(a.user)),
+      users.update(a.user.id, { status: 'disabled' }, ...as(b.user)),
+    ]);
+    expect(answers.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = answers.find((r): r is PromiseRejectedResult => r.status === 'rejected')!;
+    expect(refused.reason).toMatchObject({ code: 'conflict.state' });
+    const [{ n }] = await db.query(
+      `SELECT count(*)::int AS n FROM users WHERE role = 'admin' AND status = 'active'`,
+    );
+    expect(n).toBe(1);
   });
 });

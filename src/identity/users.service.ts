@@ -98,6 +98,14 @@ export class UsersService {
   }
 
   async update(id: string, dto: UpdateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
+    // Not one's own credentials through here: a stolen token alone would set a password it then signs in with.
+    // The user's own change asks for the current password (POST /auth/password); another administrator resets.
+    if (id === caller.userId && (dto.password !== undefined || dto.resetTotp)) {
+      throw new DomainError('auth.forbidden', {
+        en: 'Change your own password with /auth/password (it asks for the current one); another administrator resets your two-factor.',
+        vi: 'Hãy đổi mật khẩu của chính mình qua /auth/password (cần mật khẩu hiện tại); quản trị viên khác đặt lại xác thực hai lớp của bạn.',
+      });
+    }
     if (dto.password !== undefined) {
       const target = await this.users.findById(id);
       if (!target || !ability.can('update', subjectOf(target))) throw new DomainError('resource.not_found');
@@ -105,6 +113,16 @@ export class UsersService {
     }
     const passwordHash = dto.password !== undefined ? await this.hasher.hash(dto.password) : undefined;
     await this.dataSource.transaction(async (manager) => {
+      // A disabling locks the active administrators first (in one order, before the account): two of the last
+      // two disabling each other at once would otherwise leave none (recovering then needs the database).
+      const activeAdmins =
+        dto.status === 'disabled'
+          ? (
+              await manager.query<{ id: string }[]>(
+                `SELECT id FROM users WHERE role = 'admin' AND status = 'active' ORDER BY id FOR UPDATE`,
+              )
+            ).map((r) => r.id)
+          : [];
       const user = await manager
         .getRepository(User)
         .findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
@@ -113,6 +131,17 @@ export class UsersService {
         throw new DomainError('conflict.state', {
           en: 'You cannot disable your own account.',
           vi: 'Bạn không thể vô hiệu hoá tài khoản của chính mình.',
+        });
+      }
+      if (
+        dto.status === 'disabled' &&
+        user.role === 'admin' &&
+        user.status === 'active' &&
+        !activeAdmins.some((a) => a !== user.id)
+      ) {
+        throw new DomainError('conflict.state', {
+          en: 'The last active administrator cannot be disabled.',
+          vi: 'Không thể vô hiệu hoá quản trị viên cuối cùng đang hoạt động.',
         });
       }
       const changes: Partial<User> = {};
