@@ -37,16 +37,17 @@ describe('report model', () => {
     hoursToAccept: { n: 6, median: 3.5, p90: 5.5 },
   });
 
-  it('publishes counts of 5 and more, hides 1-4 as "<5" and the next smallest cell as "suppressed"', () => {
+  it('publishes counts of 5 and more, hides 1-4 as "<5" and the first non-zero cell beside it as "suppressed"', () => {
     const r = buildProtectedReport(raw, { level: 'commune', units: COMMUNES });
     expect(r.cases.total).toBe(20);
+    // The complement is the first non-zero cell in the table's order, whatever its value (not the smallest).
     expect(r.cases.byGbvType).toEqual({
       rape: SMALL_CELL,
       sexual_assault: 0,
-      physical_assault: 10,
+      physical_assault: SUPPRESSED,
       forced_marriage: 0,
       denial_of_resources_opportunities_or_services: 0,
-      psychological_emotional_abuse: SUPPRESSED,
+      psychological_emotional_abuse: 7,
       non_gbv: 0,
     });
     expect(r.cases.byForm).toEqual({ physical: 20, psychological: 8, sexual: 0, economic: 0 });
@@ -68,13 +69,14 @@ describe('report model', () => {
     expect(r.bySectorAndStatus.health.declined).toBe(SMALL_CELL);
     expect(r.bySector.health).toBe(SMALL_CELL);
     expect(r.byStatus.declined).toBe(SMALL_CELL);
-    expect(r.bySector.police).toBe(6);
-    expect(r.byStatus.accepted).toBe(6);
-    expect(r.bySectorAndStatus.police.accepted).toBe(6);
-    // 13 = 6 + health + social: social must be hidden too, and with it what would give it back.
-    expect(r.bySector.social).toBe(SUPPRESSED);
+    // 13 = police + health + 5: police (the first sector in order) must be hidden too, and with it what would
+    // give it back: its cell in the accepted column, and the pending column beside the declined one.
+    expect(r.bySector.police).toBe(SUPPRESSED);
+    expect(r.bySectorAndStatus.police.accepted).toBe(SUPPRESSED);
     expect(r.byStatus.pending).toBe(SUPPRESSED);
-    expect(r.bySectorAndStatus.social.pending).toBe(SUPPRESSED);
+    expect(r.byStatus.accepted).toBe(6);
+    expect(r.bySector.social).toBe(5);
+    expect(r.bySectorAndStatus.social.pending).toBe(5);
     // Zeros inside the breakdown of a "<5" count are hidden too.
     expect(r.bySectorAndStatus.health.pending).toBe(SMALL_CELL);
     expect(r.bySectorAndStatus.police.declined).toBe(SMALL_CELL);

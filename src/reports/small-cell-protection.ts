@@ -17,8 +17,9 @@
  *    (b) the bounds an attacker knows pin it to one value: `"<5"` is 1..4, `"suppressed"` is at least 5, a zero
  *        or a number is exact, and multiple-response tables add inequalities (e.g. 1 + "suppressed" = 6 gives
  *        both away).
- *    For the first disclosed cell, the smallest non-zero shown cell of one of its constraints (a part before a
- *    total) is suppressed as `"suppressed"`, and the check starts again.
+ *    For the first disclosed cell, the first non-zero shown cell (in the fixed order of cells, never by its
+ *    value: chooseComplement) of one of its constraints (a part before a total) is suppressed as
+ *    `"suppressed"`, and the check starts again.
  * Zero is shown and never chosen as a complement (a zero identifies nobody), except inside the breakdown of a
  * count below the threshold (step 1).
  *
@@ -456,16 +457,21 @@ function hasAlternative(m: Model, i: number, constraints: readonly number[]): bo
 }
 
 /**
- * The complementary cell for a disclosed one: the smallest non-zero shown cell among the parts of its
- * constraints, else among their totals; if every cell around it is already hidden, the search widens to the
- * constraints of those hidden cells.
+ * The complementary cell for a disclosed one: the first (in the report's fixed order of cells) non-zero shown
+ * cell among the parts of its constraints, else among their totals; if every cell around it is already
+ * hidden, the search widens to the constraints of those hidden cells.
+ *
+ * Never chosen by its value: the rule is published, and "the smallest" would tell a reader that the
+ * suppressed cell is no larger than every cell still shown beside it, an upper bound the disclosure check
+ * does not model, which gave hidden counts away (total 38: rape 4, sexual assault 7, physical 7,
+ * psychological 20 published as "<5", "suppressed", 7, 20 left sexual assault between 7 and 7, so rape 4).
  */
 function chooseComplement(m: Model, disclosed: number): number | null {
   const seenConstraints = new Set<number>();
   let frontier = new Set<number>([disclosed]);
   const visitedCells = new Set<number>([disclosed]);
   while (frontier.size > 0) {
-    let best: { cell: number; rank: [number, number, number] } | null = null;
+    let best: { cell: number; rank: [number, number] } | null = null;
     const next = new Set<number>();
     for (const cell of frontier) {
       for (const ci of m.memberOf[cell]) {
@@ -475,7 +481,7 @@ function chooseComplement(m: Model, disclosed: number): number | null {
         for (const other of [k.total, ...k.parts]) {
           if (m.state[other] === 'shown') {
             if (m.values[other] > 0 && m.published[other]) {
-              const rank: [number, number, number] = [other === k.total ? 1 : 0, m.values[other], other];
+              const rank: [number, number] = [other === k.total ? 1 : 0, other];
               if (!best || lessThan(rank, best.rank)) best = { cell: other, rank };
             }
           } else if (!visitedCells.has(other)) {
