@@ -152,24 +152,42 @@ export class PasswordHasher implements OnModuleDestroy {
     return this.workers.length;
   }
 
+  /**
+   * Hashes the password in Unicode NFC: Vietnamese typed through different input methods arrives composed
+   * ("ậ" one code point) or decomposed ("a" + two marks), and must match either way.
+   */
   async hash(password: string): Promise<string> {
     checkLength(password);
     return this.track(
       this.pick().run<string>({
         op: 'hash',
-        password,
+        password: password.normalize('NFC'),
         opslimit: PWHASH_OPSLIMIT,
         memlimit: PWHASH_MEMLIMIT,
       }),
     );
   }
 
+  /**
+   * Checks the password in NFC (as hash() stores it). A hash stored before passwords were normalised may be
+   * of the decomposed form as typed: when the NFC form fails and differs, the form as typed is tried too, and
+   * a match asks for a re-hash (stored in NFC from then on). The second try depends on the input only, so
+   * the timing says nothing about the account.
+   */
   async verify(hash: string, password: string): Promise<PasswordCheck> {
     if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
       // Still spend the time of a real check, so the answer's timing says nothing.
       await this.verifyDummy('');
       return { valid: false, needsRehash: false };
     }
+    const composed = password.normalize('NFC');
+    const check = await this.verifyAs(hash, composed);
+    if (check.valid || composed === password) return check;
+    const asTyped = await this.verifyAs(hash, password);
+    return asTyped.valid ? { valid: true, needsRehash: true } : check;
+  }
+
+  private verifyAs(hash: string, password: string): Promise<PasswordCheck> {
     return this.track(
       this.pick().run<PasswordCheck>({
         op: 'verify',

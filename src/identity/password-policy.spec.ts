@@ -22,6 +22,10 @@ describe('password policy', () => {
 
   it('requires at least 12 characters', () => {
     expect(reasons('Xk9!vT2#qL')).toEqual(['minLength']);
+    // Counted as composed characters: 11 letters typed with decomposed marks are 11, not 17.
+    const eleven = 'ậầẩẫấặằẳẵắộ';
+    expect([...eleven.normalize('NFD')].length).toBeGreaterThan(12);
+    expect(reasons(eleven.normalize('NFD'))).toContain('minLength');
   });
 
   it('rejects common passwords, also with digits or symbols added around them', () => {

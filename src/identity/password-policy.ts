@@ -34,7 +34,7 @@ function commonPasswords(): ReadonlySet<string> {
  */
 export function assertPasswordAcceptable(password: string, username?: string, field = 'password'): void {
   const lower = password.normalize('NFC').toLowerCase();
-  const length = [...password].length;
+  const length = [...password.normalize('NFC')].length;
   const core = lower.replace(/^[^\p{L}]+|[^\p{L}]+$/gu, '');
   const list = commonPasswords();
   const reasons: string[] = [];
