@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { returnedRows } from '../database/pg-errors';
@@ -26,7 +27,7 @@ export class LoginThrottleService {
   keysFor(username: string, ip: string): ThrottleKeys {
     return {
       account: `a:${sha256(username.trim().toLowerCase())}`,
-      ip: `i:${sha256(ip)}`,
+      ip: `i:${sha256(throttleAddress(ip))}`,
     };
   }
 
@@ -111,6 +112,31 @@ export class LoginThrottleService {
     );
     return rows.length;
   }
+}
+
+/**
+ * The address a client's failures count against: an IPv4 address as it is (an IPv4-mapped IPv6 one too), an
+ * IPv6 address by its /64 network. One end site usually holds a whole /64, so counting per address would give
+ * one client 2^64 separate counters.
+ */
+export function throttleAddress(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped) return mapped[1];
+  const address = ip.split('%')[0];
+  if (!isIPv6(address)) return ip;
+  const [left, right] = address.includes('::') ? address.split('::') : [address, undefined];
+  const head = left ? left.split(':') : [];
+  const tail = right ? right.split(':') : [];
+  // An embedded IPv4 tail is two groups; only the first four groups matter here.
+  const tailGroups = tail.length + (tail.at(-1)?.includes('.') ? 1 : 0);
+  const groups =
+    right === undefined
+      ? head
+      : [...head, ...new Array<string>(8 - head.length - tailGroups).fill('0'), ...tail];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }
 
 function sha256(text: string): string {
