@@ -12,6 +12,7 @@ import { ReferralPlaces1764000001100 } from './1764000001100-ReferralPlaces';
 import { CaseCounts1764000001200 } from './1764000001200-CaseCounts';
 import { KekFloors1764000001300 } from './1764000001300-KekFloors';
 import { PasswordChangeRequired1764000001400 } from './1764000001400-PasswordChangeRequired';
+import { StepUps1764000001500 } from './1764000001500-StepUps';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -32,4 +33,5 @@ export const MIGRATIONS = [
   CaseCounts1764000001200,
   KekFloors1764000001300,
   PasswordChangeRequired1764000001400,
+  StepUps1764000001500,
 ];

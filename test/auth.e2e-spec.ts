@@ -6,6 +6,7 @@ import {
   codeFor,
   givenDemoUnits,
   givenPasswordReset,
+  givenSignedIn,
   givenTotp,
   givenUser,
   TEST_PASSWORD,
@@ -274,6 +275,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
         totp: await codeFor(secret),
       }).expect(200)
     ).body.accessToken as string;
+    await stepUp(adminToken, secret);
     const w = await givenUser(t, { role: 'ward_officer', username: 'ward.disabled' });
     const token = (await login({ username: 'ward.disabled', password: TEST_PASSWORD }).expect(200)).body
       .accessToken;
@@ -310,6 +312,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
         totp: await codeFor(secret),
       }).expect(200)
     ).body.accessToken as string;
+    await stepUp(adminToken, secret);
     const w = await givenUser(t, { role: 'ward_officer', username: 'ward.reset.pw' });
     const token = (await login({ username: 'ward.reset.pw', password: TEST_PASSWORD }).expect(200)).body
       .accessToken;
@@ -358,6 +361,13 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
         WHERE resource_id = $1 AND action NOT LIKE 'auth.login%' ORDER BY seq`,
       [id],
     );
+  /** Account administration asks for a recent step-up: the next step's code (the sign-in used this one). */
+  const stepUp = async (token: string, secret: string) =>
+    http()
+      .post('/api/v1/auth/step-up')
+      .auth(token, { type: 'bearer' })
+      .send({ password: TEST_PASSWORD, totp: await codeFor(secret, 30) })
+      .expect(200);
   const changePassword = (token: string, body: Record<string, unknown>) =>
     http().post('/api/v1/auth/password').auth(token, { type: 'bearer' }).send(body);
 
@@ -562,6 +572,64 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(t.logs.join('')).not.toMatch(/ZZMARKER|cobalt-meadow/);
   });
 
+  it('account and organisation administration needs a recent step-up of the same session: a token alone creates no account', async () => {
+    const { user: admin, token } = await givenSignedIn(
+      t,
+      { role: 'admin', username: 'admin.stepper' },
+      { steppedUp: false },
+    );
+    const other = (
+      await givenSignedIn(t, { role: 'admin', username: 'admin.stepper.two' }, { steppedUp: false })
+    ).token;
+    const create = (bearer: string, username: string) =>
+      http()
+        .post('/api/v1/users')
+        .auth(bearer, { type: 'bearer' })
+        .send({ username, password: 'quiet-harbour-lantern-52', role: 'ward_officer', wardCodes: ['00145'] });
+    const refused = await create(token, 'ward.by.token').set('Accept-Language', 'vi').expect(403);
+    expect(refused.body.code).toBe('auth.step_up_required');
+    expect(refused.body.title).toMatch(/Hãy xác nhận lại danh tính trước/);
+    await http()
+      .post('/api/v1/organizations')
+      .auth(token, { type: 'bearer' })
+      .send({ name: 'Tổ chức bởi token', sector: 'health', serviceArea: { communeCodes: ['00145'] } })
+      .expect(403);
+    const stepUp = (bearer: string, password: string) =>
+      http().post('/api/v1/auth/step-up').auth(bearer, { type: 'bearer' }).send({ password });
+    expect((await stepUp(token, 'not-my-password-at-all').expect(403)).body.code).toBe(
+      'auth.reauthentication_failed',
+    );
+    await create(token, 'ward.by.token').expect(403);
+    const before = Date.now();
+    const ok = await stepUp(token, TEST_PASSWORD).expect(200);
+    const until = Date.parse(ok.body.stepUpUntil);
+    expect(until).toBeGreaterThan(before + 9 * 60_000);
+    expect(until).toBeLessThanOrEqual(Date.now() + 10 * 60_000 + 1000);
+    await create(token, 'ward.by.person').expect(201);
+    // Another session is another matter, even of an administrator who stepped up elsewhere.
+    await create(other, 'ward.by.other').expect(403);
+    // Once it lapses, again.
+    const db = t.app.get(DataSource);
+    await db.query(
+      `UPDATE session_step_ups SET expires_at = now() - interval '1 second' WHERE user_id = $1`,
+      [admin.id],
+    );
+    await create(token, 'ward.too.late').expect(403);
+    const entries = await db.query(
+      `SELECT action, outcome, reason FROM audit_events WHERE actor_id = $1 ORDER BY seq`,
+      [admin.id],
+    );
+    expect(entries).toEqual([
+      { action: 'user.create', outcome: 'denied', reason: 'auth.step_up_required' },
+      { action: 'organization.create', outcome: 'denied', reason: 'auth.step_up_required' },
+      { action: 'auth.step_up', outcome: 'denied', reason: 'auth.reauthentication_failed' },
+      { action: 'user.create', outcome: 'denied', reason: 'auth.step_up_required' },
+      { action: 'auth.step_up', outcome: 'allowed', reason: null },
+      { action: 'user.create', outcome: 'allowed', reason: null },
+      { action: 'user.create', outcome: 'denied', reason: 'auth.step_up_required' },
+    ]);
+  });
+
   it('puts account administration and sign-outs on the access log, in the jurisdiction of the account concerned', async () => {
     const admin = await givenUser(t, { role: 'admin', username: 'admin.audited' });
     const secret = await givenTotp(t, admin.id);
@@ -570,6 +638,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
         200,
       )
     ).body.accessToken as string;
+    await stepUp(adminToken, secret);
     const asAdmin = (req: request.Test) => req.auth(adminToken, { type: 'bearer' });
     const created = await asAdmin(http().post('/api/v1/users'))
       .send({

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { POLICY_KEY, PUBLIC_KEY, RoutePolicy } from '../src/authz/policy.decorator';
+import { STEP_UP_KEY } from '../src/authz/step-up';
 import { startTestApp, TestApp } from './support/app';
 
 /**
@@ -54,10 +55,11 @@ describe('route policies (snapshot)', () => {
           Reflect.getMetadata(PUBLIC_KEY, h.handler) === true ||
           Reflect.getMetadata(PUBLIC_KEY, h.target) === true;
         const policy = Reflect.getMetadata(POLICY_KEY, h.handler) as RoutePolicy | undefined;
+        const stepUp = Reflect.getMetadata(STEP_UP_KEY, h.handler) === true ? ' + step-up' : '';
         const decision = isPublic
           ? 'PUBLIC'
           : policy
-            ? `${policy.action} ${policy.subject}`
+            ? `${policy.action} ${policy.subject}${stepUp}`
             : 'DENIED (no @Policy)';
         if (!isPublic && !policy) undecided.push(`${method.toUpperCase()} ${path}`);
         rows.push({ path, method: method.toUpperCase(), decision });
@@ -97,6 +99,7 @@ describe('route policies (snapshot)', () => {
     expect(limited.map((l) => l.route).sort()).toEqual([
       'POST /api/v1/auth/login',
       'POST /api/v1/auth/password',
+      'POST /api/v1/auth/step-up',
       'POST /api/v1/cases/search',
       'POST /api/v1/cases/{id}/break-glass',
       'POST /api/v1/cases/{id}/shred',

@@ -30,6 +30,7 @@ export const AUDIT_ACTIONS = [
   'auth.login_failed',
   'auth.logout',
   'auth.password_change',
+  'auth.step_up',
   'audit.read',
   'audit.verify',
   'audit.checkpoint',

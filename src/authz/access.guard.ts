@@ -1,6 +1,8 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { AuditAction, AuditResourceType } from '../audit/audit.types';
 import { DomainError } from '../common/errors/domain-error';
@@ -10,6 +12,7 @@ import { AbilityFactory } from './ability.factory';
 import type { AuthenticatedRequest } from './current-principal.decorator';
 import { POLICY_KEY, PUBLIC_KEY, RoutePolicy } from './policy.decorator';
 import type { Principal } from './principal';
+import { hasRecentStepUp, STEP_UP_KEY } from './step-up';
 import type { Action, SubjectName } from './subjects';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -69,6 +72,7 @@ export class AccessGuard extends AuthGuard('jwt') {
     private readonly reflector: Reflector,
     private readonly abilities: AbilityFactory,
     private readonly audit: AuditService,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {
     super();
   }
@@ -88,8 +92,16 @@ export class AccessGuard extends AuthGuard('jwt') {
 
     const ability = this.abilities.createFor(principal);
     req.ability = ability;
-    if (ability.can(policy.action, policy.subject)) return true;
     const addressesRecord = Object.keys(req.params ?? {}).length > 0;
+    const id = req.params?.id;
+    const idOf = typeof id === 'string' ? id : undefined;
+    if (ability.can(policy.action, policy.subject)) {
+      // Allowed, but this route also wants the person, not a token alone (RequiresStepUp).
+      if (!this.reflector.get<boolean>(STEP_UP_KEY, context.getHandler())) return true;
+      if (await hasRecentStepUp(this.dataSource, principal)) return true;
+      await this.recordRefusal(principal, policy, addressesRecord, idOf, 'auth.step_up_required');
+      throw new DomainError('auth.step_up_required');
+    }
     // Why: a restricted session (its password to change, two-factor to set up), else the role has no rule.
     const why: ErrorCode = principal.passwordChangeRequired
       ? 'auth.password_change_required'
@@ -97,14 +109,7 @@ export class AccessGuard extends AuthGuard('jwt') {
         ? 'auth.totp_enrollment_required'
         : 'auth.forbidden';
     // A refusal at the route is on record like the services' refusals, with that reason.
-    const id = req.params?.id;
-    await this.recordRefusal(
-      principal,
-      policy,
-      addressesRecord,
-      typeof id === 'string' ? id : undefined,
-      why,
-    );
+    await this.recordRefusal(principal, policy, addressesRecord, idOf, why);
     // A role without a rule on a record is answered like a missing record: never a hint that it exists.
     throw new DomainError(why === 'auth.forbidden' && addressesRecord ? 'resource.not_found' : why);
   }

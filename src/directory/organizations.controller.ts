@@ -13,6 +13,7 @@ import { UuidParam } from '../common/http/uuid-param';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
+import { RequiresStepUp } from '../authz/step-up';
 import type { Principal } from '../authz/principal';
 import { Problem } from '../common/errors/problem';
 import {
@@ -52,6 +53,7 @@ export class OrganizationsController {
 
   @Post()
   @Policy('create', 'Organization')
+  @RequiresStepUp()
   @ApiOperation({ summary: 'Create an organisation (admin)' })
   @ApiCreatedResponse({ type: OrganizationView })
   @ApiBadRequestResponse({ type: Problem })
@@ -67,6 +69,7 @@ export class OrganizationsController {
 
   @Patch(':id')
   @Policy('update', 'Organization')
+  @RequiresStepUp()
   @ApiOperation({ summary: 'Change an organisation’s name, sector or service area (admin)' })
   @ApiOkResponse({ type: OrganizationView })
   @ApiNotFoundResponse({ type: Problem })

@@ -26,13 +26,18 @@ import {
   TotpVerifyDto,
   TotpVerifyResponse,
 } from './dto/auth.dto';
-import { ApiStepUpResponses } from './dto/step-up.dto';
+import { ApiStepUpResponses, StepUpDto, StepUpResponse } from './dto/step-up.dto';
+import { StepUpService } from './step-up.service';
+import { STEP_UP_MINUTES } from '../authz/step-up';
 import { LocalAuthGuard } from './local-auth.guard';
 
 @ApiTags('auth')
 @Controller('auth')
 export class AuthController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    private readonly stepUps: StepUpService,
+  ) {}
 
   @Post('login')
   @Public()
@@ -69,6 +74,24 @@ export class AuthController {
   @ApiNoContentResponse({ description: 'Signed out' })
   async logout(@CurrentPrincipal() p: Principal): Promise<void> {
     await this.auth.signOut(p);
+  }
+
+  @Post('step-up')
+  @Policy('update', 'Session')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: `Confirm it is you (password, and a new authenticator code with two-factor): for ${STEP_UP_MINUTES} minutes this session may administer accounts and organisations`,
+    description:
+      'Account and organisation administration (creating or changing an account, creating or changing an ' +
+      'organisation) answers 403 `auth.step_up_required` without a step-up of the same session in the last ' +
+      `${STEP_UP_MINUTES} minutes: a stolen access token alone then creates no account and resets no password. ` +
+      'Kept per access token, never past its expiry. On the access log as `auth.step_up`.',
+  })
+  @ApiBody({ type: StepUpDto })
+  @ApiOkResponse({ type: StepUpResponse })
+  @ApiStepUpResponses()
+  stepUp(@CurrentPrincipal() p: Principal, @Body() dto: StepUpDto): Promise<StepUpResponse> {
+    return this.stepUps.stepUp(p, dto);
   }
 
   @Post('password')

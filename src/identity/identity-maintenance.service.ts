@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logging/logger.module';
 import { LoginThrottleService } from './login-throttle.service';
+import { StepUpService } from './step-up.service';
 import { TokenService } from './token.service';
 
 const PRUNE_EVERY_MS = 10 * 60 * 1000;
@@ -14,6 +15,7 @@ export class IdentityMaintenanceService implements OnApplicationBootstrap, OnApp
   constructor(
     private readonly tokens: TokenService,
     private readonly throttle: LoginThrottleService,
+    private readonly stepUps: StepUpService,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -27,14 +29,15 @@ export class IdentityMaintenanceService implements OnApplicationBootstrap, OnApp
   }
 
   /** Safe on several instances at once: plain DELETEs of expired rows. */
-  async prune(): Promise<{ revokedTokens: number; throttleRows: number }> {
+  async prune(): Promise<{ revokedTokens: number; throttleRows: number; stepUps: number }> {
     try {
       const revokedTokens = await this.tokens.pruneRevoked();
       const throttleRows = await this.throttle.prune();
-      return { revokedTokens, throttleRows };
+      const stepUps = await this.stepUps.prune();
+      return { revokedTokens, throttleRows, stepUps };
     } catch (e) {
       this.logger.warn({ err: e }, 'identity maintenance failed; will retry');
-      return { revokedTokens: 0, throttleRows: 0 };
+      return { revokedTokens: 0, throttleRows: 0, stepUps: 0 };
     }
   }
 }

@@ -15,6 +15,7 @@ import { LocalAuthGuard } from './local-auth.guard';
 import { LocalStrategy } from './local.strategy';
 import { LoginThrottleService } from './login-throttle.service';
 import { ReauthenticationService } from './reauthentication.service';
+import { StepUpService } from './step-up.service';
 import { TOKEN_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenService } from './token.service';
 import { TotpSecretCipher } from './totp-secret.cipher';
 import { TotpService } from './totp.service';
@@ -49,6 +50,7 @@ import { UsersService } from './users.service';
     UsersService,
     LoginThrottleService,
     ReauthenticationService,
+    StepUpService,
     TokenService,
     TotpSecretCipher,
     TotpService,

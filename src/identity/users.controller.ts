@@ -13,6 +13,7 @@ import { UuidParam } from '../common/http/uuid-param';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
+import { RequiresStepUp } from '../authz/step-up';
 import type { Principal } from '../authz/principal';
 import { Problem } from '../common/errors/problem';
 import { CreateUserDto, UpdateUserDto, UserList, UserListQuery, UserView } from './dto/user.dto';
@@ -25,6 +26,7 @@ export class UsersController {
 
   @Post()
   @Policy('create', 'User')
+  @RequiresStepUp()
   @ApiOperation({ summary: 'Create an account with one role and its scope (admin)' })
   @ApiCreatedResponse({ type: UserView })
   @ApiBadRequestResponse({ type: Problem })
@@ -60,6 +62,7 @@ export class UsersController {
 
   @Patch(':id')
   @Policy('update', 'User')
+  @RequiresStepUp()
   @ApiOperation({
     summary: 'Disable or re-enable an account, reset its password or two-factor, change its communes (admin)',
     description:

@@ -79,14 +79,30 @@ export async function givenOrganization(t: TestApp, dto: CreateOrganizationDto):
   return t.app.get(OrganizationsService).create(dto, ADMIN, adminAbility());
 }
 
-/** A user and a valid access token, issued without going through /auth/login. */
+/**
+ * A user and a valid access token, issued without going through /auth/login. An administrator's session has
+ * also stepped up (written directly, without an access-log entry: POST /auth/step-up is tested on its own), so
+ * that it may administer accounts and organisations for 10 minutes; `{ steppedUp: false }` leaves it out.
+ */
 export async function givenSignedIn(
   t: TestApp,
   dto: Partial<CreateUserDto> & Pick<CreateUserDto, 'role'>,
+  opts: { steppedUp?: boolean } = {},
 ): Promise<{ user: UserView & { password: string }; token: string }> {
   const user = await givenUser(t, dto);
   const row = await t.app.get(UsersRepository).findById(user.id);
   const { accessToken } = await t.app.get(TokenService).issue(row!);
+  if (dto.role === 'admin' && opts.steppedUp !== false) {
+    const { jti } = JSON.parse(Buffer.from(accessToken.split('.')[1], 'base64url').toString('utf8')) as {
+      jti: string;
+    };
+    await t.app
+      .get(DataSource)
+      .query(
+        `INSERT INTO session_step_ups (token_id, user_id, expires_at) VALUES ($1, $2, now() + interval '10 minutes')`,
+        [jti, user.id],
+      );
+  }
   return { user, token: accessToken };
 }
 

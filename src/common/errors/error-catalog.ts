@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'auth.totp_enrollment_required'
   | 'auth.reauthentication_failed'
   | 'auth.reauthentication_code_required'
+  | 'auth.step_up_required'
   | 'auth.password_change_required'
   | 'user.password_weak'
   | 'user.username_taken'
@@ -107,6 +108,13 @@ export const ERROR_CATALOG: Record<ErrorCode, ErrorCatalogEntry> = {
     title: {
       en: 'The password or the authenticator code is not correct',
       vi: 'Mật khẩu hoặc mã xác thực không đúng',
+    },
+  },
+  'auth.step_up_required': {
+    status: 403,
+    title: {
+      en: 'Confirm it is you first: POST /api/v1/auth/step-up with your password (and a new authenticator code); it lasts 10 minutes',
+      vi: 'Hãy xác nhận lại danh tính trước: POST /api/v1/auth/step-up với mật khẩu (và mã xác thực mới); có hiệu lực 10 phút',
     },
   },
   'auth.reauthentication_code_required': {

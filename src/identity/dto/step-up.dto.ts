@@ -35,6 +35,14 @@ export class StepUpDto extends StepUpCodeDto {
   password!: string;
 }
 
+export class StepUpResponse {
+  @ApiProperty({
+    format: 'date-time',
+    description: 'Until when this session may use the routes that ask for a step-up',
+  })
+  stepUpUntil!: string;
+}
+
 /** The answers of a route that asks for a step-up, for the OpenAPI document. */
 export function ApiStepUpResponses(): MethodDecorator {
   return applyDecorators(
