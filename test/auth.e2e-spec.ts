@@ -224,16 +224,27 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       .query(`SELECT totp_pending_secret::text AS s FROM users WHERE username = 'admin.new'`);
     expect(stored[0].s).not.toContain(Buffer.from(secret).toString('hex'));
 
-    await http()
-      .post('/api/v1/auth/totp/verify')
-      .auth(limited, { type: 'bearer' })
-      .send({ code: '000000' })
-      .expect(422);
-    await http()
-      .post('/api/v1/auth/totp/verify')
-      .auth(limited, { type: 'bearer' })
-      .send({ code: await codeFor(secret, -30) })
-      .expect(200, { totpEnabled: true });
+    const verify = (body: object) =>
+      http().post('/api/v1/auth/totp/verify').auth(limited, { type: 'bearer' }).send(body);
+    await verify({ code: '000000', password: TEST_PASSWORD }).expect(422);
+    // The password too: a stolen token alone binds no authenticator to the account.
+    await verify({ code: await codeFor(secret, -30) }).expect(400);
+    const wrong = await verify({ code: await codeFor(secret, -30), password: 'ZZMARKER-not-mine' }).expect(
+      403,
+    );
+    expect(wrong.body.code).toBe('auth.reauthentication_failed');
+    await verify({ code: await codeFor(secret, -30), password: TEST_PASSWORD }).expect(200, {
+      totpEnabled: true,
+    });
+    const activations = await t.app.get(DataSource).query(
+      `SELECT outcome, reason FROM audit_events WHERE action = 'auth.totp_activate'
+          AND resource_id = (SELECT id FROM users WHERE username = 'admin.new') ORDER BY seq`,
+    );
+    expect(activations).toEqual([
+      { outcome: 'denied', reason: 'auth.totp_invalid' },
+      { outcome: 'denied', reason: 'auth.reauthentication_failed' },
+      { outcome: 'allowed', reason: null },
+    ]);
     // Setting up two-factor ends the earlier session.
     await http().get('/api/v1/auth/me').auth(limited, { type: 'bearer' }).expect(401);
 

@@ -100,6 +100,7 @@ describe('route policies (snapshot)', () => {
       'POST /api/v1/auth/login',
       'POST /api/v1/auth/password',
       'POST /api/v1/auth/step-up',
+      'POST /api/v1/auth/totp/verify',
       'POST /api/v1/cases/search',
       'POST /api/v1/cases/{id}/break-glass',
       'POST /api/v1/cases/{id}/shred',

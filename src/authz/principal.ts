@@ -15,13 +15,14 @@ export interface Principal {
   /** supervisor: the province of the jurisdiction, null for a national supervisor. Null for other roles. */
   readonly provinceCode: string | null;
   /**
-   * Signed in with the password only because two-factor authentication is required and not yet set up:
-   * such a session may only enrol TOTP and sign out.
+   * Signed in with the password only because two-factor authentication is required and not yet set up. Like a
+   * session whose password must change, it holds the Session rules only (ability.factory.ts): see itself, set
+   * up two-factor, change its password, step up, sign out; nothing else.
    */
   readonly enrollmentOnly: boolean;
   /**
    * An administrator set the account's password (creation, reset) and the user has not chosen their own yet:
-   * such a session may only change the password, see itself and sign out.
+   * the Session rules only, as above.
    */
   readonly passwordChangeRequired: boolean;
   /** The access token's id (jti) and expiry, for sign-out. */

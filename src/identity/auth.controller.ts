@@ -141,14 +141,18 @@ export class AuthController {
   @HttpCode(200)
   @ApiOperation({
     summary:
-      'Finish setting up two-factor with a first code; every session then ends (sign in again with a code)',
+      'Finish setting up two-factor with a first code and your password; every session then ends (sign in again with a code)',
+    description:
+      'The password is asked again so that a stolen access token cannot bind an authenticator of its own to the ' +
+      'account (the user would then be locked out at the next sign-in). On the access log as `auth.totp_activate`.',
   })
   @ApiOkResponse({ type: TotpVerifyResponse })
+  @ApiStepUpResponses()
   @ApiBadRequestResponse({ type: Problem })
   @ApiConflictResponse({ type: Problem, description: 'No set-up in progress' })
   @ApiUnprocessableEntityResponse({ type: Problem, description: 'The code is not valid' })
   async verify(@CurrentPrincipal() p: Principal, @Body() dto: TotpVerifyDto): Promise<TotpVerifyResponse> {
-    await this.auth.activateTotp(p, dto.code);
+    await this.auth.activateTotp(p, dto.code, dto.password);
     return { totpEnabled: true };
   }
 }

@@ -195,8 +195,19 @@ export class AuthService {
     return this.totp.enroll(await this.userOf(p));
   }
 
-  async activateTotp(p: Principal, code: string): Promise<void> {
-    await this.totp.activate(await this.userOf(p), code);
+  /**
+   * Activates two-factor with its first code, after the password again (ReauthenticationService): a stolen
+   * token alone must not bind an authenticator to the account. On the access log (`auth.totp_activate`).
+   */
+  async activateTotp(p: Principal, code: string, password: string): Promise<void> {
+    const entry = { action: 'auth.totp_activate', resourceType: 'user', resourceId: p.userId } as const;
+    const user = await this.reauth.confirm(p, { password }, entry);
+    try {
+      await this.totp.activate(user, code, (m) => this.audit.record(m, p, entry));
+    } catch (e) {
+      if (e instanceof DomainError) await this.audit.recordDenied(p, { ...entry, reason: e.code });
+      throw e;
+    }
   }
 
   async me(p: Principal): Promise<MeResponse> {

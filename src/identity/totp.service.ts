@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { generateSecret, generateURI, verify } from 'otplib';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../common/errors/domain-error';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { returnedRows } from '../database/pg-errors';
@@ -57,7 +57,11 @@ export class TotpService {
   }
 
   /** Activates the pending secret with a first code; every earlier session of the user ends (token version). */
-  async activate(user: User, code: string): Promise<void> {
+  async activate(
+    user: User,
+    code: string,
+    alongside?: (manager: EntityManager) => Promise<unknown>,
+  ): Promise<void> {
     if (user.totpEnabledAt || !user.totpPendingSecret) {
       throw new DomainError('conflict.state', {
         en: 'There is no two-factor set-up waiting for a code; start with /auth/totp/enroll.',
@@ -80,6 +84,8 @@ export class TotpService {
         ),
       );
       if (updated.length === 0) throw new DomainError('conflict.state');
+      // E.g. the activation's access-log entry, in its transaction.
+      await alongside?.(manager);
     });
   }
 

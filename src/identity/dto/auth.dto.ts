@@ -95,6 +95,17 @@ export class TotpVerifyDto {
   @IsString()
   @Matches(/^\d{6}$/)
   code!: string;
+
+  @ApiProperty({
+    format: 'password',
+    maxLength: 1024,
+    description:
+      'Your password again: binding an authenticator is done by the person, not by a token alone (a wrong one counts as a failed sign-in)',
+  })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(1024)
+  password!: string;
 }
 
 export class TotpVerifyResponse {
