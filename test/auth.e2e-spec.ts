@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { PasswordHasher } from '../src/crypto/password-hasher';
+import { TokenService } from '../src/identity/token.service';
 import { startTestApp, TestApp } from './support/app';
 import {
   codeFor,
@@ -342,6 +344,22 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await http().get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(401);
     await login({ username: 'ward.reset.pw', password: TEST_PASSWORD }).expect(401);
     await login({ username: 'ward.reset.pw', password: 'lantern-river-copper-77' }).expect(200);
+  });
+
+  it('keeps a sign-out for an hour past its token’s expiry, so an instance whose clock is behind still refuses the token', async () => {
+    const u = await givenUser(t, { role: 'ward_officer', username: 'ward.pruned' });
+    const db = t.app.get(DataSource);
+    const [recent, old] = [randomUUID(), randomUUID()];
+    await db.query(
+      `INSERT INTO revoked_tokens (jti, user_id, expires_at)
+       VALUES ($1, $3, now() - interval '30 minutes'), ($2, $3, now() - interval '61 minutes')`,
+      [recent, old, u.id],
+    );
+    await t.app.get(TokenService).pruneRevoked();
+    const left = await db.query(`SELECT jti FROM revoked_tokens WHERE jti = ANY($1::uuid[])`, [
+      [recent, old],
+    ]);
+    expect(left).toEqual([{ jti: recent }]);
   });
 
   it('sign-out revokes the token; other sessions go on', async () => {
