@@ -337,5 +337,23 @@ describe('emergency break-glass access (end to end)', () => {
       ]);
       expect(JSON.stringify(await sql('SELECT * FROM audit_events'))).not.toContain('xác minh');
     });
+
+    it('found unjustified, the access ends at once, and its user cannot open that case again', async () => {
+      const other = await newCase();
+      const grant = (await open('health.longbien', other).expect(201)).body.id as string;
+      await as('health.longbien').get(`/api/v1/cases/${other}`).expect(200);
+      const res = await as('supervisor.hanoi')
+        .post(`/api/v1/break-glass/${grant}/review`, { justified: false })
+        .expect(200);
+      expect(res.body).toMatchObject({ justified: false, active: false });
+      await as('health.longbien').get(`/api/v1/cases/${other}`).expect(404);
+      const again = await open('health.longbien', other).expect(409);
+      expect(again.body.code).toBe('conflict.state');
+      const [refusal] = await sql(
+        `SELECT outcome, reason FROM audit_events WHERE action = 'break_glass.open' AND request_id = $1`,
+        [again.body.requestId],
+      );
+      expect(refusal).toEqual({ outcome: 'denied', reason: 'break_glass.unjustified' });
+    });
   });
 });

@@ -133,6 +133,25 @@ export class BreakGlassService {
           vi: 'Dữ liệu của vụ việc đã bị hủy.',
         });
       }
+      // A supervisor found this user's emergency access to this case unjustified: not again by themselves.
+      const unjustified = await m.query<unknown[]>(
+        `SELECT 1 FROM break_glass_grants WHERE case_id = $1 AND user_id = $2 AND justified = false LIMIT 1`,
+        [caseId, p.userId],
+      );
+      if (unjustified.length > 0) {
+        deny(p, {
+          action: 'break_glass.open',
+          resourceType: 'break_glass',
+          caseId,
+          provinceCode: row.provinceCode,
+          wardCode: row.wardCode,
+          reason: 'break_glass.unjustified',
+        });
+        throw new DomainError('conflict.state', {
+          en: 'A supervisor found your earlier emergency access to this case unjustified: you cannot open it again.',
+          vi: 'Giám sát viên đã kết luận lần truy cập khẩn cấp trước của bạn vào vụ việc này là không chính đáng: bạn không thể mở lại.',
+        });
+      }
       const categories = [
         ...permittedCaseCategories(
           ability,
@@ -266,7 +285,9 @@ export class BreakGlassService {
           )
         : null;
       await m.query(
-        `UPDATE break_glass_grants SET reviewed_by = $2, reviewed_at = now(), justified = $3, enc_review_note = $4
+        // Found unjustified, the access ends now (if it has not yet).
+        `UPDATE break_glass_grants SET reviewed_by = $2, reviewed_at = now(), justified = $3, enc_review_note = $4,
+                expires_at = CASE WHEN $3 THEN expires_at ELSE least(expires_at, now()) END
          WHERE id = $1`,
         [id, p.userId, dto.justified, note],
       );
