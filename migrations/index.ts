@@ -13,6 +13,7 @@ import { CaseCounts1764000001200 } from './1764000001200-CaseCounts';
 import { KekFloors1764000001300 } from './1764000001300-KekFloors';
 import { PasswordChangeRequired1764000001400 } from './1764000001400-PasswordChangeRequired';
 import { StepUps1764000001500 } from './1764000001500-StepUps';
+import { CaseEndsReferrals1764000001600 } from './1764000001600-CaseEndsReferrals';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -34,4 +35,5 @@ export const MIGRATIONS = [
   KekFloors1764000001300,
   PasswordChangeRequired1764000001400,
   StepUps1764000001500,
+  CaseEndsReferrals1764000001600,
 ];

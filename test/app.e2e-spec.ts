@@ -119,6 +119,22 @@ describe('application (end to end)', () => {
     expect(res.body.code).toBe('request.unsupported_media_type');
   });
 
+  it('an unknown charset or content encoding is a 415 problem, not a 500 (the body parser’s refusals)', async () => {
+    const charset = await http()
+      .post('/api/v1/probe')
+      .set('Content-Type', 'application/json; charset=latin1')
+      .send('{"level":"low"}')
+      .expect(415);
+    expect(charset.body.code).toBe('request.unsupported_media_type');
+    const encoding = await http()
+      .post('/api/v1/probe')
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', 'foo')
+      .send('{"level":"low"}')
+      .expect(415);
+    expect(encoding.body.code).toBe('request.unsupported_media_type');
+  });
+
   it('validation rejects unknown and invalid fields with errors[] naming each field, never echoing values', async () => {
     const res = await http()
       .post('/api/v1/probe')

@@ -858,6 +858,60 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(counted.status).toBe('revoked');
     });
 
+    it('closing a case ends its referrals: its providers see nothing of it from then on', async () => {
+      const c = await newCase();
+      const consentId = await consentForAnHour(c.id);
+      const accepted = await refer(c.id, police, consentId);
+      await as('police.longbien').post(`/api/v1/referrals/${accepted.id}/accept`).expect(200);
+      await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
+        .expect(200);
+      await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(404);
+      const after = await as('police.longbien').get(`/api/v1/referrals/${accepted.id}`).expect(200);
+      expect(after.body).toMatchObject({ status: 'revoked', revokeCause: 'case_closed' });
+      expect(after.body).not.toHaveProperty('case');
+      await as('police.longbien')
+        .post(`/api/v1/referrals/${accepted.id}/notes`, { text: 'muộn' })
+        .expect(404);
+    });
+
+    it('crypto-shredding ends the case’s referrals; what would add to it is 409, never 500; a second shred is 409', async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        sector: 'police',
+        categories: ['identity'],
+        givenBy: 'survivor',
+        expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+      });
+      const pending = await refer(c.id, police, consentId);
+      await as('admin').post(`/api/v1/cases/${c.id}/shred`, { password: DEMO_PASSWORD }).expect(200);
+      const db = t.app.get(DataSource);
+      const [row] = await db.query(`SELECT status, revoke_cause FROM referrals WHERE id = $1`, [pending.id]);
+      expect(row).toEqual({ status: 'revoked', revoke_cause: 'case_shredded' });
+      const inbox = await as('police.longbien').get('/api/v1/referrals?status=pending').expect(200);
+      expect(inbox.body.items.map((i: { id: string }) => i.id)).not.toContain(pending.id);
+      await as('police.longbien')
+        .post(`/api/v1/referrals/${pending.id}/decline`, { reason: 'x' })
+        .expect(409);
+      await as('ward.longbien')
+        .post(`/api/v1/referrals/${pending.id}/notes`, { text: 'ghi chú' })
+        .expect(409);
+      const close = await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/close`, { reason: 'đóng' })
+        .expect(409);
+      expect(close.body.detail).toMatch(/crypto-shredded/);
+      const again = await as('admin')
+        .post(`/api/v1/cases/${c.id}/shred`, { password: DEMO_PASSWORD })
+        .expect(409);
+      expect(again.body.code).toBe('conflict.state');
+      const shreds = await db.query(
+        `SELECT outcome FROM audit_events WHERE action = 'case.shred' AND case_id = $1`,
+        [c.id],
+      );
+      expect(shreds).toEqual([{ outcome: 'allowed' }]);
+    });
+
     it('an expired consent cannot be withdrawn (409): its end stays its expiry', async () => {
       const c = await newCase();
       const consentId = await consentForAnHour(c.id);

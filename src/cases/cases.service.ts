@@ -9,6 +9,7 @@ import { permittedCaseCategories } from '../authz/field-scope';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { CaseCategory, CaseSubject, ConsentCategory, ReferralStatus } from '../authz/subjects';
+import { CASE_SHREDDED } from '../common/errors/error-catalog';
 import { DomainError, fieldError } from '../common/errors/domain-error';
 import {
   BlindIndex,
@@ -282,7 +283,7 @@ export class CasesService {
         en: 'A closed case cannot be changed.',
         vi: 'Không thể sửa vụ việc đã đóng.',
       });
-      if (row.shreddedAt) throw new DomainError('conflict.state');
+      if (row.shreddedAt) throw SHREDDED();
       if (row.version !== expected) throw new DomainError('conflict.version');
       const key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: id }, m);
       try {
@@ -355,6 +356,7 @@ export class CasesService {
         en: 'The case is already closed.',
         vi: 'Vụ việc đã được đóng.',
       });
+      if (row.shreddedAt) throw SHREDDED();
       const key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: id }, m);
       try {
         const reason = this.fields.encrypt(
@@ -376,6 +378,8 @@ export class CasesService {
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
       });
+      // A closed case's referrals end with it: its providers see nothing of it from now on.
+      await this.expiry.revokeReferralsOfCase(m, id, 'case_closed', p);
       return triageView((await this.cases.findById(m, id))!);
     });
   }
@@ -455,8 +459,11 @@ export class CasesService {
         deny(p, { action: 'case.shred', resourceType: 'case', resourceId: id });
         throw NOT_FOUND();
       }
+      if (row.shreddedAt) throw SHREDDED();
       await this.dataKeys.shred({ ownerType: CASE_OWNER, ownerId: id }, m);
       await this.cases.markShredded(m, id);
+      // Its referrals end with its content: nothing is left to accept, decline, note or read.
+      await this.expiry.revokeReferralsOfCase(m, id, 'case_shredded', p);
       await this.audit.record(m, p, {
         action: 'case.shred',
         resourceType: 'case',
@@ -739,6 +746,9 @@ function compact<T extends Record<string, unknown>>(o: T): Partial<T> {
 function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** A crypto-shredded case: nothing can be added to it, and it cannot be shredded again. */
+const SHREDDED = () => new DomainError('conflict.state', CASE_SHREDDED);
 
 /**
  * The survivor's age as given in a registration or a change: a date of birth or an age, not both, and no birth

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { AuditActor, AuditRequestMeta } from '../audit/audit.types';
 
-export type RevokeCause = 'consent_withdrawn' | 'consent_expired';
+export type RevokeCause = 'consent_withdrawn' | 'consent_expired' | 'case_closed' | 'case_shredded';
 
 /**
  * Who revokes: the officer withdrawing a consent, or the system on expiry, acting inside the request that
@@ -43,6 +43,27 @@ export class ConsentExpiryService {
     by: Revoker,
   ): Promise<string[]> {
     if (consentIds.length === 0) return [];
+    return this.revoke(m, 'r.consent_id = ANY($1)', consentIds, cause, by);
+  }
+
+  /** Revokes the live referrals of a case that closes or is crypto-shredded; returns their ids. */
+  async revokeReferralsOfCase(
+    m: EntityManager,
+    caseId: string,
+    cause: 'case_closed' | 'case_shredded',
+    by: Revoker,
+  ): Promise<string[]> {
+    return this.revoke(m, 'r.case_id = $1', caseId, cause, by);
+  }
+
+  /** Revokes the live referrals `where` selects (its parameter is $1), each with its access-log entry. */
+  private async revoke(
+    m: EntityManager,
+    where: string,
+    key: unknown,
+    cause: RevokeCause,
+    by: Revoker,
+  ): Promise<string[]> {
     const actor = 'system' in by ? null : by;
     const [rows] = await m.query<
       [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
@@ -50,9 +71,9 @@ export class ConsentExpiryService {
       `UPDATE referrals r SET status = 'revoked', revoke_cause = $2, revoked_at = now(), revoked_by = $3,
               version = r.version + 1, updated_at = now()
        FROM cases c
-       WHERE c.id = r.case_id AND r.consent_id = ANY($1) AND r.status IN ('pending', 'accepted')
+       WHERE c.id = r.case_id AND ${where} AND r.status IN ('pending', 'accepted')
        RETURNING r.id, r.case_id, c.ward_code, c.province_code`,
-      [consentIds, cause, actor?.userId ?? null],
+      [key, cause, actor?.userId ?? null],
     );
     for (const r of rows) {
       await this.audit.record(m, actor, {

@@ -35,7 +35,7 @@ export const REFERRAL_SERVICES = [
 ] as const;
 export type ReferralService = (typeof REFERRAL_SERVICES)[number];
 
-export type RevokeCause = 'ward' | 'consent_withdrawn' | 'consent_expired';
+export type RevokeCause = 'ward' | 'consent_withdrawn' | 'consent_expired' | 'case_closed' | 'case_shredded';
 
 export interface ReferralState {
   status: ReferralStatus;

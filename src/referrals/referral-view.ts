@@ -36,7 +36,10 @@ export class ReferralView {
     enum: ['services_delivered', 'client_declined', 'unable_to_contact', 'referred_onward', 'other'],
   })
   outcome!: ReferralOutcome | null;
-  @ApiPropertyOptional({ nullable: true, enum: ['ward', 'consent_withdrawn', 'consent_expired'] })
+  @ApiPropertyOptional({
+    nullable: true,
+    enum: ['ward', 'consent_withdrawn', 'consent_expired', 'case_closed', 'case_shredded'],
+  })
   revokeCause!: RevokeCause | null;
   @ApiProperty() version!: number;
   @ApiPropertyOptional({ description: 'the referring note, when the caller may read notes' }) note?:

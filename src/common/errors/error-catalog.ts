@@ -190,3 +190,9 @@ export const ERROR_CATALOG: Record<ErrorCode, ErrorCatalogEntry> = {
     title: { en: 'Internal error', vi: 'Lỗi hệ thống' },
   },
 };
+
+/** The detail of a 409 on a crypto-shredded case (a change, a close, a note, a second shred). */
+export const CASE_SHREDDED: LocalizedText = {
+  en: 'The case was crypto-shredded: its content is gone, and nothing can be added to it.',
+  vi: 'Vụ việc đã bị xoá vĩnh viễn nội dung (crypto-shredding): không thể thêm gì vào vụ việc.',
+};

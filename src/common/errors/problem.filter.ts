@@ -3,8 +3,9 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { requestIdOf } from '../http/request-context';
 import { isKekFloorRefusal } from '../../database/pg-errors';
+import { CryptoError } from '../../crypto/crypto.errors';
 import { DomainError } from './domain-error';
-import { ERROR_CATALOG, ErrorCode, LocalizedText } from './error-catalog';
+import { CASE_SHREDDED, ERROR_CATALOG, ErrorCode, LocalizedText } from './error-catalog';
 import { Problem, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE } from './problem';
 
 const DEFAULT_DETAIL: Partial<Record<ErrorCode, LocalizedText>> = {
@@ -96,8 +97,9 @@ export class ProblemFilter implements ExceptionFilter {
   ): Pick<DomainError, 'code' | 'detail' | 'errors' | 'retryAfterSeconds'> {
     if (exception instanceof DomainError) return exception;
     const bodyParserType = (exception as { type?: unknown } | null)?.type;
-    if (bodyParserType === 'entity.parse.failed') return { code: 'request.malformed_json' };
-    if (bodyParserType === 'entity.too.large') return { code: 'request.too_large' };
+    if (typeof bodyParserType === 'string' && Object.hasOwn(BODY_PARSER_ERRORS, bodyParserType)) {
+      return { code: BODY_PARSER_ERRORS[bodyParserType] };
+    }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       // Nest raises NotFoundException for unmatched routes; handlers raise DomainError instead.
@@ -109,9 +111,26 @@ export class ProblemFilter implements ExceptionFilter {
     }
     if (isDatabaseUnavailable(exception)) return { code: 'service.unavailable' };
     if (isKekFloorRefusal(exception)) return { code: 'service.unavailable', detail: KEYS_OUT_OF_DATE };
+    // Something to encrypt or read with the data key of a crypto-shredded case: its content is gone for good.
+    if (exception instanceof CryptoError && exception.code === 'crypto.key_destroyed') {
+      return { code: 'conflict.state', detail: CASE_SHREDDED };
+    }
     return { code: 'internal' };
   }
 }
+
+/**
+ * The body parser's refusals (body-parser's `type`s), each a client's error: an unknown charset or content
+ * encoding, a length that does not match, a body that stopped coming. Anything else from it stays a 500.
+ */
+const BODY_PARSER_ERRORS: Readonly<Record<string, ErrorCode>> = {
+  'entity.parse.failed': 'request.malformed_json',
+  'entity.too.large': 'request.too_large',
+  'charset.unsupported': 'request.unsupported_media_type',
+  'encoding.unsupported': 'request.unsupported_media_type',
+  'request.size.invalid': 'request.validation',
+  'request.aborted': 'request.validation',
+};
 
 /** A registration refused by the KEK floor: nothing was written; the logged error names the versions. */
 const KEYS_OUT_OF_DATE: LocalizedText = {
