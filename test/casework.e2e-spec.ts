@@ -86,6 +86,36 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(c.triage.contexts).toContain('child_sexual_abuse');
     });
 
+    it('a correction re-derives the contexts: the ones the old facts gave go, the ones set by hand stay', async () => {
+      const c = await newCase({
+        survivor: { fullName: 'Em Sửa Lại', sex: 'female', dateOfBirth: '2015-06-01' },
+        incident: { forms: ['sexual'], gbvType: 'sexual_assault', contexts: ['trafficking'] },
+      });
+      expect(c.triage.contexts).toEqual(['intimate_partner', 'child_sexual_abuse', 'trafficking']);
+      const fixed = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, {
+          version: c.version,
+          survivor: { dateOfBirth: '1990-06-01' },
+          perpetrator: { relationship: 'stranger' },
+        })
+        .expect(200);
+      expect(fixed.body.triage).toMatchObject({
+        ageGroup: '18-59',
+        childUnder18: false,
+        contexts: ['trafficking'],
+      });
+      // An unrelated change keeps a context set by hand that no fact gives.
+      const handSet = await newCase({
+        perpetrator: { fullName: 'Người Không Rõ' },
+        incident: { forms: ['physical'], gbvType: 'physical_assault', contexts: ['intimate_partner'] },
+      });
+      expect(handSet.triage.contexts).toEqual(['intimate_partner']);
+      const later = await as('ward.longbien')
+        .patch(`/api/v1/cases/${handSet.id}`, { version: handSet.version, risk: { level: 'low' } })
+        .expect(200);
+      expect(later.body.triage.contexts).toEqual(['intimate_partner']);
+    });
+
     it('refuses a case for a commune that is not the officer’s', async () => {
       const res = await as('ward.longbien')
         .post('/api/v1/cases', caseBody({ wardCode: '00118' }))

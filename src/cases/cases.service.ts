@@ -294,16 +294,27 @@ export class CasesService {
         );
         const reportedAt = row.reportedAt;
         checkBirth(dto.survivor, reportedAt);
-        const derived = deriveTriage({
-          dateOfBirth: next.identity?.dateOfBirth ?? undefined,
-          ageYears: next.identity?.ageYears ?? undefined,
+        const factsOf = (sections: typeof current) => ({
+          dateOfBirth: sections.identity?.dateOfBirth ?? undefined,
+          ageYears: sections.identity?.ageYears ?? undefined,
           reportedAt,
-          relationship: (next.perpetrator?.relationship ?? undefined) as Parameters<
+          relationship: (sections.perpetrator?.relationship ?? undefined) as Parameters<
             typeof deriveTriage
           >[0]['relationship'],
+        });
+        // The stored contexts hold those derived from the facts as they were: carried over, they would outlive
+        // a correction (a date of birth, a relationship). Only the ones the old facts do not explain are kept,
+        // and the new facts derive theirs again.
+        const derivedBefore = deriveTriage({
+          ...factsOf(current),
+          forms: row.forms,
+          gbvType: row.gbvType,
+        }).contexts;
+        const derived = deriveTriage({
+          ...factsOf(next),
           forms: dto.incident?.forms ?? row.forms,
           gbvType: dto.incident?.gbvType ?? row.gbvType,
-          contexts: dto.incident?.contexts ?? row.contexts,
+          contexts: dto.incident?.contexts ?? row.contexts.filter((c) => !derivedBefore.includes(c)),
         });
         const ok = await this.cases.update(
           m,
