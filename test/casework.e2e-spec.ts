@@ -467,6 +467,23 @@ describe('cases, consent and referrals (end to end)', () => {
         .get(DataSource)
         .query(`SELECT incident_date::text AS d FROM cases WHERE id = $1`, [c.id]);
       expect(row.d).toBe('2026-11-18');
+      // A moment with another offset is kept as its date in Vietnam (20:00 at UTC-5 on the 19th: the 20th).
+      await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, {
+          version: c.version + 1,
+          incident: { occurredAt: '2026-11-19T20:00:00-05:00' },
+        })
+        .expect(200);
+      const [moved] = await t.app
+        .get(DataSource)
+        .query(`SELECT incident_date::text AS d FROM cases WHERE id = $1`, [c.id]);
+      expect(moved.d).toBe('2026-11-20');
+      // A report in the future (beyond clock drift) is refused: it would open a year's numbers to come.
+      const ahead = new Date(Date.now() + 3 * 3600_000).toISOString();
+      const future = await as('ward.longbien')
+        .post('/api/v1/cases', caseBody({ reportedAt: ahead }))
+        .expect(400);
+      expect(future.body.errors[0]).toMatchObject({ field: 'reportedAt' });
     });
 
     it('a change holds the survivor’s age to the rules of a registration: no birth after the report, not both a date of birth and an age (400)', async () => {

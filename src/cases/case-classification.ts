@@ -79,6 +79,16 @@ function inVietnam(at: Date): Date {
   return new Date(at.getTime() + VIETNAM_OFFSET_MS);
 }
 
+/**
+ * The incident's date as kept in plaintext (triage): a date as given, or the date in Vietnam of a moment given
+ * with any offset (20:00 on the 19th at UTC-5 is the 20th in Vietnam, as every other case date is counted).
+ */
+export function incidentDateOf(occurredAt: string): string {
+  return /^\d{4}-\d{2}-\d{2}$/.test(occurredAt)
+    ? occurredAt
+    : inVietnam(new Date(occurredAt)).toISOString().slice(0, 10);
+}
+
 /** The calendar year in Vietnam at a moment (the year of a case's number, as reports count it). */
 export function vietnamYear(at: Date): number {
   return inVietnam(at).getUTCFullYear();

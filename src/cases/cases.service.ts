@@ -24,7 +24,7 @@ import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
 import { ConsentExpiryService } from '../consents/consent-expiry.service';
 import { CommuneProvinces } from '../directory/commune-provinces';
-import { ageOn, deriveTriage, vietnamYear } from './case-classification';
+import { ageOn, deriveTriage, incidentDateOf, vietnamYear } from './case-classification';
 import {
   CASE_SECTION_CATEGORIES,
   CaseSectionCategory,
@@ -92,6 +92,11 @@ export class CasesService {
 
   async create(p: Principal, ability: AppAbility, dto: CreateCaseDto): Promise<CreatedCase> {
     const reportedAt = new Date(dto.reportedAt);
+    // A report is taken when it is made: a moment ahead (beyond clock drift) is a typo, and would open the
+    // case numbers of a year to come.
+    if (reportedAt.getTime() > Date.now() + REPORTED_AHEAD_MS) {
+      throw fieldError('reportedAt', 'is in the future', 'ở thời điểm trong tương lai');
+    }
     checkBirth(dto.survivor, reportedAt);
     const provinceCode = await this.communes.provinceOf(this.dataSource.manager, dto.wardCode);
     const subject: CaseSubject = {
@@ -161,7 +166,7 @@ export class CasesService {
             gbvType: dto.incident.gbvType,
             forms: dto.incident.forms,
             contexts: derived.contexts,
-            incidentDate: dto.incident.occurredAt ? dto.incident.occurredAt.slice(0, 10) : null,
+            incidentDate: dto.incident.occurredAt ? incidentDateOf(dto.incident.occurredAt) : null,
             sections: sealSections(this.fields, key, id, sections),
             blind,
             createdBy: p.userId,
@@ -332,7 +337,9 @@ export class CasesService {
             contexts: derived.contexts,
             incidentDate:
               dto.incident?.occurredAt !== undefined
-                ? (dto.incident.occurredAt?.slice(0, 10) ?? null)
+                ? dto.incident.occurredAt
+                  ? incidentDateOf(dto.incident.occurredAt)
+                  : null
                 : undefined,
             sections: sealSections(this.fields, key, id, pick(next, changed)),
             blind:
@@ -757,6 +764,9 @@ function compact<T extends Record<string, unknown>>(o: T): Partial<T> {
 function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** How far ahead of this server's clock a report's moment may be (the client's clock may run fast). */
+const REPORTED_AHEAD_MS = 60 * 60 * 1000;
 
 /** A crypto-shredded case: nothing can be added to it, and it cannot be shredded again. */
 const SHREDDED = () => new DomainError('conflict.state', CASE_SHREDDED);
