@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -301,6 +301,14 @@ describe('service process lifecycle (npm start)', () => {
     } finally {
       await db.drop();
     }
+  });
+
+  it('audit:verify pointed at a data directory without the service’s keys and database stops, creating nothing there', async () => {
+    const { dataDir, env } = await embeddedEnv('verify-empty-');
+    const verify = launch({ ...env, LOG_LEVEL: 'warn' }, AUDIT_VERIFY_CLI);
+    expect(await verify.exited).toBe(2);
+    expect(verify.output()).toMatch(/HAVEN_DATA_DIR .*no keyring at .*no embedded database at/s);
+    expect(await readdir(dataDir)).toEqual([]);
   });
 
   it('refuses to start on bad configuration, naming the variable', async () => {

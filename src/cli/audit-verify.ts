@@ -1,6 +1,7 @@
 import 'reflect-metadata';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { CheckpointFile, readLastLine } from '../audit/audit-checkpoint';
@@ -9,6 +10,7 @@ import { verifyAccessLog } from '../audit/audit-verify';
 import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
 import { createCryptoServices } from '../crypto';
+import { KEYRING_FILE } from '../crypto/file-key-provider';
 import { APP_DATABASE, embeddedServer, startDatabase } from '../database/embedded-database';
 
 const USAGE = `Usage: npm run audit:verify [-- --checkpoints <file>] [-- --public-key <base64>]
@@ -47,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
   const minEntriesPerWorker = positiveInteger(values['min-entries-per-worker'], '--min-entries-per-worker');
 
   const config = loadConfig();
+  assertExistingDataDir(config);
   const crypto = await createCryptoServices({
     dataDir: config.dataDir,
     production: config.production,
@@ -104,7 +107,7 @@ async function connectionUrl(
   try {
     password = (await readFile(join(config.dataDir, 'postgres.secret'), 'utf8')).trim();
   } catch {
-    // no cluster yet: startDatabase below creates it (and an empty log)
+    // no password file: assertExistingDataDir has checked that the cluster exists all the same
   }
   if (password) {
     // The socket first, as the service connects; TCP if the service had to start its server without one.
@@ -123,6 +126,27 @@ async function connectionUrl(
   }
   const database = await startDatabase(config, createLogger('warn'));
   return { url: database.url, stop: () => database.stop() };
+}
+
+/**
+ * A checker writes nothing: pointed at a data directory without the service's development keyring (no key
+ * variable set) or, without DATABASE_URL, without its embedded cluster, it stops instead of creating new keys
+ * and an empty cluster there, which would only verify an empty log.
+ */
+function assertExistingDataDir(config: ReturnType<typeof loadConfig>): void {
+  const missing: string[] = [];
+  const keyVariables = config.keys.masterKey !== undefined || config.keys.masterKeyFile !== undefined;
+  const keyring = join(config.dataDir, 'keys', KEYRING_FILE);
+  if (!keyVariables && !existsSync(keyring)) missing.push(`no keyring at ${keyring}`);
+  const cluster = join(config.dataDir, 'postgres', 'PG_VERSION');
+  if (!config.database.url && !existsSync(cluster))
+    missing.push(`no embedded database at ${dirname(cluster)}`);
+  if (missing.length) {
+    throw new ConfigError([
+      `HAVEN_DATA_DIR (${config.dataDir}): ${missing.join('; ')}. Point it at the service's data directory, ` +
+        'or set HAVEN_MASTER_KEY / HAVEN_MASTER_KEY_FILE and DATABASE_URL.',
+    ]);
+  }
 }
 
 main(process.argv.slice(2)).then(
