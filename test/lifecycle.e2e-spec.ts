@@ -10,6 +10,7 @@ import { alive, freePort, launchedPerTest, waitForHealth } from './support/proce
 // Runs the built service (dist/, made by `npm test`'s pretest build) as a real process, as `npm start` does.
 
 const AUDIT_VERIFY_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'audit-verify.js');
+const MIGRATIONS_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'migrations.js');
 
 const launch = launchedPerTest();
 
@@ -316,6 +317,10 @@ describe('service process lifecycle (npm start)', () => {
     expect(await run.exited).toBe(78);
     expect(run.output()).toMatch(/PORT/);
     expect(run.output()).toMatch(/HAVEN_EMBEDDED_PG_PORT/);
+    // The command-line tools alike (EX_CONFIG).
+    const migrations = launch({ HAVEN_EMBEDDED_PG_PORT: '70000' }, MIGRATIONS_CLI, ['show']);
+    expect(await migrations.exited).toBe(78);
+    expect(migrations.output()).toMatch(/HAVEN_EMBEDDED_PG_PORT/);
   });
 
   it('refuses to start in production without explicit keys', async () => {

@@ -128,6 +128,7 @@ main().then(
     process.stderr.write(
       `${e instanceof ConfigError ? e.message : e instanceof Error ? e.message : String(e)}\n`,
     );
-    process.exit(1);
+    // A bad configuration exits 78 (EX_CONFIG), as the service and units:import do.
+    process.exit(e instanceof ConfigError ? 78 : 1);
   },
 );
