@@ -5,7 +5,13 @@ import { defineAbilityFor } from '../src/authz/ability.factory';
 import type { Principal } from '../src/authz/principal';
 import { UsersService } from '../src/identity/users.service';
 import { startTestApp, TestApp } from './support/app';
-import { givenDemoUnits, givenOrganization, givenSignedIn, givenUser } from './support/identity';
+import {
+  adminPrincipal,
+  givenDemoUnits,
+  givenOrganization,
+  givenSignedIn,
+  givenUser,
+} from './support/identity';
 
 const PROBLEM = /^application\/problem\+json/;
 
@@ -461,20 +467,11 @@ describe('administrators administering administrators (end to end)', () => {
     ]);
     // Through the service, so that both run at once (over HTTP the second's token may already be refused).
     const as = (u: { id: string; username: string }): [Principal, ReturnType<typeof defineAbilityFor>] => {
-      const p: Principal = {
-        userId: u.id,
-        username: u.username,
-        role: 'admin',
-        wardCodes: [],
-        organizationId: null,
-        sector: null,
-        provinceCode: null,
-        enrollmentOnly: false,
-        passwordChangeRequired: false,
+      const p = adminPrincipal(u.id, u.username, {
         tokenId: randomUUID(),
         tokenExpiresAt: new Date(Date.now() + 60_000),
-        request: { requestId: `race-${u.username}` },
-      };
+        requestId: `race-${u.username}`,
+      });
       return [p, defineAbilityFor(p)];
     };
     const users = t.app.get(UsersService);

@@ -18,20 +18,33 @@ export const TEST_PASSWORD = 'orange-kettle-harbour-42';
 
 /** The administrator the factories act as (no account of its own): the actor of their `user.create` entries. */
 export const FACTORY_ADMIN_ID = '00000000-0000-4000-8000-0000000000ad';
-const ADMIN: Principal = {
-  userId: FACTORY_ADMIN_ID,
-  username: 'factory',
-  role: 'admin',
-  wardCodes: [],
-  organizationId: null,
-  sector: null,
-  provinceCode: null,
-  enrollmentOnly: false,
-  passwordChangeRequired: false,
+/** An administrator's principal, as the access guard would hand it to a service (for calls without HTTP). */
+export function adminPrincipal(
+  userId: string,
+  username: string,
+  session: Pick<Principal, 'tokenId' | 'tokenExpiresAt'> & { requestId: string },
+): Principal {
+  return {
+    userId,
+    username,
+    role: 'admin',
+    wardCodes: [],
+    organizationId: null,
+    sector: null,
+    provinceCode: null,
+    enrollmentOnly: false,
+    passwordChangeRequired: false,
+    tokenId: session.tokenId,
+    tokenExpiresAt: session.tokenExpiresAt,
+    request: { requestId: session.requestId },
+  };
+}
+
+const ADMIN: Principal = adminPrincipal(FACTORY_ADMIN_ID, 'factory', {
   tokenId: '00000000-0000-4000-8000-0000000000ae',
   tokenExpiresAt: new Date(0),
-  request: { requestId: 'test-factory-0001' },
-};
+  requestId: 'test-factory-0001',
+});
 const adminAbility = () => defineAbilityFor(ADMIN);
 
 /** The demo administrative units (provinces 01, 11, 31 and a few communes each). */
