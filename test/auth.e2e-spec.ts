@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { PasswordHasher } from '../src/crypto/password-hasher';
+import { LoginThrottleService } from '../src/identity/login-throttle.service';
 import { TokenService } from '../src/identity/token.service';
 import { startTestApp, TestApp } from './support/app';
 import {
@@ -194,6 +195,23 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     const [row] = await db.query(`SELECT password_hash FROM users WHERE id = $1`, [u.id]);
     expect(row.password_hash).toBe(resetHash);
     await login({ username: 'ward.rehash', password: 'reset-meanwhile-lantern-77' }).expect(200);
+  });
+
+  it('an attempt refused by one lock counts against nothing: a locked address cannot go on to lock accounts', async () => {
+    const throttle = t.app.get(LoginThrottleService);
+    const db = t.app.get(DataSource);
+    const fromLocked = throttle.keysFor('ward.victim', '203.0.113.9');
+    await db.query(
+      `INSERT INTO login_throttle (key, failures, window_started_at, locked_until)
+       VALUES ($1, 0, now(), now() + interval '10 minutes')`,
+      [fromLocked.ip],
+    );
+    for (let i = 0; i < 10; i++) expect(await throttle.begin(fromLocked)).toBeGreaterThan(0);
+    expect(
+      await db.query(`SELECT failures FROM login_throttle WHERE key = $1`, [fromLocked.account]),
+    ).toEqual([]);
+    // The account's own user, elsewhere, is not locked out by them.
+    expect(await throttle.begin(throttle.keysFor('ward.victim', '198.51.100.7'))).toBe(0);
   });
 
   it('a successful sign-in clears the account’s failure count', async () => {

@@ -448,6 +448,10 @@ describe('administrators administering administrators (end to end)', () => {
     expect(own.body).toMatchObject({ code: 'auth.forbidden' });
     expect(own.body.detail).toMatch(/\/auth\/password/);
     await patch(token, user.id, { resetTotp: true }).expect(403);
+    // Its id in upper case is the same account (PostgreSQL compares UUIDs in any case).
+    await patch(token, user.id.toUpperCase(), { password: 'taken-over-lantern-90', resetTotp: true }).expect(
+      403,
+    );
     const [after] = await t.app
       .get(DataSource)
       .query(`SELECT password_hash FROM users WHERE id = $1`, [user.id]);

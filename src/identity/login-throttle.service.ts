@@ -40,6 +40,10 @@ export class LoginThrottleService {
    */
   async begin(keys: ThrottleKeys): Promise<number> {
     const { maxFailuresPerAccount, maxFailuresPerIp, failureWindowSeconds } = this.config.auth;
+    // A refused attempt counts nowhere: a locked address must not go on filling accounts' counts (one address
+    // could then lock every account), nor a locked account its address's (a shared NAT would lock everyone).
+    const locked = await this.lockedForSeconds(keys);
+    if (locked > 0) return locked;
     const rows = await this.dataSource.query<{ key: string; failures: number; seconds: number | null }[]>(
       `INSERT INTO login_throttle AS t (key, failures, window_started_at)
        VALUES ($1, 1, now()), ($2, 1, now())
@@ -62,6 +66,16 @@ export class LoginThrottleService {
     if (!over) return 0;
     await this.lockReached(keys);
     return this.config.auth.lockSeconds;
+  }
+
+  /** Seconds until the later of the account's and the address's locks ends; 0 when neither is locked. */
+  private async lockedForSeconds(keys: ThrottleKeys): Promise<number> {
+    const rows = await this.dataSource.query<{ seconds: number | null }[]>(
+      `SELECT ceil(extract(epoch FROM max(locked_until) - now()))::int AS seconds
+         FROM login_throttle WHERE key = ANY($1) AND locked_until > now()`,
+      [[keys.account, keys.ip]],
+    );
+    return Math.max(0, rows[0]?.seconds ?? 0);
   }
 
   /**

@@ -100,7 +100,7 @@ export class UsersService {
   async update(id: string, dto: UpdateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
     // Not one's own credentials through here: a stolen token alone would set a password it then signs in with.
     // The user's own change asks for the current password (POST /auth/password); another administrator resets.
-    if (id === caller.userId && (dto.password !== undefined || dto.resetTotp)) {
+    if (id.toLowerCase() === caller.userId.toLowerCase() && (dto.password !== undefined || dto.resetTotp)) {
       throw new DomainError('auth.forbidden', {
         en: 'Change your own password with /auth/password (it asks for the current one); another administrator resets your two-factor.',
         vi: 'Hãy đổi mật khẩu của chính mình qua /auth/password (cần mật khẩu hiện tại); quản trị viên khác đặt lại xác thực hai lớp của bạn.',

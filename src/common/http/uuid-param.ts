@@ -1,9 +1,18 @@
-import { Param, ParseUUIDPipe } from '@nestjs/common';
+import { Param, ParseUUIDPipe, PipeTransform } from '@nestjs/common';
 import { DomainError } from '../errors/domain-error';
 
+/** UUIDs in one form: PostgreSQL matches them in any letter case, a string comparison does not. */
+const LOWER_CASE: PipeTransform<string, string> = { transform: (value) => value.toLowerCase() };
+
 /**
- * A record's id in the path. Anything that is not a UUID answers like a record that does not exist, or that
- * the caller may not see: the same 404 `resource.not_found`, never a hint about what was wrong with it.
+ * A record's id in the path, in lower case. Anything that is not a UUID answers like a record that does not
+ * exist, or that the caller may not see: the same 404 `resource.not_found`, never a hint about what was wrong
+ * with it. (An upper-case id of one's own account once passed a string comparison with the caller's id as
+ * another account's.)
  */
 export const UuidParam = (name = 'id'): ParameterDecorator =>
-  Param(name, new ParseUUIDPipe({ exceptionFactory: () => new DomainError('resource.not_found') }));
+  Param(
+    name,
+    new ParseUUIDPipe({ exceptionFactory: () => new DomainError('resource.not_found') }),
+    LOWER_CASE,
+  );
