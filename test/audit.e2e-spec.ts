@@ -387,9 +387,10 @@ describe('access log (end to end)', () => {
     };
     const before = Date.now() - 3600_000;
     await read(before, '0c000000-0000-4000-8000-000000000001'); // before the reset: not flagged
-    await givenPasswordReset(t, officer.id, 'reset-by-admin-lantern-66');
+    // A password and a two-factor reset in one change: one reset, two entries.
+    await givenPasswordReset(t, officer.id, 'reset-by-admin-lantern-66', { resetTotp: true });
     const [reset] = await ds.query(
-      `SELECT at FROM audit_events WHERE action = 'user.update' AND reason = 'user.password_reset' AND resource_id = $1`,
+      `SELECT min(at) AS at FROM audit_events WHERE action = 'user.update' AND resource_id = $1`,
       [officer.id],
     );
     await read(Date.now(), '0c000000-0000-4000-8000-000000000002');

@@ -195,11 +195,14 @@ export class AuditQueryService {
          SELECT 'after_admin_reset', e.actor_id, min(e.actor_role), NULL, count(*), r.at,
                 min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
            FROM audit_events e
-           JOIN audit_events r
-             ON r.action = 'user.update' AND r.outcome = 'allowed'
-            AND r.reason IN ('user.password_reset', 'user.totp_reset')
-            AND r.resource_id = e.actor_id
-            AND r.at >= :from::timestamptz - interval '${afterResetHours} hours' AND r.at < :to
+           -- One reset per request: a password and a two-factor reset in one change are two entries.
+           JOIN (SELECT DISTINCT ON (r0.resource_id, coalesce(r0.request_id, r0.seq::text)) r0.resource_id, r0.at
+                   FROM audit_events r0
+                  WHERE r0.action = 'user.update' AND r0.outcome = 'allowed'
+                    AND r0.reason IN ('user.password_reset', 'user.totp_reset')
+                    AND r0.at >= :from::timestamptz - interval '${afterResetHours} hours' AND r0.at < :to
+                  ORDER BY r0.resource_id, coalesce(r0.request_id, r0.seq::text), r0.at) r
+             ON r.resource_id = e.actor_id
             AND e.at >= r.at AND e.at < r.at + interval '${afterResetHours} hours'
           WHERE ${base} AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL AND ${caseData}
           GROUP BY e.actor_id, r.at

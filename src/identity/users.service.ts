@@ -1,5 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { AppAbility } from '../authz/ability.factory';
@@ -38,6 +39,7 @@ export class UsersService {
     private readonly organizations: OrganizationsRepository,
     private readonly hasher: PasswordHasher,
     private readonly audit: AuditService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async create(dto: CreateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
@@ -119,7 +121,10 @@ export class UsersService {
         dto.status === 'disabled'
           ? (
               await manager.query<{ id: string }[]>(
-                `SELECT id FROM users WHERE role = 'admin' AND status = 'active' ORDER BY id FOR UPDATE`,
+                // Outside the demo, the demo's accounts neither sign in nor keep a session: they do not count.
+                `SELECT id FROM users WHERE role = 'admin' AND status = 'active' AND (NOT demo_account OR $1)
+                  ORDER BY id FOR UPDATE`,
+                [this.config.demo.enabled],
               )
             ).map((r) => r.id)
           : [];

@@ -1,5 +1,5 @@
 import { DomainError } from '../common/errors/domain-error';
-import { assertActionMonthOver, summaryPeriod } from './report-period';
+import { assertActionMonthOver, lastEndedActionMonthYear, summaryPeriod } from './report-period';
 
 const fieldOf = (f: () => unknown): string | undefined => {
   try {
@@ -32,6 +32,12 @@ describe('report periods for administrators (whole months, over)', () => {
     expect(fieldOf(() => summaryPeriod('2026-12-01', '2026-12-31', now, true))).toBe('to');
     expect(fieldOf(() => summaryPeriod('2026-01-01', '2099-12-31', now, true))).toBe('to');
     expect(fieldOf(() => summaryPeriod('2026-11-01', '2026-11-30', now, true))).toBeUndefined();
+    // Only `from`, in this month: `from` is what is wrong (not the `to` that was not sent).
+    expect(fieldOf(() => summaryPeriod('2026-12-01', undefined, now, true))).toBe('from');
+    expect(summaryPeriod('2026-03-01', undefined, now, true)).toMatchObject({
+      from: '2026-03-01',
+      to: '2026-11-30',
+    });
     // Supervisors: any days, today included.
     expect(fieldOf(() => summaryPeriod('2026-12-02', '2026-12-06', now))).toBeUndefined();
   });
@@ -40,5 +46,8 @@ describe('report periods for administrators (whole months, over)', () => {
     expect(fieldOf(() => assertActionMonthOver(2026, new Date('2026-12-15T16:59:59Z')))).toBe('year');
     expect(fieldOf(() => assertActionMonthOver(2026, new Date('2026-12-15T17:00:00Z')))).toBeUndefined();
     expect(fieldOf(() => assertActionMonthOver(2025, now))).toBeUndefined();
+    // An administrator's default: the last one that is over.
+    expect(lastEndedActionMonthYear(now)).toBe(2025);
+    expect(lastEndedActionMonthYear(new Date('2026-12-15T17:00:00Z'))).toBe(2026);
   });
 });

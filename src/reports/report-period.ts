@@ -73,6 +73,10 @@ export function summaryPeriod(
 ): ReportPeriod {
   const end = to ?? (wholeMonths ? lastDayOfMonthBefore(vietnamDate(now)) : vietnamDate(now));
   checkDate(to === undefined ? 'now' : 'to', end);
+  // Only `from` given, in a month not over yet: that is what is wrong, not the `to` it did not send.
+  if (wholeMonths && to === undefined && from !== undefined && from > end) {
+    throw fieldError('from', MONTHS_OVER.en, MONTHS_OVER.vi);
+  }
   const period = periodOf(from ?? `${end.slice(0, 4)}-01-01`, end);
   if (wholeMonths) {
     if (!period.from.endsWith('-01')) {
@@ -125,6 +129,13 @@ function nextDay(date: string): string {
 /** The Action Month (Tháng hành động vì bình đẳng giới và phòng, chống bạo lực trên cơ sở giới): 15 Nov–15 Dec. */
 export function actionMonthPeriod(year: number): ReportPeriod {
   return periodOf(`${year}-11-15`, `${year}-12-15`);
+}
+
+/** The latest Action Month that is over: this year's after 15 December (Vietnam time), else last year's. */
+export function lastEndedActionMonthYear(now: Date): number {
+  const today = vietnamDate(now);
+  const year = Number(today.slice(0, 4));
+  return today > `${year}-12-15` ? year : year - 1;
 }
 
 /** The latest Action Month that has begun: this year's from 15 November (Vietnam time), else last year's. */

@@ -21,6 +21,7 @@ import {
   actionMonthPeriod,
   assertActionMonthOver,
   defaultActionMonthYear,
+  lastEndedActionMonthYear,
   REPORT_TIME_ZONE,
   ReportPeriod,
   summaryPeriod,
@@ -119,7 +120,8 @@ export class ReportsService {
     q: ActionMonthQuery,
     now = new Date(),
   ): Promise<ActionMonthResult> {
-    const year = q.year ?? defaultActionMonthYear(now);
+    // An administrator's by default: the last one that is over (assertActionMonthOver).
+    const year = q.year ?? (p.role === 'admin' ? lastEndedActionMonthYear(now) : defaultActionMonthYear(now));
     if (year > Number(vietnamDate(now).slice(0, 4))) {
       throw fieldError('year', 'is after the current year', 'là năm sau năm hiện tại');
     }

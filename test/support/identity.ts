@@ -83,9 +83,15 @@ export async function givenUser(
   return { ...user, password };
 }
 
-/** An administrator (the factory's) resets the account's password through UsersService. */
-export async function givenPasswordReset(t: TestApp, userId: string, password: string): Promise<void> {
-  await t.app.get(UsersService).update(userId, { password }, ADMIN, adminAbility());
+/** An administrator (the factory's) resets the account's password (and its two-factor) through UsersService. */
+export async function givenPasswordReset(
+  t: TestApp,
+  userId: string,
+  password: string,
+  opts: { resetTotp?: boolean } = {},
+): Promise<void> {
+  const dto = opts.resetTotp ? { password, resetTotp: true as const } : { password };
+  await t.app.get(UsersService).update(userId, dto, ADMIN, adminAbility());
 }
 
 export async function givenOrganization(t: TestApp, dto: CreateOrganizationDto): Promise<OrganizationView> {
