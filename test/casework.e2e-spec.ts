@@ -14,7 +14,7 @@ import {
   startDemoApp,
   Tokens,
 } from './support/casework';
-import { codeFor, givenSignedInWithTotp, TEST_PASSWORD } from './support/identity';
+import { codeFor, givenSignedIn, givenSignedInWithTotp, TEST_PASSWORD } from './support/identity';
 
 // The whole workflow of the product brief (steps 1-5) with the demo roles, including every denial and every
 // illegal referral transition.
@@ -957,6 +957,59 @@ describe('cases, consent and referrals (end to end)', () => {
         [c.id],
       );
       expect(shreds).toEqual([{ outcome: 'allowed' }]);
+    });
+
+    it('a refused consent or referral on another province’s case is on record in that case’s province too', async () => {
+      const c = await newCase();
+      const { token } = await givenSignedIn(t, {
+        role: 'ward_officer',
+        username: 'ward.haiphong.probe',
+        wardCodes: ['10507'],
+      });
+      const probe = (url: string, body: object) =>
+        http().post(url).set('Authorization', `Bearer ${token}`).send(body);
+      const refusals = [
+        await probe(`/api/v1/cases/${c.id}/consents`, {
+          sector: 'police',
+          categories: ['identity'],
+          givenBy: 'survivor',
+        }),
+        await probe(`/api/v1/cases/${c.id}/referrals`, {
+          organizationId: police,
+          consentId: randomUUID(),
+          services: ['police_protection'],
+          urgency: 'routine',
+        }),
+        await http()
+          .delete(`/api/v1/cases/${c.id}/consents/${randomUUID()}`)
+          .set('Authorization', `Bearer ${token}`),
+      ];
+      expect(refusals.map((r) => r.status)).toEqual([404, 404, 404]);
+      const entries = await t.app
+        .get(DataSource)
+        .query(`SELECT action, jurisdictions FROM audit_events WHERE request_id = ANY($1) ORDER BY seq`, [
+          refusals.map((r) => r.headers['x-request-id']),
+        ]);
+      expect(entries.map((e: { action: string }) => e.action)).toEqual([
+        'consent.create',
+        'referral.create',
+        'consent.withdraw',
+      ]);
+      for (const e of entries) expect(e.jurisdictions).toContain('01');
+    });
+
+    it('a legal basis needs a reason that says something, and reasons and notes are not blank', async () => {
+      const c = await newCase();
+      const blank = await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/consents`, {
+          organizationId: police,
+          categories: ['identity'],
+          legalBasis: 'court_order',
+          reason: ' \u00a0 ',
+        })
+        .expect(400);
+      expect(blank.body.errors).toEqual([expect.objectContaining({ field: 'reason', code: 'isNotBlank' })]);
+      await as('ward.longbien').post(`/api/v1/cases/${c.id}/close`, { reason: '   ' }).expect(400);
     });
 
     it('an expired consent cannot be withdrawn (409): its end stays its expiry', async () => {

@@ -384,6 +384,20 @@ describe('hostile input (property-based)', () => {
       expect(res.body.errors).toContainEqual(expect.objectContaining({ field, code: 'isNotNull' }));
     }
     expect(await state()).toEqual(before);
+    // Blank names (white space only) are refused as such, never a 500 from the database's rule.
+    for (const name of ['   ', '\u00a0', '\t']) {
+      const blank = await send('patch', `/api/v1/organizations/${org.body.id}`, 'admin', { name });
+      expect(blank.status).toBe(400);
+      expect(blank.body.errors).toContainEqual(
+        expect.objectContaining({ field: 'name', code: 'isNotBlank' }),
+      );
+      const created = await send('post', '/api/v1/organizations', 'admin', {
+        name,
+        sector: 'health',
+        serviceArea: { communeCodes: ['00145'] },
+      });
+      expect(created.status).toBe(400);
+    }
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(

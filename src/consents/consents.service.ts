@@ -110,10 +110,13 @@ export class ConsentsService {
         status: 'active' as const,
       };
       if (!row || !subject || !ability.can('create', subject)) {
+        // In the case's jurisdiction too (as a refused case read is): its supervisors see the attempt.
         deny(p, {
           action: 'consent.create',
           resourceType: 'consent',
           caseId: row ? caseId : undefined,
+          provinceCode: row?.provinceCode ?? null,
+          wardCode: row?.wardCode ?? null,
         });
         throw new DomainError('resource.not_found');
       }
@@ -196,6 +199,8 @@ export class ConsentsService {
           resourceType: 'consent',
           resourceId: consentId,
           caseId: row ? caseId : undefined,
+          provinceCode: row?.provinceCode ?? null,
+          wardCode: row?.wardCode ?? null,
         });
         throw new DomainError('resource.not_found');
       }

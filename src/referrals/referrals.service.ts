@@ -77,6 +77,8 @@ export class ReferralsService {
           action: 'referral.create',
           resourceType: 'referral',
           caseId: row ? caseId : undefined,
+          provinceCode: row?.provinceCode ?? null,
+          wardCode: row?.wardCode ?? null,
         });
         throw NOT_FOUND();
       }

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsNotBlank } from '../../common/http/optional-not-null';
 import { PageQueryDto } from '../../common/http/page-query.dto';
 import { StepUpDto } from '../../identity/dto/step-up.dto';
 
@@ -13,6 +14,7 @@ export class OpenBreakGlassDto extends StepUpDto {
   @ApiProperty({ minLength: 10, maxLength: 2000, description: 'why a life is at risk (stored encrypted)' })
   @IsString()
   @MinLength(10)
+  @IsNotBlank()
   @MaxLength(2000)
   justification!: string;
 }
@@ -26,6 +28,7 @@ export class ReviewBreakGlassDto {
   @IsOptional()
   @IsString()
   @MinLength(1)
+  @IsNotBlank()
   @MaxLength(2000)
   note?: string;
 }

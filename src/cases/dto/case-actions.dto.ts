@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsNotBlank } from '../../common/http/optional-not-null';
 import { StepUpDto } from '../../identity/dto/step-up.dto';
 import { IsCalendarDate } from '../../common/http/date-validation';
 
@@ -13,6 +14,7 @@ export class CloseCaseDto {
   @ApiProperty({ maxLength: 1000, description: 'Why the case closes (stored encrypted)' })
   @IsString()
   @MinLength(1)
+  @IsNotBlank()
   @MaxLength(1000)
   reason!: string;
 }
@@ -23,6 +25,7 @@ export class SearchCasesDto {
   @IsOptional()
   @IsString()
   @MinLength(1)
+  @IsNotBlank()
   @MaxLength(200)
   fullName?: string;
 

@@ -7,6 +7,7 @@ import { DomainError, FieldError } from './domain-error';
 const MESSAGES: Record<string, LocalizedText> = {
   whitelistValidation: { en: 'is not an allowed field', vi: 'là trường không được phép' },
   isDefined: { en: 'is required', vi: 'là bắt buộc' },
+  isNotBlank: { en: 'must not be blank', vi: 'không được để trống' },
   isNotNull: {
     en: 'must not be null (leave it out to keep the value)',
     vi: 'không được là null (bỏ trống để giữ giá trị)',

@@ -12,3 +12,14 @@ export function IsOptionalNotNull(): PropertyDecorator {
     ValidateBy({ name: 'isNotNull', validator: { validate: (value) => value !== null } }),
   );
 }
+
+/**
+ * Text that says something: not empty and not only white space (spaces, tabs, no-break spaces). A reason, a
+ * name or a note of blanks records nothing, and a database rule that trims would refuse it with a 500.
+ */
+export function IsNotBlank(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isNotBlank',
+    validator: { validate: (value) => typeof value !== 'string' || value.trim().length > 0 },
+  });
+}

@@ -11,6 +11,7 @@ import {
   MaxLength,
   MinLength,
 } from 'class-validator';
+import { IsNotBlank } from '../../common/http/optional-not-null';
 import { IsInstant } from '../../common/http/date-validation';
 import { Sector, SECTORS } from '../../directory/organization.entity';
 
@@ -55,6 +56,7 @@ export class CreateConsentDto {
   @IsOptional()
   @IsString()
   @MinLength(1)
+  @IsNotBlank()
   @MaxLength(2000)
   reason?: string;
 

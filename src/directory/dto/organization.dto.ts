@@ -14,7 +14,7 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
-import { IsOptionalNotNull } from '../../common/http/optional-not-null';
+import { IsNotBlank, IsOptionalNotNull } from '../../common/http/optional-not-null';
 import { SECTORS, Sector, ServiceScope } from '../organization.entity';
 
 export class ServiceAreaDto {
@@ -41,6 +41,7 @@ export class CreateOrganizationDto {
   @ApiProperty({ example: 'Công an phường Long Biên', maxLength: 200 })
   @IsString()
   @MinLength(1)
+  @IsNotBlank()
   @MaxLength(200)
   name!: string;
 
@@ -60,6 +61,7 @@ export class UpdateOrganizationDto {
   @IsOptionalNotNull()
   @IsString()
   @MinLength(1)
+  @IsNotBlank()
   @MaxLength(200)
   name?: string;
 

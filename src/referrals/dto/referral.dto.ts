@@ -11,6 +11,7 @@ import {
   MaxLength,
   MinLength,
 } from 'class-validator';
+import { IsNotBlank } from '../../common/http/optional-not-null';
 import { PageQueryDto } from '../../common/http/page-query.dto';
 import {
   REFERRAL_OUTCOMES,
@@ -54,11 +55,11 @@ export class CreateReferralDto {
 }
 
 export class DeclineReferralDto {
-  @ApiProperty({ maxLength: 2000 }) @IsString() @MinLength(1) @MaxLength(2000) reason!: string;
+  @ApiProperty({ maxLength: 2000 }) @IsString() @MinLength(1) @IsNotBlank() @MaxLength(2000) reason!: string;
 }
 
 export class RevokeReferralDto {
-  @ApiProperty({ maxLength: 2000 }) @IsString() @MinLength(1) @MaxLength(2000) reason!: string;
+  @ApiProperty({ maxLength: 2000 }) @IsString() @MinLength(1) @IsNotBlank() @MaxLength(2000) reason!: string;
 }
 
 export class CompleteReferralDto {
@@ -66,7 +67,7 @@ export class CompleteReferralDto {
 }
 
 export class CreateNoteDto {
-  @ApiProperty({ maxLength: 10000 }) @IsString() @MinLength(1) @MaxLength(10000) text!: string;
+  @ApiProperty({ maxLength: 10000 }) @IsString() @MinLength(1) @IsNotBlank() @MaxLength(10000) text!: string;
 }
 
 export class ReferralListQueryDto extends PageQueryDto {
