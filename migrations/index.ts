@@ -14,6 +14,7 @@ import { KekFloors1764000001300 } from './1764000001300-KekFloors';
 import { PasswordChangeRequired1764000001400 } from './1764000001400-PasswordChangeRequired';
 import { StepUps1764000001500 } from './1764000001500-StepUps';
 import { CaseEndsReferrals1764000001600 } from './1764000001600-CaseEndsReferrals';
+import { OrganizationChangeEndsReferrals1764000001700 } from './1764000001700-OrganizationChangeEndsReferrals';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -36,4 +37,5 @@ export const MIGRATIONS = [
   PasswordChangeRequired1764000001400,
   StepUps1764000001500,
   CaseEndsReferrals1764000001600,
+  OrganizationChangeEndsReferrals1764000001700,
 ];

@@ -14,7 +14,13 @@ import {
   startDemoApp,
   Tokens,
 } from './support/casework';
-import { codeFor, givenSignedIn, givenSignedInWithTotp, TEST_PASSWORD } from './support/identity';
+import {
+  codeFor,
+  givenOrganization,
+  givenSignedIn,
+  givenSignedInWithTotp,
+  TEST_PASSWORD,
+} from './support/identity';
 
 // The whole workflow of the product brief (steps 1-5) with the demo roles, including every denial and every
 // illegal referral transition.
@@ -1010,6 +1016,45 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(400);
       expect(blank.body.errors).toEqual([expect.objectContaining({ field: 'reason', code: 'isNotBlank' })]);
       await as('ward.longbien').post(`/api/v1/cases/${c.id}/close`, { reason: '   ' }).expect(400);
+    });
+
+    it('an organisation that changes sector loses the referrals a consent gave its old sector, and its emergency access', async () => {
+      const org = await givenOrganization(t, {
+        name: 'Trung tâm thử đổi ngành (giả định)',
+        sector: 'social',
+        serviceArea: { communeCodes: ['00145'] },
+      });
+      const staff = await givenSignedIn(t, {
+        role: 'provider',
+        username: 'social.changing',
+        organizationId: org.id,
+      });
+      const c = await newCase();
+      const toSector = await consent(c.id, {
+        sector: 'social',
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const r = await refer(c.id, org.id, toSector);
+      const asStaff = (req: request.Test) => req.set('Authorization', `Bearer ${staff.token}`);
+      await asStaff(http().post(`/api/v1/referrals/${r.id}/accept`)).expect(200);
+      await asStaff(http().get(`/api/v1/cases/${c.id}`)).expect(200);
+      await as('admin').patch(`/api/v1/organizations/${org.id}`, { sector: 'police' }).expect(200);
+      const [row] = await t.app
+        .get(DataSource)
+        .query(`SELECT status, revoke_cause FROM referrals WHERE id = $1`, [r.id]);
+      expect(row).toEqual({ status: 'revoked', revoke_cause: 'organization_changed' });
+      await asStaff(http().get(`/api/v1/cases/${c.id}`)).expect(404);
+      // Now police: emergency access, then a change of area ends it.
+      const other = await newCase();
+      await asStaff(http().post(`/api/v1/cases/${other.id}/break-glass`))
+        .send({ justification: 'Nguy hiểm tính mạng ngay lúc này (giả định)', password: TEST_PASSWORD })
+        .expect(201);
+      await asStaff(http().get(`/api/v1/cases/${other.id}`)).expect(200);
+      await as('admin')
+        .patch(`/api/v1/organizations/${org.id}`, { serviceArea: { communeCodes: ['00145', '00118'] } })
+        .expect(200);
+      await asStaff(http().get(`/api/v1/cases/${other.id}`)).expect(404);
     });
 
     it('an expired consent cannot be withdrawn (409): its end stays its expiry', async () => {

@@ -16,6 +16,11 @@ export class JurisdictionResolver {
 
   private readonly orgProvince = new Map<string, { province: string | null; until: number }>();
 
+  /** An organisation moved: its next entries look its province up again (in this process; others within the TTL). */
+  forgetOrganization(id: string): void {
+    this.orgProvince.delete(id);
+  }
+
   async provincesOf(manager: EntityManager, e: CheckedEntry): Promise<string[]> {
     const out = new Set<string>();
     if (e.provinceCode) out.add(e.provinceCode);

@@ -141,6 +141,11 @@ export class AuditService implements EntitySubscriberInterface {
    * If it fails, it throws and the caller's transaction must roll back: no entry, no access. Call it as late
    * as possible in the transaction: it holds a stripe of the chain until the transaction ends.
    */
+  /** An organisation moved to another province: its staff's next entries belong there (AuditService's cache). */
+  forgetOrganization(id: string): void {
+    this.jurisdictions.forgetOrganization(id);
+  }
+
   async record(
     manager: EntityManager,
     actor: AuditActor | null,

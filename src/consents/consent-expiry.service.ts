@@ -3,7 +3,8 @@ import type { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { AuditActor, AuditRequestMeta } from '../audit/audit.types';
 
-export type RevokeCause = 'consent_withdrawn' | 'consent_expired' | 'case_closed' | 'case_shredded';
+export type RevokeCause =
+  'consent_withdrawn' | 'consent_expired' | 'case_closed' | 'case_shredded' | 'organization_changed';
 
 /**
  * Who revokes: the officer withdrawing a consent, or the system on expiry, acting inside the request that
@@ -43,7 +44,7 @@ export class ConsentExpiryService {
     by: Revoker,
   ): Promise<string[]> {
     if (consentIds.length === 0) return [];
-    return this.revoke(m, 'r.consent_id = ANY($1)', consentIds, cause, by);
+    return revokeReferrals(m, this.audit, 'r.consent_id = ANY($3)', [consentIds], cause, by);
   }
 
   /** Revokes the live referrals of a case that closes or is crypto-shredded; returns their ids. */
@@ -53,42 +54,7 @@ export class ConsentExpiryService {
     cause: 'case_closed' | 'case_shredded',
     by: Revoker,
   ): Promise<string[]> {
-    return this.revoke(m, 'r.case_id = $1', caseId, cause, by);
-  }
-
-  /** Revokes the live referrals `where` selects (its parameter is $1), each with its access-log entry. */
-  private async revoke(
-    m: EntityManager,
-    where: string,
-    key: unknown,
-    cause: RevokeCause,
-    by: Revoker,
-  ): Promise<string[]> {
-    const actor = 'system' in by ? null : by;
-    const [rows] = await m.query<
-      [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
-    >(
-      `UPDATE referrals r SET status = 'revoked', revoke_cause = $2, revoked_at = now(), revoked_by = $3,
-              version = r.version + 1, updated_at = now()
-       FROM cases c
-       WHERE c.id = r.case_id AND ${where} AND r.status IN ('pending', 'accepted')
-       RETURNING r.id, r.case_id, c.ward_code, c.province_code`,
-      [key, cause, actor?.userId ?? null],
-    );
-    for (const r of rows) {
-      await this.audit.record(m, actor, {
-        action: 'referral.revoke',
-        resourceType: 'referral',
-        resourceId: r.id,
-        caseId: r.case_id,
-        fields: ['triage'],
-        reason: `referral.${cause}`,
-        provinceCode: r.province_code,
-        wardCode: r.ward_code,
-        request: by.request,
-      });
-    }
-    return rows.map((r) => r.id);
+    return revokeReferrals(m, this.audit, 'r.case_id = $3', [caseId], cause, by);
   }
 
   /**
@@ -112,4 +78,43 @@ export class ConsentExpiryService {
     // A transaction on the caller's connection (a savepoint when it is already in one).
     return m.transaction((t) => this.revokeReferralsOf(t, ids, 'consent_expired', { system: true, request }));
   }
+}
+
+/**
+ * Revokes the live referrals `where` selects (its parameters from $3 on: `params`), each with its access-log
+ * entry; returns their ids. Shared by the ends of a referral's ground: its consent, its case, its organisation.
+ */
+export async function revokeReferrals(
+  m: EntityManager,
+  audit: AuditService,
+  where: string,
+  params: readonly unknown[],
+  cause: RevokeCause,
+  by: Revoker,
+): Promise<string[]> {
+  const actor = 'system' in by ? null : by;
+  const [rows] = await m.query<
+    [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
+  >(
+    `UPDATE referrals r SET status = 'revoked', revoke_cause = $1, revoked_at = now(), revoked_by = $2,
+            version = r.version + 1, updated_at = now()
+     FROM cases c
+     WHERE c.id = r.case_id AND ${where} AND r.status IN ('pending', 'accepted')
+     RETURNING r.id, r.case_id, c.ward_code, c.province_code`,
+    [cause, actor?.userId ?? null, ...params],
+  );
+  for (const r of rows) {
+    await audit.record(m, actor, {
+      action: 'referral.revoke',
+      resourceType: 'referral',
+      resourceId: r.id,
+      caseId: r.case_id,
+      fields: ['triage'],
+      reason: `referral.${cause}`,
+      provinceCode: r.province_code,
+      wardCode: r.ward_code,
+      request: by.request,
+    });
+  }
+  return rows.map((r) => r.id);
 }

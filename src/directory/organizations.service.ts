@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { revokeReferrals } from '../consents/consent-expiry.service';
 import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
@@ -99,6 +100,8 @@ export class OrganizationsService {
     ability: AppAbility,
   ): Promise<OrganizationView> {
     const saved = await this.write(async (manager) => {
+      // One change at a time: two area changes at once left an organisation serving two provinces.
+      await manager.query(`SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, [id]);
       const org = await this.organizations.findById(id, manager);
       if (!org || !ability.can('update', subjectOf(org))) throw new DomainError('resource.not_found');
       const provinces = [org.provinceCode];
@@ -129,6 +132,26 @@ export class OrganizationsService {
       // The new values must be allowed too (an admin's rule has no condition today; a future one might).
       if (!ability.can('update', subjectOf(org))) throw new DomainError('auth.forbidden');
       const updated = await this.organizations.save(org, manager);
+      if (made.includes('organization.sector_changed')) {
+        // A consent given to the old sector does not cover the organisation any more: those referrals end.
+        await revokeReferrals(
+          manager,
+          this.audit,
+          `r.organization_id = $3 AND EXISTS (SELECT 1 FROM consents cs
+             WHERE cs.id = r.consent_id AND cs.sector IS NOT NULL AND cs.sector <> $4)`,
+          [org.id, org.sector],
+          'organization_changed',
+          caller,
+        );
+      }
+      if (made.includes('organization.sector_changed') || made.includes('organization.area_changed')) {
+        // Emergency access was opened under the old sector and area: it ends now.
+        await manager.query(
+          `UPDATE break_glass_grants SET expires_at = now() WHERE organization_id = $1 AND expires_at > now()`,
+          [org.id],
+        );
+        this.audit.forgetOrganization(org.id);
+      }
       await this.audit.recordChanges(
         manager,
         caller,

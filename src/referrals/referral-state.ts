@@ -35,7 +35,8 @@ export const REFERRAL_SERVICES = [
 ] as const;
 export type ReferralService = (typeof REFERRAL_SERVICES)[number];
 
-export type RevokeCause = 'ward' | 'consent_withdrawn' | 'consent_expired' | 'case_closed' | 'case_shredded';
+export type RevokeCause =
+  'ward' | 'consent_withdrawn' | 'consent_expired' | 'case_closed' | 'case_shredded' | 'organization_changed';
 
 export interface ReferralState {
   status: ReferralStatus;
