@@ -138,6 +138,34 @@ describe('directory and account administration (end to end)', () => {
       expect(viet.body.items.map((o: { id: string }) => o.id)).toContain(policeId);
     });
 
+    it('two area changes at once leave the organisation in one province: one after the other', async () => {
+      const org = (
+        await as(admin)
+          .post('/api/v1/organizations', {
+            name: 'Tổ chức đổi địa bàn đồng thời (giả định)',
+            sector: 'legal',
+            serviceArea: { communeCodes: ['00145'] },
+          })
+          .expect(201)
+      ).body.id as string;
+      // Without the organisation's row lock this failed in about two runs of three (20 rounds each).
+      for (let round = 0; round < 20; round++) {
+        const answers = await Promise.all([
+          as(admin).patch(`/api/v1/organizations/${org}`, { serviceArea: { communeCodes: ['10507'] } }),
+          as(admin).patch(`/api/v1/organizations/${org}`, {
+            serviceArea: { communeCodes: ['00118', '00127'] },
+          }),
+        ]);
+        expect(answers.map((a) => a.status)).toEqual([200, 200]);
+        const rows = await t.app.get(DataSource).query<{ province_code: string }[]>(
+          `SELECT DISTINCT u.province_code FROM organization_communes oc
+             JOIN admin_units u ON u.code = oc.commune_code WHERE oc.organization_id = $1`,
+          [org],
+        );
+        expect(rows).toHaveLength(1);
+      }
+    });
+
     it('puts every creation and change on the access log, in the province served (both when it moves)', async () => {
       const entries = (id: string) =>
         t.app
