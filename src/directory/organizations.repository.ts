@@ -28,8 +28,12 @@ export class OrganizationsRepository {
     return (manager ?? this.dataSource.manager).getRepository(Organization);
   }
 
-  findById(id: string, manager?: EntityManager): Promise<Organization | null> {
-    return this.repo(manager).findOneBy({ id });
+  /** `lock`: held until the transaction ends (`manager` must be in one), so that changes come one at a time. */
+  findById(id: string, manager?: EntityManager, lock?: 'lock'): Promise<Organization | null> {
+    return this.repo(manager).findOne({
+      where: { id },
+      ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+    });
   }
 
   list(filter: OrganizationFilter): Promise<Organization[]> {

@@ -101,8 +101,7 @@ export class OrganizationsService {
   ): Promise<OrganizationView> {
     const saved = await this.write(async (manager) => {
       // One change at a time: two area changes at once left an organisation serving two provinces.
-      await manager.query(`SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, [id]);
-      const org = await this.organizations.findById(id, manager);
+      const org = await this.organizations.findById(id, manager, 'lock');
       if (!org || !ability.can('update', subjectOf(org))) throw new DomainError('resource.not_found');
       const provinces = [org.provinceCode];
       const made: OrganizationChange[] = [];
