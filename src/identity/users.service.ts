@@ -20,6 +20,17 @@ import { UsersRepository } from './users.repository';
 
 const USER_COLUMNS = { id: 'u.id', role: 'u.role' } as const;
 
+/**
+ * Not one's own credentials through account administration: a stolen token alone would set a password it then
+ * signs in with. The user's own change asks for the current password (POST /auth/password); another
+ * administrator resets.
+ */
+const OWN_CREDENTIALS = () =>
+  new DomainError('auth.forbidden', {
+    en: 'Change your own password with /auth/password (it asks for the current one); another administrator resets your two-factor.',
+    vi: 'Hãy đổi mật khẩu của chính mình qua /auth/password (cần mật khẩu hiện tại); quản trị viên khác đặt lại xác thực hai lớp của bạn.',
+  });
+
 /** What an account update changed, as the access log's `user.update` entries say it (their `reason`). */
 export type AccountChange =
   'user.disabled' | 'user.enabled' | 'user.password_reset' | 'user.totp_reset' | 'user.communes_changed';
@@ -100,17 +111,10 @@ export class UsersService {
   }
 
   async update(id: string, dto: UpdateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
-    // Not one's own credentials through here: a stolen token alone would set a password it then signs in with.
-    // The user's own change asks for the current password (POST /auth/password); another administrator resets.
-    if (id.toLowerCase() === caller.userId.toLowerCase() && (dto.password !== undefined || dto.resetTotp)) {
-      throw new DomainError('auth.forbidden', {
-        en: 'Change your own password with /auth/password (it asks for the current one); another administrator resets your two-factor.',
-        vi: 'Hãy đổi mật khẩu của chính mình qua /auth/password (cần mật khẩu hiện tại); quản trị viên khác đặt lại xác thực hai lớp của bạn.',
-      });
-    }
     if (dto.password !== undefined) {
       const target = await this.users.findById(id);
       if (!target || !ability.can('update', subjectOf(target))) throw new DomainError('resource.not_found');
+      if (target.id === caller.userId) throw OWN_CREDENTIALS();
       assertPasswordAcceptable(dto.password, target.username);
     }
     const passwordHash = dto.password !== undefined ? await this.hasher.hash(dto.password) : undefined;
@@ -121,7 +125,7 @@ export class UsersService {
         dto.status === 'disabled'
           ? (
               await manager.query<{ id: string }[]>(
-                // Outside the demo, the demo's accounts neither sign in nor keep a session: they do not count.
+                // A demo account outside the demo (demoAccountShut) does not count.
                 `SELECT id FROM users WHERE role = 'admin' AND status = 'active' AND (NOT demo_account OR $1)
                   ORDER BY id FOR UPDATE`,
                 [this.config.demo.enabled],
@@ -132,6 +136,8 @@ export class UsersService {
         .getRepository(User)
         .findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!user || !ability.can('update', subjectOf(user))) throw new DomainError('resource.not_found');
+      // The account's id as stored, whatever the letter case of the one in the path.
+      if ((passwordHash !== undefined || dto.resetTotp) && user.id === caller.userId) throw OWN_CREDENTIALS();
       if (dto.status === 'disabled' && user.id === caller.userId) {
         throw new DomainError('conflict.state', {
           en: 'You cannot disable your own account.',
