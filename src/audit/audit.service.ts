@@ -8,6 +8,7 @@ import {
   TransactionCommitEvent,
   TransactionRollbackEvent,
 } from 'typeorm';
+import { DomainError } from '../common/errors/domain-error';
 import { PurposeKeys } from '../crypto';
 import { GatedRead, GatedWrite, gatedSql, StatementParams } from '../database/gated-write';
 import { CommuneProvinces } from '../directory/commune-provinces';
@@ -244,6 +245,19 @@ export class AuditService implements EntitySubscriberInterface {
    */
   async recordDenied(actor: AuditActor | null, entry: AuditEntryInput): Promise<AuditRecorded> {
     return this.session(async (m) => (await this.write(m, actor, entry, 'denied', OWN_STATEMENT)).recorded);
+  }
+
+  /**
+   * Runs `work`; a refusal it throws (a DomainError: weak password, invalid code, changed meanwhile…) is
+   * written as `entry` denied, with the error's code as its reason, before it goes on to the caller.
+   */
+  async refusalsOnRecord<T>(actor: AuditActor, entry: AuditEntryInput, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (e) {
+      if (e instanceof DomainError) await this.recordDenied(actor, { ...entry, reason: e.code });
+      throw e;
+    }
   }
 
   /**

@@ -11,6 +11,7 @@ import { LOGGER } from '../common/logging/logger.module';
 import { MAX_PASSWORD_BYTES, PasswordHasher } from '../crypto/password-hasher';
 import type { ChangePasswordDto, MeResponse } from './dto/auth.dto';
 import { assertPasswordAcceptable } from './password-policy';
+import { demoAccountShut } from './demo-accounts';
 import { LoginThrottleService } from './login-throttle.service';
 import { ReauthenticationService } from './reauthentication.service';
 import { IssuedToken, TokenService } from './token.service';
@@ -102,11 +103,10 @@ export class AuthService {
       throw await refuse(code);
     };
 
-    // The demo's accounts (one printed password for all) are unknown outside the demo, e.g. on a database
-    // seeded with demo data and then run without HAVEN_DEMO.
+    // A demo account outside the demo answers as an unknown one.
     if (
       !user ||
-      (user.demoAccount && !this.config.demo.enabled) ||
+      demoAccountShut(user, this.config) ||
       Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES
     ) {
       await this.hasher.verifyDummy(password);
@@ -158,7 +158,7 @@ export class AuthService {
   async changePassword(p: Principal, dto: ChangePasswordDto): Promise<void> {
     const entry = { action: 'auth.password_change', resourceType: 'user', resourceId: p.userId } as const;
     const user = await this.reauth.confirm(p, { password: dto.currentPassword, totp: dto.totp }, entry);
-    try {
+    await this.audit.refusalsOnRecord(p, entry, async () => {
       assertPasswordAcceptable(dto.newPassword, user.username, 'newPassword');
       if (dto.newPassword.normalize('NFC') === dto.currentPassword.normalize('NFC')) throw SAME_PASSWORD();
       const hash = await this.hasher.hash(dto.newPassword);
@@ -183,12 +183,7 @@ export class AuthService {
         await this.audit.record(m, p, entry);
       });
       this.logger.info({ event: 'auth.password_change', userId: user.id }, 'password changed');
-    } catch (e) {
-      if (e instanceof DomainError) {
-        await this.audit.recordDenied(p, { ...entry, reason: e.code });
-      }
-      throw e;
-    }
+    });
   }
 
   async enrollTotp(p: Principal): Promise<TotpEnrollment> {
@@ -202,12 +197,9 @@ export class AuthService {
   async activateTotp(p: Principal, code: string, password: string): Promise<void> {
     const entry = { action: 'auth.totp_activate', resourceType: 'user', resourceId: p.userId } as const;
     const user = await this.reauth.confirm(p, { password }, entry);
-    try {
-      await this.totp.activate(user, code, (m) => this.audit.record(m, p, entry));
-    } catch (e) {
-      if (e instanceof DomainError) await this.audit.recordDenied(p, { ...entry, reason: e.code });
-      throw e;
-    }
+    await this.audit.refusalsOnRecord(p, entry, () =>
+      this.totp.activate(user, code, (m) => this.audit.record(m, p, entry)),
+    );
   }
 
   async me(p: Principal): Promise<MeResponse> {

@@ -6,6 +6,15 @@ import { PasswordHasher } from '../crypto/password-hasher';
 import type { DemoSeedStep } from '../database/seed/demo-seed';
 import type { Role } from './user.entity';
 
+/**
+ * One of the demo's accounts while the demo does not run (a database an earlier demo seeded): its password was
+ * printed for all, so it neither signs in nor keeps a session (sign-in, the token check), nor counts as an
+ * administrator.
+ */
+export function demoAccountShut(account: { readonly demoAccount: boolean }, config: AppConfig): boolean {
+  return account.demoAccount && !config.demo.enabled;
+}
+
 export interface DemoAccount {
   username: string;
   role: Role;

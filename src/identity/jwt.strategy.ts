@@ -7,6 +7,7 @@ import type { Principal } from '../authz/principal';
 import { requestContextOf } from '../common/http/request-context';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { PurposeKeys } from '../crypto';
+import { demoAccountShut } from './demo-accounts';
 import { AccessTokenClaims, TOKEN_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER } from './token.service';
 import { UsersRepository } from './users.repository';
 
@@ -47,8 +48,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     if (typeof ver !== 'number' || typeof exp !== 'number') return false;
     const row = await this.users.findSession(sub, jti);
     if (!row || row.status !== 'active' || row.revoked || row.tokenVersion !== ver) return false;
-    // The demo's accounts share one printed password: they exist only while the demo runs.
-    if (row.demoAccount && !this.config.demo.enabled) return false;
+    if (demoAccountShut(row, this.config)) return false;
     return {
       userId: row.id,
       username: row.username,
