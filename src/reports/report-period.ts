@@ -71,7 +71,9 @@ export function summaryPeriod(
   now: Date,
   wholeMonths = false,
 ): ReportPeriod {
-  const end = to ?? (wholeMonths ? lastDayOfMonthBefore(vietnamDate(now)) : vietnamDate(now));
+  const today = vietnamDate(now);
+  const lastMonthEnd = lastDayOfMonthBefore(today);
+  const end = to ?? (wholeMonths ? lastMonthEnd : today);
   checkDate(to === undefined ? 'now' : 'to', end);
   // Only `from` given, in a month not over yet: that is what is wrong, not the `to` it did not send.
   if (wholeMonths && to === undefined && from !== undefined && from > end) {
@@ -82,11 +84,11 @@ export function summaryPeriod(
     if (!period.from.endsWith('-01')) {
       throw fieldError('from', WHOLE_MONTHS.en, WHOLE_MONTHS.vi);
     }
-    if (lastDayOfMonthBefore(nextDay(period.to)) !== period.to) {
+    if (!nextDay(period.to).endsWith('-01')) {
       throw fieldError('to', WHOLE_MONTHS.en, WHOLE_MONTHS.vi);
     }
     // A month not over yet would change from one day to the next: read twice, it gives a day.
-    if (period.to > lastDayOfMonthBefore(vietnamDate(now))) {
+    if (period.to > lastMonthEnd) {
       throw fieldError('to', MONTHS_OVER.en, MONTHS_OVER.vi);
     }
   }
@@ -107,7 +109,7 @@ const MONTHS_OVER = {
  * as whole months: read twice while it runs, it would give the days between.
  */
 export function assertActionMonthOver(year: number, now: Date): void {
-  if (vietnamDate(now) <= `${year}-12-15`) {
+  if (year > lastEndedActionMonthYear(now)) {
     throw fieldError(
       'year',
       'an administrator reads an Action Month once it is over (after 15 December)',
@@ -131,16 +133,19 @@ export function actionMonthPeriod(year: number): ReportPeriod {
   return periodOf(`${year}-11-15`, `${year}-12-15`);
 }
 
-/** The latest Action Month that is over: this year's after 15 December (Vietnam time), else last year's. */
+/** The latest Action Month that is over: this year's from 16 December (Vietnam time), else last year's. */
 export function lastEndedActionMonthYear(now: Date): number {
-  const today = vietnamDate(now);
-  const year = Number(today.slice(0, 4));
-  return today > `${year}-12-15` ? year : year - 1;
+  return actionMonthYearFrom(now, '12-16');
 }
 
 /** The latest Action Month that has begun: this year's from 15 November (Vietnam time), else last year's. */
 export function defaultActionMonthYear(now: Date): number {
+  return actionMonthYearFrom(now, '11-15');
+}
+
+/** This year when today (Vietnam time) is on or after `monthDay` (MM-DD), else last year. */
+function actionMonthYearFrom(now: Date, monthDay: string): number {
   const today = vietnamDate(now);
   const year = Number(today.slice(0, 4));
-  return today >= `${year}-11-15` ? year : year - 1;
+  return today >= `${year}-${monthDay}` ? year : year - 1;
 }
