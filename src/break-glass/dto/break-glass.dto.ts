@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
-import { IsNotBlank } from '../../common/http/optional-not-null';
+import { IsNotBlank } from '../../common/http/field-presence';
 import { PageQueryDto } from '../../common/http/page-query.dto';
 import { StepUpDto } from '../../identity/dto/step-up.dto';
 

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
-import { IsNotBlank } from '../../common/http/optional-not-null';
+import { IsNotBlank } from '../../common/http/field-presence';
 import { StepUpDto } from '../../identity/dto/step-up.dto';
 import { IsCalendarDate } from '../../common/http/date-validation';
 

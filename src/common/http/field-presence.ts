@@ -1,3 +1,4 @@
+/** Whether a field is there and says something: rules class-validator has no decorator for. */
 import { applyDecorators } from '@nestjs/common';
 import { ValidateBy, ValidateIf } from 'class-validator';
 

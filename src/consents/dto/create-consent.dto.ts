@@ -11,7 +11,7 @@ import {
   MaxLength,
   MinLength,
 } from 'class-validator';
-import { IsNotBlank } from '../../common/http/optional-not-null';
+import { IsNotBlank } from '../../common/http/field-presence';
 import { IsInstant } from '../../common/http/date-validation';
 import { Sector, SECTORS } from '../../directory/organization.entity';
 

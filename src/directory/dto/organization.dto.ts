@@ -14,7 +14,7 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
-import { IsNotBlank, IsOptionalNotNull } from '../../common/http/optional-not-null';
+import { IsNotBlank, IsOptionalNotNull } from '../../common/http/field-presence';
 import { SECTORS, Sector, ServiceScope } from '../organization.entity';
 
 export class ServiceAreaDto {

@@ -14,7 +14,7 @@ import {
   Matches,
   MaxLength,
 } from 'class-validator';
-import { IsOptionalNotNull } from '../../common/http/optional-not-null';
+import { IsOptionalNotNull } from '../../common/http/field-presence';
 import { ROLES, Role, UserStatus } from '../user.entity';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
