@@ -282,6 +282,21 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await login({ username: 'admin.new', password: TEST_PASSWORD, totp: code }).expect(401);
     // Enrolling again is refused while two-factor is on.
     await http().post('/api/v1/auth/totp/enroll').auth(ok.body.accessToken, { type: 'bearer' }).expect(409);
+    // Both enrolments are on the access log, the refused one with its reason; the secret is not.
+    const enrolments = await t.app.get(DataSource).query(
+      `SELECT outcome, reason, to_jsonb(e)::text AS entry FROM audit_events e WHERE action = 'auth.totp_enroll'
+          AND resource_id = (SELECT id FROM users WHERE username = 'admin.new') ORDER BY seq`,
+    );
+    expect(
+      enrolments.map(({ outcome, reason }: { outcome: string; reason: string | null }) => ({
+        outcome,
+        reason,
+      })),
+    ).toEqual([
+      { outcome: 'allowed', reason: null },
+      { outcome: 'denied', reason: 'conflict.state' },
+    ]);
+    for (const e of enrolments) expect(e.entry).not.toContain(secret);
   });
 
   it('a supervisor needs two-factor too; a ward officer may opt in and is then held to it', async () => {

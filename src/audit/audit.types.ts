@@ -31,6 +31,7 @@ export const AUDIT_ACTIONS = [
   'auth.logout',
   'auth.password_change',
   'auth.step_up',
+  'auth.totp_enroll',
   'auth.totp_activate',
   'audit.read',
   'audit.verify',

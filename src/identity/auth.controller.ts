@@ -129,6 +129,7 @@ export class AuthController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Start setting up two-factor authentication: a new TOTP secret to add to an authenticator app',
+    description: 'On the access log as `auth.totp_enroll` (the secret is not).',
   })
   @ApiOkResponse({ type: TotpEnrollResponse })
   @ApiConflictResponse({ type: Problem, description: 'Two-factor is already set up' })

@@ -186,8 +186,13 @@ export class AuthService {
     });
   }
 
+  /** A new pending two-factor secret; on the access log (`auth.totp_enroll`), a refusal too. */
   async enrollTotp(p: Principal): Promise<TotpEnrollment> {
-    return this.totp.enroll(await this.userOf(p));
+    const entry = { action: 'auth.totp_enroll', resourceType: 'user', resourceId: p.userId } as const;
+    const user = await this.userOf(p);
+    return this.audit.refusalsOnRecord(p, entry, () =>
+      this.totp.enroll(user, (m) => this.audit.record(m, p, entry)),
+    );
   }
 
   /**

@@ -38,7 +38,11 @@ export class TotpService {
     return !(this.config.demo.enabled && user.demoAccount);
   }
 
-  async enroll(user: User): Promise<TotpEnrollment> {
+  /** A new pending secret, sealed; `alongside` runs in the same transaction (the access-log entry). */
+  async enroll(
+    user: User,
+    alongside?: (manager: EntityManager) => Promise<unknown>,
+  ): Promise<TotpEnrollment> {
     if (user.totpEnabledAt) {
       throw new DomainError('conflict.state', {
         en: 'Two-factor authentication is already set up; an administrator can reset it.',
@@ -52,6 +56,7 @@ export class TotpService {
         user.id,
         sealed,
       ]);
+      await alongside?.(manager);
     });
     return { secret, otpauthUrl: generateURI({ issuer: TOTP_ISSUER, label: user.username, secret }) };
   }
