@@ -63,12 +63,12 @@ export class AuditController {
   @ApiOperation({
     summary: 'The newest signed checkpoint (Ed25519 over the stripe heads)',
     description:
-      'Covers the log as it is now: when entries were added since the newest checkpoint, one is issued first ' +
-      '(and kept in HAVEN_DATA_DIR/checkpoints and in the database, like the periodic ones).',
+      'Covers the log as it is now, this request included: the request is logged as audit.checkpoint, then a ' +
+      'checkpoint is issued (and kept in HAVEN_DATA_DIR/checkpoints and in the database, like the periodic ones).',
   })
   @ApiOkResponse({ type: CheckpointView })
-  async latest(): Promise<Checkpoint> {
-    return (await this.checkpoints.issue()).checkpoint;
+  async latest(@CurrentPrincipal() p: Principal): Promise<Checkpoint> {
+    return (await this.query.issueCheckpoint(p)).checkpoint;
   }
 
   @Post('checkpoints')
