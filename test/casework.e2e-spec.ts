@@ -1004,6 +1004,36 @@ describe('cases, consent and referrals (end to end)', () => {
       for (const e of entries) expect(e.jurisdictions).toContain('01');
     });
 
+    it('a child-protection duty is a legal basis for a child or a survivor of unknown age, not for an adult', async () => {
+      const basis = { organizationId: police, categories: ['identity'], legalBasis: 'child_protection_duty' };
+      const adult = await newCase();
+      const refused = await as('ward.longbien')
+        .post(`/api/v1/cases/${adult.id}/consents`, { ...basis, reason: 'Nghĩa vụ bảo vệ trẻ em' })
+        .expect(422);
+      expect(refused.body.code).toBe('unprocessable');
+      expect(refused.body.detail).toMatch(/not a child/);
+      const child = await newCase({
+        survivor: { fullName: 'Em Giả Định', sex: 'female', dateOfBirth: '2012-03-04' },
+      });
+      expect(child.triage.childUnder18).toBe(true);
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${child.id}/consents`, { ...basis, reason: 'Nghĩa vụ bảo vệ trẻ em' })
+        .expect(201);
+      const unknownAge = await newCase({ survivor: { fullName: 'Chưa Rõ Tuổi', sex: 'female' } });
+      expect(unknownAge.triage.childUnder18).toBeNull();
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${unknownAge.id}/consents`, { ...basis, reason: 'Nghĩa vụ bảo vệ trẻ em' })
+        .expect(201);
+      // Another basis is open to an adult.
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${adult.id}/consents`, {
+          ...basis,
+          legalBasis: 'imminent_danger',
+          reason: 'Nguy hiểm',
+        })
+        .expect(201);
+    });
+
     it('a legal basis needs a reason that says something, and reasons and notes are not blank', async () => {
       const c = await newCase();
       const blank = await as('ward.longbien')

@@ -123,6 +123,14 @@ export class ConsentsService {
       if (row.status !== 'open' || row.shreddedAt) {
         throw new DomainError('conflict.state', { en: 'The case is closed.', vi: 'Vụ việc đã đóng.' });
       }
+      // A child-protection duty is owed to a child: not to a survivor known to be 18 or over (GBVIMS, the wider
+      // of the two definitions). An unknown age leaves it open.
+      if (dto.legalBasis === 'child_protection_duty' && row.childGbvims === false) {
+        throw unprocessable(
+          'A child-protection duty does not apply: the survivor is not a child (18 or over).',
+          'Nghĩa vụ bảo vệ trẻ em không áp dụng: người bị hại không phải là trẻ em (từ 18 tuổi trở lên).',
+        );
+      }
       if (dto.organizationId) {
         const org = await m.query<unknown[]>(`SELECT 1 FROM organizations WHERE id = $1`, [
           dto.organizationId,

@@ -47,7 +47,12 @@ export class CreateConsentDto {
   @IsIn(GIVERS)
   givenBy?: (typeof GIVERS)[number];
 
-  @ApiPropertyOptional({ enum: LEGAL_BASES, description: 'sharing without consent, with a reason' })
+  @ApiPropertyOptional({
+    enum: LEGAL_BASES,
+    description:
+      'sharing without consent, with a reason; child_protection_duty only for a survivor under 18 or of ' +
+      'unknown age (422 for an adult)',
+  })
   @IsOptional()
   @IsIn(LEGAL_BASES)
   legalBasis?: (typeof LEGAL_BASES)[number];
