@@ -370,6 +370,18 @@ describe('access log (end to end)', () => {
     expect(elsewhere.body.items).toEqual([]);
   });
 
+  it('looks at a period of at most 31 days that ends after it starts', async () => {
+    await get('hanoi', 'anomalies?from=2026-10-01&to=2026-11-01').expect(200);
+    const long = await get('hanoi', 'anomalies?from=2026-10-01&to=2026-11-02').expect(400);
+    expect(long.body.errors).toEqual([expect.objectContaining({ field: 'from' })]);
+    expect(long.body.errors[0].message).toMatch(/31 days/);
+    // A default start is 7 days before the end given.
+    await get('hanoi', 'anomalies?to=2026-11-02').expect(200);
+    await get('hanoi', 'anomalies?from=2025-11-02').expect(400);
+    await get('hanoi', 'anomalies?from=2026-11-02&to=2026-11-02').expect(400);
+    await get('hanoi', 'anomalies?from=2026-11-03&to=2026-11-02').expect(400);
+  });
+
   it('flags case data read by an account within a day after an administrator reset its password', async () => {
     const audit = t.app.get(AuditService);
     const ds = t.app.get(DataSource);

@@ -156,7 +156,17 @@ export class AuditQueryService {
 
   async anomalies(p: Principal, ability: AppAbility, q: AnomaliesQuery): Promise<AnomalyList> {
     const to = q.to ? instant(q.to, 'to') : new Date();
-    const from = q.from ? instant(q.from, 'from') : new Date(to.getTime() - 7 * 24 * 3600 * 1000);
+    const from = q.from ? instant(q.from, 'from') : new Date(to.getTime() - 7 * DAY_MS);
+    if (from >= to) throw fieldError('from', 'must be before to', 'phải trước to');
+    // Each rule scans the period's entries of the jurisdiction: a bounded span keeps one request from reading
+    // a national year of the log.
+    if (to.getTime() - from.getTime() > ANOMALY_SPAN_DAYS * DAY_MS) {
+      throw fieldError(
+        'from',
+        `the period may span at most ${ANOMALY_SPAN_DAYS} days`,
+        `khoảng thời gian tối đa ${ANOMALY_SPAN_DAYS} ngày`,
+      );
+    }
     const scope = accessibleWhere(ability, 'read', 'AuditEvent', AUDIT_COLUMNS);
     const params = { ...scope.params, from, to };
     const base = `${scope.sql} AND e.at >= :from AND e.at < :to`;
@@ -253,6 +263,10 @@ interface AnomalyRow {
 }
 
 /** A query's `from`/`to` (validated: IsDateOrInstant); a bare date is that day's start in Vietnam, as in reports. */
+const DAY_MS = 24 * 3600 * 1000;
+/** The longest period /audit/anomalies looks at in one request. */
+export const ANOMALY_SPAN_DAYS = 31;
+
 function instant(value: string, field: string): Date {
   const d = new Date(isCalendarDate(value) ? `${value}T00:00:00+07:00` : value);
   if (Number.isNaN(d.getTime())) throw fieldError(field, 'is not a date', 'không phải ngày hợp lệ');

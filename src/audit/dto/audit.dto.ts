@@ -138,7 +138,7 @@ export class CheckpointPublicKeyView {
 export class AnomaliesQuery {
   @ApiPropertyOptional({
     description:
-      'Start of the period (default: 7 days ago), a date (YYYY-MM-DD: 00:00 Vietnam time) or a date and time with its offset',
+      'Start of the period (default: 7 days before to), a date (YYYY-MM-DD: 00:00 Vietnam time) or a date and time with its offset; before to, and at most 31 days before it (400 otherwise)',
   })
   @IsOptional()
   @IsDateOrInstant()
