@@ -122,6 +122,21 @@ describe('directory and account administration (end to end)', () => {
       await as(ward).get(`/api/v1/organizations/${policeId}`).expect(200);
     });
 
+    it('lists them in pages, with the total', async () => {
+      const all = await as(ward).get('/api/v1/organizations').expect(200);
+      expect(all.body).toMatchObject({ total: 3, page: 1, pageSize: 200 });
+      const pages = [];
+      for (const page of [1, 2, 3]) {
+        const res = await as(ward).get(`/api/v1/organizations?page=${page}&pageSize=1`).expect(200);
+        expect(res.body).toMatchObject({ total: 3, page, pageSize: 1 });
+        pages.push(...res.body.items);
+      }
+      expect(pages).toEqual(all.body.items);
+      const past = await as(ward).get('/api/v1/organizations?page=4&pageSize=1').expect(200);
+      expect(past.body).toMatchObject({ items: [], total: 3 });
+      await as(ward).get('/api/v1/organizations?pageSize=201').expect(400);
+    });
+
     it('an admin updates name, sector and service area', async () => {
       const res = await as(admin)
         .patch(`/api/v1/organizations/${policeId}`, {

@@ -10,6 +10,8 @@ export interface OrganizationFilter {
   wardCode?: string;
   /** The caller's read scope over the alias `o` (sql-scope.ts). */
   scope: SqlCondition;
+  offset: number;
+  limit: number;
 }
 
 /** Column map for CASL conditions on Organization (alias `o`). */
@@ -36,13 +38,15 @@ export class OrganizationsRepository {
     });
   }
 
-  list(filter: OrganizationFilter): Promise<Organization[]> {
+  async list(filter: OrganizationFilter): Promise<{ items: Organization[]; total: number }> {
     const qb = this.repo()
       .createQueryBuilder('o')
       .where(filter.scope.sql, filter.scope.params)
       .orderBy('o.province_code', 'ASC')
       .addOrderBy('o.name', 'ASC')
-      .limit(1000);
+      .addOrderBy('o.id', 'ASC')
+      .offset(filter.offset)
+      .limit(filter.limit);
     if (filter.sector) qb.andWhere('o.sector = :sector', { sector: filter.sector });
     if (filter.wardCode) {
       qb.andWhere(
@@ -53,7 +57,8 @@ export class OrganizationsRepository {
         { wardCode: filter.wardCode },
       );
     }
-    return qb.getMany();
+    const [items, total] = await qb.getManyAndCount();
+    return { items, total };
   }
 
   async communesOf(ids: readonly string[], manager?: EntityManager): Promise<Map<string, string[]>> {

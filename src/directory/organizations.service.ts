@@ -14,6 +14,7 @@ import { AdminUnitsRepository } from './admin-units.repository';
 import {
   CreateOrganizationDto,
   OrganizationList,
+  ORGANIZATION_PAGE_SIZE,
   OrganizationListQuery,
   OrganizationView,
   ServiceAreaDto,
@@ -49,8 +50,16 @@ export class OrganizationsService {
 
   async list(query: OrganizationListQuery, ability: AppAbility): Promise<OrganizationList> {
     const scope = accessibleWhere(ability, 'read', 'Organization', ORGANIZATION_COLUMNS);
-    const rows = await this.organizations.list({ sector: query.sector, wardCode: query.wardCode, scope });
-    return { items: await this.views(rows) };
+    const page = query.page ?? 1;
+    const pageSize = query.pageSize ?? ORGANIZATION_PAGE_SIZE;
+    const { items, total } = await this.organizations.list({
+      sector: query.sector,
+      wardCode: query.wardCode,
+      scope,
+      offset: (page - 1) * pageSize,
+      limit: pageSize,
+    });
+    return { items: await this.views(items), total, page, pageSize };
   }
 
   async get(id: string, ability: AppAbility): Promise<OrganizationView> {

@@ -1,3 +1,4 @@
+import { PageQueryDto } from '../../common/http/page-query.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -77,7 +78,10 @@ export class UpdateOrganizationDto {
   serviceArea?: ServiceAreaDto;
 }
 
-export class OrganizationListQuery {
+/** Page size of the organisation list when none is asked for (the largest: a referral form wants them all). */
+export const ORGANIZATION_PAGE_SIZE = 200;
+
+export class OrganizationListQuery extends PageQueryDto {
   @ApiPropertyOptional({ enum: SECTORS })
   @IsOptional()
   @IsIn(SECTORS)
@@ -105,4 +109,7 @@ export class OrganizationView {
 
 export class OrganizationList {
   @ApiProperty({ type: [OrganizationView] }) items!: OrganizationView[];
+  @ApiProperty() total!: number;
+  @ApiProperty() page!: number;
+  @ApiProperty({ description: `default ${ORGANIZATION_PAGE_SIZE}` }) pageSize!: number;
 }
