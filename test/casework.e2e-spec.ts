@@ -1085,6 +1085,16 @@ describe('cases, consent and referrals (end to end)', () => {
         .patch(`/api/v1/organizations/${org.id}`, { serviceArea: { communeCodes: ['00145', '00118'] } })
         .expect(200);
       await asStaff(http().get(`/api/v1/cases/${other.id}`)).expect(404);
+      // The grant's end is on the log in the case's jurisdiction, by the admin, saying why.
+      const ended = await t.app.get(DataSource).query(
+        `SELECT e.actor_role, e.reason, e.province_code, g.expires_at <= now() AS over
+           FROM audit_events e JOIN break_glass_grants g ON g.id = e.resource_id
+          WHERE e.action = 'break_glass.end' AND e.case_id = $1`,
+        [other.id],
+      );
+      expect(ended).toEqual([
+        { actor_role: 'admin', reason: 'break_glass.organization_changed', province_code: '01', over: true },
+      ]);
     });
 
     it('an expired consent cannot be withdrawn (409): its end stays its expiry', async () => {

@@ -39,6 +39,7 @@ export const AUDIT_ACTIONS = [
   'report.read',
   'break_glass.open',
   'break_glass.review',
+  'break_glass.end',
   'user.create',
   'user.update',
   'organization.create',

@@ -7,6 +7,7 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { BreakGlassSubject } from '../authz/subjects';
 import { AuditService } from '../audit/audit.service';
+import { endedNowSql } from './grant-ending';
 import { CasesRepository } from '../cases/cases.repository';
 import { pageWindow } from '../database/page-limit';
 import { CASE_OWNER, caseSubject } from '../cases/cases.service';
@@ -286,9 +287,9 @@ export class BreakGlassService {
         : null;
       await m.query(
         // Found unjustified, the access ends now (if it has not yet).
-        `UPDATE break_glass_grants SET reviewed_by = $2, reviewed_at = now(), justified = $3, enc_review_note = $4,
-                expires_at = CASE WHEN $3 THEN expires_at ELSE least(expires_at, now()) END
-         WHERE id = $1`,
+        `UPDATE break_glass_grants g SET reviewed_by = $2, reviewed_at = now(), justified = $3, enc_review_note = $4,
+                expires_at = CASE WHEN $3 THEN g.expires_at ELSE ${endedNowSql('g')} END
+         WHERE g.id = $1`,
         [id, p.userId, dto.justified, note],
       );
       const [updated] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { endGrants } from '../break-glass/grant-ending';
 import { revokeReferrals } from '../consents/consent-expiry.service';
 import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
@@ -154,9 +155,13 @@ export class OrganizationsService {
       }
       if (made.includes('organization.sector_changed') || made.includes('organization.area_changed')) {
         // Emergency access was opened under the old sector and area: it ends now.
-        await manager.query(
-          `UPDATE break_glass_grants SET expires_at = now() WHERE organization_id = $1 AND expires_at > now()`,
+        await endGrants(
+          manager,
+          this.audit,
+          'g.organization_id = $1',
           [org.id],
+          'organization_changed',
+          caller,
         );
         this.audit.forgetOrganization(org.id);
       }

@@ -1,0 +1,47 @@
+import type { EntityManager } from 'typeorm';
+import type { AuditService } from '../audit/audit.service';
+import type { AuditActor } from '../audit/audit.types';
+
+/** SQL: a grant row `alias`'s end, brought forward to now (never pushed back). */
+export function endedNowSql(alias: string): string {
+  return `least(${alias}.expires_at, now())`;
+}
+
+/** Why grants end before their time other than by review (a review writes its own `break_glass.review`). */
+export type GrantEndCause = 'organization_changed';
+
+/**
+ * Ends now the live break-glass grants `where` selects (over alias `g`; its parameters from $1 on: `params`),
+ * each with a `break_glass.end` entry in the case's jurisdiction; returns their ids. A plain function, like
+ * revokeReferrals, so that the directory can call it without a module cycle (cases → directory).
+ */
+export async function endGrants(
+  m: EntityManager,
+  audit: AuditService,
+  where: string,
+  params: readonly unknown[],
+  cause: GrantEndCause,
+  by: AuditActor,
+): Promise<string[]> {
+  const [rows] = await m.query<
+    [{ id: string; case_id: string; province_code: string; ward_code: string }[], number]
+  >(
+    `UPDATE break_glass_grants g SET expires_at = ${endedNowSql('g')}
+      WHERE ${where} AND g.expires_at > now()
+      RETURNING g.id, g.case_id, g.province_code, g.ward_code`,
+    params,
+  );
+  for (const r of rows) {
+    await audit.record(m, by, {
+      action: 'break_glass.end',
+      resourceType: 'break_glass',
+      resourceId: r.id,
+      caseId: r.case_id,
+      fields: [],
+      provinceCode: r.province_code,
+      wardCode: r.ward_code,
+      reason: `break_glass.${cause}`,
+    });
+  }
+  return rows.map((r) => r.id);
+}
