@@ -17,10 +17,12 @@ export class CaseEndsReferrals1764000001600 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
+    // NOT VALID: referrals already revoked for the newer causes keep them (validating would fail on them).
     await q.query(`ALTER TABLE referrals DROP CONSTRAINT referrals_revoke_cause_check`);
     await q.query(
       `ALTER TABLE referrals ADD CONSTRAINT referrals_revoke_cause_check
-         CHECK (revoke_cause IN ('ward', 'consent_withdrawn', 'consent_expired'))`,
+         CHECK (revoke_cause IN ('ward', 'consent_withdrawn', 'consent_expired'))
+         NOT VALID`,
     );
   }
 }

@@ -15,6 +15,7 @@ import { PasswordChangeRequired1764000001400 } from './1764000001400-PasswordCha
 import { StepUps1764000001500 } from './1764000001500-StepUps';
 import { CaseEndsReferrals1764000001600 } from './1764000001600-CaseEndsReferrals';
 import { OrganizationChangeEndsReferrals1764000001700 } from './1764000001700-OrganizationChangeEndsReferrals';
+import { ServiceRoleNarrowed1764000001800 } from './1764000001800-ServiceRoleNarrowed';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -38,4 +39,5 @@ export const MIGRATIONS = [
   StepUps1764000001500,
   CaseEndsReferrals1764000001600,
   OrganizationChangeEndsReferrals1764000001700,
+  ServiceRoleNarrowed1764000001800,
 ];

@@ -52,6 +52,24 @@ describe('the runtime database role', () => {
         client.query(`INSERT INTO kek_floors (kek_id, min_version) VALUES ('haven-kek', 1)`),
       ).rejects.toMatchObject({ code: '42501' });
       await expect(client.query('DELETE FROM kek_floors')).rejects.toMatchObject({ code: '42501' });
+      // Rows go only where the service itself deletes them (expired tokens, throttle counters, scopes).
+      for (const table of [
+        'cases',
+        'referrals',
+        'referral_notes',
+        'consents',
+        'break_glass_grants',
+        'data_keys',
+        'users',
+      ]) {
+        await expect(client.query(`DELETE FROM ${table}`)).rejects.toMatchObject({ code: '42501' });
+      }
+      await client.query(`DELETE FROM login_throttle WHERE key = 'runtime-role-probe'`);
+      await expect(
+        client.query('CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$'),
+      ).rejects.toMatchObject({
+        code: '42501',
+      });
     } finally {
       await client.end();
     }
@@ -94,6 +112,17 @@ describe('the runtime database role', () => {
         /delete the stripe heads/,
       ],
       [`GRANT UPDATE ON kek_floors TO ${probe}`, `REVOKE UPDATE ON kek_floors FROM ${probe}`, /KEK floor/],
+      [`GRANT DELETE ON cases TO ${probe}`, `REVOKE DELETE ON cases FROM ${probe}`, /may delete cases/],
+      [
+        `GRANT DELETE ON data_keys TO ${probe}`,
+        `REVOKE DELETE ON data_keys FROM ${probe}`,
+        /may delete cases/,
+      ],
+      [
+        `GRANT CREATE ON SCHEMA public TO ${probe}`,
+        `REVOKE CREATE ON SCHEMA public FROM ${probe}`,
+        /create objects/,
+      ],
     ] as const;
     try {
       // As haven_app's member and nothing more: accepted.

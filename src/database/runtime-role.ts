@@ -95,7 +95,8 @@ export async function provisionEmbeddedAppLogin(
  * Refuses a runtime role that could change the log or the keys' floor: a superuser, the table's owner (or a
  * member of it), a role that may create roles (it could grant itself more), or a role granted more than the
  * service needs on the tables that guard integrity: UPDATE, DELETE or TRUNCATE on the log or its checkpoints,
- * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`. It must be a member of haven_app. (A role
+ * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`, DELETE on cases or data keys, CREATE in
+ * schema public. It must be a member of haven_app. (A role
  * supplied through DATABASE_APP_URL is checked so; the embedded server's own is made that way.)
  */
 export async function assertRestrictedRole(dataSource: DataSource): Promise<void> {
@@ -107,6 +108,8 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
       owner: boolean;
       can_change: boolean;
       can_change_guards: boolean;
+      can_delete_cases: boolean;
+      can_create: boolean;
       role: string;
     }[]
   >(
@@ -120,7 +123,10 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
               OR has_table_privilege('audit_events', 'TRUNCATE') AS can_change,
             has_table_privilege('audit_checkpoints', 'UPDATE, DELETE, TRUNCATE')
               OR has_table_privilege('audit_chain_heads', 'DELETE, TRUNCATE')
-              OR has_table_privilege('kek_floors', 'INSERT, UPDATE, DELETE, TRUNCATE') AS can_change_guards`,
+              OR has_table_privilege('kek_floors', 'INSERT, UPDATE, DELETE, TRUNCATE') AS can_change_guards,
+            has_table_privilege('cases', 'DELETE, TRUNCATE')
+              OR has_table_privilege('data_keys', 'DELETE, TRUNCATE') AS can_delete_cases,
+            has_schema_privilege('public', 'CREATE') AS can_create`,
   );
   const problems: string[] = [];
   if (!r?.member) problems.push(`is not a member of ${APP_GROUP_ROLE}`);
@@ -130,6 +136,9 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
   if (r?.can_change_guards) {
     problems.push('may change the checkpoints, delete the stripe heads or write the KEK floor');
   }
+  if (r?.can_delete_cases)
+    problems.push('may delete cases or data keys (a case goes by crypto-shredding only)');
+  if (r?.can_create) problems.push('may create objects in schema public');
   if (r?.createrole) problems.push('may create roles (CREATEROLE)');
   if (problems.length) {
     throw new Error(
