@@ -269,12 +269,17 @@ export class ReferralsRepository {
     };
   }
 
+  /**
+   * The organisation a referral is made to, share-locked until the caller's transaction ends: a change of its
+   * sector (which revokes the referrals its old sector's consents gave it) waits for the referral to commit, and
+   * so revokes it too, instead of missing it.
+   */
   async organization(
     m: EntityManager,
     id: string,
   ): Promise<{ id: string; name: string; sector: string } | null> {
     const rows = await m.query<{ id: string; name: string; sector: string }[]>(
-      `SELECT id, name, sector FROM organizations WHERE id = $1`,
+      `SELECT id, name, sector FROM organizations WHERE id = $1 FOR SHARE`,
       [id],
     );
     return rows[0] ?? null;

@@ -309,7 +309,8 @@ export class ReferralsService {
     dto: CreateNoteDto,
   ): Promise<NoteView> {
     return this.afterExpiry(p, async (m, deny) => {
-      const row = await this.referrals.findById(m, referralId);
+      // Locked: a referral revoked or ended meanwhile (a consent withdrawn, the case closed) takes no note.
+      const row = await this.referrals.findById(m, referralId, true);
       const organizationId = p.role === 'provider' ? p.organizationId : null;
       const allowed =
         row &&

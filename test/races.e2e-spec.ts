@@ -1,0 +1,267 @@
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { AuditService } from '../src/audit/audit.service';
+import { ReauthenticationService } from '../src/identity/reauthentication.service';
+import { ReferralsRepository } from '../src/referrals/referrals.repository';
+import type { TestApp } from './support/app';
+import { caseBody, DEMO_PASSWORD, giveConsent, signInAll, startDemoApp, Tokens } from './support/casework';
+import { givenOrganization, givenSignedIn, TEST_PASSWORD } from './support/identity';
+
+/** Gates not released yet: a failing test must not leave a request waiting (the app could not close). */
+const unreleased: (() => void)[] = [];
+
+/** A point where a request waits (`hit` once it is there) until the test lets it go on (`release`). */
+function gate() {
+  let release!: () => void;
+  let reached!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const hit = new Promise<void>((r) => (reached = r));
+  unreleased.push(release);
+  return { release, reached, released, hit };
+}
+
+/**
+ * Two requests interleaved at the point where one of them used to decide on a row it had not locked: each test
+ * holds the first request there, runs the other, and shows that the first no longer acts on what it read.
+ */
+describe('concurrent changes', () => {
+  let t: TestApp;
+  let tok: Tokens;
+  const http = () => request(t.app.getHttpServer());
+  const as = (token: string) => ({
+    get: (url: string) => http().get(url).set('Authorization', `Bearer ${token}`),
+    post: (url: string, body: object = {}) =>
+      http().post(url).set('Authorization', `Bearer ${token}`).send(body),
+    delete: (url: string) => http().delete(url).set('Authorization', `Bearer ${token}`),
+  });
+  /** PATCH /organizations/:id as the (stepped-up) demo admin. */
+  const changeOrganization = async (id: string, body: object) =>
+    http()
+      .patch(`/api/v1/organizations/${id}`)
+      .set('Authorization', `Bearer ${tok.admin}`)
+      .send(body)
+      .expect(200);
+  const sql = <T = Record<string, any>>(q: string, p: unknown[] = []): Promise<T[]> =>
+    t.app.get(DataSource).query(q, p);
+  const newCase = async () =>
+    (await as(tok['ward.longbien']).post('/api/v1/cases', caseBody()).expect(201)).body.id as string;
+  /** Until some statement of this database waits for a row lock (up to 5 s). */
+  const someoneWaitsForALock = async () => {
+    for (let i = 0; i < 250; i++) {
+      const [{ n }] = await sql<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      if (n > 0) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('nothing waited for a lock');
+  };
+
+  beforeAll(async () => {
+    t = await startDemoApp();
+    tok = await signInAll(t, ['ward.longbien', 'supervisor.hanoi', 'health.longbien', 'admin']);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+  afterEach(() => {
+    for (const release of unreleased.splice(0)) release();
+    jest.restoreAllMocks();
+  });
+
+  it('a referral made while its organisation changes sector is revoked with the others its old sector’s consent gave', async () => {
+    const org = await givenOrganization(t, {
+      name: 'Công an thử đồng thời A (giả định)',
+      sector: 'police',
+      serviceArea: { communeCodes: ['00145'] },
+    });
+    const caseId = await newCase();
+    const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
+      sector: 'police',
+      categories: ['identity', 'incident'],
+      givenBy: 'survivor',
+    });
+    const g = gate();
+    const original = ReferralsRepository.prototype.organization;
+    jest.spyOn(ReferralsRepository.prototype, 'organization').mockImplementation(async function (
+      this: ReferralsRepository,
+      m,
+      id,
+    ) {
+      const found = await original.call(this, m, id);
+      g.reached();
+      await g.released;
+      return found;
+    });
+    const creating = as(tok['ward.longbien'])
+      .post(`/api/v1/cases/${caseId}/referrals`, {
+        organizationId: org.id,
+        consentId,
+        services: ['police_protection'],
+        urgency: 'urgent',
+      })
+      .then((r) => r);
+    await g.hit;
+    // The change waits for the referral's transaction (the organisation is share-locked by it)…
+    const changing = changeOrganization(org.id, { sector: 'health' });
+    await someoneWaitsForALock();
+    g.release();
+    expect((await creating).status).toBe(201);
+    await changing;
+    // …and then finds the referral, which a consent to police no longer covers.
+    const rows = await sql(`SELECT status, revoke_cause FROM referrals WHERE case_id = $1`, [caseId]);
+    expect(rows).toEqual([{ status: 'revoked', revoke_cause: 'organization_changed' }]);
+  });
+
+  it('emergency access asked for while the organisation changes sector is refused, not granted under the old one', async () => {
+    const org = await givenOrganization(t, {
+      name: 'Công an thử đồng thời B (giả định)',
+      sector: 'police',
+      serviceArea: { communeCodes: ['00145'] },
+    });
+    const { token, user } = await givenSignedIn(t, { role: 'provider', organizationId: org.id });
+    const caseId = await newCase();
+    const g = gate();
+    const original = ReauthenticationService.prototype.confirm;
+    jest.spyOn(ReauthenticationService.prototype, 'confirm').mockImplementation(async function (
+      this: ReauthenticationService,
+      ...args
+    ) {
+      const confirmed = await original.apply(this, args);
+      g.reached();
+      await g.released;
+      return confirmed;
+    });
+    const opening = as(token)
+      .post(`/api/v1/cases/${caseId}/break-glass`, {
+        justification: 'Nạn nhân gọi cầu cứu ngay lúc này (giả định)',
+        password: TEST_PASSWORD,
+      })
+      .then((r) => r);
+    await g.hit;
+    await changeOrganization(org.id, { sector: 'health' });
+    g.release();
+    const res = await opening;
+    expect(res.status).toBe(409);
+    expect(res.body.detail).toMatch(/sector changed meanwhile/);
+    expect(await sql(`SELECT 1 FROM break_glass_grants WHERE user_id = $1`, [user.id])).toEqual([]);
+    jest.restoreAllMocks();
+    await as(token).get(`/api/v1/cases/${caseId}`).expect(404);
+  });
+
+  it('a grant found unjustified ends the user’s other emergency access to the case as well', async () => {
+    const caseId = await newCase();
+    const openGrant = () =>
+      as(tok['health.longbien']).post(`/api/v1/cases/${caseId}/break-glass`, {
+        justification: 'Nạn nhân gọi cầu cứu ngay lúc này (giả định)',
+        password: DEMO_PASSWORD,
+      });
+    const first = (await openGrant().expect(201)).body.id as string;
+    const second = (await openGrant().expect(201)).body.id as string;
+    await as(tok['health.longbien']).get(`/api/v1/cases/${caseId}`).expect(200);
+    await as(tok['supervisor.hanoi'])
+      .post(`/api/v1/break-glass/${first}/review`, { justified: false })
+      .expect(200);
+    await as(tok['health.longbien']).get(`/api/v1/cases/${caseId}`).expect(404);
+    const ended = await sql(
+      `SELECT e.resource_id, e.reason, g.expires_at <= now() AS over
+         FROM audit_events e JOIN break_glass_grants g ON g.id = e.resource_id
+        WHERE e.action = 'break_glass.end' AND e.case_id = $1`,
+      [caseId],
+    );
+    expect(ended).toEqual([{ resource_id: second, reason: 'break_glass.unjustified', over: true }]);
+    await openGrant().expect(409);
+  });
+
+  it('entries of an organisation’s staff belong to its new province once its move has committed', async () => {
+    const org = await givenOrganization(t, {
+      name: 'Trung tâm thử đồng thời D (giả định)',
+      sector: 'social',
+      serviceArea: { communeCodes: ['00145'] },
+    });
+    const { token, user } = await givenSignedIn(t, { role: 'provider', organizationId: org.id });
+    const g = gate();
+    const original = AuditService.prototype.recordChanges;
+    jest.spyOn(AuditService.prototype, 'recordChanges').mockImplementation(async function (
+      this: AuditService,
+      ...args
+    ) {
+      if (args[2].action === 'organization.update') {
+        g.reached();
+        await g.released;
+      }
+      return original.apply(this, args);
+    });
+    const moving = changeOrganization(org.id, { serviceArea: { communeCodes: ['10507'] } });
+    await g.hit;
+    // A request of its staff while the move is not committed yet: the old province, read and cached.
+    await as(token).get('/api/v1/referrals').expect(200);
+    g.release();
+    await moving;
+    await as(token).get('/api/v1/referrals').expect(200);
+    const [last] = await sql(
+      `SELECT jurisdictions FROM audit_events WHERE actor_id = $1 ORDER BY seq DESC LIMIT 1`,
+      [user.id],
+    );
+    expect(last.jurisdictions).toEqual(['31']);
+  });
+
+  it('a note and the revocation of its referral come one after the other, the note first if it read the referral first', async () => {
+    const [{ id: health }] = await sql<{ id: string }>(
+      `SELECT o.id FROM organizations o JOIN users u ON u.organization_id = o.id WHERE u.username = 'health.longbien'`,
+    );
+    const caseId = await newCase();
+    const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
+      organizationId: health,
+      categories: ['identity'],
+      givenBy: 'survivor',
+    });
+    const referral = (
+      await as(tok['ward.longbien'])
+        .post(`/api/v1/cases/${caseId}/referrals`, {
+          organizationId: health,
+          consentId,
+          services: ['medical_care'],
+          urgency: 'urgent',
+        })
+        .expect(201)
+    ).body.id as string;
+    await as(tok['health.longbien']).post(`/api/v1/referrals/${referral}/accept`).expect(200);
+    const g = gate();
+    const original = ReferralsRepository.prototype.findById;
+    jest.spyOn(ReferralsRepository.prototype, 'findById').mockImplementation(async function (
+      this: ReferralsRepository,
+      m,
+      id,
+      lock,
+    ) {
+      const found = await original.call(this, m, id, lock);
+      if (id === referral) {
+        g.reached();
+        await g.released;
+      }
+      return found;
+    });
+    const noting = as(tok['health.longbien'])
+      .post(`/api/v1/referrals/${referral}/notes`, { text: 'Ghi chú đồng thời (giả định)' })
+      .then((r) => r);
+    await g.hit;
+    jest.restoreAllMocks();
+    // The withdrawal waits for the note's transaction, which holds the referral…
+    const withdrawing = as(tok['ward.longbien'])
+      .delete(`/api/v1/cases/${caseId}/consents/${consentId}`)
+      .then((r) => r);
+    await someoneWaitsForALock();
+    g.release();
+    expect((await noting).status).toBe(201);
+    expect((await withdrawing).status).toBe(200);
+    // …so the note was made while the referral was live.
+    const [row] = await sql(
+      `SELECT r.status, bool_and(n.created_at < r.revoked_at) AS noted_before
+         FROM referrals r JOIN referral_notes n ON n.referral_id = r.id WHERE r.id = $1 GROUP BY r.status`,
+      [referral],
+    );
+    expect(row).toEqual({ status: 'revoked', noted_before: true });
+  });
+});
