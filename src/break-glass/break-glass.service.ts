@@ -7,7 +7,7 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { BreakGlassSubject } from '../authz/subjects';
 import { AuditService } from '../audit/audit.service';
-import { endedNowSql } from './grant-ending';
+import { endedNowSql, endGrants } from './grant-ending';
 import { CasesRepository } from '../cases/cases.repository';
 import { pageWindow } from '../database/page-limit';
 import { CASE_OWNER, caseSubject } from '../cases/cases.service';
@@ -105,7 +105,7 @@ export class BreakGlassService {
     });
     return this.audit.transaction(async (m, deny) => {
       const row = await this.cases.findById(m, caseId, [], true);
-      const allowed =
+      const sector =
         row !== null &&
         p.organizationId !== null &&
         p.sector !== null &&
@@ -114,9 +114,10 @@ export class BreakGlassService {
           provinceCode: row.provinceCode,
           userId: p.userId,
           reviewed: false,
-        }) &&
-        (await this.serves(m, p.organizationId, row.provinceCode, row.wardCode));
-      if (!row || !allowed) {
+        })
+          ? await this.servingSector(m, p.organizationId, row.provinceCode, row.wardCode)
+          : null;
+      if (!row || sector === null) {
         // Outside the organisation's area answers like a missing case: never a hint that it exists.
         deny(p, {
           action: 'break_glass.open',
@@ -127,6 +128,13 @@ export class BreakGlassService {
           reason: 'resource.not_found',
         });
         throw NOT_FOUND();
+      }
+      // The sector the request was signed in with (its ability, the grant's categories) changed meanwhile.
+      if (sector !== p.sector) {
+        throw new DomainError('conflict.state', {
+          en: 'Your organisation’s sector changed meanwhile: try again.',
+          vi: 'Ngành của tổ chức bạn vừa thay đổi: hãy thử lại.',
+        });
       }
       if (row.shreddedAt) {
         throw new DomainError('conflict.state', {
@@ -304,26 +312,45 @@ export class BreakGlassService {
         wardCode: row.ward_code,
         reason: dto.justified ? 'break_glass.justified' : 'break_glass.unjustified',
       });
+      if (!dto.justified) {
+        // The user's other emergency access to the case ends too. The case's row lock orders this with open(),
+        // which holds it FOR UPDATE: an open in flight commits first (and its grant is ended here), a later one
+        // finds this verdict and is refused.
+        await m.query(`SELECT 1 FROM cases WHERE id = $1 FOR SHARE`, [row.case_id]);
+        await endGrants(
+          m,
+          this.audit,
+          'g.case_id = $1 AND g.user_id = $2 AND g.id <> $3',
+          [row.case_id, row.user_id, id],
+          'unjustified',
+          p,
+        );
+      }
       return view;
     });
   }
 
-  /** Whether the organisation serves the case's area: its whole province, or the case's commune. */
-  private async serves(
+  /**
+   * The organisation's sector when it serves the case's area (its whole province, or the case's commune), else
+   * null. The row stays share-locked until the grant commits: a change of the organisation's sector or area
+   * (which ends its grants) waits for it, and so ends this one too.
+   */
+  private async servingSector(
     m: EntityManager,
     orgId: string,
     provinceCode: string,
     wardCode: string,
-  ): Promise<boolean> {
-    const rows = await m.query<unknown[]>(
-      `SELECT 1 FROM organizations o
+  ): Promise<string | null> {
+    const rows = await m.query<{ sector: string }[]>(
+      `SELECT o.sector FROM organizations o
        WHERE o.id = $1
          AND ((o.service_scope = 'province' AND o.province_code = $2)
               OR EXISTS (SELECT 1 FROM organization_communes oc
-                         WHERE oc.organization_id = o.id AND oc.commune_code = $3))`,
+                         WHERE oc.organization_id = o.id AND oc.commune_code = $3))
+       FOR SHARE OF o`,
       [orgId, provinceCode, wardCode],
     );
-    return rows.length > 0;
+    return rows[0]?.sector ?? null;
   }
 
   private async withKey<T>(m: EntityManager, caseId: string, use: (key: DataKey) => T): Promise<T> {

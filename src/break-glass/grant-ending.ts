@@ -7,8 +7,11 @@ export function endedNowSql(alias: string): string {
   return `least(${alias}.expires_at, now())`;
 }
 
-/** Why grants end before their time other than by review (a review writes its own `break_glass.review`). */
-export type GrantEndCause = 'organization_changed';
+/**
+ * Why grants end before their time: their organisation changed, or another grant of the same user to the same
+ * case was found unjustified (the reviewed grant itself has its `break_glass.review` entry).
+ */
+export type GrantEndCause = 'organization_changed' | 'unjustified';
 
 /**
  * Ends now the live break-glass grants `where` selects (over alias `g`; its parameters from $1 on: `params`),
