@@ -138,14 +138,18 @@ export class AuditService implements EntitySubscriberInterface {
   }
 
   /**
+   * An organisation moved to another province: its staff's next entries belong there (AuditService's cache).
+   * Call it after the move has committed, or a request meanwhile may cache the old province again.
+   */
+  forgetOrganization(id: string): void {
+    this.jurisdictions.forgetOrganization(id);
+  }
+
+  /**
    * Records an access in the caller's open transaction (outcome `allowed` unless the entry says otherwise).
    * If it fails, it throws and the caller's transaction must roll back: no entry, no access. Call it as late
    * as possible in the transaction: it holds a stripe of the chain until the transaction ends.
    */
-  /** An organisation moved to another province: its staff's next entries belong there (AuditService's cache). */
-  forgetOrganization(id: string): void {
-    this.jurisdictions.forgetOrganization(id);
-  }
 
   async record(
     manager: EntityManager,

@@ -387,6 +387,10 @@ export class CasesService {
       } finally {
         key.wipe();
       }
+      // A closed case's referrals end with it: its providers see nothing of it from now on. Before the close's
+      // entry, as shredding does: the referrals' rows are locked before any access-log stripe is taken, the order
+      // a referral's move takes them in (the other order could deadlock with a move on another instance).
+      await this.expiry.revokeReferralsOfCase(m, id, 'case_closed', p);
       await this.audit.record(m, p, {
         action: 'case.close',
         resourceType: 'case',
@@ -396,8 +400,6 @@ export class CasesService {
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
       });
-      // A closed case's referrals end with it: its providers see nothing of it from now on.
-      await this.expiry.revokeReferralsOfCase(m, id, 'case_closed', p);
       return triageView((await this.cases.findById(m, id))!);
     });
   }

@@ -140,6 +140,20 @@ export class OrganizationsService {
       }
       // The new values must be allowed too (an admin's rule has no condition today; a future one might).
       if (!ability.can('update', subjectOf(org))) throw new DomainError('auth.forbidden');
+      const ends = made.includes('organization.sector_changed') || made.includes('organization.area_changed');
+      if (ends) {
+        // Every row this change may end is locked before the first access-log entry takes a stripe: a referral's
+        // move or a grant's review takes its row first and a stripe then, and the other order could deadlock
+        // with one of them on another instance.
+        await manager.query(
+          `SELECT 1 FROM referrals WHERE organization_id = $1 AND status IN ('pending', 'accepted') FOR UPDATE`,
+          [org.id],
+        );
+        await manager.query(
+          `SELECT 1 FROM break_glass_grants WHERE organization_id = $1 AND expires_at > now() FOR UPDATE`,
+          [org.id],
+        );
+      }
       const updated = await this.organizations.save(org, manager);
       if (made.includes('organization.sector_changed')) {
         // A consent given to the old sector does not cover the organisation any more: those referrals end.
@@ -153,7 +167,7 @@ export class OrganizationsService {
           caller,
         );
       }
-      if (made.includes('organization.sector_changed') || made.includes('organization.area_changed')) {
+      if (ends) {
         // Emergency access was opened under the old sector and area: it ends now.
         await endGrants(
           manager,
@@ -163,7 +177,6 @@ export class OrganizationsService {
           'organization_changed',
           caller,
         );
-        this.audit.forgetOrganization(org.id);
       }
       await this.audit.recordChanges(
         manager,
@@ -178,6 +191,8 @@ export class OrganizationsService {
       );
       return updated;
     });
+    // After the commit: a request of its staff meanwhile may have cached the old province again.
+    this.audit.forgetOrganization(saved.id);
     return (await this.views([saved]))[0];
   }
 
