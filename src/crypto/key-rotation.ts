@@ -4,6 +4,7 @@ import type { DataKeyOwner, KekRef } from './crypto.types';
 import { dekWrapContext } from './data-key';
 import { DataKeyRepository, RewrappedKey } from './data-key.repository';
 import type { KeyProvider } from './key-provider';
+import { ADVISORY_LOCKS } from '../database/advisory-locks';
 
 export interface RotateKeysOptions {
   /** Keys re-wrapped per transaction (default 500). */
@@ -40,8 +41,6 @@ export interface RotationResult {
   readonly failed: readonly { readonly owner: DataKeyOwner; readonly code: string }[];
 }
 
-// Any constant shared by every Haven process; different from the migration lock.
-const ROTATION_LOCK_KEY = 74_061_984;
 const MAX_PASSES = 5;
 
 /**
@@ -66,7 +65,9 @@ export async function rotateKeys(
   await lock.connect();
   try {
     const lockSql = 'SELECT pg_try_advisory_lock($1) AS locked';
-    const [acquired] = (await lock.query(lockSql, [ROTATION_LOCK_KEY])) as Array<{ locked: boolean }>;
+    const [acquired] = (await lock.query(lockSql, [ADVISORY_LOCKS.keyRotation])) as Array<{
+      locked: boolean;
+    }>;
     if (!acquired?.locked) {
       throw new CryptoError('crypto.config', 'another key rotation is running on this database');
     }
@@ -167,7 +168,7 @@ export async function rotateKeys(
         failed: [...failures.values()],
       };
     } finally {
-      await lock.query('SELECT pg_advisory_unlock($1)', [ROTATION_LOCK_KEY]);
+      await lock.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.keyRotation]);
     }
   } finally {
     await lock.release();

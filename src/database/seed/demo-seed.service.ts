@@ -6,7 +6,7 @@ import { APP_CONFIG, AppConfig } from '../../config/config';
 import { LOGGER } from '../../common/logging/logger.module';
 import { DEMO_SEED_STEPS, DemoSeedStep } from './demo-seed';
 
-const SEED_LOCK_KEY = 74_061_984;
+import { ADVISORY_LOCKS } from '../advisory-locks';
 
 /**
  * Loads the demo data set in demo mode. It seeds an empty database only (no administrative units and no
@@ -28,7 +28,7 @@ export class DemoSeedService implements OnApplicationBootstrap {
   /** Returns the names of the steps applied by this call. */
   async seed(): Promise<string[]> {
     return this.dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock($1)', [SEED_LOCK_KEY]);
+      await manager.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.demoSeed]);
       const done = new Set<string>(
         (await manager.query<{ step: string }[]>('SELECT step FROM demo_seed_runs')).map((r) => r.step),
       );
