@@ -113,8 +113,9 @@ describe('access log (end to end)', () => {
       [
         `auth.login allowed - ${ids.ward}`,
         `case.read allowed ${CASE_HANOI} ${ids.ward}`,
-        // A Hanoi officer's attempt on a Hai Phong case: both provinces' supervisors see it.
-        `case.read denied ${CASE_HAIPHONG} ${ids.ward}`,
+        // A Hanoi officer's attempt on a Hai Phong case: both provinces' supervisors see it, Hanoi's without the
+        // case (next test).
+        `case.read denied - ${ids.ward}`,
         // The creation of the province's accounts (by the test factory's administrator).
         `user.create allowed - ${FACTORY_ADMIN_ID}`,
         `user.create allowed - ${FACTORY_ADMIN_ID}`,
@@ -136,6 +137,32 @@ describe('access log (end to end)', () => {
       ].sort(),
     );
     expect(created(haiphong.body.items)).toEqual([ids.haiphong, ids.wardHaiphong].sort());
+  });
+
+  it('a refusal about another province’s case shows the staff’s province neither the case nor its place', async () => {
+    const denied = (await get('hanoi', `events?actorId=${ids.ward}&outcome=denied`).expect(200)).body.items;
+    expect(denied).toEqual([
+      expect.objectContaining({
+        action: 'case.read',
+        resourceId: CASE_HAIPHONG,
+        provinceCode: null,
+        wardCode: null,
+      }),
+    ]);
+    expect(denied[0].caseId).toBeUndefined();
+    // Nor does a filter on the case find it: the same answer as for an id that is no case at all.
+    const byCase = await get('hanoi', `events?caseId=${CASE_HAIPHONG}`).expect(200);
+    expect(byCase.body).toMatchObject({ items: [], total: 0 });
+    // The case's own province sees it whole.
+    const there = await get('haiphong', `events?caseId=${CASE_HAIPHONG}&outcome=denied`).expect(200);
+    expect(there.body.items).toEqual([
+      expect.objectContaining({
+        caseId: CASE_HAIPHONG,
+        provinceCode: '31',
+        wardCode: '10507',
+        actorId: ids.ward,
+      }),
+    ]);
   });
 
   it('a national supervisor sees everything, including sign-in attempts on unknown usernames', async () => {

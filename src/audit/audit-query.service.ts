@@ -84,7 +84,14 @@ export class AuditQueryService {
       where.push(sql);
       params[name] = value;
     };
-    filter('e.case_id = :caseId', 'caseId', q.caseId);
+    // A province's supervisor sees a refusal of their staff about a resource of another province without its
+    // case and place: those the refused caller was not given, and a sign that the case exists.
+    const ownProvince = p.role === 'supervisor' ? p.provinceCode : null; // null: national
+    const hidden = ownProvince
+      ? `(e.outcome <> 'allowed' AND e.province_code IS NOT NULL AND e.province_code <> :ownProvince)`
+      : 'false';
+    if (ownProvince) params.ownProvince = ownProvince;
+    filter(`e.case_id = :caseId AND NOT ${hidden}`, 'caseId', q.caseId);
     filter('e.actor_id = :actorId', 'actorId', q.actorId);
     filter('e.action = :action', 'action', q.action);
     filter('e.outcome = :outcome', 'outcome', q.outcome);
@@ -95,9 +102,11 @@ export class AuditQueryService {
     return this.dataSource.transaction(async (m) => {
       const rows = await this.query<EventRow>(
         m,
-        `SELECT seq, at, actor_id, actor_role, actor_org_id, actor_communes, action, case_id, resource_type,
-                  resource_id, fields, outcome, reason, ip, user_agent, request_id, returned_ids, province_code,
-                  commune_code
+        `SELECT seq, at, actor_id, actor_role, actor_org_id, actor_communes, action,
+                  CASE WHEN ${hidden} THEN NULL ELSE e.case_id END AS case_id, resource_type, resource_id, fields,
+                  outcome, reason, ip, user_agent, request_id, returned_ids,
+                  CASE WHEN ${hidden} THEN NULL ELSE e.province_code END AS province_code,
+                  CASE WHEN ${hidden} THEN NULL ELSE e.commune_code END AS commune_code
              FROM audit_events e WHERE ${condition}
             ORDER BY seq DESC LIMIT :limit OFFSET :offset`,
         { ...params, limit: pageSize, offset: (page - 1) * pageSize },
