@@ -332,7 +332,7 @@ describe('access log (end to end)', () => {
       many_cases: bilingual(/at least 20 distinct cases/, /ít nhất 20 vụ việc/),
       repeated_denials: bilingual(/at least 5 denied/, /ít nhất 5 lần/),
       after_admin_reset: bilingual(
-        /within 24 hours after an administrator reset/,
+        /within 24 hours after an administrator created it, reset its password/,
         /trong vòng 24 giờ sau khi/,
       ),
       outside_hours: bilingual(
@@ -409,7 +409,7 @@ describe('access log (end to end)', () => {
     await get('hanoi', 'anomalies?from=2026-11-03&to=2026-11-02').expect(400);
   });
 
-  it('flags case data read by an account within a day after an administrator reset its password', async () => {
+  it('flags case data read by an account within a day after an administrator created it or reset its password', async () => {
     const audit = t.app.get(AuditService);
     const ds = t.app.get(DataSource);
     const officer = await givenUser(t, { role: 'ward_officer', username: 'ward.taken.over' });
@@ -435,20 +435,27 @@ describe('access log (end to end)', () => {
       `SELECT min(at) AS at FROM audit_events WHERE action = 'user.update' AND resource_id = $1`,
       [officer.id],
     );
+    const [created] = await ds.query(
+      `SELECT at FROM audit_events WHERE action = 'user.create' AND resource_id = $1`,
+      [officer.id],
+    );
     await read(Date.now(), '0c000000-0000-4000-8000-000000000002');
     await read(Date.now(), '0c000000-0000-4000-8000-000000000003');
     const res = await get('hanoi', 'anomalies').expect(200);
     const flagged = res.body.items.filter(
       (i: { rule: string; actorId: string }) => i.rule === 'after_admin_reset' && i.actorId === officer.id,
     );
+    // One row per change: the reset, and the account's creation (an administrator could have made it for
+    // themselves); the read before both is in neither.
     expect(flagged).toEqual([
       expect.objectContaining({
         count: 2,
         windowStart: new Date(reset.at).toISOString(),
         actorRole: 'ward_officer',
       }),
+      expect.objectContaining({ count: 2, windowStart: new Date(created.at).toISOString() }),
     ]);
-    expect(res.body.rules.after_admin_reset.vi).toMatch(/quản trị viên đặt lại mật khẩu/);
+    expect(res.body.rules.after_admin_reset.vi).toMatch(/tạo tài khoản đó, đặt lại mật khẩu/);
     // Not in another province's view.
     const elsewhere = await get('haiphong', 'anomalies').expect(200);
     expect(elsewhere.body.items.filter((i: { actorId: string }) => i.actorId === officer.id)).toEqual([]);

@@ -32,7 +32,10 @@ export const ANOMALY_RULES = {
   manyCasesPerHour: 20,
   denialsPerHour: 5,
   workingHours: { from: 7, to: 19, days: { en: 'Monday-Friday', vi: 'thứ Hai-thứ Sáu' } },
-  /** Hours after an administrator reset an account's password or two-factor in which its access is flagged. */
+  /**
+   * Hours after an administrator created an account, reset its password or two-factor, or changed its communes, in
+   * which its access to case data is flagged.
+   */
   afterResetHours: 24,
 } as const;
 
@@ -214,11 +217,13 @@ export class AuditQueryService {
          SELECT 'after_admin_reset', e.actor_id, min(e.actor_role), NULL, count(*), r.at,
                 min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
            FROM audit_events e
-           -- One reset per request: a password and a two-factor reset in one change are two entries.
+           -- One change per request: a password and a two-factor reset in one change are two entries.
            JOIN (SELECT DISTINCT ON (r0.resource_id, coalesce(r0.request_id, r0.seq::text)) r0.resource_id, r0.at
                    FROM audit_events r0
-                  WHERE r0.action = 'user.update' AND r0.outcome = 'allowed'
-                    AND r0.reason IN ('user.password_reset', 'user.totp_reset')
+                  WHERE r0.outcome = 'allowed'
+                    AND (r0.action = 'user.create'
+                         OR (r0.action = 'user.update'
+                             AND r0.reason IN ('user.password_reset', 'user.totp_reset', 'user.communes_changed')))
                     AND r0.at >= :from::timestamptz - interval '${afterResetHours} hours' AND r0.at < :to
                   ORDER BY r0.resource_id, coalesce(r0.request_id, r0.seq::text), r0.at) r
              ON r.resource_id = e.actor_id
@@ -241,8 +246,8 @@ export class AuditQueryService {
             vi: `ít nhất ${denialsPerHour} lần truy cập bị từ chối trong một giờ của một tài khoản (hoặc, khi không có tài khoản, từ một địa chỉ IP)`,
           },
           after_admin_reset: {
-            en: `an account accessed case data within ${afterResetHours} hours after an administrator reset its password or two-factor (whoever knows the password an administrator set can sign in as the account)`,
-            vi: `một tài khoản đã truy cập dữ liệu vụ việc trong vòng ${afterResetHours} giờ sau khi quản trị viên đặt lại mật khẩu hoặc xác thực hai lớp của tài khoản đó (ai biết mật khẩu do quản trị viên đặt đều có thể đăng nhập bằng tài khoản này)`,
+            en: `an account accessed case data within ${afterResetHours} hours after an administrator created it, reset its password or two-factor, or changed its communes (whoever knows the password an administrator set can sign in as the account, and an administrator may give an account of their own a commune's cases)`,
+            vi: `một tài khoản đã truy cập dữ liệu vụ việc trong vòng ${afterResetHours} giờ sau khi quản trị viên tạo tài khoản đó, đặt lại mật khẩu hoặc xác thực hai lớp, hoặc thay đổi xã/phường của tài khoản (ai biết mật khẩu do quản trị viên đặt đều có thể đăng nhập bằng tài khoản này, và quản trị viên có thể giao cho một tài khoản của chính mình các vụ việc của một xã/phường)`,
           },
           outside_hours: {
             en: `an account accessed case data outside ${workingHours.days.en} ${workingHours.from}:00-${workingHours.to}:00 Vietnam time`,

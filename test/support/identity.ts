@@ -40,12 +40,17 @@ export function adminPrincipal(
   };
 }
 
-const ADMIN: Principal = adminPrincipal(FACTORY_ADMIN_ID, 'factory', {
-  tokenId: '00000000-0000-4000-8000-0000000000ae',
-  tokenExpiresAt: new Date(0),
-  requestId: 'test-factory-0001',
-});
-const adminAbility = () => defineAbilityFor(ADMIN);
+let factoryRequests = 0;
+/** The factory's administrator, in a request of its own each time (as an administrator's calls would be). */
+function admin(): Principal {
+  factoryRequests++;
+  return adminPrincipal(FACTORY_ADMIN_ID, 'factory', {
+    tokenId: '00000000-0000-4000-8000-0000000000ae',
+    tokenExpiresAt: new Date(0),
+    requestId: `test-factory-${String(factoryRequests).padStart(4, '0')}`,
+  });
+}
+const adminAbility = () => defineAbilityFor(admin());
 
 /** The demo administrative units (provinces 01, 11, 31 and a few communes each). */
 export async function givenDemoUnits(t: TestApp): Promise<void> {
@@ -74,7 +79,7 @@ export async function givenUser(
       ...(dto.role === 'supervisor' && dto.provinceCode === undefined ? { national: true } : {}),
       ...dto,
     },
-    ADMIN,
+    admin(),
     adminAbility(),
   );
   if (!opts.passwordChangeRequired) {
@@ -91,11 +96,11 @@ export async function givenPasswordReset(
   opts: { resetTotp?: boolean } = {},
 ): Promise<void> {
   const dto = opts.resetTotp ? { password, resetTotp: true as const } : { password };
-  await t.app.get(UsersService).update(userId, dto, ADMIN, adminAbility());
+  await t.app.get(UsersService).update(userId, dto, admin(), adminAbility());
 }
 
 export async function givenOrganization(t: TestApp, dto: CreateOrganizationDto): Promise<OrganizationView> {
-  return t.app.get(OrganizationsService).create(dto, ADMIN, adminAbility());
+  return t.app.get(OrganizationsService).create(dto, admin(), adminAbility());
 }
 
 /**
