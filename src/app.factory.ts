@@ -39,6 +39,8 @@ export async function createHavenApp(
   const problems = new ProblemFilter(logger);
 
   app.disable('x-powered-by');
+  // Express's ETag is a hash of the body (a case's content): not sent, as nothing here is for caches to keep.
+  app.set('etag', false);
   // The client address (access log, sign-in throttle) is the socket's peer, unless HAVEN_TRUST_PROXY names the
   // load balancers whose X-Forwarded-For is believed (docs/deployment.md). Never "every address".
   app.set('trust proxy', config.trustProxy.length > 0 ? [...config.trustProxy] : false);

@@ -135,6 +135,22 @@ describe('application (end to end)', () => {
     expect(encoding.body.code).toBe('request.unsupported_media_type');
   });
 
+  it('a body that is not what its Content-Encoding says is a 400 problem, not a 500', async () => {
+    const res = await http()
+      .post('/api/v1/probe')
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', 'gzip')
+      .send('{"level":"low"} is not gzip')
+      .expect(400);
+    expect(res.headers['content-type']).toMatch(PROBLEM);
+    expect(res.body.code).toBe('request.validation');
+  });
+
+  it('sends no ETag: a hash of a response’s content (a case’s) is not for caches to keep', async () => {
+    const res = await http().get('/health').expect(200);
+    expect(res.headers.etag).toBeUndefined();
+  });
+
   it('validation rejects unknown and invalid fields with errors[] naming each field, never echoing values', async () => {
     const res = await http()
       .post('/api/v1/probe')

@@ -100,6 +100,18 @@ export class ProblemFilter implements ExceptionFilter {
     if (typeof bodyParserType === 'string' && Object.hasOwn(BODY_PARSER_ERRORS, bodyParserType)) {
       return { code: BODY_PARSER_ERRORS[bodyParserType] };
     }
+    // Any other client error of the body parser (http-errors marks them `expose`), e.g. a body that is not the
+    // gzip its Content-Encoding says: the zlib error comes wrapped, without a type.
+    const { status, expose } = (exception ?? {}) as { status?: unknown; expose?: unknown };
+    if (
+      !(exception instanceof HttpException) &&
+      expose === true &&
+      typeof status === 'number' &&
+      status >= 400 &&
+      status < 500
+    ) {
+      return { code: STATUS_TO_CODE[status] ?? 'request.validation' };
+    }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       // Nest raises NotFoundException for unmatched routes; handlers raise DomainError instead.
