@@ -151,6 +151,16 @@ describe('application (end to end)', () => {
     expect(res.headers.etag).toBeUndefined();
   });
 
+  it('an unknown key that is no name (a person’s, keyed by a buggy client) is not echoed back', async () => {
+    const res = await http()
+      .post('/api/v1/probe')
+      .send({ level: 'low', 'Nguyễn Thị Lan 0912345678': 'x', survivor: { 'Lan 0912': 'x' } })
+      .expect(400);
+    const fields = (res.body.errors as { field: string; code: string }[]).map((e) => `${e.field}:${e.code}`);
+    expect(fields).toEqual(expect.arrayContaining(['?:whitelistValidation']));
+    expect(JSON.stringify(res.body)).not.toMatch(/Lan|0912/);
+  });
+
   it('validation rejects unknown and invalid fields with errors[] naming each field, never echoing values', async () => {
     const res = await http()
       .post('/api/v1/probe')

@@ -47,11 +47,22 @@ const MESSAGES: Record<string, LocalizedText> = {
 };
 const FALLBACK: LocalizedText = { en: 'is not valid', vi: 'không hợp lệ' };
 const MAX_FIELD_PATH = 100;
+/** A property name as a client's code would write it, or an array index. */
+const PLAIN_NAME = /^(?:[A-Za-z][A-Za-z0-9_]{0,63}|\d{1,6})$/;
+/**
+ * What a problem calls a property it names: itself when it looks like a name, else `?`. An unknown key is
+ * echoed back in `errors[]`, and a client that keys an object by a person's name or phone would otherwise get
+ * them back in an error body (and wherever it logs those).
+ */
+function shownName(property: string): string {
+  return PLAIN_NAME.test(property) ? property : '?';
+}
 
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
   const out: FieldError[] = [];
   for (const e of errors) {
-    const field = (parent ? `${parent}.${e.property}` : e.property).slice(0, MAX_FIELD_PATH);
+    const name = shownName(e.property);
+    const field = (parent ? `${parent}.${name}` : name).slice(0, MAX_FIELD_PATH);
     for (const code of Object.keys(e.constraints ?? {})) {
       out.push({ field, code, message: MESSAGES[code] ?? FALLBACK });
     }
