@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { dropInvalidIndex } from './invalid-index';
 
 /**
  * The report summary of a province and a period counts its cases from an index alone (an index-only scan),
@@ -14,6 +15,7 @@ export class ReportIndexes1764000001000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     // The triage columns the report counts (reports.repository.ts, CTE c), after the key it filters on.
+    await dropInvalidIndex(q, 'cases_report_idx');
     await q.query(
       `CREATE INDEX IF NOT EXISTS cases_report_idx ON cases (province_code, reported_at)
          INCLUDE (ward_code, gbv_type, forms, survivor_sex, age_group, child_vn, child_gbvims, report_channel, id)`,

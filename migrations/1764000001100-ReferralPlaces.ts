@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { dropInvalidIndex } from './invalid-index';
 
 /**
  * A referral carries its case's place and report date (`case_province_code`, `case_ward_code`,
@@ -67,6 +68,7 @@ export class ReferralPlaces1764000001100 implements MigrationInterface {
     // The report's referral part (reports.repository.ts, CTE r) as an index-only range scan: the key it filters
     // on, then every column it counts. On a large database it can be built CONCURRENTLY by hand once the
     // columns exist (docs/deployment.md).
+    await dropInvalidIndex(q, 'referrals_report_idx');
     await q.query(
       `CREATE INDEX IF NOT EXISTS referrals_report_idx ON referrals (case_province_code, case_reported_at)
          INCLUDE (case_ward_code, organization_id, status, due_at, created_at, accepted_at)`,

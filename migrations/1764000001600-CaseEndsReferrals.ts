@@ -8,11 +8,14 @@ export class CaseEndsReferrals1764000001600 implements MigrationInterface {
   name = 'CaseEndsReferrals1764000001600';
 
   async up(q: QueryRunner): Promise<void> {
-    // The column's CHECK, as PostgreSQL named it (table_column_check).
+    // The column's CHECK, as PostgreSQL named it (table_column_check). NOT VALID: applied again after a revert,
+    // referrals revoked meanwhile for a later migration's cause keep it (OrganizationChangeEndsReferrals, whose
+    // CHECK is validated, comes next).
     await q.query(`ALTER TABLE referrals DROP CONSTRAINT referrals_revoke_cause_check`);
     await q.query(
       `ALTER TABLE referrals ADD CONSTRAINT referrals_revoke_cause_check
-         CHECK (revoke_cause IN ('ward', 'consent_withdrawn', 'consent_expired', 'case_closed', 'case_shredded'))`,
+         CHECK (revoke_cause IN ('ward', 'consent_withdrawn', 'consent_expired', 'case_closed', 'case_shredded'))
+         NOT VALID`,
     );
   }
 

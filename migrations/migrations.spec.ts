@@ -28,6 +28,59 @@ describe('migrations', () => {
     }
   });
 
+  it('reverts on live data: referrals revoked for the newer causes keep them', async () => {
+    const { dataSource, drop } = await createTestDataSource();
+    try {
+      // One revoked referral per newer cause, its references switched off (only the causes matter here).
+      await dataSource.transaction(async (m) => {
+        await m.query(`SET LOCAL session_replication_role = replica`);
+        for (const cause of ['case_closed', 'organization_changed']) {
+          await m.query(
+            `INSERT INTO referrals (id, case_id, organization_id, consent_id, services, urgency, status, due_at,
+                                    revoke_cause, revoked_at, created_by, case_province_code, case_ward_code,
+                                    case_reported_at)
+             VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), '{other}',
+                     'routine', 'revoked', now(), $1, now(), gen_random_uuid(), '01', '00145', now())`,
+            [cause],
+          );
+        }
+      });
+      const reverted =
+        MIGRATIONS.length - MIGRATIONS.findIndex((m) => new m().name.startsWith('CaseEndsReferrals'));
+      for (let i = 0; i < reverted; i++) await dataSource.undoLastMigration({ transaction: 'each' });
+      const causes = await dataSource.query<{ c: string }[]>(
+        `SELECT revoke_cause AS c FROM referrals ORDER BY 1`,
+      );
+      expect(causes.map((r) => r.c)).toEqual(['case_closed', 'organization_changed']);
+      expect(await dataSource.runMigrations({ transaction: 'each' })).toHaveLength(reverted);
+    } finally {
+      await drop();
+    }
+  });
+
+  it('an index left invalid by a failed concurrent build is built again, not skipped', async () => {
+    const { dataSource, drop } = await createTestDataSource();
+    try {
+      const reverted =
+        MIGRATIONS.length - MIGRATIONS.findIndex((m) => new m().name.startsWith('ReportIndexes'));
+      for (let i = 0; i < reverted; i++) await dataSource.undoLastMigration({ transaction: 'each' });
+      // What a cancelled `CREATE INDEX CONCURRENTLY cases_report_idx` leaves: the name, marked invalid.
+      await dataSource.query(`CREATE INDEX cases_report_idx ON cases (province_code)`);
+      await dataSource.query(
+        `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'public.cases_report_idx'::regclass`,
+      );
+      await dataSource.runMigrations({ transaction: 'each' });
+      const [index] = await dataSource.query<{ valid: boolean; def: string }[]>(
+        `SELECT i.indisvalid AS valid, pg_get_indexdef(i.indexrelid) AS def
+           FROM pg_index i WHERE i.indexrelid = 'public.cases_report_idx'::regclass`,
+      );
+      expect(index.valid).toBe(true);
+      expect(index.def).toMatch(/\(province_code, reported_at\) INCLUDE/);
+    } finally {
+      await drop();
+    }
+  });
+
   // CHECK constraints, foreign keys and indexes are written in the migrations and not all mirrored in the
   // entities, so the generator would propose dropping them; every other difference is a real mismatch.
   it('the entities match the migrated schema (tables, columns, types, nullability)', async () => {
