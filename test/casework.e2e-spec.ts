@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { ConsentExpiryService } from '../src/consents/consent-expiry.service';
 import { DataKeyService } from '../src/crypto';
 import type { TestApp } from './support/app';
 import {
@@ -1127,6 +1128,28 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(await listed()).not.toContain(c.id);
       const [row] = await t.app.get(DataSource).query(`SELECT status FROM referrals WHERE id = $1`, [r.id]);
       expect(row.status).toBe('revoked');
+    });
+
+    it('an ended consent gives nothing even on a path that did not sweep expiries first (the access rules take it)', async () => {
+      const c = await newCase();
+      const consentId = await consentForAnHour(c.id);
+      const r = await refer(c.id, police, consentId);
+      await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
+      await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      // As if a path forgot revokeExpired: the referral stays 'accepted' in the table.
+      const sweep = jest.spyOn(ConsentExpiryService.prototype, 'revokeExpired').mockResolvedValue([]);
+      try {
+        await expireNow(consentId);
+        await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(404);
+        const list = await as('police.longbien').get('/api/v1/cases?pageSize=200').expect(200);
+        expect(list.body.items.map((i: { id: string }) => i.id)).not.toContain(c.id);
+        const read = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
+        expect(read.body).not.toHaveProperty('case.survivor');
+        const [row] = await t.app.get(DataSource).query(`SELECT status FROM referrals WHERE id = $1`, [r.id]);
+        expect(row.status).toBe('accepted');
+      } finally {
+        sweep.mockRestore();
+      }
     });
 
     it('an expiry noticed by a move that is then refused stays done (the revocation is not rolled back with it)', async () => {

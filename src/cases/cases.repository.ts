@@ -5,6 +5,7 @@ import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import { pageWindow } from '../database/page-limit';
 import type { GatedRead, GatedWrite } from '../database/gated-write';
+import { effectiveReferralStatusSql } from '../consents/consent-expiry.service';
 import type {
   AgeGroup,
   CaseContext,
@@ -84,7 +85,8 @@ export const CASE_COLUMNS = {
   provinceCode: 'c.province_code',
   status: 'c.status',
   'referral.organizationId': 'r.organization_id',
-  'referral.status': 'r.status',
+  // A live referral whose consent has ended gives nothing, the sweep (revokeExpired) or not.
+  'referral.status': effectiveReferralStatusSql('r', 'cs'),
   'referral.consentCategories': { sql: 'cs.categories', array: true },
   // An emergency grant: the users holding an active (unexpired) one on the case; `active` is implied by that.
   'breakGlass.userId': {

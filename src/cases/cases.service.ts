@@ -22,7 +22,7 @@ import {
 import { AuditService } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
-import { ConsentExpiryService } from '../consents/consent-expiry.service';
+import { ConsentExpiryService, effectiveReferralStatusSql } from '../consents/consent-expiry.service';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import { ageOn, deriveTriage, incidentDateOf, vietnamYear } from './case-classification';
 import {
@@ -543,9 +543,11 @@ export class CasesService {
     if (p.role !== 'provider' || !p.organizationId)
       return permittedCaseCategories(ability, 'read', caseSubject(row));
     // A provider looks through its organisation's referrals of the case; the most permissive one counts.
+    // The status an ended consent leaves (effectiveReferralStatusSql), whether or not the sweep has run.
     const referrals = await m.query<{ status: ReferralStatus; categories: ConsentCategory[] }[]>(
-      `SELECT r.status, cs.categories FROM referrals r JOIN consents cs ON cs.id = r.consent_id
-       WHERE r.case_id = $1 AND r.organization_id = $2`,
+      `SELECT ${effectiveReferralStatusSql('r', 'cs')} AS status, cs.categories
+         FROM referrals r JOIN consents cs ON cs.id = r.consent_id
+        WHERE r.case_id = $1 AND r.organization_id = $2`,
       [row.id, p.organizationId],
     );
     const allowed = new Set<CaseCategory>();

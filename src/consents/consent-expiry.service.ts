@@ -20,6 +20,16 @@ export function consentActiveSql(alias: string): string {
   return `(${alias}.withdrawn_at IS NULL AND (${alias}.expires_at IS NULL OR ${alias}.expires_at > now()))`;
 }
 
+/**
+ * SQL: referral `r`'s status as access decisions take it, with its consent `cs` joined: a live referral whose
+ * consent has ended counts as revoked, even before revokeExpired has written that down. The sweep records the
+ * revocation; this is what makes the end of access not depend on every path running the sweep first.
+ */
+export function effectiveReferralStatusSql(r: string, cs: string): string {
+  return `(CASE WHEN ${r}.status IN ('pending', 'accepted') AND NOT ${consentActiveSql(cs)} THEN 'revoked'
+    ELSE ${r}.status END)`;
+}
+
 /** SQL: the consent row `alias`'s status as views show it ('active', 'withdrawn', 'expired'), by the same clock. */
 export function consentStatusSql(alias: string): string {
   return `(CASE WHEN ${alias}.withdrawn_at IS NOT NULL THEN 'withdrawn'
@@ -28,9 +38,10 @@ export function consentStatusSql(alias: string): string {
 
 /**
  * Ends access the moment its ground ends: revokes the live referrals whose consent was withdrawn or has
- * expired. Expiry needs no job to take effect: every path that shows or lists a provider's cases or
- * referrals, moves a referral or adds a note calls `revokeExpired` first, on its own connection and in a transaction of its own,
- * which has committed before the access is decided. Each revocation is written to the access log.
+ * expired. Expiry needs no job to take effect: the access rules take an ended consent's referral as revoked
+ * (effectiveReferralStatusSql), and every path that shows or lists a provider's cases or referrals, moves a
+ * referral or adds a note calls `revokeExpired` first, on its own connection and in a transaction of its own,
+ * which writes the revocation down (with its access-log entry) before the access is decided.
  */
 @Injectable()
 export class ConsentExpiryService {
