@@ -7,10 +7,10 @@ import type { QueryRunner } from 'typeorm';
  * go on as if it were there.
  */
 export async function dropInvalidIndex(q: QueryRunner, name: string): Promise<void> {
-  const rows = await q.query(
+  const rows = (await q.query(
     `SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
       WHERE c.relname = $1 AND c.relnamespace = 'public'::regnamespace AND NOT i.indisvalid`,
     [name],
-  );
+  )) as unknown[];
   if (rows.length > 0) await q.query(`DROP INDEX public.${name}`);
 }
