@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
@@ -58,7 +59,13 @@ describe('access log of case work (end to end)', () => {
 
   beforeAll(async () => {
     t = await startDemoApp({ HAVEN_DB_POOL_SIZE: '10' });
-    tokens = await signInAll(t, ['ward.longbien', 'police.longbien', 'supervisor.hanoi', 'admin']);
+    tokens = await signInAll(t, [
+      'ward.longbien',
+      'police.longbien',
+      'health.longbien',
+      'supervisor.hanoi',
+      'admin',
+    ]);
     const body = caseBody({
       survivor: {
         fullName: MARKERS[0],
@@ -242,6 +249,24 @@ describe('access log of case work (end to end)', () => {
           url.includes('cases') ? MARKERS[0] : 'ghi chú của công an',
         );
       }
+    } finally {
+      sent.mockRestore();
+    }
+  });
+
+  it('a provider’s refused read of a case it may not see runs the statements of one of no case at all', async () => {
+    const { caseId: other } = await referredCase(['identity'], 'routine');
+    const sent = jest.spyOn(PostgresQueryRunner.prototype, 'query');
+    const statementsOf = async (id: string) => {
+      sent.mockClear();
+      await http().get(`/api/v1/cases/${id}`).set(as('health.longbien')).expect(404);
+      // The statements, their parameters aside (the access-log entries differ in their values only).
+      return sent.mock.calls.map(([sql]) => sql.replace(/\s+/g, ' '));
+    };
+    try {
+      const existing = await statementsOf(other); // referred to police, not to this health provider
+      const missing = await statementsOf(randomUUID());
+      expect(existing).toEqual(missing);
     } finally {
       sent.mockRestore();
     }

@@ -65,6 +65,12 @@ export interface CreatedCase extends CaseView {
 
 const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');
 
+/** A provider's grounds to see a case (CasesService.providerGrounds). */
+interface ProviderGrounds {
+  referrals: { status: ReferralStatus; categories: ConsentCategory[] }[];
+  grant: boolean;
+}
+
 /**
  * The case use cases. Every access goes through the rules of authz/ (row scope, field categories), every
  * write is one transaction, and every access — allowed or denied — is written to the access log in the same
@@ -188,8 +194,8 @@ export class CasesService {
       if (p.role === 'provider') await this.expiry.revokeExpired(m, p.request);
       // The triage row and its referrals' metadata in one statement (nothing encrypted is read before the check).
       const found = await this.cases.findWithReferrals(m, id);
-      const access = found ? await this.readAccess(m, p, ability, found.row) : undefined;
-      const allowed = access?.categories ?? new Set<CaseCategory>();
+      const access = await this.readAccess(m, p, ability, id, found?.row ?? null);
+      const allowed = access.categories;
       if (!found || allowed.size === 0) {
         deny(p, {
           action: 'case.read',
@@ -212,7 +218,7 @@ export class CasesService {
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
         // A read under an emergency grant is flagged, for the supervisors' review (issue 6, item 7).
-        ...(access?.breakGlass ? { reason: 'break_glass' } : {}),
+        ...(access.breakGlass ? { reason: 'break_glass' } : {}),
       };
       // The ciphertexts come with the entry, in one statement (recordRead): none without it.
       const encrypted = sealedCategories(row, allowed);
@@ -542,48 +548,69 @@ export class CasesService {
   ): Promise<ReadonlySet<CaseCategory>> {
     if (p.role !== 'provider' || !p.organizationId)
       return permittedCaseCategories(ability, 'read', caseSubject(row));
-    // A provider looks through its organisation's referrals of the case; the most permissive one counts.
-    // The status an ended consent leaves (effectiveReferralStatusSql), whether or not the sweep has run.
-    const referrals = await m.query<{ status: ReferralStatus; categories: ConsentCategory[] }[]>(
-      `SELECT ${effectiveReferralStatusSql('r', 'cs')} AS status, cs.categories
-         FROM referrals r JOIN consents cs ON cs.id = r.consent_id
-        WHERE r.case_id = $1 AND r.organization_id = $2`,
-      [row.id, p.organizationId],
-    );
-    const allowed = new Set<CaseCategory>();
-    for (const r of referrals) {
-      const subject = caseSubject(row, {
-        organizationId: p.organizationId,
-        status: r.status,
-        consentCategories: r.categories,
-      });
-      for (const c of permittedCaseCategories(ability, 'read', subject)) allowed.add(c);
-    }
-    return allowed;
+    return this.referralCategories(p.organizationId, ability, row, await this.providerGrounds(m, p, row.id));
   }
 
   /**
    * What the caller may read of this case for GET /cases/:id: the categories of readableCategories() plus,
    * for a police or health provider holding an active emergency (break-glass) grant on it, the grant's;
-   * `breakGlass` says such a grant is in use, so that the read is flagged in the access log.
+   * `breakGlass` says such a grant is in use, so that the read is flagged in the access log. `row` null: no
+   * such case; a provider's look-ups run all the same, so that how long a refusal takes says nothing about
+   * whether the case exists.
    */
   async readAccess(
     m: EntityManager,
     p: Principal,
     ability: AppAbility,
-    row: CaseTriageRow,
+    id: string,
+    row: CaseTriageRow | null,
   ): Promise<{ categories: ReadonlySet<CaseCategory>; breakGlass: boolean }> {
-    const categories = new Set(await this.readableCategories(m, p, ability, row));
-    if (p.role !== 'provider' || !ability.can('create', 'BreakGlass'))
-      return { categories, breakGlass: false };
-    const [grant] = await m.query<unknown[]>(
-      `SELECT 1 FROM break_glass_grants WHERE case_id = $1 AND user_id = $2 AND expires_at > now() LIMIT 1`,
-      [row.id, p.userId],
-    );
-    if (!grant) return { categories, breakGlass: false };
+    if (p.role !== 'provider' || !p.organizationId) {
+      return {
+        categories: row ? permittedCaseCategories(ability, 'read', caseSubject(row)) : new Set(),
+        breakGlass: false,
+      };
+    }
+    const grounds = await this.providerGrounds(m, p, id);
+    if (!row) return { categories: new Set(), breakGlass: false };
+    const categories = this.referralCategories(p.organizationId, ability, row, grounds);
+    if (!grounds.grant || !ability.can('create', 'BreakGlass')) return { categories, breakGlass: false };
     const subject = caseSubject(row, undefined, { userId: p.userId, active: true });
     for (const c of permittedCaseCategories(ability, 'read', subject)) categories.add(c);
     return { categories, breakGlass: true };
+  }
+
+  /**
+   * A provider's grounds to see case `caseId`, in one statement: its organisation's referrals of the case (each
+   * with the status an ended consent leaves, effectiveReferralStatusSql, and the consent's categories), and
+   * whether the provider holds an active emergency grant on it.
+   */
+  private async providerGrounds(m: EntityManager, p: Principal, caseId: string): Promise<ProviderGrounds> {
+    const [row] = await m.query<{ referrals: ProviderGrounds['referrals']; grant: boolean }[]>(
+      `SELECT coalesce((SELECT json_agg(json_build_object('status', ${effectiveReferralStatusSql('r', 'cs')},
+                                                          'categories', cs.categories))
+                          FROM referrals r JOIN consents cs ON cs.id = r.consent_id
+                         WHERE r.case_id = $1 AND r.organization_id = $2), '[]'::json) AS referrals,
+              EXISTS (SELECT 1 FROM break_glass_grants g
+                       WHERE g.case_id = $1 AND g.user_id = $3 AND g.expires_at > now()) AS grant`,
+      [caseId, p.organizationId, p.userId],
+    );
+    return row;
+  }
+
+  /** The categories a provider's referrals of the case give (the most permissive one counts). */
+  private referralCategories(
+    organizationId: string,
+    ability: AppAbility,
+    row: CaseTriageRow,
+    grounds: ProviderGrounds,
+  ): Set<CaseCategory> {
+    const allowed = new Set<CaseCategory>();
+    for (const r of grounds.referrals) {
+      const subject = caseSubject(row, { organizationId, status: r.status, consentCategories: r.categories });
+      for (const c of permittedCaseCategories(ability, 'read', subject)) allowed.add(c);
+    }
+    return allowed;
   }
 
   /**
