@@ -1,6 +1,11 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import pino from 'pino';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { createHavenApp } from '../src/app.factory';
+import { ChainStripes } from '../src/audit/audit-stripes';
 import { AuditService } from '../src/audit/audit.service';
+import { DataKeyService } from '../src/crypto';
 import { ReauthenticationService } from '../src/identity/reauthentication.service';
 import { ReferralsRepository } from '../src/referrals/referrals.repository';
 import type { TestApp } from './support/app';
@@ -27,6 +32,7 @@ function gate() {
 describe('concurrent changes', () => {
   let t: TestApp;
   let tok: Tokens;
+  let other: NestExpressApplication | undefined;
   const http = () => request(t.app.getHttpServer());
   const as = (token: string) => ({
     get: (url: string) => http().get(url).set('Authorization', `Bearer ${token}`),
@@ -63,6 +69,7 @@ describe('concurrent changes', () => {
     tok = await signInAll(t, ['ward.longbien', 'supervisor.hanoi', 'health.longbien', 'admin']);
   });
   afterAll(async () => {
+    await other?.close();
     await t.close();
   });
   afterEach(() => {
@@ -172,6 +179,54 @@ describe('concurrent changes', () => {
     );
     expect(ended).toEqual([{ resource_id: second, reason: 'break_glass.unjustified', over: true }]);
     await openGrant().expect(409);
+  });
+
+  it('a verdict of "unjustified" and an emergency access opened meanwhile on another instance, on one stripe: no deadlock, the new grant ends too', async () => {
+    // A second instance on the same database and keys, as in production (closed with the first, afterAll:
+    // closing it stops nothing of the first's, but its shutdown waits for the first's database).
+    other = await createHavenApp(t.config, pino({ level: 'silent' }), t.db.url);
+    try {
+      const caseId = await newCase();
+      const openOn = (app: NestExpressApplication) =>
+        request(app.getHttpServer())
+          .post(`/api/v1/cases/${caseId}/break-glass`)
+          .set('Authorization', `Bearer ${tok['health.longbien']}`)
+          .send({ justification: 'Nạn nhân gọi cầu cứu ngay lúc này (giả định)', password: DEMO_PASSWORD });
+      const first = (await openOn(t.app).expect(201)).body.id as string;
+      // Both instances take stripe 0 (one time in 16 by chance with one entry in flight each).
+      const take = ChainStripes.prototype.take;
+      jest.spyOn(ChainStripes.prototype, 'take').mockImplementation(function (
+        this: ChainStripes,
+        holder,
+        again,
+      ) {
+        return take.call(this, holder, again ?? 0);
+      });
+      // The other instance's open holds the case FOR UPDATE and waits before its entry.
+      const g = gate();
+      const keys = other!.get(DataKeyService);
+      const get = keys.get.bind(keys);
+      jest.spyOn(keys, 'get').mockImplementation(async (...args) => {
+        g.reached();
+        await g.released;
+        return get(...args);
+      });
+      const opening = openOn(other!).then((r) => r);
+      await g.hit;
+      const reviewing = as(tok['supervisor.hanoi'])
+        .post(`/api/v1/break-glass/${first}/review`, { justified: false })
+        .then((r) => r);
+      await someoneWaitsForALock(); // the review, for the case
+      g.release();
+      const [opened, reviewed] = await Promise.all([opening, reviewing]);
+      expect([opened.status, reviewed.status]).toEqual([201, 200]);
+      const live = await sql(`SELECT id FROM break_glass_grants WHERE case_id = $1 AND expires_at > now()`, [
+        caseId,
+      ]);
+      expect(live).toEqual([]);
+    } finally {
+      jest.restoreAllMocks();
+    }
   });
 
   it('entries of an organisation’s staff belong to its new province once its move has committed', async () => {

@@ -259,7 +259,17 @@ export class BreakGlassService {
     dto: ReviewBreakGlassDto,
   ): Promise<BreakGlassView> {
     return this.audit.transaction(async (m, deny) => {
-      const [row] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1 FOR UPDATE OF g`, [id]);
+      // Every grant this review may end is locked first, in id order (an organisation's change locks its grants
+      // in the same order): this one, and the user's other live grants to the case, which a verdict of
+      // "unjustified" ends too. Then the case (below), and only then the access-log entries.
+      await m.query(
+        `SELECT 1 FROM break_glass_grants g
+          WHERE (g.case_id, g.user_id) = (SELECT case_id, user_id FROM break_glass_grants WHERE id = $1)
+            AND (g.id = $1 OR g.expires_at > now())
+          ORDER BY g.id FOR UPDATE`,
+        [id],
+      );
+      const [row] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);
       if (!row || !ability.can('read', grantSubject(row))) {
         deny(p, {
           action: 'break_glass.review',
@@ -284,6 +294,9 @@ export class BreakGlassService {
           vi: 'Lần truy cập khẩn cấp này đã được xem xét.',
         });
       }
+      // The case's row orders a verdict of "unjustified" with open(), which holds it FOR UPDATE: an open in
+      // flight commits first (and its grant is ended below), a later one finds this verdict and is refused.
+      if (!dto.justified) await m.query(`SELECT 1 FROM cases WHERE id = $1 FOR SHARE`, [row.case_id]);
       const note = dto.note
         ? await this.withKey(m, row.case_id, (key) =>
             this.fields.encrypt(
@@ -313,10 +326,7 @@ export class BreakGlassService {
         reason: dto.justified ? 'break_glass.justified' : 'break_glass.unjustified',
       });
       if (!dto.justified) {
-        // The user's other emergency access to the case ends too. The case's row lock orders this with open(),
-        // which holds it FOR UPDATE: an open in flight commits first (and its grant is ended here), a later one
-        // finds this verdict and is refused.
-        await m.query(`SELECT 1 FROM cases WHERE id = $1 FOR SHARE`, [row.case_id]);
+        // The user's other emergency access to the case ends too (locked above).
         await endGrants(
           m,
           this.audit,

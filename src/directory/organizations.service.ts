@@ -146,11 +146,11 @@ export class OrganizationsService {
         // move or a grant's review takes its row first and a stripe then, and the other order could deadlock
         // with one of them on another instance.
         await manager.query(
-          `SELECT 1 FROM referrals WHERE organization_id = $1 AND status IN ('pending', 'accepted') FOR UPDATE`,
+          `SELECT 1 FROM referrals WHERE organization_id = $1 AND status IN ('pending', 'accepted') ORDER BY id FOR UPDATE`,
           [org.id],
         );
         await manager.query(
-          `SELECT 1 FROM break_glass_grants WHERE organization_id = $1 AND expires_at > now() FOR UPDATE`,
+          `SELECT 1 FROM break_glass_grants WHERE organization_id = $1 AND expires_at > now() ORDER BY id FOR UPDATE`,
           [org.id],
         );
       }
