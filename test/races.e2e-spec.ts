@@ -204,14 +204,14 @@ describe('concurrent changes', () => {
       });
       // The other instance's open holds the case FOR UPDATE and waits before its entry.
       const g = gate();
-      const keys = other!.get(DataKeyService);
+      const keys = other.get(DataKeyService);
       const get = keys.get.bind(keys);
       jest.spyOn(keys, 'get').mockImplementation(async (...args) => {
         g.reached();
         await g.released;
         return get(...args);
       });
-      const opening = openOn(other!).then((r) => r);
+      const opening = openOn(other).then((r) => r);
       await g.hit;
       const reviewing = as(tok['supervisor.hanoi'])
         .post(`/api/v1/break-glass/${first}/review`, { justified: false })
