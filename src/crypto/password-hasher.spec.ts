@@ -30,3 +30,26 @@ describe('PasswordHasher and Unicode', () => {
     expect((await hasher.verify(legacy, 'something else entirely')).valid).toBe(false);
   });
 });
+
+describe('PasswordHasher when its workers stop', () => {
+  it('fails the jobs in flight when it is shut down, instead of leaving them waiting', async () => {
+    const hasher = new PasswordHasher();
+    const job = hasher.hash('mật khẩu đang được băm 2026');
+    // Shut down while the job runs (the first hash also starts the worker).
+    await new Promise((r) => setTimeout(r, 50));
+    await hasher.onModuleDestroy();
+    await expect(job).rejects.toThrow(/worker stopped/);
+  });
+
+  it('does not keep a failed reference hash: the next unknown username is checked as usual', async () => {
+    const hasher = new PasswordHasher();
+    try {
+      const hash = jest.spyOn(hasher, 'hash').mockRejectedValueOnce(new Error('password hashing failed'));
+      await expect(hasher.verifyDummy('anything')).rejects.toThrow(/hashing failed/);
+      hash.mockRestore();
+      await expect(hasher.verifyDummy('anything')).resolves.toBe(false);
+    } finally {
+      await hasher.onModuleDestroy();
+    }
+  });
+});

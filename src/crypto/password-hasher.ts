@@ -86,7 +86,10 @@ class HashWorker {
       };
       this.worker.on('message', onMessage);
       this.worker.once('error', reject);
+      // Stopped before it was ready (shut down while starting): the jobs waiting for it fail.
+      this.worker.once('exit', () => reject(new Error('password hashing worker stopped')));
     });
+    this.ready.catch(() => undefined); // observed by run(); never an unhandled rejection
     this.worker.on('message', (m: { id?: number; result?: unknown; error?: boolean }) => {
       if (m.id === undefined) return;
       const p = this.pending.get(m.id);
@@ -98,8 +101,7 @@ class HashWorker {
     const fail = (): void => {
       if (this.dead) return;
       this.dead = true;
-      for (const p of this.pending.values()) p.reject(new Error('password hashing worker stopped'));
-      this.pending.clear();
+      this.rejectPending();
       onExit(this);
     };
     this.worker.on('error', fail);
@@ -126,9 +128,16 @@ class HashWorker {
     }
   }
 
+  /** Stops the worker; jobs still waiting for it fail (their requests answer, instead of waiting for ever). */
   async terminate(): Promise<void> {
     this.dead = true;
+    this.rejectPending();
     await this.worker.terminate();
+  }
+
+  private rejectPending(): void {
+    for (const p of this.pending.values()) p.reject(new Error('password hashing worker stopped'));
+    this.pending.clear();
   }
 }
 
@@ -204,8 +213,13 @@ export class PasswordHasher implements OnModuleDestroy {
    * take as long as a wrong password for a real account. Always false.
    */
   async verifyDummy(password: string): Promise<false> {
-    this.dummy ??= this.hash(randomBytes(24).toString('base64url'));
-    const hash = await this.dummy;
+    const dummy = (this.dummy ??= this.hash(randomBytes(24).toString('base64url')));
+    // A failed attempt is not kept: every unknown username would fail from then on (and differ from a wrong
+    // password of a real account).
+    dummy.catch(() => {
+      if (this.dummy === dummy) this.dummy = undefined;
+    });
+    const hash = await dummy;
     await this.verify(hash, password.slice(0, MAX_PASSWORD_BYTES));
     return false;
   }
