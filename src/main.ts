@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createHavenApp } from './app.factory';
 import { createLogger } from './common/logging/logger';
 import { ConfigError, loadConfig } from './config/config';
@@ -64,14 +64,21 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: draining HTTP, then closing the database');
     const server: Server = app.getHttpServer();
+    // Stop accepting at once; a request still arriving on a kept-alive connection is answered with
+    // "Connection: close", and its connection ends with that answer.
+    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+      res.shouldKeepAlive = false;
+    });
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
     // In-flight requests may finish until the timeout; after it, remaining connections are cut.
     const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
     force.unref();
-    // Stop accepting at once (Nest's close runs its shutdown hooks before it closes the listener).
-    server.close();
-    server.closeIdleConnections();
     try {
-      await app.close(); // stops accepting, waits for in-flight requests, closes the pool
+      // Only once every connection has ended do the shutdown hooks run: the password-hashing workers stop, the
+      // last checkpoint is signed (covering every entry written while draining), the pool closes.
+      await drained;
+      await app.close();
       await database.stop();
       logger.info('stopped cleanly');
       process.exit(0);

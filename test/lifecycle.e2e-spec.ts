@@ -201,7 +201,19 @@ describe('service process lifecycle (npm start)', () => {
         () => ({ status: 0 }), // refused: the server had stopped accepting
       );
     const inFlight = Array.from({ length: 40 }, () => create());
+    // Sign-ins too: their password check runs in worker threads that stop at shutdown.
+    const signIns = Array.from({ length: 4 }, () =>
+      fetch(`${base}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'ward.longbien', password: env.HAVEN_DEMO_PASSWORD }),
+      }).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    );
     await new Promise((r) => setTimeout(r, 30));
+    const signalled = Date.now();
     first.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     // A new connection (no keep-alive reuse) after the signal.
@@ -217,7 +229,19 @@ describe('service process lifecycle (npm start)', () => {
       req.end();
     });
     const results = await Promise.all(inFlight);
+    // Every sign-in is answered, well before the drain's timeout would have cut it.
+    for (const status of await Promise.all(signIns)) expect([0, 200, 503]).toContain(status);
     expect(await first.exited).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(8_000);
+    // The checkpoint signed at shutdown covers every entry, those written while draining included.
+    const verify = launch({ ...env, LOG_LEVEL: 'warn' }, AUDIT_VERIFY_CLI);
+    expect(await verify.exited).toBe(0);
+    const line = verify
+      .output()
+      .split('\n')
+      .find((l) => l.startsWith('{') && l.includes('"lastSeq"'));
+    const verified = JSON.parse(line!) as { lastSeq: number; checkpointSeq: number };
+    expect(verified.checkpointSeq).toBe(verified.lastSeq);
 
     expect(late).toBe(0); // new connections are refused once draining started
     for (const r of results) expect([0, 201, 503]).toContain(r.status);
