@@ -4,6 +4,7 @@ import { IsIn, IsInt, IsString, MaxLength, ValidateNested } from 'class-validato
 import type { AddressInfo } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { Public } from '../src/authz/policy.decorator';
 import { startTestApp, TestApp } from './support/app';
 
@@ -20,6 +21,15 @@ class ProbeDto {
 @Public()
 @Controller('probe')
 class ProbeController {
+  constructor(private readonly db: DataSource) {}
+
+  /** A statement PostgreSQL refuses as one of two deadlocked transactions is refused (SQLSTATE 40P01). */
+  @Get('deadlock')
+  async deadlock(): Promise<never> {
+    await this.db.query(`DO $$ BEGIN RAISE EXCEPTION 'deadlock (simulated)' USING ERRCODE = '40P01'; END $$`);
+    throw new Error('unreachable');
+  }
+
   @Post()
   echo(@Body() dto: ProbeDto): { ok: true; level: string } {
     return { ok: true, level: dto.level };
@@ -144,6 +154,17 @@ describe('application (end to end)', () => {
       .expect(400);
     expect(res.headers['content-type']).toMatch(PROBLEM);
     expect(res.body.code).toBe('request.validation');
+  });
+
+  it('a deadlock or another passing contention is a 503 problem to try again, not a 500', async () => {
+    const res = await http().get('/api/v1/probe/deadlock').expect(503);
+    expect(res.headers['content-type']).toMatch(PROBLEM);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.body).toMatchObject({
+      code: 'service.unavailable',
+      detail: expect.stringMatching(/try again/),
+    });
+    expect(JSON.stringify(res.body)).not.toMatch(/simulated|40P01/);
   });
 
   it('sends no ETag: a hash of a response’s content (a case’s) is not for caches to keep', async () => {

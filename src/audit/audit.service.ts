@@ -1,3 +1,4 @@
+import { TransientError } from '../common/errors/transient-error';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -382,7 +383,7 @@ export class AuditService implements EntitySubscriberInterface {
         this.stripes.setHead(stripe, null);
         moved = stripe;
         if (attempt >= APPEND_ATTEMPTS) {
-          throw new Error(
+          throw new TransientError(
             `the access-log stripe ${stripe} head kept moving under ${APPEND_ATTEMPTS} attempts`,
           );
         }
@@ -457,7 +458,7 @@ export class AuditService implements EntitySubscriberInterface {
       const stripe = this.stripes.take(holder, again);
       if (stripe !== null) return stripe;
       if (Date.now() >= deadline) {
-        throw new Error(
+        throw new TransientError(
           `every access-log stripe stayed held by an open transaction for ${STRIPE_WAIT_MS} ms`,
         );
       }

@@ -5,6 +5,7 @@ import { requestIdOf } from '../http/request-context';
 import { isKekFloorRefusal } from '../../database/pg-errors';
 import { CryptoError } from '../../crypto/crypto.errors';
 import { DomainError } from './domain-error';
+import { TransientError } from './transient-error';
 import { CASE_SHREDDED, ERROR_CATALOG, ErrorCode, LocalizedText } from './error-catalog';
 import { Problem, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE } from './problem';
 
@@ -42,6 +43,29 @@ const DB_UNAVAILABLE_CODES = new Set([
   '08003',
   '08006',
 ]);
+
+/**
+ * Database refusals that are nobody's mistake and pass: a deadlock or serialization failure (one of two
+ * concurrent transactions is rolled back), too many connections, a lock not available, a statement cancelled,
+ * a read-only server during a fail-over. Everything was rolled back; the client may try again at once.
+ */
+const DB_TRANSIENT_CODES = new Set(['40P01', '40001', '53300', '55P03', '57014', '25006']);
+
+const TRY_AGAIN: LocalizedText = {
+  en: 'The request met another one that changed the same data at the same moment, or the database is busy. Nothing was changed: try again.',
+  vi: 'Yêu cầu trùng với một yêu cầu khác thay đổi cùng dữ liệu vào cùng lúc, hoặc cơ sở dữ liệu đang bận. Chưa có gì thay đổi: vui lòng thử lại.',
+};
+
+/** The SQLSTATE of a driver error, wherever TypeORM put it. */
+function sqlState(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let depth = 0; cur && depth < 4; depth++) {
+    const err = cur as { code?: unknown; driverError?: unknown; cause?: unknown };
+    if (typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code)) return err.code;
+    cur = err.driverError ?? err.cause;
+  }
+  return undefined;
+}
 
 /**
  * Turns every error into an RFC 9457 problem response. Submitted values, stack traces and SQL never reach
@@ -122,6 +146,10 @@ export class ProblemFilter implements ExceptionFilter {
       return { code: 'internal' };
     }
     if (isDatabaseUnavailable(exception)) return { code: 'service.unavailable' };
+    const state = sqlState(exception);
+    if ((state && DB_TRANSIENT_CODES.has(state)) || exception instanceof TransientError) {
+      return { code: 'service.unavailable', detail: TRY_AGAIN, retryAfterSeconds: 1 };
+    }
     if (isKekFloorRefusal(exception)) return { code: 'service.unavailable', detail: KEYS_OUT_OF_DATE };
     // Something to encrypt or read with the data key of a crypto-shredded case: its content is gone for good.
     if (exception instanceof CryptoError && exception.code === 'crypto.key_destroyed') {
