@@ -58,6 +58,27 @@ describe('TotpService', () => {
     expect(await totp.check(await load(user.id), '12345')).toBe(false);
   });
 
+  it('two enrolments of one account at once both succeed, one data key made, one of the two secrets pending (a double click)', async () => {
+    for (let i = 0; i < 5; i++) {
+      const user = await givenUser(); // no data key yet: both enrolments would make one
+      const both = await Promise.all([totp.enroll(user), totp.enroll(user)]);
+      const keys = await dataSource.query<{ n: number }[]>(
+        `SELECT count(*)::int AS n FROM data_keys WHERE owner_type = 'user' AND owner_id = $1`,
+        [user.id],
+      );
+      expect(keys[0].n).toBe(1);
+      // The pending secret is one of the two handed out, and it activates.
+      const pending = await load(user.id);
+      const activated = await Promise.any(
+        both.map(async ({ secret }) => {
+          await totp.activate(pending, await generate({ secret, epoch: at(0) }));
+          return secret;
+        }),
+      );
+      expect(both.map((b) => b.secret)).toContain(activated);
+    }
+  });
+
   it('a secret copied onto another account does not open there', async () => {
     const a = await givenUser();
     const b = await givenUser();
