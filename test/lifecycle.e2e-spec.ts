@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase } from './support/database';
@@ -334,6 +336,30 @@ describe('service process lifecycle (npm start)', () => {
     expect(await verify.exited).toBe(2);
     expect(verify.output()).toMatch(/HAVEN_DATA_DIR .*no keyring at .*no embedded database at/s);
     expect(await readdir(dataDir)).toEqual([]);
+  });
+
+  it('fails (exit 1, saying why) when the embedded PostgreSQL cannot start, and clears a cluster left half-made', async () => {
+    const { dataDir, env } = await embeddedEnv('pg-fails-');
+    // A start killed while initdb ran left its scratch directory behind: removed, not taken for a cluster.
+    await mkdir(join(dataDir, 'postgres.initdb'), { recursive: true });
+    await writeFile(join(dataDir, 'postgres.initdb', 'PG_VERSION'), '18\n');
+    // The embedded server's port is taken by someone else.
+    const squatter = createServer().listen(Number(env.HAVEN_EMBEDDED_PG_PORT), '127.0.0.1');
+    await once(squatter, 'listening');
+    try {
+      const run = launch({ ...env, HAVEN_DATA_DIR: dataDir });
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toMatch(/PostgreSQL exited during start-up/);
+    } finally {
+      squatter.close();
+    }
+    expect(existsSync(join(dataDir, 'postgres.initdb'))).toBe(false);
+    expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+    // The port free again, it starts on the cluster made then.
+    const again = launch(env);
+    await waitForHealth(Number(env.PORT), again);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
   });
 
   it('refuses to start on bad configuration, naming the variable', async () => {

@@ -60,6 +60,11 @@ describe('loadConfig', () => {
     expect(message).not.toContain('SECRET7');
   });
 
+  it('refuses port 0 (any free port) for the service and the embedded server: nobody would know where they are', () => {
+    expect(() => loadConfig({ PORT: '0' })).toThrow(/PORT/);
+    expect(() => loadConfig({ HAVEN_EMBEDDED_PG_PORT: '0' })).toThrow(/HAVEN_EMBEDDED_PG_PORT/);
+  });
+
   it('requires explicit keys and forbids demo data in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://u:p@db/haven' })).toThrow(
       /HAVEN_MASTER_KEY/,

@@ -6,7 +6,7 @@ import { z } from 'zod';
 // Validated once at boot: a bad or missing value stops the start with a message that names the variable.
 
 const boolFlag = z.enum(['0', '1']).optional();
-const port = z.coerce.number().int().min(0).max(65535);
+const port = z.coerce.number().int().min(1).max(65535);
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config';
@@ -59,6 +59,17 @@ export async function readOrCreateSecret(path: string): Promise<string> {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   const secret = randomBytes(24).toString('base64url');
-  await writeFile(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  // Written whole under another name, then linked into place: a crash leaves no empty or partial secret (which
+  // would stop every later start), and of two processes creating it at once one wins and both read its value.
+  const scratch = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(scratch, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    await link(scratch, path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    return (await readFile(path, 'utf8')).trim();
+  } finally {
+    await unlink(scratch);
+  }
   return secret;
 }

@@ -1,6 +1,6 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -206,9 +206,17 @@ export class EmbeddedPostgres {
     if (this.child?.pid && this.child.exitCode === null) this.child.kill('SIGINT');
   };
 
+  /**
+   * Creates the cluster in a sibling directory and renames it into place once initdb has succeeded, so that a
+   * start killed half-way leaves no half-made cluster where the next start would take it for a real one (it
+   * removes the leftover instead). The cluster's own directory may exist if it is empty.
+   */
   private async initdb(osUser: OsUser | undefined): Promise<void> {
-    const dir = this.options.clusterDir;
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const target = this.options.clusterDir;
+    const dir = `${target}.initdb`;
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+    await mkdir(dir, { mode: 0o700 });
     // The password file must be readable by the server's OS user only for the instant initdb runs.
     const pwFile = join(tmpdir(), `haven-pg-${randomBytes(8).toString('hex')}`);
     await writeFile(pwFile, `${this.options.password}\n`, { mode: 0o600 });
@@ -241,12 +249,23 @@ export class EmbeddedPostgres {
         );
       });
     } catch (e) {
-      // A half-initialised cluster would make every later start fail: remove it so the next start retries.
       await rm(dir, { recursive: true, force: true });
       throw e;
     } finally {
       await rm(pwFile, { force: true });
     }
+    try {
+      await rmdir(target); // only if it is there and empty: a directory with anything in it is not replaced
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        await rm(dir, { recursive: true, force: true });
+        throw new Error(
+          `${target} exists and is not an empty directory, but holds no PostgreSQL cluster (no PG_VERSION): ` +
+            'move it away, or point HAVEN_DATA_DIR elsewhere',
+        );
+      }
+    }
+    await rename(dir, target);
   }
 
   private async refuseIfAlreadyRunning(): Promise<void> {
@@ -286,7 +305,9 @@ export class EmbeddedPostgres {
         await this.stop();
         throw new Error(`PostgreSQL did not accept connections within ${timeoutMs} ms`);
       }
-      await delay(50);
+      // A timer that keeps the process alive: should PostgreSQL exit now, the loop must still come round to
+      // say so (an unref'd one let Node end with exit code 0 and nothing said).
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 }
