@@ -262,6 +262,7 @@ export class EmbeddedPostgres {
         throw new Error(
           `${target} exists and is not an empty directory, but holds no PostgreSQL cluster (no PG_VERSION): ` +
             'move it away, or point HAVEN_DATA_DIR elsewhere',
+          { cause: e },
         );
       }
     }
