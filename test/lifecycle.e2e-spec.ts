@@ -13,6 +13,7 @@ import { alive, freePort, launchedPerTest, waitForHealth } from './support/proce
 
 const AUDIT_VERIFY_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'audit-verify.js');
 const MIGRATIONS_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'migrations.js');
+const KEYS_ROTATE_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'keys-rotate.js');
 
 const launch = launchedPerTest();
 
@@ -360,6 +361,14 @@ describe('service process lifecycle (npm start)', () => {
     await waitForHealth(Number(env.PORT), again);
     again.child.kill('SIGTERM');
     expect(await again.exited).toBe(0);
+  });
+
+  it('keys:rotate pointed at a data directory without the service’s keyring stops (exit 78), creating nothing there', async () => {
+    const { dataDir, env } = await embeddedEnv('rotate-empty-');
+    const rotate = launch({ ...env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }, KEYS_ROTATE_CLI);
+    expect(await rotate.exited).toBe(78);
+    expect(rotate.output()).toMatch(/HAVEN_DATA_DIR .*no keyring at/s);
+    expect(await readdir(dataDir)).toEqual([]);
   });
 
   it('refuses to start on bad configuration, naming the variable', async () => {

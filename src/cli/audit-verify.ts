@@ -1,16 +1,15 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { CheckpointFile, readLastLine } from '../audit/audit-checkpoint';
 import { checkpointDir } from '../audit/audit-checkpoint.service';
 import { verifyAccessLog } from '../audit/audit-verify';
+import { assertExistingDataDir } from './data-dir';
 import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
 import { createCryptoServices } from '../crypto';
-import { KEYRING_FILE } from '../crypto/file-key-provider';
 import { APP_DATABASE, embeddedServer, startDatabase } from '../database/embedded-database';
 
 const USAGE = `Usage: npm run audit:verify [-- --checkpoints <file>] [-- --public-key <base64>]
@@ -49,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
   const minEntriesPerWorker = positiveInteger(values['min-entries-per-worker'], '--min-entries-per-worker');
 
   const config = loadConfig();
-  assertExistingDataDir(config);
+  assertExistingDataDir(config, true);
   const crypto = await createCryptoServices({
     dataDir: config.dataDir,
     production: config.production,
@@ -133,22 +132,6 @@ async function connectionUrl(
  * variable set) or, without DATABASE_URL, without its embedded cluster, it stops instead of creating new keys
  * and an empty cluster there, which would only verify an empty log.
  */
-function assertExistingDataDir(config: ReturnType<typeof loadConfig>): void {
-  const missing: string[] = [];
-  const keyVariables = config.keys.masterKey !== undefined || config.keys.masterKeyFile !== undefined;
-  const keyring = join(config.dataDir, 'keys', KEYRING_FILE);
-  if (!keyVariables && !existsSync(keyring)) missing.push(`no keyring at ${keyring}`);
-  const cluster = join(config.dataDir, 'postgres', 'PG_VERSION');
-  if (!config.database.url && !existsSync(cluster))
-    missing.push(`no embedded database at ${dirname(cluster)}`);
-  if (missing.length) {
-    throw new ConfigError([
-      `HAVEN_DATA_DIR (${config.dataDir}): ${missing.join('; ')}. Point it at the service's data directory, ` +
-        'or set HAVEN_MASTER_KEY / HAVEN_MASTER_KEY_FILE and DATABASE_URL.',
-    ]);
-  }
-}
-
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

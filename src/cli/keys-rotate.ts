@@ -3,9 +3,10 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
-import { loadConfig } from '../config/config';
+import { ConfigError, loadConfig } from '../config/config';
 import { createKeyProvider, KekRef, LocalKeyringProvider, rotateKeys } from '../crypto';
 import { dataSourceOptions } from '../database/data-source-options';
+import { assertExistingDataDir } from './data-dir';
 
 const USAGE = `Usage:
   npm run keys:rotate [-- --batch-size <n>] [-- --no-new-version]
@@ -37,6 +38,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig();
+  // Never a new development keyring in a wrong directory: rotating the database's keys with it would raise the
+  // KEK floor to a version no instance has.
+  assertExistingDataDir(config, false);
   const provider = await createKeyProvider({
     dataDir: config.dataDir,
     production: config.production,
@@ -130,6 +134,6 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     // Errors of the config and crypto modules never contain key material or plaintext.
     process.stderr.write(`keys:rotate failed: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
+    process.exitCode = e instanceof ConfigError ? 78 : 1;
   },
 );

@@ -248,6 +248,14 @@ export class DataKeyRepository {
     }
   }
 
+  /** The live data key made last (null when there is none). */
+  async newestLive(manager?: EntityManager): Promise<DataKeyRow | null> {
+    const [r]: RawRow[] = await this.manager(manager).query(
+      `SELECT ${COLUMNS} FROM data_keys WHERE destroyed_at IS NULL ORDER BY created_at DESC LIMIT 1`,
+    );
+    return r ? toRow(r) : null;
+  }
+
   /** KEK versions still used by at least one live key. */
   async referencedKekVersions(manager?: EntityManager): Promise<KekRef[]> {
     const rows: Array<{ kek_id: string; kek_version: number }> = await this.manager(manager).query(

@@ -247,6 +247,18 @@ describe('rotateKeys (PostgreSQL)', () => {
     expect(floor.min_version).toBe(2);
   });
 
+  it('refuses a keyring that is not the database’s (a wrong data directory), before changing anything', async () => {
+    const { fixture, cases } = await givenCases(2);
+    const stranger = await givenCrypto(db.dataSource); // a development keyring made afresh elsewhere
+    await expect(rotateKeys(db.dataSource, stranger.crypto.keyProvider)).rejects.toThrow(
+      /cannot open the database's newest data key \(haven-kek v1: crypto.integrity\).*Nothing was changed/,
+    );
+    expect(await versions()).toEqual({ 1: 2 });
+    expect(await db.dataSource.query(`SELECT * FROM kek_floors`)).toEqual([]);
+    expect((await stranger.crypto.keyProvider.kekVersions()).map((k) => k.version)).toEqual([1]);
+    expect(await readAll(fixture.crypto, cases)).toEqual(cases.map((c) => c.plaintext));
+  });
+
   it('waits for a writer that read the old floor, so the list of unused versions holds', async () => {
     const { fixture } = await givenCases(2);
     // An instance creates a key on v1 in a transaction that is still open when the rotation starts.

@@ -82,6 +82,7 @@ export async function rotateKeys(
             `newest version is v${target.version}: run keys:rotate with the current keyring (docs/keys.md)`,
         );
       }
+      await assertOpensTheKeys(repo, keyProvider);
       let addedVersion = false;
       if ((await repo.countNotOn(target)) === 0 && (opts.addVersion ?? 'auto') === 'auto') {
         target = await keyProvider.addKekVersion();
@@ -172,5 +173,32 @@ export async function rotateKeys(
     }
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * The keyring must open the database's newest data key before anything is changed: a rotation run with another
+ * one (a development keyring made afresh in a wrong HAVEN_DATA_DIR, another master key) would add a KEK version
+ * and raise the database's floor to it, after which no instance could register a case.
+ */
+async function assertOpensTheKeys(repo: DataKeyRepository, keyProvider: KeyProvider): Promise<void> {
+  const newest = await repo.newestLive();
+  if (!newest) return;
+  const owner = { ownerType: newest.ownerType, ownerId: newest.ownerId };
+  const kek: KekRef = { kekId: newest.kekId, version: newest.kekVersion };
+  try {
+    const dek = await keyProvider.unwrapDek(
+      kek,
+      newest.wrappedDek!,
+      dekWrapContext(owner, newest.dekId, kek),
+    );
+    dek.fill(0);
+  } catch (e) {
+    if (!(e instanceof CryptoError)) throw e;
+    throw new CryptoError(
+      'crypto.config',
+      `this keyring cannot open the database's newest data key (${kek.kekId} v${kek.version}: ${e.code}): it is ` +
+        'not the keyring of the service on this database (HAVEN_DATA_DIR, HAVEN_MASTER_KEY(_FILE)?). Nothing was changed.',
+    );
   }
 }
