@@ -14,6 +14,7 @@ import { alive, freePort, launchedPerTest, waitForHealth } from './support/proce
 const AUDIT_VERIFY_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'audit-verify.js');
 const MIGRATIONS_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'migrations.js');
 const KEYS_ROTATE_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'keys-rotate.js');
+const CREATE_ADMIN_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'create-admin.js');
 
 const launch = launchedPerTest();
 
@@ -369,6 +370,54 @@ describe('service process lifecycle (npm start)', () => {
     expect(await rotate.exited).toBe(78);
     expect(rotate.output()).toMatch(/HAVEN_DATA_DIR .*no keyring at/s);
     expect(await readdir(dataDir)).toEqual([]);
+  });
+
+  it('users:create-admin makes the first administrator of an installation without demo data, once', async () => {
+    const { dataDir, env } = await embeddedEnv('first-admin-');
+    const plain = { ...env, HAVEN_DEMO: '0' };
+    const first = launch(plain); // the data directory, its keys and database, no accounts
+    await waitForHealth(Number(env.PORT), first);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const createAdmin = (password: string, username = 'quan.tri') => {
+      const run = launch({ ...plain, LOG_LEVEL: 'warn' }, CREATE_ADMIN_CLI, ['--username', username]);
+      run.child.stdin.end(`${password}\n`);
+      return run;
+    };
+    const weak = createAdmin('short');
+    expect(await weak.exited).toBe(65);
+    expect(weak.output()).toMatch(/refused: password/);
+    const made = createAdmin('an-initial-passphrase-2026');
+    expect(await made.exited).toBe(0);
+    expect(made.output()).toMatch(/Created the administrator quan\.tri/);
+    expect(made.output()).not.toContain('an-initial-passphrase-2026');
+    const again = createAdmin('another-initial-passphrase-2026', 'quan.tri.2');
+    expect(await again.exited).toBe(65);
+    expect(again.output()).toMatch(/An active administrator exists/);
+
+    const pgPort = Number(env.HAVEN_EMBEDDED_PG_PORT);
+    const service = launch(plain);
+    try {
+      await waitForHealth(Number(env.PORT), service);
+      const res = await fetch(`http://127.0.0.1:${env.PORT}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'quan.tri', password: 'an-initial-passphrase-2026' }),
+      });
+      expect(res.status).toBe(200);
+      // Its own password and two-factor first, as for any account an administrator creates.
+      expect(await res.json()).toMatchObject({ passwordChangeRequired: true, totpEnrollmentRequired: true });
+      const entry = await asSuperuser<{ actor_id: string | null; reason: string }>(
+        dataDir,
+        pgPort,
+        `SELECT actor_id, reason FROM audit_events WHERE action = 'user.create'`,
+      );
+      expect(entry).toEqual({ actor_id: null, reason: 'user.created_by_operator' });
+    } finally {
+      service.child.kill('SIGTERM');
+      expect(await service.exited).toBe(0);
+    }
   });
 
   it('refuses to start on bad configuration, naming the variable', async () => {

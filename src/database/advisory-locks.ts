@@ -9,4 +9,6 @@ export const ADVISORY_LOCKS = {
   demoSeed: 74_061_985,
   /** keys:rotate, one run at a time (key-rotation.ts). */
   keyRotation: 74_061_984,
+  /** users:create-admin, one first administrator (users.service.ts). */
+  firstAdmin: 74_061_986,
 } as const;

@@ -7,13 +7,14 @@ import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { UserSubject } from '../authz/subjects';
-import { DomainError, FieldError } from '../common/errors/domain-error';
+import { DomainError, FieldError, fieldError } from '../common/errors/domain-error';
 import { sameSet } from '../common/same-set';
 import { PasswordHasher } from '../crypto/password-hasher';
+import { ADVISORY_LOCKS } from '../database/advisory-locks';
 import { isUniqueViolation } from '../database/pg-errors';
 import { AdminUnitsRepository } from '../directory/admin-units.repository';
 import { OrganizationsRepository } from '../directory/organizations.repository';
-import { CreateUserDto, UpdateUserDto, UserList, UserListQuery, UserView } from './dto/user.dto';
+import { CreateUserDto, UpdateUserDto, USERNAME, UserList, UserListQuery, UserView } from './dto/user.dto';
 import { assertPasswordAcceptable } from './password-policy';
 import { User } from './user.entity';
 import { UsersRepository } from './users.repository';
@@ -85,6 +86,52 @@ export class UsersService {
         return created;
       });
       return this.get(user.id, ability);
+    } catch (e) {
+      if (isUniqueViolation(e, 'users_username_key')) throw new DomainError('user.username_taken');
+      throw e;
+    }
+  }
+
+  /**
+   * The first administrator of an installation, made by its operator from the command line
+   * (`users:create-admin`): there is no other way to the first account outside the demo. Refused while an
+   * active administrator exists (the demo's own accounts aside, shut outside the demo). Like an account an
+   * administrator creates, it must choose its own password at its first sign-in, and set up two-factor. On
+   * the access log as `user.create` without an actor (the operator), reason `user.created_by_operator`.
+   */
+  async createFirstAdmin(username: string, password: string): Promise<{ id: string; username: string }> {
+    const name = username.toLowerCase();
+    if (!USERNAME.test(name)) {
+      throw fieldError('username', 'has the wrong format', 'sai định dạng');
+    }
+    assertPasswordAcceptable(password, name);
+    const passwordHash = await this.hasher.hash(password);
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        // Two operators at once make one administrator.
+        await manager.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.firstAdmin]);
+        const admins = await manager.query<unknown[]>(
+          `SELECT 1 FROM users WHERE role = 'admin' AND status = 'active' AND NOT demo_account LIMIT 1`,
+        );
+        if (admins.length > 0) {
+          throw new DomainError('conflict.state', {
+            en: 'An active administrator exists: accounts are created by administrators (POST /api/v1/users).',
+            vi: 'Đã có quản trị viên đang hoạt động: tài khoản do quản trị viên tạo (POST /api/v1/users).',
+          });
+        }
+        const created = await this.users.insert(
+          { username: name, role: 'admin', passwordHash, passwordChangeRequired: true },
+          [],
+          manager,
+        );
+        await this.audit.record(manager, null, {
+          action: 'user.create',
+          resourceType: 'user',
+          resourceId: created.id,
+          reason: 'user.created_by_operator',
+        });
+        return { id: created.id, username: created.username };
+      });
     } catch (e) {
       if (isUniqueViolation(e, 'users_username_key')) throw new DomainError('user.username_taken');
       throw e;

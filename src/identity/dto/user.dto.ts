@@ -17,7 +17,7 @@ import {
 import { IsOptionalNotNull } from '../../common/http/field-presence';
 import { ROLES, Role, UserStatus } from '../user.entity';
 
-const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
+export const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
 const COMMUNE_CODE = /^\d{5}$/;
 const PROVINCE_CODE = /^\d{2}$/;
 
