@@ -38,6 +38,19 @@ describe('HAVEN_TRUST_PROXY (end to end)', () => {
     expect(line.req.remoteAddress).toBe('203.0.113.7');
   });
 
+  it('takes a forwarded address with a port as the address, and one that is no address as the proxy’s', async () => {
+    const ipOf = async (forwardedFor: string) => {
+      await loginFrom(forwardedFor, 'nobody.ported').expect(401);
+      const [row] = await t.app
+        .get(DataSource)
+        .query(`SELECT ip FROM audit_events WHERE action = 'auth.login_failed' ORDER BY seq DESC LIMIT 1`);
+      return row.ip as string;
+    };
+    expect(await ipOf('203.0.113.8:51234')).toBe('203.0.113.8');
+    expect(await ipOf('[2001:db8::8]:443')).toBe('2001:db8::8');
+    expect(await ipOf('not-an-address')).toMatch(/^(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)$/);
+  });
+
   it('throttles sign-in per client behind the proxy, not for everyone at once', async () => {
     for (let i = 0; i < 3; i++) await loginFrom('192.0.2.10', `nobody.${i}`).expect(401);
     const locked = await loginFrom('192.0.2.10', 'nobody.again');

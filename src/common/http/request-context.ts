@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 
@@ -42,12 +43,26 @@ export function requestContextOf(req: Request): RequestContext {
   };
 }
 
+/**
+ * An address as the access log and the sign-in throttle take it. What a trusted proxy put in X-Forwarded-For
+ * is not always one: some append the client's port (`203.0.113.7:51234`, `[2001:db8::1]:443`), which is
+ * dropped; anything else is no address (the socket's peer, the proxy, stands in). Otherwise every logged
+ * request behind such a proxy failed, and the throttle counted per port.
+ */
+export function plainAddress(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (isIP(value)) return value;
+  const withPort = /^(?:\[([0-9A-Fa-f:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):\d{1,5}$/.exec(value.trim());
+  const host = withPort?.[1] ?? withPort?.[2];
+  return host && isIP(host) ? host : undefined;
+}
+
 /** Gives every request an id (echoed as X-Request-Id), for the logger, errors and the access log. */
 export function requestContextMiddleware(req: Request, res: Response, next: NextFunction): void {
   const incoming = req.header('x-request-id');
   const requestId = incoming && ACCEPTABLE_ID.test(incoming) ? incoming : randomUUID();
   (req as WithId).id = requestId;
-  (req as WithId).clientAddress = req.ip ?? req.socket.remoteAddress;
+  (req as WithId).clientAddress = plainAddress(req.ip) ?? req.socket.remoteAddress;
   res.setHeader('X-Request-Id', requestId);
   next();
 }
