@@ -19,6 +19,14 @@ describe('case search rate limit', () => {
         .post('/api/v1/cases/search')
         .set('Authorization', `Bearer ${tokens[user]}`)
         .send({ fullName: 'ai do' });
+    // Requests refused as invalid use up nothing.
+    for (const body of [{}, { dateOfBirth: '1990-01-01' }]) {
+      await request(t.app.getHttpServer())
+        .post('/api/v1/cases/search')
+        .set('Authorization', `Bearer ${tokens['ward.longbien']}`)
+        .send(body)
+        .expect(400);
+    }
     await search('ward.longbien').expect(200);
     await search('ward.longbien').expect(200);
     const res = await search('ward.longbien').expect(429);

@@ -411,17 +411,6 @@ export class CasesService {
   }
 
   async search(p: Principal, ability: AppAbility, dto: SearchCasesDto): Promise<{ items: DuplicateMatch[] }> {
-    if (!this.searchLimiter.take(p.userId)) {
-      throw new DomainError(
-        'auth.throttled',
-        {
-          en: 'Too many searches; wait a minute and try again.',
-          vi: 'Tìm kiếm quá nhiều lần; vui lòng đợi một phút rồi thử lại.',
-        },
-        undefined,
-        Math.ceil(this.searchLimiter.msUntilFree(p.userId) / 1000),
-      );
-    }
     if (!dto.fullName && !dto.dateOfBirth && !dto.phone) {
       throw fieldError(
         'fullName',
@@ -441,6 +430,18 @@ export class CasesService {
           : null,
       phone: dto.phone ? this.safeIndex(() => this.blind.phone(dto.phone!), 'phone') : null,
     };
+    // Counted once the request is valid: a client's mistake does not use up the caller's searches.
+    if (!this.searchLimiter.take(p.userId)) {
+      throw new DomainError(
+        'auth.throttled',
+        {
+          en: 'Too many searches; wait a minute and try again.',
+          vi: 'Tìm kiếm quá nhiều lần; vui lòng đợi một phút rồi thử lại.',
+        },
+        undefined,
+        Math.ceil(this.searchLimiter.msUntilFree(p.userId) / 1000),
+      );
+    }
     return this.audit.session(async (m) => {
       const items = await this.findMatches(m, ability, probe);
       await this.audit.recordNow(m, p, {
