@@ -60,6 +60,16 @@ describe('loadConfig', () => {
     expect(message).not.toContain('SECRET7');
   });
 
+  it('keeps the default demo (known passwords, no two-factor) off the network unless asked for', () => {
+    expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(
+      /HOST: 0\.0\.0\.0 is reachable from other machines/,
+    );
+    expect(loadConfig({ HOST: '0.0.0.0', HAVEN_DEMO: '1' }).demo.enabled).toBe(true);
+    expect(loadConfig({ HOST: '0.0.0.0', HAVEN_DEMO: '0' }).demo.enabled).toBe(false);
+    expect(loadConfig({ HOST: '127.0.0.1' }).demo.enabled).toBe(true);
+    expect(loadConfig({ HOST: 'localhost' }).demo.enabled).toBe(true);
+  });
+
   it('refuses port 0 (any free port) for the service and the embedded server: nobody would know where they are', () => {
     expect(() => loadConfig({ PORT: '0' })).toThrow(/PORT/);
     expect(() => loadConfig({ HAVEN_EMBEDDED_PG_PORT: '0' })).toThrow(/HAVEN_EMBEDDED_PG_PORT/);

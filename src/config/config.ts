@@ -145,6 +145,11 @@ export class ConfigError extends Error {
 }
 
 /** Parses the environment; throws ConfigError naming every bad variable (never echoing secret values). */
+/** Whether HOST only listens on this machine (a loopback address or `localhost`). */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
   // Empty strings count as unset, as in most .env tooling.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -160,6 +165,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     }
     if (e.HAVEN_DEMO === '1')
       problems.push('HAVEN_DEMO: demo data cannot be enabled when NODE_ENV=production');
+  }
+  // The demo by default (an embedded database, HAVEN_DEMO unset) has accounts whose password is printed and
+  // that sign in without two-factor: on this machine only, unless asked for on a network explicitly.
+  const demoByDefault = e.HAVEN_DEMO === undefined && !e.DATABASE_URL && e.NODE_ENV !== 'production';
+  if (demoByDefault && !isLoopbackHost(e.HOST)) {
+    problems.push(
+      `HOST: ${e.HOST} is reachable from other machines, and the demo (on by default with the embedded database) ` +
+        'has known passwords and no two-factor: set HAVEN_DEMO=1 to show the demo there deliberately, or HAVEN_DEMO=0',
+    );
   }
   if (e.NODE_ENV === 'production' && e.DATABASE_URL && !e.DATABASE_APP_URL) {
     problems.push(

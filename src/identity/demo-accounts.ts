@@ -41,12 +41,12 @@ export const DEMO_ACCOUNTS_STEP = Symbol('DEMO_ACCOUNTS_STEP');
 
 /**
  * Seeds the demo accounts, flagged `demo_account` (two-factor is not enforced for them while Haven runs in
- * demo mode). The password is HAVEN_DEMO_PASSWORD, or a random one printed once to stdout - never to the log.
+ * demo mode). The password is HAVEN_DEMO_PASSWORD, or a random one printed once to stderr, apart from the log (JSON lines on stdout).
  */
 export function demoAccountsStep(
   hasher: PasswordHasher,
   config: AppConfig,
-  print: (text: string) => void = (text) => void process.stdout.write(text),
+  print: (text: string) => void = (text) => void process.stderr.write(text),
 ): DemoSeedStep {
   return {
     name: 'accounts',
