@@ -89,12 +89,18 @@ async function main(): Promise<void> {
     }
   };
   onStop = (s) => void shutdown(s);
-  // When the launching process (npm, a shell) dies without passing on its signal we are re-parented:
-  // shut down rather than live on as an orphan holding the embedded PostgreSQL.
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) void shutdown('SIGTERM');
-  }, 1000).unref();
+  // Started by npm (`npm start`), which can die without passing on its signal: re-parented then, shut down
+  // rather than live on as an orphan holding the embedded PostgreSQL. Not otherwise: a launcher that forks into
+  // the background (nohup, start-stop-daemon) exits on purpose and leaves the service running.
+  if (process.env.npm_lifecycle_event !== undefined) {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) {
+        logger.warn({ parent }, 'npm, which started this process, is gone: shutting down');
+        void shutdown('SIGTERM');
+      }
+    }, 1000).unref();
+  }
 }
 
 void main().catch((e: unknown) => {

@@ -4,10 +4,11 @@ import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/prom
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase } from './support/database';
-import { alive, freePort, launchedPerTest, waitForHealth } from './support/process';
+import { alive, freePort, launchedPerTest, MAIN, waitForHealth } from './support/process';
 
 // Runs the built service (dist/, made by `npm test`'s pretest build) as a real process, as `npm start` does.
 
@@ -417,6 +418,37 @@ describe('service process lifecycle (npm start)', () => {
     } finally {
       service.child.kill('SIGTERM');
       expect(await service.exited).toBe(0);
+    }
+  });
+
+  it('keeps running when the launcher that forked it into the background exits; under npm it stops with npm', async () => {
+    for (const underNpm of [false, true]) {
+      const { env } = await embeddedEnv(underNpm ? 'orphan-npm-' : 'orphan-');
+      const vars = { ...env, ...(underNpm ? { npm_lifecycle_event: 'start' } : {}) };
+      // A shell starts the service in the background, says its pid, waits until it serves, and exits.
+      const script =
+        `"${process.execPath}" "${MAIN}" >/dev/null 2>&1 & echo $!; ` +
+        `until "${process.execPath}" -e "fetch('http://127.0.0.1:${env.PORT}/health')` +
+        `.then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"; do sleep 0.2; done`;
+      const shell = spawn('sh', ['-c', script], {
+        env: { PATH: process.env.PATH ?? '', NODE_ENV: 'development', ...vars },
+      });
+      let out = '';
+      shell.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      await once(shell, 'exit');
+      const pid = Number.parseInt(out.trim(), 10);
+      try {
+        let gone = false;
+        for (let i = 0; i < 100 && !gone; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          gone = !alive(pid);
+        }
+        // Ten seconds: the parent check runs every second, and a stop takes a few.
+        expect(gone).toBe(underNpm);
+      } finally {
+        if (alive(pid)) process.kill(pid, 'SIGTERM');
+        for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+      }
     }
   });
 
