@@ -5,7 +5,7 @@ import { AuditModule } from './audit/audit.module';
 import { AuthzModule } from './authz/authz.module';
 import { BreakGlassModule } from './break-glass/break-glass.module';
 import { LoggerModule } from './common/logging/logger.module';
-import { AppConfig } from './config/config';
+import { AppConfig, ConfigError } from './config/config';
 import { CasesModule } from './cases/cases.module';
 import { ConfigModule } from './config/config.module';
 import { ConsentsModule } from './consents/consents.module';
@@ -36,12 +36,15 @@ export class AppModule {
         ConfigModule.forRoot(config),
         LoggerModule.forRoot(logger),
         TypeOrmModule.forRootAsync({
-          useFactory: () =>
-            dataSourceOptions({
+          useFactory: () => ({
+            ...dataSourceOptions({
               url: databaseUrl,
               poolSize: config.database.poolSize,
               preparedStatements: config.database.preparedStatements,
             }),
+            // A refused configuration (the runtime role) does not get better by waiting: no retries for it.
+            toRetry: (e: unknown) => !(e instanceof ConfigError),
+          }),
           // Migrations are applied (as the schema owner) before any module can use the connection; never
           // `synchronize`. The pool itself connects as the restricted runtime role (src/database/runtime-role.ts).
           dataSourceFactory: (options) => openRuntimeDataSource(options!, databaseUrl, config, logger),

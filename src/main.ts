@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createHavenApp } from './app.factory';
 import { createLogger } from './common/logging/logger';
 import { ConfigError, loadConfig } from './config/config';
+import { isCryptoError } from './crypto';
 import { startDatabase } from './database/embedded-database';
 
 async function main(): Promise<void> {
@@ -49,8 +50,10 @@ async function main(): Promise<void> {
     logger.fatal({ err: e }, 'start-up failed');
     await app?.close().catch(() => undefined);
     await database.stop();
-    if (e instanceof ConfigError) process.stderr.write(`Haven cannot start. ${e.message}\n`);
-    process.exit(e instanceof ConfigError ? 78 : 1);
+    // Key material that cannot be used (HAVEN_MASTER_KEY / _FILE) is configuration too.
+    const config = e instanceof ConfigError || isCryptoError(e, 'crypto.config');
+    if (config) process.stderr.write(`Haven cannot start. ${(e as Error).message}\n`);
+    process.exit(config ? 78 : 1);
   }
   if (stopRequested !== null) await stopEarly(app);
   logger.info(

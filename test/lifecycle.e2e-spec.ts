@@ -468,4 +468,26 @@ describe('service process lifecycle (npm start)', () => {
     expect(await run.exited).toBe(78);
     expect(run.output()).toMatch(/HAVEN_MASTER_KEY/);
   });
+
+  it('refuses unusable keys and an over-privileged runtime role as configuration (exit 78, at once)', async () => {
+    const db = await createTestDatabase();
+    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'bad-config-'));
+    try {
+      const base = { DATABASE_URL: db.url, HAVEN_DATA_DIR: dataDir, PORT: String(await freePort()) };
+      const shortKey = launch({ ...base, HAVEN_MASTER_KEY: 'c2hvcnQ' });
+      expect(await shortKey.exited).toBe(78);
+      expect(shortKey.output()).toMatch(/Haven cannot start\. .*HAVEN_MASTER_KEY/);
+      expect(shortKey.output()).not.toContain('c2hvcnQ');
+      // The superuser as the runtime role: refused once, not retried for half a minute.
+      const started = Date.now();
+      const superuser = launch({ ...base, DATABASE_APP_URL: db.url });
+      expect(await superuser.exited).toBe(78);
+      expect(superuser.output()).toMatch(
+        /DATABASE_APP_URL: the runtime database role postgres is a superuser/,
+      );
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      await db.drop();
+    }
+  });
 });

@@ -144,11 +144,12 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses the environment; throws ConfigError naming every bad variable (never echoing secret values). */
 /** Whether HOST only listens on this machine (a loopback address or `localhost`). */
 function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
+
+/** Parses the environment; throws ConfigError naming every bad variable (never echoing secret values). */
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
   // Empty strings count as unset, as in most .env tooling.

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DataSource, DataSourceOptions } from 'typeorm';
-import type { AppConfig } from '../config/config';
+import { ConfigError, type AppConfig } from '../config/config';
 import { dataSourceOptions } from './data-source-options';
 import { readOrCreateSecret } from './embedded-database';
 import { runMigrationsLocked } from './migrate';
@@ -141,9 +141,9 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
   if (r?.can_create) problems.push('may create objects in schema public');
   if (r?.createrole) problems.push('may create roles (CREATEROLE)');
   if (problems.length) {
-    throw new Error(
-      `The runtime database role ${r?.role ?? ''} ${problems.join(', ')}. Connect the service (DATABASE_APP_URL) ` +
+    throw new ConfigError([
+      `DATABASE_APP_URL: the runtime database role ${r?.role ?? ''} ${problems.join(', ')}. Connect the service ` +
         `as a login role that is a member of ${APP_GROUP_ROLE} and nothing more.`,
-    );
+    ]);
   }
 }
