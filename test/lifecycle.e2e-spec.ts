@@ -452,6 +452,30 @@ describe('service process lifecycle (npm start)', () => {
     }
   });
 
+  it('starts over a lock file whose pid is now another program (after a reboot), not over a running server', async () => {
+    const { dataDir, env } = await embeddedEnv('stale-pid-');
+    const first = launch(env);
+    await waitForHealth(Number(env.PORT), first);
+    // While it runs, a second start is refused, saying what to do.
+    const second = launch({ ...env, PORT: String(await freePort()) });
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toMatch(
+      /PostgreSQL \(pid \d+\) is already running .*If the service is running, stop it first/s,
+    );
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    // A lock file naming a live process that is not PostgreSQL (this test's own).
+    await writeFile(
+      join(dataDir, 'postgres', 'postmaster.pid'),
+      `${process.pid}\n${join(dataDir, 'postgres')}\n`,
+    );
+    const again = launch(env);
+    await waitForHealth(Number(env.PORT), again);
+    expect(again.output()).toMatch(/removing a stale .*postmaster\.pid/);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+  });
+
   it('refuses to start on bad configuration, naming the variable', async () => {
     const run = launch({ PORT: 'not-a-port', HAVEN_EMBEDDED_PG_PORT: '70000' });
     expect(await run.exited).toBe(78);

@@ -278,9 +278,17 @@ export class EmbeddedPostgres {
       return;
     }
     if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // stale file: PostgreSQL ignores it
+    if ((await commandOf(pid)) === 'other') {
+      // After a reboot or a container's restart the pid can belong to another program: PostgreSQL would refuse
+      // to start over that, so the stale lock file goes.
+      this.options.onLog?.(`removing a stale ${pidFile}: its pid ${pid} is now another program`);
+      await rm(pidFile, { force: true });
+      return;
+    }
     throw new Error(
-      `PostgreSQL is already running on ${this.options.clusterDir} (pid ${pid}), probably left by a Haven ` +
-        `process that was killed. Stop it with "kill -INT ${pid}" and start again.`,
+      `PostgreSQL (pid ${pid}) is already running on ${this.options.clusterDir}. If the service is running, ` +
+        'stop it first (or use its database through DATABASE_URL); if no Haven process is running, the server ' +
+        `was left by one that was killed: stop it with "kill -INT ${pid}" and start again.`,
     );
   }
 
@@ -368,4 +376,14 @@ function isAlive(pid: number): boolean {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Whether `pid` runs PostgreSQL, by its command line where the system shows it (Linux); 'unknown' elsewhere. */
+async function commandOf(pid: number): Promise<'postgres' | 'other' | 'unknown'> {
+  try {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    return /postgres/.test(cmdline) ? 'postgres' : 'other';
+  } catch {
+    return 'unknown';
+  }
 }
