@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { createTestDataSource } from '../test/support/database';
+import { realDifferences } from '../src/database/schema-drift';
 import { MIGRATIONS } from './index';
 
 describe('migrations', () => {
@@ -87,10 +88,11 @@ describe('migrations', () => {
     const { dataSource, drop } = await createTestDataSource();
     try {
       const pending = await dataSource.driver.createSchemaBuilder().log();
-      const real = pending.upQueries
-        .map((q) => q.query)
-        .filter((q) => !/^ALTER TABLE "\w+" DROP CONSTRAINT "\w+"$|^DROP INDEX "public"\."\w+"$/.test(q));
-      expect(real).toEqual([]);
+      const real = realDifferences(
+        pending.upQueries.map((q) => q.query),
+        pending.downQueries.map((q) => q.query),
+      );
+      expect(real).toEqual({ up: [], down: [] });
     } finally {
       await drop();
     }

@@ -476,6 +476,37 @@ describe('service process lifecycle (npm start)', () => {
     expect(await again.exited).toBe(0);
   });
 
+  it('migrations revert names the migration and the database, and does nothing without --yes', async () => {
+    const db = await createTestDatabase(); // migrated
+    try {
+      const env = { DATABASE_URL: db.url, LOG_LEVEL: 'warn' };
+      const asked = launch(env, MIGRATIONS_CLI, ['revert']);
+      expect(await asked.exited).toBe(64);
+      expect(asked.output()).toMatch(
+        /This reverts ServiceRoleNarrowed\d+ on database \w+ at \S+:\d+ /,
+      );
+      const count = async () => {
+        const client = new Client({ connectionString: db.url });
+        await client.connect();
+        try {
+          return (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM migrations')).rows[0].n;
+        } finally {
+          await client.end();
+        }
+      };
+      const before = await count();
+      const done = launch(env, MIGRATIONS_CLI, ['revert', '--yes']);
+      expect(await done.exited).toBe(0);
+      expect(done.output()).toMatch(/reverted ServiceRoleNarrowed\d+ on database/);
+      expect(await count()).toBe(before - 1);
+      const run = launch(env, MIGRATIONS_CLI, ['run']);
+      expect(await run.exited).toBe(0);
+      expect(await count()).toBe(before);
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('refuses to start on bad configuration, naming the variable', async () => {
     const run = launch({ PORT: 'not-a-port', HAVEN_EMBEDDED_PG_PORT: '70000' });
     expect(await run.exited).toBe(78);

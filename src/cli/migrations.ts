@@ -7,16 +7,19 @@ import { ConfigError, loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
 import { startDatabase } from '../database/embedded-database';
 import { runMigrationsLocked } from '../database/migrate';
+import { realDifferences } from '../database/schema-drift';
 
 /**
  * Migration workflow (see README): `run`, `revert` (the last one), `show`, `generate <Name>` (writes the SQL
  * difference between the entities and the database into a new migration and lists it in migrations/index.ts)
  * and `create <Name>` (an empty one). Uses DATABASE_URL, or the embedded server under HAVEN_DATA_DIR.
  */
-const USAGE = 'usage: migrations <run|revert|show|generate <Name>|create <Name>>';
+const USAGE = 'usage: migrations <run|revert --yes|show|generate <Name>|create <Name>>';
 
 async function main(): Promise<number> {
-  const [command, name] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const yes = args.includes('--yes');
+  const [command, name] = args.filter((a) => a !== '--yes');
   if (!command || !['run', 'revert', 'show', 'generate', 'create'].includes(command)) {
     process.stderr.write(`${USAGE}\n`);
     return 64;
@@ -46,10 +49,25 @@ async function main(): Promise<number> {
         );
         break;
       }
-      case 'revert':
+      case 'revert': {
+        const [last] = await dataSource.query<{ name: string }[]>(
+          'SELECT name FROM migrations ORDER BY id DESC LIMIT 1',
+        );
+        const target = where(dataSource);
+        if (!last) {
+          process.stdout.write(`nothing to revert on ${target}\n`);
+          break;
+        }
+        if (!yes) {
+          process.stderr.write(
+            `This reverts ${last.name} on ${target} (its down() may drop data). Run again with --yes to do it.\n`,
+          );
+          return 64;
+        }
         await dataSource.undoLastMigration({ transaction: 'each' });
-        process.stdout.write('reverted the last migration\n');
+        process.stdout.write(`reverted ${last.name} on ${target}\n`);
         break;
+      }
       case 'show': {
         const done = new Set(
           (await dataSource.query<{ name: string }[]>('SELECT name FROM migrations')).map((r) => r.name),
@@ -60,15 +78,15 @@ async function main(): Promise<number> {
       }
       case 'generate': {
         const sql = await dataSource.driver.createSchemaBuilder().log();
-        if (sql.upQueries.length === 0) {
-          process.stdout.write('No changes: the entities match the database.\n');
-          break;
-        }
-        await writeMigration(
-          name,
+        const { up, down } = realDifferences(
           sql.upQueries.map((q) => q.query),
           sql.downQueries.reverse().map((q) => q.query),
         );
+        if (up.length === 0) {
+          process.stdout.write('No changes: the entities match the database.\n');
+          break;
+        }
+        await writeMigration(name, up, down);
         break;
       }
     }
@@ -77,6 +95,13 @@ async function main(): Promise<number> {
     await database.stop();
   }
   return 0;
+}
+
+/** The database a command acts on, as an operator reads it (host, port and name; no password). */
+function where(dataSource: DataSource): string {
+  const url = new URL((dataSource.options as { url: string }).url);
+  const host = url.searchParams.get('host') ?? url.hostname;
+  return `database ${url.pathname.slice(1)} at ${host}${url.port ? `:${url.port}` : ''}`;
 }
 
 async function writeMigration(name: string, up: string[], down: string[]): Promise<void> {
