@@ -16,6 +16,7 @@ const AUDIT_VERIFY_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'audit-veri
 const MIGRATIONS_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'migrations.js');
 const KEYS_ROTATE_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'keys-rotate.js');
 const CREATE_ADMIN_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'create-admin.js');
+const UNITS_IMPORT_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'units-import.js');
 
 const launch = launchedPerTest();
 
@@ -482,9 +483,7 @@ describe('service process lifecycle (npm start)', () => {
       const env = { DATABASE_URL: db.url, LOG_LEVEL: 'warn' };
       const asked = launch(env, MIGRATIONS_CLI, ['revert']);
       expect(await asked.exited).toBe(64);
-      expect(asked.output()).toMatch(
-        /This reverts ServiceRoleNarrowed\d+ on database \w+ at \S+:\d+ /,
-      );
+      expect(asked.output()).toMatch(/This reverts ServiceRoleNarrowed\d+ on database \w+ at \S+:\d+ /);
       const count = async () => {
         const client = new Client({ connectionString: db.url });
         await client.connect();
@@ -505,6 +504,20 @@ describe('service process lifecycle (npm start)', () => {
     } finally {
       await db.drop();
     }
+  });
+
+  it('units:import loads the official list (a byte-order mark included) and refuses a malformed file (exit 65)', async () => {
+    const { dataDir, env } = await embeddedEnv('units-');
+    const sample = await readFile(join(__dirname, 'fixtures', 'vn-admin-units-sample.json'), 'utf8');
+    const withBom = join(dataDir, 'units-bom.json');
+    await writeFile(withBom, `\uFEFF${sample}`);
+    const imported = launch({ ...env, LOG_LEVEL: 'warn' }, UNITS_IMPORT_CLI, [withBom]);
+    expect(await imported.exited).toBe(0);
+    expect(imported.output()).toMatch(/provinces: 3 inserted/);
+    const broken = join(dataDir, 'units-broken.json');
+    await writeFile(broken, sample.slice(0, 200));
+    const refused = launch({ ...env, LOG_LEVEL: 'warn' }, UNITS_IMPORT_CLI, [broken]);
+    expect(await refused.exited).toBe(65);
   });
 
   it('refuses to start on bad configuration, naming the variable', async () => {

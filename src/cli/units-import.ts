@@ -21,7 +21,8 @@ async function main(): Promise<number> {
   }
   let rows;
   try {
-    rows = parseUnitsFile(JSON.parse(await readFile(file, 'utf8')) as unknown);
+    // A byte-order mark (as some editors and exports write it) is not part of the JSON.
+    rows = parseUnitsFile(JSON.parse((await readFile(file, 'utf8')).replace(/^\uFEFF/, '')) as unknown);
   } catch (e) {
     const message = e instanceof UnitsFileError ? e.message : `Cannot read ${file}: ${(e as Error).message}`;
     process.stderr.write(`${message}\n`);
