@@ -130,6 +130,11 @@ describe('service process lifecycle (npm start)', () => {
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+    // A normal start and stop raise no warning (level 40 and above): those would page someone.
+    const warnings = [first, second]
+      .flatMap((r) => r.output().split('\n'))
+      .filter((l) => /^\{.*"level":(40|50|60)/.test(l));
+    expect(warnings).toEqual([]);
   });
 
   it('starts on TCP when its data directory cannot hold the socket, and audit:verify still finds the server', async () => {

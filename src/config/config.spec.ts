@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { ConfigError, defaultVerifyWorkers, loadConfig } from './config';
+import { ConfigError, defaultVerifyWorkers, envSchema, loadConfig } from './config';
 
 describe('loadConfig', () => {
   it('applies documented defaults', () => {
@@ -115,5 +117,24 @@ describe('loadConfig', () => {
 
   it('treats empty strings as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' }).port).toBe(3000);
+  });
+
+  it('every variable it reads is documented in README.md and config/env.example', () => {
+    const root = join(__dirname, '..', '..');
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const example = readFileSync(join(root, 'config', 'env.example'), 'utf8');
+    // README groups some as NAME_{A,B}_SUFFIX or NAME_A / NAME_B: expanded before looking.
+    const expanded = readme.replace(
+      /([A-Z_]*)\{([A-Z_,]+)\}([A-Z_]*)/g,
+      (_m, pre: string, alts: string, post: string) =>
+        alts
+          .split(',')
+          .map((a) => `${pre}${a}${post}`)
+          .join(' '),
+    );
+    const undocumented = Object.keys(envSchema.shape).filter(
+      (name) => !new RegExp(`\\b${name}\\b`).test(expanded) || !new RegExp(`\\b${name}\\b`).test(example),
+    );
+    expect(undocumented).toEqual([]);
   });
 });

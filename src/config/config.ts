@@ -8,7 +8,7 @@ import { z } from 'zod';
 const boolFlag = z.enum(['0', '1']).optional();
 const port = z.coerce.number().int().min(1).max(65535);
 
-const envSchema = z.object({
+export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),

@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readOrCreateSecret } from './embedded-database';
+import { readOrCreateSecret, serverLineLevel } from './embedded-database';
 
 describe('readOrCreateSecret', () => {
   let dir: string;
@@ -19,5 +19,17 @@ describe('readOrCreateSecret', () => {
     expect(await readOrCreateSecret(path)).toBe(made[0]);
     // No scratch file left behind.
     expect(readdirSync(dir)).toEqual(['postgres.secret']);
+  });
+});
+
+describe('serverLineLevel', () => {
+  it('logs what a normal start and stop make the server say at debug, anything else as a warning', () => {
+    const at = '2026-12-06 04:00:00.000 +07 [123] ';
+    expect(serverLineLevel(`${at}FATAL:  the database system is starting up`)).toBe('debug');
+    expect(serverLineLevel(`${at}FATAL:  terminating connection due to administrator command`)).toBe('debug');
+    expect(serverLineLevel(`${at}FATAL:  could not create any TCP/IP sockets`)).toBe('warn');
+    expect(serverLineLevel(`${at}PANIC:  could not write to file "pg_wal/xlogtemp.1": No space left`)).toBe(
+      'warn',
+    );
   });
 });

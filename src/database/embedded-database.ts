@@ -22,7 +22,9 @@ export async function startDatabase(config: AppConfig, logger: Logger): Promise<
 
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const password = await readOrCreateSecret(join(config.dataDir, 'postgres.secret'));
-  const pg = embeddedServer(config, password, (line) => logger.warn({ component: 'postgres' }, line));
+  const pg = embeddedServer(config, password, (line) =>
+    logger[serverLineLevel(line)]({ component: 'postgres' }, line),
+  );
   const started = Date.now();
   await pg.start();
   await pg.createDatabaseIfMissing(APP_DATABASE);
@@ -49,6 +51,18 @@ export function embeddedServer(
     password,
     onLog,
   });
+}
+
+/**
+ * What the embedded server says in a normal start and stop: its readiness probe meeting it while it starts,
+ * and the pool's connections ended by its shutdown. Logged at debug, so that warnings stay worth an alert.
+ */
+const EXPECTED_SERVER_LINES =
+  /FATAL:\s+the database system is (starting up|shutting down)|FATAL:\s+terminating connection due to administrator command/;
+
+/** The level the service logs a line of its embedded server at (it passes on warnings and worse only). */
+export function serverLineLevel(line: string): 'debug' | 'warn' {
+  return EXPECTED_SERVER_LINES.test(line) ? 'debug' : 'warn';
 }
 
 /** A random secret kept in a 0600 file: read when it exists, created on first use. */
