@@ -1,5 +1,5 @@
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -89,6 +89,16 @@ describe('signed checkpoints', () => {
     expect(readFileSync(file.path, 'utf8').trim().split('\n')).toHaveLength(400);
     expect(statSync(file.path).mode & 0o777).toBe(0o600);
     expect(statSync(file.dir).mode & 0o777).toBe(0o700);
+  });
+
+  it('after a line torn by a crash, the next checkpoint is a line of its own and reads back', () => {
+    const file = new CheckpointFile(join(dir, 'torn'));
+    file.append(signCheckpoint(crypto.keys, heads(16), new Date(1_764_000_000_000)));
+    appendFileSync(file.path, '{"seq":12,"root":"ab'); // a write cut short: no newline
+    const next = signCheckpoint(crypto.keys, heads(16), new Date(1_764_000_001_000));
+    file.append(next);
+    expect(file.latest()).toEqual(next);
+    expect(readFileSync(file.path, 'utf8').split('\n').filter(Boolean)).toHaveLength(3);
   });
 });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PurposeKeys } from '../crypto';
 
@@ -139,9 +139,13 @@ export class CheckpointFile {
 
   append(c: Checkpoint): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const fd = openSync(this.path, 'a', 0o600);
+    const fd = openSync(this.path, 'a+', 0o600);
     try {
-      writeSync(fd, `${JSON.stringify(c)}\n`);
+      // A line torn by a crash (no newline at the end) stays a line of its own: this one starts afresh.
+      const size = fstatSync(fd).size;
+      const last = Buffer.alloc(1);
+      const torn = size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a;
+      writeSync(fd, `${torn ? '\n' : ''}${JSON.stringify(c)}\n`);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
