@@ -5,7 +5,7 @@ type PgErrorLike = {
 };
 
 /** The SQLSTATE of a PostgreSQL error, as pg raises it or as TypeORM wraps it (driverError). */
-function sqlState(e: unknown): unknown {
+export function sqlState(e: unknown): unknown {
   const err = e as PgErrorLike | undefined;
   return err?.driverError?.code ?? err?.code;
 }

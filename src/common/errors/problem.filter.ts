@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/co
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { requestIdOf } from '../http/request-context';
-import { isKekFloorRefusal } from '../../database/pg-errors';
+import { isKekFloorRefusal, sqlState } from '../../database/pg-errors';
 import { CryptoError } from '../../crypto/crypto.errors';
 import { DomainError } from './domain-error';
 import { TransientError } from './transient-error';
@@ -55,17 +55,6 @@ const TRY_AGAIN: LocalizedText = {
   en: 'The request met another one that changed the same data at the same moment, or the database is busy. Nothing was changed: try again.',
   vi: 'Yêu cầu trùng với một yêu cầu khác thay đổi cùng dữ liệu vào cùng lúc, hoặc cơ sở dữ liệu đang bận. Chưa có gì thay đổi: vui lòng thử lại.',
 };
-
-/** The SQLSTATE of a driver error, wherever TypeORM put it. */
-function sqlState(e: unknown): string | undefined {
-  let cur: unknown = e;
-  for (let depth = 0; cur && depth < 4; depth++) {
-    const err = cur as { code?: unknown; driverError?: unknown; cause?: unknown };
-    if (typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code)) return err.code;
-    cur = err.driverError ?? err.cause;
-  }
-  return undefined;
-}
 
 /**
  * Turns every error into an RFC 9457 problem response. Submitted values, stack traces and SQL never reach
@@ -147,7 +136,7 @@ export class ProblemFilter implements ExceptionFilter {
     }
     if (isDatabaseUnavailable(exception)) return { code: 'service.unavailable' };
     const state = sqlState(exception);
-    if ((state && DB_TRANSIENT_CODES.has(state)) || exception instanceof TransientError) {
+    if ((typeof state === 'string' && DB_TRANSIENT_CODES.has(state)) || exception instanceof TransientError) {
       return { code: 'service.unavailable', detail: TRY_AGAIN, retryAfterSeconds: 1 };
     }
     if (isKekFloorRefusal(exception)) return { code: 'service.unavailable', detail: KEYS_OUT_OF_DATE };
