@@ -7,7 +7,7 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { BreakGlassSubject } from '../authz/subjects';
 import { AuditService } from '../audit/audit.service';
-import { endedNowSql, endGrants } from './grant-ending';
+import { endedNowSql, endGrants, lockLiveGrants } from './grant-ending';
 import { CasesRepository } from '../cases/cases.repository';
 import { pageWindow } from '../database/page-limit';
 import { CASE_OWNER, caseSubject } from '../cases/cases.service';
@@ -259,16 +259,18 @@ export class BreakGlassService {
     dto: ReviewBreakGlassDto,
   ): Promise<BreakGlassView> {
     return this.audit.transaction(async (m, deny) => {
-      // Every grant this review may end is locked first, in id order (an organisation's change locks its grants
-      // in the same order): this one, and the user's other live grants to the case, which a verdict of
-      // "unjustified" ends too. Then the case (below), and only then the access-log entries.
-      await m.query(
-        `SELECT 1 FROM break_glass_grants g
-          WHERE (g.case_id, g.user_id) = (SELECT case_id, user_id FROM break_glass_grants WHERE id = $1)
-            AND (g.id = $1 OR g.expires_at > now())
-          ORDER BY g.id FOR UPDATE`,
+      // Locks in the order open() and an organisation's change take them: the case first (FOR SHARE: it orders a
+      // verdict of "unjustified" with open(), which holds it FOR UPDATE, so that an open in flight commits first
+      // and its grant is ended below, and a later one finds the verdict), then the grants this review may end in
+      // id order (this one, and the user's other live grants to the case), and only then access-log entries.
+      const [target] = await m.query<{ case_id: string; user_id: string }[]>(
+        `SELECT case_id, user_id FROM break_glass_grants WHERE id = $1`,
         [id],
       );
+      if (target) {
+        await m.query(`SELECT 1 FROM cases WHERE id = $1 FOR SHARE`, [target.case_id]);
+        await lockLiveGrants(m, 'g.case_id = $1 AND g.user_id = $2', [target.case_id, target.user_id], id);
+      }
       const [row] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);
       if (!row || !ability.can('read', grantSubject(row))) {
         deny(p, {
@@ -294,9 +296,6 @@ export class BreakGlassService {
           vi: 'Lần truy cập khẩn cấp này đã được xem xét.',
         });
       }
-      // The case's row orders a verdict of "unjustified" with open(), which holds it FOR UPDATE: an open in
-      // flight commits first (and its grant is ended below), a later one finds this verdict and is refused.
-      if (!dto.justified) await m.query(`SELECT 1 FROM cases WHERE id = $1 FOR SHARE`, [row.case_id]);
       const note = dto.note
         ? await this.withKey(m, row.case_id, (key) =>
             this.fields.encrypt(

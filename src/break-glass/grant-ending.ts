@@ -2,6 +2,28 @@ import type { EntityManager } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
 import type { AuditActor } from '../audit/audit.types';
 
+/** SQL: over alias `g`, a grant still running (what endGrants ends). */
+const LIVE = 'g.expires_at > now()';
+
+/**
+ * Locks the live grants `where` selects (over alias `g`; its parameters from $1 on), in id order, before any
+ * access-log entry of the caller's transaction takes a stripe: every path that ends grants locks them so, in the
+ * same order, so that two of them (or one and a review) cannot deadlock. `orId`: a grant to lock as well, live or
+ * not (the one under review).
+ */
+export async function lockLiveGrants(
+  m: EntityManager,
+  where: string,
+  params: readonly unknown[],
+  orId?: string,
+): Promise<void> {
+  const extra = orId ? ` OR g.id = $${params.length + 1}` : '';
+  await m.query(
+    `SELECT 1 FROM break_glass_grants g WHERE (${where}) AND (${LIVE}${extra}) ORDER BY g.id FOR UPDATE`,
+    orId ? [...params, orId] : params,
+  );
+}
+
 /** SQL: a grant row `alias`'s end, brought forward to now (never pushed back). */
 export function endedNowSql(alias: string): string {
   return `least(${alias}.expires_at, now())`;
@@ -30,7 +52,7 @@ export async function endGrants(
     [{ id: string; case_id: string; province_code: string; ward_code: string }[], number]
   >(
     `UPDATE break_glass_grants g SET expires_at = ${endedNowSql('g')}
-      WHERE ${where} AND g.expires_at > now()
+      WHERE ${where} AND ${LIVE}
       RETURNING g.id, g.case_id, g.province_code, g.ward_code`,
     params,
   );

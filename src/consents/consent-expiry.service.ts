@@ -91,6 +91,25 @@ export class ConsentExpiryService {
   }
 }
 
+/** SQL: over alias `r`, a referral still live (what revokeReferrals revokes). */
+const LIVE_REFERRAL = `r.status IN ('pending', 'accepted')`;
+
+/**
+ * Locks the live referrals `where` selects (over alias `r`; its parameters from $1 on), in id order, before any
+ * access-log entry of the caller's transaction takes a stripe (a referral's move takes its row, then a stripe):
+ * for a change that will revoke several after writing entries of its own.
+ */
+export async function lockLiveReferrals(
+  m: EntityManager,
+  where: string,
+  params: readonly unknown[],
+): Promise<void> {
+  await m.query(
+    `SELECT 1 FROM referrals r WHERE (${where}) AND ${LIVE_REFERRAL} ORDER BY r.id FOR UPDATE`,
+    params,
+  );
+}
+
 /**
  * Revokes the live referrals `where` selects (its parameters from $3 on: `params`), each with its access-log
  * entry; returns their ids. Shared by the ends of a referral's ground: its consent, its case, its organisation.
@@ -110,7 +129,7 @@ export async function revokeReferrals(
     `UPDATE referrals r SET status = 'revoked', revoke_cause = $1, revoked_at = now(), revoked_by = $2,
             version = r.version + 1, updated_at = now()
      FROM cases c
-     WHERE c.id = r.case_id AND ${where} AND r.status IN ('pending', 'accepted')
+     WHERE c.id = r.case_id AND ${where} AND ${LIVE_REFERRAL}
      RETURNING r.id, r.case_id, c.ward_code, c.province_code`,
     [cause, actor?.userId ?? null, ...params],
   );

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { endGrants } from '../break-glass/grant-ending';
-import { revokeReferrals } from '../consents/consent-expiry.service';
+import { endGrants, lockLiveGrants } from '../break-glass/grant-ending';
+import { lockLiveReferrals, revokeReferrals } from '../consents/consent-expiry.service';
 import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
@@ -145,14 +145,8 @@ export class OrganizationsService {
         // Every row this change may end is locked before the first access-log entry takes a stripe: a referral's
         // move or a grant's review takes its row first and a stripe then, and the other order could deadlock
         // with one of them on another instance.
-        await manager.query(
-          `SELECT 1 FROM referrals WHERE organization_id = $1 AND status IN ('pending', 'accepted') ORDER BY id FOR UPDATE`,
-          [org.id],
-        );
-        await manager.query(
-          `SELECT 1 FROM break_glass_grants WHERE organization_id = $1 AND expires_at > now() ORDER BY id FOR UPDATE`,
-          [org.id],
-        );
+        await lockLiveReferrals(manager, 'r.organization_id = $1', [org.id]);
+        await lockLiveGrants(manager, 'g.organization_id = $1', [org.id]);
       }
       const updated = await this.organizations.save(org, manager);
       if (made.includes('organization.sector_changed')) {
