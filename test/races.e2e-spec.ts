@@ -311,12 +311,14 @@ describe('concurrent changes', () => {
     g.release();
     expect((await noting).status).toBe(201);
     expect((await withdrawing).status).toBe(200);
-    // …so the note was made while the referral was live.
-    const [row] = await sql(
-      `SELECT r.status, bool_and(n.created_at < r.revoked_at) AS noted_before
-         FROM referrals r JOIN referral_notes n ON n.referral_id = r.id WHERE r.id = $1 GROUP BY r.status`,
-      [referral],
+    // …so the note was made while the referral was live: its entry comes before the revocation's.
+    const [order] = await sql(
+      `SELECT (SELECT at FROM audit_events WHERE action = 'note.create' AND case_id = $1) <
+              (SELECT at FROM audit_events WHERE action = 'referral.revoke' AND resource_id = $2) AS noted_first`,
+      [caseId, referral],
     );
-    expect(row).toEqual({ status: 'revoked', noted_before: true });
+    expect(order).toEqual({ noted_first: true });
+    const [row] = await sql(`SELECT status FROM referrals WHERE id = $1`, [referral]);
+    expect(row.status).toBe('revoked');
   });
 });
