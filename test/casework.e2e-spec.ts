@@ -579,6 +579,42 @@ describe('cases, consent and referrals (end to end)', () => {
       return rest;
     }
 
+    it('a refused look at a referral of another province is on record in the case’s province, and shows the prober’s province no case', async () => {
+      const c = await newCase(); // in Hà Nội
+      const consentId = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const r = await refer(c.id, police, consentId);
+      const org = await givenOrganization(t, {
+        name: 'Công an thử Hải Phòng (giả định)',
+        sector: 'police',
+        serviceArea: { communeCodes: ['10507'] },
+      });
+      const { token, user } = await givenSignedIn(t, { role: 'provider', organizationId: org.id });
+      const prober = (url: string, method: 'get' | 'post' = 'get', body: object = {}) =>
+        http()[method](url).set('Authorization', `Bearer ${token}`).send(body).expect(404);
+      await prober(`/api/v1/referrals/${r.id}`);
+      await prober(`/api/v1/referrals/${r.id}/notes`, 'post', { text: 'thử (giả định)' });
+      await prober(`/api/v1/referrals/${r.id}/accept`, 'post');
+      const events = async (who: string) =>
+        (await as(who).get(`/api/v1/audit/events?actorId=${user.id}&outcome=denied`).expect(200)).body
+          .items as {
+          caseId?: string;
+          provinceCode: string | null;
+        }[];
+      // The case's province sees each attempt on its case.
+      const hanoi = await events('supervisor.hanoi');
+      expect(hanoi).toHaveLength(3);
+      for (const e of hanoi) expect(e).toMatchObject({ caseId: c.id, provinceCode: '01' });
+      // The prober's own province sees the attempts, not the case they were about.
+      const haiphong = await events('supervisor.haiphong');
+      expect(haiphong).toHaveLength(3);
+      for (const e of haiphong) expect(e).toMatchObject({ provinceCode: null });
+      expect(JSON.stringify(haiphong)).not.toContain(c.id);
+    });
+
     it('walks a referral through pending → accepted → completed with what the provider may see at each step', async () => {
       const c = await newCase();
       const consentId = await consent(c.id, {

@@ -90,8 +90,10 @@ export class AuditQueryService {
     // A province's supervisor sees a refusal of their staff about a resource of another province without its
     // case and place: those the refused caller was not given, and a sign that the case exists.
     const ownProvince = p.role === 'supervisor' ? p.provinceCode : null; // null: national
+    // (A refusal that names a case but no province is hidden as well: its province is not known to be theirs.)
     const hidden = ownProvince
-      ? `(e.outcome <> 'allowed' AND e.province_code IS NOT NULL AND e.province_code <> :ownProvince)`
+      ? `(e.outcome <> 'allowed'
+          AND (e.province_code <> :ownProvince OR (e.province_code IS NULL AND e.case_id IS NOT NULL)))`
       : 'false';
     if (ownProvince) params.ownProvince = ownProvince;
     filter(`e.case_id = :caseId AND NOT ${hidden}`, 'caseId', q.caseId);

@@ -192,6 +192,8 @@ export class ReferralsService {
           resourceType: 'referral',
           resourceId: id,
           caseId: found?.row.caseId,
+          provinceCode: found?.row.provinceCode ?? null,
+          wardCode: found?.row.wardCode ?? null,
         });
         throw NOT_FOUND();
       }
@@ -328,6 +330,8 @@ export class ReferralsService {
           resourceType: 'referral',
           resourceId: referralId,
           caseId: row?.caseId,
+          provinceCode: row?.provinceCode ?? null,
+          wardCode: row?.wardCode ?? null,
         });
         throw NOT_FOUND();
       }
@@ -382,6 +386,8 @@ export class ReferralsService {
           resourceType: 'referral',
           resourceId: id,
           caseId: row?.caseId,
+          provinceCode: row?.provinceCode ?? null,
+          wardCode: row?.wardCode ?? null,
         });
         throw NOT_FOUND();
       }
