@@ -387,8 +387,9 @@ describe('service process lifecycle (npm start)', () => {
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
 
+    // As README shows it: the demo's default (HAVEN_DEMO unset) does not make the tool seed the demo.
     const createAdmin = (password: string, username = 'quan.tri') => {
-      const run = launch({ ...plain, LOG_LEVEL: 'warn' }, CREATE_ADMIN_CLI, ['--username', username]);
+      const run = launch({ ...env, LOG_LEVEL: 'warn' }, CREATE_ADMIN_CLI, ['--username', username]);
       run.child.stdin.end(`${password}\n`);
       return run;
     };
@@ -421,6 +422,12 @@ describe('service process lifecycle (npm start)', () => {
         `SELECT actor_id, reason FROM audit_events WHERE action = 'user.create'`,
       );
       expect(entry).toEqual({ actor_id: null, reason: 'user.created_by_operator' });
+      const accounts = await asSuperuser<{ n: number }>(
+        dataDir,
+        pgPort,
+        `SELECT count(*)::int AS n FROM users`,
+      );
+      expect(accounts.n).toBe(1);
     } finally {
       service.child.kill('SIGTERM');
       expect(await service.exited).toBe(0);

@@ -44,8 +44,10 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 64; // EX_USAGE
   }
-  const config = loadConfig();
-  assertExistingDataDir(config, true);
+  const loaded = loadConfig();
+  assertExistingDataDir(loaded, true);
+  // Never the demo from here: on a database without units it would seed the demo's accounts and cases.
+  const config = { ...loaded, demo: { ...loaded.demo, enabled: false } };
   const password = await readFirstLine();
   const logger = createLogger('warn');
   const database = await startDatabase(config, logger);
