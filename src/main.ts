@@ -73,7 +73,12 @@ async function main(): Promise<void> {
       res.shouldKeepAlive = false;
     });
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Connections whose request was in flight at the signal keep alive after their answer: closed as soon as
+    // they are idle (the listener above only reaches requests that arrive later).
     server.closeIdleConnections();
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    idle.unref();
+    void drained.then(() => clearInterval(idle));
     // In-flight requests may finish until the timeout; after it, remaining connections are cut.
     const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
     force.unref();
