@@ -10,11 +10,19 @@ export function realDifferences(
   up: readonly string[],
   down: readonly string[],
 ): { up: string[]; down: string[] } {
+  // A drop the entities follow with a new definition of the same name is a real change: kept, both.
+  const recreated = new Set(
+    up.flatMap((q) => {
+      const m = /^(?:ALTER TABLE "\w+" ADD CONSTRAINT|CREATE (?:UNIQUE )?INDEX) "(\w+)"/.exec(q);
+      return m ? [m[1]] : [];
+    }),
+  );
   const kept: string[] = [];
   const names = new Set<string>();
   for (const q of up) {
     const m = MIGRATION_ONLY.exec(q);
-    if (m) names.add(m[1] ?? m[2]);
+    const name = m ? (m[1] ?? m[2]) : undefined;
+    if (name && !recreated.has(name)) names.add(name);
     else kept.push(q);
   }
   // A dropped constraint or index comes back in `down` by its name: those go too.
