@@ -112,11 +112,20 @@ describe('the runtime database role', () => {
         /delete the stripe heads/,
       ],
       [`GRANT UPDATE ON kek_floors TO ${probe}`, `REVOKE UPDATE ON kek_floors FROM ${probe}`, /KEK floor/],
-      [`GRANT DELETE ON cases TO ${probe}`, `REVOKE DELETE ON cases FROM ${probe}`, /may delete cases/],
+      [
+        `GRANT DELETE ON cases TO ${probe}`,
+        `REVOKE DELETE ON cases FROM ${probe}`,
+        /may delete from cases \(/,
+      ],
+      [
+        `GRANT DELETE ON referrals, break_glass_grants TO ${probe}`,
+        `REVOKE DELETE ON referrals, break_glass_grants FROM ${probe}`,
+        /may delete from break_glass_grants, referrals \(/,
+      ],
       [
         `GRANT DELETE ON data_keys TO ${probe}`,
         `REVOKE DELETE ON data_keys FROM ${probe}`,
-        /may delete cases/,
+        /may delete from data_keys \(/,
       ],
       [
         `GRANT CREATE ON SCHEMA public TO ${probe}`,

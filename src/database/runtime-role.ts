@@ -99,6 +99,18 @@ export async function provisionEmbeddedAppLogin(
  * schema public. It must be a member of haven_app. (A role
  * supplied through DATABASE_APP_URL is checked so; the embedded server's own is made that way.)
  */
+/**
+ * The tables whose rows the running service deletes (expired tokens and step-ups, throttle counters, scopes);
+ * on every other, a runtime role that may DELETE is refused (migration ServiceRoleNarrowed keeps its own list).
+ */
+export const SERVICE_DELETES = [
+  'login_throttle',
+  'organization_communes',
+  'revoked_tokens',
+  'session_step_ups',
+  'user_communes',
+] as const;
+
 export async function assertRestrictedRole(dataSource: DataSource): Promise<void> {
   const [r] = await dataSource.query<
     {
@@ -108,7 +120,7 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
       owner: boolean;
       can_change: boolean;
       can_change_guards: boolean;
-      can_delete_cases: boolean;
+      deletes: string[];
       can_create: boolean;
       role: string;
     }[]
@@ -124,9 +136,12 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
             has_table_privilege('audit_checkpoints', 'UPDATE, DELETE, TRUNCATE')
               OR has_table_privilege('audit_chain_heads', 'DELETE, TRUNCATE')
               OR has_table_privilege('kek_floors', 'INSERT, UPDATE, DELETE, TRUNCATE') AS can_change_guards,
-            has_table_privilege('cases', 'DELETE, TRUNCATE')
-              OR has_table_privilege('data_keys', 'DELETE, TRUNCATE') AS can_delete_cases,
+            (SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> ALL($1::text[])
+                AND has_table_privilege(c.oid, 'DELETE, TRUNCATE')) AS deletes,
             has_schema_privilege('public', 'CREATE') AS can_create`,
+    [SERVICE_DELETES],
   );
   const problems: string[] = [];
   if (!r?.member) problems.push(`is not a member of ${APP_GROUP_ROLE}`);
@@ -136,8 +151,12 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
   if (r?.can_change_guards) {
     problems.push('may change the checkpoints, delete the stripe heads or write the KEK floor');
   }
-  if (r?.can_delete_cases)
-    problems.push('may delete cases or data keys (a case goes by crypto-shredding only)');
+  if (r?.deletes.length) {
+    problems.push(
+      `may delete from ${r.deletes.join(', ')} (a case goes by crypto-shredding only; the service deletes rows ` +
+        `of ${SERVICE_DELETES.join(', ')} alone)`,
+    );
+  }
   if (r?.can_create) problems.push('may create objects in schema public');
   if (r?.createrole) problems.push('may create roles (CREATEROLE)');
   if (problems.length) {
