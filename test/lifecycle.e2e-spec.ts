@@ -532,6 +532,28 @@ describe('service process lifecycle (npm start)', () => {
     expect(await refused.exited).toBe(65);
   });
 
+  it('says why it cannot listen, and warns of a master key file others may read', async () => {
+    const db = await createTestDatabase();
+    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'listen-'));
+    const keyFile = join(dataDir, 'master.key');
+    await writeFile(keyFile, randomBytes(32).toString('base64'), { mode: 0o644 });
+    const squatter = createServer().listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    const port = (squatter.address() as { port: number }).port;
+    try {
+      const env = { DATABASE_URL: db.url, HAVEN_DATA_DIR: dataDir, HAVEN_MASTER_KEY_FILE: keyFile };
+      const taken = launch({ ...env, PORT: String(port) });
+      expect(await taken.exited).toBe(1);
+      expect(taken.output()).toContain(
+        `Haven cannot listen on 127.0.0.1:${port} (EADDRINUSE): check HOST and PORT`,
+      );
+      expect(taken.output()).toMatch(/HAVEN_MASTER_KEY_FILE is readable by its group or by others/);
+    } finally {
+      squatter.close();
+      await db.drop();
+    }
+  });
+
   it('refuses to start on bad configuration, naming the variable', async () => {
     const run = launch({ PORT: 'not-a-port', HAVEN_EMBEDDED_PG_PORT: '70000' });
     expect(await run.exited).toBe(78);
