@@ -10,6 +10,36 @@ const DELETABLE = [
 ];
 
 /**
+ * The KEK floor's trigger function (migration KekFloors), `readCommittedOnly`: with this migration's refusal of
+ * other isolation levels.
+ */
+function kekFloorFunction(readCommittedOnly: boolean): string {
+  const isolation = readCommittedOnly
+    ? `IF current_setting('transaction_isolation') <> 'read committed'
+             AND EXISTS (SELECT 1 FROM written k WHERE k.wrapped_dek IS NOT NULL) THEN
+            RAISE EXCEPTION 'data keys are written in READ COMMITTED transactions only (the KEK floor)'
+              USING ERRCODE = 'HKF02';
+          END IF;`
+    : '';
+  return `
+      CREATE OR REPLACE FUNCTION data_keys_kek_floor() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+          below record;
+        BEGIN
+          ${isolation}
+          SELECT k.kek_id, k.kek_version, f.min_version INTO below
+            FROM written k JOIN public.kek_floors f ON f.kek_id = k.kek_id
+           WHERE k.wrapped_dek IS NOT NULL AND k.kek_version < f.min_version
+           LIMIT 1;
+          IF FOUND THEN
+            RAISE EXCEPTION 'data key wrapped with % v%, below the KEK floor v% (install the rotated keyring)',
+              below.kek_id, below.kek_version, below.min_version USING ERRCODE = 'HKF01';
+          END IF;
+          RETURN NULL;
+        END $$`;
+}
+
+/**
  * What the service's role (haven_app) may do, narrowed to what it does:
  * - no DELETE except on DELETABLE: a case goes only by crypto-shredding, a grant, a note or a data key never;
  * - a destroyed data key (its tombstone) cannot be changed back: keys.md's "the owner never gets a new key";
@@ -38,44 +68,11 @@ export class ServiceRoleNarrowed1764000001800 implements MigrationInterface {
       CREATE TRIGGER data_keys_tombstone_final BEFORE UPDATE ON data_keys
         FOR EACH ROW WHEN (OLD.destroyed_at IS NOT NULL) EXECUTE FUNCTION data_keys_tombstone_final()`);
 
-    await q.query(`
-      CREATE OR REPLACE FUNCTION data_keys_kek_floor() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE
-          below record;
-        BEGIN
-          IF current_setting('transaction_isolation') <> 'read committed'
-             AND EXISTS (SELECT 1 FROM written k WHERE k.wrapped_dek IS NOT NULL) THEN
-            RAISE EXCEPTION 'data keys are written in READ COMMITTED transactions only (the KEK floor)'
-              USING ERRCODE = 'HKF02';
-          END IF;
-          SELECT k.kek_id, k.kek_version, f.min_version INTO below
-            FROM written k JOIN public.kek_floors f ON f.kek_id = k.kek_id
-           WHERE k.wrapped_dek IS NOT NULL AND k.kek_version < f.min_version
-           LIMIT 1;
-          IF FOUND THEN
-            RAISE EXCEPTION 'data key wrapped with % v%, below the KEK floor v% (install the rotated keyring)',
-              below.kek_id, below.kek_version, below.min_version USING ERRCODE = 'HKF01';
-          END IF;
-          RETURN NULL;
-        END $$`);
+    await q.query(kekFloorFunction(true));
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`
-      CREATE OR REPLACE FUNCTION data_keys_kek_floor() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE
-          below record;
-        BEGIN
-          SELECT k.kek_id, k.kek_version, f.min_version INTO below
-            FROM written k JOIN public.kek_floors f ON f.kek_id = k.kek_id
-           WHERE k.wrapped_dek IS NOT NULL AND k.kek_version < f.min_version
-           LIMIT 1;
-          IF FOUND THEN
-            RAISE EXCEPTION 'data key wrapped with % v%, below the KEK floor v% (install the rotated keyring)',
-              below.kek_id, below.kek_version, below.min_version USING ERRCODE = 'HKF01';
-          END IF;
-          RETURN NULL;
-        END $$`);
+    await q.query(kekFloorFunction(false));
     await q.query(`DROP TRIGGER data_keys_tombstone_final ON data_keys`);
     await q.query(`DROP FUNCTION data_keys_tombstone_final()`);
     // PUBLIC's CREATE on `public` is not given back: PostgreSQL 15 and later do not give it either.
