@@ -371,6 +371,51 @@ describe('service process lifecycle (npm start)', () => {
     expect(await again.exited).toBe(0);
   });
 
+  it('keys:rotate on the embedded database while the service runs: every key re-wrapped, cases still registered and read', async () => {
+    const { env } = await embeddedEnv('rotate-live-');
+    const vars = { ...env, HAVEN_DEMO_PASSWORD: 'rotate-live-password-1' };
+    const base = `http://127.0.0.1:${env.PORT}`;
+    const service = launch(vars);
+    try {
+      await waitForHealth(Number(env.PORT), service);
+      const login = await fetch(`${base}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'ward.longbien', password: vars.HAVEN_DEMO_PASSWORD }),
+      });
+      const { accessToken } = (await login.json()) as { accessToken: string };
+      const register = () =>
+        fetch(`${base}/api/v1/cases`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+          body: JSON.stringify({
+            wardCode: '00145',
+            reportedAt: '2026-11-20T09:00:00+07:00',
+            reportChannel: 'phone',
+            survivor: { fullName: 'Người Thử Xoay Khóa', sex: 'female', ageYears: 30 },
+            incident: { forms: ['physical'], gbvType: 'physical_assault', narrative: 'xoay khóa thử' },
+            risk: { level: 'medium' },
+          }),
+        });
+      const before = (await register()).status === 201;
+      expect(before).toBe(true);
+      const rotate = launch({ ...env, LOG_LEVEL: 'warn' }, KEYS_ROTATE_CLI);
+      expect(await rotate.exited).toBe(0);
+      expect(rotate.output()).toMatch(/Every live data key is on haven-kek v2/);
+      // The service took the new keyring from the file: new cases are registered, old ones read.
+      const after = await register();
+      expect(after.status).toBe(201);
+      const { id } = (await after.json()) as { id: string };
+      const read = await fetch(`${base}/api/v1/cases/${id}`, {
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+      expect(read.status).toBe(200);
+    } finally {
+      service.child.kill('SIGTERM');
+      expect(await service.exited).toBe(0);
+    }
+  });
+
   it('keys:rotate pointed at a data directory without the service’s keyring stops (exit 78), creating nothing there', async () => {
     const { dataDir, env } = await embeddedEnv('rotate-empty-');
     const rotate = launch({ ...env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }, KEYS_ROTATE_CLI);

@@ -1,16 +1,13 @@
 import 'reflect-metadata';
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { CheckpointFile, readLastLine } from '../audit/audit-checkpoint';
 import { checkpointDir } from '../audit/audit-checkpoint.service';
 import { verifyAccessLog } from '../audit/audit-verify';
-import { assertExistingDataDir } from './data-dir';
-import { createLogger } from '../common/logging/logger';
+import { assertExistingDataDir, toolDatabase } from './data-dir';
 import { ConfigError, loadConfig } from '../config/config';
 import { createCryptoServices } from '../crypto';
-import { APP_DATABASE, embeddedServer, startDatabase } from '../database/embedded-database';
 
 const USAGE = `Usage: npm run audit:verify [-- --checkpoints <file>] [-- --public-key <base64>]
   Recomputes the access-log chain and compares it with the stripe heads and with the newest signed checkpoint
@@ -59,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     ? readLastLine(resolve(values.checkpoints))
     : new CheckpointFile(checkpointDir(config.dataDir)).latest();
 
-  const { url, stop } = await connectionUrl(config);
+  const { url, stop } = await toolDatabase(config);
   const client = new Client({ connectionString: url, application_name: 'haven-audit-verify' });
   try {
     await client.connect();
@@ -94,44 +91,6 @@ function positiveInteger(value: string | undefined, flag: string): number | unde
   return n;
 }
 
-/**
- * DATABASE_URL; or the embedded server: the running one when the service is up (verification only reads),
- * else started for the duration of the check.
- */
-async function connectionUrl(
-  config: ReturnType<typeof loadConfig>,
-): Promise<{ url: string; stop: () => Promise<void> }> {
-  if (config.database.url) return { url: config.database.url, stop: () => Promise.resolve() };
-  let password: string | undefined;
-  try {
-    password = (await readFile(join(config.dataDir, 'postgres.secret'), 'utf8')).trim();
-  } catch {
-    // no password file: assertExistingDataDir has checked that the cluster exists all the same
-  }
-  if (password) {
-    // The socket first, as the service connects; TCP if the service had to start its server without one.
-    const server = embeddedServer(config, password);
-    for (const url of new Set([server.url(APP_DATABASE), server.tcpUrl(APP_DATABASE)])) {
-      const probe = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        await probe.end();
-        return { url, stop: () => Promise.resolve() };
-      } catch {
-        await probe.end().catch(() => undefined);
-      }
-    }
-  }
-  const database = await startDatabase(config, createLogger('warn'));
-  return { url: database.url, stop: () => database.stop() };
-}
-
-/**
- * A checker writes nothing: pointed at a data directory without the service's development keyring (no key
- * variable set) or, without DATABASE_URL, without its embedded cluster, it stops instead of creating new keys
- * and an empty cluster there, which would only verify an empty log.
- */
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

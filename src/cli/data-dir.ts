@@ -1,7 +1,11 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { Client } from 'pg';
+import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
 import { KEYRING_FILE } from '../crypto/file-key-provider';
+import { APP_DATABASE, embeddedServer, startDatabase } from '../database/embedded-database';
 
 /**
  * Refuses to run a command-line tool on a HAVEN_DATA_DIR that is not the service's (e.g. started from another
@@ -23,4 +27,37 @@ export function assertExistingDataDir(config: ReturnType<typeof loadConfig>, dat
         `or set HAVEN_MASTER_KEY / HAVEN_MASTER_KEY_FILE${database ? ' and DATABASE_URL' : ''}.`,
     ]);
   }
+}
+
+/**
+ * The database a command-line tool works on: DATABASE_URL; or the embedded server, the running one when the
+ * service is up (through its socket, or TCP if it had to do without), else started for the tool's run (stop()
+ * stops it again). As the embedded server's superuser: migrations, keys and imports are the owner's work.
+ */
+export async function toolDatabase(
+  config: ReturnType<typeof loadConfig>,
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  if (config.database.url) return { url: config.database.url, stop: () => Promise.resolve() };
+  let password: string | undefined;
+  try {
+    password = (await readFile(join(config.dataDir, 'postgres.secret'), 'utf8')).trim();
+  } catch {
+    // no password file: assertExistingDataDir has checked that the cluster exists all the same
+  }
+  if (password) {
+    const server = embeddedServer(config, password);
+    for (const url of new Set([server.url(APP_DATABASE), server.tcpUrl(APP_DATABASE)])) {
+      const probe = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        await probe.end();
+        return { url, stop: () => Promise.resolve() };
+      } catch {
+        await probe.end().catch(() => undefined);
+      }
+    }
+  }
+  const database = await startDatabase(config, createLogger('warn'));
+  return { url: database.url, stop: () => database.stop() };
 }

@@ -6,12 +6,13 @@ import { DataSource } from 'typeorm';
 import { ConfigError, loadConfig } from '../config/config';
 import { createKeyProvider, KekRef, LocalKeyringProvider, rotateKeys } from '../crypto';
 import { dataSourceOptions } from '../database/data-source-options';
-import { assertExistingDataDir } from './data-dir';
+import { assertExistingDataDir, toolDatabase } from './data-dir';
 
 const USAGE = `Usage:
   npm run keys:rotate [-- --batch-size <n>] [-- --no-new-version]
       Adds a KEK version (file keys) and re-wraps every data key with the active version, in batches.
-      Resumes an interrupted rotation instead of adding another version. Needs DATABASE_URL.
+      Resumes an interrupted rotation instead of adding another version. Works on DATABASE_URL, or on the
+      embedded database of HAVEN_DATA_DIR (while the service runs, too).
   npm run keys:rotate -- --prepare-keyring <file>
       For HAVEN_MASTER_KEY / HAVEN_MASTER_KEY_FILE keys: writes (mode 0600) a keyring with a new KEK version
       to install as HAVEN_MASTER_KEY_FILE on every instance before running keys:rotate. See docs/keys.md.
@@ -38,9 +39,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig();
-  // Never a new development keyring in a wrong directory: rotating the database's keys with it would raise the
-  // KEK floor to a version no instance has.
-  assertExistingDataDir(config, false);
+  // Never a new development keyring (or an empty cluster) in a wrong directory: rotating the database's keys
+  // with it would raise the KEK floor to a version no instance has.
+  assertExistingDataDir(config, !values['prepare-keyring']);
   const provider = await createKeyProvider({
     dataDir: config.dataDir,
     production: config.production,
@@ -70,14 +71,14 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
     throw new Error('--batch-size must be an integer between 1 and 100000');
   }
-  if (!config.database.url)
-    throw new Error('DATABASE_URL is required: the database whose data keys to re-wrap');
   if (!provider.canAddKekVersion && !values['no-new-version']) {
     out(`Keys come from the ${provider.kind} provider: re-wrapping to its active KEK (no version is added).`);
   }
 
+  // DATABASE_URL, or the embedded server (the running one when the service is up).
+  const database = await toolDatabase(config);
   const dataSource = await new DataSource(
-    dataSourceOptions({ url: config.database.url, poolSize: 2, applicationName: 'haven-keys-rotate' }),
+    dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-keys-rotate' }),
   ).initialize();
   const controller = new AbortController();
   const stop = () => {
@@ -124,6 +125,7 @@ async function main(argv: string[]): Promise<number> {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     await dataSource.destroy();
+    await database.stop();
   }
 }
 
