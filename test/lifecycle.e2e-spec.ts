@@ -416,6 +416,24 @@ describe('service process lifecycle (npm start)', () => {
     }
   });
 
+  it('a tool interrupted while it runs the embedded database stops it before it exits', async () => {
+    const { dataDir, env } = await embeddedEnv('tool-interrupted-');
+    const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+    // A first run of migrations on a new cluster: seconds, enough to interrupt it once the server is up.
+    const run = launch({ ...env, LOG_LEVEL: 'warn' }, MIGRATIONS_CLI, ['run']);
+    while (!existsSync(pidFile)) {
+      if (run.child.exitCode !== null) throw new Error(`ended before its server started:\n${run.output()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const pgPid = Number.parseInt((await readFile(pidFile, 'utf8')).split('\n')[0], 10);
+    run.child.kill('SIGINT');
+    const code = await run.exited;
+    // Interrupted (130), or it had just finished (0): either way its server is gone.
+    expect([0, 130]).toContain(code);
+    expect(alive(pgPid)).toBe(false);
+    expect(existsSync(pidFile)).toBe(false);
+  });
+
   it('keys:rotate pointed at a data directory without the service’s keyring stops (exit 78), creating nothing there', async () => {
     const { dataDir, env } = await embeddedEnv('rotate-empty-');
     const rotate = launch({ ...env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }, KEYS_ROTATE_CLI);
@@ -445,14 +463,14 @@ describe('service process lifecycle (npm start)', () => {
     expect(await made.exited).toBe(0);
     expect(made.output()).toMatch(/Created the administrator quan\.tri/);
     expect(made.output()).not.toContain('an-initial-passphrase-2026');
-    const again = createAdmin('another-initial-passphrase-2026', 'quan.tri.2');
-    expect(await again.exited).toBe(65);
-    expect(again.output()).toMatch(/An active administrator exists/);
-
     const pgPort = Number(env.HAVEN_EMBEDDED_PG_PORT);
     const service = launch(plain);
     try {
       await waitForHealth(Number(env.PORT), service);
+      // While the service runs, the tool works on its database too: and finds the administrator made.
+      const again = createAdmin('another-initial-passphrase-2026', 'quan.tri.2');
+      expect(await again.exited).toBe(65);
+      expect(again.output()).toMatch(/An active administrator exists/);
       const res = await fetch(`http://127.0.0.1:${env.PORT}/api/v1/auth/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -6,9 +6,8 @@ import { DomainError } from '../common/errors/domain-error';
 import { ERROR_CATALOG } from '../common/errors/error-catalog';
 import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
-import { startDatabase } from '../database/embedded-database';
+import { assertExistingDataDir, toolDatabase } from './data-dir';
 import { UsersService } from '../identity/users.service';
-import { assertExistingDataDir } from './data-dir';
 
 const USAGE = `usage: users:create-admin --username <name> < password-file
 
@@ -50,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
   const config = { ...loaded, demo: { ...loaded.demo, enabled: false } };
   const password = await readFirstLine();
   const logger = createLogger('warn');
-  const database = await startDatabase(config, logger);
+  const database = await toolDatabase(config); // the running server when the service is up
   try {
     const app = await NestFactory.createApplicationContext(
       AppModule.forRoot({ config, logger, databaseUrl: database.url }),

@@ -36,6 +36,7 @@ export function assertExistingDataDir(config: ReturnType<typeof loadConfig>, dat
  */
 export async function toolDatabase(
   config: ReturnType<typeof loadConfig>,
+  opts: { stopOnSignal?: boolean } = {},
 ): Promise<{ url: string; stop: () => Promise<void> }> {
   if (config.database.url) return { url: config.database.url, stop: () => Promise.resolve() };
   let password: string | undefined;
@@ -58,6 +59,45 @@ export async function toolDatabase(
       }
     }
   }
-  const database = await startDatabase(config, createLogger('warn'));
-  return { url: database.url, stop: () => database.stop() };
+  return startToolDatabase(config, opts);
+}
+
+/**
+ * Starts the embedded server for a tool's run. Ctrl-C or SIGTERM stops it before the tool exits (exit 130):
+ * Node's default on a signal skips the exit handlers, and the server was left running, refusing the next
+ * start. `stopOnSignal: false` for a tool that handles the signal itself (and stops the server when done).
+ */
+export async function startToolDatabase(
+  config: ReturnType<typeof loadConfig>,
+  opts: { stopOnSignal?: boolean } = {},
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  if (opts.stopOnSignal === false) {
+    const database = await startDatabase(config, createLogger('warn'));
+    return { url: database.url, stop: () => database.stop() };
+  }
+  // Listening from before the start: a signal while the server starts stops it as soon as it is up.
+  let database: Awaited<ReturnType<typeof startDatabase>> | undefined;
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write('interrupted: stopping the embedded database\n');
+    if (database) void database.stop().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  database = await startDatabase(config, createLogger('warn'));
+  if (interrupted) {
+    await database.stop();
+    process.exit(130);
+  }
+  const started = database;
+  return {
+    url: started.url,
+    stop: async () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await started.stop();
+    },
+  };
 }

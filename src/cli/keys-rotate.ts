@@ -76,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   // DATABASE_URL, or the embedded server (the running one when the service is up).
-  const database = await toolDatabase(config);
+  const database = await toolDatabase(config, { stopOnSignal: false }); // its own handler: after the batch
   const dataSource = await new DataSource(
     dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-keys-rotate' }),
   ).initialize();

@@ -2,10 +2,9 @@ import 'reflect-metadata';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
-import { startDatabase } from '../database/embedded-database';
+import { startToolDatabase } from './data-dir';
 import { runMigrationsLocked } from '../database/migrate';
 import { realDifferences } from '../database/schema-drift';
 
@@ -36,7 +35,7 @@ async function main(): Promise<number> {
   }
 
   const config = loadConfig();
-  const database = await startDatabase(config, createLogger('warn'));
+  const database = await startToolDatabase(config);
   const dataSource = await new DataSource(
     dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-migrations' }),
   ).initialize();

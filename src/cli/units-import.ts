@@ -1,10 +1,9 @@
 import 'reflect-metadata';
 import { readFile } from 'node:fs/promises';
 import { DataSource } from 'typeorm';
-import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
-import { startDatabase } from '../database/embedded-database';
+import { startToolDatabase } from './data-dir';
 import { runMigrationsLocked } from '../database/migrate';
 import { importUnits, parseUnitsFile, UnitsFileError } from '../directory/admin-unit-importer';
 
@@ -30,7 +29,7 @@ async function main(): Promise<number> {
   }
 
   const config = loadConfig();
-  const database = await startDatabase(config, createLogger('warn'));
+  const database = await startToolDatabase(config);
   const dataSource = await new DataSource(
     dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-units-import' }),
   ).initialize();
