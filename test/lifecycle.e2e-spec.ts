@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
@@ -413,6 +413,29 @@ describe('service process lifecycle (npm start)', () => {
     } finally {
       service.child.kill('SIGTERM');
       expect(await service.exited).toBe(0);
+    }
+  });
+
+  it('under a directory the database’s OS user cannot enter, says which (as root) instead of only initdb’s error', async () => {
+    const root = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'private-parent-'));
+    const shut = join(root, 'shut');
+    await mkdir(join(shut, 'inner'), { recursive: true, mode: 0o700 });
+    await chmod(shut, 0o700);
+    const env = {
+      HAVEN_DATA_DIR: join(shut, 'inner', 'data'),
+      PORT: String(await freePort()),
+      HAVEN_EMBEDDED_PG_PORT: String(await freePort()),
+    };
+    const run = launch(env);
+    if (process.getuid?.() === 0) {
+      // Root runs PostgreSQL as the "postgres" OS user, which cannot pass through `shut`.
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toMatch(/the OS user "postgres" must be able to enter every directory above/);
+    } else {
+      // Anyone else runs it as themselves, who may.
+      await waitForHealth(Number(env.PORT), run);
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
     }
   });
 

@@ -244,9 +244,17 @@ export class EmbeddedPostgres {
         p.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
         p.stdout.on('data', () => undefined);
         p.once('error', reject);
-        p.once('exit', (code) =>
-          code === 0 ? resolve() : reject(new Error(`initdb failed (exit ${code}): ${err.trim()}`)),
-        );
+        p.once('exit', (code) => {
+          if (code === 0) return resolve();
+          // As root, the server's OS user must pass through every directory above the cluster; only the nearest
+          // is opened for it here.
+          const hint =
+            osUser && /Permission denied/i.test(err)
+              ? ` (the OS user "${SUPERUSER}" must be able to enter every directory above ${dir}: give them o+x, ` +
+                'or put HAVEN_DATA_DIR elsewhere)'
+              : '';
+          reject(new Error(`initdb failed (exit ${code}): ${err.trim()}${hint}`));
+        });
       });
     } catch (e) {
       await rm(dir, { recursive: true, force: true });
