@@ -2,7 +2,7 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import type { TestApp } from './support/app';
 import { caseBody, DEMO_PASSWORD, signInAll, startDemoApp, Tokens } from './support/casework';
-import { codeFor, givenSignedInWithTotp, TEST_PASSWORD } from './support/identity';
+import { codeFor, givenSignedIn, givenSignedInWithTotp, TEST_PASSWORD } from './support/identity';
 
 // Emergency ("break-glass") access, issue 6 item 7: a police or health provider opens a case of its area that
 // it has no referral for; the grant is time-limited, shows the sector's categories to that user only, every
@@ -146,7 +146,15 @@ describe('emergency break-glass access (end to end)', () => {
       expect((list.body.items as { id: string }[]).map((i) => i.id)).toContain(caseId);
     });
 
-    it('the grant is the opener’s alone: another provider user still sees nothing', async () => {
+    it('the grant is the opener’s alone: a colleague of the same organisation, and another provider, still see nothing', async () => {
+      const [{ id: police }] = await sql<{ id: string }>(
+        `SELECT organization_id AS id FROM users WHERE username = 'police.longbien'`,
+      );
+      const colleague = await givenSignedIn(t, { role: 'provider', organizationId: police });
+      const asColleague = (url: string) => http().get(url).set('Authorization', `Bearer ${colleague.token}`);
+      await asColleague(`/api/v1/cases/${caseId}`).expect(404);
+      const list = await asColleague('/api/v1/cases?pageSize=200').expect(200);
+      expect((list.body.items as { id: string }[]).map((i) => i.id)).not.toContain(caseId);
       await as('health.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
     });
 
