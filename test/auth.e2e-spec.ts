@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { PasswordHasher } from '../src/crypto/password-hasher';
 import { LoginThrottleService } from '../src/identity/login-throttle.service';
 import { TokenService } from '../src/identity/token.service';
+import { UsersRepository } from '../src/identity/users.repository';
 import { startTestApp, TestApp } from './support/app';
 import {
   codeFor,
@@ -668,7 +669,11 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(until).toBeGreaterThan(before + 9 * 60_000);
     expect(until).toBeLessThanOrEqual(Date.now() + 10 * 60_000 + 1000);
     await create(token, 'ward.by.person').expect(201);
-    // Another session is another matter, even of an administrator who stepped up elsewhere.
+    // Another session is another matter: the same administrator's second session, and another administrator.
+    const secondSession = (
+      await t.app.get(TokenService).issue((await t.app.get(UsersRepository).findById(admin.id))!)
+    ).accessToken;
+    await create(secondSession, 'ward.by.second.session').expect(403);
     await create(other, 'ward.by.other').expect(403);
     // Once it lapses, again.
     const db = t.app.get(DataSource);
@@ -688,7 +693,8 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       { action: 'user.create', outcome: 'denied', reason: 'auth.step_up_required' },
       { action: 'auth.step_up', outcome: 'allowed', reason: null },
       { action: 'user.create', outcome: 'allowed', reason: null },
-      { action: 'user.create', outcome: 'denied', reason: 'auth.step_up_required' },
+      { action: 'user.create', outcome: 'denied', reason: 'auth.step_up_required' }, // the second session
+      { action: 'user.create', outcome: 'denied', reason: 'auth.step_up_required' }, // lapsed
     ]);
   });
 
