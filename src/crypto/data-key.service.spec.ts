@@ -204,22 +204,27 @@ describe('DataKeyService (PostgreSQL)', () => {
   it('runs inside the caller transaction: a rollback undoes the key and the shred', async () => {
     const { dataKeys } = fixture.crypto;
     const owner = caseOwner();
-    await db.dataSource
-      .transaction(async (manager) => {
+    // Only the deliberate rollback may end each transaction: anything else failing inside fails the test.
+    await expect(
+      db.dataSource.transaction(async (manager) => {
         await dataKeys.create(owner, manager);
+        (await dataKeys.get(owner, manager)).wipe(); // there, inside
         throw new Error('rollback');
-      })
-      .catch(() => undefined);
+      }),
+    ).rejects.toThrow(/^rollback$/);
     expect(await cryptoErrorOf(() => dataKeys.get(owner))).toBe('crypto.unknown_key');
 
     const kept = await givenCase('Đỗ Thị H', '0988888888');
-    await db.dataSource
-      .transaction(async (manager) => {
+    await expect(
+      db.dataSource.transaction(async (manager) => {
         expect(await dataKeys.shred(kept, manager)).toBe('destroyed');
+        expect(await cryptoErrorOf(() => dataKeys.get(kept, manager))).toBe('crypto.key_destroyed');
         throw new Error('rollback');
-      })
-      .catch(() => undefined);
-    await expect(dataKeys.get(kept)).resolves.toBeDefined();
+      }),
+    ).rejects.toThrow(/^rollback$/);
+    const key = await dataKeys.get(kept);
+    expect(key).toBeDefined();
+    key.wipe();
   });
 
   it('a duplicate key does not abort the caller transaction', async () => {
