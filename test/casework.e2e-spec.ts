@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 import { ConsentExpiryService } from '../src/consents/consent-expiry.service';
 import { DataKeyService } from '../src/crypto';
 import type { TestApp } from './support/app';
@@ -941,11 +942,22 @@ describe('cases, consent and referrals (end to end)', () => {
       const db = t.app.get(DataSource);
       const [old] = await db.query(`SELECT status, revoke_cause FROM referrals WHERE id = $1`, [r.id]);
       expect(old).toEqual({ status: 'revoked', revoke_cause: 'consent_expired' });
-      // And a report, the first thing to look after an expiry, counts it as revoked.
+      // And a report, the first thing to look after an expiry, counts it as revoked: the revocation is written
+      // before the report reads the referrals.
       await expireNow(second);
-      await as('supervisor.hanoi').get('/api/v1/reports/summary').expect(200);
-      const [counted] = await db.query(`SELECT status FROM referrals WHERE id = $1`, [again.id]);
-      expect(counted.status).toBe('revoked');
+      const sent = jest.spyOn(PostgresQueryRunner.prototype, 'query');
+      try {
+        await as('supervisor.hanoi').get('/api/v1/reports/summary').expect(200);
+        const statements = sent.mock.calls.map(([sql]) => sql);
+        const revoked = statements.findIndex((q) => /UPDATE referrals r SET status = 'revoked'/.test(q));
+        const counted = statements.findIndex((q) => /r\.case_province_code/.test(q));
+        expect(revoked).toBeGreaterThanOrEqual(0);
+        expect(counted).toBeGreaterThan(revoked);
+      } finally {
+        sent.mockRestore();
+      }
+      const [after] = await db.query(`SELECT status FROM referrals WHERE id = $1`, [again.id]);
+      expect(after.status).toBe('revoked');
     });
 
     it('closing a case ends its referrals: its providers see nothing of it from then on', async () => {
