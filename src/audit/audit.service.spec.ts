@@ -397,15 +397,26 @@ describe('AuditService (writer)', () => {
   });
 
   it('records denials while the caller’s transaction holds a stripe, without waiting for it', async () => {
+    const before = await count();
+    let read = { seq: 0, stripe: -1 };
+    let denied = { seq: 0, stripe: -1 };
     await f.app.transaction(async (m) => {
-      await f.audit.record(m, WARD_OFFICER, READ);
+      read = await f.audit.record(m, WARD_OFFICER, READ);
       // Same request, denial in its own transaction: it must take another stripe, not deadlock.
-      await f.audit.recordDenied(WARD_OFFICER, {
+      denied = await f.audit.recordDenied(WARD_OFFICER, {
         action: 'case.update',
         resourceType: 'case',
         resourceId: CASE_ID,
       });
+      // Committed already, while the read's transaction is still open.
+      const [row] = await f.owner.query<{ outcome: string }[]>(
+        `SELECT outcome FROM audit_events WHERE seq = $1`,
+        [denied.seq],
+      );
+      expect(row).toEqual({ outcome: 'denied' });
     });
+    expect(denied.stripe).not.toBe(read.stripe);
+    expect(await count()).toBe(before + 2);
     expect((await f.verify()).ok).toBe(true);
   });
 
