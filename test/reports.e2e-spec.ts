@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { DataKeyService } from '../src/crypto';
+import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 import { DataSource } from 'typeorm';
 import type { TestApp } from './support/app';
 import { caseBody, DEMO_PASSWORD, organizationId, signInAll, startDemoApp, Tokens } from './support/casework';
@@ -438,10 +440,22 @@ describe('reports (end to end)', () => {
           .send({ password: DEMO_PASSWORD })
           .expect(200);
       }
-      const res = await get(
-        'supervisor.hanoi',
-        '/api/v1/reports/summary?from=2025-06-01&to=2025-06-30',
-      ).expect(200);
+      // No key is looked at and no ciphertext read while the report is made.
+      const keys = t.app.get(DataKeyService);
+      const looked = [jest.spyOn(keys, 'get'), jest.spyOn(keys, 'unwrap')];
+      const sent = jest.spyOn(PostgresQueryRunner.prototype, 'query');
+      let res;
+      try {
+        res = await get('supervisor.hanoi', '/api/v1/reports/summary?from=2025-06-01&to=2025-06-30').expect(
+          200,
+        );
+        for (const spy of looked) expect(spy).not.toHaveBeenCalled();
+        const statements = sent.mock.calls.map(([sql]) => sql);
+        expect(statements.some((q) => /FROM cases/.test(q))).toBe(true);
+        expect(statements.filter((q) => /\benc_\w+|\bdata_keys\b/.test(q))).toEqual([]);
+      } finally {
+        for (const spy of [...looked, sent]) spy.mockRestore();
+      }
       expect(res.body.cases).toMatchObject({
         total: 5,
         byGbvType: { physical_assault: 5 },
