@@ -84,11 +84,16 @@ describe('TotpService', () => {
     const b = await givenUser();
     const { secret } = await totp.enroll(a);
     await totp.activate(await load(a.id), await generate({ secret, epoch: at(0) }));
+    await totp.enroll(b); // b has a data key of its own: the copy is refused as sealed with another (a's)
     await dataSource.query(
       `UPDATE users SET totp_secret = (SELECT totp_secret FROM users WHERE id = $1), totp_enabled_at = now()
         WHERE id = $2`,
       [a.id, b.id],
     );
-    await expect(totp.check(await load(b.id), await generate({ secret, epoch: at(30) }))).rejects.toThrow();
+    await expect(
+      totp.check(await load(b.id), await generate({ secret, epoch: at(30) })),
+    ).rejects.toMatchObject({
+      code: 'crypto.unknown_key',
+    });
   });
 });
