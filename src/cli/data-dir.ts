@@ -76,22 +76,23 @@ export async function startToolDatabase(
     return { url: database.url, stop: () => database.stop() };
   }
   // Listening from before the start: a signal while the server starts stops it as soon as it is up.
-  let database: Awaited<ReturnType<typeof startDatabase>> | undefined;
-  let interrupted = false;
+  const state: { database?: Awaited<ReturnType<typeof startDatabase>>; interrupted: boolean } = {
+    interrupted: false,
+  };
   const onSignal = (): void => {
-    if (interrupted) return;
-    interrupted = true;
+    if (state.interrupted) return;
+    state.interrupted = true;
     process.stderr.write('interrupted: stopping the embedded database\n');
-    if (database) void database.stop().finally(() => process.exit(130));
+    if (state.database) void state.database.stop().finally(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  database = await startDatabase(config, createLogger('warn'));
-  if (interrupted) {
-    await database.stop();
+  const started = await startDatabase(config, createLogger('warn'));
+  state.database = started;
+  if (state.interrupted) {
+    await started.stop();
     process.exit(130);
   }
-  const started = database;
   return {
     url: started.url,
     stop: async () => {
