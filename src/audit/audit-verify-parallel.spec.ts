@@ -47,7 +47,8 @@ describe('access-log verification in worker threads', () => {
       await waitFor(async () => {
         const [row] = await f.owner.query<{ n: string }[]>(
           `SELECT count(*) AS n FROM pg_stat_activity
-            WHERE state = 'idle in transaction' AND query LIKE 'SELECT pg_export_snapshot()%'`,
+            WHERE datname = current_database() -- not another test file's verifier, on the same server
+              AND state = 'idle in transaction' AND query LIKE 'SELECT pg_export_snapshot()%'`,
         );
         return Number(row.n) > 0;
       }, 20_000);
