@@ -580,6 +580,44 @@ describe('cases, consent and referrals (end to end)', () => {
       return rest;
     }
 
+    it('the ward lists a case’s consents with their status (to withdraw one); nobody else does; on the log', async () => {
+      const c = await newCase();
+      const first = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const basis = await consent(c.id, {
+        sector: 'health',
+        categories: ['health'],
+        legalBasis: 'imminent_danger',
+        reason: 'Lý do khẩn cấp ZZCONSENTREASON (giả định)',
+      });
+      const ended = await consentForAnHour(c.id);
+      await expireNow(ended);
+      await as('ward.longbien').delete(`/api/v1/cases/${c.id}/consents/${first}`).expect(200);
+      const res = await as('ward.longbien').get(`/api/v1/cases/${c.id}/consents`).expect(200);
+      const byId = Object.fromEntries(
+        (res.body.items as { id: string; status: string }[]).map((i) => [i.id, i.status]),
+      );
+      expect(byId).toEqual({ [first]: 'withdrawn', [basis]: 'active', [ended]: 'expired' });
+      expect(res.body.items[0].id).toBe(ended); // newest first
+      expect(JSON.stringify(res.body)).not.toContain('ZZCONSENTREASON');
+      // Another commune's officer, and a provider (no such right at all): as for no case.
+      await as('ward.bode').get(`/api/v1/cases/${c.id}/consents`).expect(404);
+      await as('police.longbien').get(`/api/v1/cases/${c.id}/consents`).expect(404);
+      const entries = await t.app
+        .get(DataSource)
+        .query(
+          `SELECT outcome, returned_ids FROM audit_events WHERE action = 'consent.read' AND case_id = $1 ORDER BY seq`,
+          [c.id],
+        );
+      expect(entries).toEqual([
+        { outcome: 'allowed', returned_ids: expect.arrayContaining([first, basis, ended]) },
+        { outcome: 'denied', returned_ids: [] },
+      ]);
+    });
+
     it('a refused look at a referral of another province is on record in the case’s province, and shows the prober’s province no case', async () => {
       const c = await newCase(); // in Hà Nội
       const consentId = await consent(c.id, {

@@ -1,11 +1,11 @@
-import { Body, Controller, Delete, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { UuidParam } from '../common/http/uuid-param';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
 import type { Principal } from '../authz/principal';
-import { ConsentsService, ConsentView } from './consents.service';
+import { ConsentList, ConsentsService, ConsentView } from './consents.service';
 import { CreateConsentDto } from './dto/create-consent.dto';
 
 const Id = UuidParam;
@@ -28,6 +28,22 @@ export class ConsentsController {
     @Body() dto: CreateConsentDto,
   ): Promise<ConsentView> {
     return this.consents.create(p, a, caseId, dto);
+  }
+
+  @Get()
+  @Policy('read', 'Consent')
+  @ApiOperation({
+    summary:
+      'The consents and legal bases of a case, newest first, with their status (ward officers of its commune)',
+    description: 'Metadata only: a legal basis’s reason stays sealed. On the access log as `consent.read`.',
+  })
+  @ApiOkResponse({ type: ConsentList })
+  list(
+    @CurrentPrincipal() p: Principal,
+    @CurrentAbility() a: AppAbility,
+    @Id('id') caseId: string,
+  ): Promise<ConsentList> {
+    return this.consents.list(p, a, caseId);
   }
 
   @Delete(':consentId')

@@ -28,6 +28,10 @@ export class ConsentView {
   revokedReferralIds?: string[];
 }
 
+export class ConsentList {
+  @ApiProperty({ type: [ConsentView] }) items!: ConsentView[];
+}
+
 interface ConsentRow {
   id: string;
   case_id: string;
@@ -182,6 +186,49 @@ export class ConsentsService {
         wardCode: row.wardCode,
       });
       return view(created);
+    });
+  }
+
+  /**
+   * The consents and legal bases of a case, newest first, with their status by the database's clock: what a
+   * ward officer needs to withdraw one (its id) or to refer under one. Metadata only (a legal basis's reason
+   * stays sealed). On the access log as `consent.read`; refused like a missing case (404).
+   */
+  async list(p: Principal, ability: AppAbility, caseId: string): Promise<ConsentList> {
+    return this.audit.session(async (m, deny) => {
+      const row = await this.cases.findById(m, caseId);
+      const visible =
+        row &&
+        ability.can('read', {
+          kind: 'Consent',
+          wardCode: row.wardCode,
+          provinceCode: row.provinceCode,
+          status: 'active',
+        });
+      if (!row || !visible) {
+        deny(p, {
+          action: 'consent.read',
+          resourceType: 'consent',
+          caseId: row ? caseId : undefined,
+          provinceCode: row?.provinceCode ?? null,
+          wardCode: row?.wardCode ?? null,
+        });
+        throw new DomainError('resource.not_found');
+      }
+      const rows = await m.query<ConsentRow[]>(
+        `SELECT ${CONSENT_COLUMNS} FROM consents k WHERE k.case_id = $1 ORDER BY k.created_at DESC, k.id`,
+        [caseId],
+      );
+      await this.audit.recordNow(m, p, {
+        action: 'consent.read',
+        resourceType: 'consent',
+        caseId,
+        fields: ['triage'],
+        returnedIds: rows.map((r) => r.id),
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      });
+      return { items: rows.map(view) };
     });
   }
 
