@@ -1,6 +1,6 @@
 import { defineAbilityFor } from './ability.factory';
 import { permittedCaseCategories, permittedReferralCategories } from './field-scope';
-import type { Principal } from './principal';
+import { givenPrincipal } from '../../test/support/principal';
 import type {
   Action,
   AuditEventSubject,
@@ -23,22 +23,7 @@ const ORG_POLICE = '00000000-0000-4000-8000-000000000001';
 const ORG_HEALTH = '00000000-0000-4000-8000-000000000002';
 const ORG_SOCIAL = '00000000-0000-4000-8000-000000000003';
 
-function principal(over: Partial<Principal> & Pick<Principal, 'role'>): Principal {
-  return {
-    userId: '10000000-0000-4000-8000-000000000000',
-    username: 'someone',
-    wardCodes: [],
-    organizationId: null,
-    sector: null,
-    provinceCode: null,
-    enrollmentOnly: false,
-    passwordChangeRequired: false,
-    tokenId: '20000000-0000-4000-8000-000000000000',
-    tokenExpiresAt: new Date(0),
-    request: { requestId: 'spec-request-0001' },
-    ...over,
-  };
-}
+const principal = givenPrincipal;
 
 const P = {
   wardLongBien: principal({ role: 'ward_officer', wardCodes: ['00145'] }),

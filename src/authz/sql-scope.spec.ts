@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { createTestDataSource } from '../../test/support/database';
 import { defineAbilityFor } from './ability.factory';
 import type { Principal } from './principal';
+import { givenPrincipal } from '../../test/support/principal';
 import {
   accessibleWhere,
   ColumnMap,
@@ -35,20 +36,7 @@ const REFERRAL_COLUMNS: ColumnMap = {
 };
 
 function principal(over: Partial<Principal> & Pick<Principal, 'role'>): Principal {
-  return {
-    userId: USER,
-    username: 'someone',
-    wardCodes: [],
-    organizationId: null,
-    sector: null,
-    provinceCode: null,
-    enrollmentOnly: false,
-    passwordChangeRequired: false,
-    tokenId: '20000000-0000-4000-8000-000000000000',
-    tokenExpiresAt: new Date(0),
-    request: { requestId: 'spec-request-0001' },
-    ...over,
-  };
+  return givenPrincipal({ userId: USER, ...over });
 }
 
 const PRINCIPALS: Record<string, Principal> = {

@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { generate } from 'otplib';
 import { defineAbilityFor } from '../../src/authz/ability.factory';
 import type { Principal } from '../../src/authz/principal';
+import { givenPrincipal } from './principal';
 import { demoAdminUnitsStep } from '../../src/directory/demo-admin-units';
 import type { CreateOrganizationDto, OrganizationView } from '../../src/directory/dto/organization.dto';
 import { OrganizationsService } from '../../src/directory/organizations.service';
@@ -24,20 +25,14 @@ export function adminPrincipal(
   username: string,
   session: Pick<Principal, 'tokenId' | 'tokenExpiresAt'> & { requestId: string },
 ): Principal {
-  return {
+  return givenPrincipal({
+    role: 'admin',
     userId,
     username,
-    role: 'admin',
-    wardCodes: [],
-    organizationId: null,
-    sector: null,
-    provinceCode: null,
-    enrollmentOnly: false,
-    passwordChangeRequired: false,
     tokenId: session.tokenId,
     tokenExpiresAt: session.tokenExpiresAt,
     request: { requestId: session.requestId },
-  };
+  });
 }
 
 let factoryRequests = 0;
