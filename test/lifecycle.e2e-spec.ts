@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { caseBody } from './support/casework';
 import { createTestDatabase } from './support/database';
 import { alive, freePort, launchedPerTest, MAIN, waitForHealth } from './support/process';
 
@@ -187,14 +188,7 @@ describe('service process lifecycle (npm start)', () => {
       });
       return ((await res.json()) as { accessToken: string }).accessToken;
     };
-    const body = JSON.stringify({
-      wardCode: '00145',
-      reportedAt: '2026-11-20T09:00:00+07:00',
-      reportChannel: 'phone',
-      survivor: { fullName: 'Người Thử Tải', sex: 'female', ageYears: 30 },
-      incident: { forms: ['physical'], gbvType: 'physical_assault', narrative: 'tải thử' },
-      risk: { level: 'medium' },
-    });
+    const body = JSON.stringify(caseBody());
 
     const first = launch(env);
     await waitForHealth(Number(env.PORT), first);
@@ -388,14 +382,7 @@ describe('service process lifecycle (npm start)', () => {
         fetch(`${base}/api/v1/cases`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
-          body: JSON.stringify({
-            wardCode: '00145',
-            reportedAt: '2026-11-20T09:00:00+07:00',
-            reportChannel: 'phone',
-            survivor: { fullName: 'Người Thử Xoay Khóa', sex: 'female', ageYears: 30 },
-            incident: { forms: ['physical'], gbvType: 'physical_assault', narrative: 'xoay khóa thử' },
-            risk: { level: 'medium' },
-          }),
+          body: JSON.stringify(caseBody()),
         });
       const before = (await register()).status === 201;
       expect(before).toBe(true);
