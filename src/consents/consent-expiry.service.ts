@@ -2,9 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { AuditActor, AuditRequestMeta } from '../audit/audit.types';
-
-export type RevokeCause =
-  'consent_withdrawn' | 'consent_expired' | 'case_closed' | 'case_shredded' | 'organization_changed';
+import type { RevokeCause } from '../referrals/referral-state';
 
 /**
  * Who revokes: the officer withdrawing a consent, or the system on expiry, acting inside the request that

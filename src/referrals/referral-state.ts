@@ -35,8 +35,16 @@ export const REFERRAL_SERVICES = [
 ] as const;
 export type ReferralService = (typeof REFERRAL_SERVICES)[number];
 
-export type RevokeCause =
-  'ward' | 'consent_withdrawn' | 'consent_expired' | 'case_closed' | 'case_shredded' | 'organization_changed';
+/** Why a referral was revoked: by the ward, or because its ground ended (consent, case, organisation). */
+export const REVOKE_CAUSES = [
+  'ward',
+  'consent_withdrawn',
+  'consent_expired',
+  'case_closed',
+  'case_shredded',
+  'organization_changed',
+] as const;
+export type RevokeCause = (typeof REVOKE_CAUSES)[number];
 
 export interface ReferralState {
   status: ReferralStatus;

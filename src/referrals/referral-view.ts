@@ -1,6 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { CaseView } from '../cases/case-view';
-import { isOverdue, ReferralOutcome, ReferralStatus, RevokeCause, Urgency } from './referral-state';
+import {
+  isOverdue,
+  ReferralOutcome,
+  ReferralStatus,
+  REVOKE_CAUSES,
+  RevokeCause,
+  Urgency,
+} from './referral-state';
 import type { ReferralRow } from './referrals.repository';
 
 export class NoteView {
@@ -38,7 +45,7 @@ export class ReferralView {
   outcome!: ReferralOutcome | null;
   @ApiPropertyOptional({
     nullable: true,
-    enum: ['ward', 'consent_withdrawn', 'consent_expired', 'case_closed', 'case_shredded'],
+    enum: REVOKE_CAUSES,
   })
   revokeCause!: RevokeCause | null;
   @ApiProperty() version!: number;
