@@ -1,3 +1,4 @@
+import { isCalendarDate } from '../common/http/date-validation';
 import { fieldError } from '../common/errors/domain-error';
 
 /**
@@ -30,13 +31,9 @@ export function vietnamDate(now: Date): string {
 
 /** Checks that a YYYY-MM-DD string is a real calendar date within the supported years. */
 export function checkDate(field: string, value: string): string {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  const [y, mo, d] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [NaN, NaN, NaN];
-  const date = new Date(Date.UTC(y, mo - 1, d));
-  const real =
-    m !== null && date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
-  if (!real)
+  if (!isCalendarDate(value))
     throw fieldError(field, 'is not a calendar date (YYYY-MM-DD)', 'không phải ngày hợp lệ (YYYY-MM-DD)');
+  const y = Number(value.slice(0, 4));
   if (y < MIN_YEAR || y > MAX_YEAR) {
     throw fieldError(
       field,

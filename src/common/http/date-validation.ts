@@ -10,8 +10,8 @@ import { ValidateBy, ValidationOptions } from 'class-validator';
  *   `2026-11-23T08:30:00+07:00`.
  * Years from 1900 to 2100.
  */
-export const MIN_YEAR = 1900;
-export const MAX_YEAR = 2100;
+const MIN_YEAR = 1900;
+const MAX_YEAR = 2100;
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const INSTANT =

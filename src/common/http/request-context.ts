@@ -49,7 +49,7 @@ export function requestContextOf(req: Request): RequestContext {
  * dropped; anything else is no address (the socket's peer, the proxy, stands in). Otherwise every logged
  * request behind such a proxy failed, and the throttle counted per port.
  */
-export function plainAddress(value: string | undefined): string | undefined {
+function plainAddress(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (isIP(value)) return value;
   const withPort = /^(?:\[([0-9A-Fa-f:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):\d{1,5}$/.exec(value.trim());
