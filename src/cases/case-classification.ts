@@ -84,9 +84,12 @@ function inVietnam(at: Date): Date {
  * with any offset (20:00 on the 19th at UTC-5 is the 20th in Vietnam, as every other case date is counted).
  */
 export function incidentDateOf(occurredAt: string): string {
-  return /^\d{4}-\d{2}-\d{2}$/.test(occurredAt)
-    ? occurredAt
-    : inVietnam(new Date(occurredAt)).toISOString().slice(0, 10);
+  return /^\d{4}-\d{2}-\d{2}$/.test(occurredAt) ? occurredAt : vietnamDate(new Date(occurredAt));
+}
+
+/** The date in Vietnam at a moment, YYYY-MM-DD (a case's incident date, a report's "today"). */
+export function vietnamDate(at: Date): string {
+  return inVietnam(at).toISOString().slice(0, 10);
 }
 
 /** The calendar year in Vietnam at a moment (the year of a case's number, as reports count it). */

@@ -1,13 +1,8 @@
+import { vietnamDate } from '../cases/case-classification';
 import { csvDocument, csvField, reportCsv } from './report-csv';
 import { TABLES } from './report-labels';
 import { buildProtectedReport, emptyCounts, flattenReport, RawCounts } from './report-model';
-import {
-  actionMonthPeriod,
-  defaultActionMonthYear,
-  periodOf,
-  summaryPeriod,
-  vietnamDate,
-} from './report-period';
+import { actionMonthPeriod, defaultActionMonthYear, periodOf, summaryPeriod } from './report-period';
 import { REPORT_COUNTS_SQL } from './reports.repository';
 import { SMALL_CELL, SUPPRESSED } from './small-cell-protection';
 

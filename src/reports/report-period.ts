@@ -1,3 +1,4 @@
+import { vietnamDate } from '../cases/case-classification';
 import { isCalendarDate } from '../common/http/date-validation';
 import { fieldError } from '../common/errors/domain-error';
 
@@ -9,7 +10,6 @@ import { fieldError } from '../common/errors/domain-error';
 
 export const REPORT_TIME_ZONE = 'Asia/Ho_Chi_Minh';
 const OFFSET = '+07:00';
-const OFFSET_MS = 7 * 3600 * 1000;
 export const MIN_YEAR = 2000;
 export const MAX_YEAR = 2100;
 
@@ -22,11 +22,6 @@ export interface ReportPeriod {
   readonly start: Date;
   /** The day after `to`, 00:00 Vietnam time (excluded). */
   readonly end: Date;
-}
-
-/** Today's date in Vietnam, YYYY-MM-DD. */
-export function vietnamDate(now: Date): string {
-  return new Date(now.getTime() + OFFSET_MS).toISOString().slice(0, 10);
 }
 
 /** Checks that a YYYY-MM-DD string is a real calendar date within the supported years. */

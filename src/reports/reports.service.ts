@@ -17,6 +17,7 @@ import {
 } from './dto/report-view.dto';
 import { REPORT_NOTES } from './report-labels';
 import { AreaBreakdown, buildProtectedReport, flattenReport, FlatRow, ProtectedReport } from './report-model';
+import { vietnamDate } from '../cases/case-classification';
 import {
   actionMonthPeriod,
   assertActionMonthOver,
@@ -25,7 +26,6 @@ import {
   REPORT_TIME_ZONE,
   ReportPeriod,
   summaryPeriod,
-  vietnamDate,
 } from './report-period';
 import { AdminUnitRef, ReportsRepository } from './reports.repository';
 import { DEFAULT_THRESHOLD, SMALL_CELL, SUPPRESSED } from './small-cell-protection';
