@@ -92,14 +92,6 @@ export async function provisionEmbeddedAppLogin(
 }
 
 /**
- * Refuses a runtime role that could change the log or the keys' floor: a superuser, the table's owner (or a
- * member of it), a role that may create roles (it could grant itself more), or a role granted more than the
- * service needs on the tables that guard integrity: UPDATE, DELETE or TRUNCATE on the log or its checkpoints,
- * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`, DELETE on cases or data keys, CREATE in
- * schema public. It must be a member of haven_app. (A role
- * supplied through DATABASE_APP_URL is checked so; the embedded server's own is made that way.)
- */
-/**
  * The tables whose rows the running service deletes (expired tokens and step-ups, throttle counters, scopes);
  * on every other, a runtime role that may DELETE is refused (migration ServiceRoleNarrowed keeps its own list).
  */
@@ -111,6 +103,14 @@ export const SERVICE_DELETES = [
   'user_communes',
 ] as const;
 
+/**
+ * Refuses a runtime role that could change the log or the keys' floor: a superuser, the table's owner (or a
+ * member of it), a role that may create roles (it could grant itself more), or a role granted more than the
+ * service needs on the tables that guard integrity: UPDATE, DELETE or TRUNCATE on the log or its checkpoints,
+ * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`, DELETE on a table but SERVICE_DELETES,
+ * CREATE in schema public. It must be a member of haven_app. (A role supplied through DATABASE_APP_URL is
+ * checked so; the embedded server's own is made that way.)
+ */
 export async function assertRestrictedRole(dataSource: DataSource): Promise<void> {
   const [r] = await dataSource.query<
     {
