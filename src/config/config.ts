@@ -169,7 +169,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   // The demo by default (an embedded database, HAVEN_DEMO unset) has accounts whose password is printed and
   // that sign in without two-factor: on this machine only, unless asked for on a network explicitly.
-  const demoByDefault = e.HAVEN_DEMO === undefined && !e.DATABASE_URL && e.NODE_ENV !== 'production';
+  const embedded = !e.DATABASE_URL;
+  const demoByDefault = e.HAVEN_DEMO === undefined && embedded && e.NODE_ENV !== 'production';
   if (demoByDefault && !isLoopbackHost(e.HOST)) {
     problems.push(
       `HOST: ${e.HOST} is reachable from other machines, and the demo (on by default with the embedded database) ` +
@@ -192,7 +193,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   if (problems.length) throw new ConfigError(problems);
 
-  const embedded = !e.DATABASE_URL;
   return {
     env: e.NODE_ENV,
     production: e.NODE_ENV === 'production',
@@ -214,8 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     demo: {
       // Demo data is seeded by default on the embedded database only (api-contract "Running").
-      enabled:
-        e.HAVEN_DEMO === '1' || (e.HAVEN_DEMO === undefined && embedded && e.NODE_ENV !== 'production'),
+      enabled: e.HAVEN_DEMO === '1' || demoByDefault,
       password: e.HAVEN_DEMO_PASSWORD,
     },
     keys: {
