@@ -145,7 +145,10 @@ export class OrganizationsService {
         // Every row this change may end is locked before the first access-log entry takes a stripe: a referral's
         // move or a grant's review takes its row first and a stripe then, and the other order could deadlock
         // with one of them on another instance.
-        await lockLiveReferrals(manager, 'r.organization_id = $1', [org.id]);
+        // (Only a change of sector revokes referrals; either change ends the grants.)
+        if (made.includes('organization.sector_changed')) {
+          await lockLiveReferrals(manager, 'r.organization_id = $1', [org.id]);
+        }
         await lockLiveGrants(manager, 'g.organization_id = $1', [org.id]);
       }
       const updated = await this.organizations.save(org, manager);
