@@ -25,6 +25,8 @@ import {
 
 /** The jurisdiction of an entry, for the CASL rules of `AuditEvent` (authz/ability.factory.ts). */
 const AUDIT_COLUMNS: ColumnMap = { provinceCode: { sql: 'e.jurisdictions', array: true } };
+/** The same, over the alias `r0` of the account changes after_admin_reset looks back at. */
+const CHANGE_COLUMNS: ColumnMap = { provinceCode: { sql: 'r0.jurisdictions', array: true } };
 const DEFAULT_PAGE_SIZE = 50;
 
 /** Anomaly rules (docs/audit.md). Vietnam is UTC+7 all year (no daylight saving time). */
@@ -182,7 +184,10 @@ export class AuditQueryService {
       );
     }
     const scope = accessibleWhere(ability, 'read', 'AuditEvent', AUDIT_COLUMNS);
-    const params = { ...scope.params, from, to };
+    // The administrators' changes to accounts that after_admin_reset looks back at: of the same jurisdiction
+    // (a change to an account is in the account's provinces), not the whole country's.
+    const changes = accessibleWhere(ability, 'read', 'AuditEvent', CHANGE_COLUMNS, 'authz_change');
+    const params = { ...scope.params, ...changes.params, from, to };
     const base = `${scope.sql} AND e.at >= :from AND e.at < :to`;
     const local = `((e.at AT TIME ZONE 'UTC') + interval '7 hours')`;
     const { manyCasesPerHour, denialsPerHour, workingHours, afterResetHours } = ANOMALY_RULES;
@@ -222,7 +227,7 @@ export class AuditQueryService {
            -- One change per request: a password and a two-factor reset in one change are two entries.
            JOIN (SELECT DISTINCT ON (r0.resource_id, coalesce(r0.request_id, r0.seq::text)) r0.resource_id, r0.at
                    FROM audit_events r0
-                  WHERE r0.outcome = 'allowed'
+                  WHERE ${changes.sql} AND r0.outcome = 'allowed'
                     AND (r0.action = 'user.create'
                          OR (r0.action = 'user.update'
                              AND r0.reason IN ('user.password_reset', 'user.totp_reset', 'user.communes_changed')))
