@@ -1,18 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { createFileExclusive, replaceFile } from '../common/fs/durable-file';
 import { CryptoError } from './crypto.errors';
 import type { KekRef } from './crypto.types';
 import { LocalKeyringProvider, settle } from './key-provider';
@@ -46,7 +34,7 @@ export class FileKeyProvider extends LocalKeyringProvider {
     return settle(() => {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       this.checkPrivate(this.dir, 'directory', '700');
-      if (!this.statOrNull()) this.createExclusive(serializeKeyring(generateKeyring()));
+      if (!this.statOrNull()) createFileExclusive(this.path, serializeKeyring(generateKeyring()));
       return this.read();
     });
   }
@@ -61,7 +49,7 @@ export class FileKeyProvider extends LocalKeyringProvider {
   addKekVersion(): Promise<KekRef> {
     return settle(() => {
       const { keyring, added } = withNewKekVersion(this.read());
-      this.replaceFile(serializeKeyring(keyring));
+      replaceFile(this.path, serializeKeyring(keyring));
       this.replaceKeyring(this.read());
       return { kekId: keyring.kekId, version: added.version };
     });
@@ -95,52 +83,8 @@ export class FileKeyProvider extends LocalKeyringProvider {
       );
     }
   }
-
-  /** First start: write a temp file, then hard-link it into place, which fails if another process won. */
-  private createExclusive(content: string): void {
-    const tmp = this.writeTemp(content);
-    try {
-      linkSync(tmp, this.path);
-      fsyncDir(this.dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    } finally {
-      unlinkSync(tmp);
-    }
-  }
-
-  private replaceFile(content: string): void {
-    const tmp = this.writeTemp(content);
-    renameSync(tmp, this.path);
-    fsyncDir(this.dir);
-  }
-
-  private writeTemp(content: string): string {
-    const tmp = join(this.dir, `.${KEYRING_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-    const fd = openSync(tmp, 'wx', 0o600);
-    try {
-      writeSync(fd, content);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    chmodSync(tmp, 0o600);
-    return tmp;
-  }
 }
 
 function stampOf(st: ReturnType<typeof statSync>): string {
   return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : '';
-}
-
-function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Some platforms cannot fsync a directory; the rename itself is still atomic.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }

@@ -1,3 +1,4 @@
+import { createFileExclusive } from '../common/fs/durable-file';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,7 +59,7 @@ describe('key providers', () => {
       const provider = (await createKeyProvider({ dataDir: dir, production: false })) as FileKeyProvider;
       const before = readFileSync(provider.path);
       // The losing side of a first-start race: its exclusive create must fail quietly and leave no temp file.
-      (provider as unknown as { createExclusive(content: string): void }).createExclusive('{"other":true}');
+      expect(createFileExclusive(provider.path, '{"other":true}')).toBe(false);
       expect(readFileSync(provider.path).equals(before)).toBe(true);
       expect(readdirSync(join(dir, 'keys'))).toEqual(['keyring.json']);
     });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createFileExclusive } from '../common/fs/durable-file';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config';
@@ -73,17 +74,8 @@ export async function readOrCreateSecret(path: string): Promise<string> {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   const secret = randomBytes(24).toString('base64url');
-  // Written whole under another name, then linked into place: a crash leaves no empty or partial secret (which
-  // would stop every later start), and of two processes creating it at once one wins and both read its value.
-  const scratch = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(scratch, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-  try {
-    await link(scratch, path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    return (await readFile(path, 'utf8')).trim();
-  } finally {
-    await unlink(scratch);
-  }
+  // Written whole and durably, then linked into place: a crash leaves no empty or partial secret (which would
+  // stop every later start), and of two processes creating it at once one wins and both read its value.
+  if (!createFileExclusive(path, `${secret}\n`)) return (await readFile(path, 'utf8')).trim();
   return secret;
 }

@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Files written whole or not at all, and durably (the file and its directory fsynced): keys and secrets a crash
+ * must never leave empty or half-written. Synchronous on purpose: they run at start-up and rotation, and must
+ * not interleave. Mode 0600.
+ */
+
+/**
+ * Creates `path` with `content` unless it exists: written under another name, then hard-linked into place,
+ * which fails if another process won. Returns whether this call created it.
+ */
+export function createFileExclusive(path: string, content: string): boolean {
+  const tmp = writeTemp(path, content);
+  try {
+    linkSync(tmp, path);
+    fsyncDir(dirname(path));
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    return false;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/** Replaces `path` with `content` in one rename. */
+export function replaceFile(path: string, content: string): void {
+  const tmp = writeTemp(path, content);
+  renameSync(tmp, path);
+  fsyncDir(dirname(path));
+}
+
+function writeTemp(path: string, content: string): string {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(tmp, 0o600);
+  return tmp;
+}
+
+function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some platforms cannot fsync a directory; the rename itself is still atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
