@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { CryptoError } from './crypto.errors';
 import type { DataKeyOwner, KekRef } from './crypto.types';
-import { assertOwner, DataKey, dekWrapContext } from './data-key';
+import { assertOwner, DataKey, dekWrapContext, unwrapStoredDek } from './data-key';
 import type { GatedWrite } from '../database/gated-write';
 import { DataKeyRepository, DataKeyRow, gatedDataKeyInsert, NewDataKeyRow } from './data-key.repository';
 import type { KeyProvider } from './key-provider';
@@ -104,12 +104,7 @@ export class DataKeyService {
 
   /** Unwraps a stored row; used by reads and by rotation. */
   async unwrap(row: DataKeyRow): Promise<DataKey> {
-    const owner = { ownerType: row.ownerType, ownerId: row.ownerId };
-    if (row.destroyedAt !== null || row.wrappedDek === null) {
-      throw new CryptoError('crypto.key_destroyed', `the data key of this ${row.ownerType} was destroyed`);
-    }
-    const kek: KekRef = { kekId: row.kekId, version: row.kekVersion };
-    const dek = await this.provider.unwrapDek(kek, row.wrappedDek, dekWrapContext(owner, row.dekId, kek));
-    return new DataKey(owner, row.dekId, dek);
+    const dek = await unwrapStoredDek(this.provider, row);
+    return new DataKey({ ownerType: row.ownerType, ownerId: row.ownerId }, row.dekId, dek);
   }
 }

@@ -1,6 +1,8 @@
 import { inspect } from 'node:util';
 import { CryptoError } from './crypto.errors';
 import type { DataKeyOwner, KekRef } from './crypto.types';
+import type { DataKeyRow } from './data-key.repository';
+import type { KeyProvider } from './key-provider';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const OWNER_TYPE = /^[a-z][a-z0-9_]{0,62}$/;
@@ -103,3 +105,22 @@ export function dekWrapContext(owner: DataKeyOwner, dekId: string, kek: KekRef):
 }
 
 const DEK_CONTEXT_PREFIX = Buffer.from('haven/dek/1\0', 'latin1');
+
+/**
+ * The DEK of a stored data-key row, unwrapped by `provider` with the row's KEK version and its wrap context
+ * (crypto.key_destroyed for a tombstone). The caller wipes it.
+ */
+export async function unwrapStoredDek(
+  provider: Pick<KeyProvider, 'unwrapDek'>,
+  row: Pick<
+    DataKeyRow,
+    'ownerType' | 'ownerId' | 'dekId' | 'kekId' | 'kekVersion' | 'wrappedDek' | 'destroyedAt'
+  >,
+): Promise<Buffer> {
+  if (row.destroyedAt !== null || row.wrappedDek === null) {
+    throw new CryptoError('crypto.key_destroyed', `the data key of this ${row.ownerType} was destroyed`);
+  }
+  const kek: KekRef = { kekId: row.kekId, version: row.kekVersion };
+  const owner = { ownerType: row.ownerType, ownerId: row.ownerId };
+  return provider.unwrapDek(kek, row.wrappedDek, dekWrapContext(owner, row.dekId, kek));
+}

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { CryptoError } from './crypto.errors';
 import type { DataKeyOwner, KekRef } from './crypto.types';
-import { dekWrapContext } from './data-key';
+import { dekWrapContext, unwrapStoredDek } from './data-key';
 import { DataKeyRepository, RewrappedKey } from './data-key.repository';
 import type { KeyProvider } from './key-provider';
 import { ADVISORY_LOCKS } from '../database/advisory-locks';
@@ -112,11 +112,7 @@ export async function rotateKeys(
               const from: KekRef = { kekId: row.kekId, version: row.kekVersion };
               let dek: Buffer;
               try {
-                dek = await keyProvider.unwrapDek(
-                  from,
-                  row.wrappedDek!,
-                  dekWrapContext(owner, row.dekId, from),
-                );
+                dek = await unwrapStoredDek(keyProvider, row);
               } catch (e) {
                 if (!(e instanceof CryptoError)) throw e;
                 failures.set(`${owner.ownerType}:${owner.ownerId}`, { owner, code: e.code });
@@ -184,20 +180,13 @@ export async function rotateKeys(
 async function assertOpensTheKeys(repo: DataKeyRepository, keyProvider: KeyProvider): Promise<void> {
   const newest = await repo.newestLive();
   if (!newest) return;
-  const owner = { ownerType: newest.ownerType, ownerId: newest.ownerId };
-  const kek: KekRef = { kekId: newest.kekId, version: newest.kekVersion };
   try {
-    const dek = await keyProvider.unwrapDek(
-      kek,
-      newest.wrappedDek!,
-      dekWrapContext(owner, newest.dekId, kek),
-    );
-    dek.fill(0);
+    (await unwrapStoredDek(keyProvider, newest)).fill(0);
   } catch (e) {
     if (!(e instanceof CryptoError)) throw e;
     throw new CryptoError(
       'crypto.config',
-      `this keyring cannot open the database's newest data key (${kek.kekId} v${kek.version}: ${e.code}): it is ` +
+      `this keyring cannot open the database's newest data key (${newest.kekId} v${newest.kekVersion}: ${e.code}): it is ` +
         'not the keyring of the service on this database (HAVEN_DATA_DIR, HAVEN_MASTER_KEY(_FILE)?). Nothing was changed.',
     );
   }
