@@ -4,8 +4,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { createHavenApp } from './app.factory';
 import { createLogger } from './common/logging/logger';
-import { ConfigError, loadConfig } from './config/config';
-import { isCryptoError } from './crypto';
+import { ConfigError, isMisconfiguration, loadConfig } from './config/config';
 import { startDatabase } from './database/embedded-database';
 
 /**
@@ -73,7 +72,7 @@ async function main(): Promise<void> {
     await app?.close().catch(() => undefined);
     await database.stop();
     // Key material that cannot be used (HAVEN_MASTER_KEY / _FILE) is configuration too.
-    const misconfigured = e instanceof ConfigError || isCryptoError(e, 'crypto.config');
+    const misconfigured = isMisconfiguration(e);
     if (misconfigured) process.stderr.write(`Haven cannot start. ${(e as Error).message}\n`);
     const listen =
       (e as NodeJS.ErrnoException).syscall === 'listen' || (e as { code?: string }).code === 'ENOTFOUND';

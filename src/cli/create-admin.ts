@@ -5,7 +5,7 @@ import { AppModule } from '../app.module';
 import { DomainError } from '../common/errors/domain-error';
 import { ERROR_CATALOG } from '../common/errors/error-catalog';
 import { createLogger } from '../common/logging/logger';
-import { ConfigError, loadConfig } from '../config/config';
+import { ConfigError, isMisconfiguration, loadConfig } from '../config/config';
 import { assertExistingDataDir, toolDatabase } from './data-dir';
 import { UsersService } from '../identity/users.service';
 
@@ -73,8 +73,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\nSee config/env.example.\n`);
+    if (isMisconfiguration(e)) {
+      process.stderr.write(`${(e as Error).message}\nSee config/env.example.\n`);
       process.exit(78);
     }
     if (e instanceof DomainError) {

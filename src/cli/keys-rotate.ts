@@ -3,7 +3,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
-import { ConfigError, loadConfig } from '../config/config';
+import { isMisconfiguration, loadConfig } from '../config/config';
 import { createKeyProvider, KekRef, LocalKeyringProvider, rotateKeys } from '../crypto';
 import { dataSourceOptions } from '../database/data-source-options';
 import { assertExistingDataDir, toolDatabase } from './data-dir';
@@ -136,6 +136,6 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     // Errors of the config and crypto modules never contain key material or plaintext.
     process.stderr.write(`keys:rotate failed: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = e instanceof ConfigError ? 78 : 1;
+    process.exitCode = isMisconfiguration(e) ? 78 : 1;
   },
 );

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { ConfigError, loadConfig } from '../config/config';
+import { ConfigError, isMisconfiguration, loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
 import { startToolDatabase } from './data-dir';
 import { runMigrationsLocked } from '../database/migrate';
@@ -153,6 +153,6 @@ main().then(
       `${e instanceof ConfigError ? e.message : e instanceof Error ? e.message : String(e)}\n`,
     );
     // A bad configuration exits 78 (EX_CONFIG), as the service and units:import do.
-    process.exit(e instanceof ConfigError ? 78 : 1);
+    process.exit(isMisconfiguration(e) ? 78 : 1);
   },
 );

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { readFile } from 'node:fs/promises';
 import { DataSource } from 'typeorm';
-import { ConfigError, loadConfig } from '../config/config';
+import { isMisconfiguration, loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
 import { startToolDatabase } from './data-dir';
 import { runMigrationsLocked } from '../database/migrate';
@@ -51,8 +51,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\nSee config/env.example.\n`);
+    if (isMisconfiguration(e)) {
+      process.stderr.write(`${(e as Error).message}\nSee config/env.example.\n`);
       process.exit(78);
     }
     process.stderr.write(`units import failed: ${e instanceof Error ? e.message : String(e)}\n`);

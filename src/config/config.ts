@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { isCryptoError } from '../crypto/crypto.errors';
 
 // Validated once at boot: a bad or missing value stops the start with a message that names the variable.
 
@@ -142,6 +143,14 @@ export class ConfigError extends Error {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
+}
+
+/**
+ * Whether a failure at start is the configuration's: a bad variable, or key material that cannot be used
+ * (HAVEN_MASTER_KEY / _FILE, the keyring). The service and the command-line tools exit 78 (EX_CONFIG) for it.
+ */
+export function isMisconfiguration(e: unknown): boolean {
+  return e instanceof ConfigError || isCryptoError(e, 'crypto.config');
 }
 
 /** Whether HOST only listens on this machine (a loopback address or `localhost`). */
