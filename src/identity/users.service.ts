@@ -55,41 +55,22 @@ export class UsersService {
   ) {}
 
   async create(dto: CreateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
-    const username = dto.username.toLowerCase();
     if (!ability.can('create', { kind: 'User', role: dto.role } satisfies UserSubject)) {
       throw new DomainError('auth.forbidden');
     }
     const scope = await this.resolveScope(dto);
-    assertPasswordAcceptable(dto.password, username);
-    const passwordHash = await this.hasher.hash(dto.password);
-    try {
-      const user = await this.dataSource.transaction(async (manager) => {
-        const created = await this.users.insert(
-          {
-            username,
-            role: dto.role,
-            passwordHash,
-            // The administrator knows this password: the user chooses their own at the first sign-in.
-            passwordChangeRequired: true,
-            organizationId: scope.organizationId,
-            provinceCode: scope.provinceCode,
-          },
-          scope.wardCodes,
-          manager,
-        );
+    const user = await this.insertAccount(
+      { username: dto.username, role: dto.role, password: dto.password, ...scope },
+      async (manager, created) => {
         await this.audit.record(manager, caller, {
           action: 'user.create',
           resourceType: 'user',
           resourceId: created.id,
           subjectProvinces: await this.users.provincesOf(created.id, manager),
         });
-        return created;
-      });
-      return this.get(user.id, ability);
-    } catch (e) {
-      if (isUniqueViolation(e, 'users_username_key')) throw new DomainError('user.username_taken');
-      throw e;
-    }
+      },
+    );
+    return this.get(user.id, ability);
   }
 
   /**
@@ -100,18 +81,17 @@ export class UsersService {
    * the access log as `user.create` without an actor (the operator), reason `user.created_by_operator`.
    */
   async createFirstAdmin(username: string, password: string): Promise<{ id: string; username: string }> {
-    const name = username.toLowerCase();
-    if (!USERNAME.test(name)) {
+    if (!USERNAME.test(username)) {
       throw fieldError('username', 'has the wrong format', 'sai định dạng');
     }
-    assertPasswordAcceptable(password, name);
-    const passwordHash = await this.hasher.hash(password);
-    try {
-      return await this.dataSource.transaction(async (manager) => {
+    const created = await this.insertAccount(
+      { username, role: 'admin', password, organizationId: null, provinceCode: null, wardCodes: [] },
+      async (manager, account) => {
         // Two operators at once make one administrator.
         await manager.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.firstAdmin]);
         const admins = await manager.query<unknown[]>(
-          `SELECT 1 FROM users WHERE role = 'admin' AND status = 'active' AND NOT demo_account LIMIT 1`,
+          `SELECT 1 FROM users WHERE role = 'admin' AND status = 'active' AND NOT demo_account AND id <> $1 LIMIT 1`,
+          [account.id],
         );
         if (admins.length > 0) {
           throw new DomainError('conflict.state', {
@@ -119,18 +99,52 @@ export class UsersService {
             vi: 'Đã có quản trị viên đang hoạt động: tài khoản do quản trị viên tạo (POST /api/v1/users).',
           });
         }
-        const created = await this.users.insert(
-          { username: name, role: 'admin', passwordHash, passwordChangeRequired: true },
-          [],
-          manager,
-        );
         await this.audit.record(manager, null, {
           action: 'user.create',
           resourceType: 'user',
-          resourceId: created.id,
+          resourceId: account.id,
           reason: 'user.created_by_operator',
         });
-        return { id: created.id, username: created.username };
+      },
+    );
+    return { id: created.id, username: created.username };
+  }
+
+  /**
+   * A new account, in a transaction with `alongside` (its access-log entry, and checks that refuse it): the
+   * username lower-cased, the password checked and hashed, and a password change required at the first
+   * sign-in (whoever made the account knows it). A taken username is `user.username_taken`.
+   */
+  private async insertAccount(
+    account: {
+      username: string;
+      role: User['role'];
+      password: string;
+      organizationId: string | null;
+      provinceCode: string | null;
+      wardCodes: readonly string[];
+    },
+    alongside: (manager: EntityManager, created: User) => Promise<void>,
+  ): Promise<User> {
+    const username = account.username.toLowerCase();
+    assertPasswordAcceptable(account.password, username);
+    const passwordHash = await this.hasher.hash(account.password);
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const created = await this.users.insert(
+          {
+            username,
+            role: account.role,
+            passwordHash,
+            passwordChangeRequired: true,
+            organizationId: account.organizationId,
+            provinceCode: account.provinceCode,
+          },
+          account.wardCodes,
+          manager,
+        );
+        await alongside(manager, created);
+        return created;
       });
     } catch (e) {
       if (isUniqueViolation(e, 'users_username_key')) throw new DomainError('user.username_taken');
