@@ -7,6 +7,7 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { BreakGlassSubject } from '../authz/subjects';
 import { AuditService } from '../audit/audit.service';
+import { servesCommuneSql } from '../directory/organizations.repository';
 import { endedNowSql, endGrants, lockLiveGrants } from './grant-ending';
 import { CasesRepository } from '../cases/cases.repository';
 import { pageWindow } from '../database/page-limit';
@@ -351,12 +352,7 @@ export class BreakGlassService {
     wardCode: string,
   ): Promise<string | null> {
     const rows = await m.query<{ sector: string }[]>(
-      `SELECT o.sector FROM organizations o
-       WHERE o.id = $1
-         AND ((o.service_scope = 'province' AND o.province_code = $2)
-              OR EXISTS (SELECT 1 FROM organization_communes oc
-                         WHERE oc.organization_id = o.id AND oc.commune_code = $3))
-       FOR SHARE OF o`,
+      `SELECT o.sector FROM organizations o WHERE o.id = $1 AND ${servesCommuneSql('o', '$2', '$3')} FOR SHARE OF o`,
       [orgId, provinceCode, wardCode],
     );
     return rows[0]?.sector ?? null;

@@ -21,6 +21,16 @@ export const ORGANIZATION_COLUMNS = {
   sector: 'o.sector',
 } as const;
 
+/**
+ * SQL: whether organisation `alias` serves a commune (given as SQL, with its province): its whole province,
+ * or the commune among its own. The referral form's list and emergency access decide it so.
+ */
+export function servesCommuneSql(alias: string, provinceSql: string, communeSql: string): string {
+  return `((${alias}.service_scope = 'province' AND ${alias}.province_code = ${provinceSql})
+    OR EXISTS (SELECT 1 FROM organization_communes oc
+                WHERE oc.organization_id = ${alias}.id AND oc.commune_code = ${communeSql}))`;
+}
+
 /** Narrow queries on organisations and the communes they serve. */
 @Injectable()
 export class OrganizationsRepository {
@@ -50,10 +60,11 @@ export class OrganizationsRepository {
     if (filter.sector) qb.andWhere('o.sector = :sector', { sector: filter.sector });
     if (filter.wardCode) {
       qb.andWhere(
-        `((o.service_scope = 'province'
-             AND o.province_code = (SELECT au.province_code FROM admin_units au WHERE au.code = :wardCode))
-          OR EXISTS (SELECT 1 FROM organization_communes oc
-                      WHERE oc.organization_id = o.id AND oc.commune_code = :wardCode))`,
+        servesCommuneSql(
+          'o',
+          '(SELECT au.province_code FROM admin_units au WHERE au.code = :wardCode)',
+          ':wardCode',
+        ),
         { wardCode: filter.wardCode },
       );
     }
