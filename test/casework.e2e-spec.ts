@@ -1037,10 +1037,19 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('ward.longbien')
         .post(`/api/v1/referrals/${pending.id}/notes`, { text: 'ghi chú' })
         .expect(409);
+      // Shredding closed the case (nothing can be added to it): it leaves the open work, by the administrator.
+      const [closed] = await db.query(
+        `SELECT c.status, c.closed_at IS NOT NULL AS dated, u.username AS closed_by, c.enc_close_reason
+         FROM cases c JOIN users u ON u.id = c.closed_by WHERE c.id = $1`,
+        [c.id],
+      );
+      expect(closed).toEqual({ status: 'closed', dated: true, closed_by: 'admin', enc_close_reason: null });
+      const read = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(read.body.status).toBe('closed');
       const close = await as('ward.longbien')
         .post(`/api/v1/cases/${c.id}/close`, { reason: 'đóng' })
         .expect(409);
-      expect(close.body.detail).toMatch(/crypto-shredded/);
+      expect(close.body.code).toBe('conflict.state');
       const again = await as('admin')
         .post(`/api/v1/cases/${c.id}/shred`, { password: DEMO_PASSWORD })
         .expect(409);
@@ -1050,6 +1059,18 @@ describe('cases, consent and referrals (end to end)', () => {
         [c.id],
       );
       expect(shreds).toEqual([{ outcome: 'allowed' }]);
+    });
+
+    it('crypto-shredding a closed case keeps who closed it and when', async () => {
+      const c = await newCase();
+      await as('ward.longbien').post(`/api/v1/cases/${c.id}/close`, { reason: 'đã hỗ trợ xong' }).expect(200);
+      const db = t.app.get(DataSource);
+      const closure = `SELECT c.status, c.closed_at, u.username AS closed_by FROM cases c
+        JOIN users u ON u.id = c.closed_by WHERE c.id = $1`;
+      const [before] = await db.query(closure, [c.id]);
+      expect(before).toMatchObject({ status: 'closed', closed_by: 'ward.longbien' });
+      await as('admin').post(`/api/v1/cases/${c.id}/shred`, { password: DEMO_PASSWORD }).expect(200);
+      expect((await db.query(closure, [c.id]))[0]).toEqual(before);
     });
 
     it('a refused consent or referral on another province’s case is on record in that case’s province too', async () => {

@@ -460,13 +460,18 @@ export class CasesRepository {
     return result[1] === 1;
   }
 
-  /** Crypto-shredding leaves the triage facts for statistics and drops the blind indexes too. */
-  async markShredded(m: EntityManager, id: string): Promise<void> {
+  /**
+   * Crypto-shredding leaves the triage facts for statistics and drops the blind indexes too. It closes a case
+   * still open (by `by`, without a reason: there is no key left to seal one with), since nothing can be added
+   * to it any more; a closed case keeps who closed it and when.
+   */
+  async markShredded(m: EntityManager, id: string, by: string): Promise<void> {
     await m.query(
       `UPDATE cases SET shredded_at = now(), bi_name = NULL, bi_name_dob = NULL, bi_phone = NULL,
-              version = version + 1, updated_at = now()
+              status = 'closed', closed_at = coalesce(closed_at, now()), closed_by = coalesce(closed_by, $2),
+              version = version + 1, updated_at = now(), updated_by = $2
        WHERE id = $1`,
-      [id],
+      [id, by],
     );
   }
 

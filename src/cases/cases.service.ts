@@ -488,7 +488,7 @@ export class CasesService {
       }
       if (row.shreddedAt) throw SHREDDED();
       await this.dataKeys.shred({ ownerType: CASE_OWNER, ownerId: id }, m);
-      await this.cases.markShredded(m, id);
+      await this.cases.markShredded(m, id, p.userId);
       // Its referrals end with its content: nothing is left to accept, decline, note or read.
       await this.expiry.revokeReferralsOfCase(m, id, 'case_shredded', p);
       await this.audit.record(m, p, {
