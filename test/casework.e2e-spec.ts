@@ -730,6 +730,8 @@ describe('cases, consent and referrals (end to end)', () => {
           dueAt: open.body.dueAt,
           overdue: false,
           createdAt: open.body.createdAt,
+          outcome: null,
+          revokeCause: null,
         },
       ]);
       const caseForPolice = await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
@@ -1257,6 +1259,29 @@ describe('cases, consent and referrals (end to end)', () => {
       } finally {
         sweep.mockRestore();
       }
+    });
+
+    it('the ward’s case view shows a referral whose consent has ended as revoked, before any sweep has run', async () => {
+      const c = await newCase();
+      const consentId = await consentForAnHour(c.id);
+      const r = await refer(c.id, police, consentId);
+      const summary = async () =>
+        (await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200)).body.referrals.find(
+          (x: { id: string }) => x.id === r.id,
+        );
+      expect(await summary()).toMatchObject({ status: 'pending', revokeCause: null, outcome: null });
+      // Past its deadline too: an overdue referral whose consent ends is no longer waiting on anyone.
+      const db = t.app.get(DataSource);
+      await db.query(`UPDATE referrals SET due_at = now() - interval '1 hour' WHERE id = $1`, [r.id]);
+      expect(await summary()).toMatchObject({ status: 'pending', overdue: true });
+      await expireNow(consentId);
+      expect(await summary()).toMatchObject({
+        status: 'revoked',
+        revokeCause: 'consent_expired',
+        overdue: false,
+      });
+      const [row] = await db.query(`SELECT status FROM referrals WHERE id = $1`, [r.id]);
+      expect(row.status).toBe('pending');
     });
 
     it('an expiry noticed by a move that is then refused stays done (the revocation is not rolled back with it)', async () => {

@@ -1,5 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { CaseCategory } from '../authz/subjects';
+import { REFERRAL_STATUSES, type ReferralStatus } from '../authz/subjects';
+import {
+  REFERRAL_OUTCOMES,
+  REVOKE_CAUSES,
+  type ReferralOutcome,
+  type RevokeCause,
+} from '../referrals/referral-state';
 import type { CaseSections } from './case-sections';
 import type { CaseTriageRow } from './cases.repository';
 
@@ -22,6 +29,25 @@ export class CaseTriageView {
   @ApiProperty({ description: 'the encrypted content was destroyed (crypto-shredding)' }) shredded!: boolean;
 }
 
+/** A referral of the case as its case view lists it: metadata only. */
+export class CaseReferralSummaryView {
+  @ApiProperty() id!: string;
+  @ApiProperty() organizationId!: string;
+  @ApiProperty() organizationName!: string;
+  @ApiProperty() sector!: string;
+  @ApiProperty({
+    enum: REFERRAL_STATUSES,
+    description: 'as access decisions take it: revoked from the moment its consent ends',
+  })
+  status!: ReferralStatus;
+  @ApiProperty({ enum: ['routine', 'urgent', 'emergency'] }) urgency!: string;
+  @ApiProperty() dueAt!: string;
+  @ApiProperty({ description: 'pending past its response deadline' }) overdue!: boolean;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty({ nullable: true, enum: REFERRAL_OUTCOMES }) outcome!: ReferralOutcome | null;
+  @ApiProperty({ nullable: true, enum: REVOKE_CAUSES }) revokeCause!: RevokeCause | null;
+}
+
 export class CaseView {
   @ApiProperty() id!: string;
   @ApiProperty({ example: 'HV01-2026-000123' }) code!: string;
@@ -38,8 +64,11 @@ export class CaseView {
     unknown
   >;
   @ApiPropertyOptional({ description: 'health fields, when permitted' }) health?: Record<string, unknown>;
-  @ApiPropertyOptional({ description: 'metadata of the referrals the caller may see (the ward: all)' })
-  referrals?: unknown[];
+  @ApiPropertyOptional({
+    type: [CaseReferralSummaryView],
+    description: 'metadata of the referrals the caller may see (the ward: all)',
+  })
+  referrals?: CaseReferralSummaryView[];
 }
 
 export class CaseListView {

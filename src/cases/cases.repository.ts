@@ -5,7 +5,8 @@ import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import { pageWindow } from '../database/page-limit';
 import type { GatedRead, GatedWrite } from '../database/gated-write';
-import { effectiveReferralStatusSql } from '../consents/consent-expiry.service';
+import { consentActiveSql, effectiveReferralStatusSql } from '../consents/consent-expiry.service';
+import type { ReferralOutcome, ReferralStatus, RevokeCause } from '../referrals/referral-state';
 import type {
   AgeGroup,
   CaseContext,
@@ -50,11 +51,13 @@ export interface ReferralSummary {
   organizationId: string;
   organizationName: string;
   sector: string;
-  status: 'pending' | 'accepted' | 'declined' | 'completed' | 'revoked';
+  status: ReferralStatus;
   urgency: string;
   dueAt: string;
   overdue: boolean;
   createdAt: string;
+  outcome: ReferralOutcome | null;
+  revokeCause: RevokeCause | null;
 }
 
 /**
@@ -215,17 +218,22 @@ export function sealedOf(r: Raw | undefined, categories: readonly CaseSectionCat
 }
 
 /** A referral's metadata from JSON (timestamps arrive as ISO text). */
+/** SQL: why a live referral whose consent `cs` has ended counts as revoked (what the sweep will record). */
+const ENDED_CONSENT_CAUSE = `(CASE WHEN cs.withdrawn_at IS NOT NULL THEN 'consent_withdrawn' ELSE 'consent_expired' END)`;
+
 function toReferralSummary(r: Raw): ReferralSummary {
   return {
     id: r.id as string,
     organizationId: r.organization_id as string,
     organizationName: r.organization_name as string,
     sector: r.sector as string,
-    status: r.status as ReferralSummary['status'],
+    status: r.status as ReferralStatus,
     urgency: r.urgency as string,
     dueAt: new Date(r.due_at as string).toISOString(),
     overdue: r.overdue as boolean,
     createdAt: new Date(r.created_at as string).toISOString(),
+    outcome: (r.outcome ?? null) as ReferralOutcome | null,
+    revokeCause: (r.revoke_cause ?? null) as RevokeCause | null,
   };
 }
 
@@ -477,7 +485,9 @@ export class CasesRepository {
 
   /**
    * One case's triage row and the metadata of its referrals (status, organisation, deadline), in one statement:
-   * what a case read needs before its authorisation. Null when there is no such case.
+   * what a case read needs before its authorisation. Null when there is no such case. A referral's status is
+   * the one access decisions take (effectiveReferralStatusSql): one whose consent has ended shows as revoked,
+   * with that cause, even before the expiry sweep has written it down.
    */
   async findWithReferrals(
     m: EntityManager,
@@ -487,10 +497,15 @@ export class CasesRepository {
       `SELECT ${TRIAGE_COLUMNS},
               (SELECT coalesce(json_agg(json_build_object(
                         'id', r.id, 'organization_id', r.organization_id, 'organization_name', o.name,
-                        'sector', o.sector, 'status', r.status, 'urgency', r.urgency, 'due_at', r.due_at,
-                        'created_at', r.created_at, 'overdue', (r.status = 'pending' AND r.due_at < now()))
+                        'sector', o.sector, 'status', ${effectiveReferralStatusSql('r', 'cs')},
+                        'urgency', r.urgency, 'due_at', r.due_at, 'created_at', r.created_at,
+                        'overdue', (r.status = 'pending' AND ${consentActiveSql('cs')} AND r.due_at < now()),
+                        'outcome', r.outcome,
+                        'revoke_cause', CASE WHEN r.status IN ('pending', 'accepted')
+                          AND NOT ${consentActiveSql('cs')} THEN ${ENDED_CONSENT_CAUSE} ELSE r.revoke_cause END)
                       ORDER BY r.created_at, r.id), '[]'::json)
                  FROM referrals r JOIN organizations o ON o.id = r.organization_id
+                 JOIN consents cs ON cs.id = r.consent_id
                 WHERE r.case_id = c.id) AS referrals
        FROM cases c WHERE c.id = $1`,
       [id],

@@ -1,3 +1,4 @@
+import type { ReferralStatus } from '../authz/subjects';
 import { DomainError } from '../common/errors/domain-error';
 
 /**
@@ -7,7 +8,7 @@ import { DomainError } from '../common/errors/domain-error';
  *   pending  → accepted | declined (reason) | revoked
  *   accepted → completed (outcome)          | revoked
  */
-export type ReferralStatus = 'pending' | 'accepted' | 'declined' | 'completed' | 'revoked';
+export type { ReferralStatus };
 export type Urgency = 'routine' | 'urgent' | 'emergency';
 export const URGENCIES: readonly Urgency[] = ['routine', 'urgent', 'emergency'];
 
