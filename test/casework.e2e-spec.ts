@@ -605,7 +605,19 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(JSON.stringify(res.body)).not.toContain('ZZCONSENTREASON');
       // Another commune's officer, and a provider (no such right at all): as for no case.
       await as('ward.bode').get(`/api/v1/cases/${c.id}/consents`).expect(404);
-      await as('police.longbien').get(`/api/v1/cases/${c.id}/consents`).expect(404);
+      const provider = await as('police.longbien').get(`/api/v1/cases/${c.id}/consents`).expect(404);
+      // Refused at the route (a provider has no rule on consents), and on record all the same.
+      const [atRoute] = await t.app
+        .get(DataSource)
+        .query(`SELECT action, outcome, reason, resource_id FROM audit_events WHERE request_id = $1`, [
+          provider.body.requestId,
+        ]);
+      expect(atRoute).toEqual({
+        action: 'consent.read',
+        outcome: 'denied',
+        reason: 'auth.forbidden',
+        resource_id: c.id,
+      });
       const entries = await t.app
         .get(DataSource)
         .query(
