@@ -25,7 +25,6 @@ export const AUDIT_ACTIONS = [
   'referral.complete',
   'referral.revoke',
   'note.create',
-  'note.read',
   'auth.login',
   'auth.login_failed',
   'auth.logout',
