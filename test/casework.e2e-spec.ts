@@ -808,6 +808,38 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('ward.bode').post(`/api/v1/referrals/${r3.id}/revoke`, { reason: 'x' }).expect(404);
     });
 
+    it('a consent given to a sector reaches that sector’s organisations serving the case’s commune, not others', async () => {
+      const c = await newCase(); // in 00145, Hà Nội
+      const elsewhere = await givenOrganization(t, {
+        name: 'Công an thử nơi khác (giả định)',
+        sector: 'police',
+        serviceArea: { communeCodes: ['10507'] },
+      });
+      const bySector = await consent(c.id, {
+        sector: 'police',
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const refused = await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/referrals`, {
+          organizationId: elsewhere.id,
+          consentId: bySector,
+          services: ['police_protection'],
+          urgency: 'routine',
+        })
+        .expect(422);
+      expect(refused.body.detail).toMatch(/does not cover this organisation/);
+      // The sector's organisation serving the commune is covered; one the survivor names is, wherever it is.
+      await refer(c.id, police, bySector);
+      const named = await consent(c.id, {
+        organizationId: elsewhere.id,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const r = await refer(c.id, elsewhere.id, named);
+      expect(r.status).toBe('pending');
+    });
+
     it('lets exactly one of two simultaneous accepts win', async () => {
       const c = await newCase();
       const consentId = await consent(c.id, {

@@ -95,8 +95,10 @@ describe('concurrent changes', () => {
       this: ReferralsRepository,
       m,
       id,
+      province,
+      ward,
     ) {
-      const found = await original.call(this, m, id);
+      const found = await original.call(this, m, id, province, ward);
       g.reached();
       await g.released;
       return found;

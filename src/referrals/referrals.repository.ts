@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { servesCommuneSql } from '../directory/organizations.repository';
 import { conditionUses, SqlCondition } from '../authz/sql-scope';
 import {
   type CaseTriageRow,
@@ -274,15 +275,23 @@ export class ReferralsRepository {
    * sector (which revokes the referrals its old sector's consents gave it) waits for the referral to commit, and
    * so revokes it too, instead of missing it.
    */
+  /**
+   * The organisation a referral goes to, share-locked, and whether it serves the case's commune (`wardCode` of
+   * `provinceCode`): a consent given to a sector reaches only the organisations of that sector serving it.
+   */
   async organization(
     m: EntityManager,
     id: string,
-  ): Promise<{ id: string; name: string; sector: string } | null> {
-    const rows = await m.query<{ id: string; name: string; sector: string }[]>(
-      `SELECT id, name, sector FROM organizations WHERE id = $1 FOR SHARE`,
-      [id],
+    provinceCode: string,
+    wardCode: string,
+  ): Promise<{ id: string; name: string; sector: string; servesCase: boolean } | null> {
+    const rows = await m.query<{ id: string; name: string; sector: string; serves_case: boolean }[]>(
+      `SELECT o.id, o.name, o.sector, ${servesCommuneSql('o', '$2', '$3')} AS serves_case
+         FROM organizations o WHERE o.id = $1 FOR SHARE OF o`,
+      [id, provinceCode, wardCode],
     );
-    return rows[0] ?? null;
+    const o = rows[0];
+    return o ? { id: o.id, name: o.name, sector: o.sector, servesCase: o.serves_case } : null;
   }
 
   /**

@@ -85,7 +85,7 @@ export class ReferralsService {
       if (row.status !== 'open' || row.shreddedAt) {
         throw new DomainError('conflict.state', { en: 'The case is closed.', vi: 'Vụ việc đã đóng.' });
       }
-      const org = await this.referrals.organization(m, dto.organizationId);
+      const org = await this.referrals.organization(m, dto.organizationId, row.provinceCode, row.wardCode);
       if (!org)
         throw new DomainError('unprocessable', { en: 'No such organisation.', vi: 'Không có tổ chức này.' });
       // Whether the consent is still active is the database's call (consentActiveSql), not this instance's clock.
@@ -96,7 +96,10 @@ export class ReferralsService {
            FROM consents cs WHERE cs.id = $1 AND cs.case_id = $2 FOR SHARE`,
         [dto.consentId, caseId],
       );
-      const covers = consent && (consent.organization_id === org.id || consent.sector === org.sector);
+      // A consent names the organisation, or gives a sector: then only that sector's organisations serving the
+      // case's commune, not every one of it in the country.
+      const covers =
+        consent && (consent.organization_id === org.id || (consent.sector === org.sector && org.servesCase));
       if (!consent || !covers || !consent.active) {
         throw new DomainError('unprocessable', {
           en: 'The consent does not cover this organisation, or has ended.',

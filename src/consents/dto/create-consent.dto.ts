@@ -29,7 +29,10 @@ export class CreateConsentDto {
   @IsUUID()
   organizationId?: string;
 
-  @ApiPropertyOptional({ enum: SECTORS, description: 'every organisation of a sector; or organizationId' })
+  @ApiPropertyOptional({
+    enum: SECTORS,
+    description: 'the organisations of a sector serving the case’s commune; or organizationId',
+  })
   @IsOptional()
   @IsIn(SECTORS)
   sector?: Sector;
