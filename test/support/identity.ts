@@ -12,6 +12,7 @@ import { TotpService } from '../../src/identity/totp.service';
 import { UsersRepository } from '../../src/identity/users.repository';
 import { UsersService } from '../../src/identity/users.service';
 import type { TestApp } from './app';
+import { clearOfTotpStepEnd } from './totp-step';
 
 /** Factories for identity tests: they go through the real services, so every rule still applies. */
 
@@ -150,7 +151,11 @@ export async function givenSignedInWithTotp(
   return { user, token: accessToken, secret };
 }
 
-/** The TOTP code of `secret` at now + offsetSeconds (codes one step apart are each accepted once). */
-export function codeFor(secret: string, offsetSeconds = 0): Promise<string> {
+/**
+ * The TOTP code of `secret` at now + offsetSeconds (codes one step apart are each accepted once), made at least
+ * three seconds before the current step ends, so that it is checked in the step it was made for.
+ */
+export async function codeFor(secret: string, offsetSeconds = 0): Promise<string> {
+  await clearOfTotpStepEnd();
   return generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSeconds });
 }
