@@ -223,8 +223,10 @@ export class DataKeyRepository {
    * Raises the floor of `kek.kekId` to `kek.version` (never lowers it), then waits until every transaction that
    * was running when the floor committed has ended. The database's triggers read the floor after a writer's
    * rows are written, when its transaction has an id, so a key wrapped with an older version has landed (or
-   * failed) by the time this returns, and a count of the keys made afterwards sees it. Stops waiting early when
-   * `signal` aborts.
+   * failed) by the time this returns, and a count of the keys made afterwards sees it. Transactions seen to run
+   * in another database of the server are not waited for (they write no key of this one); one whose database
+   * cannot be seen (another role's session, without pg_read_all_stats) is. Stops waiting early when `signal`
+   * aborts.
    */
   async raiseKekFloor(kek: KekRef, signal?: AbortSignal, pollMs = 20): Promise<void> {
     const m = this.manager();
@@ -234,8 +236,14 @@ export class DataKeyRepository {
                                           raised_at = now()`,
       [kek.kekId, kek.version],
     );
+    // pg_stat_activity's backend_xid is a 32-bit xid: compared through its text, as the snapshot's xid8 is
+    // within 2^31 of it (a transaction that is running now).
     const running: Array<{ xid: string }> = await m.query(
-      `SELECT x::text AS xid FROM pg_snapshot_xip(pg_current_snapshot()) AS x`,
+      `SELECT x::text AS xid FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+        WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                           WHERE a.backend_xid IS NOT NULL
+                             AND a.backend_xid::text = (x::text::numeric % 4294967296)::text
+                             AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))`,
     );
     let xids = running.map((r) => r.xid);
     while (xids.length > 0 && !signal?.aborted) {

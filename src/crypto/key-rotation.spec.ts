@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { isKekFloorRefusal } from '../database/pg-errors';
-import { createTestDataSource } from '../../test/support/database';
+import { Client } from 'pg';
+import { createTestDatabase, createTestDataSource } from '../../test/support/database';
 import { createCryptoServices, CryptoServices } from './crypto.factory';
 import { CryptoFixture, cryptoErrorOf, givenCrypto } from './crypto.spec-helpers';
 import { Ciphertext, DataKeyOwner, KekRef } from './crypto.types';
@@ -285,6 +286,27 @@ describe('rotateKeys (PostgreSQL)', () => {
       unreferencedVersions: [{ kekId: 'haven-kek', version: 1 }],
     });
     expect(await versions()).toEqual({ 2: 3 });
+  });
+
+  it('does not wait for a transaction of another database on the same server (it writes no key of this one)', async () => {
+    const { fixture } = await givenCases(1);
+    const elsewhere = await createTestDatabase();
+    const other = new Client({ connectionString: elsewhere.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT pg_current_xact_id()'); // the transaction has an id, as a writer's has
+      const rotation = rotateKeys(db.dataSource, (await fixture.reopen()).keyProvider);
+      const settled = await Promise.race([
+        rotation.then(() => 'done'),
+        new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000)),
+      ]);
+      expect(settled).toBe('done');
+    } finally {
+      await other.query('ROLLBACK').catch(() => undefined);
+      await other.end();
+      await elsewhere.drop();
+    }
   });
 
   it('with a read-only provider, re-wraps to the active version without adding one', async () => {
