@@ -576,7 +576,15 @@ describe('cases, consent and referrals (end to end)', () => {
 
     /** A referral view without what only a read adds (the case, the notes, the referring note). */
     function metadata(view: Record<string, unknown>): Record<string, unknown> {
-      const { case: _case, notes: _notes, note: _note, ...rest } = view;
+      // What a read adds to the referral's metadata: the case, the notes and (for the ward) the reasons.
+      const {
+        case: _case,
+        notes: _notes,
+        note: _note,
+        declineReason: _declined,
+        revokeReason: _revoked,
+        ...rest
+      } = view;
       return rest;
     }
 
@@ -806,6 +814,46 @@ describe('cases, consent and referrals (end to end)', () => {
       const r3 = await refer(c.id, police, consentId);
       await as('health.longbien').post(`/api/v1/referrals/${r3.id}/accept`).expect(404);
       await as('ward.bode').post(`/api/v1/referrals/${r3.id}/revoke`, { reason: 'x' }).expect(404);
+    });
+
+    it('the ward reads why a referral was declined or revoked; the provider does not, nor the list', async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        sector: 'police',
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const declined = await refer(c.id, police, consentId);
+      await as('police.longbien')
+        .post(`/api/v1/referrals/${declined.id}/decline`, { reason: 'Ngoài địa bàn ZZDECLINE (giả định)' })
+        .expect(200);
+      const revoked = await refer(c.id, police, consentId);
+      await as('ward.longbien')
+        .post(`/api/v1/referrals/${revoked.id}/revoke`, { reason: 'Đã chuyển nơi khác ZZREVOKE (giả định)' })
+        .expect(200);
+      const ward = async (id: string) =>
+        (await as('ward.longbien').get(`/api/v1/referrals/${id}`).expect(200)).body;
+      expect(await ward(declined.id)).toMatchObject({
+        declineReason: 'Ngoài địa bàn ZZDECLINE (giả định)',
+        revokeReason: null,
+      });
+      const read = await as('ward.longbien').get(`/api/v1/referrals/${revoked.id}`).expect(200);
+      expect(read.body).toMatchObject({
+        declineReason: null,
+        revokeReason: 'Đã chuyển nơi khác ZZREVOKE (giả định)',
+      });
+      const [entry] = await t.app
+        .get(DataSource)
+        .query(`SELECT fields FROM audit_events WHERE request_id = $1`, [read.header['x-request-id']]);
+      expect(entry.fields).toContain('notes');
+      // The organisation that declined sees the referral's metadata only, and a revocation by the system no reason.
+      const provider = await as('police.longbien').get(`/api/v1/referrals/${declined.id}`).expect(200);
+      expect(provider.body).not.toHaveProperty('declineReason');
+      const list = await as('ward.longbien').get('/api/v1/referrals?status=declined').expect(200);
+      expect(JSON.stringify(list.body)).not.toContain('ZZDECLINE');
+      const byWithdrawal = await refer(c.id, police, consentId);
+      await as('ward.longbien').delete(`/api/v1/cases/${c.id}/consents/${consentId}`).expect(200);
+      expect(await ward(byWithdrawal.id)).toMatchObject({ status: 'revoked', revokeReason: null });
     });
 
     it('a consent given to a sector reaches that sector’s organisations serving the case’s commune, not others', async () => {

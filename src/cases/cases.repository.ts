@@ -217,10 +217,10 @@ export function sealedOf(r: Raw | undefined, categories: readonly CaseSectionCat
   return r ? { sections: sectionsOf(r, categories), key: joinedDataKeyRow(r) } : null;
 }
 
-/** A referral's metadata from JSON (timestamps arrive as ISO text). */
 /** SQL: why a live referral whose consent `cs` has ended counts as revoked (what the sweep will record). */
 const ENDED_CONSENT_CAUSE = `(CASE WHEN cs.withdrawn_at IS NOT NULL THEN 'consent_withdrawn' ELSE 'consent_expired' END)`;
 
+/** A referral's metadata from JSON (timestamps arrive as ISO text). */
 function toReferralSummary(r: Raw): ReferralSummary {
   return {
     id: r.id as string,

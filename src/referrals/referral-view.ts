@@ -52,6 +52,20 @@ export class ReferralView {
   @ApiPropertyOptional({ description: 'the referring note, when the caller may read notes' }) note?:
     string | null;
   @ApiPropertyOptional({ type: [NoteView] }) notes?: NoteView[];
+  @ApiPropertyOptional({
+    nullable: true,
+    type: String,
+    description:
+      'why the organisation declined it (a read by the case’s ward officers; null when not declined)',
+  })
+  declineReason?: string | null;
+  @ApiPropertyOptional({
+    nullable: true,
+    type: String,
+    description:
+      'why the ward revoked it (a read by the case’s ward officers; null when not revoked by the ward)',
+  })
+  revokeReason?: string | null;
   @ApiPropertyOptional({ type: CaseView, description: 'what the organisation may see of the case now' })
   case?: CaseView;
 }

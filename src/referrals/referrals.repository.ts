@@ -319,7 +319,7 @@ export class ReferralsRepository {
    * access-log entry, AuditService.recordRead), so that no ciphertext comes back without the entry: the case's
    * ciphertexts of `categories` and its data key (read the row with sealedOf) and, with `notes`, the referring
    * note and the notes of all organisations (the ward: organizationId null) or of one (a provider; with
-   * sealedNotesOf). No row when the referral is gone.
+   * sealedNotesOf), and for the ward the decline and revoke reasons too. No row when the referral is gone.
    */
   gatedSealed(
     referralId: string,
@@ -332,16 +332,27 @@ export class ReferralsRepository {
         notes?.organizationId != null ? ` AND n.organization_id = ${p(notes.organizationId, 'uuid')}` : '';
       const from = `${gate} CROSS JOIN referrals r JOIN cases c ON c.id = r.case_id AND r.id = ${p(referralId, 'uuid')}`;
       const extra = notes ? ['r.enc_note', `(${NOTES_JSON}${own}) AS notes`] : [];
+      if (notes && notes.organizationId === null) extra.push('r.enc_decline_reason', 'r.enc_revoke_reason');
       // The case is the referral's own: sealedSql's `c.id = r.case_id` restates the join.
       return sealedSql(categories, from, 'r.case_id', p(ownerType, 'text'), extra);
     };
   }
 }
 
-/** The referring note's and the notes' ciphertexts of a row read with gatedSealed and `notes`. */
-export function sealedNotesOf(r: Raw): { note: Buffer | null; notes: SealedNote[] } {
+/**
+ * The referring note's and the notes' ciphertexts of a row read with gatedSealed and `notes`, and the reasons
+ * (undefined when not read: a provider's read).
+ */
+export function sealedNotesOf(r: Raw): {
+  note: Buffer | null;
+  notes: SealedNote[];
+  declineReason?: Buffer | null;
+  revokeReason?: Buffer | null;
+} {
   return {
     note: r.enc_note as Buffer | null,
+    declineReason: r.enc_decline_reason as Buffer | null | undefined,
+    revokeReason: r.enc_revoke_reason as Buffer | null | undefined,
     notes: (r.notes as Raw[]).map((n) => ({
       id: n.id as string,
       organizationId: n.organizationId as string | null,

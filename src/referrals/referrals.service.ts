@@ -240,10 +240,12 @@ export class ReferralsService {
       const key = await this.dataKeys.unwrap(sealedCase.key);
       try {
         if (notes) {
-          const { note, notes: sealedNotes } = sealedNotesOf(sealed);
-          view.note = note
-            ? this.fields.decryptString(key, loc('referrals', 'enc_note', row.id), note as never)
-            : null;
+          const { note, notes: sealedNotes, declineReason, revokeReason } = sealedNotesOf(sealed);
+          const open = (column: string, text: Buffer | null) =>
+            text ? this.fields.decryptString(key, loc('referrals', column, row.id), text as never) : null;
+          view.note = open('enc_note', note);
+          if (declineReason !== undefined) view.declineReason = open('enc_decline_reason', declineReason);
+          if (revokeReason !== undefined) view.revokeReason = open('enc_revoke_reason', revokeReason);
           view.notes = sealedNotes.map((n): NoteView => ({
             id: n.id,
             organizationId: n.organizationId,
