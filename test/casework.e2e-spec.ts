@@ -1108,6 +1108,19 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('police.longbien')
         .post(`/api/v1/referrals/${accepted.id}/notes`, { text: 'muộn' })
         .expect(404);
+      // The ward reads why it was closed, in the case and in the referral's view of it; on record as notes.
+      const ward = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(ward.body.closeReason).toBe('Đã hỗ trợ xong (giả định)');
+      const [entry] = await t.app
+        .get(DataSource)
+        .query(`SELECT fields FROM audit_events WHERE request_id = $1`, [ward.header['x-request-id']]);
+      expect(entry.fields).toContain('notes');
+      const viaReferral = await as('ward.longbien').get(`/api/v1/referrals/${accepted.id}`).expect(200);
+      expect(viaReferral.body.case.closeReason).toBe('Đã hỗ trợ xong (giả định)');
+      // A supervisor sees that it is closed, never why.
+      const supervisor = await as('supervisor.hanoi').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(supervisor.body.status).toBe('closed');
+      expect(supervisor.body).not.toHaveProperty('closeReason');
     });
 
     it('crypto-shredding ends the case’s referrals; what would add to it is 409, never 500; a second shred is 409', async () => {

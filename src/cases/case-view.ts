@@ -69,6 +69,8 @@ export class CaseView {
     description: 'metadata of the referrals the caller may see (the ward: all)',
   })
   referrals?: CaseReferralSummaryView[];
+  @ApiPropertyOptional({ description: 'why the case was closed (its ward officers; logged as notes)' })
+  closeReason?: string;
 }
 
 export class CaseListView {

@@ -194,7 +194,12 @@ function sectionsOf(r: Raw, categories: readonly CaseSectionCategory[]): CaseRow
 export interface SealedCase {
   sections: CaseRow['sections'];
   key: DataKeyRow | null;
+  /** Why the case was closed, when read (CLOSE_REASON_COLUMN; null: no reason stored). */
+  closeReason?: Buffer | null;
 }
+
+/** The sealed close reason, as sealedSql's `extra` (read by sealedOf; a ward's read of a closed case). */
+export const CLOSE_REASON_COLUMN = 'c.enc_close_reason';
 
 /**
  * The ciphertexts of `categories` and the data key of the case whose id is the SQL expression `id` (a placeholder,
@@ -214,7 +219,10 @@ export function sealedSql(
 
 /** The ciphertexts and data key of a row selected with sealedSql; null when there is no row. */
 export function sealedOf(r: Raw | undefined, categories: readonly CaseSectionCategory[]): SealedCase | null {
-  return r ? { sections: sectionsOf(r, categories), key: joinedDataKeyRow(r) } : null;
+  if (!r) return null;
+  const sealed: SealedCase = { sections: sectionsOf(r, categories), key: joinedDataKeyRow(r) };
+  if (r.enc_close_reason !== undefined) sealed.closeReason = r.enc_close_reason as Buffer | null;
+  return sealed;
 }
 
 /** SQL: why a live referral whose consent `cs` has ended counts as revoked (what the sweep will record). */
@@ -305,9 +313,20 @@ export class CasesRepository {
    * statement (GatedRead; with the read's access-log entry, AuditService.recordRead): its row comes back only
    * with the entry. Read it with sealedOf.
    */
-  gatedSealed(id: string, ownerType: string, categories: readonly CaseSectionCategory[]): GatedRead {
+  gatedSealed(
+    id: string,
+    ownerType: string,
+    categories: readonly CaseSectionCategory[],
+    closeReason = false,
+  ): GatedRead {
     return (gate, p) =>
-      sealedSql(categories, `${gate} CROSS JOIN cases c`, p(id, 'uuid'), p(ownerType, 'text'));
+      sealedSql(
+        categories,
+        `${gate} CROSS JOIN cases c`,
+        p(id, 'uuid'),
+        p(ownerType, 'text'),
+        closeReason ? [CLOSE_REASON_COLUMN] : [],
+      );
   }
 
   /** Triage rows of the caller's scope, newest first. */

@@ -208,13 +208,15 @@ export class CasesService {
         throw NOT_FOUND();
       }
       const { row } = found;
+      const closeReason = readsCloseReason(row, allowed);
       const entry: AuditEntryInput = {
         action: 'case.read',
         resourceType: 'case',
         resourceId: id,
         caseId: id,
-        // What the view disclosed: the case view carries no notes (they come with their referral).
-        fields: [...allowed].filter((c) => c !== 'notes'),
+        // What the view disclosed: the case view carries no notes (they come with their referral), but the
+        // reason a closed case was closed for, to the ward.
+        fields: [...allowed].filter((c) => c !== 'notes' || closeReason),
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
         // A read under an emergency grant is flagged, for the supervisors' review (issue 6, item 7).
@@ -231,7 +233,7 @@ export class CasesService {
           m,
           p,
           entry,
-          this.cases.gatedSealed(row.id, CASE_OWNER, encrypted),
+          this.cases.gatedSealed(row.id, CASE_OWNER, encrypted, closeReason),
         );
         view = await this.openedView(row, sealedOf(sealed[0], encrypted), allowed);
       }
@@ -617,8 +619,9 @@ export class CasesService {
   /**
    * The view of a case the caller may read `allowed` of. Its ciphertexts of sealedCategories(row, allowed) come
    * as a read gated on the read's access-log entry returned them (`sealed`: gatedSealed, or a referral's read);
-   * none are needed when no encrypted category is allowed. `given`: the case's data key when the caller has
-   * already unwrapped it (and will wipe it), so that it is not unwrapped twice.
+   * none are needed when no encrypted category is allowed. With `notes` allowed (the ward), a closed case's
+   * reason too, when it was read (readsCloseReason). `given`: the case's data key when the caller has already
+   * unwrapped it (and will wipe it), so that it is not unwrapped twice.
    */
   async openedView(
     row: CaseTriageRow,
@@ -632,7 +635,15 @@ export class CasesService {
     const own = given ? null : await this.dataKeys.unwrap(sealed.key);
     try {
       const key = given ?? own!;
-      return fullView(row, openSections(this.fields, key, row.id, sealed.sections, encrypted), allowed);
+      const view = fullView(row, openSections(this.fields, key, row.id, sealed.sections, encrypted), allowed);
+      if (allowed.has('notes') && sealed.closeReason) {
+        view.closeReason = this.fields.decryptString(
+          key,
+          { table: CASES_TABLE, column: 'enc_close_reason', rowId: row.id },
+          sealed.closeReason as never,
+        );
+      }
+      return view;
     } finally {
       own?.wipe();
     }
@@ -704,6 +715,14 @@ export function caseSubject(
     referral,
     ...(breakGlass ? { breakGlass } : {}),
   };
+}
+
+/**
+ * Whether a read of case `row` shows why it was closed: to a caller allowed its notes (the ward), when it was
+ * closed with one (a case closed by crypto-shredding has none, and no key to open one).
+ */
+export function readsCloseReason(row: CaseTriageRow, allowed: ReadonlySet<CaseCategory>): boolean {
+  return allowed.has('notes') && row.status === 'closed' && row.shreddedAt === null;
 }
 
 /** The encrypted categories of `allowed` there is anything to read of (none once the case is shredded). */

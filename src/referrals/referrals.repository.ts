@@ -4,6 +4,7 @@ import { servesCommuneSql } from '../directory/organizations.repository';
 import { conditionUses, SqlCondition } from '../authz/sql-scope';
 import {
   type CaseTriageRow,
+  CLOSE_REASON_COLUMN,
   JOINED_TRIAGE_COLUMNS,
   joinedTriageRow,
   positional,
@@ -326,6 +327,7 @@ export class ReferralsRepository {
     ownerType: string,
     categories: readonly CaseSectionCategory[],
     notes: { organizationId: string | null } | null,
+    closeReason = false,
   ): GatedRead {
     return (gate, p) => {
       const own =
@@ -333,6 +335,7 @@ export class ReferralsRepository {
       const from = `${gate} CROSS JOIN referrals r JOIN cases c ON c.id = r.case_id AND r.id = ${p(referralId, 'uuid')}`;
       const extra = notes ? ['r.enc_note', `(${NOTES_JSON}${own}) AS notes`] : [];
       if (notes && notes.organizationId === null) extra.push('r.enc_decline_reason', 'r.enc_revoke_reason');
+      if (closeReason) extra.push(CLOSE_REASON_COLUMN);
       // The case is the referral's own: sealedSql's `c.id = r.case_id` restates the join.
       return sealedSql(categories, from, 'r.case_id', p(ownerType, 'text'), extra);
     };

@@ -8,7 +8,7 @@ import { accessibleWhere } from '../authz/sql-scope';
 import type { CaseCategory, ReferralSubject } from '../authz/subjects';
 import type { AuditEntryInput, AuditFieldCategory } from '../audit/audit.types';
 import { AuditService, Deny } from '../audit/audit.service';
-import { CASE_OWNER, CasesService, sealedCategories } from '../cases/cases.service';
+import { CASE_OWNER, CasesService, readsCloseReason, sealedCategories } from '../cases/cases.service';
 import { DomainError } from '../common/errors/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { consentActiveSql, ConsentExpiryService } from '../consents/consent-expiry.service';
@@ -232,7 +232,13 @@ export class ReferralsService {
         m,
         p,
         entry,
-        this.referrals.gatedSealed(row.id, CASE_OWNER, encrypted, notes),
+        this.referrals.gatedSealed(
+          row.id,
+          CASE_OWNER,
+          encrypted,
+          notes,
+          showCase && readsCloseReason(caseRow, caseCategories),
+        ),
       );
       if (!sealed) throw NOT_FOUND(); // the referral went between its check and this read (it is on record)
       const sealedCase = sealedOf(sealed, encrypted)!; // there is a row
