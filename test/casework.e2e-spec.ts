@@ -610,7 +610,19 @@ describe('cases, consent and referrals (end to end)', () => {
       );
       expect(byId).toEqual({ [first]: 'withdrawn', [basis]: 'active', [ended]: 'expired' });
       expect(res.body.items[0].id).toBe(ended); // newest first
-      expect(JSON.stringify(res.body)).not.toContain('ZZCONSENTREASON');
+      // A legal basis's reason, to the ward that recorded it (a consent has none); the read is on record as notes.
+      const reasons = Object.fromEntries(
+        (res.body.items as { id: string; reason?: string | null }[]).map((i) => [i.id, i.reason]),
+      );
+      expect(reasons).toEqual({
+        [first]: undefined,
+        [basis]: 'Lý do khẩn cấp ZZCONSENTREASON (giả định)',
+        [ended]: undefined,
+      });
+      const [listed] = await t.app
+        .get(DataSource)
+        .query(`SELECT fields FROM audit_events WHERE request_id = $1`, [res.header['x-request-id']]);
+      expect(listed.fields).toEqual(['triage', 'notes']);
       // Another commune's officer, and a provider (no such right at all): as for no case.
       await as('ward.bode').get(`/api/v1/cases/${c.id}/consents`).expect(404);
       const provider = await as('police.longbien').get(`/api/v1/cases/${c.id}/consents`).expect(404);
@@ -1132,8 +1144,17 @@ describe('cases, consent and referrals (end to end)', () => {
         expiresAt: new Date(Date.now() + 3600_000).toISOString(),
       });
       const pending = await refer(c.id, police, consentId);
+      const basis = await consent(c.id, {
+        sector: 'health',
+        categories: ['health'],
+        legalBasis: 'imminent_danger',
+        reason: 'Nguy hiểm trước mắt (giả định)',
+      });
       await as('admin').post(`/api/v1/cases/${c.id}/shred`, { password: DEMO_PASSWORD }).expect(200);
       const db = t.app.get(DataSource);
+      // The consents stay listed; a legal basis's reason went with the data key.
+      const consents = await as('ward.longbien').get(`/api/v1/cases/${c.id}/consents`).expect(200);
+      expect(consents.body.items.find((i: { id: string }) => i.id === basis)).toMatchObject({ reason: null });
       const [row] = await db.query(`SELECT status, revoke_cause FROM referrals WHERE id = $1`, [pending.id]);
       expect(row).toEqual({ status: 'revoked', revoke_cause: 'case_shredded' });
       const inbox = await as('police.longbien').get('/api/v1/referrals?status=pending').expect(200);

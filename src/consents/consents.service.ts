@@ -6,7 +6,10 @@ import type { Principal } from '../authz/principal';
 import { CONSENT_STATUSES, type ConsentStatus } from '../authz/subjects';
 import { DomainError, fieldError } from '../common/errors/domain-error';
 import { AuditService } from '../audit/audit.service';
-import { DataKeyService, FieldEncryptionService } from '../crypto';
+import type { AuditEntryInput } from '../audit/audit.types';
+import { CryptoError, DataKeyService, FieldEncryptionService } from '../crypto';
+import { joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
+import type { GatedRead } from '../database/gated-write';
 import { CASE_OWNER } from '../cases/cases.service';
 import { CasesRepository } from '../cases/cases.repository';
 import { ConsentExpiryService, consentStatusSql } from './consent-expiry.service';
@@ -26,6 +29,13 @@ export class ConsentView {
   @ApiProperty() createdAt!: string;
   @ApiPropertyOptional({ type: [String], description: 'referrals revoked by this withdrawal' })
   revokedReferralIds?: string[];
+  @ApiPropertyOptional({
+    nullable: true,
+    type: String,
+    description:
+      'a legal basis’s reason (in the ward’s list; logged as notes; null once the case is shredded)',
+  })
+  reason?: string | null;
 }
 
 export class ConsentList {
@@ -50,6 +60,18 @@ interface ConsentRow {
 /** A consent row's columns as views show them; `k` is the consents table's alias. */
 const CONSENT_COLUMNS = `k.id, k.case_id, k.organization_id, k.sector, k.categories, k.given_by, k.legal_basis,
   k.expires_at, k.withdrawn_at, k.created_at, ${consentStatusSql('k')} AS status`;
+
+/**
+ * The sealed reasons of case `caseId`'s legal bases and the case's data key, as a read gated on the list's
+ * access-log entry (GatedRead; AuditService.recordRead): none come back without the entry.
+ */
+function gatedReasons(caseId: string): GatedRead {
+  return (gate, p) =>
+    `SELECT k.id, k.enc_reason, ${joinedDataKeyColumns('dk')}
+       FROM ${gate} CROSS JOIN consents k
+       LEFT JOIN data_keys dk ON dk.owner_type = ${p(CASE_OWNER, 'text')} AND dk.owner_id = k.case_id
+      WHERE k.case_id = ${p(caseId, 'uuid')} AND k.enc_reason IS NOT NULL`;
+}
 
 function view(r: ConsentRow): ConsentView {
   return {
@@ -219,17 +241,53 @@ export class ConsentsService {
         `SELECT ${CONSENT_COLUMNS} FROM consents k WHERE k.case_id = $1 ORDER BY k.created_at DESC, k.id`,
         [caseId],
       );
-      await this.audit.recordNow(m, p, {
+      // A legal basis's reason is free text about the case: read with the entry (recordRead), logged as notes.
+      const bases = rows.filter((r) => r.legal_basis !== null);
+      const withReasons = bases.length > 0 && row.shreddedAt === null;
+      const entry: AuditEntryInput = {
         action: 'consent.read',
         resourceType: 'consent',
         caseId,
-        fields: ['triage'],
+        fields: withReasons ? ['triage', 'notes'] : ['triage'],
         returnedIds: rows.map((r) => r.id),
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
-      });
-      return { items: rows.map(view) };
+      };
+      if (!withReasons) {
+        await this.audit.recordNow(m, p, entry);
+        return { items: rows.map((r) => (r.legal_basis ? { ...view(r), reason: null } : view(r))) };
+      }
+      const sealed = await this.audit.recordRead(m, p, entry, gatedReasons(caseId));
+      const reasons = await this.openReasons(sealed);
+      return {
+        items: rows.map((r) => (r.legal_basis ? { ...view(r), reason: reasons.get(r.id) ?? null } : view(r))),
+      };
     });
+  }
+
+  /** The reasons of a read with gatedReasons, by consent id, opened with the case's data key. */
+  private async openReasons(sealed: Record<string, unknown>[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (sealed.length === 0) return out;
+    const keyRow = joinedDataKeyRow(sealed[0]);
+    if (!keyRow) throw new CryptoError('crypto.unknown_key', 'no data key for this case');
+    const key = await this.dataKeys.unwrap(keyRow);
+    try {
+      for (const r of sealed) {
+        const id = r.id as string;
+        out.set(
+          id,
+          this.fields.decryptString(
+            key,
+            { table: 'consents', column: 'enc_reason', rowId: id },
+            r.enc_reason as never,
+          ),
+        );
+      }
+    } finally {
+      key.wipe();
+    }
+    return out;
   }
 
   async withdraw(p: Principal, ability: AppAbility, caseId: string, consentId: string): Promise<ConsentView> {
