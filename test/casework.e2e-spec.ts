@@ -1270,6 +1270,27 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(201);
     });
 
+    it('a child under 16 does not consent alone: a guardian does, or a legal basis is recorded', async () => {
+      const consentBy = (caseId: string, givenBy: string) =>
+        as('ward.longbien').post(`/api/v1/cases/${caseId}/consents`, {
+          organizationId: police,
+          categories: ['identity'],
+          givenBy,
+        });
+      const child = await newCase({ survivor: { fullName: 'Em Giả Định', sex: 'female', ageYears: 12 } });
+      expect(child.triage.childUnder16).toBe(true);
+      const refused = await consentBy(child.id, 'survivor').expect(422);
+      expect(refused.body.detail).toMatch(/child under 16/);
+      expect(refused.body.detail).not.toContain('Em Giả Định');
+      await consentBy(child.id, 'guardian').expect(201);
+      // Sixteen and seventeen: a child in GBVIMS, of age to consent in Vietnamese law; an unknown age stays open.
+      const sixteen = await newCase({ survivor: { fullName: 'Em Mười Sáu', sex: 'female', ageYears: 16 } });
+      expect(sixteen.triage).toMatchObject({ childUnder16: false, childUnder18: true });
+      await consentBy(sixteen.id, 'survivor').expect(201);
+      const unknownAge = await newCase({ survivor: { fullName: 'Chưa Rõ Tuổi', sex: 'female' } });
+      await consentBy(unknownAge.id, 'survivor').expect(201);
+    });
+
     it('a legal basis needs a reason that says something, and reasons and notes are not blank', async () => {
       const c = await newCase();
       const blank = await as('ward.longbien')

@@ -157,6 +157,14 @@ export class ConsentsService {
           'Nghĩa vụ bảo vệ trẻ em không áp dụng: người bị hại không phải là trẻ em (từ 18 tuổi trở lên).',
         );
       }
+      // A child under 16 (Vietnamese law) does not consent alone: the parent or guardian does (the child's own
+      // views are heard, Law on Children 2016), or a legal basis is recorded. An unknown age leaves it open.
+      if (dto.givenBy === 'survivor' && row.childVn === true) {
+        throw unprocessable(
+          'The survivor is a child under 16: consent is given by a parent or guardian (givenBy: guardian), or a legal basis is recorded.',
+          'Người bị hại là trẻ em dưới 16 tuổi: sự đồng ý do cha, mẹ hoặc người giám hộ đưa ra (givenBy: guardian), hoặc ghi nhận căn cứ pháp lý.',
+        );
+      }
       if (dto.organizationId) {
         const org = await m.query<unknown[]>(`SELECT 1 FROM organizations WHERE id = $1`, [
           dto.organizationId,
