@@ -1270,6 +1270,41 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(201);
     });
 
+    it('a referral of a child under 16 at high risk, or for a no-contact order, is due within 12 h whatever is asked', async () => {
+      const hours = (r: { createdAt: string; dueAt: string }) =>
+        (new Date(r.dueAt).getTime() - new Date(r.createdAt).getTime()) / 3_600_000;
+      const referRoutine = async (caseId: string, services: string[]) => {
+        const consentId = await consent(caseId, {
+          organizationId: police,
+          categories: ['identity'],
+          givenBy: 'guardian',
+        });
+        const res = await as('ward.longbien')
+          .post(`/api/v1/cases/${caseId}/referrals`, {
+            organizationId: police,
+            consentId,
+            services,
+            urgency: 'routine',
+          })
+          .expect(201);
+        return res.body as { id: string; urgency: string; createdAt: string; dueAt: string };
+      };
+      const child = await newCase({
+        survivor: { fullName: 'Em Giả Định', sex: 'female', ageYears: 9 },
+        risk: { level: 'high' },
+      });
+      const raised = await referRoutine(child.id, ['child_protection_assessment']);
+      expect(raised).toMatchObject({ urgency: 'urgent' });
+      expect(hours(raised)).toBe(12);
+      const adult = await newCase();
+      const order = await referRoutine(adult.id, ['no_contact_order']);
+      expect(order.urgency).toBe('urgent');
+      const other = await newCase();
+      const routine = await referRoutine(other.id, ['legal_aid']);
+      expect(routine.urgency).toBe('routine');
+      expect(hours(routine)).toBe(5 * 24);
+    });
+
     it('a child under 16 does not consent alone: a guardian does, or a legal basis is recorded', async () => {
       const consentBy = (caseId: string, givenBy: string) =>
         as('ward.longbien').post(`/api/v1/cases/${caseId}/consents`, {

@@ -1,11 +1,13 @@
 import { DomainError } from '../common/errors/domain-error';
 import {
+  atLeast,
   DEFAULT_RESPONSE_DEADLINES,
   dueAt,
   isOverdue,
   ReferralState,
   ReferralStatus,
   ReferralTransitions as T,
+  statutoryUrgency,
 } from './referral-state';
 
 const at = new Date('2026-11-23T03:00:00Z');
@@ -82,5 +84,25 @@ describe('response deadlines', () => {
     expect(isOverdue({ status: 'pending', dueAt: at }, later)).toBe(true);
     expect(isOverdue({ status: 'pending', dueAt: later }, at)).toBe(false);
     expect(isOverdue({ status: 'accepted', dueAt: at }, later)).toBe(false);
+  });
+});
+
+describe('statutory urgency (12 h)', () => {
+  const child = (riskLevel: string, childVn: boolean | null = true) => ({ childVn, riskLevel });
+
+  it('is urgent for a child under 16 at high or critical risk, and for a no-contact order', () => {
+    expect(statutoryUrgency(child('high'), ['medical_care'])).toBe('urgent');
+    expect(statutoryUrgency(child('critical'), [])).toBe('urgent');
+    expect(statutoryUrgency(child('medium'), ['medical_care'])).toBeNull();
+    expect(statutoryUrgency(child('critical', false), ['medical_care'])).toBeNull();
+    expect(statutoryUrgency(child('critical', null), ['medical_care'])).toBeNull();
+    expect(statutoryUrgency(child('low', false), ['legal_aid', 'no_contact_order'])).toBe('urgent');
+  });
+
+  it('raises a less urgent referral and never lowers a more urgent one', () => {
+    expect(atLeast('routine', 'urgent')).toBe('urgent');
+    expect(atLeast('urgent', 'urgent')).toBe('urgent');
+    expect(atLeast('emergency', 'urgent')).toBe('emergency');
+    expect(atLeast('routine', null)).toBe('routine');
   });
 });

@@ -99,6 +99,25 @@ export const DEFAULT_RESPONSE_DEADLINES: ResponseDeadlines = {
   routine: 5 * 24 * 60,
 };
 
+/**
+ * The least urgency the law leaves a referral (product brief, step 1): `urgent` (12 h by default) for a child
+ * under 16 at high or critical risk (Law on Children 2016, Decree 56/2017: risk assessment and intervention
+ * within 12 h) and for a requested no-contact order (Law 13/2022, Decree 76/2023: decided within 12 h); none
+ * otherwise. A referral asked for as less urgent is raised to it.
+ */
+export function statutoryUrgency(
+  c: { childVn: boolean | null; riskLevel: string },
+  services: readonly ReferralService[],
+): Urgency | null {
+  const urgentChild = c.childVn === true && (c.riskLevel === 'high' || c.riskLevel === 'critical');
+  return urgentChild || services.includes('no_contact_order') ? 'urgent' : null;
+}
+
+/** The more urgent of `asked` and `floor` (URGENCIES runs from the least urgent). */
+export function atLeast(asked: Urgency, floor: Urgency | null): Urgency {
+  return floor && URGENCIES.indexOf(floor) > URGENCIES.indexOf(asked) ? floor : asked;
+}
+
 export function dueAt(createdAt: Date, urgency: Urgency, deadlines: ResponseDeadlines): Date {
   return new Date(createdAt.getTime() + deadlines[urgency] * 60_000);
 }

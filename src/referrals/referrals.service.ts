@@ -21,7 +21,14 @@ import {
   DeclineReferralDto,
   RevokeReferralDto,
 } from './dto/referral.dto';
-import { dueAt, ReferralState, ReferralStatus, ReferralTransitions } from './referral-state';
+import {
+  atLeast,
+  dueAt,
+  ReferralState,
+  ReferralStatus,
+  ReferralTransitions,
+  statutoryUrgency,
+} from './referral-state';
 import { NoteView, ReferralListView, ReferralView, referralView } from './referral-view';
 import {
   createdRow,
@@ -118,6 +125,7 @@ export class ReferralsService {
       }
       const id = randomUUID();
       const now = new Date();
+      const urgency = atLeast(dto.urgency, statutoryUrgency(row, dto.services));
       const encNote = dto.note ? await this.seal(m, caseId, 'referrals', 'enc_note', id, dto.note) : null;
       // The referral and its entry in one statement (the case is locked since findById, the consent shared).
       const { rows } = await this.audit.recordWith(
@@ -131,8 +139,8 @@ export class ReferralsService {
           organizationId: org.id,
           consentId: dto.consentId,
           services: dto.services,
-          urgency: dto.urgency,
-          dueAt: dueAt(now, dto.urgency, this.config.referrals.deadlinesMinutes),
+          urgency,
+          dueAt: dueAt(now, urgency, this.config.referrals.deadlinesMinutes),
           encNote,
           createdBy: p.userId,
           createdAt: now,

@@ -45,7 +45,13 @@ export class CreateReferralDto {
   @IsIn(REFERRAL_SERVICES, { each: true })
   services!: ReferralService[];
 
-  @ApiProperty({ enum: URGENCIES }) @IsIn(URGENCIES) urgency!: Urgency;
+  @ApiProperty({
+    enum: URGENCIES,
+    description:
+      'raised to urgent (12 h by default) for a child under 16 at high or critical risk and for a no-contact order',
+  })
+  @IsIn(URGENCIES)
+  urgency!: Urgency;
 
   @ApiPropertyOptional({ maxLength: 4000, description: 'for the receiving organisation (stored encrypted)' })
   @IsOptional()
