@@ -281,8 +281,15 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await http().get('/api/v1/users').auth(ok.body.accessToken, { type: 'bearer' }).expect(200);
     // A code is accepted once.
     await login({ username: 'admin.new', password: TEST_PASSWORD, totp: code }).expect(401);
-    // Enrolling again is refused while two-factor is on.
+    // Enrolling again is refused while two-factor is on; so is finishing a set-up (409, not a demand for a code
+    // this request cannot carry).
     await http().post('/api/v1/auth/totp/enroll').auth(ok.body.accessToken, { type: 'bearer' }).expect(409);
+    const again = await http()
+      .post('/api/v1/auth/totp/verify')
+      .auth(ok.body.accessToken, { type: 'bearer' })
+      .send({ code: await codeFor(secret, 30), password: TEST_PASSWORD })
+      .expect(409);
+    expect(again.body.code).toBe('conflict.state');
     // Both enrolments are on the access log, the refused one with its reason; the secret is not.
     const enrolments = await t.app.get(DataSource).query(
       `SELECT outcome, reason, to_jsonb(e)::text AS entry FROM audit_events e WHERE action = 'auth.totp_enroll'

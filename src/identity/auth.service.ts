@@ -201,6 +201,11 @@ export class AuthService {
    */
   async activateTotp(p: Principal, code: string, password: string): Promise<void> {
     const entry = { action: 'auth.totp_activate', resourceType: 'user', resourceId: p.userId } as const;
+    // Already on: nothing to finish (409, as the activation itself says). Checked before the password, which
+    // would ask an account with two-factor for a code this request cannot carry.
+    const current = await this.userOf(p);
+    if (current.totpEnabledAt)
+      await this.audit.refusalsOnRecord(p, entry, () => this.totp.activate(current, code));
     const user = await this.reauth.confirm(p, { password }, entry);
     await this.audit.refusalsOnRecord(p, entry, () =>
       this.totp.activate(user, code, (m) => this.audit.record(m, p, entry)),
