@@ -12,6 +12,7 @@ import { HavenValidationPipe } from './common/http/validation.pipe';
 import { jsonDepthMiddleware } from './common/http/json-depth.middleware';
 import { jsonOnlyMiddleware } from './common/http/json-only.middleware';
 import { requestContextMiddleware } from './common/http/request-context';
+import { completeProblemResponses } from './common/http/openapi-problems';
 import { createHttpLogger } from './common/logging/http-logger';
 import { PinoNestLogger } from './common/logging/logger';
 import type { AppConfig } from './config/config';
@@ -88,19 +89,21 @@ export async function createHavenApp(
   app.useGlobalFilters(problems);
   app.useGlobalPipes(new HavenValidationPipe());
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Haven API')
-      .setDescription(
-        'Confidential case-referral backend for gender-based violence. Errors are RFC 9457 problem details ' +
-          `(application/problem+json). Request bodies are JSON only, at most ${config.bodyLimitBytes / 1024} KiB ` +
-          '(413 above). No survivor data is ever sent in a URL: searches are POSTs.',
-      )
-      .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-      .build(),
-    { extraModels: [Problem, ProblemFieldError] },
+  const document = completeProblemResponses(
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Haven API')
+        .setDescription(
+          'Confidential case-referral backend for gender-based violence. Errors are RFC 9457 problem details ' +
+            `(application/problem+json). Request bodies are JSON only, at most ${config.bodyLimitBytes / 1024} KiB ` +
+            '(413 above). No survivor data is ever sent in a URL: searches are POSTs.',
+        )
+        .setVersion('1')
+        .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+        .build(),
+      { extraModels: [Problem, ProblemFieldError] },
+    ),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', raw: ['json'] });
 

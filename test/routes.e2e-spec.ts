@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { POLICY_KEY, PUBLIC_KEY, RoutePolicy } from '../src/authz/policy.decorator';
 import { STEP_UP_KEY } from '../src/authz/step-up';
+import { ERROR_CATALOG } from '../src/common/errors/error-catalog';
 import { startTestApp, TestApp } from './support/app';
 
 /**
@@ -106,5 +107,82 @@ describe('route policies (snapshot)', () => {
       'POST /api/v1/cases/{id}/shred',
     ]);
     for (const l of limited) expect(l.headers).toHaveProperty('Retry-After');
+  });
+
+  describe('the OpenAPI document’s answers', () => {
+    interface Op {
+      parameters?: { in: string }[];
+      requestBody?: object;
+      responses: Record<string, { content?: Record<string, { schema?: object }>; headers?: object }>;
+    }
+    let doc: { paths: Record<string, Record<string, Op>>; components: { schemas: Record<string, any> } };
+    const operations = () =>
+      Object.entries(doc.paths).flatMap(([path, methods]) =>
+        Object.entries(methods).map(([method, op]) => ({
+          route: `${method.toUpperCase()} ${path}`,
+          path,
+          op,
+        })),
+      );
+    beforeAll(async () => {
+      doc = (await request(t.app.getHttpServer()).get('/docs-json').expect(200)).body;
+    });
+
+    it('every error is a problem (application/problem+json), as the filter sends it', () => {
+      const wrong = operations().flatMap(({ route, op }) =>
+        Object.entries(op.responses)
+          .filter(([status]) => Number(status) >= 400)
+          .filter(([, r]) => Object.keys(r.content ?? {}).join() !== 'application/problem+json')
+          .map(([status]) => `${route} ${status}`),
+      );
+      expect(wrong).toEqual([]);
+      expect(doc.components.schemas.Problem.properties.code.enum.sort()).toEqual(
+        Object.keys(ERROR_CATALOG).sort(),
+      );
+    });
+
+    it('lists what any route can answer: 404 for a record, 400 for input, 503 with Retry-After', () => {
+      const missing = operations().flatMap(({ route, path, op }) => {
+        const out: string[] = [];
+        if (path.includes('{') && !op.responses['404']) out.push(`${route} 404`);
+        const input = op.requestBody !== undefined || (op.parameters ?? []).some((p) => p.in === 'query');
+        if (input && !op.responses['400']) out.push(`${route} 400`);
+        if (!op.responses['503']?.headers || !('Retry-After' in op.responses['503'].headers))
+          out.push(`${route} 503`);
+        return out;
+      });
+      expect(missing).toEqual([]);
+    });
+
+    it('requires no header parameter (If-Match is optional: the version may come in the body)', () => {
+      const required = operations().flatMap(({ route, op }) =>
+        (op.parameters ?? [])
+          .filter((p) => p.in === 'header' && (p as { required?: boolean }).required)
+          .map((p) => `${route} ${(p as { name?: string }).name}`),
+      );
+      expect(required).toEqual([]);
+    });
+
+    it('says what every successful answer carries (a schema, unless it is 204 No Content)', () => {
+      const bare = operations().flatMap(({ route, op }) =>
+        Object.entries(op.responses)
+          .filter(([status]) => status.startsWith('2') && status !== '204')
+          .filter(([, r]) => {
+            const schema = r.content?.['application/json']?.schema as
+              { $ref?: string; type?: string; properties?: object; items?: object } | undefined;
+            if (!schema) return true;
+            if (schema.$ref) {
+              const named = doc.components.schemas[schema.$ref.split('/').pop()!];
+              return !named?.properties || Object.keys(named.properties).length === 0;
+            }
+            return !schema.type;
+          })
+          .map(([status]) => `${route} ${status}`),
+      );
+      const silent = operations()
+        .filter(({ op }) => !Object.keys(op.responses).some((status) => status.startsWith('2')))
+        .map(({ route }) => `${route} 2xx`);
+      expect([...bare, ...silent]).toEqual([]);
+    });
   });
 });

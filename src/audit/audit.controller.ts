@@ -1,5 +1,11 @@
 import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
@@ -17,6 +23,14 @@ import {
   CheckpointPublicKeyView,
   CheckpointView,
 } from './dto/audit.dto';
+
+/** A checkpoint is not signed over a log that no longer matches the last one (docs/audit.md). */
+const CHECKPOINT_REFUSED = {
+  type: Problem,
+  description:
+    'audit.checkpoint_refused: the log no longer matches its last checkpoint; nothing is signed until a ' +
+    'verification has been run',
+};
 
 @ApiTags('access log')
 @Controller('audit')
@@ -67,6 +81,7 @@ export class AuditController {
       'checkpoint is issued (and kept in HAVEN_DATA_DIR/checkpoints and in the database, like the periodic ones).',
   })
   @ApiOkResponse({ type: CheckpointView })
+  @ApiConflictResponse(CHECKPOINT_REFUSED)
   async latest(@CurrentPrincipal() p: Principal): Promise<Checkpoint> {
     return (await this.query.issueCheckpoint(p)).checkpoint;
   }
@@ -78,6 +93,7 @@ export class AuditController {
     summary: 'Issue a checkpoint now (returns the latest one when the log has not changed since)',
   })
   @ApiOkResponse({ type: CheckpointView })
+  @ApiConflictResponse(CHECKPOINT_REFUSED)
   async issue(@CurrentPrincipal() p: Principal): Promise<Checkpoint> {
     return (await this.query.issueCheckpoint(p)).checkpoint;
   }

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import {
+  ApiConflictResponse,
   ApiCreatedResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -44,6 +45,12 @@ export class BreakGlassController {
   @ApiCreatedResponse({ type: BreakGlassOpened })
   @ApiStepUpResponses()
   @ApiNotFoundResponse({ type: Problem, description: 'No such case, or outside the organisation’s area' })
+  @ApiConflictResponse({
+    type: Problem,
+    description:
+      'conflict.state: the case was crypto-shredded; an earlier access to it was found unjustified; the ' +
+      'organisation’s sector changed meanwhile (try again)',
+  })
   open(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
@@ -70,6 +77,7 @@ export class BreakGlassController {
   @Policy('update', 'BreakGlass')
   @ApiOperation({ summary: 'A supervisor marks an emergency access justified or not (once)' })
   @ApiOkResponse({ type: BreakGlassView })
+  @ApiConflictResponse({ type: Problem, description: 'conflict.state: it was already reviewed' })
   review(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,

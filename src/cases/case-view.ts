@@ -73,6 +73,33 @@ export class CaseView {
   closeReason?: string;
 }
 
+/** A case in the caller's scope that looks like the same survivor (blind indexes; never the name). */
+export class DuplicateMatchView {
+  @ApiProperty() id!: string;
+  @ApiProperty() code!: string;
+  @ApiProperty() wardCode!: string;
+  @ApiProperty({
+    enum: ['fullName', 'dateOfBirth', 'phone'],
+    isArray: true,
+    description: 'which fields matched',
+  })
+  match!: ('fullName' | 'dateOfBirth' | 'phone')[];
+}
+
+/** A registered case, with the cases it may duplicate (a warning: registration is not blocked). */
+export class CreatedCaseView extends CaseView {
+  @ApiProperty({ type: [DuplicateMatchView] }) duplicates!: DuplicateMatchView[];
+}
+
+export class CaseSearchView {
+  @ApiProperty({ type: [DuplicateMatchView] }) items!: DuplicateMatchView[];
+}
+
+export class ShreddedCaseView {
+  @ApiProperty() id!: string;
+  @ApiProperty({ enum: [true] }) shredded!: true;
+}
+
 export class CaseListView {
   @ApiProperty({ type: [CaseView], description: 'triage fields only' }) items!: CaseView[];
   @ApiProperty() total!: number;

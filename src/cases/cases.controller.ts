@@ -1,9 +1,23 @@
-import { Body, Controller, Get, Headers, HttpCode, Patch, Post, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  createParamDecorator,
+  ExecutionContext,
+  Get,
+  HttpCode,
+  Patch,
+  Post,
+  Query,
+} from '@nestjs/common';
+import type { Request } from 'express';
 import {
   ApiBody,
+  ApiConflictResponse,
+  ApiCreatedResponse,
   ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiPreconditionFailedResponse,
   ApiOperation,
   ApiServiceUnavailableResponse,
   ApiTags,
@@ -15,7 +29,7 @@ import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.dec
 import { Policy } from '../authz/policy.decorator';
 import type { Principal } from '../authz/principal';
 import { Problem, RETRY_AFTER_HEADER } from '../common/errors/problem';
-import { CaseListView, CaseView } from './case-view';
+import { CaseListView, CaseSearchView, CaseView, CreatedCaseView, ShreddedCaseView } from './case-view';
 import { CasesService, CreatedCase, DuplicateMatch } from './cases.service';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { ApiStepUpResponses } from '../identity/dto/step-up.dto';
@@ -25,6 +39,17 @@ import { UpdateCaseDto } from './dto/update-case.dto';
 
 // Unknown or malformed ids answer like a missing case: the same 404, never a hint.
 const CaseId = (): ParameterDecorator => UuidParam('id');
+
+/** The If-Match header, optional (documented by @ApiHeader; `@Headers()` would document it as required). */
+const IfMatch = createParamDecorator((_: unknown, ctx: ExecutionContext): string | undefined => {
+  const value = ctx.switchToHttp().getRequest<Request>().headers['if-match'];
+  return Array.isArray(value) ? value.join(',') : value;
+});
+
+const CLOSED_OR_SHREDDED = {
+  type: Problem,
+  description: 'conflict.state: the case is closed or crypto-shredded',
+};
 
 @ApiTags('cases')
 @Controller('cases')
@@ -36,8 +61,10 @@ export class CasesController {
   @ApiOperation({
     summary: 'Register a case (ward officer of the commune). Warns of likely duplicates, never blocks.',
   })
+  @ApiCreatedResponse({ type: CreatedCaseView })
   @ApiServiceUnavailableResponse({
     type: Problem,
+    headers: RETRY_AFTER_HEADER,
     description:
       'service.unavailable: the database does not answer, or this instance’s keys are older than the ' +
       'database’s KEK floor (a key rotation it has not received yet, docs/keys.md); nothing was written',
@@ -73,6 +100,7 @@ export class CasesController {
       'on its own (400 on `dateOfBirth`): thousands of survivors share a birthday, and a search by it alone ' +
       'would list them; there is no blind index of the date alone.',
   })
+  @ApiOkResponse({ type: CaseSearchView })
   @ApiTooManyRequestsResponse({ type: Problem, headers: RETRY_AFTER_HEADER })
   search(
     @CurrentPrincipal() p: Principal,
@@ -100,14 +128,28 @@ export class CasesController {
   @Patch(':id')
   @Policy('update', 'Case')
   @ApiOperation({ summary: 'Update with optimistic locking: If-Match (or version in the body); stale → 409' })
-  @ApiHeader({ name: 'If-Match', required: false, description: 'the version read' })
+  @ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description: 'the version read (or `version` in the body)',
+  })
   @ApiOkResponse({ type: CaseView })
+  @ApiConflictResponse({
+    type: Problem,
+    description:
+      'conflict.version: the case changed since that version; conflict.state: it is closed or shredded',
+  })
+  @ApiPreconditionFailedResponse({
+    type: Problem,
+    description:
+      'precondition.failed: no version given (If-Match or `version`), or If-Match is not a version',
+  })
   update(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
     @CaseId() id: string,
     @Body() dto: UpdateCaseDto,
-    @Headers('if-match') ifMatch?: string,
+    @IfMatch() ifMatch?: string,
   ): Promise<CaseView> {
     return this.cases.update(p, a, id, dto, ifMatch);
   }
@@ -118,6 +160,7 @@ export class CasesController {
   @ApiOperation({ summary: 'Close the case with a reason' })
   @ApiBody({ type: CloseCaseDto })
   @ApiOkResponse({ type: CaseView })
+  @ApiConflictResponse(CLOSED_OR_SHREDDED)
   close(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
@@ -138,6 +181,8 @@ export class CasesController {
       'account has two-factor.',
   })
   @ApiStepUpResponses()
+  @ApiOkResponse({ type: ShreddedCaseView })
+  @ApiConflictResponse({ type: Problem, description: 'conflict.state: the case is already crypto-shredded' })
   shred(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,

@@ -33,7 +33,14 @@ import {
   openSections,
   sealSections,
 } from './case-sections';
-import { CaseListView, CaseView, fullView, triageView } from './case-view';
+import {
+  CaseListView,
+  CaseView,
+  CreatedCaseView,
+  DuplicateMatchView,
+  fullView,
+  triageView,
+} from './case-view';
 import {
   CASE_COLUMNS,
   CaseBlindIndexes,
@@ -51,17 +58,8 @@ import { UpdateCaseDto } from './dto/update-case.dto';
 
 export const CASE_OWNER = 'case';
 
-export interface DuplicateMatch {
-  id: string;
-  code: string;
-  wardCode: string;
-  match: ('fullName' | 'dateOfBirth' | 'phone')[];
-}
-
-export interface CreatedCase extends CaseView {
-  /** Cases in the caller's scope that look like the same survivor (a warning: creation is not blocked). */
-  duplicates: DuplicateMatch[];
-}
+export type DuplicateMatch = DuplicateMatchView;
+export type CreatedCase = CreatedCaseView;
 
 const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');
 

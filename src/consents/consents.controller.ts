@@ -1,5 +1,13 @@
 import { Body, Controller, Delete, Get, Post } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import { Problem } from '../common/errors/problem';
 import { UuidParam } from '../common/http/uuid-param';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
@@ -21,6 +29,15 @@ export class ConsentsController {
     summary: 'Record informed consent, or a legal basis with a reason, for an organisation or a sector',
   })
   @ApiCreatedResponse({ type: ConsentView })
+  @ApiConflictResponse({
+    type: Problem,
+    description: 'conflict.state: the case is closed or crypto-shredded',
+  })
+  @ApiUnprocessableEntityResponse({
+    type: Problem,
+    description:
+      'unprocessable: no such organisation; a child under 16 consenting alone; a child-protection duty for an adult',
+  })
   create(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
@@ -50,6 +67,10 @@ export class ConsentsController {
   @Policy('withdraw', 'Consent')
   @ApiOperation({ summary: 'Withdraw: the referrals relying on it are revoked at once' })
   @ApiOkResponse({ type: ConsentView })
+  @ApiConflictResponse({
+    type: Problem,
+    description: 'conflict.state: the consent was withdrawn or has expired',
+  })
   withdraw(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,

@@ -1,5 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Public } from '../authz/policy.decorator';
@@ -7,7 +13,7 @@ import { DomainError } from '../common/errors/domain-error';
 import { Problem } from '../common/errors/problem';
 
 class HealthStatus {
-  status!: 'ok';
+  @ApiProperty({ enum: ['ok'] }) status!: 'ok';
 }
 
 @ApiTags('health')

@@ -49,8 +49,12 @@ export class ReferralView {
   })
   revokeCause!: RevokeCause | null;
   @ApiProperty() version!: number;
-  @ApiPropertyOptional({ description: 'the referring note, when the caller may read notes' }) note?:
-    string | null;
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    description: 'the referring note, when the caller may read notes',
+  })
+  note?: string | null;
   @ApiPropertyOptional({ type: [NoteView] }) notes?: NoteView[];
   @ApiPropertyOptional({
     nullable: true,

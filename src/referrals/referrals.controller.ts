@@ -1,5 +1,13 @@
 import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import { Problem } from '../common/errors/problem';
 import { UuidParam } from '../common/http/uuid-param';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
@@ -18,6 +26,12 @@ import { ReferralsService } from './referrals.service';
 
 const Id = UuidParam;
 
+/** Any move the referral's state does not allow (product brief, step 4). */
+const ILLEGAL_MOVE = {
+  type: Problem,
+  description: 'conflict.state: the referral’s state does not allow this move (or its case was shredded)',
+};
+
 @ApiTags('referrals')
 @Controller()
 export class ReferralsController {
@@ -29,6 +43,15 @@ export class ReferralsController {
     summary: 'Refer the case to an organisation on a consent or legal basis; 422 when it does not cover it',
   })
   @ApiCreatedResponse({ type: ReferralView })
+  @ApiConflictResponse({
+    type: Problem,
+    description:
+      'conflict.state: the case is closed, or the organisation already has an open referral for it',
+  })
+  @ApiUnprocessableEntityResponse({
+    type: Problem,
+    description: 'unprocessable: no such organisation, or the consent does not cover it or has ended',
+  })
   create(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
@@ -70,6 +93,7 @@ export class ReferralsController {
   @HttpCode(200)
   @Policy('accept', 'Referral')
   @ApiOkResponse({ type: ReferralView })
+  @ApiConflictResponse(ILLEGAL_MOVE)
   accept(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
@@ -82,6 +106,7 @@ export class ReferralsController {
   @HttpCode(200)
   @Policy('decline', 'Referral')
   @ApiOkResponse({ type: ReferralView })
+  @ApiConflictResponse(ILLEGAL_MOVE)
   decline(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
@@ -95,6 +120,7 @@ export class ReferralsController {
   @HttpCode(200)
   @Policy('complete', 'Referral')
   @ApiOkResponse({ type: ReferralView })
+  @ApiConflictResponse(ILLEGAL_MOVE)
   complete(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
@@ -108,6 +134,7 @@ export class ReferralsController {
   @HttpCode(200)
   @Policy('revoke', 'Referral')
   @ApiOkResponse({ type: ReferralView })
+  @ApiConflictResponse(ILLEGAL_MOVE)
   revoke(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
@@ -121,6 +148,10 @@ export class ReferralsController {
   @Policy('create', 'Note')
   @ApiOperation({ summary: 'A note visible only to the author’s organisation and the ward' })
   @ApiCreatedResponse({ type: NoteView })
+  @ApiConflictResponse({
+    type: Problem,
+    description: 'conflict.state: the referral has ended, or its case was shredded',
+  })
   addNote(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,

@@ -97,6 +97,8 @@ export class AuditVerifyView {
   })
   problem?: string;
   @ApiProperty() lastSeq!: number;
+  @ApiPropertyOptional({ description: 'Seq of the newest checkpoint the log was compared with' })
+  checkpointSeq?: number;
   @ApiProperty({
     description:
       'Worker threads that checked the log in parallel (HAVEN_AUDIT_VERIFY_WORKERS); 0 when one thread read it',

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ErrorCode } from './error-catalog';
+import { ERROR_CATALOG, ErrorCode } from './error-catalog';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 export const PROBLEM_TYPE_BASE = 'urn:haven:problem:';
@@ -16,7 +16,12 @@ export class Problem {
   @ApiProperty({ example: 'The request is not valid' }) title!: string;
   @ApiProperty({ example: 400 }) status!: number;
   @ApiProperty({ example: 'See errors for the fields to correct.' }) detail!: string;
-  @ApiProperty({ description: 'Stable machine-readable code', example: 'request.validation' })
+  @ApiProperty({
+    type: String,
+    enum: Object.keys(ERROR_CATALOG),
+    description: 'Stable machine-readable code',
+    example: 'request.validation',
+  })
   code!: ErrorCode;
   @ApiProperty({ description: 'The request id, also in the X-Request-Id header' }) requestId!: string;
   @ApiPropertyOptional({ type: [ProblemFieldError] }) errors?: ProblemFieldError[];

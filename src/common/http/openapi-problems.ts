@@ -1,0 +1,88 @@
+import type { OpenAPIObject } from '@nestjs/swagger';
+import { PROBLEM_CONTENT_TYPE, RETRY_AFTER_HEADER } from '../errors/problem';
+
+type Operation = NonNullable<OpenAPIObject['paths'][string]['get']>;
+type Response = { description: string; content?: Record<string, unknown>; headers?: Record<string, unknown> };
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
+const PROBLEM_SCHEMA = { $ref: '#/components/schemas/Problem' };
+
+/**
+ * The error answers every route can give, whether or not its controller says so, with what they mean. Each is
+ * added where the route lacks it, so that a controller's own, more specific description stays.
+ */
+const COMMON: readonly {
+  status: string;
+  applies: (path: string, op: Operation) => boolean;
+  description: string;
+  headers?: Record<string, unknown>;
+}[] = [
+  {
+    status: '400',
+    applies: (_path, op) => op.requestBody !== undefined || (op.parameters ?? []).some((p) => inQuery(p)),
+    description: 'The request is not valid: `errors[]` names each field to correct (or the body is not JSON)',
+  },
+  {
+    status: '404',
+    applies: (path) => path.includes('{'),
+    description:
+      'No such record, or one the caller may not see (the same answer either way); an id that is not a UUID too',
+  },
+  {
+    status: '413',
+    applies: (_path, op) => op.requestBody !== undefined,
+    description: 'The request body is over the size limit',
+  },
+  {
+    status: '415',
+    applies: (_path, op) => op.requestBody !== undefined,
+    description: 'The request body is not application/json',
+  },
+  {
+    status: '503',
+    applies: () => true,
+    description:
+      'The database is unavailable or the request met contention (a deadlock, a lock timeout, the access log ' +
+      'busy): nothing was done; try again after Retry-After seconds',
+    headers: RETRY_AFTER_HEADER,
+  },
+];
+
+function inQuery(p: unknown): boolean {
+  return typeof p === 'object' && p !== null && (p as { in?: string }).in === 'query';
+}
+
+/**
+ * Completes the OpenAPI document's error answers: every error is an RFC 9457 problem
+ * (`application/problem+json`, the Problem schema, as ProblemFilter sends it), and every operation lists the
+ * answers any route can give (COMMON). Controllers document the errors particular to them.
+ */
+export function completeProblemResponses(document: OpenAPIObject): OpenAPIObject {
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const method of METHODS) {
+      const op = item[method];
+      if (!op) continue;
+      const responses = op.responses as Record<string, Response>;
+      for (const common of COMMON) {
+        if (!responses[common.status] && common.applies(path, op)) {
+          responses[common.status] = {
+            description: common.description,
+            ...(common.headers ? { headers: common.headers } : {}),
+          };
+        } else if (responses[common.status] && common.headers) {
+          responses[common.status].headers = { ...common.headers, ...responses[common.status].headers };
+        }
+      }
+      for (const [status, response] of Object.entries(responses)) {
+        if (Number(status) < 400) continue;
+        const content = response.content ?? {};
+        const schema =
+          (content[PROBLEM_CONTENT_TYPE] as { schema?: unknown } | undefined)?.schema ??
+          (content['application/json'] as { schema?: unknown } | undefined)?.schema ??
+          PROBLEM_SCHEMA;
+        response.content = { [PROBLEM_CONTENT_TYPE]: { schema } };
+      }
+    }
+  }
+  return document;
+}
