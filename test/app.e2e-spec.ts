@@ -1,11 +1,12 @@
 import { Body, Controller, Get, Module, Post } from '@nestjs/common';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsString, MaxLength, ValidateNested } from 'class-validator';
+import { getMetadataStorage, IsIn, IsInt, IsString, MaxLength, ValidateNested } from 'class-validator';
 import type { AddressInfo } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { Public } from '../src/authz/policy.decorator';
+import { hasOwnMessage } from '../src/common/errors/validation-errors';
 import { startTestApp, TestApp } from './support/app';
 
 class ProbeNested {
@@ -210,6 +211,27 @@ describe('application (end to end)', () => {
       ]),
     );
     expect(JSON.stringify(res.body)).not.toMatch(/MARKER/);
+  });
+
+  it('a refusal that names no field says what is wrong with the request, not to see errors[]', async () => {
+    const res = await http().post('/api/v1/auth/login').send([1, 2]).expect(400);
+    expect(res.body).toMatchObject({ code: 'request.validation' });
+    expect(res.body).not.toHaveProperty('errors');
+    expect(res.body.detail).toMatch(/JSON object/);
+    const vi = await http().post('/api/v1/auth/login').set('Accept-Language', 'vi').send([1]).expect(400);
+    expect(vi.body.detail).toMatch(/đối tượng JSON/);
+  });
+
+  it('every constraint of every request body has a message of its own, in both languages', () => {
+    // class-validator's registry holds the constraints of every DTO class the app has loaded.
+    const registry = getMetadataStorage() as unknown as {
+      validationMetadatas: Map<unknown, { name?: string; type: string }[]>;
+    };
+    const codes = new Set<string>();
+    for (const metas of registry.validationMetadatas.values())
+      for (const m of metas) if (m.type !== 'conditionalValidation') codes.add(m.name ?? m.type);
+    expect(codes.size).toBeGreaterThan(10);
+    expect([...codes].filter((code) => !hasOwnMessage(code))).toEqual([]);
   });
 
   it('a valid body passes the global pipe', async () => {

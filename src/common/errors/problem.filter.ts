@@ -86,7 +86,10 @@ export class ProblemFilter implements ExceptionFilter {
       type: `${PROBLEM_TYPE_BASE}${code}`,
       title: entry.title[lang],
       status: entry.status,
-      detail: (detail ?? DEFAULT_DETAIL[code] ?? entry.title)[lang],
+      detail: (detail ??
+        (errors?.length ? undefined : NO_FIELDS[code]) ??
+        DEFAULT_DETAIL[code] ??
+        entry.title)[lang],
       code,
       requestId,
       ...(errors?.length
@@ -147,6 +150,14 @@ export class ProblemFilter implements ExceptionFilter {
     return { code: 'internal' };
   }
 }
+
+/** The detail of a refusal that names no field (`errors[]` absent): the request as a whole could not be read. */
+const NO_FIELDS: Partial<Record<ErrorCode, LocalizedText>> = {
+  'request.validation': {
+    en: 'The request could not be read: send a JSON object with the fields this route takes, whole.',
+    vi: 'Không đọc được yêu cầu: hãy gửi đầy đủ một đối tượng JSON với các trường mà đường dẫn này nhận.',
+  },
+};
 
 /**
  * The body parser's refusals (body-parser's `type`s), each a client's error: an unknown charset or content

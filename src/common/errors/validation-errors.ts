@@ -44,8 +44,15 @@ const MESSAGES: Record<string, LocalizedText> = {
   matches: { en: 'has the wrong format', vi: 'sai định dạng' },
   isObject: { en: 'must be an object', vi: 'phải là đối tượng' },
   nestedValidation: { en: 'must be an object', vi: 'phải là đối tượng' },
+  unknownValue: { en: 'must be an object', vi: 'phải là đối tượng' },
+  equals: { en: 'has a value this field does not take', vi: 'có giá trị mà trường này không nhận' },
 };
 const FALLBACK: LocalizedText = { en: 'is not valid', vi: 'không hợp lệ' };
+
+/** Whether a constraint's failures get a message of their own (not FALLBACK's). */
+export function hasOwnMessage(constraint: string): boolean {
+  return Object.hasOwn(MESSAGES, constraint);
+}
 const MAX_FIELD_PATH = 100;
 /** A property name as a client's code would write it, or an array index. */
 const PLAIN_NAME = /^(?:[A-Za-z][A-Za-z0-9_]{0,63}|\d{1,6})$/;
