@@ -305,16 +305,14 @@ export class ConsentsService {
         `SELECT ${CONSENT_COLUMNS} FROM consents k WHERE k.id = $1 AND k.case_id = $2 FOR UPDATE`,
         [consentId, caseId],
       );
-      const visible =
-        row &&
-        consent &&
-        ability.can('read', {
-          kind: 'Consent',
+      const subject = row &&
+        consent && {
+          kind: 'Consent' as const,
           wardCode: row.wardCode,
           provinceCode: row.provinceCode,
           status: consent.status,
-        });
-      if (!row || !consent || !visible) {
+        };
+      if (!row || !consent || !subject || !ability.can('read', subject)) {
         deny(p, {
           action: 'consent.withdraw',
           resourceType: 'consent',
@@ -325,19 +323,20 @@ export class ConsentsService {
         });
         throw new DomainError('resource.not_found');
       }
-      if (consent.status === 'withdrawn') {
-        throw new DomainError('conflict.state', {
-          en: 'The consent was already withdrawn.',
-          vi: 'Sự đồng ý đã được rút lại.',
-        });
-      }
-      // Ended by its expiry: withdrawing it now would rewrite its history (and its referrals' revocations would
-      // name a withdrawal instead of the expiry).
-      if (consent.status === 'expired') {
-        throw new DomainError('conflict.state', {
-          en: 'The consent has expired; there is nothing left to withdraw.',
-          vi: 'Sự đồng ý đã hết hạn; không còn gì để rút lại.',
-        });
+      // Only an active consent is withdrawn (the withdraw rule). One ended by its expiry stays so: withdrawing it
+      // now would rewrite its history (and its referrals' revocations would name a withdrawal, not the expiry).
+      if (!ability.can('withdraw', subject)) {
+        throw new DomainError(
+          'conflict.state',
+          consent.status === 'withdrawn'
+            ? { en: 'The consent was already withdrawn.', vi: 'Sự đồng ý đã được rút lại.' }
+            : consent.status === 'expired'
+              ? {
+                  en: 'The consent has expired; there is nothing left to withdraw.',
+                  vi: 'Sự đồng ý đã hết hạn; không còn gì để rút lại.',
+                }
+              : { en: 'This consent cannot be withdrawn.', vi: 'Không thể rút lại sự đồng ý này.' },
+        );
       }
       const [[updated]] = await m.query<[ConsentRow[], number]>(
         `UPDATE consents k SET withdrawn_at = now(), withdrawn_by = $2 WHERE k.id = $1 RETURNING ${CONSENT_COLUMNS}`,
