@@ -332,7 +332,9 @@ export class ReferralsService {
     return this.afterExpiry(p, async (m, deny) => {
       // Locked: a referral revoked or ended meanwhile (a consent withdrawn, the case closed) takes no note.
       const row = await this.referrals.findById(m, referralId, true);
-      const organizationId = p.role === 'provider' ? p.organizationId : null;
+      // A provider's note is its organisation's, on a referral to that organisation: the subject names the
+      // referral's organisation, so the rule decides both (a ward's note belongs to no organisation).
+      const organizationId = p.role === 'provider' ? (row?.organizationId ?? null) : null;
       const allowed =
         row &&
         ability.can('create', {
@@ -341,8 +343,7 @@ export class ReferralsService {
           provinceCode: row.provinceCode,
           organizationId,
           referralStatus: p.role === 'provider' ? row.status : null,
-        }) &&
-        (p.role !== 'provider' || row.organizationId === p.organizationId);
+        });
       if (!row || !allowed) {
         deny(p, {
           action: 'note.create',
