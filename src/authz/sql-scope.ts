@@ -55,7 +55,6 @@ export class UnsupportedConditionError extends Error {
   }
 }
 
-export const SQL_TRUE: SqlCondition = { sql: 'TRUE', params: {} };
 export const SQL_FALSE: SqlCondition = { sql: 'FALSE', params: {} };
 
 /** The WHERE condition selecting exactly the rows of `subject` the ability allows for `action`. */

@@ -7,7 +7,7 @@ describe('loadConfig', () => {
   it('applies documented defaults', () => {
     const c = loadConfig({}, '/srv/haven');
     expect(c).toMatchObject({
-      env: 'development',
+      production: false,
       host: '127.0.0.1',
       port: 3000,
       dataDir: '/srv/haven/data',

@@ -72,7 +72,6 @@ export const envSchema = z.object({
 export type RawEnv = z.infer<typeof envSchema>;
 
 export interface AppConfig {
-  readonly env: RawEnv['NODE_ENV'];
   readonly production: boolean;
   readonly host: string;
   readonly port: number;
@@ -203,7 +202,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (problems.length) throw new ConfigError(problems);
 
   return {
-    env: e.NODE_ENV,
     production: e.NODE_ENV === 'production',
     host: e.HOST,
     port: e.PORT,

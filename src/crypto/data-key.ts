@@ -76,11 +76,6 @@ export function uuidToBytes(uuid: string): Buffer {
   return bytes;
 }
 
-export function bytesToUuid(bytes: Uint8Array): string {
-  const h = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
-
 /**
  * Additional data of a wrapped DEK: binds it to its owner, its id and the KEK version that wrapped it, so a
  * wrapped key copied to another owner's row (or relabelled with another version) does not unwrap.

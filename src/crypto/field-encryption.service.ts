@@ -60,12 +60,6 @@ export function fieldsAt(
   return out;
 }
 
-/** TypeORM column transformer for bytea columns holding a Ciphertext. */
-export const ciphertextTransformer = {
-  to: (value: Ciphertext | null | undefined): Buffer | null | undefined => value,
-  from: (value: Buffer | null): Ciphertext | null => (value === null ? null : asCiphertext(value)),
-};
-
 /**
  * Protects field values at rest: seals and opens them with an owner's DEK, bound to their location. Only
  * the categories a caller may see are ever decrypted (decryptSections).

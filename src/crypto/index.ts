@@ -23,7 +23,6 @@ export { EnvKeyProvider } from './env-key-provider';
 export {
   asCiphertext,
   ciphertextKeyId,
-  ciphertextTransformer,
   type DecryptedSections,
   type EncryptedField,
   type EncryptedSections,

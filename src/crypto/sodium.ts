@@ -8,7 +8,6 @@ export const AEAD_KEY_BYTES = 32;
 export const AEAD_NONCE_BYTES = 24;
 export const AEAD_TAG_BYTES = 16;
 export const KDF_KEY_BYTES = 32;
-export const SIGN_SEED_BYTES = 32;
 /** Largest value the field cipher accepts; far above any case field, small enough to stay in WASM memory. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 

@@ -117,13 +117,6 @@ export class UsersRepository {
     await this.repo(manager).update({ id }, changes);
   }
 
-  async bumpTokenVersion(id: string, manager: EntityManager): Promise<void> {
-    await manager.query(
-      `UPDATE users SET token_version = token_version + 1, updated_at = now() WHERE id = $1`,
-      [id],
-    );
-  }
-
   async list(filter: UserListFilter): Promise<{ items: User[]; total: number }> {
     const qb = this.repo()
       .createQueryBuilder('u')
