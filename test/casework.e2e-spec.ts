@@ -1389,6 +1389,42 @@ describe('cases, consent and referrals (end to end)', () => {
       ]);
     });
 
+    it('an organisation that stops serving a commune loses the referrals a sector consent gave it there, not a named one', async () => {
+      const org = await givenOrganization(t, {
+        name: 'Trung tâm thử đổi địa bàn (giả định)',
+        sector: 'social',
+        serviceArea: { communeCodes: ['00145', '00118'] },
+      });
+      const c = await newCase(); // in 00145
+      const bySector = await consent(c.id, {
+        sector: 'social',
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const viaSector = await refer(c.id, org.id, bySector);
+      const named = await newCase();
+      const byName = await consent(named.id, {
+        organizationId: org.id,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const viaName = await refer(named.id, org.id, byName);
+      // A change that keeps 00145 ends nothing; one that drops it ends the sector's referral there.
+      await as('admin')
+        .patch(`/api/v1/organizations/${org.id}`, { serviceArea: { communeCodes: ['00145'] } })
+        .expect(200);
+      const status = async (id: string) =>
+        (
+          await t.app.get(DataSource).query(`SELECT status, revoke_cause FROM referrals WHERE id = $1`, [id])
+        )[0];
+      expect(await status(viaSector.id)).toEqual({ status: 'pending', revoke_cause: null });
+      await as('admin')
+        .patch(`/api/v1/organizations/${org.id}`, { serviceArea: { communeCodes: ['00118'] } })
+        .expect(200);
+      expect(await status(viaSector.id)).toEqual({ status: 'revoked', revoke_cause: 'organization_changed' });
+      expect(await status(viaName.id)).toEqual({ status: 'pending', revoke_cause: null });
+    });
+
     it('an expired consent cannot be withdrawn (409): its end stays its expiry', async () => {
       const c = await newCase();
       const consentId = await consentForAnHour(c.id);

@@ -1,14 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import type { AuditActor, AuditRequestMeta } from '../audit/audit.types';
+import type { AuditRequestMeta } from '../audit/audit.types';
 import type { RevokeCause } from '../referrals/referral-state';
-
-/**
- * Who revokes: the officer withdrawing a consent, or the system on expiry, acting inside the request that
- * noticed it (whose metadata its access-log entries carry, as an actor's would).
- */
-export type Revoker = AuditActor | { readonly system: true; readonly request: AuditRequestMeta };
+import { revokeReferrals, type Revoker } from '../referrals/referral-ending';
 
 /**
  * SQL: whether the consent row `alias` is active, by the database's clock (not withdrawn, not expired). Access
@@ -53,7 +48,7 @@ export class ConsentExpiryService {
     by: Revoker,
   ): Promise<string[]> {
     if (consentIds.length === 0) return [];
-    return revokeReferrals(m, this.audit, 'r.consent_id = ANY($3)', [consentIds], cause, by);
+    return revokeReferrals(m, this.audit, 'r.consent_id = ANY($1)', [consentIds], cause, by);
   }
 
   /** Revokes the live referrals of a case that closes or is crypto-shredded; returns their ids. */
@@ -63,7 +58,7 @@ export class ConsentExpiryService {
     cause: 'case_closed' | 'case_shredded',
     by: Revoker,
   ): Promise<string[]> {
-    return revokeReferrals(m, this.audit, 'r.case_id = $3', [caseId], cause, by);
+    return revokeReferrals(m, this.audit, 'r.case_id = $1', [caseId], cause, by);
   }
 
   /**
@@ -87,62 +82,4 @@ export class ConsentExpiryService {
     // A transaction on the caller's connection (a savepoint when it is already in one).
     return m.transaction((t) => this.revokeReferralsOf(t, ids, 'consent_expired', { system: true, request }));
   }
-}
-
-/** SQL: over alias `r`, a referral still live (what revokeReferrals revokes). */
-const LIVE_REFERRAL = `r.status IN ('pending', 'accepted')`;
-
-/**
- * Locks the live referrals `where` selects (over alias `r`; its parameters from $1 on), in id order, before any
- * access-log entry of the caller's transaction takes a stripe (a referral's move takes its row, then a stripe):
- * for a change that will revoke several after writing entries of its own.
- */
-export async function lockLiveReferrals(
-  m: EntityManager,
-  where: string,
-  params: readonly unknown[],
-): Promise<void> {
-  await m.query(
-    `SELECT 1 FROM referrals r WHERE (${where}) AND ${LIVE_REFERRAL} ORDER BY r.id FOR UPDATE`,
-    params,
-  );
-}
-
-/**
- * Revokes the live referrals `where` selects (its parameters from $3 on: `params`), each with its access-log
- * entry; returns their ids. Shared by the ends of a referral's ground: its consent, its case, its organisation.
- */
-export async function revokeReferrals(
-  m: EntityManager,
-  audit: AuditService,
-  where: string,
-  params: readonly unknown[],
-  cause: RevokeCause,
-  by: Revoker,
-): Promise<string[]> {
-  const actor = 'system' in by ? null : by;
-  const [rows] = await m.query<
-    [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
-  >(
-    `UPDATE referrals r SET status = 'revoked', revoke_cause = $1, revoked_at = now(), revoked_by = $2,
-            version = r.version + 1, updated_at = now()
-     FROM cases c
-     WHERE c.id = r.case_id AND ${where} AND ${LIVE_REFERRAL}
-     RETURNING r.id, r.case_id, c.ward_code, c.province_code`,
-    [cause, actor?.userId ?? null, ...params],
-  );
-  for (const r of rows) {
-    await audit.record(m, actor, {
-      action: 'referral.revoke',
-      resourceType: 'referral',
-      resourceId: r.id,
-      caseId: r.case_id,
-      fields: ['triage'],
-      reason: `referral.${cause}`,
-      provinceCode: r.province_code,
-      wardCode: r.ward_code,
-      request: by.request,
-    });
-  }
-  return rows.map((r) => r.id);
 }

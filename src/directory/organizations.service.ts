@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { endGrants, lockLiveGrants } from '../break-glass/grant-ending';
-import { lockLiveReferrals, revokeReferrals } from '../consents/consent-expiry.service';
+import { lockLiveReferrals, revokeReferrals } from '../referrals/referral-ending';
 import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
@@ -22,7 +22,7 @@ import {
   UpdateOrganizationDto,
 } from './dto/organization.dto';
 import { Organization, ServiceScope } from './organization.entity';
-import { ORGANIZATION_COLUMNS, OrganizationsRepository } from './organizations.repository';
+import { ORGANIZATION_COLUMNS, OrganizationsRepository, servesCommuneSql } from './organizations.repository';
 
 interface ResolvedArea {
   scope: ServiceScope;
@@ -145,26 +145,25 @@ export class OrganizationsService {
         // Every row this change may end is locked before the first access-log entry takes a stripe: a referral's
         // move or a grant's review takes its row first and a stripe then, and the other order could deadlock
         // with one of them on another instance.
-        // (Only a change of sector revokes referrals; either change ends the grants.)
-        if (made.includes('organization.sector_changed')) {
-          await lockLiveReferrals(manager, 'r.organization_id = $1', [org.id]);
-        }
+        await lockLiveReferrals(manager, 'r.organization_id = $1', [org.id]);
         await lockLiveGrants(manager, 'g.organization_id = $1', [org.id]);
       }
       const updated = await this.organizations.save(org, manager);
-      if (made.includes('organization.sector_changed')) {
-        // A consent given to the old sector does not cover the organisation any more: those referrals end.
+      if (ends) {
+        // A consent given to a sector covers that sector's organisations serving the case's commune: one whose
+        // sector changed, or which no longer serves the commune, loses the referrals such a consent gave it (a
+        // consent naming it keeps them). Read after the save: the new sector and area.
         await revokeReferrals(
           manager,
           this.audit,
-          `r.organization_id = $3 AND EXISTS (SELECT 1 FROM consents cs
-             WHERE cs.id = r.consent_id AND cs.sector IS NOT NULL AND cs.sector <> $4)`,
+          `r.organization_id = $1 AND EXISTS (SELECT 1 FROM consents cs
+             WHERE cs.id = r.consent_id AND cs.sector IS NOT NULL
+               AND (cs.sector <> $2 OR NOT EXISTS (SELECT 1 FROM organizations o
+                     WHERE o.id = r.organization_id AND ${servesCommuneSql('o', 'c.province_code', 'c.ward_code')})))`,
           [org.id, org.sector],
           'organization_changed',
           caller,
         );
-      }
-      if (ends) {
         // Emergency access was opened under the old sector and area: it ends now.
         await endGrants(
           manager,

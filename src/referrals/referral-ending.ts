@@ -1,0 +1,76 @@
+import type { EntityManager } from 'typeorm';
+import type { AuditService } from '../audit/audit.service';
+import type { AuditActor, AuditRequestMeta } from '../audit/audit.types';
+import type { RevokeCause } from './referral-state';
+
+/**
+ * How referrals end when their ground does (a consent withdrawn or expired, a case closed or shredded, an
+ * organisation changed): locked first, in id order, then revoked each with its access-log entry. The
+ * break-glass module's grant-ending.ts does the same for emergency grants.
+ */
+
+/**
+ * Who revokes: the officer withdrawing a consent, or the system on expiry, acting inside the request that
+ * noticed it (whose metadata its access-log entries carry, as an actor's would).
+ */
+export type Revoker = AuditActor | { readonly system: true; readonly request: AuditRequestMeta };
+
+/** SQL: over alias `r`, a referral still live (what revokeReferrals revokes). */
+const LIVE_REFERRAL = `r.status IN ('pending', 'accepted')`;
+
+/**
+ * Locks the live referrals `where` selects (over alias `r`; its parameters from $1 on), in id order, before any
+ * access-log entry of the caller's transaction takes a stripe (a referral's move takes its row, then a stripe):
+ * for a change that will revoke several after writing entries of its own.
+ */
+export async function lockLiveReferrals(
+  m: EntityManager,
+  where: string,
+  params: readonly unknown[],
+): Promise<void> {
+  await m.query(
+    `SELECT 1 FROM referrals r WHERE (${where}) AND ${LIVE_REFERRAL} ORDER BY r.id FOR UPDATE`,
+    params,
+  );
+}
+
+/**
+ * Revokes the live referrals `where` selects (over alias `r`, with the case as `c`; its parameters from $1 on),
+ * each with its access-log entry; returns their ids. Shared by the ends of a referral's ground: its consent,
+ * its case, its organisation.
+ */
+export async function revokeReferrals(
+  m: EntityManager,
+  audit: AuditService,
+  where: string,
+  params: readonly unknown[],
+  cause: RevokeCause,
+  by: Revoker,
+): Promise<string[]> {
+  const actor = 'system' in by ? null : by;
+  const n = params.length;
+  const [rows] = await m.query<
+    [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
+  >(
+    `UPDATE referrals r SET status = 'revoked', revoke_cause = $${n + 1}, revoked_at = now(),
+            revoked_by = $${n + 2}, version = r.version + 1, updated_at = now()
+     FROM cases c
+     WHERE c.id = r.case_id AND (${where}) AND ${LIVE_REFERRAL}
+     RETURNING r.id, r.case_id, c.ward_code, c.province_code`,
+    [...params, cause, actor?.userId ?? null],
+  );
+  for (const r of rows) {
+    await audit.record(m, actor, {
+      action: 'referral.revoke',
+      resourceType: 'referral',
+      resourceId: r.id,
+      caseId: r.case_id,
+      fields: ['triage'],
+      reason: `referral.${cause}`,
+      provinceCode: r.province_code,
+      wardCode: r.ward_code,
+      request: by.request,
+    });
+  }
+  return rows.map((r) => r.id);
+}
