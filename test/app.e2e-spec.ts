@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { Public } from '../src/authz/policy.decorator';
 import { hasOwnMessage } from '../src/common/errors/validation-errors';
 import { startTestApp, TestApp } from './support/app';
+import { waitFor } from './support/wait';
 
 class ProbeNested {
   @IsString() @MaxLength(30) fullName!: string;
@@ -17,6 +18,9 @@ class ProbeDto {
   @IsInt() count!: number;
   @ValidateNested() @Type(() => ProbeNested) survivor!: ProbeNested;
 }
+
+/** Resolved when the next call of GET /probe/slow has reached its handler. */
+const slowCalls: (() => void)[] = [];
 
 // A test-only controller to drive the global pipes and filters (public: no sign-in needed).
 @Public()
@@ -38,6 +42,7 @@ class ProbeController {
 
   @Get('slow')
   async slow(): Promise<{ ok: true }> {
+    for (const reached of slowCalls.splice(0)) reached();
     await new Promise((r) => setTimeout(r, 400));
     return { ok: true };
   }
@@ -289,10 +294,16 @@ describe('application (end to end)', () => {
         headers: { 'X-Request-Id': 'log-abort-0001' },
       });
       req.on('error', () => undefined);
+      const reached = new Promise<void>((r) => slowCalls.push(r));
       req.end();
-      await new Promise((r) => setTimeout(r, 100));
+      // Gone while the handler works (not before the server has read the request, on a stalled event loop).
+      await reached;
       req.destroy();
-      await new Promise((r) => setTimeout(r, 600));
+      await waitFor(
+        () => t.logs.some((l) => l.includes('log-abort-0001') && l.includes('responseTime')),
+        5_000,
+      );
+      await new Promise((r) => setTimeout(r, 500)); // and not a second line when the handler finishes
     } finally {
       await new Promise((r) => server.close(r));
     }

@@ -833,7 +833,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
 describe('token expiry (short TTL)', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ HAVEN_ACCESS_TOKEN_TTL_SECONDS: '3' });
+    t = await startTestApp({ HAVEN_ACCESS_TOKEN_TTL_SECONDS: '5' });
     await givenDemoUnits(t);
   });
   afterAll(async () => {
@@ -846,15 +846,15 @@ describe('token expiry (short TTL)', () => {
       .post('/api/v1/auth/login')
       .send({ username: 'ward.expiry', password: TEST_PASSWORD })
       .expect(200);
-    expect(res.body.expiresIn).toBe(3);
+    expect(res.body.expiresIn).toBe(5);
     const token = res.body.accessToken as string;
-    // `iat` and `exp` are whole seconds (iat rounded down), so a token lives between 2 and 3 s: the first use
+    // `iat` and `exp` are whole seconds (iat rounded down), so a token lives between 4 and 5 s: the first use
     // comes well inside that, and the wait is measured from the token's own `exp`, not from a guess of the clock.
     const { iat, exp } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as {
       iat: number;
       exp: number;
     };
-    expect(exp - iat).toBe(3);
+    expect(exp - iat).toBe(5);
     await request(t.app.getHttpServer()).get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(200);
     await new Promise((r) => setTimeout(r, Math.max(0, exp * 1000 - Date.now()) + 1100));
     const expired = await request(t.app.getHttpServer())

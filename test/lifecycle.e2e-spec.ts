@@ -205,7 +205,14 @@ describe('service process lifecycle (npm start)', () => {
         }),
         () => ({ status: 0 }), // refused: the server had stopped accepting
       );
-    const inFlight = Array.from({ length: 40 }, () => create());
+    let answered!: () => void;
+    const firstAnswer = new Promise<void>((resolve) => (answered = resolve));
+    const inFlight = Array.from({ length: 40 }, () =>
+      create().then((r) => {
+        if (r.status === 201) answered();
+        return r;
+      }),
+    );
     // Sign-ins too: their password check runs in worker threads that stop at shutdown.
     const signIns = Array.from({ length: 4 }, () =>
       fetch(`${base}/api/v1/auth/login`, {
@@ -217,22 +224,29 @@ describe('service process lifecycle (npm start)', () => {
         () => 0,
       ),
     );
-    await new Promise((r) => setTimeout(r, 30));
+    // The signal comes once the service answers them (the first registration is back, the rest in flight), not
+    // after a guess of how long that takes on a loaded machine.
+    await Promise.race([firstAnswer, new Promise((r) => setTimeout(r, 10_000))]);
     const signalled = Date.now();
     first.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    // A new connection (no keep-alive reuse) after the signal.
-    const late = await new Promise<number>((resolve) => {
-      const req = httpRequest(
-        { host: '127.0.0.1', port: Number(env.PORT), path: '/health', agent: false },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? -1);
-        },
-      );
-      req.on('error', () => resolve(0));
-      req.end();
-    });
+    // A new connection (no keep-alive reuse) after the signal: refused once the listener has closed, which the
+    // child does on the signal (polled for a few seconds, not assumed done after a fixed wait).
+    const connect = () =>
+      new Promise<number>((resolve) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port: Number(env.PORT), path: '/health', agent: false },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? -1);
+          },
+        );
+        req.on('error', () => resolve(0));
+        req.end();
+      });
+    let late = await connect();
+    for (const until = Date.now() + 5_000; late !== 0 && Date.now() < until; late = await connect()) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const results = await Promise.all(inFlight);
     // Every sign-in is answered, well before the drain's timeout would have cut it.
     for (const status of await Promise.all(signIns)) expect([0, 200, 503]).toContain(status);
