@@ -167,3 +167,14 @@ function scalar(node: AstNode): void {
     throw new UnsupportedConditionError(`equality on "${node.field}" with a non-scalar value`);
   }
 }
+
+/** Rewrites TypeORM-style `:name` parameters into positional `$n` ones for EntityManager.query. */
+export function positional(condition: SqlCondition, first = 1): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const sql = condition.sql.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (_m, name: string) => {
+    if (!(name in condition.params)) throw new Error(`missing SQL parameter ${name}`);
+    params.push(condition.params[name]);
+    return `$${first + params.length - 1}`;
+  });
+  return { sql, params };
+}

@@ -4,7 +4,7 @@ import type { EntityManager } from 'typeorm';
 import type { AppAbility } from '../authz/ability.factory';
 import { permittedCaseCategories } from '../authz/field-scope';
 import type { Principal } from '../authz/principal';
-import { accessibleWhere } from '../authz/sql-scope';
+import { accessibleWhere, positional } from '../authz/sql-scope';
 import type { BreakGlassSubject } from '../authz/subjects';
 import { AuditService } from '../audit/audit.service';
 import { servesCommuneSql } from '../directory/organizations.repository';
@@ -216,11 +216,7 @@ export class BreakGlassService {
     const status = q.status ?? 'pending';
     return this.audit.transaction(async (m) => {
       const scope = accessibleWhere(ability, 'read', 'BreakGlass', GRANT_COLUMNS);
-      const params: unknown[] = [];
-      const sql = scope.sql.replace(/:(\w+)/g, (_, name: string) => {
-        params.push(scope.params[name]);
-        return `$${params.length}`;
-      });
+      const { sql, params } = positional(scope);
       const filter =
         status === 'pending'
           ? 'AND g.reviewed_at IS NULL'

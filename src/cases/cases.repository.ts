@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { conditionNamesOnly, conditionUses, SqlCondition } from '../authz/sql-scope';
+import { conditionNamesOnly, conditionUses, positional, SqlCondition } from '../authz/sql-scope';
 import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import { pageWindow } from '../database/page-limit';
@@ -248,17 +248,6 @@ function toReferralSummary(r: Raw): ReferralSummary {
 /** Whether a condition names no column but `c.ward_code` and `c.province_code` (a list's total: case_counts). */
 export function byCommune(sql: string): boolean {
   return conditionNamesOnly({ sql }, 'c.ward_code', 'c.province_code');
-}
-
-/** Rewrites TypeORM-style `:name` parameters into positional `$n` ones for EntityManager.query. */
-export function positional(condition: SqlCondition, first = 1): { sql: string; params: unknown[] } {
-  const params: unknown[] = [];
-  const sql = condition.sql.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (_m, name: string) => {
-    if (!(name in condition.params)) throw new Error(`missing SQL parameter ${name}`);
-    params.push(condition.params[name]);
-    return `$${first + params.length - 1}`;
-  });
-  return { sql, params };
 }
 
 /** Narrow queries on cases. Every list takes the caller's scope as a SQL condition built from the rules. */

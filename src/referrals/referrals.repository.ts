@@ -1,13 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { servesCommuneSql } from '../directory/organizations.repository';
-import { conditionUses, SqlCondition } from '../authz/sql-scope';
+import { conditionUses, positional, SqlCondition } from '../authz/sql-scope';
 import {
   type CaseTriageRow,
   CLOSE_REASON_COLUMN,
   JOINED_TRIAGE_COLUMNS,
   joinedTriageRow,
-  positional,
   sealedSql,
 } from '../cases/cases.repository';
 import type { CaseSectionCategory } from '../cases/case-sections';
