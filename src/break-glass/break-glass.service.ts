@@ -8,7 +8,7 @@ import { accessibleWhere, positional } from '../authz/sql-scope';
 import type { BreakGlassSubject } from '../authz/subjects';
 import { AuditService } from '../audit/audit.service';
 import { servesCommuneSql } from '../directory/organizations.repository';
-import { endedNowSql, endGrants, lockLiveGrants } from './grant-ending';
+import { endedNowSql, endGrants, liveGrantSql, lockLiveGrants } from './grant-ending';
 import { CasesRepository } from '../cases/cases.repository';
 import { pageWindow } from '../database/page-limit';
 import { CASE_OWNER, caseSubject } from '../cases/cases.service';
@@ -58,7 +58,7 @@ interface GrantRow {
 
 const GRANT_SELECT = `SELECT g.id, g.case_id, c.code AS case_code, g.user_id, u.username, g.organization_id, g.sector,
     g.categories, g.province_code, g.ward_code, g.enc_justification, g.opened_at, g.expires_at,
-    g.expires_at > now() AS active, g.reviewed_by, g.reviewed_at, g.justified, g.enc_review_note
+    ${liveGrantSql('g')} AS active, g.reviewed_by, g.reviewed_at, g.justified, g.enc_review_note
   FROM break_glass_grants g JOIN cases c ON c.id = g.case_id JOIN users u ON u.id = g.user_id`;
 
 const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');

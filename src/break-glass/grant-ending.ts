@@ -2,8 +2,12 @@ import type { EntityManager } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
 import type { AuditActor } from '../audit/audit.types';
 
-/** SQL: over alias `g`, a grant still running (what endGrants ends). */
-const LIVE = 'g.expires_at > now()';
+/** SQL: whether grant `alias` is still running, by the database's clock (what endGrants ends). */
+export function liveGrantSql(alias: string): string {
+  return `${alias}.expires_at > now()`;
+}
+
+const LIVE = liveGrantSql('g');
 
 /**
  * Locks the live grants `where` selects (over alias `g`; its parameters from $1 on), in id order, before any

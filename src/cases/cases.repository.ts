@@ -5,7 +5,9 @@ import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import { pageWindow } from '../database/page-limit';
 import type { GatedRead, GatedWrite } from '../database/gated-write';
+import { liveGrantSql } from '../break-glass/grant-ending';
 import { consentActiveSql, effectiveReferralStatusSql } from '../consents/consent-expiry.service';
+import { liveReferralSql } from '../referrals/referral-ending';
 import type { ReferralOutcome, ReferralStatus, RevokeCause } from '../referrals/referral-state';
 import type {
   AgeGroup,
@@ -93,7 +95,7 @@ export const CASE_COLUMNS = {
   'referral.consentCategories': { sql: 'cs.categories', array: true },
   // An emergency grant: the users holding an active (unexpired) one on the case; `active` is implied by that.
   'breakGlass.userId': {
-    sql: 'ARRAY(SELECT bg.user_id FROM break_glass_grants bg WHERE bg.case_id = c.id AND bg.expires_at > now())',
+    sql: `ARRAY(SELECT bg.user_id FROM break_glass_grants bg WHERE bg.case_id = c.id AND ${liveGrantSql('bg')})`,
     array: true,
   },
   'breakGlass.active': 'TRUE',
@@ -509,7 +511,7 @@ export class CasesRepository {
                         'urgency', r.urgency, 'due_at', r.due_at, 'created_at', r.created_at,
                         'overdue', (r.status = 'pending' AND ${consentActiveSql('cs')} AND r.due_at < now()),
                         'outcome', r.outcome,
-                        'revoke_cause', CASE WHEN r.status IN ('pending', 'accepted')
+                        'revoke_cause', CASE WHEN ${liveReferralSql('r')}
                           AND NOT ${consentActiveSql('cs')} THEN ${ENDED_CONSENT_CAUSE} ELSE r.revoke_cause END)
                       ORDER BY r.created_at, r.id), '[]'::json)
                  FROM referrals r JOIN organizations o ON o.id = r.organization_id

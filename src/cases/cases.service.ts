@@ -22,6 +22,7 @@ import {
 import { AuditService } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
+import { liveGrantSql } from '../break-glass/grant-ending';
 import { ConsentExpiryService, effectiveReferralStatusSql } from '../consents/consent-expiry.service';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import { ageOn, deriveTriage, incidentDateOf, vietnamYear } from './case-classification';
@@ -593,7 +594,7 @@ export class CasesService {
                           FROM referrals r JOIN consents cs ON cs.id = r.consent_id
                          WHERE r.case_id = $1 AND r.organization_id = $2), '[]'::json) AS referrals,
               EXISTS (SELECT 1 FROM break_glass_grants g
-                       WHERE g.case_id = $1 AND g.user_id = $3 AND g.expires_at > now()) AS grant`,
+                       WHERE g.case_id = $1 AND g.user_id = $3 AND ${liveGrantSql('g')}) AS grant`,
       [caseId, p.organizationId, p.userId],
     );
     return row;

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { AuditRequestMeta } from '../audit/audit.types';
 import type { RevokeCause } from '../referrals/referral-state';
-import { revokeReferrals, type Revoker } from '../referrals/referral-ending';
+import { liveReferralSql, revokeReferrals, type Revoker } from '../referrals/referral-ending';
 
 /**
  * SQL: whether the consent row `alias` is active, by the database's clock (not withdrawn, not expired). Access
@@ -19,7 +19,7 @@ export function consentActiveSql(alias: string): string {
  * revocation; this is what makes the end of access not depend on every path running the sweep first.
  */
 export function effectiveReferralStatusSql(r: string, cs: string): string {
-  return `(CASE WHEN ${r}.status IN ('pending', 'accepted') AND NOT ${consentActiveSql(cs)} THEN 'revoked'
+  return `(CASE WHEN ${liveReferralSql(r)} AND NOT ${consentActiveSql(cs)} THEN 'revoked'
     ELSE ${r}.status END)`;
 }
 
@@ -74,7 +74,7 @@ export class ConsentExpiryService {
     const expired = await m.query<{ id: string }[]>(
       `SELECT cs.id FROM consents cs
        WHERE cs.withdrawn_at IS NULL AND cs.expires_at IS NOT NULL AND cs.expires_at <= now()
-         AND EXISTS (SELECT 1 FROM referrals r WHERE r.consent_id = cs.id AND r.status IN ('pending', 'accepted'))`,
+         AND EXISTS (SELECT 1 FROM referrals r WHERE r.consent_id = cs.id AND ${liveReferralSql('r')})`,
       [],
     );
     if (expired.length === 0) return [];

@@ -15,8 +15,12 @@ import type { RevokeCause } from './referral-state';
  */
 export type Revoker = AuditActor | { readonly system: true; readonly request: AuditRequestMeta };
 
-/** SQL: over alias `r`, a referral still live (what revokeReferrals revokes). */
-const LIVE_REFERRAL = `r.status IN ('pending', 'accepted')`;
+/** SQL: whether referral `alias` is still live, pending or accepted (what revokeReferrals revokes). */
+export function liveReferralSql(alias: string): string {
+  return `${alias}.status IN ('pending', 'accepted')`;
+}
+
+const LIVE_REFERRAL = liveReferralSql('r');
 
 /**
  * Locks the live referrals `where` selects (over alias `r`; its parameters from $1 on), in id order, before any

@@ -29,6 +29,7 @@ import {
   ReferralTransitions,
   statutoryUrgency,
 } from './referral-state';
+import { liveReferralSql } from './referral-ending';
 import { NoteView, ReferralListView, ReferralView, referralView } from './referral-view';
 import {
   createdRow,
@@ -114,7 +115,7 @@ export class ReferralsService {
         });
       }
       const live = await m.query<unknown[]>(
-        `SELECT 1 FROM referrals WHERE case_id = $1 AND organization_id = $2 AND status IN ('pending', 'accepted')`,
+        `SELECT 1 FROM referrals r WHERE r.case_id = $1 AND r.organization_id = $2 AND ${liveReferralSql('r')}`,
         [caseId, org.id],
       );
       if (live.length > 0) {
