@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { conditionNamesOnly, conditionUses, positional, SqlCondition } from '../authz/sql-scope';
+import type { ConsentCategory } from '../authz/subjects';
 import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import { pageWindow } from '../database/page-limit';
@@ -497,14 +498,25 @@ export class CasesRepository {
    * One case's triage row and the metadata of its referrals (status, organisation, deadline), in one statement:
    * what a case read needs before its authorisation. Null when there is no such case. A referral's status is
    * the one access decisions take (effectiveReferralStatusSql): one whose consent has ended shows as revoked,
-   * with that cause, even before the expiry sweep has written it down.
+   * with that cause, even before the expiry sweep has written it down. For a provider (`grantOf`: its user
+   * id), also each referral's consent categories and whether the user holds a running emergency grant on the
+   * case: its grounds to read it, in the same statement.
    */
   async findWithReferrals(
     m: EntityManager,
     id: string,
-  ): Promise<{ row: CaseTriageRow; referrals: ReferralSummary[] } | null> {
+    grantOf?: string,
+  ): Promise<{
+    row: CaseTriageRow;
+    referrals: (ReferralSummary & { consentCategories: ConsentCategory[] })[];
+    grant: boolean;
+  } | null> {
+    const grant = grantOf
+      ? `EXISTS (SELECT 1 FROM break_glass_grants g
+                  WHERE g.case_id = c.id AND g.user_id = $2 AND ${liveGrantSql('g')})`
+      : 'false';
     const rows = await m.query<Raw[]>(
-      `SELECT ${TRIAGE_COLUMNS},
+      `SELECT ${TRIAGE_COLUMNS}, ${grant} AS grant,
               (SELECT coalesce(json_agg(json_build_object(
                         'id', r.id, 'organization_id', r.organization_id, 'organization_name', o.name,
                         'sector', o.sector, 'status', ${effectiveReferralStatusSql('r', 'cs')},
@@ -512,16 +524,24 @@ export class CasesRepository {
                         'overdue', (r.status = 'pending' AND ${consentActiveSql('cs')} AND r.due_at < now()),
                         'outcome', r.outcome,
                         'revoke_cause', CASE WHEN ${liveReferralSql('r')}
-                          AND NOT ${consentActiveSql('cs')} THEN ${ENDED_CONSENT_CAUSE} ELSE r.revoke_cause END)
+                          AND NOT ${consentActiveSql('cs')} THEN ${ENDED_CONSENT_CAUSE} ELSE r.revoke_cause END,
+                        'consent_categories', cs.categories)
                       ORDER BY r.created_at, r.id), '[]'::json)
                  FROM referrals r JOIN organizations o ON o.id = r.organization_id
                  JOIN consents cs ON cs.id = r.consent_id
                 WHERE r.case_id = c.id) AS referrals
        FROM cases c WHERE c.id = $1`,
-      [id],
+      grantOf ? [id, grantOf] : [id],
     );
     const r = rows[0];
     if (!r) return null;
-    return { row: toTriage(r), referrals: (r.referrals as Raw[]).map(toReferralSummary) };
+    return {
+      row: toTriage(r),
+      referrals: (r.referrals as Raw[]).map((x) => ({
+        ...toReferralSummary(x),
+        consentCategories: x.consent_categories as ConsentCategory[],
+      })),
+      grant: r.grant as boolean,
+    };
   }
 }

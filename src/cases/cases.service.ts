@@ -190,10 +190,22 @@ export class CasesService {
     // No transaction: the statements only read, and the entry commits (recordNow) before the view leaves.
     return this.audit.session(async (m, deny) => {
       // An expired consent shows nothing, from the moment it expires.
+      const provider = p.role === 'provider' && p.organizationId ? p.organizationId : null;
       if (p.role === 'provider') await this.expiry.revokeExpired(m, p.request);
-      // The triage row and its referrals' metadata in one statement (nothing encrypted is read before the check).
-      const found = await this.cases.findWithReferrals(m, id);
-      const access = await this.readAccess(m, p, ability, id, found?.row ?? null);
+      // The triage row, its referrals' metadata and a provider's grounds, in one statement whether the case
+      // exists or not (a refusal takes as long either way), nothing encrypted read before the check.
+      const found = await this.cases.findWithReferrals(m, id, provider ? p.userId : undefined);
+      const access = this.readAccess(
+        p,
+        ability,
+        found && {
+          row: found.row,
+          referrals: found.referrals
+            .filter((r) => r.organizationId === provider)
+            .map((r) => ({ status: r.status, categories: r.consentCategories })),
+          grant: found.grant,
+        },
+      );
       const allowed = access.categories;
       if (!found || allowed.size === 0) {
         deny(p, {
@@ -236,17 +248,20 @@ export class CasesService {
         );
         view = await this.openedView(row, sealedOf(sealed[0], encrypted), allowed);
       }
-      // The referrals' metadata the caller may read (the ward: all of them; a provider: its own).
-      const referrals = found.referrals.filter((r) =>
-        ability.can('read', {
-          kind: 'Referral',
-          id: r.id,
-          wardCode: row.wardCode,
-          provinceCode: row.provinceCode,
-          organizationId: r.organizationId,
-          status: r.status,
-        }),
-      );
+      // The referrals' metadata the caller may read (the ward: all of them; a provider: its own), without the
+      // consents' categories (a provider's grounds, not part of the view).
+      const referrals = found.referrals
+        .filter((r) =>
+          ability.can('read', {
+            kind: 'Referral',
+            id: r.id,
+            wardCode: row.wardCode,
+            provinceCode: row.provinceCode,
+            organizationId: r.organizationId,
+            status: r.status,
+          }),
+        )
+        .map(({ consentCategories: _grounds, ...summary }) => summary);
       if (referrals.length > 0) view.referrals = referrals;
       return view;
     });
@@ -556,27 +571,21 @@ export class CasesService {
   /**
    * What the caller may read of this case for GET /cases/:id: the categories of readableCategories() plus,
    * for a police or health provider holding an active emergency (break-glass) grant on it, the grant's;
-   * `breakGlass` says such a grant is in use, so that the read is flagged in the access log. `row` null: no
-   * such case; a provider's look-ups run all the same, so that how long a refusal takes says nothing about
-   * whether the case exists.
+   * `breakGlass` says such a grant is in use, so that the read is flagged in the access log. `found` null: no
+   * such case; a provider's grounds (its organisation's referrals of the case, the grant) come with it.
    */
-  async readAccess(
-    m: EntityManager,
+  private readAccess(
     p: Principal,
     ability: AppAbility,
-    id: string,
-    row: CaseTriageRow | null,
-  ): Promise<{ categories: ReadonlySet<CaseCategory>; breakGlass: boolean }> {
+    found: ({ row: CaseTriageRow } & ProviderGrounds) | null,
+  ): { categories: ReadonlySet<CaseCategory>; breakGlass: boolean } {
+    if (!found) return { categories: new Set(), breakGlass: false };
+    const { row } = found;
     if (p.role !== 'provider' || !p.organizationId) {
-      return {
-        categories: row ? permittedCaseCategories(ability, 'read', caseSubject(row)) : new Set(),
-        breakGlass: false,
-      };
+      return { categories: permittedCaseCategories(ability, 'read', caseSubject(row)), breakGlass: false };
     }
-    const grounds = await this.providerGrounds(m, p, id);
-    if (!row) return { categories: new Set(), breakGlass: false };
-    const categories = this.referralCategories(p.organizationId, ability, row, grounds);
-    if (!grounds.grant || !ability.can('create', 'BreakGlass')) return { categories, breakGlass: false };
+    const categories = this.referralCategories(p.organizationId, ability, row, found);
+    if (!found.grant || !ability.can('create', 'BreakGlass')) return { categories, breakGlass: false };
     const subject = caseSubject(row, undefined, { userId: p.userId, active: true });
     for (const c of permittedCaseCategories(ability, 'read', subject)) categories.add(c);
     return { categories, breakGlass: true };
