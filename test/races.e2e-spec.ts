@@ -7,6 +7,7 @@ import { ChainStripes } from '../src/audit/audit-stripes';
 import { AuditService } from '../src/audit/audit.service';
 import { DataKeyService } from '../src/crypto';
 import { ReauthenticationService } from '../src/identity/reauthentication.service';
+import { CasesRepository } from '../src/cases/cases.repository';
 import { ReferralsRepository } from '../src/referrals/referrals.repository';
 import type { TestApp } from './support/app';
 import { caseBody, DEMO_PASSWORD, giveConsent, signInAll, startDemoApp, Tokens } from './support/casework';
@@ -66,7 +67,13 @@ describe('concurrent changes', () => {
 
   beforeAll(async () => {
     t = await startDemoApp();
-    tok = await signInAll(t, ['ward.longbien', 'supervisor.hanoi', 'health.longbien', 'admin']);
+    tok = await signInAll(t, [
+      'ward.longbien',
+      'supervisor.hanoi',
+      'health.longbien',
+      'police.longbien',
+      'admin',
+    ]);
   });
   afterAll(async () => {
     await other?.close();
@@ -322,5 +329,55 @@ describe('concurrent changes', () => {
     expect(order).toEqual({ noted_first: true });
     const [row] = await sql(`SELECT status FROM referrals WHERE id = $1`, [referral]);
     expect(row.status).toBe('revoked');
+  });
+
+  it('a provider’s case read whose referral is revoked between its check and its fetch hands out nothing', async () => {
+    const body = caseBody();
+    const caseId = (await as(tok['ward.longbien']).post('/api/v1/cases', body).expect(201)).body.id as string;
+    const [{ id: police }] = await sql(
+      `SELECT id FROM organizations WHERE name = 'Công an phường Long Biên'`,
+    );
+    const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
+      organizationId: police,
+      categories: ['identity'],
+      givenBy: 'survivor',
+    });
+    const referral = (
+      await as(tok['ward.longbien'])
+        .post(`/api/v1/cases/${caseId}/referrals`, {
+          organizationId: police,
+          consentId,
+          services: ['police_protection'],
+          urgency: 'urgent',
+        })
+        .expect(201)
+    ).body.id as string;
+    await as(tok['police.longbien']).post(`/api/v1/referrals/${referral}/accept`).expect(200);
+    const name = (body.survivor as { fullName: string }).fullName;
+    expect(
+      JSON.stringify((await as(tok['police.longbien']).get(`/api/v1/cases/${caseId}`).expect(200)).body),
+    ).toContain(name);
+    const g = gate();
+    const original = CasesRepository.prototype.findWithReferrals;
+    jest.spyOn(CasesRepository.prototype, 'findWithReferrals').mockImplementation(async function (
+      this: CasesRepository,
+      ...args
+    ) {
+      const found = await original.apply(this, args);
+      g.reached();
+      await g.released;
+      return found;
+    });
+    const reading = as(tok['police.longbien'])
+      .get(`/api/v1/cases/${caseId}`)
+      .then((r) => r);
+    await g.hit; // checked: the referral was accepted
+    await as(tok['ward.longbien'])
+      .post(`/api/v1/referrals/${referral}/revoke`, { reason: 'Thu hồi (giả định)' })
+      .expect(200);
+    g.release();
+    const read = await reading;
+    expect(read.status).toBe(404);
+    expect(JSON.stringify(read.body)).not.toContain(name);
   });
 });

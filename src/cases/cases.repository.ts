@@ -214,10 +214,24 @@ export function sealedSql(
   id: string,
   ownerType: string,
   extra: readonly string[] = [],
+  and?: string,
 ): string {
   return `SELECT ${[...sectionColumns(categories), DATA_KEY_COLUMNS, ...extra].join(', ')}
     FROM ${from} LEFT JOIN data_keys dk ON dk.owner_type = ${ownerType} AND dk.owner_id = c.id
-   WHERE c.id = ${id}`;
+   WHERE c.id = ${id}${and ? ` AND ${and}` : ''}`;
+}
+
+/**
+ * SQL: whether a provider still has grounds to read case `c`'s content (its organisation's referral accepted
+ * under a consent still active, or the user's running emergency grant), given as SQL placeholders: a read's
+ * ciphertexts come only while its grounds hold, not merely while they held at its check.
+ */
+export function providerStillGroundedSql(organizationId: string, userId: string): string {
+  return `(EXISTS (SELECT 1 FROM referrals r JOIN consents cs ON cs.id = r.consent_id
+                    WHERE r.case_id = c.id AND r.organization_id = ${organizationId} AND r.status = 'accepted'
+                      AND ${consentActiveSql('cs')})
+       OR EXISTS (SELECT 1 FROM break_glass_grants g
+                   WHERE g.case_id = c.id AND g.user_id = ${userId} AND ${liveGrantSql('g')}))`;
 }
 
 /** The ciphertexts and data key of a row selected with sealedSql; null when there is no row. */
@@ -310,6 +324,7 @@ export class CasesRepository {
     ownerType: string,
     categories: readonly CaseSectionCategory[],
     closeReason = false,
+    provider?: { organizationId: string; userId: string },
   ): GatedRead {
     return (gate, p) =>
       sealedSql(
@@ -318,6 +333,9 @@ export class CasesRepository {
         p(id, 'uuid'),
         p(ownerType, 'text'),
         closeReason ? [CLOSE_REASON_COLUMN] : [],
+        provider
+          ? providerStillGroundedSql(p(provider.organizationId, 'uuid'), p(provider.userId, 'uuid'))
+          : undefined,
       );
   }
 

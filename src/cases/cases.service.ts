@@ -240,12 +240,21 @@ export class CasesService {
         await this.audit.recordNow(m, p, entry);
         view = fullView(row, {}, allowed);
       } else {
+        // A provider's ciphertexts come only while its grounds still hold (a referral revoked since the check
+        // gives none); its read is on record all the same, and answered as a case it may not see.
         const sealed = await this.audit.recordRead(
           m,
           p,
           entry,
-          this.cases.gatedSealed(row.id, CASE_OWNER, encrypted, closeReason),
+          this.cases.gatedSealed(
+            row.id,
+            CASE_OWNER,
+            encrypted,
+            closeReason,
+            provider ? { organizationId: provider, userId: p.userId } : undefined,
+          ),
         );
+        if (!sealed[0]) throw NOT_FOUND();
         view = await this.openedView(row, sealedOf(sealed[0], encrypted), allowed);
       }
       // The referrals' metadata the caller may read (the ward: all of them; a provider: its own), without the
