@@ -864,6 +864,12 @@ describe('cases, consent and referrals (end to end)', () => {
       const list = await as('ward.longbien').get('/api/v1/referrals?status=declined').expect(200);
       expect(JSON.stringify(list.body)).not.toContain('ZZDECLINE');
       const byWithdrawal = await refer(c.id, police, consentId);
+      // Accepted, the provider reads its notes; still no reasons (they are the ward's).
+      await as('police.longbien').post(`/api/v1/referrals/${byWithdrawal.id}/accept`).expect(200);
+      const accepted = await as('police.longbien').get(`/api/v1/referrals/${byWithdrawal.id}`).expect(200);
+      expect(accepted.body).toHaveProperty('notes');
+      expect(accepted.body).not.toHaveProperty('declineReason');
+      expect(accepted.body).not.toHaveProperty('revokeReason');
       await as('ward.longbien').delete(`/api/v1/cases/${c.id}/consents/${consentId}`).expect(200);
       expect(await ward(byWithdrawal.id)).toMatchObject({ status: 'revoked', revokeReason: null });
     });

@@ -331,7 +331,8 @@ describe('concurrent changes', () => {
     expect(row.status).toBe('revoked');
   });
 
-  it('a provider’s case read whose referral is revoked between its check and its fetch hands out nothing', async () => {
+  /** A case of ward.longbien with a referral to the police, accepted; returns its survivor's name too. */
+  const acceptedByPolice = async () => {
     const body = caseBody();
     const caseId = (await as(tok['ward.longbien']).post('/api/v1/cases', body).expect(201)).body.id as string;
     const [{ id: police }] = await sql(
@@ -349,11 +350,45 @@ describe('concurrent changes', () => {
           consentId,
           services: ['police_protection'],
           urgency: 'urgent',
+          note: 'Ghi chú chuyển gửi ZZNOTE (giả định)',
         })
         .expect(201)
     ).body.id as string;
     await as(tok['police.longbien']).post(`/api/v1/referrals/${referral}/accept`).expect(200);
-    const name = (body.survivor as { fullName: string }).fullName;
+    return { caseId, referral, name: (body.survivor as { fullName: string }).fullName };
+  };
+
+  it('a provider’s referral read whose referral is revoked between its check and its fetch hands out nothing', async () => {
+    const { referral, name } = await acceptedByPolice();
+    const before = await as(tok['police.longbien']).get(`/api/v1/referrals/${referral}`).expect(200);
+    expect(JSON.stringify(before.body)).toContain('ZZNOTE');
+    const g = gate();
+    const original = ReferralsRepository.prototype.findWithCase;
+    jest.spyOn(ReferralsRepository.prototype, 'findWithCase').mockImplementation(async function (
+      this: ReferralsRepository,
+      ...args
+    ) {
+      const found = await original.apply(this, args);
+      g.reached();
+      await g.released;
+      return found;
+    });
+    const reading = as(tok['police.longbien'])
+      .get(`/api/v1/referrals/${referral}`)
+      .then((r) => r);
+    await g.hit;
+    await as(tok['ward.longbien'])
+      .post(`/api/v1/referrals/${referral}/revoke`, { reason: 'Thu hồi (giả định)' })
+      .expect(200);
+    g.release();
+    const read = await reading;
+    expect(read.status).toBe(404);
+    expect(JSON.stringify(read.body)).not.toContain('ZZNOTE');
+    expect(JSON.stringify(read.body)).not.toContain(name);
+  });
+
+  it('a provider’s case read whose referral is revoked between its check and its fetch hands out nothing', async () => {
+    const { caseId, referral, name } = await acceptedByPolice();
     expect(
       JSON.stringify((await as(tok['police.longbien']).get(`/api/v1/cases/${caseId}`).expect(200)).body),
     ).toContain(name);

@@ -319,7 +319,8 @@ export class ReferralsRepository {
    * access-log entry, AuditService.recordRead), so that no ciphertext comes back without the entry: the case's
    * ciphertexts of `categories` and its data key (read the row with sealedOf) and, with `notes`, the referring
    * note and the notes of all organisations (the ward: organizationId null) or of one (a provider; with
-   * sealedNotesOf), and for the ward the decline and revoke reasons too. No row when the referral is gone.
+   * sealedNotesOf), and for the ward the decline and revoke reasons too. No row when the referral is gone, or
+   * (`stillAccepted`: a provider's read) no longer accepted under an active consent.
    */
   gatedSealed(
     referralId: string,
@@ -327,6 +328,7 @@ export class ReferralsRepository {
     categories: readonly CaseSectionCategory[],
     notes: { organizationId: string | null } | null,
     closeReason = false,
+    stillAccepted = false,
   ): GatedRead {
     return (gate, p) => {
       const own =
@@ -335,8 +337,13 @@ export class ReferralsRepository {
       const extra = notes ? ['r.enc_note', `(${NOTES_JSON}${own}) AS notes`] : [];
       if (notes && notes.organizationId === null) extra.push('r.enc_decline_reason', 'r.enc_revoke_reason');
       if (closeReason) extra.push(CLOSE_REASON_COLUMN);
+      // A provider reads only while the referral is still accepted under an active consent (its grounds), not
+      // merely while it was at the check.
+      const grounded = stillAccepted
+        ? `r.status = 'accepted' AND EXISTS (SELECT 1 FROM consents cs WHERE cs.id = r.consent_id AND ${consentActiveSql('cs')})`
+        : undefined;
       // The case is the referral's own: sealedSql's `c.id = r.case_id` restates the join.
-      return sealedSql(categories, from, 'r.case_id', p(ownerType, 'text'), extra);
+      return sealedSql(categories, from, 'r.case_id', p(ownerType, 'text'), extra, grounded);
     };
   }
 }

@@ -247,9 +247,11 @@ export class ReferralsService {
           encrypted,
           notes,
           showCase && readsCloseReason(caseRow, caseCategories),
+          p.role === 'provider',
         ),
       );
-      if (!sealed) throw NOT_FOUND(); // the referral went between its check and this read (it is on record)
+      // The referral went, or (a provider's) ended, between its check and this read: nothing, on record.
+      if (!sealed) throw NOT_FOUND();
       const sealedCase = sealedOf(sealed, encrypted)!; // there is a row
       if (!sealedCase.key) throw new CryptoError('crypto.unknown_key', 'no data key for this case');
       const key = await this.dataKeys.unwrap(sealedCase.key);
@@ -501,6 +503,10 @@ function loc(table: string, column: string, rowId: string): { table: string; col
   return { table, column, rowId };
 }
 
+/**
+ * The referral as the rules see it: with the status access decisions take (effectiveReferralStatusSql), so a
+ * live referral whose consent has ended is revoked, even before the sweep writes that down.
+ */
 function subjectOf(r: ReferralRow): ReferralSubject {
   return {
     kind: 'Referral',
@@ -508,6 +514,6 @@ function subjectOf(r: ReferralRow): ReferralSubject {
     wardCode: r.wardCode,
     provinceCode: r.provinceCode,
     organizationId: r.organizationId,
-    status: r.status,
+    status: (r.status === 'pending' || r.status === 'accepted') && !r.consentActive ? 'revoked' : r.status,
   };
 }
