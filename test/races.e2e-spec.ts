@@ -8,6 +8,7 @@ import { AuditService } from '../src/audit/audit.service';
 import { DataKeyService } from '../src/crypto';
 import { ReauthenticationService } from '../src/identity/reauthentication.service';
 import { CasesRepository } from '../src/cases/cases.repository';
+import { OrganizationsRepository } from '../src/directory/organizations.repository';
 import { ReferralsRepository } from '../src/referrals/referrals.repository';
 import type { TestApp } from './support/app';
 import { caseBody, DEMO_PASSWORD, giveConsent, signInAll, startDemoApp, Tokens } from './support/casework';
@@ -128,6 +129,53 @@ describe('concurrent changes', () => {
     // …and then finds the referral, which a consent to police no longer covers.
     const rows = await sql(`SELECT status, revoke_cause FROM referrals WHERE case_id = $1`, [caseId]);
     expect(rows).toEqual([{ status: 'revoked', revoke_cause: 'organization_changed' }]);
+  });
+
+  it('a referral waiting for its organisation’s change of area sees the new area: a sector consent no longer reaches it', async () => {
+    const org = await givenOrganization(t, {
+      name: 'Công an thử đổi địa bàn đồng thời (giả định)',
+      sector: 'police',
+      serviceArea: { communeCodes: ['00145', '00118'] },
+    });
+    const caseId = await newCase(); // in 00145
+    const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
+      sector: 'police',
+      categories: ['identity'],
+      givenBy: 'survivor',
+    });
+    // The change holds the organisation's row lock with its new communes written, not yet committed…
+    const g = gate();
+    const original = OrganizationsRepository.prototype.replaceCommunes;
+    jest.spyOn(OrganizationsRepository.prototype, 'replaceCommunes').mockImplementation(async function (
+      this: OrganizationsRepository,
+      ...args
+    ) {
+      await original.apply(this, args);
+      g.reached();
+      await g.released;
+    });
+    const changing = http()
+      .patch(`/api/v1/organizations/${org.id}`)
+      .set('Authorization', `Bearer ${tok.admin}`)
+      .send({ serviceArea: { communeCodes: ['00118'] } })
+      .then((r) => r);
+    await g.hit;
+    // …while the referral waits for it.
+    const creating = as(tok['ward.longbien'])
+      .post(`/api/v1/cases/${caseId}/referrals`, {
+        organizationId: org.id,
+        consentId,
+        services: ['police_protection'],
+        urgency: 'urgent',
+      })
+      .then((r) => r);
+    await someoneWaitsForALock();
+    g.release();
+    expect((await changing).status).toBe(200);
+    const created = await creating;
+    expect(created.status).toBe(422);
+    const rows = await sql(`SELECT status FROM referrals WHERE case_id = $1`, [caseId]);
+    expect(rows).toEqual([]);
   });
 
   it('emergency access asked for while the organisation changes sector is refused, not granted under the old one', async () => {

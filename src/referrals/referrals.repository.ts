@@ -271,13 +271,12 @@ export class ReferralsRepository {
   }
 
   /**
-   * The organisation a referral is made to, share-locked until the caller's transaction ends: a change of its
-   * sector (which revokes the referrals its old sector's consents gave it) waits for the referral to commit, and
-   * so revokes it too, instead of missing it.
-   */
-  /**
-   * The organisation a referral goes to, share-locked, and whether it serves the case's commune (`wardCode` of
-   * `provinceCode`): a consent given to a sector reaches only the organisations of that sector serving it.
+   * The organisation a referral is made to, share-locked until the caller's transaction ends, and whether it
+   * serves the case's commune (`wardCode` of `provinceCode`): a consent given to a sector reaches only the
+   * organisations of that sector serving it. A change of its sector or area (which revokes the referrals a
+   * sector's consent gave it where that no longer covers it) waits for the referral to commit, and so revokes it
+   * too; a referral that waited for such a change reads the new sector and area. In two statements: the one
+   * that waited for the lock re-reads the organisation's row but would see its communes as they were before.
    */
   async organization(
     m: EntityManager,
@@ -285,13 +284,16 @@ export class ReferralsRepository {
     provinceCode: string,
     wardCode: string,
   ): Promise<{ id: string; name: string; sector: string; servesCase: boolean } | null> {
-    const rows = await m.query<{ id: string; name: string; sector: string; serves_case: boolean }[]>(
-      `SELECT o.id, o.name, o.sector, ${servesCommuneSql('o', '$2', '$3')} AS serves_case
-         FROM organizations o WHERE o.id = $1 FOR SHARE OF o`,
+    const [o] = await m.query<{ id: string; name: string; sector: string }[]>(
+      `SELECT o.id, o.name, o.sector FROM organizations o WHERE o.id = $1 FOR SHARE OF o`,
+      [id],
+    );
+    if (!o) return null;
+    const [{ serves }] = await m.query<{ serves: boolean }[]>(
+      `SELECT ${servesCommuneSql('o', '$2', '$3')} AS serves FROM organizations o WHERE o.id = $1`,
       [id, provinceCode, wardCode],
     );
-    const o = rows[0];
-    return o ? { id: o.id, name: o.name, sector: o.sector, servesCase: o.serves_case } : null;
+    return { ...o, servesCase: serves };
   }
 
   /**
