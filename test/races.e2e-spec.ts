@@ -214,6 +214,43 @@ describe('concurrent changes', () => {
     await as(token).get(`/api/v1/cases/${caseId}`).expect(404);
   });
 
+  it('emergency access waiting for its organisation’s change of area sees the new area: none outside it', async () => {
+    const org = await givenOrganization(t, {
+      name: 'Công an thử đổi địa bàn C (giả định)',
+      sector: 'police',
+      serviceArea: { communeCodes: ['00145', '00118'] },
+    });
+    const { token, user } = await givenSignedIn(t, { role: 'provider', organizationId: org.id });
+    const caseId = await newCase(); // in 00145
+    const g = gate();
+    const original = OrganizationsRepository.prototype.replaceCommunes;
+    jest.spyOn(OrganizationsRepository.prototype, 'replaceCommunes').mockImplementation(async function (
+      this: OrganizationsRepository,
+      ...args
+    ) {
+      await original.apply(this, args);
+      g.reached();
+      await g.released;
+    });
+    const changing = http()
+      .patch(`/api/v1/organizations/${org.id}`)
+      .set('Authorization', `Bearer ${tok.admin}`)
+      .send({ serviceArea: { communeCodes: ['00118'] } })
+      .then((r) => r);
+    await g.hit;
+    const opening = as(token)
+      .post(`/api/v1/cases/${caseId}/break-glass`, {
+        justification: 'Nạn nhân gọi cầu cứu ngay lúc này (giả định)',
+        password: TEST_PASSWORD,
+      })
+      .then((r) => r);
+    await someoneWaitsForALock();
+    g.release();
+    expect((await changing).status).toBe(200);
+    expect((await opening).status).toBe(404);
+    expect(await sql(`SELECT 1 FROM break_glass_grants WHERE user_id = $1`, [user.id])).toEqual([]);
+  });
+
   it('a grant found unjustified ends the user’s other emergency access to the case as well', async () => {
     const caseId = await newCase();
     const openGrant = () =>

@@ -339,7 +339,9 @@ export class BreakGlassService {
   /**
    * The organisation's sector when it serves the case's area (its whole province, or the case's commune), else
    * null. The row stays share-locked until the grant commits: a change of the organisation's sector or area
-   * (which ends its grants) waits for it, and so ends this one too.
+   * (which ends its grants) waits for it, and so ends this one too; one that this waited for is seen whole. In
+   * two statements: one that waited for the lock re-reads the organisation's row but would see its communes as
+   * they were before the change.
    */
   private async servingSector(
     m: EntityManager,
@@ -347,8 +349,9 @@ export class BreakGlassService {
     provinceCode: string,
     wardCode: string,
   ): Promise<string | null> {
+    await m.query(`SELECT 1 FROM organizations WHERE id = $1 FOR SHARE`, [orgId]);
     const rows = await m.query<{ sector: string }[]>(
-      `SELECT o.sector FROM organizations o WHERE o.id = $1 AND ${servesCommuneSql('o', '$2', '$3')} FOR SHARE OF o`,
+      `SELECT o.sector FROM organizations o WHERE o.id = $1 AND ${servesCommuneSql('o', '$2', '$3')}`,
       [orgId, provinceCode, wardCode],
     );
     return rows[0]?.sector ?? null;
