@@ -79,6 +79,16 @@ export function gatedDataKeyInsert(row: NewDataKeyRow): GatedWrite {
  * Narrow queries on `data_keys` (raw SQL). Every method takes an optional EntityManager so that callers can
  * run it inside their own transaction; without one it uses the data source's pool.
  */
+/**
+ * SQL over `s.snap` (a snapshot) and `a` (a pg_stat_activity row with a backend_xid): the backend's xid as
+ * xid8 text, its 32 bits placed in the epoch that keeps it within 2^31 of the snapshot's xmax (a running
+ * transaction's xid always is).
+ */
+export const XID8_OF_BACKEND = `(SELECT CASE WHEN c > m + 2147483648 THEN c - 4294967296
+                    WHEN c < m - 2147483648 THEN c + 4294967296 ELSE c END
+          FROM (SELECT m, m - mod(m, 4294967296) + a.backend_xid::text::numeric AS c
+                  FROM (SELECT pg_snapshot_xmax(s.snap)::text::numeric AS m) AS mm) AS cc)::text`;
+
 export class DataKeyRepository {
   constructor(private readonly dataSource: DataSource | null) {}
 
@@ -236,14 +246,21 @@ export class DataKeyRepository {
                                           raised_at = now()`,
       [kek.kekId, kek.version],
     );
-    // pg_stat_activity's backend_xid is a 32-bit xid: compared through its text, as the snapshot's xid8 is
-    // within 2^31 of it (a transaction that is running now).
+    // The transactions running now: those of the snapshot (below its xmax), and this database's backends that
+    // have an xid, whose xid may be at or past the snapshot's xmax (one given its id while the floor committed,
+    // which may have read the old floor). pg_stat_activity's backend_xid is 32-bit: compared through its low 32
+    // bits, and widened with the snapshot's epoch (XID8_OF_BACKEND) to be waited for like the others.
     const running: Array<{ xid: string }> = await m.query(
-      `SELECT x::text AS xid FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+      `WITH s AS (SELECT pg_current_snapshot() AS snap,
+                         (SELECT oid FROM pg_database WHERE datname = current_database()) AS here)
+       SELECT x::text AS xid FROM s, pg_snapshot_xip(s.snap) AS x
         WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
                            WHERE a.backend_xid IS NOT NULL
                              AND a.backend_xid::text = (x::text::numeric % 4294967296)::text
-                             AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))`,
+                             AND a.datid <> s.here)
+       UNION
+       SELECT ${XID8_OF_BACKEND} FROM s, pg_stat_activity a
+        WHERE a.datid = s.here AND a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()`,
     );
     let xids = running.map((r) => r.xid);
     while (xids.length > 0 && !signal?.aborted) {

@@ -9,6 +9,7 @@ import { createCryptoServices, CryptoServices } from './crypto.factory';
 import { CryptoFixture, cryptoErrorOf, givenCrypto } from './crypto.spec-helpers';
 import { Ciphertext, DataKeyOwner, KekRef } from './crypto.types';
 import type { KeyProvider } from './key-provider';
+import { XID8_OF_BACKEND } from './data-key.repository';
 import { rotateKeys, RotationProgress } from './key-rotation';
 
 interface Sealed {
@@ -306,6 +307,26 @@ describe('rotateKeys (PostgreSQL)', () => {
       await other.query('ROLLBACK').catch(() => undefined);
       await other.end();
       await elsewhere.drop();
+    }
+  });
+
+  it('places a running backend’s 32-bit xid in its epoch, as the transaction’s own xid8', async () => {
+    const writer = db.dataSource.createQueryRunner();
+    await writer.connect();
+    try {
+      await writer.startTransaction();
+      const [{ xid, pid }] = await writer.query(
+        `SELECT pg_current_xact_id()::text AS xid, pg_backend_pid() AS pid`,
+      );
+      const [{ widened }] = await db.dataSource.query(
+        `SELECT ${XID8_OF_BACKEND} AS widened
+           FROM (SELECT pg_current_snapshot() AS snap) s, pg_stat_activity a WHERE a.pid = $1`,
+        [pid],
+      );
+      expect(widened).toBe(xid);
+    } finally {
+      await writer.rollbackTransaction();
+      await writer.release();
     }
   });
 
