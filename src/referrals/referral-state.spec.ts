@@ -6,6 +6,7 @@ import {
   isOverdue,
   ReferralState,
   ReferralStatus,
+  referralDeadline,
   ReferralTransitions as T,
   statutoryUrgency,
 } from './referral-state';
@@ -97,6 +98,17 @@ describe('statutory urgency (12 h)', () => {
     expect(statutoryUrgency(child('critical', false), ['medical_care'])).toBeNull();
     expect(statutoryUrgency(child('critical', null), ['medical_care'])).toBeNull();
     expect(statutoryUrgency(child('low', false), ['legal_aid', 'no_contact_order'])).toBe('urgent');
+  });
+
+  it('is due within 12 h whatever the configured urgent deadline, and never later than asked', () => {
+    const slow = { emergency: 600, urgent: 48 * 60, routine: 7 * 24 * 60 };
+    const raised = referralDeadline(at, 'routine', 'urgent', slow);
+    expect(raised.urgency).toBe('urgent');
+    expect(raised.dueAt.toISOString()).toBe('2026-11-23T15:00:00.000Z');
+    expect(referralDeadline(at, 'emergency', 'urgent', slow).dueAt.toISOString()).toBe(
+      '2026-11-23T13:00:00.000Z',
+    );
+    expect(referralDeadline(at, 'routine', null, slow).dueAt.toISOString()).toBe('2026-11-30T03:00:00.000Z');
   });
 
   it('raises a less urgent referral and never lowers a more urgent one', () => {

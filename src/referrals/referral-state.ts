@@ -118,6 +118,26 @@ export function atLeast(asked: Urgency, floor: Urgency | null): Urgency {
   return floor && URGENCIES.indexOf(floor) > URGENCIES.indexOf(asked) ? floor : asked;
 }
 
+/** The law's deadline for what statutoryUrgency raises: 12 hours, whatever the configured deadlines say. */
+export const STATUTORY_DEADLINE_MINUTES = 12 * 60;
+
+/**
+ * A new referral's urgency and deadline: as asked, raised to the statutory urgency (when there is one), and then
+ * due no later than the law's 12 hours even if the configured deadline of that urgency is longer.
+ */
+export function referralDeadline(
+  createdAt: Date,
+  asked: Urgency,
+  statutory: Urgency | null,
+  deadlines: ResponseDeadlines,
+): { urgency: Urgency; dueAt: Date } {
+  const urgency = atLeast(asked, statutory);
+  const due = dueAt(createdAt, urgency, deadlines);
+  if (!statutory) return { urgency, dueAt: due };
+  const latest = createdAt.getTime() + STATUTORY_DEADLINE_MINUTES * 60_000;
+  return { urgency, dueAt: new Date(Math.min(due.getTime(), latest)) };
+}
+
 export function dueAt(createdAt: Date, urgency: Urgency, deadlines: ResponseDeadlines): Date {
   return new Date(createdAt.getTime() + deadlines[urgency] * 60_000);
 }

@@ -22,8 +22,7 @@ import {
   RevokeReferralDto,
 } from './dto/referral.dto';
 import {
-  atLeast,
-  dueAt,
+  referralDeadline,
   ReferralState,
   ReferralStatus,
   ReferralTransitions,
@@ -126,7 +125,12 @@ export class ReferralsService {
       }
       const id = randomUUID();
       const now = new Date();
-      const urgency = atLeast(dto.urgency, statutoryUrgency(row, dto.services));
+      const { urgency, dueAt: due } = referralDeadline(
+        now,
+        dto.urgency,
+        statutoryUrgency(row, dto.services),
+        this.config.referrals.deadlinesMinutes,
+      );
       const encNote = dto.note ? await this.seal(m, caseId, 'referrals', 'enc_note', id, dto.note) : null;
       // The referral and its entry in one statement (the case is locked since findById, the consent shared).
       const { rows } = await this.audit.recordWith(
@@ -141,7 +145,7 @@ export class ReferralsService {
           consentId: dto.consentId,
           services: dto.services,
           urgency,
-          dueAt: dueAt(now, urgency, this.config.referrals.deadlinesMinutes),
+          dueAt: due,
           encNote,
           createdBy: p.userId,
           createdAt: now,
