@@ -75,6 +75,7 @@ describe('database failure and recovery (end to end)', () => {
     expect(res.status).toBe(503);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.body).toMatchObject({ status: 503, code: 'service.unavailable' });
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0); // when to try again, as documented
   };
 
   it('answers 503 problems quickly while PostgreSQL is down, and recovers without a restart', async () => {

@@ -102,8 +102,11 @@ export class ProblemFilter implements ExceptionFilter {
       .setHeader('Content-Type', PROBLEM_CONTENT_TYPE)
       .setHeader('Content-Language', lang);
     if (code === 'auth.unauthenticated') res.setHeader('WWW-Authenticate', 'Bearer');
-    if (retryAfterSeconds !== undefined && retryAfterSeconds > 0) {
-      res.setHeader('Retry-After', String(Math.ceil(retryAfterSeconds)));
+    // Every 503 says when to try again (a passing contention: 1 s; a database down or keys out of date: longer).
+    const retry =
+      retryAfterSeconds ?? (code === 'service.unavailable' ? UNAVAILABLE_RETRY_SECONDS : undefined);
+    if (retry !== undefined && retry > 0) {
+      res.setHeader('Retry-After', String(Math.ceil(retry)));
     }
     res.send(JSON.stringify(body));
   }
@@ -150,6 +153,9 @@ export class ProblemFilter implements ExceptionFilter {
     return { code: 'internal' };
   }
 }
+
+/** When to try again after a 503 that names no sooner moment (the database down, this instance's keys behind). */
+const UNAVAILABLE_RETRY_SECONDS = 5;
 
 /** The detail of a refusal that names no field (`errors[]` absent): the request as a whole could not be read. */
 const NO_FIELDS: Partial<Record<ErrorCode, LocalizedText>> = {
