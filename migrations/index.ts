@@ -16,6 +16,7 @@ import { StepUps1764000001500 } from './1764000001500-StepUps';
 import { CaseEndsReferrals1764000001600 } from './1764000001600-CaseEndsReferrals';
 import { OrganizationChangeEndsReferrals1764000001700 } from './1764000001700-OrganizationChangeEndsReferrals';
 import { ServiceRoleNarrowed1764000001800 } from './1764000001800-ServiceRoleNarrowed';
+import { ShreddedCasesClosed1764000001900 } from './1764000001900-ShreddedCasesClosed';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -40,4 +41,5 @@ export const MIGRATIONS = [
   CaseEndsReferrals1764000001600,
   OrganizationChangeEndsReferrals1764000001700,
   ServiceRoleNarrowed1764000001800,
+  ShreddedCasesClosed1764000001900,
 ];

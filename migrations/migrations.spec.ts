@@ -59,6 +59,50 @@ describe('migrations', () => {
     }
   });
 
+  it('closes the cases shredded while open before shredding closed them, by their shredder, and only those', async () => {
+    const { dataSource, drop } = await createTestDataSource();
+    try {
+      await dataSource.undoLastMigration({ transaction: 'each' }); // ShreddedCasesClosed
+      const [{ id: admin }] = await dataSource.query<{ id: string }[]>(
+        `INSERT INTO users (username, role, password_hash) VALUES ('admin.shredder', 'admin', 'x') RETURNING id`,
+      );
+      const [shredded, open, closed] = [1, 2, 3].map((i) => `00000000-0000-4000-8000-00000000c00${i}`);
+      await dataSource.transaction(async (m) => {
+        await m.query(`SET LOCAL session_replication_role = replica`); // references aside
+        for (const [id, code, shreddedAt, closedAt] of [
+          [shredded, 'HVT-1', `now() - interval '2 days'`, 'NULL'],
+          [open, 'HVT-2', 'NULL', 'NULL'],
+          [closed, 'HVT-3', `now() - interval '1 day'`, `now() - interval '3 days'`],
+        ]) {
+          await m.query(
+            `INSERT INTO cases (id, code, ward_code, province_code, status, reported_at, report_channel, risk_level,
+                                survivor_sex, age_group, gbv_type, forms, created_by, shredded_at, closed_at)
+             VALUES ($1, $2, '00145', '01', ${closedAt === 'NULL' ? `'open'` : `'closed'`}, now(), 'walk_in',
+                     'low', 'female', '18-59', 'physical_assault', '{physical}', $3, ${shreddedAt}, ${closedAt})`,
+            [id, code, admin],
+          );
+        }
+        await m.query(
+          `INSERT INTO audit_events (seq, stripe, prev_seq, at, actor_id, actor_role, action, resource_type,
+                                     resource_id, case_id, outcome, mac)
+           VALUES (1000001, 0, 0, now(), $1, 'admin', 'case.shred', 'case', $2, $2, 'allowed', $3)`,
+          [admin, shredded, Buffer.alloc(32)],
+        );
+      });
+      await dataSource.runMigrations({ transaction: 'each' });
+      const rows = await dataSource.query(
+        `SELECT id, status, closed_at = shredded_at AS at_shred, closed_by FROM cases ORDER BY id`,
+      );
+      expect(rows).toEqual([
+        { id: shredded, status: 'closed', at_shred: true, closed_by: admin },
+        { id: open, status: 'open', at_shred: null, closed_by: null },
+        { id: closed, status: 'closed', at_shred: false, closed_by: null },
+      ]);
+    } finally {
+      await drop();
+    }
+  });
+
   it('an index left invalid by a failed concurrent build is built again, not skipped', async () => {
     const { dataSource, drop } = await createTestDataSource();
     try {
