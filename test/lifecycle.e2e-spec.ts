@@ -247,6 +247,8 @@ describe('service process lifecycle (npm start)', () => {
     for (const until = Date.now() + 5_000; late !== 0 && Date.now() < until; late = await connect()) {
       await new Promise((r) => setTimeout(r, 50));
     }
+    // Refused by the draining service, not by a process already gone (which would refuse anything).
+    const drainingWhenRefused = first.child.exitCode === null && first.child.signalCode === null;
     const results = await Promise.all(inFlight);
     // Every sign-in is answered, well before the drain's timeout would have cut it.
     for (const status of await Promise.all(signIns)) expect([0, 200, 503]).toContain(status);
@@ -263,6 +265,7 @@ describe('service process lifecycle (npm start)', () => {
     expect(verified.checkpointSeq).toBe(verified.lastSeq);
 
     expect(late).toBe(0); // new connections are refused once draining started
+    expect(drainingWhenRefused).toBe(true);
     for (const r of results) expect([0, 201, 503]).toContain(r.status);
     const created = results.filter((r) => r.status === 201).map((r) => r.id!);
     expect(created.length).toBeGreaterThan(0);

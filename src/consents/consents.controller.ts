@@ -52,7 +52,8 @@ export class ConsentsController {
   @ApiOperation({
     summary:
       'The consents and legal bases of a case, newest first, with their status (ward officers of its commune)',
-    description: 'Metadata only: a legal basis’s reason stays sealed. On the access log as `consent.read`.',
+    description:
+      'Metadata, and each legal basis’s reason (the read then names `notes`). On the access log as `consent.read`.',
   })
   @ApiOkResponse({ type: ConsentList })
   list(

@@ -70,7 +70,7 @@ function gatedReasons(caseId: string): GatedRead {
     `SELECT k.id, k.enc_reason, ${joinedDataKeyColumns('dk')}
        FROM ${gate} CROSS JOIN consents k
        LEFT JOIN data_keys dk ON dk.owner_type = ${p(CASE_OWNER, 'text')} AND dk.owner_id = k.case_id
-      WHERE k.case_id = ${p(caseId, 'uuid')} AND k.enc_reason IS NOT NULL`;
+      WHERE k.case_id = ${p(caseId, 'uuid')} AND k.legal_basis IS NOT NULL AND k.enc_reason IS NOT NULL`;
 }
 
 function view(r: ConsentRow): ConsentView {
@@ -221,8 +221,9 @@ export class ConsentsService {
 
   /**
    * The consents and legal bases of a case, newest first, with their status by the database's clock: what a
-   * ward officer needs to withdraw one (its id) or to refer under one. Metadata only (a legal basis's reason
-   * stays sealed). On the access log as `consent.read`; refused like a missing case (404).
+   * ward officer needs to withdraw one (its id) or to refer under one, and each legal basis's reason (read with
+   * the list's entry, which then names `notes`). On the access log as `consent.read`; refused like a missing
+   * case (404).
    */
   async list(p: Principal, ability: AppAbility, caseId: string): Promise<ConsentList> {
     return this.audit.session(async (m, deny) => {
