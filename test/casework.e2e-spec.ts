@@ -870,6 +870,10 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(accepted.body).toHaveProperty('notes');
       expect(accepted.body).not.toHaveProperty('declineReason');
       expect(accepted.body).not.toHaveProperty('revokeReason');
+      // Its declined referral of the case shows the case as the accepted one lets it see it, without notes.
+      const old = await as('police.longbien').get(`/api/v1/referrals/${declined.id}`).expect(200);
+      expect(old.body.case.survivor.fullName).toBe(c.survivor.fullName);
+      expect(old.body).not.toHaveProperty('notes');
       await as('ward.longbien').delete(`/api/v1/cases/${c.id}/consents/${consentId}`).expect(200);
       expect(await ward(byWithdrawal.id)).toMatchObject({ status: 'revoked', revokeReason: null });
     });

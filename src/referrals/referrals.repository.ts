@@ -322,7 +322,7 @@ export class ReferralsRepository {
    * ciphertexts of `categories` and its data key (read the row with sealedOf) and, with `notes`, the referring
    * note and the notes of all organisations (the ward: organizationId null) or of one (a provider; with
    * sealedNotesOf), and for the ward the decline and revoke reasons too. No row when the referral is gone, or
-   * (`stillAccepted`: a provider's read) no longer accepted under an active consent.
+   * when a provider's (`provider`: its organisation) grounds for what it reads no longer hold.
    */
   gatedSealed(
     referralId: string,
@@ -330,7 +330,7 @@ export class ReferralsRepository {
     categories: readonly CaseSectionCategory[],
     notes: { organizationId: string | null } | null,
     closeReason = false,
-    stillAccepted = false,
+    provider?: string,
   ): GatedRead {
     return (gate, p) => {
       const own =
@@ -339,13 +339,28 @@ export class ReferralsRepository {
       const extra = notes ? ['r.enc_note', `(${NOTES_JSON}${own}) AS notes`] : [];
       if (notes && notes.organizationId === null) extra.push('r.enc_decline_reason', 'r.enc_revoke_reason');
       if (closeReason) extra.push(CLOSE_REASON_COLUMN);
-      // A provider reads only while the referral is still accepted under an active consent (its grounds), not
-      // merely while it was at the check.
-      const grounded = stillAccepted
-        ? `r.status = 'accepted' AND EXISTS (SELECT 1 FROM consents cs WHERE cs.id = r.consent_id AND ${consentActiveSql('cs')})`
-        : undefined;
+      // A provider reads only while its grounds still hold, not merely while they held at the check: the notes
+      // while this referral is accepted under an active consent, the case's content while one of its
+      // organisation's referrals of the case is (readableCategories' grounds).
+      const grounds: string[] = [];
+      if (provider && notes) {
+        grounds.push(`r.status = 'accepted' AND EXISTS (SELECT 1 FROM consents cs
+                        WHERE cs.id = r.consent_id AND ${consentActiveSql('cs')})`);
+      }
+      if (provider && categories.length > 0) {
+        grounds.push(`EXISTS (SELECT 1 FROM referrals ar JOIN consents acs ON acs.id = ar.consent_id
+                       WHERE ar.case_id = r.case_id AND ar.organization_id = ${p(provider, 'uuid')}
+                         AND ar.status = 'accepted' AND ${consentActiveSql('acs')})`);
+      }
       // The case is the referral's own: sealedSql's `c.id = r.case_id` restates the join.
-      return sealedSql(categories, from, 'r.case_id', p(ownerType, 'text'), extra, grounded);
+      return sealedSql(
+        categories,
+        from,
+        'r.case_id',
+        p(ownerType, 'text'),
+        extra,
+        grounds.length > 0 ? grounds.join(' AND ') : undefined,
+      );
     };
   }
 }

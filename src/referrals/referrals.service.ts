@@ -251,7 +251,7 @@ export class ReferralsService {
           encrypted,
           notes,
           showCase && readsCloseReason(caseRow, caseCategories),
-          p.role === 'provider',
+          p.role === 'provider' ? (p.organizationId ?? NO_ORGANIZATION) : undefined,
         ),
       );
       // The referral went, or (a provider's) ended, between its check and this read: nothing, on record.
