@@ -500,4 +500,66 @@ describe('concurrent changes', () => {
     expect(read.status).toBe(404);
     expect(JSON.stringify(read.body)).not.toContain(name);
   });
+
+  it('a case read allowed through an emergency grant that ends before its fetch hands out nothing, a referral notwithstanding', async () => {
+    const body = caseBody();
+    const caseId = (await as(tok['ward.longbien']).post('/api/v1/cases', body).expect(201)).body.id as string;
+    const [{ id: health }] = await sql(
+      `SELECT id FROM organizations WHERE name = 'Trạm y tế phường Long Biên'`,
+    );
+    // A referral under a consent to the contact details only…
+    const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
+      organizationId: health,
+      categories: ['contact'],
+      givenBy: 'survivor',
+    });
+    const referral = (
+      await as(tok['ward.longbien'])
+        .post(`/api/v1/cases/${caseId}/referrals`, {
+          organizationId: health,
+          consentId,
+          services: ['medical_care'],
+          urgency: 'urgent',
+        })
+        .expect(201)
+    ).body.id as string;
+    await as(tok['health.longbien']).post(`/api/v1/referrals/${referral}/accept`).expect(200);
+    // …and an emergency grant, which shows the survivor's name too.
+    const grant = (
+      await as(tok['health.longbien'])
+        .post(`/api/v1/cases/${caseId}/break-glass`, {
+          justification: 'Nạn nhân gọi cầu cứu ngay lúc này (giả định)',
+          password: DEMO_PASSWORD,
+        })
+        .expect(201)
+    ).body.id as string;
+    const name = (body.survivor as { fullName: string }).fullName;
+    const g = gate();
+    const original = CasesRepository.prototype.findWithReferrals;
+    jest.spyOn(CasesRepository.prototype, 'findWithReferrals').mockImplementation(async function (
+      this: CasesRepository,
+      ...args
+    ) {
+      const found = await original.apply(this, args);
+      g.reached();
+      await g.released;
+      return found;
+    });
+    const reading = as(tok['health.longbien'])
+      .get(`/api/v1/cases/${caseId}`)
+      .then((r) => r);
+    await g.hit; // checked with the grant running
+    await as(tok['supervisor.hanoi'])
+      .post(`/api/v1/break-glass/${grant}/review`, { justified: false })
+      .expect(200);
+    g.release();
+    const read = await reading;
+    expect(read.status).toBe(404);
+    expect(JSON.stringify(read.body)).not.toContain(name);
+    jest.restoreAllMocks();
+    // Its referral alone still shows what its consent releases, and not the name.
+    const after = await as(tok['health.longbien']).get(`/api/v1/cases/${caseId}`).expect(200);
+    expect(after.body.survivor).toBeDefined();
+    expect(JSON.stringify(after.body)).not.toContain(name);
+  });
 });

@@ -222,16 +222,18 @@ export function sealedSql(
 }
 
 /**
- * SQL: whether a provider still has grounds to read case `c`'s content (its organisation's referral accepted
- * under a consent still active, or the user's running emergency grant), given as SQL placeholders: a read's
- * ciphertexts come only while its grounds hold, not merely while they held at its check.
+ * SQL: whether a provider still has the grounds its read was allowed on (placeholders given as SQL): its
+ * organisation's referral of case `c` accepted under a consent still active, or (`grant`) the user's running
+ * emergency grant, whose categories may go beyond the referrals'. A read's ciphertexts come only while its
+ * grounds hold, not merely while they held at its check.
  */
-export function providerStillGroundedSql(organizationId: string, userId: string): string {
-  return `(EXISTS (SELECT 1 FROM referrals r JOIN consents cs ON cs.id = r.consent_id
-                    WHERE r.case_id = c.id AND r.organization_id = ${organizationId} AND r.status = 'accepted'
-                      AND ${consentActiveSql('cs')})
-       OR EXISTS (SELECT 1 FROM break_glass_grants g
-                   WHERE g.case_id = c.id AND g.user_id = ${userId} AND ${liveGrantSql('g')}))`;
+export function providerStillGroundedSql(ground: { organizationId: string } | { grant: string }): string {
+  return 'grant' in ground
+    ? `EXISTS (SELECT 1 FROM break_glass_grants g
+                WHERE g.case_id = c.id AND g.user_id = ${ground.grant} AND ${liveGrantSql('g')})`
+    : `EXISTS (SELECT 1 FROM referrals r JOIN consents cs ON cs.id = r.consent_id
+                WHERE r.case_id = c.id AND r.organization_id = ${ground.organizationId} AND r.status = 'accepted'
+                  AND ${consentActiveSql('cs')})`;
 }
 
 /** The ciphertexts and data key of a row selected with sealedSql; null when there is no row. */
@@ -324,7 +326,7 @@ export class CasesRepository {
     ownerType: string,
     categories: readonly CaseSectionCategory[],
     closeReason = false,
-    provider?: { organizationId: string; userId: string },
+    provider?: { organizationId: string } | { grant: string },
   ): GatedRead {
     return (gate, p) =>
       sealedSql(
@@ -334,7 +336,11 @@ export class CasesRepository {
         p(ownerType, 'text'),
         closeReason ? [CLOSE_REASON_COLUMN] : [],
         provider
-          ? providerStillGroundedSql(p(provider.organizationId, 'uuid'), p(provider.userId, 'uuid'))
+          ? providerStillGroundedSql(
+              'grant' in provider
+                ? { grant: p(provider.grant, 'uuid') }
+                : { organizationId: p(provider.organizationId, 'uuid') },
+            )
           : undefined,
       );
   }

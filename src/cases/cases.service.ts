@@ -251,7 +251,8 @@ export class CasesService {
             CASE_OWNER,
             encrypted,
             closeReason,
-            provider ? { organizationId: provider, userId: p.userId } : undefined,
+            // The ground it was allowed on: the grant when it is in use (its categories may go further).
+            provider ? (access.breakGlass ? { grant: p.userId } : { organizationId: provider }) : undefined,
           ),
         );
         if (!sealed[0]) throw NOT_FOUND();
