@@ -1482,6 +1482,14 @@ describe('cases, consent and referrals (end to end)', () => {
         expect(list.body.items.map((i: { id: string }) => i.id)).not.toContain(c.id);
         const read = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
         expect(read.body).not.toHaveProperty('case.survivor');
+        // Nor can it be moved on: the workflow's 409, saying why, and no note is taken.
+        const move = await as('police.longbien')
+          .post(`/api/v1/referrals/${r.id}/complete`, { outcome: 'other' })
+          .expect(409);
+        expect(move.body.detail).toMatch(/cannot make that move/);
+        await as('police.longbien')
+          .post(`/api/v1/referrals/${r.id}/notes`, { text: 'muộn (giả định)' })
+          .expect(404);
         const [row] = await t.app.get(DataSource).query(`SELECT status FROM referrals WHERE id = $1`, [r.id]);
         expect(row.status).toBe('accepted');
       } finally {

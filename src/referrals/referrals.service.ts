@@ -349,7 +349,7 @@ export class ReferralsService {
           wardCode: row.wardCode,
           provinceCode: row.provinceCode,
           organizationId,
-          referralStatus: p.role === 'provider' ? row.status : null,
+          referralStatus: p.role === 'provider' ? subjectOf(row).status : null,
         });
       if (!row || !allowed) {
         deny(p, {
@@ -433,7 +433,9 @@ export class ReferralsService {
           wardCode: row.wardCode,
         });
         if (!roleMay) throw NOT_FOUND();
-        transition(row, new Date()); // the state forbids the move: raises the workflow's 409
+        // The state forbids the move (as the rules take it: revoked once its consent has ended): the workflow's
+        // 409, with its message.
+        transition({ ...row, status: subjectOf(row).status }, new Date());
         throw new DomainError('conflict.state');
       }
       const next = transition(row, new Date());
