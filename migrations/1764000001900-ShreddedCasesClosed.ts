@@ -12,10 +12,12 @@ export class ShreddedCasesClosed1764000001900 implements MigrationInterface {
     await q.query(
       `UPDATE cases c
           SET status = 'closed', closed_at = c.shredded_at, version = c.version + 1, updated_at = now(),
-              closed_by = (SELECT e.actor_id FROM audit_events e
-                            WHERE e.action = 'case.shred' AND e.outcome = 'allowed' AND e.case_id = c.id
-                            ORDER BY e.seq DESC LIMIT 1)
-        WHERE c.status = 'open' AND c.shredded_at IS NOT NULL`,
+              closed_by = s.actor_id, updated_by = s.actor_id
+         FROM (SELECT c2.id, (SELECT e.actor_id FROM audit_events e
+                               WHERE e.action = 'case.shred' AND e.outcome = 'allowed' AND e.case_id = c2.id
+                               ORDER BY e.seq DESC LIMIT 1) AS actor_id
+                 FROM cases c2 WHERE c2.status = 'open' AND c2.shredded_at IS NOT NULL) s
+        WHERE c.id = s.id`,
     );
   }
 

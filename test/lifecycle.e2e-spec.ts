@@ -246,7 +246,7 @@ describe('service process lifecycle (npm start)', () => {
       });
     let late = await connect();
     for (const until = Date.now() + 5_000; late !== 0 && Date.now() < until; late = await connect()) {
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 10));
     }
     // Refused by the draining service, not by a process already gone (which would refuse anything).
     const drainingWhenRefused = first.child.exitCode === null && first.child.signalCode === null;

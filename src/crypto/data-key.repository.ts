@@ -80,14 +80,18 @@ export function gatedDataKeyInsert(row: NewDataKeyRow): GatedWrite {
  * run it inside their own transaction; without one it uses the data source's pool.
  */
 /**
- * SQL over `s.snap` (a snapshot) and `a` (a pg_stat_activity row with a backend_xid): the backend's xid as
- * xid8 text, its 32 bits placed in the epoch that keeps it within 2^31 of the snapshot's xmax (a running
- * transaction's xid always is).
+ * SQL: the 32-bit xid `xid` (numeric SQL) as an xid8 (numeric), placed in the epoch that keeps it within 2^31
+ * of `xmax` (numeric SQL; a snapshot's xmax): a running transaction's xid always is, a little below xmax or
+ * (given its id after the snapshot) a little above, possibly across an epoch boundary either way.
  */
-export const XID8_OF_BACKEND = `(SELECT CASE WHEN c > m + 2147483648 THEN c - 4294967296
-                    WHEN c < m - 2147483648 THEN c + 4294967296 ELSE c END
-          FROM (SELECT m, m - mod(m, 4294967296) + a.backend_xid::text::numeric AS c
-                  FROM (SELECT pg_snapshot_xmax(s.snap)::text::numeric AS m) AS mm) AS cc)::text`;
+export function widenXidSql(xmax: string, xid: string): string {
+  return `(SELECT CASE WHEN c > m + 2147483648 THEN c - 4294967296
+                      WHEN c < m - 2147483648 THEN c + 4294967296 ELSE c END
+            FROM (SELECT m, m - mod(m, 4294967296) + (${xid}) AS c FROM (SELECT (${xmax}) AS m) AS mm) AS cc)`;
+}
+
+/** SQL over `s.snap` (a snapshot) and `a` (a pg_stat_activity row): the backend's xid as xid8 text. */
+export const XID8_OF_BACKEND = `${widenXidSql('pg_snapshot_xmax(s.snap)::text::numeric', 'a.backend_xid::text::numeric')}::text`;
 
 export class DataKeyRepository {
   constructor(private readonly dataSource: DataSource | null) {}

@@ -9,7 +9,7 @@ import { createCryptoServices, CryptoServices } from './crypto.factory';
 import { CryptoFixture, cryptoErrorOf, givenCrypto } from './crypto.spec-helpers';
 import { Ciphertext, DataKeyOwner, KekRef } from './crypto.types';
 import type { KeyProvider } from './key-provider';
-import { XID8_OF_BACKEND } from './data-key.repository';
+import { widenXidSql, XID8_OF_BACKEND } from './data-key.repository';
 import { rotateKeys, RotationProgress } from './key-rotation';
 
 interface Sealed {
@@ -307,6 +307,25 @@ describe('rotateKeys (PostgreSQL)', () => {
       await other.query('ROLLBACK').catch(() => undefined);
       await other.end();
       await elsewhere.drop();
+    }
+  });
+
+  it('places a 32-bit xid in the epoch near a snapshot’s xmax, across epoch boundaries both ways', async () => {
+    const E = 4294967296; // 2^32: one epoch
+    const cases: [number, number, number][] = [
+      // [xmax, xid, expected xid8]
+      [1000, 990, 990], // just below xmax, epoch 0
+      [1000, 1005, 1005], // given its id after the snapshot
+      [3 * E + 10, 4294967290, 2 * E + 4294967290], // below xmax, in the epoch before
+      [2 * E - 5, 3, 2 * E + 3], // above xmax, in the next epoch
+      [5 * E + 2147483000, 100, 5 * E + 100],
+    ];
+    for (const [xmax, xid, expected] of cases) {
+      const [{ x }] = await db.dataSource.query(
+        `SELECT ${widenXidSql('$1::numeric', '$2::numeric')}::text AS x`,
+        [String(xmax), String(xid)],
+      );
+      expect(x).toBe(String(expected));
     }
   });
 
