@@ -14,8 +14,19 @@ import {
 import { IsNotBlank } from '../../common/http/field-presence';
 import { IsInstant } from '../../common/http/date-validation';
 import { Sector, SECTORS } from '../../directory/organization.entity';
+import type { ConsentCategory } from '../../authz/subjects';
 
-export const CONSENT_CATEGORIES = ['identity', 'contact', 'incident', 'perpetrator', 'health'] as const;
+export const CONSENT_CATEGORIES = [
+  'identity',
+  'contact',
+  'incident',
+  'perpetrator',
+  'health',
+] as const satisfies readonly ConsentCategory[];
+// Every category a provider can be granted can be consented to (a new one added to subjects.ts fails here).
+type MissingFromConsents = Exclude<ConsentCategory, (typeof CONSENT_CATEGORIES)[number]>;
+const EVERY_CATEGORY: [MissingFromConsents] extends [never] ? true : MissingFromConsents = true;
+void EVERY_CATEGORY;
 export const GIVERS = ['survivor', 'guardian'] as const;
 export const LEGAL_BASES = ['child_protection_duty', 'imminent_danger', 'court_order'] as const;
 

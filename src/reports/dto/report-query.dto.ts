@@ -35,7 +35,8 @@ export class SummaryQuery extends ReportAreaQuery {
     example: '2026-01-01',
     description:
       'First day (YYYY-MM-DD, Vietnam time, included) of the period, on the date each case was reported. ' +
-      'Default: 1 January of the year of `to`.',
+      'Default: 1 January of the year of `to`. An administrator’s (national totals) must be the first day ' +
+      'of a month (400 otherwise).',
   })
   @IsOptional()
   @Matches(DATE)
@@ -43,7 +44,9 @@ export class SummaryQuery extends ReportAreaQuery {
 
   @ApiPropertyOptional({
     example: '2026-12-31',
-    description: 'Last day (YYYY-MM-DD, Vietnam time, included). Default: today in Vietnam.',
+    description:
+      'Last day (YYYY-MM-DD, Vietnam time, included). Default: today in Vietnam. An administrator’s must be ' +
+      'the last day of a month that is over (default: the last day of last month; 400 otherwise).',
   })
   @IsOptional()
   @Matches(DATE)
@@ -56,7 +59,8 @@ export class ActionMonthQuery extends ReportAreaQuery {
     minimum: MIN_YEAR + 1,
     description:
       'Year of the Action Month (15 November – 15 December, Vietnam time, both days included). Default: this ' +
-      'year from 15 November, else last year. Not after the current year.',
+      'year from 15 November, else last year. Not after the current year. An administrator gets an Action ' +
+      'Month once it is over (after 15 December; default: the last one over).',
   })
   @IsOptional()
   @Type(() => Number)
