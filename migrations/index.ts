@@ -17,6 +17,7 @@ import { CaseEndsReferrals1764000001600 } from './1764000001600-CaseEndsReferral
 import { OrganizationChangeEndsReferrals1764000001700 } from './1764000001700-OrganizationChangeEndsReferrals';
 import { ServiceRoleNarrowed1764000001800 } from './1764000001800-ServiceRoleNarrowed';
 import { ShreddedCasesClosed1764000001900 } from './1764000001900-ShreddedCasesClosed';
+import { ServicesDelivered1764000002000 } from './1764000002000-ServicesDelivered';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -42,4 +43,5 @@ export const MIGRATIONS = [
   OrganizationChangeEndsReferrals1764000001700,
   ServiceRoleNarrowed1764000001800,
   ShreddedCasesClosed1764000001900,
+  ServicesDelivered1764000002000,
 ];

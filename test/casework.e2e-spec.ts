@@ -878,6 +878,49 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(await ward(byWithdrawal.id)).toMatchObject({ status: 'revoked', revokeReason: null });
     });
 
+    it('a provider records which of the requested services it delivered when it completes a referral', async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const res = await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/referrals`, {
+          organizationId: police,
+          consentId,
+          services: ['police_protection', 'investigation'],
+          urgency: 'routine',
+        })
+        .expect(201);
+      const r = res.body as { id: string };
+      expect(res.body.servicesDelivered).toBeNull();
+      await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
+      const complete = (body: object) =>
+        as('police.longbien').post(`/api/v1/referrals/${r.id}/complete`, body);
+      // Only services the referral asked for, each once, from the list.
+      const notAsked = await complete({
+        outcome: 'services_delivered',
+        servicesDelivered: ['medical_care'],
+      }).expect(422);
+      expect(notAsked.body.detail).toMatch(/only services the referral requested/);
+      await complete({ outcome: 'services_delivered', servicesDelivered: ['teleportation'] }).expect(400);
+      await complete({ outcome: 'services_delivered', servicesDelivered: 'investigation' }).expect(400);
+      const done = await complete({
+        outcome: 'services_delivered',
+        servicesDelivered: ['investigation'],
+      }).expect(200);
+      expect(done.body).toMatchObject({ status: 'completed', servicesDelivered: ['investigation'] });
+      const ward = await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
+      expect(ward.body.servicesDelivered).toEqual(['investigation']);
+      // The database holds the rule too.
+      await expect(
+        t.app
+          .get(DataSource)
+          .query(`UPDATE referrals SET services_delivered = '{medical_care}' WHERE id = $1`, [r.id]),
+      ).rejects.toThrow(/referrals_services_delivered_check/);
+    });
+
     it('a consent given to a sector reaches that sector’s organisations serving the case’s commune, not others', async () => {
       const c = await newCase(); // in 00145, Hà Nội
       const elsewhere = await givenOrganization(t, {

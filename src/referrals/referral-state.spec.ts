@@ -19,6 +19,7 @@ const base = (status: ReferralStatus): ReferralState => ({
   declinedAt: null,
   completedAt: null,
   outcome: null,
+  servicesDelivered: null,
   revokedAt: null,
   revokeCause: null,
   dueAt: at,

@@ -54,6 +54,8 @@ export interface ReferralState {
   declinedAt: Date | null;
   completedAt: Date | null;
   outcome: ReferralOutcome | null;
+  /** The requested services the provider delivered, as it recorded them on completion (null: not said). */
+  servicesDelivered: ReferralService[] | null;
   revokedAt: Date | null;
   revokeCause: RevokeCause | null;
   dueAt: Date;
@@ -75,9 +77,14 @@ export const ReferralTransitions = {
     if (r.status !== 'pending') throw illegal();
     return { ...r, status: 'declined', declinedAt: at };
   },
-  complete(r: ReferralState, outcome: ReferralOutcome, at: Date): ReferralState {
+  complete(
+    r: ReferralState,
+    outcome: ReferralOutcome,
+    at: Date,
+    servicesDelivered: ReferralService[] | null = null,
+  ): ReferralState {
     if (r.status !== 'accepted') throw illegal();
-    return { ...r, status: 'completed', completedAt: at, outcome };
+    return { ...r, status: 'completed', completedAt: at, outcome, servicesDelivered };
   },
   revoke(r: ReferralState, cause: RevokeCause, at: Date): ReferralState {
     if (r.status !== 'pending' && r.status !== 'accepted') throw illegal();

@@ -3,6 +3,8 @@ import { CaseView } from '../cases/case-view';
 import {
   isOverdue,
   ReferralOutcome,
+  REFERRAL_SERVICES,
+  ReferralService,
   ReferralStatus,
   REVOKE_CAUSES,
   RevokeCause,
@@ -43,6 +45,13 @@ export class ReferralView {
     enum: ['services_delivered', 'client_declined', 'unable_to_contact', 'referred_onward', 'other'],
   })
   outcome!: ReferralOutcome | null;
+  @ApiPropertyOptional({
+    nullable: true,
+    enum: REFERRAL_SERVICES,
+    isArray: true,
+    description: 'the requested services the provider delivered, as recorded on completion',
+  })
+  servicesDelivered!: ReferralService[] | null;
   @ApiPropertyOptional({
     nullable: true,
     enum: REVOKE_CAUSES,
@@ -103,6 +112,7 @@ export function referralView(r: ReferralRow, now = new Date()): ReferralView {
     completedAt: iso(r.completedAt),
     revokedAt: iso(r.revokedAt),
     outcome: r.outcome,
+    servicesDelivered: r.servicesDelivered,
     revokeCause: r.revokeCause,
     version: r.version,
   };

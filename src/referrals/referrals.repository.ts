@@ -51,8 +51,8 @@ export const REFERRAL_COLUMNS = {
 } as const;
 
 /** The columns a move changes (gatedSaveState's RETURNING; read by movedColumns). */
-const MOVED_COLUMNS = `r.status, r.due_at, r.outcome, r.revoke_cause, r.accepted_at, r.accepted_by, r.declined_at,
-    r.completed_at, r.revoked_at, r.version`;
+const MOVED_COLUMNS = `r.status, r.due_at, r.outcome, r.services_delivered, r.revoke_cause, r.accepted_at,
+    r.accepted_by, r.declined_at, r.completed_at, r.revoked_at, r.version`;
 
 /** The referral's own columns of a row, the note's ciphertext aside. */
 const OWN_COLUMNS = `r.id, r.case_id, r.organization_id, r.consent_id, r.services, r.urgency, r.created_at,
@@ -115,6 +115,7 @@ function movedColumns(r: Raw): ReferralState & { version: number } {
     status: r.status as ReferralStatus,
     dueAt: r.due_at as Date,
     outcome: r.outcome as ReferralOutcome | null,
+    servicesDelivered: r.services_delivered as ReferralService[] | null,
     revokeCause: r.revoke_cause as RevokeCause | null,
     acceptedAt: r.accepted_at as Date | null,
     acceptedBy: r.accepted_by as string | null,
@@ -258,7 +259,8 @@ export class ReferralsRepository {
               declined_by = CASE WHEN ${status} = 'declined' THEN ${byId} ELSE r.declined_by END,
               completed_at = ${p(s.completedAt, 'timestamptz')},
               completed_by = CASE WHEN ${status} = 'completed' THEN ${byId} ELSE r.completed_by END,
-              outcome = ${p(s.outcome, 'text')}, revoked_at = ${p(s.revokedAt, 'timestamptz')},
+              outcome = ${p(s.outcome, 'text')}, services_delivered = ${p(s.servicesDelivered, 'text[]')},
+              revoked_at = ${p(s.revokedAt, 'timestamptz')},
               revoked_by = CASE WHEN ${status} = 'revoked' THEN ${byId} ELSE r.revoked_by END,
               revoke_cause = ${p(s.revokeCause, 'text')},
               enc_decline_reason = COALESCE(${p(extra.encDeclineReason ?? null, 'bytea')}, r.enc_decline_reason),

@@ -311,9 +311,17 @@ export class ReferralsService {
   }
 
   complete(p: Principal, a: AppAbility, id: string, dto: CompleteReferralDto): Promise<ReferralView> {
-    return this.move(p, a, id, 'complete', 'referral.complete', (r, at) =>
-      ReferralTransitions.complete(r, dto.outcome, at),
-    );
+    return this.move(p, a, id, 'complete', 'referral.complete', (r, at) => {
+      const next = ReferralTransitions.complete(r, dto.outcome, at, dto.servicesDelivered ?? null);
+      // What was delivered is among what was asked for (the database holds it so too).
+      if (dto.servicesDelivered?.some((service) => !r.services.includes(service))) {
+        throw new DomainError('unprocessable', {
+          en: 'servicesDelivered may name only services the referral requested.',
+          vi: 'servicesDelivered chỉ được nêu các dịch vụ mà giới thiệu đã yêu cầu.',
+        });
+      }
+      return next;
+    });
   }
 
   revoke(p: Principal, a: AppAbility, id: string, dto: RevokeReferralDto): Promise<ReferralView> {
@@ -398,7 +406,7 @@ export class ReferralsService {
     id: string,
     action: 'accept' | 'decline' | 'complete' | 'revoke',
     auditAction: AuditAction,
-    transition: (r: ReferralState, at: Date) => ReferralState,
+    transition: (r: ReferralRow, at: Date) => ReferralState,
     extra?: (
       m: EntityManager,
       row: ReferralRow,

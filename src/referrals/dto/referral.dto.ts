@@ -70,6 +70,18 @@ export class RevokeReferralDto {
 
 export class CompleteReferralDto {
   @ApiProperty({ enum: REFERRAL_OUTCOMES }) @IsIn(REFERRAL_OUTCOMES) outcome!: ReferralOutcome;
+
+  @ApiPropertyOptional({
+    enum: REFERRAL_SERVICES,
+    isArray: true,
+    description: 'which of the requested services were delivered (422 for one not requested)',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayUnique()
+  @ArrayMaxSize(REFERRAL_SERVICES.length)
+  @IsIn(REFERRAL_SERVICES, { each: true })
+  servicesDelivered?: ReferralService[];
 }
 
 export class CreateNoteDto {
