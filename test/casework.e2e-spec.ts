@@ -1391,6 +1391,20 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(400);
       expect(blank.body.errors).toEqual([expect.objectContaining({ field: 'reason', code: 'isNotBlank' })]);
       await as('ward.longbien').post(`/api/v1/cases/${c.id}/close`, { reason: '   ' }).expect(400);
+      // A consent takes no reason: it would be kept, sealed, and never read.
+      const withReason = await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/consents`, {
+          organizationId: police,
+          categories: ['identity'],
+          givenBy: 'survivor',
+          reason: 'Đồng ý vì lý do riêng (giả định)',
+        })
+        .expect(400);
+      expect(withReason.body.errors).toEqual([expect.objectContaining({ field: 'reason' })]);
+      const [{ n }] = await t.app
+        .get(DataSource)
+        .query(`SELECT count(*)::int AS n FROM consents WHERE case_id = $1`, [c.id]);
+      expect(n).toBe(0);
     });
 
     it('an organisation that changes sector loses the referrals a consent gave its old sector, and its emergency access', async () => {

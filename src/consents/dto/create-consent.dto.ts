@@ -71,7 +71,11 @@ export class CreateConsentDto {
   @IsIn(LEGAL_BASES)
   legalBasis?: (typeof LEGAL_BASES)[number];
 
-  @ApiPropertyOptional({ maxLength: 2000, description: 'required with legalBasis (stored encrypted)' })
+  @ApiPropertyOptional({
+    maxLength: 2000,
+    description:
+      'required with legalBasis, refused without it (stored encrypted; the ward reads it in the list)',
+  })
   @IsOptional()
   @IsString()
   @MinLength(1)
