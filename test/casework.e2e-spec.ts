@@ -904,6 +904,12 @@ describe('cases, consent and referrals (end to end)', () => {
         servicesDelivered: ['medical_care'],
       }).expect(422);
       expect(notAsked.body.detail).toMatch(/only services the referral requested/);
+      const [refusal] = await t.app
+        .get(DataSource)
+        .query(`SELECT action, outcome, resource_id FROM audit_events WHERE request_id = $1`, [
+          notAsked.body.requestId,
+        ]);
+      expect(refusal).toEqual({ action: 'referral.complete', outcome: 'denied', resource_id: r.id });
       await complete({ outcome: 'services_delivered', servicesDelivered: ['teleportation'] }).expect(400);
       await complete({ outcome: 'services_delivered', servicesDelivered: 'investigation' }).expect(400);
       const done = await complete({
@@ -918,6 +924,13 @@ describe('cases, consent and referrals (end to end)', () => {
         t.app
           .get(DataSource)
           .query(`UPDATE referrals SET services_delivered = '{medical_care}' WHERE id = $1`, [r.id]),
+      ).rejects.toThrow(/referrals_services_delivered_check/);
+      // And only on a completed referral.
+      const pending = await refer(c.id, police, consentId);
+      await expect(
+        t.app
+          .get(DataSource)
+          .query(`UPDATE referrals SET services_delivered = services WHERE id = $1`, [pending.id]),
       ).rejects.toThrow(/referrals_services_delivered_check/);
     });
 
@@ -1401,9 +1414,20 @@ describe('cases, consent and referrals (end to end)', () => {
         })
         .expect(400);
       expect(withReason.body.errors).toEqual([expect.objectContaining({ field: 'reason' })]);
+      // A form that sends its empty optional fields as null is not refused for it.
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/consents`, {
+          organizationId: police,
+          categories: ['identity'],
+          givenBy: 'survivor',
+          reason: null,
+        })
+        .expect(201);
       const [{ n }] = await t.app
         .get(DataSource)
-        .query(`SELECT count(*)::int AS n FROM consents WHERE case_id = $1`, [c.id]);
+        .query(`SELECT count(*)::int AS n FROM consents WHERE case_id = $1 AND enc_reason IS NOT NULL`, [
+          c.id,
+        ]);
       expect(n).toBe(0);
     });
 

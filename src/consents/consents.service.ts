@@ -129,7 +129,7 @@ export class ConsentsService {
       throw fieldError('reason', 'is required with a legal basis', 'là bắt buộc khi có căn cứ pháp lý');
     // A consent's ground is the person's word, not a reason: free text about the case nobody would read is not
     // kept.
-    if (!dto.legalBasis && dto.reason !== undefined)
+    if (!dto.legalBasis && dto.reason != null)
       throw fieldError('reason', 'is only for a legal basis', 'chỉ dùng cho căn cứ pháp lý');
     return this.audit.transaction(async (m, deny) => {
       const row = await this.cases.findById(m, caseId, [], true);

@@ -120,6 +120,10 @@ export class ReferralsController {
   @HttpCode(200)
   @Policy('complete', 'Referral')
   @ApiOkResponse({ type: ReferralView })
+  @ApiUnprocessableEntityResponse({
+    type: Problem,
+    description: 'unprocessable: servicesDelivered names a service the referral did not request',
+  })
   @ApiConflictResponse(ILLEGAL_MOVE)
   complete(
     @CurrentPrincipal() p: Principal,

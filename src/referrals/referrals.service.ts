@@ -446,7 +446,23 @@ export class ReferralsService {
         transition({ ...row, status: subjectOf(row).status }, new Date());
         throw new DomainError('conflict.state');
       }
-      const next = transition(row, new Date());
+      let next: ReferralState;
+      try {
+        next = transition(row, new Date());
+      } catch (e) {
+        // Refused by what the move carries (a service delivered that was not requested): on record too.
+        if (e instanceof DomainError) {
+          deny(p, {
+            action: auditAction,
+            resourceType: 'referral',
+            resourceId: id,
+            caseId: row.caseId,
+            provinceCode: row.provinceCode,
+            wardCode: row.wardCode,
+          });
+        }
+        throw e;
+      }
       // The new state and the move's entry in one statement (the row is locked since findById).
       const { rows } = await this.audit.recordWith(
         m,

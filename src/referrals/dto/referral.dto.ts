@@ -74,7 +74,8 @@ export class CompleteReferralDto {
   @ApiPropertyOptional({
     enum: REFERRAL_SERVICES,
     isArray: true,
-    description: 'which of the requested services were delivered (422 for one not requested)',
+    description:
+      'which of the requested services were delivered ([]: none; left out: not said); 422 for one not requested',
   })
   @IsOptional()
   @IsArray()
