@@ -955,6 +955,17 @@ describe('cases, consent and referrals (end to end)', () => {
         })
         .expect(422);
       expect(refused.body.detail).toMatch(/does not cover this organisation/);
+      const [entry] = await t.app
+        .get(DataSource)
+        .query(`SELECT action, outcome, reason, case_id FROM audit_events WHERE request_id = $1`, [
+          refused.body.requestId,
+        ]);
+      expect(entry).toEqual({
+        action: 'referral.create',
+        outcome: 'denied',
+        reason: 'unprocessable',
+        case_id: c.id,
+      });
       // The sector's organisation serving the commune is covered; one the survivor names is, wherever it is.
       await refer(c.id, police, bySector);
       const named = await consent(c.id, {
@@ -1382,6 +1393,17 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(child.triage.childUnder16).toBe(true);
       const refused = await consentBy(child.id, 'survivor').expect(422);
       expect(refused.body.detail).toMatch(/child under 16/);
+      const [entry] = await t.app
+        .get(DataSource)
+        .query(`SELECT action, outcome, reason, case_id FROM audit_events WHERE request_id = $1`, [
+          refused.body.requestId,
+        ]);
+      expect(entry).toEqual({
+        action: 'consent.create',
+        outcome: 'denied',
+        reason: 'unprocessable',
+        case_id: child.id,
+      });
       expect(refused.body.detail).not.toContain('Em Giả Định');
       await consentBy(child.id, 'guardian').expect(201);
       // Sixteen and seventeen: a child in GBVIMS, of age to consent in Vietnamese law; an unknown age stays open.

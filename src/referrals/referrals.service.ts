@@ -89,40 +89,61 @@ export class ReferralsService {
         });
         throw NOT_FOUND();
       }
-      if (row.status !== 'open' || row.shreddedAt) {
-        throw new DomainError('conflict.state', { en: 'The case is closed.', vi: 'Vụ việc đã đóng.' });
-      }
-      const org = await this.referrals.organization(m, dto.organizationId, row.provinceCode, row.wardCode);
-      if (!org)
-        throw new DomainError('unprocessable', { en: 'No such organisation.', vi: 'Không có tổ chức này.' });
-      // Whether the consent is still active is the database's call (consentActiveSql), not this instance's clock.
-      const [consent] = await m.query<
-        { organization_id: string | null; sector: string | null; categories: string[]; active: boolean }[]
-      >(
-        `SELECT cs.organization_id, cs.sector, cs.categories, ${consentActiveSql('cs')} AS active
-           FROM consents cs WHERE cs.id = $1 AND cs.case_id = $2 FOR SHARE`,
-        [dto.consentId, caseId],
-      );
-      // A consent names the organisation, or gives a sector: then only that sector's organisations serving the
-      // case's commune, not every one of it in the country.
-      const covers =
-        consent && (consent.organization_id === org.id || (consent.sector === org.sector && org.servesCase));
-      if (!consent || !covers || !consent.active) {
-        throw new DomainError('unprocessable', {
-          en: 'The consent does not cover this organisation, or has ended.',
-          vi: 'Sự đồng ý không bao gồm tổ chức này hoặc đã hết hiệu lực.',
-        });
-      }
-      const live = await m.query<unknown[]>(
-        `SELECT 1 FROM referrals r WHERE r.case_id = $1 AND r.organization_id = $2 AND ${liveReferralSql('r')}`,
-        [caseId, org.id],
-      );
-      if (live.length > 0) {
-        throw new DomainError('conflict.state', {
-          en: 'This organisation already has an open referral for the case.',
-          vi: 'Tổ chức này đã có một giới thiệu đang mở cho vụ việc.',
-        });
-      }
+      // A refusal of what the request asks (the case closed, no such organisation, a consent that does not
+      // cover it, an open referral already) is on record too, like the refusals above.
+      const { org, consent } = await (async () => {
+        if (row.status !== 'open' || row.shreddedAt) {
+          throw new DomainError('conflict.state', { en: 'The case is closed.', vi: 'Vụ việc đã đóng.' });
+        }
+        const org = await this.referrals.organization(m, dto.organizationId, row.provinceCode, row.wardCode);
+        if (!org)
+          throw new DomainError('unprocessable', {
+            en: 'No such organisation.',
+            vi: 'Không có tổ chức này.',
+          });
+        // Whether the consent is still active is the database's call (consentActiveSql), not this instance's clock.
+        const [consent] = await m.query<
+          { organization_id: string | null; sector: string | null; categories: string[]; active: boolean }[]
+        >(
+          `SELECT cs.organization_id, cs.sector, cs.categories, ${consentActiveSql('cs')} AS active
+             FROM consents cs WHERE cs.id = $1 AND cs.case_id = $2 FOR SHARE`,
+          [dto.consentId, caseId],
+        );
+        // A consent names the organisation, or gives a sector: then only that sector's organisations serving the
+        // case's commune, not every one of it in the country.
+        const covers =
+          consent &&
+          (consent.organization_id === org.id || (consent.sector === org.sector && org.servesCase));
+        if (!consent || !covers || !consent.active) {
+          throw new DomainError('unprocessable', {
+            en: 'The consent does not cover this organisation, or has ended.',
+            vi: 'Sự đồng ý không bao gồm tổ chức này hoặc đã hết hiệu lực.',
+          });
+        }
+        const live = await m.query<unknown[]>(
+          `SELECT 1 FROM referrals r WHERE r.case_id = $1 AND r.organization_id = $2 AND ${liveReferralSql('r')}`,
+          [caseId, org.id],
+        );
+        if (live.length > 0) {
+          throw new DomainError('conflict.state', {
+            en: 'This organisation already has an open referral for the case.',
+            vi: 'Tổ chức này đã có một giới thiệu đang mở cho vụ việc.',
+          });
+        }
+        return { org, consent };
+      })().catch((e: unknown) => {
+        if (e instanceof DomainError) {
+          deny(p, {
+            action: 'referral.create',
+            resourceType: 'referral',
+            caseId,
+            provinceCode: row.provinceCode,
+            wardCode: row.wardCode,
+            reason: e.code,
+          });
+        }
+        throw e;
+      });
       const id = randomUUID();
       const now = new Date();
       const { urgency, dueAt: due } = referralDeadline(
