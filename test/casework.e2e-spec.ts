@@ -1548,6 +1548,17 @@ describe('cases, consent and referrals (end to end)', () => {
         .get(DataSource)
         .query(`SELECT withdrawn_at FROM consents WHERE id = $1`, [consentId]);
       expect(row.withdrawn_at).toBeNull();
+      const [entry] = await t.app
+        .get(DataSource)
+        .query(`SELECT action, outcome, reason, resource_id FROM audit_events WHERE request_id = $1`, [
+          res.body.requestId,
+        ]);
+      expect(entry).toEqual({
+        action: 'consent.withdraw',
+        outcome: 'denied',
+        reason: 'conflict.state',
+        resource_id: consentId,
+      });
     });
 
     it('an expired consent takes the case off the provider’s case list at once', async () => {

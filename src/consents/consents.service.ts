@@ -347,6 +347,15 @@ export class ConsentsService {
       // Only an active consent is withdrawn (the withdraw rule). One ended by its expiry stays so: withdrawing it
       // now would rewrite its history (and its referrals' revocations would name a withdrawal, not the expiry).
       if (!ability.can('withdraw', subject)) {
+        deny(p, {
+          action: 'consent.withdraw',
+          resourceType: 'consent',
+          resourceId: consentId,
+          caseId,
+          provinceCode: row.provinceCode,
+          wardCode: row.wardCode,
+          reason: 'conflict.state',
+        });
         throw new DomainError(
           'conflict.state',
           consent.status === 'withdrawn'
