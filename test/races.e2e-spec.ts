@@ -209,6 +209,10 @@ describe('concurrent changes', () => {
     const res = await opening;
     expect(res.status).toBe(409);
     expect(res.body.detail).toMatch(/sector changed meanwhile/);
+    const [entry] = await sql(`SELECT action, outcome, reason FROM audit_events WHERE request_id = $1`, [
+      res.body.requestId,
+    ]);
+    expect(entry).toEqual({ action: 'break_glass.open', outcome: 'denied', reason: 'conflict.state' });
     expect(await sql(`SELECT 1 FROM break_glass_grants WHERE user_id = $1`, [user.id])).toEqual([]);
     jest.restoreAllMocks();
     await as(token).get(`/api/v1/cases/${caseId}`).expect(404);

@@ -130,14 +130,26 @@ export class BreakGlassService {
         });
         throw NOT_FOUND();
       }
+      // An emergency access refused for the state it meets is on record like the others.
+      const refused = (): void =>
+        deny(p, {
+          action: 'break_glass.open',
+          resourceType: 'break_glass',
+          caseId,
+          provinceCode: row.provinceCode,
+          wardCode: row.wardCode,
+          reason: 'conflict.state',
+        });
       // The sector the request was signed in with (its ability, the grant's categories) changed meanwhile.
       if (sector !== p.sector) {
+        refused();
         throw new DomainError('conflict.state', {
           en: 'Your organisation’s sector changed meanwhile: try again.',
           vi: 'Ngành của tổ chức bạn vừa thay đổi: hãy thử lại.',
         });
       }
       if (row.shreddedAt) {
+        refused();
         throw new DomainError('conflict.state', {
           en: 'The case’s data was destroyed.',
           vi: 'Dữ liệu của vụ việc đã bị hủy.',
