@@ -1260,10 +1260,14 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(409);
       expect(again.body.code).toBe('conflict.state');
       const shreds = await db.query(
-        `SELECT outcome FROM audit_events WHERE action = 'case.shred' AND case_id = $1`,
+        `SELECT outcome, reason FROM audit_events WHERE action = 'case.shred' AND case_id = $1 ORDER BY seq`,
         [c.id],
       );
-      expect(shreds).toEqual([{ outcome: 'allowed' }]);
+      // The second attempt is on record as refused; it did not write a second shred.
+      expect(shreds).toEqual([
+        { outcome: 'allowed', reason: null },
+        { outcome: 'denied', reason: 'conflict.state' },
+      ]);
     });
 
     it('crypto-shredding a closed case keeps who closed it and when', async () => {
