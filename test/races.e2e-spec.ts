@@ -421,31 +421,39 @@ describe('concurrent changes', () => {
   });
 
   /** A case of ward.longbien with a referral to the police, accepted; returns its survivor's name too. */
-  const acceptedByPolice = async () => {
+  /**
+   * A case of ward.longbien with an accepted referral to a demo organisation (`provider`'s), under a consent to
+   * `categories`; returns its survivor's name too.
+   */
+  const acceptedBy = async (
+    provider: 'police.longbien' | 'health.longbien',
+    categories: string[],
+    services: string[],
+  ) => {
     const body = caseBody();
     const caseId = (await as(tok['ward.longbien']).post('/api/v1/cases', body).expect(201)).body.id as string;
-    const [{ id: police }] = await sql(
-      `SELECT id FROM organizations WHERE name = 'Công an phường Long Biên'`,
-    );
+    const name = provider === 'police.longbien' ? 'Công an phường Long Biên' : 'Trạm y tế phường Long Biên';
+    const [{ id: org }] = await sql(`SELECT id FROM organizations WHERE name = $1`, [name]);
     const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
-      organizationId: police,
-      categories: ['identity'],
+      organizationId: org,
+      categories,
       givenBy: 'survivor',
     });
     const referral = (
       await as(tok['ward.longbien'])
         .post(`/api/v1/cases/${caseId}/referrals`, {
-          organizationId: police,
+          organizationId: org,
           consentId,
-          services: ['police_protection'],
+          services,
           urgency: 'urgent',
           note: 'Ghi chú chuyển gửi ZZNOTE (giả định)',
         })
         .expect(201)
     ).body.id as string;
-    await as(tok['police.longbien']).post(`/api/v1/referrals/${referral}/accept`).expect(200);
+    await as(tok[provider]).post(`/api/v1/referrals/${referral}/accept`).expect(200);
     return { caseId, referral, name: (body.survivor as { fullName: string }).fullName };
   };
+  const acceptedByPolice = () => acceptedBy('police.longbien', ['identity'], ['police_protection']);
 
   it('a provider’s referral read whose referral is revoked between its check and its fetch hands out nothing', async () => {
     const { referral } = await acceptedByPolice();
@@ -505,28 +513,8 @@ describe('concurrent changes', () => {
   });
 
   it('a case read allowed through an emergency grant that ends before its fetch hands out nothing, a referral notwithstanding', async () => {
-    const body = caseBody();
-    const caseId = (await as(tok['ward.longbien']).post('/api/v1/cases', body).expect(201)).body.id as string;
-    const [{ id: health }] = await sql(
-      `SELECT id FROM organizations WHERE name = 'Trạm y tế phường Long Biên'`,
-    );
     // A referral under a consent to the contact details only…
-    const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
-      organizationId: health,
-      categories: ['contact'],
-      givenBy: 'survivor',
-    });
-    const referral = (
-      await as(tok['ward.longbien'])
-        .post(`/api/v1/cases/${caseId}/referrals`, {
-          organizationId: health,
-          consentId,
-          services: ['medical_care'],
-          urgency: 'urgent',
-        })
-        .expect(201)
-    ).body.id as string;
-    await as(tok['health.longbien']).post(`/api/v1/referrals/${referral}/accept`).expect(200);
+    const { caseId, name } = await acceptedBy('health.longbien', ['contact'], ['medical_care']);
     // …and an emergency grant, which shows the survivor's name too.
     const grant = (
       await as(tok['health.longbien'])
@@ -536,7 +524,6 @@ describe('concurrent changes', () => {
         })
         .expect(201)
     ).body.id as string;
-    const name = (body.survivor as { fullName: string }).fullName;
     const g = gate();
     const original = CasesRepository.prototype.findWithReferrals;
     jest.spyOn(CasesRepository.prototype, 'findWithReferrals').mockImplementation(async function (

@@ -131,14 +131,14 @@ export class BreakGlassService {
         throw NOT_FOUND();
       }
       // An emergency access refused for the state it meets is on record like the others.
-      const refused = (): void =>
+      const refused = (reason = 'conflict.state'): void =>
         deny(p, {
           action: 'break_glass.open',
           resourceType: 'break_glass',
           caseId,
           provinceCode: row.provinceCode,
           wardCode: row.wardCode,
-          reason: 'conflict.state',
+          reason,
         });
       // The sector the request was signed in with (its ability, the grant's categories) changed meanwhile.
       if (sector !== p.sector) {
@@ -161,14 +161,7 @@ export class BreakGlassService {
         [caseId, p.userId],
       );
       if (unjustified.length > 0) {
-        deny(p, {
-          action: 'break_glass.open',
-          resourceType: 'break_glass',
-          caseId,
-          provinceCode: row.provinceCode,
-          wardCode: row.wardCode,
-          reason: 'break_glass.unjustified',
-        });
+        refused('break_glass.unjustified');
         throw new DomainError('conflict.state', {
           en: 'A supervisor found your earlier emergency access to this case unjustified: you cannot open it again.',
           vi: 'Giám sát viên đã kết luận lần truy cập khẩn cấp trước của bạn vào vụ việc này là không chính đáng: bạn không thể mở lại.',

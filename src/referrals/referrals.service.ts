@@ -436,7 +436,8 @@ export class ReferralsService {
     return this.afterExpiry(p, async (m, deny) => {
       // The row lock serialises concurrent moves: the second of two accepts sees `accepted` and gets 409.
       const row = await this.referrals.findById(m, id, true);
-      if (!row || !ability.can('read', subjectOf(row))) {
+      // Every refusal of the move is on record, in the case's jurisdiction when there is one.
+      const refused = (): void =>
         deny(p, {
           action: auditAction,
           resourceType: 'referral',
@@ -445,6 +446,8 @@ export class ReferralsService {
           provinceCode: row?.provinceCode ?? null,
           wardCode: row?.wardCode ?? null,
         });
+      if (!row || !ability.can('read', subjectOf(row))) {
+        refused();
         throw NOT_FOUND();
       }
       if (!ability.can(action, subjectOf(row))) {
@@ -453,14 +456,7 @@ export class ReferralsService {
           ...subjectOf(row),
           status: action === 'complete' ? 'accepted' : 'pending',
         });
-        deny(p, {
-          action: auditAction,
-          resourceType: 'referral',
-          resourceId: id,
-          caseId: row.caseId,
-          provinceCode: row.provinceCode,
-          wardCode: row.wardCode,
-        });
+        refused();
         if (!roleMay) throw NOT_FOUND();
         // The state forbids the move (as the rules take it: revoked once its consent has ended): the workflow's
         // 409, with its message.
@@ -472,16 +468,7 @@ export class ReferralsService {
         next = transition(row, new Date());
       } catch (e) {
         // Refused by what the move carries (a service delivered that was not requested): on record too.
-        if (e instanceof DomainError) {
-          deny(p, {
-            action: auditAction,
-            resourceType: 'referral',
-            resourceId: id,
-            caseId: row.caseId,
-            provinceCode: row.provinceCode,
-            wardCode: row.wardCode,
-          });
-        }
+        if (e instanceof DomainError) refused();
         throw e;
       }
       // The new state and the move's entry in one statement (the row is locked since findById).
