@@ -66,6 +66,30 @@ describe('concurrent changes', () => {
     throw new Error('nothing waited for a lock');
   };
 
+  /**
+   * An organisation's change of area, held after its new communes are written and before it commits (its row
+   * lock held): `g.release()` lets it commit, `changing` is its answer.
+   */
+  const areaChangeHeld = async (orgId: string, communeCodes: string[]) => {
+    const g = gate();
+    const original = OrganizationsRepository.prototype.replaceCommunes;
+    jest.spyOn(OrganizationsRepository.prototype, 'replaceCommunes').mockImplementation(async function (
+      this: OrganizationsRepository,
+      ...args
+    ) {
+      await original.apply(this, args);
+      g.reached();
+      await g.released;
+    });
+    const changing = http()
+      .patch(`/api/v1/organizations/${orgId}`)
+      .set('Authorization', `Bearer ${tok.admin}`)
+      .send({ serviceArea: { communeCodes } })
+      .then((r) => r);
+    await g.hit;
+    return { g, changing };
+  };
+
   beforeAll(async () => {
     t = await startDemoApp();
     tok = await signInAll(t, [
@@ -144,22 +168,7 @@ describe('concurrent changes', () => {
       givenBy: 'survivor',
     });
     // The change holds the organisation's row lock with its new communes written, not yet committed…
-    const g = gate();
-    const original = OrganizationsRepository.prototype.replaceCommunes;
-    jest.spyOn(OrganizationsRepository.prototype, 'replaceCommunes').mockImplementation(async function (
-      this: OrganizationsRepository,
-      ...args
-    ) {
-      await original.apply(this, args);
-      g.reached();
-      await g.released;
-    });
-    const changing = http()
-      .patch(`/api/v1/organizations/${org.id}`)
-      .set('Authorization', `Bearer ${tok.admin}`)
-      .send({ serviceArea: { communeCodes: ['00118'] } })
-      .then((r) => r);
-    await g.hit;
+    const { g, changing } = await areaChangeHeld(org.id, ['00118']);
     // …while the referral waits for it.
     const creating = as(tok['ward.longbien'])
       .post(`/api/v1/cases/${caseId}/referrals`, {
@@ -226,22 +235,7 @@ describe('concurrent changes', () => {
     });
     const { token, user } = await givenSignedIn(t, { role: 'provider', organizationId: org.id });
     const caseId = await newCase(); // in 00145
-    const g = gate();
-    const original = OrganizationsRepository.prototype.replaceCommunes;
-    jest.spyOn(OrganizationsRepository.prototype, 'replaceCommunes').mockImplementation(async function (
-      this: OrganizationsRepository,
-      ...args
-    ) {
-      await original.apply(this, args);
-      g.reached();
-      await g.released;
-    });
-    const changing = http()
-      .patch(`/api/v1/organizations/${org.id}`)
-      .set('Authorization', `Bearer ${tok.admin}`)
-      .send({ serviceArea: { communeCodes: ['00118'] } })
-      .then((r) => r);
-    await g.hit;
+    const { g, changing } = await areaChangeHeld(org.id, ['00118']);
     const opening = as(token)
       .post(`/api/v1/cases/${caseId}/break-glass`, {
         justification: 'Nạn nhân gọi cầu cứu ngay lúc này (giả định)',
