@@ -28,6 +28,23 @@ function gate() {
 }
 
 /**
+ * Holds every call of `target[method]` after it has returned (its locks still held, its result not used yet)
+ * until the test releases the gate; `hit` once one is there.
+ */
+function heldAfter<T extends object>(target: T, method: keyof T & string) {
+  const g = gate();
+  const host = target as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const original = host[method];
+  jest.spyOn(host, method).mockImplementation(async function (this: unknown, ...args: unknown[]) {
+    const result = await original.apply(this, args);
+    g.reached();
+    await g.released;
+    return result;
+  });
+  return g;
+}
+
+/**
  * Two requests interleaved at the point where one of them used to decide on a row it had not locked: each test
  * holds the first request there, runs the other, and shows that the first no longer acts on what it read.
  */
@@ -71,16 +88,7 @@ describe('concurrent changes', () => {
    * lock held): `g.release()` lets it commit, `changing` is its answer.
    */
   const areaChangeHeld = async (orgId: string, communeCodes: string[]) => {
-    const g = gate();
-    const original = OrganizationsRepository.prototype.replaceCommunes;
-    jest.spyOn(OrganizationsRepository.prototype, 'replaceCommunes').mockImplementation(async function (
-      this: OrganizationsRepository,
-      ...args
-    ) {
-      await original.apply(this, args);
-      g.reached();
-      await g.released;
-    });
+    const g = heldAfter(OrganizationsRepository.prototype, 'replaceCommunes');
     const changing = http()
       .patch(`/api/v1/organizations/${orgId}`)
       .set('Authorization', `Bearer ${tok.admin}`)
@@ -121,20 +129,7 @@ describe('concurrent changes', () => {
       categories: ['identity', 'incident'],
       givenBy: 'survivor',
     });
-    const g = gate();
-    const original = ReferralsRepository.prototype.organization;
-    jest.spyOn(ReferralsRepository.prototype, 'organization').mockImplementation(async function (
-      this: ReferralsRepository,
-      m,
-      id,
-      province,
-      ward,
-    ) {
-      const found = await original.call(this, m, id, province, ward);
-      g.reached();
-      await g.released;
-      return found;
-    });
+    const g = heldAfter(ReferralsRepository.prototype, 'organization');
     const creating = as(tok['ward.longbien'])
       .post(`/api/v1/cases/${caseId}/referrals`, {
         organizationId: org.id,
@@ -195,17 +190,7 @@ describe('concurrent changes', () => {
     });
     const { token, user } = await givenSignedIn(t, { role: 'provider', organizationId: org.id });
     const caseId = await newCase();
-    const g = gate();
-    const original = ReauthenticationService.prototype.confirm;
-    jest.spyOn(ReauthenticationService.prototype, 'confirm').mockImplementation(async function (
-      this: ReauthenticationService,
-      ...args
-    ) {
-      const confirmed = await original.apply(this, args);
-      g.reached();
-      await g.released;
-      return confirmed;
-    });
+    const g = heldAfter(ReauthenticationService.prototype, 'confirm');
     const opening = as(token)
       .post(`/api/v1/cases/${caseId}/break-glass`, {
         justification: 'Nạn nhân gọi cầu cứu ngay lúc này (giả định)',
@@ -453,17 +438,7 @@ describe('concurrent changes', () => {
     const { referral } = await acceptedByPolice();
     const before = await as(tok['police.longbien']).get(`/api/v1/referrals/${referral}`).expect(200);
     expect(JSON.stringify(before.body)).toContain('ZZNOTE');
-    const g = gate();
-    const original = ReferralsRepository.prototype.findWithCase;
-    jest.spyOn(ReferralsRepository.prototype, 'findWithCase').mockImplementation(async function (
-      this: ReferralsRepository,
-      ...args
-    ) {
-      const found = await original.apply(this, args);
-      g.reached();
-      await g.released;
-      return found;
-    });
+    const g = heldAfter(ReferralsRepository.prototype, 'findWithCase');
     const reading = as(tok['police.longbien'])
       .get(`/api/v1/referrals/${referral}`)
       .then((r) => r);
@@ -482,17 +457,7 @@ describe('concurrent changes', () => {
     expect(
       JSON.stringify((await as(tok['police.longbien']).get(`/api/v1/cases/${caseId}`).expect(200)).body),
     ).toContain(name);
-    const g = gate();
-    const original = CasesRepository.prototype.findWithReferrals;
-    jest.spyOn(CasesRepository.prototype, 'findWithReferrals').mockImplementation(async function (
-      this: CasesRepository,
-      ...args
-    ) {
-      const found = await original.apply(this, args);
-      g.reached();
-      await g.released;
-      return found;
-    });
+    const g = heldAfter(CasesRepository.prototype, 'findWithReferrals');
     const reading = as(tok['police.longbien'])
       .get(`/api/v1/cases/${caseId}`)
       .then((r) => r);
@@ -518,17 +483,7 @@ describe('concurrent changes', () => {
         })
         .expect(201)
     ).body.id as string;
-    const g = gate();
-    const original = CasesRepository.prototype.findWithReferrals;
-    jest.spyOn(CasesRepository.prototype, 'findWithReferrals').mockImplementation(async function (
-      this: CasesRepository,
-      ...args
-    ) {
-      const found = await original.apply(this, args);
-      g.reached();
-      await g.released;
-      return found;
-    });
+    const g = heldAfter(CasesRepository.prototype, 'findWithReferrals');
     const reading = as(tok['health.longbien'])
       .get(`/api/v1/cases/${caseId}`)
       .then((r) => r);
