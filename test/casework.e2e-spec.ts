@@ -61,6 +61,14 @@ describe('cases, consent and referrals (end to end)', () => {
     await t.close();
   });
 
+  /** The access-log entry of a request (by its id), with these columns. */
+  async function entryOf(requestId: string, columns: string): Promise<Record<string, any>> {
+    const [entry] = await t.app
+      .get(DataSource)
+      .query(`SELECT ${columns} FROM audit_events WHERE request_id = $1`, [requestId]);
+    return entry;
+  }
+
   async function newCase(overrides: Record<string, unknown> = {}): Promise<Record<string, any>> {
     const res = await as('ward.longbien').post('/api/v1/cases', caseBody(overrides)).expect(201);
     return res.body;
@@ -337,11 +345,7 @@ describe('cases, consent and referrals (end to end)', () => {
       const wrong = await shred('admin', 'not-the-admin-password').expect(403);
       expect(wrong.body.code).toBe('auth.reauthentication_failed');
       await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
-      const [refused] = await t.app
-        .get(DataSource)
-        .query(`SELECT outcome, reason, case_id FROM audit_events WHERE request_id = $1`, [
-          wrong.body.requestId,
-        ]);
+      const refused = await entryOf(wrong.body.requestId, 'outcome, reason, case_id');
       expect(refused).toEqual({ outcome: 'denied', reason: 'auth.reauthentication_failed', case_id: c.id });
       const res = await shred('admin').expect(200);
       expect(res.body).toEqual({ id: c.id, shredded: true });
@@ -619,19 +623,13 @@ describe('cases, consent and referrals (end to end)', () => {
         [basis]: 'Lý do khẩn cấp ZZCONSENTREASON (giả định)',
         [ended]: undefined,
       });
-      const [listed] = await t.app
-        .get(DataSource)
-        .query(`SELECT fields FROM audit_events WHERE request_id = $1`, [res.header['x-request-id']]);
+      const listed = await entryOf(res.header['x-request-id'], 'fields');
       expect(listed.fields).toEqual(['triage', 'notes']);
       // Another commune's officer, and a provider (no such right at all): as for no case.
       await as('ward.bode').get(`/api/v1/cases/${c.id}/consents`).expect(404);
       const provider = await as('police.longbien').get(`/api/v1/cases/${c.id}/consents`).expect(404);
       // Refused at the route (a provider has no rule on consents), and on record all the same.
-      const [atRoute] = await t.app
-        .get(DataSource)
-        .query(`SELECT action, outcome, reason, resource_id FROM audit_events WHERE request_id = $1`, [
-          provider.body.requestId,
-        ]);
+      const atRoute = await entryOf(provider.body.requestId, 'action, outcome, reason, resource_id');
       expect(atRoute).toEqual({
         action: 'consent.read',
         outcome: 'denied',
@@ -724,9 +722,7 @@ describe('cases, consent and referrals (end to end)', () => {
       // Nor the ward's referring note (free text), nor the notes: triage facts only until it is accepted.
       expect(pending.body).not.toHaveProperty('note');
       expect(pending.body.notes ?? []).toEqual([]);
-      const [pendingRead] = await t.app
-        .get(DataSource)
-        .query(`SELECT fields FROM audit_events WHERE request_id = $1`, [pending.headers['x-request-id']]);
+      const pendingRead = await entryOf(pending.headers['x-request-id'], 'fields');
       expect(pendingRead.fields).toEqual(['triage']);
       await as('health.longbien').get(`/api/v1/referrals/${r.id}`).expect(404);
       await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
@@ -854,9 +850,7 @@ describe('cases, consent and referrals (end to end)', () => {
         declineReason: null,
         revokeReason: 'Đã chuyển nơi khác ZZREVOKE (giả định)',
       });
-      const [entry] = await t.app
-        .get(DataSource)
-        .query(`SELECT fields FROM audit_events WHERE request_id = $1`, [read.header['x-request-id']]);
+      const entry = await entryOf(read.header['x-request-id'], 'fields');
       expect(entry.fields).toContain('notes');
       // The organisation that declined sees the referral's metadata only, and a revocation by the system no reason.
       const provider = await as('police.longbien').get(`/api/v1/referrals/${declined.id}`).expect(200);
@@ -904,11 +898,7 @@ describe('cases, consent and referrals (end to end)', () => {
         servicesDelivered: ['medical_care'],
       }).expect(422);
       expect(notAsked.body.detail).toMatch(/only services the referral requested/);
-      const [refusal] = await t.app
-        .get(DataSource)
-        .query(`SELECT action, outcome, resource_id FROM audit_events WHERE request_id = $1`, [
-          notAsked.body.requestId,
-        ]);
+      const refusal = await entryOf(notAsked.body.requestId, 'action, outcome, resource_id');
       expect(refusal).toEqual({ action: 'referral.complete', outcome: 'denied', resource_id: r.id });
       await complete({ outcome: 'services_delivered', servicesDelivered: ['teleportation'] }).expect(400);
       await complete({ outcome: 'services_delivered', servicesDelivered: 'investigation' }).expect(400);
@@ -955,11 +945,7 @@ describe('cases, consent and referrals (end to end)', () => {
         })
         .expect(422);
       expect(refused.body.detail).toMatch(/does not cover this organisation/);
-      const [entry] = await t.app
-        .get(DataSource)
-        .query(`SELECT action, outcome, reason, case_id FROM audit_events WHERE request_id = $1`, [
-          refused.body.requestId,
-        ]);
+      const entry = await entryOf(refused.body.requestId, 'action, outcome, reason, case_id');
       expect(entry).toEqual({
         action: 'referral.create',
         outcome: 'denied',
@@ -1200,9 +1186,7 @@ describe('cases, consent and referrals (end to end)', () => {
       // The ward reads why it was closed, in the case and in the referral's view of it; on record as notes.
       const ward = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
       expect(ward.body.closeReason).toBe('Đã hỗ trợ xong (giả định)');
-      const [entry] = await t.app
-        .get(DataSource)
-        .query(`SELECT fields FROM audit_events WHERE request_id = $1`, [ward.header['x-request-id']]);
+      const entry = await entryOf(ward.header['x-request-id'], 'fields');
       expect(entry.fields).toContain('notes');
       const viaReferral = await as('ward.longbien').get(`/api/v1/referrals/${accepted.id}`).expect(200);
       expect(viaReferral.body.case.closeReason).toBe('Đã hỗ trợ xong (giả định)');
@@ -1397,11 +1381,7 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(child.triage.childUnder16).toBe(true);
       const refused = await consentBy(child.id, 'survivor').expect(422);
       expect(refused.body.detail).toMatch(/child under 16/);
-      const [entry] = await t.app
-        .get(DataSource)
-        .query(`SELECT action, outcome, reason, case_id FROM audit_events WHERE request_id = $1`, [
-          refused.body.requestId,
-        ]);
+      const entry = await entryOf(refused.body.requestId, 'action, outcome, reason, case_id');
       expect(entry).toEqual({
         action: 'consent.create',
         outcome: 'denied',
@@ -1552,11 +1532,7 @@ describe('cases, consent and referrals (end to end)', () => {
         .get(DataSource)
         .query(`SELECT withdrawn_at FROM consents WHERE id = $1`, [consentId]);
       expect(row.withdrawn_at).toBeNull();
-      const [entry] = await t.app
-        .get(DataSource)
-        .query(`SELECT action, outcome, reason, resource_id FROM audit_events WHERE request_id = $1`, [
-          res.body.requestId,
-        ]);
+      const entry = await entryOf(res.body.requestId, 'action, outcome, reason, resource_id');
       expect(entry).toEqual({
         action: 'consent.withdraw',
         outcome: 'denied',
