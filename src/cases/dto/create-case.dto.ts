@@ -42,9 +42,13 @@ import { IsCalendarDate, IsDateOrInstant, IsInstant } from '../../common/http/da
  * A section of a case body: an object validated as `type` (whitelisted, nested), required or optional. The one
  * place the section rules live, for registration and for partial updates (update-case.dto.ts).
  */
-export function Section(type: new () => object, options: { required?: boolean } = {}): PropertyDecorator {
+export function Section(
+  type: new () => object,
+  options: { required?: boolean; description?: string } = {},
+): PropertyDecorator {
+  const doc = { type, ...(options.description ? { description: options.description } : {}) };
   return applyDecorators(
-    options.required ? ApiProperty({ type }) : ApiPropertyOptional({ type }),
+    options.required ? ApiProperty(doc) : ApiPropertyOptional(doc),
     options.required ? IsDefined() : IsOptional(),
     IsObject(),
     ValidateNested(),

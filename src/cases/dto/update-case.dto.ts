@@ -10,6 +10,9 @@ export class IncidentPatchDto extends PartialType(IncidentDto) {}
  * A partial update: a section that is present has each of its present fields replaced (null clears an
  * optional field); absent sections and fields stay as they are. The version comes from `If-Match` or here.
  */
+const PATCH_SECTION =
+  'each field present replaces its value; null clears an optional field (400 for one that cannot be empty); absent fields stay';
+
 export class UpdateCaseDto {
   @ApiPropertyOptional({ description: 'The version read; or send it as If-Match' })
   @IsOptional()
@@ -22,18 +25,18 @@ export class UpdateCaseDto {
   @IsIn(REPORT_CHANNELS)
   reportChannel?: ReportChannel;
 
-  @Section(SurvivorPatchDto)
+  @Section(SurvivorPatchDto, { description: PATCH_SECTION })
   survivor?: SurvivorPatchDto;
 
-  @Section(IncidentPatchDto)
+  @Section(IncidentPatchDto, { description: PATCH_SECTION })
   incident?: IncidentPatchDto;
 
-  @Section(PerpetratorDto)
+  @Section(PerpetratorDto, { description: PATCH_SECTION })
   perpetrator?: PerpetratorDto;
 
-  @Section(HealthDto)
+  @Section(HealthDto, { description: PATCH_SECTION })
   health?: HealthDto;
 
-  @Section(RiskDto)
+  @Section(RiskDto, { description: PATCH_SECTION })
   risk?: RiskDto;
 }

@@ -92,7 +92,10 @@ export class UpdateUserDto {
   @MaxLength(1024)
   password?: string;
 
-  @ApiPropertyOptional({ description: 'true: remove two-factor authentication so the user sets it up again' })
+  @ApiPropertyOptional({
+    enum: [true],
+    description: 'true (only): remove two-factor authentication so the user sets it up again',
+  })
   @IsOptionalNotNull()
   @Equals(true)
   resetTotp?: true;
