@@ -1173,9 +1173,11 @@ describe('cases, consent and referrals (end to end)', () => {
       const accepted = await refer(c.id, police, consentId);
       await as('police.longbien').post(`/api/v1/referrals/${accepted.id}/accept`).expect(200);
       await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
-      await as('ward.longbien')
+      const closed = await as('ward.longbien')
         .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
         .expect(200);
+      // The answer says which referrals the close ended (the accepted one included: its provider loses access).
+      expect(closed.body).toMatchObject({ status: 'closed', revokedReferralIds: [accepted.id] });
       await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(404);
       const after = await as('police.longbien').get(`/api/v1/referrals/${accepted.id}`).expect(200);
       expect(after.body).toMatchObject({ status: 'revoked', revokeCause: 'case_closed' });

@@ -100,6 +100,14 @@ export class ShreddedCaseView {
   @ApiProperty({ enum: [true] }) shredded!: true;
 }
 
+export class ClosedCaseView extends CaseView {
+  @ApiProperty({
+    type: [String],
+    description: 'the referrals the close revoked (pending or accepted: their providers lose access now)',
+  })
+  revokedReferralIds!: string[];
+}
+
 export class CaseListView {
   @ApiProperty({ type: [CaseView], description: 'triage fields only' }) items!: CaseView[];
   @ApiProperty() total!: number;

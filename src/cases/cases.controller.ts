@@ -29,7 +29,14 @@ import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.dec
 import { Policy } from '../authz/policy.decorator';
 import type { Principal } from '../authz/principal';
 import { Problem, RETRY_AFTER_HEADER } from '../common/errors/problem';
-import { CaseListView, CaseSearchView, CaseView, CreatedCaseView, ShreddedCaseView } from './case-view';
+import {
+  CaseListView,
+  CaseSearchView,
+  CaseView,
+  ClosedCaseView,
+  CreatedCaseView,
+  ShreddedCaseView,
+} from './case-view';
 import { CasesService, CreatedCase, DuplicateMatch } from './cases.service';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { ApiStepUpResponses } from '../identity/dto/step-up.dto';
@@ -159,14 +166,14 @@ export class CasesController {
   @Policy('close', 'Case')
   @ApiOperation({ summary: 'Close the case with a reason' })
   @ApiBody({ type: CloseCaseDto })
-  @ApiOkResponse({ type: CaseView })
+  @ApiOkResponse({ type: ClosedCaseView })
   @ApiConflictResponse(CLOSED_OR_SHREDDED)
   close(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
     @CaseId() id: string,
     @Body() dto: CloseCaseDto,
-  ): Promise<CaseView> {
+  ): Promise<ClosedCaseView> {
     return this.cases.close(p, a, id, dto);
   }
 

@@ -37,6 +37,7 @@ import {
 import {
   CaseListView,
   CaseView,
+  ClosedCaseView,
   CreatedCaseView,
   DuplicateMatchView,
   fullView,
@@ -400,7 +401,7 @@ export class CasesService {
     });
   }
 
-  async close(p: Principal, ability: AppAbility, id: string, dto: CloseCaseDto): Promise<CaseView> {
+  async close(p: Principal, ability: AppAbility, id: string, dto: CloseCaseDto): Promise<ClosedCaseView> {
     return this.audit.transaction(async (m, deny) => {
       const row = await this.lockForChange(m, deny, p, ability, id, 'close', [], {
         en: 'The case is already closed.',
@@ -422,7 +423,7 @@ export class CasesService {
       // A closed case's referrals end with it: its providers see nothing of it from now on. Before the close's
       // entry, as shredding does: the referrals' rows are locked before any access-log stripe is taken, the order
       // a referral's move takes them in (the other order could deadlock with a move on another instance).
-      await this.expiry.revokeReferralsOfCase(m, id, 'case_closed', p);
+      const revoked = await this.expiry.revokeReferralsOfCase(m, id, 'case_closed', p);
       await this.audit.record(m, p, {
         action: 'case.close',
         resourceType: 'case',
@@ -432,7 +433,8 @@ export class CasesService {
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
       });
-      return triageView((await this.cases.findById(m, id))!);
+      // The referrals the close ended, live ones included (their providers lose access now), for the ward to see.
+      return { ...triageView((await this.cases.findById(m, id))!), revokedReferralIds: revoked };
     });
   }
 
