@@ -1749,6 +1749,11 @@ describe('cases, consent and referrals (end to end)', () => {
         [r.id, true],
         [later.id, false],
       ]);
+      // Accepted at last, it is no longer overdue, and says that it was accepted late; the other was not.
+      const accepted = await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
+      expect(accepted.body).toMatchObject({ status: 'accepted', overdue: false, acceptedLate: true });
+      const onTime = await as('health.longbien').post(`/api/v1/referrals/${later.id}/accept`).expect(200);
+      expect(onTime.body).toMatchObject({ acceptedLate: false });
     });
   });
 });

@@ -35,6 +35,8 @@ export class ReferralView {
   @ApiProperty({ enum: ['pending', 'accepted', 'declined', 'completed', 'revoked'] }) status!: ReferralStatus;
   @ApiProperty() dueAt!: string;
   @ApiProperty({ description: 'pending past its response deadline' }) overdue!: boolean;
+  @ApiProperty({ description: 'accepted after its response deadline (it was overdue before)' })
+  acceptedLate!: boolean;
   @ApiProperty() createdAt!: string;
   @ApiPropertyOptional({ nullable: true, type: String }) acceptedAt!: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) declinedAt!: string | null;
@@ -106,6 +108,7 @@ export function referralView(r: ReferralRow, now = new Date()): ReferralView {
     status: r.status,
     dueAt: r.dueAt.toISOString(),
     overdue: isOverdue(r, now),
+    acceptedLate: r.acceptedAt !== null && r.acceptedAt.getTime() > r.dueAt.getTime(),
     createdAt: r.createdAt.toISOString(),
     acceptedAt: iso(r.acceptedAt),
     declinedAt: iso(r.declinedAt),
