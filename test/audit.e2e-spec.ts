@@ -1,4 +1,4 @@
-import { createPublicKey, verify } from 'node:crypto';
+import { createPublicKey, randomUUID, verify } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -348,6 +348,23 @@ describe('access log (end to end)', () => {
     // Those denials were about Hanoi cases by a Hanoi officer: nothing for Hai Phong.
     const other = await get('haiphong', 'anomalies').expect(200);
     expect(other.body.items.filter((i: { rule: string }) => i.rule === 'repeated_denials')).toEqual([]);
+    // Refusals for what a request asked (a state, a consent that does not apply) are on record, not probing.
+    const careless = user(randomUUID(), ['00145']);
+    for (const reason of [
+      'conflict.state',
+      'unprocessable',
+      'conflict.state',
+      'unprocessable',
+      'conflict.version',
+    ])
+      await audit.recordDenied(careless, {
+        action: 'referral.create',
+        resourceType: 'referral',
+        provinceCode: '01',
+        reason,
+      });
+    const again = await get('hanoi', 'anomalies').expect(200);
+    expect(again.body.items.filter((i: { actorId: string }) => i.actorId === careless.userId)).toEqual([]);
   });
 
   it('flags an account that read many cases in an hour, and access outside working hours (Vietnam time)', async () => {

@@ -1635,7 +1635,7 @@ describe('cases, consent and referrals (end to end)', () => {
       );
       expect(entries).toEqual([
         { action: 'referral.revoke', outcome: 'allowed', reason: 'referral.consent_expired' },
-        { action: 'referral.accept', outcome: 'denied', reason: null },
+        { action: 'referral.accept', outcome: 'denied', reason: 'conflict.state' },
       ]);
     });
 

@@ -23,6 +23,14 @@ import {
   AuditEventView,
 } from './dto/audit.dto';
 
+/**
+ * SQL over `e`: a denial that may be probing (not found, not allowed, a failed sign-in or re-authentication),
+ * not one refused for what the request asked of a record the caller may act on (its state, its content):
+ * those are on the log too, but five mistakes in an hour are not an anomaly.
+ */
+const PROBING_DENIAL = `coalesce(e.reason, '') NOT IN ('conflict.state', 'conflict.version', 'unprocessable',
+  'request.validation')`;
+
 /** The jurisdiction of an entry, for the CASL rules of `AuditEvent` (authz/ability.factory.ts). */
 const AUDIT_COLUMNS: ColumnMap = { provinceCode: { sql: 'e.jurisdictions', array: true } };
 /** The same, over the alias `r0` of the account changes after_admin_reset looks back at. */
@@ -208,7 +216,7 @@ export class AuditQueryService {
          SELECT 'repeated_denials', e.actor_id, min(e.actor_role), CASE WHEN e.actor_id IS NULL THEN min(e.ip) END,
                 count(*), date_trunc('hour', e.at), min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
            FROM audit_events e
-          WHERE ${base} AND e.outcome = 'denied'
+          WHERE ${base} AND e.outcome = 'denied' AND ${PROBING_DENIAL}
           GROUP BY e.actor_id, CASE WHEN e.actor_id IS NULL THEN e.ip END, date_trunc('hour', e.at)
          HAVING count(*) >= ${denialsPerHour}
          UNION ALL

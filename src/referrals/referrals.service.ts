@@ -437,7 +437,7 @@ export class ReferralsService {
       // The row lock serialises concurrent moves: the second of two accepts sees `accepted` and gets 409.
       const row = await this.referrals.findById(m, id, true);
       // Every refusal of the move is on record, in the case's jurisdiction when there is one.
-      const refused = (): void =>
+      const refused = (reason?: string): void =>
         deny(p, {
           action: auditAction,
           resourceType: 'referral',
@@ -445,6 +445,7 @@ export class ReferralsService {
           caseId: row?.caseId,
           provinceCode: row?.provinceCode ?? null,
           wardCode: row?.wardCode ?? null,
+          ...(reason ? { reason } : {}),
         });
       if (!row || !ability.can('read', subjectOf(row))) {
         refused();
@@ -456,7 +457,7 @@ export class ReferralsService {
           ...subjectOf(row),
           status: action === 'complete' ? 'accepted' : 'pending',
         });
-        refused();
+        refused(roleMay ? 'conflict.state' : undefined);
         if (!roleMay) throw NOT_FOUND();
         // The state forbids the move (as the rules take it: revoked once its consent has ended): the workflow's
         // 409, with its message.
@@ -468,7 +469,7 @@ export class ReferralsService {
         next = transition(row, new Date());
       } catch (e) {
         // Refused by what the move carries (a service delivered that was not requested): on record too.
-        if (e instanceof DomainError) refused();
+        if (e instanceof DomainError) refused(e.code);
         throw e;
       }
       // The new state and the move's entry in one statement (the row is locked since findById).
