@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { DomainError } from '../common/errors/domain-error';
 import type { GatedRead, GatedWrite } from '../database/gated-write';
 import { AdminUnitsRepository } from '../directory/admin-units.repository';
 import { CommuneProvinces } from '../directory/commune-provinces';
@@ -84,6 +85,41 @@ describe('AuditService (writer)', () => {
     }
     expect(await f.owner.query(`SELECT 1 FROM demo_seed_runs WHERE step = 'audit-probe'`)).toEqual([]);
     expect((await f.verify()).ok).toBe(true);
+  });
+
+  it('session(): a refusal thrown after deny.refusals() is on record with its code, once, and nothing else is', async () => {
+    const entries = async () =>
+      f.owner.query<{ action: string; outcome: string; reason: string | null }[]>(
+        `SELECT action, outcome, reason FROM audit_events WHERE request_id = 'armed-refusals-1' ORDER BY seq`,
+      );
+    const actor = WARD_OFFICER;
+    const refusal: AuditEntryInput = {
+      action: 'consent.withdraw',
+      resourceType: 'consent',
+      caseId: CASE_ID,
+      provinceCode: '01',
+      request: { requestId: 'armed-refusals-1' },
+    };
+    /** A session that arms the refusal (or not), notes a denial of its own (or not), then fails with `e`. */
+    const failing = (e: Error, arm: boolean, own?: string) =>
+      f.audit.session((_m, deny) => {
+        if (arm) deny.refusals(actor, refusal);
+        if (own) deny(actor, { ...refusal, reason: own });
+        return Promise.reject(e);
+      });
+    // Before arming, or for an error that is no refusal: nothing.
+    await expect(failing(new DomainError('conflict.state'), false)).rejects.toThrow();
+    await expect(failing(new Error('not a refusal'), true)).rejects.toThrow('not a refusal');
+    expect(await entries()).toEqual([]);
+    // Armed: the refusal's code; a denial the work notes itself stands instead.
+    await expect(failing(new DomainError('conflict.state'), true)).rejects.toThrow();
+    await expect(
+      failing(new DomainError('conflict.state'), true, 'break_glass.unjustified'),
+    ).rejects.toThrow();
+    expect(await entries()).toEqual([
+      { action: 'consent.withdraw', outcome: 'denied', reason: 'conflict.state' },
+      { action: 'consent.withdraw', outcome: 'denied', reason: 'break_glass.unjustified' },
+    ]);
   });
 
   it('needs the manager of an open transaction', async () => {

@@ -279,12 +279,32 @@ export class AuditService implements EntitySubscriberInterface {
    * Runs `work` on one connection of the pool outside any transaction, for reads: each statement commits on
    * its own, and the read's entry is written with recordNow() before the data leaves. Denials noted with
    * `deny()` are written once `work` has ended and its connection is back in the pool, also when it throws.
+   * After `deny.refusals(actor, entry)` (once the caller may act on the record), a refusal `work` then throws
+   * (a DomainError: the record's state, what the request asks) is written as that entry, denied, with the
+   * error's code as its reason, unless `work` noted a denial of its own for it; refusalsOnRecord() is the
+   * same outside a session.
    */
   async session<T>(work: (manager: EntityManager, deny: Deny) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
     const denials: [AuditActor | null, AuditEntryInput][] = [];
+    const armed: { refusal: [AuditActor | null, AuditEntryInput] | null } = { refusal: null };
+    const deny: Deny = Object.assign(
+      (actor: AuditActor | null, entry: AuditEntryInput) => {
+        denials.push([actor, entry]);
+        armed.refusal = null; // this refusal is on record in the caller's words
+      },
+      {
+        refusals: (actor: AuditActor | null, entry: AuditEntryInput) => {
+          armed.refusal = [actor, entry];
+        },
+      },
+    );
     try {
-      return await work(runner.manager, (actor, entry) => void denials.push([actor, entry]));
+      return await work(runner.manager, deny);
+    } catch (e) {
+      const { refusal } = armed;
+      if (refusal && e instanceof DomainError) denials.push([refusal[0], { ...refusal[1], reason: e.code }]);
+      throw e;
     } finally {
       await runner.release();
       for (const [actor, entry] of denials) await this.recordDenied(actor, entry);
@@ -520,5 +540,10 @@ export class AuditService implements EntitySubscriberInterface {
   }
 }
 
-/** Notes a refusal, written to the access log once the work has ended (AuditService.session, transaction). */
-export type Deny = (actor: AuditActor | null, entry: AuditEntryInput) => void;
+/**
+ * Notes a refusal, written to the access log once the work has ended (AuditService.session, transaction);
+ * `refusals()` arms the entry written for a refusal the work throws from then on.
+ */
+export type Deny = ((actor: AuditActor | null, entry: AuditEntryInput) => void) & {
+  refusals(actor: AuditActor | null, entry: AuditEntryInput): void;
+};

@@ -130,26 +130,23 @@ export class BreakGlassService {
         });
         throw NOT_FOUND();
       }
-      // An emergency access refused for the state it meets is on record like the others.
-      const refused = (reason = 'conflict.state'): void =>
-        deny(p, {
-          action: 'break_glass.open',
-          resourceType: 'break_glass',
-          caseId,
-          provinceCode: row.provinceCode,
-          wardCode: row.wardCode,
-          reason,
-        });
+      // An emergency access refused for the state it meets is on record like the others, with its code.
+      const refused = {
+        action: 'break_glass.open',
+        resourceType: 'break_glass',
+        caseId,
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      } as const;
+      deny.refusals(p, refused);
       // The sector the request was signed in with (its ability, the grant's categories) changed meanwhile.
       if (sector !== p.sector) {
-        refused();
         throw new DomainError('conflict.state', {
           en: 'Your organisation’s sector changed meanwhile: try again.',
           vi: 'Ngành của tổ chức bạn vừa thay đổi: hãy thử lại.',
         });
       }
       if (row.shreddedAt) {
-        refused();
         throw new DomainError('conflict.state', {
           en: 'The case’s data was destroyed.',
           vi: 'Dữ liệu của vụ việc đã bị hủy.',
@@ -161,7 +158,7 @@ export class BreakGlassService {
         [caseId, p.userId],
       );
       if (unjustified.length > 0) {
-        refused('break_glass.unjustified');
+        deny(p, { ...refused, reason: 'break_glass.unjustified' });
         throw new DomainError('conflict.state', {
           en: 'A supervisor found your earlier emergency access to this case unjustified: you cannot open it again.',
           vi: 'Giám sát viên đã kết luận lần truy cập khẩn cấp trước của bạn vào vụ việc này là không chính đáng: bạn không thể mở lại.',

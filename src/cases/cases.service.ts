@@ -514,19 +514,16 @@ export class CasesService {
         deny(p, { action: 'case.shred', resourceType: 'case', resourceId: id });
         throw NOT_FOUND();
       }
-      if (row.shreddedAt) {
-        // Shredded already: the second attempt is on record, as a refused change is.
-        deny(p, {
-          action: 'case.shred',
-          resourceType: 'case',
-          resourceId: id,
-          caseId: id,
-          provinceCode: row.provinceCode,
-          wardCode: row.wardCode,
-          reason: 'conflict.state',
-        });
-        throw SHREDDED();
-      }
+      // Shredded already: the second attempt is on record, as a refused change is.
+      deny.refusals(p, {
+        action: 'case.shred',
+        resourceType: 'case',
+        resourceId: id,
+        caseId: id,
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      });
+      if (row.shreddedAt) throw SHREDDED();
       await this.dataKeys.shred({ ownerType: CASE_OWNER, ownerId: id }, m);
       await this.cases.markShredded(m, id, p.userId);
       // Its referrals end with its content: nothing is left to accept, decline, note or read.

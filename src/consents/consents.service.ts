@@ -152,44 +152,37 @@ export class ConsentsService {
       }
       // A refusal of what the request asks (the case closed, a basis or a consent that does not apply, no such
       // organisation) is on record too, like the refusal above.
-      try {
-        if (row.status !== 'open' || row.shreddedAt) {
-          throw new DomainError('conflict.state', { en: 'The case is closed.', vi: 'Vụ việc đã đóng.' });
-        }
-        // A child-protection duty is owed to a child: not to a survivor known to be 18 or over (GBVIMS, the wider
-        // of the two definitions). An unknown age leaves it open.
-        if (dto.legalBasis === 'child_protection_duty' && row.childGbvims === false) {
-          throw unprocessable(
-            'A child-protection duty does not apply: the survivor is not a child (18 or over).',
-            'Nghĩa vụ bảo vệ trẻ em không áp dụng: người bị hại không phải là trẻ em (từ 18 tuổi trở lên).',
-          );
-        }
-        // A child under 16 (Vietnamese law) does not consent alone: the parent or guardian does (the child's own
-        // views are heard, Law on Children 2016), or a legal basis is recorded. An unknown age leaves it open.
-        if (dto.givenBy === 'survivor' && row.childVn === true) {
-          throw unprocessable(
-            'The survivor is a child under 16: consent is given by a parent or guardian (givenBy: guardian), or a legal basis is recorded.',
-            'Người bị hại là trẻ em dưới 16 tuổi: sự đồng ý do cha, mẹ hoặc người giám hộ đưa ra (givenBy: guardian), hoặc ghi nhận căn cứ pháp lý.',
-          );
-        }
-        if (dto.organizationId) {
-          const org = await m.query<unknown[]>(`SELECT 1 FROM organizations WHERE id = $1`, [
-            dto.organizationId,
-          ]);
-          if (org.length === 0) throw unprocessable('No such organisation.', 'Không có tổ chức này.');
-        }
-      } catch (e) {
-        if (e instanceof DomainError) {
-          deny(p, {
-            action: 'consent.create',
-            resourceType: 'consent',
-            caseId,
-            provinceCode: row.provinceCode,
-            wardCode: row.wardCode,
-            reason: e.code,
-          });
-        }
-        throw e;
+      deny.refusals(p, {
+        action: 'consent.create',
+        resourceType: 'consent',
+        caseId,
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      });
+      if (row.status !== 'open' || row.shreddedAt) {
+        throw new DomainError('conflict.state', { en: 'The case is closed.', vi: 'Vụ việc đã đóng.' });
+      }
+      // A child-protection duty is owed to a child: not to a survivor known to be 18 or over (GBVIMS, the wider
+      // of the two definitions). An unknown age leaves it open.
+      if (dto.legalBasis === 'child_protection_duty' && row.childGbvims === false) {
+        throw unprocessable(
+          'A child-protection duty does not apply: the survivor is not a child (18 or over).',
+          'Nghĩa vụ bảo vệ trẻ em không áp dụng: người bị hại không phải là trẻ em (từ 18 tuổi trở lên).',
+        );
+      }
+      // A child under 16 (Vietnamese law) does not consent alone: the parent or guardian does (the child's own
+      // views are heard, Law on Children 2016), or a legal basis is recorded. An unknown age leaves it open.
+      if (dto.givenBy === 'survivor' && row.childVn === true) {
+        throw unprocessable(
+          'The survivor is a child under 16: consent is given by a parent or guardian (givenBy: guardian), or a legal basis is recorded.',
+          'Người bị hại là trẻ em dưới 16 tuổi: sự đồng ý do cha, mẹ hoặc người giám hộ đưa ra (givenBy: guardian), hoặc ghi nhận căn cứ pháp lý.',
+        );
+      }
+      if (dto.organizationId) {
+        const org = await m.query<unknown[]>(`SELECT 1 FROM organizations WHERE id = $1`, [
+          dto.organizationId,
+        ]);
+        if (org.length === 0) throw unprocessable('No such organisation.', 'Không có tổ chức này.');
       }
       const id = randomUUID();
       let reason: Buffer | null = null;
@@ -346,16 +339,15 @@ export class ConsentsService {
       }
       // Only an active consent is withdrawn (the withdraw rule). One ended by its expiry stays so: withdrawing it
       // now would rewrite its history (and its referrals' revocations would name a withdrawal, not the expiry).
+      deny.refusals(p, {
+        action: 'consent.withdraw',
+        resourceType: 'consent',
+        resourceId: consentId,
+        caseId,
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      });
       if (!ability.can('withdraw', subject)) {
-        deny(p, {
-          action: 'consent.withdraw',
-          resourceType: 'consent',
-          resourceId: consentId,
-          caseId,
-          provinceCode: row.provinceCode,
-          wardCode: row.wardCode,
-          reason: 'conflict.state',
-        });
         throw new DomainError(
           'conflict.state',
           consent.status === 'withdrawn'

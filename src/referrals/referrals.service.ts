@@ -91,59 +91,50 @@ export class ReferralsService {
       }
       // A refusal of what the request asks (the case closed, no such organisation, a consent that does not
       // cover it, an open referral already) is on record too, like the refusals above.
-      const { org, consent } = await (async () => {
-        if (row.status !== 'open' || row.shreddedAt) {
-          throw new DomainError('conflict.state', { en: 'The case is closed.', vi: 'Vụ việc đã đóng.' });
-        }
-        const org = await this.referrals.organization(m, dto.organizationId, row.provinceCode, row.wardCode);
-        if (!org)
-          throw new DomainError('unprocessable', {
-            en: 'No such organisation.',
-            vi: 'Không có tổ chức này.',
-          });
-        // Whether the consent is still active is the database's call (consentActiveSql), not this instance's clock.
-        const [consent] = await m.query<
-          { organization_id: string | null; sector: string | null; categories: string[]; active: boolean }[]
-        >(
-          `SELECT cs.organization_id, cs.sector, cs.categories, ${consentActiveSql('cs')} AS active
-             FROM consents cs WHERE cs.id = $1 AND cs.case_id = $2 FOR SHARE`,
-          [dto.consentId, caseId],
-        );
-        // A consent names the organisation, or gives a sector: then only that sector's organisations serving the
-        // case's commune, not every one of it in the country.
-        const covers =
-          consent &&
-          (consent.organization_id === org.id || (consent.sector === org.sector && org.servesCase));
-        if (!consent || !covers || !consent.active) {
-          throw new DomainError('unprocessable', {
-            en: 'The consent does not cover this organisation, or has ended.',
-            vi: 'Sự đồng ý không bao gồm tổ chức này hoặc đã hết hiệu lực.',
-          });
-        }
-        const live = await m.query<unknown[]>(
-          `SELECT 1 FROM referrals r WHERE r.case_id = $1 AND r.organization_id = $2 AND ${liveReferralSql('r')}`,
-          [caseId, org.id],
-        );
-        if (live.length > 0) {
-          throw new DomainError('conflict.state', {
-            en: 'This organisation already has an open referral for the case.',
-            vi: 'Tổ chức này đã có một giới thiệu đang mở cho vụ việc.',
-          });
-        }
-        return { org, consent };
-      })().catch((e: unknown) => {
-        if (e instanceof DomainError) {
-          deny(p, {
-            action: 'referral.create',
-            resourceType: 'referral',
-            caseId,
-            provinceCode: row.provinceCode,
-            wardCode: row.wardCode,
-            reason: e.code,
-          });
-        }
-        throw e;
+      deny.refusals(p, {
+        action: 'referral.create',
+        resourceType: 'referral',
+        caseId,
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
       });
+      if (row.status !== 'open' || row.shreddedAt) {
+        throw new DomainError('conflict.state', { en: 'The case is closed.', vi: 'Vụ việc đã đóng.' });
+      }
+      const org = await this.referrals.organization(m, dto.organizationId, row.provinceCode, row.wardCode);
+      if (!org)
+        throw new DomainError('unprocessable', {
+          en: 'No such organisation.',
+          vi: 'Không có tổ chức này.',
+        });
+      // Whether the consent is still active is the database's call (consentActiveSql), not this instance's clock.
+      const [consent] = await m.query<
+        { organization_id: string | null; sector: string | null; categories: string[]; active: boolean }[]
+      >(
+        `SELECT cs.organization_id, cs.sector, cs.categories, ${consentActiveSql('cs')} AS active
+           FROM consents cs WHERE cs.id = $1 AND cs.case_id = $2 FOR SHARE`,
+        [dto.consentId, caseId],
+      );
+      // A consent names the organisation, or gives a sector: then only that sector's organisations serving the
+      // case's commune, not every one of it in the country.
+      const covers =
+        consent && (consent.organization_id === org.id || (consent.sector === org.sector && org.servesCase));
+      if (!consent || !covers || !consent.active) {
+        throw new DomainError('unprocessable', {
+          en: 'The consent does not cover this organisation, or has ended.',
+          vi: 'Sự đồng ý không bao gồm tổ chức này hoặc đã hết hiệu lực.',
+        });
+      }
+      const live = await m.query<unknown[]>(
+        `SELECT 1 FROM referrals r WHERE r.case_id = $1 AND r.organization_id = $2 AND ${liveReferralSql('r')}`,
+        [caseId, org.id],
+      );
+      if (live.length > 0) {
+        throw new DomainError('conflict.state', {
+          en: 'This organisation already has an open referral for the case.',
+          vi: 'Tổ chức này đã có một giới thiệu đang mở cho vụ việc.',
+        });
+      }
       const id = randomUUID();
       const now = new Date();
       const { urgency, dueAt: due } = referralDeadline(
@@ -437,7 +428,7 @@ export class ReferralsService {
       // The row lock serialises concurrent moves: the second of two accepts sees `accepted` and gets 409.
       const row = await this.referrals.findById(m, id, true);
       // Every refusal of the move is on record, in the case's jurisdiction when there is one.
-      const refused = (reason?: string): void =>
+      if (!row || !ability.can('read', subjectOf(row))) {
         deny(p, {
           action: auditAction,
           resourceType: 'referral',
@@ -445,33 +436,36 @@ export class ReferralsService {
           caseId: row?.caseId,
           provinceCode: row?.provinceCode ?? null,
           wardCode: row?.wardCode ?? null,
-          ...(reason ? { reason } : {}),
         });
-      if (!row || !ability.can('read', subjectOf(row))) {
-        refused();
         throw NOT_FOUND();
       }
+      // Visible: every refusal from here (its state, what the move carries) is on record with its code.
+      const refused = {
+        action: auditAction,
+        resourceType: 'referral',
+        resourceId: id,
+        caseId: row.caseId,
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      } as const;
       if (!ability.can(action, subjectOf(row))) {
-        // Visible but not allowed now: either the state forbids the move (409) or the role never may (404).
+        // Not allowed now: either the state forbids the move (409) or the role never may (404).
         const roleMay = ability.can(action, {
           ...subjectOf(row),
           status: action === 'complete' ? 'accepted' : 'pending',
         });
-        refused(roleMay ? 'conflict.state' : undefined);
-        if (!roleMay) throw NOT_FOUND();
+        if (!roleMay) {
+          deny(p, refused);
+          throw NOT_FOUND();
+        }
+        deny.refusals(p, refused);
         // The state forbids the move (as the rules take it: revoked once its consent has ended): the workflow's
         // 409, with its message.
         transition({ ...row, status: subjectOf(row).status }, new Date());
         throw new DomainError('conflict.state');
       }
-      let next: ReferralState;
-      try {
-        next = transition(row, new Date());
-      } catch (e) {
-        // Refused by what the move carries (a service delivered that was not requested): on record too.
-        if (e instanceof DomainError) refused(e.code);
-        throw e;
-      }
+      deny.refusals(p, refused);
+      const next = transition(row, new Date());
       // The new state and the move's entry in one statement (the row is locked since findById).
       const { rows } = await this.audit.recordWith(
         m,
