@@ -7,7 +7,7 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere, positional } from '../authz/sql-scope';
 import type { BreakGlassSubject } from '../authz/subjects';
 import { AuditService } from '../audit/audit.service';
-import { servesCommuneSql } from '../directory/organizations.repository';
+import { lockOrganizationServing } from '../directory/organizations.repository';
 import { endedNowSql, endGrants, liveGrantSql, lockLiveGrants } from './grant-ending';
 import { CasesRepository } from '../cases/cases.repository';
 import { pageWindow } from '../database/page-limit';
@@ -340,10 +340,8 @@ export class BreakGlassService {
 
   /**
    * The organisation's sector when it serves the case's area (its whole province, or the case's commune), else
-   * null. The row stays share-locked until the grant commits: a change of the organisation's sector or area
-   * (which ends its grants) waits for it, and so ends this one too; one that this waited for is seen whole. In
-   * two statements: one that waited for the lock re-reads the organisation's row but would see its communes as
-   * they were before the change.
+   * null; share-locked until the grant commits (lockOrganizationServing): a change of the organisation's sector
+   * or area (which ends its grants) waits for it, and so ends this one too.
    */
   private async servingSector(
     m: EntityManager,
@@ -351,12 +349,8 @@ export class BreakGlassService {
     provinceCode: string,
     wardCode: string,
   ): Promise<string | null> {
-    await m.query(`SELECT 1 FROM organizations WHERE id = $1 FOR SHARE`, [orgId]);
-    const rows = await m.query<{ sector: string }[]>(
-      `SELECT o.sector FROM organizations o WHERE o.id = $1 AND ${servesCommuneSql('o', '$2', '$3')}`,
-      [orgId, provinceCode, wardCode],
-    );
-    return rows[0]?.sector ?? null;
+    const org = await lockOrganizationServing(m, orgId, provinceCode, wardCode);
+    return org?.servesCase ? org.sector : null;
   }
 
   private async withKey<T>(m: EntityManager, caseId: string, use: (key: DataKey) => T): Promise<T> {

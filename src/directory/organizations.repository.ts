@@ -31,6 +31,31 @@ export function servesCommuneSql(alias: string, provinceSql: string, communeSql:
                 WHERE oc.organization_id = ${alias}.id AND oc.commune_code = ${communeSql}))`;
 }
 
+/**
+ * Organisation `id`, share-locked until the caller's transaction ends, and whether it serves a commune
+ * (`wardCode` of `provinceCode`). A change of its sector or area (which ends what it no longer covers: referrals
+ * of a sector's consent, emergency grants) waits for the caller to commit, and so ends what the caller made too;
+ * one the caller waited for is seen whole. In two statements: one that waited for the lock re-reads the
+ * organisation's row but would see its communes as they were before the change.
+ */
+export async function lockOrganizationServing(
+  m: EntityManager,
+  id: string,
+  provinceCode: string,
+  wardCode: string,
+): Promise<{ id: string; name: string; sector: string; servesCase: boolean } | null> {
+  const [o] = await m.query<{ id: string; name: string; sector: string }[]>(
+    `SELECT o.id, o.name, o.sector FROM organizations o WHERE o.id = $1 FOR SHARE OF o`,
+    [id],
+  );
+  if (!o) return null;
+  const [{ serves }] = await m.query<{ serves: boolean }[]>(
+    `SELECT ${servesCommuneSql('o', '$2', '$3')} AS serves FROM organizations o WHERE o.id = $1`,
+    [id, provinceCode, wardCode],
+  );
+  return { ...o, servesCase: serves };
+}
+
 /** Narrow queries on organisations and the communes they serve. */
 @Injectable()
 export class OrganizationsRepository {

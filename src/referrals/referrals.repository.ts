@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { servesCommuneSql } from '../directory/organizations.repository';
+import { lockOrganizationServing } from '../directory/organizations.repository';
 import { conditionUses, positional, SqlCondition } from '../authz/sql-scope';
 import {
   type CaseTriageRow,
@@ -274,28 +274,16 @@ export class ReferralsRepository {
 
   /**
    * The organisation a referral is made to, share-locked until the caller's transaction ends, and whether it
-   * serves the case's commune (`wardCode` of `provinceCode`): a consent given to a sector reaches only the
-   * organisations of that sector serving it. A change of its sector or area (which revokes the referrals a
-   * sector's consent gave it where that no longer covers it) waits for the referral to commit, and so revokes it
-   * too; a referral that waited for such a change reads the new sector and area. In two statements: the one
-   * that waited for the lock re-reads the organisation's row but would see its communes as they were before.
+   * serves the case's commune (lockOrganizationServing): a consent given to a sector reaches only the
+   * organisations of that sector serving it.
    */
-  async organization(
+  organization(
     m: EntityManager,
     id: string,
     provinceCode: string,
     wardCode: string,
   ): Promise<{ id: string; name: string; sector: string; servesCase: boolean } | null> {
-    const [o] = await m.query<{ id: string; name: string; sector: string }[]>(
-      `SELECT o.id, o.name, o.sector FROM organizations o WHERE o.id = $1 FOR SHARE OF o`,
-      [id],
-    );
-    if (!o) return null;
-    const [{ serves }] = await m.query<{ serves: boolean }[]>(
-      `SELECT ${servesCommuneSql('o', '$2', '$3')} AS serves FROM organizations o WHERE o.id = $1`,
-      [id, provinceCode, wardCode],
-    );
-    return { ...o, servesCase: serves };
+    return lockOrganizationServing(m, id, provinceCode, wardCode);
   }
 
   /**
