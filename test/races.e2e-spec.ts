@@ -450,6 +450,15 @@ describe('concurrent changes', () => {
     const read = await reading;
     expect(read.status).toBe(404);
     expect(JSON.stringify(read.body)).not.toContain('ZZNOTE');
+    // On record: what the read was allowed, then that it got nothing.
+    const entries = await sql(
+      `SELECT outcome, reason FROM audit_events WHERE request_id = $1 AND action = 'referral.read' ORDER BY seq`,
+      [read.body.requestId],
+    );
+    expect(entries).toEqual([
+      { outcome: 'allowed', reason: null },
+      { outcome: 'denied', reason: 'resource.not_found' },
+    ]);
   });
 
   it('a provider’s case read whose referral is revoked between its check and its fetch hands out nothing', async () => {

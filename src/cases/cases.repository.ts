@@ -535,10 +535,7 @@ export class CasesRepository {
     referrals: (ReferralSummary & { consentCategories: ConsentCategory[] })[];
     grant: boolean;
   } | null> {
-    const grant = grantOf
-      ? `EXISTS (SELECT 1 FROM break_glass_grants g
-                  WHERE g.case_id = c.id AND g.user_id = $2 AND ${liveGrantSql('g')})`
-      : 'false';
+    const grant = grantOf ? providerStillGroundedSql({ grant: '$2' }) : 'false';
     const rows = await m.query<Raw[]>(
       `SELECT ${TRIAGE_COLUMNS}, ${grant} AS grant,
               (SELECT coalesce(json_agg(json_build_object(

@@ -22,7 +22,6 @@ import {
 import { AuditService } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
-import { liveGrantSql } from '../break-glass/grant-ending';
 import { ConsentExpiryService, effectiveReferralStatusSql } from '../consents/consent-expiry.service';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import { ageOn, deriveTriage, incidentDateOf, vietnamYear } from './case-classification';
@@ -65,7 +64,7 @@ export type CreatedCase = CreatedCaseView;
 
 const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');
 
-/** A provider's grounds to see a case (CasesService.providerGrounds). */
+/** A provider's grounds to see a case: its organisation's referrals of it, and its running emergency grant. */
 interface ProviderGrounds {
   referrals: { status: ReferralStatus; categories: ConsentCategory[] }[];
   grant: boolean;
@@ -256,7 +255,11 @@ export class CasesService {
             provider ? (access.breakGlass ? { grant: p.userId } : { organizationId: provider }) : undefined,
           ),
         );
-        if (!sealed[0]) throw NOT_FOUND();
+        if (!sealed[0]) {
+          // Its grounds ended since the check: the read's entry says what it was allowed, this that it got nothing.
+          deny(p, { ...entry, fields: [], reason: 'resource.not_found' });
+          throw NOT_FOUND();
+        }
         view = await this.openedView(row, sealedOf(sealed[0], encrypted), allowed);
       }
       // The referrals' metadata the caller may read (the ward: all of them; a provider: its own), without the
@@ -586,7 +589,12 @@ export class CasesService {
   ): Promise<ReadonlySet<CaseCategory>> {
     if (p.role !== 'provider' || !p.organizationId)
       return permittedCaseCategories(ability, 'read', caseSubject(row));
-    return this.referralCategories(p.organizationId, ability, row, await this.providerGrounds(m, p, row.id));
+    return this.referralCategories(
+      p.organizationId,
+      ability,
+      row,
+      await this.providerReferrals(m, p, row.id),
+    );
   }
 
   /**
@@ -605,7 +613,7 @@ export class CasesService {
     if (p.role !== 'provider' || !p.organizationId) {
       return { categories: permittedCaseCategories(ability, 'read', caseSubject(row)), breakGlass: false };
     }
-    const categories = this.referralCategories(p.organizationId, ability, row, found);
+    const categories = this.referralCategories(p.organizationId, ability, row, found.referrals);
     if (!found.grant || !ability.can('create', 'BreakGlass')) return { categories, breakGlass: false };
     const subject = caseSubject(row, undefined, { userId: p.userId, active: true });
     for (const c of permittedCaseCategories(ability, 'read', subject)) categories.add(c);
@@ -613,21 +621,23 @@ export class CasesService {
   }
 
   /**
-   * A provider's grounds to see case `caseId`, in one statement: its organisation's referrals of the case (each
-   * with the status an ended consent leaves, effectiveReferralStatusSql, and the consent's categories), and
-   * whether the provider holds an active emergency grant on it.
+   * A provider's referrals of case `caseId` (its organisation's), each with the status an ended consent leaves
+   * (effectiveReferralStatusSql) and its consent's categories: its grounds for a referral read's view of the
+   * case (a case read finds them with the case, findWithReferrals).
    */
-  private async providerGrounds(m: EntityManager, p: Principal, caseId: string): Promise<ProviderGrounds> {
-    const [row] = await m.query<{ referrals: ProviderGrounds['referrals']; grant: boolean }[]>(
+  private async providerReferrals(
+    m: EntityManager,
+    p: Principal,
+    caseId: string,
+  ): Promise<ProviderGrounds['referrals']> {
+    const [row] = await m.query<{ referrals: ProviderGrounds['referrals'] }[]>(
       `SELECT coalesce((SELECT json_agg(json_build_object('status', ${effectiveReferralStatusSql('r', 'cs')},
                                                           'categories', cs.categories))
                           FROM referrals r JOIN consents cs ON cs.id = r.consent_id
-                         WHERE r.case_id = $1 AND r.organization_id = $2), '[]'::json) AS referrals,
-              EXISTS (SELECT 1 FROM break_glass_grants g
-                       WHERE g.case_id = $1 AND g.user_id = $3 AND ${liveGrantSql('g')}) AS grant`,
-      [caseId, p.organizationId, p.userId],
+                         WHERE r.case_id = $1 AND r.organization_id = $2), '[]'::json) AS referrals`,
+      [caseId, p.organizationId],
     );
-    return row;
+    return row.referrals;
   }
 
   /** The categories a provider's referrals of the case give (the most permissive one counts). */
@@ -635,10 +645,10 @@ export class CasesService {
     organizationId: string,
     ability: AppAbility,
     row: CaseTriageRow,
-    grounds: ProviderGrounds,
+    referrals: ProviderGrounds['referrals'],
   ): Set<CaseCategory> {
     const allowed = new Set<CaseCategory>();
-    for (const r of grounds.referrals) {
+    for (const r of referrals) {
       const subject = caseSubject(row, { organizationId, status: r.status, consentCategories: r.categories });
       for (const c of permittedCaseCategories(ability, 'read', subject)) allowed.add(c);
     }

@@ -5,6 +5,7 @@ import { conditionUses, positional, SqlCondition } from '../authz/sql-scope';
 import {
   type CaseTriageRow,
   CLOSE_REASON_COLUMN,
+  providerStillGroundedSql,
   JOINED_TRIAGE_COLUMNS,
   joinedTriageRow,
   sealedSql,
@@ -338,9 +339,7 @@ export class ReferralsRepository {
                         WHERE cs.id = r.consent_id AND ${consentActiveSql('cs')})`);
       }
       if (provider && categories.length > 0) {
-        grounds.push(`EXISTS (SELECT 1 FROM referrals ar JOIN consents acs ON acs.id = ar.consent_id
-                       WHERE ar.case_id = r.case_id AND ar.organization_id = ${p(provider, 'uuid')}
-                         AND ar.status = 'accepted' AND ${consentActiveSql('acs')})`);
+        grounds.push(providerStillGroundedSql({ organizationId: p(provider, 'uuid') }));
       }
       // The case is the referral's own: sealedSql's `c.id = r.case_id` restates the join.
       return sealedSql(

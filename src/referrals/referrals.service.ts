@@ -266,8 +266,12 @@ export class ReferralsService {
           p.role === 'provider' ? (p.organizationId ?? NO_ORGANIZATION) : undefined,
         ),
       );
-      // The referral went, or (a provider's) ended, between its check and this read: nothing, on record.
-      if (!sealed) throw NOT_FOUND();
+      // The referral went, or (a provider's) ended, between its check and this read: the read's entry says what
+      // it was allowed, this that it got nothing.
+      if (!sealed) {
+        deny(p, { ...entry, fields: [], reason: 'resource.not_found' });
+        throw NOT_FOUND();
+      }
       const sealedCase = sealedOf(sealed, encrypted)!; // there is a row
       if (!sealedCase.key) throw new CryptoError('crypto.unknown_key', 'no data key for this case');
       const key = await this.dataKeys.unwrap(sealedCase.key);
