@@ -510,9 +510,17 @@ describe('service process lifecycle (npm start)', () => {
       const entry = await asSuperuser<{ actor_id: string | null; reason: string }>(
         dataDir,
         pgPort,
-        `SELECT actor_id, reason FROM audit_events WHERE action = 'user.create'`,
+        `SELECT actor_id, reason FROM audit_events WHERE action = 'user.create' AND outcome = 'allowed'`,
       );
       expect(entry).toEqual({ actor_id: null, reason: 'user.created_by_operator' });
+      // The two refused runs are on record too, each with its reason.
+      const refused = await asSuperuser<{ reasons: string }>(
+        dataDir,
+        pgPort,
+        `SELECT string_agg(reason, ' ' ORDER BY seq) AS reasons FROM audit_events
+          WHERE action = 'user.create' AND outcome = 'denied'`,
+      );
+      expect(refused).toEqual({ reasons: 'user.password_weak conflict.state' });
       const accounts = await asSuperuser<{ n: number }>(
         dataDir,
         pgPort,

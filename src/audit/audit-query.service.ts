@@ -22,14 +22,24 @@ import {
   AuditEventsQuery,
   AuditEventView,
 } from './dto/audit.dto';
+import type { ErrorCode } from '../common/errors/error-catalog';
 
 /**
  * SQL over `e`: a denial that may be probing (not found, not allowed, a failed sign-in or re-authentication),
  * not one refused for what the request asked of a record the caller may act on (its state, its content):
  * those are on the log too, but five mistakes in an hour are not an anomaly.
  */
-const PROBING_DENIAL = `coalesce(e.reason, '') NOT IN ('conflict.state', 'conflict.version', 'unprocessable',
-  'request.validation')`;
+const REQUEST_MISTAKES = [
+  'conflict.state',
+  'conflict.version',
+  'unprocessable',
+  'request.validation',
+  'precondition.failed',
+  'user.password_weak',
+  'user.username_taken',
+  'organization.name_taken',
+] as const satisfies readonly ErrorCode[];
+const PROBING_DENIAL = `coalesce(e.reason, '') NOT IN (${REQUEST_MISTAKES.map((c) => `'${c}'`).join(', ')})`;
 
 /** The jurisdiction of an entry, for the CASL rules of `AuditEvent` (authz/ability.factory.ts). */
 const AUDIT_COLUMNS: ColumnMap = { provinceCode: { sql: 'e.jurisdictions', array: true } };

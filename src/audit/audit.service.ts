@@ -256,7 +256,11 @@ export class AuditService implements EntitySubscriberInterface {
    * Runs `work`; a refusal it throws (a DomainError: weak password, invalid code, changed meanwhile…) is
    * written as `entry` denied, with the error's code as its reason, before it goes on to the caller.
    */
-  async refusalsOnRecord<T>(actor: AuditActor, entry: AuditEntryInput, work: () => Promise<T>): Promise<T> {
+  async refusalsOnRecord<T>(
+    actor: AuditActor | null,
+    entry: AuditEntryInput,
+    work: () => Promise<T>,
+  ): Promise<T> {
     try {
       return await work();
     } catch (e) {

@@ -15,7 +15,7 @@ import { demoAccountShut } from './demo-accounts';
 import { LoginThrottleService } from './login-throttle.service';
 import { ReauthenticationService } from './reauthentication.service';
 import { IssuedToken, TokenService } from './token.service';
-import { TotpService, TotpEnrollment } from './totp.service';
+import { assertTotpNotEnabled, TotpEnrollment, TotpService } from './totp.service';
 import { Role, User } from './user.entity';
 import { UsersRepository } from './users.repository';
 
@@ -204,13 +204,9 @@ export class AuthService {
     // Already on: nothing to finish (409, as the activation itself says). Checked before the password, which
     // would ask an account with two-factor for a code this request cannot carry.
     const current = await this.userOf(p);
-    if (current.totpEnabledAt) {
-      await this.audit.recordDenied(p, { ...entry, reason: 'conflict.state' });
-      throw new DomainError('conflict.state', {
-        en: 'Two-factor authentication is already set up; an administrator can reset it.',
-        vi: 'Xác thực hai lớp đã được thiết lập; quản trị viên có thể đặt lại.',
-      });
-    }
+    await this.audit.refusalsOnRecord(p, entry, () =>
+      Promise.resolve().then(() => assertTotpNotEnabled(current)),
+    );
     const user = await this.reauth.confirm(p, { password }, entry);
     await this.audit.refusalsOnRecord(p, entry, () =>
       this.totp.activate(user, code, (m) => this.audit.record(m, p, entry)),

@@ -43,12 +43,7 @@ export class TotpService {
     user: User,
     alongside?: (manager: EntityManager) => Promise<unknown>,
   ): Promise<TotpEnrollment> {
-    if (user.totpEnabledAt) {
-      throw new DomainError('conflict.state', {
-        en: 'Two-factor authentication is already set up; an administrator can reset it.',
-        vi: 'Xác thực hai lớp đã được thiết lập; quản trị viên có thể đặt lại.',
-      });
-    }
+    assertTotpNotEnabled(user);
     const secret = generateSecret({ length: 20 });
     await this.dataSource.transaction(async (manager) => {
       // One enrolment of the account at a time (a double click): the second waits, then finds the data key the
@@ -135,5 +130,15 @@ async function matchingStep(secret: string, code: string, afterStep: number | nu
     return result.valid && 'timeStep' in result ? result.timeStep : null;
   } catch {
     return null;
+  }
+}
+
+/** Refuses (409) what only an account without two-factor may do: set it up. An administrator can reset it. */
+export function assertTotpNotEnabled(user: Pick<User, 'totpEnabledAt'>): void {
+  if (user.totpEnabledAt) {
+    throw new DomainError('conflict.state', {
+      en: 'Two-factor authentication is already set up; an administrator can reset it.',
+      vi: 'Xác thực hai lớp đã được thiết lập; quản trị viên có thể đặt lại.',
+    });
   }
 }

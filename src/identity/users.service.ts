@@ -81,9 +81,19 @@ export class UsersService {
    * the access log as `user.create` without an actor (the operator), reason `user.created_by_operator`.
    */
   async createFirstAdmin(username: string, password: string): Promise<{ id: string; username: string }> {
-    if (!USERNAME.test(username)) {
-      throw fieldError('username', 'has the wrong format', 'sai định dạng');
-    }
+    // A refused attempt (an administrator exists, a weak password, a taken name) is on record too.
+    return this.audit.refusalsOnRecord(null, { action: 'user.create', resourceType: 'user' }, async () => {
+      if (!USERNAME.test(username)) {
+        throw fieldError('username', 'has the wrong format', 'sai định dạng');
+      }
+      return this.insertFirstAdmin(username, password);
+    });
+  }
+
+  private async insertFirstAdmin(
+    username: string,
+    password: string,
+  ): Promise<{ id: string; username: string }> {
     const created = await this.insertAccount(
       { username, role: 'admin', password, organizationId: null, provinceCode: null, wardCodes: [] },
       async (manager, account) => {
