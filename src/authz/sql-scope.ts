@@ -169,12 +169,12 @@ function scalar(node: AstNode): void {
 }
 
 /** Rewrites TypeORM-style `:name` parameters into positional `$n` ones for EntityManager.query. */
-export function positional(condition: SqlCondition, first = 1): { sql: string; params: unknown[] } {
+export function positional(condition: SqlCondition): { sql: string; params: unknown[] } {
   const params: unknown[] = [];
   const sql = condition.sql.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (_m, name: string) => {
     if (!(name in condition.params)) throw new Error(`missing SQL parameter ${name}`);
     params.push(condition.params[name]);
-    return `$${first + params.length - 1}`;
+    return `$${params.length}`;
   });
   return { sql, params };
 }

@@ -37,7 +37,7 @@ import {
   CreatedCaseView,
   ShreddedCaseView,
 } from './case-view';
-import { CasesService, CreatedCase, DuplicateMatch } from './cases.service';
+import { CasesService } from './cases.service';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { ApiStepUpResponses } from '../identity/dto/step-up.dto';
 import { CloseCaseDto, SearchCasesDto, ShredCaseDto } from './dto/case-actions.dto';
@@ -80,7 +80,7 @@ export class CasesController {
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
     @Body() dto: CreateCaseDto,
-  ): Promise<CreatedCase> {
+  ): Promise<CreatedCaseView> {
     return this.cases.create(p, a, dto);
   }
 
@@ -113,7 +113,7 @@ export class CasesController {
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
     @Body() dto: SearchCasesDto,
-  ): Promise<{ items: DuplicateMatch[] }> {
+  ): Promise<CaseSearchView> {
     return this.cases.search(p, a, dto);
   }
 

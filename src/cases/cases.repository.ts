@@ -20,6 +20,7 @@ import type {
   ViolenceForm,
 } from './case-classification';
 import { CASE_SECTION_CATEGORIES, CaseSectionCategory, SECTION_COLUMN } from './case-sections';
+import type { CaseReferralSummaryView } from './case-view';
 
 export interface CaseTriageRow {
   id: string;
@@ -49,19 +50,8 @@ export interface CaseRow extends CaseTriageRow {
   sections: Partial<Record<CaseSectionCategory, Buffer | null>>;
 }
 
-export interface ReferralSummary {
-  id: string;
-  organizationId: string;
-  organizationName: string;
-  sector: string;
-  status: ReferralStatus;
-  urgency: string;
-  dueAt: string;
-  overdue: boolean;
-  createdAt: string;
-  outcome: ReferralOutcome | null;
-  revokeCause: RevokeCause | null;
-}
+/** A referral of the case as its case view lists it (metadata only). */
+export type ReferralSummary = CaseReferralSummaryView;
 
 /**
  * A case to insert: its triage facts (the database sets the code, status, version and the timestamps) and

@@ -59,9 +59,6 @@ import { UpdateCaseDto } from './dto/update-case.dto';
 
 export const CASE_OWNER = 'case';
 
-export type DuplicateMatch = DuplicateMatchView;
-export type CreatedCase = CreatedCaseView;
-
 const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');
 
 /** A provider's grounds to see a case: its organisation's referrals of it, and its running emergency grant. */
@@ -95,7 +92,7 @@ export class CasesService {
   /** Searches per account and minute: slows enumerating survivors by name or phone. */
   private readonly searchLimiter: SlidingWindowLimiter;
 
-  async create(p: Principal, ability: AppAbility, dto: CreateCaseDto): Promise<CreatedCase> {
+  async create(p: Principal, ability: AppAbility, dto: CreateCaseDto): Promise<CreatedCaseView> {
     const reportedAt = new Date(dto.reportedAt);
     // A report is taken when it is made: a moment ahead (beyond clock drift) is a typo, and would open the
     // case numbers of a year to come.
@@ -441,7 +438,11 @@ export class CasesService {
     });
   }
 
-  async search(p: Principal, ability: AppAbility, dto: SearchCasesDto): Promise<{ items: DuplicateMatch[] }> {
+  async search(
+    p: Principal,
+    ability: AppAbility,
+    dto: SearchCasesDto,
+  ): Promise<{ items: DuplicateMatchView[] }> {
     if (!dto.fullName && !dto.dateOfBirth && !dto.phone) {
       throw fieldError(
         'fullName',
@@ -693,7 +694,7 @@ export class CasesService {
     ability: AppAbility,
     probe: CaseBlindIndexes,
     excludeId?: string,
-  ): Promise<DuplicateMatch[]> {
+  ): Promise<DuplicateMatchView[]> {
     if (!probe.name && !probe.phone) return [];
     const scope = accessibleWhere(ability, 'read', 'Case', CASE_COLUMNS);
     const rows = await this.cases.searchByBlindIndex(

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { AppAbility } from '../authz/ability.factory';
+import { permittedCaseCategories } from '../authz/field-scope';
 import type { Principal } from '../authz/principal';
 import { CONSENT_STATUSES, type ConsentStatus } from '../authz/subjects';
 import { DomainError, fieldError } from '../common/errors/domain-error';
@@ -10,7 +11,7 @@ import type { AuditEntryInput } from '../audit/audit.types';
 import { CryptoError, DataKeyService, FieldEncryptionService } from '../crypto';
 import { joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import type { GatedRead } from '../database/gated-write';
-import { CASE_OWNER } from '../cases/cases.service';
+import { CASE_OWNER, caseSubject } from '../cases/cases.service';
 import { CasesRepository } from '../cases/cases.repository';
 import { ConsentExpiryService, consentStatusSql } from './consent-expiry.service';
 import { CreateConsentDto } from './dto/create-consent.dto';
@@ -265,7 +266,11 @@ export class ConsentsService {
       );
       // A legal basis's reason is free text about the case: read with the entry (recordRead), logged as notes.
       const bases = rows.filter((r) => r.legal_basis !== null);
-      const withReasons = bases.length > 0 && row.shreddedAt === null;
+      // Free text about the case: read only by a caller the rules give its notes (the ward).
+      const withReasons =
+        bases.length > 0 &&
+        row.shreddedAt === null &&
+        permittedCaseCategories(ability, 'read', caseSubject(row)).has('notes');
       const entry: AuditEntryInput = {
         action: 'consent.read',
         resourceType: 'consent',

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { REFERRAL_STATUSES } from '../authz/subjects';
 import { CaseView } from '../cases/case-view';
 import {
   isOverdue,
@@ -32,7 +33,7 @@ export class ReferralView {
   @ApiProperty() consentId!: string;
   @ApiProperty({ type: [String] }) services!: string[];
   @ApiProperty({ enum: ['routine', 'urgent', 'emergency'] }) urgency!: Urgency;
-  @ApiProperty({ enum: ['pending', 'accepted', 'declined', 'completed', 'revoked'] }) status!: ReferralStatus;
+  @ApiProperty({ enum: REFERRAL_STATUSES }) status!: ReferralStatus;
   @ApiProperty() dueAt!: string;
   @ApiProperty({ description: 'pending past its response deadline' }) overdue!: boolean;
   @ApiProperty({ description: 'accepted after its response deadline (it was overdue before)' })

@@ -92,11 +92,12 @@ export class ReportsService {
   ): Promise<SummaryResult> {
     // A caller who reads no case's triage facts (an administrator) gets whole months only: no single day by
     // differencing.
-    const period = summaryPeriod(q.from, q.to, now, aggregatesOnly(ability));
+    const aggregates = aggregatesOnly(ability);
+    const period = summaryPeriod(q.from, q.to, now, aggregates);
     await this.revokeExpired(p);
     return this.dataSource.transaction(async (m) => {
       const area = await this.resolveArea(m, p, ability, q);
-      const breakdown = await this.breakdown(m, area, aggregatesOnly(ability));
+      const breakdown = await this.breakdown(m, area, aggregates);
       const [counts] = await this.reports.counts(m, [period], area, now);
       const report = buildProtectedReport(counts, breakdown);
       await this.recordRead(m, p, area);
@@ -132,7 +133,7 @@ export class ReportsService {
     await this.revokeExpired(p);
     return this.dataSource.transaction(async (m) => {
       const area = await this.resolveArea(m, p, ability, q);
-      const breakdown = await this.breakdown(m, area, aggregatesOnly(ability));
+      const breakdown = await this.breakdown(m, area, aggregates);
       const [currentCounts, previousCounts] = await this.reports.counts(m, periods, area, now);
       // Each year is protected on its own: the two periods share no case.
       const current = buildProtectedReport(currentCounts, breakdown);
