@@ -151,7 +151,6 @@ export class AuditService implements EntitySubscriberInterface {
    * If it fails, it throws and the caller's transaction must roll back: no entry, no access. Call it as late
    * as possible in the transaction: it holds a stripe of the chain until the transaction ends.
    */
-
   async record(
     manager: EntityManager,
     actor: AuditActor | null,

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { createFileExclusive } from '../common/fs/durable-file';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
@@ -54,12 +54,8 @@ async function main(argv: string[]): Promise<number> {
       throw new Error(`the ${provider.kind} provider manages its own KEKs`);
     const path = resolve(values['prepare-keyring']);
     const { document, added } = provider.exportWithNewKekVersion();
-    const fd = openSync(path, 'wx', 0o600); // never overwrite an existing file
-    try {
-      writeSync(fd, document);
-    } finally {
-      closeSync(fd);
-    }
+    // Whole and durable, or not at all, and never over an existing file (mode 0600).
+    if (!createFileExclusive(path, document)) throw new Error(`${path} exists: give a new file name`);
     out(`Wrote a keyring with the new KEK ${kek(added)} to ${path} (mode 0600).`);
     out(
       'Install it as HAVEN_MASTER_KEY_FILE on every instance, then run keys:rotate to re-wrap the data keys.',

@@ -158,7 +158,6 @@ function isLoopbackHost(host: string): boolean {
 }
 
 /** Parses the environment; throws ConfigError naming every bad variable (never echoing secret values). */
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
   // Empty strings count as unset, as in most .env tooling.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));

@@ -76,10 +76,6 @@ export function gatedDataKeyInsert(row: NewDataKeyRow): GatedWrite {
 }
 
 /**
- * Narrow queries on `data_keys` (raw SQL). Every method takes an optional EntityManager so that callers can
- * run it inside their own transaction; without one it uses the data source's pool.
- */
-/**
  * SQL: the 32-bit xid `xid` (numeric SQL) as an xid8 (numeric), placed in the epoch that keeps it within 2^31
  * of `xmax` (numeric SQL; a snapshot's xmax): a running transaction's xid always is, a little below xmax or
  * (given its id after the snapshot) a little above, possibly across an epoch boundary either way.
@@ -93,6 +89,10 @@ export function widenXidSql(xmax: string, xid: string): string {
 /** SQL over `s.snap` (a snapshot) and `a` (a pg_stat_activity row): the backend's xid as xid8 text. */
 export const XID8_OF_BACKEND = `${widenXidSql('pg_snapshot_xmax(s.snap)::text::numeric', 'a.backend_xid::text::numeric')}::text`;
 
+/**
+ * Narrow queries on `data_keys` (raw SQL). Every method takes an optional EntityManager so that callers can
+ * run it inside their own transaction; without one it uses the data source's pool.
+ */
 export class DataKeyRepository {
   constructor(private readonly dataSource: DataSource | null) {}
 
