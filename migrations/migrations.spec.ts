@@ -1,7 +1,17 @@
 import { readdirSync } from 'node:fs';
+import type { DataSource } from 'typeorm';
 import { createTestDataSource } from '../test/support/database';
 import { realDifferences } from '../src/database/schema-drift';
 import { MIGRATIONS } from './index';
+
+/** Reverts the migrations down to and including the one named `name…`; returns how many it reverted. */
+async function revertThrough(dataSource: DataSource, name: string): Promise<number> {
+  const index = MIGRATIONS.findIndex((m) => new m().name.startsWith(name));
+  if (index < 0) throw new Error(`no migration ${name}`);
+  const reverted = MIGRATIONS.length - index;
+  for (let i = 0; i < reverted; i++) await dataSource.undoLastMigration({ transaction: 'each' });
+  return reverted;
+}
 
 describe('migrations', () => {
   it('lists every migration file in migrations/index.ts, in timestamp order', () => {
@@ -46,9 +56,7 @@ describe('migrations', () => {
           );
         }
       });
-      const reverted =
-        MIGRATIONS.length - MIGRATIONS.findIndex((m) => new m().name.startsWith('CaseEndsReferrals'));
-      for (let i = 0; i < reverted; i++) await dataSource.undoLastMigration({ transaction: 'each' });
+      const reverted = await revertThrough(dataSource, 'CaseEndsReferrals');
       const causes = await dataSource.query<{ c: string }[]>(
         `SELECT revoke_cause AS c FROM referrals ORDER BY 1`,
       );
@@ -62,9 +70,7 @@ describe('migrations', () => {
   it('closes the cases shredded while open before shredding closed them, by their shredder, and only those', async () => {
     const { dataSource, drop } = await createTestDataSource();
     try {
-      const reverted =
-        MIGRATIONS.length - MIGRATIONS.findIndex((m) => new m().name.startsWith('ShreddedCasesClosed'));
-      for (let i = 0; i < reverted; i++) await dataSource.undoLastMigration({ transaction: 'each' });
+      await revertThrough(dataSource, 'ShreddedCasesClosed');
       const [{ id: admin }] = await dataSource.query<{ id: string }[]>(
         `INSERT INTO users (username, role, password_hash) VALUES ('admin.shredder', 'admin', 'x') RETURNING id`,
       );
@@ -108,9 +114,7 @@ describe('migrations', () => {
   it('an index left invalid by a failed concurrent build is built again, not skipped', async () => {
     const { dataSource, drop } = await createTestDataSource();
     try {
-      const reverted =
-        MIGRATIONS.length - MIGRATIONS.findIndex((m) => new m().name.startsWith('ReportIndexes'));
-      for (let i = 0; i < reverted; i++) await dataSource.undoLastMigration({ transaction: 'each' });
+      await revertThrough(dataSource, 'ReportIndexes');
       // What a cancelled `CREATE INDEX CONCURRENTLY cases_report_idx` leaves: the name, marked invalid.
       await dataSource.query(`CREATE INDEX cases_report_idx ON cases (province_code)`);
       await dataSource.query(

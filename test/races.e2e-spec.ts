@@ -11,6 +11,7 @@ import { CasesRepository } from '../src/cases/cases.repository';
 import { OrganizationsRepository } from '../src/directory/organizations.repository';
 import { ReferralsRepository } from '../src/referrals/referrals.repository';
 import type { TestApp } from './support/app';
+import { waitFor } from './support/wait';
 import { caseBody, DEMO_PASSWORD, giveConsent, signInAll, startDemoApp, Tokens } from './support/casework';
 import { givenOrganization, givenSignedIn, TEST_PASSWORD } from './support/identity';
 
@@ -71,17 +72,18 @@ describe('concurrent changes', () => {
   const newCase = async () =>
     (await as(tok['ward.longbien']).post('/api/v1/cases', caseBody()).expect(201)).body.id as string;
   /** Until some statement of this database waits for a row lock (up to 5 s). */
-  const someoneWaitsForALock = async () => {
-    for (let i = 0; i < 250; i++) {
-      const [{ n }] = await sql<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      );
-      if (n > 0) return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error('nothing waited for a lock');
-  };
+  const someoneWaitsForALock = () =>
+    waitFor(
+      async () =>
+        (
+          await sql<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          )
+        )[0].n > 0,
+      5_000,
+      20,
+    );
 
   /**
    * An organisation's change of area, held after its new communes are written and before it commits (its row
@@ -399,7 +401,6 @@ describe('concurrent changes', () => {
     expect(row.status).toBe('revoked');
   });
 
-  /** A case of ward.longbien with a referral to the police, accepted; returns its survivor's name too. */
   /**
    * A case of ward.longbien with an accepted referral to a demo organisation (`provider`'s), under a consent to
    * `categories`; returns its survivor's name too.

@@ -294,17 +294,21 @@ describe('rotateKeys (PostgreSQL)', () => {
     const elsewhere = await createTestDatabase();
     const other = new Client({ connectionString: elsewhere.url });
     await other.connect();
+    let rotation: Promise<unknown> | undefined;
+    let timer: NodeJS.Timeout | undefined;
     try {
       await other.query('BEGIN');
       await other.query('SELECT pg_current_xact_id()'); // the transaction has an id, as a writer's has
-      const rotation = rotateKeys(db.dataSource, (await fixture.reopen()).keyProvider);
+      rotation = rotateKeys(db.dataSource, (await fixture.reopen()).keyProvider);
       const settled = await Promise.race([
         rotation.then(() => 'done'),
-        new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000)),
+        new Promise((resolve) => (timer = setTimeout(() => resolve('still waiting'), 5_000))),
       ]);
       expect(settled).toBe('done');
     } finally {
+      clearTimeout(timer);
       await other.query('ROLLBACK').catch(() => undefined);
+      await rotation?.catch(() => undefined); // done once the other database's transaction has ended
       await other.end();
       await elsewhere.drop();
     }
