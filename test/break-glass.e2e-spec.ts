@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 import type { TestApp } from './support/app';
 import { caseBody, DEMO_PASSWORD, signInAll, startDemoApp, Tokens } from './support/casework';
 import { codeFor, givenSignedIn, givenSignedInWithTotp, TEST_PASSWORD } from './support/identity';
@@ -291,10 +292,19 @@ describe('emergency break-glass access (end to end)', () => {
     it('a supervisor of another province neither sees nor reviews it', async () => {
       const res = await as('supervisor.haiphong').get('/api/v1/break-glass').expect(200);
       expect((res.body.items as { id: string }[]).map((i) => i.id)).not.toContain(grantId);
-      const denied = await as('supervisor.haiphong')
-        .post(`/api/v1/break-glass/${grantId}/review`, { justified: false })
-        .expect(404);
-      expect(denied.body.code).toBe('resource.not_found');
+      // Refused before any row is locked: a grant's id alone locks nothing of another province.
+      const sent = jest.spyOn(PostgresQueryRunner.prototype, 'query');
+      try {
+        const denied = await as('supervisor.haiphong')
+          .post(`/api/v1/break-glass/${grantId}/review`, { justified: false })
+          .expect(404);
+        expect(denied.body.code).toBe('resource.not_found');
+        expect(sent.mock.calls.map(([sql]) => sql).filter((sql) => /FOR (SHARE|UPDATE)/.test(sql))).toEqual(
+          [],
+        );
+      } finally {
+        sent.mockRestore();
+      }
     });
 
     it('providers and ward officers have no queue', async () => {

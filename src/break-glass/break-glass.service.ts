@@ -262,16 +262,9 @@ export class BreakGlassService {
       // verdict of "unjustified" with open(), which holds it FOR UPDATE, so that an open in flight commits first
       // and its grant is ended below, and a later one finds the verdict), then the grants this review may end in
       // id order (this one, and the user's other live grants to the case), and only then access-log entries.
-      const [target] = await m.query<{ case_id: string; user_id: string }[]>(
-        `SELECT case_id, user_id FROM break_glass_grants WHERE id = $1`,
-        [id],
-      );
-      if (target) {
-        await m.query(`SELECT 1 FROM cases WHERE id = $1 FOR SHARE`, [target.case_id]);
-        await lockLiveGrants(m, 'g.case_id = $1 AND g.user_id = $2', [target.case_id, target.user_id], id);
-      }
-      const [row] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);
-      if (!row || !ability.can('read', grantSubject(row))) {
+      // A grant the supervisor may not see is refused before anything is locked: ids alone lock nothing.
+      const [seen] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);
+      if (!seen || !ability.can('read', grantSubject(seen))) {
         deny(p, {
           action: 'break_glass.review',
           resourceType: 'break_glass',
@@ -280,6 +273,10 @@ export class BreakGlassService {
         });
         throw NOT_FOUND();
       }
+      await m.query(`SELECT 1 FROM cases WHERE id = $1 FOR SHARE`, [seen.case_id]);
+      await lockLiveGrants(m, 'g.case_id = $1 AND g.user_id = $2', [seen.case_id, seen.user_id], id);
+      // Read again under the locks: a review that waited for another finds it reviewed.
+      const [row] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);
       if (!ability.can('update', grantSubject(row))) {
         deny(p, {
           action: 'break_glass.review',
