@@ -85,6 +85,25 @@ describe('concurrent changes', () => {
       20,
     );
 
+  /** ward.longbien refers case `caseId` to `organizationId` under `consentId`; the answer, whatever it is. */
+  const refer = (caseId: string, organizationId: string, consentId: string) =>
+    as(tok['ward.longbien'])
+      .post(`/api/v1/cases/${caseId}/referrals`, {
+        organizationId,
+        consentId,
+        services: ['police_protection'],
+        urgency: 'urgent',
+      })
+      .then((r) => r);
+  /** A new organisation of `sector` serving `communeCodes` (synthetic). */
+  const organizationIn = (name: string, sector: 'police' | 'health' | 'social', communeCodes: string[]) =>
+    givenOrganization(t, { name, sector, serviceArea: { communeCodes } });
+  /** The same, with a provider of it signed in. */
+  const providerIn = async (name: string, sector: 'police' | 'health' | 'social', communeCodes: string[]) => {
+    const org = await organizationIn(name, sector, communeCodes);
+    return { org, ...(await givenSignedIn(t, { role: 'provider', organizationId: org.id })) };
+  };
+
   /**
    * An organisation's change of area, held after its new communes are written and before it commits (its row
    * lock held): `g.release()` lets it commit, `changing` is its answer.
@@ -120,11 +139,7 @@ describe('concurrent changes', () => {
   });
 
   it('a referral made while its organisation changes sector is revoked with the others its old sector’s consent gave', async () => {
-    const org = await givenOrganization(t, {
-      name: 'Công an thử đồng thời A (giả định)',
-      sector: 'police',
-      serviceArea: { communeCodes: ['00145'] },
-    });
+    const org = await organizationIn('Công an thử đồng thời A (giả định)', 'police', ['00145']);
     const caseId = await newCase();
     const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
       sector: 'police',
@@ -132,14 +147,7 @@ describe('concurrent changes', () => {
       givenBy: 'survivor',
     });
     const g = heldAfter(ReferralsRepository.prototype, 'organization');
-    const creating = as(tok['ward.longbien'])
-      .post(`/api/v1/cases/${caseId}/referrals`, {
-        organizationId: org.id,
-        consentId,
-        services: ['police_protection'],
-        urgency: 'urgent',
-      })
-      .then((r) => r);
+    const creating = refer(caseId, org.id, consentId);
     await g.hit;
     // The change waits for the referral's transaction (the organisation is share-locked by it)…
     const changing = changeOrganization(org.id, { sector: 'health' });
@@ -153,11 +161,10 @@ describe('concurrent changes', () => {
   });
 
   it('a referral waiting for its organisation’s change of area sees the new area: a sector consent no longer reaches it', async () => {
-    const org = await givenOrganization(t, {
-      name: 'Công an thử đổi địa bàn đồng thời (giả định)',
-      sector: 'police',
-      serviceArea: { communeCodes: ['00145', '00118'] },
-    });
+    const org = await organizationIn('Công an thử đổi địa bàn đồng thời (giả định)', 'police', [
+      '00145',
+      '00118',
+    ]);
     const caseId = await newCase(); // in 00145
     const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
       sector: 'police',
@@ -167,14 +174,7 @@ describe('concurrent changes', () => {
     // The change holds the organisation's row lock with its new communes written, not yet committed…
     const { g, changing } = await areaChangeHeld(org.id, ['00118']);
     // …while the referral waits for it.
-    const creating = as(tok['ward.longbien'])
-      .post(`/api/v1/cases/${caseId}/referrals`, {
-        organizationId: org.id,
-        consentId,
-        services: ['police_protection'],
-        urgency: 'urgent',
-      })
-      .then((r) => r);
+    const creating = refer(caseId, org.id, consentId);
     await someoneWaitsForALock();
     g.release();
     expect((await changing).status).toBe(200);
@@ -185,12 +185,7 @@ describe('concurrent changes', () => {
   });
 
   it('emergency access asked for while the organisation changes sector is refused, not granted under the old one', async () => {
-    const org = await givenOrganization(t, {
-      name: 'Công an thử đồng thời B (giả định)',
-      sector: 'police',
-      serviceArea: { communeCodes: ['00145'] },
-    });
-    const { token, user } = await givenSignedIn(t, { role: 'provider', organizationId: org.id });
+    const { org, token, user } = await providerIn('Công an thử đồng thời B (giả định)', 'police', ['00145']);
     const caseId = await newCase();
     const g = heldAfter(ReauthenticationService.prototype, 'confirm');
     const opening = as(token)
@@ -215,12 +210,10 @@ describe('concurrent changes', () => {
   });
 
   it('emergency access waiting for its organisation’s change of area sees the new area: none outside it', async () => {
-    const org = await givenOrganization(t, {
-      name: 'Công an thử đổi địa bàn C (giả định)',
-      sector: 'police',
-      serviceArea: { communeCodes: ['00145', '00118'] },
-    });
-    const { token, user } = await givenSignedIn(t, { role: 'provider', organizationId: org.id });
+    const { org, token, user } = await providerIn('Công an thử đổi địa bàn C (giả định)', 'police', [
+      '00145',
+      '00118',
+    ]);
     const caseId = await newCase(); // in 00145
     const { g, changing } = await areaChangeHeld(org.id, ['00118']);
     const opening = as(token)
@@ -309,12 +302,9 @@ describe('concurrent changes', () => {
   });
 
   it('entries of an organisation’s staff belong to its new province once its move has committed', async () => {
-    const org = await givenOrganization(t, {
-      name: 'Trung tâm thử đồng thời D (giả định)',
-      sector: 'social',
-      serviceArea: { communeCodes: ['00145'] },
-    });
-    const { token, user } = await givenSignedIn(t, { role: 'provider', organizationId: org.id });
+    const { org, token, user } = await providerIn('Trung tâm thử đồng thời D (giả định)', 'social', [
+      '00145',
+    ]);
     const g = gate();
     const original = AuditService.prototype.recordChanges;
     jest.spyOn(AuditService.prototype, 'recordChanges').mockImplementation(async function (
