@@ -7,7 +7,7 @@ import { AuditService } from '../audit/audit.service';
 import type { AuditAction, AuditResourceType } from '../audit/audit.types';
 import { DomainError } from '../common/errors/domain-error';
 import type { ErrorCode } from '../common/errors/error-catalog';
-import { isDatabaseUnavailable } from '../common/errors/problem.filter';
+import { isDatabaseUnavailable } from '../database/pg-errors';
 import { AbilityFactory } from './ability.factory';
 import type { AuthenticatedRequest } from './current-principal.decorator';
 import { POLICY_KEY, PUBLIC_KEY, RoutePolicy } from './policy.decorator';

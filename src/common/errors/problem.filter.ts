@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/co
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { requestIdOf } from '../http/request-context';
-import { isKekFloorRefusal, sqlState } from '../../database/pg-errors';
+import { isDatabaseUnavailable, isKekFloorRefusal, isTransientRefusal } from '../../database/pg-errors';
 import { CryptoError } from '../../crypto/crypto.errors';
 import { DomainError } from './domain-error';
 import { TransientError } from './transient-error';
@@ -28,28 +28,6 @@ const DEFAULT_DETAIL: Partial<Record<ErrorCode, LocalizedText>> = {
     vi: 'Một thành phần của hệ thống không phản hồi. Vui lòng thử lại sau.',
   },
 };
-
-// Driver/network failures that mean "the database is not there right now" rather than a bug.
-const DB_UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08000',
-  '08001',
-  '08003',
-  '08006',
-]);
-
-/**
- * Database refusals that are nobody's mistake and pass: a deadlock or serialization failure (one of two
- * concurrent transactions is rolled back), too many connections, a lock not available, a statement cancelled,
- * a read-only server during a fail-over. Everything was rolled back; the client may try again at once.
- */
-const DB_TRANSIENT_CODES = new Set(['40P01', '40001', '53300', '55P03', '57014', '25006']);
 
 const TRY_AGAIN: LocalizedText = {
   en: 'The request met another one that changed the same data at the same moment, or the database is busy. Nothing was changed: try again.',
@@ -141,8 +119,7 @@ export class ProblemFilter implements ExceptionFilter {
       return { code: 'internal' };
     }
     if (isDatabaseUnavailable(exception)) return { code: 'service.unavailable' };
-    const state = sqlState(exception);
-    if ((typeof state === 'string' && DB_TRANSIENT_CODES.has(state)) || exception instanceof TransientError) {
+    if (isTransientRefusal(exception) || exception instanceof TransientError) {
       return { code: 'service.unavailable', detail: TRY_AGAIN, retryAfterSeconds: 1 };
     }
     if (isKekFloorRefusal(exception)) return { code: 'service.unavailable', detail: KEYS_OUT_OF_DATE };
@@ -196,24 +173,6 @@ const STATUS_TO_CODE: Partial<Record<number, ErrorCode>> = {
   429: 'auth.throttled',
   503: 'service.unavailable',
 };
-
-export function isDatabaseUnavailable(e: unknown): boolean {
-  let cur: unknown = e;
-  for (let depth = 0; cur && depth < 4; depth++) {
-    const err = cur as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
-    if (typeof err.code === 'string' && DB_UNAVAILABLE_CODES.has(err.code)) return true;
-    if (
-      typeof err.message === 'string' &&
-      /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
-        err.message,
-      )
-    ) {
-      return true;
-    }
-    cur = err.driverError ?? err.cause;
-  }
-  return false;
-}
 
 function prefersVietnamese(req: Request): boolean {
   const header = req.headers['accept-language'];
