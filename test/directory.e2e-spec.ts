@@ -3,6 +3,8 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { defineAbilityFor } from '../src/authz/ability.factory';
 import type { Principal } from '../src/authz/principal';
+import { PasswordHasher } from '../src/crypto/password-hasher';
+import { UsersRepository } from '../src/identity/users.repository';
 import { UsersService } from '../src/identity/users.service';
 import { startTestApp, TestApp } from './support/app';
 import {
@@ -12,6 +14,7 @@ import {
   givenSignedIn,
   givenUser,
 } from './support/identity';
+import { waitFor } from './support/wait';
 
 const PROBLEM = /^application\/problem\+json/;
 
@@ -536,5 +539,81 @@ describe('administrators administering administrators (end to end)', () => {
       `SELECT count(*)::int AS n FROM users WHERE role = 'admin' AND status = 'active' AND NOT demo_account`,
     );
     expect(n).toBe(1);
+  });
+
+  it('users:create-admin is refused while an administrator is active, before it hashes the password', async () => {
+    const db = t.app.get(DataSource);
+    await givenUser(t, { role: 'admin', username: 'admin.active' });
+    const hash = jest.spyOn(t.app.get(PasswordHasher), 'hash');
+    try {
+      await expect(
+        t.app.get(UsersService).createFirstAdmin('admin.operator', 'an-initial-passphrase-2026'),
+      ).rejects.toMatchObject({ code: 'conflict.state' });
+      // The refusal costs no Argon2 hash, and is on record.
+      expect(hash).not.toHaveBeenCalled();
+    } finally {
+      hash.mockRestore();
+    }
+    const [made] = await db.query(`SELECT count(*)::int AS n FROM users WHERE username = 'admin.operator'`);
+    expect(made.n).toBe(0);
+    const [entry] = await db.query(
+      `SELECT outcome, reason FROM audit_events WHERE action = 'user.create' AND actor_id IS NULL ORDER BY seq DESC LIMIT 1`,
+    );
+    expect(entry).toEqual({ outcome: 'denied', reason: 'conflict.state' });
+  });
+
+  it('two operators running users:create-admin at once make one administrator', async () => {
+    const db = t.app.get(DataSource);
+    await db.query(`UPDATE users SET status = 'disabled' WHERE role = 'admin'`);
+    const users = t.app.get(UsersService);
+    // The first run is held inside its transaction, its account written and its check made, until the second
+    // waits for it: without the lock the second would see no administrator and make one too.
+    const repo = t.app.get(UsersRepository);
+    const check = repo.activeAdminIds.bind(repo);
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let checked!: () => void;
+    const hit = new Promise<void>((r) => (checked = r));
+    let holding = true;
+    const spy = jest.spyOn(repo, 'activeAdminIds').mockImplementation(async (opts, manager) => {
+      const ids = await check(opts, manager);
+      if (manager && holding) {
+        holding = false;
+        checked();
+        await released;
+      }
+      return ids;
+    });
+    try {
+      const first = users.createFirstAdmin('first.operator', 'an-initial-passphrase-2026').then(
+        () => 'made',
+        (e: { code?: string }) => e.code,
+      );
+      await hit;
+      const second = users.createFirstAdmin('second.operator', 'another-initial-passphrase-2026').then(
+        () => 'made',
+        (e: { code?: string }) => e.code,
+      );
+      await waitFor(
+        async () =>
+          (
+            await db.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            )
+          )[0].n > 0,
+        5_000,
+        20,
+      );
+      release();
+      expect([await first, await second]).toEqual(['made', 'conflict.state']);
+    } finally {
+      release();
+      spy.mockRestore();
+    }
+    const active = await db.query(
+      `SELECT username FROM users WHERE role = 'admin' AND status = 'active' AND NOT demo_account`,
+    );
+    expect(active).toEqual([{ username: 'first.operator' }]);
   });
 });

@@ -42,6 +42,22 @@ export class UsersRepository {
     return this.repo(manager).findOneBy({ id });
   }
 
+  /**
+   * The active administrators' ids, in id order. A demo account counts only with `demoAccounts` (while the
+   * demo runs: outside it those accounts are shut). `lock` takes their rows FOR UPDATE, in that order.
+   */
+  async activeAdminIds(
+    opts: { demoAccounts: boolean; lock?: boolean },
+    manager?: EntityManager,
+  ): Promise<string[]> {
+    const rows = await (manager ?? this.dataSource.manager).query<{ id: string }[]>(
+      `SELECT id FROM users WHERE role = 'admin' AND status = 'active' AND (NOT demo_account OR $1)
+        ORDER BY id${opts.lock ? ' FOR UPDATE' : ''}`,
+      [opts.demoAccounts],
+    );
+    return rows.map((r) => r.id);
+  }
+
   findByUsername(username: string): Promise<User | null> {
     return this.repo().findOneBy({ username: username.trim().toLowerCase() });
   }

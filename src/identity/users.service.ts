@@ -32,6 +32,13 @@ const OWN_CREDENTIALS = () =>
     vi: 'Hãy đổi mật khẩu của chính mình qua /auth/password (cần mật khẩu hiện tại); quản trị viên khác đặt lại xác thực hai lớp của bạn.',
   });
 
+/** `users:create-admin` once an installation has an administrator. */
+const ADMIN_EXISTS = () =>
+  new DomainError('conflict.state', {
+    en: 'An active administrator exists: accounts are created by administrators (POST /api/v1/users).',
+    vi: 'Đã có quản trị viên đang hoạt động: tài khoản do quản trị viên tạo (POST /api/v1/users).',
+  });
+
 /** What an account update changed, as the access log's `user.update` entries say it (their `reason`). */
 export type AccountChange =
   'user.disabled' | 'user.enabled' | 'user.password_reset' | 'user.totp_reset' | 'user.communes_changed';
@@ -86,6 +93,8 @@ export class UsersService {
       if (!USERNAME.test(username)) {
         throw fieldError('username', 'has the wrong format', 'sai định dạng');
       }
+      // Checked before the password is hashed, and again under the lock (another operator at the same moment).
+      if ((await this.users.activeAdminIds({ demoAccounts: false })).length > 0) throw ADMIN_EXISTS();
       return this.insertFirstAdmin(username, password);
     });
   }
@@ -99,16 +108,8 @@ export class UsersService {
       async (manager, account) => {
         // Two operators at once make one administrator.
         await manager.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.firstAdmin]);
-        const admins = await manager.query<unknown[]>(
-          `SELECT 1 FROM users WHERE role = 'admin' AND status = 'active' AND NOT demo_account AND id <> $1 LIMIT 1`,
-          [account.id],
-        );
-        if (admins.length > 0) {
-          throw new DomainError('conflict.state', {
-            en: 'An active administrator exists: accounts are created by administrators (POST /api/v1/users).',
-            vi: 'Đã có quản trị viên đang hoạt động: tài khoản do quản trị viên tạo (POST /api/v1/users).',
-          });
-        }
+        const admins = await this.users.activeAdminIds({ demoAccounts: false }, manager);
+        if (admins.some((id) => id !== account.id)) throw ADMIN_EXISTS();
         await this.audit.record(manager, null, {
           action: 'user.create',
           resourceType: 'user',
@@ -194,14 +195,7 @@ export class UsersService {
       // two disabling each other at once would otherwise leave none (recovering then needs the database).
       const activeAdmins =
         dto.status === 'disabled'
-          ? (
-              await manager.query<{ id: string }[]>(
-                // A demo account outside the demo (demoAccountShut) does not count.
-                `SELECT id FROM users WHERE role = 'admin' AND status = 'active' AND (NOT demo_account OR $1)
-                  ORDER BY id FOR UPDATE`,
-                [this.config.demo.enabled],
-              )
-            ).map((r) => r.id)
+          ? await this.users.activeAdminIds({ demoAccounts: this.config.demo.enabled, lock: true }, manager)
           : [];
       const user = await manager
         .getRepository(User)
