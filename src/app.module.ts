@@ -9,7 +9,7 @@ import { AppConfig, ConfigError } from './config/config';
 import { CasesModule } from './cases/cases.module';
 import { ConfigModule } from './config/config.module';
 import { ConsentsModule } from './consents/consents.module';
-import { CryptoModule } from './crypto';
+import { CryptoModule, cryptoOptionsFrom } from './crypto';
 import { dataSourceOptions } from './database/data-source-options';
 import { openRuntimeDataSource } from './database/runtime-role';
 import { DemoSeedModule } from './database/seed/demo-seed.module';
@@ -49,12 +49,7 @@ export class AppModule {
           // `synchronize`. The pool itself connects as the restricted runtime role (src/database/runtime-role.ts).
           dataSourceFactory: (options) => openRuntimeDataSource(options!, databaseUrl, config, logger),
         }),
-        CryptoModule.forRoot({
-          dataDir: config.dataDir,
-          production: config.production,
-          masterKey: config.keys.masterKey,
-          masterKeyFile: config.keys.masterKeyFile,
-        }),
+        CryptoModule.forRoot(cryptoOptionsFrom(config, (message, details) => logger.warn(details, message))),
         AuthzModule,
         AuditModule,
         HealthModule,

@@ -1,30 +1,9 @@
 import 'reflect-metadata';
-import { statSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
 import { createHavenApp } from './app.factory';
 import { createLogger } from './common/logging/logger';
 import { ConfigError, isMisconfiguration, loadConfig } from './config/config';
 import { startDatabase } from './database/embedded-database';
-
-/**
- * A master key file others may read is taken (a mounted secret is often 0644 unless told otherwise), but said:
- * whoever reads it reads every case, together with a copy of the database.
- */
-function warnIfReadableByOthers(file: string | undefined, logger: Logger): void {
-  if (!file || process.platform === 'win32') return;
-  try {
-    const mode = statSync(file).mode & 0o777;
-    if (mode & 0o077) {
-      logger.warn(
-        { file, mode: mode.toString(8) },
-        'HAVEN_MASTER_KEY_FILE is readable by its group or by others: make it 0400 or 0600 (e.g. defaultMode of the secret)',
-      );
-    }
-  } catch {
-    // unreadable or missing: the key provider says so
-  }
-}
 
 async function main(): Promise<void> {
   // A stop asked for while starting (SIGTERM from an orchestrator, Ctrl-C) is honoured once the step under way
@@ -49,7 +28,6 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = createLogger(config.logLevel);
-  warnIfReadableByOthers(config.keys.masterKeyFile, logger);
   const database = await startDatabase(config, logger);
   const stopEarly = async (app?: { close(): Promise<void> }): Promise<never> => {
     logger.info(

@@ -470,6 +470,21 @@ describe('service process lifecycle (npm start)', () => {
     expect(await readdir(dataDir)).toEqual([]);
   });
 
+  it('keys:rotate, like the service, says when the master key file may be read by others', async () => {
+    const { dataDir, env } = await embeddedEnv('rotate-open-key-');
+    const keyFile = join(dataDir, 'master.key');
+    await writeFile(keyFile, randomBytes(32).toString('base64'), { mode: 0o644 });
+    const prepared = join(dataDir, 'next-keyring.json');
+    const rotate = launch({ ...env, HAVEN_MASTER_KEY_FILE: keyFile }, KEYS_ROTATE_CLI, [
+      '--prepare-keyring',
+      prepared,
+    ]);
+    expect(await rotate.exited).toBe(0);
+    expect(rotate.output()).toMatch(/warning: HAVEN_MASTER_KEY_FILE is readable by its group or by others/);
+    // What it wrote is not: 0600.
+    expect((await stat(prepared)).mode & 0o777).toBe(0o600);
+  });
+
   it('users:create-admin makes the first administrator of an installation without demo data, once', async () => {
     const { dataDir, env } = await embeddedEnv('first-admin-');
     const plain = { ...env, HAVEN_DEMO: '0' };

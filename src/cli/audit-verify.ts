@@ -5,9 +5,9 @@ import { Client } from 'pg';
 import { CheckpointFile, readLastLine } from '../audit/audit-checkpoint';
 import { checkpointDir } from '../audit/audit-checkpoint.service';
 import { verifyAccessLog } from '../audit/audit-verify';
-import { assertExistingDataDir, toolDatabase } from './data-dir';
+import { assertExistingDataDir, toolDatabase, warnOnStderr } from './data-dir';
 import { ConfigError, loadConfig } from '../config/config';
-import { createCryptoServices } from '../crypto';
+import { createCryptoServices, cryptoOptionsFrom } from '../crypto';
 
 const USAGE = `Usage: npm run audit:verify [-- --checkpoints <file>] [-- --public-key <base64>]
   Recomputes the access-log chain and compares it with the stripe heads and with the newest signed checkpoint
@@ -46,12 +46,7 @@ async function main(argv: string[]): Promise<number> {
 
   const config = loadConfig();
   assertExistingDataDir(config, true);
-  const crypto = await createCryptoServices({
-    dataDir: config.dataDir,
-    production: config.production,
-    masterKey: config.keys.masterKey,
-    masterKeyFile: config.keys.masterKeyFile,
-  });
+  const crypto = await createCryptoServices(cryptoOptionsFrom(config, warnOnStderr));
   const fileCheckpoint = values.checkpoints
     ? readLastLine(resolve(values.checkpoints))
     : new CheckpointFile(checkpointDir(config.dataDir)).latest();

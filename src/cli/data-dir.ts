@@ -7,6 +7,11 @@ import { ConfigError, loadConfig } from '../config/config';
 import { KEYRING_FILE } from '../crypto/file-key-provider';
 import { APP_DATABASE, embeddedServer, startDatabase } from '../database/embedded-database';
 
+/** A tool's warning (CryptoOptions.warn), on standard error: the tools print no structured log. */
+export function warnOnStderr(message: string): void {
+  process.stderr.write(`warning: ${message}\n`);
+}
+
 /**
  * Refuses to run a command-line tool on a HAVEN_DATA_DIR that is not the service's (e.g. started from another
  * directory with the default `./data`): without it the development key provider would make a new keyring there,

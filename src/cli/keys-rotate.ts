@@ -4,9 +4,9 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 import { isMisconfiguration, loadConfig } from '../config/config';
-import { createKeyProvider, KekRef, LocalKeyringProvider, rotateKeys } from '../crypto';
+import { createKeyProvider, cryptoOptionsFrom, KekRef, LocalKeyringProvider, rotateKeys } from '../crypto';
 import { dataSourceOptions } from '../database/data-source-options';
-import { assertExistingDataDir, toolDatabase } from './data-dir';
+import { assertExistingDataDir, toolDatabase, warnOnStderr } from './data-dir';
 
 const USAGE = `Usage:
   npm run keys:rotate [-- --batch-size <n>] [-- --no-new-version]
@@ -42,12 +42,7 @@ async function main(argv: string[]): Promise<number> {
   // Never a new development keyring (or an empty cluster) in a wrong directory: rotating the database's keys
   // with it would raise the KEK floor to a version no instance has.
   assertExistingDataDir(config, !values['prepare-keyring']);
-  const provider = await createKeyProvider({
-    dataDir: config.dataDir,
-    production: config.production,
-    masterKey: config.keys.masterKey,
-    masterKeyFile: config.keys.masterKeyFile,
-  });
+  const provider = await createKeyProvider(cryptoOptionsFrom(config, warnOnStderr));
 
   if (values['prepare-keyring']) {
     if (!(provider instanceof LocalKeyringProvider))

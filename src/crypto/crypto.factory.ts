@@ -33,7 +33,7 @@ export async function createKeyProvider(options: CryptoOptions): Promise<KeyProv
   let provider: KeyProvider;
   if (options.masterKey || options.masterKeyFile) {
     provider = new EnvKeyProvider(
-      { masterKey: options.masterKey, masterKeyFile: options.masterKeyFile },
+      { masterKey: options.masterKey, masterKeyFile: options.masterKeyFile, warn: options.warn },
       sodium,
     );
   } else if (options.production) {

@@ -1,3 +1,5 @@
+import type { AppConfig } from '../config/config';
+
 /** Injection token for {@link CryptoOptions}; the application provides it from its validated config. */
 export const CRYPTO_OPTIONS = Symbol('CRYPTO_OPTIONS');
 
@@ -10,4 +12,17 @@ export interface CryptoOptions {
   masterKey?: string;
   /** HAVEN_MASTER_KEY_FILE: path to a mounted secret holding the same. */
   masterKeyFile?: string;
+  /** Where a key provider says what is taken but unsafe (a key file others may read); never key material. */
+  warn?: (message: string, details: Record<string, unknown>) => void;
+}
+
+/** The crypto options of the service's configuration, for the service and the tools that read its keys. */
+export function cryptoOptionsFrom(config: AppConfig, warn?: CryptoOptions['warn']): CryptoOptions {
+  return {
+    dataDir: config.dataDir,
+    production: config.production,
+    masterKey: config.keys.masterKey,
+    masterKeyFile: config.keys.masterKeyFile,
+    warn,
+  };
 }

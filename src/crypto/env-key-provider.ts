@@ -10,6 +10,8 @@ export interface EnvKeySource {
   masterKey?: string;
   /** HAVEN_MASTER_KEY_FILE */
   masterKeyFile?: string;
+  /** Told when the key file may be read by its group or by others (CryptoOptions.warn). */
+  warn?: (message: string, details: Record<string, unknown>) => void;
 }
 
 /**
@@ -73,10 +75,23 @@ export class EnvKeyProvider extends LocalKeyringProvider {
       const st = statSync(file);
       text = readFileSync(file, 'utf8');
       this.stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      this.warnIfReadableByOthers(file, st.mode);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? 'error';
       throw new CryptoError('crypto.config', `HAVEN_MASTER_KEY_FILE: cannot read ${file} (${code})`);
     }
     return parseKeyMaterial(text, 'HAVEN_MASTER_KEY_FILE', this.sodium);
+  }
+
+  /**
+   * A key file others may read is taken (a mounted secret is often 0644 unless told otherwise), but said, each
+   * time one is loaded: whoever reads it reads every case, together with a copy of the database.
+   */
+  private warnIfReadableByOthers(file: string, mode: number): void {
+    if (process.platform === 'win32' || (mode & 0o077) === 0) return;
+    this.source.warn?.(
+      'HAVEN_MASTER_KEY_FILE is readable by its group or by others: make it 0400 or 0600 (e.g. defaultMode of the secret)',
+      { file, mode: (mode & 0o777).toString(8) },
+    );
   }
 }

@@ -5,7 +5,7 @@ export { BLIND_INDEX_BITS, type BlindIndexInputs, BlindIndexService } from './bl
 export { CryptoError, type CryptoErrorCode, isCryptoError } from './crypto.errors';
 export { createCryptoServices, createKeyProvider, type CryptoServices } from './crypto.factory';
 export { CryptoModule, KEY_PROVIDER } from './crypto.module';
-export { CRYPTO_OPTIONS, type CryptoOptions } from './crypto.options';
+export { CRYPTO_OPTIONS, cryptoOptionsFrom, type CryptoOptions } from './crypto.options';
 export {
   BLIND_INDEX_FIELDS,
   type BlindIndex,

@@ -152,6 +152,30 @@ describe('key providers', () => {
       expect(await provider.activeKek()).toEqual({ kekId: 'haven-kek', version: 2 });
     });
 
+    it('says, without the key, when the key file may be read by its group or by others', async () => {
+      const dir = dataDir();
+      const file = join(dir, 'master.key');
+      const key = base64Key();
+      writeFileSync(file, key, { mode: 0o600 });
+      const warnings: Array<[string, Record<string, unknown>]> = [];
+      const warn = (message: string, details: Record<string, unknown>) => warnings.push([message, details]);
+      const provider = await createKeyProvider({ dataDir: dir, production: true, masterKeyFile: file, warn });
+      expect(warnings).toEqual([]);
+      // The secret is remounted readable by all: the provider loads it and says so.
+      chmodSync(file, 0o644);
+      writeFileSync(file, serializeKeyring(withNewKekVersion(generateKeyring()).keyring));
+      await provider.refresh();
+      expect(warnings).toEqual([
+        [
+          expect.stringContaining('HAVEN_MASTER_KEY_FILE is readable by its group or by others'),
+          { file, mode: '644' },
+        ],
+      ]);
+      await createKeyProvider({ dataDir: dir, production: true, masterKeyFile: file, warn });
+      expect(warnings).toHaveLength(2);
+      expect(JSON.stringify(warnings)).not.toContain(key);
+    });
+
     it('exports a keyring with a new version that another env provider can load', async () => {
       const dir = dataDir();
       const provider = (await createKeyProvider({
