@@ -354,7 +354,8 @@ describe('service process lifecycle (npm start)', () => {
   it('audit:verify pointed at a data directory without the service’s keys and database stops, creating nothing there', async () => {
     const { dataDir, env } = await embeddedEnv('verify-empty-');
     const verify = launch({ ...env, LOG_LEVEL: 'warn' }, AUDIT_VERIFY_CLI);
-    expect(await verify.exited).toBe(2);
+    // A configuration to correct (EX_CONFIG), as for every tool, not a log found broken (1).
+    expect(await verify.exited).toBe(78);
     expect(verify.output()).toMatch(/HAVEN_DATA_DIR .*no keyring at .*no embedded database at/s);
     expect(await readdir(dataDir)).toEqual([]);
   });

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { runTool } from './run-tool';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
@@ -6,7 +7,7 @@ import { CheckpointFile, readLastLine } from '../audit/audit-checkpoint';
 import { checkpointDir } from '../audit/audit-checkpoint.service';
 import { verifyAccessLog } from '../audit/audit-verify';
 import { assertExistingDataDir, toolDatabase, warnOnStderr } from './data-dir';
-import { ConfigError, loadConfig } from '../config/config';
+import { loadConfig } from '../config/config';
 import { createCryptoServices, cryptoOptionsFrom } from '../crypto';
 
 const USAGE = `Usage: npm run audit:verify [-- --checkpoints <file>] [-- --public-key <base64>]
@@ -86,13 +87,4 @@ function positiveInteger(value: string | undefined, flag: string): number | unde
   return n;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    const message = e instanceof ConfigError ? e.message : e instanceof Error ? e.message : String(e);
-    process.stderr.write(`audit:verify failed: ${message}\n`);
-    process.exitCode = 2;
-  },
-);
+runTool('audit:verify', () => main(process.argv.slice(2)), { failureCode: 2 });

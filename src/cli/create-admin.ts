@@ -1,11 +1,12 @@
 import 'reflect-metadata';
+import { runTool } from './run-tool';
 import { NestFactory } from '@nestjs/core';
 import { parseArgs } from 'node:util';
 import { AppModule } from '../app.module';
 import { DomainError } from '../common/errors/domain-error';
 import { ERROR_CATALOG } from '../common/errors/error-catalog';
 import { createLogger } from '../common/logging/logger';
-import { ConfigError, isMisconfiguration, loadConfig } from '../config/config';
+import { ConfigError, loadConfig } from '../config/config';
 import { assertExistingDataDir, toolDatabase } from './data-dir';
 import { UsersService } from '../identity/users.service';
 
@@ -70,20 +71,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    if (isMisconfiguration(e)) {
-      process.stderr.write(`${(e as Error).message}\nSee config/env.example.\n`);
-      process.exit(78);
-    }
-    if (e instanceof DomainError) {
-      const problems = e.errors?.map((f) => `${f.field} ${f.message.en}`).join('; ');
-      const why = problems || (e.detail ?? ERROR_CATALOG[e.code].title).en;
-      process.stderr.write(`users:create-admin refused: ${why}\n`);
-      process.exit(65); // EX_DATAERR
-    }
-    process.stderr.write(`users:create-admin failed: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
+runTool('users:create-admin', () => main(process.argv.slice(2)), {
+  refusal: (e) => {
+    if (!(e instanceof DomainError)) return undefined;
+    const problems = e.errors?.map((f) => `${f.field} ${f.message.en}`).join('; ');
+    return { exitCode: 65, message: problems || (e.detail ?? ERROR_CATALOG[e.code].title).en }; // EX_DATAERR
   },
-);
+});

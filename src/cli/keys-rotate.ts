@@ -1,9 +1,10 @@
 import 'reflect-metadata';
+import { runTool } from './run-tool';
 import { createFileExclusive } from '../common/fs/durable-file';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
-import { isMisconfiguration, loadConfig } from '../config/config';
+import { loadConfig } from '../config/config';
 import { createKeyProvider, cryptoOptionsFrom, KekRef, LocalKeyringProvider, rotateKeys } from '../crypto';
 import { dataSourceOptions } from '../database/data-source-options';
 import { assertExistingDataDir, toolDatabase, warnOnStderr } from './data-dir';
@@ -120,13 +121,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    // Errors of the config and crypto modules never contain key material or plaintext.
-    process.stderr.write(`keys:rotate failed: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = isMisconfiguration(e) ? 78 : 1;
-  },
-);
+runTool('keys:rotate', () => main(process.argv.slice(2)));

@@ -1,8 +1,9 @@
 import 'reflect-metadata';
+import { runTool } from './run-tool';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { ConfigError, isMisconfiguration, loadConfig } from '../config/config';
+import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
 import { startToolDatabase } from './data-dir';
 import { runMigrationsLocked } from '../database/migrate';
@@ -146,13 +147,4 @@ ${body(down)}
   );
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(
-      `${e instanceof ConfigError ? e.message : e instanceof Error ? e.message : String(e)}\n`,
-    );
-    // A bad configuration exits 78 (EX_CONFIG), as the service and units:import do.
-    process.exit(isMisconfiguration(e) ? 78 : 1);
-  },
-);
+runTool('migrations', main);

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
+import { runTool } from './run-tool';
 import { readFile } from 'node:fs/promises';
 import { DataSource } from 'typeorm';
-import { isMisconfiguration, loadConfig } from '../config/config';
+import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
 import { startToolDatabase } from './data-dir';
 import { runMigrationsLocked } from '../database/migrate';
@@ -48,14 +49,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    if (isMisconfiguration(e)) {
-      process.stderr.write(`${(e as Error).message}\nSee config/env.example.\n`);
-      process.exit(78);
-    }
-    process.stderr.write(`units import failed: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  },
-);
+runTool('units:import', main);

@@ -1,0 +1,40 @@
+import { isMisconfiguration } from '../config/config';
+
+/** An error a tool explains itself: its exit code and what it says (e.g. users:create-admin's refusals, 65). */
+export interface ToolRefusal {
+  exitCode: number;
+  message: string;
+}
+
+export interface RunToolOptions {
+  /** The exit code of any other error: 1 unless the tool documents another (audit:verify: 2). */
+  failureCode?: number;
+  /** The errors the tool explains itself; `undefined` for the others. */
+  refusal?: (e: unknown) => ToolRefusal | undefined;
+}
+
+/**
+ * Runs a command-line tool's `main` and ends the process with its answer: the exit code it returns; on an
+ * error, one line on standard error and 78 (EX_CONFIG) for a bad configuration (with where the variables are
+ * described), the tool's own refusal, or `failureCode`. The errors of the config and crypto modules name
+ * variables and files, never key material or plaintext.
+ */
+export function runTool(name: string, main: () => Promise<number>, options: RunToolOptions = {}): void {
+  main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      const message = e instanceof Error ? e.message : String(e);
+      if (isMisconfiguration(e)) {
+        process.stderr.write(`${name}: ${message}\nSee config/env.example.\n`);
+        process.exit(78);
+      }
+      const refused = options.refusal?.(e);
+      if (refused) {
+        process.stderr.write(`${name} refused: ${refused.message}\n`);
+        process.exit(refused.exitCode);
+      }
+      process.stderr.write(`${name} failed: ${message}\n`);
+      process.exit(options.failureCode ?? 1);
+    },
+  );
+}
