@@ -4,8 +4,8 @@ import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
-import { KEYRING_FILE } from '../crypto/file-key-provider';
-import { APP_DATABASE, embeddedServer, startDatabase } from '../database/embedded-database';
+import { developmentKeysDir, KEYRING_FILE } from '../crypto/file-key-provider';
+import { APP_DATABASE, embeddedPaths, embeddedServer, startDatabase } from '../database/embedded-database';
 
 /** A tool's warning (CryptoOptions.warn), on standard error: the tools print no structured log. */
 export function warnOnStderr(message: string): void {
@@ -21,9 +21,9 @@ export function warnOnStderr(message: string): void {
 export function assertExistingDataDir(config: ReturnType<typeof loadConfig>, database: boolean): void {
   const missing: string[] = [];
   const keyVariables = config.keys.masterKey !== undefined || config.keys.masterKeyFile !== undefined;
-  const keyring = join(config.dataDir, 'keys', KEYRING_FILE);
+  const keyring = join(developmentKeysDir(config.dataDir), KEYRING_FILE);
   if (!keyVariables && !existsSync(keyring)) missing.push(`no keyring at ${keyring}`);
-  const cluster = join(config.dataDir, 'postgres', 'PG_VERSION');
+  const cluster = join(embeddedPaths(config.dataDir).cluster, 'PG_VERSION');
   if (database && !config.database.url && !existsSync(cluster))
     missing.push(`no embedded database at ${dirname(cluster)}`);
   if (missing.length) {
@@ -46,7 +46,7 @@ export async function toolDatabase(
   if (config.database.url) return { url: config.database.url, stop: () => Promise.resolve() };
   let password: string | undefined;
   try {
-    password = (await readFile(join(config.dataDir, 'postgres.secret'), 'utf8')).trim();
+    password = (await readFile(embeddedPaths(config.dataDir).secret, 'utf8')).trim();
   } catch {
     // no password file: assertExistingDataDir has checked that the cluster exists all the same
   }

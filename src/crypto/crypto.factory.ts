@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { BlindIndexService } from './blind-index.service';
 import { CryptoError } from './crypto.errors';
@@ -7,7 +6,7 @@ import { DataKeyRepository } from './data-key.repository';
 import { DataKeyService } from './data-key.service';
 import { EnvKeyProvider } from './env-key-provider';
 import { FieldEncryptionService } from './field-encryption.service';
-import { FileKeyProvider } from './file-key-provider';
+import { developmentKeysDir, FileKeyProvider } from './file-key-provider';
 import type { KeyProvider } from './key-provider';
 import { PurposeKeys } from './purpose-keys';
 import { loadSodium, Sodium } from './sodium';
@@ -43,7 +42,7 @@ export async function createKeyProvider(options: CryptoOptions): Promise<KeyProv
         'Haven does not generate keys for production (docs/keys.md)',
     );
   } else {
-    provider = new FileKeyProvider(join(options.dataDir, 'keys'), sodium);
+    provider = new FileKeyProvider(developmentKeysDir(options.dataDir), sodium);
   }
   await provider.init();
   return provider;

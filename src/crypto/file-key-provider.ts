@@ -9,6 +9,11 @@ import type { Sodium } from './sodium';
 
 export const KEYRING_FILE = 'keyring.json';
 
+/** Where a HAVEN_DATA_DIR keeps its development keyring (used when no HAVEN_MASTER_KEY(_FILE) is set). */
+export function developmentKeysDir(dataDir: string): string {
+  return join(dataDir, 'keys');
+}
+
 /**
  * Demo/development keys: a keyring created under `<dataDir>/keys` on first start (directory 0700, file
  * 0600) and reused afterwards. Rotation appends a KEK version by atomically replacing the file; running

@@ -15,6 +15,18 @@ export interface RunningDatabase {
 }
 
 /**
+ * Where the embedded server of a HAVEN_DATA_DIR keeps its cluster, its socket and its superuser's password:
+ * the service, and the tools that find the server it started (src/cli/data-dir.ts).
+ */
+export function embeddedPaths(dataDir: string): { cluster: string; socket: string; secret: string } {
+  return {
+    cluster: join(dataDir, 'postgres'),
+    socket: join(dataDir, 'run'),
+    secret: join(dataDir, 'postgres.secret'),
+  };
+}
+
+/**
  * Uses DATABASE_URL when set; otherwise starts the embedded PostgreSQL whose cluster lives in
  * HAVEN_DATA_DIR/postgres, with a superuser password generated on first start (HAVEN_DATA_DIR/postgres.secret).
  */
@@ -22,7 +34,7 @@ export async function startDatabase(config: AppConfig, logger: Logger): Promise<
   if (config.database.url) return { url: config.database.url, stop: () => Promise.resolve() };
 
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const password = await readOrCreateSecret(join(config.dataDir, 'postgres.secret'));
+  const password = await readOrCreateSecret(embeddedPaths(config.dataDir).secret);
   const pg = embeddedServer(config, password, (line) =>
     logger[serverLineLevel(line)]({ component: 'postgres' }, line),
   );
@@ -45,9 +57,10 @@ export function embeddedServer(
   password: string,
   onLog?: (line: string) => void,
 ): EmbeddedPostgres {
+  const paths = embeddedPaths(config.dataDir);
   return new EmbeddedPostgres({
-    clusterDir: join(config.dataDir, 'postgres'),
-    socketDir: join(config.dataDir, 'run'),
+    clusterDir: paths.cluster,
+    socketDir: paths.socket,
     port: config.database.embeddedPort,
     password,
     onLog,
