@@ -1,4 +1,5 @@
-import { Body, Controller, Get, Module, Post } from '@nestjs/common';
+import { Body, Controller, Get, Module, Post, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { Type } from 'class-transformer';
 import { getMetadataStorage, IsIn, IsInt, IsString, MaxLength, ValidateNested } from 'class-validator';
 import type { AddressInfo } from 'node:net';
@@ -19,8 +20,23 @@ class ProbeDto {
   @ValidateNested() @Type(() => ProbeNested) survivor!: ProbeNested;
 }
 
-/** Resolved when the next call of GET /probe/slow has reached its handler. */
-const slowCalls: (() => void)[] = [];
+/**
+ * GET /probe/slow's call: `reached` once it is in its handler, which answers when the test calls `release`,
+ * and `answered` once it has written its answer.
+ */
+function slowCall() {
+  let release!: () => void;
+  let reached!: () => void;
+  let answered!: () => void;
+  const call = {
+    released: new Promise<void>((r) => (release = r)),
+    reached: new Promise<void>((r) => (reached = r)),
+    answered: new Promise<void>((r) => (answered = r)),
+  };
+  slowCalls.push({ reached, released: call.released, answered });
+  return { ...call, release };
+}
+const slowCalls: { reached: () => void; released: Promise<void>; answered: () => void }[] = [];
 
 // A test-only controller to drive the global pipes and filters (public: no sign-in needed).
 @Public()
@@ -41,10 +57,12 @@ class ProbeController {
   }
 
   @Get('slow')
-  async slow(): Promise<{ ok: true }> {
-    for (const reached of slowCalls.splice(0)) reached();
-    await new Promise((r) => setTimeout(r, 400));
-    return { ok: true };
+  async slow(@Res() res: Response): Promise<void> {
+    const call = slowCalls.shift()!;
+    call.reached();
+    await call.released;
+    res.json({ ok: true });
+    call.answered();
   }
 
   @Get('boom')
@@ -294,16 +312,19 @@ describe('application (end to end)', () => {
         headers: { 'X-Request-Id': 'log-abort-0001' },
       });
       req.on('error', () => undefined);
-      const reached = new Promise<void>((r) => slowCalls.push(r));
+      const call = slowCall();
       req.end();
       // Gone while the handler works (not before the server has read the request, on a stalled event loop).
-      await reached;
+      await call.reached;
       req.destroy();
       await waitFor(
         () => t.logs.some((l) => l.includes('log-abort-0001') && l.includes('responseTime')),
         5_000,
       );
-      await new Promise((r) => setTimeout(r, 500)); // and not a second line when the handler finishes
+      // And not a second line when the handler answers, onto the connection already gone.
+      call.release();
+      await call.answered;
+      await new Promise((r) => setImmediate(r));
     } finally {
       await new Promise((r) => server.close(r));
     }

@@ -1,6 +1,8 @@
 import { loadSodium } from './sodium';
 import { PasswordHasher } from './password-hasher';
 import sodium from 'libsodium-wrappers-sumo';
+import { Worker } from 'node:worker_threads';
+import { waitFor } from '../../test/support/wait';
 
 describe('PasswordHasher and Unicode', () => {
   const hasher = new PasswordHasher();
@@ -34,11 +36,17 @@ describe('PasswordHasher and Unicode', () => {
 describe('PasswordHasher when its workers stop', () => {
   it('fails the jobs in flight when it is shut down, instead of leaving them waiting', async () => {
     const hasher = new PasswordHasher();
-    const job = hasher.hash('mật khẩu đang được băm 2026');
-    // Shut down while the job runs (the first hash also starts the worker).
-    await new Promise((r) => setTimeout(r, 50));
-    await hasher.onModuleDestroy();
-    await expect(job).rejects.toThrow(/worker stopped/);
+    const posted = jest.spyOn(Worker.prototype, 'postMessage');
+    try {
+      const job = hasher.hash('mật khẩu đang được băm 2026');
+      // Shut down while the job runs: once the worker (started by the first hash) has been handed it.
+      await waitFor(() => posted.mock.calls.length > 0, 5_000);
+      const failed = expect(job).rejects.toThrow(/worker stopped/);
+      await hasher.onModuleDestroy();
+      await failed;
+    } finally {
+      posted.mockRestore();
+    }
   });
 
   it('does not keep a failed reference hash: the next unknown username is checked as usual', async () => {
