@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 import {
   caseBody,
   giveConsent,
@@ -13,6 +12,7 @@ import {
   Tokens,
 } from './support/casework';
 import type { TestApp } from './support/app';
+import { statementsDuring } from './support/statements';
 
 // Marker strings in every survivor field: none may reach the access log (nor the application's log).
 const MARKERS = [
@@ -231,45 +231,32 @@ describe('access log of case work (end to end)', () => {
       .set(as('police.longbien'))
       .send({ text: 'ghi chú của công an' })
       .expect(201);
-    const sent = jest.spyOn(PostgresQueryRunner.prototype, 'query');
-    try {
-      const reads: [string, string][] = [
-        ['ward.longbien', `/api/v1/cases/${caseId}`],
-        ['ward.longbien', `/api/v1/referrals/${referralId}`],
-        ['police.longbien', `/api/v1/referrals/${referralId}`],
-      ];
-      for (const [user, url] of reads) {
-        sent.mockClear();
-        const res = await http().get(url).set(as(user)).expect(200);
-        const statements = sent.mock.calls.map(([sql]) => sql);
-        const sealed = statements.filter((sql) => /\benc_\w+/.test(sql));
-        expect(sealed).toHaveLength(1);
-        expect(sealed[0]).toMatch(/INSERT INTO audit_events/);
-        expect(JSON.stringify(res.body)).toContain(
-          url.includes('cases') ? MARKERS[0] : 'ghi chú của công an',
-        );
-      }
-    } finally {
-      sent.mockRestore();
+    const reads: [string, string][] = [
+      ['ward.longbien', `/api/v1/cases/${caseId}`],
+      ['ward.longbien', `/api/v1/referrals/${referralId}`],
+      ['police.longbien', `/api/v1/referrals/${referralId}`],
+    ];
+    for (const [user, url] of reads) {
+      const { result: res, statements } = await statementsDuring(() =>
+        http().get(url).set(as(user)).expect(200),
+      );
+      const sealed = statements.filter((sql) => /\benc_\w+/.test(sql));
+      expect(sealed).toHaveLength(1);
+      expect(sealed[0]).toMatch(/INSERT INTO audit_events/);
+      expect(JSON.stringify(res.body)).toContain(url.includes('cases') ? MARKERS[0] : 'ghi chú của công an');
     }
   });
 
   it('a provider’s refused read of a case it may not see runs the statements of one of no case at all', async () => {
     const { caseId: other } = await referredCase(['identity'], 'routine');
-    const sent = jest.spyOn(PostgresQueryRunner.prototype, 'query');
-    const statementsOf = async (id: string) => {
-      sent.mockClear();
-      await http().get(`/api/v1/cases/${id}`).set(as('health.longbien')).expect(404);
-      // The statements, their parameters aside (the access-log entries differ in their values only).
-      return sent.mock.calls.map(([sql]) => sql.replace(/\s+/g, ' '));
-    };
-    try {
-      const existing = await statementsOf(other); // referred to police, not to this health provider
-      const missing = await statementsOf(randomUUID());
-      expect(existing).toEqual(missing);
-    } finally {
-      sent.mockRestore();
-    }
+    // The statements, their parameters aside (the access-log entries differ in their values only).
+    const statementsOf = async (id: string) =>
+      (
+        await statementsDuring(() => http().get(`/api/v1/cases/${id}`).set(as('health.longbien')).expect(404))
+      ).statements.map((sql) => sql.replace(/\s+/g, ' '));
+    const existing = await statementsOf(other); // referred to police, not to this health provider
+    const missing = await statementsOf(randomUUID());
+    expect(existing).toEqual(missing);
   });
 
   it('a referral read whose entry the database refuses hands out nothing, and leaves no entry', async () => {

@@ -1,9 +1,9 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 import type { TestApp } from './support/app';
 import { caseBody, DEMO_PASSWORD, signInAll, startDemoApp, Tokens } from './support/casework';
 import { codeFor, givenSignedIn, givenSignedInWithTotp, TEST_PASSWORD } from './support/identity';
+import { statementsDuring } from './support/statements';
 
 // Emergency ("break-glass") access, issue 6 item 7: a police or health provider opens a case of its area that
 // it has no referral for; the grant is time-limited, shows the sector's categories to that user only, every
@@ -293,18 +293,13 @@ describe('emergency break-glass access (end to end)', () => {
       const res = await as('supervisor.haiphong').get('/api/v1/break-glass').expect(200);
       expect((res.body.items as { id: string }[]).map((i) => i.id)).not.toContain(grantId);
       // Refused before any row is locked: a grant's id alone locks nothing of another province.
-      const sent = jest.spyOn(PostgresQueryRunner.prototype, 'query');
-      try {
-        const denied = await as('supervisor.haiphong')
+      const { result: denied, statements } = await statementsDuring(() =>
+        as('supervisor.haiphong')
           .post(`/api/v1/break-glass/${grantId}/review`, { justified: false })
-          .expect(404);
-        expect(denied.body.code).toBe('resource.not_found');
-        expect(sent.mock.calls.map(([sql]) => sql).filter((sql) => /FOR (SHARE|UPDATE)/.test(sql))).toEqual(
-          [],
-        );
-      } finally {
-        sent.mockRestore();
-      }
+          .expect(404),
+      );
+      expect(denied.body.code).toBe('resource.not_found');
+      expect(statements.filter((sql) => /FOR (SHARE|UPDATE)/.test(sql))).toEqual([]);
     });
 
     it('providers and ward officers have no queue', async () => {
