@@ -4,6 +4,7 @@ import type { TestApp } from './support/app';
 import { caseBody, DEMO_PASSWORD, signInAll, startDemoApp, Tokens } from './support/casework';
 import { codeFor, givenSignedIn, givenSignedInWithTotp, TEST_PASSWORD } from './support/identity';
 import { statementsDuring } from './support/statements';
+import { withBearer } from './support/http';
 
 // Emergency ("break-glass") access, issue 6 item 7: a police or health provider opens a case of its area that
 // it has no referral for; the grant is time-limited, shows the sector's categories to that user only, every
@@ -12,11 +13,7 @@ describe('emergency break-glass access (end to end)', () => {
   let t: TestApp;
   let tok: Tokens;
   const http = () => request(t.app.getHttpServer());
-  const as = (user: string) => ({
-    get: (url: string) => http().get(url).set('Authorization', `Bearer ${tok[user]}`),
-    post: (url: string, body: object = {}) =>
-      http().post(url).set('Authorization', `Bearer ${tok[user]}`).send(body),
-  });
+  const as = (user: string) => withBearer(t, tok[user]);
   const sql = <T = Record<string, any>>(query: string, params: unknown[] = []): Promise<T[]> =>
     t.app.get(DataSource).query(query, params);
   const JUSTIFICATION = 'Nạn nhân gọi cầu cứu, tính mạng bị đe dọa ngay lúc này (giả định)';

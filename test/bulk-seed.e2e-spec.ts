@@ -1,9 +1,9 @@
 import { Client } from 'pg';
-import request from 'supertest';
 import { bulkSeed, BulkSeedResult } from '../bench/scale/bulk-seed';
 import { createCryptoServices, type CryptoServices } from '../src/crypto';
 import type { TestApp } from './support/app';
 import { caseBody, signInAll, startDemoApp, Tokens } from './support/casework';
+import { withBearer } from './support/http';
 
 /**
  * The scale benchmark's bulk seed writes straight into PostgreSQL. What it writes must be what the service
@@ -26,12 +26,7 @@ describe('bulk seed for the scale benchmark (bench/scale/bulk-seed.ts)', () => {
           WHERE tablename IN ('data_keys', 'cases', 'consents', 'referrals', 'audit_events') ORDER BY indexname`,
       )
     ).rows.map((r) => r.def);
-  const http = () => request(t.app.getHttpServer());
-  const as = (user: string) => ({
-    get: (url: string) => http().get(url).set('Authorization', `Bearer ${tokens[user]}`),
-    post: (url: string, body: object) =>
-      http().post(url).set('Authorization', `Bearer ${tokens[user]}`).send(body),
-  });
+  const as = (user: string) => withBearer(t, tokens[user]);
 
   beforeAll(async () => {
     t = await startDemoApp();

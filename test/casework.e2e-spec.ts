@@ -23,6 +23,7 @@ import {
   TEST_PASSWORD,
 } from './support/identity';
 import { statementsDuring } from './support/statements';
+import { withBearer } from './support/http';
 
 // The whole workflow of the product brief (steps 1-5) with the demo roles, including every denial and every
 // illegal referral transition.
@@ -32,14 +33,7 @@ describe('cases, consent and referrals (end to end)', () => {
   let police: string;
   let health: string;
   const http = () => request(t.app.getHttpServer());
-  const as = (user: string) => ({
-    get: (url: string) => http().get(url).set('Authorization', `Bearer ${tok[user]}`),
-    post: (url: string, body: object = {}) =>
-      http().post(url).set('Authorization', `Bearer ${tok[user]}`).send(body),
-    patch: (url: string, body: object) =>
-      http().patch(url).set('Authorization', `Bearer ${tok[user]}`).send(body),
-    delete: (url: string) => http().delete(url).set('Authorization', `Bearer ${tok[user]}`),
-  });
+  const as = (user: string) => withBearer(t, tok[user]);
   const withoutRequestId = (body: Record<string, unknown>) => ({ ...body, requestId: undefined });
 
   beforeAll(async () => {

@@ -15,6 +15,7 @@ import {
   givenUser,
 } from './support/identity';
 import { waitFor } from './support/wait';
+import { withBearer } from './support/http';
 
 const PROBLEM = /^application\/problem\+json/;
 
@@ -24,11 +25,7 @@ describe('directory and account administration (end to end)', () => {
   let ward: string;
   let supervisor: string;
   const http = () => request(t.app.getHttpServer());
-  const as = (token: string) => ({
-    get: (path: string) => http().get(path).auth(token, { type: 'bearer' }),
-    post: (path: string, body: object) => http().post(path).auth(token, { type: 'bearer' }).send(body),
-    patch: (path: string, body: object) => http().patch(path).auth(token, { type: 'bearer' }).send(body),
-  });
+  const as = (token: string) => withBearer(t, token);
 
   beforeAll(async () => {
     t = await startTestApp();

@@ -14,6 +14,7 @@ import type { TestApp } from './support/app';
 import { waitFor } from './support/wait';
 import { caseBody, DEMO_PASSWORD, giveConsent, signInAll, startDemoApp, Tokens } from './support/casework';
 import { givenOrganization, givenSignedIn, TEST_PASSWORD } from './support/identity';
+import { withBearer } from './support/http';
 
 /** Gates not released yet: a failing test must not leave a request waiting (the app could not close). */
 const unreleased: (() => void)[] = [];
@@ -54,12 +55,7 @@ describe('concurrent changes', () => {
   let tok: Tokens;
   let other: NestExpressApplication | undefined;
   const http = () => request(t.app.getHttpServer());
-  const as = (token: string) => ({
-    get: (url: string) => http().get(url).set('Authorization', `Bearer ${token}`),
-    post: (url: string, body: object = {}) =>
-      http().post(url).set('Authorization', `Bearer ${token}`).send(body),
-    delete: (url: string) => http().delete(url).set('Authorization', `Bearer ${token}`),
-  });
+  const as = (token: string) => withBearer(t, token);
   /** PATCH /organizations/:id as the (stepped-up) demo admin. */
   const changeOrganization = async (id: string, body: object) =>
     http()
