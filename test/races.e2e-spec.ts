@@ -30,17 +30,27 @@ function gate() {
 }
 
 /**
- * Holds every call of `target[method]` after it has returned (its locks still held, its result not used yet)
- * until the test releases the gate; `hit` once one is there.
+ * Holds the calls of `target[method]` (those `when` picks; every one by default) until the test releases the
+ * gate: after they have returned (their locks still held, their result not used yet), or with `before`, before
+ * they run. `hit` once one is there.
  */
-function heldAfter<T extends object>(target: T, method: keyof T & string) {
+function held<T extends object>(
+  target: T,
+  method: keyof T & string,
+  opts: { before?: boolean; when?: (...args: any[]) => boolean } = {},
+) {
   const g = gate();
   const host = target as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
   const original = host[method];
-  jest.spyOn(host, method).mockImplementation(async function (this: unknown, ...args: unknown[]) {
-    const result = await original.apply(this, args);
+  const hold = async () => {
     g.reached();
     await g.released;
+  };
+  jest.spyOn(host, method).mockImplementation(async function (this: unknown, ...args: unknown[]) {
+    const holding = opts.when?.(...args) ?? true;
+    if (holding && opts.before) await hold();
+    const result = await original.apply(this, args);
+    if (holding && !opts.before) await hold();
     return result;
   });
   return g;
@@ -56,6 +66,12 @@ describe('concurrent changes', () => {
   let other: NestExpressApplication | undefined;
   const http = () => request(t.app.getHttpServer());
   const as = (token: string) => withBearer(t, token);
+  /** Emergency access to `caseId` asked for with `token` (its holder's `password`) on `app`, this one by default. */
+  const breakGlass = (token: string, caseId: string, password = DEMO_PASSWORD, app = t.app) =>
+    request(app.getHttpServer())
+      .post(`/api/v1/cases/${caseId}/break-glass`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ justification: 'Nạn nhân gọi cầu cứu ngay lúc này (giả định)', password });
   /** PATCH /organizations/:id as the (stepped-up) demo admin. */
   const changeOrganization = async (id: string, body: object) =>
     http()
@@ -105,7 +121,7 @@ describe('concurrent changes', () => {
    * lock held): `g.release()` lets it commit, `changing` is its answer.
    */
   const areaChangeHeld = async (orgId: string, communeCodes: string[]) => {
-    const g = heldAfter(OrganizationsRepository.prototype, 'replaceCommunes');
+    const g = held(OrganizationsRepository.prototype, 'replaceCommunes');
     const changing = http()
       .patch(`/api/v1/organizations/${orgId}`)
       .set('Authorization', `Bearer ${tok.admin}`)
@@ -142,7 +158,7 @@ describe('concurrent changes', () => {
       categories: ['identity', 'incident'],
       givenBy: 'survivor',
     });
-    const g = heldAfter(ReferralsRepository.prototype, 'organization');
+    const g = held(ReferralsRepository.prototype, 'organization');
     const creating = refer(caseId, org.id, consentId);
     await g.hit;
     // The change waits for the referral's transaction (the organisation is share-locked by it)…
@@ -183,13 +199,8 @@ describe('concurrent changes', () => {
   it('emergency access asked for while the organisation changes sector is refused, not granted under the old one', async () => {
     const { org, token, user } = await providerIn('Công an thử đồng thời B (giả định)', 'police', ['00145']);
     const caseId = await newCase();
-    const g = heldAfter(ReauthenticationService.prototype, 'confirm');
-    const opening = as(token)
-      .post(`/api/v1/cases/${caseId}/break-glass`, {
-        justification: 'Nạn nhân gọi cầu cứu ngay lúc này (giả định)',
-        password: TEST_PASSWORD,
-      })
-      .then((r) => r);
+    const g = held(ReauthenticationService.prototype, 'confirm');
+    const opening = breakGlass(token, caseId, TEST_PASSWORD).then((r) => r);
     await g.hit;
     await changeOrganization(org.id, { sector: 'health' });
     g.release();
@@ -212,12 +223,7 @@ describe('concurrent changes', () => {
     ]);
     const caseId = await newCase(); // in 00145
     const { g, changing } = await areaChangeHeld(org.id, ['00118']);
-    const opening = as(token)
-      .post(`/api/v1/cases/${caseId}/break-glass`, {
-        justification: 'Nạn nhân gọi cầu cứu ngay lúc này (giả định)',
-        password: TEST_PASSWORD,
-      })
-      .then((r) => r);
+    const opening = breakGlass(token, caseId, TEST_PASSWORD).then((r) => r);
     await someoneWaitsForALock();
     g.release();
     expect((await changing).status).toBe(200);
@@ -227,11 +233,7 @@ describe('concurrent changes', () => {
 
   it('a grant found unjustified ends the user’s other emergency access to the case as well', async () => {
     const caseId = await newCase();
-    const openGrant = () =>
-      as(tok['health.longbien']).post(`/api/v1/cases/${caseId}/break-glass`, {
-        justification: 'Nạn nhân gọi cầu cứu ngay lúc này (giả định)',
-        password: DEMO_PASSWORD,
-      });
+    const openGrant = () => breakGlass(tok['health.longbien'], caseId);
     const first = (await openGrant().expect(201)).body.id as string;
     const second = (await openGrant().expect(201)).body.id as string;
     await as(tok['health.longbien']).get(`/api/v1/cases/${caseId}`).expect(200);
@@ -256,10 +258,7 @@ describe('concurrent changes', () => {
     try {
       const caseId = await newCase();
       const openOn = (app: NestExpressApplication) =>
-        request(app.getHttpServer())
-          .post(`/api/v1/cases/${caseId}/break-glass`)
-          .set('Authorization', `Bearer ${tok['health.longbien']}`)
-          .send({ justification: 'Nạn nhân gọi cầu cứu ngay lúc này (giả định)', password: DEMO_PASSWORD });
+        breakGlass(tok['health.longbien'], caseId, DEMO_PASSWORD, app);
       const first = (await openOn(t.app).expect(201)).body.id as string;
       // Both instances take stripe 0 (one time in 16 by chance with one entry in flight each).
       const take = ChainStripes.prototype.take;
@@ -271,14 +270,7 @@ describe('concurrent changes', () => {
         return take.call(this, holder, again ?? 0);
       });
       // The other instance's open holds the case FOR UPDATE and waits before its entry.
-      const g = gate();
-      const keys = other.get(DataKeyService);
-      const get = keys.get.bind(keys);
-      jest.spyOn(keys, 'get').mockImplementation(async (...args) => {
-        g.reached();
-        await g.released;
-        return get(...args);
-      });
+      const g = held(other.get(DataKeyService), 'get', { before: true });
       const opening = openOn(other).then((r) => r);
       await g.hit;
       const reviewing = as(tok['supervisor.hanoi'])
@@ -301,17 +293,9 @@ describe('concurrent changes', () => {
     const { org, token, user } = await providerIn('Trung tâm thử đồng thời D (giả định)', 'social', [
       '00145',
     ]);
-    const g = gate();
-    const original = AuditService.prototype.recordChanges;
-    jest.spyOn(AuditService.prototype, 'recordChanges').mockImplementation(async function (
-      this: AuditService,
-      ...args
-    ) {
-      if (args[2].action === 'organization.update') {
-        g.reached();
-        await g.released;
-      }
-      return original.apply(this, args);
+    const g = held(AuditService.prototype, 'recordChanges', {
+      before: true,
+      when: (...args: Parameters<AuditService['recordChanges']>) => args[2].action === 'organization.update',
     });
     const moving = changeOrganization(org.id, { serviceArea: { communeCodes: ['10507'] } });
     await g.hit;
@@ -348,20 +332,8 @@ describe('concurrent changes', () => {
         .expect(201)
     ).body.id as string;
     await as(tok['health.longbien']).post(`/api/v1/referrals/${referral}/accept`).expect(200);
-    const g = gate();
-    const original = ReferralsRepository.prototype.findById;
-    jest.spyOn(ReferralsRepository.prototype, 'findById').mockImplementation(async function (
-      this: ReferralsRepository,
-      m,
-      id,
-      lock,
-    ) {
-      const found = await original.call(this, m, id, lock);
-      if (id === referral) {
-        g.reached();
-        await g.released;
-      }
-      return found;
+    const g = held(ReferralsRepository.prototype, 'findById', {
+      when: (...args: Parameters<ReferralsRepository['findById']>) => args[1] === referral,
     });
     const noting = as(tok['health.longbien'])
       .post(`/api/v1/referrals/${referral}/notes`, { text: 'Ghi chú đồng thời (giả định)' })
@@ -425,7 +397,7 @@ describe('concurrent changes', () => {
     const { referral } = await acceptedByPolice();
     const before = await as(tok['police.longbien']).get(`/api/v1/referrals/${referral}`).expect(200);
     expect(JSON.stringify(before.body)).toContain('ZZNOTE');
-    const g = heldAfter(ReferralsRepository.prototype, 'findWithCase');
+    const g = held(ReferralsRepository.prototype, 'findWithCase');
     const reading = as(tok['police.longbien'])
       .get(`/api/v1/referrals/${referral}`)
       .then((r) => r);
@@ -453,7 +425,7 @@ describe('concurrent changes', () => {
     expect(
       JSON.stringify((await as(tok['police.longbien']).get(`/api/v1/cases/${caseId}`).expect(200)).body),
     ).toContain(name);
-    const g = heldAfter(CasesRepository.prototype, 'findWithReferrals');
+    const g = held(CasesRepository.prototype, 'findWithReferrals');
     const reading = as(tok['police.longbien'])
       .get(`/api/v1/cases/${caseId}`)
       .then((r) => r);
@@ -471,15 +443,8 @@ describe('concurrent changes', () => {
     // A referral under a consent to the contact details only…
     const { caseId, name } = await acceptedBy('health.longbien', ['contact'], ['medical_care']);
     // …and an emergency grant, which shows the survivor's name too.
-    const grant = (
-      await as(tok['health.longbien'])
-        .post(`/api/v1/cases/${caseId}/break-glass`, {
-          justification: 'Nạn nhân gọi cầu cứu ngay lúc này (giả định)',
-          password: DEMO_PASSWORD,
-        })
-        .expect(201)
-    ).body.id as string;
-    const g = heldAfter(CasesRepository.prototype, 'findWithReferrals');
+    const grant = (await breakGlass(tok['health.longbien'], caseId).expect(201)).body.id as string;
+    const g = held(CasesRepository.prototype, 'findWithReferrals');
     const reading = as(tok['health.longbien'])
       .get(`/api/v1/cases/${caseId}`)
       .then((r) => r);
