@@ -23,20 +23,22 @@ const ORG_POLICE = '00000000-0000-4000-8000-000000000001';
 const ORG_HEALTH = '00000000-0000-4000-8000-000000000002';
 const ORG_SOCIAL = '00000000-0000-4000-8000-000000000003';
 
-const principal = givenPrincipal;
-
 const P = {
-  wardLongBien: principal({ role: 'ward_officer', wardCodes: ['00145'] }),
-  wardTwo: principal({ role: 'ward_officer', wardCodes: ['00118', '00145'] }),
-  police: principal({ role: 'provider', organizationId: ORG_POLICE, sector: 'police' }),
-  health: principal({ role: 'provider', organizationId: ORG_HEALTH, sector: 'health' }),
-  social: principal({ role: 'provider', organizationId: ORG_SOCIAL, sector: 'social' }),
-  supervisorHanoi: principal({ role: 'supervisor', provinceCode: '01' }),
-  supervisorHaiphong: principal({ role: 'supervisor', provinceCode: '31' }),
-  supervisorNational: principal({ role: 'supervisor', provinceCode: null }),
-  admin: principal({ role: 'admin' }),
-  adminEnrolling: principal({ role: 'admin', enrollmentOnly: true }),
-  wardMustChange: principal({ role: 'ward_officer', wardCodes: ['00145'], passwordChangeRequired: true }),
+  wardLongBien: givenPrincipal({ role: 'ward_officer', wardCodes: ['00145'] }),
+  wardTwo: givenPrincipal({ role: 'ward_officer', wardCodes: ['00118', '00145'] }),
+  police: givenPrincipal({ role: 'provider', organizationId: ORG_POLICE, sector: 'police' }),
+  health: givenPrincipal({ role: 'provider', organizationId: ORG_HEALTH, sector: 'health' }),
+  social: givenPrincipal({ role: 'provider', organizationId: ORG_SOCIAL, sector: 'social' }),
+  supervisorHanoi: givenPrincipal({ role: 'supervisor', provinceCode: '01' }),
+  supervisorHaiphong: givenPrincipal({ role: 'supervisor', provinceCode: '31' }),
+  supervisorNational: givenPrincipal({ role: 'supervisor', provinceCode: null }),
+  admin: givenPrincipal({ role: 'admin' }),
+  adminEnrolling: givenPrincipal({ role: 'admin', enrollmentOnly: true }),
+  wardMustChange: givenPrincipal({
+    role: 'ward_officer',
+    wardCodes: ['00145'],
+    passwordChangeRequired: true,
+  }),
 } as const;
 type Who = keyof typeof P;
 

@@ -95,7 +95,7 @@ export async function provisionEmbeddedAppLogin(
  * The tables whose rows the running service deletes (expired tokens and step-ups, throttle counters, scopes);
  * on every other, a runtime role that may DELETE is refused (migration ServiceRoleNarrowed keeps its own list).
  */
-export const SERVICE_DELETES = [
+const SERVICE_DELETES = [
   'login_throttle',
   'organization_communes',
   'revoked_tokens',
