@@ -1390,6 +1390,65 @@ describe('cases, consent and referrals (end to end)', () => {
       await consentBy(unknownAge.id, 'survivor').expect(201);
     });
 
+    it('a correction of the age that a consent of the case would not fit is refused until it is withdrawn', async () => {
+      const c = await newCase({ survivor: { fullName: 'Chưa Rõ Tuổi', sex: 'female' } });
+      const duty = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        legalBasis: 'child_protection_duty',
+        reason: 'Nghĩa vụ bảo vệ trẻ em',
+      });
+      const own = await consent(c.id, {
+        organizationId: health,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const correct = (version: number, ageYears: number) =>
+        as('ward.longbien').patch(`/api/v1/cases/${c.id}`, { version, survivor: { ageYears } });
+      // An adult: the duty no longer holds; a child under 16: her own consent does not.
+      const adult = await correct(c.version, 30).expect(409);
+      expect(adult.body.code).toBe('conflict.state');
+      expect(adult.body.detail).toContain(duty);
+      expect(adult.body.detail).not.toContain(own);
+      const young = await correct(c.version, 12).expect(409);
+      expect(young.body.detail).toContain(own);
+      expect(young.body.detail).not.toContain(duty);
+      // Nothing was changed, and the refusals are on record.
+      const unchanged = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(unchanged.body).toMatchObject({ version: c.version, triage: { childUnder18: null } });
+      expect(await entryOf(adult.body.requestId, 'action, outcome, reason')).toEqual({
+        action: 'case.update',
+        outcome: 'denied',
+        reason: 'conflict.state',
+      });
+      // Sixteen fits both; after the duty's withdrawal, thirty does too.
+      const sixteen = await correct(c.version, 16).expect(200);
+      await as('ward.longbien').delete(`/api/v1/cases/${c.id}/consents/${duty}`).expect(200);
+      await correct(sixteen.body.version, 30).expect(200);
+    });
+
+    it('a consent made before the age rules grounds no new referral once the case says it does not fit', async () => {
+      const c = await newCase({ survivor: { fullName: 'Chưa Rõ Tuổi', sex: 'female' } });
+      const own = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      // As a case registered before the rule would be: a child under 16 whose own consent stands.
+      await t.app
+        .get(DataSource)
+        .query(`UPDATE cases SET child_vn = true, child_gbvims = true WHERE id = $1`, [c.id]);
+      const refused = await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/referrals`, {
+          organizationId: police,
+          consentId: own,
+          services: ['police_protection'],
+          urgency: 'urgent',
+        })
+        .expect(422);
+      expect(refused.body.detail).toMatch(/no longer fits the survivor’s age/);
+    });
+
     it('a legal basis needs a reason that says something, and reasons and notes are not blank', async () => {
       const c = await newCase();
       const blank = await as('ward.longbien')

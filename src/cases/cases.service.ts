@@ -19,10 +19,15 @@ import {
   DataKeyService,
   FieldEncryptionService,
 } from '../crypto';
-import { AuditService } from '../audit/audit.service';
+import { AuditService, type Deny } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
-import { ConsentExpiryService, effectiveReferralStatusSql } from '../consents/consent-expiry.service';
+import { consentFitsAgeSql } from '../consents/consent-age';
+import {
+  ConsentExpiryService,
+  consentActiveSql,
+  effectiveReferralStatusSql,
+} from '../consents/consent-expiry.service';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import { ageOn, deriveTriage, incidentDateOf, vietnamYear } from './case-classification';
 import {
@@ -383,6 +388,11 @@ export class CasesService {
           p.userId,
         );
         if (!ok) throw new DomainError('conflict.version');
+        // A correction of the survivor's age must not leave a consent standing that the new age would refuse:
+        // its referrals would go on disclosing on a ground that does not hold. The ward withdraws it first.
+        if (derived.childVn !== row.childVn || derived.childGbvims !== row.childGbvims) {
+          await this.assertConsentsFitAge(m, id);
+        }
         await this.audit.record(m, p, {
           action: 'case.update',
           resourceType: 'case',
@@ -398,6 +408,22 @@ export class CasesService {
       } finally {
         key.wipe();
       }
+    });
+  }
+
+  /** Refuses (409) a change of case `id` (its row already written) under which an active consent no longer fits. */
+  private async assertConsentsFitAge(m: EntityManager, id: string): Promise<void> {
+    const misfits = await m.query<{ id: string }[]>(
+      `SELECT cs.id FROM consents cs JOIN cases c ON c.id = cs.case_id
+        WHERE cs.case_id = $1 AND ${consentActiveSql('cs')} AND NOT ${consentFitsAgeSql('cs', 'c')}
+        ORDER BY cs.id`,
+      [id],
+    );
+    if (misfits.length === 0) return;
+    const ids = misfits.map((r) => r.id).join(', ');
+    throw new DomainError('conflict.state', {
+      en: `With this age, a consent of the case no longer holds (a child-protection duty for an adult, or a child under 16 consenting alone): withdraw it first, then record one that fits. Consent: ${ids}.`,
+      vi: `Với độ tuổi này, một sự đồng ý của vụ việc không còn hiệu lực (nghĩa vụ bảo vệ trẻ em cho người đã thành niên, hoặc trẻ em dưới 16 tuổi tự đồng ý): hãy rút sự đồng ý đó trước, rồi ghi nhận sự đồng ý phù hợp. Sự đồng ý: ${ids}.`,
     });
   }
 
@@ -551,7 +577,7 @@ export class CasesService {
    */
   private async lockForChange(
     m: EntityManager,
-    deny: (actor: Principal, entry: AuditEntryInput) => void,
+    deny: Deny,
     p: Principal,
     ability: AppAbility,
     id: string,
@@ -575,6 +601,16 @@ export class CasesService {
       });
       throw new DomainError('conflict.state', refusal);
     }
+    // What the change then refuses (a shredded case, a stale version, a consent the new age would not fit) is
+    // on record too, like the refusals above.
+    deny.refusals(p, {
+      action: `case.${action}`,
+      resourceType: 'case',
+      resourceId: id,
+      caseId: id,
+      provinceCode: row.provinceCode,
+      wardCode: row.wardCode,
+    });
     return row;
   }
 

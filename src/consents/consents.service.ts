@@ -13,6 +13,7 @@ import { joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repos
 import type { GatedRead } from '../database/gated-write';
 import { CASE_OWNER, caseSubject } from '../cases/cases.service';
 import { CasesRepository } from '../cases/cases.repository';
+import { ageMisfit } from './consent-age';
 import { ConsentExpiryService, consentStatusSql } from './consent-expiry.service';
 import { CreateConsentDto } from './dto/create-consent.dto';
 
@@ -163,22 +164,9 @@ export class ConsentsService {
       if (row.status !== 'open' || row.shreddedAt) {
         throw new DomainError('conflict.state', { en: 'The case is closed.', vi: 'Vụ việc đã đóng.' });
       }
-      // A child-protection duty is owed to a child: not to a survivor known to be 18 or over (GBVIMS, the wider
-      // of the two definitions). An unknown age leaves it open.
-      if (dto.legalBasis === 'child_protection_duty' && row.childGbvims === false) {
-        throw unprocessable(
-          'A child-protection duty does not apply: the survivor is not a child (18 or over).',
-          'Nghĩa vụ bảo vệ trẻ em không áp dụng: người bị hại không phải là trẻ em (từ 18 tuổi trở lên).',
-        );
-      }
-      // A child under 16 (Vietnamese law) does not consent alone: the parent or guardian does (the child's own
-      // views are heard, Law on Children 2016), or a legal basis is recorded. An unknown age leaves it open.
-      if (dto.givenBy === 'survivor' && row.childVn === true) {
-        throw unprocessable(
-          'The survivor is a child under 16: consent is given by a parent or guardian (givenBy: guardian), or a legal basis is recorded.',
-          'Người bị hại là trẻ em dưới 16 tuổi: sự đồng ý do cha, mẹ hoặc người giám hộ đưa ra (givenBy: guardian), hoặc ghi nhận căn cứ pháp lý.',
-        );
-      }
+      // No child-protection duty for an adult, no child under 16 consenting alone.
+      const misfit = ageMisfit(dto, row);
+      if (misfit) throw new DomainError('unprocessable', misfit);
       if (dto.organizationId) {
         const org = await m.query<unknown[]>(`SELECT 1 FROM organizations WHERE id = $1`, [
           dto.organizationId,

@@ -11,6 +11,7 @@ import { AuditService, Deny } from '../audit/audit.service';
 import { CASE_OWNER, CasesService, readsCloseReason, sealedCategories } from '../cases/cases.service';
 import { DomainError } from '../common/errors/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { consentFitsAgeSql } from '../consents/consent-age';
 import { consentActiveSql, ConsentExpiryService } from '../consents/consent-expiry.service';
 import { CryptoError, DataKeyService, FieldEncryptionService } from '../crypto';
 import { CasesRepository, sealedOf } from '../cases/cases.repository';
@@ -108,11 +109,21 @@ export class ReferralsService {
           vi: 'Không có tổ chức này.',
         });
       // Whether the consent is still active is the database's call (consentActiveSql), not this instance's clock.
+      // And whether its ground fits the survivor's age as the case now records it (consents made before a rule
+      // or a correction of the age).
       const [consent] = await m.query<
-        { organization_id: string | null; sector: string | null; categories: string[]; active: boolean }[]
+        {
+          organization_id: string | null;
+          sector: string | null;
+          categories: string[];
+          active: boolean;
+          fits_age: boolean;
+        }[]
       >(
-        `SELECT cs.organization_id, cs.sector, cs.categories, ${consentActiveSql('cs')} AS active
-           FROM consents cs WHERE cs.id = $1 AND cs.case_id = $2 FOR SHARE`,
+        `SELECT cs.organization_id, cs.sector, cs.categories, ${consentActiveSql('cs')} AS active,
+                ${consentFitsAgeSql('cs', 'c')} AS fits_age
+           FROM consents cs JOIN cases c ON c.id = cs.case_id
+          WHERE cs.id = $1 AND cs.case_id = $2 FOR SHARE OF cs`,
         [dto.consentId, caseId],
       );
       // A consent names the organisation, or gives a sector: then only that sector's organisations serving the
@@ -123,6 +134,12 @@ export class ReferralsService {
         throw new DomainError('unprocessable', {
           en: 'The consent does not cover this organisation, or has ended.',
           vi: 'Sự đồng ý không bao gồm tổ chức này hoặc đã hết hiệu lực.',
+        });
+      }
+      if (!consent.fits_age) {
+        throw new DomainError('unprocessable', {
+          en: 'The consent no longer fits the survivor’s age (a child-protection duty for an adult, or a child under 16 consenting alone): withdraw it and record one that fits.',
+          vi: 'Sự đồng ý không còn phù hợp với độ tuổi của người bị hại (nghĩa vụ bảo vệ trẻ em cho người đã thành niên, hoặc trẻ em dưới 16 tuổi tự đồng ý): hãy rút và ghi nhận sự đồng ý phù hợp.',
         });
       }
       const live = await m.query<unknown[]>(
