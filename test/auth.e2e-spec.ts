@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { DataSource } from 'typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
 import { PasswordHasher } from '../src/crypto/password-hasher';
 import { LoginThrottleService } from '../src/identity/login-throttle.service';
 import { TokenService } from '../src/identity/token.service';
@@ -385,6 +385,29 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await http().get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(401);
     await login({ username: 'ward.reset.pw', password: TEST_PASSWORD }).expect(401);
     await login({ username: 'ward.reset.pw', password: 'lantern-river-copper-77' }).expect(200);
+  });
+
+  it('a session lookup the database refuses for a moment is a 503 to try again, a bug a 500: neither signs the session out', async () => {
+    const { token } = await givenSignedIn(t, { role: 'ward_officer', username: 'ward.session.refused' });
+    const me = () => http().get('/api/v1/auth/me').auth(token, { type: 'bearer' });
+    const users = t.app.get(UsersRepository);
+    // Too many connections, as PostgreSQL answers it past max_connections (TypeORM's wrapping).
+    const tooMany = new QueryFailedError(
+      'SELECT …',
+      [],
+      Object.assign(new Error('sorry, too many clients'), { code: '53300' }),
+    );
+    const lookup = jest.spyOn(users, 'findSession').mockRejectedValueOnce(tooMany);
+    try {
+      const busy = await me().expect(503);
+      expect(busy.body.code).toBe('service.unavailable');
+      expect(busy.headers['retry-after']).toBe('1');
+      lookup.mockRejectedValueOnce(new TypeError('a bug'));
+      expect((await me().expect(500)).body.code).toBe('internal');
+    } finally {
+      lookup.mockRestore();
+    }
+    await me().expect(200);
   });
 
   it('keeps a sign-out for an hour past its token’s expiry, so an instance whose clock is behind still refuses the token', async () => {

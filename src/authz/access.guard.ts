@@ -7,7 +7,6 @@ import { AuditService } from '../audit/audit.service';
 import type { AuditAction, AuditResourceType } from '../audit/audit.types';
 import { DomainError } from '../common/errors/domain-error';
 import type { ErrorCode } from '../common/errors/error-catalog';
-import { isDatabaseUnavailable } from '../database/pg-errors';
 import { AbilityFactory } from './ability.factory';
 import type { AuthenticatedRequest } from './current-principal.decorator';
 import { POLICY_KEY, PUBLIC_KEY, RoutePolicy } from './policy.decorator';
@@ -136,10 +135,12 @@ export class AccessGuard extends AuthGuard('jwt') {
   }
 
   override handleRequest<T>(err: unknown, user: T): T {
-    if (err instanceof DomainError) throw err;
-    // The session lookup could not reach the database: a 503 problem (ProblemFilter), not a sign-out.
-    if (isDatabaseUnavailable(err)) throw err;
-    if (err || !user) throw new DomainError('auth.unauthenticated');
+    // An error is the session lookup's (passport-jwt reports a bad token as no user, not as an error): the
+    // database down or refusing for a moment is a 503 (ProblemFilter), anything else a 500, never a 401 that
+    // would sign a valid session out.
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- passed on as it came (ProblemFilter)
+    if (err) throw err;
+    if (!user) throw new DomainError('auth.unauthenticated');
     return user;
   }
 }
