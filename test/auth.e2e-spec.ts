@@ -98,6 +98,23 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(JSON.stringify(rows)).not.toMatch(/nobody|wrong-password/);
   });
 
+  it('a username no account can have (a NUL byte, a space inside) is an unknown user: 401, counted and on record', async () => {
+    const entries = async () =>
+      (
+        await t.app
+          .get(DataSource)
+          .query(
+            `SELECT count(*)::int AS n FROM audit_events WHERE action = 'auth.login_failed' AND actor_id IS NULL`,
+          )
+      )[0].n as number;
+    const before = await entries();
+    for (const username of ['ward\u0000longbien', 'ward longbien']) {
+      const res = await login({ username, password: 'whatever-password-1' }).expect(401);
+      expect(res.body.code).toBe('auth.invalid_credentials');
+    }
+    expect(await entries()).toBe(before + 2);
+  });
+
   it('ignores X-Forwarded-For unless HAVEN_TRUST_PROXY names the proxy: the socket’s peer is the client', async () => {
     await request(t.app.getHttpServer())
       .post('/api/v1/auth/login')

@@ -10,6 +10,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config';
 import { LOGGER } from '../common/logging/logger.module';
 import { MAX_PASSWORD_BYTES, PasswordHasher } from '../crypto/password-hasher';
 import type { ChangePasswordDto, MeResponse } from './dto/auth.dto';
+import { USERNAME } from './dto/user.dto';
 import { assertPasswordAcceptable } from './password-policy';
 import { demoAccountShut } from './demo-accounts';
 import { LoginThrottleService } from './login-throttle.service';
@@ -76,7 +77,9 @@ export class AuthService {
     const username = typeof c.username === 'string' ? c.username : '';
     const password = typeof c.password === 'string' ? c.password : '';
     const keys = this.throttle.keysFor(username, c.request.ip ?? '');
-    const validShape = username.length > 0 && username.length <= 64 && password.length > 0;
+    // A name no account can have (the users table's CHECK) is never looked up: one with a NUL byte would be
+    // refused by PostgreSQL as a 500, before the attempt is counted.
+    const validShape = USERNAME.test(username.trim()) && password.length > 0;
     const user = validShape ? await this.users.findByUsername(username) : null;
     // Every attempt goes to the access log (auth.login / auth.login_failed), in the account's jurisdiction;
     // one on an unknown username has no account and is visible to national supervisors only.
