@@ -9,7 +9,7 @@ import { DomainError } from './common/errors/domain-error';
 import { Problem, ProblemFieldError } from './common/errors/problem';
 import { ProblemFilter } from './common/errors/problem.filter';
 import { HavenValidationPipe } from './common/http/validation.pipe';
-import { jsonDepthMiddleware } from './common/http/json-depth.middleware';
+import { jsonShapeMiddleware } from './common/http/json-shape.middleware';
 import { jsonOnlyMiddleware } from './common/http/json-only.middleware';
 import { requestContextMiddleware } from './common/http/request-context';
 import { completeProblemResponses } from './common/http/openapi-problems';
@@ -79,7 +79,7 @@ export async function createHavenApp(
       type: ['application/json', 'application/*+json'],
     }),
   );
-  app.use(jsonDepthMiddleware);
+  app.use(jsonShapeMiddleware);
   // Errors raised before Nest routing (unparseable JSON, a body over the limit, wrong media type).
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) =>
     problems.respond(err, req, res),

@@ -98,7 +98,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(JSON.stringify(rows)).not.toMatch(/nobody|wrong-password/);
   });
 
-  it('a username no account can have (a NUL byte, a space inside) is an unknown user: 401, counted and on record', async () => {
+  it('a username no account can have (a space inside, a NUL byte) is an unknown user or a malformed request, never a 500', async () => {
     const entries = async () =>
       (
         await t.app
@@ -108,11 +108,12 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
           )
       )[0].n as number;
     const before = await entries();
-    for (const username of ['ward\u0000longbien', 'ward longbien']) {
-      const res = await login({ username, password: 'whatever-password-1' }).expect(401);
-      expect(res.body.code).toBe('auth.invalid_credentials');
-    }
-    expect(await entries()).toBe(before + 2);
+    const spaced = await login({ username: 'ward longbien', password: 'whatever-password-1' }).expect(401);
+    expect(spaced.body.code).toBe('auth.invalid_credentials');
+    expect(await entries()).toBe(before + 1); // counted and on record, as any unknown user
+    // No text Haven keeps holds a NUL character: refused before any handler, as a malformed body is.
+    const nul = await login({ username: 'ward\u0000longbien', password: 'whatever-password-1' }).expect(400);
+    expect(nul.body.code).toBe('request.validation');
   });
 
   it('ignores X-Forwarded-For unless HAVEN_TRUST_PROXY names the proxy: the socket’s peer is the client', async () => {

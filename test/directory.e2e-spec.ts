@@ -102,6 +102,19 @@ describe('directory and account administration (end to end)', () => {
         .expect(201);
     });
 
+    it('a name or a filter with a NUL character is a 400, not a statement PostgreSQL refuses (500)', async () => {
+      const named = await as(admin)
+        .post('/api/v1/organizations', {
+          name: 'Trạm y tế\u0000 giả định',
+          sector: 'health',
+          serviceArea: { provinceCode: '01' },
+        })
+        .expect(400);
+      expect(named.body.code).toBe('request.validation');
+      expect(named.body.detail).toMatch(/NUL/);
+      await as(ward).get('/api/v1/organizations?wardCode=00145%00').expect(400);
+    });
+
     it('anyone signed in lists them, filtered by sector and by the commune served', async () => {
       const all = await as(ward).get('/api/v1/organizations').expect(200);
       expect(all.body.items).toHaveLength(3);
