@@ -388,6 +388,17 @@ describe('directory and account administration (end to end)', () => {
         })
         .expect(409);
       expect(taken.body.code).toBe('user.username_taken');
+      // On record, each with its reason (and nothing of what was sent).
+      const refused = await t.app
+        .get(DataSource)
+        .query(
+          `SELECT e.reason, e.resource_id FROM audit_events e WHERE e.action = 'user.create' AND e.outcome = 'denied' ORDER BY e.seq DESC LIMIT 3`,
+        );
+      expect(refused).toEqual([
+        { reason: 'user.username_taken', resource_id: null },
+        { reason: 'user.password_weak', resource_id: null },
+        { reason: 'user.password_weak', resource_id: null },
+      ]);
       const mismatch = await as(admin)
         .post('/api/v1/users', {
           username: 'odd.one',
@@ -512,6 +523,18 @@ describe('administrators administering administrators (end to end)', () => {
       .get(DataSource)
       .query(`SELECT password_hash FROM users WHERE id = $1`, [user.id]);
     expect(after).toEqual(before);
+    // Each refusal is on record, in the refused account's entry.
+    const refusals = await t.app
+      .get(DataSource)
+      .query(
+        `SELECT reason FROM audit_events WHERE action = 'user.update' AND outcome = 'denied' AND actor_id = $1 AND resource_id = $1 ORDER BY seq`,
+        [user.id],
+      );
+    expect(refusals).toEqual([
+      { reason: 'auth.forbidden' },
+      { reason: 'auth.forbidden' },
+      { reason: 'auth.forbidden' },
+    ]);
     // Another account's, as before.
     const other = await givenUser(t, { role: 'ward_officer', username: 'ward.reset.by.admin' });
     await patch(token, other.id, { password: 'reset-by-admin-lantern-91' }).expect(200);

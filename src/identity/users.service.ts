@@ -62,6 +62,13 @@ export class UsersService {
   ) {}
 
   async create(dto: CreateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
+    // A refusal (a taken name, a weak password, a scope that does not fit the role) is on record too.
+    return this.audit.refusalsOnRecord(caller, { action: 'user.create', resourceType: 'user' }, () =>
+      this.createAccount(dto, caller, ability),
+    );
+  }
+
+  private async createAccount(dto: CreateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
     if (!ability.can('create', { kind: 'User', role: dto.role } satisfies UserSubject)) {
       throw new DomainError('auth.forbidden');
     }
@@ -183,6 +190,21 @@ export class UsersService {
   }
 
   async update(id: string, dto: UpdateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
+    // A refusal (one's own credentials, the last administrator, no such account…) is on record too: an
+    // administrator's token used to reset its own password is what the refusal exists to stop.
+    return this.audit.refusalsOnRecord(
+      caller,
+      { action: 'user.update', resourceType: 'user', resourceId: id },
+      () => this.updateAccount(id, dto, caller, ability),
+    );
+  }
+
+  private async updateAccount(
+    id: string,
+    dto: UpdateUserDto,
+    caller: Principal,
+    ability: AppAbility,
+  ): Promise<UserView> {
     if (dto.password !== undefined) {
       const target = await this.users.findById(id);
       if (!target || !ability.can('update', subjectOf(target))) throw new DomainError('resource.not_found');
