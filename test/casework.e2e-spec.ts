@@ -381,6 +381,33 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(after.body.triage.shredded).toBe(true);
     });
 
+    it('null removes a whole optional section (the perpetrator, health), and what the removed facts derived', async () => {
+      const c = await newCase();
+      expect(c.triage.contexts).toContain('intimate_partner');
+      const cleared = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: c.version, perpetrator: null, health: null })
+        .expect(200);
+      // Shown as a section with nothing in it, as for a case registered without one.
+      expect(cleared.body).toMatchObject({ perpetrator: {}, health: {} });
+      expect(cleared.body.triage.contexts).not.toContain('intimate_partner');
+      const read = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(read.body).toMatchObject({ perpetrator: {}, health: {} });
+      expect(JSON.stringify(read.body)).not.toContain('vết bầm giả định');
+      const [row] = await t.app
+        .get(DataSource)
+        .query(`SELECT enc_perpetrator IS NULL AS p, enc_health IS NULL AS h FROM cases WHERE id = $1`, [
+          c.id,
+        ]);
+      expect(row).toEqual({ p: true, h: true });
+      const [entry] = await t.app
+        .get(DataSource)
+        .query(
+          `SELECT fields FROM audit_events WHERE action = 'case.update' AND case_id = $1 ORDER BY seq DESC LIMIT 1`,
+          [c.id],
+        );
+      expect([...entry.fields].sort()).toEqual(['health', 'perpetrator', 'triage']);
+    });
+
     it('answers the 500s found by the property tests with 400 problems', async () => {
       const c = await newCase();
       const cleared = await as('ward.longbien')

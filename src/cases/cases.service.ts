@@ -872,8 +872,11 @@ function mergeSections(current: CaseSections, dto: UpdateCaseDto): CaseSections 
     const { occurredAt, place, narrative } = dto.incident;
     merge('incident', defined({ occurredAt, place, narrative }));
   }
-  if (dto.perpetrator) merge('perpetrator', defined({ ...dto.perpetrator }));
-  if (dto.health) merge('health', defined({ ...dto.health }));
+  // These two sections are optional as a whole: null removes one (what was wrongly entered is then gone).
+  if (dto.perpetrator === null) delete next.perpetrator;
+  else if (dto.perpetrator) merge('perpetrator', defined({ ...dto.perpetrator }));
+  if (dto.health === null) delete next.health;
+  else if (dto.health) merge('health', defined({ ...dto.health }));
   return next;
 }
 

@@ -44,9 +44,13 @@ import { IsCalendarDate, IsDateOrInstant, IsInstant } from '../../common/http/da
  */
 export function Section(
   type: new () => object,
-  options: { required?: boolean; description?: string } = {},
+  options: { required?: boolean; description?: string; nullable?: boolean } = {},
 ): PropertyDecorator {
-  const doc = { type, ...(options.description ? { description: options.description } : {}) };
+  const doc = {
+    type,
+    ...(options.description ? { description: options.description } : {}),
+    ...(options.nullable ? { nullable: true } : {}),
+  };
   return applyDecorators(
     options.required ? ApiProperty(doc) : ApiPropertyOptional(doc),
     options.required ? IsDefined() : IsOptional(),

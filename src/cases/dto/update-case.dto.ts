@@ -31,11 +31,14 @@ export class UpdateCaseDto {
   @Section(IncidentPatchDto, { description: PATCH_SECTION })
   incident?: IncidentPatchDto;
 
-  @Section(PerpetratorDto, { description: PATCH_SECTION })
-  perpetrator?: PerpetratorDto;
+  @Section(PerpetratorDto, {
+    description: `${PATCH_SECTION}; null removes the whole section`,
+    nullable: true,
+  })
+  perpetrator?: PerpetratorDto | null;
 
-  @Section(HealthDto, { description: PATCH_SECTION })
-  health?: HealthDto;
+  @Section(HealthDto, { description: `${PATCH_SECTION}; null removes the whole section`, nullable: true })
+  health?: HealthDto | null;
 
   @Section(RiskDto, { description: PATCH_SECTION })
   risk?: RiskDto;
