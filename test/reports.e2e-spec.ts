@@ -399,6 +399,24 @@ describe('reports (end to end)', () => {
       ]);
     });
 
+    it('refusals arriving together, more than the pool has connections, are each a 403 on record', async () => {
+      // Each refusal is written once its report's transaction has ended: one writing it while holding its
+      // connection would need a second, and as many refusals as the pool has connections would wait for ever.
+      const before = await ds.query(
+        `SELECT count(*)::int AS n FROM audit_events WHERE action = 'report.read' AND outcome = 'denied'`,
+      );
+      const refused = await Promise.all(
+        Array.from({ length: t.config.database.poolSize + 3 }, () =>
+          get('supervisor.haiphong', `${MARCH}&province=01`),
+        ),
+      );
+      expect(refused.map((r) => r.status)).toEqual(refused.map(() => 403));
+      const after = await ds.query(
+        `SELECT count(*)::int AS n FROM audit_events WHERE action = 'report.read' AND outcome = 'denied'`,
+      );
+      expect(after[0].n - before[0].n).toBe(refused.length);
+    });
+
     it('validates dates and codes with 400 problems', async () => {
       const cases: [string, string][] = [
         ['from=2024-02-30', 'from'],

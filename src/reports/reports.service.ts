@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
-import { AuditService } from '../audit/audit.service';
+import type { EntityManager } from 'typeorm';
+import { AuditService, type Deny } from '../audit/audit.service';
 import { ConsentExpiryService } from '../consents/consent-expiry.service';
 import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
@@ -69,7 +68,6 @@ const PROTECTION: ReportProtectionView = {
 @Injectable()
 export class ReportsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly reports: ReportsRepository,
     private readonly audit: AuditService,
     private readonly expiry: ConsentExpiryService,
@@ -95,8 +93,8 @@ export class ReportsService {
     const aggregates = aggregatesOnly(ability);
     const period = summaryPeriod(q.from, q.to, now, aggregates);
     await this.revokeExpired(p);
-    return this.dataSource.transaction(async (m) => {
-      const area = await this.resolveArea(m, p, ability, q);
+    return this.audit.transaction(async (m, deny) => {
+      const area = await this.resolveArea(m, deny, p, ability, q);
       const breakdown = await this.breakdown(m, area, aggregates);
       const [counts] = await this.reports.counts(m, [period], area, now);
       const report = buildProtectedReport(counts, breakdown);
@@ -131,8 +129,8 @@ export class ReportsService {
     if (aggregates) assertActionMonthOver(year, now);
     const periods = [actionMonthPeriod(year), actionMonthPeriod(year - 1)] as const;
     await this.revokeExpired(p);
-    return this.dataSource.transaction(async (m) => {
-      const area = await this.resolveArea(m, p, ability, q);
+    return this.audit.transaction(async (m, deny) => {
+      const area = await this.resolveArea(m, deny, p, ability, q);
       const breakdown = await this.breakdown(m, area, aggregates);
       const [currentCounts, previousCounts] = await this.reports.counts(m, periods, area, now);
       // Each year is protected on its own: the two periods share no case.
@@ -167,6 +165,7 @@ export class ReportsService {
    */
   private async resolveArea(
     m: EntityManager,
+    deny: Deny,
     p: Principal,
     ability: AppAbility,
     q: ReportAreaQuery,
@@ -195,7 +194,8 @@ export class ReportsService {
         en: 'You can read reports of your own jurisdiction only (admins: national totals only).',
         vi: 'Bạn chỉ có thể xem báo cáo thuộc địa bàn mình phụ trách (quản trị viên: chỉ số liệu toàn quốc).',
       });
-      await this.audit.recordDenied(p, {
+      // Written once the report's transaction has ended: never a second connection while it holds one.
+      deny(p, {
         action: 'report.read',
         resourceType: 'report',
         provinceCode,
