@@ -214,12 +214,30 @@ describe('access log (end to end)', () => {
     const page = await get('national', 'events?pageSize=2&page=2').expect(200);
     expect(page.body.items).toHaveLength(2);
     expect(page.body.total).toBeGreaterThanOrEqual(5);
+    // Each read adds an entry: the pages after the first, pinned to its untilSeq, list the same entries, and
+    // the total does not move.
+    const first = await get('national', 'events?pageSize=2').expect(200);
+    const { untilSeq, total } = first.body as { untilSeq: number; total: number };
+    expect(untilSeq).toBe(first.body.items[0].seq);
+    const second = await get('national', `events?pageSize=2&page=2&untilSeq=${untilSeq}`).expect(200);
+    expect(second.body).toMatchObject({ total, untilSeq });
+    const seqs = [...first.body.items, ...second.body.items].map((i: { seq: number }) => i.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+    expect(new Set(seqs).size).toBe(4);
+    // Unpinned, the second page starts one entry later: the first page's read is now the newest entry.
+    const moved = await get('national', 'events?pageSize=2&page=2').expect(200);
+    expect(moved.body.total).toBeGreaterThan(total);
+    // A period that ends before it starts is a mistake, not an empty list.
+    const reversed = await get('national', 'events?from=2026-12-01&to=2026-11-01').expect(400);
+    expect(reversed.body.errors[0].field).toBe('from');
     for (const bad of [
       'caseId=Nguyen',
       'action=case.peek',
       'outcome=maybe',
       'from=yesterday',
       'page=0',
+      'untilSeq=0',
+      'untilSeq=x',
       'name=x',
     ]) {
       const res = await get('national', `events?${bad}`).expect(400);

@@ -120,11 +120,26 @@ export class AuditQueryService {
     filter('e.actor_id = :actorId', 'actorId', q.actorId);
     filter('e.action = :action', 'action', q.action);
     filter('e.outcome = :outcome', 'outcome', q.outcome);
-    filter('e.at >= :from', 'from', q.from === undefined ? undefined : instant(q.from, 'from'));
-    filter('e.at < :to', 'to', q.to === undefined ? undefined : instant(q.to, 'to'));
-    const condition = where.join(' AND ');
+    const from = q.from === undefined ? undefined : instant(q.from, 'from');
+    const to = q.to === undefined ? undefined : instant(q.to, 'to');
+    if (from && to && from >= to) throw fieldError('from', 'must be before to', 'phải trước to');
+    filter('e.at >= :from', 'from', from);
+    filter('e.at < :to', 'to', to);
 
     return this.dataSource.transaction(async (m) => {
+      // Pinned to the newest matching entry when the list is first read: the pages after it (which send it
+      // back) list the same entries, though each read adds one.
+      let untilSeq = q.untilSeq ?? null;
+      if (untilSeq === null) {
+        const [newest] = await this.query<{ seq: string | null }>(
+          m,
+          `SELECT max(seq) AS seq FROM audit_events e WHERE ${where.join(' AND ')}`,
+          params,
+        );
+        untilSeq = newest?.seq == null ? null : Number(newest.seq);
+      }
+      filter('e.seq <= :untilSeq', 'untilSeq', untilSeq ?? undefined);
+      const condition = where.join(' AND ');
       const rows = await this.query<EventRow>(
         m,
         `SELECT seq, at, actor_id, actor_role, actor_org_id, actor_communes, action,
@@ -148,7 +163,7 @@ export class AuditQueryService {
         caseId: q.caseId ?? null,
         resourceId: q.actorId ?? null,
       });
-      return { items: rows.map(eventView), total: Number(count?.n ?? 0), page, pageSize };
+      return { items: rows.map(eventView), total: Number(count?.n ?? 0), untilSeq, page, pageSize };
     });
   }
 

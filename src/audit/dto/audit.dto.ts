@@ -1,6 +1,7 @@
 import { PageQueryDto } from '../../common/http/page-query.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsUUID } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsUUID, Min } from 'class-validator';
 import { IsDateOrInstant } from '../../common/http/date-validation';
 import {
   AUDIT_ACTIONS,
@@ -31,6 +32,17 @@ export class AuditEventsQuery extends PageQueryDto {
   @IsOptional()
   @IsDateOrInstant()
   to?: string;
+  @ApiPropertyOptional({
+    minimum: 1,
+    description:
+      'Only entries up to this seq: send the untilSeq of the first page with the pages after it, so that they are ' +
+      'pages of the same list (every read of the log adds an entry; without it the pages would move by one)',
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  untilSeq?: number;
 }
 
 export class AuditEventView {
@@ -69,6 +81,12 @@ export class AuditEventView {
 export class AuditEventList {
   @ApiProperty({ type: [AuditEventView] }) items!: AuditEventView[];
   @ApiProperty() total!: number;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description: 'The newest seq this list holds (the one asked for, or the newest matching now): pass it on',
+  })
+  untilSeq!: number | null;
   @ApiProperty() page!: number;
   @ApiProperty() pageSize!: number;
 }
