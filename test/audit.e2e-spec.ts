@@ -5,6 +5,8 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { checkpointMessage } from '../src/audit/audit-checkpoint';
+import { givenPrincipal } from './support/principal';
+import { AuditQueryService } from '../src/audit/audit-query.service';
 import { AuditService } from '../src/audit/audit.service';
 import type { AuditActor } from '../src/audit/audit.types';
 import { startTestApp, TestApp } from './support/app';
@@ -320,6 +322,27 @@ describe('access log (end to end)', () => {
     // Allowed ones only: refusals of other roles at the route are on record too.
     const verifications = await get('hanoi', 'events?action=audit.verify&outcome=allowed').expect(200);
     expect(verifications.body.total).toBe(1);
+    // Requests arriving while a pass runs share it (one pass per process), each on the log.
+    const service = t.app.get(AuditQueryService);
+    const passes = jest.spyOn(service as unknown as { verifyOnce: () => Promise<unknown> }, 'verifyOnce');
+    const supervisor = (userId: string, provinceCode: string | null) =>
+      givenPrincipal({ userId, role: 'supervisor', provinceCode });
+    try {
+      const together = await Promise.all([
+        service.verify(supervisor(ids.hanoi, '01')),
+        service.verify(supervisor(ids.national, null)),
+        service.verify(supervisor(ids.hanoi, '01')),
+      ]);
+      expect(passes).toHaveBeenCalledTimes(1);
+      expect(together.every((r) => r === together[0] && r.ok)).toBe(true);
+      // And the next request, once it is over, runs a pass of its own.
+      await get('hanoi', 'verify').expect(200);
+      expect(passes).toHaveBeenCalledTimes(2);
+    } finally {
+      passes.mockRestore();
+    }
+    const shared = await get('national', 'events?action=audit.verify&outcome=allowed').expect(200);
+    expect(shared.body.total).toBe(5);
 
     const target = (await get('national', `events?caseId=${CASE_HANOI}&action=case.read`).expect(200)).body
       .items[0];

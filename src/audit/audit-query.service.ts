@@ -167,8 +167,28 @@ export class AuditQueryService {
     });
   }
 
-  /** Verifies the whole log against the newest checkpoint of this instance's file and of the database. */
+  /** The verification under way in this process, which a request arriving meanwhile shares. */
+  private verifying: Promise<AccessLogVerification> | null = null;
+
+  /**
+   * Verifies the whole log against the newest checkpoint of this instance's file and of the database. One at a
+   * time per process: a whole pass holds a connection and its workers' for a minute at 10 M entries, so
+   * requests that arrive while one runs share its answer (each is on the log) instead of starting another.
+   */
   async verify(p: Principal): Promise<AccessLogVerification> {
+    this.verifying ??= this.verifyOnce().finally(() => {
+      this.verifying = null;
+    });
+    const result = await this.verifying;
+    await this.audit.recordInOwnTransaction(p, {
+      action: 'audit.verify',
+      resourceType: 'audit_log',
+      reason: result.ok ? null : `audit.${result.problem ?? 'chain_broken'}`,
+    });
+    return result;
+  }
+
+  private async verifyOnce(): Promise<AccessLogVerification> {
     const runner = this.dataSource.createQueryRunner();
     let result: AccessLogVerification;
     try {
@@ -186,11 +206,6 @@ export class AuditQueryService {
     } finally {
       await runner.release();
     }
-    await this.audit.recordInOwnTransaction(p, {
-      action: 'audit.verify',
-      resourceType: 'audit_log',
-      reason: result.ok ? null : `audit.${result.problem ?? 'chain_broken'}`,
-    });
     return result;
   }
 
