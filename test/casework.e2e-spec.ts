@@ -318,6 +318,11 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(200);
       expect(outOfScope.body.items).toEqual([]);
       await as('ward.longbien').post('/api/v1/cases/search', {}).expect(400);
+      // A date of birth narrows a name only: with a phone and no name it would be dropped, unsaid.
+      const dobWithPhone = await as('ward.longbien')
+        .post('/api/v1/cases/search', { phone: '0912345678', dateOfBirth: '1985-03-05' })
+        .expect(400);
+      expect(dobWithPhone.body.errors[0].field).toBe('dateOfBirth');
     });
 
     it('warns of a likely duplicate at creation without blocking it', async () => {
@@ -327,6 +332,25 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(second.duplicates).toEqual([
         { id: first.id, code: first.code, wardCode: '00145', match: ['fullName', 'dateOfBirth'] },
       ]);
+      // An earlier registration with an age only (no date of birth) may be the same person: named too, on the
+      // name; one with another date of birth is not.
+      const aged = await newCase({
+        survivor: { fullName: 'Lê Thị Chỉ Có Tuổi', sex: 'female', ageYears: 34 },
+      });
+      await newCase({
+        survivor: { fullName: 'Lê Thị Chỉ Có Tuổi', sex: 'female', dateOfBirth: '1980-01-01' },
+      });
+      const dated = await newCase({
+        survivor: { fullName: 'le thi chi co tuoi', sex: 'female', dateOfBirth: '1992-05-01' },
+      });
+      expect(dated.duplicates).toEqual([
+        { id: aged.id, code: aged.code, wardCode: '00145', match: ['fullName'] },
+      ]);
+      // A search that gives the date still narrows by it.
+      const searched = await as('ward.longbien')
+        .post('/api/v1/cases/search', { fullName: 'le thi chi co tuoi', dateOfBirth: '1992-05-01' })
+        .expect(200);
+      expect(searched.body.items.map((i: { id: string }) => i.id)).toEqual([dated.id]);
     });
 
     it('an admin crypto-shreds a case: its content is gone for good, its triage facts stay', async () => {

@@ -380,15 +380,19 @@ export class CasesRepository {
     return { items: rows.map(toTriage), total };
   }
 
-  /** Cases of the caller's scope whose blind indexes match; `match` names the fields that matched. */
+  /**
+   * Cases of the caller's scope whose blind indexes match; `nameMatch` says whether the name counted as a match.
+   * A date of birth narrows a name: with both given, a name matches with the name+dob index, or, for a
+   * registration's duplicate warning (`unknownBirthMatches`), a case whose date of birth is not known.
+   */
   async searchByBlindIndex(
     m: EntityManager,
     scope: SqlCondition,
     probe: { name?: BlindIndex; nameDob?: BlindIndex; phone?: BlindIndex },
-    excludeId?: string,
+    opts: { excludeId?: string; unknownBirthMatches?: boolean } = {},
     limit = 50,
   ): Promise<
-    { id: string; code: string; wardCode: string; name: boolean; nameDob: boolean; phone: boolean }[]
+    { id: string; code: string; wardCode: string; nameMatch: boolean; nameDob: boolean; phone: boolean }[]
   > {
     const where = positional(scope);
     const params: unknown[] = [...where.params];
@@ -396,14 +400,18 @@ export class CasesRepository {
       params.push(v);
       return `$${params.length}`;
     };
-    const name = probe.name ? `c.bi_name = ${p(probe.name)}` : 'FALSE';
     const nameDob = probe.nameDob ? `c.bi_name_dob = ${p(probe.nameDob)}` : 'FALSE';
     const phone = probe.phone ? `c.bi_phone = ${p(probe.phone)}` : 'FALSE';
-    // A date of birth narrows a name search: with both given, a name match needs the name+dob index.
-    const nameMatch = probe.nameDob ? nameDob : name;
-    const exclude = excludeId ? `AND c.id <> ${p(excludeId)}` : '';
+    // The name alone, bound only where the statement uses it (an unused parameter has no type).
+    const name = (): string => (probe.name ? `c.bi_name = ${p(probe.name)}` : 'FALSE');
+    const nameMatch = !probe.nameDob
+      ? name()
+      : opts.unknownBirthMatches && probe.name
+        ? `(${nameDob} OR (${name()} AND c.bi_name_dob IS NULL))`
+        : nameDob;
+    const exclude = opts.excludeId ? `AND c.id <> ${p(opts.excludeId)}` : '';
     const rows = await m.query<Raw[]>(
-      `SELECT DISTINCT c.id, c.code, c.ward_code, c.created_at, ${name} AS m_name, ${nameDob} AS m_name_dob,
+      `SELECT DISTINCT c.id, c.code, c.ward_code, c.created_at, ${nameMatch} AS m_name, ${nameDob} AS m_name_dob,
               ${phone} AS m_phone
        FROM ${SCOPED_FROM}
        WHERE (${where.sql}) AND c.shredded_at IS NULL AND ((${nameMatch}) OR (${phone})) ${exclude}
@@ -415,7 +423,7 @@ export class CasesRepository {
       id: r.id as string,
       code: r.code as string,
       wardCode: r.ward_code as string,
-      name: r.m_name as boolean,
+      nameMatch: r.m_name as boolean,
       nameDob: r.m_name_dob as boolean,
       phone: r.m_phone as boolean,
     }));

@@ -476,8 +476,9 @@ export class CasesService {
         'cần ít nhất một trong họ tên, ngày sinh, số điện thoại',
       );
     }
-    if (dto.dateOfBirth && !dto.fullName && !dto.phone) {
-      // A date of birth alone would enumerate survivors by birthday: it only narrows a name.
+    if (dto.dateOfBirth && !dto.fullName) {
+      // A date of birth alone would enumerate survivors by birthday: it only narrows a name (with a phone and no
+      // name it would be dropped, and the caller would believe it had narrowed the search).
       throw fieldError('dateOfBirth', 'narrows a name search; give fullName too', 'chỉ dùng kèm họ tên');
     }
     const probe = {
@@ -729,22 +730,25 @@ export class CasesService {
     m: EntityManager,
     ability: AppAbility,
     probe: CaseBlindIndexes,
-    excludeId?: string,
+    /** For a registration's duplicate warning: the new case, itself not a duplicate. */
+    newCaseId?: string,
   ): Promise<DuplicateMatchView[]> {
     if (!probe.name && !probe.phone) return [];
     const scope = accessibleWhere(ability, 'read', 'Case', CASE_COLUMNS);
+    // A registration's duplicate warning also names an earlier case of that name whose date of birth was not
+    // known (registered with an age only): it may well be the same person. A search narrows by the date.
     const rows = await this.cases.searchByBlindIndex(
       m,
       scope,
       { name: probe.name ?? undefined, nameDob: probe.nameDob ?? undefined, phone: probe.phone ?? undefined },
-      excludeId,
+      { excludeId: newCaseId, unknownBirthMatches: newCaseId !== undefined },
     );
     return rows.map((r) => ({
       id: r.id,
       code: r.code,
       wardCode: r.wardCode,
       match: [
-        ...((probe.nameDob ? r.nameDob : r.name) ? (['fullName'] as const) : []),
+        ...(r.nameMatch ? (['fullName'] as const) : []),
         ...(r.nameDob ? (['dateOfBirth'] as const) : []),
         ...(r.phone ? (['phone'] as const) : []),
       ],
