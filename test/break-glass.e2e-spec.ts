@@ -266,6 +266,14 @@ describe('emergency break-glass access (end to end)', () => {
          WHERE u.username = 'supervisor.hanoi' AND e.action = 'break_glass.review' AND e.resource_id IS NULL`,
       );
       expect(logged.some((l) => l.returned_ids.includes(grantId))).toBe(true);
+      // A national supervisor's read of the queue belongs to the provinces of the grants it showed as well.
+      const national = await givenSignedIn(t, { role: 'supervisor' }); // no province: national
+      const read = await withBearer(t, national.token).get('/api/v1/break-glass').expect(200);
+      const [entry] = await sql<{ jurisdictions: string[] }>(
+        `SELECT jurisdictions FROM audit_events WHERE request_id = $1 AND action = 'break_glass.review'`,
+        [read.body.requestId ?? read.headers['x-request-id']],
+      );
+      expect(entry.jurisdictions).toContain('01');
     });
 
     it('pages the queue: a page holds pageSize grants at most, the pages together every one once', async () => {
@@ -297,6 +305,23 @@ describe('emergency break-glass access (end to end)', () => {
       );
       expect(denied.body.code).toBe('resource.not_found');
       expect(statements.filter((sql) => /FOR (SHARE|UPDATE)/.test(sql))).toEqual([]);
+      // On record in the grant's province too: Hà Nội's supervisors see the attempt on their case.
+      const [entry] = await sql(
+        `SELECT case_id, province_code, jurisdictions FROM audit_events
+          WHERE request_id = $1 AND action = 'break_glass.review'`,
+        [denied.body.requestId],
+      );
+      expect(entry).toMatchObject({ case_id: caseId, province_code: '01' });
+      expect([...entry.jurisdictions].sort()).toEqual(['01', '31']);
+      // Its own supervisors (Hải Phòng) see it without the case and its place.
+      const seenThere = await as('supervisor.haiphong')
+        .get(`/api/v1/audit/events?action=break_glass.review&outcome=denied`)
+        .expect(200);
+      const shown = (seenThere.body.items as { requestId: string; caseId?: string }[]).find(
+        (i) => i.requestId === denied.body.requestId,
+      );
+      expect(shown).toBeDefined();
+      expect(shown?.caseId).toBeUndefined();
     });
 
     it('providers and ward officers have no queue', async () => {

@@ -116,7 +116,8 @@ export interface AuditEntryInput {
   /**
    * The provinces of the account or organisation an administrative entry is about (`user.*`, `organization.*`):
    * an account's communes', organisation's or own province; an organisation's, before and after a change of its
-   * service area. Their supervisors see the entry; not a column of its own.
+   * service area; or of the records a list showed (the emergency-access queue). Their supervisors see the entry;
+   * not a column of its own.
    */
   readonly subjectProvinces?: readonly string[];
   /**

@@ -245,6 +245,8 @@ export class BreakGlassService {
         fields: [],
         returnedIds: rows.map((r) => r.id),
         reason: 'break_glass.queue',
+        // The justifications it showed belong to their grants' provinces: their supervisors see the read too.
+        subjectProvinces: [...new Set(rows.map((r) => r.province_code))],
       });
       return { items, total, page, pageSize };
     });
@@ -265,10 +267,15 @@ export class BreakGlassService {
       // A grant the supervisor may not see is refused before anything is locked: ids alone lock nothing.
       const [seen] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);
       if (!seen || !ability.can('read', grantSubject(seen))) {
+        // In the grant's province too, when there is one (as a refused case read is): its supervisors see the
+        // attempt; the refused caller's supervisors see it without the case and its place.
         deny(p, {
           action: 'break_glass.review',
           resourceType: 'break_glass',
           resourceId: id,
+          caseId: seen?.case_id,
+          provinceCode: seen?.province_code ?? null,
+          wardCode: seen?.ward_code ?? null,
           reason: 'resource.not_found',
         });
         throw NOT_FOUND();
