@@ -1,5 +1,5 @@
 import type { LocalizedText } from '../common/errors/error-catalog';
-import type { FlatRow } from './report-model';
+import { type FlatRow, rowKey, unionRows } from './report-model';
 
 /**
  * CSV rendering of the reports (RFC 4180): UTF-8 with a byte-order mark so that Excel reads the Vietnamese
@@ -58,10 +58,14 @@ export function reportCsv(
     [CSV_HEADINGS.table, CSV_HEADINGS.code, CSV_HEADINGS.category, ...valueHeadings],
   ];
   for (const i of info) rows.push([CSV_HEADINGS.info, i.code, bilingual(i.label), ...i.values]);
-  const key = (r: FlatRow): string => `${r.table.path}\u0000${r.code}`;
-  const byKey = columns.map((c) => new Map(c.map((r) => [key(r), r.value])));
-  for (const row of columns[0] ?? []) {
-    rows.push([row.table.csv, row.code, bilingual(row.label), ...byKey.map((m) => m.get(key(row)) ?? null)]);
+  const byKey = columns.map((c) => new Map(c.map((r) => [rowKey(r), r.value])));
+  for (const row of unionRows(columns)) {
+    rows.push([
+      row.table.csv,
+      row.code,
+      bilingual(row.label),
+      ...byKey.map((m) => m.get(rowKey(row)) ?? null),
+    ]);
   }
   return csvDocument(rows);
 }

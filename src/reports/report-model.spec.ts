@@ -1,7 +1,14 @@
 import { vietnamDate } from '../cases/case-classification';
 import { csvDocument, csvField, reportCsv } from './report-csv';
 import { TABLES } from './report-labels';
-import { buildProtectedReport, emptyCounts, flattenReport, RawCounts } from './report-model';
+import {
+  buildProtectedReport,
+  emptyCounts,
+  flattenReport,
+  RawCounts,
+  rowKey,
+  unionRows,
+} from './report-model';
 import { actionMonthPeriod, defaultActionMonthYear, periodOf, summaryPeriod } from './report-period';
 import { REPORT_COUNTS_SQL } from './reports.repository';
 import { SMALL_CELL, SUPPRESSED } from './small-cell-protection';
@@ -239,6 +246,36 @@ describe('report CSV', () => {
       'loai_bao_luc_gbvims / gbv_type,denial_of_resources_opportunities_or_services,' +
         '"Từ chối nguồn lực, cơ hội hoặc dịch vụ / Denial of resources, opportunities or services",0,0',
     );
+  });
+});
+
+describe('rows of two periods', () => {
+  it('keeps a category only the later period has (a commune that has since moved), within its table', () => {
+    const breakdown = { level: 'commune' as const, units: COMMUNES };
+    const of = (commune: Record<string, number>) => {
+      const total = Object.values(commune).reduce((a, b) => a + b, 0);
+      return counts({
+        total,
+        gbvType: { physical_assault: total },
+        form: { physical: total },
+        sex: { female: total },
+        ageGroup: { '18-59': total },
+        reportChannel: { walk_in: total },
+        commune,
+      });
+    };
+    const now = flattenReport(buildProtectedReport(of({ '00145': 12, '00118': 8 }), breakdown));
+    const before = flattenReport(
+      buildProtectedReport(of({ '00145': 12, '00118': 8, '09999': 6 }), breakdown),
+    );
+    const rows = unionRows([now, before]);
+    expect(rows.map(rowKey)).toEqual(expect.arrayContaining(before.map(rowKey)));
+    expect(new Set(rows.map(rowKey)).size).toBe(rows.length);
+    const at = rows.findIndex((r) => r.code === '09999');
+    expect(rows[at].table.path).toBe(rows[at - 1].table.path); // after the other communes, not at the end
+    const csv = reportCsv(['nam_2026 / year_2026', 'nam_2025 / year_2025'], [], [now, before]);
+    const line = csv.split('\r\n').find((l) => l.includes(',09999,'));
+    expect(line).toMatch(/,,6$/); // no value this year, 6 the year before
   });
 });
 

@@ -319,6 +319,36 @@ export interface FlatRow {
   readonly value: Cell | Statistic;
 }
 
+/** A row's place in any column of reports: its table and category. */
+export function rowKey(r: FlatRow): string {
+  return `${r.table.path}\u0000${r.code}`;
+}
+
+/**
+ * The rows of several columns of the same report (the Action Month's two years), each table and category once:
+ * in the first column's order, and a row only a later column has (a commune that has since changed province)
+ * after the last row of its table, so that no column loses a row its totals count.
+ */
+export function unionRows(columns: readonly (readonly FlatRow[])[]): FlatRow[] {
+  const out: FlatRow[] = [...(columns[0] ?? [])];
+  const seen = new Set(out.map(rowKey));
+  for (const column of columns.slice(1)) {
+    for (const row of column) {
+      if (seen.has(rowKey(row))) continue;
+      seen.add(rowKey(row));
+      let at = out.length;
+      for (let i = out.length - 1; i >= 0; i--) {
+        if (out[i].table.path === row.table.path) {
+          at = i + 1;
+          break;
+        }
+      }
+      out.splice(at, 0, row);
+    }
+  }
+  return out;
+}
+
 /** The report as rows, in a fixed order: every table, every category, zeros included. */
 export function flattenReport(r: ProtectedReport): FlatRow[] {
   const rows: FlatRow[] = [];

@@ -15,7 +15,15 @@ import {
   SummaryReportView,
 } from './dto/report-view.dto';
 import { REPORT_NOTES } from './report-labels';
-import { AreaBreakdown, buildProtectedReport, flattenReport, FlatRow, ProtectedReport } from './report-model';
+import {
+  AreaBreakdown,
+  buildProtectedReport,
+  flattenReport,
+  FlatRow,
+  ProtectedReport,
+  rowKey,
+  unionRows,
+} from './report-model';
 import { vietnamDate } from '../cases/case-classification';
 import {
   actionMonthPeriod,
@@ -280,16 +288,17 @@ function periodReport(
   return { year, period: periodView(period), ...r };
 }
 
+/** Each row of either year (unionRows), with both years' values; 0 where a year has no such row. */
 function comparison(current: readonly FlatRow[], previous: readonly FlatRow[]): ComparisonRowView[] {
-  const key = (r: FlatRow): string => `${r.table.path}\u0000${r.code}`;
-  const before = new Map(previous.map((r) => [key(r), r.value]));
-  return current.map((r) => ({
+  const now = new Map(current.map((r) => [rowKey(r), r.value]));
+  const before = new Map(previous.map((r) => [rowKey(r), r.value]));
+  return unionRows([current, previous]).map((r) => ({
     table: r.table.path,
     code: r.code,
     labelVi: r.label.vi,
     labelEn: r.label.en,
-    current: r.value,
-    previous: before.get(key(r)) ?? 0,
+    current: now.get(rowKey(r)) ?? 0,
+    previous: before.get(rowKey(r)) ?? 0,
   }));
 }
 
