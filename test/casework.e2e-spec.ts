@@ -353,6 +353,40 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(searched.body.items.map((i: { id: string }) => i.id)).toEqual([dated.id]);
     });
 
+    it('a close or a shred that names the version read (If-Match) is refused once the case has moved on', async () => {
+      const c = await newCase();
+      const changed = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: c.version, risk: { level: 'critical' } })
+        .expect(200);
+      // Decided on the version before the change: 409, nothing done, on record.
+      const stale = await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
+        .set('If-Match', `"${c.version}"`)
+        .expect(409);
+      expect(stale.body.code).toBe('conflict.version');
+      expect(await entryOf(stale.body.requestId, 'action, outcome, reason')).toEqual({
+        action: 'case.close',
+        outcome: 'denied',
+        reason: 'conflict.version',
+      });
+      const malformed = await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
+        .set('If-Match', 'latest')
+        .expect(412);
+      expect(malformed.body.code).toBe('precondition.failed');
+      const staleShred = await as('admin')
+        .post(`/api/v1/cases/${c.id}/shred`, { password: DEMO_PASSWORD })
+        .set('If-Match', String(c.version))
+        .expect(409);
+      expect(staleShred.body.code).toBe('conflict.version');
+      expect((await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200)).body.status).toBe('open');
+      // The version read now, or none (as before): closed.
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
+        .set('If-Match', `W/"${changed.body.version}"`)
+        .expect(200);
+    });
+
     it('an admin crypto-shreds a case: its content is gone for good, its triage facts stay', async () => {
       const c = await newCase();
       const shred = (user: string, password = DEMO_PASSWORD) =>

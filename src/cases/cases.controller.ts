@@ -58,6 +58,14 @@ const CLOSED_OR_SHREDDED = {
   description: 'conflict.state: the case is closed or crypto-shredded',
 };
 
+/** A close or a shred may name the version the caller decided on (the case must not have moved on since). */
+const IF_MATCH_OPTIONAL = {
+  name: 'If-Match',
+  required: false,
+  description: 'the version read: refused (409 conflict.version) if the case has changed since',
+};
+const IF_MATCH_MALFORMED = { type: Problem, description: 'precondition.failed: If-Match is not a version' };
+
 @ApiTags('cases')
 @Controller('cases')
 export class CasesController {
@@ -167,14 +175,20 @@ export class CasesController {
   @ApiOperation({ summary: 'Close the case with a reason' })
   @ApiBody({ type: CloseCaseDto })
   @ApiOkResponse({ type: ClosedCaseView })
-  @ApiConflictResponse(CLOSED_OR_SHREDDED)
+  @ApiConflictResponse({
+    type: Problem,
+    description: `${CLOSED_OR_SHREDDED.description}; conflict.version: If-Match names a version the case has moved on from`,
+  })
+  @ApiHeader(IF_MATCH_OPTIONAL)
+  @ApiPreconditionFailedResponse(IF_MATCH_MALFORMED)
   close(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
     @CaseId() id: string,
     @Body() dto: CloseCaseDto,
+    @IfMatch() ifMatch?: string,
   ): Promise<ClosedCaseView> {
-    return this.cases.close(p, a, id, dto);
+    return this.cases.close(p, a, id, dto, ifMatch);
   }
 
   @Post(':id/shred')
@@ -189,13 +203,20 @@ export class CasesController {
   })
   @ApiStepUpResponses()
   @ApiOkResponse({ type: ShreddedCaseView })
-  @ApiConflictResponse({ type: Problem, description: 'conflict.state: the case is already crypto-shredded' })
+  @ApiConflictResponse({
+    type: Problem,
+    description:
+      'conflict.state: the case is already crypto-shredded; conflict.version: If-Match names a version the case has moved on from',
+  })
+  @ApiHeader(IF_MATCH_OPTIONAL)
+  @ApiPreconditionFailedResponse(IF_MATCH_MALFORMED)
   shred(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
     @CaseId() id: string,
     @Body() dto: ShredCaseDto,
+    @IfMatch() ifMatch?: string,
   ): Promise<{ id: string; shredded: true }> {
-    return this.cases.shred(p, a, id, dto);
+    return this.cases.shred(p, a, id, dto, ifMatch);
   }
 }

@@ -427,13 +427,22 @@ export class CasesService {
     });
   }
 
-  async close(p: Principal, ability: AppAbility, id: string, dto: CloseCaseDto): Promise<ClosedCaseView> {
+  /** Closes the case; with If-Match, only the version the caller read (else 409 conflict.version). */
+  async close(
+    p: Principal,
+    ability: AppAbility,
+    id: string,
+    dto: CloseCaseDto,
+    ifMatch?: string,
+  ): Promise<ClosedCaseView> {
+    const expected = ifMatchVersion(ifMatch);
     return this.audit.transaction(async (m, deny) => {
       const row = await this.lockForChange(m, deny, p, ability, id, 'close', [], {
         en: 'The case is already closed.',
         vi: 'Vụ việc đã được đóng.',
       });
       if (row.shreddedAt) throw SHREDDED();
+      if (expected !== undefined && row.version !== expected) throw new DomainError('conflict.version');
       const key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: id }, m);
       try {
         const reason = this.fields.encrypt(
@@ -523,7 +532,9 @@ export class CasesService {
     ability: AppAbility,
     id: string,
     dto: ShredCaseDto,
+    ifMatch?: string,
   ): Promise<{ id: string; shredded: true }> {
+    const expected = ifMatchVersion(ifMatch);
     await this.reauth.confirm(p, dto, {
       action: 'case.shred',
       resourceType: 'case',
@@ -555,6 +566,7 @@ export class CasesService {
         wardCode: row.wardCode,
       });
       if (row.shreddedAt) throw SHREDDED();
+      if (expected !== undefined && row.version !== expected) throw new DomainError('conflict.version');
       await this.dataKeys.shred({ ownerType: CASE_OWNER, ownerId: id }, m);
       await this.cases.markShredded(m, id, p.userId);
       // Its referrals end with its content: nothing is left to accept, decline, note or read.
@@ -813,7 +825,8 @@ export function sealedCategories(
   return row.shreddedAt ? [] : CASE_SECTION_CATEGORIES.filter((c) => allowed.has(c));
 }
 
-function expectedVersion(bodyVersion: number | undefined, ifMatch: string | undefined): number {
+/** The case version an If-Match header names (a number, quoted or weak or not); undefined without one. */
+function ifMatchVersion(ifMatch: string | undefined): number | undefined {
   const header = ifMatch?.replace(/^W\//, '').replace(/"/g, '').trim();
   const fromHeader = header ? Number(header) : undefined;
   if (fromHeader !== undefined && (!Number.isInteger(fromHeader) || fromHeader < 1)) {
@@ -822,7 +835,11 @@ function expectedVersion(bodyVersion: number | undefined, ifMatch: string | unde
       vi: 'If-Match phải là phiên bản của vụ việc.',
     });
   }
-  const v = fromHeader ?? bodyVersion;
+  return fromHeader;
+}
+
+function expectedVersion(bodyVersion: number | undefined, ifMatch: string | undefined): number {
+  const v = ifMatchVersion(ifMatch) ?? bodyVersion;
   if (v === undefined) {
     throw new DomainError('precondition.failed', {
       en: 'Send the version you read, as If-Match or in the body.',
