@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource, QueryFailedError } from 'typeorm';
 import { PasswordHasher } from '../src/crypto/password-hasher';
@@ -15,6 +16,7 @@ import {
   givenUser,
   TEST_PASSWORD,
 } from './support/identity';
+import { waitFor } from './support/wait';
 
 const PROBLEM = /^application\/problem\+json/;
 
@@ -231,6 +233,39 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     ).toEqual([]);
     // The account's own user, elsewhere, is not locked out by them.
     expect(await throttle.begin(throttle.keysFor('ward.victim', '198.51.100.7'))).toBe(0);
+  });
+
+  it('the throttle takes an account’s and an address’s rows in one order: a success never deadlocks with another attempt', async () => {
+    const throttle = t.app.get(LoginThrottleService);
+    const keys = throttle.keysFor('ward.lock.order', '198.51.100.23');
+    expect(keys.account < keys.ip).toBe(true); // the order begin() inserts them in
+    await throttle.begin(keys);
+    // Another attempt's begin(), as it locks them: the account's row, then (below) the address's.
+    const other = new Client({ connectionString: t.db.url });
+    await other.connect();
+    try {
+      await other.query(`BEGIN; SET LOCAL lock_timeout = '5s'`);
+      await other.query(`SELECT 1 FROM login_throttle WHERE key = $1 FOR UPDATE`, [keys.account]);
+      const success = throttle.recordSuccess(keys);
+      await waitFor(
+        async () =>
+          (
+            await other.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            )
+          ).rows[0].n > 0,
+        5_000,
+        10,
+      );
+      // The success waits holding nothing: the other attempt takes the address's row at once.
+      await other.query(`SELECT 1 FROM login_throttle WHERE key = $1 FOR UPDATE`, [keys.ip]);
+      await other.query('COMMIT');
+      await success;
+    } finally {
+      await other.query('ROLLBACK').catch(() => undefined);
+      await other.end();
+    }
   });
 
   it('a successful sign-in clears the account’s failure count', async () => {

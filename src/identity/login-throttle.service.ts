@@ -44,6 +44,7 @@ export class LoginThrottleService {
     // could then lock every account), nor a locked account its address's (a shared NAT would lock everyone).
     const locked = await this.lockedForSeconds(keys);
     if (locked > 0) return locked;
+    // The account's row, then the address's ('a:' < 'i:'): the order every statement here takes them in.
     const rows = await this.dataSource.query<{ key: string; failures: number; seconds: number | null }[]>(
       `INSERT INTO login_throttle AS t (key, failures, window_started_at)
        VALUES ($1, 1, now()), ($2, 1, now())
@@ -91,10 +92,12 @@ export class LoginThrottleService {
    * valid account must not reset the IP's count, nor a NAT's sign-ins add up to a lock).
    */
   async recordSuccess(keys: ThrottleKeys): Promise<void> {
+    // One row per statement: a statement that holds one key's row while it waits for the other's could deadlock
+    // with another attempt's begin() (which locks the account's, then the address's).
+    await this.dataSource.query(`DELETE FROM login_throttle WHERE key = $1`, [keys.account]);
     await this.dataSource.query(
-      `WITH cleared AS (DELETE FROM login_throttle WHERE key = $1)
-       UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $2`,
-      [keys.account, keys.ip],
+      `UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1`,
+      [keys.ip],
     );
   }
 
@@ -103,9 +106,12 @@ export class LoginThrottleService {
     const { maxFailuresPerAccount, maxFailuresPerIp, lockSeconds } = this.config.auth;
     return returnedRows<{ key: string }>(
       await this.dataSource.query(
+        // Both rows locked in key order first (the account's 'a:' before the address's 'i:'), as begin()'s
+        // insert takes them: in scan order, two attempts could each hold one and wait for the other.
         `UPDATE login_throttle
           SET locked_until = now() + make_interval(secs => $4), failures = 0, window_started_at = now()
-        WHERE ((key = $1 AND failures >= $2) OR (key = $3 AND failures >= $5))
+        WHERE key IN (SELECT key FROM login_throttle WHERE key IN ($1, $3) ORDER BY key FOR UPDATE)
+          AND ((key = $1 AND failures >= $2) OR (key = $3 AND failures >= $5))
           AND (locked_until IS NULL OR locked_until <= now())
         RETURNING key`,
         [keys.account, maxFailuresPerAccount, keys.ip, lockSeconds, maxFailuresPerIp],
