@@ -359,6 +359,16 @@ describe('cases, consent and referrals (end to end)', () => {
         .patch(`/api/v1/cases/${c.id}`, { version: c.version, risk: { level: 'critical' } })
         .expect(200);
       // Decided on the version before the change: 409, nothing done, on record.
+      // A ward officer of another commune: 404, on record in the case's jurisdiction (its supervisors see it).
+      const outside = await as('ward.bode')
+        .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
+        .expect(404);
+      expect(await entryOf(outside.body.requestId, 'action, outcome, case_id, province_code')).toEqual({
+        action: 'case.close',
+        outcome: 'denied',
+        case_id: c.id,
+        province_code: '01',
+      });
       const stale = await as('ward.longbien')
         .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
         .set('If-Match', `"${c.version}"`)
@@ -1260,6 +1270,11 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('police.longbien')
         .post(`/api/v1/referrals/${accepted.id}/notes`, { text: 'muộn' })
         .expect(404);
+      // Nor the ward: an ended referral of a closed case takes no more notes.
+      const wardNote = await as('ward.longbien')
+        .post(`/api/v1/referrals/${accepted.id}/notes`, { text: 'muộn' })
+        .expect(409);
+      expect(wardNote.body.detail).toMatch(/no more notes/);
       // The ward reads why it was closed, in the case and in the referral's view of it; on record as notes.
       const ward = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
       expect(ward.body.closeReason).toBe('Đã hỗ trợ xong (giả định)');
@@ -1300,9 +1315,15 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('police.longbien')
         .post(`/api/v1/referrals/${pending.id}/decline`, { reason: 'x' })
         .expect(409);
-      await as('ward.longbien')
+      const lateNote = await as('ward.longbien')
         .post(`/api/v1/referrals/${pending.id}/notes`, { text: 'ghi chú' })
         .expect(409);
+      // The refusal is on record, as the other refusals of a change are.
+      expect(await entryOf(lateNote.body.requestId, 'action, outcome, reason')).toEqual({
+        action: 'note.create',
+        outcome: 'denied',
+        reason: 'conflict.state',
+      });
       // Shredding closed the case (nothing can be added to it): it leaves the open work, by the administrator.
       const [closed] = await db.query(
         `SELECT c.status, c.closed_at IS NOT NULL AS dated, u.username AS closed_by, c.enc_close_reason

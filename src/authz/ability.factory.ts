@@ -7,8 +7,8 @@ import {
   BreakGlassAccess,
   CASE_CATEGORIES,
   CaseSubject,
+  LIVE_REFERRAL_STATUSES,
   ReferralAccess,
-  ReferralStatus,
   SECTOR_CATEGORIES,
   SubjectName,
   SubjectObject,
@@ -16,7 +16,7 @@ import {
 
 export type AppAbility = MongoAbility<[Action, SubjectName | SubjectObject], MongoQuery>;
 
-const LIVE_REFERRAL: ReferralStatus[] = ['pending', 'accepted'];
+const LIVE_REFERRAL = [...LIVE_REFERRAL_STATUSES];
 
 // Conditions on the referral through which a provider sees a case use dotted paths (`referral.status`),
 // which CASL's condition types do not model; the values are still checked by the tests.

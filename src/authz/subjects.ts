@@ -66,6 +66,13 @@ export type ReferralCategory = (typeof REFERRAL_CATEGORIES)[number];
 export const REFERRAL_STATUSES = ['pending', 'accepted', 'declined', 'completed', 'revoked'] as const;
 export type ReferralStatus = (typeof REFERRAL_STATUSES)[number];
 
+/** A referral still under way: what an ended consent, a closed case or an organisation's change revokes. */
+export const LIVE_REFERRAL_STATUSES: readonly ReferralStatus[] = ['pending', 'accepted'];
+
+export function isLiveReferral(status: ReferralStatus): boolean {
+  return LIVE_REFERRAL_STATUSES.includes(status);
+}
+
 /** The referral through which a provider looks at a case. */
 export interface ReferralAccess {
   readonly organizationId: string;

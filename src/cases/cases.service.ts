@@ -600,7 +600,15 @@ export class CasesService {
   ): Promise<CaseRow> {
     const row = await this.cases.findById(m, id, categories, true);
     if (!row || !ability.can('read', caseSubject(row))) {
-      deny(p, { action: `case.${action}`, resourceType: 'case', resourceId: id });
+      // In the case's jurisdiction too when it exists (as a refused read is): its supervisors see the attempt.
+      deny(p, {
+        action: `case.${action}`,
+        resourceType: 'case',
+        resourceId: id,
+        caseId: row ? id : undefined,
+        provinceCode: row?.provinceCode ?? null,
+        wardCode: row?.wardCode ?? null,
+      });
       throw NOT_FOUND();
     }
     if (!ability.can(action, caseSubject(row))) {

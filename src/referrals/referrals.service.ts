@@ -5,7 +5,7 @@ import type { AppAbility } from '../authz/ability.factory';
 import { permittedReferralCategories } from '../authz/field-scope';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
-import type { CaseCategory, ReferralSubject } from '../authz/subjects';
+import { type CaseCategory, isLiveReferral, type ReferralSubject } from '../authz/subjects';
 import type { AuditEntryInput, AuditFieldCategory } from '../audit/audit.types';
 import { AuditService, Deny } from '../audit/audit.service';
 import { CASE_OWNER, CasesService, readsCloseReason, sealedCategories } from '../cases/cases.service';
@@ -403,6 +403,23 @@ export class ReferralsService {
         });
         throw NOT_FOUND();
       }
+      // Visible: a refusal from here is on record with its code.
+      deny.refusals(p, {
+        action: 'note.create',
+        resourceType: 'referral',
+        resourceId: referralId,
+        caseId: row.caseId,
+        provinceCode: row.provinceCode,
+        wardCode: row.wardCode,
+      });
+      // An ended referral, or one of a closed (or crypto-shredded) case, takes no note: not the provider's (its
+      // rule already hides the referral) nor the ward's.
+      if (!isLiveReferral(subjectOf(row).status) || row.caseStatus !== 'open') {
+        throw new DomainError('conflict.state', {
+          en: 'The referral has ended, or its case is closed: it takes no more notes.',
+          vi: 'Giới thiệu đã kết thúc hoặc vụ việc đã đóng: không thể thêm ghi chú.',
+        });
+      }
       const id = randomUUID();
       const encText = await this.seal(m, row.caseId, 'referral_notes', 'enc_text', id, dto.text);
       // The note and its entry in one statement.
@@ -568,6 +585,6 @@ function subjectOf(r: ReferralRow): ReferralSubject {
     wardCode: r.wardCode,
     provinceCode: r.provinceCode,
     organizationId: r.organizationId,
-    status: (r.status === 'pending' || r.status === 'accepted') && !r.consentActive ? 'revoked' : r.status,
+    status: isLiveReferral(r.status) && !r.consentActive ? 'revoked' : r.status,
   };
 }
