@@ -941,6 +941,21 @@ describe('cases, consent and referrals (end to end)', () => {
       });
       const entry = await entryOf(read.header['x-request-id'], 'fields');
       expect(entry.fields).toContain('notes');
+      // Writing them is on record as notes too, as the referring note is.
+      const written = await t.app.get(DataSource).query(
+        `SELECT action, fields FROM audit_events
+          WHERE resource_id = ANY($1) AND action IN ('referral.create', 'referral.decline', 'referral.revoke')
+          ORDER BY seq`,
+        [[declined.id, revoked.id]],
+      );
+      expect(
+        written.map((w: { action: string; fields: string[] }) => [w.action, [...w.fields].sort()]),
+      ).toEqual([
+        ['referral.create', ['notes', 'triage']],
+        ['referral.decline', ['notes', 'triage']],
+        ['referral.create', ['notes', 'triage']],
+        ['referral.revoke', ['notes', 'triage']],
+      ]);
       // The organisation that declined sees the referral's metadata only, and a revocation by the system no reason.
       const provider = await as('police.longbien').get(`/api/v1/referrals/${declined.id}`).expect(200);
       expect(provider.body).not.toHaveProperty('declineReason');

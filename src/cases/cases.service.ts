@@ -464,7 +464,7 @@ export class CasesService {
         resourceType: 'case',
         resourceId: id,
         caseId: id,
-        fields: ['triage'],
+        fields: ['triage', 'notes'], // its reason, written sealed
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
       });

@@ -165,7 +165,11 @@ export class ReferralsService {
       const { rows } = await this.audit.recordWith(
         m,
         p,
-        logEntry('referral.create', { id, caseId, provinceCode: row.provinceCode, wardCode: row.wardCode }),
+        logEntry(
+          'referral.create',
+          { id, caseId, provinceCode: row.provinceCode, wardCode: row.wardCode },
+          encNote !== null,
+        ),
         [],
         this.referrals.gatedInsert({
           id,
@@ -504,13 +508,14 @@ export class ReferralsService {
       }
       deny.refusals(p, refused);
       const next = transition(row, new Date());
+      const texts = extra ? await extra(m, row) : {};
       // The new state and the move's entry in one statement (the row is locked since findById).
       const { rows } = await this.audit.recordWith(
         m,
         p,
-        logEntry(auditAction, row),
+        logEntry(auditAction, row, Boolean(texts.encDeclineReason ?? texts.encRevokeReason)),
         [],
-        this.referrals.gatedSaveState(id, next, p.userId, extra ? await extra(m, row) : {}),
+        this.referrals.gatedSaveState(id, next, p.userId, texts),
       );
       return referralView(movedRow(row, rows[0]));
     });
@@ -554,17 +559,21 @@ function disclosed(notes: boolean, caseCategories: ReadonlySet<CaseCategory>): A
   return [...out];
 }
 
-/** A referral's own entry: its triage, in its case's commune. */
+/**
+ * A referral's own entry: its triage, in its case's commune; and its notes when the request wrote free text (a
+ * referring note, a reason to decline or revoke), as entries name what was written as well as what was read.
+ */
 function logEntry(
   action: AuditAction | 'referral.create',
   row: Pick<ReferralRow, 'id' | 'caseId' | 'provinceCode' | 'wardCode'>,
+  wroteText = false,
 ): AuditEntryInput {
   return {
     action,
     resourceType: 'referral',
     resourceId: row.id,
     caseId: row.caseId,
-    fields: ['triage'],
+    fields: wroteText ? ['triage', 'notes'] : ['triage'],
     provinceCode: row.provinceCode,
     wardCode: row.wardCode,
   };
