@@ -1483,6 +1483,40 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(hours(routine)).toBe(5 * 24);
     });
 
+    it('a case found to be of a child under 16 at high risk after its referral: the law’s 12 hours apply from then', async () => {
+      const c = await newCase({
+        survivor: { fullName: 'Chưa Rõ Tuổi', sex: 'female' },
+        risk: { level: 'medium' },
+      });
+      const consentId = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'guardian',
+      });
+      const routine = await refer(c.id, police, consentId, 'routine');
+      expect(routine.urgency).toBe('routine');
+      const before = Date.now();
+      await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, {
+          version: c.version,
+          survivor: { ageYears: 12 },
+          risk: { level: 'critical' },
+        })
+        .expect(200);
+      const raised = (await as('police.longbien').get(`/api/v1/referrals/${routine.id}`).expect(200)).body;
+      expect(raised.urgency).toBe('urgent');
+      const due = new Date(raised.dueAt).getTime();
+      expect(due).toBeGreaterThanOrEqual(before + 12 * 3_600_000 - 60_000);
+      expect(due).toBeLessThanOrEqual(Date.now() + 12 * 3_600_000);
+      // A change that calls for nothing new leaves it as it is.
+      const again = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: again.body.version, risk: { level: 'high' } })
+        .expect(200);
+      const kept = (await as('police.longbien').get(`/api/v1/referrals/${routine.id}`).expect(200)).body;
+      expect(kept).toMatchObject({ urgency: 'urgent', dueAt: raised.dueAt });
+    });
+
     it('a child under 16 does not consent alone: a guardian does, or a legal basis is recorded', async () => {
       const consentBy = (caseId: string, givenBy: string) =>
         as('ward.longbien').post(`/api/v1/cases/${caseId}/consents`, {

@@ -23,6 +23,8 @@ import { AuditService, type Deny } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
 import { consentFitsAgeSql } from '../consents/consent-age';
+import { raiseToStatutoryDeadline } from '../referrals/referral-deadline';
+import { statutoryUrgency } from '../referrals/referral-state';
 import {
   ConsentExpiryService,
   consentActiveSql,
@@ -392,6 +394,16 @@ export class CasesService {
         // its referrals would go on disclosing on a ground that does not hold. The ward withdraws it first.
         if (derived.childVn !== row.childVn || derived.childGbvims !== row.childGbvims) {
           await this.assertConsentsFitAge(m, id);
+        }
+        // A child under 16 now known to be at high or critical risk: the law's 12 hours apply to the referrals
+        // still waiting for an answer, as they would to one made now.
+        const statutory = (c: { childVn: boolean | null; riskLevel: string }) =>
+          statutoryUrgency(c, []) !== null;
+        if (
+          statutory({ childVn: derived.childVn, riskLevel: dto.risk?.level ?? row.riskLevel }) &&
+          !statutory(row)
+        ) {
+          await raiseToStatutoryDeadline(m, id);
         }
         await this.audit.record(m, p, {
           action: 'case.update',
