@@ -71,6 +71,19 @@ describe('signed checkpoints', () => {
     expect(checkCheckpoint(crypto.keys, { ...c, seq: c.seq + 1 })).toBe('bad_root');
     expect(checkCheckpoint(crypto.keys, { malformed: true })).toBe('malformed');
     expect(checkCheckpoint(crypto.keys, { ...c, heads: [...c.heads, c.heads[0]] })).toBe('malformed');
+    // The same bytes spelled otherwise (padding dropped; a padding bit of the last character set): refused as
+    // malformed, not taken for the same checkpoint.
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const mac = c.heads[0].mac;
+    const paddingBitSet = `${mac.slice(0, 42)}${ALPHABET[ALPHABET.indexOf(mac[42]) ^ 1]}=`;
+    for (const respelled of [mac.replace(/=+$/, ''), paddingBitSet]) {
+      expect(Buffer.from(respelled, 'base64')).toEqual(Buffer.from(mac, 'base64'));
+      const other = { ...c, heads: c.heads.map((h, k) => (k === 0 ? { ...h, mac: respelled } : h)) };
+      expect(checkCheckpoint(crypto.keys, other)).toBe('malformed');
+    }
+    expect(checkCheckpoint(crypto.keys, { ...c, signature: c.signature.replace(/=+$/, '') })).toBe(
+      'malformed',
+    );
     // Pinned to another key (e.g. the key kept by an auditor), ours is foreign.
     expect(checkCheckpoint(crypto.keys, c, other.keys.checkpointSigningKeyPair().publicKey)).toBe(
       'foreign_key',

@@ -99,8 +99,14 @@ export function checkCheckpoint(
 
 export function isCheckpointShape(c: unknown): c is Checkpoint {
   const x = c as Partial<Checkpoint> | null;
-  const base64 = (s: unknown, bytes: number) =>
-    typeof s === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(s) && Buffer.from(s, 'base64').length === bytes;
+  // In its one standard form (padded, canonical): another spelling of the same bytes would pass the root and
+  // the signature (computed over the bytes) while differing as text, and a checkpoint compared as text (its
+  // heads against the log's) could then be made to stand in the way of every later one.
+  const base64 = (s: unknown, bytes: number) => {
+    if (typeof s !== 'string') return false;
+    const decoded = Buffer.from(s, 'base64');
+    return decoded.length === bytes && decoded.toString('base64') === s;
+  };
   return (
     typeof x === 'object' &&
     x !== null &&
