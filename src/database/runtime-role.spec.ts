@@ -101,6 +101,18 @@ describe('the runtime database role', () => {
     });
     const cases = [
       [`ALTER ROLE ${probe} CREATEROLE`, `ALTER ROLE ${probe} NOCREATEROLE`, /may create roles/],
+      // Memberships it holds without inheriting them: a SET ROLE away from the owner's or a superuser's rights.
+      [
+        `CREATE ROLE ${probe}_admin NOLOGIN CREATEROLE; GRANT ${probe}_admin TO ${probe} WITH INHERIT FALSE`,
+        `DROP ROLE ${probe}_admin`,
+        /may create roles/,
+      ],
+      // (postgres owns the tables here too.)
+      [
+        `GRANT postgres TO ${probe} WITH INHERIT FALSE`,
+        `REVOKE postgres FROM ${probe}`,
+        /may become.*a superuser, owns the access log/,
+      ],
       [
         `GRANT DELETE ON audit_checkpoints TO ${probe}`,
         `REVOKE DELETE ON audit_checkpoints FROM ${probe}`,
@@ -153,7 +165,7 @@ describe('the runtime database role', () => {
   it('refuses to run as a role that could change the log', async () => {
     const config = loadConfig({ DATABASE_URL: db.url, DATABASE_APP_URL: db.url, HAVEN_DATA_DIR: dataDir });
     await expect(openRuntimeDataSource(options(), db.url, config, silent)).rejects.toThrow(
-      /runtime database role postgres is a superuser, owns the access log/,
+      /runtime database role postgres is \(or may become, with SET ROLE\) a superuser, owns the access log/,
     );
   });
 });

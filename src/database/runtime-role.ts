@@ -105,7 +105,8 @@ const SERVICE_DELETES = [
 
 /**
  * Refuses a runtime role that could change the log or the keys' floor: a superuser, the table's owner (or a
- * member of it), a role that may create roles (it could grant itself more), or a role granted more than the
+ * member of it), a role that may create roles (it could grant itself more), each also through a role it may
+ * become with SET ROLE (a membership without INHERIT grants nothing until then), or a role granted more than the
  * service needs on the tables that guard integrity: UPDATE, DELETE or TRUNCATE on the log or its checkpoints,
  * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`, DELETE on a table but SERVICE_DELETES,
  * CREATE in schema public. It must be a member of haven_app. (A role supplied through DATABASE_APP_URL is
@@ -126,11 +127,14 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
     }[]
   >(
     `SELECT current_user AS role,
-            (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) AS superuser,
-            (SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user) AS createrole,
+            -- Of the role or of any role it may become (MEMBER: inherited or not, a SET ROLE away).
+            EXISTS (SELECT 1 FROM pg_roles g WHERE (g.rolsuper OR g.rolbypassrls)
+                      AND pg_has_role(current_user, g.oid, 'MEMBER')) AS superuser,
+            EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolcreaterole
+                      AND pg_has_role(current_user, g.oid, 'MEMBER')) AS createrole,
             pg_has_role(current_user, '${APP_GROUP_ROLE}', 'USAGE') AS member,
             pg_has_role(current_user, (SELECT tableowner FROM pg_tables
-                                        WHERE schemaname = 'public' AND tablename = 'audit_events'), 'USAGE') AS owner,
+                                        WHERE schemaname = 'public' AND tablename = 'audit_events'), 'MEMBER') AS owner,
             has_table_privilege('audit_events', 'UPDATE') OR has_table_privilege('audit_events', 'DELETE')
               OR has_table_privilege('audit_events', 'TRUNCATE') AS can_change,
             has_table_privilege('audit_checkpoints', 'UPDATE, DELETE, TRUNCATE')
@@ -145,7 +149,7 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
   );
   const problems: string[] = [];
   if (!r?.member) problems.push(`is not a member of ${APP_GROUP_ROLE}`);
-  if (r?.superuser) problems.push('is a superuser');
+  if (r?.superuser) problems.push('is (or may become, with SET ROLE) a superuser');
   if (r?.owner) problems.push('owns the access log (or is a member of its owner)');
   if (r?.can_change) problems.push('may UPDATE, DELETE or TRUNCATE the access log');
   if (r?.can_change_guards) {
@@ -158,7 +162,7 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
     );
   }
   if (r?.can_create) problems.push('may create objects in schema public');
-  if (r?.createrole) problems.push('may create roles (CREATEROLE)');
+  if (r?.createrole) problems.push('may create roles (CREATEROLE, its own or a role it may become)');
   if (problems.length) {
     throw new ConfigError([
       `DATABASE_APP_URL: the runtime database role ${r?.role ?? ''} ${problems.join(', ')}. Connect the service ` +
