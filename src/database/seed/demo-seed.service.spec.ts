@@ -50,6 +50,15 @@ describe('DemoSeedService', () => {
     expect(await units()).toEqual(['79']);
   });
 
+  it('leaves an installation alone that has an account and nothing else yet (its first administrator)', async () => {
+    await dataSource.query(
+      `INSERT INTO users (username, role, password_hash, password_change_required)
+       VALUES ('quan.tri', 'admin', 'not-a-real-hash', true)`,
+    );
+    expect(await service([demoAdminUnitsStep]).seed()).toEqual([]);
+    expect(await units()).toEqual([]);
+  });
+
   it('adds steps that are new since an earlier demo seed, and rolls back a failing step whole', async () => {
     await service([demoAdminUnitsStep]).seed();
     const ran: string[] = [];

@@ -33,7 +33,12 @@ export class DemoSeedService implements OnApplicationBootstrap {
         (await manager.query<{ step: string }[]>('SELECT step FROM demo_seed_runs')).map((r) => r.step),
       );
       if (done.size === 0) {
-        const [{ n }] = await manager.query<{ n: number }[]>('SELECT count(*)::int AS n FROM admin_units');
+        // Any data of an installation: units imported, or an account (the first administrator, made before the
+        // units are imported), or an organisation. Its demo accounts must never join a real installation.
+        const [{ n }] = await manager.query<{ n: number }[]>(
+          `SELECT (EXISTS (SELECT 1 FROM admin_units) OR EXISTS (SELECT 1 FROM users)
+                   OR EXISTS (SELECT 1 FROM organizations))::int AS n`,
+        );
         if (n > 0) {
           this.logger.info('demo seed skipped: the database already holds data');
           return [];
