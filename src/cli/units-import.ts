@@ -49,4 +49,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-runTool('units:import', main);
+runTool('units:import', main, {
+  // What the database holds refuses the file (a unit moved to another province): nothing was imported.
+  refusal: (e) => (e instanceof UnitsFileError ? { exitCode: 65, message: e.message } : undefined), // EX_DATAERR
+});

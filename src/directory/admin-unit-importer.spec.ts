@@ -80,6 +80,27 @@ describe('administrative units importer', () => {
     expect(row.name_vi).toBe('Ba Đình Mới');
   });
 
+  it('refuses a file that moves a known commune to another province, importing nothing', async () => {
+    await importUnits(dataSource, parseUnitsFile(fixture()));
+    const before = await snapshot();
+    const data = fixture() as {
+      Code: string;
+      Name: string;
+      Wards: { Code: string; ProvinceCode: string }[];
+    }[];
+    const [from, to] = data;
+    const moving = from.Wards.pop()!;
+    moving.ProvinceCode = to.Code;
+    to.Wards.push(moving);
+    from.Name = 'Tên mới'; // and a rename the refusal holds back too
+    const refused = await importUnits(dataSource, parseUnitsFile(data)).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UnitsFileError);
+    expect((refused as UnitsFileError).problems[0]).toBe(
+      `${moving.Code}: belongs to province ${from.Code} here, to ${to.Code} in the file`,
+    );
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('refuses a malformed file, naming each problem', () => {
     const data = fixture() as {
       Code: string;

@@ -119,6 +119,7 @@ export function parseUnitsFile(json: unknown): UnitRow[] {
 /** Upserts the rows in one transaction (provinces first: communes refer to them). */
 export async function importUnits(dataSource: DataSource, rows: readonly UnitRow[]): Promise<ImportResult> {
   return dataSource.transaction(async (manager) => {
+    await refuseMoves(manager, rows);
     const provinces = rows.filter((r) => r.level === 'province');
     const communes = rows.filter((r) => r.level === 'commune');
     const result: ImportResult = {
@@ -133,6 +134,36 @@ export async function importUnits(dataSource: DataSource, rows: readonly UnitRow
     result.notInFile = n;
     return result;
   });
+}
+
+/**
+ * Refuses a file that gives a unit already known another province or level. Cases, referrals, emergency grants,
+ * the communes' counts and organisations' service areas carry the province of their commune, which decides
+ * whose supervisors see them: a commune moved under them would leave all of that with the old province. Such a
+ * reorganisation needs a migration of its own that moves them too (README, "units:import"), not an import.
+ */
+async function refuseMoves(manager: EntityManager, rows: readonly UnitRow[]): Promise<void> {
+  const moved = await manager.query<
+    { code: string; level: string; was: string | null; now: string | null }[]
+  >(
+    `SELECT a.code, f.level, a.province_code AS was, f.province_code AS now
+       FROM admin_units a
+       JOIN unnest($1::varchar[], $2::varchar[], $3::varchar[]) AS f(code, level, province_code) ON f.code = a.code
+      WHERE (a.level, a.province_code) IS DISTINCT FROM (f.level, f.province_code)
+      ORDER BY a.code`,
+    [rows.map((r) => r.code), rows.map((r) => r.level), rows.map((r) => r.provinceCode)],
+  );
+  if (moved.length === 0) return;
+  throw new UnitsFileError([
+    ...moved
+      .slice(0, 20)
+      .map((m) =>
+        m.was === m.now
+          ? `${m.code}: is already a unit of another level`
+          : `${m.code}: belongs to province ${m.was ?? '-'} here, to ${m.now ?? '-'} in the file`,
+      ),
+    'moving units between provinces is not done by an import (what refers to them keeps the old province): nothing was imported',
+  ]);
 }
 
 async function upsert(manager: EntityManager, rows: readonly UnitRow[]): Promise<ImportCounts> {
