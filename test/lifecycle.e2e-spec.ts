@@ -78,7 +78,7 @@ function serviceTransports(dataDir: string, pgPort: number): Promise<{ unix: num
 describe('service process lifecycle (npm start)', () => {
   jest.setTimeout(120000);
 
-  it('starts an embedded PostgreSQL, seeds demo units, stops cleanly on SIGTERM/SIGINT and reuses the data', async () => {
+  it('starts an embedded PostgreSQL, seeds demo units, stops cleanly on SIGTERM/SIGINT/SIGHUP and reuses the data', async () => {
     const { dataDir, env } = await embeddedEnv('lifecycle-');
 
     const first = launch(env);
@@ -132,8 +132,15 @@ describe('service process lifecycle (npm start)', () => {
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+    // The terminal going away (SIGHUP): the same clean stop, the embedded server with it.
+    const third = launch(env);
+    await waitForHealth(Number(env.PORT), third);
+    third.child.kill('SIGHUP');
+    expect(await third.exited).toBe(0);
+    expect(third.output()).toContain('stopped cleanly');
+    expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
     // A normal start and stop raise no warning (level 40 and above): those would page someone.
-    const warnings = [first, second]
+    const warnings = [first, second, third]
       .flatMap((r) => r.output().split('\n'))
       .filter((l) => /^\{.*"level":(40|50|60)/.test(l));
     expect(warnings).toEqual([]);

@@ -92,6 +92,7 @@ export async function startToolDatabase(
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
   const started = await startDatabase(config, createLogger('warn'));
   state.database = started;
   if (state.interrupted) {
@@ -103,6 +104,7 @@ export async function startToolDatabase(
     stop: async () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      process.off('SIGHUP', onSignal);
       await started.stop();
     },
   };
