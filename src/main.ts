@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createHavenApp } from './app.factory';
 import { createLogger } from './common/logging/logger';
-import { ConfigError, isMisconfiguration, loadConfig } from './config/config';
+import { ConfigError, exposureWarnings, isMisconfiguration, loadConfig } from './config/config';
 import { startDatabase } from './database/embedded-database';
 
 async function main(): Promise<void> {
@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = createLogger(config.logLevel);
+  for (const warning of exposureWarnings(config)) logger.warn(warning);
   const database = await startDatabase(config, logger);
   const stopEarly = async (app?: { close(): Promise<void> }): Promise<never> => {
     logger.info(

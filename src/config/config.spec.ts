@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { ConfigError, defaultVerifyWorkers, envSchema, loadConfig } from './config';
+import { ConfigError, defaultVerifyWorkers, envSchema, exposureWarnings, loadConfig } from './config';
 
 describe('loadConfig', () => {
   it('applies documented defaults', () => {
@@ -26,9 +26,10 @@ describe('loadConfig', () => {
 
   it('believes X-Forwarded-For only from the proxies HAVEN_TRUST_PROXY names, never from everyone', () => {
     expect(loadConfig({}).trustProxy).toEqual([]);
-    expect(loadConfig({ HAVEN_TRUST_PROXY: '10.0.0.0/8,192.168.1.10,loopback,fd00::/8' }).trustProxy).toEqual(
-      ['10.0.0.0/8', '192.168.1.10', 'loopback', 'fd00::/8'],
-    );
+    expect(
+      loadConfig({ HAVEN_TRUST_PROXY: '10.0.0.0/8,192.168.1.10,loopback,fd00::/8', HAVEN_DEMO: '0' })
+        .trustProxy,
+    ).toEqual(['10.0.0.0/8', '192.168.1.10', 'loopback', 'fd00::/8']);
     for (const bad of [
       'true',
       '*',
@@ -70,6 +71,34 @@ describe('loadConfig', () => {
     expect(loadConfig({ HOST: '0.0.0.0', HAVEN_DEMO: '0' }).demo.enabled).toBe(false);
     expect(loadConfig({ HOST: '127.0.0.1' }).demo.enabled).toBe(true);
     expect(loadConfig({ HOST: 'localhost' }).demo.enabled).toBe(true);
+    // A trusted proxy forwards other machines' requests to the loopback address.
+    expect(() => loadConfig({ HAVEN_TRUST_PROXY: '127.0.0.1' })).toThrow(
+      /HAVEN_TRUST_PROXY: a proxy forwards/,
+    );
+    expect(loadConfig({ HAVEN_TRUST_PROXY: '127.0.0.1', HAVEN_DEMO: '0' }).demo.enabled).toBe(false);
+  });
+
+  it('says what a development configuration leaves exposed once other machines can reach it', () => {
+    expect(exposureWarnings(loadConfig({}))).toEqual([]);
+    const open = exposureWarnings(loadConfig({ HOST: '0.0.0.0', HAVEN_DEMO: '0' }));
+    expect(open).toEqual([
+      expect.stringMatching(/NODE_ENV is not production/),
+      expect.stringMatching(/development keyring is kept in HAVEN_DATA_DIR beside the database/),
+    ]);
+    const proxied = exposureWarnings(
+      loadConfig({
+        HAVEN_TRUST_PROXY: '10.0.0.1',
+        HAVEN_DEMO: '0',
+        HAVEN_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+      }),
+    );
+    expect(proxied).toEqual([expect.stringMatching(/NODE_ENV is not production/)]);
+    const production = loadConfig({
+      NODE_ENV: 'production',
+      HOST: '0.0.0.0',
+      HAVEN_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+    });
+    expect(exposureWarnings(production)).toEqual([]);
   });
 
   it('refuses port 0 (any free port) for the service and the embedded server: nobody would know where they are', () => {

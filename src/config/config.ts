@@ -152,6 +152,25 @@ export function isMisconfiguration(e: unknown): boolean {
   return e instanceof ConfigError || isCryptoError(e, 'crypto.config');
 }
 
+/**
+ * What a configuration accepted outside production leaves exposed when other machines can reach the service
+ * (HOST not loopback, or a proxy trusted to forward): said at start (main.ts), not refused, so that a developer
+ * may still reach a test instance from another machine.
+ */
+export function exposureWarnings(config: AppConfig): string[] {
+  if (config.production || (isLoopbackHost(config.host) && config.trustProxy.length === 0)) return [];
+  const out = [
+    'NODE_ENV is not production while other machines can reach this instance (HOST or HAVEN_TRUST_PROXY): ' +
+      'set NODE_ENV=production for real data, with HAVEN_MASTER_KEY(_FILE) from a secret store',
+  ];
+  if (!config.keys.masterKey && !config.keys.masterKeyFile) {
+    out.push(
+      'the development keyring is kept in HAVEN_DATA_DIR beside the database: a copy of that directory reads every case',
+    );
+  }
+  return out;
+}
+
 /** Whether HOST only listens on this machine (a loopback address or `localhost`). */
 function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
@@ -182,6 +201,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     problems.push(
       `HOST: ${e.HOST} is reachable from other machines, and the demo (on by default with the embedded database) ` +
         'has known passwords and no two-factor: set HAVEN_DEMO=1 to show the demo there deliberately, or HAVEN_DEMO=0',
+    );
+  } else if (demoByDefault && e.HAVEN_TRUST_PROXY) {
+    // A proxy named to be trusted forwards other machines' requests to the loopback address.
+    problems.push(
+      "HAVEN_TRUST_PROXY: a proxy forwards other machines' requests, and the demo (on by default with the embedded " +
+        'database) has known passwords and no two-factor: set HAVEN_DEMO=1 to show the demo there deliberately, or HAVEN_DEMO=0',
     );
   }
   if (e.NODE_ENV === 'production' && e.DATABASE_URL && !e.DATABASE_APP_URL) {
