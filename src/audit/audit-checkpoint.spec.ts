@@ -1,5 +1,5 @@
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -11,6 +11,7 @@ import {
   CheckpointFile,
   checkpointMessage,
   keyIdOf,
+  readLastLine,
   signCheckpoint,
 } from './audit-checkpoint';
 import type { AuditRow } from './audit.types';
@@ -106,12 +107,28 @@ describe('signed checkpoints', () => {
 
   it('after a line torn by a crash, the next checkpoint is a line of its own and reads back', () => {
     const file = new CheckpointFile(join(dir, 'torn'));
-    file.append(signCheckpoint(crypto.keys, heads(16), new Date(1_764_000_000_000)));
+    const first = signCheckpoint(crypto.keys, heads(16), new Date(1_764_000_000_000));
+    file.append(first);
     appendFileSync(file.path, '{"seq":12,"root":"ab'); // a write cut short: no newline
+    // Until the next one, the last checkpoint written whole is the file's (not "malformed", which no one
+    // would compare with).
+    expect(file.latest()).toEqual(first);
     const next = signCheckpoint(crypto.keys, heads(16), new Date(1_764_000_001_000));
     file.append(next);
     expect(file.latest()).toEqual(next);
     expect(readFileSync(file.path, 'utf8').split('\n').filter(Boolean)).toHaveLength(3);
+  });
+
+  it('reads the last whole line back across chunks, and says when no line is whole', () => {
+    const path = join(dir, 'lines.jsonl');
+    // A first line longer than one read step, then a torn one: the first is found across the chunks.
+    const long = { pad: 'x'.repeat(150_000) };
+    writeFileSync(path, `${JSON.stringify(long)}\n{"torn":`);
+    expect(readLastLine(path)).toEqual(long);
+    writeFileSync(path, 'not json\n{"torn":');
+    expect(readLastLine(path)).toEqual({ malformed: true });
+    writeFileSync(path, '\n\n');
+    expect(readLastLine(path)).toBeNull();
   });
 });
 

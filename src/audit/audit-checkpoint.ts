@@ -1,5 +1,16 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { fsyncDir } from '../common/fs/durable-file';
 import { join } from 'node:path';
 import type { PurposeKeys } from '../crypto';
 
@@ -145,6 +156,7 @@ export class CheckpointFile {
 
   append(c: Checkpoint): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const created = !existsSync(this.path);
     const fd = openSync(this.path, 'a+', 0o600);
     try {
       // A line torn by a crash (no newline at the end) stays a line of its own: this one starts afresh.
@@ -156,6 +168,8 @@ export class CheckpointFile {
     } finally {
       closeSync(fd);
     }
+    // The file's own entry in its directory, the first time: without it a crash could lose the whole file.
+    if (created) fsyncDir(this.dir);
   }
 
   /** The last checkpoint in the file as parsed JSON (unchecked), or null when there is none. */
@@ -164,7 +178,11 @@ export class CheckpointFile {
   }
 }
 
-/** Reads the last non-empty line of a file backwards in 64 KiB steps; null if the file is missing or empty. */
+/**
+ * Reads the last line of a file that is whole JSON, backwards in 64 KiB steps: a line torn by a crash while it
+ * was appended is passed over for the one before it (the last checkpoint written whole). Null if the file is
+ * missing or holds no such line; `{ malformed: true }` if it has lines and none of them parses.
+ */
 export function readLastLine(path: string): unknown {
   let size: number;
   try {
@@ -178,25 +196,35 @@ export function readLastLine(path: string): unknown {
     const step = 64 * 1024;
     let end = size;
     let tail = Buffer.alloc(0);
+    let sawLine = false;
     while (end > 0) {
       const start = Math.max(0, end - step);
       const chunk = Buffer.alloc(end - start);
       readSync(fd, chunk, 0, chunk.length, start);
       tail = Buffer.concat([chunk, tail]);
       end = start;
-      const text = tail.toString('utf8').replace(/\s+$/, '');
-      const nl = text.lastIndexOf('\n');
-      if (nl >= 0 || start === 0) {
-        const line = text.slice(nl + 1);
-        if (!line) return null;
+      // Whole lines only, from the last: the first one of the tail may go on in the chunk before, unless the
+      // file starts there.
+      let stop = tail.length;
+      while (stop > 0) {
+        const nl = tail.lastIndexOf(0x0a, stop - 1);
+        if (nl < 0 && start > 0) break;
+        const line = tail
+          .subarray(nl + 1, stop)
+          .toString('utf8')
+          .trim();
+        stop = Math.max(nl, 0);
+        if (!line) continue;
+        sawLine = true;
         try {
           return JSON.parse(line) as unknown;
         } catch {
-          return { malformed: true };
+          // torn or damaged: the line before it
         }
       }
+      tail = tail.subarray(0, stop);
     }
-    return null;
+    return sawLine ? { malformed: true } : null;
   } finally {
     closeSync(fd);
   }

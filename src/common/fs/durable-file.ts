@@ -55,7 +55,8 @@ function writeTemp(path: string, content: string): string {
   return tmp;
 }
 
-function fsyncDir(dir: string): void {
+/** Makes a directory's entries durable (a file created or renamed in it); best effort where not supported. */
+export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');
