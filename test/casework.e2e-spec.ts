@@ -358,7 +358,6 @@ describe('cases, consent and referrals (end to end)', () => {
       const changed = await as('ward.longbien')
         .patch(`/api/v1/cases/${c.id}`, { version: c.version, risk: { level: 'critical' } })
         .expect(200);
-      // Decided on the version before the change: 409, nothing done, on record.
       // A ward officer of another commune: 404, on record in the case's jurisdiction (its supervisors see it).
       const outside = await as('ward.bode')
         .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
@@ -369,6 +368,7 @@ describe('cases, consent and referrals (end to end)', () => {
         case_id: c.id,
         province_code: '01',
       });
+      // Decided on the version before the change: 409, nothing done, on record.
       const stale = await as('ward.longbien')
         .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
         .set('If-Match', `"${c.version}"`)

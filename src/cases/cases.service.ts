@@ -623,19 +623,8 @@ export class CasesService {
       });
       throw NOT_FOUND();
     }
-    if (!ability.can(action, caseSubject(row))) {
-      deny(p, {
-        action: `case.${action}`,
-        resourceType: 'case',
-        resourceId: id,
-        caseId: id,
-        provinceCode: row.provinceCode,
-        wardCode: row.wardCode,
-      });
-      throw new DomainError('conflict.state', refusal);
-    }
-    // What the change then refuses (a shredded case, a stale version, a consent the new age would not fit) is
-    // on record too, like the refusals above.
+    // Every refusal from here (the state, a shredded case, a stale version, a consent the new age would not
+    // fit) is on record with its code, in the case's jurisdiction.
     deny.refusals(p, {
       action: `case.${action}`,
       resourceType: 'case',
@@ -644,6 +633,7 @@ export class CasesService {
       provinceCode: row.provinceCode,
       wardCode: row.wardCode,
     });
+    if (!ability.can(action, caseSubject(row))) throw new DomainError('conflict.state', refusal);
     return row;
   }
 
