@@ -75,3 +75,40 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
     expect(run.log.join('\n')).not.toMatch(/Unix socket not used/);
   });
 });
+
+describe('embedded PostgreSQL start-up', () => {
+  jest.setTimeout(60000);
+
+  it('waits past its start timeout while the server says it is starting up (a long crash recovery)', async () => {
+    const root = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'recovering-'));
+    const pg = new EmbeddedPostgres({
+      clusterDir: join(root, 'postgres'),
+      port: await freePort(),
+      password: 'test-only-superuser',
+      settings: { fsync: 'off' },
+      startTimeoutMs: 150,
+    });
+    await pg.start(); // creates the cluster
+    await pg.stop();
+    // For a while after the next start, every connection hears "the database system is starting up".
+    const connect = Client.prototype.connect as unknown as (this: Client) => Promise<void>;
+    let recoveringUntil = Number.POSITIVE_INFINITY;
+    const starting = (): Promise<void> =>
+      Promise.reject(Object.assign(new Error('the database system is starting up'), { code: '57P03' }));
+    const spy = jest
+      .spyOn(Client.prototype as unknown as { connect: (this: Client) => Promise<void> }, 'connect')
+      .mockImplementation(function (this: Client) {
+        return Date.now() < recoveringUntil ? starting() : connect.call(this);
+      });
+    try {
+      const started = pg.start();
+      recoveringUntil = Date.now() + 600; // four times the start timeout
+      await started;
+      expect(spy.mock.calls.length).toBeGreaterThan(1);
+    } finally {
+      spy.mockRestore();
+      await pg.stop();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -30,6 +30,11 @@ export interface EmbeddedPostgresOptions {
   /** Extra `-c name=value` settings (the test harness turns fsync off; the app never does). */
   settings?: Record<string, string>;
   onLog?: (line: string) => void;
+  /**
+   * How long the server may take to accept connections (60 s): counted afresh while it answers that it is
+   * starting up or recovering (57P03), which after a crash can take long on a large cluster.
+   */
+  startTimeoutMs?: number;
 }
 
 export const SUPERUSER = 'postgres';
@@ -171,7 +176,7 @@ export class EmbeddedPostgres {
     process.removeListener('exit', this.killOnExit);
     process.once('exit', this.killOnExit);
 
-    await this.waitUntilReady();
+    await this.waitUntilReady(this.options.startTimeoutMs);
   }
 
   /** Fast shutdown: rolls back open transactions, writes a checkpoint, exits. */
@@ -301,7 +306,7 @@ export class EmbeddedPostgres {
   }
 
   private async waitUntilReady(timeoutMs = 60000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.child?.exitCode !== null || this.child?.signalCode !== null) {
         const output = this.recentOutput.join('\n');
@@ -315,8 +320,11 @@ export class EmbeddedPostgres {
         await client.query('SELECT 1');
         await client.end();
         return;
-      } catch {
+      } catch (e) {
         await client.end().catch(() => undefined);
+        // Up and working through its start (crash recovery replaying the WAL): not stopped halfway, which would
+        // only make the next start begin the recovery again.
+        if ((e as { code?: unknown }).code === '57P03') deadline = Date.now() + timeoutMs;
       }
       if (Date.now() > deadline) {
         await this.stop();
