@@ -460,22 +460,33 @@ describe('service process lifecycle (npm start)', () => {
     }
   });
 
-  it('a tool interrupted while it runs the embedded database stops it before it exits', async () => {
-    const { dataDir, env } = await embeddedEnv('tool-interrupted-');
+  /**
+   * Interrupts `run` (Ctrl-C) as soon as the embedded server it started is up, and checks that the server is gone
+   * when it has exited: interrupted (130), or just finished (0).
+   */
+  async function interruptOnceItsServerIsUp(run: ReturnType<typeof launch>, dataDir: string): Promise<void> {
     const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
-    // A first run of migrations on a new cluster: seconds, enough to interrupt it once the server is up.
-    const run = launch({ ...env, LOG_LEVEL: 'warn' }, MIGRATIONS_CLI, ['run']);
     while (!existsSync(pidFile)) {
       if (run.child.exitCode !== null) throw new Error(`ended before its server started:\n${run.output()}`);
       await new Promise((r) => setTimeout(r, 20));
     }
     const pgPid = Number.parseInt((await readFile(pidFile, 'utf8')).split('\n')[0], 10);
     run.child.kill('SIGINT');
-    const code = await run.exited;
-    // Interrupted (130), or it had just finished (0): either way its server is gone.
-    expect([0, 130]).toContain(code);
+    expect([0, 130]).toContain(await run.exited);
     expect(alive(pgPid)).toBe(false);
     expect(existsSync(pidFile)).toBe(false);
+  }
+
+  it('a tool interrupted while it runs the embedded database stops it before it exits', async () => {
+    const { dataDir, env } = await embeddedEnv('tool-interrupted-');
+    // A first run of migrations on a new cluster: seconds, enough to interrupt it once the server is up.
+    await interruptOnceItsServerIsUp(launch({ ...env, LOG_LEVEL: 'warn' }, MIGRATIONS_CLI, ['run']), dataDir);
+    // keys:rotate on the stopped service's data directory, interrupted while its server starts.
+    const service = launch({ ...env, HAVEN_DEMO: '0' });
+    await waitForHealth(Number(env.PORT), service);
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toBe(0);
+    await interruptOnceItsServerIsUp(launch({ ...env, LOG_LEVEL: 'warn' }, KEYS_ROTATE_CLI), dataDir);
   });
 
   it('keys:rotate pointed at a data directory without the service’s keyring stops (exit 78), creating nothing there', async () => {

@@ -67,19 +67,25 @@ async function main(argv: string[]): Promise<number> {
     out(`Keys come from the ${provider.kind} provider: re-wrapping to its active KEK (no version is added).`);
   }
 
-  // DATABASE_URL, or the embedded server (the running one when the service is up).
-  const database = await toolDatabase(config, { stopOnSignal: false }); // its own handler: after the batch
-  const dataSource = await new DataSource(
-    dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-keys-rotate' }),
-  ).initialize();
+  // A stop asked for at any point (Ctrl-C, SIGTERM, the terminal gone, again and again) ends the run after the
+  // current batch, and the embedded server this run started is stopped with it: listening from before it
+  // starts, since Node's default on a signal would leave that server running and refusing the next start.
   const controller = new AbortController();
   const stop = () => {
-    out('Stopping after the current batch; run keys:rotate again to resume.');
+    if (!controller.signal.aborted) out('Stopping after the current batch; run keys:rotate again to resume.');
     controller.abort();
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.on(s, stop);
+  let database: Awaited<ReturnType<typeof toolDatabase>> | undefined;
+  let dataSource: DataSource | undefined;
   try {
+    // DATABASE_URL, or the embedded server (the running one when the service is up).
+    database = await toolDatabase(config, { stopOnSignal: false });
+    dataSource = await new DataSource(
+      dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-keys-rotate' }),
+    ).initialize();
+    if (controller.signal.aborted) return 130; // stopped before anything was re-wrapped
     const started = Date.now();
     const result = await rotateKeys(dataSource, provider, {
       batchSize,
@@ -114,10 +120,9 @@ async function main(argv: string[]): Promise<number> {
     );
     return result.interrupted ? 130 : 1;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    await dataSource.destroy();
-    await database.stop();
+    for (const s of signals) process.off(s, stop);
+    await dataSource?.destroy();
+    await database?.stop();
   }
 }
 
