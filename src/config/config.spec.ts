@@ -99,6 +99,23 @@ describe('loadConfig', () => {
       HAVEN_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
     });
     expect(exposureWarnings(production)).toEqual([]);
+    // Proxies trusted by whole ranges on a reachable HOST: any client there picks its recorded address.
+    const ranges = loadConfig({
+      NODE_ENV: 'production',
+      HOST: '0.0.0.0',
+      HAVEN_TRUST_PROXY: '10.0.0.0/8,uniquelocal,192.168.1.10',
+      HAVEN_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+    });
+    expect(exposureWarnings(ranges)).toEqual([
+      expect.stringMatching(/whole ranges \(10\.0\.0\.0\/8, uniquelocal\)/),
+    ]);
+    const proxies = loadConfig({
+      NODE_ENV: 'production',
+      HOST: '0.0.0.0',
+      HAVEN_TRUST_PROXY: '10.1.2.3,10.1.2.0/28',
+      HAVEN_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+    });
+    expect(exposureWarnings(proxies)).toEqual([]);
   });
 
   it('refuses port 0 (any free port) for the service and the embedded server: nobody would know where they are', () => {
