@@ -240,6 +240,8 @@ describe('access log (end to end)', () => {
       'page=0',
       'untilSeq=0',
       'untilSeq=x',
+      'untilSeq=1e21',
+      'untilSeq=99999999999999999999',
       'name=x',
     ]) {
       const res = await get('national', `events?${bad}`).expect(400);

@@ -444,9 +444,17 @@ describe('hostile input (property-based)', () => {
         fc.asyncProperty(
           fc.oneof(
             queryArb(['province', 'ward', 'from', 'to']).map((q) => ['/api/v1/reports/summary', q] as const),
-            queryArb(['caseId', 'actorId', 'action', 'outcome', 'from', 'to', 'page', 'pageSize']).map(
-              (q) => ['/api/v1/audit/events', q] as const,
-            ),
+            queryArb([
+              'caseId',
+              'actorId',
+              'action',
+              'outcome',
+              'from',
+              'to',
+              'page',
+              'pageSize',
+              'untilSeq',
+            ]).map((q) => ['/api/v1/audit/events', q] as const),
           ),
           async ([path, q]) => {
             const qs = queryString(q);

@@ -1,7 +1,7 @@
 import { PageQueryDto } from '../../common/http/page-query.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsUUID, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
 import { IsDateOrInstant } from '../../common/http/date-validation';
 import {
   AUDIT_ACTIONS,
@@ -34,6 +34,7 @@ export class AuditEventsQuery extends PageQueryDto {
   to?: string;
   @ApiPropertyOptional({
     minimum: 1,
+    maximum: Number.MAX_SAFE_INTEGER,
     description:
       'Only entries up to this seq: send the untilSeq of the first page with the pages after it, so that they are ' +
       'pages of the same list (every read of the log adds an entry; without it the pages would move by one)',
@@ -42,6 +43,7 @@ export class AuditEventsQuery extends PageQueryDto {
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER) // beyond it, 1e21 is an "integer" PostgreSQL cannot read as a bigint
   untilSeq?: number;
 }
 

@@ -19,5 +19,10 @@ describe('the shape of a request a handler may see', () => {
     );
     expect(containsNul('\\u0000 written out')).toBe(false);
     expect(containsNul(undefined)).toBe(false);
+    // A long array (a raised body limit) is walked without overflowing the call stack.
+    const long = new Array<unknown>(500_000).fill(0);
+    expect(containsNul(long)).toBe(false);
+    long[long.length - 1] = 'x\u0000';
+    expect(containsNul(long)).toBe(true);
   });
 });

@@ -32,7 +32,8 @@ export function containsNul(value: unknown): boolean {
       continue;
     }
     if (v === null || typeof v !== 'object') continue;
-    if (Array.isArray(v)) stack.push(...(v as unknown[]));
+    // One by one: spread into push(), a long array would overflow the call stack (a 500 before routing).
+    if (Array.isArray(v)) for (const item of v as unknown[]) stack.push(item);
     else
       for (const [k, child] of Object.entries(v)) {
         if (k.includes('\u0000')) return true;
