@@ -69,7 +69,14 @@ export async function createHavenApp(
   });
   // No cross-origin access unless HAVEN_CORS_ORIGINS lists the origins (exact matches).
   if (config.corsOrigins.length > 0) {
-    app.enableCors({ origin: [...config.corsOrigins], credentials: false, maxAge: 600 });
+    app.enableCors({
+      origin: [...config.corsOrigins],
+      credentials: false,
+      maxAge: 600,
+      // What a browser client needs to read of an answer: when to try again (429, 503), the request's id (to
+      // quote it), the scheme to sign in with (401), a CSV's file name.
+      exposedHeaders: ['Retry-After', 'X-Request-Id', 'WWW-Authenticate', 'Content-Disposition'],
+    });
   }
   app.use(jsonOnlyMiddleware);
   app.use(

@@ -401,6 +401,10 @@ describe('HTTP hardening', () => {
   it('allows cross-origin calls from the configured origins only', async () => {
     const ok = await request(t.app.getHttpServer()).get('/health').set('Origin', 'https://haven.example.vn');
     expect(ok.headers['access-control-allow-origin']).toBe('https://haven.example.vn');
+    // A browser client may read when to try again and the request's id.
+    expect(ok.headers['access-control-expose-headers']).toBe(
+      'Retry-After,X-Request-Id,WWW-Authenticate,Content-Disposition',
+    );
     const other = await request(t.app.getHttpServer()).get('/health').set('Origin', 'https://evil.example');
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
   });

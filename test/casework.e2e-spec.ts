@@ -261,6 +261,13 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('ward.longbien')
         .patch(`/api/v1/cases/${c.id}`, { risk: { level: 'low' } })
         .expect(412);
+      // A version of null is no version: a 400 naming it, not a stale version to reload for ever.
+      const nullVersion = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: null, risk: { level: 'low' } })
+        .expect(400);
+      expect(nullVersion.body.errors).toContainEqual(
+        expect.objectContaining({ field: 'version', code: 'isNotNull' }),
+      );
       await as('ward.bode')
         .patch(`/api/v1/cases/${c.id}`, { version: 2, risk: { level: 'low' } })
         .expect(404);

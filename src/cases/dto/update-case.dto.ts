@@ -1,5 +1,6 @@
 import { ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, Min } from 'class-validator';
+import { IsOptionalNotNull } from '../../common/http/field-presence';
 import { REPORT_CHANNELS, ReportChannel } from '../case-classification';
 import { HealthDto, IncidentDto, PerpetratorDto, RiskDto, Section, SurvivorDto } from './create-case.dto';
 
@@ -15,7 +16,7 @@ const PATCH_SECTION =
 
 export class UpdateCaseDto {
   @ApiPropertyOptional({ description: 'The version read; or send it as If-Match' })
-  @IsOptional()
+  @IsOptionalNotNull() // null is no version: 412 from the service would say so less clearly
   @IsInt()
   @Min(1)
   version?: number;

@@ -67,7 +67,8 @@ export class LoginResponse {
   @ApiProperty({
     description:
       'True for a supervisor or admin who has not set up two-factor authentication yet: the token may only ' +
-      'call /auth/totp/enroll, /auth/totp/verify, /auth/me and /auth/logout; sign in again once it is set up.',
+      'call /auth/totp/enroll, /auth/totp/verify, /auth/password, /auth/step-up, /auth/me and /auth/logout (its ' +
+      'own session); sign in again once it is set up.',
   })
   totpEnrollmentRequired!: boolean;
 
