@@ -88,7 +88,7 @@ export class CasesService {
     private readonly dataKeys: DataKeyService,
     private readonly audit: AuditService,
     private readonly expiry: ConsentExpiryService,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly communes: CommuneProvinces,
     private readonly reauth: ReauthenticationService,
@@ -395,15 +395,15 @@ export class CasesService {
         if (derived.childVn !== row.childVn || derived.childGbvims !== row.childGbvims) {
           await this.assertConsentsFitAge(m, id);
         }
-        // A child under 16 now known to be at high or critical risk: the law's 12 hours apply to the referrals
-        // still waiting for an answer, as they would to one made now.
+        // A child under 16 now known to be at high or critical risk: the referrals still waiting for an answer
+        // become urgent and due as one made now would be (the law's 12 hours at most).
         const statutory = (c: { childVn: boolean | null; riskLevel: string }) =>
           statutoryUrgency(c, []) !== null;
         if (
           statutory({ childVn: derived.childVn, riskLevel: dto.risk?.level ?? row.riskLevel }) &&
           !statutory(row)
         ) {
-          await raiseToStatutoryDeadline(m, id);
+          await raiseToStatutoryDeadline(m, id, this.config.referrals.deadlinesMinutes);
         }
         await this.audit.record(m, p, {
           action: 'case.update',

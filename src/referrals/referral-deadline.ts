@@ -1,14 +1,22 @@
 import type { EntityManager } from 'typeorm';
 import { returnedRows } from '../database/pg-errors';
-import { STATUTORY_DEADLINE_MINUTES } from './referral-state';
+import { lockLiveReferrals } from './referral-ending';
+import { type ResponseDeadlines, STATUTORY_DEADLINE_MINUTES } from './referral-state';
 
 /**
  * A case's pending referrals once a change of the case calls for the law's urgency (statutoryUrgency: a child
- * under 16 now known to be at high or critical risk): raised to `urgent` and due within 12 hours from now,
- * unless already sooner, as if they had been made now. The caller holds the case's row (FOR UPDATE); the
- * referrals' rows are taken before any access-log entry, the order a move takes them in. Returns their ids.
+ * under 16 now known to be at high or critical risk): raised to `urgent` and due as one made now would be (the
+ * configured urgent deadline, at most the law's 12 hours), unless already sooner. The caller holds the case's
+ * row (FOR UPDATE); the referrals' rows are taken in id order (as every change of several takes them) before
+ * any access-log entry, the order a move takes them in. Returns their ids.
  */
-export async function raiseToStatutoryDeadline(m: EntityManager, caseId: string): Promise<string[]> {
+export async function raiseToStatutoryDeadline(
+  m: EntityManager,
+  caseId: string,
+  deadlines: ResponseDeadlines,
+): Promise<string[]> {
+  const minutes = Math.min(deadlines.urgent, STATUTORY_DEADLINE_MINUTES);
+  await lockLiveReferrals(m, `r.case_id = $1 AND r.status = 'pending'`, [caseId]);
   const rows = returnedRows<{ id: string }>(
     await m.query(
       `UPDATE referrals r
@@ -18,7 +26,7 @@ export async function raiseToStatutoryDeadline(m: EntityManager, caseId: string)
         WHERE r.case_id = $1 AND r.status = 'pending'
           AND (r.urgency = 'routine' OR r.due_at > now() + make_interval(mins => $2))
         RETURNING r.id`,
-      [caseId, STATUTORY_DEADLINE_MINUTES],
+      [caseId, minutes],
     ),
   );
   return rows.map((r) => r.id);

@@ -52,6 +52,9 @@ export async function revokeReferrals(
   by: Revoker,
 ): Promise<string[]> {
   const actor = 'system' in by ? null : by;
+  // In id order, as every change of several referrals takes them: two such changes (a withdrawal and a case's
+  // change, say) never hold one each while waiting for the other's.
+  await lockLiveReferrals(m, where, params);
   const n = params.length;
   const [rows] = await m.query<
     [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
