@@ -54,7 +54,11 @@ export async function revokeReferrals(
   const actor = 'system' in by ? null : by;
   // In id order, as every change of several referrals takes them: two such changes (a withdrawal and a case's
   // change, say) never hold one each while waiting for the other's.
-  await lockLiveReferrals(m, where, params);
+  await m.query(
+    `SELECT 1 FROM referrals r JOIN cases c ON c.id = r.case_id
+      WHERE (${where}) AND ${LIVE_REFERRAL} ORDER BY r.id FOR UPDATE OF r`,
+    params,
+  );
   const n = params.length;
   const [rows] = await m.query<
     [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
