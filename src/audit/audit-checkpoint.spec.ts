@@ -119,14 +119,19 @@ describe('signed checkpoints', () => {
     expect(readFileSync(file.path, 'utf8').split('\n').filter(Boolean)).toHaveLength(3);
   });
 
-  it('reads the last whole line back across chunks, and says when no line is whole', () => {
+  it('reads the last whole line back across chunks, passing over only a fragment a crash cut short', () => {
     const path = join(dir, 'lines.jsonl');
     // A first line longer than one read step, then a torn one: the first is found across the chunks.
     const long = { pad: 'x'.repeat(150_000) };
     writeFileSync(path, `${JSON.stringify(long)}\n{"torn":`);
     expect(readLastLine(path)).toEqual(long);
+    // A whole line that does not parse is damage, not a crash: said, not passed over for an older checkpoint.
+    writeFileSync(path, `${JSON.stringify(long)}\nnot json\n`);
+    expect(readLastLine(path)).toEqual({ malformed: true });
     writeFileSync(path, 'not json\n{"torn":');
     expect(readLastLine(path)).toEqual({ malformed: true });
+    writeFileSync(path, '{"torn":');
+    expect(readLastLine(path)).toBeNull();
     writeFileSync(path, '\n\n');
     expect(readLastLine(path)).toBeNull();
   });

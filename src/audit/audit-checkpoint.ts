@@ -179,9 +179,10 @@ export class CheckpointFile {
 }
 
 /**
- * Reads the last line of a file that is whole JSON, backwards in 64 KiB steps: a line torn by a crash while it
- * was appended is passed over for the one before it (the last checkpoint written whole). Null if the file is
- * missing or holds no such line; `{ malformed: true }` if it has lines and none of them parses.
+ * Reads the last checkpoint line of a file, backwards in 64 KiB steps. A fragment at the very end without its
+ * newline that does not parse is a write a crash cut short: passed over for the line before it. A whole line
+ * that does not parse is damage, not a crash: `{ malformed: true }`, for verification to report. Null if the
+ * file is missing or holds no line.
  */
 export function readLastLine(path: string): unknown {
   let size: number;
@@ -193,10 +194,12 @@ export function readLastLine(path: string): unknown {
   }
   const fd = openSync(path, 'r');
   try {
+    const last = Buffer.alloc(1);
+    const endsWithNewline = size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a;
     const step = 64 * 1024;
     let end = size;
     let tail = Buffer.alloc(0);
-    let sawLine = false;
+    let lastLine = true; // the next line met is the file's last one
     while (end > 0) {
       const start = Math.max(0, end - step);
       const chunk = Buffer.alloc(end - start);
@@ -215,16 +218,17 @@ export function readLastLine(path: string): unknown {
           .trim();
         stop = Math.max(nl, 0);
         if (!line) continue;
-        sawLine = true;
+        const cutShort = lastLine && !endsWithNewline;
+        lastLine = false;
         try {
           return JSON.parse(line) as unknown;
         } catch {
-          // torn or damaged: the line before it
+          if (!cutShort) return { malformed: true };
         }
       }
       tail = tail.subarray(0, stop);
     }
-    return sawLine ? { malformed: true } : null;
+    return null;
   } finally {
     closeSync(fd);
   }
