@@ -2,7 +2,13 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import type { TestApp } from './support/app';
 import { caseBody, DEMO_PASSWORD, signInAll, startDemoApp, Tokens } from './support/casework';
-import { codeFor, givenSignedIn, givenSignedInWithTotp, TEST_PASSWORD } from './support/identity';
+import {
+  codeFor,
+  givenOrganization,
+  givenSignedIn,
+  givenSignedInWithTotp,
+  TEST_PASSWORD,
+} from './support/identity';
 import { statementsDuring } from './support/statements';
 import { withBearer } from './support/http';
 
@@ -266,14 +272,46 @@ describe('emergency break-glass access (end to end)', () => {
          WHERE u.username = 'supervisor.hanoi' AND e.action = 'break_glass.review' AND e.resource_id IS NULL`,
       );
       expect(logged.some((l) => l.returned_ids.includes(grantId))).toBe(true);
-      // A national supervisor's read of the queue belongs to the provinces of the grants it showed as well.
+      // A grant in Hải Phòng too.
+      const haiWard = await givenSignedIn(t, { role: 'ward_officer', wardCodes: ['10507'] });
+      const haiCase = (
+        await withBearer(t, haiWard.token)
+          .post('/api/v1/cases', caseBody({ wardCode: '10507' }))
+          .expect(201)
+      ).body.id as string;
+      const haiPolice = await givenOrganization(t, {
+        name: 'Công an phường Thành Đông (giả định)',
+        sector: 'police',
+        serviceArea: { communeCodes: ['10507'] },
+      });
+      const haiOfficer = await givenSignedIn(t, { role: 'provider', organizationId: haiPolice.id });
+      const haiGrant = (
+        await withBearer(t, haiOfficer.token)
+          .post(`/api/v1/cases/${haiCase}/break-glass`, {
+            justification: JUSTIFICATION,
+            password: TEST_PASSWORD,
+          })
+          .expect(201)
+      ).body.id as string;
+      // A national supervisor's read of the queue: one entry per province of the grants it showed, each in that
+      // province's jurisdiction with that province's grants only (Hà Nội's supervisors see no Hải Phòng ids).
       const national = await givenSignedIn(t, { role: 'supervisor' }); // no province: national
-      const read = await withBearer(t, national.token).get('/api/v1/break-glass').expect(200);
-      const [entry] = await sql<{ jurisdictions: string[] }>(
-        `SELECT jurisdictions FROM audit_events WHERE request_id = $1 AND action = 'break_glass.review'`,
-        [read.body.requestId ?? read.headers['x-request-id']],
+      const read = await withBearer(t, national.token).get('/api/v1/break-glass?pageSize=200').expect(200);
+      const shown = new Map(
+        (read.body.items as { id: string; provinceCode: string }[]).map((i) => [i.id, i.provinceCode]),
       );
-      expect(entry.jurisdictions).toContain('01');
+      expect(shown.get(haiGrant)).toBe('31');
+      expect(shown.get(grantId)).toBe('01');
+      const entries = await sql<{ jurisdictions: string[]; returned_ids: string[] }>(
+        `SELECT jurisdictions, returned_ids FROM audit_events WHERE request_id = $1 AND action = 'break_glass.review'`,
+        [read.headers['x-request-id']],
+      );
+      expect(entries).toHaveLength(2);
+      for (const e of entries) {
+        const provinces = new Set(e.returned_ids.map((id) => shown.get(id)));
+        expect(provinces.size).toBe(1);
+        expect(e.jurisdictions).toContain([...provinces][0]);
+      }
     });
 
     it('pages the queue: a page holds pageSize grants at most, the pages together every one once', async () => {

@@ -239,15 +239,20 @@ export class BreakGlassService {
       );
       const items: BreakGlassView[] = [];
       for (const r of rows) items.push(await this.view(m, r));
-      await this.audit.record(m, p, {
-        action: 'break_glass.review',
-        resourceType: 'break_glass',
-        fields: [],
-        returnedIds: rows.map((r) => r.id),
-        reason: 'break_glass.queue',
-        // The justifications it showed belong to their grants' provinces: their supervisors see the read too.
-        subjectProvinces: [...new Set(rows.map((r) => r.province_code))],
-      });
+      // One entry per province of the grants shown (one with none when the page is empty): its supervisors see
+      // the read of their province's justifications, and the ids of no other province's grants.
+      const byProvince = new Map<string | null, GrantRow[]>(rows.length ? [] : [[null, []]]);
+      for (const r of rows) byProvince.set(r.province_code, [...(byProvince.get(r.province_code) ?? []), r]);
+      for (const [province, shown] of byProvince) {
+        await this.audit.record(m, p, {
+          action: 'break_glass.review',
+          resourceType: 'break_glass',
+          fields: [],
+          returnedIds: shown.map((r) => r.id),
+          reason: 'break_glass.queue',
+          subjectProvinces: province ? [province] : [],
+        });
+      }
       return { items, total, page, pageSize };
     });
   }
