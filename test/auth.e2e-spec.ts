@@ -268,6 +268,37 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     }
   });
 
+  it('pruning the throttle removes rows whose window and lock are over, and passes over a row a sign-in holds', async () => {
+    const throttle = t.app.get(LoginThrottleService);
+    const db = t.app.get(DataSource);
+    const key = (name: string) => `a:prune-${name}-${randomUUID()}`;
+    const [over, locked, recent, held] = ['over', 'locked', 'recent', 'held'].map(key);
+    await db.query(
+      `INSERT INTO login_throttle (key, failures, window_started_at, locked_until) VALUES
+         ($1, 3, now() - interval '2 days', NULL),
+         ($2, 0, now() - interval '2 days', now() + interval '1 hour'),
+         ($3, 2, now(), NULL),
+         ($4, 1, now() - interval '2 days', NULL)`,
+      [over, locked, recent, held],
+    );
+    const other = new Client({ connectionString: t.db.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`SELECT 1 FROM login_throttle WHERE key = $1 FOR UPDATE`, [held]);
+      await throttle.prune(); // does not wait for the held row
+      await other.query('COMMIT');
+    } finally {
+      await other.end();
+    }
+    const left = (
+      await db.query<{ key: string }[]>(`SELECT key FROM login_throttle WHERE key = ANY($1)`, [
+        [over, locked, recent, held],
+      ])
+    ).map((r) => r.key);
+    expect(left.sort()).toEqual([held, locked, recent].sort());
+  });
+
   it('a successful sign-in clears the account’s failure count', async () => {
     await givenUser(t, { role: 'ward_officer', username: 'ward.reset' });
     for (let i = 0; i < 4; i++)

@@ -123,9 +123,12 @@ export class LoginThrottleService {
   async prune(): Promise<number> {
     const rows = returnedRows(
       await this.dataSource.query(
+        // In key order, skipping rows a sign-in holds: never one row each with an attempt's begin().
         `DELETE FROM login_throttle
-        WHERE window_started_at < now() - make_interval(secs => $1)
-          AND (locked_until IS NULL OR locked_until < now())
+        WHERE key IN (SELECT key FROM login_throttle
+                       WHERE window_started_at < now() - make_interval(secs => $1)
+                         AND (locked_until IS NULL OR locked_until < now())
+                       ORDER BY key FOR UPDATE SKIP LOCKED)
         RETURNING key`,
         [this.config.auth.failureWindowSeconds],
       ),
