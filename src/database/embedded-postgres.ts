@@ -39,6 +39,9 @@ export interface EmbeddedPostgresOptions {
 
 export const SUPERUSER = 'postgres';
 
+/** The longest a start may take while the server says it is starting up (a crash recovery): 15 minutes. */
+const STILL_STARTING_CAP_MS = 15 * 60_000;
+
 /** The longest socket path the platform's `sun_path` holds (108 bytes on Linux, 104 elsewhere, with a NUL). */
 export const SOCKET_PATH_MAX = process.platform === 'linux' ? 107 : 103;
 
@@ -306,7 +309,12 @@ export class EmbeddedPostgres {
   }
 
   private async waitUntilReady(timeoutMs = 60000): Promise<void> {
-    let deadline = Date.now() + timeoutMs;
+    const began = Date.now();
+    let deadline = began + timeoutMs;
+    // However long it says it is starting: a cluster that never gets there (a standby.signal left in it) must
+    // fail in the end, and meanwhile say why the start takes so long.
+    const cap = began + Math.max(timeoutMs, STILL_STARTING_CAP_MS);
+    let saidAt = began;
     for (;;) {
       if (this.child?.exitCode !== null || this.child?.signalCode !== null) {
         const output = this.recentOutput.join('\n');
@@ -324,7 +332,15 @@ export class EmbeddedPostgres {
         await client.end().catch(() => undefined);
         // Up and working through its start (crash recovery replaying the WAL): not stopped halfway, which would
         // only make the next start begin the recovery again.
-        if ((e as { code?: unknown }).code === '57P03') deadline = Date.now() + timeoutMs;
+        if ((e as { code?: unknown }).code === '57P03') {
+          deadline = Math.min(Date.now() + timeoutMs, cap);
+          if (Date.now() - saidAt >= 30_000) {
+            saidAt = Date.now();
+            this.options.onLog?.(
+              `WARNING:  still starting up after ${Math.round((saidAt - began) / 1000)} s (recovering?): waiting`,
+            );
+          }
+        }
       }
       if (Date.now() > deadline) {
         await this.stop();
