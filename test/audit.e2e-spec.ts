@@ -216,19 +216,21 @@ describe('access log (end to end)', () => {
     const page = await get('national', 'events?pageSize=2&page=2').expect(200);
     expect(page.body.items).toHaveLength(2);
     expect(page.body.total).toBeGreaterThanOrEqual(5);
-    // Each read adds an entry: the pages after the first, pinned to its untilSeq, list the same entries, and
-    // the total does not move.
+    // Each read adds an entry: walked by nextBeforeSeq, the pages after the first repeat and skip nothing.
     const first = await get('national', 'events?pageSize=2').expect(200);
-    const { untilSeq, total } = first.body as { untilSeq: number; total: number };
-    expect(untilSeq).toBe(first.body.items[0].seq);
-    const second = await get('national', `events?pageSize=2&page=2&untilSeq=${untilSeq}`).expect(200);
-    expect(second.body).toMatchObject({ total, untilSeq });
+    const { nextBeforeSeq } = first.body as { nextBeforeSeq: number };
+    expect(nextBeforeSeq).toBe(first.body.items[1].seq);
+    const second = await get('national', `events?pageSize=2&beforeSeq=${nextBeforeSeq}`).expect(200);
     const seqs = [...first.body.items, ...second.body.items].map((i: { seq: number }) => i.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
     expect(new Set(seqs).size).toBe(4);
-    // Unpinned, the second page starts one entry later: the first page's read is now the newest entry.
+    // The same four, read at once (the two reads since are newer than all of them).
+    const together = await get('national', `events?pageSize=4&beforeSeq=${seqs[0] + 1}`).expect(200);
+    expect(together.body.items.map((i: { seq: number }) => i.seq)).toEqual(seqs);
+    // By offset instead, the pages move with every read (each is a newer entry), and so does the total.
     const moved = await get('national', 'events?pageSize=2&page=2').expect(200);
-    expect(moved.body.total).toBeGreaterThan(total);
+    expect(moved.body.items[0].seq).toBeGreaterThan(second.body.items[0].seq);
+    expect(moved.body.total).toBeGreaterThan(first.body.total);
     // A period that ends before it starts is a mistake, not an empty list.
     const reversed = await get('national', 'events?from=2026-12-01&to=2026-11-01').expect(400);
     expect(reversed.body.errors[0].field).toBe('from');
@@ -238,10 +240,10 @@ describe('access log (end to end)', () => {
       'outcome=maybe',
       'from=yesterday',
       'page=0',
-      'untilSeq=0',
-      'untilSeq=x',
-      'untilSeq=1e21',
-      'untilSeq=99999999999999999999',
+      'beforeSeq=0',
+      'beforeSeq=x',
+      'beforeSeq=1e21',
+      'beforeSeq=99999999999999999999',
       'name=x',
     ]) {
       const res = await get('national', `events?${bad}`).expect(400);

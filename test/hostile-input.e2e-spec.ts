@@ -453,7 +453,7 @@ describe('hostile input (property-based)', () => {
               'to',
               'page',
               'pageSize',
-              'untilSeq',
+              'beforeSeq',
             ]).map((q) => ['/api/v1/audit/events', q] as const),
           ),
           async ([path, q]) => {

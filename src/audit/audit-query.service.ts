@@ -127,19 +127,9 @@ export class AuditQueryService {
     filter('e.at < :to', 'to', to);
 
     return this.dataSource.transaction(async (m) => {
-      // Pinned to the newest matching entry when the list is first read: the pages after it (which send it
-      // back) list the same entries, though each read adds one.
-      let untilSeq = q.untilSeq ?? null;
-      if (untilSeq === null) {
-        const [newest] = await this.query<{ seq: string | null }>(
-          m,
-          `SELECT max(seq) AS seq FROM audit_events e WHERE ${where.join(' AND ')}`,
-          params,
-        );
-        untilSeq = newest?.seq == null ? null : Number(newest.seq);
-      }
-      filter('e.seq <= :untilSeq', 'untilSeq', untilSeq ?? undefined);
       const condition = where.join(' AND ');
+      // A page after the one that ended at beforeSeq (keyset: entries written meanwhile shift nothing).
+      const older = q.beforeSeq === undefined ? '' : 'AND e.seq < :beforeSeq';
       const rows = await this.query<EventRow>(
         m,
         `SELECT seq, at, actor_id, actor_role, actor_org_id, actor_communes, action,
@@ -147,9 +137,9 @@ export class AuditQueryService {
                   outcome, reason, ip, user_agent, request_id, returned_ids,
                   CASE WHEN ${hidden} THEN NULL ELSE e.province_code END AS province_code,
                   CASE WHEN ${hidden} THEN NULL ELSE e.commune_code END AS commune_code
-             FROM audit_events e WHERE ${condition}
+             FROM audit_events e WHERE ${condition} ${older}
             ORDER BY seq DESC LIMIT :limit OFFSET :offset`,
-        { ...params, limit: pageSize, offset: (page - 1) * pageSize },
+        { ...params, beforeSeq: q.beforeSeq, limit: pageSize, offset: (page - 1) * pageSize },
       );
       const [count] = await this.query<{ n: string }>(
         m,
@@ -163,7 +153,8 @@ export class AuditQueryService {
         caseId: q.caseId ?? null,
         resourceId: q.actorId ?? null,
       });
-      return { items: rows.map(eventView), total: Number(count?.n ?? 0), untilSeq, page, pageSize };
+      const nextBeforeSeq = rows.length === pageSize ? Number(rows[rows.length - 1].seq) : null;
+      return { items: rows.map(eventView), total: Number(count?.n ?? 0), nextBeforeSeq, page, pageSize };
     });
   }
 

@@ -36,15 +36,15 @@ export class AuditEventsQuery extends PageQueryDto {
     minimum: 1,
     maximum: Number.MAX_SAFE_INTEGER,
     description:
-      'Only entries up to this seq: send the untilSeq of the first page with the pages after it, so that they are ' +
-      'pages of the same list (every read of the log adds an entry; without it the pages would move by one)',
+      'Only entries older than this seq: the nextBeforeSeq of the page before. Walking the list so (page 1 each ' +
+      'time) repeats and skips no entry, whatever is written meanwhile (every read of the log adds one)',
   })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
   @Min(1)
   @Max(Number.MAX_SAFE_INTEGER) // beyond it, 1e21 is an "integer" PostgreSQL cannot read as a bigint
-  untilSeq?: number;
+  beforeSeq?: number;
 }
 
 export class AuditEventView {
@@ -86,9 +86,9 @@ export class AuditEventList {
   @ApiProperty({
     nullable: true,
     type: Number,
-    description: 'The newest seq this list holds (the one asked for, or the newest matching now): pass it on',
+    description: "The beforeSeq of the next page (the seq of this page's last entry); null on the last page",
   })
-  untilSeq!: number | null;
+  nextBeforeSeq!: number | null;
   @ApiProperty() page!: number;
   @ApiProperty() pageSize!: number;
 }
