@@ -16,6 +16,7 @@ import {
   givenUser,
   TEST_PASSWORD,
 } from './support/identity';
+import { statementsDuring } from './support/statements';
 import { waitFor } from './support/wait';
 
 const PROBLEM = /^application\/problem\+json/;
@@ -110,9 +111,13 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
           )
       )[0].n as number;
     const before = await entries();
-    const spaced = await login({ username: 'ward longbien', password: 'whatever-password-1' }).expect(401);
+    const { result: spaced, statements } = await statementsDuring(() =>
+      login({ username: 'ward longbien', password: 'whatever-password-1' }).expect(401),
+    );
     expect(spaced.body.code).toBe('auth.invalid_credentials');
     expect(await entries()).toBe(before + 1); // counted and on record, as any unknown user
+    // Not looked up: no account can have that name (the users table's pattern).
+    expect(statements.filter((q) => /FROM "users"/.test(q))).toEqual([]);
     // No text Haven keeps holds a NUL character: refused before any handler, as a malformed body is.
     const nul = await login({ username: 'ward\u0000longbien', password: 'whatever-password-1' }).expect(400);
     expect(nul.body.code).toBe('request.validation');

@@ -186,7 +186,12 @@ describe('service process lifecycle (npm start)', () => {
 
   it('SIGTERM under load: in-flight requests finish, new ones are refused, nothing answered 2xx is lost', async () => {
     const drain = await embeddedEnv('drain-');
-    const env = { ...drain.env, HAVEN_DEMO_PASSWORD: 'drain-test-password-1' };
+    // A higher per-account limit: the sign-ins below are counted together before their password checks.
+    const env = {
+      ...drain.env,
+      HAVEN_DEMO_PASSWORD: 'drain-test-password-1',
+      HAVEN_LOGIN_MAX_FAILURES: '50',
+    };
     const base = `http://127.0.0.1:${env.PORT}`;
     const signIn = async (): Promise<string> => {
       const res = await fetch(`${base}/api/v1/auth/login`, {
@@ -215,8 +220,9 @@ describe('service process lifecycle (npm start)', () => {
         () => ({ status: 0 }),
       );
     // Sign-ins too, sent first so that the service reads them before the signal: their password check runs in
-    // worker threads that stop at shutdown.
-    const signIns = Array.from({ length: 4 }, () =>
+    // worker threads that stop at shutdown. Twelve of them queue behind one or two hashing workers for longer
+    // than the first registration takes, on a fast machine too, so that some are under way at the signal.
+    const signIns = Array.from({ length: 12 }, () =>
       fetch(`${base}/api/v1/auth/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
