@@ -17,7 +17,7 @@ import {
   TEST_PASSWORD,
 } from './support/identity';
 import { statementsDuring } from './support/statements';
-import { waitFor } from './support/wait';
+import { someoneWaitsForALock } from './support/wait';
 
 const PROBLEM = /^application\/problem\+json/;
 
@@ -252,17 +252,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       await other.query(`BEGIN; SET LOCAL lock_timeout = '5s'`);
       await other.query(`SELECT 1 FROM login_throttle WHERE key = $1 FOR UPDATE`, [keys.account]);
       const success = throttle.recordSuccess(keys);
-      await waitFor(
-        async () =>
-          (
-            await other.query(
-              `SELECT count(*)::int AS n FROM pg_stat_activity
-                WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-            )
-          ).rows[0].n > 0,
-        5_000,
-        10,
-      );
+      await someoneWaitsForALock(async (q) => (await other.query<{ n: number }>(q)).rows);
       // The success waits holding nothing: the other attempt takes the address's row at once.
       await other.query(`SELECT 1 FROM login_throttle WHERE key = $1 FOR UPDATE`, [keys.ip]);
       await other.query('COMMIT');

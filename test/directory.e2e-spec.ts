@@ -14,7 +14,8 @@ import {
   givenSignedIn,
   givenUser,
 } from './support/identity';
-import { waitFor } from './support/wait';
+import { held } from './support/gate';
+import { someoneWaitsForALock } from './support/wait';
 import { withBearer } from './support/http';
 
 const PROBLEM = /^application\/problem\+json/;
@@ -601,48 +602,26 @@ describe('administrators administering administrators (end to end)', () => {
     const users = t.app.get(UsersService);
     // The first run is held inside its transaction, its account written and its check made, until the second
     // waits for it: without the lock the second would see no administrator and make one too.
-    const repo = t.app.get(UsersRepository);
-    const check = repo.activeAdminIds.bind(repo);
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    let checked!: () => void;
-    const hit = new Promise<void>((r) => (checked = r));
-    let holding = true;
-    const spy = jest.spyOn(repo, 'activeAdminIds').mockImplementation(async (opts, manager) => {
-      const ids = await check(opts, manager);
-      if (manager && holding) {
-        holding = false;
-        checked();
-        await released;
-      }
-      return ids;
+    // (The second's check waits for the lock, and the gate is open by then.)
+    const g = held(t.app.get(UsersRepository), 'activeAdminIds', {
+      when: (...args: Parameters<UsersRepository['activeAdminIds']>) => args[1] !== undefined,
     });
     try {
       const first = users.createFirstAdmin('first.operator', 'an-initial-passphrase-2026').then(
         () => 'made',
         (e: { code?: string }) => e.code,
       );
-      await hit;
+      await g.hit;
       const second = users.createFirstAdmin('second.operator', 'another-initial-passphrase-2026').then(
         () => 'made',
         (e: { code?: string }) => e.code,
       );
-      await waitFor(
-        async () =>
-          (
-            await db.query(
-              `SELECT count(*)::int AS n FROM pg_stat_activity
-                WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-            )
-          )[0].n > 0,
-        5_000,
-        20,
-      );
-      release();
+      await someoneWaitsForALock((q) => db.query(q));
+      g.release();
       expect([await first, await second]).toEqual(['made', 'conflict.state']);
     } finally {
-      release();
-      spy.mockRestore();
+      g.release();
+      g.restore();
     }
     const active = await db.query(
       `SELECT username FROM users WHERE role = 'admin' AND status = 'active' AND NOT demo_account`,

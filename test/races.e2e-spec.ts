@@ -11,50 +11,11 @@ import { CasesRepository } from '../src/cases/cases.repository';
 import { OrganizationsRepository } from '../src/directory/organizations.repository';
 import { ReferralsRepository } from '../src/referrals/referrals.repository';
 import type { TestApp } from './support/app';
-import { waitFor } from './support/wait';
+import { held, releaseAllGates } from './support/gate';
+import { someoneWaitsForALock } from './support/wait';
 import { caseBody, DEMO_PASSWORD, giveConsent, signInAll, startDemoApp, Tokens } from './support/casework';
 import { givenOrganization, givenSignedIn, TEST_PASSWORD } from './support/identity';
 import { withBearer } from './support/http';
-
-/** Gates not released yet: a failing test must not leave a request waiting (the app could not close). */
-const unreleased: (() => void)[] = [];
-
-/** A point where a request waits (`hit` once it is there) until the test lets it go on (`release`). */
-function gate() {
-  let release!: () => void;
-  let reached!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  const hit = new Promise<void>((r) => (reached = r));
-  unreleased.push(release);
-  return { release, reached, released, hit };
-}
-
-/**
- * Holds the calls of `target[method]` (those `when` picks; every one by default) until the test releases the
- * gate: after they have returned (their locks still held, their result not used yet), or with `before`, before
- * they run. `hit` once one is there.
- */
-function held<T extends object>(
-  target: T,
-  method: keyof T & string,
-  opts: { before?: boolean; when?: (...args: any[]) => boolean } = {},
-) {
-  const g = gate();
-  const host = target as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  const original = host[method];
-  const hold = async () => {
-    g.reached();
-    await g.released;
-  };
-  jest.spyOn(host, method).mockImplementation(async function (this: unknown, ...args: unknown[]) {
-    const holding = opts.when?.(...args) ?? true;
-    if (holding && opts.before) await hold();
-    const result = await original.apply(this, args);
-    if (holding && !opts.before) await hold();
-    return result;
-  });
-  return g;
-}
 
 /**
  * Two requests interleaved at the point where one of them used to decide on a row it had not locked: each test
@@ -84,18 +45,7 @@ describe('concurrent changes', () => {
   const newCase = async () =>
     (await as(tok['ward.longbien']).post('/api/v1/cases', caseBody()).expect(201)).body.id as string;
   /** Until some statement of this database waits for a row lock (up to 5 s). */
-  const someoneWaitsForALock = () =>
-    waitFor(
-      async () =>
-        (
-          await sql<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_stat_activity
-              WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-          )
-        )[0].n > 0,
-      5_000,
-      20,
-    );
+  const someoneWaitsForALockHere = () => someoneWaitsForALock((q) => sql<{ n: number }>(q));
 
   /** ward.longbien refers case `caseId` to `organizationId` under `consentId`; the answer, whatever it is. */
   const refer = (caseId: string, organizationId: string, consentId: string) =>
@@ -146,7 +96,7 @@ describe('concurrent changes', () => {
     await t.close();
   });
   afterEach(() => {
-    for (const release of unreleased.splice(0)) release();
+    releaseAllGates();
     jest.restoreAllMocks();
   });
 
@@ -163,7 +113,7 @@ describe('concurrent changes', () => {
     await g.hit;
     // The change waits for the referral's transaction (the organisation is share-locked by it)…
     const changing = changeOrganization(org.id, { sector: 'health' });
-    await someoneWaitsForALock();
+    await someoneWaitsForALockHere();
     g.release();
     expect((await creating).status).toBe(201);
     await changing;
@@ -187,7 +137,7 @@ describe('concurrent changes', () => {
     const { g, changing } = await areaChangeHeld(org.id, ['00118']);
     // …while the referral waits for it.
     const creating = refer(caseId, org.id, consentId);
-    await someoneWaitsForALock();
+    await someoneWaitsForALockHere();
     g.release();
     expect((await changing).status).toBe(200);
     const created = await creating;
@@ -224,7 +174,7 @@ describe('concurrent changes', () => {
     const caseId = await newCase(); // in 00145
     const { g, changing } = await areaChangeHeld(org.id, ['00118']);
     const opening = breakGlass(token, caseId, TEST_PASSWORD).then((r) => r);
-    await someoneWaitsForALock();
+    await someoneWaitsForALockHere();
     g.release();
     expect((await changing).status).toBe(200);
     expect((await opening).status).toBe(404);
@@ -276,7 +226,7 @@ describe('concurrent changes', () => {
       const reviewing = as(tok['supervisor.hanoi'])
         .post(`/api/v1/break-glass/${first}/review`, { justified: false })
         .then((r) => r);
-      await someoneWaitsForALock(); // the review, for the case
+      await someoneWaitsForALockHere(); // the review, for the case
       g.release();
       const [opened, reviewed] = await Promise.all([opening, reviewing]);
       expect([opened.status, reviewed.status]).toEqual([201, 200]);
@@ -344,7 +294,7 @@ describe('concurrent changes', () => {
     const withdrawing = as(tok['ward.longbien'])
       .delete(`/api/v1/cases/${caseId}/consents/${consentId}`)
       .then((r) => r);
-    await someoneWaitsForALock();
+    await someoneWaitsForALockHere();
     g.release();
     expect((await noting).status).toBe(201);
     expect((await withdrawing).status).toBe(200);

@@ -9,8 +9,9 @@ import { DEMO_SEED_STEPS, DemoSeedStep } from './demo-seed';
 import { ADVISORY_LOCKS } from '../advisory-locks';
 
 /**
- * Loads the demo data set in demo mode. It seeds an empty database only (no administrative units and no
- * earlier demo seed), and on a database it seeded before it adds the steps that did not exist then.
+ * Loads the demo data set in demo mode. It seeds an empty database only (no administrative units, accounts or
+ * organisations, and no earlier demo seed), and on a database it seeded before it adds the steps that did not
+ * exist then.
  */
 @Injectable()
 export class DemoSeedService implements OnApplicationBootstrap {
