@@ -29,7 +29,10 @@ export class SearchCasesDto {
   @MaxLength(200)
   fullName?: string;
 
-  @ApiPropertyOptional({ example: '2010-05-17' })
+  @ApiPropertyOptional({
+    example: '2010-05-17',
+    description: 'narrows a fullName search (the name and this date must both match); 400 without fullName',
+  })
   @IsOptional()
   @IsCalendarDate()
   dateOfBirth?: string;
