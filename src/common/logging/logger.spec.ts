@@ -62,6 +62,26 @@ describe('censorSensitive', () => {
     expect(censorSensitive(clean)).toBe(clean);
   });
 
+  it('logs a class instance by its class only, and an error anywhere as its serializer has it', () => {
+    class SurvivorDto {
+      fullName = 'MARK-Nguyễn Thị Giả Định';
+      phone = '0900 000 111';
+    }
+    const failure = Object.assign(new Error('duplicate key: Key (bi_name)=(MARK-value) exists'), {
+      parameters: ['MARK-parameter'],
+      code: '23505',
+    });
+    const { lines, stream } = capture();
+    const logger = createLogger('info', stream);
+    const at = new Date('2026-12-06T00:00:00.000Z');
+    logger.info({ dto: new SurvivorDto(), nested: { error: failure }, at }, 'looked at');
+    const line = JSON.parse(lines[0]) as Record<string, any>;
+    expect(line.dto).toBe('[SurvivorDto]');
+    expect(line.nested.error).toMatchObject({ type: 'Error', code: '23505' });
+    expect(line.at).toBe(at.toISOString());
+    expect(lines[0]).not.toContain('MARK-');
+  });
+
   it('drops what is nested too deep to inspect', () => {
     const deep = { l1: { l2: { l3: { l4: { l5: { l6: { password: 'MARK-deep' } } } } } } };
     expect(JSON.stringify(censorSensitive(deep))).not.toContain('MARK-');
