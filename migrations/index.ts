@@ -18,6 +18,7 @@ import { OrganizationChangeEndsReferrals1764000001700 } from './1764000001700-Or
 import { ServiceRoleNarrowed1764000001800 } from './1764000001800-ServiceRoleNarrowed';
 import { ShreddedCasesClosed1764000001900 } from './1764000001900-ShreddedCasesClosed';
 import { ServicesDelivered1764000002000 } from './1764000002000-ServicesDelivered';
+import { CheckpointIdsGenerated1764000002100 } from './1764000002100-CheckpointIdsGenerated';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -44,4 +45,5 @@ export const MIGRATIONS = [
   ServiceRoleNarrowed1764000001800,
   ShreddedCasesClosed1764000001900,
   ServicesDelivered1764000002000,
+  CheckpointIdsGenerated1764000002100,
 ];

@@ -45,6 +45,11 @@ describe('access log in the database: append-only', () => {
     ['drop the table', `DROP TABLE audit_events`],
     ['switch triggers off for the session', `SET session_replication_role = replica`],
     ['take over the table', `ALTER TABLE audit_events OWNER TO haven_test_app`],
+    [
+      'place a checkpoint above every later one',
+      `INSERT INTO audit_checkpoints (id, seq, at, root, key_id, signature, document) OVERRIDING SYSTEM VALUE
+       VALUES (9000000000000000000, 0, now(), decode(repeat('00', 32), 'hex'), 'x', decode(repeat('00', 64), 'hex'), '{}')`,
+    ],
   ])('the application role cannot %s', async (_what, sql) => {
     const error = await as(f.db.appUrl, sql);
     expect(error?.code).toBe(PERMISSION_DENIED);
