@@ -480,7 +480,15 @@ describe('cases, consent and referrals (end to end)', () => {
           `SELECT fields FROM audit_events WHERE action = 'case.update' AND case_id = $1 ORDER BY seq DESC LIMIT 1`,
           [c.id],
         );
-      expect([...entry.fields].sort()).toEqual(['health', 'perpetrator', 'triage']);
+      // What was written, and what the answer showed (the whole case, to its ward officer).
+      expect([...entry.fields].sort()).toEqual([
+        'contact',
+        'health',
+        'identity',
+        'incident',
+        'perpetrator',
+        'triage',
+      ]);
     });
 
     it('answers the 500s found by the property tests with 400 problems', async () => {

@@ -239,7 +239,8 @@ export class AuditQueryService {
                 count(DISTINCT e.case_id) AS n, date_trunc('hour', e.at) AS window_start,
                 min(e.at) AS first_at, max(e.at) AS last_at, (array_agg(e.seq ORDER BY e.seq))[1:20] AS seqs
            FROM audit_events e
-          WHERE ${base} AND e.action IN ('case.read', 'referral.read') AND e.outcome = 'allowed'
+          -- A case's change answers with the case: it counts as a read of it.
+          WHERE ${base} AND e.action IN ('case.read', 'referral.read', 'case.update') AND e.outcome = 'allowed'
             AND e.case_id IS NOT NULL AND e.actor_id IS NOT NULL
           GROUP BY e.actor_id, date_trunc('hour', e.at)
          HAVING count(DISTINCT e.case_id) >= ${manyCasesPerHour}

@@ -405,17 +405,20 @@ export class CasesService {
         ) {
           await raiseToStatutoryDeadline(m, id, this.config.referrals.deadlinesMinutes);
         }
+        // The answer is the case as it now stands, every section the caller may read: the entry names those as
+        // well as the ones written (a change that changes nothing still discloses them, and says so).
+        const allowed = permittedCaseCategories(ability, 'read', caseSubject(row));
+        const shown = CASE_SECTION_CATEGORIES.filter((c) => allowed.has(c));
         await this.audit.record(m, p, {
           action: 'case.update',
           resourceType: 'case',
           resourceId: id,
           caseId: id,
-          fields: ['triage', ...changed],
+          fields: ['triage', ...new Set([...changed, ...shown])],
           provinceCode: row.provinceCode,
           wardCode: row.wardCode,
         });
         const updated = (await this.cases.findById(m, id))!;
-        const allowed = permittedCaseCategories(ability, 'read', caseSubject(updated));
         return fullView(updated, next, allowed);
       } finally {
         key.wipe();
