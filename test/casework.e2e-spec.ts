@@ -420,6 +420,8 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(res.body).toEqual({ id: c.id, shredded: true });
       const after = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
       expect(after.body.triage).toMatchObject({ shredded: true, gbvType: 'physical_assault' });
+      // Its entry names what it disclosed: the triage facts, nothing of the content that is gone.
+      expect((await entryOf(after.header['x-request-id'], 'fields')).fields).toEqual(['triage']);
       expect(JSON.stringify(after.body)).not.toContain(c.survivor.fullName);
       expect(after.body).not.toHaveProperty('incident.narrative');
       const [key] = await t.app

@@ -224,21 +224,21 @@ export class CasesService {
       }
       const { row } = found;
       const closeReason = readsCloseReason(row, allowed);
+      const encrypted = sealedCategories(row, allowed);
       const entry: AuditEntryInput = {
         action: 'case.read',
         resourceType: 'case',
         resourceId: id,
         caseId: id,
-        // What the view disclosed: the case view carries no notes (they come with their referral), but the
-        // reason a closed case was closed for, to the ward.
-        fields: [...allowed].filter((c) => c !== 'notes' || closeReason),
+        // What the view disclosed: its triage and the sections it opens (none of a crypto-shredded case); no
+        // notes (they come with their referral), but the reason a closed case was closed for, to the ward.
+        fields: ['triage', ...encrypted, ...(closeReason ? (['notes'] as const) : [])],
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
         // A read under an emergency grant is flagged, for the supervisors' review (issue 6, item 7).
         ...(access.breakGlass ? { reason: 'break_glass' } : {}),
       };
       // The ciphertexts come with the entry, in one statement (recordRead): none without it.
-      const encrypted = sealedCategories(row, allowed);
       let view: CaseView;
       if (encrypted.length === 0) {
         await this.audit.recordNow(m, p, entry);
