@@ -68,6 +68,27 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
     await rm(lock);
   });
 
+  it('says so when the socket directory’s path is too long for a socket address, and uses TCP', async () => {
+    const log: string[] = [];
+    const pg = new EmbeddedPostgres({
+      clusterDir: join(root, 'postgres'),
+      socketDir: join(root, 'a-socket-directory-whose-path-is-far-too-long-'.repeat(3)),
+      port,
+      password: 'test-only-superuser',
+      settings: { fsync: 'off' },
+      onLog: (line) => log.push(line),
+    });
+    await pg.start();
+    try {
+      expect(pg.socketDir()).toBeUndefined();
+      expect(log.join('\n')).toMatch(
+        /Unix socket not used, TCP on 127\.0\.0\.1 instead: its path .* is too long/,
+      );
+    } finally {
+      await pg.stop();
+    }
+  });
+
   it('uses the socket again once the directory is usable', async () => {
     const run = await startOnce();
     expect(run.socket).toBe(join(root, 'run'));

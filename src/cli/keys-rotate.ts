@@ -99,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
     if (result.addedVersion) out(`Added KEK ${kek(result.target)}.`);
     out(
       `New data keys must be wrapped with ${kek(result.target)} or later from now on: an instance without it ` +
-        'answers 503 to new registrations until it has the rotated keyring (docs/keys.md).',
+        'answers 503 to new registrations and two-factor set-ups until it has the rotated keyring (docs/keys.md).',
     );
     out(`Re-wrapped ${result.rewrapped} data keys to ${kek(result.target)} in ${seconds}s.`);
     for (const f of result.failed) {

@@ -115,6 +115,12 @@ export class EmbeddedPostgres {
     await this.refuseIfAlreadyRunning();
 
     let socketDir = this.socketDir();
+    if (this.options.socketDir && !socketDir && !this.socketUnusable) {
+      this.withoutSocket(
+        `its path ${this.options.socketDir} is too long for a socket address (${SOCKET_PATH_MAX} bytes with the ` +
+          'file name) or has characters other than ASCII letters, digits and _ . / -',
+      );
+    }
     if (socketDir) {
       try {
         await privateDir(socketDir, osUser);
