@@ -449,6 +449,8 @@ describe('access log (end to end)', () => {
         ['outside_hours', ids.ward, 21],
       ]),
     );
+    // Caught by both windows (on the hour, on the half hour), reported once.
+    expect(rules.filter(([rule]: [string]) => rule === 'many_cases')).toHaveLength(1);
     const outside = res.body.items.find((i: { rule: string }) => i.rule === 'outside_hours');
     // The window is that day in Vietnam: from 17:00 UTC the day before.
     expect(outside).toMatchObject({ windowStart: '2026-10-31T17:00:00.000Z', seqs: expect.any(Array) });
@@ -458,6 +460,43 @@ describe('access log (end to end)', () => {
       'anomalies?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z',
     ).expect(200);
     expect(elsewhere.body.items).toEqual([]);
+  });
+
+  it('a burst split across an hour boundary is caught by the window on the half hour, and reported once', async () => {
+    const audit = t.app.get(AuditService);
+    const ward = user(ids.wardHaiphong, ['10507']);
+    // Tuesday 3 November 2026, 10:50 to 11:10 in Hanoi (03:50 to 04:10 UTC): 19 cases before 11:00, 19 after.
+    const start = Date.parse('2026-11-03T03:50:30.000Z');
+    const now = jest.spyOn(Date, 'now');
+    try {
+      for (let i = 0; i < 38; i++) {
+        now.mockReturnValue(start + i * 30_000);
+        const caseId = `0c000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+        await t.app.get(DataSource).transaction((m) =>
+          audit.record(m, ward, {
+            action: 'case.read',
+            resourceType: 'case',
+            caseId,
+            resourceId: caseId,
+            provinceCode: '31',
+          }),
+        );
+      }
+      for (const minutes of [7.5, 8, 8.5, 10.5, 11, 11.5]) {
+        now.mockReturnValue(start + minutes * 60_000);
+        await audit.recordDenied(ward, { action: 'case.read', resourceType: 'case', provinceCode: '31' });
+      }
+    } finally {
+      now.mockRestore();
+    }
+    const res = await get('haiphong', 'anomalies?from=2026-11-03&to=2026-11-04').expect(200);
+    const found = (res.body.items as { rule: string; actorId: string; count: number; windowStart: string }[])
+      .filter((i) => i.actorId === ids.wardHaiphong)
+      .map((i) => [i.rule, i.count, i.windowStart]);
+    expect(found.sort()).toEqual([
+      ['many_cases', 38, '2026-11-03T03:30:00.000Z'],
+      ['repeated_denials', 6, '2026-11-03T03:30:00.000Z'],
+    ]);
   });
 
   it('looks at a period of at most 31 days that ends after it starts', async () => {

@@ -41,6 +41,13 @@ const REQUEST_MISTAKES = [
 ] as const satisfies readonly ErrorCode[];
 const PROBING_DENIAL = `coalesce(e.reason, '') NOT IN (${REQUEST_MISTAKES.map((c) => `'${c}'`).join(', ')})`;
 
+/**
+ * The hour windows an entry `e` falls in, for the hourly rules: one starting on the hour and one on the half
+ * hour (UTC, whole hours from Vietnam time), so that a burst split across an hour boundary still fills one.
+ */
+const HOUR_WINDOWS = `(VALUES (date_trunc('hour', e.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'),
+  ((date_trunc('hour', (e.at AT TIME ZONE 'UTC') - interval '30 minutes') + interval '30 minutes') AT TIME ZONE 'UTC'))`;
+
 /** The jurisdiction of an entry, for the CASL rules of `AuditEvent` (authz/ability.factory.ts). */
 const AUDIT_COLUMNS: ColumnMap = { provinceCode: { sql: 'e.jurisdictions', array: true } };
 /** The same, over the alias `r0` of the account changes after_admin_reset looks back at. */
@@ -235,22 +242,28 @@ export class AuditQueryService {
     return this.dataSource.transaction(async (m) => {
       const rows = await this.query<AnomalyRow>(
         m,
-        `SELECT 'many_cases' AS rule, e.actor_id, min(e.actor_role) AS actor_role, NULL AS ip,
-                count(DISTINCT e.case_id) AS n, date_trunc('hour', e.at) AS window_start,
+        `SELECT * FROM (
+         SELECT DISTINCT ON (rule, actor_id, ip, first_at, last_at) * FROM (
+         SELECT 'many_cases' AS rule, e.actor_id, min(e.actor_role) AS actor_role, NULL AS ip,
+                count(DISTINCT e.case_id) AS n, w.start AS window_start,
                 min(e.at) AS first_at, max(e.at) AS last_at, (array_agg(e.seq ORDER BY e.seq))[1:20] AS seqs
-           FROM audit_events e
+           FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
           -- A case's change answers with the case: it counts as a read of it.
           WHERE ${base} AND e.action IN ('case.read', 'referral.read', 'case.update') AND e.outcome = 'allowed'
             AND e.case_id IS NOT NULL AND e.actor_id IS NOT NULL
-          GROUP BY e.actor_id, date_trunc('hour', e.at)
+          GROUP BY e.actor_id, w.start
          HAVING count(DISTINCT e.case_id) >= ${manyCasesPerHour}
          UNION ALL
          SELECT 'repeated_denials', e.actor_id, min(e.actor_role), CASE WHEN e.actor_id IS NULL THEN min(e.ip) END,
-                count(*), date_trunc('hour', e.at), min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
-           FROM audit_events e
+                count(*), w.start, min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
+           FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
           WHERE ${base} AND e.outcome = 'denied' AND ${PROBING_DENIAL}
-          GROUP BY e.actor_id, CASE WHEN e.actor_id IS NULL THEN e.ip END, date_trunc('hour', e.at)
+          GROUP BY e.actor_id, CASE WHEN e.actor_id IS NULL THEN e.ip END, w.start
          HAVING count(*) >= ${denialsPerHour}
+         ) hourly
+         -- The same entries caught by both grids are one finding (the window on the hour first).
+         ORDER BY rule, actor_id, ip, first_at, last_at, window_start
+         ) found
          UNION ALL
          SELECT 'outside_hours', e.actor_id, min(e.actor_role), NULL, count(*),
                 (date_trunc('day', ${local}) - interval '7 hours') AT TIME ZONE 'UTC',
