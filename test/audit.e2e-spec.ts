@@ -93,6 +93,37 @@ describe('access log (end to end)', () => {
   function user(userId: string, wardCodes: string[]): AuditActor {
     return { userId, role: 'ward_officer', organizationId: null, wardCodes, provinceCode: null };
   }
+  /**
+   * `n` allowed reads of distinct cases by `actor`, entry i written at `startMs + i * stepMs` (Date.now mocked),
+   * in `provinceCode`; `action(i)` names each (case.read by default).
+   */
+  async function readsAt(
+    actor: AuditActor,
+    n: number,
+    startMs: number,
+    stepMs: number,
+    opts: { provinceCode: string; casePrefix: string; action?: (i: number) => 'case.read' | 'case.update' },
+  ): Promise<void> {
+    const audit = t.app.get(AuditService);
+    const now = jest.spyOn(Date, 'now');
+    try {
+      for (let i = 0; i < n; i++) {
+        now.mockReturnValue(startMs + i * stepMs);
+        const caseId = `${opts.casePrefix}000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+        await t.app.get(DataSource).transaction((m) =>
+          audit.record(m, actor, {
+            action: opts.action?.(i) ?? 'case.read',
+            resourceType: 'case',
+            caseId,
+            resourceId: caseId,
+            provinceCode: opts.provinceCode,
+          }),
+        );
+      }
+    } finally {
+      now.mockRestore();
+    }
+  }
   const summary = (items: { action: string; caseId?: string; actorId: string | null; outcome: string }[]) =>
     items
       .filter((i) => i.action !== 'audit.read')
@@ -413,30 +444,13 @@ describe('access log (end to end)', () => {
   });
 
   it('flags an account that read many cases in an hour, and access outside working hours (Vietnam time)', async () => {
-    const audit = t.app.get(AuditService);
-    const ds = t.app.get(DataSource);
-    const ward = user(ids.ward, ['00145']);
-    // Sunday 1 November 2026, 22:30 in Hanoi (15:30 UTC).
-    const sunday = Date.parse('2026-11-01T15:30:00.000Z');
-    const now = jest.spyOn(Date, 'now');
-    try {
-      for (let i = 0; i < 21; i++) {
-        now.mockReturnValue(sunday + i * 60_000);
-        const caseId = `0b000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-        await ds.transaction((m) =>
-          audit.record(m, ward, {
-            // A change answers with the case: one read in three is one.
-            action: i % 3 === 0 ? 'case.update' : 'case.read',
-            resourceType: 'case',
-            caseId,
-            resourceId: caseId,
-            provinceCode: '01',
-          }),
-        );
-      }
-    } finally {
-      now.mockRestore();
-    }
+    // Sunday 1 November 2026, 22:30 in Hanoi (15:30 UTC), a case a minute; a change answers with the case, so
+    // one read in three is one.
+    await readsAt(user(ids.ward, ['00145']), 21, Date.parse('2026-11-01T15:30:00.000Z'), 60_000, {
+      provinceCode: '01',
+      casePrefix: '0b',
+      action: (i) => (i % 3 === 0 ? 'case.update' : 'case.read'),
+    });
     const res = await get('hanoi', 'anomalies?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z').expect(200);
     const rules = res.body.items.map((i: { rule: string; actorId: string; count: number }) => [
       i.rule,
@@ -467,21 +481,9 @@ describe('access log (end to end)', () => {
     const ward = user(ids.wardHaiphong, ['10507']);
     // Tuesday 3 November 2026, 10:50 to 11:10 in Hanoi (03:50 to 04:10 UTC): 19 cases before 11:00, 19 after.
     const start = Date.parse('2026-11-03T03:50:30.000Z');
+    await readsAt(ward, 38, start, 30_000, { provinceCode: '31', casePrefix: '0c' });
     const now = jest.spyOn(Date, 'now');
     try {
-      for (let i = 0; i < 38; i++) {
-        now.mockReturnValue(start + i * 30_000);
-        const caseId = `0c000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-        await t.app.get(DataSource).transaction((m) =>
-          audit.record(m, ward, {
-            action: 'case.read',
-            resourceType: 'case',
-            caseId,
-            resourceId: caseId,
-            provinceCode: '31',
-          }),
-        );
-      }
       for (const minutes of [7.5, 8, 8.5, 10.5, 11, 11.5]) {
         now.mockReturnValue(start + minutes * 60_000);
         await audit.recordDenied(ward, { action: 'case.read', resourceType: 'case', provinceCode: '31' });

@@ -20,11 +20,13 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
   });
 
   /** Starts a server on the one cluster, runs a query through url(), stops it; what it logged and where it was. */
-  async function startOnce(): Promise<{ log: string[]; socket: string | undefined; host: unknown }> {
+  async function startOnce(
+    socketDir = join(root, 'run'),
+  ): Promise<{ log: string[]; socket: string | undefined; host: unknown }> {
     const log: string[] = [];
     const pg = new EmbeddedPostgres({
       clusterDir: join(root, 'postgres'),
-      socketDir: join(root, 'run'),
+      socketDir,
       port,
       password: 'test-only-superuser',
       settings: { fsync: 'off' },
@@ -69,24 +71,12 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
   });
 
   it('says so when the socket directory’s path is too long for a socket address, and uses TCP', async () => {
-    const log: string[] = [];
-    const pg = new EmbeddedPostgres({
-      clusterDir: join(root, 'postgres'),
-      socketDir: join(root, 'a-socket-directory-whose-path-is-far-too-long-'.repeat(3)),
-      port,
-      password: 'test-only-superuser',
-      settings: { fsync: 'off' },
-      onLog: (line) => log.push(line),
-    });
-    await pg.start();
-    try {
-      expect(pg.socketDir()).toBeUndefined();
-      expect(log.join('\n')).toMatch(
-        /Unix socket not used, TCP on 127\.0\.0\.1 instead: its path .* is too long/,
-      );
-    } finally {
-      await pg.stop();
-    }
+    const run = await startOnce(join(root, 'a-socket-directory-whose-path-is-far-too-long-'.repeat(3)));
+    expect(run.socket).toBeUndefined();
+    expect(run.host).toBe('tcp');
+    expect(run.log.join('\n')).toMatch(
+      /Unix socket not used, TCP on 127\.0\.0\.1 instead: its path .* is too long/,
+    );
   });
 
   it('uses the socket again once the directory is usable', async () => {
