@@ -261,57 +261,9 @@ describe('concurrent changes', () => {
     expect(last.jurisdictions).toEqual(['31']);
   });
 
-  it('a note and the revocation of its referral come one after the other, the note first if it read the referral first', async () => {
-    const [{ id: health }] = await sql<{ id: string }>(
-      `SELECT o.id FROM organizations o JOIN users u ON u.organization_id = o.id WHERE u.username = 'health.longbien'`,
-    );
-    const caseId = await newCase();
-    const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
-      organizationId: health,
-      categories: ['identity'],
-      givenBy: 'survivor',
-    });
-    const referral = (
-      await as(tok['ward.longbien'])
-        .post(`/api/v1/cases/${caseId}/referrals`, {
-          organizationId: health,
-          consentId,
-          services: ['medical_care'],
-          urgency: 'urgent',
-        })
-        .expect(201)
-    ).body.id as string;
-    await as(tok['health.longbien']).post(`/api/v1/referrals/${referral}/accept`).expect(200);
-    const g = held(ReferralsRepository.prototype, 'findById', {
-      when: (...args: Parameters<ReferralsRepository['findById']>) => args[1] === referral,
-    });
-    const noting = as(tok['health.longbien'])
-      .post(`/api/v1/referrals/${referral}/notes`, { text: 'Ghi chú đồng thời (giả định)' })
-      .then((r) => r);
-    await g.hit;
-    jest.restoreAllMocks();
-    // The withdrawal waits for the note's transaction, which holds the referral…
-    const withdrawing = as(tok['ward.longbien'])
-      .delete(`/api/v1/cases/${caseId}/consents/${consentId}`)
-      .then((r) => r);
-    await someoneWaitsForALockHere();
-    g.release();
-    expect((await noting).status).toBe(201);
-    expect((await withdrawing).status).toBe(200);
-    // …so the note was made while the referral was live: its entry comes before the revocation's.
-    const [order] = await sql(
-      `SELECT (SELECT at FROM audit_events WHERE action = 'note.create' AND case_id = $1) <
-              (SELECT at FROM audit_events WHERE action = 'referral.revoke' AND resource_id = $2) AS noted_first`,
-      [caseId, referral],
-    );
-    expect(order).toEqual({ noted_first: true });
-    const [row] = await sql(`SELECT status FROM referrals WHERE id = $1`, [referral]);
-    expect(row.status).toBe('revoked');
-  });
-
   /**
    * A case of ward.longbien with an accepted referral to a demo organisation (`provider`'s), under a consent to
-   * `categories`; returns its survivor's name too.
+   * `categories`; returns its consent and its survivor's name too.
    */
   const acceptedBy = async (
     provider: 'police.longbien' | 'health.longbien',
@@ -339,9 +291,42 @@ describe('concurrent changes', () => {
         .expect(201)
     ).body.id as string;
     await as(tok[provider]).post(`/api/v1/referrals/${referral}/accept`).expect(200);
-    return { caseId, referral, name: (body.survivor as { fullName: string }).fullName };
+    return { caseId, consentId, referral, name: (body.survivor as { fullName: string }).fullName };
   };
   const acceptedByPolice = () => acceptedBy('police.longbien', ['identity'], ['police_protection']);
+
+  it('a note and the revocation of its referral come one after the other, the note first if it read the referral first', async () => {
+    const { caseId, consentId, referral } = await acceptedBy(
+      'health.longbien',
+      ['identity'],
+      ['medical_care'],
+    );
+    const g = held(ReferralsRepository.prototype, 'findById', {
+      when: (...args: Parameters<ReferralsRepository['findById']>) => args[1] === referral,
+    });
+    const noting = as(tok['health.longbien'])
+      .post(`/api/v1/referrals/${referral}/notes`, { text: 'Ghi chú đồng thời (giả định)' })
+      .then((r) => r);
+    await g.hit;
+    jest.restoreAllMocks();
+    // The withdrawal waits for the note's transaction, which holds the referral…
+    const withdrawing = as(tok['ward.longbien'])
+      .delete(`/api/v1/cases/${caseId}/consents/${consentId}`)
+      .then((r) => r);
+    await someoneWaitsForALockHere();
+    g.release();
+    expect((await noting).status).toBe(201);
+    expect((await withdrawing).status).toBe(200);
+    // …so the note was made while the referral was live: its entry comes before the revocation's.
+    const [order] = await sql(
+      `SELECT (SELECT at FROM audit_events WHERE action = 'note.create' AND case_id = $1) <
+              (SELECT at FROM audit_events WHERE action = 'referral.revoke' AND resource_id = $2) AS noted_first`,
+      [caseId, referral],
+    );
+    expect(order).toEqual({ noted_first: true });
+    const [row] = await sql(`SELECT status FROM referrals WHERE id = $1`, [referral]);
+    expect(row.status).toBe('revoked');
+  });
 
   it('a provider’s referral read whose referral is revoked between its check and its fetch hands out nothing', async () => {
     const { referral } = await acceptedByPolice();
