@@ -1,5 +1,4 @@
 import type { EntityManager } from 'typeorm';
-import { returnedRows } from '../database/pg-errors';
 import { lockLiveReferrals } from './referral-ending';
 import { type ResponseDeadlines, STATUTORY_DEADLINE_MINUTES } from './referral-state';
 
@@ -8,26 +7,22 @@ import { type ResponseDeadlines, STATUTORY_DEADLINE_MINUTES } from './referral-s
  * under 16 now known to be at high or critical risk): raised to `urgent` and due as one made now would be (the
  * configured urgent deadline, at most the law's 12 hours), unless already sooner. The caller holds the case's
  * row (FOR UPDATE); the referrals' rows are taken in id order (as every change of several takes them) before
- * any access-log entry, the order a move takes them in. Returns their ids.
+ * any access-log entry, the order a move takes them in.
  */
 export async function raiseToStatutoryDeadline(
   m: EntityManager,
   caseId: string,
   deadlines: ResponseDeadlines,
-): Promise<string[]> {
+): Promise<void> {
   const minutes = Math.min(deadlines.urgent, STATUTORY_DEADLINE_MINUTES);
   await lockLiveReferrals(m, `r.case_id = $1 AND r.status = 'pending'`, [caseId]);
-  const rows = returnedRows<{ id: string }>(
-    await m.query(
-      `UPDATE referrals r
-          SET urgency = CASE WHEN r.urgency = 'routine' THEN 'urgent' ELSE r.urgency END,
-              due_at = least(r.due_at, now() + make_interval(mins => $2)),
-              version = r.version + 1, updated_at = now()
-        WHERE r.case_id = $1 AND r.status = 'pending'
-          AND (r.urgency = 'routine' OR r.due_at > now() + make_interval(mins => $2))
-        RETURNING r.id`,
-      [caseId, minutes],
-    ),
+  await m.query(
+    `UPDATE referrals r
+        SET urgency = CASE WHEN r.urgency = 'routine' THEN 'urgent' ELSE r.urgency END,
+            due_at = least(r.due_at, now() + make_interval(mins => $2)),
+            version = r.version + 1, updated_at = now()
+      WHERE r.case_id = $1 AND r.status = 'pending'
+        AND (r.urgency = 'routine' OR r.due_at > now() + make_interval(mins => $2))`,
+    [caseId, minutes],
   );
-  return rows.map((r) => r.id);
 }

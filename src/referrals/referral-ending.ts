@@ -23,9 +23,10 @@ export function liveReferralSql(alias: string): string {
 const LIVE_REFERRAL = liveReferralSql('r');
 
 /**
- * Locks the live referrals `where` selects (over alias `r`; its parameters from $1 on), in id order, before any
- * access-log entry of the caller's transaction takes a stripe (a referral's move takes its row, then a stripe):
- * for a change that will revoke several after writing entries of its own.
+ * Locks the live referrals `where` selects (over alias `r`, with the case as `c`; its parameters from $1 on),
+ * in id order, as every change of several referrals takes them (two such changes never hold one each while
+ * waiting for the other's), and before any access-log entry of the caller's transaction takes a stripe (a
+ * referral's move takes its row, then a stripe).
  */
 export async function lockLiveReferrals(
   m: EntityManager,
@@ -33,7 +34,8 @@ export async function lockLiveReferrals(
   params: readonly unknown[],
 ): Promise<void> {
   await m.query(
-    `SELECT 1 FROM referrals r WHERE (${where}) AND ${LIVE_REFERRAL} ORDER BY r.id FOR UPDATE`,
+    `SELECT 1 FROM referrals r JOIN cases c ON c.id = r.case_id
+      WHERE (${where}) AND ${LIVE_REFERRAL} ORDER BY r.id FOR UPDATE OF r`,
     params,
   );
 }
@@ -52,13 +54,7 @@ export async function revokeReferrals(
   by: Revoker,
 ): Promise<string[]> {
   const actor = 'system' in by ? null : by;
-  // In id order, as every change of several referrals takes them: two such changes (a withdrawal and a case's
-  // change, say) never hold one each while waiting for the other's.
-  await m.query(
-    `SELECT 1 FROM referrals r JOIN cases c ON c.id = r.case_id
-      WHERE (${where}) AND ${LIVE_REFERRAL} ORDER BY r.id FOR UPDATE OF r`,
-    params,
-  );
+  await lockLiveReferrals(m, where, params);
   const n = params.length;
   const [rows] = await m.query<
     [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
