@@ -21,20 +21,29 @@ export interface RunToolOptions {
  */
 export function runTool(name: string, main: () => Promise<number>, options: RunToolOptions = {}): void {
   main().then(
-    (code) => process.exit(code),
+    (code) => exitAfterOutput(code),
     (e: unknown) => {
       const message = e instanceof Error ? e.message : String(e);
       if (isMisconfiguration(e)) {
         process.stderr.write(`${name}: ${message}\nSee config/env.example.\n`);
-        process.exit(78);
+        exitAfterOutput(78);
       }
       const refused = options.refusal?.(e);
       if (refused) {
         process.stderr.write(`${name} refused: ${refused.message}\n`);
-        process.exit(refused.exitCode);
+        exitAfterOutput(refused.exitCode);
       }
       process.stderr.write(`${name} failed: ${message}\n`);
-      process.exit(options.failureCode ?? 1);
+      exitAfterOutput(options.failureCode ?? 1);
     },
   );
+}
+
+/**
+ * Ends the process with `code` once what was written to standard output and error has gone out (to a pipe or
+ * a file a result could otherwise be cut short), without waiting for handles a library left open.
+ */
+function exitAfterOutput(code: number): void {
+  process.exitCode = code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
