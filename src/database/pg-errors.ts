@@ -4,17 +4,21 @@ type PgErrorLike = {
   driverError?: { code?: unknown; constraint?: unknown };
 };
 
-/** The SQLSTATE of a PostgreSQL error, as pg raises it or as TypeORM wraps it (driverError). */
+/** The first error of `e`'s chain (errorChain) that carries a string code: the database's or the socket's. */
+function coded(e: unknown): PgErrorLike | undefined {
+  for (const err of errorChain(e)) if (typeof err.code === 'string') return err;
+  return undefined;
+}
+
+/** The SQLSTATE of a PostgreSQL error, as pg raises it or as TypeORM (driverError) or a cause wraps it. */
 export function sqlState(e: unknown): unknown {
-  const err = e as PgErrorLike | undefined;
-  return err?.driverError?.code ?? err?.code;
+  return coded(e)?.code;
 }
 
 /** True when `e` is PostgreSQL's unique_violation (23505), optionally on the named constraint or index. */
 export function isUniqueViolation(e: unknown, constraint?: string): boolean {
-  const err = e as PgErrorLike | undefined;
-  const name = err?.driverError?.constraint ?? err?.constraint;
-  return sqlState(e) === '23505' && (constraint === undefined || name === constraint);
+  const err = coded(e);
+  return err?.code === '23505' && (constraint === undefined || err.constraint === constraint);
 }
 
 /**
