@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { LIVE_REFERRAL_STATUSES } from '../authz/subjects';
 import type { AuditService } from '../audit/audit.service';
 import type { AuditActor, AuditRequestMeta } from '../audit/audit.types';
 import type { RevokeCause } from './referral-state';
@@ -17,7 +18,7 @@ export type Revoker = AuditActor | { readonly system: true; readonly request: Au
 
 /** SQL: whether referral `alias` is still live, pending or accepted (what revokeReferrals revokes). */
 export function liveReferralSql(alias: string): string {
-  return `${alias}.status IN ('pending', 'accepted')`;
+  return `${alias}.status IN (${LIVE_REFERRAL_STATUSES.map((st) => `'${st}'`).join(', ')})`;
 }
 
 const LIVE_REFERRAL = liveReferralSql('r');
