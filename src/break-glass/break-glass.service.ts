@@ -241,18 +241,23 @@ export class BreakGlassService {
       for (const r of rows) items.push(await this.view(m, r));
       // One entry per province of the grants shown (one with none when the page is empty): its supervisors see
       // the read of their province's justifications, and the ids of no other province's grants.
-      const byProvince = new Map<string | null, GrantRow[]>(rows.length ? [] : [[null, []]]);
-      for (const r of rows) byProvince.set(r.province_code, [...(byProvince.get(r.province_code) ?? []), r]);
-      for (const [province, shown] of byProvince) {
-        await this.audit.record(m, p, {
+      const byProvince = new Map<string, GrantRow[]>();
+      for (const r of rows) {
+        const shown = byProvince.get(r.province_code);
+        if (shown) shown.push(r);
+        else byProvince.set(r.province_code, [r]);
+      }
+      const entry = (shown: GrantRow[], provinces: string[]) =>
+        this.audit.record(m, p, {
           action: 'break_glass.review',
           resourceType: 'break_glass',
           fields: [],
           returnedIds: shown.map((r) => r.id),
           reason: 'break_glass.queue',
-          subjectProvinces: province ? [province] : [],
+          subjectProvinces: provinces,
         });
-      }
+      if (rows.length === 0) await entry([], []);
+      for (const [province, shown] of byProvince) await entry(shown, [province]);
       return { items, total, page, pageSize };
     });
   }
