@@ -258,7 +258,7 @@ export class AuditService implements EntitySubscriberInterface {
   async refusalsOnRecord<T>(
     actor: AuditActor | null,
     entry: AuditEntryInput,
-    work: () => Promise<T>,
+    work: () => T | Promise<T>,
   ): Promise<T> {
     try {
       return await work();

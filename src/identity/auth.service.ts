@@ -207,9 +207,7 @@ export class AuthService {
     // Already on: nothing to finish (409, as the activation itself says). Checked before the password, which
     // would ask an account with two-factor for a code this request cannot carry.
     const current = await this.userOf(p);
-    await this.audit.refusalsOnRecord(p, entry, () =>
-      Promise.resolve().then(() => assertTotpNotEnabled(current)),
-    );
+    await this.audit.refusalsOnRecord(p, entry, () => assertTotpNotEnabled(current));
     const user = await this.reauth.confirm(p, { password }, entry);
     await this.audit.refusalsOnRecord(p, entry, () =>
       this.totp.activate(user, code, (m) => this.audit.record(m, p, entry)),
