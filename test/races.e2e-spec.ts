@@ -294,6 +294,14 @@ describe('concurrent changes', () => {
     return { caseId, consentId, referral, name: (body.survivor as { fullName: string }).fullName };
   };
   const acceptedByPolice = () => acceptedBy('police.longbien', ['identity'], ['police_protection']);
+  /** Once a read is held at `g` (its grounds checked), the ward revokes `referral`; then the read goes on. */
+  const revokedWhileHeld = async (g: { hit: Promise<void>; release: () => void }, referral: string) => {
+    await g.hit;
+    await as(tok['ward.longbien'])
+      .post(`/api/v1/referrals/${referral}/revoke`, { reason: 'Thu hồi (giả định)' })
+      .expect(200);
+    g.release();
+  };
 
   it('a note and the revocation of its referral come one after the other, the note first if it read the referral first', async () => {
     const { caseId, consentId, referral } = await acceptedBy(
@@ -336,11 +344,7 @@ describe('concurrent changes', () => {
     const reading = as(tok['police.longbien'])
       .get(`/api/v1/referrals/${referral}`)
       .then((r) => r);
-    await g.hit;
-    await as(tok['ward.longbien'])
-      .post(`/api/v1/referrals/${referral}/revoke`, { reason: 'Thu hồi (giả định)' })
-      .expect(200);
-    g.release();
+    await revokedWhileHeld(g, referral);
     const read = await reading;
     expect(read.status).toBe(404);
     expect(JSON.stringify(read.body)).not.toContain('ZZNOTE');
@@ -364,11 +368,7 @@ describe('concurrent changes', () => {
     const reading = as(tok['police.longbien'])
       .get(`/api/v1/cases/${caseId}`)
       .then((r) => r);
-    await g.hit; // checked: the referral was accepted
-    await as(tok['ward.longbien'])
-      .post(`/api/v1/referrals/${referral}/revoke`, { reason: 'Thu hồi (giả định)' })
-      .expect(200);
-    g.release();
+    await revokedWhileHeld(g, referral); // checked: the referral was accepted
     const read = await reading;
     expect(read.status).toBe(404);
     expect(JSON.stringify(read.body)).not.toContain(name);
