@@ -19,6 +19,7 @@ import { ServiceRoleNarrowed1764000001800 } from './1764000001800-ServiceRoleNar
 import { ShreddedCasesClosed1764000001900 } from './1764000001900-ShreddedCasesClosed';
 import { ServicesDelivered1764000002000 } from './1764000002000-ServicesDelivered';
 import { CheckpointIdsGenerated1764000002100 } from './1764000002100-CheckpointIdsGenerated';
+import { KekChecks1764000002200 } from './1764000002200-KekChecks';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -46,4 +47,5 @@ export const MIGRATIONS = [
   ShreddedCasesClosed1764000001900,
   ServicesDelivered1764000002000,
   CheckpointIdsGenerated1764000002100,
+  KekChecks1764000002200,
 ];

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -16,9 +17,10 @@ const launch = launchedPerTest();
 /**
  * After a key rotation raised the database's KEK floor (docs/keys.md), an instance that does not have the
  * rotated keyring yet refuses registrations whole, with a 503 in both languages, and registers again as soon
- * as it has the new version: no data key it makes can become unreadable when the old version is retired.
+ * as it has the new version: no data key it makes can become unreadable when the old version is retired. An
+ * instance holding another key under a version the database knows (KEK checks) is refused the same way.
  */
-describe('the KEK floor (end to end)', () => {
+describe('the KEK floor and the KEK checks (end to end)', () => {
   let t: TestApp;
   let owner: DataSource;
   let tokens: Tokens;
@@ -102,6 +104,69 @@ describe('the KEK floor (end to end)', () => {
       /HAVEN_MASTER_KEY \/ HAVEN_MASTER_KEY_FILE: a key rotation raised the database's KEK floor to haven-kek v2, and this instance's newest KEK version is v1/,
     );
     expect(run.output()).not.toContain(JSON.parse(keyringV1).root as string);
+    // The running instance is unaffected.
+    await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
+  });
+
+  /** The app's keyring with another random key under its newest version (same root, same version numbers). */
+  const withAnotherNewestKey = (document: string): string => {
+    const doc = JSON.parse(document) as { keks: Array<{ key: string }> };
+    doc.keks[doc.keks.length - 1].key = randomBytes(32).toString('base64');
+    return JSON.stringify(doc, null, 2);
+  };
+
+  it('refuses registrations whole while this instance holds another key under its active version, and registers once it does not', async () => {
+    await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
+    const before = await counts();
+    const path = join(t.config.dataDir, 'keys', 'keyring.json');
+    const original = readFileSync(path, 'utf8');
+    const install = (document: string) => {
+      writeFileSync(`${path}.next`, document, { mode: 0o600 });
+      renameSync(`${path}.next`, path);
+    };
+    install(withAnotherNewestKey(original)); // e.g. a keyring prepared twice, the other copy installed here
+    try {
+      const refused = await http()
+        .post('/api/v1/cases')
+        .set(as('ward.longbien'))
+        .set('Accept-Language', 'vi')
+        .send(caseBody())
+        .expect(503);
+      expect(refused.body).toMatchObject({ status: 503, code: 'service.unavailable' });
+      expect(refused.body.detail).toMatch(/không khớp với khóa của các máy chủ khác/);
+      const english = await http()
+        .post('/api/v1/cases')
+        .set(as('ward.longbien'))
+        .send(caseBody())
+        .expect(503);
+      expect(english.body.detail).toMatch(/its keys do not match the other servers' keys/);
+      expect(english.headers['retry-after']).toBeDefined();
+      expect(await counts()).toEqual(before);
+      expect(t.logs.join('')).toMatch(/crypto\.kek_mismatch: this process's haven-kek v\d+ is another key/);
+    } finally {
+      install(original);
+    }
+    await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
+  });
+
+  it('refuses to start an instance holding another key under a version the database knows (exit 78)', async () => {
+    // A registration, so that the active version's check is on record whichever test ran before.
+    await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
+    const current = readFileSync(join(t.config.dataDir, 'keys', 'keyring.json'), 'utf8');
+    const other = withAnotherNewestKey(current);
+    const run = launch({
+      DATABASE_URL: t.db.url,
+      DATABASE_APP_URL: t.db.appUrl,
+      HAVEN_DATA_DIR: await mkdtemp(join(t.config.dataDir, 'other-')),
+      HAVEN_MASTER_KEY: other,
+      PORT: String(await freePort()),
+    });
+    expect(await run.exited).toBe(78);
+    expect(run.output()).toMatch(
+      /HAVEN_MASTER_KEY \/ HAVEN_MASTER_KEY_FILE: this instance's haven-kek v\d+ is another key than the database's data keys are wrapped with/,
+    );
+    const keks = (JSON.parse(other) as { keks: Array<{ key: string }> }).keks;
+    expect(run.output()).not.toContain(keks[keks.length - 1].key);
     // The running instance is unaffected.
     await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
   });

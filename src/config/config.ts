@@ -146,10 +146,13 @@ export class ConfigError extends Error {
 
 /**
  * Whether a failure at start is the configuration's: a bad variable, or key material that cannot be used
- * (HAVEN_MASTER_KEY / _FILE, the keyring). The service and the command-line tools exit 78 (EX_CONFIG) for it.
+ * (HAVEN_MASTER_KEY / _FILE, the keyring, one holding another key under a KEK version than the database knows).
+ * The service and the command-line tools exit 78 (EX_CONFIG) for it.
  */
 export function isMisconfiguration(e: unknown): boolean {
-  return e instanceof ConfigError || isCryptoError(e, 'crypto.config');
+  return (
+    e instanceof ConfigError || isCryptoError(e, 'crypto.config') || isCryptoError(e, 'crypto.kek_mismatch')
+  );
 }
 
 /**

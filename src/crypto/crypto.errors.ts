@@ -11,6 +11,11 @@ export type CryptoErrorCode =
   | 'crypto.key_destroyed'
   /** Not a Haven ciphertext, or a format version this build does not know. */
   | 'crypto.bad_format'
+  /**
+   * This process holds another key under a KEK version than the one the database's data keys are wrapped with
+   * (kek_checks): what it wrapped no other instance could open.
+   */
+  | 'crypto.kek_mismatch'
   /** Missing or unusable key configuration (a message names the variable or file). */
   | 'crypto.config'
   /** A caller passed something the API cannot accept (empty index value, bad owner id, duplicate key). */

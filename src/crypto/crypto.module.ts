@@ -13,26 +13,38 @@ export const KEY_PROVIDER = Symbol('KEY_PROVIDER');
 const CRYPTO_SERVICES = Symbol('CRYPTO_SERVICES');
 
 /**
- * Refuses to start with keys older than the database's KEK floor (docs/keys.md, "The KEK floor"): such an
- * instance could neither create data keys nor read the re-wrapped ones. Runs before any module's bootstrap
- * (the demo seed creates keys there); nothing to check where the module has no database.
+ * Refuses to start with keys the database's data keys cannot be used with (docs/keys.md): a keyring older than
+ * the KEK floor ("The KEK floor"), with which this instance could neither create data keys nor read the
+ * re-wrapped ones, or one holding another key under a version the database knows ("One key per KEK version").
+ * Runs before any module's bootstrap (the demo seed creates keys there); nothing to check where the module has no
+ * database.
  */
 @Injectable()
-class KekFloorCheck implements OnModuleInit {
+class KeyringCheck implements OnModuleInit {
   constructor(@Inject(CRYPTO_SERVICES) private readonly crypto: CryptoServices) {}
 
   async onModuleInit(): Promise<void> {
-    const behind = await this.crypto.dataKeys.floorAboveActive();
-    if (!behind) return;
-    const { active, floor } = behind;
     const where =
       this.crypto.keyProvider.kind === 'file'
         ? 'the development keyring (HAVEN_DATA_DIR/keys/keyring.json)'
         : 'HAVEN_MASTER_KEY / HAVEN_MASTER_KEY_FILE';
-    throw new ConfigError([
-      `${where}: a key rotation raised the database's KEK floor to ${active.kekId} v${floor}, and this ` +
-        `instance's newest KEK version is v${active.version}: install the rotated keyring (docs/keys.md, "The KEK floor").`,
-    ]);
+    const behind = await this.crypto.dataKeys.floorAboveActive();
+    if (behind) {
+      const { active, floor } = behind;
+      throw new ConfigError([
+        `${where}: a key rotation raised the database's KEK floor to ${active.kekId} v${floor}, and this ` +
+          `instance's newest KEK version is v${active.version}: install the rotated keyring (docs/keys.md, "The KEK floor").`,
+      ]);
+    }
+    const mismatched = await this.crypto.dataKeys.kekChecks.mismatched();
+    if (mismatched.length > 0) {
+      const versions = mismatched.map((k) => `${k.kekId} v${k.version}`).join(', ');
+      throw new ConfigError([
+        `${where}: this instance's ${versions} ${mismatched.length > 1 ? 'are other keys' : 'is another key'} than ` +
+          `the database's data keys are wrapped with: every instance must run with the same keyring ` +
+          '(docs/keys.md, "One key per KEK version").',
+      ]);
+    }
   }
 }
 
@@ -57,7 +69,7 @@ export class CryptoModule {
       { provide: FieldEncryptionService, ...from((c) => c.fields) },
       { provide: BlindIndexService, ...from((c) => c.blindIndex) },
       { provide: DataKeyService, ...from((c) => c.dataKeys) },
-      KekFloorCheck,
+      KeyringCheck,
     ];
     if (options) providers.push({ provide: CRYPTO_OPTIONS, useValue: options });
     return {

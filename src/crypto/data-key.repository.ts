@@ -233,6 +233,35 @@ export class DataKeyRepository {
     return r?.min_version ?? null;
   }
 
+  /** The check of `kek` (`kek_checks`: a value wrapped with that version), or null when none is registered. */
+  async kekCheck(kek: KekRef): Promise<Buffer | null> {
+    const [r]: Array<{ wrapped_check: Buffer }> = await this.manager().query(
+      `SELECT wrapped_check FROM kek_checks WHERE kek_id = $1 AND kek_version = $2`,
+      [kek.kekId, kek.version],
+    );
+    return r?.wrapped_check ?? null;
+  }
+
+  /** Registers `wrapped` as the check of `kek` unless one is registered already; true when this one was. */
+  async registerKekCheck(kek: KekRef, wrapped: Buffer): Promise<boolean> {
+    const rows: unknown[] = await this.manager().query(
+      `INSERT INTO kek_checks (kek_id, kek_version, wrapped_check) VALUES ($1, $2, $3)
+       ON CONFLICT (kek_id, kek_version) DO NOTHING RETURNING 1`,
+      [kek.kekId, kek.version, wrapped],
+    );
+    return rows.length > 0;
+  }
+
+  /** Some live data key wrapped with `kek` (any: the first the index gives), or null when none is. */
+  async someLiveOn(kek: KekRef): Promise<DataKeyRow | null> {
+    const [r]: RawRow[] = await this.manager().query(
+      `SELECT ${COLUMNS} FROM data_keys
+        WHERE kek_id = $1 AND kek_version = $2 AND destroyed_at IS NULL LIMIT 1`,
+      [kek.kekId, kek.version],
+    );
+    return r ? toRow(r) : null;
+  }
+
   /**
    * Raises the floor of `kek.kekId` to `kek.version` (never lowers it), then waits until every transaction that
    * was running when the floor committed has ended. The database's triggers read the floor after a writer's

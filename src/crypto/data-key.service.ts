@@ -5,6 +5,7 @@ import type { DataKeyOwner, KekRef } from './crypto.types';
 import { assertOwner, DataKey, dekWrapContext, unwrapStoredDek } from './data-key';
 import type { GatedWrite } from '../database/gated-write';
 import { DataKeyRepository, DataKeyRow, gatedDataKeyInsert, NewDataKeyRow } from './data-key.repository';
+import { KekChecks } from './kek-checks';
 import type { KeyProvider } from './key-provider';
 
 export type ShredResult = 'destroyed' | 'already_destroyed';
@@ -15,10 +16,15 @@ export type ShredResult = 'destroyed' | 'already_destroyed';
  * destroys it for crypto-shredding.
  */
 export class DataKeyService {
+  /** That this process's KEK versions are the keys the database knows under them (docs/keys.md). */
+  readonly kekChecks: KekChecks;
+
   constructor(
     private readonly repository: DataKeyRepository,
     private readonly provider: KeyProvider,
-  ) {}
+  ) {
+    this.kekChecks = new KekChecks(repository, provider);
+  }
 
   /** A new DEK for `owner`; fails with crypto.invalid_input if the owner already has (or had) one. */
   async create(owner: DataKeyOwner, manager?: EntityManager): Promise<DataKey> {
@@ -45,6 +51,7 @@ export class DataKeyService {
     const o = assertOwner(owner);
     const dekId = randomUUID();
     const kek = await this.provider.activeKek();
+    await this.kekChecks.assertUsable(kek);
     const dek = randomBytes(32);
     const wrappedDek = await this.provider.wrapDek(kek, dek, dekWrapContext(o, dekId, kek));
     return { key: new DataKey(o, dekId, dek), row: { owner: o, dekId, kek, wrappedDek } };

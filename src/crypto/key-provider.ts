@@ -28,6 +28,11 @@ export interface KeyProvider {
   addKekVersion(): Promise<KekRef>;
   /** Re-reads key material that may have changed outside this process (a rotation by the CLI). */
   refresh(): Promise<void>;
+  /**
+   * Changes whenever the key material held changes (a keyring re-read with other contents): what was checked of
+   * the keys before (KekChecks) is checked again.
+   */
+  readonly keyEpoch: number;
 }
 
 /** Runs synchronous work as a Promise: a throw becomes a rejection, as callers of async APIs expect. */
@@ -48,6 +53,7 @@ export abstract class LocalKeyringProvider implements KeyProvider {
   abstract readonly kind: string;
   abstract readonly canAddKekVersion: boolean;
   private current?: Keyring;
+  private replaced = 0;
 
   protected constructor(protected readonly sodium: Sodium) {}
 
@@ -66,6 +72,11 @@ export abstract class LocalKeyringProvider implements KeyProvider {
 
   protected replaceKeyring(keyring: Keyring): void {
     this.current = keyring;
+    this.replaced++;
+  }
+
+  get keyEpoch(): number {
+    return this.replaced;
   }
 
   rootSecret(): Uint8Array {

@@ -32,6 +32,7 @@ describe('rotateKeys (PostgreSQL)', () => {
   async function givenCases(n: number): Promise<{ fixture: CryptoFixture; cases: Sealed[] }> {
     await db.dataSource.query('DELETE FROM data_keys');
     await db.dataSource.query('DELETE FROM kek_floors');
+    await db.dataSource.query('DELETE FROM kek_checks');
     const fixture = await givenCrypto(db.dataSource);
     const cases: Sealed[] = [];
     for (let i = 0; i < n; i++) {

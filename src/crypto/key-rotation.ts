@@ -3,6 +3,7 @@ import { CryptoError } from './crypto.errors';
 import type { DataKeyOwner, KekRef } from './crypto.types';
 import { dekWrapContext, unwrapStoredDek } from './data-key';
 import { DataKeyRepository, RewrappedKey } from './data-key.repository';
+import { KekChecks } from './kek-checks';
 import type { KeyProvider } from './key-provider';
 import { ADVISORY_LOCKS } from '../database/advisory-locks';
 
@@ -49,7 +50,8 @@ const MAX_PASSES = 5;
  * from (old version, old wrap) to (new version, new wrap) and readers unwrap with whatever version the row
  * names. Resumable: rows already on the target version are never selected again. Before re-wrapping, it raises
  * the database's KEK floor to the target version (every instance must have it by then: docs/keys.md), and
- * refuses to run with a keyring older than the floor.
+ * refuses to run with a keyring older than the floor, or whose target is another key than the database knows
+ * under that version (crypto.kek_mismatch).
  */
 export async function rotateKeys(
   dataSource: DataSource,
@@ -88,6 +90,9 @@ export async function rotateKeys(
         target = await keyProvider.addKekVersion();
         addedVersion = true;
       }
+      // The target is the key the database knows under its version (registered now when it is new): raising the
+      // floor to another one would leave the instances unable to open what this run wraps.
+      await new KekChecks(repo, keyProvider).assertUsable(target);
       // From now on the database refuses keys wrapped with an older version (kek_floors): an instance still
       // without the target cannot add keys that the list of unused versions below would miss.
       await repo.raiseKekFloor(target, opts.signal);

@@ -52,6 +52,15 @@ describe('the runtime database role', () => {
         client.query(`INSERT INTO kek_floors (kek_id, min_version) VALUES ('haven-kek', 1)`),
       ).rejects.toMatchObject({ code: '42501' });
       await expect(client.query('DELETE FROM kek_floors')).rejects.toMatchObject({ code: '42501' });
+      // A KEK version's check can be read and registered, never replaced or removed.
+      await client.query(
+        `INSERT INTO kek_checks (kek_id, kek_version, wrapped_check) VALUES ('probe-kek', 1, '\\x00')`,
+      );
+      await client.query('SELECT wrapped_check FROM kek_checks');
+      await expect(
+        client.query(`UPDATE kek_checks SET wrapped_check = '\\x01' WHERE kek_id = 'probe-kek'`),
+      ).rejects.toMatchObject({ code: '42501' });
+      await expect(client.query('DELETE FROM kek_checks')).rejects.toMatchObject({ code: '42501' });
       // Rows go only where the service itself deletes them (expired tokens, throttle counters, scopes).
       for (const table of [
         'cases',
@@ -124,6 +133,11 @@ describe('the runtime database role', () => {
         /delete the stripe heads/,
       ],
       [`GRANT UPDATE ON kek_floors TO ${probe}`, `REVOKE UPDATE ON kek_floors FROM ${probe}`, /KEK floor/],
+      [
+        `GRANT UPDATE ON kek_checks TO ${probe}`,
+        `REVOKE UPDATE ON kek_checks FROM ${probe}`,
+        /change the KEK checks/,
+      ],
       [
         `GRANT DELETE ON cases TO ${probe}`,
         `REVOKE DELETE ON cases FROM ${probe}`,

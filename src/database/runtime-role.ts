@@ -108,8 +108,8 @@ const SERVICE_DELETES = [
  * member of it), a role that may create roles (it could grant itself more), each also through a role it may
  * become with SET ROLE (a membership without INHERIT grants nothing until then), or a role granted more than the
  * service needs on the tables that guard integrity: UPDATE, DELETE or TRUNCATE on the log or its checkpoints,
- * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`, DELETE on a table but SERVICE_DELETES,
- * CREATE in schema public. It must be a member of haven_app. (A role supplied through DATABASE_APP_URL is
+ * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`, UPDATE, DELETE or TRUNCATE on `kek_checks`,
+ * DELETE on a table but SERVICE_DELETES, CREATE in schema public. It must be a member of haven_app. (A role supplied through DATABASE_APP_URL is
  * checked so; the embedded server's own is made that way.)
  */
 export async function assertRestrictedRole(dataSource: DataSource): Promise<void> {
@@ -139,7 +139,8 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
               OR has_table_privilege('audit_events', 'TRUNCATE') AS can_change,
             has_table_privilege('audit_checkpoints', 'UPDATE, DELETE, TRUNCATE')
               OR has_table_privilege('audit_chain_heads', 'DELETE, TRUNCATE')
-              OR has_table_privilege('kek_floors', 'INSERT, UPDATE, DELETE, TRUNCATE') AS can_change_guards,
+              OR has_table_privilege('kek_floors', 'INSERT, UPDATE, DELETE, TRUNCATE')
+              OR has_table_privilege('kek_checks', 'UPDATE, DELETE, TRUNCATE') AS can_change_guards,
             (SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> ALL($1::text[])
@@ -153,7 +154,9 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
   if (r?.owner) problems.push('owns the access log (or is a member of its owner)');
   if (r?.can_change) problems.push('may UPDATE, DELETE or TRUNCATE the access log');
   if (r?.can_change_guards) {
-    problems.push('may change the checkpoints, delete the stripe heads or write the KEK floor');
+    problems.push(
+      'may change the checkpoints, delete the stripe heads, write the KEK floor or change the KEK checks',
+    );
   }
   if (r?.deletes.length) {
     problems.push(

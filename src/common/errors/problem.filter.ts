@@ -123,6 +123,9 @@ export class ProblemFilter implements ExceptionFilter {
       return { code: 'service.unavailable', detail: TRY_AGAIN, retryAfterSeconds: 1 };
     }
     if (isKekFloorRefusal(exception)) return { code: 'service.unavailable', detail: KEYS_OUT_OF_DATE };
+    if (exception instanceof CryptoError && exception.code === 'crypto.kek_mismatch') {
+      return { code: 'service.unavailable', detail: KEYS_MISMATCHED };
+    }
     // Something to encrypt or read with the data key of a crypto-shredded case: its content is gone for good.
     if (exception instanceof CryptoError && exception.code === 'crypto.key_destroyed') {
       return { code: 'conflict.state', detail: CASE_SHREDDED };
@@ -159,6 +162,15 @@ const BODY_PARSER_ERRORS: Readonly<Record<string, ErrorCode>> = {
 const KEYS_OUT_OF_DATE: LocalizedText = {
   en: 'New records cannot be encrypted on this server right now: its keys are out of date. Try again shortly; if it persists, tell your administrator.',
   vi: 'Máy chủ này tạm thời không thể mã hóa bản ghi mới vì khóa mã hóa chưa được cập nhật. Vui lòng thử lại sau; nếu vẫn lỗi, hãy báo quản trị viên.',
+};
+
+/**
+ * A data key refused before it was wrapped: this instance holds another key under the active KEK version than
+ * the database knows (KekChecks). Nothing was written; the logged error names the version.
+ */
+const KEYS_MISMATCHED: LocalizedText = {
+  en: "New records cannot be encrypted on this server: its keys do not match the other servers' keys. Tell your administrator.",
+  vi: 'Máy chủ này không thể mã hóa bản ghi mới vì khóa mã hóa của nó không khớp với khóa của các máy chủ khác. Hãy báo quản trị viên.',
 };
 
 const STATUS_TO_CODE: Partial<Record<number, ErrorCode>> = {

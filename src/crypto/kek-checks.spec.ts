@@ -1,0 +1,192 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DataSource } from 'typeorm';
+import { createTestDataSource } from '../../test/support/database';
+import { createCryptoServices, CryptoServices } from './crypto.factory';
+import { CryptoFixture, cryptoErrorOf, givenCrypto } from './crypto.spec-helpers';
+import type { DataKeyOwner } from './crypto.types';
+import { LocalKeyringProvider } from './key-provider';
+import { rotateKeys } from './key-rotation';
+
+/**
+ * One key per KEK version on a database (KekChecks): a process holding another key under a version the database
+ * knows wraps no data key with it, whether it started that way, had its keyring replaced while running, or raced
+ * another process to the version's first data key.
+ */
+describe('KEK checks (PostgreSQL)', () => {
+  let db: { dataSource: DataSource; drop(): Promise<void> };
+  const fixtures: CryptoFixture[] = [];
+  const owner = (): DataKeyOwner => ({ ownerType: 'case', ownerId: randomUUID() });
+
+  beforeAll(async () => {
+    db = await createTestDataSource();
+  });
+  afterAll(async () => {
+    await db?.drop();
+    for (const f of fixtures) f.cleanup();
+  });
+  beforeEach(async () => {
+    await db.dataSource.query('DELETE FROM data_keys');
+    await db.dataSource.query('DELETE FROM kek_checks');
+    await db.dataSource.query('DELETE FROM kek_floors');
+  });
+
+  /** Development keys of their own (a random v1), as a process in another data directory would have. */
+  async function keys(): Promise<CryptoFixture> {
+    const fixture = await givenCrypto(db.dataSource);
+    fixtures.push(fixture);
+    return fixture;
+  }
+
+  /** The services of a process given `document` as HAVEN_MASTER_KEY. */
+  const withKeyring = (fixture: CryptoFixture, document: string): Promise<CryptoServices> =>
+    createCryptoServices({ dataDir: fixture.dataDir, production: false, masterKey: document }, db.dataSource);
+
+  const keyringOf = (fixture: CryptoFixture): string =>
+    readFileSync(join(fixture.dataDir, 'keys', 'keyring.json'), 'utf8');
+
+  /** `document` with another random key under its newest version (the same root and version numbers). */
+  function withAnotherNewestKey(document: string): string {
+    const doc = JSON.parse(document) as { keks: Array<{ key: string }> };
+    doc.keks[doc.keks.length - 1].key = randomBytes(32).toString('base64');
+    return JSON.stringify(doc);
+  }
+
+  const checks = () =>
+    db.dataSource.query<Array<{ kek_id: string; kek_version: number; registered_at: Date }>>(
+      `SELECT kek_id, kek_version, registered_at FROM kek_checks ORDER BY kek_id, kek_version`,
+    );
+  const keyCount = async () =>
+    (await db.dataSource.query<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM data_keys`))[0].n;
+
+  it('registers a version’s check with its first data key; the same keys elsewhere pass it', async () => {
+    const a = await keys();
+    expect(await checks()).toEqual([]);
+    const first = owner();
+    await a.crypto.dataKeys.create(first);
+    const registered = await checks();
+    expect(registered).toMatchObject([{ kek_id: 'haven-kek', kek_version: 1 }]);
+
+    const sameKeys = await a.reopen();
+    expect(await sameKeys.dataKeys.kekChecks.mismatched()).toEqual([]);
+    const second = owner();
+    await sameKeys.dataKeys.create(second);
+    expect(await checks()).toEqual(registered); // checked, not registered again
+    await a.crypto.dataKeys.get(second);
+    await sameKeys.dataKeys.get(first);
+  });
+
+  it('refuses another key under a known version: nothing is stored, and the start-up check names the version', async () => {
+    const a = await keys();
+    await a.crypto.dataKeys.create(owner());
+    const stranger = await keys(); // another random v1 under the same KEK id
+
+    expect(await cryptoErrorOf(() => stranger.crypto.dataKeys.create(owner()))).toBe('crypto.kek_mismatch');
+    expect(await cryptoErrorOf(() => stranger.crypto.dataKeys.prepare(owner()))).toBe('crypto.kek_mismatch');
+    expect(await keyCount()).toBe(1);
+    expect(await checks()).toHaveLength(1);
+    expect(await stranger.crypto.dataKeys.kekChecks.mismatched()).toEqual([
+      { kekId: 'haven-kek', version: 1 },
+    ]);
+    expect(await a.crypto.dataKeys.kekChecks.mismatched()).toEqual([]);
+    // The message names the version and where to look, never a key.
+    const error = await stranger.crypto.dataKeys.create(owner()).then(
+      () => new Error('created'),
+      (e: Error) => e,
+    );
+    expect(error.message).toMatch(/haven-kek v1 is another key than the one the database's data keys/);
+    const strangerKeyring = JSON.parse(keyringOf(stranger)) as { keks: Array<{ key: string }> };
+    expect(error.message).not.toContain(strangerKeyring.keks[0].key);
+  });
+
+  it('judges a version used before the checks existed by its data keys, and registers the check for the right key only', async () => {
+    const a = await keys();
+    const earlier = owner();
+    await a.crypto.dataKeys.create(earlier);
+    await db.dataSource.query('DELETE FROM kek_checks'); // data keys from before the migration
+    const stranger = await keys();
+
+    expect(await stranger.crypto.dataKeys.kekChecks.mismatched()).toEqual([
+      { kekId: 'haven-kek', version: 1 },
+    ]);
+    expect(await cryptoErrorOf(() => stranger.crypto.dataKeys.create(owner()))).toBe('crypto.kek_mismatch');
+    expect(await checks()).toEqual([]);
+
+    const restarted = await a.reopen();
+    expect(await restarted.dataKeys.kekChecks.mismatched()).toEqual([]);
+    await restarted.dataKeys.create(owner());
+    expect(await checks()).toMatchObject([{ kek_id: 'haven-kek', kek_version: 1 }]);
+    await restarted.dataKeys.get(earlier);
+  });
+
+  it('of two keyrings racing to a version’s first data key, exactly one wins', async () => {
+    for (let round = 0; round < 5; round++) {
+      await db.dataSource.query('DELETE FROM data_keys');
+      await db.dataSource.query('DELETE FROM kek_checks');
+      const [a, b] = await Promise.all([keys(), keys()]);
+      const outcomes = await Promise.allSettled([
+        a.crypto.dataKeys.create(owner()),
+        b.crypto.dataKeys.create(owner()),
+      ]);
+      const won = outcomes.filter((o) => o.status === 'fulfilled');
+      const lost = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect(lost[0].message).toMatch(/crypto\.kek_mismatch/);
+      expect(await keyCount()).toBe(1);
+      // The winner's keys open the stored key and pass the check; the loser's do not.
+      const winner = outcomes[0].status === 'fulfilled' ? a : b;
+      const loser = winner === a ? b : a;
+      expect(await winner.crypto.dataKeys.kekChecks.mismatched()).toEqual([]);
+      expect(await loser.crypto.dataKeys.kekChecks.mismatched()).toHaveLength(1);
+    }
+  });
+
+  it('checks again when the keyring changes under a running process', async () => {
+    const a = await keys();
+    await a.crypto.dataKeys.create(owner());
+    const path = join(a.dataDir, 'keys', 'keyring.json');
+    const original = keyringOf(a);
+    const replace = (document: string) => {
+      writeFileSync(`${path}.new`, document, { mode: 0o600 });
+      renameSync(`${path}.new`, path);
+    };
+
+    replace(withAnotherNewestKey(original)); // another key under v1, same root
+    expect(await cryptoErrorOf(() => a.crypto.dataKeys.create(owner()))).toBe('crypto.kek_mismatch');
+    expect(await keyCount()).toBe(1);
+
+    replace(original);
+    await a.crypto.dataKeys.create(owner());
+    expect(await keyCount()).toBe(2);
+  });
+
+  it('a rotation refuses a target version the database knows as another key, before raising the floor', async () => {
+    const a = await keys();
+    await a.crypto.dataKeys.create(owner());
+    const provider = a.crypto.keyProvider as LocalKeyringProvider;
+    // The same keyring prepared twice for production: the same v1, two different v2s.
+    const first = await withKeyring(a, provider.exportWithNewKekVersion().document);
+    const second = await withKeyring(a, provider.exportWithNewKekVersion().document);
+    // One instance got the first document and wrapped a data key with its v2 (since shredded: the newest live
+    // key, which the rotation opens first, is on v1 again).
+    const shredded = owner();
+    await first.dataKeys.create(shredded);
+    await first.dataKeys.shred(shredded);
+
+    expect(await cryptoErrorOf(() => second.dataKeys.create(owner()))).toBe('crypto.kek_mismatch');
+    expect(
+      await cryptoErrorOf(() => rotateKeys(db.dataSource, second.keyProvider, { addVersion: 'never' })),
+    ).toBe('crypto.kek_mismatch');
+    expect(await db.dataSource.query(`SELECT * FROM kek_floors`)).toEqual([]);
+    expect(
+      await db.dataSource.query(`SELECT kek_version AS v FROM data_keys WHERE destroyed_at IS NULL`),
+    ).toEqual([{ v: 1 }]);
+
+    // With the document the database knows, the rotation runs.
+    await expect(
+      rotateKeys(db.dataSource, first.keyProvider, { addVersion: 'never' }),
+    ).resolves.toMatchObject({ completed: true, rewrapped: 1 });
+  });
+});
