@@ -407,6 +407,7 @@ describe('access log (end to end)', () => {
     expect(res.body.rules).toEqual({
       many_cases: bilingual(/at least 20 distinct cases/, /ít nhất 20 vụ việc/),
       repeated_denials: bilingual(/at least 5 denied/, /ít nhất 5 lần/),
+      many_accounts: bilingual(/refused for at least 5 different accounts/, /ít nhất 5 tài khoản khác nhau/),
       after_admin_reset: bilingual(
         /within 24 hours after an administrator created it, reset its password/,
         /trong vòng 24 giờ sau khi/,
@@ -441,6 +442,49 @@ describe('access log (end to end)', () => {
       });
     const again = await get('hanoi', 'anomalies').expect(200);
     expect(again.body.items.filter((i: { actorId: string }) => i.actorId === careless.userId)).toEqual([]);
+  });
+
+  it('flags sign-ins refused for many accounts from one address (password spraying), within the jurisdiction', async () => {
+    const audit = t.app.get(AuditService);
+    const sprayer = '198.51.100.23';
+    const refuse = (userId: string, ip: string) =>
+      audit.recordSignIn({
+        userId,
+        outcome: 'denied',
+        reason: 'auth.invalid_credentials',
+        request: { requestId: randomUUID(), ip },
+      });
+    const accounts: Array<{ id: string }> = [];
+    for (let i = 0; i < 5; i++) accounts.push(await givenUser(t, { role: 'ward_officer' })); // Hà Nội
+    const found = async (as: Parameters<typeof get>[0], ip: string) =>
+      ((await get(as, 'anomalies').expect(200)).body.items as Array<Record<string, unknown>>).filter(
+        (i) => i.ip === ip || accounts.some((a) => a.id === i.actorId),
+      );
+
+    // One guess on each of four accounts: below both rules.
+    for (const a of accounts.slice(0, 4)) await refuse(a.id, sprayer);
+    expect(await found('national', sprayer)).toEqual([]);
+    // The fifth account: found once (both hour grids catch it), by address, with no account named.
+    await refuse(accounts[4].id, sprayer);
+    const spraying = expect.objectContaining({
+      rule: 'many_accounts',
+      ip: sprayer,
+      actorId: null,
+      count: 5,
+      seqs: expect.any(Array),
+    });
+    expect(await found('national', sprayer)).toEqual([spraying]);
+    expect(await found('hanoi', sprayer)).toEqual([spraying]);
+    expect(await found('haiphong', sprayer)).toEqual([]);
+
+    // Many guesses on one account from another address are that account's repeated denials, not spraying.
+    const other = '198.51.100.24';
+    for (let i = 0; i < 5; i++) await refuse(accounts[0].id, other);
+    const one = (await found('national', other)).filter((i) => i.ip === other || i.rule === 'many_accounts');
+    expect(one).toEqual([]);
+    expect(
+      (await found('national', other)).filter((i) => i.rule === 'repeated_denials').map((i) => i.actorId),
+    ).toEqual([accounts[0].id]);
   });
 
   it('flags an account that read many cases in an hour, and access outside working hours (Vietnam time)', async () => {

@@ -58,6 +58,11 @@ const DEFAULT_PAGE_SIZE = 50;
 export const ANOMALY_RULES = {
   manyCasesPerHour: 20,
   denialsPerHour: 5,
+  /**
+   * Accounts whose sign-in was refused from one IP address within one hour (password spraying: a few guesses
+   * on each of many accounts, below denialsPerHour for any one of them).
+   */
+  signInAccountsPerHour: 5,
   workingHours: { from: 7, to: 19, days: { en: 'Monday-Friday', vi: 'thứ Hai-thứ Sáu' } },
   /**
    * Hours after an administrator created an account, reset its password or two-factor, or changed its communes, in
@@ -236,7 +241,8 @@ export class AuditQueryService {
     const params = { ...scope.params, ...changes.params, from, to };
     const base = `${scope.sql} AND e.at >= :from AND e.at < :to`;
     const local = `((e.at AT TIME ZONE 'UTC') + interval '7 hours')`;
-    const { manyCasesPerHour, denialsPerHour, workingHours, afterResetHours } = ANOMALY_RULES;
+    const { manyCasesPerHour, denialsPerHour, signInAccountsPerHour, workingHours, afterResetHours } =
+      ANOMALY_RULES;
     const caseData = `split_part(e.action, '.', 1) IN ('case', 'referral', 'consent', 'note', 'break_glass')`;
 
     return this.dataSource.transaction(async (m) => {
@@ -260,6 +266,14 @@ export class AuditQueryService {
           WHERE ${base} AND e.outcome = 'denied' AND ${PROBING_DENIAL}
           GROUP BY e.actor_id, CASE WHEN e.actor_id IS NULL THEN e.ip END, w.start
          HAVING count(*) >= ${denialsPerHour}
+         UNION ALL
+         -- Attempts on unknown usernames are repeated_denials' (by address); this counts the accounts.
+         SELECT 'many_accounts', NULL, NULL, e.ip, count(DISTINCT e.actor_id), w.start, min(e.at), max(e.at),
+                (array_agg(e.seq ORDER BY e.seq))[1:20]
+           FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
+          WHERE ${base} AND e.action = 'auth.login_failed' AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL
+          GROUP BY e.ip, w.start
+         HAVING count(DISTINCT e.actor_id) >= ${signInAccountsPerHour}
          ) hourly
          -- The same entries caught by both grids are one finding (the window on the hour first).
          ORDER BY rule, actor_id, ip, first_at, last_at, window_start
@@ -304,6 +318,10 @@ export class AuditQueryService {
           repeated_denials: {
             en: `at least ${denialsPerHour} denied accesses within one hour by one account (or, without an account, from one IP address)`,
             vi: `ít nhất ${denialsPerHour} lần truy cập bị từ chối trong một giờ của một tài khoản (hoặc, khi không có tài khoản, từ một địa chỉ IP)`,
+          },
+          many_accounts: {
+            en: `sign-ins refused for at least ${signInAccountsPerHour} different accounts within one hour from one IP address (password spraying)`,
+            vi: `đăng nhập bị từ chối cho ít nhất ${signInAccountsPerHour} tài khoản khác nhau trong một giờ từ cùng một địa chỉ IP (dò mật khẩu hàng loạt)`,
           },
           after_admin_reset: {
             en: `an account accessed case data within ${afterResetHours} hours after an administrator created it, reset its password or two-factor, or changed its communes (whoever knows the password an administrator set can sign in as the account, and an administrator may give an account of their own a commune's cases)`,

@@ -175,13 +175,22 @@ export class AnomaliesQuery {
 }
 
 export class AnomalyView {
-  @ApiProperty({ enum: ['many_cases', 'repeated_denials', 'outside_hours', 'after_admin_reset'] })
+  @ApiProperty({
+    enum: ['many_cases', 'repeated_denials', 'many_accounts', 'outside_hours', 'after_admin_reset'],
+  })
   rule!: string;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) actorId!: string | null;
   @ApiProperty({ nullable: true, type: String }) actorRole!: string | null;
-  @ApiPropertyOptional({ nullable: true, type: String, description: 'For denials without an account' })
+  @ApiPropertyOptional({
+    nullable: true,
+    type: String,
+    description: 'The address: for denials without an account, and for many_accounts',
+  })
   ip?: string | null;
-  @ApiProperty({ description: 'Distinct cases, denials or accesses that triggered the rule' }) count!: number;
+  @ApiProperty({
+    description: 'Distinct cases, denials, accounts (many_accounts) or accesses that triggered the rule',
+  })
+  count!: number;
   @ApiProperty({
     format: 'date-time',
     description: 'Start of the window it happened in: the hour, the day, or the moment of the reset',
