@@ -397,13 +397,12 @@ export class CasesService {
         }
         // A child under 16 now known to be at high or critical risk: the referrals still waiting for an answer
         // become urgent and due as one made now would be (the law's 12 hours at most).
-        const statutory = (c: { childVn: boolean | null; riskLevel: string }) =>
-          statutoryUrgency(c, []) !== null;
-        if (
-          statutory({ childVn: derived.childVn, riskLevel: dto.risk?.level ?? row.riskLevel }) &&
-          !statutory(row)
-        ) {
-          await raiseToStatutoryDeadline(m, id, this.config.referrals.deadlinesMinutes);
+        const statutory = statutoryUrgency(
+          { childVn: derived.childVn, riskLevel: dto.risk?.level ?? row.riskLevel },
+          [],
+        );
+        if (statutory && statutoryUrgency(row, []) === null) {
+          await raiseToStatutoryDeadline(m, id, statutory, this.config.referrals.deadlinesMinutes);
         }
         // The answer is the case as it now stands, every section the caller may read: the entry names those as
         // well as the ones written (a change that changes nothing still discloses them, and says so).

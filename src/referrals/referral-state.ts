@@ -129,8 +129,20 @@ export function atLeast(asked: Urgency, floor: Urgency | null): Urgency {
 export const STATUTORY_DEADLINE_MINUTES = 12 * 60;
 
 /**
- * A new referral's urgency and deadline: as asked, raised to the statutory urgency (when there is one), and then
- * due no later than the law's 12 hours even if the configured deadline of that urgency is longer.
+ * Minutes within which a referral of `urgency` is due: the configured deadline, and no later than the law's
+ * 12 hours when the law calls for urgency (`statutory`, statutoryUrgency's answer) even if that is longer.
+ */
+export function dueMinutes(
+  urgency: Urgency,
+  statutory: Urgency | null,
+  deadlines: ResponseDeadlines,
+): number {
+  return statutory ? Math.min(deadlines[urgency], STATUTORY_DEADLINE_MINUTES) : deadlines[urgency];
+}
+
+/**
+ * A new referral's urgency and deadline: as asked, raised to the statutory urgency (when there is one), and due
+ * within dueMinutes of that urgency.
  */
 export function referralDeadline(
   createdAt: Date,
@@ -139,10 +151,10 @@ export function referralDeadline(
   deadlines: ResponseDeadlines,
 ): { urgency: Urgency; dueAt: Date } {
   const urgency = atLeast(asked, statutory);
-  const due = dueAt(createdAt, urgency, deadlines);
-  if (!statutory) return { urgency, dueAt: due };
-  const latest = createdAt.getTime() + STATUTORY_DEADLINE_MINUTES * 60_000;
-  return { urgency, dueAt: new Date(Math.min(due.getTime(), latest)) };
+  return {
+    urgency,
+    dueAt: new Date(createdAt.getTime() + dueMinutes(urgency, statutory, deadlines) * 60_000),
+  };
 }
 
 export function dueAt(createdAt: Date, urgency: Urgency, deadlines: ResponseDeadlines): Date {
