@@ -221,9 +221,18 @@ export function providerStillGroundedSql(ground: { organizationId: string } | { 
   return 'grant' in ground
     ? `EXISTS (SELECT 1 FROM break_glass_grants g
                 WHERE g.case_id = c.id AND g.user_id = ${ground.grant} AND ${liveGrantSql('g')})`
-    : `EXISTS (SELECT 1 FROM referrals r JOIN consents cs ON cs.id = r.consent_id
-                WHERE r.case_id = c.id AND r.organization_id = ${ground.organizationId} AND r.status = 'accepted'
-                  AND ${consentActiveSql('cs')})`;
+    : `EXISTS (SELECT 1 FROM referrals r
+                WHERE r.case_id = c.id AND r.organization_id = ${ground.organizationId}
+                  AND ${acceptedUnderActiveConsentSql('r')})`;
+}
+
+/**
+ * SQL: the referral `r` (an alias) is accepted under a consent still active: what lets its organisation read the
+ * referral's notes, and (providerStillGroundedSql) the case.
+ */
+export function acceptedUnderActiveConsentSql(r: string): string {
+  return `${r}.status = 'accepted'
+          AND EXISTS (SELECT 1 FROM consents cs WHERE cs.id = ${r}.consent_id AND ${consentActiveSql('cs')})`;
 }
 
 /** The ciphertexts and data key of a row selected with sealedSql; null when there is no row. */

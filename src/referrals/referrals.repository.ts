@@ -5,6 +5,7 @@ import { conditionUses, positional, SqlCondition } from '../authz/sql-scope';
 import {
   type CaseTriageRow,
   CLOSE_REASON_COLUMN,
+  acceptedUnderActiveConsentSql,
   providerStillGroundedSql,
   JOINED_TRIAGE_COLUMNS,
   joinedTriageRow,
@@ -276,7 +277,8 @@ export class ReferralsRepository {
   /**
    * The organisation a referral is made to, share-locked until the caller's transaction ends, and whether it
    * serves the case's commune (lockOrganizationServing): a consent given to a sector reaches only the
-   * organisations of that sector serving it.
+   * organisations of that sector serving it. A method rather than a direct call so that the race tests can hold
+   * a referral's creation at this step (test/races.e2e-spec.ts).
    */
   organization(
     m: EntityManager,
@@ -335,8 +337,7 @@ export class ReferralsRepository {
       // organisation's referrals of the case is (readableCategories' grounds).
       const grounds: string[] = [];
       if (provider && notes) {
-        grounds.push(`r.status = 'accepted' AND EXISTS (SELECT 1 FROM consents cs
-                        WHERE cs.id = r.consent_id AND ${consentActiveSql('cs')})`);
+        grounds.push(acceptedUnderActiveConsentSql('r'));
       }
       if (provider && categories.length > 0) {
         grounds.push(providerStillGroundedSql({ organizationId: p(provider, 'uuid') }));
