@@ -4,43 +4,35 @@ import { DomainError } from '../errors/domain-error';
 /** Deepest JSON nesting a request may have; Haven's deepest body (a case) is 3 levels. */
 export const MAX_JSON_DEPTH = 16;
 
-/** Depth of a parsed JSON value, without recursion (a hostile body must not exhaust the stack). */
-export function jsonDepth(value: unknown, stopAt = Number.POSITIVE_INFINITY): number {
-  let max = 0;
+/** What jsonShapeOf found wrong with a value: nested too deep, or a NUL character in a key or a string. */
+export type JsonShapeProblem = 'too_deep' | 'nul';
+
+/**
+ * The first problem of a parsed JSON or query value, in one walk without recursion (a hostile body must not
+ * exhaust the stack): nesting deeper than `maxDepth` (the walk stops there), else a key or string holding U+0000,
+ * which PostgreSQL cannot store in text (such a value would otherwise reach a statement and fail as a 500).
+ */
+export function jsonShapeOf(value: unknown, maxDepth = MAX_JSON_DEPTH): JsonShapeProblem | null {
+  let nul = false;
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    const d = depth + 1;
-    if (d > max) max = d;
-    if (max > stopAt) return max;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d]);
-  }
-  return max;
-}
-
-/**
- * Whether a string of a parsed JSON or query value (a key or a value, at any depth) holds U+0000, without
- * recursion. PostgreSQL cannot store it in text: such a value would otherwise reach a statement and fail as a 500.
- */
-export function containsNul(value: unknown): boolean {
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const v = stack.pop();
     if (typeof v === 'string') {
-      if (v.includes('\u0000')) return true;
+      if (!nul && v.includes('\u0000')) nul = true;
       continue;
     }
     if (v === null || typeof v !== 'object') continue;
+    const d = depth + 1;
+    if (d > maxDepth) return 'too_deep';
     // One by one: spread into push(), a long array would overflow the call stack (a 500 before routing).
-    if (Array.isArray(v)) for (const item of v as unknown[]) stack.push(item);
+    if (Array.isArray(v)) for (const item of v as unknown[]) stack.push([item, d]);
     else
       for (const [k, child] of Object.entries(v)) {
-        if (k.includes('\u0000')) return true;
-        stack.push(child);
+        if (!nul && k.includes('\u0000')) nul = true;
+        stack.push([child, d]);
       }
   }
-  return false;
+  return nul ? 'nul' : null;
 }
 
 /**
@@ -48,7 +40,9 @@ export function containsNul(value: unknown): boolean {
  * or query strings with a NUL character (no text Haven keeps has one).
  */
 export function jsonShapeMiddleware(req: Request, _res: Response, next: NextFunction): void {
-  if (jsonDepth(req.body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+  // (A query string is never deep: Express parses it flat.)
+  const problem = jsonShapeOf(req.body) ?? jsonShapeOf(req.query);
+  if (problem === 'too_deep') {
     next(
       new DomainError('request.validation', {
         en: `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`,
@@ -57,7 +51,7 @@ export function jsonShapeMiddleware(req: Request, _res: Response, next: NextFunc
     );
     return;
   }
-  if (containsNul(req.body) || containsNul(req.query)) {
+  if (problem === 'nul') {
     next(
       new DomainError('request.validation', {
         en: 'The request holds a NUL character (U+0000), which no text may contain.',
