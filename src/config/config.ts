@@ -161,40 +161,38 @@ export function isMisconfiguration(e: unknown): boolean {
  * may still reach a test instance from another machine.
  */
 export function exposureWarnings(config: AppConfig): string[] {
-  if (config.production || (isLoopbackHost(config.host) && config.trustProxy.length === 0)) {
-    return broadProxyWarnings(config);
-  }
-  const out = [
-    'NODE_ENV is not production while other machines can reach this instance (HOST or HAVEN_TRUST_PROXY): ' +
-      'set NODE_ENV=production for real data, with HAVEN_MASTER_KEY(_FILE) from a secret store',
-  ];
-  if (!config.keys.masterKey && !config.keys.masterKeyFile) {
+  const reachable = !isLoopbackHost(config.host);
+  const out: string[] = [];
+  if (!config.production && (reachable || config.trustProxy.length > 0)) {
     out.push(
-      'the development keyring is kept in HAVEN_DATA_DIR beside the database: a copy of that directory reads every case',
+      'NODE_ENV is not production while other machines can reach this instance (HOST or HAVEN_TRUST_PROXY): ' +
+        'set NODE_ENV=production for real data, with HAVEN_MASTER_KEY(_FILE) from a secret store',
+    );
+    if (!config.keys.masterKey && !config.keys.masterKeyFile) {
+      out.push(
+        'the development keyring is kept in HAVEN_DATA_DIR beside the database: a copy of that directory reads every case',
+      );
+    }
+  }
+  // Proxies trusted by a whole range while other machines can reach the service directly: any client in that
+  // range chooses, with X-Forwarded-For, the address the access log records and the sign-in throttle counts.
+  // Said in production too; the proxies' own addresses are what HAVEN_TRUST_PROXY is for.
+  const broad = reachable ? config.trustProxy.filter(isBroadRange) : [];
+  if (broad.length > 0) {
+    out.push(
+      `HAVEN_TRUST_PROXY names whole ranges (${broad.join(', ')}) while HOST ${config.host} is reachable: a ` +
+        'client in them that reaches the service directly chooses the address the access log and the sign-in ' +
+        'throttle see; name the proxies themselves',
     );
   }
-  return out.concat(broadProxyWarnings(config));
+  return out;
 }
 
-/**
- * Proxies trusted by a whole range while other machines can reach the service directly: any client in that range
- * chooses, with X-Forwarded-For, the address the access log records and the sign-in throttle counts. Said in
- * production too; the proxies' own addresses are what HAVEN_TRUST_PROXY is for.
- */
-function broadProxyWarnings(config: AppConfig): string[] {
-  if (isLoopbackHost(config.host)) return [];
-  const broad = config.trustProxy.filter((item) => {
-    if (item === 'linklocal' || item === 'uniquelocal') return true;
-    const [address, bits] = item.split('/');
-    return bits !== undefined && Number(bits) < (isIP(address) === 4 ? 24 : 64);
-  });
-  return broad.length === 0
-    ? []
-    : [
-        `HAVEN_TRUST_PROXY names whole ranges (${broad.join(', ')}) while HOST ${config.host} is reachable: a ` +
-          'client in them that reaches the service directly chooses the address the access log and the sign-in ' +
-          'throttle see; name the proxies themselves',
-      ];
+/** Whether a HAVEN_TRUST_PROXY item names a range wider than a /24 (IPv4) or a /64 (IPv6), or a named one. */
+function isBroadRange(item: string): boolean {
+  if (item === 'linklocal' || item === 'uniquelocal') return true;
+  const [address, bits] = item.split('/');
+  return bits !== undefined && Number(bits) < (isIP(address) === 4 ? 24 : 64);
 }
 
 /** Whether HOST only listens on this machine (a loopback address or `localhost`). */
