@@ -271,6 +271,11 @@ describe('access log (end to end)', () => {
       'outcome=maybe',
       'from=yesterday',
       'page=0',
+      // Whole numbers in decimal digits only: what Number() would also have read is refused.
+      'page=1e1',
+      'pageSize=0x10',
+      'page=%202',
+      'page=2.0',
       'beforeSeq=0',
       'beforeSeq=x',
       'beforeSeq=1e21',

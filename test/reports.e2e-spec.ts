@@ -511,6 +511,7 @@ describe('reports (end to end)', () => {
 
     it('checks the year', async () => {
       await get('supervisor.hanoi', '/api/v1/reports/action-month?year=abc').expect(400);
+      await get('supervisor.hanoi', '/api/v1/reports/action-month?year=2.024e3').expect(400);
       const future = await get(
         'supervisor.hanoi',
         `/api/v1/reports/action-month?year=${new Date().getUTCFullYear() + 1}`,

@@ -1,7 +1,7 @@
 import { PageQueryDto } from '../../common/http/page-query.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import { IsIn, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import { QueryInteger } from '../../common/http/query-integer';
 import { IsDateOrInstant } from '../../common/http/date-validation';
 import {
   AUDIT_ACTIONS,
@@ -40,8 +40,7 @@ export class AuditEventsQuery extends PageQueryDto {
       'time) repeats and skips no entry, whatever is written meanwhile (every read of the log adds one)',
   })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
+  @QueryInteger()
   @Min(1)
   @Max(Number.MAX_SAFE_INTEGER) // beyond it, 1e21 is an "integer" PostgreSQL cannot read as a bigint
   beforeSeq?: number;

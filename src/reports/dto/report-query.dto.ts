@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { IsOptional, Matches, Max, Min } from 'class-validator';
+import { QueryInteger } from '../../common/http/query-integer';
 import { MAX_YEAR, MIN_YEAR } from '../report-period';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -63,8 +63,7 @@ export class ActionMonthQuery extends ReportAreaQuery {
       'Month once it is over (after 15 December; default: the last one over).',
   })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
+  @QueryInteger()
   @Min(MIN_YEAR + 1)
   @Max(MAX_YEAR)
   year?: number;
