@@ -34,6 +34,7 @@ describe('emergency break-glass access (end to end)', () => {
       'social.hanoi',
       'supervisor.hanoi',
       'supervisor.haiphong',
+      'admin',
     ]);
   });
   afterAll(async () => {
@@ -211,6 +212,64 @@ describe('emergency break-glass access (end to end)', () => {
       expect((list.body.items as { id: string }[]).map((i) => i.id)).not.toContain(caseId);
       // The health grant is untouched.
       await as('health.longbien').get(`/api/v1/cases/${caseId}`).expect(200);
+    });
+  });
+
+  describe('a case that closes or is shredded', () => {
+    const CLOSE = { reason: 'Đã hỗ trợ xong (giả định)' };
+    const grantsOf = (caseId: string) =>
+      sql<{ id: string; ended: boolean }>(
+        `SELECT id, expires_at <= now() AS ended FROM break_glass_grants WHERE case_id = $1 ORDER BY id`,
+        [caseId],
+      );
+    const endEntries = (caseId: string) =>
+      sql(
+        `SELECT resource_id, outcome, reason FROM audit_events
+          WHERE action = 'break_glass.end' AND case_id = $1 ORDER BY resource_id`,
+        [caseId],
+      );
+
+    it('closing the case ends its running emergency access, on record; a closed case opens none', async () => {
+      const caseId = await newCase();
+      const police = (await open('police.longbien', caseId).expect(201)).body.id as string;
+      const health = (await open('health.longbien', caseId).expect(201)).body.id as string;
+      await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(200);
+
+      await as('ward.longbien').post(`/api/v1/cases/${caseId}/close`, CLOSE).expect(200);
+      await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
+      await as('health.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
+      expect(await grantsOf(caseId)).toEqual([police, health].sort().map((id) => ({ id, ended: true })));
+      expect(await endEntries(caseId)).toEqual(
+        [police, health]
+          .sort()
+          .map((id) => ({ resource_id: id, outcome: 'allowed', reason: 'break_glass.case_closed' })),
+      );
+
+      const again = await open('police.longbien', caseId).set('Accept-Language', 'vi').expect(409);
+      expect(again.body).toMatchObject({ code: 'conflict.state' });
+      expect(again.body.detail).toMatch(/Vụ việc đã đóng/);
+      expect((await open('police.longbien', caseId).expect(409)).body.detail).toMatch(/The case is closed/);
+      expect(await grantsOf(caseId)).toHaveLength(2);
+      const refused = await sql(
+        `SELECT outcome, reason FROM audit_events
+          WHERE action = 'break_glass.open' AND case_id = $1 AND outcome = 'denied'`,
+        [caseId],
+      );
+      expect(refused).toEqual([
+        { outcome: 'denied', reason: 'conflict.state' },
+        { outcome: 'denied', reason: 'conflict.state' },
+      ]);
+    });
+
+    it('shredding the case ends its running emergency access too', async () => {
+      const caseId = await newCase();
+      const police = (await open('police.longbien', caseId).expect(201)).body.id as string;
+      await as('admin').post(`/api/v1/cases/${caseId}/shred`, { password: DEMO_PASSWORD }).expect(200);
+      expect(await grantsOf(caseId)).toEqual([{ id: police, ended: true }]);
+      expect(await endEntries(caseId)).toEqual([
+        { resource_id: police, outcome: 'allowed', reason: 'break_glass.case_shredded' },
+      ]);
+      await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
     });
   });
 

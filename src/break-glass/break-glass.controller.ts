@@ -48,8 +48,8 @@ export class BreakGlassController {
   @ApiConflictResponse({
     type: Problem,
     description:
-      'conflict.state: the case was crypto-shredded; an earlier access to it was found unjustified; the ' +
-      'organisation’s sector changed meanwhile (try again)',
+      'conflict.state: the case is closed or was crypto-shredded; an earlier access to it was found ' +
+      'unjustified; the organisation’s sector changed meanwhile (try again)',
   })
   open(
     @CurrentPrincipal() p: Principal,

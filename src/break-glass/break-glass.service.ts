@@ -152,6 +152,14 @@ export class BreakGlassService {
           vi: 'Dữ liệu của vụ việc đã bị hủy.',
         });
       }
+      // A closed case's outside access ended with it (CasesService.close); the commune that registered it can
+      // register the survivor again. (The case's row is locked: a close waits for this grant, and ends it.)
+      if (row.status === 'closed') {
+        throw new DomainError('conflict.state', {
+          en: 'The case is closed: there is no emergency access to a closed case. Contact the commune that registered it.',
+          vi: 'Vụ việc đã đóng: không thể truy cập khẩn cấp vào vụ việc đã đóng. Hãy liên hệ xã/phường đã đăng ký vụ việc.',
+        });
+      }
       // A supervisor found this user's emergency access to this case unjustified: not again by themselves.
       const unjustified = await m.query<unknown[]>(
         `SELECT 1 FROM break_glass_grants WHERE case_id = $1 AND user_id = $2 AND justified = false LIMIT 1`,

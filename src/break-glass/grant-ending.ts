@@ -34,10 +34,11 @@ export function endedNowSql(alias: string): string {
 }
 
 /**
- * Why grants end before their time: their organisation changed, or another grant of the same user to the same
- * case was found unjustified (the reviewed grant itself has its `break_glass.review` entry).
+ * Why grants end before their time: their organisation changed, another grant of the same user to the same case
+ * was found unjustified (the reviewed grant itself has its `break_glass.review` entry), or the case was closed or
+ * shredded.
  */
-export type GrantEndCause = 'organization_changed' | 'unjustified';
+export type GrantEndCause = 'organization_changed' | 'unjustified' | 'case_closed' | 'case_shredded';
 
 /**
  * Ends now the live break-glass grants `where` selects (over alias `g`; its parameters from $1 on: `params`),

@@ -24,6 +24,8 @@ import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
 import { consentFitsAgeSql } from '../consents/consent-age';
 import { raiseToStatutoryDeadline } from '../referrals/referral-deadline';
+import { lockLiveReferrals } from '../referrals/referral-ending';
+import { endGrants, lockLiveGrants } from '../break-glass/grant-ending';
 import { statutoryUrgency } from '../referrals/referral-state';
 import {
   ConsentExpiryService,
@@ -441,6 +443,26 @@ export class CasesService {
     });
   }
 
+  /**
+   * Ends what gives anyone outside the ward access to a case that closes or is shredded: its live referrals
+   * (revoked) and its running emergency grants (ended), each with its entry; returns the referrals' ids. Before
+   * the caller's own entry: the rows are locked before any access-log stripe is taken, referrals then grants in
+   * id order, the order a referral's move, a grant's review and an organisation's change take them in (another
+   * order could deadlock with one of them on another instance).
+   */
+  private async endOutsideAccess(
+    m: EntityManager,
+    id: string,
+    cause: 'case_closed' | 'case_shredded',
+    p: Principal,
+  ): Promise<string[]> {
+    await lockLiveReferrals(m, 'r.case_id = $1', [id]);
+    await lockLiveGrants(m, 'g.case_id = $1', [id]);
+    const revoked = await this.expiry.revokeReferralsOfCase(m, id, cause, p);
+    await endGrants(m, this.audit, 'g.case_id = $1', [id], cause, p);
+    return revoked;
+  }
+
   /** Closes the case; with If-Match, only the version the caller read (else 409 conflict.version). */
   async close(
     p: Principal,
@@ -469,10 +491,8 @@ export class CasesService {
       } finally {
         key.wipe();
       }
-      // A closed case's referrals end with it: its providers see nothing of it from now on. Before the close's
-      // entry, as shredding does: the referrals' rows are locked before any access-log stripe is taken, the order
-      // a referral's move takes them in (the other order could deadlock with a move on another instance).
-      const revoked = await this.expiry.revokeReferralsOfCase(m, id, 'case_closed', p);
+      // A closed case's referrals and emergency access end with it: its providers see nothing of it from now on.
+      const revoked = await this.endOutsideAccess(m, id, 'case_closed', p);
       await this.audit.record(m, p, {
         action: 'case.close',
         resourceType: 'case',
@@ -583,8 +603,8 @@ export class CasesService {
       if (expected !== undefined && row.version !== expected) throw new DomainError('conflict.version');
       await this.dataKeys.shred({ ownerType: CASE_OWNER, ownerId: id }, m);
       await this.cases.markShredded(m, id, p.userId);
-      // Its referrals end with its content: nothing is left to accept, decline, note or read.
-      await this.expiry.revokeReferralsOfCase(m, id, 'case_shredded', p);
+      // Its referrals and emergency access end with its content: nothing is left to accept, decline, note or read.
+      await this.endOutsideAccess(m, id, 'case_shredded', p);
       await this.audit.record(m, p, {
         action: 'case.shred',
         resourceType: 'case',
