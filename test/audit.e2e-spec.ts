@@ -452,13 +452,8 @@ describe('access log (end to end)', () => {
   it('flags sign-ins refused for many accounts from one address (password spraying), within the jurisdiction', async () => {
     const audit = t.app.get(AuditService);
     const sprayer = '198.51.100.23';
-    const refuse = (userId: string, ip: string) =>
-      audit.recordSignIn({
-        userId,
-        outcome: 'denied',
-        reason: 'auth.invalid_credentials',
-        request: { requestId: randomUUID(), ip },
-      });
+    const refuse = (userId: string, ip: string, reason = 'auth.invalid_credentials') =>
+      audit.recordSignIn({ userId, outcome: 'denied', reason, request: { requestId: randomUUID(), ip } });
     const accounts: Array<{ id: string }> = [];
     for (let i = 0; i < 5; i++) accounts.push(await givenUser(t, { role: 'ward_officer' })); // Hà Nội
     const found = async (as: Parameters<typeof get>[0], ip: string) =>
@@ -466,8 +461,10 @@ describe('access log (end to end)', () => {
         (i) => i.ip === ip || accounts.some((a) => a.id === i.actorId),
       );
 
-    // One guess on each of four accounts: below both rules.
+    // One guess on each of four accounts: below both rules. A fifth account asked for its authenticator code
+    // (its password was right: the normal first step of a two-factor sign-in) is no guess.
     for (const a of accounts.slice(0, 4)) await refuse(a.id, sprayer);
+    await refuse(accounts[4].id, sprayer, 'auth.totp_required');
     expect(await found('national', sprayer)).toEqual([]);
     // The fifth account: found once (both hour grids catch it), by address, with no account named.
     await refuse(accounts[4].id, sprayer);

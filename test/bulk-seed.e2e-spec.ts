@@ -1,3 +1,5 @@
+import { mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { bulkSeed, BulkSeedResult } from '../bench/scale/bulk-seed';
 import { createCryptoServices, type CryptoServices } from '../src/crypto';
@@ -89,6 +91,16 @@ describe('bulk seed for the scale benchmark (bench/scale/bulk-seed.ts)', () => {
     ).rejects.toThrow('injected failure');
     expect(await state()).toEqual(before);
     expect(await indexes()).toEqual(indexesBefore);
+
+    // A keyring holding another key under the database's version seeds nothing.
+    const stranger = await createCryptoServices({
+      dataDir: await mkdtemp(join(t.config.dataDir, 'stranger-')),
+      production: false,
+    });
+    await expect(bulkSeed(owner, stranger, { cases: 5, auditEntries: 0 })).rejects.toThrow(
+      /another key than the database's \(kek_checks\)/,
+    );
+    expect(await state()).toEqual(before);
 
     const keys = Object.create(crypto.keys) as CryptoServices['keys'];
     keys.auditChainMac = failingAt(100, crypto.keys.auditChainMac.bind(crypto.keys));

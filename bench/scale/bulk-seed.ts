@@ -33,6 +33,7 @@ import {
 } from '../../src/referrals/referral-state';
 import { type CryptoServices, DataKey } from '../../src/crypto';
 import { dekWrapContext } from '../../src/crypto/data-key';
+import { kekCheckContext } from '../../src/crypto/kek-checks';
 
 export interface BulkSeedOptions {
   cases: number;
@@ -234,6 +235,26 @@ export async function bulkSeed(
   }
 
   const kek = await crypto.keyProvider.activeKek();
+  // The keyring must hold the database's key under that version (kek_checks, docs/keys.md): data keys wrapped
+  // with another would open nowhere else. A version without a check gets one with the service's next data key,
+  // after it has opened these.
+  const [check] = (
+    await client.query<{ wrapped_check: Buffer }>(
+      `SELECT wrapped_check FROM kek_checks WHERE kek_id = $1 AND kek_version = $2`,
+      [kek.kekId, kek.version],
+    )
+  ).rows;
+  if (check) {
+    const opened = await crypto.keyProvider
+      .unwrapDek(kek, check.wrapped_check, kekCheckContext(kek))
+      .catch(() => null);
+    if (!opened) {
+      throw new Error(
+        `this keyring's ${kek.kekId} v${kek.version} is another key than the database's (kek_checks): seed with the service's keyring`,
+      );
+    }
+    opened.fill(0);
+  }
   const seeded: SeededCase[] = [];
   const t0 = Date.now();
   const batch = options.caseBatch ?? 20_000;

@@ -267,11 +267,13 @@ export class AuditQueryService {
           GROUP BY e.actor_id, CASE WHEN e.actor_id IS NULL THEN e.ip END, w.start
          HAVING count(*) >= ${denialsPerHour}
          UNION ALL
-         -- Attempts on unknown usernames are repeated_denials' (by address); this counts the accounts.
+         -- Attempts on unknown usernames are repeated_denials' (by address); this counts the accounts whose
+         -- password was wrong (not those asked for their authenticator code next: their password was right).
          SELECT 'many_accounts', NULL, NULL, e.ip, count(DISTINCT e.actor_id), w.start, min(e.at), max(e.at),
                 (array_agg(e.seq ORDER BY e.seq))[1:20]
            FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
-          WHERE ${base} AND e.action = 'auth.login_failed' AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL
+          WHERE ${base} AND e.action = 'auth.login_failed' AND e.reason = 'auth.invalid_credentials'
+            AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL
           GROUP BY e.ip, w.start
          HAVING count(DISTINCT e.actor_id) >= ${signInAccountsPerHour}
          ) hourly

@@ -252,14 +252,14 @@ export class DataKeyRepository {
     return rows.length > 0;
   }
 
-  /** Some live data key wrapped with `kek` (any: the first the index gives), or null when none is. */
-  async someLiveOn(kek: KekRef): Promise<DataKeyRow | null> {
-    const [r]: RawRow[] = await this.manager().query(
+  /** Up to `limit` live data keys wrapped with `kek` (any: the first the index gives). */
+  async someLiveOn(kek: KekRef, limit: number): Promise<DataKeyRow[]> {
+    const rows: RawRow[] = await this.manager().query(
       `SELECT ${COLUMNS} FROM data_keys
-        WHERE kek_id = $1 AND kek_version = $2 AND destroyed_at IS NULL LIMIT 1`,
-      [kek.kekId, kek.version],
+        WHERE kek_id = $1 AND kek_version = $2 AND destroyed_at IS NULL LIMIT $3`,
+      [kek.kekId, kek.version, limit],
     );
-    return r ? toRow(r) : null;
+    return rows.map(toRow);
   }
 
   /**

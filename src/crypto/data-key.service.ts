@@ -51,9 +51,13 @@ export class DataKeyService {
     const o = assertOwner(owner);
     const dekId = randomUUID();
     const kek = await this.provider.activeKek();
-    await this.kekChecks.assertUsable(kek);
     const dek = randomBytes(32);
-    const wrappedDek = await this.provider.wrapDek(kek, dek, dekWrapContext(o, dekId, kek));
+    const wrappedDek = await this.kekChecks
+      .wrap(kek, dek, dekWrapContext(o, dekId, kek))
+      .catch((e: unknown) => {
+        dek.fill(0); // never used: nothing was stored
+        throw e;
+      });
     return { key: new DataKey(o, dekId, dek), row: { owner: o, dekId, kek, wrappedDek } };
   }
 

@@ -143,15 +143,18 @@ describe('KEK checks (PostgreSQL)', () => {
     }
   });
 
+  /** Installs `document` as the fixture's keyring file (as a secret store or an operator would). */
+  function install(fixture: CryptoFixture, document: string): void {
+    const path = join(fixture.dataDir, 'keys', 'keyring.json');
+    writeFileSync(`${path}.new`, document, { mode: 0o600 });
+    renameSync(`${path}.new`, path);
+  }
+
   it('checks again when the keyring changes under a running process', async () => {
     const a = await keys();
     await a.crypto.dataKeys.create(owner());
-    const path = join(a.dataDir, 'keys', 'keyring.json');
     const original = keyringOf(a);
-    const replace = (document: string) => {
-      writeFileSync(`${path}.new`, document, { mode: 0o600 });
-      renameSync(`${path}.new`, path);
-    };
+    const replace = (document: string) => install(a, document);
 
     replace(withAnotherNewestKey(original)); // another key under v1, same root
     expect(await cryptoErrorOf(() => a.crypto.dataKeys.create(owner()))).toBe('crypto.kek_mismatch');
@@ -160,6 +163,53 @@ describe('KEK checks (PostgreSQL)', () => {
     replace(original);
     await a.crypto.dataKeys.create(owner());
     expect(await keyCount()).toBe(2);
+  });
+
+  it('a keyring re-read while its key is being checked is checked again before it wraps anything', async () => {
+    const a = await keys();
+    await a.crypto.dataKeys.create(owner());
+    const restarted = await a.reopen(); // nothing checked yet in this process
+    const provider = restarted.keyProvider;
+    const unwrap = provider.unwrapDek.bind(provider);
+    // The check opens with the key it was made with; right after, another key under the same version arrives.
+    const swap = jest.spyOn(provider, 'unwrapDek').mockImplementationOnce(async (kek, wrapped, context) => {
+      const opened = await unwrap(kek, wrapped, context);
+      install(a, withAnotherNewestKey(keyringOf(a)));
+      await provider.refresh();
+      return opened;
+    });
+    try {
+      expect(await cryptoErrorOf(() => restarted.dataKeys.create(owner()))).toBe('crypto.kek_mismatch');
+    } finally {
+      swap.mockRestore();
+    }
+    expect(await keyCount()).toBe(1);
+  });
+
+  it('judges a version without a check by several of its data keys: a damaged one is not a mismatch', async () => {
+    const a = await keys();
+    const kept = owner();
+    const damaged = [owner(), owner()];
+    for (const o of [kept, ...damaged]) await a.crypto.dataKeys.create(o);
+    await db.dataSource.query('DELETE FROM kek_checks'); // data keys from before the checks
+    // One with a flipped bit (another key's tag, as it were), one of another shape.
+    await db.dataSource.query(
+      `UPDATE data_keys SET wrapped_dek = set_byte(wrapped_dek, 40, get_byte(wrapped_dek, 40) # 1)
+        WHERE owner_id = $1`,
+      [damaged[0].ownerId],
+    );
+    await db.dataSource.query(`UPDATE data_keys SET wrapped_dek = '\\x00' WHERE owner_id = $1`, [
+      damaged[1].ownerId,
+    ]);
+    const restarted = await a.reopen();
+    expect(await restarted.dataKeys.kekChecks.mismatched()).toEqual([]);
+    await restarted.dataKeys.create(owner());
+    expect(await checks()).toHaveLength(1);
+    const stranger = await keys();
+    await db.dataSource.query('DELETE FROM kek_checks');
+    expect(await stranger.crypto.dataKeys.kekChecks.mismatched()).toEqual([
+      { kekId: 'haven-kek', version: 1 },
+    ]);
   });
 
   it('a rotation refuses a target version the database knows as another key, before raising the floor', async () => {
@@ -188,5 +238,23 @@ describe('KEK checks (PostgreSQL)', () => {
     await expect(
       rotateKeys(db.dataSource, first.keyProvider, { addVersion: 'never' }),
     ).resolves.toMatchObject({ completed: true, rewrapped: 1 });
+  });
+
+  it('a rotation that would add a version the database knows from another keyring changes nothing', async () => {
+    const a = await keys();
+    await a.crypto.dataKeys.create(owner());
+    const provider = a.crypto.keyProvider as LocalKeyringProvider;
+    // Another instance got a prepared keyring with a v2 and wrapped with it (since shredded); this keyring has v1.
+    const prepared = await withKeyring(a, provider.exportWithNewKekVersion().document);
+    const shredded = owner();
+    await prepared.dataKeys.create(shredded);
+    await prepared.dataKeys.shred(shredded);
+    const before = keyringOf(a);
+
+    expect(await cryptoErrorOf(() => rotateKeys(db.dataSource, a.crypto.keyProvider))).toBe(
+      'crypto.kek_mismatch',
+    );
+    expect(keyringOf(a)).toBe(before);
+    expect(await db.dataSource.query(`SELECT * FROM kek_floors`)).toEqual([]);
   });
 });

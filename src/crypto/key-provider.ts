@@ -20,7 +20,11 @@ export interface KeyProvider {
   activeKek(): Promise<KekRef>;
   /** Every KEK version this provider can unwrap with. */
   kekVersions(): Promise<readonly KekRef[]>;
-  /** Wraps a DEK; `context` is authenticated additional data that unwrap must repeat exactly. */
+  /**
+   * Wraps a DEK; `context` is authenticated additional data that unwrap must repeat exactly. Like unwrapDek, it
+   * takes the key it holds when called, before its first await (a re-read of key material afterwards does not
+   * change which key it uses): KekChecks relies on that, reading keyEpoch just before the call.
+   */
   wrapDek(kek: KekRef, dek: Uint8Array, context: Uint8Array): Promise<Buffer>;
   /** Unwraps a DEK; throws crypto.unknown_key (no such KEK version) or crypto.integrity. */
   unwrapDek(kek: KekRef, wrapped: Uint8Array, context: Uint8Array): Promise<Buffer>;

@@ -85,14 +85,25 @@ export async function rotateKeys(
         );
       }
       await assertOpensTheKeys(repo, keyProvider);
+      const checks = new KekChecks(repo, keyProvider);
       let addedVersion = false;
       if ((await repo.countNotOn(target)) === 0 && (opts.addVersion ?? 'auto') === 'auto') {
+        // The version a local keyring adds next must be new to the database too, checked before the keyring
+        // changes: one it knows came from another keyring, which this one is behind.
+        const next = { kekId: target.kekId, version: target.version + 1 };
+        if (await repo.kekCheck(next)) {
+          throw new CryptoError(
+            'crypto.kek_mismatch',
+            `the database knows ${next.kekId} v${next.version} from another keyring than this one, whose newest ` +
+              `version is v${target.version}: run keys:rotate with the current keyring (docs/keys.md). Nothing was changed.`,
+          );
+        }
         target = await keyProvider.addKekVersion();
         addedVersion = true;
       }
       // The target is the key the database knows under its version (registered now when it is new): raising the
       // floor to another one would leave the instances unable to open what this run wraps.
-      await new KekChecks(repo, keyProvider).assertUsable(target);
+      await checks.assertUsable(target);
       // From now on the database refuses keys wrapped with an older version (kek_floors): an instance still
       // without the target cannot add keys that the list of unused versions below would miss.
       await repo.raiseKekFloor(target, opts.signal);
@@ -125,11 +136,8 @@ export async function rotateKeys(
               }
               failures.delete(`${owner.ownerType}:${owner.ownerId}`);
               try {
-                const wrappedDek = await keyProvider.wrapDek(
-                  target,
-                  dek,
-                  dekWrapContext(owner, row.dekId, target),
-                );
+                // With the key checked (again if the keyring was re-read since).
+                const wrappedDek = await checks.wrap(target, dek, dekWrapContext(owner, row.dekId, target));
                 updates.push({ owner, from, wrappedDek });
               } finally {
                 dek.fill(0);
