@@ -50,6 +50,15 @@ describe('the KEK floor and the KEK checks (end to end)', () => {
     return row as { cases: number; keys: number; entries: number };
   };
   const numberOf = (code: string) => Number(code.split('-').pop());
+  /** Another instance of the service on the app's database, with `keyring` as HAVEN_MASTER_KEY. */
+  const launchWith = async (keyring: string) =>
+    launch({
+      DATABASE_URL: t.db.url,
+      DATABASE_APP_URL: t.db.appUrl,
+      HAVEN_DATA_DIR: await mkdtemp(join(t.config.dataDir, 'instance-')),
+      HAVEN_MASTER_KEY: keyring,
+      PORT: String(await freePort()),
+    });
 
   it('refuses a registration whole while the keys are older than the floor, and registers once they are not', async () => {
     const first = await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
@@ -92,13 +101,7 @@ describe('the KEK floor and the KEK checks (end to end)', () => {
        ON CONFLICT (kek_id) DO UPDATE SET min_version = GREATEST(f.min_version, 2)`,
     );
     // The same root (so the access log's checkpoint key matches), but the keyring from before v2.
-    const run = launch({
-      DATABASE_URL: t.db.url,
-      DATABASE_APP_URL: t.db.appUrl,
-      HAVEN_DATA_DIR: await mkdtemp(join(t.config.dataDir, 'stale-')),
-      HAVEN_MASTER_KEY: keyringV1,
-      PORT: String(await freePort()),
-    });
+    const run = await launchWith(keyringV1);
     expect(await run.exited).toBe(78);
     expect(run.output()).toMatch(
       /HAVEN_MASTER_KEY \/ HAVEN_MASTER_KEY_FILE: a key rotation raised the database's KEK floor to haven-kek v2, and this instance's newest KEK version is v1/,
@@ -154,13 +157,7 @@ describe('the KEK floor and the KEK checks (end to end)', () => {
     await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
     const current = readFileSync(join(t.config.dataDir, 'keys', 'keyring.json'), 'utf8');
     const other = withAnotherNewestKey(current);
-    const run = launch({
-      DATABASE_URL: t.db.url,
-      DATABASE_APP_URL: t.db.appUrl,
-      HAVEN_DATA_DIR: await mkdtemp(join(t.config.dataDir, 'other-')),
-      HAVEN_MASTER_KEY: other,
-      PORT: String(await freePort()),
-    });
+    const run = await launchWith(other);
     expect(await run.exited).toBe(78);
     expect(run.output()).toMatch(
       /HAVEN_MASTER_KEY \/ HAVEN_MASTER_KEY_FILE: this instance's haven-kek v\d+ is another key than the database's data keys are wrapped with/,
