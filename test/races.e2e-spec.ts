@@ -201,6 +201,31 @@ describe('concurrent changes', () => {
     await openGrant().expect(409);
   });
 
+  it('a close that began before an emergency access was opened, and waited for it, ends it', async () => {
+    const caseId = await newCase();
+    // The close's transaction has begun (its now() is earlier than the grant's opening), and holds no lock yet.
+    let calls = 0;
+    const g = held(CasesRepository.prototype, 'findById', {
+      before: true,
+      when: (...args: Parameters<CasesRepository['findById']>) => args[3] === true && calls++ === 0,
+    });
+    const closing = as(tok['ward.longbien'])
+      .post(`/api/v1/cases/${caseId}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
+      .then((r) => r);
+    await g.hit;
+    const grant = (await breakGlass(tok['police.longbien'], caseId).expect(201)).body.id as string;
+    g.release();
+    expect((await closing).status).toBe(200);
+    const [ended] = await sql(
+      `SELECT g.expires_at <= now() AS over, g.expires_at > g.opened_at AS after_opening, e.reason
+         FROM break_glass_grants g JOIN audit_events e ON e.resource_id = g.id AND e.action = 'break_glass.end'
+        WHERE g.id = $1`,
+      [grant],
+    );
+    expect(ended).toEqual({ over: true, after_opening: true, reason: 'break_glass.case_closed' });
+    await as(tok['police.longbien']).get(`/api/v1/cases/${caseId}`).expect(404);
+  });
+
   it('a verdict of "unjustified" and an emergency access opened meanwhile on another instance, on one stripe: no deadlock, the new grant ends too', async () => {
     // A second instance on the same database and keys, as in production (closed with the first, afterAll:
     // closing it stops nothing of the first's, but its shutdown waits for the first's database).

@@ -28,9 +28,13 @@ export async function lockLiveGrants(
   );
 }
 
-/** SQL: a grant row `alias`'s end, brought forward to now (never pushed back). */
+/**
+ * SQL: a grant row `alias`'s end, brought forward to now (never pushed back). `now()` is when the ending
+ * transaction began: a grant opened since (its opener held the case first, and committed) ends a microsecond
+ * after it opened, still before anyone can read under it, and within the table's CHECK (expires_at > opened_at).
+ */
 export function endedNowSql(alias: string): string {
-  return `least(${alias}.expires_at, now())`;
+  return `least(${alias}.expires_at, greatest(now(), ${alias}.opened_at + interval '1 microsecond'))`;
 }
 
 /**
