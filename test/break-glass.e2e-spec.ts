@@ -261,6 +261,18 @@ describe('emergency break-glass access (end to end)', () => {
       ]);
     });
 
+    it('a grant still running on a closed case (one from before grants ended with their case) shows nothing', async () => {
+      const caseId = await newCase();
+      await open('police.longbien', caseId).expect(201);
+      await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(200);
+      // Closed behind the service's back, as a case closed by an earlier version was: its grant still runs.
+      await sql(`UPDATE cases SET status = 'closed', closed_at = now() WHERE id = $1`, [caseId]);
+      expect(await grantsOf(caseId)).toEqual([expect.objectContaining({ ended: false })]);
+      await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
+      const list = await as('police.longbien').get('/api/v1/cases').expect(200);
+      expect((list.body.items as { id: string }[]).map((i) => i.id)).not.toContain(caseId);
+    });
+
     it('shredding the case ends its running emergency access too', async () => {
       const caseId = await newCase();
       const police = (await open('police.longbien', caseId).expect(201)).body.id as string;

@@ -99,16 +99,15 @@ export function defineAbilityFor(p: Principal): AppAbility {
         // Notes of one organisation are invisible to every other organisation.
         can(['create', 'read'], 'Note', { organizationId: org, referralStatus: 'accepted' });
         // Emergency access (break-glass): police and health staff may open a case of their area without a
-        // referral, with a justification (the service checks the area); while the grant is active it shows
-        // the triage facts and the sector's categories to that user alone, and a supervisor reviews it.
+        // referral, with a justification (the service checks the area); while the grant is active and the case
+        // open it shows the triage facts and the sector's categories to that user alone, and a supervisor
+        // reviews it. (Closing a case ends its grants; the condition holds for any left from before that.)
         if (BREAK_GLASS_SECTORS.includes(p.sector)) {
           can('create', 'BreakGlass', { userId: p.userId });
-          can(
-            'read',
-            'Case',
-            ['triage', ...SECTOR_CATEGORIES[p.sector]],
-            throughBreakGlass({ 'breakGlass.userId': p.userId, 'breakGlass.active': true }),
-          );
+          can('read', 'Case', ['triage', ...SECTOR_CATEGORIES[p.sector]], {
+            ...throughBreakGlass({ 'breakGlass.userId': p.userId, 'breakGlass.active': true }),
+            status: 'open',
+          });
         }
         break;
       }
