@@ -361,6 +361,29 @@ describe('concurrent changes', () => {
     expect(row.status).toBe('revoked');
   });
 
+  it('a note holding its referral and the close of its case come one after the other, without a deadlock', async () => {
+    const { caseId, referral } = await acceptedBy('health.longbien', ['identity'], ['medical_care']);
+    const g = held(ReferralsRepository.prototype, 'findById', {
+      when: (...args: Parameters<ReferralsRepository['findById']>) => args[1] === referral,
+    });
+    const noting = as(tok['health.longbien'])
+      .post(`/api/v1/referrals/${referral}/notes`, { text: 'Ghi chú đồng thời (giả định)' })
+      .then((r) => r);
+    await g.hit;
+    jest.restoreAllMocks();
+    // The close holds the case and waits for the referral; the note's row then refers to that case (a foreign
+    // key's check takes the case's row FOR KEY SHARE), which a close's lock must not block.
+    const closing = as(tok['ward.longbien'])
+      .post(`/api/v1/cases/${caseId}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
+      .then((r) => r);
+    await someoneWaitsForALockHere();
+    g.release();
+    expect((await noting).status).toBe(201);
+    expect((await closing).status).toBe(200);
+    const [row] = await sql(`SELECT status FROM referrals WHERE id = $1`, [referral]);
+    expect(row.status).toBe('revoked');
+  });
+
   it('a provider’s referral read whose referral is revoked between its check and its fetch hands out nothing', async () => {
     const { referral } = await acceptedByPolice();
     const before = await as(tok['police.longbien']).get(`/api/v1/referrals/${referral}`).expect(200);

@@ -279,7 +279,7 @@ export class BreakGlassService {
   ): Promise<BreakGlassView> {
     return this.audit.transaction(async (m, deny) => {
       // Locks in the order open() and an organisation's change take them: the case first (FOR SHARE: it orders a
-      // verdict of "unjustified" with open(), which holds it FOR UPDATE, so that an open in flight commits first
+      // verdict of "unjustified" with open(), which holds it FOR NO KEY UPDATE, so that an open in flight commits first
       // and its grant is ended below, and a later one finds the verdict), then the grants this review may end in
       // id order (this one, and the user's other live grants to the case), and only then access-log entries.
       // A grant the supervisor may not see is refused before anything is locked: ids alone lock nothing.

@@ -299,7 +299,13 @@ export class CasesRepository {
     };
   }
 
-  /** One case with only the encrypted columns named in `categories` (none are fetched otherwise). */
+  /**
+   * One case with only the encrypted columns named in `categories` (none are fetched otherwise). `lock`: held
+   * until the transaction ends, FOR NO KEY UPDATE (no change of a case touches its id): it orders changes of the
+   * case, and a row that refers to it (a note, a grant) may still be written meanwhile, its foreign key's check
+   * taking the case FOR KEY SHARE; FOR UPDATE would block that, and deadlock a note holding its referral with a
+   * close waiting for that referral.
+   */
   async findById(
     m: EntityManager,
     id: string,
@@ -308,7 +314,7 @@ export class CasesRepository {
   ): Promise<CaseRow | null> {
     const rows = await m.query<Raw[]>(
       `SELECT ${[TRIAGE_COLUMNS, ...sectionColumns(categories)].join(', ')} FROM cases c
-       WHERE c.id = $1${lock ? ' FOR UPDATE' : ''}`,
+       WHERE c.id = $1${lock ? ' FOR NO KEY UPDATE' : ''}`,
       [id],
     );
     const r = rows[0];

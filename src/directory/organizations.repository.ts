@@ -65,11 +65,15 @@ export class OrganizationsRepository {
     return (manager ?? this.dataSource.manager).getRepository(Organization);
   }
 
-  /** `lock`: held until the transaction ends (`manager` must be in one), so that changes come one at a time. */
+  /**
+   * `lock`: held until the transaction ends (`manager` must be in one), so that changes come one at a time; FOR NO
+   * KEY UPDATE, as CasesRepository.findById's, so that a note or a referral naming the organisation (its foreign
+   * key's check) is not blocked by a change waiting for that referral.
+   */
   findById(id: string, manager?: EntityManager, lock?: 'lock'): Promise<Organization | null> {
     return this.repo(manager).findOne({
       where: { id },
-      ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+      ...(lock ? { lock: { mode: 'for_no_key_update' as const } } : {}),
     });
   }
 

@@ -6,7 +6,7 @@ import { dueMinutes, type ResponseDeadlines, type Urgency, URGENCIES } from './r
  * A case's pending referrals once a change of the case calls for the law's urgency (`statutory`,
  * statutoryUrgency's answer: a child under 16 now known to be at high or critical risk): raised to at least that
  * urgency and due as one made now would be (dueMinutes: at most the law's 12 hours), unless already sooner. The caller holds the case's
- * row (FOR UPDATE); the referrals' rows are taken in id order (as every change of several takes them) before
+ * row (FOR NO KEY UPDATE); the referrals' rows are taken in id order (as every change of several takes them) before
  * any access-log entry, the order a move takes them in.
  */
 export async function raiseToStatutoryDeadline(
