@@ -354,6 +354,14 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       401,
     );
     expect(badCode.body.code).toBe('auth.invalid_credentials');
+    // The answer does not say the password was right; the access log does.
+    const attempts = await t.app
+      .get(DataSource)
+      .query(
+        `SELECT reason FROM audit_events WHERE action = 'auth.login_failed' AND request_id = ANY($1) ORDER BY seq`,
+        [[noCode.body.requestId, badCode.body.requestId]],
+      );
+    expect(attempts).toEqual([{ reason: 'auth.totp_required' }, { reason: 'auth.totp_invalid' }]);
     const code = await codeFor(secret);
     const ok = await login({ username: 'admin.new', password: TEST_PASSWORD, totp: code }).expect(200);
     expect(ok.body.totpEnrollmentRequired).toBe(false);

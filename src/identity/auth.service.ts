@@ -83,14 +83,17 @@ export class AuthService {
     const user = validShape ? await this.users.findByUsername(username) : null;
     // Every attempt goes to the access log (auth.login / auth.login_failed), in the account's jurisdiction;
     // one on an unknown username has no account and is visible to national supervisors only.
+    // `logged`: the reason on the access log, when it says more than the answer may (a wrong authenticator code
+    // after the right password answers as a wrong password, and is logged as what it is).
     const refuse = async (
       code: 'auth.throttled' | 'auth.invalid_credentials' | 'auth.totp_required',
       retryAfterSeconds?: number,
+      logged: string = code,
     ) => {
       await this.audit.recordSignIn({
         userId: user?.id ?? null,
         outcome: 'denied',
-        reason: code,
+        reason: logged,
         request: c.request,
       });
       return new DomainError(code, undefined, undefined, retryAfterSeconds);
@@ -99,11 +102,14 @@ export class AuthService {
     const lockedFor = await this.throttle.begin(keys);
     if (lockedFor > 0) throw await refuse('auth.throttled', lockedFor);
 
-    const fail = async (code: 'auth.invalid_credentials' | 'auth.totp_required'): Promise<never> => {
+    const fail = async (
+      code: 'auth.invalid_credentials' | 'auth.totp_required',
+      logged: string = code,
+    ): Promise<never> => {
       const locked = await this.throttle.recordFailure(keys);
       // No username, password or IP in the log: the user id only when the account exists.
       this.logger.info({ event: 'auth.login_failed', locked }, 'sign-in refused');
-      throw await refuse(code);
+      throw await refuse(code, undefined, logged);
     };
 
     // A demo account outside the demo answers as an unknown one.
@@ -123,7 +129,9 @@ export class AuthService {
     if (user.totpEnabledAt && enforceTotp) {
       if (c.totp === undefined || c.totp === null || c.totp === '') return fail('auth.totp_required');
       if (typeof c.totp !== 'string' || !(await this.totp.check(user, c.totp))) {
-        return fail('auth.invalid_credentials');
+        // The answer does not tell that the password was right; the access log does, for the supervisors: a
+        // stolen password, or a user's slip (docs/audit.md).
+        return fail('auth.invalid_credentials', 'auth.totp_invalid');
       }
     } else if (!user.totpEnabledAt && enforceTotp && TOTP_REQUIRED_ROLES.has(user.role)) {
       enrollmentOnly = true;
