@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { TransientError } from '../common/errors/transient-error';
 import { CryptoError, isCryptoError } from './crypto.errors';
 import type { KekRef } from './crypto.types';
 import { unwrapStoredDek } from './data-key';
@@ -185,6 +186,7 @@ function kekMismatch(kek: KekRef): CryptoError {
   );
 }
 
-function keyringUnsettled(): CryptoError {
-  return new CryptoError('crypto.config', 'the keyring kept changing while a data key was being checked');
+/** The keyring re-read again and again during one check: it passes (a 503 with Retry-After), nothing is written. */
+function keyringUnsettled(): TransientError {
+  return new TransientError('the keyring kept changing while a data key was being checked');
 }
