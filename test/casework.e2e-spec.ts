@@ -391,6 +391,13 @@ describe('cases, consent and referrals (end to end)', () => {
         .set('If-Match', 'latest')
         .expect(412);
       expect(malformed.body.code).toBe('precondition.failed');
+      // A version in decimal digits only: what Number() would also read is not one.
+      for (const notDecimal of [`0x${c.version.toString(16)}`, `${c.version}e0`, `${c.version}.0`]) {
+        await as('ward.longbien')
+          .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
+          .set('If-Match', notDecimal)
+          .expect(412);
+      }
       const staleShred = await as('admin')
         .post(`/api/v1/cases/${c.id}/shred`, { password: DEMO_PASSWORD })
         .set('If-Match', String(c.version))

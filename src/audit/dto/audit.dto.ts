@@ -33,6 +33,7 @@ export class AuditEventsQuery extends PageQueryDto {
   @IsDateOrInstant()
   to?: string;
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 1,
     maximum: Number.MAX_SAFE_INTEGER,
     description:

@@ -4,14 +4,14 @@ import { QueryInteger } from './query-integer';
 
 /** `?page=&pageSize=` of every paginated list (each list documents its default page size). */
 export class PageQueryDto {
-  @ApiPropertyOptional({ minimum: 1, default: 1 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, default: 1 })
   @IsOptional()
   @QueryInteger()
   @Min(1)
   @Max(1_000_000)
   page?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 200 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 200 })
   @IsOptional()
   @QueryInteger()
   @Min(1)

@@ -55,6 +55,7 @@ export class SummaryQuery extends ReportAreaQuery {
 
 export class ActionMonthQuery extends ReportAreaQuery {
   @ApiPropertyOptional({
+    type: 'integer',
     example: 2026,
     minimum: MIN_YEAR + 1,
     description:
