@@ -455,16 +455,16 @@ describe('access log (end to end)', () => {
     const refuse = (userId: string, ip: string, reason = 'auth.invalid_credentials') =>
       audit.recordSignIn({ userId, outcome: 'denied', reason, request: { requestId: randomUUID(), ip } });
     const accounts: Array<{ id: string }> = [];
-    for (let i = 0; i < 5; i++) accounts.push(await givenUser(t, { role: 'ward_officer' })); // Hà Nội
+    for (let i = 0; i < 6; i++) accounts.push(await givenUser(t, { role: 'ward_officer' })); // Hà Nội
     const found = async (as: Parameters<typeof get>[0], ip: string) =>
       ((await get(as, 'anomalies').expect(200)).body.items as Array<Record<string, unknown>>).filter(
         (i) => i.ip === ip || accounts.some((a) => a.id === i.actorId),
       );
 
-    // One guess on each of four accounts: below both rules. A fifth account asked for its authenticator code
-    // (its password was right: the normal first step of a two-factor sign-in) is no guess.
+    // One guess on each of four accounts: below both rules. Another account asked for its authenticator code
+    // (its password was right: the normal first step of a two-factor sign-in) is no wrong guess.
     for (const a of accounts.slice(0, 4)) await refuse(a.id, sprayer);
-    await refuse(accounts[4].id, sprayer, 'auth.totp_required');
+    await refuse(accounts[5].id, sprayer, 'auth.totp_required');
     expect(await found('national', sprayer)).toEqual([]);
     // The fifth account: found once (both hour grids catch it), by address, with no account named.
     await refuse(accounts[4].id, sprayer);
@@ -475,9 +475,19 @@ describe('access log (end to end)', () => {
       count: 5,
       seqs: expect.any(Array),
     });
-    expect(await found('national', sprayer)).toEqual([spraying]);
+    const [finding] = await found('national', sprayer);
+    expect(finding).toEqual(spraying);
     expect(await found('hanoi', sprayer)).toEqual([spraying]);
     expect(await found('haiphong', sprayer)).toEqual([]);
+    // Among its entries to look at, first: the attempt from that address whose password was right.
+    const [right] = await t.app
+      .get(DataSource)
+      .query<{ seq: string }[]>(
+        `SELECT seq FROM audit_events WHERE ip = $1 AND reason = 'auth.totp_required'`,
+        [sprayer],
+      );
+    expect((finding.seqs as number[])[0]).toBe(Number(right.seq));
+    expect(finding.seqs).toHaveLength(6);
 
     // Many guesses on one account from another address are that account's repeated denials, not spraying.
     const other = '198.51.100.24';

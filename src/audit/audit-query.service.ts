@@ -48,6 +48,11 @@ const PROBING_DENIAL = `coalesce(e.reason, '') NOT IN (${REQUEST_MISTAKES.map((c
 const HOUR_WINDOWS = `(VALUES (date_trunc('hour', e.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'),
   ((date_trunc('hour', (e.at AT TIME ZONE 'UTC') - interval '30 minutes') + interval '30 minutes') AT TIME ZONE 'UTC'))`;
 
+/** SQL over `e`: a refused sign-in of a known account whose password was wrong (not its authenticator code). */
+const WRONG_PASSWORD = `(e.reason = 'auth.invalid_credentials')`;
+/** SQL over `e`: a refused sign-in whose password was right (asked for, or given a wrong, authenticator code). */
+const RIGHT_PASSWORD = `(e.reason IN ('auth.totp_required', 'auth.totp_invalid'))`;
+
 /** The jurisdiction of an entry, for the CASL rules of `AuditEvent` (authz/ability.factory.ts). */
 const AUDIT_COLUMNS: ColumnMap = { provinceCode: { sql: 'e.jurisdictions', array: true } };
 /** The same, over the alias `r0` of the account changes after_admin_reset looks back at. */
@@ -268,14 +273,14 @@ export class AuditQueryService {
          HAVING count(*) >= ${denialsPerHour}
          UNION ALL
          -- Attempts on unknown usernames are repeated_denials' (by address); this counts the accounts whose
-         -- password was wrong (not those asked for their authenticator code next: their password was right).
-         SELECT 'many_accounts', NULL, NULL, e.ip, count(DISTINCT e.actor_id), w.start, min(e.at), max(e.at),
-                (array_agg(e.seq ORDER BY e.seq))[1:20]
+         -- password was wrong, and lists first the attempts whose password was right (asked for, or given a
+         -- wrong, authenticator code): accounts the address may have found the password of.
+         SELECT 'many_accounts', NULL, NULL, e.ip, count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}),
+                w.start, min(e.at), max(e.at), (array_agg(e.seq ORDER BY NOT ${RIGHT_PASSWORD}, e.seq))[1:20]
            FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
-          WHERE ${base} AND e.action = 'auth.login_failed' AND e.reason = 'auth.invalid_credentials'
-            AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL
+          WHERE ${base} AND e.action = 'auth.login_failed' AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL
           GROUP BY e.ip, w.start
-         HAVING count(DISTINCT e.actor_id) >= ${signInAccountsPerHour}
+         HAVING count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}) >= ${signInAccountsPerHour}
          ) hourly
          -- The same entries caught by both grids are one finding (the window on the hour first).
          ORDER BY rule, actor_id, ip, first_at, last_at, window_start
