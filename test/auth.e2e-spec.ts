@@ -12,6 +12,7 @@ import {
   givenDemoUnits,
   givenPasswordReset,
   givenSignedIn,
+  givenSignedInWithTotp,
   givenTotp,
   givenUser,
   TEST_PASSWORD,
@@ -972,6 +973,46 @@ describe('token expiry (short TTL)', () => {
       .auth(token, { type: 'bearer' })
       .expect(401);
     expect(expired.body.code).toBe('auth.unauthenticated');
+  });
+});
+
+describe('per-IP throttling of two-step sign-ins', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ HAVEN_LOGIN_IP_MAX_FAILURES: '3' });
+    await givenDemoUnits(t);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('the first step of two-factor sign-ins (the right password, no code) does not lock the address', async () => {
+    const http = () => request(t.app.getHttpServer());
+    const staff: Awaited<ReturnType<typeof givenSignedInWithTotp>>[] = [];
+    for (let i = 0; i < 5; i++) staff.push(await givenSignedInWithTotp(t, { role: 'supervisor' }));
+    // Five colleagues behind one address, each asked for the code first, then signing in with it.
+    for (const { user, secret } of staff) {
+      const first = await http()
+        .post('/api/v1/auth/login')
+        .send({ username: user.username, password: user.password })
+        .expect(401);
+      expect(first.body.code).toBe('auth.totp_required');
+      await http()
+        .post('/api/v1/auth/login')
+        .send({ username: user.username, password: user.password, totp: await codeFor(secret) })
+        .expect(200);
+    }
+    // Wrong passwords still count: the address locks at its limit.
+    for (const { user } of staff.slice(0, 3)) {
+      await http()
+        .post('/api/v1/auth/login')
+        .send({ username: user.username, password: 'guess-1' })
+        .expect(401);
+    }
+    await http()
+      .post('/api/v1/auth/login')
+      .send({ username: staff[4].user.username, password: staff[4].user.password })
+      .expect(429);
   });
 });
 

@@ -48,7 +48,9 @@ export class AuthController {
     description:
       'Unknown username, wrong password, wrong code and disabled account all answer the same 401. After ' +
       'repeated failures the account (and, separately, the client IP) is locked for a while: 429. ' +
-      'Supervisors and admins must send `totp` once two-factor is set up (401 auth.totp_required otherwise).',
+      'Supervisors and admins must send `totp` once two-factor is set up: the right password without it ' +
+      'answers 401 auth.totp_required (the first step of a two-step sign-in, which tells that the password ' +
+      'was right: the code protects the account from then on; such answers are on the access log).',
   })
   @ApiBody({ type: LoginDto })
   @ApiOkResponse({ type: LoginResponse })

@@ -56,7 +56,9 @@ export interface SignedIn extends IssuedToken {
 /**
  * Sign-in, sign-out and two-factor set-up. Protects against guessing and enumeration: one answer for an
  * unknown username, a wrong password and a disabled account (each costs one Argon2id verification), and
- * a per-account and per-IP lock after repeated failures, checked before any password is looked at.
+ * a per-account and per-IP lock after repeated failures, checked before any password is looked at. (A two-factor
+ * account's right password without its code answers auth.totp_required: a two-step sign-in tells that the
+ * password was right, and the code protects the account from then on.)
  */
 @Injectable()
 export class AuthService {
@@ -102,10 +104,7 @@ export class AuthService {
     const lockedFor = await this.throttle.begin(keys);
     if (lockedFor > 0) throw await refuse('auth.throttled', lockedFor);
 
-    const fail = async (
-      code: 'auth.invalid_credentials' | 'auth.totp_required',
-      logged: string = code,
-    ): Promise<never> => {
+    const fail = async (code: 'auth.invalid_credentials', logged: string = code): Promise<never> => {
       const locked = await this.throttle.recordFailure(keys);
       // No username, password or IP in the log: the user id only when the account exists.
       this.logger.info({ event: 'auth.login_failed', locked }, 'sign-in refused');
@@ -127,10 +126,15 @@ export class AuthService {
     const enforceTotp = this.totp.enforcedFor(user);
     let enrollmentOnly = false;
     if (user.totpEnabledAt && enforceTotp) {
-      if (c.totp === undefined || c.totp === null || c.totp === '') return fail('auth.totp_required');
+      if (c.totp === undefined || c.totp === null || c.totp === '') {
+        // The first step of a two-step sign-in: the answer tells that the password was right (the code is what
+        // protects the account then), and the access log says so too. Not a failure of the address.
+        await this.throttle.recordPasswordOnly(keys);
+        throw await refuse('auth.totp_required');
+      }
       if (typeof c.totp !== 'string' || !(await this.totp.check(user, c.totp))) {
-        // The answer does not tell that the password was right; the access log does, for the supervisors: a
-        // stolen password, or a user's slip (docs/audit.md).
+        // Answered as a wrong password, logged as what it is for the supervisors: a stolen password, or a user's
+        // slip (docs/audit.md). (The two-step sign-in tells the password was right anyway: auth.totp_required.)
         return fail('auth.invalid_credentials', 'auth.totp_invalid');
       }
     } else if (!user.totpEnabledAt && enforceTotp && TOTP_REQUIRED_ROLES.has(user.role)) {

@@ -95,6 +95,16 @@ export class LoginThrottleService {
     // One row per statement: a statement that holds one key's row while it waits for the other's could deadlock
     // with another attempt's begin() (which locks the account's, then the address's).
     await this.dataSource.query(`DELETE FROM login_throttle WHERE key = $1`, [keys.account]);
+    await this.recordPasswordOnly(keys);
+  }
+
+  /**
+   * The right password of a two-factor account, sent without its code (the first of a two-step sign-in): gives
+   * the IP back the attempt `begin` counted, as a success does (an office's two-step sign-ins behind one NAT must
+   * not add up to a lock), and keeps it on the account's count, which only a sign-in with the code clears (else
+   * whoever has the password could clear it between guesses of the code).
+   */
+  async recordPasswordOnly(keys: ThrottleKeys): Promise<void> {
     await this.dataSource.query(
       `UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1`,
       [keys.ip],
