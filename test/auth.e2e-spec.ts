@@ -526,6 +526,40 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await http().get('/api/v1/auth/me').auth(b, { type: 'bearer' }).expect(200);
   });
 
+  it('a token used after its session ended is on the access log, once, in the account’s jurisdiction', async () => {
+    const user = await givenUser(t, { role: 'ward_officer', username: 'ward.replayed' });
+    const signIn = async () =>
+      (await login({ username: 'ward.replayed', password: TEST_PASSWORD }).expect(200)).body
+        .accessToken as string;
+    const refused = () =>
+      t.app
+        .get(DataSource)
+        .query<{ outcome: string; reason: string; actor_id: string; jurisdictions: string[] }[]>(
+          `SELECT outcome, reason, actor_id, jurisdictions FROM audit_events
+          WHERE action = 'auth.session_refused' AND actor_id = $1 ORDER BY seq`,
+          [user.id],
+        );
+    const signedOut = await signIn();
+    const other = await signIn();
+    await http().post('/api/v1/auth/logout').auth(signedOut, { type: 'bearer' }).expect(204);
+    // Replayed again and again: one entry.
+    for (let i = 0; i < 3; i++)
+      await http().get('/api/v1/auth/me').auth(signedOut, { type: 'bearer' }).expect(401);
+    expect(await refused()).toEqual([
+      { outcome: 'denied', reason: 'auth.token_revoked', actor_id: user.id, jurisdictions: ['01'] },
+    ]);
+    // A reset by an administrator supersedes every earlier token of the account.
+    await givenPasswordReset(t, user.id, 'reset-by-admin-harbour-51');
+    await http().get('/api/v1/auth/me').auth(other, { type: 'bearer' }).expect(401);
+    expect((await refused()).map((r) => r.reason)).toEqual(['auth.token_revoked', 'auth.token_superseded']);
+    // A token Haven never signed is refused without an entry (it names no session).
+    await http()
+      .get('/api/v1/auth/me')
+      .auth(`${other.slice(0, -4)}AAAA`, { type: 'bearer' })
+      .expect(401);
+    expect(await refused()).toHaveLength(2);
+  });
+
   /** The access-log entries about an account (resource_id), oldest first, but its sign-ins. */
   const entriesAbout = (id: string) =>
     t.app.get(DataSource).query<

@@ -28,6 +28,7 @@ export const AUDIT_ACTIONS = [
   'auth.login',
   'auth.login_failed',
   'auth.logout',
+  'auth.session_refused',
   'auth.password_change',
   'auth.step_up',
   'auth.totp_enroll',

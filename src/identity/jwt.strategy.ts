@@ -1,10 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
+import type { Logger } from 'pino';
 import { createSecretKey } from 'node:crypto';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import type { Principal } from '../authz/principal';
 import { requestContextOf } from '../common/http/request-context';
+import { AuditService } from '../audit/audit.service';
+import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { PurposeKeys } from '../crypto';
 import { demoAccountShut } from './demo-accounts';
@@ -16,14 +19,20 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * Authenticates `Authorization: Bearer` on every request: a valid signature, issuer, audience and expiry,
  * then one query that the account is still active, the token's version is current and it was not signed out.
- * The caller's role and scope come from that query, never from the token.
+ * The caller's role and scope come from that query, never from the token. A token Haven signed whose session
+ * has ended is on the access log (`auth.session_refused`): a stolen token replayed afterwards shows.
  */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  /** Tokens whose ended session was logged, and when (recordEnded). */
+  private readonly endedTokens = new Map<string, number>();
+
   constructor(
     keys: PurposeKeys,
     private readonly users: UsersRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly audit: AuditService,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
@@ -47,7 +56,19 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       return false;
     if (typeof ver !== 'number' || typeof exp !== 'number') return false;
     const row = await this.users.findSession(sub, jti);
-    if (!row || row.status !== 'active' || row.revoked || row.tokenVersion !== ver) return false;
+    if (!row) return false;
+    const ended =
+      row.status !== 'active'
+        ? 'auth.account_disabled'
+        : row.revoked
+          ? 'auth.token_revoked'
+          : row.tokenVersion !== ver
+            ? 'auth.token_superseded'
+            : null;
+    if (ended) {
+      await this.recordEnded(row.id, jti, ended, req);
+      return false;
+    }
     if (demoAccountShut(row, this.config)) return false;
     return {
       userId: row.id,
@@ -64,4 +85,31 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       request: requestContextOf(req),
     };
   }
+
+  /**
+   * The access-log entry of a token whose session has ended (AuditService.recordSessionRefused), once per token
+   * and ENDED_TOKEN_QUIET_MS in this process: a client retrying a signed-out token must not fill the log. The
+   * answer is 401 whatever becomes of the entry; a failure to write it is logged.
+   */
+  private async recordEnded(userId: string, jti: string, reason: string, req: Request): Promise<void> {
+    const now = Date.now();
+    const last = this.endedTokens.get(jti);
+    if (last !== undefined && now - last < ENDED_TOKEN_QUIET_MS) return;
+    this.endedTokens.delete(jti);
+    this.endedTokens.set(jti, now);
+    // The oldest first (a Map keeps insertion order): a bounded memory whatever the number of tokens replayed.
+    if (this.endedTokens.size > ENDED_TOKENS_KEPT) {
+      this.endedTokens.delete(this.endedTokens.keys().next().value!);
+    }
+    try {
+      await this.audit.recordSessionRefused(userId, reason, requestContextOf(req));
+    } catch (e) {
+      this.logger.warn({ err: e, reason }, 'could not log a refused session');
+    }
+  }
 }
+
+/** How long a token whose session ended is not logged again after its entry. */
+const ENDED_TOKEN_QUIET_MS = 10 * 60_000;
+/** Tokens whose last entry is remembered. */
+const ENDED_TOKENS_KEPT = 10_000;
