@@ -286,6 +286,24 @@ describe('concurrent changes', () => {
     expect(last.jurisdictions).toEqual(['31']);
   });
 
+  it('entries of an organisation’s staff on another instance belong to its new province as soon as its move commits', async () => {
+    other ??= await createHavenApp(t.config, pino({ level: 'silent' }), t.db.url);
+    const { org, token, user } = await providerIn('Trung tâm thử hai máy E (giả định)', 'social', ['00145']);
+    const onOther = () =>
+      request(other!.getHttpServer()).get('/api/v1/referrals').set('Authorization', `Bearer ${token}`);
+    const lastJurisdictions = async () =>
+      (
+        await sql(`SELECT jurisdictions FROM audit_events WHERE actor_id = $1 ORDER BY seq DESC LIMIT 1`, [
+          user.id,
+        ])
+      )[0].jurisdictions as string[];
+    await onOther().expect(200); // the other instance has seen the organisation in Hà Nội
+    expect(await lastJurisdictions()).toEqual(['01']);
+    await changeOrganization(org.id, { serviceArea: { communeCodes: ['10507'] } }); // on this instance
+    await onOther().expect(200);
+    expect(await lastJurisdictions()).toEqual(['31']);
+  });
+
   /**
    * A case of ward.longbien with an accepted referral to a demo organisation (`provider`'s), under a consent to
    * `categories`; returns its consent and its survivor's name too.

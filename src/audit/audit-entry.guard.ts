@@ -33,6 +33,8 @@ export type CheckedEntry = Omit<
   outcome: AuditOutcome;
   /** The actor's province (a supervisor's), for the entry's jurisdictions; not a column itself. */
   actorProvince: string | null;
+  /** The actor's organisation's province as its request read it (null: look it up). */
+  actorOrgProvince: string | null;
   /** The provinces of the account or organisation the entry is about, for its jurisdictions; not a column. */
   subjectProvinces: string[];
 };
@@ -98,6 +100,9 @@ export function checkAuditEntry(
     actorCommunes: actor ? codes(actor.wardCodes ?? [], COMMUNE, 'actor.wardCodes', MAX_COMMUNES) : [],
     actorProvince: actor
       ? optional(actor.provinceCode, (v) => code(v, PROVINCE, 'actor.provinceCode'))
+      : null,
+    actorOrgProvince: actor
+      ? optional(actor.organizationProvince, (v) => code(v, PROVINCE, 'actor.organizationProvince'))
       : null,
     action: member(input.action, ACTIONS, 'action'),
     resourceType: optional(input.resourceType, (v) => member(v, RESOURCE_TYPES, 'resourceType')),

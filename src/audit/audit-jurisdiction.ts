@@ -9,7 +9,9 @@ const ORG_TTL_MS = 5 * 60 * 1000;
  * provinces of the actor (a ward officer's communes, a provider's organisation, a supervisor's province), plus
  * those of the account or organisation an administrative entry is about.
  * An entry with none (a sign-in on an unknown username, an admin, a national supervisor) is national only.
- * Communes and organisations rarely change province, so lookups are cached for 5 minutes.
+ * Communes and organisations rarely change province, so lookups are cached for 5 minutes; a provider's request
+ * brings its organisation's province from its session (Principal.organizationProvince), and a sign-in's account
+ * from its own look-up, so the cache serves only actors made without it.
  */
 export class JurisdictionResolver {
   constructor(private readonly communes: CommuneProvinces) {}
@@ -33,7 +35,10 @@ export class JurisdictionResolver {
       for (const p of (await this.communes.lookup(manager, communes)).values()) out.add(p);
     }
 
-    if (e.actorOrgId) {
+    if (e.actorOrgId && e.actorOrgProvince) {
+      // Read with the request's session: current on every instance, however recently the organisation moved.
+      out.add(e.actorOrgProvince);
+    } else if (e.actorOrgId) {
       const now = Date.now();
       let cached = this.orgProvince.get(e.actorOrgId);
       if (!cached || cached.until < now) {

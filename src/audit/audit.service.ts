@@ -399,8 +399,8 @@ export class AuditService implements EntitySubscriberInterface {
       try {
         const head = this.stripes.head(stripe) ?? (await this.readHead(manager, stripe));
         const seq = await this.nextSeq(manager, head.lastSeq);
-        // (CheckedEntry's actorProvince and subjectProvinces ride along unused: the encoder and the insert take the
-        // row's columns.)
+        // (CheckedEntry's actorProvince, actorOrgProvince and subjectProvinces ride along unused: the encoder and
+        // the insert take the row's columns.)
         const row: AuditRow = {
           ...checked,
           seq,
@@ -541,13 +541,14 @@ export class AuditService implements EntitySubscriberInterface {
         id: string;
         role: AuditRole;
         organization_id: string | null;
+        organization_province: string | null;
         province_code: string | null;
         communes: string[];
       }[]
     >(
-      `SELECT u.id, u.role, u.organization_id, u.province_code,
+      `SELECT u.id, u.role, u.organization_id, o.province_code AS organization_province, u.province_code,
               ARRAY(SELECT uc.commune_code FROM user_communes uc WHERE uc.user_id = u.id ORDER BY 1)::text[] AS communes
-         FROM users u WHERE u.id = $1`,
+         FROM users u LEFT JOIN organizations o ON o.id = u.organization_id WHERE u.id = $1`,
       [userId],
     );
     const u = rows[0];
@@ -556,6 +557,7 @@ export class AuditService implements EntitySubscriberInterface {
       userId: u.id,
       role: u.role,
       organizationId: u.organization_id,
+      organizationProvince: u.organization_province,
       wardCodes: u.communes,
       provinceCode: u.role === 'supervisor' ? u.province_code : null,
     };

@@ -83,6 +83,11 @@ export interface AuditActor {
   readonly wardCodes?: readonly string[];
   /** A supervisor's province; null = national. */
   readonly provinceCode?: string | null;
+  /**
+   * A provider's organisation's province, when the caller read it with the request (its session): used instead
+   * of the organisation's province cached by JurisdictionResolver.
+   */
+  readonly organizationProvince?: string | null;
   /** The actor's request (the principal's): the default request metadata of the entries it causes. */
   readonly request?: AuditRequestMeta;
 }

@@ -12,6 +12,11 @@ export interface Principal {
   /** provider: its organisation and that organisation's sector. */
   readonly organizationId: string | null;
   readonly sector: Sector | null;
+  /**
+   * provider: its organisation's province as this request's session read it (the access log's jurisdiction of
+   * its entries, current on every instance); absent where a principal is made without a session.
+   */
+  readonly organizationProvince?: string | null;
   /** supervisor: the province of the jurisdiction, null for a national supervisor. Null for other roles. */
   readonly provinceCode: string | null;
   /**

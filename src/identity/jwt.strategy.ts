@@ -77,6 +77,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       wardCodes: row.role === 'ward_officer' ? row.wardCodes : [],
       organizationId: row.role === 'provider' ? row.organizationId : null,
       sector: row.role === 'provider' ? row.sector : null,
+      organizationProvince: row.role === 'provider' ? row.organizationProvince : null,
       provinceCode: row.role === 'supervisor' ? row.provinceCode : null,
       enrollmentOnly: claims.enr === true,
       passwordChangeRequired: row.passwordChangeRequired,

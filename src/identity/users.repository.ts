@@ -14,6 +14,8 @@ export interface SessionRow {
   passwordChangeRequired: boolean;
   organizationId: string | null;
   sector: Sector | null;
+  /** The province of its organisation (a provider's), as this session reads it. */
+  organizationProvince: string | null;
   provinceCode: string | null;
   wardCodes: string[];
   revoked: boolean;
@@ -66,7 +68,8 @@ export class UsersRepository {
     const rows = await this.dataSource.query<SessionRow[]>(
       `SELECT u.id, u.username, u.role, u.status, u.token_version AS "tokenVersion",
               u.password_change_required AS "passwordChangeRequired",
-              u.organization_id AS "organizationId", o.sector, u.province_code AS "provinceCode",
+              u.organization_id AS "organizationId", o.sector, o.province_code AS "organizationProvince",
+              u.province_code AS "provinceCode",
               ARRAY(SELECT uc.commune_code FROM user_communes uc WHERE uc.user_id = u.id ORDER BY 1)::text[]
                 AS "wardCodes",
               EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $2) AS revoked,
