@@ -149,12 +149,18 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
   });
 
   it('locks an account after repeated failures (429), even for the right password, without telling which', async () => {
-    await givenUser(t, { role: 'ward_officer', username: 'ward.locked' });
+    const lockedUser = await givenUser(t, { role: 'ward_officer', username: 'ward.locked' });
     for (let i = 0; i < 5; i++) {
       await login({ username: 'ward.locked', password: `wrong-password-${i}` }).expect(401);
     }
     const locked = await login({ username: 'ward.locked', password: TEST_PASSWORD }).expect(429);
     expect(locked.body).toMatchObject({ status: 429, code: 'auth.throttled' });
+    // Refused again and again while locked: on the access log once (each entry would stay for good).
+    for (let i = 0; i < 5; i++) await login({ username: 'ward.locked', password: TEST_PASSWORD }).expect(429);
+    const throttled = await t.app
+      .get(DataSource)
+      .query(`SELECT 1 FROM audit_events WHERE actor_id = $1 AND reason = 'auth.throttled'`, [lockedUser.id]);
+    expect(throttled).toHaveLength(1);
     // It says when to try again: the rest of the lock (HAVEN_LOGIN_LOCK_SECONDS, 900 s by default).
     const retryAfter = Number(locked.headers['retry-after']);
     expect(retryAfter).toBeGreaterThan(890);
@@ -1070,5 +1076,13 @@ describe('per-IP throttling', () => {
       .post('/api/v1/auth/login')
       .send({ username: 'ward.ip', password: TEST_PASSWORD })
       .expect(429);
+    // Other usernames from the locked address: refused, and not on the access log again.
+    for (const u of ['spray.four', 'spray.five', 'ward.ip']) {
+      await http().post('/api/v1/auth/login').send({ username: u, password: 'guess-password-2' }).expect(429);
+    }
+    const throttled = await t.app
+      .get(DataSource)
+      .query(`SELECT 1 FROM audit_events WHERE reason = 'auth.throttled'`);
+    expect(throttled).toHaveLength(1);
   });
 });

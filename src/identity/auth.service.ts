@@ -13,7 +13,7 @@ import type { ChangePasswordDto, MeResponse } from './dto/auth.dto';
 import { USERNAME } from './dto/user.dto';
 import { assertPasswordAcceptable } from './password-policy';
 import { demoAccountShut } from './demo-accounts';
-import { LoginThrottleService } from './login-throttle.service';
+import { LoginThrottleService, type ThrottleKeys } from './login-throttle.service';
 import { ReauthenticationService } from './reauthentication.service';
 import { IssuedToken, TokenService } from './token.service';
 import { assertTotpNotEnabled, TotpEnrollment, TotpService } from './totp.service';
@@ -60,8 +60,14 @@ export interface SignedIn extends IssuedToken {
  * account's right password without its code answers auth.totp_required: a two-step sign-in tells that the
  * password was right, and the code protects the account from then on.)
  */
+/** Locked throttle keys whose refusal is on the access log, remembered at most (AuthService.refusedBefore). */
+const LOGGED_LOCKS_KEPT = 10_000;
+
 @Injectable()
 export class AuthService {
+  /** Locked throttle keys whose refusal is on the access log, and when their lock ends. */
+  private readonly loggedLocks = new Map<string, number>();
+
   constructor(
     private readonly users: UsersRepository,
     private readonly hasher: PasswordHasher,
@@ -102,7 +108,14 @@ export class AuthService {
     };
     // The attempt is counted before the password is checked (LoginThrottleService.begin).
     const lockedFor = await this.throttle.begin(keys);
-    if (lockedFor > 0) throw await refuse('auth.throttled', lockedFor);
+    if (lockedFor > 0) {
+      // On the log once per locked key and lock, in this process: a refusal costs next to nothing to send, and
+      // each entry would stay for good.
+      if (await this.refusedBefore(keys, lockedFor)) {
+        throw new DomainError('auth.throttled', undefined, undefined, lockedFor);
+      }
+      throw await refuse('auth.throttled', lockedFor);
+    }
 
     const fail = async (code: 'auth.invalid_credentials', logged: string = code): Promise<never> => {
       const locked = await this.throttle.recordFailure(keys);
@@ -155,6 +168,23 @@ export class AuthService {
   }
 
   /** Sign-out: the token is refused from now on, and the access log says so (`auth.logout`). */
+  /**
+   * Whether every key this refused attempt is locked by already had a refusal on the access log during its lock
+   * (in this process); if not, notes that this one is, until the lock ends. Keyed by the locked keys only: an
+   * address locked for guessing does not silence a lock of an account it named.
+   */
+  private async refusedBefore(keys: ThrottleKeys, lockedFor: number): Promise<boolean> {
+    const now = Date.now();
+    const locked = await this.throttle.lockedKeys(keys);
+    if (locked.length > 0 && locked.every((k) => (this.loggedLocks.get(k) ?? 0) > now)) return true;
+    if (this.loggedLocks.size >= LOGGED_LOCKS_KEPT) {
+      for (const [k, until] of this.loggedLocks) if (until <= now) this.loggedLocks.delete(k);
+      if (this.loggedLocks.size >= LOGGED_LOCKS_KEPT) this.loggedLocks.clear();
+    }
+    for (const k of locked) this.loggedLocks.set(k, now + lockedFor * 1000);
+    return false;
+  }
+
   async signOut(p: Principal): Promise<void> {
     await this.dataSource.transaction(async (m) => {
       await this.tokens.revoke(p.tokenId, p.userId, p.tokenExpiresAt, m);

@@ -69,6 +69,15 @@ export class LoginThrottleService {
     return this.config.auth.lockSeconds;
   }
 
+  /** Which of the keys are locked now (the account's, the address's, both or none). */
+  async lockedKeys(keys: ThrottleKeys): Promise<string[]> {
+    const rows = await this.dataSource.query<{ key: string }[]>(
+      `SELECT key FROM login_throttle WHERE key = ANY($1) AND locked_until > now() ORDER BY key`,
+      [[keys.account, keys.ip]],
+    );
+    return rows.map((r) => r.key);
+  }
+
   /** Seconds until the later of the account's and the address's locks ends; 0 when neither is locked. */
   private async lockedForSeconds(keys: ThrottleKeys): Promise<number> {
     const rows = await this.dataSource.query<{ seconds: number | null }[]>(
