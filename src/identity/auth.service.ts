@@ -210,7 +210,7 @@ export class AuthService {
       await this.dataSource.transaction(async (m) => {
         const now = await m.getRepository(User).findOne({
           where: { id: user.id },
-          lock: { mode: 'pessimistic_write' },
+          lock: { mode: 'for_no_key_update' },
         });
         if (!now || now.status !== 'active') throw new DomainError('auth.unauthenticated');
         // Changed meanwhile (another change, an admin reset): the password given may not be current any more.

@@ -48,7 +48,7 @@ export class TotpService {
     await this.dataSource.transaction(async (manager) => {
       // One enrolment of the account at a time (a double click): the second waits, then finds the data key the
       // first made instead of making one too (which failed), and its secret replaces the first's.
-      await manager.query(`SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, [user.id]);
+      await manager.query(`SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, [user.id]);
       const sealed = await this.cipher.seal(user.id, 'totp_pending_secret', secret, manager);
       await manager.query(`UPDATE users SET totp_pending_secret = $2, updated_at = now() WHERE id = $1`, [
         user.id,

@@ -46,7 +46,7 @@ export class UsersRepository {
 
   /**
    * The active administrators' ids, in id order. A demo account counts only with `demoAccounts` (while the
-   * demo runs: outside it those accounts are shut). `lock` takes their rows FOR UPDATE, in that order.
+   * demo runs: outside it those accounts are shut). `lock` takes their rows FOR NO KEY UPDATE, in that order.
    */
   async activeAdminIds(
     opts: { demoAccounts: boolean; lock?: boolean },
@@ -54,7 +54,7 @@ export class UsersRepository {
   ): Promise<string[]> {
     const rows = await (manager ?? this.dataSource.manager).query<{ id: string }[]>(
       `SELECT id FROM users WHERE role = 'admin' AND status = 'active' AND (NOT demo_account OR $1)
-        ORDER BY id${opts.lock ? ' FOR UPDATE' : ''}`,
+        ORDER BY id${opts.lock ? ' FOR NO KEY UPDATE' : ''}`,
       [opts.demoAccounts],
     );
     return rows.map((r) => r.id);

@@ -221,7 +221,7 @@ export class UsersService {
           : [];
       const user = await manager
         .getRepository(User)
-        .findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+        .findOne({ where: { id }, lock: { mode: 'for_no_key_update' } });
       if (!user || !ability.can('update', subjectOf(user))) throw new DomainError('resource.not_found');
       // The account's id as stored, whatever the letter case of the one in the path.
       if ((passwordHash !== undefined || dto.resetTotp) && user.id === caller.userId) throw OWN_CREDENTIALS();
