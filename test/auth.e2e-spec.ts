@@ -22,6 +22,22 @@ import { someoneWaitsForALock } from './support/wait';
 
 const PROBLEM = /^application\/problem\+json/;
 
+/**
+ * An app of the describe's own (`env` over the test configuration), with the demo's administrative units, started
+ * before its tests and closed after them: a getter, since the app exists once beforeAll has run.
+ */
+function appOfDescribe(env: Record<string, string>): () => TestApp {
+  let t: TestApp | undefined;
+  beforeAll(async () => {
+    t = await startTestApp(env);
+    await givenDemoUnits(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+  return () => t!;
+}
+
 describe('sign-in, tokens and two-factor (end to end)', () => {
   let t: TestApp;
   const http = () => request(t.app.getHttpServer());
@@ -982,16 +998,10 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
 });
 
 describe('token expiry (short TTL)', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp({ HAVEN_ACCESS_TOKEN_TTL_SECONDS: '5' });
-    await givenDemoUnits(t);
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const app = appOfDescribe({ HAVEN_ACCESS_TOKEN_TTL_SECONDS: '5' });
 
   it('an expired token is refused with 401', async () => {
+    const t = app();
     await givenUser(t, { role: 'ward_officer', username: 'ward.expiry' });
     const res = await request(t.app.getHttpServer())
       .post('/api/v1/auth/login')
@@ -1017,16 +1027,10 @@ describe('token expiry (short TTL)', () => {
 });
 
 describe('per-IP throttling of two-step sign-ins', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp({ HAVEN_LOGIN_IP_MAX_FAILURES: '3' });
-    await givenDemoUnits(t);
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const app = appOfDescribe({ HAVEN_LOGIN_IP_MAX_FAILURES: '3' });
 
   it('the first step of two-factor sign-ins (the right password, no code) does not lock the address', async () => {
+    const t = app();
     const http = () => request(t.app.getHttpServer());
     const staff: Awaited<ReturnType<typeof givenSignedInWithTotp>>[] = [];
     for (let i = 0; i < 5; i++) staff.push(await givenSignedInWithTotp(t, { role: 'supervisor' }));
@@ -1057,16 +1061,10 @@ describe('per-IP throttling of two-step sign-ins', () => {
 });
 
 describe('per-IP throttling', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp({ HAVEN_LOGIN_IP_MAX_FAILURES: '3' });
-    await givenDemoUnits(t);
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const app = appOfDescribe({ HAVEN_LOGIN_IP_MAX_FAILURES: '3' });
 
   it('locks the client IP after failures spread over many usernames', async () => {
+    const t = app();
     await givenUser(t, { role: 'ward_officer', username: 'ward.ip' });
     const http = () => request(t.app.getHttpServer());
     for (const u of ['spray.one', 'spray.two', 'spray.three']) {

@@ -346,12 +346,11 @@ describe('concurrent changes', () => {
     g.release();
   };
 
-  it('a note and the revocation of its referral come one after the other, the note first if it read the referral first', async () => {
-    const { caseId, consentId, referral } = await acceptedBy(
-      'health.longbien',
-      ['identity'],
-      ['medical_care'],
-    );
+  /**
+   * A note of health.longbien on `referral`, held once it has locked the referral (the lock kept): its answer
+   * once it ends, and `release` to let it go on.
+   */
+  const noteHoldingItsReferral = async (referral: string) => {
     const g = held(ReferralsRepository.prototype, 'findById', {
       when: (...args: Parameters<ReferralsRepository['findById']>) => args[1] === referral,
     });
@@ -360,12 +359,22 @@ describe('concurrent changes', () => {
       .then((r) => r);
     await g.hit;
     jest.restoreAllMocks();
+    return { noting, release: g.release };
+  };
+
+  it('a note and the revocation of its referral come one after the other, the note first if it read the referral first', async () => {
+    const { caseId, consentId, referral } = await acceptedBy(
+      'health.longbien',
+      ['identity'],
+      ['medical_care'],
+    );
+    const { noting, release } = await noteHoldingItsReferral(referral);
     // The withdrawal waits for the note's transaction, which holds the referral…
     const withdrawing = as(tok['ward.longbien'])
       .delete(`/api/v1/cases/${caseId}/consents/${consentId}`)
       .then((r) => r);
     await someoneWaitsForALockHere();
-    g.release();
+    release();
     expect((await noting).status).toBe(201);
     expect((await withdrawing).status).toBe(200);
     // …so the note was made while the referral was live: its entry comes before the revocation's.
@@ -381,21 +390,14 @@ describe('concurrent changes', () => {
 
   it('a note holding its referral and the close of its case come one after the other, without a deadlock', async () => {
     const { caseId, referral } = await acceptedBy('health.longbien', ['identity'], ['medical_care']);
-    const g = held(ReferralsRepository.prototype, 'findById', {
-      when: (...args: Parameters<ReferralsRepository['findById']>) => args[1] === referral,
-    });
-    const noting = as(tok['health.longbien'])
-      .post(`/api/v1/referrals/${referral}/notes`, { text: 'Ghi chú đồng thời (giả định)' })
-      .then((r) => r);
-    await g.hit;
-    jest.restoreAllMocks();
+    const { noting, release } = await noteHoldingItsReferral(referral);
     // The close holds the case and waits for the referral; the note's row then refers to that case (a foreign
     // key's check takes the case's row FOR KEY SHARE), which a close's lock must not block.
     const closing = as(tok['ward.longbien'])
       .post(`/api/v1/cases/${caseId}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
       .then((r) => r);
     await someoneWaitsForALockHere();
-    g.release();
+    release();
     expect((await noting).status).toBe(201);
     expect((await closing).status).toBe(200);
     const [row] = await sql(`SELECT status FROM referrals WHERE id = $1`, [referral]);
