@@ -124,6 +124,11 @@ describe('cases, consent and referrals (end to end)', () => {
         .patch(`/api/v1/cases/${handSet.id}`, { version: handSet.version, risk: { level: 'low' } })
         .expect(200);
       expect(later.body.triage.contexts).toEqual(['intimate_partner']);
+      // Null clears the contexts set by hand; the ones the facts give stay.
+      const cleared = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: fixed.body.version, incident: { contexts: null } })
+        .expect(200);
+      expect(cleared.body.triage.contexts).toEqual([]);
     });
 
     it('refuses a case for a commune that is not the officer’s', async () => {
@@ -628,12 +633,18 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(unchanged.body.version).toBe(c.version);
       expect(unchanged.body.triage.ageGroup).toBe(c.triage.ageGroup);
       // Born on the day of the report (2026-11-20, 09:00 in Vietnam): allowed.
-      await as('ward.longbien')
+      const born = await as('ward.longbien')
         .patch(`/api/v1/cases/${c.id}`, {
           version: c.version,
           survivor: { dateOfBirth: '2026-11-20', ageYears: null },
         })
         .expect(200);
+      // Clearing the age (null) leaves the date of birth: the triage it gives stays.
+      const kept = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: born.body.version, survivor: { ageYears: null } })
+        .expect(200);
+      expect(kept.body.survivor).toMatchObject({ dateOfBirth: '2026-11-20' });
+      expect(kept.body.triage).toMatchObject({ ageGroup: born.body.triage.ageGroup, childUnder18: true });
     });
 
     it('rejects bad input with a 400 problem and writes nothing', async () => {

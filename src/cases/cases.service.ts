@@ -361,7 +361,11 @@ export class CasesService {
           ...factsOf(next),
           forms: dto.incident?.forms ?? row.forms,
           gbvType: dto.incident?.gbvType ?? row.gbvType,
-          contexts: dto.incident?.contexts ?? row.contexts.filter((c) => !derivedBefore.includes(c)),
+          // Null clears the contexts given (the derived ones stay); absent keeps them.
+          contexts:
+            dto.incident?.contexts === null
+              ? []
+              : (dto.incident?.contexts ?? row.contexts.filter((c) => !derivedBefore.includes(c))),
         });
         const ok = await this.cases.update(
           m,
@@ -919,8 +923,9 @@ function mergeSections(current: CaseSections, dto: UpdateCaseDto): CaseSections 
       dto.survivor;
     merge('identity', defined({ fullName, dateOfBirth, ageYears, ethnicity, disability }));
     merge('contact', defined({ phone, address, safeContactNotes }));
+    // A date of birth replaces an age, and an age a date of birth; clearing one (null) leaves the other.
     if (dateOfBirth) delete next.identity?.ageYears;
-    if (ageYears !== undefined && dateOfBirth === undefined) delete next.identity?.dateOfBirth;
+    if (typeof ageYears === 'number' && dateOfBirth === undefined) delete next.identity?.dateOfBirth;
   }
   if (dto.incident) {
     const { occurredAt, place, narrative } = dto.incident;
