@@ -614,6 +614,34 @@ describe('cases, consent and referrals (end to end)', () => {
         .post('/api/v1/cases', caseBody({ reportedAt: ahead }))
         .expect(400);
       expect(future.body.errors[0]).toMatchObject({ field: 'reportedAt' });
+      // Nor before 2000 (a case number of that year), nor an incident after its report (by Vietnam's calendar).
+      const old = await as('ward.longbien')
+        .post('/api/v1/cases', caseBody({ reportedAt: '1999-12-31T16:59:59Z' }))
+        .expect(400);
+      expect(old.body.errors[0]).toMatchObject({ field: 'reportedAt' });
+      await as('ward.longbien')
+        .post(
+          '/api/v1/cases',
+          caseBody({
+            reportedAt: '1999-12-31T17:00:00Z', // 2000-01-01 in Vietnam
+            incident: { ...(caseBody().incident as object), occurredAt: '1999-12-31' },
+          }),
+        )
+        .expect(201);
+      const later = await as('ward.longbien')
+        .post(
+          '/api/v1/cases',
+          caseBody({ incident: { ...(caseBody().incident as object), occurredAt: '2026-11-21' } }),
+        )
+        .expect(400);
+      expect(later.body.errors[0]).toMatchObject({ field: 'incident.occurredAt' });
+      const changed = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, {
+          version: (await as('ward.longbien').get(`/api/v1/cases/${c.id}`)).body.version,
+          incident: { occurredAt: '2026-11-21T00:30:00+07:00' },
+        })
+        .expect(400);
+      expect(changed.body.errors[0]).toMatchObject({ field: 'incident.occurredAt' });
     });
 
     it('a change holds the survivor’s age to the rules of a registration: no birth after the report, not both a date of birth and an age (400)', async () => {

@@ -33,7 +33,8 @@ import {
   effectiveReferralStatusSql,
 } from '../consents/consent-expiry.service';
 import { CommuneProvinces } from '../directory/commune-provinces';
-import { ageOn, deriveTriage, incidentDateOf, vietnamYear } from './case-classification';
+import { ageOn, deriveTriage, incidentDateOf, vietnamDate, vietnamYear } from './case-classification';
+import { MIN_YEAR } from '../reports/report-period';
 import {
   CASE_SECTION_CATEGORIES,
   CaseSectionCategory,
@@ -108,7 +109,12 @@ export class CasesService {
     if (reportedAt.getTime() > Date.now() + REPORTED_AHEAD_MS) {
       throw fieldError('reportedAt', 'is in the future', 'ở thời điểm trong tương lai');
     }
+    // Nor before the years reports count (a typo such as 1900 would draw a case number of that year).
+    if (vietnamYear(reportedAt) < MIN_YEAR) {
+      throw fieldError('reportedAt', `is before ${MIN_YEAR}`, `trước năm ${MIN_YEAR}`);
+    }
     checkBirth(dto.survivor, reportedAt);
+    checkIncident(dto.incident?.occurredAt, reportedAt);
     const provinceCode = await this.communes.provinceOf(this.dataSource.manager, dto.wardCode);
     const subject: CaseSubject = {
       kind: 'Case',
@@ -341,6 +347,7 @@ export class CasesService {
         );
         const reportedAt = row.reportedAt;
         checkBirth(dto.survivor, reportedAt);
+        checkIncident(dto.incident?.occurredAt, reportedAt);
         const factsOf = (sections: typeof current) => ({
           dateOfBirth: sections.identity?.dateOfBirth ?? undefined,
           ageYears: sections.identity?.ageYears ?? undefined,
@@ -959,6 +966,13 @@ const REPORTED_AHEAD_MS = 60 * 60 * 1000;
 
 /** A crypto-shredded case: nothing can be added to it, and it cannot be shredded again. */
 const SHREDDED = () => new DomainError('conflict.state', CASE_SHREDDED);
+
+/** An incident reported before it happened is a typo (by the calendar in Vietnam; the same day is fine). */
+function checkIncident(occurredAt: string | null | undefined, reportedAt: Date): void {
+  if (occurredAt && incidentDateOf(occurredAt) > vietnamDate(reportedAt)) {
+    throw fieldError('incident.occurredAt', 'is after the report', 'sau ngày tiếp nhận');
+  }
+}
 
 /**
  * The survivor's age as given in a registration or a change: a date of birth or an age, not both, and no birth

@@ -76,9 +76,13 @@ export async function refer(
 
 let n = 0;
 
-/** A case body for commune 00145 with fictional, clearly synthetic data. */
+/**
+ * A case body for commune 00145 with fictional, clearly synthetic data. With another `reportedAt`, the incident
+ * is dated on that report's day (an incident after its report is refused).
+ */
 export function caseBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   n++;
+  const reportedAt = typeof overrides.reportedAt === 'string' ? overrides.reportedAt : undefined;
   return {
     wardCode: '00145',
     reportedAt: '2026-11-20T09:00:00+07:00',
@@ -91,7 +95,7 @@ export function caseBody(overrides: Record<string, unknown> = {}): Record<string
       address: `Địa chỉ giả ${n}`,
     },
     incident: {
-      occurredAt: '2026-11-19T21:00:00+07:00',
+      occurredAt: reportedAt ? reportedAt.slice(0, 10) : '2026-11-19T21:00:00+07:00',
       forms: ['physical', 'psychological'],
       gbvType: 'physical_assault',
       narrative: `Tường thuật giả định số ${n}`,
