@@ -780,13 +780,29 @@ describe('cases, consent and referrals (end to end)', () => {
       // Another commune's officer, and a provider (no such right at all): as for no case.
       await as('ward.bode').get(`/api/v1/cases/${c.id}/consents`).expect(404);
       const provider = await as('police.longbien').get(`/api/v1/cases/${c.id}/consents`).expect(404);
-      // Refused at the route (a provider has no rule on consents), and on record all the same.
-      const atRoute = await entryOf(provider.body.requestId, 'action, outcome, reason, resource_id');
+      // Refused at the route (a provider has no rule on consents), and on record all the same, as the services'
+      // refusals are: about the case (not a consent of it), in the case's province.
+      const atRoute = await entryOf(
+        provider.body.requestId,
+        'action, outcome, reason, resource_id, case_id, province_code, commune_code',
+      );
       expect(atRoute).toEqual({
         action: 'consent.read',
         outcome: 'denied',
         reason: 'auth.forbidden',
-        resource_id: c.id,
+        resource_id: null,
+        case_id: c.id,
+        province_code: '01',
+        commune_code: '00145',
+      });
+      // A withdrawal refused at the route names the consent.
+      const withdrawal = await as('police.longbien')
+        .delete(`/api/v1/cases/${c.id}/consents/${basis}`)
+        .expect(404);
+      expect(await entryOf(withdrawal.body.requestId, 'action, resource_id, case_id')).toEqual({
+        action: 'consent.withdraw',
+        resource_id: basis,
+        case_id: c.id,
       });
       const entries = await t.app
         .get(DataSource)
@@ -796,6 +812,7 @@ describe('cases, consent and referrals (end to end)', () => {
         );
       expect(entries).toEqual([
         { outcome: 'allowed', returned_ids: expect.arrayContaining([first, basis, ended]) },
+        { outcome: 'denied', returned_ids: [] },
         { outcome: 'denied', returned_ids: [] },
       ]);
     });

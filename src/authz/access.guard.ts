@@ -93,13 +93,11 @@ export class AccessGuard extends AuthGuard('jwt') {
     const ability = this.abilities.createFor(principal);
     req.ability = ability;
     const addressesRecord = Object.keys(req.params ?? {}).length > 0;
-    const id = req.params?.id;
-    const idOf = typeof id === 'string' ? id : undefined;
     if (ability.can(policy.action, policy.subject)) {
       // Allowed, but this route also wants the person, not a token alone (RequiresStepUp).
       if (!this.reflector.get<boolean>(STEP_UP_KEY, context.getHandler())) return true;
       if (await hasRecentStepUp(this.dataSource, principal)) return true;
-      await this.recordRefusal(principal, policy, addressesRecord, idOf, 'auth.step_up_required');
+      await this.recordRefusal(principal, policy, req, 'auth.step_up_required');
       throw new DomainError('auth.step_up_required');
     }
     // Why: a restricted session (its password to change, two-factor to set up), else the role has no rule.
@@ -109,7 +107,7 @@ export class AccessGuard extends AuthGuard('jwt') {
         ? 'auth.totp_enrollment_required'
         : 'auth.forbidden';
     // A refusal at the route is on record like the services' refusals, with that reason.
-    await this.recordRefusal(principal, policy, addressesRecord, idOf, why);
+    await this.recordRefusal(principal, policy, req, why);
     // A role without a rule on a record is answered like a missing record: never a hint that it exists.
     throw new DomainError(why === 'auth.forbidden' && addressesRecord ? 'resource.not_found' : why);
   }
@@ -117,21 +115,51 @@ export class AccessGuard extends AuthGuard('jwt') {
   private async recordRefusal(
     principal: Principal,
     policy: RoutePolicy,
-    addressesRecord: boolean,
-    id: string | undefined,
+    req: AuthenticatedRequest,
     reason: ErrorCode,
   ): Promise<void> {
-    const audited = auditedAction(policy, addressesRecord);
+    const audited = auditedAction(policy, Object.keys(req.params ?? {}).length > 0);
     if (!audited) return;
     const [action, resourceType] = audited;
-    const resourceId = id && UUID.test(id) ? id : null;
     await this.audit.recordDenied(principal, {
       action,
       resourceType,
-      resourceId,
-      caseId: resourceType === 'case' ? resourceId : null,
+      ...(await this.refusedTarget(req, resourceType)),
       reason,
     });
+  }
+
+  /**
+   * What a refused route addressed, as the services' refusals name it: the resource itself (a consent of
+   * `cases/:id/consents/:consentId`, the case of `cases/:id`, the referral of `referrals/:id`; none for what a
+   * route would have made, such as a case's new referral or a referral's new note), and the case it is about
+   * with its place, when that case exists, so that the case's province sees the attempt (and the caller's sees it
+   * without the case: AuditQueryService).
+   */
+  private async refusedTarget(
+    req: AuthenticatedRequest,
+    resourceType: AuditResourceType,
+  ): Promise<{ resourceId: string | null; caseId?: string; provinceCode?: string; wardCode?: string }> {
+    const path = (req.route as { path?: unknown } | undefined)?.path;
+    const route = typeof path === 'string' ? path : '';
+    const uuid = (v: unknown) => (typeof v === 'string' && UUID.test(v) ? v.toLowerCase() : null);
+    const id = uuid(req.params?.id);
+    const onCase = /\/cases\/:id(\/|$)/.test(route) ? id : null;
+    const onReferral = /\/referrals\/:id(\/|$)/.test(route) ? id : null;
+    let resourceId: string | null;
+    if (req.params?.consentId !== undefined) resourceId = uuid(req.params.consentId);
+    else if (onCase) resourceId = resourceType === 'case' ? onCase : null;
+    else if (onReferral) resourceId = resourceType === 'referral' ? onReferral : null;
+    else resourceId = id;
+    if (!onCase && !onReferral) return { resourceId };
+    const [c] = await this.dataSource.query<{ id: string; province_code: string; ward_code: string }[]>(
+      `SELECT c.id, c.province_code, c.ward_code FROM cases c
+        WHERE c.id = coalesce($1::uuid, (SELECT r.case_id FROM referrals r WHERE r.id = $2::uuid))`,
+      [onCase, onReferral],
+    );
+    return c
+      ? { resourceId, caseId: c.id, provinceCode: c.province_code, wardCode: c.ward_code }
+      : { resourceId };
   }
 
   override handleRequest<T>(err: unknown, user: T): T {
