@@ -757,6 +757,21 @@ describe('cases, consent and referrals (end to end)', () => {
         legalBasis: 'imminent_danger',
         reason: 'Lý do khẩn cấp ZZCONSENTREASON (giả định)',
       });
+      // Its reason is written sealed: the entry names notes, as the other sealed writes do (a consent's does not).
+      const created = await t.app
+        .get(DataSource)
+        .query(
+          `SELECT resource_id, fields FROM audit_events WHERE action = 'consent.create' AND resource_id = ANY($1)`,
+          [[first, basis]],
+        );
+      expect(
+        Object.fromEntries(
+          created.map((r: { resource_id: string; fields: string[] }) => [r.resource_id, r.fields]),
+        ),
+      ).toEqual({
+        [first]: ['triage'],
+        [basis]: ['triage', 'notes'],
+      });
       const ended = await consentForAnHour(c.id);
       await expireNow(ended);
       await as('ward.longbien').delete(`/api/v1/cases/${c.id}/consents/${first}`).expect(200);

@@ -213,7 +213,8 @@ export class ConsentsService {
         resourceType: 'consent',
         resourceId: id,
         caseId,
-        fields: ['triage'],
+        // A legal basis's reason is free text, written sealed: named as notes, as the other sealed writes are.
+        fields: reason ? ['triage', 'notes'] : ['triage'],
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
       });
