@@ -53,7 +53,12 @@ export class CreateReferralDto {
   @IsIn(URGENCIES)
   urgency!: Urgency;
 
-  @ApiPropertyOptional({ maxLength: 4000, description: 'for the receiving organisation (stored encrypted)' })
+  @ApiPropertyOptional({
+    maxLength: 4000,
+    description:
+      'for the receiving organisation (stored encrypted), which reads it once it accepts, whatever categories the ' +
+      'consent releases: write in it only what the survivor agreed that organisation may know',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(4000)
