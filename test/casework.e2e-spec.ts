@@ -418,6 +418,12 @@ describe('cases, consent and referrals (end to end)', () => {
 
     it('an admin crypto-shreds a case: its content is gone for good, its triage facts stay', async () => {
       const c = await newCase();
+      const consentId = await giveConsent(t, tok['ward.longbien'], c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const referral = (await referTo(t, tok['ward.longbien'], c.id, police, consentId)).id as string;
       const shred = (user: string, password = DEMO_PASSWORD) =>
         as(user).post(`/api/v1/cases/${c.id}/shred`, { password });
       await shred('ward.longbien').expect(404);
@@ -434,6 +440,9 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(after.body.triage).toMatchObject({ shredded: true, gbvType: 'physical_assault' });
       // Its entry names what it disclosed: the triage facts, nothing of the content that is gone.
       expect((await entryOf(after.header['x-request-id'], 'fields')).fields).toEqual(['triage']);
+      // So does a read of its referral (its note went with the data key).
+      const referralRead = await as('ward.longbien').get(`/api/v1/referrals/${referral}`).expect(200);
+      expect((await entryOf(referralRead.header['x-request-id'], 'fields')).fields).toEqual(['triage']);
       expect(JSON.stringify(after.body)).not.toContain(c.survivor.fullName);
       expect(after.body).not.toHaveProperty('incident.narrative');
       const [key] = await t.app

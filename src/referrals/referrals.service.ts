@@ -264,7 +264,8 @@ export class ReferralsService {
         resourceType: 'referral',
         resourceId: row.id,
         caseId: row.caseId,
-        fields: disclosed(notes !== null, showCase ? caseCategories : new Set()),
+        // What is disclosed: the sections opened (none of a crypto-shredded case), not all those allowed.
+        fields: disclosed(notes !== null, new Set(encrypted)),
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
       };
