@@ -404,6 +404,30 @@ describe('concurrent changes', () => {
     expect(row.status).toBe('revoked');
   });
 
+  it('a ward officer’s case read whose case is shredded between its check and its fetch answers 409, on record', async () => {
+    const caseId = await newCase();
+    const g = held(CasesRepository.prototype, 'findWithReferrals');
+    const reading = as(tok['ward.longbien'])
+      .get(`/api/v1/cases/${caseId}`)
+      .then((r) => r);
+    await g.hit;
+    g.restore();
+    await as(tok.admin).post(`/api/v1/cases/${caseId}/shred`, { password: DEMO_PASSWORD }).expect(200);
+    g.release();
+    const read = await reading;
+    expect(read.status).toBe(409);
+    expect(read.body.code).toBe('conflict.state');
+    // On record: what the read was allowed, then that it got nothing.
+    const entries = await sql(
+      `SELECT outcome, reason FROM audit_events WHERE request_id = $1 AND action = 'case.read' ORDER BY seq`,
+      [read.body.requestId],
+    );
+    expect(entries).toEqual([
+      { outcome: 'allowed', reason: null },
+      { outcome: 'denied', reason: 'conflict.state' },
+    ]);
+  });
+
   it('a provider’s referral read whose referral is revoked between its check and its fetch hands out nothing', async () => {
     const { referral } = await acceptedByPolice();
     const before = await as(tok['police.longbien']).get(`/api/v1/referrals/${referral}`).expect(200);

@@ -235,6 +235,9 @@ export function acceptedUnderActiveConsentSql(r: string): string {
           AND EXISTS (SELECT 1 FROM consents cs WHERE cs.id = ${r}.consent_id AND ${consentActiveSql('cs')})`;
 }
 
+/** SQL over `c`: a case whose content is still there (not crypto-shredded). */
+export const NOT_SHREDDED = 'c.shredded_at IS NULL';
+
 /** The ciphertexts and data key of a row selected with sealedSql; null when there is no row. */
 export function sealedOf(r: Raw | undefined, categories: readonly CaseSectionCategory[]): SealedCase | null {
   if (!r) return null;
@@ -340,13 +343,15 @@ export class CasesRepository {
         p(id, 'uuid'),
         p(ownerType, 'text'),
         closeReason ? [CLOSE_REASON_COLUMN] : [],
+        // Not a case crypto-shredded since the check (nothing left to read), nor one whose provider lost its
+        // grounds meanwhile.
         provider
-          ? providerStillGroundedSql(
+          ? `${NOT_SHREDDED} AND ${providerStillGroundedSql(
               'grant' in provider
                 ? { grant: p(provider.grant, 'uuid') }
                 : { organizationId: p(provider.organizationId, 'uuid') },
-            )
-          : undefined,
+            )}`
+          : NOT_SHREDDED,
       );
   }
 

@@ -268,9 +268,14 @@ export class CasesService {
           ),
         );
         if (!sealed[0]) {
-          // Its grounds ended since the check: the read's entry says what it was allowed, this that it got nothing.
-          deny(p, { ...entry, fields: [], reason: 'resource.not_found' });
-          throw NOT_FOUND();
+          // Its grounds ended, or the case was shredded, since the check: the read's entry says what it was
+          // allowed, this that it got nothing.
+          if (provider) {
+            deny(p, { ...entry, fields: [], reason: 'resource.not_found' });
+            throw NOT_FOUND();
+          }
+          deny(p, { ...entry, fields: [], reason: 'conflict.state' });
+          throw SHREDDED();
         }
         view = await this.openedView(row, sealedOf(sealed[0], encrypted), allowed);
       }

@@ -6,6 +6,7 @@ import {
   type CaseTriageRow,
   CLOSE_REASON_COLUMN,
   acceptedUnderActiveConsentSql,
+  NOT_SHREDDED,
   providerStillGroundedSql,
   JOINED_TRIAGE_COLUMNS,
   joinedTriageRow,
@@ -349,7 +350,7 @@ export class ReferralsRepository {
         'r.case_id',
         p(ownerType, 'text'),
         extra,
-        grounds.length > 0 ? grounds.join(' AND ') : undefined,
+        [NOT_SHREDDED, ...grounds].join(' AND '),
       );
     };
   }

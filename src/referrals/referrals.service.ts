@@ -10,6 +10,7 @@ import type { AuditEntryInput, AuditFieldCategory } from '../audit/audit.types';
 import { AuditService, Deny } from '../audit/audit.service';
 import { CASE_OWNER, CasesService, readsCloseReason, sealedCategories } from '../cases/cases.service';
 import { DomainError } from '../common/errors/domain-error';
+import { CASE_SHREDDED } from '../common/errors/error-catalog';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { consentFitsAgeSql } from '../consents/consent-age';
 import { consentActiveSql, ConsentExpiryService } from '../consents/consent-expiry.service';
@@ -288,9 +289,13 @@ export class ReferralsService {
           p.role === 'provider' ? (p.organizationId ?? NO_ORGANIZATION) : undefined,
         ),
       );
-      // The referral went, or (a provider's) ended, between its check and this read: the read's entry says what
-      // it was allowed, this that it got nothing.
+      // The referral went, (a provider's) ended, or its case was shredded, between its check and this read: the
+      // read's entry says what it was allowed, this that it got nothing.
       if (!sealed) {
+        if (p.role !== 'provider' && (await this.referrals.findWithCase(m, id))?.caseRow.shreddedAt) {
+          deny(p, { ...entry, fields: [], reason: 'conflict.state' });
+          throw new DomainError('conflict.state', CASE_SHREDDED);
+        }
         deny(p, { ...entry, fields: [], reason: 'resource.not_found' });
         throw NOT_FOUND();
       }
