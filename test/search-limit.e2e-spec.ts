@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import type { TestApp } from './support/app';
 import { signInAll, startDemoApp } from './support/casework';
 
@@ -36,6 +37,13 @@ describe('case search rate limit', () => {
     const retryAfter = Number(res.headers['retry-after']);
     expect(retryAfter).toBeGreaterThan(50);
     expect(retryAfter).toBeLessThanOrEqual(60);
+    // The refusal is on the access log, once while the account waits: the repeats would only say it again.
+    await search('ward.longbien').expect(429);
+    await search('ward.longbien').expect(429);
+    const refused = await t.app
+      .get(DataSource)
+      .query(`SELECT outcome, reason FROM audit_events WHERE action = 'case.search' AND outcome = 'denied'`);
+    expect(refused).toEqual([{ outcome: 'denied', reason: 'auth.throttled' }]);
     // Another account is not affected.
     await search('ward.bode').expect(200);
   });

@@ -101,6 +101,8 @@ export class CasesService {
 
   /** Searches per account and minute: slows enumerating survivors by name or phone. */
   private readonly searchLimiter: SlidingWindowLimiter;
+  /** Accounts whose search refusal is on the access log, until when (search). */
+  private readonly searchRefusalLogged = new Map<string, number>();
 
   async create(p: Principal, ability: AppAbility, dto: CreateCaseDto): Promise<CreatedCaseView> {
     const reportedAt = new Date(dto.reportedAt);
@@ -550,6 +552,19 @@ export class CasesService {
     };
     // Counted once the request is valid: a client's mistake does not use up the caller's searches.
     if (!this.searchLimiter.take(p.userId)) {
+      const waitMs = this.searchLimiter.msUntilFree(p.userId);
+      // On the access log once per account and wait (in this process): an account hitting the limit may be
+      // enumerating survivors, and each refusal after the first would only repeat it.
+      const now = Date.now();
+      if ((this.searchRefusalLogged.get(p.userId) ?? 0) <= now) {
+        if (this.searchRefusalLogged.size > 10_000) this.searchRefusalLogged.clear();
+        this.searchRefusalLogged.set(p.userId, now + waitMs);
+        await this.audit.recordDenied(p, {
+          action: 'case.search',
+          resourceType: 'case',
+          reason: 'auth.throttled',
+        });
+      }
       throw new DomainError(
         'auth.throttled',
         {
@@ -557,7 +572,7 @@ export class CasesService {
           vi: 'Tìm kiếm quá nhiều lần; vui lòng đợi một phút rồi thử lại.',
         },
         undefined,
-        Math.ceil(this.searchLimiter.msUntilFree(p.userId) / 1000),
+        Math.ceil(waitMs / 1000),
       );
     }
     return this.audit.session(async (m) => {
