@@ -173,10 +173,21 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(locked.body).toMatchObject({ status: 429, code: 'auth.throttled' });
     // Refused again and again while locked: on the access log once (each entry would stay for good).
     for (let i = 0; i < 5; i++) await login({ username: 'ward.locked', password: TEST_PASSWORD }).expect(429);
-    const throttled = await t.app
+    const throttled = () =>
+      t.app
+        .get(DataSource)
+        .query(`SELECT 1 FROM audit_events WHERE actor_id = $1 AND reason = 'auth.throttled'`, [
+          lockedUser.id,
+        ]);
+    expect(await throttled()).toHaveLength(1);
+    // A lock of the account that ends at another time (a new lock) is logged once again.
+    await t.app
       .get(DataSource)
-      .query(`SELECT 1 FROM audit_events WHERE actor_id = $1 AND reason = 'auth.throttled'`, [lockedUser.id]);
-    expect(throttled).toHaveLength(1);
+      .query(
+        `UPDATE login_throttle SET locked_until = locked_until + interval '1 minute' WHERE locked_until > now()`,
+      );
+    for (let i = 0; i < 3; i++) await login({ username: 'ward.locked', password: TEST_PASSWORD }).expect(429);
+    expect(await throttled()).toHaveLength(2);
     // It says when to try again: the rest of the lock (HAVEN_LOGIN_LOCK_SECONDS, 900 s by default).
     const retryAfter = Number(locked.headers['retry-after']);
     expect(retryAfter).toBeGreaterThan(890);
@@ -563,6 +574,8 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
         );
     const signedOut = await signIn();
     const other = await signIn();
+    const unsigned = await signIn(); // signed out at once; used below with its signature altered
+    await http().post('/api/v1/auth/logout').auth(unsigned, { type: 'bearer' }).expect(204);
     await http().post('/api/v1/auth/logout').auth(signedOut, { type: 'bearer' }).expect(204);
     // Replayed again and again: one entry.
     for (let i = 0; i < 3; i++)
@@ -574,12 +587,15 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await givenPasswordReset(t, user.id, 'reset-by-admin-harbour-51');
     await http().get('/api/v1/auth/me').auth(other, { type: 'bearer' }).expect(401);
     expect((await refused()).map((r) => r.reason)).toEqual(['auth.token_revoked', 'auth.token_superseded']);
-    // A token Haven never signed is refused without an entry (it names no session).
-    await http()
-      .get('/api/v1/auth/me')
-      .auth(`${other.slice(0, -4)}AAAA`, { type: 'bearer' })
-      .expect(401);
+    // A token Haven never signed is refused without an entry (it names no session): here one whose session ended
+    // and was never logged, its signature altered.
+    const [head, body, signature] = unsigned.split('.');
+    const altered = `${head}.${body}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
+    await http().get('/api/v1/auth/me').auth(altered, { type: 'bearer' }).expect(401);
     expect(await refused()).toHaveLength(2);
+    // The same token as signed is on the log: the test above could have seen one.
+    await http().get('/api/v1/auth/me').auth(unsigned, { type: 'bearer' }).expect(401);
+    expect(await refused()).toHaveLength(3);
   });
 
   /** The access-log entries about an account (resource_id), oldest first, but its sign-ins. */

@@ -424,6 +424,19 @@ describe('cases, consent and referrals (end to end)', () => {
         givenBy: 'survivor',
       });
       const referral = (await referTo(t, tok['ward.longbien'], c.id, police, consentId)).id as string;
+      // (A note refused at the route names its referral and case, as the service's refusals do.)
+      const noNote = await as('supervisor.hanoi')
+        .post(`/api/v1/referrals/${referral}/notes`, { text: 'Ghi chú (giả định)' })
+        .expect(404);
+      expect(
+        await entryOf(noNote.body.requestId, 'action, resource_type, resource_id, case_id, province_code'),
+      ).toEqual({
+        action: 'note.create',
+        resource_type: 'referral',
+        resource_id: referral,
+        case_id: c.id,
+        province_code: '01',
+      });
       const shred = (user: string, password = DEMO_PASSWORD) =>
         as(user).post(`/api/v1/cases/${c.id}/shred`, { password });
       await shred('ward.longbien').expect(404);

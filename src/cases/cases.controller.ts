@@ -132,6 +132,10 @@ export class CasesController {
   })
   @ApiOkResponse({ type: CaseView })
   @ApiNotFoundResponse({ type: Problem })
+  @ApiConflictResponse({
+    type: Problem,
+    description: 'conflict.state: the case was crypto-shredded while it was being read (read it again)',
+  })
   get(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,

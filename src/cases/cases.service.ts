@@ -559,11 +559,12 @@ export class CasesService {
       if ((this.searchRefusalLogged.get(p.userId) ?? 0) <= now) {
         if (this.searchRefusalLogged.size > 10_000) this.searchRefusalLogged.clear();
         this.searchRefusalLogged.set(p.userId, now + waitMs);
-        await this.audit.recordDenied(p, {
-          action: 'case.search',
-          resourceType: 'case',
-          reason: 'auth.throttled',
-        });
+        await this.audit
+          .recordDenied(p, { action: 'case.search', resourceType: 'case', reason: 'auth.throttled' })
+          .catch((e: unknown) => {
+            this.searchRefusalLogged.delete(p.userId); // not on the log: the next refusal tries again
+            throw e;
+          });
       }
       throw new DomainError(
         'auth.throttled',

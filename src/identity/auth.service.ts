@@ -111,10 +111,16 @@ export class AuthService {
     if (lockedFor > 0) {
       // On the log once per locked key and lock, in this process: a refusal costs next to nothing to send, and
       // each entry would stay for good.
-      if (await this.refusedBefore(keys, lockedFor)) {
-        throw new DomainError('auth.throttled', undefined, undefined, lockedFor);
+      const noted = await this.noteLockedRefusal(keys);
+      if (noted === null) throw new DomainError('auth.throttled', undefined, undefined, lockedFor);
+      let refusal: DomainError;
+      try {
+        refusal = await refuse('auth.throttled', lockedFor);
+      } catch (e) {
+        for (const k of noted) this.loggedLocks.delete(k); // not on the log: the next refusal tries again
+        throw e;
       }
-      throw await refuse('auth.throttled', lockedFor);
+      throw refusal;
     }
 
     const fail = async (code: 'auth.invalid_credentials', logged: string = code): Promise<never> => {
@@ -167,24 +173,25 @@ export class AuthService {
     };
   }
 
-  /** Sign-out: the token is refused from now on, and the access log says so (`auth.logout`). */
   /**
-   * Whether every key this refused attempt is locked by already had a refusal on the access log during its lock
-   * (in this process); if not, notes that this one is, until the lock ends. Keyed by the locked keys only: an
-   * address locked for guessing does not silence a lock of an account it named.
+   * Notes that a refusal during a lock goes on the access log, once per locked key and lock (in this process);
+   * returns the keys so noted (to forget should the entry fail), or null when every key this attempt is locked by
+   * had its refusal logged during its present lock. Keyed by the locked keys only, each with its own end: an
+   * address locked for guessing does not silence a later lock of an account it named.
    */
-  private async refusedBefore(keys: ThrottleKeys, lockedFor: number): Promise<boolean> {
-    const now = Date.now();
+  private async noteLockedRefusal(keys: ThrottleKeys): Promise<string[] | null> {
     const locked = await this.throttle.lockedKeys(keys);
-    if (locked.length > 0 && locked.every((k) => (this.loggedLocks.get(k) ?? 0) > now)) return true;
+    if (locked.length > 0 && locked.every((k) => this.loggedLocks.get(k.key) === k.until)) return null;
+    const now = Date.now();
     if (this.loggedLocks.size >= LOGGED_LOCKS_KEPT) {
       for (const [k, until] of this.loggedLocks) if (until <= now) this.loggedLocks.delete(k);
       if (this.loggedLocks.size >= LOGGED_LOCKS_KEPT) this.loggedLocks.clear();
     }
-    for (const k of locked) this.loggedLocks.set(k, now + lockedFor * 1000);
-    return false;
+    for (const k of locked) this.loggedLocks.set(k.key, k.until);
+    return locked.map((k) => k.key);
   }
 
+  /** Sign-out: the token is refused from now on, and the access log says so (`auth.logout`). */
   async signOut(p: Principal): Promise<void> {
     await this.dataSource.transaction(async (m) => {
       await this.tokens.revoke(p.tokenId, p.userId, p.tokenExpiresAt, m);

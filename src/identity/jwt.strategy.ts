@@ -105,6 +105,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     try {
       await this.audit.recordSessionRefused(userId, reason, requestContextOf(req));
     } catch (e) {
+      this.endedTokens.delete(jti); // not on the log: the token's next use tries again
       this.logger.warn({ err: e, reason }, 'could not log a refused session');
     }
   }

@@ -69,13 +69,14 @@ export class LoginThrottleService {
     return this.config.auth.lockSeconds;
   }
 
-  /** Which of the keys are locked now (the account's, the address's, both or none). */
-  async lockedKeys(keys: ThrottleKeys): Promise<string[]> {
-    const rows = await this.dataSource.query<{ key: string }[]>(
-      `SELECT key FROM login_throttle WHERE key = ANY($1) AND locked_until > now() ORDER BY key`,
+  /** Which of the keys are locked now (the account's, the address's, both or none), and until when (epoch ms). */
+  async lockedKeys(keys: ThrottleKeys): Promise<{ key: string; until: number }[]> {
+    const rows = await this.dataSource.query<{ key: string; until: string }[]>(
+      `SELECT key, floor(extract(epoch FROM locked_until) * 1000)::bigint::text AS until
+         FROM login_throttle WHERE key = ANY($1) AND locked_until > now() ORDER BY key`,
       [[keys.account, keys.ip]],
     );
-    return rows.map((r) => r.key);
+    return rows.map((r) => ({ key: r.key, until: Number(r.until) }));
   }
 
   /** Seconds until the later of the account's and the address's locks ends; 0 when neither is locked. */

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import {
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
@@ -81,6 +82,11 @@ export class ReferralsController {
   @Policy('read', 'Referral')
   @ApiOperation({ summary: 'The referral and what its organisation may see of the case now' })
   @ApiOkResponse({ type: ReferralView })
+  @ApiNotFoundResponse({ type: Problem })
+  @ApiConflictResponse({
+    type: Problem,
+    description: 'conflict.state: its case was crypto-shredded while it was being read (read it again)',
+  })
   get(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
