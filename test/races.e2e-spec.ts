@@ -404,6 +404,18 @@ describe('concurrent changes', () => {
     expect(row.status).toBe('revoked');
   });
 
+  /** A read whose grounds ended mid-read is on record as what it was allowed, then as getting nothing (`reason`). */
+  const expectAllowedThenRefused = async (action: string, requestId: string, reason: string) =>
+    expect(
+      await sql(
+        `SELECT outcome, reason FROM audit_events WHERE request_id = $1 AND action = $2 ORDER BY seq`,
+        [requestId, action],
+      ),
+    ).toEqual([
+      { outcome: 'allowed', reason: null },
+      { outcome: 'denied', reason },
+    ]);
+
   it('a ward officer’s case read whose case is shredded between its check and its fetch answers 409, on record', async () => {
     const caseId = await newCase();
     const g = held(CasesRepository.prototype, 'findWithReferrals');
@@ -417,15 +429,7 @@ describe('concurrent changes', () => {
     const read = await reading;
     expect(read.status).toBe(409);
     expect(read.body.code).toBe('conflict.state');
-    // On record: what the read was allowed, then that it got nothing.
-    const entries = await sql(
-      `SELECT outcome, reason FROM audit_events WHERE request_id = $1 AND action = 'case.read' ORDER BY seq`,
-      [read.body.requestId],
-    );
-    expect(entries).toEqual([
-      { outcome: 'allowed', reason: null },
-      { outcome: 'denied', reason: 'conflict.state' },
-    ]);
+    await expectAllowedThenRefused('case.read', read.body.requestId, 'conflict.state');
   });
 
   it('a provider’s referral read whose referral is revoked between its check and its fetch hands out nothing', async () => {
@@ -440,15 +444,7 @@ describe('concurrent changes', () => {
     const read = await reading;
     expect(read.status).toBe(404);
     expect(JSON.stringify(read.body)).not.toContain('ZZNOTE');
-    // On record: what the read was allowed, then that it got nothing.
-    const entries = await sql(
-      `SELECT outcome, reason FROM audit_events WHERE request_id = $1 AND action = 'referral.read' ORDER BY seq`,
-      [read.body.requestId],
-    );
-    expect(entries).toEqual([
-      { outcome: 'allowed', reason: null },
-      { outcome: 'denied', reason: 'resource.not_found' },
-    ]);
+    await expectAllowedThenRefused('referral.read', read.body.requestId, 'resource.not_found');
   });
 
   it('a provider’s case read whose referral is revoked between its check and its fetch hands out nothing', async () => {
