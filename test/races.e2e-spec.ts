@@ -432,6 +432,23 @@ describe('concurrent changes', () => {
     await expectAllowedThenRefused('case.read', read.body.requestId, 'conflict.state');
   });
 
+  it('a ward officer’s referral read whose case is shredded between its check and its fetch answers 409, on record', async () => {
+    const { referral } = await acceptedByPolice();
+    const g = held(ReferralsRepository.prototype, 'findWithCase');
+    const reading = as(tok['ward.longbien'])
+      .get(`/api/v1/referrals/${referral}`)
+      .then((r) => r);
+    await g.hit;
+    g.restore();
+    const [{ case_id: caseId }] = await sql(`SELECT case_id FROM referrals WHERE id = $1`, [referral]);
+    await as(tok.admin).post(`/api/v1/cases/${caseId}/shred`, { password: DEMO_PASSWORD }).expect(200);
+    g.release();
+    const read = await reading;
+    expect(read.status).toBe(409);
+    expect(JSON.stringify(read.body)).not.toContain('ZZNOTE');
+    await expectAllowedThenRefused('referral.read', read.body.requestId, 'conflict.state');
+  });
+
   it('a provider’s referral read whose referral is revoked between its check and its fetch hands out nothing', async () => {
     const { referral } = await acceptedByPolice();
     const before = await as(tok['police.longbien']).get(`/api/v1/referrals/${referral}`).expect(200);
