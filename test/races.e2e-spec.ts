@@ -346,6 +346,17 @@ describe('concurrent changes', () => {
     g.release();
   };
 
+  /** Once `g` holds a read: the case crypto-shredded by the administrator (no longer held), then the read let go. */
+  const shreddedWhileHeld = async (
+    g: { hit: Promise<void>; release: () => void; restore: () => void },
+    caseId: string,
+  ) => {
+    await g.hit;
+    g.restore();
+    await as(tok.admin).post(`/api/v1/cases/${caseId}/shred`, { password: DEMO_PASSWORD }).expect(200);
+    g.release();
+  };
+
   /**
    * A note of health.longbien on `referral`, held once it has locked the referral (the lock kept): its answer
    * once it ends, and `release` to let it go on.
@@ -422,10 +433,7 @@ describe('concurrent changes', () => {
     const reading = as(tok['ward.longbien'])
       .get(`/api/v1/cases/${caseId}`)
       .then((r) => r);
-    await g.hit;
-    g.restore();
-    await as(tok.admin).post(`/api/v1/cases/${caseId}/shred`, { password: DEMO_PASSWORD }).expect(200);
-    g.release();
+    await shreddedWhileHeld(g, caseId);
     const read = await reading;
     expect(read.status).toBe(409);
     expect(read.body.code).toBe('conflict.state');
@@ -438,11 +446,8 @@ describe('concurrent changes', () => {
     const reading = as(tok['ward.longbien'])
       .get(`/api/v1/referrals/${referral}`)
       .then((r) => r);
-    await g.hit;
-    g.restore();
     const [{ case_id: caseId }] = await sql(`SELECT case_id FROM referrals WHERE id = $1`, [referral]);
-    await as(tok.admin).post(`/api/v1/cases/${caseId}/shred`, { password: DEMO_PASSWORD }).expect(200);
-    g.release();
+    await shreddedWhileHeld(g, caseId);
     const read = await reading;
     expect(read.status).toBe(409);
     expect(JSON.stringify(read.body)).not.toContain('ZZNOTE');
