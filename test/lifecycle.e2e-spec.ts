@@ -378,6 +378,7 @@ describe('service process lifecycle (npm start)', () => {
     // A configuration to correct (EX_CONFIG), as for every tool, not a log found broken (1).
     expect(await verify.exited).toBe(78);
     expect(verify.output()).toMatch(/HAVEN_DATA_DIR .*no keyring at .*no embedded database at/s);
+    expect(verify.output()).not.toMatch(/audit:verify failed/); // one answer, not a second line
     expect(await readdir(dataDir)).toEqual([]);
   });
 
@@ -535,6 +536,7 @@ describe('service process lifecycle (npm start)', () => {
     const weak = createAdmin('short');
     expect(await weak.exited).toBe(65);
     expect(weak.output()).toMatch(/refused: password/);
+    expect(weak.output()).not.toMatch(/failed:/);
     const made = createAdmin('an-initial-passphrase-2026');
     expect(await made.exited).toBe(0);
     expect(made.output()).toMatch(/Created the administrator quan\.tri/);

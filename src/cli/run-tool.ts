@@ -24,14 +24,15 @@ export function runTool(name: string, main: () => Promise<number>, options: RunT
     (code) => exitAfterOutput(code),
     (e: unknown) => {
       const message = e instanceof Error ? e.message : String(e);
+      // One answer each: exitAfterOutput returns at once (the process ends once the output has gone out).
       if (isMisconfiguration(e)) {
         process.stderr.write(`${name}: ${message}\nSee config/env.example.\n`);
-        exitAfterOutput(78);
+        return exitAfterOutput(78);
       }
       const refused = options.refusal?.(e);
       if (refused) {
         process.stderr.write(`${name} refused: ${refused.message}\n`);
-        exitAfterOutput(refused.exitCode);
+        return exitAfterOutput(refused.exitCode);
       }
       process.stderr.write(`${name} failed: ${message}\n`);
       exitAfterOutput(options.failureCode ?? 1);
