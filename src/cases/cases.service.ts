@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { SlidingWindowLimiter } from '../common/http/rate-limiter';
+import { LoggedMarks } from '../common/logged-marks';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { randomUUID } from 'node:crypto';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -102,7 +103,7 @@ export class CasesService {
   /** Searches per account and minute: slows enumerating survivors by name or phone. */
   private readonly searchLimiter: SlidingWindowLimiter;
   /** Accounts whose search refusal is on the access log, until when (search). */
-  private readonly searchRefusalLogged = new Map<string, number>();
+  private readonly searchRefusalLogged = new LoggedMarks();
 
   async create(p: Principal, ability: AppAbility, dto: CreateCaseDto): Promise<CreatedCaseView> {
     const reportedAt = new Date(dto.reportedAt);
@@ -556,13 +557,12 @@ export class CasesService {
       // On the access log once per account and wait (in this process): an account hitting the limit may be
       // enumerating survivors, and each refusal after the first would only repeat it.
       const now = Date.now();
-      if ((this.searchRefusalLogged.get(p.userId) ?? 0) <= now) {
-        if (this.searchRefusalLogged.size > 10_000) this.searchRefusalLogged.clear();
-        this.searchRefusalLogged.set(p.userId, now + waitMs);
+      if (!this.searchRefusalLogged.holds(p.userId, now)) {
+        this.searchRefusalLogged.mark(p.userId, now + waitMs);
         await this.audit
           .recordDenied(p, { action: 'case.search', resourceType: 'case', reason: 'auth.throttled' })
           .catch((e: unknown) => {
-            this.searchRefusalLogged.delete(p.userId); // not on the log: the next refusal tries again
+            this.searchRefusalLogged.forget(p.userId); // not on the log: the next refusal tries again
             throw e;
           });
       }

@@ -13,6 +13,7 @@ import type { ChangePasswordDto, MeResponse } from './dto/auth.dto';
 import { USERNAME } from './dto/user.dto';
 import { assertPasswordAcceptable } from './password-policy';
 import { demoAccountShut } from './demo-accounts';
+import { LoggedMarks } from '../common/logged-marks';
 import { LoginThrottleService, type ThrottleKeys } from './login-throttle.service';
 import { ReauthenticationService } from './reauthentication.service';
 import { IssuedToken, TokenService } from './token.service';
@@ -60,13 +61,10 @@ export interface SignedIn extends IssuedToken {
  * account's right password without its code answers auth.totp_required: a two-step sign-in tells that the
  * password was right, and the code protects the account from then on.)
  */
-/** Locked throttle keys whose refusal is on the access log, remembered at most (AuthService.refusedBefore). */
-const LOGGED_LOCKS_KEPT = 10_000;
-
 @Injectable()
 export class AuthService {
   /** Locked throttle keys whose refusal is on the access log, and when their lock ends. */
-  private readonly loggedLocks = new Map<string, number>();
+  private readonly loggedLocks = new LoggedMarks();
 
   constructor(
     private readonly users: UsersRepository,
@@ -117,7 +115,7 @@ export class AuthService {
       try {
         refusal = await refuse('auth.throttled', lockedFor);
       } catch (e) {
-        for (const k of noted) this.loggedLocks.delete(k); // not on the log: the next refusal tries again
+        for (const k of noted) this.loggedLocks.forget(k); // not on the log: the next refusal tries again
         throw e;
       }
       throw refusal;
@@ -181,13 +179,8 @@ export class AuthService {
    */
   private async noteLockedRefusal(keys: ThrottleKeys): Promise<string[] | null> {
     const locked = await this.throttle.lockedKeys(keys);
-    if (locked.length > 0 && locked.every((k) => this.loggedLocks.get(k.key) === k.until)) return null;
-    const now = Date.now();
-    if (this.loggedLocks.size >= LOGGED_LOCKS_KEPT) {
-      for (const [k, until] of this.loggedLocks) if (until <= now) this.loggedLocks.delete(k);
-      if (this.loggedLocks.size >= LOGGED_LOCKS_KEPT) this.loggedLocks.clear();
-    }
-    for (const k of locked) this.loggedLocks.set(k.key, k.until);
+    if (locked.length > 0 && locked.every((k) => this.loggedLocks.until(k.key) === k.until)) return null;
+    for (const k of locked) this.loggedLocks.mark(k.key, k.until);
     return locked.map((k) => k.key);
   }
 

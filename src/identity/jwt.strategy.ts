@@ -7,6 +7,7 @@ import { ExtractJwt, Strategy } from 'passport-jwt';
 import type { Principal } from '../authz/principal';
 import { requestContextOf } from '../common/http/request-context';
 import { AuditService } from '../audit/audit.service';
+import { LoggedMarks } from '../common/logged-marks';
 import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { PurposeKeys } from '../crypto';
@@ -25,7 +26,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   /** Tokens whose ended session was logged, and when (recordEnded). */
-  private readonly endedTokens = new Map<string, number>();
+  private readonly endedTokens = new LoggedMarks();
 
   constructor(
     keys: PurposeKeys,
@@ -94,18 +95,12 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
    */
   private async recordEnded(userId: string, jti: string, reason: string, req: Request): Promise<void> {
     const now = Date.now();
-    const last = this.endedTokens.get(jti);
-    if (last !== undefined && now - last < ENDED_TOKEN_QUIET_MS) return;
-    this.endedTokens.delete(jti);
-    this.endedTokens.set(jti, now);
-    // The oldest first (a Map keeps insertion order): a bounded memory whatever the number of tokens replayed.
-    if (this.endedTokens.size > ENDED_TOKENS_KEPT) {
-      this.endedTokens.delete(this.endedTokens.keys().next().value!);
-    }
+    if (this.endedTokens.holds(jti, now)) return;
+    this.endedTokens.mark(jti, now + ENDED_TOKEN_QUIET_MS);
     try {
       await this.audit.recordSessionRefused(userId, reason, requestContextOf(req));
     } catch (e) {
-      this.endedTokens.delete(jti); // not on the log: the token's next use tries again
+      this.endedTokens.forget(jti); // not on the log: the token's next use tries again
       this.logger.warn({ err: e, reason }, 'could not log a refused session');
     }
   }
@@ -113,5 +108,3 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
 
 /** How long a token whose session ended is not logged again after its entry. */
 const ENDED_TOKEN_QUIET_MS = 10 * 60_000;
-/** Tokens whose last entry is remembered. */
-const ENDED_TOKENS_KEPT = 10_000;
