@@ -1,8 +1,5 @@
-type PgErrorLike = {
-  code?: unknown;
-  constraint?: unknown;
-  driverError?: { code?: unknown; constraint?: unknown };
-};
+/** A link of an error chain (errorChain) as the classifications read it. */
+type PgErrorLike = { code?: unknown; constraint?: unknown };
 
 /** The first error of `e`'s chain (errorChain) that carries a string code: the database's or the socket's. */
 function coded(e: unknown): PgErrorLike | undefined {
