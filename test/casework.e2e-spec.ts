@@ -439,7 +439,14 @@ describe('cases, consent and referrals (end to end)', () => {
       });
       const shred = (user: string, password = DEMO_PASSWORD) =>
         as(user).post(`/api/v1/cases/${c.id}/shred`, { password });
-      await shred('ward.longbien').expect(404);
+      const notHers = await shred('ward.longbien').expect(404);
+      // On record in the case's province, as every refusal about an existing case is.
+      expect(await entryOf(notHers.body.requestId, 'action, outcome, case_id, province_code')).toEqual({
+        action: 'case.shred',
+        outcome: 'denied',
+        case_id: c.id,
+        province_code: '01',
+      });
       // The administrator's password again: missing, or wrong (403, on record, nothing destroyed).
       await as('admin').post(`/api/v1/cases/${c.id}/shred`, {}).expect(400);
       const wrong = await shred('admin', 'not-the-admin-password').expect(403);

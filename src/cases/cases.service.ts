@@ -609,28 +609,21 @@ export class CasesService {
     });
     return this.audit.transaction(async (m, deny) => {
       const row = await this.cases.findById(m, id, [], true);
-      if (
-        !row ||
-        !ability.can('delete', {
-          kind: 'Case',
-          id,
-          wardCode: row.wardCode,
-          provinceCode: row.provinceCode,
-          status: row.status,
-        })
-      ) {
-        deny(p, { action: 'case.shred', resourceType: 'case', resourceId: id });
-        throw NOT_FOUND();
-      }
-      // Shredded already: the second attempt is on record, as a refused change is.
-      deny.refusals(p, {
+      // In the case's jurisdiction when it exists (as every refusal about a case is): its supervisors see it.
+      const refused = {
         action: 'case.shred',
         resourceType: 'case',
         resourceId: id,
-        caseId: id,
-        provinceCode: row.provinceCode,
-        wardCode: row.wardCode,
-      });
+        caseId: row ? id : undefined,
+        provinceCode: row?.provinceCode ?? null,
+        wardCode: row?.wardCode ?? null,
+      } as const;
+      if (!row || !ability.can('delete', caseSubject(row))) {
+        deny(p, refused);
+        throw NOT_FOUND();
+      }
+      // Shredded already: the second attempt is on record, as a refused change is.
+      deny.refusals(p, refused);
       if (row.shreddedAt) throw SHREDDED();
       if (expected !== undefined && row.version !== expected) throw new DomainError('conflict.version');
       await this.dataKeys.shred({ ownerType: CASE_OWNER, ownerId: id }, m);
