@@ -434,7 +434,7 @@ export class CasesRepository {
       `SELECT DISTINCT c.id, c.code, c.ward_code, c.created_at, ${nameMatch} AS m_name, ${nameDob} AS m_name_dob,
               ${phone} AS m_phone
        FROM ${SCOPED_FROM}
-       WHERE (${where.sql}) AND c.shredded_at IS NULL AND ((${nameMatch}) OR (${phone})) ${exclude}
+       WHERE (${where.sql}) AND ${NOT_SHREDDED} AND ((${nameMatch}) OR (${phone})) ${exclude}
        ORDER BY c.created_at DESC, c.id
        LIMIT ${p(limit)}`,
       params,

@@ -291,8 +291,9 @@ export class ReferralsService {
       );
       // The referral went, (a provider's) ended, or its case was shredded, between its check and this read: the
       // read's entry says what it was allowed, this that it got nothing.
+      // (Referrals are never deleted: for anyone but a provider, no row means the case was shredded.)
       if (!sealed) {
-        if (p.role !== 'provider' && (await this.referrals.findWithCase(m, id))?.caseRow.shreddedAt) {
+        if (p.role !== 'provider') {
           deny(p, { ...entry, fields: [], reason: 'conflict.state' });
           throw new DomainError('conflict.state', CASE_SHREDDED);
         }
