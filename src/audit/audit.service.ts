@@ -343,25 +343,6 @@ export class AuditService implements EntitySubscriberInterface {
   }
 
   /**
-   * A request with a token Haven signed whose session has ended (`reason`: signed out, superseded by a change of
-   * the account's credentials or rights, the account disabled): `auth.session_refused`, denied, in the account's
-   * jurisdiction, in a statement of its own. A stolen token replayed after its session ended shows so.
-   */
-  recordSessionRefused(userId: string, reason: string, request?: AuditRequestMeta): Promise<AuditRecorded> {
-    return this.session(async (m) => {
-      const actor = await this.accountActor(m, userId);
-      const entry: AuditEntryInput = {
-        action: 'auth.session_refused',
-        outcome: 'denied',
-        resourceType: 'session',
-        reason,
-        ...(request ? { request } : {}),
-      };
-      return (await this.write(m, actor, entry, 'denied', OWN_STATEMENT)).recorded;
-    });
-  }
-
-  /**
    * Writes one entry, in the transaction `holder` (the manager's runner) or, for OWN_STATEMENT, in a statement
    * of its own. Takes a stripe, chains the entry to the stripe's head as this process knows it, and inserts it
    * with a statement that moves the head only if it has not moved meanwhile; if it has, reads the head again

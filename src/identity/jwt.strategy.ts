@@ -7,6 +7,7 @@ import { ExtractJwt, Strategy } from 'passport-jwt';
 import type { Principal } from '../authz/principal';
 import { requestContextOf } from '../common/http/request-context';
 import { AuditService } from '../audit/audit.service';
+import type { AuditActor } from '../audit/audit.types';
 import { LoggedMarks } from '../common/logged-marks';
 import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -66,39 +67,48 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
           : row.tokenVersion !== ver
             ? 'auth.token_superseded'
             : null;
+    // The account as the access log and the rules see it, from this one look-up.
+    const actor = {
+      userId: row.id,
+      role: row.role,
+      wardCodes: row.role === 'ward_officer' ? row.wardCodes : [],
+      organizationId: row.role === 'provider' ? row.organizationId : null,
+      organizationProvince: row.role === 'provider' ? row.organizationProvince : null,
+      provinceCode: row.role === 'supervisor' ? row.provinceCode : null,
+      request: requestContextOf(req),
+    };
     if (ended) {
-      await this.recordEnded(row.id, jti, ended, req);
+      await this.recordEnded(actor, jti, ended);
       return false;
     }
     if (demoAccountShut(row, this.config)) return false;
     return {
-      userId: row.id,
+      ...actor,
       username: row.username,
-      role: row.role,
-      wardCodes: row.role === 'ward_officer' ? row.wardCodes : [],
-      organizationId: row.role === 'provider' ? row.organizationId : null,
       sector: row.role === 'provider' ? row.sector : null,
-      organizationProvince: row.role === 'provider' ? row.organizationProvince : null,
-      provinceCode: row.role === 'supervisor' ? row.provinceCode : null,
       enrollmentOnly: claims.enr === true,
       passwordChangeRequired: row.passwordChangeRequired,
       tokenId: jti,
       tokenExpiresAt: new Date(exp * 1000),
-      request: requestContextOf(req),
     };
   }
 
   /**
-   * The access-log entry of a token whose session has ended (AuditService.recordSessionRefused), once per token
-   * and ENDED_TOKEN_QUIET_MS in this process: a client retrying a signed-out token must not fill the log. The
-   * answer is 401 whatever becomes of the entry; a failure to write it is logged.
+   * The access-log entry of a token whose session has ended (`auth.session_refused`, denied, in the account's
+   * jurisdiction: a stolen token replayed after its session ended shows), once per token and ENDED_TOKEN_QUIET_MS
+   * in this process: a client retrying a signed-out token must not fill the log. The answer is 401 whatever
+   * becomes of the entry; a failure to write it is logged.
    */
-  private async recordEnded(userId: string, jti: string, reason: string, req: Request): Promise<void> {
+  private async recordEnded(actor: AuditActor, jti: string, reason: string): Promise<void> {
     const now = Date.now();
     if (this.endedTokens.holds(jti, now)) return;
     this.endedTokens.mark(jti, now + ENDED_TOKEN_QUIET_MS);
     try {
-      await this.audit.recordSessionRefused(userId, reason, requestContextOf(req));
+      await this.audit.recordDenied(actor, {
+        action: 'auth.session_refused',
+        resourceType: 'session',
+        reason,
+      });
     } catch (e) {
       this.endedTokens.forget(jti); // not on the log: the token's next use tries again
       this.logger.warn({ err: e, reason }, 'could not log a refused session');
