@@ -409,7 +409,7 @@ export class CasesRepository {
     m: EntityManager,
     scope: SqlCondition,
     probe: { name?: BlindIndex; nameDob?: BlindIndex; phone?: BlindIndex },
-    opts: { excludeId?: string; unknownBirthMatches?: boolean } = {},
+    opts: { unknownBirthMatches?: boolean } = {},
     limit = 50,
   ): Promise<
     { id: string; code: string; wardCode: string; nameMatch: boolean; nameDob: boolean; phone: boolean }[]
@@ -429,12 +429,11 @@ export class CasesRepository {
       : opts.unknownBirthMatches && probe.name
         ? `(${nameDob} OR (${name()} AND c.bi_name_dob IS NULL))`
         : nameDob;
-    const exclude = opts.excludeId ? `AND c.id <> ${p(opts.excludeId)}` : '';
     const rows = await m.query<Raw[]>(
       `SELECT DISTINCT c.id, c.code, c.ward_code, c.created_at, ${nameMatch} AS m_name, ${nameDob} AS m_name_dob,
               ${phone} AS m_phone
        FROM ${SCOPED_FROM}
-       WHERE (${where.sql}) AND ${NOT_SHREDDED} AND ((${nameMatch}) OR (${phone})) ${exclude}
+       WHERE (${where.sql}) AND ${NOT_SHREDDED} AND ((${nameMatch}) OR (${phone}))
        ORDER BY c.created_at DESC, c.id
        LIMIT ${p(limit)}`,
       params,

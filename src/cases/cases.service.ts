@@ -155,7 +155,7 @@ export class CasesService {
       const { key, write: storeKey } = await this.dataKeys.prepare({ ownerType: CASE_OWNER, ownerId: id });
       try {
         const blind = this.blindIndexes(sections);
-        const duplicates = await this.findMatches(m, ability, blind, id);
+        const duplicates = await this.findMatches(m, ability, blind, { registration: true });
         const written = ['triage', ...CASE_SECTION_CATEGORIES.filter((c) => sections[c])] as CaseCategory[];
         const { rows } = await this.audit.recordWith(
           m,
@@ -799,8 +799,8 @@ export class CasesService {
     m: EntityManager,
     ability: AppAbility,
     probe: CaseBlindIndexes,
-    /** For a registration's duplicate warning: the new case, itself not a duplicate. */
-    newCaseId?: string,
+    /** A registration's duplicate warning (searched before the new case is stored, so it is never among them). */
+    opts: { registration?: boolean } = {},
   ): Promise<DuplicateMatchView[]> {
     if (!probe.name && !probe.phone) return [];
     const scope = accessibleWhere(ability, 'read', 'Case', CASE_COLUMNS);
@@ -810,7 +810,7 @@ export class CasesService {
       m,
       scope,
       { name: probe.name ?? undefined, nameDob: probe.nameDob ?? undefined, phone: probe.phone ?? undefined },
-      { excludeId: newCaseId, unknownBirthMatches: newCaseId !== undefined },
+      { unknownBirthMatches: opts.registration === true },
     );
     return rows.map((r) => ({
       id: r.id,
