@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { decimalInteger } from '../common/http/query-integer';
 import { SlidingWindowLimiter } from '../common/http/rate-limiter';
 import { LoggedMarks } from '../common/logged-marks';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -885,8 +886,7 @@ export function sealedCategories(
 /** The case version an If-Match header names (a number, quoted or weak or not); undefined without one. */
 function ifMatchVersion(ifMatch: string | undefined): number | undefined {
   const header = ifMatch?.replace(/^W\//, '').replace(/"/g, '').trim();
-  // Decimal digits only: Number() would also read `0x2`, `1e0` or `2.0` as a version.
-  const fromHeader = header ? (/^[0-9]{1,15}$/.test(header) ? Number(header) : Number.NaN) : undefined;
+  const fromHeader = header ? (decimalInteger(header) ?? Number.NaN) : undefined;
   if (fromHeader !== undefined && (!Number.isInteger(fromHeader) || fromHeader < 1)) {
     throw new DomainError('precondition.failed', {
       en: 'If-Match must be the case version.',
