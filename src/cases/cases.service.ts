@@ -610,15 +610,7 @@ export class CasesService {
     });
     return this.audit.transaction(async (m, deny) => {
       const row = await this.cases.findById(m, id, [], true);
-      // In the case's jurisdiction when it exists (as every refusal about a case is): its supervisors see it.
-      const refused = {
-        action: 'case.shred',
-        resourceType: 'case',
-        resourceId: id,
-        caseId: row ? id : undefined,
-        provinceCode: row?.provinceCode ?? null,
-        wardCode: row?.wardCode ?? null,
-      } as const;
+      const refused = caseRefusal('case.shred', id, row);
       if (!row || !ability.can('delete', caseSubject(row))) {
         deny(p, refused);
         throw NOT_FOUND();
@@ -659,28 +651,14 @@ export class CasesService {
     refusal: LocalizedText,
   ): Promise<CaseRow> {
     const row = await this.cases.findById(m, id, categories, true);
+    const refused = caseRefusal(`case.${action}`, id, row);
     if (!row || !ability.can('read', caseSubject(row))) {
-      // In the case's jurisdiction too when it exists (as a refused read is): its supervisors see the attempt.
-      deny(p, {
-        action: `case.${action}`,
-        resourceType: 'case',
-        resourceId: id,
-        caseId: row ? id : undefined,
-        provinceCode: row?.provinceCode ?? null,
-        wardCode: row?.wardCode ?? null,
-      });
+      deny(p, refused);
       throw NOT_FOUND();
     }
     // Every refusal from here (the state, a shredded case, a stale version, a consent the new age would not
     // fit) is on record with its code, in the case's jurisdiction.
-    deny.refusals(p, {
-      action: `case.${action}`,
-      resourceType: 'case',
-      resourceId: id,
-      caseId: id,
-      provinceCode: row.provinceCode,
-      wardCode: row.wardCode,
-    });
+    deny.refusals(p, refused);
     if (!ability.can(action, caseSubject(row))) throw new DomainError('conflict.state', refusal);
     return row;
   }
@@ -977,6 +955,25 @@ function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
 
 /** How far ahead of this server's clock a report's moment may be (the client's clock may run fast). */
 const REPORTED_AHEAD_MS = 60 * 60 * 1000;
+
+/**
+ * The entry of a refused change of case `id`: in the case's jurisdiction when it exists (its supervisors see the
+ * attempt; the refused caller's see it without the case and its place).
+ */
+function caseRefusal(
+  action: AuditEntryInput['action'],
+  id: string,
+  row: Pick<CaseTriageRow, 'provinceCode' | 'wardCode'> | null,
+): AuditEntryInput {
+  return {
+    action,
+    resourceType: 'case',
+    resourceId: id,
+    caseId: row ? id : undefined,
+    provinceCode: row?.provinceCode ?? null,
+    wardCode: row?.wardCode ?? null,
+  };
+}
 
 /** A crypto-shredded case: nothing can be added to it, and it cannot be shredded again. */
 const SHREDDED = () => new DomainError('conflict.state', CASE_SHREDDED);

@@ -403,26 +403,20 @@ export class ReferralsService {
           organizationId,
           referralStatus: p.role === 'provider' ? subjectOf(row).status : null,
         });
-      if (!row || !allowed) {
-        deny(p, {
-          action: 'note.create',
-          resourceType: 'referral',
-          resourceId: referralId,
-          caseId: row?.caseId,
-          provinceCode: row?.provinceCode ?? null,
-          wardCode: row?.wardCode ?? null,
-        });
-        throw NOT_FOUND();
-      }
-      // Visible: a refusal from here is on record with its code.
-      deny.refusals(p, {
+      const refused = {
         action: 'note.create',
         resourceType: 'referral',
         resourceId: referralId,
-        caseId: row.caseId,
-        provinceCode: row.provinceCode,
-        wardCode: row.wardCode,
-      });
+        caseId: row?.caseId,
+        provinceCode: row?.provinceCode ?? null,
+        wardCode: row?.wardCode ?? null,
+      } as const;
+      if (!row || !allowed) {
+        deny(p, refused);
+        throw NOT_FOUND();
+      }
+      // Visible: a refusal from here is on record with its code.
+      deny.refusals(p, refused);
       // An ended referral, or one of a closed (or crypto-shredded) case, takes no note: not the provider's (its
       // rule already hides the referral) nor the ward's.
       if (!isLiveReferral(subjectOf(row).status) || row.caseStatus !== 'open') {
