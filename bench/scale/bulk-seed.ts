@@ -31,7 +31,7 @@ import {
   dueAt as deadline,
   ReferralService,
 } from '../../src/referrals/referral-state';
-import { type CryptoServices, DataKey } from '../../src/crypto';
+import { type CryptoServices, DataKey, isCryptoError } from '../../src/crypto';
 import { dekWrapContext } from '../../src/crypto/data-key';
 import { kekCheckContext } from '../../src/crypto/kek-checks';
 
@@ -247,7 +247,11 @@ export async function bulkSeed(
   if (check) {
     const opened = await crypto.keyProvider
       .unwrapDek(kek, check.wrapped_check, kekCheckContext(kek))
-      .catch(() => null);
+      // Another key's wrap fails its tag; any other failure is the provider's, and says so itself.
+      .catch((e: unknown) => {
+        if (isCryptoError(e, 'crypto.integrity')) return null;
+        throw e;
+      });
     if (!opened) {
       throw new Error(
         `this keyring's ${kek.kekId} v${kek.version} is another key than the database's (kek_checks): seed with the service's keyring`,
