@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
-import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
+import { createServer, request as httpRequest } from 'node:http';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -688,12 +687,15 @@ describe('service process lifecycle (npm start)', () => {
     const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'listen-'));
     const keyFile = join(dataDir, 'master.key');
     await writeFile(keyFile, randomBytes(32).toString('base64'), { mode: 0o644 });
-    const squatter = createServer().listen(0, '127.0.0.1');
+    // Another process holds the port and answers /health: the tests' wait for a launched service must not
+    // take its answer for the service's (see waitForHealth).
+    const squatter = createServer((_req, res) => res.end('{"status":"ok"}')).listen(0, '127.0.0.1');
     await once(squatter, 'listening');
     const port = (squatter.address() as { port: number }).port;
     try {
       const env = { DATABASE_URL: db.url, HAVEN_DATA_DIR: dataDir, HAVEN_MASTER_KEY_FILE: keyFile };
       const taken = launch({ ...env, PORT: String(port) });
+      await expect(waitForHealth(port, taken)).rejects.toThrow(/service exited early/);
       expect(await taken.exited).toBe(1);
       expect(taken.output()).toContain(
         `Haven cannot listen on 127.0.0.1:${port} (EADDRINUSE): check HOST and PORT`,

@@ -1,4 +1,5 @@
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -48,29 +49,55 @@ export function launchedPerTest(): typeof launch {
   };
 }
 
-/** Polls GET /health until it answers 200; returns how long that took. Fails if the process exits first. */
+/**
+ * Polls GET /health until it answers 200 and the launched process has logged that it listens on `port`;
+ * returns how long that took. Fails if the process exits first. The log line proves that the answer came from
+ * this process and not from another one that holds the port.
+ */
 export async function waitForHealth(port: number, run: Running, timeoutMs = 30000): Promise<number> {
   const started = Date.now();
+  const listening = `Haven listening on http://127.0.0.1:${port}"`;
   while (Date.now() - started < timeoutMs) {
     if (run.child.exitCode !== null) throw new Error(`service exited early:\n${run.output()}`);
     try {
       const res = await fetch(`http://127.0.0.1:${port}/health`);
-      if (res.status === 200) return Date.now() - started;
+      if (res.status === 200 && run.output().includes(listening)) return Date.now() - started;
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`no /health within ${timeoutMs} ms:\n${run.output()}`);
+  throw new Error(`no /health from this process within ${timeoutMs} ms:\n${run.output()}`);
 }
 
-/** A TCP port that was free a moment ago on the loopback interface. */
-export function freePort(): Promise<number> {
+/**
+ * Ports handed out by `freePort`: a block of 1,000 per jest worker (the global setup and the benches use
+ * block 0), below Linux's ephemeral range (32768 and up). Two workers never hand out the same port, and no
+ * outgoing connection or `listen(0)` elsewhere takes one between the hand-out and the service's bind. Each
+ * test file starts at a random place in its block, so that a port a previous file still holds is rarely
+ * tried first.
+ */
+const PORT_BLOCK = 1000;
+const FIRST_PORT = 20000;
+const block = Number(process.env.JEST_WORKER_ID ?? 0) % 12;
+let nextInBlock = randomInt(PORT_BLOCK);
+
+/** A TCP port of this worker's block that nothing listens on at this moment on the loopback interface. */
+export async function freePort(): Promise<number> {
+  for (let tried = 0; tried < PORT_BLOCK; tried++) {
+    const port = FIRST_PORT + block * PORT_BLOCK + (nextInBlock++ % PORT_BLOCK);
+    if (await bindable(port)) return port;
+  }
+  throw new Error(
+    `no free port in ${FIRST_PORT + block * PORT_BLOCK}-${FIRST_PORT + (block + 1) * PORT_BLOCK - 1}`,
+  );
+}
+
+function bindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
