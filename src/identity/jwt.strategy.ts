@@ -59,7 +59,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     if (typeof ver !== 'number' || typeof exp !== 'number') return false;
     const row = await this.users.findSession(sub, jti);
     if (!row) return false;
-    const ended =
+    const ended: SessionEndReason | null =
       row.status !== 'active'
         ? 'auth.account_disabled'
         : row.revoked
@@ -99,7 +99,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
    * in this process: a client retrying a signed-out token must not fill the log. The answer is 401 whatever
    * becomes of the entry; a failure to write it is logged.
    */
-  private async recordEnded(actor: AuditActor, jti: string, reason: string): Promise<void> {
+  private async recordEnded(actor: AuditActor, jti: string, reason: SessionEndReason): Promise<void> {
     const now = Date.now();
     if (this.endedTokens.holds(jti, now)) return;
     this.endedTokens.mark(jti, now + ENDED_TOKEN_QUIET_MS);
@@ -115,6 +115,13 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     }
   }
 }
+
+/**
+ * Why a token's session ended, the `reason` of its `auth.session_refused` entry (docs/audit.md): the account
+ * was disabled, the token signed out, or the account's password, two-factor, status or communes changed since
+ * it was issued. The client is answered 401 `auth.unauthenticated` whatever the reason.
+ */
+type SessionEndReason = 'auth.account_disabled' | 'auth.token_revoked' | 'auth.token_superseded';
 
 /** How long a token whose session ended is not logged again after its entry. */
 const ENDED_TOKEN_QUIET_MS = 10 * 60_000;
