@@ -6,6 +6,7 @@ import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../authz/principal';
 import type { RequestContext } from '../common/http/request-context';
 import { DomainError } from '../common/errors/domain-error';
+import type { ErrorCode } from '../common/errors/error-catalog';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { LOGGER } from '../common/logging/logger.module';
 import { MAX_PASSWORD_BYTES, PasswordHasher } from '../crypto/password-hasher';
@@ -14,7 +15,7 @@ import { USERNAME } from './dto/user.dto';
 import { assertPasswordAcceptable } from './password-policy';
 import { demoAccountShut } from './demo-accounts';
 import { LoggedMarks } from '../common/logged-marks';
-import { LoginThrottleService, type ThrottleKeys } from './login-throttle.service';
+import { LoginThrottleService, type ThrottleLock } from './login-throttle.service';
 import { ReauthenticationService } from './reauthentication.service';
 import { IssuedToken, TokenService } from './token.service';
 import { assertTotpNotEnabled, TotpEnrollment, TotpService } from './totp.service';
@@ -94,7 +95,7 @@ export class AuthService {
     const refuse = async (
       code: 'auth.throttled' | 'auth.invalid_credentials' | 'auth.totp_required',
       retryAfterSeconds?: number,
-      logged: string = code,
+      logged: ErrorCode = code,
     ) => {
       await this.audit.recordSignIn({
         userId: user?.id ?? null,
@@ -105,15 +106,15 @@ export class AuthService {
       return new DomainError(code, undefined, undefined, retryAfterSeconds);
     };
     // The attempt is counted before the password is checked (LoginThrottleService.begin).
-    const lockedFor = await this.throttle.begin(keys);
-    if (lockedFor > 0) {
+    const lock = await this.throttle.begin(keys);
+    if (lock.seconds > 0) {
       // On the log once per locked key and lock, in this process: a refusal costs next to nothing to send, and
       // each entry would stay for good.
-      const noted = await this.noteLockedRefusal(keys);
-      if (noted === null) throw new DomainError('auth.throttled', undefined, undefined, lockedFor);
+      const noted = this.noteLockedRefusal(lock);
+      if (noted === null) throw new DomainError('auth.throttled', undefined, undefined, lock.seconds);
       let refusal: DomainError;
       try {
-        refusal = await refuse('auth.throttled', lockedFor);
+        refusal = await refuse('auth.throttled', lock.seconds);
       } catch (e) {
         for (const k of noted) this.loggedLocks.forget(k); // not on the log: the next refusal tries again
         throw e;
@@ -121,7 +122,7 @@ export class AuthService {
       throw refusal;
     }
 
-    const fail = async (code: 'auth.invalid_credentials', logged: string = code): Promise<never> => {
+    const fail = async (code: 'auth.invalid_credentials', logged: ErrorCode = code): Promise<never> => {
       const locked = await this.throttle.recordFailure(keys);
       // No username, password or IP in the log: the user id only when the account exists.
       this.logger.info({ event: 'auth.login_failed', locked }, 'sign-in refused');
@@ -177,8 +178,8 @@ export class AuthService {
    * had its refusal logged during its present lock. Keyed by the locked keys only, each with its own end: an
    * address locked for guessing does not silence a later lock of an account it named.
    */
-  private async noteLockedRefusal(keys: ThrottleKeys): Promise<string[] | null> {
-    const locked = await this.throttle.lockedKeys(keys);
+  private noteLockedRefusal(lock: ThrottleLock): string[] | null {
+    const locked = lock.keys;
     if (locked.length > 0 && locked.every((k) => this.loggedLocks.until(k.key) === k.until)) return null;
     for (const k of locked) this.loggedLocks.mark(k.key, k.until);
     return locked.map((k) => k.key);

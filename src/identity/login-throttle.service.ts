@@ -11,6 +11,34 @@ export interface ThrottleKeys {
   readonly ip: string;
 }
 
+/** Why an attempt is refused: the seconds until the later lock ends, and each locked key with its lock's end. */
+export interface ThrottleLock {
+  /** 0: not locked. */
+  readonly seconds: number;
+  /** The locked keys (the account's, the address's or both) and when each lock ends (epoch ms). */
+  readonly keys: readonly { readonly key: string; readonly until: number }[];
+}
+
+const NOT_LOCKED: ThrottleLock = { seconds: 0, keys: [] };
+
+/** A throttle row's lock as the statements below return it: null columns when the key is not locked. */
+interface LockRow {
+  key: string;
+  seconds: number | null;
+  until: string | null;
+}
+const LOCK_COLUMNS = `CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now()))::int END AS seconds,
+       CASE WHEN locked_until > now() THEN floor(extract(epoch FROM locked_until) * 1000)::bigint::text END AS until`;
+
+function lockOf(rows: readonly LockRow[]): ThrottleLock {
+  const locked = rows.filter((r) => (r.seconds ?? 0) > 0 && r.until !== null);
+  if (locked.length === 0) return NOT_LOCKED;
+  return {
+    seconds: Math.max(...locked.map((r) => r.seconds!)),
+    keys: locked.map((r) => ({ key: r.key, until: Number(r.until) })),
+  };
+}
+
 /**
  * Protects sign-in against guessing: counts failures per account (any username, known or not, so a lock
  * says nothing about whether the account exists) and per client IP in PostgreSQL, so that every instance
@@ -33,19 +61,20 @@ export class LoginThrottleService {
 
   /**
    * Takes an attempt before its password is checked: counts it on both keys at once, as a failure until
-   * `recordSuccess` gives it back. Returns the seconds to wait (0: go on). A key already locked refuses without
-   * counting; an attempt beyond a key's limit locks it and is refused. Counting first is what holds the limit
-   * under a burst: checking the lock and counting only after a password hash (~0.1 s) let every request that
-   * arrived before the fifth failure was written through, thousands in one window.
+   * `recordSuccess` gives it back. Returns the seconds to wait (0: go on) and the keys that refuse it, each with
+   * the end of its lock. A key already locked refuses without counting; an attempt beyond a key's limit locks
+   * it and is refused. Counting first is what holds the limit under a burst: checking the lock and counting
+   * only after a password hash (~0.1 s) let every request that arrived before the fifth failure was written
+   * through, thousands in one window.
    */
-  async begin(keys: ThrottleKeys): Promise<number> {
+  async begin(keys: ThrottleKeys): Promise<ThrottleLock> {
     const { maxFailuresPerAccount, maxFailuresPerIp, failureWindowSeconds } = this.config.auth;
     // A refused attempt counts nowhere: a locked address must not go on filling accounts' counts (one address
     // could then lock every account), nor a locked account its address's (a shared NAT would lock everyone).
-    const locked = await this.lockedForSeconds(keys);
-    if (locked > 0) return locked;
+    const already = await this.locks(keys);
+    if (already.seconds > 0) return already;
     // The account's row, then the address's ('a:' < 'i:'): the order every statement here takes them in.
-    const rows = await this.dataSource.query<{ key: string; failures: number; seconds: number | null }[]>(
+    const rows = await this.dataSource.query<(LockRow & { failures: number })[]>(
       `INSERT INTO login_throttle AS t (key, failures, window_started_at)
        VALUES ($1, 1, now()), ($2, 1, now())
        ON CONFLICT (key) DO UPDATE SET
@@ -55,38 +84,29 @@ export class LoginThrottleService {
          window_started_at = CASE WHEN t.locked_until > now() THEN t.window_started_at
                                   WHEN t.window_started_at < now() - make_interval(secs => $3) THEN now()
                                   ELSE t.window_started_at END
-       RETURNING key, failures,
-                 CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now()))::int END AS seconds`,
+       RETURNING key, failures, ${LOCK_COLUMNS}`,
       [keys.account, keys.ip, failureWindowSeconds],
     );
-    const lockedFor = Math.max(0, ...rows.map((r) => r.seconds ?? 0));
-    if (lockedFor > 0) return lockedFor;
+    // Locked by another attempt since the look above.
+    const lockedMeanwhile = lockOf(rows);
+    if (lockedMeanwhile.seconds > 0) return lockedMeanwhile;
     const over = rows.some(
       (r) => r.failures > (r.key === keys.account ? maxFailuresPerAccount : maxFailuresPerIp),
     );
-    if (!over) return 0;
-    await this.lockReached(keys);
-    return this.config.auth.lockSeconds;
+    if (!over) return NOT_LOCKED;
+    const lockedNow = lockOf(await this.lockReached(keys));
+    // Another attempt over the limit locked the key first: its lock is the one that refuses this attempt.
+    return lockedNow.seconds > 0 ? lockedNow : this.locks(keys);
   }
 
-  /** Which of the keys are locked now (the account's, the address's, both or none), and until when (epoch ms). */
-  async lockedKeys(keys: ThrottleKeys): Promise<{ key: string; until: number }[]> {
-    const rows = await this.dataSource.query<{ key: string; until: string }[]>(
-      `SELECT key, floor(extract(epoch FROM locked_until) * 1000)::bigint::text AS until
-         FROM login_throttle WHERE key = ANY($1) AND locked_until > now() ORDER BY key`,
-      [[keys.account, keys.ip]],
+  /** The locks on the account's and the address's keys now. */
+  private async locks(keys: ThrottleKeys): Promise<ThrottleLock> {
+    return lockOf(
+      await this.dataSource.query<LockRow[]>(
+        `SELECT key, ${LOCK_COLUMNS} FROM login_throttle WHERE key = ANY($1) AND locked_until > now()`,
+        [[keys.account, keys.ip]],
+      ),
     );
-    return rows.map((r) => ({ key: r.key, until: Number(r.until) }));
-  }
-
-  /** Seconds until the later of the account's and the address's locks ends; 0 when neither is locked. */
-  private async lockedForSeconds(keys: ThrottleKeys): Promise<number> {
-    const rows = await this.dataSource.query<{ seconds: number | null }[]>(
-      `SELECT ceil(extract(epoch FROM max(locked_until) - now()))::int AS seconds
-         FROM login_throttle WHERE key = ANY($1) AND locked_until > now()`,
-      [[keys.account, keys.ip]],
-    );
-    return Math.max(0, rows[0]?.seconds ?? 0);
   }
 
   /**
@@ -121,10 +141,10 @@ export class LoginThrottleService {
     );
   }
 
-  /** Locks each key (not locked yet) whose count reached its limit; returns the keys it locked. */
-  private async lockReached(keys: ThrottleKeys): Promise<{ key: string }[]> {
+  /** Locks each key (not locked yet) whose count reached its limit; returns the keys it locked, with their locks. */
+  private async lockReached(keys: ThrottleKeys): Promise<LockRow[]> {
     const { maxFailuresPerAccount, maxFailuresPerIp, lockSeconds } = this.config.auth;
-    return returnedRows<{ key: string }>(
+    return returnedRows<LockRow>(
       await this.dataSource.query(
         // Both rows locked in key order first (the account's 'a:' before the address's 'i:'), as begin()'s
         // insert takes them: in scan order, two attempts could each hold one and wait for the other.
@@ -133,7 +153,7 @@ export class LoginThrottleService {
         WHERE key IN (SELECT key FROM login_throttle WHERE key IN ($1, $3) ORDER BY key FOR UPDATE)
           AND ((key = $1 AND failures >= $2) OR (key = $3 AND failures >= $5))
           AND (locked_until IS NULL OR locked_until <= now())
-        RETURNING key`,
+        RETURNING key, ${LOCK_COLUMNS}`,
         [keys.account, maxFailuresPerAccount, keys.ip, lockSeconds, maxFailuresPerIp],
       ),
     );

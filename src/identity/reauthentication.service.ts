@@ -59,8 +59,9 @@ export class ReauthenticationService {
     const needsCode = user.totpEnabledAt !== null && this.totp.enforcedFor(user);
     if (needsCode && !given.totp) return refuse(new DomainError('auth.reauthentication_code_required'));
     // Counted before the password is checked, as a sign-in is (LoginThrottleService.begin).
-    const lockedFor = await this.throttle.begin(keys);
-    if (lockedFor > 0) return refuse(new DomainError('auth.throttled', undefined, undefined, lockedFor));
+    const lock = await this.throttle.begin(keys);
+    if (lock.seconds > 0)
+      return refuse(new DomainError('auth.throttled', undefined, undefined, lock.seconds));
     const passwordRight = (await this.hasher.verify(user.passwordHash, given.password)).valid;
     if (!passwordRight || (needsCode && !(await this.totp.check(user, given.totp!)))) {
       const locked = await this.throttle.recordFailure(keys);
