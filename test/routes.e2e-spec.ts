@@ -46,6 +46,7 @@ describe('route policies (snapshot)', () => {
 
     const rows: { path: string; method: string; decision: string }[] = [];
     const undecided: string[] = [];
+    const unnamed: string[] = [];
     const documented = new Set<string>();
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(methods)) {
@@ -57,12 +58,22 @@ describe('route policies (snapshot)', () => {
           Reflect.getMetadata(PUBLIC_KEY, h.target) === true;
         const policy = Reflect.getMetadata(POLICY_KEY, h.handler) as RoutePolicy | undefined;
         const stepUp = Reflect.getMetadata(STEP_UP_KEY, h.handler) === true ? ' + step-up' : '';
+        // What the path's parameters name (@Policy's `on`), as the access log's refusal entries read them.
+        const named = Object.entries(policy?.on ?? {}).map(([what, param]) => `${what} {${String(param)}}`);
         const decision = isPublic
           ? 'PUBLIC'
           : policy
-            ? `${policy.action} ${policy.subject}${stepUp}`
+            ? `${policy.action} ${policy.subject}${stepUp}${named.length ? ` on ${named.join(', ')}` : ''}`
             : 'DENIED (no @Policy)';
         if (!isPublic && !policy) undecided.push(`${method.toUpperCase()} ${path}`);
+        // Every path parameter of a guarded route is named by its @Policy, and only those: a renamed one fails.
+        const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+        const declared = [...new Set(Object.values(policy?.on ?? {}))].sort();
+        if (policy && params.join() !== declared.join()) {
+          unnamed.push(
+            `${method.toUpperCase()} ${path}: parameters ${params.join()}, named ${declared.join()}`,
+          );
+        }
         rows.push({ path, method: method.toUpperCase(), decision });
       }
     }
@@ -77,6 +88,7 @@ describe('route policies (snapshot)', () => {
 
     // Test-only controllers aside, every route must state its access decision explicitly.
     expect(undecided).toEqual([]);
+    expect(unnamed).toEqual([]);
     expect(text).toMatch(/^POST\s+\/api\/v1\/auth\/login\s+PUBLIC$/m);
     expect(text).toMatch(/^GET\s+\/health\s+PUBLIC$/m);
 

@@ -9,7 +9,7 @@ import { DomainError } from '../common/errors/domain-error';
 import type { ErrorCode } from '../common/errors/error-catalog';
 import { AbilityFactory } from './ability.factory';
 import type { AuthenticatedRequest } from './current-principal.decorator';
-import { POLICY_KEY, PUBLIC_KEY, RoutePolicy } from './policy.decorator';
+import { POLICY_KEY, PUBLIC_KEY, RoutePolicy, type RouteTarget } from './policy.decorator';
 import type { Principal } from './principal';
 import { hasRecentStepUp, STEP_UP_KEY } from './step-up';
 import type { Action, SubjectName } from './subjects';
@@ -98,7 +98,7 @@ export class AccessGuard extends AuthGuard('jwt') {
       // Allowed, but this route also wants the person, not a token alone (RequiresStepUp).
       if (!this.reflector.get<boolean>(STEP_UP_KEY, context.getHandler())) return true;
       if (await hasRecentStepUp(this.dataSource, principal)) return true;
-      await this.recordRefusal(principal, policy, req, 'auth.step_up_required');
+      await this.recordRefusal(principal, policy, req, addressesRecord, 'auth.step_up_required');
       throw new DomainError('auth.step_up_required');
     }
     // Why: a restricted session (its password to change, two-factor to set up), else the role has no rule.
@@ -108,7 +108,7 @@ export class AccessGuard extends AuthGuard('jwt') {
         ? 'auth.totp_enrollment_required'
         : 'auth.forbidden';
     // A refusal at the route is on record like the services' refusals, with that reason.
-    await this.recordRefusal(principal, policy, req, why);
+    await this.recordRefusal(principal, policy, req, addressesRecord, why);
     // A role without a rule on a record is answered like a missing record: never a hint that it exists.
     throw new DomainError(why === 'auth.forbidden' && addressesRecord ? 'resource.not_found' : why);
   }
@@ -117,41 +117,46 @@ export class AccessGuard extends AuthGuard('jwt') {
     principal: Principal,
     policy: RoutePolicy,
     req: AuthenticatedRequest,
+    addressesRecord: boolean,
     reason: ErrorCode,
   ): Promise<void> {
-    const audited = auditedAction(policy, Object.keys(req.params ?? {}).length > 0);
+    const audited = auditedAction(policy, addressesRecord);
     if (!audited) return;
     const [action, resourceType] = audited;
     await this.audit.recordDenied(principal, {
       action,
       resourceType,
-      ...(await this.refusedTarget(req, resourceType)),
+      ...(await this.refusedTarget(req, policy.on ?? {}, resourceType)),
       reason,
     });
   }
 
   /**
-   * What a refused route addressed, as the services' refusals name it: the resource itself (a consent of
-   * `cases/:id/consents/:consentId`, the case of `cases/:id`, the referral of `referrals/:id`; none for what a
-   * route would have made, such as a case's new referral or a referral's new note), and the case it is about
-   * with its place, when that case exists, so that the case's province sees the attempt (and the caller's sees it
-   * without the case: AuditQueryService).
+   * What a refused route addressed, by its path parameters as its @Policy names them (`on`), as the services'
+   * refusals name it: the resource itself (a consent or an account by its `record` parameter, else the case or
+   * the referral when the route's resource is one; none for what a route would have made, such as a case's new
+   * referral or a referral's new note), and the case it is about with its place, when that case exists, so that
+   * the case's province sees the attempt (and the caller's sees it without the case: AuditQueryService).
    */
   private async refusedTarget(
     req: AuthenticatedRequest,
+    on: RouteTarget,
     resourceType: AuditResourceType,
   ): Promise<{ resourceId: string | null; caseId?: string; provinceCode?: string; wardCode?: string }> {
-    const path = (req.route as { path?: unknown } | undefined)?.path;
-    const route = typeof path === 'string' ? path : '';
-    const uuid = (v: unknown) => (typeof v === 'string' && UUID.test(v) ? v.toLowerCase() : null);
-    const id = uuid(req.params?.id);
-    const onCase = /\/cases\/:id(\/|$)/.test(route) ? id : null;
-    const onReferral = /\/referrals\/:id(\/|$)/.test(route) ? id : null;
-    let resourceId: string | null;
-    if (req.params?.consentId !== undefined) resourceId = uuid(req.params.consentId);
-    else if (onCase) resourceId = resourceType === 'case' ? onCase : null;
-    else if (onReferral) resourceId = resourceType === 'referral' ? onReferral : null;
-    else resourceId = id;
+    const param = (name: string | undefined) => {
+      const v = name === undefined ? undefined : req.params?.[name];
+      return typeof v === 'string' && UUID.test(v) ? v.toLowerCase() : null;
+    };
+    const onCase = param(on.case);
+    const onReferral = param(on.referral);
+    const resourceId =
+      on.record !== undefined
+        ? param(on.record)
+        : resourceType === 'case'
+          ? onCase
+          : resourceType === 'referral'
+            ? onReferral
+            : null;
     if (!onCase && !onReferral) return { resourceId };
     const [c] = await this.dataSource.query<{ id: string; province_code: string; ward_code: string }[]>(
       `SELECT c.id, c.province_code, c.ward_code FROM cases c

@@ -9,16 +9,29 @@ export const PUBLIC_KEY = 'haven:public';
 export interface RoutePolicy {
   readonly action: Action;
   readonly subject: SubjectName;
+  /** What the route's path parameters name, for the access log's entry of a refusal (AccessGuard). */
+  readonly on?: RouteTarget;
+}
+
+/**
+ * Which path parameter of a route holds which id: the case the route is about, the referral it is about (its
+ * case is looked up), or another record it addresses (a consent, an account, an organisation, a break-glass
+ * access). A route's every path parameter is declared here (test/routes.e2e-spec.ts checks it).
+ */
+export interface RouteTarget {
+  readonly case?: string;
+  readonly referral?: string;
+  readonly record?: string;
 }
 
 /**
  * The one access decision of a route: the caller must be signed in and hold a rule for `action` on
- * `subject` (the service then applies the rule's conditions to the record or the query). A route without
- * @Policy and without @Public is refused to everyone.
+ * `subject` (the service then applies the rule's conditions to the record or the query), and what its path
+ * parameters name (`on`). A route without @Policy and without @Public is refused to everyone.
  */
-export function Policy(action: Action, subject: SubjectName): MethodDecorator {
+export function Policy(action: Action, subject: SubjectName, on?: RouteTarget): MethodDecorator {
   return applyDecorators(
-    SetMetadata(POLICY_KEY, { action, subject } satisfies RoutePolicy),
+    SetMetadata(POLICY_KEY, { action, subject, ...(on && { on }) } satisfies RoutePolicy),
     ApiBearerAuth(),
     ApiUnauthorizedResponse({
       type: Problem,

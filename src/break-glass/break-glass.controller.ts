@@ -33,7 +33,7 @@ export class BreakGlassController {
   constructor(private readonly breakGlass: BreakGlassService) {}
 
   @Post('cases/:id/break-glass')
-  @Policy('create', 'BreakGlass')
+  @Policy('create', 'BreakGlass', { case: 'id' })
   @ApiOperation({
     summary:
       'Emergency access: a police or health provider of the case’s area opens a case without a referral, ' +
@@ -74,7 +74,7 @@ export class BreakGlassController {
 
   @Post('break-glass/:id/review')
   @HttpCode(200)
-  @Policy('update', 'BreakGlass')
+  @Policy('update', 'BreakGlass', { record: 'id' })
   @ApiOperation({ summary: 'A supervisor marks an emergency access justified or not (once)' })
   @ApiOkResponse({ type: BreakGlassView })
   @ApiConflictResponse({ type: Problem, description: 'conflict.state: it was already reviewed' })

@@ -126,7 +126,7 @@ export class CasesController {
   }
 
   @Get(':id')
-  @Policy('read', 'Case')
+  @Policy('read', 'Case', { case: 'id' })
   @ApiOperation({
     summary: 'One case with the sections the caller may see; 404 when missing or out of scope',
   })
@@ -145,7 +145,7 @@ export class CasesController {
   }
 
   @Patch(':id')
-  @Policy('update', 'Case')
+  @Policy('update', 'Case', { case: 'id' })
   @ApiOperation({ summary: 'Update with optimistic locking: If-Match (or version in the body); stale → 409' })
   @ApiHeader({
     name: 'If-Match',
@@ -175,7 +175,7 @@ export class CasesController {
 
   @Post(':id/close')
   @HttpCode(200)
-  @Policy('close', 'Case')
+  @Policy('close', 'Case', { case: 'id' })
   @ApiOperation({ summary: 'Close the case with a reason' })
   @ApiBody({ type: CloseCaseDto })
   @ApiOkResponse({ type: ClosedCaseView })
@@ -197,7 +197,7 @@ export class CasesController {
 
   @Post(':id/shred')
   @HttpCode(200)
-  @Policy('delete', 'Case')
+  @Policy('delete', 'Case', { case: 'id' })
   @ApiOperation({
     summary:
       'Admin: crypto-shred the case (destroy its data key); encrypted content becomes unrecoverable, triage stays',

@@ -24,7 +24,7 @@ export class ConsentsController {
   constructor(private readonly consents: ConsentsService) {}
 
   @Post()
-  @Policy('create', 'Consent')
+  @Policy('create', 'Consent', { case: 'id' })
   @ApiOperation({
     summary: 'Record informed consent, or a legal basis with a reason, for an organisation or a sector',
   })
@@ -48,7 +48,7 @@ export class ConsentsController {
   }
 
   @Get()
-  @Policy('read', 'Consent')
+  @Policy('read', 'Consent', { case: 'id' })
   @ApiOperation({
     summary:
       'The consents and legal bases of a case, newest first, with their status (ward officers of its commune)',
@@ -65,7 +65,7 @@ export class ConsentsController {
   }
 
   @Delete(':consentId')
-  @Policy('withdraw', 'Consent')
+  @Policy('withdraw', 'Consent', { case: 'id', record: 'consentId' })
   @ApiOperation({ summary: 'Withdraw: the referrals relying on it are revoked at once' })
   @ApiOkResponse({ type: ConsentView })
   @ApiConflictResponse({

@@ -43,7 +43,7 @@ export class OrganizationsController {
   }
 
   @Get(':id')
-  @Policy('read', 'Organization')
+  @Policy('read', 'Organization', { record: 'id' })
   @ApiOperation({ summary: 'One organisation' })
   @ApiOkResponse({ type: OrganizationView })
   @ApiNotFoundResponse({ type: Problem })
@@ -68,7 +68,7 @@ export class OrganizationsController {
   }
 
   @Patch(':id')
-  @Policy('update', 'Organization')
+  @Policy('update', 'Organization', { record: 'id' })
   @RequiresStepUp()
   @ApiOperation({ summary: 'Change an organisation’s name, sector or service area (admin)' })
   @ApiOkResponse({ type: OrganizationView })

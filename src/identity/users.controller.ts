@@ -52,7 +52,7 @@ export class UsersController {
   }
 
   @Get(':id')
-  @Policy('read', 'User')
+  @Policy('read', 'User', { record: 'id' })
   @ApiOperation({ summary: 'One account (admin)' })
   @ApiOkResponse({ type: UserView })
   @ApiNotFoundResponse({ type: Problem })
@@ -61,7 +61,7 @@ export class UsersController {
   }
 
   @Patch(':id')
-  @Policy('update', 'User')
+  @Policy('update', 'User', { record: 'id' })
   @RequiresStepUp()
   @ApiOperation({
     summary: 'Disable or re-enable an account, reset its password or two-factor, change its communes (admin)',

@@ -39,7 +39,7 @@ export class ReferralsController {
   constructor(private readonly referrals: ReferralsService) {}
 
   @Post('cases/:id/referrals')
-  @Policy('create', 'Referral')
+  @Policy('create', 'Referral', { case: 'id' })
   @ApiOperation({
     summary: 'Refer the case to an organisation on a consent or legal basis; 422 when it does not cover it',
   })
@@ -79,7 +79,7 @@ export class ReferralsController {
   }
 
   @Get('referrals/:id')
-  @Policy('read', 'Referral')
+  @Policy('read', 'Referral', { referral: 'id' })
   @ApiOperation({ summary: 'The referral and what its organisation may see of the case now' })
   @ApiOkResponse({ type: ReferralView })
   @ApiNotFoundResponse({ type: Problem })
@@ -97,7 +97,7 @@ export class ReferralsController {
 
   @Post('referrals/:id/accept')
   @HttpCode(200)
-  @Policy('accept', 'Referral')
+  @Policy('accept', 'Referral', { referral: 'id' })
   @ApiOkResponse({ type: ReferralView })
   @ApiConflictResponse(ILLEGAL_MOVE)
   accept(
@@ -110,7 +110,7 @@ export class ReferralsController {
 
   @Post('referrals/:id/decline')
   @HttpCode(200)
-  @Policy('decline', 'Referral')
+  @Policy('decline', 'Referral', { referral: 'id' })
   @ApiOkResponse({ type: ReferralView })
   @ApiConflictResponse(ILLEGAL_MOVE)
   decline(
@@ -124,7 +124,7 @@ export class ReferralsController {
 
   @Post('referrals/:id/complete')
   @HttpCode(200)
-  @Policy('complete', 'Referral')
+  @Policy('complete', 'Referral', { referral: 'id' })
   @ApiOkResponse({ type: ReferralView })
   @ApiUnprocessableEntityResponse({
     type: Problem,
@@ -142,7 +142,7 @@ export class ReferralsController {
 
   @Post('referrals/:id/revoke')
   @HttpCode(200)
-  @Policy('revoke', 'Referral')
+  @Policy('revoke', 'Referral', { referral: 'id' })
   @ApiOkResponse({ type: ReferralView })
   @ApiConflictResponse(ILLEGAL_MOVE)
   revoke(
@@ -155,7 +155,7 @@ export class ReferralsController {
   }
 
   @Post('referrals/:id/notes')
-  @Policy('create', 'Note')
+  @Policy('create', 'Note', { referral: 'id' })
   @ApiOperation({ summary: 'A note visible only to the author’s organisation and the ward' })
   @ApiCreatedResponse({ type: NoteView })
   @ApiConflictResponse({
