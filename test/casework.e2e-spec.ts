@@ -2083,5 +2083,48 @@ describe('cases, consent and referrals (end to end)', () => {
       const onTime = await as('health.longbien').post(`/api/v1/referrals/${later.id}/accept`).expect(200);
       expect(onTime.body).toMatchObject({ acceptedLate: false });
     });
+
+    it('times a referral by the database’s clock, whatever the instance’s says: one timeline across instances', async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const db = t.app.get(DataSource);
+      const dbNow = async () => ((await db.query(`SELECT now() AS now`))[0].now as Date).getTime();
+      // This instance's clock three hours behind the database's; only Date is faked, timers run as they do.
+      jest.useFakeTimers({
+        now: Date.now() - 3 * 3_600_000,
+        doNotFake: [
+          'hrtime',
+          'nextTick',
+          'performance',
+          'queueMicrotask',
+          'setImmediate',
+          'clearImmediate',
+          'setInterval',
+          'clearInterval',
+          'setTimeout',
+          'clearTimeout',
+        ],
+      });
+      try {
+        expect((await dbNow()) - Date.now()).toBeGreaterThan(2 * 3_600_000);
+        const r = await refer(c.id, police, consentId, 'emergency');
+        // Made now and due in 2 hours by the database: not overdue in the view, nor in the escalation list.
+        expect(Math.abs(Date.parse(r.createdAt) - (await dbNow()))).toBeLessThan(60_000);
+        expect(Date.parse(r.dueAt) - Date.parse(r.createdAt)).toBe(2 * 3_600_000);
+        expect(r.overdue).toBe(false);
+        const overdue = await as('ward.longbien').get('/api/v1/referrals?status=overdue').expect(200);
+        expect(overdue.body.items.map((i: { id: string }) => i.id)).not.toContain(r.id);
+        // Accepted now by the database too: on time.
+        const accepted = await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
+        expect(Math.abs(Date.parse(accepted.body.acceptedAt) - (await dbNow()))).toBeLessThan(60_000);
+        expect(accepted.body).toMatchObject({ overdue: false, acceptedLate: false });
+      } finally {
+        jest.useRealTimers();
+      }
+    });
   });
 });

@@ -3,7 +3,6 @@ import {
   atLeast,
   DEFAULT_RESPONSE_DEADLINES,
   dueAt,
-  isOverdue,
   ReferralState,
   ReferralStatus,
   referralDeadline,
@@ -80,13 +79,6 @@ describe('response deadlines', () => {
     expect(dueAt(at, 'urgent', DEFAULT_RESPONSE_DEADLINES).toISOString()).toBe('2026-11-23T15:00:00.000Z');
     expect(dueAt(at, 'routine', DEFAULT_RESPONSE_DEADLINES).toISOString()).toBe('2026-11-28T03:00:00.000Z');
   });
-
-  it('flags only pending referrals past their deadline as overdue', () => {
-    const later = new Date(at.getTime() + 1000);
-    expect(isOverdue({ status: 'pending', dueAt: at }, later)).toBe(true);
-    expect(isOverdue({ status: 'pending', dueAt: later }, at)).toBe(false);
-    expect(isOverdue({ status: 'accepted', dueAt: at }, later)).toBe(false);
-  });
 });
 
 describe('statutory urgency (12 h)', () => {
@@ -103,13 +95,9 @@ describe('statutory urgency (12 h)', () => {
 
   it('is due within 12 h whatever the configured urgent deadline, and never later than asked', () => {
     const slow = { emergency: 600, urgent: 48 * 60, routine: 7 * 24 * 60 };
-    const raised = referralDeadline(at, 'routine', 'urgent', slow);
-    expect(raised.urgency).toBe('urgent');
-    expect(raised.dueAt.toISOString()).toBe('2026-11-23T15:00:00.000Z');
-    expect(referralDeadline(at, 'emergency', 'urgent', slow).dueAt.toISOString()).toBe(
-      '2026-11-23T13:00:00.000Z',
-    );
-    expect(referralDeadline(at, 'routine', null, slow).dueAt.toISOString()).toBe('2026-11-30T03:00:00.000Z');
+    expect(referralDeadline('routine', 'urgent', slow)).toEqual({ urgency: 'urgent', dueMinutes: 12 * 60 });
+    expect(referralDeadline('emergency', 'urgent', slow)).toEqual({ urgency: 'emergency', dueMinutes: 600 });
+    expect(referralDeadline('routine', null, slow)).toEqual({ urgency: 'routine', dueMinutes: 7 * 24 * 60 });
   });
 
   it('raises a less urgent referral and never lowers a more urgent one', () => {

@@ -92,11 +92,6 @@ export const ReferralTransitions = {
   },
 };
 
-/** A pending referral past its response deadline is overdue (derived, never stored). */
-export function isOverdue(r: Pick<ReferralState, 'status' | 'dueAt'>, now: Date): boolean {
-  return r.status === 'pending' && r.dueAt.getTime() < now.getTime();
-}
-
 export type ResponseDeadlines = Record<Urgency, number>;
 
 /** Default response deadlines in minutes: emergency 2 h, urgent 12 h, routine 5 days (configurable). */
@@ -142,21 +137,18 @@ export function dueMinutes(
 
 /**
  * A new referral's urgency and deadline: as asked, raised to the statutory urgency (when there is one), and due
- * within dueMinutes of that urgency.
+ * within dueMinutes of that urgency (from its creation, by the database's clock: ReferralsRepository.gatedInsert).
  */
 export function referralDeadline(
-  createdAt: Date,
   asked: Urgency,
   statutory: Urgency | null,
   deadlines: ResponseDeadlines,
-): { urgency: Urgency; dueAt: Date } {
+): { urgency: Urgency; dueMinutes: number } {
   const urgency = atLeast(asked, statutory);
-  return {
-    urgency,
-    dueAt: new Date(createdAt.getTime() + dueMinutes(urgency, statutory, deadlines) * 60_000),
-  };
+  return { urgency, dueMinutes: dueMinutes(urgency, statutory, deadlines) };
 }
 
+/** When a referral of `urgency` made at `createdAt` is due, by the configured deadlines (the bulk seed's times). */
 export function dueAt(createdAt: Date, urgency: Urgency, deadlines: ResponseDeadlines): Date {
   return new Date(createdAt.getTime() + deadlines[urgency] * 60_000);
 }

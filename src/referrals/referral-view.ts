@@ -2,7 +2,6 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { REFERRAL_STATUSES } from '../authz/subjects';
 import { CaseView } from '../cases/case-view';
 import {
-  isOverdue,
   ReferralOutcome,
   REFERRAL_SERVICES,
   ReferralService,
@@ -93,7 +92,7 @@ export class ReferralListView {
   @ApiProperty() pageSize!: number;
 }
 
-export function referralView(r: ReferralRow, now = new Date()): ReferralView {
+export function referralView(r: ReferralRow): ReferralView {
   const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
   return {
     id: r.id,
@@ -108,7 +107,7 @@ export function referralView(r: ReferralRow, now = new Date()): ReferralView {
     urgency: r.urgency,
     status: r.status,
     dueAt: r.dueAt.toISOString(),
-    overdue: isOverdue(r, now),
+    overdue: r.overdue,
     acceptedLate: r.acceptedAt !== null && r.acceptedAt.getTime() > r.dueAt.getTime(),
     createdAt: r.createdAt.toISOString(),
     acceptedAt: iso(r.acceptedAt),

@@ -42,6 +42,8 @@ export interface ReferralRow extends ReferralState {
   urgency: Urgency;
   createdAt: Date;
   version: number;
+  /** Pending past its deadline, as the database judged when it read or wrote the row. */
+  overdue: boolean;
 }
 
 /** Subject field → SQL column, for the CASL → SQL translation of the referral rules. */
@@ -53,9 +55,15 @@ export const REFERRAL_COLUMNS = {
   status: 'r.status',
 } as const;
 
-/** The columns a move changes (gatedSaveState's RETURNING; read by movedColumns). */
+/**
+ * SQL: whether referral `r` is overdue, pending past its deadline, by the database's clock (the one its times
+ * are written by: every instance judges alike, whatever its own clock says).
+ */
+const OVERDUE = `(r.status = 'pending' AND r.due_at < now())`;
+
+/** The columns a move changes (gatedSaveState's RETURNING; read by movedColumns), and what they make overdue. */
 const MOVED_COLUMNS = `r.status, r.due_at, r.outcome, r.services_delivered, r.revoke_cause, r.accepted_at,
-    r.accepted_by, r.declined_at, r.completed_at, r.revoked_at, r.version`;
+    r.accepted_by, r.declined_at, r.completed_at, r.revoked_at, r.version, ${OVERDUE} AS overdue`;
 
 /** The referral's own columns of a row, the note's ciphertext aside. */
 const OWN_COLUMNS = `r.id, r.case_id, r.organization_id, r.consent_id, r.services, r.urgency, r.created_at,
@@ -113,7 +121,7 @@ function toRow(r: Raw): ReferralRow {
   };
 }
 
-function movedColumns(r: Raw): ReferralState & { version: number } {
+function movedColumns(r: Raw): ReferralState & { version: number; overdue: boolean } {
   return {
     status: r.status as ReferralStatus,
     dueAt: r.due_at as Date,
@@ -126,6 +134,7 @@ function movedColumns(r: Raw): ReferralState & { version: number } {
     completedAt: r.completed_at as Date | null,
     revokedAt: r.revoked_at as Date | null,
     version: r.version as number,
+    overdue: r.overdue as boolean,
   };
 }
 
@@ -137,10 +146,10 @@ export interface NewReferralRow {
   consentId: string;
   services: ReferralService[];
   urgency: Urgency;
-  dueAt: Date;
+  /** Due this many minutes after its creation, which is the database's now(). */
+  dueMinutes: number;
   encNote: Buffer | null;
   createdBy: string;
-  createdAt: Date;
 }
 
 /** What a new referral's row joins, known to the one creating it (the case it locked, organisation, consent). */
@@ -171,6 +180,19 @@ export class ReferralsRepository {
   async findById(m: EntityManager, id: string, lock = false): Promise<ReferralRow | null> {
     const rows = await m.query<Raw[]>(`${SELECT} WHERE r.id = $1${lock ? ' FOR UPDATE OF r' : ''}`, [id]);
     return rows[0] ? toRow(rows[0]) : null;
+  }
+
+  /**
+   * A referral locked for a move (until the caller's transaction ends), with the database's time of the
+   * transaction: the move's own time (accepted, declined, completed, revoked at), by the clock that timed its
+   * creation and deadline.
+   */
+  async lockForMove(m: EntityManager, id: string): Promise<{ row: ReferralRow; at: Date } | null> {
+    const [raw] = await m.query<Raw[]>(
+      `SELECT ${COLUMNS}, now() AS moved_at FROM referrals r ${JOINS} WHERE r.id = $1 FOR UPDATE OF r`,
+      [id],
+    );
+    return raw ? { row: toRow(raw), at: raw.moved_at as Date } : null;
   }
 
   /** A referral with its case's triage row, in one statement (a referral read). */
@@ -205,7 +227,7 @@ export class ReferralsRepository {
       params.push(filter.status);
       conditions.push(`r.status = $${params.length}`);
     }
-    if (filter.overdue) conditions.push(`r.status = 'pending' AND r.due_at < now()`);
+    if (filter.overdue) conditions.push(OVERDUE);
     const n = params.length;
     const from = conditionUses(scope, 'c') ? 'referrals r JOIN cases c ON c.id = r.case_id' : 'referrals r';
     const matching = conditions.join(' AND ');
@@ -231,16 +253,17 @@ export class ReferralsRepository {
    * its access-log entry, AuditService.recordWith). Returns its own columns: complete the row with createdRow.
    */
   gatedInsert(r: NewReferralRow): GatedWrite {
-    return (gate, p) => {
-      const createdAt = p(r.createdAt, 'timestamptz');
-      return `INSERT INTO referrals AS r (id, case_id, organization_id, consent_id, services, urgency, due_at, enc_note,
+    // Created and due by the database's clock, as its moves and revocations are timed: instances whose clocks
+    // differ still write one timeline.
+    return (gate, p) =>
+      `INSERT INTO referrals AS r (id, case_id, organization_id, consent_id, services, urgency, due_at, enc_note,
            created_by, created_at, updated_at)
          SELECT ${p(r.id, 'uuid')}, ${p(r.caseId, 'uuid')}, ${p(r.organizationId, 'uuid')}, ${p(r.consentId, 'uuid')},
-                ${p(r.services, 'text[]')}, ${p(r.urgency, 'text')}, ${p(r.dueAt, 'timestamptz')},
-                ${p(r.encNote, 'bytea')}, ${p(r.createdBy, 'uuid')}, ${createdAt}, ${createdAt}
+                ${p(r.services, 'text[]')}, ${p(r.urgency, 'text')},
+                now() + make_interval(mins => ${p(r.dueMinutes, 'int')}),
+                ${p(r.encNote, 'bytea')}, ${p(r.createdBy, 'uuid')}, now(), now()
            FROM ${gate}
          RETURNING ${OWN_COLUMNS}`;
-    };
   }
 
   /**

@@ -154,9 +154,7 @@ export class ReferralsService {
         });
       }
       const id = randomUUID();
-      const now = new Date();
-      const { urgency, dueAt: due } = referralDeadline(
-        now,
+      const { urgency, dueMinutes } = referralDeadline(
         dto.urgency,
         statutoryUrgency(row, dto.services),
         this.config.referrals.deadlinesMinutes,
@@ -179,10 +177,9 @@ export class ReferralsService {
           consentId: dto.consentId,
           services: dto.services,
           urgency,
-          dueAt: due,
+          dueMinutes,
           encNote,
           createdBy: p.userId,
-          createdAt: now,
         }),
       );
       return referralView(
@@ -469,7 +466,8 @@ export class ReferralsService {
   ): Promise<ReferralView> {
     return this.afterExpiry(p, async (m, deny) => {
       // The row lock serialises concurrent moves: the second of two accepts sees `accepted` and gets 409.
-      const row = await this.referrals.findById(m, id, true);
+      const locked = await this.referrals.lockForMove(m, id);
+      const row = locked?.row;
       // Every refusal of the move is on record, in the case's jurisdiction when there is one.
       if (!row || !ability.can('read', subjectOf(row))) {
         deny(p, {
@@ -504,11 +502,11 @@ export class ReferralsService {
         deny.refusals(p, refused);
         // The state forbids the move (as the rules take it: revoked once its consent has ended): the workflow's
         // 409, with its message.
-        transition({ ...row, status: subjectOf(row).status }, new Date());
+        transition({ ...row, status: subjectOf(row).status }, locked.at);
         throw new DomainError('conflict.state');
       }
       deny.refusals(p, refused);
-      const next = transition(row, new Date());
+      const next = transition(row, locked.at);
       const texts = extra ? await extra(m, row) : {};
       // The new state and the move's entry in one statement (the row is locked since findById).
       const { rows } = await this.audit.recordWith(
