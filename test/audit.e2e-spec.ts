@@ -497,6 +497,18 @@ describe('access log (end to end)', () => {
     expect(
       (await found('national', other)).filter((i) => i.rule === 'repeated_denials').map((i) => i.actorId),
     ).toEqual([accounts[0].id]);
+
+    // A two-factor account's two-step sign-ins (the right password, its code asked for) are not repeated
+    // denials, however many in an hour; its wrong codes are.
+    const office = '198.51.100.25';
+    const repeated = async () =>
+      (await found('national', office)).filter(
+        (i) => i.rule === 'repeated_denials' && i.actorId === accounts[5].id,
+      );
+    for (let i = 0; i < 6; i++) await refuse(accounts[5].id, office, 'auth.totp_required');
+    expect(await repeated()).toEqual([]);
+    for (let i = 0; i < 5; i++) await refuse(accounts[5].id, office, 'auth.totp_invalid');
+    expect(await repeated()).toEqual([expect.objectContaining({ count: 5 })]);
   });
 
   it('flags an account that read many cases in an hour, and access outside working hours (Vietnam time)', async () => {

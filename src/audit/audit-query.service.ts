@@ -26,10 +26,13 @@ import type { ErrorCode } from '../common/errors/error-catalog';
 
 /**
  * SQL over `e`: a denial that may be probing (not found, not allowed, a failed sign-in or re-authentication),
- * not one refused for what the request asked of a record the caller may act on (its state, its content):
- * those are on the log too, but five mistakes in an hour are not an anomaly.
+ * not one refused for what the request asked of a record the caller may act on (its state, its content), nor
+ * the first step of a two-factor account's sign-in (the right password, its code asked for: every such sign-in
+ * writes one): those are on the log too, but five in an hour are not an anomaly. A wrong code
+ * (`auth.totp_invalid`) is.
  */
-const REQUEST_MISTAKES = [
+const NOT_PROBING = [
+  'auth.totp_required',
   'conflict.state',
   'conflict.version',
   'unprocessable',
@@ -39,7 +42,7 @@ const REQUEST_MISTAKES = [
   'user.username_taken',
   'organization.name_taken',
 ] as const satisfies readonly ErrorCode[];
-const PROBING_DENIAL = `coalesce(e.reason, '') NOT IN (${REQUEST_MISTAKES.map((c) => `'${c}'`).join(', ')})`;
+const PROBING_DENIAL = `coalesce(e.reason, '') NOT IN (${NOT_PROBING.map((c) => `'${c}'`).join(', ')})`;
 
 /**
  * The hour windows an entry `e` falls in, for the hourly rules: one starting on the hour and one on the half
