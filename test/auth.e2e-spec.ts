@@ -653,6 +653,41 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(t.logs.join('')).not.toContain('quiet-meadow-lantern-58');
   });
 
+  it('a change is refused when the password changed since it was checked, not when only its hash was renewed', async () => {
+    const hasher = t.app.get(PasswordHasher);
+    const db = t.app.get(DataSource);
+    const u = await givenUser(t, { role: 'ward_officer', username: 'ward.meanwhile' });
+    const signIn = async (password: string) =>
+      (await login({ username: 'ward.meanwhile', password }).expect(200)).body.accessToken as string;
+    // Between the check of the current password and the change, the account's hash is replaced: hash() is
+    // the step in between (it hashes the new password).
+    const hash = hasher.hash.bind(hasher);
+    const meanwhile = (password: string) =>
+      jest.spyOn(hasher, 'hash').mockImplementationOnce(async (given) => {
+        await db.query(`UPDATE users SET password_hash = $1 WHERE id = $2`, [await hash(password), u.id]);
+        return hash(given);
+      });
+    try {
+      // Renewed for the same password (a sign-in's rehash): the change goes through.
+      meanwhile(TEST_PASSWORD);
+      await changePassword(await signIn(TEST_PASSWORD), {
+        currentPassword: TEST_PASSWORD,
+        newPassword: 'amber-valley-lantern-31',
+      }).expect(204);
+      // Reset to another password meanwhile (an administrator): refused, and the reset stands.
+      meanwhile('orchid-reset-lantern-44');
+      const res = await changePassword(await signIn('amber-valley-lantern-31'), {
+        currentPassword: 'amber-valley-lantern-31',
+        newPassword: 'copper-river-lantern-19',
+      }).expect(409);
+      expect(res.body.detail).toMatch(/changed meanwhile/);
+      await login({ username: 'ward.meanwhile', password: 'orchid-reset-lantern-44' }).expect(200);
+      await login({ username: 'ward.meanwhile', password: 'copper-river-lantern-19' }).expect(401);
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
+
   it('an account whose password an administrator set (creation, reset) must choose its own before anything else', async () => {
     const u = await givenUser(
       t,

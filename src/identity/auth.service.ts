@@ -215,7 +215,14 @@ export class AuthService {
         });
         if (!now || now.status !== 'active') throw new DomainError('auth.unauthenticated');
         // Changed meanwhile (another change, an admin reset): the password given may not be current any more.
-        if (now.passwordHash !== user.passwordHash) throw CHANGED_MEANWHILE();
+        // A hash renewed for the same password (a sign-in's rehash under new parameters) is no change: the
+        // password given still opens it (checked again only then, holding the row).
+        if (
+          now.passwordHash !== user.passwordHash &&
+          !(await this.hasher.verify(now.passwordHash, dto.currentPassword)).valid
+        ) {
+          throw CHANGED_MEANWHILE();
+        }
         await this.users.update(
           user.id,
           {
