@@ -38,7 +38,9 @@ export class AuditEventsQuery extends PageQueryDto {
     maximum: Number.MAX_SAFE_INTEGER,
     description:
       'Only entries older than this seq: the nextBeforeSeq of the page before. Walking the list so (page 1 each ' +
-      'time) repeats and skips no entry, whatever is written meanwhile (every read of the log adds one)',
+      'time) repeats and skips no entry, whatever is written meanwhile (every read of the log adds one). With ' +
+      'it, `page` still counts pages among those older entries, and `total` is the number of entries the ' +
+      'other filters match, older or not',
   })
   @IsOptional()
   @QueryInteger()
@@ -82,7 +84,7 @@ export class AuditEventView {
 
 export class AuditEventList {
   @ApiProperty({ type: [AuditEventView] }) items!: AuditEventView[];
-  @ApiProperty() total!: number;
+  @ApiProperty({ description: 'Entries the filters match (beforeSeq aside), on every page' }) total!: number;
   @ApiProperty({
     nullable: true,
     type: Number,
