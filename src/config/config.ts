@@ -221,16 +221,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   // that sign in without two-factor: on this machine only, unless asked for on a network explicitly.
   const embedded = !e.DATABASE_URL;
   const demoByDefault = e.HAVEN_DEMO === undefined && embedded && e.NODE_ENV !== 'production';
-  if (demoByDefault && !isLoopbackHost(e.HOST)) {
+  // A proxy named to be trusted forwards other machines' requests to the loopback address.
+  const reachable = !isLoopbackHost(e.HOST)
+    ? `HOST: ${e.HOST} is reachable from other machines`
+    : e.HAVEN_TRUST_PROXY
+      ? "HAVEN_TRUST_PROXY: a proxy forwards other machines' requests"
+      : null;
+  if (demoByDefault && reachable) {
     problems.push(
-      `HOST: ${e.HOST} is reachable from other machines, and the demo (on by default with the embedded database) ` +
-        'has known passwords and no two-factor: set HAVEN_DEMO=1 to show the demo there deliberately, or HAVEN_DEMO=0',
-    );
-  } else if (demoByDefault && e.HAVEN_TRUST_PROXY) {
-    // A proxy named to be trusted forwards other machines' requests to the loopback address.
-    problems.push(
-      "HAVEN_TRUST_PROXY: a proxy forwards other machines' requests, and the demo (on by default with the embedded " +
-        'database) has known passwords and no two-factor: set HAVEN_DEMO=1 to show the demo there deliberately, or HAVEN_DEMO=0',
+      `${reachable}, and the demo (on by default with the embedded database) has known passwords and no ` +
+        'two-factor: set HAVEN_DEMO=1 to show the demo there deliberately, or HAVEN_DEMO=0',
     );
   }
   if (e.NODE_ENV === 'production' && e.DATABASE_URL && !e.DATABASE_APP_URL) {
