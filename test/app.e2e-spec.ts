@@ -9,6 +9,7 @@ import { DataSource } from 'typeorm';
 import { Public } from '../src/authz/policy.decorator';
 import { hasOwnMessage } from '../src/common/errors/validation-errors';
 import { startTestApp, TestApp } from './support/app';
+import { gate } from './support/gate';
 import { waitFor } from './support/wait';
 
 class ProbeNested {
@@ -21,20 +22,15 @@ class ProbeDto {
 }
 
 /**
- * GET /probe/slow's call: `reached` once it is in its handler, which answers when the test calls `release`,
+ * GET /probe/slow's call: a gate (`hit` once it is in its handler, which answers when the test calls `release`),
  * and `answered` once it has written its answer.
  */
 function slowCall() {
-  let release!: () => void;
-  let reached!: () => void;
+  const g = gate();
   let answered!: () => void;
-  const call = {
-    released: new Promise<void>((r) => (release = r)),
-    reached: new Promise<void>((r) => (reached = r)),
-    answered: new Promise<void>((r) => (answered = r)),
-  };
-  slowCalls.push({ reached, released: call.released, answered });
-  return { ...call, release };
+  const call = { ...g, answered: new Promise<void>((r) => (answered = r)) };
+  slowCalls.push({ reached: g.reached, released: g.released, answered });
+  return call;
 }
 const slowCalls: { reached: () => void; released: Promise<void>; answered: () => void }[] = [];
 
@@ -315,7 +311,7 @@ describe('application (end to end)', () => {
       const call = slowCall();
       req.end();
       // Gone while the handler works (not before the server has read the request, on a stalled event loop).
-      await call.reached;
+      await call.hit;
       req.destroy();
       await waitFor(
         () => t.logs.some((l) => l.includes('log-abort-0001') && l.includes('responseTime')),
