@@ -85,18 +85,27 @@ export function dekWrapContext(owner: DataKeyOwner, dekId: string, kek: KekRef):
   const ownerId = owner.ownerId.toLowerCase();
   const typeLen = Buffer.byteLength(owner.ownerType, 'utf8');
   const idLen = Buffer.byteLength(ownerId, 'utf8');
-  const kekLen = Buffer.byteLength(kek.kekId, 'utf8');
-  const out = Buffer.allocUnsafe(DEK_CONTEXT_PREFIX.length + 6 + typeLen + idLen + 16 + kekLen + 4);
+  const out = Buffer.allocUnsafe(DEK_CONTEXT_PREFIX.length + 4 + typeLen + idLen + 16 + kekRefLength(kek));
   let p = DEK_CONTEXT_PREFIX.copy(out, 0);
   p = out.writeUInt16BE(typeLen, p);
   p += out.write(owner.ownerType, p, 'utf8');
   p = out.writeUInt16BE(idLen, p);
   p += out.write(ownerId, p, 'utf8');
   p += uuidToBytes(dekId).copy(out, p);
-  p = out.writeUInt16BE(kekLen, p);
-  p += out.write(kek.kekId, p, 'utf8');
-  out.writeUInt32BE(kek.version, p);
+  writeKekRef(out, p, kek);
   return out;
+}
+
+/** The length of a KEK version as wrap contexts end with it (writeKekRef). */
+export function kekRefLength(kek: KekRef): number {
+  return 2 + Buffer.byteLength(kek.kekId, 'utf8') + 4;
+}
+
+/** Writes `u16 len | kek_id | u32 version` at `at` (kekRefLength bytes); returns where it ends. */
+export function writeKekRef(out: Buffer, at: number, kek: KekRef): number {
+  let p = out.writeUInt16BE(Buffer.byteLength(kek.kekId, 'utf8'), at);
+  p += out.write(kek.kekId, p, 'utf8');
+  return out.writeUInt32BE(kek.version, p);
 }
 
 const DEK_CONTEXT_PREFIX = Buffer.from('haven/dek/1\0', 'latin1');

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { TransientError } from '../common/errors/transient-error';
 import { CryptoError, isCryptoError } from './crypto.errors';
 import type { KekRef } from './crypto.types';
-import { unwrapStoredDek } from './data-key';
+import { kekRefLength, unwrapStoredDek, writeKekRef } from './data-key';
 import type { DataKeyRepository } from './data-key.repository';
 import type { KeyProvider } from './key-provider';
 
@@ -13,12 +13,8 @@ const CHECK_CONTEXT_PREFIX = Buffer.from('haven/kek-check/1\0', 'latin1');
  *   "haven/kek-check/1" 0x00 | u16 len | kek_id | u32 version
  */
 export function kekCheckContext(kek: KekRef): Buffer {
-  const idLen = Buffer.byteLength(kek.kekId, 'utf8');
-  const out = Buffer.allocUnsafe(CHECK_CONTEXT_PREFIX.length + 2 + idLen + 4);
-  let p = CHECK_CONTEXT_PREFIX.copy(out, 0);
-  p = out.writeUInt16BE(idLen, p);
-  p += out.write(kek.kekId, p, 'utf8');
-  out.writeUInt32BE(kek.version, p);
+  const out = Buffer.allocUnsafe(CHECK_CONTEXT_PREFIX.length + kekRefLength(kek));
+  writeKekRef(out, CHECK_CONTEXT_PREFIX.copy(out, 0), kek);
   return out;
 }
 
