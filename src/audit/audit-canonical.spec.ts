@@ -4,6 +4,7 @@ import {
   CANONICAL_COLUMNS,
   CanonicalEncoder,
   canonicalLine,
+  rowValues,
   COPY_LINE_END,
   CopyLineEncoder,
   decodeCopyValues,
@@ -90,5 +91,44 @@ describe('canonical bytes from COPY text', () => {
     });
     // Haven's own rows take the byte path; the superuser's (a backslash, non-ASCII text) the exact one.
     expect(took).toEqual([true, true, false, false]);
+  });
+});
+
+describe('canonical line (known answer)', () => {
+  it('is format 1 as documented: `1;` then each column as <length>:<text>, or ~ for null, lists joined by commas', () => {
+    // Every stored entry's MAC covers these bytes: a change of the line would fail the whole log's
+    // verification, and the other tests (which write and verify with the same code) would not see it.
+    const line = canonicalLine(
+      rowValues({
+        seq: 42,
+        stripe: 7,
+        prevSeq: 35,
+        atMs: 1764000000123,
+        actorId: '0b7c2e8a-1d2f-4a3b-9c4d-5e6f7a8b9c0d',
+        actorRole: 'ward_officer',
+        actorOrgId: null,
+        actorCommunes: ['00145', '00148'],
+        action: 'case.read',
+        resourceType: 'case',
+        resourceId: '123e4567-e89b-42d3-a456-426614174000',
+        caseId: '123e4567-e89b-42d3-a456-426614174000',
+        fields: ['triage', 'identity'],
+        outcome: 'allowed',
+        reason: null,
+        ip: '203.0.113.9',
+        userAgent: 'Mozilla/5.0',
+        requestId: 'req-0001-abcd',
+        returnedIds: [],
+        provinceCode: '01',
+        communeCode: '00145',
+        jurisdictions: ['01'],
+      }),
+    );
+    expect(line).toBe(
+      '1;2:421:72:3513:1764000000123' +
+        '36:0b7c2e8a-1d2f-4a3b-9c4d-5e6f7a8b9c0d12:ward_officer~11:00145,00148' +
+        '9:case.read4:case36:123e4567-e89b-42d3-a456-42661417400036:123e4567-e89b-42d3-a456-426614174000' +
+        '15:triage,identity7:allowed~11:203.0.113.911:Mozilla/5.013:req-0001-abcd0:2:015:001452:01',
+    );
   });
 });
