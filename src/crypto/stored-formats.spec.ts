@@ -1,6 +1,8 @@
 import { DataKey, dekWrapContext } from './data-key';
+import { BlindIndexService } from './blind-index.service';
 import { asCiphertext, FieldEncryptionService } from './field-encryption.service';
 import { kekCheckContext } from './kek-checks';
+import { PurposeKeys } from './purpose-keys';
 import { loadSodium } from './sodium';
 
 /**
@@ -61,6 +63,26 @@ describe('a stored field value (known answer)', () => {
     // Bound to its place: the same bytes in another column do not open.
     expect(() => fields.decrypt(key, { ...place, column: 'enc_contact' }, stored)).toThrow(
       /crypto.integrity/,
+    );
+  });
+});
+
+describe('keys derived from the root secret (known answers)', () => {
+  it('give the blind indexes, chain links and checkpoint key that a running database already holds', async () => {
+    // Values this code derived from a fixed root secret. A change of a derivation context, of a normalisation
+    // or of a link's framing would leave the stored blind indexes unfindable (a search finds no earlier case),
+    // the log unverifiable, or the service refusing to start (another checkpoint key than the log's).
+    const sodium = await loadSodium();
+    const keys = new PurposeKeys(Buffer.from(Array.from({ length: 32 }, (_, i) => 255 - i)), sodium);
+    const index = new BlindIndexService(keys, sodium);
+    expect(index.fullName('Nguyễn Thị Hoà').toString('hex')).toBe('52e5ea7d');
+    expect(index.fullNameDob('Nguyễn Thị Hoà', '2009-07-01').toString('hex')).toBe('d3fbbf1a');
+    expect(index.phone('0912 345 678').toString('hex')).toBe('70dcf55c');
+    expect(keys.auditChainMac(Buffer.alloc(32), Buffer.from('1;2:42~', 'utf8')).toString('hex')).toBe(
+      '94fd666f4abdd2ce7c49fdafca5b74a21bf24eec755b4d65e58a86559cb9a254',
+    );
+    expect(keys.checkpointSigningKeyPair().publicKey.toString('hex')).toBe(
+      '1ebb2da4db5dc2d3a97dc9b88873b45d2ab9af688549382190699d12096f47d0',
     );
   });
 });
