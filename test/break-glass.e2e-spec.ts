@@ -282,6 +282,25 @@ describe('emergency break-glass access (end to end)', () => {
         { resource_id: police, outcome: 'allowed', reason: 'break_glass.case_shredded' },
       ]);
       await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
+      // Its grant is still judged, without a note: there is no key left to seal one with (409, on record).
+      const withNote = await as('supervisor.hanoi')
+        .post(`/api/v1/break-glass/${police}/review`, {
+          justified: false,
+          note: 'Không cần thiết (giả định)',
+        })
+        .expect(409);
+      expect(withNote.body.detail).toMatch(/crypto-shredded/);
+      expect(JSON.stringify(withNote.body)).not.toContain('Không cần thiết');
+      expect(
+        await sql(
+          `SELECT outcome, reason, case_id FROM audit_events WHERE action = 'break_glass.review' AND resource_id = $1`,
+          [police],
+        ),
+      ).toEqual([{ outcome: 'denied', reason: 'conflict.state', case_id: caseId }]);
+      const judged = await as('supervisor.hanoi')
+        .post(`/api/v1/break-glass/${police}/review`, { justified: false })
+        .expect(200);
+      expect(judged.body).toMatchObject({ status: 'reviewed', justified: false, justification: null });
     });
   });
 

@@ -302,30 +302,24 @@ export class BreakGlassService {
       await lockLiveGrants(m, 'g.case_id = $1 AND g.user_id = $2', [seen.case_id, seen.user_id], id);
       // Read again under the locks: a review that waited for another finds it reviewed.
       const [row] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);
+      // A refusal from here is about a grant the supervisor may see: on record with its case and place.
+      const refusal = {
+        action: 'break_glass.review',
+        resourceType: 'break_glass',
+        resourceId: id,
+        caseId: row.case_id,
+        provinceCode: row.province_code,
+        wardCode: row.ward_code,
+        reason: 'conflict.state',
+      } as const;
       if (!ability.can('update', grantSubject(row))) {
-        deny(p, {
-          action: 'break_glass.review',
-          resourceType: 'break_glass',
-          resourceId: id,
-          caseId: row.case_id,
-          provinceCode: row.province_code,
-          wardCode: row.ward_code,
-          reason: 'conflict.state',
-        });
+        deny(p, refusal);
         throw new DomainError('conflict.state', {
           en: 'This emergency access was already reviewed.',
           vi: 'Lần truy cập khẩn cấp này đã được xem xét.',
         });
       }
-      const note = dto.note
-        ? await this.withKey(m, row.case_id, (key) =>
-            this.fields.encrypt(
-              key,
-              { table: BREAK_GLASS_TABLE, column: 'enc_review_note', rowId: id },
-              dto.note!,
-            ),
-          )
-        : null;
+      const note = dto.note ? await this.sealReviewNote(m, row, dto.note, () => deny(p, refusal)) : null;
       await m.query(
         // Found unjustified, the access ends now (if it has not yet).
         `UPDATE break_glass_grants g SET reviewed_by = $2, reviewed_at = now(), justified = $3, enc_review_note = $4,
@@ -381,6 +375,34 @@ export class BreakGlassService {
       return use(key);
     } finally {
       key.wipe();
+    }
+  }
+
+  /**
+   * A reviewer's note, sealed with the case's key. A crypto-shredded case has none: its grant is judged without
+   * a note (409, on record), since a note in the clear could name the survivor the shred forgot.
+   */
+  private async sealReviewNote(
+    m: EntityManager,
+    row: GrantRow,
+    text: string,
+    refused: () => void,
+  ): Promise<Buffer> {
+    try {
+      return await this.withKey(m, row.case_id, (key) =>
+        this.fields.encrypt(
+          key,
+          { table: BREAK_GLASS_TABLE, column: 'enc_review_note', rowId: row.id },
+          text,
+        ),
+      );
+    } catch (e) {
+      if (!isCryptoError(e, 'crypto.key_destroyed')) throw e;
+      refused();
+      throw new DomainError('conflict.state', {
+        en: 'The case was crypto-shredded: its emergency access is reviewed without a note.',
+        vi: 'Vụ việc đã bị hủy dữ liệu bằng mật mã: việc xem xét truy cập khẩn cấp không kèm ghi chú.',
+      });
     }
   }
 
