@@ -455,9 +455,23 @@ describe('emergency break-glass access (end to end)', () => {
     it('providers and ward officers have no queue', async () => {
       await as('police.longbien').get('/api/v1/break-glass').expect(403);
       await as('ward.longbien').get('/api/v1/break-glass').expect(403);
-      await as('police.longbien')
+      // A provider approving its own emergency access, refused at the route: on record with the grant's case
+      // and place, so that the case's supervisors see the attempt.
+      const selfApproval = await as('police.longbien')
         .post(`/api/v1/break-glass/${grantId}/review`, { justified: true })
         .expect(404);
+      const [entry] = await sql(
+        `SELECT resource_id, case_id, province_code, outcome, reason FROM audit_events
+          WHERE request_id = $1 AND action = 'break_glass.review'`,
+        [selfApproval.body.requestId],
+      );
+      expect(entry).toEqual({
+        resource_id: grantId,
+        case_id: caseId,
+        province_code: '01',
+        outcome: 'denied',
+        reason: 'auth.forbidden',
+      });
     });
 
     it('the supervisor marks it justified, once; it leaves the pending queue and the review is logged', async () => {

@@ -133,10 +133,11 @@ export class AccessGuard extends AuthGuard('jwt') {
 
   /**
    * What a refused route addressed, by its path parameters as its @Policy names them (`on`), as the services'
-   * refusals name it: the resource itself (a consent or an account by its `record` parameter, else the case or
-   * the referral when the route's resource is one; none for what a route would have made, such as a case's new
-   * referral or a referral's new note), and the case it is about with its place, when that case exists, so that
-   * the case's province sees the attempt (and the caller's sees it without the case: AuditQueryService).
+   * refusals name it: the resource itself (a consent or an account by its `record` parameter, else the case,
+   * the referral or the grant when the route's resource is one; none for what a route would have made, such as
+   * a case's new referral or a referral's new note), and the case it is about with its place, when that case
+   * exists, so that the case's province sees the attempt (and the caller's sees it without the case:
+   * AuditQueryService).
    */
   private async refusedTarget(
     req: AuthenticatedRequest,
@@ -149,19 +150,19 @@ export class AccessGuard extends AuthGuard('jwt') {
     };
     const onCase = param(on.case);
     const onReferral = param(on.referral);
-    const resourceId =
-      on.record !== undefined
-        ? param(on.record)
-        : resourceType === 'case'
-          ? onCase
-          : resourceType === 'referral'
-            ? onReferral
-            : null;
-    if (!onCase && !onReferral) return { resourceId };
+    const onGrant = param(on.grant);
+    const own: Partial<Record<AuditResourceType, string | null>> = {
+      case: onCase,
+      referral: onReferral,
+      break_glass: onGrant,
+    };
+    const resourceId = on.record !== undefined ? param(on.record) : (own[resourceType] ?? null);
+    if (!onCase && !onReferral && !onGrant) return { resourceId };
     const [c] = await this.dataSource.query<{ id: string; province_code: string; ward_code: string }[]>(
       `SELECT c.id, c.province_code, c.ward_code FROM cases c
-        WHERE c.id = coalesce($1::uuid, (SELECT r.case_id FROM referrals r WHERE r.id = $2::uuid))`,
-      [onCase, onReferral],
+        WHERE c.id = coalesce($1::uuid, (SELECT r.case_id FROM referrals r WHERE r.id = $2::uuid),
+                              (SELECT g.case_id FROM break_glass_grants g WHERE g.id = $3::uuid))`,
+      [onCase, onReferral, onGrant],
     );
     return c
       ? { resourceId, caseId: c.id, provinceCode: c.province_code, wardCode: c.ward_code }

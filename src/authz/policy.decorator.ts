@@ -14,13 +14,14 @@ export interface RoutePolicy {
 }
 
 /**
- * Which path parameter of a route holds which id: the case the route is about, the referral it is about (its
- * case is looked up), or another record it addresses (a consent, an account, an organisation, a break-glass
- * access). A route's every path parameter is declared here (test/routes.e2e-spec.ts checks it).
+ * Which path parameter of a route holds which id: the case the route is about, the referral or the emergency
+ * access grant it is about (their case is looked up), or another record it addresses (a consent, an account, an
+ * organisation). A route's every path parameter is declared here (test/routes.e2e-spec.ts checks it).
  */
 export interface RouteTarget {
   readonly case?: string;
   readonly referral?: string;
+  readonly grant?: string;
   readonly record?: string;
 }
 

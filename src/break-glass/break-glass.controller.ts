@@ -74,7 +74,7 @@ export class BreakGlassController {
 
   @Post('break-glass/:id/review')
   @HttpCode(200)
-  @Policy('update', 'BreakGlass', { record: 'id' })
+  @Policy('update', 'BreakGlass', { grant: 'id' })
   @ApiOperation({ summary: 'A supervisor marks an emergency access justified or not (once)' })
   @ApiOkResponse({ type: BreakGlassView })
   @ApiConflictResponse({ type: Problem, description: 'conflict.state: it was already reviewed' })
