@@ -1,4 +1,4 @@
-import { createPublicKey, randomUUID, verify } from 'node:crypto';
+import { createPublicKey, randomBytes, randomUUID, verify } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -631,5 +631,32 @@ describe('access log (end to end)', () => {
     // Not in another province's view.
     const elsewhere = await get('haiphong', 'anomalies').expect(200);
     expect(elsewhere.body.items.filter((i: { actorId: string }) => i.actorId === officer.id)).toEqual([]);
+  });
+
+  // Last: it breaks the chain for good.
+  it('a checkpoint refused because the log no longer matches its heads is on the log, as an error with its reason', async () => {
+    const admin = new Client({ connectionString: t.db.url });
+    await admin.connect();
+    try {
+      await admin.query('SET session_replication_role = replica');
+      await admin.query(`UPDATE audit_chain_heads SET head = $1 WHERE stripe = 0`, [randomBytes(32)]);
+    } finally {
+      await admin.end();
+    }
+    const refused = await http()
+      .post('/api/v1/audit/checkpoints')
+      .auth(tokens.national, { type: 'bearer' })
+      .expect(409);
+    expect(refused.body.code).toBe('audit.checkpoint_refused');
+    // The request (before the check, so that a checkpoint would cover it), then what became of it.
+    const entries = await t.app
+      .get(DataSource)
+      .query(`SELECT action, outcome, reason FROM audit_events WHERE request_id = $1 ORDER BY seq`, [
+        refused.body.requestId,
+      ]);
+    expect(entries).toEqual([
+      { action: 'audit.checkpoint', outcome: 'allowed', reason: null },
+      { action: 'audit.checkpoint', outcome: 'error', reason: 'audit.checkpoint_refused' },
+    ]);
   });
 });

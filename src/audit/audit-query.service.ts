@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere, ColumnMap } from '../authz/sql-scope';
-import { fieldError } from '../common/errors/domain-error';
+import { DomainError, fieldError } from '../common/errors/domain-error';
 import { isCalendarDate } from '../common/http/date-validation';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logging/logger.module';
@@ -220,13 +220,19 @@ export class AuditQueryService {
     return result;
   }
 
-  async issueCheckpoint(p: Principal): Promise<ReturnType<AuditCheckpointService['issue']>> {
+  async issueCheckpoint(p: Principal): Promise<Awaited<ReturnType<AuditCheckpointService['issue']>>> {
+    const entry = { action: 'audit.checkpoint', resourceType: 'audit_checkpoint' } as const;
     // Recorded first, so that the checkpoint covers the request that asked for it.
-    await this.audit.recordInOwnTransaction(p, {
-      action: 'audit.checkpoint',
-      resourceType: 'audit_checkpoint',
-    });
-    return this.checkpoints.issue();
+    await this.audit.recordInOwnTransaction(p, entry);
+    try {
+      return await this.checkpoints.issue();
+    } catch (e) {
+      // The log no longer matches what was signed: the refusal is on the log too, as what it is.
+      if (e instanceof DomainError && e.code === 'audit.checkpoint_refused') {
+        await this.audit.recordInOwnTransaction(p, { ...entry, outcome: 'error', reason: e.code });
+      }
+      throw e;
+    }
   }
 
   async anomalies(p: Principal, ability: AppAbility, q: AnomaliesQuery): Promise<AnomalyList> {
