@@ -177,9 +177,13 @@ describe('emergency break-glass access (end to end)', () => {
          WHERE e.case_id = $1 AND u.username = 'police.longbien' ORDER BY e.at, e.seq`,
         [caseId],
       );
-      expect(rows).toContainEqual(
-        expect.objectContaining({ action: 'break_glass.open', outcome: 'allowed', reason: 'break_glass' }),
-      );
+      // The justification is free text sealed with the case's key: `notes`, as every such text written is.
+      expect(rows).toContainEqual({
+        action: 'break_glass.open',
+        outcome: 'allowed',
+        reason: 'break_glass',
+        fields: ['notes'],
+      });
       const reads = rows.filter((r) => r.action === 'case.read' && r.outcome === 'allowed');
       expect(reads).toHaveLength(1);
       expect(reads[0]).toMatchObject({
@@ -501,11 +505,33 @@ describe('emergency break-glass access (end to end)', () => {
       expect((reviewed.body.items as { id: string }[]).map((i) => i.id)).toContain(grantId);
 
       const log = await sql(
-        `SELECT outcome, reason, case_id FROM audit_events WHERE action = 'break_glass.review' AND resource_id = $1
+        `SELECT outcome, reason, case_id, fields FROM audit_events WHERE action = 'break_glass.review' AND resource_id = $1
          ORDER BY at, seq`,
         [grantId],
       );
-      expect(log).toContainEqual({ outcome: 'allowed', reason: 'break_glass.justified', case_id: caseId });
+      // The note written and the justification shown are `notes`.
+      expect(log).toContainEqual({
+        outcome: 'allowed',
+        reason: 'break_glass.justified',
+        case_id: caseId,
+        fields: ['notes'],
+      });
+      // So is a page of the queue that shows justifications; an empty page shows none.
+      const reads = await sql(
+        `SELECT fields, returned_ids FROM audit_events
+          WHERE action = 'break_glass.review' AND reason = 'break_glass.queue' AND request_id = ANY($1)
+          ORDER BY seq`,
+        [[pending.headers['x-request-id'], reviewed.headers['x-request-id']]],
+      );
+      expect(reads).toContainEqual({ fields: ['notes'], returned_ids: expect.arrayContaining([grantId]) });
+      const empty = await as('supervisor.hanoi')
+        .get('/api/v1/break-glass?status=reviewed&page=999')
+        .expect(200);
+      expect(
+        await sql(`SELECT fields FROM audit_events WHERE request_id = $1 AND action = 'break_glass.review'`, [
+          empty.headers['x-request-id'],
+        ]),
+      ).toEqual([{ fields: [] }]);
       // Hai Phong (404), a role without any review rule refused at the route, then the second review (409).
       expect(log.filter((l) => l.outcome === 'denied').map((l) => l.reason)).toEqual([
         'resource.not_found',

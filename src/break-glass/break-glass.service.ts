@@ -63,6 +63,11 @@ const GRANT_SELECT = `SELECT g.id, g.case_id, c.code AS case_code, g.user_id, u.
 
 const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');
 
+/** Whether a grant's view shows free text sealed with its case's key (its justification, a review note). */
+function disclosesText(v: BreakGlassView): boolean {
+  return v.justification !== null || v.reviewNote !== null;
+}
+
 function grantSubject(
   r: Pick<GrantRow, 'id' | 'province_code' | 'user_id' | 'reviewed_at'>,
 ): BreakGlassSubject {
@@ -210,7 +215,8 @@ export class BreakGlassService {
         resourceType: 'break_glass',
         resourceId: id,
         caseId,
-        fields: [],
+        // The justification, free text sealed with the case's key.
+        fields: ['notes'],
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
         reason: 'break_glass',
@@ -255,11 +261,13 @@ export class BreakGlassService {
         if (shown) shown.push(r);
         else byProvince.set(r.province_code, [r]);
       }
+      const withText = new Set(items.filter(disclosesText).map((i) => i.id));
       const entry = (shown: GrantRow[], provinces: string[]) =>
         this.audit.record(m, p, {
           action: 'break_glass.review',
           resourceType: 'break_glass',
-          fields: [],
+          // The justifications and review notes the page discloses (none of a crypto-shredded case).
+          fields: shown.some((r) => withText.has(r.id)) ? ['notes'] : [],
           returnedIds: shown.map((r) => r.id),
           reason: 'break_glass.queue',
           subjectProvinces: provinces,
@@ -334,7 +342,8 @@ export class BreakGlassService {
         resourceType: 'break_glass',
         resourceId: id,
         caseId: row.case_id,
-        fields: [],
+        // The note written, and the justification the answer shows.
+        fields: disclosesText(view) ? ['notes'] : [],
         provinceCode: row.province_code,
         wardCode: row.ward_code,
         reason: dto.justified ? 'break_glass.justified' : 'break_glass.unjustified',
