@@ -63,6 +63,23 @@ describe('loadConfig', () => {
     expect(message).not.toContain('SECRET7');
   });
 
+  it('refuses referral deadlines that would give a more urgent referral more time', () => {
+    expect(() =>
+      loadConfig({
+        HAVEN_REFERRAL_DEADLINE_EMERGENCY_MINUTES: '7200',
+        HAVEN_REFERRAL_DEADLINE_ROUTINE_MINUTES: '120',
+      }),
+    ).toThrow(/HAVEN_REFERRAL_DEADLINE_EMERGENCY_MINUTES.*at most the next \(now 7200, 720, 120\)/);
+    expect(() => loadConfig({ HAVEN_REFERRAL_DEADLINE_URGENT_MINUTES: '60' })).toThrow(/at most the next/);
+    expect(
+      loadConfig({
+        HAVEN_REFERRAL_DEADLINE_EMERGENCY_MINUTES: '60',
+        HAVEN_REFERRAL_DEADLINE_URGENT_MINUTES: '60',
+        HAVEN_REFERRAL_DEADLINE_ROUTINE_MINUTES: '60',
+      }).referrals.deadlinesMinutes,
+    ).toEqual({ emergency: 60, urgent: 60, routine: 60 });
+  });
+
   it('keeps the default demo (known passwords, no two-factor) off the network unless asked for', () => {
     expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(
       /HOST: 0\.0\.0\.0 is reachable from other machines/,

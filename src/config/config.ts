@@ -210,6 +210,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   const e = parsed.data;
   const problems: string[] = [];
+  // A more urgent referral is never due later than a less urgent one (raising a referral's urgency, as the law
+  // does for a child at risk, must not give it more time).
+  if (
+    e.HAVEN_REFERRAL_DEADLINE_EMERGENCY_MINUTES > e.HAVEN_REFERRAL_DEADLINE_URGENT_MINUTES ||
+    e.HAVEN_REFERRAL_DEADLINE_URGENT_MINUTES > e.HAVEN_REFERRAL_DEADLINE_ROUTINE_MINUTES
+  ) {
+    problems.push(
+      'HAVEN_REFERRAL_DEADLINE_EMERGENCY_MINUTES, _URGENT_MINUTES, _ROUTINE_MINUTES: each must be at most the ' +
+        `next (now ${e.HAVEN_REFERRAL_DEADLINE_EMERGENCY_MINUTES}, ${e.HAVEN_REFERRAL_DEADLINE_URGENT_MINUTES}, ` +
+        `${e.HAVEN_REFERRAL_DEADLINE_ROUTINE_MINUTES})`,
+    );
+  }
   if (e.NODE_ENV === 'production') {
     if (!e.HAVEN_MASTER_KEY && !e.HAVEN_MASTER_KEY_FILE) {
       problems.push('HAVEN_MASTER_KEY or HAVEN_MASTER_KEY_FILE: required when NODE_ENV=production');
