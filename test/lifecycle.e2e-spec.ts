@@ -584,20 +584,28 @@ describe('service process lifecycle (npm start)', () => {
 
   it('keeps running when the launcher that forked it into the background exits; under npm it stops with npm', async () => {
     for (const underNpm of [false, true]) {
-      const { env } = await embeddedEnv(underNpm ? 'orphan-npm-' : 'orphan-');
+      const { dataDir, env } = await embeddedEnv(underNpm ? 'orphan-npm-' : 'orphan-');
       const vars = { ...env, ...(underNpm ? { npm_lifecycle_event: 'start' } : {}) };
-      // A shell starts the service in the background, says its pid, waits until it serves, and exits.
+      const log = join(dataDir, 'service.log');
+      // A shell starts the service in the background, says its pid, waits (60 s at most) until it serves, and
+      // exits: 0 once it served, 1 if it never did (its log then says why).
       const script =
-        `"${process.execPath}" "${MAIN}" >/dev/null 2>&1 & echo $!; ` +
+        `"${process.execPath}" "${MAIN}" >"${log}" 2>&1 & echo $!; i=0; ` +
         `until "${process.execPath}" -e "fetch('http://127.0.0.1:${env.PORT}/health')` +
-        `.then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"; do sleep 0.2; done`;
+        `.then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"; do ` +
+        `i=$((i+1)); [ $i -ge 300 ] && exit 1; sleep 0.2; done`;
       const shell = spawn('sh', ['-c', script], {
         env: { PATH: process.env.PATH ?? '', NODE_ENV: 'development', ...vars },
       });
       let out = '';
       shell.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      await once(shell, 'exit');
+      const [code] = (await once(shell, 'exit')) as [number | null];
       const pid = Number.parseInt(out.trim(), 10);
+      if (code !== 0) {
+        if (alive(pid)) process.kill(pid, 'SIGTERM');
+        throw new Error(`the service never served:\n${await readFile(log, 'utf8').catch(() => '(no log)')}`);
+      }
+      expect(await readFile(log, 'utf8')).toContain(`Haven listening on http://127.0.0.1:${env.PORT}"`);
       try {
         let gone = false;
         for (let i = 0; i < 100 && !gone; i++) {
