@@ -352,6 +352,7 @@ describe('access log (end to end)', () => {
   });
 
   it('verifies the log, logs the verification, and finds a superuser’s edit', async () => {
+    const asked = Date.now();
     const ok = await get('hanoi', 'verify').expect(200);
     expect(ok.body).toMatchObject({
       ok: true,
@@ -359,6 +360,9 @@ describe('access log (end to end)', () => {
       checkpoint: { sources: ['file', 'database'] },
     });
     expect(ok.body.firstBadSeq).toBeUndefined();
+    // When its pass began: after the request was sent (no pass was running), before its answer.
+    expect(Date.parse(ok.body.startedAt)).toBeGreaterThanOrEqual(asked);
+    expect(Date.parse(ok.body.startedAt)).toBeLessThanOrEqual(Date.now());
     // Allowed ones only: refusals of other roles at the route are on record too.
     const verifications = await get('hanoi', 'events?action=audit.verify&outcome=allowed').expect(200);
     expect(verifications.body.total).toBe(1);
@@ -375,6 +379,7 @@ describe('access log (end to end)', () => {
       ]);
       expect(passes).toHaveBeenCalledTimes(1);
       expect(together.every((r) => r === together[0] && r.ok)).toBe(true);
+      expect(together[0].startedAt).toEqual(expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/));
       // And the next request, once it is over, runs a pass of its own.
       await get('hanoi', 'verify').expect(200);
       expect(passes).toHaveBeenCalledTimes(2);

@@ -179,14 +179,14 @@ export class AuditQueryService {
   }
 
   /** The verification under way in this process, which a request arriving meanwhile shares. */
-  private verifying: Promise<AccessLogVerification> | null = null;
+  private verifying: Promise<AccessLogVerification & { startedAt: string }> | null = null;
 
   /**
    * Verifies the whole log against the newest checkpoint of this instance's file and of the database. One at a
    * time per process: a whole pass holds a connection and its workers' for a minute at 10 M entries, so
    * requests that arrive while one runs share its answer (each is on the log) instead of starting another.
    */
-  async verify(p: Principal): Promise<AccessLogVerification> {
+  async verify(p: Principal): Promise<AccessLogVerification & { startedAt: string }> {
     this.verifying ??= this.verifyOnce().finally(() => {
       this.verifying = null;
     });
@@ -199,7 +199,9 @@ export class AuditQueryService {
     return result;
   }
 
-  private async verifyOnce(): Promise<AccessLogVerification> {
+  private async verifyOnce(): Promise<AccessLogVerification & { startedAt: string }> {
+    // A request that arrives while this pass runs gets its answer: the answer says when the pass began.
+    const startedAt = new Date().toISOString();
     const runner = this.dataSource.createQueryRunner();
     let result: AccessLogVerification;
     try {
@@ -217,7 +219,7 @@ export class AuditQueryService {
     } finally {
       await runner.release();
     }
-    return result;
+    return { ...result, startedAt };
   }
 
   async issueCheckpoint(p: Principal): Promise<Awaited<ReturnType<AuditCheckpointService['issue']>>> {

@@ -128,6 +128,13 @@ export class AuditVerifyView {
   workers!: number;
   @ApiProperty({ type: AuditCheckpointSourceView, nullable: true })
   checkpoint!: AuditCheckpointSourceView | null;
+  @ApiProperty({
+    format: 'date-time',
+    description:
+      'When this pass began reading the log. One pass runs at a time per instance: a request that arrives while ' +
+      'one runs gets its answer, which covers the log up to lastSeq as it was then',
+  })
+  startedAt!: string;
 }
 
 export class CheckpointHeadView {
