@@ -24,6 +24,7 @@ import {
 } from './support/identity';
 import { statementsDuring } from './support/statements';
 import { withBearer } from './support/http';
+import { clockBehind } from './support/clock';
 
 // The whole workflow of the product brief (steps 1-5) with the demo roles, including every denial and every
 // illegal referral transition.
@@ -1319,25 +1320,6 @@ describe('cases, consent and referrals (end to end)', () => {
         .get(DataSource)
         .query(`UPDATE consents SET expires_at = now() - interval '1 second' WHERE id = $1`, [consentId]);
 
-    /** This instance's clock runs a minute behind the database's (only Date is faked; timers stay real). */
-    const clockBehind = () =>
-      jest.useFakeTimers({
-        now: Date.now() - 60_000,
-        advanceTimers: true,
-        doNotFake: [
-          'hrtime',
-          'nextTick',
-          'performance',
-          'queueMicrotask',
-          'setImmediate',
-          'clearImmediate',
-          'setInterval',
-          'clearInterval',
-          'setTimeout',
-          'clearTimeout',
-        ],
-      });
-
     it('an expired consent ends the provider’s access the moment it expires', async () => {
       const c = await newCase();
       const consentId = await consentForAnHour(c.id);
@@ -1971,7 +1953,7 @@ describe('cases, consent and referrals (end to end)', () => {
       const c = await newCase();
       const consentId = await consentForAnHour(c.id);
       await expireNow(consentId);
-      clockBehind();
+      clockBehind(60_000); // this instance's clock a minute behind the database's
       try {
         const refused = await as('ward.longbien')
           .post(`/api/v1/cases/${c.id}/referrals`, {
@@ -1995,7 +1977,7 @@ describe('cases, consent and referrals (end to end)', () => {
       const [{ now }] = await db.query(`SELECT now() AS now`);
       // Half a minute ago by the database, half a minute ahead by this instance's clock.
       const ended = new Date(new Date(now).getTime() - 30_000).toISOString();
-      clockBehind();
+      clockBehind(60_000); // this instance's clock a minute behind the database's
       try {
         const res = await as('ward.longbien')
           .post(`/api/v1/cases/${c.id}/consents`, {
@@ -2093,22 +2075,7 @@ describe('cases, consent and referrals (end to end)', () => {
       });
       const db = t.app.get(DataSource);
       const dbNow = async () => ((await db.query(`SELECT now() AS now`))[0].now as Date).getTime();
-      // This instance's clock three hours behind the database's; only Date is faked, timers run as they do.
-      jest.useFakeTimers({
-        now: Date.now() - 3 * 3_600_000,
-        doNotFake: [
-          'hrtime',
-          'nextTick',
-          'performance',
-          'queueMicrotask',
-          'setImmediate',
-          'clearImmediate',
-          'setInterval',
-          'clearInterval',
-          'setTimeout',
-          'clearTimeout',
-        ],
-      });
+      clockBehind(3 * 3_600_000); // this instance's clock three hours behind the database's
       try {
         expect((await dbNow()) - Date.now()).toBeGreaterThan(2 * 3_600_000);
         const r = await refer(c.id, police, consentId, 'emergency');
