@@ -20,6 +20,7 @@ import { ShreddedCasesClosed1764000001900 } from './1764000001900-ShreddedCasesC
 import { ServicesDelivered1764000002000 } from './1764000002000-ServicesDelivered';
 import { CheckpointIdsGenerated1764000002100 } from './1764000002100-CheckpointIdsGenerated';
 import { KekChecks1764000002200 } from './1764000002200-KekChecks';
+import { CheckpointTriggerPinned1764000002300 } from './1764000002300-CheckpointTriggerPinned';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -48,4 +49,5 @@ export const MIGRATIONS = [
   ServicesDelivered1764000002000,
   CheckpointIdsGenerated1764000002100,
   KekChecks1764000002200,
+  CheckpointTriggerPinned1764000002300,
 ];

@@ -50,6 +50,14 @@ describe('access log in the database: append-only', () => {
       `INSERT INTO audit_checkpoints (id, seq, at, root, key_id, signature, document) OVERRIDING SYSTEM VALUE
        VALUES (9000000000000000000, 0, now(), decode(repeat('00', 32), 'hex'), 'x', decode(repeat('00', 64), 'hex'), '{}')`,
     ],
+    [
+      // Its own temporary table of the same name, whose identity it sets (CheckpointTriggerPinned).
+      'place a checkpoint above every later one through a temporary table named like the checkpoints',
+      `CREATE TEMP TABLE audit_checkpoints (id bigint GENERATED ALWAYS AS IDENTITY);
+       SELECT setval(pg_get_serial_sequence('audit_checkpoints', 'id'), 9000000000000000000);
+       INSERT INTO public.audit_checkpoints (id, seq, at, root, key_id, signature, document) OVERRIDING SYSTEM VALUE
+       VALUES (9000000000000000000, 0, now(), decode(repeat('00', 32), 'hex'), 'x', decode(repeat('00', 64), 'hex'), '{}')`,
+    ],
   ])('the application role cannot %s', async (_what, sql) => {
     const error = await as(f.db.appUrl, sql);
     expect(error?.code).toBe(PERMISSION_DENIED);
