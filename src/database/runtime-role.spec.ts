@@ -133,6 +133,20 @@ describe('the runtime database role', () => {
         /delete the stripe heads/,
       ],
       [`GRANT UPDATE ON kek_floors TO ${probe}`, `REVOKE UPDATE ON kek_floors FROM ${probe}`, /KEK floor/],
+      // Granted to a role it may become without inheriting it: a SET ROLE away as well.
+      [
+        `CREATE ROLE ${probe}_ops NOLOGIN; GRANT UPDATE ON kek_floors TO ${probe}_ops;
+         GRANT DELETE ON data_keys TO ${probe}_ops;
+         GRANT ${probe}_ops TO ${probe} WITH INHERIT FALSE`,
+        `REVOKE ALL ON kek_floors, data_keys FROM ${probe}_ops; DROP ROLE ${probe}_ops`,
+        /KEK floor.*may delete from data_keys/,
+      ],
+      [
+        `CREATE ROLE ${probe}_creator NOLOGIN; GRANT CREATE ON SCHEMA public TO ${probe}_creator;
+         GRANT ${probe}_creator TO ${probe} WITH INHERIT FALSE`,
+        `REVOKE CREATE ON SCHEMA public FROM ${probe}_creator; DROP ROLE ${probe}_creator`,
+        /may create objects in schema public/,
+      ],
       [
         `GRANT UPDATE ON kek_checks TO ${probe}`,
         `REVOKE UPDATE ON kek_checks FROM ${probe}`,

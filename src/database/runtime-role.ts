@@ -105,9 +105,9 @@ const SERVICE_DELETES = [
 
 /**
  * Refuses a runtime role that could change the log or the keys' floor: a superuser, the table's owner (or a
- * member of it), a role that may create roles (it could grant itself more), each also through a role it may
- * become with SET ROLE (a membership without INHERIT grants nothing until then), or a role granted more than the
- * service needs on the tables that guard integrity: UPDATE, DELETE or TRUNCATE on the log or its checkpoints,
+ * member of it), a role that may create roles (it could grant itself more), or a role granted more than the
+ * service needs on the tables that guard integrity, each also through a role it may become with SET ROLE (a
+ * membership without INHERIT grants nothing until then): UPDATE, DELETE or TRUNCATE on the log or its checkpoints,
  * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`, UPDATE, DELETE or TRUNCATE on `kek_checks`,
  * DELETE on a table but SERVICE_DELETES, CREATE in schema public. It must be a member of haven_app. (A role supplied through DATABASE_APP_URL is
  * checked so; the embedded server's own is made that way.)
@@ -126,26 +126,30 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
       role: string;
     }[]
   >(
-    `SELECT current_user AS role,
-            -- Of the role or of any role it may become (MEMBER: inherited or not, a SET ROLE away).
-            EXISTS (SELECT 1 FROM pg_roles g WHERE (g.rolsuper OR g.rolbypassrls)
-                      AND pg_has_role(current_user, g.oid, 'MEMBER')) AS superuser,
-            EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolcreaterole
-                      AND pg_has_role(current_user, g.oid, 'MEMBER')) AS createrole,
+    // Privileges are those of the role or of any role it may become (`become`: MEMBER, inherited or not, a SET
+    // ROLE away), as the superuser, CREATEROLE and owner checks take them.
+    `WITH become AS (SELECT g.oid FROM pg_roles g WHERE pg_has_role(current_user, g.oid, 'MEMBER'))
+     SELECT current_user AS role,
+            EXISTS (SELECT 1 FROM pg_roles g JOIN become b ON b.oid = g.oid
+                     WHERE g.rolsuper OR g.rolbypassrls) AS superuser,
+            EXISTS (SELECT 1 FROM pg_roles g JOIN become b ON b.oid = g.oid WHERE g.rolcreaterole) AS createrole,
             pg_has_role(current_user, '${APP_GROUP_ROLE}', 'USAGE') AS member,
             pg_has_role(current_user, (SELECT tableowner FROM pg_tables
                                         WHERE schemaname = 'public' AND tablename = 'audit_events'), 'MEMBER') AS owner,
-            has_table_privilege('audit_events', 'UPDATE') OR has_table_privilege('audit_events', 'DELETE')
-              OR has_table_privilege('audit_events', 'TRUNCATE') AS can_change,
-            has_table_privilege('audit_checkpoints', 'UPDATE, DELETE, TRUNCATE')
-              OR has_table_privilege('audit_chain_heads', 'DELETE, TRUNCATE')
-              OR has_table_privilege('kek_floors', 'INSERT, UPDATE, DELETE, TRUNCATE')
-              OR has_table_privilege('kek_checks', 'UPDATE, DELETE, TRUNCATE') AS can_change_guards,
+            EXISTS (SELECT 1 FROM become b
+                     WHERE has_table_privilege(b.oid, 'public.audit_events', 'UPDATE, DELETE, TRUNCATE')) AS can_change,
+            EXISTS (SELECT 1 FROM become b
+                     WHERE has_table_privilege(b.oid, 'public.audit_checkpoints', 'UPDATE, DELETE, TRUNCATE')
+                        OR has_table_privilege(b.oid, 'public.audit_chain_heads', 'DELETE, TRUNCATE')
+                        OR has_table_privilege(b.oid, 'public.kek_floors', 'INSERT, UPDATE, DELETE, TRUNCATE')
+                        OR has_table_privilege(b.oid, 'public.kek_checks', 'UPDATE, DELETE, TRUNCATE'))
+              AS can_change_guards,
             (SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> ALL($1::text[])
-                AND has_table_privilege(c.oid, 'DELETE, TRUNCATE')) AS deletes,
-            has_schema_privilege('public', 'CREATE') AS can_create`,
+                AND EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, c.oid, 'DELETE, TRUNCATE')))
+              AS deletes,
+            EXISTS (SELECT 1 FROM become b WHERE has_schema_privilege(b.oid, 'public', 'CREATE')) AS can_create`,
     [SERVICE_DELETES],
   );
   const problems: string[] = [];
