@@ -1,6 +1,8 @@
 import { readdirSync } from 'node:fs';
+import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { createTestDataSource } from '../test/support/database';
+import { waitFor } from '../test/support/wait';
 import { realDifferences } from '../src/database/schema-drift';
 import { MIGRATIONS } from './index';
 
@@ -128,6 +130,45 @@ describe('migrations', () => {
       expect(index.valid).toBe(true);
       expect(index.def).toMatch(/\(province_code, reported_at\) INCLUDE/);
     } finally {
+      await drop();
+    }
+  });
+
+  it('an index still being built concurrently by hand is left to its build: the migration stops, saying so', async () => {
+    const { dataSource, url, drop } = await createTestDataSource();
+    const holder = new Client({ connectionString: url });
+    const builder = new Client({ connectionString: url });
+    await holder.connect();
+    await builder.connect();
+    try {
+      await revertThrough(dataSource, 'ReportIndexes');
+      // A concurrent build waits for the table's writers first: this one keeps it waiting, its index invalid.
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE cases IN ROW EXCLUSIVE MODE');
+      const build = builder.query(
+        `CREATE INDEX CONCURRENTLY cases_report_idx ON cases (province_code, reported_at)`,
+      );
+      await waitFor(async () => {
+        const rows = await dataSource.query(
+          `SELECT 1 FROM pg_stat_progress_create_index p JOIN pg_class c ON c.oid = p.index_relid
+            WHERE c.relname = 'cases_report_idx'`,
+        );
+        return rows.length > 0;
+      }, 10_000);
+      await expect(dataSource.runMigrations({ transaction: 'each' })).rejects.toThrow(
+        /index cases_report_idx is being built .*let it finish, then run the migrations again/,
+      );
+      // The build goes on and ends valid; then the migrations run.
+      await holder.query('COMMIT');
+      await build;
+      await dataSource.runMigrations({ transaction: 'each' });
+      const [index] = await dataSource.query<{ valid: boolean }[]>(
+        `SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'public.cases_report_idx'::regclass`,
+      );
+      expect(index.valid).toBe(true);
+    } finally {
+      await holder.end();
+      await builder.end();
       await drop();
     }
   });
