@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { censorSensitive, createLogger } from './logger';
+import { censorSensitive, createLogger, serializeError } from './logger';
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];
@@ -110,5 +110,16 @@ describe('error serialisation', () => {
     });
     expect(entry.err).not.toHaveProperty('parameters');
     expect(entry.err).not.toHaveProperty('detail');
+  });
+
+  it('masks a quoted value with a newline or a quote inside it, in the message and the stack', () => {
+    for (const value of ['MARK-a\nMARK-b', 'MARK-a"MARK-b', 'MARK-a" and "MARK-b']) {
+      const serialized = serializeError(new Error(`invalid input syntax for type uuid: "${value}"`));
+      expect(JSON.stringify(serialized)).not.toContain('MARK-');
+      expect(serialized.message).toBe('invalid input syntax for type uuid: "…"');
+    }
+    expect(serializeError(new Error('Key (username)=(MARK-a) (again)=(MARK-b) exists')).message).toBe(
+      'Key (username)=(…) exists',
+    );
   });
 });
