@@ -265,6 +265,39 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await login({ username: 'ward.rehash', password: 'reset-meanwhile-lantern-77' }).expect(200);
   });
 
+  it('a lock ends when its time is up, and failures older than the window count no more', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'ward.expiring' });
+    const db = t.app.get(DataSource);
+    const { account } = t.app.get(LoginThrottleService).keysFor('ward.expiring', '');
+    const failures = async () =>
+      ((await db.query(`SELECT failures FROM login_throttle WHERE key = $1`, [account]))[0]?.failures ??
+        null) as number | null;
+    // Locked until a second ago: the right password signs in.
+    await db.query(
+      `INSERT INTO login_throttle (key, failures, window_started_at, locked_until)
+       VALUES ($1, 0, now() - interval '20 minutes', now() - interval '1 second')`,
+      [account],
+    );
+    await login({ username: 'ward.expiring', password: TEST_PASSWORD }).expect(200);
+    // Four failures, one short of the lock, but counted in a window that ended (15 minutes by default): the next
+    // failure starts a new count, and the one after it is no lock either.
+    await db.query(
+      `INSERT INTO login_throttle (key, failures, window_started_at) VALUES ($1, 4, now() - interval '16 minutes')
+       ON CONFLICT (key) DO UPDATE SET failures = 4, window_started_at = now() - interval '16 minutes',
+                                       locked_until = NULL`,
+      [account],
+    );
+    await login({ username: 'ward.expiring', password: 'wrong-password-77' }).expect(401);
+    expect(await failures()).toBe(1);
+    await login({ username: 'ward.expiring', password: 'wrong-password-77' }).expect(401);
+    // The same four failures within the window: the fifth locks the account.
+    await db.query(`UPDATE login_throttle SET failures = 4, window_started_at = now() WHERE key = $1`, [
+      account,
+    ]);
+    await login({ username: 'ward.expiring', password: 'wrong-password-77' }).expect(401);
+    await login({ username: 'ward.expiring', password: TEST_PASSWORD }).expect(429);
+  });
+
   it('an attempt refused by one lock counts against nothing: a locked address cannot go on to lock accounts', async () => {
     const throttle = t.app.get(LoginThrottleService);
     const db = t.app.get(DataSource);
