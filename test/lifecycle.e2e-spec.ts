@@ -605,8 +605,8 @@ describe('service process lifecycle (npm start)', () => {
         if (alive(pid)) process.kill(pid, 'SIGTERM');
         throw new Error(`the service never served:\n${await readFile(log, 'utf8').catch(() => '(no log)')}`);
       }
-      expect(await readFile(log, 'utf8')).toContain(`Haven listening on http://127.0.0.1:${env.PORT}"`);
       try {
+        expect(await readFile(log, 'utf8')).toContain(`Haven listening on http://127.0.0.1:${env.PORT}"`);
         let gone = false;
         for (let i = 0; i < 100 && !gone; i++) {
           await new Promise((r) => setTimeout(r, 100));
@@ -615,8 +615,17 @@ describe('service process lifecycle (npm start)', () => {
         // Ten seconds: the parent check runs every second, and a stop takes a few.
         expect(gone).toBe(underNpm);
       } finally {
+        // Not a child of this test (launchedPerTest cannot stop it): stopped here, whatever happened above.
         if (alive(pid)) process.kill(pid, 'SIGTERM');
         for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+        if (alive(pid)) {
+          process.kill(pid, 'SIGKILL');
+          const postmaster = await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(
+            () => '',
+          );
+          const pgPid = Number.parseInt(postmaster.split('\n')[0], 10);
+          if (pgPid > 0 && alive(pgPid)) process.kill(pgPid, 'SIGQUIT');
+        }
       }
     }
   });
