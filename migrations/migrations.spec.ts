@@ -15,6 +15,41 @@ async function revertThrough(dataSource: DataSource, name: string): Promise<numb
   return reverted;
 }
 
+/**
+ * The schema of `public` as text, one line per object, sorted: columns, constraints, indexes, triggers,
+ * functions, sequences, the privileges on each table, sequence and function and on the schema, and the default
+ * privileges.
+ */
+async function schemaOf(dataSource: DataSource): Promise<string[]> {
+  const rows = await dataSource.query<{ line: string }[]>(
+    `SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' '
+            || coalesce(column_default, '') || ' ' || is_identity AS line
+       FROM information_schema.columns WHERE table_schema = 'public'
+     UNION ALL
+     SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+       FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+     UNION ALL
+     SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+     UNION ALL
+     SELECT 'trigger ' || pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+      WHERE NOT t.tgisinternal AND c.relnamespace = 'public'::regnamespace
+     UNION ALL
+     SELECT 'function ' || pg_get_functiondef(p.oid) || ' ' || coalesce(p.proacl::text, '')
+       FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+     UNION ALL
+     SELECT 'relation ' || c.relkind::text || ' ' || c.relname || ' ' || coalesce(c.relacl::text, '')
+       FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'S', 'v')
+     UNION ALL
+     SELECT 'schema public ' || coalesce(nspacl::text, '') FROM pg_namespace WHERE nspname = 'public'
+     UNION ALL
+     SELECT 'default ' || d.defaclobjtype::text || ' ' || coalesce(d.defaclacl::text, '')
+       FROM pg_default_acl d WHERE d.defaclnamespace = 'public'::regnamespace
+     ORDER BY line`,
+  );
+  return rows.map((r) => r.line);
+}
+
 describe('migrations', () => {
   it('lists every migration file in migrations/index.ts, in timestamp order', () => {
     const files = readdirSync(__dirname)
@@ -27,6 +62,12 @@ describe('migrations', () => {
   it('every migration reverts cleanly and re-applies (down then up) on a real database', async () => {
     const { dataSource, drop } = await createTestDataSource();
     try {
+      const before = await schemaOf(dataSource);
+      // (What the comparison below covers, for example: a guard's trigger and the log's privileges.)
+      expect(before).toContainEqual(
+        expect.stringMatching(/^trigger CREATE TRIGGER audit_checkpoints_generated_id /),
+      );
+      expect(before).toContainEqual(expect.stringMatching(/^relation r audit_events \{.*haven_app=ar\//));
       for (let i = 0; i < MIGRATIONS.length; i++) await dataSource.undoLastMigration({ transaction: 'each' });
       const left = await dataSource.query<{ n: number }[]>('SELECT count(*)::int AS n FROM migrations');
       expect(left[0].n).toBe(0);
@@ -36,6 +77,9 @@ describe('migrations', () => {
       expect(tables).toEqual([]);
       const applied = await dataSource.runMigrations({ transaction: 'each' });
       expect(applied).toHaveLength(MIGRATIONS.length);
+      // The same schema again, to the privileges: every down() undid its up() whole (a function, trigger or
+      // grant left behind would show here, or make the up() fail).
+      expect(await schemaOf(dataSource)).toEqual(before);
     } finally {
       await drop();
     }
