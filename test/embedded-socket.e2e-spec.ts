@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres';
 import { freePort } from './support/process';
+import { waitFor } from './support/wait';
 
 /**
  * The embedded server's Unix socket when it cannot be used: the server still starts, on TCP only, and says why
@@ -89,6 +90,49 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
 
 describe('embedded PostgreSQL start-up', () => {
   jest.setTimeout(60000);
+
+  it("keeps what statements were sent out of PostgreSQL's own log: it records fatal events only", async () => {
+    const root = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'quiet-log-'));
+    const log: string[] = [];
+    const pg = new EmbeddedPostgres({
+      clusterDir: join(root, 'postgres'),
+      port: await freePort(),
+      password: 'test-only-superuser',
+      settings: { fsync: 'off' },
+      onLog: (line) => log.push(line),
+    });
+    await pg.start();
+    try {
+      const client = new Client({ connectionString: pg.url('postgres') });
+      const victim = new Client({ connectionString: pg.url('postgres') });
+      await client.connect();
+      await victim.connect();
+      victim.on('error', () => undefined);
+      try {
+        // Errors that quote what was sent: a bad value, a duplicate key, a syntax error, a raised message.
+        await client.query(`CREATE TABLE t (k text PRIMARY KEY)`);
+        await client.query(`INSERT INTO t VALUES ('MARK-dup')`);
+        for (const sql of [
+          `SELECT 'MARK-uuid'::uuid`,
+          `INSERT INTO t VALUES ('MARK-dup')`,
+          `SELECT MARK-syntax FROM`,
+          `DO $$ BEGIN RAISE EXCEPTION 'MARK-raised'; END $$`,
+        ]) {
+          await expect(client.query(sql)).rejects.toThrow();
+        }
+        // A fatal event is logged (the log is read): a connection ended by an administrator.
+        const [{ pid }] = (await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+        await client.query('SELECT pg_terminate_backend($1)', [pid]);
+        await waitFor(() => log.some((l) => /FATAL: +terminating connection/.test(l)), 10_000);
+      } finally {
+        await client.end();
+        await victim.end().catch(() => undefined);
+      }
+    } finally {
+      await pg.stop();
+    }
+    expect(log.filter((l) => l.includes('MARK-'))).toEqual([]);
+  });
 
   it('waits past its start timeout while the server says it is starting up (a long crash recovery)', async () => {
     const root = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'recovering-'));
