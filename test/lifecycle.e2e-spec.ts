@@ -4,6 +4,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:
 import { once } from 'node:events';
 import { createServer, request as httpRequest } from 'node:http';
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { MIGRATIONS } from '../migrations';
@@ -305,6 +306,42 @@ describe('service process lifecycle (npm start)', () => {
     } finally {
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
+    }
+  });
+
+  it('cuts a request still in flight once HAVEN_SHUTDOWN_TIMEOUT_MS has passed, then stops cleanly', async () => {
+    const db = await createTestDatabase();
+    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'cut-'));
+    const port = await freePort();
+    const grace = 1_500;
+    const run = launch({
+      DATABASE_URL: db.url,
+      HAVEN_DATA_DIR: dataDir,
+      PORT: String(port),
+      HAVEN_SHUTDOWN_TIMEOUT_MS: String(grace),
+    });
+    try {
+      await waitForHealth(port, run);
+      // A request whose body never finishes arriving: it would hold the drain for ever.
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.on('error', () => undefined);
+      socket.write(
+        'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+          'Content-Length: 1000\r\n\r\n{"username":',
+      );
+      const closed = once(socket, 'close');
+      await new Promise((r) => setTimeout(r, 200)); // the server has read the headers
+      const signalled = Date.now();
+      run.child.kill('SIGTERM');
+      await closed;
+      // Cut by the service, not before its grace was up.
+      expect(Date.now() - signalled).toBeGreaterThanOrEqual(grace - 50);
+      expect(await run.exited).toBe(0);
+      expect(run.output()).toContain('stopped cleanly');
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+      await db.drop();
     }
   });
 
