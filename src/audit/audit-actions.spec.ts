@@ -8,7 +8,8 @@ function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const path = join(dir, e.name);
     if (e.isDirectory()) return sourceFiles(path);
-    return e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts') ? [path] : [];
+    // The service's code only: not a test, nor a test's helpers (they write entries of their own).
+    return e.name.endsWith('.ts') && !/\.spec(-helpers)?\.ts$/.test(e.name) ? [path] : [];
   });
 }
 
