@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { clockBehind } from './support/clock';
 import { DataKeyService } from '../src/crypto';
 import { DataSource } from 'typeorm';
 import type { TestApp } from './support/app';
@@ -238,6 +239,27 @@ describe('reports (end to end)', () => {
       expect(referrals.bySectorAndStatus.health).toMatchObject({ declined: '<5' });
       expect(referrals.bySectorAndStatus.social).toMatchObject({ pending: 5 });
       expect(JSON.stringify(res.body)).not.toMatch(/HVTEST/);
+    });
+
+    it('judges "overdue" and its generation time by the database\'s clock, whatever the instance\'s says', async () => {
+      // Hải Phòng, June 2025: 5 cases, each with a referral pending past its deadline by a minute, by the
+      // database's clock.
+      const [{ now }] = await ds.query<{ now: Date }[]>(`SELECT now() AS now`);
+      for (let i = 0; i < 5; i++) {
+        const id = await insertCase({ ward: '10507', reportedAt: '2025-06-10T10:00:00+07:00' });
+        await insertReferral(id, orgs.social, 'pending', '2025-06-10T04:00:00Z', {
+          dueAt: new Date(now.getTime() - 60_000).toISOString(),
+        });
+      }
+      clockBehind(3 * 3_600_000); // this instance's clock three hours behind the database's
+      try {
+        const res = await summary('supervisor.haiphong', '2025-06-01', '2025-06-30');
+        expect(res.body.referrals.overdue).toBe(5);
+        const [{ now: after }] = await ds.query<{ now: Date }[]>(`SELECT now() AS now`);
+        expect(Math.abs(Date.parse(res.body.generatedAt) - after.getTime())).toBeLessThan(60_000);
+      } finally {
+        jest.useRealTimers();
+      }
     });
 
     it('counts a case on the first and the last instant of the period (Vietnam time) and none outside it', async () => {

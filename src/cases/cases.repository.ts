@@ -8,7 +8,7 @@ import { pageWindow } from '../database/page-limit';
 import type { GatedRead, GatedWrite } from '../database/gated-write';
 import { liveGrantSql } from '../break-glass/grant-ending';
 import { consentActiveSql, effectiveReferralStatusSql } from '../consents/consent-expiry.service';
-import { liveReferralSql } from '../referrals/referral-ending';
+import { liveReferralSql, overdueSql } from '../referrals/referral-ending';
 import type { ReferralOutcome, ReferralStatus, RevokeCause } from '../referrals/referral-state';
 import type {
   AgeGroup,
@@ -559,7 +559,7 @@ export class CasesRepository {
                         'id', r.id, 'organization_id', r.organization_id, 'organization_name', o.name,
                         'sector', o.sector, 'status', ${effectiveReferralStatusSql('r', 'cs')},
                         'urgency', r.urgency, 'due_at', r.due_at, 'created_at', r.created_at,
-                        'overdue', (r.status = 'pending' AND ${consentActiveSql('cs')} AND r.due_at < now()),
+                        'overdue', (${overdueSql('r')} AND ${consentActiveSql('cs')}),
                         'outcome', r.outcome,
                         'revoke_cause', CASE WHEN ${liveReferralSql('r')}
                           AND NOT ${consentActiveSql('cs')} THEN ${ENDED_CONSENT_CAUSE} ELSE r.revoke_cause END,

@@ -24,6 +24,14 @@ export function liveReferralSql(alias: string): string {
 const LIVE_REFERRAL = liveReferralSql('r');
 
 /**
+ * SQL: whether referral `alias` is overdue, pending past its deadline, at `at` (by default the database's now(),
+ * the clock its times are written by: every instance judges alike, whatever its own clock says).
+ */
+export function overdueSql(alias: string, at = 'now()'): string {
+  return `(${alias}.status = 'pending' AND ${alias}.due_at < ${at})`;
+}
+
+/**
  * Locks the live referrals `where` selects (over alias `r`, with the case as `c`; its parameters from $1 on),
  * in id order, as every change of several referrals takes them (two such changes never hold one each while
  * waiting for the other's), and before any access-log entry of the caller's transaction takes a stripe (a

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { lockOrganizationServing } from '../directory/organizations.repository';
+import { overdueSql } from './referral-ending';
 import { conditionUses, positional, SqlCondition } from '../authz/sql-scope';
 import {
   type CaseTriageRow,
@@ -55,11 +56,8 @@ export const REFERRAL_COLUMNS = {
   status: 'r.status',
 } as const;
 
-/**
- * SQL: whether referral `r` is overdue, pending past its deadline, by the database's clock (the one its times
- * are written by: every instance judges alike, whatever its own clock says).
- */
-const OVERDUE = `(r.status = 'pending' AND r.due_at < now())`;
+/** SQL: whether referral `r` is overdue now, by the database's clock. */
+const OVERDUE = overdueSql('r');
 
 /** The columns a move changes (gatedSaveState's RETURNING; read by movedColumns), and what they make overdue. */
 const MOVED_COLUMNS = `r.status, r.due_at, r.outcome, r.services_delivered, r.revoke_cause, r.accepted_at,

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AreaUnit, emptyCounts, RawCounts } from './report-model';
 import type { ReportPeriod } from './report-period';
+import { overdueSql } from '../referrals/referral-ending';
 
 /** The one-way breakdowns of the cases: the report row's `dim`, and the column counted. */
 const ONE_WAY: readonly [string, string][] = [
@@ -66,7 +67,7 @@ SELECT ch.p, 'children', v.k, '', v.n, NULL
 UNION ALL
 SELECT p, 'referral', sector, status, count(*)::int, NULL FROM r GROUP BY p, sector, status
 UNION ALL
-SELECT p, 'overdue', '', '', (count(*) FILTER (WHERE status = 'pending' AND due_at < $5::timestamptz))::int, NULL
+SELECT p, 'overdue', '', '', (count(*) FILTER (WHERE ${overdueSql('r', '$5::timestamptz')}))::int, NULL
   FROM r GROUP BY p
 UNION ALL
 SELECT h.p, 'hours_to_accept', v.k, '', h.n, v.x
