@@ -1,4 +1,5 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Client } from 'pg';
 import pino from 'pino';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
@@ -13,7 +14,15 @@ import { ReferralsRepository } from '../src/referrals/referrals.repository';
 import type { TestApp } from './support/app';
 import { held, releaseAllGates } from './support/gate';
 import { someoneWaitsForALock } from './support/wait';
-import { caseBody, DEMO_PASSWORD, giveConsent, signInAll, startDemoApp, Tokens } from './support/casework';
+import {
+  caseBody,
+  DEMO_PASSWORD,
+  giveConsent,
+  organizationId,
+  signInAll,
+  startDemoApp,
+  Tokens,
+} from './support/casework';
 import { givenOrganization, givenSignedIn, TEST_PASSWORD } from './support/identity';
 import { withBearer } from './support/http';
 
@@ -98,6 +107,38 @@ describe('concurrent changes', () => {
   afterEach(() => {
     releaseAllGates();
     jest.restoreAllMocks();
+  });
+
+  it('a move that waited for its referral is timed when it got it, not when its transaction began', async () => {
+    const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
+    const caseId = await newCase();
+    const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
+      organizationId: police,
+      categories: ['identity'],
+      givenBy: 'survivor',
+    });
+    const referral = (await refer(caseId, police, consentId)).body.id as string;
+    // Another transaction holds the referral (as a case's close or another move would) for a while.
+    const holder = new Client({ connectionString: t.db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE', [referral]);
+      const accepting = as(tok['police.longbien'])
+        .post(`/api/v1/referrals/${referral}/accept`)
+        .then((r) => r);
+      await someoneWaitsForALockHere();
+      await new Promise((r) => setTimeout(r, 300));
+      const [{ released }] = (await holder.query<{ released: Date }>('SELECT clock_timestamp() AS released'))
+        .rows;
+      await holder.query('COMMIT');
+      const accepted = await accepting;
+      expect(accepted.status).toBe(200);
+      expect(Date.parse(accepted.body.acceptedAt)).toBeGreaterThanOrEqual(released.getTime());
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
   });
 
   it('a referral made while its organisation changes sector is revoked with the others its old sector’s consent gave', async () => {

@@ -181,13 +181,16 @@ export class ReferralsRepository {
   }
 
   /**
-   * A referral locked for a move (until the caller's transaction ends), with the database's time of the
-   * transaction: the move's own time (accepted, declined, completed, revoked at), by the clock that timed its
-   * creation and deadline.
+   * A referral locked for a move (until the caller's transaction ends), with the database's time once it is
+   * locked: the move's own time (accepted, declined, completed, revoked at), by the clock that timed its creation
+   * and deadline.
    */
   async lockForMove(m: EntityManager, id: string): Promise<{ row: ReferralRow; at: Date } | null> {
+    // The time is read once the row is locked (the outer query projects it after the locking scan returns the
+    // row): a move that waited behind another is timed after it, not when its transaction began.
     const [raw] = await m.query<Raw[]>(
-      `SELECT ${COLUMNS}, now() AS moved_at FROM referrals r ${JOINS} WHERE r.id = $1 FOR UPDATE OF r`,
+      `WITH locked AS (SELECT ${COLUMNS} FROM referrals r ${JOINS} WHERE r.id = $1 FOR UPDATE OF r)
+       SELECT locked.*, clock_timestamp() AS moved_at FROM locked`,
       [id],
     );
     return raw ? { row: toRow(raw), at: raw.moved_at as Date } : null;
