@@ -121,5 +121,8 @@ describe('error serialisation', () => {
     expect(serializeError(new Error('Key (username)=(MARK-a) (again)=(MARK-b) exists')).message).toBe(
       'Key (username)=(…) exists',
     );
+    expect(JSON.stringify(serializeError(new Error('Key (username)=(MARK-a\nMARK-b) exists')))).not.toContain(
+      'MARK-',
+    );
   });
 });

@@ -120,14 +120,14 @@ export function serializeError(e: unknown): Record<string, unknown> {
 }
 
 /**
- * From the first double quote to the last, and each bracketed `=(…)` to its last `)` on the line: PostgreSQL
+ * From the first double quote to the last, and from the first `=(` to the last `)`: PostgreSQL
  * quotes a value as it was sent, a newline or a quote inside it included, so a value's end cannot be told from
  * its text. Masking too much only costs a stack frame's readability.
  */
 function mask(text: string): string {
   return text
     .replace(/"[\s\S]*"/, '"…"')
-    .replace(/=\(.*\)/g, '=(…)')
+    .replace(/=\([\s\S]*\)/, '=(…)')
     .slice(0, 4000);
 }
 
