@@ -77,7 +77,12 @@ export class BreakGlassController {
   @Policy('update', 'BreakGlass', { grant: 'id' })
   @ApiOperation({ summary: 'A supervisor marks an emergency access justified or not (once)' })
   @ApiOkResponse({ type: BreakGlassView })
-  @ApiConflictResponse({ type: Problem, description: 'conflict.state: it was already reviewed' })
+  @ApiConflictResponse({
+    type: Problem,
+    description:
+      'conflict.state: it was already reviewed, or its case was crypto-shredded and a note was given (review it ' +
+      'without one: there is no key left to seal the note with)',
+  })
   review(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,

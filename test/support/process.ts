@@ -71,15 +71,16 @@ export async function waitForHealth(port: number, run: Running, timeoutMs = 3000
 }
 
 /**
- * Ports handed out by `freePort`: a block of 1,000 per jest worker (the global setup and the benches use
- * block 0), below Linux's ephemeral range (32768 and up). Two workers never hand out the same port, and no
- * outgoing connection or `listen(0)` elsewhere takes one between the hand-out and the service's bind. Each
- * test file starts at a random place in its block, so that a port a previous file still holds is rarely
- * tried first.
+ * Ports handed out by `freePort`: a block of 1,000 per jest worker (blocks 1-11; the global setup and the
+ * benches use block 0), below Linux's ephemeral range (32768 and up). Up to 11 workers never hand out the same
+ * port (more share blocks, still checked free when handed out), and no outgoing connection or `listen(0)`
+ * elsewhere takes one between the hand-out and the service's bind. Each test file starts at a random place in
+ * its block, so that a port a previous file still holds is rarely tried first.
  */
 const PORT_BLOCK = 1000;
 const FIRST_PORT = 20000;
-const block = Number(process.env.JEST_WORKER_ID ?? 0) % 12;
+const worker = Number(process.env.JEST_WORKER_ID ?? 0);
+const block = worker > 0 ? 1 + ((worker - 1) % 11) : 0;
 let nextInBlock = randomInt(PORT_BLOCK);
 
 /** A TCP port of this worker's block that nothing listens on at this moment on the loopback interface. */
