@@ -6,7 +6,8 @@ import type { QueryRunner } from 'typeorm';
  * concurrently by hand first, docs/deployment.md) calls this first: otherwise it would skip the broken index and
  * go on as if it were there. An index still being built (it is invalid until its build ends) is not touched:
  * dropping it would wait for the build with the table locked against everyone, then throw the build away. The
- * migration stops instead, saying so; run it again once the build is over.
+ * migration stops instead, saying so; run it again once the build is over. So it does when the table stays in
+ * use for a few seconds (a build by a role whose progress this one cannot see).
  */
 export async function dropInvalidIndex(q: QueryRunner, name: string): Promise<void> {
   const [invalid] = (await q.query(
@@ -22,5 +23,23 @@ export async function dropInvalidIndex(q: QueryRunner, name: string): Promise<vo
         'finish, then run the migrations again',
     );
   }
-  await q.query(`DROP INDEX public.${name}`);
+  // A build by another role is not shown to this one (its progress row's index is hidden): a drop that cannot
+  // have the table within a few seconds stops, rather than wait behind it with the table locked for everyone.
+  const [{ previous }] = (await q.query(`SELECT current_setting('lock_timeout') AS previous`)) as {
+    previous: string;
+  }[];
+  await q.query(`SET LOCAL lock_timeout = '${DROP_WAIT}'`);
+  try {
+    await q.query(`DROP INDEX public.${name}`);
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== '55P03') throw e;
+    throw new Error(
+      `index ${name} is invalid and its table stayed in use for ${DROP_WAIT} (a concurrent build of it may ` +
+        'still be running, by another role): let it finish, then run the migrations again',
+    );
+  }
+  await q.query(`SELECT set_config('lock_timeout', $1, true)`, [previous]);
 }
+
+/** How long dropping an invalid index waits for its table. */
+const DROP_WAIT = '5s';

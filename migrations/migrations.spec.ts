@@ -217,6 +217,35 @@ describe('migrations', () => {
     }
   });
 
+  it('an invalid index whose table stays in use (a build this role cannot see) stops the migration after a few seconds', async () => {
+    const { dataSource, url, drop } = await createTestDataSource();
+    const holder = new Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await revertThrough(dataSource, 'ReportIndexes');
+      await dataSource.query(`CREATE INDEX cases_report_idx ON cases (province_code)`);
+      await dataSource.query(
+        `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'public.cases_report_idx'::regclass`,
+      );
+      // Someone reads the table for as long as it likes: no progress row names the index.
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE cases IN ACCESS SHARE MODE');
+      await expect(dataSource.runMigrations({ transaction: 'each' })).rejects.toThrow(
+        /index cases_report_idx is invalid and its table stayed in use for 5s/,
+      );
+      await holder.query('COMMIT');
+      // Once the table is free, the invalid index is dropped and built again.
+      await dataSource.runMigrations({ transaction: 'each' });
+      const [index] = await dataSource.query<{ valid: boolean }[]>(
+        `SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'public.cases_report_idx'::regclass`,
+      );
+      expect(index.valid).toBe(true);
+    } finally {
+      await holder.end();
+      await drop();
+    }
+  });
+
   // CHECK constraints, foreign keys and indexes are written in the migrations and not all mirrored in the
   // entities, so the generator would propose dropping them; every other difference is a real mismatch.
   it('the entities match the migrated schema (tables, columns, types, nullability)', async () => {
