@@ -36,6 +36,7 @@ export async function dropInvalidIndex(q: QueryRunner, name: string): Promise<vo
     throw new Error(
       `index ${name} is invalid and its table stayed in use for ${DROP_WAIT} (a concurrent build of it may ` +
         'still be running, by another role): let it finish, then run the migrations again',
+      { cause: e },
     );
   }
   await q.query(`SELECT set_config('lock_timeout', $1, true)`, [previous]);
