@@ -15,6 +15,24 @@ async function revertThrough(dataSource: DataSource, name: string): Promise<numb
   return reverted;
 }
 
+/** Reverts to before ReportIndexes and leaves what a cancelled concurrent build of its index does: the name, invalid. */
+async function cancelledReportIndexBuild(dataSource: DataSource): Promise<void> {
+  await revertThrough(dataSource, 'ReportIndexes');
+  await dataSource.query(`CREATE INDEX cases_report_idx ON cases (province_code)`);
+  await dataSource.query(
+    `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'public.cases_report_idx'::regclass`,
+  );
+}
+
+/** Whether ReportIndexes's index is valid, and its definition. */
+async function reportIndex(dataSource: DataSource): Promise<{ valid: boolean; def: string }> {
+  const [index] = await dataSource.query<{ valid: boolean; def: string }[]>(
+    `SELECT i.indisvalid AS valid, pg_get_indexdef(i.indexrelid) AS def
+       FROM pg_index i WHERE i.indexrelid = 'public.cases_report_idx'::regclass`,
+  );
+  return index;
+}
+
 /**
  * The schema of `public` as text, one line per object, sorted: columns, constraints, indexes, triggers,
  * functions, sequences, the privileges on each table, sequence and function and on the schema, and the default
@@ -160,17 +178,9 @@ describe('migrations', () => {
   it('an index left invalid by a failed concurrent build is built again, not skipped', async () => {
     const { dataSource, drop } = await createTestDataSource();
     try {
-      await revertThrough(dataSource, 'ReportIndexes');
-      // What a cancelled `CREATE INDEX CONCURRENTLY cases_report_idx` leaves: the name, marked invalid.
-      await dataSource.query(`CREATE INDEX cases_report_idx ON cases (province_code)`);
-      await dataSource.query(
-        `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'public.cases_report_idx'::regclass`,
-      );
+      await cancelledReportIndexBuild(dataSource);
       await dataSource.runMigrations({ transaction: 'each' });
-      const [index] = await dataSource.query<{ valid: boolean; def: string }[]>(
-        `SELECT i.indisvalid AS valid, pg_get_indexdef(i.indexrelid) AS def
-           FROM pg_index i WHERE i.indexrelid = 'public.cases_report_idx'::regclass`,
-      );
+      const index = await reportIndex(dataSource);
       expect(index.valid).toBe(true);
       expect(index.def).toMatch(/\(province_code, reported_at\) INCLUDE/);
     } finally {
@@ -206,10 +216,7 @@ describe('migrations', () => {
       await holder.query('COMMIT');
       await build;
       await dataSource.runMigrations({ transaction: 'each' });
-      const [index] = await dataSource.query<{ valid: boolean }[]>(
-        `SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'public.cases_report_idx'::regclass`,
-      );
-      expect(index.valid).toBe(true);
+      expect((await reportIndex(dataSource)).valid).toBe(true);
     } finally {
       await holder.end();
       await builder.end();
@@ -222,11 +229,7 @@ describe('migrations', () => {
     const holder = new Client({ connectionString: url });
     await holder.connect();
     try {
-      await revertThrough(dataSource, 'ReportIndexes');
-      await dataSource.query(`CREATE INDEX cases_report_idx ON cases (province_code)`);
-      await dataSource.query(
-        `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'public.cases_report_idx'::regclass`,
-      );
+      await cancelledReportIndexBuild(dataSource);
       // Someone reads the table for as long as it likes: no progress row names the index.
       await holder.query('BEGIN');
       await holder.query('LOCK TABLE cases IN ACCESS SHARE MODE');
@@ -236,10 +239,7 @@ describe('migrations', () => {
       await holder.query('COMMIT');
       // Once the table is free, the invalid index is dropped and built again.
       await dataSource.runMigrations({ transaction: 'each' });
-      const [index] = await dataSource.query<{ valid: boolean }[]>(
-        `SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'public.cases_report_idx'::regclass`,
-      );
-      expect(index.valid).toBe(true);
+      expect((await reportIndex(dataSource)).valid).toBe(true);
     } finally {
       await holder.end();
       await drop();
