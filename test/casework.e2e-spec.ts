@@ -1409,6 +1409,22 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(supervisor.body).not.toHaveProperty('closeReason');
     });
 
+    it('a referral left live on a closed case (a database from before closing ended them) shows its provider nothing of the case', async () => {
+      const c = await newCase();
+      const consentId = await consentForAnHour(c.id);
+      const accepted = await refer(c.id, police, consentId);
+      await as('police.longbien').post(`/api/v1/referrals/${accepted.id}/accept`).expect(200);
+      // Closed as an earlier version closed cases: the referral stays accepted.
+      await t.app
+        .get(DataSource)
+        .query(`UPDATE cases SET status = 'closed', closed_at = now() WHERE id = $1`, [c.id]);
+      await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(404);
+      const list = await as('police.longbien').get('/api/v1/cases').expect(200);
+      expect((list.body.items as { id: string }[]).map((i) => i.id)).not.toContain(c.id);
+      const viaReferral = await as('police.longbien').get(`/api/v1/referrals/${accepted.id}`).expect(200);
+      expect(viaReferral.body.case ?? {}).not.toHaveProperty('survivor');
+    });
+
     it('crypto-shredding ends the case’s referrals; what would add to it is 409, never 500; a second shred is 409', async () => {
       const c = await newCase();
       const consentId = await consent(c.id, {

@@ -77,24 +77,22 @@ export function defineAbilityFor(p: Principal): AppAbility {
         can(['accept', 'decline'], 'Referral', { organizationId: org, status: 'pending' });
         can('complete', 'Referral', { organizationId: org, status: 'accepted' });
         // A pending referral shows triage facts only; an accepted one also each category that the
-        // sector needs AND the consent releases; an ended one (declined, completed, revoked) nothing.
-        can(
-          'read',
-          'Case',
-          ['triage'],
-          throughReferral({ 'referral.organizationId': org, 'referral.status': { $in: LIVE_REFERRAL } }),
-        );
+        // sector needs AND the consent releases; an ended one (declined, completed, revoked) nothing; a closed
+        // case nothing. (Closing a case revokes its referrals; the condition holds for any left live from
+        // before that, in a database older than that rule.)
+        can('read', 'Case', ['triage'], {
+          ...throughReferral({ 'referral.organizationId': org, 'referral.status': { $in: LIVE_REFERRAL } }),
+          status: 'open',
+        });
         for (const category of SECTOR_CATEGORIES[p.sector]) {
-          can(
-            'read',
-            'Case',
-            [category],
-            throughReferral({
+          can('read', 'Case', [category], {
+            ...throughReferral({
               'referral.organizationId': org,
               'referral.status': 'accepted',
               'referral.consentCategories': category,
             }),
-          );
+            status: 'open',
+          });
         }
         // Notes of one organisation are invisible to every other organisation.
         can(['create', 'read'], 'Note', { organizationId: org, referralStatus: 'accepted' });
