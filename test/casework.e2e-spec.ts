@@ -1423,6 +1423,19 @@ describe('cases, consent and referrals (end to end)', () => {
       expect((list.body.items as { id: string }[]).map((i) => i.id)).not.toContain(c.id);
       const viaReferral = await as('police.longbien').get(`/api/v1/referrals/${accepted.id}`).expect(200);
       expect(viaReferral.body.case ?? {}).not.toHaveProperty('survivor');
+      // Nor is a referral of it left pending taken on (409, on record).
+      const other = await newCase();
+      const pending = await refer(other.id, police, await consentForAnHour(other.id));
+      await t.app
+        .get(DataSource)
+        .query(`UPDATE cases SET status = 'closed', closed_at = now() WHERE id = $1`, [other.id]);
+      const refused = await as('police.longbien').post(`/api/v1/referrals/${pending.id}/accept`).expect(409);
+      expect(refused.body.detail).toMatch(/The case is closed/);
+      expect(await entryOf(refused.body.requestId, 'action, outcome, reason')).toEqual({
+        action: 'referral.accept',
+        outcome: 'denied',
+        reason: 'conflict.state',
+      });
     });
 
     it('crypto-shredding ends the case’s referrals; what would add to it is 409, never 500; a second shred is 409', async () => {

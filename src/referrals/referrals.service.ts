@@ -506,6 +506,14 @@ export class ReferralsService {
         throw new DomainError('conflict.state');
       }
       deny.refusals(p, refused);
+      // A closed case's referrals were revoked when it closed; one left pending by a database from before that
+      // rule is not taken on now (the provider could not read the case either).
+      if (action === 'accept' && row.caseStatus !== 'open') {
+        throw new DomainError('conflict.state', {
+          en: 'The case is closed: its referral cannot be accepted.',
+          vi: 'Vụ việc đã đóng: không thể chấp nhận giới thiệu của vụ việc này.',
+        });
+      }
       const next = transition(row, locked.at);
       const texts = extra ? await extra(m, row) : {};
       // The new state and the move's entry in one statement (the row is locked since findById).
