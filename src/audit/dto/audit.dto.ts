@@ -88,7 +88,9 @@ export class AuditEventList {
   @ApiProperty({
     nullable: true,
     type: Number,
-    description: "The beforeSeq of the next page (the seq of this page's last entry); null on the last page",
+    description:
+      "The beforeSeq of the next page (the seq of this page's last entry); null once a page is short of its " +
+      'size (after a full last page, the next one is empty)',
   })
   nextBeforeSeq!: number | null;
   @ApiProperty() page!: number;
