@@ -1421,8 +1421,15 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(404);
       const list = await as('police.longbien').get('/api/v1/cases').expect(200);
       expect((list.body.items as { id: string }[]).map((i) => i.id)).not.toContain(c.id);
+      // Nor through the referral: no case, no referring note, no notes.
+      await as('police.longbien')
+        .post(`/api/v1/referrals/${accepted.id}/notes`, { text: 'Đã gặp (giả định)' })
+        .expect(409);
       const viaReferral = await as('police.longbien').get(`/api/v1/referrals/${accepted.id}`).expect(200);
-      expect(viaReferral.body.case ?? {}).not.toHaveProperty('survivor');
+      expect(viaReferral.body.status).toBe('accepted');
+      expect(viaReferral.body).not.toHaveProperty('case');
+      expect(viaReferral.body).not.toHaveProperty('note');
+      expect(viaReferral.body).not.toHaveProperty('notes');
       // Nor is a referral of it left pending taken on (409, on record).
       const other = await newCase();
       const pending = await refer(other.id, police, await consentForAnHour(other.id));

@@ -251,11 +251,12 @@ export class ReferralsService {
       const caseCategories = await this.caseService.readableCategories(m, p, ability, caseRow);
       const showCase = caseCategories.size > 0;
       const encrypted = showCase ? sealedCategories(caseRow, caseCategories) : [];
-      // The notes, if the caller may read them (a provider: its own organisation's only; one without an
-      // organisation none); a shredded case's notes are gone with its data key.
+      // The notes, if the caller may read them (a provider: its own organisation's only, and while the case is
+      // open; one without an organisation none); a shredded case's notes are gone with its data key.
+      const provider = p.role === 'provider';
       const notes =
-        categories.has('notes') && caseRow.shreddedAt === null
-          ? { organizationId: p.role === 'provider' ? (p.organizationId ?? NO_ORGANIZATION) : null }
+        categories.has('notes') && caseRow.shreddedAt === null && (!provider || caseRow.status === 'open')
+          ? { organizationId: provider ? (p.organizationId ?? NO_ORGANIZATION) : null }
           : null;
       const entry: AuditEntryInput = {
         action: 'referral.read',
