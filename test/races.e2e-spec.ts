@@ -141,6 +141,41 @@ describe('concurrent changes', () => {
     }
   });
 
+  it('a move that waited for its referral is decided as of when it got it: a consent that ended meanwhile refuses it', async () => {
+    const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
+    const caseId = await newCase();
+    const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
+      organizationId: police,
+      categories: ['identity'],
+      givenBy: 'survivor',
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    const referral = (await refer(caseId, police, consentId)).body.id as string;
+    const holder = new Client({ connectionString: t.db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE', [referral]);
+      // The consent ends a second from now: after the accept began, before it gets the referral.
+      await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '1 second' WHERE id = $1`, [
+        consentId,
+      ]);
+      const accepting = as(tok['police.longbien'])
+        .post(`/api/v1/referrals/${referral}/accept`)
+        .then((r) => r);
+      await someoneWaitsForALockHere();
+      await new Promise((r) => setTimeout(r, 1_500));
+      await holder.query('COMMIT');
+      const refused = await accepting;
+      expect(refused.status).toBe(409);
+      const [row] = await sql(`SELECT status FROM referrals WHERE id = $1`, [referral]);
+      expect(row.status).toBe('pending');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+  });
+
   it('a referral made while its organisation changes sector is revoked with the others its old sector’s consent gave', async () => {
     const org = await organizationIn('Công an thử đồng thời A (giả định)', 'police', ['00145']);
     const caseId = await newCase();

@@ -6,11 +6,12 @@ import type { RevokeCause } from '../referrals/referral-state';
 import { liveReferralSql, revokeReferrals, type Revoker } from '../referrals/referral-ending';
 
 /**
- * SQL: whether the consent row `alias` is active, by the database's clock (not withdrawn, not expired). Access
- * decisions take it from here, so that instances whose clocks differ agree; so do the views (consentStatusSql).
+ * SQL: whether the consent row `alias` is active, by the database's clock (not withdrawn, not expired), now or at
+ * `at` (SQL). Access decisions take it from here, so that instances whose clocks differ agree; so do the views
+ * (consentStatusSql).
  */
-export function consentActiveSql(alias: string): string {
-  return `(${alias}.withdrawn_at IS NULL AND (${alias}.expires_at IS NULL OR ${alias}.expires_at > now()))`;
+export function consentActiveSql(alias: string, at = 'now()'): string {
+  return `(${alias}.withdrawn_at IS NULL AND (${alias}.expires_at IS NULL OR ${alias}.expires_at > ${at}))`;
 }
 
 /**

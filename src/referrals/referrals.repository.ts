@@ -56,25 +56,35 @@ export const REFERRAL_COLUMNS = {
   status: 'r.status',
 } as const;
 
-/** SQL: whether referral `r` is overdue now, by the database's clock. */
-const OVERDUE = overdueSql('r');
-
-/** The columns a move changes (gatedSaveState's RETURNING; read by movedColumns), and what they make overdue. */
-const MOVED_COLUMNS = `r.status, r.due_at, r.outcome, r.services_delivered, r.revoke_cause, r.accepted_at,
-    r.accepted_by, r.declined_at, r.completed_at, r.revoked_at, r.version, ${OVERDUE} AS overdue`;
+/**
+ * The columns a move changes (gatedSaveState's RETURNING; read by movedColumns), and whether they leave the
+ * referral overdue at `at` (SQL; the database's now() unless given).
+ */
+function movedColumnsAt(at = 'now()'): string {
+  return `r.status, r.due_at, r.outcome, r.services_delivered, r.revoke_cause, r.accepted_at,
+    r.accepted_by, r.declined_at, r.completed_at, r.revoked_at, r.version, ${overdueSql('r', at)} AS overdue`;
+}
+const MOVED_COLUMNS = movedColumnsAt();
 
 /** The referral's own columns of a row, the note's ciphertext aside. */
-const OWN_COLUMNS = `r.id, r.case_id, r.organization_id, r.consent_id, r.services, r.urgency, r.created_at,
-    ${MOVED_COLUMNS}`;
+function ownColumnsAt(at = 'now()'): string {
+  return `r.id, r.case_id, r.organization_id, r.consent_id, r.services, r.urgency, r.created_at,
+    ${movedColumnsAt(at)}`;
+}
+const OWN_COLUMNS = ownColumnsAt();
 
 /**
- * A referral row's columns. Never a ciphertext: the referring note and the notes are read only with a read's
- * access-log entry (gatedSealed).
+ * A referral row's columns, its consent's state and whether it is overdue as of `at` (the database's now()
+ * unless given). Never a ciphertext: the referring note and the notes are read only with a read's access-log
+ * entry (gatedSealed).
  */
-const COLUMNS = `${OWN_COLUMNS},
+function columnsAt(at = 'now()'): string {
+  return `${ownColumnsAt(at)},
     c.code AS case_code, c.ward_code, c.province_code, c.status AS case_status, o.name AS organization_name,
     o.sector, cs.categories AS consent_categories,
-    ${consentActiveSql('cs')} AS consent_active`;
+    ${consentActiveSql('cs', at)} AS consent_active`;
+}
+const COLUMNS = columnsAt();
 /** What a referral row joins, `r` being the referral (a table or a CTE of its rows). */
 const JOINS = `JOIN cases c ON c.id = r.case_id
   JOIN organizations o ON o.id = r.organization_id
@@ -186,14 +196,20 @@ export class ReferralsRepository {
    * and deadline.
    */
   async lockForMove(m: EntityManager, id: string): Promise<{ row: ReferralRow; at: Date } | null> {
-    // The time is read once the row is locked (the outer query projects it after the locking scan returns the
-    // row): a move that waited behind another is timed after it, not when its transaction began.
-    const [raw] = await m.query<Raw[]>(
-      `WITH locked AS (SELECT ${COLUMNS} FROM referrals r ${JOINS} WHERE r.id = $1 FOR UPDATE OF r)
-       SELECT locked.*, clock_timestamp() AS moved_at FROM locked`,
+    // The time is read once the row is locked (the outer query projects it after the locking scan returns it):
+    // a move that waited behind another is timed after it, not when its transaction began.
+    const [locked] = await m.query<{ at: Date }[]>(
+      `WITH locked AS (SELECT r.id FROM referrals r WHERE r.id = $1 FOR UPDATE)
+       SELECT clock_timestamp() AS at FROM locked`,
       [id],
     );
-    return raw ? { row: toRow(raw), at: raw.moved_at as Date } : null;
+    if (!locked) return null;
+    // Read after the wait, in a snapshot of its own and as of that time: a consent that ended meanwhile has.
+    const [raw] = await m.query<Raw[]>(
+      `SELECT ${columnsAt('$2::timestamptz')} FROM referrals r ${JOINS} WHERE r.id = $1`,
+      [id, locked.at],
+    );
+    return raw ? { row: toRow(raw), at: locked.at } : null;
   }
 
   /** A referral with its case's triage row, in one statement (a referral read). */
@@ -228,7 +244,7 @@ export class ReferralsRepository {
       params.push(filter.status);
       conditions.push(`r.status = $${params.length}`);
     }
-    if (filter.overdue) conditions.push(OVERDUE);
+    if (filter.overdue) conditions.push(overdueSql('r'));
     const n = params.length;
     const from = conditionUses(scope, 'c') ? 'referrals r JOIN cases c ON c.id = r.case_id' : 'referrals r';
     const matching = conditions.join(' AND ');
