@@ -1409,6 +1409,27 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(supervisor.body).not.toHaveProperty('closeReason');
     });
 
+    it('referrals ended together (a case closed) are revoked at one time, after the close took them', async () => {
+      const c = await newCase();
+      const first = await refer(c.id, police, await consentForAnHour(c.id));
+      const second = await refer(
+        c.id,
+        health,
+        await consent(c.id, { organizationId: health, categories: ['identity'], givenBy: 'survivor' }),
+      );
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
+        .expect(200);
+      // Compared in the database, to the microsecond.
+      const [times] = await t.app.get(DataSource).query(
+        `SELECT count(*)::int AS revoked, count(DISTINCT r.revoked_at)::int AS times,
+                bool_and(r.revoked_at >= c.closed_at) AS after_close
+           FROM referrals r JOIN cases c ON c.id = r.case_id WHERE r.id = ANY($1)`,
+        [[first.id, second.id]],
+      );
+      expect(times).toEqual({ revoked: 2, times: 1, after_close: true });
+    });
+
     it('a referral left live on a closed case (a database from before closing ended them) shows its provider nothing of the case', async () => {
       const c = await newCase();
       const consentId = await consentForAnHour(c.id);

@@ -68,8 +68,9 @@ export async function revokeReferrals(
   const [rows] = await m.query<
     [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
   >(
-    // Timed once the rows are locked (above), as a move is: not when the transaction began, before it waited.
-    `UPDATE referrals r SET status = 'revoked', revoke_cause = $${n + 1}, revoked_at = clock_timestamp(),
+    // Timed once the rows are locked (above), as a move is: not when the transaction began, before it waited;
+    // one time for all of them (an uncorrelated subquery runs once per statement).
+    `UPDATE referrals r SET status = 'revoked', revoke_cause = $${n + 1}, revoked_at = (SELECT clock_timestamp()),
             revoked_by = $${n + 2}, version = r.version + 1, updated_at = now()
      FROM cases c
      WHERE c.id = r.case_id AND (${where}) AND ${LIVE_REFERRAL}
