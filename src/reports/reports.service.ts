@@ -84,24 +84,27 @@ export class ReportsService {
   /**
    * Referrals whose consent has expired are revoked before anything is counted (in a transaction of their
    * own, as a provider's read does): counted as they were stored, they would still be pending, accepted or
-   * overdue. Returns the database's time.
+   * overdue.
    */
-  private startReport(p: Principal): Promise<Date> {
-    return this.audit.session(async (m) => {
-      await this.expiry.revokeExpired(m, p.request);
-      // The instant the report is generated at ("overdue" is judged then, the default period ends then), by the
-      // database's clock, which times the referrals: every instance reports alike.
-      const [{ now }] = await m.query<{ now: Date }[]>(`SELECT now() AS now`);
-      return now;
-    });
+  private revokeExpired(p: Principal): Promise<string[]> {
+    return this.audit.session((m) => this.expiry.revokeExpired(m, p.request));
+  }
+
+  /**
+   * The instant the report is generated at ("overdue" is judged then, the default period ends then), by the
+   * database's clock, which times the referrals: every instance reports alike.
+   */
+  private databaseNow(): Promise<Date> {
+    return this.audit.session(async (m) => (await m.query<{ now: Date }[]>(`SELECT now() AS now`))[0].now);
   }
 
   async summary(p: Principal, ability: AppAbility, q: SummaryQuery): Promise<SummaryResult> {
     // A caller who reads no case's triage facts (an administrator) gets whole months only: no single day by
     // differencing.
     const aggregates = aggregatesOnly(ability);
-    const now = await this.startReport(p);
+    const now = await this.databaseNow();
     const period = summaryPeriod(q.from, q.to, now, aggregates);
+    await this.revokeExpired(p);
     return this.audit.transaction(async (m, deny) => {
       const area = await this.resolveArea(m, deny, p, ability, q);
       const breakdown = await this.breakdown(m, area, aggregates);
@@ -126,13 +129,14 @@ export class ReportsService {
   async actionMonth(p: Principal, ability: AppAbility, q: ActionMonthQuery): Promise<ActionMonthResult> {
     // An administrator's by default: the last one that is over (assertActionMonthOver).
     const aggregates = aggregatesOnly(ability);
-    const now = await this.startReport(p);
+    const now = await this.databaseNow();
     const year = q.year ?? (aggregates ? lastEndedActionMonthYear(now) : defaultActionMonthYear(now));
     if (year > Number(vietnamDate(now).slice(0, 4))) {
       throw fieldError('year', 'is after the current year', 'là năm sau năm hiện tại');
     }
     if (aggregates) assertActionMonthOver(year, now);
     const periods = [actionMonthPeriod(year), actionMonthPeriod(year - 1)] as const;
+    await this.revokeExpired(p);
     return this.audit.transaction(async (m, deny) => {
       const area = await this.resolveArea(m, deny, p, ability, q);
       const breakdown = await this.breakdown(m, area, aggregates);
