@@ -34,8 +34,8 @@ export async function dropInvalidIndex(q: QueryRunner, name: string): Promise<vo
   } catch (e) {
     if ((e as { code?: unknown }).code !== '55P03') throw e;
     throw new Error(
-      `index ${name} is invalid and its table stayed in use for ${DROP_WAIT} (a concurrent build of it may ` +
-        'still be running, by another role): let it finish, then run the migrations again',
+      `index ${name} is invalid and its table stayed in use for ${DROP_WAIT}: a concurrent build of it by ` +
+        'another role, or another long transaction, holds it. Let it finish, then run the migrations again',
       { cause: e },
     );
   }

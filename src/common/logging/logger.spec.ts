@@ -124,5 +124,9 @@ describe('error serialisation', () => {
     expect(JSON.stringify(serializeError(new Error('Key (username)=(MARK-a\nMARK-b) exists')))).not.toContain(
       'MARK-',
     );
+    // The stack's frames stay readable: only its message is masked.
+    const { stack } = serializeError(new Error('Key (username)=(MARK-a) exists')) as { stack: string };
+    expect(stack).toMatch(/^Error: Key \(username\)=\(…\) exists\n\s+at /);
+    expect(stack).toContain('logger.spec.ts');
   });
 });

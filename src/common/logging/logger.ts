@@ -111,18 +111,29 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 export function serializeError(e: unknown): Record<string, unknown> {
   if (!(e instanceof Error)) return { message: mask(String(e)) };
   const code = (e as { code?: unknown }).code;
+  const message = mask(e.message);
   return {
     type: e.name,
     ...(typeof code === 'string' ? { code } : {}),
-    message: mask(e.message),
-    stack: e.stack ? mask(e.stack) : undefined,
+    message,
+    stack: e.stack ? maskStack(e.stack, e.message, message) : undefined,
   };
+}
+
+/**
+ * A stack with its message masked in place, its frames kept readable; a stack that does not hold the message as
+ * it is (a rewritten one) is masked whole.
+ */
+function maskStack(stack: string, raw: string, masked: string): string {
+  const at = raw ? stack.indexOf(raw) : -1;
+  if (at < 0) return mask(stack);
+  return (mask(stack.slice(0, at)) + masked + mask(stack.slice(at + raw.length))).slice(0, 4000);
 }
 
 /**
  * From the first double quote to the last, and from the first `=(` to the last `)`: PostgreSQL
  * quotes a value as it was sent, a newline or a quote inside it included, so a value's end cannot be told from
- * its text. Masking too much only costs a stack frame's readability.
+ * its text. Masking too much only costs readability.
  */
 function mask(text: string): string {
   return text
