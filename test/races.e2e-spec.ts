@@ -109,39 +109,14 @@ describe('concurrent changes', () => {
     jest.restoreAllMocks();
   });
 
-  it('a move that waited for its referral is timed when it got it, not when its transaction began', async () => {
-    const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
-    const caseId = await newCase();
-    const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
-      organizationId: police,
-      categories: ['identity'],
-      givenBy: 'survivor',
-    });
-    const referral = (await refer(caseId, police, consentId)).body.id as string;
-    // Another transaction holds the referral (as a case's close or another move would) for a while.
-    const holder = new Client({ connectionString: t.db.url });
-    await holder.connect();
-    try {
-      await holder.query('BEGIN');
-      await holder.query('SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE', [referral]);
-      const accepting = as(tok['police.longbien'])
-        .post(`/api/v1/referrals/${referral}/accept`)
-        .then((r) => r);
-      await someoneWaitsForALockHere();
-      await new Promise((r) => setTimeout(r, 300));
-      const [{ released }] = (await holder.query<{ released: Date }>('SELECT clock_timestamp() AS released'))
-        .rows;
-      await holder.query('COMMIT');
-      const accepted = await accepting;
-      expect(accepted.status).toBe(200);
-      expect(Date.parse(accepted.body.acceptedAt)).toBeGreaterThanOrEqual(released.getTime());
-    } finally {
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-    }
-  });
-
-  it('a move that waited for its referral is decided as of when it got it: a consent that ended meanwhile refuses it', async () => {
+  /**
+   * A referral to the police of Long Biên (under a consent for an hour), held by another transaction (as a
+   * case's close or another move would hold it) while police.longbien's accept waits for it: `whileHeld` runs
+   * then, and the accept's answer comes once the holder commits.
+   */
+  async function acceptAfterAWait(
+    whileHeld: (held: { referral: string; consentId: string; holder: Client }) => Promise<void>,
+  ): Promise<{ referral: string; accepted: request.Response }> {
     const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
     const caseId = await newCase();
     const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
@@ -156,24 +131,41 @@ describe('concurrent changes', () => {
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE', [referral]);
-      // The consent ends a second from now: after the accept began, before it gets the referral.
-      await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '1 second' WHERE id = $1`, [
-        consentId,
-      ]);
       const accepting = as(tok['police.longbien'])
         .post(`/api/v1/referrals/${referral}/accept`)
         .then((r) => r);
       await someoneWaitsForALockHere();
-      await new Promise((r) => setTimeout(r, 1_500));
+      await whileHeld({ referral, consentId, holder });
       await holder.query('COMMIT');
-      const refused = await accepting;
-      expect(refused.status).toBe(409);
-      const [row] = await sql(`SELECT status FROM referrals WHERE id = $1`, [referral]);
-      expect(row.status).toBe('pending');
+      return { referral, accepted: await accepting };
     } finally {
       await holder.query('ROLLBACK').catch(() => undefined);
       await holder.end();
     }
+  }
+
+  it('a move that waited for its referral is timed when it got it, not when its transaction began', async () => {
+    let released = 0;
+    const { accepted } = await acceptAfterAWait(async ({ holder }) => {
+      await new Promise((r) => setTimeout(r, 300));
+      const { rows } = await holder.query<{ at: Date }>('SELECT clock_timestamp() AS at');
+      released = rows[0].at.getTime();
+    });
+    expect(accepted.status).toBe(200);
+    expect(Date.parse(accepted.body.acceptedAt)).toBeGreaterThanOrEqual(released);
+  });
+
+  it('a move that waited for its referral is decided as of when it got it: a consent that ended meanwhile refuses it', async () => {
+    const { referral, accepted } = await acceptAfterAWait(async ({ consentId }) => {
+      // The consent ends while the accept waits, before it gets the referral.
+      await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '1 second' WHERE id = $1`, [
+        consentId,
+      ]);
+      await new Promise((r) => setTimeout(r, 1_500));
+    });
+    expect(accepted.status).toBe(409);
+    const [row] = await sql(`SELECT status FROM referrals WHERE id = $1`, [referral]);
+    expect(row.status).toBe('pending');
   });
 
   it('a referral made while its organisation changes sector is revoked with the others its old sector’s consent gave', async () => {
