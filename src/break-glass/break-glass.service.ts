@@ -292,42 +292,33 @@ export class BreakGlassService {
       // id order (this one, and the user's other live grants to the case), and only then access-log entries.
       // A grant the supervisor may not see is refused before anything is locked: ids alone lock nothing.
       const [seen] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);
+      // In the grant's province too, when there is one (as a refused case read is): its supervisors see the
+      // attempt; the refused caller's supervisors see it without the case and its place.
+      const refused = {
+        action: 'break_glass.review',
+        resourceType: 'break_glass',
+        resourceId: id,
+        caseId: seen?.case_id,
+        provinceCode: seen?.province_code ?? null,
+        wardCode: seen?.ward_code ?? null,
+      } as const;
       if (!seen || !ability.can('read', grantSubject(seen))) {
-        // In the grant's province too, when there is one (as a refused case read is): its supervisors see the
-        // attempt; the refused caller's supervisors see it without the case and its place.
-        deny(p, {
-          action: 'break_glass.review',
-          resourceType: 'break_glass',
-          resourceId: id,
-          caseId: seen?.case_id,
-          provinceCode: seen?.province_code ?? null,
-          wardCode: seen?.ward_code ?? null,
-          reason: 'resource.not_found',
-        });
+        deny(p, { ...refused, reason: 'resource.not_found' });
         throw NOT_FOUND();
       }
+      // Visible: every refusal from here (already reviewed, a note on a shredded case) is on record with its code.
+      deny.refusals(p, refused);
       await m.query(`SELECT 1 FROM cases WHERE id = $1 FOR SHARE`, [seen.case_id]);
       await lockLiveGrants(m, 'g.case_id = $1 AND g.user_id = $2', [seen.case_id, seen.user_id], id);
       // Read again under the locks: a review that waited for another finds it reviewed.
       const [row] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);
-      // A refusal from here is about a grant the supervisor may see: on record with its case and place.
-      const refusal = {
-        action: 'break_glass.review',
-        resourceType: 'break_glass',
-        resourceId: id,
-        caseId: row.case_id,
-        provinceCode: row.province_code,
-        wardCode: row.ward_code,
-        reason: 'conflict.state',
-      } as const;
       if (!ability.can('update', grantSubject(row))) {
-        deny(p, refusal);
         throw new DomainError('conflict.state', {
           en: 'This emergency access was already reviewed.',
           vi: 'Lần truy cập khẩn cấp này đã được xem xét.',
         });
       }
-      const note = dto.note ? await this.sealReviewNote(m, row, dto.note, () => deny(p, refusal)) : null;
+      const note = dto.note ? await this.sealReviewNote(m, row, dto.note) : null;
       await m.query(
         // Found unjustified, the access ends now (if it has not yet).
         `UPDATE break_glass_grants g SET reviewed_by = $2, reviewed_at = now(), justified = $3, enc_review_note = $4,
@@ -391,12 +382,7 @@ export class BreakGlassService {
    * A reviewer's note, sealed with the case's key. A crypto-shredded case has none: its grant is judged without
    * a note (409, on record), since a note in the clear could name the survivor the shred forgot.
    */
-  private async sealReviewNote(
-    m: EntityManager,
-    row: GrantRow,
-    text: string,
-    refused: () => void,
-  ): Promise<Buffer> {
+  private async sealReviewNote(m: EntityManager, row: GrantRow, text: string): Promise<Buffer> {
     try {
       return await this.withKey(m, row.case_id, (key) =>
         this.fields.encrypt(
@@ -407,7 +393,6 @@ export class BreakGlassService {
       );
     } catch (e) {
       if (!isCryptoError(e, 'crypto.key_destroyed')) throw e;
-      refused();
       throw new DomainError('conflict.state', {
         en: 'The case was crypto-shredded: its emergency access is reviewed without a note.',
         vi: 'Vụ việc đã bị hủy dữ liệu bằng mật mã: việc xem xét truy cập khẩn cấp không kèm ghi chú.',
