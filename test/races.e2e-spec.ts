@@ -430,8 +430,8 @@ describe('concurrent changes', () => {
    * once it ends, and `release` to let it go on.
    */
   const noteHoldingItsReferral = async (referral: string) => {
-    const g = held(ReferralsRepository.prototype, 'findById', {
-      when: (...args: Parameters<ReferralsRepository['findById']>) => args[1] === referral,
+    const g = held(ReferralsRepository.prototype, 'findLocked', {
+      when: (...args: Parameters<ReferralsRepository['findLocked']>) => args[1] === referral,
     });
     const noting = as(tok['health.longbien'])
       .post(`/api/v1/referrals/${referral}/notes`, { text: 'Ghi chú đồng thời (giả định)' })

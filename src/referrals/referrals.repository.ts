@@ -89,7 +89,6 @@ const COLUMNS = columnsAt();
 const JOINS = `JOIN cases c ON c.id = r.case_id
   JOIN organizations o ON o.id = r.organization_id
   JOIN consents cs ON cs.id = r.consent_id`;
-const SELECT = `SELECT ${COLUMNS} FROM referrals r ${JOINS}`;
 
 /** A referral's notes (`r`) as one JSON array, oldest first, their ciphertexts in base64 (gatedSealed). */
 const NOTES_JSON = `SELECT coalesce(json_agg(json_build_object('id', n.id, 'organizationId', n.organization_id,
@@ -185,17 +184,12 @@ export function movedRow(locked: ReferralRow, returned: Raw): ReferralRow {
 
 @Injectable()
 export class ReferralsRepository {
-  async findById(m: EntityManager, id: string, lock = false): Promise<ReferralRow | null> {
-    const rows = await m.query<Raw[]>(`${SELECT} WHERE r.id = $1${lock ? ' FOR UPDATE OF r' : ''}`, [id]);
-    return rows[0] ? toRow(rows[0]) : null;
-  }
-
   /**
-   * A referral locked for a move (until the caller's transaction ends), with the database's time once it is
-   * locked: the move's own time (accepted, declined, completed, revoked at), by the clock that timed its creation
-   * and deadline.
+   * A referral locked for a move or a note (until the caller's transaction ends), read as of the database's time
+   * once it is locked, and that time: the move's own (accepted, declined, completed, revoked at), by the clock
+   * that timed its creation and deadline.
    */
-  async lockForMove(m: EntityManager, id: string): Promise<{ row: ReferralRow; at: Date } | null> {
+  async findLocked(m: EntityManager, id: string): Promise<{ row: ReferralRow; at: Date } | null> {
     // The time is read once the row is locked (the outer query projects it after the locking scan returns it):
     // a move that waited behind another is timed after it, not when its transaction began.
     const [locked] = await m.query<{ at: Date }[]>(
@@ -285,8 +279,8 @@ export class ReferralsRepository {
 
   /**
    * The update of a referral's state, as a write gated on another part of the caller's statement (GatedWrite;
-   * with the move's access-log entry, AuditService.recordWith). The caller holds the row's lock (findById with
-   * `lock`). Returns the columns a move changes: put them onto the locked row with `movedRow`.
+   * with the move's access-log entry, AuditService.recordWith). The caller holds the row's lock (findLocked).
+   * Returns the columns a move changes: put them onto the locked row with `movedRow`.
    */
   gatedSaveState(
     id: string,

@@ -388,7 +388,7 @@ export class ReferralsService {
   ): Promise<NoteView> {
     return this.afterExpiry(p, async (m, deny) => {
       // Locked: a referral revoked or ended meanwhile (a consent withdrawn, the case closed) takes no note.
-      const row = await this.referrals.findById(m, referralId, true);
+      const row = (await this.referrals.findLocked(m, referralId))?.row;
       // A provider's note is its organisation's, on a referral to that organisation: the subject names the
       // referral's organisation, so the rule decides both (a ward's note belongs to no organisation).
       const organizationId = p.role === 'provider' ? (row?.organizationId ?? null) : null;
@@ -467,7 +467,7 @@ export class ReferralsService {
   ): Promise<ReferralView> {
     return this.afterExpiry(p, async (m, deny) => {
       // The row lock serialises concurrent moves: the second of two accepts sees `accepted` and gets 409.
-      const locked = await this.referrals.lockForMove(m, id);
+      const locked = await this.referrals.findLocked(m, id);
       const row = locked?.row;
       // Every refusal of the move is on record, in the case's jurisdiction when there is one.
       if (!row || !ability.can('read', subjectOf(row))) {
@@ -517,7 +517,7 @@ export class ReferralsService {
       }
       const next = transition(row, locked.at);
       const texts = extra ? await extra(m, row) : {};
-      // The new state and the move's entry in one statement (the row is locked since findById).
+      // The new state and the move's entry in one statement (the row is locked since findLocked).
       const { rows } = await this.audit.recordWith(
         m,
         p,
