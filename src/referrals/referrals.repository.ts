@@ -56,30 +56,21 @@ export const REFERRAL_COLUMNS = {
   status: 'r.status',
 } as const;
 
-/**
- * The columns a move changes (gatedSaveState's RETURNING; read by movedColumns), and whether they leave the
- * referral overdue at `at` (SQL; the database's now() unless given).
- */
-function movedColumnsAt(at = 'now()'): string {
-  return `r.status, r.due_at, r.outcome, r.services_delivered, r.revoke_cause, r.accepted_at,
-    r.accepted_by, r.declined_at, r.completed_at, r.revoked_at, r.version, ${overdueSql('r', at)} AS overdue`;
-}
-const MOVED_COLUMNS = movedColumnsAt();
+/** The columns a move changes (gatedSaveState's RETURNING; read by movedColumns), and whether it is overdue now. */
+const MOVED_COLUMNS = `r.status, r.due_at, r.outcome, r.services_delivered, r.revoke_cause, r.accepted_at,
+    r.accepted_by, r.declined_at, r.completed_at, r.revoked_at, r.version, ${overdueSql('r')} AS overdue`;
 
 /** The referral's own columns of a row, the note's ciphertext aside. */
-function ownColumnsAt(at = 'now()'): string {
-  return `r.id, r.case_id, r.organization_id, r.consent_id, r.services, r.urgency, r.created_at,
-    ${movedColumnsAt(at)}`;
-}
-const OWN_COLUMNS = ownColumnsAt();
+const OWN_COLUMNS = `r.id, r.case_id, r.organization_id, r.consent_id, r.services, r.urgency, r.created_at,
+    ${MOVED_COLUMNS}`;
 
 /**
- * A referral row's columns, its consent's state and whether it is overdue as of `at` (the database's now()
- * unless given). Never a ciphertext: the referring note and the notes are read only with a read's access-log
- * entry (gatedSealed).
+ * A referral row's columns, its consent's state as of `at` (the database's now() unless given: findLocked decides
+ * a move as of when it got the row). Never a ciphertext: the referring note and the notes are read only with a
+ * read's access-log entry (gatedSealed).
  */
 function columnsAt(at = 'now()'): string {
-  return `${ownColumnsAt(at)},
+  return `${OWN_COLUMNS},
     c.code AS case_code, c.ward_code, c.province_code, c.status AS case_status, o.name AS organization_name,
     o.sector, cs.categories AS consent_categories,
     ${consentActiveSql('cs', at)} AS consent_active`;
