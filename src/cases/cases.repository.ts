@@ -212,16 +212,16 @@ export function sealedSql(
 }
 
 /**
- * SQL: whether a provider still has the grounds its read was allowed on (placeholders given as SQL), on a case
- * `c` still open: its organisation's referral of the case accepted under a consent still active, or (`grant`)
- * the user's running emergency grant on the case, whose categories may go beyond the referrals'. A read's ciphertexts come only while its
+ * SQL: whether a provider still has the grounds its read was allowed on (placeholders given as SQL): its
+ * organisation's referral of case `c` accepted under a consent still active, or (`grant`) the user's running
+ * emergency grant on the case while it is open, whose categories may go beyond the referrals'. A read's ciphertexts come only while its
  * grounds hold, not merely while they held at its check.
  */
 export function providerStillGroundedSql(ground: { organizationId: string } | { grant: string }): string {
   return 'grant' in ground
     ? `c.status = 'open' AND EXISTS (SELECT 1 FROM break_glass_grants g
                 WHERE g.case_id = c.id AND g.user_id = ${ground.grant} AND ${liveGrantSql('g')})`
-    : `c.status = 'open' AND EXISTS (SELECT 1 FROM referrals r
+    : `EXISTS (SELECT 1 FROM referrals r
                 WHERE r.case_id = c.id AND r.organization_id = ${ground.organizationId}
                   AND ${acceptedUnderActiveConsentSql('r')})`;
 }

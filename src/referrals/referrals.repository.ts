@@ -363,7 +363,7 @@ export class ReferralsRepository {
       // organisation's referrals of the case is (readableCategories' grounds).
       const grounds: string[] = [];
       if (provider && notes) {
-        grounds.push(`c.status = 'open' AND ${acceptedUnderActiveConsentSql('r')}`);
+        grounds.push(acceptedUnderActiveConsentSql('r'));
       }
       if (provider && categories.length > 0) {
         grounds.push(providerStillGroundedSql({ organizationId: p(provider, 'uuid') }));
