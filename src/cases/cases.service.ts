@@ -271,16 +271,7 @@ export class CasesService {
             provider ? (access.breakGlass ? { grant: p.userId } : { organizationId: provider }) : undefined,
           ),
         );
-        if (!sealed[0]) {
-          // Its grounds ended, or the case was shredded, since the check: the read's entry says what it was
-          // allowed, this that it got nothing.
-          if (provider) {
-            deny(p, { ...entry, fields: [], reason: 'resource.not_found' });
-            throw NOT_FOUND();
-          }
-          deny(p, { ...entry, fields: [], reason: 'conflict.state' });
-          throw SHREDDED();
-        }
+        if (!sealed[0]) gotNothing(p, deny, entry);
         view = await this.openedView(row, sealedOf(sealed[0], encrypted), allowed);
       }
       // The referrals' metadata the caller may read (the ward: all of them; a provider: its own), without the
@@ -977,6 +968,21 @@ function caseRefusal(
 
 /** A crypto-shredded case: nothing can be added to it, and it cannot be shredded again. */
 const SHREDDED = () => new DomainError('conflict.state', CASE_SHREDDED);
+
+/**
+ * A read (of a case, or of a referral with its case) that got nothing from its fetch: its grounds ended, or its
+ * case was shredded, between its check and the fetch. Its entry says what it was allowed; the denial noted here
+ * says that it got nothing. A provider is answered as for a missing record (its grounds went); the ward's and a
+ * supervisor's grounds do not end, so for them the case was shredded (409).
+ */
+export function gotNothing(p: Principal, deny: Deny, entry: AuditEntryInput): never {
+  if (p.role === 'provider') {
+    deny(p, { ...entry, fields: [], reason: 'resource.not_found' });
+    throw NOT_FOUND();
+  }
+  deny(p, { ...entry, fields: [], reason: 'conflict.state' });
+  throw SHREDDED();
+}
 
 /** An incident reported before it happened is a typo (by the calendar in Vietnam; the same day is fine). */
 function checkIncident(occurredAt: string | null | undefined, reportedAt: Date): void {

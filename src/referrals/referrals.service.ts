@@ -8,9 +8,14 @@ import { accessibleWhere } from '../authz/sql-scope';
 import { type CaseCategory, isLiveReferral, type ReferralSubject } from '../authz/subjects';
 import type { AuditEntryInput, AuditFieldCategory } from '../audit/audit.types';
 import { AuditService, Deny } from '../audit/audit.service';
-import { CASE_OWNER, CasesService, readsCloseReason, sealedCategories } from '../cases/cases.service';
+import {
+  CASE_OWNER,
+  CasesService,
+  gotNothing,
+  readsCloseReason,
+  sealedCategories,
+} from '../cases/cases.service';
 import { DomainError } from '../common/errors/domain-error';
-import { CASE_SHREDDED } from '../common/errors/error-catalog';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { consentFitsAgeSql } from '../consents/consent-age';
 import { consentActiveSql, ConsentExpiryService } from '../consents/consent-expiry.service';
@@ -284,20 +289,12 @@ export class ReferralsService {
           encrypted,
           notes,
           showCase && readsCloseReason(caseRow, caseCategories),
-          p.role === 'provider' ? (p.organizationId ?? NO_ORGANIZATION) : undefined,
+          provider ? (p.organizationId ?? NO_ORGANIZATION) : undefined,
         ),
       );
-      // The referral went, (a provider's) ended, or its case was shredded, between its check and this read: the
-      // read's entry says what it was allowed, this that it got nothing.
-      // (Referrals are never deleted: for anyone but a provider, no row means the case was shredded.)
-      if (!sealed) {
-        if (p.role !== 'provider') {
-          deny(p, { ...entry, fields: [], reason: 'conflict.state' });
-          throw new DomainError('conflict.state', CASE_SHREDDED);
-        }
-        deny(p, { ...entry, fields: [], reason: 'resource.not_found' });
-        throw NOT_FOUND();
-      }
+      // (A provider's referral ended, or its case was shredded. Referrals are never deleted: for anyone but a
+      // provider, no row means the case was shredded.)
+      if (!sealed) gotNothing(p, deny, entry);
       const sealedCase = sealedOf(sealed, encrypted)!; // there is a row
       if (!sealedCase.key) throw new CryptoError('crypto.unknown_key', 'no data key for this case');
       const key = await this.dataKeys.unwrap(sealedCase.key);
