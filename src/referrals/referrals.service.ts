@@ -239,14 +239,7 @@ export class ReferralsService {
         ? permittedReferralCategories(ability, 'read', subjectOf(found.row))
         : new Set<string>();
       if (!found || categories.size === 0) {
-        deny(p, {
-          action: 'referral.read',
-          resourceType: 'referral',
-          resourceId: id,
-          caseId: found?.row.caseId,
-          provinceCode: found?.row.provinceCode ?? null,
-          wardCode: found?.row.wardCode ?? null,
-        });
+        deny(p, referralRefusal('referral.read', id, found?.row));
         throw NOT_FOUND();
       }
       const { row, caseRow } = found;
@@ -398,14 +391,7 @@ export class ReferralsService {
           organizationId,
           referralStatus: p.role === 'provider' ? subjectOf(row).status : null,
         });
-      const refused = {
-        action: 'note.create',
-        resourceType: 'referral',
-        resourceId: referralId,
-        caseId: row?.caseId,
-        provinceCode: row?.provinceCode ?? null,
-        wardCode: row?.wardCode ?? null,
-      } as const;
+      const refused = referralRefusal('note.create', referralId, row);
       if (!row || !allowed) {
         deny(p, refused);
         throw NOT_FOUND();
@@ -467,26 +453,12 @@ export class ReferralsService {
       const locked = await this.referrals.findLocked(m, id);
       const row = locked?.row;
       // Every refusal of the move is on record, in the case's jurisdiction when there is one.
+      const refused = referralRefusal(auditAction, id, row);
       if (!row || !ability.can('read', subjectOf(row))) {
-        deny(p, {
-          action: auditAction,
-          resourceType: 'referral',
-          resourceId: id,
-          caseId: row?.caseId,
-          provinceCode: row?.provinceCode ?? null,
-          wardCode: row?.wardCode ?? null,
-        });
+        deny(p, refused);
         throw NOT_FOUND();
       }
       // Visible: every refusal from here (its state, what the move carries) is on record with its code.
-      const refused = {
-        action: auditAction,
-        resourceType: 'referral',
-        resourceId: id,
-        caseId: row.caseId,
-        provinceCode: row.provinceCode,
-        wardCode: row.wardCode,
-      } as const;
       if (!ability.can(action, subjectOf(row))) {
         // Not allowed now: either the state forbids the move (409) or the role never may (404).
         const roleMay = ability.can(action, {
@@ -581,6 +553,25 @@ function logEntry(
     fields: wroteText ? ['triage', 'notes'] : ['triage'],
     provinceCode: row.provinceCode,
     wardCode: row.wardCode,
+  };
+}
+
+/**
+ * The entry of a refusal about referral `id` (`row` when it exists): in its case's jurisdiction, so that the
+ * case's supervisors see the attempt (the caller's see it without the case and its place: AuditQueryService).
+ */
+function referralRefusal(
+  action: AuditEntryInput['action'],
+  id: string,
+  row: Pick<ReferralRow, 'caseId' | 'provinceCode' | 'wardCode'> | undefined,
+): AuditEntryInput {
+  return {
+    action,
+    resourceType: 'referral',
+    resourceId: id,
+    caseId: row?.caseId,
+    provinceCode: row?.provinceCode ?? null,
+    wardCode: row?.wardCode ?? null,
   };
 }
 
