@@ -224,14 +224,7 @@ export class CasesService {
       );
       const allowed = access.categories;
       if (!found || allowed.size === 0) {
-        deny(p, {
-          action: 'case.read',
-          resourceType: 'case',
-          resourceId: id,
-          caseId: found ? id : undefined,
-          provinceCode: found?.row.provinceCode ?? null,
-          wardCode: found?.row.wardCode ?? null,
-        });
+        deny(p, caseRefusal('case.read', id, found?.row ?? null));
         throw NOT_FOUND();
       }
       const { row } = found;
