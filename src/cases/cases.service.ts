@@ -541,16 +541,9 @@ export class CasesService {
       const waitMs = this.searchLimiter.msUntilFree(p.userId);
       // On the access log once per account and wait (in this process): an account hitting the limit may be
       // enumerating survivors, and each refusal after the first would only repeat it.
-      const now = Date.now();
-      if (!this.searchRefusalLogged.holds(p.userId, now)) {
-        this.searchRefusalLogged.mark(p.userId, now + waitMs);
-        await this.audit
-          .recordDenied(p, { action: 'case.search', resourceType: 'case', reason: 'auth.throttled' })
-          .catch((e: unknown) => {
-            this.searchRefusalLogged.forget(p.userId); // not on the log: the next refusal tries again
-            throw e;
-          });
-      }
+      await this.searchRefusalLogged.once([{ key: p.userId, until: Date.now() + waitMs }], () =>
+        this.audit.recordDenied(p, { action: 'case.search', resourceType: 'case', reason: 'auth.throttled' }),
+      );
       throw new DomainError(
         'auth.throttled',
         {

@@ -31,4 +31,29 @@ export class LoggedMarks {
   forget(key: string): void {
     this.marks.delete(key);
   }
+
+  /**
+   * Writes the entry (`write`) unless every one of `keys` is marked: past now, or (`perUntil`) until exactly its
+   * `until` (one entry per key and end: a lock that ends at another time is another lock). Marks them first, each
+   * until its `until`, so that repeats arriving meanwhile write nothing, and forgets them if the write fails (the
+   * next repeat tries again; the failure goes on to the caller). Returns whether it wrote.
+   */
+  async once(
+    keys: readonly { key: string; until: number }[],
+    write: () => Promise<unknown>,
+    { perUntil = false } = {},
+  ): Promise<boolean> {
+    const now = Date.now();
+    const marked = (k: { key: string; until: number }) =>
+      perUntil ? this.marks.get(k.key) === k.until : this.holds(k.key, now);
+    if (keys.length > 0 && keys.every(marked)) return false;
+    for (const k of keys) this.mark(k.key, k.until);
+    try {
+      await write();
+      return true;
+    } catch (e) {
+      for (const k of keys) this.forget(k.key);
+      throw e;
+    }
+  }
 }

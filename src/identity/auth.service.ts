@@ -15,7 +15,7 @@ import { USERNAME } from './dto/user.dto';
 import { assertPasswordAcceptable } from './password-policy';
 import { demoAccountShut } from './demo-accounts';
 import { LoggedMarks } from '../common/logged-marks';
-import { LoginThrottleService, type ThrottleLock } from './login-throttle.service';
+import { LoginThrottleService } from './login-throttle.service';
 import { ReauthenticationService } from './reauthentication.service';
 import { IssuedToken, TokenService } from './token.service';
 import { assertTotpNotEnabled, TotpEnrollment, TotpService } from './totp.service';
@@ -92,41 +92,32 @@ export class AuthService {
     // one on an unknown username has no account and is visible to national supervisors only.
     // `logged`: the reason on the access log, when it says more than the answer may (a wrong authenticator code
     // after the right password answers as a wrong password, and is logged as what it is).
+    const logRefusal = (reason: ErrorCode) =>
+      this.audit.recordSignIn({ userId: user?.id ?? null, outcome: 'denied', reason, request: c.request });
     const refuse = async (
-      code: 'auth.throttled' | 'auth.invalid_credentials' | 'auth.totp_required',
-      retryAfterSeconds?: number,
-      logged: ErrorCode = code,
+      code: 'auth.invalid_credentials' | 'auth.totp_required',
+      logged: 'auth.invalid_credentials' | 'auth.totp_required' | 'auth.totp_invalid' = code,
     ) => {
-      await this.audit.recordSignIn({
-        userId: user?.id ?? null,
-        outcome: 'denied',
-        reason: logged,
-        request: c.request,
-      });
-      return new DomainError(code, undefined, undefined, retryAfterSeconds);
+      await logRefusal(logged);
+      return new DomainError(code);
     };
     // The attempt is counted before the password is checked (LoginThrottleService.begin).
     const lock = await this.throttle.begin(keys);
     if (lock.seconds > 0) {
-      // On the log once per locked key and lock, in this process: a refusal costs next to nothing to send, and
-      // each entry would stay for good.
-      const noted = this.noteLockedRefusal(lock);
-      if (noted === null) throw new DomainError('auth.throttled', undefined, undefined, lock.seconds);
-      let refusal: DomainError;
-      try {
-        refusal = await refuse('auth.throttled', lock.seconds);
-      } catch (e) {
-        for (const k of noted) this.loggedLocks.forget(k); // not on the log: the next refusal tries again
-        throw e;
-      }
-      throw refusal;
+      // On the log once per locked key and lock, in this process (keyed by the locked keys only, each with its
+      // own end: an address locked for guessing does not silence a later lock of an account it named): a refusal
+      // costs next to nothing to send, and each entry would stay for good.
+      await this.loggedLocks.once(lock.keys, () => logRefusal('auth.throttled'), { perUntil: true });
+      throw new DomainError('auth.throttled', undefined, undefined, lock.seconds);
     }
 
-    const fail = async (code: 'auth.invalid_credentials', logged: ErrorCode = code): Promise<never> => {
+    const fail = async (
+      logged: 'auth.invalid_credentials' | 'auth.totp_invalid' = 'auth.invalid_credentials',
+    ): Promise<never> => {
       const locked = await this.throttle.recordFailure(keys);
       // No username, password or IP in the log: the user id only when the account exists.
       this.logger.info({ event: 'auth.login_failed', locked }, 'sign-in refused');
-      throw await refuse(code, undefined, logged);
+      throw await refuse('auth.invalid_credentials', logged);
     };
 
     // A demo account outside the demo answers as an unknown one.
@@ -136,10 +127,10 @@ export class AuthService {
       Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES
     ) {
       await this.hasher.verifyDummy(password);
-      return fail('auth.invalid_credentials');
+      return fail();
     }
     const check = await this.hasher.verify(user.passwordHash, password);
-    if (!check.valid || user.status !== 'active') return fail('auth.invalid_credentials');
+    if (!check.valid || user.status !== 'active') return fail();
 
     const enforceTotp = this.totp.enforcedFor(user);
     let enrollmentOnly = false;
@@ -153,7 +144,7 @@ export class AuthService {
       if (typeof c.totp !== 'string' || !(await this.totp.check(user, c.totp))) {
         // Answered as a wrong password, logged as what it is for the supervisors: a stolen password, or a user's
         // slip (docs/audit.md). (The two-step sign-in tells the password was right anyway: auth.totp_required.)
-        return fail('auth.invalid_credentials', 'auth.totp_invalid');
+        return fail('auth.totp_invalid');
       }
     } else if (!user.totpEnabledAt && enforceTotp && TOTP_REQUIRED_ROLES.has(user.role)) {
       enrollmentOnly = true;
@@ -170,19 +161,6 @@ export class AuthService {
       totpEnrollmentRequired: enrollmentOnly,
       passwordChangeRequired: user.passwordChangeRequired,
     };
-  }
-
-  /**
-   * Notes that a refusal during a lock goes on the access log, once per locked key and lock (in this process);
-   * returns the keys so noted (to forget should the entry fail), or null when every key this attempt is locked by
-   * had its refusal logged during its present lock. Keyed by the locked keys only, each with its own end: an
-   * address locked for guessing does not silence a later lock of an account it named.
-   */
-  private noteLockedRefusal(lock: ThrottleLock): string[] | null {
-    const locked = lock.keys;
-    if (locked.length > 0 && locked.every((k) => this.loggedLocks.until(k.key) === k.until)) return null;
-    for (const k of locked) this.loggedLocks.mark(k.key, k.until);
-    return locked.map((k) => k.key);
   }
 
   /** Sign-out: the token is refused from now on, and the access log says so (`auth.logout`). */

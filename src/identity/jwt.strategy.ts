@@ -100,18 +100,13 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
    * becomes of the entry; a failure to write it is logged.
    */
   private async recordEnded(actor: AuditActor, jti: string, reason: SessionEndReason): Promise<void> {
-    const now = Date.now();
-    if (this.endedTokens.holds(jti, now)) return;
-    this.endedTokens.mark(jti, now + ENDED_TOKEN_QUIET_MS);
     try {
-      await this.audit.recordDenied(actor, {
-        action: 'auth.session_refused',
-        resourceType: 'session',
-        reason,
-      });
+      await this.endedTokens.once([{ key: jti, until: Date.now() + ENDED_TOKEN_QUIET_MS }], () =>
+        this.audit.recordDenied(actor, { action: 'auth.session_refused', resourceType: 'session', reason }),
+      );
     } catch (e) {
-      this.endedTokens.forget(jti); // not on the log: the token's next use tries again
-      this.logger.warn({ err: e, reason }, 'could not log a refused session');
+      // Not on the log: the token's next use tries again. (`reason` is a redacted key in the logger's output.)
+      this.logger.warn({ err: e, sessionEnd: reason }, 'could not log a refused session');
     }
   }
 }
