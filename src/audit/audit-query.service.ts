@@ -24,6 +24,11 @@ import {
 } from './dto/audit.dto';
 import type { ErrorCode } from '../common/errors/error-catalog';
 
+/** Error codes as an SQL list of literals (codes are words and dots: nothing to escape). */
+function sqlCodes(codes: readonly ErrorCode[]): string {
+  return codes.map((c) => `'${c}'`).join(', ');
+}
+
 /**
  * SQL over `e`: a denial that may be probing (not found, not allowed, a failed sign-in or re-authentication),
  * not one refused for what the request asked of a record the caller may act on (its state, its content), nor
@@ -42,7 +47,7 @@ const NOT_PROBING = [
   'user.username_taken',
   'organization.name_taken',
 ] as const satisfies readonly ErrorCode[];
-const PROBING_DENIAL = `coalesce(e.reason, '') NOT IN (${NOT_PROBING.map((c) => `'${c}'`).join(', ')})`;
+const PROBING_DENIAL = `coalesce(e.reason, '') NOT IN (${sqlCodes(NOT_PROBING)})`;
 
 /**
  * The hour windows an entry `e` falls in, for the hourly rules: one starting on the hour and one on the half
@@ -52,9 +57,9 @@ const HOUR_WINDOWS = `(VALUES (date_trunc('hour', e.at AT TIME ZONE 'UTC') AT TI
   ((date_trunc('hour', (e.at AT TIME ZONE 'UTC') - interval '30 minutes') + interval '30 minutes') AT TIME ZONE 'UTC'))`;
 
 /** SQL over `e`: a refused sign-in of a known account whose password was wrong (not its authenticator code). */
-const WRONG_PASSWORD = `(e.reason = 'auth.invalid_credentials')`;
+const WRONG_PASSWORD = `(e.reason IN (${sqlCodes(['auth.invalid_credentials'])}))`;
 /** SQL over `e`: a refused sign-in whose password was right (asked for, or given a wrong, authenticator code). */
-const RIGHT_PASSWORD = `(e.reason IN ('auth.totp_required', 'auth.totp_invalid'))`;
+const RIGHT_PASSWORD = `(e.reason IN (${sqlCodes(['auth.totp_required', 'auth.totp_invalid'])}))`;
 
 /** The jurisdiction of an entry, for the CASL rules of `AuditEvent` (authz/ability.factory.ts). */
 const AUDIT_COLUMNS: ColumnMap = { provinceCode: { sql: 'e.jurisdictions', array: true } };
@@ -105,6 +110,9 @@ interface EventRow {
  * The supervisors' view of the access log: entries of their jurisdiction only (filtered in SQL with the same
  * CASL rules that guard the route), verification and anomalies. Every read is itself written to the log.
  */
+/** A verification's answer, with when its pass began (a request arriving during a pass gets that pass's). */
+type VerificationAnswer = AccessLogVerification & { startedAt: string };
+
 @Injectable()
 export class AuditQueryService {
   constructor(
@@ -179,14 +187,14 @@ export class AuditQueryService {
   }
 
   /** The verification under way in this process, which a request arriving meanwhile shares. */
-  private verifying: Promise<AccessLogVerification & { startedAt: string }> | null = null;
+  private verifying: Promise<VerificationAnswer> | null = null;
 
   /**
    * Verifies the whole log against the newest checkpoint of this instance's file and of the database. One at a
    * time per process: a whole pass holds a connection and its workers' for a minute at 10 M entries, so
    * requests that arrive while one runs share its answer (each is on the log) instead of starting another.
    */
-  async verify(p: Principal): Promise<AccessLogVerification & { startedAt: string }> {
+  async verify(p: Principal): Promise<VerificationAnswer> {
     this.verifying ??= this.verifyOnce().finally(() => {
       this.verifying = null;
     });
@@ -199,7 +207,7 @@ export class AuditQueryService {
     return result;
   }
 
-  private async verifyOnce(): Promise<AccessLogVerification & { startedAt: string }> {
+  private async verifyOnce(): Promise<VerificationAnswer> {
     // A request that arrives while this pass runs gets its answer: the answer says when the pass began.
     const startedAt = new Date().toISOString();
     const runner = this.dataSource.createQueryRunner();
@@ -213,7 +221,10 @@ export class AuditQueryService {
           connectionString: (this.dataSource.options as { url: string }).url,
           workers: this.config.audit.verifyWorkers,
           onWorkerFailure: (reason) =>
-            this.logger.warn({ reason }, 'access-log verification workers failed; verifying in one thread'),
+            this.logger.warn(
+              { why: reason },
+              'access-log verification workers failed; verifying in one thread',
+            ),
         },
       });
     } finally {
