@@ -377,7 +377,8 @@ export class ReferralsService {
     dto: CreateNoteDto,
   ): Promise<NoteView> {
     return this.afterExpiry(p, async (m, deny) => {
-      // Locked: a referral revoked or ended meanwhile (a consent withdrawn, the case closed) takes no note.
+      // Locked, and decided as of when it got the row (as a move is): a referral revoked or ended meanwhile (a
+      // consent withdrawn or expired, the case closed) takes no note.
       const row = (await this.referrals.findLocked(m, referralId))?.row;
       // A provider's note is its organisation's, on a referral to that organisation: the subject names the
       // referral's organisation, so the rule decides both (a ward's note belongs to no organisation).

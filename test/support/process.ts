@@ -72,7 +72,7 @@ export async function waitForHealth(port: number, run: Running, timeoutMs = 3000
 
 /**
  * Ports handed out by `freePort`: a block of 1,000 per jest worker (blocks 1-11; the global setup and the
- * benches use block 0), below Linux's ephemeral range (32768 and up). Up to 11 workers never hand out the same
+ * benches that call it use block 0), below Linux's ephemeral range (32768 and up). Up to 11 workers never hand out the same
  * port (more share blocks, still checked free when handed out), and no outgoing connection or `listen(0)`
  * elsewhere takes one between the hand-out and the service's bind. Each test file starts at a random place in
  * its block, so that a port a previous file still holds is rarely tried first.
