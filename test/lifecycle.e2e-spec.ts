@@ -522,13 +522,13 @@ describe('service process lifecycle (npm start)', () => {
 
   it('a tool interrupted while it runs the embedded database stops it before it exits', async () => {
     const { dataDir, env } = await embeddedEnv('tool-interrupted-');
-    // A first run of migrations on a new cluster: seconds, enough to interrupt it once the server is up.
-    await interruptOnceItsServerIsUp(launch({ ...env, LOG_LEVEL: 'warn' }, MIGRATIONS_CLI, ['run']), dataDir);
-    // keys:rotate on the stopped service's data directory, interrupted while its server starts.
+    // The tools work on the stopped service's data directory (they never create a cluster).
     const service = launch({ ...env, HAVEN_DEMO: '0' });
     await waitForHealth(Number(env.PORT), service);
     service.child.kill('SIGTERM');
     expect(await service.exited).toBe(0);
+    await interruptOnceItsServerIsUp(launch({ ...env, LOG_LEVEL: 'warn' }, MIGRATIONS_CLI, ['run']), dataDir);
+    // keys:rotate, interrupted while its server starts.
     await interruptOnceItsServerIsUp(launch({ ...env, LOG_LEVEL: 'warn' }, KEYS_ROTATE_CLI), dataDir);
   });
 
@@ -725,12 +725,28 @@ describe('service process lifecycle (npm start)', () => {
   it('units:import loads the official list (a byte-order mark included) and refuses a malformed file (exit 65)', async () => {
     const { dataDir, env } = await embeddedEnv('units-');
     const sample = await readFile(join(__dirname, 'fixtures', 'vn-admin-units-sample.json'), 'utf8');
-    const withBom = join(dataDir, 'units-bom.json');
+    const files = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'units-files-'));
+    const withBom = join(files, 'units-bom.json');
     await writeFile(withBom, `\uFEFF${sample}`);
+    // Before the service's first start there is no cluster to import into: refused (a mistyped
+    // HAVEN_DATA_DIR would otherwise get a new, empty one), and nothing is created.
+    const early = launch({ ...env, LOG_LEVEL: 'warn' }, UNITS_IMPORT_CLI, [withBom]);
+    expect(await early.exited).toBe(78);
+    expect(early.output()).toMatch(/HAVEN_DATA_DIR .*no embedded database at .*its first start creates it/s);
+    expect(early.output()).not.toMatch(/no keyring/); // an import needs no keys
+    const migrate = launch({ ...env, LOG_LEVEL: 'warn' }, MIGRATIONS_CLI, ['run']);
+    expect(await migrate.exited).toBe(78);
+    expect(migrate.output()).toMatch(/no embedded database at /);
+    expect(await readdir(dataDir)).toEqual([]);
+
+    const service = launch({ ...env, HAVEN_DEMO: '0' });
+    await waitForHealth(Number(env.PORT), service);
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toBe(0);
     const imported = launch({ ...env, LOG_LEVEL: 'warn' }, UNITS_IMPORT_CLI, [withBom]);
     expect(await imported.exited).toBe(0);
     expect(imported.output()).toMatch(/provinces: 3 inserted/);
-    const broken = join(dataDir, 'units-broken.json');
+    const broken = join(files, 'units-broken.json');
     await writeFile(broken, sample.slice(0, 200));
     const refused = launch({ ...env, LOG_LEVEL: 'warn' }, UNITS_IMPORT_CLI, [broken]);
     expect(await refused.exited).toBe(65);

@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
   const minEntriesPerWorker = positiveInteger(values['min-entries-per-worker'], '--min-entries-per-worker');
 
   const config = loadConfig();
-  assertExistingDataDir(config, true);
+  assertExistingDataDir(config, { keys: true, database: true });
   const crypto = await createCryptoServices(cryptoOptionsFrom(config, warnOnStderr));
   const fileCheckpoint = values.checkpoints
     ? readLastLine(resolve(values.checkpoints))

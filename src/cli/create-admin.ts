@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
     return 64; // EX_USAGE
   }
   const loaded = loadConfig();
-  assertExistingDataDir(loaded, true);
+  assertExistingDataDir(loaded, { keys: true, database: true });
   // Never the demo from here: on a database without units it would seed the demo's accounts and cases.
   const config = { ...loaded, demo: { ...loaded.demo, enabled: false } };
   const password = await readFirstLine();

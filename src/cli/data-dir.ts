@@ -14,22 +14,30 @@ export function warnOnStderr(message: string): void {
 
 /**
  * Refuses to run a command-line tool on a HAVEN_DATA_DIR that is not the service's (e.g. started from another
- * directory with the default `./data`): without it the development key provider would make a new keyring there,
- * and the embedded server a new, empty cluster. `database`: the tool also needs the embedded cluster when no
- * DATABASE_URL is set.
+ * directory with the default `./data`, or a mistyped path): without it the development key provider would make a
+ * new keyring there, and the embedded server a new, empty cluster, and the tool would report work done on them.
+ * `keys`: the tool needs the keyring when no key variable is set; `database`: the embedded cluster when no
+ * DATABASE_URL is set. The service's first start creates both.
  */
-export function assertExistingDataDir(config: ReturnType<typeof loadConfig>, database: boolean): void {
+export function assertExistingDataDir(
+  config: ReturnType<typeof loadConfig>,
+  needs: { keys: boolean; database: boolean },
+): void {
   const missing: string[] = [];
   const keyVariables = config.keys.masterKey !== undefined || config.keys.masterKeyFile !== undefined;
   const keyring = join(developmentKeysDir(config.dataDir), KEYRING_FILE);
-  if (!keyVariables && !existsSync(keyring)) missing.push(`no keyring at ${keyring}`);
+  if (needs.keys && !keyVariables && !existsSync(keyring)) missing.push(`no keyring at ${keyring}`);
   const cluster = join(embeddedPaths(config.dataDir).cluster, 'PG_VERSION');
-  if (database && !config.database.url && !existsSync(cluster))
+  if (needs.database && !config.database.url && !existsSync(cluster))
     missing.push(`no embedded database at ${dirname(cluster)}`);
   if (missing.length) {
+    const variables = [
+      ...(needs.keys ? ['HAVEN_MASTER_KEY / HAVEN_MASTER_KEY_FILE'] : []),
+      ...(needs.database ? ['DATABASE_URL'] : []),
+    ];
     throw new ConfigError([
-      `HAVEN_DATA_DIR (${config.dataDir}): ${missing.join('; ')}. Point it at the service's data directory, ` +
-        `or set HAVEN_MASTER_KEY / HAVEN_MASTER_KEY_FILE${database ? ' and DATABASE_URL' : ''}.`,
+      `HAVEN_DATA_DIR (${config.dataDir}): ${missing.join('; ')}. Point it at the service's data directory ` +
+        `(its first start creates it), or set ${variables.join(' and ')}.`,
     ]);
   }
 }
@@ -48,7 +56,7 @@ export async function toolDatabase(
   try {
     password = (await readFile(embeddedPaths(config.dataDir).secret, 'utf8')).trim();
   } catch {
-    // no password file: assertExistingDataDir has checked that the cluster exists all the same
+    // no password file: the tools that come here have checked that the cluster exists all the same
   }
   if (password) {
     const server = embeddedServer(config, password);
@@ -68,14 +76,16 @@ export async function toolDatabase(
 }
 
 /**
- * Starts the embedded server for a tool's run. Ctrl-C or SIGTERM stops it before the tool exits (exit 130):
- * Node's default on a signal skips the exit handlers, and the server was left running, refusing the next
- * start. `stopOnSignal: false` for a tool that handles the signal itself (and stops the server when done).
+ * Starts the embedded server for a tool's run, on the cluster the service made: a tool never creates one (see
+ * assertExistingDataDir). Ctrl-C or SIGTERM stops it before the tool exits (exit 130): Node's default on a
+ * signal skips the exit handlers, and the server was left running, refusing the next start. `stopOnSignal:
+ * false` for a tool that handles the signal itself (and stops the server when done).
  */
 export async function startToolDatabase(
   config: ReturnType<typeof loadConfig>,
   opts: { stopOnSignal?: boolean } = {},
 ): Promise<{ url: string; stop: () => Promise<void> }> {
+  assertExistingDataDir(config, { keys: false, database: true });
   if (opts.stopOnSignal === false) {
     const database = await startDatabase(config, createLogger('warn'));
     return { url: database.url, stop: () => database.stop() };

@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   // Never a new development keyring (or an empty cluster) in a wrong directory: rotating the database's keys
   // with it would raise the KEK floor to a version no instance has.
-  assertExistingDataDir(config, !values['prepare-keyring']);
+  assertExistingDataDir(config, { keys: true, database: !values['prepare-keyring'] });
   const provider = await createKeyProvider(cryptoOptionsFrom(config, warnOnStderr));
 
   if (values['prepare-keyring']) {
