@@ -51,12 +51,14 @@ export class FileKeyProvider extends LocalKeyringProvider {
     });
   }
 
-  addKekVersion(): Promise<KekRef> {
+  async addKekVersion(vet?: (next: KekRef) => Promise<void>): Promise<KekRef> {
+    const { keyring, added } = await settle(() => withNewKekVersion(this.read()));
+    const next = { kekId: keyring.kekId, version: added.version };
+    await vet?.(next);
     return settle(() => {
-      const { keyring, added } = withNewKekVersion(this.read());
       replaceFile(this.path, serializeKeyring(keyring));
       this.replaceKeyring(this.read());
-      return { kekId: keyring.kekId, version: added.version };
+      return next;
     });
   }
 

@@ -28,8 +28,11 @@ export interface KeyProvider {
   wrapDek(kek: KekRef, dek: Uint8Array, context: Uint8Array): Promise<Buffer>;
   /** Unwraps a DEK; throws crypto.unknown_key (no such KEK version) or crypto.integrity. */
   unwrapDek(kek: KekRef, wrapped: Uint8Array, context: Uint8Array): Promise<Buffer>;
-  /** Creates a new, independent KEK version and makes it the active one. */
-  addKekVersion(): Promise<KekRef>;
+  /**
+   * Creates a new, independent KEK version and makes it the active one. `vet`, when given, is shown the version
+   * it is about to add before anything changes; if it rejects, the key material is left as it was.
+   */
+  addKekVersion(vet?: (next: KekRef) => Promise<void>): Promise<KekRef>;
   /** Re-reads key material that may have changed outside this process (a rotation by the CLI). */
   refresh(): Promise<void>;
   /**
@@ -62,7 +65,7 @@ export abstract class LocalKeyringProvider implements KeyProvider {
   protected constructor(protected readonly sodium: Sodium) {}
 
   protected abstract load(): Promise<Keyring>;
-  abstract addKekVersion(): Promise<KekRef>;
+  abstract addKekVersion(vet?: (next: KekRef) => Promise<void>): Promise<KekRef>;
   abstract refresh(): Promise<void>;
 
   async init(): Promise<void> {

@@ -90,6 +90,31 @@ describe('key providers', () => {
       expect((await service.kekVersions()).map((k) => k.version)).toEqual([1, 2]);
     });
 
+    it('shows the version it is about to add first; refused there, it leaves the keyring as it was', async () => {
+      const dir = dataDir();
+      const provider = await createKeyProvider({ dataDir: dir, production: false });
+      const file = join(dir, 'keys', 'keyring.json');
+      const before = readFileSync(file);
+      const shown: unknown[] = [];
+      const refusal = new Error('known elsewhere');
+      await expect(
+        provider.addKekVersion((next) => {
+          shown.push(next);
+          return Promise.reject(refusal);
+        }),
+      ).rejects.toBe(refusal);
+      expect(shown).toEqual([{ kekId: 'haven-kek', version: 2 }]);
+      expect(readFileSync(file).equals(before)).toBe(true);
+      expect(await provider.activeKek()).toEqual({ kekId: 'haven-kek', version: 1 });
+      // Accepted, the version shown is the one added.
+      const added = await provider.addKekVersion((next) => {
+        shown.push(next);
+        return Promise.resolve();
+      });
+      expect(shown[1]).toEqual(added);
+      expect(await provider.activeKek()).toEqual({ kekId: 'haven-kek', version: 2 });
+    });
+
     it('unwrap fails with coded errors for an unknown KEK version or a different context', async () => {
       const provider = await createKeyProvider({ dataDir: dataDir(), production: false });
       const kek = await provider.activeKek();

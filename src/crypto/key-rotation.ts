@@ -88,17 +88,18 @@ export async function rotateKeys(
       const checks = new KekChecks(repo, keyProvider);
       let addedVersion = false;
       if ((await repo.countNotOn(target)) === 0 && (opts.addVersion ?? 'auto') === 'auto') {
-        // The version a local keyring adds next must be new to the database too, checked before the keyring
-        // changes: one it knows came from another keyring, which this one is behind.
-        const next = { kekId: target.kekId, version: target.version + 1 };
-        if (await repo.kekCheck(next)) {
-          throw new CryptoError(
-            'crypto.kek_mismatch',
-            `the database knows ${next.kekId} v${next.version} from another keyring than this one, whose newest ` +
-              `version is v${target.version}: run keys:rotate with the current keyring (docs/keys.md). Nothing was changed.`,
-          );
-        }
-        target = await keyProvider.addKekVersion();
+        // The version the keyring adds must be new to the database too, checked before the keyring changes: one
+        // it knows came from another keyring, which this one is behind.
+        const newest = target;
+        target = await keyProvider.addKekVersion(async (next) => {
+          if (await repo.kekCheck(next)) {
+            throw new CryptoError(
+              'crypto.kek_mismatch',
+              `the database knows ${next.kekId} v${next.version} from another keyring than this one, whose newest ` +
+                `version is v${newest.version}: run keys:rotate with the current keyring (docs/keys.md). Nothing was changed.`,
+            );
+          }
+        });
         addedVersion = true;
       }
       // The target is the key the database knows under its version (registered now when it is new): raising the
