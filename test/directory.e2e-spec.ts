@@ -418,6 +418,29 @@ describe('directory and account administration (end to end)', () => {
           role: 'supervisor',
         })
         .expect(400);
+      // A scope field sent as null is refused, not counted as given and then read as absent: a supervisor
+      // with a null province would have been national, a provider with a null organisation a 500, an officer
+      // with null communes an account serving none.
+      for (const [role, scope] of [
+        ['supervisor', { provinceCode: null }],
+        ['supervisor', { provinceCode: null, national: false }],
+        ['provider', { organizationId: null }],
+        ['ward_officer', { wardCodes: null }],
+      ] as const) {
+        const field = Object.keys(scope)[0];
+        const refused = await as(admin)
+          .post('/api/v1/users', {
+            username: 'scope.null',
+            password: 'quiet-lake-morning-19',
+            role,
+            ...scope,
+          })
+          .expect(400);
+        expect(refused.body.errors).toContainEqual(expect.objectContaining({ field, code: 'isNotNull' }));
+      }
+      expect(await t.app.get(DataSource).query(`SELECT 1 FROM users WHERE username = 'scope.null'`)).toEqual(
+        [],
+      );
       const unknownWard = await as(admin)
         .post('/api/v1/users', {
           username: 'ward.nowhere',

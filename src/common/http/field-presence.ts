@@ -3,8 +3,9 @@ import { applyDecorators } from '@nestjs/common';
 import { ValidateBy, ValidateIf } from 'class-validator';
 
 /**
- * For a change (PATCH) of a field that has no "unset": left out, the field keeps its value; `null` is refused
- * (400 `isNotNull`) and the field's other rules apply to anything else. class-validator's `@IsOptional()`
+ * For an optional field where null means nothing: in a change (PATCH) of a field that has no "unset", left out
+ * the field keeps its value; in a creation, left out it does not apply. `null` is refused (400 `isNotNull`) and
+ * the field's other rules apply to anything else. class-validator's `@IsOptional()`
  * would let `null` through every rule, to reach the service as if it were a value.
  */
 export function IsOptionalNotNull(): PropertyDecorator {

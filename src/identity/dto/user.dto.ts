@@ -21,6 +21,10 @@ export const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
 const COMMUNE_CODE = /^\d{5}$/;
 const PROVINCE_CODE = /^\d{2}$/;
 
+/**
+ * A new account. Its scope fields are left out, not null, when they do not apply: null is refused (400) rather
+ * than counted as given and then read as absent (a supervisor with `provinceCode: null` was national).
+ */
 export class CreateUserDto {
   @ApiProperty({
     example: 'ward.longbien',
@@ -48,7 +52,7 @@ export class CreateUserDto {
     example: ['00145'],
     description: 'ward_officer: 1-50 commune codes',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(50)
@@ -57,19 +61,19 @@ export class CreateUserDto {
   wardCodes?: string[];
 
   @ApiPropertyOptional({ format: 'uuid', description: 'provider: the organisation' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsUUID()
   organizationId?: string;
 
   @ApiPropertyOptional({ example: '01', description: 'supervisor: the province of the jurisdiction' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @Matches(PROVINCE_CODE)
   provinceCode?: string;
 
   @ApiPropertyOptional({
     description: 'supervisor: true for a national jurisdiction (instead of provinceCode)',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsBoolean()
   national?: boolean;
 }
