@@ -98,13 +98,43 @@ describe('report model', () => {
         ageGroup: { '18-59': 30 },
         reportChannel: { walk_in: 30 },
         referrals: { police: { accepted: 10, completed: 5, declined: 5 } },
-        hoursToAccept: { n: 4, median: 2, p90: 3 },
+        hoursToAccept: { n: 15, median: 2, p90: 3 },
       }),
       null,
     ).referrals;
     expect(r.acceptanceRate).toBe(0.75);
-    expect(r.hoursToAccept).toEqual({ median: SUPPRESSED, p90: SUPPRESSED });
+    expect(r.hoursToAccept).toEqual({ median: 2, p90: 3 });
     expect(r.overdue).toBe(0);
+  });
+
+  it('shows the hours to acceptance only on shown counts, so that showing them reveals no hidden one', () => {
+    const report = (police: Record<string, number>, n: number) =>
+      buildProtectedReport(
+        counts({
+          total: 30,
+          gbvType: { physical_assault: 30 },
+          form: { physical: 30 },
+          sex: { female: 30 },
+          ageGroup: { '18-59': 30 },
+          reportChannel: { walk_in: 30 },
+          referrals: { police },
+          hoursToAccept: { n, median: 2, p90: 3 },
+        }),
+        null,
+      ).referrals;
+    // 4 accepted, 1 completed, 1 declined: every status hidden under a total of 6. Hours shown on 5 accepted
+    // referrals would say accepted + completed >= 5, hence declined = 1.
+    const a = report({ accepted: 4, completed: 1, declined: 1 }, 5);
+    expect(a.byStatus).toMatchObject({ accepted: SMALL_CELL, completed: SMALL_CELL, declined: SMALL_CELL });
+    expect(a.hoursToAccept).toEqual({ median: SUPPRESSED, p90: SUPPRESSED });
+    // The same published counts with fewer accepted: the same answer, whatever n is.
+    expect(report({ accepted: 1, completed: 1, declined: 4 }, 2).hoursToAccept).toEqual(a.hoursToAccept);
+    // Shown counts of 5 or more accepted or completed: shown, also with some of the accepted revoked since.
+    expect(report({ accepted: 5, declined: 10, revoked: 5 }, 7).hoursToAccept).toEqual({ median: 2, p90: 3 });
+    // Shown counts under 5: suppressed, however many were accepted before a revocation.
+    const few = report({ accepted: 0, completed: 0, declined: 10, revoked: 10 }, 10);
+    expect(few.byStatus).toMatchObject({ accepted: 0, completed: 0, declined: 10, revoked: 10 });
+    expect(few.hoursToAccept).toEqual({ median: SUPPRESSED, p90: SUPPRESSED });
   });
 
   it('shows a report of fewer than 5 cases as "<5" throughout', () => {

@@ -274,10 +274,7 @@ export function buildProtectedReport(raw: RawCounts, area: AreaBreakdown): Prote
     ),
     overdue: v(id.overdue),
     acceptanceRate: acceptanceRate(byStatus),
-    hoursToAccept: {
-      median: statistic(raw.hoursToAccept.n, raw.hoursToAccept.median),
-      p90: statistic(raw.hoursToAccept.n, raw.hoursToAccept.p90),
-    },
+    hoursToAccept: hoursToAccept(byStatus, raw.hoursToAccept),
   };
   return { cases, referrals };
 }
@@ -296,9 +293,25 @@ function acceptanceRate(byStatus: Record<string, Cell>): Statistic {
   return Math.round(((accepted + completed) / answered) * 1000) / 1000;
 }
 
-function statistic(n: number, value: number | null): Statistic {
-  if (n < MIN_REFERRALS_FOR_STATISTICS || value === null) return SUPPRESSED;
-  return Math.round(value * 10) / 10;
+/**
+ * The hours from referral to acceptance, over every referral ever accepted (`n`: those accepted or completed
+ * now, and some of the revoked). Published only when the accepted and completed counts are shown and add up to
+ * 5 or more: whether it is shown then depends on published counts alone. Deciding on `n` would reveal hidden
+ * ones (a median shown beside a hidden declined count bounds the accepted and completed ones from below, and
+ * with them the declined one).
+ */
+function hoursToAccept(
+  byStatus: Record<string, Cell>,
+  hours: { n: number; median: number | null; p90: number | null },
+): { median: Statistic; p90: Statistic } {
+  const [accepted, completed] = [byStatus.accepted, byStatus.completed];
+  const shown =
+    typeof accepted === 'number' &&
+    typeof completed === 'number' &&
+    accepted + completed >= MIN_REFERRALS_FOR_STATISTICS;
+  const statistic = (value: number | null): Statistic =>
+    shown && value !== null ? Math.round(value * 10) / 10 : SUPPRESSED;
+  return { median: statistic(hours.median), p90: statistic(hours.p90) };
 }
 
 /** The area's units, plus any code the counts have that the list lacks (so that the breakdown adds up). */
