@@ -250,6 +250,16 @@ describe('directory and account administration (end to end)', () => {
         .expect(200);
       expect(await entries(hospital.id)).toHaveLength(3);
       expect(await entries(policeId)).toHaveLength(3);
+      // A refused change is on record in the organisation's province.
+      await as(admin)
+        .patch(`/api/v1/organizations/${hospital.id}`, { name: 'Trung tâm Công tác xã hội Hà Nội' })
+        .expect(409);
+      expect((await entries(hospital.id)).at(-1)).toEqual({
+        action: 'organization.update',
+        outcome: 'denied',
+        reason: 'organization.name_taken',
+        jurisdictions: ['01'],
+      });
       // Refused at the route: on record too.
       await as(ward).patch(`/api/v1/organizations/${hospital.id}`, { sector: 'health' }).expect(404);
       expect((await entries(hospital.id)).at(-1)).toMatchObject({
@@ -295,6 +305,19 @@ describe('directory and account administration (end to end)', () => {
       await as(admin)
         .post('/api/v1/organizations', { name: 'X', sector: 'army', serviceArea: {} })
         .expect(400);
+      // Each refusal of the service is on record with its reason (the malformed body, refused before it, is
+      // not: it names no organisation and asks nothing of one).
+      const refused = await t.app
+        .get(DataSource)
+        .query<{ reason: string }[]>(
+          `SELECT reason FROM audit_events WHERE action = 'organization.create' AND outcome = 'denied' ORDER BY seq DESC LIMIT 4`,
+        );
+      expect(refused.map((r) => r.reason).reverse()).toEqual([
+        'unprocessable',
+        'unprocessable',
+        'unprocessable',
+        'organization.name_taken',
+      ]);
     });
 
     it('only admins create or change them: 403 for the collection, 404 for a record', async () => {
@@ -562,6 +585,16 @@ describe('administrators administering administrators (end to end)', () => {
     // Another account's, as before.
     const other = await givenUser(t, { role: 'ward_officer', username: 'ward.reset.by.admin' });
     await patch(token, other.id, { password: 'reset-by-admin-lantern-91' }).expect(200);
+    // A refused change of another account is in that account's jurisdiction, as a change is: Ha Noi's
+    // supervisors see an attempt on their officer (the administrator has no province of its own).
+    await patch(token, other.id, { password: 'qwerty123456' }).expect(422);
+    const [weak] = await t.app
+      .get(DataSource)
+      .query(
+        `SELECT reason, jurisdictions FROM audit_events WHERE action = 'user.update' AND outcome = 'denied' AND resource_id = $1 ORDER BY seq DESC LIMIT 1`,
+        [other.id],
+      );
+    expect(weak).toEqual({ reason: 'user.password_weak', jurisdictions: ['01'] });
   });
 
   it('two administrators disabling each other at once leave one of them active', async () => {

@@ -253,17 +253,21 @@ export class AuditService implements EntitySubscriberInterface {
 
   /**
    * Runs `work`; a refusal it throws (a DomainError: weak password, invalid code, changed meanwhile…) is
-   * written as `entry` denied, with the error's code as its reason, before it goes on to the caller.
+   * written as `entry` denied, with the error's code as its reason, before it goes on to the caller. `entry`
+   * may be a function, called only on a refusal (e.g. to look up the jurisdictions of the record it was about).
    */
   async refusalsOnRecord<T>(
     actor: AuditActor | null,
-    entry: AuditEntryInput,
+    entry: AuditEntryInput | (() => Promise<AuditEntryInput>),
     work: () => T | Promise<T>,
   ): Promise<T> {
     try {
       return await work();
     } catch (e) {
-      if (e instanceof DomainError) await this.recordDenied(actor, { ...entry, reason: e.code });
+      if (e instanceof DomainError) {
+        const refused = typeof entry === 'function' ? await entry() : entry;
+        await this.recordDenied(actor, { ...refused, reason: e.code });
+      }
       throw e;
     }
   }

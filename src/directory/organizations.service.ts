@@ -69,7 +69,19 @@ export class OrganizationsService {
     return (await this.views([org]))[0];
   }
 
-  async create(
+  /**
+   * A refusal (a name taken in the province, an unknown unit, not allowed) is on record too, as
+   * `organization.create` denied with the error's code as its reason.
+   */
+  create(dto: CreateOrganizationDto, caller: Principal, ability: AppAbility): Promise<OrganizationView> {
+    return this.audit.refusalsOnRecord(
+      caller,
+      { action: 'organization.create', resourceType: 'organization' },
+      () => this.createOrganization(dto, caller, ability),
+    );
+  }
+
+  private async createOrganization(
     dto: CreateOrganizationDto,
     caller: Principal,
     ability: AppAbility,
@@ -103,7 +115,32 @@ export class OrganizationsService {
     return (await this.views([saved]))[0];
   }
 
-  async update(
+  /**
+   * A refusal (no such organisation, a name taken, an unknown unit) is on record too, in the organisation's
+   * province as a change is: its supervisors see an attempt on it.
+   */
+  update(
+    id: string,
+    dto: UpdateOrganizationDto,
+    caller: Principal,
+    ability: AppAbility,
+  ): Promise<OrganizationView> {
+    return this.audit.refusalsOnRecord(
+      caller,
+      async () => {
+        const org = await this.organizations.findById(id);
+        return {
+          action: 'organization.update',
+          resourceType: 'organization',
+          resourceId: id,
+          subjectProvinces: org ? [org.provinceCode] : [],
+        };
+      },
+      () => this.updateOrganization(id, dto, caller, ability),
+    );
+  }
+
+  private async updateOrganization(
     id: string,
     dto: UpdateOrganizationDto,
     caller: Principal,

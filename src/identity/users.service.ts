@@ -191,10 +191,16 @@ export class UsersService {
 
   async update(id: string, dto: UpdateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
     // A refusal (one's own credentials, the last administrator, no such account…) is on record too: an
-    // administrator's token used to reset its own password is what the refusal exists to stop.
+    // administrator's token used to reset its own password is what the refusal exists to stop. In the
+    // jurisdiction of the account it is about, as a change is: its supervisors see an attempt on it.
     return this.audit.refusalsOnRecord(
       caller,
-      { action: 'user.update', resourceType: 'user', resourceId: id },
+      async () => ({
+        action: 'user.update',
+        resourceType: 'user',
+        resourceId: id,
+        subjectProvinces: await this.users.provincesOf(id, this.dataSource.manager),
+      }),
       () => this.updateAccount(id, dto, caller, ability),
     );
   }
