@@ -822,6 +822,28 @@ describe('cases, consent and referrals (end to end)', () => {
       });
       const listed = await entryOf(res.header['x-request-id'], 'fields');
       expect(listed.fields).toEqual(['triage', 'notes']);
+      expect(res.body).toMatchObject({ total: 3, page: 1, pageSize: 50 });
+      // A page at a time (an entry names at most 1,000 records): each page's entry names its consents, and
+      // notes only when a legal basis's reason is on it.
+      const page = async (n: number) => {
+        const got = await as('ward.longbien')
+          .get(`/api/v1/cases/${c.id}/consents?page=${n}&pageSize=1`)
+          .expect(200);
+        const entry = await entryOf(got.header['x-request-id'], 'fields, returned_ids');
+        return { body: got.body, fields: entry.fields, returned: entry.returned_ids };
+      };
+      const second = await page(2);
+      expect(second.body).toMatchObject({ total: 3, page: 2, pageSize: 1 });
+      expect(second.body.items).toEqual([
+        expect.objectContaining({ id: basis, reason: 'Lý do khẩn cấp ZZCONSENTREASON (giả định)' }),
+      ]);
+      expect(second).toMatchObject({ fields: ['triage', 'notes'], returned: [basis] });
+      const third = await page(3);
+      expect(third.body.items.map((i: { id: string }) => i.id)).toEqual([first]);
+      expect(third).toMatchObject({ fields: ['triage'], returned: [first] });
+      const past = await page(4);
+      expect(past.body).toEqual({ items: [], total: 3, page: 4, pageSize: 1 });
+      await as('ward.longbien').get(`/api/v1/cases/${c.id}/consents?pageSize=201`).expect(400);
       // Another commune's officer, and a provider (no such right at all): as for no case.
       await as('ward.bode').get(`/api/v1/cases/${c.id}/consents`).expect(404);
       const provider = await as('police.longbien').get(`/api/v1/cases/${c.id}/consents`).expect(404);
@@ -857,6 +879,9 @@ describe('cases, consent and referrals (end to end)', () => {
         );
       expect(entries).toEqual([
         { outcome: 'allowed', returned_ids: expect.arrayContaining([first, basis, ended]) },
+        { outcome: 'allowed', returned_ids: [basis] },
+        { outcome: 'allowed', returned_ids: [first] },
+        { outcome: 'allowed', returned_ids: [] },
         { outcome: 'denied', returned_ids: [] },
         { outcome: 'denied', returned_ids: [] },
       ]);

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Post, Query } from '@nestjs/common';
 import {
   ApiConflictResponse,
   ApiCreatedResponse,
@@ -8,6 +8,7 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { Problem } from '../common/errors/problem';
+import { PageQueryDto } from '../common/http/page-query.dto';
 import { UuidParam } from '../common/http/uuid-param';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
@@ -60,8 +61,9 @@ export class ConsentsController {
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
     @Id('id') caseId: string,
+    @Query() query: PageQueryDto,
   ): Promise<ConsentList> {
-    return this.consents.list(p, a, caseId);
+    return this.consents.list(p, a, caseId, query.page, query.pageSize);
   }
 
   @Delete(':consentId')

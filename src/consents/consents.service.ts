@@ -40,8 +40,14 @@ export class ConsentView {
   reason?: string | null;
 }
 
+/** Default page size of a case's consents. */
+export const CONSENT_PAGE_SIZE = 50;
+
 export class ConsentList {
   @ApiProperty({ type: [ConsentView] }) items!: ConsentView[];
+  @ApiProperty({ description: 'all consents and legal bases of the case, on every page' }) total!: number;
+  @ApiProperty() page!: number;
+  @ApiProperty({ description: `default ${CONSENT_PAGE_SIZE}` }) pageSize!: number;
 }
 
 interface ConsentRow {
@@ -67,12 +73,13 @@ const CONSENT_COLUMNS = `k.id, k.case_id, k.organization_id, k.sector, k.categor
  * The sealed reasons of case `caseId`'s legal bases and the case's data key, as a read gated on the list's
  * access-log entry (GatedRead; AuditService.recordRead): none come back without the entry.
  */
-function gatedReasons(caseId: string): GatedRead {
+function gatedReasons(caseId: string, ids: readonly string[]): GatedRead {
   return (gate, p) =>
     `SELECT k.id, k.enc_reason, ${joinedDataKeyColumns('dk')}
        FROM ${gate} CROSS JOIN consents k
        LEFT JOIN data_keys dk ON dk.owner_type = ${p(CASE_OWNER, 'text')} AND dk.owner_id = k.case_id
-      WHERE k.case_id = ${p(caseId, 'uuid')} AND k.legal_basis IS NOT NULL AND k.enc_reason IS NOT NULL`;
+      WHERE k.case_id = ${p(caseId, 'uuid')} AND k.id = ANY(${p(ids, 'uuid[]')})
+        AND k.legal_basis IS NOT NULL AND k.enc_reason IS NOT NULL`;
 }
 
 function view(r: ConsentRow): ConsentView {
@@ -225,10 +232,16 @@ export class ConsentsService {
   /**
    * The consents and legal bases of a case, newest first, with their status by the database's clock: what a
    * ward officer needs to withdraw one (its id) or to refer under one, and each legal basis's reason (read with
-   * the list's entry, which then names `notes`). On the access log as `consent.read`; refused like a missing
-   * case (404).
+   * the list's entry, which then names `notes`). A page at a time: the entry names the consents it returns, and
+   * an entry names at most 1,000. On the access log as `consent.read`; refused like a missing case (404).
    */
-  async list(p: Principal, ability: AppAbility, caseId: string): Promise<ConsentList> {
+  async list(
+    p: Principal,
+    ability: AppAbility,
+    caseId: string,
+    page = 1,
+    pageSize = CONSENT_PAGE_SIZE,
+  ): Promise<ConsentList> {
     return this.audit.session(async (m, deny) => {
       const row = await this.cases.findById(m, caseId);
       const visible =
@@ -249,10 +262,16 @@ export class ConsentsService {
         });
         throw new DomainError('resource.not_found');
       }
-      const rows = await m.query<ConsentRow[]>(
-        `SELECT ${CONSENT_COLUMNS} FROM consents k WHERE k.case_id = $1 ORDER BY k.created_at DESC, k.id`,
-        [caseId],
+      // One row with the count and no consent when the page is empty.
+      const found = await m.query<(Partial<ConsentRow> & { total: number })[]>(
+        `SELECT counted.total, listed.* FROM (SELECT count(*)::int AS total FROM consents WHERE case_id = $1) counted
+           LEFT JOIN (SELECT ${CONSENT_COLUMNS} FROM consents k WHERE k.case_id = $1
+                       ORDER BY k.created_at DESC, k.id LIMIT $2 OFFSET $3) listed ON true`,
+        [caseId, pageSize, (page - 1) * pageSize],
       );
+      const total = found[0].total;
+      const rows = found.filter((r): r is ConsentRow & { total: number } => r.id != null);
+      const paged = { total, page, pageSize };
       // A legal basis's reason is free text about the case: read with the entry (recordRead), logged as notes.
       const bases = rows.filter((r) => r.legal_basis !== null);
       // Free text about the case: read only by a caller the rules give its notes (the ward).
@@ -271,12 +290,21 @@ export class ConsentsService {
       };
       if (!withReasons) {
         await this.audit.recordNow(m, p, entry);
-        return { items: rows.map((r) => (r.legal_basis ? { ...view(r), reason: null } : view(r))) };
+        return { items: rows.map((r) => (r.legal_basis ? { ...view(r), reason: null } : view(r))), ...paged };
       }
-      const sealed = await this.audit.recordRead(m, p, entry, gatedReasons(caseId));
+      const sealed = await this.audit.recordRead(
+        m,
+        p,
+        entry,
+        gatedReasons(
+          caseId,
+          bases.map((r) => r.id),
+        ),
+      );
       const reasons = await this.openReasons(sealed);
       return {
         items: rows.map((r) => (r.legal_basis ? { ...view(r), reason: reasons.get(r.id) ?? null } : view(r))),
+        ...paged,
       };
     });
   }
