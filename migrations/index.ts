@@ -21,6 +21,7 @@ import { ServicesDelivered1764000002000 } from './1764000002000-ServicesDelivere
 import { CheckpointIdsGenerated1764000002100 } from './1764000002100-CheckpointIdsGenerated';
 import { KekChecks1764000002200 } from './1764000002200-KekChecks';
 import { CheckpointTriggerPinned1764000002300 } from './1764000002300-CheckpointTriggerPinned';
+import { DateOfBirthIndex1764000002400 } from './1764000002400-DateOfBirthIndex';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -50,4 +51,5 @@ export const MIGRATIONS = [
   CheckpointIdsGenerated1764000002100,
   KekChecks1764000002200,
   CheckpointTriggerPinned1764000002300,
+  DateOfBirthIndex1764000002400,
 ];

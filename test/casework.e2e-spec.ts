@@ -331,11 +331,37 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(200);
       expect(outOfScope.body.items).toEqual([]);
       await as('ward.longbien').post('/api/v1/cases/search', {}).expect(400);
-      // A date of birth narrows a name only: with a phone and no name it would be dropped, unsaid.
-      const dobWithPhone = await as('ward.longbien')
-        .post('/api/v1/cases/search', { phone: '0912345678', dateOfBirth: '1985-03-05' })
-        .expect(400);
-      expect(dobWithPhone.body.errors[0].field).toBe('dateOfBirth');
+      // Without a name a date of birth matches on its own (any one of the three, the contract says), and beside
+      // a phone it is one more way to match, each named in `match`.
+      const byDob = await as('ward.longbien')
+        .post('/api/v1/cases/search', { dateOfBirth: '1985-03-04' })
+        .expect(200);
+      expect(byDob.body.items.find((i: { id: string }) => i.id === c.id).match).toEqual(['dateOfBirth']);
+      const dobAndPhone = await as('ward.longbien')
+        .post('/api/v1/cases/search', { phone: '0912345678', dateOfBirth: '1985-03-04' })
+        .expect(200);
+      expect(dobAndPhone.body.items.find((i: { id: string }) => i.id === c.id).match).toEqual([
+        'dateOfBirth',
+        'phone',
+      ]);
+      const otherDob = await as('ward.longbien')
+        .post('/api/v1/cases/search', { phone: '0900000000', dateOfBirth: '1985-03-05' })
+        .expect(200);
+      expect(otherDob.body.items.map((i: { id: string }) => i.id)).not.toContain(c.id);
+      expect(
+        (await as('ward.bode').post('/api/v1/cases/search', { dateOfBirth: '1985-03-04' }).expect(200)).body
+          .items,
+      ).toEqual([]);
+      // A date changed by an update is found under the new date only.
+      await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: c.version, survivor: { dateOfBirth: '1985-03-06' } })
+        .expect(200);
+      const found = async (dateOfBirth: string) =>
+        (await as('ward.longbien').post('/api/v1/cases/search', { dateOfBirth }).expect(200)).body.items.map(
+          (i: { id: string }) => i.id,
+        );
+      expect(await found('1985-03-04')).not.toContain(c.id);
+      expect(await found('1985-03-06')).toContain(c.id);
     });
 
     it('warns of a likely duplicate at creation without blocking it', async () => {
@@ -477,6 +503,12 @@ describe('cases, consent and referrals (end to end)', () => {
         .post('/api/v1/cases/search', { fullName: c.survivor.fullName })
         .expect(200);
       expect(search.body.items.map((i: { id: string }) => i.id)).not.toContain(c.id);
+      // No blind index is left to find it by, the date of birth's alone included.
+      expect(
+        await t.app
+          .get(DataSource)
+          .query(`SELECT bi_name, bi_name_dob, bi_phone, bi_dob FROM cases WHERE id = $1`, [c.id]),
+      ).toEqual([{ bi_name: null, bi_name_dob: null, bi_phone: null, bi_dob: null }]);
       await as('admin').get(`/api/v1/cases/${c.id}`).expect(404);
     });
 

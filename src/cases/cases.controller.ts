@@ -111,9 +111,9 @@ export class CasesController {
     summary:
       'Find cases by survivor name, date of birth or phone through blind indexes (results never carry the name)',
     description:
-      'At least one of `fullName`, `dateOfBirth`, `phone`. A date of birth narrows a name search and is refused ' +
-      'on its own (400 on `dateOfBirth`): thousands of survivors share a birthday, and a search by it alone ' +
-      'would list them; there is no blind index of the date alone.',
+      'At least one of `fullName`, `dateOfBirth`, `phone`. With a name, a date of birth narrows it (both must ' +
+      'match); without one, the date matches on its own. Fields given together otherwise match any one of ' +
+      'them, and `match` says which did. 50 results at most, newest first.',
   })
   @ApiOkResponse({ type: CaseSearchView })
   @ApiTooManyRequestsResponse({ type: Problem, headers: RETRY_AFTER_HEADER })

@@ -6,11 +6,12 @@ import { IdentityModule } from '../identity/identity.module';
 import { CasesController } from './cases.controller';
 import { CasesRepository } from './cases.repository';
 import { CasesService } from './cases.service';
+import { DateOfBirthBackfill } from './date-of-birth-backfill.service';
 
 @Module({
   imports: [AuditModule, ConsentExpiryModule, DirectoryModule, IdentityModule],
   controllers: [CasesController],
-  providers: [CasesService, CasesRepository],
+  providers: [CasesService, CasesRepository, DateOfBirthBackfill],
   exports: [CasesService, CasesRepository],
 })
 export class CasesModule {}

@@ -72,6 +72,8 @@ export interface CaseBlindIndexes {
   name: BlindIndex | null;
   nameDob: BlindIndex | null;
   phone: BlindIndex | null;
+  /** The date of birth alone (searched without a name). */
+  dob: BlindIndex | null;
 }
 
 /** Subject field → SQL column, for the CASL → SQL translation of the case rules. */
@@ -285,8 +287,8 @@ export class CasesRepository {
       const province = p(c.provinceCode, 'text');
       return `INSERT INTO cases AS c (id, code, ward_code, province_code, reported_at, report_channel, risk_level,
            survivor_sex, age_group, child_vn, child_gbvims, gbv_type, forms, contexts, incident_date, enc_identity,
-           enc_contact, enc_incident, enc_perpetrator, enc_health, bi_name, bi_name_dob, bi_phone, created_by,
-           updated_by)
+           enc_contact, enc_incident, enc_perpetrator, enc_health, bi_name, bi_name_dob, bi_phone, bi_dob,
+           created_by, updated_by)
          SELECT ${p(c.id, 'uuid')}, next_case_code(${province}, ${p(c.codeYear, 'int')}), ${p(c.wardCode, 'text')},
                 ${province},
                 ${p(c.reportedAt, 'timestamptz')}, ${p(c.reportChannel, 'text')}, ${p(c.riskLevel, 'text')},
@@ -296,7 +298,7 @@ export class CasesRepository {
                 ${p(c.sections.contact ?? null, 'bytea')}, ${p(c.sections.incident ?? null, 'bytea')},
                 ${p(c.sections.perpetrator ?? null, 'bytea')}, ${p(c.sections.health ?? null, 'bytea')},
                 ${p(c.blind.name, 'bytea')}, ${p(c.blind.nameDob, 'bytea')}, ${p(c.blind.phone, 'bytea')},
-                ${createdBy}, ${createdBy}
+                ${p(c.blind.dob, 'bytea')}, ${createdBy}, ${createdBy}
            FROM ${gate}
          RETURNING ${TRIAGE_COLUMNS}`;
     };
@@ -403,16 +405,24 @@ export class CasesRepository {
   /**
    * Cases of the caller's scope whose blind indexes match; `nameMatch` says whether the name counted as a match.
    * A date of birth narrows a name: with both given, a name matches with the name+dob index, or, for a
-   * registration's duplicate warning (`unknownBirthMatches`), a case whose date of birth is not known.
+   * registration's duplicate warning (`unknownBirthMatches`), a case whose date of birth is not known. Without a
+   * name, the date matches on its own (`dob`), as a phone does.
    */
   async searchByBlindIndex(
     m: EntityManager,
     scope: SqlCondition,
-    probe: { name?: BlindIndex; nameDob?: BlindIndex; phone?: BlindIndex },
+    probe: { name?: BlindIndex; nameDob?: BlindIndex; phone?: BlindIndex; dob?: BlindIndex },
     opts: { unknownBirthMatches?: boolean } = {},
     limit = 50,
   ): Promise<
-    { id: string; code: string; wardCode: string; nameMatch: boolean; nameDob: boolean; phone: boolean }[]
+    {
+      id: string;
+      code: string;
+      wardCode: string;
+      nameMatch: boolean;
+      dobMatch: boolean;
+      phone: boolean;
+    }[]
   > {
     const where = positional(scope);
     const params: unknown[] = [...where.params];
@@ -429,11 +439,12 @@ export class CasesRepository {
       : opts.unknownBirthMatches && probe.name
         ? `(${nameDob} OR (${name()} AND c.bi_name_dob IS NULL))`
         : nameDob;
+    const dobAlone = probe.dob && !probe.name ? `c.bi_dob = ${p(probe.dob)}` : 'FALSE';
     const rows = await m.query<Raw[]>(
-      `SELECT DISTINCT c.id, c.code, c.ward_code, c.created_at, ${nameMatch} AS m_name, ${nameDob} AS m_name_dob,
-              ${phone} AS m_phone
+      `SELECT DISTINCT c.id, c.code, c.ward_code, c.created_at, ${nameMatch} AS m_name,
+              (${nameDob}) OR (${dobAlone}) AS m_dob, ${phone} AS m_phone
        FROM ${SCOPED_FROM}
-       WHERE (${where.sql}) AND ${NOT_SHREDDED} AND ((${nameMatch}) OR (${phone}))
+       WHERE (${where.sql}) AND ${NOT_SHREDDED} AND ((${nameMatch}) OR (${dobAlone}) OR (${phone}))
        ORDER BY c.created_at DESC, c.id
        LIMIT ${p(limit)}`,
       params,
@@ -443,7 +454,7 @@ export class CasesRepository {
       code: r.code as string,
       wardCode: r.ward_code as string,
       nameMatch: r.m_name as boolean,
-      nameDob: r.m_name_dob as boolean,
+      dobMatch: r.m_dob as boolean,
       phone: r.m_phone as boolean,
     }));
   }
@@ -495,6 +506,7 @@ export class CasesRepository {
       set('bi_name', changes.blind.name);
       set('bi_name_dob', changes.blind.nameDob);
       set('bi_phone', changes.blind.phone);
+      set('bi_dob', changes.blind.dob);
     }
     const result = await m.query<[unknown[], number]>(
       `UPDATE cases SET ${[...sets, 'version = version + 1', 'updated_at = now()', 'updated_by = $3'].join(', ')}
@@ -527,7 +539,7 @@ export class CasesRepository {
    */
   async markShredded(m: EntityManager, id: string, by: string): Promise<void> {
     await m.query(
-      `UPDATE cases SET shredded_at = now(), bi_name = NULL, bi_name_dob = NULL, bi_phone = NULL,
+      `UPDATE cases SET shredded_at = now(), bi_name = NULL, bi_name_dob = NULL, bi_phone = NULL, bi_dob = NULL,
               status = 'closed', closed_at = coalesce(closed_at, now()), closed_by = coalesce(closed_by, $2),
               version = version + 1, updated_at = now(), updated_by = $2
        WHERE id = $1`,

@@ -523,18 +523,19 @@ export class CasesService {
         'cần ít nhất một trong họ tên, ngày sinh, số điện thoại',
       );
     }
-    if (dto.dateOfBirth && !dto.fullName) {
-      // A date of birth alone would enumerate survivors by birthday: it only narrows a name (with a phone and no
-      // name it would be dropped, and the caller would believe it had narrowed the search).
-      throw fieldError('dateOfBirth', 'narrows a name search; give fullName too', 'chỉ dùng kèm họ tên');
-    }
-    const probe = {
+    // With a name, a date of birth narrows it (both must match); without one, the date matches on its own, as
+    // a phone does. Only the ward's officers search, and only their own cases, whose dates they may read.
+    const probe: CaseBlindIndexes = {
       name: dto.fullName ? this.safeIndex(() => this.blind.fullName(dto.fullName!), 'fullName') : null,
       nameDob:
         dto.fullName && dto.dateOfBirth
           ? this.safeIndex(() => this.blind.fullNameDob(dto.fullName!, dto.dateOfBirth!), 'fullName')
           : null,
       phone: dto.phone ? this.safeIndex(() => this.blind.phone(dto.phone!), 'phone') : null,
+      dob:
+        dto.dateOfBirth && !dto.fullName
+          ? this.safeIndex(() => this.blind.dateOfBirth(dto.dateOfBirth!), 'dateOfBirth')
+          : null,
     };
     // Counted once the request is valid: a client's mistake does not use up the caller's searches.
     if (!this.searchLimiter.take(p.userId)) {
@@ -758,14 +759,21 @@ export class CasesService {
     /** A registration's duplicate warning (searched before the new case is stored, so it is never among them). */
     opts: { registration?: boolean } = {},
   ): Promise<DuplicateMatchView[]> {
-    if (!probe.name && !probe.phone) return [];
+    // A registration's duplicate warning is by name (and date) or phone; a search may give the date alone.
+    const dob = opts.registration ? null : probe.dob;
+    if (!probe.name && !probe.phone && !dob) return [];
     const scope = accessibleWhere(ability, 'read', 'Case', CASE_COLUMNS);
     // A registration's duplicate warning also names an earlier case of that name whose date of birth was not
     // known (registered with an age only): it may well be the same person. A search narrows by the date.
     const rows = await this.cases.searchByBlindIndex(
       m,
       scope,
-      { name: probe.name ?? undefined, nameDob: probe.nameDob ?? undefined, phone: probe.phone ?? undefined },
+      {
+        name: probe.name ?? undefined,
+        nameDob: probe.nameDob ?? undefined,
+        phone: probe.phone ?? undefined,
+        dob: dob ?? undefined,
+      },
       { unknownBirthMatches: opts.registration === true },
     );
     return rows.map((r) => ({
@@ -774,17 +782,13 @@ export class CasesService {
       wardCode: r.wardCode,
       match: [
         ...(r.nameMatch ? (['fullName'] as const) : []),
-        ...(r.nameDob ? (['dateOfBirth'] as const) : []),
+        ...(r.dobMatch ? (['dateOfBirth'] as const) : []),
         ...(r.phone ? (['phone'] as const) : []),
       ],
     }));
   }
 
-  private blindIndexes(s: CaseSections): {
-    name: BlindIndex | null;
-    nameDob: BlindIndex | null;
-    phone: BlindIndex | null;
-  } {
+  private blindIndexes(s: CaseSections): CaseBlindIndexes {
     const name = s.identity?.fullName;
     const dob = s.identity?.dateOfBirth;
     const phone = s.contact?.phone;
@@ -793,6 +797,7 @@ export class CasesService {
       nameDob:
         name && dob ? this.safeIndex(() => this.blind.fullNameDob(name, dob), 'survivor.fullName') : null,
       phone: phone ? this.safeIndex(() => this.blind.phone(phone), 'survivor.phone') : null,
+      dob: dob ? this.safeIndex(() => this.blind.dateOfBirth(dob), 'survivor.dateOfBirth') : null,
     };
   }
 

@@ -26,11 +26,14 @@ export interface BlindIndexInputs {
   fullName: string;
   fullNameDob: { fullName: string; dateOfBirth: string };
   phone: string;
+  dateOfBirth: string;
 }
 
 /**
- * Protects searchable values: turns a name, name + date of birth or phone into a keyed, truncated BLAKE2b
- * of its canonical form, with a separate key per field, so equality search works without plaintext.
+ * Protects searchable values: turns a name, name + date of birth, phone or date of birth into a keyed,
+ * truncated BLAKE2b of its canonical form, with a separate key per field, so equality search works without
+ * plaintext. A date of birth alone has few values (some 40,000 in a century): its index hides the date from
+ * whoever lacks the key, not which cases share one.
  */
 export class BlindIndexService {
   constructor(
@@ -56,6 +59,10 @@ export class BlindIndexService {
     return this.compute('phone', phone);
   }
 
+  dateOfBirth(dateOfBirth: string): BlindIndex {
+    return this.compute('dateOfBirth', dateOfBirth);
+  }
+
   /** The canonical text that is hashed (for tests and diagnostics; never store or log it). */
   canonical<F extends BlindIndexField>(field: F, value: BlindIndexInputs[F]): string {
     let canonical: string;
@@ -72,6 +79,9 @@ export class BlindIndexService {
       }
       case 'phone':
         canonical = normalizePhone(value as BlindIndexInputs['phone']);
+        break;
+      case 'dateOfBirth':
+        canonical = normalizeDateOfBirth(value as BlindIndexInputs['dateOfBirth']);
         break;
       default: {
         const unknown: never = field;

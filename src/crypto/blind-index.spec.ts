@@ -6,6 +6,7 @@ import {
   normalizePhone,
 } from './blind-index.normalize';
 import { BLIND_INDEX_BITS, BlindIndexService } from './blind-index.service';
+import { BLIND_INDEX_FIELDS } from './crypto.types';
 import { CryptoFixture, cryptoErrorOf, givenCrypto } from './crypto.spec-helpers';
 
 const NFC = (s: string) => s.normalize('NFC');
@@ -172,6 +173,14 @@ describe('BlindIndexService', () => {
     expect(index.fullNameDob('Lê Thị Thuỷ', '2009-07-02').equals(a)).toBe(false);
   });
 
+  it('matches a date of birth alone across date formats', () => {
+    const a = index.dateOfBirth('2009-07-01');
+    expect(index.dateOfBirth(' 01/07/2009 ').equals(a)).toBe(true);
+    expect(index.dateOfBirth('2009-07-02').equals(a)).toBe(false);
+    // Hashed as the ISO date, under its own key (checked with the others below).
+    expect(index.canonical('dateOfBirth', '01/07/2009')).toBe('2009-07-01');
+  });
+
   it('matches phone formats', () => {
     expect(index.phone('+84 912 345 678').equals(index.phone('0912.345.678'))).toBe(true);
     expect(index.phone('0912345678').equals(index.phone('0912345679'))).toBe(false);
@@ -182,10 +191,8 @@ describe('BlindIndexService', () => {
     // Same canonical text for both fields, so only the per-field key can make them differ.
     expect(index.canonical('fullName', digits)).toBe(index.canonical('phone', digits));
     expect(index.fullName(digits).equals(index.phone(digits))).toBe(false);
-    const keys = (['fullName', 'fullNameDob', 'phone'] as const).map((f) =>
-      fixture.crypto.keys.blindIndexKey(f).toString('hex'),
-    );
-    expect(new Set(keys).size).toBe(3);
+    const keys = BLIND_INDEX_FIELDS.map((f) => fixture.crypto.keys.blindIndexKey(f).toString('hex'));
+    expect(new Set(keys).size).toBe(BLIND_INDEX_FIELDS.length);
   });
 
   it('is keyed: another installation (other root secret) gives other indexes', async () => {
@@ -207,5 +214,6 @@ describe('BlindIndexService', () => {
   it('refuses values with nothing searchable in them', async () => {
     expect(await cryptoErrorOf(() => index.fullName(' - . '))).toBe('crypto.invalid_input');
     expect(await cryptoErrorOf(() => index.fullNameDob('', '2009-07-01'))).toBe('crypto.invalid_input');
+    expect(await cryptoErrorOf(() => index.dateOfBirth('2009-02-30'))).toBe('crypto.invalid_input');
   });
 });

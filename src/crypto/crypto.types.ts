@@ -38,5 +38,5 @@ export const FIELD_CATEGORIES = [
 export type FieldCategory = (typeof FIELD_CATEGORIES)[number];
 
 /** Searchable fields; each has its own blind-index key. */
-export const BLIND_INDEX_FIELDS = ['fullName', 'fullNameDob', 'phone'] as const;
+export const BLIND_INDEX_FIELDS = ['fullName', 'fullNameDob', 'phone', 'dateOfBirth'] as const;
 export type BlindIndexField = (typeof BLIND_INDEX_FIELDS)[number];

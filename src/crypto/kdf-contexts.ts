@@ -10,7 +10,7 @@ export const KDF = {
   kek: { context: 'havenKEK' },
   blindIndex: {
     context: 'havenBIX',
-    ids: { fullName: 1, fullNameDob: 2, phone: 3 } satisfies Record<BlindIndexField, number>,
+    ids: { fullName: 1, fullNameDob: 2, phone: 3, dateOfBirth: 4 } satisfies Record<BlindIndexField, number>,
   },
   auditChain: { context: 'havenAUD', id: 1 },
   checkpointSigning: { context: 'havenCKP', id: 1 },

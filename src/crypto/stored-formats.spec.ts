@@ -78,6 +78,7 @@ describe('keys derived from the root secret (known answers)', () => {
     expect(index.fullName('Nguyễn Thị Hoà').toString('hex')).toBe('52e5ea7d');
     expect(index.fullNameDob('Nguyễn Thị Hoà', '2009-07-01').toString('hex')).toBe('d3fbbf1a');
     expect(index.phone('0912 345 678').toString('hex')).toBe('70dcf55c');
+    expect(index.dateOfBirth('2009-07-01').toString('hex')).toBe('c4eae9c5');
     expect(keys.auditChainMac(Buffer.alloc(32), Buffer.from('1;2:42~', 'utf8')).toString('hex')).toBe(
       '94fd666f4abdd2ce7c49fdafca5b74a21bf24eec755b4d65e58a86559cb9a254',
     );

@@ -31,7 +31,8 @@ export class SearchCasesDto {
 
   @ApiPropertyOptional({
     example: '2010-05-17',
-    description: 'narrows a fullName search (the name and this date must both match); 400 without fullName',
+    description:
+      'with fullName, narrows it (the name and this date must both match); without it, matches on its own',
   })
   @IsOptional()
   @IsCalendarDate()
