@@ -47,6 +47,8 @@ const NO_REQUEST: AuditRequestMeta = {};
 
 /** Attempts at an entry whose stripe head moved under it (another instance, a rollback) before giving up. */
 const APPEND_ATTEMPTS = 5;
+/** The account id of a sign-in on an unknown username (recordSignIn): no account has it (ids are random). */
+const NO_ACCOUNT = '00000000-0000-0000-0000-000000000000';
 /** How long an entry waits for a free stripe when every one is held by an open transaction of this process. */
 const STRIPE_WAIT_MS = 2_000;
 
@@ -331,7 +333,9 @@ export class AuditService implements EntitySubscriberInterface {
    */
   async recordSignIn(attempt: SignInAttempt, manager?: EntityManager): Promise<AuditRecorded> {
     const write = async (m: EntityManager, holder: StripeHolder): Promise<AuditRecorded> => {
-      const actor = attempt.userId ? await this.accountActor(m, attempt.userId) : null;
+      // An unknown username looks its account up too (an id no account has): the refusal is written before
+      // the 401 goes out, and a statement fewer would answer an unknown username a little sooner.
+      const actor = await this.accountActor(m, attempt.userId ?? NO_ACCOUNT);
       const entry: AuditEntryInput = {
         action: attempt.outcome === 'allowed' ? 'auth.login' : 'auth.login_failed',
         outcome: attempt.outcome,
