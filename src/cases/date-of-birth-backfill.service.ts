@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import { LOGGER } from '../common/logging/logger.module';
 import { BlindIndexService } from '../crypto/blind-index.service';
-import { CryptoError, isCryptoError } from '../crypto/crypto.errors';
+import { CryptoError } from '../crypto/crypto.errors';
 import { joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import { DataKeyService } from '../crypto/data-key.service';
 import { FieldEncryptionService } from '../crypto/field-encryption.service';
@@ -12,28 +12,33 @@ import { openSections } from './case-sections';
 import { CASE_OWNER } from './cases.service';
 
 const BATCH = 200;
+/** How often a running service looks for cases left without the index (see the class comment). */
+const AGAIN_EVERY_MS = 10 * 60 * 1000;
 
 export interface BackfillResult {
   /** Cases whose date-of-birth index was written. */
   filled: number;
-  /** Cases left as they were: their key or identity could not be opened (they are tried again at the next start). */
+  /** Cases left as they were: their key or identity could not be opened (tried again at the next run). */
   failed: number;
 }
 
 /**
  * Fills the date-of-birth index (`bi_dob`) of the cases registered before it existed (migration
  * DateOfBirthIndex): their date is only inside `enc_identity`, which a migration, holding no keys, cannot open.
- * Runs after each start, in the background, a batch at a time; the partial index `cases_bi_dob_pending_idx`
- * finds what is left at once (nothing, once done). Each batch locks its rows with SKIP LOCKED: a case being
- * changed is left to that change, which writes its own index, and another instance takes other rows. The index
- * is written without a new version or `updated_at`: nobody changed the case. Not on the access log: no person
- * reads anything, the date is opened in memory to be hashed, as a registration does (docs/audit.md). Stops
- * between batches when the service shuts down.
+ * Runs in the background after each start and again every 10 minutes, a batch at a time; the partial index
+ * `cases_bi_dob_pending_idx` finds what is left at once (nothing, once done). Each batch locks its rows with
+ * SKIP LOCKED: a case locked by a change or by another instance's batch is passed over, and taken at the next
+ * run (as is a case an instance of the previous version registered during a rolling deploy). The index is
+ * written without a new version or `updated_at`: nobody changed the case. A case that cannot be opened is
+ * counted, logged without anything of it, and tried again at the next run; it stops nothing. Not on the access
+ * log: no person reads anything, the date is opened in memory to be hashed, as a registration does
+ * (docs/audit.md). Stops between batches when the service shuts down.
  */
 @Injectable()
 export class DateOfBirthBackfill implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private stopping = false;
   private running?: Promise<BackfillResult>;
+  private timer?: NodeJS.Timeout;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -44,15 +49,28 @@ export class DateOfBirthBackfill implements OnApplicationBootstrap, BeforeApplic
   ) {}
 
   onApplicationBootstrap(): void {
-    this.running = this.run().catch((e: unknown) => {
-      this.logger.warn({ err: e }, 'date-of-birth index backfill stopped; it resumes at the next start');
-      return { filled: 0, failed: 0 };
-    });
+    this.runInBackground();
+    this.timer = setInterval(() => this.runInBackground(), AGAIN_EVERY_MS);
+    this.timer.unref();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
     this.stopping = true;
     await this.running;
+  }
+
+  /** A run, unless one is still going. */
+  private runInBackground(): void {
+    if (this.running || this.stopping) return;
+    this.running = this.run()
+      .catch((e: unknown) => {
+        this.logger.warn({ err: e }, 'date-of-birth index backfill stopped; it resumes at its next run');
+        return { filled: 0, failed: 0 };
+      })
+      .finally(() => {
+        this.running = undefined;
+      });
   }
 
   /** Fills what is left, batch by batch, each row once per run (a row that fails is passed over until the next). */
@@ -70,7 +88,7 @@ export class DateOfBirthBackfill implements OnApplicationBootstrap, BeforeApplic
       this.logger[total.failed > 0 ? 'warn' : 'info'](
         { filled: total.filled, failed: total.failed },
         total.failed > 0
-          ? 'date-of-birth index backfill: some cases could not be opened; tried again at the next start'
+          ? 'date-of-birth index backfill: some cases could not be opened; tried again at the next run'
           : 'date-of-birth index backfill done',
       );
     }
@@ -102,8 +120,9 @@ export class DateOfBirthBackfill implements OnApplicationBootstrap, BeforeApplic
         if (dob === null) continue;
         indexes.push(Buffer.from(this.blind.dateOfBirth(dob)));
         ids.push(id);
-      } catch (e) {
-        if (!isCryptoError(e)) throw e;
+      } catch {
+        // Not opened (a key or a ciphertext that does not open, a date that is not one): counted, and tried again
+        // at the next run; the others go on.
         failed++;
       }
     }
