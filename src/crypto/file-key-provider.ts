@@ -52,23 +52,41 @@ export class FileKeyProvider extends LocalKeyringProvider {
   }
 
   async addKekVersion(vet?: (next: KekRef) => Promise<void>): Promise<KekRef> {
-    const { keyring, added } = await settle(() => withNewKekVersion(this.read()));
+    const current = await settle(() => this.readKeyring());
+    const { keyring, added } = withNewKekVersion(current.keyring);
     const next = { kekId: keyring.kekId, version: added.version };
     await vet?.(next);
     return settle(() => {
+      // Written over the keyring it was computed from only: a change of the file while `vet` ran is not undone.
+      const st = this.statOrNull();
+      if (!st || stampOf(st) !== current.stamp) {
+        throw new CryptoError(
+          'crypto.config',
+          `key file ${this.path} changed while the new version was checked: nothing was written; run keys:rotate again`,
+        );
+      }
       replaceFile(this.path, serializeKeyring(keyring));
       this.replaceKeyring(this.read());
       return next;
     });
   }
 
+  /** The keyring file's contents, now held as the provider's (its stamp noted for refresh()). */
   private read(): Keyring {
+    const { keyring, stamp } = this.readKeyring();
+    this.stamp = stamp;
+    return keyring;
+  }
+
+  /** The keyring file's contents and stamp, without changing what the provider holds. */
+  private readKeyring(): { keyring: Keyring; stamp: string } {
     const st = this.statOrNull();
     if (!st) throw new CryptoError('crypto.config', `key file ${this.path} has disappeared`);
     this.checkPrivate(this.path, 'file', '600');
-    const keyring = parseKeyMaterial(readFileSync(this.path, 'utf8'), this.path, this.sodium);
-    this.stamp = stampOf(st);
-    return keyring;
+    return {
+      keyring: parseKeyMaterial(readFileSync(this.path, 'utf8'), this.path, this.sodium),
+      stamp: stampOf(st),
+    };
   }
 
   private statOrNull(): ReturnType<typeof statSync> | null {

@@ -115,6 +115,29 @@ describe('key providers', () => {
       expect(await provider.activeKek()).toEqual({ kekId: 'haven-kek', version: 2 });
     });
 
+    it('does not write over a keyring that changed while the new version was vetted', async () => {
+      const dir = dataDir();
+      const provider = await createKeyProvider({ dataDir: dir, production: false });
+      const other = await createKeyProvider({ dataDir: dir, production: false });
+      const file = join(dir, 'keys', 'keyring.json');
+      let written = Buffer.alloc(0);
+      const err = await provider
+        .addKekVersion(async () => {
+          await other.addKekVersion(); // another rotation wrote v2 meanwhile
+          written = readFileSync(file);
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CryptoError);
+      expect((err as CryptoError).code).toBe('crypto.config');
+      expect((err as CryptoError).message).toMatch(/changed while the new version was checked/);
+      expect(readFileSync(file).equals(written)).toBe(true); // the other's v2 stays
+      // The provider still knows the file changed: it reads the other's v2 when it next looks.
+      await provider.refresh();
+      expect(await provider.activeKek()).toEqual(await other.activeKek());
+      const wrapped = await other.wrapDek(await other.activeKek(), randomBytes(32), context);
+      await expect(provider.unwrapDek(await other.activeKek(), wrapped, context)).resolves.toHaveLength(32);
+    });
+
     it('unwrap fails with coded errors for an unknown KEK version or a different context', async () => {
       const provider = await createKeyProvider({ dataDir: dataDir(), production: false });
       const kek = await provider.activeKek();
