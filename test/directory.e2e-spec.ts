@@ -305,18 +305,18 @@ describe('directory and account administration (end to end)', () => {
       await as(admin)
         .post('/api/v1/organizations', { name: 'X', sector: 'army', serviceArea: {} })
         .expect(400);
-      // Each refusal of the service is on record with its reason (the malformed body, refused before it, is
-      // not: it names no organisation and asks nothing of one).
+      // Each refusal of the service is on record with its reason, in the provinces the area named (the
+      // malformed body, refused before it, is not: it names no organisation and asks nothing of one).
       const refused = await t.app
         .get(DataSource)
-        .query<{ reason: string }[]>(
-          `SELECT reason FROM audit_events WHERE action = 'organization.create' AND outcome = 'denied' ORDER BY seq DESC LIMIT 4`,
+        .query<{ reason: string; jurisdictions: string[] }[]>(
+          `SELECT reason, jurisdictions FROM audit_events WHERE action = 'organization.create' AND outcome = 'denied' ORDER BY seq DESC LIMIT 4`,
         );
-      expect(refused.map((r) => r.reason).reverse()).toEqual([
-        'unprocessable',
-        'unprocessable',
-        'unprocessable',
-        'organization.name_taken',
+      expect(refused.reverse()).toEqual([
+        { reason: 'unprocessable', jurisdictions: ['01'] },
+        { reason: 'unprocessable', jurisdictions: [] },
+        { reason: 'unprocessable', jurisdictions: ['01', '31'] },
+        { reason: 'organization.name_taken', jurisdictions: ['01'] },
       ]);
     });
 

@@ -24,6 +24,9 @@ import {
 import { Organization, ServiceScope } from './organization.entity';
 import { ORGANIZATION_COLUMNS, OrganizationsRepository, servesCommuneSql } from './organizations.repository';
 
+/** At most this many provinces on a refused creation's entry (a list of communes may name many). */
+const MAX_REFUSAL_PROVINCES = 8;
+
 interface ResolvedArea {
   scope: ServiceScope;
   provinceCode: string;
@@ -71,14 +74,26 @@ export class OrganizationsService {
 
   /**
    * A refusal (a name taken in the province, an unknown unit, not allowed) is on record too, as
-   * `organization.create` denied with the error's code as its reason.
+   * `organization.create` denied with the error's code as its reason, in the province(s) the area named.
    */
   create(dto: CreateOrganizationDto, caller: Principal, ability: AppAbility): Promise<OrganizationView> {
     return this.audit.refusalsOnRecord(
       caller,
-      { action: 'organization.create', resourceType: 'organization' },
+      async () => ({
+        action: 'organization.create',
+        resourceType: 'organization',
+        subjectProvinces: await this.provincesNamed(dto.serviceArea),
+      }),
       () => this.createOrganization(dto, caller, ability),
     );
+  }
+
+  /** The provinces a requested service area names: its province, or those of its known communes. */
+  private async provincesNamed(area: ServiceAreaDto): Promise<string[]> {
+    if (area.provinceCode !== undefined) return [area.provinceCode];
+    const communes = await this.units.findByCodes(area.communeCodes ?? []);
+    const provinces = communes.flatMap((u) => (u.provinceCode ? [u.provinceCode] : []));
+    return [...new Set(provinces)].sort().slice(0, MAX_REFUSAL_PROVINCES);
   }
 
   private async createOrganization(
