@@ -47,20 +47,22 @@ export async function createHavenApp(
   app.set('trust proxy', config.trustProxy.length > 0 ? [...config.trustProxy] : false);
   app.use(requestContextMiddleware);
   app.use(createHttpLogger(logger));
-  app.use(
+  // The API serves JSON, which loads nothing: its answers allow nothing. Only Swagger UI (/docs) needs
+  // scripts, inline ones included, and styles of its own origin.
+  const hardened = (useDefaults: boolean, directives: Record<string, string[]>) =>
     helmet({
-      // The API serves JSON; only Swagger UI at /docs needs inline scripts and styles of its own origin.
-      contentSecurityPolicy: {
-        directives: {
-          defaultSrc: ["'self'"],
-          scriptSrc: ["'self'", "'unsafe-inline'"],
-          styleSrc: ["'self'", "'unsafe-inline'"],
-          imgSrc: ["'self'", 'data:'],
-          frameAncestors: ["'none'"],
-        },
-      },
+      contentSecurityPolicy: { useDefaults, directives: { ...directives, frameAncestors: ["'none'"] } },
       crossOriginResourcePolicy: { policy: 'same-origin' },
-    }),
+    });
+  const api = hardened(false, { defaultSrc: ["'none'"] });
+  const docs = hardened(true, {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'", "'unsafe-inline'"],
+    styleSrc: ["'self'", "'unsafe-inline'"],
+    imgSrc: ["'self'", 'data:'],
+  });
+  app.use((req: Request, res: Response, next: NextFunction) =>
+    (req.path === '/docs' || req.path.startsWith('/docs/') ? docs : api)(req, res, next),
   );
   // Nothing Haven answers may be kept by a browser or a proxy cache: case data, tokens and the log alike.
   app.use((_req: Request, res: Response, next: NextFunction) => {

@@ -376,7 +376,11 @@ describe('HTTP hardening', () => {
     expect(res.headers['x-powered-by']).toBeUndefined();
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['strict-transport-security']).toMatch(/max-age=/);
-    expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(res.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'");
+    // Only the API's documentation page runs scripts (Swagger UI's own, inline ones included).
+    const docs = await request(t.app.getHttpServer()).get('/docs/').expect(200);
+    expect(docs.headers['content-security-policy']).toContain("script-src 'self' 'unsafe-inline'");
+    expect(docs.headers['content-security-policy']).toContain("frame-ancestors 'none'");
   });
 
   it('forbids caching of every answer: data, problems and errors raised before routing', async () => {
