@@ -574,6 +574,37 @@ describe('access log (end to end)', () => {
     ]);
   });
 
+  it('a burst within one hour is caught wherever it starts; reads further apart than the windows are not', async () => {
+    const ward = user(ids.wardHaiphong, ['10507']);
+    const many = async (day: string) =>
+      (await get('haiphong', `anomalies?from=${day}&to=${day}T23:59:59Z`).expect(200)).body.items
+        .filter(
+          (i: { rule: string; actorId: string }) => i.rule === 'many_cases' && i.actorId === ids.wardHaiphong,
+        )
+        .map((i: { count: number; windowStart: string }) => [i.count, i.windowStart]);
+    // Wednesday 4 November 2026: 19 cases at 10:29 and 19 at 11:01 in Hanoi, 38 in 32 minutes. One-hour windows
+    // on the hour and on the half hour each held 19 of them.
+    await readsAt(ward, 19, Date.parse('2026-11-04T03:29:00.000Z'), 2_000, {
+      provinceCode: '31',
+      casePrefix: '0d',
+    });
+    await readsAt(ward, 19, Date.parse('2026-11-04T04:01:00.000Z'), 2_000, {
+      provinceCode: '31',
+      casePrefix: '0e',
+    });
+    expect(await many('2026-11-04')).toEqual([[38, '2026-11-04T03:00:00.000Z']]);
+    // Thursday 5 November: 19 at 13:00 and 19 at 14:31, more than 90 minutes apart: no window holds 20.
+    await readsAt(ward, 19, Date.parse('2026-11-05T06:00:00.000Z'), 2_000, {
+      provinceCode: '31',
+      casePrefix: '0d',
+    });
+    await readsAt(ward, 19, Date.parse('2026-11-05T07:31:00.000Z'), 2_000, {
+      provinceCode: '31',
+      casePrefix: '0e',
+    });
+    expect(await many('2026-11-05')).toEqual([]);
+  });
+
   it('looks at a period of at most 31 days that ends after it starts', async () => {
     await get('hanoi', 'anomalies?from=2026-10-01&to=2026-11-01').expect(200);
     const long = await get('hanoi', 'anomalies?from=2026-10-01&to=2026-11-02').expect(400);

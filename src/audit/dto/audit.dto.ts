@@ -204,7 +204,8 @@ export class AnomalyView {
   count!: number;
   @ApiProperty({
     format: 'date-time',
-    description: 'Start of the window it happened in: the hour, the day, or the moment of the reset',
+    description:
+      'Start of the window it happened in: of 90 minutes (the hourly rules), the day, or the moment of the reset',
   })
   windowStart!: string;
   @ApiProperty({ format: 'date-time' }) firstAt!: string;
