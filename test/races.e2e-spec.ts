@@ -168,6 +168,56 @@ describe('concurrent changes', () => {
     expect(row.status).toBe('pending');
   });
 
+  it('a referral that waited for its case is decided and timed as of when it got it, not when its transaction began', async () => {
+    const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
+    /** ward.longbien's referral of a new case, made while another transaction holds the case: `whileHeld` runs then. */
+    const referWhileHeld = async (whileHeld: (consentId: string, holder: Client) => Promise<void>) => {
+      const caseId = await newCase();
+      const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      });
+      const holder = new Client({ connectionString: t.db.url });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM cases WHERE id = $1 FOR UPDATE', [caseId]);
+        const referring = refer(caseId, police, consentId);
+        await someoneWaitsForALockHere();
+        await whileHeld(consentId, holder);
+        await holder.query('COMMIT');
+        return { caseId, answer: await referring };
+      } finally {
+        await holder.query('ROLLBACK').catch(() => undefined);
+        await holder.end();
+      }
+    };
+    // The consent ends while the referral waits: refused (422), nothing made.
+    const ended = await referWhileHeld(async (consentId) => {
+      await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '1 second' WHERE id = $1`, [
+        consentId,
+      ]);
+      await new Promise((r) => setTimeout(r, 1_500));
+    });
+    expect(ended.answer.status).toBe(422);
+    expect(await sql(`SELECT 1 FROM referrals WHERE case_id = $1`, [ended.caseId])).toEqual([]);
+    // Made once it got the case: created then, and due from then.
+    let released = 0;
+    const made = await referWhileHeld(async (_consentId, holder) => {
+      await new Promise((r) => setTimeout(r, 300));
+      released = (await holder.query<{ at: Date }>('SELECT clock_timestamp() AS at')).rows[0].at.getTime();
+    });
+    expect(made.answer.status).toBe(201);
+    const [row] = await sql<{ created_at: Date; due_at: Date }>(
+      `SELECT created_at, due_at FROM referrals WHERE id = $1`,
+      [made.answer.body.id],
+    );
+    expect(row.created_at.getTime()).toBeGreaterThanOrEqual(released);
+    expect(Date.parse(made.answer.body.dueAt)).toBe(row.due_at.getTime());
+  });
+
   it('a referral made while its organisation changes sector is revoked with the others its old sector’s consent gave', async () => {
     const org = await organizationIn('Công an thử đồng thời A (giả định)', 'police', ['00145']);
     const caseId = await newCase();

@@ -144,7 +144,7 @@ export interface NewReferralRow {
   consentId: string;
   services: ReferralService[];
   urgency: Urgency;
-  /** Due this many minutes after its creation, which is the database's now(). */
+  /** Due this many minutes after its creation, which is the database's clock when it is inserted. */
   dueMinutes: number;
   encNote: Buffer | null;
   createdBy: string;
@@ -256,15 +256,16 @@ export class ReferralsRepository {
    */
   gatedInsert(r: NewReferralRow): GatedWrite {
     // Created and due by the database's clock, as its moves and revocations are timed: instances whose clocks
-    // differ still write one timeline.
+    // differ still write one timeline. As of the insert (clock_timestamp), not of the transaction's start: the
+    // creation held the case and its consent first, and may have waited for them.
     return (gate, p) =>
       `INSERT INTO referrals AS r (id, case_id, organization_id, consent_id, services, urgency, due_at, enc_note,
            created_by, created_at, updated_at)
          SELECT ${p(r.id, 'uuid')}, ${p(r.caseId, 'uuid')}, ${p(r.organizationId, 'uuid')}, ${p(r.consentId, 'uuid')},
                 ${p(r.services, 'text[]')}, ${p(r.urgency, 'text')},
-                now() + make_interval(mins => ${p(r.dueMinutes, 'int')}),
-                ${p(r.encNote, 'bytea')}, ${p(r.createdBy, 'uuid')}, now(), now()
-           FROM ${gate}
+                t.at + make_interval(mins => ${p(r.dueMinutes, 'int')}),
+                ${p(r.encNote, 'bytea')}, ${p(r.createdBy, 'uuid')}, t.at, t.at
+           FROM ${gate} CROSS JOIN (SELECT clock_timestamp() AS at) t
          RETURNING ${OWN_COLUMNS}`;
   }
 

@@ -114,9 +114,11 @@ export class ReferralsService {
           en: 'No such organisation.',
           vi: 'Không có tổ chức này.',
         });
-      // Whether the consent is still active is the database's call (consentActiveSql), not this instance's clock.
-      // And whether its ground fits the survivor's age as the case now records it (consents made before a rule
-      // or a correction of the age).
+      // Whether the consent is still active is the database's call (consentActiveSql), not this instance's clock,
+      // as of now that the case, the organisation and the consent are held (a create that waited behind a change
+      // of the case is timed after it, as a move is, not when its transaction began). And whether its ground
+      // fits the survivor's age as the case now records it (consents made before a rule or a correction of the
+      // age).
       const [consent] = await m.query<
         {
           organization_id: string | null;
@@ -126,10 +128,13 @@ export class ReferralsService {
           fits_age: boolean;
         }[]
       >(
-        `SELECT cs.organization_id, cs.sector, cs.categories, ${consentActiveSql('cs')} AS active,
+        `WITH held AS (
+           SELECT cs.id FROM consents cs WHERE cs.id = $1 AND cs.case_id = $2 FOR SHARE OF cs
+         )
+         SELECT cs.organization_id, cs.sector, cs.categories,
+                ${consentActiveSql('cs', '(SELECT clock_timestamp())')} AS active,
                 ${consentFitsAgeSql('cs', 'c')} AS fits_age
-           FROM consents cs JOIN cases c ON c.id = cs.case_id
-          WHERE cs.id = $1 AND cs.case_id = $2 FOR SHARE OF cs`,
+           FROM held JOIN consents cs ON cs.id = held.id JOIN cases c ON c.id = cs.case_id`,
         [dto.consentId, caseId],
       );
       // A consent names the organisation, or gives a sector: then only that sector's organisations serving the
