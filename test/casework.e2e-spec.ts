@@ -1430,6 +1430,42 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(after.status).toBe('revoked');
     });
 
+    it('a close does not take over a referral whose consent had already expired: that one ended with its consent', async () => {
+      const c = await newCase();
+      const expiring = await consentForAnHour(c.id);
+      const expired = await refer(c.id, police, expiring);
+      await as('police.longbien').post(`/api/v1/referrals/${expired.id}/accept`).expect(200);
+      const live = await refer(
+        c.id,
+        health,
+        await consent(c.id, { organizationId: health, categories: ['health'], givenBy: 'survivor' }),
+      );
+      await expireNow(expiring); // not swept yet: nothing has looked since
+      const closed = await as('ward.longbien')
+        .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
+        .expect(200);
+      expect(closed.body.revokedReferralIds).toEqual([live.id]);
+      const db = t.app.get(DataSource);
+      expect(
+        await db.query(`SELECT id, revoke_cause FROM referrals WHERE case_id = $1 ORDER BY revoke_cause`, [
+          c.id,
+        ]),
+      ).toEqual([
+        { id: live.id, revoke_cause: 'case_closed' },
+        { id: expired.id, revoke_cause: 'consent_expired' },
+      ]);
+      // The system's revocation, inside the close that noticed it.
+      const [revocation] = await db.query(
+        `SELECT actor_id, reason, request_id FROM audit_events WHERE action = 'referral.revoke' AND resource_id = $1`,
+        [expired.id],
+      );
+      expect(revocation).toEqual({
+        actor_id: null,
+        reason: 'referral.consent_expired',
+        request_id: closed.header['x-request-id'],
+      });
+    });
+
     it('closing a case ends its referrals: its providers see nothing of it from then on', async () => {
       const c = await newCase();
       const consentId = await consentForAnHour(c.id);

@@ -52,7 +52,9 @@ export async function lockLiveReferrals(
 /**
  * Revokes the live referrals `where` selects (over alias `r`, with the case as `c`; its parameters from $1 on),
  * each with its access-log entry; returns their ids. Shared by the ends of a referral's ground: its consent,
- * its case, its organisation.
+ * its case, its organisation. Those among them whose consent had already expired (not yet swept: access
+ * decisions took them as revoked since) are revoked for that, by the system, and are not among the ids: a
+ * case's close or an organisation's change did not end them, and their history says when their ground ended.
  */
 export async function revokeReferrals(
   m: EntityManager,
@@ -64,6 +66,17 @@ export async function revokeReferrals(
 ): Promise<string[]> {
   const actor = 'system' in by ? null : by;
   await lockLiveReferrals(m, where, params);
+  if (cause !== 'consent_expired' && cause !== 'consent_withdrawn') {
+    await revokeReferrals(
+      m,
+      audit,
+      `(${where}) AND EXISTS (SELECT 1 FROM consents cs WHERE cs.id = r.consent_id AND cs.withdrawn_at IS NULL
+          AND cs.expires_at <= (SELECT clock_timestamp()))`,
+      params,
+      'consent_expired',
+      { system: true, request: by.request ?? {} },
+    );
+  }
   const n = params.length;
   const [rows] = await m.query<
     [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
