@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -457,6 +457,25 @@ describe('two service instances on one database', () => {
     ]);
     expect(cliB.code).toBe(0);
     expect(cliB.result.ok).toBe(true);
+    // An off-host copy named but not there (a mount that failed, a mistyped path), or empty: an error (2), not
+    // an "ok" from the database's own checkpoints alone.
+    const empty = join(inst.a!.dataDir, 'empty-checkpoints.jsonl');
+    writeFileSync(empty, '');
+    for (const path of [join(inst.a!.dataDir, 'no-such-copy.jsonl'), empty]) {
+      const run = launch(
+        {
+          DATABASE_URL: db.url,
+          HAVEN_MASTER_KEY: masterKey,
+          HAVEN_DATA_DIR: inst.a!.dataDir,
+          LOG_LEVEL: 'warn',
+        },
+        AUDIT_VERIFY_CLI,
+        ['--checkpoints', path],
+      );
+      expect(await run.exited).toBe(2);
+      expect(run.output()).toContain(`--checkpoints ${path}: no such file, or no checkpoint in it`);
+      expect(run.output()).not.toMatch(/"ok":true/);
+    }
     // The built worker threads (compiled JavaScript, as in production) give the same answer.
     const threads = await verifyCli(inst.a!.dataDir, masterKey, [
       '--workers',

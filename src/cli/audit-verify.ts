@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
   assertExistingDataDir(config, { keys: true, database: true });
   const crypto = await createCryptoServices(cryptoOptionsFrom(config, warnOnStderr));
   const fileCheckpoint = values.checkpoints
-    ? readLastLine(resolve(values.checkpoints))
+    ? offHostCheckpoint(resolve(values.checkpoints))
     : new CheckpointFile(checkpointDir(config.dataDir)).latest();
 
   const { url, stop } = await toolDatabase(config);
@@ -85,6 +85,17 @@ function positiveInteger(value: string | undefined, flag: string): number | unde
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer`);
   return n;
+}
+
+/**
+ * The newest checkpoint of a file named on the command line: one must be there. A copy kept out of the database's
+ * reach is what shows a tail cut and the head moved back; a missing or empty one (a mount that failed, a
+ * mistyped path) would leave the check against the database's own checkpoints alone, and say "ok" all the same.
+ */
+function offHostCheckpoint(path: string): unknown {
+  const last = readLastLine(path);
+  if (last === null) throw new Error(`--checkpoints ${path}: no such file, or no checkpoint in it`);
+  return last;
 }
 
 runTool('audit:verify', () => main(process.argv.slice(2)), { failureCode: 2 });
