@@ -390,7 +390,11 @@ interface AnomalyRow {
   seqs: string[];
 }
 
-/** A query's `from`/`to` (validated: IsDateOrInstant); a bare date is that day's start in Vietnam, as in reports. */
+/**
+ * A query's `from`/`to` (validated: IsDateOrInstant); a bare date is that day's start in Vietnam (00:00 +07).
+ * `to` is exclusive, so `to=2026-11-30` ends as 30 November begins: unlike a report's period, whose `to` day is
+ * included (report-period.ts). Documented so on the query's parameters.
+ */
 const DAY_MS = 24 * 3600 * 1000;
 /** The longest period /audit/anomalies looks at in one request. */
 export const ANOMALY_SPAN_DAYS = 31;
