@@ -582,26 +582,20 @@ describe('access log (end to end)', () => {
           (i: { rule: string; actorId: string }) => i.rule === 'many_cases' && i.actorId === ids.wardHaiphong,
         )
         .map((i: { count: number; windowStart: string }) => [i.count, i.windowStart]);
+    /** 19 distinct cases read from each of two instants, 2 s apart (38 cases in all). */
+    const twoBursts = async (...starts: [string, string]) => {
+      for (const [i, start] of starts.entries())
+        await readsAt(ward, 19, Date.parse(start), 2_000, {
+          provinceCode: '31',
+          casePrefix: ['0d', '0e'][i],
+        });
+    };
     // Wednesday 4 November 2026: 19 cases at 10:29 and 19 at 11:01 in Hanoi, 38 in 32 minutes. One-hour windows
     // on the hour and on the half hour each held 19 of them.
-    await readsAt(ward, 19, Date.parse('2026-11-04T03:29:00.000Z'), 2_000, {
-      provinceCode: '31',
-      casePrefix: '0d',
-    });
-    await readsAt(ward, 19, Date.parse('2026-11-04T04:01:00.000Z'), 2_000, {
-      provinceCode: '31',
-      casePrefix: '0e',
-    });
+    await twoBursts('2026-11-04T03:29:00.000Z', '2026-11-04T04:01:00.000Z');
     expect(await many('2026-11-04')).toEqual([[38, '2026-11-04T03:00:00.000Z']]);
     // Thursday 5 November: 19 at 13:00 and 19 at 14:31, more than 90 minutes apart: no window holds 20.
-    await readsAt(ward, 19, Date.parse('2026-11-05T06:00:00.000Z'), 2_000, {
-      provinceCode: '31',
-      casePrefix: '0d',
-    });
-    await readsAt(ward, 19, Date.parse('2026-11-05T07:31:00.000Z'), 2_000, {
-      provinceCode: '31',
-      casePrefix: '0e',
-    });
+    await twoBursts('2026-11-05T06:00:00.000Z', '2026-11-05T07:31:00.000Z');
     expect(await many('2026-11-05')).toEqual([]);
   });
 

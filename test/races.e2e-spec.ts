@@ -109,14 +109,8 @@ describe('concurrent changes', () => {
     jest.restoreAllMocks();
   });
 
-  /**
-   * A referral to the police of Long Biên (under a consent for an hour), held by another transaction (as a
-   * case's close or another move would hold it) while police.longbien's accept waits for it: `whileHeld` runs
-   * then, and the accept's answer comes once the holder commits.
-   */
-  async function acceptAfterAWait(
-    whileHeld: (held: { referral: string; consentId: string; holder: Client }) => Promise<void>,
-  ): Promise<{ referral: string; accepted: request.Response }> {
+  /** A new case of ward.longbien with a survivor's consent to the police of Long Biên for an hour. */
+  async function caseWithConsent(): Promise<{ police: string; caseId: string; consentId: string }> {
     const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
     const caseId = await newCase();
     const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
@@ -125,89 +119,107 @@ describe('concurrent changes', () => {
       givenBy: 'survivor',
       expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
     });
-    const referral = (await refer(caseId, police, consentId)).body.id as string;
+    return { police, caseId, consentId };
+  }
+
+  /**
+   * Sends `send` while another transaction holds the row `lockSql` locks (as a case's close or another move
+   * would hold it): `whileHeld` runs once the request waits for it, and the answer comes once the holder commits.
+   */
+  async function sentWhileHeld(
+    lockSql: string,
+    id: string,
+    send: () => Promise<request.Response>,
+    whileHeld: (holder: Client) => Promise<void>,
+  ): Promise<request.Response> {
     const holder = new Client({ connectionString: t.db.url });
     await holder.connect();
     try {
       await holder.query('BEGIN');
-      await holder.query('SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE', [referral]);
-      const accepting = as(tok['police.longbien'])
-        .post(`/api/v1/referrals/${referral}/accept`)
-        .then((r) => r);
+      await holder.query(lockSql, [id]);
+      const answer = send();
       await someoneWaitsForALockHere();
-      await whileHeld({ referral, consentId, holder });
+      await whileHeld(holder);
       await holder.query('COMMIT');
-      return { referral, accepted: await accepting };
+      return await answer;
     } finally {
       await holder.query('ROLLBACK').catch(() => undefined);
       await holder.end();
     }
   }
 
+  /** The database's clock, read on `holder` (when it lets go of what it holds, for a test that waits on it). */
+  const clockOf = async (holder: Client): Promise<number> =>
+    (await holder.query<{ at: Date }>('SELECT clock_timestamp() AS at')).rows[0].at.getTime();
+
+  /** Ends consent `consentId` a second from now by the database's clock, and waits until it has. */
+  const endsMeanwhile = async (consentId: string): Promise<void> => {
+    await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '1 second' WHERE id = $1`, [
+      consentId,
+    ]);
+    await new Promise((r) => setTimeout(r, 1_500));
+  };
+
+  /**
+   * A referral to the police of Long Biên (under a consent for an hour), held by another transaction while
+   * police.longbien's accept waits for it: `whileHeld` runs then.
+   */
+  async function acceptAfterAWait(
+    whileHeld: (held: { referral: string; consentId: string; holder: Client }) => Promise<void>,
+  ): Promise<{ referral: string; accepted: request.Response }> {
+    const { police, caseId, consentId } = await caseWithConsent();
+    const referral = (await refer(caseId, police, consentId)).body.id as string;
+    const accepted = await sentWhileHeld(
+      'SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE',
+      referral,
+      () =>
+        as(tok['police.longbien'])
+          .post(`/api/v1/referrals/${referral}/accept`)
+          .then((r) => r),
+      (holder) => whileHeld({ referral, consentId, holder }),
+    );
+    return { referral, accepted };
+  }
+
   it('a move that waited for its referral is timed when it got it, not when its transaction began', async () => {
     let released = 0;
     const { accepted } = await acceptAfterAWait(async ({ holder }) => {
       await new Promise((r) => setTimeout(r, 300));
-      const { rows } = await holder.query<{ at: Date }>('SELECT clock_timestamp() AS at');
-      released = rows[0].at.getTime();
+      released = await clockOf(holder);
     });
     expect(accepted.status).toBe(200);
     expect(Date.parse(accepted.body.acceptedAt)).toBeGreaterThanOrEqual(released);
   });
 
   it('a move that waited for its referral is decided as of when it got it: a consent that ended meanwhile refuses it', async () => {
-    const { referral, accepted } = await acceptAfterAWait(async ({ consentId }) => {
-      // The consent ends while the accept waits, before it gets the referral.
-      await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '1 second' WHERE id = $1`, [
-        consentId,
-      ]);
-      await new Promise((r) => setTimeout(r, 1_500));
-    });
+    // The consent ends while the accept waits, before it gets the referral.
+    const { referral, accepted } = await acceptAfterAWait(({ consentId }) => endsMeanwhile(consentId));
     expect(accepted.status).toBe(409);
     const [row] = await sql(`SELECT status FROM referrals WHERE id = $1`, [referral]);
     expect(row.status).toBe('pending');
   });
 
   it('a referral that waited for its case is decided and timed as of when it got it, not when its transaction began', async () => {
-    const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
-    /** ward.longbien's referral of a new case, made while another transaction holds the case: `whileHeld` runs then. */
+    /** ward.longbien's referral of a new case, made while another transaction holds the case. */
     const referWhileHeld = async (whileHeld: (consentId: string, holder: Client) => Promise<void>) => {
-      const caseId = await newCase();
-      const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
-        organizationId: police,
-        categories: ['identity'],
-        givenBy: 'survivor',
-        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-      });
-      const holder = new Client({ connectionString: t.db.url });
-      await holder.connect();
-      try {
-        await holder.query('BEGIN');
-        await holder.query('SELECT 1 FROM cases WHERE id = $1 FOR UPDATE', [caseId]);
-        const referring = refer(caseId, police, consentId);
-        await someoneWaitsForALockHere();
-        await whileHeld(consentId, holder);
-        await holder.query('COMMIT');
-        return { caseId, answer: await referring };
-      } finally {
-        await holder.query('ROLLBACK').catch(() => undefined);
-        await holder.end();
-      }
+      const { police, caseId, consentId } = await caseWithConsent();
+      const answer = await sentWhileHeld(
+        'SELECT 1 FROM cases WHERE id = $1 FOR UPDATE',
+        caseId,
+        () => refer(caseId, police, consentId),
+        (holder) => whileHeld(consentId, holder),
+      );
+      return { caseId, answer };
     };
     // The consent ends while the referral waits: refused (422), nothing made.
-    const ended = await referWhileHeld(async (consentId) => {
-      await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '1 second' WHERE id = $1`, [
-        consentId,
-      ]);
-      await new Promise((r) => setTimeout(r, 1_500));
-    });
+    const ended = await referWhileHeld((consentId) => endsMeanwhile(consentId));
     expect(ended.answer.status).toBe(422);
     expect(await sql(`SELECT 1 FROM referrals WHERE case_id = $1`, [ended.caseId])).toEqual([]);
     // Made once it got the case: created then, and due from then.
     let released = 0;
     const made = await referWhileHeld(async (_consentId, holder) => {
       await new Promise((r) => setTimeout(r, 300));
-      released = (await holder.query<{ at: Date }>('SELECT clock_timestamp() AS at')).rows[0].at.getTime();
+      released = await clockOf(holder);
     });
     expect(made.answer.status).toBe(201);
     const [row] = await sql<{ created_at: Date; due_at: Date }>(
