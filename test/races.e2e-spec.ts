@@ -215,6 +215,18 @@ describe('concurrent changes', () => {
     const ended = await referWhileHeld((consentId) => endsMeanwhile(consentId));
     expect(ended.answer.status).toBe(422);
     expect(await sql(`SELECT 1 FROM referrals WHERE case_id = $1`, [ended.caseId])).toEqual([]);
+    // The consent is withdrawn while the referral waits for it (a withdrawal holds it, not the case): refused.
+    const { police, caseId, consentId } = await caseWithConsent();
+    const withdrawn = await sentWhileHeld(
+      'SELECT 1 FROM consents WHERE id = $1 FOR UPDATE',
+      consentId,
+      () => refer(caseId, police, consentId),
+      async (holder) => {
+        await holder.query(`UPDATE consents SET withdrawn_at = clock_timestamp() WHERE id = $1`, [consentId]);
+      },
+    );
+    expect(withdrawn.status).toBe(422);
+    expect(await sql(`SELECT 1 FROM referrals WHERE case_id = $1`, [caseId])).toEqual([]);
     // Made once it got the case: created then, and due from then.
     let released = 0;
     const made = await referWhileHeld(async (_consentId, holder) => {

@@ -118,7 +118,12 @@ export class ReferralsService {
       // as of now that the case, the organisation and the consent are held (a create that waited behind a change
       // of the case is timed after it, as a move is, not when its transaction began). And whether its ground
       // fits the survivor's age as the case now records it (consents made before a rule or a correction of the
-      // age).
+      // age). Locked, then read in a statement of its own: a statement that waited for the lock would still read
+      // the row as it was when it began (a withdrawal it waited for unseen) wherever it reads it again.
+      await m.query(`SELECT 1 FROM consents cs WHERE cs.id = $1 AND cs.case_id = $2 FOR SHARE`, [
+        dto.consentId,
+        caseId,
+      ]);
       const [consent] = await m.query<
         {
           organization_id: string | null;
@@ -128,13 +133,11 @@ export class ReferralsService {
           fits_age: boolean;
         }[]
       >(
-        `WITH held AS (
-           SELECT cs.id FROM consents cs WHERE cs.id = $1 AND cs.case_id = $2 FOR SHARE OF cs
-         )
-         SELECT cs.organization_id, cs.sector, cs.categories,
+        `SELECT cs.organization_id, cs.sector, cs.categories,
                 ${consentActiveSql('cs', '(SELECT clock_timestamp())')} AS active,
                 ${consentFitsAgeSql('cs', 'c')} AS fits_age
-           FROM held JOIN consents cs ON cs.id = held.id JOIN cases c ON c.id = cs.case_id`,
+           FROM consents cs JOIN cases c ON c.id = cs.case_id
+          WHERE cs.id = $1 AND cs.case_id = $2`,
         [dto.consentId, caseId],
       );
       // A consent names the organisation, or gives a sector: then only that sector's organisations serving the
