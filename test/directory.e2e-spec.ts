@@ -318,6 +318,17 @@ describe('directory and account administration (end to end)', () => {
         { reason: 'unprocessable', jurisdictions: ['01', '31'] },
         { reason: 'organization.name_taken', jurisdictions: ['01'] },
       ]);
+      // A province sent as null names none: refused as unknown (422), on record without a province.
+      const nullProvince = await as(admin)
+        .post('/api/v1/organizations', { name: 'X', sector: 'legal', serviceArea: { provinceCode: null } })
+        .expect(422);
+      expect(nullProvince.body.errors[0].code).toBe('unknownProvince');
+      const [last] = await t.app
+        .get(DataSource)
+        .query(
+          `SELECT reason, jurisdictions FROM audit_events WHERE action = 'organization.create' AND outcome = 'denied' ORDER BY seq DESC LIMIT 1`,
+        );
+      expect(last).toEqual({ reason: 'unprocessable', jurisdictions: [] });
     });
 
     it('only admins create or change them: 403 for the collection, 404 for a record', async () => {

@@ -88,10 +88,15 @@ export class OrganizationsService {
     );
   }
 
-  /** The provinces a requested service area names: its province, or those of its known communes. */
+  /**
+   * The provinces a requested service area names: its province, or those of its known communes. Of a refused
+   * request: a province or communes may be null (the refusal says so, 422), and count for none.
+   */
   private async provincesNamed(area: ServiceAreaDto): Promise<string[]> {
-    if (area.provinceCode !== undefined) return [area.provinceCode];
-    const communes = await this.units.findByCodes(area.communeCodes ?? []);
+    if (typeof area.provinceCode === 'string') return [area.provinceCode];
+    const communes = await this.units.findByCodes(
+      Array.isArray(area.communeCodes) ? area.communeCodes.filter((c) => typeof c === 'string') : [],
+    );
     const provinces = communes.flatMap((u) => (u.provinceCode ? [u.provinceCode] : []));
     return [...new Set(provinces)].sort().slice(0, MAX_REFUSAL_PROVINCES);
   }
