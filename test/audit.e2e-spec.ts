@@ -597,6 +597,17 @@ describe('access log (end to end)', () => {
     // Thursday 5 November: 19 at 13:00 and 19 at 14:31, more than 90 minutes apart: no window holds 20.
     await twoBursts('2026-11-05T06:00:00.000Z', '2026-11-05T07:31:00.000Z');
     expect(await many('2026-11-05')).toEqual([]);
+    // Friday 6 November: 20 cases from 10:05 to 10:15 and one more at 11:20. The windows from 09:30 (20) and
+    // from 10:00 (21) both flag it: one finding, the window that holds the other's.
+    await readsAt(ward, 20, Date.parse('2026-11-06T03:05:00.000Z'), 30_000, {
+      provinceCode: '31',
+      casePrefix: '0d',
+    });
+    await readsAt(ward, 1, Date.parse('2026-11-06T04:20:00.000Z'), 0, {
+      provinceCode: '31',
+      casePrefix: '0f',
+    });
+    expect(await many('2026-11-06')).toEqual([[21, '2026-11-06T03:00:00.000Z']]);
   });
 
   it('looks at a period of at most 31 days that ends after it starts', async () => {

@@ -61,6 +61,9 @@ const HALF_HOUR = `(date_trunc('hour', e.at AT TIME ZONE 'UTC') AT TIME ZONE 'UT
  * of 38 cases in 32 minutes split 19 and 19 around them. A window may also catch a burst spread over up to
  * 90 minutes.
  */
+/** How the hourly rules count, as their texts say it. */
+const WINDOWS_EN = 'counted in 90-minute windows starting every half hour, so a slower burst may show too';
+const WINDOWS_VI = 'đếm theo các khung 90 phút bắt đầu mỗi nửa giờ, nên một đợt chậm hơn cũng có thể hiện ra';
 const HOUR_WINDOWS = `(VALUES (${HALF_HOUR}), (${HALF_HOUR} - interval '30 minutes'), (${HALF_HOUR} - interval '60 minutes'))`;
 
 /** SQL over `e`: a refused sign-in of a known account whose password was wrong (not its authenticator code). */
@@ -283,7 +286,10 @@ export class AuditQueryService {
       const rows = await this.query<AnomalyRow>(
         m,
         `SELECT * FROM (
-         SELECT DISTINCT ON (rule, actor_id, ip, first_at, last_at) * FROM (
+         -- Windows nested in another flagged one are that one's finding: of those with the same first entry the
+         -- one starting last holds the others, of those with the same last entry the one starting first.
+         SELECT DISTINCT ON (rule, actor_id, ip, last_at) * FROM (
+         SELECT DISTINCT ON (rule, actor_id, ip, first_at) * FROM (
          SELECT 'many_cases' AS rule, e.actor_id, min(e.actor_role) AS actor_role, NULL AS ip,
                 count(DISTINCT e.case_id) AS n, w.start AS window_start,
                 min(e.at) AS first_at, max(e.at) AS last_at, (array_agg(e.seq ORDER BY e.seq))[1:20] AS seqs
@@ -311,8 +317,9 @@ export class AuditQueryService {
           GROUP BY e.ip, w.start
          HAVING count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}) >= ${signInAccountsPerHour}
          ) hourly
-         -- The same entries caught by several windows are one finding, under the latest of them.
-         ORDER BY rule, actor_id, ip, first_at, last_at, window_start DESC
+         ORDER BY rule, actor_id, ip, first_at, window_start DESC
+         ) by_first
+         ORDER BY rule, actor_id, ip, last_at, window_start
          ) found
          UNION ALL
          SELECT 'outside_hours', e.actor_id, min(e.actor_role), NULL, count(*),
@@ -348,16 +355,16 @@ export class AuditQueryService {
         items: rows.map(anomalyView),
         rules: {
           many_cases: {
-            en: `an account read at least ${manyCasesPerHour} distinct cases within one hour`,
-            vi: `một tài khoản đã đọc ít nhất ${manyCasesPerHour} vụ việc khác nhau trong một giờ`,
+            en: `an account read at least ${manyCasesPerHour} distinct cases within one hour (${WINDOWS_EN})`,
+            vi: `một tài khoản đã đọc ít nhất ${manyCasesPerHour} vụ việc khác nhau trong một giờ (${WINDOWS_VI})`,
           },
           repeated_denials: {
-            en: `at least ${denialsPerHour} denied accesses within one hour by one account (or, without an account, from one IP address)`,
-            vi: `ít nhất ${denialsPerHour} lần truy cập bị từ chối trong một giờ của một tài khoản (hoặc, khi không có tài khoản, từ một địa chỉ IP)`,
+            en: `at least ${denialsPerHour} denied accesses within one hour by one account (or, without an account, from one IP address; ${WINDOWS_EN})`,
+            vi: `ít nhất ${denialsPerHour} lần truy cập bị từ chối trong một giờ của một tài khoản (hoặc, khi không có tài khoản, từ một địa chỉ IP; ${WINDOWS_VI})`,
           },
           many_accounts: {
-            en: `sign-ins refused for at least ${signInAccountsPerHour} different accounts within one hour from one IP address (password spraying)`,
-            vi: `đăng nhập bị từ chối cho ít nhất ${signInAccountsPerHour} tài khoản khác nhau trong một giờ từ cùng một địa chỉ IP (dò mật khẩu hàng loạt)`,
+            en: `sign-ins refused for at least ${signInAccountsPerHour} different accounts within one hour from one IP address (password spraying; ${WINDOWS_EN})`,
+            vi: `đăng nhập bị từ chối cho ít nhất ${signInAccountsPerHour} tài khoản khác nhau trong một giờ từ cùng một địa chỉ IP (dò mật khẩu hàng loạt; ${WINDOWS_VI})`,
           },
           after_admin_reset: {
             en: `an account accessed case data within ${afterResetHours} hours after an administrator created it, reset its password or two-factor, or changed its communes (whoever knows the password an administrator set can sign in as the account, and an administrator may give an account of their own a commune's cases)`,
