@@ -61,9 +61,11 @@ export async function createHavenApp(
     styleSrc: ["'self'", "'unsafe-inline'"],
     imgSrc: ["'self'", 'data:'],
   });
-  app.use((req: Request, res: Response, next: NextFunction) =>
-    (req.path === '/docs' || req.path.startsWith('/docs/') ? docs : api)(req, res, next),
-  );
+  // Express matches routes in any letter case: /DOCS is the documentation page too.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const path = req.path.toLowerCase();
+    (path === '/docs' || path.startsWith('/docs/') ? docs : api)(req, res, next);
+  });
   // Nothing Haven answers may be kept by a browser or a proxy cache: case data, tokens and the log alike.
   app.use((_req: Request, res: Response, next: NextFunction) => {
     res.setHeader('Cache-Control', 'no-store');
