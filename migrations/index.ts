@@ -22,6 +22,7 @@ import { CheckpointIdsGenerated1764000002100 } from './1764000002100-CheckpointI
 import { KekChecks1764000002200 } from './1764000002200-KekChecks';
 import { CheckpointTriggerPinned1764000002300 } from './1764000002300-CheckpointTriggerPinned';
 import { DateOfBirthIndex1764000002400 } from './1764000002400-DateOfBirthIndex';
+import { CheckpointsBySeq1764000002500 } from './1764000002500-CheckpointsBySeq';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -52,4 +53,5 @@ export const MIGRATIONS = [
   KekChecks1764000002200,
   CheckpointTriggerPinned1764000002300,
   DateOfBirthIndex1764000002400,
+  CheckpointsBySeq1764000002500,
 ];

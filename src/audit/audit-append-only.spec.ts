@@ -63,6 +63,24 @@ describe('access log in the database: append-only', () => {
     expect(error?.code).toBe(PERMISSION_DENIED);
   });
 
+  it('a checkpoint row states the seq its document names, no further than the log goes (else 23514)', async () => {
+    const [{ reached }] = await f.owner.query<{ reached: string }[]>(
+      `SELECT max(last_seq) AS reached FROM audit_chain_heads`,
+    );
+    const row = (seq: number | string, documentSeq: number | string) =>
+      `INSERT INTO audit_checkpoints (seq, at, root, key_id, signature, document)
+       VALUES (${seq}, now(), decode(repeat('00', 32), 'hex'), 'x', decode(repeat('00', 64), 'hex'), '{"seq":${documentSeq}}')`;
+    const beyond = Number(reached) + 1;
+    // Beyond the log: it would stand as the newest checkpoint for good.
+    expect((await as(f.db.appUrl, row(beyond, beyond)))?.code).toBe('23514');
+    expect((await as(f.db.url, row(beyond, beyond)))?.code).toBe('23514');
+    // Another seq than the document's (an old document replayed as newer).
+    expect((await as(f.db.appUrl, row(reached, 0)))?.code).toBe('23514');
+    // As the service writes one: taken (verification then judges its signature; rolled back here, so that the
+    // log still verifies below).
+    expect(await as(f.db.appUrl, `BEGIN; ${row(reached, reached)}; ROLLBACK`)).toBeNull();
+  });
+
   it('the application role can append and read', async () => {
     const client = new Client({ connectionString: f.db.appUrl });
     await client.connect();

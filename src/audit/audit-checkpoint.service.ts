@@ -15,6 +15,7 @@ import {
   checkpointRoot,
   isCheckpointShape,
   keyIdOf,
+  NEWEST_CHECKPOINT_SQL,
   signCheckpoint,
 } from './audit-checkpoint';
 
@@ -113,9 +114,7 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
 
   /** The newest checkpoint in the database (any instance's), or null. Not verified: see checkCheckpoint. */
   async latestStored(): Promise<unknown> {
-    const rows = await this.dataSource.query<{ document: string }[]>(
-      `SELECT document FROM audit_checkpoints ORDER BY id DESC LIMIT 1`,
-    );
+    const rows = await this.dataSource.query<{ document: string }[]>(NEWEST_CHECKPOINT_SQL);
     if (!rows[0]) return null;
     try {
       return JSON.parse(rows[0].document) as unknown;

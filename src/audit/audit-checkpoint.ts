@@ -23,6 +23,14 @@ import type { PurposeKeys } from '../crypto';
 export const CHECKPOINT_FORMAT = 'haven-audit-checkpoint/1';
 export const CHECKPOINT_FILE = 'checkpoints.jsonl';
 
+/**
+ * The database's newest checkpoint: the one covering the most of the log (highest seq), the last stored among
+ * equals. Not the last stored: two instances sign at once, and the one that read the heads first may store its
+ * checkpoint second; taken as newest, its older heads would leave the entries after them unprotected from a
+ * cut. (A checkpoint's seq is its highest head's; verification checks it against the signed document.)
+ */
+export const NEWEST_CHECKPOINT_SQL = `SELECT document FROM audit_checkpoints ORDER BY seq DESC, id DESC LIMIT 1`;
+
 export interface CheckpointHead {
   readonly stripe: number;
   /** Seq of the stripe's last entry (0: none yet). */

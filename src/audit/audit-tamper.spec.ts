@@ -230,6 +230,44 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
     await expectBad(26, 'tail_truncated');
   });
 
+  it('a truncated tail with the heads rewound, under another instance’s checkpoint that a slower one’s older checkpoint was stored after', async () => {
+    /** A checkpoint of the heads as they are, stored in the database only (as another instance does). */
+    const signedNow = async () => {
+      const heads = await f.owner.query<{ stripe: number; last_seq: string; head: Buffer }[]>(
+        `SELECT stripe, last_seq, head FROM audit_chain_heads`,
+      );
+      return signCheckpoint(
+        f.crypto.keys,
+        heads.map((h) => ({ stripe: h.stripe, seq: Number(h.last_seq), mac: h.head.toString('base64') })),
+        new Date(),
+      );
+    };
+    const store = (c: Awaited<ReturnType<typeof signedNow>>) =>
+      f.owner.query(
+        `INSERT INTO audit_checkpoints (seq, at, root, key_id, signature, document) VALUES ($1, $2, $3, $4, $5, $6)`,
+        [
+          c.seq,
+          c.at,
+          Buffer.from(c.root, 'hex'),
+          c.keyId,
+          Buffer.from(c.signature, 'base64'),
+          JSON.stringify(c),
+        ],
+      );
+    const slower = await signedNow(); // read the heads at seq 30, stores last
+    for (let i = 0; i < 5; i++)
+      await f.app.transaction((m) =>
+        f.audit.record(m, WARD_OFFICER, { action: 'case.list', resourceType: 'case', provinceCode: '01' }),
+      );
+    await store(await signedNow()); // the other instance's, over seq 35
+    await store(slower);
+    // This instance's file knows seq 30 only; the database's newest is the one over seq 35, whatever was
+    // stored last, so the cut of 31-35 shows.
+    await f.tamper(`DELETE FROM audit_events WHERE seq > ${ENTRIES}`);
+    await rewindHeads();
+    await expectBad(ENTRIES + 1, 'tail_truncated');
+  });
+
   it('a checkpoint edited in the database (its signature no longer verifies)', async () => {
     await f.tamper(
       `UPDATE audit_checkpoints SET document = replace(document, '"seq":${ENTRIES}', '"seq":${ENTRIES - 1}')`,

@@ -1,5 +1,5 @@
 import type { PurposeKeys } from '../crypto';
-import { Checkpoint, checkCheckpoint, CheckpointCheck } from './audit-checkpoint';
+import { Checkpoint, checkCheckpoint, CheckpointCheck, NEWEST_CHECKPOINT_SQL } from './audit-checkpoint';
 import { SqlClient, verifyAuditChain, VerifyProblem, VerifyResult } from './audit-verifier';
 import type { ParallelVerifyOptions } from './audit-verify-parallel';
 
@@ -78,7 +78,7 @@ export async function verifyAccessLog(
 
 async function latestStoredCheckpoint(client: SqlClient): Promise<unknown> {
   const { rows } = (await client.query({
-    text: `SELECT document FROM audit_checkpoints ORDER BY id DESC LIMIT 1`,
+    text: NEWEST_CHECKPOINT_SQL,
     rowMode: 'array',
   })) as { rows: [string][] };
   if (!rows[0]) return null;
