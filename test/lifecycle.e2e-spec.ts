@@ -390,6 +390,12 @@ describe('service process lifecycle (npm start)', () => {
       expect(wrong.run.output()).toMatch(/HAVEN_ALLOW_KEY_CHANGE/);
       expect(wrong.run.output()).not.toContain(keyA);
       expect(wrong.run.output()).not.toContain(keyB);
+      // Refused, it signed nothing on its way out either: key A still starts (a checkpoint of key B left
+      // behind would have been the newest, and key A the stranger).
+      const stillA = await start(keyA);
+      await waitForHealth(stillA.port, stillA.run);
+      stillA.run.child.kill('SIGTERM');
+      expect(await stillA.run.exited).toBe(0);
 
       const deliberate = await start(keyB, { HAVEN_ALLOW_KEY_CHANGE: '1' });
       await waitForHealth(deliberate.port, deliberate.run);

@@ -46,6 +46,8 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
   private timer?: NodeJS.Timeout;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly allowKeyChange: boolean;
+  /** Whether this instance's keys passed assertSameKeys: until then it signs nothing, not even at shutdown. */
+  private keysChecked = false;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -60,6 +62,7 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
 
   async onApplicationBootstrap(): Promise<void> {
     await this.assertSameKeys();
+    this.keysChecked = true;
     await this.issueQuietly('start');
     if (this.intervalMs > 0) {
       this.timer = setInterval(() => void this.issueQuietly('timer'), this.intervalMs);
@@ -70,6 +73,9 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
   async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    // A start refused (other keys than the log's, or another check) still shuts down: a checkpoint signed then
+    // with the wrong keys would become the newest, and the instances with the right ones would refuse to start.
+    if (!this.keysChecked) return;
     await this.issueQuietly('shutdown');
   }
 
