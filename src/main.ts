@@ -2,7 +2,13 @@ import 'reflect-metadata';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createHavenApp } from './app.factory';
 import { createLogger } from './common/logging/logger';
-import { ConfigError, exposureWarnings, isMisconfiguration, loadConfig } from './config/config';
+import {
+  ConfigError,
+  exposureWarnings,
+  isMisconfiguration,
+  loadConfig,
+  unknownVariablesWarning,
+} from './config/config';
 import { startDatabase } from './database/embedded-database';
 
 async function main(): Promise<void> {
@@ -32,6 +38,8 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   for (const warning of exposureWarnings(config)) logger.warn(warning);
+  const unknown = unknownVariablesWarning();
+  if (unknown) logger.warn(unknown);
   const database = await startDatabase(config, logger);
   const stopEarly = async (app?: { close(): Promise<void> }): Promise<never> => {
     logger.info(

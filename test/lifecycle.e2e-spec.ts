@@ -770,9 +770,11 @@ describe('service process lifecycle (npm start)', () => {
     const port = (squatter.address() as { port: number }).port;
     try {
       const env = { DATABASE_URL: db.url, HAVEN_DATA_DIR: dataDir, HAVEN_MASTER_KEY_FILE: keyFile };
-      const taken = launch({ ...env, PORT: String(port) });
+      // A misspelled variable (HAVEN_TRUST_PROXY) is named at start, not silently without effect.
+      const taken = launch({ ...env, PORT: String(port), HAVEN_TRUST_PROXYS: '10.0.0.1' });
       await expect(waitForHealth(port, taken)).rejects.toThrow(/service exited early/);
       expect(await taken.exited).toBe(1);
+      expect(taken.output()).toContain('HAVEN_TRUST_PROXYS: not a variable Haven reads (misspelled?)');
       expect(taken.output()).toContain(
         `Haven cannot listen on 127.0.0.1:${port} (EADDRINUSE): check HOST and PORT`,
       );

@@ -1,4 +1,4 @@
-import { isMisconfiguration } from '../config/config';
+import { isMisconfiguration, unknownVariablesWarning } from '../config/config';
 
 /** An error a tool explains itself: its exit code and what it says (e.g. users:create-admin's refusals, 65). */
 export interface ToolRefusal {
@@ -20,6 +20,8 @@ export interface RunToolOptions {
  * variables and files, never key material or plaintext.
  */
 export function runTool(name: string, main: () => Promise<number>, options: RunToolOptions = {}): void {
+  const unknown = unknownVariablesWarning();
+  if (unknown) process.stderr.write(`warning: ${unknown}\n`);
   main().then(
     (code) => exitAfterOutput(code),
     (e: unknown) => {

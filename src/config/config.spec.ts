@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { ConfigError, defaultVerifyWorkers, envSchema, exposureWarnings, loadConfig } from './config';
+import {
+  ConfigError,
+  defaultVerifyWorkers,
+  envSchema,
+  exposureWarnings,
+  loadConfig,
+  unknownVariables,
+  unknownVariablesWarning,
+} from './config';
 
 describe('loadConfig', () => {
   it('applies documented defaults', () => {
@@ -199,5 +207,21 @@ describe('loadConfig', () => {
       (name) => !new RegExp(`\\b${name}\\b`).test(expanded) || !new RegExp(`\\b${name}\\b`).test(example),
     );
     expect(undocumented).toEqual([]);
+  });
+
+  it('names the variables that look like its own but that it does not read (misspelled), never their values', () => {
+    const env = {
+      HAVEN_TRUST_PROXIES: '10.0.0.1',
+      DATABASE_URI: 'postgres://u:secret@db/haven',
+      HAVEN_TRUST_PROXY: '10.0.0.2',
+      DATABASE_URL: 'postgres://u:p@db/haven',
+      HAVEN_TEST_ROOT: '/tmp/x', // the test suite's, as HAVEN_BENCH_* and HAVEN_FUZZ_* are the tools'
+      PATH: '/usr/bin',
+    };
+    expect(unknownVariables(env)).toEqual(['DATABASE_URI', 'HAVEN_TRUST_PROXIES']);
+    const warning = unknownVariablesWarning(env)!;
+    expect(warning).toMatch(/^DATABASE_URI, HAVEN_TRUST_PROXIES: not a variable Haven reads/);
+    expect(warning).not.toMatch(/secret|10\.0\.0/);
+    expect(unknownVariablesWarning({ HAVEN_DEMO: '0' })).toBeNull();
   });
 });

@@ -200,6 +200,29 @@ function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
+/** Variables of the test suite and the benchmarks: Haven's own names, read by them, not by the service. */
+const TOOLING_VARIABLE = /^HAVEN_(TEST|BENCH|FUZZ)_/;
+
+/**
+ * The variables set that look like Haven's (`HAVEN_*`, `DATABASE_*`) but that it does not read: most likely
+ * misspelled, and then silently without effect (a misspelled HAVEN_TRUST_PROXY makes every client the load
+ * balancer; a misspelled DATABASE_URL, outside production, the embedded database with demo data). Names only.
+ */
+export function unknownVariables(env: NodeJS.ProcessEnv = process.env): string[] {
+  const known = new Set(Object.keys(envSchema.shape));
+  return Object.keys(env)
+    .filter((k) => /^(HAVEN|DATABASE)_/.test(k) && !known.has(k) && !TOOLING_VARIABLE.test(k))
+    .sort();
+}
+
+/** The warning for unknownVariables(), or null when there are none. */
+export function unknownVariablesWarning(env: NodeJS.ProcessEnv = process.env): string | null {
+  const unknown = unknownVariables(env);
+  return unknown.length === 0
+    ? null
+    : `${unknown.join(', ')}: not a variable Haven reads (misspelled?); see config/env.example`;
+}
+
 /** Parses the environment; throws ConfigError naming every bad variable (never echoing secret values). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
   // Empty strings count as unset, as in most .env tooling.
