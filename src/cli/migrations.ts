@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
 import { startToolDatabase } from './data-dir';
-import { runMigrationsLocked } from '../database/migrate';
+import { runMigrationsLocked, waitingSaid } from '../database/migrate';
 import { realDifferences } from '../database/schema-drift';
 
 /**
@@ -43,7 +43,7 @@ async function main(): Promise<number> {
   try {
     switch (command) {
       case 'run': {
-        const applied = await runMigrationsLocked(dataSource);
+        const applied = await runMigrationsLocked(dataSource, waitingSaid);
         process.stdout.write(
           applied.length ? `applied: ${applied.map((m) => m.name).join(', ')}\n` : 'up to date\n',
         );

@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
 import { startToolDatabase } from './data-dir';
-import { runMigrationsLocked } from '../database/migrate';
+import { runMigrationsLocked, waitingSaid } from '../database/migrate';
 import { importUnits, parseUnitsFile, UnitsFileError } from '../directory/admin-unit-importer';
 
 /**
@@ -35,7 +35,7 @@ async function main(): Promise<number> {
     dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-units-import' }),
   ).initialize();
   try {
-    await runMigrationsLocked(dataSource);
+    await runMigrationsLocked(dataSource, waitingSaid);
     const r = await importUnits(dataSource, rows);
     const line = (name: string, c: { inserted: number; updated: number; unchanged: number }) =>
       `${name}: ${c.inserted} inserted, ${c.updated} updated, ${c.unchanged} unchanged\n`;

@@ -33,7 +33,12 @@ export async function openRuntimeDataSource(
   let runtimeUrl: string;
   let restricted = true;
   try {
-    const applied = await runMigrationsLocked(owner);
+    const applied = await runMigrationsLocked(owner, (holder) =>
+      logger.warn(
+        { holderPid: holder.pid, holderApplication: holder.application },
+        'waiting for the migration lock, held by another session (another instance migrating, or migrations:run)',
+      ),
+    );
     if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
     if (config.database.appUrl) {
       runtimeUrl = config.database.appUrl;

@@ -1,0 +1,46 @@
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { createTestDatabase, TestDatabase } from '../../test/support/database';
+import { ADVISORY_LOCKS } from './advisory-locks';
+import { dataSourceOptions } from './data-source-options';
+import { runMigrationsLocked } from './migrate';
+
+describe('migrations under their advisory lock', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('say which session holds the lock before waiting for it, and run once it is let go', async () => {
+    const holder = new Client({ connectionString: db.url, application_name: 'haven-test-holder' });
+    await holder.connect();
+    const owner = await new DataSource(
+      dataSourceOptions({ url: db.url, poolSize: 2, applicationName: 'haven-test-migrate' }),
+    ).initialize();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.migration]);
+      const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const told: unknown[] = [];
+      let done = false;
+      const running = runMigrationsLocked(owner, (h) => told.push(h)).then((applied) => {
+        done = true;
+        return applied;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(told).toEqual([{ pid, application: 'haven-test-holder' }]);
+      expect(done).toBe(false); // waiting, not going ahead of the holder
+      await holder.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.migration]);
+      await expect(running).resolves.toEqual([]); // the database is migrated already
+      // Unheld, nothing is said.
+      const again: unknown[] = [];
+      await runMigrationsLocked(owner, (h) => again.push(h));
+      expect(again).toEqual([]);
+    } finally {
+      await owner.destroy();
+      await holder.end();
+    }
+  });
+});
