@@ -41,6 +41,15 @@ async function main(): Promise<void> {
   const unknown = unknownVariablesWarning();
   if (unknown) logger.warn(unknown);
   const database = await startDatabase(config, logger);
+  // The embedded server gone (killed, out of memory): Haven stops too, so that whatever runs it restarts both,
+  // rather than answer 503 for ever.
+  database.embedded?.onUnexpectedExit((code, signal) => {
+    logger.fatal(
+      { code, signal },
+      'the embedded PostgreSQL stopped unexpectedly: Haven stops too (exit 1); start it again',
+    );
+    process.exit(1);
+  });
   const stopEarly = async (app?: { close(): Promise<void> }): Promise<never> => {
     logger.info(
       { signal: stopRequested },

@@ -697,6 +697,24 @@ describe('service process lifecycle (npm start)', () => {
     expect(await again.exited).toBe(0);
   });
 
+  it('stops (exit 1, saying why) when its embedded PostgreSQL is killed, and starts again over what it left', async () => {
+    const { dataDir, env } = await embeddedEnv('pg-killed-');
+    const first = launch({ ...env, HAVEN_DEMO: '0' });
+    await waitForHealth(Number(env.PORT), first);
+    const pgPid = Number.parseInt(
+      (await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0],
+      10,
+    );
+    process.kill(pgPid, 'SIGKILL'); // as the kernel's out-of-memory killer would
+    expect(await first.exited).toBe(1);
+    expect(first.output()).toMatch(/"level":"fatal".*the embedded PostgreSQL stopped unexpectedly/);
+    // What it left (a lock file, shared memory let go): the next start recovers the cluster and serves.
+    const again = launch({ ...env, HAVEN_DEMO: '0' });
+    await waitForHealth(Number(env.PORT), again);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+  });
+
   it('migrations revert names the migration and the database, and does nothing without --yes', async () => {
     const db = await createTestDatabase(); // migrated
     try {

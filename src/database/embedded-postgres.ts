@@ -71,6 +71,9 @@ export class EmbeddedPostgres {
   private child?: ChildProcess;
   private exited?: Promise<void>;
   private recentOutput: string[] = [];
+  /** Set by stop(): the exit that follows is asked for. */
+  private stopping = false;
+  private unexpectedExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
   private socketUnusable = false;
 
   constructor(private readonly options: EmbeddedPostgresOptions) {}
@@ -170,7 +173,11 @@ export class EmbeddedPostgres {
     });
     this.child = child;
     this.recentOutput = [];
+    this.stopping = false;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.once('exit', (code, signal) => {
+      if (!this.stopping && this.child === child) this.unexpectedExit?.(code, signal);
+    });
     const keep = (chunk: Buffer): void => {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (!line.trim()) continue;
@@ -188,8 +195,18 @@ export class EmbeddedPostgres {
     await this.waitUntilReady(this.options.startTimeoutMs);
   }
 
+  /**
+   * `listener` runs if the server exits other than through stop() (killed, out of memory, crashed) once it has
+   * started: a service without its database cannot serve, and should say so and stop rather than answer 503
+   * for ever where whatever runs it would restart it.
+   */
+  onUnexpectedExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void {
+    this.unexpectedExit = listener;
+  }
+
   /** Fast shutdown: rolls back open transactions, writes a checkpoint, exits. */
   async stop(timeoutMs = 30000): Promise<void> {
+    this.stopping = true;
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) {
       this.child = undefined;
