@@ -40,7 +40,12 @@ async function main(): Promise<void> {
   for (const warning of exposureWarnings(config)) logger.warn(warning);
   const unknown = unknownVariablesWarning();
   if (unknown) logger.warn(unknown);
-  const database = await startDatabase(config, logger);
+  const database = await startDatabase(config, logger).catch((e: unknown) => {
+    // A data directory to put right (its password file lost): configuration, as a bad variable is.
+    if (!isMisconfiguration(e)) throw e;
+    process.stderr.write(`Haven cannot start. ${(e as Error).message}\n`);
+    return process.exit(78);
+  });
   // The embedded server gone (killed, out of memory): Haven stops too, so that whatever runs it restarts both,
   // rather than answer 503 for ever.
   database.embedded?.onUnexpectedExit((code, signal) => {

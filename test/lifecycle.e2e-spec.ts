@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createServer, request as httpRequest } from 'node:http';
 import { spawn } from 'node:child_process';
@@ -709,6 +709,35 @@ describe('service process lifecycle (npm start)', () => {
     expect(await first.exited).toBe(1);
     expect(first.output()).toMatch(/"level":"fatal".*the embedded PostgreSQL stopped unexpectedly/);
     // What it left (a lock file, shared memory let go): the next start recovers the cluster and serves.
+    const again = launch({ ...env, HAVEN_DEMO: '0' });
+    await waitForHealth(Number(env.PORT), again);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+  });
+
+  it('a cluster whose password file is lost or replaced is refused at once, saying so, and nothing is made anew', async () => {
+    const { dataDir, env } = await embeddedEnv('pg-secret-');
+    const first = launch({ ...env, HAVEN_DEMO: '0' });
+    await waitForHealth(Number(env.PORT), first);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    const secretFile = join(dataDir, 'postgres.secret');
+    const secret = await readFile(secretFile, 'utf8');
+    // Restored without the file: a configuration to correct (78), and no new password made for the cluster.
+    await rm(secretFile);
+    const lost = launch({ ...env, HAVEN_DEMO: '0' });
+    expect(await lost.exited).toBe(78);
+    expect(lost.output()).toMatch(/the embedded cluster exists but its superuser password file .* does not/);
+    expect(existsSync(secretFile)).toBe(false);
+    // Another cluster's password: refused by the server, said at once rather than after a minute of retries.
+    await writeFile(secretFile, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+    const started = Date.now();
+    const wrong = launch({ ...env, HAVEN_DEMO: '0' });
+    expect(await wrong.exited).toBe(1);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(wrong.output()).toMatch(/refuses the superuser password kept in HAVEN_DATA_DIR \(28P01\)/);
+    // The right one back: it starts.
+    await writeFile(secretFile, secret, { mode: 0o600 });
     const again = launch({ ...env, HAVEN_DEMO: '0' });
     await waitForHealth(Number(env.PORT), again);
     again.child.kill('SIGTERM');

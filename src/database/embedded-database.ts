@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { createFileExclusive } from '../common/fs/durable-file';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { AppConfig } from '../config/config';
+import { ConfigError, type AppConfig } from '../config/config';
 import { EmbeddedPostgres } from './embedded-postgres';
 
 export const APP_DATABASE = 'haven';
@@ -34,7 +35,20 @@ export async function startDatabase(config: AppConfig, logger: Logger): Promise<
   if (config.database.url) return { url: config.database.url, stop: () => Promise.resolve() };
 
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const password = await readOrCreateSecret(embeddedPaths(config.dataDir).secret);
+  const paths = embeddedPaths(config.dataDir);
+  // The password is made with the cluster: a cluster without it (a data directory restored without the file)
+  // would get a new one it does not know, and every start would fail after a minute, saying only that.
+  if (existsSync(join(paths.cluster, 'PG_VERSION')) && !existsSync(paths.secret)) {
+    throw new ConfigError([
+      `HAVEN_DATA_DIR (${config.dataDir}): the embedded cluster exists but its superuser password file ` +
+        `(${paths.secret}) does not: restore it with the rest of the data directory (a new password would not ` +
+        'open the cluster)',
+    ]);
+  }
+  const password = await readOrCreateSecret(paths.secret);
+  if (!password) {
+    throw new ConfigError([`HAVEN_DATA_DIR (${config.dataDir}): ${paths.secret} is empty: restore it`]);
+  }
   const pg = embeddedServer(config, password, (line) =>
     logger[serverLineLevel(line)]({ component: 'postgres' }, line),
   );

@@ -353,6 +353,15 @@ export class EmbeddedPostgres {
         return;
       } catch (e) {
         await client.end().catch(() => undefined);
+        // Up, but not with this password: waiting would not change it.
+        if ((e as { code?: unknown }).code === '28P01') {
+          await this.stop();
+          throw new Error(
+            'the embedded PostgreSQL refuses the superuser password kept in HAVEN_DATA_DIR (28P01): the ' +
+              "password file is not this cluster's; restore it with the rest of the data directory",
+            { cause: e },
+          );
+        }
         // Up and working through its start (crash recovery replaying the WAL): not stopped halfway, which would
         // only make the next start begin the recovery again.
         if ((e as { code?: unknown }).code === '57P03') {
