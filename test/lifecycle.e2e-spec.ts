@@ -84,6 +84,7 @@ describe('service process lifecycle (npm start)', () => {
     const first = launch(env);
     await waitForHealth(Number(env.PORT), first);
     expect(first.output()).toContain('demo data seeded');
+    expect(first.output()).toContain('no embedded cluster in HAVEN_DATA_DIR: creating a new, empty one');
     const pgPid = Number.parseInt(
       (await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0],
       10,
@@ -128,6 +129,7 @@ describe('service process lifecycle (npm start)', () => {
     const second = launch(env);
     await waitForHealth(Number(env.PORT), second);
     expect(second.output()).not.toContain('demo data seeded');
+    expect(second.output()).not.toContain('creating a new, empty one');
     expect(await countUnits(dataDir, Number(env.HAVEN_EMBEDDED_PG_PORT))).toBe(units);
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);

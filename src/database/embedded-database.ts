@@ -53,6 +53,13 @@ export async function startDatabase(config: AppConfig, logger: Logger): Promise<
     logger[serverLineLevel(line)]({ component: 'postgres' }, line),
   );
   const started = Date.now();
+  // Said: on a first start it is expected; on a HAVEN_DATA_DIR that was meant to be another, this line is the
+  // sign that the service is not on the data it should be.
+  if (!existsSync(join(paths.cluster, 'PG_VERSION')))
+    logger.info(
+      { cluster: paths.cluster },
+      'no embedded cluster in HAVEN_DATA_DIR: creating a new, empty one',
+    );
   await pg.start();
   await pg.createDatabaseIfMissing(APP_DATABASE);
   logger.info(
