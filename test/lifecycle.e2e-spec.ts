@@ -697,6 +697,28 @@ describe('service process lifecycle (npm start)', () => {
     expect(again.output()).toMatch(/removing a stale .*postmaster\.pid/);
     again.child.kill('SIGTERM');
     expect(await again.exited).toBe(0);
+    // A lock file naming a PostgreSQL of another cluster (the system's, after a reboot): not this one's server,
+    // so not a reason to refuse, nor to tell the operator to stop it.
+    const stranger = spawn(
+      process.execPath,
+      ['-e', 'setTimeout(() => {}, 60000)', '--', '-D', '/var/lib/postgresql/18/main'],
+      { argv0: 'postgres', stdio: 'ignore' },
+    );
+    try {
+      await writeFile(
+        join(dataDir, 'postgres', 'postmaster.pid'),
+        `${stranger.pid}\n${join(dataDir, 'postgres')}\n`,
+      );
+      const third = launch(env);
+      await waitForHealth(Number(env.PORT), third);
+      expect(third.output()).toMatch(
+        new RegExp(`removing a stale .*postmaster\\.pid: its pid ${stranger.pid}`),
+      );
+      third.child.kill('SIGTERM');
+      expect(await third.exited).toBe(0);
+    } finally {
+      stranger.kill();
+    }
   });
 
   it('stops (exit 1, saying why) when its embedded PostgreSQL is killed, and starts again over what it left', async () => {

@@ -2,7 +2,7 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 
@@ -317,9 +317,9 @@ export class EmbeddedPostgres {
       return;
     }
     if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // stale file: PostgreSQL ignores it
-    if ((await commandOf(pid)) === 'other') {
-      // After a reboot or a container's restart the pid can belong to another program: PostgreSQL would refuse
-      // to start over that, so the stale lock file goes.
+    if ((await commandOf(pid, this.options.clusterDir)) === 'other') {
+      // After a reboot or a container's restart the pid can belong to another program, or to a PostgreSQL of
+      // another cluster (the system's): PostgreSQL would refuse to start over that, so the stale lock file goes.
       this.options.onLog?.(`removing a stale ${pidFile}: its pid ${pid} is now another program`);
       await rm(pidFile, { force: true });
       return;
@@ -442,12 +442,21 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-/** Whether `pid` runs PostgreSQL, by its command line where the system shows it (Linux); 'unknown' elsewhere. */
-async function commandOf(pid: number): Promise<'postgres' | 'other' | 'unknown'> {
+/**
+ * Whether `pid` runs PostgreSQL on `clusterDir`, by its command line where the system shows it (Linux;
+ * 'unknown' elsewhere): a postmaster keeps its own, `-D` and the cluster included. A PostgreSQL process of
+ * another cluster (`-D` elsewhere, or a backend of the system's server, whose title names no cluster) is
+ * 'other'; a PostgreSQL whose command line names none (its cluster from PGDATA) may be this one's.
+ */
+async function commandOf(pid: number, clusterDir: string): Promise<'postgres' | 'other' | 'unknown'> {
+  let args: string[];
   try {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-    return /postgres/.test(cmdline) ? 'postgres' : 'other';
+    args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((a) => a !== '');
   } catch {
     return 'unknown';
   }
+  if (!/postgres/.test(args[0] ?? '')) return 'other';
+  const d = args.indexOf('-D');
+  if (d >= 0) return resolvePath(args[d + 1] ?? '') === resolvePath(clusterDir) ? 'postgres' : 'other';
+  return args.length === 1 && args[0].includes(':') ? 'other' : 'postgres';
 }
