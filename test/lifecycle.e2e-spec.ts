@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'n
 import { once } from 'node:events';
 import { createServer, request as httpRequest } from 'node:http';
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { MIGRATIONS } from '../migrations';
@@ -762,6 +762,34 @@ describe('service process lifecycle (npm start)', () => {
     expect(wrong.output()).toMatch(/refuses the superuser password kept in HAVEN_DATA_DIR \(28P01\)/);
     // The right one back: it starts.
     await writeFile(secretFile, secret, { mode: 0o600 });
+    const again = launch({ ...env, HAVEN_DEMO: '0' });
+    await waitForHealth(Number(env.PORT), again);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+  });
+
+  it('refuses to start a second server on a data directory whose socket answers (a server in another container)', async () => {
+    const { dataDir, env } = await embeddedEnv('socket-answers-');
+    const first = launch({ ...env, HAVEN_DEMO: '0' });
+    await waitForHealth(Number(env.PORT), first);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    // The other container's server: its lock file's pid means nothing here (another pid namespace), its socket
+    // in the shared directory answers.
+    await writeFile(join(dataDir, 'postgres', 'postmaster.pid'), `999999\n${join(dataDir, 'postgres')}\n`);
+    const other = createNetServer(() => undefined).listen(join(dataDir, 'run', '.s.PGSQL.5432'));
+    await once(other, 'listening');
+    try {
+      const second = launch({ ...env, HAVEN_DEMO: '0' });
+      expect(await second.exited).toBe(1);
+      expect(second.output()).toMatch(
+        /PostgreSQL is already running on .*its socket .*\.s\.PGSQL\.5432 answers/,
+      );
+    } finally {
+      other.close();
+      await once(other, 'close');
+    }
+    // Gone: the next start goes ahead over what it left.
     const again = launch({ ...env, HAVEN_DEMO: '0' });
     await waitForHealth(Number(env.PORT), again);
     again.child.kill('SIGTERM');

@@ -1,8 +1,9 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
+import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 
@@ -309,6 +310,21 @@ export class EmbeddedPostgres {
   }
 
   private async refuseIfAlreadyRunning(): Promise<void> {
+    await this.refuseIfLockFileRunning();
+    // A server of this data directory answering on its socket runs, whatever its lock file's pid says here: in
+    // another container (another pid namespace) the pid looks stale, and PostgreSQL's own check cannot see the
+    // other's shared memory either: two servers would write one cluster.
+    const answering = await this.answeringSocket();
+    if (answering) {
+      throw new Error(
+        `PostgreSQL is already running on ${this.options.clusterDir}: its socket ${answering} answers (perhaps ` +
+          'from another container sharing the data directory). Stop the service that runs it first, or use its ' +
+          'database through DATABASE_URL.',
+      );
+    }
+  }
+
+  private async refuseIfLockFileRunning(): Promise<void> {
     const pidFile = join(this.options.clusterDir, 'postmaster.pid');
     let pid: number;
     try {
@@ -329,6 +345,33 @@ export class EmbeddedPostgres {
         'stop it first (or use its database through DATABASE_URL); if no Haven process is running, the server ' +
         `was left by one that was killed: stop it with "kill -INT ${pid}" and start again.`,
     );
+  }
+
+  /** A PostgreSQL socket in the data directory's socket directory that accepts a connection, if any. */
+  private async answeringSocket(): Promise<string | undefined> {
+    const dir = this.options.socketDir;
+    if (!dir) return undefined;
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return undefined;
+    }
+    for (const name of names.filter((n) => /^\.s\.PGSQL\.\d+$/.test(n))) {
+      const path = join(dir, name);
+      const answers = await new Promise<boolean>((resolve) => {
+        const socket = connect({ path });
+        const done = (ok: boolean) => {
+          socket.destroy();
+          resolve(ok);
+        };
+        socket.once('connect', () => done(true));
+        socket.once('error', () => done(false));
+        socket.setTimeout(1000, () => done(false));
+      });
+      if (answers) return path;
+    }
+    return undefined;
   }
 
   private async waitUntilReady(timeoutMs = 60000): Promise<void> {
