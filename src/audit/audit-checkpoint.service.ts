@@ -13,6 +13,8 @@ import {
   CheckpointHead,
   checkCheckpoint,
   checkpointRoot,
+  checkpointRowParams,
+  INSERT_CHECKPOINT_SQL,
   isCheckpointShape,
   keyIdOf,
   NEWEST_CHECKPOINT_SQL,
@@ -167,17 +169,7 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
     }
     const checkpoint = signCheckpoint(this.keys, heads, new Date());
     this.file.append(checkpoint);
-    await this.dataSource.query(
-      `INSERT INTO audit_checkpoints (seq, at, root, key_id, signature, document) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [
-        checkpoint.seq,
-        checkpoint.at,
-        Buffer.from(checkpoint.root, 'hex'),
-        checkpoint.keyId,
-        Buffer.from(checkpoint.signature, 'base64'),
-        JSON.stringify(checkpoint),
-      ],
-    );
+    await this.dataSource.query(INSERT_CHECKPOINT_SQL, checkpointRowParams(checkpoint));
     return { checkpoint, created: true };
   }
 

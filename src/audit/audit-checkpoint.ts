@@ -31,6 +31,22 @@ export const CHECKPOINT_FILE = 'checkpoints.jsonl';
  */
 export const NEWEST_CHECKPOINT_SQL = `SELECT document FROM audit_checkpoints ORDER BY seq DESC, id DESC LIMIT 1`;
 
+/** A checkpoint's row: its columns from the signed document, with CHECKPOINT_ROW_PARAMS. */
+export const INSERT_CHECKPOINT_SQL = `INSERT INTO audit_checkpoints (seq, at, root, key_id, signature, document)
+  VALUES ($1, $2, $3, $4, $5, $6)`;
+
+/** The parameters of INSERT_CHECKPOINT_SQL for checkpoint `c`. */
+export function checkpointRowParams(c: Checkpoint): unknown[] {
+  return [
+    c.seq,
+    c.at,
+    Buffer.from(c.root, 'hex'),
+    c.keyId,
+    Buffer.from(c.signature, 'base64'),
+    JSON.stringify(c),
+  ];
+}
+
 export interface CheckpointHead {
   readonly stripe: number;
   /** Seq of the stripe's last entry (0: none yet). */
@@ -57,7 +73,10 @@ export interface Checkpoint {
 
 export type CheckpointCheck = 'ok' | 'malformed' | 'bad_root' | 'bad_signature' | 'foreign_key';
 
-type SigningKeys = Pick<PurposeKeys, 'signCheckpoint' | 'verifyCheckpoint' | 'checkpointSigningKeyPair'>;
+export type SigningKeys = Pick<
+  PurposeKeys,
+  'signCheckpoint' | 'verifyCheckpoint' | 'checkpointSigningKeyPair'
+>;
 
 export function keyIdOf(publicKey: Uint8Array): string {
   return `ed25519:${createHash('sha256').update(publicKey).digest('hex').slice(0, 16)}`;

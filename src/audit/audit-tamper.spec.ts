@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { AuditFixture, CASE_ID, givenAuditLog, WARD_OFFICER } from './audit.spec-helpers';
 import type { ParallelVerifyOptions } from './audit-verify-parallel';
-import { signCheckpoint } from './audit-checkpoint';
+import {
+  Checkpoint,
+  checkpointRowParams,
+  INSERT_CHECKPOINT_SQL,
+  signCheckpoint,
+  SigningKeys,
+} from './audit-checkpoint';
 import { createCryptoServices } from '../crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,6 +72,18 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
         FROM audit_chain_heads h2
         LEFT JOIN LATERAL (SELECT seq, mac FROM audit_events WHERE stripe = h2.stripe ORDER BY seq DESC LIMIT 1) e ON true
        WHERE h.stripe = h2.stripe`);
+
+  /** A checkpoint of the stripe heads as they are, signed with `keys`. */
+  const signedHeads = async (keys: SigningKeys): Promise<Checkpoint> => {
+    const heads = await f.owner.query<{ stripe: number; last_seq: string; head: Buffer }[]>(
+      `SELECT stripe, last_seq, head FROM audit_chain_heads`,
+    );
+    return signCheckpoint(
+      keys,
+      heads.map((h) => ({ stripe: h.stripe, seq: Number(h.last_seq), mac: h.head.toString('base64') })),
+      new Date(),
+    );
+  };
 
   it('an edited entry', async () => {
     await f.tamper(`UPDATE audit_events SET action = 'case.list' WHERE seq = 10`);
@@ -208,52 +226,15 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
       dataDir: mkdtempSync(join(process.env.HAVEN_TEST_ROOT ?? tmpdir(), 'other-keys-')),
       production: false,
     });
-    const heads = await f.owner.query<{ stripe: number; last_seq: string; head: Buffer }[]>(
-      `SELECT stripe, last_seq, head FROM audit_chain_heads`,
-    );
-    const forged = signCheckpoint(
-      other.keys,
-      heads.map((h) => ({ stripe: h.stripe, seq: Number(h.last_seq), mac: h.head.toString('base64') })),
-      new Date(),
-    );
-    await f.tamper(
-      `INSERT INTO audit_checkpoints (seq, at, root, key_id, signature, document) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [
-        forged.seq,
-        forged.at,
-        Buffer.from(forged.root, 'hex'),
-        forged.keyId,
-        Buffer.from(forged.signature, 'base64'),
-        JSON.stringify(forged),
-      ],
-    );
+    const forged = await signedHeads(other.keys);
+    await f.tamper(INSERT_CHECKPOINT_SQL, checkpointRowParams(forged));
     await expectBad(26, 'tail_truncated');
   });
 
   it('a truncated tail with the heads rewound, under another instance’s checkpoint that a slower one’s older checkpoint was stored after', async () => {
     /** A checkpoint of the heads as they are, stored in the database only (as another instance does). */
-    const signedNow = async () => {
-      const heads = await f.owner.query<{ stripe: number; last_seq: string; head: Buffer }[]>(
-        `SELECT stripe, last_seq, head FROM audit_chain_heads`,
-      );
-      return signCheckpoint(
-        f.crypto.keys,
-        heads.map((h) => ({ stripe: h.stripe, seq: Number(h.last_seq), mac: h.head.toString('base64') })),
-        new Date(),
-      );
-    };
-    const store = (c: Awaited<ReturnType<typeof signedNow>>) =>
-      f.owner.query(
-        `INSERT INTO audit_checkpoints (seq, at, root, key_id, signature, document) VALUES ($1, $2, $3, $4, $5, $6)`,
-        [
-          c.seq,
-          c.at,
-          Buffer.from(c.root, 'hex'),
-          c.keyId,
-          Buffer.from(c.signature, 'base64'),
-          JSON.stringify(c),
-        ],
-      );
+    const signedNow = () => signedHeads(f.crypto.keys);
+    const store = (c: Checkpoint) => f.owner.query(INSERT_CHECKPOINT_SQL, checkpointRowParams(c));
     const slower = await signedNow(); // read the heads at seq 30, stores last
     for (let i = 0; i < 5; i++)
       await f.app.transaction((m) =>
