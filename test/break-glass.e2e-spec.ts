@@ -387,8 +387,9 @@ describe('emergency break-glass access (end to end)', () => {
           })
           .expect(201)
       ).body.id as string;
-      // A national supervisor's read of the queue: one entry per province of the grants it showed, each in that
-      // province's jurisdiction with that province's grants only (Hà Nội's supervisors see no Hải Phòng ids).
+      // A national supervisor's read of the queue: one entry per case of the grants it showed, naming the case
+      // (found with its other accesses), each in that case's province with that case's grants only (Hà Nội's
+      // supervisors see no Hải Phòng ids).
       const national = await givenSignedIn(t, { role: 'supervisor' }); // no province: national
       const read = await withBearer(t, national.token).get('/api/v1/break-glass?pageSize=200').expect(200);
       const shown = new Map(
@@ -396,16 +397,27 @@ describe('emergency break-glass access (end to end)', () => {
       );
       expect(shown.get(haiGrant)).toBe('31');
       expect(shown.get(grantId)).toBe('01');
-      const entries = await sql<{ jurisdictions: string[]; returned_ids: string[] }>(
-        `SELECT jurisdictions, returned_ids FROM audit_events WHERE request_id = $1 AND action = 'break_glass.review'`,
+      const entries = await sql<{ case_id: string; jurisdictions: string[]; returned_ids: string[] }>(
+        `SELECT case_id, jurisdictions, returned_ids FROM audit_events WHERE request_id = $1 AND action = 'break_glass.review'`,
         [read.headers['x-request-id']],
       );
-      expect(entries).toHaveLength(2);
+      const cases = new Map(
+        (read.body.items as { id: string; caseId: string }[]).map((i) => [i.id, i.caseId]),
+      );
+      expect(entries).toHaveLength(new Set(cases.values()).size);
       for (const e of entries) {
+        expect(new Set(e.returned_ids.map((id) => cases.get(id)))).toEqual(new Set([e.case_id]));
         const provinces = new Set(e.returned_ids.map((id) => shown.get(id)));
         expect(provinces.size).toBe(1);
         expect(e.jurisdictions).toContain([...provinces][0]);
       }
+      // Asked for by case, the access log names that read of the Hải Phòng justification.
+      const byCase = await withBearer(t, national.token)
+        .get(`/api/v1/audit/events?caseId=${haiCase}&action=break_glass.review`)
+        .expect(200);
+      expect(byCase.body.items).toContainEqual(
+        expect.objectContaining({ requestId: read.headers['x-request-id'], returnedIds: [haiGrant] }),
+      );
     });
 
     it('pages the queue: a page holds pageSize grants at most, the pages together every one once', async () => {

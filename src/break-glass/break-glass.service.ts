@@ -253,16 +253,18 @@ export class BreakGlassService {
       );
       const items: BreakGlassView[] = [];
       for (const r of rows) items.push(await this.view(m, r));
-      // One entry per province of the grants shown (one with none when the page is empty): its supervisors see
-      // the read of their province's justifications, and the ids of no other province's grants.
-      const byProvince = new Map<string, GrantRow[]>();
+      // One entry per case of the grants shown (one with none when the page is empty), naming the case: a
+      // justification is text about the case, sealed with its key, and who read it is found with the case's other
+      // accesses (`audit/events?caseId=`); in the case's province, whose supervisors see the read and the ids of
+      // no other province's grants.
+      const byCase = new Map<string, GrantRow[]>();
       for (const r of rows) {
-        const shown = byProvince.get(r.province_code);
+        const shown = byCase.get(r.case_id);
         if (shown) shown.push(r);
-        else byProvince.set(r.province_code, [r]);
+        else byCase.set(r.case_id, [r]);
       }
       const withText = new Set(items.filter(disclosesText).map((i) => i.id));
-      const entry = (shown: GrantRow[], provinces: string[]) =>
+      const entry = (shown: GrantRow[]) =>
         this.audit.record(m, p, {
           action: 'break_glass.review',
           resourceType: 'break_glass',
@@ -270,10 +272,16 @@ export class BreakGlassService {
           fields: shown.some((r) => withText.has(r.id)) ? ['notes'] : [],
           returnedIds: shown.map((r) => r.id),
           reason: 'break_glass.queue',
-          subjectProvinces: provinces,
+          ...(shown[0]
+            ? {
+                caseId: shown[0].case_id,
+                provinceCode: shown[0].province_code,
+                wardCode: shown[0].ward_code,
+              }
+            : {}),
         });
-      if (rows.length === 0) await entry([], []);
-      for (const [province, shown] of byProvince) await entry(shown, [province]);
+      if (rows.length === 0) await entry([]);
+      for (const shown of byCase.values()) await entry(shown);
       return { items, total, page, pageSize };
     });
   }
