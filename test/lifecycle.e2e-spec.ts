@@ -774,17 +774,21 @@ describe('service process lifecycle (npm start)', () => {
     await waitForHealth(Number(env.PORT), first);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
-    // The other container's server: its lock file's pid means nothing here (another pid namespace), its socket
-    // in the shared directory answers.
-    await writeFile(join(dataDir, 'postgres', 'postmaster.pid'), `999999\n${join(dataDir, 'postgres')}\n`);
+    // The other container's server: its lock file's pid means nothing here (another pid namespace: here a live
+    // process that is not PostgreSQL, this test's own), its socket in the shared directory answers.
+    const lockFile = join(dataDir, 'postgres', 'postmaster.pid');
+    const lock = `${process.pid}\n${join(dataDir, 'postgres')}\n`;
+    await writeFile(lockFile, lock);
     const other = createNetServer(() => undefined).listen(join(dataDir, 'run', '.s.PGSQL.5432'));
     await once(other, 'listening');
     try {
       const second = launch({ ...env, HAVEN_DEMO: '0' });
       expect(await second.exited).toBe(1);
       expect(second.output()).toMatch(
-        /PostgreSQL is already running on .*its socket .*\.s\.PGSQL\.5432 answers/,
+        /PostgreSQL \(pid \d+\) is already running on .*its socket .*\.s\.PGSQL\.5432 answers/s,
       );
+      // Its lock file left as it was: removed, the running server would shut itself down within a minute.
+      expect(await readFile(lockFile, 'utf8')).toBe(lock);
     } finally {
       other.close();
       await once(other, 'close');

@@ -1,6 +1,18 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  mkdir,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { connect } from 'node:net';
@@ -310,28 +322,27 @@ export class EmbeddedPostgres {
   }
 
   private async refuseIfAlreadyRunning(): Promise<void> {
-    await this.refuseIfLockFileRunning();
-    // A server of this data directory answering on its socket runs, whatever its lock file's pid says here: in
-    // another container (another pid namespace) the pid looks stale, and PostgreSQL's own check cannot see the
-    // other's shared memory either: two servers would write one cluster.
-    const answering = await this.answeringSocket();
-    if (answering) {
-      throw new Error(
-        `PostgreSQL is already running on ${this.options.clusterDir}: its socket ${answering} answers (perhaps ` +
-          'from another container sharing the data directory). Stop the service that runs it first, or use its ' +
-          'database through DATABASE_URL.',
-      );
-    }
-  }
-
-  private async refuseIfLockFileRunning(): Promise<void> {
     const pidFile = join(this.options.clusterDir, 'postmaster.pid');
     let pid: number;
     try {
       pid = Number.parseInt((await readFile(pidFile, 'utf8')).split('\n')[0] ?? '', 10);
     } catch {
-      return;
+      pid = Number.NaN;
     }
+    // A server of this data directory answering on its socket runs, whatever its lock file's pid says here: in
+    // another container (another pid namespace) the pid looks stale, and PostgreSQL's own check cannot see the
+    // other's shared memory either: two servers would write one cluster. Asked first: a lock file is removed
+    // below as stale only when no server answers (a running server whose lock file goes shuts itself down).
+    const answering = await this.answeringSocket();
+    if (answering) {
+      throw new Error(
+        `PostgreSQL${Number.isInteger(pid) ? ` (pid ${pid})` : ''} is already running on ` +
+          `${this.options.clusterDir}: its socket ${answering} answers (on this machine, or from another ` +
+          'container sharing the data directory). If the service is running, stop it first (or use its ' +
+          'database through DATABASE_URL).',
+      );
+    }
+    if (Number.isNaN(pid)) return;
     if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // stale file: PostgreSQL ignores it
     if ((await commandOf(pid, this.options.clusterDir)) === 'other') {
       // After a reboot or a container's restart the pid can belong to another program, or to a PostgreSQL of
@@ -500,6 +511,8 @@ async function commandOf(pid: number, clusterDir: string): Promise<'postgres' | 
   }
   if (!/postgres/.test(args[0] ?? '')) return 'other';
   const d = args.indexOf('-D');
-  if (d >= 0) return resolvePath(args[d + 1] ?? '') === resolvePath(clusterDir) ? 'postgres' : 'other';
+  // The same directory however it is spelled (a symlink in one of the paths): its real path.
+  const real = (path: string) => realpath(resolvePath(path)).catch(() => resolvePath(path));
+  if (d >= 0) return (await real(args[d + 1] ?? '')) === (await real(clusterDir)) ? 'postgres' : 'other';
   return args.length === 1 && args[0].includes(':') ? 'other' : 'postgres';
 }
