@@ -16,7 +16,11 @@ async function main(): Promise<void> {
   // ends, so that an embedded PostgreSQL already started is stopped too rather than left behind.
   let stopRequested: NodeJS.Signals | null = null;
   let onStop: ((signal: NodeJS.Signals) => void) | null = null;
+  // Whether a stop was asked for: a supervisor that signals the whole process tree (systemd's control group,
+  // PM2) stops the embedded PostgreSQL too, which is then no surprise.
+  let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
+    signalled = true;
     if (onStop) onStop(signal);
     else stopRequested ??= signal;
   };
@@ -31,6 +35,8 @@ async function main(): Promise<void> {
     config = loadConfig();
   } catch (e) {
     if (e instanceof ConfigError) {
+      const unknown = unknownVariablesWarning(); // the misspelling may be why
+      if (unknown) process.stderr.write(`warning: ${unknown}\n`);
       process.stderr.write(`Haven cannot start. ${e.message}\nSee config/env.example.\n`);
       process.exit(78); // EX_CONFIG
     }
@@ -49,6 +55,10 @@ async function main(): Promise<void> {
   // The embedded server gone (killed, out of memory): Haven stops too, so that whatever runs it restarts both,
   // rather than answer 503 for ever.
   database.embedded?.onUnexpectedExit((code, signal) => {
+    if (signalled) {
+      logger.info({ code, signal }, 'the embedded PostgreSQL stopped with the rest (a stop was asked for)');
+      return;
+    }
     logger.fatal(
       { code, signal },
       'the embedded PostgreSQL stopped unexpectedly: Haven stops too (exit 1); start it again',
