@@ -216,6 +216,11 @@ describe('loadConfig', () => {
       HAVEN_TRUST_PROXY: '10.0.0.2',
       DATABASE_URL: 'postgres://u:p@db/haven',
       HAVEN_TEST_ROOT: '/tmp/x', // the test suite's, as HAVEN_BENCH_* and HAVEN_FUZZ_* are the tools'
+      // Kubernetes' for a Service named haven: not misspellings.
+      HAVEN_SERVICE_HOST: '10.0.0.9',
+      HAVEN_SERVICE_PORT: '3000',
+      HAVEN_PORT: 'tcp://10.0.0.9:3000',
+      HAVEN_PORT_3000_TCP_ADDR: '10.0.0.9',
       PATH: '/usr/bin',
     };
     expect(unknownVariables(env)).toEqual(['DATABASE_URI', 'HAVEN_TRUST_PROXIES']);

@@ -200,8 +200,12 @@ function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
-/** Variables of the test suite and the benchmarks: Haven's own names, read by them, not by the service. */
-const TOOLING_VARIABLE = /^HAVEN_(TEST|BENCH|FUZZ)_/;
+/**
+ * Not misspellings: the test suite's and the benchmarks' variables, and those Kubernetes sets for a Service
+ * named `haven` or `database` (HAVEN_SERVICE_HOST, HAVEN_PORT_3000_TCP_ADDR, ...).
+ */
+const TOOLING_VARIABLE =
+  /^HAVEN_(TEST|BENCH|FUZZ)_|^(HAVEN|DATABASE)_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
 
 /**
  * The variables set that look like Haven's (`HAVEN_*`, `DATABASE_*`) but that it does not read: most likely
