@@ -64,10 +64,9 @@ export async function revokeReferrals(
   cause: RevokeCause,
   by: Revoker,
 ): Promise<string[]> {
-  const actor = 'system' in by ? null : by;
   await lockLiveReferrals(m, where, params);
   if (cause !== 'consent_expired' && cause !== 'consent_withdrawn') {
-    await revokeReferrals(
+    await revokeLocked(
       m,
       audit,
       `(${where}) AND EXISTS (SELECT 1 FROM consents cs WHERE cs.id = r.consent_id AND cs.withdrawn_at IS NULL
@@ -77,12 +76,25 @@ export async function revokeReferrals(
       { system: true, request: by.request ?? {} },
     );
   }
+  return revokeLocked(m, audit, where, params, cause, by);
+}
+
+/** revokeReferrals' revocation of rows its caller has locked: the update and one entry per referral. */
+async function revokeLocked(
+  m: EntityManager,
+  audit: AuditService,
+  where: string,
+  params: readonly unknown[],
+  cause: RevokeCause,
+  by: Revoker,
+): Promise<string[]> {
+  const actor = 'system' in by ? null : by;
   const n = params.length;
   const [rows] = await m.query<
     [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
   >(
-    // Timed once the rows are locked (above), as a move is: not when the transaction began, before it waited;
-    // one time for all of them (an uncorrelated subquery runs once per statement).
+    // Timed once the rows are locked (revokeReferrals), as a move is: not when the transaction began, before it
+    // waited; one time for all of them (an uncorrelated subquery runs once per statement).
     `UPDATE referrals r SET status = 'revoked', revoke_cause = $${n + 1}, revoked_at = (SELECT clock_timestamp()),
             revoked_by = $${n + 2}, version = r.version + 1, updated_at = now()
      FROM cases c
