@@ -50,8 +50,7 @@ const NOT_PROBING = [
 const PROBING_DENIAL = `coalesce(e.reason, '') NOT IN (${sqlCodes(NOT_PROBING)})`;
 
 /** The half hour (UTC) entry `e` falls in. */
-const HALF_HOUR = `(date_trunc('hour', e.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-  + CASE WHEN extract(minute FROM e.at AT TIME ZONE 'UTC') >= 30 THEN interval '30 minutes' ELSE interval '0' END)`;
+const HALF_HOUR = `date_bin('30 minutes', e.at, timestamptz '2000-01-01 00:00:00+00')`;
 
 /**
  * The windows an entry `e` falls in, for the hourly rules: 90 minutes long, starting every half hour (UTC, whole
