@@ -12,6 +12,7 @@ import { DomainError, FieldError } from '../common/errors/domain-error';
 import { sameSet } from '../common/same-set';
 import { isUniqueViolation } from '../database/pg-errors';
 import { AdminUnitsRepository } from './admin-units.repository';
+import { CommuneProvinces } from './commune-provinces';
 import {
   CreateOrganizationDto,
   OrganizationList,
@@ -23,9 +24,6 @@ import {
 } from './dto/organization.dto';
 import { Organization, ServiceScope } from './organization.entity';
 import { ORGANIZATION_COLUMNS, OrganizationsRepository, servesCommuneSql } from './organizations.repository';
-
-/** At most this many provinces on a refused creation's entry (a list of communes may name many). */
-const MAX_REFUSAL_PROVINCES = 8;
 
 interface ResolvedArea {
   scope: ServiceScope;
@@ -49,6 +47,7 @@ export class OrganizationsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly organizations: OrganizationsRepository,
     private readonly units: AdminUnitsRepository,
+    private readonly communes: CommuneProvinces,
     private readonly audit: AuditService,
   ) {}
 
@@ -94,11 +93,11 @@ export class OrganizationsService {
    */
   private async provincesNamed(area: ServiceAreaDto): Promise<string[]> {
     if (typeof area.provinceCode === 'string') return [area.provinceCode];
-    const communes = await this.units.findByCodes(
-      Array.isArray(area.communeCodes) ? area.communeCodes.filter((c) => typeof c === 'string') : [],
-    );
-    const provinces = communes.flatMap((u) => (u.provinceCode ? [u.provinceCode] : []));
-    return [...new Set(provinces)].sort().slice(0, MAX_REFUSAL_PROVINCES);
+    const codes = Array.isArray(area.communeCodes)
+      ? area.communeCodes.filter((c) => typeof c === 'string')
+      : [];
+    const provinces = (await this.communes.lookup(this.dataSource.manager, codes)).values();
+    return [...new Set(provinces)].sort();
   }
 
   private async createOrganization(
