@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { AppAbility } from '../authz/ability.factory';
+import { pageWindow } from '../database/page-limit';
 import { permittedCaseCategories } from '../authz/field-scope';
 import type { Principal } from '../authz/principal';
 import { CONSENT_STATUSES, type ConsentStatus } from '../authz/subjects';
@@ -41,7 +42,7 @@ export class ConsentView {
 }
 
 /** Default page size of a case's consents. */
-export const CONSENT_PAGE_SIZE = 50;
+const CONSENT_PAGE_SIZE = 50;
 
 export class ConsentList {
   @ApiProperty({ type: [ConsentView] }) items!: ConsentView[];
@@ -263,14 +264,16 @@ export class ConsentsService {
         throw new DomainError('resource.not_found');
       }
       // One row with the count and no consent when the page is empty.
+      const paging = pageWindow(page, pageSize, 2);
       const found = await m.query<(Partial<ConsentRow> & { total: number })[]>(
         `SELECT counted.total, listed.* FROM (SELECT count(*)::int AS total FROM consents WHERE case_id = $1) counted
            LEFT JOIN (SELECT ${CONSENT_COLUMNS} FROM consents k WHERE k.case_id = $1
-                       ORDER BY k.created_at DESC, k.id LIMIT $2 OFFSET $3) listed ON true`,
-        [caseId, pageSize, (page - 1) * pageSize],
+                       ORDER BY k.created_at DESC, k.id ${paging.sql}) listed ON true
+          ORDER BY listed.created_at DESC, listed.id`,
+        [caseId, ...paging.params],
       );
       const total = found[0].total;
-      const rows = found.filter((r): r is ConsentRow & { total: number } => r.id != null);
+      const rows = paging.page(found.filter((r): r is ConsentRow & { total: number } => r.id != null));
       const paged = { total, page, pageSize };
       // A legal basis's reason is free text about the case: read with the entry (recordRead), logged as notes.
       const bases = rows.filter((r) => r.legal_basis !== null);
