@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
@@ -35,7 +35,7 @@ export interface BackfillResult {
  * (docs/audit.md). Stops between batches when the service shuts down.
  */
 @Injectable()
-export class DateOfBirthBackfill implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class DateOfBirthBackfill implements BeforeApplicationShutdown {
   private stopping = false;
   private running?: Promise<BackfillResult>;
   private timer?: NodeJS.Timeout;
@@ -48,7 +48,12 @@ export class DateOfBirthBackfill implements OnApplicationBootstrap, BeforeApplic
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  onApplicationBootstrap(): void {
+  /**
+   * Starts the runs: by the service once it is up (createHavenApp), not by every context of the application
+   * module (users:create-admin boots it too, and has no survivor data to open).
+   */
+  start(): void {
+    if (this.timer) return;
     this.runInBackground();
     this.timer = setInterval(() => this.runInBackground(), AGAIN_EVERY_MS);
     this.timer.unref();
