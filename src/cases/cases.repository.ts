@@ -405,8 +405,8 @@ export class CasesRepository {
   /**
    * Cases of the caller's scope whose blind indexes match; `nameMatch` says whether the name counted as a match.
    * A date of birth narrows a name: with both given, a name matches with the name+dob index, or, for a
-   * registration's duplicate warning (`unknownBirthMatches`), a case whose date of birth is not known. Without a
-   * name, the date matches on its own (`dob`), as a phone does.
+   * registration's duplicate warning (`unknownBirthMatches`), a case whose date of birth is not known. `dob`, the
+   * date's own index, matches on its own, as a phone does (the caller gives it for a search without a name).
    */
   async searchByBlindIndex(
     m: EntityManager,
@@ -439,7 +439,7 @@ export class CasesRepository {
       : opts.unknownBirthMatches && probe.name
         ? `(${nameDob} OR (${name()} AND c.bi_name_dob IS NULL))`
         : nameDob;
-    const dobAlone = probe.dob && !probe.name ? `c.bi_dob = ${p(probe.dob)}` : 'FALSE';
+    const dobAlone = probe.dob ? `c.bi_dob = ${p(probe.dob)}` : 'FALSE';
     const rows = await m.query<Raw[]>(
       `SELECT DISTINCT c.id, c.code, c.ward_code, c.created_at, ${nameMatch} AS m_name,
               (${nameDob}) OR (${dobAlone}) AS m_dob, ${phone} AS m_phone
