@@ -31,7 +31,7 @@ export const CHECKPOINT_FILE = 'checkpoints.jsonl';
  */
 export const NEWEST_CHECKPOINT_SQL = `SELECT document FROM audit_checkpoints ORDER BY seq DESC, id DESC LIMIT 1`;
 
-/** A checkpoint's row: its columns from the signed document, with CHECKPOINT_ROW_PARAMS. */
+/** A checkpoint's row: its columns from the signed document, with checkpointRowParams(). */
 export const INSERT_CHECKPOINT_SQL = `INSERT INTO audit_checkpoints (seq, at, root, key_id, signature, document)
   VALUES ($1, $2, $3, $4, $5, $6)`;
 

@@ -1,11 +1,25 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
+import type { MigrationLockHolder } from '../database/migrate';
 import { developmentKeysDir, KEYRING_FILE } from '../crypto/file-key-provider';
-import { APP_DATABASE, embeddedPaths, embeddedServer, startDatabase } from '../database/embedded-database';
+import {
+  APP_DATABASE,
+  clusterExists,
+  embeddedPaths,
+  embeddedServer,
+  startDatabase,
+} from '../database/embedded-database';
+
+/** A tool's wait for the migration lock (runMigrationsLocked's onWait): one line on standard error. */
+export function waitingSaid(holder: MigrationLockHolder): void {
+  process.stderr.write(
+    `waiting for the migration lock, held by server process ${holder.pid ?? '?'} (${holder.application || 'unnamed'})\n`,
+  );
+}
 
 /** A tool's warning (CryptoOptions.warn), on standard error: the tools print no structured log. */
 export function warnOnStderr(message: string): void {
@@ -27,9 +41,9 @@ export function assertExistingDataDir(
   const keyVariables = config.keys.masterKey !== undefined || config.keys.masterKeyFile !== undefined;
   const keyring = join(developmentKeysDir(config.dataDir), KEYRING_FILE);
   if (needs.keys && !keyVariables && !existsSync(keyring)) missing.push(`no keyring at ${keyring}`);
-  const cluster = join(embeddedPaths(config.dataDir).cluster, 'PG_VERSION');
-  if (needs.database && !config.database.url && !existsSync(cluster))
-    missing.push(`no embedded database at ${dirname(cluster)}`);
+  const { cluster } = embeddedPaths(config.dataDir);
+  if (needs.database && !config.database.url && !clusterExists(cluster))
+    missing.push(`no embedded database at ${cluster}`);
   if (missing.length) {
     const variables = [
       ...(needs.keys ? ['HAVEN_MASTER_KEY / HAVEN_MASTER_KEY_FILE'] : []),

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
-import { startToolDatabase } from './data-dir';
-import { runMigrationsLocked, waitingSaid } from '../database/migrate';
+import { startToolDatabase, waitingSaid } from './data-dir';
+import { runMigrationsLocked } from '../database/migrate';
 import { realDifferences } from '../database/schema-drift';
 
 /**

@@ -4,8 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
-import { startToolDatabase } from './data-dir';
-import { runMigrationsLocked, waitingSaid } from '../database/migrate';
+import { startToolDatabase, waitingSaid } from './data-dir';
+import { runMigrationsLocked } from '../database/migrate';
 import { importUnits, parseUnitsFile, UnitsFileError } from '../directory/admin-unit-importer';
 
 /**

@@ -36,9 +36,10 @@ export async function startDatabase(config: AppConfig, logger: Logger): Promise<
 
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const paths = embeddedPaths(config.dataDir);
+  const existing = clusterExists(paths.cluster);
   // The password is made with the cluster: a cluster without it (a data directory restored without the file)
   // would get a new one it does not know, and every start would fail after a minute, saying only that.
-  if (existsSync(join(paths.cluster, 'PG_VERSION')) && !existsSync(paths.secret)) {
+  if (existing && !existsSync(paths.secret)) {
     throw new ConfigError([
       `HAVEN_DATA_DIR (${config.dataDir}): the embedded cluster exists but its superuser password file ` +
         `(${paths.secret}) does not: restore it with the rest of the data directory (a new password would not ` +
@@ -55,7 +56,7 @@ export async function startDatabase(config: AppConfig, logger: Logger): Promise<
   const started = Date.now();
   // Said: on a first start it is expected; on a HAVEN_DATA_DIR that was meant to be another, this line is the
   // sign that the service is not on the data it should be.
-  if (!existsSync(join(paths.cluster, 'PG_VERSION')))
+  if (!existing)
     logger.info(
       { cluster: paths.cluster },
       'no embedded cluster in HAVEN_DATA_DIR: creating a new, empty one',
@@ -67,6 +68,11 @@ export async function startDatabase(config: AppConfig, logger: Logger): Promise<
     'embedded PostgreSQL started',
   );
   return { url: pg.url(APP_DATABASE), embedded: pg, stop: () => pg.stop() };
+}
+
+/** Whether `cluster` (embeddedPaths' `cluster`) holds an initialised PostgreSQL cluster. */
+export function clusterExists(cluster: string): boolean {
+  return existsSync(join(cluster, 'PG_VERSION'));
 }
 
 /**

@@ -2,22 +2,21 @@ import type { DataSource, Migration } from 'typeorm';
 
 import { ADVISORY_LOCKS } from './advisory-locks';
 
+/** The session holding the migration lock: its server process and application name, when known. */
+export interface MigrationLockHolder {
+  pid: number | null;
+  application: string | null;
+}
+
 /**
  * Applies pending migrations under a PostgreSQL advisory lock, so that several instances starting at once
  * against one database apply each migration exactly once. When another session holds the lock, `onWait` is
  * told which (its server process and application name) before this one waits for it: a migration that stalls
  * everyone's start says who holds it, instead of a start that hangs without a word.
  */
-/** A command-line tool's onWait: one line on standard error. */
-export function waitingSaid(holder: { pid: number | null; application: string | null }): void {
-  process.stderr.write(
-    `waiting for the migration lock, held by server process ${holder.pid ?? '?'} (${holder.application || 'unnamed'})\n`,
-  );
-}
-
 export async function runMigrationsLocked(
   dataSource: DataSource,
-  onWait?: (holder: { pid: number | null; application: string | null }) => void,
+  onWait?: (holder: MigrationLockHolder) => void,
 ): Promise<Migration[]> {
   const lock = dataSource.createQueryRunner();
   await lock.connect();
