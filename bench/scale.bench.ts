@@ -160,6 +160,14 @@ async function main(): Promise<void> {
     const ok = async (p: Promise<unknown>) => {
       await p;
     };
+    // The supervisor's access log: its newest page, and the entries about one case (and the lists that
+    // returned it) of the province's cases.
+    const provinceCases = (
+      await supervisor<{ items: { id: string }[] }>('GET', '/api/v1/cases?pageSize=100')
+    ).items.map((c) => c.id);
+    const logPage = () => supervisor('GET', '/api/v1/audit/events?pageSize=50');
+    const logOfCase = (i: number) =>
+      supervisor('GET', `/api/v1/audit/events?pageSize=50&caseId=${provinceCases[i % provinceCases.length]}`);
     const measurements = {
       caseListWardOfficer: await timed(1000, 1, (i) => ok(listWard(i))),
       caseListWardOfficer8: await timed(2000, 8, (i) => ok(listWard(i))),
@@ -172,6 +180,8 @@ async function main(): Promise<void> {
       reportSummaryProvinceYear: await timed(10, 1, async () => {
         await supervisor('GET', '/api/v1/reports/summary?province=01&from=2026-01-01&to=2026-12-31');
       }),
+      accessLogPageProvinceSupervisor: await timed(50, 1, () => ok(logPage())),
+      accessLogOfCaseProvinceSupervisor: await timed(300, 1, (i) => ok(logOfCase(i))),
     };
     clearInterval(sampler);
     const casesInScope = { wardOfficer: scope.total, provinceSupervisor: provinceScope.total };
@@ -256,6 +266,13 @@ async function main(): Promise<void> {
         value: Math.max(measurements.searchByName.p95, measurements.searchByPhone.p95),
       },
       reportSummaryMs: { goal: '<= 2000', value: measurements.reportSummaryProvinceYear.max },
+      accessLogP95Ms: {
+        goal: '(reported)',
+        value: Math.max(
+          measurements.accessLogPageProvinceSupervisor.p95,
+          measurements.accessLogOfCaseProvinceSupervisor.p95,
+        ),
+      },
       verifyEntriesPerSecond: {
         goal: '>= 200000',
         value: Math.max(verification.entriesPerSecond, verificationOneThread.entriesPerSecond),

@@ -23,6 +23,7 @@ import { KekChecks1764000002200 } from './1764000002200-KekChecks';
 import { CheckpointTriggerPinned1764000002300 } from './1764000002300-CheckpointTriggerPinned';
 import { DateOfBirthIndex1764000002400 } from './1764000002400-DateOfBirthIndex';
 import { CheckpointsBySeq1764000002500 } from './1764000002500-CheckpointsBySeq';
+import { AccessLogReturnedIds1764000002600 } from './1764000002600-AccessLogReturnedIds';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -54,4 +55,5 @@ export const MIGRATIONS = [
   CheckpointTriggerPinned1764000002300,
   DateOfBirthIndex1764000002400,
   CheckpointsBySeq1764000002500,
+  AccessLogReturnedIds1764000002600,
 ];

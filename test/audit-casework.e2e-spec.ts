@@ -247,6 +247,41 @@ describe('access log of case work (end to end)', () => {
     }
   });
 
+  it('a caseId filter finds the searches and lists that returned the case, and only those', async () => {
+    const { caseId: listed, referralId } = await referredCase(['identity'], 'routine');
+    const events = async (query: string) =>
+      (await http().get(`/api/v1/audit/events?${query}`).set(as('supervisor.hanoi')).expect(200)).body
+        .items as { seq: number; returnedIds: string[] }[];
+    /** The newest entry of `action`, after `work` wrote it. */
+    const newest = async (action: string, work: () => Promise<unknown>) => {
+      await work();
+      return (await events(`action=${action}&pageSize=1`))[0];
+    };
+    const search = (fullName: string) =>
+      http().post('/api/v1/cases/search').set(as('ward.longbien')).send({ fullName }).expect(200);
+    const returned = [
+      await newest('case.search', () => search(MARKERS[0])),
+      await newest('case.list', () =>
+        http().get('/api/v1/cases?pageSize=100').set(as('ward.longbien')).expect(200),
+      ),
+      await newest('referral.list', () =>
+        http().get('/api/v1/referrals?pageSize=100').set(as('police.longbien')).expect(200),
+      ),
+    ];
+    expect(returned[0].returnedIds).toContain(listed);
+    expect(returned[1].returnedIds).toContain(listed);
+    expect(returned[2].returnedIds).toContain(referralId);
+    const missed = await newest('case.search', () => search('Nobody Qqxz'));
+    expect(missed.returnedIds).toEqual([]);
+
+    const byCase = (await events(`caseId=${listed}&pageSize=100`)).map((e) => e.seq);
+    for (const e of returned) expect(byCase).toContain(e.seq);
+    expect(byCase).not.toContain(missed.seq);
+    // Another case's filter finds none of the list reads that did not return it.
+    const elsewhere = (await events(`caseId=${randomUUID()}&pageSize=100`)).map((e) => e.seq);
+    expect(elsewhere).toEqual([]);
+  });
+
   it('a provider’s refused read of a case it may not see runs the statements of one of no case at all', async () => {
     const { caseId: other } = await referredCase(['identity'], 'routine');
     // The statements, their parameters aside (the access-log entries differ in their values only).

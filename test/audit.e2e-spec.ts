@@ -9,6 +9,7 @@ import { givenPrincipal } from './support/principal';
 import { AuditQueryService } from '../src/audit/audit-query.service';
 import { AuditService } from '../src/audit/audit.service';
 import type { AuditActor } from '../src/audit/audit.types';
+import { APP_CONFIG, AppConfig } from '../src/config/config';
 import { startTestApp, TestApp } from './support/app';
 import {
   FACTORY_ADMIN_ID,
@@ -287,6 +288,29 @@ describe('access log (end to end)', () => {
     }
   });
 
+  it('counts a list up to HAVEN_AUDIT_COUNT_LIMIT, and says when more entries match', async () => {
+    const audit = t.app.get<AppConfig>(APP_CONFIG).audit as { countLimit: number };
+    const limit = audit.countLimit;
+    try {
+      const exact = (await get('national', 'events?pageSize=1').expect(200)).body;
+      expect(exact.total).toBeGreaterThan(3);
+      expect(exact.totalCapped).toBe(false);
+      audit.countLimit = 3;
+      const capped = (await get('national', 'events?pageSize=1').expect(200)).body;
+      expect(capped).toMatchObject({ total: 3, totalCapped: true });
+      expect(capped.items).toHaveLength(1);
+      // A filter that matches fewer is counted exactly.
+      const few = (await get('national', 'events?action=audit.verify').expect(200)).body;
+      expect(few.totalCapped).toBe(false);
+      expect(few.total).toBe(few.items.length);
+      audit.countLimit = exact.total + 100;
+      const again = (await get('national', 'events?pageSize=1').expect(200)).body;
+      expect(again.totalCapped).toBe(false);
+      expect(again.total).toBeGreaterThanOrEqual(exact.total + 3); // the reads since are on the log
+    } finally {
+      audit.countLimit = limit;
+    }
+  });
   it('logs every read of the log, with the request’s id, address and user agent', async () => {
     await get('hanoi', `events?caseId=${CASE_HANOI}`)
       .set('X-Request-Id', 'e2e-audit-read-0001')

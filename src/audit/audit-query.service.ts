@@ -153,7 +153,20 @@ export class AuditQueryService {
           AND (e.province_code <> :ownProvince OR (e.province_code IS NULL AND e.case_id IS NOT NULL)))`
       : 'false';
     if (ownProvince) params.ownProvince = ownProvince;
-    filter(`e.case_id = :caseId AND NOT ${hidden}`, 'caseId', q.caseId);
+    // The entries about the case, and the list reads that returned it (a search, a list of cases or of its
+    // referrals: audit_events_returned_idx; the case of a referral never changes). Found first, on their own
+    // (a few hundred at most), then scoped: planned together, PostgreSQL would intersect them with the
+    // jurisdiction's index, hundreds of thousands of entries.
+    const about =
+      q.caseId === undefined
+        ? ''
+        : `WITH about AS MATERIALIZED (
+             SELECT e.seq FROM audit_events e
+              WHERE e.case_id = :caseId
+                 OR (e.resource_type = 'case' AND e.returned_ids <> '{}' AND e.returned_ids @> ARRAY[:caseId]::uuid[])
+                 OR (e.resource_type = 'referral' AND e.returned_ids <> '{}'
+                     AND e.returned_ids && ARRAY(SELECT r.id FROM referrals r WHERE r.case_id = :caseId)))`;
+    filter(`e.seq IN (SELECT seq FROM about) AND NOT ${hidden}`, 'caseId', q.caseId);
     filter('e.actor_id = :actorId', 'actorId', q.actorId);
     filter('e.action = :action', 'action', q.action);
     filter('e.outcome = :outcome', 'outcome', q.outcome);
@@ -169,7 +182,7 @@ export class AuditQueryService {
       const older = q.beforeSeq === undefined ? '' : 'AND e.seq < :beforeSeq';
       const rows = await this.query<EventRow>(
         m,
-        `SELECT seq, at, actor_id, actor_role, actor_org_id, actor_communes, action,
+        `${about} SELECT seq, at, actor_id, actor_role, actor_org_id, actor_communes, action,
                   CASE WHEN ${hidden} THEN NULL ELSE e.case_id END AS case_id, resource_type, resource_id, fields,
                   outcome, reason, ip, user_agent, request_id, returned_ids,
                   CASE WHEN ${hidden} THEN NULL ELSE e.province_code END AS province_code,
@@ -178,11 +191,15 @@ export class AuditQueryService {
             ORDER BY seq DESC LIMIT :limit OFFSET :offset`,
         { ...params, beforeSeq: q.beforeSeq, limit: pageSize, offset: (page - 1) * pageSize },
       );
+      // Counted up to HAVEN_AUDIT_COUNT_LIMIT (newest first): an exact count of a province's whole log reads most of the
+      // table (seconds at ten million entries), for a number no one pages through.
       const [count] = await this.query<{ n: string }>(
         m,
-        `SELECT count(*) AS n FROM audit_events e WHERE ${condition}`,
-        params,
+        `${about} SELECT count(*) AS n FROM (
+           SELECT 1 FROM audit_events e WHERE ${condition} ORDER BY seq DESC LIMIT :countLimit) counted`,
+        { ...params, countLimit: this.config.audit.countLimit + 1 },
       );
+      const counted = Number(count?.n ?? 0);
       // Recorded after the query, so that the read does not list itself.
       await this.audit.record(m, p, {
         action: 'audit.read',
@@ -191,7 +208,14 @@ export class AuditQueryService {
         resourceId: q.actorId ?? null,
       });
       const nextBeforeSeq = rows.length === pageSize ? Number(rows[rows.length - 1].seq) : null;
-      return { items: rows.map(eventView), total: Number(count?.n ?? 0), nextBeforeSeq, page, pageSize };
+      return {
+        items: rows.map(eventView),
+        total: Math.min(counted, this.config.audit.countLimit),
+        totalCapped: counted > this.config.audit.countLimit,
+        nextBeforeSeq,
+        page,
+        pageSize,
+      };
     });
   }
 

@@ -66,6 +66,7 @@ export const envSchema = z.object({
   HAVEN_BREAK_GLASS_MINUTES: z.coerce.number().int().min(1).max(1440).default(120),
   HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86400).default(300),
   HAVEN_AUDIT_VERIFY_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  HAVEN_AUDIT_COUNT_LIMIT: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -125,6 +126,8 @@ export interface AppConfig {
     readonly checkpointIntervalSeconds: number;
     /** Worker threads that verify a large access log in parallel; 1: in one thread (defaultVerifyWorkers). */
     readonly verifyWorkers: number;
+    /** The most entries a list of the log counts (`total`; `totalCapped` says there are more). */
+    readonly countLimit: number;
   };
   readonly auth: {
     /** Lifetime of an access token (JWT), in seconds; 15 minutes by default. */
@@ -327,6 +330,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     audit: {
       checkpointIntervalSeconds: e.HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS,
       verifyWorkers: e.HAVEN_AUDIT_VERIFY_WORKERS ?? defaultVerifyWorkers(),
+      countLimit: e.HAVEN_AUDIT_COUNT_LIMIT,
     },
     auth: {
       accessTokenTtlSeconds: e.HAVEN_ACCESS_TOKEN_TTL_SECONDS,

@@ -13,7 +13,15 @@ import {
 
 /** Default page size 50. */
 export class AuditEventsQuery extends PageQueryDto {
-  @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @IsUUID() caseId?: string;
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description:
+      'The entries about the case, and the searches and lists (of cases, of referrals) that returned it or one ' +
+      'of its referrals',
+  })
+  @IsOptional()
+  @IsUUID()
+  caseId?: string;
   @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @IsUUID() actorId?: string;
   @ApiPropertyOptional({ enum: AUDIT_ACTIONS }) @IsOptional() @IsIn(AUDIT_ACTIONS) action?: AuditAction;
   @ApiPropertyOptional({ enum: AUDIT_OUTCOMES }) @IsOptional() @IsIn(AUDIT_OUTCOMES) outcome?: AuditOutcome;
@@ -84,7 +92,18 @@ export class AuditEventView {
 
 export class AuditEventList {
   @ApiProperty({ type: [AuditEventView] }) items!: AuditEventView[];
-  @ApiProperty({ description: 'Entries the filters match (beforeSeq aside), on every page' }) total!: number;
+  @ApiProperty({
+    description:
+      'Entries the filters match (beforeSeq aside), on every page; counted up to HAVEN_AUDIT_COUNT_LIMIT ' +
+      '(10,000 by default; see totalCapped)',
+  })
+  total!: number;
+  @ApiProperty({
+    description:
+      'True when more entries match than are counted: total is then the limit, a lower bound (walk the list ' +
+      'by beforeSeq)',
+  })
+  totalCapped!: boolean;
   @ApiProperty({
     nullable: true,
     type: Number,
