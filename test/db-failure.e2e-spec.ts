@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { createHavenApp } from '../src/app.factory';
 import { createLogger } from '../src/common/logging/logger';
@@ -128,6 +129,48 @@ describe('database failure and recovery (end to end)', () => {
     expect(verify.body).toMatchObject({ ok: true });
     expect(verify.body.firstBadSeq).toBeUndefined();
   }, 90_000);
+
+  it('a database that takes no writes (a standby after a fail-over, or set read-only) is unhealthy: /health and requests answer 503 until it takes them again', async () => {
+    const owner = new Client({ connectionString: pg.url('haven') });
+    await owner.connect();
+    // The owner's own session keeps writing, whatever the server's default says.
+    await owner.query(`SET default_transaction_read_only = off`);
+    const readOnly = async (on: boolean) => {
+      await owner.query(
+        on
+          ? `ALTER SYSTEM SET default_transaction_read_only = on`
+          : `ALTER SYSTEM RESET default_transaction_read_only`,
+      );
+      await owner.query(`SELECT pg_reload_conf()`);
+    };
+    const until = async (status: number) => {
+      let res = await http().get('/health');
+      for (let i = 0; i < 40 && res.status !== status; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        res = await http().get('/health');
+      }
+      return res;
+    };
+    try {
+      await http().get('/health').expect(200);
+      await readOnly(true);
+      const health = await until(503);
+      expectUnavailable(health);
+      expect(health.body.detail).toMatch(/takes no writes/);
+      const before = await owner.query<{ n: string }>(`SELECT count(*) AS n FROM cases`);
+      expectUnavailable(await http().get(`/api/v1/cases/${caseId}`).set(as('ward.longbien')));
+      expectUnavailable(await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()));
+      expect((await owner.query<{ n: string }>(`SELECT count(*) AS n FROM cases`)).rows).toEqual(before.rows);
+    } finally {
+      await readOnly(false);
+    }
+    try {
+      expect((await until(200)).body).toEqual({ status: 'ok' });
+      await http().get(`/api/v1/cases/${caseId}`).set(as('ward.longbien')).expect(200);
+    } finally {
+      await owner.end();
+    }
+  }, 60_000);
 
   it('logged the outage without survivor data', () => {
     const text = logs.join('');
