@@ -105,11 +105,11 @@ async function main(): Promise<void> {
   );
 
   let stopping = false;
+  const server: Server = app.getHttpServer();
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: draining HTTP, then closing the database');
-    const server: Server = app.getHttpServer();
     // Stop accepting at once; a request still arriving on a kept-alive connection is answered with
     // "Connection: close", and its connection ends with that answer.
     server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
@@ -139,7 +139,16 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   };
-  onStop = (s) => void shutdown(s);
+  let cut = false;
+  onStop = (s) => {
+    if (!stopping) return void shutdown(s);
+    // A second stop signal (Ctrl-C again, an impatient supervisor): the requests still in flight are cut now
+    // rather than at the timeout; the rest of the stop (last checkpoint, database) goes on as before.
+    if (cut) return;
+    cut = true;
+    logger.warn({ signal: s }, 'stop asked for again: cutting the connections still open');
+    server.closeAllConnections();
+  };
   // Started by npm (`npm start`), which can die without passing on its signal: re-parented then, shut down
   // rather than live on as an orphan holding the embedded PostgreSQL. Not otherwise: a launcher that forks into
   // the background (nohup, start-stop-daemon) exits on purpose and leaves the service running.

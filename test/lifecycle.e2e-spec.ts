@@ -347,6 +347,44 @@ describe('service process lifecycle (npm start)', () => {
     }
   });
 
+  it('a second stop signal cuts a request still in flight at once, and the stop still ends cleanly', async () => {
+    const db = await createTestDatabase();
+    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'cut2-'));
+    const port = await freePort();
+    const run = launch({
+      DATABASE_URL: db.url,
+      HAVEN_DATA_DIR: dataDir,
+      PORT: String(port),
+      HAVEN_SHUTDOWN_TIMEOUT_MS: '60000',
+    });
+    try {
+      await waitForHealth(port, run);
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.on('error', () => undefined);
+      socket.write(
+        'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+          'Content-Length: 1000\r\n\r\n{"username":',
+      );
+      let isClosed = false;
+      const closed = once(socket, 'close').then(() => (isClosed = true));
+      await new Promise((r) => setTimeout(r, 200)); // the server has read the headers
+      run.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(isClosed).toBe(false); // the first signal waits for it
+      const again = Date.now();
+      run.child.kill('SIGINT');
+      await closed;
+      expect(Date.now() - again).toBeLessThan(5_000); // not the minute of the timeout
+      expect(await run.exited).toBe(0);
+      expect(run.output()).toContain('stop asked for again: cutting the connections still open');
+      expect(run.output()).toContain('stopped cleanly');
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+      await db.drop();
+    }
+  });
+
   it('uses DATABASE_URL instead of the embedded server when it is set, without demo data by default', async () => {
     const db = await createTestDatabase();
     const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'external-'));
