@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres';
@@ -47,6 +47,34 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
       await pg.stop();
     }
   }
+
+  it('runs the server without the service’s secrets in its environment', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      HAVEN_MASTER_KEY: 'marker-master-key-zq',
+      HAVEN_MASTER_KEY_FILE: '/marker-zq/keyring.json',
+      DATABASE_URL: 'postgres://marker-zq@127.0.0.1/haven',
+    });
+    const pg = new EmbeddedPostgres({
+      clusterDir: join(root, 'postgres'),
+      socketDir: join(root, 'run-env'), // the tests below need `run` not to exist
+      port,
+      password: 'test-only-superuser',
+      settings: { fsync: 'off' },
+    });
+    try {
+      await pg.start();
+      const pid = (await readFile(join(root, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0];
+      const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+      expect(environ.filter((v) => v.includes('marker-zq'))).toEqual([]);
+      expect(environ).toContain('LC_MESSAGES=C');
+      expect(environ.some((v) => v.startsWith('PATH='))).toBe(true);
+    } finally {
+      process.env = saved;
+      await pg.stop();
+      await rm(join(root, 'run-env'), { recursive: true, force: true });
+    }
+  });
 
   it('uses TCP when the socket directory cannot be made (a file in its place)', async () => {
     await writeFile(join(root, 'run'), 'not a directory');

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { EmbeddedPostgres, SOCKET_PATH_MAX } from './embedded-postgres';
+import { EmbeddedPostgres, serverEnvironment, SOCKET_PATH_MAX } from './embedded-postgres';
 
 /** Where node-postgres would connect with `url` (its own parse, without connecting). */
 function parse(url: string): Record<string, unknown> {
@@ -45,5 +45,31 @@ describe('EmbeddedPostgres connection URL', () => {
     const longest = `/${'d'.repeat(SOCKET_PATH_MAX - 1 - 1 - 14)}`;
     expect(server(longest).socketDir()).toBe(longest);
     expect(server(`${longest}d`).socketDir()).toBeUndefined();
+  });
+});
+
+describe("the embedded server's environment", () => {
+  it("keeps what initdb and the server need, and none of the service's secrets", () => {
+    const env = serverEnvironment({
+      PATH: '/usr/bin',
+      TZ: 'Asia/Ho_Chi_Minh',
+      LANG: 'C.UTF-8',
+      LC_ALL: 'C.UTF-8',
+      TMPDIR: '/tmp',
+      HOME: '/root',
+      HAVEN_MASTER_KEY: 'secret',
+      HAVEN_MASTER_KEY_FILE: '/etc/haven/keyring.json',
+      DATABASE_URL: 'postgres://u:p@h/db',
+      PGPASSWORD: 'p',
+      AWS_SECRET_ACCESS_KEY: 'x',
+    });
+    expect(env).toEqual({
+      PATH: '/usr/bin',
+      TZ: 'Asia/Ho_Chi_Minh',
+      LANG: 'C.UTF-8',
+      LC_ALL: 'C.UTF-8',
+      TMPDIR: '/tmp',
+      LC_MESSAGES: 'C',
+    });
   });
 });

