@@ -7,7 +7,7 @@ import { ValidateBy, ValidationOptions } from 'class-validator';
  * whatever time zone the server runs in. So two forms only:
  * - a calendar date `YYYY-MM-DD` that exists (not 2026-02-30);
  * - an instant `YYYY-MM-DDTHH:MM[:SS[.fraction]]` with its offset, `Z` or `±HH:MM` (RFC 3339), e.g.
- *   `2026-11-23T08:30:00+07:00`.
+ *   `2026-11-23T08:30:00+07:00`; offsets up to ±14:59 (the widest in use is +14:00; PostgreSQL refuses ±16:00).
  * Years from 1900 to 2100.
  */
 const MIN_YEAR = 1900;
@@ -15,7 +15,7 @@ const MAX_YEAR = 2100;
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const INSTANT =
-  /^(\d{4})-(\d{2})-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-](?:[01]\d|1[0-4]):[0-5]\d)$/;
+  /^(\d{4})-(\d{2})-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-](?:0\d|1[0-4]):[0-5]\d)$/;
 
 function realDate(m: RegExpExecArray | null): boolean {
   if (!m) return false;
