@@ -4,7 +4,6 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
-  ArrayUnique,
   IsArray,
   IsBoolean,
   IsDefined,
@@ -37,6 +36,13 @@ import {
   ViolenceForm,
 } from '../case-classification';
 import { IsCalendarDate, IsDateOrInstant, IsInstant } from '../../common/http/date-validation';
+import { UniqueItems } from '../../common/http/unique-items';
+
+/** What a phone number may hold (normalizePhone, blind-index.normalize.ts): said in the docs and in a refusal. */
+export const PHONE_FORMAT = {
+  en: 'a phone number: 3 to 15 digits, with only spaces and + . - / ( ) besides',
+  vi: 'số điện thoại: 3 đến 15 chữ số, ngoài ra chỉ có khoảng trắng và + . - / ( )',
+};
 
 /**
  * A section of a case body: an object validated as `type` (whitelisted, nested), required or optional. The one
@@ -133,7 +139,7 @@ export class IncidentDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(VIOLENCE_FORMS.length)
-  @ArrayUnique()
+  @UniqueItems()
   @IsIn(VIOLENCE_FORMS, { each: true })
   forms!: ViolenceForm[];
 
@@ -145,7 +151,7 @@ export class IncidentDto {
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(CASE_CONTEXTS.length)
-  @ArrayUnique()
+  @UniqueItems()
   @IsIn(CASE_CONTEXTS, { each: true })
   contexts?: CaseContext[];
 

@@ -2,7 +2,6 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   ArrayMinSize,
-  ArrayUnique,
   IsArray,
   IsIn,
   IsOptional,
@@ -15,6 +14,7 @@ import { IsNotBlank } from '../../common/http/field-presence';
 import { IsInstant } from '../../common/http/date-validation';
 import { Sector, SECTORS } from '../../directory/organization.entity';
 import type { ConsentCategory } from '../../authz/subjects';
+import { UniqueItems } from '../../common/http/unique-items';
 
 export const CONSENT_CATEGORIES = [
   'identity',
@@ -52,7 +52,7 @@ export class CreateConsentDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(CONSENT_CATEGORIES.length)
-  @ArrayUnique()
+  @UniqueItems()
   @IsIn(CONSENT_CATEGORIES, { each: true })
   categories!: (typeof CONSENT_CATEGORIES)[number][];
 

@@ -4,7 +4,6 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
-  ArrayUnique,
   IsArray,
   IsIn,
   IsObject,
@@ -17,6 +16,7 @@ import {
 } from 'class-validator';
 import { IsNotBlank, IsOptionalNotNull } from '../../common/http/field-presence';
 import { SECTORS, Sector, ServiceScope } from '../organization.entity';
+import { UniqueItems } from '../../common/http/unique-items';
 
 export class ServiceAreaDto {
   @ApiPropertyOptional({ example: '01', description: 'The whole province (give this OR communeCodes)' })
@@ -33,7 +33,7 @@ export class ServiceAreaDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(500)
-  @ArrayUnique()
+  @UniqueItems()
   @Matches(/^\d{5}$/, { each: true })
   communeCodes?: string[];
 }

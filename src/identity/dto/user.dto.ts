@@ -3,7 +3,6 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   ArrayMinSize,
-  ArrayUnique,
   Equals,
   IsArray,
   IsBoolean,
@@ -16,6 +15,7 @@ import {
 } from 'class-validator';
 import { IsOptionalNotNull } from '../../common/http/field-presence';
 import { ROLES, Role, UserStatus } from '../user.entity';
+import { UniqueItems } from '../../common/http/unique-items';
 
 export const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
 const COMMUNE_CODE = /^\d{5}$/;
@@ -56,7 +56,7 @@ export class CreateUserDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(50)
-  @ArrayUnique()
+  @UniqueItems()
   @Matches(COMMUNE_CODE, { each: true })
   wardCodes?: string[];
 
@@ -109,7 +109,7 @@ export class UpdateUserDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(50)
-  @ArrayUnique()
+  @UniqueItems()
   @Matches(COMMUNE_CODE, { each: true })
   wardCodes?: string[];
 }

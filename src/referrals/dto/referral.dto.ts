@@ -2,7 +2,6 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   ArrayMinSize,
-  ArrayUnique,
   IsArray,
   IsIn,
   IsOptional,
@@ -21,6 +20,7 @@ import {
   Urgency,
   URGENCIES,
 } from '../referral-state';
+import { UniqueItems } from '../../common/http/unique-items';
 
 export const REFERRAL_STATUS_FILTER = [
   'pending',
@@ -41,7 +41,7 @@ export class CreateReferralDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(REFERRAL_SERVICES.length)
-  @ArrayUnique()
+  @UniqueItems()
   @IsIn(REFERRAL_SERVICES, { each: true })
   services!: ReferralService[];
 
@@ -84,7 +84,7 @@ export class CompleteReferralDto {
   })
   @IsOptional()
   @IsArray()
-  @ArrayUnique()
+  @UniqueItems()
   @ArrayMaxSize(REFERRAL_SERVICES.length)
   @IsIn(REFERRAL_SERVICES, { each: true })
   servicesDelivered?: ReferralService[];

@@ -1,0 +1,42 @@
+import { validateSync } from 'class-validator';
+import { UniqueItems } from './unique-items';
+import { flattenValidationErrors } from '../errors/validation-errors';
+
+class Listed {
+  @UniqueItems()
+  items!: unknown;
+}
+
+const errorsOf = (items: unknown) => {
+  const l = new Listed();
+  l.items = items;
+  return validateSync(l).flatMap((e) => Object.keys(e.constraints ?? {}));
+};
+
+describe('a list whose items do not repeat', () => {
+  it('refuses a repeated item as arrayUnique (its message in both languages), and takes distinct ones', () => {
+    expect(errorsOf(['a', 'b', 'a'])).toEqual(['arrayUnique']);
+    expect(errorsOf(['a', 'b', 'c'])).toEqual([]);
+    expect(errorsOf([])).toEqual([]);
+    const l = new Listed();
+    l.items = [1, 1];
+    expect(flattenValidationErrors(validateSync(l))).toEqual([
+      {
+        field: 'items',
+        code: 'arrayUnique',
+        message: { en: 'must not repeat items', vi: 'không được có phần tử trùng' },
+      },
+    ]);
+  });
+
+  it('finds the one repeat among 50,000 items, which the body limit lets a client send (one pass, not one per pair)', () => {
+    const many = Array.from({ length: 50_000 }, (_, i) => `item-${i}`);
+    expect(errorsOf(many)).toEqual([]);
+    expect(errorsOf([...many, 'item-0'])).toEqual(['arrayUnique']);
+  });
+
+  it('leaves what is not a list to the type check', () => {
+    expect(errorsOf('abc')).toEqual([]);
+    expect(errorsOf({ 0: 'a', 1: 'a' })).toEqual([]);
+  });
+});
