@@ -331,6 +331,13 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(200);
       expect(outOfScope.body.items).toEqual([]);
       await as('ward.longbien').post('/api/v1/cases/search', {}).expect(400);
+      // A phone that is not a number is refused saying what a number may hold, in both languages.
+      for (const phone of ['0912 345 678 (nhà)', 'abc']) {
+        const bad = await as('ward.longbien').post('/api/v1/cases/search', { phone }).expect(400);
+        expect(bad.body.errors).toEqual([
+          expect.objectContaining({ field: 'phone', message: expect.stringContaining('3 to 15 digits') }),
+        ]);
+      }
       // Without a name a date of birth matches on its own (any one of the three, the contract says), and beside
       // a phone it is one more way to match, each named in `match`.
       const byDob = await as('ward.longbien')

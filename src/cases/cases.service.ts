@@ -66,7 +66,7 @@ import {
 } from './cases.repository';
 import { ReauthenticationService } from '../identity/reauthentication.service';
 import { CloseCaseDto, SearchCasesDto, ShredCaseDto } from './dto/case-actions.dto';
-import { CreateCaseDto } from './dto/create-case.dto';
+import { CreateCaseDto, PHONE_FORMAT } from './dto/create-case.dto';
 import { UpdateCaseDto } from './dto/update-case.dto';
 
 export const CASE_OWNER = 'case';
@@ -801,11 +801,15 @@ export class CasesService {
     };
   }
 
-  /** A value that normalises to nothing (e.g. only punctuation) is a validation error, not a 500. */
+  /**
+   * A value that normalises to nothing (e.g. only punctuation), or a phone that is not a number, is a validation
+   * error saying what is expected, not a 500.
+   */
   private safeIndex(compute: () => BlindIndex, field: string): BlindIndex {
     try {
       return compute();
     } catch {
+      if (field.endsWith('phone')) throw fieldError(field, PHONE_FORMAT.en, PHONE_FORMAT.vi);
       throw fieldError(field, 'has no letters or digits to search by', 'không có chữ hoặc số để tìm kiếm');
     }
   }

@@ -3,6 +3,7 @@ import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import { IsNotBlank } from '../../common/http/field-presence';
 import { StepUpDto } from '../../identity/dto/step-up.dto';
 import { IsCalendarDate } from '../../common/http/date-validation';
+import { PHONE_FORMAT } from './create-case.dto';
 
 /**
  * Crypto-shredding cannot be undone: the administrator authenticates again (the password, and a new
@@ -38,7 +39,7 @@ export class SearchCasesDto {
   @IsCalendarDate()
   dateOfBirth?: string;
 
-  @ApiPropertyOptional({ maxLength: 40 })
+  @ApiPropertyOptional({ maxLength: 40, description: PHONE_FORMAT.en })
   @IsOptional()
   @IsString()
   @MinLength(3)

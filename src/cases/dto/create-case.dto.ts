@@ -94,7 +94,7 @@ export class SurvivorDto {
   @Max(120)
   ageYears?: number;
 
-  @ApiPropertyOptional({ maxLength: 40, description: 'contact (encrypted)' })
+  @ApiPropertyOptional({ maxLength: 40, description: `contact (encrypted); ${PHONE_FORMAT.en}` })
   @IsOptional()
   @IsString()
   @MaxLength(40)
