@@ -88,6 +88,33 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(c.code).not.toContain('Thử');
     });
 
+    it('takes the largest case the limits allow, as a client that escapes every accented letter sends it', async () => {
+      // Python's json.dumps (and requests' json=) write each non-ASCII character as \uXXXX: six bytes.
+      const long = (word: string) => word.repeat(10_000 / word.length);
+      const body = caseBody({
+        incident: {
+          occurredAt: '2026-11-19T21:00:00+07:00',
+          forms: ['physical'],
+          gbvType: 'physical_assault',
+          narrative: long('ệ'),
+        },
+        health: { injuries: long('ỗ'), medicalNeeds: long('ữ') },
+      });
+      const escaped = JSON.stringify(body).replace(
+        /[\u0080-\uffff]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      );
+      expect(Buffer.byteLength(escaped)).toBeGreaterThan(180_000);
+      const res = await http()
+        .post('/api/v1/cases')
+        .set('Authorization', `Bearer ${tok['ward.longbien']}`)
+        .set('Content-Type', 'application/json')
+        .send(escaped)
+        .expect(201);
+      const read = await as('ward.longbien').get(`/api/v1/cases/${res.body.id}`).expect(200);
+      expect(read.body.incident.narrative).toBe(long('ệ'));
+    });
+
     it('derives both child flags from the date of birth', async () => {
       const c = await newCase({
         survivor: { fullName: 'Em Giả Định', sex: 'female', dateOfBirth: '2010-12-01' },

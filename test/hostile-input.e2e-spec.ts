@@ -564,7 +564,7 @@ describe('hostile input (property-based)', () => {
 
   // The body limit is read from the configuration once the app runs; the arbitrary is built before that.
   function limitBytesOrDefault(): number {
-    return limitBytes ?? 100 * 1024;
+    return limitBytes ?? 256 * 1024;
   }
 
   it('POST /auth/login: hostile sign-ins never reach a real account', async () => {

@@ -19,7 +19,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       port: 3000,
       dataDir: '/srv/haven/data',
-      bodyLimitBytes: 100 * 1024,
+      bodyLimitBytes: 256 * 1024,
       database: { url: undefined, embeddedPort: 54329, poolSize: 10 },
       demo: { enabled: true },
     });

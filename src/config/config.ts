@@ -53,7 +53,7 @@ export const envSchema = z.object({
   HAVEN_ALLOW_KEY_CHANGE: boolFlag,
   HAVEN_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   HAVEN_DB_PREPARED_STATEMENTS: z.enum(['0', '1']).default('1'),
-  HAVEN_BODY_LIMIT_KB: z.coerce.number().int().min(1).max(10240).default(100),
+  HAVEN_BODY_LIMIT_KB: z.coerce.number().int().min(1).max(10240).default(256),
   HAVEN_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600000).default(10000),
   HAVEN_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
   HAVEN_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
