@@ -272,6 +272,33 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await login({ username: 'ward.rehash', password: 'reset-meanwhile-lantern-77' }).expect(200);
   });
 
+  it('an account disabled while its password was being checked is refused, and not signed in on the log after it', async () => {
+    const u = await givenUser(t, { role: 'ward_officer', username: 'ward.disabled.meanwhile' });
+    const hasher = t.app.get(PasswordHasher);
+    const db = t.app.get(DataSource);
+    const original = hasher.verify.bind(hasher);
+    // An administrator disables the account (its sessions' version moves on) while the password is checked.
+    const verify = jest.spyOn(hasher, 'verify').mockImplementationOnce(async (hash, password) => {
+      const result = await original(hash, password);
+      await db.query(
+        `UPDATE users SET status = 'disabled', token_version = token_version + 1 WHERE id = $1`,
+        [u.id],
+      );
+      return result;
+    });
+    try {
+      const res = await login({ username: 'ward.disabled.meanwhile', password: TEST_PASSWORD }).expect(401);
+      expect(res.body.accessToken).toBeUndefined();
+    } finally {
+      verify.mockRestore();
+    }
+    const entries = await db.query<{ action: string; outcome: string }[]>(
+      `SELECT action, outcome FROM audit_events WHERE resource_id = $1 AND action LIKE 'auth.%' ORDER BY seq`,
+      [u.id],
+    );
+    expect(entries).toEqual([{ action: 'auth.login_failed', outcome: 'denied' }]);
+  });
+
   it('a lock ends when its time is up, and failures older than the window count no more', async () => {
     await givenUser(t, { role: 'ward_officer', username: 'ward.expiring' });
     const db = t.app.get(DataSource);
@@ -374,6 +401,31 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       ])
     ).map((r) => r.key);
     expect(left.sort()).toEqual([held, locked, recent].sort());
+  });
+
+  it('a success whose password check ran while wrong guesses locked the account leaves the lock in place', async () => {
+    const throttle = t.app.get(LoginThrottleService);
+    const db = t.app.get(DataSource);
+    const keys = throttle.keysFor('ward.raced', '198.51.100.40');
+    expect((await throttle.begin(keys)).seconds).toBe(0); // the right password, being checked
+    // Meanwhile, guesses from elsewhere reach the account's limit and lock it.
+    const guesses = throttle.keysFor('ward.raced', '203.0.113.40');
+    for (let i = 0; i < 10 && !(await throttle.begin(guesses)).seconds; i++)
+      await throttle.recordFailure(guesses);
+    const lockedUntil = async () =>
+      (
+        await db.query<{ locked_until: Date | null }[]>(
+          `SELECT locked_until FROM login_throttle WHERE key = $1`,
+          [keys.account],
+        )
+      )[0]?.locked_until ?? null;
+    const lock = await lockedUntil();
+    expect(lock?.getTime()).toBeGreaterThan(Date.now());
+    await throttle.recordSuccess(keys);
+    expect(await lockedUntil()).toEqual(lock);
+    expect((await throttle.begin(throttle.keysFor('ward.raced', '198.51.100.41'))).seconds).toBeGreaterThan(
+      0,
+    );
   });
 
   it('a successful sign-in clears the account’s failure count', async () => {

@@ -150,16 +150,29 @@ export class AuthService {
       enrollmentOnly = true;
     }
 
+    // The account as it is now, held while the sign-in goes on the log: one disabled, reset or given a new
+    // password while its password was being checked (~0.1 s) is refused, rather than signed in on the log after
+    // that change with a token of its old version (refused at first use).
+    const current = await this.dataSource.transaction(async (m) => {
+      const [row] = await m.query<{ token_version: number; password_change_required: boolean }[]>(
+        `SELECT token_version, password_change_required FROM users
+          WHERE id = $1 AND status = 'active' FOR SHARE`,
+        [user.id],
+      );
+      if (row?.token_version !== user.tokenVersion) return null;
+      await this.audit.recordSignIn({ userId: user.id, outcome: 'allowed', request: c.request }, m);
+      return row;
+    });
+    if (!current) return fail();
     await this.throttle.recordSuccess(keys);
     if (check.needsRehash) await this.rehash(user, password);
-    await this.audit.recordSignIn({ userId: user.id, outcome: 'allowed', request: c.request });
     const token = await this.tokens.issue(user, enrollmentOnly);
     this.logger.info({ event: 'auth.login', userId: user.id, enrollmentOnly }, 'signed in');
     return {
       ...token,
       user: { id: user.id, username: user.username, role: user.role },
       totpEnrollmentRequired: enrollmentOnly,
-      passwordChangeRequired: user.passwordChangeRequired,
+      passwordChangeRequired: current.password_change_required,
     };
   }
 

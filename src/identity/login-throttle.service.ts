@@ -118,13 +118,18 @@ export class LoginThrottleService {
   }
 
   /**
-   * A successful attempt: clears the account's count, and gives the IP back the attempt `begin` counted (one
+   * A successful attempt: clears the account's count (unless it was locked meanwhile), and gives the IP back the attempt `begin` counted (one
    * valid account must not reset the IP's count, nor a NAT's sign-ins add up to a lock).
    */
   async recordSuccess(keys: ThrottleKeys): Promise<void> {
     // One row per statement: a statement that holds one key's row while it waits for the other's could deadlock
     // with another attempt's begin() (which locks the account's, then the address's).
-    await this.dataSource.query(`DELETE FROM login_throttle WHERE key = $1`, [keys.account]);
+    // Not a lock set meanwhile: wrong guesses that locked the account while this attempt's password was being
+    // checked keep it locked (this success would otherwise give the guessing a fresh window).
+    await this.dataSource.query(
+      `DELETE FROM login_throttle WHERE key = $1 AND (locked_until IS NULL OR locked_until <= now())`,
+      [keys.account],
+    );
     await this.recordPasswordOnly(keys);
   }
 
