@@ -242,6 +242,27 @@ describe('concurrent changes', () => {
     expect(Date.parse(made.answer.body.dueAt)).toBe(row.due_at.getTime());
   });
 
+  it('a withdrawal that waited for its consent (a referral being made under it) is refused if the consent expired meanwhile', async () => {
+    const { caseId, consentId } = await caseWithConsent();
+    // It ends two seconds from now, while the withdrawal waits (the holder's lock keeps others from changing it).
+    await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '2 seconds' WHERE id = $1`, [
+      consentId,
+    ]);
+    const withdrawn = await sentWhileHeld(
+      'SELECT 1 FROM consents WHERE id = $1 FOR SHARE',
+      consentId,
+      () =>
+        as(tok['ward.longbien'])
+          .delete(`/api/v1/cases/${caseId}/consents/${consentId}`)
+          .then((r) => r),
+      () => new Promise((r) => setTimeout(r, 2_500)),
+    );
+    expect(withdrawn.status).toBe(409);
+    expect(withdrawn.body.detail).toMatch(/expired/);
+    const [row] = await sql(`SELECT withdrawn_at FROM consents WHERE id = $1`, [consentId]);
+    expect(row.withdrawn_at).toBeNull();
+  });
+
   it('a referral made while its organisation changes sector is revoked with the others its old sector’s consent gave', async () => {
     const org = await organizationIn('Công an thử đồng thời A (giả định)', 'police', ['00145']);
     const caseId = await newCase();
@@ -358,13 +379,21 @@ describe('concurrent changes', () => {
     const grant = (await breakGlass(tok['police.longbien'], caseId).expect(201)).body.id as string;
     g.release();
     expect((await closing).status).toBe(200);
+    // The close and the grant's end are timed when the close got the case, after the grant's opening.
     const [ended] = await sql(
-      `SELECT g.expires_at <= now() AS over, g.expires_at > g.opened_at AS after_opening, e.reason
+      `SELECT g.expires_at <= now() AS over, g.expires_at > g.opened_at AS after_opening, e.reason,
+              c.closed_at > g.opened_at AS closed_after
          FROM break_glass_grants g JOIN audit_events e ON e.resource_id = g.id AND e.action = 'break_glass.end'
+         JOIN cases c ON c.id = g.case_id
         WHERE g.id = $1`,
       [grant],
     );
-    expect(ended).toEqual({ over: true, after_opening: true, reason: 'break_glass.case_closed' });
+    expect(ended).toEqual({
+      over: true,
+      after_opening: true,
+      reason: 'break_glass.case_closed',
+      closed_after: true,
+    });
     await as(tok['police.longbien']).get(`/api/v1/cases/${caseId}`).expect(404);
   });
 
@@ -580,6 +609,28 @@ describe('concurrent changes', () => {
     expect(read.status).toBe(409);
     expect(read.body.code).toBe('conflict.state');
     await expectAllowedThenRefused('case.read', read.body.requestId, 'conflict.state');
+  });
+
+  it('a ward officer’s list of consents whose case is shredded between its check and its reasons’ fetch answers 409, on record', async () => {
+    const caseId = await newCase();
+    await giveConsent(t, tok['ward.longbien'], caseId, {
+      sector: 'health',
+      categories: ['health'],
+      legalBasis: 'imminent_danger',
+      reason: 'Lý do khẩn cấp (giả định)',
+    });
+    let calls = 0;
+    const g = held(CasesRepository.prototype, 'findById', {
+      when: (...args: Parameters<CasesRepository['findById']>) => args[1] === caseId && calls++ === 0,
+    });
+    const reading = as(tok['ward.longbien'])
+      .get(`/api/v1/cases/${caseId}/consents`)
+      .then((r) => r);
+    await shreddedWhileHeld(g, caseId);
+    const read = await reading;
+    expect(read.status).toBe(409);
+    expect(JSON.stringify(read.body)).not.toContain('Lý do');
+    await expectAllowedThenRefused('consent.read', read.body.requestId, 'conflict.state');
   });
 
   it('a ward officer’s referral read whose case is shredded between its check and its fetch answers 409, on record', async () => {

@@ -523,9 +523,13 @@ export class CasesRepository {
     reason: Ciphertext,
     by: string,
   ): Promise<boolean> {
+    // Timed when it is made (clock_timestamp), after the case's lock: a close that waited for a referral or an
+    // emergency access being opened on the case comes after it, not at its transaction's start before it.
     const result = await m.query<[unknown[], number]>(
-      `UPDATE cases SET status = 'closed', closed_at = now(), closed_by = $3, enc_close_reason = $4,
-              version = version + 1, updated_at = now(), updated_by = $3
+      `WITH t AS (SELECT clock_timestamp() AS at)
+       UPDATE cases SET status = 'closed', closed_at = t.at, closed_by = $3, enc_close_reason = $4,
+              version = version + 1, updated_at = t.at, updated_by = $3
+         FROM t
        WHERE id = $1 AND version = $2 AND status = 'open'`,
       [id, expectedVersion, by, reason],
     );
@@ -535,13 +539,15 @@ export class CasesRepository {
   /**
    * Crypto-shredding leaves the triage facts for statistics and drops the blind indexes too. It closes a case
    * still open (by `by`, without a reason: there is no key left to seal one with), since nothing can be added
-   * to it any more; a closed case keeps who closed it and when.
+   * to it any more; a closed case keeps who closed it and when. Timed when it is made, as a close is.
    */
   async markShredded(m: EntityManager, id: string, by: string): Promise<void> {
     await m.query(
-      `UPDATE cases SET shredded_at = now(), bi_name = NULL, bi_name_dob = NULL, bi_phone = NULL, bi_dob = NULL,
-              status = 'closed', closed_at = coalesce(closed_at, now()), closed_by = coalesce(closed_by, $2),
-              version = version + 1, updated_at = now(), updated_by = $2
+      `WITH t AS (SELECT clock_timestamp() AS at)
+       UPDATE cases SET shredded_at = t.at, bi_name = NULL, bi_name_dob = NULL, bi_phone = NULL, bi_dob = NULL,
+              status = 'closed', closed_at = coalesce(closed_at, t.at), closed_by = coalesce(closed_by, $2),
+              version = version + 1, updated_at = t.at, updated_by = $2
+         FROM t
        WHERE id = $1`,
       [id, by],
     );

@@ -25,9 +25,9 @@ export function effectiveReferralStatusSql(r: string, cs: string): string {
 }
 
 /** SQL: the consent row `alias`'s status as views show it ('active', 'withdrawn', 'expired'), by the same clock. */
-export function consentStatusSql(alias: string): string {
+export function consentStatusSql(alias: string, at = 'now()'): string {
   return `(CASE WHEN ${alias}.withdrawn_at IS NOT NULL THEN 'withdrawn'
-    WHEN ${consentActiveSql(alias)} THEN 'active' ELSE 'expired' END)`;
+    WHEN ${consentActiveSql(alias, at)} THEN 'active' ELSE 'expired' END)`;
 }
 
 /**

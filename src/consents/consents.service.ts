@@ -12,8 +12,8 @@ import type { AuditEntryInput } from '../audit/audit.types';
 import { CryptoError, DataKeyService, FieldEncryptionService } from '../crypto';
 import { joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import type { GatedRead } from '../database/gated-write';
-import { CASE_OWNER, caseSubject } from '../cases/cases.service';
-import { CasesRepository } from '../cases/cases.repository';
+import { CASE_OWNER, caseSubject, gotNothing } from '../cases/cases.service';
+import { CasesRepository, NOT_SHREDDED } from '../cases/cases.repository';
 import { ageMisfit } from './consent-age';
 import { ConsentExpiryService, consentStatusSql } from './consent-expiry.service';
 import { CreateConsentDto } from './dto/create-consent.dto';
@@ -67,17 +67,23 @@ interface ConsentRow {
 }
 
 /** A consent row's columns as views show them; `k` is the consents table's alias. */
-const CONSENT_COLUMNS = `k.id, k.case_id, k.organization_id, k.sector, k.categories, k.given_by, k.legal_basis,
-  k.expires_at, k.withdrawn_at, k.created_at, ${consentStatusSql('k')} AS status`;
+/** A consent's columns, with its status as of `at` (by default the transaction's start). */
+const consentColumns = (
+  at?: string,
+) => `k.id, k.case_id, k.organization_id, k.sector, k.categories, k.given_by,
+  k.legal_basis, k.expires_at, k.withdrawn_at, k.created_at, ${consentStatusSql('k', at)} AS status`;
+const CONSENT_COLUMNS = consentColumns();
 
 /**
  * The sealed reasons of case `caseId`'s legal bases and the case's data key, as a read gated on the list's
- * access-log entry (GatedRead; AuditService.recordRead): none come back without the entry.
+ * access-log entry (GatedRead; AuditService.recordRead): none come back without the entry, nor once the case
+ * is shredded (between the list's check and this read).
  */
 function gatedReasons(caseId: string, ids: readonly string[]): GatedRead {
   return (gate, p) =>
     `SELECT k.id, k.enc_reason, ${joinedDataKeyColumns('dk')}
        FROM ${gate} CROSS JOIN consents k
+       JOIN cases c ON c.id = k.case_id AND ${NOT_SHREDDED}
        LEFT JOIN data_keys dk ON dk.owner_type = ${p(CASE_OWNER, 'text')} AND dk.owner_id = k.case_id
       WHERE k.case_id = ${p(caseId, 'uuid')} AND k.id = ANY(${p(ids, 'uuid[]')})
         AND k.legal_basis IS NOT NULL AND k.enc_reason IS NOT NULL`;
@@ -304,6 +310,8 @@ export class ConsentsService {
           bases.map((r) => r.id),
         ),
       );
+      // Shredded since the check: the entry says what was allowed, the denial that nothing came (as a case read).
+      if (sealed.length === 0) gotNothing(p, deny, entry);
       const reasons = await this.openReasons(sealed);
       return {
         items: rows.map((r) => (r.legal_basis ? { ...view(r), reason: reasons.get(r.id) ?? null } : view(r))),
@@ -340,10 +348,19 @@ export class ConsentsService {
   async withdraw(p: Principal, ability: AppAbility, caseId: string, consentId: string): Promise<ConsentView> {
     return this.audit.transaction(async (m, deny) => {
       const row = await this.cases.findById(m, caseId);
-      const [consent] = await m.query<ConsentRow[]>(
-        `SELECT ${CONSENT_COLUMNS} FROM consents k WHERE k.id = $1 AND k.case_id = $2 FOR UPDATE`,
+      // Locked first, then read as of now: a consent that expired while this waited for it (a referral being made
+      // under it holds it) is expired, not withdrawn, whatever it was when this transaction began.
+      const held = await m.query<unknown[]>(
+        `SELECT 1 FROM consents WHERE id = $1 AND case_id = $2 FOR UPDATE`,
         [consentId, caseId],
       );
+      const [consent] =
+        held.length === 0
+          ? []
+          : await m.query<ConsentRow[]>(
+              `SELECT ${consentColumns('clock_timestamp()')} FROM consents k WHERE k.id = $1`,
+              [consentId],
+            );
       const subject = row &&
         consent && {
           kind: 'Consent' as const,
@@ -386,7 +403,8 @@ export class ConsentsService {
         );
       }
       const [[updated]] = await m.query<[ConsentRow[], number]>(
-        `UPDATE consents k SET withdrawn_at = now(), withdrawn_by = $2 WHERE k.id = $1 RETURNING ${CONSENT_COLUMNS}`,
+        `UPDATE consents k SET withdrawn_at = clock_timestamp(), withdrawn_by = $2 WHERE k.id = $1
+         RETURNING ${CONSENT_COLUMNS}`,
         [consentId, p.userId],
       );
       const revoked = await this.expiry.revokeReferralsOf(m, [consentId], 'consent_withdrawn', p);
