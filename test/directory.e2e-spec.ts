@@ -165,6 +165,11 @@ describe('directory and account administration (end to end)', () => {
       });
       const viet = await as(ward).get('/api/v1/organizations?wardCode=00127').expect(200);
       expect(viet.body.items.map((o: { id: string }) => o.id)).toContain(policeId);
+      // A list where the area is an object is a malformed body (400), not an area that names nothing (422).
+      for (const serviceArea of [[{ provinceCode: '01' }], []]) {
+        const bad = await as(admin).patch(`/api/v1/organizations/${policeId}`, { serviceArea }).expect(400);
+        expect(bad.body.errors.map((e: { field: string }) => e.field)).toContain('serviceArea');
+      }
     });
 
     it('two area changes at once leave the organisation in one province: one after the other', async () => {

@@ -73,6 +73,7 @@ export class UpdateOrganizationDto {
 
   @ApiPropertyOptional({ type: ServiceAreaDto })
   @IsOptionalNotNull()
+  @IsObject()
   @ValidateNested()
   @Type(() => ServiceAreaDto)
   serviceArea?: ServiceAreaDto;
