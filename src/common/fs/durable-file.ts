@@ -6,6 +6,7 @@ import {
   linkSync,
   openSync,
   renameSync,
+  rmSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -38,7 +39,12 @@ export function createFileExclusive(path: string, content: string): boolean {
 /** Replaces `path` with `content` in one rename. */
 export function replaceFile(path: string, content: string): void {
   const tmp = writeTemp(path, content);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true }); // no copy of the content left beside it (a keyring's keys)
+    throw e;
+  }
   fsyncDir(dirname(path));
 }
 
@@ -46,12 +52,18 @@ function writeTemp(path: string, content: string): string {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const fd = openSync(tmp, 'wx', 0o600);
   try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      writeSync(fd, content);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(tmp, 0o600);
+  } catch (e) {
+    // A write that failed (a full disk) leaves no part of the content behind (a keyring's keys).
+    rmSync(tmp, { force: true });
+    throw e;
   }
-  chmodSync(tmp, 0o600);
   return tmp;
 }
 
