@@ -308,6 +308,30 @@ describe('emergency break-glass access (end to end)', () => {
     });
   });
 
+  it('a justification that does not open (moved from another grant) is not shown as shredded: a 500, until it is put back', async () => {
+    const first = (await open('police.longbien', await newCase()).expect(201)).body.id as string;
+    const second = (await open('police.longbien', await newCase()).expect(201)).body.id as string;
+    const [kept] = await sql<{ enc_justification: Buffer }>(
+      `SELECT enc_justification FROM break_glass_grants WHERE id = $1`,
+      [second],
+    );
+    await sql(
+      `UPDATE break_glass_grants SET enc_justification = (SELECT enc_justification FROM break_glass_grants WHERE id = $1)
+        WHERE id = $2`,
+      [first, second],
+    );
+    try {
+      const res = await as('supervisor.hanoi').get('/api/v1/break-glass').expect(500);
+      expect(res.body.justification).toBeUndefined();
+    } finally {
+      await sql(`UPDATE break_glass_grants SET enc_justification = $1 WHERE id = $2`, [
+        kept.enc_justification,
+        second,
+      ]);
+    }
+    await as('supervisor.hanoi').get('/api/v1/break-glass').expect(200);
+  });
+
   describe('who may open', () => {
     it('a provider of another sector (social) is refused like a missing case', async () => {
       const caseId = await newCase();
