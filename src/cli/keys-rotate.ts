@@ -112,6 +112,16 @@ async function main(argv: string[]): Promise<number> {
           `No data key uses ${result.unreferencedVersions.map(kek).join(', ')} any more: remove them from the ` +
             'keyring once every backup taken before now has expired (docs/keys.md).',
         );
+        const derived = provider instanceof LocalKeyringProvider ? provider.rootDerivedVersions() : [];
+        const fromRoot = result.unreferencedVersions.filter((v) => derived.includes(v.version));
+        if (fromRoot.length) {
+          out(
+            `${fromRoot.map(kek).join(', ')} is derived from the root (single-secret mode): removing it from the ` +
+              'keyring destroys nothing while the root is kept, so a case shredded under it stays readable to ' +
+              'whoever holds the root and an older copy of its data key (a backup, WAL). See "Crypto-shredding" ' +
+              'in docs/keys.md.',
+          );
+        }
       }
       return 0;
     }

@@ -42,7 +42,7 @@ export async function createKeyProvider(options: CryptoOptions): Promise<KeyProv
         'Haven does not generate keys for production (docs/keys.md)',
     );
   } else {
-    provider = new FileKeyProvider(developmentKeysDir(options.dataDir), sodium);
+    provider = new FileKeyProvider(developmentKeysDir(options.dataDir), sodium, options.warn);
   }
   await provider.init();
   return provider;

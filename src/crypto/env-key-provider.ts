@@ -28,7 +28,7 @@ export class EnvKeyProvider extends LocalKeyringProvider {
     private readonly source: EnvKeySource,
     sodium: Sodium,
   ) {
-    super(sodium);
+    super(sodium, source.warn);
     if (!source.masterKey === !source.masterKeyFile) {
       throw new CryptoError('crypto.config', 'set exactly one of HAVEN_MASTER_KEY or HAVEN_MASTER_KEY_FILE');
     }
@@ -53,7 +53,7 @@ export class EnvKeyProvider extends LocalKeyringProvider {
       } catch {
         return; // keep the keys already loaded; a secret being remounted is briefly absent
       }
-      if (stamp !== this.stamp) this.replaceKeyring(this.readFile());
+      if (stamp !== this.stamp) this.replaceKeyring(this.readFile(), 'HAVEN_MASTER_KEY_FILE');
     });
   }
 

@@ -28,8 +28,9 @@ export class FileKeyProvider extends LocalKeyringProvider {
   constructor(
     readonly dir: string,
     sodium: Sodium,
+    warn?: (message: string, details: Record<string, unknown>) => void,
   ) {
-    super(sodium);
+    super(sodium, warn);
     this.path = join(dir, KEYRING_FILE);
   }
 
@@ -47,7 +48,7 @@ export class FileKeyProvider extends LocalKeyringProvider {
   refresh(): Promise<void> {
     return settle(() => {
       const st = this.statOrNull();
-      if (st && stampOf(st) !== this.stamp) this.replaceKeyring(this.read());
+      if (st && stampOf(st) !== this.stamp) this.replaceKeyring(this.read(), this.path);
     });
   }
 
@@ -66,7 +67,7 @@ export class FileKeyProvider extends LocalKeyringProvider {
         );
       }
       replaceFile(this.path, serializeKeyring(keyring));
-      this.replaceKeyring(this.read());
+      this.replaceKeyring(this.read(), this.path);
       return next;
     });
   }

@@ -1,6 +1,6 @@
 import { CryptoError } from './crypto.errors';
 import type { KekRef } from './crypto.types';
-import { activeKekOf, Keyring, serializeKeyring, withNewKekVersion } from './keyring';
+import { activeKekOf, Keyring, rootDerivedVersions, serializeKeyring, withNewKekVersion } from './keyring';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, freshNonce, Sodium } from './sodium';
 
 /**
@@ -62,7 +62,11 @@ export abstract class LocalKeyringProvider implements KeyProvider {
   private current?: Keyring;
   private replaced = 0;
 
-  protected constructor(protected readonly sodium: Sodium) {}
+  protected constructor(
+    protected readonly sodium: Sodium,
+    /** Told when a keyring read again is not taken (replaceKeyring). */
+    protected readonly warn?: (message: string, details: Record<string, unknown>) => void,
+  ) {}
 
   protected abstract load(): Promise<Keyring>;
   abstract addKekVersion(vet?: (next: KekRef) => Promise<void>): Promise<KekRef>;
@@ -77,7 +81,23 @@ export abstract class LocalKeyringProvider implements KeyProvider {
     return this.current;
   }
 
-  protected replaceKeyring(keyring: Keyring): void {
+  /**
+   * Takes a keyring read again (new versions after a rotation, old ones removed after it), unless it has
+   * another root or KEK id than the one held: the purpose keys (access-log MACs, blind indexes, checkpoint
+   * signatures) were derived from the root at start, and another deployment's or a stale keyring's versions
+   * would wrap keys the other instances cannot open. Such a keyring is not taken, and said (`source`): the
+   * keys held stay in use; a deliberate change of root is a restart (docs/keys.md).
+   */
+  protected replaceKeyring(keyring: Keyring, source: string): void {
+    const held = this.current;
+    if (held && (!held.root.equals(keyring.root) || held.kekId !== keyring.kekId)) {
+      this.warn?.(
+        `${source} now holds another root or KEK id than the keys this process started with: not taken, the ` +
+          'keys held stay in use (a change of root needs a restart, docs/keys.md)',
+        { source },
+      );
+      return;
+    }
     this.current = keyring;
     this.replaced++;
   }
@@ -88,6 +108,11 @@ export abstract class LocalKeyringProvider implements KeyProvider {
 
   rootSecret(): Uint8Array {
     return this.keyring.root;
+  }
+
+  /** The KEK versions derived from the root (rootDerivedVersions): removing them from the keyring destroys nothing. */
+  rootDerivedVersions(): number[] {
+    return rootDerivedVersions(this.keyring, this.sodium);
   }
 
   async activeKek(): Promise<KekRef> {

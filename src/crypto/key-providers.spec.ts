@@ -15,7 +15,14 @@ import { EnvKeyProvider } from './env-key-provider';
 import { FieldEncryptionService } from './field-encryption.service';
 import { FileKeyProvider } from './file-key-provider';
 import type { KeyProvider } from './key-provider';
-import { generateKeyring, serializeKeyring, withNewKekVersion } from './keyring';
+import {
+  generateKeyring,
+  parseKeyMaterial,
+  rootDerivedVersions,
+  serializeKeyring,
+  withNewKekVersion,
+} from './keyring';
+import { loadSodium } from './sodium';
 import { PurposeKeys } from './purpose-keys';
 
 const context = Buffer.from('test context');
@@ -200,6 +207,30 @@ describe('key providers', () => {
       expect(await provider.activeKek()).toEqual({ kekId: 'haven-kek', version: 2 });
     });
 
+    it('does not take a keyring read again that has another root: the keys held stay, and it says so', async () => {
+      const dir = dataDir();
+      const file = join(dir, 'haven-keyring.json');
+      const ring = generateKeyring();
+      writeFileSync(file, serializeKeyring(ring), { mode: 0o600 });
+      const warnings: string[] = [];
+      const provider = await createKeyProvider({
+        dataDir: dir,
+        production: true,
+        masterKeyFile: file,
+        warn: (message) => warnings.push(message),
+      });
+      const root = Buffer.from(provider.rootSecret());
+      // Another deployment's keyring (or a stale one) is mounted: v2 of another root.
+      writeFileSync(file, serializeKeyring(withNewKekVersion(generateKeyring()).keyring));
+      expect(await provider.activeKek()).toEqual({ kekId: 'haven-kek', version: 1 });
+      expect(Buffer.from(provider.rootSecret()).equals(root)).toBe(true);
+      expect(warnings).toEqual([expect.stringContaining('another root or KEK id')]);
+      // The right keyring with a new version is taken again.
+      writeFileSync(file, serializeKeyring(withNewKekVersion(ring).keyring));
+      expect(await provider.activeKek()).toEqual({ kekId: 'haven-kek', version: 2 });
+      expect(warnings).toHaveLength(1);
+    });
+
     it('says, without the key, when the key file may be read by its group or by others', async () => {
       const dir = dataDir();
       const file = join(dir, 'master.key');
@@ -209,9 +240,10 @@ describe('key providers', () => {
       const warn = (message: string, details: Record<string, unknown>) => warnings.push([message, details]);
       const provider = await createKeyProvider({ dataDir: dir, production: true, masterKeyFile: file, warn });
       expect(warnings).toEqual([]);
-      // The secret is remounted readable by all: the provider loads it and says so.
+      // The secret is remounted readable by all (the same root, a new version): the provider loads it and says so.
       chmodSync(file, 0o644);
-      writeFileSync(file, serializeKeyring(withNewKekVersion(generateKeyring()).keyring));
+      const sameRoot = parseKeyMaterial(key, 'test', await loadSodium());
+      writeFileSync(file, serializeKeyring(withNewKekVersion(sameRoot).keyring));
       await provider.refresh();
       expect(warnings).toEqual([
         [
@@ -373,5 +405,18 @@ describe('key providers', () => {
     expect(offenders).toEqual([]);
     // The check does see a reference where there is one.
     expect(readFileSync(join(__dirname, 'sodium.ts'), 'utf8')).toMatch(/['"`]libsodium[\w-]*['"`]/);
+  });
+});
+
+describe('KEK versions derived from the root', () => {
+  it('are single-secret mode’s v1, also once written into a keyring document, and no random version', async () => {
+    const sodium = await loadSodium();
+    const bare = parseKeyMaterial(randomBytes(32).toString('base64'), 'test', sodium);
+    expect(rootDerivedVersions(bare, sodium)).toEqual([1]);
+    // --prepare-keyring writes it out with a new, random v2: v1 is still the root's.
+    const prepared = parseKeyMaterial(serializeKeyring(withNewKekVersion(bare).keyring), 'test', sodium);
+    expect(prepared.keks.map((k) => k.version)).toEqual([1, 2]);
+    expect(rootDerivedVersions(prepared, sodium)).toEqual([1]);
+    expect(rootDerivedVersions(generateKeyring(), sodium)).toEqual([]);
   });
 });

@@ -50,6 +50,16 @@ export function withNewKekVersion(keyring: Keyring): { keyring: Keyring; added: 
   return { keyring: { ...keyring, keks: [...keyring.keks, added] }, added };
 }
 
+/**
+ * The KEK versions of `keyring` that are derived from its root (single-secret mode's v1, also once written into a
+ * keyring document by `--prepare-keyring`): removing one from the keyring destroys nothing while the root is
+ * kept, since anyone with the root derives it again.
+ */
+export function rootDerivedVersions(keyring: Keyring, sodium: Sodium): number[] {
+  const derived = sodium.kdfDerive(KEY_BYTES, 1, KDF.kek.context, keyring.root);
+  return keyring.keks.filter((k) => k.version === 1 && k.key.equals(derived)).map((k) => k.version);
+}
+
 export function activeKekOf(keyring: Keyring): KeyringKek {
   return keyring.keks[keyring.keks.length - 1];
 }
