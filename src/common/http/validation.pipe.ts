@@ -21,11 +21,22 @@ export class HavenValidationPipe extends ValidationPipe {
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     try {
-      return (await super.transform(value, metadata)) as unknown;
+      const input = metadata.type === 'query' ? withoutEmptyValues(value) : value;
+      return (await super.transform(input, metadata)) as unknown;
     } catch (e) {
       if (e instanceof DomainError) throw e;
       if (e instanceof TypeError) throw new DomainError('request.validation');
       throw e;
     }
   }
+}
+
+/**
+ * A query's parameters without those given empty (`?caseId=&action=case.read`): a form's blank field, or the
+ * contract's own way of writing a route's parameters. Empty means not given, as for a filter left out; a value
+ * given is validated as before.
+ */
+function withoutEmptyValues(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== ''));
 }
