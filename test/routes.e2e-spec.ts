@@ -166,6 +166,18 @@ describe('route policies (snapshot)', () => {
       expect(missing).toEqual([]);
     });
 
+    it('states the bounds validation holds a request to: pages, years, ids', () => {
+      type Param = { name: string; in: string; schema?: { maximum?: number; minimum?: number } };
+      const param = (path: string, name: string) =>
+        (doc.paths[path].get.parameters as Param[] | undefined)?.find((p) => p.name === name)?.schema;
+      expect(param('/api/v1/cases', 'page')).toMatchObject({ minimum: 1, maximum: 1_000_000 });
+      expect(param('/api/v1/reports/action-month', 'year')).toMatchObject({ maximum: 2100 });
+      const { schemas } = doc.components;
+      expect(schemas.CreateReferralDto.properties.organizationId.format).toBe('uuid');
+      expect(schemas.CreateReferralDto.properties.consentId.format).toBe('uuid');
+      expect(schemas.CreateConsentDto.properties.organizationId.format).toBe('uuid');
+    });
+
     it('requires no header parameter (If-Match is optional: the version may come in the body)', () => {
       const required = operations().flatMap(({ route, op }) =>
         (op.parameters ?? [])

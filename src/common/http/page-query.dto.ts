@@ -4,7 +4,7 @@ import { QueryInteger } from './query-integer';
 
 /** `?page=&pageSize=` of every paginated list (each list documents its default page size). */
 export class PageQueryDto {
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, default: 1 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1_000_000, default: 1 })
   @IsOptional()
   @QueryInteger()
   @Min(1)

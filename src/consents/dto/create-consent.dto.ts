@@ -35,7 +35,7 @@ export const LEGAL_BASES = ['child_protection_duty', 'imminent_danger', 'court_o
  * whole sector, releasing the listed field categories until expiresAt (optional) or withdrawal.
  */
 export class CreateConsentDto {
-  @ApiPropertyOptional({ description: 'the recipient organisation; or sector' })
+  @ApiPropertyOptional({ format: 'uuid', description: 'the recipient organisation; or sector' })
   @IsOptional()
   @IsUUID()
   organizationId?: string;

@@ -32,8 +32,8 @@ export const REFERRAL_STATUS_FILTER = [
 ] as const;
 
 export class CreateReferralDto {
-  @ApiProperty() @IsUUID() organizationId!: string;
-  @ApiProperty({ description: 'the consent or legal basis that covers this organisation' })
+  @ApiProperty({ format: 'uuid' }) @IsUUID() organizationId!: string;
+  @ApiProperty({ format: 'uuid', description: 'the consent or legal basis that covers this organisation' })
   @IsUUID()
   consentId!: string;
 

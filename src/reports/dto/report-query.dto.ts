@@ -58,6 +58,7 @@ export class ActionMonthQuery extends ReportAreaQuery {
     type: 'integer',
     example: 2026,
     minimum: MIN_YEAR + 1,
+    maximum: MAX_YEAR,
     description:
       'Year of the Action Month (15 November – 15 December, Vietnam time, both days included). Default: this ' +
       'year from 15 November, else last year. Not after the current year. An administrator gets an Action ' +
