@@ -11,6 +11,12 @@ import {
 } from './config/config';
 import { startDatabase } from './database/embedded-database';
 
+/**
+ * A second stop signal within this long of the first is the same stop delivered twice (npm passing on the
+ * terminal's Ctrl-C, systemd signalling the whole control group), not a second request to hurry.
+ */
+const REPEATED_SIGNAL_MS = 2_000;
+
 async function main(): Promise<void> {
   // A stop asked for while starting (SIGTERM from an orchestrator, Ctrl-C) is honoured once the step under way
   // ends, so that an embedded PostgreSQL already started is stopped too rather than left behind.
@@ -140,11 +146,17 @@ async function main(): Promise<void> {
     }
   };
   let cut = false;
+  let firstSignalAt = 0;
   onStop = (s) => {
-    if (!stopping) return void shutdown(s);
-    // A second stop signal (Ctrl-C again, an impatient supervisor): the requests still in flight are cut now
-    // rather than at the timeout; the rest of the stop (last checkpoint, database) goes on as before.
-    if (cut) return;
+    if (!stopping) {
+      firstSignalAt = Date.now();
+      return void shutdown(s);
+    }
+    // A stop asked for again (Ctrl-C again, an impatient supervisor): the requests still in flight are cut now
+    // rather than at the timeout; the rest of the stop (last checkpoint, database) goes on as before. Not a
+    // repeat of the first: under `npm start` a Ctrl-C reaches this process from the terminal and from npm,
+    // which passes it on, and systemd signals every process of the service, so one stop arrives twice at once.
+    if (cut || Date.now() - firstSignalAt < REPEATED_SIGNAL_MS) return;
     cut = true;
     logger.warn({ signal: s }, 'stop asked for again: cutting the connections still open');
     server.closeAllConnections();
