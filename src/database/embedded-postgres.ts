@@ -21,12 +21,18 @@ import { Client } from 'pg';
 
 const execFileAsync = promisify(execFile);
 
-/** The variables initdb and the server are given of the service's environment (SERVER_ENVIRONMENT). */
-const SERVER_ENVIRONMENT = /^(PATH|TZ|LANG|LC_[A-Z]+|TMPDIR|LD_LIBRARY_PATH)$/;
+/**
+ * The variables initdb and the server are given of the service's environment (serverEnvironment): the path, time
+ * zone, locale (not LC_ALL, which would override the English messages), temporary directory, the dynamic
+ * loader's (a container running under a user id without a passwd entry gives it one with nss_wrapper's
+ * LD_PRELOAD and NSS_WRAPPER_*: initdb looks its user up), and PostgreSQL's own OOM-killer settings.
+ */
+const SERVER_ENVIRONMENT =
+  /^(PATH|TZ|LANG|LC_(?!ALL$)[A-Z]+|TMPDIR|LD_LIBRARY_PATH|LD_PRELOAD|NSS_WRAPPER_[A-Z]+|PG_OOM_ADJUST_[A-Z]+)$/;
 
 /**
- * The environment of initdb and the server: what they need of `env` (the path, time zone, locale, temporary
- * directory, library path), messages in English, and nothing else. Not the service's own variables: the master
+ * The environment of initdb and the server: what they need of `env` (SERVER_ENVIRONMENT), messages in English,
+ * and nothing else. Not the service's own variables: the master
  * key and the database URL would be readable by the database's superuser (`pg_read_file('/proc/self/environ')`,
  * `COPY FROM PROGRAM`) and by its OS user, who may read none of Haven's key files.
  */
