@@ -67,6 +67,11 @@ interface ConsentRow {
 }
 
 /** A consent row's columns as views show them; `k` is the consents table's alias. */
+const CONSENT_EXPIRED = {
+  en: 'The consent has expired; there is nothing left to withdraw.',
+  vi: 'Sự đồng ý đã hết hạn; không còn gì để rút lại.',
+};
+
 /** A consent's columns, with its status as of `at` (by default the transaction's start). */
 const consentColumns = (
   at?: string,
@@ -395,18 +400,19 @@ export class ConsentsService {
           consent.status === 'withdrawn'
             ? { en: 'The consent was already withdrawn.', vi: 'Sự đồng ý đã được rút lại.' }
             : consent.status === 'expired'
-              ? {
-                  en: 'The consent has expired; there is nothing left to withdraw.',
-                  vi: 'Sự đồng ý đã hết hạn; không còn gì để rút lại.',
-                }
+              ? CONSENT_EXPIRED
               : { en: 'This consent cannot be withdrawn.', vi: 'Không thể rút lại sự đồng ý này.' },
         );
       }
+      // Still active at the moment it is withdrawn (one clock reading for both): not one that expired since.
       const [[updated]] = await m.query<[ConsentRow[], number]>(
-        `UPDATE consents k SET withdrawn_at = clock_timestamp(), withdrawn_by = $2 WHERE k.id = $1
+        `WITH t AS (SELECT clock_timestamp() AS at)
+         UPDATE consents k SET withdrawn_at = t.at, withdrawn_by = $2 FROM t
+          WHERE k.id = $1 AND (k.expires_at IS NULL OR k.expires_at > t.at)
          RETURNING ${CONSENT_COLUMNS}`,
         [consentId, p.userId],
       );
+      if (!updated) throw new DomainError('conflict.state', CONSENT_EXPIRED);
       const revoked = await this.expiry.revokeReferralsOf(m, [consentId], 'consent_withdrawn', p);
       await this.audit.record(m, p, {
         action: 'consent.withdraw',
