@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
 import type { AppAbility } from '../authz/ability.factory';
 import { permittedCaseCategories } from '../authz/field-scope';
@@ -13,6 +14,7 @@ import { CasesRepository } from '../cases/cases.repository';
 import { pageWindow } from '../database/page-limit';
 import { CASE_OWNER, caseSubject } from '../cases/cases.service';
 import { DomainError } from '../common/errors/domain-error';
+import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ReauthenticationService } from '../identity/reauthentication.service';
 import { asCiphertext, DataKey, DataKeyService, FieldEncryptionService, isCryptoError } from '../crypto';
@@ -95,6 +97,7 @@ export class BreakGlassService {
     private readonly audit: AuditService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly reauth: ReauthenticationService,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   async open(
@@ -426,9 +429,16 @@ export class BreakGlassService {
           );
       });
     } catch (e) {
+      if (!isCryptoError(e)) throw e;
       // The case was crypto-shredded: its justification went with its key. Anything else (a ciphertext that does
-      // not open: altered, or moved from another row) is not shown as if shredded: a 500, logged.
-      if (!isCryptoError(e, 'crypto.key_destroyed')) throw e;
+      // not open: altered, moved from another row, or a KEK version gone from the keyring) is an incident, logged
+      // with the grant; the grant is still shown (one such row must not stop the review of all the others).
+      if (e.code !== 'crypto.key_destroyed') {
+        this.logger.error(
+          { grantId: r.id, code: e.code },
+          'an emergency access’s justification or review note does not open: shown without it',
+        );
+      }
     }
     return {
       id: r.id,
