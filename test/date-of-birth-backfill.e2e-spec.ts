@@ -1,4 +1,7 @@
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { LOGGER } from '../src/common/logging/logger.module';
+import { DataKeyService, FieldEncryptionService } from '../src/crypto';
 import { DateOfBirthBackfill } from '../src/cases/date-of-birth-backfill.service';
 import { BlindIndexService } from '../src/crypto/blind-index.service';
 import type { TestApp } from './support/app';
@@ -85,6 +88,46 @@ describe('date-of-birth index of cases registered before it (DateOfBirthBackfill
     expect((await rows([aged]))[0].bi_dob).toBeNull(); // no date of birth: nothing to index
     expect((await foundByDate('1977-04-12')).sort()).toEqual(dated.slice(0, 2).sort());
     expect(await foundByDate('1981-09-30')).toEqual([dated[2]]);
+  });
+
+  it('runs at start and every ten minutes, is started once, and stops with the service', async () => {
+    // A backfill of its own, with the service's parts, whose timer the test holds.
+    const own = new DateOfBirthBackfill(
+      t.app.get(DataSource),
+      t.app.get(DataKeyService),
+      t.app.get(FieldEncryptionService),
+      t.app.get(BlindIndexService),
+      t.app.get(LOGGER),
+    );
+    const every = jest.spyOn(global, 'setInterval');
+    const id = await register({ dateOfBirth: '1955-05-05' });
+    await owner.query(`UPDATE cases SET bi_dob = NULL WHERE id = $1`, [id]);
+    const filled = async () => (await rows([id]))[0].bi_dob !== null;
+    const until = async (want: boolean) => {
+      for (let i = 0; i < 50 && (await filled()) !== want; i++) await new Promise((r) => setTimeout(r, 100));
+      return filled();
+    };
+    try {
+      own.start();
+      own.start(); // started once
+      expect(every).toHaveBeenCalledTimes(1);
+      const [tick, ms] = every.mock.calls[0] as [() => void, number];
+      expect(ms).toBe(10 * 60 * 1000);
+      expect(await until(true)).toBe(true); // the run at start
+      // A case left without its index later (an instance of the previous version): the next run fills it.
+      await owner.query(`UPDATE cases SET bi_dob = NULL WHERE id = $1`, [id]);
+      tick();
+      expect(await until(true)).toBe(true);
+      await own.beforeApplicationShutdown();
+      await owner.query(`UPDATE cases SET bi_dob = NULL WHERE id = $1`, [id]);
+      tick(); // after the stop: no run
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await filled()).toBe(false);
+    } finally {
+      every.mockRestore();
+      await own.beforeApplicationShutdown();
+      await t.app.get(DateOfBirthBackfill).run();
+    }
   });
 
   it('passes over a case whose identity cannot be opened, and tries it again at the next run', async () => {
