@@ -1031,6 +1031,15 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(pendingRead.fields).toEqual(['triage']);
       await as('health.longbien').get(`/api/v1/referrals/${r.id}`).expect(404);
       await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      // A referral it reads but has not accepted takes no note of it: a 409 saying why (not a 404), on record.
+      const early = await as('police.longbien')
+        .post(`/api/v1/referrals/${r.id}/notes`, { text: 'sớm (giả định)' })
+        .expect(409);
+      expect(early.body.detail).toMatch(/Accept the referral first/);
+      expect(await entryOf(early.body.requestId, 'outcome, reason')).toEqual({
+        outcome: 'denied',
+        reason: 'conflict.state',
+      });
 
       const accepted = await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
       expect(accepted.body.status).toBe('accepted');
@@ -1515,10 +1524,11 @@ describe('cases, consent and referrals (end to end)', () => {
       const after = await as('police.longbien').get(`/api/v1/referrals/${accepted.id}`).expect(200);
       expect(after.body).toMatchObject({ status: 'revoked', revokeCause: 'case_closed' });
       expect(after.body).not.toHaveProperty('case');
-      await as('police.longbien')
+      // The referral it still reads has ended: no note (409, saying so), nor the ward's.
+      const providerNote = await as('police.longbien')
         .post(`/api/v1/referrals/${accepted.id}/notes`, { text: 'muộn' })
-        .expect(404);
-      // Nor the ward: an ended referral of a closed case takes no more notes.
+        .expect(409);
+      expect(providerNote.body.detail).toMatch(/no more notes/);
       const wardNote = await as('ward.longbien')
         .post(`/api/v1/referrals/${accepted.id}/notes`, { text: 'muộn' })
         .expect(409);
@@ -2079,7 +2089,7 @@ describe('cases, consent and referrals (end to end)', () => {
         expect(move.body.detail).toMatch(/cannot make that move/);
         await as('police.longbien')
           .post(`/api/v1/referrals/${r.id}/notes`, { text: 'muộn (giả định)' })
-          .expect(404);
+          .expect(409);
         const [row] = await t.app.get(DataSource).query(`SELECT status FROM referrals WHERE id = $1`, [r.id]);
         expect(row.status).toBe('accepted');
       } finally {

@@ -160,7 +160,9 @@ export class ReferralsController {
   @ApiCreatedResponse({ type: NoteView })
   @ApiConflictResponse({
     type: Problem,
-    description: 'conflict.state: the referral has ended, or its case was shredded',
+    description:
+      'conflict.state: the referral has ended, or its case is closed or shredded; for its organisation, the ' +
+      'referral is not accepted yet',
   })
   addNote(
     @CurrentPrincipal() p: Principal,

@@ -401,15 +401,23 @@ export class ReferralsService {
           referralStatus: p.role === 'provider' ? subjectOf(row).status : null,
         });
       const refused = referralRefusal('note.create', referralId, row);
-      if (!row || !allowed) {
+      // A referral the caller may read but not write a note on (a provider's before it accepts it, or once it
+      // has ended) is there for it: a 409 saying why, not a 404.
+      if (!row || !(allowed || ability.can('read', subjectOf(row)))) {
         deny(p, refused);
         throw NOT_FOUND();
       }
       // Visible: a refusal from here is on record with its code.
       deny.refusals(p, refused);
-      // An ended referral, or one of a closed (or crypto-shredded) case, takes no note: not the provider's (its
-      // rule already hides the referral) nor the ward's.
-      if (!isLiveReferral(subjectOf(row).status) || row.caseStatus !== 'open') {
+      if (!allowed && subjectOf(row).status === 'pending') {
+        throw new DomainError('conflict.state', {
+          en: 'Accept the referral first: its organisation adds notes to an accepted referral.',
+          vi: 'Hãy nhận giới thiệu trước: tổ chức chỉ thêm ghi chú vào giới thiệu đã nhận.',
+        });
+      }
+      // An ended referral, or one of a closed (or crypto-shredded) case, takes no note, the provider's nor the
+      // ward's.
+      if (!allowed || !isLiveReferral(subjectOf(row).status) || row.caseStatus !== 'open') {
         throw new DomainError('conflict.state', {
           en: 'The referral has ended, or its case is closed: it takes no more notes.',
           vi: 'Giới thiệu đã kết thúc hoặc vụ việc đã đóng: không thể thêm ghi chú.',
