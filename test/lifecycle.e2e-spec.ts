@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'n
 import { once } from 'node:events';
 import { createServer, request as httpRequest } from 'node:http';
 import { spawn } from 'node:child_process';
-import { connect, createServer as createNetServer } from 'node:net';
+import { connect, createServer as createNetServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { MIGRATIONS } from '../migrations';
@@ -73,6 +73,19 @@ function serviceTransports(dataDir: string, pgPort: number): Promise<{ unix: num
             count(*) FILTER (WHERE client_addr IS NOT NULL)::int AS tcp
        FROM pg_stat_activity WHERE usename = 'haven_app_login'`,
   );
+}
+
+/** A request whose body never finishes arriving, once the service has read its headers: its socket. */
+async function halfSentRequest(port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.on('error', () => undefined);
+  socket.write(
+    'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+      'Content-Length: 1000\r\n\r\n{"username":',
+  );
+  await new Promise((r) => setTimeout(r, 200));
+  return socket;
 }
 
 describe('service process lifecycle (npm start)', () => {
@@ -325,15 +338,7 @@ describe('service process lifecycle (npm start)', () => {
     try {
       await waitForHealth(port, run);
       // A request whose body never finishes arriving: it would hold the drain for ever.
-      const socket = connect(port, '127.0.0.1');
-      await once(socket, 'connect');
-      socket.on('error', () => undefined);
-      socket.write(
-        'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
-          'Content-Length: 1000\r\n\r\n{"username":',
-      );
-      const closed = once(socket, 'close');
-      await new Promise((r) => setTimeout(r, 200)); // the server has read the headers
+      const closed = once(await halfSentRequest(port), 'close');
       const signalled = Date.now();
       run.child.kill('SIGTERM');
       await closed;
@@ -359,16 +364,8 @@ describe('service process lifecycle (npm start)', () => {
     });
     try {
       await waitForHealth(port, run);
-      const socket = connect(port, '127.0.0.1');
-      await once(socket, 'connect');
-      socket.on('error', () => undefined);
-      socket.write(
-        'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
-          'Content-Length: 1000\r\n\r\n{"username":',
-      );
       let isClosed = false;
-      const closed = once(socket, 'close').then(() => (isClosed = true));
-      await new Promise((r) => setTimeout(r, 200)); // the server has read the headers
+      const closed = once(await halfSentRequest(port), 'close').then(() => (isClosed = true));
       // One stop delivered twice at once (npm passing on the terminal's Ctrl-C, systemd's control group): the
       // request in flight is still waited for.
       run.child.kill('SIGINT');
