@@ -153,6 +153,48 @@ describe('report model', () => {
     expect(new Set(values)).toEqual(new Set([SMALL_CELL]));
   });
 
+  it('publishes nothing of the referrals of fewer than 5 cases, however many referrals they had', () => {
+    const few = counts({
+      total: 3,
+      gbvType: { physical_assault: 3 },
+      form: { physical: 3 },
+      sex: { female: 3 },
+      ageGroup: { '18-59': 3 },
+      reportChannel: { walk_in: 3 },
+      commune: { '00145': 3 },
+      // Three survivors referred again and again: every count and the durations are their history.
+      referrals: { police: { accepted: 6, declined: 5 }, health: { completed: 5 } },
+      hoursToAccept: { n: 11, median: 2.5, p90: 30.5 },
+    });
+    const r = buildProtectedReport(few, { level: 'commune', units: [COMMUNES[2]] });
+    expect(r.cases.total).toBe(SMALL_CELL);
+    const referrals = flattenReport(r)
+      .filter((row) => row.table.path.startsWith('referrals.'))
+      .map((row) => row.value);
+    expect(referrals.length).toBeGreaterThan(10);
+    expect(new Set(referrals)).toEqual(new Set([SUPPRESSED]));
+    expect(r.referrals).toMatchObject({
+      total: SUPPRESSED,
+      acceptanceRate: SUPPRESSED,
+      hoursToAccept: { median: SUPPRESSED, p90: SUPPRESSED },
+    });
+    // With 5 cases, the same referrals are published.
+    const five = buildProtectedReport(
+      {
+        ...few,
+        total: 5,
+        gbvType: { physical_assault: 5 },
+        form: { physical: 5 },
+        sex: { female: 5 },
+        ageGroup: { '18-59': 5 },
+        reportChannel: { walk_in: 5 },
+        commune: { '00145': 5 },
+      },
+      { level: 'commune', units: [COMMUNES[2]] },
+    );
+    expect(five.referrals.total).toBe(16);
+  });
+
   it('lists provinces for a national supervisor and nothing by area for an admin', () => {
     const provinces = [
       { code: '01', nameVi: 'Thành phố Hà Nội', nameEn: 'Hanoi City' },

@@ -264,6 +264,10 @@ export function buildProtectedReport(raw: RawCounts, area: AreaBreakdown): Prote
     ...(area?.level === 'province' ? { byProvince: areaCounts } : {}),
   };
 
+  // The referrals of fewer than 5 cases (a case total not shown) are not published either: their counts and
+  // durations, however large, are the history of those few survivors (with 5 referrals the p90 of the hours to
+  // acceptance is nearly the slowest one's).
+  if (typeof cases.total !== 'number') return { cases, referrals: hiddenReferrals() };
   const byStatus = map(REFERRAL_STATUSES, id.status);
   const referrals: ReferralsSection = {
     total: v(id.refTotal),
@@ -277,6 +281,21 @@ export function buildProtectedReport(raw: RawCounts, area: AreaBreakdown): Prote
     hoursToAccept: hoursToAccept(byStatus, raw.hoursToAccept),
   };
   return { cases, referrals };
+}
+
+/** The referrals section with every figure suppressed. */
+function hiddenReferrals(): ReferralsSection {
+  const hidden = (keys: readonly string[]): Record<string, Cell> =>
+    Object.fromEntries(keys.map((k) => [k, SUPPRESSED]));
+  return {
+    total: SUPPRESSED,
+    bySector: hidden(SECTORS),
+    byStatus: hidden(REFERRAL_STATUSES),
+    bySectorAndStatus: Object.fromEntries(SECTORS.map((sector) => [sector, hidden(REFERRAL_STATUSES)])),
+    overdue: SUPPRESSED,
+    acceptanceRate: SUPPRESSED,
+    hoursToAccept: { median: SUPPRESSED, p90: SUPPRESSED },
+  };
 }
 
 /**
