@@ -8,6 +8,7 @@ import { ERROR_CATALOG } from '../common/errors/error-catalog';
 import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
 import { assertExistingDataDir, toolDatabase } from './data-dir';
+import { initialPassword } from './initial-password';
 import { UsersService } from '../identity/users.service';
 
 const USAGE = `usage: users:create-admin --username <name> < password-file
@@ -27,7 +28,7 @@ async function readFirstLine(): Promise<string> {
     text += (chunk as Buffer).toString('utf8');
     if (text.includes('\n')) break;
   }
-  return text.split(/\r?\n/)[0] ?? '';
+  return initialPassword(text);
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,19 @@
+import { ConfigError } from '../config/config';
+
+/**
+ * The initial password of `users:create-admin`: the first line of what was piped in. A byte-order mark (a file
+ * saved by a Windows editor) is dropped; a password that begins or ends with a space, or holds a tab or another
+ * control character, is refused rather than stored: nobody could type it at the sign-in, and the tool is
+ * refused once an administrator exists, so the installation would be locked out.
+ */
+export function initialPassword(piped: string): string {
+  const line = piped.replace(/^\uFEFF/, '').split(/\r?\n/)[0] ?? '';
+  // eslint-disable-next-line no-control-regex
+  if (line !== line.trim() || /[\u0000-\u001f\u007f-\u009f\uFEFF\u200B-\u200F\u2028\u2029]/.test(line)) {
+    throw new ConfigError([
+      'the initial password begins or ends with a space, or holds a tab, a control or an invisible ' +
+        'character: pipe it in without (nobody could type it at the sign-in)',
+    ]);
+  }
+  return line;
+}
