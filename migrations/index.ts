@@ -24,6 +24,7 @@ import { CheckpointTriggerPinned1764000002300 } from './1764000002300-Checkpoint
 import { DateOfBirthIndex1764000002400 } from './1764000002400-DateOfBirthIndex';
 import { CheckpointsBySeq1764000002500 } from './1764000002500-CheckpointsBySeq';
 import { AccessLogReturnedIds1764000002600 } from './1764000002600-AccessLogReturnedIds';
+import { OrganizationNameKey1764000002700 } from './1764000002700-OrganizationNameKey';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -56,4 +57,5 @@ export const MIGRATIONS = [
   DateOfBirthIndex1764000002400,
   CheckpointsBySeq1764000002500,
   AccessLogReturnedIds1764000002600,
+  OrganizationNameKey1764000002700,
 ];

@@ -175,6 +175,41 @@ describe('migrations', () => {
     }
   });
 
+  it('keys the organisations there are by their names, and stops on two that now have the same one', async () => {
+    const { dataSource, drop } = await createTestDataSource();
+    try {
+      await revertThrough(dataSource, 'OrganizationNameKey');
+      await dataSource.query(
+        `INSERT INTO admin_units (code, level, kind, name_vi, name_en, full_name_vi, full_name_en)
+         VALUES ('01', 'province', 'thanh_pho', 'Hà Nội', 'Ha Noi', 'Thành phố Hà Nội', 'Ha Noi City')
+         ON CONFLICT DO NOTHING`,
+      );
+      const insert = (name: string) =>
+        dataSource.query<{ id: string }[]>(
+          `INSERT INTO organizations (name, sector, province_code, service_scope)
+           VALUES ($1, 'legal', '01', 'province') RETURNING id`,
+          [name],
+        );
+      // Two names the old index took for different ones (C-locale lower() folds A-Z only).
+      const [[first], [second]] = [await insert('Đội Thử Nghiệm'), await insert('ĐỘI THỬ NGHIỆM')];
+      await expect(dataSource.runMigrations({ transaction: 'each' })).rejects.toThrow(
+        new RegExp(`same name in one province.*${first.id} and ${second.id}|${second.id} and ${first.id}`),
+      );
+      await dataSource.query(`UPDATE organizations SET name = 'Đội Thử Nghiệm Hai' WHERE id = $1`, [
+        second.id,
+      ]);
+      await dataSource.runMigrations({ transaction: 'each' });
+      const keys = await dataSource.query(
+        `SELECT name_key FROM organizations WHERE id = ANY($1) ORDER BY 1`,
+        [[first.id, second.id]],
+      );
+      expect(keys).toEqual([{ name_key: 'đội thử nghiệm' }, { name_key: 'đội thử nghiệm hai' }]);
+      await expect(insert('đội   thử nghiệm')).resolves.toHaveLength(1); // a row without its key: lower(name)
+    } finally {
+      await drop();
+    }
+  });
+
   it('an index left invalid by a failed concurrent build is built again, not skipped', async () => {
     const { dataSource, drop } = await createTestDataSource();
     try {

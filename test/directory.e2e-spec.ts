@@ -336,6 +336,38 @@ describe('directory and account administration (end to end)', () => {
       expect(last).toEqual({ reason: 'unprocessable', jurisdictions: [] });
     });
 
+    it('a name is the same whatever its case, Unicode form or spacing, and is stored composed', async () => {
+      // The same name in Vietnamese capitals, typed decomposed (NFD), or with its spaces doubled: taken too.
+      for (const name of [
+        'TRUNG TÂM CÔNG TÁC XÃ HỘI HÀ NỘI',
+        'Trung tâm Công tác xã hội Hà Nội'.normalize('NFD'),
+        '  Trung  tâm Công tác xã hội   Hà Nội ',
+      ]) {
+        const same = await as(admin)
+          .post('/api/v1/organizations', { name, sector: 'social', serviceArea: { provinceCode: '01' } })
+          .expect(409);
+        expect(same.body.code).toBe('organization.name_taken');
+      }
+      // A name stored decomposed would not match its composed search: names are stored composed.
+      const composed = await as(admin)
+        .post('/api/v1/organizations', {
+          name: 'Đội Hỗ Trợ Thử Nghiệm'.normalize('NFD'),
+          sector: 'legal',
+          serviceArea: { provinceCode: '01' },
+        })
+        .expect(201);
+      expect(composed.body.name).toBe('Đội Hỗ Trợ Thử Nghiệm'.normalize('NFC'));
+      // 200 characters as the validator counts them, 201 as the database does (emoji variation selectors): a
+      // 400 naming the field, not the table's CHECK as a 500.
+      const long = await as(admin)
+        .post('/api/v1/organizations', {
+          name: `${'a'.repeat(199)}\u2764\uFE0F`,
+          sector: 'legal',
+          serviceArea: { provinceCode: '01' },
+        })
+        .expect(400);
+      expect(long.body.errors[0].field).toBe('name');
+    });
     it('only admins create or change them: 403 for the collection, 404 for a record', async () => {
       const body = { name: 'Y', sector: 'legal', serviceArea: { provinceCode: '01' } };
       const forbidden = await as(ward).post('/api/v1/organizations', body).expect(403);

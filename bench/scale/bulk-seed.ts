@@ -34,6 +34,7 @@ import {
 import { type CryptoServices, DataKey, isCryptoError } from '../../src/crypto';
 import { dekWrapContext } from '../../src/crypto/data-key';
 import { kekCheckContext } from '../../src/crypto/kek-checks';
+import { organizationNameKey } from '../../src/directory/organization-name';
 
 export interface BulkSeedOptions {
   cases: number;
@@ -213,12 +214,13 @@ export async function bulkSeed(
   const orgs = new Map<string, string>(); // `${province}:${sector}` → id
   for (const province of provinces) {
     for (const sector of SECTORS) {
+      const name = `Tổ chức thử tải ${sector} ${province}`;
       const { rows } = await client.query<{ id: string }>(
-        `INSERT INTO organizations (name, sector, province_code, service_scope)
-         VALUES ($1, $2, $3, 'province')
-         ON CONFLICT (province_code, lower(name)) DO UPDATE SET sector = EXCLUDED.sector
+        `INSERT INTO organizations (name, sector, province_code, service_scope, name_key)
+         VALUES ($1, $2, $3, 'province', $4)
+         ON CONFLICT (province_code, coalesce(name_key, lower(name))) DO UPDATE SET sector = EXCLUDED.sector
          RETURNING id`,
-        [`Tổ chức thử tải ${sector} ${province}`, sector, province],
+        [name, sector, province, organizationNameKey(name)],
       );
       orgs.set(`${province}:${sector}`, rows[0].id);
     }

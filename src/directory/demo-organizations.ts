@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { DemoSeedStep } from '../database/seed/demo-seed';
 import type { Sector } from './organization.entity';
+import { organizationNameKey } from './organization-name';
 
 export interface DemoOrganization {
   name: string;
@@ -22,11 +23,17 @@ export const demoOrganizationsStep: DemoSeedStep = {
   async run(manager: EntityManager): Promise<void> {
     for (const o of DEMO_ORGANIZATIONS) {
       const [row] = await manager.query<{ id: string }[]>(
-        `INSERT INTO organizations (name, sector, province_code, service_scope)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (province_code, lower(name)) DO UPDATE SET sector = EXCLUDED.sector
+        `INSERT INTO organizations (name, sector, province_code, service_scope, name_key)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (province_code, coalesce(name_key, lower(name))) DO UPDATE SET sector = EXCLUDED.sector
          RETURNING id`,
-        [o.name, o.sector, o.provinceCode, o.communeCodes ? 'communes' : 'province'],
+        [
+          o.name,
+          o.sector,
+          o.provinceCode,
+          o.communeCodes ? 'communes' : 'province',
+          organizationNameKey(o.name),
+        ],
       );
       if (o.communeCodes) {
         await manager.query(

@@ -17,6 +17,10 @@ export class Organization {
   @Column({ type: 'text' })
   name!: string;
 
+  /** What makes the name unique in its province (organizationNameKey); written with the name. */
+  @Column({ name: 'name_key', type: 'text', nullable: true })
+  nameKey!: string | null;
+
   @Column({ type: 'varchar', length: 10 })
   sector!: Sector;
 

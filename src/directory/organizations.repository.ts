@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { SqlCondition } from '../authz/sql-scope';
 import { Organization, Sector } from './organization.entity';
+import { organizationNameKey } from './organization-name';
 
 export interface OrganizationFilter {
   sector?: Sector;
@@ -115,9 +116,11 @@ export class OrganizationsRepository {
     return out;
   }
 
+  /** Saves `org`, its name's key with its name (organizationNameKey). */
   async save(org: Partial<Organization>, manager: EntityManager): Promise<Organization> {
     const repo = this.repo(manager);
-    return repo.save(repo.create(org));
+    const keyed = org.name === undefined ? org : { ...org, nameKey: organizationNameKey(org.name) };
+    return repo.save(repo.create(keyed));
   }
 
   async replaceCommunes(id: string, communeCodes: readonly string[], manager: EntityManager): Promise<void> {

@@ -8,7 +8,7 @@ import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { OrganizationSubject } from '../authz/subjects';
-import { DomainError, FieldError } from '../common/errors/domain-error';
+import { DomainError, FieldError, fieldError } from '../common/errors/domain-error';
 import { sameSet } from '../common/same-set';
 import { isUniqueViolation } from '../database/pg-errors';
 import { AdminUnitsRepository } from './admin-units.repository';
@@ -24,6 +24,7 @@ import {
 } from './dto/organization.dto';
 import { Organization, ServiceScope } from './organization.entity';
 import { ORGANIZATION_COLUMNS, OrganizationsRepository, servesCommuneSql } from './organizations.repository';
+import { ORGANIZATION_NAME_MAX, organizationName } from './organization-name';
 
 interface ResolvedArea {
   scope: ServiceScope;
@@ -115,7 +116,7 @@ export class OrganizationsService {
     const saved = await this.write(async (manager) => {
       const org = await this.organizations.save(
         {
-          name: dto.name.trim(),
+          name: checkedName(dto.name),
           sector: dto.sector,
           provinceCode: area.provinceCode,
           serviceScope: area.scope,
@@ -171,8 +172,8 @@ export class OrganizationsService {
       if (!org || !ability.can('update', subjectOf(org))) throw new DomainError('resource.not_found');
       const provinces = [org.provinceCode];
       const made: OrganizationChange[] = [];
-      if (dto.name !== undefined && dto.name.trim() !== org.name) {
-        org.name = dto.name.trim();
+      if (dto.name !== undefined && checkedName(dto.name) !== org.name) {
+        org.name = checkedName(dto.name);
         made.push('organization.renamed');
       }
       if (dto.sector !== undefined && dto.sector !== org.sector) {
@@ -319,4 +320,21 @@ export function subjectOf(o: Organization): OrganizationSubject {
 
 function invalid(field: string, code: string, message: FieldError['message']): DomainError {
   return new DomainError('unprocessable', undefined, [{ field, code, message }]);
+}
+
+/**
+ * A name as stored (organizationName: composed, trimmed), no longer than the table allows in characters as
+ * PostgreSQL counts them: the validator's count passes some longer ones (it leaves out emoji variation
+ * selectors), which the table's CHECK then refused as a 500.
+ */
+function checkedName(name: string): string {
+  const stored = organizationName(name);
+  if ([...stored].length > ORGANIZATION_NAME_MAX) {
+    throw fieldError(
+      'name',
+      `is longer than ${ORGANIZATION_NAME_MAX} characters`,
+      `dài hơn ${ORGANIZATION_NAME_MAX} ký tự`,
+    );
+  }
+  return stored;
 }
