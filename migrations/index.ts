@@ -25,6 +25,7 @@ import { DateOfBirthIndex1764000002400 } from './1764000002400-DateOfBirthIndex'
 import { CheckpointsBySeq1764000002500 } from './1764000002500-CheckpointsBySeq';
 import { AccessLogReturnedIds1764000002600 } from './1764000002600-AccessLogReturnedIds';
 import { OrganizationNameKey1764000002700 } from './1764000002700-OrganizationNameKey';
+import { ReferralReportCases1764000002800 } from './1764000002800-ReferralReportCases';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -58,4 +59,5 @@ export const MIGRATIONS = [
   CheckpointsBySeq1764000002500,
   AccessLogReturnedIds1764000002600,
   OrganizationNameKey1764000002700,
+  ReferralReportCases1764000002800,
 ];

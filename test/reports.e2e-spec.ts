@@ -306,6 +306,21 @@ describe('reports (end to end)', () => {
         bySector: { police: 6, health: '<5', social: '<5', shelter: 0 },
         byStatus: { accepted: 6, declined: '<5', pending: '<5' },
       });
+      // Published because they are the referrals of 5 cases or more (the report counts those cases too).
+      const [raw] = await t.app
+        .get(ReportsRepository)
+        .counts(
+          ds.manager,
+          [periodOf('2024-03-01', '2024-03-31')],
+          { provinceCode: '01', wardCode: '00145' },
+          new Date(),
+        );
+      const [{ n: referred }] = await ds.query<{ n: number }[]>(
+        `SELECT count(DISTINCT case_id)::int AS n FROM referrals
+          WHERE case_ward_code = '00145' AND case_reported_at >= '2024-03-01T00:00+07' AND case_reported_at < '2024-04-01T00:00+07'`,
+      );
+      expect(raw.referredCases).toBe(referred);
+      expect(referred).toBeGreaterThanOrEqual(5);
       // Bồ Đề's few cases in March (a total not shown): none of their referral figures is published, 1 is counted.
       const bo = await get('supervisor.hanoi', `${MARCH}&ward=00118`).expect(200);
       expect(['<5', 'suppressed']).toContain(bo.body.cases.total);

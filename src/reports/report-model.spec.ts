@@ -195,6 +195,23 @@ describe('report model', () => {
     expect(five.referrals.total).toBe(16);
   });
 
+  it('publishes nothing of the referrals of fewer than 5 cases among many: one survivor referred again and again', () => {
+    const oneReferred = { ...raw, referredCases: 1 };
+    const r = buildProtectedReport(oneReferred, { level: 'commune', units: COMMUNES });
+    expect(r.cases.total).toBe(20);
+    expect(r.referrals).toMatchObject({
+      total: SUPPRESSED,
+      overdue: SUPPRESSED,
+      acceptanceRate: SUPPRESSED,
+      hoursToAccept: { median: SUPPRESSED, p90: SUPPRESSED },
+    });
+    // The same referrals spread over 5 cases are published.
+    expect(
+      buildProtectedReport({ ...raw, referredCases: 5 }, { level: 'commune', units: COMMUNES }).referrals
+        .total,
+    ).toBe(13);
+  });
+
   it('lists provinces for a national supervisor and nothing by area for an admin', () => {
     const provinces = [
       { code: '01', nameVi: 'Thành phố Hà Nội', nameEn: 'Hanoi City' },

@@ -54,6 +54,8 @@ export interface RawCounts {
   under18: number;
   /** sector → status → count. */
   referrals: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** The cases those referrals are of: fewer than 5 and none of the referral figures is published. */
+  referredCases: number;
   overdue: number;
   /** Referrals ever accepted (accepted_at set) and the percentiles of their hours to acceptance. */
   hoursToAccept: { n: number; median: number | null; p90: number | null };
@@ -72,6 +74,7 @@ export function emptyCounts(): RawCounts {
     under16: 0,
     under18: 0,
     referrals: {},
+    referredCases: 0,
     overdue: 0,
     hoursToAccept: { n: 0, median: null, p90: null },
   };
@@ -264,10 +267,11 @@ export function buildProtectedReport(raw: RawCounts, area: AreaBreakdown): Prote
     ...(area?.level === 'province' ? { byProvince: areaCounts } : {}),
   };
 
-  // The referrals of fewer than 5 cases (a case total not shown) are not published either: their counts and
-  // durations, however large, are the history of those few survivors (with 5 referrals the p90 of the hours to
-  // acceptance is nearly the slowest one's).
-  if (typeof cases.total !== 'number') return { cases, referrals: hiddenReferrals() };
+  // The referrals of fewer than 5 cases are not published: their counts and durations, however many there are,
+  // are the history of those few survivors (with 5 referrals the p90 of the hours to acceptance is nearly the
+  // slowest one's). So too when the case total is hidden.
+  const fewReferred = raw.referredCases > 0 && raw.referredCases < MIN_REFERRALS_FOR_STATISTICS;
+  if (fewReferred || typeof cases.total !== 'number') return { cases, referrals: hiddenReferrals() };
   const byStatus = map(REFERRAL_STATUSES, id.status);
   const referrals: ReferralsSection = {
     total: v(id.refTotal),

@@ -43,7 +43,7 @@ c AS MATERIALIZED (
      AND ($4::varchar IS NULL OR c.ward_code = $4::varchar)
 ),
 r AS MATERIALIZED (
-  SELECT w.p, o.sector, r.status, r.due_at, r.created_at, r.accepted_at
+  SELECT w.p, r.case_id, o.sector, r.status, r.due_at, r.created_at, r.accepted_at
     FROM referrals r
     JOIN w ON r.case_reported_at >= w.start_at AND r.case_reported_at < w.end_at
     JOIN organizations o ON o.id = r.organization_id
@@ -66,6 +66,8 @@ SELECT ch.p, 'children', v.k, '', v.n, NULL
  CROSS JOIN LATERAL (VALUES ('under16', ch.under16), ('under18', ch.under18)) AS v(k, n)
 UNION ALL
 SELECT p, 'referral', sector, status, count(*)::int, NULL FROM r GROUP BY p, sector, status
+UNION ALL
+SELECT p, 'referred_cases', '', '', count(DISTINCT case_id)::int, NULL FROM r GROUP BY p
 UNION ALL
 SELECT p, 'overdue', '', '', (count(*) FILTER (WHERE ${overdueSql('r', '$5::timestamptz')}))::int, NULL
   FROM r GROUP BY p
@@ -151,6 +153,9 @@ export class ReportsRepository {
           break;
         case 'referral':
           c.referrals = { ...c.referrals, [r.k1]: { ...c.referrals[r.k1], [r.k2]: n } };
+          break;
+        case 'referred_cases':
+          c.referredCases = n;
           break;
         case 'overdue':
           c.overdue = n;
