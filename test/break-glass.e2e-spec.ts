@@ -304,11 +304,17 @@ describe('emergency break-glass access (end to end)', () => {
       const judged = await as('supervisor.hanoi')
         .post(`/api/v1/break-glass/${police}/review`, { justified: false })
         .expect(200);
-      expect(judged.body).toMatchObject({ status: 'reviewed', justified: false, justification: null });
+      // Shredded, not unreadable: its justification went with the case's key.
+      expect(judged.body).toMatchObject({
+        status: 'reviewed',
+        justified: false,
+        justification: null,
+        unreadable: false,
+      });
     });
   });
 
-  it('a justification that does not open (moved from another grant) is logged as an incident; the queue still shows every grant', async () => {
+  it('a justification that does not open (moved from another grant) is logged as an incident and shown as unreadable; the queue still shows every grant', async () => {
     const first = (await open('police.longbien', await newCase()).expect(201)).body.id as string;
     const second = (await open('police.longbien', await newCase()).expect(201)).body.id as string;
     const [kept] = await sql<{ enc_justification: Buffer }>(
@@ -323,9 +329,11 @@ describe('emergency break-glass access (end to end)', () => {
     try {
       const res = await as('supervisor.hanoi').get('/api/v1/break-glass').expect(200);
       const shown = (id: string) =>
-        (res.body.items as { id: string; justification: string | null }[]).find((g) => g.id === id);
-      expect(shown(second)?.justification).toBeNull();
-      expect(shown(first)?.justification).toEqual(expect.any(String));
+        (res.body.items as { id: string; justification: string | null; unreadable: boolean }[]).find(
+          (g) => g.id === id,
+        );
+      expect(shown(second)).toMatchObject({ justification: null, unreadable: true });
+      expect(shown(first)).toMatchObject({ justification: expect.any(String), unreadable: false });
       const incident = t.logs.filter((l) => l.includes('does not open: shown without it'));
       expect(incident).toHaveLength(1);
       expect(incident[0]).toContain(second);

@@ -414,6 +414,7 @@ export class BreakGlassService {
   private async view(m: EntityManager, r: GrantRow): Promise<BreakGlassView> {
     let justification: string | null = null;
     let reviewNote: string | null = null;
+    let unreadable = false;
     try {
       await this.withKey(m, r.case_id, (key) => {
         justification = this.fields.decryptString(
@@ -432,8 +433,10 @@ export class BreakGlassService {
       if (!isCryptoError(e)) throw e;
       // The case was crypto-shredded: its justification went with its key. Anything else (a ciphertext that does
       // not open: altered, moved from another row, or a KEK version gone from the keyring) is an incident, logged
-      // with the grant; the grant is still shown (one such row must not stop the review of all the others).
+      // with the grant; the grant is still shown, saying so (one such row must not stop the review of all the
+      // others, nor pass for a shredded case).
       if (e.code !== 'crypto.key_destroyed') {
+        unreadable = true;
         this.logger.error(
           { grantId: r.id, code: e.code },
           'an emergency access’s justification or review note does not open: shown without it',
@@ -455,6 +458,7 @@ export class BreakGlassService {
       expiresAt: r.expires_at.toISOString(),
       active: r.active,
       justification,
+      unreadable,
       status: r.reviewed_at ? 'reviewed' : 'pending',
       justified: r.justified,
       reviewNote,

@@ -63,9 +63,16 @@ export class BreakGlassView extends BreakGlassOpened {
   @ApiPropertyOptional({
     nullable: true,
     type: String,
-    description: 'null once the case was crypto-shredded',
+    description: 'null once the case was crypto-shredded, or when it does not open (see unreadable)',
   })
   justification!: string | null;
+  @ApiProperty({
+    description:
+      'true when the justification or the review note is there but does not open (altered, or a key gone ' +
+      'from the keyring): an incident for the administrators, logged with the grant; false otherwise, a ' +
+      'shredded case included',
+  })
+  unreadable!: boolean;
   @ApiProperty({ enum: ['pending', 'reviewed'] }) status!: 'pending' | 'reviewed';
   @ApiPropertyOptional({ nullable: true, type: Boolean }) justified!: boolean | null;
   @ApiPropertyOptional({ nullable: true, type: String }) reviewNote!: string | null;
