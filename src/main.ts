@@ -149,14 +149,14 @@ async function main(): Promise<void> {
   let firstSignalAt = 0;
   onStop = (s) => {
     if (!stopping) {
-      firstSignalAt = Date.now();
+      firstSignalAt = performance.now();
       return void shutdown(s);
     }
     // A stop asked for again (Ctrl-C again, an impatient supervisor): the requests still in flight are cut now
     // rather than at the timeout; the rest of the stop (last checkpoint, database) goes on as before. Not a
     // repeat of the first: under `npm start` a Ctrl-C reaches this process from the terminal and from npm,
     // which passes it on, and systemd signals every process of the service, so one stop arrives twice at once.
-    if (cut || Date.now() - firstSignalAt < REPEATED_SIGNAL_MS) return;
+    if (cut || performance.now() - firstSignalAt < REPEATED_SIGNAL_MS) return;
     cut = true;
     logger.warn({ signal: s }, 'stop asked for again: cutting the connections still open');
     server.closeAllConnections();
