@@ -271,6 +271,7 @@ describe('access log (end to end)', () => {
     const none = await get('national', 'events').expect(200);
     expect(blank.body.items[0].seq).toBe(none.body.items[1].seq); // the newest before the second read's own
     expect(blank.body.page).toBe(1);
+    await get('national', 'events?name=').expect(400); // a parameter it does not take, even empty
     const reversed = await get('national', 'events?from=2026-12-01&to=2026-11-01').expect(400);
     expect(reversed.body.errors[0].field).toBe('from');
     for (const bad of [

@@ -15,8 +15,8 @@ export function decimalInteger(text: string): number | undefined {
 
 /**
  * A query parameter holding a whole number in decimal digits. Anything else stays as sent and fails IsInt (a
- * 400 naming the parameter): `1e3`, `0x10`, ` 2`, `2.0` and an empty value, which Number() would all have
- * turned into a number.
+ * 400 naming the parameter): `1e3`, `0x10`, ` 2` and `2.0`, which Number() would all have turned into a number.
+ * (A parameter given empty is taken as left out before it gets here: HavenValidationPipe.)
  */
 export function QueryInteger(): PropertyDecorator {
   return applyDecorators(

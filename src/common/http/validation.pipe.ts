@@ -1,4 +1,5 @@
 import { ArgumentMetadata, ValidationPipe } from '@nestjs/common';
+import { getMetadataStorage } from 'class-validator';
 import { DomainError } from '../errors/domain-error';
 import { validationException } from '../errors/validation-errors';
 
@@ -21,7 +22,7 @@ export class HavenValidationPipe extends ValidationPipe {
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     try {
-      const input = metadata.type === 'query' ? withoutEmptyValues(value) : value;
+      const input = metadata.type === 'query' ? withoutEmptyValues(value, metadata.metatype) : value;
       return (await super.transform(input, metadata)) as unknown;
     } catch (e) {
       if (e instanceof DomainError) throw e;
@@ -32,11 +33,16 @@ export class HavenValidationPipe extends ValidationPipe {
 }
 
 /**
- * A query's parameters without those given empty (`?caseId=&action=case.read`): a form's blank field, or the
- * contract's own way of writing a route's parameters. Empty means not given, as for a filter left out; a value
- * given is validated as before.
+ * A query's parameters without those of the DTO given empty (`?caseId=&action=case.read`): a form's blank field,
+ * or the contract's own way of writing a route's parameters. Empty means not given, as for a filter left out; a
+ * value given is validated as before, and a parameter the DTO does not declare is refused even empty.
  */
-function withoutEmptyValues(value: unknown): unknown {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== ''));
+function withoutEmptyValues(value: unknown, metatype: ArgumentMetadata['metatype']): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !metatype) return value;
+  const declared = new Set(
+    getMetadataStorage()
+      .getTargetValidationMetadatas(metatype, '', true, false)
+      .map((m) => m.propertyName),
+  );
+  return Object.fromEntries(Object.entries(value).filter(([k, v]) => v !== '' || !declared.has(k)));
 }
