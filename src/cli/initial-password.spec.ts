@@ -15,6 +15,10 @@ describe('the initial password of users:create-admin', () => {
       'tab\tinside-pw',
       'zero\u200Bwidth-pw',
       'nul\u0000-pw',
+      'soft\u00ADhyphen-pw',
+      'rtl\u202Emark-pw',
+      'joiner\u2060-pw',
+      'selector\uFE0F-pw',
     ])
       expect(() => initialPassword(`${bad}\n`)).toThrow(ConfigError);
   });

@@ -8,8 +8,9 @@ import { ConfigError } from '../config/config';
  */
 export function initialPassword(piped: string): string {
   const line = piped.replace(/^\uFEFF/, '').split(/\r?\n/)[0] ?? '';
-  // eslint-disable-next-line no-control-regex
-  if (line !== line.trim() || /[\u0000-\u001f\u007f-\u009f\uFEFF\u200B-\u200F\u2028\u2029]/.test(line)) {
+  // Controls, format characters (zero-width, direction marks, soft hyphen), line and paragraph separators, and
+  // variation selectors: nothing a keyboard types.
+  if (line !== line.trim() || /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\uFE00-\uFE0F]/u.test(line)) {
     throw new ConfigError([
       'the initial password begins or ends with a space, or holds a tab, a control or an invisible ' +
         'character: pipe it in without (nobody could type it at the sign-in)',
