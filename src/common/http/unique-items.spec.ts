@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { validateSync } from 'class-validator';
 import { UniqueItems } from './unique-items';
 import { flattenValidationErrors } from '../errors/validation-errors';
@@ -45,5 +47,17 @@ describe('a list whose items do not repeat', () => {
   it('leaves what is not a list to the type check', () => {
     expect(errorsOf('abc')).toEqual([]);
     expect(errorsOf({ 0: 'a', 1: 'a' })).toEqual([]);
+  });
+
+  it("is what every list of the API uses: no code takes class-validator's ArrayUnique", () => {
+    const root = join(__dirname, '..', '..');
+    const users = readdirSync(root, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts'))
+      .filter((f) =>
+        /@ArrayUnique\(|import[^;]*\bArrayUnique\b[^;]*from 'class-validator'/.test(
+          readFileSync(join(root, f), 'utf8'),
+        ),
+      );
+    expect(users).toEqual([]);
   });
 });
