@@ -181,6 +181,32 @@ describe('concurrent changes', () => {
     return { referral, accepted };
   }
 
+  it('a caller who may not see a referral neither waits for its lock nor takes it: its 404 comes at once', async () => {
+    const { police, caseId, consentId } = await caseWithConsent();
+    const referral = (await refer(caseId, police, consentId)).body.id as string;
+    const holder = new Client({ connectionString: t.db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE', [referral]); // a move under way
+      const waited = new Promise<string>((r) => setTimeout(() => r('waited for the lock'), 3_000));
+      for (const [path, body] of [
+        ['accept', undefined],
+        ['notes', { text: 'ghi chú (giả định)' }],
+      ] as const) {
+        const answer = as(tok['health.longbien'])
+          .post(`/api/v1/referrals/${referral}/${path}`, body)
+          .then((r) => r.status);
+        expect(await Promise.race([answer, waited])).toBe(404);
+      }
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    // Its organisation, which may, still waits for the lock and moves it once it is free.
+    await as(tok['police.longbien']).post(`/api/v1/referrals/${referral}/accept`).expect(200);
+  });
+
   it('a move that waited for its referral is timed when it got it, not when its transaction began', async () => {
     let released = 0;
     const { accepted } = await acceptAfterAWait(async ({ holder }) => {

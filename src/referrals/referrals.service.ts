@@ -385,6 +385,7 @@ export class ReferralsService {
     dto: CreateNoteDto,
   ): Promise<NoteView> {
     return this.afterExpiry(p, async (m, deny) => {
+      await this.visibleBeforeLock(m, p, ability, deny, 'note.create', referralId);
       // Locked, and decided as of when it got the row (as a move is): a referral revoked or ended meanwhile (a
       // consent withdrawn or expired, the case closed) takes no note.
       const row = (await this.referrals.findLocked(m, referralId))?.row;
@@ -453,6 +454,26 @@ export class ReferralsService {
     });
   }
 
+  /**
+   * Refuses, before anything is locked, a caller who may not see the referral at all: it neither waits for the
+   * referral's lock nor takes it, and its refusal runs the same statements whether the referral exists or not
+   * (a lock first would have told, by its wait and by one statement more, that it does). What it may do with a
+   * referral it sees is decided after the lock, as of then.
+   */
+  private async visibleBeforeLock(
+    m: EntityManager,
+    p: Principal,
+    ability: AppAbility,
+    deny: Deny,
+    action: AuditEntryInput['action'],
+    id: string,
+  ): Promise<void> {
+    const seen = await this.referrals.find(m, id);
+    if (seen && ability.can('read', subjectOf(seen))) return;
+    deny(p, referralRefusal(action, id, seen ?? undefined));
+    throw NOT_FOUND();
+  }
+
   private async move(
     p: Principal,
     ability: AppAbility,
@@ -466,6 +487,7 @@ export class ReferralsService {
     ) => Promise<{ encDeclineReason?: Buffer; encRevokeReason?: Buffer }>,
   ): Promise<ReferralView> {
     return this.afterExpiry(p, async (m, deny) => {
+      await this.visibleBeforeLock(m, p, ability, deny, auditAction, id);
       // The row lock serialises concurrent moves: the second of two accepts sees `accepted` and gets 409.
       const locked = await this.referrals.findLocked(m, id);
       const row = locked?.row;
