@@ -338,6 +338,32 @@ describe('reports (end to end)', () => {
       );
     });
 
+    it('publishes no referral figure when the referrals counted are those of fewer than 5 cases, the cases shown', async () => {
+      // Six cases in Việt Hưng in August 2020; one survivor referred six times, the others not at all.
+      const cases: string[] = [];
+      for (let i = 0; i < 6; i++)
+        cases.push(await insertCase({ ward: '00127', reportedAt: '2020-08-10T09:00:00+07:00' }));
+      await insertReferral(cases[0], orgs.police, 'accepted', '2020-08-10T03:00:00Z', {
+        acceptedAfterHours: 2,
+      });
+      for (const org of [orgs.police, orgs.police, orgs.health, orgs.health, orgs.social])
+        await insertReferral(cases[0], org, 'declined', '2020-08-11T03:00:00Z');
+      const area = { provinceCode: '01', wardCode: '00127' };
+      const [raw] = await t.app
+        .get(ReportsRepository)
+        .counts(ds.manager, [periodOf('2020-08-01', '2020-08-31')], area, new Date());
+      expect(raw.referredCases).toBe(1);
+      expect(await referralsCounted(area, '2020-08-01', '2020-08-31')).toBe(6);
+      const res = await get(
+        'supervisor.hanoi',
+        '/api/v1/reports/summary?from=2020-08-01&to=2020-08-31&ward=00127',
+      ).expect(200);
+      expect(res.body.cases.total).toBe(6);
+      const referralFigures = JSON.stringify(res.body.referrals).match(/:(\d+|"[^"]*")/g) ?? [];
+      expect(referralFigures.length).toBeGreaterThan(20);
+      expect(new Set(referralFigures)).toEqual(new Set([':"suppressed"']));
+    });
+
     it('counts a case once per form of violence, even if its row names the form twice', async () => {
       for (let i = 0; i < 5; i++) {
         await insertCase({

@@ -199,6 +199,11 @@ describe('report model', () => {
     const oneReferred = { ...raw, referredCases: 1 };
     const r = buildProtectedReport(oneReferred, { level: 'commune', units: COMMUNES });
     expect(r.cases.total).toBe(20);
+    const referrals = flattenReport(r)
+      .filter((row) => row.table.path.startsWith('referrals.'))
+      .map((row) => row.value);
+    expect(referrals.length).toBeGreaterThan(10);
+    expect(new Set(referrals)).toEqual(new Set([SUPPRESSED]));
     expect(r.referrals).toMatchObject({
       total: SUPPRESSED,
       overdue: SUPPRESSED,
