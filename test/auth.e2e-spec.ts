@@ -1021,6 +1021,12 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       { action: 'user.create', outcome: 'denied', reason: 'auth.step_up_required' }, // the second session
       { action: 'user.create', outcome: 'denied', reason: 'auth.step_up_required' }, // lapsed
     ]);
+    // Only the stepped-up session's account exists; no organisation was made by a token alone.
+    const made = await db.query<{ username: string }[]>(
+      `SELECT username FROM users WHERE username LIKE 'ward.by.%' OR username = 'ward.too.late' ORDER BY 1`,
+    );
+    expect(made).toEqual([{ username: 'ward.by.person' }]);
+    expect(await db.query(`SELECT 1 FROM organizations WHERE name = 'Tổ chức bởi token'`)).toEqual([]);
   });
 
   it('puts account administration and sign-outs on the access log, in the jurisdiction of the account concerned', async () => {

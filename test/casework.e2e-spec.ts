@@ -1184,7 +1184,11 @@ describe('cases, consent and referrals (end to end)', () => {
       // The organisation that declined sees the referral's metadata only, and a revocation by the system no reason.
       const provider = await as('police.longbien').get(`/api/v1/referrals/${declined.id}`).expect(200);
       expect(provider.body).not.toHaveProperty('declineReason');
-      const list = await as('ward.longbien').get('/api/v1/referrals?status=declined').expect(200);
+      expect(JSON.stringify(provider.body)).not.toContain('ZZDECLINE');
+      const list = await as('ward.longbien')
+        .get('/api/v1/referrals?status=declined&pageSize=200')
+        .expect(200);
+      expect(list.body.items.map((i: { id: string }) => i.id)).toContain(declined.id); // listed, without it
       expect(JSON.stringify(list.body)).not.toContain('ZZDECLINE');
       const byWithdrawal = await refer(c.id, police, consentId);
       // Accepted, the provider reads its notes; still no reasons (they are the ward's).
@@ -1192,6 +1196,7 @@ describe('cases, consent and referrals (end to end)', () => {
       const accepted = await as('police.longbien').get(`/api/v1/referrals/${byWithdrawal.id}`).expect(200);
       expect(accepted.body).toHaveProperty('notes');
       expect(accepted.body).not.toHaveProperty('declineReason');
+      expect(JSON.stringify(accepted.body)).not.toContain('ZZDECLINE');
       expect(accepted.body).not.toHaveProperty('revokeReason');
       // Its declined referral of the case shows the case as the accepted one lets it see it, without notes.
       const old = await as('police.longbien').get(`/api/v1/referrals/${declined.id}`).expect(200);

@@ -571,6 +571,12 @@ describe('directory and account administration (end to end)', () => {
       }
       await http().get('/api/v1/users').expect(401);
       await http().patch(`/api/v1/users/${target.id}`).send({ status: 'disabled' }).expect(401);
+      // Refused, and nothing written: no account made, the target still active with its sessions' version.
+      const db = t.app.get(DataSource);
+      expect(await db.query(`SELECT 1 FROM users WHERE username = 'x.y.z'`)).toEqual([]);
+      expect(await db.query(`SELECT status, token_version FROM users WHERE id = $1`, [target.id])).toEqual([
+        { status: 'active', token_version: 1 },
+      ]);
       // A malformed id answers like an id of nothing, as for every other record (cases, referrals, consents).
       for (const kind of ['users', 'organizations']) {
         const malformed = await as(admin).get(`/api/v1/${kind}/not-a-uuid`).expect(404);
