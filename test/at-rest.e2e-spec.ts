@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import type { TestApp } from './support/app';
 import { logicalDump, scanDirectory } from './support/at-rest';
-import { caseBody, organizationId, signInAll, startDemoApp, Tokens } from './support/casework';
+import { caseBody, DEMO_PASSWORD, organizationId, signInAll, startDemoApp, Tokens } from './support/casework';
 
 /**
  * The stolen-backup threat on the real tables: survivor data entered through the API (case sections, consent
@@ -19,7 +19,7 @@ describe('nothing readable at rest, through the real API and tables', () => {
 
   beforeAll(async () => {
     t = await startDemoApp();
-    tok = await signInAll(t, ['ward.longbien', 'police.longbien']);
+    tok = await signInAll(t, ['ward.longbien', 'police.longbien', 'supervisor.hanoi']);
     owner = await new DataSource(
       dataSourceOptions({ url: t.db.url, poolSize: 1, applicationName: 'haven-test-at-rest' }),
     ).initialize();
@@ -43,6 +43,9 @@ describe('nothing readable at rest, through the real API and tables', () => {
       referralNote: `Đưa đến nhà tạm lánh ${token()}`,
       providerNote: `Đã gặp nạn nhân ${token()}`,
       declineReason: `Không đủ nhân lực ${token()}`,
+      revokeReason: `Nạn nhân đổi ý ${token()}`,
+      justification: `Nghe tiếng kêu cứu tại nhà ${token()}`,
+      reviewNote: `Cần thiết vì nguy hiểm ${token()}`,
       closeReason: `Đã chuyển nơi ở ${token()}`,
     };
     const http = () => request(t.app.getHttpServer());
@@ -95,6 +98,23 @@ describe('nothing readable at rest, through the real API and tables', () => {
       urgency: 'routine',
     }).expect(201);
     await police(`/api/v1/referrals/${r2.body.id}/decline`, { reason: m.declineReason }).expect(200);
+    const r3 = await ward('post', `/api/v1/cases/${caseId}/referrals`, {
+      organizationId: policeOrg,
+      consentId: consent.body.id,
+      services: ['investigation'],
+      urgency: 'routine',
+    }).expect(201);
+    await ward('post', `/api/v1/referrals/${r3.body.id}/revoke`, { reason: m.revokeReason }).expect(200);
+    // Emergency access, its justification and its review's note.
+    const grant = await police(`/api/v1/cases/${caseId}/break-glass`, {
+      justification: m.justification,
+      password: DEMO_PASSWORD,
+    }).expect(201);
+    await http()
+      .post(`/api/v1/break-glass/${grant.body.id}/review`)
+      .set('Authorization', `Bearer ${tok['supervisor.hanoi']}`)
+      .send({ justified: true, note: m.reviewNote })
+      .expect(200);
     await ward('post', `/api/v1/cases/${caseId}/close`, { reason: m.closeReason }).expect(200);
 
     await owner.query('CHECKPOINT');
