@@ -94,6 +94,7 @@ describe('concurrent changes', () => {
     t = await startDemoApp();
     tok = await signInAll(t, [
       'ward.longbien',
+      'ward.bode',
       'supervisor.hanoi',
       'health.longbien',
       'police.longbien',
@@ -205,6 +206,29 @@ describe('concurrent changes', () => {
     }
     // Its organisation, which may, still waits for the lock and moves it once it is free.
     await as(tok['police.longbien']).post(`/api/v1/referrals/${referral}/accept`).expect(200);
+  });
+
+  it('a ward officer of another commune neither waits for a case’s or a consent’s lock nor takes it: 404 at once', async () => {
+    const { caseId, consentId } = await caseWithConsent();
+    const holder = new Client({ connectionString: t.db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM cases WHERE id = $1 FOR UPDATE', [caseId]);
+      await holder.query('SELECT 1 FROM consents WHERE id = $1 FOR UPDATE', [consentId]);
+      const other = as(tok['ward.bode']);
+      for (const send of [
+        () => other.patch(`/api/v1/cases/${caseId}`, { version: 1, risk: { level: 'low' } }),
+        () => other.post(`/api/v1/cases/${caseId}/close`, { reason: 'thử (giả định)' }),
+        () => other.delete(`/api/v1/cases/${caseId}/consents/${consentId}`),
+      ]) {
+        const waited = new Promise<string>((r) => setTimeout(() => r('waited for the lock'), 3_000));
+        expect(await Promise.race([send().then((r) => r.status), waited])).toBe(404);
+      }
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
   });
 
   it('a move that waited for its referral is timed when it got it, not when its transaction began', async () => {

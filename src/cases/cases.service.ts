@@ -628,6 +628,13 @@ export class CasesService {
     categories: readonly CaseSectionCategory[],
     refusal: LocalizedText,
   ): Promise<CaseRow> {
+    // A caller who may not see the case is refused before anything is locked: it neither waits for the case's
+    // lock nor takes it, and its refusal runs the same statements whether the case exists or not.
+    const seen = await this.cases.findById(m, id);
+    if (!seen || !ability.can('read', caseSubject(seen))) {
+      deny(p, caseRefusal(`case.${action}`, id, seen));
+      throw NOT_FOUND();
+    }
     const row = await this.cases.findById(m, id, categories, true);
     const refused = caseRefusal(`case.${action}`, id, row);
     if (!row || !ability.can('read', caseSubject(row))) {

@@ -353,6 +353,23 @@ export class ConsentsService {
   async withdraw(p: Principal, ability: AppAbility, caseId: string, consentId: string): Promise<ConsentView> {
     return this.audit.transaction(async (m, deny) => {
       const row = await this.cases.findById(m, caseId);
+      const refused: AuditEntryInput = {
+        action: 'consent.withdraw',
+        resourceType: 'consent',
+        resourceId: consentId,
+        caseId: row ? caseId : undefined,
+        provinceCode: row?.provinceCode ?? null,
+        wardCode: row?.wardCode ?? null,
+      };
+      const subjectAs = (status: ConsentRow['status']) =>
+        row && { kind: 'Consent' as const, wardCode: row.wardCode, provinceCode: row.provinceCode, status };
+      // A caller who may not see the case's consents is refused before the consent is locked (it neither waits
+      // for the lock nor takes it).
+      const visible = subjectAs('active');
+      if (!row || !visible || !ability.can('read', visible)) {
+        deny(p, refused);
+        throw new DomainError('resource.not_found');
+      }
       // Locked first, then read as of now: a consent that expired while this waited for it (a referral being made
       // under it holds it) is expired, not withdrawn, whatever it was when this transaction began.
       const held = await m.query<unknown[]>(
@@ -366,34 +383,14 @@ export class ConsentsService {
               `SELECT ${consentColumns('clock_timestamp()')} FROM consents k WHERE k.id = $1`,
               [consentId],
             );
-      const subject = row &&
-        consent && {
-          kind: 'Consent' as const,
-          wardCode: row.wardCode,
-          provinceCode: row.provinceCode,
-          status: consent.status,
-        };
-      if (!row || !consent || !subject || !ability.can('read', subject)) {
-        deny(p, {
-          action: 'consent.withdraw',
-          resourceType: 'consent',
-          resourceId: consentId,
-          caseId: row ? caseId : undefined,
-          provinceCode: row?.provinceCode ?? null,
-          wardCode: row?.wardCode ?? null,
-        });
+      const subject = consent && subjectAs(consent.status);
+      if (!consent || !subject || !ability.can('read', subject)) {
+        deny(p, refused);
         throw new DomainError('resource.not_found');
       }
       // Only an active consent is withdrawn (the withdraw rule). One ended by its expiry stays so: withdrawing it
       // now would rewrite its history (and its referrals' revocations would name a withdrawal, not the expiry).
-      deny.refusals(p, {
-        action: 'consent.withdraw',
-        resourceType: 'consent',
-        resourceId: consentId,
-        caseId,
-        provinceCode: row.provinceCode,
-        wardCode: row.wardCode,
-      });
+      deny.refusals(p, refused);
       if (!ability.can('withdraw', subject)) {
         throw new DomainError(
           'conflict.state',
