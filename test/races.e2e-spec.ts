@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Client } from 'pg';
 import pino from 'pino';
@@ -208,7 +209,7 @@ describe('concurrent changes', () => {
     await as(tok['police.longbien']).post(`/api/v1/referrals/${referral}/accept`).expect(200);
   });
 
-  it('a ward officer of another commune neither waits for a case’s or a consent’s lock nor takes it: 404 at once', async () => {
+  it('a ward officer of another commune neither waits for a case’s or a consent’s lock nor takes it: 404 at once (change, close, withdrawal, consent, referral)', async () => {
     const { caseId, consentId } = await caseWithConsent();
     const holder = new Client({ connectionString: t.db.url });
     await holder.connect();
@@ -221,6 +222,19 @@ describe('concurrent changes', () => {
         () => other.patch(`/api/v1/cases/${caseId}`, { version: 1, risk: { level: 'low' } }),
         () => other.post(`/api/v1/cases/${caseId}/close`, { reason: 'thử (giả định)' }),
         () => other.delete(`/api/v1/cases/${caseId}/consents/${consentId}`),
+        () =>
+          other.post(`/api/v1/cases/${caseId}/consents`, {
+            sector: 'health',
+            categories: ['health'],
+            givenBy: 'survivor',
+          }),
+        () =>
+          other.post(`/api/v1/cases/${caseId}/referrals`, {
+            organizationId: randomUUID(),
+            consentId,
+            services: ['police_protection'],
+            urgency: 'routine',
+          }),
       ]) {
         const waited = new Promise<string>((r) => setTimeout(() => r('waited for the lock'), 3_000));
         expect(await Promise.race([send().then((r) => r.status), waited])).toBe(404);

@@ -13,7 +13,7 @@ import { CryptoError, DataKeyService, FieldEncryptionService } from '../crypto';
 import { joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import type { GatedRead } from '../database/gated-write';
 import { CASE_OWNER, caseSubject, gotNothing } from '../cases/cases.service';
-import { CasesRepository, NOT_SHREDDED } from '../cases/cases.repository';
+import { CaseRow, CasesRepository, NOT_SHREDDED } from '../cases/cases.repository';
 import { ageMisfit } from './consent-age';
 import { ConsentExpiryService, consentStatusSql } from './consent-expiry.service';
 import { CreateConsentDto } from './dto/create-consent.dto';
@@ -153,24 +153,29 @@ export class ConsentsService {
     if (!dto.legalBasis && dto.reason != null)
       throw fieldError('reason', 'is only for a legal basis', 'chỉ dùng cho căn cứ pháp lý');
     return this.audit.transaction(async (m, deny) => {
-      const row = await this.cases.findById(m, caseId, [], true);
-      const subject = row && {
-        kind: 'Consent' as const,
-        wardCode: row.wardCode,
-        provinceCode: row.provinceCode,
-        status: 'active' as const,
-      };
-      if (!row || !subject || !ability.can('create', subject)) {
+      const mayCreate = (c: CaseRow | null): c is CaseRow => {
+        const subject = c && {
+          kind: 'Consent' as const,
+          wardCode: c.wardCode,
+          provinceCode: c.provinceCode,
+          status: 'active' as const,
+        };
+        if (subject && ability.can('create', subject)) return true;
         // In the case's jurisdiction too (as a refused case read is): its supervisors see the attempt.
         deny(p, {
           action: 'consent.create',
           resourceType: 'consent',
-          caseId: row ? caseId : undefined,
-          provinceCode: row?.provinceCode ?? null,
-          wardCode: row?.wardCode ?? null,
+          caseId: c ? caseId : undefined,
+          provinceCode: c?.provinceCode ?? null,
+          wardCode: c?.wardCode ?? null,
         });
-        throw new DomainError('resource.not_found');
-      }
+        return false;
+      };
+      // Refused before the case is locked when the caller may not give it a consent at all (it neither waits for
+      // the case's lock nor takes it); decided again once locked.
+      if (!mayCreate(await this.cases.findById(m, caseId))) throw new DomainError('resource.not_found');
+      const row = await this.cases.findById(m, caseId, [], true);
+      if (!mayCreate(row)) throw new DomainError('resource.not_found');
       // A refusal of what the request asks (the case closed, a basis or a consent that does not apply, no such
       // organisation) is on record too, like the refusal above.
       deny.refusals(p, {

@@ -20,7 +20,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { consentFitsAgeSql } from '../consents/consent-age';
 import { consentActiveSql, ConsentExpiryService } from '../consents/consent-expiry.service';
 import { CryptoError, DataKeyService, FieldEncryptionService } from '../crypto';
-import { CasesRepository, sealedOf } from '../cases/cases.repository';
+import { CaseRow, CasesRepository, sealedOf } from '../cases/cases.repository';
 import {
   CompleteReferralDto,
   CreateNoteDto,
@@ -78,24 +78,22 @@ export class ReferralsService {
     // A referral of an expired consent is revoked first, so that it no longer counts as the organisation's
     // open one (a new consent may ground a new referral at once).
     return this.afterExpiry(p, async (m, deny) => {
-      const row = await this.cases.findById(m, caseId, [], true);
-      const subject: ReferralSubject | null = row && {
-        kind: 'Referral',
-        wardCode: row.wardCode,
-        provinceCode: row.provinceCode,
-        organizationId: dto.organizationId,
-        status: 'pending',
-      };
-      if (!row || !subject || !ability.can('create', subject)) {
+      const mayCreate = (c: CaseRow | null): c is CaseRow => {
+        if (c && ability.can('create', referralSubjectOf(c, dto.organizationId))) return true;
         deny(p, {
           action: 'referral.create',
           resourceType: 'referral',
-          caseId: row ? caseId : undefined,
-          provinceCode: row?.provinceCode ?? null,
-          wardCode: row?.wardCode ?? null,
+          caseId: c ? caseId : undefined,
+          provinceCode: c?.provinceCode ?? null,
+          wardCode: c?.wardCode ?? null,
         });
-        throw NOT_FOUND();
-      }
+        return false;
+      };
+      // Refused before the case is locked when the caller may not refer it at all (it neither waits for the
+      // case's lock nor takes it); decided again once locked.
+      if (!mayCreate(await this.cases.findById(m, caseId))) throw NOT_FOUND();
+      const row = await this.cases.findById(m, caseId, [], true);
+      if (!mayCreate(row)) throw NOT_FOUND();
       // A refusal of what the request asks (the case closed, no such organisation, a consent that does not
       // cover it, an open referral already) is on record too, like the refusals above.
       deny.refusals(p, {
@@ -630,5 +628,16 @@ function subjectOf(r: ReferralRow): ReferralSubject {
     provinceCode: r.provinceCode,
     organizationId: r.organizationId,
     status: isLiveReferral(r.status) && !r.consentActive ? 'revoked' : r.status,
+  };
+}
+
+/** The referral a case's new referral to `organizationId` would be, as the rules take it. */
+function referralSubjectOf(c: CaseRow, organizationId: string): ReferralSubject {
+  return {
+    kind: 'Referral',
+    wardCode: c.wardCode,
+    provinceCode: c.provinceCode,
+    organizationId,
+    status: 'pending',
   };
 }
