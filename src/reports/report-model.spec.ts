@@ -23,6 +23,13 @@ const COMMUNES = [
   { code: '00145', nameVi: 'Phường Long Biên', nameEn: 'Long Bien Ward' },
 ];
 
+/** The published values of one section of a report ('cases' or 'referrals'), in the flattened order. */
+function valuesOf(report: ReturnType<typeof buildProtectedReport>, section: 'cases' | 'referrals') {
+  return flattenReport(report)
+    .filter((row) => row.table.path.startsWith(`${section}.`))
+    .map((row) => row.value);
+}
+
 describe('report model', () => {
   const raw = counts({
     total: 20,
@@ -147,9 +154,7 @@ describe('report model', () => {
       }),
       { level: 'commune', units: [COMMUNES[2]] },
     );
-    const values = flattenReport(r)
-      .filter((row) => row.table.path.startsWith('cases.'))
-      .map((row) => row.value);
+    const values = valuesOf(r, 'cases');
     expect(new Set(values)).toEqual(new Set([SMALL_CELL]));
   });
 
@@ -168,9 +173,7 @@ describe('report model', () => {
     });
     const r = buildProtectedReport(few, { level: 'commune', units: [COMMUNES[2]] });
     expect(r.cases.total).toBe(SMALL_CELL);
-    const referrals = flattenReport(r)
-      .filter((row) => row.table.path.startsWith('referrals.'))
-      .map((row) => row.value);
+    const referrals = valuesOf(r, 'referrals');
     expect(referrals.length).toBeGreaterThan(10);
     expect(new Set(referrals)).toEqual(new Set([SUPPRESSED]));
     expect(r.referrals).toMatchObject({
@@ -199,9 +202,7 @@ describe('report model', () => {
     const oneReferred = { ...raw, referredCases: 1 };
     const r = buildProtectedReport(oneReferred, { level: 'commune', units: COMMUNES });
     expect(r.cases.total).toBe(20);
-    const referrals = flattenReport(r)
-      .filter((row) => row.table.path.startsWith('referrals.'))
-      .map((row) => row.value);
+    const referrals = valuesOf(r, 'referrals');
     expect(referrals.length).toBeGreaterThan(10);
     expect(new Set(referrals)).toEqual(new Set([SUPPRESSED]));
     expect(r.referrals).toMatchObject({
