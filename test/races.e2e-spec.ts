@@ -192,21 +192,35 @@ describe('concurrent changes', () => {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE', [referral]); // a move under way
       const waited = new Promise<string>((r) => setTimeout(() => r('waited for the lock'), 3_000));
-      for (const [path, body] of [
-        ['accept', undefined],
-        ['notes', { text: 'ghi chú (giả định)' }],
+      for (const [path, body, action] of [
+        ['accept', undefined, 'referral.accept'],
+        ['notes', { text: 'ghi chú (giả định)' }, 'note.create'],
       ] as const) {
         const answer = as(tok['health.longbien'])
           .post(`/api/v1/referrals/${referral}/${path}`, body)
-          .then((r) => r.status);
-        expect(await Promise.race([answer, waited])).toBe(404);
+          .then((r) => r);
+        const res = await Promise.race([answer, waited]);
+        expect(typeof res === 'string' ? res : res.status).toBe(404);
+        // Refused on record once, in the case's place, as before the change.
+        const requestId = typeof res === 'string' ? '' : (res.body.requestId as string);
+        expect(
+          await sql(
+            `SELECT action, outcome, case_id, province_code FROM audit_events WHERE request_id = $1 ORDER BY seq`,
+            [requestId],
+          ),
+        ).toEqual([{ action, outcome: 'denied', case_id: caseId, province_code: '01' }]);
       }
-    } finally {
+      // Its organisation, which may, waits for the lock (and moves the referral once it is free).
+      const accepting = as(tok['police.longbien'])
+        .post(`/api/v1/referrals/${referral}/accept`)
+        .then((r) => r.status);
+      await someoneWaitsForALockHere();
       await holder.query('ROLLBACK');
+      expect(await accepting).toBe(200);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
       await holder.end();
     }
-    // Its organisation, which may, still waits for the lock and moves it once it is free.
-    await as(tok['police.longbien']).post(`/api/v1/referrals/${referral}/accept`).expect(200);
   });
 
   it('a ward officer of another commune neither waits for a case’s or a consent’s lock nor takes it: 404 at once (change, close, withdrawal, consent, referral)', async () => {
@@ -237,7 +251,16 @@ describe('concurrent changes', () => {
           }),
       ]) {
         const waited = new Promise<string>((r) => setTimeout(() => r('waited for the lock'), 3_000));
-        expect(await Promise.race([send().then((r) => r.status), waited])).toBe(404);
+        const res = await Promise.race([send().then((r) => r), waited]);
+        expect(typeof res === 'string' ? res : res.status).toBe(404);
+        // Refused on record once, in the case's place: its supervisors see the attempt.
+        const requestId = typeof res === 'string' ? '' : (res.body.requestId as string);
+        expect(
+          await sql(
+            `SELECT outcome, case_id, province_code FROM audit_events WHERE request_id = $1 ORDER BY seq`,
+            [requestId],
+          ),
+        ).toEqual([{ outcome: 'denied', case_id: caseId, province_code: '01' }]);
       }
     } finally {
       await holder.query('ROLLBACK');

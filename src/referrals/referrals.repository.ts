@@ -175,17 +175,17 @@ export function movedRow(locked: ReferralRow, returned: Raw): ReferralRow {
 
 @Injectable()
 export class ReferralsRepository {
-  /**
-   * A referral locked for a move or a note (until the caller's transaction ends), read as of the database's time
-   * once it is locked, and that time: the move's own (accepted, declined, completed, revoked at), by the clock
-   * that timed its creation and deadline.
-   */
   /** A referral row, without a lock: what decides whether the caller may see it before anything is locked. */
   async find(m: EntityManager, id: string): Promise<ReferralRow | null> {
     const [raw] = await m.query<Raw[]>(`SELECT ${COLUMNS} FROM referrals r ${JOINS} WHERE r.id = $1`, [id]);
     return raw ? toRow(raw) : null;
   }
 
+  /**
+   * A referral locked for a move or a note (until the caller's transaction ends), read as of the database's time
+   * once it is locked, and that time: the move's own (accepted, declined, completed, revoked at), by the clock
+   * that timed its creation and deadline.
+   */
   async findLocked(m: EntityManager, id: string): Promise<{ row: ReferralRow; at: Date } | null> {
     // The time is read once the row is locked (the outer query projects it after the locking scan returns it):
     // a move that waited behind another is timed after it, not when its transaction began.
