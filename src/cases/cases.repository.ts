@@ -327,6 +327,23 @@ export class CasesRepository {
   }
 
   /**
+   * Case `id` locked for a change (findById's lock), with `categories`, if `allowed` lets the caller at it: asked
+   * first of the row read without a lock, so that a caller it refuses neither waits for the case's lock nor takes
+   * it, and its refusal runs the same statements whether the case exists or not; then again of the row once
+   * locked, as of then. Null when refused (`allowed` got null, or said no: it records its own refusal).
+   */
+  async lockIfAllowed(
+    m: EntityManager,
+    id: string,
+    allowed: (row: CaseRow | null) => boolean,
+    categories: readonly CaseSectionCategory[] = [],
+  ): Promise<CaseRow | null> {
+    if (!allowed(await this.findById(m, id))) return null;
+    const row = await this.findById(m, id, categories, true);
+    return allowed(row) ? row : null;
+  }
+
+  /**
    * The ciphertexts of the given categories and the case's wrapped data key, as a read gated on the caller's
    * statement (GatedRead; with the read's access-log entry, AuditService.recordRead): its row comes back only
    * with the entry. Read it with sealedOf.

@@ -628,19 +628,14 @@ export class CasesService {
     categories: readonly CaseSectionCategory[],
     refusal: LocalizedText,
   ): Promise<CaseRow> {
-    // A caller who may not see the case is refused before anything is locked: it neither waits for the case's
-    // lock nor takes it, and its refusal runs the same statements whether the case exists or not.
-    const seen = await this.cases.findById(m, id);
-    if (!seen || !ability.can('read', caseSubject(seen))) {
-      deny(p, caseRefusal(`case.${action}`, id, seen));
-      throw NOT_FOUND();
-    }
-    const row = await this.cases.findById(m, id, categories, true);
+    const visible = (c: CaseRow | null): c is CaseRow => {
+      if (c && ability.can('read', caseSubject(c))) return true;
+      deny(p, caseRefusal(`case.${action}`, id, c));
+      return false;
+    };
+    const row = await this.cases.lockIfAllowed(m, id, visible, categories);
+    if (!row) throw NOT_FOUND();
     const refused = caseRefusal(`case.${action}`, id, row);
-    if (!row || !ability.can('read', caseSubject(row))) {
-      deny(p, refused);
-      throw NOT_FOUND();
-    }
     // Every refusal from here (the state, a shredded case, a stale version, a consent the new age would not
     // fit) is on record with its code, in the case's jurisdiction.
     deny.refusals(p, refused);

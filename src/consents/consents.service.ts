@@ -66,18 +66,26 @@ interface ConsentRow {
   status: ConsentStatus;
 }
 
-/** A consent row's columns as views show them; `k` is the consents table's alias. */
+/** Why an expired consent is not withdrawn. */
 const CONSENT_EXPIRED = {
   en: 'The consent has expired; there is nothing left to withdraw.',
   vi: 'Sự đồng ý đã hết hạn; không còn gì để rút lại.',
 };
 
-/** A consent's columns, with its status as of `at` (by default the transaction's start). */
-const consentColumns = (
-  at?: string,
-) => `k.id, k.case_id, k.organization_id, k.sector, k.categories, k.given_by,
-  k.legal_basis, k.expires_at, k.withdrawn_at, k.created_at, ${consentStatusSql('k', at)} AS status`;
+/**
+ * A consent row's columns as views show them, its status as of `at` (by default the transaction's start); `k`
+ * is the consents table's alias.
+ */
+function consentColumns(at?: string): string {
+  return `k.id, k.case_id, k.organization_id, k.sector, k.categories, k.given_by, k.legal_basis, k.expires_at,
+    k.withdrawn_at, k.created_at, ${consentStatusSql('k', at)} AS status`;
+}
 const CONSENT_COLUMNS = consentColumns();
+
+/** A consent of case `c` in `status`, as the rules take it (its case's place decides who reaches it). */
+function consentSubject(c: Pick<CaseRow, 'wardCode' | 'provinceCode'>, status: ConsentStatus) {
+  return { kind: 'Consent' as const, wardCode: c.wardCode, provinceCode: c.provinceCode, status };
+}
 
 /**
  * The sealed reasons of case `caseId`'s legal bases and the case's data key, as a read gated on the list's
@@ -154,13 +162,7 @@ export class ConsentsService {
       throw fieldError('reason', 'is only for a legal basis', 'chỉ dùng cho căn cứ pháp lý');
     return this.audit.transaction(async (m, deny) => {
       const mayCreate = (c: CaseRow | null): c is CaseRow => {
-        const subject = c && {
-          kind: 'Consent' as const,
-          wardCode: c.wardCode,
-          provinceCode: c.provinceCode,
-          status: 'active' as const,
-        };
-        if (subject && ability.can('create', subject)) return true;
+        if (c && ability.can('create', consentSubject(c, 'active'))) return true;
         // In the case's jurisdiction too (as a refused case read is): its supervisors see the attempt.
         deny(p, {
           action: 'consent.create',
@@ -171,11 +173,8 @@ export class ConsentsService {
         });
         return false;
       };
-      // Refused before the case is locked when the caller may not give it a consent at all (it neither waits for
-      // the case's lock nor takes it); decided again once locked.
-      if (!mayCreate(await this.cases.findById(m, caseId))) throw new DomainError('resource.not_found');
-      const row = await this.cases.findById(m, caseId, [], true);
-      if (!mayCreate(row)) throw new DomainError('resource.not_found');
+      const row = await this.cases.lockIfAllowed(m, caseId, mayCreate);
+      if (!row) throw new DomainError('resource.not_found');
       // A refusal of what the request asks (the case closed, a basis or a consent that does not apply, no such
       // organisation) is on record too, like the refusal above.
       deny.refusals(p, {
@@ -261,14 +260,7 @@ export class ConsentsService {
   ): Promise<ConsentList> {
     return this.audit.session(async (m, deny) => {
       const row = await this.cases.findById(m, caseId);
-      const visible =
-        row &&
-        ability.can('read', {
-          kind: 'Consent',
-          wardCode: row.wardCode,
-          provinceCode: row.provinceCode,
-          status: 'active',
-        });
+      const visible = row && ability.can('read', consentSubject(row, 'active'));
       if (!row || !visible) {
         deny(p, {
           action: 'consent.read',
@@ -366,12 +358,9 @@ export class ConsentsService {
         provinceCode: row?.provinceCode ?? null,
         wardCode: row?.wardCode ?? null,
       };
-      const subjectAs = (status: ConsentRow['status']) =>
-        row && { kind: 'Consent' as const, wardCode: row.wardCode, provinceCode: row.provinceCode, status };
       // A caller who may not see the case's consents is refused before the consent is locked (it neither waits
       // for the lock nor takes it).
-      const visible = subjectAs('active');
-      if (!row || !visible || !ability.can('read', visible)) {
+      if (!row || !ability.can('read', consentSubject(row, 'active'))) {
         deny(p, refused);
         throw new DomainError('resource.not_found');
       }
@@ -388,7 +377,7 @@ export class ConsentsService {
               `SELECT ${consentColumns('clock_timestamp()')} FROM consents k WHERE k.id = $1`,
               [consentId],
             );
-      const subject = consent && subjectAs(consent.status);
+      const subject = consent && consentSubject(row, consent.status);
       if (!consent || !subject || !ability.can('read', subject)) {
         deny(p, refused);
         throw new DomainError('resource.not_found');

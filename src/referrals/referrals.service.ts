@@ -89,11 +89,8 @@ export class ReferralsService {
         });
         return false;
       };
-      // Refused before the case is locked when the caller may not refer it at all (it neither waits for the
-      // case's lock nor takes it); decided again once locked.
-      if (!mayCreate(await this.cases.findById(m, caseId))) throw NOT_FOUND();
-      const row = await this.cases.findById(m, caseId, [], true);
-      if (!mayCreate(row)) throw NOT_FOUND();
+      const row = await this.cases.lockIfAllowed(m, caseId, mayCreate);
+      if (!row) throw NOT_FOUND();
       // A refusal of what the request asks (the case closed, no such organisation, a consent that does not
       // cover it, an open referral already) is on record too, like the refusals above.
       deny.refusals(p, {
