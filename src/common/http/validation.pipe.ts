@@ -39,10 +39,24 @@ export class HavenValidationPipe extends ValidationPipe {
  */
 function withoutEmptyValues(value: unknown, metatype: ArgumentMetadata['metatype']): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value) || !metatype) return value;
-  const declared = new Set(
-    getMetadataStorage()
-      .getTargetValidationMetadatas(metatype, '', true, false)
-      .map((m) => m.propertyName),
-  );
-  return Object.fromEntries(Object.entries(value).filter(([k, v]) => v !== '' || !declared.has(k)));
+  const entries = Object.entries(value);
+  if (!entries.some(([, v]) => v === '')) return value; // the usual query: nothing to look up
+  const declared = declaredProperties(metatype);
+  return Object.fromEntries(entries.filter(([k, v]) => v !== '' || !declared.has(k)));
+}
+
+/** The properties a DTO class validates, by class (its metadata does not change once the app runs). */
+const declaredByClass = new WeakMap<object, ReadonlySet<string>>();
+
+function declaredProperties(metatype: NonNullable<ArgumentMetadata['metatype']>): ReadonlySet<string> {
+  let declared = declaredByClass.get(metatype);
+  if (!declared) {
+    declared = new Set(
+      getMetadataStorage()
+        .getTargetValidationMetadatas(metatype, '', true, false)
+        .map((m) => m.propertyName),
+    );
+    declaredByClass.set(metatype, declared);
+  }
+  return declared;
 }
