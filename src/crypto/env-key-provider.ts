@@ -4,6 +4,7 @@ import type { KekRef } from './crypto.types';
 import { LocalKeyringProvider, settle } from './key-provider';
 import { Keyring, parseKeyMaterial } from './keyring';
 import type { Sodium } from './sodium';
+import type { CryptoOptions } from './crypto.options';
 
 export interface EnvKeySource {
   /** HAVEN_MASTER_KEY */
@@ -11,7 +12,7 @@ export interface EnvKeySource {
   /** HAVEN_MASTER_KEY_FILE */
   masterKeyFile?: string;
   /** Told when the key file may be read by its group or by others (CryptoOptions.warn). */
-  warn?: (message: string, details: Record<string, unknown>) => void;
+  warn?: CryptoOptions['warn'];
 }
 
 /**

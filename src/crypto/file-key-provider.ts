@@ -6,6 +6,7 @@ import type { KekRef } from './crypto.types';
 import { LocalKeyringProvider, settle } from './key-provider';
 import { generateKeyring, Keyring, parseKeyMaterial, serializeKeyring, withNewKekVersion } from './keyring';
 import type { Sodium } from './sodium';
+import type { CryptoOptions } from './crypto.options';
 
 export const KEYRING_FILE = 'keyring.json';
 
@@ -28,7 +29,7 @@ export class FileKeyProvider extends LocalKeyringProvider {
   constructor(
     readonly dir: string,
     sodium: Sodium,
-    warn?: (message: string, details: Record<string, unknown>) => void,
+    warn?: CryptoOptions['warn'],
   ) {
     super(sodium, warn);
     this.path = join(dir, KEYRING_FILE);

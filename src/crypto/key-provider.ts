@@ -2,6 +2,7 @@ import { CryptoError } from './crypto.errors';
 import type { KekRef } from './crypto.types';
 import { activeKekOf, Keyring, rootDerivedVersions, serializeKeyring, withNewKekVersion } from './keyring';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, freshNonce, Sodium } from './sodium';
+import type { CryptoOptions } from './crypto.options';
 
 /**
  * Where Haven's keys come from. The root secret never leaves the process; KEK operations are wrap/unwrap
@@ -65,7 +66,7 @@ export abstract class LocalKeyringProvider implements KeyProvider {
   protected constructor(
     protected readonly sodium: Sodium,
     /** Told when a keyring read again is not taken (replaceKeyring). */
-    protected readonly warn?: (message: string, details: Record<string, unknown>) => void,
+    protected readonly warn?: CryptoOptions['warn'],
   ) {}
 
   protected abstract load(): Promise<Keyring>;
