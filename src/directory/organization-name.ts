@@ -4,7 +4,7 @@
  * runs of spaces as one.
  */
 export function organizationNameKey(name: string): string {
-  return name.normalize('NFC').trim().replace(/\s+/gu, ' ').toLowerCase();
+  return organizationName(name).replace(/\s+/gu, ' ').toLowerCase();
 }
 
 /** A name as stored: composed (NFC) and trimmed. */

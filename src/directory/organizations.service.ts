@@ -172,8 +172,9 @@ export class OrganizationsService {
       if (!org || !ability.can('update', subjectOf(org))) throw new DomainError('resource.not_found');
       const provinces = [org.provinceCode];
       const made: OrganizationChange[] = [];
-      if (dto.name !== undefined && checkedName(dto.name) !== org.name) {
-        org.name = checkedName(dto.name);
+      const name = dto.name === undefined ? undefined : checkedName(dto.name);
+      if (name !== undefined && name !== org.name) {
+        org.name = name;
         made.push('organization.renamed');
       }
       if (dto.sector !== undefined && dto.sector !== org.sector) {

@@ -17,6 +17,7 @@ import {
 import { IsNotBlank, IsOptionalNotNull } from '../../common/http/field-presence';
 import { SECTORS, Sector, ServiceScope } from '../organization.entity';
 import { UniqueItems } from '../../common/http/unique-items';
+import { ORGANIZATION_NAME_MAX } from '../organization-name';
 
 export class ServiceAreaDto {
   @ApiPropertyOptional({ example: '01', description: 'The whole province (give this OR communeCodes)' })
@@ -39,11 +40,11 @@ export class ServiceAreaDto {
 }
 
 export class CreateOrganizationDto {
-  @ApiProperty({ example: 'Công an phường Long Biên', maxLength: 200 })
+  @ApiProperty({ example: 'Công an phường Long Biên', maxLength: ORGANIZATION_NAME_MAX })
   @IsString()
   @MinLength(1)
   @IsNotBlank()
-  @MaxLength(200)
+  @MaxLength(ORGANIZATION_NAME_MAX)
   name!: string;
 
   @ApiProperty({ enum: SECTORS })
@@ -58,12 +59,12 @@ export class CreateOrganizationDto {
 }
 
 export class UpdateOrganizationDto {
-  @ApiPropertyOptional({ maxLength: 200 })
+  @ApiPropertyOptional({ maxLength: ORGANIZATION_NAME_MAX })
   @IsOptionalNotNull()
   @IsString()
   @MinLength(1)
   @IsNotBlank()
-  @MaxLength(200)
+  @MaxLength(ORGANIZATION_NAME_MAX)
   name?: string;
 
   @ApiPropertyOptional({ enum: SECTORS })
