@@ -191,8 +191,8 @@ export class AuditQueryService {
             ORDER BY seq DESC LIMIT :limit OFFSET :offset`,
         { ...params, beforeSeq: q.beforeSeq, limit: pageSize, offset: (page - 1) * pageSize },
       );
-      // Counted up to HAVEN_AUDIT_COUNT_LIMIT (newest first): an exact count of a province's whole log reads most of the
-      // table (seconds at ten million entries), for a number no one pages through.
+      // Counted up to HAVEN_AUDIT_COUNT_LIMIT (newest first): an exact count of a province's whole log reads most
+      // of the table (seconds at ten million entries), for a number no one pages through.
       const [count] = await this.query<{ n: string }>(
         m,
         `${about} SELECT count(*) AS n FROM (

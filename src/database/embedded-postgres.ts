@@ -32,9 +32,9 @@ const SERVER_ENVIRONMENT =
 
 /**
  * The environment of initdb and the server: what they need of `env` (SERVER_ENVIRONMENT), messages in English,
- * and nothing else. Not the service's own variables: the master
- * key and the database URL would be readable by the database's superuser (`pg_read_file('/proc/self/environ')`,
- * `COPY FROM PROGRAM`) and by its OS user, who may read none of Haven's key files.
+ * and nothing else. Not the service's own variables: the master key and the database URL would be readable by
+ * the database's superuser (`pg_read_file('/proc/self/environ')`, `COPY FROM PROGRAM`) and by its OS user, who
+ * may read none of Haven's key files.
  */
 export function serverEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const kept: NodeJS.ProcessEnv = {};

@@ -118,7 +118,8 @@ export class LoginThrottleService {
   }
 
   /**
-   * A successful attempt: clears the account's count (unless it was locked meanwhile), and gives the IP back the attempt `begin` counted (one
+   * A successful attempt: clears the account's count (unless it was locked meanwhile), and gives the IP back
+   * the attempt `begin` counted (one
    * valid account must not reset the IP's count, nor a NAT's sign-ins add up to a lock).
    */
   async recordSuccess(keys: ThrottleKeys): Promise<void> {
