@@ -75,6 +75,14 @@ function serviceTransports(dataDir: string, pgPort: number): Promise<{ unix: num
   );
 }
 
+/** The service started with `env` (its PORT), answering /health, then stopped with SIGTERM: exit 0. */
+async function servesThenStops(env: Record<string, string>): Promise<void> {
+  const run = launch(env);
+  await waitForHealth(Number(env.PORT), run);
+  run.child.kill('SIGTERM');
+  expect(await run.exited).toBe(0);
+}
+
 /** A request whose body never finishes arriving, once the service has read its headers: its socket. */
 async function halfSentRequest(port: number): Promise<Socket> {
   const socket = connect(port, '127.0.0.1');
@@ -484,10 +492,7 @@ describe('service process lifecycle (npm start)', () => {
     expect(existsSync(join(dataDir, 'postgres.initdb'))).toBe(false);
     expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
     // The port free again, it starts on the cluster made then.
-    const again = launch(env);
-    await waitForHealth(Number(env.PORT), again);
-    again.child.kill('SIGTERM');
-    expect(await again.exited).toBe(0);
+    await servesThenStops(env);
   });
 
   it('keys:rotate on the embedded database while the service runs: every key re-wrapped, cases still registered and read', async () => {
@@ -571,10 +576,7 @@ describe('service process lifecycle (npm start)', () => {
   it('a tool interrupted while it runs the embedded database stops it before it exits', async () => {
     const { dataDir, env } = await embeddedEnv('tool-interrupted-');
     // The tools work on the stopped service's data directory (they never create a cluster).
-    const service = launch({ ...env, HAVEN_DEMO: '0' });
-    await waitForHealth(Number(env.PORT), service);
-    service.child.kill('SIGTERM');
-    expect(await service.exited).toBe(0);
+    await servesThenStops({ ...env, HAVEN_DEMO: '0' });
     await interruptOnceItsServerIsUp(launch({ ...env, LOG_LEVEL: 'warn' }, MIGRATIONS_CLI, ['run']), dataDir);
     // keys:rotate, interrupted while its server starts.
     await interruptOnceItsServerIsUp(launch({ ...env, LOG_LEVEL: 'warn' }, KEYS_ROTATE_CLI), dataDir);
@@ -773,18 +775,12 @@ describe('service process lifecycle (npm start)', () => {
     expect(await first.exited).toBe(1);
     expect(first.output()).toMatch(/"level":"fatal".*the embedded PostgreSQL stopped unexpectedly/);
     // What it left (a lock file, shared memory let go): the next start recovers the cluster and serves.
-    const again = launch({ ...env, HAVEN_DEMO: '0' });
-    await waitForHealth(Number(env.PORT), again);
-    again.child.kill('SIGTERM');
-    expect(await again.exited).toBe(0);
+    await servesThenStops({ ...env, HAVEN_DEMO: '0' });
   });
 
   it('a cluster whose password file is lost or replaced is refused at once, saying so, and nothing is made anew', async () => {
     const { dataDir, env } = await embeddedEnv('pg-secret-');
-    const first = launch({ ...env, HAVEN_DEMO: '0' });
-    await waitForHealth(Number(env.PORT), first);
-    first.child.kill('SIGTERM');
-    expect(await first.exited).toBe(0);
+    await servesThenStops({ ...env, HAVEN_DEMO: '0' });
     const secretFile = join(dataDir, 'postgres.secret');
     const secret = await readFile(secretFile, 'utf8');
     // Restored without the file: a configuration to correct (78), and no new password made for the cluster.
@@ -802,18 +798,12 @@ describe('service process lifecycle (npm start)', () => {
     expect(wrong.output()).toMatch(/refuses the superuser password kept in HAVEN_DATA_DIR \(28P01\)/);
     // The right one back: it starts.
     await writeFile(secretFile, secret, { mode: 0o600 });
-    const again = launch({ ...env, HAVEN_DEMO: '0' });
-    await waitForHealth(Number(env.PORT), again);
-    again.child.kill('SIGTERM');
-    expect(await again.exited).toBe(0);
+    await servesThenStops({ ...env, HAVEN_DEMO: '0' });
   });
 
   it('refuses to start a second server on a data directory whose socket answers (a server in another container)', async () => {
     const { dataDir, env } = await embeddedEnv('socket-answers-');
-    const first = launch({ ...env, HAVEN_DEMO: '0' });
-    await waitForHealth(Number(env.PORT), first);
-    first.child.kill('SIGTERM');
-    expect(await first.exited).toBe(0);
+    await servesThenStops({ ...env, HAVEN_DEMO: '0' });
     // The other container's server: its lock file's pid means nothing here (another pid namespace: here a live
     // process that is not PostgreSQL, this test's own), its socket in the shared directory answers.
     const lockFile = join(dataDir, 'postgres', 'postmaster.pid');
@@ -834,10 +824,7 @@ describe('service process lifecycle (npm start)', () => {
       await once(other, 'close');
     }
     // Gone: the next start goes ahead over what it left.
-    const again = launch({ ...env, HAVEN_DEMO: '0' });
-    await waitForHealth(Number(env.PORT), again);
-    again.child.kill('SIGTERM');
-    expect(await again.exited).toBe(0);
+    await servesThenStops({ ...env, HAVEN_DEMO: '0' });
   });
 
   it('migrations revert names the migration and the database, and does nothing without --yes', async () => {
@@ -888,10 +875,7 @@ describe('service process lifecycle (npm start)', () => {
     expect(migrate.output()).toMatch(/no embedded database at /);
     expect(await readdir(dataDir)).toEqual([]);
 
-    const service = launch({ ...env, HAVEN_DEMO: '0' });
-    await waitForHealth(Number(env.PORT), service);
-    service.child.kill('SIGTERM');
-    expect(await service.exited).toBe(0);
+    await servesThenStops({ ...env, HAVEN_DEMO: '0' });
     const imported = launch({ ...env, LOG_LEVEL: 'warn' }, UNITS_IMPORT_CLI, [withBom]);
     expect(await imported.exited).toBe(0);
     expect(imported.output()).toMatch(/provinces: 3 inserted/);
