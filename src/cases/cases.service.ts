@@ -71,6 +71,9 @@ import { UpdateCaseDto } from './dto/update-case.dto';
 
 export const CASE_OWNER = 'case';
 
+/** What a searchable value must hold, said when it holds none. */
+const SEARCHABLE = { en: 'has no letters or digits to search by', vi: 'không có chữ hoặc số để tìm kiếm' };
+
 const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');
 
 /** A provider's grounds to see a case: its organisation's referrals of it, and its running emergency grant. */
@@ -531,7 +534,7 @@ export class CasesService {
         dto.fullName && dto.dateOfBirth
           ? this.safeIndex(() => this.blind.fullNameDob(dto.fullName!, dto.dateOfBirth!), 'fullName')
           : null,
-      phone: dto.phone ? this.safeIndex(() => this.blind.phone(dto.phone!), 'phone') : null,
+      phone: dto.phone ? this.safeIndex(() => this.blind.phone(dto.phone!), 'phone', PHONE_FORMAT) : null,
       dob:
         dto.dateOfBirth && !dto.fullName
           ? this.safeIndex(() => this.blind.dateOfBirth(dto.dateOfBirth!), 'dateOfBirth')
@@ -798,21 +801,20 @@ export class CasesService {
       name: name ? this.safeIndex(() => this.blind.fullName(name), 'survivor.fullName') : null,
       nameDob:
         name && dob ? this.safeIndex(() => this.blind.fullNameDob(name, dob), 'survivor.fullName') : null,
-      phone: phone ? this.safeIndex(() => this.blind.phone(phone), 'survivor.phone') : null,
+      phone: phone ? this.safeIndex(() => this.blind.phone(phone), 'survivor.phone', PHONE_FORMAT) : null,
       dob: dob ? this.safeIndex(() => this.blind.dateOfBirth(dob), 'survivor.dateOfBirth') : null,
     };
   }
 
   /**
-   * A value that normalises to nothing (e.g. only punctuation), or a phone that is not a number, is a validation
-   * error saying what is expected, not a 500.
+   * A value the blind index refuses (one that normalises to nothing, e.g. only punctuation; a phone that is not a
+   * number) is a validation error saying what is expected (`expected`, by default letters or digits), not a 500.
    */
-  private safeIndex(compute: () => BlindIndex, field: string): BlindIndex {
+  private safeIndex(compute: () => BlindIndex, field: string, expected = SEARCHABLE): BlindIndex {
     try {
       return compute();
     } catch {
-      if (field.endsWith('phone')) throw fieldError(field, PHONE_FORMAT.en, PHONE_FORMAT.vi);
-      throw fieldError(field, 'has no letters or digits to search by', 'không có chữ hoặc số để tìm kiếm');
+      throw fieldError(field, expected.en, expected.vi);
     }
   }
 }
