@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import type { TestApp } from './support/app';
@@ -355,10 +356,23 @@ describe('emergency break-glass access (end to end)', () => {
       await as('social.hanoi').get(`/api/v1/cases/${caseId}`).expect(404);
     });
 
-    it('a provider whose organisation does not serve the case’s commune is refused (404), and it is logged', async () => {
+    it('a provider whose organisation does not serve the case’s commune is refused (404) at once, and it is logged', async () => {
       const caseId = await newCase('ward.bode', { wardCode: '00118' });
-      const res = await open('police.longbien', caseId).expect(404);
-      expect(res.body.code).toBe('resource.not_found');
+      // While another transaction holds the case (a change under way), the refusal neither waits nor locks.
+      const holder = new Client({ connectionString: t.db.url });
+      await holder.connect();
+      let res: request.Response | string;
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM cases WHERE id = $1 FOR UPDATE', [caseId]);
+        const waited = new Promise<string>((r) => setTimeout(() => r('waited for the lock'), 3_000));
+        res = await Promise.race([open('police.longbien', caseId).then((r) => r), waited]);
+      } finally {
+        await holder.query('ROLLBACK');
+        await holder.end();
+      }
+      expect(typeof res === 'string' ? res : res.status).toBe(404);
+      expect(typeof res === 'string' ? res : res.body.code).toBe('resource.not_found');
       await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
       const denied = await sql(
         `SELECT outcome FROM audit_events WHERE case_id = $1 AND action = 'break_glass.open'`,

@@ -10,7 +10,7 @@ import type { BreakGlassSubject } from '../authz/subjects';
 import { AuditService } from '../audit/audit.service';
 import { lockOrganizationServing } from '../directory/organizations.repository';
 import { endedNowSql, endGrants, liveGrantSql, lockLiveGrants } from './grant-ending';
-import { CasesRepository } from '../cases/cases.repository';
+import { CaseRow, CasesRepository } from '../cases/cases.repository';
 import { pageWindow } from '../database/page-limit';
 import { CASE_OWNER, caseSubject } from '../cases/cases.service';
 import { DomainError } from '../common/errors/domain-error';
@@ -113,8 +113,8 @@ export class BreakGlassService {
       caseId,
     });
     return this.audit.transaction(async (m, deny) => {
-      const row = await this.cases.findById(m, caseId, [], true);
-      const sector =
+      /** The sector the caller would open `row` under: null when outside its organisation's area. */
+      const sectorFor = async (row: CaseRow | null, lock: boolean): Promise<string | null> =>
         row !== null &&
         p.organizationId !== null &&
         p.sector !== null &&
@@ -124,8 +124,15 @@ export class BreakGlassService {
           userId: p.userId,
           reviewed: false,
         })
-          ? await this.servingSector(m, p.organizationId, row.provinceCode, row.wardCode)
+          ? this.servingSector(m, p.organizationId, row.provinceCode, row.wardCode, lock)
           : null;
+      // Asked first without a lock: a caller outside the area neither waits for the case's lock nor takes it.
+      let row = await this.cases.findById(m, caseId);
+      let sector = await sectorFor(row, false);
+      if (sector !== null) {
+        row = await this.cases.findById(m, caseId, [], true);
+        sector = await sectorFor(row, true);
+      }
       if (!row || sector === null) {
         // Outside the organisation's area answers like a missing case: never a hint that it exists.
         deny(p, {
@@ -367,16 +374,17 @@ export class BreakGlassService {
 
   /**
    * The organisation's sector when it serves the case's area (its whole province, or the case's commune), else
-   * null; share-locked until the grant commits (lockOrganizationServing): a change of the organisation's sector
-   * or area (which ends its grants) waits for it, and so ends this one too.
+   * null; with `lock`, share-locked until the grant commits (lockOrganizationServing): a change of the
+   * organisation's sector or area (which ends its grants) waits for it, and so ends this one too.
    */
   private async servingSector(
     m: EntityManager,
     orgId: string,
     provinceCode: string,
     wardCode: string,
+    lock: boolean,
   ): Promise<string | null> {
-    const org = await lockOrganizationServing(m, orgId, provinceCode, wardCode);
+    const org = await lockOrganizationServing(m, orgId, provinceCode, wardCode, lock);
     return org?.servesCase ? org.sector : null;
   }
 

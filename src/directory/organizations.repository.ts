@@ -37,16 +37,18 @@ export function servesCommuneSql(alias: string, provinceSql: string, communeSql:
  * (`wardCode` of `provinceCode`). A change of its sector or area (which ends what it no longer covers: referrals
  * of a sector's consent, emergency grants) waits for the caller to commit, and so ends what the caller made too;
  * one the caller waited for is seen whole. In two statements: one that waited for the lock re-reads the
- * organisation's row but would see its communes as they were before the change.
+ * organisation's row but would see its communes as they were before the change. `lock` false asks the same
+ * without the lock, for a check before anything is locked.
  */
 export async function lockOrganizationServing(
   m: EntityManager,
   id: string,
   provinceCode: string,
   wardCode: string,
+  lock = true,
 ): Promise<{ id: string; name: string; sector: string; servesCase: boolean } | null> {
   const [o] = await m.query<{ id: string; name: string; sector: string }[]>(
-    `SELECT o.id, o.name, o.sector FROM organizations o WHERE o.id = $1 FOR SHARE OF o`,
+    `SELECT o.id, o.name, o.sector FROM organizations o WHERE o.id = $1${lock ? ' FOR SHARE OF o' : ''}`,
     [id],
   );
   if (!o) return null;
