@@ -89,6 +89,26 @@ describe('application (end to end)', () => {
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('keeps a caller’s X-Request-Id only when it looks machine-made (a UUID, 16–64 hex digits): never words', async () => {
+    const idOf = async (given: string) =>
+      (await http().get('/health').set('X-Request-Id', given).expect(200)).headers['x-request-id'];
+    for (const kept of ['3f2c8a1e-5b7d-4e29-9c41-0a6b2d8e7f13', '0123456789abcdef', 'C0FFEE'.repeat(4)]) {
+      expect(await idOf(kept)).toBe(kept);
+    }
+    // A name, a phone number, a case number, words: replaced by a UUID of the service's own.
+    for (const refused of [
+      'nguyenthihoa-0987654321',
+      '0987654321',
+      'HN-2026-000123',
+      'e2e-audit-read-0001',
+    ]) {
+      expect(await idOf(refused)).toMatch(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      );
+    }
+    expect(await idOf('a'.repeat(65))).not.toBe('a'.repeat(65));
+  });
+
   it('GET /docs-json is an OpenAPI 3 document generated from the code', async () => {
     const res = await http().get('/docs-json').expect(200);
     expect(res.body.openapi).toMatch(/^3\./);
@@ -273,9 +293,9 @@ describe('application (end to end)', () => {
   });
 
   it('an unexpected error is a 500 problem with the request id and no stack trace or SQL', async () => {
-    const res = await http().get('/api/v1/probe/boom').set('X-Request-Id', 'probe-req-0001').expect(500);
+    const res = await http().get('/api/v1/probe/boom').set('X-Request-Id', 'b00f000000000001').expect(500);
     expect(res.headers['content-type']).toMatch(PROBLEM);
-    expect(res.body).toMatchObject({ status: 500, code: 'internal', requestId: 'probe-req-0001' });
+    expect(res.body).toMatchObject({ status: 500, code: 'internal', requestId: 'b00f000000000001' });
     const text = JSON.stringify(res.body);
     expect(text).not.toMatch(/secret_table|SELECT|at .*\.ts|stack/i);
   });
@@ -287,11 +307,11 @@ describe('application (end to end)', () => {
       .find((l) => l.reqId === requestId && typeof l.responseTime === 'number');
 
   it('logs a failed request at error level, without its query string', async () => {
-    await http().get('/api/v1/probe/boom?name=ZZQUERY').set('X-Request-Id', 'log-boom-0001').expect(500);
-    expect(requestLine('log-boom-0001')).toMatchObject({
+    await http().get('/api/v1/probe/boom?name=ZZQUERY').set('X-Request-Id', 'b00f000000000002').expect(500);
+    expect(requestLine('b00f000000000002')).toMatchObject({
       level: 'error',
       msg: 'request failed',
-      req: { id: 'log-boom-0001', method: 'GET', path: '/api/v1/probe/boom' },
+      req: { id: 'b00f000000000002', method: 'GET', path: '/api/v1/probe/boom' },
       res: { statusCode: 500 },
     });
     expect(t.logs.join('')).not.toContain('ZZQUERY');
@@ -305,7 +325,7 @@ describe('application (end to end)', () => {
       const req = httpRequest({
         port,
         path: '/api/v1/probe/slow',
-        headers: { 'X-Request-Id': 'log-abort-0001' },
+        headers: { 'X-Request-Id': 'ab0f000000000001' },
       });
       req.on('error', () => undefined);
       const call = slowCall();
@@ -314,7 +334,7 @@ describe('application (end to end)', () => {
       await call.hit;
       req.destroy();
       await waitFor(
-        () => t.logs.some((l) => l.includes('log-abort-0001') && l.includes('responseTime')),
+        () => t.logs.some((l) => l.includes('ab0f000000000001') && l.includes('responseTime')),
         5_000,
       );
       // And not a second line when the handler answers, onto the connection already gone.
@@ -324,9 +344,9 @@ describe('application (end to end)', () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
-    const lines = t.logs.filter((l) => l.includes('log-abort-0001') && l.includes('responseTime'));
+    const lines = t.logs.filter((l) => l.includes('ab0f000000000001') && l.includes('responseTime'));
     expect(lines).toHaveLength(1);
-    expect(requestLine('log-abort-0001')).toMatchObject({
+    expect(requestLine('ab0f000000000001')).toMatchObject({
       level: 'info',
       msg: 'request aborted',
       aborted: true,
@@ -339,7 +359,7 @@ describe('application (end to end)', () => {
     await http()
       .post('/api/v1/probe')
       .set('Authorization', 'Bearer ZZMARKER-token-0987654321')
-      .set('X-Request-Id', 'log-check-req-42')
+      .set('X-Request-Id', 'c4ec000000000042')
       .send({ level: 'low', count: 1, survivor: { fullName: marker } })
       .expect(201);
     await http()
@@ -350,7 +370,7 @@ describe('application (end to end)', () => {
     expect(lines).not.toContain('ZZMARKER');
     const entry = t.logs
       .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => l.reqId === 'log-check-req-42');
+      .find((l) => l.reqId === 'c4ec000000000042');
     expect(entry).toMatchObject({
       level: 'info',
       msg: 'request completed',

@@ -731,7 +731,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     const b = (await login({ username: 'ward.changer', password: TEST_PASSWORD }).expect(200)).body
       .accessToken;
     await changePassword(a, { currentPassword: TEST_PASSWORD, newPassword: 'quiet-meadow-lantern-58' })
-      .set('X-Request-Id', 'pw-change-0001')
+      .set('X-Request-Id', 'fa55c4a9e0000001')
       .expect(204);
     // This session and the other one have ended; the old password is refused, the new one signs in.
     await http().get('/api/v1/auth/me').auth(a, { type: 'bearer' }).expect(401);
@@ -747,7 +747,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
         actor_id: u.id,
         reason: null,
         jurisdictions: ['01'],
-        request_id: 'pw-change-0001',
+        request_id: 'fa55c4a9e0000001',
       },
     ]);
     expect(t.logs.join('')).not.toContain('quiet-meadow-lantern-58');

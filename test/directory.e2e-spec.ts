@@ -667,7 +667,7 @@ describe('administrators administering administrators (end to end)', () => {
       const p = adminPrincipal(u.id, u.username, {
         tokenId: randomUUID(),
         tokenExpiresAt: new Date(Date.now() + 60_000),
-        requestId: `race-${u.username}`,
+        requestId: randomUUID(),
       });
       return [p, defineAbilityFor(p)];
     };

@@ -86,7 +86,7 @@ describe('two service instances on one database', () => {
     path: string,
     opts: { token?: string; body?: unknown; audit?: (status: number) => string[] } = {},
   ): Promise<Reply> {
-    const requestId = `mi-${i.name}-${String(++counter).padStart(5, '0')}`;
+    const requestId = `${i.name}ced${String(++counter).padStart(13, '0')}`;
     const headers: Record<string, string> = { 'x-request-id': requestId };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
@@ -421,7 +421,7 @@ describe('two service instances on one database', () => {
 
     // Every request of this test left exactly the entries it should have, on whichever instance it ran.
     const { rows } = await owner.query<{ request_id: string; action: string; outcome: string }>(
-      `SELECT request_id, action, outcome FROM audit_events WHERE request_id LIKE 'mi-%'`,
+      `SELECT request_id, action, outcome FROM audit_events WHERE request_id ~ '^[ab]ced[0-9]{13}$'`,
     );
     const actual = new Map<string, string[]>();
     for (const r of rows)
@@ -433,8 +433,8 @@ describe('two service instances on one database', () => {
         [...m.entries()].map(([k, v]) => [k, [...v].sort()]).sort(([x], [y]) => (x < y ? -1 : 1)),
       );
     expect(sortAll(actual)).toEqual(sortAll(expected));
-    expect(rows.some((r) => r.request_id.startsWith('mi-a-'))).toBe(true);
-    expect(rows.some((r) => r.request_id.startsWith('mi-b-'))).toBe(true);
+    expect(rows.some((r) => r.request_id.startsWith('aced'))).toBe(true);
+    expect(rows.some((r) => r.request_id.startsWith('bced'))).toBe(true);
 
     const reads = await owner.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM audit_events WHERE action = 'case.read' AND outcome = 'allowed'`,

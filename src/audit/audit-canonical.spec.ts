@@ -33,7 +33,7 @@ describe('canonical bytes from COPY text', () => {
         resourceType: 'case',
         fields: ['triage'],
         returnedIds: [CASE_ID, '22222222-3333-4444-8555-666666666666'],
-        request: { ip: '2001:db8::1', userAgent: 'curl/8.5.0', requestId: 'req-12345678' },
+        request: { ip: '2001:db8::1', userAgent: 'curl/8.5.0', requestId: '0123456789abcdef' },
       });
     });
     // Rows only a superuser could write (the writer refuses such values): the encodings must still agree.

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { ACCEPTABLE_REQUEST_ID } from '../common/http/request-context';
 import {
   AUDIT_ACTIONS,
   AUDIT_FIELD_CATEGORIES,
@@ -43,8 +44,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PROVINCE = /^[0-9]{2}$/;
 const COMMUNE = /^[0-9]{5}$/;
 const REASON = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
-// The request-context middleware keeps a caller's id only in this shape, else it generates a uuid.
-const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 const MAX_RETURNED_IDS = 1000;
 const MAX_COMMUNES = 200;
 const MAX_PROVINCES = 64;
@@ -113,7 +112,7 @@ export function checkAuditEntry(
     reason: optional(input.reason, (v) => code(v, REASON, 'reason', 64)),
     ip: optional(meta.ip, (v) => ip(v)),
     userAgent: optional(meta.userAgent, (v) => userAgent(v)),
-    requestId: optional(meta.requestId, (v) => code(v, REQUEST_ID, 'request.requestId')),
+    requestId: optional(meta.requestId, (v) => code(v, ACCEPTABLE_REQUEST_ID, 'request.requestId')),
     returnedIds: ids(input.returnedIds ?? []),
     provinceCode: optional(input.provinceCode, (v) => code(v, PROVINCE, 'provinceCode')),
     communeCode: optional(input.wardCode, (v) => code(v, COMMUNE, 'wardCode')),

@@ -90,7 +90,7 @@ describe('AuditService (writer)', () => {
   it('session(): a refusal thrown after deny.refusals() is on record with its code, once, and nothing else is', async () => {
     const entries = async () =>
       f.owner.query<{ action: string; outcome: string; reason: string | null }[]>(
-        `SELECT action, outcome, reason FROM audit_events WHERE request_id = 'armed-refusals-1' ORDER BY seq`,
+        `SELECT action, outcome, reason FROM audit_events WHERE request_id = 'a4ed4ef05a150001' ORDER BY seq`,
       );
     const actor = WARD_OFFICER;
     const refusal: AuditEntryInput = {
@@ -98,7 +98,7 @@ describe('AuditService (writer)', () => {
       resourceType: 'consent',
       caseId: CASE_ID,
       provinceCode: '01',
-      request: { requestId: 'armed-refusals-1' },
+      request: { requestId: 'a4ed4ef05a150001' },
     };
     /** A session that arms the refusal (or not), notes a denial of its own (or not), then fails with `e`. */
     const failing = (e: Error, arm: boolean, own?: string) =>
@@ -525,6 +525,8 @@ describe('AuditService (writer)', () => {
       ['an unknown resource type', { ...READ, resourceType: 'survivor' }],
       ['a name as the commune', { ...READ, wardCode: marker }],
       ['text as the request id', { ...READ, request: { requestId: marker } }],
+      ['a plain word as the request id', { ...READ, request: { requestId: 'nguyenthihoa0987654321' } }],
+      ['a phone number as the request id', { ...READ, request: { requestId: '0987654321' } }],
       ['text as the IP address', { ...READ, request: { ip: marker } }],
       ['unknown request metadata', { ...READ, request: { referer: marker } }],
     ];

@@ -43,7 +43,7 @@ function admin(): Principal {
   return adminPrincipal(FACTORY_ADMIN_ID, 'factory', {
     tokenId: '00000000-0000-4000-8000-0000000000ae',
     tokenExpiresAt: new Date(0),
-    requestId: `test-factory-${String(factoryRequests).padStart(4, '0')}`,
+    requestId: `fac7${String(factoryRequests).padStart(12, '0')}`,
   });
 }
 const adminAbility = () => defineAbilityFor(admin());

@@ -19,8 +19,14 @@ export interface RequestContext {
 
 type WithId = Request & { id?: string; clientAddress?: string };
 
-// A caller-supplied id is kept only when it is short and plain, so it cannot smuggle text into logs.
-const ACCEPTABLE_ID = /^[A-Za-z0-9._-]{8,64}$/;
+/**
+ * A caller-supplied request id (X-Request-Id, from a load balancer or a client) is kept only when it looks
+ * machine-made: a UUID, or 16 to 64 hexadecimal digits (nginx's `$request_id` has 32). Anything else is replaced
+ * by a UUID: no words, so a client cannot put a name or a phone number into the logs and the access log
+ * through it. The access log's guard (src/audit/audit-entry.guard.ts) holds entries to the same form.
+ */
+export const ACCEPTABLE_REQUEST_ID =
+  /^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{16,64})$/;
 
 export function requestIdOf(req: Request): string {
   return (req as WithId).id ?? 'unknown';
@@ -60,7 +66,7 @@ function plainAddress(value: string | undefined): string | undefined {
 /** Gives every request an id (echoed as X-Request-Id), for the logger, errors and the access log. */
 export function requestContextMiddleware(req: Request, res: Response, next: NextFunction): void {
   const incoming = req.header('x-request-id');
-  const requestId = incoming && ACCEPTABLE_ID.test(incoming) ? incoming : randomUUID();
+  const requestId = incoming && ACCEPTABLE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
   (req as WithId).id = requestId;
   (req as WithId).clientAddress = plainAddress(req.ip) ?? req.socket.remoteAddress;
   res.setHeader('X-Request-Id', requestId);
