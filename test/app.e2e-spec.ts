@@ -252,6 +252,21 @@ describe('application (end to end)', () => {
     expect(JSON.stringify(res.body)).not.toMatch(/MARKER/);
   });
 
+  it('lists 50 field errors at most, and counts the others: a body of many unknown keys is not answered with megabytes', async () => {
+    const body: Record<string, unknown> = { level: 'low', count: 1 };
+    for (let i = 0; i < 5_000; i++) body[`k${i}`] = 0;
+    const res = await http().post('/api/v1/probe').send(body).expect(400);
+    expect(res.body.errors).toHaveLength(50);
+    expect(res.body.errorsOmitted).toBe(4_950);
+    expect(res.body.detail).toMatch(/first 50 .*errorsOmitted/);
+    const vi = await http().post('/api/v1/probe').set('Accept-Language', 'vi').send(body).expect(400);
+    expect(vi.body.detail).toMatch(/50 trường đầu tiên/);
+    // Fifty or fewer: all of them, and no count.
+    const few = await http().post('/api/v1/probe').send({ level: 'low', count: 1, k1: 0, k2: 0 }).expect(400);
+    expect(few.body.errors).toHaveLength(2);
+    expect(few.body).not.toHaveProperty('errorsOmitted');
+  });
+
   it('a refusal that names no field says what is wrong with the request, not to see errors[]', async () => {
     const res = await http().post('/api/v1/auth/login').send([1, 2]).expect(400);
     expect(res.body).toMatchObject({ code: 'request.validation' });

@@ -7,7 +7,7 @@ import { CryptoError } from '../../crypto/crypto.errors';
 import { DomainError } from './domain-error';
 import { TransientError } from './transient-error';
 import { CASE_SHREDDED, ERROR_CATALOG, ErrorCode, LocalizedText } from './error-catalog';
-import { Problem, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE } from './problem';
+import { MAX_FIELD_ERRORS, Problem, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE } from './problem';
 
 const DEFAULT_DETAIL: Partial<Record<ErrorCode, LocalizedText>> = {
   'request.validation': {
@@ -27,6 +27,11 @@ const DEFAULT_DETAIL: Partial<Record<ErrorCode, LocalizedText>> = {
     en: 'A component the service depends on is not answering. Try again shortly.',
     vi: 'Một thành phần của hệ thống không phản hồi. Vui lòng thử lại sau.',
   },
+};
+
+const SOME_FIELDS: LocalizedText = {
+  en: `See errors for the first ${MAX_FIELD_ERRORS} fields to correct; errorsOmitted counts the others.`,
+  vi: `Xem errors để biết ${MAX_FIELD_ERRORS} trường đầu tiên cần sửa; errorsOmitted là số trường còn lại.`,
 };
 
 const TRY_AGAIN: LocalizedText = {
@@ -60,19 +65,26 @@ export class ProblemFilter implements ExceptionFilter {
       this.logger.error({ err: exception, requestId, code }, 'request failed');
     }
 
+    const omitted = Math.max(0, (errors?.length ?? 0) - MAX_FIELD_ERRORS);
     const body: Problem = {
       type: `${PROBLEM_TYPE_BASE}${code}`,
       title: entry.title[lang],
       status: entry.status,
       detail: (detail ??
         (errors?.length ? undefined : NO_FIELDS[code]) ??
+        (omitted > 0 ? SOME_FIELDS : undefined) ??
         DEFAULT_DETAIL[code] ??
         entry.title)[lang],
       code,
       requestId,
       ...(errors?.length
-        ? { errors: errors.map((e) => ({ field: e.field, code: e.code, message: e.message[lang] })) }
+        ? {
+            errors: errors
+              .slice(0, MAX_FIELD_ERRORS)
+              .map((e) => ({ field: e.field, code: e.code, message: e.message[lang] })),
+          }
         : {}),
+      ...(omitted > 0 ? { errorsOmitted: omitted } : {}),
     };
     if (res.headersSent) return;
     res

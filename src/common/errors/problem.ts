@@ -4,6 +4,12 @@ import { ERROR_CATALOG, ErrorCode } from './error-catalog';
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 export const PROBLEM_TYPE_BASE = 'urn:haven:problem:';
 
+/**
+ * At most this many `errors[]` items in a problem: a body of tens of thousands of unknown keys (one error each)
+ * would otherwise be answered with megabytes. The rest are counted in `errorsOmitted`.
+ */
+export const MAX_FIELD_ERRORS = 50;
+
 export class ProblemFieldError {
   @ApiProperty({ example: 'survivor.fullName' }) field!: string;
   @ApiProperty({ example: 'isString' }) code!: string;
@@ -24,7 +30,14 @@ export class Problem {
   })
   code!: ErrorCode;
   @ApiProperty({ description: 'The request id, also in the X-Request-Id header' }) requestId!: string;
-  @ApiPropertyOptional({ type: [ProblemFieldError] }) errors?: ProblemFieldError[];
+  @ApiPropertyOptional({ type: [ProblemFieldError], maxItems: MAX_FIELD_ERRORS })
+  errors?: ProblemFieldError[];
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    description: `How many more fields are to correct than errors[] lists (it lists ${MAX_FIELD_ERRORS} at most)`,
+  })
+  errorsOmitted?: number;
 }
 
 /** OpenAPI description of the `Retry-After` header every 429 carries (DomainError.retryAfterSeconds). */
