@@ -368,31 +368,31 @@ describe('access log of case work (end to end)', () => {
         .set('User-Agent', `HavenConsole/3.0 (${username})`)
         .expect(status);
     // Allowed, refused by the service (no referral of the police's), refused at the route (no rule at all).
-    await send('ward.longbien', 'ctx-read-allowed-01', 200);
-    await send('police.longbien', 'ctx-read-service-01', 404);
-    await send('admin', 'ctx-read-route-0001', 404);
+    await send('ward.longbien', 'c0e7ead000000001', 200);
+    await send('police.longbien', 'c0e7ead000000002', 404);
+    await send('admin', 'c0e7ead000000003', 404);
     const rows = await t.app.get(DataSource).query<Record<string, string>[]>(
       `SELECT request_id, actor_role, outcome, ip, user_agent FROM audit_events
-          WHERE request_id LIKE 'ctx-read-%' ORDER BY seq`,
+          WHERE request_id LIKE 'c0e7ead%' ORDER BY seq`,
     );
     const address = expect.stringMatching(/^(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)$/);
     expect(rows).toEqual([
       {
-        request_id: 'ctx-read-allowed-01',
+        request_id: 'c0e7ead000000001',
         actor_role: 'ward_officer',
         outcome: 'allowed',
         ip: address,
         user_agent: 'HavenConsole/3.0',
       },
       {
-        request_id: 'ctx-read-service-01',
+        request_id: 'c0e7ead000000002',
         actor_role: 'provider',
         outcome: 'denied',
         ip: address,
         user_agent: 'HavenConsole/3.0',
       },
       {
-        request_id: 'ctx-read-route-0001',
+        request_id: 'c0e7ead000000003',
         actor_role: 'admin',
         outcome: 'denied',
         ip: address,
