@@ -457,13 +457,27 @@ describe('cases, consent and referrals (end to end)', () => {
         .set('If-Match', 'latest')
         .expect(412);
       expect(malformed.body.code).toBe('precondition.failed');
-      // A version in decimal digits only: what Number() would also read is not one.
-      for (const notDecimal of [`0x${c.version.toString(16)}`, `${c.version}e0`, `${c.version}.0`]) {
+      // A version in decimal digits only: what Number() would also read is not one; nor is one no case can
+      // have (the column is an int): it can never match, so it is no conflict to reload for.
+      for (const notDecimal of [
+        `0x${c.version.toString(16)}`,
+        `${c.version}e0`,
+        `${c.version}.0`,
+        '2147483648',
+        '9999999999999999',
+      ]) {
         await as('ward.longbien')
           .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
           .set('If-Match', notDecimal)
           .expect(412);
       }
+      expect(
+        (
+          await as('ward.longbien')
+            .patch(`/api/v1/cases/${c.id}`, { version: 1e308, risk: { level: 'low' } })
+            .expect(400)
+        ).body.errors,
+      ).toContainEqual(expect.objectContaining({ field: 'version', code: 'max' }));
       const staleShred = await as('admin')
         .post(`/api/v1/cases/${c.id}/shred`, { password: DEMO_PASSWORD })
         .set('If-Match', String(c.version))
@@ -474,6 +488,16 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('ward.longbien')
         .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
         .set('If-Match', `W/"${changed.body.version}"`)
+        .expect(200);
+      // `*` is any version (RFC 9110), as none; a change still needs the version read.
+      const other = await newCase();
+      await as('ward.longbien')
+        .patch(`/api/v1/cases/${other.id}`, { risk: { level: 'low' } })
+        .set('If-Match', '*')
+        .expect(412);
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${other.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
+        .set('If-Match', '*')
         .expect(200);
     });
 
@@ -1434,7 +1458,7 @@ describe('cases, consent and referrals (end to end)', () => {
       // The very next look, whatever the path, shows nothing: the case itself first.
       await as('police.longbien')
         .get(`/api/v1/cases/${c.id}`)
-        .set('X-Request-Id', 'expiry-noticed-0001')
+        .set('X-Request-Id', 'e0e1ced000000001')
         .expect(404);
       const after = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
       expect(after.body).toMatchObject({ status: 'revoked', revokeCause: 'consent_expired' });
@@ -1447,7 +1471,7 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(revocation).toEqual({
         actor_id: null,
         reason: 'referral.consent_expired',
-        request_id: 'expiry-noticed-0001',
+        request_id: 'e0e1ced000000001',
       });
       expect(after.body).not.toHaveProperty('case');
     });
@@ -2133,14 +2157,14 @@ describe('cases, consent and referrals (end to end)', () => {
       // The accept notices the expiry, revokes the referral, and is refused for the state it finds.
       const refused = await as('police.longbien')
         .post(`/api/v1/referrals/${r.id}/accept`)
-        .set('X-Request-Id', 'expiry-in-a-move-01')
+        .set('X-Request-Id', 'e0e1ced000000002')
         .expect(409);
       expect(refused.body.code).toBe('conflict.state');
       const db = t.app.get(DataSource);
       const [row] = await db.query(`SELECT status, revoke_cause FROM referrals WHERE id = $1`, [r.id]);
       expect(row).toEqual({ status: 'revoked', revoke_cause: 'consent_expired' });
       const entries = await db.query(
-        `SELECT action, outcome, reason FROM audit_events WHERE request_id = 'expiry-in-a-move-01' ORDER BY seq`,
+        `SELECT action, outcome, reason FROM audit_events WHERE request_id = 'e0e1ced000000002' ORDER BY seq`,
       );
       expect(entries).toEqual([
         { action: 'referral.revoke', outcome: 'allowed', reason: 'referral.consent_expired' },

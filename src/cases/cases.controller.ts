@@ -62,7 +62,8 @@ const CLOSED_OR_SHREDDED = {
 const IF_MATCH_OPTIONAL = {
   name: 'If-Match',
   required: false,
-  description: 'the version read: refused (409 conflict.version) if the case has changed since',
+  description:
+    'the version read: refused (409 conflict.version) if the case has changed since; `*` or none: whatever the version',
 };
 const IF_MATCH_MALFORMED = { type: Problem, description: 'precondition.failed: If-Match is not a version' };
 
@@ -150,7 +151,7 @@ export class CasesController {
   @ApiHeader({
     name: 'If-Match',
     required: false,
-    description: 'the version read (or `version` in the body)',
+    description: 'the version read (or `version` in the body; `*` names none)',
   })
   @ApiOkResponse({ type: CaseView })
   @ApiConflictResponse({

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { decimalInteger } from '../common/http/query-integer';
+import { expectedVersion, ifMatchVersion } from './case-version';
 import { SlidingWindowLimiter } from '../common/http/rate-limiter';
 import { LoggedMarks } from '../common/logged-marks';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -849,30 +849,6 @@ export function sealedCategories(
   allowed: ReadonlySet<CaseCategory>,
 ): CaseSectionCategory[] {
   return row.shreddedAt ? [] : CASE_SECTION_CATEGORIES.filter((c) => allowed.has(c));
-}
-
-/** The case version an If-Match header names (a number, quoted or weak or not); undefined without one. */
-function ifMatchVersion(ifMatch: string | undefined): number | undefined {
-  const header = ifMatch?.replace(/^W\//, '').replace(/"/g, '').trim();
-  const fromHeader = header ? (decimalInteger(header) ?? Number.NaN) : undefined;
-  if (fromHeader !== undefined && (!Number.isInteger(fromHeader) || fromHeader < 1)) {
-    throw new DomainError('precondition.failed', {
-      en: 'If-Match must be the case version.',
-      vi: 'If-Match phải là phiên bản của vụ việc.',
-    });
-  }
-  return fromHeader;
-}
-
-function expectedVersion(bodyVersion: number | undefined, ifMatch: string | undefined): number {
-  const v = ifMatchVersion(ifMatch) ?? bodyVersion;
-  if (v === undefined) {
-    throw new DomainError('precondition.failed', {
-      en: 'Send the version you read, as If-Match or in the body.',
-      vi: 'Vui lòng gửi phiên bản đã đọc qua If-Match hoặc trong nội dung.',
-    });
-  }
-  return v;
 }
 
 function sectionsOf(dto: CreateCaseDto): CaseSections {

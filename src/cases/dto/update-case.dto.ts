@@ -1,7 +1,8 @@
 import { ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { IsOptionalNotNull } from '../../common/http/field-presence';
 import { REPORT_CHANNELS, ReportChannel } from '../case-classification';
+import { MAX_CASE_VERSION } from '../case-version';
 import { HealthDto, IncidentDto, PerpetratorDto, RiskDto, Section, SurvivorDto } from './create-case.dto';
 
 export class SurvivorPatchDto extends PartialType(SurvivorDto) {}
@@ -15,10 +16,15 @@ const PATCH_SECTION =
   'each field present replaces its value; null clears an optional field (400 for one that cannot be empty); absent fields stay';
 
 export class UpdateCaseDto {
-  @ApiPropertyOptional({ description: 'The version read; or send it as If-Match' })
+  @ApiPropertyOptional({
+    description: 'The version read; or send it as If-Match',
+    minimum: 1,
+    maximum: MAX_CASE_VERSION,
+  })
   @IsOptionalNotNull() // null is no version: 412 from the service would say so less clearly
   @IsInt()
   @Min(1)
+  @Max(MAX_CASE_VERSION) // no case gets there: a version no case has is a mistake, not a conflict to reload
   version?: number;
 
   @ApiPropertyOptional({ enum: REPORT_CHANNELS })

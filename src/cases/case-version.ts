@@ -1,0 +1,35 @@
+import { decimalInteger } from '../common/http/query-integer';
+import { DomainError } from '../common/errors/domain-error';
+
+/** The largest version a case can have (its column is a PostgreSQL int). */
+export const MAX_CASE_VERSION = 2_147_483_647;
+
+/**
+ * The case version an If-Match header names (a number, quoted or weak or not); undefined without one, and for
+ * `*` (RFC 9110: any current version, so none in particular). Anything else, a version no case can have
+ * included, is a 412: it can never match.
+ */
+export function ifMatchVersion(ifMatch: string | undefined): number | undefined {
+  const header = ifMatch?.replace(/^W\//, '').replace(/"/g, '').trim();
+  if (!header || header === '*') return undefined;
+  const version = decimalInteger(header);
+  if (version === undefined || version < 1 || version > MAX_CASE_VERSION) {
+    throw new DomainError('precondition.failed', {
+      en: 'If-Match must be the case version.',
+      vi: 'If-Match phải là phiên bản của vụ việc.',
+    });
+  }
+  return version;
+}
+
+/** The version a change names, from If-Match or else the body; a change must name one (412 without). */
+export function expectedVersion(bodyVersion: number | undefined, ifMatch: string | undefined): number {
+  const v = ifMatchVersion(ifMatch) ?? bodyVersion;
+  if (v === undefined) {
+    throw new DomainError('precondition.failed', {
+      en: 'Send the version you read, as If-Match or in the body.',
+      vi: 'Vui lòng gửi phiên bản đã đọc qua If-Match hoặc trong nội dung.',
+    });
+  }
+  return v;
+}
