@@ -88,10 +88,22 @@ describe('emergency break-glass access (end to end)', () => {
       expect({ ...nowhere.body, requestId: 0 }).toEqual({ ...wrong.body, requestId: 0 });
       expect(await sql(`SELECT id FROM break_glass_grants WHERE case_id = $1`, [caseId])).toEqual([]);
       const [entry] = await sql(
-        `SELECT outcome, reason, case_id FROM audit_events WHERE action = 'break_glass.open' AND request_id = $1`,
+        `SELECT outcome, reason, case_id, province_code, commune_code FROM audit_events
+          WHERE action = 'break_glass.open' AND request_id = $1`,
         [wrong.body.requestId],
       );
-      expect(entry).toEqual({ outcome: 'denied', reason: 'auth.reauthentication_failed', case_id: caseId });
+      // In the case's place: its province's supervisors see the attempt under the case.
+      expect(entry).toEqual({
+        outcome: 'denied',
+        reason: 'auth.reauthentication_failed',
+        case_id: caseId,
+        province_code: '01',
+        commune_code: '00145',
+      });
+      const seen = await as('supervisor.hanoi').get(`/api/v1/audit/events?caseId=${caseId}`).expect(200);
+      expect(seen.body.items).toContainEqual(
+        expect.objectContaining({ requestId: wrong.body.requestId, caseId, outcome: 'denied' }),
+      );
       await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
       expect(t.logs.join('')).not.toContain('ZZMARKER');
     });
@@ -346,6 +358,52 @@ describe('emergency break-glass access (end to end)', () => {
       ]);
     }
     await as('supervisor.hanoi').get('/api/v1/break-glass').expect(200);
+  });
+
+  describe('an account that changes', () => {
+    it('a grant runs once: not opened again while it runs; disabling the account ends it, on record, and enabled again it reads nothing', async () => {
+      const [{ organization_id: orgId }] = await sql(
+        `SELECT organization_id FROM users WHERE username = 'police.longbien'`,
+      );
+      const caseId = await newCase();
+      const provider = await givenSignedIn(t, { role: 'provider', organizationId: orgId });
+      const admin = await givenSignedIn(t, { role: 'admin' });
+      const openWith = (token: string) =>
+        http()
+          .post(`/api/v1/cases/${caseId}/break-glass`)
+          .auth(token, { type: 'bearer' })
+          .send({ justification: JUSTIFICATION, password: TEST_PASSWORD });
+      const setStatus = (status: string) =>
+        http()
+          .patch(`/api/v1/users/${provider.user.id}`)
+          .auth(admin.token, { type: 'bearer' })
+          .send({ status })
+          .expect(200);
+      const grant = (await openWith(provider.token).expect(201)).body.id as string;
+      const again = await openWith(provider.token).expect(409);
+      expect(again.body.detail).toMatch(/still running/);
+      expect(await sql(`SELECT 1 FROM break_glass_grants WHERE case_id = $1`, [caseId])).toHaveLength(1);
+      await setStatus('disabled');
+      expect(
+        await sql(
+          `SELECT g.expires_at <= now() AS over, e.reason, e.actor_id FROM break_glass_grants g
+             JOIN audit_events e ON e.resource_id = g.id AND e.action = 'break_glass.end'
+            WHERE g.id = $1`,
+          [grant],
+        ),
+      ).toEqual([{ over: true, reason: 'break_glass.account_changed', actor_id: admin.user.id }]);
+      await setStatus('active');
+      const { accessToken } = (
+        await http()
+          .post('/api/v1/auth/login')
+          .send({ username: provider.user.username, password: TEST_PASSWORD })
+          .expect(200)
+      ).body;
+      await http().get(`/api/v1/cases/${caseId}`).auth(accessToken, { type: 'bearer' }).expect(404);
+      // A new emergency needs a new grant, justified again.
+      await openWith(accessToken).expect(201);
+      await http().get(`/api/v1/cases/${caseId}`).auth(accessToken, { type: 'bearer' }).expect(200);
+    });
   });
 
   describe('who may open', () => {

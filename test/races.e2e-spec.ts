@@ -7,7 +7,7 @@ import { DataSource } from 'typeorm';
 import { createHavenApp } from '../src/app.factory';
 import { ChainStripes } from '../src/audit/audit-stripes';
 import { AuditService } from '../src/audit/audit.service';
-import { DataKeyService } from '../src/crypto';
+import { DataKeyService, FieldEncryptionService } from '../src/crypto';
 import { ReauthenticationService } from '../src/identity/reauthentication.service';
 import { CasesRepository } from '../src/cases/cases.repository';
 import { OrganizationsRepository } from '../src/directory/organizations.repository';
@@ -416,6 +416,50 @@ describe('concurrent changes', () => {
     await as(token).get(`/api/v1/cases/${caseId}`).expect(404);
   });
 
+  it('emergency access asked for while an administrator disables the account opens nothing (401)', async () => {
+    const { token, user } = await providerIn('Công an thử khoá tài khoản F (giả định)', 'police', ['00145']);
+    const caseId = await newCase();
+    // Past the step-up (the session was valid when the request came), before the grant is made.
+    const g = held(ReauthenticationService.prototype, 'confirm');
+    const opening = breakGlass(token, caseId, TEST_PASSWORD).then((r) => r);
+    await g.hit;
+    await http()
+      .patch(`/api/v1/users/${user.id}`)
+      .set('Authorization', `Bearer ${tok.admin}`)
+      .send({ status: 'disabled' })
+      .expect(200);
+    g.release();
+    expect((await opening).status).toBe(401);
+    expect(await sql(`SELECT 1 FROM break_glass_grants WHERE user_id = $1`, [user.id])).toEqual([]);
+  });
+
+  it('an account disabled while its emergency access is being opened: the disabling waits for it and ends it', async () => {
+    const { token, user } = await providerIn('Công an thử khoá tài khoản G (giả định)', 'police', ['00145']);
+    const caseId = await newCase();
+    // The grant is made and its account held (FOR SHARE), not committed yet.
+    const g = held(FieldEncryptionService.prototype, 'encrypt', {
+      when: (...args: unknown[]) => (args[1] as { table?: string })?.table === 'break_glass_grants',
+    });
+    const opening = breakGlass(token, caseId, TEST_PASSWORD).then((r) => r);
+    await g.hit;
+    const disabling = http()
+      .patch(`/api/v1/users/${user.id}`)
+      .set('Authorization', `Bearer ${tok.admin}`)
+      .send({ status: 'disabled' })
+      .then((r) => r);
+    await someoneWaitsForALockHere();
+    g.release();
+    expect((await opening).status).toBe(201);
+    expect((await disabling).status).toBe(200);
+    const grants = await sql(
+      `SELECT g.expires_at <= now() AS over, e.reason FROM break_glass_grants g
+         JOIN audit_events e ON e.resource_id = g.id AND e.action = 'break_glass.end'
+        WHERE g.user_id = $1`,
+      [user.id],
+    );
+    expect(grants).toEqual([{ over: true, reason: 'break_glass.account_changed' }]);
+  });
+
   it('emergency access waiting for its organisation’s change of area sees the new area: none outside it', async () => {
     const { org, token, user } = await providerIn('Công an thử đổi địa bàn C (giả định)', 'police', [
       '00145',
@@ -435,6 +479,12 @@ describe('concurrent changes', () => {
     const caseId = await newCase();
     const openGrant = () => breakGlass(tok['health.longbien'], caseId);
     const first = (await openGrant().expect(201)).body.id as string;
+    // Not again while the first runs; once it has ended (unreviewed yet), a second one.
+    await openGrant().expect(409);
+    await sql(
+      `UPDATE break_glass_grants SET expires_at = opened_at + interval '1 millisecond' WHERE id = $1`,
+      [first],
+    );
     const second = (await openGrant().expect(201)).body.id as string;
     await as(tok['health.longbien']).get(`/api/v1/cases/${caseId}`).expect(200);
     await as(tok['supervisor.hanoi'])
@@ -493,6 +543,11 @@ describe('concurrent changes', () => {
       const openOn = (app: NestExpressApplication) =>
         breakGlass(tok['health.longbien'], caseId, DEMO_PASSWORD, app);
       const first = (await openOn(t.app).expect(201)).body.id as string;
+      // Run out (not reviewed yet): the same user may open the case again.
+      await sql(
+        `UPDATE break_glass_grants SET expires_at = opened_at + interval '1 millisecond' WHERE id = $1`,
+        [first],
+      );
       // Both instances take stripe 0 (one time in 16 by chance with one entry in flight each).
       const take = ChainStripes.prototype.take;
       jest.spyOn(ChainStripes.prototype, 'take').mockImplementation(function (

@@ -33,6 +33,11 @@ export interface Principal {
   /** The access token's id (jti) and expiry, for sign-out. */
   readonly tokenId: string;
   readonly tokenExpiresAt: Date;
+  /**
+   * The account's token version the session was issued under (checked on every request): what a step that must
+   * not outlive a disabling or a reset made during the request checks again under a lock (break-glass open).
+   */
+  readonly tokenVersion: number;
   /** The request this principal came with: its id, address and user agent go into every access-log entry it causes. */
   readonly request: RequestContext;
 }

@@ -113,6 +113,14 @@ export class BreakGlassService {
       caseId,
     });
     return this.audit.transaction(async (m, deny) => {
+      // The session as checked when the request came, held until the grant commits: an account disabled, reset
+      // or otherwise signed out meanwhile (during the step-up's hashing) opens nothing, and a change waiting for
+      // this grant ends it (UsersService: a change that ends the account's sessions ends its emergency access).
+      const [session] = await m.query<unknown[]>(
+        `SELECT 1 FROM users WHERE id = $1 AND status = 'active' AND token_version = $2 FOR SHARE`,
+        [p.userId, p.tokenVersion],
+      );
+      if (!session) throw new DomainError('auth.unauthenticated');
       /** The sector the caller would open `row` under: null when outside its organisation's area. */
       const sectorFor = async (row: CaseRow | null, lock: boolean): Promise<string | null> =>
         row !== null &&
@@ -175,16 +183,25 @@ export class BreakGlassService {
           vi: 'Vụ việc đã đóng: không thể truy cập khẩn cấp vào vụ việc đã đóng. Hãy liên hệ xã/phường đã đăng ký vụ việc.',
         });
       }
-      // A supervisor found this user's emergency access to this case unjustified: not again by themselves.
-      const unjustified = await m.query<unknown[]>(
-        `SELECT 1 FROM break_glass_grants WHERE case_id = $1 AND user_id = $2 AND justified = false LIMIT 1`,
+      // A supervisor found this user's emergency access to this case unjustified: not again by themselves. One
+      // still running is not opened again: a new grant would stretch it without waiting for its end, and the
+      // reads under the two could not be told apart in review.
+      const [earlier] = await m.query<{ unjustified: boolean; live: boolean }[]>(
+        `SELECT bool_or(justified = false) AS unjustified, bool_or(${liveGrantSql('g')}) AS live
+           FROM break_glass_grants g WHERE g.case_id = $1 AND g.user_id = $2`,
         [caseId, p.userId],
       );
-      if (unjustified.length > 0) {
+      if (earlier.unjustified) {
         deny(p, { ...refused, reason: 'break_glass.unjustified' });
         throw new DomainError('conflict.state', {
           en: 'A supervisor found your earlier emergency access to this case unjustified: you cannot open it again.',
           vi: 'Giám sát viên đã kết luận lần truy cập khẩn cấp trước của bạn vào vụ việc này là không chính đáng: bạn không thể mở lại.',
+        });
+      }
+      if (earlier.live) {
+        throw new DomainError('conflict.state', {
+          en: 'Your emergency access to this case is still running: open it again once it has ended.',
+          vi: 'Quyền truy cập khẩn cấp của bạn vào vụ việc này vẫn đang còn hiệu lực: chỉ mở lại được khi đã hết hạn.',
         });
       }
       const categories = [

@@ -39,10 +39,16 @@ export function endedNowSql(alias: string): string {
 
 /**
  * Why grants end before their time: their organisation changed, another grant of the same user to the same case
- * was found unjustified (the reviewed grant itself has its `break_glass.review` entry), or the case was closed or
- * shredded.
+ * was found unjustified (the reviewed grant itself has its `break_glass.review` entry), the case was closed or
+ * shredded, or an administrator changed the account in a way that ends its sessions (disabled it, reset its
+ * password or two-factor).
  */
-export type GrantEndCause = 'organization_changed' | 'unjustified' | 'case_closed' | 'case_shredded';
+export type GrantEndCause =
+  | 'organization_changed'
+  | 'unjustified'
+  | 'case_closed'
+  | 'case_shredded'
+  | 'account_changed';
 
 /**
  * Ends now the live break-glass grants `where` selects (over alias `g`; its parameters from $1 on: `params`),

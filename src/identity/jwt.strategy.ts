@@ -90,6 +90,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       passwordChangeRequired: row.passwordChangeRequired,
       tokenId: jti,
       tokenExpiresAt: new Date(exp * 1000),
+      tokenVersion: ver,
     };
   }
 

@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
+import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { Principal } from '../authz/principal';
@@ -34,6 +36,7 @@ export class ReauthenticationService {
     private readonly totp: TotpService,
     private readonly audit: AuditService,
     @Inject(LOGGER) private readonly logger: Logger,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   /**
@@ -53,7 +56,7 @@ export class ReauthenticationService {
     if (!user || user.status !== 'active') throw new DomainError('auth.unauthenticated');
     const keys = this.throttle.keysFor(user.username, p.request?.ip ?? '');
     const refuse = async (e: DomainError): Promise<never> => {
-      await this.audit.recordDenied(p, { ...refused, reason: e.code });
+      await this.audit.recordDenied(p, { ...refused, ...(await this.placeOf(refused)), reason: e.code });
       throw e;
     };
     const needsCode = user.totpEnabledAt !== null && this.totp.enforcedFor(user);
@@ -71,5 +74,22 @@ export class ReauthenticationService {
     }
     await this.throttle.recordSuccess(keys);
     return user;
+  }
+
+  /**
+   * The place of the case a refused step-up was about (a shred, an emergency access), when it exists and the
+   * entry does not name one: on record there, its province's supervisors see the attempt on the case (without
+   * it, AuditQueryService shows them neither the entry's case nor the entry under the case). The caller is
+   * told nothing more.
+   */
+  private async placeOf(
+    refused: AuditEntryInput,
+  ): Promise<Pick<AuditEntryInput, 'provinceCode' | 'wardCode'>> {
+    if (!refused.caseId || refused.provinceCode !== undefined) return {};
+    const [c] = await this.dataSource.query<{ province_code: string; ward_code: string }[]>(
+      `SELECT province_code, ward_code FROM cases WHERE id = $1::uuid`,
+      [refused.caseId],
+    );
+    return c ? { provinceCode: c.province_code, wardCode: c.ward_code } : {};
   }
 }

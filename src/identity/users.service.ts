@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { DataSource, EntityManager } from 'typeorm';
+import { endGrants, lockLiveGrants } from '../break-glass/grant-ending';
 import { AuditService } from '../audit/audit.service';
 import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
@@ -291,6 +292,14 @@ export class UsersService {
       }
       if (made.length) changes.tokenVersion = user.tokenVersion + 1;
       if (Object.keys(changes).length) await this.users.update(user.id, changes, manager);
+      if (made.length) {
+        // Ending its sessions ends the account's emergency access too: a grant outlived a disabling, and ran on
+        // for its user once the account was enabled again. Locked in id order before the first access-log
+        // entry takes a stripe, as the grants' other ends lock them. A break-glass open under way holds the
+        // account (FOR SHARE): this change waited for it, and ends its grant as well.
+        await lockLiveGrants(manager, 'g.user_id = $1', [user.id]);
+        await endGrants(manager, this.audit, 'g.user_id = $1', [user.id], 'account_changed', caller);
+      }
       await this.audit.recordChanges(
         manager,
         caller,

@@ -16,6 +16,7 @@ export function givenPrincipal(over: Partial<Principal> & Pick<Principal, 'role'
     passwordChangeRequired: false,
     tokenId: '20000000-0000-4000-8000-000000000000',
     tokenExpiresAt: new Date(0),
+    tokenVersion: 1,
     request: { requestId: '5bec4e0e57000001' },
     ...over,
   };
