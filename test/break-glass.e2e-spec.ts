@@ -159,9 +159,15 @@ describe('emergency break-glass access (end to end)', () => {
       expect(res.body.incident.narrative).toMatch(/^Tường thuật/);
       expect(res.body.perpetrator.relationship).toBe('spouse');
       expect(res.body.health).toBeUndefined();
-      // The case list (SQL scope of the same rule) shows it too, triage only.
+      // The case list (SQL scope of the same rule) shows it too, triage only, and is flagged as a read under
+      // the grant is; the colleague's list below, without it, is not.
       const list = await as('police.longbien').get('/api/v1/cases').expect(200);
       expect((list.body.items as { id: string }[]).map((i) => i.id)).toContain(caseId);
+      const [listed] = await sql(`SELECT reason, returned_ids FROM audit_events WHERE request_id = $1`, [
+        list.headers['x-request-id'],
+      ]);
+      expect(listed.reason).toBe('break_glass');
+      expect(listed.returned_ids).toContain(caseId);
     });
 
     it('the grant is the opener’s alone: a colleague of the same organisation, and another provider, still see nothing', async () => {
@@ -173,6 +179,10 @@ describe('emergency break-glass access (end to end)', () => {
       await asColleague(`/api/v1/cases/${caseId}`).expect(404);
       const list = await asColleague('/api/v1/cases?pageSize=200').expect(200);
       expect((list.body.items as { id: string }[]).map((i) => i.id)).not.toContain(caseId);
+      const [listed] = await sql(`SELECT reason FROM audit_events WHERE request_id = $1`, [
+        list.headers['x-request-id'],
+      ]);
+      expect(listed.reason).toBeNull();
       await as('health.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
     });
 

@@ -27,7 +27,7 @@ import type { LocalizedText } from '../common/errors/error-catalog';
 import { consentFitsAgeSql } from '../consents/consent-age';
 import { raiseToStatutoryDeadline } from '../referrals/referral-deadline';
 import { lockLiveReferrals } from '../referrals/referral-ending';
-import { endGrants, lockLiveGrants } from '../break-glass/grant-ending';
+import { endGrants, liveGrantSql, lockLiveGrants } from '../break-glass/grant-ending';
 import { statutoryUrgency } from '../referrals/referral-state';
 import {
   ConsentExpiryService,
@@ -295,11 +295,14 @@ export class CasesService {
       if (p.role === 'provider') await this.expiry.revokeExpired(m, p.request);
       const scope = accessibleWhere(ability, 'read', 'Case', CASE_COLUMNS);
       const { items, total } = await this.cases.list(m, scope, page, pageSize);
+      const returnedIds = items.map((c) => c.id);
       await this.audit.recordNow(m, p, {
         action: 'case.list',
         resourceType: 'case',
         fields: ['triage'],
-        returnedIds: items.map((c) => c.id),
+        returnedIds,
+        // A list showing a case under the caller's emergency grant is flagged, as a read under it is.
+        ...((await this.underGrant(m, p, ability, returnedIds)) ? { reason: 'break_glass' } : {}),
       });
       return { items: items.map(triageView), total, page, pageSize };
     });
@@ -664,6 +667,22 @@ export class CasesService {
       row,
       await this.providerReferrals(m, p, row.id),
     );
+  }
+
+  /** Whether any of `caseIds` is open to the caller (a police or health provider) by a running emergency grant. */
+  private async underGrant(
+    m: EntityManager,
+    p: Principal,
+    ability: AppAbility,
+    caseIds: string[],
+  ): Promise<boolean> {
+    if (p.role !== 'provider' || caseIds.length === 0 || !ability.can('create', 'BreakGlass')) return false;
+    const rows = await m.query<unknown[]>(
+      `SELECT 1 FROM break_glass_grants g
+        WHERE g.case_id = ANY($1::uuid[]) AND g.user_id = $2 AND ${liveGrantSql('g')} LIMIT 1`,
+      [caseIds, p.userId],
+    );
+    return rows.length > 0;
   }
 
   /**
