@@ -26,6 +26,7 @@ import { CheckpointsBySeq1764000002500 } from './1764000002500-CheckpointsBySeq'
 import { AccessLogReturnedIds1764000002600 } from './1764000002600-AccessLogReturnedIds';
 import { OrganizationNameKey1764000002700 } from './1764000002700-OrganizationNameKey';
 import { ReferralReportCases1764000002800 } from './1764000002800-ReferralReportCases';
+import { ChainHeadsWithinSequence1764000002900 } from './1764000002900-ChainHeadsWithinSequence';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -60,4 +61,5 @@ export const MIGRATIONS = [
   AccessLogReturnedIds1764000002600,
   OrganizationNameKey1764000002700,
   ReferralReportCases1764000002800,
+  ChainHeadsWithinSequence1764000002900,
 ];

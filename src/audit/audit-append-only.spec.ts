@@ -39,6 +39,11 @@ describe('access log in the database: append-only', () => {
     ['UPDATE a checkpoint', `UPDATE audit_checkpoints SET seq = 0`],
     ['DELETE a checkpoint', `DELETE FROM audit_checkpoints`],
     ['rewind a stripe head', `UPDATE audit_chain_heads SET last_seq = 0`],
+    // For good: no entry of that stripe, nor any checkpoint, could be written again (ChainHeadsWithinSequence).
+    [
+      'move a stripe head beyond every seq handed out',
+      `UPDATE audit_chain_heads SET last_seq = 4000000000000000, head = decode(repeat('00', 32), 'hex') WHERE stripe = 0`,
+    ],
     ['DELETE a stripe head', `DELETE FROM audit_chain_heads`],
     ['INSERT a stripe head', `INSERT INTO audit_chain_heads (stripe, head) VALUES (99, '\\x00')`],
     ['disable the triggers', `ALTER TABLE audit_events DISABLE TRIGGER ALL`],
@@ -114,6 +119,10 @@ describe('access log in the database: append-only', () => {
     ['UPDATE a checkpoint', `UPDATE audit_checkpoints SET seq = 0`],
     ['TRUNCATE the checkpoints', `TRUNCATE audit_checkpoints`],
     ['rewind a stripe head', `UPDATE audit_chain_heads SET last_seq = 0 WHERE last_seq > 0`],
+    [
+      'move a stripe head beyond every seq handed out',
+      `UPDATE audit_chain_heads SET last_seq = (SELECT last_value + 1 FROM audit_events_seq) WHERE stripe = 0`,
+    ],
   ])('the triggers stop even the owner (a superuser here) from %s', async (_what, sql) => {
     const error = await as(f.db.url, sql);
     expect(error?.message).toMatch(/append-only|only move forward/);
