@@ -249,6 +249,73 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
     await expectBad(ENTRIES + 1, 'tail_truncated');
   });
 
+  it('the newest of several checkpoint files counts: an older off-host copy does not stand in for this host’s file', async () => {
+    const shipped = f.checkpoints.file.latest(); // the copy kept off the host: seq 30
+    for (let i = 0; i < 5; i++)
+      await f.app.transaction((m) =>
+        f.audit.record(m, WARD_OFFICER, { action: 'case.list', resourceType: 'case', provinceCode: '01' }),
+      );
+    await f.checkpoints.issue(); // this host's file: seq 35
+    // 31-35 cut, the heads rewound, the database's checkpoints deleted.
+    await f.tamper(`DELETE FROM audit_events WHERE seq > ${ENTRIES}`);
+    await rewindHeads();
+    await f.tamper(`DELETE FROM audit_checkpoints`);
+    // The shipped copy alone knows nothing of the cut; with this host's file, whichever comes first, it shows.
+    expect(await f.verify(parallel, [shipped])).toMatchObject({ ok: true });
+    for (const files of [
+      [shipped, f.checkpoints.file.latest()],
+      [f.checkpoints.file.latest(), shipped],
+    ]) {
+      expect(await f.verify(parallel, files)).toMatchObject({
+        ok: false,
+        firstBadSeq: ENTRIES + 1,
+        problem: 'tail_truncated',
+        checkpoint: { seq: ENTRIES + 5, sources: ['file'] },
+      });
+    }
+  });
+
+  it('an entry the runtime role inserts at an old seq (a gap) hides no later tampering: every finding is listed', async () => {
+    let gone = 0;
+    await f.app
+      .transaction(async (m) => {
+        gone = (await f.audit.record(m, WARD_OFFICER, { action: 'case.list' })).seq;
+        throw new Error('rolled back');
+      })
+      .catch(() => undefined);
+    const { seq } = await f.app.transaction((m) => f.audit.record(m, WARD_OFFICER, { action: 'case.list' }));
+    const otherStripe = ((await stripeOf(seq)) + 1) % 16;
+    // Junk at the gap's seq, as the application role may insert it (no trigger is switched off).
+    await f.app.query(
+      `INSERT INTO audit_events (seq, stripe, prev_seq, at, action, fields, outcome, returned_ids, jurisdictions, mac)
+       VALUES ($1, $2, 0, now(), 'case.list', '{}', 'allowed', '{}', '{}', $3)`,
+      [gone, otherStripe, randomBytes(32)],
+    );
+    const first = await f.verify(parallel);
+    expect(first).toMatchObject({ ok: false, firstBadSeq: gone });
+    // A DBA's later edit: the lowest finding is the same, the list shows the new one.
+    await f.tamper(`UPDATE audit_events SET outcome = 'denied' WHERE seq = $1`, [seq]);
+    const second = await f.verify(parallel);
+    expect(second).toMatchObject({ ok: false, firstBadSeq: gone });
+    expect(second.findings).toContainEqual({ seq, problem: 'entry_altered' });
+    expect(first.findings).not.toContainEqual({ seq, problem: 'entry_altered' });
+    expect(second.findingsCount).toBeGreaterThanOrEqual(second.findings!.length);
+    expect(second.findingsCount).toBeGreaterThan(first.findingsCount!);
+  });
+
+  it('lists the lowest 100 findings and counts them all: the log read under another key', async () => {
+    // 30 entries is too few to pass the cap: rewrite every entry's MAC, and add 200 more first.
+    for (let i = 0; i < 200; i++)
+      await f.app.transaction((m) =>
+        f.audit.record(m, WARD_OFFICER, { action: 'case.list', resourceType: 'case', provinceCode: '01' }),
+      );
+    await f.tamper(`UPDATE audit_events SET mac = decode(repeat('ab', 32), 'hex')`);
+    const result = await f.verify(parallel);
+    expect(result).toMatchObject({ ok: false, firstBadSeq: 1, findingsCount: ENTRIES + 200 });
+    expect(result.findings).toHaveLength(100);
+    expect(result.findings!.map((x) => x.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+  });
+
   it('a checkpoint edited in the database (its signature no longer verifies)', async () => {
     await f.tamper(
       `UPDATE audit_checkpoints SET document = replace(document, '"seq":${ENTRIES}', '"seq":${ENTRIES - 1}')`,

@@ -10,7 +10,9 @@ import { GENESIS_MAC } from './audit.types';
 /**
  * Recomputes the access-log chain from the first entry and compares it with the stored MACs, the stripe
  * heads and trusted checkpoints (docs/audit.md). It detects an edited, forged (inserted), deleted or moved
- * entry and a deleted tail, whoever did it, and reports the lowest seq that is not as it was written.
+ * entry and a deleted tail, whoever did it, and reports the lowest seq that is not as it was written, with
+ * the first MAX_FINDINGS findings: one tampering found long ago (say, an entry the runtime role inserted at an
+ * old seq) then hides no later one from whoever compares the list.
  *
  * It reads in one REPEATABLE READ snapshot, as one COPY stream in seq order (audit-log-reader.ts); with
  * `parallel`, a large log is first checked in worker threads, one seq range each, in the same snapshot
@@ -45,6 +47,15 @@ export type VerifyProblem =
   /** A checkpoint was signed with another key than the trusted one. */
   | 'checkpoint_foreign_key';
 
+/** A seq not as written, and how. */
+export interface VerifyFinding {
+  seq: number;
+  problem: VerifyProblem;
+}
+
+/** At most this many findings are listed (lowest seq first); `findingsCount` counts them all. */
+export const MAX_FINDINGS = 100;
+
 export interface VerifyResult {
   ok: boolean;
   /** Entries read and checked. */
@@ -52,6 +63,13 @@ export interface VerifyResult {
   /** The lowest seq found not as written (for a deleted entry: its seq, or the first gap after it). */
   firstBadSeq?: number;
   problem?: VerifyProblem;
+  /** The findings of the chain, lowest seq first, MAX_FINDINGS at most (the first is firstBadSeq's). */
+  findings?: VerifyFinding[];
+  /**
+   * How many findings the checks made in all: at least as many as `findings` lists, more past the cap (an entry
+   * that two checks find, its MAC and a head naming it, may count twice).
+   */
+  findingsCount?: number;
   /** The highest seq in the log. */
   lastSeq: number;
   /** Seq of the newest checkpoint the log was compared with. */
@@ -129,7 +147,9 @@ async function verifyInThisThread(
   entries: Readable,
   keys: Pick<PurposeKeys, 'auditChainLinker'>,
   expect: ChainExpectations,
-): Promise<Pick<VerifyResult, 'ok' | 'checked' | 'lastSeq' | 'firstBadSeq' | 'problem'>> {
+): Promise<
+  Pick<VerifyResult, 'ok' | 'checked' | 'lastSeq' | 'firstBadSeq' | 'problem' | 'findings' | 'findingsCount'>
+> {
   // What must be found: each stripe head (same snapshot) and each head of each trusted checkpoint.
   const expected: Expected[] = [
     ...expect.heads.map((h) => expectation(h.stripe, h.seq, h.macHex, 'head')),
@@ -146,10 +166,8 @@ async function verifyInThisThread(
 
   const stripes = new Map<number, StripeState>();
   const gaps: [number, number][] = []; // seq ranges absent from the log, ascending
-  let bad: { seq: number; problem: VerifyProblem } | null = null;
-  const flag = (seq: number, problem: VerifyProblem) => {
-    if (!bad || seq < bad.seq) bad = { seq, problem };
-  };
+  const findings = new Findings();
+  const flag = (seq: number, problem: VerifyProblem) => findings.add(seq, problem);
 
   let checked = 0;
   let lastSeen = 0;
@@ -214,10 +232,43 @@ async function verifyInThisThread(
     if (!headStripes.has(stripe)) flag(state.firstSeq, 'head_mismatch');
   }
 
-  const found = bad as { seq: number; problem: VerifyProblem } | null;
-  return found
-    ? { ok: false, checked, lastSeq: lastSeen, firstBadSeq: found.seq, problem: found.problem }
+  const listed = findings.lowest();
+  return listed.length
+    ? {
+        ok: false,
+        checked,
+        lastSeq: lastSeen,
+        firstBadSeq: listed[0].seq,
+        problem: listed[0].problem,
+        findings: listed,
+        findingsCount: findings.count,
+      }
     : { ok: true, checked, lastSeq: lastSeen };
+}
+
+/**
+ * The findings of one pass: counted all, the lowest MAX_FINDINGS kept (a log read under another key finds every
+ * entry altered: millions, not to be held). A seq flagged twice keeps its first problem, as the lowest-seq
+ * report always did.
+ */
+class Findings {
+  count = 0;
+  private kept: VerifyFinding[] = [];
+
+  add(seq: number, problem: VerifyProblem): void {
+    // One entry found by two checks in a row (its MAC, and a head naming it) is one finding.
+    if (this.kept.at(-1)?.seq === seq) return;
+    this.count++;
+    this.kept.push({ seq, problem });
+    if (this.kept.length >= 4 * MAX_FINDINGS) this.kept = this.lowest();
+  }
+
+  /** The lowest MAX_FINDINGS distinct seqs, ascending. */
+  lowest(): VerifyFinding[] {
+    const bySeq = new Map<number, VerifyFinding>();
+    for (const f of this.kept) if (!bySeq.has(f.seq)) bySeq.set(f.seq, f);
+    return [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(0, MAX_FINDINGS);
+  }
 }
 
 /** Whether `seq` (at most `lastSeen`, the highest seq read so far) is in the log. */

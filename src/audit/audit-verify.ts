@@ -9,8 +9,11 @@ export interface AccessLogVerification extends VerifyResult {
 }
 
 export interface AccessLogVerifyOptions {
-  /** The newest checkpoint of the checkpoint file (parsed JSON, unchecked), or null when there is none. */
-  fileCheckpoint: unknown;
+  /**
+   * The newest checkpoint of each checkpoint file to compare with (parsed JSON, unchecked; null for a file that
+   * has none): this instance's, and a copy kept off the host. The newest that verifies is the one that counts.
+   */
+  fileCheckpoints: readonly unknown[];
   /** Verify checkpoints against this Ed25519 public key instead of the one derived from the master secret. */
   trustedPublicKey?: Uint8Array;
   /** Check a large log in worker threads first (audit-verify-parallel.ts); without it, in this thread. */
@@ -39,7 +42,7 @@ export async function verifyAccessLog(
 ): Promise<AccessLogVerification> {
   const stored = await latestStoredCheckpoint(client);
   const candidates: { source: 'file' | 'database'; value: unknown }[] = [];
-  if (options.fileCheckpoint !== null) candidates.push({ source: 'file', value: options.fileCheckpoint });
+  for (const value of options.fileCheckpoints) if (value !== null) candidates.push({ source: 'file', value });
   if (stored !== null) candidates.push({ source: 'database', value: stored });
 
   let checkpointProblem: VerifyProblem | undefined;
@@ -65,7 +68,11 @@ export async function verifyAccessLog(
           seq: newest.checkpoint.seq,
           at: newest.checkpoint.at,
           keyId: newest.checkpoint.keyId,
-          sources: trusted.filter((t) => t.checkpoint.root === newest.checkpoint.root).map((t) => t.source),
+          sources: [
+            ...new Set(
+              trusted.filter((t) => t.checkpoint.root === newest.checkpoint.root).map((t) => t.source),
+            ),
+          ],
         }
       : null,
   };

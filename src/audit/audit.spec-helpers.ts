@@ -28,10 +28,14 @@ export interface AuditFixture {
   audit: AuditService;
   checkpoints: AuditCheckpointService;
   /**
-   * Verifies the log with the newest checkpoint of the file (as the API and the CLI do); with `parallel`, in
-   * that many worker threads first (connected as the superuser, like the one-thread read).
+   * Verifies the log with the newest checkpoint of the file (as the API and the CLI do), or of the checkpoint
+   * files given; with `parallel`, in that many worker threads first (connected as the superuser, like the
+   * one-thread read).
    */
-  verify(parallel?: Omit<ParallelVerifyOptions, 'connectionString'>): Promise<AccessLogVerification>;
+  verify(
+    parallel?: Omit<ParallelVerifyOptions, 'connectionString'>,
+    fileCheckpoints?: unknown[],
+  ): Promise<AccessLogVerification>;
   /** Runs SQL as the superuser with triggers disabled (session_replication_role = replica): a DBA tampering. */
   tamper(sql: string, params?: unknown[]): Promise<void>;
   close(): Promise<void>;
@@ -57,12 +61,12 @@ export async function givenAuditLog(poolSize = 12): Promise<AuditFixture> {
     dataDir,
     audit: new AuditService(app, crypto.keys, new CommuneProvinces(new AdminUnitsRepository(app))),
     checkpoints,
-    verify: async (parallel) => {
+    verify: async (parallel, fileCheckpoints) => {
       const client = new Client({ connectionString: db.url });
       await client.connect();
       try {
         return await verifyAccessLog(client, crypto.keys, {
-          fileCheckpoint: checkpoints.file.latest(),
+          fileCheckpoints: fileCheckpoints ?? [checkpoints.file.latest()],
           parallel: parallel && { ...parallel, connectionString: db.url },
         });
       } finally {

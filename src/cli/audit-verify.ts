@@ -12,8 +12,8 @@ import { createCryptoServices, cryptoOptionsFrom } from '../crypto';
 
 const USAGE = `Usage: npm run audit:verify [-- --checkpoints <file>] [-- --public-key <base64>]
   Recomputes the access-log chain and compares it with the stripe heads and with the newest signed checkpoint
-  of HAVEN_DATA_DIR/checkpoints/checkpoints.jsonl (or of --checkpoints, e.g. a copy kept on another host) and
-  of the database. Prints the result as JSON; exit code 0 when the log is intact, 1 when it is not, 2 on error.
+  of HAVEN_DATA_DIR/checkpoints/checkpoints.jsonl, of --checkpoints (e.g. a copy kept on another host) and of
+  the database. Prints the result as JSON; exit code 0 when the log is intact, 1 when it is not, 2 on error.
   Uses DATABASE_URL, or the embedded server under HAVEN_DATA_DIR (running or not). A large log is checked in
   HAVEN_AUDIT_VERIFY_WORKERS worker threads (default: half the cores, at most 8; one thread below 4 cores),
   each with its own connection.
@@ -48,9 +48,12 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   assertExistingDataDir(config, { keys: true, database: true });
   const crypto = await createCryptoServices(cryptoOptionsFrom(config, warnOnStderr));
-  const fileCheckpoint = values.checkpoints
-    ? offHostCheckpoint(resolve(values.checkpoints))
-    : new CheckpointFile(checkpointDir(config.dataDir)).latest();
+  // The off-host copy is compared with as well as this host's file, not instead of it: a copy shipped an hour
+  // ago must not stand in for the newer checkpoints here (a tail cut since it was shipped would pass).
+  const fileCheckpoints = [
+    new CheckpointFile(checkpointDir(config.dataDir)).latest(),
+    ...(values.checkpoints ? [offHostCheckpoint(resolve(values.checkpoints))] : []),
+  ];
 
   const { url, stop } = await toolDatabase(config);
   const client = new Client({ connectionString: url, application_name: 'haven-audit-verify' });
@@ -58,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
     await client.connect();
     const started = Date.now();
     const result = await verifyAccessLog(client, crypto.keys, {
-      fileCheckpoint,
+      fileCheckpoints,
       trustedPublicKey,
       parallel: {
         connectionString: url,

@@ -1,3 +1,4 @@
+import { MAX_FINDINGS } from '../audit-verifier';
 import { PageQueryDto } from '../../common/http/page-query.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsUUID, Max, Min } from 'class-validator';
@@ -123,22 +124,39 @@ export class AuditCheckpointSourceView {
   @ApiProperty({ type: [String], enum: ['file', 'database'] }) sources!: string[];
 }
 
+const VERIFY_PROBLEMS = [
+  'entry_altered',
+  'entry_missing',
+  'entry_out_of_order',
+  'tail_truncated',
+  'head_mismatch',
+  'checkpoint_invalid',
+  'checkpoint_foreign_key',
+];
+
+export class AuditVerifyFindingView {
+  @ApiProperty() seq!: number;
+  @ApiProperty({ enum: VERIFY_PROBLEMS }) problem!: string;
+}
+
 export class AuditVerifyView {
   @ApiProperty() ok!: boolean;
   @ApiProperty({ description: 'Entries checked' }) checked!: number;
   @ApiPropertyOptional({ description: 'The lowest seq that is not as written' }) firstBadSeq?: number;
-  @ApiPropertyOptional({
-    enum: [
-      'entry_altered',
-      'entry_missing',
-      'entry_out_of_order',
-      'tail_truncated',
-      'head_mismatch',
-      'checkpoint_invalid',
-      'checkpoint_foreign_key',
-    ],
-  })
+  @ApiPropertyOptional({ enum: VERIFY_PROBLEMS })
   problem?: string;
+  @ApiPropertyOptional({
+    type: [AuditVerifyFindingView],
+    maxItems: MAX_FINDINGS,
+    description:
+      'The chain’s findings, lowest seq first (the first is firstBadSeq’s): a finding known from before hides ' +
+      'no new one from whoever compares the lists',
+  })
+  findings?: AuditVerifyFindingView[];
+  @ApiPropertyOptional({
+    description: 'How many findings the checks made in all (an entry two checks find may count twice)',
+  })
+  findingsCount?: number;
   @ApiProperty() lastSeq!: number;
   @ApiPropertyOptional({ description: 'Seq of the newest checkpoint the log was compared with' })
   checkpointSeq?: number;
