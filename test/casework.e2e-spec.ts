@@ -1747,6 +1747,42 @@ describe('cases, consent and referrals (end to end)', () => {
       for (const e of entries) expect(e.jurisdictions).toContain('01');
     });
 
+    it('a provider’s list showing another province’s case is on record in that case’s province too', async () => {
+      const c = await newCase(); // Hà Nội (01)
+      // An organisation of Hải Phòng (31), named by the consent.
+      const org = await givenOrganization(t, {
+        name: 'Công an thử liên tỉnh (giả định)',
+        sector: 'police',
+        serviceArea: { communeCodes: ['10507'] },
+      });
+      const { token } = await givenSignedIn(t, { role: 'provider', organizationId: org.id });
+      const consentId = await consent(c.id, {
+        organizationId: org.id,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      await refer(c.id, org.id, consentId);
+      const lists = [];
+      for (const url of ['/api/v1/referrals', '/api/v1/cases']) {
+        lists.push(await http().get(url).set('Authorization', `Bearer ${token}`).expect(200));
+      }
+      expect(lists[1].body.items.map((i: { id: string }) => i.id)).toContain(c.id);
+      const ids = lists.map((r) => r.headers['x-request-id'] as string);
+      const entries = await t.app
+        .get(DataSource)
+        .query(`SELECT action, jurisdictions FROM audit_events WHERE request_id = ANY($1) ORDER BY seq`, [
+          ids,
+        ]);
+      expect(entries).toEqual([
+        { action: 'referral.list', jurisdictions: ['01', '31'] },
+        { action: 'case.list', jurisdictions: ['01', '31'] },
+      ]);
+      // Hà Nội's supervisors find them under the case.
+      const seen = await as('supervisor.hanoi').get(`/api/v1/audit/events?caseId=${c.id}`).expect(200);
+      const seenIds = (seen.body.items as { requestId: string }[]).map((i) => i.requestId);
+      expect(seenIds).toEqual(expect.arrayContaining(ids));
+    });
+
     it('a child-protection duty is a legal basis for a child or a survivor of unknown age, not for an adult', async () => {
       const basis = { organizationId: police, categories: ['identity'], legalBasis: 'child_protection_duty' };
       const adult = await newCase();

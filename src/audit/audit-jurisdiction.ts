@@ -54,3 +54,8 @@ export class JurisdictionResolver {
     return [...out].sort();
   }
 }
+
+/** The provinces of the records a list showed, once each: the `subjectProvinces` of its entry. */
+export function provincesOf(rows: readonly { readonly provinceCode: string }[]): string[] {
+  return [...new Set(rows.map((r) => r.provinceCode))];
+}

@@ -21,6 +21,7 @@ import {
   DataKeyService,
   FieldEncryptionService,
 } from '../crypto';
+import { provincesOf } from '../audit/audit-jurisdiction';
 import { AuditService, type Deny } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
@@ -301,6 +302,9 @@ export class CasesService {
         resourceType: 'case',
         fields: ['triage'],
         returnedIds,
+        // In the provinces of the cases shown too (a provider's referred cases may be of another province's
+        // communes): their supervisors see the list reads that showed them.
+        subjectProvinces: provincesOf(items),
         // A list showing a case under the caller's emergency grant is flagged, as a read under it is.
         ...((await this.underGrant(m, p, ability, returnedIds)) ? { reason: 'break_glass' } : {}),
       });

@@ -7,6 +7,7 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import { type CaseCategory, isLiveReferral, type ReferralSubject } from '../authz/subjects';
 import type { AuditEntryInput, AuditFieldCategory } from '../audit/audit.types';
+import { provincesOf } from '../audit/audit-jurisdiction';
 import { AuditService, Deny } from '../audit/audit.service';
 import {
   CASE_OWNER,
@@ -228,6 +229,8 @@ export class ReferralsService {
         resourceType: 'referral',
         fields: ['triage'],
         returnedIds: rows.map((r) => r.id),
+        // In the provinces of the cases shown too: a provider's inbox may hold another province's case.
+        subjectProvinces: provincesOf(rows),
       });
       return { items: rows.map((r) => referralView(r)), total, page, pageSize };
     });
