@@ -429,8 +429,24 @@ describe('concurrent changes', () => {
       .send({ status: 'disabled' })
       .expect(200);
     g.release();
-    expect((await opening).status).toBe(401);
+    const refused = await opening;
+    expect(refused.status).toBe(401);
     expect(await sql(`SELECT 1 FROM break_glass_grants WHERE user_id = $1`, [user.id])).toEqual([]);
+    // On record, in the case's place (the password was right: this was no guess).
+    expect(
+      await sql(
+        `SELECT action, outcome, reason, case_id, province_code FROM audit_events WHERE request_id = $1`,
+        [refused.body.requestId],
+      ),
+    ).toEqual([
+      {
+        action: 'break_glass.open',
+        outcome: 'denied',
+        reason: 'auth.unauthenticated',
+        case_id: caseId,
+        province_code: '01',
+      },
+    ]);
   });
 
   it('an account disabled while its emergency access is being opened: the disabling waits for it and ends it', async () => {

@@ -40,7 +40,8 @@ export class BreakGlassController {
       'with a justification; time-limited, flagged in the access log and reviewed by a supervisor',
     description:
       'The provider authenticates again: `password`, and `totp` (a new authenticator code) when the account ' +
-      'has two-factor.',
+      'has two-factor. A session that ends while the request runs (the account disabled, its password or ' +
+      'two-factor reset) opens nothing: 401.',
   })
   @ApiCreatedResponse({ type: BreakGlassOpened })
   @ApiStepUpResponses()
@@ -49,7 +50,8 @@ export class BreakGlassController {
     type: Problem,
     description:
       'conflict.state: the case is closed or was crypto-shredded; an earlier access to it was found ' +
-      'unjustified; the organisation’s sector changed meanwhile (try again)',
+      'unjustified; the caller’s access to it is still running (open it again once it has ended); the ' +
+      'organisation’s sector changed meanwhile (try again)',
   })
   open(
     @CurrentPrincipal() p: Principal,

@@ -113,14 +113,6 @@ export class BreakGlassService {
       caseId,
     });
     return this.audit.transaction(async (m, deny) => {
-      // The session as checked when the request came, held until the grant commits: an account disabled, reset
-      // or otherwise signed out meanwhile (during the step-up's hashing) opens nothing, and a change waiting for
-      // this grant ends it (UsersService: a change that ends the account's sessions ends its emergency access).
-      const [session] = await m.query<unknown[]>(
-        `SELECT 1 FROM users WHERE id = $1 AND status = 'active' AND token_version = $2 FOR SHARE`,
-        [p.userId, p.tokenVersion],
-      );
-      if (!session) throw new DomainError('auth.unauthenticated');
       /** The sector the caller would open `row` under: null when outside its organisation's area. */
       const sectorFor = async (row: CaseRow | null, lock: boolean): Promise<string | null> =>
         row !== null &&
@@ -137,6 +129,25 @@ export class BreakGlassService {
       // Asked first without a lock: a caller outside the area neither waits for the case's lock nor takes it.
       let row = await this.cases.findById(m, caseId);
       let sector = await sectorFor(row, false);
+      // The session as checked when the request came, held until the grant commits (before the case, as every
+      // path takes an account before what it acts on): an account disabled, reset or otherwise signed out
+      // meanwhile (during the step-up's hashing) opens nothing, and a change waiting for this grant ends it
+      // (UsersService: a change that ends the account's sessions ends its emergency access).
+      const [session] = await m.query<unknown[]>(
+        `SELECT 1 FROM users WHERE id = $1 AND status = 'active' AND token_version = $2 FOR SHARE`,
+        [p.userId, p.tokenVersion],
+      );
+      if (!session) {
+        deny(p, {
+          action: 'break_glass.open',
+          resourceType: 'break_glass',
+          caseId: row ? caseId : undefined,
+          provinceCode: row?.provinceCode ?? null,
+          wardCode: row?.wardCode ?? null,
+          reason: 'auth.unauthenticated',
+        });
+        throw new DomainError('auth.unauthenticated');
+      }
       if (sector !== null) {
         row = await this.cases.findById(m, caseId, [], true);
         sector = await sectorFor(row, true);
