@@ -99,6 +99,7 @@ describe('application (end to end)', () => {
     for (const refused of [
       'nguyenthihoa-0987654321',
       '0987654321',
+      '098765432117640000000', // a phone number and a timestamp: digits are hex, but a number alone is refused
       'HN-2026-000123',
       'e2e-audit-read-0001',
     ]) {

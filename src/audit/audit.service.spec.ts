@@ -527,6 +527,10 @@ describe('AuditService (writer)', () => {
       ['text as the request id', { ...READ, request: { requestId: marker } }],
       ['a plain word as the request id', { ...READ, request: { requestId: 'nguyenthihoa0987654321' } }],
       ['a phone number as the request id', { ...READ, request: { requestId: '0987654321' } }],
+      [
+        'a phone number and a timestamp as the request id',
+        { ...READ, request: { requestId: '098765432117640000000' } },
+      ],
       ['text as the IP address', { ...READ, request: { ip: marker } }],
       ['unknown request metadata', { ...READ, request: { referer: marker } }],
     ];

@@ -21,12 +21,14 @@ type WithId = Request & { id?: string; clientAddress?: string };
 
 /**
  * A caller-supplied request id (X-Request-Id, from a load balancer or a client) is kept only when it looks
- * machine-made: a UUID, or 16 to 64 hexadecimal digits (nginx's `$request_id` has 32). Anything else is replaced
- * by a UUID: no words, so a client cannot put a name or a phone number into the logs and the access log
- * through it. The access log's guard (src/audit/audit-entry.guard.ts) holds entries to the same form.
+ * machine-made: a UUID, or 16 to 64 hexadecimal digits with at least one letter among them (nginx's
+ * `$request_id` has 32; one without a letter, one time in millions, is replaced). Anything else is replaced by a
+ * UUID: no words, and no number alone (a phone number with a timestamp after it), so a client cannot put a name
+ * or a phone number into the logs and the access log through it. The access log's guard
+ * (src/audit/audit-entry.guard.ts) holds entries to the same form.
  */
 export const ACCEPTABLE_REQUEST_ID =
-  /^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{16,64})$/;
+  /^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|(?=[0-9]*[A-Fa-f])[0-9A-Fa-f]{16,64})$/;
 
 export function requestIdOf(req: Request): string {
   return (req as WithId).id ?? 'unknown';
