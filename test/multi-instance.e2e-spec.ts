@@ -457,6 +457,18 @@ describe('two service instances on one database', () => {
     ]);
     expect(cliB.code).toBe(0);
     expect(cliB.result.ok).toBe(true);
+    // Each instance's copy (repeatable), this host's file left out (a replica may be behind it).
+    const copies = await verifyCli(inst.a!.dataDir, masterKey, [
+      '--checkpoints',
+      join(inst.b!.dataDir, 'checkpoints', 'checkpoints.jsonl'),
+      '--checkpoints',
+      join(inst.a!.dataDir, 'checkpoints', 'checkpoints.jsonl'),
+      '--no-local-checkpoints',
+    ]);
+    expect(copies.code).toBe(0);
+    expect(copies.result.ok).toBe(true);
+    expect(copies.result.checkpoint?.sources).toEqual(expect.not.arrayContaining(['file']));
+    expect(copies.result.checkpoint?.sources).toContain('offhost');
     // An off-host copy named but not there (a mount that failed, a mistyped path), or empty: an error (2), not
     // an "ok" from the database's own checkpoints alone.
     const empty = join(inst.a!.dataDir, 'empty-checkpoints.jsonl');

@@ -248,7 +248,7 @@ export class AuditQueryService {
     try {
       const client = (await runner.connect()) as SqlClient;
       result = await verifyAccessLog(client, this.keys, {
-        fileCheckpoints: [this.checkpoints.file.latest()],
+        fileCheckpoint: this.checkpoints.file.latest(),
         // Workers connect as this pool does: the same database, the same (application) role.
         parallel: {
           connectionString: (this.dataSource.options as { url: string }).url,

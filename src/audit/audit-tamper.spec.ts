@@ -260,17 +260,29 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
     await f.tamper(`DELETE FROM audit_events WHERE seq > ${ENTRIES}`);
     await rewindHeads();
     await f.tamper(`DELETE FROM audit_checkpoints`);
-    // The shipped copy alone knows nothing of the cut; with this host's file, whichever comes first, it shows.
-    expect(await f.verify(parallel, [shipped])).toMatchObject({ ok: true });
-    for (const files of [
-      [shipped, f.checkpoints.file.latest()],
-      [f.checkpoints.file.latest(), shipped],
-    ]) {
-      expect(await f.verify(parallel, files)).toMatchObject({
+    // The shipped copy alone knows nothing of the cut; with this host's file too, it shows.
+    expect(await f.verify(parallel, { offHost: [shipped] })).toMatchObject({
+      ok: true,
+      checkpoint: { seq: ENTRIES, sources: ['offhost'] },
+    });
+    expect(await f.verify(parallel, { file: f.checkpoints.file.latest(), offHost: [shipped] })).toMatchObject(
+      {
         ok: false,
         firstBadSeq: ENTRIES + 1,
         problem: 'tail_truncated',
         checkpoint: { seq: ENTRIES + 5, sources: ['file'] },
+      },
+    );
+    // So does a newer off-host copy (each instance's), whatever order they come in.
+    for (const offHost of [
+      [shipped, f.checkpoints.file.latest()],
+      [f.checkpoints.file.latest(), shipped],
+    ]) {
+      expect(await f.verify(parallel, { offHost })).toMatchObject({
+        ok: false,
+        firstBadSeq: ENTRIES + 1,
+        problem: 'tail_truncated',
+        checkpoint: { seq: ENTRIES + 5, sources: ['offhost'] },
       });
     }
   });

@@ -83,7 +83,7 @@ describe('access-log verification in worker threads', () => {
     await client.connect();
     try {
       return await verifyAccessLog(client, f.crypto.keys, {
-        fileCheckpoints: [f.checkpoints.file.latest()],
+        fileCheckpoint: f.checkpoints.file.latest(),
         parallel: { ...PARALLEL, connectionString: workersUrl, onWorkerFailure },
       });
     } finally {

@@ -5,15 +5,20 @@ import type { ParallelVerifyOptions } from './audit-verify-parallel';
 
 export interface AccessLogVerification extends VerifyResult {
   /** The newest authentic checkpoint the log was compared with, and where it was found. */
-  checkpoint: { seq: number; at: string; keyId: string; sources: ('file' | 'database')[] } | null;
+  checkpoint: { seq: number; at: string; keyId: string; sources: CheckpointSource[] } | null;
 }
+
+/** Where a checkpoint came from: this host's file, a copy kept off the host (the CLI), the database's table. */
+export type CheckpointSource = 'file' | 'offhost' | 'database';
 
 export interface AccessLogVerifyOptions {
   /**
-   * The newest checkpoint of each checkpoint file to compare with (parsed JSON, unchecked; null for a file that
-   * has none): this instance's, and a copy kept off the host. The newest that verifies is the one that counts.
+   * The newest checkpoint of this instance's checkpoint file (parsed JSON, unchecked), or null when there is none
+   * (or it is left out: a replica behind this host's newest checkpoint would look cut).
    */
-  fileCheckpoints: readonly unknown[];
+  fileCheckpoint: unknown;
+  /** The newest checkpoint of each off-host copy given (`audit:verify --checkpoints`). */
+  offHostCheckpoints?: readonly unknown[];
   /** Verify checkpoints against this Ed25519 public key instead of the one derived from the master secret. */
   trustedPublicKey?: Uint8Array;
   /** Check a large log in worker threads first (audit-verify-parallel.ts); without it, in this thread. */
@@ -41,12 +46,15 @@ export async function verifyAccessLog(
   options: AccessLogVerifyOptions,
 ): Promise<AccessLogVerification> {
   const stored = await latestStoredCheckpoint(client);
-  const candidates: { source: 'file' | 'database'; value: unknown }[] = [];
-  for (const value of options.fileCheckpoints) if (value !== null) candidates.push({ source: 'file', value });
+  // Every one that verifies is compared with, the newest counting: a copy shipped an hour ago does not stand in
+  // for this host's newer checkpoints.
+  const candidates: { source: CheckpointSource; value: unknown }[] = [];
+  if (options.fileCheckpoint !== null) candidates.push({ source: 'file', value: options.fileCheckpoint });
+  for (const value of options.offHostCheckpoints ?? []) candidates.push({ source: 'offhost', value });
   if (stored !== null) candidates.push({ source: 'database', value: stored });
 
   let checkpointProblem: VerifyProblem | undefined;
-  const trusted: { source: 'file' | 'database'; checkpoint: Checkpoint }[] = [];
+  const trusted: { source: CheckpointSource; checkpoint: Checkpoint }[] = [];
   for (const c of candidates) {
     const check: CheckpointCheck = checkCheckpoint(keys, c.value, options.trustedPublicKey);
     if (check === 'ok') trusted.push({ source: c.source, checkpoint: c.value as Checkpoint });

@@ -28,13 +28,13 @@ export interface AuditFixture {
   audit: AuditService;
   checkpoints: AuditCheckpointService;
   /**
-   * Verifies the log with the newest checkpoint of the file (as the API and the CLI do), or of the checkpoint
-   * files given; with `parallel`, in that many worker threads first (connected as the superuser, like the
-   * one-thread read).
+   * Verifies the log with the newest checkpoint of the file (as the API and the CLI do), or with the file and
+   * off-host checkpoints given instead; with `parallel`, in that many worker threads first (connected as the
+   * superuser, like the one-thread read).
    */
   verify(
     parallel?: Omit<ParallelVerifyOptions, 'connectionString'>,
-    fileCheckpoints?: unknown[],
+    given?: { file?: unknown; offHost?: unknown[] },
   ): Promise<AccessLogVerification>;
   /** Runs SQL as the superuser with triggers disabled (session_replication_role = replica): a DBA tampering. */
   tamper(sql: string, params?: unknown[]): Promise<void>;
@@ -61,12 +61,13 @@ export async function givenAuditLog(poolSize = 12): Promise<AuditFixture> {
     dataDir,
     audit: new AuditService(app, crypto.keys, new CommuneProvinces(new AdminUnitsRepository(app))),
     checkpoints,
-    verify: async (parallel, fileCheckpoints) => {
+    verify: async (parallel, given) => {
       const client = new Client({ connectionString: db.url });
       await client.connect();
       try {
         return await verifyAccessLog(client, crypto.keys, {
-          fileCheckpoints: fileCheckpoints ?? [checkpoints.file.latest()],
+          fileCheckpoint: given ? (given.file ?? null) : checkpoints.file.latest(),
+          offHostCheckpoints: given?.offHost,
           parallel: parallel && { ...parallel, connectionString: db.url },
         });
       } finally {

@@ -10,13 +10,17 @@ import { assertExistingDataDir, toolDatabase, warnOnStderr } from './data-dir';
 import { loadConfig } from '../config/config';
 import { createCryptoServices, cryptoOptionsFrom } from '../crypto';
 
-const USAGE = `Usage: npm run audit:verify [-- --checkpoints <file>] [-- --public-key <base64>]
+const USAGE = `Usage: npm run audit:verify [-- --checkpoints <file> ...] [-- --public-key <base64>]
   Recomputes the access-log chain and compares it with the stripe heads and with the newest signed checkpoint
-  of HAVEN_DATA_DIR/checkpoints/checkpoints.jsonl, of --checkpoints (e.g. a copy kept on another host) and of
-  the database. Prints the result as JSON; exit code 0 when the log is intact, 1 when it is not, 2 on error.
+  that verifies, of HAVEN_DATA_DIR/checkpoints/checkpoints.jsonl, of each --checkpoints file (a copy kept on
+  another host; give one per instance) and of the database. Prints the result as JSON; exit code 0 when the log
+  is intact, 1 when it is not, 2 on error.
   Uses DATABASE_URL, or the embedded server under HAVEN_DATA_DIR (running or not). A large log is checked in
   HAVEN_AUDIT_VERIFY_WORKERS worker threads (default: half the cores, at most 8; one thread below 4 cores),
   each with its own connection.
+  --checkpoints <file>  an off-host copy of an instance's checkpoint file (repeatable); it must hold one.
+  --no-local-checkpoints  leave this host's checkpoint file out: on an instance's host, against a replica that
+                may be behind that instance's newest checkpoint (which would look like a cut tail).
   --public-key  verify checkpoints against this Ed25519 key (base64) instead of the one derived from the keys.
   --workers <n>  worker threads (instead of HAVEN_AUDIT_VERIFY_WORKERS); 1: one thread.
   --min-entries-per-worker <n>  fewer workers below this many entries each (default 100000).
@@ -26,7 +30,8 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      checkpoints: { type: 'string' },
+      checkpoints: { type: 'string', multiple: true },
+      'no-local-checkpoints': { type: 'boolean' },
       'public-key': { type: 'string' },
       workers: { type: 'string' },
       'min-entries-per-worker': { type: 'string' },
@@ -48,12 +53,12 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   assertExistingDataDir(config, { keys: true, database: true });
   const crypto = await createCryptoServices(cryptoOptionsFrom(config, warnOnStderr));
-  // The off-host copy is compared with as well as this host's file, not instead of it: a copy shipped an hour
-  // ago must not stand in for the newer checkpoints here (a tail cut since it was shipped would pass).
-  const fileCheckpoints = [
-    new CheckpointFile(checkpointDir(config.dataDir)).latest(),
-    ...(values.checkpoints ? [offHostCheckpoint(resolve(values.checkpoints))] : []),
-  ];
+  // The off-host copies are compared with as well as this host's file, not instead of it: a copy shipped an
+  // hour ago must not stand in for the newer checkpoints here (a tail cut since it was shipped would pass).
+  const fileCheckpoint = values['no-local-checkpoints']
+    ? null
+    : new CheckpointFile(checkpointDir(config.dataDir)).latest();
+  const offHostCheckpoints = (values.checkpoints ?? []).map((path) => offHostCheckpoint(resolve(path)));
 
   const { url, stop } = await toolDatabase(config);
   const client = new Client({ connectionString: url, application_name: 'haven-audit-verify' });
@@ -61,7 +66,8 @@ async function main(argv: string[]): Promise<number> {
     await client.connect();
     const started = Date.now();
     const result = await verifyAccessLog(client, crypto.keys, {
-      fileCheckpoints,
+      fileCheckpoint,
+      offHostCheckpoints,
       trustedPublicKey,
       parallel: {
         connectionString: url,
