@@ -9,14 +9,17 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * as the newest checkpoint. A head moved within the sequence's range by someone other than the service names an
  * entry that is not there, which verification reports; the next entry on the stripe moves it on.
  *
- * The sequence is named with its schema, so that no object of the session stands in for it. Read on every entry
- * the service writes: one look at the sequence's single row.
+ * The sequence is named with its schema, so that no object of the session stands in for it, and read with
+ * pg_sequence_last_value() (null before its first value is handed out), an expression the trigger evaluates
+ * without a query of its own: it runs on every entry the service writes.
  */
 export class ChainHeadsWithinSequence1764000002900 implements MigrationInterface {
   name = 'ChainHeadsWithinSequence1764000002900';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(headGuard(`OR NEW.last_seq > (SELECT s.last_value FROM public.audit_events_seq s)`));
+    await q.query(
+      headGuard(`OR NEW.last_seq > coalesce(pg_sequence_last_value('public.audit_events_seq'), 0)`),
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {
