@@ -783,6 +783,18 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       expect(res.body.detail).toMatch(/changed meanwhile/);
       await login({ username: 'ward.meanwhile', password: 'orchid-reset-lantern-44' }).expect(200);
       await login({ username: 'ward.meanwhile', password: 'copper-river-lantern-19' }).expect(401);
+      // The session ended meanwhile (an administrator reset the account's two-factor, which ends them all):
+      // refused as signed out, and the password stays.
+      const token = await signIn('orchid-reset-lantern-44');
+      jest.spyOn(hasher, 'hash').mockImplementationOnce(async (given) => {
+        await db.query(`UPDATE users SET token_version = token_version + 1 WHERE id = $1`, [u.id]);
+        return hash(given);
+      });
+      await changePassword(token, {
+        currentPassword: 'orchid-reset-lantern-44',
+        newPassword: 'copper-river-lantern-19',
+      }).expect(401);
+      await login({ username: 'ward.meanwhile', password: 'orchid-reset-lantern-44' }).expect(200);
     } finally {
       jest.restoreAllMocks();
     }
@@ -872,7 +884,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(JSON.stringify([weak.body, same.body, wrong.body])).not.toMatch(
       /ZZMARKER|password1234|amber-harbor/,
     );
-    // Four more wrong guesses lock the account (5 failures, as for sign-in): the session cannot guess on.
+    // Four more wrong guesses lock the user's step-ups (5 failures, as for sign-in): the session cannot guess on.
     for (let i = 0; i < 4; i++) {
       await changePassword(token, {
         currentPassword: `wrong-guess-${i}`,
@@ -884,8 +896,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       newPassword: 'amber-harbor-violet-31',
     }).expect(429);
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
-    await login({ username: 'ward.guesser', password: TEST_PASSWORD }).expect(429);
-    // Nothing changed: the password is the old one (checked in the database, the sign-in being locked).
+    // Nothing changed: the password is the old one.
     expect(await account()).toEqual([before]);
     await http().get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(200);
     const entries = (await entriesAbout(u.id)).slice(1); // after its creation
@@ -897,6 +908,24 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     ]);
     expect(new Set(entries.map((e) => e.actor_id))).toEqual(new Set([u.id]));
     expect(t.logs.join('')).not.toMatch(/ZZMARKER|amber-harbor|wrong-guess/);
+    // A stolen token's guesses lock its step-ups, not its owner's sign-in.
+    await login({ username: 'ward.guesser', password: TEST_PASSWORD }).expect(200);
+  });
+
+  it('a stranger’s wrong sign-ins lock the account’s sign-in, not its signed-in user’s step-up', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'ward.targeted' });
+    const token = (await login({ username: 'ward.targeted', password: TEST_PASSWORD }).expect(200)).body
+      .accessToken as string;
+    // Anyone who knows the username (a predictable one) locks its sign-in.
+    for (let i = 0; i < 5; i++)
+      await login({ username: 'ward.targeted', password: `guess-${i}` }).expect(401);
+    await login({ username: 'ward.targeted', password: TEST_PASSWORD }).expect(429);
+    // The user, signed in, still steps up: here to change the password (as a provider would to open emergency
+    // access).
+    await changePassword(token, {
+      currentPassword: TEST_PASSWORD,
+      newPassword: 'indigo-harbor-lantern-62',
+    }).expect(204);
   });
 
   it('with two-factor, a step-up needs a new authenticator code as well as the password: missing (not counted), reused or wrong (counted) are refused', async () => {

@@ -12,6 +12,7 @@ import {
   givenDemoUnits,
   givenOrganization,
   givenSignedIn,
+  givenTotp,
   givenUser,
 } from './support/identity';
 import { held } from './support/gate';
@@ -548,12 +549,43 @@ describe('directory and account administration (end to end)', () => {
       expect(res.body.code).toBe('conflict.state');
     });
 
-    it('resetting two-factor makes the user set it up again', async () => {
+    it('resetting two-factor makes the user set it up again, with a new password to change at first sign-in', async () => {
       const u = await givenUser(t, { role: 'ward_officer' });
-      const res = await as(admin)
+      await givenTotp(t, u.id);
+      // Not alone: whoever has the old password could sign in and set up their own authenticator first.
+      const alone = await as(admin)
         .patch(`/api/v1/users/${u.id}`, { resetTotp: true, wardCodes: ['00136'] })
+        .set('Accept-Language', 'vi')
+        .expect(400);
+      expect(alone.body.errors).toEqual([
+        expect.objectContaining({
+          field: 'password',
+          code: 'isDefined',
+          message: expect.stringMatching(/bắt buộc/),
+        }),
+      ]);
+      expect((await as(admin).get(`/api/v1/users/${u.id}`).expect(200)).body).toMatchObject({
+        totpEnabled: true,
+        wardCodes: ['00145'],
+      });
+      const res = await as(admin)
+        .patch(`/api/v1/users/${u.id}`, {
+          resetTotp: true,
+          password: 'granite-reset-lantern-37',
+          wardCodes: ['00136'],
+        })
         .expect(200);
       expect(res.body).toMatchObject({ totpEnabled: false, wardCodes: ['00136'] });
+      // The old password opens nothing; the new one must be changed first.
+      await http()
+        .post('/api/v1/auth/login')
+        .send({ username: u.username, password: u.password })
+        .expect(401);
+      const signedIn = await http()
+        .post('/api/v1/auth/login')
+        .send({ username: u.username, password: 'granite-reset-lantern-37' })
+        .expect(200);
+      expect(signedIn.body.passwordChangeRequired).toBe(true);
     });
 
     it('nobody but an admin reaches the account endpoints: 403 for collections, 404 for records', async () => {

@@ -204,7 +204,11 @@ export class AuthService {
           where: { id: user.id },
           lock: { mode: 'for_no_key_update' },
         });
-        if (!now || now.status !== 'active') throw new DomainError('auth.unauthenticated');
+        // The session ended meanwhile (the account disabled, its password or two-factor reset by an administrator,
+        // all of which end every session): no change on its word.
+        if (!now || now.status !== 'active' || now.tokenVersion !== p.tokenVersion) {
+          throw new DomainError('auth.unauthenticated');
+        }
         // Changed meanwhile (another change, an admin reset): the password given may not be current any more.
         // A hash renewed for the same password (a sign-in's rehash under new parameters) is no change: the
         // password given still opens it (checked again only then, holding the row).

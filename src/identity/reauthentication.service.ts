@@ -24,8 +24,10 @@ export interface StepUp {
  * 3.7.1): the signed-in user authenticates again as at sign-in — the password, and a fresh code from the
  * authenticator app when the account has two-factor — to change the password, to crypto-shred a case, to open
  * emergency access. A stolen access token alone is then not enough for them, nor a token and a phished
- * password, and a wrong password or code counts as a failed sign-in of the account and of the address (the same
- * lock), so the token cannot be used to guess either faster than the sign-in allows.
+ * password, and a wrong password or code counts as a failed attempt of the user's step-ups and of the address
+ * (the sign-in's limits and lock), so the token cannot be used to guess either faster than the sign-in allows.
+ * The user's step-ups are counted apart from the account's sign-ins (LoginThrottleService.reauthKeysFor): a
+ * stranger's wrong sign-ins do not keep a signed-in provider from opening emergency access.
  */
 @Injectable()
 export class ReauthenticationService {
@@ -54,7 +56,7 @@ export class ReauthenticationService {
   async confirm(p: Principal, given: StepUp, refused: AuditEntryInput): Promise<User> {
     const user = await this.users.findById(p.userId);
     if (!user || user.status !== 'active') throw new DomainError('auth.unauthenticated');
-    const keys = this.throttle.keysFor(user.username, p.request?.ip ?? '');
+    const keys = this.throttle.reauthKeysFor(user.id, p.request?.ip ?? '');
     const refuse = async (e: DomainError): Promise<never> => {
       await this.audit.recordDenied(p, { ...refused, ...(await this.placeOf(refused)), reason: e.code });
       throw e;

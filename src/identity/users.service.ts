@@ -232,6 +232,21 @@ export class UsersService {
       if (!user || !ability.can('update', subjectOf(user))) throw new DomainError('resource.not_found');
       // The account's id as stored, whatever the letter case of the one in the path.
       if ((passwordHash !== undefined || dto.resetTotp) && user.id === caller.userId) throw OWN_CREDENTIALS();
+      // Two-factor is reset with the password: whoever has the old password (phished, say: two-factor was what
+      // stopped them) would otherwise sign in and set up their own authenticator before the user does. The new
+      // one reaches the user from the administrator, and is changed at first sign-in.
+      if (dto.resetTotp && passwordHash === undefined) {
+        throw new DomainError('request.validation', undefined, [
+          {
+            field: 'password',
+            code: 'isDefined',
+            message: {
+              en: 'is required with resetTotp: a new password, which the user changes at first sign-in',
+              vi: 'là bắt buộc khi đặt lại xác thực hai yếu tố: một mật khẩu mới, người dùng đổi khi đăng nhập lần đầu',
+            },
+          },
+        ]);
+      }
       if (dto.status === 'disabled' && user.id === caller.userId) {
         throw new DomainError('conflict.state', {
           en: 'You cannot disable your own account.',

@@ -98,7 +98,9 @@ export class UpdateUserDto {
 
   @ApiPropertyOptional({
     enum: [true],
-    description: 'true (only): remove two-factor authentication so the user sets it up again',
+    description:
+      'true (only): remove two-factor authentication so the user sets it up again; only with a new `password` ' +
+      '(whoever had the old one could otherwise set up their own authenticator first)',
   })
   @IsOptionalNotNull()
   @Equals(true)
