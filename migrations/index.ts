@@ -27,6 +27,7 @@ import { AccessLogReturnedIds1764000002600 } from './1764000002600-AccessLogRetu
 import { OrganizationNameKey1764000002700 } from './1764000002700-OrganizationNameKey';
 import { ReferralReportCases1764000002800 } from './1764000002800-ReferralReportCases';
 import { ChainHeadsWithinSequence1764000002900 } from './1764000002900-ChainHeadsWithinSequence';
+import { TotpFailures1764000003000 } from './1764000003000-TotpFailures';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -62,4 +63,5 @@ export const MIGRATIONS = [
   OrganizationNameKey1764000002700,
   ReferralReportCases1764000002800,
   ChainHeadsWithinSequence1764000002900,
+  TotpFailures1764000003000,
 ];

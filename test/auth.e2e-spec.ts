@@ -540,6 +540,49 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await login({ username: 'ward.optin', password: TEST_PASSWORD, totp: await codeFor(secret) }).expect(200);
   });
 
+  it('ten wrong authenticator codes in a row lock the account’s two-factor until an administrator resets it', async () => {
+    const {
+      user: w,
+      token,
+      secret,
+    } = await givenSignedInWithTotp(t, { role: 'ward_officer', username: 'ward.codeguess' });
+    const db = t.app.get(DataSource);
+    // Nine wrong codes already, over days (the sign-in throttle's window lets four through every 15 minutes).
+    await db.query(`UPDATE users SET totp_failures = 9 WHERE id = $1`, [w.id]);
+    const right = await codeFor(secret);
+    const wrong = right === '000000' ? '111111' : '000000';
+    await login({ username: 'ward.codeguess', password: TEST_PASSWORD, totp: wrong }).expect(401);
+    // The tenth in a row: even the right code is refused now, and says why.
+    const locked = await login({ username: 'ward.codeguess', password: TEST_PASSWORD, totp: right })
+      .set('Accept-Language', 'vi')
+      .expect(403);
+    expect(locked.body.code).toBe('auth.totp_locked');
+    expect(locked.body.title).toMatch(/quản trị viên/);
+    const [entry] = await db.query(`SELECT outcome, reason FROM audit_events WHERE request_id = $1`, [
+      locked.body.requestId,
+    ]);
+    expect(entry).toEqual({ outcome: 'denied', reason: 'auth.totp_locked' });
+    // A session of the account steps up no more either (here: to change the password), on record alike.
+    const stepUp = await changePassword(token, {
+      currentPassword: TEST_PASSWORD,
+      newPassword: 'quartz-harbor-lantern-48',
+      totp: await codeFor(secret, 30),
+    }).expect(403);
+    expect(stepUp.body.code).toBe('auth.totp_locked');
+    expect(
+      (await db.query(`SELECT reason FROM audit_events WHERE request_id = $1`, [stepUp.body.requestId]))[0],
+    ).toEqual({ reason: 'auth.totp_locked' });
+    // An administrator resets its two-factor, with a new password: it signs in (and sets both up again).
+    await givenPasswordReset(t, w.id, 'basalt-reset-lantern-27', { resetTotp: true });
+    const again = await login({ username: 'ward.codeguess', password: 'basalt-reset-lantern-27' }).expect(
+      200,
+    );
+    expect(again.body.passwordChangeRequired).toBe(true);
+    expect((await db.query(`SELECT totp_failures FROM users WHERE id = $1`, [w.id]))[0].totp_failures).toBe(
+      0,
+    );
+  });
+
   it('disabling a user cuts off the tokens already issued and refuses sign-in with the same 401', async () => {
     const admin = await givenUser(t, { role: 'admin', username: 'admin.disabler' });
     const secret = await givenTotp(t, admin.id);

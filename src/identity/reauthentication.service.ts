@@ -9,7 +9,7 @@ import { DomainError } from '../common/errors/domain-error';
 import { LOGGER } from '../common/logging/logger.module';
 import { PasswordHasher } from '../crypto/password-hasher';
 import { LoginThrottleService } from './login-throttle.service';
-import { TotpService } from './totp.service';
+import { lockedCodesOnRecord, TotpService } from './totp.service';
 import type { User } from './user.entity';
 import { UsersRepository } from './users.repository';
 
@@ -68,7 +68,10 @@ export class ReauthenticationService {
     if (lock.seconds > 0)
       return refuse(new DomainError('auth.throttled', undefined, undefined, lock.seconds));
     const passwordRight = (await this.hasher.verify(user.passwordHash, given.password)).valid;
-    if (!passwordRight || (needsCode && !(await this.totp.check(user, given.totp!)))) {
+    const codeRight =
+      passwordRight &&
+      (!needsCode || (await lockedCodesOnRecord(() => this.totp.check(user, given.totp!), refuse)));
+    if (!codeRight) {
       const locked = await this.throttle.recordFailure(keys);
       // No password, code, username or address in the log.
       this.logger.info({ event: 'auth.reauthentication_failed', userId: user.id, locked }, 'step-up refused');

@@ -5,7 +5,7 @@ import { clearOfTotpStepEnd } from '../../test/support/totp-step';
 import { loadConfig } from '../config/config';
 import { createCryptoServices } from '../crypto';
 import { TotpSecretCipher } from './totp-secret.cipher';
-import { TotpService } from './totp.service';
+import { MAX_TOTP_FAILURES, TotpService } from './totp.service';
 import { User } from './user.entity';
 
 describe('TotpService', () => {
@@ -58,6 +58,35 @@ describe('TotpService', () => {
     expect(await totp.check(await load(user.id), await generate({ secret, epoch: at(-30) }))).toBe(false); // older
     expect(await totp.check(await load(user.id), await generate({ secret, epoch: at(30) }))).toBe(true);
     expect(await totp.check(await load(user.id), '12345')).toBe(false);
+  });
+
+  it('ten wrong codes in a row lock the account’s codes: then even the right one is refused, unchecked', async () => {
+    const user = await givenUser();
+    const { secret } = await totp.enroll(user);
+    await clearOfTotpStepEnd();
+    await totp.activate(await load(user.id), await generate({ secret, epoch: at(-30) }));
+    const right = await generate({ secret, epoch: at(0) });
+    const wrong = right === '000000' ? '111111' : '000000';
+    // Nine wrong, then the right one: the count starts again.
+    for (let i = 0; i < 9; i++) expect(await totp.check(await load(user.id), wrong)).toBe(false);
+    expect(await totp.check(await load(user.id), right)).toBe(true);
+    expect((await load(user.id)).totpFailures).toBe(0);
+    // Ten wrong in a row (a malformed one counts too): the eleventh is not checked, right or wrong.
+    for (let i = 0; i < 9; i++) expect(await totp.check(await load(user.id), wrong)).toBe(false);
+    expect(await totp.check(await load(user.id), '12345')).toBe(false);
+    const next = await generate({ secret, epoch: at(30) });
+    await expect(totp.check(await load(user.id), next)).rejects.toMatchObject({ code: 'auth.totp_locked' });
+    expect((await load(user.id)).totpFailures).toBe(MAX_TOTP_FAILURES);
+    // Many at once pass no further than the limit (each is counted before it is checked).
+    await dataSource.query(`UPDATE users SET totp_failures = $2 WHERE id = $1`, [
+      user.id,
+      MAX_TOTP_FAILURES - 2,
+    ]);
+    const burst = await Promise.allSettled(
+      Array.from({ length: 8 }, async () => totp.check(await load(user.id), wrong)),
+    );
+    expect(burst.filter((b) => b.status === 'fulfilled')).toHaveLength(2);
+    expect((await load(user.id)).totpFailures).toBe(MAX_TOTP_FAILURES);
   });
 
   it('two enrolments of one account at once both succeed, one data key made, one of the two secrets pending (a double click)', async () => {

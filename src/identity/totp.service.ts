@@ -22,6 +22,13 @@ export interface TotpEnrollment {
  * Enrolment stores a pending secret, activated by a first valid code; a code is never accepted twice (the
  * last accepted time step is kept and compared atomically).
  */
+/**
+ * Wrong authenticator codes in a row after which an account's codes are no longer checked (NIST SP 800-63B
+ * allows at most 100): a guesser who has the password gets ten tries at a one-in-a-few-hundred-thousand code,
+ * a user who mistypes gets room to.
+ */
+export const MAX_TOTP_FAILURES = 10;
+
 @Injectable()
 export class TotpService {
   constructor(
@@ -80,7 +87,7 @@ export class TotpService {
         await manager.query(
           `UPDATE users
             SET totp_secret = $2, totp_enabled_at = now(), totp_pending_secret = NULL, totp_last_step = $3,
-                token_version = token_version + 1, updated_at = now()
+                totp_failures = 0, token_version = token_version + 1, updated_at = now()
           WHERE id = $1 AND totp_enabled_at IS NULL
           RETURNING id`,
           [user.id, sealed, step],
@@ -95,9 +102,20 @@ export class TotpService {
   /**
    * Checks a code against the user's active secret and consumes its time step: a code accepted once (at
    * sign-in or at a step-up) is never accepted again, so a step-up right after a sign-in waits for the next one.
+   * Each code is counted as wrong before it is checked (so a burst cannot pass the limit), and a right one sets
+   * the count back to zero: past MAX_TOTP_FAILURES wrong codes in a row, throws `auth.totp_locked` without
+   * checking, until an administrator resets the account's two-factor.
    */
   async check(user: User, code: string): Promise<boolean> {
-    if (!user.totpSecret || !/^\d{6}$/.test(code)) return false;
+    if (!user.totpSecret) return false;
+    const counted = returnedRows(
+      await this.dataSource.query(
+        `UPDATE users SET totp_failures = totp_failures + 1 WHERE id = $1 AND totp_failures < $2 RETURNING id`,
+        [user.id, MAX_TOTP_FAILURES],
+      ),
+    );
+    if (counted.length === 0) throw new DomainError('auth.totp_locked');
+    if (!/^\d{6}$/.test(code)) return false;
     const secret = await this.cipher.open(user.id, 'totp_secret', user.totpSecret);
     const step = await matchingStep(
       secret,
@@ -108,7 +126,7 @@ export class TotpService {
     // Two sign-ins racing with the same code: only one moves the step forward.
     const rows = returnedRows(
       await this.dataSource.query(
-        `UPDATE users SET totp_last_step = $2
+        `UPDATE users SET totp_last_step = $2, totp_failures = 0
         WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)
         RETURNING id`,
         [user.id, step],
@@ -140,5 +158,21 @@ export function assertTotpNotEnabled(user: Pick<User, 'totpEnabledAt'>): void {
       en: 'Two-factor authentication is already set up; an administrator can reset it.',
       vi: 'Xác thực hai lớp đã được thiết lập; quản trị viên có thể đặt lại.',
     });
+  }
+}
+
+/**
+ * `check`'s answer; when it refuses because of too many wrong codes in a row (`auth.totp_locked`), runs
+ * `onLocked` (the refusal on record) first and throws that refusal on.
+ */
+export async function lockedCodesOnRecord(
+  check: () => boolean | Promise<boolean>,
+  onLocked: (e: DomainError) => Promise<unknown>,
+): Promise<boolean> {
+  try {
+    return await check();
+  } catch (e) {
+    if (e instanceof DomainError && e.code === 'auth.totp_locked') await onLocked(e);
+    throw e;
   }
 }

@@ -54,6 +54,10 @@ export class User {
   @Column({ name: 'totp_last_step', type: 'bigint', nullable: true })
   totpLastStep!: string | null;
 
+  /** Wrong authenticator codes in a row (TotpService.check): past MAX_TOTP_FAILURES, none is checked. */
+  @Column({ name: 'totp_failures', type: 'integer', default: 0 })
+  totpFailures!: number;
+
   /**
    * An administrator set the password (creation, reset): the account must choose its own before anything
    * else (POST /auth/password); cleared by that change.

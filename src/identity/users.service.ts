@@ -285,6 +285,7 @@ export class UsersService {
           totpPendingSecret: null,
           totpEnabledAt: null,
           totpLastStep: null,
+          totpFailures: 0,
         });
         made.push('user.totp_reset');
       }

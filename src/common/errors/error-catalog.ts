@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'auth.invalid_credentials'
   | 'auth.totp_required'
   | 'auth.totp_invalid'
+  | 'auth.totp_locked'
   | 'auth.totp_enrollment_required'
   | 'auth.reauthentication_failed'
   | 'auth.reauthentication_code_required'
@@ -95,6 +96,13 @@ export const ERROR_CATALOG: Record<ErrorCode, ErrorCatalogEntry> = {
   'auth.totp_invalid': {
     status: 422,
     title: { en: 'The authenticator code is not valid', vi: 'Mã xác thực không hợp lệ' },
+  },
+  'auth.totp_locked': {
+    status: 403,
+    title: {
+      en: 'Too many wrong authenticator codes in a row: ask an administrator to reset your password and two-factor authentication',
+      vi: 'Nhập sai mã xác thực quá nhiều lần liên tiếp: hãy đề nghị quản trị viên đặt lại mật khẩu và xác thực hai lớp của bạn',
+    },
   },
   'auth.totp_enrollment_required': {
     status: 403,
