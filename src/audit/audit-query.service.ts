@@ -67,8 +67,11 @@ const HOUR_WINDOWS = `(VALUES (${HALF_HOUR}), (${HALF_HOUR} - interval '30 minut
 
 /** SQL over `e`: a refused sign-in of a known account whose password was wrong (not its authenticator code). */
 const WRONG_PASSWORD = `(e.reason IN (${sqlCodes(['auth.invalid_credentials'])}))`;
-/** SQL over `e`: a refused sign-in whose password was right (asked for, or given a wrong, authenticator code). */
-const RIGHT_PASSWORD = `(e.reason IN (${sqlCodes(['auth.totp_required', 'auth.totp_invalid'])}))`;
+/**
+ * SQL over `e`: a refused sign-in whose password was right (asked for, or given a wrong, authenticator code, or
+ * refused one after too many wrong ones).
+ */
+const RIGHT_PASSWORD = `(e.reason IN (${sqlCodes(['auth.totp_required', 'auth.totp_invalid', 'auth.totp_locked'])}))`;
 
 /** The jurisdiction of an entry, for the CASL rules of `AuditEvent` (authz/ability.factory.ts). */
 const AUDIT_COLUMNS: ColumnMap = { provinceCode: { sql: 'e.jurisdictions', array: true } };

@@ -3,6 +3,7 @@ import {
   ApiBadRequestResponse,
   ApiBody,
   ApiConflictResponse,
+  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
@@ -50,12 +51,15 @@ export class AuthController {
       'repeated failures the account (and, separately, the client IP) is locked for a while: 429. ' +
       'Supervisors and admins must send `totp` once two-factor is set up: the right password without it ' +
       'answers 401 auth.totp_required (the first step of a two-step sign-in, which tells that the password ' +
-      'was right: the code protects the account from then on; such answers are on the access log).',
+      'was right: the code protects the account from then on; such answers are on the access log). Ten ' +
+      "wrong codes in a row refuse the account's codes, the right one too, until an administrator resets " +
+      'its two-factor: 403 auth.totp_locked.',
   })
   @ApiBody({ type: LoginDto })
   @ApiOkResponse({ type: LoginResponse })
   @ApiBadRequestResponse({ type: Problem })
   @ApiUnauthorizedResponse({ type: Problem })
+  @ApiForbiddenResponse({ type: Problem, description: 'auth.totp_locked: too many wrong codes in a row' })
   @ApiTooManyRequestsResponse({ type: Problem, headers: RETRY_AFTER_HEADER })
   login(@Req() req: Request & { user?: SignedIn }): LoginResponse {
     const s = req.user!;
@@ -103,8 +107,8 @@ export class AuthController {
     summary: 'Change your own password, giving the current one; every session then ends (sign in again)',
     description:
       'With two-factor, `totp` (a new authenticator code) too. ' +
-      'A wrong current password counts as a failed sign-in of the account and the address (the same lock, ' +
-      '429 with Retry-After once reached). The new password follows the account rules (422 ' +
+      "A wrong current password counts toward a lock of your step-ups and of the address (the sign-in's " +
+      'limits, 429 with Retry-After once reached; not your sign-in). The new password follows the account rules (422 ' +
       '`user.password_weak`) and must differ from the current one (422). Every attempt is on the access log ' +
       '(`auth.password_change`).',
   })

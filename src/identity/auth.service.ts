@@ -193,8 +193,8 @@ export class AuthService {
 
   /**
    * A user changes their own password, giving the current one (ASVS 2.1.5, 2.1.6). A wrong current password
-   * counts against the account and the address like a failed sign-in, so a stolen session cannot be used to
-   * guess it faster than the sign-in allows; a locked account or address is refused (429) before any check.
+   * counts against the user's step-ups and the address with the sign-in's limits, so a stolen session cannot
+   * be used to guess it faster than the sign-in allows; a locked key is refused (429) before any check.
    * The new password follows the account rules and must differ from the current one. A change ends every
    * session, this one included: the client signs in again. Every attempt is on the access log
    * (`auth.password_change`, allowed or denied with its reason); no password is logged anywhere.

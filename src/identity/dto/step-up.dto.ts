@@ -49,13 +49,15 @@ export function ApiStepUpResponses(): MethodDecorator {
     ApiForbiddenResponse({
       type: Problem,
       description:
-        'auth.reauthentication_failed: wrong password or authenticator code (counted as a failed sign-in); ' +
-        'auth.reauthentication_code_required: the account has two-factor and `totp` is missing',
+        'auth.reauthentication_failed: wrong password or authenticator code (counted toward a lock of the ' +
+        "user's step-ups and of the address); auth.reauthentication_code_required: the account has " +
+        'two-factor and `totp` is missing; auth.totp_locked: ten wrong codes in a row (until an ' +
+        "administrator resets the account's two-factor)",
     }),
     ApiTooManyRequestsResponse({
       type: Problem,
       headers: RETRY_AFTER_HEADER,
-      description: 'The account or the address is locked after failed attempts',
+      description: "The user's step-ups or the address are locked after failed attempts",
     }),
   );
 }
