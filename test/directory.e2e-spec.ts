@@ -738,6 +738,54 @@ describe('administrators administering administrators (end to end)', () => {
     expect(entry).toEqual({ outcome: 'denied', reason: 'conflict.state' });
   });
 
+  it('users:reset-admin puts a sole administrator right: a new password to change, no two-factor, sessions ended, on record', async () => {
+    const db = t.app.get(DataSource);
+    const { user, token } = await givenSignedIn(t, { role: 'admin', username: 'admin.locked.out' });
+    await givenTotp(t, user.id);
+    await db.query(`UPDATE users SET totp_failures = 10 WHERE id = $1`, [user.id]); // ten wrong codes
+    const users = t.app.get(UsersService);
+    // Administrators only (the others are put right by an administrator), and a password the rules take.
+    const officer = await givenUser(t, { role: 'ward_officer', username: 'ward.not.admin' });
+    for (const name of [officer.username, 'nobody.at.all']) {
+      await expect(users.resetAdminByOperator(name, 'granite-operator-lantern-51')).rejects.toMatchObject({
+        code: 'resource.not_found',
+      });
+    }
+    await expect(users.resetAdminByOperator(user.username, 'short')).rejects.toMatchObject({
+      code: 'user.password_weak',
+    });
+    expect(await users.resetAdminByOperator(user.username, 'granite-operator-lantern-51')).toMatchObject({
+      id: user.id,
+      active: true,
+    });
+    const [row] = await db.query(
+      `SELECT totp_enabled_at, totp_secret, totp_failures, password_change_required FROM users WHERE id = $1`,
+      [user.id],
+    );
+    expect(row).toEqual({
+      totp_enabled_at: null,
+      totp_secret: null,
+      totp_failures: 0,
+      password_change_required: true,
+    });
+    await http().get('/api/v1/auth/me').auth(token, { type: 'bearer' }).expect(401);
+    const signedIn = await http()
+      .post('/api/v1/auth/login')
+      .send({ username: user.username, password: 'granite-operator-lantern-51' })
+      .expect(200);
+    expect(signedIn.body).toMatchObject({ passwordChangeRequired: true, totpEnrollmentRequired: true });
+    const entries = await db.query(
+      `SELECT outcome, reason, resource_id FROM audit_events
+        WHERE action = 'user.update' AND actor_id IS NULL ORDER BY seq DESC LIMIT 4`,
+    );
+    expect(entries.reverse()).toEqual([
+      { outcome: 'denied', reason: 'resource.not_found', resource_id: null },
+      { outcome: 'denied', reason: 'resource.not_found', resource_id: null },
+      { outcome: 'denied', reason: 'user.password_weak', resource_id: null },
+      { outcome: 'allowed', reason: 'user.reset_by_operator', resource_id: user.id },
+    ]);
+  });
+
   it('two operators running users:create-admin at once make one administrator', async () => {
     const db = t.app.get(DataSource);
     await db.query(`UPDATE users SET status = 'disabled' WHERE role = 'admin'`);

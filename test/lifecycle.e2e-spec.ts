@@ -18,6 +18,7 @@ const AUDIT_VERIFY_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'audit-veri
 const MIGRATIONS_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'migrations.js');
 const KEYS_ROTATE_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'keys-rotate.js');
 const CREATE_ADMIN_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'create-admin.js');
+const RESET_ADMIN_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'reset-admin.js');
 const UNITS_IMPORT_CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'units-import.js');
 
 const launch = launchedPerTest();
@@ -663,6 +664,20 @@ describe('service process lifecycle (npm start)', () => {
         `SELECT count(*)::int AS n FROM users`,
       );
       expect(accounts.n).toBe(1);
+      // The sole administrator locked out (a lost authenticator): the operator puts it right, the same way.
+      const reset = launch({ ...env, LOG_LEVEL: 'warn' }, RESET_ADMIN_CLI, ['--username', 'quan.tri']);
+      reset.child.stdin.end('a-reset-passphrase-2026\n');
+      expect(await reset.exited).toBe(0);
+      expect(reset.output()).toMatch(/Reset the administrator quan\.tri/);
+      expect(reset.output()).not.toContain('a-reset-passphrase-2026');
+      const signIn = (password: string) =>
+        fetch(`http://127.0.0.1:${env.PORT}/api/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'quan.tri', password }),
+        });
+      expect((await signIn('an-initial-passphrase-2026')).status).toBe(401);
+      expect((await signIn('a-reset-passphrase-2026')).status).toBe(200);
     } finally {
       service.child.kill('SIGTERM');
       expect(await service.exited).toBe(0);

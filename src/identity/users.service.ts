@@ -40,6 +40,12 @@ const ADMIN_EXISTS = () =>
     vi: 'Đã có quản trị viên đang hoạt động: tài khoản do quản trị viên tạo (POST /api/v1/users).',
   });
 
+const NO_SUCH_ADMIN = () =>
+  new DomainError('resource.not_found', {
+    en: 'No administrator has that username (this tool resets administrators only).',
+    vi: 'Không có quản trị viên nào có tên đăng nhập này (công cụ này chỉ đặt lại tài khoản quản trị viên).',
+  });
+
 /** What an account update changed, as the access log's `user.update` entries say it (their `reason`). */
 export type AccountChange =
   'user.disabled' | 'user.enabled' | 'user.password_reset' | 'user.totp_reset' | 'user.communes_changed';
@@ -104,6 +110,54 @@ export class UsersService {
       // Checked before the password is hashed, and again under the lock (another operator at the same moment).
       if ((await this.users.activeAdminIds({ demoAccounts: false })).length > 0) throw ADMIN_EXISTS();
       return this.insertFirstAdmin(username, password);
+    });
+  }
+
+  /**
+   * An administrator's account put right by the installation's operator from the command line
+   * (`users:reset-admin`), when no other administrator can: a sole administrator who lost their authenticator,
+   * or whose codes ten wrong ones in a row refused, or who forgot the password. A new password (to be changed at
+   * the next sign-in) and no two-factor (set up again then); every session ends. The account stays disabled if
+   * it was. On the access log as `user.update` without an actor, reason `user.reset_by_operator`, in the
+   * account's jurisdiction (national: an administrator's); refusals too.
+   */
+  async resetAdminByOperator(
+    username: string,
+    password: string,
+  ): Promise<{ id: string; username: string; active: boolean }> {
+    const entry = { action: 'user.update', resourceType: 'user' } as const;
+    return this.audit.refusalsOnRecord(null, entry, async () => {
+      const target = USERNAME.test(username) ? await this.users.findByUsername(username) : null;
+      if (!target || target.role !== 'admin' || target.demoAccount) throw NO_SUCH_ADMIN();
+      assertPasswordAcceptable(password, target.username);
+      const passwordHash = await this.hasher.hash(password);
+      return this.dataSource.transaction(async (manager) => {
+        const user = await manager
+          .getRepository(User)
+          .findOne({ where: { id: target.id }, lock: { mode: 'for_no_key_update' } });
+        if (!user || user.role !== 'admin') throw NO_SUCH_ADMIN();
+        await this.users.update(
+          user.id,
+          {
+            passwordHash,
+            passwordChangedAt: new Date(),
+            passwordChangeRequired: true,
+            totpSecret: null,
+            totpPendingSecret: null,
+            totpEnabledAt: null,
+            totpLastStep: null,
+            totpFailures: 0,
+            tokenVersion: user.tokenVersion + 1,
+          },
+          manager,
+        );
+        await this.audit.record(manager, null, {
+          ...entry,
+          resourceId: user.id,
+          reason: 'user.reset_by_operator',
+        });
+        return { id: user.id, username: user.username, active: user.status === 'active' };
+      });
     });
   }
 
