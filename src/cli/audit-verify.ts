@@ -1,12 +1,11 @@
 import 'reflect-metadata';
 import { runTool } from './run-tool';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { CheckpointFile, readLastLine } from '../audit/audit-checkpoint';
 import { checkpointDir } from '../audit/audit-checkpoint.service';
 import { verifyAccessLog } from '../audit/audit-verify';
-import { assertExistingDataDir, toolDatabase, warnOnStderr } from './data-dir';
+import { assertExistingDataDir, callerPath, toolDatabase, warnOnStderr } from './data-dir';
 import { loadConfig } from '../config/config';
 import { createCryptoServices, cryptoOptionsFrom } from '../crypto';
 
@@ -58,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
   const fileCheckpoint = values['no-local-checkpoints']
     ? null
     : new CheckpointFile(checkpointDir(config.dataDir)).latest();
-  const offHostCheckpoints = (values.checkpoints ?? []).map((path) => offHostCheckpoint(resolve(path)));
+  const offHostCheckpoints = (values.checkpoints ?? []).map((path) => offHostCheckpoint(callerPath(path)));
 
   const { url, stop } = await toolDatabase(config);
   const client = new Client({ connectionString: url, application_name: 'haven-audit-verify' });

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Client } from 'pg';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
 import type { MigrationLockHolder } from '../database/migrate';
@@ -132,4 +133,29 @@ export async function startToolDatabase(
       await started.stop();
     },
   };
+}
+
+/**
+ * A path given on a tool's command line, from the directory it was typed in: npm runs a package's scripts from
+ * the package's own directory, and says where it was called from in INIT_CWD (`npm --prefix /opt/haven run
+ * units:import -- units.json` means the caller's units.json).
+ */
+export function callerPath(path: string): string {
+  return resolve(process.env.INIT_CWD ?? process.cwd(), path);
+}
+
+/**
+ * A data source on the tool's database, initialised; when that fails, the database is stopped before the error
+ * goes on (an embedded server left running would hold the data directory, and the next start would fail).
+ */
+export async function connected(
+  database: { stop: () => Promise<void> },
+  options: DataSourceOptions,
+): Promise<DataSource> {
+  try {
+    return await new DataSource(options).initialize();
+  } catch (e) {
+    await database.stop().catch(() => undefined);
+    throw e;
+  }
 }

@@ -1,13 +1,12 @@
 import 'reflect-metadata';
 import { runTool } from './run-tool';
 import { createFileExclusive } from '../common/fs/durable-file';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';
 import { createKeyProvider, cryptoOptionsFrom, KekRef, LocalKeyringProvider, rotateKeys } from '../crypto';
 import { dataSourceOptions } from '../database/data-source-options';
-import { assertExistingDataDir, toolDatabase, warnOnStderr } from './data-dir';
+import { assertExistingDataDir, callerPath, toolDatabase, warnOnStderr } from './data-dir';
 
 const USAGE = `Usage:
   npm run keys:rotate [-- --batch-size <n>] [-- --no-new-version]
@@ -48,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   if (values['prepare-keyring']) {
     if (!(provider instanceof LocalKeyringProvider))
       throw new Error(`the ${provider.kind} provider manages its own KEKs`);
-    const path = resolve(values['prepare-keyring']);
+    const path = callerPath(values['prepare-keyring']);
     const { document, added } = provider.exportWithNewKekVersion();
     // Whole and durable, or not at all, and never over an existing file (mode 0600).
     if (!createFileExclusive(path, document)) throw new Error(`${path} exists: give a new file name`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
-import { startToolDatabase, waitingSaid } from './data-dir';
+import { connected, startToolDatabase, waitingSaid } from './data-dir';
 import { runMigrationsLocked } from '../database/migrate';
 import { realDifferences } from '../database/schema-drift';
 
@@ -37,9 +37,10 @@ async function main(): Promise<number> {
 
   const config = loadConfig();
   const database = await startToolDatabase(config);
-  const dataSource = await new DataSource(
+  const dataSource = await connected(
+    database,
     dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-migrations' }),
-  ).initialize();
+  );
   try {
     switch (command) {
       case 'run': {

@@ -1,10 +1,9 @@
 import 'reflect-metadata';
 import { runTool } from './run-tool';
 import { readFile } from 'node:fs/promises';
-import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
-import { startToolDatabase, waitingSaid } from './data-dir';
+import { callerPath, connected, startToolDatabase, waitingSaid } from './data-dir';
 import { runMigrationsLocked } from '../database/migrate';
 import { importUnits, parseUnitsFile, UnitsFileError } from '../directory/admin-unit-importer';
 
@@ -14,11 +13,12 @@ import { importUnits, parseUnitsFile, UnitsFileError } from '../directory/admin-
  * unchanged units are left alone.
  */
 async function main(): Promise<number> {
-  const [file, extra] = process.argv.slice(2);
-  if (!file || extra !== undefined) {
+  const [given, extra] = process.argv.slice(2);
+  if (!given || extra !== undefined) {
     process.stderr.write('usage: units-import <units.json>\n');
     return 64; // EX_USAGE
   }
+  const file = callerPath(given);
   let rows;
   try {
     // A byte-order mark (as some editors and exports write it) is not part of the JSON.
@@ -31,9 +31,10 @@ async function main(): Promise<number> {
 
   const config = loadConfig();
   const database = await startToolDatabase(config);
-  const dataSource = await new DataSource(
+  const dataSource = await connected(
+    database,
     dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-units-import' }),
-  ).initialize();
+  );
   try {
     await runMigrationsLocked(dataSource, waitingSaid);
     const r = await importUnits(dataSource, rows);
