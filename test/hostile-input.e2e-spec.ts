@@ -390,6 +390,14 @@ describe('hostile input (property-based)', () => {
       expect(res.status).toBe(400);
       expect(res.body.errors).toContainEqual(expect.objectContaining({ field, code: 'isNotNull' }));
     }
+    // Inside the service area too: a list of communes given as null is no list (not "communes of two provinces").
+    for (const area of [{ communeCodes: null }, { provinceCode: null }]) {
+      const res = await send('patch', `/api/v1/organizations/${org.body.id}`, 'admin', { serviceArea: area });
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toContainEqual(
+        expect.objectContaining({ field: `serviceArea.${Object.keys(area)[0]}`, code: 'isNotNull' }),
+      );
+    }
     expect(await state()).toEqual(before);
     // Blank names (white space only) are refused as such, never a 500 from the database's rule.
     for (const name of ['   ', '\u00a0', '\t']) {

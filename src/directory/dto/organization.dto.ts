@@ -21,7 +21,7 @@ import { ORGANIZATION_NAME_MAX } from '../organization-name';
 
 export class ServiceAreaDto {
   @ApiPropertyOptional({ example: '01', description: 'The whole province (give this OR communeCodes)' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @Matches(/^\d{2}$/)
   provinceCode?: string;
 
@@ -30,7 +30,7 @@ export class ServiceAreaDto {
     example: ['00145'],
     description: 'Communes of one province (give this OR provinceCode)',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(500)
