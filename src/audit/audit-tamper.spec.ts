@@ -85,6 +85,19 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
     );
   };
 
+  /** A seq left unused by a rolled-back access (`gone`), then an entry written after it (`seq`). */
+  const gapThenEntry = async (): Promise<{ gone: number; seq: number }> => {
+    let gone = 0;
+    await f.app
+      .transaction(async (m) => {
+        gone = (await f.audit.record(m, WARD_OFFICER, { action: 'case.list' })).seq;
+        throw new Error('rolled back');
+      })
+      .catch(() => undefined);
+    const { seq } = await f.app.transaction((m) => f.audit.record(m, WARD_OFFICER, { action: 'case.list' }));
+    return { gone, seq };
+  };
+
   it('an edited entry', async () => {
     await f.tamper(`UPDATE audit_events SET action = 'case.list' WHERE seq = 10`);
     await expectBad(10, 'entry_altered');
@@ -288,14 +301,7 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
   });
 
   it('an entry the runtime role inserts at an old seq (a gap) hides no later tampering: every finding is listed', async () => {
-    let gone = 0;
-    await f.app
-      .transaction(async (m) => {
-        gone = (await f.audit.record(m, WARD_OFFICER, { action: 'case.list' })).seq;
-        throw new Error('rolled back');
-      })
-      .catch(() => undefined);
-    const { seq } = await f.app.transaction((m) => f.audit.record(m, WARD_OFFICER, { action: 'case.list' }));
+    const { gone, seq } = await gapThenEntry();
     const otherStripe = ((await stripeOf(seq)) + 1) % 16;
     // Junk at the gap's seq, as the application role may insert it (no trigger is switched off).
     await f.app.query(
@@ -338,14 +344,7 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
   });
 
   it('a gap left by a rolled-back access is not a finding, and does not hide one', async () => {
-    let gone = 0;
-    await f.app
-      .transaction(async (m) => {
-        gone = (await f.audit.record(m, WARD_OFFICER, { action: 'case.list' })).seq;
-        throw new Error('rolled back');
-      })
-      .catch(() => undefined);
-    const { seq } = await f.app.transaction((m) => f.audit.record(m, WARD_OFFICER, { action: 'case.list' }));
+    const { gone, seq } = await gapThenEntry();
     expect(seq).toBeGreaterThan(gone);
     expect(await f.owner.query(`SELECT 1 FROM audit_events WHERE seq = $1`, [gone])).toEqual([]);
     expect(await f.verify(parallel)).toMatchObject({ ok: true, checked: ENTRIES + 1 });

@@ -129,6 +129,16 @@ export class BreakGlassService {
       // Asked first without a lock: a caller outside the area neither waits for the case's lock nor takes it.
       let row = await this.cases.findById(m, caseId);
       let sector = await sectorFor(row, false);
+      /** A refusal before the case is known to be open to the caller: its place only when it exists. */
+      const refusedEarly = (reason: string) =>
+        deny(p, {
+          action: 'break_glass.open',
+          resourceType: 'break_glass',
+          caseId: row ? caseId : undefined,
+          provinceCode: row?.provinceCode ?? null,
+          wardCode: row?.wardCode ?? null,
+          reason,
+        });
       // The session as checked when the request came, held until the grant commits (before the case, as every
       // path takes an account before what it acts on): an account disabled, reset or otherwise signed out
       // meanwhile (during the step-up's hashing) opens nothing, and a change waiting for this grant ends it
@@ -138,14 +148,7 @@ export class BreakGlassService {
         [p.userId, p.tokenVersion],
       );
       if (!session) {
-        deny(p, {
-          action: 'break_glass.open',
-          resourceType: 'break_glass',
-          caseId: row ? caseId : undefined,
-          provinceCode: row?.provinceCode ?? null,
-          wardCode: row?.wardCode ?? null,
-          reason: 'auth.unauthenticated',
-        });
+        refusedEarly('auth.unauthenticated');
         throw new DomainError('auth.unauthenticated');
       }
       if (sector !== null) {
@@ -154,14 +157,7 @@ export class BreakGlassService {
       }
       if (!row || sector === null) {
         // Outside the organisation's area answers like a missing case: never a hint that it exists.
-        deny(p, {
-          action: 'break_glass.open',
-          resourceType: 'break_glass',
-          caseId: row ? caseId : undefined,
-          provinceCode: row?.provinceCode ?? null,
-          wardCode: row?.wardCode ?? null,
-          reason: 'resource.not_found',
-        });
+        refusedEarly('resource.not_found');
         throw NOT_FOUND();
       }
       // An emergency access refused for the state it meets is on record like the others, with its code.
