@@ -1767,7 +1767,7 @@ describe('cases, consent and referrals (end to end)', () => {
         lists.push(await http().get(url).set('Authorization', `Bearer ${token}`).expect(200));
       }
       expect(lists[1].body.items.map((i: { id: string }) => i.id)).toContain(c.id);
-      const ids = lists.map((r) => r.headers['x-request-id'] as string);
+      const ids: string[] = lists.map((r) => r.headers['x-request-id']);
       const entries = await t.app
         .get(DataSource)
         .query(`SELECT action, jurisdictions FROM audit_events WHERE request_id = ANY($1) ORDER BY seq`, [
