@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { defineAbilityFor } from '../src/authz/ability.factory';
@@ -711,6 +712,28 @@ describe('administrators administering administrators (end to end)', () => {
       `SELECT count(*)::int AS n FROM users WHERE role = 'admin' AND status = 'active' AND NOT demo_account`,
     );
     expect(n).toBe(1);
+  });
+
+  it('users:create-admin is refused on a database that holds the demo (its accounts would stand beside the real ones)', async () => {
+    const db = t.app.get(DataSource);
+    await db.query(`UPDATE users SET status = 'disabled' WHERE role = 'admin'`);
+    await db.query(`INSERT INTO demo_seed_runs (step) VALUES ('accounts')`);
+    try {
+      await expect(
+        t.app.get(UsersService).createFirstAdmin('admin.over.demo', 'an-initial-passphrase-2026'),
+      ).rejects.toMatchObject({
+        code: 'conflict.state',
+        detail: { en: expect.stringMatching(/HAVEN_DEMO=0/) },
+      });
+    } finally {
+      // As the owner: the service's role deletes nothing there.
+      const owner = new Client({ connectionString: t.db.url });
+      await owner.connect();
+      await owner.query(`DELETE FROM demo_seed_runs`);
+      await owner.end();
+    }
+    const [made] = await db.query(`SELECT count(*)::int AS n FROM users WHERE username = 'admin.over.demo'`);
+    expect(made.n).toBe(0);
   });
 
   it('users:create-admin is refused while an administrator is active, before it hashes the password', async () => {

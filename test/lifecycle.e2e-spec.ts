@@ -682,11 +682,6 @@ describe('service process lifecycle (npm start)', () => {
       service.child.kill('SIGTERM');
       expect(await service.exited).toBe(0);
     }
-    // Made real, the installation does not start in demo mode (on by default with the embedded database): its
-    // accounts would sign in beside the real ones.
-    const demo = launch(env);
-    expect(await demo.exited).toBe(78);
-    expect(demo.output()).toMatch(/real administrator.*HAVEN_DEMO=0/s);
   });
 
   it('keeps running when the launcher that forked it into the background exits; under npm it stops with npm', async () => {

@@ -40,6 +40,16 @@ const ADMIN_EXISTS = () =>
     vi: 'Đã có quản trị viên đang hoạt động: tài khoản do quản trị viên tạo (POST /api/v1/users).',
   });
 
+const DEMO_DATABASE = () =>
+  new DomainError('conflict.state', {
+    en:
+      'This database holds the demo (its first start ran with it, on by default with the embedded database): a real ' +
+      'installation starts from an empty data directory with HAVEN_DEMO=0.',
+    vi:
+      'Cơ sở dữ liệu này chứa dữ liệu minh hoạ (lần khởi động đầu tiên chạy chế độ minh hoạ, mặc định với cơ sở dữ liệu ' +
+      'nhúng): một hệ thống thật bắt đầu từ thư mục dữ liệu trống với HAVEN_DEMO=0.',
+  });
+
 const NO_SUCH_ADMIN = () =>
   new DomainError('resource.not_found', {
     en: 'No administrator has that username (this tool resets administrators only).',
@@ -107,6 +117,10 @@ export class UsersService {
       if (!USERNAME.test(username)) {
         throw fieldError('username', 'has the wrong format', 'sai định dạng');
       }
+      // The demo's data (its first start ran with the demo, on by default with the embedded database): its
+      // accounts (one printed password, no two-factor) and organisations would stand beside the real ones.
+      const [demo] = await this.dataSource.query<unknown[]>(`SELECT 1 FROM demo_seed_runs LIMIT 1`);
+      if (demo) throw DEMO_DATABASE();
       // Checked before the password is hashed, and again under the lock (another operator at the same moment).
       if ((await this.users.activeAdminIds({ demoAccounts: false })).length > 0) throw ADMIN_EXISTS();
       return this.insertFirstAdmin(username, password);

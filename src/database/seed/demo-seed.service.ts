@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
-import { APP_CONFIG, AppConfig, ConfigError } from '../../config/config';
+import { APP_CONFIG, AppConfig } from '../../config/config';
 import { LOGGER } from '../../common/logging/logger.module';
 import { DEMO_SEED_STEPS, DemoSeedStep } from './demo-seed';
 
@@ -23,27 +23,7 @@ export class DemoSeedService implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    if (!this.config.demo.enabled) return;
-    await this.refuseRealInstallation();
-    await this.seed();
-  }
-
-  /**
-   * Demo mode (on by default with the embedded database) opens the demo's accounts: one printed password, no
-   * two-factor. On an installation made real since (an administrator made by its operator, users:create-admin)
-   * they would sign in next to its real accounts, and its staff could refer survivors to the demo's
-   * organisations: the service does not start so (78), and says to set HAVEN_DEMO=0.
-   */
-  private async refuseRealInstallation(): Promise<void> {
-    const [real] = await this.dataSource.query<unknown[]>(
-      `SELECT 1 FROM users WHERE role = 'admin' AND NOT demo_account LIMIT 1`,
-    );
-    if (real) {
-      throw new ConfigError([
-        'HAVEN_DEMO: this installation has a real administrator, and demo mode (on by default with the embedded ' +
-          "database) would open the demo's accounts beside it: set HAVEN_DEMO=0",
-      ]);
-    }
+    if (this.config.demo.enabled) await this.seed();
   }
 
   /** Returns the names of the steps applied by this call. */
