@@ -194,7 +194,8 @@ export class AuthService {
   /**
    * A user changes their own password, giving the current one (ASVS 2.1.5, 2.1.6). A wrong current password
    * counts against the user's step-ups and the address with the sign-in's limits, so a stolen session cannot
-   * be used to guess it faster than the sign-in allows; a locked key is refused (429) before any check.
+   * be used to guess it faster than the sign-in's limits allow on that key (on top of the sign-in's own); a
+   * locked key is refused (429) before any check.
    * The new password follows the account rules and must differ from the current one. A change ends every
    * session, this one included: the client signs in again. Every attempt is on the access log
    * (`auth.password_change`, allowed or denied with its reason); no password is logged anywhere.
@@ -262,7 +263,7 @@ export class AuthService {
     await this.audit.refusalsOnRecord(p, entry, () => assertTotpNotEnabled(current));
     const user = await this.reauth.confirm(p, { password }, entry);
     await this.audit.refusalsOnRecord(p, entry, () =>
-      this.totp.activate(user, code, (m) => this.audit.record(m, p, entry)),
+      this.totp.activate(user, code, (m) => this.audit.record(m, p, entry), p),
     );
   }
 

@@ -25,7 +25,8 @@ export interface StepUp {
  * authenticator app when the account has two-factor — to change the password, to crypto-shred a case, to open
  * emergency access. A stolen access token alone is then not enough for them, nor a token and a phished
  * password, and a wrong password or code counts as a failed attempt of the user's step-ups and of the address
- * (the sign-in's limits and lock), so the token cannot be used to guess either faster than the sign-in allows.
+ * (the sign-in's limits and lock), so the token cannot be used to guess either faster than those limits allow
+ * on the step-ups' key (which whoever holds a token has on top of the sign-in's own).
  * The user's step-ups are counted apart from the account's sign-ins (LoginThrottleService.reauthKeysFor): a
  * stranger's wrong sign-ins do not keep a signed-in provider from opening emergency access.
  */

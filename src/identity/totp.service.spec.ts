@@ -60,6 +60,22 @@ describe('TotpService', () => {
     expect(await totp.check(await load(user.id), '12345')).toBe(false);
   });
 
+  it('a session that ended meanwhile (a password reset to lock out whoever had it) activates nothing', async () => {
+    const user = await givenUser();
+    const { secret } = await totp.enroll(user);
+    const asked = await load(user.id); // as the session read it, before the reset
+    await dataSource.query(`UPDATE users SET token_version = token_version + 1 WHERE id = $1`, [user.id]);
+    await clearOfTotpStepEnd();
+    await expect(
+      totp.activate(asked, await generate({ secret, epoch: at(0) }), undefined, asked),
+    ).rejects.toMatchObject({ code: 'auth.unauthenticated' });
+    expect((await load(user.id)).totpEnabledAt).toBeNull();
+    // The session of now activates it.
+    const now = await load(user.id);
+    await totp.activate(now, await generate({ secret, epoch: at(0) }), undefined, now);
+    expect((await load(user.id)).totpEnabledAt).not.toBeNull();
+  });
+
   it('ten wrong codes in a row lock the account’s codes: then even the right one is refused, unchecked', async () => {
     const user = await givenUser();
     const { secret } = await totp.enroll(user);

@@ -66,11 +66,16 @@ export class TotpService {
     return { secret, otpauthUrl: generateURI({ issuer: TOTP_ISSUER, label: user.username, secret }) };
   }
 
-  /** Activates the pending secret with a first code; every earlier session of the user ends (token version). */
+  /**
+   * Activates the pending secret with a first code; every earlier session of the user ends (token version).
+   * `session`: the token version of the session asking; one ended meanwhile (the account disabled or its
+   * password reset while its password was checked, say to lock out whoever had it) activates nothing (401).
+   */
   async activate(
     user: User,
     code: string,
     alongside?: (manager: EntityManager) => Promise<unknown>,
+    session?: { tokenVersion: number },
   ): Promise<void> {
     if (user.totpEnabledAt || !user.totpPendingSecret) {
       throw new DomainError('conflict.state', {
@@ -88,12 +93,18 @@ export class TotpService {
           `UPDATE users
             SET totp_secret = $2, totp_enabled_at = now(), totp_pending_secret = NULL, totp_last_step = $3,
                 totp_failures = 0, token_version = token_version + 1, updated_at = now()
-          WHERE id = $1 AND totp_enabled_at IS NULL
+          WHERE id = $1 AND totp_enabled_at IS NULL AND ($4::int IS NULL OR token_version = $4)
           RETURNING id`,
-          [user.id, sealed, step],
+          [user.id, sealed, step, session?.tokenVersion ?? null],
         ),
       );
-      if (updated.length === 0) throw new DomainError('conflict.state');
+      if (updated.length === 0) {
+        const [now] = await manager.query<{ enabled: boolean }[]>(
+          `SELECT totp_enabled_at IS NOT NULL AS enabled FROM users WHERE id = $1`,
+          [user.id],
+        );
+        throw new DomainError(now && !now.enabled ? 'auth.unauthenticated' : 'conflict.state');
+      }
       // E.g. the activation's access-log entry, in its transaction.
       await alongside?.(manager);
     });

@@ -101,7 +101,7 @@ export class TotpVerifyDto {
     format: 'password',
     maxLength: 1024,
     description:
-      'Your password again: binding an authenticator is done by the person, not by a token alone (a wrong one counts as a failed sign-in)',
+      'Your password again: binding an authenticator is done by the person, not by a token alone (a wrong one counts toward a lock of your step-ups)',
   })
   @IsString()
   @MinLength(1)

@@ -27,7 +27,7 @@ export class StepUpDto extends StepUpCodeDto {
   @ApiProperty({
     format: 'password',
     maxLength: 1024,
-    description: 'Your password again (a wrong one counts as a failed sign-in)',
+    description: 'Your password again (a wrong one counts toward a lock of your step-ups)',
   })
   @IsString()
   @MinLength(1)
