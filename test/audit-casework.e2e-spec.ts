@@ -139,10 +139,11 @@ describe('access log of case work (end to end)', () => {
       .get('/api/v1/audit/events?action=case.search')
       .set(as('supervisor.hanoi'))
       .expect(200);
+    // Found by the survivor's name: the result says this case's survivor bears it (identity).
     expect(search.body.items[0]).toMatchObject({
       outcome: 'allowed',
       returnedIds: [caseId],
-      fields: ['triage'],
+      fields: ['triage', 'identity'],
     });
   });
 
@@ -251,7 +252,7 @@ describe('access log of case work (end to end)', () => {
     const { caseId: listed, referralId } = await referredCase(['identity'], 'routine');
     const events = async (query: string) =>
       (await http().get(`/api/v1/audit/events?${query}`).set(as('supervisor.hanoi')).expect(200)).body
-        .items as { seq: number; returnedIds: string[] }[];
+        .items as { seq: number; returnedIds: string[]; fields: string[] }[];
     /** The newest entry of `action`, after `work` wrote it. */
     const newest = async (action: string, work: () => Promise<unknown>) => {
       await work();
@@ -273,6 +274,13 @@ describe('access log of case work (end to end)', () => {
     expect(returned[2].returnedIds).toContain(referralId);
     const missed = await newest('case.search', () => search('Nobody Qqxz'));
     expect(missed.returnedIds).toEqual([]);
+    expect(missed.fields).toEqual(['triage']); // nothing found, nothing told
+    // Found by a phone number (the first case's): the result tells its survivor's contact.
+    const byPhone = await newest('case.search', () =>
+      http().post('/api/v1/cases/search').set(as('ward.longbien')).send({ phone: MARKERS[1] }).expect(200),
+    );
+    expect(byPhone.returnedIds).toContain(caseId);
+    expect(byPhone.fields).toEqual(['triage', 'contact']);
 
     const byCase = (await events(`caseId=${listed}&pageSize=100`)).map((e) => e.seq);
     for (const e of returned) expect(byCase).toContain(e.seq);

@@ -567,10 +567,16 @@ export class CasesService {
     }
     return this.audit.session(async (m) => {
       const items = await this.findMatches(m, ability, probe);
+      // What each result's `match` tells of its survivor: a name or a date of birth (identity), a phone (contact).
+      const matched = new Set(items.flatMap((i) => i.match));
       await this.audit.recordNow(m, p, {
         action: 'case.search',
         resourceType: 'case',
-        fields: ['triage'],
+        fields: [
+          'triage',
+          ...(matched.has('fullName') || matched.has('dateOfBirth') ? (['identity'] as const) : []),
+          ...(matched.has('phone') ? (['contact'] as const) : []),
+        ],
         returnedIds: items.map((i) => i.id),
       });
       return { items };
