@@ -1255,6 +1255,36 @@ describe('token expiry (short TTL)', () => {
   });
 });
 
+describe('per-network throttling of IPv6 clients', () => {
+  const app = appOfDescribe({ HAVEN_LOGIN_NETWORK_MAX_FAILURES: '4' });
+
+  it('a client rotating through the /64s of its /48 is locked by the /48’s count; another /48 is not', async () => {
+    const throttle = app().app.get(LoginThrottleService);
+    const attempt = async (username: string, ip: string) => {
+      const keys = throttle.keysFor(username, ip);
+      const lock = await throttle.begin(keys);
+      if (lock.seconds === 0) await throttle.recordFailure(keys);
+      return lock.seconds;
+    };
+    // Four failures, each from a /64 of its own (each /64 far below its limit of 30), on four accounts.
+    for (let i = 0; i < 4; i++) expect(await attempt(`ward.net.${i}`, `2001:db8:77:${i}::1`)).toBe(0);
+    // The fifth, from yet another /64 of that /48: refused.
+    expect(await attempt('ward.net.4', '2001:db8:77:99::1')).toBeGreaterThan(0);
+    // Another site, and an IPv4 client, are not.
+    expect(await attempt('ward.net.5', '2001:db8:78::1')).toBe(0);
+    expect(await attempt('ward.net.6', '198.51.100.77')).toBe(0);
+  });
+
+  it('a success gives the /48 back its attempt, as the address’s', async () => {
+    const throttle = app().app.get(LoginThrottleService);
+    for (let i = 0; i < 10; i++) {
+      const keys = throttle.keysFor('ward.net.ok', `2001:db8:88:${i}::1`);
+      expect((await throttle.begin(keys)).seconds).toBe(0);
+      await throttle.recordSuccess(keys);
+    }
+  });
+});
+
 describe('per-IP throttling of two-step sign-ins', () => {
   const app = appOfDescribe({ HAVEN_LOGIN_IP_MAX_FAILURES: '3' });
 

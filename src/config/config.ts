@@ -58,6 +58,7 @@ export const envSchema = z.object({
   HAVEN_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
   HAVEN_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
   HAVEN_LOGIN_IP_MAX_FAILURES: z.coerce.number().int().min(1).max(10000).default(30),
+  HAVEN_LOGIN_NETWORK_MAX_FAILURES: z.coerce.number().int().min(1).max(100000).default(240),
   HAVEN_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
   HAVEN_LOGIN_LOCK_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
   HAVEN_REFERRAL_DEADLINE_EMERGENCY_MINUTES: z.coerce.number().int().min(1).max(525600).default(120),
@@ -135,6 +136,8 @@ export interface AppConfig {
     /** Failed sign-ins allowed per account, then per client IP, within the window before a temporary lock. */
     readonly maxFailuresPerAccount: number;
     readonly maxFailuresPerIp: number;
+    /** An IPv6 client's /48: a site's 65,536 /64s, each of which counts as an address of its own. */
+    readonly maxFailuresPerNetwork: number;
     readonly failureWindowSeconds: number;
     readonly lockSeconds: number;
   };
@@ -336,6 +339,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       accessTokenTtlSeconds: e.HAVEN_ACCESS_TOKEN_TTL_SECONDS,
       maxFailuresPerAccount: e.HAVEN_LOGIN_MAX_FAILURES,
       maxFailuresPerIp: e.HAVEN_LOGIN_IP_MAX_FAILURES,
+      maxFailuresPerNetwork: e.HAVEN_LOGIN_NETWORK_MAX_FAILURES,
       failureWindowSeconds: e.HAVEN_LOGIN_WINDOW_SECONDS,
       lockSeconds: e.HAVEN_LOGIN_LOCK_SECONDS,
     },

@@ -9,6 +9,11 @@ import { returnedRows } from '../database/pg-errors';
 export interface ThrottleKeys {
   readonly account: string;
   readonly ip: string;
+  /**
+   * An IPv6 client's /48 (a site's usual allocation, 65,536 /64s): counted too, with a higher limit, so that a
+   * client rotating through its /64s does not get a fresh count with each. None for IPv4.
+   */
+  readonly net?: string;
 }
 
 /** Why an attempt is refused: the seconds until the later lock ends, and each locked key with its lock's end. */
@@ -53,10 +58,7 @@ export class LoginThrottleService {
   ) {}
 
   keysFor(username: string, ip: string): ThrottleKeys {
-    return {
-      account: `a:${sha256(username.trim().toLowerCase())}`,
-      ip: `i:${sha256(throttleAddress(ip))}`,
-    };
+    return { account: `a:${sha256(username.trim().toLowerCase())}`, ...addressKeys(ip) };
   }
 
   /**
@@ -67,7 +69,17 @@ export class LoginThrottleService {
    * the address's 'i:', as 'a:' does: the order every statement here takes the two rows in.)
    */
   reauthKeysFor(userId: string, ip: string): ThrottleKeys {
-    return { account: `c:${sha256(userId)}`, ip: `i:${sha256(throttleAddress(ip))}` };
+    return { account: `c:${sha256(userId)}`, ...addressKeys(ip) };
+  }
+
+  /** A key's limit: the account's (or the user's step-ups'), the address's, or its network's. */
+  private limitOf(keys: ThrottleKeys, key: string): number {
+    const { maxFailuresPerAccount, maxFailuresPerIp, maxFailuresPerNetwork } = this.config.auth;
+    return key === keys.account
+      ? maxFailuresPerAccount
+      : key === keys.ip
+        ? maxFailuresPerIp
+        : maxFailuresPerNetwork;
   }
 
   /**
@@ -79,31 +91,30 @@ export class LoginThrottleService {
    * through, thousands in one window.
    */
   async begin(keys: ThrottleKeys): Promise<ThrottleLock> {
-    const { maxFailuresPerAccount, maxFailuresPerIp, failureWindowSeconds } = this.config.auth;
+    const { failureWindowSeconds } = this.config.auth;
     // A refused attempt counts nowhere: a locked address must not go on filling accounts' counts (one address
     // could then lock every account), nor a locked account its address's (a shared NAT would lock everyone).
     const already = await this.locks(keys);
     if (already.seconds > 0) return already;
-    // The account's row, then the address's ('a:' < 'i:'): the order every statement here takes them in.
+    // In key order (the account's 'a:' or 'c:', then the address's 'i:', then its network's 'n:'): the order
+    // every statement here takes them in.
     const rows = await this.dataSource.query<(LockRow & { failures: number })[]>(
       `INSERT INTO login_throttle AS t (key, failures, window_started_at)
-       VALUES ($1, 1, now()), ($2, 1, now())
+       SELECT k, 1, now() FROM unnest($1::text[]) AS k ORDER BY k
        ON CONFLICT (key) DO UPDATE SET
          failures = CASE WHEN t.locked_until > now() THEN t.failures
-                         WHEN t.window_started_at < now() - make_interval(secs => $3) THEN 1
+                         WHEN t.window_started_at < now() - make_interval(secs => $2) THEN 1
                          ELSE t.failures + 1 END,
          window_started_at = CASE WHEN t.locked_until > now() THEN t.window_started_at
-                                  WHEN t.window_started_at < now() - make_interval(secs => $3) THEN now()
+                                  WHEN t.window_started_at < now() - make_interval(secs => $2) THEN now()
                                   ELSE t.window_started_at END
        RETURNING key, failures, ${LOCK_COLUMNS}`,
-      [keys.account, keys.ip, failureWindowSeconds],
+      [keyList(keys), failureWindowSeconds],
     );
     // Locked by another attempt since the look above.
     const lockedMeanwhile = lockOf(rows);
     if (lockedMeanwhile.seconds > 0) return lockedMeanwhile;
-    const over = rows.some(
-      (r) => r.failures > (r.key === keys.account ? maxFailuresPerAccount : maxFailuresPerIp),
-    );
+    const over = rows.some((r) => r.failures > this.limitOf(keys, r.key));
     if (!over) return NOT_LOCKED;
     const lockedNow = lockOf(await this.lockReached(keys));
     // Another attempt over the limit locked the key first: its lock is the one that refuses this attempt.
@@ -115,7 +126,7 @@ export class LoginThrottleService {
     return lockOf(
       await this.dataSource.query<LockRow[]>(
         `SELECT key, ${LOCK_COLUMNS} FROM login_throttle WHERE key = ANY($1) AND locked_until > now()`,
-        [[keys.account, keys.ip]],
+        [keyList(keys)],
       ),
     );
   }
@@ -152,26 +163,31 @@ export class LoginThrottleService {
    * whoever has the password could clear it between guesses of the code).
    */
   async recordPasswordOnly(keys: ThrottleKeys): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1`,
-      [keys.ip],
-    );
+    // One row per statement, as recordSuccess (the address's, then its network's).
+    for (const key of keys.net ? [keys.ip, keys.net] : [keys.ip]) {
+      await this.dataSource.query(
+        `UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1`,
+        [key],
+      );
+    }
   }
 
   /** Locks each key (not locked yet) whose count reached its limit; returns the keys it locked, with their locks. */
   private async lockReached(keys: ThrottleKeys): Promise<LockRow[]> {
-    const { maxFailuresPerAccount, maxFailuresPerIp, lockSeconds } = this.config.auth;
+    const list = keyList(keys);
     return returnedRows<LockRow>(
       await this.dataSource.query(
-        // Both rows locked in key order first (the account's 'a:' before the address's 'i:'), as begin()'s
-        // insert takes them: in scan order, two attempts could each hold one and wait for the other.
-        `UPDATE login_throttle
-          SET locked_until = now() + make_interval(secs => $4), failures = 0, window_started_at = now()
-        WHERE key IN (SELECT key FROM login_throttle WHERE key IN ($1, $3) ORDER BY key FOR UPDATE)
-          AND ((key = $1 AND failures >= $2) OR (key = $3 AND failures >= $5))
-          AND (locked_until IS NULL OR locked_until <= now())
-        RETURNING key, ${LOCK_COLUMNS}`,
-        [keys.account, maxFailuresPerAccount, keys.ip, lockSeconds, maxFailuresPerIp],
+        // The rows locked in key order first, as begin()'s insert takes them: in scan order, two attempts
+        // could each hold one and wait for the other.
+        `UPDATE login_throttle t
+          SET locked_until = now() + make_interval(secs => $3), failures = 0, window_started_at = now()
+         FROM unnest($1::text[], $2::int[]) AS l(key, max_failures)
+        WHERE t.key = l.key
+          AND t.key IN (SELECT key FROM login_throttle WHERE key = ANY($1) ORDER BY key FOR UPDATE)
+          AND t.failures >= l.max_failures
+          AND (t.locked_until IS NULL OR t.locked_until <= now())
+        RETURNING t.key, ${LOCK_COLUMNS}`,
+        [list, list.map((k) => this.limitOf(keys, k)), this.config.auth.lockSeconds],
       ),
     );
   }
@@ -192,6 +208,20 @@ export class LoginThrottleService {
     );
     return rows.length;
   }
+}
+
+/** The keys of an attempt, in the order every statement takes their rows (ascending). */
+function keyList(keys: ThrottleKeys): string[] {
+  return [keys.account, keys.ip, ...(keys.net ? [keys.net] : [])].sort();
+}
+
+/** The address's key, and for IPv6 its /48's. */
+function addressKeys(ip: string): Pick<ThrottleKeys, 'ip' | 'net'> {
+  const network = throttleNetwork(ip);
+  return {
+    ip: `i:${sha256(throttleAddress(ip))}`,
+    ...(network ? { net: `n:${sha256(network)}` } : {}),
+  };
 }
 
 /**
@@ -217,6 +247,13 @@ export function throttleAddress(ip: string): string {
     .slice(0, 4)
     .map((g) => parseInt(g, 16).toString(16))
     .join(':')}::/64`;
+}
+
+/** An IPv6 address's /48 network (`2001:db8:aa::/48`), or null for IPv4 (and IPv4-mapped IPv6). */
+export function throttleNetwork(ip: string): string | null {
+  const net64 = throttleAddress(ip);
+  if (!net64.endsWith('::/64')) return null;
+  return `${net64.slice(0, -'::/64'.length).split(':').slice(0, 3).join(':')}::/48`;
 }
 
 function sha256(text: string): string {
