@@ -16,6 +16,11 @@ import { startDatabase } from './database/embedded-database';
  * terminal's Ctrl-C, systemd signalling the whole control group), not a second request to hurry.
  */
 const REPEATED_SIGNAL_MS = 2_000;
+/**
+ * The least time the shutdown hooks get once the requests have drained (HAVEN_SHUTDOWN_TIMEOUT_MS when longer):
+ * signing the last checkpoint and closing the pool take well under a second.
+ */
+const SHUTDOWN_HOOKS_MIN_MS = 5_000;
 
 async function main(): Promise<void> {
   // A stop asked for while starting (SIGTERM from an orchestrator, Ctrl-C) is honoured once the step under way
@@ -112,6 +117,8 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const server: Server = app.getHttpServer();
+  /** How long the shutdown hooks (last checkpoint, pool, workers) may take once the requests have drained. */
+  const hooksBoundMs = Math.max(SHUTDOWN_HOOKS_MIN_MS, config.shutdownTimeoutMs);
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
     if (stopping) return;
     stopping = true;
@@ -135,6 +142,20 @@ async function main(): Promise<void> {
       // Only once every connection has ended do the shutdown hooks run: the password-hashing workers stop, the
       // last checkpoint is signed (covering every entry written while draining), the pool closes.
       await drained;
+      // Bounded too: a hook that never returns (the last checkpoint waiting on a lock someone holds, a pool
+      // whose connection hangs) must not keep a stop asked for from ending. Past the bound: logged, the
+      // database stopped, exit 1.
+      const stuck = setTimeout(() => {
+        logger.error(
+          { afterMs: hooksBoundMs },
+          'unclean shutdown: the shutdown hooks did not finish in time',
+        );
+        void database
+          .stop()
+          .catch(() => undefined)
+          .finally(() => process.exit(1));
+      }, hooksBoundMs);
+      stuck.unref();
       await app.close();
       await database.stop();
       logger.info('stopped cleanly');

@@ -361,6 +361,36 @@ describe('service process lifecycle (npm start)', () => {
     }
   });
 
+  it('a shutdown hook that never returns (the last checkpoint waiting on a lock) does not keep the stop from ending: exit 1, said', async () => {
+    const db = await createTestDatabase();
+    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'stuck-'));
+    const port = await freePort();
+    const run = launch({
+      DATABASE_URL: db.url,
+      HAVEN_DATA_DIR: dataDir,
+      PORT: String(port),
+      HAVEN_SHUTDOWN_TIMEOUT_MS: '1000',
+    });
+    const holder = new Client({ connectionString: db.url });
+    try {
+      await waitForHealth(port, run);
+      // The stripe heads, which the last checkpoint reads, held by someone else for as long as this test runs.
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE audit_chain_heads IN ACCESS EXCLUSIVE MODE');
+      const signalled = Date.now();
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(1);
+      // After the hooks' bound (5 s at least), not before, and not never.
+      expect(Date.now() - signalled).toBeGreaterThanOrEqual(4_900);
+      expect(run.output()).toContain('the shutdown hooks did not finish in time');
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+      await holder.end().catch(() => undefined);
+      await db.drop();
+    }
+  });
+
   it('a second stop signal cuts a request still in flight at once, and the stop still ends cleanly; one stop delivered twice does not', async () => {
     const db = await createTestDatabase();
     const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'cut2-'));
