@@ -60,6 +60,20 @@ async function asSuperuser<T>(dataDir: string, pgPort: number, sql: string): Pro
   }
 }
 
+/** The service on a test database of its own (DATABASE_URL), its stop given `shutdownTimeoutMs`. */
+async function serviceOnItsOwnDatabase(prefix: string, shutdownTimeoutMs: number) {
+  const db = await createTestDatabase();
+  const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, prefix));
+  const port = await freePort();
+  const run = launch({
+    DATABASE_URL: db.url,
+    HAVEN_DATA_DIR: dataDir,
+    PORT: String(port),
+    HAVEN_SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+  });
+  return { db, port, run };
+}
+
 async function countUnits(dataDir: string, pgPort: number): Promise<number> {
   const row = await asSuperuser<{ n: number }>(dataDir, pgPort, 'SELECT count(*)::int AS n FROM admin_units');
   return row.n;
@@ -334,16 +348,8 @@ describe('service process lifecycle (npm start)', () => {
   });
 
   it('cuts a request still in flight once HAVEN_SHUTDOWN_TIMEOUT_MS has passed, then stops cleanly', async () => {
-    const db = await createTestDatabase();
-    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'cut-'));
-    const port = await freePort();
     const grace = 1_500;
-    const run = launch({
-      DATABASE_URL: db.url,
-      HAVEN_DATA_DIR: dataDir,
-      PORT: String(port),
-      HAVEN_SHUTDOWN_TIMEOUT_MS: String(grace),
-    });
+    const { db, port, run } = await serviceOnItsOwnDatabase('cut-', grace);
     try {
       await waitForHealth(port, run);
       // A request whose body never finishes arriving: it would hold the drain for ever.
@@ -362,15 +368,7 @@ describe('service process lifecycle (npm start)', () => {
   });
 
   it('a shutdown hook that never returns (the last checkpoint waiting on a lock) does not keep the stop from ending: exit 1, said', async () => {
-    const db = await createTestDatabase();
-    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'stuck-'));
-    const port = await freePort();
-    const run = launch({
-      DATABASE_URL: db.url,
-      HAVEN_DATA_DIR: dataDir,
-      PORT: String(port),
-      HAVEN_SHUTDOWN_TIMEOUT_MS: '1000',
-    });
+    const { db, port, run } = await serviceOnItsOwnDatabase('stuck-', 1_000);
     const holder = new Client({ connectionString: db.url });
     try {
       await waitForHealth(port, run);
@@ -392,15 +390,7 @@ describe('service process lifecycle (npm start)', () => {
   });
 
   it('a second stop signal cuts a request still in flight at once, and the stop still ends cleanly; one stop delivered twice does not', async () => {
-    const db = await createTestDatabase();
-    const dataDir = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'cut2-'));
-    const port = await freePort();
-    const run = launch({
-      DATABASE_URL: db.url,
-      HAVEN_DATA_DIR: dataDir,
-      PORT: String(port),
-      HAVEN_SHUTDOWN_TIMEOUT_MS: '60000',
-    });
+    const { db, port, run } = await serviceOnItsOwnDatabase('cut2-', 60_000);
     try {
       await waitForHealth(port, run);
       let isClosed = false;
