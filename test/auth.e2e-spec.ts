@@ -222,6 +222,34 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(JSON.stringify(rows)).not.toMatch(/ward\.locked|ghost/);
   });
 
+  it('sheds sign-ins while password checks are queued for more than 10 s (a flood): 503 at once, neither counted nor checked', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'ward.flooded' });
+    const db = t.app.get(DataSource);
+    const hasher = t.app.get(PasswordHasher);
+    const { account } = t.app.get(LoginThrottleService).keysFor('ward.flooded', '');
+    const entries = async () =>
+      (await db.query(`SELECT count(*)::int AS n FROM audit_events WHERE action LIKE 'auth.login%'`))[0].n;
+    const before = await entries();
+    const backlog = jest.spyOn(hasher, 'backlogSeconds', 'get').mockReturnValue(12);
+    const verify = jest.spyOn(hasher, 'verify');
+    try {
+      const shed = await login({ username: 'ward.flooded', password: TEST_PASSWORD })
+        .set('Accept-Language', 'vi')
+        .expect(503);
+      expect(shed.body.code).toBe('service.unavailable');
+      expect(shed.body.detail).toMatch(/thử lại sau vài giây/);
+      expect(shed.headers['retry-after']).toBe('5');
+      expect(verify).not.toHaveBeenCalled();
+      expect(await db.query(`SELECT 1 FROM login_throttle WHERE key = $1`, [account])).toEqual([]);
+      expect(await entries()).toBe(before);
+    } finally {
+      backlog.mockRestore();
+      verify.mockRestore();
+    }
+    // Below the bound, as usual.
+    await login({ username: 'ward.flooded', password: TEST_PASSWORD }).expect(200);
+  });
+
   it('holds the lock under a burst: of 25 sign-ins sent at once, at most 5 reach the password check', async () => {
     await givenUser(t, { role: 'ward_officer', username: 'ward.burst' });
     const answers = await Promise.all(

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { loadSodium } from './sodium';
 import { PasswordHasher } from './password-hasher';
 import sodium from 'libsodium-wrappers-sumo';
@@ -56,6 +57,22 @@ describe('PasswordHasher when its workers stop', () => {
       await expect(hasher.verifyDummy('anything')).rejects.toThrow(/hashing failed/);
       hash.mockRestore();
       await expect(hasher.verifyDummy('anything')).resolves.toBe(false);
+    } finally {
+      await hasher.onModuleDestroy();
+    }
+  });
+});
+
+describe('PasswordHasher backlog', () => {
+  it('says how long a new job would wait: the jobs queued, at ~0.15 s each, spread over its workers; none once done', async () => {
+    const hasher = new PasswordHasher();
+    try {
+      expect(hasher.backlogSeconds).toBe(0);
+      const jobs = Array.from({ length: 6 }, (_, i) => hasher.hash(`queued-password-${i}`));
+      const workers = Math.max(1, Math.min(2, availableParallelism() - 1));
+      expect(hasher.backlogSeconds).toBeCloseTo((6 / workers) * 0.15, 5);
+      await Promise.all(jobs);
+      expect(hasher.backlogSeconds).toBe(0);
     } finally {
       await hasher.onModuleDestroy();
     }

@@ -6,7 +6,7 @@ import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../authz/principal';
 import type { RequestContext } from '../common/http/request-context';
 import { DomainError } from '../common/errors/domain-error';
-import type { ErrorCode } from '../common/errors/error-catalog';
+import type { ErrorCode, LocalizedText } from '../common/errors/error-catalog';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { LOGGER } from '../common/logging/logger.module';
 import { MAX_PASSWORD_BYTES, PasswordHasher } from '../crypto/password-hasher';
@@ -35,6 +35,25 @@ const CHANGED_MEANWHILE = () =>
     en: 'The password was changed meanwhile; sign in again.',
     vi: 'Mật khẩu vừa được thay đổi; vui lòng đăng nhập lại.',
   });
+
+/** Seconds of queued password checks past which a new sign-in is refused (503), and when to try again. */
+const SIGN_IN_BACKLOG_SECONDS = 10;
+const SIGN_IN_RETRY_SECONDS = 5;
+const BUSY: LocalizedText = {
+  en: 'Too many sign-ins are being checked right now; try again in a few seconds.',
+  vi: 'Hệ thống đang kiểm tra quá nhiều lượt đăng nhập; vui lòng thử lại sau vài giây.',
+};
+
+/** Runs a warning at most once a minute (a flood would otherwise write one line per request). */
+class EveryMinute {
+  private last = -Infinity;
+  warn(say: () => void): void {
+    const now = Date.now();
+    if (now - this.last < 60_000) return;
+    this.last = now;
+    say();
+  }
+}
 
 /** Roles that must sign in with a second factor. */
 export const TOTP_REQUIRED_ROLES: ReadonlySet<Role> = new Set(['supervisor', 'admin']);
@@ -66,6 +85,8 @@ export interface SignedIn extends IssuedToken {
 export class AuthService {
   /** Locked throttle keys whose refusal is on the access log, and when their lock ends. */
   private readonly loggedLocks = new LoggedMarks();
+  /** The log line of sign-ins refused while password checks are queued: once a minute at most. */
+  private readonly busyRefusals = new EveryMinute();
 
   constructor(
     private readonly users: UsersRepository,
@@ -81,6 +102,16 @@ export class AuthService {
   ) {}
 
   async signIn(c: Credentials): Promise<SignedIn> {
+    // A flood of sign-ins (a password-spraying run) queues Argon2 checks faster than the workers do them: past
+    // SIGN_IN_BACKLOG_SECONDS of queue, a new one is refused at once (503, Retry-After), neither counted nor
+    // checked, rather than answered minutes later (its client would have given up) behind the flood.
+    const backlog = this.hasher.backlogSeconds;
+    if (backlog > SIGN_IN_BACKLOG_SECONDS) {
+      this.busyRefusals.warn(() =>
+        this.logger.warn({ backlogSeconds: Math.round(backlog) }, 'sign-ins refused: password checks queued'),
+      );
+      throw new DomainError('service.unavailable', BUSY, undefined, SIGN_IN_RETRY_SECONDS);
+    }
     const username = typeof c.username === 'string' ? c.username : '';
     const password = typeof c.password === 'string' ? c.password : '';
     const keys = this.throttle.keysFor(username, c.request.ip ?? '');
