@@ -147,7 +147,10 @@ class HashWorker {
  */
 export const HASH_WORKER_IDLE_MS = 30_000;
 
-/** About what one Argon2id hash or check takes on a worker (64 MiB, 2 passes; measured ~0.15 s on 2 cores). */
+/**
+ * About what one Argon2id hash or check takes on a worker (64 MiB, 2 passes): 0.11-0.12 s one at a time on the
+ * 2-core development machine (2026-12-06), a little more with the rest of the service busy.
+ */
 const HASH_SECONDS_ESTIMATE = 0.15;
 
 @Injectable()
