@@ -91,19 +91,17 @@ describe('nothing readable at rest, through the real API and tables', () => {
     await police(`/api/v1/referrals/${r1.body.id}/accept`).expect(200);
     await police(`/api/v1/referrals/${r1.body.id}/notes`, { text: m.providerNote }).expect(201);
     await police(`/api/v1/referrals/${r1.body.id}/complete`, { outcome: 'services_delivered' }).expect(200);
-    const r2 = await ward('post', `/api/v1/cases/${caseId}/referrals`, {
-      organizationId: policeOrg,
-      consentId: consent.body.id,
-      services: ['investigation'],
-      urgency: 'routine',
-    }).expect(201);
+    /** Another routine referral of the case to the police, under the same consent. */
+    const referAgain = () =>
+      ward('post', `/api/v1/cases/${caseId}/referrals`, {
+        organizationId: policeOrg,
+        consentId: consent.body.id,
+        services: ['investigation'],
+        urgency: 'routine',
+      }).expect(201);
+    const r2 = await referAgain();
     await police(`/api/v1/referrals/${r2.body.id}/decline`, { reason: m.declineReason }).expect(200);
-    const r3 = await ward('post', `/api/v1/cases/${caseId}/referrals`, {
-      organizationId: policeOrg,
-      consentId: consent.body.id,
-      services: ['investigation'],
-      urgency: 'routine',
-    }).expect(201);
+    const r3 = await referAgain();
     await ward('post', `/api/v1/referrals/${r3.body.id}/revoke`, { reason: m.revokeReason }).expect(200);
     // Emergency access, its justification and its review's note.
     const grant = await police(`/api/v1/cases/${caseId}/break-glass`, {
