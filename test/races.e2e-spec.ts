@@ -449,6 +449,35 @@ describe('concurrent changes', () => {
     ]);
   });
 
+  it('a shred asked for while an administrator disables the asking account shreds nothing (401, on record)', async () => {
+    const { user, token } = await givenSignedIn(t, { role: 'admin', username: 'admin.shredder.race' });
+    const caseId = await newCase();
+    // Past the step-up (the session was valid when the request came), before the shred.
+    const g = held(ReauthenticationService.prototype, 'confirm');
+    const shredding = http()
+      .post(`/api/v1/cases/${caseId}/shred`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ password: TEST_PASSWORD })
+      .then((r) => r);
+    await g.hit;
+    await http()
+      .patch(`/api/v1/users/${user.id}`)
+      .set('Authorization', `Bearer ${tok.admin}`)
+      .send({ status: 'disabled' })
+      .expect(200);
+    g.release();
+    const refused = await shredding;
+    expect(refused.status).toBe(401);
+    expect(await sql(`SELECT shredded_at FROM cases WHERE id = $1`, [caseId])).toEqual([
+      { shredded_at: null },
+    ]);
+    expect(
+      await sql(`SELECT action, outcome, reason FROM audit_events WHERE request_id = $1`, [
+        refused.body.requestId,
+      ]),
+    ).toEqual([{ action: 'case.shred', outcome: 'denied', reason: 'auth.unauthenticated' }]);
+  });
+
   it('an account disabled while its emergency access is being opened: the disabling waits for it and ends it', async () => {
     const { token, user } = await providerIn('Công an thử khoá tài khoản G (giả định)', 'police', ['00145']);
     const caseId = await newCase();

@@ -55,7 +55,10 @@ export class JurisdictionResolver {
   }
 }
 
-/** The provinces of the records a list showed, once each: the `subjectProvinces` of its entry. */
+/**
+ * The provinces of the records a list showed, once each: the `subjectProvinces` of its entry (the guard takes
+ * 64 at most, before it removes repeats: a page of 100 cases would otherwise be refused).
+ */
 export function provincesOf(rows: readonly { readonly provinceCode: string }[]): string[] {
   return [...new Set(rows.map((r) => r.provinceCode))];
 }

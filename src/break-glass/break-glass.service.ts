@@ -17,6 +17,7 @@ import { DomainError } from '../common/errors/domain-error';
 import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ReauthenticationService } from '../identity/reauthentication.service';
+import { holdSession } from '../identity/session-hold';
 import { asCiphertext, DataKey, DataKeyService, FieldEncryptionService, isCryptoError } from '../crypto';
 import {
   BreakGlassListQueryDto,
@@ -143,11 +144,7 @@ export class BreakGlassService {
       // path takes an account before what it acts on): an account disabled, reset or otherwise signed out
       // meanwhile (during the step-up's hashing) opens nothing, and a change waiting for this grant ends it
       // (UsersService: a change that ends the account's sessions ends its emergency access).
-      const [session] = await m.query<unknown[]>(
-        `SELECT 1 FROM users WHERE id = $1 AND status = 'active' AND token_version = $2 FOR SHARE`,
-        [p.userId, p.tokenVersion],
-      );
-      if (!session) {
+      if (!(await holdSession(m, p))) {
         refusedEarly('auth.unauthenticated');
         throw new DomainError('auth.unauthenticated');
       }

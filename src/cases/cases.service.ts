@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { expectedVersion, ifMatchVersion } from './case-version';
+import { holdSession } from '../identity/session-hold';
 import { SlidingWindowLimiter } from '../common/http/rate-limiter';
 import { LoggedMarks } from '../common/logged-marks';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -603,6 +604,12 @@ export class CasesService {
       caseId: id,
     });
     return this.audit.transaction(async (m, deny) => {
+      // The session the step-up confirmed, held until the shred commits: an administrator disabled or reset
+      // while the password was hashed shreds nothing.
+      if (!(await holdSession(m, p))) {
+        deny(p, { ...caseRefusal('case.shred', id, null), reason: 'auth.unauthenticated' });
+        throw new DomainError('auth.unauthenticated');
+      }
       const row = await this.cases.findById(m, id, [], true);
       const refused = caseRefusal('case.shred', id, row);
       if (!row || !ability.can('delete', caseSubject(row))) {
