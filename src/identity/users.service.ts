@@ -50,6 +50,22 @@ const DEMO_DATABASE = () =>
       'nhúng): một hệ thống thật bắt đầu từ thư mục dữ liệu trống với HAVEN_DEMO=0.',
   });
 
+/** An account's two-factor removed (an administrator's or the operator's reset): set up again at sign-in. */
+const TOTP_RESET = {
+  totpSecret: null,
+  totpPendingSecret: null,
+  totpEnabledAt: null,
+  totpLastStep: null,
+  totpFailures: 0,
+} as const satisfies Partial<User>;
+
+/** A password set by someone else (an administrator, the operator): the user must choose their own first. */
+const passwordSetBy = (passwordHash: string): Partial<User> => ({
+  passwordHash,
+  passwordChangedAt: new Date(),
+  passwordChangeRequired: true,
+});
+
 const NO_SUCH_ADMIN = () =>
   new DomainError('resource.not_found', {
     en: 'No administrator has that username (this tool resets administrators only).',
@@ -152,17 +168,7 @@ export class UsersService {
         if (!user || user.role !== 'admin') throw NO_SUCH_ADMIN();
         await this.users.update(
           user.id,
-          {
-            passwordHash,
-            passwordChangedAt: new Date(),
-            passwordChangeRequired: true,
-            totpSecret: null,
-            totpPendingSecret: null,
-            totpEnabledAt: null,
-            totpLastStep: null,
-            totpFailures: 0,
-            tokenVersion: user.tokenVersion + 1,
-          },
+          { ...passwordSetBy(passwordHash), ...TOTP_RESET, tokenVersion: user.tokenVersion + 1 },
           manager,
         );
         await this.audit.record(manager, null, {
@@ -342,19 +348,11 @@ export class UsersService {
         made.push(dto.status === 'disabled' ? 'user.disabled' : 'user.enabled');
       }
       if (passwordHash !== undefined) {
-        changes.passwordHash = passwordHash;
-        changes.passwordChangedAt = new Date();
-        changes.passwordChangeRequired = true;
+        Object.assign(changes, passwordSetBy(passwordHash));
         made.push('user.password_reset');
       }
       if (dto.resetTotp) {
-        Object.assign(changes, {
-          totpSecret: null,
-          totpPendingSecret: null,
-          totpEnabledAt: null,
-          totpLastStep: null,
-          totpFailures: 0,
-        });
+        Object.assign(changes, TOTP_RESET);
         made.push('user.totp_reset');
       }
       if (dto.wardCodes !== undefined) {
