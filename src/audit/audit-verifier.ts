@@ -31,21 +31,23 @@ export interface SqlClient {
   query<T extends Submittable>(stream: T): T;
 }
 
-export type VerifyProblem =
+export const VERIFY_PROBLEMS = [
   /** An entry's MAC does not match its content: edited, forged, or another entry's seq/stripe. */
-  | 'entry_altered'
+  'entry_altered',
   /** An entry's predecessor in its stripe is gone (deleted). */
-  | 'entry_missing'
+  'entry_missing',
   /** An entry names a predecessor older than the one before it in its stripe (inserted or moved). */
-  | 'entry_out_of_order'
+  'entry_out_of_order',
   /** Entries a checkpoint or a stripe head names are gone: the tail was deleted. */
-  | 'tail_truncated'
+  'tail_truncated',
   /** The stripe heads do not match the chain (an entry after the head, or a rewritten head). */
-  | 'head_mismatch'
+  'head_mismatch',
   /** A checkpoint is malformed, or its root or signature does not verify. */
-  | 'checkpoint_invalid'
+  'checkpoint_invalid',
   /** A checkpoint was signed with another key than the trusted one. */
-  | 'checkpoint_foreign_key';
+  'checkpoint_foreign_key',
+] as const;
+export type VerifyProblem = (typeof VERIFY_PROBLEMS)[number];
 
 /** A seq not as written, and how. */
 export interface VerifyFinding {

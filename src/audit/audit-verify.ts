@@ -9,7 +9,8 @@ export interface AccessLogVerification extends VerifyResult {
 }
 
 /** Where a checkpoint came from: this host's file, a copy kept off the host (the CLI), the database's table. */
-export type CheckpointSource = 'file' | 'offhost' | 'database';
+export const CHECKPOINT_SOURCES = ['file', 'offhost', 'database'] as const;
+export type CheckpointSource = (typeof CHECKPOINT_SOURCES)[number];
 
 export interface AccessLogVerifyOptions {
   /**

@@ -1,4 +1,5 @@
-import { MAX_FINDINGS } from '../audit-verifier';
+import { MAX_FINDINGS, VERIFY_PROBLEMS } from '../audit-verifier';
+import { CHECKPOINT_SOURCES } from '../audit-verify';
 import { PageQueryDto } from '../../common/http/page-query.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsUUID, Max, Min } from 'class-validator';
@@ -121,18 +122,9 @@ export class AuditCheckpointSourceView {
   @ApiProperty() seq!: number;
   @ApiProperty({ format: 'date-time' }) at!: string;
   @ApiProperty() keyId!: string;
-  @ApiProperty({ type: [String], enum: ['file', 'database'] }) sources!: string[];
+  @ApiProperty({ type: [String], enum: CHECKPOINT_SOURCES, description: '`offhost`: audit:verify only' })
+  sources!: string[];
 }
-
-const VERIFY_PROBLEMS = [
-  'entry_altered',
-  'entry_missing',
-  'entry_out_of_order',
-  'tail_truncated',
-  'head_mismatch',
-  'checkpoint_invalid',
-  'checkpoint_foreign_key',
-];
 
 export class AuditVerifyFindingView {
   @ApiProperty() seq!: number;
