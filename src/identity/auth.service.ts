@@ -44,17 +44,6 @@ const BUSY: LocalizedText = {
   vi: 'Hệ thống đang kiểm tra quá nhiều lượt đăng nhập; vui lòng thử lại sau vài giây.',
 };
 
-/** Runs a warning at most once a minute (a flood would otherwise write one line per request). */
-class EveryMinute {
-  private last = -Infinity;
-  warn(say: () => void): void {
-    const now = Date.now();
-    if (now - this.last < 60_000) return;
-    this.last = now;
-    say();
-  }
-}
-
 /** Roles that must sign in with a second factor. */
 export const TOTP_REQUIRED_ROLES: ReadonlySet<Role> = new Set(['supervisor', 'admin']);
 
@@ -83,10 +72,11 @@ export interface SignedIn extends IssuedToken {
  */
 @Injectable()
 export class AuthService {
-  /** Locked throttle keys whose refusal is on the access log, and when their lock ends. */
+  /**
+   * Locked throttle keys whose refusal is on the access log, and when their lock ends; and `sign-in.busy`, the
+   * log line of sign-ins shed while password checks are queued.
+   */
   private readonly loggedLocks = new LoggedMarks();
-  /** The log line of sign-ins refused while password checks are queued: once a minute at most. */
-  private readonly busyRefusals = new EveryMinute();
 
   constructor(
     private readonly users: UsersRepository,
@@ -107,8 +97,14 @@ export class AuthService {
     // checked, rather than answered minutes later (its client would have given up) behind the flood.
     const backlog = this.hasher.backlogSeconds;
     if (backlog > SIGN_IN_BACKLOG_SECONDS) {
-      this.busyRefusals.warn(() =>
-        this.logger.warn({ backlogSeconds: Math.round(backlog) }, 'sign-ins refused: password checks queued'),
+      // Said once a minute in this process (not per request: a flood's).
+      await this.loggedLocks.once([{ key: 'sign-in.busy', until: Date.now() + 60_000 }], () =>
+        Promise.resolve(
+          this.logger.warn(
+            { backlogSeconds: Math.round(backlog) },
+            'sign-ins refused: password checks queued',
+          ),
+        ),
       );
       throw new DomainError('service.unavailable', BUSY, undefined, SIGN_IN_RETRY_SECONDS);
     }
