@@ -416,20 +416,31 @@ describe('concurrent changes', () => {
     await as(token).get(`/api/v1/cases/${caseId}`).expect(404);
   });
 
-  it('emergency access asked for while an administrator disables the account opens nothing (401)', async () => {
-    const { token, user } = await providerIn('Công an thử khoá tài khoản F (giả định)', 'police', ['00145']);
-    const caseId = await newCase();
-    // Past the step-up (the session was valid when the request came), before the grant is made.
+  /**
+   * Sends `send` (a step that asks for the password again), holds it past its step-up, has the demo
+   * administrator disable account `userId` meanwhile, and gives the step's answer.
+   */
+  const disabledDuringStepUp = async (
+    userId: string,
+    send: () => request.Test,
+  ): Promise<request.Response> => {
     const g = held(ReauthenticationService.prototype, 'confirm');
-    const opening = breakGlass(token, caseId, TEST_PASSWORD).then((r) => r);
+    const answer = send().then((r) => r);
     await g.hit;
     await http()
-      .patch(`/api/v1/users/${user.id}`)
+      .patch(`/api/v1/users/${userId}`)
       .set('Authorization', `Bearer ${tok.admin}`)
       .send({ status: 'disabled' })
       .expect(200);
     g.release();
-    const refused = await opening;
+    return answer;
+  };
+
+  it('emergency access asked for while an administrator disables the account opens nothing (401)', async () => {
+    const { token, user } = await providerIn('Công an thử khoá tài khoản F (giả định)', 'police', ['00145']);
+    const caseId = await newCase();
+    // Past the step-up (the session was valid when the request came), before the grant is made.
+    const refused = await disabledDuringStepUp(user.id, () => breakGlass(token, caseId, TEST_PASSWORD));
     expect(refused.status).toBe(401);
     expect(await sql(`SELECT 1 FROM break_glass_grants WHERE user_id = $1`, [user.id])).toEqual([]);
     // On record, in the case's place (the password was right: this was no guess).
@@ -453,20 +464,11 @@ describe('concurrent changes', () => {
     const { user, token } = await givenSignedIn(t, { role: 'admin', username: 'admin.shredder.race' });
     const caseId = await newCase();
     // Past the step-up (the session was valid when the request came), before the shred.
-    const g = held(ReauthenticationService.prototype, 'confirm');
-    const shredding = http()
-      .post(`/api/v1/cases/${caseId}/shred`)
-      .set('Authorization', `Bearer ${token}`)
-      .send({ password: TEST_PASSWORD })
-      .then((r) => r);
-    await g.hit;
-    await http()
-      .patch(`/api/v1/users/${user.id}`)
-      .set('Authorization', `Bearer ${tok.admin}`)
-      .send({ status: 'disabled' })
-      .expect(200);
-    g.release();
-    const refused = await shredding;
+    const refused = await disabledDuringStepUp(user.id, () =>
+      http().post(`/api/v1/cases/${caseId}/shred`).set('Authorization', `Bearer ${token}`).send({
+        password: TEST_PASSWORD,
+      }),
+    );
     expect(refused.status).toBe(401);
     expect(await sql(`SELECT shredded_at FROM cases WHERE id = $1`, [caseId])).toEqual([
       { shredded_at: null },
