@@ -2,7 +2,16 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import type { TestApp } from './support/app';
-import { caseBody, DEMO_PASSWORD, signInAll, startDemoApp, Tokens } from './support/casework';
+import {
+  caseBody,
+  DEMO_PASSWORD,
+  giveConsent,
+  organizationId,
+  refer,
+  signInAll,
+  startDemoApp,
+  Tokens,
+} from './support/casework';
 import {
   codeFor,
   givenOrganization,
@@ -161,13 +170,33 @@ describe('emergency break-glass access (end to end)', () => {
       expect(res.body.health).toBeUndefined();
       // The case list (SQL scope of the same rule) shows it too, triage only, and is flagged as a read under
       // the grant is; the colleague's list below, without it, is not.
-      const list = await as('police.longbien').get('/api/v1/cases').expect(200);
+      const { result: list, statements } = await statementsDuring(() =>
+        as('police.longbien').get('/api/v1/cases').expect(200),
+      );
       expect((list.body.items as { id: string }[]).map((i) => i.id)).toContain(caseId);
+      // The page's own statement says whether the grant shows a case of it: no query of its own.
+      expect(statements.filter((q) => q.includes('break_glass_grants'))).toHaveLength(1);
       const [listed] = await sql(`SELECT reason, returned_ids FROM audit_events WHERE request_id = $1`, [
         list.headers['x-request-id'],
       ]);
       expect(listed.reason).toBe('break_glass');
       expect(listed.returned_ids).toContain(caseId);
+      // A page that does not show it is not flagged: the flag is about what the page showed, not what the grant
+      // would show. A newer case referred to the police fills a page of one.
+      const referred = await newCase();
+      const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
+      const consent = await giveConsent(t, tok['ward.longbien'], referred, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      await refer(t, tok['ward.longbien'], referred, police, consent);
+      const first = await as('police.longbien').get('/api/v1/cases?pageSize=1').expect(200);
+      expect((first.body.items as { id: string }[]).map((i) => i.id)).toEqual([referred]);
+      const [unflagged] = await sql(`SELECT reason FROM audit_events WHERE request_id = $1`, [
+        first.headers['x-request-id'],
+      ]);
+      expect(unflagged.reason).toBeNull();
     });
 
     it('the grant is the opener’s alone: a colleague of the same organisation, and another provider, still see nothing', async () => {

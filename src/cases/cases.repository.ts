@@ -374,15 +374,22 @@ export class CasesRepository {
       );
   }
 
-  /** Triage rows of the caller's scope, newest first. */
+  /**
+   * Triage rows of the caller's scope, newest first. For a police or health provider (`grantOf`: its user id),
+   * `underGrant` also says whether a case on the page may be shown by the user's running emergency grant
+   * (providerStillGroundedSql), in the same statement: such a list is flagged on the access log.
+   */
   async list(
     m: EntityManager,
     scope: SqlCondition,
     page: number,
     pageSize: number,
-  ): Promise<{ items: CaseTriageRow[]; total: number }> {
+    grantOf?: string,
+  ): Promise<{ items: CaseTriageRow[]; total: number; underGrant: boolean }> {
     const where = positional(scope);
     const n = where.params.length;
+    const grant = grantOf ? providerStillGroundedSql({ grant: `$${n + 1}` }) : 'false';
+    const extra = grantOf ? [grantOf] : [];
     // Ward officers and supervisors have conditions on the case alone: no join, no DISTINCT, so the page comes
     // from an index in created_at order (bench/results/scale-plans.md). Providers see cases through referrals.
     const direct = !conditionUses(scope, 'r', 'cs'); // the referral or consent of SCOPED_FROM
@@ -393,19 +400,20 @@ export class CasesRepository {
       ? `SELECT coalesce(sum(c.n), 0)::int AS n FROM case_counts c WHERE ${where.sql}`
       : `SELECT count(*)::int AS n FROM cases c WHERE ${where.sql}`;
     const pageSql = direct
-      ? `SELECT ${TRIAGE_COLUMNS}, (${directCount}) AS total
+      ? `SELECT ${TRIAGE_COLUMNS}, (${directCount}) AS total, ${grant} AS under_grant
          FROM cases c WHERE ${where.sql}`
       : `WITH scoped AS (SELECT DISTINCT c.id FROM ${SCOPED_FROM} WHERE ${where.sql})
-         SELECT ${TRIAGE_COLUMNS}, (SELECT count(*)::int FROM scoped) AS total
+         SELECT ${TRIAGE_COLUMNS}, (SELECT count(*)::int FROM scoped) AS total, ${grant} AS under_grant
          FROM cases c JOIN scoped s ON s.id = c.id`;
     const countSql = direct
       ? directCount
       : `SELECT count(DISTINCT c.id)::int AS n FROM ${SCOPED_FROM} WHERE ${where.sql}`;
     // The first page's plan is kept by PostgreSQL; see pageWindow.
-    const paging = pageWindow(page, pageSize, n + 1);
+    const paging = pageWindow(page, pageSize, n + extra.length + 1);
     const rows = paging.page(
       await m.query<Raw[]>(`${pageSql} ORDER BY c.created_at DESC, c.id ${paging.sql}`, [
         ...where.params,
+        ...extra,
         ...paging.params,
       ]),
     );
@@ -416,7 +424,7 @@ export class CasesRepository {
         : page === 1
           ? 0
           : (await m.query<{ n: number }[]>(countSql, where.params))[0].n;
-    return { items: rows.map(toTriage), total };
+    return { items: rows.map(toTriage), total, underGrant: rows.some((r) => r.under_grant === true) };
   }
 
   /**

@@ -29,7 +29,7 @@ import type { LocalizedText } from '../common/errors/error-catalog';
 import { consentFitsAgeSql } from '../consents/consent-age';
 import { raiseToStatutoryDeadline } from '../referrals/referral-deadline';
 import { lockLiveReferrals } from '../referrals/referral-ending';
-import { endGrants, liveGrantSql, lockLiveGrants } from '../break-glass/grant-ending';
+import { endGrants, lockLiveGrants } from '../break-glass/grant-ending';
 import { statutoryUrgency } from '../referrals/referral-state';
 import {
   ConsentExpiryService,
@@ -296,7 +296,9 @@ export class CasesService {
       // A provider lists the cases of its live referrals: not one whose consent has just expired.
       if (p.role === 'provider') await this.expiry.revokeExpired(m, p.request);
       const scope = accessibleWhere(ability, 'read', 'Case', CASE_COLUMNS);
-      const { items, total } = await this.cases.list(m, scope, page, pageSize);
+      // A police or health provider's list says whether its running emergency grant may show a case of it.
+      const grantOf = p.role === 'provider' && ability.can('create', 'BreakGlass') ? p.userId : undefined;
+      const { items, total, underGrant } = await this.cases.list(m, scope, page, pageSize, grantOf);
       const returnedIds = items.map((c) => c.id);
       await this.audit.recordNow(m, p, {
         action: 'case.list',
@@ -307,7 +309,7 @@ export class CasesService {
         // communes): their supervisors see the list reads that showed them.
         subjectProvinces: provincesOf(items),
         // A list showing a case under the caller's emergency grant is flagged, as a read under it is.
-        ...((await this.underGrant(m, p, ability, returnedIds)) ? { reason: 'break_glass' } : {}),
+        ...(underGrant ? { reason: 'break_glass' } : {}),
       });
       return { items: items.map(triageView), total, page, pageSize };
     });
@@ -684,22 +686,6 @@ export class CasesService {
       row,
       await this.providerReferrals(m, p, row.id),
     );
-  }
-
-  /** Whether any of `caseIds` is open to the caller (a police or health provider) by a running emergency grant. */
-  private async underGrant(
-    m: EntityManager,
-    p: Principal,
-    ability: AppAbility,
-    caseIds: string[],
-  ): Promise<boolean> {
-    if (p.role !== 'provider' || caseIds.length === 0 || !ability.can('create', 'BreakGlass')) return false;
-    const rows = await m.query<unknown[]>(
-      `SELECT 1 FROM break_glass_grants g
-        WHERE g.case_id = ANY($1::uuid[]) AND g.user_id = $2 AND ${liveGrantSql('g')} LIMIT 1`,
-      [caseIds, p.userId],
-    );
-    return rows.length > 0;
   }
 
   /**
