@@ -8,7 +8,7 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere, positional } from '../authz/sql-scope';
 import type { BreakGlassSubject } from '../authz/subjects';
 import { AuditService } from '../audit/audit.service';
-import { lockOrganizationServing } from '../directory/organizations.repository';
+import { organizationServing } from '../directory/organizations.repository';
 import { endedNowSql, endGrants, liveGrantSql, lockLiveGrants } from './grant-ending';
 import { CaseRow, CasesRepository } from '../cases/cases.repository';
 import { pageWindow } from '../database/page-limit';
@@ -395,7 +395,7 @@ export class BreakGlassService {
 
   /**
    * The organisation's sector when it serves the case's area (its whole province, or the case's commune), else
-   * null; with `lock`, share-locked until the grant commits (lockOrganizationServing): a change of the
+   * null; with `lock`, share-locked until the grant commits (organizationServing): a change of the
    * organisation's sector or area (which ends its grants) waits for it, and so ends this one too.
    */
   private async servingSector(
@@ -405,7 +405,7 @@ export class BreakGlassService {
     wardCode: string,
     lock: boolean,
   ): Promise<string | null> {
-    const org = await lockOrganizationServing(m, orgId, provinceCode, wardCode, lock);
+    const org = await organizationServing(m, orgId, provinceCode, wardCode, { lock });
     return org?.servesCase ? org.sector : null;
   }
 

@@ -33,19 +33,19 @@ export function servesCommuneSql(alias: string, provinceSql: string, communeSql:
 }
 
 /**
- * Organisation `id`, share-locked until the caller's transaction ends, and whether it serves a commune
- * (`wardCode` of `provinceCode`). A change of its sector or area (which ends what it no longer covers: referrals
- * of a sector's consent, emergency grants) waits for the caller to commit, and so ends what the caller made too;
- * one the caller waited for is seen whole. In two statements: one that waited for the lock re-reads the
- * organisation's row but would see its communes as they were before the change. `lock` false asks the same
- * without the lock, for a check before anything is locked.
+ * Organisation `id` and whether it serves a commune (`wardCode` of `provinceCode`). With `lock` (in a
+ * transaction), share-locked until it ends: a change of the organisation's sector or area (which ends what it no
+ * longer covers: referrals of a sector's consent, emergency grants) waits for the caller to commit, and so ends
+ * what the caller made too; one the caller waited for is seen whole. In two statements: one that waited for the
+ * lock re-reads the organisation's row but would see its communes as they were before the change. Without
+ * `lock`, the same question for a check before anything is locked.
  */
-export async function lockOrganizationServing(
+export async function organizationServing(
   m: EntityManager,
   id: string,
   provinceCode: string,
   wardCode: string,
-  lock = true,
+  { lock }: { lock: boolean },
 ): Promise<{ id: string; name: string; sector: string; servesCase: boolean } | null> {
   const [o] = await m.query<{ id: string; name: string; sector: string }[]>(
     `SELECT o.id, o.name, o.sector FROM organizations o WHERE o.id = $1${lock ? ' FOR SHARE OF o' : ''}`,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { lockOrganizationServing } from '../directory/organizations.repository';
+import { organizationServing } from '../directory/organizations.repository';
 import { overdueSql } from './referral-ending';
 import { conditionUses, positional, SqlCondition } from '../authz/sql-scope';
 import {
@@ -203,6 +203,23 @@ export class ReferralsRepository {
     return raw ? { row: toRow(raw), at: locked.at } : null;
   }
 
+  /**
+   * The referral locked (findLocked) if `visible` lets the caller at it: asked first of the row read without a
+   * lock, so that a caller it refuses neither waits for the referral's lock nor takes it, and its refusal runs the
+   * same statements whether the referral exists or not (a lock first would tell, by its wait and by one statement
+   * more, that it does); then again of the row once locked, as of then. Null when refused (`visible` got null, or
+   * said no: it records its own refusal). CasesRepository.lockIfAllowed does the same for a case.
+   */
+  async lockIfVisible(
+    m: EntityManager,
+    id: string,
+    visible: (row: ReferralRow | null) => boolean,
+  ): Promise<{ row: ReferralRow; at: Date } | null> {
+    if (!visible(await this.find(m, id))) return null;
+    const locked = await this.findLocked(m, id);
+    return visible(locked?.row ?? null) ? locked : null;
+  }
+
   /** A referral with its case's triage row, in one statement (a referral read). */
   async findWithCase(
     m: EntityManager,
@@ -309,7 +326,7 @@ export class ReferralsRepository {
 
   /**
    * The organisation a referral is made to, share-locked until the caller's transaction ends, and whether it
-   * serves the case's commune (lockOrganizationServing): a consent given to a sector reaches only the
+   * serves the case's commune (organizationServing): a consent given to a sector reaches only the
    * organisations of that sector serving it. A method rather than a direct call so that the race tests can hold
    * a referral's creation at this step (test/races.e2e-spec.ts).
    */
@@ -319,7 +336,7 @@ export class ReferralsRepository {
     provinceCode: string,
     wardCode: string,
   ): Promise<{ id: string; name: string; sector: string; servesCase: boolean } | null> {
-    return lockOrganizationServing(m, id, provinceCode, wardCode);
+    return organizationServing(m, id, provinceCode, wardCode, { lock: true });
   }
 
   /**

@@ -383,29 +383,28 @@ export class ReferralsService {
     dto: CreateNoteDto,
   ): Promise<NoteView> {
     return this.afterExpiry(p, async (m, deny) => {
-      await this.visibleBeforeLock(m, p, ability, deny, 'note.create', referralId);
       // Locked, and decided as of when it got the row (as a move is): a referral revoked or ended meanwhile (a
       // consent withdrawn or expired, the case closed) takes no note.
-      const row = (await this.referrals.findLocked(m, referralId))?.row;
+      const locked = await this.referrals.lockIfVisible(
+        m,
+        referralId,
+        this.visibleTo(p, ability, deny, 'note.create', referralId),
+      );
+      if (!locked) throw NOT_FOUND();
+      const { row } = locked;
       // A provider's note is its organisation's, on a referral to that organisation: the subject names the
-      // referral's organisation, so the rule decides both (a ward's note belongs to no organisation).
-      const organizationId = p.role === 'provider' ? (row?.organizationId ?? null) : null;
-      const allowed =
-        row &&
-        ability.can('create', {
-          kind: 'Note',
-          wardCode: row.wardCode,
-          provinceCode: row.provinceCode,
-          organizationId,
-          referralStatus: p.role === 'provider' ? subjectOf(row).status : null,
-        });
+      // referral's organisation, so the rule decides both (a ward's note belongs to no organisation). A
+      // referral the caller may read but not write a note on (a provider's before it accepts it, or once it has
+      // ended) is there for it: a 409 saying why, not a 404.
+      const organizationId = p.role === 'provider' ? row.organizationId : null;
+      const allowed = ability.can('create', {
+        kind: 'Note',
+        wardCode: row.wardCode,
+        provinceCode: row.provinceCode,
+        organizationId,
+        referralStatus: p.role === 'provider' ? subjectOf(row).status : null,
+      });
       const refused = referralRefusal('note.create', referralId, row);
-      // A referral the caller may read but not write a note on (a provider's before it accepts it, or once it
-      // has ended) is there for it: a 409 saying why, not a 404.
-      if (!row || !(allowed || ability.can('read', subjectOf(row)))) {
-        deny(p, refused);
-        throw NOT_FOUND();
-      }
       // Visible: a refusal from here is on record with its code.
       deny.refusals(p, refused);
       if (!allowed && subjectOf(row).status === 'pending') {
@@ -453,23 +452,22 @@ export class ReferralsService {
   }
 
   /**
-   * Refuses, before anything is locked, a caller who may not see the referral at all: it neither waits for the
-   * referral's lock nor takes it, and its refusal runs the same statements whether the referral exists or not
-   * (a lock first would have told, by its wait and by one statement more, that it does). What it may do with a
-   * referral it sees is decided after the lock, as of then.
+   * Whether the caller may see the referral at all (ReferralsRepository.lockIfVisible asks it before the lock and
+   * again once locked); a refusal is on record, in the case's jurisdiction when there is one. What it may do with
+   * a referral it sees is decided after the lock, as of then.
    */
-  private async visibleBeforeLock(
-    m: EntityManager,
+  private visibleTo(
     p: Principal,
     ability: AppAbility,
     deny: Deny,
     action: AuditEntryInput['action'],
     id: string,
-  ): Promise<void> {
-    const seen = await this.referrals.find(m, id);
-    if (seen && ability.can('read', subjectOf(seen))) return;
-    deny(p, referralRefusal(action, id, seen ?? undefined));
-    throw NOT_FOUND();
+  ): (row: ReferralRow | null) => boolean {
+    return (row) => {
+      if (row && ability.can('read', subjectOf(row))) return true;
+      deny(p, referralRefusal(action, id, row ?? undefined));
+      return false;
+    };
   }
 
   private async move(
@@ -485,16 +483,16 @@ export class ReferralsService {
     ) => Promise<{ encDeclineReason?: Buffer; encRevokeReason?: Buffer }>,
   ): Promise<ReferralView> {
     return this.afterExpiry(p, async (m, deny) => {
-      await this.visibleBeforeLock(m, p, ability, deny, auditAction, id);
       // The row lock serialises concurrent moves: the second of two accepts sees `accepted` and gets 409.
-      const locked = await this.referrals.findLocked(m, id);
-      const row = locked?.row;
-      // Every refusal of the move is on record, in the case's jurisdiction when there is one.
+      const locked = await this.referrals.lockIfVisible(
+        m,
+        id,
+        this.visibleTo(p, ability, deny, auditAction, id),
+      );
+      if (!locked) throw NOT_FOUND();
+      const { row } = locked;
+      // Every refusal of the move is on record, in the case's jurisdiction.
       const refused = referralRefusal(auditAction, id, row);
-      if (!row || !ability.can('read', subjectOf(row))) {
-        deny(p, refused);
-        throw NOT_FOUND();
-      }
       // Visible: every refusal from here (its state, what the move carries) is on record with its code.
       if (!ability.can(action, subjectOf(row))) {
         // Not allowed now: either the state forbids the move (409) or the role never may (404).
