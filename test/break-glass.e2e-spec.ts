@@ -113,6 +113,12 @@ describe('emergency break-glass access (end to end)', () => {
       expect(seen.body.items).toContainEqual(
         expect.objectContaining({ requestId: wrong.body.requestId, caseId, outcome: 'denied' }),
       );
+      // The missing case's attempt names no case and no place (as a refusal after the step-up does).
+      const [astray] = await sql(
+        `SELECT case_id, province_code, commune_code FROM audit_events WHERE request_id = $1`,
+        [nowhere.body.requestId],
+      );
+      expect(astray).toEqual({ case_id: null, province_code: null, commune_code: null });
       await as('police.longbien').get(`/api/v1/cases/${caseId}`).expect(404);
       expect(t.logs.join('')).not.toContain('ZZMARKER');
     });

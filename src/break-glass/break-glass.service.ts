@@ -1,13 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { EntityManager } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { AppAbility } from '../authz/ability.factory';
 import { permittedCaseCategories } from '../authz/field-scope';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere, positional } from '../authz/sql-scope';
 import type { BreakGlassSubject } from '../authz/subjects';
 import { AuditService } from '../audit/audit.service';
+import type { AuditEntryInput } from '../audit/audit.types';
 import { organizationServing } from '../directory/organizations.repository';
 import { endedNowSql, endGrants, liveGrantSql, lockLiveGrants } from './grant-ending';
 import { CaseRow, CasesRepository } from '../cases/cases.repository';
@@ -99,6 +101,7 @@ export class BreakGlassService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly reauth: ReauthenticationService,
     @Inject(LOGGER) private readonly logger: Logger,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   async open(
@@ -108,11 +111,10 @@ export class BreakGlassService {
     dto: OpenBreakGlassDto,
   ): Promise<BreakGlassOpened> {
     // The person, not a token alone: a step-up, before anything about the case is looked at.
-    await this.reauth.confirm(p, dto, {
-      action: 'break_glass.open',
-      resourceType: 'break_glass',
-      caseId,
-    });
+    // A refused step-up is on record in the case's place, as a refusal below is.
+    await this.reauth.confirm(p, dto, async () =>
+      openRefusal(caseId, await this.cases.findById(this.dataSource.manager, caseId)),
+    );
     return this.audit.transaction(async (m, deny) => {
       /** The sector the caller would open `row` under: null when outside its organisation's area. */
       const sectorFor = async (row: CaseRow | null, lock: boolean): Promise<string | null> =>
@@ -130,16 +132,7 @@ export class BreakGlassService {
       // Asked first without a lock: a caller outside the area neither waits for the case's lock nor takes it.
       let row = await this.cases.findById(m, caseId);
       let sector = await sectorFor(row, false);
-      /** A refusal before the case is known to be open to the caller: its place only when it exists. */
-      const refusedEarly = (reason: string) =>
-        deny(p, {
-          action: 'break_glass.open',
-          resourceType: 'break_glass',
-          caseId: row ? caseId : undefined,
-          provinceCode: row?.provinceCode ?? null,
-          wardCode: row?.wardCode ?? null,
-          reason,
-        });
+      const refusedEarly = (reason: string) => deny(p, { ...openRefusal(caseId, row), reason });
       // The session as checked when the request came, held until the grant commits (before the case, as every
       // path takes an account before what it acts on): an account disabled, reset or otherwise signed out
       // meanwhile (during the step-up's hashing) opens nothing, and a change waiting for this grant ends it
@@ -495,4 +488,15 @@ export class BreakGlassService {
       reviewedAt: r.reviewed_at?.toISOString() ?? null,
     };
   }
+}
+
+/** A refusal of emergency access before the case is known to be open to the caller: in its place only when it exists. */
+function openRefusal(caseId: string, row: CaseRow | null): AuditEntryInput {
+  return {
+    action: 'break_glass.open',
+    resourceType: 'break_glass',
+    caseId: row ? caseId : undefined,
+    provinceCode: row?.provinceCode ?? null,
+    wardCode: row?.wardCode ?? null,
+  };
 }

@@ -599,12 +599,10 @@ export class CasesService {
     ifMatch?: string,
   ): Promise<{ id: string; shredded: true }> {
     const expected = ifMatchVersion(ifMatch);
-    await this.reauth.confirm(p, dto, {
-      action: 'case.shred',
-      resourceType: 'case',
-      resourceId: id,
-      caseId: id,
-    });
+    // A refused step-up is on record in the case's place: its province's supervisors see the attempt.
+    await this.reauth.confirm(p, dto, async () =>
+      caseRefusal('case.shred', id, await this.cases.findById(this.dataSource.manager, id)),
+    );
     return this.audit.transaction(async (m, deny) => {
       // The session the step-up confirmed, held until the shred commits: an administrator disabled or reset
       // while the password was hashed shreds nothing.

@@ -1,7 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
-import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { Principal } from '../authz/principal';
@@ -39,7 +37,6 @@ export class ReauthenticationService {
     private readonly totp: TotpService,
     private readonly audit: AuditService,
     @Inject(LOGGER) private readonly logger: Logger,
-    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   /**
@@ -52,14 +49,21 @@ export class ReauthenticationService {
    *   when this attempt is beyond the limit;
    * - `auth.reauthentication_failed` (403) for a wrong password or code, counted toward the lock. Which of the
    *   two was wrong is not said, as at sign-in.
-   * Nothing is logged on success: the operation's own entry follows.
+   * Nothing is logged on success: the operation's own entry follows. `refused` may be a function, called only on
+   * a refusal (as AuditService.refusalsOnRecord's): a step-up about a case puts its refusal in the case's place,
+   * so that the province's supervisors see the attempt under the case, with no query when the step-up succeeds.
    */
-  async confirm(p: Principal, given: StepUp, refused: AuditEntryInput): Promise<User> {
+  async confirm(
+    p: Principal,
+    given: StepUp,
+    refused: AuditEntryInput | (() => Promise<AuditEntryInput>),
+  ): Promise<User> {
     const user = await this.users.findById(p.userId);
     if (!user || user.status !== 'active') throw new DomainError('auth.unauthenticated');
     const keys = this.throttle.reauthKeysFor(user.id, p.request?.ip ?? '');
     const refuse = async (e: DomainError): Promise<never> => {
-      await this.audit.recordDenied(p, { ...refused, ...(await this.placeOf(refused)), reason: e.code });
+      const entry = typeof refused === 'function' ? await refused() : refused;
+      await this.audit.recordDenied(p, { ...entry, reason: e.code });
       throw e;
     };
     const needsCode = user.totpEnabledAt !== null && this.totp.enforcedFor(user);
@@ -80,22 +84,5 @@ export class ReauthenticationService {
     }
     await this.throttle.recordSuccess(keys);
     return user;
-  }
-
-  /**
-   * The place of the case a refused step-up was about (a shred, an emergency access), when it exists and the
-   * entry does not name one: on record there, its province's supervisors see the attempt on the case (without
-   * it, AuditQueryService shows them neither the entry's case nor the entry under the case). The caller is
-   * told nothing more.
-   */
-  private async placeOf(
-    refused: AuditEntryInput,
-  ): Promise<Pick<AuditEntryInput, 'provinceCode' | 'wardCode'>> {
-    if (!refused.caseId || refused.provinceCode !== undefined) return {};
-    const [c] = await this.dataSource.query<{ province_code: string; ward_code: string }[]>(
-      `SELECT province_code, ward_code FROM cases WHERE id = $1::uuid`,
-      [refused.caseId],
-    );
-    return c ? { provinceCode: c.province_code, wardCode: c.ward_code } : {};
   }
 }
