@@ -28,6 +28,7 @@ import { OrganizationNameKey1764000002700 } from './1764000002700-OrganizationNa
 import { ReferralReportCases1764000002800 } from './1764000002800-ReferralReportCases';
 import { ChainHeadsWithinSequence1764000002900 } from './1764000002900-ChainHeadsWithinSequence';
 import { TotpFailures1764000003000 } from './1764000003000-TotpFailures';
+import { GrantsByUser1764000003100 } from './1764000003100-GrantsByUser';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -64,4 +65,5 @@ export const MIGRATIONS = [
   ReferralReportCases1764000002800,
   ChainHeadsWithinSequence1764000002900,
   TotpFailures1764000003000,
+  GrantsByUser1764000003100,
 ];

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { createTestDataSource } from '../test/support/database';
 import { waitFor } from '../test/support/wait';
+import { liveGrantSql } from '../src/break-glass/grant-ending';
 import { realDifferences } from '../src/database/schema-drift';
 import { MIGRATIONS } from './index';
 
@@ -277,6 +279,28 @@ describe('migrations', () => {
       expect((await reportIndex(dataSource)).valid).toBe(true);
     } finally {
       await holder.end();
+      await drop();
+    }
+  });
+
+  it("an account's live emergency grants are found by their own index, not by a scan of all grants", async () => {
+    const { dataSource, drop } = await createTestDataSource();
+    try {
+      // How UsersService ends an account's grants (lockLiveGrants, endGrants), planned with scans made
+      // expensive: the empty test table would otherwise be scanned whatever its indexes.
+      const plans = await dataSource.transaction(async (m) => {
+        await m.query(`SET LOCAL enable_seqscan = off`);
+        const plan = async (sql: string) =>
+          JSON.stringify(await m.query(`EXPLAIN (FORMAT JSON) ${sql}`, [randomUUID()]));
+        return [
+          await plan(`SELECT 1 FROM break_glass_grants g WHERE (g.user_id = $1) AND (${liveGrantSql('g')})
+                       ORDER BY g.id FOR UPDATE`),
+          await plan(`UPDATE break_glass_grants g SET expires_at = now()
+                       WHERE g.user_id = $1 AND ${liveGrantSql('g')} RETURNING g.id`),
+        ];
+      });
+      for (const p of plans) expect(p).toContain('"Index Name":"break_glass_grants_user_idx"');
+    } finally {
       await drop();
     }
   });
