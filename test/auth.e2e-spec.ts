@@ -600,6 +600,12 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(
       (await db.query(`SELECT reason FROM audit_events WHERE request_id = $1`, [stepUp.body.requestId]))[0],
     ).toEqual({ reason: 'auth.totp_locked' });
+    // Counted against the user's step-ups, as the sign-in's refusal is against the account's sign-ins: each
+    // checked a password.
+    const stepUps = t.app.get(LoginThrottleService).reauthKeysFor(w.id, '').account;
+    expect(await db.query(`SELECT failures FROM login_throttle WHERE key = $1`, [stepUps])).toEqual([
+      { failures: 1 },
+    ]);
     // An administrator resets its two-factor, with a new password: it signs in (and sets both up again).
     await givenPasswordReset(t, w.id, 'basalt-reset-lantern-27', { resetTotp: true });
     const again = await login({ username: 'ward.codeguess', password: 'basalt-reset-lantern-27' }).expect(

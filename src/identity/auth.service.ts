@@ -18,7 +18,7 @@ import { LoggedMarks } from '../common/logged-marks';
 import { LoginThrottleService } from './login-throttle.service';
 import { ReauthenticationService } from './reauthentication.service';
 import { IssuedToken, TokenService } from './token.service';
-import { assertTotpNotEnabled, lockedCodesOnRecord, TotpEnrollment, TotpService } from './totp.service';
+import { assertTotpNotEnabled, TotpEnrollment, TotpService } from './totp.service';
 import { Role, User } from './user.entity';
 import { UsersRepository } from './users.repository';
 
@@ -168,14 +168,14 @@ export class AuthService {
         await this.throttle.recordPasswordOnly(keys);
         throw await refuse('auth.totp_required');
       }
-      const codeRight = await lockedCodesOnRecord(
-        () => typeof c.totp === 'string' && this.totp.check(user, c.totp),
-        async () => {
-          await this.throttle.recordFailure(keys);
-          await logRefusal('auth.totp_locked');
-        },
-      );
-      if (!codeRight) {
+      const code = typeof c.totp === 'string' ? await this.totp.check(user, c.totp) : 'wrong';
+      if (code === 'locked') {
+        // Counted as a failure as well (a step-up's is too): a password was checked for it.
+        await this.throttle.recordFailure(keys);
+        await logRefusal('auth.totp_locked');
+        throw new DomainError('auth.totp_locked');
+      }
+      if (code === 'wrong') {
         // Answered as a wrong password, logged as what it is for the supervisors: a stolen password, or a user's
         // slip (docs/audit.md). (The two-step sign-in tells the password was right anyway: auth.totp_required.)
         return fail('auth.totp_invalid');

@@ -7,7 +7,7 @@ import { DomainError } from '../common/errors/domain-error';
 import { LOGGER } from '../common/logging/logger.module';
 import { PasswordHasher } from '../crypto/password-hasher';
 import { LoginThrottleService } from './login-throttle.service';
-import { lockedCodesOnRecord, TotpService } from './totp.service';
+import { CodeCheck, TotpService } from './totp.service';
 import type { User } from './user.entity';
 import { UsersRepository } from './users.repository';
 
@@ -48,7 +48,9 @@ export class ReauthenticationService {
    * - `auth.throttled` (429, before the password is checked) while the account or the address is locked, or
    *   when this attempt is beyond the limit;
    * - `auth.reauthentication_failed` (403) for a wrong password or code, counted toward the lock. Which of the
-   *   two was wrong is not said, as at sign-in.
+   *   two was wrong is not said, as at sign-in;
+   * - `auth.totp_locked` (403) after the right password when the account's codes are refused (too many wrong in a
+   *   row; TotpService.check), counted toward the lock as a sign-in's is.
    * Nothing is logged on success: the operation's own entry follows. `refused` may be a function, called only on
    * a refusal (as AuditService.refusalsOnRecord's): a step-up about a case puts its refusal in the case's place,
    * so that the province's supervisors see the attempt under the case, with no query when the step-up succeeds.
@@ -73,14 +75,18 @@ export class ReauthenticationService {
     if (lock.seconds > 0)
       return refuse(new DomainError('auth.throttled', undefined, undefined, lock.seconds));
     const passwordRight = (await this.hasher.verify(user.passwordHash, given.password)).valid;
-    const codeRight =
-      passwordRight &&
-      (!needsCode || (await lockedCodesOnRecord(() => this.totp.check(user, given.totp!), refuse)));
-    if (!codeRight) {
+    const code: CodeCheck = !passwordRight
+      ? 'wrong'
+      : needsCode
+        ? await this.totp.check(user, given.totp!)
+        : 'right';
+    if (code !== 'right') {
+      // Counted, a refusal of the account's locked codes too (as at sign-in: a password was checked for it).
       const locked = await this.throttle.recordFailure(keys);
+      const reason = code === 'locked' ? 'auth.totp_locked' : 'auth.reauthentication_failed';
       // No password, code, username or address in the log.
-      this.logger.info({ event: 'auth.reauthentication_failed', userId: user.id, locked }, 'step-up refused');
-      return refuse(new DomainError('auth.reauthentication_failed'));
+      this.logger.info({ event: reason, userId: user.id, locked }, 'step-up refused');
+      return refuse(new DomainError(reason));
     }
     await this.throttle.recordSuccess(keys);
     return user;

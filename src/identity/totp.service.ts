@@ -114,26 +114,26 @@ export class TotpService {
    * Checks a code against the user's active secret and consumes its time step: a code accepted once (at
    * sign-in or at a step-up) is never accepted again, so a step-up right after a sign-in waits for the next one.
    * Each code is counted as wrong before it is checked (so a burst cannot pass the limit), and a right one sets
-   * the count back to zero: past MAX_TOTP_FAILURES wrong codes in a row, throws `auth.totp_locked` without
-   * checking, until an administrator resets the account's two-factor.
+   * the count back to zero: past MAX_TOTP_FAILURES wrong codes in a row, answers `locked` without checking,
+   * until an administrator resets the account's two-factor (its callers refuse with `auth.totp_locked`).
    */
-  async check(user: User, code: string): Promise<boolean> {
-    if (!user.totpSecret) return false;
+  async check(user: User, code: string): Promise<CodeCheck> {
+    if (!user.totpSecret) return 'wrong';
     const counted = returnedRows(
       await this.dataSource.query(
         `UPDATE users SET totp_failures = totp_failures + 1 WHERE id = $1 AND totp_failures < $2 RETURNING id`,
         [user.id, MAX_TOTP_FAILURES],
       ),
     );
-    if (counted.length === 0) throw new DomainError('auth.totp_locked');
-    if (!/^\d{6}$/.test(code)) return false;
+    if (counted.length === 0) return 'locked';
+    if (!/^\d{6}$/.test(code)) return 'wrong';
     const secret = await this.cipher.open(user.id, 'totp_secret', user.totpSecret);
     const step = await matchingStep(
       secret,
       code,
       user.totpLastStep === null ? null : Number(user.totpLastStep),
     );
-    if (step === null) return false;
+    if (step === null) return 'wrong';
     // Two sign-ins racing with the same code: only one moves the step forward.
     const rows = returnedRows(
       await this.dataSource.query(
@@ -143,9 +143,15 @@ export class TotpService {
         [user.id, step],
       ),
     );
-    return rows.length === 1;
+    return rows.length === 1 ? 'right' : 'wrong';
   }
 }
+
+/**
+ * What TotpService.check made of a code: `locked` when the account's codes are refused (MAX_TOTP_FAILURES wrong
+ * in a row) and the code was not checked.
+ */
+export type CodeCheck = 'right' | 'wrong' | 'locked';
 
 async function matchingStep(secret: string, code: string, afterStep: number | null): Promise<number | null> {
   if (!/^\d{6}$/.test(code)) return null;
@@ -169,21 +175,5 @@ export function assertTotpNotEnabled(user: Pick<User, 'totpEnabledAt'>): void {
       en: 'Two-factor authentication is already set up; an administrator can reset it.',
       vi: 'Xác thực hai lớp đã được thiết lập; quản trị viên có thể đặt lại.',
     });
-  }
-}
-
-/**
- * `check`'s answer; when it refuses because of too many wrong codes in a row (`auth.totp_locked`), runs
- * `onLocked` (the refusal on record) first and throws that refusal on.
- */
-export async function lockedCodesOnRecord(
-  check: () => boolean | Promise<boolean>,
-  onLocked: (e: DomainError) => Promise<unknown>,
-): Promise<boolean> {
-  try {
-    return await check();
-  } catch (e) {
-    if (e instanceof DomainError && e.code === 'auth.totp_locked') await onLocked(e);
-    throw e;
   }
 }
