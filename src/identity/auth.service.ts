@@ -290,7 +290,7 @@ export class AuthService {
     await this.audit.refusalsOnRecord(p, entry, () => assertTotpNotEnabled(current));
     const user = await this.reauth.confirm(p, { password }, entry);
     await this.audit.refusalsOnRecord(p, entry, () =>
-      this.totp.activate(user, code, (m) => this.audit.record(m, p, entry), p),
+      this.totp.activate(user, code, p, (m) => this.audit.record(m, p, entry)),
     );
   }
 

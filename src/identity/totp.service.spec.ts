@@ -14,6 +14,11 @@ describe('TotpService', () => {
   let totp: TotpService;
   const at = (offset: number) => Math.floor(Date.now() / 1000) + offset;
   const load = async (id: string) => (await dataSource.getRepository(User).findOneBy({ id }))!;
+  /** Activates the user's pending secret from a session of the user's current token version. */
+  const activateFor = async (id: string, code: string) => {
+    const user = await load(id);
+    return totp.activate(user, code, user);
+  };
 
   beforeAll(async () => {
     ({ dataSource, drop } = await createTestDataSource());
@@ -42,11 +47,11 @@ describe('TotpService', () => {
     const sealed = (await load(user.id)).totpPendingSecret!;
     expect(sealed.toString('latin1')).not.toContain(secret);
 
-    await expect(totp.activate(await load(user.id), '000000')).rejects.toMatchObject({
+    await expect(activateFor(user.id, '000000')).rejects.toMatchObject({
       code: 'auth.totp_invalid',
     });
     await clearOfTotpStepEnd(); // the codes below are made for the steps around this one
-    await totp.activate(await load(user.id), await generate({ secret, epoch: at(-30) }));
+    await activateFor(user.id, await generate({ secret, epoch: at(-30) }));
     const active = await load(user.id);
     expect(active.totpEnabledAt).not.toBeNull();
     expect(active.totpPendingSecret).toBeNull();
@@ -66,13 +71,13 @@ describe('TotpService', () => {
     const asked = await load(user.id); // as the session read it, before the reset
     await dataSource.query(`UPDATE users SET token_version = token_version + 1 WHERE id = $1`, [user.id]);
     await clearOfTotpStepEnd();
-    await expect(
-      totp.activate(asked, await generate({ secret, epoch: at(0) }), undefined, asked),
-    ).rejects.toMatchObject({ code: 'auth.unauthenticated' });
+    await expect(totp.activate(asked, await generate({ secret, epoch: at(0) }), asked)).rejects.toMatchObject(
+      { code: 'auth.unauthenticated' },
+    );
     expect((await load(user.id)).totpEnabledAt).toBeNull();
     // The session of now activates it.
     const now = await load(user.id);
-    await totp.activate(now, await generate({ secret, epoch: at(0) }), undefined, now);
+    await totp.activate(now, await generate({ secret, epoch: at(0) }), now);
     expect((await load(user.id)).totpEnabledAt).not.toBeNull();
   });
 
@@ -80,7 +85,7 @@ describe('TotpService', () => {
     const user = await givenUser();
     const { secret } = await totp.enroll(user);
     await clearOfTotpStepEnd();
-    await totp.activate(await load(user.id), await generate({ secret, epoch: at(-30) }));
+    await activateFor(user.id, await generate({ secret, epoch: at(-30) }));
     const right = await generate({ secret, epoch: at(0) });
     const wrong = right === '000000' ? '111111' : '000000';
     // Nine wrong, then the right one: the count starts again.
@@ -121,7 +126,9 @@ describe('TotpService', () => {
       // The pending secret is one of the two handed out, and it activates: exactly one of them does.
       const pending = await load(user.id);
       const tries = await Promise.allSettled(
-        both.map(async ({ secret }) => totp.activate(pending, await generate({ secret, epoch: at(0) }))),
+        both.map(async ({ secret }) =>
+          totp.activate(pending, await generate({ secret, epoch: at(0) }), pending),
+        ),
       );
       expect(tries.filter((t) => t.status === 'fulfilled')).toHaveLength(1);
     }
@@ -131,7 +138,7 @@ describe('TotpService', () => {
     const a = await givenUser();
     const b = await givenUser();
     const { secret } = await totp.enroll(a);
-    await totp.activate(await load(a.id), await generate({ secret, epoch: at(0) }));
+    await activateFor(a.id, await generate({ secret, epoch: at(0) }));
     await totp.enroll(b); // b has a data key of its own: the copy is refused as sealed with another (a's)
     await dataSource.query(
       `UPDATE users SET totp_secret = (SELECT totp_secret FROM users WHERE id = $1), totp_enabled_at = now()

@@ -74,8 +74,8 @@ export class TotpService {
   async activate(
     user: User,
     code: string,
+    session: { tokenVersion: number },
     alongside?: (manager: EntityManager) => Promise<unknown>,
-    session?: { tokenVersion: number },
   ): Promise<void> {
     if (user.totpEnabledAt || !user.totpPendingSecret) {
       throw new DomainError('conflict.state', {
@@ -93,9 +93,9 @@ export class TotpService {
           `UPDATE users
             SET totp_secret = $2, totp_enabled_at = now(), totp_pending_secret = NULL, totp_last_step = $3,
                 totp_failures = 0, token_version = token_version + 1, updated_at = now()
-          WHERE id = $1 AND totp_enabled_at IS NULL AND ($4::int IS NULL OR token_version = $4)
+          WHERE id = $1 AND totp_enabled_at IS NULL AND token_version = $4
           RETURNING id`,
-          [user.id, sealed, step, session?.tokenVersion ?? null],
+          [user.id, sealed, step, session.tokenVersion],
         ),
       );
       if (updated.length === 0) {

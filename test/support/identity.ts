@@ -131,7 +131,8 @@ export async function givenTotp(t: TestApp, userId: string): Promise<string> {
   const totp = t.app.get(TotpService);
   const repo = t.app.get(UsersRepository);
   const { secret } = await totp.enroll((await repo.findById(userId))!);
-  await totp.activate((await repo.findById(userId))!, await codeFor(secret, -30));
+  const user = (await repo.findById(userId))!;
+  await totp.activate(user, await codeFor(secret, -30), user);
   return secret;
 }
 
