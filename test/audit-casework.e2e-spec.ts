@@ -12,6 +12,7 @@ import {
   Tokens,
 } from './support/casework';
 import type { TestApp } from './support/app';
+import { givenSignedIn } from './support/identity';
 import { statementsDuring } from './support/statements';
 
 // Marker strings in every survivor field: none may reach the access log (nor the application's log).
@@ -363,6 +364,57 @@ describe('access log of case work (end to end)', () => {
     } finally {
       await owner.end();
     }
+  });
+
+  it("a list shown to two provinces shows each province's supervisors the ids of its own cases only", async () => {
+    const haiWard = await givenSignedIn(t, { role: 'ward_officer', wardCodes: ['10507'] });
+    const haiCase = (
+      await http()
+        .post('/api/v1/cases')
+        .set({ Authorization: `Bearer ${haiWard.token}` })
+        .send(caseBody({ wardCode: '10507' }))
+        .expect(201)
+    ).body.id as string;
+    const national = await givenSignedIn(t, { role: 'supervisor' }); // no province: national
+    const nationally = { Authorization: `Bearer ${national.token}` };
+    const list = await http().get('/api/v1/cases?pageSize=200').set(nationally).expect(200);
+    const listed = (list.body.items as { id: string }[]).map((i) => i.id);
+    expect(listed).toEqual(expect.arrayContaining([caseId, haiCase]));
+    const requestId = list.headers['x-request-id'];
+    const haiphong = (await signInAll(t, ['supervisor.haiphong']))['supervisor.haiphong'];
+    /** The list's entry as `headers` sees it, through the access log's API (undefined: not shown). */
+    const seenBy = async (headers: Record<string, string>, filter = '') =>
+      (
+        (
+          await http()
+            .get(`/api/v1/audit/events?action=case.list&actorId=${national.user.id}${filter}`)
+            .set(headers)
+            .expect(200)
+        ).body.items as { requestId: string; returnedIds: string[] }[]
+      ).find((i) => i.requestId === requestId);
+    const [ids31, ids01] = await Promise.all(
+      ['31', '01'].map(async (province) =>
+        (
+          await t.app
+            .get(DataSource)
+            .query<{ id: string }[]>(`SELECT id FROM cases WHERE id = ANY($1) AND province_code = $2`, [
+              listed,
+              province,
+            ])
+        ).map((r) => r.id),
+      ),
+    );
+    expect(ids31).toContain(haiCase);
+    // Each province's supervisors: the list, with its own cases' ids, in the list's order.
+    const forHaiphong = await seenBy({ Authorization: `Bearer ${haiphong}` });
+    expect(forHaiphong?.returnedIds).toEqual(listed.filter((id) => ids31.includes(id)));
+    const forHanoi = await seenBy(as('supervisor.hanoi'));
+    expect(forHanoi?.returnedIds).toEqual(listed.filter((id) => ids01.includes(id)));
+    expect(forHanoi?.returnedIds).toContain(caseId);
+    // Asked for by another province's case, the list is not found; by its own, it is. National: all of it.
+    expect(await seenBy({ Authorization: `Bearer ${haiphong}` }, `&caseId=${caseId}`)).toBeUndefined();
+    expect(await seenBy({ Authorization: `Bearer ${haiphong}` }, `&caseId=${haiCase}`)).toBeDefined();
+    expect((await seenBy(nationally))?.returnedIds).toEqual(listed);
   });
 
   it('each entry carries the request that caused it: its id, address and user agent', async () => {

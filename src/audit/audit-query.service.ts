@@ -156,18 +156,31 @@ export class AuditQueryService {
           AND (e.province_code <> :ownProvince OR (e.province_code IS NULL AND e.case_id IS NOT NULL)))`
       : 'false';
     if (ownProvince) params.ownProvince = ownProvince;
+    // A list read shown to several provinces (a national supervisor's list, a provider's inbox over two
+    // provinces) returned records of each: a province's supervisor sees the ids of its own province's records
+    // only, not the others' (their existence). An entry of their province alone needs no look-up.
+    const returnedIds = ownProvince
+      ? `CASE WHEN e.returned_ids = '{}' OR e.jurisdictions = ARRAY[:ownProvince]::varchar(2)[] THEN e.returned_ids
+              ELSE ARRAY(SELECT u.id FROM unnest(e.returned_ids) WITH ORDINALITY AS u(id, n)
+                          WHERE ${inProvinceSql('e.resource_type', 'u.id', ':ownProvince')} ORDER BY u.n) END`
+      : 'e.returned_ids';
     // The entries about the case, and the list reads that returned it (a search, a list of cases or of its
     // referrals: audit_events_returned_idx; the case of a referral never changes). Found first, on their own
     // (a few hundred at most), then scoped: planned together, PostgreSQL would intersect them with the
     // jurisdiction's index, hundreds of thousands of entries.
+    // (Lists show another province's case to its own supervisors only, as their ids are.)
+    const listedHere = ownProvince
+      ? `EXISTS (SELECT 1 FROM cases c WHERE c.id = :caseId AND c.province_code = :ownProvince)`
+      : 'true';
     const about =
       q.caseId === undefined
         ? ''
         : `WITH about AS MATERIALIZED (
              SELECT e.seq FROM audit_events e
               WHERE e.case_id = :caseId
-                 OR (e.resource_type = 'case' AND e.returned_ids <> '{}' AND e.returned_ids @> ARRAY[:caseId]::uuid[])
-                 OR (e.resource_type = 'referral' AND e.returned_ids <> '{}'
+                 OR (${listedHere} AND e.resource_type = 'case' AND e.returned_ids <> '{}'
+                     AND e.returned_ids @> ARRAY[:caseId]::uuid[])
+                 OR (${listedHere} AND e.resource_type = 'referral' AND e.returned_ids <> '{}'
                      AND e.returned_ids && ARRAY(SELECT r.id FROM referrals r WHERE r.case_id = :caseId)))`;
     filter(`e.seq IN (SELECT seq FROM about) AND NOT ${hidden}`, 'caseId', q.caseId);
     filter('e.actor_id = :actorId', 'actorId', q.actorId);
@@ -187,7 +200,7 @@ export class AuditQueryService {
         m,
         `${about} SELECT seq, at, actor_id, actor_role, actor_org_id, actor_communes, action,
                   CASE WHEN ${hidden} THEN NULL ELSE e.case_id END AS case_id, resource_type, resource_id, fields,
-                  outcome, reason, ip, user_agent, request_id, returned_ids,
+                  outcome, reason, ip, user_agent, request_id, ${returnedIds} AS returned_ids,
                   CASE WHEN ${hidden} THEN NULL ELSE e.province_code END AS province_code,
                   CASE WHEN ${hidden} THEN NULL ELSE e.commune_code END AS commune_code
              FROM audit_events e WHERE ${condition} ${older}
@@ -436,6 +449,22 @@ function instant(value: string, field: string): Date {
   const d = new Date(isCalendarDate(value) ? `${value}T00:00:00+07:00` : value);
   if (Number.isNaN(d.getTime())) throw fieldError(field, 'is not a date', 'không phải ngày hợp lệ');
   return d;
+}
+
+/**
+ * SQL: the record `id` of an entry's list (its `resourceType`: a case, a referral, a consent, an emergency grant)
+ * is of province `province`.
+ */
+function inProvinceSql(resourceType: string, id: string, province: string): string {
+  return `CASE ${resourceType}
+            WHEN 'case' THEN EXISTS (SELECT 1 FROM cases c WHERE c.id = ${id} AND c.province_code = ${province})
+            WHEN 'referral' THEN EXISTS (SELECT 1 FROM referrals r
+                                          WHERE r.id = ${id} AND r.case_province_code = ${province})
+            WHEN 'consent' THEN EXISTS (SELECT 1 FROM consents k JOIN cases c ON c.id = k.case_id
+                                         WHERE k.id = ${id} AND c.province_code = ${province})
+            WHEN 'break_glass' THEN EXISTS (SELECT 1 FROM break_glass_grants g
+                                             WHERE g.id = ${id} AND g.province_code = ${province})
+            ELSE false END`;
 }
 
 function eventView(r: EventRow): AuditEventView {

@@ -84,7 +84,11 @@ export class AuditEventView {
   @ApiProperty({ nullable: true, type: String }) ip!: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) userAgent?: string | null;
   @ApiProperty({ nullable: true, type: String }) requestId!: string | null;
-  @ApiPropertyOptional({ type: [String], description: 'Ids a list or search returned' })
+  @ApiPropertyOptional({
+    type: [String],
+    description:
+      "Ids a list or search returned; to a provincial supervisor, those of the province's own records only",
+  })
   returnedIds?: string[];
   @ApiPropertyOptional({ nullable: true, type: String, description: "Resource's province" })
   provinceCode?: string | null;
