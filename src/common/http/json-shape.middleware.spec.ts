@@ -1,4 +1,4 @@
-import { jsonShapeOf } from './json-shape.middleware';
+import { jsonShapeOf, MAX_JSON_VALUES } from './json-shape.middleware';
 
 describe('the shape of a request a handler may see', () => {
   it('refuses nesting deeper than the limit, without recursion', () => {
@@ -23,10 +23,23 @@ describe('the shape of a request a handler may see', () => {
     ).toBeNull();
     expect(jsonShapeOf('\\u0000 written out')).toBeNull();
     expect(jsonShapeOf(undefined)).toBeNull();
-    // A long array (a raised body limit) is walked without overflowing the call stack.
+    // A long array (with no limit on values) is walked without overflowing the call stack.
     const long = new Array<unknown>(500_000).fill(0);
-    expect(jsonShapeOf(long)).toBeNull();
+    expect(jsonShapeOf(long, 16, Infinity)).toBeNull();
     long[long.length - 1] = 'x\u0000';
-    expect(nul(long)).toBe(true);
+    expect(jsonShapeOf(long, 16, Infinity)).toBe('nul');
+  });
+
+  it('refuses more values than the limit, counting every value at any depth, the body itself included', () => {
+    expect(jsonShapeOf({ a: [1, 2], b: 'x' }, 16, 5)).toBeNull(); // the object, a, 1, 2, b
+    expect(jsonShapeOf({ a: [1, 2, 3], b: 'x' }, 16, 5)).toBe('too_many');
+    // The object, its two arrays, {b}, [2], 1 and 2.
+    expect(jsonShapeOf({ a: [{ b: 1 }], c: [[2]] }, 16, 7)).toBeNull();
+    expect(jsonShapeOf({ a: [{ b: 1 }], c: [[2, 3]] }, 16, 7)).toBe('too_many');
+    // An array of empty objects in place of a case section, and the default limit.
+    expect(jsonShapeOf({ survivor: new Array(MAX_JSON_VALUES).fill({}) })).toBe('too_many');
+    expect(jsonShapeOf({ communeCodes: new Array(500).fill('00145'), name: 'x' })).toBeNull();
+    // Too many wins over a NUL character, as too deep does.
+    expect(jsonShapeOf(['x\u0000', 1, 2], 16, 3)).toBe('too_many');
   });
 });

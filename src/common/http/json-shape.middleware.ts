@@ -4,16 +4,33 @@ import { DomainError } from '../errors/domain-error';
 /** Deepest JSON nesting a request may have; Haven's deepest body (a case) is 3 levels. */
 export const MAX_JSON_DEPTH = 16;
 
-/** What jsonShapeOf found wrong with a value: nested too deep, or a NUL character in a key or a string. */
-export type JsonShapeProblem = 'too_deep' | 'nul';
+/**
+ * Most values (objects, arrays, strings, numbers, …, the body itself included) a JSON body may hold. Haven's
+ * largest (an organisation serving 500 communes) holds about 520. Beyond it, validation would build a DTO and
+ * errors for each element of, say, an array of 100,000 empty objects sent in place of a case section, holding
+ * the event loop for seconds.
+ */
+export const MAX_JSON_VALUES = 2000;
+
+/**
+ * What jsonShapeOf found wrong with a value: nested too deep, too many values, or a NUL character in a key or a
+ * string.
+ */
+export type JsonShapeProblem = 'too_deep' | 'too_many' | 'nul';
 
 /**
  * The first problem of a parsed JSON or query value, in one walk without recursion (a hostile body must not
- * exhaust the stack): nesting deeper than `maxDepth` (the walk stops there), else a key or string holding U+0000,
- * which PostgreSQL cannot store in text (such a value would otherwise reach a statement and fail as a 500).
+ * exhaust the stack): nesting deeper than `maxDepth` or more than `maxValues` values (the walk stops there), else
+ * a key or string holding U+0000, which PostgreSQL cannot store in text (such a value would otherwise reach a
+ * statement and fail as a 500).
  */
-export function jsonShapeOf(value: unknown, maxDepth = MAX_JSON_DEPTH): JsonShapeProblem | null {
+export function jsonShapeOf(
+  value: unknown,
+  maxDepth = MAX_JSON_DEPTH,
+  maxValues = MAX_JSON_VALUES,
+): JsonShapeProblem | null {
   let nul = false;
+  let values = 1;
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
@@ -24,6 +41,10 @@ export function jsonShapeOf(value: unknown, maxDepth = MAX_JSON_DEPTH): JsonShap
     if (v === null || typeof v !== 'object') continue;
     const d = depth + 1;
     if (d > maxDepth) return 'too_deep';
+    // Counted before its children are walked: a long array is refused without a step per element.
+    const children = Array.isArray(v) ? (v as unknown[]).length : Object.keys(v).length;
+    values += children;
+    if (values > maxValues) return 'too_many';
     // One by one: spread into push(), a long array would overflow the call stack (a 500 before routing).
     if (Array.isArray(v)) for (const item of v as unknown[]) stack.push([item, d]);
     else
@@ -36,8 +57,8 @@ export function jsonShapeOf(value: unknown, maxDepth = MAX_JSON_DEPTH): JsonShap
 }
 
 /**
- * Refuses, with a 400 problem before any handler sees them, bodies nested deeper than MAX_JSON_DEPTH and bodies
- * or query strings with a NUL character (no text Haven keeps has one).
+ * Refuses, with a 400 problem before any handler sees them, bodies nested deeper than MAX_JSON_DEPTH or holding
+ * more than MAX_JSON_VALUES values, and bodies or query strings with a NUL character (no text Haven keeps has one).
  */
 export function jsonShapeMiddleware(req: Request, _res: Response, next: NextFunction): void {
   // (A query string is never deep: Express parses it flat.)
@@ -47,6 +68,15 @@ export function jsonShapeMiddleware(req: Request, _res: Response, next: NextFunc
       new DomainError('request.validation', {
         en: `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`,
         vi: `Nội dung JSON lồng nhau sâu quá ${MAX_JSON_DEPTH} cấp.`,
+      }),
+    );
+    return;
+  }
+  if (problem === 'too_many') {
+    next(
+      new DomainError('request.validation', {
+        en: `The JSON body holds more than ${MAX_JSON_VALUES} values.`,
+        vi: `Nội dung JSON chứa hơn ${MAX_JSON_VALUES} giá trị.`,
       }),
     );
     return;
