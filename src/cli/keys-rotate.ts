@@ -81,8 +81,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     // DATABASE_URL, or the embedded server (the running one when the service is up).
     database = await toolDatabase(config, { stopOnSignal: false });
+    // Three connections: the rotation's lock, a batch's transaction, and a check of the keyring re-read during a
+    // batch (KekChecks asks the database outside the batch).
     dataSource = await new DataSource(
-      dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-keys-rotate' }),
+      dataSourceOptions({ url: database.url, poolSize: 3, applicationName: 'haven-keys-rotate' }),
     ).initialize();
     if (controller.signal.aborted) return 130; // stopped before anything was re-wrapped
     const started = Date.now();
@@ -125,7 +127,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     out(
-      `${result.remaining} data keys are not on ${kek(result.target)} yet; run keys:rotate again to resume.`,
+      result.remaining > 0
+        ? `${result.remaining} data keys are not on ${kek(result.target)} yet; run keys:rotate again to resume.`
+        : 'Stopped while waiting for transactions that began before the floor was raised (one may still add a ' +
+            'data key under an older version): run keys:rotate again to learn which versions are unused.',
     );
     return result.interrupted ? 130 : 1;
   } finally {

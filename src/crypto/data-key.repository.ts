@@ -269,9 +269,9 @@ export class DataKeyRepository {
    * failed) by the time this returns, and a count of the keys made afterwards sees it. Transactions seen to run
    * in another database of the server are not waited for (they write no key of this one); one whose database
    * cannot be seen (another role's session, without pg_read_all_stats) is. Stops waiting early when `signal`
-   * aborts.
+   * aborts: false then (a transaction from before the floor may still write a key under an older version).
    */
-  async raiseKekFloor(kek: KekRef, signal?: AbortSignal, pollMs = 20): Promise<void> {
+  async raiseKekFloor(kek: KekRef, signal?: AbortSignal, pollMs = 20): Promise<boolean> {
     const m = this.manager();
     await m.query(
       `INSERT INTO kek_floors AS f (kek_id, min_version) VALUES ($1, $2)
@@ -304,6 +304,7 @@ export class DataKeyRepository {
       xids = still.map((r) => r.xid);
       if (xids.length > 0) await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
+    return xids.length === 0;
   }
 
   /** The live data key made last (null when there is none). */

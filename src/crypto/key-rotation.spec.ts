@@ -144,6 +144,41 @@ describe('rotateKeys (PostgreSQL)', () => {
     expect(await readAll(fixture.crypto, cases)).toEqual(cases.map((c) => c.plaintext));
   });
 
+  it('stopped while it waits for the transactions from before the floor, it completes nothing and calls no version unused', async () => {
+    const { fixture } = await givenCases(0); // nothing to re-wrap: only the wait stands before "completed"
+    // A writer that began before the floor (it may have read the old one), still running.
+    const writer = db.dataSource.createQueryRunner();
+    await writer.connect();
+    await writer.startTransaction();
+    try {
+      await writer.query('SELECT pg_current_xact_id()');
+      const controller = new AbortController();
+      const stopped = setTimeout(() => controller.abort(), 300); // "Ctrl-C" during the wait
+      const result = await rotateKeys(db.dataSource, fixture.crypto.keyProvider, {
+        signal: controller.signal,
+      });
+      clearTimeout(stopped);
+      expect(result).toMatchObject({
+        remaining: 0,
+        completed: false,
+        interrupted: true,
+        unreferencedVersions: [],
+      });
+    } finally {
+      await writer.rollbackTransaction();
+      await writer.release();
+    }
+    // Once it has ended, a run to the same version completes, and v1 (that writer's, perhaps) is named unused.
+    const again = await rotateKeys(db.dataSource, (await fixture.reopen()).keyProvider, {
+      addVersion: 'never',
+    });
+    expect(again).toMatchObject({
+      target: { version: 2 },
+      completed: true,
+      unreferencedVersions: [{ kekId: 'haven-kek', version: 1 }],
+    });
+  });
+
   it('a crash in the middle of a batch rolls that batch back; the next run finishes', async () => {
     const { fixture, cases } = await givenCases(12);
     const real = fixture.crypto.keyProvider;

@@ -34,9 +34,13 @@ export interface RotationResult {
   readonly rewrapped: number;
   /** Live keys still on another version (0 when completed). */
   readonly remaining: number;
+  /**
+   * Every live key is on the target, and no transaction from before the floor is still running (one stopped
+   * while it waited for them is not completed, whatever `remaining` says).
+   */
   readonly completed: boolean;
   readonly interrupted: boolean;
-  /** Versions the provider holds that no live key uses any more: candidates for retirement. */
+  /** Versions the provider holds that no live key uses any more: candidates for retirement (none unless settled). */
   readonly unreferencedVersions: readonly KekRef[];
   /** Keys that could not be unwrapped (corrupt, or their KEK version is missing); left untouched. */
   readonly failed: readonly { readonly owner: DataKeyOwner; readonly code: string }[];
@@ -107,11 +111,13 @@ export async function rotateKeys(
       await checks.assertUsable(target);
       // From now on the database refuses keys wrapped with an older version (kek_floors): an instance still
       // without the target cannot add keys that the list of unused versions below would miss.
-      await repo.raiseKekFloor(target, opts.signal);
+      // Stopped before the transactions from before the floor ended: one of them may still add a key under an
+      // older version, so the run neither completes nor names a version unused.
+      const settled = await repo.raiseKekFloor(target, opts.signal);
       const total = await repo.countNotOn(target);
       let rewrapped = 0;
       let batches = 0;
-      let interrupted = false;
+      let interrupted = !settled;
       const failures = new Map<string, { owner: DataKeyOwner; code: string }>();
       for (let pass = 0; pass < MAX_PASSES && !interrupted; pass++) {
         let cursor: DataKeyOwner | null = null;
@@ -163,17 +169,19 @@ export async function rotateKeys(
       }
       const remaining = await repo.countNotOn(target);
       const referenced = new Set((await repo.referencedKekVersions()).map((k) => `${k.kekId}\0${k.version}`));
-      const unreferencedVersions = (await keyProvider.kekVersions()).filter(
-        (k) =>
-          !referenced.has(`${k.kekId}\0${k.version}`) &&
-          !(k.kekId === target.kekId && k.version === target.version),
-      );
+      const unreferencedVersions = !settled
+        ? []
+        : (await keyProvider.kekVersions()).filter(
+            (k) =>
+              !referenced.has(`${k.kekId}\0${k.version}`) &&
+              !(k.kekId === target.kekId && k.version === target.version),
+          );
       return {
         target,
         addedVersion,
         rewrapped,
         remaining,
-        completed: remaining === 0,
+        completed: settled && remaining === 0,
         interrupted,
         unreferencedVersions,
         failed: [...failures.values()],
