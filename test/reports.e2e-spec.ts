@@ -364,6 +364,37 @@ describe('reports (end to end)', () => {
       expect(new Set(referralFigures)).toEqual(new Set([':"suppressed"']));
     });
 
+    it('counts a live referral whose consent has ended as revoked, swept or not, and the cases behind the statistics', async () => {
+      const caseId = await insertCase({ ward: '00127', reportedAt: '2019-05-10T09:00:00+07:00' });
+      await insertReferral(caseId, orgs.police, 'pending', '2019-05-10T03:00:00Z', {
+        dueAt: '2019-05-11T03:00:00Z',
+      });
+      await insertReferral(caseId, orgs.health, 'accepted', '2019-05-10T03:00:00Z', {
+        acceptedAfterHours: 1,
+      });
+      const other = await insertCase({ ward: '00127', reportedAt: '2019-05-12T09:00:00+07:00' });
+      await insertReferral(other, orgs.social, 'declined', '2019-05-12T03:00:00Z');
+      // The first case's consents end; no sweep has run (the report's own runs before it counts).
+      await ds.query(`UPDATE consents SET expires_at = '2019-06-01T00:00:00Z' WHERE case_id = $1`, [caseId]);
+      const [raw] = await t.app
+        .get(ReportsRepository)
+        .counts(
+          ds.manager,
+          [periodOf('2019-05-01', '2019-05-31')],
+          { provinceCode: '01', wardCode: '00127' },
+          new Date(),
+        );
+      expect(raw.referrals).toEqual({
+        police: { revoked: 1 },
+        health: { revoked: 1 },
+        social: { declined: 1 },
+      });
+      expect(raw.overdue).toBe(0);
+      // The acceptance rate's referrals (accepted, completed, declined) are of one case; those ever accepted too.
+      expect(raw.answeredCases).toBe(1);
+      expect(raw.hoursToAccept).toMatchObject({ n: 1, cases: 1, median: 1 });
+    });
+
     it('counts a case once per form of violence, even if its row names the form twice', async () => {
       for (let i = 0; i < 5; i++) {
         await insertCase({

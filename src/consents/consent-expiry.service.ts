@@ -16,11 +16,11 @@ export function consentActiveSql(alias: string, at = 'now()'): string {
 
 /**
  * SQL: referral `r`'s status as access decisions take it, with its consent `cs` joined: a live referral whose
- * consent has ended counts as revoked, even before revokeExpired has written that down. The sweep records the
+ * consent has ended (by `at`) counts as revoked, even before revokeExpired has written that down. The sweep records the
  * revocation; this is what makes the end of access not depend on every path running the sweep first.
  */
-export function effectiveReferralStatusSql(r: string, cs: string): string {
-  return `(CASE WHEN ${liveReferralSql(r)} AND NOT ${consentActiveSql(cs)} THEN 'revoked'
+export function effectiveReferralStatusSql(r: string, cs: string, at = 'now()'): string {
+  return `(CASE WHEN ${liveReferralSql(r)} AND NOT ${consentActiveSql(cs, at)} THEN 'revoked'
     ELSE ${r}.status END)`;
 }
 

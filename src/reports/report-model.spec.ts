@@ -43,7 +43,8 @@ describe('report model', () => {
     commune: { '00145': 12, '00118': 6, '00127': 2 },
     referrals: { police: { accepted: 6 }, health: { declined: 2 }, social: { pending: 5 } },
     overdue: 5,
-    hoursToAccept: { n: 6, median: 3.5, p90: 5.5 },
+    answeredCases: 8,
+    hoursToAccept: { n: 6, cases: 6, median: 3.5, p90: 5.5 },
   });
 
   it('publishes counts of 5 and more, hides 1-4 as "<5" and the first non-zero cell beside it as "suppressed"', () => {
@@ -95,10 +96,14 @@ describe('report model', () => {
     expect(r.hoursToAccept).toEqual({ median: 3.5, p90: 5.5 });
   });
 
-  /** The referrals section of a national report of 30 cases, whose referrals all went to the police. */
+  /**
+   * The referrals section of a national report of 30 cases, whose referrals all went to the police; `cases`: how
+   * many cases the answered and the accepted referrals are of (30 unless said).
+   */
   const policeReport = (
     police: Record<string, number>,
-    hoursToAccept: { n: number; median: number; p90: number },
+    hours: { n: number; median: number; p90: number },
+    cases = 30,
   ) =>
     buildProtectedReport(
       counts({
@@ -109,7 +114,8 @@ describe('report model', () => {
         ageGroup: { '18-59': 30 },
         reportChannel: { walk_in: 30 },
         referrals: { police },
-        hoursToAccept,
+        answeredCases: cases,
+        hoursToAccept: { ...hours, cases },
       }),
       null,
     ).referrals;
@@ -119,6 +125,21 @@ describe('report model', () => {
     expect(r.acceptanceRate).toBe(0.75);
     expect(r.hoursToAccept).toEqual({ median: 2, p90: 3 });
     expect(r.overdue).toBe(0);
+  });
+
+  it('publishes rates and durations only of 5 cases or more: five referrals of one survivor are her history', () => {
+    // One survivor referred five times, every referral accepted (the others' referrals wait): the counts show.
+    const one = policeReport({ accepted: 5, pending: 10 }, { n: 5, median: 2, p90: 3 }, 1);
+    expect(one.byStatus).toMatchObject({ accepted: 5, pending: 10 });
+    expect(one.hoursToAccept).toEqual({ median: SUPPRESSED, p90: SUPPRESSED });
+    // Declined five times: no acceptance rate (0 would be hers).
+    expect(policeReport({ declined: 5, pending: 10 }, { n: 0, median: 0, p90: 0 }, 1).acceptanceRate).toBe(
+      SUPPRESSED,
+    );
+    // The same referrals of five survivors: published.
+    const five = policeReport({ accepted: 5, pending: 10 }, { n: 5, median: 2, p90: 3 }, 5);
+    expect(five.hoursToAccept).toEqual({ median: 2, p90: 3 });
+    expect(five.acceptanceRate).toBe(1);
   });
 
   it('shows the hours to acceptance only on shown counts, so that showing them reveals no hidden one', () => {
@@ -169,7 +190,8 @@ describe('report model', () => {
       commune: { '00145': 3 },
       // Three survivors referred again and again: every count and the durations are their history.
       referrals: { police: { accepted: 6, declined: 5 }, health: { completed: 5 } },
-      hoursToAccept: { n: 11, median: 2.5, p90: 30.5 },
+      answeredCases: 3,
+      hoursToAccept: { n: 11, cases: 3, median: 2.5, p90: 30.5 },
     });
     const r = buildProtectedReport(few, { level: 'commune', units: [COMMUNES[2]] });
     expect(r.cases.total).toBe(SMALL_CELL);

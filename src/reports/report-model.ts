@@ -56,9 +56,14 @@ export interface RawCounts {
   referrals: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** The cases those referrals are of: fewer than 5 and none of the referral figures is published. */
   referredCases: number;
+  /** The cases of the referrals accepted, completed or declined (the acceptance rate's). */
+  answeredCases: number;
   overdue: number;
-  /** Referrals ever accepted (accepted_at set) and the percentiles of their hours to acceptance. */
-  hoursToAccept: { n: number; median: number | null; p90: number | null };
+  /**
+   * Referrals ever accepted (accepted_at set), the cases they are of, and the percentiles of their hours to
+   * acceptance.
+   */
+  hoursToAccept: { n: number; cases: number; median: number | null; p90: number | null };
 }
 
 export function emptyCounts(): RawCounts {
@@ -75,8 +80,9 @@ export function emptyCounts(): RawCounts {
     under18: 0,
     referrals: {},
     referredCases: 0,
+    answeredCases: 0,
     overdue: 0,
-    hoursToAccept: { n: 0, median: null, p90: null },
+    hoursToAccept: { n: 0, cases: 0, median: null, p90: null },
   };
 }
 
@@ -281,7 +287,7 @@ export function buildProtectedReport(raw: RawCounts, area: AreaBreakdown): Prote
       SECTORS.map((sector) => [sector, map(REFERRAL_STATUSES, (st) => id.cross(sector, st))]),
     ),
     overdue: v(id.overdue),
-    acceptanceRate: acceptanceRate(byStatus),
+    acceptanceRate: acceptanceRate(byStatus, raw.answeredCases),
     hoursToAccept: hoursToAccept(byStatus, raw.hoursToAccept),
   };
   return { cases, referrals };
@@ -304,34 +310,37 @@ function hiddenReferrals(): ReferralsSection {
 
 /**
  * (accepted + completed) / (accepted + completed + declined), by current status. Published only when the
- * three counts are themselves shown, so that the rate cannot reveal a hidden one, and add up to 5 or more.
+ * three counts are themselves shown, so that the rate cannot reveal a hidden one, and add up to 5 or more, of 5
+ * cases or more (`cases`): five referrals of one survivor, all declined, are her history, not a rate.
  */
-function acceptanceRate(byStatus: Record<string, Cell>): Statistic {
+function acceptanceRate(byStatus: Record<string, Cell>, cases: number): Statistic {
   const [accepted, completed, declined] = [byStatus.accepted, byStatus.completed, byStatus.declined];
   if (typeof accepted !== 'number' || typeof completed !== 'number' || typeof declined !== 'number') {
     return SUPPRESSED;
   }
   const answered = accepted + completed + declined;
-  if (answered < MIN_REFERRALS_FOR_STATISTICS) return SUPPRESSED;
+  if (answered < MIN_REFERRALS_FOR_STATISTICS || cases < MIN_REFERRALS_FOR_STATISTICS) return SUPPRESSED;
   return Math.round(((accepted + completed) / answered) * 1000) / 1000;
 }
 
 /**
  * The hours from referral to acceptance, over every referral ever accepted (`n`: those accepted or completed
  * now, and some of the revoked). Published only when the accepted and completed counts are shown and add up to
- * 5 or more: whether it is shown then depends on published counts alone. Deciding on `n` would reveal hidden
- * ones (a median shown beside a hidden declined count bounds the accepted and completed ones from below, and
- * with them the declined one).
+ * 5 or more: whether it is shown then depends on published counts (deciding on `n` would reveal hidden ones: a
+ * median shown beside a hidden declined count bounds the accepted and completed ones from below, and with them
+ * the declined one), and on the referrals ever accepted being of 5 cases or more (`cases`; that tells only that
+ * they are of 5 cases): five referrals of one survivor, all accepted, would publish her own response times.
  */
 function hoursToAccept(
   byStatus: Record<string, Cell>,
-  hours: { n: number; median: number | null; p90: number | null },
+  hours: { n: number; cases: number; median: number | null; p90: number | null },
 ): { median: Statistic; p90: Statistic } {
   const [accepted, completed] = [byStatus.accepted, byStatus.completed];
   const shown =
     typeof accepted === 'number' &&
     typeof completed === 'number' &&
-    accepted + completed >= MIN_REFERRALS_FOR_STATISTICS;
+    accepted + completed >= MIN_REFERRALS_FOR_STATISTICS &&
+    hours.cases >= MIN_REFERRALS_FOR_STATISTICS;
   const statistic = (value: number | null): Statistic =>
     shown && value !== null ? Math.round(value * 10) / 10 : SUPPRESSED;
   return { median: statistic(hours.median), p90: statistic(hours.p90) };

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AreaUnit, emptyCounts, RawCounts } from './report-model';
 import type { ReportPeriod } from './report-period';
+import { effectiveReferralStatusSql } from '../consents/consent-expiry.service';
 import { overdueSql } from '../referrals/referral-ending';
 
 /** The one-way breakdowns of the cases: the report row's `dim`, and the column counted. */
@@ -43,10 +44,12 @@ c AS MATERIALIZED (
      AND ($4::varchar IS NULL OR c.ward_code = $4::varchar)
 ),
 r AS MATERIALIZED (
-  SELECT w.p, r.case_id, o.sector, r.status, r.due_at, r.created_at, r.accepted_at
+  SELECT w.p, r.case_id, o.sector, ${effectiveReferralStatusSql('r', 'cs', '$5::timestamptz')} AS status,
+         r.due_at, r.created_at, r.accepted_at
     FROM referrals r
     JOIN w ON r.case_reported_at >= w.start_at AND r.case_reported_at < w.end_at
     JOIN organizations o ON o.id = r.organization_id
+    JOIN consents cs ON cs.id = r.consent_id
    WHERE ($3::varchar IS NULL OR r.case_province_code = $3::varchar)
      AND ($4::varchar IS NULL OR r.case_ward_code = $4::varchar)
 )
@@ -68,6 +71,12 @@ UNION ALL
 SELECT p, 'referral', sector, status, count(*)::int, NULL FROM r GROUP BY p, sector, status
 UNION ALL
 SELECT p, 'referred_cases', '', '', count(DISTINCT case_id)::int, NULL FROM r GROUP BY p
+UNION ALL
+SELECT p, 'answered_cases', '', '', count(DISTINCT case_id)::int, NULL
+  FROM r WHERE status IN ('accepted', 'completed', 'declined') GROUP BY p
+UNION ALL
+SELECT p, 'accepted_cases', '', '', count(DISTINCT case_id)::int, NULL
+  FROM r WHERE accepted_at IS NOT NULL GROUP BY p
 UNION ALL
 SELECT p, 'overdue', '', '', (count(*) FILTER (WHERE ${overdueSql('r', '$5::timestamptz')}))::int, NULL
   FROM r GROUP BY p
@@ -156,6 +165,12 @@ export class ReportsRepository {
           break;
         case 'referred_cases':
           c.referredCases = n;
+          break;
+        case 'answered_cases':
+          c.answeredCases = n;
+          break;
+        case 'accepted_cases':
+          c.hoursToAccept = { ...c.hoursToAccept, cases: n };
           break;
         case 'overdue':
           c.overdue = n;
