@@ -324,12 +324,12 @@ describe('reports (end to end)', () => {
       // Bồ Đề's few cases in March (a total not shown): none of their referral figures is published, 1 is counted.
       const bo = await get('supervisor.hanoi', `${MARCH}&ward=00118`).expect(200);
       expect(['<5', 'suppressed']).toContain(bo.body.cases.total);
-      expect(bo.body.referrals.total).toBe('suppressed');
+      expect(bo.body.referrals.total).toBe('withheld');
       expect(
         await referralsCounted({ provinceCode: '01', wardCode: '00118' }, '2024-03-01', '2024-03-31'),
       ).toBe(1);
       const feb = await summary('supervisor.hanoi', '2024-02-01', '2024-02-29');
-      expect(feb.body.referrals.total).toBe('suppressed');
+      expect(feb.body.referrals.total).toBe('withheld');
       expect(await referralsCounted({ provinceCode: '01', wardCode: null }, '2024-02-01', '2024-02-29')).toBe(
         1,
       );
@@ -361,7 +361,7 @@ describe('reports (end to end)', () => {
       expect(res.body.cases.total).toBe(6);
       const referralFigures = JSON.stringify(res.body.referrals).match(/:(\d+|"[^"]*")/g) ?? [];
       expect(referralFigures.length).toBeGreaterThan(20);
-      expect(new Set(referralFigures)).toEqual(new Set([':"suppressed"']));
+      expect(new Set(referralFigures)).toEqual(new Set([':"withheld"']));
     });
 
     it('counts a live referral whose consent has ended as revoked, swept or not, and the cases behind the statistics', async () => {

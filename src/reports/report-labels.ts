@@ -195,6 +195,10 @@ export const REPORT_NOTES: readonly LocalizedText[] = [
     en: '"<5": 1 to 4; "suppressed": hidden (5 or more) so that no small count can be worked out. Zero is shown, except inside a "<5" count.',
   },
   {
+    vi: '"withheld": không công bố (giá trị bất kỳ, kể cả 0): số liệu chuyển tuyến của dưới 5 vụ việc là lịch sử của chính những người bị hại đó.',
+    en: '"withheld": not published (any value, zero included): the referral figures of fewer than 5 cases are those survivors\' own history.',
+  },
+  {
     vi: 'Một vụ việc có thể có nhiều hình thức bạo lực: tổng theo hình thức có thể lớn hơn tổng số vụ việc.',
     en: 'A case can have several forms of violence: the counts by form can add up to more than the number of cases.',
   },

@@ -98,9 +98,17 @@ export type AreaBreakdown = {
   readonly units: readonly AreaUnit[];
 } | null;
 
-export type Cell = ProtectedValue;
-/** A rate or duration: a number, or `"suppressed"` when based on fewer than 5 referrals or on hidden counts. */
-export type Statistic = number | typeof SUPPRESSED;
+/**
+ * A figure of a section not published at all (the referrals of fewer than 5 cases): any value, zero included.
+ * Not `"suppressed"`, which says of a count that it is 5 or more.
+ */
+export const WITHHELD = 'withheld';
+export type Cell = ProtectedValue | typeof WITHHELD;
+/**
+ * A rate or duration: a number, `"suppressed"` when based on fewer than 5 referrals or cases or on hidden
+ * counts, or `"withheld"` with the rest of its section.
+ */
+export type Statistic = number | typeof SUPPRESSED | typeof WITHHELD;
 
 export interface AreaCount {
   code: string;
@@ -293,18 +301,18 @@ export function buildProtectedReport(raw: RawCounts, area: AreaBreakdown): Prote
   return { cases, referrals };
 }
 
-/** The referrals section with every figure suppressed. */
+/** The referrals section with every figure withheld. */
 function hiddenReferrals(): ReferralsSection {
   const hidden = (keys: readonly string[]): Record<string, Cell> =>
-    Object.fromEntries(keys.map((k) => [k, SUPPRESSED]));
+    Object.fromEntries(keys.map((k) => [k, WITHHELD]));
   return {
-    total: SUPPRESSED,
+    total: WITHHELD,
     bySector: hidden(SECTORS),
     byStatus: hidden(REFERRAL_STATUSES),
     bySectorAndStatus: Object.fromEntries(SECTORS.map((sector) => [sector, hidden(REFERRAL_STATUSES)])),
-    overdue: SUPPRESSED,
-    acceptanceRate: SUPPRESSED,
-    hoursToAccept: { median: SUPPRESSED, p90: SUPPRESSED },
+    overdue: WITHHELD,
+    acceptanceRate: WITHHELD,
+    hoursToAccept: { median: WITHHELD, p90: WITHHELD },
   };
 }
 
@@ -344,6 +352,19 @@ function hoursToAccept(
   const statistic = (value: number | null): Statistic =>
     shown && value !== null ? Math.round(value * 10) / 10 : SUPPRESSED;
   return { median: statistic(hours.median), p90: statistic(hours.p90) };
+}
+
+/**
+ * The breakdown with the units any of `counts` has that its list lacks (a commune no longer on the map): reports
+ * compared row by row (the Action Month's two years) then have the same rows, each protected in its own year (a
+ * row one year lacks would otherwise read as an exact 0 beside a year whose counts are all "<5").
+ */
+export function withUnitsOf(area: AreaBreakdown, counts: readonly RawCounts[]): AreaBreakdown {
+  if (!area) return area;
+  const seen = Object.fromEntries(
+    counts.flatMap((c) => Object.keys(area.level === 'commune' ? c.commune : c.province)).map((k) => [k, 0]),
+  );
+  return { ...area, units: withUnlisted(area.units, seen) };
 }
 
 /** The area's units, plus any code the counts have that the list lacks (so that the breakdown adds up). */

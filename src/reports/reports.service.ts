@@ -23,6 +23,8 @@ import {
   ProtectedReport,
   rowKey,
   unionRows,
+  WITHHELD,
+  withUnitsOf,
 } from './report-model';
 import { vietnamDate } from '../cases/case-classification';
 import {
@@ -63,6 +65,7 @@ const PROTECTION: ReportProtectionView = {
   threshold: DEFAULT_THRESHOLD,
   smallCell: SMALL_CELL,
   complementary: SUPPRESSED,
+  withheld: WITHHELD,
   rule: 'docs/reports.md',
 };
 
@@ -141,9 +144,10 @@ export class ReportsService {
       const area = await this.resolveArea(m, deny, p, ability, q);
       const breakdown = await this.breakdown(m, area, aggregates);
       const [currentCounts, previousCounts] = await this.reports.counts(m, periods, area, now);
-      // Each year is protected on its own: the two periods share no case.
-      const current = buildProtectedReport(currentCounts, breakdown);
-      const previous = buildProtectedReport(previousCounts, breakdown);
+      // Each year is protected on its own (the two periods share no case), over the same rows.
+      const both = withUnitsOf(breakdown, [currentCounts, previousCounts]);
+      const current = buildProtectedReport(currentCounts, both);
+      const previous = buildProtectedReport(previousCounts, both);
       await this.recordRead(m, p, area);
       const currentRows = flattenReport(current);
       const previousRows = flattenReport(previous);
@@ -288,7 +292,10 @@ function periodReport(
   return { year, period: periodView(period), ...r };
 }
 
-/** Each row of either year (unionRows), with both years' values; 0 where a year has no such row. */
+/**
+ * Each row of either year (unionRows), with both years' values. The two have the same rows (withUnitsOf); 0
+ * where a year has no such row would be a row added to one year's tables only.
+ */
 function comparison(current: readonly FlatRow[], previous: readonly FlatRow[]): ComparisonRowView[] {
   const now = new Map(current.map((r) => [rowKey(r), r.value]));
   const before = new Map(previous.map((r) => [rowKey(r), r.value]));

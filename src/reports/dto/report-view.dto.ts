@@ -10,20 +10,27 @@ import {
   SEXES,
   VIOLENCE_FORMS,
 } from '../report-labels';
+import { WITHHELD } from '../report-model';
 import { SMALL_CELL, SUPPRESSED } from '../small-cell-protection';
 
-// OpenAPI shapes of the reports. A cell is a count, "<5" (1 to 4) or "suppressed" (hidden to protect another
-// cell); a statistic is a number or "suppressed".
+// OpenAPI shapes of the reports. A cell is a count, "<5" (1 to 4), "suppressed" (5 or more, hidden to protect
+// another cell) or "withheld" (its section is not published); a statistic is a number, "suppressed" or
+// "withheld".
 
 const CELL = {
   oneOf: [
     { type: 'integer', minimum: 0 },
-    { type: 'string', enum: [SMALL_CELL, SUPPRESSED] },
+    { type: 'string', enum: [SMALL_CELL, SUPPRESSED, WITHHELD] },
   ],
-  description: 'A count; "<5" for 1 to 4; "suppressed" when hidden so that no small count can be worked out',
+  description:
+    'A count; "<5" for 1 to 4; "suppressed" (5 or more) when hidden so that no small count can be worked out; ' +
+    '"withheld" (any value, zero included) in a section not published: the referrals of fewer than 5 cases',
 };
 const STATISTIC = {
-  oneOf: [{ type: 'number' }, { type: 'string', enum: [SUPPRESSED] }],
+  oneOf: [{ type: 'number' }, { type: 'string', enum: [SUPPRESSED, WITHHELD] }],
+  description:
+    'A rate or duration; "suppressed" when based on fewer than 5 referrals or cases, or on hidden counts; ' +
+    '"withheld" with the rest of its section',
 };
 
 /** A class with one cell property per category, for the OpenAPI document. */
@@ -148,6 +155,8 @@ export class ReportProtectionView {
   threshold!: number;
   @ApiProperty({ example: SMALL_CELL }) smallCell!: string;
   @ApiProperty({ example: SUPPRESSED }) complementary!: string;
+  @ApiProperty({ example: WITHHELD, description: 'Every figure of a section not published' })
+  withheld!: string;
   @ApiProperty({ example: 'docs/reports.md' }) rule!: string;
 }
 
