@@ -42,6 +42,27 @@ describe('report periods for administrators (whole months, over)', () => {
     expect(fieldOf(() => summaryPeriod('2026-12-02', '2026-12-06', now))).toBeUndefined();
   });
 
+  it('names the field that is wrong: a `from` that is no date, or after today, not the `to` not sent', () => {
+    const messageOf = (f: () => unknown): string | undefined => {
+      try {
+        f();
+        return undefined;
+      } catch (e) {
+        const [error] = (e as DomainError).errors ?? [];
+        return error ? `${error.field}: ${error.message.en}` : undefined;
+      }
+    };
+    expect(messageOf(() => summaryPeriod('2026-13-01', undefined, now, true))).toBe(
+      'from: is not a calendar date (YYYY-MM-DD)',
+    );
+    expect(messageOf(() => summaryPeriod('2099-01-01', undefined, now))).toBe('from: is after today');
+    expect(messageOf(() => summaryPeriod('2026-13-01', undefined, now))).toBe(
+      'from: is not a calendar date (YYYY-MM-DD)',
+    );
+    // Both sent: `to` before `from` is said of `to`, as before.
+    expect(messageOf(() => summaryPeriod('2026-12-05', '2026-12-01', now))).toBe('to: is before from');
+  });
+
   it('an Action Month once it is over: after 15 December, Vietnam time', () => {
     expect(fieldOf(() => assertActionMonthOver(2026, new Date('2026-12-15T16:59:59Z')))).toBe('year');
     expect(fieldOf(() => assertActionMonthOver(2026, new Date('2026-12-15T17:00:00Z')))).toBeUndefined();

@@ -67,9 +67,12 @@ export function summaryPeriod(
   const lastMonthEnd = lastDayOfMonthBefore(today);
   const end = to ?? (wholeMonths ? lastMonthEnd : today);
   checkDate(to === undefined ? 'now' : 'to', end);
-  // Only `from` given, in a month not over yet: that is what is wrong, not the `to` it did not send.
-  if (wholeMonths && to === undefined && from !== undefined && from > end) {
-    throw fieldError('from', MONTHS_OVER.en, MONTHS_OVER.vi);
+  if (from !== undefined) checkDate('from', from);
+  // Only `from` given, after the default end: that is what is wrong, not the `to` it did not send.
+  if (to === undefined && from !== undefined && from > end) {
+    throw wholeMonths
+      ? fieldError('from', MONTHS_OVER.en, MONTHS_OVER.vi)
+      : fieldError('from', 'is after today', 'sau ngày hôm nay');
   }
   const period = periodOf(from ?? `${end.slice(0, 4)}-01-01`, end);
   if (wholeMonths) {
