@@ -153,12 +153,16 @@ describe('route policies (snapshot)', () => {
       );
     });
 
-    it('lists what any route can answer: 404 for a record, 400 for input, 503 with Retry-After', () => {
+    it('lists what any route can answer: 404 for a record, 400, 413 and 415 for input, 503 with Retry-After', () => {
       const missing = operations().flatMap(({ route, path, op }) => {
         const out: string[] = [];
         if (path.includes('{') && !op.responses['404']) out.push(`${route} 404`);
-        const input = op.requestBody !== undefined || (op.parameters ?? []).some((p) => p.in === 'query');
-        if (input && !op.responses['400']) out.push(`${route} 400`);
+        // Every route: a query string with a NUL, a malformed JSON body (even where none is declared).
+        if (!op.responses['400']) out.push(`${route} 400`);
+        // Every method that takes a body: one too large, or not JSON, whatever the route declares.
+        if (/^(POST|PUT|PATCH) /.test(route)) {
+          for (const status of ['413', '415']) if (!op.responses[status]) out.push(`${route} ${status}`);
+        }
         if (!op.responses['503']?.headers || !('Retry-After' in op.responses['503'].headers))
           out.push(`${route} 503`);
         return out;

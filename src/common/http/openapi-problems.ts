@@ -1,11 +1,12 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { PROBLEM_CONTENT_TYPE, RETRY_AFTER_HEADER } from '../errors/problem';
 
-type Operation = NonNullable<OpenAPIObject['paths'][string]['get']>;
 type Response = { description: string; content?: Record<string, unknown>; headers?: Record<string, unknown> };
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 const PROBLEM_SCHEMA = { $ref: '#/components/schemas/Problem' };
+/** The methods whose body the middleware read (jsonOnlyMiddleware), declared or not. */
+const BODY_METHODS: ReadonlySet<string> = new Set(['post', 'put', 'patch']);
 
 /**
  * The error answers every route can give, whether or not its controller says so, with what they mean. Each is
@@ -13,13 +14,15 @@ const PROBLEM_SCHEMA = { $ref: '#/components/schemas/Problem' };
  */
 const COMMON: readonly {
   status: string;
-  applies: (path: string, op: Operation) => boolean;
+  applies: (path: string, method: (typeof METHODS)[number]) => boolean;
   description: string;
   headers?: Record<string, unknown>;
 }[] = [
   {
+    // Every route: its input, or a query string with a NUL character or a malformed JSON body, which the
+    // middleware refuse whatever the route declares.
     status: '400',
-    applies: (_path, op) => op.requestBody !== undefined || (op.parameters ?? []).some((p) => inQuery(p)),
+    applies: () => true,
     description: 'The request is not valid: `errors[]` names each field to correct (or the body is not JSON)',
   },
   {
@@ -30,12 +33,12 @@ const COMMON: readonly {
   },
   {
     status: '413',
-    applies: (_path, op) => op.requestBody !== undefined,
+    applies: (_path, method) => BODY_METHODS.has(method),
     description: 'The request body is over the size limit',
   },
   {
     status: '415',
-    applies: (_path, op) => op.requestBody !== undefined,
+    applies: (_path, method) => BODY_METHODS.has(method),
     description: 'The request body is not application/json',
   },
   {
@@ -47,10 +50,6 @@ const COMMON: readonly {
     headers: RETRY_AFTER_HEADER,
   },
 ];
-
-function inQuery(p: unknown): boolean {
-  return typeof p === 'object' && p !== null && (p as { in?: string }).in === 'query';
-}
 
 /**
  * Completes the OpenAPI document's error answers: every error is an RFC 9457 problem
@@ -64,7 +63,7 @@ export function completeProblemResponses(document: OpenAPIObject): OpenAPIObject
       if (!op) continue;
       const responses = op.responses as Record<string, Response>;
       for (const common of COMMON) {
-        if (!responses[common.status] && common.applies(path, op)) {
+        if (!responses[common.status] && common.applies(path, method)) {
           responses[common.status] = {
             description: common.description,
             ...(common.headers ? { headers: common.headers } : {}),
