@@ -456,6 +456,18 @@ describe('HTTP hardening', () => {
     expect(res.body.detail).toMatch(/nested deeper/);
   });
 
+  it('refuses a body with a __proto__, constructor or prototype key as an unknown field (400), not dropped', async () => {
+    for (const key of ['__proto__', 'constructor', 'prototype']) {
+      const res = await request(t.app.getHttpServer())
+        .post('/api/v1/probe')
+        .set('Content-Type', 'application/json')
+        .send(`{"level":"low","count":1,"${key}":{"a":1}}`)
+        .expect(400);
+      expect(res.body.code).toBe('request.validation');
+      expect(res.body.detail).toMatch(/key no field has/);
+    }
+  });
+
   it('refuses a body of more values than the limit with a 400 problem, before validation', async () => {
     const res = await request(t.app.getHttpServer())
       .post('/api/v1/probe')

@@ -30,6 +30,14 @@ describe('the shape of a request a handler may see', () => {
     expect(jsonShapeOf(long, 16, Infinity)).toBe('nul');
   });
 
+  it('finds the keys validation would drop without a word, at any depth: __proto__, constructor, prototype', () => {
+    expect(jsonShapeOf(JSON.parse('{"reason":"x","__proto__":{"a":1}}'))).toBe('reserved_key');
+    expect(jsonShapeOf({ survivor: { constructor: { a: 1 } } })).toBe('reserved_key');
+    expect(jsonShapeOf([{ prototype: 1 }])).toBe('reserved_key');
+    // As values, or within a key, they are text like any other.
+    expect(jsonShapeOf({ note: 'constructor', constructorName: '__proto__' })).toBeNull();
+  });
+
   it('refuses more values than the limit, counting every value at any depth, the body itself included', () => {
     expect(jsonShapeOf({ a: [1, 2], b: 'x' }, 16, 5)).toBeNull(); // the object, a, 1, 2, b
     expect(jsonShapeOf({ a: [1, 2, 3], b: 'x' }, 16, 5)).toBe('too_many');

@@ -16,12 +16,18 @@ export const MAX_JSON_VALUES = 2000;
  * What jsonShapeOf found wrong with a value: nested too deep, too many values, or a NUL character in a key or a
  * string.
  */
-export type JsonShapeProblem = 'too_deep' | 'too_many' | 'nul';
+export type JsonShapeProblem = 'too_deep' | 'too_many' | 'reserved_key' | 'nul';
+
+/**
+ * Keys no Haven field has that the validation would drop without a word (Nest's stripProtoKeys removes them
+ * before the whitelist sees them): refused like any unknown field.
+ */
+const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * The first problem of a parsed JSON or query value, in one walk without recursion (a hostile body must not
  * exhaust the stack): nesting deeper than `maxDepth` or more than `maxValues` values (the walk stops there), else
- * a key or string holding U+0000, which PostgreSQL cannot store in text (such a value would otherwise reach a
+ * a key of RESERVED_KEYS, else a key or string holding U+0000, which PostgreSQL cannot store in text (such a value would otherwise reach a
  * statement and fail as a 500).
  */
 export function jsonShapeOf(
@@ -30,6 +36,7 @@ export function jsonShapeOf(
   maxValues = MAX_JSON_VALUES,
 ): JsonShapeProblem | null {
   let nul = false;
+  let reserved = false;
   let values = 1;
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
@@ -50,10 +57,11 @@ export function jsonShapeOf(
     else
       for (const [k, child] of Object.entries(v)) {
         if (!nul && k.includes('\u0000')) nul = true;
+        if (RESERVED_KEYS.has(k)) reserved = true;
         stack.push([child, d]);
       }
   }
-  return nul ? 'nul' : null;
+  return reserved ? 'reserved_key' : nul ? 'nul' : null;
 }
 
 /**
@@ -77,6 +85,15 @@ export function jsonShapeMiddleware(req: Request, _res: Response, next: NextFunc
       new DomainError('request.validation', {
         en: `The JSON body holds more than ${MAX_JSON_VALUES} values.`,
         vi: `Nội dung JSON chứa hơn ${MAX_JSON_VALUES} giá trị.`,
+      }),
+    );
+    return;
+  }
+  if (problem === 'reserved_key') {
+    next(
+      new DomainError('request.validation', {
+        en: 'The JSON body holds a key no field has: __proto__, constructor or prototype.',
+        vi: 'Nội dung JSON chứa khóa không thuộc trường nào: __proto__, constructor hoặc prototype.',
       }),
     );
     return;
