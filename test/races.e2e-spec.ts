@@ -8,9 +8,11 @@ import { createHavenApp } from '../src/app.factory';
 import { ChainStripes } from '../src/audit/audit-stripes';
 import { AuditService } from '../src/audit/audit.service';
 import { DataKeyService, FieldEncryptionService } from '../src/crypto';
+import { PasswordHasher } from '../src/crypto/password-hasher';
 import { ReauthenticationService } from '../src/identity/reauthentication.service';
 import { CasesRepository } from '../src/cases/cases.repository';
 import { OrganizationsRepository } from '../src/directory/organizations.repository';
+import { OrganizationsService } from '../src/directory/organizations.service';
 import { ReferralsRepository } from '../src/referrals/referrals.repository';
 import type { TestApp } from './support/app';
 import { held, releaseAllGates } from './support/gate';
@@ -417,14 +419,15 @@ describe('concurrent changes', () => {
   });
 
   /**
-   * Sends `send` (a step that asks for the password again), holds it past its step-up, has the demo
-   * administrator disable account `userId` meanwhile, and gives the step's answer.
+   * Sends `send`, holds it at `gate` (by default past its step-up, where the password is asked for again), has
+   * the demo administrator disable account `userId` meanwhile, and gives the request's answer.
    */
   const disabledDuringStepUp = async (
     userId: string,
     send: () => request.Test,
+    gate: () => ReturnType<typeof held> = () => held(ReauthenticationService.prototype, 'confirm'),
   ): Promise<request.Response> => {
-    const g = held(ReauthenticationService.prototype, 'confirm');
+    const g = gate();
     const answer = send().then((r) => r);
     await g.hit;
     await http()
@@ -433,7 +436,11 @@ describe('concurrent changes', () => {
       .send({ status: 'disabled' })
       .expect(200);
     g.release();
-    return answer;
+    try {
+      return await answer;
+    } finally {
+      g.restore();
+    }
   };
 
   it('emergency access asked for while an administrator disables the account opens nothing (401)', async () => {
@@ -478,6 +485,71 @@ describe('concurrent changes', () => {
         refused.body.requestId,
       ]),
     ).toEqual([{ action: 'case.shred', outcome: 'denied', reason: 'auth.unauthenticated' }]);
+  });
+
+  it('an administrator disabled while its request waits (a password hashed) changes no account or organisation (401, on record)', async () => {
+    const { user: admin, token } = await givenSignedIn(t, { role: 'admin', username: 'admin.reset.race' });
+    const { user: officer } = await givenSignedIn(t, { role: 'ward_officer', wardCodes: ['00145'] });
+    const [before] = await sql(`SELECT password_hash, token_version FROM users WHERE id = $1`, [officer.id]);
+    const refused = await disabledDuringStepUp(
+      admin.id,
+      () =>
+        http()
+          .patch(`/api/v1/users/${officer.id}`)
+          .set('Authorization', `Bearer ${token}`)
+          .send({ password: 'granite-harbor-lantern-93', resetTotp: true }),
+      () => held(PasswordHasher.prototype, 'hash'),
+    );
+    expect(refused.status).toBe(401);
+    expect(await sql(`SELECT password_hash, token_version FROM users WHERE id = $1`, [officer.id])).toEqual([
+      before,
+    ]);
+    expect(
+      await sql(`SELECT action, outcome, reason, resource_id FROM audit_events WHERE request_id = $1`, [
+        refused.body.requestId,
+      ]),
+    ).toEqual([
+      { action: 'user.update', outcome: 'denied', reason: 'auth.unauthenticated', resource_id: officer.id },
+    ]);
+    // Nor an account made (the same wait: its password hashed).
+    const { user: maker, token: makerToken } = await givenSignedIn(t, {
+      role: 'admin',
+      username: 'admin.create.race',
+    });
+    const made = await disabledDuringStepUp(
+      maker.id,
+      () =>
+        http()
+          .post('/api/v1/users')
+          .set('Authorization', `Bearer ${makerToken}`)
+          .send({ username: 'admin.made.race', role: 'admin', password: 'granite-harbor-lantern-94' }),
+      () => held(PasswordHasher.prototype, 'hash'),
+    );
+    expect(made.status).toBe(401);
+    expect(await sql(`SELECT 1 FROM users WHERE username = 'admin.made.race'`)).toEqual([]);
+    // Nor an organisation (held where its service area is looked up, before its transaction).
+    const { user: founder, token: founderToken } = await givenSignedIn(t, {
+      role: 'admin',
+      username: 'admin.org.race',
+    });
+    const founded = await disabledDuringStepUp(
+      founder.id,
+      () =>
+        http()
+          .post('/api/v1/organizations')
+          .set('Authorization', `Bearer ${founderToken}`)
+          .send({
+            name: 'Đội thử khoá quản trị (giả định)',
+            sector: 'legal',
+            serviceArea: { provinceCode: '01' },
+          }),
+      () =>
+        held(OrganizationsService.prototype as unknown as { resolveArea(): Promise<unknown> }, 'resolveArea'),
+    );
+    expect(founded.status).toBe(401);
+    expect(await sql(`SELECT 1 FROM organizations WHERE name = 'Đội thử khoá quản trị (giả định)'`)).toEqual(
+      [],
+    );
   });
 
   it('an account disabled while its emergency access is being opened: the disabling waits for it and ends it', async () => {

@@ -11,6 +11,7 @@ import type { OrganizationSubject } from '../authz/subjects';
 import { DomainError, FieldError, fieldError } from '../common/errors/domain-error';
 import { sameSet } from '../common/same-set';
 import { isUniqueViolation } from '../database/pg-errors';
+import { holdAdministrator } from '../identity/session-hold';
 import { AdminUnitsRepository } from './admin-units.repository';
 import { CommuneProvinces } from './commune-provinces';
 import {
@@ -113,7 +114,7 @@ export class OrganizationsService {
       sector: dto.sector,
     };
     if (!ability.can('create', subject)) throw new DomainError('auth.forbidden');
-    const saved = await this.write(async (manager) => {
+    const saved = await this.write(caller, async (manager) => {
       const org = await this.organizations.save(
         {
           name: checkedName(dto.name),
@@ -166,7 +167,7 @@ export class OrganizationsService {
     caller: Principal,
     ability: AppAbility,
   ): Promise<OrganizationView> {
-    const saved = await this.write(async (manager) => {
+    const saved = await this.write(caller, async (manager) => {
       // One change at a time: two area changes at once left an organisation serving two provinces.
       const org = await this.organizations.findById(id, manager, 'lock');
       if (!org || !ability.can('update', subjectOf(org))) throw new DomainError('resource.not_found');
@@ -250,9 +251,16 @@ export class OrganizationsService {
     return (await this.views([saved]))[0];
   }
 
-  private async write<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  /**
+   * `work` in a transaction that first holds the caller's session (holdAdministrator): an administrator
+   * disabled or reset since its request came changes nothing (401).
+   */
+  private async write<T>(caller: Principal, work: (manager: EntityManager) => Promise<T>): Promise<T> {
     try {
-      return await this.dataSource.transaction(work);
+      return await this.dataSource.transaction(async (manager) => {
+        if (!(await holdAdministrator(manager, caller))) throw new DomainError('auth.unauthenticated');
+        return work(manager);
+      });
     } catch (e) {
       if (isUniqueViolation(e, 'organizations_province_name_key'))
         throw new DomainError('organization.name_taken');

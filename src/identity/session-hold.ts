@@ -14,3 +14,20 @@ export async function holdSession(m: EntityManager, p: Principal): Promise<boole
   );
   return rows.length > 0;
 }
+
+/**
+ * For an administrator's change of accounts or organisations: the active administrators and the caller locked
+ * (FOR NO KEY UPDATE, in id order, as a disabling takes them: the two cannot deadlock), and whether the caller's
+ * session is still the one the request came with. An administrator disabled or reset while its request waited
+ * (a new password being hashed, say) changes nothing; a disabling waits for a change under way, and one it
+ * waited for is seen.
+ */
+export async function holdAdministrator(m: EntityManager, p: Principal): Promise<boolean> {
+  const rows = await m.query<{ id: string; current: boolean }[]>(
+    `SELECT id, (status = 'active' AND token_version = $2) AS current FROM users
+      WHERE (role = 'admin' AND status = 'active') OR id = $1
+      ORDER BY id FOR NO KEY UPDATE`,
+    [p.userId, p.tokenVersion],
+  );
+  return rows.some((r) => r.id === p.userId && r.current);
+}

@@ -17,6 +17,7 @@ import { AdminUnitsRepository } from '../directory/admin-units.repository';
 import { OrganizationsRepository } from '../directory/organizations.repository';
 import { CreateUserDto, UpdateUserDto, USERNAME, UserList, UserListQuery, UserView } from './dto/user.dto';
 import { assertPasswordAcceptable } from './password-policy';
+import { holdAdministrator } from './session-hold';
 import { User } from './user.entity';
 import { UsersRepository } from './users.repository';
 
@@ -116,6 +117,7 @@ export class UsersService {
           subjectProvinces: await this.users.provincesOf(created.id, manager),
         });
       },
+      caller,
     );
     return this.get(user.id, ability);
   }
@@ -199,6 +201,7 @@ export class UsersService {
           reason: 'user.created_by_operator',
         });
       },
+      null,
     );
     return { id: created.id, username: created.username };
   }
@@ -218,12 +221,15 @@ export class UsersService {
       wardCodes: readonly string[];
     },
     alongside: (manager: EntityManager, created: User) => Promise<void>,
+    caller: Principal | null,
   ): Promise<User> {
     const username = account.username.toLowerCase();
     assertPasswordAcceptable(account.password, username);
     const passwordHash = await this.hasher.hash(account.password);
     try {
       return await this.dataSource.transaction(async (manager) => {
+        // An administrator's session that ended while the password was hashed makes no account.
+        if (caller) await this.holdCaller(manager, caller);
         const created = await this.users.insert(
           {
             username,
@@ -294,6 +300,9 @@ export class UsersService {
     }
     const passwordHash = dto.password !== undefined ? await this.hasher.hash(dto.password) : undefined;
     await this.dataSource.transaction(async (manager) => {
+      // The caller's session, held with the active administrators (holdAdministrator): one disabled or reset
+      // while this waited (the new password being hashed) changes nothing.
+      await this.holdCaller(manager, caller);
       // A disabling locks the active administrators first (in one order, before the account): two of the last
       // two disabling each other at once would otherwise leave none (recovering then needs the database).
       const activeAdmins =
@@ -390,6 +399,11 @@ export class UsersService {
       );
     });
     return this.get(id, ability);
+  }
+
+  /** Refuses (401) an administrator whose session ended since its request came (holdAdministrator). */
+  private async holdCaller(manager: EntityManager, caller: Principal): Promise<void> {
+    if (!(await holdAdministrator(manager, caller))) throw new DomainError('auth.unauthenticated');
   }
 
   /** Checks that the scope fields fit the role and name existing units and organisations. */

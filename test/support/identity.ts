@@ -18,8 +18,26 @@ import { clearOfTotpStepEnd } from './totp-step';
 
 export const TEST_PASSWORD = 'orange-kettle-harbour-42';
 
-/** The administrator the factories act as (no account of its own): the actor of their `user.create` entries. */
+/**
+ * The administrator the factories act as: the actor of their `user.create` entries. An account of the demo's
+ * kind (ensureFactoryAdmin), so that it counts as an administrator only where the demo's accounts do: an
+ * administrator's change holds its session (holdAdministrator), which must exist and be active.
+ */
 export const FACTORY_ADMIN_ID = '00000000-0000-4000-8000-0000000000ad';
+
+/**
+ * The factory's administrator, active in its first session (no password: it never signs in), made or put back
+ * so before each of its calls (a test may have disabled every administrator but its own).
+ */
+async function ensureFactoryAdmin(t: TestApp): Promise<void> {
+  await t.app.get(DataSource).query(
+    `INSERT INTO users (id, username, role, password_hash, demo_account)
+     VALUES ($1, 'factory.admin', 'admin', '!', true)
+     ON CONFLICT (id) DO UPDATE SET status = 'active', token_version = 1
+      WHERE users.status <> 'active' OR users.token_version <> 1`,
+    [FACTORY_ADMIN_ID],
+  );
+}
 /** An administrator's principal, as the access guard would hand it to a service (for calls without HTTP). */
 export function adminPrincipal(
   userId: string,
@@ -67,6 +85,7 @@ export async function givenUser(
   opts: { passwordChangeRequired?: boolean } = {},
 ): Promise<UserView & { password: string }> {
   const password = dto.password ?? TEST_PASSWORD;
+  await ensureFactoryAdmin(t);
   const user = await t.app.get(UsersService).create(
     {
       username: dto.username ?? `${dto.role.replace('_', '-')}.${++counter}.${Date.now().toString(36)}`,
@@ -92,10 +111,12 @@ export async function givenPasswordReset(
   opts: { resetTotp?: boolean } = {},
 ): Promise<void> {
   const dto = opts.resetTotp ? { password, resetTotp: true as const } : { password };
+  await ensureFactoryAdmin(t);
   await t.app.get(UsersService).update(userId, dto, admin(), adminAbility());
 }
 
 export async function givenOrganization(t: TestApp, dto: CreateOrganizationDto): Promise<OrganizationView> {
+  await ensureFactoryAdmin(t);
   return t.app.get(OrganizationsService).create(dto, admin(), adminAbility());
 }
 
