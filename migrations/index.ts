@@ -29,6 +29,7 @@ import { ReferralReportCases1764000002800 } from './1764000002800-ReferralReport
 import { ChainHeadsWithinSequence1764000002900 } from './1764000002900-ChainHeadsWithinSequence';
 import { TotpFailures1764000003000 } from './1764000003000-TotpFailures';
 import { GrantsByUser1764000003100 } from './1764000003100-GrantsByUser';
+import { ReferralReportConsents1764000003200 } from './1764000003200-ReferralReportConsents';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -66,4 +67,5 @@ export const MIGRATIONS = [
   ChainHeadsWithinSequence1764000002900,
   TotpFailures1764000003000,
   GrantsByUser1764000003100,
+  ReferralReportConsents1764000003200,
 ];

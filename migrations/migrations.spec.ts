@@ -6,6 +6,7 @@ import { createTestDataSource } from '../test/support/database';
 import { waitFor } from '../test/support/wait';
 import { liveGrantSql } from '../src/break-glass/grant-ending';
 import { realDifferences } from '../src/database/schema-drift';
+import { REPORT_COUNTS_SQL } from '../src/reports/reports.repository';
 import { MIGRATIONS } from './index';
 
 /** Reverts the migrations down to and including the one named `name…`; returns how many it reverted. */
@@ -300,6 +301,23 @@ describe('migrations', () => {
         ];
       });
       for (const p of plans) expect(p).toContain('"Index Name":"break_glass_grants_user_idx"');
+    } finally {
+      await drop();
+    }
+  });
+
+  it("a report reads its referrals from their covering index alone, their consents' ids included", async () => {
+    const { dataSource, drop } = await createTestDataSource();
+    try {
+      const plan = await dataSource.transaction(async (m) => {
+        await m.query(`SET LOCAL enable_seqscan = off`);
+        await m.query(`SET LOCAL enable_bitmapscan = off`);
+        const at = new Date().toISOString();
+        return JSON.stringify(
+          await m.query(`EXPLAIN (FORMAT JSON) ${REPORT_COUNTS_SQL}`, [[at], [at], '01', null, at]),
+        );
+      });
+      expect(plan).toMatch(/"Node Type":"Index Only Scan"[^{}]*"Index Name":"referrals_report_consents_idx"/);
     } finally {
       await drop();
     }

@@ -16,11 +16,22 @@ export function consentActiveSql(alias: string, at = 'now()'): string {
 
 /**
  * SQL: referral `r`'s status as access decisions take it, with its consent `cs` joined: a live referral whose
- * consent has ended (by `at`) counts as revoked, even before revokeExpired has written that down. The sweep records the
+ * consent has ended counts as revoked, even before revokeExpired has written that down. The sweep records the
  * revocation; this is what makes the end of access not depend on every path running the sweep first.
  */
-export function effectiveReferralStatusSql(r: string, cs: string, at = 'now()'): string {
-  return `(CASE WHEN ${liveReferralSql(r)} AND NOT ${consentActiveSql(cs, at)} THEN 'revoked'
+export function effectiveReferralStatusSql(r: string, cs: string): string {
+  return `(CASE WHEN ${liveReferralSql(r)} AND NOT ${consentActiveSql(cs)} THEN 'revoked'
+    ELSE ${r}.status END)`;
+}
+
+/**
+ * SQL: effectiveReferralStatusSql without the consent joined: referral `r`'s consent is looked up only when `r`
+ * is live (an ended referral's status is its own), so that a statement reading many referrals, most of them
+ * ended, from an index probes few consents (the report).
+ */
+export function effectiveReferralStatusLookupSql(r: string, at = 'now()'): string {
+  return `(CASE WHEN ${liveReferralSql(r)} AND NOT EXISTS (SELECT 1 FROM consents cs
+                WHERE cs.id = ${r}.consent_id AND ${consentActiveSql('cs', at)}) THEN 'revoked'
     ELSE ${r}.status END)`;
 }
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AreaUnit, emptyCounts, RawCounts } from './report-model';
 import type { ReportPeriod } from './report-period';
-import { effectiveReferralStatusSql } from '../consents/consent-expiry.service';
+import { effectiveReferralStatusLookupSql } from '../consents/consent-expiry.service';
 import { overdueSql } from '../referrals/referral-ending';
 
 /** The one-way breakdowns of the cases: the report row's `dim`, and the column counted. */
@@ -22,10 +22,12 @@ function oneWay(when: (dim: string, column: string) => string, otherwise: string
 
 /**
  * The report's one counting statement. It reads only plaintext triage columns of `cases` (never an `enc_*`
- * or `bi_*` column: no case content is read or decrypted), the state and times of `referrals` and the sector
- * of `organizations`. One statement means one snapshot: every table of a report counts the same cases. The
+ * or `bi_*` column: no case content is read or decrypted), the state and times of `referrals` (a live one's
+ * consent looked up: ended by $5, it counts as revoked, as access decisions take it) and the sector of
+ * `organizations`. One statement means one snapshot: every table of a report counts the same cases. The
  * referrals counted are those of the cases counted, found by the copy of their case's place and report date
- * that each referral carries (kept by the database: migration ReferralPlaces), so each part is one index range.
+ * that each referral carries (kept by the database: migration ReferralPlaces), so each part is one index range
+ * (the referrals' read from their covering index alone: migration ReferralReportConsents).
  * The cases are aggregated in one pass for all one-way breakdowns (GROUPING SETS), the percentiles in one sort.
  * $1/$2: period starts/ends (one pair per period, tagged 0, 1, … in column p), $3 province or null, $4 commune
  * or null, $5 the instant "overdue" is judged at.
@@ -44,12 +46,11 @@ c AS MATERIALIZED (
      AND ($4::varchar IS NULL OR c.ward_code = $4::varchar)
 ),
 r AS MATERIALIZED (
-  SELECT w.p, r.case_id, o.sector, ${effectiveReferralStatusSql('r', 'cs', '$5::timestamptz')} AS status,
+  SELECT w.p, r.case_id, o.sector, ${effectiveReferralStatusLookupSql('r', '$5::timestamptz')} AS status,
          r.due_at, r.created_at, r.accepted_at
     FROM referrals r
     JOIN w ON r.case_reported_at >= w.start_at AND r.case_reported_at < w.end_at
     JOIN organizations o ON o.id = r.organization_id
-    JOIN consents cs ON cs.id = r.consent_id
    WHERE ($3::varchar IS NULL OR r.case_province_code = $3::varchar)
      AND ($4::varchar IS NULL OR r.case_ward_code = $4::varchar)
 )
