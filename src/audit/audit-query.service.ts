@@ -198,13 +198,16 @@ export class AuditQueryService {
       const older = q.beforeSeq === undefined ? '' : 'AND e.seq < :beforeSeq';
       const rows = await this.query<EventRow>(
         m,
+        // The page's entries first, then what each shows: the rows an OFFSET skips are not projected (their
+        // returned ids looked up one by one).
         `${about} SELECT seq, at, actor_id, actor_role, actor_org_id, actor_communes, action,
                   CASE WHEN ${hidden} THEN NULL ELSE e.case_id END AS case_id, resource_type, resource_id, fields,
                   outcome, reason, ip, user_agent, request_id, ${returnedIds} AS returned_ids,
                   CASE WHEN ${hidden} THEN NULL ELSE e.province_code END AS province_code,
                   CASE WHEN ${hidden} THEN NULL ELSE e.commune_code END AS commune_code
-             FROM audit_events e WHERE ${condition} ${older}
-            ORDER BY seq DESC LIMIT :limit OFFSET :offset`,
+             FROM (SELECT e.* FROM audit_events e WHERE ${condition} ${older}
+                    ORDER BY e.seq DESC LIMIT :limit OFFSET :offset) e
+            ORDER BY seq DESC`,
         { ...params, beforeSeq: q.beforeSeq, limit: pageSize, offset: (page - 1) * pageSize },
       );
       // Counted up to HAVEN_AUDIT_COUNT_LIMIT (newest first): an exact count of a province's whole log reads most
