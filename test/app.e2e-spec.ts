@@ -466,6 +466,9 @@ describe('HTTP hardening', () => {
       expect(res.body.code).toBe('request.validation');
       expect(res.body.detail).toMatch(/key no field has/);
     }
+    // In a query string it is a parameter like another, for the route to take or refuse (not "the JSON body").
+    const query = await request(t.app.getHttpServer()).get('/health?constructor=1');
+    expect(query.status).toBe(200);
   });
 
   it('refuses a body of more values than the limit with a 400 problem, before validation', async () => {

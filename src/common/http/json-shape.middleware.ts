@@ -34,6 +34,7 @@ export function jsonShapeOf(
   value: unknown,
   maxDepth = MAX_JSON_DEPTH,
   maxValues = MAX_JSON_VALUES,
+  reservedKeys = true,
 ): JsonShapeProblem | null {
   let nul = false;
   let reserved = false;
@@ -57,7 +58,7 @@ export function jsonShapeOf(
     else
       for (const [k, child] of Object.entries(v)) {
         if (!nul && k.includes('\u0000')) nul = true;
-        if (RESERVED_KEYS.has(k)) reserved = true;
+        if (reservedKeys && RESERVED_KEYS.has(k)) reserved = true;
         stack.push([child, d]);
       }
   }
@@ -69,8 +70,9 @@ export function jsonShapeOf(
  * more than MAX_JSON_VALUES values, and bodies or query strings with a NUL character (no text Haven keeps has one).
  */
 export function jsonShapeMiddleware(req: Request, _res: Response, next: NextFunction): void {
-  // (A query string is never deep: Express parses it flat.)
-  const problem = jsonShapeOf(req.body) ?? jsonShapeOf(req.query);
+  // A query string is checked for NUL characters only: it is never deep (Express parses it flat), its number of
+  // parameters is bounded by the parser, and a parameter a route does not take is the route's DTO's to refuse.
+  const problem = jsonShapeOf(req.body) ?? jsonShapeOf(req.query, MAX_JSON_DEPTH, Infinity, false);
   if (problem === 'too_deep') {
     next(
       new DomainError('request.validation', {
