@@ -10,6 +10,7 @@ import { startTestApp, TestApp } from './support/app';
 import {
   codeFor,
   givenDemoUnits,
+  givenOrganization,
   givenPasswordReset,
   givenSignedIn,
   givenSignedInWithTotp,
@@ -1133,6 +1134,40 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     );
     expect(made).toEqual([{ username: 'ward.by.person' }]);
     expect(await db.query(`SELECT 1 FROM organizations WHERE name = 'Tổ chức bởi token'`)).toEqual([]);
+    // A change of an account or an organisation refused for want of a step-up is on record where they work:
+    // Hà Nội's supervisors see a token alone trying to reset their officer (the administrator has no province).
+    const officer = await givenUser(t, { role: 'ward_officer', wardCodes: ['00145'] });
+    const org = await givenOrganization(t, {
+      name: 'Tổ chức thử bước xác nhận (giả định)',
+      sector: 'legal',
+      serviceArea: { provinceCode: '31' },
+    });
+    const reset = await http()
+      .patch(`/api/v1/users/${officer.id}`)
+      .auth(other, { type: 'bearer' })
+      .send({ password: 'quiet-harbour-lantern-53', resetTotp: true })
+      .expect(403);
+    const renamed = await http()
+      .patch(`/api/v1/organizations/${org.id}`)
+      .auth(other, { type: 'bearer' })
+      .send({ name: 'Tên khác (giả định)' })
+      .expect(403);
+    const placed = async (requestId: string) =>
+      (
+        await db.query(`SELECT reason, resource_id, jurisdictions FROM audit_events WHERE request_id = $1`, [
+          requestId,
+        ])
+      )[0];
+    expect(await placed(reset.body.requestId)).toEqual({
+      reason: 'auth.step_up_required',
+      resource_id: officer.id,
+      jurisdictions: ['01'],
+    });
+    expect(await placed(renamed.body.requestId)).toEqual({
+      reason: 'auth.step_up_required',
+      resource_id: org.id,
+      jurisdictions: ['31'],
+    });
   });
 
   it('puts account administration and sign-outs on the access log, in the jurisdiction of the account concerned', async () => {

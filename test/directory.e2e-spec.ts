@@ -678,6 +678,23 @@ describe('administrators administering administrators (end to end)', () => {
         [other.id],
       );
     expect(weak).toEqual({ reason: 'user.password_weak', jurisdictions: ['01'] });
+    // So is a refused new account, in the provinces it would have worked in (a Hải Phòng commune's officer).
+    const refusedCreate = await http()
+      .post('/api/v1/users')
+      .set('Authorization', `Bearer ${token}`)
+      .send({
+        username: 'ward.weak.new',
+        role: 'ward_officer',
+        wardCodes: ['10507'],
+        password: 'qwerty123456',
+      })
+      .expect(422);
+    const [created] = await t.app
+      .get(DataSource)
+      .query(`SELECT action, reason, jurisdictions FROM audit_events WHERE request_id = $1`, [
+        refusedCreate.body.requestId,
+      ]);
+    expect(created).toEqual({ action: 'user.create', reason: 'user.password_weak', jurisdictions: ['31'] });
   });
 
   it('two administrators disabling each other at once leave one of them active', async () => {

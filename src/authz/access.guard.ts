@@ -4,8 +4,10 @@ import { AuthGuard } from '@nestjs/passport';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { accountProvincesOf } from '../identity/users.repository';
 import type { AuditAction, AuditResourceType } from '../audit/audit.types';
 import { DomainError } from '../common/errors/domain-error';
+import { UUID_PATTERN } from '../common/http/uuid-param';
 import type { ErrorCode } from '../common/errors/error-catalog';
 import { AbilityFactory } from './ability.factory';
 import type { AuthenticatedRequest } from './current-principal.decorator';
@@ -13,8 +15,6 @@ import { POLICY_KEY, PUBLIC_KEY, RoutePolicy, type RouteTarget } from './policy.
 import type { Principal } from './principal';
 import { hasRecentStepUp, STEP_UP_KEY } from './step-up';
 import type { Action, SubjectName } from './subjects';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The access-log action of a refused route on the subjects the log covers (case work, reports, the log
@@ -144,10 +144,16 @@ export class AccessGuard extends AuthGuard('jwt') {
     req: AuthenticatedRequest,
     on: RouteTarget,
     resourceType: AuditResourceType,
-  ): Promise<{ resourceId: string | null; caseId?: string; provinceCode?: string; wardCode?: string }> {
+  ): Promise<{
+    resourceId: string | null;
+    caseId?: string;
+    provinceCode?: string;
+    wardCode?: string;
+    subjectProvinces?: string[];
+  }> {
     const param = (name: string | undefined) => {
       const v = name === undefined ? undefined : req.params?.[name];
-      return typeof v === 'string' && UUID.test(v) ? v.toLowerCase() : null;
+      return typeof v === 'string' && UUID_PATTERN.test(v) ? v.toLowerCase() : null;
     };
     const onCase = param(on.case);
     const onReferral = param(on.referral);
@@ -158,6 +164,18 @@ export class AccessGuard extends AuthGuard('jwt') {
       break_glass: onGrant,
     };
     const resourceId = on.record !== undefined ? param(on.record) : (own[resourceType] ?? null);
+    // An account or an organisation: in the provinces it works in, as the services' refusals of a change are
+    // (a stolen administrator's token without a step-up, refused here, is seen by the account's supervisors).
+    if (resourceId && resourceType === 'user') {
+      return { resourceId, subjectProvinces: await accountProvincesOf(this.dataSource.manager, resourceId) };
+    }
+    if (resourceId && resourceType === 'organization') {
+      const orgs = await this.dataSource.query<{ province_code: string }[]>(
+        `SELECT province_code FROM organizations WHERE id = $1`,
+        [resourceId],
+      );
+      return { resourceId, subjectProvinces: orgs.map((o) => o.province_code) };
+    }
     if (!onCase && !onReferral && !onGrant) return { resourceId };
     const [c] = await this.dataSource.query<{ id: string; province_code: string; ward_code: string }[]>(
       `SELECT c.id, c.province_code, c.ward_code FROM cases c

@@ -32,6 +32,25 @@ export interface UserListFilter {
 }
 
 /** Narrow queries on users and their communes. */
+/**
+ * The provinces an account works in: its communes' (ward officer), its organisation's (provider) or its own
+ * (supervisor; none when national). Its access-log entries about the account belong to their supervisors. A
+ * plain function, so that the access guard can place a refusal without the identity module.
+ */
+export async function accountProvincesOf(manager: EntityManager, userId: string): Promise<string[]> {
+  const rows = await manager.query<{ province_code: string }[]>(
+    `SELECT u.province_code FROM users u WHERE u.id = $1 AND u.province_code IS NOT NULL
+     UNION
+     SELECT o.province_code FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = $1
+     UNION
+     SELECT a.province_code FROM user_communes uc JOIN admin_units a ON a.code = uc.commune_code
+      WHERE uc.user_id = $1 AND a.province_code IS NOT NULL
+     ORDER BY 1`,
+    [userId],
+  );
+  return rows.map((r) => r.province_code);
+}
+
 @Injectable()
 export class UsersRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -94,22 +113,9 @@ export class UsersRepository {
     return out;
   }
 
-  /**
-   * The provinces an account works in: its communes' (ward officer), its organisation's (provider) or its own
-   * (supervisor; none when national). Its access-log entries about the account belong to their supervisors.
-   */
-  async provincesOf(userId: string, manager: EntityManager): Promise<string[]> {
-    const rows = await manager.query<{ province_code: string }[]>(
-      `SELECT u.province_code FROM users u WHERE u.id = $1 AND u.province_code IS NOT NULL
-       UNION
-       SELECT o.province_code FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = $1
-       UNION
-       SELECT a.province_code FROM user_communes uc JOIN admin_units a ON a.code = uc.commune_code
-        WHERE uc.user_id = $1 AND a.province_code IS NOT NULL
-       ORDER BY 1`,
-      [userId],
-    );
-    return rows.map((r) => r.province_code);
+  /** accountProvincesOf. */
+  provincesOf(userId: string, manager: EntityManager): Promise<string[]> {
+    return accountProvincesOf(manager, userId);
   }
 
   async insert(user: Partial<User>, wardCodes: readonly string[], manager: EntityManager): Promise<User> {

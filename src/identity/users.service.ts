@@ -9,6 +9,7 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { UserSubject } from '../authz/subjects';
 import { DomainError, FieldError, fieldError } from '../common/errors/domain-error';
+import { UUID_PATTERN } from '../common/http/uuid-param';
 import { sameSet } from '../common/same-set';
 import { PasswordHasher } from '../crypto/password-hasher';
 import { ADVISORY_LOCKS } from '../database/advisory-locks';
@@ -96,10 +97,41 @@ export class UsersService {
   ) {}
 
   async create(dto: CreateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
-    // A refusal (a taken name, a weak password, a scope that does not fit the role) is on record too.
-    return this.audit.refusalsOnRecord(caller, { action: 'user.create', resourceType: 'user' }, () =>
-      this.createAccount(dto, caller, ability),
+    // A refusal (a taken name, a weak password, a scope that does not fit the role) is on record too, in the
+    // provinces the account would have worked in: their supervisors see an attempt to make one there.
+    return this.audit.refusalsOnRecord(
+      caller,
+      async () => ({
+        action: 'user.create',
+        resourceType: 'user',
+        subjectProvinces: await this.provincesNamed(dto),
+      }),
+      () => this.createAccount(dto, caller, ability),
     );
+  }
+
+  /**
+   * The provinces a requested account names (its province, its communes', its organisation's), those that
+   * exist: a refused request's may not.
+   */
+  private async provincesNamed(dto: CreateUserDto): Promise<string[]> {
+    const rows = await this.dataSource.query<{ province_code: string }[]>(
+      `SELECT code AS province_code FROM admin_units WHERE level = 'province' AND code = $1
+       UNION
+       SELECT province_code FROM admin_units
+        WHERE level = 'commune' AND code = ANY($2::text[]) AND province_code IS NOT NULL
+       UNION
+       SELECT province_code FROM organizations WHERE id = $3::uuid
+       ORDER BY 1`,
+      [
+        typeof dto.provinceCode === 'string' ? dto.provinceCode : null,
+        Array.isArray(dto.wardCodes) ? dto.wardCodes.filter((c) => typeof c === 'string') : [],
+        typeof dto.organizationId === 'string' && UUID_PATTERN.test(dto.organizationId)
+          ? dto.organizationId
+          : null,
+      ],
+    );
+    return rows.map((r) => r.province_code);
   }
 
   private async createAccount(dto: CreateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {

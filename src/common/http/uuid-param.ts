@@ -1,6 +1,9 @@
 import { Param, ParseUUIDPipe, PipeTransform } from '@nestjs/common';
 import { DomainError } from '../errors/domain-error';
 
+/** A UUID, in any letter case. */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** UUIDs in one form: PostgreSQL matches them in any letter case, a string comparison does not. */
 const LOWER_CASE: PipeTransform<string, string> = { transform: (value) => value.toLowerCase() };
 
