@@ -4,10 +4,14 @@ import { CryptoError } from './crypto.errors';
  * Canonical forms of searchable values, so that every way of typing the same name, phone or date of birth
  * gives the same blind index. Vietnamese names: NFC and NFD (and compatibility forms) are equal, all
  * diacritics are removed - which also folds tone-placement variants (hoà/hòa, thuỷ/thủy, khoẻ/khỏe) - đ/Đ
- * become d, case is folded, and any run of spaces or punctuation becomes one space.
+ * become d, case is folded, invisible format characters are dropped, and any run of spaces or punctuation
+ * becomes one space.
  */
 
 const MARKS = /\p{M}/gu;
+// Invisible format characters (a soft hyphen, a zero-width space or joiner, a byte-order mark) pasted from a
+// document into a word: removed, not taken as a space that would split the word.
+const INVISIBLE = /\p{Cf}/gu;
 const SEPARATORS = /[^\p{L}\p{N}]+/gu;
 // Vietnamese đ/Đ (and the look-alikes typed for it: Icelandic ð/Ð, African ɖ/Ɖ), and Greek final sigma.
 const FOLD = /[đðɖς]/g;
@@ -16,6 +20,7 @@ const FOLDED: Record<string, string> = { đ: 'd', ð: 'd', ɖ: 'd', ς: 'σ' };
 /** The reference definition; every other path must agree with it (tested with random strings). */
 export function normalizeNameReference(value: string): string {
   return value
+    .replace(INVISIBLE, '')
     .normalize('NFKD')
     .replace(MARKS, '')
     .toLowerCase()

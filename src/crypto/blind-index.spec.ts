@@ -27,6 +27,9 @@ describe('blind index normalisation', () => {
     ['Trần Khỏe', 'tran khoe'],
     ['Lê-Văn  Tám.', 'le van tam'],
     ['Ｎｇｕｙễｎ', 'nguyen'], // full-width letters
+    ['Ngu\u00ADyễn Thị Lan', 'nguyen thi lan'], // a soft hyphen pasted inside a word
+    ['Ngu\u200Byễn\u200D Thị\uFEFF Lan', 'nguyen thi lan'], // zero-width space and joiner, byte-order mark
+    ['Nguyễn\u00AD \u2060Thị Lan', 'nguyen thi lan'],
     ['  ', ''],
   ])('normalises %j to %j', (input, expected) => {
     expect(normalizeName(input)).toBe(expected);
