@@ -780,13 +780,40 @@ describe('cases, consent and referrals (end to end)', () => {
       const unchanged = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
       expect(unchanged.body.version).toBe(c.version);
       expect(unchanged.body.triage.ageGroup).toBe(c.triage.ageGroup);
-      // Born on the day of the report (2026-11-20, 09:00 in Vietnam): allowed.
-      const born = await as('ward.longbien')
+      // Nor a birth after the incident (19 November, 21:00 in Vietnam): said of the date the change gives.
+      const afterIncident = await as('ward.longbien')
         .patch(`/api/v1/cases/${c.id}`, {
           version: c.version,
           survivor: { dateOfBirth: '2026-11-20', ageYears: null },
         })
+        .expect(400);
+      expect(afterIncident.body.errors[0]).toMatchObject({ field: 'survivor.dateOfBirth' });
+      // Born on the day of the report (2026-11-20, 09:00 in Vietnam), the incident that day: allowed.
+      const born = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, {
+          version: c.version,
+          survivor: { dateOfBirth: '2026-11-20', ageYears: null },
+          incident: { occurredAt: '2026-11-20' },
+        })
         .expect(200);
+      // An incident moved before that birth is refused, naming the incident's date.
+      const before = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, {
+          version: born.body.version,
+          incident: { occurredAt: '2026-11-19' },
+        })
+        .expect(400);
+      expect(before.body.errors[0]).toMatchObject({ field: 'incident.occurredAt' });
+      // A registration too.
+      const registered = await as('ward.longbien')
+        .post(
+          '/api/v1/cases',
+          caseBody({
+            survivor: { fullName: 'Thử Nghiệm Sinh Sau', sex: 'female', dateOfBirth: '2026-11-20' },
+          }),
+        )
+        .expect(400);
+      expect(registered.body.errors[0]).toMatchObject({ field: 'survivor.dateOfBirth' });
       // Clearing the age (null) leaves the date of birth: the triage it gives stays.
       const kept = await as('ward.longbien')
         .patch(`/api/v1/cases/${c.id}`, { version: born.body.version, survivor: { ageYears: null } })

@@ -124,6 +124,7 @@ export class CasesService {
     }
     checkBirth(dto.survivor, reportedAt);
     checkIncident(dto.incident?.occurredAt, reportedAt);
+    checkBirthBeforeIncident(dto.survivor?.dateOfBirth, dto.incident?.occurredAt, 'survivor.dateOfBirth');
     const provinceCode = await this.communes.provinceOf(this.dataSource.manager, dto.wardCode);
     const subject: CaseSubject = {
       kind: 'Case',
@@ -354,6 +355,12 @@ export class CasesService {
         const reportedAt = row.reportedAt;
         checkBirth(dto.survivor, reportedAt);
         checkIncident(dto.incident?.occurredAt, reportedAt);
+        // As the case now stands: the date the change gives against the one it keeps.
+        checkBirthBeforeIncident(
+          next.identity?.dateOfBirth,
+          next.incident?.occurredAt,
+          dto.survivor?.dateOfBirth ? 'survivor.dateOfBirth' : 'incident.occurredAt',
+        );
         const factsOf = (sections: typeof current) => ({
           dateOfBirth: sections.identity?.dateOfBirth ?? undefined,
           ageYears: sections.identity?.ageYears ?? undefined,
@@ -983,6 +990,17 @@ export function gotNothing(p: Principal, deny: Deny, entry: AuditEntryInput): ne
 function checkIncident(occurredAt: string | null | undefined, reportedAt: Date): void {
   if (occurredAt && incidentDateOf(occurredAt) > vietnamDate(reportedAt)) {
     throw fieldError('incident.occurredAt', 'is after the report', 'sau ngày tiếp nhận');
+  }
+}
+
+/** A survivor born after the incident: one of the two dates is wrong (`field`, the one the request gave). */
+function checkBirthBeforeIncident(
+  dateOfBirth: string | null | undefined,
+  occurredAt: string | null | undefined,
+  field: 'survivor.dateOfBirth' | 'incident.occurredAt',
+): void {
+  if (dateOfBirth && occurredAt && dateOfBirth > incidentDateOf(occurredAt)) {
+    throw fieldError(field, 'puts the birth after the incident', 'ngày sinh sau ngày xảy ra sự việc');
   }
 }
 
