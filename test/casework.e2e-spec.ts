@@ -124,6 +124,23 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(c.triage.contexts).toContain('child_sexual_abuse');
     });
 
+    it('judges child sexual abuse at the incident: a rape at 17 reported at 18 is one, until the incident date is corrected', async () => {
+      // The report on 20 November 2026; born 20 November 2008: 17 on the 19th, the day of the incident.
+      const c = await newCase({
+        survivor: { fullName: 'Em Mười Bảy', sex: 'female', dateOfBirth: '2008-11-20' },
+        incident: { occurredAt: '2026-11-19', forms: ['sexual'], gbvType: 'rape' },
+      });
+      expect(c.triage).toMatchObject({
+        childUnder18: false,
+        contexts: ['intimate_partner', 'child_sexual_abuse'],
+      });
+      // Corrected to the day of the report (the 18th birthday): no longer a child's.
+      const moved = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: c.version, incident: { occurredAt: '2026-11-20' } })
+        .expect(200);
+      expect(moved.body.triage.contexts).toEqual(['intimate_partner']);
+    });
+
     it('a correction re-derives the contexts: the ones the old facts gave go, the ones set by hand stay', async () => {
       const c = await newCase({
         survivor: { fullName: 'Em Sửa Lại', sex: 'female', dateOfBirth: '2015-06-01' },

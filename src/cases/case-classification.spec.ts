@@ -67,6 +67,34 @@ describe('case classification', () => {
     );
   });
 
+  it('judges the child contexts at the incident, the child flags at the report', () => {
+    // Born 1 June 2008: 17 on 20 May 2026 (the rape, the forced marriage), 18 at the report on 5 June.
+    const at = new Date('2026-06-05T09:00:00+07:00');
+    const facts = { dateOfBirth: '2008-06-01', reportedAt: at, forms: ['sexual'] as const };
+    const rape = deriveTriage({ ...facts, gbvType: 'rape', incidentDate: '2026-05-20' });
+    expect(rape).toMatchObject({ ageYears: 18, childGbvims: false, contexts: ['child_sexual_abuse'] });
+    expect(
+      deriveTriage({
+        ...facts,
+        forms: ['psychological'],
+        gbvType: 'forced_marriage',
+        incidentDate: '2026-05-31',
+      }).contexts,
+    ).toEqual(['early_marriage']);
+    // On the 18th birthday, or with no incident date (the age at the report), or an age alone: not a child's.
+    expect(deriveTriage({ ...facts, gbvType: 'rape', incidentDate: '2026-06-01' }).contexts).toEqual([]);
+    expect(deriveTriage({ ...facts, gbvType: 'rape' }).contexts).toEqual([]);
+    expect(
+      deriveTriage({
+        reportedAt: at,
+        ageYears: 18,
+        forms: ['sexual'],
+        gbvType: 'rape',
+        incidentDate: '2026-05-20',
+      }).contexts,
+    ).toEqual([]);
+  });
+
   it('formats non-identifying case codes', () => {
     expect(caseCode('01', 2026, 123)).toBe('HV01-2026-000123');
   });

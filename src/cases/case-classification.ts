@@ -127,23 +127,34 @@ export interface DerivedTriage {
   contexts: CaseContext[];
 }
 
-/** Derives the triage facts from what the officer entered, at the time of the report. */
+/**
+ * Derives the triage facts from what the officer entered: the age, its group and the child flags at the time of
+ * the report (they decide the statutory urgency and the consent rules now); the contexts that describe the
+ * incident (child sexual abuse, early marriage) at the incident's date (`incidentDate`, YYYY-MM-DD in Vietnam)
+ * when it and the date of birth are known: a rape at 17 reported after the 18th birthday is child sexual abuse.
+ */
 export function deriveTriage(input: {
   dateOfBirth?: string;
   ageYears?: number;
   reportedAt: Date;
+  incidentDate?: string;
   relationship?: Relationship;
   forms: readonly ViolenceForm[];
   gbvType: GbvType;
   contexts?: readonly CaseContext[];
 }): DerivedTriage {
   const age = input.dateOfBirth ? ageOn(input.dateOfBirth, input.reportedAt) : (input.ageYears ?? null);
+  const atIncident =
+    input.dateOfBirth && input.incidentDate
+      ? ageOn(input.dateOfBirth, new Date(`${input.incidentDate}T00:00:00+07:00`))
+      : age;
   const contexts = new Set<CaseContext>(input.contexts ?? []);
   if (input.relationship && INTIMATE.has(input.relationship)) contexts.add('intimate_partner');
   const sexual =
     input.forms.includes('sexual') || input.gbvType === 'rape' || input.gbvType === 'sexual_assault';
-  if (age !== null && age < 18 && sexual) contexts.add('child_sexual_abuse');
-  if (age !== null && age < 18 && input.gbvType === 'forced_marriage') contexts.add('early_marriage');
+  if (atIncident !== null && atIncident < 18 && sexual) contexts.add('child_sexual_abuse');
+  if (atIncident !== null && atIncident < 18 && input.gbvType === 'forced_marriage')
+    contexts.add('early_marriage');
   return {
     ageYears: age,
     ageGroup: ageGroup(age),

@@ -153,6 +153,7 @@ export class CasesService {
         dateOfBirth: dto.survivor.dateOfBirth,
         ageYears: dto.survivor.ageYears,
         reportedAt,
+        incidentDate: dto.incident.occurredAt ? incidentDateOf(dto.incident.occurredAt) : undefined,
         relationship: dto.perpetrator?.relationship,
         forms: dto.incident.forms,
         gbvType: dto.incident.gbvType,
@@ -365,6 +366,9 @@ export class CasesService {
           dateOfBirth: sections.identity?.dateOfBirth ?? undefined,
           ageYears: sections.identity?.ageYears ?? undefined,
           reportedAt,
+          incidentDate: sections.incident?.occurredAt
+            ? incidentDateOf(sections.incident.occurredAt)
+            : undefined,
           relationship: (sections.perpetrator?.relationship ?? undefined) as Parameters<
             typeof deriveTriage
           >[0]['relationship'],
