@@ -781,6 +781,35 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(changed.body.errors[0]).toMatchObject({ field: 'incident.occurredAt' });
     });
 
+    it('a change that changes nothing (the same values sent again) keeps the version, and is on record', async () => {
+      const c = await newCase();
+      const body = caseBody();
+      const same = {
+        version: c.version,
+        reportChannel: body.reportChannel,
+        risk: body.risk,
+        survivor: { sex: 'female', dateOfBirth: '1990-01-15' },
+        incident: { forms: ['physical', 'psychological'], gbvType: 'physical_assault' },
+      };
+      const again = await as('ward.longbien').patch(`/api/v1/cases/${c.id}`, same).expect(200);
+      expect(again.body.version).toBe(c.version);
+      const db = t.app.get(DataSource);
+      const [row] = await db.query(
+        `SELECT version, updated_at = created_at AS untouched FROM cases WHERE id = $1`,
+        [c.id],
+      );
+      expect(row).toEqual({ version: c.version, untouched: true });
+      const [entry] = await db.query(`SELECT action, outcome FROM audit_events WHERE request_id = $1`, [
+        again.headers['x-request-id'],
+      ]);
+      expect(entry).toEqual({ action: 'case.update', outcome: 'allowed' });
+      // One value that differs moves it, as before.
+      const moved = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { ...same, risk: { level: 'critical' } })
+        .expect(200);
+      expect(moved.body.version).toBe(c.version + 1);
+    });
+
     it('a change holds the survivor’s age to the rules of a registration: no birth after the report, not both a date of birth and an age (400)', async () => {
       const c = await newCase();
       const after = await as('ward.longbien')

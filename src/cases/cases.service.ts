@@ -391,35 +391,47 @@ export class CasesService {
               ? []
               : (dto.incident?.contexts ?? row.contexts.filter((c) => !derivedBefore.includes(c))),
         });
-        const ok = await this.cases.update(
-          m,
-          id,
-          expected,
-          {
-            reportChannel: dto.reportChannel,
-            riskLevel: dto.risk?.level,
-            survivorSex: dto.survivor?.sex,
-            ageGroup: derived.ageGroup,
-            childVn: derived.childVn,
-            childGbvims: derived.childGbvims,
-            gbvType: dto.incident?.gbvType,
-            forms: dto.incident?.forms,
-            contexts: derived.contexts,
-            incidentDate:
-              dto.incident?.occurredAt !== undefined
-                ? dto.incident.occurredAt
-                  ? incidentDateOf(dto.incident.occurredAt)
-                  : null
-                : undefined,
-            sections: sealSections(this.fields, key, id, pick(next, changed)),
-            blind:
-              changed.includes('identity') || changed.includes('contact')
-                ? this.blindIndexes(next)
-                : undefined,
-          },
-          p.userId,
-        );
-        if (!ok) throw new DomainError('conflict.version');
+        const triage = {
+          reportChannel: dto.reportChannel,
+          riskLevel: dto.risk?.level,
+          survivorSex: dto.survivor?.sex,
+          ageGroup: derived.ageGroup,
+          childVn: derived.childVn,
+          childGbvims: derived.childGbvims,
+          gbvType: dto.incident?.gbvType,
+          forms: dto.incident?.forms,
+          contexts: derived.contexts,
+          incidentDate:
+            dto.incident?.occurredAt !== undefined
+              ? dto.incident.occurredAt
+                ? incidentDateOf(dto.incident.occurredAt)
+                : null
+              : undefined,
+        };
+        // A change that changes nothing (the same values sent again) writes nothing: the version stays, so a
+        // colleague's edit under way is not refused for it, and no one reading the case sees it move.
+        const moved =
+          changed.length > 0 ||
+          (Object.keys(triage) as (keyof typeof triage)[]).some(
+            (k) => triage[k] !== undefined && JSON.stringify(triage[k]) !== JSON.stringify(row[k]),
+          );
+        if (moved) {
+          const ok = await this.cases.update(
+            m,
+            id,
+            expected,
+            {
+              ...triage,
+              sections: sealSections(this.fields, key, id, pick(next, changed)),
+              blind:
+                changed.includes('identity') || changed.includes('contact')
+                  ? this.blindIndexes(next)
+                  : undefined,
+            },
+            p.userId,
+          );
+          if (!ok) throw new DomainError('conflict.version');
+        }
         // A correction of the survivor's age must not leave a consent standing that the new age would refuse:
         // its referrals would go on disclosing on a ground that does not hold. The ward withdraws it first.
         if (derived.childVn !== row.childVn || derived.childGbvims !== row.childGbvims) {
