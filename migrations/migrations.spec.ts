@@ -284,43 +284,47 @@ describe('migrations', () => {
     }
   });
 
-  it("an account's live emergency grants are found by their own index, not by a scan of all grants", async () => {
+  /**
+   * The plans (EXPLAIN, JSON) of `statements` with their parameters on a freshly migrated database, with scans
+   * made expensive: its empty tables would otherwise be scanned whatever their indexes.
+   */
+  async function plansOf(statements: [sql: string, params: unknown[]][]): Promise<string[]> {
     const { dataSource, drop } = await createTestDataSource();
     try {
-      // How UsersService ends an account's grants (lockLiveGrants, endGrants), planned with scans made
-      // expensive: the empty test table would otherwise be scanned whatever its indexes.
-      const plans = await dataSource.transaction(async (m) => {
+      return await dataSource.transaction(async (m) => {
         await m.query(`SET LOCAL enable_seqscan = off`);
-        const plan = async (sql: string) =>
-          JSON.stringify(await m.query(`EXPLAIN (FORMAT JSON) ${sql}`, [randomUUID()]));
-        return [
-          await plan(`SELECT 1 FROM break_glass_grants g WHERE (g.user_id = $1) AND (${liveGrantSql('g')})
-                       ORDER BY g.id FOR UPDATE`),
-          await plan(`UPDATE break_glass_grants g SET expires_at = now()
-                       WHERE g.user_id = $1 AND ${liveGrantSql('g')} RETURNING g.id`),
-        ];
+        await m.query(`SET LOCAL enable_bitmapscan = off`);
+        const plans: string[] = [];
+        for (const [sql, params] of statements) {
+          plans.push(JSON.stringify(await m.query(`EXPLAIN (FORMAT JSON) ${sql}`, params)));
+        }
+        return plans;
       });
-      for (const p of plans) expect(p).toContain('"Index Name":"break_glass_grants_user_idx"');
     } finally {
       await drop();
     }
+  }
+
+  it("an account's live emergency grants are found by their own index, not by a scan of all grants", async () => {
+    // How UsersService ends an account's grants (lockLiveGrants, endGrants).
+    const user = [randomUUID()];
+    const plans = await plansOf([
+      [
+        `SELECT 1 FROM break_glass_grants g WHERE (g.user_id = $1) AND (${liveGrantSql('g')}) ORDER BY g.id FOR UPDATE`,
+        user,
+      ],
+      [
+        `UPDATE break_glass_grants g SET expires_at = now() WHERE g.user_id = $1 AND ${liveGrantSql('g')} RETURNING g.id`,
+        user,
+      ],
+    ]);
+    for (const p of plans) expect(p).toContain('"Index Name":"break_glass_grants_user_idx"');
   });
 
   it("a report reads its referrals from their covering index alone, their consents' ids included", async () => {
-    const { dataSource, drop } = await createTestDataSource();
-    try {
-      const plan = await dataSource.transaction(async (m) => {
-        await m.query(`SET LOCAL enable_seqscan = off`);
-        await m.query(`SET LOCAL enable_bitmapscan = off`);
-        const at = new Date().toISOString();
-        return JSON.stringify(
-          await m.query(`EXPLAIN (FORMAT JSON) ${REPORT_COUNTS_SQL}`, [[at], [at], '01', null, at]),
-        );
-      });
-      expect(plan).toMatch(/"Node Type":"Index Only Scan"[^{}]*"Index Name":"referrals_report_consents_idx"/);
-    } finally {
-      await drop();
-    }
+    const at = new Date().toISOString();
+    const [plan] = await plansOf([[REPORT_COUNTS_SQL, [[at], [at], '01', null, at]]]);
+    expect(plan).toMatch(/"Node Type":"Index Only Scan"[^{}]*"Index Name":"referrals_report_consents_idx"/);
   });
 
   // CHECK constraints, foreign keys and indexes are written in the migrations and not all mirrored in the

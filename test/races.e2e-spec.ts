@@ -511,45 +511,39 @@ describe('concurrent changes', () => {
     ).toEqual([
       { action: 'user.update', outcome: 'denied', reason: 'auth.unauthenticated', resource_id: officer.id },
     ]);
+    /** `send`, by a new administrator `username` who is disabled while it is held at `gate`: refused (401). */
+    const refusedOnceDisabled = async (
+      username: string,
+      send: (token: string) => request.Test,
+      gate: () => ReturnType<typeof held>,
+    ) => {
+      const { user, token } = await givenSignedIn(t, { role: 'admin', username });
+      expect((await disabledDuringStepUp(user.id, () => send(token), gate)).status).toBe(401);
+    };
     // Nor an account made (the same wait: its password hashed).
-    const { user: maker, token: makerToken } = await givenSignedIn(t, {
-      role: 'admin',
-      username: 'admin.create.race',
-    });
-    const made = await disabledDuringStepUp(
-      maker.id,
-      () =>
+    await refusedOnceDisabled(
+      'admin.create.race',
+      (token) =>
         http()
           .post('/api/v1/users')
-          .set('Authorization', `Bearer ${makerToken}`)
+          .set('Authorization', `Bearer ${token}`)
           .send({ username: 'admin.made.race', role: 'admin', password: 'granite-harbor-lantern-94' }),
       () => held(PasswordHasher.prototype, 'hash'),
     );
-    expect(made.status).toBe(401);
     expect(await sql(`SELECT 1 FROM users WHERE username = 'admin.made.race'`)).toEqual([]);
     // Nor an organisation (held where its service area is looked up, before its transaction).
-    const { user: founder, token: founderToken } = await givenSignedIn(t, {
-      role: 'admin',
-      username: 'admin.org.race',
-    });
-    const founded = await disabledDuringStepUp(
-      founder.id,
-      () =>
+    const name = 'Đội thử khoá quản trị (giả định)';
+    await refusedOnceDisabled(
+      'admin.org.race',
+      (token) =>
         http()
           .post('/api/v1/organizations')
-          .set('Authorization', `Bearer ${founderToken}`)
-          .send({
-            name: 'Đội thử khoá quản trị (giả định)',
-            sector: 'legal',
-            serviceArea: { provinceCode: '01' },
-          }),
+          .set('Authorization', `Bearer ${token}`)
+          .send({ name, sector: 'legal', serviceArea: { provinceCode: '01' } }),
       () =>
         held(OrganizationsService.prototype as unknown as { resolveArea(): Promise<unknown> }, 'resolveArea'),
     );
-    expect(founded.status).toBe(401);
-    expect(await sql(`SELECT 1 FROM organizations WHERE name = 'Đội thử khoá quản trị (giả định)'`)).toEqual(
-      [],
-    );
+    expect(await sql(`SELECT 1 FROM organizations WHERE name = $1`, [name])).toEqual([]);
   });
 
   it('an account disabled while its emergency access is being opened: the disabling waits for it and ends it', async () => {

@@ -20,6 +20,12 @@ describe('reports (end to end)', () => {
   const orgs: Record<'police' | 'health' | 'social', string> = { police: '', health: '', social: '' };
   const http = () => request(t.app.getHttpServer());
   const get = (user: string, url: string) => http().get(url).set('Authorization', `Bearer ${tok[user]}`);
+  /** What a report of `from`–`to` over an area counts, before protection, judged now. */
+  const rawCounts = async (
+    area: { provinceCode: string | null; wardCode: string | null },
+    from: string,
+    to: string,
+  ) => (await t.app.get(ReportsRepository).counts(ds.manager, [periodOf(from, to)], area, new Date()))[0];
   /**
    * The referrals a report of `from`–`to` over an area counts, before protection (a report of fewer than 5
    * cases publishes none of its referral figures).
@@ -29,9 +35,7 @@ describe('reports (end to end)', () => {
     from: string,
     to: string,
   ): Promise<number> => {
-    const [raw] = await t.app
-      .get(ReportsRepository)
-      .counts(ds.manager, [periodOf(from, to)], area, new Date());
+    const raw = await rawCounts(area, from, to);
     return Object.values(raw.referrals).reduce(
       (sum, byStatus) => sum + Object.values(byStatus).reduce((a, b) => a + b, 0),
       0,
@@ -307,14 +311,7 @@ describe('reports (end to end)', () => {
         byStatus: { accepted: 6, declined: '<5', pending: '<5' },
       });
       // Published because they are the referrals of 5 cases or more (the report counts those cases too).
-      const [raw] = await t.app
-        .get(ReportsRepository)
-        .counts(
-          ds.manager,
-          [periodOf('2024-03-01', '2024-03-31')],
-          { provinceCode: '01', wardCode: '00145' },
-          new Date(),
-        );
+      const raw = await rawCounts({ provinceCode: '01', wardCode: '00145' }, '2024-03-01', '2024-03-31');
       const [{ n: referred }] = await ds.query<{ n: number }[]>(
         `SELECT count(DISTINCT case_id)::int AS n FROM referrals
           WHERE case_ward_code = '00145' AND case_reported_at >= '2024-03-01T00:00+07' AND case_reported_at < '2024-04-01T00:00+07'`,
@@ -349,9 +346,7 @@ describe('reports (end to end)', () => {
       for (const org of [orgs.police, orgs.police, orgs.health, orgs.health, orgs.social])
         await insertReferral(cases[0], org, 'declined', '2020-08-11T03:00:00Z');
       const area = { provinceCode: '01', wardCode: '00127' };
-      const [raw] = await t.app
-        .get(ReportsRepository)
-        .counts(ds.manager, [periodOf('2020-08-01', '2020-08-31')], area, new Date());
+      const raw = await rawCounts(area, '2020-08-01', '2020-08-31');
       expect(raw.referredCases).toBe(1);
       expect(await referralsCounted(area, '2020-08-01', '2020-08-31')).toBe(6);
       const res = await get(
@@ -376,14 +371,7 @@ describe('reports (end to end)', () => {
       await insertReferral(other, orgs.social, 'declined', '2019-05-12T03:00:00Z');
       // The first case's consents end; no sweep has run (the report's own runs before it counts).
       await ds.query(`UPDATE consents SET expires_at = '2019-06-01T00:00:00Z' WHERE case_id = $1`, [caseId]);
-      const [raw] = await t.app
-        .get(ReportsRepository)
-        .counts(
-          ds.manager,
-          [periodOf('2019-05-01', '2019-05-31')],
-          { provinceCode: '01', wardCode: '00127' },
-          new Date(),
-        );
+      const raw = await rawCounts({ provinceCode: '01', wardCode: '00127' }, '2019-05-01', '2019-05-31');
       expect(raw.referrals).toEqual({
         police: { revoked: 1 },
         health: { revoked: 1 },

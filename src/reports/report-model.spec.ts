@@ -19,6 +19,20 @@ function counts(over: Partial<RawCounts>): RawCounts {
   return { ...emptyCounts(), ...over };
 }
 
+/** Counts of cases of one kind (physical assault of women of 18-59, walk-in) in the communes given. */
+function communeCounts(commune: Record<string, number>): RawCounts {
+  const total = Object.values(commune).reduce((a, b) => a + b, 0);
+  return counts({
+    total,
+    gbvType: { physical_assault: total },
+    form: { physical: total },
+    sex: { female: total },
+    ageGroup: { '18-59': total },
+    reportChannel: { walk_in: total },
+    commune,
+  });
+}
+
 const COMMUNES = [
   { code: '00118', nameVi: 'Phường Bồ Đề', nameEn: 'Bo De Ward' },
   { code: '00127', nameVi: 'Phường Việt Hưng', nameEn: 'Viet Hung Ward' },
@@ -164,18 +178,8 @@ describe('report model', () => {
 
   it('gives two years compared row by row the same rows: a commune one year lacks is protected there, not an exact 0', () => {
     // This year's cases include a commune no longer on the map; last year's 3 cases were all in a listed one.
-    const of = (total: number, commune: Record<string, number>) =>
-      counts({
-        total,
-        gbvType: { physical_assault: total },
-        form: { physical: total },
-        sex: { female: total },
-        ageGroup: { '18-59': total },
-        reportChannel: { walk_in: total },
-        commune,
-      });
-    const now = of(12, { '00145': 6, '99999': 6 });
-    const before = of(3, { '00145': 3 });
+    const now = communeCounts({ '00145': 6, '99999': 6 });
+    const before = communeCounts({ '00145': 3 });
     const area = withUnitsOf({ level: 'commune', units: COMMUNES }, [now, before]);
     expect(area?.units.map((u) => u.code)).toEqual(['00118', '00127', '00145', '99999']);
     const byCommune = (raw: RawCounts) =>
@@ -397,21 +401,9 @@ describe('report CSV', () => {
 describe('rows of two periods', () => {
   it('keeps a category only the later period has (a commune that has since moved), within its table', () => {
     const breakdown = { level: 'commune' as const, units: COMMUNES };
-    const of = (commune: Record<string, number>) => {
-      const total = Object.values(commune).reduce((a, b) => a + b, 0);
-      return counts({
-        total,
-        gbvType: { physical_assault: total },
-        form: { physical: total },
-        sex: { female: total },
-        ageGroup: { '18-59': total },
-        reportChannel: { walk_in: total },
-        commune,
-      });
-    };
-    const now = flattenReport(buildProtectedReport(of({ '00145': 12, '00118': 8 }), breakdown));
+    const now = flattenReport(buildProtectedReport(communeCounts({ '00145': 12, '00118': 8 }), breakdown));
     const before = flattenReport(
-      buildProtectedReport(of({ '00145': 12, '00118': 8, '09999': 6 }), breakdown),
+      buildProtectedReport(communeCounts({ '00145': 12, '00118': 8, '09999': 6 }), breakdown),
     );
     const rows = unionRows([now, before]);
     expect(rows.map(rowKey)).toEqual(expect.arrayContaining(before.map(rowKey)));

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { DomainError } from '../errors/domain-error';
+import type { LocalizedText } from '../errors/error-catalog';
 
 /** Deepest JSON nesting a request may have; Haven's deepest body (a case) is 3 levels. */
 export const MAX_JSON_DEPTH = 16;
@@ -65,48 +66,37 @@ export function jsonShapeOf(
   return reserved ? 'reserved_key' : nul ? 'nul' : null;
 }
 
+/** What each problem is called in the 400 answer. */
+const SHAPE_PROBLEMS: Record<JsonShapeProblem, LocalizedText> = {
+  too_deep: {
+    en: `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`,
+    vi: `Nội dung JSON lồng nhau sâu quá ${MAX_JSON_DEPTH} cấp.`,
+  },
+  too_many: {
+    en: `The JSON body holds more than ${MAX_JSON_VALUES} values.`,
+    vi: `Nội dung JSON chứa hơn ${MAX_JSON_VALUES} giá trị.`,
+  },
+  reserved_key: {
+    en: 'The JSON body holds a key no field has: __proto__, constructor or prototype.',
+    vi: 'Nội dung JSON chứa khóa không thuộc trường nào: __proto__, constructor hoặc prototype.',
+  },
+  nul: {
+    en: 'The request holds a NUL character (U+0000), which no text may contain.',
+    vi: 'Yêu cầu chứa ký tự NUL (U+0000), ký tự không được phép trong văn bản.',
+  },
+};
+
 /**
  * Refuses, with a 400 problem before any handler sees them, bodies nested deeper than MAX_JSON_DEPTH or holding
- * more than MAX_JSON_VALUES values, and bodies or query strings with a NUL character (no text Haven keeps has one).
+ * more than MAX_JSON_VALUES values, a reserved key (RESERVED_KEYS), and bodies or query strings with a NUL
+ * character (no text Haven keeps has one).
  */
 export function jsonShapeMiddleware(req: Request, _res: Response, next: NextFunction): void {
   // A query string is checked for NUL characters only: it is never deep (Express parses it flat), its number of
   // parameters is bounded by the parser, and a parameter a route does not take is the route's DTO's to refuse.
   const problem = jsonShapeOf(req.body) ?? jsonShapeOf(req.query, MAX_JSON_DEPTH, Infinity, false);
-  if (problem === 'too_deep') {
-    next(
-      new DomainError('request.validation', {
-        en: `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`,
-        vi: `Nội dung JSON lồng nhau sâu quá ${MAX_JSON_DEPTH} cấp.`,
-      }),
-    );
-    return;
-  }
-  if (problem === 'too_many') {
-    next(
-      new DomainError('request.validation', {
-        en: `The JSON body holds more than ${MAX_JSON_VALUES} values.`,
-        vi: `Nội dung JSON chứa hơn ${MAX_JSON_VALUES} giá trị.`,
-      }),
-    );
-    return;
-  }
-  if (problem === 'reserved_key') {
-    next(
-      new DomainError('request.validation', {
-        en: 'The JSON body holds a key no field has: __proto__, constructor or prototype.',
-        vi: 'Nội dung JSON chứa khóa không thuộc trường nào: __proto__, constructor hoặc prototype.',
-      }),
-    );
-    return;
-  }
-  if (problem === 'nul') {
-    next(
-      new DomainError('request.validation', {
-        en: 'The request holds a NUL character (U+0000), which no text may contain.',
-        vi: 'Yêu cầu chứa ký tự NUL (U+0000), ký tự không được phép trong văn bản.',
-      }),
-    );
+  if (problem) {
+    next(new DomainError('request.validation', SHAPE_PROBLEMS[problem]));
     return;
   }
   next();
