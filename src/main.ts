@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from 'node:net';
 import { createHavenApp } from './app.factory';
 import { createLogger } from './common/logging/logger';
 import {
@@ -21,6 +22,15 @@ const REPEATED_SIGNAL_MS = 2_000;
  * signing the last checkpoint and closing the pool take well under a second.
  */
 const SHUTDOWN_HOOKS_MIN_MS = 5_000;
+
+/** The error code when `host:port` cannot be listened on now (EADDRINUSE, EACCES, …), else null. */
+function addressTaken(host: string, port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(null)));
+  });
+}
 
 async function main(): Promise<void> {
   // A stop asked for while starting (SIGTERM from an orchestrator, Ctrl-C) is honoured once the step under way
@@ -57,6 +67,16 @@ async function main(): Promise<void> {
   for (const warning of exposureWarnings(config)) logger.warn(warning);
   const unknown = unknownVariablesWarning();
   if (unknown) logger.warn(unknown);
+  // The HTTP address first, before anything is started or seeded: a port taken by another server found only at
+  // `listen` came after the demo's first start had printed its password (once: a second start does not), and
+  // the password was lost with the failed run's output.
+  const taken = await addressTaken(config.host, config.port);
+  if (taken) {
+    process.stderr.write(
+      `Haven cannot listen on ${config.host}:${config.port} (${taken}): check HOST and PORT.\n`,
+    );
+    process.exit(1);
+  }
   const database = await startDatabase(config, logger).catch((e: unknown) => {
     // A data directory to put right (its password file lost): configuration, as a bad variable is.
     if (!isMisconfiguration(e)) throw e;

@@ -940,7 +940,20 @@ describe('service process lifecycle (npm start)', () => {
       expect(taken.output()).toContain(
         `Haven cannot listen on 127.0.0.1:${port} (EADDRINUSE): check HOST and PORT`,
       );
-      expect(taken.output()).toMatch(/HAVEN_MASTER_KEY_FILE is readable by its group or by others/);
+      // Found before anything starts: with the embedded database, its first start (which prints the demo's
+      // password once) has not run, and the next start on a free port is a first start still.
+      const fresh = await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'listen-fresh-'));
+      const first = launch({ HAVEN_DATA_DIR: fresh, PORT: String(port) });
+      expect(await first.exited).toBe(1);
+      expect(first.output()).toContain(`Haven cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+      expect(await readdir(fresh)).toEqual([]);
+      // On a free port it starts, and warns of the key file others may read.
+      const free = await freePort();
+      const served = launch({ ...env, PORT: String(free) });
+      await waitForHealth(free, served);
+      expect(served.output()).toMatch(/HAVEN_MASTER_KEY_FILE is readable by its group or by others/);
+      served.child.kill('SIGTERM');
+      expect(await served.exited).toBe(0);
     } finally {
       squatter.close();
       await db.drop();

@@ -73,8 +73,9 @@ export function demoAccountsStep(
         print(
           `\n  Haven demo accounts (${DEMO_ACCOUNTS.map((a) => a.username).join(', ')})\n` +
             `  password: ${password}\n` +
-            '  Shown once, now; set HAVEN_DEMO_PASSWORD to choose it. Two-factor is not enforced for demo\n' +
-            '  accounts while Haven runs in demo mode.\n\n',
+            '  Shown once, now; to choose it instead, set HAVEN_DEMO_PASSWORD before the first start (with a\n' +
+            '  new data directory: it is read only when the demo accounts are made). Two-factor is not enforced\n' +
+            '  for demo accounts while Haven runs in demo mode.\n\n',
         );
       }
     },
