@@ -3,7 +3,9 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { ConsentExpiryService } from '../src/consents/consent-expiry.service';
-import { DataKeyService } from '../src/crypto';
+import { sealSections } from '../src/cases/case-sections';
+import { CASE_OWNER } from '../src/cases/cases.service';
+import { DataKeyService, FieldEncryptionService } from '../src/crypto';
 import type { TestApp } from './support/app';
 import {
   caseBody,
@@ -860,6 +862,20 @@ describe('cases, consent and referrals (end to end)', () => {
         )
         .expect(400);
       expect(registered.body.errors[0]).toMatchObject({ field: 'survivor.dateOfBirth' });
+      // A case stored with such dates before the rule still takes a change that gives neither date (a risk
+      // raised must not wait on them): its identity sealed again here with a birth after its incident.
+      const legacy = await newCase();
+      const key = await t.app.get(DataKeyService).get({ ownerType: CASE_OWNER, ownerId: legacy.id });
+      const { identity } = sealSections(t.app.get(FieldEncryptionService), key, legacy.id, {
+        identity: { fullName: 'Thử Nghiệm Ngày Cũ', dateOfBirth: '2026-11-20' },
+      });
+      key.wipe();
+      await t.app
+        .get(DataSource)
+        .query(`UPDATE cases SET enc_identity = $2 WHERE id = $1`, [legacy.id, identity]);
+      await as('ward.longbien')
+        .patch(`/api/v1/cases/${legacy.id}`, { version: legacy.version, risk: { level: 'critical' } })
+        .expect(200);
       // Clearing the age (null) leaves the date of birth: the triage it gives stays.
       const kept = await as('ward.longbien')
         .patch(`/api/v1/cases/${c.id}`, { version: born.body.version, survivor: { ageYears: null } })

@@ -356,12 +356,15 @@ export class CasesService {
         const reportedAt = row.reportedAt;
         checkBirth(dto.survivor, reportedAt);
         checkIncident(dto.incident?.occurredAt, reportedAt);
-        // As the case now stands: the date the change gives against the one it keeps.
-        checkBirthBeforeIncident(
-          next.identity?.dateOfBirth,
-          next.incident?.occurredAt,
-          dto.survivor?.dateOfBirth ? 'survivor.dateOfBirth' : 'incident.occurredAt',
-        );
+        // The date the change gives against the one it keeps (a change that gives neither is not refused for
+        // dates stored before the rule: a risk raised must not wait on them).
+        if (dto.survivor?.dateOfBirth || dto.incident?.occurredAt) {
+          checkBirthBeforeIncident(
+            next.identity?.dateOfBirth,
+            next.incident?.occurredAt,
+            dto.survivor?.dateOfBirth ? 'survivor.dateOfBirth' : 'incident.occurredAt',
+          );
+        }
         const factsOf = (sections: typeof current) => ({
           dateOfBirth: sections.identity?.dateOfBirth ?? undefined,
           ageYears: sections.identity?.ageYears ?? undefined,
