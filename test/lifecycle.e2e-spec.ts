@@ -969,6 +969,12 @@ describe('service process lifecycle (npm start)', () => {
     const migrations = launch({ HAVEN_EMBEDDED_PG_PORT: '70000' }, MIGRATIONS_CLI, ['show']);
     expect(await migrations.exited).toBe(78);
     expect(migrations.output()).toMatch(/HAVEN_EMBEDDED_PG_PORT/);
+    // A mistyped flag is a usage error (EX_USAGE), as a missing one is, with the usage.
+    for (const args of [['--user', 'quan.tri'], ['quan.tri']]) {
+      const mistyped = launch({}, CREATE_ADMIN_CLI, args);
+      expect(await mistyped.exited).toBe(64);
+      expect(mistyped.output()).toMatch(/--username/);
+    }
   });
 
   it('refuses to start in production without explicit keys', async () => {

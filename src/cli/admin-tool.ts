@@ -35,11 +35,21 @@ async function main(
   act: (users: UsersService, username: string, password: string) => Promise<string>,
   argv: string[],
 ): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { username: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    strict: true,
-  });
+  let values: { username?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { username: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
+  } catch (e) {
+    // A mistyped or unexpected argument is a usage error, as a missing --username is (README: exit 64).
+    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) {
+      process.stderr.write(`${(e as Error).message}\n${usage}`);
+      return 64; // EX_USAGE
+    }
+    throw e;
+  }
   if (values.help) {
     process.stdout.write(usage);
     return 0;

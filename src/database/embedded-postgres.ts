@@ -362,7 +362,11 @@ export class EmbeddedPostgres {
         `PostgreSQL${Number.isInteger(pid) ? ` (pid ${pid})` : ''} is already running on ` +
           `${this.options.clusterDir}: its socket ${answering} answers (on this machine, or from another ` +
           'container sharing the data directory). If the service is running, stop it first (or use its ' +
-          'database through DATABASE_URL).',
+          'database through DATABASE_URL)' +
+          (Number.isInteger(pid)
+            ? `; if no Haven process is running, the server was left by one that was killed: stop it with ` +
+              `"kill -INT ${pid}" and start again.`
+            : '.'),
       );
     }
     if (Number.isNaN(pid)) return;
