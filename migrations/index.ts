@@ -30,6 +30,7 @@ import { ChainHeadsWithinSequence1764000002900 } from './1764000002900-ChainHead
 import { TotpFailures1764000003000 } from './1764000003000-TotpFailures';
 import { GrantsByUser1764000003100 } from './1764000003100-GrantsByUser';
 import { ReferralReportConsents1764000003200 } from './1764000003200-ReferralReportConsents';
+import { InboxLiveFirst1764000003300 } from './1764000003300-InboxLiveFirst';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -68,4 +69,5 @@ export const MIGRATIONS = [
   TotpFailures1764000003000,
   GrantsByUser1764000003100,
   ReferralReportConsents1764000003200,
+  InboxLiveFirst1764000003300,
 ];

@@ -1425,7 +1425,18 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(results.map((x) => x.status).sort()).toEqual([200, 409]);
     });
 
-    it('pages the inbox: most urgent first, a total over every page, nothing dropped', async () => {
+    it('pages the inbox: live first, most urgent first, a total over every page, nothing dropped', async () => {
+      // One declined before the others are made: its deadline comes before the later routine one's.
+      const earlier = await newCase();
+      const earlierConsent = await consent(earlier.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const ended = (await refer(earlier.id, police, earlierConsent, 'routine')).id as string;
+      await as('police.longbien')
+        .post(`/api/v1/referrals/${ended}/decline`, { reason: 'ngoài thẩm quyền (giả định)' })
+        .expect(200);
       const ids: string[] = [];
       for (const urgency of ['routine', 'emergency', 'urgent']) {
         const c = await newCase();
@@ -1468,8 +1479,15 @@ describe('cases, consent and referrals (end to end)', () => {
         const every = await as(user).get(`${path}?pageSize=200`).expect(200);
         expect(every.body.total).toBe(every.body.items.length);
         expect(every.body.total).toBeGreaterThanOrEqual(total);
-        const order = (every.body.items as { dueAt: string; id: string }[]).map((r) => `${r.dueAt} ${r.id}`);
+        // The live ones (pending, accepted) first, each part by deadline: the declined one after the new ones.
+        const items = every.body.items as { dueAt: string; id: string; status: string }[];
+        const order = items.map(
+          (r) => `${['pending', 'accepted'].includes(r.status) ? 0 : 1} ${r.dueAt} ${r.id}`,
+        );
         expect([...order].sort()).toEqual(order);
+        const at = (id: string) => items.findIndex((r) => r.id === id);
+        expect(at(ended)).toBeGreaterThan(Math.max(...ids.map(at)));
+        expect(Math.min(...ids.map(at))).toBeGreaterThanOrEqual(0);
         const second = await as(user).get(`${path}?page=2&pageSize=2`).expect(200);
         expect(second.body.total).toBe(every.body.total);
         expect(second.body.items.map((r: { id: string }) => r.id)).toEqual(
