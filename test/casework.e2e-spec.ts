@@ -1426,27 +1426,23 @@ describe('cases, consent and referrals (end to end)', () => {
     });
 
     it('pages the inbox: live first, most urgent first, a total over every page, nothing dropped', async () => {
-      // One declined before the others are made: its deadline comes before the later routine one's.
-      const earlier = await newCase();
-      const earlierConsent = await consent(earlier.id, {
-        organizationId: police,
-        categories: ['identity'],
-        givenBy: 'survivor',
-      });
-      const ended = (await refer(earlier.id, police, earlierConsent, 'routine')).id as string;
-      await as('police.longbien')
-        .post(`/api/v1/referrals/${ended}/decline`, { reason: 'ngoài thẩm quyền (giả định)' })
-        .expect(200);
-      const ids: string[] = [];
-      for (const urgency of ['routine', 'emergency', 'urgent']) {
+      /** A new case referred to the police with `urgency`, under the survivor's consent: the referral's id. */
+      const referredToPolice = async (urgency: string): Promise<string> => {
         const c = await newCase();
         const consentId = await consent(c.id, {
           organizationId: police,
           categories: ['identity'],
           givenBy: 'survivor',
         });
-        ids.push((await refer(c.id, police, consentId, urgency)).id);
-      }
+        return (await refer(c.id, police, consentId, urgency)).id as string;
+      };
+      // One declined before the others are made: its deadline comes before the later routine one's.
+      const ended = await referredToPolice('routine');
+      await as('police.longbien')
+        .post(`/api/v1/referrals/${ended}/decline`, { reason: 'ngoài thẩm quyền (giả định)' })
+        .expect(200);
+      const ids: string[] = [];
+      for (const urgency of ['routine', 'emergency', 'urgent']) ids.push(await referredToPolice(urgency));
       const all = await as('police.longbien')
         .get('/api/v1/referrals?status=pending&pageSize=200')
         .expect(200);
