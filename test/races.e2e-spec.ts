@@ -485,6 +485,12 @@ describe('concurrent changes', () => {
         refused.body.requestId,
       ]),
     ).toEqual([{ action: 'case.shred', outcome: 'denied', reason: 'auth.unauthenticated' }]);
+    // In the case's place: its province's supervisors see the attempt (the administrator has no province).
+    expect(
+      await sql(`SELECT case_id, province_code, jurisdictions FROM audit_events WHERE request_id = $1`, [
+        refused.body.requestId,
+      ]),
+    ).toEqual([{ case_id: caseId, province_code: '01', jurisdictions: ['01'] }]);
   });
 
   it('an administrator disabled while its request waits (a password hashed) changes no account or organisation (401, on record)', async () => {

@@ -633,7 +633,9 @@ export class CasesService {
       // The session the step-up confirmed, held until the shred commits: an administrator disabled or reset
       // while the password was hashed shreds nothing.
       if (!(await holdSession(m, p))) {
-        deny(p, { ...caseRefusal('case.shred', id, null), reason: 'auth.unauthenticated' });
+        // In the case's place (read without a lock), as a refused step-up is: its province sees the attempt.
+        const place = await this.cases.findById(m, id);
+        deny(p, { ...caseRefusal('case.shred', id, place), reason: 'auth.unauthenticated' });
         throw new DomainError('auth.unauthenticated');
       }
       const row = await this.cases.findById(m, id, [], true);
