@@ -258,7 +258,7 @@ export class OrganizationsService {
   private async write<T>(caller: Principal, work: (manager: EntityManager) => Promise<T>): Promise<T> {
     try {
       return await this.dataSource.transaction(async (manager) => {
-        if (!(await holdAdministrator(manager, caller))) throw new DomainError('auth.unauthenticated');
+        await holdAdministrator(manager, caller);
         return work(manager);
       });
     } catch (e) {

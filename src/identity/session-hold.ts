@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { Principal } from '../authz/principal';
+import { DomainError } from '../common/errors/domain-error';
 
 /**
  * Holds the caller's account (FOR SHARE, until the transaction ends) when its session is still the one the
@@ -17,17 +18,17 @@ export async function holdSession(m: EntityManager, p: Principal): Promise<boole
 
 /**
  * For an administrator's change of accounts or organisations: the active administrators and the caller locked
- * (FOR NO KEY UPDATE, in id order, as a disabling takes them: the two cannot deadlock), and whether the caller's
- * session is still the one the request came with. An administrator disabled or reset while its request waited
- * (a new password being hashed, say) changes nothing; a disabling waits for a change under way, and one it
- * waited for is seen.
+ * (FOR NO KEY UPDATE, in id order, as a disabling takes them: the two cannot deadlock), and the caller's session
+ * still the one the request came with, else 401 (`auth.unauthenticated`). An administrator disabled or reset
+ * while its request waited (a new password being hashed, say) changes nothing; a disabling waits for a change
+ * under way, and one it waited for is seen.
  */
-export async function holdAdministrator(m: EntityManager, p: Principal): Promise<boolean> {
+export async function holdAdministrator(m: EntityManager, p: Principal): Promise<void> {
   const rows = await m.query<{ id: string; current: boolean }[]>(
     `SELECT id, (status = 'active' AND token_version = $2) AS current FROM users
       WHERE (role = 'admin' AND status = 'active') OR id = $1
       ORDER BY id FOR NO KEY UPDATE`,
     [p.userId, p.tokenVersion],
   );
-  return rows.some((r) => r.id === p.userId && r.current);
+  if (!rows.some((r) => r.id === p.userId && r.current)) throw new DomainError('auth.unauthenticated');
 }

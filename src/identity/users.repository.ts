@@ -113,11 +113,6 @@ export class UsersRepository {
     return out;
   }
 
-  /** accountProvincesOf. */
-  provincesOf(userId: string, manager: EntityManager): Promise<string[]> {
-    return accountProvincesOf(manager, userId);
-  }
-
   async insert(user: Partial<User>, wardCodes: readonly string[], manager: EntityManager): Promise<User> {
     const saved = await manager.getRepository(User).save(manager.getRepository(User).create(user));
     await this.replaceWardCodes(saved.id, wardCodes, manager);

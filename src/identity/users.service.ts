@@ -20,7 +20,7 @@ import { CreateUserDto, UpdateUserDto, USERNAME, UserList, UserListQuery, UserVi
 import { assertPasswordAcceptable } from './password-policy';
 import { holdAdministrator } from './session-hold';
 import { User } from './user.entity';
-import { UsersRepository } from './users.repository';
+import { accountProvincesOf, UsersRepository } from './users.repository';
 
 const USER_COLUMNS = { id: 'u.id', role: 'u.role' } as const;
 
@@ -146,7 +146,7 @@ export class UsersService {
           action: 'user.create',
           resourceType: 'user',
           resourceId: created.id,
-          subjectProvinces: await this.users.provincesOf(created.id, manager),
+          subjectProvinces: await accountProvincesOf(manager, created.id),
         });
       },
       caller,
@@ -261,7 +261,7 @@ export class UsersService {
     try {
       return await this.dataSource.transaction(async (manager) => {
         // An administrator's session that ended while the password was hashed makes no account.
-        if (caller) await this.holdCaller(manager, caller);
+        if (caller) await holdAdministrator(manager, caller);
         const created = await this.users.insert(
           {
             username,
@@ -312,7 +312,7 @@ export class UsersService {
         action: 'user.update',
         resourceType: 'user',
         resourceId: id,
-        subjectProvinces: await this.users.provincesOf(id, this.dataSource.manager),
+        subjectProvinces: await accountProvincesOf(this.dataSource.manager, id),
       }),
       () => this.updateAccount(id, dto, caller, ability),
     );
@@ -334,7 +334,7 @@ export class UsersService {
     await this.dataSource.transaction(async (manager) => {
       // The caller's session, held with the active administrators (holdAdministrator): one disabled or reset
       // while this waited (the new password being hashed) changes nothing.
-      await this.holdCaller(manager, caller);
+      await holdAdministrator(manager, caller);
       // A disabling locks the active administrators first (in one order, before the account): two of the last
       // two disabling each other at once would otherwise leave none (recovering then needs the database).
       const activeAdmins =
@@ -383,7 +383,7 @@ export class UsersService {
       // Each of these ends every session of the user (tokens carry the version they were issued with), and
       // each is an entry of the access log.
       const made: AccountChange[] = [];
-      const provinces = await this.users.provincesOf(user.id, manager);
+      const provinces = await accountProvincesOf(manager, user.id);
       if (dto.status !== undefined && dto.status !== user.status) {
         changes.status = dto.status;
         made.push(dto.status === 'disabled' ? 'user.disabled' : 'user.enabled');
@@ -409,7 +409,7 @@ export class UsersService {
         if (!sameSet(communes, served)) {
           await this.users.replaceWardCodes(user.id, communes, manager);
           // The communes it served and the ones it serves now: supervisors of both see the change.
-          provinces.push(...(await this.users.provincesOf(user.id, manager)));
+          provinces.push(...(await accountProvincesOf(manager, user.id)));
           made.push('user.communes_changed');
         }
       }
@@ -431,11 +431,6 @@ export class UsersService {
       );
     });
     return this.get(id, ability);
-  }
-
-  /** Refuses (401) an administrator whose session ended since its request came (holdAdministrator). */
-  private async holdCaller(manager: EntityManager, caller: Principal): Promise<void> {
-    if (!(await holdAdministrator(manager, caller))) throw new DomainError('auth.unauthenticated');
   }
 
   /** Checks that the scope fields fit the role and name existing units and organisations. */
