@@ -51,13 +51,13 @@ export function jsonShapeOf(
     const d = depth + 1;
     if (d > maxDepth) return 'too_deep';
     // Counted before its children are walked: a long array is refused without a step per element.
-    const children = Array.isArray(v) ? (v as unknown[]).length : Object.keys(v).length;
-    values += children;
+    const entries = Array.isArray(v) ? null : Object.entries(v);
+    values += entries ? entries.length : (v as unknown[]).length;
     if (values > maxValues) return 'too_many';
     // One by one: spread into push(), a long array would overflow the call stack (a 500 before routing).
-    if (Array.isArray(v)) for (const item of v as unknown[]) stack.push([item, d]);
+    if (!entries) for (const item of v as unknown[]) stack.push([item, d]);
     else
-      for (const [k, child] of Object.entries(v)) {
+      for (const [k, child] of entries) {
         if (!nul && k.includes('\u0000')) nul = true;
         if (reservedKeys && RESERVED_KEYS.has(k)) reserved = true;
         stack.push([child, d]);
