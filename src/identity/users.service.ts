@@ -15,6 +15,7 @@ import { PasswordHasher } from '../crypto/password-hasher';
 import { ADVISORY_LOCKS } from '../database/advisory-locks';
 import { isUniqueViolation } from '../database/pg-errors';
 import { AdminUnitsRepository } from '../directory/admin-units.repository';
+import { CommuneProvinces } from '../directory/commune-provinces';
 import { OrganizationsRepository } from '../directory/organizations.repository';
 import { CreateUserDto, UpdateUserDto, USERNAME, UserList, UserListQuery, UserView } from './dto/user.dto';
 import { assertPasswordAcceptable } from './password-policy';
@@ -91,6 +92,7 @@ export class UsersService {
     private readonly users: UsersRepository,
     private readonly units: AdminUnitsRepository,
     private readonly organizations: OrganizationsRepository,
+    private readonly communeProvinces: CommuneProvinces,
     private readonly hasher: PasswordHasher,
     private readonly audit: AuditService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -115,23 +117,22 @@ export class UsersService {
    * exist: a refused request's may not.
    */
   private async provincesNamed(dto: CreateUserDto): Promise<string[]> {
-    const rows = await this.dataSource.query<{ province_code: string }[]>(
-      `SELECT code AS province_code FROM admin_units WHERE level = 'province' AND code = $1
-       UNION
-       SELECT province_code FROM admin_units
-        WHERE level = 'commune' AND code = ANY($2::text[]) AND province_code IS NOT NULL
-       UNION
-       SELECT province_code FROM organizations WHERE id = $3::uuid
-       ORDER BY 1`,
-      [
-        typeof dto.provinceCode === 'string' ? dto.provinceCode : null,
-        Array.isArray(dto.wardCodes) ? dto.wardCodes.filter((c) => typeof c === 'string') : [],
-        typeof dto.organizationId === 'string' && UUID_PATTERN.test(dto.organizationId)
-          ? dto.organizationId
-          : null,
-      ],
-    );
-    return rows.map((r) => r.province_code);
+    const m = this.dataSource.manager;
+    const named = new Set<string>();
+    // Its communes' (CommuneProvinces: cached, unknown codes left out), its organisation's, its own.
+    if (Array.isArray(dto.wardCodes)) {
+      const codes = dto.wardCodes.filter((c): c is string => typeof c === 'string');
+      for (const province of (await this.communeProvinces.lookup(m, codes)).values()) named.add(province);
+    }
+    if (typeof dto.organizationId === 'string' && UUID_PATTERN.test(dto.organizationId)) {
+      const org = await this.organizations.findById(dto.organizationId, m);
+      if (org) named.add(org.provinceCode);
+    }
+    if (typeof dto.provinceCode === 'string') {
+      const [unit] = await this.units.findByCodes([dto.provinceCode], m);
+      if (unit?.level === 'province') named.add(unit.code);
+    }
+    return [...named].sort();
   }
 
   private async createAccount(dto: CreateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
