@@ -15,8 +15,7 @@ import { PurposeKeys } from '../crypto';
 import { demoAccountShut } from './demo-accounts';
 import { AccessTokenClaims, TOKEN_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER } from './token.service';
 import { UsersRepository } from './users.repository';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID_PATTERN } from '../common/http/uuid-param';
 
 /**
  * Authenticates `Authorization: Bearer` on every request: a valid signature, issuer, audience and expiry,
@@ -54,7 +53,12 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
 
   async validate(req: Request, claims: Partial<AccessTokenClaims>): Promise<Principal | false> {
     const { sub, jti, ver, exp } = claims;
-    if (typeof sub !== 'string' || !UUID.test(sub) || typeof jti !== 'string' || !UUID.test(jti))
+    if (
+      typeof sub !== 'string' ||
+      !UUID_PATTERN.test(sub) ||
+      typeof jti !== 'string' ||
+      !UUID_PATTERN.test(jti)
+    )
       return false;
     if (typeof ver !== 'number' || typeof exp !== 'number') return false;
     const row = await this.users.findSession(sub, jti);
