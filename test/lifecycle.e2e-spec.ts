@@ -970,10 +970,16 @@ describe('service process lifecycle (npm start)', () => {
     expect(await migrations.exited).toBe(78);
     expect(migrations.output()).toMatch(/HAVEN_EMBEDDED_PG_PORT/);
     // A mistyped flag is a usage error (EX_USAGE), as a missing one is, with the usage.
-    for (const args of [['--user', 'quan.tri'], ['quan.tri']]) {
+    for (const args of [
+      ['--user', 'quan.tri'],
+      ['quan.tri'],
+      ['--username', 'quan.tri', 'ZZSecret-typed-here'],
+    ]) {
       const mistyped = launch({}, CREATE_ADMIN_CLI, args);
       expect(await mistyped.exited).toBe(64);
       expect(mistyped.output()).toMatch(/--username/);
+      // What was typed is not echoed (a password typed on the command line, say).
+      expect(mistyped.output()).not.toContain('ZZSecret');
     }
   });
 

@@ -43,9 +43,10 @@ async function main(
       strict: true,
     }));
   } catch (e) {
-    // A mistyped or unexpected argument is a usage error, as a missing --username is (README: exit 64).
+    // A mistyped or unexpected argument is a usage error, as a missing --username is (README: exit 64). Not
+    // echoed: an operator may have typed the password on the command line.
     if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) {
-      process.stderr.write(`${(e as Error).message}\n${usage}`);
+      process.stderr.write(`an unknown option or an unexpected argument (not shown)\n${usage}`);
       return 64; // EX_USAGE
     }
     throw e;
