@@ -301,6 +301,13 @@ describe('directory and account administration (end to end)', () => {
         })
         .expect(422);
       expect(twoProvinces.body.errors[0].code).toBe('oneProvince');
+      const noProvince = await as(admin)
+        .post('/api/v1/organizations', { name: 'X', sector: 'legal', serviceArea: { provinceCode: '99' } })
+        .expect(422);
+      expect(noProvince.body.errors[0]).toMatchObject({
+        field: 'serviceArea.provinceCode',
+        code: 'unknownProvince',
+      });
       const dup = await as(admin)
         .post('/api/v1/organizations', {
           name: 'trung tâm công tác xã hội hà nội',
@@ -312,17 +319,18 @@ describe('directory and account administration (end to end)', () => {
       await as(admin)
         .post('/api/v1/organizations', { name: 'X', sector: 'army', serviceArea: {} })
         .expect(400);
-      // Each refusal of the service is on record with its reason, in the provinces the area named (the
-      // malformed body, refused before it, is not: it names no organisation and asks nothing of one).
+      // Each refusal of the service is on record with its reason, in the provinces the area named that exist
+      // (the malformed body, refused before it, is not: it names no organisation and asks nothing of one).
       const refused = await t.app
         .get(DataSource)
         .query<{ reason: string; jurisdictions: string[] }[]>(
-          `SELECT reason, jurisdictions FROM audit_events WHERE action = 'organization.create' AND outcome = 'denied' ORDER BY seq DESC LIMIT 4`,
+          `SELECT reason, jurisdictions FROM audit_events WHERE action = 'organization.create' AND outcome = 'denied' ORDER BY seq DESC LIMIT 5`,
         );
       expect(refused.reverse()).toEqual([
         { reason: 'unprocessable', jurisdictions: ['01'] },
         { reason: 'unprocessable', jurisdictions: [] },
         { reason: 'unprocessable', jurisdictions: ['01', '31'] },
+        { reason: 'unprocessable', jurisdictions: [] },
         { reason: 'organization.name_taken', jurisdictions: ['01'] },
       ]);
       // A province sent as null is no province: a 400 naming the field, as for any field that takes no null.

@@ -91,10 +91,13 @@ export class OrganizationsService {
 
   /**
    * The provinces a requested service area names: its province, or those of its known communes. Of a refused
-   * request: a province or communes may be null (the refusal says so, 422), and count for none.
+   * request: a province or communes may be unknown or null (the refusal says so, 422), and count for none.
    */
   private async provincesNamed(area: ServiceAreaDto): Promise<string[]> {
-    if (typeof area.provinceCode === 'string') return [area.provinceCode];
+    if (typeof area.provinceCode === 'string') {
+      const [unit] = await this.units.findByCodes([area.provinceCode], this.dataSource.manager);
+      return unit?.level === 'province' ? [unit.code] : [];
+    }
     const codes = Array.isArray(area.communeCodes)
       ? area.communeCodes.filter((c) => typeof c === 'string')
       : [];
