@@ -36,7 +36,7 @@ describe('commune → province cache', () => {
     expect(await cache.provinceOf(ds.manager, '97')).toBeNull(); // a province is not a commune
     expect(await cache.lookup(ds.manager, ['97001', '97999'])).toEqual(new Map([['97001', '97']]));
 
-    // A units import moves the commune: memory still answers the old province within the time to live,
+    // A reorganisation migration moves the commune: memory still answers the old province within the time to live,
     await unit('97001', 'commune', 'xa', '98');
     now += 59_000;
     expect(await cache.provinceOf(ds.manager, '97001')).toBe('97');

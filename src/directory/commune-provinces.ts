@@ -2,14 +2,14 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AdminUnitsRepository } from './admin-units.repository';
 
-/** How long a commune's province is trusted from memory: a units import shows within this time. */
+/** How long a commune's province is trusted from memory (a commune added by an import is found at once). */
 const COMMUNE_PROVINCE_TTL_MS = 5 * 60 * 1000;
 
 /**
  * The province of each commune (admin_units, level `commune`), cached: asked on every registration and every
- * access-log entry, and changed only by a units import (`npm run units:import`), whose changes show within
- * COMMUNE_PROVINCE_TTL_MS. Codes that are not communes are never cached, so a commune added by an import is
- * found at once. One instance per service (DirectoryModule), shared by case registration and the access-log
+ * access-log entry. A units import (`npm run units:import`) never moves a commune (it refuses such a file); a
+ * reorganisation migration that does shows within COMMUNE_PROVINCE_TTL_MS, so every instance is restarted after
+ * it. Codes that are not communes are never cached, so a commune added by an import is found at once. One instance per service (DirectoryModule), shared by case registration and the access-log
  * writer.
  */
 @Injectable()
