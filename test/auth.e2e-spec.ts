@@ -1049,8 +1049,11 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       .get(DataSource)
       .query(`SELECT password_hash FROM users WHERE id = $1`, [u.id]);
     expect(unchanged).toEqual(before);
+    // A new password the rules refuse is refused before the code is looked at: the code stays usable.
+    const weak = await change({ totp: fresh, newPassword: 'short' }).expect(422);
+    expect(weak.body.code).toBe('user.password_weak');
     // Three failures counted, none for the missing codes (five lock): the right password with the next step's
-    // code (not consumed by the wrong password above, which is checked first) passes.
+    // code (not consumed by the wrong password above, which is checked first, nor by the weak one) passes.
     await change({ totp: fresh }).expect(204);
     const [after] = await t.app
       .get(DataSource)
@@ -1062,6 +1065,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(entries.map((e) => [e.outcome, e.reason])).toEqual([
       ...Array.from({ length: 6 }, () => ['denied', 'auth.reauthentication_code_required']),
       ...Array.from({ length: 3 }, () => ['denied', 'auth.reauthentication_failed']),
+      ['denied', 'user.password_weak'],
       ['allowed', null],
     ]);
     expect(t.logs.join('')).not.toMatch(/ZZMARKER|cobalt-meadow/);

@@ -223,16 +223,20 @@ export class AuthService {
    * counts against the user's step-ups and the address with the sign-in's limits, so a stolen session cannot
    * be used to guess it faster than the sign-in's limits allow on that key (on top of the sign-in's own); a
    * locked key is refused (429) before any check.
-   * The new password follows the account rules and must differ from the current one. A change ends every
-   * session, this one included: the client signs in again. Every attempt is on the access log
-   * (`auth.password_change`, allowed or denied with its reason); no password is logged anywhere.
+   * The new password follows the account rules and must differ from the current one, both checked first: a
+   * refusal of the new password uses up neither the authenticator code given with it (the retry would wait for
+   * the next one) nor an attempt. A change ends every session, this one included: the client signs in again.
+   * Every attempt is on the access log (`auth.password_change`, allowed or denied with its reason); no password
+   * is logged anywhere.
    */
   async changePassword(p: Principal, dto: ChangePasswordDto): Promise<void> {
     const entry = { action: 'auth.password_change', resourceType: 'user', resourceId: p.userId } as const;
+    await this.audit.refusalsOnRecord(p, entry, () => {
+      assertPasswordAcceptable(dto.newPassword, p.username, 'newPassword');
+      if (dto.newPassword.normalize('NFC') === dto.currentPassword.normalize('NFC')) throw SAME_PASSWORD();
+    });
     const user = await this.reauth.confirm(p, { password: dto.currentPassword, totp: dto.totp }, entry);
     await this.audit.refusalsOnRecord(p, entry, async () => {
-      assertPasswordAcceptable(dto.newPassword, user.username, 'newPassword');
-      if (dto.newPassword.normalize('NFC') === dto.currentPassword.normalize('NFC')) throw SAME_PASSWORD();
       const hash = await this.hasher.hash(dto.newPassword);
       await this.dataSource.transaction(async (m) => {
         const now = await m.getRepository(User).findOne({
