@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { DEMO_ACCOUNTS } from '../src/identity/demo-accounts';
 import { startTestApp, TestApp } from './support/app';
+import { givenSignedIn } from './support/identity';
 
 const DEMO_PASSWORD = 'demo-passphrase-for-tests-7';
 
@@ -61,6 +62,47 @@ describe('demo data set (end to end)', () => {
     const police = await me('police.longbien');
     expect(police.organizationId).toBe(byName['Công an phường Long Biên'].id);
     expect((await me('social.hanoi')).organizationId).toBe(byName['Trung tâm Công tác xã hội Hà Nội'].id);
+  });
+
+  it("the demo's administrator uses the contract's administration routes as written (no step-up); other administrators step up", async () => {
+    const admin = (await login('admin')).body.accessToken as string;
+    const made = await http()
+      .post('/api/v1/users')
+      .auth(admin, { type: 'bearer' })
+      .send({
+        username: 'ward.vietHung',
+        password: 'quiet-harbour-lantern-52',
+        role: 'ward_officer',
+        wardCodes: ['00127'],
+      })
+      .expect(201);
+    await http()
+      .patch(`/api/v1/users/${made.body.id}`)
+      .auth(admin, { type: 'bearer' })
+      .send({ status: 'disabled' })
+      .expect(200);
+    await http()
+      .post('/api/v1/organizations')
+      .auth(admin, { type: 'bearer' })
+      .send({
+        name: 'Trạm y tế phường Việt Hưng',
+        sector: 'health',
+        serviceArea: { communeCodes: ['00127'] },
+      })
+      .expect(201);
+    // An administrator who is not one of the demo's accounts (made in demo mode) is asked for a step-up.
+    const { token } = await givenSignedIn(t, { role: 'admin', username: 'admin.real' }, { steppedUp: false });
+    const refused = await http()
+      .post('/api/v1/users')
+      .auth(token, { type: 'bearer' })
+      .send({
+        username: 'ward.phucLoi',
+        password: 'quiet-harbour-lantern-52',
+        role: 'ward_officer',
+        wardCodes: ['00136'],
+      })
+      .expect(403);
+    expect(refused.body.code).toBe('auth.step_up_required');
   });
 
   it('never logs the demo password', () => {

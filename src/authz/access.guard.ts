@@ -13,7 +13,7 @@ import { AbilityFactory } from './ability.factory';
 import type { AuthenticatedRequest } from './current-principal.decorator';
 import { POLICY_KEY, PUBLIC_KEY, RoutePolicy, type RouteTarget } from './policy.decorator';
 import type { Principal } from './principal';
-import { hasRecentStepUp, STEP_UP_KEY } from './step-up';
+import { STEP_UP_KEY, stepUpHolds } from './step-up';
 import type { Action, SubjectName } from './subjects';
 
 /**
@@ -98,7 +98,7 @@ export class AccessGuard extends AuthGuard('jwt') {
     if (ability.can(policy.action, policy.subject)) {
       // Allowed, but this route also wants the person, not a token alone (RequiresStepUp).
       if (!this.reflector.get<boolean>(STEP_UP_KEY, context.getHandler())) return true;
-      if (await hasRecentStepUp(this.dataSource, principal)) return true;
+      if (await stepUpHolds(this.dataSource, principal)) return true;
       await this.recordRefusal(principal, policy, req, addressesRecord, 'auth.step_up_required');
       throw new DomainError('auth.step_up_required');
     }

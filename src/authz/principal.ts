@@ -30,6 +30,11 @@ export interface Principal {
    * the Session rules only, as above.
    */
   readonly passwordChangeRequired: boolean;
+  /**
+   * One of the demo's own accounts (api-contract "Demo data set"). A live session of one exists only while the
+   * demo runs (outside it they are shut): asked for no step-up (step-up.ts), as it is asked for no two-factor.
+   */
+  readonly demoAccount: boolean;
   /** The access token's id (jti) and expiry, for sign-out. */
   readonly tokenId: string;
   readonly tokenExpiresAt: Date;

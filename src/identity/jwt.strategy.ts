@@ -92,6 +92,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       sector: row.role === 'provider' ? row.sector : null,
       enrollmentOnly: claims.enr === true,
       passwordChangeRequired: row.passwordChangeRequired,
+      demoAccount: row.demoAccount,
       tokenId: jti,
       tokenExpiresAt: new Date(exp * 1000),
       tokenVersion: ver,
