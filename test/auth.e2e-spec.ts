@@ -581,11 +581,13 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     const right = await codeFor(secret);
     const wrong = right === '000000' ? '111111' : '000000';
     await login({ username: 'ward.codeguess', password: TEST_PASSWORD, totp: wrong }).expect(401);
-    // The tenth in a row: even the right code is refused now, and says why.
+    // The tenth in a row: even the right code is refused now, and says why: a lock (429, as the contract answers
+    // a locked sign-in), with no time to wait for (an administrator ends it).
     const locked = await login({ username: 'ward.codeguess', password: TEST_PASSWORD, totp: right })
       .set('Accept-Language', 'vi')
-      .expect(403);
+      .expect(429);
     expect(locked.body.code).toBe('auth.totp_locked');
+    expect(locked.headers['retry-after']).toBeUndefined();
     expect(locked.body.title).toMatch(/quản trị viên/);
     const [entry] = await db.query(`SELECT outcome, reason FROM audit_events WHERE request_id = $1`, [
       locked.body.requestId,
@@ -596,7 +598,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       currentPassword: TEST_PASSWORD,
       newPassword: 'quartz-harbor-lantern-48',
       totp: await codeFor(secret, 30),
-    }).expect(403);
+    }).expect(429);
     expect(stepUp.body.code).toBe('auth.totp_locked');
     expect(
       (await db.query(`SELECT reason FROM audit_events WHERE request_id = $1`, [stepUp.body.requestId]))[0],

@@ -3,7 +3,6 @@ import {
   ApiBadRequestResponse,
   ApiBody,
   ApiConflictResponse,
-  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
@@ -53,14 +52,19 @@ export class AuthController {
       'answers 401 auth.totp_required (the first step of a two-step sign-in, which tells that the password ' +
       'was right: the code protects the account from then on; such answers are on the access log). Ten ' +
       "wrong codes in a row refuse the account's codes, the right one too, until an administrator resets " +
-      'its two-factor: 403 auth.totp_locked.',
+      'its two-factor: 429 auth.totp_locked, without Retry-After.',
   })
   @ApiBody({ type: LoginDto })
   @ApiOkResponse({ type: LoginResponse })
   @ApiBadRequestResponse({ type: Problem })
   @ApiUnauthorizedResponse({ type: Problem })
-  @ApiForbiddenResponse({ type: Problem, description: 'auth.totp_locked: too many wrong codes in a row' })
-  @ApiTooManyRequestsResponse({ type: Problem, headers: RETRY_AFTER_HEADER })
+  @ApiTooManyRequestsResponse({
+    type: Problem,
+    headers: RETRY_AFTER_HEADER,
+    description:
+      'auth.throttled: the account or the address is locked after failed attempts (Retry-After); ' +
+      'auth.totp_locked: ten wrong codes in a row (no Retry-After: until an administrator resets two-factor)',
+  })
   login(@Req() req: Request & { user?: SignedIn }): LoginResponse {
     const s = req.user!;
     return {

@@ -49,7 +49,7 @@ export class ReauthenticationService {
    *   when this attempt is beyond the limit;
    * - `auth.reauthentication_failed` (403) for a wrong password or code, counted toward the lock. Which of the
    *   two was wrong is not said, as at sign-in;
-   * - `auth.totp_locked` (403) after the right password when the account's codes are refused (too many wrong in a
+   * - `auth.totp_locked` (429, no Retry-After) after the right password when the account's codes are refused (too many wrong in a
    *   row; TotpService.check), counted toward the lock as a sign-in's is.
    * Nothing is logged on success: the operation's own entry follows. `refused` may be a function, called only on
    * a refusal (as AuditService.refusalsOnRecord's): a step-up about a case puts its refusal in the case's place,

@@ -98,7 +98,9 @@ export const ERROR_CATALOG: Record<ErrorCode, ErrorCatalogEntry> = {
     title: { en: 'The authenticator code is not valid', vi: 'Mã xác thực không hợp lệ' },
   },
   'auth.totp_locked': {
-    status: 403,
+    // A lock, answered as the contract answers a locked sign-in (429); no Retry-After: it lasts until an
+    // administrator resets the account's two-factor.
+    status: 429,
     title: {
       en: 'Too many wrong authenticator codes in a row: ask an administrator to reset your password and two-factor authentication',
       vi: 'Nhập sai mã xác thực quá nhiều lần liên tiếp: hãy đề nghị quản trị viên đặt lại mật khẩu và xác thực hai lớp của bạn',

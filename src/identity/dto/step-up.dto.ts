@@ -51,13 +51,15 @@ export function ApiStepUpResponses(): MethodDecorator {
       description:
         'auth.reauthentication_failed: wrong password or authenticator code (counted toward a lock of the ' +
         "user's step-ups and of the address); auth.reauthentication_code_required: the account has " +
-        'two-factor and `totp` is missing; auth.totp_locked: ten wrong codes in a row (until an ' +
-        "administrator resets the account's two-factor)",
+        'two-factor and `totp` is missing',
     }),
     ApiTooManyRequestsResponse({
       type: Problem,
       headers: RETRY_AFTER_HEADER,
-      description: "The user's step-ups or the address are locked after failed attempts",
+      description:
+        "auth.throttled: the user's step-ups or the address are locked after failed attempts (Retry-After); " +
+        'auth.totp_locked: ten wrong authenticator codes in a row (no Retry-After: until an administrator ' +
+        "resets the account's two-factor)",
     }),
   );
 }
