@@ -15,7 +15,6 @@ import {
   checkpointRoot,
   checkpointRowParams,
   INSERT_CHECKPOINT_SQL,
-  isCheckpointShape,
   keyIdOf,
   NEWEST_CHECKPOINT_SQL,
   signCheckpoint,
@@ -102,7 +101,9 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
     throw new ConfigError([
       `HAVEN_MASTER_KEY / HAVEN_MASTER_KEY_FILE: the access log's newest checkpoint was signed with key ${stored}, ` +
         `this instance's keys are ${own}: every instance must run with the same master key. ` +
-        'For a deliberate change of master secret, start once with HAVEN_ALLOW_KEY_CHANGE=1 (docs/keys.md).',
+        'For a deliberate change of master secret, start once with HAVEN_ALLOW_KEY_CHANGE=1 (docs/keys.md). ' +
+        'If the key is the right one, that checkpoint is not genuine: `npm run audit:verify` with this key then ' +
+        'finds the entries intact and the checkpoint signed by a foreign key (docs/audit.md).',
     ]);
   }
 
@@ -157,13 +158,12 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
     if (behind) return this.refuse(behind);
     const root = checkpointRoot(heads).toString('hex');
     if (!force) {
+      // Nothing to sign when this instance's keys signed these heads, in its file and in the database: a row of
+      // the same heads signed with other keys (the service's role may store one) is no such checkpoint, and
+      // would otherwise stand as the newest while the log is quiet (refusing every start: assertSameKeys).
       const [inFile, stored] = previous;
-      if (
-        isCheckpointShape(stored) &&
-        stored.root === root &&
-        isCheckpointShape(inFile) &&
-        inFile.root === root
-      ) {
+      const signed = (c: unknown): c is Checkpoint => checkCheckpoint(this.keys, c) === 'ok';
+      if (signed(stored) && stored.root === root && signed(inFile) && inFile.root === root) {
         return { checkpoint: stored, created: false };
       }
     }

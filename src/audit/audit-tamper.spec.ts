@@ -244,6 +244,19 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
     await expectBad(26, 'tail_truncated');
   });
 
+  it('a checkpoint of the heads as they are, forged with another key (the service’s own role may store one), does not stand for this instance’s: it signs its own', async () => {
+    const other = await createCryptoServices({
+      dataDir: mkdtempSync(join(process.env.HAVEN_TEST_ROOT ?? tmpdir(), 'other-keys-')),
+      production: false,
+    });
+    await f.app.query(INSERT_CHECKPOINT_SQL, checkpointRowParams(await signedHeads(other.keys)));
+    // The heads are those this instance signed last (file and database): still it signs, as the newest
+    // checkpoint is not one of its keys (a forged one would otherwise stand as the newest while the log is quiet).
+    expect((await f.checkpoints.issue()).created).toBe(true);
+    expect(await f.checkpoints.latestStored()).toMatchObject({ keyId: f.checkpoints.publicKey().keyId });
+    expect((await f.checkpoints.issue()).created).toBe(false);
+  });
+
   it('a truncated tail with the heads rewound, under another instance’s checkpoint that a slower one’s older checkpoint was stored after', async () => {
     /** A checkpoint of the heads as they are, stored in the database only (as another instance does). */
     const signedNow = () => signedHeads(f.crypto.keys);
