@@ -27,7 +27,9 @@ export const CHECKPOINT_FILE = 'checkpoints.jsonl';
  * The database's newest checkpoint: the one covering the most of the log (highest seq), the last stored among
  * equals. Not the last stored: two instances sign at once, and the one that read the heads first may store its
  * checkpoint second; taken as newest, its older heads would leave the entries after them unprotected from a
- * cut. (A checkpoint's seq is its highest head's; verification checks it against the signed document.)
+ * cut. (A checkpoint's seq is its highest head's; verification checks it against the signed document.) Among
+ * checkpoints of the same highest seq, another stripe's head may still differ (an entry of a lower seq committed
+ * between the two reads): those count in the order stored (docs/audit.md).
  */
 export const NEWEST_CHECKPOINT_SQL = `SELECT document FROM audit_checkpoints ORDER BY seq DESC, id DESC LIMIT 1`;
 
