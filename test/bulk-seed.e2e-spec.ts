@@ -2,6 +2,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { bulkSeed, BulkSeedResult } from '../bench/scale/bulk-seed';
+import { incidentDateOf } from '../src/cases/case-classification';
+import { consentFitsAgeSql } from '../src/consents/consent-age';
 import { createCryptoServices, type CryptoServices } from '../src/crypto';
 import type { TestApp } from './support/app';
 import { caseBody, signInAll, startDemoApp, Tokens } from './support/casework';
@@ -32,7 +34,7 @@ describe('bulk seed for the scale benchmark (bench/scale/bulk-seed.ts)', () => {
 
   beforeAll(async () => {
     t = await startDemoApp();
-    tokens = await signInAll(t, ['ward.longbien', 'supervisor.hanoi']);
+    tokens = await signInAll(t, ['ward.longbien', 'ward.bode', 'supervisor.hanoi']);
     // Entries of the service itself before the bulk ones: the chain must continue from them.
     await as('ward.longbien').post('/api/v1/cases', caseBody()).expect(201);
     owner = new Client({ connectionString: t.db.url });
@@ -72,6 +74,7 @@ describe('bulk seed for the scale benchmark (bench/scale/bulk-seed.ts)', () => {
         await owner.query(
           `SELECT (SELECT count(*)::int FROM cases) AS cases, (SELECT count(*)::int FROM data_keys) AS keys,
                   (SELECT count(*)::int FROM audit_events) AS entries,
+                  (SELECT count(*)::int FROM organizations) AS organizations,
                   (SELECT array_agg(last_seq ORDER BY stripe) FROM audit_chain_heads) AS heads`,
         )
       ).rows[0];
@@ -139,6 +142,54 @@ describe('bulk seed for the scale benchmark (bench/scale/bulk-seed.ts)', () => {
         phone: view.body.survivor.phone,
       });
       expect(byPhone.body.items.map((i: { id: string }) => i.id)).toContain(id);
+    }
+  });
+
+  it('seeds what the service would have written: consents the survivor’s age allows, the law’s urgency, reasons, Vietnam dates, nothing to come', async () => {
+    const one = async (sql: string) => (await owner.query<{ n: number }>(sql)).rows[0].n;
+    // Children under 16 consent through a guardian; none of the seeded consents is one the service refuses.
+    expect(
+      await one(`SELECT count(*)::int AS n FROM consents cs JOIN cases c ON c.id = cs.case_id
+                  WHERE NOT ${consentFitsAgeSql('cs', 'c')}`),
+    ).toBe(0);
+    expect(
+      await one(`SELECT count(*)::int AS n FROM consents cs JOIN cases c ON c.id = cs.case_id
+                  WHERE c.child_vn AND cs.given_by = 'guardian'`),
+    ).toBeGreaterThan(0);
+    // A child under 16 at high or critical risk is referred urgently at least, due within the law's 12 hours.
+    const urgentChildren = await owner.query<{ urgency: string; hours: number }>(
+      `SELECT r.urgency, extract(epoch FROM r.due_at - r.created_at) / 3600 AS hours
+         FROM referrals r JOIN cases c ON c.id = r.case_id
+        WHERE c.child_vn AND c.risk_level IN ('high', 'critical')`,
+    );
+    expect(urgentChildren.rows.length).toBeGreaterThan(0);
+    for (const row of urgentChildren.rows) {
+      expect(row.urgency).not.toBe('routine');
+      expect(Number(row.hours)).toBeLessThanOrEqual(12);
+    }
+    // Every decline and revocation has its reason; nothing happened after the seed ran.
+    expect(
+      await one(`SELECT count(*)::int AS n FROM referrals
+                  WHERE (status = 'declined' AND enc_decline_reason IS NULL)
+                     OR (status = 'revoked' AND enc_revoke_reason IS NULL)`),
+    ).toBe(0);
+    expect(
+      await one(`SELECT count(*)::int AS n FROM referrals
+                  WHERE greatest(created_at, accepted_at, declined_at, completed_at, revoked_at) > now()`),
+    ).toBe(0);
+    // The reason opens for the ward, as one the service sealed; the incident's date is Vietnam's.
+    const ended = await owner.query<{ id: string; status: string; ward_code: string }>(
+      `SELECT r.id, r.status, c.ward_code FROM referrals r JOIN cases c ON c.id = r.case_id
+        WHERE r.status IN ('declined', 'revoked') AND c.ward_code IN ('00145', '00118') ORDER BY r.id LIMIT 2`,
+    );
+    expect(ended.rows.length).toBeGreaterThan(0);
+    for (const row of ended.rows) {
+      const officer = row.ward_code === '00145' ? 'ward.longbien' : 'ward.bode';
+      const view = await as(officer).get(`/api/v1/referrals/${row.id}`).expect(200);
+      const reason = row.status === 'declined' ? view.body.declineReason : view.body.revokeReason;
+      expect(reason).toMatch(/^Lý do thử tải số \d+/);
+      const caseView = await as(officer).get(`/api/v1/cases/${view.body.caseId}`).expect(200);
+      expect(caseView.body.triage.incidentDate).toBe(incidentDateOf(caseView.body.incident.occurredAt));
     }
   });
 

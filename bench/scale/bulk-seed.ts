@@ -16,6 +16,7 @@ import {
   caseCode,
   deriveTriage,
   GbvType,
+  incidentDateOf,
   Relationship,
   REPORT_CHANNELS,
   RISK_LEVELS,
@@ -26,10 +27,12 @@ import {
 import { CaseSections, sealSections } from '../../src/cases/case-sections';
 import { CASE_OWNER } from '../../src/cases/cases.service';
 import type { Sector } from '../../src/directory/organization.entity';
+import { ageMisfit } from '../../src/consents/consent-age';
 import {
   DEFAULT_RESPONSE_DEADLINES,
-  dueAt as deadline,
+  referralDeadline,
   ReferralService,
+  statutoryUrgency,
 } from '../../src/referrals/referral-state';
 import { type CryptoServices, DataKey, isCryptoError } from '../../src/crypto';
 import { dekWrapContext } from '../../src/crypto/data-key';
@@ -209,23 +212,6 @@ export async function bulkSeed(
   const provider = users.find((u) => u.role === 'provider');
   if (!ward) throw new Error('no ward officer account: start the service once (demo data) first');
 
-  // One organisation per sector and province (synthetic, clearly named), serving the whole province.
-  const provinces = [...new Set(communes.map((c) => c.province_code))];
-  const orgs = new Map<string, string>(); // `${province}:${sector}` → id
-  for (const province of provinces) {
-    for (const sector of SECTORS) {
-      const name = `Tổ chức thử tải ${sector} ${province}`;
-      const { rows } = await client.query<{ id: string }>(
-        `INSERT INTO organizations (name, sector, province_code, service_scope, name_key)
-         VALUES ($1, $2, $3, 'province', $4)
-         ON CONFLICT (province_code, coalesce(name_key, lower(name))) DO UPDATE SET sector = EXCLUDED.sector
-         RETURNING id`,
-        [name, sector, province, organizationNameKey(name)],
-      );
-      orgs.set(`${province}:${sector}`, rows[0].id);
-    }
-  }
-
   // Case numbers continue each province's and year's counter.
   const counters = new Map<string, number>();
   for (const row of (
@@ -270,6 +256,22 @@ export async function bulkSeed(
   await client.query('BEGIN');
   let copying: Promise<void> = Promise.resolve();
   try {
+    // One organisation per sector and province (synthetic, clearly named), serving the whole province.
+    const provinces = [...new Set(communes.map((c) => c.province_code))];
+    const orgs = new Map<string, string>(); // `${province}:${sector}` → id
+    for (const province of provinces) {
+      for (const sector of SECTORS) {
+        const name = `Tổ chức thử tải ${sector} ${province}`;
+        const { rows } = await client.query<{ id: string }>(
+          `INSERT INTO organizations (name, sector, province_code, service_scope, name_key)
+           VALUES ($1, $2, $3, 'province', $4)
+           ON CONFLICT (province_code, coalesce(name_key, lower(name))) DO UPDATE SET sector = EXCLUDED.sector
+           RETURNING id`,
+          [name, sector, province, organizationNameKey(name)],
+        );
+        orgs.set(`${province}:${sector}`, rows[0].id);
+      }
+    }
     const rebuilds = [];
     for (const table of ['data_keys', 'cases', 'consents', 'referrals']) {
       rebuilds.push(await dropPlainIndexes(client, table));
@@ -285,6 +287,9 @@ export async function bulkSeed(
         const id = randomUUID();
         const commune = pick(r, communes);
         const reportedAt = new Date(until.getTime() - Math.floor(r() * span));
+        // What follows a registration (consent, referral, its answer) happens by then at the latest: the
+        // service writes its own clock, never a moment to come.
+        const byThen = (ms: number) => new Date(Math.min(ms, until.getTime()));
         const year = vietnamYear(reportedAt);
         const counterKey = `${commune.province_code}:${year}`;
         const seq = (counters.get(counterKey) ?? 0) + 1;
@@ -300,6 +305,9 @@ export async function bulkSeed(
         const gbvType = pick(r, GBV_TYPES);
         const relationship = pick(r, RELATIONSHIPS);
         const occurredAt = new Date(reportedAt.getTime() - Math.floor(r() * 7) * 86400_000);
+        // The incident's date in Vietnam, as a registration stores it and judges the child contexts at.
+        const incidentDate = incidentDateOf(occurredAt.toISOString());
+        const riskLevel = pick(r, RISK_LEVELS);
         const fullName = `Người Thử Tải ${serial}`;
         const phone = `09${String(serial).padStart(8, '0')}`;
         const sections: CaseSections = {
@@ -315,6 +323,7 @@ export async function bulkSeed(
         const derived = deriveTriage({
           dateOfBirth,
           reportedAt,
+          incidentDate,
           relationship,
           forms: [...forms],
           gbvType,
@@ -325,7 +334,6 @@ export async function bulkSeed(
         const wrapped = await crypto.keyProvider.wrapDek(kek, dek, dekWrapContext(owner, dekId, kek));
         const key = new DataKey(owner, dekId, dek);
         const sealed = sealSections(crypto.fields, key, id, sections);
-        key.wipe();
         const createdAt = reportedAt;
         keyRows.push([CASE_OWNER, id, dekId, kek.kekId, kek.version, wrapped, createdAt]);
         caseRows.push([
@@ -335,7 +343,7 @@ export async function bulkSeed(
           commune.province_code,
           reportedAt,
           pick(r, REPORT_CHANNELS),
-          pick(r, RISK_LEVELS),
+          riskLevel,
           sex,
           derived.ageGroup,
           derived.childVn,
@@ -343,7 +351,7 @@ export async function bulkSeed(
           gbvType,
           forms,
           derived.contexts,
-          occurredAt.toISOString().slice(0, 10),
+          incidentDate,
           sealed.identity ?? null,
           sealed.contact ?? null,
           sealed.incident ?? null,
@@ -370,18 +378,19 @@ export async function bulkSeed(
           const orgId = orgs.get(`${commune.province_code}:${sector}`)!;
           const consentId = randomUUID();
           const referralId = randomUUID();
-          const at = new Date(createdAt.getTime() + 3600_000);
-          consentRows.push([
-            consentId,
-            id,
-            orgId,
-            ['identity', 'contact', 'incident'],
-            'survivor',
-            ward.id,
-            at,
-          ]);
-          const urgency = pick(r, ['routine', 'urgent', 'urgent', 'emergency'] as const);
-          const dueAt = deadline(at, urgency, DEFAULT_RESPONSE_DEADLINES);
+          const at = byThen(createdAt.getTime() + 3600_000);
+          // A child under 16 does not consent alone (consent-age.ts): a guardian does, as the service asks.
+          const givenBy = derived.childVn ? 'guardian' : 'survivor';
+          if (ageMisfit({ givenBy }, derived)) throw new Error('a seeded consent the service would refuse');
+          consentRows.push([consentId, id, orgId, ['identity', 'contact', 'incident'], givenBy, ward.id, at]);
+          const services = [SERVICES[sector]];
+          // Raised to the urgency the law leaves it, and due as the service would make it due.
+          const { urgency, dueMinutes } = referralDeadline(
+            pick(r, ['routine', 'urgent', 'urgent', 'emergency'] as const),
+            statutoryUrgency({ childVn: derived.childVn, riskLevel }, services),
+            DEFAULT_RESPONSE_DEADLINES,
+          );
+          const dueAt = new Date(at.getTime() + dueMinutes * 60_000);
           const roll = r();
           const status =
             roll < 0.15
@@ -395,14 +404,21 @@ export async function bulkSeed(
                     : 'revoked';
           const acceptedAt =
             status === 'accepted' || status === 'completed'
-              ? new Date(at.getTime() + Math.floor(r() * 48 * 3600_000))
+              ? byThen(at.getTime() + Math.floor(r() * 48 * 3600_000))
               : null;
+          // A decline and a revocation give their reason (required by the service), sealed as it seals them.
+          const reason = (column: string) =>
+            crypto.fields.encrypt(
+              key,
+              { table: 'referrals', column, rowId: referralId },
+              `Lý do thử tải số ${serial}, không có thông tin thật.`,
+            );
           referralRows.push([
             referralId,
             id,
             orgId,
             consentId,
-            [SERVICES[sector]],
+            services,
             urgency,
             status,
             dueAt,
@@ -410,10 +426,12 @@ export async function bulkSeed(
             status === 'revoked' ? 'ward' : null,
             acceptedAt,
             acceptedAt && provider ? provider.id : null,
-            status === 'declined' ? new Date(at.getTime() + 7200_000) : null,
-            status === 'completed' ? new Date(at.getTime() + 10 * 86400_000) : null,
-            status === 'revoked' ? new Date(at.getTime() + 86400_000) : null,
+            status === 'declined' ? byThen(at.getTime() + 7200_000) : null,
+            status === 'completed' ? byThen(at.getTime() + 10 * 86400_000) : null,
+            status === 'revoked' ? byThen(at.getTime() + 86400_000) : null,
             status === 'revoked' ? ward.id : null,
+            status === 'declined' ? reason('enc_decline_reason') : null,
+            status === 'revoked' ? reason('enc_revoke_reason') : null,
             ward.id,
             at,
             at,
@@ -422,6 +440,7 @@ export async function bulkSeed(
           c.orgId = orgId;
           referrals++;
         }
+        key.wipe();
         seeded.push(c);
         // Now and then the event loop turns, so the batch being copied meanwhile keeps flowing to PostgreSQL.
         if (i % 64 === 63) await setImmediate();
@@ -567,6 +586,8 @@ async function copyCaseBatch(
       'completed_at',
       'revoked_at',
       'revoked_by',
+      'enc_decline_reason',
+      'enc_revoke_reason',
       'created_by',
       'created_at',
       'updated_at',
