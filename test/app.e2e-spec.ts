@@ -159,6 +159,13 @@ describe('application (end to end)', () => {
       .expect(413);
     expect(res.headers['content-type']).toMatch(PROBLEM);
     expect(res.body.code).toBe('request.too_large');
+    // Whatever the method: a GET sent with such a body too (the OpenAPI document lists 413 on every operation).
+    const get = await http()
+      .get('/api/v1/cases')
+      .set('Content-Type', 'application/json')
+      .send(huge)
+      .expect(413);
+    expect(get.body.code).toBe('request.too_large');
   });
 
   it('a non-JSON body is a 415 problem', async () => {

@@ -159,10 +159,8 @@ describe('route policies (snapshot)', () => {
         if (path.includes('{') && !op.responses['404']) out.push(`${route} 404`);
         // Every route: a query string with a NUL, a malformed JSON body (even where none is declared).
         if (!op.responses['400']) out.push(`${route} 400`);
-        // Every method that takes a body: one too large, or not JSON, whatever the route declares.
-        if (/^(POST|PUT|PATCH) /.test(route)) {
-          for (const status of ['413', '415']) if (!op.responses[status]) out.push(`${route} ${status}`);
-        }
+        // Every method (a GET or DELETE sent with a body is parsed too): one too large, or not JSON.
+        for (const status of ['413', '415']) if (!op.responses[status]) out.push(`${route} ${status}`);
         if (!op.responses['503']?.headers || !('Retry-After' in op.responses['503'].headers))
           out.push(`${route} 503`);
         return out;

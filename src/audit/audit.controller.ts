@@ -47,7 +47,7 @@ export class AuditController {
     description:
       'A provincial supervisor sees entries about resources of the province and by accounts of the province ' +
       '(sign-ins belong to the account’s communes or organisation); a national supervisor sees everything, ' +
-      'including sign-in attempts on unknown usernames.',
+      'including sign-in attempts on unknown usernames. Pages of 50 unless pageSize says otherwise (at most 200).',
   })
   @ApiOkResponse({ type: AuditEventList })
   @ApiBadRequestResponse({ type: Problem })

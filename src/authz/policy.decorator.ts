@@ -40,7 +40,11 @@ export function Policy(action: Action, subject: SubjectName, on?: RouteTarget): 
     }),
     ApiForbiddenResponse({
       type: Problem,
-      description: `Not allowed: the caller may not ${action} ${subject} (routes addressing one record answer 404 instead)`,
+      description:
+        `Not allowed: auth.forbidden, the caller may not ${action} ${subject} (routes addressing one record ` +
+        'answer 404 instead); or, on every route, a restricted session: auth.password_change_required (a ' +
+        'password an administrator set, to change first: POST /api/v1/auth/password) or ' +
+        'auth.totp_enrollment_required (two-factor to set up first)',
     }),
   );
 }

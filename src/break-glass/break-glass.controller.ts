@@ -64,7 +64,10 @@ export class BreakGlassController {
 
   @Get('break-glass')
   @Policy('read', 'BreakGlass')
-  @ApiOperation({ summary: 'The emergency-access review queue of the supervisor’s jurisdiction' })
+  @ApiOperation({
+    summary: 'The emergency-access review queue of the supervisor’s jurisdiction',
+    description: 'Pages of 20 unless pageSize says otherwise (at most 200).',
+  })
   @ApiOkResponse({ type: BreakGlassListView })
   list(
     @CurrentPrincipal() p: Principal,

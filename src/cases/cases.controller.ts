@@ -95,7 +95,10 @@ export class CasesController {
 
   @Get()
   @Policy('read', 'Case')
-  @ApiOperation({ summary: 'Cases in the caller’s scope, newest first, triage fields only' })
+  @ApiOperation({
+    summary: 'Cases in the caller’s scope, newest first, triage fields only',
+    description: 'Pages of 20 unless pageSize says otherwise (at most 200).',
+  })
   @ApiOkResponse({ type: CaseListView })
   list(
     @CurrentPrincipal() p: Principal,
@@ -157,7 +160,9 @@ export class CasesController {
   @ApiConflictResponse({
     type: Problem,
     description:
-      'conflict.version: the case changed since that version; conflict.state: it is closed or shredded',
+      'conflict.version: the case changed since that version; conflict.state: it is closed or shredded, or ' +
+      'with the age this change gives it an active consent no longer holds (a child-protection duty for an ' +
+      'adult, a child under 16 consenting alone: the detail names the consent, to withdraw first)',
   })
   @ApiPreconditionFailedResponse({
     type: Problem,

@@ -57,6 +57,10 @@ export class ConsentsController {
       'Metadata, and each legal basis’s reason (the read then names `notes`). On the access log as `consent.read`.',
   })
   @ApiOkResponse({ type: ConsentList })
+  @ApiConflictResponse({
+    type: Problem,
+    description: 'conflict.state: the case was crypto-shredded while it was being read (read it again)',
+  })
   list(
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,

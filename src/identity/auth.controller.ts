@@ -3,9 +3,11 @@ import {
   ApiBadRequestResponse,
   ApiBody,
   ApiConflictResponse,
+  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiServiceUnavailableResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
@@ -64,6 +66,13 @@ export class AuthController {
     description:
       'auth.throttled: the account or the address is locked after failed attempts (Retry-After); ' +
       'auth.totp_locked: ten wrong codes in a row (no Retry-After: until an administrator resets two-factor)',
+  })
+  @ApiServiceUnavailableResponse({
+    type: Problem,
+    headers: RETRY_AFTER_HEADER,
+    description:
+      'The database is unavailable or the request met contention, or too many sign-ins are being checked at ' +
+      'once (their passwords hashed): nothing was done; try again after Retry-After seconds',
   })
   login(@Req() req: Request & { user?: SignedIn }): LoginResponse {
     const s = req.user!;
@@ -158,9 +167,22 @@ export class AuthController {
       'account (the user would then be locked out at the next sign-in). On the access log as `auth.totp_activate`.',
   })
   @ApiOkResponse({ type: TotpVerifyResponse })
-  @ApiStepUpResponses()
+  // Its password only (two-factor is not set up yet, so no code is asked for): not ApiStepUpResponses.
+  @ApiForbiddenResponse({
+    type: Problem,
+    description:
+      "auth.reauthentication_failed: wrong password (counted toward a lock of the user's step-ups and of the address)",
+  })
+  @ApiTooManyRequestsResponse({
+    type: Problem,
+    headers: RETRY_AFTER_HEADER,
+    description: "auth.throttled: the user's step-ups or the address are locked after failed attempts",
+  })
   @ApiBadRequestResponse({ type: Problem })
-  @ApiConflictResponse({ type: Problem, description: 'No set-up in progress' })
+  @ApiConflictResponse({
+    type: Problem,
+    description: 'No set-up in progress, or two-factor is already set up',
+  })
   @ApiUnprocessableEntityResponse({ type: Problem, description: 'The code is not valid' })
   async verify(@CurrentPrincipal() p: Principal, @Body() dto: TotpVerifyDto): Promise<TotpVerifyResponse> {
     await this.auth.activateTotp(p, dto.code, dto.password);

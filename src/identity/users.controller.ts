@@ -33,7 +33,7 @@ export class UsersController {
   @ApiConflictResponse({ type: Problem, description: 'The username is taken' })
   @ApiUnprocessableEntityResponse({
     type: Problem,
-    description: 'Weak password, or unknown commune/organisation',
+    description: 'Weak password, or unknown commune, organisation or province',
   })
   create(
     @Body() dto: CreateUserDto,
@@ -45,7 +45,10 @@ export class UsersController {
 
   @Get()
   @Policy('read', 'User')
-  @ApiOperation({ summary: 'List accounts (admin)' })
+  @ApiOperation({
+    summary: 'List accounts (admin)',
+    description: 'Pages of 50 unless pageSize says otherwise (at most 200).',
+  })
   @ApiOkResponse({ type: UserList })
   list(@Query() query: UserListQuery, @CurrentAbility() ability: AppAbility): Promise<UserList> {
     return this.users.list(query, ability);
@@ -66,11 +69,16 @@ export class UsersController {
   @ApiOperation({
     summary: 'Disable or re-enable an account, reset its password or two-factor, change its communes (admin)',
     description:
-      'Disabling, a password or two-factor reset and a change of communes end every session of the account.',
+      'Disabling, a password or two-factor reset and a change of communes end every session of the account. ' +
+      "An administrator's own password or two-factor is not reset here (403 auth.forbidden: " +
+      "POST /api/v1/auth/password changes one's own password, with the current one).",
   })
   @ApiOkResponse({ type: UserView })
   @ApiNotFoundResponse({ type: Problem })
-  @ApiConflictResponse({ type: Problem, description: 'Disabling your own account' })
+  @ApiConflictResponse({
+    type: Problem,
+    description: 'Disabling your own account, or the last active administrator',
+  })
   @ApiUnprocessableEntityResponse({ type: Problem })
   update(
     @UuidParam() id: string,

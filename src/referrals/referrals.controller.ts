@@ -30,7 +30,9 @@ const Id = UuidParam;
 /** Any move the referral's state does not allow (product brief, step 4). */
 const ILLEGAL_MOVE = {
   type: Problem,
-  description: 'conflict.state: the referral’s state does not allow this move (or its case was shredded)',
+  description:
+    'conflict.state: the referral’s state does not allow this move (or its case was shredded; to accept: or ' +
+    'its case is closed)',
 };
 
 @ApiTags('referrals')
@@ -51,7 +53,9 @@ export class ReferralsController {
   })
   @ApiUnprocessableEntityResponse({
     type: Problem,
-    description: 'unprocessable: no such organisation, or the consent does not cover it or has ended',
+    description:
+      'unprocessable: no such organisation, or the consent does not cover it, has ended, or no longer fits ' +
+      'the survivor’s age (a child-protection duty for an adult, a child under 16 consenting alone)',
   })
   create(
     @CurrentPrincipal() p: Principal,

@@ -5,8 +5,6 @@ type Response = { description: string; content?: Record<string, unknown>; header
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 const PROBLEM_SCHEMA = { $ref: '#/components/schemas/Problem' };
-/** The methods whose body the middleware read (jsonOnlyMiddleware), declared or not. */
-const BODY_METHODS: ReadonlySet<string> = new Set(['post', 'put', 'patch']);
 
 /**
  * The error answers every route can give, whether or not its controller says so, with what they mean. Each is
@@ -31,15 +29,16 @@ const COMMON: readonly {
     description:
       'No such record, or one the caller may not see (the same answer either way); an id that is not a UUID too',
   },
+  // Every method: the body parser reads a JSON body whatever the method (a GET or DELETE sent with one too).
   {
     status: '413',
-    applies: (_path, method) => BODY_METHODS.has(method),
+    applies: () => true,
     description: 'The request body is over the size limit',
   },
   {
     status: '415',
-    applies: (_path, method) => BODY_METHODS.has(method),
-    description: 'The request body is not application/json',
+    applies: () => true,
+    description: 'The request body is not application/json, or its charset or encoding is not supported',
   },
   {
     status: '503',
