@@ -31,6 +31,7 @@ import { TotpFailures1764000003000 } from './1764000003000-TotpFailures';
 import { GrantsByUser1764000003100 } from './1764000003100-GrantsByUser';
 import { ReferralReportConsents1764000003200 } from './1764000003200-ReferralReportConsents';
 import { InboxLiveFirst1764000003300 } from './1764000003300-InboxLiveFirst';
+import { CaseDerivations1764000003400 } from './1764000003400-CaseDerivations';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -70,4 +71,5 @@ export const MIGRATIONS = [
   GrantsByUser1764000003100,
   ReferralReportConsents1764000003200,
   InboxLiveFirst1764000003300,
+  CaseDerivations1764000003400,
 ];

@@ -24,6 +24,7 @@ import {
   VIOLENCE_FORMS,
   vietnamYear,
 } from '../../src/cases/case-classification';
+import { blindIndexesOf, CASE_DERIVATIONS } from '../../src/cases/case-derivation';
 import { CaseSections, sealSections } from '../../src/cases/case-sections';
 import { CASE_OWNER } from '../../src/cases/cases.service';
 import type { Sector } from '../../src/directory/organization.entity';
@@ -334,6 +335,7 @@ export async function bulkSeed(
         const wrapped = await crypto.keyProvider.wrapDek(kek, dek, dekWrapContext(owner, dekId, kek));
         const key = new DataKey(owner, dekId, dek);
         const sealed = sealSections(crypto.fields, key, id, sections);
+        const blind = blindIndexesOf(crypto.blindIndex, sections);
         const createdAt = reportedAt;
         keyRows.push([CASE_OWNER, id, dekId, kek.kekId, kek.version, wrapped, createdAt]);
         caseRows.push([
@@ -357,10 +359,11 @@ export async function bulkSeed(
           sealed.incident ?? null,
           sealed.perpetrator ?? null,
           sealed.health ?? null,
-          crypto.blindIndex.fullName(fullName),
-          crypto.blindIndex.fullNameDob(fullName, dateOfBirth),
-          crypto.blindIndex.phone(phone),
-          crypto.blindIndex.dateOfBirth(dateOfBirth),
+          blind.name,
+          blind.nameDob,
+          blind.phone,
+          blind.dob,
+          CASE_DERIVATIONS, // derived as a registration does now: nothing for CaseRederivation to take
           ward.id,
           createdAt,
           ward.id,
@@ -553,6 +556,7 @@ async function copyCaseBatch(
       'bi_name_dob',
       'bi_phone',
       'bi_dob',
+      'derived_with',
       'created_by',
       'created_at',
       'updated_by',

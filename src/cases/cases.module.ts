@@ -6,12 +6,12 @@ import { IdentityModule } from '../identity/identity.module';
 import { CasesController } from './cases.controller';
 import { CasesRepository } from './cases.repository';
 import { CasesService } from './cases.service';
-import { DateOfBirthBackfill } from './date-of-birth-backfill.service';
+import { CaseRederivation } from './case-rederivation.service';
 
 @Module({
   imports: [AuditModule, ConsentExpiryModule, DirectoryModule, IdentityModule],
   controllers: [CasesController],
-  providers: [CasesService, CasesRepository, DateOfBirthBackfill],
+  providers: [CasesService, CasesRepository, CaseRederivation],
   exports: [CasesService, CasesRepository],
 })
 export class CasesModule {}

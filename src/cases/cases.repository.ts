@@ -21,6 +21,7 @@ import type {
 } from './case-classification';
 import { CASE_SECTION_CATEGORIES, CaseSectionCategory, SECTION_COLUMN } from './case-sections';
 import type { CaseReferralSummaryView } from './case-view';
+import { CASE_DERIVATIONS } from './case-derivation';
 
 export interface CaseTriageRow {
   id: string;
@@ -288,7 +289,7 @@ export class CasesRepository {
       return `INSERT INTO cases AS c (id, code, ward_code, province_code, reported_at, report_channel, risk_level,
            survivor_sex, age_group, child_vn, child_gbvims, gbv_type, forms, contexts, incident_date, enc_identity,
            enc_contact, enc_incident, enc_perpetrator, enc_health, bi_name, bi_name_dob, bi_phone, bi_dob,
-           created_by, updated_by)
+           derived_with, created_by, updated_by)
          SELECT ${p(c.id, 'uuid')}, next_case_code(${province}, ${p(c.codeYear, 'int')}), ${p(c.wardCode, 'text')},
                 ${province},
                 ${p(c.reportedAt, 'timestamptz')}, ${p(c.reportChannel, 'text')}, ${p(c.riskLevel, 'text')},
@@ -298,7 +299,7 @@ export class CasesRepository {
                 ${p(c.sections.contact ?? null, 'bytea')}, ${p(c.sections.incident ?? null, 'bytea')},
                 ${p(c.sections.perpetrator ?? null, 'bytea')}, ${p(c.sections.health ?? null, 'bytea')},
                 ${p(c.blind.name, 'bytea')}, ${p(c.blind.nameDob, 'bytea')}, ${p(c.blind.phone, 'bytea')},
-                ${p(c.blind.dob, 'bytea')}, ${createdBy}, ${createdBy}
+                ${p(c.blind.dob, 'bytea')}, ${CASE_DERIVATIONS}, ${createdBy}, ${createdBy}
            FROM ${gate}
          RETURNING ${TRIAGE_COLUMNS}`;
     };

@@ -38,6 +38,7 @@ import {
 } from '../consents/consent-expiry.service';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import { ageOn, deriveTriage, incidentDateOf, vietnamDate, vietnamYear } from './case-classification';
+import { blindIndexesOf } from './case-derivation';
 import { MIN_YEAR } from '../reports/report-period';
 import {
   CASE_SECTION_CATEGORIES,
@@ -842,16 +843,9 @@ export class CasesService {
   }
 
   private blindIndexes(s: CaseSections): CaseBlindIndexes {
-    const name = s.identity?.fullName;
-    const dob = s.identity?.dateOfBirth;
-    const phone = s.contact?.phone;
-    return {
-      name: name ? this.safeIndex(() => this.blind.fullName(name), 'survivor.fullName') : null,
-      nameDob:
-        name && dob ? this.safeIndex(() => this.blind.fullNameDob(name, dob), 'survivor.fullName') : null,
-      phone: phone ? this.safeIndex(() => this.blind.phone(phone), 'survivor.phone', PHONE_FORMAT) : null,
-      dob: dob ? this.safeIndex(() => this.blind.dateOfBirth(dob), 'survivor.dateOfBirth') : null,
-    };
+    return blindIndexesOf(this.blind, s, (compute, field, phone) =>
+      this.safeIndex(compute, field, phone ? PHONE_FORMAT : SEARCHABLE),
+    );
   }
 
   /**
