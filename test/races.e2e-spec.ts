@@ -337,6 +337,10 @@ describe('concurrent changes', () => {
     await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '2 seconds' WHERE id = $1`, [
       consentId,
     ]);
+    const [{ expires_at: expiresAt }] = await sql<{ expires_at: Date }>(
+      `SELECT expires_at FROM consents WHERE id = $1`,
+      [consentId],
+    );
     const withdrawn = await sentWhileHeld(
       'SELECT 1 FROM consents WHERE id = $1 FOR SHARE',
       consentId,
@@ -344,7 +348,11 @@ describe('concurrent changes', () => {
         as(tok['ward.longbien'])
           .delete(`/api/v1/cases/${caseId}/consents/${consentId}`)
           .then((r) => r),
-      () => new Promise((r) => setTimeout(r, 2_500)),
+      async (holder) => {
+        // The withdrawal waits while the consent still runs (a slow set-up would have let it expire before).
+        expect(await clockOf(holder)).toBeLessThan(expiresAt.getTime());
+        await new Promise((r) => setTimeout(r, 2_500));
+      },
     );
     expect(withdrawn.status).toBe(409);
     expect(withdrawn.body.detail).toMatch(/expired/);

@@ -5,6 +5,7 @@ import type { DataSource } from 'typeorm';
 import { isKekFloorRefusal } from '../database/pg-errors';
 import { Client } from 'pg';
 import { createTestDatabase, createTestDataSource } from '../../test/support/database';
+import { waitFor } from '../../test/support/wait';
 import { createCryptoServices, CryptoServices } from './crypto.factory';
 import { CryptoFixture, cryptoErrorOf, givenCrypto } from './crypto.spec-helpers';
 import { Ciphertext, DataKeyOwner, KekRef } from './crypto.types';
@@ -153,11 +154,16 @@ describe('rotateKeys (PostgreSQL)', () => {
     try {
       await writer.query('SELECT pg_current_xact_id()');
       const controller = new AbortController();
-      const stopped = setTimeout(() => controller.abort(), 300); // "Ctrl-C" during the wait
+      // "Ctrl-C" during the wait: once the floor is raised to the new version (the wait comes right after it),
+      // not at a moment that might come before it (the same answer would then say nothing of the wait).
+      const stopped = waitFor(
+        async () => (await db.dataSource.query(`SELECT 1 FROM kek_floors WHERE min_version >= 2`)).length > 0,
+        10_000,
+      ).then(() => controller.abort());
       const result = await rotateKeys(db.dataSource, fixture.crypto.keyProvider, {
         signal: controller.signal,
       });
-      clearTimeout(stopped);
+      await stopped;
       expect(result).toMatchObject({
         remaining: 0,
         completed: false,

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { createTestDatabase, TestDatabase } from '../../test/support/database';
+import { someoneWaitsForALock, waitFor } from '../../test/support/wait';
 import { ADVISORY_LOCKS } from './advisory-locks';
 import { dataSourceOptions } from './data-source-options';
 import { runMigrationsLocked } from './migrate';
@@ -29,7 +30,9 @@ describe('migrations under their advisory lock', () => {
         done = true;
         return applied;
       });
-      await new Promise((r) => setTimeout(r, 300));
+      // Told, then waiting on the lock itself (not merely slower than a fixed pause).
+      await waitFor(() => told.length > 0, 5_000);
+      await someoneWaitsForALock((sql) => holder.query<{ n: number }>(sql).then((r) => r.rows));
       expect(told).toEqual([{ pid, application: 'haven-test-holder' }]);
       expect(done).toBe(false); // waiting, not going ahead of the holder
       await holder.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.migration]);
