@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
 import { connected, startToolDatabase, waitingSaid } from './data-dir';
-import { runMigrationsLocked } from '../database/migrate';
+import { revertLastMigrationLocked, runMigrationsLocked } from '../database/migrate';
 import { realDifferences } from '../database/schema-drift';
 
 /**
@@ -65,8 +65,12 @@ async function main(): Promise<number> {
           );
           return 64;
         }
-        await dataSource.undoLastMigration({ transaction: 'each' });
-        process.stdout.write(`reverted ${last.name} on ${target}\n`);
+        // Under the migration lock, naming the one it reverted (another may have been applied since the read
+        // above: an instance starting meanwhile).
+        const reverted = await revertLastMigrationLocked(dataSource, waitingSaid);
+        process.stdout.write(
+          reverted ? `reverted ${reverted} on ${target}\n` : `nothing to revert on ${target}\n`,
+        );
         break;
       }
       case 'show': {

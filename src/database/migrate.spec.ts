@@ -4,7 +4,7 @@ import { createTestDatabase, TestDatabase } from '../../test/support/database';
 import { someoneWaitsForALock, waitFor } from '../../test/support/wait';
 import { ADVISORY_LOCKS } from './advisory-locks';
 import { dataSourceOptions } from './data-source-options';
-import { runMigrationsLocked } from './migrate';
+import { revertLastMigrationLocked, runMigrationsLocked } from './migrate';
 
 describe('migrations under their advisory lock', () => {
   let db: TestDatabase;
@@ -41,6 +41,33 @@ describe('migrations under their advisory lock', () => {
       const again: unknown[] = [];
       await runMigrationsLocked(owner, (h) => again.push(h));
       expect(again).toEqual([]);
+    } finally {
+      await owner.destroy();
+      await holder.end();
+    }
+  });
+
+  it('a revert waits for the lock too, and reverts (and names) the last migration as it is once it has the lock', async () => {
+    const holder = new Client({ connectionString: db.url, application_name: 'haven-test-holder' });
+    await holder.connect();
+    const owner = await new DataSource(
+      dataSourceOptions({ url: db.url, poolSize: 2, applicationName: 'haven-test-migrate' }),
+    ).initialize();
+    const last = async () =>
+      (await owner.query<{ name: string }[]>('SELECT name FROM migrations ORDER BY id DESC LIMIT 1'))[0].name;
+    try {
+      const newest = await last();
+      await holder.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.migration]);
+      const told: unknown[] = [];
+      const reverting = revertLastMigrationLocked(owner, (h) => told.push(h));
+      await waitFor(() => told.length > 0, 5_000);
+      await someoneWaitsForALock((sql) => holder.query<{ n: number }>(sql).then((r) => r.rows));
+      expect(await last()).toBe(newest); // nothing reverted while another holds the lock
+      await holder.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.migration]);
+      await expect(reverting).resolves.toBe(newest);
+      expect(await last()).not.toBe(newest);
+      // Put back.
+      expect((await runMigrationsLocked(owner)).map((m) => m.name)).toEqual([newest]);
     } finally {
       await owner.destroy();
       await holder.end();

@@ -14,10 +14,37 @@ export interface MigrationLockHolder {
  * told which (its server process and application name) before this one waits for it: a migration that stalls
  * everyone's start says who holds it, instead of a start that hangs without a word.
  */
-export async function runMigrationsLocked(
+export function runMigrationsLocked(
   dataSource: DataSource,
   onWait?: (holder: MigrationLockHolder) => void,
 ): Promise<Migration[]> {
+  return underMigrationLock(dataSource, onWait, () => dataSource.runMigrations({ transaction: 'each' }));
+}
+
+/**
+ * Reverts the last migration applied, under the same lock (`onWait` as for runMigrationsLocked): read
+ * outside it, the last one could be another by the time it was reverted (an instance starting meanwhile applied
+ * the next), and the one named would not be the one reverted. Its name, or null when none is applied.
+ */
+export function revertLastMigrationLocked(
+  dataSource: DataSource,
+  onWait?: (holder: MigrationLockHolder) => void,
+): Promise<string | null> {
+  return underMigrationLock(dataSource, onWait, async () => {
+    const [last] = await dataSource.query<{ name: string }[]>(
+      'SELECT name FROM migrations ORDER BY id DESC LIMIT 1',
+    );
+    if (!last) return null;
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    return last.name;
+  });
+}
+
+async function underMigrationLock<T>(
+  dataSource: DataSource,
+  onWait: ((holder: MigrationLockHolder) => void) | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
   const lock = dataSource.createQueryRunner();
   await lock.connect();
   try {
@@ -35,7 +62,7 @@ export async function runMigrationsLocked(
       onWait?.({ pid: holder?.pid ?? null, application: holder?.application_name ?? null });
       await lock.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.migration]);
     }
-    return await dataSource.runMigrations({ transaction: 'each' });
+    return await work();
   } finally {
     await lock.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.migration]).catch(() => undefined);
     await lock.release();
