@@ -263,6 +263,36 @@ describe('emergency break-glass access (end to end)', () => {
       expect(row.reason).toBeNull();
     });
 
+    it('a read its organisation’s referral shows in full is the referral’s, not emergency access: not flagged', async () => {
+      const covered = await newCase();
+      const health = await organizationId(t, tok['ward.longbien'], 'Trạm y tế phường Long Biên');
+      const consentId = await giveConsent(t, tok['ward.longbien'], covered, {
+        organizationId: health,
+        categories: ['identity', 'contact', 'incident', 'perpetrator', 'health'],
+        givenBy: 'survivor',
+      });
+      const referral = await as('ward.longbien')
+        .post(`/api/v1/cases/${covered}/referrals`, {
+          organizationId: health,
+          consentId,
+          services: ['medical_care'],
+          urgency: 'urgent',
+        })
+        .expect(201);
+      await as('health.longbien').post(`/api/v1/referrals/${referral.body.id}/accept`, {}).expect(200);
+      await open('health.longbien', covered).expect(201);
+      const view = await as('health.longbien').get(`/api/v1/cases/${covered}`).expect(200);
+      expect(view.body.health).toBeDefined();
+      const reads = await sql<{ reason: string | null; fields: string[] }>(
+        `SELECT e.reason, e.fields FROM audit_events e JOIN users u ON u.id = e.actor_id
+          WHERE e.case_id = $1 AND u.username = 'health.longbien' AND e.action = 'case.read'`,
+        [covered],
+      );
+      expect(reads).toEqual([
+        { reason: null, fields: ['triage', 'identity', 'contact', 'incident', 'health'] },
+      ]);
+    });
+
     it('the grant ends by itself when it expires', async () => {
       await sql(
         `UPDATE break_glass_grants SET opened_at = now() - interval '3 hours', expires_at = now() - interval '1 second'

@@ -718,8 +718,11 @@ export class CasesService {
   /**
    * What the caller may read of this case for GET /cases/:id: the categories of readableCategories() plus,
    * for a police or health provider holding an active emergency (break-glass) grant on it, the grant's;
-   * `breakGlass` says such a grant is in use, so that the read is flagged in the access log. `found` null: no
-   * such case; a provider's grounds (its organisation's referrals of the case, the grant) come with it.
+   * `breakGlass` says such a grant is in use, so that the read is flagged in the access log and hands out
+   * nothing once the grant ends. In use only when it shows more than the organisation's referrals do: a read
+   * those cover alone is theirs (flagged, it was counted as emergency access, and refused when the grant ended
+   * mid-read though the referral still held). `found` null: no such case; a provider's grounds (its
+   * organisation's referrals of the case, the grant) come with it.
    */
   private readAccess(
     p: Principal,
@@ -734,7 +737,9 @@ export class CasesService {
     const categories = this.referralCategories(p.organizationId, ability, row, found.referrals);
     if (!found.grant || !ability.can('create', 'BreakGlass')) return { categories, breakGlass: false };
     const subject = caseSubject(row, undefined, { userId: p.userId, active: true });
-    for (const c of permittedCaseCategories(ability, 'read', subject)) categories.add(c);
+    const added = [...permittedCaseCategories(ability, 'read', subject)].filter((c) => !categories.has(c));
+    if (added.length === 0) return { categories, breakGlass: false };
+    for (const c of added) categories.add(c);
     return { categories, breakGlass: true };
   }
 
