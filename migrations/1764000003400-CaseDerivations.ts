@@ -6,7 +6,8 @@ import { dropInvalidIndex } from './invalid-index';
  * contexts; CASE_DERIVATIONS in src/cases/case-derivation.ts). Every case stored so far has 1, the rules before
  * the column; a registration writes the current version, and the service brings the others to it in the
  * background (`CaseRederivation`: a migration holds no keys, and the facts are encrypted). The column's default
- * stays 1, so that a case an instance of the previous version registers during a rolling deploy is taken too.
+ * stays 1, so that a case an instance of the previous version registers is taken too; one it changes after it
+ * was taken is not (stop the old instances before serving with this one: docs/deployment.md).
  * The pending index finds what is left at once (nothing, once done); it replaces DateOfBirthIndex's, whose cases
  * (no index of the date alone) are among these. Adding the column is instant (a constant default); the index is
  * `IF NOT EXISTS`, so that on a large database it can be built `CONCURRENTLY` by hand first with this name and

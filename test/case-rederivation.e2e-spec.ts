@@ -3,10 +3,11 @@ import { DataSource } from 'typeorm';
 import { CASE_DERIVATIONS } from '../src/cases/case-derivation';
 import { CaseRederivation } from '../src/cases/case-rederivation.service';
 import { LOGGER } from '../src/common/logging/logger.module';
+import { APP_CONFIG } from '../src/config/config';
 import { DataKeyService, FieldEncryptionService } from '../src/crypto';
 import { BlindIndexService } from '../src/crypto/blind-index.service';
 import type { TestApp } from './support/app';
-import { caseBody, signInAll, startDemoApp, Tokens } from './support/casework';
+import { caseBody, giveConsent, organizationId, signInAll, startDemoApp, Tokens } from './support/casework';
 import { withBearer } from './support/http';
 
 // Its own file: Passport strategies are process-wide, so two applications must not share a test file.
@@ -53,6 +54,7 @@ describe('cases stored under older derivation rules brought to the current ones 
     child_vn: boolean | null;
     child_gbvims: boolean | null;
     contexts: string[];
+    incident_date: Date | null;
     version: number;
     updated_at: Date;
     derived_with: number;
@@ -60,8 +62,8 @@ describe('cases stored under older derivation rules brought to the current ones 
   const rows = (ids: string[]) =>
     owner
       .query<Stored>(
-        `SELECT id, bi_name, bi_name_dob, bi_phone, bi_dob, age_group, child_vn, child_gbvims, contexts, version,
-                updated_at, derived_with
+        `SELECT id, bi_name, bi_name_dob, bi_phone, bi_dob, age_group, child_vn, child_gbvims, contexts,
+                incident_date, version, updated_at, derived_with
            FROM cases WHERE id = ANY($1) ORDER BY id`,
         [ids],
       )
@@ -70,7 +72,7 @@ describe('cases stored under older derivation rules brought to the current ones 
   const asOfOldRules = (ids: string[], contexts?: string[]) =>
     owner.query(
       `UPDATE cases SET derived_with = 1, bi_dob = NULL, bi_name = bi_phone, age_group = 'unknown',
-              contexts = coalesce($2::text[], contexts)
+              incident_date = incident_date - 1, contexts = coalesce($2::text[], contexts)
         WHERE id = ANY($1)`,
       [ids, contexts ?? null],
     );
@@ -79,7 +81,7 @@ describe('cases stored under older derivation rules brought to the current ones 
     const id = await register({ dateOfBirth: '1984-03-03' });
     expect((await rows([id]))[0].derived_with).toBe(CASE_DERIVATIONS);
     await t.app.get(CaseRederivation).run();
-    await expect(t.app.get(CaseRederivation).run()).resolves.toEqual({ rederived: 0, failed: 0 });
+    await expect(t.app.get(CaseRederivation).run()).resolves.toEqual({ rederived: 0, failed: 0, held: 0 });
   });
 
   it('derives indexes, age and contexts again a batch at a time, leaving locked rows to their change and keeping the contexts given', async () => {
@@ -119,14 +121,14 @@ describe('cases stored under older derivation rules brought to the current ones 
     try {
       await locker.query('BEGIN');
       await locker.query(`SELECT 1 FROM cases WHERE id = $1 FOR UPDATE`, [busy]);
-      await expect(job.run(2)).resolves.toEqual({ rederived: 4, failed: 0 });
+      await expect(job.run(2)).resolves.toEqual({ rederived: 4, failed: 0, held: 0 });
       expect((await rows([busy]))[0]).toMatchObject({ derived_with: 1, bi_dob: null });
     } finally {
       await locker.query('ROLLBACK');
       await locker.end();
     }
-    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0 });
-    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0 });
+    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0, held: 0 });
+    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0, held: 0 });
 
     // What the registrations wrote, nothing else changed (no version, no updated_at), the context given kept.
     const after = await rows(all);
@@ -140,6 +142,70 @@ describe('cases stored under older derivation rules brought to the current ones 
     expect(await found({ fullName: view.body.survivor.fullName })).toEqual([dated[2]]);
   });
 
+  it('child flags judged otherwise wait while a consent would not fit them; then they move, and a child at high risk makes the waiting referrals urgent', async () => {
+    const job = t.app.get(CaseRederivation);
+    await job.run();
+    // An adult of 30 whom the old rules (say) took for a child: a child-protection duty recorded on that ground.
+    const adult = await register({ dateOfBirth: '1996-01-01' });
+    await owner.query(`UPDATE cases SET child_vn = true, child_gbvims = true WHERE id = $1`, [adult]);
+    const police = await organizationId(t, tokens['ward.longbien'], 'Công an phường Long Biên');
+    const duty = await giveConsent(t, tokens['ward.longbien'], adult, {
+      organizationId: police,
+      categories: ['identity'],
+      legalBasis: 'child_protection_duty',
+      reason: 'Nghĩa vụ bảo vệ trẻ em',
+    });
+    await asOfOldRules([adult]);
+    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0, held: 1 });
+    // Held: the flags as they were, the case pending; the rest derived again.
+    expect((await rows([adult]))[0]).toMatchObject({
+      child_vn: true,
+      child_gbvims: true,
+      derived_with: 1,
+      age_group: '18-59',
+    });
+    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0, held: 1 });
+    // The ward withdraws the duty: the next run brings the flags to the rules.
+    await as().delete(`/api/v1/cases/${adult}/consents/${duty}`).expect(200);
+    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0, held: 0 });
+    expect((await rows([adult]))[0]).toMatchObject({
+      child_vn: false,
+      child_gbvims: false,
+      derived_with: CASE_DERIVATIONS,
+    });
+
+    // A girl of 12 at high risk whom the old rules took for an adult: her routine referral, made then, becomes
+    // urgent and due within the law's 12 hours once she is known to be a child.
+    const child = await register({ dateOfBirth: '2014-02-02' });
+    await owner.query(`UPDATE cases SET child_vn = false, child_gbvims = false WHERE id = $1`, [child]);
+    const health = await organizationId(t, tokens['ward.longbien'], 'Trạm y tế phường Long Biên');
+    const consent = await giveConsent(t, tokens['ward.longbien'], child, {
+      organizationId: health,
+      categories: ['identity'],
+      givenBy: 'guardian',
+    });
+    const made = await as()
+      .post(`/api/v1/cases/${child}/referrals`, {
+        organizationId: health,
+        consentId: consent,
+        services: ['medical_care'],
+        urgency: 'routine',
+      })
+      .expect(201);
+    expect(made.body.urgency).toBe('routine');
+    await asOfOldRules([child]);
+    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0, held: 0 });
+    const [referral] = (
+      await owner.query<{ urgency: string; hours: string }>(
+        `SELECT urgency, extract(epoch FROM due_at - now()) / 3600 AS hours FROM referrals WHERE id = $1`,
+        [made.body.id],
+      )
+    ).rows;
+    expect(referral.urgency).toBe('urgent');
+    expect(Number(referral.hours)).toBeLessThanOrEqual(12);
+    expect((await rows([child]))[0]).toMatchObject({ child_vn: true, child_gbvims: true });
+  });
+
   it('marks a shredded case done without opening anything', async () => {
     const id = await register({ dateOfBirth: '1962-07-07' });
     await owner.query(
@@ -150,7 +216,7 @@ describe('cases stored under older derivation rules brought to the current ones 
       [id],
     );
     await owner.query(`DELETE FROM data_keys WHERE owner_id = $1`, [id]);
-    await expect(t.app.get(CaseRederivation).run()).resolves.toEqual({ rederived: 1, failed: 0 });
+    await expect(t.app.get(CaseRederivation).run()).resolves.toEqual({ rederived: 1, failed: 0, held: 0 });
     expect((await rows([id]))[0]).toMatchObject({ derived_with: CASE_DERIVATIONS, bi_name: null });
   });
 
@@ -162,6 +228,7 @@ describe('cases stored under older derivation rules brought to the current ones 
       t.app.get(FieldEncryptionService),
       t.app.get(BlindIndexService),
       t.app.get(LOGGER),
+      t.app.get(APP_CONFIG),
     );
     const every = jest.spyOn(global, 'setInterval');
     const runs = jest.spyOn(own, 'run');
@@ -208,16 +275,16 @@ describe('cases stored under older derivation rules brought to the current ones 
       [good, broken],
     );
     const job = t.app.get(CaseRederivation);
-    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 1 });
-    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 1 });
+    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 1, held: 0 });
+    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 1, held: 0 });
     expect(await found({ dateOfBirth: '1969-02-01' })).toEqual([good]);
     expect((await rows([broken]))[0].derived_with).toBe(1);
     // Said in the log without anything of the case.
     const warned = t.logs.filter((l) => l.includes('case re-derivation'));
-    expect(warned.at(-1)).toMatch(/"rederived":0,"failed":1/);
+    expect(warned.at(-1)).toMatch(/"rederived":0,"failed":1,"held":0/);
     expect(warned.join('\n')).not.toMatch(new RegExp(`${broken}|1969`));
     // Put right (here: its own ciphertext back is not possible; the case is shredded), nothing is left.
     await owner.query(`UPDATE cases SET shredded_at = now() WHERE id = $1`, [broken]);
-    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0 });
+    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0, held: 0 });
   });
 });

@@ -3,6 +3,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import { LOGGER } from '../common/logging/logger.module';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { consentFitsAgeSql } from '../consents/consent-age';
+import { consentActiveSql } from '../consents/consent-expiry.service';
 import { BlindIndexService } from '../crypto/blind-index.service';
 import { CryptoError } from '../crypto/crypto.errors';
 import { joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
@@ -17,6 +20,8 @@ import {
   ViolenceForm,
 } from './case-classification';
 import { blindIndexesOf, CASE_DERIVATIONS } from './case-derivation';
+import { raiseToStatutoryDeadline } from '../referrals/referral-deadline';
+import { statutoryUrgency } from '../referrals/referral-state';
 import { openSections } from './case-sections';
 import type { CaseBlindIndexes } from './cases.repository';
 import { CASE_OWNER } from './cases.service';
@@ -30,6 +35,13 @@ export interface RederivationResult {
   rederived: number;
   /** Cases left as they were: their key or sections could not be opened (tried again at the next run). */
   failed: number;
+  /**
+   * Cases whose child flags the current rules judge otherwise while an active consent would not fit the new
+   * ones (a child-protection duty for an adult, a child under 16 consenting alone): everything else derived
+   * again, the flags kept and the case left pending until the ward withdraws that consent (tried at each run),
+   * as a change of the age through the API is refused until then.
+   */
+  held: number;
 }
 
 /** What a case's stored facts become under the current rules. */
@@ -40,14 +52,20 @@ interface Rederived {
   childVn: boolean | null;
   childGbvims: boolean | null;
   contexts: CaseContext[];
+  incidentDate: string | null;
+  /** CASE_DERIVATIONS, or the version it had when its child flags are held (see RederivationResult.held). */
+  derivedWith: number;
 }
 
 /**
  * Brings the stored facts of cases written under older rules (`derived_with` below CASE_DERIVATIONS, see
  * case-derivation.ts) to the current ones: their blind indexes, age group, child flags and contexts, derived
- * again from their sections (opened in memory, as a registration has them) and their triage. A context given
- * by the ward is kept: the rules only add to what was given. Replaces DateOfBirthBackfill (its cases, with no
- * index of the date alone, are among these).
+ * again from their sections (opened in memory, as a registration has them) and their triage, and the incident's
+ * date (in Vietnam). A context given by the ward is kept: the rules only add to what was given. Child flags that
+ * change are taken as a change of the age through the API takes them: not while an active consent would not fit
+ * them (held, see RederivationResult), and a child under 16 now known at high or critical risk makes the case's
+ * referrals waiting for an answer urgent (raiseToStatutoryDeadline). Replaces DateOfBirthBackfill (its cases,
+ * with no index of the date alone, are among these).
  *
  * Runs in the background after each start and again every 10 minutes, a batch at a time; the partial index
  * `cases_derivations_pending_idx` finds what is left at once (nothing, once done). Each batch locks its rows
@@ -71,6 +89,7 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     private readonly fields: FieldEncryptionService,
     private readonly blind: BlindIndexService,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
@@ -96,7 +115,7 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     this.running = this.run()
       .catch((e: unknown) => {
         this.logger.warn({ err: e }, 'case re-derivation stopped; it resumes at its next run');
-        return { rederived: 0, failed: 0 };
+        return { rederived: 0, failed: 0, held: 0 };
       })
       .finally(() => {
         this.running = undefined;
@@ -105,20 +124,21 @@ export class CaseRederivation implements BeforeApplicationShutdown {
 
   /** Takes what is left, batch by batch, each row once per run (a row that fails is passed over until the next). */
   async run(batchSize = BATCH): Promise<RederivationResult> {
-    const total: RederivationResult = { rederived: 0, failed: 0 };
+    const total: RederivationResult = { rederived: 0, failed: 0, held: 0 };
     let after: string | null = null;
     while (!this.stopping) {
       const batch = await this.dataSource.transaction((m) => this.batch(m, after, batchSize));
       total.rederived += batch.rederived;
       total.failed += batch.failed;
+      total.held += batch.held;
       if (batch.last === null) break;
       after = batch.last;
     }
-    if (total.rederived > 0 || total.failed > 0) {
-      this.logger[total.failed > 0 ? 'warn' : 'info'](
-        { rederived: total.rederived, failed: total.failed, rules: CASE_DERIVATIONS },
-        total.failed > 0
-          ? 'case re-derivation: some cases could not be opened; tried again at the next run'
+    if (total.rederived > 0 || total.failed > 0 || total.held > 0) {
+      this.logger[total.failed > 0 || total.held > 0 ? 'warn' : 'info'](
+        { rederived: total.rederived, failed: total.failed, held: total.held, rules: CASE_DERIVATIONS },
+        total.failed > 0 || total.held > 0
+          ? 'case re-derivation: some cases could not be opened, or wait for a consent to be withdrawn; tried again at the next run'
           : 'case re-derivation done',
       );
     }
@@ -131,8 +151,9 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     batchSize: number,
   ): Promise<RederivationResult & { last: string | null }> {
     const rows = await m.query<Record<string, unknown>[]>(
-      `SELECT c.id, c.shredded_at, c.reported_at, c.gbv_type, c.forms, c.contexts, c.enc_identity, c.enc_contact,
-              c.enc_incident, c.enc_perpetrator, ${joinedDataKeyColumns('dk')}
+      `SELECT c.id, c.shredded_at, c.reported_at, c.gbv_type, c.forms, c.contexts, c.child_vn, c.child_gbvims,
+              c.risk_level, c.derived_with, c.enc_identity, c.enc_contact, c.enc_incident, c.enc_perpetrator,
+              ${joinedDataKeyColumns('dk')}
          FROM cases c
          LEFT JOIN data_keys dk ON dk.owner_type = $1 AND dk.owner_id = c.id
         WHERE c.derived_with < ${CASE_DERIVATIONS} AND ($2::uuid IS NULL OR c.id > $2::uuid)
@@ -144,18 +165,46 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     const shredded: string[] = [];
     const done: Rederived[] = [];
     let failed = 0;
+    let held = 0;
     for (const row of rows) {
       if (row.shredded_at !== null) {
         shredded.push(row.id as string);
         continue;
       }
+      let next: Rederived;
       try {
-        done.push(await this.rederive(row));
+        next = await this.rederive(row);
       } catch {
         // Not opened (a key or a ciphertext that does not open, a value the rules refuse): counted, and tried
         // again at the next run; the others go on.
         failed++;
+        continue;
       }
+      const flagsChange = next.childVn !== row.child_vn || next.childGbvims !== row.child_gbvims;
+      if (flagsChange && !(await this.consentsFit(m, next))) {
+        held++;
+        done.push({
+          ...next,
+          childVn: row.child_vn as boolean | null,
+          childGbvims: row.child_gbvims as boolean | null,
+          derivedWith: row.derived_with as number,
+        });
+        continue;
+      }
+      if (flagsChange) {
+        const statutory = statutoryUrgency(
+          { childVn: next.childVn, riskLevel: row.risk_level as string },
+          [],
+        );
+        const before = statutoryUrgency(
+          { childVn: row.child_vn as boolean | null, riskLevel: row.risk_level as string },
+          [],
+        );
+        if (statutory && before === null) {
+          await raiseToStatutoryDeadline(m, next.id, statutory, this.config.referrals.deadlinesMinutes);
+        }
+      }
+      done.push(next);
     }
     if (shredded.length > 0) {
       await m.query(`UPDATE cases SET derived_with = $2 WHERE id = ANY($1::uuid[])`, [
@@ -169,10 +218,12 @@ export class CaseRederivation implements BeforeApplicationShutdown {
         `UPDATE cases c
             SET bi_name = v.bi_name, bi_name_dob = v.bi_name_dob, bi_phone = v.bi_phone, bi_dob = v.bi_dob,
                 age_group = v.age_group, child_vn = v.child_vn, child_gbvims = v.child_gbvims,
-                contexts = ARRAY(SELECT jsonb_array_elements_text(v.contexts)), derived_with = $10
+                contexts = ARRAY(SELECT jsonb_array_elements_text(v.contexts)), incident_date = v.incident_date,
+                derived_with = v.derived_with
            FROM unnest($1::uuid[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[], $6::text[], $7::boolean[],
-                       $8::boolean[], $9::jsonb[])
-                AS v(id, bi_name, bi_name_dob, bi_phone, bi_dob, age_group, child_vn, child_gbvims, contexts)
+                       $8::boolean[], $9::jsonb[], $10::date[], $11::smallint[])
+                AS v(id, bi_name, bi_name_dob, bi_phone, bi_dob, age_group, child_vn, child_gbvims, contexts,
+                     incident_date, derived_with)
           WHERE c.id = v.id`,
         [
           column((d) => d.id),
@@ -184,15 +235,28 @@ export class CaseRederivation implements BeforeApplicationShutdown {
           column((d) => d.childVn),
           column((d) => d.childGbvims),
           column((d) => JSON.stringify(d.contexts)),
-          CASE_DERIVATIONS,
+          column((d) => d.incidentDate),
+          column((d) => d.derivedWith),
         ],
       );
     }
     return {
-      rederived: shredded.length + done.length,
+      rederived: shredded.length + done.length - held,
       failed,
+      held,
       last: rows.length > 0 ? (rows.at(-1)!.id as string) : null,
     };
+  }
+
+  /** Whether every active consent of the case fits the child flags `next` gives it (consentFitsAgeSql). */
+  private async consentsFit(m: EntityManager, next: Rederived): Promise<boolean> {
+    const misfits = await m.query<unknown[]>(
+      `SELECT 1 FROM consents cs, (SELECT $2::boolean AS child_vn, $3::boolean AS child_gbvims) c
+        WHERE cs.case_id = $1 AND ${consentActiveSql('cs')} AND NOT ${consentFitsAgeSql('cs', 'c')}
+        LIMIT 1`,
+      [next.id, next.childVn, next.childGbvims],
+    );
+    return misfits.length === 0;
   }
 
   /** The case's facts under the current rules; a CryptoError (or a rule's refusal) when it cannot be opened. */
@@ -233,6 +297,8 @@ export class CaseRederivation implements BeforeApplicationShutdown {
         childVn: derived.childVn,
         childGbvims: derived.childGbvims,
         contexts: derived.contexts,
+        incidentDate: s.incident?.occurredAt ? incidentDateOf(s.incident.occurredAt) : null,
+        derivedWith: CASE_DERIVATIONS,
       };
     } finally {
       key.wipe();

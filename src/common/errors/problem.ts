@@ -40,7 +40,14 @@ export class Problem {
   errorsOmitted?: number;
 }
 
-/** OpenAPI description of the `Retry-After` header every 429 carries (DomainError.retryAfterSeconds). */
+/**
+ * OpenAPI description of the `Retry-After` header of a 429 or 503 (DomainError.retryAfterSeconds); absent from
+ * a lock that no wait ends (`auth.totp_locked`: until an administrator resets two-factor).
+ */
 export const RETRY_AFTER_HEADER = {
-  'Retry-After': { description: 'Seconds until a new attempt can succeed', schema: { type: 'integer' } },
+  'Retry-After': {
+    description:
+      'Seconds until a new attempt can succeed (absent when no wait ends the refusal: auth.totp_locked)',
+    schema: { type: 'integer' },
+  },
 };
