@@ -65,12 +65,20 @@ async function main(): Promise<number> {
           );
           return 64;
         }
-        // Under the migration lock, naming the one it reverted (another may have been applied since the read
-        // above: an instance starting meanwhile).
-        const reverted = await revertLastMigrationLocked(dataSource, waitingSaid);
-        process.stdout.write(
-          reverted ? `reverted ${reverted} on ${target}\n` : `nothing to revert on ${target}\n`,
-        );
+        // Under the migration lock, and only the one named above: another applied since (an instance of a newer
+        // release starting meanwhile) is not reverted in its place.
+        const done = await revertLastMigrationLocked(dataSource, last.name, waitingSaid);
+        if (!done) {
+          process.stdout.write(`nothing to revert on ${target}\n`);
+          break;
+        }
+        if (!done.reverted) {
+          process.stderr.write(
+            `The last migration on ${target} is now ${done.name}, not ${last.name}: nothing reverted. Run again to see what it would revert.\n`,
+          );
+          return 75;
+        }
+        process.stdout.write(`reverted ${done.name} on ${target}\n`);
         break;
       }
       case 'show': {

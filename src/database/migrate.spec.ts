@@ -59,15 +59,21 @@ describe('migrations under their advisory lock', () => {
       const newest = await last();
       await holder.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.migration]);
       const told: unknown[] = [];
-      const reverting = revertLastMigrationLocked(owner, (h) => told.push(h));
+      const reverting = revertLastMigrationLocked(owner, newest, (h) => told.push(h));
       await waitFor(() => told.length > 0, 5_000);
       await someoneWaitsForALock((sql) => holder.query<{ n: number }>(sql).then((r) => r.rows));
       expect(await last()).toBe(newest); // nothing reverted while another holds the lock
       await holder.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.migration]);
-      await expect(reverting).resolves.toBe(newest);
+      await expect(reverting).resolves.toEqual({ name: newest, reverted: true });
       expect(await last()).not.toBe(newest);
       // Put back.
       expect((await runMigrationsLocked(owner)).map((m) => m.name)).toEqual([newest]);
+      // Confirmed for another than the last (one applied since it was shown): nothing reverted.
+      await expect(revertLastMigrationLocked(owner, 'SomethingOlder1')).resolves.toEqual({
+        name: newest,
+        reverted: false,
+      });
+      expect(await last()).toBe(newest);
     } finally {
       await owner.destroy();
       await holder.end();

@@ -22,21 +22,24 @@ export function runMigrationsLocked(
 }
 
 /**
- * Reverts the last migration applied, under the same lock (`onWait` as for runMigrationsLocked): read
- * outside it, the last one could be another by the time it was reverted (an instance starting meanwhile applied
- * the next), and the one named would not be the one reverted. Its name, or null when none is applied.
+ * Reverts the last migration applied, under the same lock (`onWait` as for runMigrationsLocked), if it is
+ * `expected` (the one the operator was shown and confirmed): another applied since (an instance of a newer
+ * release starting meanwhile) is not reverted in its place, its down() unconfirmed. The last one's name, and
+ * whether it was reverted; null when none is applied.
  */
 export function revertLastMigrationLocked(
   dataSource: DataSource,
+  expected: string,
   onWait?: (holder: MigrationLockHolder) => void,
-): Promise<string | null> {
+): Promise<{ name: string; reverted: boolean } | null> {
   return underMigrationLock(dataSource, onWait, async () => {
     const [last] = await dataSource.query<{ name: string }[]>(
       'SELECT name FROM migrations ORDER BY id DESC LIMIT 1',
     );
     if (!last) return null;
+    if (last.name !== expected) return { name: last.name, reverted: false };
     await dataSource.undoLastMigration({ transaction: 'each' });
-    return last.name;
+    return { name: last.name, reverted: true };
   });
 }
 
