@@ -171,9 +171,10 @@ async function main(): Promise<void> {
     // The service's largest RSS during each measurement, and before the first (its start and sign-ins, whose
     // password-hashing worker lives 30 s): where the run's largest comes from.
     const rssByPhase: Record<string, number> = {};
+    // (None before the measurements when the first began before the first sample.)
+    if (rss.length > 0) rssByPhase.beforeMeasurements = Math.max(...rss);
     let phaseStart = rss.length;
     const phase = async <T>(name: string, measure: Promise<T>): Promise<T> => {
-      rssByPhase.beforeMeasurements ??= Math.max(0, ...rss.slice(0, phaseStart));
       const result = await measure;
       rssByPhase[name] = Math.max(0, ...rss.slice(phaseStart));
       phaseStart = rss.length;
