@@ -65,17 +65,13 @@ describe('demo data set (end to end)', () => {
   });
 
   it("the demo's administrator uses the contract's administration routes as written (no step-up); other administrators step up", async () => {
+    const newWardOfficer = (token: string, username: string, ward: string) =>
+      http()
+        .post('/api/v1/users')
+        .auth(token, { type: 'bearer' })
+        .send({ username, password: 'quiet-harbour-lantern-52', role: 'ward_officer', wardCodes: [ward] });
     const admin = (await login('admin')).body.accessToken as string;
-    const made = await http()
-      .post('/api/v1/users')
-      .auth(admin, { type: 'bearer' })
-      .send({
-        username: 'ward.vietHung',
-        password: 'quiet-harbour-lantern-52',
-        role: 'ward_officer',
-        wardCodes: ['00127'],
-      })
-      .expect(201);
+    const made = await newWardOfficer(admin, 'ward.vietHung', '00127').expect(201);
     await http()
       .patch(`/api/v1/users/${made.body.id}`)
       .auth(admin, { type: 'bearer' })
@@ -92,16 +88,7 @@ describe('demo data set (end to end)', () => {
       .expect(201);
     // An administrator who is not one of the demo's accounts (made in demo mode) is asked for a step-up.
     const { token } = await givenSignedIn(t, { role: 'admin', username: 'admin.real' }, { steppedUp: false });
-    const refused = await http()
-      .post('/api/v1/users')
-      .auth(token, { type: 'bearer' })
-      .send({
-        username: 'ward.phucLoi',
-        password: 'quiet-harbour-lantern-52',
-        role: 'ward_officer',
-        wardCodes: ['00136'],
-      })
-      .expect(403);
+    const refused = await newWardOfficer(token, 'ward.phucLoi', '00136').expect(403);
     expect(refused.body.code).toBe('auth.step_up_required');
   });
 

@@ -14,13 +14,18 @@ describe('migrations under their advisory lock', () => {
   afterAll(async () => {
     await db.drop();
   });
-
-  it('say which session holds the lock before waiting for it, and run once it is let go', async () => {
+  /** A session to hold the migration lock, and the migrating application's data source. */
+  const sessions = async (): Promise<{ holder: Client; owner: DataSource }> => {
     const holder = new Client({ connectionString: db.url, application_name: 'haven-test-holder' });
     await holder.connect();
     const owner = await new DataSource(
       dataSourceOptions({ url: db.url, poolSize: 2, applicationName: 'haven-test-migrate' }),
     ).initialize();
+    return { holder, owner };
+  };
+
+  it('say which session holds the lock before waiting for it, and run once it is let go', async () => {
+    const { holder, owner } = await sessions();
     try {
       await holder.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.migration]);
       const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
@@ -48,11 +53,7 @@ describe('migrations under their advisory lock', () => {
   });
 
   it('a revert waits for the lock too, and reverts (and names) the last migration as it is once it has the lock', async () => {
-    const holder = new Client({ connectionString: db.url, application_name: 'haven-test-holder' });
-    await holder.connect();
-    const owner = await new DataSource(
-      dataSourceOptions({ url: db.url, poolSize: 2, applicationName: 'haven-test-migrate' }),
-    ).initialize();
+    const { holder, owner } = await sessions();
     const last = async () =>
       (await owner.query<{ name: string }[]>('SELECT name FROM migrations ORDER BY id DESC LIMIT 1'))[0].name;
     try {
