@@ -157,13 +157,18 @@ describe('cases stored under older derivation rules brought to the current ones 
     });
     await asOfOldRules([adult]);
     await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0, held: 1 });
-    // Held: the flags as they were, the case pending; the rest derived again.
+    // Held: the flags and the age group as they were, the case pending; the rest derived again.
     expect((await rows([adult]))[0]).toMatchObject({
       child_vn: true,
       child_gbvims: true,
       derived_with: 1,
-      age_group: '18-59',
+      age_group: 'unknown',
+      bi_dob: expect.any(Buffer),
     });
+    // The log names it by id, so that the ward can be told; nothing of the survivor.
+    const said = t.logs.filter((l) => l.includes('case re-derivation')).at(-1)!;
+    expect(JSON.parse(said)).toMatchObject({ held: 1, heldCases: [adult] });
+    expect(said).not.toMatch(/1996|Thử Nghiệm/);
     await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0, held: 1 });
     // The ward withdraws the duty: the next run brings the flags to the rules.
     await as().delete(`/api/v1/cases/${adult}/consents/${duty}`).expect(200);

@@ -21,12 +21,15 @@ import {
 } from './case-classification';
 import { blindIndexesOf, CASE_DERIVATIONS } from './case-derivation';
 import { raiseToStatutoryDeadline } from '../referrals/referral-deadline';
-import { statutoryUrgency } from '../referrals/referral-state';
+import { lockLiveReferrals } from '../referrals/referral-ending';
+import { statutoryUrgency, Urgency } from '../referrals/referral-state';
 import { openSections } from './case-sections';
 import type { CaseBlindIndexes } from './cases.repository';
 import { CASE_OWNER } from './cases.service';
 
 const BATCH = 200;
+/** How many held cases a run's log line names at most (the count says how many there are). */
+const MAX_HELD_NAMED = 50;
 /** How often a running service looks for cases left under older rules (see the class comment). */
 const AGAIN_EVERY_MS = 10 * 60 * 1000;
 
@@ -37,9 +40,10 @@ export interface RederivationResult {
   failed: number;
   /**
    * Cases whose child flags the current rules judge otherwise while an active consent would not fit the new
-   * ones (a child-protection duty for an adult, a child under 16 consenting alone): everything else derived
-   * again, the flags kept and the case left pending until the ward withdraws that consent (tried at each run),
-   * as a change of the age through the API is refused until then.
+   * ones (a child-protection duty for an adult, a child under 16 consenting alone): their indexes, contexts and
+   * incident date derived again, their age group and flags kept, and the case left pending until the ward
+   * withdraws that consent (tried at each run), as a change of the age through the API is refused until then.
+   * The run's log line names them (ids only), so that the operator can tell the ward.
    */
   held: number;
 }
@@ -125,18 +129,28 @@ export class CaseRederivation implements BeforeApplicationShutdown {
   /** Takes what is left, batch by batch, each row once per run (a row that fails is passed over until the next). */
   async run(batchSize = BATCH): Promise<RederivationResult> {
     const total: RederivationResult = { rederived: 0, failed: 0, held: 0 };
+    const heldCases: string[] = [];
     let after: string | null = null;
     while (!this.stopping) {
       const batch = await this.dataSource.transaction((m) => this.batch(m, after, batchSize));
       total.rederived += batch.rederived;
       total.failed += batch.failed;
-      total.held += batch.held;
+      total.held += batch.heldCases.length;
+      heldCases.push(...batch.heldCases.slice(0, MAX_HELD_NAMED - heldCases.length));
       if (batch.last === null) break;
       after = batch.last;
     }
     if (total.rederived > 0 || total.failed > 0 || total.held > 0) {
+      // Ids only (a case's id says nothing of the survivor): the ward opens a held case by it and withdraws the
+      // consent that no longer fits, as a correction of the age through the API would have told it to.
       this.logger[total.failed > 0 || total.held > 0 ? 'warn' : 'info'](
-        { rederived: total.rederived, failed: total.failed, held: total.held, rules: CASE_DERIVATIONS },
+        {
+          rederived: total.rederived,
+          failed: total.failed,
+          held: total.held,
+          ...(heldCases.length > 0 ? { heldCases } : {}),
+          rules: CASE_DERIVATIONS,
+        },
         total.failed > 0 || total.held > 0
           ? 'case re-derivation: some cases could not be opened, or wait for a consent to be withdrawn; tried again at the next run'
           : 'case re-derivation done',
@@ -149,9 +163,9 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     m: EntityManager,
     after: string | null,
     batchSize: number,
-  ): Promise<RederivationResult & { last: string | null }> {
+  ): Promise<Omit<RederivationResult, 'held'> & { heldCases: string[]; last: string | null }> {
     const rows = await m.query<Record<string, unknown>[]>(
-      `SELECT c.id, c.shredded_at, c.reported_at, c.gbv_type, c.forms, c.contexts, c.child_vn, c.child_gbvims,
+      `SELECT c.id, c.shredded_at, c.reported_at, c.gbv_type, c.forms, c.contexts, c.age_group, c.child_vn, c.child_gbvims,
               c.risk_level, c.derived_with, c.enc_identity, c.enc_contact, c.enc_incident, c.enc_perpetrator,
               ${joinedDataKeyColumns('dk')}
          FROM cases c
@@ -164,8 +178,11 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     );
     const shredded: string[] = [];
     const done: Rederived[] = [];
+    const heldCases: string[] = [];
+    // Cases whose waiting referrals the law now makes urgent: raised once the batch is read, their referrals
+    // locked together in id order first (as every change of several referrals takes them).
+    const raised: { id: string; statutory: Urgency }[] = [];
     let failed = 0;
-    let held = 0;
     for (const row of rows) {
       if (row.shredded_at !== null) {
         shredded.push(row.id as string);
@@ -182,9 +199,10 @@ export class CaseRederivation implements BeforeApplicationShutdown {
       }
       const flagsChange = next.childVn !== row.child_vn || next.childGbvims !== row.child_gbvims;
       if (flagsChange && !(await this.consentsFit(m, next))) {
-        held++;
+        heldCases.push(next.id);
         done.push({
           ...next,
+          ageGroup: row.age_group as string,
           childVn: row.child_vn as boolean | null,
           childGbvims: row.child_gbvims as boolean | null,
           derivedWith: row.derived_with as number,
@@ -200,11 +218,17 @@ export class CaseRederivation implements BeforeApplicationShutdown {
           { childVn: row.child_vn as boolean | null, riskLevel: row.risk_level as string },
           [],
         );
-        if (statutory && before === null) {
-          await raiseToStatutoryDeadline(m, next.id, statutory, this.config.referrals.deadlinesMinutes);
-        }
+        if (statutory && before === null) raised.push({ id: next.id, statutory });
       }
       done.push(next);
+    }
+    if (raised.length > 0) {
+      await lockLiveReferrals(m, `r.case_id = ANY($1::uuid[]) AND r.status = 'pending'`, [
+        raised.map((r) => r.id),
+      ]);
+      for (const r of raised) {
+        await raiseToStatutoryDeadline(m, r.id, r.statutory, this.config.referrals.deadlinesMinutes);
+      }
     }
     if (shredded.length > 0) {
       await m.query(`UPDATE cases SET derived_with = $2 WHERE id = ANY($1::uuid[])`, [
@@ -241,9 +265,9 @@ export class CaseRederivation implements BeforeApplicationShutdown {
       );
     }
     return {
-      rederived: shredded.length + done.length - held,
+      rederived: shredded.length + done.length - heldCases.length,
       failed,
-      held,
+      heldCases,
       last: rows.length > 0 ? (rows.at(-1)!.id as string) : null,
     };
   }
