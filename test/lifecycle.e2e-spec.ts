@@ -862,7 +862,7 @@ describe('service process lifecycle (npm start)', () => {
     await servesThenStops({ ...env, HAVEN_DEMO: '0' });
   });
 
-  it('migrations revert names the migration and the database, and does nothing without --yes', async () => {
+  it('migrations revert names the migration and the database, and does nothing without --yes naming it', async () => {
     const db = await createTestDatabase(); // migrated
     try {
       const env = { DATABASE_URL: db.url, LOG_LEVEL: 'warn' };
@@ -880,8 +880,16 @@ describe('service process lifecycle (npm start)', () => {
           await client.end();
         }
       };
+      expect(asked.output()).toContain(`Run again with --yes ${last} `);
       const before = await count();
-      const done = launch(env, MIGRATIONS_CLI, ['revert', '--yes']);
+      // A yes names what it confirms: bare, or naming another than the last, nothing is reverted.
+      const bare = launch(env, MIGRATIONS_CLI, ['revert', '--yes']);
+      expect(await bare.exited).toBe(64);
+      const other = launch(env, MIGRATIONS_CLI, ['revert', '--yes', 'SomethingOlder1764000000000']);
+      expect(await other.exited).toBe(75);
+      expect(other.output()).toContain(`is ${last}, not the one named: nothing reverted`);
+      expect(await count()).toBe(before);
+      const done = launch(env, MIGRATIONS_CLI, ['revert', '--yes', last]);
       expect(await done.exited).toBe(0);
       expect(done.output()).toContain(`reverted ${last} on database`);
       expect(await count()).toBe(before - 1);

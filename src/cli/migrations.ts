@@ -14,7 +14,7 @@ import { realDifferences } from '../database/schema-drift';
  * difference between the entities and the database into a new migration and lists it in migrations/index.ts)
  * and `create <Name>` (an empty one). Uses DATABASE_URL, or the embedded server under HAVEN_DATA_DIR.
  */
-const USAGE = 'usage: migrations <run|revert --yes|show|generate <Name>|create <Name>>';
+const USAGE = 'usage: migrations <run|revert [--yes <Name>]|show|generate <Name>|create <Name>>';
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -59,22 +59,25 @@ async function main(): Promise<number> {
           process.stdout.write(`nothing to revert on ${target}\n`);
           break;
         }
-        if (!yes) {
+        // The confirmation names the migration it confirms (`--yes <Name>`): one applied after the operator was
+        // shown the last (an instance starting meanwhile) is not reverted on a bare yes, its down() unseen.
+        if (!yes || !name) {
           process.stderr.write(
-            `This reverts ${last.name} on ${target} (its down() may drop data). Run again with --yes to do it.\n`,
+            `This reverts ${last.name} on ${target} (its down() may drop data). ` +
+              `Run again with --yes ${last.name} to do it.\n`,
           );
           return 64;
         }
-        // Under the migration lock, and only the one named above: another applied since (an instance of a newer
-        // release starting meanwhile) is not reverted in its place.
-        const done = await revertLastMigrationLocked(dataSource, last.name, waitingSaid);
+        // Under the migration lock, and only the one named: checked again once the lock is held.
+        const done = await revertLastMigrationLocked(dataSource, name, waitingSaid);
         if (!done) {
           process.stdout.write(`nothing to revert on ${target}\n`);
           break;
         }
         if (!done.reverted) {
           process.stderr.write(
-            `The last migration on ${target} is now ${done.name}, not ${last.name}: nothing reverted. Run again to see what it would revert.\n`,
+            `The last migration on ${target} is ${done.name}, not the one named: nothing reverted. ` +
+              'Run without --yes to see what it would revert.\n',
           );
           return 75;
         }
