@@ -138,11 +138,12 @@ async function main(): Promise<void> {
       join(__dirname, 'support', 'capture-queries.cjs'),
     ]);
     const base = service.base;
-    const ward = api(base, await signIn(base, 'ward.longbien', PASSWORD));
-    const supervisor = api(base, await signIn(base, 'supervisor.hanoi', PASSWORD));
+    // Sampled from before the sign-ins (their password-hashing worker lives 30 s after the last).
     const rss: number[] = [];
     const pid = service.child.pid!;
     const sampler = setInterval(() => rss.push(rssMB(pid)), 200);
+    const ward = api(base, await signIn(base, 'ward.longbien', PASSWORD));
+    const supervisor = api(base, await signIn(base, 'supervisor.hanoi', PASSWORD));
 
     const scope = await ward<{ total: number }>('GET', '/api/v1/cases?pageSize=1');
     const pages = Math.max(1, Math.ceil(scope.total / 20));
@@ -168,8 +169,8 @@ async function main(): Promise<void> {
     const logPage = () => supervisor('GET', '/api/v1/audit/events?pageSize=50');
     const logOfCase = (i: number) =>
       supervisor('GET', `/api/v1/audit/events?pageSize=50&caseId=${provinceCases[i % provinceCases.length]}`);
-    // The service's largest RSS during each measurement, and before the first (its start and sign-ins, whose
-    // password-hashing worker lives 30 s): where the run's largest comes from.
+    // The service's largest RSS during each measurement, and before the first (the sign-ins, whose
+    // password-hashing worker lives on 30 s into the first measurements): where the run's largest comes from.
     const rssByPhase: Record<string, number> = {};
     // (None before the measurements when the first began before the first sample.)
     if (rss.length > 0) rssByPhase.beforeMeasurements = Math.max(...rss);
