@@ -263,7 +263,7 @@ describe('emergency break-glass access (end to end)', () => {
       expect(row.reason).toBeNull();
     });
 
-    it('a read its organisation’s referral shows in full is the referral’s, not emergency access: not flagged', async () => {
+    it('a read (or a list) its organisation’s referral shows in full is the referral’s, not emergency access: not flagged', async () => {
       const covered = await newCase();
       const health = await organizationId(t, tok['ward.longbien'], 'Trạm y tế phường Long Biên');
       const consentId = await giveConsent(t, tok['ward.longbien'], covered, {
@@ -291,6 +291,13 @@ describe('emergency break-glass access (end to end)', () => {
       expect(reads).toEqual([
         { reason: null, fields: ['triage', 'identity', 'contact', 'incident', 'health'] },
       ]);
+      // Nor is a page of the list that shows it (the newest of the provider's cases: a page of one).
+      const page = await as('health.longbien').get('/api/v1/cases?pageSize=1').expect(200);
+      expect((page.body.items as { id: string }[]).map((i) => i.id)).toEqual([covered]);
+      const [listed] = await sql(`SELECT reason FROM audit_events WHERE request_id = $1`, [
+        page.headers['x-request-id'],
+      ]);
+      expect(listed.reason).toBeNull();
     });
 
     it('the grant ends by itself when it expires', async () => {

@@ -7,7 +7,11 @@ import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/da
 import { pageWindow } from '../database/page-limit';
 import type { GatedRead, GatedWrite } from '../database/gated-write';
 import { liveGrantSql } from '../break-glass/grant-ending';
-import { consentActiveSql, effectiveReferralStatusSql } from '../consents/consent-expiry.service';
+import {
+  consentActiveSql,
+  effectiveReferralStatusLookupSql,
+  effectiveReferralStatusSql,
+} from '../consents/consent-expiry.service';
 import { liveReferralSql, overdueSql } from '../referrals/referral-ending';
 import type { ReferralOutcome, ReferralStatus, RevokeCause } from '../referrals/referral-state';
 import type {
@@ -376,21 +380,27 @@ export class CasesRepository {
   }
 
   /**
-   * Triage rows of the caller's scope, newest first. For a police or health provider (`grantOf`: its user id),
-   * `underGrant` also says whether a case on the page may be shown by the user's running emergency grant
-   * (providerStillGroundedSql), in the same statement: such a list is flagged on the access log.
+   * Triage rows of the caller's scope, newest first. For a police or health provider (`grantOf`: its user id and
+   * organisation), `underGrant` also says whether a case on the page is shown by the user's running emergency
+   * grant alone (providerStillGroundedSql; not one its organisation's live referral shows as well), in the same
+   * statement: such a list is flagged on the access log.
    */
   async list(
     m: EntityManager,
     scope: SqlCondition,
     page: number,
     pageSize: number,
-    grantOf?: string,
+    grantOf?: { userId: string; organizationId: string },
   ): Promise<{ items: CaseTriageRow[]; total: number; underGrant: boolean }> {
     const where = positional(scope);
     const n = where.params.length;
-    const grant = grantOf ? providerStillGroundedSql({ grant: `$${n + 1}` }) : 'false';
-    const extra = grantOf ? [grantOf] : [];
+    const grant = grantOf
+      ? `(${providerStillGroundedSql({ grant: `$${n + 1}` })}
+          AND NOT EXISTS (SELECT 1 FROM referrals own
+                           WHERE own.case_id = c.id AND own.organization_id = $${n + 2}
+                             AND ${effectiveReferralStatusLookupSql('own')} IN ('pending', 'accepted')))`
+      : 'false';
+    const extra = grantOf ? [grantOf.userId, grantOf.organizationId] : [];
     // Ward officers and supervisors have conditions on the case alone: no join, no DISTINCT, so the page comes
     // from an index in created_at order (bench/results/scale-plans.md). Providers see cases through referrals.
     const direct = !conditionUses(scope, 'r', 'cs'); // the referral or consent of SCOPED_FROM

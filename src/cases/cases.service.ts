@@ -299,8 +299,11 @@ export class CasesService {
       // A provider lists the cases of its live referrals: not one whose consent has just expired.
       if (p.role === 'provider') await this.expiry.revokeExpired(m, p.request);
       const scope = accessibleWhere(ability, 'read', 'Case', CASE_COLUMNS);
-      // A police or health provider's list says whether its running emergency grant may show a case of it.
-      const grantOf = p.role === 'provider' && ability.can('create', 'BreakGlass') ? p.userId : undefined;
+      // A police or health provider's list says whether its running emergency grant alone shows a case of it.
+      const grantOf =
+        p.role === 'provider' && p.organizationId && ability.can('create', 'BreakGlass')
+          ? { userId: p.userId, organizationId: p.organizationId }
+          : undefined;
       const { items, total, underGrant } = await this.cases.list(m, scope, page, pageSize, grantOf);
       const returnedIds = items.map((c) => c.id);
       await this.audit.recordNow(m, p, {
