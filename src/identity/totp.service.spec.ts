@@ -114,6 +114,27 @@ describe('TotpService', () => {
     expect((await load(user.id)).totpFailures).toBe(MAX_TOTP_FAILURES);
   });
 
+  it('a step stored ahead of this clock (another instance running fast) refuses every code here, without counting it', async () => {
+    const user = await givenUser();
+    const { secret } = await totp.enroll(user);
+    await clearOfTotpStepEnd();
+    await activateFor(user.id, await generate({ secret, epoch: at(-30) }));
+    const right = await generate({ secret, epoch: at(0) });
+    // A fast clock accepted a code two minutes ahead: every step of this instance's window is used.
+    const ahead = Math.floor(at(120) / 30);
+    await dataSource.query(`UPDATE users SET totp_last_step = $2 WHERE id = $1`, [user.id, ahead]);
+    for (let i = 0; i < MAX_TOTP_FAILURES + 2; i++) {
+      expect(await totp.check(await load(user.id), i % 2 ? right : '000000')).toBe('wrong');
+    }
+    expect((await load(user.id)).totpFailures).toBe(0);
+    // Once this clock's window reaches past it again, codes count and are checked as before.
+    await dataSource.query(`UPDATE users SET totp_last_step = $2 WHERE id = $1`, [
+      user.id,
+      Math.floor(at(-60) / 30),
+    ]);
+    expect(await totp.check(await load(user.id), right)).toBe('right');
+  });
+
   it('two enrolments of one account at once both succeed, one data key made, one of the two secrets pending (a double click)', async () => {
     for (let i = 0; i < 5; i++) {
       const user = await givenUser(); // no data key yet: both enrolments would make one

@@ -126,6 +126,16 @@ export class TotpService {
       ),
     );
     if (counted.length === 0) return 'locked';
+    // Every step this instance would accept is used already: the step stored is ahead of its clock (another
+    // instance's runs fast). No code can be right here, so guessing brings no one nearer to a right one: refused,
+    // its count given back, so that a user retrying meanwhile is not pushed toward the lock (clocks: NTP).
+    if (user.totpLastStep !== null && Number(user.totpLastStep) >= highestStep(Date.now())) {
+      await this.dataSource.query(
+        `UPDATE users SET totp_failures = totp_failures - 1 WHERE id = $1 AND totp_failures > 0`,
+        [user.id],
+      );
+      return 'wrong';
+    }
     if (!/^\d{6}$/.test(code)) return 'wrong';
     const secret = await this.cipher.open(user.id, 'totp_secret', user.totpSecret);
     const step = await matchingStep(
@@ -152,6 +162,11 @@ export class TotpService {
  * in a row) and the code was not checked.
  */
 export type CodeCheck = 'right' | 'wrong' | 'locked';
+
+/** The latest time step a code is accepted for at `nowMs` (the window reaches EPOCH_TOLERANCE_SECONDS ahead). */
+function highestStep(nowMs: number): number {
+  return Math.floor((Math.floor(nowMs / 1000) + EPOCH_TOLERANCE_SECONDS) / 30);
+}
 
 async function matchingStep(secret: string, code: string, afterStep: number | null): Promise<number | null> {
   if (!/^\d{6}$/.test(code)) return null;
