@@ -777,6 +777,75 @@ describe('concurrent changes', () => {
     return { caseId, consentId, referral, name: (body.survivor as { fullName: string }).fullName };
   };
   const acceptedByPolice = () => acceptedBy('police.longbien', ['identity'], ['police_protection']);
+
+  it('a change that makes a child’s referrals urgent, having waited for her case, dates their deadline from when it got it', async () => {
+    // A girl of 12 at medium risk, referred routinely (five days).
+    const body = caseBody({ risk: { level: 'medium' } });
+    const caseId = (
+      await as(tok['ward.longbien'])
+        .post('/api/v1/cases', {
+          ...body,
+          survivor: { ...(body.survivor as object), dateOfBirth: '2014-02-02' },
+        })
+        .expect(201)
+    ).body as { id: string; version: number };
+    const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
+    const consentId = await giveConsent(t, tok['ward.longbien'], caseId.id, {
+      organizationId: police,
+      categories: ['identity'],
+      givenBy: 'guardian',
+    });
+    const referral = (
+      await as(tok['ward.longbien'])
+        .post(`/api/v1/cases/${caseId.id}/referrals`, {
+          organizationId: police,
+          consentId,
+          services: ['police_protection'],
+          urgency: 'routine',
+        })
+        .expect(201)
+    ).body.id as string;
+    // Her risk raised to high while another transaction holds the case: her referral becomes urgent (12 hours).
+    let released = 0;
+    const raised = await sentWhileHeld(
+      'SELECT 1 FROM cases WHERE id = $1 FOR UPDATE',
+      caseId.id,
+      () =>
+        as(tok['ward.longbien'])
+          .patch(`/api/v1/cases/${caseId.id}`, { version: caseId.version, risk: { level: 'high' } })
+          .then((r) => r),
+      async (holder) => {
+        await new Promise((r) => setTimeout(r, 300));
+        released = await clockOf(holder);
+      },
+    );
+    expect(raised.status).toBe(200);
+    const [row] = await sql<{ urgency: string; due_at: Date }>(
+      `SELECT urgency, due_at FROM referrals WHERE id = $1`,
+      [referral],
+    );
+    expect(row.urgency).toBe('urgent');
+    expect(row.due_at.getTime()).toBeGreaterThanOrEqual(released + 12 * 3_600_000);
+  });
+
+  it('a note that waited for its referral is timed when it got it, not when its transaction began', async () => {
+    const { referral } = await acceptedByPolice();
+    let released = 0;
+    const note = await sentWhileHeld(
+      'SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE',
+      referral,
+      () =>
+        as(tok['police.longbien'])
+          .post(`/api/v1/referrals/${referral}/notes`, { text: 'Ghi chú khi chờ (giả định)' })
+          .then((r) => r),
+      async (holder) => {
+        await new Promise((r) => setTimeout(r, 300));
+        released = await clockOf(holder);
+      },
+    );
+    expect(note.status).toBe(201);
+    expect(Date.parse(note.body.createdAt)).toBeGreaterThanOrEqual(released);
+  });
   /** Once a read is held at `g` (its grounds checked), the ward revokes `referral`; then the read goes on. */
   const revokedWhileHeld = async (g: { hit: Promise<void>; release: () => void }, referral: string) => {
     await g.hit;

@@ -18,13 +18,16 @@ export async function raiseToStatutoryDeadline(
   // The urgencies less urgent than the law's, which it raises.
   const below = URGENCIES.slice(0, URGENCIES.indexOf(statutory));
   await lockLiveReferrals(m, `r.case_id = $1 AND r.status = 'pending'`, [caseId]);
+  // Due from when they are locked (clock_timestamp), as one made now would be: not from the transaction's start,
+  // which may have waited for them.
   await m.query(
     `UPDATE referrals r
         SET urgency = CASE WHEN r.urgency = ANY($3::text[]) THEN $4 ELSE r.urgency END,
-            due_at = least(r.due_at, now() + make_interval(mins => $2)),
-            version = r.version + 1, updated_at = now()
+            due_at = least(r.due_at, t.at + make_interval(mins => $2)),
+            version = r.version + 1, updated_at = t.at
+       FROM (SELECT clock_timestamp() AS at) t
       WHERE r.case_id = $1 AND r.status = 'pending'
-        AND (r.urgency = ANY($3::text[]) OR r.due_at > now() + make_interval(mins => $2))`,
+        AND (r.urgency = ANY($3::text[]) OR r.due_at > t.at + make_interval(mins => $2))`,
     [caseId, dueMinutes(statutory, statutory, deadlines), below, statutory],
   );
 }

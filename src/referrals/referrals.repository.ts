@@ -341,7 +341,9 @@ export class ReferralsRepository {
 
   /**
    * The insert of a note as a write gated on another part of the caller's statement (GatedWrite; with its
-   * access-log entry, AuditService.recordWith), returning its `created_at`.
+   * access-log entry, AuditService.recordWith), returning its `created_at`: as of the insert (clock_timestamp),
+   * once the referral is locked, not the transaction's start (a note that waited for an acceptance was dated
+   * before it).
    */
   gatedInsertNote(n: {
     id: string;
@@ -352,9 +354,9 @@ export class ReferralsRepository {
     encText: Buffer;
   }): GatedWrite {
     return (gate, p) =>
-      `INSERT INTO referral_notes (id, case_id, referral_id, organization_id, author_id, enc_text)
+      `INSERT INTO referral_notes (id, case_id, referral_id, organization_id, author_id, enc_text, created_at)
        SELECT ${p(n.id, 'uuid')}, ${p(n.caseId, 'uuid')}, ${p(n.referralId, 'uuid')}, ${p(n.organizationId, 'uuid')},
-              ${p(n.authorId, 'uuid')}, ${p(n.encText, 'bytea')}
+              ${p(n.authorId, 'uuid')}, ${p(n.encText, 'bytea')}, clock_timestamp()
          FROM ${gate}
        RETURNING created_at`;
   }
