@@ -484,6 +484,13 @@ describe('cases, consent and referrals (end to end)', () => {
         `${c.version}.0`,
         '2147483648',
         '9999999999999999',
+        // Entity-tags no case has: not "no precondition" (a close or a shred must not go ahead on them).
+        '""',
+        'W/""',
+        '"*"',
+        '"',
+        `"${c.version}`,
+        `${c.version}"`,
       ]) {
         await as('ward.longbien')
           .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })

@@ -5,14 +5,17 @@ import { DomainError } from '../common/errors/domain-error';
 export const MAX_CASE_VERSION = 2_147_483_647;
 
 /**
- * The case version an If-Match header names (a number, quoted or weak or not); undefined without one, and for
- * `*` (RFC 9110: any current version, so none in particular). Anything else, a version no case can have
- * included, is a 412: it can never match.
+ * The case version an If-Match header names: `"7"` or `7` (also `W/"7"`: weak tags are taken as the version
+ * they name, a departure from RFC 9110's strong comparison that costs nothing while no ETag is issued);
+ * undefined without the header (or an empty one), and for a bare `*` (RFC 9110: any current version, so none in
+ * particular). Anything else is a 412: it can never match. That includes `""`, `W/""` and a quoted `"*"`, which
+ * are entity-tags no case has (not "no precondition": a close or a shred must not go ahead on them).
  */
 export function ifMatchVersion(ifMatch: string | undefined): number | undefined {
-  const header = ifMatch?.replace(/^W\//, '').replace(/"/g, '').trim();
+  const header = ifMatch?.trim();
   if (!header || header === '*') return undefined;
-  const version = decimalInteger(header);
+  const tag = /^(?:W\/)?"([^"]*)"$/.exec(header);
+  const version = decimalInteger(tag ? tag[1] : header);
   if (version === undefined || version < 1 || version > MAX_CASE_VERSION) {
     throw new DomainError('precondition.failed', {
       en: 'If-Match must be the case version.',
