@@ -891,6 +891,57 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(kept.body.triage).toMatchObject({ ageGroup: born.body.triage.ageGroup, childUnder18: true });
     });
 
+    it('an age no one has, or an incident before any birth the age allows, is refused (400) as ageYears over 120 is', async () => {
+      const survivor = (extra: Record<string, unknown>) => ({
+        fullName: 'Thử Nghiệm Tuổi',
+        sex: 'female',
+        ...extra,
+      });
+      // A date of birth that gives 126 at the report (2026-11-20): as ageYears 126 is.
+      const old = await as('ward.longbien')
+        .post('/api/v1/cases', caseBody({ survivor: survivor({ dateOfBirth: '1900-01-02' }) }))
+        .expect(400);
+      expect(old.body.errors[0]).toMatchObject({ field: 'survivor.dateOfBirth' });
+      await as('ward.longbien')
+        .post('/api/v1/cases', caseBody({ survivor: survivor({ dateOfBirth: '1906-11-20' }) }))
+        .expect(201); // 120 that day
+      // An age alone: 10 at the report puts her birth after 2015-11-20, so an incident on that day or before is
+      // refused, naming the age the request gave; the day after is possible.
+      const incident = (occurredAt: string) => ({
+        occurredAt,
+        forms: ['physical'],
+        gbvType: 'physical_assault',
+      });
+      const tooEarly = await as('ward.longbien')
+        .post(
+          '/api/v1/cases',
+          caseBody({ survivor: survivor({ ageYears: 10 }), incident: incident('2015-11-20') }),
+        )
+        .expect(400);
+      expect(tooEarly.body.errors[0]).toMatchObject({ field: 'survivor.ageYears' });
+      const c = (
+        await as('ward.longbien')
+          .post(
+            '/api/v1/cases',
+            caseBody({ survivor: survivor({ ageYears: 10 }), incident: incident('2015-11-21') }),
+          )
+          .expect(201)
+      ).body as { id: string; version: number };
+      // A change too: the age the change gives against the incident it keeps, and the other way round.
+      const younger = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: c.version, survivor: { ageYears: 9 } })
+        .expect(400);
+      expect(younger.body.errors[0]).toMatchObject({ field: 'survivor.ageYears' });
+      const earlier = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: c.version, incident: { occurredAt: '2015-11-20' } })
+        .expect(400);
+      expect(earlier.body.errors[0]).toMatchObject({ field: 'incident.occurredAt' });
+      const older = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: c.version, survivor: { ageYears: 11 } })
+        .expect(200);
+      expect(older.body.triage.ageGroup).toBe('6-11');
+    });
+
     it('rejects bad input with a 400 problem and writes nothing', async () => {
       const ds = t.app.get(DataSource);
       const before = (await ds.query('SELECT count(*)::int AS n FROM cases'))[0].n;

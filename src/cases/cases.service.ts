@@ -37,7 +37,14 @@ import {
   effectiveReferralStatusSql,
 } from '../consents/consent-expiry.service';
 import { CommuneProvinces } from '../directory/commune-provinces';
-import { ageOn, deriveTriage, incidentDateOf, vietnamDate, vietnamYear } from './case-classification';
+import {
+  ageOn,
+  deriveTriage,
+  incidentDateOf,
+  MAX_AGE_YEARS,
+  vietnamDate,
+  vietnamYear,
+} from './case-classification';
 import { blindIndexesOf } from './case-derivation';
 import { MIN_YEAR } from '../reports/report-period';
 import {
@@ -125,7 +132,12 @@ export class CasesService {
     }
     checkBirth(dto.survivor, reportedAt);
     checkIncident(dto.incident?.occurredAt, reportedAt);
-    checkBirthBeforeIncident(dto.survivor?.dateOfBirth, dto.incident?.occurredAt, 'survivor.dateOfBirth');
+    checkBirthBeforeIncident(
+      dto.survivor,
+      dto.incident?.occurredAt,
+      reportedAt,
+      dto.survivor?.dateOfBirth ? 'survivor.dateOfBirth' : 'survivor.ageYears',
+    );
     const provinceCode = await this.communes.provinceOf(this.dataSource.manager, dto.wardCode);
     const subject: CaseSubject = {
       kind: 'Case',
@@ -362,11 +374,20 @@ export class CasesService {
         checkIncident(dto.incident?.occurredAt, reportedAt);
         // The date the change gives against the one it keeps (a change that gives neither is not refused for
         // dates stored before the rule: a risk raised must not wait on them).
-        if (dto.survivor?.dateOfBirth || dto.incident?.occurredAt) {
+        if (
+          dto.survivor?.dateOfBirth ||
+          typeof dto.survivor?.ageYears === 'number' ||
+          dto.incident?.occurredAt
+        ) {
           checkBirthBeforeIncident(
-            next.identity?.dateOfBirth,
+            next.identity,
             next.incident?.occurredAt,
-            dto.survivor?.dateOfBirth ? 'survivor.dateOfBirth' : 'incident.occurredAt',
+            reportedAt,
+            dto.survivor?.dateOfBirth
+              ? 'survivor.dateOfBirth'
+              : typeof dto.survivor?.ageYears === 'number'
+                ? 'survivor.ageYears'
+                : 'incident.occurredAt',
           );
         }
         const factsOf = (sections: typeof current) => ({
@@ -1016,15 +1037,32 @@ function checkIncident(occurredAt: string | null | undefined, reportedAt: Date):
   }
 }
 
-/** A survivor born after the incident: one of the two dates is wrong (`field`, the one the request gave). */
+/**
+ * A survivor born after the incident: by the date of birth, or, with an age alone, by the earliest birth that age
+ * at the report allows (an incident on or before the day `ageYears + 1` years before the report came before any
+ * birth of that age). One of the two is wrong (`field`, the one the request gave).
+ */
 function checkBirthBeforeIncident(
-  dateOfBirth: string | null | undefined,
+  identity: { dateOfBirth?: string | null; ageYears?: number | null } | undefined,
   occurredAt: string | null | undefined,
-  field: 'survivor.dateOfBirth' | 'incident.occurredAt',
+  reportedAt: Date,
+  field: 'survivor.dateOfBirth' | 'survivor.ageYears' | 'incident.occurredAt',
 ): void {
-  if (dateOfBirth && occurredAt && dateOfBirth > incidentDateOf(occurredAt)) {
+  if (!occurredAt) return;
+  const incident = incidentDateOf(occurredAt);
+  const dob = identity?.dateOfBirth;
+  const age = identity?.ageYears;
+  const before = dob
+    ? dob > incident
+    : typeof age === 'number' && incident <= yearsBefore(vietnamDate(reportedAt), age + 1);
+  if (before) {
     throw fieldError(field, 'puts the birth after the incident', 'ngày sinh sau ngày xảy ra sự việc');
   }
+}
+
+/** The calendar date `years` years before `date` (YYYY-MM-DD; 29 February kept as is, compared as text). */
+function yearsBefore(date: string, years: number): string {
+  return `${String(Number(date.slice(0, 4)) - years).padStart(4, '0')}${date.slice(4)}`;
 }
 
 /**
@@ -1043,7 +1081,16 @@ function checkBirth(
       'chỉ nhập ngày sinh hoặc tuổi',
     );
   }
-  if (ageOn(survivor.dateOfBirth, reportedAt) < 0) {
+  const age = ageOn(survivor.dateOfBirth, reportedAt);
+  if (age < 0) {
     throw fieldError('survivor.dateOfBirth', 'is after the report', 'sau ngày tiếp nhận');
+  }
+  // The bound ageYears has: a date that gives an older survivor is a typing error, not a person.
+  if (age > MAX_AGE_YEARS) {
+    throw fieldError(
+      'survivor.dateOfBirth',
+      `gives an age over ${MAX_AGE_YEARS} at the report`,
+      `cho tuổi trên ${MAX_AGE_YEARS} vào ngày tiếp nhận`,
+    );
   }
 }

@@ -24,6 +24,7 @@ import {
   CaseContext,
   GBV_TYPES,
   GbvType,
+  MAX_AGE_YEARS,
   RELATIONSHIPS,
   Relationship,
   REPORT_CHANNELS,
@@ -88,11 +89,15 @@ export class SurvivorDto {
   @IsCalendarDate()
   dateOfBirth?: string;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 120, description: 'when the date of birth is unknown' })
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: MAX_AGE_YEARS,
+    description: 'when the date of birth is unknown',
+  })
   @IsOptional()
   @IsInt()
   @Min(0)
-  @Max(120)
+  @Max(MAX_AGE_YEARS)
   ageYears?: number;
 
   @ApiPropertyOptional({ maxLength: 40, description: `contact (encrypted); ${PHONE_FORMAT.en}` })
