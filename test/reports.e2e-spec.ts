@@ -411,6 +411,25 @@ describe('reports (end to end)', () => {
       expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
       await get('supervisor.hanoi', `${MARCH}&ward=10507`).expect(403);
       await get('supervisor.hanoi', `${MARCH}&province=31`).expect(403);
+      // Another province is refused (403, on record) whatever the period asked, a wrong one included: not
+      // answered with a 400 about the period and left off the record.
+      const backwards = await get(
+        'supervisor.haiphong',
+        '/api/v1/reports/summary?province=01&from=2026-03-10&to=2026-03-01',
+      ).expect(403);
+      const nextYear = await get(
+        'supervisor.haiphong',
+        '/api/v1/reports/action-month?province=01&year=2099',
+      ).expect(403);
+      for (const res of [backwards, nextYear]) {
+        const [entry] = await ds.query(
+          `SELECT action, outcome, reason FROM audit_events WHERE request_id = $1`,
+          [res.headers['x-request-id']],
+        );
+        expect(entry).toEqual({ action: 'report.read', outcome: 'denied', reason: 'auth.forbidden' });
+      }
+      // In the caller's own area, the period's rules answer as before.
+      await get('supervisor.haiphong', '/api/v1/reports/summary?from=2026-03-10&to=2026-03-01').expect(400);
 
       // Hà Nội's figures never include Hải Phòng's 4 rape cases.
       const hn = await get('supervisor.hanoi', MARCH).expect(200);

@@ -106,10 +106,12 @@ export class ReportsService {
     // differencing.
     const aggregates = aggregatesOnly(ability);
     const now = await this.databaseNow();
-    const period = summaryPeriod(q.from, q.to, now, aggregates);
     await this.revokeExpired(p);
     return this.audit.transaction(async (m, deny) => {
+      // The area first: a request for an area outside the caller's is refused (403, on record) whatever its
+      // period, not answered with a 400 about the period and left off the record.
       const area = await this.resolveArea(m, deny, p, ability, q);
+      const period = summaryPeriod(q.from, q.to, now, aggregates);
       const breakdown = await this.breakdown(m, area, aggregates);
       const [counts] = await this.reports.counts(m, [period], area, now);
       const report = buildProtectedReport(counts, breakdown);
@@ -134,14 +136,15 @@ export class ReportsService {
     const aggregates = aggregatesOnly(ability);
     const now = await this.databaseNow();
     const year = q.year ?? (aggregates ? lastEndedActionMonthYear(now) : defaultActionMonthYear(now));
-    if (year > Number(vietnamDate(now).slice(0, 4))) {
-      throw fieldError('year', 'is after the current year', 'là năm sau năm hiện tại');
-    }
-    if (aggregates) assertActionMonthOver(year, now);
-    const periods = [actionMonthPeriod(year), actionMonthPeriod(year - 1)] as const;
     await this.revokeExpired(p);
     return this.audit.transaction(async (m, deny) => {
+      // The area first (see summary), then the year's rules.
       const area = await this.resolveArea(m, deny, p, ability, q);
+      if (year > Number(vietnamDate(now).slice(0, 4))) {
+        throw fieldError('year', 'is after the current year', 'là năm sau năm hiện tại');
+      }
+      if (aggregates) assertActionMonthOver(year, now);
+      const periods = [actionMonthPeriod(year), actionMonthPeriod(year - 1)] as const;
       const breakdown = await this.breakdown(m, area, aggregates);
       const [currentCounts, previousCounts] = await this.reports.counts(m, periods, area, now);
       // Each year is protected on its own (the two periods share no case), over the same rows.
