@@ -481,7 +481,9 @@ class DirectKeyedHasher implements KeyedHasher {
   ) {
     this.area = new WasmArea(raw);
     this.keyLen = key.length;
-    this.raw.HEAPU8.set(key, this.area.reserve(4096));
+    // Reserved first, then the view read: a reservation that grows the memory detaches the view read before it.
+    const at = this.area.reserve(4096);
+    this.raw.HEAPU8.set(key, at);
   }
 
   hash(head: Uint8Array, tail: Uint8Array): Buffer {
