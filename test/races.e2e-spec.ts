@@ -828,6 +828,44 @@ describe('concurrent changes', () => {
     expect(row.due_at.getTime()).toBeGreaterThanOrEqual(released + 12 * 3_600_000);
   });
 
+  it('a consent that waited for its case is judged, and dated, when it got it: one ending meanwhile is refused', async () => {
+    const caseId = await newCase();
+    const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
+    const create = (expiresAt: string) => () =>
+      as(tok['ward.longbien'])
+        .post(`/api/v1/cases/${caseId}/consents`, {
+          organizationId: police,
+          categories: ['identity'],
+          givenBy: 'survivor',
+          expiresAt,
+        })
+        .then((r) => r);
+    const hold = (ms: number) => async (holder: Client) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return void (released = await clockOf(holder));
+    };
+    let released = 0;
+    // Ends a second from now; the case is held a second and a half.
+    const ended = await sentWhileHeld(
+      'SELECT 1 FROM cases WHERE id = $1 FOR UPDATE',
+      caseId,
+      create(new Date(Date.now() + 1_000).toISOString()),
+      hold(1_500),
+    );
+    expect(ended.status).toBe(400);
+    expect(ended.body.errors[0]).toMatchObject({ field: 'expiresAt' });
+    // One that still runs is made, dated once it got the case.
+    const made = await sentWhileHeld(
+      'SELECT 1 FROM cases WHERE id = $1 FOR UPDATE',
+      caseId,
+      create(new Date(Date.now() + 3_600_000).toISOString()),
+      hold(300),
+    );
+    expect(made.status).toBe(201);
+    expect(made.body.status).toBe('active');
+    expect(Date.parse(made.body.createdAt)).toBeGreaterThanOrEqual(released);
+  });
+
   it('a note that waited for its referral is timed when it got it, not when its transaction began', async () => {
     const { referral } = await acceptedByPolice();
     let released = 0;
