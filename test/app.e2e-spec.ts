@@ -334,7 +334,7 @@ describe('application (end to end)', () => {
     expect(requestLine('b00f000000000002')).toMatchObject({
       level: 'error',
       msg: 'request failed',
-      req: { id: 'b00f000000000002', method: 'GET', path: '/api/v1/probe/boom' },
+      req: { id: 'b00f000000000002', method: 'GET', route: '/api/v1/probe/boom' },
       res: { statusCode: 500 },
     });
     expect(t.logs.join('')).not.toContain('ZZQUERY');
@@ -373,7 +373,7 @@ describe('application (end to end)', () => {
       level: 'info',
       msg: 'request aborted',
       aborted: true,
-      req: { method: 'GET', path: '/api/v1/probe/slow' },
+      req: { method: 'GET', route: '/api/v1/probe/slow' },
     });
   });
 
@@ -389,15 +389,25 @@ describe('application (end to end)', () => {
       .post('/api/v1/probe')
       .send({ level: marker, count: 1, survivor: { fullName: marker } })
       .expect(400);
+    // A path as a client mistakenly sends it, with a name and a phone in it: to a route (as its id) and to none.
+    const inPath = encodeURIComponent(marker);
+    await http().get(`/api/v1/cases/${inPath}`).set('X-Request-Id', 'c4ec000000000043').expect(401);
+    await http().get(`/api/v1/survivors/${inPath}`).set('X-Request-Id', 'c4ec000000000044').expect(404);
     const lines = t.logs.join('');
     expect(lines).not.toContain('ZZMARKER');
+    expect(lines).not.toContain(inPath);
+    const byId = (reqId: string) =>
+      t.logs.map((l) => JSON.parse(l) as { reqId?: string; req?: unknown }).find((l) => l.reqId === reqId)
+        ?.req;
+    expect(byId('c4ec000000000043')).toMatchObject({ route: '/api/v1/cases/:id' });
+    expect(byId('c4ec000000000044')).toMatchObject({ route: null });
     const entry = t.logs
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((l) => l.reqId === 'c4ec000000000042');
     expect(entry).toMatchObject({
       level: 'info',
       msg: 'request completed',
-      req: { method: 'POST', path: '/api/v1/probe' },
+      req: { method: 'POST', route: '/api/v1/probe' },
       res: { statusCode: 201 },
     });
     expect(entry).not.toHaveProperty('aborted');

@@ -3,8 +3,10 @@ import type { Logger } from 'pino';
 import { clientAddressOf, requestIdOf } from '../http/request-context';
 
 /**
- * One line per request when it ends: its id, method, path (query string dropped), the client's address, the
- * status and the duration. Never a header or the body. A response that fails or answers 5xx is logged at
+ * One line per request when it ends: its id, method, the route it matched (its template: `/api/v1/cases/:id`,
+ * never the path as sent: a client's mistaken path may hold a name or a phone number, as a query string may; a
+ * path that matched no route is not written, `route: null`), the client's address, the status and the duration.
+ * Never a header or the body. A response that fails or answers 5xx is logged at
  * `error`; a connection closed before the response was complete says so (`aborted: true`).
  *
  * pino-http did this before, with two child loggers, three listeners and a few arrays per request: the largest
@@ -13,26 +15,24 @@ import { clientAddressOf, requestIdOf } from '../http/request-context';
 export function createHttpLogger(logger: Logger): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = Date.now();
-    const url = req.url ?? '';
-    const query = url.indexOf('?');
     const id = requestIdOf(req);
-    const line = {
-      reqId: id,
-      req: {
-        id,
-        method: req.method,
-        path: query === -1 ? url : url.slice(0, query),
-        remoteAddress: clientAddressOf(req),
-      },
-    };
     let logged = false;
     // 'close' comes once the response is sent or the connection is gone; an 'error' may come before it.
     const done = (err?: unknown): void => {
       if (logged) return;
       logged = true;
       const aborted = !res.writableFinished;
+      // Known once a route has taken the request (Express keeps it on the request).
+      const route = (req.route as { path?: unknown } | undefined)?.path;
       const entry = {
-        ...line,
+        reqId: id,
+        req: {
+          id,
+          method: req.method,
+          // (Nest's catch-all for unknown paths under the prefix, `*path`, is no route of Haven's.)
+          route: typeof route === 'string' && !route.startsWith('*') ? route : null,
+          remoteAddress: clientAddressOf(req),
+        },
         res: { statusCode: res.statusCode },
         responseTime: Date.now() - started,
         ...(aborted ? { aborted: true } : {}),
