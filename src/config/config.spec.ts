@@ -47,9 +47,22 @@ describe('loadConfig', () => {
       '10.0.0.0/8/1',
       'proxy.example',
       '10.0.0.1,',
+      // Every IPv4 client, as IPv4-mapped IPv6 addresses (as the proxy check matches them).
+      '::ffff:0.0.0.0/96',
+      '::ffff:0:0/96',
+      '::/64',
+      '::/80',
     ]) {
-      expect(() => loadConfig({ HAVEN_TRUST_PROXY: bad })).toThrow(/HAVEN_TRUST_PROXY/);
+      // Without the demo (which refuses any proxy on its own), so that the list's own rule is what refuses.
+      expect(() => loadConfig({ HAVEN_TRUST_PROXY: bad, HAVEN_DEMO: '0' })).toThrow(
+        /HAVEN_TRUST_PROXY: must list the proxies/,
+      );
     }
+    // A mapped address or a narrow mapped range names IPv4 proxies: taken.
+    expect(
+      loadConfig({ HAVEN_TRUST_PROXY: '::ffff:10.0.0.1,::ffff:10.0.0.0/120,2001:db8::/64', HAVEN_DEMO: '0' })
+        .trustProxy,
+    ).toEqual(['::ffff:10.0.0.1', '::ffff:10.0.0.0/120', '2001:db8::/64']);
   });
 
   it('names every bad variable and never echoes secret values', () => {
@@ -133,6 +146,16 @@ describe('loadConfig', () => {
     });
     expect(exposureWarnings(ranges)).toEqual([
       expect.stringMatching(/whole ranges \(10\.0\.0\.0\/8, uniquelocal\)/),
+    ]);
+    // An IPv4-mapped range is as wide as the IPv4 range it maps: ::ffff:10.0.0.0/104 is a /8.
+    const mapped = loadConfig({
+      NODE_ENV: 'production',
+      HOST: '0.0.0.0',
+      HAVEN_TRUST_PROXY: '::ffff:10.0.0.0/104,::ffff:10.1.2.0/124',
+      HAVEN_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+    });
+    expect(exposureWarnings(mapped)).toEqual([
+      expect.stringMatching(/whole ranges \(::ffff:10\.0\.0\.0\/104\)/),
     ]);
     const proxies = loadConfig({
       NODE_ENV: 'production',

@@ -35,11 +35,11 @@ export const envSchema = z.object({
           if (['loopback', 'linklocal', 'uniquelocal'].includes(item)) return true;
           const [address, bits, extra] = item.split('/');
           if (extra !== undefined || isIP(address) === 0) return false;
-          return (
-            bits === undefined ||
-            // /0 would be every address: refused, like `true`.
-            (/^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= (isIP(address) === 4 ? 32 : 128))
-          );
+          if (bits === undefined) return true;
+          if (!/^\d{1,3}$/.test(bits) || Number(bits) > (isIP(address) === 4 ? 32 : 128)) return false;
+          // /0 would be every address: refused, like `true`; so is an IPv6 range holding every IPv4-mapped
+          // address (`::ffff:0.0.0.0/96`, `::/64`), which trusts every IPv4 client.
+          return Number(bits) >= 1 && ipv4BitsOf(address, Number(bits)) !== 0;
         }),
       'must list the proxies: IP addresses or CIDR ranges, or loopback / linklocal / uniquelocal, comma-separated ' +
         '(never every address)',
@@ -194,11 +194,46 @@ export function exposureWarnings(config: AppConfig): string[] {
   return out;
 }
 
-/** Whether a HAVEN_TRUST_PROXY item names a range wider than a /24 (IPv4) or a /64 (IPv6), or a named one. */
+/**
+ * Whether a HAVEN_TRUST_PROXY item names a range wider than a /24 (IPv4, an IPv4-mapped IPv6 range included) or a
+ * /64 (IPv6), or a named one.
+ */
 function isBroadRange(item: string): boolean {
   if (item === 'linklocal' || item === 'uniquelocal') return true;
   const [address, bits] = item.split('/');
-  return bits !== undefined && Number(bits) < (isIP(address) === 4 ? 24 : 64);
+  if (bits === undefined) return false;
+  const v4 = ipv4BitsOf(address, Number(bits));
+  return v4 !== null ? v4 < 24 : Number(bits) < 64;
+}
+
+/** An IPv6 address as a 128-bit number (an IPv4 tail, `::ffff:1.2.3.4`, included); the address is valid (isIP). */
+function ipv6Value(address: string): bigint {
+  let text = address.split('%')[0].toLowerCase();
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number);
+    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return groups.reduce((v, g) => (v << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
+const MAPPED = 0xffffn << 32n; // ::ffff:0:0/96
+
+/**
+ * The IPv4 prefix length an address range stands for: `bits` of an IPv4 address; for an IPv6 range, the part of
+ * the IPv4-mapped block (`::ffff:0:0/96`) it holds: its bits past 96 when it lies in that block, 0 when it holds
+ * the whole block (every IPv4 client, as proxy-addr matches them), null when it holds none of it.
+ */
+function ipv4BitsOf(address: string, bits: number): number | null {
+  if (isIP(address) === 4) return bits;
+  const value = ipv6Value(address);
+  if (bits >= 96) return value >> 32n === MAPPED >> 32n ? bits - 96 : null;
+  const shift = BigInt(128 - bits);
+  return value >> shift === MAPPED >> shift ? 0 : null;
 }
 
 /** Whether HOST only listens on this machine (a loopback address or `localhost`). */
