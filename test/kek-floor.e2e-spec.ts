@@ -152,6 +152,29 @@ describe('the KEK floor and the KEK checks (end to end)', () => {
     await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
   });
 
+  it('a record whose data key is wrapped with a KEK version this instance lacks answers 503 (its keys are behind), not 500', async () => {
+    const made = await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
+    // As after keys:rotate re-wrapped it with a version whose keyring this instance was not given.
+    const [{ kek_version: version }] = await owner.query<{ kek_version: number }[]>(
+      `SELECT kek_version FROM data_keys WHERE owner_id = $1`,
+      [made.body.id],
+    );
+    await owner.query(`UPDATE data_keys SET kek_version = 9 WHERE owner_id = $1`, [made.body.id]);
+    try {
+      const res = await http()
+        .get(`/api/v1/cases/${made.body.id}`)
+        .set(as('ward.longbien'))
+        .set('Accept-Language', 'vi')
+        .expect(503);
+      expect(res.body).toMatchObject({ code: 'service.unavailable' });
+      expect(res.body.detail).toMatch(/khóa mã hóa chưa được cập nhật/);
+      expect(res.headers['retry-after']).toBeDefined();
+    } finally {
+      await owner.query(`UPDATE data_keys SET kek_version = $2 WHERE owner_id = $1`, [made.body.id, version]);
+    }
+    await http().get(`/api/v1/cases/${made.body.id}`).set(as('ward.longbien')).expect(200);
+  });
+
   it('refuses to start an instance holding another key under a version the database knows (exit 78)', async () => {
     // A registration, so that the active version's check is on record whichever test ran before.
     await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);

@@ -5,8 +5,13 @@
 export type CryptoErrorCode =
   /** Authentication failed: tampered bytes, or a value moved to another row, column or owner. */
   | 'crypto.integrity'
-  /** The value names a key (DEK id or KEK version) that is not available. */
+  /** The value names a data key (DEK id) that is not available, or its owner has none. */
   | 'crypto.unknown_key'
+  /**
+   * The KEK version a data key is wrapped with is not in this process's keyring (an instance whose keyring was
+   * not updated after keys:rotate re-wrapped the keys: docs/keys.md).
+   */
+  | 'crypto.unknown_kek'
   /** The owner's data key was destroyed (crypto-shredding): the value is gone for good. */
   | 'crypto.key_destroyed'
   /** Not a Haven ciphertext, or a format version this build does not know. */

@@ -164,7 +164,7 @@ describe('DataKeyService (PostgreSQL)', () => {
     expect(await cryptoErrorOf(() => dataKeys.get(victim))).toBe('crypto.integrity');
     // Point the row at a KEK version that does not exist.
     await db.dataSource.query(`UPDATE data_keys SET kek_version = 7 WHERE owner_id = $1`, [owner.ownerId]);
-    expect(await cryptoErrorOf(() => dataKeys.get(owner))).toBe('crypto.unknown_key');
+    expect(await cryptoErrorOf(() => dataKeys.get(owner))).toBe('crypto.unknown_kek');
     // An owner without any key.
     expect(await cryptoErrorOf(() => dataKeys.get(caseOwner()))).toBe('crypto.unknown_key');
   });

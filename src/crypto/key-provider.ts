@@ -166,7 +166,7 @@ export abstract class LocalKeyringProvider implements KeyProvider {
     await this.refresh();
     const found = this.find(kek);
     if (!found) {
-      throw new CryptoError('crypto.unknown_key', `KEK ${kek.kekId} v${kek.version} is not in the keyring`);
+      throw new CryptoError('crypto.unknown_kek', `KEK ${kek.kekId} v${kek.version} is not in the keyring`);
     }
     return found;
   }

@@ -150,11 +150,11 @@ describe('key providers', () => {
       const kek = await provider.activeKek();
       const wrapped = await provider.wrapDek(kek, randomBytes(32), context);
       expect(await cryptoErrorOf(() => provider.unwrapDek({ ...kek, version: 9 }, wrapped, context))).toBe(
-        'crypto.unknown_key',
+        'crypto.unknown_kek',
       );
       expect(
         await cryptoErrorOf(() => provider.unwrapDek({ ...kek, kekId: 'other' }, wrapped, context)),
-      ).toBe('crypto.unknown_key');
+      ).toBe('crypto.unknown_kek');
       expect(await cryptoErrorOf(() => provider.unwrapDek(kek, wrapped, Buffer.from('other')))).toBe(
         'crypto.integrity',
       );

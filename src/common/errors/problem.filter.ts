@@ -138,6 +138,10 @@ export class ProblemFilter implements ExceptionFilter {
     if (exception instanceof CryptoError && exception.code === 'crypto.kek_mismatch') {
       return { code: 'service.unavailable', detail: KEYS_MISMATCHED };
     }
+    // A data key wrapped with a KEK version this instance's keyring lacks: its keys are behind the others'.
+    if (exception instanceof CryptoError && exception.code === 'crypto.unknown_kek') {
+      return { code: 'service.unavailable', detail: KEYS_BEHIND };
+    }
     // Something to encrypt or read with the data key of a crypto-shredded case: its content is gone for good.
     if (exception instanceof CryptoError && exception.code === 'crypto.key_destroyed') {
       return { code: 'conflict.state', detail: CASE_SHREDDED };
@@ -171,6 +175,11 @@ const BODY_PARSER_ERRORS: Readonly<Record<string, ErrorCode>> = {
 };
 
 /** A registration refused by the KEK floor: nothing was written; the logged error names the versions. */
+const KEYS_BEHIND: LocalizedText = {
+  en: 'This record cannot be read on this server right now: its keys are out of date. Try again shortly; if it persists, tell your administrator.',
+  vi: 'Máy chủ này tạm thời không thể đọc bản ghi này vì khóa mã hóa chưa được cập nhật. Vui lòng thử lại sau; nếu vẫn lỗi, hãy báo quản trị viên.',
+};
+
 const KEYS_OUT_OF_DATE: LocalizedText = {
   en: 'New records cannot be encrypted on this server right now: its keys are out of date. Try again shortly; if it persists, tell your administrator.',
   vi: 'Máy chủ này tạm thời không thể mã hóa bản ghi mới vì khóa mã hóa chưa được cập nhật. Vui lòng thử lại sau; nếu vẫn lỗi, hãy báo quản trị viên.',
