@@ -126,10 +126,17 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    // Only the keys that could not be unwrapped are left: running again re-wraps nothing more, and adds no
+    // version while they stay off the target. Said so, rather than "run again".
+    const blocked = !result.interrupted && result.remaining > 0 && result.remaining <= result.failed.length;
     out(
-      result.remaining > 0
-        ? `${result.remaining} data keys are not on ${kek(result.target)} yet; run keys:rotate again to resume.`
-        : 'Stopped while waiting for transactions that began before the floor was raised (one may still add a ' +
+      blocked
+        ? `${result.remaining} data keys are not on ${kek(result.target)} and could not be unwrapped (listed above): ` +
+            'running again will not move them. Restore their KEK version to the keyring, or their rows from a ' +
+            'backup; a key that is damaged for good leaves its case unreadable (shred it) (docs/keys.md).'
+        : result.remaining > 0
+          ? `${result.remaining} data keys are not on ${kek(result.target)} yet; run keys:rotate again to resume.`
+          : 'Stopped while waiting for transactions that began before the floor was raised (one may still add a ' +
             'data key under an older version): run keys:rotate again to learn which versions are unused.',
     );
     return result.interrupted ? 130 : 1;
