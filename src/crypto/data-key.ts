@@ -120,11 +120,12 @@ export async function unwrapStoredDek(
     DataKeyRow,
     'ownerType' | 'ownerId' | 'dekId' | 'kekId' | 'kekVersion' | 'wrappedDek' | 'destroyedAt'
   >,
+  opts?: { readonly heldNow?: boolean },
 ): Promise<Buffer> {
   if (row.destroyedAt !== null || row.wrappedDek === null) {
     throw new CryptoError('crypto.key_destroyed', `the data key of this ${row.ownerType} was destroyed`);
   }
   const kek: KekRef = { kekId: row.kekId, version: row.kekVersion };
   const owner = { ownerType: row.ownerType, ownerId: row.ownerId };
-  return provider.unwrapDek(kek, row.wrappedDek, dekWrapContext(owner, row.dekId, kek));
+  return provider.unwrapDek(kek, row.wrappedDek, dekWrapContext(owner, row.dekId, kek), opts);
 }

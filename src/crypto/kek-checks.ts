@@ -147,13 +147,16 @@ export class KekChecks {
   private async probe(kek: KekRef, epoch: number): Promise<Probe> {
     const check = await this.repository.kekCheck(kek);
     if (check) {
-      const opens = await this.opens(epoch, () => this.provider.unwrapDek(kek, check, kekCheckContext(kek)));
+      // With the key wrapDek would use (heldNow), not one a keyring read since has replaced.
+      const opens = await this.opens(epoch, () =>
+        this.provider.unwrapDek(kek, check, kekCheckContext(kek), { heldNow: true }),
+      );
       return opens === null ? 'keys_changed' : opens ? 'check_opens' : 'does_not_open';
     }
     const keys = await this.repository.someLiveOn(kek, SAMPLED_KEYS);
     if (keys.length === 0) return 'nothing_stored';
     for (const key of keys) {
-      const opens = await this.opens(epoch, () => unwrapStoredDek(this.provider, key));
+      const opens = await this.opens(epoch, () => unwrapStoredDek(this.provider, key, { heldNow: true }));
       if (opens === null) return 'keys_changed';
       if (opens) return 'key_opens';
     }

@@ -1,4 +1,4 @@
-import { CryptoError } from './crypto.errors';
+import { CryptoError, isCryptoError } from './crypto.errors';
 import type { KekRef } from './crypto.types';
 import { activeKekOf, Keyring, rootDerivedVersions, serializeKeyring, withNewKekVersion } from './keyring';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, freshNonce, Sodium } from './sodium';
@@ -27,8 +27,17 @@ export interface KeyProvider {
    * change which key it uses): KekChecks relies on that, reading keyEpoch just before the call.
    */
   wrapDek(kek: KekRef, dek: Uint8Array, context: Uint8Array): Promise<Buffer>;
-  /** Unwraps a DEK; throws crypto.unknown_key (no such KEK version) or crypto.integrity. */
-  unwrapDek(kek: KekRef, wrapped: Uint8Array, context: Uint8Array): Promise<Buffer>;
+  /**
+   * Unwraps a DEK; throws crypto.unknown_kek (no such KEK version) or crypto.integrity. `heldNow`: with the key
+   * the keyring holds now under that version only, the one wrapDek would use (KekChecks asks whether that key
+   * is the database's), not a key a keyring read since has dropped or replaced.
+   */
+  unwrapDek(
+    kek: KekRef,
+    wrapped: Uint8Array,
+    context: Uint8Array,
+    opts?: { readonly heldNow?: boolean },
+  ): Promise<Buffer>;
   /**
    * Creates a new, independent KEK version and makes it the active one. `vet`, when given, is shown the version
    * it is about to add before anything changes; if it rejects, the key material is left as it was.
@@ -62,6 +71,11 @@ export abstract class LocalKeyringProvider implements KeyProvider {
   abstract readonly canAddKekVersion: boolean;
   private current?: Keyring;
   private replaced = 0;
+  /**
+   * Keys of versions that a keyring read again no longer holds, or holds with other bytes (see replaceKeyring):
+   * kept for unwrapping only, so that what they wrapped stays readable.
+   */
+  private readonly superseded: { version: number; key: Buffer }[] = [];
 
   protected constructor(
     protected readonly sodium: Sodium,
@@ -88,6 +102,12 @@ export abstract class LocalKeyringProvider implements KeyProvider {
    * signatures) were derived from the root at start, and another deployment's or a stale keyring's versions
    * would wrap keys the other instances cannot open. Such a keyring is not taken, and said (`source`): the
    * keys held stay in use; a deliberate change of root is a restart (docs/keys.md).
+   *
+   * A keyring taken that drops a version held, or holds another key under it (one prepared from an older
+   * keyring after the database moved on, or one rolled back), does not take away the key held: it is kept for
+   * unwrapping, so that the data keys it wrapped still open (they did not, and every read failed). New data
+   * keys are wrapped with the new keyring's active version, which the KEK checks refuse while it is another key
+   * than the database's (503). Another key under the newest version held is said (`source`).
    */
   protected replaceKeyring(keyring: Keyring, source: string): void {
     const held = this.current;
@@ -98,6 +118,24 @@ export abstract class LocalKeyringProvider implements KeyProvider {
         { source },
       );
       return;
+    }
+    if (held) {
+      const newestHeld = Math.max(0, ...held.keks.map((k) => k.version));
+      for (const h of held.keks) {
+        const now = keyring.keks.find((k) => k.version === h.version);
+        if (now?.key.equals(h.key)) continue;
+        if (!this.superseded.some((s) => s.version === h.version && s.key.equals(h.key))) {
+          this.superseded.push({ version: h.version, key: h.key });
+        }
+        if (now || h.version === newestHeld) {
+          this.warn?.(
+            `${source} now holds ${now ? 'another key under' : 'no'} ${held.kekId} v${h.version} than this ` +
+              'process held: the key held is kept for reading what it wrapped; new data keys are refused until ' +
+              'the keyring agrees with the database (was it prepared from an older keyring? docs/keys.md)',
+            { source },
+          );
+        }
+      }
     }
     this.current = keyring;
     this.replaced++;
@@ -138,21 +176,44 @@ export abstract class LocalKeyringProvider implements KeyProvider {
     return out;
   }
 
-  async unwrapDek(kek: KekRef, wrapped: Uint8Array, context: Uint8Array): Promise<Buffer> {
+  async unwrapDek(
+    kek: KekRef,
+    wrapped: Uint8Array,
+    context: Uint8Array,
+    opts?: { readonly heldNow?: boolean },
+  ): Promise<Buffer> {
     if (wrapped.length !== WRAPPED_BYTES || wrapped[0] !== WRAP_FORMAT) {
       throw new CryptoError(
         'crypto.bad_format',
         `wrapped data key is not in the ${this.kind} provider format`,
       );
     }
-    const key = this.find(kek) ?? (await this.findAfterRefresh(kek));
-    const dek = this.sodium.aeadOpenAt(wrapped, 1, 1 + AEAD_NONCE_BYTES, context, key, (plain) =>
-      Buffer.from(plain),
-    );
-    if (!dek) {
-      throw new CryptoError('crypto.integrity', `data key does not unwrap with ${kek.kekId} v${kek.version}`);
+    let current = this.find(kek);
+    if (!current) {
+      try {
+        current = await this.findAfterRefresh(kek);
+      } catch (e) {
+        if (opts?.heldNow || !isCryptoError(e, 'crypto.unknown_kek') || this.supersededOf(kek).length === 0) {
+          throw e;
+        }
+      }
     }
-    return dek;
+    // After the refresh above, which may have superseded the key.
+    const older = opts?.heldNow ? [] : this.supersededOf(kek);
+    // The key held now, then any key this process held under that version before a keyring replaced it.
+    for (const key of current ? [current, ...older] : older) {
+      const dek = this.sodium.aeadOpenAt(wrapped, 1, 1 + AEAD_NONCE_BYTES, context, key, (plain) =>
+        Buffer.from(plain),
+      );
+      if (dek) return dek;
+    }
+    throw new CryptoError('crypto.integrity', `data key does not unwrap with ${kek.kekId} v${kek.version}`);
+  }
+
+  private supersededOf(kek: KekRef): Buffer[] {
+    return kek.kekId === this.keyring.kekId
+      ? this.superseded.filter((s) => s.version === kek.version).map((s) => s.key)
+      : [];
   }
 
   /** A keyring document holding the current keys plus a new KEK version (for `keys:rotate --prepare-keyring`). */

@@ -1,6 +1,15 @@
 import { createFileExclusive } from '../common/fs/durable-file';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
@@ -229,6 +238,58 @@ describe('key providers', () => {
       writeFileSync(file, serializeKeyring(withNewKekVersion(ring).keyring));
       expect(await provider.activeKek()).toEqual({ kekId: 'haven-kek', version: 2 });
       expect(warnings).toHaveLength(1);
+    });
+
+    it('a keyring read again that drops a version held, or holds another key under it, still opens what that key wrapped', async () => {
+      const dir = dataDir();
+      const file = join(dir, 'haven-keyring.json');
+      const ring = generateKeyring();
+      const rotated = withNewKekVersion(ring).keyring;
+      writeFileSync(file, serializeKeyring(rotated), { mode: 0o600 });
+      const warnings: string[] = [];
+      const provider = await createKeyProvider({
+        dataDir: dir,
+        production: true,
+        masterKeyFile: file,
+        warn: (message) => warnings.push(message),
+      });
+      const v2 = { kekId: 'haven-kek', version: 2 };
+      const dek = randomBytes(32);
+      const wrapped = await provider.wrapDek(v2, dek, context);
+      // Each keyring installed with a later modification time (the provider re-reads a file that changed).
+      let mtime = Date.now() / 1000;
+      const install = (r: Parameters<typeof serializeKeyring>[0]) => {
+        writeFileSync(file, serializeKeyring(r));
+        mtime += 10;
+        utimesSync(file, mtime, mtime);
+      };
+      // A keyring prepared from the old one (v1 only) after the rotation: another v2. Taken (its v2 is what new
+      // keys would be wrapped with, which the KEK checks refuse), but the v2 held still opens what it wrapped.
+      const prepared = withNewKekVersion(ring).keyring;
+      install(prepared);
+      expect(await provider.activeKek()).toEqual(v2);
+      expect(await provider.unwrapDek(v2, wrapped, context)).toEqual(dek);
+      expect(warnings.at(-1)).toContain('another key under haven-kek v2');
+      // Asked of the key held now only (as the KEK checks ask before wrapping), it does not open.
+      expect(await cryptoErrorOf(() => provider.unwrapDek(v2, wrapped, context, { heldNow: true }))).toBe(
+        'crypto.integrity',
+      );
+      // What the new v2 wraps opens too.
+      const wrappedNew = await provider.wrapDek(v2, dek, context);
+      expect(await provider.unwrapDek(v2, wrappedNew, context)).toEqual(dek);
+      // The keyring from before the rotation (rolled back): no v2 at all; what it wrapped still opens.
+      install(ring);
+      expect(await provider.activeKek()).toEqual({ kekId: 'haven-kek', version: 1 });
+      expect(await provider.unwrapDek(v2, wrapped, context)).toEqual(dek);
+      expect(await provider.unwrapDek(v2, wrappedNew, context)).toEqual(dek);
+      // A wrong context is still refused, whichever key is tried.
+      expect(await cryptoErrorOf(() => provider.unwrapDek(v2, wrapped, Buffer.from('other')))).toBe(
+        'crypto.integrity',
+      );
+      // A version never held is unknown.
+      expect(await cryptoErrorOf(() => provider.unwrapDek({ ...v2, version: 7 }, wrapped, context))).toBe(
+        'crypto.unknown_kek',
+      );
     });
 
     it('says, without the key, when the key file may be read by its group or by others', async () => {
