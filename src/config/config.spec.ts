@@ -116,6 +116,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ HAVEN_TRUST_PROXY: '127.0.0.1', HAVEN_DEMO: '0' }).demo.enabled).toBe(false);
   });
 
+  /** A production configuration listening on every address, behind the proxies `trustProxy` names. */
+  const reachableBehind = (trustProxy: string) =>
+    loadConfig({
+      NODE_ENV: 'production',
+      HOST: '0.0.0.0',
+      HAVEN_TRUST_PROXY: trustProxy,
+      HAVEN_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+    });
+
   it('says what a development configuration leaves exposed once other machines can reach it', () => {
     expect(exposureWarnings(loadConfig({}))).toEqual([]);
     const open = exposureWarnings(loadConfig({ HOST: '0.0.0.0', HAVEN_DEMO: '0' }));
@@ -138,31 +147,16 @@ describe('loadConfig', () => {
     });
     expect(exposureWarnings(production)).toEqual([]);
     // Proxies trusted by whole ranges on a reachable HOST: any client there picks its recorded address.
-    const ranges = loadConfig({
-      NODE_ENV: 'production',
-      HOST: '0.0.0.0',
-      HAVEN_TRUST_PROXY: '10.0.0.0/8,uniquelocal,192.168.1.10',
-      HAVEN_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
-    });
+    const ranges = reachableBehind('10.0.0.0/8,uniquelocal,192.168.1.10');
     expect(exposureWarnings(ranges)).toEqual([
       expect.stringMatching(/whole ranges \(10\.0\.0\.0\/8, uniquelocal\)/),
     ]);
     // An IPv4-mapped range is as wide as the IPv4 range it maps: ::ffff:10.0.0.0/104 is a /8.
-    const mapped = loadConfig({
-      NODE_ENV: 'production',
-      HOST: '0.0.0.0',
-      HAVEN_TRUST_PROXY: '::ffff:10.0.0.0/104,::ffff:10.1.2.0/124',
-      HAVEN_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
-    });
+    const mapped = reachableBehind('::ffff:10.0.0.0/104,::ffff:10.1.2.0/124');
     expect(exposureWarnings(mapped)).toEqual([
       expect.stringMatching(/whole ranges \(::ffff:10\.0\.0\.0\/104\)/),
     ]);
-    const proxies = loadConfig({
-      NODE_ENV: 'production',
-      HOST: '0.0.0.0',
-      HAVEN_TRUST_PROXY: '10.1.2.3,10.1.2.0/28',
-      HAVEN_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
-    });
+    const proxies = reachableBehind('10.1.2.3,10.1.2.0/28');
     expect(exposureWarnings(proxies)).toEqual([]);
   });
 

@@ -11,7 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Test } from '@nestjs/testing';
 import { BlindIndexService } from './blind-index.service';
 import { CryptoError } from './crypto.errors';
@@ -216,18 +216,23 @@ describe('key providers', () => {
       expect(await provider.activeKek()).toEqual({ kekId: 'haven-kek', version: 2 });
     });
 
-    it('does not take a keyring read again that has another root: the keys held stay, and it says so', async () => {
-      const dir = dataDir();
-      const file = join(dir, 'haven-keyring.json');
-      const ring = generateKeyring();
-      writeFileSync(file, serializeKeyring(ring), { mode: 0o600 });
+    /** A production provider reading `keyring` from HAVEN_MASTER_KEY_FILE, with the warnings it gives. */
+    const watchingKeyFile = async (keyring: Parameters<typeof serializeKeyring>[0]) => {
+      const file = join(dataDir(), 'haven-keyring.json');
+      writeFileSync(file, serializeKeyring(keyring), { mode: 0o600 });
       const warnings: string[] = [];
       const provider = await createKeyProvider({
-        dataDir: dir,
+        dataDir: dirname(file),
         production: true,
         masterKeyFile: file,
         warn: (message) => warnings.push(message),
       });
+      return { file, provider, warnings };
+    };
+
+    it('does not take a keyring read again that has another root: the keys held stay, and it says so', async () => {
+      const ring = generateKeyring();
+      const { file, provider, warnings } = await watchingKeyFile(ring);
       const root = Buffer.from(provider.rootSecret());
       // Another deployment's keyring (or a stale one) is mounted: v2 of another root.
       writeFileSync(file, serializeKeyring(withNewKekVersion(generateKeyring()).keyring));
@@ -241,18 +246,9 @@ describe('key providers', () => {
     });
 
     it('a keyring read again that drops a version held, or holds another key under it, still opens what that key wrapped', async () => {
-      const dir = dataDir();
-      const file = join(dir, 'haven-keyring.json');
       const ring = generateKeyring();
       const rotated = withNewKekVersion(ring).keyring;
-      writeFileSync(file, serializeKeyring(rotated), { mode: 0o600 });
-      const warnings: string[] = [];
-      const provider = await createKeyProvider({
-        dataDir: dir,
-        production: true,
-        masterKeyFile: file,
-        warn: (message) => warnings.push(message),
-      });
+      const { file, provider, warnings } = await watchingKeyFile(rotated);
       const v2 = { kekId: 'haven-kek', version: 2 };
       const dek = randomBytes(32);
       const wrapped = await provider.wrapDek(v2, dek, context);
