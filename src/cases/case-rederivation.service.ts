@@ -4,8 +4,7 @@ import type { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { consentFitsAgeSql } from '../consents/consent-age';
-import { consentActiveSql } from '../consents/consent-expiry.service';
+import { consentsNotFittingAge } from '../consents/consent-age';
 import { BlindIndexService } from '../crypto/blind-index.service';
 import { CryptoError } from '../crypto/crypto.errors';
 import { joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
@@ -22,7 +21,7 @@ import {
 import { blindIndexesOf, CASE_DERIVATIONS } from './case-derivation';
 import { raiseToStatutoryDeadline } from '../referrals/referral-deadline';
 import { lockLiveReferrals } from '../referrals/referral-ending';
-import { statutoryUrgency, Urgency } from '../referrals/referral-state';
+import { newlyStatutory, Urgency } from '../referrals/referral-state';
 import { openSections } from './case-sections';
 import type { CaseBlindIndexes } from './cases.repository';
 import { CASE_OWNER } from './cases.service';
@@ -198,7 +197,7 @@ export class CaseRederivation implements BeforeApplicationShutdown {
         continue;
       }
       const flagsChange = next.childVn !== row.child_vn || next.childGbvims !== row.child_gbvims;
-      if (flagsChange && !(await this.consentsFit(m, next))) {
+      if (flagsChange && (await consentsNotFittingAge(m, next.id, next)).length > 0) {
         heldCases.push(next.id);
         done.push({
           ...next,
@@ -209,17 +208,12 @@ export class CaseRederivation implements BeforeApplicationShutdown {
         });
         continue;
       }
-      if (flagsChange) {
-        const statutory = statutoryUrgency(
-          { childVn: next.childVn, riskLevel: row.risk_level as string },
-          [],
-        );
-        const before = statutoryUrgency(
-          { childVn: row.child_vn as boolean | null, riskLevel: row.risk_level as string },
-          [],
-        );
-        if (statutory && before === null) raised.push({ id: next.id, statutory });
-      }
+      const riskLevel = row.risk_level as string;
+      const statutory = newlyStatutory(
+        { childVn: row.child_vn as boolean | null, riskLevel },
+        { childVn: next.childVn, riskLevel },
+      );
+      if (statutory) raised.push({ id: next.id, statutory });
       done.push(next);
     }
     if (raised.length > 0) {
@@ -270,17 +264,6 @@ export class CaseRederivation implements BeforeApplicationShutdown {
       heldCases,
       last: rows.length > 0 ? (rows.at(-1)!.id as string) : null,
     };
-  }
-
-  /** Whether every active consent of the case fits the child flags `next` gives it (consentFitsAgeSql). */
-  private async consentsFit(m: EntityManager, next: Rederived): Promise<boolean> {
-    const misfits = await m.query<unknown[]>(
-      `SELECT 1 FROM consents cs, (SELECT $2::boolean AS child_vn, $3::boolean AS child_gbvims) c
-        WHERE cs.case_id = $1 AND ${consentActiveSql('cs')} AND NOT ${consentFitsAgeSql('cs', 'c')}
-        LIMIT 1`,
-      [next.id, next.childVn, next.childGbvims],
-    );
-    return misfits.length === 0;
   }
 
   /** The case's facts under the current rules; a CryptoError (or a rule's refusal) when it cannot be opened. */

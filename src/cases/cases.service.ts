@@ -26,16 +26,12 @@ import { provincesOf } from '../audit/audit-jurisdiction';
 import { AuditService, type Deny } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
-import { consentFitsAgeSql } from '../consents/consent-age';
+import { consentsNotFittingAge, type SurvivorAge } from '../consents/consent-age';
 import { raiseToStatutoryDeadline } from '../referrals/referral-deadline';
 import { lockLiveReferrals } from '../referrals/referral-ending';
 import { endGrants, lockLiveGrants } from '../break-glass/grant-ending';
-import { statutoryUrgency } from '../referrals/referral-state';
-import {
-  ConsentExpiryService,
-  consentActiveSql,
-  effectiveReferralStatusSql,
-} from '../consents/consent-expiry.service';
+import { newlyStatutory } from '../referrals/referral-state';
+import { ConsentExpiryService, effectiveReferralStatusSql } from '../consents/consent-expiry.service';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import {
   ageOn,
@@ -463,15 +459,15 @@ export class CasesService {
         // A correction of the survivor's age must not leave a consent standing that the new age would refuse:
         // its referrals would go on disclosing on a ground that does not hold. The ward withdraws it first.
         if (derived.childVn !== row.childVn || derived.childGbvims !== row.childGbvims) {
-          await this.assertConsentsFitAge(m, id);
+          await this.assertConsentsFitAge(m, id, derived);
         }
         // A child under 16 now known to be at high or critical risk: the referrals still waiting for an answer
         // become urgent and due as one made now would be (the law's 12 hours at most).
-        const statutory = statutoryUrgency(
-          { childVn: derived.childVn, riskLevel: dto.risk?.level ?? row.riskLevel },
-          [],
-        );
-        if (statutory && statutoryUrgency(row, []) === null) {
+        const statutory = newlyStatutory(row, {
+          childVn: derived.childVn,
+          riskLevel: dto.risk?.level ?? row.riskLevel,
+        });
+        if (statutory) {
           await raiseToStatutoryDeadline(m, id, statutory, this.config.referrals.deadlinesMinutes);
         }
         // The answer is the case as it now stands, every section the caller may read: the entry names those as
@@ -495,16 +491,11 @@ export class CasesService {
     });
   }
 
-  /** Refuses (409) a change of case `id` (its row already written) under which an active consent no longer fits. */
-  private async assertConsentsFitAge(m: EntityManager, id: string): Promise<void> {
-    const misfits = await m.query<{ id: string }[]>(
-      `SELECT cs.id FROM consents cs JOIN cases c ON c.id = cs.case_id
-        WHERE cs.case_id = $1 AND ${consentActiveSql('cs')} AND NOT ${consentFitsAgeSql('cs', 'c')}
-        ORDER BY cs.id`,
-      [id],
-    );
+  /** Refuses (409) a change of case `id` under whose new child flags (`age`) an active consent no longer fits. */
+  private async assertConsentsFitAge(m: EntityManager, id: string, age: SurvivorAge): Promise<void> {
+    const misfits = await consentsNotFittingAge(m, id, age);
     if (misfits.length === 0) return;
-    const ids = misfits.map((r) => r.id).join(', ');
+    const ids = misfits.join(', ');
     throw new DomainError('conflict.state', {
       en: `With this age, a consent of the case no longer holds (a child-protection duty for an adult, or a child under 16 consenting alone): withdraw it first, then record one that fits. Consent: ${ids}.`,
       vi: `Với độ tuổi này, một sự đồng ý của vụ việc không còn hiệu lực (nghĩa vụ bảo vệ trẻ em cho người đã thành niên, hoặc trẻ em dưới 16 tuổi tự đồng ý): hãy rút sự đồng ý đó trước, rồi ghi nhận sự đồng ý phù hợp. Sự đồng ý: ${ids}.`,

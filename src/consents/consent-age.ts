@@ -1,4 +1,6 @@
+import type { EntityManager } from 'typeorm';
 import type { LocalizedText } from '../common/errors/error-catalog';
+import { consentActiveSql } from './consent-expiry.service';
 
 /** What a case records of the survivor's age at the report (null where it is not known). */
 export interface SurvivorAge {
@@ -45,4 +47,23 @@ export function ageMisfit(ground: ConsentGround, age: SurvivorAge): LocalizedTex
 export function consentFitsAgeSql(cs: string, c: string): string {
   return `NOT ((${cs}.legal_basis IS NOT DISTINCT FROM 'child_protection_duty' AND ${c}.child_gbvims IS FALSE)
     OR (${cs}.given_by IS NOT DISTINCT FROM 'survivor' AND ${c}.child_vn IS TRUE))`;
+}
+
+/**
+ * The active consents of case `caseId` that the child flags `age` would not fit (consentFitsAgeSql), in id
+ * order: what a correction of the age (a change of the case, or its re-derivation under new rules) must not leave
+ * standing.
+ */
+export async function consentsNotFittingAge(
+  m: EntityManager,
+  caseId: string,
+  age: SurvivorAge,
+): Promise<string[]> {
+  const rows = await m.query<{ id: string }[]>(
+    `SELECT cs.id FROM consents cs, (SELECT $2::boolean AS child_vn, $3::boolean AS child_gbvims) c
+      WHERE cs.case_id = $1 AND ${consentActiveSql('cs')} AND NOT ${consentFitsAgeSql('cs', 'c')}
+      ORDER BY cs.id`,
+    [caseId, age.childVn, age.childGbvims],
+  );
+  return rows.map((r) => r.id);
 }

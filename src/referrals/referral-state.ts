@@ -115,6 +115,19 @@ export function statutoryUrgency(
   return urgentChild || services.includes('no_contact_order') ? 'urgent' : null;
 }
 
+/**
+ * The urgency the law asks of a case's referrals after a change of its facts (`after`) that it did not ask before
+ * (`before`): a child under 16 now known to be at high or critical risk; null otherwise. What raiseToStatutoryDeadline
+ * then applies to its pending referrals.
+ */
+export function newlyStatutory(
+  before: { childVn: boolean | null; riskLevel: string },
+  after: { childVn: boolean | null; riskLevel: string },
+): Urgency | null {
+  const now = statutoryUrgency(after, []);
+  return now && statutoryUrgency(before, []) === null ? now : null;
+}
+
 /** The more urgent of `asked` and `floor` (URGENCIES runs from the least urgent). */
 export function atLeast(asked: Urgency, floor: Urgency | null): Urgency {
   return floor && URGENCIES.indexOf(floor) > URGENCIES.indexOf(asked) ? floor : asked;
