@@ -128,12 +128,7 @@ export class CasesService {
     }
     checkBirth(dto.survivor, reportedAt);
     checkIncident(dto.incident?.occurredAt, reportedAt);
-    checkBirthBeforeIncident(
-      dto.survivor,
-      dto.incident?.occurredAt,
-      reportedAt,
-      dto.survivor?.dateOfBirth ? 'survivor.dateOfBirth' : 'survivor.ageYears',
-    );
+    checkBirthBeforeIncident(dto.survivor, dto.incident?.occurredAt, reportedAt, dto.survivor);
     const provinceCode = await this.communes.provinceOf(this.dataSource.manager, dto.wardCode);
     const subject: CaseSubject = {
       kind: 'Case',
@@ -375,16 +370,7 @@ export class CasesService {
           typeof dto.survivor?.ageYears === 'number' ||
           dto.incident?.occurredAt
         ) {
-          checkBirthBeforeIncident(
-            next.identity,
-            next.incident?.occurredAt,
-            reportedAt,
-            dto.survivor?.dateOfBirth
-              ? 'survivor.dateOfBirth'
-              : typeof dto.survivor?.ageYears === 'number'
-                ? 'survivor.ageYears'
-                : 'incident.occurredAt',
-          );
+          checkBirthBeforeIncident(next.identity, next.incident?.occurredAt, reportedAt, dto.survivor);
         }
         const factsOf = (sections: typeof current) => ({
           dateOfBirth: sections.identity?.dateOfBirth ?? undefined,
@@ -1031,13 +1017,14 @@ function checkIncident(occurredAt: string | null | undefined, reportedAt: Date):
 /**
  * A survivor born after the incident: by the date of birth, or, with an age alone, by the earliest birth that age
  * at the report allows (an incident on or before the day `ageYears + 1` years before the report came before any
- * birth of that age). One of the two is wrong (`field`, the one the request gave).
+ * birth of that age). One of the two is wrong: named as the one the request gave (`given`, its survivor: a date of
+ * birth, else an age, else the incident's date).
  */
 function checkBirthBeforeIncident(
   identity: { dateOfBirth?: string | null; ageYears?: number | null } | undefined,
   occurredAt: string | null | undefined,
   reportedAt: Date,
-  field: 'survivor.dateOfBirth' | 'survivor.ageYears' | 'incident.occurredAt',
+  given: { dateOfBirth?: string | null; ageYears?: number | null } | undefined,
 ): void {
   if (!occurredAt) return;
   const incident = incidentDateOf(occurredAt);
@@ -1046,9 +1033,13 @@ function checkBirthBeforeIncident(
   const before = dob
     ? dob > incident
     : typeof age === 'number' && incident <= yearsBefore(vietnamDate(reportedAt), age + 1);
-  if (before) {
-    throw fieldError(field, 'puts the birth after the incident', 'ngày sinh sau ngày xảy ra sự việc');
-  }
+  if (!before) return;
+  const field = given?.dateOfBirth
+    ? 'survivor.dateOfBirth'
+    : typeof given?.ageYears === 'number'
+      ? 'survivor.ageYears'
+      : 'incident.occurredAt';
+  throw fieldError(field, 'puts the birth after the incident', 'ngày sinh sau ngày xảy ra sự việc');
 }
 
 /** The calendar date `years` years before `date` (YYYY-MM-DD; 29 February kept as is, compared as text). */
