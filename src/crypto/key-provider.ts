@@ -120,21 +120,24 @@ export abstract class LocalKeyringProvider implements KeyProvider {
       return;
     }
     if (held) {
-      const newestHeld = Math.max(0, ...held.keks.map((k) => k.version));
+      const newest = Math.max(0, ...keyring.keks.map((k) => k.version));
       for (const h of held.keks) {
         const now = keyring.keks.find((k) => k.version === h.version);
-        if (now?.key.equals(h.key)) continue;
+        // Kept: a version held under other bytes now, or one above the new keyring's newest (rolled back). Not
+        // an older version the keyring dropped: that is a rotation's last step, whose point is that the version
+        // opens nothing any more.
+        const replaced = now ? !now.key.equals(h.key) : h.version > newest;
+        if (!replaced) continue;
         if (!this.superseded.some((s) => s.version === h.version && s.key.equals(h.key))) {
           this.superseded.push({ version: h.version, key: h.key });
         }
-        if (now || h.version === newestHeld) {
-          this.warn?.(
-            `${source} now holds ${now ? 'another key under' : 'no'} ${held.kekId} v${h.version} than this ` +
-              'process held: the key held is kept for reading what it wrapped; new data keys are refused until ' +
-              'the keyring agrees with the database (was it prepared from an older keyring? docs/keys.md)',
-            { source },
-          );
-        }
+        this.warn?.(
+          `${source} now holds ${now ? 'another key under' : 'no'} ${held.kekId} v${h.version} than this ` +
+            'process held: the key held is kept for reading what it wrapped until a restart; a new data key is ' +
+            "wrapped only with a key the database's check agrees with (was the keyring prepared from an older " +
+            'one? docs/keys.md)',
+          { source },
+        );
       }
     }
     this.current = keyring;

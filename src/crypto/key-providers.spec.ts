@@ -286,6 +286,15 @@ describe('key providers', () => {
       expect(await cryptoErrorOf(() => provider.unwrapDek({ ...v2, version: 7 }, wrapped, context))).toBe(
         'crypto.unknown_kek',
       );
+      // A rotation's last step is not a rollback: an older version the keyring drops opens nothing any more.
+      const wrappedV1 = await provider.wrapDek({ ...v2, version: 1 }, dek, context);
+      install(rotated);
+      expect(await provider.activeKek()).toEqual(v2);
+      install({ ...rotated, keks: rotated.keks.filter((k) => k.version === 2) });
+      expect(await provider.activeKek()).toEqual(v2);
+      expect(await cryptoErrorOf(() => provider.unwrapDek({ ...v2, version: 1 }, wrappedV1, context))).toBe(
+        'crypto.unknown_kek',
+      );
     });
 
     it('says, without the key, when the key file may be read by its group or by others', async () => {
