@@ -119,23 +119,21 @@ export class TotpService {
    */
   async check(user: User, code: string): Promise<CodeCheck> {
     if (!user.totpSecret) return 'wrong';
-    const counted = returnedRows(
+    // Counted in the same statement that finds whether every step this instance would accept is used already
+    // (the step stored, as it is now, ahead of its clock: another instance's runs fast). Then no code can be
+    // right here, so guessing brings no one nearer to a right one: refused without counting, so that a user
+    // retrying meanwhile is not pushed toward the lock (clocks: NTP).
+    const counted = returnedRows<{ ahead: boolean }>(
       await this.dataSource.query(
-        `UPDATE users SET totp_failures = totp_failures + 1 WHERE id = $1 AND totp_failures < $2 RETURNING id`,
-        [user.id, MAX_TOTP_FAILURES],
+        `UPDATE users
+            SET totp_failures = CASE WHEN totp_last_step >= $3 THEN totp_failures ELSE totp_failures + 1 END
+          WHERE id = $1 AND totp_failures < $2
+          RETURNING coalesce(totp_last_step >= $3, false) AS ahead`,
+        [user.id, MAX_TOTP_FAILURES, highestStep(Date.now())],
       ),
     );
     if (counted.length === 0) return 'locked';
-    // Every step this instance would accept is used already: the step stored is ahead of its clock (another
-    // instance's runs fast). No code can be right here, so guessing brings no one nearer to a right one: refused,
-    // its count given back, so that a user retrying meanwhile is not pushed toward the lock (clocks: NTP).
-    if (user.totpLastStep !== null && Number(user.totpLastStep) >= highestStep(Date.now())) {
-      await this.dataSource.query(
-        `UPDATE users SET totp_failures = totp_failures - 1 WHERE id = $1 AND totp_failures > 0`,
-        [user.id],
-      );
-      return 'wrong';
-    }
+    if (counted[0].ahead) return 'wrong';
     if (!/^\d{6}$/.test(code)) return 'wrong';
     const secret = await this.cipher.open(user.id, 'totp_secret', user.totpSecret);
     const step = await matchingStep(
