@@ -31,10 +31,10 @@ export interface Principal {
    */
   readonly passwordChangeRequired: boolean;
   /**
-   * One of the demo's own accounts (api-contract "Demo data set"). A live session of one exists only while the
-   * demo runs (outside it they are shut): asked for no step-up (step-up.ts), as it is asked for no two-factor.
+   * One of the demo's own accounts while the demo runs (demoRelaxed, identity/demo-accounts.ts): asked for no
+   * step-up (step-up.ts), as it is asked for no two-factor. False everywhere else.
    */
-  readonly demoAccount: boolean;
+  readonly demoRelaxed: boolean;
   /** The access token's id (jti) and expiry, for sign-out. */
   readonly tokenId: string;
   readonly tokenExpiresAt: Date;

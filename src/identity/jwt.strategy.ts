@@ -12,7 +12,7 @@ import { LoggedMarks } from '../common/logged-marks';
 import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { PurposeKeys } from '../crypto';
-import { demoAccountShut } from './demo-accounts';
+import { demoAccountShut, demoRelaxed } from './demo-accounts';
 import { AccessTokenClaims, TOKEN_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER } from './token.service';
 import { UsersRepository } from './users.repository';
 import { UUID_PATTERN } from '../common/http/uuid-param';
@@ -92,7 +92,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       sector: row.role === 'provider' ? row.sector : null,
       enrollmentOnly: claims.enr === true,
       passwordChangeRequired: row.passwordChangeRequired,
-      demoAccount: row.demoAccount,
+      demoRelaxed: demoRelaxed(row, this.config),
       tokenId: jti,
       tokenExpiresAt: new Date(exp * 1000),
       tokenVersion: ver,

@@ -5,6 +5,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../common/errors/domain-error';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { returnedRows } from '../database/pg-errors';
+import { demoRelaxed } from './demo-accounts';
 import { TotpSecretCipher } from './totp-secret.cipher';
 import { User } from './user.entity';
 
@@ -42,7 +43,7 @@ export class TotpService {
    * accounts while the demo runs (whoever tries the demo has no authenticator set up for them).
    */
   enforcedFor(user: User): boolean {
-    return !(this.config.demo.enabled && user.demoAccount);
+    return !demoRelaxed(user, this.config);
   }
 
   /** A new pending secret, sealed; `alongside` runs in the same transaction (the access-log entry). */

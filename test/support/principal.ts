@@ -14,7 +14,7 @@ export function givenPrincipal(over: Partial<Principal> & Pick<Principal, 'role'
     provinceCode: null,
     enrollmentOnly: false,
     passwordChangeRequired: false,
-    demoAccount: false,
+    demoRelaxed: false,
     tokenId: '20000000-0000-4000-8000-000000000000',
     tokenExpiresAt: new Date(0),
     tokenVersion: 1,
