@@ -287,7 +287,11 @@ describe('cases stored under older derivation rules brought to the current ones 
     // Said in the log without anything of the case.
     const warned = t.logs.filter((l) => l.includes('case re-derivation'));
     expect(warned.at(-1)).toMatch(/"rederived":0,"failed":1,"held":0/);
-    expect(warned.join('\n')).not.toMatch(new RegExp(`${broken}|1969`));
+    // Named by id with the error's code, so that someone can put its key right.
+    expect(JSON.parse(warned.at(-1)!)).toMatchObject({
+      failedCases: [{ id: broken, code: 'crypto.unknown_key' }],
+    });
+    expect(warned.join('\n')).not.toMatch(/1969/);
     // Put right (here: its own ciphertext back is not possible; the case is shredded), nothing is left.
     await owner.query(`UPDATE cases SET shredded_at = now() WHERE id = $1`, [broken]);
     await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0, held: 0 });

@@ -97,10 +97,10 @@ export function vietnamYear(at: Date): number {
   return inVietnam(at).getUTCFullYear();
 }
 
-/** Whole years between a date of birth (YYYY-MM-DD) and a moment, by the calendar in Vietnam. */
 /** The oldest age a survivor is recorded with (`ageYears`, or what a date of birth gives at the report). */
 export const MAX_AGE_YEARS = 120;
 
+/** Whole years between a date of birth (YYYY-MM-DD) and a moment, by the calendar in Vietnam. */
 export function ageOn(dateOfBirth: string, moment: Date): number {
   const [y, m, d] = dateOfBirth.split('-').map(Number) as [number, number, number];
   const at = inVietnam(moment);

@@ -1,4 +1,5 @@
 import type { BlindIndex, BlindIndexService } from '../crypto';
+import { incidentDateOf, type Relationship } from './case-classification';
 import type { CaseSections } from './case-sections';
 import type { CaseBlindIndexes } from './cases.repository';
 
@@ -15,8 +16,22 @@ import type { CaseBlindIndexes } from './cases.repository';
  */
 export const CASE_DERIVATIONS = 2;
 
+/**
+ * The facts of a case's sections that its triage is derived from (deriveTriage's inputs but the triage's own:
+ * forms, type, contexts): by a registration's change and by a re-derivation alike.
+ */
+export function triageFactsOf(s: CaseSections, reportedAt: Date) {
+  return {
+    dateOfBirth: s.identity?.dateOfBirth ?? undefined,
+    ageYears: s.identity?.ageYears ?? undefined,
+    reportedAt,
+    incidentDate: s.incident?.occurredAt ? incidentDateOf(s.incident.occurredAt) : undefined,
+    relationship: (s.perpetrator?.relationship ?? undefined) as Relationship | undefined,
+  };
+}
+
 /** Computes one blind index; the service's refuses a value that has nothing to index with a 400 naming `field`. */
-export type IndexGuard = (compute: () => BlindIndex, field: string, phone: boolean) => BlindIndex;
+export type IndexGuard = (compute: () => BlindIndex, field: string) => BlindIndex;
 
 /**
  * The blind indexes of a case's sections: its name, its name with the date of birth, its phone, its date of
@@ -31,9 +46,9 @@ export function blindIndexesOf(
   const dob = s.identity?.dateOfBirth;
   const phone = s.contact?.phone;
   return {
-    name: name ? guard(() => blind.fullName(name), 'survivor.fullName', false) : null,
-    nameDob: name && dob ? guard(() => blind.fullNameDob(name, dob), 'survivor.fullName', false) : null,
-    phone: phone ? guard(() => blind.phone(phone), 'survivor.phone', true) : null,
-    dob: dob ? guard(() => blind.dateOfBirth(dob), 'survivor.dateOfBirth', false) : null,
+    name: name ? guard(() => blind.fullName(name), 'survivor.fullName') : null,
+    nameDob: name && dob ? guard(() => blind.fullNameDob(name, dob), 'survivor.fullName') : null,
+    phone: phone ? guard(() => blind.phone(phone), 'survivor.phone') : null,
+    dob: dob ? guard(() => blind.dateOfBirth(dob), 'survivor.dateOfBirth') : null,
   };
 }

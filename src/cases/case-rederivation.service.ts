@@ -6,28 +6,20 @@ import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { consentsNotFittingAge } from '../consents/consent-age';
 import { BlindIndexService } from '../crypto/blind-index.service';
-import { CryptoError } from '../crypto/crypto.errors';
+import { CryptoError, isCryptoError } from '../crypto/crypto.errors';
 import { joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import { DataKeyService } from '../crypto/data-key.service';
 import { FieldEncryptionService } from '../crypto/field-encryption.service';
-import {
-  CaseContext,
-  deriveTriage,
-  GbvType,
-  incidentDateOf,
-  Relationship,
-  ViolenceForm,
-} from './case-classification';
-import { blindIndexesOf, CASE_DERIVATIONS } from './case-derivation';
+import { CaseContext, deriveTriage, GbvType, ViolenceForm } from './case-classification';
+import { blindIndexesOf, CASE_DERIVATIONS, triageFactsOf } from './case-derivation';
 import { raiseToStatutoryDeadline } from '../referrals/referral-deadline';
-import { lockLiveReferrals } from '../referrals/referral-ending';
 import { newlyStatutory, Urgency } from '../referrals/referral-state';
 import { openSections } from './case-sections';
 import type { CaseBlindIndexes } from './cases.repository';
 import { CASE_OWNER } from './cases.service';
 
 const BATCH = 200;
-/** How many held cases a run's log line names at most (the count says how many there are). */
+/** How many held (and how many failed) cases a run's log line names at most (the counts say how many). */
 const MAX_HELD_NAMED = 50;
 /** How often a running service looks for cases left under older rules (see the class comment). */
 const AGAIN_EVERY_MS = 10 * 60 * 1000;
@@ -129,25 +121,29 @@ export class CaseRederivation implements BeforeApplicationShutdown {
   async run(batchSize = BATCH): Promise<RederivationResult> {
     const total: RederivationResult = { rederived: 0, failed: 0, held: 0 };
     const heldCases: string[] = [];
+    const failedCases: { id: string; code: string }[] = [];
     let after: string | null = null;
     while (!this.stopping) {
       const batch = await this.dataSource.transaction((m) => this.batch(m, after, batchSize));
       total.rederived += batch.rederived;
-      total.failed += batch.failed;
+      total.failed += batch.failedCases.length;
       total.held += batch.heldCases.length;
       heldCases.push(...batch.heldCases.slice(0, MAX_HELD_NAMED - heldCases.length));
+      failedCases.push(...batch.failedCases.slice(0, MAX_HELD_NAMED - failedCases.length));
       if (batch.last === null) break;
       after = batch.last;
     }
     if (total.rederived > 0 || total.failed > 0 || total.held > 0) {
       // Ids only (a case's id says nothing of the survivor): the ward opens a held case by it and withdraws the
-      // consent that no longer fits, as a correction of the age through the API would have told it to.
+      // consent that no longer fits, as a correction of the age through the API would have told it to; a case
+      // that did not open comes with the error's code (never a value), for whoever puts its key right.
       this.logger[total.failed > 0 || total.held > 0 ? 'warn' : 'info'](
         {
           rederived: total.rederived,
           failed: total.failed,
           held: total.held,
           ...(heldCases.length > 0 ? { heldCases } : {}),
+          ...(failedCases.length > 0 ? { failedCases } : {}),
           rules: CASE_DERIVATIONS,
         },
         total.failed > 0 || total.held > 0
@@ -162,7 +158,12 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     m: EntityManager,
     after: string | null,
     batchSize: number,
-  ): Promise<Omit<RederivationResult, 'held'> & { heldCases: string[]; last: string | null }> {
+  ): Promise<{
+    rederived: number;
+    heldCases: string[];
+    failedCases: { id: string; code: string }[];
+    last: string | null;
+  }> {
     const rows = await m.query<Record<string, unknown>[]>(
       `SELECT c.id, c.shredded_at, c.reported_at, c.gbv_type, c.forms, c.contexts, c.age_group, c.child_vn, c.child_gbvims,
               c.risk_level, c.derived_with, c.enc_identity, c.enc_contact, c.enc_incident, c.enc_perpetrator,
@@ -178,10 +179,10 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     const shredded: string[] = [];
     const done: Rederived[] = [];
     const heldCases: string[] = [];
-    // Cases whose waiting referrals the law now makes urgent: raised once the batch is read, their referrals
-    // locked together in id order first (as every change of several referrals takes them).
+    // Cases whose waiting referrals the law now makes urgent: raised together once the batch is read, their
+    // referrals locked in id order (raiseToStatutoryDeadline), as every change of several referrals takes them.
     const raised: { id: string; statutory: Urgency }[] = [];
-    let failed = 0;
+    const failedCases: { id: string; code: string }[] = [];
     for (const row of rows) {
       if (row.shredded_at !== null) {
         shredded.push(row.id as string);
@@ -190,10 +191,10 @@ export class CaseRederivation implements BeforeApplicationShutdown {
       let next: Rederived;
       try {
         next = await this.rederive(row);
-      } catch {
-        // Not opened (a key or a ciphertext that does not open, a value the rules refuse): counted, and tried
-        // again at the next run; the others go on.
-        failed++;
+      } catch (e) {
+        // Not opened (a key or a ciphertext that does not open, a value the rules refuse): named with its code,
+        // and tried again at the next run; the others go on.
+        failedCases.push({ id: row.id as string, code: isCryptoError(e) ? e.code : 'not_derivable' });
         continue;
       }
       const flagsChange = next.childVn !== row.child_vn || next.childGbvims !== row.child_gbvims;
@@ -216,13 +217,9 @@ export class CaseRederivation implements BeforeApplicationShutdown {
       if (statutory) raised.push({ id: next.id, statutory });
       done.push(next);
     }
-    if (raised.length > 0) {
-      await lockLiveReferrals(m, `r.case_id = ANY($1::uuid[]) AND r.status = 'pending'`, [
-        raised.map((r) => r.id),
-      ]);
-      for (const r of raised) {
-        await raiseToStatutoryDeadline(m, r.id, r.statutory, this.config.referrals.deadlinesMinutes);
-      }
+    for (const statutory of new Set(raised.map((r) => r.statutory))) {
+      const ids = raised.filter((r) => r.statutory === statutory).map((r) => r.id);
+      await raiseToStatutoryDeadline(m, ids, statutory, this.config.referrals.deadlinesMinutes);
     }
     if (shredded.length > 0) {
       await m.query(`UPDATE cases SET derived_with = $2 WHERE id = ANY($1::uuid[])`, [
@@ -260,8 +257,8 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     }
     return {
       rederived: shredded.length + done.length - heldCases.length,
-      failed,
       heldCases,
+      failedCases,
       last: rows.length > 0 ? (rows.at(-1)!.id as string) : null,
     };
   }
@@ -287,12 +284,9 @@ export class CaseRederivation implements BeforeApplicationShutdown {
       );
       // As a registration or a change derives them (CasesService), from the facts as they are stored now; the
       // contexts stored are kept (those the ward gave, and those derived before: the rules only add).
+      const facts = triageFactsOf(s, row.reported_at as Date);
       const derived = deriveTriage({
-        dateOfBirth: s.identity?.dateOfBirth ?? undefined,
-        ageYears: s.identity?.ageYears ?? undefined,
-        reportedAt: row.reported_at as Date,
-        incidentDate: s.incident?.occurredAt ? incidentDateOf(s.incident.occurredAt) : undefined,
-        relationship: (s.perpetrator?.relationship ?? undefined) as Relationship | undefined,
+        ...facts,
         forms: row.forms as ViolenceForm[],
         gbvType: row.gbv_type as GbvType,
         contexts: row.contexts as CaseContext[],
@@ -304,7 +298,7 @@ export class CaseRederivation implements BeforeApplicationShutdown {
         childVn: derived.childVn,
         childGbvims: derived.childGbvims,
         contexts: derived.contexts,
-        incidentDate: s.incident?.occurredAt ? incidentDateOf(s.incident.occurredAt) : null,
+        incidentDate: facts.incidentDate ?? null,
         derivedWith: CASE_DERIVATIONS,
       };
     } finally {

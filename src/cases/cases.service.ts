@@ -41,7 +41,7 @@ import {
   vietnamDate,
   vietnamYear,
 } from './case-classification';
-import { blindIndexesOf } from './case-derivation';
+import { blindIndexesOf, triageFactsOf } from './case-derivation';
 import { MIN_YEAR } from '../reports/report-period';
 import {
   CASE_SECTION_CATEGORIES,
@@ -372,17 +372,7 @@ export class CasesService {
         ) {
           checkBirthBeforeIncident(next.identity, next.incident?.occurredAt, reportedAt, dto.survivor);
         }
-        const factsOf = (sections: typeof current) => ({
-          dateOfBirth: sections.identity?.dateOfBirth ?? undefined,
-          ageYears: sections.identity?.ageYears ?? undefined,
-          reportedAt,
-          incidentDate: sections.incident?.occurredAt
-            ? incidentDateOf(sections.incident.occurredAt)
-            : undefined,
-          relationship: (sections.perpetrator?.relationship ?? undefined) as Parameters<
-            typeof deriveTriage
-          >[0]['relationship'],
-        });
+        const factsOf = (sections: typeof current) => triageFactsOf(sections, reportedAt);
         // The stored contexts hold those derived from the facts as they were: carried over, they would outlive
         // a correction (a date of birth, a relationship). Only the ones the old facts do not explain are kept,
         // and the new facts derive theirs again.
@@ -454,7 +444,7 @@ export class CasesService {
           riskLevel: dto.risk?.level ?? row.riskLevel,
         });
         if (statutory) {
-          await raiseToStatutoryDeadline(m, id, statutory, this.config.referrals.deadlinesMinutes);
+          await raiseToStatutoryDeadline(m, [id], statutory, this.config.referrals.deadlinesMinutes);
         }
         // The answer is the case as it now stands, every section the caller may read: the entry names those as
         // well as the ones written (a change that changes nothing still discloses them, and says so).
@@ -849,8 +839,8 @@ export class CasesService {
   }
 
   private blindIndexes(s: CaseSections): CaseBlindIndexes {
-    return blindIndexesOf(this.blind, s, (compute, field, phone) =>
-      this.safeIndex(compute, field, phone ? PHONE_FORMAT : SEARCHABLE),
+    return blindIndexesOf(this.blind, s, (compute, field) =>
+      this.safeIndex(compute, field, field === 'survivor.phone' ? PHONE_FORMAT : SEARCHABLE),
     );
   }
 

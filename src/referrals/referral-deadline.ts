@@ -3,7 +3,7 @@ import { lockLiveReferrals } from './referral-ending';
 import { dueMinutes, type ResponseDeadlines, type Urgency, URGENCIES } from './referral-state';
 
 /**
- * A case's pending referrals once a change of the case calls for the law's urgency (`statutory`,
+ * The pending referrals of cases `caseIds` once a change of them calls for the law's urgency (`statutory`,
  * statutoryUrgency's answer: a child under 16 now known to be at high or critical risk): raised to at least that
  * urgency and due as one made now would be (dueMinutes: at most the law's 12 hours), unless already sooner. The caller holds the case's
  * row (FOR NO KEY UPDATE); the referrals' rows are taken in id order (as every change of several takes them) before
@@ -11,13 +11,14 @@ import { dueMinutes, type ResponseDeadlines, type Urgency, URGENCIES } from './r
  */
 export async function raiseToStatutoryDeadline(
   m: EntityManager,
-  caseId: string,
+  caseIds: readonly string[],
   statutory: Urgency,
   deadlines: ResponseDeadlines,
 ): Promise<void> {
   // The urgencies less urgent than the law's, which it raises.
   const below = URGENCIES.slice(0, URGENCIES.indexOf(statutory));
-  await lockLiveReferrals(m, `r.case_id = $1 AND r.status = 'pending'`, [caseId]);
+  // All the cases' referrals together, in id order.
+  await lockLiveReferrals(m, `r.case_id = ANY($1::uuid[]) AND r.status = 'pending'`, [caseIds]);
   // Due from when they are locked (clock_timestamp), as one made now would be: not from the transaction's start,
   // which may have waited for them.
   await m.query(
@@ -26,8 +27,8 @@ export async function raiseToStatutoryDeadline(
             due_at = least(r.due_at, t.at + make_interval(mins => $2)),
             version = r.version + 1, updated_at = t.at
        FROM (SELECT clock_timestamp() AS at) t
-      WHERE r.case_id = $1 AND r.status = 'pending'
+      WHERE r.case_id = ANY($1::uuid[]) AND r.status = 'pending'
         AND (r.urgency = ANY($3::text[]) OR r.due_at > t.at + make_interval(mins => $2))`,
-    [caseId, dueMinutes(statutory, statutory, deadlines), below, statutory],
+    [caseIds, dueMinutes(statutory, statutory, deadlines), below, statutory],
   );
 }
