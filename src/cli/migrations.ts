@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
 import { connected, startToolDatabase, waitingSaid } from './data-dir';
-import { revertLastMigrationLocked, runMigrationsLocked } from '../database/migrate';
+import { lastMigrationName, revertLastMigrationLocked, runMigrationsLocked } from '../database/migrate';
 import { realDifferences } from '../database/schema-drift';
 
 /**
@@ -51,11 +51,9 @@ async function main(): Promise<number> {
         break;
       }
       case 'revert': {
-        const [last] = await dataSource.query<{ name: string }[]>(
-          'SELECT name FROM migrations ORDER BY id DESC LIMIT 1',
-        );
+        const last = await lastMigrationName(dataSource);
         const target = where(dataSource);
-        if (!last) {
+        if (last === null) {
           process.stdout.write(`nothing to revert on ${target}\n`);
           break;
         }
@@ -63,8 +61,8 @@ async function main(): Promise<number> {
         // shown the last (an instance starting meanwhile) is not reverted on a bare yes, its down() unseen.
         if (!yes || !name) {
           process.stderr.write(
-            `This reverts ${last.name} on ${target} (its down() may drop data). ` +
-              `Run again with --yes ${last.name} to do it.\n`,
+            `This reverts ${last} on ${target} (its down() may drop data). ` +
+              `Run again with --yes ${last} to do it.\n`,
           );
           return 64;
         }

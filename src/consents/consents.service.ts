@@ -212,13 +212,14 @@ export class ConsentsService {
       }
       // An end in the past by the database's clock (the one expiry is decided by) inserts nothing: as of the
       // insert (clock_timestamp), once the case is locked, not the transaction's start (a registration of a
-      // consent that waited for its case answered "active" for one already expired); its creation too.
+      // consent that waited for its case answered "active" for one already expired); its creation too, and its
+      // status as of that same moment.
       const [created] = await m.query<ConsentRow[]>(
         `INSERT INTO consents AS k (id, case_id, organization_id, sector, categories, given_by, legal_basis,
            enc_reason, expires_at, created_by, created_at)
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, t.at FROM (SELECT clock_timestamp() AS at) t
           WHERE $9::timestamptz IS NULL OR $9::timestamptz > t.at
-         RETURNING ${consentColumns('(SELECT clock_timestamp())')}`,
+         RETURNING ${consentColumns('k.created_at')}`,
         [
           id,
           caseId,

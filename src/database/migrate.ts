@@ -33,14 +33,20 @@ export function revertLastMigrationLocked(
   onWait?: (holder: MigrationLockHolder) => void,
 ): Promise<{ name: string; reverted: boolean } | null> {
   return underMigrationLock(dataSource, onWait, async () => {
-    const [last] = await dataSource.query<{ name: string }[]>(
-      'SELECT name FROM migrations ORDER BY id DESC LIMIT 1',
-    );
-    if (!last) return null;
-    if (last.name !== expected) return { name: last.name, reverted: false };
+    const last = await lastMigrationName(dataSource);
+    if (last === null) return null;
+    if (last !== expected) return { name: last, reverted: false };
     await dataSource.undoLastMigration({ transaction: 'each' });
-    return { name: last.name, reverted: true };
+    return { name: last, reverted: true };
   });
+}
+
+/** The name of the last migration applied (the one a revert undoes, as TypeORM takes it), or null. */
+export async function lastMigrationName(dataSource: DataSource): Promise<string | null> {
+  const [last] = await dataSource.query<{ name: string }[]>(
+    'SELECT name FROM migrations ORDER BY id DESC LIMIT 1',
+  );
+  return last?.name ?? null;
 }
 
 async function underMigrationLock<T>(

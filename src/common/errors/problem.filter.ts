@@ -174,12 +174,13 @@ const BODY_PARSER_ERRORS: Readonly<Record<string, ErrorCode>> = {
   'request.aborted': 'request.validation',
 };
 
-/** A registration refused by the KEK floor: nothing was written; the logged error names the versions. */
+/** A data key wrapped with a KEK version this instance's keyring lacks (crypto.unknown_kek): not opened. */
 const KEYS_BEHIND: LocalizedText = {
   en: 'This record cannot be read on this server right now: its keys are out of date. Try again shortly; if it persists, tell your administrator.',
   vi: 'Máy chủ này tạm thời không thể đọc bản ghi này vì khóa mã hóa chưa được cập nhật. Vui lòng thử lại sau; nếu vẫn lỗi, hãy báo quản trị viên.',
 };
 
+/** A registration refused by the KEK floor: nothing was written; the logged error names the versions. */
 const KEYS_OUT_OF_DATE: LocalizedText = {
   en: 'New records cannot be encrypted on this server right now: its keys are out of date. Try again shortly; if it persists, tell your administrator.',
   vi: 'Máy chủ này tạm thời không thể mã hóa bản ghi mới vì khóa mã hóa chưa được cập nhật. Vui lòng thử lại sau; nếu vẫn lỗi, hãy báo quản trị viên.',
