@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
@@ -39,7 +39,7 @@ export const envSchema = z.object({
           if (!/^\d{1,3}$/.test(bits) || Number(bits) > (isIP(address) === 4 ? 32 : 128)) return false;
           // /0 would be every address: refused, like `true`; so is an IPv6 range holding every IPv4-mapped
           // address (`::ffff:0.0.0.0/96`, `::/64`), which trusts every IPv4 client.
-          return Number(bits) >= 1 && ipv4BitsOf(address, Number(bits)) !== 0;
+          return Number(bits) >= 1 && !holdsEveryIPv4(address, Number(bits));
         }),
       'must list the proxies: IP addresses or CIDR ranges, or loopback / linklocal / uniquelocal, comma-separated ' +
         '(never every address)',
@@ -202,38 +202,29 @@ function isBroadRange(item: string): boolean {
   if (item === 'linklocal' || item === 'uniquelocal') return true;
   const [address, bits] = item.split('/');
   if (bits === undefined) return false;
-  const v4 = ipv4BitsOf(address, Number(bits));
+  if (isIP(address) === 4) return Number(bits) < 24;
+  const v4 = mappedIPv4Bits(address, Number(bits));
   return v4 !== null ? v4 < 24 : Number(bits) < 64;
 }
 
-/** An IPv6 address as a 128-bit number (an IPv4 tail, `::ffff:1.2.3.4`, included); the address is valid (isIP). */
-function ipv6Value(address: string): bigint {
-  let text = address.split('%')[0].toLowerCase();
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (v4) {
-    const [a, b, c, d] = v4.slice(1).map(Number);
-    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return groups.reduce((v, g) => (v << 16n) | BigInt(parseInt(g, 16)), 0n);
+/**
+ * Whether an IPv6 range holds every IPv4 client: they are matched in their IPv4-mapped form (`::ffff:0.0.0.0/96`,
+ * or a range holding that block, such as `::/64`). Node's BlockList matches an IPv4 address against an IPv6 range
+ * so, as the proxy check does.
+ */
+function holdsEveryIPv4(address: string, bits: number): boolean {
+  if (isIP(address) !== 6) return false;
+  const range = new BlockList();
+  range.addSubnet(address, bits, 'ipv6');
+  return range.check('0.0.0.0', 'ipv4') && range.check('255.255.255.255', 'ipv4');
 }
 
-const MAPPED = 0xffffn << 32n; // ::ffff:0:0/96
-
 /**
- * The IPv4 prefix length an address range stands for: `bits` of an IPv4 address; for an IPv6 range, the part of
- * the IPv4-mapped block (`::ffff:0:0/96`) it holds: its bits past 96 when it lies in that block, 0 when it holds
- * the whole block (every IPv4 client, as proxy-addr matches them), null when it holds none of it.
+ * The IPv4 prefix length an IPv4-mapped range written with its dotted tail stands for (`::ffff:10.0.0.0/104` is a
+ * /8), or null for any other range (one written in hex is judged as the IPv6 range it is).
  */
-function ipv4BitsOf(address: string, bits: number): number | null {
-  if (isIP(address) === 4) return bits;
-  const value = ipv6Value(address);
-  if (bits >= 96) return value >> 32n === MAPPED >> 32n ? bits - 96 : null;
-  const shift = BigInt(128 - bits);
-  return value >> shift === MAPPED >> shift ? 0 : null;
+function mappedIPv4Bits(address: string, bits: number): number | null {
+  return /^::ffff:\d{1,3}(\.\d{1,3}){3}$/i.test(address) && bits >= 96 ? bits - 96 : null;
 }
 
 /** Whether HOST only listens on this machine (a loopback address or `localhost`). */
