@@ -128,7 +128,7 @@ export class CasesService {
     }
     checkBirth(dto.survivor, reportedAt);
     checkIncident(dto.incident?.occurredAt, reportedAt);
-    checkBirthBeforeIncident(dto.survivor, dto.incident?.occurredAt, reportedAt, dto.survivor);
+    checkBirthBeforeIncident(dto.survivor, dto.incident?.occurredAt, reportedAt, dto);
     const provinceCode = await this.communes.provinceOf(this.dataSource.manager, dto.wardCode);
     const subject: CaseSubject = {
       kind: 'Case',
@@ -363,15 +363,8 @@ export class CasesService {
         const reportedAt = row.reportedAt;
         checkBirth(dto.survivor, reportedAt);
         checkIncident(dto.incident?.occurredAt, reportedAt);
-        // The date the change gives against the one it keeps (a change that gives neither is not refused for
-        // dates stored before the rule: a risk raised must not wait on them).
-        if (
-          dto.survivor?.dateOfBirth ||
-          typeof dto.survivor?.ageYears === 'number' ||
-          dto.incident?.occurredAt
-        ) {
-          checkBirthBeforeIncident(next.identity, next.incident?.occurredAt, reportedAt, dto.survivor);
-        }
+        // The date the change gives against the one it keeps.
+        checkBirthBeforeIncident(next.identity, next.incident?.occurredAt, reportedAt, dto);
         const factsOf = (sections: typeof current) => triageFactsOf(sections, reportedAt);
         // The stored contexts hold those derived from the facts as they were: carried over, they would outlive
         // a correction (a date of birth, a relationship). Only the ones the old facts do not explain are kept,
@@ -1007,16 +1000,25 @@ function checkIncident(occurredAt: string | null | undefined, reportedAt: Date):
 /**
  * A survivor born after the incident: by the date of birth, or, with an age alone, by the earliest birth that age
  * at the report allows (an incident on or before the day `ageYears + 1` years before the report came before any
- * birth of that age). One of the two is wrong: named as the one the request gave (`given`, its survivor: a date of
- * birth, else an age, else the incident's date).
+ * birth of that age). One of the two is wrong: named as the one the request (`given`) gave: a date of birth, else an
+ * age, else the incident's date. A request that gives none of them is not refused for dates stored before the rule
+ * (a risk raised must not wait on them).
  */
 function checkBirthBeforeIncident(
   identity: { dateOfBirth?: string | null; ageYears?: number | null } | undefined,
   occurredAt: string | null | undefined,
   reportedAt: Date,
-  given: { dateOfBirth?: string | null; ageYears?: number | null } | undefined,
+  given: {
+    survivor?: { dateOfBirth?: string | null; ageYears?: number | null } | null;
+    incident?: { occurredAt?: string | null } | null;
+  },
 ): void {
-  if (!occurredAt) return;
+  const gives = {
+    dateOfBirth: Boolean(given.survivor?.dateOfBirth),
+    ageYears: typeof given.survivor?.ageYears === 'number',
+    occurredAt: Boolean(given.incident?.occurredAt),
+  };
+  if (!occurredAt || !(gives.dateOfBirth || gives.ageYears || gives.occurredAt)) return;
   const incident = incidentDateOf(occurredAt);
   const dob = identity?.dateOfBirth;
   const age = identity?.ageYears;
@@ -1024,9 +1026,9 @@ function checkBirthBeforeIncident(
     ? dob > incident
     : typeof age === 'number' && incident <= yearsBefore(vietnamDate(reportedAt), age + 1);
   if (!before) return;
-  const field = given?.dateOfBirth
+  const field = gives.dateOfBirth
     ? 'survivor.dateOfBirth'
-    : typeof given?.ageYears === 'number'
+    : gives.ageYears
       ? 'survivor.ageYears'
       : 'incident.occurredAt';
   throw fieldError(field, 'puts the birth after the incident', 'ngày sinh sau ngày xảy ra sự việc');
