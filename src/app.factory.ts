@@ -9,6 +9,7 @@ import { CaseRederivation } from './cases/case-rederivation.service';
 import { DomainError } from './common/errors/domain-error';
 import { Problem, ProblemFieldError } from './common/errors/problem';
 import { ProblemFilter } from './common/errors/problem.filter';
+import { HandlersInFlight } from './common/http/handlers-in-flight';
 import { HavenValidationPipe } from './common/http/validation.pipe';
 import { jsonShapeMiddleware } from './common/http/json-shape.middleware';
 import { jsonOnlyMiddleware } from './common/http/json-only.middleware';
@@ -19,6 +20,15 @@ import { PinoNestLogger } from './common/logging/logger';
 import type { AppConfig } from './config/config';
 
 export const API_PREFIX = 'api/v1';
+
+const handlersOfApp = new WeakMap<NestExpressApplication, HandlersInFlight>();
+
+/** The requests an app made by createHavenApp is handling now: a stop waits for them (main.ts). */
+export function handlersInFlightOf(app: NestExpressApplication): HandlersInFlight {
+  const handlers = handlersOfApp.get(app);
+  if (!handlers) throw new Error('not an app made by createHavenApp');
+  return handlers;
+}
 
 /**
  * Builds the whole application exactly as production runs it (pipes, filters, body limits, docs); main.ts
@@ -39,6 +49,8 @@ export async function createHavenApp(
     },
   );
   const problems = new ProblemFilter(logger);
+  const handlers = new HandlersInFlight();
+  handlersOfApp.set(app, handlers);
 
   app.disable('x-powered-by');
   // Express's ETag is a hash of the body (a case's content): not sent, as nothing here is for caches to keep.
@@ -46,6 +58,7 @@ export async function createHavenApp(
   // The client address (access log, sign-in throttle) is the socket's peer, unless HAVEN_TRUST_PROXY names the
   // load balancers whose X-Forwarded-For is believed (docs/deployment.md). Never "every address".
   app.set('trust proxy', config.trustProxy.length > 0 ? [...config.trustProxy] : false);
+  app.use(handlers.track);
   app.use(requestContextMiddleware);
   app.use(createHttpLogger(logger));
   // The API serves JSON, which loads nothing: its answers allow nothing. Only Swagger UI (/docs) needs

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
-import { createHavenApp } from './app.factory';
+import { createHavenApp, handlersInFlightOf } from './app.factory';
 import { createLogger } from './common/logging/logger';
 import {
   ConfigError,
@@ -142,6 +142,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    const signalledAt = performance.now();
     logger.info({ signal }, 'shutting down: draining HTTP, then closing the database');
     // Stop accepting at once; a request still arriving on a kept-alive connection is answered with
     // "Connection: close", and its connection ends with that answer.
@@ -158,10 +159,24 @@ async function main(): Promise<void> {
     // In-flight requests may finish until the timeout; after it, remaining connections are cut.
     const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
     force.unref();
+    const handlers = handlersInFlightOf(app);
     try {
-      // Only once every connection has ended do the shutdown hooks run: the password-hashing workers stop, the
-      // last checkpoint is signed (covering every entry written while draining), the pool closes.
+      // Only once every connection has ended, and every request's handling with it (a client that hung up ends
+      // its connection while its handler goes on: a refusal's access-log entry still to write), do the shutdown
+      // hooks run: the password-hashing workers stop, the last checkpoint is signed (covering every entry
+      // written while draining), the pool closes. The handlers get what is left of the timeout.
       await drained;
+      const left = Math.max(0, config.shutdownTimeoutMs - (performance.now() - signalledAt));
+      const settled = await Promise.race([
+        handlers.settled().then(() => true),
+        new Promise<false>((resolve) => setTimeout(resolve, left, false).unref()),
+      ]);
+      if (!settled) {
+        logger.error(
+          { requests: handlers.count },
+          'requests still being handled at the end of the timeout: what they had left to do may be lost',
+        );
+      }
       // Bounded too: a hook that never returns (the last checkpoint waiting on a lock someone holds, a pool
       // whose connection hangs) must not keep a stop asked for from ending. Past the bound: logged, the
       // database stopped, exit 1.

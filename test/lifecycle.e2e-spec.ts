@@ -11,6 +11,7 @@ import { MIGRATIONS } from '../migrations';
 import { caseBody } from './support/casework';
 import { createTestDatabase } from './support/database';
 import { alive, freePort, launchedPerTest, MAIN, waitForHealth } from './support/process';
+import { someoneWaitsForALock, waitFor } from './support/wait';
 
 // Runs the built service (dist/, made by `npm test`'s pretest build) as a real process, as `npm start` does.
 
@@ -382,6 +383,53 @@ describe('service process lifecycle (npm start)', () => {
       // After the hooks' bound (5 s at least), not before, and not never.
       expect(Date.now() - signalled).toBeGreaterThanOrEqual(4_900);
       expect(run.output()).toContain('the shutdown hooks did not finish in time');
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+      await holder.end().catch(() => undefined);
+      await db.drop();
+    }
+  });
+
+  it('a request whose client hung up is handled to its end before the shutdown hooks run: its refusal stays on the access log', async () => {
+    const { db, port, run } = await serviceOnItsOwnDatabase('handler-', 10_000);
+    const holder = new Client({ connectionString: db.url });
+    const refusals = async (): Promise<number> =>
+      (
+        await holder.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM audit_events WHERE action = 'auth.login_failed'`,
+        )
+      ).rows[0].n;
+    try {
+      await waitForHealth(port, run);
+      await holder.connect();
+      // The sign-in throttle's table held: a sign-in waits there, before its password check and its entry.
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE login_throttle IN EXCLUSIVE MODE');
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.on('error', () => undefined);
+      const body = JSON.stringify({ username: 'nobody.here', password: 'not-the-password-1' });
+      socket.write(
+        'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      const waiting = new Client({ connectionString: db.url });
+      await waiting.connect();
+      try {
+        await someoneWaitsForALock(async (sql) => (await waiting.query<{ n: number }>(sql)).rows);
+      } finally {
+        await waiting.end();
+      }
+      // The client gives up; its connection ends at once, so the drain has nothing left to wait for.
+      socket.destroy();
+      run.child.kill('SIGTERM');
+      await waitFor(() => run.output().includes('shutting down'), 5_000);
+      await new Promise((r) => setTimeout(r, 1_000));
+      await holder.query('COMMIT');
+      expect(await run.exited).toBe(0);
+      expect(run.output()).toContain('stopped cleanly');
+      // The sign-in went on after the lock: hashed, counted and on the access log, not cut by the hooks.
+      expect(await refusals()).toBe(1);
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL');
       await holder.end().catch(() => undefined);
