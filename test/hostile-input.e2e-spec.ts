@@ -546,6 +546,19 @@ describe('hostile input (property-based)', () => {
     });
   });
 
+  it('an id whose percent-encoding cannot be decoded answers as any id that is not a UUID: 404, not a 400 about a body', async () => {
+    for (const [user, path] of [
+      ['ward.longbien', '/api/v1/cases/%E0'],
+      ['police.longbien', '/api/v1/referrals/%ZZ'],
+      ['admin', '/api/v1/users/%C3%28'],
+    ] as const) {
+      const bad = await get(path, user);
+      const notUuid = await get(path.replace(/%.*$/, 'zz'), user);
+      expect([bad.status, bad.body.code]).toEqual([404, 'resource.not_found']);
+      expect([bad.status, bad.body.code]).toEqual([notUuid.status, notUuid.body.code]);
+    }
+  });
+
   it('bodies over the size limit are refused with 413 on every route', async () => {
     await withRowAccounting(async () => {
       await fc.assert(

@@ -121,6 +121,11 @@ export class ProblemFilter implements ExceptionFilter {
     ) {
       return { code: STATUS_TO_CODE[status] ?? 'request.validation' };
     }
+    // A path parameter whose percent-encoding cannot be decoded (`/cases/%E0`): Express refuses it before any
+    // guard or pipe runs. It is no id of anything, and answers as an id that is not a UUID does (UuidParam).
+    if (exception instanceof HttpException && exception.cause instanceof URIError) {
+      return { code: 'resource.not_found' };
+    }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       // Nest raises NotFoundException for unmatched routes; handlers raise DomainError instead.
