@@ -48,9 +48,11 @@ export class AuditEventsQuery extends PageQueryDto {
     maximum: Number.MAX_SAFE_INTEGER,
     description:
       'Only entries older than this seq: the nextBeforeSeq of the page before. Walking the list so (page 1 each ' +
-      'time) repeats and skips no entry, whatever is written meanwhile (every read of the log adds one). With ' +
-      'it, `page` still counts pages among those older entries, and `total` is the number of entries the ' +
-      'other filters match, older or not',
+      'time) repeats no entry and skips none written before the walk began, whatever is written meanwhile ' +
+      '(every read of the log adds one). An entry written during the walk may land behind it (a seq is taken ' +
+      'before its transaction commits, and instances take seqs in blocks): a new walk from the top sees it. ' +
+      'With it, `page` still counts pages among those older entries, and `total` is the number of entries ' +
+      'the other filters match, older or not',
   })
   @IsOptional()
   @QueryInteger()
