@@ -8,6 +8,7 @@ import { connect, createServer as createNetServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { MIGRATIONS } from '../migrations';
+import { ADVISORY_LOCKS } from '../src/database/advisory-locks';
 import { caseBody } from './support/casework';
 import { createTestDatabase } from './support/database';
 import { alive, freePort, launchedPerTest, MAIN, waitForHealth } from './support/process';
@@ -565,7 +566,7 @@ describe('service process lifecycle (npm start)', () => {
   });
 
   it('keys:rotate on the embedded database while the service runs: every key re-wrapped, cases still registered and read', async () => {
-    const { env } = await embeddedEnv('rotate-live-');
+    const { dataDir, env } = await embeddedEnv('rotate-live-');
     const vars = { ...env, HAVEN_DEMO_PASSWORD: 'rotate-live-password-1' };
     const base = `http://127.0.0.1:${env.PORT}`;
     const service = launch(vars);
@@ -585,6 +586,24 @@ describe('service process lifecycle (npm start)', () => {
         });
       const before = (await register()).status === 201;
       expect(before).toBe(true);
+      // Another rotation under way (its lock held): refused as a passing state (75), not as configuration (78).
+      const other = new Client({
+        host: '127.0.0.1',
+        port: Number(env.HAVEN_EMBEDDED_PG_PORT),
+        user: 'postgres',
+        password: (await readFile(join(dataDir, 'postgres.secret'), 'utf8')).trim(),
+        database: 'haven',
+      });
+      await other.connect();
+      try {
+        await other.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.keyRotation]);
+        const refused = launch({ ...env, LOG_LEVEL: 'warn' }, KEYS_ROTATE_CLI);
+        expect(await refused.exited).toBe(75);
+        expect(refused.output()).toContain('another key rotation is running on this database');
+        expect(refused.output()).not.toContain('env.example');
+      } finally {
+        await other.end();
+      }
       const rotate = launch({ ...env, LOG_LEVEL: 'warn' }, KEYS_ROTATE_CLI);
       expect(await rotate.exited).toBe(0);
       expect(rotate.output()).toMatch(/Every live data key is on haven-kek v2/);
@@ -941,9 +960,37 @@ describe('service process lifecycle (npm start)', () => {
       expect(await done.exited).toBe(0);
       expect(done.output()).toContain(`reverted ${last} on database`);
       expect(await count()).toBe(before - 1);
+      // A tool run now applies it again before its work, and says so (not only the service, silently).
+      const units = join(__dirname, 'fixtures', 'vn-admin-units-sample.json');
+      const imported = launch(env, UNITS_IMPORT_CLI, [units]);
+      expect(await imported.exited).toBe(0);
+      expect(imported.output()).toContain(
+        `The database lacked migrations of this build; applied first: ${last}`,
+      );
+      expect(await count()).toBe(before);
+      const again = launch(env, UNITS_IMPORT_CLI, [units]);
+      expect(await again.exited).toBe(0);
+      expect(again.output()).not.toContain('applied first');
+      // A migration of a newer build than this one: shown as unknown, and `run` warns that the database is ahead.
+      const client = new Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        await client.query(
+          `INSERT INTO migrations (timestamp, name) VALUES (1999999999999, 'FromANewerRelease1999999999999')`,
+        );
+      } finally {
+        await client.end();
+      }
+      const shown = launch(env, MIGRATIONS_CLI, ['show']);
+      expect(await shown.exited).toBe(0);
+      expect(shown.output()).toContain(`[x] ${last}`);
+      expect(shown.output()).toContain('[?] FromANewerRelease1999999999999 (applied, unknown to this build)');
       const run = launch(env, MIGRATIONS_CLI, ['run']);
       expect(await run.exited).toBe(0);
-      expect(await count()).toBe(before);
+      expect(run.output()).toContain('up to date');
+      expect(run.output()).toContain(
+        'the database is ahead of this build: FromANewerRelease1999999999999 applied, unknown here',
+      );
     } finally {
       await db.drop();
     }

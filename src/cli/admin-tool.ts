@@ -6,8 +6,10 @@ import { ERROR_CATALOG } from '../common/errors/error-catalog';
 import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
 import { UsersService } from '../identity/users.service';
-import { assertExistingDataDir, toolDatabase } from './data-dir';
-import { initialPassword } from './initial-password';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../database/data-source-options';
+import { assertExistingDataDir, pendingMigrationsApplied, toolDatabase } from './data-dir';
+import { firstLinePiped, initialPassword } from './initial-password';
 import { runTool } from './run-tool';
 
 /**
@@ -67,6 +69,15 @@ async function main(
   const logger = createLogger('warn');
   const database = await toolDatabase(config); // the running server when the service is up
   try {
+    // Said here, not in the service's log line (this tool's logger shows warnings only).
+    const owner = await new DataSource(
+      dataSourceOptions({ url: database.url, poolSize: 1, applicationName: 'haven-admin-tool' }),
+    ).initialize();
+    try {
+      await pendingMigrationsApplied(owner);
+    } finally {
+      await owner.destroy();
+    }
     const app = await NestFactory.createApplicationContext(
       AppModule.forRoot({ config, logger, databaseUrl: database.url }),
       { logger: false, abortOnError: false },
@@ -86,10 +97,5 @@ async function readFirstLine(): Promise<string> {
   if (process.stdin.isTTY) {
     throw new ConfigError(['the password is read from standard input: pipe it in (not typed here)']);
   }
-  let text = '';
-  for await (const chunk of process.stdin) {
-    text += (chunk as Buffer).toString('utf8');
-    if (text.includes('\n')) break;
-  }
-  return initialPassword(text);
+  return initialPassword(await firstLinePiped(process.stdin));
 }

@@ -1,10 +1,21 @@
-import { callerPath, connected } from './data-dir';
+import { callerPath, connected, databaseNamed } from './data-dir';
 
 describe('command-line tools: paths and databases', () => {
   const saved = process.env.INIT_CWD;
   afterEach(() => {
     if (saved === undefined) delete process.env.INIT_CWD;
     else process.env.INIT_CWD = saved;
+  });
+
+  it('names the database a URL points at as pg reads it, a socket directory included, never its password', () => {
+    expect(databaseNamed('postgres://owner:s3cret-pw@db.example:5433/haven')).toBe(
+      'database haven at db.example:5433',
+    );
+    // Not a URL to WHATWG's parser (no host before the path); pg takes it, and so does DATABASE_URL.
+    expect(databaseNamed('postgres://owner:s3cret-pw@/haven?host=/var/run/postgresql')).toBe(
+      'database haven at /var/run/postgresql',
+    );
+    expect(databaseNamed('postgresql://owner@localhost/haven')).toBe('database haven at localhost');
   });
 
   it('a relative path is the caller’s (npm runs scripts from the package, and says where it was called in INIT_CWD)', () => {

@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
+import { parse } from 'pg-connection-string';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
-import type { MigrationLockHolder } from '../database/migrate';
+import { type MigrationLockHolder, runMigrationsLocked } from '../database/migrate';
 import { developmentKeysDir, KEYRING_FILE } from '../crypto/file-key-provider';
 import {
   APP_DATABASE,
@@ -133,6 +134,29 @@ export async function startToolDatabase(
       await started.stop();
     },
   };
+}
+
+/**
+ * Applies the migrations the database lacks before a tool's work, as the service does at its start, and says
+ * which on standard error: a tool run before the new release's first start (or after a revert) changes the
+ * schema, and an operator is not to learn it only from `migration:show`.
+ */
+export async function pendingMigrationsApplied(dataSource: DataSource): Promise<void> {
+  const applied = await runMigrationsLocked(dataSource, waitingSaid);
+  if (applied.length === 0) return;
+  process.stderr.write(
+    `The database lacked migrations of this build; applied first: ${applied.map((m) => m.name).join(', ')}\n`,
+  );
+}
+
+/**
+ * A connection URL as an operator reads it: its database, host (a socket's directory too) and port, never its
+ * password. Read as `pg` reads it: `postgres://owner@/haven?host=/run/postgresql`, a socket's form pg takes,
+ * is no URL to WHATWG's parser.
+ */
+export function databaseNamed(url: string): string {
+  const c = parse(url);
+  return `database ${c.database ?? '?'} at ${c.host ?? 'localhost'}${c.port ? `:${c.port}` : ''}`;
 }
 
 /**

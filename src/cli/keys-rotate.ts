@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';
 import { createKeyProvider, cryptoOptionsFrom, KekRef, LocalKeyringProvider, rotateKeys } from '../crypto';
+import { RotationRunning } from '../crypto/key-rotation';
 import { dataSourceOptions } from '../database/data-source-options';
 import { assertExistingDataDir, callerPath, toolDatabase, warnOnStderr } from './data-dir';
 
@@ -147,4 +148,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-runTool('keys:rotate', () => main(process.argv.slice(2)));
+runTool('keys:rotate', () => main(process.argv.slice(2)), {
+  // Another rotation under way: try again later (75, EX_TEMPFAIL), not a configuration to put right.
+  refusal: (e) => (e instanceof RotationRunning ? { exitCode: 75, message: e.message } : undefined),
+});

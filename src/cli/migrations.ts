@@ -5,8 +5,13 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
-import { connected, startToolDatabase, waitingSaid } from './data-dir';
-import { lastMigrationName, revertLastMigrationLocked, runMigrationsLocked } from '../database/migrate';
+import { connected, databaseNamed, startToolDatabase, waitingSaid } from './data-dir';
+import {
+  appliedUnknown,
+  lastMigrationName,
+  revertLastMigrationLocked,
+  runMigrationsLocked,
+} from '../database/migrate';
 import { realDifferences } from '../database/schema-drift';
 
 /**
@@ -48,6 +53,7 @@ async function main(): Promise<number> {
         process.stdout.write(
           applied.length ? `applied: ${applied.map((m) => m.name).join(', ')}\n` : 'up to date\n',
         );
+        aheadWarning(await appliedUnknown(dataSource));
         break;
       }
       case 'revert': {
@@ -88,6 +94,8 @@ async function main(): Promise<number> {
         );
         for (const m of dataSource.migrations)
           process.stdout.write(`${done.has(m.name!) ? '[x]' : '[ ]'} ${m.name}\n`);
+        for (const name of await appliedUnknown(dataSource))
+          process.stdout.write(`[?] ${name} (applied, unknown to this build)\n`);
         break;
       }
       case 'generate': {
@@ -113,9 +121,16 @@ async function main(): Promise<number> {
 
 /** The database a command acts on, as an operator reads it (host, port and name; no password). */
 function where(dataSource: DataSource): string {
-  const url = new URL((dataSource.options as { url: string }).url);
-  const host = url.searchParams.get('host') ?? url.hostname;
-  return `database ${url.pathname.slice(1)} at ${host}${url.port ? `:${url.port}` : ''}`;
+  return databaseNamed((dataSource.options as { url: string }).url);
+}
+
+/** Said when the database has migrations this build lacks: a newer release migrated it. */
+function aheadWarning(unknown: string[]): void {
+  if (unknown.length === 0) return;
+  process.stderr.write(
+    `warning: the database is ahead of this build: ${unknown.join(', ')} applied, unknown here. ` +
+      'Run the release that applied them (this one does not know the schema it would write to).\n',
+  );
 }
 
 async function writeMigration(name: string, up: string[], down: string[]): Promise<void> {

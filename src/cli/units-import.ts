@@ -3,8 +3,7 @@ import { runTool } from './run-tool';
 import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
-import { callerPath, connected, startToolDatabase, waitingSaid } from './data-dir';
-import { runMigrationsLocked } from '../database/migrate';
+import { callerPath, connected, pendingMigrationsApplied, startToolDatabase } from './data-dir';
 import { importUnits, parseUnitsFile, UnitsFileError } from '../directory/admin-unit-importer';
 
 /**
@@ -36,7 +35,7 @@ async function main(): Promise<number> {
     dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-units-import' }),
   );
   try {
-    await runMigrationsLocked(dataSource, waitingSaid);
+    await pendingMigrationsApplied(dataSource);
     const r = await importUnits(dataSource, rows);
     const line = (name: string, c: { inserted: number; updated: number; unchanged: number }) =>
       `${name}: ${c.inserted} inserted, ${c.updated} updated, ${c.unchanged} unchanged\n`;

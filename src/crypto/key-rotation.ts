@@ -7,6 +7,14 @@ import { KekChecks } from './kek-checks';
 import type { KeyProvider } from './key-provider';
 import { ADVISORY_LOCKS } from '../database/advisory-locks';
 
+/** Another rotation holds the database's rotation lock: a passing state (try again once it ends), no configuration. */
+export class RotationRunning extends Error {
+  constructor() {
+    super('another key rotation is running on this database: run keys:rotate again once it has ended');
+    this.name = 'RotationRunning';
+  }
+}
+
 export interface RotateKeysOptions {
   /** Keys re-wrapped per transaction (default 500). */
   batchSize?: number;
@@ -75,7 +83,7 @@ export async function rotateKeys(
       locked: boolean;
     }>;
     if (!acquired?.locked) {
-      throw new CryptoError('crypto.config', 'another key rotation is running on this database');
+      throw new RotationRunning();
     }
     try {
       await keyProvider.refresh();

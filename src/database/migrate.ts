@@ -49,6 +49,16 @@ export async function lastMigrationName(dataSource: DataSource): Promise<string 
   return last?.name ?? null;
 }
 
+/**
+ * The migrations applied to the database that `dataSource` does not list, oldest first: applied by a newer
+ * build (the database is ahead of this code).
+ */
+export async function appliedUnknown(dataSource: DataSource): Promise<string[]> {
+  const known = new Set(dataSource.migrations.map((m) => m.name));
+  const applied = await dataSource.query<{ name: string }[]>('SELECT name FROM migrations ORDER BY id');
+  return applied.map((r) => r.name).filter((n) => !known.has(n));
+}
+
 async function underMigrationLock<T>(
   dataSource: DataSource,
   onWait: ((holder: MigrationLockHolder) => void) | undefined,
