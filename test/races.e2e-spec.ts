@@ -331,6 +331,51 @@ describe('concurrent changes', () => {
     expect(Date.parse(made.answer.body.dueAt)).toBe(row.due_at.getTime());
   });
 
+  it('a referral that waited for its case, whose organisation’s open referral rested on a consent that expired meanwhile, is made: the old one revoked', async () => {
+    const { police, caseId, consentId: old } = await caseWithConsent();
+    const first = await refer(caseId, police, old);
+    expect(first.status).toBe(201);
+    const renewed = await giveConsent(t, tok['ward.longbien'], caseId, {
+      organizationId: police,
+      categories: ['identity'],
+      givenBy: 'survivor',
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    // The old consent ends two seconds from now: after the sweep of expired consents the request runs first,
+    // before it gets the case.
+    await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '2 seconds' WHERE id = $1`, [
+      old,
+    ]);
+    const [{ expires_at: expiresAt }] = await sql<{ expires_at: Date }>(
+      `SELECT expires_at FROM consents WHERE id = $1`,
+      [old],
+    );
+    const made = await sentWhileHeld(
+      'SELECT 1 FROM cases WHERE id = $1 FOR UPDATE',
+      caseId,
+      () => refer(caseId, police, renewed),
+      async (holder) => {
+        expect(await clockOf(holder)).toBeLessThan(expiresAt.getTime());
+        await new Promise((r) => setTimeout(r, 2_500));
+      },
+    );
+    // Not "already has an open referral": that one's ground had ended, and it is revoked (on record) first.
+    expect(made.status).toBe(201);
+    const rows = await sql<{ id: string; status: string; revoke_cause: string | null }>(
+      `SELECT id, status, revoke_cause FROM referrals WHERE case_id = $1 ORDER BY created_at`,
+      [caseId],
+    );
+    expect(rows.map((r) => [r.id, r.status, r.revoke_cause])).toEqual([
+      [first.body.id, 'revoked', 'consent_expired'],
+      [made.body.id, 'pending', null],
+    ]);
+    expect(
+      await sql(`SELECT actor_id FROM audit_events WHERE action = 'referral.revoke' AND resource_id = $1`, [
+        first.body.id,
+      ]),
+    ).toEqual([{ actor_id: null }]);
+  });
+
   it('a withdrawal that waited for its consent (a referral being made under it) is refused if the consent expired meanwhile', async () => {
     const { caseId, consentId } = await caseWithConsent();
     // It ends two seconds from now, while the withdrawal waits (the holder's lock keeps others from changing it).

@@ -74,6 +74,28 @@ export class ConsentExpiryService {
   }
 
   /**
+   * Revokes the live referrals of a case to an organisation whose consent has ended by now (the database's
+   * clock at this statement): a new referral to it, made under a new consent, checks for an open one after its
+   * case is locked, and an expiry that fell between revokeExpired and that lock would otherwise count as open.
+   */
+  async revokeEndedOf(
+    m: EntityManager,
+    caseId: string,
+    organizationId: string,
+    request: AuditRequestMeta,
+  ): Promise<string[]> {
+    return revokeReferrals(
+      m,
+      this.audit,
+      `r.case_id = $1 AND r.organization_id = $2 AND EXISTS (SELECT 1 FROM consents cs
+          WHERE cs.id = r.consent_id AND NOT ${consentActiveSql('cs', '(SELECT clock_timestamp())')})`,
+      [caseId, organizationId],
+      'consent_expired',
+      { system: true, request },
+    );
+  }
+
+  /**
    * Revokes the live referrals of every consent that has expired (cheap when there are none: indexed). The
    * revocations and their entries commit together, before a read's session reads on; inside the caller's
    * transaction, with it.

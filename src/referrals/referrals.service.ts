@@ -152,6 +152,9 @@ export class ReferralsService {
           vi: 'Sự đồng ý không còn phù hợp với độ tuổi của người bị hại (nghĩa vụ bảo vệ trẻ em cho người đã thành niên, hoặc trẻ em dưới 16 tuổi tự đồng ý): hãy rút và ghi nhận sự đồng ý phù hợp.',
         });
       }
+      // The organisation's open referral whose consent ended since the sweep above (before the case was got)
+      // is revoked first, as the sweep would have: it is not open any more.
+      await this.expiry.revokeEndedOf(m, caseId, org.id, p.request);
       const live = await m.query<unknown[]>(
         `SELECT 1 FROM referrals r WHERE r.case_id = $1 AND r.organization_id = $2 AND ${liveReferralSql('r')}`,
         [caseId, org.id],
