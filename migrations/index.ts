@@ -32,6 +32,7 @@ import { GrantsByUser1764000003100 } from './1764000003100-GrantsByUser';
 import { ReferralReportConsents1764000003200 } from './1764000003200-ReferralReportConsents';
 import { InboxLiveFirst1764000003300 } from './1764000003300-InboxLiveFirst';
 import { CaseDerivations1764000003400 } from './1764000003400-CaseDerivations';
+import { NotesAppendOnly1764000003500 } from './1764000003500-NotesAppendOnly';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -72,4 +73,5 @@ export const MIGRATIONS = [
   ReferralReportConsents1764000003200,
   InboxLiveFirst1764000003300,
   CaseDerivations1764000003400,
+  NotesAppendOnly1764000003500,
 ];
