@@ -40,6 +40,26 @@ export class CommuneProvinces {
     return out;
   }
 
+  /**
+   * The provinces a request names, those that exist: its province when it is one, and its communes' (a refused
+   * request's may name unknown codes, or values that are no code at all: they count for none).
+   */
+  async provincesNamed(
+    manager: EntityManager,
+    named: { provinceCode?: unknown; communeCodes?: unknown },
+  ): Promise<Set<string>> {
+    const out = new Set<string>();
+    if (Array.isArray(named.communeCodes)) {
+      const codes = named.communeCodes.filter((c): c is string => typeof c === 'string');
+      for (const province of (await this.lookup(manager, codes)).values()) out.add(province);
+    }
+    if (typeof named.provinceCode === 'string') {
+      const [unit] = await this.units.findByCodes([named.provinceCode], manager);
+      if (unit?.level === 'province') out.add(unit.code);
+    }
+    return out;
+  }
+
   /** The province of one commune, or null when `code` is not a commune. */
   async provinceOf(manager: EntityManager, code: string): Promise<string | null> {
     return (await this.lookup(manager, [code])).get(code) ?? null;

@@ -94,15 +94,7 @@ export class OrganizationsService {
    * request: a province or communes may be unknown or null (the refusal says so, 422), and count for none.
    */
   private async provincesNamed(area: ServiceAreaDto): Promise<string[]> {
-    if (typeof area.provinceCode === 'string') {
-      const [unit] = await this.units.findByCodes([area.provinceCode], this.dataSource.manager);
-      return unit?.level === 'province' ? [unit.code] : [];
-    }
-    const codes = Array.isArray(area.communeCodes)
-      ? area.communeCodes.filter((c) => typeof c === 'string')
-      : [];
-    const provinces = (await this.communes.lookup(this.dataSource.manager, codes)).values();
-    return [...new Set(provinces)].sort();
+    return [...(await this.communes.provincesNamed(this.dataSource.manager, area))].sort();
   }
 
   private async createOrganization(

@@ -118,19 +118,13 @@ export class UsersService {
    */
   private async provincesNamed(dto: CreateUserDto): Promise<string[]> {
     const m = this.dataSource.manager;
-    const named = new Set<string>();
-    // Its communes' (CommuneProvinces: cached, unknown codes left out), its organisation's, its own.
-    if (Array.isArray(dto.wardCodes)) {
-      const codes = dto.wardCodes.filter((c): c is string => typeof c === 'string');
-      for (const province of (await this.communeProvinces.lookup(m, codes)).values()) named.add(province);
-    }
+    const named = await this.communeProvinces.provincesNamed(m, {
+      provinceCode: dto.provinceCode,
+      communeCodes: dto.wardCodes,
+    });
     if (typeof dto.organizationId === 'string' && UUID_PATTERN.test(dto.organizationId)) {
       const org = await this.organizations.findById(dto.organizationId, m);
       if (org) named.add(org.provinceCode);
-    }
-    if (typeof dto.provinceCode === 'string') {
-      const [unit] = await this.units.findByCodes([dto.provinceCode], m);
-      if (unit?.level === 'province') named.add(unit.code);
     }
     return [...named].sort();
   }
