@@ -71,7 +71,7 @@ async function main(
   try {
     // Said here, not in the service's log line (this tool's logger shows warnings only).
     const owner = await new DataSource(
-      dataSourceOptions({ url: database.url, poolSize: 1, applicationName: 'haven-admin-tool' }),
+      dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-admin-tool' }),
     ).initialize();
     try {
       await pendingMigrationsApplied(owner);
