@@ -153,6 +153,11 @@ describe('the runtime database role', () => {
         /change the KEK checks/,
       ],
       [
+        `GRANT UPDATE ON referral_notes TO ${probe}`,
+        `REVOKE UPDATE ON referral_notes FROM ${probe}`,
+        /may UPDATE referral_notes/,
+      ],
+      [
         `GRANT DELETE ON cases TO ${probe}`,
         `REVOKE DELETE ON cases FROM ${probe}`,
         /may delete from cases \(/,

@@ -114,7 +114,7 @@ const SERVICE_DELETES = [
  * service needs on the tables that guard integrity, each also through a role it may become with SET ROLE (a
  * membership without INHERIT grants nothing until then): UPDATE, DELETE or TRUNCATE on the log or its checkpoints,
  * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`, UPDATE, DELETE or TRUNCATE on `kek_checks`,
- * DELETE on a table but SERVICE_DELETES, CREATE in schema public. It must be a member of haven_app. (A role supplied through DATABASE_APP_URL is
+ * DELETE on a table but SERVICE_DELETES, UPDATE on `referral_notes`, CREATE in schema public. It must be a member of haven_app. (A role supplied through DATABASE_APP_URL is
  * checked so; the embedded server's own is made that way.)
  */
 export async function assertRestrictedRole(dataSource: DataSource): Promise<void> {
@@ -126,6 +126,7 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
       owner: boolean;
       can_change: boolean;
       can_change_guards: boolean;
+      can_rewrite_notes: boolean;
       deletes: string[];
       can_create: boolean;
       role: string;
@@ -149,6 +150,8 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
                         OR has_table_privilege(b.oid, 'public.kek_floors', 'INSERT, UPDATE, DELETE, TRUNCATE')
                         OR has_table_privilege(b.oid, 'public.kek_checks', 'UPDATE, DELETE, TRUNCATE'))
               AS can_change_guards,
+            EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, 'public.referral_notes', 'UPDATE'))
+              AS can_rewrite_notes,
             (SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> ALL($1::text[])
@@ -167,6 +170,7 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
       'may change the checkpoints, delete the stripe heads, write the KEK floor or change the KEK checks',
     );
   }
+  if (r?.can_rewrite_notes) problems.push('may UPDATE referral_notes (a provider’s note is never changed)');
   if (r?.deletes.length) {
     problems.push(
       `may delete from ${r.deletes.join(', ')} (a case goes by crypto-shredding only; the service deletes rows ` +
