@@ -137,6 +137,9 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const server: Server = app.getHttpServer();
+  /** Resolved by a second stop signal: the stop goes on without waiting for requests any more. */
+  let hurry!: () => void;
+  const hurried = new Promise<void>((resolve) => (hurry = resolve));
   /** How long the shutdown hooks (last checkpoint, pool, workers) may take once the requests have drained. */
   const hooksBoundMs = Math.max(SHUTDOWN_HOOKS_MIN_MS, config.shutdownTimeoutMs);
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
@@ -166,15 +169,17 @@ async function main(): Promise<void> {
       // hooks run: the password-hashing workers stop, the last checkpoint is signed (covering every entry
       // written while draining), the pool closes. The handlers get what is left of the timeout.
       await drained;
+      // A second stop signal ends this wait too, as it cuts the connections.
       const left = Math.max(0, config.shutdownTimeoutMs - (performance.now() - signalledAt));
       const settled = await Promise.race([
         handlers.settled().then(() => true),
+        hurried.then(() => false),
         new Promise<false>((resolve) => setTimeout(resolve, left, false).unref()),
       ]);
       if (!settled) {
         logger.error(
           { requests: handlers.count },
-          'requests still being handled at the end of the timeout: what they had left to do may be lost',
+          'requests still being handled when the stop went on: what they had left to do may be lost',
         );
       }
       // Bounded too: a hook that never returns (the last checkpoint waiting on a lock someone holds, a pool
@@ -216,6 +221,7 @@ async function main(): Promise<void> {
     cut = true;
     logger.warn({ signal: s }, 'stop asked for again: cutting the connections still open');
     server.closeAllConnections();
+    hurry();
   };
   // Started by npm (`npm start`), which can die without passing on its signal: re-parented then, shut down
   // rather than live on as an orphan holding the embedded PostgreSQL. Not otherwise: a launcher that forks into

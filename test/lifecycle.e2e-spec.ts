@@ -438,6 +438,57 @@ describe('service process lifecycle (npm start)', () => {
     }
   });
 
+  it('a second stop signal ends the wait for a request whose client hung up; a file download cut short is not waited for', async () => {
+    const { db, port, run } = await serviceOnItsOwnDatabase('handler2-', 60_000);
+    const holder = new Client({ connectionString: db.url });
+    try {
+      await waitForHealth(port, run);
+      // A download of the API page's script (over a megabyte) that the client gives up before its end: its
+      // stream is destroyed and its answer never ended, which must not count as a request still being handled.
+      const download = connect(port, '127.0.0.1');
+      await once(download, 'connect');
+      download.on('error', () => undefined);
+      download.write('GET /docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await once(download, 'data');
+      download.destroy();
+      // A sign-in held on the throttle table's lock, its client gone.
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE login_throttle IN EXCLUSIVE MODE');
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.on('error', () => undefined);
+      const body = JSON.stringify({ username: 'nobody.here', password: 'not-the-password-1' });
+      socket.write(
+        'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      const waiting = new Client({ connectionString: db.url });
+      await waiting.connect();
+      try {
+        await someoneWaitsForALock(async (sql) => (await waiting.query<{ n: number }>(sql)).rows);
+      } finally {
+        await waiting.end();
+      }
+      socket.destroy();
+      run.child.kill('SIGTERM');
+      await waitFor(() => run.output().includes('shutting down'), 5_000);
+      await new Promise((r) => setTimeout(r, 2_500)); // past the window of one stop delivered twice
+      expect(run.output()).not.toContain('still being handled');
+      run.child.kill('SIGTERM');
+      // The stop goes on at once, saying that one request was still being handled (not the download).
+      await waitFor(() => run.output().includes('still being handled when the stop went on'), 5_000);
+      expect(run.output()).toMatch(/"requests":1\b/);
+      await holder.query('COMMIT');
+      expect(await run.exited).toBe(0);
+      expect(run.output()).toContain('stopped cleanly');
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+      await holder.end().catch(() => undefined);
+      await db.drop();
+    }
+  });
+
   it('a second stop signal cuts a request still in flight at once, and the stop still ends cleanly; one stop delivered twice does not', async () => {
     const { db, port, run } = await serviceOnItsOwnDatabase('cut2-', 60_000);
     try {

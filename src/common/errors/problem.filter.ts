@@ -86,7 +86,12 @@ export class ProblemFilter implements ExceptionFilter {
         : {}),
       ...(omitted > 0 ? { errorsOmitted: omitted } : {}),
     };
-    if (res.headersSent) return;
+    // Failed after its answer began (a stream that broke): nothing can be said any more; the connection is cut
+    // so that the client sees an answer cut short, rather than wait for the rest of it.
+    if (res.headersSent) {
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
     res
       .status(entry.status)
       .setHeader('Content-Type', PROBLEM_CONTENT_TYPE)
@@ -121,10 +126,11 @@ export class ProblemFilter implements ExceptionFilter {
     ) {
       return { code: STATUS_TO_CODE[status] ?? 'request.validation' };
     }
-    // A path parameter whose percent-encoding cannot be decoded (`/cases/%E0`): Express refuses it before any
-    // guard or pipe runs. It is no id of anything, and answers as an id that is not a UUID does (UuidParam).
+    // A path whose percent-encoding cannot be decoded (`/cases/%E0`): Express refuses it while matching routes,
+    // before any guard runs. It names no route, and answers as a path that matches none does (404, signed in
+    // or not), never a 400 about a body.
     if (exception instanceof HttpException && exception.cause instanceof URIError) {
-      return { code: 'resource.not_found' };
+      return { code: 'route.not_found' };
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();

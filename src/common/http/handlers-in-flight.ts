@@ -18,18 +18,27 @@ export class HandlersInFlight {
     return this.running;
   }
 
-  /** Express middleware, first in the chain: counts the request until its answer is ended. */
+  /**
+   * Express middleware, first in the chain: counts the request until its answer is ended, or until its
+   * connection closes once its answer has begun (a file streamed to a client that hung up is never ended: its
+   * stream is destroyed). A handler still working on an unanswered request has sent no headers: still counted.
+   */
   readonly track = (_req: Request, res: Response, next: NextFunction): void => {
     this.running += 1;
     const end = res.end.bind(res) as (...args: unknown[]) => Response;
     let ended = false;
+    const done = () => {
+      if (ended) return;
+      ended = true;
+      this.left();
+    };
     res.end = ((...args: unknown[]) => {
-      if (!ended) {
-        ended = true;
-        this.left();
-      }
+      done();
       return end(...args);
     }) as Response['end'];
+    res.once('close', () => {
+      if (res.headersSent) done();
+    });
     next();
   };
 
