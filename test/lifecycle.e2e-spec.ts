@@ -92,6 +92,33 @@ function serviceTransports(dataDir: string, pgPort: number): Promise<{ unix: num
   );
 }
 
+/**
+ * A sign-in on an unknown name, sent once `holder` (connected here) holds the sign-in throttle's table in an open
+ * transaction: it waits there, before its password check and its access-log entry. Its client hangs up once it
+ * waits (its connection gone, its handler not); `holder` commits when the test lets it go on.
+ */
+async function signInHeldThenAbandoned(databaseUrl: string, port: number, holder: Client): Promise<void> {
+  await holder.connect();
+  await holder.query('BEGIN');
+  await holder.query('LOCK TABLE login_throttle IN EXCLUSIVE MODE');
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.on('error', () => undefined);
+  const body = JSON.stringify({ username: 'nobody.here', password: 'not-the-password-1' });
+  socket.write(
+    'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  const waiting = new Client({ connectionString: databaseUrl });
+  await waiting.connect();
+  try {
+    await someoneWaitsForALock(async (sql) => (await waiting.query<{ n: number }>(sql)).rows);
+  } finally {
+    await waiting.end();
+  }
+  socket.destroy();
+}
+
 /** The service started with `env` (its PORT), answering /health, then stopped with SIGTERM: exit 0. */
 async function servesThenStops(env: Record<string, string>): Promise<void> {
   const run = launch(env);
@@ -402,27 +429,8 @@ describe('service process lifecycle (npm start)', () => {
       ).rows[0].n;
     try {
       await waitForHealth(port, run);
-      await holder.connect();
-      // The sign-in throttle's table held: a sign-in waits there, before its password check and its entry.
-      await holder.query('BEGIN');
-      await holder.query('LOCK TABLE login_throttle IN EXCLUSIVE MODE');
-      const socket = connect(port, '127.0.0.1');
-      await once(socket, 'connect');
-      socket.on('error', () => undefined);
-      const body = JSON.stringify({ username: 'nobody.here', password: 'not-the-password-1' });
-      socket.write(
-        'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
-          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
-      const waiting = new Client({ connectionString: db.url });
-      await waiting.connect();
-      try {
-        await someoneWaitsForALock(async (sql) => (await waiting.query<{ n: number }>(sql)).rows);
-      } finally {
-        await waiting.end();
-      }
       // The client gives up; its connection ends at once, so the drain has nothing left to wait for.
-      socket.destroy();
+      await signInHeldThenAbandoned(db.url, port, holder);
       run.child.kill('SIGTERM');
       await waitFor(() => run.output().includes('shutting down'), 5_000);
       await new Promise((r) => setTimeout(r, 1_000));
@@ -451,26 +459,7 @@ describe('service process lifecycle (npm start)', () => {
       download.write('GET /docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
       await once(download, 'data');
       download.destroy();
-      // A sign-in held on the throttle table's lock, its client gone.
-      await holder.connect();
-      await holder.query('BEGIN');
-      await holder.query('LOCK TABLE login_throttle IN EXCLUSIVE MODE');
-      const socket = connect(port, '127.0.0.1');
-      await once(socket, 'connect');
-      socket.on('error', () => undefined);
-      const body = JSON.stringify({ username: 'nobody.here', password: 'not-the-password-1' });
-      socket.write(
-        'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
-          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
-      const waiting = new Client({ connectionString: db.url });
-      await waiting.connect();
-      try {
-        await someoneWaitsForALock(async (sql) => (await waiting.query<{ n: number }>(sql)).rows);
-      } finally {
-        await waiting.end();
-      }
-      socket.destroy();
+      await signInHeldThenAbandoned(db.url, port, holder);
       run.child.kill('SIGTERM');
       await waitFor(() => run.output().includes('shutting down'), 5_000);
       await new Promise((r) => setTimeout(r, 2_500)); // past the window of one stop delivered twice
