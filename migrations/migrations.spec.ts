@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { createTestDataSource } from '../test/support/database';
@@ -9,6 +10,7 @@ import { realDifferences } from '../src/database/schema-drift';
 import { liveReferralSql } from '../src/referrals/referral-ending';
 import { REPORT_COUNTS_SQL } from '../src/reports/reports.repository';
 import { MIGRATIONS } from './index';
+import { REVERT_LOSES } from './revert-losses';
 
 /** Reverts the migrations down to and including the one named `name…`; returns how many it reverted. */
 async function revertThrough(dataSource: DataSource, name: string): Promise<number> {
@@ -79,6 +81,18 @@ describe('migrations', () => {
       .sort();
     const names = MIGRATIONS.map((m) => new m().name);
     expect(names).toEqual(files.map((f) => f.replace(/^(\d{13})-(.+)\.ts$/, '$2$1')));
+  });
+
+  it('names what a revert loses for every migration whose down() drops a table or a column, and only those', () => {
+    const dropping = readdirSync(__dirname)
+      .filter((f) => /^\d{13}-.+\.ts$/.test(f))
+      .filter((f) => {
+        const text = readFileSync(join(__dirname, f), 'utf8');
+        return /DROP (TABLE|COLUMN)/.test(text.slice(text.indexOf('async down(')));
+      })
+      .map((f) => f.replace(/^(\d{13})-(.+)\.ts$/, '$2$1'))
+      .sort();
+    expect(Object.keys(REVERT_LOSES).sort()).toEqual(dropping);
   });
 
   it('every migration reverts cleanly and re-applies (down then up) on a real database', async () => {

@@ -8,6 +8,7 @@ import { connect, createServer as createNetServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { MIGRATIONS } from '../migrations';
+import { REVERT_LOSES } from '../migrations/revert-losses';
 import { ADVISORY_LOCKS } from '../src/database/advisory-locks';
 import { caseBody } from './support/casework';
 import { createTestDatabase } from './support/database';
@@ -978,6 +979,10 @@ describe('service process lifecycle (npm start)', () => {
       const last = new MIGRATIONS[MIGRATIONS.length - 1]().name; // the newest
       expect(asked.output()).toContain(`This reverts ${last} on database `);
       expect(asked.output()).toMatch(/ on database \w+ at \S+:\d+ /);
+      // What the revert takes away, said before it is confirmed.
+      expect(asked.output()).toContain(
+        REVERT_LOSES[last] ? `it drops ${REVERT_LOSES[last]}` : 'it drops no table or column',
+      );
       const count = async () => {
         const client = new Client({ connectionString: db.url });
         await client.connect();

@@ -13,6 +13,7 @@ import {
   runMigrationsLocked,
 } from '../database/migrate';
 import { realDifferences } from '../database/schema-drift';
+import { REVERT_LOSES } from '../../migrations/revert-losses';
 
 /**
  * Migration workflow (see README): `run`, `revert` (the last one), `show`, `generate <Name>` (writes the SQL
@@ -66,8 +67,9 @@ async function main(): Promise<number> {
         // The confirmation names the migration it confirms (`--yes <Name>`): one applied after the operator was
         // shown the last (an instance starting meanwhile) is not reverted on a bare yes, its down() unseen.
         if (!yes || !name) {
+          const loses = REVERT_LOSES[last];
           process.stderr.write(
-            `This reverts ${last} on ${target} (its down() may drop data). ` +
+            `This reverts ${last} on ${target} (${loses ? `it drops ${loses}` : 'it drops no table or column; what it undoes is in its file'}). ` +
               `Run again with --yes ${last} to do it.\n`,
           );
           return 64;
