@@ -565,10 +565,16 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
       const refused = await entryOf(wrong.body.requestId, 'outcome, reason, case_id');
       expect(refused).toEqual({ outcome: 'denied', reason: 'auth.reauthentication_failed', case_id: c.id });
+      const before = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(before.body.triage.incidentDate).not.toBeNull();
+      expect(before.body.triage.contexts).toContain('intimate_partner');
       const res = await shred('admin').expect(200);
       expect(res.body).toEqual({ id: c.id, shredded: true });
       const after = await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
       expect(after.body.triage).toMatchObject({ shredded: true, gbvType: 'physical_assault' });
+      // What the encrypted content alone told goes with it: the incident's date (of its encrypted date) and the
+      // contexts (some derived from the perpetrator's relationship).
+      expect(after.body.triage).toMatchObject({ incidentDate: null, contexts: [] });
       // Its entry names what it disclosed: the triage facts, nothing of the content that is gone.
       expect((await entryOf(after.header['x-request-id'], 'fields')).fields).toEqual(['triage']);
       // So does a read of its referral (its note went with the data key).

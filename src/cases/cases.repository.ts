@@ -573,15 +573,18 @@ export class CasesRepository {
   }
 
   /**
-   * Crypto-shredding leaves the triage facts for statistics and drops the blind indexes too. It closes a case
-   * still open (by `by`, without a reason: there is no key left to seal one with), since nothing can be added
-   * to it any more; a closed case keeps who closed it and when. Timed when it is made, as a close is.
+   * Crypto-shredding leaves the triage facts the statistics count and drops the blind indexes too, and the
+   * facts no report reads that tell of the encrypted content: the incident's date (its encrypted date's) and
+   * the contexts (child sexual abuse, trafficking, a partner's violence: some derived from the perpetrator's
+   * relationship). It closes a case still open (by `by`, without a reason: there is no key left to seal one
+   * with), since nothing can be added to it any more; a closed case keeps who closed it and when. Timed when it
+   * is made, as a close is.
    */
   async markShredded(m: EntityManager, id: string, by: string): Promise<void> {
     await m.query(
       `WITH t AS (SELECT clock_timestamp() AS at)
        UPDATE cases SET shredded_at = t.at, bi_name = NULL, bi_name_dob = NULL, bi_phone = NULL, bi_dob = NULL,
-              status = 'closed', closed_at = coalesce(closed_at, t.at), closed_by = coalesce(closed_by, $2),
+              incident_date = NULL, contexts = '{}', status = 'closed', closed_at = coalesce(closed_at, t.at), closed_by = coalesce(closed_by, $2),
               version = version + 1, updated_at = t.at, updated_by = $2
          FROM t
        WHERE id = $1`,
