@@ -112,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
       if (result.unreferencedVersions.length) {
         out(
           `No data key uses ${result.unreferencedVersions.map(kek).join(', ')} any more: remove them from the ` +
-            'keyring once every backup taken before now has expired (docs/keys.md).',
+            'keyring, and from every copy of it, once every backup taken before now has expired (docs/keys.md).',
         );
         const derived = provider instanceof LocalKeyringProvider ? provider.rootDerivedVersions() : [];
         const fromRoot = result.unreferencedVersions.filter((v) => derived.includes(v.version));
