@@ -417,6 +417,40 @@ describe('access log of case work (end to end)', () => {
     expect((await seenBy(nationally))?.returnedIds).toEqual(listed);
   });
 
+  it("a national supervisor's look at a case's access trail is on record in the case's province; another province's look does not say where the case is", async () => {
+    const national = await givenSignedIn(t, { role: 'supervisor' }); // no province: national
+    const haiphong = (await signInAll(t, ['supervisor.haiphong']))['supervisor.haiphong'];
+    const look = async (token: string) =>
+      (
+        await http()
+          .get(`/api/v1/audit/events?caseId=${caseId}`)
+          .set({ Authorization: `Bearer ${token}` })
+          .expect(200)
+      ).headers['x-request-id'];
+    const lookedNationally = await look(national.token);
+    const lookedFromHaiphong = await look(haiphong);
+    /** The audit.read entry of `requestId` as `token` sees it through the API (undefined: not shown). */
+    const seenBy = async (token: string, requestId: string) =>
+      (
+        (
+          await http()
+            .get('/api/v1/audit/events?action=audit.read&pageSize=200')
+            .set({ Authorization: `Bearer ${token}` })
+            .expect(200)
+        ).body.items as { requestId: string; caseId: string | null; provinceCode: string | null }[]
+      ).find((i) => i.requestId === requestId);
+    // The case is Hà Nội's: its supervisors see who looked at its trail, as they see every access to it.
+    expect(await seenBy(tokens['supervisor.hanoi'], lookedNationally)).toMatchObject({
+      caseId,
+      provinceCode: '01',
+    });
+    // Hai Phong's supervisor found nothing there, and its own entry names no province of the case.
+    const own = await seenBy(haiphong, lookedFromHaiphong);
+    expect(own).toBeDefined();
+    expect(own?.provinceCode).not.toBe('01');
+    expect(await seenBy(tokens['supervisor.hanoi'], lookedFromHaiphong)).toBeUndefined();
+  });
+
   it('each entry carries the request that caused it: its id, address and user agent', async () => {
     // A case of its own, which no provider has a referral of.
     const own = await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);

@@ -714,21 +714,24 @@ describe('emergency break-glass access (end to end)', () => {
          ORDER BY at, seq`,
         [grantId],
       );
-      // The note written and the justification shown are `notes`.
+      // The case's code and commune shown are `triage`; the note written and the justification shown `notes`.
       expect(log).toContainEqual({
         outcome: 'allowed',
         reason: 'break_glass.justified',
         case_id: caseId,
-        fields: ['notes'],
+        fields: ['triage', 'notes'],
       });
-      // So is a page of the queue that shows justifications; an empty page shows none.
+      // So is a page of the queue that shows grants and justifications; an empty page shows nothing.
       const reads = await sql(
         `SELECT fields, returned_ids FROM audit_events
           WHERE action = 'break_glass.review' AND reason = 'break_glass.queue' AND request_id = ANY($1)
           ORDER BY seq`,
         [[pending.headers['x-request-id'], reviewed.headers['x-request-id']]],
       );
-      expect(reads).toContainEqual({ fields: ['notes'], returned_ids: expect.arrayContaining([grantId]) });
+      expect(reads).toContainEqual({
+        fields: ['triage', 'notes'],
+        returned_ids: expect.arrayContaining([grantId]),
+      });
       const empty = await as('supervisor.hanoi')
         .get('/api/v1/break-glass?status=reviewed&page=999')
         .expect(200);

@@ -219,12 +219,24 @@ export class AuditQueryService {
         { ...params, countLimit: this.config.audit.countLimit + 1 },
       );
       const counted = Number(count?.n ?? 0);
+      // A look at one case's access trail is about that case: on record in its place too, where its province's
+      // supervisors see it, as every other access to the case (a national supervisor's entry would otherwise be
+      // in no province at all). Not a provincial supervisor's look at another province's case: it found
+      // nothing, and its own entry, which it reads, must not tell where the case is (nor that it exists).
+      const [found] = q.caseId
+        ? await m.query<{ province_code: string; ward_code: string }[]>(
+            'SELECT province_code, ward_code FROM cases WHERE id = $1',
+            [q.caseId],
+          )
+        : [];
+      const place = found && (ownProvince === null || found.province_code === ownProvince) ? found : null;
       // Recorded after the query, so that the read does not list itself.
       await this.audit.record(m, p, {
         action: 'audit.read',
         resourceType: 'audit_log',
         caseId: q.caseId ?? null,
         resourceId: q.actorId ?? null,
+        ...(place ? { provinceCode: place.province_code, wardCode: place.ward_code } : {}),
       });
       const nextBeforeSeq = rows.length === pageSize ? Number(rows[rows.length - 1].seq) : null;
       return {

@@ -292,8 +292,12 @@ export class BreakGlassService {
         this.audit.record(m, p, {
           action: 'break_glass.review',
           resourceType: 'break_glass',
-          // The justifications and review notes the page discloses (none of a crypto-shredded case).
-          fields: shown.some((r) => withText.has(r.id)) ? ['notes'] : [],
+          // The grants' cases' code and commune (triage), and the justifications and review notes the page
+          // discloses (none of a crypto-shredded case).
+          fields: [
+            ...(shown.length > 0 ? (['triage'] as const) : []),
+            ...(shown.some((r) => withText.has(r.id)) ? (['notes'] as const) : []),
+          ],
           returnedIds: shown.map((r) => r.id),
           reason: 'break_glass.queue',
           ...(shown[0]
@@ -365,8 +369,8 @@ export class BreakGlassService {
         resourceType: 'break_glass',
         resourceId: id,
         caseId: row.case_id,
-        // The note written, and the justification the answer shows.
-        fields: disclosesText(view) ? ['notes'] : [],
+        // The case's code and commune the answer shows; the note written, and the justification it shows.
+        fields: disclosesText(view) ? ['triage', 'notes'] : ['triage'],
         provinceCode: row.province_code,
         wardCode: row.ward_code,
         reason: dto.justified ? 'break_glass.justified' : 'break_glass.unjustified',
