@@ -460,6 +460,17 @@ describe('reports (end to end)', () => {
       ]);
       const late = await get('admin', '/api/v1/reports/summary?from=2024-03-02&to=2024-03-31').expect(400);
       expect(late.body.errors[0].field).toBe('from');
+      // Each refusal of a finer period is on record (a try at single days by differencing shows there).
+      expect(
+        await ds.query(
+          `SELECT outcome, reason, province_code FROM audit_events WHERE action = 'report.read'
+            AND request_id = ANY($1) ORDER BY seq`,
+          [[cut.headers['x-request-id'], late.headers['x-request-id']]],
+        ),
+      ).toEqual([
+        { outcome: 'denied', reason: 'request.validation', province_code: null },
+        { outcome: 'denied', reason: 'request.validation', province_code: null },
+      ]);
       // Whole months, several or across a leap February: fine.
       await get('admin', '/api/v1/reports/summary?from=2024-01-01&to=2024-02-29').expect(200);
       await get('admin', '/api/v1/reports/summary?from=2023-02-01&to=2023-02-28').expect(200);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditService, type Deny } from '../audit/audit.service';
+import type { AuditEntryInput } from '../audit/audit.types';
 import { ConsentExpiryService } from '../consents/consent-expiry.service';
 import type { AppAbility } from '../authz/ability.factory';
 import type { Principal } from '../authz/principal';
@@ -111,6 +112,8 @@ export class ReportsService {
       // The area first: a request for an area outside the caller's is refused (403, on record) whatever its
       // period, not answered with a 400 about the period and left off the record.
       const area = await this.resolveArea(m, deny, p, ability, q);
+      // From here a refusal (a period an administrator may not have: days, a month not over) is on record.
+      deny.refusals(p, this.entryOf(area));
       const period = summaryPeriod(q.from, q.to, now, aggregates);
       const breakdown = await this.breakdown(m, area, aggregates);
       const [counts] = await this.reports.counts(m, [period], area, now);
@@ -140,6 +143,7 @@ export class ReportsService {
     return this.audit.transaction(async (m, deny) => {
       // The area first (see summary), then the year's rules.
       const area = await this.resolveArea(m, deny, p, ability, q);
+      deny.refusals(p, this.entryOf(area));
       if (year > Number(vietnamDate(now).slice(0, 4))) {
         throw fieldError('year', 'is after the current year', 'là năm sau năm hiện tại');
       }
@@ -263,13 +267,17 @@ export class ReportsService {
   }
 
   private async recordRead(m: EntityManager, p: Principal, area: ResolvedArea): Promise<void> {
-    await this.audit.record(m, p, {
+    await this.audit.record(m, p, { ...this.entryOf(area), fields: ['triage'] });
+  }
+
+  /** A report's entry, in the area it covers. */
+  private entryOf(area: ResolvedArea): AuditEntryInput {
+    return {
       action: 'report.read',
       resourceType: 'report',
       provinceCode: area.provinceCode,
       wardCode: area.wardCode,
-      fields: ['triage'],
-    });
+    };
   }
 }
 
