@@ -101,6 +101,40 @@ describe('administrative units importer', () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  it('takes one import at a time: a new commune another import is adding under another province is refused, not moved', async () => {
+    await importUnits(dataSource, parseUnitsFile(fixture()));
+    const data = fixture() as { Code: string; Wards: { Code: string; ProvinceCode: string }[] }[];
+    const [first, second] = data;
+    const added = { ...first.Wards[0], Code: '99901', ProvinceCode: second.Code };
+    second.Wards.push(added);
+    // Another import, under way: it holds the units, and has added the commune under the first province.
+    const other = dataSource.createQueryRunner();
+    await other.connect();
+    try {
+      await other.startTransaction();
+      await other.query('LOCK TABLE admin_units IN SHARE ROW EXCLUSIVE MODE');
+      await other.query(
+        `INSERT INTO admin_units (code, level, kind, province_code, name_vi, name_en, full_name_vi, full_name_en)
+         SELECT '99901', level, kind, $1, name_vi, name_en, full_name_vi, full_name_en FROM admin_units
+          WHERE code = $2`,
+        [first.Code, first.Wards[0].Code],
+      );
+      const late = importUnits(dataSource, parseUnitsFile(data)).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 300)); // it waits for the other one
+      await other.commitTransaction();
+      const refused = await late;
+      expect(refused).toBeInstanceOf(UnitsFileError);
+      expect((refused as UnitsFileError).problems[0]).toBe(
+        `99901: belongs to province ${first.Code} here, to ${second.Code} in the file`,
+      );
+    } finally {
+      await other.release();
+    }
+    expect(await dataSource.query(`SELECT province_code FROM admin_units WHERE code = '99901'`)).toEqual([
+      { province_code: first.Code },
+    ]);
+  });
+
   it('refuses a malformed file, naming each problem', () => {
     const data = fixture() as {
       Code: string;

@@ -116,9 +116,14 @@ export function parseUnitsFile(json: unknown): UnitRow[] {
   return rows;
 }
 
-/** Upserts the rows in one transaction (provinces first: communes refer to them). */
+/**
+ * Upserts the rows in one transaction (provinces first: communes refer to them), one import at a time: two run
+ * together would each find a new commune unknown, and the second's upsert, waiting for the first's, would then
+ * move it to its own file's province (the service reads the units meanwhile).
+ */
 export async function importUnits(dataSource: DataSource, rows: readonly UnitRow[]): Promise<ImportResult> {
   return dataSource.transaction(async (manager) => {
+    await manager.query('LOCK TABLE admin_units IN SHARE ROW EXCLUSIVE MODE');
     await refuseMoves(manager, rows);
     const provinces = rows.filter((r) => r.level === 'province');
     const communes = rows.filter((r) => r.level === 'commune');
