@@ -456,7 +456,7 @@ describe('access log (end to end)', () => {
       ),
       outside_hours: bilingual(
         /Monday-Friday 7:00-19:00 Vietnam time/,
-        /thứ Hai-thứ Sáu 7:00-19:00 giờ Việt Nam/,
+        /ngoài khung giờ 7:00-19:00 từ thứ Hai đến thứ Sáu \(giờ Việt Nam\)/,
       ),
     });
     expect(res.body.items).toEqual(
@@ -547,6 +547,19 @@ describe('access log (end to end)', () => {
     expect(await repeated()).toEqual([]);
     for (let i = 0; i < 5; i++) await refuse(accounts[5].id, office, 'auth.totp_invalid');
     expect(await repeated()).toEqual([expect.objectContaining({ count: 5 })]);
+
+    // A new address of one IPv6 /64 for every guess is one address, as the sign-in throttle counts it: spraying
+    // five accounts so is found, under the network; guesses on unknown names so are repeated denials.
+    const network = '2001:db8:77:1::/64';
+    for (const [i, a] of accounts.slice(0, 5).entries()) await refuse(a.id, `2001:db8:77:1::${i + 1}`);
+    expect((await found('national', network)).filter((i) => i.rule === 'many_accounts')).toEqual([
+      expect.objectContaining({ rule: 'many_accounts', ip: network, count: 5 }),
+    ]);
+    const guesses = '2001:db8:78:2::/64';
+    for (let i = 0; i < 5; i++) await refuse(null as unknown as string, `2001:db8:78:2:${i}::9%eth0`);
+    expect(
+      (await found('national', guesses)).filter((i) => i.ip === guesses).map((i) => [i.rule, i.count]),
+    ).toEqual([['repeated_denials', 5]]);
   });
 
   it('flags an account that read many cases in an hour, and access outside working hours (Vietnam time)', async () => {
@@ -705,6 +718,63 @@ describe('access log (end to end)', () => {
     // Not in another province's view.
     const elsewhere = await get('haiphong', 'anomalies').expect(200);
     expect(elsewhere.body.items.filter((i: { actorId: string }) => i.actorId === officer.id)).toEqual([]);
+  });
+
+  it('after_admin_reset: a change sent again with the same request id days later is a change of its own; enabling an account is one', async () => {
+    const audit = t.app.get(AuditService);
+    const ds = t.app.get(DataSource);
+    const officer = await givenUser(t, { role: 'ward_officer' });
+    const at = async <T>(ms: number, work: () => Promise<T>): Promise<T> => {
+      const now = jest.spyOn(Date, 'now').mockReturnValue(ms);
+      try {
+        return await work();
+      } finally {
+        now.mockRestore();
+      }
+    };
+    const change = (ms: number, reason: string, requestId: string) =>
+      at(ms, () =>
+        ds.transaction((m) =>
+          audit.record(m, null, {
+            action: 'user.update',
+            resourceType: 'user',
+            resourceId: officer.id,
+            reason,
+            subjectProvinces: ['01'],
+            request: { requestId },
+          }),
+        ),
+      );
+    const read = (ms: number, caseId: string) =>
+      at(ms, () =>
+        ds.transaction((m) =>
+          audit.record(m, user(officer.id, ['00145']), {
+            action: 'case.read',
+            resourceType: 'case',
+            caseId,
+            resourceId: caseId,
+            provinceCode: '01',
+          }),
+        ),
+      );
+    const hour = 3600_000;
+    const now = Date.now();
+    // The client's own request id (X-Request-Id), the same both times: three days ago and one day ago.
+    const sameId = 'c1a2b3c4d5e6f708';
+    await change(now - 72 * hour, 'user.password_reset', sameId);
+    await change(now - 24 * hour, 'user.password_reset', sameId);
+    await read(now - 23 * hour, '0c000000-0000-4000-8000-0000000000a1');
+    // Disabled long ago, enabled two hours ago (someone may have set its password meanwhile), then a read.
+    await change(now - 2 * hour, 'user.enabled', randomUUID());
+    await read(now - hour, '0c000000-0000-4000-8000-0000000000a2');
+    const flagged = ((await get('hanoi', 'anomalies').expect(200)).body.items as Record<string, unknown>[])
+      .filter((i) => i.rule === 'after_admin_reset' && i.actorId === officer.id)
+      .map((i) => [i.windowStart, i.count]);
+    // The first reset's window ended before the reads; the second's holds both, the enabling's the last.
+    expect(flagged).toEqual([
+      [new Date(now - 2 * hour).toISOString(), 1],
+      [new Date(now - 24 * hour).toISOString(), 2],
+    ]);
   });
 
   // Last: it breaks the chain for good.

@@ -62,7 +62,18 @@ const HALF_HOUR = `date_bin('30 minutes', e.at, timestamptz '2000-01-01 00:00:00
  */
 /** How the hourly rules count, as their texts say it. */
 const WINDOWS_EN = 'counted in 90-minute windows starting every half hour, so a slower burst may show too';
-const WINDOWS_VI = 'đếm theo các khung 90 phút bắt đầu mỗi nửa giờ, nên một đợt chậm hơn cũng có thể hiện ra';
+const WINDOWS_VI =
+  'đếm theo các khung 90 phút bắt đầu mỗi nửa giờ, nên một loạt truy cập kéo dài đến 90 phút cũng có thể bị phát hiện';
+/**
+ * SQL: the address an entry's client is counted by in the rules by address, as the sign-in throttle counts it
+ * (login-throttle.service.ts): an IPv4 address as it is (an IPv4-mapped IPv6 one too), an IPv6 address by its
+ * /64 network (one end site usually holds a whole /64: an attacker rotating addresses in it is one address).
+ * A zone id (`fe80::1%eth0`) is no part of an address to PostgreSQL.
+ */
+const ADDRESS_KEY = `(CASE WHEN e.ip ~* '^::ffff:[0-9]+(\\.[0-9]+){3}$' THEN substr(e.ip, 8)
+  WHEN strpos(e.ip, ':') > 0 THEN network(set_masklen(split_part(e.ip, '%', 1)::inet, 64))::text
+  ELSE e.ip END)`;
+
 const HOUR_WINDOWS = `(VALUES (${HALF_HOUR}), (${HALF_HOUR} - interval '30 minutes'), (${HALF_HOUR} - interval '60 minutes'))`;
 
 /** SQL over `e`: a refused sign-in of a known account whose password was wrong (not its authenticator code). */
@@ -88,7 +99,7 @@ export const ANOMALY_RULES = {
    * on each of many accounts, below denialsPerHour for any one of them).
    */
   signInAccountsPerHour: 5,
-  workingHours: { from: 7, to: 19, days: { en: 'Monday-Friday', vi: 'thứ Hai-thứ Sáu' } },
+  workingHours: { from: 7, to: 19, days: { en: 'Monday-Friday', vi: 'thứ Hai đến thứ Sáu' } },
   /**
    * Hours after an administrator created an account, reset its password or two-factor, or changed its communes, in
    * which its access to case data is flagged.
@@ -354,21 +365,23 @@ export class AuditQueryService {
           GROUP BY e.actor_id, w.start
          HAVING count(DISTINCT e.case_id) >= ${manyCasesPerHour}
          UNION ALL
-         SELECT 'repeated_denials', e.actor_id, min(e.actor_role), CASE WHEN e.actor_id IS NULL THEN min(e.ip) END,
+         SELECT 'repeated_denials', e.actor_id, min(e.actor_role),
+                CASE WHEN e.actor_id IS NULL THEN ${ADDRESS_KEY} END,
                 count(*), w.start, min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
            FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
           WHERE ${base} AND e.outcome = 'denied' AND ${PROBING_DENIAL}
-          GROUP BY e.actor_id, CASE WHEN e.actor_id IS NULL THEN e.ip END, w.start
+          GROUP BY e.actor_id, CASE WHEN e.actor_id IS NULL THEN ${ADDRESS_KEY} END, w.start
          HAVING count(*) >= ${denialsPerHour}
          UNION ALL
          -- Attempts on unknown usernames are repeated_denials' (by address); this counts the accounts whose
          -- password was wrong, and lists first the attempts whose password was right (asked for, or given a
          -- wrong, authenticator code): accounts the address may have found the password of.
-         SELECT 'many_accounts', NULL, NULL, e.ip, count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}),
+         SELECT 'many_accounts', NULL, NULL, ${ADDRESS_KEY},
+                count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}),
                 w.start, min(e.at), max(e.at), (array_agg(e.seq ORDER BY NOT ${RIGHT_PASSWORD}, e.seq))[1:20]
            FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
           WHERE ${base} AND e.action = 'auth.login_failed' AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL
-          GROUP BY e.ip, w.start
+          GROUP BY ${ADDRESS_KEY}, w.start
          HAVING count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}) >= ${signInAccountsPerHour}
          ) hourly
          ORDER BY rule, actor_id, ip, first_at, window_start DESC
@@ -388,15 +401,20 @@ export class AuditQueryService {
          SELECT 'after_admin_reset', e.actor_id, min(e.actor_role), NULL, count(*), r.at,
                 min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
            FROM audit_events e
-           -- One change per request: a password and a two-factor reset in one change are two entries.
-           JOIN (SELECT DISTINCT ON (r0.resource_id, coalesce(r0.request_id, r0.seq::text)) r0.resource_id, r0.at
+           -- One change per request: a password and a two-factor reset in one change are two entries, written
+           -- within the same minute. A request id can be the client's (X-Request-Id): one sent again days later
+           -- is another change, with its own window.
+           JOIN (SELECT DISTINCT ON (r0.resource_id, coalesce(r0.request_id, r0.seq::text), date_trunc('minute', r0.at))
+                        r0.resource_id, r0.at
                    FROM audit_events r0
                   WHERE ${changes.sql} AND r0.outcome = 'allowed'
                     AND (r0.action = 'user.create'
                          OR (r0.action = 'user.update'
-                             AND r0.reason IN ('user.password_reset', 'user.totp_reset', 'user.communes_changed')))
+                             AND r0.reason IN ('user.password_reset', 'user.totp_reset', 'user.communes_changed',
+                                               'user.enabled')))
                     AND r0.at >= :from::timestamptz - interval '${afterResetHours} hours' AND r0.at < :to
-                  ORDER BY r0.resource_id, coalesce(r0.request_id, r0.seq::text), r0.at) r
+                  ORDER BY r0.resource_id, coalesce(r0.request_id, r0.seq::text), date_trunc('minute', r0.at),
+                           r0.at) r
              ON r.resource_id = e.actor_id
             AND e.at >= r.at AND e.at < r.at + interval '${afterResetHours} hours'
           WHERE ${base} AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL AND ${caseData}
@@ -413,20 +431,20 @@ export class AuditQueryService {
             vi: `một tài khoản đã đọc ít nhất ${manyCasesPerHour} vụ việc khác nhau trong một giờ (${WINDOWS_VI})`,
           },
           repeated_denials: {
-            en: `at least ${denialsPerHour} denied accesses within one hour by one account (or, without an account, from one IP address; ${WINDOWS_EN})`,
-            vi: `ít nhất ${denialsPerHour} lần truy cập bị từ chối trong một giờ của một tài khoản (hoặc, khi không có tài khoản, từ một địa chỉ IP; ${WINDOWS_VI})`,
+            en: `at least ${denialsPerHour} denied accesses within one hour by one account (or, without an account, from one IP address, an IPv6 one by its /64 network; ${WINDOWS_EN})`,
+            vi: `ít nhất ${denialsPerHour} lần truy cập bị từ chối trong một giờ của một tài khoản (hoặc, khi không có tài khoản, từ một địa chỉ IP, địa chỉ IPv6 tính theo mạng /64; ${WINDOWS_VI})`,
           },
           many_accounts: {
-            en: `sign-ins refused for at least ${signInAccountsPerHour} different accounts within one hour from one IP address (password spraying; ${WINDOWS_EN})`,
-            vi: `đăng nhập bị từ chối cho ít nhất ${signInAccountsPerHour} tài khoản khác nhau trong một giờ từ cùng một địa chỉ IP (dò mật khẩu hàng loạt; ${WINDOWS_VI})`,
+            en: `sign-ins refused for at least ${signInAccountsPerHour} different accounts within one hour from one IP address (an IPv6 one by its /64 network; password spraying; ${WINDOWS_EN})`,
+            vi: `đăng nhập bị từ chối cho ít nhất ${signInAccountsPerHour} tài khoản khác nhau trong một giờ từ cùng một địa chỉ IP (địa chỉ IPv6 tính theo mạng /64; dò mật khẩu hàng loạt; ${WINDOWS_VI})`,
           },
           after_admin_reset: {
-            en: `an account accessed case data within ${afterResetHours} hours after an administrator created it, reset its password or two-factor, or changed its communes (whoever knows the password an administrator set can sign in as the account, and an administrator may give an account of their own a commune's cases)`,
-            vi: `một tài khoản đã truy cập dữ liệu vụ việc trong vòng ${afterResetHours} giờ sau khi quản trị viên tạo tài khoản đó, đặt lại mật khẩu hoặc xác thực hai lớp, hoặc thay đổi xã/phường của tài khoản (ai biết mật khẩu do quản trị viên đặt đều có thể đăng nhập bằng tài khoản này, và quản trị viên có thể giao cho một tài khoản của chính mình các vụ việc của một xã/phường)`,
+            en: `an account accessed case data within ${afterResetHours} hours after an administrator created it, reset its password or two-factor, changed its communes or enabled it again (whoever knows the password an administrator set can sign in as the account, and an administrator may give an account of their own a commune's cases)`,
+            vi: `một tài khoản đã truy cập dữ liệu vụ việc trong vòng ${afterResetHours} giờ sau khi quản trị viên tạo tài khoản đó, đặt lại mật khẩu hoặc xác thực hai lớp, thay đổi xã/phường của tài khoản hoặc mở lại tài khoản (ai biết mật khẩu do quản trị viên đặt đều có thể đăng nhập bằng tài khoản này, và quản trị viên có thể giao cho một tài khoản của chính mình các vụ việc của một xã/phường)`,
           },
           outside_hours: {
             en: `an account accessed case data outside ${workingHours.days.en} ${workingHours.from}:00-${workingHours.to}:00 Vietnam time`,
-            vi: `một tài khoản đã truy cập dữ liệu vụ việc ngoài ${workingHours.days.vi} ${workingHours.from}:00-${workingHours.to}:00 giờ Việt Nam`,
+            vi: `một tài khoản đã truy cập dữ liệu vụ việc ngoài khung giờ ${workingHours.from}:00-${workingHours.to}:00 từ ${workingHours.days.vi} (giờ Việt Nam)`,
           },
         },
       };
