@@ -690,7 +690,7 @@ describe('reports (end to end)', () => {
           '"Bạo lực tâm lý, tình cảm / Psychological or emotional abuse",7',
       );
       expect(lines).toContain(
-        'loai_bao_luc_gbvims / gbv_type,physical_assault,Bạo lực thể chất / Physical assault,suppressed',
+        'loai_bao_luc_gbvims / gbv_type,physical_assault,Tấn công thể chất / Physical assault,suppressed',
       );
       expect(lines).toContain('nhom_tuoi / age_group,12-15,12–15 tuổi / 12–15 years,6');
       expect(lines).toContain('xa_phuong / commune,00145,Phường Long Biên / Long Bien Ward,12');

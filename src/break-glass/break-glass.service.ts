@@ -169,7 +169,7 @@ export class BreakGlassService {
       if (row.shreddedAt) {
         throw new DomainError('conflict.state', {
           en: 'The case’s data was destroyed.',
-          vi: 'Dữ liệu của vụ việc đã bị hủy.',
+          vi: 'Dữ liệu của vụ việc đã bị xoá vĩnh viễn.',
         });
       }
       // A closed case's outside access ended with it (CasesService.close); the commune that registered it can
@@ -431,8 +431,8 @@ export class BreakGlassService {
     } catch (e) {
       if (!isCryptoError(e, 'crypto.key_destroyed')) throw e;
       throw new DomainError('conflict.state', {
-        en: 'The case was crypto-shredded: its emergency access is reviewed without a note.',
-        vi: 'Vụ việc đã bị hủy dữ liệu bằng mật mã: việc xem xét truy cập khẩn cấp không kèm ghi chú.',
+        en: 'The case was crypto-shredded: send the review again without a note (reviewNote).',
+        vi: 'Dữ liệu vụ việc đã bị xoá vĩnh viễn: hãy gửi lại kết luận xem xét mà không kèm ghi chú (reviewNote).',
       });
     }
   }

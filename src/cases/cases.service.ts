@@ -120,7 +120,7 @@ export class CasesService {
     // A report is taken when it is made: a moment ahead (beyond clock drift) is a typo, and would open the
     // case numbers of a year to come.
     if (reportedAt.getTime() > Date.now() + REPORTED_AHEAD_MS) {
-      throw fieldError('reportedAt', 'is in the future', 'ở thời điểm trong tương lai');
+      throw fieldError('reportedAt', 'is in the future', 'là thời điểm trong tương lai');
     }
     // Nor before the years reports count (a typo such as 1900 would draw a case number of that year).
     if (vietnamYear(reportedAt) < MIN_YEAR) {
@@ -467,7 +467,7 @@ export class CasesService {
     const ids = misfits.join(', ');
     throw new DomainError('conflict.state', {
       en: `With this age, a consent of the case no longer holds (a child-protection duty for an adult, or a child under 16 consenting alone): withdraw it first, then record one that fits. Consent: ${ids}.`,
-      vi: `Với độ tuổi này, một sự đồng ý của vụ việc không còn hiệu lực (nghĩa vụ bảo vệ trẻ em cho người đã thành niên, hoặc trẻ em dưới 16 tuổi tự đồng ý): hãy rút sự đồng ý đó trước, rồi ghi nhận sự đồng ý phù hợp. Sự đồng ý: ${ids}.`,
+      vi: `Với độ tuổi này, một sự đồng ý đang có hiệu lực của vụ việc không còn phù hợp (căn cứ nghĩa vụ bảo vệ trẻ em trong khi người bị bạo lực đã đủ 18 tuổi, hoặc trẻ em dưới 16 tuổi tự đồng ý): hãy rút lại sự đồng ý đó trước, rồi ghi nhận sự đồng ý phù hợp. Sự đồng ý: ${ids}.`,
     });
   }
 
@@ -1052,7 +1052,7 @@ function checkBirth(
     throw fieldError(
       'survivor.ageYears',
       'give either dateOfBirth or ageYears, not both',
-      'chỉ nhập ngày sinh hoặc tuổi',
+      'chỉ nhập một trong hai: ngày sinh hoặc số tuổi, không nhập cả hai',
     );
   }
   const age = ageOn(survivor.dateOfBirth, reportedAt);

@@ -28,13 +28,13 @@ export function ageMisfit(ground: ConsentGround, age: SurvivorAge): LocalizedTex
   if (ground.legalBasis === 'child_protection_duty' && age.childGbvims === false) {
     return {
       en: 'A child-protection duty does not apply: the survivor is not a child (18 or over).',
-      vi: 'Nghĩa vụ bảo vệ trẻ em không áp dụng: người bị hại không phải là trẻ em (từ 18 tuổi trở lên).',
+      vi: 'Nghĩa vụ bảo vệ trẻ em không áp dụng: người bị bạo lực đã đủ 18 tuổi (đã thành niên).',
     };
   }
   if (ground.givenBy === 'survivor' && age.childVn === true) {
     return {
       en: 'The survivor is a child under 16: consent is given by a parent or guardian (givenBy: guardian), or a legal basis is recorded.',
-      vi: 'Người bị hại là trẻ em dưới 16 tuổi: sự đồng ý do cha, mẹ hoặc người giám hộ đưa ra (givenBy: guardian), hoặc ghi nhận căn cứ pháp lý.',
+      vi: 'Người bị bạo lực là trẻ em dưới 16 tuổi: sự đồng ý do cha, mẹ hoặc người giám hộ đưa ra (givenBy: guardian), hoặc ghi nhận căn cứ pháp lý.',
     };
   }
   return null;

@@ -194,7 +194,7 @@ export class ConsentsService {
         const org = await m.query<unknown[]>(`SELECT 1 FROM organizations WHERE id = $1`, [
           dto.organizationId,
         ]);
-        if (org.length === 0) throw unprocessable('No such organisation.', 'Không có tổ chức này.');
+        if (org.length === 0) throw unprocessable('No such organisation.', 'Không tìm thấy tổ chức này.');
       }
       const id = randomUUID();
       let reason: Buffer | null = null;
@@ -233,7 +233,8 @@ export class ConsentsService {
           p.userId,
         ],
       );
-      if (!created) throw fieldError('expiresAt', 'must be in the future', 'phải ở tương lai');
+      if (!created)
+        throw fieldError('expiresAt', 'must be in the future', 'phải là thời điểm trong tương lai');
       await this.audit.record(m, p, {
         action: 'consent.create',
         resourceType: 'consent',

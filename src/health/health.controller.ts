@@ -15,7 +15,7 @@ import { Problem } from '../common/errors/problem';
 
 const READ_ONLY: LocalizedText = {
   en: 'The database takes no writes (a standby, or set read-only): this instance cannot record accesses.',
-  vi: 'Cơ sở dữ liệu không nhận ghi (máy dự phòng, hoặc đang ở chế độ chỉ đọc): phiên bản này không thể ghi nhật ký truy cập.',
+  vi: 'Cơ sở dữ liệu không nhận ghi (máy dự phòng, hoặc đang ở chế độ chỉ đọc): máy chủ này không thể ghi nhật ký truy cập.',
 };
 
 class HealthStatus {

@@ -33,7 +33,7 @@ const USER_COLUMNS = { id: 'u.id', role: 'u.role' } as const;
 const OWN_CREDENTIALS = () =>
   new DomainError('auth.forbidden', {
     en: 'Change your own password with /auth/password (it asks for the current one); another administrator resets your two-factor.',
-    vi: 'Hãy đổi mật khẩu của chính mình qua /auth/password (cần mật khẩu hiện tại); quản trị viên khác đặt lại xác thực hai lớp của bạn.',
+    vi: 'Hãy đổi mật khẩu của chính mình qua /auth/password (cần mật khẩu hiện tại); việc đặt lại xác thực hai lớp của bạn phải do một quản trị viên khác thực hiện.',
   });
 
 /** `users:create-admin` once an installation has an administrator. */
@@ -352,7 +352,7 @@ export class UsersService {
             code: 'isDefined',
             message: {
               en: 'is required with resetTotp: a new password, which the user changes at first sign-in',
-              vi: 'là bắt buộc khi đặt lại xác thực hai yếu tố: một mật khẩu mới, người dùng đổi khi đăng nhập lần đầu',
+              vi: 'là bắt buộc khi đặt lại xác thực hai lớp: một mật khẩu mới, người dùng sẽ phải đổi ở lần đăng nhập tiếp theo',
             },
           },
         ]);

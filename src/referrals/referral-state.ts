@@ -64,7 +64,7 @@ export interface ReferralState {
 function illegal(): DomainError {
   return new DomainError('conflict.state', {
     en: 'This referral cannot make that move from its current state.',
-    vi: 'Không thể chuyển giới thiệu này sang trạng thái đó từ trạng thái hiện tại.',
+    vi: 'Không thể thực hiện thao tác này với yêu cầu chuyển gửi ở trạng thái hiện tại.',
   });
 }
 

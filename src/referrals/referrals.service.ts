@@ -108,7 +108,7 @@ export class ReferralsService {
       if (!org)
         throw new DomainError('unprocessable', {
           en: 'No such organisation.',
-          vi: 'Không có tổ chức này.',
+          vi: 'Không tìm thấy tổ chức này.',
         });
       // Whether the consent is still active is the database's call (consentActiveSql), not this instance's clock,
       // as of now that the case, the organisation and the consent are held (a create that waited behind a change
@@ -149,7 +149,7 @@ export class ReferralsService {
       if (!consent.fits_age) {
         throw new DomainError('unprocessable', {
           en: 'The consent no longer fits the survivor’s age (a child-protection duty for an adult, or a child under 16 consenting alone): withdraw it and record one that fits.',
-          vi: 'Sự đồng ý không còn phù hợp với độ tuổi của người bị hại (nghĩa vụ bảo vệ trẻ em cho người đã thành niên, hoặc trẻ em dưới 16 tuổi tự đồng ý): hãy rút và ghi nhận sự đồng ý phù hợp.',
+          vi: 'Sự đồng ý không còn phù hợp với độ tuổi của người bị bạo lực (căn cứ nghĩa vụ bảo vệ trẻ em trong khi người bị bạo lực đã đủ 18 tuổi, hoặc trẻ em dưới 16 tuổi tự đồng ý): hãy rút lại và ghi nhận sự đồng ý phù hợp.',
         });
       }
       // The organisation's open referral whose consent ended since the sweep above (before the case was got)
@@ -162,7 +162,7 @@ export class ReferralsService {
       if (live.length > 0) {
         throw new DomainError('conflict.state', {
           en: 'This organisation already has an open referral for the case.',
-          vi: 'Tổ chức này đã có một giới thiệu đang mở cho vụ việc.',
+          vi: 'Tổ chức này đã có một yêu cầu chuyển gửi đang mở cho vụ việc.',
         });
       }
       const id = randomUUID();
@@ -358,7 +358,7 @@ export class ReferralsService {
       if (dto.servicesDelivered?.some((service) => !r.services.includes(service))) {
         throw new DomainError('unprocessable', {
           en: 'servicesDelivered may name only services the referral requested.',
-          vi: 'servicesDelivered chỉ được nêu các dịch vụ mà giới thiệu đã yêu cầu.',
+          vi: 'servicesDelivered chỉ được nêu các dịch vụ mà yêu cầu chuyển gửi đã đề nghị.',
         });
       }
       return next;
@@ -413,7 +413,7 @@ export class ReferralsService {
       if (!allowed && subjectOf(row).status === 'pending') {
         throw new DomainError('conflict.state', {
           en: 'Accept the referral first: its organisation adds notes to an accepted referral.',
-          vi: 'Hãy nhận giới thiệu trước: tổ chức chỉ thêm ghi chú vào giới thiệu đã nhận.',
+          vi: 'Hãy chấp nhận yêu cầu chuyển gửi trước: tổ chức chỉ được thêm ghi chú khi đã chấp nhận.',
         });
       }
       // An ended referral, or one of a closed (or crypto-shredded) case, takes no note, the provider's nor the
@@ -519,7 +519,7 @@ export class ReferralsService {
       if (action === 'accept' && row.caseStatus !== 'open') {
         throw new DomainError('conflict.state', {
           en: 'The case is closed: its referral cannot be accepted.',
-          vi: 'Vụ việc đã đóng: không thể chấp nhận giới thiệu của vụ việc này.',
+          vi: 'Vụ việc đã đóng: không thể chấp nhận yêu cầu chuyển gửi của vụ việc này.',
         });
       }
       const next = transition(row, locked.at);

@@ -88,7 +88,7 @@ export const TABLES = {
     'referrals.acceptanceRate',
     'ty_le_chap_nhan',
     'acceptance_rate',
-    'Tỷ lệ chấp nhận (đã nhận + hoàn thành) / (đã nhận + hoàn thành + từ chối)',
+    'Tỷ lệ chấp nhận (đã chấp nhận + đã hoàn thành) / (đã chấp nhận + đã hoàn thành + đã từ chối)',
     'Acceptance rate (accepted + completed) / (accepted + completed + declined)',
   ),
   hoursToAccept: t(
@@ -107,10 +107,10 @@ function t(path: string, csvVi: string, csvEn: string, vi: string, en: string): 
 export const GBV_TYPE_LABELS: Record<(typeof GBV_TYPES)[number], LocalizedText> = {
   rape: { vi: 'Hiếp dâm', en: 'Rape' },
   sexual_assault: { vi: 'Tấn công tình dục', en: 'Sexual assault' },
-  physical_assault: { vi: 'Bạo lực thể chất', en: 'Physical assault' },
+  physical_assault: { vi: 'Tấn công thể chất', en: 'Physical assault' },
   forced_marriage: { vi: 'Cưỡng ép kết hôn', en: 'Forced marriage' },
   denial_of_resources_opportunities_or_services: {
-    vi: 'Từ chối nguồn lực, cơ hội hoặc dịch vụ',
+    vi: 'Ngăn cản tiếp cận nguồn lực, cơ hội hoặc dịch vụ',
     en: 'Denial of resources, opportunities or services',
   },
   psychological_emotional_abuse: { vi: 'Bạo lực tâm lý, tình cảm', en: 'Psychological or emotional abuse' },
@@ -137,7 +137,7 @@ export const AGE_GROUP_LABELS: Record<(typeof AGE_GROUPS)[number], LocalizedText
   '12-15': { vi: '12–15 tuổi', en: '12–15 years' },
   '16-17': { vi: '16–17 tuổi', en: '16–17 years' },
   '18-59': { vi: '18–59 tuổi', en: '18–59 years' },
-  '60+': { vi: 'Từ 60 tuổi', en: '60 years and over' },
+  '60+': { vi: 'Từ 60 tuổi trở lên', en: '60 years and over' },
   unknown: { vi: 'Không rõ tuổi', en: 'Age unknown' },
 };
 
@@ -169,15 +169,15 @@ export const SECTOR_LABELS: Record<Sector, LocalizedText> = {
 export const STATUS_LABELS: Record<ReferralStatus, LocalizedText> = {
   pending: { vi: 'Chờ phản hồi', en: 'Pending' },
   accepted: { vi: 'Đã chấp nhận', en: 'Accepted' },
-  declined: { vi: 'Từ chối', en: 'Declined' },
-  completed: { vi: 'Hoàn thành', en: 'Completed' },
+  declined: { vi: 'Đã từ chối', en: 'Declined' },
+  completed: { vi: 'Đã hoàn thành', en: 'Completed' },
   revoked: { vi: 'Đã thu hồi', en: 'Revoked' },
 };
 
 export const TOTAL_LABEL: LocalizedText = { vi: 'Tổng số', en: 'Total' };
 export const HOURS_LABELS = {
   median: { vi: 'Trung vị', en: 'Median' },
-  p90: { vi: 'Bách phân vị 90', en: '90th percentile' },
+  p90: { vi: 'Bách phân vị thứ 90', en: '90th percentile' },
 } as const satisfies Record<string, LocalizedText>;
 
 /** Notes every report carries (JSON `notes`, CSV `thong_tin / info` rows). */
@@ -191,11 +191,11 @@ export const REPORT_NOTES: readonly LocalizedText[] = [
     en: 'The period is on the date each case was reported, Vietnam time (UTC+7), first and last day included.',
   },
   {
-    vi: '"<5": từ 1 đến 4; "suppressed": ẩn để không suy ra được số nhỏ (từ 5 trở lên). Số 0 được hiển thị, trừ khi thuộc một số "<5".',
+    vi: '"<5": từ 1 đến 4; "suppressed": số từ 5 trở lên nhưng được ẩn để không suy ra được một số nhỏ khác. Số 0 vẫn hiển thị, trừ khi nằm trong một ô "<5".',
     en: '"<5": 1 to 4; "suppressed": hidden (5 or more) so that no small count can be worked out. Zero is shown, except inside a "<5" count.',
   },
   {
-    vi: '"withheld": không công bố (giá trị bất kỳ, kể cả 0): số liệu chuyển tuyến của dưới 5 vụ việc là lịch sử của chính những người bị hại đó.',
+    vi: '"withheld": không công bố (giá trị bất kỳ, kể cả 0): số liệu chuyển gửi của dưới 5 vụ việc là lịch sử của chính những người bị bạo lực đó.',
     en: '"withheld": not published (any value, zero included): the referral figures of fewer than 5 cases are those survivors\' own history.',
   },
   {

@@ -393,7 +393,7 @@ describe('report CSV', () => {
     expect(lines).toContain('nhom_tuoi / age_group,0-5,0–5 tuổi / 0–5 years,0,0');
     expect(lines).toContain(
       'loai_bao_luc_gbvims / gbv_type,denial_of_resources_opportunities_or_services,' +
-        '"Từ chối nguồn lực, cơ hội hoặc dịch vụ / Denial of resources, opportunities or services",0,0',
+        '"Ngăn cản tiếp cận nguồn lực, cơ hội hoặc dịch vụ / Denial of resources, opportunities or services",0,0',
     );
   });
 });

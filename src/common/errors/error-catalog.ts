@@ -175,7 +175,7 @@ export const ERROR_CATALOG: Record<ErrorCode, ErrorCatalogEntry> = {
   },
   'precondition.failed': {
     status: 412,
-    title: { en: 'The precondition failed', vi: 'Điều kiện tiên quyết không thỏa mãn' },
+    title: { en: 'The precondition failed', vi: 'Điều kiện tiên quyết không được đáp ứng' },
   },
   unprocessable: {
     status: 422,

@@ -36,7 +36,7 @@ const SOME_FIELDS: LocalizedText = {
 
 const TRY_AGAIN: LocalizedText = {
   en: 'The request met another one that changed the same data at the same moment, or the database is busy. Nothing was changed: try again.',
-  vi: 'Yêu cầu trùng với một yêu cầu khác thay đổi cùng dữ liệu vào cùng lúc, hoặc cơ sở dữ liệu đang bận. Chưa có gì thay đổi: vui lòng thử lại.',
+  vi: 'Yêu cầu bị xung đột với một yêu cầu khác đang thay đổi cùng dữ liệu, hoặc cơ sở dữ liệu đang bận. Không có thay đổi nào được lưu: vui lòng thử lại.',
 };
 
 /**

@@ -10,7 +10,7 @@ const MESSAGES: Record<string, LocalizedText> = {
   isNotBlank: { en: 'must not be blank', vi: 'không được để trống' },
   isNotNull: {
     en: 'must not be null (leave it out to keep the value)',
-    vi: 'không được là null (bỏ trống để giữ giá trị)',
+    vi: 'không được là null (không gửi trường này nếu muốn giữ nguyên giá trị)',
   },
   isNotEmpty: { en: 'must not be empty', vi: 'không được để trống' },
   isString: { en: 'must be a string', vi: 'phải là chuỗi ký tự' },
