@@ -526,6 +526,16 @@ describe('access log (end to end)', () => {
     );
     expect((finding.seqs as number[]).slice(0, 2)).toEqual(right.map((r) => Number(r.seq)));
     expect(finding.seqs).toHaveLength(7);
+    // A sign-in that got in from that address in the window comes first of all: the account it took.
+    const { seq: tookSeq } = await audit.recordSignIn({
+      userId: accounts[2].id,
+      outcome: 'allowed',
+      request: { requestId: randomUUID(), ip: sprayer },
+    });
+    const [after] = await found('national', sprayer);
+    expect(after).toEqual(expect.objectContaining({ rule: 'many_accounts', count: 5 }));
+    expect((after.seqs as number[])[0]).toBe(tookSeq);
+    expect(after.seqs).toHaveLength(8);
 
     // Many guesses on one account from another address are that account's repeated denials, not spraying.
     const other = '198.51.100.24';
@@ -654,6 +664,32 @@ describe('access log (end to end)', () => {
       casePrefix: '0f',
     });
     expect(await many('2026-11-06')).toEqual([[21, '2026-11-06T03:00:00.000Z']]);
+  });
+
+  it('a burst across the start of the period looked at is seen whole, and reported', async () => {
+    const ward = user(ids.wardHaiphong, ['10507']);
+    // Tuesday 10 November 2026: 19 cases read from 23:45 UTC the day before (06:45 in Hanoi), 19 more from
+    // 00:02 UTC. A review of the day from 00:00 UTC holds 19 of them, the one before 19 too.
+    await readsAt(ward, 19, Date.parse('2026-11-09T23:45:00.000Z'), 20_000, {
+      provinceCode: '31',
+      casePrefix: '1a',
+    });
+    await readsAt(ward, 19, Date.parse('2026-11-10T00:02:00.000Z'), 20_000, {
+      provinceCode: '31',
+      casePrefix: '1b',
+    });
+    const many = async (from: string, to: string) =>
+      (
+        (await get('haiphong', `anomalies?from=${from}&to=${to}`).expect(200)).body.items as Record<
+          string,
+          unknown
+        >[]
+      )
+        .filter((i) => i.rule === 'many_cases' && i.actorId === ids.wardHaiphong)
+        .map((i) => i.count);
+    expect(await many('2026-11-10T00:00:00Z', '2026-11-11T00:00:00Z')).toEqual([38]);
+    // The period before it ends before the second half: not reported there (once is enough).
+    expect(await many('2026-11-09T00:00:00Z', '2026-11-10T00:00:00Z')).toEqual([]);
   });
 
   it('looks at a period of at most 31 days that ends after it starts', async () => {

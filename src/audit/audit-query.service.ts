@@ -342,6 +342,9 @@ export class AuditQueryService {
     const changes = accessibleWhere(ability, 'read', 'AuditEvent', CHANGE_COLUMNS, 'authz_change');
     const params = { ...scope.params, ...changes.params, from, to };
     const base = `${scope.sql} AND e.at >= :from AND e.at < :to`;
+    // The hourly rules look back one window before the period: a burst across its start (the end of the period
+    // looked at before) is seen whole, and reported if it reaches into this one.
+    const hourlyBase = `${scope.sql} AND e.at >= :from::timestamptz - interval '90 minutes' AND e.at < :to`;
     const local = `((e.at AT TIME ZONE 'UTC') + interval '7 hours')`;
     const { manyCasesPerHour, denialsPerHour, signInAccountsPerHour, workingHours, afterResetHours } =
       ANOMALY_RULES;
@@ -360,7 +363,7 @@ export class AuditQueryService {
                 min(e.at) AS first_at, max(e.at) AS last_at, (array_agg(e.seq ORDER BY e.seq))[1:20] AS seqs
            FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
           -- A case's change answers with the case: it counts as a read of it.
-          WHERE ${base} AND e.action IN ('case.read', 'referral.read', 'case.update') AND e.outcome = 'allowed'
+          WHERE ${hourlyBase} AND e.action IN ('case.read', 'referral.read', 'case.update') AND e.outcome = 'allowed'
             AND e.case_id IS NOT NULL AND e.actor_id IS NOT NULL
           GROUP BY e.actor_id, w.start
          HAVING count(DISTINCT e.case_id) >= ${manyCasesPerHour}
@@ -369,18 +372,20 @@ export class AuditQueryService {
                 CASE WHEN e.actor_id IS NULL THEN ${ADDRESS_KEY} END,
                 count(*), w.start, min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
            FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
-          WHERE ${base} AND e.outcome = 'denied' AND ${PROBING_DENIAL}
+          WHERE ${hourlyBase} AND e.outcome = 'denied' AND ${PROBING_DENIAL}
           GROUP BY e.actor_id, CASE WHEN e.actor_id IS NULL THEN ${ADDRESS_KEY} END, w.start
          HAVING count(*) >= ${denialsPerHour}
          UNION ALL
          -- Attempts on unknown usernames are repeated_denials' (by address); this counts the accounts whose
-         -- password was wrong, and lists first the attempts whose password was right (asked for, or given a
-         -- wrong, authenticator code): accounts the address may have found the password of.
+         -- password was wrong, and lists first the address's sign-ins that succeeded, then its attempts whose
+         -- password was right (asked for, or given a wrong, authenticator code): accounts it may have got into.
          SELECT 'many_accounts', NULL, NULL, ${ADDRESS_KEY},
                 count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}),
-                w.start, min(e.at), max(e.at), (array_agg(e.seq ORDER BY NOT ${RIGHT_PASSWORD}, e.seq))[1:20]
+                w.start, min(e.at), max(e.at),
+                (array_agg(e.seq ORDER BY e.action <> 'auth.login', NOT ${RIGHT_PASSWORD}, e.seq))[1:20]
            FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
-          WHERE ${base} AND e.action = 'auth.login_failed' AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL
+          WHERE ${hourlyBase} AND e.action IN ('auth.login_failed', 'auth.login') AND e.actor_id IS NOT NULL
+            AND e.ip IS NOT NULL
           GROUP BY ${ADDRESS_KEY}, w.start
          HAVING count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}) >= ${signInAccountsPerHour}
          ) hourly
@@ -388,6 +393,7 @@ export class AuditQueryService {
          ) by_first
          ORDER BY rule, actor_id, ip, last_at, window_start
          ) found
+         WHERE last_at >= :from
          UNION ALL
          SELECT 'outside_hours', e.actor_id, min(e.actor_role), NULL, count(*),
                 (date_trunc('day', ${local}) - interval '7 hours') AT TIME ZONE 'UTC',
