@@ -456,7 +456,7 @@ describe('access log (end to end)', () => {
       ),
       outside_hours: bilingual(
         /Monday-Friday 7:00-19:00 Vietnam time/,
-        /ngoài khung giờ 7:00-19:00 từ thứ Hai đến thứ Sáu \(giờ Việt Nam\)/,
+        /ngoài giờ làm việc \(7:00-19:00 từ thứ Hai đến thứ Sáu, giờ Việt Nam; thứ Bảy và Chủ nhật/,
       ),
     });
     expect(res.body.items).toEqual(
@@ -666,6 +666,46 @@ describe('access log (end to end)', () => {
     expect(await many('2026-11-06')).toEqual([[21, '2026-11-06T03:00:00.000Z']]);
   });
 
+  it("password spraying behind an office's address is one burst: the other staff's sign-ins neither split it nor fill its entries", async () => {
+    const audit = t.app.get(AuditService);
+    const office = '198.51.100.77';
+    const staff: Array<{ id: string }> = [];
+    const guessed: Array<{ id: string }> = [];
+    for (let i = 0; i < 5; i++) staff.push(await givenUser(t, { role: 'ward_officer' }));
+    for (let i = 0; i < 5; i++) guessed.push(await givenUser(t, { role: 'ward_officer' }));
+    const signIn = async (at: string, userId: string, outcome: 'allowed' | 'denied') => {
+      const now = jest.spyOn(Date, 'now').mockReturnValue(Date.parse(at));
+      try {
+        return await audit.recordSignIn({
+          userId,
+          outcome,
+          ...(outcome === 'denied' ? { reason: 'auth.invalid_credentials' as const } : {}),
+          request: { requestId: randomUUID(), ip: office },
+        });
+      } finally {
+        now.mockRestore();
+      }
+    };
+    // Thursday 12 November 2026 (UTC): the staff sign in through the morning; five wrong guesses 10:35-10:47.
+    for (const [i, at] of ['09:35', '10:05', '10:40', '11:10', '11:40'].entries())
+      await signIn(`2026-11-12T${at}:00.000Z`, staff[i].id, 'allowed');
+    const guesses: number[] = [];
+    for (const [i, a] of guessed.entries())
+      guesses.push((await signIn(`2026-11-12T10:${35 + 3 * i}:00.000Z`, a.id, 'denied')).seq);
+    const found = (
+      (await get('national', 'anomalies?from=2026-11-12T00:00:00Z&to=2026-11-13T00:00:00Z').expect(200)).body
+        .items as Record<string, unknown>[]
+    ).filter((i) => i.rule === 'many_accounts' && i.ip === office);
+    expect(found).toEqual([
+      expect.objectContaining({
+        count: 5,
+        firstAt: '2026-11-12T10:35:00.000Z',
+        lastAt: '2026-11-12T10:47:00.000Z',
+        seqs: guesses,
+      }),
+    ]);
+  });
+
   it('a burst across the start of the period looked at is seen whole, and reported', async () => {
     const ward = user(ids.wardHaiphong, ['10507']);
     // Tuesday 10 November 2026: 19 cases read from 23:45 UTC the day before (06:45 in Hanoi), 19 more from
@@ -811,6 +851,43 @@ describe('access log (end to end)', () => {
       [new Date(now - 2 * hour).toISOString(), 1],
       [new Date(now - 24 * hour).toISOString(), 2],
     ]);
+
+    // One request's two entries on either side of a minute's turn are still one change.
+    const other = await givenUser(t, { role: 'ward_officer' });
+    const turn = Math.floor((now - 5 * hour) / 60_000) * 60_000;
+    const both = 'd1a2b3c4d5e6f709';
+    for (const [ms, reason] of [
+      [turn - 3, 'user.password_reset'],
+      [turn + 3, 'user.totp_reset'],
+    ] as const)
+      await at(ms, () =>
+        ds.transaction((m) =>
+          audit.record(m, null, {
+            action: 'user.update',
+            resourceType: 'user',
+            resourceId: other.id,
+            reason,
+            subjectProvinces: ['01'],
+            request: { requestId: both },
+          }),
+        ),
+      );
+    await at(turn + 10 * 60_000, () =>
+      ds.transaction((m) =>
+        audit.record(m, user(other.id, ['00145']), {
+          action: 'case.read',
+          resourceType: 'case',
+          caseId: '0c000000-0000-4000-8000-0000000000a3',
+          resourceId: '0c000000-0000-4000-8000-0000000000a3',
+          provinceCode: '01',
+        }),
+      ),
+    );
+    expect(
+      ((await get('hanoi', 'anomalies').expect(200)).body.items as Record<string, unknown>[])
+        .filter((i) => i.rule === 'after_admin_reset' && i.actorId === other.id)
+        .map((i) => [i.windowStart, i.count]),
+    ).toEqual([[new Date(turn - 3).toISOString(), 1]]);
   });
 
   // Last: it breaks the chain for good.

@@ -70,9 +70,13 @@ const WINDOWS_VI =
  * /64 network (one end site usually holds a whole /64: an attacker rotating addresses in it is one address).
  * A zone id (`fe80::1%eth0`) is no part of an address to PostgreSQL.
  */
-const ADDRESS_KEY = `(CASE WHEN e.ip ~* '^::ffff:[0-9]+(\\.[0-9]+){3}$' THEN substr(e.ip, 8)
-  WHEN strpos(e.ip, ':') > 0 THEN network(set_masklen(split_part(e.ip, '%', 1)::inet, 64))::text
-  ELSE e.ip END)`;
+function addressKey(alias: string): string {
+  const ip = `${alias}.ip`;
+  return `(CASE WHEN ${ip} ~* '^::ffff:[0-9]+(\\.[0-9]+){3}$' THEN substr(${ip}, 8)
+    WHEN strpos(${ip}, ':') > 0 THEN network(set_masklen(split_part(${ip}, '%', 1)::inet, 64))::text
+    ELSE ${ip} END)`;
+}
+const ADDRESS_KEY = addressKey('e');
 
 const HOUR_WINDOWS = `(VALUES (${HALF_HOUR}), (${HALF_HOUR} - interval '30 minutes'), (${HALF_HOUR} - interval '60 minutes'))`;
 
@@ -83,6 +87,27 @@ const WRONG_PASSWORD = `(e.reason IN (${sqlCodes(['auth.invalid_credentials'])})
  * refused one after too many wrong ones).
  */
 const RIGHT_PASSWORD = `(e.reason IN (${sqlCodes(['auth.totp_required', 'auth.totp_invalid', 'auth.totp_locked'])}))`;
+/**
+ * SQL over `e` in an hourly window `w`: an entry of a password-spraying burst: a refused sign-in, or a sign-in
+ * that got in to an account the same address guessed a wrong password of in that window (the account it took).
+ * Other accounts' sign-ins from the address (an office behind one NAT) are no part of the burst.
+ */
+const SPRAY_ENTRY = `(e.action = 'auth.login_failed' OR EXISTS (
+    SELECT 1 FROM audit_events f
+     WHERE f.action = 'auth.login_failed' AND f.actor_id = e.actor_id
+       AND f.reason IN (${sqlCodes(['auth.invalid_credentials'])}) AND f.ip IS NOT NULL
+       AND ${addressKey('f')} = ${ADDRESS_KEY}
+       AND f.at >= w.start AND f.at < w.start + interval '90 minutes'))`;
+
+/**
+ * SQL over `alias`: an administrator's change to an account that after_admin_reset looks at (its creation; a
+ * reset of its password or two-factor, a change of its communes, its enabling).
+ */
+function adminChangeSql(alias: string): string {
+  return `(${alias}.action = 'user.create'
+    OR (${alias}.action = 'user.update'
+        AND ${alias}.reason IN ('user.password_reset', 'user.totp_reset', 'user.communes_changed', 'user.enabled')))`;
+}
 
 /** The jurisdiction of an entry, for the CASL rules of `AuditEvent` (authz/ability.factory.ts). */
 const AUDIT_COLUMNS: ColumnMap = { provinceCode: { sql: 'e.jurisdictions', array: true } };
@@ -101,8 +126,8 @@ export const ANOMALY_RULES = {
   signInAccountsPerHour: 5,
   workingHours: { from: 7, to: 19, days: { en: 'Monday-Friday', vi: 'thứ Hai đến thứ Sáu' } },
   /**
-   * Hours after an administrator created an account, reset its password or two-factor, or changed its communes, in
-   * which its access to case data is flagged.
+   * Hours after an administrator created an account, reset its password or two-factor, changed its communes or
+   * enabled it, in which its access to case data is flagged.
    */
   afterResetHours: 24,
 } as const;
@@ -377,12 +402,14 @@ export class AuditQueryService {
          HAVING count(*) >= ${denialsPerHour}
          UNION ALL
          -- Attempts on unknown usernames are repeated_denials' (by address); this counts the accounts whose
-         -- password was wrong, and lists first the address's sign-ins that succeeded, then its attempts whose
-         -- password was right (asked for, or given a wrong, authenticator code): accounts it may have got into.
+         -- password was wrong, and lists first the address's sign-ins that got into an account it guessed at,
+         -- then its attempts whose password was right (asked for, or given a wrong, authenticator code): accounts
+         -- it may have got into. Its edges are the burst's (SPRAY_ENTRY), not other accounts' sign-ins.
          SELECT 'many_accounts', NULL, NULL, ${ADDRESS_KEY},
                 count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}),
-                w.start, min(e.at), max(e.at),
-                (array_agg(e.seq ORDER BY e.action <> 'auth.login', NOT ${RIGHT_PASSWORD}, e.seq))[1:20]
+                w.start, min(e.at) FILTER (WHERE ${SPRAY_ENTRY}), max(e.at) FILTER (WHERE ${SPRAY_ENTRY}),
+                (array_agg(e.seq ORDER BY e.action <> 'auth.login', NOT ${RIGHT_PASSWORD}, e.seq)
+                   FILTER (WHERE ${SPRAY_ENTRY}))[1:20]
            FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
           WHERE ${hourlyBase} AND e.action IN ('auth.login_failed', 'auth.login') AND e.actor_id IS NOT NULL
             AND e.ip IS NOT NULL
@@ -408,19 +435,18 @@ export class AuditQueryService {
                 min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
            FROM audit_events e
            -- One change per request: a password and a two-factor reset in one change are two entries, written
-           -- within the same minute. A request id can be the client's (X-Request-Id): one sent again days later
-           -- is another change, with its own window.
-           JOIN (SELECT DISTINCT ON (r0.resource_id, coalesce(r0.request_id, r0.seq::text), date_trunc('minute', r0.at))
-                        r0.resource_id, r0.at
+           -- within a minute: an entry of a request that had one within the minute before is that one's. A request
+           -- id can be the client's (X-Request-Id): one sent again later is another change, with its own window.
+           JOIN (SELECT r0.resource_id, r0.at
                    FROM audit_events r0
-                  WHERE ${changes.sql} AND r0.outcome = 'allowed'
-                    AND (r0.action = 'user.create'
-                         OR (r0.action = 'user.update'
-                             AND r0.reason IN ('user.password_reset', 'user.totp_reset', 'user.communes_changed',
-                                               'user.enabled')))
+                  WHERE ${changes.sql} AND r0.outcome = 'allowed' AND ${adminChangeSql('r0')}
                     AND r0.at >= :from::timestamptz - interval '${afterResetHours} hours' AND r0.at < :to
-                  ORDER BY r0.resource_id, coalesce(r0.request_id, r0.seq::text), date_trunc('minute', r0.at),
-                           r0.at) r
+                    AND NOT EXISTS (
+                      SELECT 1 FROM audit_events r1
+                       WHERE r1.resource_id = r0.resource_id AND r1.request_id = r0.request_id
+                         AND r1.outcome = 'allowed' AND ${adminChangeSql('r1')}
+                         AND r1.at > r0.at - interval '1 minute'
+                         AND (r1.at < r0.at OR (r1.at = r0.at AND r1.seq < r0.seq)))) r
              ON r.resource_id = e.actor_id
             AND e.at >= r.at AND e.at < r.at + interval '${afterResetHours} hours'
           WHERE ${base} AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL AND ${caseData}
@@ -450,7 +476,7 @@ export class AuditQueryService {
           },
           outside_hours: {
             en: `an account accessed case data outside ${workingHours.days.en} ${workingHours.from}:00-${workingHours.to}:00 Vietnam time`,
-            vi: `một tài khoản đã truy cập dữ liệu vụ việc ngoài khung giờ ${workingHours.from}:00-${workingHours.to}:00 từ ${workingHours.days.vi} (giờ Việt Nam)`,
+            vi: `một tài khoản đã truy cập dữ liệu vụ việc ngoài giờ làm việc (${workingHours.from}:00-${workingHours.to}:00 từ ${workingHours.days.vi}, giờ Việt Nam; thứ Bảy và Chủ nhật là ngoài giờ cả ngày)`,
           },
         },
       };

@@ -230,7 +230,8 @@ export class AnomalyView {
   @ApiPropertyOptional({
     nullable: true,
     type: String,
-    description: 'The address: for denials without an account, and for many_accounts',
+    description:
+      'The address: for denials without an account, and for many_accounts (an IPv6 one as its /64 network, e.g. 2001:db8:1:2::/64)',
   })
   ip?: string | null;
   @ApiProperty({
