@@ -87,17 +87,6 @@ const WRONG_PASSWORD = `(e.reason IN (${sqlCodes(['auth.invalid_credentials'])})
  * refused one after too many wrong ones).
  */
 const RIGHT_PASSWORD = `(e.reason IN (${sqlCodes(['auth.totp_required', 'auth.totp_invalid', 'auth.totp_locked'])}))`;
-/**
- * SQL over `e` in an hourly window `w`: an entry of a password-spraying burst: a refused sign-in, or a sign-in
- * that got in to an account the same address guessed a wrong password of in that window (the account it took).
- * Other accounts' sign-ins from the address (an office behind one NAT) are no part of the burst.
- */
-const SPRAY_ENTRY = `(e.action = 'auth.login_failed' OR EXISTS (
-    SELECT 1 FROM audit_events f
-     WHERE f.action = 'auth.login_failed' AND f.actor_id = e.actor_id
-       AND f.reason IN (${sqlCodes(['auth.invalid_credentials'])}) AND f.ip IS NOT NULL
-       AND ${addressKey('f')} = ${ADDRESS_KEY}
-       AND f.at >= w.start AND f.at < w.start + interval '90 minutes'))`;
 
 /**
  * SQL over `alias`: an administrator's change to an account that after_admin_reset looks at (its creation; a
@@ -378,7 +367,14 @@ export class AuditQueryService {
     return this.dataSource.transaction(async (m) => {
       const rows = await this.query<AnomalyRow>(
         m,
-        `SELECT * FROM (
+        `-- The accounts each address guessed a wrong password of, per window: a sign-in of one of them from that
+         -- address in that window got in where it guessed (found once, then matched by hashing).
+         WITH guessed AS MATERIALIZED (
+           SELECT DISTINCT ${ADDRESS_KEY} AS address, w.start, e.actor_id
+             FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
+            WHERE ${hourlyBase} AND e.action = 'auth.login_failed' AND ${WRONG_PASSWORD}
+              AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL)
+         SELECT * FROM (
          -- Windows nested in another flagged one are that one's finding: of those with the same first entry the
          -- one starting last holds the others, of those with the same last entry the one starting first.
          SELECT DISTINCT ON (rule, actor_id, ip, last_at) * FROM (
@@ -404,15 +400,17 @@ export class AuditQueryService {
          -- Attempts on unknown usernames are repeated_denials' (by address); this counts the accounts whose
          -- password was wrong, and lists first the address's sign-ins that got into an account it guessed at,
          -- then its attempts whose password was right (asked for, or given a wrong, authenticator code): accounts
-         -- it may have got into. Its edges are the burst's (SPRAY_ENTRY), not other accounts' sign-ins.
+         -- it may have got into. Its edges are the burst's: other accounts' sign-ins from the address (an office
+         -- behind one NAT) are no part of it.
          SELECT 'many_accounts', NULL, NULL, ${ADDRESS_KEY},
                 count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}),
-                w.start, min(e.at) FILTER (WHERE ${SPRAY_ENTRY}), max(e.at) FILTER (WHERE ${SPRAY_ENTRY}),
-                (array_agg(e.seq ORDER BY e.action <> 'auth.login', NOT ${RIGHT_PASSWORD}, e.seq)
-                   FILTER (WHERE ${SPRAY_ENTRY}))[1:20]
+                w.start, min(e.at), max(e.at),
+                (array_agg(e.seq ORDER BY e.action <> 'auth.login', NOT ${RIGHT_PASSWORD}, e.seq))[1:20]
            FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
-          WHERE ${hourlyBase} AND e.action IN ('auth.login_failed', 'auth.login') AND e.actor_id IS NOT NULL
-            AND e.ip IS NOT NULL
+          WHERE ${hourlyBase} AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL
+            AND (e.action = 'auth.login_failed'
+                 OR (e.action = 'auth.login'
+                     AND (${ADDRESS_KEY}, w.start, e.actor_id) IN (SELECT address, start, actor_id FROM guessed)))
           GROUP BY ${ADDRESS_KEY}, w.start
          HAVING count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}) >= ${signInAccountsPerHour}
          ) hourly
