@@ -673,7 +673,7 @@ describe('concurrent changes', () => {
     await openGrant().expect(409);
   });
 
-  it('a close that began before an emergency access was opened, and waited for it, ends it', async () => {
+  it('a close that began before an emergency access was opened, and waited for it, ends it, after the reads made under it meanwhile', async () => {
     const caseId = await newCase();
     // The close's transaction has begun (its now() is earlier than the grant's opening), and holds no lock yet.
     let calls = 0;
@@ -686,22 +686,28 @@ describe('concurrent changes', () => {
       .then((r) => r);
     await g.hit;
     const grant = (await breakGlass(tok['police.longbien'], caseId).expect(201)).body.id as string;
+    // A read under the grant while the close waits: allowed, and on record before the grant's end.
+    const read = await as(tok['police.longbien']).get(`/api/v1/cases/${caseId}`).expect(200);
+    await new Promise((r) => setTimeout(r, 20));
     g.release();
     expect((await closing).status).toBe(200);
-    // The close and the grant's end are timed when the close got the case, after the grant's opening.
+    // The close and the grant's end are timed when the close got the case, after the grant's opening, and
+    // after the read made under it meanwhile.
     const [ended] = await sql(
       `SELECT g.expires_at <= now() AS over, g.expires_at > g.opened_at AS after_opening, e.reason,
-              c.closed_at > g.opened_at AS closed_after
+              c.closed_at > g.opened_at AS closed_after, g.expires_at > r.at AS after_the_read
          FROM break_glass_grants g JOIN audit_events e ON e.resource_id = g.id AND e.action = 'break_glass.end'
          JOIN cases c ON c.id = g.case_id
+         JOIN audit_events r ON r.request_id = $2 AND r.action = 'case.read' AND r.outcome = 'allowed'
         WHERE g.id = $1`,
-      [grant],
+      [grant, read.headers['x-request-id']],
     );
     expect(ended).toEqual({
       over: true,
       after_opening: true,
       reason: 'break_glass.case_closed',
       closed_after: true,
+      after_the_read: true,
     });
     await as(tok['police.longbien']).get(`/api/v1/cases/${caseId}`).expect(404);
   });

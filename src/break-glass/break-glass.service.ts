@@ -217,9 +217,11 @@ export class BreakGlassService {
         ),
       );
       const [created] = await m.query<{ expires_at: Date }[]>(
+        // Opened when it is written (the case held since), not when the transaction began.
         `INSERT INTO break_glass_grants (id, case_id, user_id, organization_id, sector, categories, province_code,
-                                         ward_code, enc_justification, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, now() + make_interval(mins => $10))
+                                         ward_code, enc_justification, opened_at, expires_at)
+         SELECT $1, $2, $3, $4, $5, $6::text[], $7, $8, $9, t.at, t.at + make_interval(mins => $10)
+           FROM (SELECT clock_timestamp() AS at) t
          RETURNING expires_at`,
         [
           id,
@@ -357,7 +359,7 @@ export class BreakGlassService {
       const note = dto.note ? await this.sealReviewNote(m, row, dto.note) : null;
       await m.query(
         // Found unjustified, the access ends now (if it has not yet).
-        `UPDATE break_glass_grants g SET reviewed_by = $2, reviewed_at = now(), justified = $3, enc_review_note = $4,
+        `UPDATE break_glass_grants g SET reviewed_by = $2, reviewed_at = (SELECT clock_timestamp()), justified = $3, enc_review_note = $4,
                 expires_at = CASE WHEN $3 THEN g.expires_at ELSE ${endedNowSql('g')} END
          WHERE g.id = $1`,
         [id, p.userId, dto.justified, note],

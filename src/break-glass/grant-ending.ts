@@ -2,9 +2,13 @@ import type { EntityManager } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
 import type { AuditActor } from '../audit/audit.types';
 
-/** SQL: whether grant `alias` is still running, by the database's clock (what endGrants ends). */
+/**
+ * SQL: whether grant `alias` is still running, by the database's clock (what endGrants ends) at the statement
+ * that asks: not when its transaction began, which may have waited for a lock since (one statement reading it
+ * once, an uncorrelated sub-select).
+ */
 export function liveGrantSql(alias: string): string {
-  return `${alias}.expires_at > now()`;
+  return `${alias}.expires_at > (SELECT clock_timestamp())`;
 }
 
 const LIVE = liveGrantSql('g');
@@ -29,12 +33,13 @@ export async function lockLiveGrants(
 }
 
 /**
- * SQL: a grant row `alias`'s end, brought forward to now (never pushed back). `now()` is when the ending
- * transaction began: a grant opened since (its opener held the case first, and committed) ends a microsecond
- * after it opened, still before anyone can read under it, and within the table's CHECK (expires_at > opened_at).
+ * SQL: a grant row `alias`'s end, brought forward to the moment it is ended (never pushed back): the statement's
+ * clock, once the rows are locked, as a close or a revocation is timed, not when the ending transaction began
+ * (a read under the grant while that transaction waited for a lock would be logged after the grant's recorded
+ * end). At least a microsecond after it opened: the table's CHECK (expires_at > opened_at).
  */
 export function endedNowSql(alias: string): string {
-  return `least(${alias}.expires_at, greatest(now(), ${alias}.opened_at + interval '1 microsecond'))`;
+  return `least(${alias}.expires_at, greatest((SELECT clock_timestamp()), ${alias}.opened_at + interval '1 microsecond'))`;
 }
 
 /**
