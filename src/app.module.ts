@@ -41,6 +41,7 @@ export class AppModule {
               url: databaseUrl,
               poolSize: config.database.poolSize,
               preparedStatements: config.database.preparedStatements,
+              statementTimeoutMs: config.database.statementTimeoutMs,
             }),
             // A refused configuration (the runtime role) does not get better by waiting: no retries for it.
             toRetry: (e: unknown) => !(e instanceof ConfigError),

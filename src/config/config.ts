@@ -53,6 +53,7 @@ export const envSchema = z.object({
   HAVEN_ALLOW_KEY_CHANGE: boolFlag,
   HAVEN_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   HAVEN_DB_PREPARED_STATEMENTS: z.enum(['0', '1']).default('1'),
+  HAVEN_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   HAVEN_BODY_LIMIT_KB: z.coerce.number().int().min(1).max(10240).default(256),
   HAVEN_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600000).default(10000),
   HAVEN_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
@@ -99,6 +100,12 @@ export interface AppConfig {
     readonly poolSize: number;
     /** HAVEN_DB_PREPARED_STATEMENTS: name parameterised statements (off behind a pooler that cannot track them). */
     readonly preparedStatements: boolean;
+    /**
+     * HAVEN_DB_STATEMENT_TIMEOUT_MS: the longest a statement of the service's pool may run (0: no limit), so
+     * that no request holds a connection for long (a national report over decades, a page a million deep).
+     * The access-log verification lifts it for its own long read.
+     */
+    readonly statementTimeoutMs: number;
   };
   readonly demo: {
     readonly enabled: boolean;
@@ -337,6 +344,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       embeddedPort: e.HAVEN_EMBEDDED_PG_PORT,
       poolSize: e.HAVEN_DB_POOL_SIZE,
       preparedStatements: e.HAVEN_DB_PREPARED_STATEMENTS === '1',
+      statementTimeoutMs: e.HAVEN_DB_STATEMENT_TIMEOUT_MS,
     },
     demo: {
       // Demo data is seeded by default on the embedded database only (api-contract "Running").

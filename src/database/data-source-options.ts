@@ -13,6 +13,8 @@ export interface DatabaseConnection {
   applicationName?: string;
   /** Name (server-side prepare) parameterised statements; default true. See prepared-statements.ts. */
   preparedStatements?: boolean;
+  /** The longest a statement may run, in ms (the service's pool; none for migrations and tools). */
+  statementTimeoutMs?: number;
 }
 
 /** The single definition of how Haven talks to PostgreSQL. Schema changes go through migrations only. */
@@ -32,6 +34,7 @@ export function dataSourceOptions(conn: DatabaseConnection): DataSourceOptions {
       connectionTimeoutMillis: 5000,
       application_name: conn.applicationName ?? 'haven',
       ...(conn.preparedStatements === false ? {} : { Client: PreparingClient }),
+      ...(conn.statementTimeoutMs ? { statement_timeout: conn.statementTimeoutMs } : {}),
     },
   };
 }

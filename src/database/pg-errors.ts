@@ -50,10 +50,11 @@ const UNAVAILABLE_MESSAGE =
 
 /**
  * Database refusals that are nobody's mistake and pass: a deadlock or serialization failure (one of two
- * concurrent transactions is rolled back), too many connections, a lock not available, a statement cancelled,
- * a read-only server during a fail-over. Everything was rolled back; the client may try again at once.
+ * concurrent transactions is rolled back), too many connections, a lock not available, a read-only server
+ * during a fail-over. Everything was rolled back; the client may try again at once. (A statement cancelled,
+ * 57014, is isStatementCancelled's: the same request would take as long again.)
  */
-const TRANSIENT_CODES = new Set(['40P01', '40001', '53300', '55P03', '57014', '25006']);
+const TRANSIENT_CODES = new Set(['40P01', '40001', '53300', '55P03', '25006']);
 
 /**
  * `e` and the errors it wraps (TypeORM's `driverError`, an `Error`'s `cause`), outermost first, at most four
@@ -78,6 +79,15 @@ export function isDatabaseUnavailable(e: unknown): boolean {
 }
 
 /** True when `e` (or an error it wraps) is a passing refusal (TRANSIENT_CODES): a 503 to try again at once. */
+/**
+ * A statement cancelled (57014): past HAVEN_DB_STATEMENT_TIMEOUT_MS, or by an operator. Rolled back; the same
+ * request would take as long again.
+ */
+export function isStatementCancelled(e: unknown): boolean {
+  for (const err of errorChain(e)) if (err.code === '57014') return true;
+  return false;
+}
+
 export function isTransientRefusal(e: unknown): boolean {
   for (const err of errorChain(e)) {
     if (typeof err.code === 'string' && TRANSIENT_CODES.has(err.code)) return true;

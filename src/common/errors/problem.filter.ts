@@ -2,7 +2,12 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/co
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { requestIdOf } from '../http/request-context';
-import { isDatabaseUnavailable, isKekFloorRefusal, isTransientRefusal } from '../../database/pg-errors';
+import {
+  isDatabaseUnavailable,
+  isKekFloorRefusal,
+  isStatementCancelled,
+  isTransientRefusal,
+} from '../../database/pg-errors';
 import { CryptoError } from '../../crypto/crypto.errors';
 import { DomainError } from './domain-error';
 import { TransientError } from './transient-error';
@@ -142,6 +147,10 @@ export class ProblemFilter implements ExceptionFilter {
       return { code: 'internal' };
     }
     if (isDatabaseUnavailable(exception)) return { code: 'service.unavailable' };
+    // Stopped at the statement timeout (or by an operator): the same request would take as long again.
+    if (isStatementCancelled(exception)) {
+      return { code: 'service.unavailable', detail: TOO_LONG, retryAfterSeconds: TOO_LONG_RETRY_SECONDS };
+    }
     if (isTransientRefusal(exception) || exception instanceof TransientError) {
       return { code: 'service.unavailable', detail: TRY_AGAIN, retryAfterSeconds: 1 };
     }
@@ -160,6 +169,13 @@ export class ProblemFilter implements ExceptionFilter {
     return { code: 'internal' };
   }
 }
+
+/** A request stopped at the statement timeout: nothing was changed; a narrower one may go through. */
+const TOO_LONG: LocalizedText = {
+  en: 'The request took too long and was stopped; nothing was changed. Ask for less at once (a shorter period, a smaller area, an earlier page), or try again later.',
+  vi: 'Yêu cầu mất quá nhiều thời gian nên đã bị dừng; không có thay đổi nào được lưu. Hãy yêu cầu ít dữ liệu hơn mỗi lần (khoảng thời gian ngắn hơn, phạm vi nhỏ hơn, trang trước đó), hoặc thử lại sau.',
+};
+const TOO_LONG_RETRY_SECONDS = 30;
 
 /** When to try again after a 503 that names no sooner moment (the database down, this instance's keys behind). */
 const UNAVAILABLE_RETRY_SECONDS = 5;
