@@ -6,6 +6,7 @@ import { PasswordHasher } from '../src/crypto/password-hasher';
 import { LoginThrottleService } from '../src/identity/login-throttle.service';
 import { TokenService } from '../src/identity/token.service';
 import { UsersRepository } from '../src/identity/users.repository';
+import { REAUTH_PER_MINUTE } from '../src/identity/reauthentication.service';
 import { startTestApp, TestApp } from './support/app';
 import {
   codeFor,
@@ -1006,6 +1007,37 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       currentPassword: TEST_PASSWORD,
       newPassword: 'indigo-harbor-lantern-62',
     }).expect(204);
+  });
+
+  it('a flood of step-ups with the right password is refused before any hash: one at a time per user, a few a minute; sign-ins go on', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'ward.flooder' });
+    const token = (await login({ username: 'ward.flooder', password: TEST_PASSWORD }).expect(200)).body
+      .accessToken as string;
+    const stepUp = () =>
+      http()
+        .post('/api/v1/auth/step-up')
+        .auth(token, { type: 'bearer' })
+        .send({ password: TEST_PASSWORD })
+        .then((r) => r);
+    // Sent together: one is checked, the others refused at once (429) while it runs.
+    const together = await Promise.all(Array.from({ length: 8 }, stepUp));
+    const statuses = together.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(6);
+    expect(statuses.filter((s) => s !== 429).every((s) => s === 204 || s === 200)).toBe(true);
+    expect(together.find((r) => r.status === 429)?.headers['retry-after']).toBeDefined();
+    // One after another: past REAUTH_PER_MINUTE in the minute, refused too.
+    const answers: number[] = [];
+    for (let i = 0; i < REAUTH_PER_MINUTE; i++) answers.push((await stepUp()).status);
+    expect(answers.at(-1)).toBe(429);
+    expect(answers.filter((s) => s !== 429).length).toBeLessThanOrEqual(REAUTH_PER_MINUTE);
+    // On the log once, not once per refusal.
+    const [{ n }] = await t.app.get(DataSource).query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM audit_events e JOIN users u ON u.id = e.actor_id
+          WHERE u.username = 'ward.flooder' AND e.outcome = 'denied' AND e.reason = 'auth.throttled'`,
+    );
+    expect(n).toBe(1);
+    // Everyone else's sign-ins are not held up.
+    await login({ username: 'ward.flooder', password: TEST_PASSWORD }).expect(200);
   });
 
   it('with two-factor, a step-up needs a new authenticator code as well as the password: missing (not counted), reused or wrong (counted) are refused', async () => {

@@ -4,12 +4,17 @@ import { AuditService } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { Principal } from '../authz/principal';
 import { DomainError } from '../common/errors/domain-error';
+import { SlidingWindowLimiter } from '../common/http/rate-limiter';
+import { LoggedMarks } from '../common/logged-marks';
 import { LOGGER } from '../common/logging/logger.module';
 import { PasswordHasher } from '../crypto/password-hasher';
 import { LoginThrottleService } from './login-throttle.service';
 import { CodeCheck, TotpService } from './totp.service';
 import type { User } from './user.entity';
 import { UsersRepository } from './users.repository';
+
+/** How many step-ups a user may ask for in a minute (each an Argon2 check), per process. */
+export const REAUTH_PER_MINUTE = 30;
 
 /** What a step-up asks for: the password, and a current authenticator code when the account has two-factor. */
 export interface StepUp {
@@ -27,9 +32,19 @@ export interface StepUp {
  * on the step-ups' key (which whoever holds a token has on top of the sign-in's own).
  * The user's step-ups are counted apart from the account's sign-ins (LoginThrottleService.reauthKeysFor): a
  * stranger's wrong sign-ins do not keep a signed-in provider from opening emergency access.
+ *
+ * A right password resets those counts, so they do not bound how often a user may step up: each check is an
+ * Argon2 hash on the password-hashing workers, which the sign-ins of everyone share, and a flood of them (one
+ * account's, in parallel) pushed the workers' backlog past the point where every sign-in is refused. So a user
+ * has one check under way at a time in this process, and at most REAUTH_PER_MINUTE a minute; past either, a
+ * step-up is refused at once (429 `auth.throttled`), before any hash, its refusal on the log once a minute.
  */
 @Injectable()
 export class ReauthenticationService {
+  private readonly checking = new Set<string>();
+  private readonly perMinute = new SlidingWindowLimiter(REAUTH_PER_MINUTE, 60_000);
+  private readonly loggedBusy = new LoggedMarks();
+
   constructor(
     private readonly users: UsersRepository,
     private readonly hasher: PasswordHasher,
@@ -46,7 +61,8 @@ export class ReauthenticationService {
    * - `auth.reauthentication_code_required` (403) when the account has two-factor and no code was given, before
    *   anything else (so it tells nothing about the password and is not counted);
    * - `auth.throttled` (429, before the password is checked) while the account or the address is locked, or
-   *   when this attempt is beyond the limit;
+   *   when this attempt is beyond the limit, or while the user has another step-up under way in this process or
+   *   has asked for REAUTH_PER_MINUTE this minute (on the log once a minute then);
    * - `auth.reauthentication_failed` (403) for a wrong password or code, counted toward the lock. Which of the
    *   two was wrong is not said, as at sign-in;
    * - `auth.totp_locked` (429, no Retry-After) after the right password when the account's codes are refused (too many wrong in a
@@ -62,12 +78,38 @@ export class ReauthenticationService {
   ): Promise<User> {
     const user = await this.users.findById(p.userId);
     if (!user || user.status !== 'active') throw new DomainError('auth.unauthenticated');
-    const keys = this.throttle.reauthKeysFor(user.id, p.request?.ip ?? '');
     const refuse = async (e: DomainError): Promise<never> => {
       const entry = typeof refused === 'function' ? await refused() : refused;
       await this.audit.recordDenied(p, { ...entry, reason: e.code });
       throw e;
     };
+    // One check at a time per user, and a few a minute (see the class comment).
+    if (this.checking.has(user.id) || !this.perMinute.take(user.id)) {
+      const seconds = Math.max(1, Math.ceil(this.perMinute.msUntilFree(user.id) / 1000));
+      const busy = new DomainError('auth.throttled', undefined, undefined, seconds);
+      const logged = await this.loggedBusy.once([{ key: user.id, until: Date.now() + 60_000 }], async () => {
+        const entry = typeof refused === 'function' ? await refused() : refused;
+        await this.audit.recordDenied(p, { ...entry, reason: busy.code });
+      });
+      if (!logged)
+        this.logger.info({ event: 'auth.throttled', userId: user.id }, 'step-up refused: too many');
+      throw busy;
+    }
+    this.checking.add(user.id);
+    try {
+      return await this.check(p, user, given, refuse);
+    } finally {
+      this.checking.delete(user.id);
+    }
+  }
+
+  private async check(
+    p: Principal,
+    user: User,
+    given: StepUp,
+    refuse: (e: DomainError) => Promise<never>,
+  ): Promise<User> {
+    const keys = this.throttle.reauthKeysFor(user.id, p.request?.ip ?? '');
     const needsCode = user.totpEnabledAt !== null && this.totp.enforcedFor(user);
     if (needsCode && !given.totp) return refuse(new DomainError('auth.reauthentication_code_required'));
     // Counted before the password is checked, as a sign-in is (LoginThrottleService.begin).
