@@ -98,6 +98,14 @@ describe('access log (end to end)', () => {
    * `n` allowed reads of distinct cases by `actor`, entry i written at `startMs + i * stepMs` (Date.now mocked),
    * in `provinceCode`; `action(i)` names each (case.read by default).
    */
+  /** The many_cases findings of the Hai Phong ward officer in a period, as its supervisor sees them. */
+  async function manyCasesOfHaiphongWard(from: string, to: string): Promise<[number, string][]> {
+    const res = await get('haiphong', `anomalies?from=${from}&to=${to}`).expect(200);
+    return (res.body.items as { rule: string; actorId: string; count: number; windowStart: string }[])
+      .filter((i) => i.rule === 'many_cases' && i.actorId === ids.wardHaiphong)
+      .map((i) => [i.count, i.windowStart]);
+  }
+
   async function readsAt(
     actor: AuditActor,
     n: number,
@@ -632,12 +640,7 @@ describe('access log (end to end)', () => {
 
   it('a burst within one hour is caught wherever it starts; reads further apart than the windows are not', async () => {
     const ward = user(ids.wardHaiphong, ['10507']);
-    const many = async (day: string) =>
-      (await get('haiphong', `anomalies?from=${day}&to=${day}T23:59:59Z`).expect(200)).body.items
-        .filter(
-          (i: { rule: string; actorId: string }) => i.rule === 'many_cases' && i.actorId === ids.wardHaiphong,
-        )
-        .map((i: { count: number; windowStart: string }) => [i.count, i.windowStart]);
+    const many = (day: string) => manyCasesOfHaiphongWard(day, `${day}T23:59:59Z`);
     /** 19 distinct cases read from each of two instants, 2 s apart (38 cases in all). */
     const twoBursts = async (...starts: [string, string]) => {
       for (const [i, start] of starts.entries())
@@ -718,18 +721,11 @@ describe('access log (end to end)', () => {
       provinceCode: '31',
       casePrefix: '1b',
     });
-    const many = async (from: string, to: string) =>
-      (
-        (await get('haiphong', `anomalies?from=${from}&to=${to}`).expect(200)).body.items as Record<
-          string,
-          unknown
-        >[]
-      )
-        .filter((i) => i.rule === 'many_cases' && i.actorId === ids.wardHaiphong)
-        .map((i) => i.count);
-    expect(await many('2026-11-10T00:00:00Z', '2026-11-11T00:00:00Z')).toEqual([38]);
+    const counts = async (from: string, to: string) =>
+      (await manyCasesOfHaiphongWard(from, to)).map(([count]) => count);
+    expect(await counts('2026-11-10T00:00:00Z', '2026-11-11T00:00:00Z')).toEqual([38]);
     // The period before it ends before the second half: not reported there (once is enough).
-    expect(await many('2026-11-09T00:00:00Z', '2026-11-10T00:00:00Z')).toEqual([]);
+    expect(await counts('2026-11-09T00:00:00Z', '2026-11-10T00:00:00Z')).toEqual([]);
   });
 
   it('looks at a period of at most 31 days that ends after it starts', async () => {
