@@ -176,7 +176,9 @@ export class AuthController {
   @ApiTooManyRequestsResponse({
     type: Problem,
     headers: RETRY_AFTER_HEADER,
-    description: "auth.throttled: the user's step-ups or the address are locked after failed attempts",
+    description:
+      "auth.throttled: the user's step-ups or the address are locked after failed attempts, or the user has " +
+      'another step-up under way or has asked for 30 this minute',
   })
   @ApiBadRequestResponse({ type: Problem })
   @ApiConflictResponse({

@@ -44,8 +44,9 @@ const COMMON: readonly {
     status: '503',
     applies: () => true,
     description:
-      'The database is unavailable or the request met contention (a deadlock, a lock timeout, the access log ' +
-      'busy): nothing was done; try again after Retry-After seconds',
+      'The database is unavailable, the request met contention (a deadlock, a lock timeout, the access log ' +
+      'busy), or it took longer than the statement timeout (HAVEN_DB_STATEMENT_TIMEOUT_MS: ask for less at ' +
+      'once): nothing was done; try again after Retry-After seconds',
     headers: RETRY_AFTER_HEADER,
   },
 ];

@@ -57,7 +57,8 @@ export function ApiStepUpResponses(): MethodDecorator {
       type: Problem,
       headers: RETRY_AFTER_HEADER,
       description:
-        "auth.throttled: the user's step-ups or the address are locked after failed attempts (Retry-After); " +
+        "auth.throttled: the user's step-ups or the address are locked after failed attempts, or the user has " +
+        'another step-up under way or has asked for 30 this minute (Retry-After); ' +
         'auth.totp_locked: ten wrong authenticator codes in a row (no Retry-After: until an administrator ' +
         "resets the account's two-factor)",
     }),
