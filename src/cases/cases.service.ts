@@ -950,8 +950,13 @@ function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** How far ahead of this server's clock a report's moment may be (the client's clock may run fast). */
-const REPORTED_AHEAD_MS = 60 * 60 * 1000;
+/**
+ * How far ahead of this server's clock a report's moment may be (the client's clock may run fast): minutes, not
+ * an hour, as the moment decides the survivor's age (child flags, the law's urgency, consent rules) and the case
+ * number's year: an hour ahead at 23:30 on 31 December drew next year's number, and made a girl whose birthday
+ * was that hour away 16 before she was.
+ */
+const REPORTED_AHEAD_MS = 10 * 60 * 1000;
 
 /**
  * The entry of a refused change of case `id`: in the case's jurisdiction when it exists (its supervisors see the
