@@ -370,10 +370,11 @@ export class AuditQueryService {
         `-- The accounts each address guessed a wrong password of, per window: a sign-in of one of them from that
          -- address in that window got in where it guessed (found once, then matched by hashing).
          WITH guessed AS MATERIALIZED (
-           SELECT DISTINCT ${ADDRESS_KEY} AS address, w.start, e.actor_id
+           SELECT ${ADDRESS_KEY} AS address, w.start, e.actor_id, min(e.at) AS first_guess
              FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
             WHERE ${hourlyBase} AND e.action = 'auth.login_failed' AND ${WRONG_PASSWORD}
-              AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL)
+              AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL
+            GROUP BY 1, 2, 3)
          SELECT * FROM (
          -- Windows nested in another flagged one are that one's finding: of those with the same first entry the
          -- one starting last holds the others, of those with the same last entry the one starting first.
@@ -402,16 +403,23 @@ export class AuditQueryService {
          -- then its attempts whose password was right (asked for, or given a wrong, authenticator code): accounts
          -- it may have got into. Its edges are the burst's: other accounts' sign-ins from the address (an office
          -- behind one NAT) are no part of it.
-         SELECT 'many_accounts', NULL, NULL, ${ADDRESS_KEY},
+         SELECT 'many_accounts', NULL, NULL, e.address,
                 count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}),
-                w.start, min(e.at), max(e.at),
+                e.start, min(e.at), max(e.at),
                 (array_agg(e.seq ORDER BY e.action <> 'auth.login', NOT ${RIGHT_PASSWORD}, e.seq))[1:20]
-           FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
-          WHERE ${hourlyBase} AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL
-            AND (e.action = 'auth.login_failed'
-                 OR (e.action = 'auth.login'
-                     AND (${ADDRESS_KEY}, w.start, e.actor_id) IN (SELECT address, start, actor_id FROM guessed)))
-          GROUP BY ${ADDRESS_KEY}, w.start
+           FROM (SELECT e.*, ${ADDRESS_KEY} AS address, w.start
+                   FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
+                  WHERE ${hourlyBase} AND e.action = 'auth.login_failed' AND e.actor_id IS NOT NULL
+                    AND e.ip IS NOT NULL
+                 UNION ALL
+                 -- A sign-in after the address's first wrong guess of that account in the window.
+                 SELECT e.*, g.address, w.start
+                   FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
+                   JOIN guessed g ON g.address = ${ADDRESS_KEY} AND g.start = w.start AND g.actor_id = e.actor_id
+                                 AND e.at > g.first_guess
+                  WHERE ${hourlyBase} AND e.action = 'auth.login' AND e.actor_id IS NOT NULL
+                    AND e.ip IS NOT NULL) e
+          GROUP BY e.address, e.start
          HAVING count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}) >= ${signInAccountsPerHour}
          ) hourly
          ORDER BY rule, actor_id, ip, first_at, window_start DESC
@@ -433,18 +441,18 @@ export class AuditQueryService {
                 min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
            FROM audit_events e
            -- One change per request: a password and a two-factor reset in one change are two entries, written
-           -- within a minute: an entry of a request that had one within the minute before is that one's. A request
-           -- id can be the client's (X-Request-Id): one sent again later is another change, with its own window.
-           JOIN (SELECT r0.resource_id, r0.at
-                   FROM audit_events r0
-                  WHERE ${changes.sql} AND r0.outcome = 'allowed' AND ${adminChangeSql('r0')}
-                    AND r0.at >= :from::timestamptz - interval '${afterResetHours} hours' AND r0.at < :to
-                    AND NOT EXISTS (
-                      SELECT 1 FROM audit_events r1
-                       WHERE r1.resource_id = r0.resource_id AND r1.request_id = r0.request_id
-                         AND r1.outcome = 'allowed' AND ${adminChangeSql('r1')}
-                         AND r1.at > r0.at - interval '1 minute'
-                         AND (r1.at < r0.at OR (r1.at = r0.at AND r1.seq < r0.seq)))) r
+           -- within a minute of its first. A request id can be the client's (X-Request-Id): an entry a minute or
+           -- more after the first of its id is another change, with its own window (never folded into one
+           -- long gone). Among the entries the caller may see only.
+           JOIN (SELECT x.resource_id, x.at
+                   FROM (SELECT r0.resource_id, r0.at, r0.request_id,
+                                row_number() OVER (PARTITION BY r0.resource_id, r0.request_id ORDER BY r0.at, r0.seq)
+                                  AS n,
+                                min(r0.at) OVER (PARTITION BY r0.resource_id, r0.request_id) AS first_at
+                           FROM audit_events r0
+                          WHERE ${changes.sql} AND r0.outcome = 'allowed' AND ${adminChangeSql('r0')}
+                            AND r0.at >= :from::timestamptz - interval '${afterResetHours} hours' AND r0.at < :to) x
+                  WHERE x.request_id IS NULL OR x.n = 1 OR x.at >= x.first_at + interval '1 minute') r
              ON r.resource_id = e.actor_id
             AND e.at >= r.at AND e.at < r.at + interval '${afterResetHours} hours'
           WHERE ${base} AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL AND ${caseData}

@@ -62,6 +62,8 @@ export async function checkRange(
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await client.query(`SET TRANSACTION SNAPSHOT '${job.snapshot}'`);
+    // Its range may take longer than a statement timeout set on the role (deployment.md, behind PgBouncer).
+    await client.query('SET LOCAL statement_timeout = 0');
     const watch = new Set(job.watch);
     const stripes = new Map<number, StripeEnds & { lastMac: Buffer }>();
     const report: RangeReport = { checked: 0, linked: true, stripes: [], watched: [] };

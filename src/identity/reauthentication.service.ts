@@ -83,6 +83,8 @@ export class ReauthenticationService {
       await this.audit.recordDenied(p, { ...entry, reason: e.code });
       throw e;
     };
+    const needsCode = user.totpEnabledAt !== null && this.totp.enforcedFor(user);
+    if (needsCode && !given.totp) return refuse(new DomainError('auth.reauthentication_code_required'));
     // One check at a time per user, and a few a minute (see the class comment).
     if (this.checking.has(user.id) || !this.perMinute.take(user.id)) {
       const seconds = Math.max(1, Math.ceil(this.perMinute.msUntilFree(user.id) / 1000));
@@ -97,7 +99,7 @@ export class ReauthenticationService {
     }
     this.checking.add(user.id);
     try {
-      return await this.check(p, user, given, refuse);
+      return await this.check(p, user, given, needsCode, refuse);
     } finally {
       this.checking.delete(user.id);
     }
@@ -107,11 +109,10 @@ export class ReauthenticationService {
     p: Principal,
     user: User,
     given: StepUp,
+    needsCode: boolean,
     refuse: (e: DomainError) => Promise<never>,
   ): Promise<User> {
     const keys = this.throttle.reauthKeysFor(user.id, p.request?.ip ?? '');
-    const needsCode = user.totpEnabledAt !== null && this.totp.enforcedFor(user);
-    if (needsCode && !given.totp) return refuse(new DomainError('auth.reauthentication_code_required'));
     // Counted before the password is checked, as a sign-in is (LoginThrottleService.begin).
     const lock = await this.throttle.begin(keys);
     if (lock.seconds > 0)
