@@ -19,6 +19,17 @@ describe('TotpService', () => {
     const user = await load(id);
     return totp.activate(user, code, user);
   };
+  /**
+   * A new account with two-factor active (its code of the step before this one used), and its right code for
+   * this step.
+   */
+  const withActiveTotp = async () => {
+    const user = await givenUser();
+    const { secret } = await totp.enroll(user);
+    await clearOfTotpStepEnd();
+    await activateFor(user.id, await generate({ secret, epoch: at(-30) }));
+    return { user, secret, right: await generate({ secret, epoch: at(0) }) };
+  };
 
   beforeAll(async () => {
     ({ dataSource, drop } = await createTestDataSource());
@@ -82,11 +93,7 @@ describe('TotpService', () => {
   });
 
   it('ten wrong codes in a row lock the account’s codes: then even the right one is refused, unchecked', async () => {
-    const user = await givenUser();
-    const { secret } = await totp.enroll(user);
-    await clearOfTotpStepEnd();
-    await activateFor(user.id, await generate({ secret, epoch: at(-30) }));
-    const right = await generate({ secret, epoch: at(0) });
+    const { user, secret, right } = await withActiveTotp();
     const wrong = right === '000000' ? '111111' : '000000';
     // Nine wrong, then the right one: the count starts again.
     for (let i = 0; i < 9; i++) expect(await totp.check(await load(user.id), wrong)).toBe('wrong');
@@ -115,11 +122,7 @@ describe('TotpService', () => {
   });
 
   it('a step stored ahead of this clock (another instance running fast) refuses every code here, without counting it', async () => {
-    const user = await givenUser();
-    const { secret } = await totp.enroll(user);
-    await clearOfTotpStepEnd();
-    await activateFor(user.id, await generate({ secret, epoch: at(-30) }));
-    const right = await generate({ secret, epoch: at(0) });
+    const { user, right } = await withActiveTotp();
     // A fast clock accepted a code two minutes ahead: every step of this instance's window is used.
     const ahead = Math.floor(at(120) / 30);
     await dataSource.query(`UPDATE users SET totp_last_step = $2 WHERE id = $1`, [user.id, ahead]);
