@@ -156,6 +156,25 @@ describe('concurrent changes', () => {
   const clockOf = async (holder: Client): Promise<number> =>
     (await holder.query<{ at: Date }>('SELECT clock_timestamp() AS at')).rows[0].at.getTime();
 
+  /**
+   * Ends consent `consentId` two seconds from now by the database's clock; returns what `whileHeld` of
+   * sentWhileHeld does: checks the consent still runs while the request waits (a slow set-up would have let it
+   * expire before), then waits past its end.
+   */
+  const endsWhileHeld = async (consentId: string): Promise<(holder: Client) => Promise<void>> => {
+    await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '2 seconds' WHERE id = $1`, [
+      consentId,
+    ]);
+    const [{ expires_at: expiresAt }] = await sql<{ expires_at: Date }>(
+      `SELECT expires_at FROM consents WHERE id = $1`,
+      [consentId],
+    );
+    return async (holder) => {
+      expect(await clockOf(holder)).toBeLessThan(expiresAt.getTime());
+      await new Promise((r) => setTimeout(r, 2_500));
+    };
+  };
+
   /** Ends consent `consentId` a second from now by the database's clock, and waits until it has. */
   const endsMeanwhile = async (consentId: string): Promise<void> => {
     await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '1 second' WHERE id = $1`, [
@@ -343,21 +362,11 @@ describe('concurrent changes', () => {
     });
     // The old consent ends two seconds from now: after the sweep of expired consents the request runs first,
     // before it gets the case.
-    await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '2 seconds' WHERE id = $1`, [
-      old,
-    ]);
-    const [{ expires_at: expiresAt }] = await sql<{ expires_at: Date }>(
-      `SELECT expires_at FROM consents WHERE id = $1`,
-      [old],
-    );
     const made = await sentWhileHeld(
       'SELECT 1 FROM cases WHERE id = $1 FOR UPDATE',
       caseId,
       () => refer(caseId, police, renewed),
-      async (holder) => {
-        expect(await clockOf(holder)).toBeLessThan(expiresAt.getTime());
-        await new Promise((r) => setTimeout(r, 2_500));
-      },
+      await endsWhileHeld(old),
     );
     // Not "already has an open referral": that one's ground had ended, and it is revoked (on record) first.
     expect(made.status).toBe(201);
@@ -379,13 +388,6 @@ describe('concurrent changes', () => {
   it('a withdrawal that waited for its consent (a referral being made under it) is refused if the consent expired meanwhile', async () => {
     const { caseId, consentId } = await caseWithConsent();
     // It ends two seconds from now, while the withdrawal waits (the holder's lock keeps others from changing it).
-    await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '2 seconds' WHERE id = $1`, [
-      consentId,
-    ]);
-    const [{ expires_at: expiresAt }] = await sql<{ expires_at: Date }>(
-      `SELECT expires_at FROM consents WHERE id = $1`,
-      [consentId],
-    );
     const withdrawn = await sentWhileHeld(
       'SELECT 1 FROM consents WHERE id = $1 FOR SHARE',
       consentId,
@@ -393,11 +395,7 @@ describe('concurrent changes', () => {
         as(tok['ward.longbien'])
           .delete(`/api/v1/cases/${caseId}/consents/${consentId}`)
           .then((r) => r),
-      async (holder) => {
-        // The withdrawal waits while the consent still runs (a slow set-up would have let it expire before).
-        expect(await clockOf(holder)).toBeLessThan(expiresAt.getTime());
-        await new Promise((r) => setTimeout(r, 2_500));
-      },
+      await endsWhileHeld(consentId),
     );
     expect(withdrawn.status).toBe(409);
     expect(withdrawn.body.detail).toMatch(/expired/);
