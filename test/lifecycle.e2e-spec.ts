@@ -77,6 +77,28 @@ async function serviceOnItsOwnDatabase(prefix: string, shutdownTimeoutMs: number
   return { db, port, run };
 }
 
+/**
+ * `test` against the service on a database of its own (as serviceOnItsOwnDatabase), once it answers, with a
+ * client of that database (`holder`) to hold locks; afterwards the service is killed if still running, the
+ * client ended and the database dropped, whatever the test did.
+ */
+async function withHeldService(
+  prefix: string,
+  shutdownTimeoutMs: number,
+  test: (s: Awaited<ReturnType<typeof serviceOnItsOwnDatabase>> & { holder: Client }) => Promise<void>,
+): Promise<void> {
+  const service = await serviceOnItsOwnDatabase(prefix, shutdownTimeoutMs);
+  const holder = new Client({ connectionString: service.db.url });
+  try {
+    await waitForHealth(service.port, service.run);
+    await test({ ...service, holder });
+  } finally {
+    if (service.run.child.exitCode === null) service.run.child.kill('SIGKILL');
+    await holder.end().catch(() => undefined);
+    await service.db.drop();
+  }
+}
+
 async function countUnits(dataDir: string, pgPort: number): Promise<number> {
   const row = await asSuperuser<{ n: number }>(dataDir, pgPort, 'SELECT count(*)::int AS n FROM admin_units');
   return row.n;
@@ -398,10 +420,7 @@ describe('service process lifecycle (npm start)', () => {
   });
 
   it('a shutdown hook that never returns (the last checkpoint waiting on a lock) does not keep the stop from ending: exit 1, said', async () => {
-    const { db, port, run } = await serviceOnItsOwnDatabase('stuck-', 1_000);
-    const holder = new Client({ connectionString: db.url });
-    try {
-      await waitForHealth(port, run);
+    await withHeldService('stuck-', 1_000, async ({ run, holder }) => {
       // The stripe heads, which the last checkpoint reads, held by someone else for as long as this test runs.
       await holder.connect();
       await holder.query('BEGIN');
@@ -412,24 +431,17 @@ describe('service process lifecycle (npm start)', () => {
       // After the hooks' bound (5 s at least), not before, and not never.
       expect(Date.now() - signalled).toBeGreaterThanOrEqual(4_900);
       expect(run.output()).toContain('the shutdown hooks did not finish in time');
-    } finally {
-      if (run.child.exitCode === null) run.child.kill('SIGKILL');
-      await holder.end().catch(() => undefined);
-      await db.drop();
-    }
+    });
   });
 
   it('a request whose client hung up is handled to its end before the shutdown hooks run: its refusal stays on the access log', async () => {
-    const { db, port, run } = await serviceOnItsOwnDatabase('handler-', 10_000);
-    const holder = new Client({ connectionString: db.url });
-    const refusals = async (): Promise<number> =>
-      (
-        await holder.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM audit_events WHERE action = 'auth.login_failed'`,
-        )
-      ).rows[0].n;
-    try {
-      await waitForHealth(port, run);
+    await withHeldService('handler-', 10_000, async ({ run, holder, db, port }) => {
+      const refusals = async (): Promise<number> =>
+        (
+          await holder.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM audit_events WHERE action = 'auth.login_failed'`,
+          )
+        ).rows[0].n;
       // The client gives up; its connection ends at once, so the drain has nothing left to wait for.
       await signInHeldThenAbandoned(db.url, port, holder);
       run.child.kill('SIGTERM');
@@ -440,18 +452,11 @@ describe('service process lifecycle (npm start)', () => {
       expect(run.output()).toContain('stopped cleanly');
       // The sign-in went on after the lock: hashed, counted and on the access log, not cut by the hooks.
       expect(await refusals()).toBe(1);
-    } finally {
-      if (run.child.exitCode === null) run.child.kill('SIGKILL');
-      await holder.end().catch(() => undefined);
-      await db.drop();
-    }
+    });
   });
 
   it('a second stop signal ends the wait for a request whose client hung up; a file download cut short is not waited for', async () => {
-    const { db, port, run } = await serviceOnItsOwnDatabase('handler2-', 60_000);
-    const holder = new Client({ connectionString: db.url });
-    try {
-      await waitForHealth(port, run);
+    await withHeldService('handler2-', 60_000, async ({ run, holder, db, port }) => {
       // A download of the API page's script (over a megabyte) that the client gives up before its end: its
       // stream is destroyed and its answer never ended, which must not count as a request still being handled.
       const download = connect(port, '127.0.0.1');
@@ -472,11 +477,7 @@ describe('service process lifecycle (npm start)', () => {
       await holder.query('COMMIT');
       expect(await run.exited).toBe(0);
       expect(run.output()).toContain('stopped cleanly');
-    } finally {
-      if (run.child.exitCode === null) run.child.kill('SIGKILL');
-      await holder.end().catch(() => undefined);
-      await db.drop();
-    }
+    });
   });
 
   it('a second stop signal cuts a request still in flight at once, and the stop still ends cleanly; one stop delivered twice does not', async () => {
