@@ -78,7 +78,6 @@ export function isDatabaseUnavailable(e: unknown): boolean {
   return false;
 }
 
-/** True when `e` (or an error it wraps) is a passing refusal (TRANSIENT_CODES): a 503 to try again at once. */
 /**
  * A statement cancelled (57014): past HAVEN_DB_STATEMENT_TIMEOUT_MS, or by an operator. Rolled back; the same
  * request would take as long again.
@@ -88,6 +87,7 @@ export function isStatementCancelled(e: unknown): boolean {
   return false;
 }
 
+/** True when `e` (or an error it wraps) is a passing refusal (TRANSIENT_CODES): a 503 to try again at once. */
 export function isTransientRefusal(e: unknown): boolean {
   for (const err of errorChain(e)) {
     if (typeof err.code === 'string' && TRANSIENT_CODES.has(err.code)) return true;
