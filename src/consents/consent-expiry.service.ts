@@ -3,7 +3,12 @@ import type { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { AuditRequestMeta } from '../audit/audit.types';
 import type { RevokeCause } from '../referrals/referral-state';
-import { liveReferralSql, revokeReferrals, type Revoker } from '../referrals/referral-ending';
+import {
+  consentExpiredByNowSql,
+  liveReferralSql,
+  revokeReferrals,
+  type Revoker,
+} from '../referrals/referral-ending';
 
 /**
  * SQL: whether the consent row `alias` is active, by the database's clock (not withdrawn, not expired), now or at
@@ -88,7 +93,7 @@ export class ConsentExpiryService {
       m,
       this.audit,
       `r.case_id = $1 AND r.organization_id = $2 AND EXISTS (SELECT 1 FROM consents cs
-          WHERE cs.id = r.consent_id AND NOT ${consentActiveSql('cs', '(SELECT clock_timestamp())')})`,
+          WHERE cs.id = r.consent_id AND ${consentExpiredByNowSql('cs')})`,
       [caseId, organizationId],
       'consent_expired',
       { system: true, request },

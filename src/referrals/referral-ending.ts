@@ -24,6 +24,14 @@ export function liveReferralSql(alias: string): string {
 const LIVE_REFERRAL = liveReferralSql('r');
 
 /**
+ * SQL: consent `cs` has expired (not withdrawn: a withdrawal revokes its referrals itself) by the statement's
+ * clock, once its caller holds what it locked: the referrals it still grounds are revoked for `consent_expired`.
+ */
+export function consentExpiredByNowSql(cs: string): string {
+  return `(${cs}.withdrawn_at IS NULL AND ${cs}.expires_at <= (SELECT clock_timestamp()))`;
+}
+
+/**
  * SQL: whether referral `alias` is overdue, pending past its deadline, at `at` (by default the database's now(),
  * the clock its times are written by: every instance judges alike, whatever its own clock says).
  */
@@ -69,8 +77,7 @@ export async function revokeReferrals(
     await revokeLocked(
       m,
       audit,
-      `(${where}) AND EXISTS (SELECT 1 FROM consents cs WHERE cs.id = r.consent_id AND cs.withdrawn_at IS NULL
-          AND cs.expires_at <= (SELECT clock_timestamp()))`,
+      `(${where}) AND EXISTS (SELECT 1 FROM consents cs WHERE cs.id = r.consent_id AND ${consentExpiredByNowSql('cs')})`,
       params,
       'consent_expired',
       { system: true, request: by.request ?? {} },
