@@ -32,6 +32,7 @@ import { ApiStepUpResponses, StepUpDto, StepUpResponse } from './dto/step-up.dto
 import { StepUpService } from './step-up.service';
 import { STEP_UP_MINUTES } from '../authz/step-up';
 import { LocalAuthGuard } from './local-auth.guard';
+import { REAUTH_PER_MINUTE } from './reauthentication.service';
 
 @ApiTags('auth')
 @Controller('auth')
@@ -178,7 +179,7 @@ export class AuthController {
     headers: RETRY_AFTER_HEADER,
     description:
       "auth.throttled: the user's step-ups or the address are locked after failed attempts, or the user has " +
-      'another step-up under way or has asked for 30 this minute',
+      `another step-up under way or has asked for ${REAUTH_PER_MINUTE} this minute`,
   })
   @ApiBadRequestResponse({ type: Problem })
   @ApiConflictResponse({

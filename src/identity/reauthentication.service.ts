@@ -78,9 +78,12 @@ export class ReauthenticationService {
   ): Promise<User> {
     const user = await this.users.findById(p.userId);
     if (!user || user.status !== 'active') throw new DomainError('auth.unauthenticated');
-    const refuse = async (e: DomainError): Promise<never> => {
+    const record = async (e: DomainError): Promise<void> => {
       const entry = typeof refused === 'function' ? await refused() : refused;
       await this.audit.recordDenied(p, { ...entry, reason: e.code });
+    };
+    const refuse = async (e: DomainError): Promise<never> => {
+      await record(e);
       throw e;
     };
     const needsCode = user.totpEnabledAt !== null && this.totp.enforcedFor(user);
@@ -89,12 +92,8 @@ export class ReauthenticationService {
     if (this.checking.has(user.id) || !this.perMinute.take(user.id)) {
       const seconds = Math.max(1, Math.ceil(this.perMinute.msUntilFree(user.id) / 1000));
       const busy = new DomainError('auth.throttled', undefined, undefined, seconds);
-      const logged = await this.loggedBusy.once([{ key: user.id, until: Date.now() + 60_000 }], async () => {
-        const entry = typeof refused === 'function' ? await refused() : refused;
-        await this.audit.recordDenied(p, { ...entry, reason: busy.code });
-      });
-      if (!logged)
-        this.logger.info({ event: 'auth.throttled', userId: user.id }, 'step-up refused: too many');
+      // On the log once a minute per user, as a search over its limit is: a flood's repeats write nothing.
+      await this.loggedBusy.once([{ key: user.id, until: Date.now() + 60_000 }], () => record(busy));
       throw busy;
     }
     this.checking.add(user.id);

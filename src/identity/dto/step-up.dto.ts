@@ -7,6 +7,7 @@ import {
 } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { Problem, RETRY_AFTER_HEADER } from '../../common/errors/problem';
+import { REAUTH_PER_MINUTE } from '../reauthentication.service';
 
 /** The code half of a step-up (ReauthenticationService): required once the account has two-factor. */
 export class StepUpCodeDto {
@@ -58,7 +59,7 @@ export function ApiStepUpResponses(): MethodDecorator {
       headers: RETRY_AFTER_HEADER,
       description:
         "auth.throttled: the user's step-ups or the address are locked after failed attempts, or the user has " +
-        'another step-up under way or has asked for 30 this minute (Retry-After); ' +
+        `another step-up under way or has asked for ${REAUTH_PER_MINUTE} this minute (Retry-After); ` +
         'auth.totp_locked: ten wrong authenticator codes in a row (no Retry-After: until an administrator ' +
         "resets the account's two-factor)",
     }),
