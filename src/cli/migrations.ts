@@ -7,10 +7,11 @@ import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
 import { connected, databaseNamed, startToolDatabase, waitingSaid } from './data-dir';
 import {
-  appliedUnknown,
+  appliedMigrations,
   lastMigrationName,
   revertLastMigrationLocked,
   runMigrationsLocked,
+  unknownToBuild,
 } from '../database/migrate';
 import { realDifferences } from '../database/schema-drift';
 import { REVERT_LOSES } from '../../migrations/revert-losses';
@@ -54,7 +55,7 @@ async function main(): Promise<number> {
         process.stdout.write(
           applied.length ? `applied: ${applied.map((m) => m.name).join(', ')}\n` : 'up to date\n',
         );
-        aheadWarning(await appliedUnknown(dataSource));
+        aheadWarning(unknownToBuild(dataSource, await appliedMigrations(dataSource)));
         break;
       }
       case 'revert': {
@@ -91,12 +92,11 @@ async function main(): Promise<number> {
         break;
       }
       case 'show': {
-        const done = new Set(
-          (await dataSource.query<{ name: string }[]>('SELECT name FROM migrations')).map((r) => r.name),
-        );
+        const applied = await appliedMigrations(dataSource);
+        const done = new Set(applied);
         for (const m of dataSource.migrations)
           process.stdout.write(`${done.has(m.name!) ? '[x]' : '[ ]'} ${m.name}\n`);
-        for (const name of await appliedUnknown(dataSource))
+        for (const name of unknownToBuild(dataSource, applied))
           process.stdout.write(`[?] ${name} (applied, unknown to this build)\n`);
         break;
       }

@@ -49,14 +49,19 @@ export async function lastMigrationName(dataSource: DataSource): Promise<string 
   return last?.name ?? null;
 }
 
+/** The names of the migrations applied to the database, oldest first. */
+export async function appliedMigrations(dataSource: DataSource): Promise<string[]> {
+  const rows = await dataSource.query<{ name: string }[]>('SELECT name FROM migrations ORDER BY id');
+  return rows.map((r) => r.name);
+}
+
 /**
- * The migrations applied to the database that `dataSource` does not list, oldest first: applied by a newer
- * build (the database is ahead of this code).
+ * Of the migrations `applied` (appliedMigrations), those `dataSource` does not list, oldest first: applied by a
+ * newer build (the database is ahead of this code).
  */
-export async function appliedUnknown(dataSource: DataSource): Promise<string[]> {
+export function unknownToBuild(dataSource: DataSource, applied: readonly string[]): string[] {
   const known = new Set(dataSource.migrations.map((m) => m.name));
-  const applied = await dataSource.query<{ name: string }[]>('SELECT name FROM migrations ORDER BY id');
-  return applied.map((r) => r.name).filter((n) => !known.has(n));
+  return applied.filter((n) => !known.has(n));
 }
 
 async function underMigrationLock<T>(
