@@ -33,6 +33,7 @@ import { ReferralReportConsents1764000003200 } from './1764000003200-ReferralRep
 import { InboxLiveFirst1764000003300 } from './1764000003300-InboxLiveFirst';
 import { CaseDerivations1764000003400 } from './1764000003400-CaseDerivations';
 import { NotesAppendOnly1764000003500 } from './1764000003500-NotesAppendOnly';
+import { ShreddedFactsCleared1764000003600 } from './1764000003600-ShreddedFactsCleared';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -74,4 +75,5 @@ export const MIGRATIONS = [
   InboxLiveFirst1764000003300,
   CaseDerivations1764000003400,
   NotesAppendOnly1764000003500,
+  ShreddedFactsCleared1764000003600,
 ];

@@ -193,6 +193,43 @@ describe('migrations', () => {
     }
   });
 
+  it('clears the incident date and contexts of cases shredded before a shred cleared them, and only theirs', async () => {
+    const { dataSource, drop } = await createTestDataSource();
+    try {
+      await revertThrough(dataSource, 'ShreddedFactsCleared');
+      const [{ id: admin }] = await dataSource.query<{ id: string }[]>(
+        `INSERT INTO users (username, role, password_hash) VALUES ('admin.facts', 'admin', 'x') RETURNING id`,
+      );
+      const [shredded, kept] = [1, 2].map((i) => `00000000-0000-4000-8000-00000000d00${i}`);
+      await dataSource.transaction(async (m) => {
+        await m.query(`SET LOCAL session_replication_role = replica`); // references aside
+        for (const [id, code, shreddedAt] of [
+          [shredded, 'HVT-11', `now() - interval '2 days'`],
+          [kept, 'HVT-12', 'NULL'],
+        ]) {
+          await m.query(
+            `INSERT INTO cases (id, code, ward_code, province_code, status, reported_at, report_channel, risk_level,
+                                survivor_sex, age_group, gbv_type, forms, contexts, incident_date, created_by,
+                                shredded_at, closed_at, closed_by)
+             VALUES ($1, $2, '00145', '01', 'closed', now(), 'walk_in', 'low', 'female', '18-59',
+                     'physical_assault', '{physical}', '{intimate_partner}', '2026-11-01', $3, ${shreddedAt},
+                     now() - interval '2 days', $3)`,
+            [id, code, admin],
+          );
+        }
+      });
+      await dataSource.runMigrations({ transaction: 'each' });
+      expect(
+        await dataSource.query(`SELECT id, contexts, incident_date::text AS d FROM cases ORDER BY id`),
+      ).toEqual([
+        { id: shredded, contexts: [], d: null },
+        { id: kept, contexts: ['intimate_partner'], d: '2026-11-01' },
+      ]);
+    } finally {
+      await drop();
+    }
+  });
+
   it('keys the organisations there are by their names, and stops on two that now have the same one', async () => {
     const { dataSource, drop } = await createTestDataSource();
     try {
