@@ -1029,7 +1029,9 @@ function checkBirthBeforeIncident(
   const age = identity?.ageYears;
   const before = dob
     ? dob > incident
-    : typeof age === 'number' && incident <= yearsBefore(vietnamDate(reportedAt), age + 1);
+    : // An age alone: every birth it allows is after the incident when the incident lies more than that
+      // many whole years before the report.
+      typeof age === 'number' && ageOn(incident, reportedAt) > age;
   if (!before) return;
   const field = gives.dateOfBirth
     ? 'survivor.dateOfBirth'
@@ -1037,11 +1039,6 @@ function checkBirthBeforeIncident(
       ? 'survivor.ageYears'
       : 'incident.occurredAt';
   throw fieldError(field, 'puts the birth after the incident', 'ngày sinh sau ngày xảy ra sự việc');
-}
-
-/** The calendar date `years` years before `date` (YYYY-MM-DD; 29 February kept as is, compared as text). */
-function yearsBefore(date: string, years: number): string {
-  return `${String(Number(date.slice(0, 4)) - years).padStart(4, '0')}${date.slice(4)}`;
 }
 
 /**
