@@ -153,17 +153,14 @@ export class CasesService {
     // numbers. The duplicates are searched first (the new case is not among them anyway).
     return this.audit.session(async (m) => {
       const id = randomUUID();
+      const sections = sectionsOf(dto);
+      // As a change and the re-derivation derive them: from the sections (triageFactsOf).
       const derived = deriveTriage({
-        dateOfBirth: dto.survivor.dateOfBirth,
-        ageYears: dto.survivor.ageYears,
-        reportedAt,
-        incidentDate: dto.incident.occurredAt ? incidentDateOf(dto.incident.occurredAt) : undefined,
-        relationship: dto.perpetrator?.relationship,
+        ...triageFactsOf(sections, reportedAt),
         forms: dto.incident.forms,
         gbvType: dto.incident.gbvType,
         contexts: dto.incident.contexts,
       });
-      const sections = sectionsOf(dto);
       const { key, write: storeKey } = await this.dataKeys.prepare({ ownerType: CASE_OWNER, ownerId: id });
       try {
         const blind = this.blindIndexes(sections);
