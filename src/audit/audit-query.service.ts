@@ -193,10 +193,9 @@ export class AuditQueryService {
     // referrals: audit_events_returned_idx; the case of a referral never changes). Found first, on their own
     // (a few hundred at most), then scoped: planned together, PostgreSQL would intersect them with the
     // jurisdiction's index, hundreds of thousands of entries.
-    // (Lists show another province's case to its own supervisors only, as their ids are.)
-    const listedHere = ownProvince
-      ? `EXISTS (SELECT 1 FROM cases c WHERE c.id = :caseId AND c.province_code = :ownProvince)`
-      : 'true';
+    // (Lists show another province's case to its own supervisors only, as their ids are: `listedHere`, decided
+    // once the case's place is read, below.)
+    const listedHere = ':listedHere::boolean';
     const about =
       q.caseId === undefined
         ? ''
@@ -219,6 +218,20 @@ export class AuditQueryService {
 
     return this.dataSource.transaction(async (m) => {
       const condition = where.join(' AND ');
+      // The case's place, read once: whether lists that showed it are the caller's to see, and where the read's
+      // entry belongs. A look at one case's access trail is about that case: on record in its place too, where
+      // its province's supervisors see it, as every other access to the case (a national supervisor's entry
+      // would otherwise be in no province at all). Not a provincial supervisor's look at another province's
+      // case: it found nothing, and its own entry, which it reads, must not tell where the case is (nor that it
+      // exists).
+      const [found] = q.caseId
+        ? await m.query<{ province_code: string; ward_code: string }[]>(
+            'SELECT province_code, ward_code FROM cases WHERE id = $1',
+            [q.caseId],
+          )
+        : [];
+      params.listedHere = ownProvince === null || found?.province_code === ownProvince;
+      const place = found && params.listedHere ? found : null;
       // A page after the one that ended at beforeSeq (keyset: entries written meanwhile shift nothing).
       const older = q.beforeSeq === undefined ? '' : 'AND e.seq < :beforeSeq';
       const rows = await this.query<EventRow>(
@@ -244,17 +257,6 @@ export class AuditQueryService {
         { ...params, countLimit: this.config.audit.countLimit + 1 },
       );
       const counted = Number(count?.n ?? 0);
-      // A look at one case's access trail is about that case: on record in its place too, where its province's
-      // supervisors see it, as every other access to the case (a national supervisor's entry would otherwise be
-      // in no province at all). Not a provincial supervisor's look at another province's case: it found
-      // nothing, and its own entry, which it reads, must not tell where the case is (nor that it exists).
-      const [found] = q.caseId
-        ? await m.query<{ province_code: string; ward_code: string }[]>(
-            'SELECT province_code, ward_code FROM cases WHERE id = $1',
-            [q.caseId],
-          )
-        : [];
-      const place = found && (ownProvince === null || found.province_code === ownProvince) ? found : null;
       // Recorded after the query, so that the read does not list itself.
       await this.audit.record(m, p, {
         action: 'audit.read',
