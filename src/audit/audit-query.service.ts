@@ -23,6 +23,7 @@ import {
   AuditEventView,
 } from './dto/audit.dto';
 import type { ErrorCode } from '../common/errors/error-catalog';
+import type { AccountChange } from '../identity/users.service';
 
 /** Error codes as an SQL list of literals (codes are words and dots: nothing to escape). */
 function sqlCodes(codes: readonly ErrorCode[]): string {
@@ -93,10 +94,17 @@ const RIGHT_PASSWORD = `(e.reason IN (${sqlCodes(['auth.totp_required', 'auth.to
  * reset of its password or two-factor, a change of its communes, its enabling).
  */
 function adminChangeSql(alias: string): string {
-  return `(${alias}.action = 'user.create'
-    OR (${alias}.action = 'user.update'
-        AND ${alias}.reason IN ('user.password_reset', 'user.totp_reset', 'user.communes_changed', 'user.enabled')))`;
+  const changes = WATCHED_CHANGES.map((c) => `'${c}'`).join(', ');
+  return `(${alias}.action = 'user.create' OR (${alias}.action = 'user.update' AND ${alias}.reason IN (${changes})))`;
 }
+
+/** The account updates after_admin_reset watches (AccountChange: the reasons users.service writes). */
+const WATCHED_CHANGES: readonly AccountChange[] = [
+  'user.password_reset',
+  'user.totp_reset',
+  'user.communes_changed',
+  'user.enabled',
+];
 
 /** The jurisdiction of an entry, for the CASL rules of `AuditEvent` (authz/ability.factory.ts). */
 const AUDIT_COLUMNS: ColumnMap = { provinceCode: { sql: 'e.jurisdictions', array: true } };
