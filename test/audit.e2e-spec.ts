@@ -391,6 +391,36 @@ describe('access log (end to end)', () => {
     expect(existsSync(join(t.config.dataDir, 'checkpoints', 'checkpoints.jsonl'))).toBe(true);
   });
 
+  it('issues the checkpoints requests ask for one a second at most, each covering the requests it answers', async () => {
+    const ds = t.app.get(DataSource);
+    const stored = async () =>
+      Number((await ds.query(`SELECT count(*) AS n FROM audit_checkpoints`))[0].n as string);
+    const before = await stored();
+    // Five at once share the checkpoints issued after their entries: fewer than one each.
+    const together = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        get(i % 2 ? 'hanoi' : 'national', 'checkpoints/latest').expect(200),
+      ),
+    );
+    expect(await stored()).toBeLessThan(before + 5);
+    for (const res of together) {
+      const [own] = await ds.query(
+        `SELECT seq, stripe FROM audit_events WHERE request_id = $1 AND action = 'audit.checkpoint'`,
+        [res.headers['x-request-id']],
+      );
+      const head = (res.body.heads as { stripe: number; seq: number }[]).find((h) => h.stripe === own.stripe);
+      expect(head?.seq).toBeGreaterThanOrEqual(Number(own.seq));
+    }
+    // One after another (a loop): a second apart at least.
+    const first = await get('national', 'checkpoints/latest').expect(200);
+    const second = await http()
+      .post('/api/v1/audit/checkpoints')
+      .auth(tokens.national, { type: 'bearer' })
+      .expect(200);
+    expect(second.body.seq).toBeGreaterThan(first.body.seq);
+    expect(Date.parse(second.body.at) - Date.parse(first.body.at)).toBeGreaterThanOrEqual(1000);
+  });
+
   it('verifies the log, logs the verification, and finds a superuser’s edit', async () => {
     const asked = Date.now();
     const ok = await get('hanoi', 'verify').expect(200);
@@ -423,11 +453,25 @@ describe('access log (end to end)', () => {
       // And the next request, once it is over, runs a pass of its own.
       await get('hanoi', 'verify').expect(200);
       expect(passes).toHaveBeenCalledTimes(2);
+
+      // A pass that took half a second: the next begins no sooner than a second after it ended, however soon it
+      // is asked for (a supervisor's loop verifies a third of the time at most).
+      const original = (AuditQueryService.prototype as unknown as { verifyOnce: () => Promise<unknown> })
+        .verifyOnce;
+      passes.mockImplementationOnce(async () => {
+        const answer = await original.call(service);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return answer;
+      });
+      const slow = await get('hanoi', 'verify').expect(200);
+      const next = await get('national', 'verify').expect(200);
+      expect(passes).toHaveBeenCalledTimes(4);
+      expect(Date.parse(next.body.startedAt) - Date.parse(slow.body.startedAt)).toBeGreaterThanOrEqual(1450);
     } finally {
       passes.mockRestore();
     }
     const shared = await get('national', 'events?action=audit.verify&outcome=allowed').expect(200);
-    expect(shared.body.total).toBe(5);
+    expect(shared.body.total).toBe(7);
 
     const target = (await get('national', `events?caseId=${CASE_HANOI}&action=case.read`).expect(200)).body
       .items[0];

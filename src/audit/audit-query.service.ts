@@ -8,6 +8,7 @@ import { DomainError, fieldError } from '../common/errors/domain-error';
 import { isCalendarDate } from '../common/http/date-validation';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logging/logger.module';
+import { PacedTask } from '../common/paced-task';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { PurposeKeys } from '../crypto';
 import { AuditCheckpointService } from './audit-checkpoint.service';
@@ -111,6 +112,10 @@ const AUDIT_COLUMNS: ColumnMap = { provinceCode: { sql: 'e.jurisdictions', array
 /** The same, over the alias `r0` of the account changes after_admin_reset looks back at. */
 const CHANGE_COLUMNS: ColumnMap = { provinceCode: { sql: 'r0.jurisdictions', array: true } };
 const DEFAULT_PAGE_SIZE = 50;
+/** A whole verification rests twice as long as it took before the next begins (docs/audit.md). */
+export const VERIFY_REST_FACTOR = 2;
+/** Checkpoints asked for by requests: one a second at most per instance, shared by the requests meanwhile. */
+export const CHECKPOINT_ON_DEMAND_REST_MS = 1000;
 
 /** Anomaly rules (docs/audit.md). Vietnam is UTC+7 all year (no daylight saving time). */
 export const ANOMALY_RULES = {
@@ -285,19 +290,20 @@ export class AuditQueryService {
     });
   }
 
-  /** The verification under way in this process, which a request arriving meanwhile shares. */
-  private verifying: Promise<VerificationAnswer> | null = null;
-
   /**
-   * Verifies the whole log against the newest checkpoint of this instance's file and of the database. One at a
-   * time per process: a whole pass holds a connection and its workers' for a minute at 10 M entries, so
-   * requests that arrive while one runs share its answer (each is on the log) instead of starting another.
+   * Whole verifications, one at a time per process: a pass holds a connection and its workers' (every core) for
+   * a minute at 10 M entries. A request that arrives while one runs shares its answer; the next pass begins no
+   * sooner than twice the last pass's duration after it ended, and the requests that arrive meanwhile wait for it
+   * and share it. A supervisor calling in a loop then keeps this instance verifying a third of the time at most.
    */
+  private readonly verification = new PacedTask(
+    () => this.verifyOnce(),
+    (ms) => VERIFY_REST_FACTOR * ms,
+  );
+
+  /** Verifies the whole log against the newest checkpoint of this instance's file and of the database. */
   async verify(p: Principal): Promise<VerificationAnswer> {
-    this.verifying ??= this.verifyOnce().finally(() => {
-      this.verifying = null;
-    });
-    const result = await this.verifying;
+    const result = await this.verification.current();
     await this.audit.recordInOwnTransaction(p, {
       action: 'audit.verify',
       resourceType: 'audit_log',
@@ -332,12 +338,22 @@ export class AuditQueryService {
     return { ...result, startedAt };
   }
 
+  /**
+   * Checkpoints asked for by requests (each signs the heads, appends to the file with an fsync and stores a
+   * row): a loop of requests gets one a second; the requests that arrive meanwhile share the next.
+   */
+  private readonly checkpointOnDemand = new PacedTask(
+    () => this.checkpoints.issue(),
+    () => CHECKPOINT_ON_DEMAND_REST_MS,
+  );
+
   async issueCheckpoint(p: Principal): Promise<Awaited<ReturnType<AuditCheckpointService['issue']>>> {
     const entry = { action: 'audit.checkpoint', resourceType: 'audit_checkpoint' } as const;
-    // Recorded first, so that the checkpoint covers the request that asked for it.
+    // Recorded first, so that the checkpoint covers the request that asked for it: the next issuance begins
+    // after this entry is written.
     await this.audit.recordInOwnTransaction(p, entry);
     try {
-      return await this.checkpoints.issue();
+      return await this.checkpointOnDemand.next();
     } catch (e) {
       // The log no longer matches what was signed: the refusal is on the log too, as what it is.
       if (e instanceof DomainError && e.code === 'audit.checkpoint_refused') {

@@ -65,7 +65,9 @@ export class AuditController {
     summary: 'Recompute the chain and compare it with the newest signed checkpoints (file and database)',
     description:
       '`firstBadSeq` is the lowest seq that is not as it was written: edited, forged, moved, deleted, or the ' +
-      'first of a deleted tail. Logged as audit.verify.',
+      'first of a deleted tail. Logged as audit.verify. One pass at a time per instance, shared by the requests ' +
+      'that arrive while it runs; the next begins no sooner than twice its duration after it ended, and the ' +
+      'requests that arrive meanwhile wait for it (docs/audit.md).',
   })
   @ApiOkResponse({ type: AuditVerifyView })
   verify(@CurrentPrincipal() p: Principal): Promise<AuditVerifyView> {
@@ -78,7 +80,8 @@ export class AuditController {
     summary: 'The newest signed checkpoint (Ed25519 over the stripe heads)',
     description:
       'Covers the log as it is now, this request included: the request is logged as audit.checkpoint, then a ' +
-      'checkpoint is issued (and kept in HAVEN_DATA_DIR/checkpoints and in the database, like the periodic ones).',
+      'checkpoint is issued (and kept in HAVEN_DATA_DIR/checkpoints and in the database, like the periodic ones). ' +
+      'One a second at most per instance: requests that arrive meanwhile wait for the next and share it.',
   })
   @ApiOkResponse({ type: CheckpointView })
   @ApiConflictResponse(CHECKPOINT_REFUSED)
@@ -91,6 +94,9 @@ export class AuditController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Issue a checkpoint now (returns the latest one when the log has not changed since)',
+    description:
+      'Covers this request (logged as audit.checkpoint first). One a second at most per instance, with ' +
+      'GET checkpoints/latest: requests that arrive meanwhile wait for the next and share it.',
   })
   @ApiOkResponse({ type: CheckpointView })
   @ApiConflictResponse(CHECKPOINT_REFUSED)

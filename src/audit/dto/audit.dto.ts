@@ -169,7 +169,8 @@ export class AuditVerifyView {
     format: 'date-time',
     description:
       'When this pass began reading the log. One pass runs at a time per instance: a request that arrives while ' +
-      'one runs gets its answer, which covers the log up to lastSeq as it was then',
+      'one runs gets its answer, which covers the log up to lastSeq as it was then (the next pass begins no ' +
+      'sooner than twice this one’s duration after it ended)',
   })
   startedAt!: string;
 }
