@@ -293,6 +293,9 @@ describe('access log (end to end)', () => {
       'pageSize=0x10',
       'page=%202',
       'page=2.0',
+      // Past the first 10,000 entries (pages of 50 by default): walked on by beforeSeq.
+      'page=202',
+      'page=52&pageSize=200',
       'beforeSeq=0',
       'beforeSeq=x',
       'beforeSeq=1e21',

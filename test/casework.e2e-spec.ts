@@ -1564,6 +1564,19 @@ describe('cases, consent and referrals (end to end)', () => {
       }
       await as('police.longbien').get('/api/v1/referrals?pageSize=201').expect(400);
       await as('police.longbien').get('/api/v1/referrals?page=0').expect(400);
+      // Pages reach the first 10,000 rows (an OFFSET reads what it skips); further, the filters narrow the list.
+      await as('police.longbien').get('/api/v1/referrals?page=51&pageSize=200').expect(200);
+      const deep = await as('police.longbien').get('/api/v1/referrals?page=52&pageSize=200').expect(400);
+      expect(deep.body.errors).toEqual([
+        expect.objectContaining({ field: 'page', message: expect.stringContaining('filters') }),
+      ]);
+      // The case list has no filters: it says to search.
+      await as('ward.longbien').get('/api/v1/cases?page=10001&pageSize=1').expect(200);
+      const deepCases = await as('ward.longbien').get('/api/v1/cases?page=10002&pageSize=1').expect(400);
+      expect(deepCases.body.errors[0]).toMatchObject({
+        field: 'page',
+        message: expect.stringContaining('/api/v1/cases/search'),
+      });
     });
 
     it('withdrawing consent revokes its referrals at once and the provider loses access', async () => {

@@ -151,6 +151,9 @@ describe('directory and account administration (end to end)', () => {
       const past = await as(ward).get('/api/v1/organizations?page=4&pageSize=1').expect(200);
       expect(past.body).toMatchObject({ items: [], total: 3 });
       await as(ward).get('/api/v1/organizations?pageSize=201').expect(400);
+      await as(ward).get('/api/v1/organizations?page=10001&pageSize=1').expect(200);
+      const deep = await as(ward).get('/api/v1/organizations?page=10002&pageSize=1').expect(400);
+      expect(deep.body.errors[0].field).toBe('page');
     });
 
     it('an admin updates name, sector and service area', async () => {
@@ -544,6 +547,7 @@ describe('directory and account administration (end to end)', () => {
       expect(page.body.items).toHaveLength(2);
       expect(page.body.items.every((u: { role: string }) => u.role === 'ward_officer')).toBe(true);
       await as(admin).get('/api/v1/users?pageSize=1000').expect(400);
+      await as(admin).get('/api/v1/users?page=202').expect(400); // past the first 10,000 (pages of 50)
     });
 
     it('an admin may not disable their own account', async () => {

@@ -9,6 +9,7 @@ import { isCalendarDate } from '../common/http/date-validation';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logging/logger.module';
 import { PacedTask } from '../common/paced-task';
+import { pageOffset } from '../database/page-limit';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { PurposeKeys } from '../crypto';
 import { AuditCheckpointService } from './audit-checkpoint.service';
@@ -112,6 +113,11 @@ const AUDIT_COLUMNS: ColumnMap = { provinceCode: { sql: 'e.jurisdictions', array
 /** The same, over the alias `r0` of the account changes after_admin_reset looks back at. */
 const CHANGE_COLUMNS: ColumnMap = { provinceCode: { sql: 'r0.jurisdictions', array: true } };
 const DEFAULT_PAGE_SIZE = 50;
+/** Past the pages' reach (pageOffset), the log is walked on by seq. */
+const WALK_ON_BY_SEQ = {
+  en: 'narrow the list with its filters, or go on from a page with its nextBeforeSeq as beforeSeq',
+  vi: 'hãy thu hẹp danh sách bằng các bộ lọc, hoặc xem tiếp từ một trang với nextBeforeSeq của trang đó làm beforeSeq',
+};
 /** A whole verification rests twice as long as it took before the next begins (docs/audit.md). */
 export const VERIFY_REST_FACTOR = 2;
 /** Checkpoints asked for by requests: one a second at most per instance, shared by the requests meanwhile. */
@@ -177,6 +183,8 @@ export class AuditQueryService {
   async list(p: Principal, ability: AppAbility, q: AuditEventsQuery): Promise<AuditEventList> {
     const page = q.page ?? 1;
     const pageSize = q.pageSize ?? DEFAULT_PAGE_SIZE;
+    // Refused before anything is read (a deep page is on no record: it read nothing).
+    const offset = pageOffset(page, pageSize, WALK_ON_BY_SEQ);
     const scope = accessibleWhere(ability, 'read', 'AuditEvent', AUDIT_COLUMNS);
     const where = [scope.sql];
     const params: Record<string, unknown> = { ...scope.params };
@@ -259,7 +267,7 @@ export class AuditQueryService {
              FROM (SELECT e.* FROM audit_events e WHERE ${condition} ${older}
                     ORDER BY e.seq DESC LIMIT :limit OFFSET :offset) e
             ORDER BY seq DESC`,
-        { ...params, beforeSeq: q.beforeSeq, limit: pageSize, offset: (page - 1) * pageSize },
+        { ...params, beforeSeq: q.beforeSeq, limit: pageSize, offset },
       );
       // Counted up to HAVEN_AUDIT_COUNT_LIMIT (newest first): an exact count of a province's whole log reads most
       // of the table (seconds at ten million entries), for a number no one pages through.

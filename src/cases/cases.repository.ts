@@ -5,6 +5,12 @@ import type { ConsentCategory } from '../authz/subjects';
 import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import { pageWindow } from '../database/page-limit';
+
+/** The case list has no filters: past its first 10,000 cases, a case is found by search (see pageOffset). */
+const FIND_OLDER_CASES = {
+  en: 'find an older case with POST /api/v1/cases/search',
+  vi: 'hãy tìm hồ sơ cũ hơn bằng POST /api/v1/cases/search',
+};
 import type { GatedRead, GatedWrite } from '../database/gated-write';
 import { liveGrantSql } from '../break-glass/grant-ending';
 import {
@@ -420,7 +426,7 @@ export class CasesRepository {
       ? directCount
       : `SELECT count(DISTINCT c.id)::int AS n FROM ${SCOPED_FROM} WHERE ${where.sql}`;
     // The first page's plan is kept by PostgreSQL; see pageWindow.
-    const paging = pageWindow(page, pageSize, n + extra.length + 1);
+    const paging = pageWindow(page, pageSize, n + extra.length + 1, FIND_OLDER_CASES);
     const rows = paging.page(
       await m.query<Raw[]>(`${pageSql} ORDER BY c.created_at DESC, c.id ${paging.sql}`, [
         ...where.params,

@@ -1,4 +1,5 @@
-import { pageLimit, PAGE_LIMIT_STEPS, pageWindow } from './page-limit';
+import { DomainError } from '../common/errors/domain-error';
+import { MAX_PAGE_OFFSET, pageLimit, PAGE_LIMIT_STEPS, pageOffset, pageWindow } from './page-limit';
 
 describe('pageLimit', () => {
   it('rounds a page size up to the smallest step that holds it', () => {
@@ -38,5 +39,35 @@ describe('pageWindow', () => {
 
   it('refuses a page below 1 or a fraction', () => {
     for (const page of [0, -1, 1.5, Number.NaN]) expect(() => pageWindow(page, 20, 1)).toThrow(RangeError);
+  });
+});
+
+describe('pageOffset', () => {
+  it('lets a page skip MAX_PAGE_OFFSET rows at most, and says how far pages reach and how to go on', () => {
+    expect(pageOffset(1, 200)).toBe(0);
+    expect(pageOffset(51, 200)).toBe(MAX_PAGE_OFFSET);
+    expect(pageOffset(501, 20)).toBe(MAX_PAGE_OFFSET);
+    expect(pageWindow(51, 200, 1).params).toEqual([MAX_PAGE_OFFSET]);
+    let refusal: unknown;
+    try {
+      pageWindow(52, 200, 1, { en: 'search', vi: 'tìm' });
+    } catch (e) {
+      refusal = e;
+    }
+    expect(refusal).toBeInstanceOf(DomainError);
+    expect((refusal as DomainError).code).toBe('request.validation');
+    expect((refusal as DomainError).errors).toEqual([
+      {
+        field: 'page',
+        code: 'invalid',
+        message: {
+          en: expect.stringMatching(/first 10000 entries .*page 51 at most\): search$/),
+          vi: expect.stringMatching(/tối đa trang 51\): tìm$/),
+        },
+      },
+    ]);
+    expect(() => pageOffset(502, 20)).toThrow(DomainError);
+    expect(() => pageOffset(1_000_000, 1)).toThrow(DomainError);
+    expect(pageOffset(10_001, 1)).toBe(MAX_PAGE_OFFSET);
   });
 });

@@ -1,5 +1,42 @@
+import { fieldError } from '../common/errors/domain-error';
+
 /** The LIMITs a page size is rounded up to; the largest is PageQueryDto's maximum page size. */
 export const PAGE_LIMIT_STEPS = [10, 20, 50, 100, 200] as const;
+
+/**
+ * How many rows a page may skip: pages reach the first 10,000 rows of a list (and the page holding the
+ * 10,000th). An OFFSET reads and drops every row it skips, so a page a million rows deep held a connection for
+ * seconds (until the statement timeout) and ten of them starved the pool; lists are narrowed by their filters,
+ * and the access log is walked further with `beforeSeq` (keyset).
+ */
+export const MAX_PAGE_OFFSET = 10_000;
+
+/**
+ * The rows page `page` (from 1) of `pageSize` rows skips; a 400 on `page` past MAX_PAGE_OFFSET, with `how` (in
+ * English and Vietnamese) to reach further rows.
+ */
+export function pageOffset(
+  page: number,
+  pageSize: number,
+  how: { en: string; vi: string } = NARROW_THE_LIST,
+): number {
+  const offset = (page - 1) * pageSize;
+  if (offset > MAX_PAGE_OFFSET) {
+    const last = Math.floor(MAX_PAGE_OFFSET / pageSize) + 1;
+    throw fieldError(
+      'page',
+      `pages reach the first ${MAX_PAGE_OFFSET} entries of a list only (with pageSize ${pageSize}, page ${last} at most): ${how.en}`,
+      `chỉ xem được ${MAX_PAGE_OFFSET} mục đầu tiên của danh sách (với pageSize ${pageSize}, tối đa trang ${last}): ${how.vi}`,
+    );
+  }
+  return offset;
+}
+
+/** What a list with filters says to reach past MAX_PAGE_OFFSET. */
+export const NARROW_THE_LIST = {
+  en: 'narrow the list with its filters',
+  vi: 'hãy thu hẹp danh sách bằng các bộ lọc',
+};
 
 /**
  * The LIMIT to write into a page's statement for `pageSize` rows: the smallest step that holds them. The
@@ -23,7 +60,7 @@ export interface PageWindow {
 
 /**
  * The `LIMIT … [OFFSET …]` of page `page` (from 1) of `pageSize` rows, and the parameter it binds (numbered
- * `param`). The statement's rows go through `page()`.
+ * `param`); past MAX_PAGE_OFFSET, a 400 (see pageOffset). The statement's rows go through `page()`.
  *
  * The LIMIT is written into the text (a step of pageLimit), and the first page, asked for most, has no OFFSET:
  * PostgreSQL plans a LIMIT or OFFSET it only knows as a parameter for a tenth of the rows in scope, so the plan
@@ -32,11 +69,17 @@ export interface PageWindow {
  * list spent 1.0 ms planning per call (running: ~1.6 ms), the case list 0.24 ms (running: 0.23 ms). Pages
  * after the first still bind their OFFSET (and are planned per call); the steps keep the texts few.
  */
-export function pageWindow(page: number, pageSize: number, param: number): PageWindow {
+export function pageWindow(
+  page: number,
+  pageSize: number,
+  param: number,
+  how: { en: string; vi: string } = NARROW_THE_LIST,
+): PageWindow {
   if (!Number.isInteger(page) || page < 1) throw new RangeError(`page must be an integer from 1: ${page}`);
   const limit = `LIMIT ${pageLimit(pageSize)}`;
+  const offset = pageOffset(page, pageSize, how);
   const take = <T>(rows: T[]): T[] => rows.slice(0, pageSize);
   return page === 1
     ? { sql: limit, params: [], page: take }
-    : { sql: `${limit} OFFSET $${param}`, params: [(page - 1) * pageSize], page: take };
+    : { sql: `${limit} OFFSET $${param}`, params: [offset], page: take };
 }

@@ -26,6 +26,7 @@ import {
 import { Organization, ServiceScope } from './organization.entity';
 import { ORGANIZATION_COLUMNS, OrganizationsRepository, servesCommuneSql } from './organizations.repository';
 import { ORGANIZATION_NAME_MAX, organizationName } from './organization-name';
+import { pageOffset } from '../database/page-limit';
 
 interface ResolvedArea {
   scope: ServiceScope;
@@ -61,7 +62,7 @@ export class OrganizationsService {
       sector: query.sector,
       wardCode: query.wardCode,
       scope,
-      offset: (page - 1) * pageSize,
+      offset: pageOffset(page, pageSize),
       limit: pageSize,
     });
     return { items: await this.views(items), total, page, pageSize };

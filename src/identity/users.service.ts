@@ -22,6 +22,7 @@ import { assertPasswordAcceptable } from './password-policy';
 import { holdAdministrator } from './session-hold';
 import { User } from './user.entity';
 import { accountProvincesOf, UsersRepository } from './users.repository';
+import { pageOffset } from '../database/page-limit';
 
 const USER_COLUMNS = { id: 'u.id', role: 'u.role' } as const;
 
@@ -285,7 +286,7 @@ export class UsersService {
       role: query.role,
       status: query.status,
       scope: accessibleWhere(ability, 'read', 'User', USER_COLUMNS),
-      offset: (page - 1) * pageSize,
+      offset: pageOffset(page, pageSize),
       limit: pageSize,
     });
     return { items: await this.views(items), total, page, pageSize };
