@@ -34,6 +34,7 @@ import { InboxLiveFirst1764000003300 } from './1764000003300-InboxLiveFirst';
 import { CaseDerivations1764000003400 } from './1764000003400-CaseDerivations';
 import { NotesAppendOnly1764000003500 } from './1764000003500-NotesAppendOnly';
 import { ShreddedFactsCleared1764000003600 } from './1764000003600-ShreddedFactsCleared';
+import { AccountChangeWindows1764000003700 } from './1764000003700-AccountChangeWindows';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -76,4 +77,5 @@ export const MIGRATIONS = [
   CaseDerivations1764000003400,
   NotesAppendOnly1764000003500,
   ShreddedFactsCleared1764000003600,
+  AccountChangeWindows1764000003700,
 ];

@@ -506,8 +506,8 @@ describe('access log (end to end)', () => {
       repeated_denials: bilingual(/at least 5 denied/, /ít nhất 5 lần/),
       many_accounts: bilingual(/refused for at least 5 different accounts/, /ít nhất 5 tài khoản khác nhau/),
       after_admin_reset: bilingual(
-        /within 24 hours after an administrator created it, reset its password/,
-        /trong vòng 24 giờ sau khi/,
+        /until 24 hours after its first sign-in since \(or after the change, if later; changes up to 31 days/,
+        /cho đến 24 giờ sau lần đăng nhập đầu tiên của tài khoản/,
       ),
       outside_hours: bilingual(
         /Monday-Friday 7:00-19:00 Vietnam time/,
@@ -933,6 +933,59 @@ describe('access log (end to end)', () => {
         .filter((i) => i.rule === 'after_admin_reset' && i.actorId === other.id)
         .map((i) => [i.windowStart, i.count]),
     ).toEqual([[new Date(turn - 3).toISOString(), 1]]);
+  });
+
+  it('after_admin_reset: waiting before using the password an administrator set does not evade it', async () => {
+    const audit = t.app.get(AuditService);
+    const ds = t.app.get(DataSource);
+    const officer = await givenUser(t, { role: 'ward_officer' });
+    const at = async <T>(ms: number, work: () => Promise<T>): Promise<T> => {
+      const now = jest.spyOn(Date, 'now').mockReturnValue(ms);
+      try {
+        return await work();
+      } finally {
+        now.mockRestore();
+      }
+    };
+    const read = (ms: number, caseId: string) =>
+      at(ms, () =>
+        ds.transaction((m) =>
+          audit.record(m, user(officer.id, ['00145']), {
+            action: 'case.read',
+            resourceType: 'case',
+            caseId,
+            resourceId: caseId,
+            provinceCode: '01',
+          }),
+        ),
+      );
+    const hour = 3600_000;
+    const now = Date.now();
+    // Reset ten days ago (before the default week looked at), first signed in since two days ago: the reads
+    // of the day after that sign-in are flagged, a read the day after is not.
+    const reset = now - 240 * hour;
+    await at(reset, () =>
+      ds.transaction((m) =>
+        audit.record(m, null, {
+          action: 'user.update',
+          resourceType: 'user',
+          resourceId: officer.id,
+          reason: 'user.password_reset',
+          subjectProvinces: ['01'],
+          request: { requestId: randomUUID() },
+        }),
+      ),
+    );
+    await at(now - 48 * hour, () => audit.recordSignIn({ userId: officer.id, outcome: 'allowed' }));
+    await read(now - 47 * hour, '0c000000-0000-4000-8000-0000000000b1');
+    await read(now - 25 * hour, '0c000000-0000-4000-8000-0000000000b2');
+    // A second sign-in does not start the window again.
+    await at(now - 20 * hour, () => audit.recordSignIn({ userId: officer.id, outcome: 'allowed' }));
+    await read(now - 19 * hour, '0c000000-0000-4000-8000-0000000000b3');
+    const flagged = ((await get('hanoi', 'anomalies').expect(200)).body.items as Record<string, unknown>[])
+      .filter((i) => i.rule === 'after_admin_reset' && i.actorId === officer.id)
+      .map((i) => [i.windowStart, i.count, i.lastAt]);
+    expect(flagged).toEqual([[new Date(reset).toISOString(), 2, new Date(now - 25 * hour).toISOString()]]);
   });
 
   // Last: it breaks the chain for good.

@@ -135,9 +135,12 @@ export const ANOMALY_RULES = {
   workingHours: { from: 7, to: 19, days: { en: 'Monday-Friday', vi: 'thứ Hai đến thứ Sáu' } },
   /**
    * Hours after an administrator created an account, reset its password or two-factor, changed its communes or
-   * enabled it, in which its access to case data is flagged.
+   * enabled it, in which its access to case data is flagged: counted from the account's first sign-in since the
+   * change when that is later.
    */
   afterResetHours: 24,
+  /** How long before the period a change is looked at (an account first signed in a month after it is not). */
+  changeLookbackDays: 31,
 } as const;
 
 interface EventRow {
@@ -394,8 +397,14 @@ export class AuditQueryService {
     // looked at before) is seen whole, and reported if it reaches into this one.
     const hourlyBase = `${scope.sql} AND e.at >= :from::timestamptz - interval '90 minutes' AND e.at < :to`;
     const local = `((e.at AT TIME ZONE 'UTC') + interval '7 hours')`;
-    const { manyCasesPerHour, denialsPerHour, signInAccountsPerHour, workingHours, afterResetHours } =
-      ANOMALY_RULES;
+    const {
+      manyCasesPerHour,
+      denialsPerHour,
+      signInAccountsPerHour,
+      workingHours,
+      afterResetHours,
+      changeLookbackDays,
+    } = ANOMALY_RULES;
     const caseData = `split_part(e.action, '.', 1) IN ('case', 'referral', 'consent', 'note', 'break_glass')`;
 
     return this.dataSource.transaction(async (m) => {
@@ -477,18 +486,27 @@ export class AuditQueryService {
            -- One change per request: a password and a two-factor reset in one change are two entries, written
            -- within a minute of its first. A request id can be the client's (X-Request-Id): an entry a minute or
            -- more after the first of its id is another change, with its own window (never folded into one
-           -- long gone). Among the entries the caller may see only.
-           JOIN (SELECT x.resource_id, x.at
+           -- long gone). Among the entries the caller may see only. The window runs until a day after the
+           -- account's first sign-in since the change (audit_events_sign_ins_idx), or a day after the change
+           -- when that is later (a session the change left open): waiting before using a password an
+           -- administrator set does not evade it. Changes up to a month before the period are looked at
+           -- (audit_events_account_changes_idx).
+           JOIN (SELECT x.resource_id, x.at,
+                        greatest(x.at, coalesce((SELECT l.at FROM audit_events l
+                                                  WHERE l.actor_id = x.resource_id AND l.at >= x.at
+                                                    AND l.action = 'auth.login' AND l.outcome = 'allowed'
+                                                  ORDER BY l.at LIMIT 1), x.at))
+                          + interval '${afterResetHours} hours' AS until
                    FROM (SELECT r0.resource_id, r0.at, r0.request_id,
                                 row_number() OVER (PARTITION BY r0.resource_id, r0.request_id ORDER BY r0.at, r0.seq)
                                   AS n,
                                 min(r0.at) OVER (PARTITION BY r0.resource_id, r0.request_id) AS first_at
                            FROM audit_events r0
                           WHERE ${changes.sql} AND r0.outcome = 'allowed' AND ${adminChangeSql('r0')}
-                            AND r0.at >= :from::timestamptz - interval '${afterResetHours} hours' AND r0.at < :to) x
+                            AND r0.at >= :from::timestamptz - interval '${changeLookbackDays} days' AND r0.at < :to) x
                   WHERE x.request_id IS NULL OR x.n = 1 OR x.at >= x.first_at + interval '1 minute') r
              ON r.resource_id = e.actor_id
-            AND e.at >= r.at AND e.at < r.at + interval '${afterResetHours} hours'
+            AND e.at >= r.at AND e.at < r.until
           WHERE ${base} AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL AND ${caseData}
           GROUP BY e.actor_id, r.at
           ORDER BY 6 DESC, 1, 2`,
@@ -511,8 +529,8 @@ export class AuditQueryService {
             vi: `đăng nhập bị từ chối cho ít nhất ${signInAccountsPerHour} tài khoản khác nhau trong một giờ từ cùng một địa chỉ IP (địa chỉ IPv6 tính theo mạng /64; dò mật khẩu hàng loạt; ${WINDOWS_VI})`,
           },
           after_admin_reset: {
-            en: `an account accessed case data within ${afterResetHours} hours after an administrator created it, reset its password or two-factor, changed its communes or enabled it again (whoever knows the password an administrator set can sign in as the account, and an administrator may give an account of their own a commune's cases)`,
-            vi: `một tài khoản đã truy cập dữ liệu vụ việc trong vòng ${afterResetHours} giờ sau khi quản trị viên tạo tài khoản đó, đặt lại mật khẩu hoặc xác thực hai lớp, thay đổi xã/phường của tài khoản hoặc mở lại tài khoản (ai biết mật khẩu do quản trị viên đặt đều có thể đăng nhập bằng tài khoản này, và quản trị viên có thể giao cho một tài khoản của chính mình các vụ việc của một xã/phường)`,
+            en: `an account accessed case data after an administrator created it, reset its password or two-factor, changed its communes or enabled it again, until ${afterResetHours} hours after its first sign-in since (or after the change, if later; changes up to ${changeLookbackDays} days before the period) (whoever knows the password an administrator set can sign in as the account, and an administrator may give an account of their own a commune's cases)`,
+            vi: `một tài khoản đã truy cập dữ liệu vụ việc sau khi quản trị viên tạo tài khoản đó, đặt lại mật khẩu hoặc xác thực hai lớp, thay đổi xã/phường của tài khoản hoặc mở lại tài khoản, cho đến ${afterResetHours} giờ sau lần đăng nhập đầu tiên của tài khoản kể từ thay đổi đó (hoặc sau chính thay đổi, nếu muộn hơn; xét các thay đổi trong vòng ${changeLookbackDays} ngày trước khoảng thời gian được xem) (ai biết mật khẩu do quản trị viên đặt đều có thể đăng nhập bằng tài khoản này, và quản trị viên có thể giao cho một tài khoản của chính mình các vụ việc của một xã/phường)`,
           },
           outside_hours: {
             en: `an account accessed case data outside ${workingHours.days.en} ${workingHours.from}:00-${workingHours.to}:00 Vietnam time`,
