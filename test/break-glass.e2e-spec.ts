@@ -733,7 +733,7 @@ describe('emergency break-glass access (end to end)', () => {
         returned_ids: expect.arrayContaining([grantId]),
       });
       const empty = await as('supervisor.hanoi')
-        .get('/api/v1/break-glass?status=reviewed&page=999')
+        .get('/api/v1/break-glass?status=reviewed&page=99')
         .expect(200);
       expect(
         await sql(`SELECT fields FROM audit_events WHERE request_id = $1 AND action = 'break_glass.review'`, [
