@@ -1009,6 +1009,49 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     }).expect(204);
   });
 
+  it('wrong sign-ins from the same office lock its address for sign-ins, not a signed-in user’s step-up', async () => {
+    await givenUser(t, { role: 'ward_officer', username: 'ward.behind.nat' });
+    const token = (await login({ username: 'ward.behind.nat', password: TEST_PASSWORD }).expect(200)).body
+      .accessToken as string;
+    const db = t.app.get(DataSource);
+    const [{ ip }] = await db.query<{ ip: string }[]>(
+      `SELECT e.ip FROM audit_events e JOIN users u ON u.id = e.actor_id
+        WHERE u.username = 'ward.behind.nat' AND e.action = 'auth.login' ORDER BY e.seq DESC LIMIT 1`,
+    );
+    const keys = t.app.get(LoginThrottleService).keysFor('anyone', ip);
+    // What thirty wrong sign-ins on made-up names from the office's address leave: its address locked.
+    await db.query(
+      `INSERT INTO login_throttle (key, failures, window_started_at, locked_until)
+       VALUES ($1, 0, now(), now() + interval '10 minutes')
+       ON CONFLICT (key) DO UPDATE SET locked_until = excluded.locked_until`,
+      [keys.ip],
+    );
+    try {
+      await login({ username: 'ward.behind.nat', password: TEST_PASSWORD }).expect(429);
+      // The signed-in user still steps up (as a provider opening emergency access would).
+      await http()
+        .post('/api/v1/auth/step-up')
+        .auth(token, { type: 'bearer' })
+        .send({ password: TEST_PASSWORD })
+        .expect(200);
+      // A wrong password is still counted, on the user's step-ups (and refused as wrong, not as locked).
+      const wrong = await http()
+        .post('/api/v1/auth/step-up')
+        .auth(token, { type: 'bearer' })
+        .send({ password: 'not-the-password-31' })
+        .expect(403);
+      expect(wrong.body.code).toBe('auth.reauthentication_failed');
+      const own = t.app
+        .get(LoginThrottleService)
+        .reauthKeysFor((await db.query(`SELECT id FROM users WHERE username = 'ward.behind.nat'`))[0].id, ip);
+      expect(await db.query(`SELECT failures FROM login_throttle WHERE key = $1`, [own.account])).toEqual([
+        { failures: 1 },
+      ]);
+    } finally {
+      await db.query(`DELETE FROM login_throttle WHERE key = $1`, [keys.ip]);
+    }
+  });
+
   it('a flood of step-ups with the right password is refused before any hash: one at a time per user, a few a minute; sign-ins go on', async () => {
     await givenUser(t, { role: 'ward_officer', username: 'ward.flooder' });
     const token = (await login({ username: 'ward.flooder', password: TEST_PASSWORD }).expect(200)).body

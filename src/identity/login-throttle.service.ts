@@ -14,6 +14,11 @@ export interface ThrottleKeys {
    * client rotating through its /64s does not get a fresh count with each. None for IPv4.
    */
   readonly net?: string;
+  /**
+   * Only the account's key refuses an attempt (a step-up's): the address's keys count its failures, for the
+   * sign-ins from there, but their locks do not refuse it.
+   */
+  readonly accountDecides?: boolean;
 }
 
 /** Why an attempt is refused: the seconds until the later lock ends, and each locked key with its lock's end. */
@@ -63,13 +68,20 @@ export class LoginThrottleService {
 
   /**
    * The keys of a signed-in user's step-up (ReauthenticationService): the address's, as at sign-in, and one of
-   * the user's own instead of the account's sign-in key. Wrong sign-ins by anyone who knows the username, which
-   * lock the account's sign-in, then do not keep its signed-in user from stepping up (to open emergency access,
-   * in an emergency); and a stolen token's guesses lock its step-ups, not its owner's sign-in. ('c:' sorts before
+   * the user's own instead of the account's sign-in key, which alone refuses a step-up (`accountDecides`).
+   * Wrong sign-ins by anyone who knows the username, which lock the account's sign-in, or by anyone behind the
+   * same address (an office's NAT: thirty wrong sign-ins on made-up names lock it), then do not keep its
+   * signed-in user from stepping up (to open emergency access, in an emergency); a stolen token's guesses lock
+   * its step-ups, not its owner's sign-in, and still count on the address, for the sign-ins from there. ('c:' sorts before
    * the address's 'i:', as 'a:' does: the order every statement here takes the two rows in.)
    */
   reauthKeysFor(userId: string, ip: string): ThrottleKeys {
-    return { account: `c:${sha256(userId)}`, ...addressKeys(ip) };
+    return { account: `c:${sha256(userId)}`, ...addressKeys(ip), accountDecides: true };
+  }
+
+  /** The rows among `rows` whose lock refuses an attempt with `keys` (all, or the account's alone). */
+  private refusing<T extends { key: string }>(keys: ThrottleKeys, rows: readonly T[]): T[] {
+    return keys.accountDecides ? rows.filter((r) => r.key === keys.account) : [...rows];
   }
 
   /** A key's limit: the account's (or the user's step-ups'), the address's, or its network's. */
@@ -112,21 +124,24 @@ export class LoginThrottleService {
       [keyList(keys), failureWindowSeconds],
     );
     // Locked by another attempt since the look above.
-    const lockedMeanwhile = lockOf(rows);
+    const lockedMeanwhile = lockOf(this.refusing(keys, rows));
     if (lockedMeanwhile.seconds > 0) return lockedMeanwhile;
-    const over = rows.some((r) => r.failures > this.limitOf(keys, r.key));
+    const over = this.refusing(keys, rows).some((r) => r.failures > this.limitOf(keys, r.key));
     if (!over) return NOT_LOCKED;
-    const lockedNow = lockOf(await this.lockReached(keys));
+    const lockedNow = lockOf(this.refusing(keys, await this.lockReached(keys)));
     // Another attempt over the limit locked the key first: its lock is the one that refuses this attempt.
     return lockedNow.seconds > 0 ? lockedNow : this.locks(keys);
   }
 
-  /** The locks on the account's and the address's keys now. */
+  /** The locks on the account's and the address's keys now (those that refuse an attempt with `keys`). */
   private async locks(keys: ThrottleKeys): Promise<ThrottleLock> {
     return lockOf(
-      await this.dataSource.query<LockRow[]>(
-        `SELECT key, ${LOCK_COLUMNS} FROM login_throttle WHERE key = ANY($1) AND locked_until > now()`,
-        [keyList(keys)],
+      this.refusing(
+        keys,
+        await this.dataSource.query<LockRow[]>(
+          `SELECT key, ${LOCK_COLUMNS} FROM login_throttle WHERE key = ANY($1) AND locked_until > now()`,
+          [keyList(keys)],
+        ),
       ),
     );
   }

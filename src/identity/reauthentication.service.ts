@@ -30,8 +30,9 @@ export interface StepUp {
  * password, and a wrong password or code counts as a failed attempt of the user's step-ups and of the address
  * (the sign-in's limits and lock), so the token cannot be used to guess either faster than those limits allow
  * on the step-ups' key (which whoever holds a token has on top of the sign-in's own).
- * The user's step-ups are counted apart from the account's sign-ins (LoginThrottleService.reauthKeysFor): a
- * stranger's wrong sign-ins do not keep a signed-in provider from opening emergency access.
+ * The user's step-ups are counted apart from the account's sign-ins (LoginThrottleService.reauthKeysFor), and
+ * only their own lock refuses them: a stranger's wrong sign-ins, on the account or from the same office's
+ * address, do not keep a signed-in provider from opening emergency access.
  *
  * A right password resets those counts, so they do not bound how often a user may step up: each check is an
  * Argon2 hash on the password-hashing workers, which the sign-ins of everyone share, and a flood of them (one
@@ -60,8 +61,8 @@ export class ReauthenticationService {
    * log as denied with the code as its reason:
    * - `auth.reauthentication_code_required` (403) when the account has two-factor and no code was given, before
    *   anything else (so it tells nothing about the password and is not counted);
-   * - `auth.throttled` (429, before the password is checked) while the account or the address is locked, or
-   *   when this attempt is beyond the limit, or while the user has another step-up under way in this process or
+   * - `auth.throttled` (429, before the password is checked) while the user's step-ups are locked, or when this
+   *   attempt is beyond their limit, or while the user has another step-up under way in this process or
    *   has asked for REAUTH_PER_MINUTE this minute (on the log once a minute then);
    * - `auth.reauthentication_failed` (403) for a wrong password or code, counted toward the lock. Which of the
    *   two was wrong is not said, as at sign-in;
