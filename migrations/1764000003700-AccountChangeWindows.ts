@@ -8,7 +8,9 @@ import { dropInvalidIndex } from './invalid-index';
  * sign-ins that got in, by account and time (the first one after a change is one index probe), and the
  * administrators' changes to accounts, by time (the rule looks back a month for them). `IF NOT EXISTS`: on a
  * large access log build them `CONCURRENTLY` by hand first with these names and definitions (docs/deployment.md),
- * since each build blocks appends to the log until the migration commits.
+ * since each build blocks appends to the log until the migration commits. (The predicate is written as an OR,
+ * not `IN (...)`: PostgreSQL prints an `IN` list in a form it then reads back differently, and the bulk seed
+ * rebuilds indexes from their printed definitions.)
  */
 export class AccountChangeWindows1764000003700 implements MigrationInterface {
   name = 'AccountChangeWindows1764000003700';
@@ -22,7 +24,7 @@ export class AccountChangeWindows1764000003700 implements MigrationInterface {
     await dropInvalidIndex(q, 'audit_events_account_changes_idx');
     await q.query(
       `CREATE INDEX IF NOT EXISTS audit_events_account_changes_idx ON audit_events (at)
-         WHERE action IN ('user.create', 'user.update') AND outcome = 'allowed'`,
+         WHERE (action = 'user.create' OR action = 'user.update') AND outcome = 'allowed'`,
     );
   }
 
