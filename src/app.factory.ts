@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { AppModule, AppModuleOptions } from './app.module';
 import { CaseRederivation } from './cases/case-rederivation.service';
+import { AuditCheckpointService } from './audit/audit-checkpoint.service';
 import { DomainError } from './common/errors/domain-error';
 import { Problem, ProblemFieldError } from './common/errors/problem';
 import { ProblemFilter } from './common/errors/problem.filter';
@@ -140,6 +141,7 @@ export async function createHavenApp(
     throw e;
   }
   // The service's own background work, not every context of the module (users:create-admin boots it too).
+  await app.get(AuditCheckpointService).startIssuing();
   app.get(CaseRederivation).start();
   // Nest answers unknown paths under the API prefix; this answers everything else, last in the chain.
   app.use((req: Request, res: Response) => problems.respond(new DomainError('route.not_found'), req, res));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createServer, request as httpRequest } from 'node:http';
@@ -489,6 +489,8 @@ describe('service process lifecycle (npm start)', () => {
       // One stop delivered twice at once (npm passing on the terminal's Ctrl-C, systemd's control group): the
       // request in flight is still waited for.
       run.child.kill('SIGINT');
+      // Timed from the stop's start as the service saw it (its handler may run late on a loaded machine).
+      await waitFor(() => run.output().includes('shutting down'), 10_000);
       await new Promise((r) => setTimeout(r, 300)); // not merged with the first by the kernel
       run.child.kill('SIGINT');
       await new Promise((r) => setTimeout(r, 2_200));
@@ -742,6 +744,12 @@ describe('service process lifecycle (npm start)', () => {
     await waitForHealth(Number(env.PORT), first);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
+    const checkpointLines = () =>
+      readFileSync(join(dataDir, 'checkpoints', 'checkpoints.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean).length;
+    const signedByService = checkpointLines();
+    expect(signedByService).toBeGreaterThan(0);
 
     // As README shows it: the demo's default (HAVEN_DEMO unset) does not make the tool seed the demo.
     const createAdmin = (password: string, username = 'quan.tri') => {
@@ -757,6 +765,8 @@ describe('service process lifecycle (npm start)', () => {
     expect(await made.exited).toBe(0);
     expect(made.output()).toMatch(/Created the administrator quan\.tri/);
     expect(made.output()).not.toContain('an-initial-passphrase-2026');
+    // The tools sign no checkpoint: the service is the file's one writer (its next checkpoint covers them).
+    expect(checkpointLines()).toBe(signedByService);
     const pgPort = Number(env.HAVEN_EMBEDDED_PG_PORT);
     const service = launch(plain);
     try {

@@ -33,7 +33,11 @@ export function checkpointDir(dataDir: string): string {
 
 /**
  * Issues signed checkpoints of the access log: every HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECONDS when the log
- * changed (an unref'd timer), at start and at shutdown, and on demand. Each goes to the file under
+ * changed (an unref'd timer), at start and at shutdown, and on demand. At start, timer and shutdown only in the
+ * service (createHavenApp calls startIssuing): the operator tools that boot the module (users:create-admin,
+ * users:reset-admin) check the keys and sign nothing, so no second process appends to this host's file, and a
+ * tool run where HAVEN_DATA_DIR is not the service's leaves no stray checkpoint file behind; the service's next
+ * checkpoint covers what a tool wrote. Each goes to the file under
  * HAVEN_DATA_DIR/checkpoints first, then to the audit_checkpoints table. Before signing, every stripe head
  * must match its last entry, and the log must still hold what the previous checkpoint (the file's last, and the
  * database's newest) named: no head behind it, each of its heads still an entry with the same MAC. Otherwise
@@ -47,8 +51,11 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
   private timer?: NodeJS.Timeout;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly allowKeyChange: boolean;
-  /** Whether this instance's keys passed assertSameKeys: until then it signs nothing, not even at shutdown. */
-  private keysChecked = false;
+  /**
+   * Whether this process issues checkpoints at start, on its timer and at shutdown (startIssuing: the service);
+   * never before its keys passed assertSameKeys.
+   */
+  private issuing = false;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -63,7 +70,15 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
 
   async onApplicationBootstrap(): Promise<void> {
     await this.assertSameKeys();
-    this.keysChecked = true;
+  }
+
+  /**
+   * The service's checkpoints: one now, then on the timer, and one at shutdown. Called once the application
+   * has started (its keys checked at bootstrap).
+   */
+  async startIssuing(): Promise<void> {
+    if (this.issuing) return;
+    this.issuing = true;
     await this.issueQuietly('start');
     if (this.intervalMs > 0) {
       this.timer = setInterval(() => void this.issueQuietly('timer'), this.intervalMs);
@@ -74,9 +89,10 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
   async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    // A start refused (other keys than the log's, or another check) still shuts down: a checkpoint signed then
-    // with the wrong keys would become the newest, and the instances with the right ones would refuse to start.
-    if (!this.keysChecked) return;
+    // A start refused (other keys than the log's, or another check) still shuts down, and signs nothing: a
+    // checkpoint signed then with the wrong keys would become the newest, and the instances with the right ones
+    // would refuse to start. Nor does an operator tool's context.
+    if (!this.issuing) return;
     await this.issueQuietly('shutdown');
   }
 
