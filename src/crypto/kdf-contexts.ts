@@ -15,4 +15,6 @@ export const KDF = {
   auditChain: { context: 'havenAUD', id: 1 },
   checkpointSigning: { context: 'havenCKP', id: 1 },
   tokenSigning: { context: 'havenTOK', id: 1 },
+  /** Keys of the sign-in throttle's rows (LoginThrottleService); changing it only resets the counts. */
+  throttle: { context: 'havenTHR', id: 1 },
 } as const;

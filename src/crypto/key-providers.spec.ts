@@ -1,5 +1,5 @@
 import { createFileExclusive } from '../common/fs/durable-file';
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   mkdtempSync,
@@ -384,11 +384,25 @@ describe('key providers', () => {
         k.blindIndexKey('fullName'),
         k.blindIndexKey('fullNameDob'),
         k.blindIndexKey('phone'),
+        // The throttle's key, seen through an HMAC of the empty text (it is never handed out).
+        Buffer.from(k.throttleKeyOf(''), 'hex'),
       ];
       const keysA = all(a.keys).map((k) => k.toString('hex'));
-      expect(new Set([...keysA, Buffer.from(a.keyProvider.rootSecret()).toString('hex')]).size).toBe(7);
+      expect(new Set([...keysA, Buffer.from(a.keyProvider.rootSecret()).toString('hex')]).size).toBe(8);
       expect(all(b.keys).map((k) => k.toString('hex'))).toEqual(keysA);
       for (const k of all(a.keys)) expect(k).toHaveLength(32);
+    });
+
+    it('keys the sign-in throttle: not a plain hash of what was typed, another key under another master secret', async () => {
+      const a = await createCryptoServices({ dataDir: dataDir(), production: false });
+      const b = await createCryptoServices({ dataDir: dataDir(), production: false });
+      const typed = 'a passphrase typed as a username';
+      expect(a.keys.throttleKeyOf(typed)).toMatch(/^[0-9a-f]{64}$/);
+      expect(a.keys.throttleKeyOf(typed)).not.toBe(createHash('sha256').update(typed).digest('hex'));
+      expect(a.keys.throttleKeyOf(typed)).not.toBe(
+        createHmac('sha256', Buffer.alloc(0)).update(typed).digest('hex'),
+      );
+      expect(b.keys.throttleKeyOf(typed)).not.toBe(a.keys.throttleKeyOf(typed));
     });
 
     it('getters return copies', async () => {

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { CryptoError } from './crypto.errors';
 import { BLIND_INDEX_FIELDS, BlindIndexField } from './crypto.types';
 import { KDF } from './kdf-contexts';
@@ -16,6 +17,7 @@ export class PurposeKeys {
   private readonly blindIndex: ReadonlyMap<BlindIndexField, Buffer>;
   private readonly auditChain: Buffer;
   private readonly tokenSigning: Buffer;
+  private readonly throttle: Buffer;
   private readonly checkpoint: SigningKeyPair;
 
   constructor(
@@ -30,6 +32,7 @@ export class PurposeKeys {
     );
     this.auditChain = derive(KDF.auditChain.id, KDF.auditChain.context);
     this.tokenSigning = derive(KDF.tokenSigning.id, KDF.tokenSigning.context);
+    this.throttle = derive(KDF.throttle.id, KDF.throttle.context);
     const seed = derive(KDF.checkpointSigning.id, KDF.checkpointSigning.context);
     this.checkpoint = sodium.signSeedKeypair(seed);
     sodium.memzero(seed);
@@ -38,6 +41,15 @@ export class PurposeKeys {
   /** HMAC secret for access tokens (JWT HS256). */
   tokenSigningKey(): Buffer {
     return Buffer.from(this.tokenSigning);
+  }
+
+  /**
+   * The sign-in throttle's key for `text` (a typed username, a user id, an address): HMAC-SHA-256, hex. Keyed,
+   * so that a database dump does not let anyone test guesses of what was typed into the username field (a
+   * password, at times) at the speed of a plain hash.
+   */
+  throttleKeyOf(text: string): string {
+    return createHmac('sha256', this.throttle).update(text, 'utf8').digest('hex');
   }
 
   /** Key of the access-log hash chain (keyed BLAKE2b). */

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { PurposeKeys } from '../crypto';
 import { returnedRows } from '../database/pg-errors';
 
 export interface ThrottleKeys {
@@ -52,18 +52,21 @@ function lockOf(rows: readonly LockRow[]): ThrottleLock {
 /**
  * Protects sign-in against guessing: counts failures per account (any username, known or not, so a lock
  * says nothing about whether the account exists) and per client IP in PostgreSQL, so that every instance
- * shares them, and locks a key for a while once it reaches its limit. Keys are SHA-256 hashes: a password
- * typed into the username field, or a client's IP, is never stored as such.
+ * shares them, and locks a key for a while once it reaches its limit. Keys are HMACs under a key derived from
+ * the master secret (PurposeKeys.throttleKeyOf): a password typed into the username field, or a client's IP, is
+ * never stored as such, and a dump of the table alone does not let anyone test guesses of them (a plain
+ * SHA-256 could be tried at billions of guesses a second).
  */
 @Injectable()
 export class LoginThrottleService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly purposeKeys: PurposeKeys,
   ) {}
 
   keysFor(username: string, ip: string): ThrottleKeys {
-    return { account: `a:${sha256(username.trim().toLowerCase())}`, ...addressKeys(ip) };
+    return { account: `a:${this.keyOf(username.trim().toLowerCase())}`, ...this.addressKeys(ip) };
   }
 
   /**
@@ -76,7 +79,20 @@ export class LoginThrottleService {
    * the address's 'i:', as 'a:' does: the order every statement here takes the two rows in.)
    */
   reauthKeysFor(userId: string, ip: string): ThrottleKeys {
-    return { account: `c:${sha256(userId)}`, ...addressKeys(ip), accountDecides: true };
+    return { account: `c:${this.keyOf(userId)}`, ...this.addressKeys(ip), accountDecides: true };
+  }
+
+  private keyOf(text: string): string {
+    return this.purposeKeys.throttleKeyOf(text);
+  }
+
+  /** The address's key, and for IPv6 its /48's. */
+  private addressKeys(ip: string): Pick<ThrottleKeys, 'ip' | 'net'> {
+    const network = throttleNetwork(ip);
+    return {
+      ip: `i:${this.keyOf(throttleAddress(ip))}`,
+      ...(network ? { net: `n:${this.keyOf(network)}` } : {}),
+    };
   }
 
   /** The rows among `rows` whose lock refuses an attempt with `keys` (all, or the account's alone). */
@@ -230,15 +246,6 @@ function keyList(keys: ThrottleKeys): string[] {
   return [keys.account, keys.ip, ...(keys.net ? [keys.net] : [])].sort();
 }
 
-/** The address's key, and for IPv6 its /48's. */
-function addressKeys(ip: string): Pick<ThrottleKeys, 'ip' | 'net'> {
-  const network = throttleNetwork(ip);
-  return {
-    ip: `i:${sha256(throttleAddress(ip))}`,
-    ...(network ? { net: `n:${sha256(network)}` } : {}),
-  };
-}
-
 /**
  * The address a client's failures count against: an IPv4 address as it is (an IPv4-mapped IPv6 one too), an
  * IPv6 address by its /64 network. One end site usually holds a whole /64, so counting per address would give
@@ -269,8 +276,4 @@ export function throttleNetwork(ip: string): string | null {
   const net64 = throttleAddress(ip);
   if (!net64.endsWith('::/64')) return null;
   return `${net64.slice(0, -'::/64'.length).split(':').slice(0, 3).join(':')}::/48`;
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
