@@ -115,14 +115,21 @@ describe('nothing readable at rest, through the real API and tables', () => {
       .expect(200);
     await ward('post', `/api/v1/cases/${caseId}/close`, { reason: m.closeReason }).expect(200);
 
+    // A plaintext value of this database alone (the access log keeps a request's user agent): found, it proves
+    // the scan reads this database's files (the case code is the same in every test database of the cluster).
+    const control = Buffer.from(`haven-at-rest-control/${randomBytes(8).toString('hex')}`);
+    await http()
+      .get(`/api/v1/cases/${caseId}`)
+      .set('Authorization', `Bearer ${tok['ward.longbien']}`)
+      .set('User-Agent', control.toString())
+      .expect(200);
+
     await owner.query('CHECKPOINT');
     const needles = Object.values(m).flatMap((v) => [
       Buffer.from(v.normalize('NFC')),
       Buffer.from(v.normalize('NFD')),
       ...(v.match(/mk[0-9a-f]{16}/g) ?? []).map((x) => Buffer.from(x)),
     ]);
-    // Plaintext by design (triage): the case code must be found, proving the scan reads the right files.
-    const control = Buffer.from(created.body.code as string);
 
     const files = scanDirectory(process.env.HAVEN_TEST_PG_DATA_DIR!, [...needles, control]);
     expect(files.hits.get(control)?.length ?? 0).toBeGreaterThan(0);

@@ -1211,7 +1211,12 @@ describe('cases, consent and referrals (end to end)', () => {
       const pendingRead = await entryOf(pending.headers['x-request-id'], 'fields');
       expect(pendingRead.fields).toEqual(['triage']);
       await as('health.longbien').get(`/api/v1/referrals/${r.id}`).expect(404);
-      await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      // The case itself, read by the provider while the referral waits: its triage too, nothing more.
+      const pendingCase = await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(pendingCase.body.triage).toBeDefined();
+      for (const s of ['survivor', 'incident', 'perpetrator', 'health'])
+        expect(pendingCase.body).not.toHaveProperty(s);
+      expect((await entryOf(pendingCase.headers['x-request-id'], 'fields')).fields).toEqual(['triage']);
       // A referral it reads but has not accepted takes no note of it: a 409 saying why (not a 404), on record.
       const early = await as('police.longbien')
         .post(`/api/v1/referrals/${r.id}/notes`, { text: 'sớm (giả định)' })
@@ -1259,6 +1264,9 @@ describe('cases, consent and referrals (end to end)', () => {
       ]);
       const caseForPolice = await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
       expect(caseForPolice.body.referrals.map((x: { id: string }) => x.id)).toEqual([r.id]);
+      // Accepted, the case shows what the consent gives the police sector, as the referral does.
+      expect(caseForPolice.body.survivor.fullName).toBe(c.survivor.fullName);
+      expect(caseForPolice.body).not.toHaveProperty('perpetrator');
       const unwrap = jest.spyOn(t.app.get(DataKeyService), 'unwrap');
       const wardView = await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
       // The notes and the case's sections are opened with the case's data key, unwrapped once.

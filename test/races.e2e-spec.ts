@@ -157,12 +157,12 @@ describe('concurrent changes', () => {
     (await holder.query<{ at: Date }>('SELECT clock_timestamp() AS at')).rows[0].at.getTime();
 
   /**
-   * Ends consent `consentId` two seconds from now by the database's clock; returns what `whileHeld` of
-   * sentWhileHeld does: checks the consent still runs while the request waits (a slow set-up would have let it
-   * expire before), then waits past its end.
+   * Ends consent `consentId` five seconds from now by the database's clock (time enough, on a loaded machine,
+   * for the request to reach the lock); returns what `whileHeld` of sentWhileHeld does: checks the consent
+   * still runs while the request waits (a slow set-up would have let it expire before), then waits past its end.
    */
   const endsWhileHeld = async (consentId: string): Promise<(holder: Client) => Promise<void>> => {
-    await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '2 seconds' WHERE id = $1`, [
+    await sql(`UPDATE consents SET expires_at = clock_timestamp() + interval '5 seconds' WHERE id = $1`, [
       consentId,
     ]);
     const [{ expires_at: expiresAt }] = await sql<{ expires_at: Date }>(
@@ -170,8 +170,9 @@ describe('concurrent changes', () => {
       [consentId],
     );
     return async (holder) => {
-      expect(await clockOf(holder)).toBeLessThan(expiresAt.getTime());
-      await new Promise((r) => setTimeout(r, 2_500));
+      const now = await clockOf(holder);
+      expect(now).toBeLessThan(expiresAt.getTime());
+      await new Promise((r) => setTimeout(r, expiresAt.getTime() - now + 500));
     };
   };
 
@@ -212,11 +213,11 @@ describe('concurrent changes', () => {
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE', [referral]); // a move under way
-      const waited = new Promise<string>((r) => setTimeout(() => r('waited for the lock'), 3_000));
       for (const [path, body, action] of [
         ['accept', undefined, 'referral.accept'],
         ['notes', { text: 'ghi chú (giả định)' }, 'note.create'],
       ] as const) {
+        const waited = new Promise<string>((r) => setTimeout(() => r('waited for the lock'), 3_000));
         const answer = as(tok['health.longbien'])
           .post(`/api/v1/referrals/${referral}/${path}`, body)
           .then((r) => r);

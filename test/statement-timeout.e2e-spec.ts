@@ -39,7 +39,7 @@ describe('statement timeout (end to end)', () => {
         .patch(`/api/v1/cases/${id}`)
         .set('Authorization', `Bearer ${tok['ward.longbien']}`)
         .set('If-Match', '"1"')
-        .send({ risk: { level: 'high' } })
+        .send({ risk: { level: 'low' } }) // registered 'high' (caseBody)
         .then((r) => r);
       await someoneWaitsForALock(async (sql) => (await holder.query<{ n: number }>(sql)).rows);
       const stopped = await change;
@@ -57,7 +57,13 @@ describe('statement timeout (end to end)', () => {
         `SELECT risk_level, version FROM cases WHERE id = $1`,
         [id],
       );
-    expect(row.version).toBe(1);
+    expect(row).toEqual({ risk_level: 'high', version: 1 });
+    // And no change on record for it.
+    expect(
+      await t.app
+        .get(DataSource)
+        .query(`SELECT outcome FROM audit_events WHERE case_id = $1 AND action = 'case.update'`, [id]),
+    ).not.toContainEqual({ outcome: 'allowed' });
     // The pool goes on serving.
     await http()
       .get(`/api/v1/cases/${id}`)
