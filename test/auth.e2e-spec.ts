@@ -345,6 +345,12 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       [account],
     );
     await login({ username: 'ward.expiring', password: TEST_PASSWORD }).expect(200);
+    // The account's count from this test's address (its sign-in's, on the access log).
+    const [{ ip }] = await db.query<{ ip: string }[]>(
+      `SELECT e.ip FROM audit_events e JOIN users u ON u.id = e.actor_id
+        WHERE u.username = 'ward.expiring' AND e.action = 'auth.login' ORDER BY e.seq DESC LIMIT 1`,
+    );
+    const here = t.app.get(LoginThrottleService).keysFor('ward.expiring', ip).accountHere!;
     // Four failures, one short of the lock, but counted in a window that ended (15 minutes by default): the next
     // failure starts a new count, and the one after it is no lock either.
     await db.query(
@@ -356,12 +362,40 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await login({ username: 'ward.expiring', password: 'wrong-password-77' }).expect(401);
     expect(await failures()).toBe(1);
     await login({ username: 'ward.expiring', password: 'wrong-password-77' }).expect(401);
-    // The same four failures within the window: the fifth locks the account.
+    // Four failures from this address within the window: the fifth locks the account from here.
     await db.query(`UPDATE login_throttle SET failures = 4, window_started_at = now() WHERE key = $1`, [
-      account,
+      here,
     ]);
     await login({ username: 'ward.expiring', password: 'wrong-password-77' }).expect(401);
     await login({ username: 'ward.expiring', password: TEST_PASSWORD }).expect(429);
+  });
+
+  it("a stranger's guesses from elsewhere lock the account from there, not its user at the office; from many addresses, everywhere", async () => {
+    const throttle = t.app.get(LoginThrottleService);
+    const db = t.app.get(DataSource);
+    const { maxFailuresPerAccount: fromOne, maxFailuresPerAccountTotal: fromAll } = t.config.auth;
+    await givenUser(t, { role: 'ward_officer', username: 'ward.known.name' });
+    /** A wrong password for the account from `ip`, as a sign-in counts it: the seconds it is refused for. */
+    const guess = async (ip: string): Promise<number> => {
+      const keys = throttle.keysFor('ward.known.name', ip);
+      const lock = await throttle.begin(keys);
+      if (lock.seconds === 0) await throttle.recordFailure(keys);
+      return lock.seconds;
+    };
+    for (let i = 0; i < fromOne; i++) expect(await guess('198.51.100.40')).toBe(0);
+    expect(await guess('198.51.100.40')).toBeGreaterThan(0);
+    // The user, at the office (this test's address), still signs in.
+    await login({ username: 'ward.known.name', password: TEST_PASSWORD }).expect(200);
+    // Guesses from ten addresses, five each (what each allows): the account is locked from everywhere.
+    expect(fromAll % fromOne).toBe(0);
+    for (let a = 0; a < fromAll / fromOne; a++) {
+      for (let i = 0; i < fromOne; i++) expect(await guess(`203.0.113.${100 + a}`)).toBe(0);
+    }
+    const office = await login({ username: 'ward.known.name', password: TEST_PASSWORD }).expect(429);
+    expect(office.body.code).toBe('auth.throttled');
+    await db.query(`DELETE FROM login_throttle WHERE key = $1`, [
+      throttle.keysFor('ward.known.name', '').account,
+    ]);
   });
 
   it('an attempt refused by one lock counts against nothing: a locked address cannot go on to lock accounts', async () => {
@@ -440,10 +474,13 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     const db = t.app.get(DataSource);
     const keys = throttle.keysFor('ward.raced', '198.51.100.40');
     expect((await throttle.begin(keys)).seconds).toBe(0); // the right password, being checked
-    // Meanwhile, guesses from elsewhere reach the account's limit and lock it.
-    const guesses = throttle.keysFor('ward.raced', '203.0.113.40');
-    for (let i = 0; i < 10 && !(await throttle.begin(guesses)).seconds; i++)
-      await throttle.recordFailure(guesses);
+    // Meanwhile, guesses from elsewhere (from as many addresses as it takes) reach the account's limit and lock it.
+    const { maxFailuresPerAccount: fromOne, maxFailuresPerAccountTotal: fromAll } = t.config.auth;
+    for (let a = 0; a < fromAll / fromOne; a++) {
+      const guesses = throttle.keysFor('ward.raced', `203.0.113.${40 + a}`);
+      for (let i = 0; i < fromOne && !(await throttle.begin(guesses)).seconds; i++)
+        await throttle.recordFailure(guesses);
+    }
     const lockedUntil = async () =>
       (
         await db.query<{ locked_until: Date | null }[]>(

@@ -58,6 +58,7 @@ export const envSchema = z.object({
   HAVEN_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600000).default(10000),
   HAVEN_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
   HAVEN_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+  HAVEN_LOGIN_ACCOUNT_MAX_FAILURES: z.coerce.number().int().min(1).max(10000).default(50),
   HAVEN_LOGIN_IP_MAX_FAILURES: z.coerce.number().int().min(1).max(10000).default(30),
   HAVEN_LOGIN_NETWORK_MAX_FAILURES: z.coerce.number().int().min(1).max(100000).default(240),
   HAVEN_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
@@ -140,8 +141,17 @@ export interface AppConfig {
   readonly auth: {
     /** Lifetime of an access token (JWT), in seconds; 15 minutes by default. */
     readonly accessTokenTtlSeconds: number;
-    /** Failed sign-ins allowed per account, then per client IP, within the window before a temporary lock. */
+    /**
+     * Failed sign-ins allowed per account from one client address (its /64 for IPv6), and a user's failed
+     * step-ups, within the window before a temporary lock.
+     */
     readonly maxFailuresPerAccount: number;
+    /**
+     * Failed sign-ins allowed per account from every address together: whoever knows a username locks its
+     * sign-in from their own address with maxFailuresPerAccount, and from everywhere only with this many.
+     */
+    readonly maxFailuresPerAccountTotal: number;
+    /** Failed sign-ins allowed per client IP (IPv6: its /64). */
     readonly maxFailuresPerIp: number;
     /** An IPv6 client's /48: a site's 65,536 /64s, each of which counts as an address of its own. */
     readonly maxFailuresPerNetwork: number;
@@ -372,6 +382,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     auth: {
       accessTokenTtlSeconds: e.HAVEN_ACCESS_TOKEN_TTL_SECONDS,
       maxFailuresPerAccount: e.HAVEN_LOGIN_MAX_FAILURES,
+      maxFailuresPerAccountTotal: e.HAVEN_LOGIN_ACCOUNT_MAX_FAILURES,
       maxFailuresPerIp: e.HAVEN_LOGIN_IP_MAX_FAILURES,
       maxFailuresPerNetwork: e.HAVEN_LOGIN_NETWORK_MAX_FAILURES,
       failureWindowSeconds: e.HAVEN_LOGIN_WINDOW_SECONDS,

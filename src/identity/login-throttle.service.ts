@@ -7,7 +7,14 @@ import { PurposeKeys } from '../crypto';
 import { returnedRows } from '../database/pg-errors';
 
 export interface ThrottleKeys {
+  /** The account's (a sign-in's: the typed username, from every address) or the user's step-ups'. */
   readonly account: string;
+  /**
+   * A sign-in's: the typed username from this address (IPv6: its /64). Its lower limit locks the account from
+   * here; the account's own, higher, from everywhere: a stranger who knows a username does not lock its user
+   * out from the office with a handful of guesses.
+   */
+  readonly accountHere?: string;
   readonly ip: string;
   /**
    * An IPv6 client's /48 (a site's usual allocation, 65,536 /64s): counted too, with a higher limit, so that a
@@ -51,8 +58,12 @@ function lockOf(rows: readonly LockRow[]): ThrottleLock {
 
 /**
  * Protects sign-in against guessing: counts failures per account (any username, known or not, so a lock
- * says nothing about whether the account exists) and per client IP in PostgreSQL, so that every instance
- * shares them, and locks a key for a while once it reaches its limit. Keys are HMACs under a key derived from
+ * says nothing about whether the account exists) from each address and from all together, and per client IP
+ * (and IPv6 /48) in PostgreSQL, so that every instance shares them, and locks a key for a while once it
+ * reaches its limit. The account's limit from one address is low (HAVEN_LOGIN_MAX_FAILURES, 5) and from
+ * everywhere high (HAVEN_LOGIN_ACCOUNT_MAX_FAILURES, 50): whoever knows a username (they are predictable)
+ * locks it from their own address at once, but must guess from ten addresses to lock its user out at the
+ * office, where a lock with 15-minute tokens stops the day's work. Keys are HMACs under a key derived from
  * the master secret (PurposeKeys.throttleKeyOf): a password typed into the username field, or a client's IP, is
  * never stored as such, and a dump of the table alone does not let anyone test guesses of them (a plain
  * SHA-256 could be tried at billions of guesses a second).
@@ -66,7 +77,12 @@ export class LoginThrottleService {
   ) {}
 
   keysFor(username: string, ip: string): ThrottleKeys {
-    return { account: `a:${this.keyOf(username.trim().toLowerCase())}`, ...this.addressKeys(ip) };
+    const name = username.trim().toLowerCase();
+    return {
+      account: `a:${this.keyOf(name)}`,
+      accountHere: `b:${this.keyOf(`${name}\n${throttleAddress(ip)}`)}`,
+      ...this.addressKeys(ip),
+    };
   }
 
   /**
@@ -100,14 +116,16 @@ export class LoginThrottleService {
     return keys.accountDecides ? rows.filter((r) => r.key === keys.account) : [...rows];
   }
 
-  /** A key's limit: the account's (or the user's step-ups'), the address's, or its network's. */
+  /**
+   * A key's limit: the account's from this address (or the user's step-ups'), the account's from everywhere,
+   * the address's, or its network's.
+   */
   private limitOf(keys: ThrottleKeys, key: string): number {
-    const { maxFailuresPerAccount, maxFailuresPerIp, maxFailuresPerNetwork } = this.config.auth;
-    return key === keys.account
-      ? maxFailuresPerAccount
-      : key === keys.ip
-        ? maxFailuresPerIp
-        : maxFailuresPerNetwork;
+    const { maxFailuresPerAccount, maxFailuresPerAccountTotal, maxFailuresPerIp, maxFailuresPerNetwork } =
+      this.config.auth;
+    if (key === keys.accountHere) return maxFailuresPerAccount;
+    if (key === keys.account) return keys.accountHere ? maxFailuresPerAccountTotal : maxFailuresPerAccount;
+    return key === keys.ip ? maxFailuresPerIp : maxFailuresPerNetwork;
   }
 
   /**
@@ -124,8 +142,8 @@ export class LoginThrottleService {
     // could then lock every account), nor a locked account its address's (a shared NAT would lock everyone).
     const already = await this.locks(keys);
     if (already.seconds > 0) return already;
-    // In key order (the account's 'a:' or 'c:', then the address's 'i:', then its network's 'n:'): the order
-    // every statement here takes them in.
+    // In key order (the account's 'a:' or 'c:', the account's from here 'b:', then the address's 'i:', then its
+    // network's 'n:'): the order every statement here takes them in.
     const rows = await this.dataSource.query<(LockRow & { failures: number })[]>(
       `INSERT INTO login_throttle AS t (key, failures, window_started_at)
        SELECT k, 1, now() FROM unnest($1::text[]) AS k ORDER BY k
@@ -171,19 +189,21 @@ export class LoginThrottleService {
   }
 
   /**
-   * A successful attempt: clears the account's count (unless it was locked meanwhile), and gives the IP back
+   * A successful attempt: clears the account's counts (unless locked meanwhile), and gives the IP back
    * the attempt `begin` counted (one
    * valid account must not reset the IP's count, nor a NAT's sign-ins add up to a lock).
    */
   async recordSuccess(keys: ThrottleKeys): Promise<void> {
-    // One row per statement: a statement that holds one key's row while it waits for the other's could deadlock
-    // with another attempt's begin() (which locks the account's, then the address's).
+    // One row per statement, in key order: a statement that holds one key's row while it waits for another's
+    // could deadlock with another attempt's begin() (which locks them in key order).
     // Not a lock set meanwhile: wrong guesses that locked the account while this attempt's password was being
     // checked keep it locked (this success would otherwise give the guessing a fresh window).
-    await this.dataSource.query(
-      `DELETE FROM login_throttle WHERE key = $1 AND (locked_until IS NULL OR locked_until <= now())`,
-      [keys.account],
-    );
+    for (const key of [keys.account, ...(keys.accountHere ? [keys.accountHere] : [])].sort()) {
+      await this.dataSource.query(
+        `DELETE FROM login_throttle WHERE key = $1 AND (locked_until IS NULL OR locked_until <= now())`,
+        [key],
+      );
+    }
     await this.recordPasswordOnly(keys);
   }
 
@@ -243,7 +263,12 @@ export class LoginThrottleService {
 
 /** The keys of an attempt, in the order every statement takes their rows (ascending). */
 function keyList(keys: ThrottleKeys): string[] {
-  return [keys.account, keys.ip, ...(keys.net ? [keys.net] : [])].sort();
+  return [
+    keys.account,
+    ...(keys.accountHere ? [keys.accountHere] : []),
+    keys.ip,
+    ...(keys.net ? [keys.net] : []),
+  ].sort();
 }
 
 /**
