@@ -470,11 +470,34 @@ describe('access log (end to end)', () => {
       const next = await get('national', 'verify').expect(200);
       expect(passes).toHaveBeenCalledTimes(4);
       expect(Date.parse(next.body.startedAt) - Date.parse(slow.body.startedAt)).toBeGreaterThanOrEqual(1450);
+
+      // A pass of three seconds: its rest (six) is too long to hold a request for (VERIFY_WAIT_MS, five);
+      // refused at once with when to come back (on the log once), and a pass runs then.
+      passes.mockImplementationOnce(async () => {
+        const answer = await original.call(service);
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        return answer;
+      });
+      await get('hanoi', 'verify').expect(200);
+      const refused = await get('hanoi', 'verify').expect(429);
+      expect(refused.body.code).toBe('auth.throttled');
+      expect(refused.body.detail).toMatch(/the next can begin in [67] s/);
+      const retryAfter = Number(refused.headers['retry-after']);
+      expect(retryAfter).toBeGreaterThanOrEqual(6);
+      await get('hanoi', 'verify').expect(429);
+      expect(passes).toHaveBeenCalledTimes(5);
+      await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+      await get('hanoi', 'verify').expect(200);
+      expect(passes).toHaveBeenCalledTimes(6);
+      const refusals = await get('national', 'events?action=audit.verify&outcome=denied').expect(200);
+      expect(
+        refusals.body.items.filter((i: { reason: string }) => i.reason === 'auth.throttled'),
+      ).toHaveLength(1);
     } finally {
       passes.mockRestore();
     }
     const shared = await get('national', 'events?action=audit.verify&outcome=allowed').expect(200);
-    expect(shared.body.total).toBe(7);
+    expect(shared.body.total).toBe(9);
 
     const target = (await get('national', `events?caseId=${CASE_HANOI}&action=case.read`).expect(200)).body
       .items[0];
@@ -964,18 +987,22 @@ describe('access log (end to end)', () => {
     // Reset ten days ago (before the default week looked at), first signed in since two days ago: the reads
     // of the day after that sign-in are flagged, a read the day after is not.
     const reset = now - 240 * hour;
-    await at(reset, () =>
-      ds.transaction((m) =>
-        audit.record(m, null, {
-          action: 'user.update',
-          resourceType: 'user',
-          resourceId: officer.id,
-          reason: 'user.password_reset',
-          subjectProvinces: ['01'],
-          request: { requestId: randomUUID() },
-        }),
-      ),
-    );
+    const change = (ms: number, reason: string) =>
+      at(ms, () =>
+        ds.transaction((m) =>
+          audit.record(m, null, {
+            action: 'user.update',
+            resourceType: 'user',
+            resourceId: officer.id,
+            reason,
+            subjectProvinces: ['01'],
+            request: { requestId: randomUUID() },
+          }),
+        ),
+      );
+    await change(reset, 'user.password_reset');
+    // Another change before the same first sign-in: one window with the first (its reads reported once).
+    await change(now - 100 * hour, 'user.totp_reset');
     await at(now - 48 * hour, () => audit.recordSignIn({ userId: officer.id, outcome: 'allowed' }));
     await read(now - 47 * hour, '0c000000-0000-4000-8000-0000000000b1');
     await read(now - 25 * hour, '0c000000-0000-4000-8000-0000000000b2');

@@ -110,6 +110,7 @@ describe('route policies (snapshot)', () => {
         })),
     );
     expect(limited.map((l) => l.route).sort()).toEqual([
+      'GET /api/v1/audit/verify',
       'POST /api/v1/auth/login',
       'POST /api/v1/auth/password',
       'POST /api/v1/auth/step-up',

@@ -8,6 +8,7 @@ import { DomainError, fieldError } from '../common/errors/domain-error';
 import { isCalendarDate } from '../common/http/date-validation';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logging/logger.module';
+import { LoggedMarks } from '../common/logged-marks';
 import { PacedTask } from '../common/paced-task';
 import { pageOffset } from '../database/page-limit';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -120,6 +121,8 @@ const WALK_ON_BY_SEQ = {
 };
 /** A whole verification rests twice as long as it took before the next begins (docs/audit.md). */
 export const VERIFY_REST_FACTOR = 2;
+/** A verification asked for in a rest waits for its end when it is this close, else is refused (429). */
+export const VERIFY_WAIT_MS = 5000;
 /** Checkpoints asked for by requests: one a second at most per instance, shared by the requests meanwhile. */
 export const CHECKPOINT_ON_DEMAND_REST_MS = 1000;
 
@@ -304,16 +307,42 @@ export class AuditQueryService {
   /**
    * Whole verifications, one at a time per process: a pass holds a connection and its workers' (every core) for
    * a minute at 10 M entries. A request that arrives while one runs shares its answer; the next pass begins no
-   * sooner than twice the last pass's duration after it ended, and the requests that arrive meanwhile wait for it
-   * and share it. A supervisor calling in a loop then keeps this instance verifying a third of the time at most.
+   * sooner than twice the last pass's duration after it ended: a request that arrives in that rest waits for the
+   * next pass when the rest ends within VERIFY_WAIT_MS, else is refused (429, Retry-After). A supervisor calling
+   * in a loop then keeps this instance verifying a third of the time at most.
    */
+  private readonly verifyRefusalLogged = new LoggedMarks();
   private readonly verification = new PacedTask(
     () => this.verifyOnce(),
     (ms) => VERIFY_REST_FACTOR * ms,
   );
 
-  /** Verifies the whole log against the newest checkpoint of this instance's file and of the database. */
+  /**
+   * Verifies the whole log against the newest checkpoint of this instance's file and of the database. In a rest
+   * of more than VERIFY_WAIT_MS, refused at once (429, with Retry-After) rather than held (behind a proxy, an
+   * answer minutes later would be a timeout); on the log once per user and rest.
+   */
   async verify(p: Principal): Promise<VerificationAnswer> {
+    const restMs = this.verification.restLeftMs();
+    if (restMs > VERIFY_WAIT_MS) {
+      const seconds = Math.ceil(restMs / 1000);
+      await this.verifyRefusalLogged.once([{ key: p.userId, until: Date.now() + restMs }], () =>
+        this.audit.recordDenied(p, {
+          action: 'audit.verify',
+          resourceType: 'audit_log',
+          reason: 'auth.throttled',
+        }),
+      );
+      throw new DomainError(
+        'auth.throttled',
+        {
+          en: `A whole verification of the access log ended a moment ago; the next can begin in ${seconds} s (each rests twice as long as it took).`,
+          vi: `Một lần kiểm tra toàn bộ nhật ký truy cập vừa kết thúc; lần tiếp theo có thể bắt đầu sau ${seconds} giây (mỗi lần nghỉ gấp đôi thời gian đã chạy).`,
+        },
+        undefined,
+        seconds,
+      );
+    }
     const result = await this.verification.current();
     await this.audit.recordInOwnTransaction(p, {
       action: 'audit.verify',
@@ -491,20 +520,25 @@ export class AuditQueryService {
            -- when that is later (a session the change left open): waiting before using a password an
            -- administrator set does not evade it. Changes up to a month before the period are looked at
            -- (audit_events_account_changes_idx).
-           JOIN (SELECT x.resource_id, x.at,
-                        greatest(x.at, coalesce((SELECT l.at FROM audit_events l
-                                                  WHERE l.actor_id = x.resource_id AND l.at >= x.at
-                                                    AND l.action = 'auth.login' AND l.outcome = 'allowed'
-                                                  ORDER BY l.at LIMIT 1), x.at))
-                          + interval '${afterResetHours} hours' AS until
-                   FROM (SELECT r0.resource_id, r0.at, r0.request_id,
-                                row_number() OVER (PARTITION BY r0.resource_id, r0.request_id ORDER BY r0.at, r0.seq)
-                                  AS n,
-                                min(r0.at) OVER (PARTITION BY r0.resource_id, r0.request_id) AS first_at
-                           FROM audit_events r0
-                          WHERE ${changes.sql} AND r0.outcome = 'allowed' AND ${adminChangeSql('r0')}
-                            AND r0.at >= :from::timestamptz - interval '${changeLookbackDays} days' AND r0.at < :to) x
-                  WHERE x.request_id IS NULL OR x.n = 1 OR x.at >= x.first_at + interval '1 minute') r
+           -- Changes whose windows end at the same moment (made before the same first sign-in) are one window,
+           -- from the first of them: the same reads are not reported twice.
+           JOIN (SELECT DISTINCT ON (w.resource_id, w.until) w.resource_id, w.at, w.until
+                   FROM (SELECT x.resource_id, x.at,
+                                greatest(x.at, coalesce((SELECT l.at FROM audit_events l
+                                                          WHERE l.actor_id = x.resource_id AND l.at >= x.at
+                                                            AND l.action = 'auth.login' AND l.outcome = 'allowed'
+                                                          ORDER BY l.at LIMIT 1), x.at))
+                                  + interval '${afterResetHours} hours' AS until
+                           FROM (SELECT r0.resource_id, r0.at, r0.request_id,
+                                        row_number() OVER (PARTITION BY r0.resource_id, r0.request_id
+                                                           ORDER BY r0.at, r0.seq) AS n,
+                                        min(r0.at) OVER (PARTITION BY r0.resource_id, r0.request_id) AS first_at
+                                   FROM audit_events r0
+                                  WHERE ${changes.sql} AND r0.outcome = 'allowed' AND ${adminChangeSql('r0')}
+                                    AND r0.at >= :from::timestamptz - interval '${changeLookbackDays} days'
+                                    AND r0.at < :to) x
+                          WHERE x.request_id IS NULL OR x.n = 1 OR x.at >= x.first_at + interval '1 minute') w
+                  ORDER BY w.resource_id, w.until, w.at) r
              ON r.resource_id = e.actor_id
             AND e.at >= r.at AND e.at < r.until
           WHERE ${base} AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL AND ${caseData}

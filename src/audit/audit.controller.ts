@@ -5,12 +5,13 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiTags,
+  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
 import type { Principal } from '../authz/principal';
-import { Problem } from '../common/errors/problem';
+import { Problem, RETRY_AFTER_HEADER } from '../common/errors/problem';
 import type { Checkpoint } from './audit-checkpoint';
 import { AuditCheckpointService } from './audit-checkpoint.service';
 import { AuditQueryService } from './audit-query.service';
@@ -66,10 +67,16 @@ export class AuditController {
     description:
       '`firstBadSeq` is the lowest seq that is not as it was written: edited, forged, moved, deleted, or the ' +
       'first of a deleted tail. Logged as audit.verify. One pass at a time per instance, shared by the requests ' +
-      'that arrive while it runs; the next begins no sooner than twice its duration after it ended, and the ' +
-      'requests that arrive meanwhile wait for it (docs/audit.md).',
+      'that arrive while it runs; the next begins no sooner than twice its duration after it ended: a request ' +
+      'in that rest waits for it when the rest ends within 5 s, else is refused (429, Retry-After; docs/audit.md).',
   })
   @ApiOkResponse({ type: AuditVerifyView })
+  @ApiTooManyRequestsResponse({
+    type: Problem,
+    headers: RETRY_AFTER_HEADER,
+    description:
+      'auth.throttled: a whole verification ended a moment ago; the next can begin after Retry-After',
+  })
   verify(@CurrentPrincipal() p: Principal): Promise<AuditVerifyView> {
     return this.query.verify(p);
   }

@@ -54,7 +54,9 @@ describe('PacedTask', () => {
     await expect(first).resolves.toBe(1);
 
     // A caller in a loop: asked again at once, it waits 200 ms (twice the 100 ms run) for the next run.
+    expect(paced.restLeftMs()).toBe(200);
     const second = paced.next();
+    expect(paced.restLeftMs()).toBe(0); // a run is due: a caller joins it
     await jest.advanceTimersByTimeAsync(199);
     expect(state.runs).toBe(1);
     const sharing = paced.current(); // nothing under way: the run that is due

@@ -26,6 +26,15 @@ export class PacedTask<T> {
     return this.running ?? this.next();
   }
 
+  /**
+   * How long a run asked for now would wait for the rest (ms): 0 while one runs or one is due (a caller then
+   * joins it), or once the rest is over.
+   */
+  restLeftMs(): number {
+    if (this.running || this.due) return 0;
+    return Math.max(0, this.endedAt + this.restAfter - this.now());
+  }
+
   /** The next run: it begins after this call, once the run under way has ended and rested. */
   next(): Promise<T> {
     if (this.due) return this.due;
