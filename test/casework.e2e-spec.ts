@@ -1646,7 +1646,14 @@ describe('cases, consent and referrals (end to end)', () => {
       const consentId = await consentForAnHour(c.id);
       const r = await refer(c.id, police, consentId);
       await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
-      await expireNow(consentId);
+      // Ended ten minutes ago, noticed only now.
+      // (An UPDATE's answer through TypeORM: its rows, then its count.)
+      const [[{ expires_at: endedAt }]] = await t.app
+        .get(DataSource)
+        .query<[{ expires_at: Date }[], number]>(
+          `UPDATE consents SET expires_at = now() - interval '10 minutes' WHERE id = $1 RETURNING expires_at`,
+          [consentId],
+        );
       // The very next look, whatever the path, shows nothing: the case itself first.
       await as('police.longbien')
         .get(`/api/v1/cases/${c.id}`)
@@ -1654,17 +1661,26 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(404);
       const after = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
       expect(after.body).toMatchObject({ status: 'revoked', revokeCause: 'consent_expired' });
+      // Revoked when the consent ended (access decisions took it so from then), not when the sweep came by.
+      expect(after.body.revokedAt).toBe(endedAt.toISOString());
       const [revocation] = await t.app.get(DataSource).query(
-        `SELECT actor_id, reason, request_id FROM audit_events
+        `SELECT actor_id, reason, request_id, ip, user_agent FROM audit_events
             WHERE action = 'referral.revoke' AND resource_id = $1`,
         [r.id],
       );
-      // The system revoked it, inside the read that noticed the expiry: that request is on record.
+      // The system revoked it, inside the read that noticed the expiry: that request's id is on record, not
+      // its caller's address or user agent (the sweep runs in anyone's request, for any case).
       expect(revocation).toEqual({
         actor_id: null,
         reason: 'referral.consent_expired',
         request_id: 'e0e1ced000000001',
+        ip: null,
+        user_agent: null,
       });
+      const [read] = await t.app
+        .get(DataSource)
+        .query(`SELECT ip FROM audit_events WHERE request_id = 'e0e1ced000000001' AND action = 'case.read'`);
+      expect(read.ip).not.toBeNull();
       expect(after.body).not.toHaveProperty('case');
     });
 

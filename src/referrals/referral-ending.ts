@@ -96,13 +96,23 @@ async function revokeLocked(
   by: Revoker,
 ): Promise<string[]> {
   const actor = 'system' in by ? null : by;
+  // The system's revocations run within whichever request came first (the expiry sweep, before anyone's read,
+  // for the whole country): its entries keep that request's id, not its address and user agent, which would
+  // show another user's where a case's supervisors look (and say nothing of the revocation).
+  const request = actor ? by.request : { requestId: by.request?.requestId ?? null };
   const n = params.length;
+  // Timed once the rows are locked (revokeReferrals), as a move is: not when the transaction began, before it
+  // waited; one time for all of them (an uncorrelated subquery runs once per statement). An expired consent's
+  // referral ended when the consent did (access decisions took it as revoked from then), not when it was swept.
+  const now = '(SELECT clock_timestamp())';
+  const revokedAt =
+    cause === 'consent_expired'
+      ? `least(${now}, (SELECT cs.expires_at FROM consents cs WHERE cs.id = r.consent_id))`
+      : now;
   const [rows] = await m.query<
     [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
   >(
-    // Timed once the rows are locked (revokeReferrals), as a move is: not when the transaction began, before it
-    // waited; one time for all of them (an uncorrelated subquery runs once per statement).
-    `UPDATE referrals r SET status = 'revoked', revoke_cause = $${n + 1}, revoked_at = (SELECT clock_timestamp()),
+    `UPDATE referrals r SET status = 'revoked', revoke_cause = $${n + 1}, revoked_at = ${revokedAt},
             revoked_by = $${n + 2}, version = r.version + 1, updated_at = now()
      FROM cases c
      WHERE c.id = r.case_id AND (${where}) AND ${LIVE_REFERRAL}
@@ -119,7 +129,7 @@ async function revokeLocked(
       reason: `referral.${cause}`,
       provinceCode: r.province_code,
       wardCode: r.ward_code,
-      request: by.request,
+      request,
     });
   }
   return rows.map((r) => r.id);
