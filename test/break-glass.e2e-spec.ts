@@ -683,6 +683,25 @@ describe('emergency break-glass access (end to end)', () => {
       });
     });
 
+    it('a verdict needs a recent step-up of the supervisor’s session: a token alone gives none', async () => {
+      const { user, token } = await givenSignedIn(t, { role: 'supervisor', provinceCode: '01' });
+      const review = (body: object) =>
+        request(t.app.getHttpServer())
+          .post(`/api/v1/break-glass/${grantId}/review`)
+          .auth(token, { type: 'bearer' })
+          .send(body);
+      const refused = await review({ justified: true }).expect(403);
+      expect(refused.body.code).toBe('auth.step_up_required');
+      await request(t.app.getHttpServer())
+        .post('/api/v1/auth/step-up')
+        .auth(token, { type: 'bearer' })
+        .send({ password: user.password })
+        .expect(200);
+      // Past the step-up now (refused by the body, which is checked after it): the verdict is left to the
+      // next test's supervisor.
+      await review({ justified: 'yes' }).expect(400);
+    });
+
     it('the supervisor marks it justified, once; it leaves the pending queue and the review is logged', async () => {
       await as('supervisor.hanoi')
         .post(`/api/v1/break-glass/${grantId}/review`, { justified: 'yes' })
@@ -740,10 +759,12 @@ describe('emergency break-glass access (end to end)', () => {
           empty.headers['x-request-id'],
         ]),
       ).toEqual([{ fields: [] }]);
-      // Hai Phong (404), a role without any review rule refused at the route, then the second review (409).
+      // Hai Phong (404), a role without any review rule refused at the route, a supervisor without a step-up,
+      // then the second review (409).
       expect(log.filter((l) => l.outcome === 'denied').map((l) => l.reason)).toEqual([
         'resource.not_found',
         'auth.forbidden',
+        'auth.step_up_required',
         'conflict.state',
       ]);
       expect(JSON.stringify(await sql('SELECT * FROM audit_events'))).not.toContain('xác minh');

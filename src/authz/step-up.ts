@@ -5,14 +5,18 @@ import { Problem } from '../common/errors/problem';
 import type { Principal } from './principal';
 
 export const STEP_UP_KEY = 'haven:step-up';
-/** How long a step-up (POST /api/v1/auth/step-up) lets a session administer accounts and organisations. */
+/**
+ * How long a step-up (POST /api/v1/auth/step-up) lets a session administer accounts and organisations, or
+ * review emergency accesses.
+ */
 export const STEP_UP_MINUTES = 10;
 
 /**
  * The route also needs a recent step-up of this session: its user gave their password (and a new
  * authenticator code) within the last STEP_UP_MINUTES. For what a stolen access token alone would turn into
  * lasting access: creating an account, resetting another's password or two-factor, widening what an
- * organisation's staff see. Otherwise 403 `auth.step_up_required` (AccessGuard).
+ * organisation's staff see, and a supervisor's final verdict on an emergency access (which a stolen token could
+ * otherwise give every pending grant of a province). Otherwise 403 `auth.step_up_required` (AccessGuard).
  */
 export function RequiresStepUp(): MethodDecorator {
   return applyDecorators(

@@ -10,6 +10,7 @@ import {
 import { UuidParam } from '../common/http/uuid-param';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
+import { RequiresStepUp } from '../authz/step-up';
 import { Policy } from '../authz/policy.decorator';
 import type { Principal } from '../authz/principal';
 import { Problem } from '../common/errors/problem';
@@ -80,7 +81,9 @@ export class BreakGlassController {
   @Post('break-glass/:id/review')
   @HttpCode(200)
   @Policy('update', 'BreakGlass', { grant: 'id' })
-  @ApiOperation({ summary: 'A supervisor marks an emergency access justified or not (once)' })
+  // A verdict is final: a stolen supervisor token alone must not mark every pending grant justified.
+  @RequiresStepUp()
+  @ApiOperation({ summary: 'A supervisor marks an emergency access justified or not (once; after a step-up)' })
   @ApiOkResponse({ type: BreakGlassView })
   @ApiConflictResponse({
     type: Problem,
