@@ -35,6 +35,7 @@ import { CaseDerivations1764000003400 } from './1764000003400-CaseDerivations';
 import { NotesAppendOnly1764000003500 } from './1764000003500-NotesAppendOnly';
 import { ShreddedFactsCleared1764000003600 } from './1764000003600-ShreddedFactsCleared';
 import { AccountChangeWindows1764000003700 } from './1764000003700-AccountChangeWindows';
+import { InboxPendingFirst1764000003800 } from './1764000003800-InboxPendingFirst';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -78,4 +79,5 @@ export const MIGRATIONS = [
   NotesAppendOnly1764000003500,
   ShreddedFactsCleared1764000003600,
   AccountChangeWindows1764000003700,
+  InboxPendingFirst1764000003800,
 ];

@@ -7,7 +7,7 @@ import { createTestDataSource } from '../test/support/database';
 import { waitFor } from '../test/support/wait';
 import { liveGrantSql } from '../src/break-glass/grant-ending';
 import { realDifferences } from '../src/database/schema-drift';
-import { liveReferralSql } from '../src/referrals/referral-ending';
+import { referralListRankSql } from '../src/referrals/referral-ending';
 import { REPORT_COUNTS_SQL } from '../src/reports/reports.repository';
 import { MIGRATIONS } from './index';
 import { REVERT_LOSES } from './revert-losses';
@@ -379,15 +379,15 @@ describe('migrations', () => {
     expect(plan).toMatch(/"Node Type":"Index Only Scan"[^{}]*"Index Name":"referrals_report_consents_idx"/);
   });
 
-  it("a provider's inbox is read in its index's order, live referrals first: no sort of the organisation's referrals", async () => {
+  it("a provider's inbox is read in its index's order, pending then accepted then ended: no sort of the organisation's referrals", async () => {
     const [plan] = await plansOf([
       [
         `SELECT r.id FROM referrals r WHERE r.organization_id = $1
-          ORDER BY (${liveReferralSql('r')}) DESC, r.due_at ASC, r.id LIMIT 20`,
+          ORDER BY ${referralListRankSql('r')}, r.due_at ASC, r.id LIMIT 20`,
         [randomUUID()],
       ],
     ]);
-    expect(plan).toContain('"Index Name":"referrals_org_live_due_idx"');
+    expect(plan).toContain('"Index Name":"referrals_org_rank_due_idx"');
     expect(plan).not.toContain('"Node Type":"Sort"');
   });
 

@@ -1501,7 +1501,7 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(results.map((x) => x.status).sort()).toEqual([200, 409]);
     });
 
-    it('pages the inbox: live first, most urgent first, a total over every page, nothing dropped', async () => {
+    it('pages the inbox: waiting for an answer first, then accepted, then ended, most urgent first, a total over every page, nothing dropped', async () => {
       /** A new case referred to the police with `urgency`, under the survivor's consent: the referral's id. */
       const referredToPolice = async (urgency: string): Promise<string> => {
         const c = await newCase();
@@ -1517,6 +1517,10 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('police.longbien')
         .post(`/api/v1/referrals/${ended}/decline`, { reason: 'ngoài thẩm quyền (giả định)' })
         .expect(200);
+      // One accepted, its answer's deadline (12 hours) before the new routine one's (5 days): listed after it all
+      // the same, with the accepted work.
+      const taken = await referredToPolice('urgent');
+      await as('police.longbien').post(`/api/v1/referrals/${taken}/accept`).expect(200);
       const ids: string[] = [];
       for (const urgency of ['routine', 'emergency', 'urgent']) ids.push(await referredToPolice(urgency));
       const all = await as('police.longbien')
@@ -1551,14 +1555,15 @@ describe('cases, consent and referrals (end to end)', () => {
         const every = await as(user).get(`${path}?pageSize=200`).expect(200);
         expect(every.body.total).toBe(every.body.items.length);
         expect(every.body.total).toBeGreaterThanOrEqual(total);
-        // The live ones (pending, accepted) first, each part by deadline: the declined one after the new ones.
+        // Pending first, then accepted, then ended, each part by deadline: the accepted one after the new ones
+        // (its deadline earlier), the declined one after it.
         const items = every.body.items as { dueAt: string; id: string; status: string }[];
-        const order = items.map(
-          (r) => `${['pending', 'accepted'].includes(r.status) ? 0 : 1} ${r.dueAt} ${r.id}`,
-        );
+        const rank = (status: string) => ({ pending: 0, accepted: 1 })[status] ?? 2;
+        const order = items.map((r) => `${rank(r.status)} ${r.dueAt} ${r.id}`);
         expect([...order].sort()).toEqual(order);
         const at = (id: string) => items.findIndex((r) => r.id === id);
-        expect(at(ended)).toBeGreaterThan(Math.max(...ids.map(at)));
+        expect(at(taken)).toBeGreaterThan(Math.max(...ids.map(at)));
+        expect(at(ended)).toBeGreaterThan(at(taken));
         expect(Math.min(...ids.map(at))).toBeGreaterThanOrEqual(0);
         const second = await as(user).get(`${path}?page=2&pageSize=2`).expect(200);
         expect(second.body.total).toBe(every.body.total);

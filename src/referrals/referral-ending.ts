@@ -24,6 +24,14 @@ export function liveReferralSql(alias: string): string {
 const LIVE_REFERRAL = liveReferralSql('r');
 
 /**
+ * SQL over `alias`: a referral's place in a list, waiting for an answer (pending) first, then accepted, then
+ * ended. The expression of the inbox's index (migration InboxPendingFirst): change both together.
+ */
+export function referralListRankSql(alias: string): string {
+  return `(CASE ${alias}.status WHEN 'pending' THEN 0 WHEN 'accepted' THEN 1 ELSE 2 END)`;
+}
+
+/**
  * SQL: consent `cs` has expired (not withdrawn: a withdrawal revokes its referrals itself) by the statement's
  * clock, once its caller holds what it locked: the referrals it still grounds are revoked for `consent_expired`.
  */
