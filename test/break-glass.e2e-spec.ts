@@ -253,6 +253,36 @@ describe('emergency break-glass access (end to end)', () => {
       expect(dump).not.toContain('Thử Nghiệm');
     });
 
+    it('the review queue shows what became of the organisation’s referral before the grant: one the survivor withdrew consent from', async () => {
+      const withdrawn = await newCase();
+      const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
+      const consentId = await giveConsent(t, tok['ward.longbien'], withdrawn, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const referral = await as('ward.longbien')
+        .post(`/api/v1/cases/${withdrawn}/referrals`, {
+          organizationId: police,
+          consentId,
+          services: ['police_protection'],
+          urgency: 'routine',
+        })
+        .expect(201);
+      await as('ward.longbien').delete(`/api/v1/cases/${withdrawn}/consents/${consentId}`).expect(200);
+      const grant = await open('police.longbien', withdrawn).expect(201);
+      const queue = await as('supervisor.hanoi').get('/api/v1/break-glass?pageSize=200').expect(200);
+      const items = queue.body.items as { id: string; priorReferral: unknown }[];
+      expect(items.find((i) => i.id === grant.body.id)?.priorReferral).toEqual({
+        id: referral.body.id,
+        status: 'revoked',
+        revokeCause: 'consent_withdrawn',
+        createdAt: referral.body.createdAt,
+      });
+      // A grant with no referral before it: none.
+      expect(items.find((i) => i.id === grantId)?.priorReferral).toBeNull();
+    });
+
     it('a ward officer’s ordinary read is not flagged', async () => {
       await as('ward.longbien').get(`/api/v1/cases/${caseId}`).expect(200);
       const [row] = await sql(

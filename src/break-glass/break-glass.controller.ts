@@ -83,7 +83,9 @@ export class BreakGlassController {
   @Policy('update', 'BreakGlass', { grant: 'id' })
   // A verdict is final: a stolen supervisor token alone must not mark every pending grant justified.
   @RequiresStepUp()
-  @ApiOperation({ summary: 'A supervisor marks an emergency access justified or not (once; after a step-up)' })
+  @ApiOperation({
+    summary: 'A supervisor marks an emergency access justified or not (once; after a step-up)',
+  })
   @ApiOkResponse({ type: BreakGlassView })
   @ApiConflictResponse({
     type: Problem,

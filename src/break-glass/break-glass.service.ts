@@ -59,11 +59,17 @@ interface GrantRow {
   reviewed_at: Date | null;
   justified: boolean | null;
   enc_review_note: Buffer | null;
+  prior_referral: { id: string; status: string; revokeCause: string | null; createdAt: string } | null;
 }
 
 const GRANT_SELECT = `SELECT g.id, g.case_id, c.code AS case_code, g.user_id, u.username, g.organization_id, g.sector,
     g.categories, g.province_code, g.ward_code, g.enc_justification, g.opened_at, g.expires_at,
-    ${liveGrantSql('g')} AS active, g.reviewed_by, g.reviewed_at, g.justified, g.enc_review_note
+    ${liveGrantSql('g')} AS active, g.reviewed_by, g.reviewed_at, g.justified, g.enc_review_note,
+    (SELECT json_build_object('id', r.id, 'status', r.status, 'revokeCause', r.revoke_cause,
+                              'createdAt', to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+       FROM referrals r
+      WHERE r.case_id = g.case_id AND r.organization_id = g.organization_id AND r.created_at < g.opened_at
+      ORDER BY r.created_at DESC, r.id DESC LIMIT 1) AS prior_referral
   FROM break_glass_grants g JOIN cases c ON c.id = g.case_id JOIN users u ON u.id = g.user_id`;
 
 const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');
@@ -492,6 +498,7 @@ export class BreakGlassService {
       reviewNote,
       reviewedBy: r.reviewed_by,
       reviewedAt: r.reviewed_at?.toISOString() ?? null,
+      priorReferral: r.prior_referral,
     };
   }
 }

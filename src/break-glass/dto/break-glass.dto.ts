@@ -1,3 +1,5 @@
+import { REFERRAL_STATUSES } from '../../authz/subjects';
+import { REVOKE_CAUSES } from '../../referrals/referral-state';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import { IsNotBlank } from '../../common/http/field-presence';
@@ -50,6 +52,20 @@ export class BreakGlassOpened {
 }
 
 /** A grant in the review queue, with its justification for the supervisor to judge. */
+/** The opener's organisation's last referral of the case before the grant opened, as it stands. */
+export class PriorReferralView {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ enum: REFERRAL_STATUSES }) status!: string;
+  @ApiPropertyOptional({
+    nullable: true,
+    type: String,
+    enum: REVOKE_CAUSES,
+    description: 'Why it was revoked',
+  })
+  revokeCause!: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+}
+
 export class BreakGlassView extends BreakGlassOpened {
   @ApiProperty() caseCode!: string;
   @ApiProperty() userId!: string;
@@ -78,6 +94,15 @@ export class BreakGlassView extends BreakGlassOpened {
   @ApiPropertyOptional({ nullable: true, type: String }) reviewNote!: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) reviewedBy!: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) reviewedAt!: string | null;
+  @ApiPropertyOptional({
+    nullable: true,
+    type: PriorReferralView,
+    description:
+      'The opener’s organisation’s last referral of the case made before the grant opened, or null: a grant ' +
+      'opened after the survivor withdrew consent from that organisation (revokeCause consent_withdrawn), or ' +
+      'after the ward revoked or the organisation declined its referral, reaches what was closed to it',
+  })
+  priorReferral!: PriorReferralView | null;
 }
 
 export class BreakGlassListView {
