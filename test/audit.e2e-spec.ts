@@ -564,6 +564,32 @@ describe('access log (end to end)', () => {
     expect(again.body.items.filter((i: { actorId: string }) => i.actorId === careless.userId)).toEqual([]);
   });
 
+  it('a supervisor refused whole verifications while the last one rests is not probing; refused searches are', async () => {
+    const audit = t.app.get(AuditService);
+    const impatient = await givenUser(t, { role: 'supervisor', provinceCode: '01' });
+    const searching = await givenUser(t, { role: 'ward_officer', wardCodes: ['00145'] });
+    for (let i = 0; i < 6; i++) {
+      await audit.recordDenied(
+        givenPrincipal({ userId: impatient.id, role: 'supervisor', provinceCode: '01' }),
+        {
+          action: 'audit.verify',
+          resourceType: 'audit_log',
+          reason: 'auth.throttled',
+        },
+      );
+      await audit.recordDenied(user(searching.id, ['00145']), {
+        action: 'case.search',
+        resourceType: 'case',
+        reason: 'auth.throttled',
+      });
+    }
+    const denials = ((await get('hanoi', 'anomalies').expect(200)).body.items as Record<string, unknown>[])
+      .filter((i) => i.rule === 'repeated_denials')
+      .map((i) => i.actorId);
+    expect(denials).toContain(searching.id);
+    expect(denials).not.toContain(impatient.id);
+  });
+
   it('flags sign-ins refused for many accounts from one address (password spraying), within the jurisdiction', async () => {
     const audit = t.app.get(AuditService);
     const sprayer = '198.51.100.23';

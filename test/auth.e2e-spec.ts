@@ -386,6 +386,11 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(await guess('198.51.100.40')).toBeGreaterThan(0);
     // The user, at the office (this test's address), still signs in.
     await login({ username: 'ward.known.name', password: TEST_PASSWORD }).expect(200);
+    // An IPv6 site counts as one address (its /48): guesses from its /64s add up.
+    const site = (n: number) => `2001:db8:ab:${n}::5`;
+    for (let i = 0; i < fromOne; i++) expect(await guess(site(i))).toBe(0);
+    expect(await guess(site(fromOne))).toBeGreaterThan(0);
+    await login({ username: 'ward.known.name', password: TEST_PASSWORD }).expect(200);
     // Guesses from ten addresses, five each (what each allows): the account is locked from everywhere.
     expect(fromAll % fromOne).toBe(0);
     for (let a = 0; a < fromAll / fromOne; a++) {

@@ -1651,14 +1651,15 @@ describe('cases, consent and referrals (end to end)', () => {
       const consentId = await consentForAnHour(c.id);
       const r = await refer(c.id, police, consentId);
       await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
-      // Ended ten minutes ago, noticed only now.
+      // Ended a moment after the acceptance, noticed only later.
+      await new Promise((resolve) => setTimeout(resolve, 50));
       // (An UPDATE's answer through TypeORM: its rows, then its count.)
-      const [[{ expires_at: endedAt }]] = await t.app
-        .get(DataSource)
-        .query<[{ expires_at: Date }[], number]>(
-          `UPDATE consents SET expires_at = now() - interval '10 minutes' WHERE id = $1 RETURNING expires_at`,
-          [consentId],
-        );
+      const [[{ expires_at: endedAt }]] = await t.app.get(DataSource).query<[{ expires_at: Date }[], number]>(
+        `UPDATE consents
+              SET expires_at = (SELECT accepted_at FROM referrals WHERE id = $2) + interval '10 milliseconds'
+            WHERE id = $1 RETURNING expires_at`,
+        [consentId, r.id],
+      );
       // The very next look, whatever the path, shows nothing: the case itself first.
       await as('police.longbien')
         .get(`/api/v1/cases/${c.id}`)
@@ -1687,6 +1688,21 @@ describe('cases, consent and referrals (end to end)', () => {
         .query(`SELECT ip FROM audit_events WHERE request_id = 'e0e1ced000000001' AND action = 'case.read'`);
       expect(read.ip).not.toBeNull();
       expect(after.body).not.toHaveProperty('case');
+    });
+
+    it('a referral whose consent ended while it was being made is dated revoked no earlier than it was made', async () => {
+      const c = await newCase();
+      const consentId = await consentForAnHour(c.id);
+      const r = await refer(c.id, police, consentId);
+      // As if the consent, checked live, ended before the referral's row was written.
+      await t.app.get(DataSource).query(
+        `UPDATE consents SET expires_at = (SELECT created_at FROM referrals WHERE id = $2) - interval '1 second'
+            WHERE id = $1`,
+        [consentId, r.id],
+      );
+      const after = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
+      expect(after.body).toMatchObject({ status: 'revoked', revokeCause: 'consent_expired' });
+      expect(after.body.revokedAt).toBe(after.body.createdAt);
     });
 
     it('an expired consent’s referral is revoked before a report counts it, and before a new referral is refused as a duplicate', async () => {

@@ -51,7 +51,9 @@ const NOT_PROBING = [
   'user.username_taken',
   'organization.name_taken',
 ] as const satisfies readonly ErrorCode[];
-const PROBING_DENIAL = `coalesce(e.reason, '') NOT IN (${sqlCodes(NOT_PROBING)})`;
+// A whole verification asked for while the last one rests (429) is a supervisor's impatience, not probing.
+const PROBING_DENIAL = `coalesce(e.reason, '') NOT IN (${sqlCodes(NOT_PROBING)})
+  AND NOT (e.action = 'audit.verify' AND e.reason IS NOT DISTINCT FROM 'auth.throttled')`;
 
 /** The half hour (UTC) entry `e` falls in. */
 const HALF_HOUR = `date_bin('30 minutes', e.at, timestamptz '2000-01-01 00:00:00+00')`;
@@ -521,7 +523,8 @@ export class AuditQueryService {
            -- administrator set does not evade it. Changes up to a month before the period are looked at
            -- (audit_events_account_changes_idx).
            -- Changes whose windows end at the same moment (made before the same first sign-in) are one window,
-           -- from the first of them: the same reads are not reported twice.
+           -- from the first of them. (Windows that only overlap, a change after the first sign-in of an earlier
+           -- one's, are still two rows, the reads in both counted in each.)
            JOIN (SELECT DISTINCT ON (w.resource_id, w.until) w.resource_id, w.at, w.until
                    FROM (SELECT x.resource_id, x.at,
                                 greatest(x.at, coalesce((SELECT l.at FROM audit_events l

@@ -25,6 +25,19 @@ describe('loadConfig', () => {
     });
   });
 
+  it('locks an account from everywhere after ten addresses’ worth of failures, unless set', () => {
+    expect(loadConfig({}).auth).toMatchObject({ maxFailuresPerAccount: 5, maxFailuresPerAccountTotal: 50 });
+    // A limit tuned when it was account-wide keeps its scale.
+    expect(loadConfig({ HAVEN_LOGIN_MAX_FAILURES: '3' }).auth).toMatchObject({
+      maxFailuresPerAccount: 3,
+      maxFailuresPerAccountTotal: 30,
+    });
+    expect(
+      loadConfig({ HAVEN_LOGIN_MAX_FAILURES: '3', HAVEN_LOGIN_ACCOUNT_MAX_FAILURES: '12' }).auth
+        .maxFailuresPerAccountTotal,
+    ).toBe(12);
+  });
+
   it('seeds demo data by default on the embedded database only, and HAVEN_DEMO overrides it', () => {
     const url = 'postgres://u:p@db:5432/haven';
     expect(loadConfig({ DATABASE_URL: url }).demo.enabled).toBe(false);

@@ -58,7 +58,7 @@ export const envSchema = z.object({
   HAVEN_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600000).default(10000),
   HAVEN_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
   HAVEN_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
-  HAVEN_LOGIN_ACCOUNT_MAX_FAILURES: z.coerce.number().int().min(1).max(10000).default(50),
+  HAVEN_LOGIN_ACCOUNT_MAX_FAILURES: z.coerce.number().int().min(1).max(10000).optional(),
   HAVEN_LOGIN_IP_MAX_FAILURES: z.coerce.number().int().min(1).max(10000).default(30),
   HAVEN_LOGIN_NETWORK_MAX_FAILURES: z.coerce.number().int().min(1).max(100000).default(240),
   HAVEN_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
@@ -382,7 +382,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     auth: {
       accessTokenTtlSeconds: e.HAVEN_ACCESS_TOKEN_TTL_SECONDS,
       maxFailuresPerAccount: e.HAVEN_LOGIN_MAX_FAILURES,
-      maxFailuresPerAccountTotal: e.HAVEN_LOGIN_ACCOUNT_MAX_FAILURES,
+      // Ten addresses' worth unless set: a limit tuned before it existed (account-wide then) keeps its scale.
+      maxFailuresPerAccountTotal: e.HAVEN_LOGIN_ACCOUNT_MAX_FAILURES ?? 10 * e.HAVEN_LOGIN_MAX_FAILURES,
       maxFailuresPerIp: e.HAVEN_LOGIN_IP_MAX_FAILURES,
       maxFailuresPerNetwork: e.HAVEN_LOGIN_NETWORK_MAX_FAILURES,
       failureWindowSeconds: e.HAVEN_LOGIN_WINDOW_SECONDS,

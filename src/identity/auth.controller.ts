@@ -50,7 +50,8 @@ export class AuthController {
     summary: 'Sign in; returns a 15-minute access token',
     description:
       'Unknown username, wrong password, wrong code and disabled account all answer the same 401. After ' +
-      'repeated failures the account (and, separately, the client IP) is locked for a while: 429. ' +
+      'repeated failures the account is locked for a while from that client address (5 by default), from ' +
+      'every address after many more (50), and the client IP separately: 429. ' +
       'Supervisors and admins must send `totp` once two-factor is set up: the right password without it ' +
       'answers 401 auth.totp_required (the first step of a two-step sign-in, which tells that the password ' +
       'was right: the code protects the account from then on; such answers are on the access log). Ten ' +
@@ -100,10 +101,11 @@ export class AuthController {
   @Policy('update', 'Session')
   @HttpCode(200)
   @ApiOperation({
-    summary: `Confirm it is you (password, and a new authenticator code with two-factor): for ${STEP_UP_MINUTES} minutes this session may administer accounts and organisations`,
+    summary: `Confirm it is you (password, and a new authenticator code with two-factor): for ${STEP_UP_MINUTES} minutes this session may administer accounts and organisations, and review emergency accesses`,
     description:
       'Account and organisation administration (creating or changing an account, creating or changing an ' +
-      'organisation) answers 403 `auth.step_up_required` without a step-up of the same session in the last ' +
+      'organisation) and a verdict on an emergency access (POST /break-glass/:id/review) answer 403 ' +
+      '`auth.step_up_required` without a step-up of the same session in the last ' +
       `${STEP_UP_MINUTES} minutes: a stolen access token alone then creates no account and resets no password. ` +
       'Kept per access token, never past its expiry. On the access log as `auth.step_up`.',
   })

@@ -10,7 +10,7 @@ export interface ThrottleKeys {
   /** The account's (a sign-in's: the typed username, from every address) or the user's step-ups'. */
   readonly account: string;
   /**
-   * A sign-in's: the typed username from this address (IPv6: its /64). Its lower limit locks the account from
+   * A sign-in's: the typed username from this address (IPv6: its /48). Its lower limit locks the account from
    * here; the account's own, higher, from everywhere: a stranger who knows a username does not lock its user
    * out from the office with a handful of guesses.
    */
@@ -80,7 +80,8 @@ export class LoginThrottleService {
     const name = username.trim().toLowerCase();
     return {
       account: `a:${this.keyOf(name)}`,
-      accountHere: `b:${this.keyOf(`${name}\n${throttleAddress(ip)}`)}`,
+      // An IPv6 client by its /48, a site's allocation (a /64 each would let one site guess from ten of its own).
+      accountHere: `b:${this.keyOf(`${name}\n${throttleNetwork(ip) ?? throttleAddress(ip)}`)}`,
       ...this.addressKeys(ip),
     };
   }

@@ -10,7 +10,7 @@ import { ReauthenticationService, StepUp } from './reauthentication.service';
 /**
  * A session steps up (ASVS 3.7.1, "sudo mode"): its user authenticates again as at sign-in, and for
  * STEP_UP_MINUTES (never past the token's expiry) the session may use the routes that ask for it
- * (RequiresStepUp: account and organisation administration). Kept per access token, so another session of the
+ * (RequiresStepUp: account and organisation administration, a verdict on an emergency access). Kept per access token, so another session of the
  * same user, or a token issued later, has not stepped up. On the access log as `auth.step_up`.
  */
 @Injectable()

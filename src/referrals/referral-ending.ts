@@ -113,9 +113,10 @@ async function revokeLocked(
   // waited; one time for all of them (an uncorrelated subquery runs once per statement). An expired consent's
   // referral ended when the consent did (access decisions took it as revoked from then), not when it was swept.
   const now = '(SELECT clock_timestamp())';
+  // (Never before the referral was made: a consent checked live can end before the referral's row is written.)
   const revokedAt =
     cause === 'consent_expired'
-      ? `least(${now}, (SELECT cs.expires_at FROM consents cs WHERE cs.id = r.consent_id))`
+      ? `greatest(r.created_at, least(${now}, (SELECT cs.expires_at FROM consents cs WHERE cs.id = r.consent_id)))`
       : now;
   const [rows] = await m.query<
     [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
