@@ -640,20 +640,17 @@ describe('cases, consent and referrals (end to end)', () => {
           c.id,
         ]);
       expect(row).toEqual({ p: true, h: true });
-      const [entry] = await t.app
+      const entries = await t.app
         .get(DataSource)
-        .query(
-          `SELECT fields FROM audit_events WHERE action = 'case.update' AND case_id = $1 ORDER BY seq DESC LIMIT 1`,
-          [c.id],
-        );
-      // What was written, and what the answer showed (the whole case, to its ward officer).
-      expect([...entry.fields].sort()).toEqual([
-        'contact',
-        'health',
-        'identity',
-        'incident',
-        'perpetrator',
-        'triage',
+        .query(`SELECT action, fields FROM audit_events WHERE request_id = $1 ORDER BY seq`, [
+          cleared.headers['x-request-id'],
+        ]);
+      // What was written; then what the answer showed (the whole case, to its ward officer), as a read.
+      expect(
+        entries.map((e: { action: string; fields: string[] }) => [e.action, [...e.fields].sort()]),
+      ).toEqual([
+        ['case.update', ['health', 'perpetrator', 'triage']],
+        ['case.read', ['contact', 'health', 'identity', 'incident', 'perpetrator', 'triage']],
       ]);
     });
 
@@ -818,10 +815,15 @@ describe('cases, consent and referrals (end to end)', () => {
         [c.id],
       );
       expect(row).toEqual({ version: c.version, untouched: true });
-      const [entry] = await db.query(`SELECT action, outcome FROM audit_events WHERE request_id = $1`, [
-        again.headers['x-request-id'],
+      const entries = await db.query(
+        `SELECT action, outcome, fields FROM audit_events WHERE request_id = $1 ORDER BY seq`,
+        [again.headers['x-request-id']],
+      );
+      // On record as a change that wrote nothing, and the read its answer is.
+      expect(entries).toEqual([
+        { action: 'case.update', outcome: 'allowed', fields: ['triage'] },
+        expect.objectContaining({ action: 'case.read', outcome: 'allowed' }),
       ]);
-      expect(entry).toEqual({ action: 'case.update', outcome: 'allowed' });
       // One value that differs moves it, as before.
       const moved = await as('ward.longbien')
         .patch(`/api/v1/cases/${c.id}`, { ...same, risk: { level: 'critical' } })

@@ -436,19 +436,24 @@ export class CasesService {
         if (statutory) {
           await raiseToStatutoryDeadline(m, [id], statutory, this.config.referrals.deadlinesMinutes);
         }
-        // The answer is the case as it now stands, every section the caller may read: the entry names those as
-        // well as the ones written (a change that changes nothing still discloses them, and says so).
+        // The change names the sections it wrote (who rewrote a survivor's contact details must stand out from a
+        // change of the risk); the answer, the case as it now stands with every section the caller may read, is
+        // a read of its own, in the same transaction (a change that changes nothing still discloses them).
         const allowed = permittedCaseCategories(ability, 'read', caseSubject(row));
         const shown = CASE_SECTION_CATEGORIES.filter((c) => allowed.has(c));
-        await this.audit.record(m, p, {
-          action: 'case.update',
+        const place = {
           resourceType: 'case',
           resourceId: id,
           caseId: id,
-          fields: ['triage', ...new Set([...changed, ...shown])],
           provinceCode: row.provinceCode,
           wardCode: row.wardCode,
+        } as const;
+        await this.audit.record(m, p, {
+          ...place,
+          action: 'case.update',
+          fields: ['triage', ...new Set(changed)],
         });
+        await this.audit.record(m, p, { ...place, action: 'case.read', fields: ['triage', ...shown] });
         const updated = (await this.cases.findById(m, id))!;
         return fullView(updated, next, allowed);
       } finally {
