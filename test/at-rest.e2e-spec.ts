@@ -115,9 +115,10 @@ describe('nothing readable at rest, through the real API and tables', () => {
       .expect(200);
     await ward('post', `/api/v1/cases/${caseId}/close`, { reason: m.closeReason }).expect(200);
 
-    // A plaintext value of this database alone (the access log keeps a request's user agent): found, it proves
-    // the scan reads this database's files (the case code is the same in every test database of the cluster).
-    const control = Buffer.from(`haven-at-rest-control/${randomBytes(8).toString('hex')}`);
+    // A plaintext value of this database alone (the access log keeps a request's user agent, its product/version
+    // tokens: a version starts with a digit): found, it proves the scan reads this database's files (the case
+    // code is the same in every test database of the cluster).
+    const control = Buffer.from(`haven-at-rest-control/1.${randomBytes(8).toString('hex')}`);
     await http()
       .get(`/api/v1/cases/${caseId}`)
       .set('Authorization', `Bearer ${tok['ward.longbien']}`)
