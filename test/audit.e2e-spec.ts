@@ -31,6 +31,42 @@ describe('access log (end to end)', () => {
   const ids: Record<string, string> = {};
   const get = (who: keyof typeof tokens, path: string) =>
     http().get(`/api/v1/audit/${path}`).auth(tokens[who], { type: 'bearer' });
+  /** Runs `work` with the clock (Date.now) at `ms`: the entries it writes carry that moment. */
+  const atTime = async <T>(ms: number, work: () => Promise<T>): Promise<T> => {
+    const now = jest.spyOn(Date, 'now').mockReturnValue(ms);
+    try {
+      return await work();
+    } finally {
+      now.mockRestore();
+    }
+  };
+  /** A read of case `caseId` by ward officer `officerId` (of Long Biên) at `ms`, on the log. */
+  const caseReadAt = (officerId: string, ms: number, caseId: string) =>
+    atTime(ms, () =>
+      t.app.get(DataSource).transaction((m) =>
+        t.app.get(AuditService).record(m, user(officerId, ['00145']), {
+          action: 'case.read',
+          resourceType: 'case',
+          caseId,
+          resourceId: caseId,
+          provinceCode: '01',
+        }),
+      ),
+    );
+  /** An administrator's change `reason` to Hà Nội account `userId` at `ms`, sent with request id `requestId`. */
+  const accountChangeAt = (userId: string, ms: number, reason: string, requestId: string = randomUUID()) =>
+    atTime(ms, () =>
+      t.app.get(DataSource).transaction((m) =>
+        t.app.get(AuditService).record(m, null, {
+          action: 'user.update',
+          resourceType: 'user',
+          resourceId: userId,
+          reason,
+          subjectProvinces: ['01'],
+          request: { requestId },
+        }),
+      ),
+    );
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -891,42 +927,10 @@ describe('access log (end to end)', () => {
   });
 
   it('after_admin_reset: a change sent again with the same request id days later is a change of its own; enabling an account is one', async () => {
-    const audit = t.app.get(AuditService);
-    const ds = t.app.get(DataSource);
     const officer = await givenUser(t, { role: 'ward_officer' });
-    const at = async <T>(ms: number, work: () => Promise<T>): Promise<T> => {
-      const now = jest.spyOn(Date, 'now').mockReturnValue(ms);
-      try {
-        return await work();
-      } finally {
-        now.mockRestore();
-      }
-    };
     const change = (ms: number, reason: string, requestId: string) =>
-      at(ms, () =>
-        ds.transaction((m) =>
-          audit.record(m, null, {
-            action: 'user.update',
-            resourceType: 'user',
-            resourceId: officer.id,
-            reason,
-            subjectProvinces: ['01'],
-            request: { requestId },
-          }),
-        ),
-      );
-    const read = (ms: number, caseId: string) =>
-      at(ms, () =>
-        ds.transaction((m) =>
-          audit.record(m, user(officer.id, ['00145']), {
-            action: 'case.read',
-            resourceType: 'case',
-            caseId,
-            resourceId: caseId,
-            provinceCode: '01',
-          }),
-        ),
-      );
+      accountChangeAt(officer.id, ms, reason, requestId);
+    const read = (ms: number, caseId: string) => caseReadAt(officer.id, ms, caseId);
     const hour = 3600_000;
     const now = Date.now();
     // The client's own request id (X-Request-Id), the same both times: three days ago and one day ago.
@@ -954,29 +958,8 @@ describe('access log (end to end)', () => {
       [turn - 3, 'user.password_reset'],
       [turn + 3, 'user.totp_reset'],
     ] as const)
-      await at(ms, () =>
-        ds.transaction((m) =>
-          audit.record(m, null, {
-            action: 'user.update',
-            resourceType: 'user',
-            resourceId: other.id,
-            reason,
-            subjectProvinces: ['01'],
-            request: { requestId: both },
-          }),
-        ),
-      );
-    await at(turn + 10 * 60_000, () =>
-      ds.transaction((m) =>
-        audit.record(m, user(other.id, ['00145']), {
-          action: 'case.read',
-          resourceType: 'case',
-          caseId: '0c000000-0000-4000-8000-0000000000a3',
-          resourceId: '0c000000-0000-4000-8000-0000000000a3',
-          provinceCode: '01',
-        }),
-      ),
-    );
+      await accountChangeAt(other.id, ms, reason, both);
+    await caseReadAt(other.id, turn + 10 * 60_000, '0c000000-0000-4000-8000-0000000000a3');
     expect(
       ((await get('hanoi', 'anomalies').expect(200)).body.items as Record<string, unknown>[])
         .filter((i) => i.rule === 'after_admin_reset' && i.actorId === other.id)
@@ -986,54 +969,22 @@ describe('access log (end to end)', () => {
 
   it('after_admin_reset: waiting before using the password an administrator set does not evade it', async () => {
     const audit = t.app.get(AuditService);
-    const ds = t.app.get(DataSource);
     const officer = await givenUser(t, { role: 'ward_officer' });
-    const at = async <T>(ms: number, work: () => Promise<T>): Promise<T> => {
-      const now = jest.spyOn(Date, 'now').mockReturnValue(ms);
-      try {
-        return await work();
-      } finally {
-        now.mockRestore();
-      }
-    };
-    const read = (ms: number, caseId: string) =>
-      at(ms, () =>
-        ds.transaction((m) =>
-          audit.record(m, user(officer.id, ['00145']), {
-            action: 'case.read',
-            resourceType: 'case',
-            caseId,
-            resourceId: caseId,
-            provinceCode: '01',
-          }),
-        ),
-      );
+    const read = (ms: number, caseId: string) => caseReadAt(officer.id, ms, caseId);
     const hour = 3600_000;
     const now = Date.now();
     // Reset ten days ago (before the default week looked at), first signed in since two days ago: the reads
     // of the day after that sign-in are flagged, a read the day after is not.
     const reset = now - 240 * hour;
-    const change = (ms: number, reason: string) =>
-      at(ms, () =>
-        ds.transaction((m) =>
-          audit.record(m, null, {
-            action: 'user.update',
-            resourceType: 'user',
-            resourceId: officer.id,
-            reason,
-            subjectProvinces: ['01'],
-            request: { requestId: randomUUID() },
-          }),
-        ),
-      );
+    const change = (ms: number, reason: string) => accountChangeAt(officer.id, ms, reason);
     await change(reset, 'user.password_reset');
     // Another change before the same first sign-in: one window with the first (its reads reported once).
     await change(now - 100 * hour, 'user.totp_reset');
-    await at(now - 48 * hour, () => audit.recordSignIn({ userId: officer.id, outcome: 'allowed' }));
+    await atTime(now - 48 * hour, () => audit.recordSignIn({ userId: officer.id, outcome: 'allowed' }));
     await read(now - 47 * hour, '0c000000-0000-4000-8000-0000000000b1');
     await read(now - 25 * hour, '0c000000-0000-4000-8000-0000000000b2');
     // A second sign-in does not start the window again.
-    await at(now - 20 * hour, () => audit.recordSignIn({ userId: officer.id, outcome: 'allowed' }));
+    await atTime(now - 20 * hour, () => audit.recordSignIn({ userId: officer.id, outcome: 'allowed' }));
     await read(now - 19 * hour, '0c000000-0000-4000-8000-0000000000b3');
     const flagged = ((await get('hanoi', 'anomalies').expect(200)).body.items as Record<string, unknown>[])
       .filter((i) => i.rule === 'after_admin_reset' && i.actorId === officer.id)
