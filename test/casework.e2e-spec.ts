@@ -1488,6 +1488,47 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(r.status).toBe('pending');
     });
 
+    it('a move sent with If-Match is refused when the referral moved on since it was read, saying what it is now', async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const r = await refer(c.id, police, consentId);
+      await as('police.longbien')
+        .post(`/api/v1/referrals/${r.id}/accept`)
+        .set('If-Match', 'not-a-version')
+        .expect(412);
+      // The provider accepts the version it read.
+      const accepted = await as('police.longbien')
+        .post(`/api/v1/referrals/${r.id}/accept`)
+        .set('If-Match', `"${r.version}"`)
+        .expect(200);
+      expect(accepted.body.version).toBe(r.version + 1);
+      // The ward, from a page read before the acceptance: not revoked under the provider's feet.
+      const stale = await as('ward.longbien')
+        .post(`/api/v1/referrals/${r.id}/revoke`, { reason: 'không liên lạc được (giả định)' })
+        .set('If-Match', `"${r.version}"`)
+        .expect(409);
+      expect(stale.body.code).toBe('conflict.version');
+      expect(stale.body.detail).toContain(`now accepted, version ${r.version + 1}`);
+      expect((await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200)).body.status).toBe(
+        'accepted',
+      );
+      const [entry] = await t.app
+        .get(DataSource)
+        .query(
+          `SELECT outcome, reason FROM audit_events WHERE request_id = $1 AND action = 'referral.revoke'`,
+          [stale.body.requestId],
+        );
+      expect(entry).toEqual({ outcome: 'denied', reason: 'conflict.version' });
+      // Without If-Match, as before: the move goes ahead on the state alone.
+      await as('ward.longbien')
+        .post(`/api/v1/referrals/${r.id}/revoke`, { reason: 'đã chuyển nơi khác (giả định)' })
+        .expect(200);
+    });
+
     it('lets exactly one of two simultaneous accepts win', async () => {
       const c = await newCase();
       const consentId = await consent(c.id, {

@@ -1,5 +1,6 @@
 import { decimalInteger } from '../common/http/query-integer';
 import { DomainError } from '../common/errors/domain-error';
+import type { LocalizedText } from '../common/errors/error-catalog';
 
 /** The largest version a case can have (its column is a PostgreSQL int). */
 export const MAX_CASE_VERSION = 2_147_483_647;
@@ -11,15 +12,18 @@ export const MAX_CASE_VERSION = 2_147_483_647;
  * particular). Anything else is a 412: it can never match. That includes `""`, `W/""` and a quoted `"*"`, which
  * are entity-tags no case has (not "no precondition": a close or a shred must not go ahead on them).
  */
-export function ifMatchVersion(ifMatch: string | undefined): number | undefined {
+export function ifMatchVersion(
+  ifMatch: string | undefined,
+  what: LocalizedText = { en: 'the case version', vi: 'phiên bản của vụ việc' },
+): number | undefined {
   const header = ifMatch?.trim();
   if (!header || header === '*') return undefined;
   const tag = /^(?:W\/)?"([^"]*)"$/.exec(header);
   const version = decimalInteger(tag ? tag[1] : header);
   if (version === undefined || version < 1 || version > MAX_CASE_VERSION) {
     throw new DomainError('precondition.failed', {
-      en: 'If-Match must be the case version.',
-      vi: 'If-Match phải là phiên bản của vụ việc.',
+      en: `If-Match must be ${what.en}.`,
+      vi: `If-Match phải là ${what.vi}.`,
     });
   }
   return version;

@@ -1,15 +1,4 @@
-import {
-  Body,
-  Controller,
-  createParamDecorator,
-  ExecutionContext,
-  Get,
-  HttpCode,
-  Patch,
-  Post,
-  Query,
-} from '@nestjs/common';
-import type { Request } from 'express';
+import { Body, Controller, Get, HttpCode, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiBody,
   ApiConflictResponse,
@@ -24,6 +13,7 @@ import {
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import { UuidParam } from '../common/http/uuid-param';
+import { IF_MATCH_MALFORMED, IfMatch, ifMatchOptional } from '../common/http/if-match';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
@@ -47,25 +37,13 @@ import { UpdateCaseDto } from './dto/update-case.dto';
 // Unknown or malformed ids answer like a missing case: the same 404, never a hint.
 const CaseId = (): ParameterDecorator => UuidParam('id');
 
-/** The If-Match header, optional (documented by @ApiHeader; `@Headers()` would document it as required). */
-const IfMatch = createParamDecorator((_: unknown, ctx: ExecutionContext): string | undefined => {
-  const value = ctx.switchToHttp().getRequest<Request>().headers['if-match'];
-  return Array.isArray(value) ? value.join(',') : value;
-});
-
 const CLOSED_OR_SHREDDED = {
   type: Problem,
   description: 'conflict.state: the case is closed or crypto-shredded',
 };
 
 /** A close or a shred may name the version the caller decided on (the case must not have moved on since). */
-const IF_MATCH_OPTIONAL = {
-  name: 'If-Match',
-  required: false,
-  description:
-    'the version read: refused (409 conflict.version) if the case has changed since; `*` or none: whatever the version',
-};
-const IF_MATCH_MALFORMED = { type: Problem, description: 'precondition.failed: If-Match is not a version' };
+const IF_MATCH_OPTIONAL = ifMatchOptional('case');
 
 @ApiTags('cases')
 @Controller('cases')

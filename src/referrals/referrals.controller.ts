@@ -2,14 +2,17 @@ import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import {
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiPreconditionFailedResponse,
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { Problem } from '../common/errors/problem';
 import { UuidParam } from '../common/http/uuid-param';
+import { IF_MATCH_MALFORMED, IfMatch, ifMatchOptional } from '../common/http/if-match';
 import type { AppAbility } from '../authz/ability.factory';
 import { CurrentAbility, CurrentPrincipal } from '../authz/current-principal.decorator';
 import { Policy } from '../authz/policy.decorator';
@@ -32,8 +35,10 @@ const ILLEGAL_MOVE = {
   type: Problem,
   description:
     'conflict.state: the referral’s state does not allow this move (or its case was shredded; to accept: or ' +
-    'its case is closed)',
+    'its case is closed); conflict.version: If-Match names a version the referral has moved on from (the ' +
+    'problem says its state and version now)',
 };
+const IF_MATCH_OPTIONAL = ifMatchOptional('referral');
 
 @ApiTags('referrals')
 @Controller()
@@ -102,6 +107,8 @@ export class ReferralsController {
   }
 
   @Post('referrals/:id/accept')
+  @ApiHeader(IF_MATCH_OPTIONAL)
+  @ApiPreconditionFailedResponse(IF_MATCH_MALFORMED)
   @HttpCode(200)
   @Policy('accept', 'Referral', { referral: 'id' })
   @ApiOkResponse({ type: ReferralView })
@@ -110,11 +117,14 @@ export class ReferralsController {
     @CurrentPrincipal() p: Principal,
     @CurrentAbility() a: AppAbility,
     @Id() id: string,
+    @IfMatch() ifMatch?: string,
   ): Promise<ReferralView> {
-    return this.referrals.accept(p, a, id);
+    return this.referrals.accept(p, a, id, ifMatch);
   }
 
   @Post('referrals/:id/decline')
+  @ApiHeader(IF_MATCH_OPTIONAL)
+  @ApiPreconditionFailedResponse(IF_MATCH_MALFORMED)
   @HttpCode(200)
   @Policy('decline', 'Referral', { referral: 'id' })
   @ApiOkResponse({ type: ReferralView })
@@ -124,11 +134,14 @@ export class ReferralsController {
     @CurrentAbility() a: AppAbility,
     @Id() id: string,
     @Body() dto: DeclineReferralDto,
+    @IfMatch() ifMatch?: string,
   ): Promise<ReferralView> {
-    return this.referrals.decline(p, a, id, dto);
+    return this.referrals.decline(p, a, id, dto, ifMatch);
   }
 
   @Post('referrals/:id/complete')
+  @ApiHeader(IF_MATCH_OPTIONAL)
+  @ApiPreconditionFailedResponse(IF_MATCH_MALFORMED)
   @HttpCode(200)
   @Policy('complete', 'Referral', { referral: 'id' })
   @ApiOkResponse({ type: ReferralView })
@@ -142,11 +155,14 @@ export class ReferralsController {
     @CurrentAbility() a: AppAbility,
     @Id() id: string,
     @Body() dto: CompleteReferralDto,
+    @IfMatch() ifMatch?: string,
   ): Promise<ReferralView> {
-    return this.referrals.complete(p, a, id, dto);
+    return this.referrals.complete(p, a, id, dto, ifMatch);
   }
 
   @Post('referrals/:id/revoke')
+  @ApiHeader(IF_MATCH_OPTIONAL)
+  @ApiPreconditionFailedResponse(IF_MATCH_MALFORMED)
   @HttpCode(200)
   @Policy('revoke', 'Referral', { referral: 'id' })
   @ApiOkResponse({ type: ReferralView })
@@ -156,8 +172,9 @@ export class ReferralsController {
     @CurrentAbility() a: AppAbility,
     @Id() id: string,
     @Body() dto: RevokeReferralDto,
+    @IfMatch() ifMatch?: string,
   ): Promise<ReferralView> {
-    return this.referrals.revoke(p, a, id, dto);
+    return this.referrals.revoke(p, a, id, dto, ifMatch);
   }
 
   @Post('referrals/:id/notes')

@@ -16,6 +16,7 @@ import {
   readsCloseReason,
   sealedCategories,
 } from '../cases/cases.service';
+import { ifMatchVersion } from '../cases/case-version';
 import { DomainError } from '../common/errors/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { consentFitsAgeSql } from '../consents/consent-age';
@@ -324,17 +325,24 @@ export class ReferralsService {
     });
   }
 
-  accept(p: Principal, a: AppAbility, id: string): Promise<ReferralView> {
-    return this.move(p, a, id, 'accept', 'referral.accept', (r, at) =>
+  accept(p: Principal, a: AppAbility, id: string, ifMatch?: string): Promise<ReferralView> {
+    return this.move(p, a, id, ifMatch, 'accept', 'referral.accept', (r, at) =>
       ReferralTransitions.accept(r, p.userId, at),
     );
   }
 
-  decline(p: Principal, a: AppAbility, id: string, dto: DeclineReferralDto): Promise<ReferralView> {
+  decline(
+    p: Principal,
+    a: AppAbility,
+    id: string,
+    dto: DeclineReferralDto,
+    ifMatch?: string,
+  ): Promise<ReferralView> {
     return this.move(
       p,
       a,
       id,
+      ifMatch,
       'decline',
       'referral.decline',
       (r, at) => ReferralTransitions.decline(r, at),
@@ -351,8 +359,14 @@ export class ReferralsService {
     );
   }
 
-  complete(p: Principal, a: AppAbility, id: string, dto: CompleteReferralDto): Promise<ReferralView> {
-    return this.move(p, a, id, 'complete', 'referral.complete', (r, at) => {
+  complete(
+    p: Principal,
+    a: AppAbility,
+    id: string,
+    dto: CompleteReferralDto,
+    ifMatch?: string,
+  ): Promise<ReferralView> {
+    return this.move(p, a, id, ifMatch, 'complete', 'referral.complete', (r, at) => {
       const next = ReferralTransitions.complete(r, dto.outcome, at, dto.servicesDelivered ?? null);
       // What was delivered is among what was asked for (the database holds it so too).
       if (dto.servicesDelivered?.some((service) => !r.services.includes(service))) {
@@ -365,11 +379,18 @@ export class ReferralsService {
     });
   }
 
-  revoke(p: Principal, a: AppAbility, id: string, dto: RevokeReferralDto): Promise<ReferralView> {
+  revoke(
+    p: Principal,
+    a: AppAbility,
+    id: string,
+    dto: RevokeReferralDto,
+    ifMatch?: string,
+  ): Promise<ReferralView> {
     return this.move(
       p,
       a,
       id,
+      ifMatch,
       'revoke',
       'referral.revoke',
       (r, at) => ReferralTransitions.revoke(r, 'ward', at),
@@ -477,6 +498,7 @@ export class ReferralsService {
     p: Principal,
     ability: AppAbility,
     id: string,
+    ifMatch: string | undefined,
     action: 'accept' | 'decline' | 'complete' | 'revoke',
     auditAction: AuditAction,
     transition: (r: ReferralRow, at: Date) => ReferralState,
@@ -485,6 +507,11 @@ export class ReferralsService {
       row: ReferralRow,
     ) => Promise<{ encDeclineReason?: Buffer; encRevokeReason?: Buffer }>,
   ): Promise<ReferralView> {
+    // The version the caller read (If-Match, optional): a 412 before anything when it names none.
+    const expected = ifMatchVersion(ifMatch, {
+      en: 'the referral version',
+      vi: 'phiên bản của yêu cầu chuyển gửi',
+    });
     return this.afterExpiry(p, async (m, deny) => {
       // The row lock serialises concurrent moves: the second of two accepts sees `accepted` and gets 409.
       const locked = await this.referrals.lockIfVisible(
@@ -514,6 +541,14 @@ export class ReferralsService {
         throw new DomainError('conflict.state');
       }
       deny.refusals(p, refused);
+      // Read before another move (a ward's revoke sent from a page read before the provider accepted): refused,
+      // saying what the referral is now.
+      if (expected !== undefined && expected !== row.version) {
+        throw new DomainError('conflict.version', {
+          en: `The referral changed since you read it: it is now ${row.status}, version ${row.version}. Read it again.`,
+          vi: `Yêu cầu chuyển gửi đã thay đổi kể từ khi bạn xem: hiện ở trạng thái ${row.status}, phiên bản ${row.version}. Vui lòng xem lại.`,
+        });
+      }
       // A closed case's referrals were revoked when it closed; one left pending by a database from before that
       // rule is not taken on now (the provider could not read the case either).
       if (action === 'accept' && row.caseStatus !== 'open') {
