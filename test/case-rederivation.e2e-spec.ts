@@ -1,3 +1,4 @@
+import { AuditService } from '../src/audit/audit.service';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { CASE_DERIVATIONS } from '../src/cases/case-derivation';
@@ -208,6 +209,22 @@ describe('cases stored under older derivation rules brought to the current ones 
     ).rows;
     expect(referral.urgency).toBe('urgent');
     expect(Number(referral.hours)).toBeLessThanOrEqual(12);
+    // On the log, by the system (nobody changed the case): the provider's deadline moved.
+    const raisedEntries = (
+      await owner.query(
+        `SELECT actor_id, action, reason, case_id, fields FROM audit_events WHERE resource_id = $1 AND action = 'referral.update'`,
+        [made.body.id],
+      )
+    ).rows;
+    expect(raisedEntries).toEqual([
+      {
+        actor_id: null,
+        action: 'referral.update',
+        reason: 'referral.statutory_deadline',
+        case_id: child,
+        fields: ['triage'],
+      },
+    ]);
     expect((await rows([child]))[0]).toMatchObject({ child_vn: true, child_gbvims: true });
   });
 
@@ -234,6 +251,7 @@ describe('cases stored under older derivation rules brought to the current ones 
       t.app.get(BlindIndexService),
       t.app.get(LOGGER),
       t.app.get(APP_CONFIG),
+      t.app.get(AuditService),
     );
     const every = jest.spyOn(global, 'setInterval');
     const runs = jest.spyOn(own, 'run');

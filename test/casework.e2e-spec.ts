@@ -2133,7 +2133,7 @@ describe('cases, consent and referrals (end to end)', () => {
       const routine = await refer(c.id, police, consentId, 'routine');
       expect(routine.urgency).toBe('routine');
       const before = Date.now();
-      await as('ward.longbien')
+      const change = await as('ward.longbien')
         .patch(`/api/v1/cases/${c.id}`, {
           version: c.version,
           survivor: { ageYears: 12 },
@@ -2142,6 +2142,17 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(200);
       const raised = (await as('police.longbien').get(`/api/v1/referrals/${routine.id}`).expect(200)).body;
       expect(raised.urgency).toBe('urgent');
+      // The provider's deadline moved: on the log, under the change that moved it.
+      const [moved] = await t.app.get(DataSource).query(
+        `SELECT e.action, e.reason, u.username FROM audit_events e JOIN users u ON u.id = e.actor_id
+            WHERE e.resource_id = $1 AND e.request_id = $2`,
+        [routine.id, change.headers['x-request-id']],
+      );
+      expect(moved).toEqual({
+        action: 'referral.update',
+        reason: 'referral.statutory_deadline',
+        username: 'ward.longbien',
+      });
       const due = new Date(raised.dueAt).getTime();
       expect(due).toBeGreaterThanOrEqual(before + 12 * 3_600_000 - 60_000);
       expect(due).toBeLessThanOrEqual(Date.now() + 12 * 3_600_000);

@@ -24,6 +24,8 @@ export const AUDIT_ACTIONS = [
   'referral.decline',
   'referral.complete',
   'referral.revoke',
+  /** A referral changed by a change of its case (statutory urgency and deadline): reason says which. */
+  'referral.update',
   'note.create',
   'auth.login',
   'auth.login_failed',

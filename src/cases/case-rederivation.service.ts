@@ -1,3 +1,4 @@
+import { AuditService } from '../audit/audit.service';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
@@ -85,6 +86,7 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     private readonly blind: BlindIndexService,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -219,7 +221,15 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     }
     for (const statutory of new Set(raised.map((r) => r.statutory))) {
       const ids = raised.filter((r) => r.statutory === statutory).map((r) => r.id);
-      await raiseToStatutoryDeadline(m, ids, statutory, this.config.referrals.deadlinesMinutes);
+      // By the system: the rules changed, nobody changed the case.
+      await raiseToStatutoryDeadline(
+        m,
+        ids,
+        statutory,
+        this.config.referrals.deadlinesMinutes,
+        this.audit,
+        null,
+      );
     }
     if (shredded.length > 0) {
       await m.query(`UPDATE cases SET derived_with = $2 WHERE id = ANY($1::uuid[])`, [

@@ -434,7 +434,14 @@ export class CasesService {
           riskLevel: dto.risk?.level ?? row.riskLevel,
         });
         if (statutory) {
-          await raiseToStatutoryDeadline(m, [id], statutory, this.config.referrals.deadlinesMinutes);
+          await raiseToStatutoryDeadline(
+            m,
+            [id],
+            statutory,
+            this.config.referrals.deadlinesMinutes,
+            this.audit,
+            p,
+          );
         }
         // The change names the sections it wrote (who rewrote a survivor's contact details must stand out from a
         // change of the risk); the answer, the case as it now stands with every section the caller may read, is
