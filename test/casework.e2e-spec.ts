@@ -1008,6 +1008,16 @@ describe('cases, consent and referrals (end to end)', () => {
       giveConsent(t, tok['ward.longbien'], caseId, body);
     const refer = (caseId: string, organization: string, consentId: string, urgency?: string) =>
       referTo(t, tok['ward.longbien'], caseId, organization, consentId, urgency);
+    /** A new case referred to the police under the survivor's consent to `identity`: the referral. */
+    const newPoliceReferral = async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      return refer(c.id, police, consentId);
+    };
 
     /** A referral view without what only a read adds (the case, the notes, the referring note). */
     function metadata(view: Record<string, unknown>): Record<string, unknown> {
@@ -1489,13 +1499,7 @@ describe('cases, consent and referrals (end to end)', () => {
     });
 
     it('a move sent with If-Match is refused when the referral moved on since it was read, saying what it is now', async () => {
-      const c = await newCase();
-      const consentId = await consent(c.id, {
-        organizationId: police,
-        categories: ['identity'],
-        givenBy: 'survivor',
-      });
-      const r = await refer(c.id, police, consentId);
+      const r = await newPoliceReferral();
       await as('police.longbien')
         .post(`/api/v1/referrals/${r.id}/accept`)
         .set('If-Match', 'not-a-version')
@@ -1530,13 +1534,7 @@ describe('cases, consent and referrals (end to end)', () => {
     });
 
     it('lets exactly one of two simultaneous accepts win', async () => {
-      const c = await newCase();
-      const consentId = await consent(c.id, {
-        organizationId: police,
-        categories: ['identity'],
-        givenBy: 'survivor',
-      });
-      const r = await refer(c.id, police, consentId);
+      const r = await newPoliceReferral();
       const results = await Promise.all([
         as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`),
         as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`),
