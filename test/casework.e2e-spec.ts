@@ -313,6 +313,12 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('ward.longbien')
         .patch(`/api/v1/cases/${c.id}`, { risk: { level: 'low' } })
         .expect(412);
+      // Two versions that disagree (a fresh header, a stale body): which was read is not known.
+      const both = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: 1, risk: { level: 'low' } })
+        .set('If-Match', '"2"')
+        .expect(412);
+      expect(both.body.detail).toMatch(/If-Match names version 2 and the body version 1/);
       // A version of null is no version: a 400 naming it, not a stale version to reload for ever.
       const nullVersion = await as('ward.longbien')
         .patch(`/api/v1/cases/${c.id}`, { version: null, risk: { level: 'low' } })

@@ -145,7 +145,8 @@ export class CasesController {
   @ApiPreconditionFailedResponse({
     type: Problem,
     description:
-      'precondition.failed: no version given (If-Match or `version`), or If-Match is not a version',
+      'precondition.failed: no version given (If-Match or `version`), If-Match is not a version, or the two ' +
+      'name different versions',
   })
   update(
     @CurrentPrincipal() p: Principal,
