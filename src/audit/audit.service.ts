@@ -114,6 +114,14 @@ const MANAGER_MISUSE: Record<ManagerNeed, string> = {
  * one it was chained to (ChainStripes); in a transaction the head's row stays locked until the transaction
  * ends, and the transaction keeps the stripe it first took.
  */
+/** A record a statement changed, as its RETURNING clause gives it for recordEach. */
+export interface ChangedRecord {
+  readonly id: string;
+  readonly case_id: string;
+  readonly province_code: string;
+  readonly ward_code: string;
+}
+
 @Injectable()
 export class AuditService implements EntitySubscriberInterface {
   private readonly encoder = new CanonicalEncoder();
@@ -173,6 +181,29 @@ export class AuditService implements EntitySubscriberInterface {
     changes: readonly string[],
   ): Promise<void> {
     for (const reason of changes) await this.record(manager, actor, { ...entry, reason });
+  }
+
+  /**
+   * One entry per record a statement changed (its `UPDATE … RETURNING` rows: the record's id, its case and the
+   * case's place), in the caller's transaction, each in its case's jurisdiction; returns the records' ids. For the
+   * changes of several records at once: revocations, ends of emergency access, deadline raises.
+   */
+  async recordEach(
+    manager: EntityManager,
+    actor: AuditActor | null,
+    rows: readonly ChangedRecord[],
+    entry: Omit<AuditEntryInput, 'resourceId' | 'caseId' | 'provinceCode' | 'wardCode'>,
+  ): Promise<string[]> {
+    for (const r of rows) {
+      await this.record(manager, actor, {
+        ...entry,
+        resourceId: r.id,
+        caseId: r.case_id,
+        provinceCode: r.province_code,
+        wardCode: r.ward_code,
+      });
+    }
+    return rows.map((r) => r.id);
   }
 
   /**

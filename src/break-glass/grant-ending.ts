@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditService, ChangedRecord } from '../audit/audit.service';
 import type { AuditActor } from '../audit/audit.types';
 
 /**
@@ -64,25 +64,16 @@ export async function endGrants(
   cause: GrantEndCause,
   by: AuditActor,
 ): Promise<string[]> {
-  const [rows] = await m.query<
-    [{ id: string; case_id: string; province_code: string; ward_code: string }[], number]
-  >(
+  const [rows] = await m.query<[ChangedRecord[], number]>(
     `UPDATE break_glass_grants g SET expires_at = ${endedNowSql('g')}
       WHERE ${where} AND ${LIVE}
       RETURNING g.id, g.case_id, g.province_code, g.ward_code`,
     params,
   );
-  for (const r of rows) {
-    await audit.record(m, by, {
-      action: 'break_glass.end',
-      resourceType: 'break_glass',
-      resourceId: r.id,
-      caseId: r.case_id,
-      fields: [],
-      provinceCode: r.province_code,
-      wardCode: r.ward_code,
-      reason: `break_glass.${cause}`,
-    });
-  }
-  return rows.map((r) => r.id);
+  return audit.recordEach(m, by, rows, {
+    action: 'break_glass.end',
+    resourceType: 'break_glass',
+    fields: [],
+    reason: `break_glass.${cause}`,
+  });
 }

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditService, ChangedRecord } from '../audit/audit.service';
 import type { AuditActor } from '../audit/audit.types';
 import { lockLiveReferrals } from './referral-ending';
 import { dueMinutes, type ResponseDeadlines, type Urgency, URGENCIES } from './referral-state';
@@ -27,9 +27,7 @@ export async function raiseToStatutoryDeadline(
   await lockLiveReferrals(m, `r.case_id = ANY($1::uuid[]) AND r.status = 'pending'`, [caseIds]);
   // Due from when they are locked (clock_timestamp), as one made now would be: not from the transaction's start,
   // which may have waited for them.
-  const [rows] = await m.query<
-    [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
-  >(
+  const [rows] = await m.query<[ChangedRecord[], number]>(
     `UPDATE referrals r
         SET urgency = CASE WHEN r.urgency = ANY($3::text[]) THEN $4 ELSE r.urgency END,
             due_at = least(r.due_at, t.at + make_interval(mins => $2)),
@@ -40,17 +38,10 @@ export async function raiseToStatutoryDeadline(
       RETURNING r.id, r.case_id, c.ward_code, c.province_code`,
     [caseIds, dueMinutes(statutory, statutory, deadlines), below, statutory],
   );
-  for (const r of rows) {
-    await audit.record(m, actor, {
-      action: 'referral.update',
-      resourceType: 'referral',
-      resourceId: r.id,
-      caseId: r.case_id,
-      fields: ['triage'],
-      reason: 'referral.statutory_deadline',
-      provinceCode: r.province_code,
-      wardCode: r.ward_code,
-    });
-  }
-  return rows.map((r) => r.id);
+  return audit.recordEach(m, actor, rows, {
+    action: 'referral.update',
+    resourceType: 'referral',
+    fields: ['triage'],
+    reason: 'referral.statutory_deadline',
+  });
 }

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { LIVE_REFERRAL_STATUSES } from '../authz/subjects';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditService, ChangedRecord } from '../audit/audit.service';
 import type { AuditActor, AuditRequestMeta } from '../audit/audit.types';
 import type { RevokeCause } from './referral-state';
 
@@ -118,9 +118,7 @@ async function revokeLocked(
     cause === 'consent_expired'
       ? `greatest(r.created_at, least(${now}, (SELECT cs.expires_at FROM consents cs WHERE cs.id = r.consent_id)))`
       : now;
-  const [rows] = await m.query<
-    [{ id: string; case_id: string; ward_code: string; province_code: string }[], number]
-  >(
+  const [rows] = await m.query<[ChangedRecord[], number]>(
     `UPDATE referrals r SET status = 'revoked', revoke_cause = $${n + 1}, revoked_at = ${revokedAt},
             revoked_by = $${n + 2}, version = r.version + 1, updated_at = now()
      FROM cases c
@@ -128,18 +126,11 @@ async function revokeLocked(
      RETURNING r.id, r.case_id, c.ward_code, c.province_code`,
     [...params, cause, actor?.userId ?? null],
   );
-  for (const r of rows) {
-    await audit.record(m, actor, {
-      action: 'referral.revoke',
-      resourceType: 'referral',
-      resourceId: r.id,
-      caseId: r.case_id,
-      fields: ['triage'],
-      reason: `referral.${cause}`,
-      provinceCode: r.province_code,
-      wardCode: r.ward_code,
-      request,
-    });
-  }
-  return rows.map((r) => r.id);
+  return audit.recordEach(m, actor, rows, {
+    action: 'referral.revoke',
+    resourceType: 'referral',
+    fields: ['triage'],
+    reason: `referral.${cause}`,
+    request,
+  });
 }
