@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../common/errors/domain-error';
+import { PacedTask } from '../common/paced-task';
 import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, AppConfig, ConfigError } from '../config/config';
 import { PurposeKeys } from '../crypto';
@@ -25,6 +26,9 @@ export interface IssuedCheckpoint {
   /** False when the log had not changed since the latest checkpoint (that one is returned). */
   created: boolean;
 }
+
+/** Checkpoints asked for by requests: one a second at most per instance, shared by the requests meanwhile. */
+export const CHECKPOINT_ON_DEMAND_REST_MS = 1000;
 
 /** Where the checkpoint files of a data directory live. */
 export function checkpointDir(dataDir: string): string {
@@ -127,6 +131,21 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
   publicKey(): { algorithm: 'Ed25519'; keyId: string; publicKey: string } {
     const key = this.keys.checkpointSigningKeyPair().publicKey;
     return { algorithm: 'Ed25519', keyId: keyIdOf(key), publicKey: key.toString('base64') };
+  }
+
+  /**
+   * Checkpoints asked for by requests (each signs the heads, appends to the file with an fsync and stores a
+   * row): one a second at most; the requests that arrive meanwhile share the next, which begins after they asked
+   * (so it covers whatever they wrote before). The timer's, the start's and the shutdown's go through issue().
+   */
+  private readonly requested = new PacedTask(
+    () => this.issue(),
+    () => CHECKPOINT_ON_DEMAND_REST_MS,
+  );
+
+  /** A checkpoint asked for now, by a request: see `requested`. */
+  issueRequested(): Promise<IssuedCheckpoint> {
+    return this.requested.next();
   }
 
   /** Signs the current heads, unless they are those of the latest checkpoint and `force` is false. */

@@ -125,8 +125,6 @@ const WALK_ON_BY_SEQ = {
 export const VERIFY_REST_FACTOR = 2;
 /** A verification asked for in a rest waits for its end when it is this close, else is refused (429). */
 export const VERIFY_WAIT_MS = 5000;
-/** Checkpoints asked for by requests: one a second at most per instance, shared by the requests meanwhile. */
-export const CHECKPOINT_ON_DEMAND_REST_MS = 1000;
 
 /** Anomaly rules (docs/audit.md). Vietnam is UTC+7 all year (no daylight saving time). */
 export const ANOMALY_RULES = {
@@ -380,22 +378,13 @@ export class AuditQueryService {
     return { ...result, startedAt };
   }
 
-  /**
-   * Checkpoints asked for by requests (each signs the heads, appends to the file with an fsync and stores a
-   * row): a loop of requests gets one a second; the requests that arrive meanwhile share the next.
-   */
-  private readonly checkpointOnDemand = new PacedTask(
-    () => this.checkpoints.issue(),
-    () => CHECKPOINT_ON_DEMAND_REST_MS,
-  );
-
   async issueCheckpoint(p: Principal): Promise<Awaited<ReturnType<AuditCheckpointService['issue']>>> {
     const entry = { action: 'audit.checkpoint', resourceType: 'audit_checkpoint' } as const;
     // Recorded first, so that the checkpoint covers the request that asked for it: the next issuance begins
     // after this entry is written.
     await this.audit.recordInOwnTransaction(p, entry);
     try {
-      return await this.checkpointOnDemand.next();
+      return await this.checkpoints.issueRequested();
     } catch (e) {
       // The log no longer matches what was signed: the refusal is on the log too, as what it is.
       if (e instanceof DomainError && e.code === 'audit.checkpoint_refused') {
