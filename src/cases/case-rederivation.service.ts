@@ -70,7 +70,8 @@ interface Rederived {
  * without a new version or `updated_at`: nobody changed what was said of the case. A shredded case has nothing
  * to open and nothing to index: marked done. A case that cannot be opened is counted, logged without anything
  * of it, and tried again at the next run; it stops nothing. Not on the access log: no person reads anything, the
- * sections are opened in memory to be hashed and derived, as a registration does (docs/audit.md). Stops between
+ * sections are opened in memory to be hashed and derived, as a registration does (docs/audit.md); a referral
+ * it makes urgent is (`referral.update`, by no actor). Stops between
  * batches when the service shuts down.
  */
 @Injectable()
@@ -219,18 +220,6 @@ export class CaseRederivation implements BeforeApplicationShutdown {
       if (statutory) raised.push({ id: next.id, statutory });
       done.push(next);
     }
-    for (const statutory of new Set(raised.map((r) => r.statutory))) {
-      const ids = raised.filter((r) => r.statutory === statutory).map((r) => r.id);
-      // By the system: the rules changed, nobody changed the case.
-      await raiseToStatutoryDeadline(
-        m,
-        ids,
-        statutory,
-        this.config.referrals.deadlinesMinutes,
-        this.audit,
-        null,
-      );
-    }
     if (shredded.length > 0) {
       await m.query(`UPDATE cases SET derived_with = $2 WHERE id = ANY($1::uuid[])`, [
         shredded,
@@ -263,6 +252,20 @@ export class CaseRederivation implements BeforeApplicationShutdown {
           column((d) => d.incidentDate),
           column((d) => d.derivedWith),
         ],
+      );
+    }
+    // Last, as access-log entries come (each holds a stripe of the chain until the batch commits): the cases'
+    // rows are this batch's already, their referrals are taken next, in id order.
+    for (const statutory of new Set(raised.map((r) => r.statutory))) {
+      const ids = raised.filter((r) => r.statutory === statutory).map((r) => r.id);
+      // By the system: the rules changed, nobody changed the case.
+      await raiseToStatutoryDeadline(
+        m,
+        ids,
+        statutory,
+        this.config.referrals.deadlinesMinutes,
+        this.audit,
+        null,
       );
     }
     return {

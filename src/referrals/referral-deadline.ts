@@ -11,7 +11,7 @@ import { dueMinutes, type ResponseDeadlines, type Urgency, URGENCIES } from './r
  * row (FOR NO KEY UPDATE); the referrals' rows are taken in id order (as every change of several takes them) before
  * any access-log entry, the order a move takes them in. Each raised referral is on the log (`referral.update`,
  * reason `referral.statutory_deadline`, by `actor`: the change's author, or null for the re-derivation): its
- * provider's deadline moved, and an overdue it causes must be explained. Returns their ids.
+ * provider's deadline moved, and an overdue it causes must be explained.
  */
 export async function raiseToStatutoryDeadline(
   m: EntityManager,
@@ -20,7 +20,7 @@ export async function raiseToStatutoryDeadline(
   deadlines: ResponseDeadlines,
   audit: AuditService,
   actor: AuditActor | null,
-): Promise<string[]> {
+): Promise<void> {
   // The urgencies less urgent than the law's, which it raises.
   const below = URGENCIES.slice(0, URGENCIES.indexOf(statutory));
   // All the cases' referrals together, in id order.
@@ -32,13 +32,13 @@ export async function raiseToStatutoryDeadline(
         SET urgency = CASE WHEN r.urgency = ANY($3::text[]) THEN $4 ELSE r.urgency END,
             due_at = least(r.due_at, t.at + make_interval(mins => $2)),
             version = r.version + 1, updated_at = t.at
-       FROM (SELECT clock_timestamp() AS at) t, cases c
-      WHERE c.id = r.case_id AND r.case_id = ANY($1::uuid[]) AND r.status = 'pending'
+       FROM (SELECT clock_timestamp() AS at) t
+      WHERE r.case_id = ANY($1::uuid[]) AND r.status = 'pending'
         AND (r.urgency = ANY($3::text[]) OR r.due_at > t.at + make_interval(mins => $2))
-      RETURNING r.id, r.case_id, c.ward_code, c.province_code`,
+      RETURNING r.id, r.case_id, r.case_ward_code AS ward_code, r.case_province_code AS province_code`,
     [caseIds, dueMinutes(statutory, statutory, deadlines), below, statutory],
   );
-  return audit.recordEach(m, actor, rows, {
+  await audit.recordEach(m, actor, rows, {
     action: 'referral.update',
     resourceType: 'referral',
     fields: ['triage'],
