@@ -232,7 +232,7 @@ export class CasesService {
       );
       const allowed = access.categories;
       if (!found || allowed.size === 0) {
-        deny(p, caseRefusal('case.read', id, found?.row ?? null));
+        deny(p, caseEntry('case.read', id, found?.row ?? null));
         throw NOT_FOUND();
       }
       const { row } = found;
@@ -448,19 +448,11 @@ export class CasesService {
         // a read of its own, in the same transaction (a change that changes nothing still discloses them).
         const allowed = permittedCaseCategories(ability, 'read', caseSubject(row));
         const shown = CASE_SECTION_CATEGORIES.filter((c) => allowed.has(c));
-        const place = {
-          resourceType: 'case',
-          resourceId: id,
-          caseId: id,
-          provinceCode: row.provinceCode,
-          wardCode: row.wardCode,
-        } as const;
         await this.audit.record(m, p, {
-          ...place,
-          action: 'case.update',
-          fields: ['triage', ...new Set(changed)],
+          ...caseEntry('case.update', id, row),
+          fields: ['triage', ...changed],
         });
-        await this.audit.record(m, p, { ...place, action: 'case.read', fields: ['triage', ...shown] });
+        await this.audit.record(m, p, { ...caseEntry('case.read', id, row), fields: ['triage', ...shown] });
         const updated = (await this.cases.findById(m, id))!;
         return fullView(updated, next, allowed);
       } finally {
@@ -621,7 +613,7 @@ export class CasesService {
     const expected = ifMatchVersion(ifMatch);
     // A refused step-up is on record in the case's place: its province's supervisors see the attempt.
     await this.reauth.confirm(p, dto, async () =>
-      caseRefusal('case.shred', id, await this.cases.findById(this.dataSource.manager, id)),
+      caseEntry('case.shred', id, await this.cases.findById(this.dataSource.manager, id)),
     );
     return this.audit.transaction(async (m, deny) => {
       // The session the step-up confirmed, held until the shred commits: an administrator disabled or reset
@@ -629,11 +621,11 @@ export class CasesService {
       if (!(await holdSession(m, p))) {
         // In the case's place (read without a lock), as a refused step-up is: its province sees the attempt.
         const place = await this.cases.findById(m, id);
-        deny(p, { ...caseRefusal('case.shred', id, place), reason: 'auth.unauthenticated' });
+        deny(p, { ...caseEntry('case.shred', id, place), reason: 'auth.unauthenticated' });
         throw new DomainError('auth.unauthenticated');
       }
       const row = await this.cases.findById(m, id, [], true);
-      const refused = caseRefusal('case.shred', id, row);
+      const refused = caseEntry('case.shred', id, row);
       if (!row || !ability.can('delete', caseSubject(row))) {
         deny(p, refused);
         throw NOT_FOUND();
@@ -675,12 +667,12 @@ export class CasesService {
   ): Promise<CaseRow> {
     const visible = (c: CaseRow | null): c is CaseRow => {
       if (c && ability.can('read', caseSubject(c))) return true;
-      deny(p, caseRefusal(`case.${action}`, id, c));
+      deny(p, caseEntry(`case.${action}`, id, c));
       return false;
     };
     const row = await this.cases.lockIfAllowed(m, id, visible, categories);
     if (!row) throw NOT_FOUND();
-    const refused = caseRefusal(`case.${action}`, id, row);
+    const refused = caseEntry(`case.${action}`, id, row);
     // Every refusal from here (the state, a shredded case, a stale version, a consent the new age would not
     // fit) is on record with its code, in the case's jurisdiction.
     deny.refusals(p, refused);
@@ -968,10 +960,10 @@ function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
 const REPORTED_AHEAD_MS = 10 * 60 * 1000;
 
 /**
- * The entry of a refused change of case `id`: in the case's jurisdiction when it exists (its supervisors see the
- * attempt; the refused caller's see it without the case and its place).
+ * An entry about case `id`, in the case's jurisdiction when it exists (`row`): a change's, or a refused one's
+ * (its supervisors see the attempt; the refused caller's see it without the case and its place).
  */
-function caseRefusal(
+function caseEntry(
   action: AuditEntryInput['action'],
   id: string,
   row: Pick<CaseTriageRow, 'provinceCode' | 'wardCode'> | null,
