@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { expectedVersion, ifMatchVersion } from './case-version';
+import { ifMatchVersion } from '../common/http/if-match';
+import { expectedVersion } from './case-version';
 import { holdSession } from '../identity/session-hold';
 import { SlidingWindowLimiter } from '../common/http/rate-limiter';
 import { LoggedMarks } from '../common/logged-marks';

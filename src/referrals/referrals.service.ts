@@ -16,7 +16,7 @@ import {
   readsCloseReason,
   sealedCategories,
 } from '../cases/cases.service';
-import { ifMatchVersion } from '../cases/case-version';
+import { ifMatchVersion } from '../common/http/if-match';
 import { DomainError } from '../common/errors/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { consentFitsAgeSql } from '../consents/consent-age';
@@ -508,10 +508,7 @@ export class ReferralsService {
     ) => Promise<{ encDeclineReason?: Buffer; encRevokeReason?: Buffer }>,
   ): Promise<ReferralView> {
     // The version the caller read (If-Match, optional): a 412 before anything when it names none.
-    const expected = ifMatchVersion(ifMatch, {
-      en: 'the referral version',
-      vi: 'phiên bản của yêu cầu chuyển gửi',
-    });
+    const expected = ifMatchVersion(ifMatch, 'referral');
     return this.afterExpiry(p, async (m, deny) => {
       // The row lock serialises concurrent moves: the second of two accepts sees `accepted` and gets 409.
       const locked = await this.referrals.lockIfVisible(

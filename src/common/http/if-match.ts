@@ -1,6 +1,8 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
+import { DomainError } from '../errors/domain-error';
 import { Problem } from '../errors/problem';
+import { decimalInteger } from './query-integer';
 
 /** The If-Match header, optional (documented by @ApiHeader; `@Headers()` would document it as required). */
 export const IfMatch = createParamDecorator((_: unknown, ctx: ExecutionContext): string | undefined => {
@@ -26,3 +28,35 @@ export const IF_MATCH_MALFORMED = {
   type: Problem,
   description: 'precondition.failed: If-Match is not a version',
 };
+
+/** The largest version a record (a case, a referral) can have: their columns are PostgreSQL ints. */
+export const MAX_RECORD_VERSION = 2_147_483_647;
+
+const VERSION_OF = {
+  case: { en: 'the case version', vi: 'phiên bản của vụ việc' },
+  referral: { en: 'the referral version', vi: 'phiên bản của yêu cầu chuyển gửi' },
+} as const;
+
+/**
+ * The version of `what` an If-Match header names: `"7"` or `7` (also `W/"7"`: weak tags are taken as the version
+ * they name, a departure from RFC 9110's strong comparison that costs nothing while no ETag is issued);
+ * undefined without the header (or an empty one), and for a bare `*` (RFC 9110: any current version, so none in
+ * particular). Anything else is a 412: it can never match. That includes `""`, `W/""` and a quoted `"*"`, which
+ * are entity-tags no record has (not "no precondition": a close or a shred must not go ahead on them).
+ */
+export function ifMatchVersion(
+  ifMatch: string | undefined,
+  what: keyof typeof VERSION_OF = 'case',
+): number | undefined {
+  const header = ifMatch?.trim();
+  if (!header || header === '*') return undefined;
+  const tag = /^(?:W\/)?"([^"]*)"$/.exec(header);
+  const version = decimalInteger(tag ? tag[1] : header);
+  if (version === undefined || version < 1 || version > MAX_RECORD_VERSION) {
+    throw new DomainError('precondition.failed', {
+      en: `If-Match must be ${VERSION_OF[what].en}.`,
+      vi: `If-Match phải là ${VERSION_OF[what].vi}.`,
+    });
+  }
+  return version;
+}
