@@ -29,7 +29,7 @@ import type { ErrorCode } from '../common/errors/error-catalog';
 import type { AccountChange } from '../identity/users.service';
 
 /** Error codes as an SQL list of literals (codes are words and dots: nothing to escape). */
-function sqlCodes(codes: readonly ErrorCode[]): string {
+function sqlCodes(codes: readonly string[]): string {
   return codes.map((c) => `'${c}'`).join(', ');
 }
 
@@ -99,8 +99,7 @@ const RIGHT_PASSWORD = `(e.reason IN (${sqlCodes(['auth.totp_required', 'auth.to
  * reset of its password or two-factor, a change of its communes, its enabling).
  */
 function adminChangeSql(alias: string): string {
-  const changes = WATCHED_CHANGES.map((c) => `'${c}'`).join(', ');
-  return `(${alias}.action = 'user.create' OR (${alias}.action = 'user.update' AND ${alias}.reason IN (${changes})))`;
+  return `(${alias}.action = 'user.create' OR (${alias}.action = 'user.update' AND ${alias}.reason IN (${sqlCodes(WATCHED_CHANGES)})))`;
 }
 
 /** The account updates after_admin_reset watches (AccountChange: the reasons users.service writes). */
@@ -336,8 +335,8 @@ export class AuditQueryService {
       throw new DomainError(
         'auth.throttled',
         {
-          en: `A whole verification of the access log ended a moment ago; the next can begin in ${seconds} s (each rests twice as long as it took).`,
-          vi: `Một lần kiểm tra toàn bộ nhật ký truy cập vừa kết thúc; lần tiếp theo có thể bắt đầu sau ${seconds} giây (mỗi lần nghỉ gấp đôi thời gian đã chạy).`,
+          en: `A whole verification of the access log ended a moment ago; the next can begin in ${seconds} s (each rests ${VERIFY_REST_FACTOR} times as long as it took).`,
+          vi: `Một lần kiểm tra toàn bộ nhật ký truy cập vừa kết thúc; lần tiếp theo có thể bắt đầu sau ${seconds} giây (mỗi lần nghỉ gấp ${VERIFY_REST_FACTOR} lần thời gian đã chạy).`,
         },
         undefined,
         seconds,

@@ -14,7 +14,7 @@ import type { Principal } from '../authz/principal';
 import { Problem, RETRY_AFTER_HEADER } from '../common/errors/problem';
 import type { Checkpoint } from './audit-checkpoint';
 import { AuditCheckpointService } from './audit-checkpoint.service';
-import { AuditQueryService } from './audit-query.service';
+import { AuditQueryService, VERIFY_REST_FACTOR, VERIFY_WAIT_MS } from './audit-query.service';
 import {
   AnomaliesQuery,
   AnomalyList,
@@ -67,8 +67,9 @@ export class AuditController {
     description:
       '`firstBadSeq` is the lowest seq that is not as it was written: edited, forged, moved, deleted, or the ' +
       'first of a deleted tail. Logged as audit.verify. One pass at a time per instance, shared by the requests ' +
-      'that arrive while it runs; the next begins no sooner than twice its duration after it ended: a request ' +
-      'in that rest waits for it when the rest ends within 5 s, else is refused (429, Retry-After; docs/audit.md).',
+      `that arrive while it runs; the next begins no sooner than ${VERIFY_REST_FACTOR} times its duration after it ` +
+      `ended: a request in that rest waits for it when the rest ends within ${VERIFY_WAIT_MS / 1000} s, else is ` +
+      'refused (429, Retry-After; docs/audit.md).',
   })
   @ApiOkResponse({ type: AuditVerifyView })
   @ApiTooManyRequestsResponse({

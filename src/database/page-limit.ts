@@ -33,7 +33,7 @@ export function pageOffset(
 }
 
 /** What a list with filters says to reach past MAX_PAGE_OFFSET. */
-export const NARROW_THE_LIST = {
+const NARROW_THE_LIST = {
   en: 'narrow the list with its filters',
   vi: 'hãy thu hẹp danh sách bằng các bộ lọc',
 };
