@@ -230,7 +230,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await givenUser(t, { role: 'ward_officer', username: 'ward.flooded' });
     const db = t.app.get(DataSource);
     const hasher = t.app.get(PasswordHasher);
-    const { account } = t.app.get(LoginThrottleService).keysFor('ward.flooded', '');
+    const account = t.app.get(LoginThrottleService).keysFor('ward.flooded', '').keyOf('account');
     const entries = async () =>
       (await db.query(`SELECT count(*)::int AS n FROM audit_events WHERE action LIKE 'auth.login%'`))[0].n;
     const before = await entries();
@@ -334,7 +334,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
   it('a lock ends when its time is up, and failures older than the window count no more', async () => {
     await givenUser(t, { role: 'ward_officer', username: 'ward.expiring' });
     const db = t.app.get(DataSource);
-    const { account } = t.app.get(LoginThrottleService).keysFor('ward.expiring', '');
+    const account = t.app.get(LoginThrottleService).keysFor('ward.expiring', '').keyOf('account');
     const failures = async () =>
       ((await db.query(`SELECT failures FROM login_throttle WHERE key = $1`, [account]))[0]?.failures ??
         null) as number | null;
@@ -350,7 +350,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       `SELECT e.ip FROM audit_events e JOIN users u ON u.id = e.actor_id
         WHERE u.username = 'ward.expiring' AND e.action = 'auth.login' ORDER BY e.seq DESC LIMIT 1`,
     );
-    const here = t.app.get(LoginThrottleService).keysFor('ward.expiring', ip).accountHere!;
+    const here = t.app.get(LoginThrottleService).keysFor('ward.expiring', ip).keyOf('accountHere');
     // Four failures, one short of the lock, but counted in a window that ended (15 minutes by default): the next
     // failure starts a new count, and the one after it is no lock either.
     await db.query(
@@ -399,7 +399,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     const office = await login({ username: 'ward.known.name', password: TEST_PASSWORD }).expect(429);
     expect(office.body.code).toBe('auth.throttled');
     await db.query(`DELETE FROM login_throttle WHERE key = $1`, [
-      throttle.keysFor('ward.known.name', '').account,
+      throttle.keysFor('ward.known.name', '').keyOf('account'),
     ]);
   });
 
@@ -410,11 +410,11 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await db.query(
       `INSERT INTO login_throttle (key, failures, window_started_at, locked_until)
        VALUES ($1, 0, now(), now() + interval '10 minutes')`,
-      [fromLocked.ip],
+      [fromLocked.keyOf('address')],
     );
     for (let i = 0; i < 10; i++) expect((await throttle.begin(fromLocked)).seconds).toBeGreaterThan(0);
     expect(
-      await db.query(`SELECT failures FROM login_throttle WHERE key = $1`, [fromLocked.account]),
+      await db.query(`SELECT failures FROM login_throttle WHERE key = $1`, [fromLocked.keyOf('account')]),
     ).toEqual([]);
     // The account's own user, elsewhere, is not locked out by them.
     expect((await throttle.begin(throttle.keysFor('ward.victim', '198.51.100.7'))).seconds).toBe(0);
@@ -423,18 +423,18 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
   it('the throttle takes an account’s and an address’s rows in one order: a success never deadlocks with another attempt', async () => {
     const throttle = t.app.get(LoginThrottleService);
     const keys = throttle.keysFor('ward.lock.order', '198.51.100.23');
-    expect(keys.account < keys.ip).toBe(true); // the order begin() inserts them in
+    expect(keys.keyOf('account') < keys.keyOf('address')).toBe(true); // the order begin() inserts them in
     await throttle.begin(keys);
     // Another attempt's begin(), as it locks them: the account's row, then (below) the address's.
     const other = new Client({ connectionString: t.db.url });
     await other.connect();
     try {
       await other.query(`BEGIN; SET LOCAL lock_timeout = '5s'`);
-      await other.query(`SELECT 1 FROM login_throttle WHERE key = $1 FOR UPDATE`, [keys.account]);
+      await other.query(`SELECT 1 FROM login_throttle WHERE key = $1 FOR UPDATE`, [keys.keyOf('account')]);
       const success = throttle.recordSuccess(keys);
       await someoneWaitsForALock(async (q) => (await other.query<{ n: number }>(q)).rows);
       // The success waits holding nothing: the other attempt takes the address's row at once.
-      await other.query(`SELECT 1 FROM login_throttle WHERE key = $1 FOR UPDATE`, [keys.ip]);
+      await other.query(`SELECT 1 FROM login_throttle WHERE key = $1 FOR UPDATE`, [keys.keyOf('address')]);
       await other.query('COMMIT');
       await success;
     } finally {
@@ -490,7 +490,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       (
         await db.query<{ locked_until: Date | null }[]>(
           `SELECT locked_until FROM login_throttle WHERE key = $1`,
-          [keys.account],
+          [keys.keyOf('account')],
         )
       )[0]?.locked_until ?? null;
     const lock = await lockedUntil();
@@ -650,7 +650,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     ).toEqual({ reason: 'auth.totp_locked' });
     // Counted against the user's step-ups, as the sign-in's refusal is against the account's sign-ins: each
     // checked a password.
-    const stepUps = t.app.get(LoginThrottleService).reauthKeysFor(w.id, '').account;
+    const stepUps = t.app.get(LoginThrottleService).reauthKeysFor(w.id, '').keyOf('stepUps');
     expect(await db.query(`SELECT failures FROM login_throttle WHERE key = $1`, [stepUps])).toEqual([
       { failures: 1 },
     ]);
@@ -1068,7 +1068,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       `INSERT INTO login_throttle (key, failures, window_started_at, locked_until)
        VALUES ($1, 0, now(), now() + interval '10 minutes')
        ON CONFLICT (key) DO UPDATE SET locked_until = excluded.locked_until`,
-      [keys.ip],
+      [keys.keyOf('address')],
     );
     try {
       await login({ username: 'ward.behind.nat', password: TEST_PASSWORD }).expect(429);
@@ -1088,11 +1088,33 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       const own = t.app
         .get(LoginThrottleService)
         .reauthKeysFor((await db.query(`SELECT id FROM users WHERE username = 'ward.behind.nat'`))[0].id, ip);
-      expect(await db.query(`SELECT failures FROM login_throttle WHERE key = $1`, [own.account])).toEqual([
-        { failures: 1 },
-      ]);
+      expect(
+        await db.query(`SELECT failures FROM login_throttle WHERE key = $1`, [own.keyOf('stepUps')]),
+      ).toEqual([{ failures: 1 }]);
     } finally {
-      await db.query(`DELETE FROM login_throttle WHERE key = $1`, [keys.ip]);
+      await db.query(`DELETE FROM login_throttle WHERE key = $1`, [keys.keyOf('address')]);
+    }
+  });
+
+  it('a step-up’s failure that locks only the office’s address is not a lock of the user’s step-ups', async () => {
+    const throttle = t.app.get(LoginThrottleService);
+    const db = t.app.get(DataSource);
+    const ip = '198.51.100.77';
+    const stepUp = throttle.reauthKeysFor('00000000-0000-4000-8000-0000000000f7', ip);
+    // The office's address one failure short of its limit (others' wrong sign-ins).
+    await db.query(`INSERT INTO login_throttle (key, failures, window_started_at) VALUES ($1, $2, now())`, [
+      stepUp.keyOf('address'),
+      t.config.auth.maxFailuresPerIp - 1,
+    ]);
+    try {
+      expect((await throttle.begin(stepUp)).seconds).toBe(0);
+      // The wrong password's failure locks the address, for the sign-ins from there...
+      expect(await throttle.recordFailure(stepUp)).toBe(false);
+      expect((await throttle.begin(throttle.keysFor('anyone', ip))).seconds).toBeGreaterThan(0);
+      // ...not the user's step-ups, as recordFailure said (the step-up's log line is `locked: false`).
+      expect((await throttle.begin(stepUp)).seconds).toBe(0);
+    } finally {
+      await db.query(`DELETE FROM login_throttle WHERE key = ANY($1)`, [stepUp.keys]);
     }
   });
 

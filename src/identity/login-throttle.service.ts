@@ -6,26 +6,66 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { PurposeKeys } from '../crypto';
 import { returnedRows } from '../database/pg-errors';
 
-export interface ThrottleKeys {
-  /** The account's (a sign-in's: the typed username, from every address) or the user's step-ups'. */
-  readonly account: string;
+/** What a counter is: the attempt's account or user, or its client's address or network. */
+export type ThrottleCounterName = 'account' | 'accountHere' | 'stepUps' | 'address' | 'network';
+
+/** One count an attempt is counted on. */
+export interface ThrottleCounter {
+  readonly name: ThrottleCounterName;
+  /** Its row in `login_throttle` (an HMAC, prefixed by what it counts: 'a:', 'b:', 'c:', 'i:', 'n:'). */
+  readonly key: string;
+  /** The failures in a window that lock it. */
+  readonly limit: number;
   /**
-   * A sign-in's: the typed username from this address (IPv6: its /48). Its lower limit locks the account from
-   * here; the account's own, higher, from everywhere: a stranger who knows a username does not lock its user
-   * out from the office with a handful of guesses.
+   * Its lock refuses the attempt. A step-up's address and network count its failures, for the sign-ins from
+   * there, but their locks do not refuse it (an office's NAT locked by others' wrong sign-ins must not keep its
+   * signed-in users from opening emergency access).
    */
-  readonly accountHere?: string;
-  readonly ip: string;
+  readonly refuses: boolean;
   /**
-   * An IPv6 client's /48 (a site's usual allocation, 65,536 /64s): counted too, with a higher limit, so that a
-   * client rotating through its /64s does not get a fresh count with each. None for IPv4.
+   * What a right password does to it: `clear` (an account's or user's count: its guesses start afresh) or
+   * `give_back` (an address's: the attempt `begin` counted is returned, so one valid account does not reset an
+   * address's count, nor a NAT's sign-ins add up to a lock).
    */
-  readonly net?: string;
-  /**
-   * Only the account's key refuses an attempt (a step-up's): the address's keys count its failures, for the
-   * sign-ins from there, but their locks do not refuse it.
-   */
-  readonly accountDecides?: boolean;
+  readonly onSuccess: 'clear' | 'give_back';
+}
+
+/**
+ * The counts one attempt (a sign-in or a step-up) is counted on, in key order: the order every statement here
+ * takes their rows in (two attempts that took them in different orders could deadlock).
+ */
+export class ThrottleAttempt {
+  readonly counters: readonly ThrottleCounter[];
+
+  constructor(counters: readonly ThrottleCounter[]) {
+    this.counters = [...counters].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** The rows' keys, in key order. */
+  get keys(): string[] {
+    return this.counters.map((c) => c.key);
+  }
+
+  /** The named counter's key (throws when the attempt has none: an IPv4 client has no network's). */
+  keyOf(name: ThrottleCounterName): string {
+    const counter = this.counters.find((c) => c.name === name);
+    if (!counter) throw new Error(`no ${name} counter in this attempt`);
+    return counter.key;
+  }
+
+  limitOf(key: string): number {
+    return this.counters.find((c) => c.key === key)!.limit;
+  }
+
+  /** The rows among `rows` whose counter's lock refuses the attempt. */
+  refusing<T extends { key: string }>(rows: readonly T[]): T[] {
+    return rows.filter((r) => this.counters.some((c) => c.key === r.key && c.refuses));
+  }
+
+  /** The keys a right password does `what` to. */
+  keysOn(what: ThrottleCounter['onSuccess']): string[] {
+    return this.counters.filter((c) => c.onSuccess === what).map((c) => c.key);
+  }
 }
 
 /** Why an attempt is refused: the seconds until the later lock ends, and each locked key with its lock's end. */
@@ -76,75 +116,99 @@ export class LoginThrottleService {
     private readonly purposeKeys: PurposeKeys,
   ) {}
 
-  keysFor(username: string, ip: string): ThrottleKeys {
+  /**
+   * A sign-in's counts: the typed username's from everywhere (a high limit: locks the account everywhere) and
+   * from this address (IPv6: its /48; the low limit: whoever knows a username locks it from their own address
+   * at once, not its user at the office), the address's and, for IPv6, its /48's. Every lock refuses it.
+   */
+  keysFor(username: string, ip: string): ThrottleAttempt {
+    const { maxFailuresPerAccount, maxFailuresPerAccountTotal } = this.config.auth;
     const name = username.trim().toLowerCase();
-    return {
-      account: `a:${this.keyOf(name)}`,
-      // An IPv6 client by its /48, a site's allocation (a /64 each would let one site guess from ten of its own).
-      accountHere: `b:${this.keyOf(`${name}\n${throttleNetwork(ip) ?? throttleAddress(ip)}`)}`,
-      ...this.addressKeys(ip),
-    };
+    const here = throttleNetwork(ip) ?? throttleAddress(ip);
+    return new ThrottleAttempt([
+      {
+        name: 'account',
+        key: `a:${this.keyOf(name)}`,
+        limit: maxFailuresPerAccountTotal,
+        refuses: true,
+        onSuccess: 'clear',
+      },
+      {
+        name: 'accountHere',
+        key: `b:${this.keyOf(`${name}\n${here}`)}`,
+        limit: maxFailuresPerAccount,
+        refuses: true,
+        onSuccess: 'clear',
+      },
+      ...this.addressCounters(ip, true),
+    ]);
   }
 
   /**
-   * The keys of a signed-in user's step-up (ReauthenticationService): the address's, as at sign-in, and one of
-   * the user's own instead of the account's sign-in key, which alone refuses a step-up (`accountDecides`).
-   * Wrong sign-ins by anyone who knows the username, which lock the account's sign-in, or by anyone behind the
-   * same address (an office's NAT: thirty wrong sign-ins on made-up names lock it), then do not keep its
-   * signed-in user from stepping up (to open emergency access, in an emergency); a stolen token's guesses lock
-   * its step-ups, not its owner's sign-in, and still count on the address, for the sign-ins from there. ('c:' sorts before
-   * the address's 'i:', as 'a:' does: the order every statement here takes the two rows in.)
+   * A signed-in user's step-up's counts (ReauthenticationService): the user's own, instead of the account's
+   * sign-in counts, which alone refuses it, and the address's, as at sign-in, which count its failures for the
+   * sign-ins from there without refusing it. Wrong sign-ins by anyone who knows the username (which lock the
+   * account's sign-in) or by anyone behind the same address (an office's NAT: thirty wrong sign-ins on made-up
+   * names lock it) then do not keep its signed-in user from stepping up (to open emergency access, in an
+   * emergency); a stolen token's guesses lock its step-ups, not its owner's sign-in.
    */
-  reauthKeysFor(userId: string, ip: string): ThrottleKeys {
-    return { account: `c:${this.keyOf(userId)}`, ...this.addressKeys(ip), accountDecides: true };
+  reauthKeysFor(userId: string, ip: string): ThrottleAttempt {
+    return new ThrottleAttempt([
+      {
+        name: 'stepUps',
+        key: `c:${this.keyOf(userId)}`,
+        limit: this.config.auth.maxFailuresPerAccount,
+        refuses: true,
+        onSuccess: 'clear',
+      },
+      ...this.addressCounters(ip, false),
+    ]);
   }
 
   private keyOf(text: string): string {
     return this.purposeKeys.throttleKeyOf(text);
   }
 
-  /** The address's key, and for IPv6 its /48's. */
-  private addressKeys(ip: string): Pick<ThrottleKeys, 'ip' | 'net'> {
+  /** The address's count, and for IPv6 its /48's (a client rotating through its /64s counts on it too). */
+  private addressCounters(ip: string, refuses: boolean): ThrottleCounter[] {
+    const { maxFailuresPerIp, maxFailuresPerNetwork } = this.config.auth;
     const network = throttleNetwork(ip);
-    return {
-      ip: `i:${this.keyOf(throttleAddress(ip))}`,
-      ...(network ? { net: `n:${this.keyOf(network)}` } : {}),
-    };
-  }
-
-  /** The rows among `rows` whose lock refuses an attempt with `keys` (all, or the account's alone). */
-  private refusing<T extends { key: string }>(keys: ThrottleKeys, rows: readonly T[]): T[] {
-    return keys.accountDecides ? rows.filter((r) => r.key === keys.account) : [...rows];
+    return [
+      {
+        name: 'address',
+        key: `i:${this.keyOf(throttleAddress(ip))}`,
+        limit: maxFailuresPerIp,
+        refuses,
+        onSuccess: 'give_back',
+      },
+      ...(network
+        ? [
+            {
+              name: 'network' as const,
+              key: `n:${this.keyOf(network)}`,
+              limit: maxFailuresPerNetwork,
+              refuses,
+              onSuccess: 'give_back' as const,
+            },
+          ]
+        : []),
+    ];
   }
 
   /**
-   * A key's limit: the account's from this address (or the user's step-ups'), the account's from everywhere,
-   * the address's, or its network's.
-   */
-  private limitOf(keys: ThrottleKeys, key: string): number {
-    const { maxFailuresPerAccount, maxFailuresPerAccountTotal, maxFailuresPerIp, maxFailuresPerNetwork } =
-      this.config.auth;
-    if (key === keys.accountHere) return maxFailuresPerAccount;
-    if (key === keys.account) return keys.accountHere ? maxFailuresPerAccountTotal : maxFailuresPerAccount;
-    return key === keys.ip ? maxFailuresPerIp : maxFailuresPerNetwork;
-  }
-
-  /**
-   * Takes an attempt before its password is checked: counts it on both keys at once, as a failure until
+   * Takes an attempt before its password is checked: counts it on every counter at once, as a failure until
    * `recordSuccess` gives it back. Returns the seconds to wait (0: go on) and the keys that refuse it, each with
-   * the end of its lock. A key already locked refuses without counting; an attempt beyond a key's limit locks
-   * it and is refused. Counting first is what holds the limit under a burst: checking the lock and counting
-   * only after a password hash (~0.1 s) let every request that arrived before the fifth failure was written
-   * through, thousands in one window.
+   * the end of its lock. A refusing key already locked refuses without counting; an attempt beyond a refusing
+   * key's limit locks it and is refused. Counting first is what holds the limit under a burst: checking the lock
+   * and counting only after a password hash (~0.1 s) let every request that arrived before the fifth failure was
+   * written through, thousands in one window.
    */
-  async begin(keys: ThrottleKeys): Promise<ThrottleLock> {
+  async begin(attempt: ThrottleAttempt): Promise<ThrottleLock> {
     const { failureWindowSeconds } = this.config.auth;
     // A refused attempt counts nowhere: a locked address must not go on filling accounts' counts (one address
     // could then lock every account), nor a locked account its address's (a shared NAT would lock everyone).
-    const already = await this.locks(keys);
+    const already = await this.locks(attempt);
     if (already.seconds > 0) return already;
-    // In key order (the account's 'a:' or 'c:', the account's from here 'b:', then the address's 'i:', then its
-    // network's 'n:'): the order every statement here takes them in.
     const rows = await this.dataSource.query<(LockRow & { failures: number })[]>(
       `INSERT INTO login_throttle AS t (key, failures, window_started_at)
        SELECT k, 1, now() FROM unnest($1::text[]) AS k ORDER BY k
@@ -156,67 +220,63 @@ export class LoginThrottleService {
                                   WHEN t.window_started_at < now() - make_interval(secs => $2) THEN now()
                                   ELSE t.window_started_at END
        RETURNING key, failures, ${LOCK_COLUMNS}`,
-      [keyList(keys), failureWindowSeconds],
+      [attempt.keys, failureWindowSeconds],
     );
+    const refusing = attempt.refusing(rows);
     // Locked by another attempt since the look above.
-    const lockedMeanwhile = lockOf(this.refusing(keys, rows));
+    const lockedMeanwhile = lockOf(refusing);
     if (lockedMeanwhile.seconds > 0) return lockedMeanwhile;
-    const over = this.refusing(keys, rows).some((r) => r.failures > this.limitOf(keys, r.key));
-    if (!over) return NOT_LOCKED;
-    const lockedNow = lockOf(this.refusing(keys, await this.lockReached(keys)));
+    if (!refusing.some((r) => r.failures > attempt.limitOf(r.key))) return NOT_LOCKED;
+    const lockedNow = lockOf(attempt.refusing(await this.lockReached(attempt)));
     // Another attempt over the limit locked the key first: its lock is the one that refuses this attempt.
-    return lockedNow.seconds > 0 ? lockedNow : this.locks(keys);
+    return lockedNow.seconds > 0 ? lockedNow : this.locks(attempt);
   }
 
-  /** The locks on the account's and the address's keys now (those that refuse an attempt with `keys`). */
-  private async locks(keys: ThrottleKeys): Promise<ThrottleLock> {
-    return lockOf(
-      this.refusing(
-        keys,
-        await this.dataSource.query<LockRow[]>(
-          `SELECT key, ${LOCK_COLUMNS} FROM login_throttle WHERE key = ANY($1) AND locked_until > now()`,
-          [keyList(keys)],
-        ),
-      ),
+  /** The locks now on the attempt's keys that refuse it. */
+  private async locks(attempt: ThrottleAttempt): Promise<ThrottleLock> {
+    const rows = await this.dataSource.query<LockRow[]>(
+      `SELECT key, ${LOCK_COLUMNS} FROM login_throttle WHERE key = ANY($1) AND locked_until > now()`,
+      [attempt.keys],
     );
+    return lockOf(attempt.refusing(rows));
   }
 
   /**
-   * Settles a failed attempt (already counted by `begin`); returns true when it locked either key, i.e. when
-   * it was the key's last allowed one.
+   * Settles a failed attempt (already counted by `begin`): locks each key whose count reached its limit.
+   * Returns true when it locked one that refuses the attempt (its next try is refused); a step-up's last
+   * allowed failure from an office's address locks the address for sign-ins, not the user's step-ups: false.
    */
-  async recordFailure(keys: ThrottleKeys): Promise<boolean> {
-    return (await this.lockReached(keys)).length > 0;
+  async recordFailure(attempt: ThrottleAttempt): Promise<boolean> {
+    return attempt.refusing(await this.lockReached(attempt)).length > 0;
   }
 
   /**
-   * A successful attempt: clears the account's counts (unless locked meanwhile), and gives the IP back
-   * the attempt `begin` counted (one
-   * valid account must not reset the IP's count, nor a NAT's sign-ins add up to a lock).
+   * A successful attempt: clears the account's or user's counts (unless locked meanwhile), and gives the
+   * address the attempt `begin` counted.
    */
-  async recordSuccess(keys: ThrottleKeys): Promise<void> {
+  async recordSuccess(attempt: ThrottleAttempt): Promise<void> {
     // One row per statement, in key order: a statement that holds one key's row while it waits for another's
     // could deadlock with another attempt's begin() (which locks them in key order).
     // Not a lock set meanwhile: wrong guesses that locked the account while this attempt's password was being
     // checked keep it locked (this success would otherwise give the guessing a fresh window).
-    for (const key of [keys.account, ...(keys.accountHere ? [keys.accountHere] : [])].sort()) {
+    for (const key of attempt.keysOn('clear')) {
       await this.dataSource.query(
         `DELETE FROM login_throttle WHERE key = $1 AND (locked_until IS NULL OR locked_until <= now())`,
         [key],
       );
     }
-    await this.recordPasswordOnly(keys);
+    await this.recordPasswordOnly(attempt);
   }
 
   /**
    * The right password of a two-factor account, sent without its code (the first of a two-step sign-in): gives
-   * the IP back the attempt `begin` counted, as a success does (an office's two-step sign-ins behind one NAT must
-   * not add up to a lock), and keeps it on the account's count, which only a sign-in with the code clears (else
-   * whoever has the password could clear it between guesses of the code).
+   * the address back the attempt `begin` counted, as a success does (an office's two-step sign-ins behind one NAT
+   * must not add up to a lock), and keeps it on the account's count, which only a sign-in with the code clears
+   * (else whoever has the password could clear it between guesses of the code).
    */
-  async recordPasswordOnly(keys: ThrottleKeys): Promise<void> {
-    // One row per statement, as recordSuccess (the address's, then its network's).
-    for (const key of keys.net ? [keys.ip, keys.net] : [keys.ip]) {
+  async recordPasswordOnly(attempt: ThrottleAttempt): Promise<void> {
+    // One row per statement, in key order, as recordSuccess.
+    for (const key of attempt.keysOn('give_back')) {
       await this.dataSource.query(
         `UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1`,
         [key],
@@ -225,8 +285,8 @@ export class LoginThrottleService {
   }
 
   /** Locks each key (not locked yet) whose count reached its limit; returns the keys it locked, with their locks. */
-  private async lockReached(keys: ThrottleKeys): Promise<LockRow[]> {
-    const list = keyList(keys);
+  private async lockReached(attempt: ThrottleAttempt): Promise<LockRow[]> {
+    const keys = attempt.keys;
     return returnedRows<LockRow>(
       await this.dataSource.query(
         // The rows locked in key order first, as begin()'s insert takes them: in scan order, two attempts
@@ -239,7 +299,7 @@ export class LoginThrottleService {
           AND t.failures >= l.max_failures
           AND (t.locked_until IS NULL OR t.locked_until <= now())
         RETURNING t.key, ${LOCK_COLUMNS}`,
-        [list, list.map((k) => this.limitOf(keys, k)), this.config.auth.lockSeconds],
+        [keys, keys.map((k) => attempt.limitOf(k)), this.config.auth.lockSeconds],
       ),
     );
   }
@@ -260,16 +320,6 @@ export class LoginThrottleService {
     );
     return rows.length;
   }
-}
-
-/** The keys of an attempt, in the order every statement takes their rows (ascending). */
-function keyList(keys: ThrottleKeys): string[] {
-  return [
-    keys.account,
-    ...(keys.accountHere ? [keys.accountHere] : []),
-    keys.ip,
-    ...(keys.net ? [keys.net] : []),
-  ].sort();
 }
 
 /**
