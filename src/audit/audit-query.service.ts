@@ -8,7 +8,7 @@ import { DomainError, fieldError } from '../common/errors/domain-error';
 import { isCalendarDate } from '../common/http/date-validation';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logging/logger.module';
-import { LoggedMarks } from '../common/logged-marks';
+import { ThrottledRefusals } from '../common/throttled-refusals';
 import { PacedTask } from '../common/paced-task';
 import { pageOffset } from '../database/page-limit';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -310,7 +310,7 @@ export class AuditQueryService {
    * next pass when the rest ends within VERIFY_WAIT_MS, else is refused (429, Retry-After). A supervisor calling
    * in a loop then keeps this instance verifying a third of the time at most.
    */
-  private readonly verifyRefusalLogged = new LoggedMarks();
+  private readonly verifyRefusals = new ThrottledRefusals();
   private readonly verification = new PacedTask(
     () => this.verifyOnce(),
     (ms) => VERIFY_REST_FACTOR * ms,
@@ -324,22 +324,21 @@ export class AuditQueryService {
   async verify(p: Principal): Promise<VerificationAnswer> {
     const restMs = this.verification.restLeftMs();
     if (restMs > VERIFY_WAIT_MS) {
-      const seconds = Math.ceil(restMs / 1000);
-      await this.verifyRefusalLogged.once([{ key: p.userId, until: Date.now() + restMs }], () =>
-        this.audit.recordDenied(p, {
-          action: 'audit.verify',
-          resourceType: 'audit_log',
-          reason: 'auth.throttled',
-        }),
-      );
-      throw new DomainError(
-        'auth.throttled',
+      await this.verifyRefusals.refuse(
+        p.userId,
+        restMs,
+        () =>
+          this.audit.recordDenied(p, {
+            action: 'audit.verify',
+            resourceType: 'audit_log',
+            reason: 'auth.throttled',
+          }),
         {
-          en: `A whole verification of the access log ended a moment ago; the next can begin in ${seconds} s (each rests ${VERIFY_REST_FACTOR} times as long as it took).`,
-          vi: `Một lần kiểm tra toàn bộ nhật ký truy cập vừa kết thúc; lần tiếp theo có thể bắt đầu sau ${seconds} giây (mỗi lần nghỉ gấp ${VERIFY_REST_FACTOR} lần thời gian đã chạy).`,
+          detail: (seconds) => ({
+            en: `A whole verification of the access log ended a moment ago; the next can begin in ${seconds} s (each rests ${VERIFY_REST_FACTOR} times as long as it took).`,
+            vi: `Một lần kiểm tra toàn bộ nhật ký truy cập vừa kết thúc; lần tiếp theo có thể bắt đầu sau ${seconds} giây (mỗi lần nghỉ gấp ${VERIFY_REST_FACTOR} lần thời gian đã chạy).`,
+          }),
         },
-        undefined,
-        seconds,
       );
     }
     const result = await this.verification.current();

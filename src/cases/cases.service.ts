@@ -3,7 +3,7 @@ import { ifMatchVersion } from '../common/http/if-match';
 import { expectedVersion } from './case-version';
 import { holdSession } from '../identity/session-hold';
 import { SlidingWindowLimiter } from '../common/http/rate-limiter';
-import { LoggedMarks } from '../common/logged-marks';
+import { ThrottledRefusals } from '../common/throttled-refusals';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { randomUUID } from 'node:crypto';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -114,7 +114,7 @@ export class CasesService {
   /** Searches per account and minute: slows enumerating survivors by name or phone. */
   private readonly searchLimiter: SlidingWindowLimiter;
   /** Accounts whose search refusal is on the access log, until when (search). */
-  private readonly searchRefusalLogged = new LoggedMarks();
+  private readonly searchRefusals = new ThrottledRefusals();
 
   async create(p: Principal, ability: AppAbility, dto: CreateCaseDto): Promise<CreatedCaseView> {
     const reportedAt = new Date(dto.reportedAt);
@@ -565,20 +565,22 @@ export class CasesService {
     };
     // Counted once the request is valid: a client's mistake does not use up the caller's searches.
     if (!this.searchLimiter.take(p.userId)) {
-      const waitMs = this.searchLimiter.msUntilFree(p.userId);
-      // On the access log once per account and wait (in this process): an account hitting the limit may be
-      // enumerating survivors, and each refusal after the first would only repeat it.
-      await this.searchRefusalLogged.once([{ key: p.userId, until: Date.now() + waitMs }], () =>
-        this.audit.recordDenied(p, { action: 'case.search', resourceType: 'case', reason: 'auth.throttled' }),
-      );
-      throw new DomainError(
-        'auth.throttled',
+      // An account hitting the limit may be enumerating survivors: on the access log (once per account and wait).
+      await this.searchRefusals.refuse(
+        p.userId,
+        this.searchLimiter.msUntilFree(p.userId),
+        () =>
+          this.audit.recordDenied(p, {
+            action: 'case.search',
+            resourceType: 'case',
+            reason: 'auth.throttled',
+          }),
         {
-          en: 'Too many searches; wait a minute and try again.',
-          vi: 'Tìm kiếm quá nhiều lần; vui lòng đợi một phút rồi thử lại.',
+          detail: () => ({
+            en: 'Too many searches; wait a minute and try again.',
+            vi: 'Tìm kiếm quá nhiều lần; vui lòng đợi một phút rồi thử lại.',
+          }),
         },
-        undefined,
-        Math.ceil(waitMs / 1000),
       );
     }
     return this.audit.session(async (m) => {

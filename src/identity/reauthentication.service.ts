@@ -5,7 +5,7 @@ import type { AuditEntryInput } from '../audit/audit.types';
 import type { Principal } from '../authz/principal';
 import { DomainError } from '../common/errors/domain-error';
 import { SlidingWindowLimiter } from '../common/http/rate-limiter';
-import { LoggedMarks } from '../common/logged-marks';
+import { ThrottledRefusals } from '../common/throttled-refusals';
 import { LOGGER } from '../common/logging/logger.module';
 import { PasswordHasher } from '../crypto/password-hasher';
 import { LoginThrottleService } from './login-throttle.service';
@@ -44,7 +44,7 @@ export interface StepUp {
 export class ReauthenticationService {
   private readonly checking = new Set<string>();
   private readonly perMinute = new SlidingWindowLimiter(REAUTH_PER_MINUTE, 60_000);
-  private readonly loggedBusy = new LoggedMarks();
+  private readonly busyRefusals = new ThrottledRefusals();
 
   constructor(
     private readonly users: UsersRepository,
@@ -91,11 +91,10 @@ export class ReauthenticationService {
     if (needsCode && !given.totp) return refuse(new DomainError('auth.reauthentication_code_required'));
     // One check at a time per user, and a few a minute (see the class comment).
     if (this.checking.has(user.id) || !this.perMinute.take(user.id)) {
-      const seconds = Math.max(1, Math.ceil(this.perMinute.msUntilFree(user.id) / 1000));
-      const busy = new DomainError('auth.throttled', undefined, undefined, seconds);
-      // On the log once a minute per user, as a search over its limit is: a flood's repeats write nothing.
-      await this.loggedBusy.once([{ key: user.id, until: Date.now() + 60_000 }], () => record(busy));
-      throw busy;
+      // On the log once a minute per user (the wait may be near zero while another check runs).
+      await this.busyRefusals.refuse(user.id, this.perMinute.msUntilFree(user.id), record, {
+        quietMs: 60_000,
+      });
     }
     this.checking.add(user.id);
     try {
