@@ -59,18 +59,33 @@ interface GrantRow {
   reviewed_at: Date | null;
   justified: boolean | null;
   enc_review_note: Buffer | null;
-  prior_referral: { id: string; status: string; revokeCause: string | null; createdAt: string } | null;
+}
+
+/** A grant as it is shown (`view`): with its organisation's last referral of the case before the grant. */
+interface ShownGrantRow extends GrantRow {
+  prior_id: string | null;
+  prior_status: string | null;
+  prior_revoke_cause: string | null;
+  prior_created_at: Date | null;
 }
 
 const GRANT_SELECT = `SELECT g.id, g.case_id, c.code AS case_code, g.user_id, u.username, g.organization_id, g.sector,
     g.categories, g.province_code, g.ward_code, g.enc_justification, g.opened_at, g.expires_at,
-    ${liveGrantSql('g')} AS active, g.reviewed_by, g.reviewed_at, g.justified, g.enc_review_note,
-    (SELECT json_build_object('id', r.id, 'status', r.status, 'revokeCause', r.revoke_cause,
-                              'createdAt', to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-       FROM referrals r
-      WHERE r.case_id = g.case_id AND r.organization_id = g.organization_id AND r.created_at < g.opened_at
-      ORDER BY r.created_at DESC, r.id DESC LIMIT 1) AS prior_referral
-  FROM break_glass_grants g JOIN cases c ON c.id = g.case_id JOIN users u ON u.id = g.user_id`;
+    ${liveGrantSql('g')} AS active, g.reviewed_by, g.reviewed_at, g.justified, g.enc_review_note`;
+const GRANT_FROM = `FROM break_glass_grants g JOIN cases c ON c.id = g.case_id JOIN users u ON u.id = g.user_id`;
+/** A grant, to decide on. */
+const GRANT_ROW = `${GRANT_SELECT} ${GRANT_FROM}`;
+/**
+ * A grant to show (ShownGrantRow): with what became of its organisation's last referral of the case before it
+ * (a grant opened after the survivor withdrew consent from that organisation is one to look at).
+ */
+const SHOWN_GRANT_ROW = `${GRANT_SELECT},
+    pr.id AS prior_id, pr.status AS prior_status, pr.revoke_cause AS prior_revoke_cause, pr.created_at AS prior_created_at
+  ${GRANT_FROM}
+  LEFT JOIN LATERAL (
+    SELECT r.id, r.status, r.revoke_cause, r.created_at FROM referrals r
+     WHERE r.case_id = g.case_id AND r.organization_id = g.organization_id AND r.created_at < g.opened_at
+     ORDER BY r.created_at DESC, r.id DESC LIMIT 1) pr ON true`;
 
 const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');
 
@@ -278,10 +293,10 @@ export class BreakGlassService {
       );
       const paging = pageWindow(page, pageSize, params.length + 1);
       const rows = paging.page(
-        await m.query<GrantRow[]>(`${GRANT_SELECT} ${where} ORDER BY g.opened_at DESC, g.id ${paging.sql}`, [
-          ...params,
-          ...paging.params,
-        ]),
+        await m.query<ShownGrantRow[]>(
+          `${SHOWN_GRANT_ROW} ${where} ORDER BY g.opened_at DESC, g.id ${paging.sql}`,
+          [...params, ...paging.params],
+        ),
       );
       const items: BreakGlassView[] = [];
       for (const r of rows) items.push(await this.view(m, r));
@@ -335,7 +350,7 @@ export class BreakGlassService {
       // and its grant is ended below, and a later one finds the verdict), then the grants this review may end in
       // id order (this one, and the user's other live grants to the case), and only then access-log entries.
       // A grant the supervisor may not see is refused before anything is locked: ids alone lock nothing.
-      const [seen] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);
+      const [seen] = await m.query<GrantRow[]>(`${GRANT_ROW} WHERE g.id = $1`, [id]);
       // In the grant's province too, when there is one (as a refused case read is): its supervisors see the
       // attempt; the refused caller's supervisors see it without the case and its place.
       const refused = {
@@ -355,7 +370,7 @@ export class BreakGlassService {
       await m.query(`SELECT 1 FROM cases WHERE id = $1 FOR SHARE`, [seen.case_id]);
       await lockLiveGrants(m, 'g.case_id = $1 AND g.user_id = $2', [seen.case_id, seen.user_id], id);
       // Read again under the locks: a review that waited for another finds it reviewed.
-      const [row] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);
+      const [row] = await m.query<GrantRow[]>(`${GRANT_ROW} WHERE g.id = $1`, [id]);
       if (!ability.can('update', grantSubject(row))) {
         throw new DomainError('conflict.state', {
           en: 'This emergency access was already reviewed.',
@@ -370,7 +385,7 @@ export class BreakGlassService {
          WHERE g.id = $1`,
         [id, p.userId, dto.justified, note],
       );
-      const [updated] = await m.query<GrantRow[]>(`${GRANT_SELECT} WHERE g.id = $1`, [id]);
+      const [updated] = await m.query<ShownGrantRow[]>(`${SHOWN_GRANT_ROW} WHERE g.id = $1`, [id]);
       const view = await this.view(m, updated);
       await this.audit.record(m, p, {
         action: 'break_glass.review',
@@ -445,7 +460,7 @@ export class BreakGlassService {
     }
   }
 
-  private async view(m: EntityManager, r: GrantRow): Promise<BreakGlassView> {
+  private async view(m: EntityManager, r: ShownGrantRow): Promise<BreakGlassView> {
     let justification: string | null = null;
     let reviewNote: string | null = null;
     let unreadable = false;
@@ -498,7 +513,14 @@ export class BreakGlassService {
       reviewNote,
       reviewedBy: r.reviewed_by,
       reviewedAt: r.reviewed_at?.toISOString() ?? null,
-      priorReferral: r.prior_referral,
+      priorReferral: r.prior_id
+        ? {
+            id: r.prior_id,
+            status: r.prior_status!,
+            revokeCause: r.prior_revoke_cause,
+            createdAt: r.prior_created_at!.toISOString(),
+          }
+        : null,
     };
   }
 }
