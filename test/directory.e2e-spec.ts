@@ -530,6 +530,28 @@ describe('directory and account administration (end to end)', () => {
         })
         .expect(422);
       expect(unknownWard.body.errors[0].code).toBe('unknownCommune');
+      // Communes of one province (Ha Noi's 00145 and Hai Phong's 10507 are not): created or changed.
+      const twoProvinces = await as(admin)
+        .post('/api/v1/users', {
+          username: 'ward.two.provinces',
+          password: 'quiet-lake-morning-19',
+          role: 'ward_officer',
+          wardCodes: ['00145', '10507'],
+        })
+        .expect(422);
+      expect(twoProvinces.body.errors[0]).toMatchObject({ field: 'wardCodes', code: 'oneProvince' });
+      const one = await as(admin)
+        .post('/api/v1/users', {
+          username: 'ward.one.province',
+          password: 'quiet-lake-morning-19',
+          role: 'ward_officer',
+          wardCodes: ['00145'],
+        })
+        .expect(201);
+      const widened = await as(admin)
+        .patch(`/api/v1/users/${one.body.id}`, { wardCodes: ['00145', '10507'] })
+        .expect(422);
+      expect(widened.body.errors[0]).toMatchObject({ field: 'wardCodes', code: 'oneProvince' });
       await as(admin)
         .post('/api/v1/users', {
           username: 'prov.nowhere',

@@ -512,6 +512,14 @@ export class UsersService {
         vi: 'có mã không phải là đơn vị hành chính cấp xã hợp lệ',
       });
     }
+    // A commune's staff work in one province: an account across provinces would read survivors' full records
+    // in each (organisations' service areas keep to one province too).
+    if (new Set(units.map((u) => u.provinceCode)).size > 1) {
+      throw invalid('wardCodes', 'oneProvince', {
+        en: 'contains communes of more than one province; an account serves communes of one province',
+        vi: 'có xã thuộc nhiều tỉnh, thành phố; một tài khoản chỉ phụ trách các xã của một tỉnh, thành phố',
+      });
+    }
     return unique;
   }
 

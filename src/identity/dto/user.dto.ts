@@ -50,7 +50,7 @@ export class CreateUserDto {
   @ApiPropertyOptional({
     type: [String],
     example: ['00145'],
-    description: 'ward_officer: 1-50 commune codes',
+    description: 'ward_officer: 1-50 commune codes, all of one province (else 422 oneProvince)',
   })
   @IsOptionalNotNull()
   @IsArray()
@@ -106,7 +106,10 @@ export class UpdateUserDto {
   @Equals(true)
   resetTotp?: true;
 
-  @ApiPropertyOptional({ type: [String], description: 'ward_officer: replace the communes served' })
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'ward_officer: replace the communes served (1-50, all of one province)',
+  })
   @IsOptionalNotNull()
   @IsArray()
   @ArrayMinSize(1)
