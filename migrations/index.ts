@@ -36,6 +36,7 @@ import { NotesAppendOnly1764000003500 } from './1764000003500-NotesAppendOnly';
 import { ShreddedFactsCleared1764000003600 } from './1764000003600-ShreddedFactsCleared';
 import { AccountChangeWindows1764000003700 } from './1764000003700-AccountChangeWindows';
 import { InboxPendingFirst1764000003800 } from './1764000003800-InboxPendingFirst';
+import { RiskNotAssessed1764000003900 } from './1764000003900-RiskNotAssessed';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -80,4 +81,5 @@ export const MIGRATIONS = [
   ShreddedFactsCleared1764000003600,
   AccountChangeWindows1764000003700,
   InboxPendingFirst1764000003800,
+  RiskNotAssessed1764000003900,
 ];

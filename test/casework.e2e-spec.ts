@@ -2169,6 +2169,39 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(kept).toMatchObject({ urgency: 'urgent', dueAt: raised.dueAt });
     });
 
+    it('a case registered before its risk is assessed: riskLevel null until recorded; a child under 16 is due as at high risk', async () => {
+      // The contract's `risk` is optional: a walk-in is registered before anyone assesses it.
+      const adult = await newCase({ risk: undefined });
+      expect(adult.triage.riskLevel).toBeNull();
+      const child = await newCase({
+        survivor: { fullName: 'Chưa Đánh Giá', sex: 'female', ageYears: 10 },
+        risk: undefined,
+      });
+      const consentId = await consent(child.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'guardian',
+      });
+      // An unknown risk does not pass for a low one: the law's 12 hours (the assessment itself is due by then).
+      const raised = await refer(child.id, police, consentId, 'routine');
+      expect(raised.urgency).toBe('urgent');
+      expect((new Date(raised.dueAt).getTime() - new Date(raised.createdAt).getTime()) / 3_600_000).toBe(12);
+      // Recorded later; once recorded it cannot be removed again.
+      const assessed = await as('ward.longbien')
+        .patch(`/api/v1/cases/${adult.id}`, { version: adult.version, risk: { level: 'low' } })
+        .expect(200);
+      expect(assessed.body.triage.riskLevel).toBe('low');
+      const removed = await as('ward.longbien')
+        .patch(`/api/v1/cases/${adult.id}`, { version: assessed.body.version, risk: null })
+        .expect(400);
+      expect(removed.body.errors[0].field).toBe('risk');
+      // An empty risk is still refused at registration.
+      const empty = await as('ward.longbien')
+        .post('/api/v1/cases', caseBody({ risk: {} }))
+        .expect(400);
+      expect(empty.body.errors[0].field).toBe('risk.level');
+    });
+
     it('a child under 16 does not consent alone: a guardian does, or a legal basis is recorded', async () => {
       const consentBy = (caseId: string, givenBy: string) =>
         as('ward.longbien').post(`/api/v1/cases/${caseId}/consents`, {

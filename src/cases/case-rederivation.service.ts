@@ -212,7 +212,7 @@ export class CaseRederivation implements BeforeApplicationShutdown {
         });
         continue;
       }
-      const riskLevel = row.risk_level as string;
+      const riskLevel = row.risk_level as string | null;
       const statutory = newlyStatutory(
         { childVn: row.child_vn as boolean | null, riskLevel },
         { childVn: next.childVn, riskLevel },

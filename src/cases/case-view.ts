@@ -13,7 +13,8 @@ import type { CaseTriageRow } from './cases.repository';
 export class CaseTriageView {
   @ApiProperty() reportedAt!: string;
   @ApiProperty() reportChannel!: string;
-  @ApiProperty() riskLevel!: string;
+  @ApiProperty({ nullable: true, type: String, description: 'null: not assessed yet' }) riskLevel!:
+    string | null;
   @ApiProperty() survivorSex!: string;
   @ApiProperty() ageGroup!: string;
   @ApiProperty({ nullable: true, type: Boolean, description: 'under 16 (Vietnamese law)' }) childUnder16!:

@@ -41,7 +41,8 @@ export interface CaseTriageRow {
   status: 'open' | 'closed';
   reportedAt: Date;
   reportChannel: ReportChannel;
-  riskLevel: RiskLevel;
+  /** null: not assessed yet (registered without `risk`). */
+  riskLevel: RiskLevel | null;
   survivorSex: Sex;
   ageGroup: AgeGroup;
   childVn: boolean | null;
@@ -164,7 +165,7 @@ export function toTriage(r: Raw): CaseTriageRow {
     status: r.status as CaseTriageRow['status'],
     reportedAt: r.reported_at as Date,
     reportChannel: r.report_channel as ReportChannel,
-    riskLevel: r.risk_level as RiskLevel,
+    riskLevel: r.risk_level as RiskLevel | null,
     survivorSex: r.survivor_sex as Sex,
     ageGroup: r.age_group as AgeGroup,
     childVn: r.child_vn as boolean | null,

@@ -188,7 +188,7 @@ export class CasesService {
             provinceCode,
             reportedAt,
             reportChannel: dto.reportChannel,
-            riskLevel: dto.risk.level,
+            riskLevel: dto.risk?.level ?? null,
             survivorSex: dto.survivor.sex,
             ageGroup: derived.ageGroup,
             childVn: derived.childVn,

@@ -82,7 +82,7 @@ describe('response deadlines', () => {
 });
 
 describe('statutory urgency (12 h)', () => {
-  const child = (riskLevel: string, childVn: boolean | null = true) => ({ childVn, riskLevel });
+  const child = (riskLevel: string | null, childVn: boolean | null = true) => ({ childVn, riskLevel });
 
   it('is urgent for a child under 16 at high or critical risk, and for a no-contact order', () => {
     expect(statutoryUrgency(child('high'), ['medical_care'])).toBe('urgent');
@@ -91,6 +91,12 @@ describe('statutory urgency (12 h)', () => {
     expect(statutoryUrgency(child('critical', false), ['medical_care'])).toBeNull();
     expect(statutoryUrgency(child('critical', null), ['medical_care'])).toBeNull();
     expect(statutoryUrgency(child('low', false), ['legal_aid', 'no_contact_order'])).toBe('urgent');
+  });
+
+  it('takes a risk not assessed yet (null) as high for a child under 16 only', () => {
+    expect(statutoryUrgency(child(null), [])).toBe('urgent');
+    expect(statutoryUrgency(child(null, false), [])).toBeNull();
+    expect(statutoryUrgency(child(null, null), [])).toBeNull();
   });
 
   it('is due within 12 h whatever the configured urgent deadline, and never later than asked', () => {

@@ -104,14 +104,16 @@ export const DEFAULT_RESPONSE_DEADLINES: ResponseDeadlines = {
 /**
  * The least urgency the law leaves a referral (product brief, step 1): `urgent` (12 h by default) for a child
  * under 16 at high or critical risk (Law on Children 2016, Decree 56/2017: risk assessment and intervention
- * within 12 h) and for a requested no-contact order (Law 13/2022, Decree 76/2023: decided within 12 h); none
- * otherwise. A referral asked for as less urgent is raised to it.
+ * within 12 h), or whose risk is not assessed yet (`riskLevel` null: the assessment itself is due within those
+ * 12 hours, and an unknown risk must not pass for a low one), and for a requested no-contact order (Law 13/2022,
+ * Decree 76/2023: decided within 12 h); none otherwise. A referral asked for as less urgent is raised to it.
  */
 export function statutoryUrgency(
-  c: { childVn: boolean | null; riskLevel: string },
+  c: { childVn: boolean | null; riskLevel: string | null },
   services: readonly ReferralService[],
 ): Urgency | null {
-  const urgentChild = c.childVn === true && (c.riskLevel === 'high' || c.riskLevel === 'critical');
+  const urgentChild =
+    c.childVn === true && (c.riskLevel === null || c.riskLevel === 'high' || c.riskLevel === 'critical');
   return urgentChild || services.includes('no_contact_order') ? 'urgent' : null;
 }
 
@@ -121,8 +123,8 @@ export function statutoryUrgency(
  * then applies to its pending referrals.
  */
 export function newlyStatutory(
-  before: { childVn: boolean | null; riskLevel: string },
-  after: { childVn: boolean | null; riskLevel: string },
+  before: { childVn: boolean | null; riskLevel: string | null },
+  after: { childVn: boolean | null; riskLevel: string | null },
 ): Urgency | null {
   const now = statutoryUrgency(after, []);
   return now && statutoryUrgency(before, []) === null ? now : null;

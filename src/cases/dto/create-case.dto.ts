@@ -251,6 +251,9 @@ export class CreateCaseDto {
   @Section(HealthDto)
   health?: HealthDto;
 
-  @Section(RiskDto, { required: true })
-  risk!: RiskDto;
+  @Section(RiskDto, {
+    description:
+      'Absent: not assessed yet (the triage’s riskLevel is null until a change records it; meanwhile a child under 16 is due as one at high risk)',
+  })
+  risk?: RiskDto;
 }

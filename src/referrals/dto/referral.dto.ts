@@ -48,7 +48,7 @@ export class CreateReferralDto {
   @ApiProperty({
     enum: URGENCIES,
     description:
-      'raised to urgent (12 h by default) for a child under 16 at high or critical risk and for a no-contact order',
+      'raised to urgent (12 h by default) for a child under 16 at high or critical risk (or whose risk is not assessed yet) and for a no-contact order',
   })
   @IsIn(URGENCIES)
   urgency!: Urgency;
