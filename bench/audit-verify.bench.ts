@@ -122,7 +122,7 @@ async function main(): Promise<void> {
         const n0 = process.cpuUsage();
         const p0 = postgresCpuSeconds();
         last = await verifyAccessLog(client, crypto.keys, {
-          fileCheckpoint: file.latest(),
+          file: file.read(),
           parallel: { connectionString: pg.url('haven'), workers: w },
         });
         runs.push(Number(process.hrtime.bigint() - t) / 1e9);

@@ -170,7 +170,15 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
   private async issueNow(force: boolean): Promise<IssuedCheckpoint> {
     // The previous checkpoints first: heads only move forward, so whatever another instance signs after this
     // read has heads no further than those read next, and cannot look ahead of them.
-    const previous = [this.file.latest(), await this.latestStored()];
+    const inFile = this.file.readAppended();
+    if (inFile.wentBack !== null) {
+      // An older checkpoint appended again (or an edit): it would stand in for the furthest and hide a tail cut.
+      return this.refuse(
+        `the checkpoint file goes back (a line of seq ${inFile.wentBack} after a further one)`,
+      );
+    }
+    const stored = await this.latestStored();
+    const previous = [...inFile.candidates, stored];
     const rows = await this.dataSource.query<
       { stripe: number; last_seq: string; head: Buffer; entry_matches: boolean | null }[]
     >(
@@ -196,9 +204,9 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
       // Nothing to sign when this instance's keys signed these heads, in its file and in the database: a row of
       // the same heads signed with other keys (the service's role may store one) is no such checkpoint, and
       // would otherwise stand as the newest while the log is quiet (refusing every start: assertSameKeys).
-      const [inFile, stored] = previous;
       const signed = (c: unknown): c is Checkpoint => checkCheckpoint(this.keys, c) === 'ok';
-      if (signed(stored) && stored.root === root && signed(inFile) && inFile.root === root) {
+      const signedHere = (c: unknown): c is Checkpoint => signed(c) && c.root === root;
+      if (signedHere(stored) && inFile.candidates.some(signedHere)) {
         return { checkpoint: stored, created: false };
       }
     }

@@ -1,5 +1,13 @@
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -11,7 +19,7 @@ import {
   CheckpointFile,
   checkpointMessage,
   keyIdOf,
-  readLastLine,
+  readCheckpointFile,
   signCheckpoint,
 } from './audit-checkpoint';
 import type { AuditRow } from './audit.types';
@@ -22,6 +30,9 @@ const heads = (n: number) =>
     seq: stripe * 7,
     mac: randomBytes(32).toString('base64'),
   }));
+
+/** Heads whose furthest is `seq` (stripe 0's; the others' at 0). */
+const headsAt = (seq: number) => heads(16).map((h) => ({ ...h, seq: h.stripe === 0 ? seq : 0 }));
 
 describe('signed checkpoints', () => {
   let dir: string;
@@ -91,15 +102,16 @@ describe('signed checkpoints', () => {
     );
   });
 
-  it('appends checkpoints as JSON lines (mode 0600) and reads back only the newest', () => {
+  it('appends checkpoints as JSON lines (mode 0600) and reads back the newest', () => {
     const file = new CheckpointFile(join(dir, 'files'));
-    expect(file.latest()).toBeNull();
+    expect(file.read()).toBeNull();
+    expect(file.readAppended()).toEqual({ candidates: [], wentBack: null });
     let last: Checkpoint | undefined;
     for (let i = 0; i < 400; i++) {
-      last = signCheckpoint(crypto.keys, heads(16), new Date(1_764_000_000_000 + i));
+      last = signCheckpoint(crypto.keys, headsAt(200 + i), new Date(1_764_000_000_000 + i));
       file.append(last);
     }
-    expect(file.latest()).toEqual(last);
+    expect(file.read()).toEqual({ candidates: [last], wentBack: null });
     expect(readFileSync(file.path, 'utf8').trim().split('\n')).toHaveLength(400);
     expect(statSync(file.path).mode & 0o777).toBe(0o600);
     expect(statSync(file.dir).mode & 0o777).toBe(0o700);
@@ -107,33 +119,76 @@ describe('signed checkpoints', () => {
 
   it('after a line torn by a crash, the next checkpoint is a line of its own and reads back', () => {
     const file = new CheckpointFile(join(dir, 'torn'));
-    const first = signCheckpoint(crypto.keys, heads(16), new Date(1_764_000_000_000));
+    const first = signCheckpoint(crypto.keys, headsAt(200), new Date(1_764_000_000_000));
     file.append(first);
     appendFileSync(file.path, '{"seq":12,"root":"ab'); // a write cut short: no newline
     // Until the next one, the last checkpoint written whole is the file's (not "malformed", which no one
     // would compare with).
-    expect(file.latest()).toEqual(first);
-    const next = signCheckpoint(crypto.keys, heads(16), new Date(1_764_000_001_000));
+    expect(file.read()?.candidates).toEqual([first]);
+    expect(file.readAppended().candidates).toEqual([first]);
+    const next = signCheckpoint(crypto.keys, headsAt(201), new Date(1_764_000_001_000));
     file.append(next);
-    expect(file.latest()).toEqual(next);
+    // The fragment, now a line of its own, orders nothing: read whole or from where the last read stopped.
+    expect(file.read()).toEqual({ candidates: [next], wentBack: null });
+    expect(file.readAppended()).toEqual({ candidates: [next], wentBack: null });
     expect(readFileSync(file.path, 'utf8').split('\n').filter(Boolean)).toHaveLength(3);
   });
 
-  it('reads the last whole line back across chunks, passing over only a fragment a crash cut short', () => {
+  it('reads lines across chunks, passing over only a fragment a crash cut short', () => {
     const path = join(dir, 'lines.jsonl');
-    // A first line longer than one read step, then a torn one: the first is found across the chunks.
-    const long = { pad: 'x'.repeat(150_000) };
+    // A first line longer than one read step, then a torn one.
+    const long = { seq: 5, pad: 'x'.repeat(1_500_000) };
     writeFileSync(path, `${JSON.stringify(long)}\n{"torn":`);
-    expect(readLastLine(path)).toEqual(long);
-    // A whole line that does not parse is damage, not a crash: said, not passed over for an older checkpoint.
+    expect(readCheckpointFile(path)).toEqual({ candidates: [long], wentBack: null });
+    // A whole last line that does not parse is damage, not a crash: a candidate of its own (verification says so).
     writeFileSync(path, `${JSON.stringify(long)}\nnot json\n`);
-    expect(readLastLine(path)).toEqual({ malformed: true });
+    expect(readCheckpointFile(path)?.candidates).toEqual([long, { malformed: true }]);
     writeFileSync(path, 'not json\n{"torn":');
-    expect(readLastLine(path)).toEqual({ malformed: true });
+    expect(readCheckpointFile(path)?.candidates).toEqual([{ malformed: true }]);
     writeFileSync(path, '{"torn":');
-    expect(readLastLine(path)).toBeNull();
+    expect(readCheckpointFile(path)?.candidates).toEqual([]);
     writeFileSync(path, '\n\n');
-    expect(readLastLine(path)).toBeNull();
+    expect(readCheckpointFile(path)?.candidates).toEqual([]);
+    expect(readCheckpointFile(join(dir, 'missing.jsonl'))).toBeNull();
+  });
+
+  it('the furthest line counts, not the last: a line behind an earlier one is said (an older checkpoint appended again)', () => {
+    const path = join(dir, 'replayed.jsonl');
+    const at = (seq: number) => ({ seq, root: `r${seq}` });
+    writeFileSync(path, [at(100), at(500), at(100)].map((c) => JSON.stringify(c)).join('\n') + '\n');
+    // The last line is a candidate too (checked by verification), after the furthest.
+    expect(readCheckpointFile(path)).toEqual({ candidates: [at(500), at(100)], wentBack: 100 });
+    // The same heads signed again are all candidates (the last few).
+    writeFileSync(path, [at(1), at(7), at(7)].map((c) => JSON.stringify(c)).join('\n') + '\n');
+    expect(readCheckpointFile(path)).toEqual({ candidates: [at(7), at(7)], wentBack: null });
+  });
+
+  it('reads only what was appended since its last read, and a file cut short or replaced whole again', () => {
+    const file = new CheckpointFile(join(dir, 'appended'));
+    const at = (seq: number) => signCheckpoint(crypto.keys, headsAt(seq), new Date(1_764_000_000_000 + seq));
+    file.append(at(10));
+    file.append(at(20));
+    expect(file.readAppended()).toEqual({
+      candidates: [expect.objectContaining({ seq: 20 })],
+      wentBack: null,
+    });
+    file.append(at(30));
+    const [firstLine] = readFileSync(file.path, 'utf8').split('\n');
+    expect(file.readAppended().candidates).toEqual([expect.objectContaining({ seq: 30 })]);
+    // Cut short to its first line: read whole again.
+    writeFileSync(file.path, `${firstLine}\n`);
+    expect(file.readAppended().candidates).toEqual([expect.objectContaining({ seq: 10 })]);
+    // Replaced by another file (another inode) longer than the last read: read whole again, from its start.
+    const other = join(dir, 'other.jsonl');
+    writeFileSync(
+      other,
+      `${JSON.stringify({ ...at(70), pad: 'x'.repeat(5_000) })}\n${JSON.stringify(at(60))}\n`,
+    );
+    renameSync(other, file.path);
+    expect(file.readAppended()).toEqual({
+      candidates: [expect.objectContaining({ seq: 70 }), expect.objectContaining({ seq: 60 })],
+      wentBack: 60,
+    });
   });
 });
 

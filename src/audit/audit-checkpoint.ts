@@ -173,11 +173,125 @@ export function isCheckpointShape(c: unknown): c is Checkpoint {
 }
 
 /**
+ * What a checkpoint file tells verification. Its lines only move forward (one instance appends them, each over
+ * heads at least as far as the last's), so the furthest line is the one that counts: a genuine older line
+ * appended again (a copy shipped to write-once storage accepts appends) must not stand in for it and hide a
+ * tail cut since.
+ */
+export interface CheckpointFileReading {
+  /**
+   * The lines with the file's highest seq (the last few of them), and its last line when that is another, each
+   * for verification to check (one that is forged or edited is a finding of its own).
+   */
+  readonly candidates: readonly unknown[];
+  /** The seq of the first line behind an earlier line's (an older line appended again, or an edit), or null. */
+  readonly wentBack: number | null;
+}
+
+/** Lines of the highest seq kept by a scan: the same heads signed again (on request) are a few lines at most. */
+const TOP_KEPT = 8;
+
+/** A checkpoint file's lines, taken in order, kept down to what its reading needs (a year is ~100,000 lines). */
+export class CheckpointScan {
+  private maxSeq = -1;
+  private top: unknown[] = [];
+  private last: unknown = null;
+  private wentBack: number | null = null;
+
+  add(line: unknown): void {
+    this.last = line;
+    const seq = typeof line === 'object' && line !== null ? (line as { seq?: unknown }).seq : undefined;
+    // A line without a seq (one that did not parse: a fragment a crash cut short, followed by the next line)
+    // orders nothing; the last line's check says whether the file ends in damage.
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq)) return;
+    if (seq < this.maxSeq) {
+      this.wentBack ??= seq;
+      return;
+    }
+    if (seq > this.maxSeq) {
+      this.maxSeq = seq;
+      this.top = [];
+    }
+    this.top.push(line);
+    if (this.top.length > TOP_KEPT) this.top.shift();
+  }
+
+  reading(): CheckpointFileReading {
+    const candidates =
+      this.last !== null && !this.top.includes(this.last) ? [...this.top, this.last] : [...this.top];
+    return { candidates, wentBack: this.wentBack };
+  }
+}
+
+/**
+ * Feeds the lines of a checkpoint file from byte `from` to `scan`, in order, each parsed (a whole line that
+ * does not parse as `{ malformed: true }`). A fragment at the very end without its newline that does not parse
+ * is a write a crash cut short: left for the next read (the next append starts a line of its own after it).
+ * Returns where the next read starts, or null when the file is missing.
+ */
+export function scanCheckpointLines(path: string, scan: CheckpointScan, from = 0): number | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const chunk = Buffer.alloc(1024 * 1024);
+    let pending = Buffer.alloc(0);
+    let position = from;
+    let consumed = from;
+    while (position < size) {
+      const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
+      if (n === 0) break;
+      position += n;
+      pending = Buffer.concat([pending, chunk.subarray(0, n)]);
+      let start = 0;
+      for (let nl = pending.indexOf(0x0a); nl >= 0; nl = pending.indexOf(0x0a, start)) {
+        addLine(scan, pending.subarray(start, nl).toString('utf8'), false);
+        start = nl + 1;
+      }
+      consumed += start;
+      pending = pending.subarray(start);
+    }
+    if (pending.length > 0 && addLine(scan, pending.toString('utf8'), true)) consumed += pending.length;
+    return consumed;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Adds one line to `scan`; false for a final fragment cut short (not added). */
+function addLine(scan: CheckpointScan, text: string, final: boolean): boolean {
+  const line = text.trim();
+  if (!line) return true;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line) as unknown;
+  } catch {
+    if (final) return false;
+    parsed = { malformed: true };
+  }
+  scan.add(parsed);
+  return true;
+}
+
+/** A checkpoint file read whole (an off-host copy, or this host's for verification), or null when missing. */
+export function readCheckpointFile(path: string): CheckpointFileReading | null {
+  const scan = new CheckpointScan();
+  return scanCheckpointLines(path, scan) === null ? null : scan.reading();
+}
+
+/**
  * The checkpoint files: one JSON line per checkpoint, appended and fsynced, in a directory only Haven's user
- * can read (0700; file 0600). Only the last line is ever read back, from the end of the file.
+ * can read (0700; file 0600).
  */
 export class CheckpointFile {
   readonly path: string;
+  /** What readAppended has read: the file (inode), how far, and the scan so far. */
+  private appended: { ino: number; end: number; scan: CheckpointScan } | null = null;
 
   constructor(readonly dir: string) {
     this.path = join(dir, CHECKPOINT_FILE);
@@ -201,64 +315,31 @@ export class CheckpointFile {
     if (created) fsyncDir(this.dir);
   }
 
-  /** The last checkpoint in the file as parsed JSON (unchecked), or null when there is none. */
-  latest(): unknown {
-    return readLastLine(this.path);
+  /** The file read whole (verification: an edit anywhere counts), or null when there is none. */
+  read(): CheckpointFileReading | null {
+    return readCheckpointFile(this.path);
   }
-}
 
-/**
- * Reads the last checkpoint line of a file, backwards in 64 KiB steps. A fragment at the very end without its
- * newline that does not parse is a write a crash cut short: passed over for the line before it. A whole line
- * that does not parse is damage, not a crash: `{ malformed: true }`, for verification to report. Null if the
- * file is missing or holds no line.
- */
-export function readLastLine(path: string): unknown {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-  const fd = openSync(path, 'r');
-  try {
-    const last = Buffer.alloc(1);
-    const endsWithNewline = size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a;
-    const step = 64 * 1024;
-    let end = size;
-    let tail = Buffer.alloc(0);
-    let lastLine = true; // the next line met is the file's last one
-    while (end > 0) {
-      const start = Math.max(0, end - step);
-      const chunk = Buffer.alloc(end - start);
-      readSync(fd, chunk, 0, chunk.length, start);
-      tail = Buffer.concat([chunk, tail]);
-      end = start;
-      // Whole lines only, from the last: the first one of the tail may go on in the chunk before, unless the
-      // file starts there.
-      let stop = tail.length;
-      while (stop > 0) {
-        const nl = tail.lastIndexOf(0x0a, stop - 1);
-        if (nl < 0 && start > 0) break;
-        const line = tail
-          .subarray(nl + 1, stop)
-          .toString('utf8')
-          .trim();
-        stop = Math.max(nl, 0);
-        if (!line) continue;
-        const cutShort = lastLine && !endsWithNewline;
-        lastLine = false;
-        try {
-          return JSON.parse(line) as unknown;
-        } catch {
-          if (!cutShort) return { malformed: true };
-        }
-      }
-      tail = tail.subarray(0, stop);
+  /**
+   * The file's reading, reading only the lines appended since the last call (this instance signs checkpoints
+   * every few minutes and on request; a year's file is read once). A file replaced or cut short is read whole
+   * again. An empty reading when there is no file.
+   */
+  readAppended(): CheckpointFileReading {
+    let ino: number;
+    let size: number;
+    try {
+      ({ ino, size } = statSync(this.path));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.appended = null;
+      return { candidates: [], wentBack: null };
     }
-    return null;
-  } finally {
-    closeSync(fd);
+    if (!this.appended || this.appended.ino !== ino || size < this.appended.end) {
+      this.appended = { ino, end: 0, scan: new CheckpointScan() };
+    }
+    const end = scanCheckpointLines(this.path, this.appended.scan, this.appended.end);
+    if (end !== null) this.appended.end = end;
+    return this.appended.scan.reading();
   }
 }

@@ -317,7 +317,7 @@ export class AuditQueryService {
   );
 
   /**
-   * Verifies the whole log against the newest checkpoint of this instance's file and of the database. In a rest
+   * Verifies the whole log against the furthest checkpoint of this instance's file and the database's newest. In a rest
    * of more than VERIFY_WAIT_MS, refused at once (429, with Retry-After) rather than held (behind a proxy, an
    * answer minutes later would be a timeout); on the log once per user and rest.
    */
@@ -358,7 +358,7 @@ export class AuditQueryService {
     try {
       const client = (await runner.connect()) as SqlClient;
       result = await verifyAccessLog(client, this.keys, {
-        fileCheckpoint: this.checkpoints.file.latest(),
+        file: this.checkpoints.file.read(),
         // Workers connect as this pool does: the same database, the same (application) role.
         parallel: {
           connectionString: (this.dataSource.options as { url: string }).url,

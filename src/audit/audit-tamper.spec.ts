@@ -9,7 +9,7 @@ import {
   SigningKeys,
 } from './audit-checkpoint';
 import { createCryptoServices } from '../crypto';
-import { mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -276,7 +276,7 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
   });
 
   it('the newest of several checkpoint files counts: an older off-host copy does not stand in for this host’s file', async () => {
-    const shipped = f.checkpoints.file.latest(); // the copy kept off the host: seq 30
+    const shipped = f.checkpoints.file.read()!; // the copy kept off the host: seq 30
     for (let i = 0; i < 5; i++)
       await f.app.transaction((m) =>
         f.audit.record(m, WARD_OFFICER, { action: 'case.list', resourceType: 'case', provinceCode: '01' }),
@@ -291,18 +291,16 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
       ok: true,
       checkpoint: { seq: ENTRIES, sources: ['offhost'] },
     });
-    expect(await f.verify(parallel, { file: f.checkpoints.file.latest(), offHost: [shipped] })).toMatchObject(
-      {
-        ok: false,
-        firstBadSeq: ENTRIES + 1,
-        problem: 'tail_truncated',
-        checkpoint: { seq: ENTRIES + 5, sources: ['file'] },
-      },
-    );
+    expect(await f.verify(parallel, { file: f.checkpoints.file.read()!, offHost: [shipped] })).toMatchObject({
+      ok: false,
+      firstBadSeq: ENTRIES + 1,
+      problem: 'tail_truncated',
+      checkpoint: { seq: ENTRIES + 5, sources: ['file'] },
+    });
     // So does a newer off-host copy (each instance's), whatever order they come in.
     for (const offHost of [
-      [shipped, f.checkpoints.file.latest()],
-      [f.checkpoints.file.latest(), shipped],
+      [shipped, f.checkpoints.file.read()!],
+      [f.checkpoints.file.read()!, shipped],
     ]) {
       expect(await f.verify(parallel, { offHost })).toMatchObject({
         ok: false,
@@ -311,6 +309,45 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
         checkpoint: { seq: ENTRIES + 5, sources: ['offhost'] },
       });
     }
+  });
+
+  it('an older checkpoint appended again to the file (and its write-once copy) does not hide the tail cut since', async () => {
+    const older = readFileSync(f.checkpoints.file.path, 'utf8').trim().split('\n').at(-1)!; // seq 30
+    for (let i = 0; i < 5; i++)
+      await f.app.transaction((m) =>
+        f.audit.record(m, WARD_OFFICER, { action: 'case.list', resourceType: 'case', provinceCode: '01' }),
+      );
+    await f.checkpoints.issue(); // seq 35
+    // 31-35 cut, the heads rewound, the database's checkpoints deleted; seq 30's line appended again (a copy on
+    // write-once storage accepts appends), then a line of junk.
+    await f.tamper(`DELETE FROM audit_events WHERE seq > ${ENTRIES}`);
+    await rewindHeads();
+    await f.tamper(`DELETE FROM audit_checkpoints`);
+    appendFileSync(f.checkpoints.file.path, `${older}\n`);
+    const replayed = f.checkpoints.file.read()!;
+    expect(replayed.wentBack).toBe(ENTRIES);
+    for (const given of [{ file: replayed }, { offHost: [replayed] }]) {
+      expect(await f.verify(parallel, given)).toMatchObject({
+        ok: false,
+        firstBadSeq: ENTRIES + 1,
+        problem: 'tail_truncated',
+        checkpoint: { seq: ENTRIES + 5 },
+      });
+    }
+    appendFileSync(f.checkpoints.file.path, 'junk\n');
+    expect(await f.verify(parallel)).toMatchObject({ ok: false, problem: 'tail_truncated' });
+    // Nor does this instance sign a checkpoint over the cut log.
+    await expect(f.checkpoints.issue()).rejects.toMatchObject({ code: 'audit.checkpoint_refused' });
+  });
+
+  it('an older checkpoint appended again after the furthest is a finding of its own, the log intact', async () => {
+    const older = readFileSync(f.checkpoints.file.path, 'utf8').trim().split('\n').at(-1)!;
+    await f.app.transaction((m) =>
+      f.audit.record(m, WARD_OFFICER, { action: 'case.list', resourceType: 'case', provinceCode: '01' }),
+    );
+    await f.checkpoints.issue();
+    appendFileSync(f.checkpoints.file.path, `${older}\n`);
+    expect(await f.verify(parallel)).toMatchObject({ ok: false, problem: 'checkpoint_invalid' });
   });
 
   it('an entry the runtime role inserts at an old seq (a gap) hides no later tampering: every finding is listed', async () => {

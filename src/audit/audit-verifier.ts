@@ -42,7 +42,7 @@ export const VERIFY_PROBLEMS = [
   'tail_truncated',
   /** The stripe heads do not match the chain (an entry after the head, or a rewritten head). */
   'head_mismatch',
-  /** A checkpoint is malformed, or its root or signature does not verify. */
+  /** A checkpoint is malformed, or its root or signature does not verify, or a checkpoint file's lines go back. */
   'checkpoint_invalid',
   /** A checkpoint was signed with another key than the trusted one. */
   'checkpoint_foreign_key',

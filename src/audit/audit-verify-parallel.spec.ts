@@ -83,7 +83,7 @@ describe('access-log verification in worker threads', () => {
     await client.connect();
     try {
       return await verifyAccessLog(client, f.crypto.keys, {
-        fileCheckpoint: f.checkpoints.file.latest(),
+        file: f.checkpoints.file.read(),
         parallel: { ...PARALLEL, connectionString: workersUrl, onWorkerFailure },
       });
     } finally {

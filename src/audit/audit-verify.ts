@@ -1,5 +1,11 @@
 import type { PurposeKeys } from '../crypto';
-import { Checkpoint, checkCheckpoint, CheckpointCheck, NEWEST_CHECKPOINT_SQL } from './audit-checkpoint';
+import {
+  Checkpoint,
+  checkCheckpoint,
+  CheckpointCheck,
+  CheckpointFileReading,
+  NEWEST_CHECKPOINT_SQL,
+} from './audit-checkpoint';
 import { SqlClient, verifyAuditChain, VerifyProblem, VerifyResult } from './audit-verifier';
 import type { ParallelVerifyOptions } from './audit-verify-parallel';
 
@@ -14,12 +20,12 @@ export type CheckpointSource = (typeof CHECKPOINT_SOURCES)[number];
 
 export interface AccessLogVerifyOptions {
   /**
-   * The newest checkpoint of this instance's checkpoint file (parsed JSON, unchecked), or null when there is none
-   * (or it is left out: a replica behind this host's newest checkpoint would look cut).
+   * This instance's checkpoint file, read (CheckpointFile.read), or null when there is none (or it is left out: a
+   * replica behind this host's newest checkpoint would look cut).
    */
-  fileCheckpoint: unknown;
-  /** The newest checkpoint of each off-host copy given (`audit:verify --checkpoints`). */
-  offHostCheckpoints?: readonly unknown[];
+  file: CheckpointFileReading | null;
+  /** Each off-host copy given (`audit:verify --checkpoints`), read. */
+  offHost?: readonly CheckpointFileReading[];
   /** Verify checkpoints against this Ed25519 public key instead of the one derived from the master secret. */
   trustedPublicKey?: Uint8Array;
   /** Check a large log in worker threads first (audit-verify-parallel.ts); without it, in this thread. */
@@ -37,7 +43,7 @@ type Keys = Pick<
 >;
 
 /**
- * Verifies the whole access log: the chain, the stripe heads, and the newest checkpoint of the file (kept
+ * Verifies the whole access log: the chain, the stripe heads, and the furthest checkpoint of the file (kept
  * outside the database) and of the database's own table. A checkpoint that does not verify is itself a
  * finding (a forged or edited checkpoint). Used by GET /api/v1/audit/verify and `npm run audit:verify`.
  */
@@ -50,11 +56,19 @@ export async function verifyAccessLog(
   // Every one that verifies is compared with, the newest counting: a copy shipped an hour ago does not stand in
   // for this host's newer checkpoints.
   const candidates: { source: CheckpointSource; value: unknown }[] = [];
-  if (options.fileCheckpoint !== null) candidates.push({ source: 'file', value: options.fileCheckpoint });
-  for (const value of options.offHostCheckpoints ?? []) candidates.push({ source: 'offhost', value });
+  let checkpointProblem: VerifyProblem | undefined;
+  const files: [CheckpointSource, CheckpointFileReading][] = [
+    ...(options.file ? [['file', options.file] as [CheckpointSource, CheckpointFileReading]] : []),
+    ...(options.offHost ?? []).map((r): [CheckpointSource, CheckpointFileReading] => ['offhost', r]),
+  ];
+  for (const [source, reading] of files) {
+    for (const value of reading.candidates) candidates.push({ source, value });
+    // A line behind an earlier one: an older checkpoint appended again (it would stand in for the furthest and
+    // hide a tail cut since), or an edit.
+    if (reading.wentBack !== null) checkpointProblem ??= 'checkpoint_invalid';
+  }
   if (stored !== null) candidates.push({ source: 'database', value: stored });
 
-  let checkpointProblem: VerifyProblem | undefined;
   const trusted: { source: CheckpointSource; checkpoint: Checkpoint }[] = [];
   for (const c of candidates) {
     const check: CheckpointCheck = checkCheckpoint(keys, c.value, options.trustedPublicKey);

@@ -11,6 +11,7 @@ import { createCryptoServices, CryptoServices } from '../crypto';
 import { dataSourceOptions } from '../database/data-source-options';
 import { AdminUnitsRepository } from '../directory/admin-units.repository';
 import { CommuneProvinces } from '../directory/commune-provinces';
+import type { CheckpointFileReading } from './audit-checkpoint';
 import { AuditCheckpointService } from './audit-checkpoint.service';
 import { AccessLogVerification, verifyAccessLog } from './audit-verify';
 import type { ParallelVerifyOptions } from './audit-verify-parallel';
@@ -34,7 +35,7 @@ export interface AuditFixture {
    */
   verify(
     parallel?: Omit<ParallelVerifyOptions, 'connectionString'>,
-    given?: { file?: unknown; offHost?: unknown[] },
+    given?: { file?: CheckpointFileReading | null; offHost?: CheckpointFileReading[] },
   ): Promise<AccessLogVerification>;
   /** Runs SQL as the superuser with triggers disabled (session_replication_role = replica): a DBA tampering. */
   tamper(sql: string, params?: unknown[]): Promise<void>;
@@ -66,8 +67,8 @@ export async function givenAuditLog(poolSize = 12): Promise<AuditFixture> {
       await client.connect();
       try {
         return await verifyAccessLog(client, crypto.keys, {
-          fileCheckpoint: given ? (given.file ?? null) : checkpoints.file.latest(),
-          offHostCheckpoints: given?.offHost,
+          file: given ? (given.file ?? null) : checkpoints.file.read(),
+          offHost: given?.offHost,
           parallel: parallel && { ...parallel, connectionString: db.url },
         });
       } finally {

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { runTool } from './run-tool';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
-import { CheckpointFile, readLastLine } from '../audit/audit-checkpoint';
+import { CheckpointFile, CheckpointFileReading, readCheckpointFile } from '../audit/audit-checkpoint';
 import { checkpointDir } from '../audit/audit-checkpoint.service';
 import { verifyAccessLog } from '../audit/audit-verify';
 import { assertExistingDataDir, callerPath, toolDatabase, warnOnStderr } from './data-dir';
@@ -54,10 +54,10 @@ async function main(argv: string[]): Promise<number> {
   const crypto = await createCryptoServices(cryptoOptionsFrom(config, warnOnStderr));
   // The off-host copies are compared with as well as this host's file, not instead of it: a copy shipped an
   // hour ago must not stand in for the newer checkpoints here (a tail cut since it was shipped would pass).
-  const fileCheckpoint = values['no-local-checkpoints']
+  const file = values['no-local-checkpoints']
     ? null
-    : new CheckpointFile(checkpointDir(config.dataDir)).latest();
-  const offHostCheckpoints = (values.checkpoints ?? []).map((path) => offHostCheckpoint(callerPath(path)));
+    : new CheckpointFile(checkpointDir(config.dataDir)).read();
+  const offHost = (values.checkpoints ?? []).map((path) => offHostCheckpoints(callerPath(path)));
 
   const { url, stop } = await toolDatabase(config);
   const client = new Client({ connectionString: url, application_name: 'haven-audit-verify' });
@@ -65,8 +65,8 @@ async function main(argv: string[]): Promise<number> {
     await client.connect();
     const started = Date.now();
     const result = await verifyAccessLog(client, crypto.keys, {
-      fileCheckpoint,
-      offHostCheckpoints,
+      file,
+      offHost,
       trustedPublicKey,
       parallel: {
         connectionString: url,
@@ -96,14 +96,16 @@ function positiveInteger(value: string | undefined, flag: string): number | unde
 }
 
 /**
- * The newest checkpoint of a file named on the command line: one must be there. A copy kept out of the database's
- * reach is what shows a tail cut and the head moved back; a missing or empty one (a mount that failed, a
- * mistyped path) would leave the check against the database's own checkpoints alone, and say "ok" all the same.
+ * A checkpoint file named on the command line, read whole: one checkpoint at least must be there. A copy kept out
+ * of the database's reach is what shows a tail cut and the head moved back; a missing or empty one (a mount that
+ * failed, a mistyped path) would leave the check against the database's own checkpoints alone, and say "ok" all
+ * the same.
  */
-function offHostCheckpoint(path: string): unknown {
-  const last = readLastLine(path);
-  if (last === null) throw new Error(`--checkpoints ${path}: no such file, or no checkpoint in it`);
-  return last;
+function offHostCheckpoints(path: string): CheckpointFileReading {
+  const reading = readCheckpointFile(path);
+  if (!reading?.candidates.length)
+    throw new Error(`--checkpoints ${path}: no such file, or no checkpoint in it`);
+  return reading;
 }
 
 runTool('audit:verify', () => main(process.argv.slice(2)), { failureCode: 2 });
