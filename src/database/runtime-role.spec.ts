@@ -157,6 +157,28 @@ describe('the runtime database role', () => {
         `REVOKE UPDATE ON referral_notes FROM ${probe}`,
         /may UPDATE referral_notes/,
       ],
+      // On one column only: as much a change (a note moved to another organisation, the floor lowered).
+      [
+        `GRANT UPDATE (organization_id) ON referral_notes TO ${probe}`,
+        `REVOKE UPDATE (organization_id) ON referral_notes FROM ${probe}`,
+        /may UPDATE referral_notes/,
+      ],
+      [
+        `GRANT UPDATE (min_version) ON kek_floors TO ${probe}`,
+        `REVOKE UPDATE (min_version) ON kek_floors FROM ${probe}`,
+        /KEK floor/,
+      ],
+      [
+        `GRANT UPDATE (reason) ON audit_events TO ${probe}`,
+        `REVOKE UPDATE (reason) ON audit_events FROM ${probe}`,
+        /may UPDATE, DELETE or TRUNCATE the access log/,
+      ],
+      // Emptying a table the service deletes rows of: every officer's communes gone at once.
+      [
+        `GRANT TRUNCATE ON user_communes TO ${probe}`,
+        `REVOKE TRUNCATE ON user_communes FROM ${probe}`,
+        /may TRUNCATE user_communes \(/,
+      ],
       [
         `GRANT DELETE ON cases TO ${probe}`,
         `REVOKE DELETE ON cases FROM ${probe}`,

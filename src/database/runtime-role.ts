@@ -114,7 +114,9 @@ const SERVICE_DELETES = [
  * service needs on the tables that guard integrity, each also through a role it may become with SET ROLE (a
  * membership without INHERIT grants nothing until then): UPDATE, DELETE or TRUNCATE on the log or its checkpoints,
  * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`, UPDATE, DELETE or TRUNCATE on `kek_checks`,
- * DELETE on a table but SERVICE_DELETES, UPDATE on `referral_notes`, CREATE in schema public. It must be a member of haven_app. (A role supplied through DATABASE_APP_URL is
+ * DELETE on a table but SERVICE_DELETES, TRUNCATE on any, UPDATE on `referral_notes`, CREATE in schema public.
+ * UPDATE and INSERT count when granted on one column only (`has_any_column_privilege`: `has_table_privilege`
+ * sees table-wide grants alone, and `UPDATE (organization_id) ON referral_notes` would move a note). It must be a member of haven_app. (A role supplied through DATABASE_APP_URL is
  * checked so; the embedded server's own is made that way.)
  */
 export async function assertRestrictedRole(dataSource: DataSource): Promise<void> {
@@ -128,6 +130,7 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
       can_change_guards: boolean;
       can_rewrite_notes: boolean;
       deletes: string[];
+      truncates: string[];
       can_create: boolean;
       role: string;
     }[]
@@ -143,20 +146,29 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
             pg_has_role(current_user, (SELECT tableowner FROM pg_tables
                                         WHERE schemaname = 'public' AND tablename = 'audit_events'), 'MEMBER') AS owner,
             EXISTS (SELECT 1 FROM become b
-                     WHERE has_table_privilege(b.oid, 'public.audit_events', 'UPDATE, DELETE, TRUNCATE')) AS can_change,
+                     WHERE has_table_privilege(b.oid, 'public.audit_events', 'DELETE, TRUNCATE')
+                        OR has_any_column_privilege(b.oid, 'public.audit_events', 'UPDATE')) AS can_change,
             EXISTS (SELECT 1 FROM become b
-                     WHERE has_table_privilege(b.oid, 'public.audit_checkpoints', 'UPDATE, DELETE, TRUNCATE')
+                     WHERE has_table_privilege(b.oid, 'public.audit_checkpoints', 'DELETE, TRUNCATE')
+                        OR has_any_column_privilege(b.oid, 'public.audit_checkpoints', 'UPDATE')
                         OR has_table_privilege(b.oid, 'public.audit_chain_heads', 'DELETE, TRUNCATE')
-                        OR has_table_privilege(b.oid, 'public.kek_floors', 'INSERT, UPDATE, DELETE, TRUNCATE')
-                        OR has_table_privilege(b.oid, 'public.kek_checks', 'UPDATE, DELETE, TRUNCATE'))
+                        OR has_table_privilege(b.oid, 'public.kek_floors', 'DELETE, TRUNCATE')
+                        OR has_any_column_privilege(b.oid, 'public.kek_floors', 'INSERT, UPDATE')
+                        OR has_table_privilege(b.oid, 'public.kek_checks', 'DELETE, TRUNCATE')
+                        OR has_any_column_privilege(b.oid, 'public.kek_checks', 'UPDATE'))
               AS can_change_guards,
-            EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, 'public.referral_notes', 'UPDATE'))
+            EXISTS (SELECT 1 FROM become b WHERE has_any_column_privilege(b.oid, 'public.referral_notes', 'UPDATE'))
               AS can_rewrite_notes,
             (SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> ALL($1::text[])
-                AND EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, c.oid, 'DELETE, TRUNCATE')))
+                AND EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, c.oid, 'DELETE')))
               AS deletes,
+            (SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+                AND EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, c.oid, 'TRUNCATE')))
+              AS truncates,
             EXISTS (SELECT 1 FROM become b WHERE has_schema_privilege(b.oid, 'public', 'CREATE')) AS can_create`,
     [SERVICE_DELETES],
   );
@@ -176,6 +188,9 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
       `may delete from ${r.deletes.join(', ')} (a case goes by crypto-shredding only; the service deletes rows ` +
         `of ${SERVICE_DELETES.join(', ')} alone)`,
     );
+  }
+  if (r?.truncates.length) {
+    problems.push(`may TRUNCATE ${r.truncates.join(', ')} (the service never empties a table)`);
   }
   if (r?.can_create) problems.push('may create objects in schema public');
   if (r?.createrole) problems.push('may create roles (CREATEROLE, its own or a role it may become)');
