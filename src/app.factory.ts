@@ -11,6 +11,7 @@ import { DomainError } from './common/errors/domain-error';
 import { Problem, ProblemFieldError } from './common/errors/problem';
 import { ProblemFilter } from './common/errors/problem.filter';
 import { HandlersInFlight } from './common/http/handlers-in-flight';
+import { UndeclaredBodyInterceptor } from './common/http/undeclared-body.interceptor';
 import { HavenValidationPipe } from './common/http/validation.pipe';
 import { jsonShapeMiddleware } from './common/http/json-shape.middleware';
 import { jsonOnlyMiddleware } from './common/http/json-only.middleware';
@@ -114,6 +115,7 @@ export async function createHavenApp(
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health'] });
   app.useGlobalFilters(problems);
   app.useGlobalPipes(new HavenValidationPipe());
+  app.useGlobalInterceptors(new UndeclaredBodyInterceptor());
 
   const document = completeProblemResponses(
     SwaggerModule.createDocument(

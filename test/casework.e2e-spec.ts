@@ -1539,6 +1539,26 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(200);
     });
 
+    it('a move that takes no body refuses one with fields: a version in the body is not checked there, so not taken', async () => {
+      const r = await newPoliceReferral();
+      const refused = await as('police.longbien')
+        .post(`/api/v1/referrals/${r.id}/accept`, { version: r.version - 1, 'Nguyễn Văn A': 1 })
+        .expect(400);
+      expect(refused.body.code).toBe('request.validation');
+      expect(refused.body.errors).toEqual([
+        expect.objectContaining({ field: 'version', code: 'whitelistValidation' }),
+        expect.objectContaining({ field: '?', code: 'whitelistValidation' }),
+      ]);
+      expect(JSON.stringify(refused.body)).not.toContain('Nguyễn');
+      expect((await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200)).body.status).toBe(
+        'pending',
+      );
+      // An empty object is no body; the version goes in If-Match.
+      await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`, {}).expect(200);
+      // The same answer for a referral the caller may not see as for one it may: nothing told of it.
+      await as('health.longbien').post(`/api/v1/referrals/${r.id}/accept`, { version: 1 }).expect(400);
+    });
+
     it('lets exactly one of two simultaneous accepts win', async () => {
       const r = await newPoliceReferral();
       const results = await Promise.all([
