@@ -37,6 +37,7 @@ import { ShreddedFactsCleared1764000003600 } from './1764000003600-ShreddedFacts
 import { AccountChangeWindows1764000003700 } from './1764000003700-AccountChangeWindows';
 import { InboxPendingFirst1764000003800 } from './1764000003800-InboxPendingFirst';
 import { RiskNotAssessed1764000003900 } from './1764000003900-RiskNotAssessed';
+import { OrganizationsRetired1764000004000 } from './1764000004000-OrganizationsRetired';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -82,4 +83,5 @@ export const MIGRATIONS = [
   AccountChangeWindows1764000003700,
   InboxPendingFirst1764000003800,
   RiskNotAssessed1764000003900,
+  OrganizationsRetired1764000004000,
 ];

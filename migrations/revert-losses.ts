@@ -31,4 +31,6 @@ export const REVERT_LOSES: Readonly<Record<string, string>> = {
     'the counts of wrong authenticator codes: a ten-code lock an administrator has not yet ended is lifted',
   CaseDerivations1764000003400:
     'which rules derived each case: once re-applied, every case is derived again in the background',
+  OrganizationsRetired1764000004000:
+    'which organisations were retired: they are listed and take referrals again (the referrals their retirement revoked stay revoked)',
 };

@@ -2433,6 +2433,102 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(await status(viaName.id)).toEqual({ status: 'pending', revoke_cause: null });
     });
 
+    it('a retired organisation loses its live referrals and emergency access, leaves the list and takes no new referral', async () => {
+      const org = await givenOrganization(t, {
+        name: 'Đồn công an sắp sáp nhập (giả định)',
+        sector: 'police',
+        serviceArea: { communeCodes: ['00145'] },
+      });
+      const staff = await givenSignedIn(t, {
+        role: 'provider',
+        username: 'police.closing',
+        organizationId: org.id,
+      });
+      const asStaff = (req: request.Test) => req.set('Authorization', `Bearer ${staff.token}`);
+      const named = (caseId: string) =>
+        consent(caseId, { organizationId: org.id, categories: ['identity'], givenBy: 'survivor' });
+      const pendingCase = await newCase();
+      const pending = await refer(pendingCase.id, org.id, await named(pendingCase.id), 'emergency');
+      const acceptedCase = await newCase();
+      const accepted = await refer(acceptedCase.id, org.id, await named(acceptedCase.id));
+      await asStaff(http().post(`/api/v1/referrals/${accepted.id}/accept`)).expect(200);
+      const grantCase = await newCase();
+      await asStaff(http().post(`/api/v1/cases/${grantCase.id}/break-glass`))
+        .send({ justification: 'Nguy hiểm tính mạng ngay lúc này (giả định)', password: TEST_PASSWORD })
+        .expect(201);
+      const laterConsent = await named(grantCase.id);
+      const listed = async (query = '') =>
+        (
+          (await as('ward.longbien').get(`/api/v1/organizations?wardCode=00145${query}`).expect(200)).body
+            .items as { id: string }[]
+        ).some((o) => o.id === org.id);
+      expect(await listed()).toBe(true);
+
+      const retired = await as('admin')
+        .patch(`/api/v1/organizations/${org.id}`, { status: 'retired' })
+        .expect(200);
+      expect(retired.body).toMatchObject({ status: 'retired', retiredAt: expect.any(String) });
+      const db = t.app.get(DataSource);
+      const states = await db.query(
+        `SELECT id, status, revoke_cause FROM referrals WHERE id = ANY($1) ORDER BY id`,
+        [[pending.id, accepted.id]],
+      );
+      expect(states.map((r: { status: string; revoke_cause: string }) => [r.status, r.revoke_cause])).toEqual(
+        [
+          ['revoked', 'organization_retired'],
+          ['revoked', 'organization_retired'],
+        ],
+      );
+      // The ward sees why, and refers elsewhere; the staff read nothing more.
+      expect(
+        (await as('ward.longbien').get(`/api/v1/referrals/${pending.id}`).expect(200)).body.revokeCause,
+      ).toBe('organization_retired');
+      await asStaff(http().get(`/api/v1/cases/${acceptedCase.id}`)).expect(404);
+      await asStaff(http().get(`/api/v1/cases/${grantCase.id}`)).expect(404);
+      // On the log: the retirement, each revocation and the grant's end, by the admin.
+      const reasons = await db.query(
+        `SELECT action, reason FROM audit_events WHERE request_id = $1 ORDER BY seq`,
+        [retired.headers['x-request-id']],
+      );
+      expect(reasons).toEqual(
+        expect.arrayContaining([
+          { action: 'organization.update', reason: 'organization.retired' },
+          { action: 'referral.revoke', reason: 'referral.organization_retired' },
+          { action: 'break_glass.end', reason: 'break_glass.organization_retired' },
+        ]),
+      );
+      // Out of the referral form's list (there when asked for), and no new referral, consent or emergency access.
+      expect(await listed()).toBe(false);
+      expect(await listed('&status=retired')).toBe(true);
+      expect(await listed('&status=all')).toBe(true);
+      const refused = await as('ward.longbien')
+        .post(`/api/v1/cases/${grantCase.id}/referrals`, {
+          organizationId: org.id,
+          consentId: laterConsent,
+          services: ['police_protection'],
+          urgency: 'emergency',
+        })
+        .expect(422);
+      expect(refused.body.detail).toMatch(/retired/);
+      await as('ward.longbien')
+        .post(`/api/v1/cases/${grantCase.id}/consents`, {
+          organizationId: org.id,
+          categories: ['identity'],
+          givenBy: 'survivor',
+        })
+        .expect(422);
+      await asStaff(http().post(`/api/v1/cases/${pendingCase.id}/break-glass`))
+        .send({ justification: 'Nguy hiểm tính mạng ngay lúc này (giả định)', password: TEST_PASSWORD })
+        .expect((res) => expect(res.status).not.toBe(201));
+      // Reinstated: it takes referrals again; nothing revoked comes back.
+      await as('admin').patch(`/api/v1/organizations/${org.id}`, { status: 'active' }).expect(200);
+      expect(await listed()).toBe(true);
+      await refer(grantCase.id, org.id, laterConsent);
+      expect((await db.query(`SELECT status FROM referrals WHERE id = $1`, [pending.id]))[0].status).toBe(
+        'revoked',
+      );
+    });
+
     it('an expired consent cannot be withdrawn (409): its end stays its expiry', async () => {
       const c = await newCase();
       const consentId = await consentForAnHour(c.id);

@@ -87,6 +87,8 @@ describe('directory and account administration (end to end)', () => {
         name: 'Công an phường Long Biên',
         sector: 'police',
         serviceArea: { type: 'communes', provinceCode: '01', communeCodes: ['00145'] },
+        status: 'active',
+        retiredAt: null,
       });
       const social = await as(admin)
         .post('/api/v1/organizations', {

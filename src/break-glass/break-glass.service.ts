@@ -414,8 +414,8 @@ export class BreakGlassService {
   }
 
   /**
-   * The organisation's sector when it serves the case's area (its whole province, or the case's commune), else
-   * null; with `lock`, share-locked until the grant commits (organizationServing): a change of the
+   * The organisation's sector when it serves the case's area (its whole province, or the case's commune) and is
+   * not retired, else null; with `lock`, share-locked until the grant commits (organizationServing): a change of the
    * organisation's sector or area (which ends its grants) waits for it, and so ends this one too.
    */
   private async servingSector(
@@ -426,7 +426,7 @@ export class BreakGlassService {
     lock: boolean,
   ): Promise<string | null> {
     const org = await organizationServing(m, orgId, provinceCode, wardCode, { lock });
-    return org?.servesCase ? org.sector : null;
+    return org?.servesCase && !org.retired ? org.sector : null;
   }
 
   private async withKey<T>(m: EntityManager, caseId: string, use: (key: DataKey) => T): Promise<T> {

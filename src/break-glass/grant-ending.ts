@@ -49,7 +49,12 @@ export function endedNowSql(alias: string): string {
  * password or two-factor).
  */
 export type GrantEndCause =
-  'organization_changed' | 'unjustified' | 'case_closed' | 'case_shredded' | 'account_changed';
+  | 'organization_changed'
+  | 'organization_retired'
+  | 'unjustified'
+  | 'case_closed'
+  | 'case_shredded'
+  | 'account_changed';
 
 /**
  * Ends now the live break-glass grants `where` selects (over alias `g`; its parameters from $1 on: `params`),

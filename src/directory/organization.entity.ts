@@ -31,6 +31,10 @@ export class Organization {
   @Column({ name: 'service_scope', type: 'varchar', length: 8 })
   serviceScope!: ServiceScope;
 
+  /** When an administrator retired it (closed, merged away), or null: a retired one takes no new referral. */
+  @Column({ name: 'retired_at', type: 'timestamptz', nullable: true })
+  retiredAt!: Date | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { DomainError } from '../common/errors/domain-error';
 import type { SqlCondition } from '../authz/sql-scope';
 import { Organization, Sector } from './organization.entity';
 import { organizationNameKey } from './organization-name';
@@ -9,6 +10,8 @@ export interface OrganizationFilter {
   sector?: Sector;
   /** Only organisations serving this commune (its whole province, or the commune itself). */
   wardCode?: string;
+  /** active: those that take referrals; retired; all. */
+  status: 'active' | 'retired' | 'all';
   /** The caller's read scope over the alias `o` (sql-scope.ts). */
   scope: SqlCondition;
   offset: number;
@@ -32,6 +35,13 @@ export function servesCommuneSql(alias: string, provinceSql: string, communeSql:
                 WHERE oc.organization_id = ${alias}.id AND oc.commune_code = ${communeSql}))`;
 }
 
+/** A referral or consent naming an organisation that was retired (closed or merged away). */
+export const RETIRED_ORGANIZATION = (): DomainError =>
+  new DomainError('unprocessable', {
+    en: 'This organisation is retired and takes no referrals; choose another.',
+    vi: 'Tổ chức này đã ngừng hoạt động và không nhận chuyển gửi; hãy chọn tổ chức khác.',
+  });
+
 /**
  * Organisation `id` and whether it serves a commune (`wardCode` of `provinceCode`). With `lock` (in a
  * transaction), share-locked until it ends: a change of the organisation's sector or area (which ends what it no
@@ -46,9 +56,10 @@ export async function organizationServing(
   provinceCode: string,
   wardCode: string,
   { lock }: { lock: boolean },
-): Promise<{ id: string; name: string; sector: string; servesCase: boolean } | null> {
-  const [o] = await m.query<{ id: string; name: string; sector: string }[]>(
-    `SELECT o.id, o.name, o.sector FROM organizations o WHERE o.id = $1${lock ? ' FOR SHARE OF o' : ''}`,
+): Promise<{ id: string; name: string; sector: string; servesCase: boolean; retired: boolean } | null> {
+  const [o] = await m.query<{ id: string; name: string; sector: string; retired: boolean }[]>(
+    `SELECT o.id, o.name, o.sector, o.retired_at IS NOT NULL AS retired
+       FROM organizations o WHERE o.id = $1${lock ? ' FOR SHARE OF o' : ''}`,
     [id],
   );
   if (!o) return null;
@@ -90,6 +101,9 @@ export class OrganizationsRepository {
       .offset(filter.offset)
       .limit(filter.limit);
     if (filter.sector) qb.andWhere('o.sector = :sector', { sector: filter.sector });
+    if (filter.status !== 'all') {
+      qb.andWhere(filter.status === 'active' ? 'o.retired_at IS NULL' : 'o.retired_at IS NOT NULL');
+    }
     if (filter.wardCode) {
       qb.andWhere(
         servesCommuneSql(

@@ -36,7 +36,11 @@ interface ResolvedArea {
 
 /** What an organisation update changed, as the access log's `organization.update` entries say it. */
 export type OrganizationChange =
-  'organization.renamed' | 'organization.sector_changed' | 'organization.area_changed';
+  | 'organization.renamed'
+  | 'organization.sector_changed'
+  | 'organization.area_changed'
+  | 'organization.retired'
+  | 'organization.reinstated';
 
 /**
  * Organisations: the referral targets, each with a sector and a service area. A creation and each kind of
@@ -61,6 +65,7 @@ export class OrganizationsService {
     const { items, total } = await this.organizations.list({
       sector: query.sector,
       wardCode: query.wardCode,
+      status: query.status ?? 'active',
       scope,
       offset: pageOffset(page, pageSize),
       limit: pageSize,
@@ -193,9 +198,19 @@ export class OrganizationsService {
           made.push('organization.area_changed');
         }
       }
+      if (dto.status !== undefined && dto.status !== (org.retiredAt ? 'retired' : 'active')) {
+        // The database's clock, as every other time a referral's end is stamped with.
+        org.retiredAt =
+          dto.status === 'retired'
+            ? (await manager.query<{ now: Date }[]>(`SELECT clock_timestamp() AS now`))[0].now
+            : null;
+        made.push(dto.status === 'retired' ? 'organization.retired' : 'organization.reinstated');
+      }
       // The new values must be allowed too (an admin's rule has no condition today; a future one might).
       if (!ability.can('update', subjectOf(org))) throw new DomainError('auth.forbidden');
-      const ends = made.includes('organization.sector_changed') || made.includes('organization.area_changed');
+      const retired = made.includes('organization.retired');
+      const ends =
+        retired || made.includes('organization.sector_changed') || made.includes('organization.area_changed');
       if (ends) {
         // Every row this change may end is locked before the first access-log entry takes a stripe: a referral's
         // move or a grant's review takes its row first and a stripe then, and the other order could deadlock
@@ -204,7 +219,27 @@ export class OrganizationsService {
         await lockLiveGrants(manager, 'g.organization_id = $1', [org.id]);
       }
       const updated = await this.organizations.save(org, manager);
-      if (ends) {
+      if (retired) {
+        // Closed or merged away: nobody there answers its referrals any more. Every live one ends, so that the
+        // ward sees it revoked and refers elsewhere, instead of an emergency waiting out its deadline; and so
+        // does its staff's emergency access.
+        await revokeReferrals(
+          manager,
+          this.audit,
+          'r.organization_id = $1',
+          [org.id],
+          'organization_retired',
+          caller,
+        );
+        await endGrants(
+          manager,
+          this.audit,
+          'g.organization_id = $1',
+          [org.id],
+          'organization_retired',
+          caller,
+        );
+      } else if (ends) {
         // A consent given to a sector covers that sector's organisations serving the case's commune: one whose
         // sector changed, or which no longer serves the commune, loses the referrals such a consent gave it (a
         // consent naming it keeps them). Read after the save: the new sector and area.
@@ -315,6 +350,8 @@ export class OrganizationsService {
         o.serviceScope === 'province'
           ? { type: 'province', provinceCode: o.provinceCode }
           : { type: 'communes', provinceCode: o.provinceCode, communeCodes: communes.get(o.id) ?? [] },
+      status: o.retiredAt ? 'retired' : 'active',
+      retiredAt: o.retiredAt?.toISOString() ?? null,
     }));
   }
 }

@@ -44,6 +44,7 @@ export const REVOKE_CAUSES = [
   'case_closed',
   'case_shredded',
   'organization_changed',
+  'organization_retired',
 ] as const;
 export type RevokeCause = (typeof REVOKE_CAUSES)[number];
 

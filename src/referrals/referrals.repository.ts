@@ -336,7 +336,7 @@ export class ReferralsRepository {
     id: string,
     provinceCode: string,
     wardCode: string,
-  ): Promise<{ id: string; name: string; sector: string; servesCase: boolean } | null> {
+  ): ReturnType<typeof organizationServing> {
     return organizationServing(m, id, provinceCode, wardCode, { lock: true });
   }
 

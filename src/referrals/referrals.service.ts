@@ -18,6 +18,7 @@ import {
 } from '../cases/cases.service';
 import { ifMatchVersion } from '../common/http/if-match';
 import { DomainError } from '../common/errors/domain-error';
+import { RETIRED_ORGANIZATION } from '../directory/organizations.repository';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { consentFitsAgeSql } from '../consents/consent-age';
 import { consentActiveSql, ConsentExpiryService } from '../consents/consent-expiry.service';
@@ -111,6 +112,8 @@ export class ReferralsService {
           en: 'No such organisation.',
           vi: 'Không tìm thấy tổ chức này.',
         });
+      // Held (FOR SHARE) since the look above: a retirement waits for this referral, and then revokes it.
+      if (org.retired) throw RETIRED_ORGANIZATION();
       // Whether the consent is still active is the database's call (consentActiveSql), not this instance's clock,
       // as of now that the case, the organisation and the consent are held (a create that waited behind a change
       // of the case is timed after it, as a move is, not when its transaction began). And whether its ground

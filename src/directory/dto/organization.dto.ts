@@ -19,6 +19,9 @@ import { SECTORS, Sector, ServiceScope } from '../organization.entity';
 import { UniqueItems } from '../../common/http/unique-items';
 import { ORGANIZATION_NAME_MAX } from '../organization-name';
 
+export const ORGANIZATION_STATUSES = ['active', 'retired'] as const;
+export type OrganizationStatus = (typeof ORGANIZATION_STATUSES)[number];
+
 export class ServiceAreaDto {
   @ApiPropertyOptional({ example: '01', description: 'The whole province (give this OR communeCodes)' })
   @IsOptionalNotNull()
@@ -78,6 +81,15 @@ export class UpdateOrganizationDto {
   @ValidateNested()
   @Type(() => ServiceAreaDto)
   serviceArea?: ServiceAreaDto;
+
+  @ApiPropertyOptional({
+    enum: ORGANIZATION_STATUSES,
+    description:
+      'retired: closed or merged away. Its pending and accepted referrals are revoked (revokeCause organization_retired) and its emergency access ends; it is left out of the list by default and takes no new referral or consent. active again: it takes new ones (nothing revoked comes back).',
+  })
+  @IsOptionalNotNull()
+  @IsIn(ORGANIZATION_STATUSES)
+  status?: OrganizationStatus;
 }
 
 /** Page size of the organisation list when none is asked for (the largest: a referral form wants them all). */
@@ -93,6 +105,14 @@ export class OrganizationListQuery extends PageQueryDto {
   @IsOptional()
   @Matches(/^\d{5}$/)
   wardCode?: string;
+
+  @ApiPropertyOptional({
+    enum: [...ORGANIZATION_STATUSES, 'all'],
+    description: 'default active: the organisations that take referrals',
+  })
+  @IsOptional()
+  @IsIn([...ORGANIZATION_STATUSES, 'all'])
+  status?: OrganizationStatus | 'all';
 }
 
 export class ServiceAreaView {
@@ -107,6 +127,8 @@ export class OrganizationView {
   @ApiProperty({ example: 'Công an phường Long Biên' }) name!: string;
   @ApiProperty({ enum: SECTORS }) sector!: Sector;
   @ApiProperty({ type: ServiceAreaView }) serviceArea!: ServiceAreaView;
+  @ApiProperty({ enum: ORGANIZATION_STATUSES }) status!: OrganizationStatus;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) retiredAt!: string | null;
 }
 
 export class OrganizationList {
