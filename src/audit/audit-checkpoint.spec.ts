@@ -158,6 +158,17 @@ describe('signed checkpoints', () => {
     writeFileSync(path, [at(100), at(500), at(100)].map((c) => JSON.stringify(c)).join('\n') + '\n');
     // The last line is a candidate too (checked by verification), after the furthest.
     expect(readCheckpointFile(path)).toEqual({ candidates: [at(500), at(100)], wentBack: 100 });
+    // Of the same seq, but behind in another stripe (an older line: a late commit moved that stripe between the
+    // two): going back too, so that eight copies of the older cannot push the newer out of the candidates.
+    const heads2 = (b: number) => ({
+      seq: 100,
+      heads: [
+        { stripe: 0, seq: 100 },
+        { stripe: 1, seq: b },
+      ],
+    });
+    writeFileSync(path, [heads2(90), heads2(95), heads2(90)].map((c) => JSON.stringify(c)).join('\n') + '\n');
+    expect(readCheckpointFile(path)).toEqual({ candidates: [heads2(95), heads2(90)], wentBack: 100 });
     // The same heads signed again are all candidates (the last few).
     writeFileSync(path, [at(1), at(7), at(7)].map((c) => JSON.stringify(c)).join('\n') + '\n');
     expect(readCheckpointFile(path)).toEqual({ candidates: [at(7), at(7)], wentBack: null });

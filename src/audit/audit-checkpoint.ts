@@ -197,6 +197,8 @@ export class CheckpointScan {
   private top: unknown[] = [];
   private last: unknown = null;
   private wentBack: number | null = null;
+  /** Each stripe's furthest head in the lines so far: a genuine line never has one behind it. */
+  private readonly furthest = new Map<number, number>();
 
   add(line: unknown): void {
     this.last = line;
@@ -204,16 +206,40 @@ export class CheckpointScan {
     // A line without a seq (one that did not parse: a fragment a crash cut short, followed by the next line)
     // orders nothing; the last line's check says whether the file ends in damage.
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq)) return;
-    if (seq < this.maxSeq) {
+    // Behind an earlier line in its seq, or in any stripe's head (an older line of the same seq: a late commit
+    // moved another stripe between the two).
+    const heads = seq < this.maxSeq ? 'behind' : this.compareHeads(line as object);
+    if (heads === 'behind') {
       this.wentBack ??= seq;
       return;
     }
-    if (seq > this.maxSeq) {
+    // Further than the lines kept so far (in its seq, or in a stripe's head): they are older.
+    if (seq > this.maxSeq || heads === 'ahead') {
       this.maxSeq = seq;
       this.top = [];
     }
     this.top.push(line);
     if (this.top.length > TOP_KEPT) this.top.shift();
+  }
+
+  /**
+   * How `line`'s stripe heads stand against each stripe's furthest so far: one behind (`behind`), else one ahead
+   * (`ahead`, recorded), else the same.
+   */
+  private compareHeads(line: object): 'behind' | 'ahead' | 'same' {
+    const heads = (line as { heads?: unknown }).heads;
+    if (!Array.isArray(heads)) return 'same';
+    const valid = heads.filter(
+      (h): h is CheckpointHead =>
+        typeof h === 'object' &&
+        h !== null &&
+        Number.isSafeInteger((h as CheckpointHead).stripe) &&
+        Number.isSafeInteger((h as CheckpointHead).seq),
+    );
+    if (valid.some((h) => h.seq < (this.furthest.get(h.stripe) ?? -1))) return 'behind';
+    const ahead = valid.filter((h) => h.seq > (this.furthest.get(h.stripe) ?? -1));
+    for (const h of ahead) this.furthest.set(h.stripe, h.seq);
+    return ahead.length > 0 ? 'ahead' : 'same';
   }
 
   reading(): CheckpointFileReading {
@@ -315,7 +341,11 @@ export class CheckpointFile {
     if (created) fsyncDir(this.dir);
   }
 
-  /** The file read whole (verification: an edit anywhere counts), or null when there is none. */
+  /**
+   * The file read whole (an off-host copy, or `audit:verify`), or null when there is none. A line edited in the
+   * middle of the file is seen only when it goes back (or names a higher seq): it is its signature, checked for the
+   * lines compared with, that makes a checkpoint count.
+   */
   read(): CheckpointFileReading | null {
     return readCheckpointFile(this.path);
   }

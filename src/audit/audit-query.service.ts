@@ -358,7 +358,9 @@ export class AuditQueryService {
     try {
       const client = (await runner.connect()) as SqlClient;
       result = await verifyAccessLog(client, this.keys, {
-        file: this.checkpoints.file.read(),
+        // As far as this process has read it, and what was appended since (a year is ~100,000 lines: not
+        // parsed again on the event loop at each pass); `audit:verify` reads the file whole.
+        file: this.checkpoints.file.readAppended(),
         // Workers connect as this pool does: the same database, the same (application) role.
         parallel: {
           connectionString: (this.dataSource.options as { url: string }).url,
