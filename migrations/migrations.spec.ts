@@ -144,6 +144,49 @@ describe('migrations', () => {
       );
       expect(causes.map((r) => r.c)).toEqual(['case_closed', 'organization_changed']);
       expect(await dataSource.runMigrations({ transaction: 'each' })).toHaveLength(reverted);
+      // And a referral revoked for its retired organisation, across OrganizationsRetired's revert.
+      await dataSource.query(
+        `UPDATE referrals SET revoke_cause = 'organization_retired' WHERE revoke_cause = 'case_closed'`,
+      );
+      const again = await revertThrough(dataSource, 'OrganizationsRetired');
+      expect(
+        (await dataSource.query<{ c: string }[]>(`SELECT revoke_cause AS c FROM referrals ORDER BY 1`)).map(
+          (r) => r.c,
+        ),
+      ).toEqual(['organization_changed', 'organization_retired']);
+      expect(await dataSource.runMigrations({ transaction: 'each' })).toHaveLength(again);
+    } finally {
+      await drop();
+    }
+  });
+
+  it('a case registered without its risk stops the revert of RiskNotAssessed until the risk is recorded', async () => {
+    const { dataSource, drop } = await createTestDataSource();
+    try {
+      const [{ id: officer }] = await dataSource.query<{ id: string }[]>(
+        `INSERT INTO users (username, role, password_hash) VALUES ('ward.unassessed', 'admin', 'x') RETURNING id`,
+      );
+      const id = '00000000-0000-4000-8000-00000000d001';
+      await dataSource.transaction(async (m) => {
+        await m.query(`SET LOCAL session_replication_role = replica`); // references aside
+        await m.query(
+          `INSERT INTO cases (id, code, ward_code, province_code, status, reported_at, report_channel, risk_level,
+                              survivor_sex, age_group, gbv_type, forms, created_by)
+           VALUES ($1, 'HVT-R', '00145', '01', 'open', now(), 'walk_in', NULL, 'female', '18-59',
+                   'physical_assault', '{physical}', $2)`,
+          [id, officer],
+        );
+      });
+      await expect(revertThrough(dataSource, 'RiskNotAssessed')).rejects.toThrow(
+        /1 cases have no risk recorded/,
+      );
+      // Nothing reverted: the column still takes null.
+      expect(
+        (await dataSource.query(`SELECT risk_level FROM cases WHERE id = $1`, [id]))[0].risk_level,
+      ).toBeNull();
+      await dataSource.query(`UPDATE cases SET risk_level = 'medium' WHERE id = $1`, [id]);
+      expect(await revertThrough(dataSource, 'RiskNotAssessed')).toBeGreaterThan(0);
+      expect(await dataSource.runMigrations({ transaction: 'each' })).not.toHaveLength(0);
     } finally {
       await drop();
     }
