@@ -2520,6 +2520,16 @@ describe('cases, consent and referrals (end to end)', () => {
       await asStaff(http().post(`/api/v1/cases/${pendingCase.id}/break-glass`))
         .send({ justification: 'Nguy hiểm tính mạng ngay lúc này (giả định)', password: TEST_PASSWORD })
         .expect((res) => expect(res.status).not.toBe(201));
+      // Nor a new account for its staff.
+      const account = await as('admin')
+        .post('/api/v1/users', {
+          username: 'police.closing.new',
+          password: 'quiet-lake-morning-19',
+          role: 'provider',
+          organizationId: org.id,
+        })
+        .expect(422);
+      expect(account.body.errors[0]).toMatchObject({ field: 'organizationId', code: 'retiredOrganization' });
       // Reinstated: it takes referrals again; nothing revoked comes back.
       await as('admin').patch(`/api/v1/organizations/${org.id}`, { status: 'active' }).expect(200);
       expect(await listed()).toBe(true);

@@ -488,6 +488,12 @@ export class UsersService {
           vi: 'không phải là tổ chức đã đăng ký',
         });
       }
+      if (org.retiredAt) {
+        throw invalid('organizationId', 'retiredOrganization', {
+          en: 'is a retired organisation (reinstate it first)',
+          vi: 'là tổ chức đã ngừng hoạt động (hãy khôi phục tổ chức trước)',
+        });
+      }
       return { wardCodes: [], organizationId: org.id, provinceCode: null };
     }
     if (dto.role === 'supervisor' && dto.provinceCode) {
