@@ -1557,6 +1557,15 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`, {}).expect(200);
       // The same answer for a referral the caller may not see as for one it may: nothing told of it.
       await as('health.longbien').post(`/api/v1/referrals/${r.id}/accept`, { version: 1 }).expect(400);
+      // A route that reads the request itself (a report) takes no body either; sign-in's, read by its guard, does.
+      await as('admin')
+        .get('/api/v1/reports/summary?from=2026-01-01&to=2026-01-31')
+        .send({ ward: '00145' })
+        .expect(400);
+      await request(t.app.getHttpServer())
+        .post('/api/v1/auth/login')
+        .send({ username: 'ward.longbien', password: DEMO_PASSWORD })
+        .expect(200);
     });
 
     it('lets exactly one of two simultaneous accepts win', async () => {

@@ -31,6 +31,7 @@ import {
 import { ApiStepUpResponses, StepUpDto, StepUpResponse } from './dto/step-up.dto';
 import { StepUpService } from './step-up.service';
 import { STEP_UP_MINUTES } from '../authz/step-up';
+import { BodyReadByGuard } from '../common/http/undeclared-body.interceptor';
 import { LocalAuthGuard } from './local-auth.guard';
 import { REAUTH_PER_MINUTE } from './reauthentication.service';
 
@@ -45,6 +46,7 @@ export class AuthController {
   @Post('login')
   @Public()
   @UseGuards(LocalAuthGuard)
+  @BodyReadByGuard()
   @HttpCode(200)
   @ApiOperation({
     summary: 'Sign in; returns a 15-minute access token',
