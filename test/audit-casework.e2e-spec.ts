@@ -12,7 +12,7 @@ import {
   Tokens,
 } from './support/casework';
 import type { TestApp } from './support/app';
-import { givenSignedIn } from './support/identity';
+import { givenOrganization, givenSignedIn } from './support/identity';
 import { statementsDuring } from './support/statements';
 
 // Marker strings in every survivor field: none may reach the access log (nor the application's log).
@@ -449,6 +449,46 @@ describe('access log of case work (end to end)', () => {
     expect(own).toBeDefined();
     expect(own?.provinceCode).not.toBe('01');
     expect(await seenBy(tokens['supervisor.hanoi'], lookedFromHaiphong)).toBeUndefined();
+  });
+
+  it("another province's look at a case's trail that finds its entries is on record in the case's province too", async () => {
+    // A Hai Phong organisation reads a Hà Nội case through its referral: the read's entry is in both provinces.
+    const org = await givenOrganization(t, {
+      name: 'Trung tâm hỗ trợ Hải Phòng (giả định)',
+      sector: 'police',
+      serviceArea: { provinceCode: '31' },
+    });
+    const staff = await givenSignedIn(t, { role: 'provider', organizationId: org.id });
+    const c = (await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201)).body;
+    const consentId = await giveConsent(t, tokens['ward.longbien'], c.id, {
+      organizationId: org.id,
+      categories: ['identity'],
+      givenBy: 'survivor',
+    });
+    const r = await refer(t, tokens['ward.longbien'], c.id, org.id, consentId);
+    const byStaff = { Authorization: `Bearer ${staff.token}` };
+    await http().post(`/api/v1/referrals/${r.id}/accept`).set(byStaff).expect(200);
+    await http().get(`/api/v1/cases/${c.id}`).set(byStaff).expect(200);
+    // Hai Phong's supervisor looks at the case's trail and finds that read (its province's).
+    const haiphong = (await signInAll(t, ['supervisor.haiphong']))['supervisor.haiphong'];
+    const looked = await http()
+      .get(`/api/v1/audit/events?caseId=${c.id}`)
+      .set({ Authorization: `Bearer ${haiphong}` })
+      .expect(200);
+    expect(looked.body.items).toEqual(
+      expect.arrayContaining([expect.objectContaining({ action: 'case.read', actorId: staff.user.id })]),
+    );
+    // Hà Nội's supervisors see that look at their case's trail, as every other access to it.
+    const reads = (
+      await http()
+        .get('/api/v1/audit/events?action=audit.read&pageSize=200')
+        .set(as('supervisor.hanoi'))
+        .expect(200)
+    ).body.items as { requestId: string; caseId: string | null; provinceCode: string | null }[];
+    expect(reads.find((i) => i.requestId === looked.headers['x-request-id'])).toMatchObject({
+      caseId: c.id,
+      provinceCode: '01',
+    });
   });
 
   it('each entry carries the request that caused it: its id, address and user agent', async () => {

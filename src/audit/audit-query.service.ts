@@ -247,8 +247,9 @@ export class AuditQueryService {
       // The case's place, read once: whether lists that showed it are the caller's to see, and where the read's
       // entry belongs. A look at one case's access trail is about that case: on record in its place too, where
       // its province's supervisors see it, as every other access to the case (a national supervisor's entry
-      // would otherwise be in no province at all). Not a provincial supervisor's look at another province's
-      // case: it found nothing, and its own entry, which it reads, must not tell where the case is (nor that it
+      // would otherwise be in no province at all). A provincial supervisor's look at another province's case
+      // too when it showed the case's place (its province's staff's accesses to the case): the case's supervisors
+      // see who looked. Not otherwise: its own entry, which it reads, must not tell where the case is (nor that it
       // exists).
       const [found] = q.caseId
         ? await m.query<{ province_code: string; ward_code: string }[]>(
@@ -257,7 +258,6 @@ export class AuditQueryService {
           )
         : [];
       params.listedHere = ownProvince === null || found?.province_code === ownProvince;
-      const place = found && params.listedHere ? found : null;
       // A page after the one that ended at beforeSeq (keyset: entries written meanwhile shift nothing).
       const older = q.beforeSeq === undefined ? '' : 'AND e.seq < :beforeSeq';
       const rows = await this.query<EventRow>(
@@ -283,6 +283,10 @@ export class AuditQueryService {
         { ...params, countLimit: this.config.audit.countLimit + 1 },
       );
       const counted = Number(count?.n ?? 0);
+      // Another province's look that showed the case's place (its staff's accesses to the case): the case's
+      // supervisors see it. Its own earlier looks, which name the case but no place, do not count.
+      const showedPlace = rows.some((r) => r.case_id === q.caseId && r.province_code !== null);
+      const place = found && (params.listedHere || showedPlace) ? found : null;
       // Recorded after the query, so that the read does not list itself.
       await this.audit.record(m, p, {
         action: 'audit.read',
