@@ -175,6 +175,25 @@ describe('the KEK floor and the KEK checks (end to end)', () => {
     await http().get(`/api/v1/cases/${made.body.id}`).set(as('ward.longbien')).expect(200);
   });
 
+  it('refuses to start an instance whose keys lack a version live data keys are wrapped with (exit 78), naming it', async () => {
+    const made = await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
+    // As after a rotation's new version wrapped it, with this keyring rolled back to before that version.
+    const [{ kek_version: version }] = await owner.query<{ kek_version: number }[]>(
+      `SELECT kek_version FROM data_keys WHERE owner_id = $1`,
+      [made.body.id],
+    );
+    await owner.query(`UPDATE data_keys SET kek_version = 9 WHERE owner_id = $1`, [made.body.id]);
+    try {
+      const run = await launchWith(readFileSync(join(t.config.dataDir, 'keys', 'keyring.json'), 'utf8'));
+      expect(await run.exited).toBe(78);
+      expect(run.output()).toMatch(
+        /HAVEN_MASTER_KEY \/ HAVEN_MASTER_KEY_FILE: the database's data keys are wrapped with haven-kek v9 \(1 data keys\), which this instance's keys do not hold/,
+      );
+    } finally {
+      await owner.query(`UPDATE data_keys SET kek_version = $2 WHERE owner_id = $1`, [made.body.id, version]);
+    }
+  });
+
   it('refuses to start an instance holding another key under a version the database knows (exit 78)', async () => {
     // A registration, so that the active version's check is on record whichever test ran before.
     await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);

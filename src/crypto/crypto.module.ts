@@ -15,7 +15,9 @@ const CRYPTO_SERVICES = Symbol('CRYPTO_SERVICES');
 /**
  * Refuses to start with keys the database's data keys cannot be used with (docs/keys.md): a keyring older than
  * the KEK floor ("The KEK floor"), with which this instance could neither create data keys nor read the
- * re-wrapped ones, or one holding another key under a version the database knows ("One key per KEK version").
+ * re-wrapped ones, one lacking a version live data keys are wrapped with (a keyring rolled back past a rotation:
+ * every record made since would answer 503), or one holding another key under a version the database knows ("One
+ * key per KEK version").
  * Runs before any module's bootstrap (the demo seed creates keys there); nothing to check where the module has no
  * database.
  */
@@ -34,6 +36,15 @@ class KeyringCheck implements OnModuleInit {
       throw new ConfigError([
         `${where}: a key rotation raised the database's KEK floor to ${active.kekId} v${floor}, and this ` +
           `instance's newest KEK version is v${active.version}: install the rotated keyring (docs/keys.md, "The KEK floor").`,
+      ]);
+    }
+    const missing = await this.crypto.dataKeys.kekVersionsNotHeld();
+    if (missing.length > 0) {
+      const versions = missing.map((k) => `${k.kekId} v${k.version} (${k.keys} data keys)`).join(', ');
+      throw new ConfigError([
+        `${where}: the database's data keys are wrapped with ${versions}, which this instance's keys do not ` +
+          'hold: every record under them would be unreadable here. Install the keyring that holds them (a ' +
+          'rollback past a key rotation?), docs/keys.md, "Rotation".',
       ]);
     }
     const mismatched = await this.crypto.dataKeys.kekChecks.mismatched();

@@ -316,6 +316,17 @@ export class DataKeyRepository {
   }
 
   /** KEK versions still used by at least one live key. */
+  /** The KEK versions of live (not destroyed) data keys, each with how many use it. */
+  async liveKekVersionCounts(manager?: EntityManager): Promise<(KekRef & { keys: number })[]> {
+    const rows: Array<{ kek_id: string; kek_version: number; keys: number }> = await this.manager(
+      manager,
+    ).query(
+      `SELECT kek_id, kek_version, count(*)::int AS keys FROM data_keys WHERE destroyed_at IS NULL
+        GROUP BY kek_id, kek_version ORDER BY kek_id, kek_version`,
+    );
+    return rows.map((r) => ({ kekId: r.kek_id, version: r.kek_version, keys: r.keys }));
+  }
+
   async referencedKekVersions(manager?: EntityManager): Promise<KekRef[]> {
     const rows: Array<{ kek_id: string; kek_version: number }> = await this.manager(manager).query(
       `SELECT DISTINCT kek_id, kek_version FROM data_keys WHERE destroyed_at IS NULL ORDER BY kek_id, kek_version`,

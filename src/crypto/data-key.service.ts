@@ -113,6 +113,19 @@ export class DataKeyService {
     return floor !== null && floor > active.version ? { active, floor } : null;
   }
 
+  /**
+   * The KEK versions live data keys are wrapped with that this process does not hold, each with how many keys
+   * use it (a keyring rolled back past a rotation's new version: every record made since would answer 503);
+   * none without a database.
+   */
+  async kekVersionsNotHeld(): Promise<(KekRef & { keys: number })[]> {
+    if (!this.repository.hasDatabase) return [];
+    const held = new Set((await this.provider.kekVersions()).map((k) => `${k.kekId}\0${k.version}`));
+    return (await this.repository.liveKekVersionCounts()).filter(
+      (k) => !held.has(`${k.kekId}\0${k.version}`),
+    );
+  }
+
   /** Unwraps a stored row; used by reads and by rotation. */
   async unwrap(row: DataKeyRow): Promise<DataKey> {
     const dek = await unwrapStoredDek(this.provider, row);
