@@ -129,7 +129,7 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
 
   /** The public key checkpoints are signed with, to verify them elsewhere. */
   publicKey(): { algorithm: 'Ed25519'; keyId: string; publicKey: string } {
-    const key = this.keys.checkpointSigningKeyPair().publicKey;
+    const key = this.keys.checkpointPublicKey();
     return { algorithm: 'Ed25519', keyId: keyIdOf(key), publicKey: key.toString('base64') };
   }
 

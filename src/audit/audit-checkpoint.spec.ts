@@ -50,7 +50,7 @@ describe('signed checkpoints', () => {
     const c = signCheckpoint(crypto.keys, heads(16), new Date('2026-11-23T10:00:00.000Z'));
     expect(c).toMatchObject({ format: 'haven-audit-checkpoint/1', seq: 105, at: '2026-11-23T10:00:00.000Z' });
     expect(checkCheckpoint(crypto.keys, c)).toBe('ok');
-    const publicKey = crypto.keys.checkpointSigningKeyPair().publicKey;
+    const publicKey = crypto.keys.checkpointPublicKey();
     expect(c.publicKey).toBe(publicKey.toString('base64'));
     expect(c.keyId).toBe(keyIdOf(publicKey));
     // Node's own Ed25519 (OpenSSL), from the published key alone.
@@ -97,9 +97,7 @@ describe('signed checkpoints', () => {
       'malformed',
     );
     // Pinned to another key (e.g. the key kept by an auditor), ours is foreign.
-    expect(checkCheckpoint(crypto.keys, c, other.keys.checkpointSigningKeyPair().publicKey)).toBe(
-      'foreign_key',
-    );
+    expect(checkCheckpoint(crypto.keys, c, other.keys.checkpointPublicKey())).toBe('foreign_key');
   });
 
   it('appends checkpoints as JSON lines (mode 0600) and reads back the newest', () => {

@@ -75,10 +75,7 @@ export interface Checkpoint {
 
 export type CheckpointCheck = 'ok' | 'malformed' | 'bad_root' | 'bad_signature' | 'foreign_key';
 
-export type SigningKeys = Pick<
-  PurposeKeys,
-  'signCheckpoint' | 'verifyCheckpoint' | 'checkpointSigningKeyPair'
->;
+export type SigningKeys = Pick<PurposeKeys, 'signCheckpoint' | 'verifyCheckpoint' | 'checkpointPublicKey'>;
 
 export function keyIdOf(publicKey: Uint8Array): string {
   return `ed25519:${createHash('sha256').update(publicKey).digest('hex').slice(0, 16)}`;
@@ -105,7 +102,7 @@ export function checkpointMessage(c: Pick<Checkpoint, 'seq' | 'at' | 'root' | 'k
 }
 
 export function signCheckpoint(keys: SigningKeys, heads: readonly CheckpointHead[], at: Date): Checkpoint {
-  const publicKey = keys.checkpointSigningKeyPair().publicKey;
+  const publicKey = keys.checkpointPublicKey();
   const sorted = [...heads].sort((a, b) => a.stripe - b.stripe);
   const unsigned = {
     format: CHECKPOINT_FORMAT,
@@ -129,7 +126,7 @@ export function checkCheckpoint(
   trustedPublicKey?: Uint8Array,
 ): CheckpointCheck {
   if (!isCheckpointShape(c)) return 'malformed';
-  const trusted = Buffer.from(trustedPublicKey ?? keys.checkpointSigningKeyPair().publicKey);
+  const trusted = Buffer.from(trustedPublicKey ?? keys.checkpointPublicKey());
   if (c.publicKey !== trusted.toString('base64') || c.keyId !== keyIdOf(trusted)) return 'foreign_key';
   if (checkpointRoot(c.heads).toString('hex') !== c.root) return 'bad_root';
   if (c.seq !== c.heads.reduce((max, h) => Math.max(max, h.seq), 0)) return 'bad_root';

@@ -39,7 +39,7 @@ type Keys = Pick<
   | 'auditChainLinker'
   | 'signCheckpoint'
   | 'verifyCheckpoint'
-  | 'checkpointSigningKeyPair'
+  | 'checkpointPublicKey'
 >;
 
 /**

@@ -57,12 +57,12 @@ export class PurposeKeys {
     return Buffer.from(this.auditChain);
   }
 
-  /** Ed25519 key pair that signs access-log checkpoints kept outside the database. */
-  checkpointSigningKeyPair(): SigningKeyPair {
-    return {
-      publicKey: Buffer.from(this.checkpoint.publicKey),
-      privateKey: Buffer.from(this.checkpoint.privateKey),
-    };
+  /**
+   * The Ed25519 public key checkpoints are signed with (signCheckpoint signs; the private key is never handed
+   * out: each copy would stay in the heap).
+   */
+  checkpointPublicKey(): Buffer {
+    return Buffer.from(this.checkpoint.publicKey);
   }
 
   /** The blind-index key of one searchable field (each field has its own). */
