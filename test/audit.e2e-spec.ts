@@ -967,6 +967,34 @@ describe('access log (end to end)', () => {
     ).toEqual([[new Date(turn - 3).toISOString(), 1]]);
   });
 
+  it('after_admin_reset: a supervisor taken over is flagged for reading the access log and reports', async () => {
+    const supervisor = await givenUser(t, { role: 'supervisor', provinceCode: '01' });
+    const hour = 3600_000;
+    const now = Date.now();
+    await accountChangeAt(supervisor.id, now - 3 * hour, 'user.password_reset');
+    const as: AuditActor = {
+      userId: supervisor.id,
+      role: 'supervisor',
+      organizationId: null,
+      wardCodes: [],
+      provinceCode: '01',
+    };
+    for (const [ms, action, resourceType] of [
+      [now - 2 * hour, 'audit.read', 'audit_log'],
+      [now - hour, 'report.read', 'report'],
+    ] as const) {
+      await atTime(ms, () =>
+        t.app
+          .get(DataSource)
+          .transaction((m) => t.app.get(AuditService).record(m, as, { action, resourceType })),
+      );
+    }
+    const flagged = ((await get('hanoi', 'anomalies').expect(200)).body.items as Record<string, unknown>[])
+      .filter((i) => i.rule === 'after_admin_reset' && i.actorId === supervisor.id)
+      .map((i) => [i.windowStart, i.count, i.actorRole]);
+    expect(flagged).toContainEqual([new Date(now - 3 * hour).toISOString(), 2, 'supervisor']);
+  });
+
   it('after_admin_reset: waiting before using the password an administrator set does not evade it', async () => {
     const audit = t.app.get(AuditService);
     const officer = await givenUser(t, { role: 'ward_officer' });

@@ -430,6 +430,9 @@ export class AuditQueryService {
       changeLookbackDays,
     } = ANOMALY_RULES;
     const caseData = `split_part(e.action, '.', 1) IN ('case', 'referral', 'consent', 'note', 'break_glass')`;
+    // What an account taken over reads: case data, or for a supervisor the access log and the reports (case ids,
+    // communes, which organisation took which case, staff addresses), which it reads instead.
+    const roleData = `(${caseData} OR (e.actor_role = 'supervisor' AND split_part(e.action, '.', 1) IN ('audit', 'report')))`;
 
     return this.dataSource.transaction(async (m) => {
       const rows = await this.query<AnomalyRow>(
@@ -537,7 +540,7 @@ export class AuditQueryService {
                   ORDER BY w.resource_id, w.until, w.at) r
              ON r.resource_id = e.actor_id
             AND e.at >= r.at AND e.at < r.until
-          WHERE ${base} AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL AND ${caseData}
+          WHERE ${base} AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL AND ${roleData}
           GROUP BY e.actor_id, r.at
           ORDER BY 6 DESC, 1, 2`,
         params,
@@ -559,8 +562,8 @@ export class AuditQueryService {
             vi: `đăng nhập bị từ chối cho ít nhất ${signInAccountsPerHour} tài khoản khác nhau trong một giờ từ cùng một địa chỉ IP (địa chỉ IPv6 tính theo mạng /64; dò mật khẩu hàng loạt; ${WINDOWS_VI})`,
           },
           after_admin_reset: {
-            en: `an account accessed case data after an administrator created it, reset its password or two-factor, changed its communes or enabled it again, until ${afterResetHours} hours after its first sign-in since (or after the change, if later; changes up to ${changeLookbackDays} days before the period) (whoever knows the password an administrator set can sign in as the account, and an administrator may give an account of their own a commune's cases)`,
-            vi: `một tài khoản đã truy cập dữ liệu vụ việc sau khi quản trị viên tạo tài khoản đó, đặt lại mật khẩu hoặc xác thực hai lớp, thay đổi xã/phường của tài khoản hoặc mở lại tài khoản, cho đến ${afterResetHours} giờ sau lần đăng nhập đầu tiên của tài khoản kể từ thay đổi đó (hoặc sau chính thay đổi, nếu muộn hơn; xét các thay đổi trong vòng ${changeLookbackDays} ngày trước khoảng thời gian được xem) (ai biết mật khẩu do quản trị viên đặt đều có thể đăng nhập bằng tài khoản này, và quản trị viên có thể giao cho một tài khoản của chính mình các vụ việc của một xã/phường)`,
+            en: `an account accessed case data (a supervisor: the access log or reports) after an administrator created it, reset its password or two-factor, changed its communes or enabled it again, until ${afterResetHours} hours after its first sign-in since (or after the change, if later; changes up to ${changeLookbackDays} days before the period) (whoever knows the password an administrator set can sign in as the account, and an administrator may give an account of their own a commune's cases)`,
+            vi: `một tài khoản đã truy cập dữ liệu vụ việc (giám sát viên: nhật ký truy cập hoặc báo cáo) sau khi quản trị viên tạo tài khoản đó, đặt lại mật khẩu hoặc xác thực hai lớp, thay đổi xã/phường của tài khoản hoặc mở lại tài khoản, cho đến ${afterResetHours} giờ sau lần đăng nhập đầu tiên của tài khoản kể từ thay đổi đó (hoặc sau chính thay đổi, nếu muộn hơn; xét các thay đổi trong vòng ${changeLookbackDays} ngày trước khoảng thời gian được xem) (ai biết mật khẩu do quản trị viên đặt đều có thể đăng nhập bằng tài khoản này, và quản trị viên có thể giao cho một tài khoản của chính mình các vụ việc của một xã/phường)`,
           },
           outside_hours: {
             en: `an account accessed case data outside ${workingHours.days.en} ${workingHours.from}:00-${workingHours.to}:00 Vietnam time`,
