@@ -446,6 +446,33 @@ describe('directory and account administration (end to end)', () => {
       expect(national.body.provinceCode).toBeNull();
     });
 
+    it('keeps one active national supervisor: the only ones who see what administrators do to administrators', async () => {
+      const nationals = async () =>
+        (
+          await t.app
+            .get(DataSource)
+            .query<{ id: string }[]>(
+              `SELECT id FROM users WHERE role = 'supervisor' AND province_code IS NULL AND status = 'active'`,
+            )
+        ).map((r) => r.id);
+      const [only] = await nationals();
+      expect(await nationals()).toEqual([only]);
+      const refused = await as(admin).patch(`/api/v1/users/${only}`, { status: 'disabled' }).expect(409);
+      expect(refused.body.detail).toMatch(/last active national supervisor/);
+      // With another, either may go.
+      const second = await as(admin)
+        .post('/api/v1/users', {
+          username: 'supervisor.national.2',
+          password: 'quiet-lake-morning-19',
+          role: 'supervisor',
+          national: true,
+        })
+        .expect(201);
+      await as(admin).patch(`/api/v1/users/${only}`, { status: 'disabled' }).expect(200);
+      await as(admin).patch(`/api/v1/users/${second.body.id}`, { status: 'disabled' }).expect(409);
+      await as(admin).patch(`/api/v1/users/${only}`, { status: 'active' }).expect(200);
+    });
+
     it('stores only an Argon2id hash', async () => {
       const rows = await t.app
         .get(DataSource)

@@ -337,6 +337,17 @@ export class UsersService {
         dto.status === 'disabled'
           ? await this.users.activeAdminIds({ demoAccounts: this.config.demo.enabled, lock: true }, manager)
           : [];
+      // Likewise the active national supervisors: the only ones who see what administrators do to administrators'
+      // and national supervisors' accounts (those entries have no province).
+      const activeNational =
+        dto.status === 'disabled'
+          ? (
+              await manager.query<{ id: string }[]>(
+                `SELECT id FROM users WHERE role = 'supervisor' AND province_code IS NULL AND status = 'active'
+                  ORDER BY id FOR UPDATE`,
+              )
+            ).map((r) => r.id)
+          : [];
       const user = await manager
         .getRepository(User)
         .findOne({ where: { id }, lock: { mode: 'for_no_key_update' } });
@@ -373,6 +384,12 @@ export class UsersService {
         throw new DomainError('conflict.state', {
           en: 'The last active administrator cannot be disabled.',
           vi: 'Không thể vô hiệu hoá quản trị viên cuối cùng đang hoạt động.',
+        });
+      }
+      if (dto.status === 'disabled' && activeNational.length === 1 && activeNational[0] === user.id) {
+        throw new DomainError('conflict.state', {
+          en: 'The last active national supervisor cannot be disabled: they alone see what administrators do to administrators’ accounts. Create another first.',
+          vi: 'Không thể vô hiệu hoá giám sát viên toàn quốc cuối cùng đang hoạt động: chỉ họ thấy các thao tác của quản trị viên trên tài khoản quản trị viên. Hãy tạo một tài khoản khác trước.',
         });
       }
       const changes: Partial<User> = {};
