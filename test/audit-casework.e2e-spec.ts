@@ -478,17 +478,25 @@ describe('access log of case work (end to end)', () => {
     expect(looked.body.items).toEqual(
       expect.arrayContaining([expect.objectContaining({ action: 'case.read', actorId: staff.user.id })]),
     );
-    // Hà Nội's supervisors see that look at their case's trail, as every other access to it.
+    // The same look, the id written in upper case (PostgreSQL matches it all the same).
+    const shouted = await http()
+      .get(`/api/v1/audit/events?caseId=${c.id.toUpperCase()}`)
+      .set({ Authorization: `Bearer ${haiphong}` })
+      .expect(200);
+    expect(shouted.body.items.length).toBe(looked.body.items.length + 1); // and the first look's entry
+    // Hà Nội's supervisors see both looks at their case's trail, as every other access to it.
     const reads = (
       await http()
         .get('/api/v1/audit/events?action=audit.read&pageSize=200')
         .set(as('supervisor.hanoi'))
         .expect(200)
     ).body.items as { requestId: string; caseId: string | null; provinceCode: string | null }[];
-    expect(reads.find((i) => i.requestId === looked.headers['x-request-id'])).toMatchObject({
-      caseId: c.id,
-      provinceCode: '01',
-    });
+    for (const look of [looked, shouted]) {
+      expect(reads.find((i) => i.requestId === look.headers['x-request-id'])).toMatchObject({
+        caseId: c.id,
+        provinceCode: '01',
+      });
+    }
   });
 
   it('each entry carries the request that caused it: its id, address and user agent', async () => {

@@ -1,8 +1,9 @@
+import { UuidField } from '../../common/http/uuid-param';
 import { MAX_FINDINGS, VERIFY_PROBLEMS } from '../audit-verifier';
 import { CHECKPOINT_SOURCES } from '../audit-verify';
 import { PageQueryDto } from '../../common/http/page-query.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import { IsIn, IsOptional, Max, Min } from 'class-validator';
 import { QueryInteger } from '../../common/http/query-integer';
 import { IsDateOrInstant } from '../../common/http/date-validation';
 import {
@@ -22,9 +23,9 @@ export class AuditEventsQuery extends PageQueryDto {
       'of its referrals',
   })
   @IsOptional()
-  @IsUUID()
+  @UuidField()
   caseId?: string;
-  @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @IsUUID() actorId?: string;
+  @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @UuidField() actorId?: string;
   @ApiPropertyOptional({ enum: AUDIT_ACTIONS }) @IsOptional() @IsIn(AUDIT_ACTIONS) action?: AuditAction;
   @ApiPropertyOptional({ enum: AUDIT_OUTCOMES }) @IsOptional() @IsIn(AUDIT_OUTCOMES) outcome?: AuditOutcome;
   @ApiPropertyOptional({

@@ -1,4 +1,6 @@
-import { Param, ParseUUIDPipe, PipeTransform } from '@nestjs/common';
+import { applyDecorators, Param, ParseUUIDPipe, PipeTransform } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import { IsUUID } from 'class-validator';
 import { DomainError } from '../errors/domain-error';
 
 /** A UUID, in any letter case. */
@@ -18,4 +20,15 @@ export const UuidParam = (name = 'id'): ParameterDecorator =>
     name,
     new ParseUUIDPipe({ exceptionFactory: () => new DomainError('resource.not_found') }),
     LOWER_CASE,
+  );
+
+/**
+ * A UUID in a body or query field, in lower case once validated (as UuidParam's): an upper-case id compared with
+ * ids PostgreSQL returns (lower case) would never match, and a look at another province's case written in upper
+ * case went unrecorded in its province.
+ */
+export const UuidField = (): PropertyDecorator =>
+  applyDecorators(
+    IsUUID(),
+    Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value)),
   );

@@ -1,3 +1,4 @@
+import { UuidField } from '../../common/http/uuid-param';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
@@ -6,7 +7,6 @@ import {
   IsIn,
   IsOptional,
   IsString,
-  IsUUID,
   MaxLength,
   MinLength,
 } from 'class-validator';
@@ -37,7 +37,7 @@ export const LEGAL_BASES = ['child_protection_duty', 'imminent_danger', 'court_o
 export class CreateConsentDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'the recipient organisation; or sector' })
   @IsOptional()
-  @IsUUID()
+  @UuidField()
   organizationId?: string;
 
   @ApiPropertyOptional({

@@ -1,3 +1,4 @@
+import { UuidField } from '../../common/http/uuid-param';
 import { PageQueryDto } from '../../common/http/page-query.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
@@ -9,7 +10,6 @@ import {
   IsIn,
   IsOptional,
   IsString,
-  IsUUID,
   Matches,
   MaxLength,
 } from 'class-validator';
@@ -62,7 +62,7 @@ export class CreateUserDto {
 
   @ApiPropertyOptional({ format: 'uuid', description: 'provider: the organisation' })
   @IsOptionalNotNull()
-  @IsUUID()
+  @UuidField()
   organizationId?: string;
 
   @ApiPropertyOptional({ example: '01', description: 'supervisor: the province of the jurisdiction' })

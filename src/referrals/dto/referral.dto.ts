@@ -1,3 +1,4 @@
+import { UuidField } from '../../common/http/uuid-param';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
@@ -6,7 +7,6 @@ import {
   IsIn,
   IsOptional,
   IsString,
-  IsUUID,
   MaxLength,
   MinLength,
 } from 'class-validator';
@@ -32,9 +32,9 @@ export const REFERRAL_STATUS_FILTER = [
 ] as const;
 
 export class CreateReferralDto {
-  @ApiProperty({ format: 'uuid' }) @IsUUID() organizationId!: string;
+  @ApiProperty({ format: 'uuid' }) @UuidField() organizationId!: string;
   @ApiProperty({ format: 'uuid', description: 'the consent or legal basis that covers this organisation' })
-  @IsUUID()
+  @UuidField()
   consentId!: string;
 
   @ApiProperty({ enum: REFERRAL_SERVICES, isArray: true })
