@@ -4,8 +4,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * An organisation can be retired (closed, merged away): `retired_at` set. A retired one is left out of the
  * organisation list by default, takes no new referral or consent, and its live referrals were revoked when it
  * was retired (`organization_retired`, a new revoke cause). Adding a nullable column is a change of metadata
- * only; the CHECK is replaced NOT VALID, then validated: the validation reads every referral without blocking
- * reads or writes of the table (a plain ADD CONSTRAINT holds it against both while it scans).
+ * only; the CHECK is replaced NOT VALID (no scan while this transaction holds `referrals` against reads and
+ * writes), and validated by the next migration, in a transaction of its own that blocks neither
+ * (RevokeCauseValidated).
  */
 export class OrganizationsRetired1764000004000 implements MigrationInterface {
   name = 'OrganizationsRetired1764000004000';
@@ -19,7 +20,6 @@ export class OrganizationsRetired1764000004000 implements MigrationInterface {
                                  'organization_changed', 'organization_retired'))
          NOT VALID`,
     );
-    await q.query(`ALTER TABLE referrals VALIDATE CONSTRAINT referrals_revoke_cause_check`);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -38,6 +38,7 @@ import { AccountChangeWindows1764000003700 } from './1764000003700-AccountChange
 import { InboxPendingFirst1764000003800 } from './1764000003800-InboxPendingFirst';
 import { RiskNotAssessed1764000003900 } from './1764000003900-RiskNotAssessed';
 import { OrganizationsRetired1764000004000 } from './1764000004000-OrganizationsRetired';
+import { RevokeCauseValidated1764000004100 } from './1764000004100-RevokeCauseValidated';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -84,4 +85,5 @@ export const MIGRATIONS = [
   InboxPendingFirst1764000003800,
   RiskNotAssessed1764000003900,
   OrganizationsRetired1764000004000,
+  RevokeCauseValidated1764000004100,
 ];

@@ -155,6 +155,12 @@ describe('migrations', () => {
         ),
       ).toEqual(['organization_changed', 'organization_retired']);
       expect(await dataSource.runMigrations({ transaction: 'each' })).toHaveLength(again);
+      // Added NOT VALID, validated by the migration after it (its own transaction, no lock against reads).
+      expect(
+        await dataSource.query(
+          `SELECT convalidated FROM pg_constraint WHERE conname = 'referrals_revoke_cause_check'`,
+        ),
+      ).toEqual([{ convalidated: true }]);
     } finally {
       await drop();
     }
