@@ -9,7 +9,7 @@ import type { KeyProvider } from '../src/crypto';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import type { TestApp } from './support/app';
 import { caseBody, signInAll, startDemoApp, Tokens } from './support/casework';
-import { freePort, launchedPerTest } from './support/process';
+import { freePort, launchedPerTest, waitForHealth } from './support/process';
 
 // The stale instance runs the built service (dist/, made by `npm test`'s pretest build) as a real process.
 const launch = launchedPerTest();
@@ -51,13 +51,14 @@ describe('the KEK floor and the KEK checks (end to end)', () => {
   };
   const numberOf = (code: string) => Number(code.split('-').pop());
   /** Another instance of the service on the app's database, with `keyring` as HAVEN_MASTER_KEY. */
-  const launchWith = async (keyring: string) =>
+  const launchWith = async (keyring: string, extra: Record<string, string> = {}) =>
     launch({
       DATABASE_URL: t.db.url,
       DATABASE_APP_URL: t.db.appUrl,
       HAVEN_DATA_DIR: await mkdtemp(join(t.config.dataDir, 'instance-')),
       HAVEN_MASTER_KEY: keyring,
       PORT: String(await freePort()),
+      ...extra,
     });
 
   it('refuses a registration whole while the keys are older than the floor, and registers once they are not', async () => {
@@ -184,10 +185,18 @@ describe('the KEK floor and the KEK checks (end to end)', () => {
     );
     await owner.query(`UPDATE data_keys SET kek_version = 9 WHERE owner_id = $1`, [made.body.id]);
     try {
-      const run = await launchWith(readFileSync(join(t.config.dataDir, 'keys', 'keyring.json'), 'utf8'));
+      const keyring = readFileSync(join(t.config.dataDir, 'keys', 'keyring.json'), 'utf8');
+      const run = await launchWith(keyring);
       expect(await run.exited).toBe(78);
       expect(run.output()).toMatch(
         /HAVEN_MASTER_KEY \/ HAVEN_MASTER_KEY_FILE: the database's data keys are wrapped with haven-kek v9 \(1 data keys\), which this instance's keys do not hold/,
+      );
+      // A version lost for good: told so, it starts, saying which records it cannot read.
+      const port = await freePort();
+      const lost = await launchWith(keyring, { HAVEN_ALLOW_MISSING_KEK_VERSIONS: '1', PORT: String(port) });
+      await waitForHealth(port, lost);
+      expect(lost.output()).toMatch(
+        /wrapped with haven-kek v9 \(1 data keys\), which this instance's keys do not hold/,
       );
     } finally {
       await owner.query(`UPDATE data_keys SET kek_version = $2 WHERE owner_id = $1`, [made.body.id, version]);

@@ -1,6 +1,16 @@
-import { DynamicModule, Global, Inject, Injectable, Module, OnModuleInit, Provider } from '@nestjs/common';
+import {
+  DynamicModule,
+  Global,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  OnModuleInit,
+  Optional,
+  Provider,
+} from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ConfigError } from '../config/config';
+import { APP_CONFIG, AppConfig, ConfigError } from '../config/config';
 import { BlindIndexService } from './blind-index.service';
 import { createCryptoServices, CryptoServices } from './crypto.factory';
 import { CRYPTO_OPTIONS, CryptoOptions } from './crypto.options';
@@ -23,7 +33,12 @@ const CRYPTO_SERVICES = Symbol('CRYPTO_SERVICES');
  */
 @Injectable()
 class KeyringCheck implements OnModuleInit {
-  constructor(@Inject(CRYPTO_SERVICES) private readonly crypto: CryptoServices) {}
+  private readonly logger = new Logger('KeyringCheck');
+
+  constructor(
+    @Inject(CRYPTO_SERVICES) private readonly crypto: CryptoServices,
+    @Optional() @Inject(APP_CONFIG) private readonly config?: AppConfig,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     const where =
@@ -41,12 +56,25 @@ class KeyringCheck implements OnModuleInit {
     const missing = await this.crypto.dataKeys.kekVersionsNotHeld();
     if (missing.length > 0) {
       const versions = missing.map((k) => `${k.kekId} v${k.version} (${k.keys} data keys)`).join(', ');
+      if (this.config?.keys.allowMissingKekVersions) {
+        // A version lost for good (its keyring gone): its records answer 503; everything else works.
+        this.logger.error(
+          `the database's data keys are wrapped with ${versions}, which this instance's keys do not hold: ` +
+            'their records answer 503 (HAVEN_ALLOW_MISSING_KEK_VERSIONS=1)',
+        );
+        return this.assertNoMismatch(where);
+      }
       throw new ConfigError([
         `${where}: the database's data keys are wrapped with ${versions}, which this instance's keys do not ` +
           'hold: every record under them would be unreadable here. Install the keyring that holds them (a ' +
-          'rollback past a key rotation?), docs/keys.md, "Rotation".',
+          'rollback past a key rotation?); if a version is lost for good, HAVEN_ALLOW_MISSING_KEK_VERSIONS=1 ' +
+          'starts with its records unreadable (docs/keys.md, "Rotation").',
       ]);
     }
+    return this.assertNoMismatch(where);
+  }
+
+  private async assertNoMismatch(where: string): Promise<void> {
     const mismatched = await this.crypto.dataKeys.kekChecks.mismatched();
     if (mismatched.length > 0) {
       const versions = mismatched.map((k) => `${k.kekId} v${k.version}`).join(', ');
