@@ -181,6 +181,11 @@ describe('signed checkpoints', () => {
       candidates: [expect.objectContaining({ seq: 20 })],
       wentBack: null,
     });
+    // Its last line rewritten in place (the same inode and size): read whole again, the edit seen.
+    const lines = readFileSync(file.path, 'utf8').split('\n');
+    const edited = lines[1].replace(/"signature":"./, (m) => m.slice(0, -1) + (m.endsWith('A') ? 'B' : 'A'));
+    writeFileSync(file.path, `${lines[0]}\n${edited}\n`);
+    expect(file.readAppended().candidates).toEqual([JSON.parse(edited)]);
     file.append(at(30));
     const [firstLine] = readFileSync(file.path, 'utf8').split('\n');
     expect(file.readAppended().candidates).toEqual([expect.objectContaining({ seq: 30 })]);

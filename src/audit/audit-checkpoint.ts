@@ -314,7 +314,7 @@ export function readCheckpointFile(path: string): CheckpointFileReading | null {
 export class CheckpointFile {
   readonly path: string;
   /** What readAppended has read: the file (inode), how far, and the scan so far. */
-  private appended: { ino: number; end: number; scan: CheckpointScan } | null = null;
+  private appended: { ino: number; end: number; scan: CheckpointScan; lastBytes: Buffer } | null = null;
 
   constructor(readonly dir: string) {
     this.path = join(dir, CHECKPOINT_FILE);
@@ -362,11 +362,39 @@ export class CheckpointFile {
       this.appended = null;
       return { candidates: [], wentBack: null };
     }
-    if (!this.appended || this.appended.ino !== ino || size < this.appended.end) {
-      this.appended = { ino, end: 0, scan: new CheckpointScan() };
+    if (
+      !this.appended ||
+      this.appended.ino !== ino ||
+      size < this.appended.end ||
+      !this.appended.lastBytes.equals(
+        bytesBefore(this.path, this.appended.end, this.appended.lastBytes.length),
+      )
+    ) {
+      // New, replaced, cut short, or its last line read rewritten in place: read whole again.
+      this.appended = { ino, end: 0, scan: new CheckpointScan(), lastBytes: Buffer.alloc(0) };
     }
     const end = scanCheckpointLines(this.path, this.appended.scan, this.appended.end);
-    if (end !== null) this.appended.end = end;
+    if (end !== null && end !== this.appended.end) {
+      this.appended.end = end;
+      this.appended.lastBytes = bytesBefore(this.path, end, LAST_BYTES_KEPT);
+    }
     return this.appended.scan.reading();
+  }
+}
+
+/** How many bytes before where readAppended stopped it keeps, to notice that part rewritten in place. */
+const LAST_BYTES_KEPT = 4096;
+
+/** The (at most) `n` bytes of the file before byte `end`. */
+function bytesBefore(path: string, end: number, n: number): Buffer {
+  const start = Math.max(0, end - n);
+  const out = Buffer.alloc(end - start);
+  if (out.length === 0) return out;
+  const fd = openSync(path, 'r');
+  try {
+    const read = readSync(fd, out, 0, out.length, start);
+    return out.subarray(0, read);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -20,7 +20,7 @@ export type CheckpointSource = (typeof CHECKPOINT_SOURCES)[number];
 
 export interface AccessLogVerifyOptions {
   /**
-   * This instance's checkpoint file, read (CheckpointFile.read), or null when there is none (or it is left out: a
+   * This instance's checkpoint file, read (CheckpointFile.read or readAppended), or null when there is none (or it is left out: a
    * replica behind this host's newest checkpoint would look cut).
    */
   file: CheckpointFileReading | null;

@@ -315,7 +315,6 @@ export class DataKeyRepository {
     return r ? toRow(r) : null;
   }
 
-  /** KEK versions still used by at least one live key. */
   /** The KEK versions of live (not destroyed) data keys, each with how many use it. */
   async liveKekVersionCounts(manager?: EntityManager): Promise<(KekRef & { keys: number })[]> {
     const rows: Array<{ kek_id: string; kek_version: number; keys: number }> = await this.manager(
@@ -327,6 +326,7 @@ export class DataKeyRepository {
     return rows.map((r) => ({ kekId: r.kek_id, version: r.kek_version, keys: r.keys }));
   }
 
+  /** KEK versions still used by at least one live key. */
   async referencedKekVersions(manager?: EntityManager): Promise<KekRef[]> {
     const rows: Array<{ kek_id: string; kek_version: number }> = await this.manager(manager).query(
       `SELECT DISTINCT kek_id, kek_version FROM data_keys WHERE destroyed_at IS NULL ORDER BY kek_id, kek_version`,
