@@ -6,6 +6,7 @@ import { ConsentExpiryService } from '../src/consents/consent-expiry.service';
 import { sealSections } from '../src/cases/case-sections';
 import { CASE_OWNER } from '../src/cases/cases.service';
 import { DataKeyService, FieldEncryptionService } from '../src/crypto';
+import { OrganizationsRepository } from '../src/directory/organizations.repository';
 import type { TestApp } from './support/app';
 import {
   caseBody,
@@ -2539,6 +2540,32 @@ describe('cases, consent and referrals (end to end)', () => {
         })
         .expect(422);
       expect(account.body.errors[0]).toMatchObject({ field: 'organizationId', code: 'retiredOrganization' });
+      // Nor one whose organisation is retired while it is being made (after its first look at the organisation).
+      const other = await givenOrganization(t, {
+        name: 'Đồn công an giải thể giữa chừng (giả định)',
+        sector: 'police',
+        serviceArea: { communeCodes: ['00145'] },
+      });
+      const organizations = t.app.get(OrganizationsRepository);
+      const look = organizations.findById.bind(organizations);
+      const meanwhile = jest.spyOn(organizations, 'findById').mockImplementationOnce(async (...args) => {
+        const found = await look(...args);
+        await db.query(`UPDATE organizations SET retired_at = now() WHERE id = $1`, [other.id]);
+        return found;
+      });
+      try {
+        const raced = await as('admin')
+          .post('/api/v1/users', {
+            username: 'police.raced.new',
+            password: 'quiet-lake-morning-19',
+            role: 'provider',
+            organizationId: other.id,
+          })
+          .expect(422);
+        expect(raced.body.errors[0]).toMatchObject({ code: 'retiredOrganization' });
+      } finally {
+        meanwhile.mockRestore();
+      }
       // Reinstated: it takes referrals again; nothing revoked comes back.
       await as('admin').patch(`/api/v1/organizations/${org.id}`, { status: 'active' }).expect(200);
       expect(await listed()).toBe(true);

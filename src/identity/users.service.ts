@@ -138,6 +138,15 @@ export class UsersService {
     const user = await this.insertAccount(
       { username: dto.username, role: dto.role, password: dto.password, ...scope },
       async (manager, created) => {
+        if (scope.organizationId) {
+          // Held (FOR SHARE) until the account commits: a retirement waits for it, and one that committed since
+          // resolveScope looked is seen here.
+          const [org] = await manager.query<{ retired: boolean }[]>(
+            `SELECT retired_at IS NOT NULL AS retired FROM organizations WHERE id = $1 FOR SHARE`,
+            [scope.organizationId],
+          );
+          if (org?.retired) throw RETIRED_ORGANIZATION_ACCOUNT();
+        }
         await this.audit.record(manager, caller, {
           action: 'user.create',
           resourceType: 'user',
@@ -505,12 +514,7 @@ export class UsersService {
           vi: 'không phải là tổ chức đã đăng ký',
         });
       }
-      if (org.retiredAt) {
-        throw invalid('organizationId', 'retiredOrganization', {
-          en: 'is a retired organisation (reinstate it first)',
-          vi: 'là tổ chức đã ngừng hoạt động (hãy khôi phục tổ chức trước)',
-        });
-      }
+      if (org.retiredAt) throw RETIRED_ORGANIZATION_ACCOUNT();
       return { wardCodes: [], organizationId: org.id, provinceCode: null };
     }
     if (dto.role === 'supervisor' && dto.provinceCode) {
@@ -565,6 +569,14 @@ export class UsersService {
 
 function subjectOf(u: User): UserSubject {
   return { kind: 'User', id: u.id, role: u.role };
+}
+
+/** An account for the staff of a retired organisation (closed or merged away). */
+function RETIRED_ORGANIZATION_ACCOUNT(): DomainError {
+  return invalid('organizationId', 'retiredOrganization', {
+    en: 'is a retired organisation (reinstate it first)',
+    vi: 'là tổ chức đã ngừng hoạt động (hãy khôi phục tổ chức trước)',
+  });
 }
 
 function invalid(field: string, code: string, message: FieldError['message']): DomainError {
