@@ -1,4 +1,4 @@
-import { ValidationError } from 'class-validator';
+import { getMetadataStorage, ValidationError } from 'class-validator';
 import { LocalizedText } from './error-catalog';
 import { DomainError, FieldError } from './domain-error';
 
@@ -57,12 +57,38 @@ const MAX_FIELD_PATH = 100;
 /** A property name as a client's code would write it, or an array index. */
 const PLAIN_NAME = /^(?:[A-Za-z][A-Za-z0-9_]{0,63}|\d{1,6})$/;
 /**
- * What a problem calls a property it names: itself when it looks like a name, else `?`. An unknown key is
- * echoed back in `errors[]`, and a client that keys an object by a person's name or phone would otherwise get
- * them back in an error body (and wherever it logs those).
+ * Every field name some DTO of the API declares, from class-validator's metadata. Read from a member the library does not document: if a version moves it, the set is empty
+ * and every unknown key shows as `?` (the safe side; a test checks a declared name is shown).
+ */
+let declared: { classes: number; names: ReadonlySet<string> } = { classes: -1, names: new Set() };
+function declaredFieldNames(): ReadonlySet<string> {
+  const storage = getMetadataStorage() as unknown as {
+    validationMetadatas?: Map<unknown, readonly { propertyName?: unknown }[]>;
+  };
+  const all = storage.validationMetadatas instanceof Map ? storage.validationMetadatas : new Map();
+  // Again when classes were loaded since (a test, a module loaded late): otherwise once.
+  if (all.size !== declared.classes) {
+    const names = new Set<string>();
+    for (const list of all.values()) {
+      for (const m of list as readonly { propertyName?: unknown }[]) {
+        if (typeof m.propertyName === 'string') names.add(m.propertyName);
+      }
+    }
+    declared = { classes: all.size, names };
+  }
+  return declared.names;
+}
+
+/**
+ * What a problem calls a property it names: itself when it is an array index or a field name the API declares
+ * somewhere (a misplaced `version`, say), else `?`. An unknown key is echoed back in `errors[]`, and a client
+ * that keys an object by a person's name or phone (`NguyenThiLan`, `Lan_0912345678`) would otherwise get them
+ * back in an error body (and wherever it logs those).
  */
 function shownName(property: string): string {
-  return PLAIN_NAME.test(property) ? property : '?';
+  return /^\d{1,6}$/.test(property) || (PLAIN_NAME.test(property) && declaredFieldNames().has(property))
+    ? property
+    : '?';
 }
 
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
