@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { censorSensitive, createLogger, serializeError } from './logger';
+import { censorSensitive, createLogger, PinoNestLogger, serializeError } from './logger';
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];
@@ -128,5 +128,26 @@ describe('error serialisation', () => {
     const { stack } = serializeError(new Error('Key (username)=(MARK-a) exists')) as { stack: string };
     expect(stack).toMatch(/^Error: Key \(username\)=\(…\) exists\n\s+at /);
     expect(stack).toContain('logger.spec.ts');
+  });
+});
+
+describe("Nest's own log lines", () => {
+  it('mask a quoted value in an error’s message and stack, and in a warning', () => {
+    const { lines, stream } = capture();
+    const nest = new PinoNestLogger(createLogger('info', stream));
+    nest.error(
+      'Unable to connect to the database: invalid input syntax for type uuid: "MARK-Nguyễn"',
+      'QueryFailedError: invalid input syntax for type uuid: "MARK-Nguyễn"\n    at Parser.parseErrorMessage',
+      'TypeOrmModule',
+    );
+    nest.warn('Key (username)=(MARK-user) already exists', 'Somewhere');
+    const text = lines.join('');
+    expect(text).not.toContain('MARK-');
+    const [error] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(error).toMatchObject({
+      context: 'TypeOrmModule',
+      msg: 'Unable to connect to the database: invalid input syntax for type uuid: "…"',
+    });
+    expect(error.trace).toMatch(/^QueryFailedError: invalid input syntax for type uuid: "…"/);
   });
 });

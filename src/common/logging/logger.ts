@@ -142,7 +142,11 @@ function mask(text: string): string {
     .slice(0, 4000);
 }
 
-/** Routes Nest's own log lines into the same JSON logger. */
+/**
+ * Routes Nest's own log lines into the same JSON logger. Its errors and warnings are masked as a serialised
+ * error is: Nest and its modules log an error's message and stack as plain strings (`@nestjs/typeorm` logs a
+ * failing connection's stack at each retry), where a PostgreSQL message can quote a submitted value.
+ */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
@@ -150,10 +154,13 @@ export class PinoNestLogger implements LoggerService {
     this.logger.info({ context }, String(message));
   }
   error(message: unknown, trace?: string, context?: string): void {
-    this.logger.error({ context, trace }, String(message));
+    this.logger.error(
+      { context, trace: trace === undefined ? undefined : mask(trace) },
+      mask(String(message)),
+    );
   }
   warn(message: unknown, context?: string): void {
-    this.logger.warn({ context }, String(message));
+    this.logger.warn({ context }, mask(String(message)));
   }
   debug(message: unknown, context?: string): void {
     this.logger.debug({ context }, String(message));
