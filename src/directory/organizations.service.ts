@@ -219,50 +219,29 @@ export class OrganizationsService {
         await lockLiveGrants(manager, 'g.organization_id = $1', [org.id]);
       }
       const updated = await this.organizations.save(org, manager);
-      if (retired) {
-        // Closed or merged away: nobody there answers its referrals any more. Every live one ends, so that the
-        // ward sees it revoked and refers elsewhere, instead of an emergency waiting out its deadline; and so
-        // does its staff's emergency access.
+      if (ends) {
+        const cause = retired ? 'organization_retired' : 'organization_changed';
+        // Retired (closed or merged away): nobody answers its referrals any more, and every live one ends, so
+        // that the ward sees it revoked and refers elsewhere instead of an emergency waiting out its deadline.
+        // Otherwise a consent given to a sector covers that sector's organisations serving the case's commune:
+        // one whose sector changed, or which no longer serves the commune, loses the referrals such a consent gave
+        // it (a consent naming it keeps them). Read after the save: the new sector and area.
         await revokeReferrals(
           manager,
           this.audit,
-          'r.organization_id = $1',
-          [org.id],
-          'organization_retired',
+          retired
+            ? 'r.organization_id = $1'
+            : `r.organization_id = $1 AND EXISTS (SELECT 1 FROM consents cs
+                 WHERE cs.id = r.consent_id AND cs.sector IS NOT NULL
+                   AND (cs.sector <> $2 OR NOT EXISTS (SELECT 1 FROM organizations o
+                         WHERE o.id = r.organization_id AND ${servesCommuneSql('o', 'c.province_code', 'c.ward_code')})))`,
+          retired ? [org.id] : [org.id, org.sector],
+          cause,
           caller,
         );
-        await endGrants(
-          manager,
-          this.audit,
-          'g.organization_id = $1',
-          [org.id],
-          'organization_retired',
-          caller,
-        );
-      } else if (ends) {
-        // A consent given to a sector covers that sector's organisations serving the case's commune: one whose
-        // sector changed, or which no longer serves the commune, loses the referrals such a consent gave it (a
-        // consent naming it keeps them). Read after the save: the new sector and area.
-        await revokeReferrals(
-          manager,
-          this.audit,
-          `r.organization_id = $1 AND EXISTS (SELECT 1 FROM consents cs
-             WHERE cs.id = r.consent_id AND cs.sector IS NOT NULL
-               AND (cs.sector <> $2 OR NOT EXISTS (SELECT 1 FROM organizations o
-                     WHERE o.id = r.organization_id AND ${servesCommuneSql('o', 'c.province_code', 'c.ward_code')})))`,
-          [org.id, org.sector],
-          'organization_changed',
-          caller,
-        );
-        // Emergency access was opened under the old sector and area: it ends now.
-        await endGrants(
-          manager,
-          this.audit,
-          'g.organization_id = $1',
-          [org.id],
-          'organization_changed',
-          caller,
-        );
+        // Emergency access was opened under the old sector and area, or by the staff of an organisation now
+        // closed: it ends now.
+        await endGrants(manager, this.audit, 'g.organization_id = $1', [org.id], cause, caller);
       }
       await this.audit.recordChanges(
         manager,
