@@ -153,38 +153,41 @@ describe('the KEK floor and the KEK checks (end to end)', () => {
     await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
   });
 
-  it('a record whose data key is wrapped with a KEK version this instance lacks answers 503 (its keys are behind), not 500', async () => {
+  /** `work` on a new case whose data key is marked wrapped with KEK v9 (this keyring has none), put back after. */
+  const withCaseUnderKekV9 = async (work: (caseId: string) => Promise<void>): Promise<string> => {
     const made = await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
-    // As after keys:rotate re-wrapped it with a version whose keyring this instance was not given.
+    const caseId = made.body.id as string;
     const [{ kek_version: version }] = await owner.query<{ kek_version: number }[]>(
       `SELECT kek_version FROM data_keys WHERE owner_id = $1`,
-      [made.body.id],
+      [caseId],
     );
-    await owner.query(`UPDATE data_keys SET kek_version = 9 WHERE owner_id = $1`, [made.body.id]);
+    await owner.query(`UPDATE data_keys SET kek_version = 9 WHERE owner_id = $1`, [caseId]);
     try {
+      await work(caseId);
+    } finally {
+      await owner.query(`UPDATE data_keys SET kek_version = $2 WHERE owner_id = $1`, [caseId, version]);
+    }
+    return caseId;
+  };
+
+  it('a record whose data key is wrapped with a KEK version this instance lacks answers 503 (its keys are behind), not 500', async () => {
+    // As after keys:rotate re-wrapped it with a version whose keyring this instance was not given.
+    const made = await withCaseUnderKekV9(async (caseId) => {
       const res = await http()
-        .get(`/api/v1/cases/${made.body.id}`)
+        .get(`/api/v1/cases/${caseId}`)
         .set(as('ward.longbien'))
         .set('Accept-Language', 'vi')
         .expect(503);
       expect(res.body).toMatchObject({ code: 'service.unavailable' });
       expect(res.body.detail).toMatch(/khóa mã hóa chưa được cập nhật/);
       expect(res.headers['retry-after']).toBeDefined();
-    } finally {
-      await owner.query(`UPDATE data_keys SET kek_version = $2 WHERE owner_id = $1`, [made.body.id, version]);
-    }
-    await http().get(`/api/v1/cases/${made.body.id}`).set(as('ward.longbien')).expect(200);
+    });
+    await http().get(`/api/v1/cases/${made}`).set(as('ward.longbien')).expect(200);
   });
 
   it('refuses to start an instance whose keys lack a version live data keys are wrapped with (exit 78), naming it', async () => {
-    const made = await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
     // As after a rotation's new version wrapped it, with this keyring rolled back to before that version.
-    const [{ kek_version: version }] = await owner.query<{ kek_version: number }[]>(
-      `SELECT kek_version FROM data_keys WHERE owner_id = $1`,
-      [made.body.id],
-    );
-    await owner.query(`UPDATE data_keys SET kek_version = 9 WHERE owner_id = $1`, [made.body.id]);
-    try {
+    await withCaseUnderKekV9(async () => {
       const keyring = readFileSync(join(t.config.dataDir, 'keys', 'keyring.json'), 'utf8');
       const run = await launchWith(keyring);
       expect(await run.exited).toBe(78);
@@ -198,9 +201,7 @@ describe('the KEK floor and the KEK checks (end to end)', () => {
       expect(lost.output()).toMatch(
         /wrapped with haven-kek v9 \(1 data keys\), which this instance's keys do not hold/,
       );
-    } finally {
-      await owner.query(`UPDATE data_keys SET kek_version = $2 WHERE owner_id = $1`, [made.body.id, version]);
-    }
+    });
   });
 
   it('refuses to start an instance holding another key under a version the database knows (exit 78)', async () => {
