@@ -369,7 +369,7 @@ describe('access log (end to end)', () => {
   it('logs every read of the log, with the request’s id, address and user agent', async () => {
     await get('hanoi', `events?caseId=${CASE_HANOI}`)
       .set('X-Request-Id', 'ad17ead000000001')
-      .set('User-Agent', 'HavenConsole/2.1 (Nguyen Thi Hoa; 0987654321) Hoa lives at Hang Bac')
+      .set('User-Agent', 'HavenConsole/2.1 (Nguyen Thi Hoa; 0987654321) Hoa lives at Hang Bac Hoa/0987654321')
       .expect(200);
     const res = await get('hanoi', 'events?action=audit.read').expect(200);
     const read = res.body.items.find((i: { requestId: string }) => i.requestId === 'ad17ead000000001');

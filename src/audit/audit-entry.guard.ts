@@ -172,7 +172,9 @@ function ip(value: unknown): string {
 /**
  * A user agent is client-supplied text, so only its `product/version` tokens are kept (e.g.
  * `Mozilla/5.0 AppleWebKit/537.36 Chrome/131.0 Safari/537.36`): comments in parentheses and any other words
- * are dropped, so that nothing a client writes there can carry a sentence or a name into the log.
+ * are dropped, so that nothing a client writes there can carry a sentence into the log, and so are tokens with
+ * seven digits in a row (`Lan/0912345678`: no browser or app version has them, a phone number does). A name
+ * shaped as a product (`Nguyen.Thi.Lan/1.0`) still passes: only an allowlist of products would stop it.
  */
 function userAgent(value: unknown): string | null {
   if (typeof value !== 'string') throw new AuditEntryError('request.userAgent', 'is not a string');
@@ -180,7 +182,7 @@ function userAgent(value: unknown): string | null {
     .slice(0, 1024)
     .replace(/\([^)]*\)?/g, ' ')
     .split(/\s+/)
-    .filter((t) => PRODUCT_TOKEN.test(t))
+    .filter((t) => PRODUCT_TOKEN.test(t) && !/[0-9]{7}/.test(t))
     .slice(0, 8);
   const kept = tokens.join(' ').slice(0, MAX_USER_AGENT);
   return kept.length ? kept : null;
