@@ -217,6 +217,23 @@ describe('the runtime database role', () => {
     }
   });
 
+  it('names which connection could not connect, and as which role (its log masks PostgreSQL’s quoted text)', async () => {
+    const wrong = new URL(db.appUrl);
+    wrong.password = 'not-the-password';
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      DATABASE_APP_URL: wrong.toString(),
+      HAVEN_DATA_DIR: dataDir,
+    });
+    const refused = await openRuntimeDataSource(options(), db.url, config, silent).catch((e: Error) => e);
+    expect(String(refused)).toMatch(
+      new RegExp(
+        `DATABASE_APP_URL \\(the runtime role\\): cannot connect as role ${wrong.username} \\(SQLSTATE 28P01`,
+      ),
+    );
+    expect(String(refused)).not.toContain('not-the-password');
+  });
+
   it('refuses to run as a role that could change the log', async () => {
     const config = loadConfig({ DATABASE_URL: db.url, DATABASE_APP_URL: db.url, HAVEN_DATA_DIR: dataDir });
     await expect(openRuntimeDataSource(options(), db.url, config, silent)).rejects.toThrow(

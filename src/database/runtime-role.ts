@@ -27,9 +27,11 @@ export async function openRuntimeDataSource(
   config: AppConfig,
   logger: Logger,
 ): Promise<DataSource> {
-  const owner = await new DataSource(
-    dataSourceOptions({ url: ownerUrl, poolSize: 2, applicationName: 'haven-migrate' }),
-  ).initialize();
+  const owner = await connectAs(
+    config.database.url ? 'DATABASE_URL (the schema owner)' : 'the embedded server (the schema owner)',
+    ownerUrl,
+    new DataSource(dataSourceOptions({ url: ownerUrl, poolSize: 2, applicationName: 'haven-migrate' })),
+  );
   let runtimeUrl: string;
   let restricted = true;
   try {
@@ -56,7 +58,11 @@ export async function openRuntimeDataSource(
     await owner.destroy();
   }
 
-  const runtime = await new DataSource({ ...options, url: runtimeUrl } as DataSourceOptions).initialize();
+  const runtime = await connectAs(
+    config.database.appUrl ? 'DATABASE_APP_URL (the runtime role)' : 'the runtime role',
+    runtimeUrl,
+    new DataSource({ ...options, url: runtimeUrl } as DataSourceOptions),
+  );
   try {
     if (restricted) await assertRestrictedRole(runtime);
   } catch (e) {
@@ -64,6 +70,30 @@ export async function openRuntimeDataSource(
     throw e;
   }
   return runtime;
+}
+
+/**
+ * Opens `dataSource`, or fails naming which connection and role could not connect, with PostgreSQL's code: its
+ * own message quotes the role and database, and the log masks quoted text (it may be a submitted value), so an
+ * operator could not tell whether DATABASE_URL or DATABASE_APP_URL was wrong. The role is configuration.
+ */
+async function connectAs(which: string, url: string, dataSource: DataSource): Promise<DataSource> {
+  try {
+    return await dataSource.initialize();
+  } catch (e) {
+    let role = '(unknown)';
+    try {
+      role = decodeURIComponent(new URL(url).username) || '(default)';
+    } catch {
+      // not a URL: say so by the placeholder
+    }
+    const code = (e as { code?: unknown }).code;
+    throw new Error(
+      `${which}: cannot connect as role ${role} (${typeof code === 'string' ? `SQLSTATE ${code}` : (e as Error).name}; ` +
+        '28P01 wrong password, 28000 no such role or not allowed from here, 3D000 no such database)',
+      { cause: e },
+    );
+  }
 }
 
 /** Creates or updates the embedded runtime login role; returns its connection URL. */
