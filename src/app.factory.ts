@@ -11,6 +11,7 @@ import { DomainError } from './common/errors/domain-error';
 import { Problem, ProblemFieldError } from './common/errors/problem';
 import { ProblemFilter } from './common/errors/problem.filter';
 import { HandlersInFlight } from './common/http/handlers-in-flight';
+import { declarePublicFieldNames } from './common/errors/validation-errors';
 import { UndeclaredBodyInterceptor } from './common/http/undeclared-body.interceptor';
 import { HavenValidationPipe } from './common/http/validation.pipe';
 import { jsonShapeMiddleware } from './common/http/json-shape.middleware';
@@ -131,6 +132,12 @@ export async function createHavenApp(
         .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
         .build(),
       { extraModels: [Problem, ProblemFieldError] },
+    ),
+  );
+  // The names its schemas show are public: a problem may name them (validation-errors.ts).
+  declarePublicFieldNames(
+    Object.values(document.components?.schemas ?? {}).flatMap((schema) =>
+      'properties' in schema && schema.properties ? Object.keys(schema.properties) : [],
     ),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', raw: ['json'] });

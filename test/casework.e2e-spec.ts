@@ -1566,6 +1566,20 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(nested.body.errors).toEqual([
         expect.objectContaining({ field: 'survivor.?', code: 'whitelistValidation' }),
       ]);
+      // A view echoed back into a change: its fields are named (the API's own documents show them).
+      const echoed = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, {
+          version: c.version,
+          id: c.id,
+          createdAt: c.createdAt,
+          triage: c.triage,
+        })
+        .expect(400);
+      expect(echoed.body.errors.map((e: { field: string }) => e.field).sort()).toEqual([
+        'createdAt',
+        'id',
+        'triage',
+      ]);
       expect((await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200)).body.status).toBe(
         'pending',
       );

@@ -568,8 +568,10 @@ describe('reports (end to end)', () => {
         ['ward=abc', 'ward'],
         ['ward=99999', 'ward'],
         ['province=01&ward=10507', 'ward'],
-        // A parameter no route declares is named `?` (a key could be a person's name); one declared elsewhere is named.
-        ['format=csv', '?'],
+        // A parameter no route declares or shows is named `?` (a key could be a person's name); one the API
+        // declares or shows elsewhere is named.
+        ['format=csv', 'format'],
+        ['NguyenThiLan=1', '?'],
         ['caseId=0a000000-0000-4000-8000-000000000001', 'caseId'],
       ];
       for (const [query, field] of cases) {

@@ -79,14 +79,26 @@ function declaredFieldNames(): ReadonlySet<string> {
   return declared.names;
 }
 
+/** Field names the API's own documents show (its OpenAPI schemas: a view's `id`, `createdAt`, `triage`). */
+const publicNames = new Set<string>();
+
+/**
+ * Adds the field names of the API's OpenAPI schemas, which a client may send back (a view echoed into a change):
+ * they are public, and naming them tells the client which keys to drop.
+ */
+export function declarePublicFieldNames(names: Iterable<string>): void {
+  for (const name of names) if (PLAIN_NAME.test(name)) publicNames.add(name);
+}
+
 /**
  * What a problem calls a property it names: itself when it is an array index or a field name the API declares
- * somewhere (a misplaced `version`, say), else `?`. An unknown key is echoed back in `errors[]`, and a client
+ * somewhere (a misplaced `version`, a view's `id`), else `?`. An unknown key is echoed back in `errors[]`, and a client
  * that keys an object by a person's name or phone (`NguyenThiLan`, `Lan_0912345678`) would otherwise get them
  * back in an error body (and wherever it logs those).
  */
 function shownName(property: string): string {
-  return /^\d{1,6}$/.test(property) || (PLAIN_NAME.test(property) && declaredFieldNames().has(property))
+  return /^\d{1,6}$/.test(property) ||
+    (PLAIN_NAME.test(property) && (declaredFieldNames().has(property) || publicNames.has(property)))
     ? property
     : '?';
 }
