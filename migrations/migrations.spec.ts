@@ -10,6 +10,7 @@ import { realDifferences } from '../src/database/schema-drift';
 import { referralListRankSql } from '../src/referrals/referral-ending';
 import { REPORT_COUNTS_SQL } from '../src/reports/reports.repository';
 import { MIGRATIONS } from './index';
+import { OrganizationsRetired1764000004000 } from './1764000004000-OrganizationsRetired';
 import { REVERT_LOSES } from './revert-losses';
 
 /** Reverts the migrations down to and including the one named `name…`; returns how many it reverted. */
@@ -149,6 +150,20 @@ describe('migrations', () => {
         `UPDATE referrals SET revoke_cause = 'organization_retired' WHERE revoke_cause = 'case_closed'`,
       );
       const again = await revertThrough(dataSource, 'OrganizationsRetired');
+      // OrganizationsRetired alone leaves the CHECK not validated: its transaction holds referrals against reads
+      // and must not scan it (RevokeCauseValidated, in a transaction of its own, does).
+      const runner = dataSource.createQueryRunner();
+      try {
+        await new OrganizationsRetired1764000004000().up(runner);
+        expect(
+          await runner.query(
+            `SELECT convalidated FROM pg_constraint WHERE conname = 'referrals_revoke_cause_check'`,
+          ),
+        ).toEqual([{ convalidated: false }]);
+        await new OrganizationsRetired1764000004000().down(runner);
+      } finally {
+        await runner.release();
+      }
       expect(
         (await dataSource.query<{ c: string }[]>(`SELECT revoke_cause AS c FROM referrals ORDER BY 1`)).map(
           (r) => r.c,
