@@ -194,9 +194,12 @@ describe('the KEK floor and the KEK checks (end to end)', () => {
       expect(run.output()).toMatch(
         /HAVEN_MASTER_KEY \/ HAVEN_MASTER_KEY_FILE: the database's data keys are wrapped with haven-kek v9 \(1 data keys\), which this instance's keys do not hold/,
       );
-      // A version lost for good: told so, it starts, saying which records it cannot read.
+      // Another version excused is no excuse for this one.
+      const other = await launchWith(keyring, { HAVEN_ALLOW_MISSING_KEK_VERSIONS: '8' });
+      expect(await other.exited).toBe(78);
+      // This version named as lost for good: it starts, saying which records it cannot read.
       const port = await freePort();
-      const lost = await launchWith(keyring, { HAVEN_ALLOW_MISSING_KEK_VERSIONS: '1', PORT: String(port) });
+      const lost = await launchWith(keyring, { HAVEN_ALLOW_MISSING_KEK_VERSIONS: '9', PORT: String(port) });
       await waitForHealth(port, lost);
       expect(lost.output()).toMatch(
         /wrapped with haven-kek v9 \(1 data keys\), which this instance's keys do not hold/,

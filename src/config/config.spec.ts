@@ -12,6 +12,16 @@ import {
 } from './config';
 
 describe('loadConfig', () => {
+  it('reads the KEK versions allowed missing as numbers, and refuses anything else', () => {
+    expect(loadConfig({}).keys.allowMissingKekVersions).toEqual([]);
+    expect(loadConfig({ HAVEN_ALLOW_MISSING_KEK_VERSIONS: '3,5' }).keys.allowMissingKekVersions).toEqual([
+      3, 5,
+    ]);
+    for (const value of ['1,', 'yes', 'v3', '3;5']) {
+      expect(() => loadConfig({ HAVEN_ALLOW_MISSING_KEK_VERSIONS: value })).toThrow(ConfigError);
+    }
+  });
+
   it('applies documented defaults', () => {
     const c = loadConfig({}, '/srv/haven');
     expect(c).toMatchObject({

@@ -51,7 +51,10 @@ export const envSchema = z.object({
   HAVEN_MASTER_KEY: z.string().min(1).optional(),
   HAVEN_MASTER_KEY_FILE: z.string().min(1).optional(),
   HAVEN_ALLOW_KEY_CHANGE: boolFlag,
-  HAVEN_ALLOW_MISSING_KEK_VERSIONS: boolFlag,
+  HAVEN_ALLOW_MISSING_KEK_VERSIONS: z
+    .string()
+    .regex(/^\d{1,9}(,\d{1,9})*$/, 'must be KEK version numbers, comma-separated (e.g. 3 or 3,5)')
+    .optional(),
   HAVEN_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   HAVEN_DB_PREPARED_STATEMENTS: z.enum(['0', '1']).default('1'),
   HAVEN_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
@@ -119,10 +122,11 @@ export interface AppConfig {
     /** HAVEN_ALLOW_KEY_CHANGE=1: start although the newest checkpoint was signed with other keys. */
     readonly allowChange: boolean;
     /**
-     * HAVEN_ALLOW_MISSING_KEK_VERSIONS=1: start although live data keys are wrapped with a KEK version this
-     * instance lacks (a version lost for good: its records answer 503), logging each version and count.
+     * HAVEN_ALLOW_MISSING_KEK_VERSIONS=3,5: start although live data keys are wrapped with these KEK versions,
+     * which this instance lacks (lost for good: their records answer 503), logging each version and count. Any
+     * other version missing still refuses the start.
      */
-    readonly allowMissingKekVersions: boolean;
+    readonly allowMissingKekVersions: readonly number[];
   };
   readonly referrals: {
     /** Response deadline of a referral by urgency, in minutes (emergency 2 h, urgent 12 h, routine 5 days). */
@@ -371,7 +375,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       masterKey: e.HAVEN_MASTER_KEY,
       masterKeyFile: e.HAVEN_MASTER_KEY_FILE,
       allowChange: e.HAVEN_ALLOW_KEY_CHANGE === '1',
-      allowMissingKekVersions: e.HAVEN_ALLOW_MISSING_KEK_VERSIONS === '1',
+      allowMissingKekVersions: (e.HAVEN_ALLOW_MISSING_KEK_VERSIONS ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map(Number),
     },
     referrals: {
       deadlinesMinutes: {

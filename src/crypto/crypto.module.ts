@@ -54,22 +54,24 @@ class KeyringCheck implements OnModuleInit {
       ]);
     }
     const missing = await this.crypto.dataKeys.kekVersionsNotHeld();
-    if (missing.length > 0) {
-      const versions = missing.map((k) => `${k.kekId} v${k.version} (${k.keys} data keys)`).join(', ');
-      if (this.config?.keys.allowMissingKekVersions) {
-        // A version lost for good (its keyring gone): its records answer 503; everything else works.
-        this.logger.error(
-          `the database's data keys are wrapped with ${versions}, which this instance's keys do not hold: ` +
-            'their records answer 503 (HAVEN_ALLOW_MISSING_KEK_VERSIONS=1)',
-        );
-        return this.assertNoMismatch(where);
-      }
+    const excused = this.config?.keys.allowMissingKekVersions ?? [];
+    const describe = (ks: typeof missing) =>
+      ks.map((k) => `${k.kekId} v${k.version} (${k.keys} data keys)`).join(', ');
+    const refused = missing.filter((k) => !excused.includes(k.version));
+    if (refused.length > 0) {
       throw new ConfigError([
-        `${where}: the database's data keys are wrapped with ${versions}, which this instance's keys do not ` +
-          'hold: every record under them would be unreadable here. Install the keyring that holds them (a ' +
-          'rollback past a key rotation?); if a version is lost for good, HAVEN_ALLOW_MISSING_KEK_VERSIONS=1 ' +
-          'starts with its records unreadable (docs/keys.md, "Rotation").',
+        `${where}: the database's data keys are wrapped with ${describe(refused)}, which this instance's keys do ` +
+          'not hold: every record under them would be unreadable here. Install the keyring that holds them (a ' +
+          'rollback past a key rotation?); if a version is lost for good, HAVEN_ALLOW_MISSING_KEK_VERSIONS=<its ' +
+          'number> starts with its records unreadable (docs/keys.md, "Rotation").',
       ]);
+    }
+    if (missing.length > 0) {
+      // Versions lost for good, named one by one: their records answer 503; everything else works.
+      this.logger.error(
+        `the database's data keys are wrapped with ${describe(missing)}, which this instance's keys do not hold: ` +
+          'their records answer 503 (HAVEN_ALLOW_MISSING_KEK_VERSIONS)',
+      );
     }
     return this.assertNoMismatch(where);
   }
