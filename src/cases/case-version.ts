@@ -1,8 +1,5 @@
 import { DomainError } from '../common/errors/domain-error';
-import { ifMatchVersion, MAX_RECORD_VERSION } from '../common/http/if-match';
-
-/** The largest version a case can have (its column is a PostgreSQL int). */
-export const MAX_CASE_VERSION = MAX_RECORD_VERSION;
+import { ifMatchVersion } from '../common/http/if-match';
 
 /**
  * The version a change names, from If-Match or else the body; a change must name one (412 without), and when it

@@ -2,7 +2,7 @@ import { ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { IsOptionalNotNull } from '../../common/http/field-presence';
 import { REPORT_CHANNELS, ReportChannel } from '../case-classification';
-import { MAX_CASE_VERSION } from '../case-version';
+import { MAX_RECORD_VERSION } from '../../common/http/if-match';
 import { HealthDto, IncidentDto, PerpetratorDto, RiskDto, Section, SurvivorDto } from './create-case.dto';
 
 export class SurvivorPatchDto extends PartialType(SurvivorDto) {}
@@ -19,12 +19,12 @@ export class UpdateCaseDto {
   @ApiPropertyOptional({
     description: 'The version read; or send it as If-Match',
     minimum: 1,
-    maximum: MAX_CASE_VERSION,
+    maximum: MAX_RECORD_VERSION,
   })
   @IsOptionalNotNull() // null is no version: 412 from the service would say so less clearly
   @IsInt()
   @Min(1)
-  @Max(MAX_CASE_VERSION) // no case gets there: a version no case has is a mistake, not a conflict to reload
+  @Max(MAX_RECORD_VERSION) // no case gets there: a version no case has is a mistake, not a conflict to reload
   version?: number;
 
   @ApiPropertyOptional({ enum: REPORT_CHANNELS })
