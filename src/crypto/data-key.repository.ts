@@ -315,7 +315,7 @@ export class DataKeyRepository {
     return r ? toRow(r) : null;
   }
 
-  /** The KEK versions of live (not destroyed) data keys, each with how many use it. */
+  /** The KEK versions live (not destroyed) data keys are wrapped with, each with how many use it. */
   async liveKekVersionCounts(manager?: EntityManager): Promise<(KekRef & { keys: number })[]> {
     const rows: Array<{ kek_id: string; kek_version: number; keys: number }> = await this.manager(
       manager,
@@ -324,14 +324,6 @@ export class DataKeyRepository {
         GROUP BY kek_id, kek_version ORDER BY kek_id, kek_version`,
     );
     return rows.map((r) => ({ kekId: r.kek_id, version: r.kek_version, keys: r.keys }));
-  }
-
-  /** KEK versions still used by at least one live key. */
-  async referencedKekVersions(manager?: EntityManager): Promise<KekRef[]> {
-    const rows: Array<{ kek_id: string; kek_version: number }> = await this.manager(manager).query(
-      `SELECT DISTINCT kek_id, kek_version FROM data_keys WHERE destroyed_at IS NULL ORDER BY kek_id, kek_version`,
-    );
-    return rows.map((r) => ({ kekId: r.kek_id, version: r.kek_version }));
   }
 
   private manager(manager?: EntityManager): EntityManager {

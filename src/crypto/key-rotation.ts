@@ -176,7 +176,7 @@ export async function rotateKeys(
         if (interrupted || rewrapped === before || (await repo.countNotOn(target)) === 0) break;
       }
       const remaining = await repo.countNotOn(target);
-      const referenced = new Set((await repo.referencedKekVersions()).map((k) => `${k.kekId}\0${k.version}`));
+      const referenced = new Set((await repo.liveKekVersionCounts()).map((k) => `${k.kekId}\0${k.version}`));
       const unreferencedVersions = !settled
         ? []
         : (await keyProvider.kekVersions()).filter(
