@@ -103,6 +103,14 @@ const MANAGER_MISUSE: Record<ManagerNeed, string> = {
   either: 'has no connection of its own (use session())',
 };
 
+/** A record a statement changed, as its RETURNING clause gives it for recordEach. */
+export interface ChangedRecord {
+  readonly id: string;
+  readonly case_id: string;
+  readonly province_code: string;
+  readonly ward_code: string;
+}
+
 /**
  * Writes the access log (docs/audit.md). Protects the record of who looked at what: every entry is checked
  * for free text, chained to its stripe's previous entry with a keyed MAC, and written either in the caller's
@@ -114,14 +122,6 @@ const MANAGER_MISUSE: Record<ManagerNeed, string> = {
  * one it was chained to (ChainStripes); in a transaction the head's row stays locked until the transaction
  * ends, and the transaction keeps the stripe it first took.
  */
-/** A record a statement changed, as its RETURNING clause gives it for recordEach. */
-export interface ChangedRecord {
-  readonly id: string;
-  readonly case_id: string;
-  readonly province_code: string;
-  readonly ward_code: string;
-}
-
 @Injectable()
 export class AuditService implements EntitySubscriberInterface {
   private readonly encoder = new CanonicalEncoder();

@@ -51,7 +51,6 @@ export class BreakGlassOpened {
   @ApiProperty({ type: [String] }) categories!: string[];
 }
 
-/** A grant in the review queue, with its justification for the supervisor to judge. */
 /** The opener's organisation's last referral of the case before the grant opened, as it stands. */
 export class PriorReferralView {
   @ApiProperty({ format: 'uuid' }) id!: string;
@@ -66,6 +65,7 @@ export class PriorReferralView {
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
 }
 
+/** A grant in the review queue, with its justification for the supervisor to judge. */
 export class BreakGlassView extends BreakGlassOpened {
   @ApiProperty() caseCode!: string;
   @ApiProperty() userId!: string;
