@@ -28,8 +28,8 @@ import {
 import type { ErrorCode } from '../common/errors/error-catalog';
 import type { AccountChange } from '../identity/users.service';
 
-/** Error codes as an SQL list of literals (codes are words and dots: nothing to escape). */
-function sqlCodes(codes: readonly string[]): string {
+/** Error codes or account-change reasons as an SQL list of literals (words and dots: nothing to escape). */
+function sqlCodes(codes: readonly (ErrorCode | AccountChange)[]): string {
   return codes.map((c) => `'${c}'`).join(', ');
 }
 
