@@ -67,12 +67,28 @@ export class UsersRepository {
    * The active administrators' ids, in id order. A demo account counts only with `demoAccounts` (while the
    * demo runs: outside it those accounts are shut). `lock` takes their rows FOR NO KEY UPDATE, in that order.
    */
-  async activeAdminIds(
+  activeAdminIds(
+    opts: { demoAccounts: boolean; lock?: boolean },
+    manager?: EntityManager,
+  ): Promise<string[]> {
+    return this.activeIds(`role = 'admin'`, opts, manager);
+  }
+
+  /** The active national supervisors' ids (no province), as activeAdminIds gives the administrators'. */
+  activeNationalSupervisorIds(
+    opts: { demoAccounts: boolean; lock?: boolean },
+    manager?: EntityManager,
+  ): Promise<string[]> {
+    return this.activeIds(`role = 'supervisor' AND province_code IS NULL`, opts, manager);
+  }
+
+  private async activeIds(
+    which: string,
     opts: { demoAccounts: boolean; lock?: boolean },
     manager?: EntityManager,
   ): Promise<string[]> {
     const rows = await (manager ?? this.dataSource.manager).query<{ id: string }[]>(
-      `SELECT id FROM users WHERE role = 'admin' AND status = 'active' AND (NOT demo_account OR $1)
+      `SELECT id FROM users WHERE ${which} AND status = 'active' AND (NOT demo_account OR $1)
         ORDER BY id${opts.lock ? ' FOR NO KEY UPDATE' : ''}`,
       [opts.demoAccounts],
     );

@@ -350,12 +350,10 @@ export class UsersService {
       // and national supervisors' accounts (those entries have no province).
       const activeNational =
         dto.status === 'disabled'
-          ? (
-              await manager.query<{ id: string }[]>(
-                `SELECT id FROM users WHERE role = 'supervisor' AND province_code IS NULL AND status = 'active'
-                  ORDER BY id FOR UPDATE`,
-              )
-            ).map((r) => r.id)
+          ? await this.users.activeNationalSupervisorIds(
+              { demoAccounts: this.config.demo.enabled, lock: true },
+              manager,
+            )
           : [];
       const user = await manager
         .getRepository(User)
