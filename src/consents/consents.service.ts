@@ -7,7 +7,7 @@ import { permittedCaseCategories } from '../authz/field-scope';
 import type { Principal } from '../authz/principal';
 import { CONSENT_STATUSES, type ConsentStatus } from '../authz/subjects';
 import { DomainError, fieldError } from '../common/errors/domain-error';
-import { RETIRED_ORGANIZATION } from '../directory/organizations.repository';
+import { organizationRetired, RETIRED_ORGANIZATION } from '../directory/organizations.repository';
 import { AuditService } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import { CryptoError, DataKeyService, FieldEncryptionService } from '../crypto';
@@ -192,12 +192,9 @@ export class ConsentsService {
       const misfit = ageMisfit(dto, row);
       if (misfit) throw new DomainError('unprocessable', misfit);
       if (dto.organizationId) {
-        const [org] = await m.query<{ retired: boolean }[]>(
-          `SELECT retired_at IS NOT NULL AS retired FROM organizations WHERE id = $1`,
-          [dto.organizationId],
-        );
-        if (!org) throw unprocessable('No such organisation.', 'Không tìm thấy tổ chức này.');
-        if (org.retired) throw RETIRED_ORGANIZATION();
+        const retired = await organizationRetired(m, dto.organizationId);
+        if (retired === null) throw unprocessable('No such organisation.', 'Không tìm thấy tổ chức này.');
+        if (retired) throw RETIRED_ORGANIZATION();
       }
       const id = randomUUID();
       let reason: Buffer | null = null;

@@ -43,6 +43,18 @@ export const RETIRED_ORGANIZATION = (): DomainError =>
   });
 
 /**
+ * Whether organisation `id` is retired, or null when there is none; share-locked until the transaction ends (a
+ * retirement then waits for what the caller makes naming it, and revokes it; one that committed first is seen).
+ */
+export async function organizationRetired(m: EntityManager, id: string): Promise<boolean | null> {
+  const [o] = await m.query<{ retired: boolean }[]>(
+    `SELECT retired_at IS NOT NULL AS retired FROM organizations WHERE id = $1 FOR SHARE`,
+    [id],
+  );
+  return o ? o.retired : null;
+}
+
+/**
  * Organisation `id` and whether it serves a commune (`wardCode` of `provinceCode`). With `lock` (in a
  * transaction), share-locked until it ends: a change of the organisation's sector or area (which ends what it no
  * longer covers: referrals of a sector's consent, emergency grants) waits for the caller to commit, and so ends

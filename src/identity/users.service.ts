@@ -16,7 +16,7 @@ import { ADVISORY_LOCKS } from '../database/advisory-locks';
 import { isUniqueViolation } from '../database/pg-errors';
 import { AdminUnitsRepository } from '../directory/admin-units.repository';
 import { CommuneProvinces } from '../directory/commune-provinces';
-import { OrganizationsRepository } from '../directory/organizations.repository';
+import { organizationRetired, OrganizationsRepository } from '../directory/organizations.repository';
 import { CreateUserDto, UpdateUserDto, USERNAME, UserList, UserListQuery, UserView } from './dto/user.dto';
 import { assertPasswordAcceptable } from './password-policy';
 import { holdAdministrator } from './session-hold';
@@ -138,14 +138,9 @@ export class UsersService {
     const user = await this.insertAccount(
       { username: dto.username, role: dto.role, password: dto.password, ...scope },
       async (manager, created) => {
-        if (scope.organizationId) {
-          // Held (FOR SHARE) until the account commits: a retirement waits for it, and one that committed since
-          // resolveScope looked is seen here.
-          const [org] = await manager.query<{ retired: boolean }[]>(
-            `SELECT retired_at IS NOT NULL AS retired FROM organizations WHERE id = $1 FOR SHARE`,
-            [scope.organizationId],
-          );
-          if (org?.retired) throw RETIRED_ORGANIZATION_ACCOUNT();
+        // Held until the account commits: a retirement since resolveScope looked is seen here.
+        if (scope.organizationId && (await organizationRetired(manager, scope.organizationId))) {
+          throw RETIRED_ORGANIZATION_ACCOUNT();
         }
         await this.audit.record(manager, caller, {
           action: 'user.create',
