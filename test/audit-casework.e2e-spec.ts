@@ -484,6 +484,12 @@ describe('access log of case work (end to end)', () => {
       .set({ Authorization: `Bearer ${haiphong}` })
       .expect(200);
     expect(shouted.body.items.length).toBe(looked.body.items.length + 1); // and the first look's entry
+    // And a page past those entries (beforeSeq): what the look finds decides, not what one page shows.
+    const paged = await http()
+      .get(`/api/v1/audit/events?caseId=${c.id}&beforeSeq=1`)
+      .set({ Authorization: `Bearer ${haiphong}` })
+      .expect(200);
+    expect(paged.body.items).toEqual([]);
     // Hà Nội's supervisors see both looks at their case's trail, as every other access to it.
     const reads = (
       await http()
@@ -491,7 +497,7 @@ describe('access log of case work (end to end)', () => {
         .set(as('supervisor.hanoi'))
         .expect(200)
     ).body.items as { requestId: string; caseId: string | null; provinceCode: string | null }[];
-    for (const look of [looked, shouted]) {
+    for (const look of [looked, shouted, paged]) {
       expect(reads.find((i) => i.requestId === look.headers['x-request-id'])).toMatchObject({
         caseId: c.id,
         provinceCode: '01',

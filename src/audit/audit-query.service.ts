@@ -283,10 +283,19 @@ export class AuditQueryService {
         { ...params, countLimit: this.config.audit.countLimit + 1 },
       );
       const counted = Number(count?.n ?? 0);
-      // Another province's look that showed the case's place (its staff's accesses to the case): the case's
-      // supervisors see it. Its own earlier looks, which name the case but no place, do not count.
-      const showedPlace = rows.some((r) => r.case_id === q.caseId && r.province_code !== null);
-      const place = found && (params.listedHere || showedPlace) ? found : null;
+      // Another province's look whose filters find entries showing the case's place (its staff's accesses to the
+      // case), on this page or another: the case's supervisors see it. Its own earlier looks, which name the case
+      // but no place, do not count.
+      const showsPlace = async () =>
+        (
+          await this.query<{ shows: boolean }>(
+            m,
+            `${about} SELECT EXISTS (SELECT 1 FROM audit_events e
+                                      WHERE ${condition} AND e.case_id = :caseId AND e.province_code IS NOT NULL) AS shows`,
+            params,
+          )
+        )[0]?.shows === true;
+      const place = found && (params.listedHere || (await showsPlace())) ? found : null;
       // Recorded after the query, so that the read does not list itself.
       await this.audit.record(m, p, {
         action: 'audit.read',
