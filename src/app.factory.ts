@@ -134,12 +134,19 @@ export async function createHavenApp(
       { extraModels: [Problem, ProblemFieldError] },
     ),
   );
-  // The names its schemas show are public: a problem may name them (validation-errors.ts).
-  declarePublicFieldNames(
-    Object.values(document.components?.schemas ?? {}).flatMap((schema) =>
+  // The names its schemas and parameters show are public: a problem may name them (validation-errors.ts).
+  declarePublicFieldNames([
+    ...Object.values(document.components?.schemas ?? {}).flatMap((schema) =>
       'properties' in schema && schema.properties ? Object.keys(schema.properties) : [],
     ),
-  );
+    ...Object.values(document.paths).flatMap((item) =>
+      Object.values(item).flatMap((op: { parameters?: ({ name?: string } | object)[] }) =>
+        (op.parameters ?? []).flatMap((parameter) =>
+          'name' in parameter && parameter.name ? [parameter.name] : [],
+        ),
+      ),
+    ),
+  ]);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', raw: ['json'] });
 
   try {

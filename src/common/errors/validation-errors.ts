@@ -1,4 +1,4 @@
-import { getMetadataStorage, ValidationError } from 'class-validator';
+import { ValidationError } from 'class-validator';
 import { LocalizedText } from './error-catalog';
 import { DomainError, FieldError } from './domain-error';
 
@@ -57,48 +57,24 @@ const MAX_FIELD_PATH = 100;
 /** A property name as a client's code would write it, or an array index. */
 const PLAIN_NAME = /^(?:[A-Za-z][A-Za-z0-9_]{0,63}|\d{1,6})$/;
 /**
- * Every field name some DTO of the API declares, from class-validator's metadata. Read from a member the library does not document: if a version moves it, the set is empty
- * and every unknown key shows as `?` (the safe side; a test checks a declared name is shown).
+ * The field and parameter names the API's OpenAPI document shows (every DTO's, a view's `id` or `triage`), filled
+ * by createHavenApp: public, so a problem may name them. Before an app is made, none (every unknown key is `?`).
  */
-let declared: { classes: number; names: ReadonlySet<string> } = { classes: -1, names: new Set() };
-function declaredFieldNames(): ReadonlySet<string> {
-  const storage = getMetadataStorage() as unknown as {
-    validationMetadatas?: Map<unknown, readonly { propertyName?: unknown }[]>;
-  };
-  const all = storage.validationMetadatas instanceof Map ? storage.validationMetadatas : new Map();
-  // Again when classes were loaded since (a test, a module loaded late): otherwise once.
-  if (all.size !== declared.classes) {
-    const names = new Set<string>();
-    for (const list of all.values()) {
-      for (const m of list as readonly { propertyName?: unknown }[]) {
-        if (typeof m.propertyName === 'string') names.add(m.propertyName);
-      }
-    }
-    declared = { classes: all.size, names };
-  }
-  return declared.names;
-}
-
-/** Field names the API's own documents show (its OpenAPI schemas: a view's `id`, `createdAt`, `triage`). */
 const publicNames = new Set<string>();
 
-/**
- * Adds the field names of the API's OpenAPI schemas, which a client may send back (a view echoed into a change):
- * they are public, and naming them tells the client which keys to drop.
- */
+/** Adds names the API's OpenAPI document shows (createHavenApp). */
 export function declarePublicFieldNames(names: Iterable<string>): void {
   for (const name of names) if (PLAIN_NAME.test(name)) publicNames.add(name);
 }
 
 /**
- * What a problem calls a property it names: itself when it is an array index or a field name the API declares
- * somewhere (a misplaced `version`, a view's `id`), else `?`. An unknown key is echoed back in `errors[]`, and a client
+ * What a problem calls a property it names: itself when it is an array index or a name the API's document shows
+ * (a misplaced `version`, a view's `id`), else `?`. An unknown key is echoed back in `errors[]`, and a client
  * that keys an object by a person's name or phone (`NguyenThiLan`, `Lan_0912345678`) would otherwise get them
  * back in an error body (and wherever it logs those).
  */
 function shownName(property: string): string {
-  return /^\d{1,6}$/.test(property) ||
-    (PLAIN_NAME.test(property) && (declaredFieldNames().has(property) || publicNames.has(property)))
+  return /^\d{1,6}$/.test(property) || (PLAIN_NAME.test(property) && publicNames.has(property))
     ? property
     : '?';
 }
