@@ -6,11 +6,10 @@ import {
   Logger,
   Module,
   OnModuleInit,
-  Optional,
   Provider,
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { APP_CONFIG, AppConfig, ConfigError } from '../config/config';
+import { ConfigError } from '../config/config';
 import { BlindIndexService } from './blind-index.service';
 import { createCryptoServices, CryptoServices } from './crypto.factory';
 import { CRYPTO_OPTIONS, CryptoOptions } from './crypto.options';
@@ -37,7 +36,7 @@ class KeyringCheck implements OnModuleInit {
 
   constructor(
     @Inject(CRYPTO_SERVICES) private readonly crypto: CryptoServices,
-    @Optional() @Inject(APP_CONFIG) private readonly config?: AppConfig,
+    @Inject(CRYPTO_OPTIONS) private readonly options: CryptoOptions,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -54,7 +53,7 @@ class KeyringCheck implements OnModuleInit {
       ]);
     }
     const missing = await this.crypto.dataKeys.kekVersionsNotHeld();
-    const excused = this.config?.keys.allowMissingKekVersions ?? [];
+    const excused = this.options.allowMissingKekVersions ?? [];
     const describe = (ks: typeof missing) =>
       ks.map((k) => `${k.kekId} v${k.version} (${k.keys} data keys)`).join(', ');
     const refused = missing.filter((k) => !excused.includes(k.version));

@@ -14,6 +14,8 @@ export interface CryptoOptions {
   masterKeyFile?: string;
   /** Where a key provider says what is taken but unsafe (a key file others may read); never key material. */
   warn?: (message: string, details: Record<string, unknown>) => void;
+  /** HAVEN_ALLOW_MISSING_KEK_VERSIONS: KEK versions lost for good, which live data keys may still name. */
+  allowMissingKekVersions?: readonly number[];
 }
 
 /** The crypto options of the service's configuration, for the service and the tools that read its keys. */
@@ -24,5 +26,6 @@ export function cryptoOptionsFrom(config: AppConfig, warn?: CryptoOptions['warn'
     masterKey: config.keys.masterKey,
     masterKeyFile: config.keys.masterKeyFile,
     warn,
+    allowMissingKekVersions: config.keys.allowMissingKekVersions,
   };
 }
