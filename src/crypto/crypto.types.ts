@@ -26,6 +26,11 @@ export interface KekRef {
   readonly version: number;
 }
 
+/** One string per KEK version (a Set's or Map's key). */
+export function kekRefKey(k: KekRef): string {
+  return `${k.kekId}\0${k.version}`;
+}
+
 /** Encrypted field categories (product brief); `triage` is plaintext and never passes through here. */
 export const FIELD_CATEGORIES = [
   'identity',

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { CryptoError } from './crypto.errors';
-import type { DataKeyOwner, KekRef } from './crypto.types';
+import { type DataKeyOwner, type KekRef, kekRefKey } from './crypto.types';
 import { assertOwner, DataKey, dekWrapContext, unwrapStoredDek } from './data-key';
 import type { GatedWrite } from '../database/gated-write';
 import { DataKeyRepository, DataKeyRow, gatedDataKeyInsert, NewDataKeyRow } from './data-key.repository';
@@ -120,10 +120,8 @@ export class DataKeyService {
    */
   async kekVersionsNotHeld(): Promise<(KekRef & { keys: number })[]> {
     if (!this.repository.hasDatabase) return [];
-    const held = new Set((await this.provider.kekVersions()).map((k) => `${k.kekId}\0${k.version}`));
-    return (await this.repository.liveKekVersionCounts()).filter(
-      (k) => !held.has(`${k.kekId}\0${k.version}`),
-    );
+    const held = new Set((await this.provider.kekVersions()).map(kekRefKey));
+    return (await this.repository.liveKekVersionCounts()).filter((k) => !held.has(kekRefKey(k)));
   }
 
   /** Unwraps a stored row; used by reads and by rotation. */

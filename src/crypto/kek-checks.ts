@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { TransientError } from '../common/errors/transient-error';
 import { CryptoError, isCryptoError } from './crypto.errors';
-import type { KekRef } from './crypto.types';
+import { type KekRef, kekRefKey } from './crypto.types';
 import { kekRefLength, unwrapStoredDek, writeKekRef } from './data-key';
 import type { DataKeyRepository } from './data-key.repository';
 import type { KeyProvider } from './key-provider';
@@ -75,7 +75,7 @@ export class KekChecks {
    */
   async assertUsable(kek: KekRef): Promise<number> {
     if (!this.repository.hasDatabase) return this.provider.keyEpoch;
-    const id = `${kek.kekId}\0${kek.version}`;
+    const id = kekRefKey(kek);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const epoch = this.current();
       if (this.usable.has(id)) return epoch;
@@ -105,7 +105,7 @@ export class KekChecks {
         const probe = await this.probe(kek, epoch);
         if (probe === 'keys_changed') settled = false;
         else if (probe === 'does_not_open') found.push(kek);
-        else if (probe === 'check_opens') opened.push(`${kek.kekId}\0${kek.version}`);
+        else if (probe === 'check_opens') opened.push(kekRefKey(kek));
       }
       if (settled && this.current() === epoch) {
         for (const id of opened) this.usable.add(id);

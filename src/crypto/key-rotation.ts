@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { CryptoError } from './crypto.errors';
-import type { DataKeyOwner, KekRef } from './crypto.types';
+import { type DataKeyOwner, type KekRef, kekRefKey } from './crypto.types';
 import { dekWrapContext, unwrapStoredDek } from './data-key';
 import { DataKeyRepository, RewrappedKey } from './data-key.repository';
 import { KekChecks } from './kek-checks';
@@ -176,13 +176,12 @@ export async function rotateKeys(
         if (interrupted || rewrapped === before || (await repo.countNotOn(target)) === 0) break;
       }
       const remaining = await repo.countNotOn(target);
-      const referenced = new Set((await repo.liveKekVersionCounts()).map((k) => `${k.kekId}\0${k.version}`));
+      const referenced = new Set((await repo.liveKekVersionCounts()).map(kekRefKey));
       const unreferencedVersions = !settled
         ? []
         : (await keyProvider.kekVersions()).filter(
             (k) =>
-              !referenced.has(`${k.kekId}\0${k.version}`) &&
-              !(k.kekId === target.kekId && k.version === target.version),
+              !referenced.has(kekRefKey(k)) && !(k.kekId === target.kekId && k.version === target.version),
           );
       return {
         target,
