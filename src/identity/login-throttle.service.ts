@@ -46,7 +46,10 @@ export class ThrottleAttempt {
     return this.counters.map((c) => c.key);
   }
 
-  /** The named counter's key (throws when the attempt has none: an IPv4 client has no network's). */
+  /**
+   * The named counter's key (throws when the attempt has none: an IPv4 client has no network's). For the tests
+   * and for whoever inspects `login_throttle` by hand: the service itself goes by `counters`.
+   */
   keyOf(name: ThrottleCounterName): string {
     const counter = this.counters.find((c) => c.name === name);
     if (!counter) throw new Error(`no ${name} counter in this attempt`);
