@@ -68,21 +68,24 @@ export function declarePublicFieldNames(names: Iterable<string>): void {
 }
 
 /**
- * What a problem calls a property it names: itself when it is an array index or a name the API's document shows
- * (a misplaced `version`, a view's `id`), else `?`. An unknown key is echoed back in `errors[]`, and a client
+ * What a problem calls a property it names: a property the DTO declares (any constraint but the whitelist's) or
+ * an array index as itself; a key refused as unknown only when the API's document shows its name (a misplaced
+ * `version`, a view's `id`), else `?`. An unknown key is echoed back in `errors[]`, and a client
  * that keys an object by a person's name or phone (`NguyenThiLan`, `Lan_0912345678`) would otherwise get them
  * back in an error body (and wherever it logs those).
  */
-function shownName(property: string): string {
-  return /^\d{1,6}$/.test(property) || (PLAIN_NAME.test(property) && publicNames.has(property))
-    ? property
-    : '?';
+function shownName(e: ValidationError): string {
+  const { property } = e;
+  // A key refused as unknown (whitelistValidation) is the client's: named only when the API shows that name. Any
+  // other constraint's property is one the DTO declares.
+  const known = e.constraints?.whitelistValidation === undefined || publicNames.has(property);
+  return /^\d{1,6}$/.test(property) || (PLAIN_NAME.test(property) && known) ? property : '?';
 }
 
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
   const out: FieldError[] = [];
   for (const e of errors) {
-    const name = shownName(e.property);
+    const name = shownName(e);
     const field = (parent ? `${parent}.${name}` : name).slice(0, MAX_FIELD_PATH);
     for (const code of Object.keys(e.constraints ?? {})) {
       out.push({ field, code, message: MESSAGES[code] ?? FALLBACK });
