@@ -179,6 +179,12 @@ describe('the runtime database role', () => {
         `REVOKE TRUNCATE ON user_communes FROM ${probe}`,
         /may TRUNCATE user_communes \(/,
       ],
+      // A trigger on the log would rewrite every entry as it is written.
+      [
+        `GRANT TRIGGER ON audit_events, cases TO ${probe}`,
+        `REVOKE TRIGGER ON audit_events, cases FROM ${probe}`,
+        /may create triggers on audit_events, cases \(/,
+      ],
       [
         `GRANT DELETE ON cases TO ${probe}`,
         `REVOKE DELETE ON cases FROM ${probe}`,

@@ -144,7 +144,8 @@ const SERVICE_DELETES = [
  * service needs on the tables that guard integrity, each also through a role it may become with SET ROLE (a
  * membership without INHERIT grants nothing until then): UPDATE, DELETE or TRUNCATE on the log or its checkpoints,
  * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`, UPDATE, DELETE or TRUNCATE on `kek_checks`,
- * DELETE on a table but SERVICE_DELETES, TRUNCATE on any, UPDATE on `referral_notes`, CREATE in schema public.
+ * DELETE on a table but SERVICE_DELETES, TRUNCATE or TRIGGER on any (a BEFORE INSERT trigger on the log would
+ * rewrite every instance's entries as they are written), UPDATE on `referral_notes`, CREATE in schema public.
  * UPDATE and INSERT count when granted on one column only (`has_any_column_privilege`: `has_table_privilege`
  * sees table-wide grants alone, and `UPDATE (organization_id) ON referral_notes` would move a note). It must be a member of haven_app. (A role supplied through DATABASE_APP_URL is
  * checked so; the embedded server's own is made that way.)
@@ -161,6 +162,7 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
       can_rewrite_notes: boolean;
       deletes: string[];
       truncates: string[];
+      triggers: string[];
       can_create: boolean;
       role: string;
     }[]
@@ -199,6 +201,11 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
               WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
                 AND EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, c.oid, 'TRUNCATE')))
               AS truncates,
+            (SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+                AND EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, c.oid, 'TRIGGER')))
+              AS triggers,
             EXISTS (SELECT 1 FROM become b WHERE has_schema_privilege(b.oid, 'public', 'CREATE')) AS can_create`,
     [SERVICE_DELETES],
   );
@@ -221,6 +228,11 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
   }
   if (r?.truncates.length) {
     problems.push(`may TRUNCATE ${r.truncates.join(', ')} (the service never empties a table)`);
+  }
+  if (r?.triggers.length) {
+    problems.push(
+      `may create triggers on ${r.triggers.join(', ')} (a trigger could rewrite or drop what every instance writes)`,
+    );
   }
   if (r?.can_create) problems.push('may create objects in schema public');
   if (r?.createrole) problems.push('may create roles (CREATEROLE, its own or a role it may become)');
