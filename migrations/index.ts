@@ -39,6 +39,7 @@ import { InboxPendingFirst1764000003800 } from './1764000003800-InboxPendingFirs
 import { RiskNotAssessed1764000003900 } from './1764000003900-RiskNotAssessed';
 import { OrganizationsRetired1764000004000 } from './1764000004000-OrganizationsRetired';
 import { RevokeCauseValidated1764000004100 } from './1764000004100-RevokeCauseValidated';
+import { UnitsFixedForService1764000004200 } from './1764000004200-UnitsFixedForService';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -86,4 +87,5 @@ export const MIGRATIONS = [
   RiskNotAssessed1764000003900,
   OrganizationsRetired1764000004000,
   RevokeCauseValidated1764000004100,
+  UnitsFixedForService1764000004200,
 ];

@@ -74,6 +74,10 @@ describe('the runtime database role', () => {
         await expect(client.query(`DELETE FROM ${table}`)).rejects.toMatchObject({ code: '42501' });
       }
       await client.query(`DELETE FROM login_throttle WHERE key = 'runtime-role-probe'`);
+      // Units are the importer's (as the owner): a commune is never moved to another province by the service.
+      await expect(
+        client.query(`UPDATE admin_units SET province_code = province_code WHERE level = 'commune'`),
+      ).rejects.toMatchObject({ code: '42501' });
       await expect(
         client.query('CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$'),
       ).rejects.toMatchObject({
@@ -178,6 +182,12 @@ describe('the runtime database role', () => {
         `GRANT TRUNCATE ON user_communes TO ${probe}`,
         `REVOKE TRUNCATE ON user_communes FROM ${probe}`,
         /may TRUNCATE user_communes \(/,
+      ],
+      // A commune moved to another province (only units:import, as the owner, changes units).
+      [
+        `GRANT UPDATE (province_code) ON admin_units TO ${probe}`,
+        `REVOKE UPDATE (province_code) ON admin_units FROM ${probe}`,
+        /may UPDATE admin_units \(/,
       ],
       // A trigger on the log would rewrite every entry as it is written.
       [

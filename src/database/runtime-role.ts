@@ -145,7 +145,8 @@ const SERVICE_DELETES = [
  * membership without INHERIT grants nothing until then): UPDATE, DELETE or TRUNCATE on the log or its checkpoints,
  * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`, UPDATE, DELETE or TRUNCATE on `kek_checks`,
  * DELETE on a table but SERVICE_DELETES, TRUNCATE or TRIGGER on any (a BEFORE INSERT trigger on the log would
- * rewrite every instance's entries as they are written), UPDATE on `referral_notes`, CREATE in schema public.
+ * rewrite every instance's entries as they are written), UPDATE on `referral_notes` or `admin_units`, CREATE in schema
+ * public.
  * UPDATE and INSERT count when granted on one column only (`has_any_column_privilege`: `has_table_privilege`
  * sees table-wide grants alone, and `UPDATE (organization_id) ON referral_notes` would move a note). It must be a member of haven_app. (A role supplied through DATABASE_APP_URL is
  * checked so; the embedded server's own is made that way.)
@@ -160,6 +161,7 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
       can_change: boolean;
       can_change_guards: boolean;
       can_rewrite_notes: boolean;
+      can_move_units: boolean;
       deletes: string[];
       truncates: string[];
       triggers: string[];
@@ -191,6 +193,8 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
               AS can_change_guards,
             EXISTS (SELECT 1 FROM become b WHERE has_any_column_privilege(b.oid, 'public.referral_notes', 'UPDATE'))
               AS can_rewrite_notes,
+            EXISTS (SELECT 1 FROM become b WHERE has_any_column_privilege(b.oid, 'public.admin_units', 'UPDATE'))
+              AS can_move_units,
             (SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> ALL($1::text[])
@@ -220,6 +224,12 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
     );
   }
   if (r?.can_rewrite_notes) problems.push('may UPDATE referral_notes (a provider’s note is never changed)');
+  if (r?.can_move_units) {
+    problems.push(
+      'may UPDATE admin_units (a commune given another province takes what its staff and cases show to that ' +
+        'province’s supervisors; units:import changes units, as the owner)',
+    );
+  }
   if (r?.deletes.length) {
     problems.push(
       `may delete from ${r.deletes.join(', ')} (a case goes by crypto-shredding only; the service deletes rows ` +

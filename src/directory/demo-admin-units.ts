@@ -54,14 +54,11 @@ function row(u: Unit, provinceCode: string | null): Partial<AdminUnit> {
 export const demoAdminUnitsStep: DemoSeedStep = {
   name: 'admin-units',
   async run(manager: EntityManager): Promise<void> {
-    const repo = manager.getRepository(AdminUnit);
-    await repo.upsert(
-      PROVINCES.map((p) => row(p, null)),
-      ['code'],
-    );
-    await repo.upsert(
-      Object.entries(COMMUNES).flatMap(([province, units]) => units.map((u) => row(u, province))),
-      ['code'],
-    );
+    // Inserted, never updated: the service's role may not change a unit (migration UnitsFixedForService), and
+    // the demo runs on an installation without units only (a unit already there fails the demo's start).
+    const insert = (rows: Partial<AdminUnit>[]) =>
+      manager.createQueryBuilder().insert().into(AdminUnit).values(rows).execute();
+    await insert(PROVINCES.map((p) => row(p, null)));
+    await insert(Object.entries(COMMUNES).flatMap(([province, units]) => units.map((u) => row(u, province))));
   },
 };
