@@ -40,6 +40,7 @@ import { RiskNotAssessed1764000003900 } from './1764000003900-RiskNotAssessed';
 import { OrganizationsRetired1764000004000 } from './1764000004000-OrganizationsRetired';
 import { RevokeCauseValidated1764000004100 } from './1764000004100-RevokeCauseValidated';
 import { UnitsFixedForService1764000004200 } from './1764000004200-UnitsFixedForService';
+import { ReferralConsentExpiry1764000004300 } from './1764000004300-ReferralConsentExpiry';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -88,4 +89,5 @@ export const MIGRATIONS = [
   OrganizationsRetired1764000004000,
   RevokeCauseValidated1764000004100,
   UnitsFixedForService1764000004200,
+  ReferralConsentExpiry1764000004300,
 ];

@@ -6,6 +6,7 @@ import type { DataSource } from 'typeorm';
 import { createTestDataSource } from '../test/support/database';
 import { waitFor } from '../test/support/wait';
 import { liveGrantSql } from '../src/break-glass/grant-ending';
+import { EXPIRED_CONSENTS_SQL } from '../src/consents/consent-expiry.service';
 import { realDifferences } from '../src/database/schema-drift';
 import { referralListRankSql } from '../src/referrals/referral-ending';
 import { REPORT_COUNTS_SQL } from '../src/reports/reports.repository';
@@ -441,6 +442,14 @@ describe('migrations', () => {
     const at = new Date().toISOString();
     const [plan] = await plansOf([[REPORT_COUNTS_SQL, [[at], [at], '01', null, at]]]);
     expect(plan).toMatch(/"Node Type":"Index Only Scan"[^{}]*"Index Name":"referrals_report_consents_idx"/);
+  });
+
+  it('the sweep of ended consents reads the live referrals whose consent has an expiry, not every consent that ever expired', async () => {
+    const [plan] = await plansOf([[EXPIRED_CONSENTS_SQL, []]]);
+    expect(plan).toContain('"Index Name":"referrals_consent_expiry_idx","Relation Name":"referrals"');
+    // A consent is read by its id alone, for each referral found.
+    expect(plan.match(/"Relation Name":"consents"/g)).toHaveLength(1);
+    expect(plan).toContain('"Index Name":"consents_pkey","Relation Name":"consents"');
   });
 
   it("a provider's inbox is read in its index's order, pending then accepted then ended: no sort of the organisation's referrals", async () => {

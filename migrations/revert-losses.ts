@@ -33,4 +33,6 @@ export const REVERT_LOSES: Readonly<Record<string, string>> = {
     'which rules derived each case: once re-applied, every case is derived again in the background',
   OrganizationsRetired1764000004000:
     'which organisations were retired: they are listed and take referrals again (the referrals their retirement revoked stay revoked)',
+  ReferralConsentExpiry1764000004300:
+    "nothing that is not rebuilt: the referrals' copies of their consent's expiry, copied again when re-applied",
 };

@@ -1796,6 +1796,35 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(after.body).not.toHaveProperty('case');
     });
 
+    it('a referral carries its consent’s expiry, kept by the database whoever writes (the sweep finds it by that copy)', async () => {
+      const c = await newCase();
+      const consentId = await consentForAnHour(c.id);
+      const r = await refer(c.id, police, consentId);
+      const db = t.app.get(DataSource);
+      const copy = () =>
+        db.query<{ copied: Date | null; own: Date }[]>(
+          `SELECT r.consent_expires_at AS copied, cs.expires_at AS own
+             FROM referrals r JOIN consents cs ON cs.id = r.consent_id WHERE r.id = $1`,
+          [r.id],
+        );
+      const [inserted] = await copy();
+      expect(inserted.own).toBeInstanceOf(Date);
+      expect(inserted.copied).toEqual(inserted.own);
+      // Written by hand on the referral: the consent's is taken back.
+      await db.query(`UPDATE referrals SET consent_expires_at = NULL WHERE id = $1`, [r.id]);
+      const [rewritten] = await copy();
+      expect(rewritten.copied).toEqual(rewritten.own);
+      // A consent's expiry moved (the service never moves one) is carried to its referrals, and the sweep acts on it.
+      await expireNow(consentId);
+      const [moved] = await copy();
+      expect(moved.copied).toEqual(moved.own);
+      expect(moved.own.getTime()).toBeLessThan(Date.now());
+      const after = await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
+      expect(after.body).toMatchObject({ status: 'revoked', revokeCause: 'consent_expired' });
+      const [row] = await db.query(`SELECT status FROM referrals WHERE id = $1`, [r.id]);
+      expect(row.status).toBe('revoked');
+    });
+
     it('a referral whose consent ended while it was being made is dated revoked no earlier than it was made', async () => {
       const c = await newCase();
       const consentId = await consentForAnHour(c.id);

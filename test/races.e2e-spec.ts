@@ -301,8 +301,20 @@ describe('concurrent changes', () => {
   });
 
   it('a move that waited for its referral is decided as of when it got it: a consent that ended meanwhile refuses it', async () => {
-    // The consent ends while the accept waits, before it gets the referral.
-    const { referral, accepted } = await acceptAfterAWait(({ consentId }) => endsMeanwhile(consentId));
+    // The consent ends while the accept waits, before it gets the referral. Its end is set before the referral is
+    // held: a change of a consent's expiry is carried to its referrals (their copy, for the sweep), and would wait
+    // for the holder.
+    const { police, caseId, consentId } = await caseWithConsent();
+    const referral = (await refer(caseId, police, consentId)).body.id as string;
+    const accepted = await sentWhileHeld(
+      'SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE',
+      referral,
+      () =>
+        as(tok['police.longbien'])
+          .post(`/api/v1/referrals/${referral}/accept`)
+          .then((r) => r),
+      await endsWhileHeld(consentId),
+    );
     expect(accepted.status).toBe(409);
     const [row] = await sql(`SELECT status FROM referrals WHERE id = $1`, [referral]);
     expect(row.status).toBe('pending');
