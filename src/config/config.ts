@@ -51,6 +51,7 @@ export const envSchema = z.object({
   HAVEN_MASTER_KEY: z.string().min(1).optional(),
   HAVEN_MASTER_KEY_FILE: z.string().min(1).optional(),
   HAVEN_ALLOW_KEY_CHANGE: boolFlag,
+  HAVEN_ALLOW_NEWER_SCHEMA: boolFlag,
   HAVEN_ALLOW_MISSING_KEK_VERSIONS: z
     .string()
     .regex(/^\d{1,9}(,\d{1,9})*$/, 'must be KEK version numbers, comma-separated (e.g. 3 or 3,5)')
@@ -111,6 +112,11 @@ export interface AppConfig {
      * The access-log verification lifts it for its own long read.
      */
     readonly statementTimeoutMs: number;
+    /**
+     * HAVEN_ALLOW_NEWER_SCHEMA=1: start although the database has migrations this build does not know (an older
+     * release on a newer schema: logged as an error); otherwise the start is refused.
+     */
+    readonly allowNewerSchema: boolean;
   };
   readonly demo: {
     readonly enabled: boolean;
@@ -363,6 +369,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       appUrl: e.DATABASE_APP_URL,
       embeddedPort: e.HAVEN_EMBEDDED_PG_PORT,
       poolSize: e.HAVEN_DB_POOL_SIZE,
+      allowNewerSchema: e.HAVEN_ALLOW_NEWER_SCHEMA === '1',
       preparedStatements: e.HAVEN_DB_PREPARED_STATEMENTS === '1',
       statementTimeoutMs: e.HAVEN_DB_STATEMENT_TIMEOUT_MS,
     },

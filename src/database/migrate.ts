@@ -1,5 +1,6 @@
 import type { DataSource, Migration } from 'typeorm';
 
+import { ConfigError } from '../config/config';
 import { ADVISORY_LOCKS } from './advisory-locks';
 
 /** The session holding the migration lock: its server process and application name, when known. */
@@ -62,6 +63,51 @@ export async function appliedMigrations(dataSource: DataSource): Promise<string[
 export function unknownToBuild(dataSource: DataSource, applied: readonly string[]): string[] {
   const known = new Set(dataSource.migrations.map((m) => m.name));
   return applied.filter((n) => !known.has(n));
+}
+
+/**
+ * Refuses a database whose schema is not this build's, as the runtime role sees it: a migration of this build
+ * not applied there (DATABASE_APP_URL reaching another database than the one DATABASE_URL migrated, or one
+ * without Haven's schema at all), or migrations applied there that this build does not know (an older release
+ * started on a newer schema: TypeORM passes over them, and the old code would run without what they added, such
+ * as the wrong-code lock of two-factor or the retirement of organisations). `allowNewer` (HAVEN_ALLOW_NEWER_SCHEMA)
+ * lets the second through; `onNewer` is told of it then.
+ */
+export async function assertSchemaOfThisBuild(
+  dataSource: DataSource,
+  allowNewer: boolean,
+  onNewer: (unknown: string[]) => void,
+): Promise<void> {
+  let applied: string[];
+  try {
+    applied = await appliedMigrations(dataSource);
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== '42P01') throw e;
+    throw new ConfigError([
+      "DATABASE_APP_URL: the runtime role's database has no Haven schema (no migrations table): it must reach " +
+        'the database DATABASE_URL migrates',
+    ]);
+  }
+  const done = new Set(applied);
+  const missing = dataSource.migrations.map((m) => m.name!).filter((n) => !done.has(n));
+  if (missing.length) {
+    throw new ConfigError([
+      `DATABASE_APP_URL: the runtime role's database lacks ${missing.length} of this build's migrations ` +
+        `(${missing.slice(-3).join(', ')}${missing.length > 3 ? ', ...' : ''}), applied on DATABASE_URL's: both ` +
+        'must reach the same database',
+    ]);
+  }
+  const unknown = unknownToBuild(dataSource, applied);
+  if (unknown.length === 0) return;
+  if (allowNewer) {
+    onNewer(unknown);
+    return;
+  }
+  throw new ConfigError([
+    `the database is ahead of this build: ${unknown.join(', ')} applied, unknown here. Run the release that ` +
+      'applied them; to go back to this one, revert them first with that release (npm run migration:revert), or ' +
+      'start with HAVEN_ALLOW_NEWER_SCHEMA=1 knowing that what they added is not in force (docs/deployment.md)',
+  ]);
 }
 
 async function underMigrationLock<T>(

@@ -259,4 +259,55 @@ describe('the runtime database role', () => {
       /runtime database role postgres is \(or may become, with SET ROLE\) a superuser, owns the access log/,
     );
   });
+
+  it('refuses a database whose schema is not this build’s: ahead of it, or another database than DATABASE_URL’s', async () => {
+    const config = (env: Record<string, string> = {}) =>
+      loadConfig({ DATABASE_URL: db.url, DATABASE_APP_URL: db.appUrl, HAVEN_DATA_DIR: dataDir, ...env });
+    const owner = await new DataSource(options()).initialize();
+    const newer = 'SomethingNewer1799999999999';
+    try {
+      // A newer release applied a migration this one does not know (it was then rolled back to this one).
+      await owner.query(`INSERT INTO migrations ("timestamp", name) VALUES (1799999999999, $1)`, [newer]);
+      await expect(openRuntimeDataSource(options(), db.url, config(), silent)).rejects.toThrow(
+        new RegExp(`the database is ahead of this build: ${newer} applied, unknown here`),
+      );
+      // Allowed on purpose: it starts, and says so as an error.
+      const errors: unknown[] = [];
+      const logger = pino(
+        { level: 'error' },
+        { write: (line: string) => void errors.push(JSON.parse(line)) },
+      );
+      const runtime = await openRuntimeDataSource(
+        options(),
+        db.url,
+        config({ HAVEN_ALLOW_NEWER_SCHEMA: '1' }),
+        logger,
+      );
+      await runtime.destroy();
+      expect(errors).toEqual([expect.objectContaining({ level: 50, migrations: [newer] })]);
+    } finally {
+      await owner.query(`DELETE FROM migrations WHERE name = $1`, [newer]);
+      await owner.destroy();
+    }
+    // DATABASE_APP_URL reaching another database: one without Haven's schema, then one a migration behind.
+    const other = await createTestDatabase();
+    const bare = new URL(other.appUrl);
+    bare.pathname = '/postgres';
+    try {
+      await expect(
+        openRuntimeDataSource(options(), db.url, config({ DATABASE_APP_URL: bare.toString() }), silent),
+      ).rejects.toThrow(/the runtime role's database has no Haven schema/);
+      const otherOwner = await new DataSource({ ...options(), url: other.url } as never).initialize();
+      try {
+        await otherOwner.query(`DELETE FROM migrations WHERE id = (SELECT max(id) FROM migrations)`);
+      } finally {
+        await otherOwner.destroy();
+      }
+      await expect(
+        openRuntimeDataSource(options(), db.url, config({ DATABASE_APP_URL: other.appUrl }), silent),
+      ).rejects.toThrow(/the runtime role's database lacks 1 of this build's migrations/);
+    } finally {
+      await other.drop();
+    }
+  });
 });

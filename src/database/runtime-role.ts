@@ -4,7 +4,7 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 import { ConfigError, type AppConfig } from '../config/config';
 import { dataSourceOptions } from './data-source-options';
 import { readOrCreateSecret } from './embedded-database';
-import { runMigrationsLocked } from './migrate';
+import { assertSchemaOfThisBuild, runMigrationsLocked } from './migrate';
 
 /** The group role migrations grant the service's privileges to (migration 1764000000400-AccessLog). */
 export const APP_GROUP_ROLE = 'haven_app';
@@ -64,6 +64,13 @@ export async function openRuntimeDataSource(
     new DataSource({ ...options, url: runtimeUrl } as DataSourceOptions),
   );
   try {
+    await assertSchemaOfThisBuild(runtime, config.database.allowNewerSchema, (unknown) =>
+      logger.error(
+        { migrations: unknown },
+        'the database is ahead of this build (HAVEN_ALLOW_NEWER_SCHEMA=1): what these migrations added is not in force',
+      ),
+    );
+    // After the schema's check: the role's names tables that only this build's schema has.
     if (restricted) await assertRestrictedRole(runtime);
   } catch (e) {
     await runtime.destroy();
