@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { isIPv6 } from 'node:net';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { PurposeKeys } from '../crypto';
 import { returnedRows } from '../database/pg-errors';
@@ -131,7 +131,7 @@ export class LoginThrottleService {
     return new ThrottleAttempt([
       {
         name: 'account',
-        key: `a:${this.keyOf(name)}`,
+        key: this.accountKeyOf(name),
         limit: maxFailuresPerAccountTotal,
         refuses: true,
         onSuccess: 'clear',
@@ -165,6 +165,23 @@ export class LoginThrottleService {
         onSuccess: 'clear',
       },
       ...this.addressCounters(ip, false),
+    ]);
+  }
+
+  /** The account's count from everywhere (`a:`), by its username as typed at sign-in once trimmed and lower-cased. */
+  private accountKeyOf(name: string): string {
+    return `a:${this.keyOf(name)}`;
+  }
+
+  /**
+   * Lifts the account's lock from everywhere and clears its count (an administrator's or the operator's reset of
+   * its password, in that change's transaction): wrong guesses from a few addresses by whoever knows the username
+   * (they are predictable) would otherwise keep its user out, with nothing in the application to end it. Its
+   * counts from each address (`b:`) stay: they lock the guessers' addresses, not the user's.
+   */
+  async clearAccount(username: string, m: EntityManager): Promise<void> {
+    await m.query(`DELETE FROM login_throttle WHERE key = $1`, [
+      this.accountKeyOf(username.trim().toLowerCase()),
     ]);
   }
 

@@ -19,6 +19,7 @@ import { CommuneProvinces } from '../directory/commune-provinces';
 import { organizationRetired, OrganizationsRepository } from '../directory/organizations.repository';
 import { CreateUserDto, UpdateUserDto, USERNAME, UserList, UserListQuery, UserView } from './dto/user.dto';
 import { assertPasswordAcceptable } from './password-policy';
+import { LoginThrottleService } from './login-throttle.service';
 import { holdAdministrator } from './session-hold';
 import { User } from './user.entity';
 import { accountProvincesOf, UsersRepository } from './users.repository';
@@ -96,6 +97,7 @@ export class UsersService {
     private readonly communeProvinces: CommuneProvinces,
     private readonly hasher: PasswordHasher,
     private readonly audit: AuditService,
+    private readonly throttle: LoginThrottleService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -205,6 +207,7 @@ export class UsersService {
           { ...passwordSetBy(passwordHash), ...TOTP_RESET, tokenVersion: user.tokenVersion + 1 },
           manager,
         );
+        await this.throttle.clearAccount(user.username, manager);
         await this.audit.record(manager, null, {
           ...entry,
           resourceId: user.id,
@@ -406,6 +409,8 @@ export class UsersService {
       if (passwordHash !== undefined) {
         Object.assign(changes, passwordSetBy(passwordHash));
         made.push('user.password_reset');
+        // A user locked out by others' guesses gets back in with the new password.
+        await this.throttle.clearAccount(user.username, manager);
       }
       if (dto.resetTotp) {
         Object.assign(changes, TOTP_RESET);
