@@ -2257,6 +2257,41 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(kept).toMatchObject({ urgency: 'urgent', dueAt: raised.dueAt });
     });
 
+    it('the law’s 12 hours do not move a referral whose consent has ended (ended with it, not swept yet)', async () => {
+      const c = await newCase({
+        survivor: { fullName: 'Hết Hạn Đồng Ý', sex: 'female' },
+        risk: { level: 'medium' },
+      });
+      const consentId = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'guardian',
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      });
+      const routine = await refer(c.id, police, consentId, 'routine');
+      const db = t.app.get(DataSource);
+      await db.query(`UPDATE consents SET expires_at = now() - interval '1 second' WHERE id = $1`, [
+        consentId,
+      ]);
+      await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, {
+          version: c.version,
+          survivor: { ageYears: 12 },
+          risk: { level: 'critical' },
+        })
+        .expect(200);
+      const [row] = await db.query(`SELECT urgency, due_at, version FROM referrals WHERE id = $1`, [
+        routine.id,
+      ]);
+      expect(row).toMatchObject({ urgency: 'routine', due_at: new Date(routine.dueAt), version: 1 });
+      expect(
+        await db.query(
+          `SELECT 1 FROM audit_events WHERE resource_id = $1 AND reason = 'referral.statutory_deadline'`,
+          [routine.id],
+        ),
+      ).toEqual([]);
+    });
+
     it('a case registered before its risk is assessed: riskLevel null until recorded; a child under 16 is due as at high risk', async () => {
       // The contract's `risk` is optional: a walk-in is registered before anyone assesses it.
       const adult = await newCase({ risk: undefined });

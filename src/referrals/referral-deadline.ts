@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { AuditService, ChangedRecord } from '../audit/audit.service';
 import type { AuditActor } from '../audit/audit.types';
+import { consentActiveSql } from '../consents/consent-expiry.service';
 import { lockLiveReferrals } from './referral-ending';
 import { dueMinutes, type ResponseDeadlines, type Urgency, URGENCIES } from './referral-state';
 
@@ -21,7 +22,9 @@ export async function raiseToStatutoryDeadline(
   audit: AuditService,
   actor: AuditActor | null,
 ): Promise<void> {
-  // The urgencies less urgent than the law's, which it raises.
+  // The urgencies less urgent than the law's, which it raises. Not a referral whose consent has ended (it counts
+  // as revoked from then, swept or not): its deadline no longer runs, and an entry moving it would be dated after
+  // its end.
   const below = URGENCIES.slice(0, URGENCIES.indexOf(statutory));
   // All the cases' referrals together, in id order.
   await lockLiveReferrals(m, `r.case_id = ANY($1::uuid[]) AND r.status = 'pending'`, [caseIds]);
@@ -34,6 +37,7 @@ export async function raiseToStatutoryDeadline(
             version = r.version + 1, updated_at = t.at
        FROM (SELECT clock_timestamp() AS at) t
       WHERE r.case_id = ANY($1::uuid[]) AND r.status = 'pending'
+        AND EXISTS (SELECT 1 FROM consents cs WHERE cs.id = r.consent_id AND ${consentActiveSql('cs', 't.at')})
         AND (r.urgency = ANY($3::text[]) OR r.due_at > t.at + make_interval(mins => $2))
       RETURNING r.id, r.case_id, r.case_ward_code AS ward_code, r.case_province_code AS province_code`,
     [caseIds, dueMinutes(statutory, statutory, deadlines), below, statutory],
