@@ -1442,6 +1442,14 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(notAsked.body.detail).toMatch(/only services the referral requested/);
       const refusal = await entryOf(notAsked.body.requestId, 'action, outcome, resource_id');
       expect(refusal).toEqual({ action: 'referral.complete', outcome: 'denied', resource_id: r.id });
+      // An outcome the list contradicts: "delivered" with none delivered, "unable to contact" with some.
+      const none = await complete({ outcome: 'services_delivered', servicesDelivered: [] }).expect(422);
+      expect(none.body.detail).toMatch(/at least one/);
+      const unreached = await complete({
+        outcome: 'unable_to_contact',
+        servicesDelivered: ['investigation'],
+      }).expect(422);
+      expect(unreached.body.detail).toMatch(/unable_to_contact/);
       await complete({ outcome: 'services_delivered', servicesDelivered: ['teleportation'] }).expect(400);
       await complete({ outcome: 'services_delivered', servicesDelivered: 'investigation' }).expect(400);
       const done = await complete({

@@ -80,7 +80,8 @@ export class CompleteReferralDto {
     enum: REFERRAL_SERVICES,
     isArray: true,
     description:
-      'which of the requested services were delivered ([]: none; left out: not said); 422 for one not requested',
+      'which of the requested services were delivered ([]: none; left out: not said); 422 for one not requested, ' +
+      'for [] with services_delivered, and for any with unable_to_contact',
   })
   @IsOptional()
   @IsArray()
