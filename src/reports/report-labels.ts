@@ -195,8 +195,8 @@ export const REPORT_NOTES: readonly LocalizedText[] = [
     en: '"<5": 1 to 4; "suppressed": hidden (5 or more) so that no small count can be worked out. Zero is shown, except inside a "<5" count.',
   },
   {
-    vi: '"withheld": không công bố (giá trị bất kỳ, kể cả 0): số liệu chuyển gửi của dưới 5 vụ việc là lịch sử của chính những người bị bạo lực đó.',
-    en: '"withheld": not published (any value, zero included): the referral figures of fewer than 5 cases are those survivors\' own history.',
+    vi: '"withheld": không công bố (giá trị bất kỳ, kể cả 0): số liệu chuyển gửi của dưới 5 vụ việc là lịch sử của chính những người bị bạo lực đó; cả báo cáo khi không có cách ẩn nào bảo vệ được các số nhỏ của nó.',
+    en: '"withheld": not published (any value, zero included): the referral figures of fewer than 5 cases are those survivors\' own history; so is a whole report when no pattern of hidden cells protects its small counts.',
   },
   {
     vi: 'Một vụ việc có thể có nhiều hình thức bạo lực: tổng theo hình thức có thể lớn hơn tổng số vụ việc.',

@@ -216,6 +216,44 @@ describe('report model', () => {
     expect(new Set(values)).toEqual(new Set([SMALL_CELL]));
   });
 
+  it('withholds the whole of a commune of 8 whose labels alone would pin its counts (no pattern protects it)', () => {
+    // Four girls under 12 raped; four males of 12-15, 16-17, 18-59 and unknown age, assaulted. Published with
+    // every count "<5" or "suppressed", the sexes' two "<5" allowed at most 8 cases, the six age groups' "<5"
+    // and under-16 "suppressed" (5 or more) at least 8: exactly 8, one survivor of 16-17 in the commune.
+    const raw8 = counts({
+      total: 8,
+      gbvType: { rape: 4, physical_assault: 4 },
+      form: { sexual: 4, physical: 4 },
+      sex: { female: 4, male: 4 },
+      ageGroup: { '0-5': 2, '6-11': 2, '12-15': 1, '16-17': 1, '18-59': 1, unknown: 1 },
+      under16: 5,
+      under18: 6,
+      reportChannel: { walk_in: 8 },
+      commune: { '00145': 8 },
+    });
+    const r = buildProtectedReport(raw8, { level: 'commune', units: [COMMUNES[2]] });
+    expect(new Set(valuesOf(r, 'cases'))).toEqual(new Set([WITHHELD]));
+    expect(new Set(valuesOf(r, 'referrals'))).toEqual(new Set([WITHHELD]));
+    // One case fewer of 16-17 (7 cases): the labels no longer meet, and the report is published as before.
+    const raw7 = counts({
+      ...raw8,
+      total: 7,
+      gbvType: { rape: 4, physical_assault: 3 },
+      form: { sexual: 4, physical: 3 },
+      sex: { female: 4, male: 3 },
+      ageGroup: { '0-5': 2, '6-11': 2, '12-15': 1, '18-59': 1, unknown: 1 },
+      under18: 5,
+      reportChannel: { walk_in: 7 },
+      commune: { '00145': 7 },
+    });
+    const published = valuesOf(
+      buildProtectedReport(raw7, { level: 'commune', units: [COMMUNES[2]] }),
+      'cases',
+    );
+    expect(published).not.toContain(WITHHELD);
+    expect(published).toContain(SMALL_CELL);
+  });
+
   it('publishes nothing of the referrals of fewer than 5 cases, however many referrals they had', () => {
     const few = counts({
       total: 3,

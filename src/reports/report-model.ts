@@ -254,11 +254,13 @@ export function buildProtectedReport(raw: RawCounts, area: AreaBreakdown): Prote
   cells.push({ id: id.pendingOnTime, value: pending - raw.overdue, published: false });
   constraints.push({ kind: 'sum', total: id.status('pending'), parts: [id.overdue, id.pendingOnTime] });
 
-  const { values } = protectCells(cells, constraints);
+  const { values, unprotectable } = protectCells(cells, constraints);
+  // No pattern of labels protects these counts (small-cell-protection.ts, step 3): every figure is withheld, a
+  // label that bounds nothing, zeros included (rare: a few small communes in a thousand reports).
   const v = (cellId: string): Cell => {
     const value = values.get(cellId);
     if (value === undefined) throw new Error(`no protected value for ${cellId}`);
-    return value;
+    return unprotectable ? WITHHELD : value;
   };
   const map = (keys: readonly string[], cellId: (k: string) => string): Record<string, Cell> =>
     Object.fromEntries(keys.map((k) => [k, v(cellId(k))]));

@@ -22,6 +22,8 @@
  *    `"suppressed"`, and the check starts again.
  * Zero is shown and never chosen as a complement (a zero identifies nobody), except inside the breakdown of a
  * count below the threshold (step 1).
+ * 3. When no shown non-zero count is left to suppress and a count can still be worked out from the labels' bounds,
+ *    the result is `unprotectable`: the caller publishes none of it.
  *
  * Pure and deterministic: the same counts always give the same pattern.
  */
@@ -55,6 +57,14 @@ export interface ProtectionResult {
   readonly primary: readonly string[];
   /** Ids suppressed to protect others (`"suppressed"`), in the order chosen. */
   readonly complementary: readonly string[];
+  /**
+   * True when no pattern of `"<5"` and `"suppressed"` protects the counts: their labels' own bounds (1 to 4, at
+   * least 5) still pin a hidden count once every non-zero count is hidden (e.g. a commune of 8 cases whose
+   * age groups, five of them below 5, add up to the most the sexes' two "<5" allow), or the check ran out of its
+   * search budget. `values` must then not be published: the caller withholds the whole table (a label with no
+   * bounds).
+   */
+  readonly unprotectable: boolean;
 }
 
 export const DEFAULT_THRESHOLD = 5;
@@ -110,18 +120,22 @@ export function protectCells(
   }
 
   // Each round suppresses one more cell, so this ends after at most cells.length rounds.
+  let unprotectable = false;
   for (;;) {
     const disclosed = firstDisclosed(model);
     if (disclosed === null) break;
     const pick = chooseComplement(model, disclosed);
     if (pick === null) {
-      // Nothing left to hide around it (cannot happen with consistent counts): fail closed.
+      // Nothing left to hide around it: every non-zero count hidden, the labels' bounds may still pin one
+      // ("<5" is at most 4, "suppressed" at least 5). Hidden all the same, then checked once more: if anything
+      // is still disclosed, the table cannot be published at all.
       model.state.forEach((s, i) => {
         if (s === 'shown' && model.values[i] > 0 && model.published[i]) {
           model.state[i] = 'suppressed';
           complementary.push(cells[i].id);
         }
       });
+      unprotectable = firstDisclosed(model) !== null;
       break;
     }
     model.state[pick] = 'suppressed';
@@ -134,7 +148,7 @@ export function protectCells(
     const s = model.state[i];
     values.set(c.id, s === 'small' ? SMALL_CELL : s === 'suppressed' ? SUPPRESSED : c.value);
   });
-  return { values, primary, complementary };
+  return { values, primary, complementary, unprotectable };
 }
 
 function buildModel(

@@ -24,7 +24,8 @@ const CELL = {
   ],
   description:
     'A count; "<5" for 1 to 4; "suppressed" (5 or more) when hidden so that no small count can be worked out; ' +
-    '"withheld" (any value, zero included) in a section not published: the referrals of fewer than 5 cases',
+    '"withheld" (any value, zero included) in a section not published: the referrals of fewer than 5 cases, ' +
+    'or a whole report no pattern of hidden cells protects (docs/reports.md)',
 };
 const STATISTIC = {
   oneOf: [{ type: 'number' }, { type: 'string', enum: [SUPPRESSED, WITHHELD] }],
