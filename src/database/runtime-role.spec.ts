@@ -310,4 +310,34 @@ describe('the runtime database role', () => {
       await other.drop();
     }
   });
+
+  it('warns when another login role of haven_app may connect to this database (roles are the whole server’s)', async () => {
+    const config = loadConfig({ DATABASE_URL: db.url, DATABASE_APP_URL: db.appUrl, HAVEN_DATA_DIR: dataDir });
+    const owner = await new DataSource(options()).initialize();
+    const [{ name }] = await owner.query<{ name: string }[]>('SELECT current_database() AS name');
+    // Another installation's runtime role on the same server.
+    const stranger = `haven_other_${randomBytes(4).toString('hex')}`;
+    await owner.query(`CREATE ROLE ${stranger} LOGIN PASSWORD 'other-only' IN ROLE haven_app`);
+    const warnings = async (): Promise<{ roles?: string[] }[]> => {
+      const lines: { level: number; roles?: string[] }[] = [];
+      const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+      const runtime = await openRuntimeDataSource(options(), db.url, config, logger);
+      await runtime.destroy();
+      return lines.filter((l) => l.level === 40 && l.roles);
+    };
+    try {
+      const [warning] = await warnings();
+      expect(warning.roles).toContain(stranger);
+      expect(warning.roles).not.toContain('haven_test_app');
+      // CONNECT to this installation's roles only: the stranger can no longer come in, nothing to say.
+      await owner.query(`REVOKE CONNECT ON DATABASE ${name} FROM PUBLIC`);
+      await owner.query(`GRANT CONNECT ON DATABASE ${name} TO haven_test_app`);
+      expect(await warnings()).toEqual([]);
+    } finally {
+      await owner.query(`GRANT CONNECT ON DATABASE ${name} TO PUBLIC`);
+      await owner.query(`REVOKE CONNECT ON DATABASE ${name} FROM haven_test_app`);
+      await owner.query(`DROP ROLE ${stranger}`);
+      await owner.destroy();
+    }
+  });
 });

@@ -71,12 +71,40 @@ export async function openRuntimeDataSource(
       ),
     );
     // After the schema's check: the role's names tables that only this build's schema has.
-    if (restricted) await assertRestrictedRole(runtime);
+    if (restricted) {
+      await assertRestrictedRole(runtime);
+      const others = await otherAppLogins(runtime);
+      if (others.length) {
+        logger.warn(
+          { roles: others },
+          `other login roles may connect to this database as members of ${APP_GROUP_ROLE} (roles are the server's, ` +
+            "not the database's: another installation's runtime role on this server writes this one's accounts " +
+            "and cases): REVOKE CONNECT ON DATABASE ... FROM PUBLIC and grant CONNECT to this installation's roles " +
+            'only, or give each installation a server of its own (docs/deployment.md)',
+        );
+      }
+    }
   } catch (e) {
     await runtime.destroy();
     throw e;
   }
   return runtime;
+}
+
+/**
+ * The login roles other than this one that are members of haven_app (through any chain of roles) and may connect
+ * to this database: haven_app is the server's, so every Haven database on one server grants its rights to the
+ * runtime roles of all of them (superusers left out: they may do anything anyway). At most 20, by name.
+ */
+export async function otherAppLogins(dataSource: DataSource): Promise<string[]> {
+  const rows = await dataSource.query<{ rolname: string }[]>(
+    `SELECT r.rolname FROM pg_roles r
+      WHERE r.rolcanlogin AND NOT r.rolsuper AND r.rolname <> current_user
+        AND pg_has_role(r.oid, '${APP_GROUP_ROLE}', 'MEMBER')
+        AND has_database_privilege(r.oid, current_database(), 'CONNECT')
+      ORDER BY r.rolname LIMIT 20`,
+  );
+  return rows.map((r) => r.rolname);
 }
 
 /**
