@@ -4,6 +4,7 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { ConsentExpiryService } from '../src/consents/consent-expiry.service';
 import { sealSections } from '../src/cases/case-sections';
+import { CasesRepository } from '../src/cases/cases.repository';
 import { CASE_OWNER } from '../src/cases/cases.service';
 import { DataKeyService, FieldEncryptionService } from '../src/crypto';
 import { OrganizationsRepository } from '../src/directory/organizations.repository';
@@ -1802,6 +1803,39 @@ describe('cases, consent and referrals (end to end)', () => {
         .query(`SELECT ip FROM audit_events WHERE request_id = 'e0e1ced000000001' AND action = 'case.read'`);
       expect(read.ip).not.toBeNull();
       expect(after.body).not.toHaveProperty('case');
+    });
+
+    it('a provider’s read decrypts a section only while its organisation’s accepted referral rests on a consent releasing it', async () => {
+      const c = await newCase();
+      const consentId = await consent(c.id, {
+        organizationId: police,
+        categories: ['identity', 'incident'],
+        givenBy: 'survivor',
+      });
+      const r = await refer(c.id, police, consentId);
+      await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`).expect(200);
+      const read = await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(read.body.survivor.fullName).toEqual(expect.any(String));
+      // Between the check and the fetch, the organisation's accepted referral comes to rest on a consent that
+      // releases less (as when the ward revokes it and a new one, under a consent for the incident only, is
+      // accepted): what the check allowed on the old consent is no longer released.
+      const cases = t.app.get(CasesRepository);
+      const look = cases.findWithReferrals.bind(cases);
+      const db = t.app.get(DataSource);
+      const meanwhile = jest.spyOn(cases, 'findWithReferrals').mockImplementationOnce(async (...args) => {
+        const found = await look(...args);
+        await db.query(`UPDATE consents SET categories = '{incident}' WHERE id = $1`, [consentId]);
+        return found;
+      });
+      try {
+        await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(404);
+      } finally {
+        meanwhile.mockRestore();
+      }
+      // Read again, on the consent as it now is: the incident only.
+      const narrowed = await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
+      expect(narrowed.body).not.toHaveProperty('survivor.fullName');
+      expect(narrowed.body.incident).toBeDefined();
     });
 
     it('a referral carries its consent’s expiry, kept by the database whoever writes (the sweep finds it by that copy)', async () => {

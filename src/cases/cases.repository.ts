@@ -231,22 +231,28 @@ export function sealedSql(
  * emergency grant on the case while it is open, whose categories may go beyond the referrals'. A read's ciphertexts come only while its
  * grounds hold, not merely while they held at its check.
  */
-export function providerStillGroundedSql(ground: { organizationId: string } | { grant: string }): string {
+export function providerStillGroundedSql(
+  ground: { organizationId: string; categories: string } | { grant: string },
+): string {
   return 'grant' in ground
     ? `c.status = 'open' AND EXISTS (SELECT 1 FROM break_glass_grants g
                 WHERE g.case_id = c.id AND g.user_id = ${ground.grant} AND ${liveGrantSql('g')})`
     : `EXISTS (SELECT 1 FROM referrals r
                 WHERE r.case_id = c.id AND r.organization_id = ${ground.organizationId}
-                  AND ${acceptedUnderActiveConsentSql('r')})`;
+                  AND ${acceptedUnderActiveConsentSql('r', ground.categories)})`;
 }
 
 /**
  * SQL: the referral `r` (an alias) is accepted under a consent still active: what lets its organisation read the
- * referral's notes, and (providerStillGroundedSql) the case.
+ * referral's notes, and (providerStillGroundedSql) the case; with `categories` (SQL, a text[]), a consent that
+ * releases every one of them: the sections read are those the check allowed on the consent it saw, and another
+ * referral made meanwhile under a narrower consent (the first revoked, the second accepted) must not release them.
  */
-export function acceptedUnderActiveConsentSql(r: string): string {
+export function acceptedUnderActiveConsentSql(r: string, categories?: string): string {
   return `${r}.status = 'accepted'
-          AND EXISTS (SELECT 1 FROM consents cs WHERE cs.id = ${r}.consent_id AND ${consentActiveSql('cs')})`;
+          AND EXISTS (SELECT 1 FROM consents cs WHERE cs.id = ${r}.consent_id AND ${consentActiveSql('cs')}${
+            categories ? ` AND cs.categories @> ${categories}` : ''
+          })`;
 }
 
 /** SQL over `c`: a case whose content is still there (not crypto-shredded). */
@@ -380,7 +386,10 @@ export class CasesRepository {
           ? `${NOT_SHREDDED} AND ${providerStillGroundedSql(
               'grant' in provider
                 ? { grant: p(provider.grant, 'uuid') }
-                : { organizationId: p(provider.organizationId, 'uuid') },
+                : {
+                    organizationId: p(provider.organizationId, 'uuid'),
+                    categories: p([...categories], 'text[]'),
+                  },
             )}`
           : NOT_SHREDDED,
       );

@@ -393,7 +393,12 @@ export class ReferralsRepository {
         grounds.push(acceptedUnderActiveConsentSql('r'));
       }
       if (provider && categories.length > 0) {
-        grounds.push(providerStillGroundedSql({ organizationId: p(provider, 'uuid') }));
+        grounds.push(
+          providerStillGroundedSql({
+            organizationId: p(provider, 'uuid'),
+            categories: p([...categories], 'text[]'),
+          }),
+        );
       }
       // The case is the referral's own: sealedSql's `c.id = r.case_id` restates the join.
       return sealedSql(
