@@ -562,6 +562,7 @@ describe('access log (end to end)', () => {
     });
     expect(res.body.rules).toEqual({
       many_cases: bilingual(/at least 20 distinct cases/, /ít nhất 20 vụ việc/),
+      many_searches: bilingual(/searched cases at least 30 times/, /tìm kiếm vụ việc ít nhất 30 lần/),
       repeated_denials: bilingual(/at least 5 denied/, /ít nhất 5 lần/),
       many_accounts: bilingual(/refused for at least 5 different accounts/, /ít nhất 5 tài khoản khác nhau/),
       after_admin_reset: bilingual(
@@ -710,6 +711,40 @@ describe('access log (end to end)', () => {
     expect(
       (await found('national', guesses)).filter((i) => i.ip === guesses).map((i) => [i.rule, i.count]),
     ).toEqual([['repeated_denials', 5]]);
+  });
+
+  it('flags an account that searched cases 30 times in an hour (testing names against the cases), not 29', async () => {
+    const audit = t.app.get(AuditService);
+    const searcher = await givenUser(t, { role: 'ward_officer', wardCodes: ['00145'] });
+    const now = jest.spyOn(Date, 'now');
+    /** `n` allowed searches a minute apart from `startMs` (Wednesday 4 November 2026, working hours). */
+    const searches = async (n: number, startMs: number) => {
+      for (let i = 0; i < n; i++) {
+        now.mockReturnValue(startMs + i * 60_000);
+        await t.app.get(DataSource).transaction((m) =>
+          audit.record(m, user(searcher.id, ['00145']), {
+            action: 'case.search',
+            resourceType: 'case',
+            fields: ['triage', 'identity'],
+            returnedIds: [],
+          }),
+        );
+      }
+    };
+    const flagged = async (from: string, to: string) =>
+      (await get('hanoi', `anomalies?from=${from}&to=${to}`).expect(200)).body.items
+        .filter(
+          (i: { rule: string; actorId: string }) => i.rule === 'many_searches' && i.actorId === searcher.id,
+        )
+        .map((i: { count: number }) => i.count);
+    try {
+      await searches(29, Date.parse('2026-11-04T02:00:00.000Z'));
+      await searches(30, Date.parse('2026-11-05T02:00:00.000Z'));
+    } finally {
+      now.mockRestore();
+    }
+    expect(await flagged('2026-11-04T00:00:00Z', '2026-11-05T00:00:00Z')).toEqual([]);
+    expect(await flagged('2026-11-05T00:00:00Z', '2026-11-06T00:00:00Z')).toEqual([30]);
   });
 
   it('flags an account that read many cases in an hour, and access outside working hours (Vietnam time)', async () => {

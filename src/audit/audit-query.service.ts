@@ -128,6 +128,12 @@ export const VERIFY_WAIT_MS = 5000;
 /** Anomaly rules (docs/audit.md). Vietnam is UTC+7 all year (no daylight saving time). */
 export const ANOMALY_RULES = {
   manyCasesPerHour: 20,
+  /**
+   * Searches by one account within one hour: each result tells whose name, date of birth or phone a case's
+   * survivor has, so an account paced under the search limit (30 a minute per instance) could test a commune's
+   * household register name by name without reading one case (many_cases would not see it).
+   */
+  manySearchesPerHour: 30,
   denialsPerHour: 5,
   /**
    * Accounts whose sign-in was refused from one IP address within one hour (password spraying: a few guesses
@@ -432,6 +438,7 @@ export class AuditQueryService {
     const local = `((e.at AT TIME ZONE 'UTC') + interval '7 hours')`;
     const {
       manyCasesPerHour,
+      manySearchesPerHour,
       denialsPerHour,
       signInAccountsPerHour,
       workingHours,
@@ -468,6 +475,13 @@ export class AuditQueryService {
             AND e.case_id IS NOT NULL AND e.actor_id IS NOT NULL
           GROUP BY e.actor_id, w.start
          HAVING count(DISTINCT e.case_id) >= ${manyCasesPerHour}
+         UNION ALL
+         SELECT 'many_searches', e.actor_id, min(e.actor_role), NULL, count(*), w.start, min(e.at), max(e.at),
+                (array_agg(e.seq ORDER BY e.seq))[1:20]
+           FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
+          WHERE ${hourlyBase} AND e.action = 'case.search' AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL
+          GROUP BY e.actor_id, w.start
+         HAVING count(*) >= ${manySearchesPerHour}
          UNION ALL
          SELECT 'repeated_denials', e.actor_id, min(e.actor_role),
                 CASE WHEN e.actor_id IS NULL THEN ${ADDRESS_KEY} END,
@@ -561,6 +575,10 @@ export class AuditQueryService {
           many_cases: {
             en: `an account read at least ${manyCasesPerHour} distinct cases within one hour (${WINDOWS_EN})`,
             vi: `một tài khoản đã đọc ít nhất ${manyCasesPerHour} vụ việc khác nhau trong một giờ (${WINDOWS_VI})`,
+          },
+          many_searches: {
+            en: `an account searched cases at least ${manySearchesPerHour} times within one hour (each result tells whose name, date of birth or phone a survivor has; ${WINDOWS_EN})`,
+            vi: `một tài khoản đã tìm kiếm vụ việc ít nhất ${manySearchesPerHour} lần trong một giờ (mỗi kết quả cho biết tên, ngày sinh hoặc số điện thoại của người bị bạo lực; ${WINDOWS_VI})`,
           },
           repeated_denials: {
             en: `at least ${denialsPerHour} denied accesses within one hour by one account (or, without an account, from one IP address, an IPv6 one by its /64 network; ${WINDOWS_EN})`,

@@ -224,7 +224,14 @@ export class AnomaliesQuery {
 
 export class AnomalyView {
   @ApiProperty({
-    enum: ['many_cases', 'repeated_denials', 'many_accounts', 'outside_hours', 'after_admin_reset'],
+    enum: [
+      'many_cases',
+      'many_searches',
+      'repeated_denials',
+      'many_accounts',
+      'outside_hours',
+      'after_admin_reset',
+    ],
   })
   rule!: string;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) actorId!: string | null;
@@ -237,7 +244,8 @@ export class AnomalyView {
   })
   ip?: string | null;
   @ApiProperty({
-    description: 'Distinct cases, denials, accounts (many_accounts) or accesses that triggered the rule',
+    description:
+      'Distinct cases, searches (many_searches), denials, accounts (many_accounts) or accesses that triggered the rule',
   })
   count!: number;
   @ApiProperty({
