@@ -418,7 +418,7 @@ describe('emergency break-glass access (end to end)', () => {
           note: 'Không cần thiết (giả định)',
         })
         .expect(409);
-      expect(withNote.body.detail).toMatch(/crypto-shredded/);
+      expect(withNote.body.detail).toMatch(/crypto-shredded: send the review again without a note \(note\)/);
       expect(JSON.stringify(withNote.body)).not.toContain('Không cần thiết');
       expect(
         await sql(

@@ -454,8 +454,8 @@ export class BreakGlassService {
     } catch (e) {
       if (!isCryptoError(e, 'crypto.key_destroyed')) throw e;
       throw new DomainError('conflict.state', {
-        en: 'The case was crypto-shredded: send the review again without a note (reviewNote).',
-        vi: 'Dữ liệu vụ việc đã bị xoá vĩnh viễn: hãy gửi lại kết luận xem xét mà không kèm ghi chú (reviewNote).',
+        en: 'The case was crypto-shredded: send the review again without a note (note).',
+        vi: 'Dữ liệu vụ việc đã bị xoá vĩnh viễn: hãy gửi lại kết luận xem xét mà không kèm ghi chú (note).',
       });
     }
   }
