@@ -51,14 +51,12 @@ export class ReferralConsentExpiry1764000004300 implements MigrationInterface {
       `CREATE INDEX IF NOT EXISTS referrals_consent_expiry_idx ON referrals (consent_expires_at) INCLUDE (consent_id)
          WHERE status IN ('pending', 'accepted') AND consent_expires_at IS NOT NULL`,
     );
-    // The sweep was its one reader.
-    await q.query(`DROP INDEX consents_expiry_idx`);
+    // `consents_expiry_idx`, the old sweep's, stays for this release: instances of the previous one still serving
+    // in a rolling deploy sweep with it (without it, a scan of every consent before each referral request). A
+    // later release drops it ("switch, then drop", docs/deployment.md).
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(
-      `CREATE INDEX consents_expiry_idx ON consents (expires_at) WHERE withdrawn_at IS NULL AND expires_at IS NOT NULL`,
-    );
     await q.query(`DROP INDEX referrals_consent_expiry_idx`);
     await q.query(`DROP TRIGGER consents_expiry_to_referrals ON consents`);
     await q.query(`DROP FUNCTION consents_expiry_to_referrals()`);
