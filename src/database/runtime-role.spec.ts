@@ -318,6 +318,11 @@ describe('the runtime database role', () => {
     // Another installation's runtime role on the same server.
     const stranger = `haven_other_${randomBytes(4).toString('hex')}`;
     await owner.query(`CREATE ROLE ${stranger} LOGIN PASSWORD 'other-only' IN ROLE haven_app`);
+    // A member that may only administer the role (as PostgreSQL 16 makes the CREATEROLE role that created it, a
+    // managed server's owner): it holds none of haven_app's rights.
+    const administers = `${stranger}_admin`;
+    await owner.query(`CREATE ROLE ${administers} LOGIN`);
+    await owner.query(`GRANT haven_app TO ${administers} WITH ADMIN TRUE, INHERIT FALSE, SET FALSE`);
     const warnings = async (): Promise<{ roles?: string[] }[]> => {
       const lines: { level: number; roles?: string[] }[] = [];
       const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
@@ -329,6 +334,7 @@ describe('the runtime database role', () => {
       const [warning] = await warnings();
       expect(warning.roles).toContain(stranger);
       expect(warning.roles).not.toContain('haven_test_app');
+      expect(warning.roles).not.toContain(administers);
       // CONNECT to this installation's roles only: the stranger can no longer come in, nothing to say.
       await owner.query(`REVOKE CONNECT ON DATABASE ${name} FROM PUBLIC`);
       await owner.query(`GRANT CONNECT ON DATABASE ${name} TO haven_test_app`);
@@ -337,6 +343,7 @@ describe('the runtime database role', () => {
       await owner.query(`GRANT CONNECT ON DATABASE ${name} TO PUBLIC`);
       await owner.query(`REVOKE CONNECT ON DATABASE ${name} FROM haven_test_app`);
       await owner.query(`DROP ROLE ${stranger}`);
+      await owner.query(`DROP ROLE ${administers}`);
       await owner.destroy();
     }
   });

@@ -92,15 +92,19 @@ export async function openRuntimeDataSource(
 }
 
 /**
- * The login roles other than this one that are members of haven_app (through any chain of roles) and may connect
- * to this database: haven_app is the server's, so every Haven database on one server grants its rights to the
- * runtime roles of all of them (superusers left out: they may do anything anyway). At most 20, by name.
+ * The login roles other than this one that hold haven_app's rights (through any chain of roles: inherited, or a
+ * SET ROLE away) and may connect to this database: haven_app is the server's, so every Haven database on one
+ * server grants its rights to the runtime roles of all of them (superusers left out: they may do anything
+ * anyway). A membership that gives neither (PostgreSQL 16 makes the CREATEROLE role that creates haven_app, the
+ * owner on a managed server, its member with ADMIN alone) is not one. At most 20, by name.
  */
 export async function otherAppLogins(dataSource: DataSource): Promise<string[]> {
   const rows = await dataSource.query<{ rolname: string }[]>(
     `SELECT r.rolname FROM pg_roles r
       WHERE r.rolcanlogin AND NOT r.rolsuper AND r.rolname <> current_user
-        AND pg_has_role(r.oid, '${APP_GROUP_ROLE}', 'MEMBER')
+        AND CASE WHEN current_setting('server_version_num')::int >= 160000
+                 THEN pg_has_role(r.oid, '${APP_GROUP_ROLE}', 'USAGE') OR pg_has_role(r.oid, '${APP_GROUP_ROLE}', 'SET')
+                 ELSE pg_has_role(r.oid, '${APP_GROUP_ROLE}', 'MEMBER') END
         AND has_database_privilege(r.oid, current_database(), 'CONNECT')
       ORDER BY r.rolname LIMIT 20`,
   );
@@ -173,6 +177,14 @@ const SERVICE_DELETES = [
   'user_communes',
 ] as const;
 
+/** SQL: the tables of schema public on which the role, or a role it may become (`become`), holds `privilege`. */
+function tablesWith(privilege: 'TRUNCATE' | 'TRIGGER'): string {
+  return `(SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+                AND EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, c.oid, '${privilege}')))`;
+}
+
 /**
  * Refuses a runtime role that could change the log or the keys' floor: a superuser, the table's owner (or a
  * member of it), a role that may create roles (it could grant itself more), or a role granted more than the
@@ -235,16 +247,8 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
               WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> ALL($1::text[])
                 AND EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, c.oid, 'DELETE')))
               AS deletes,
-            (SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
-                AND EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, c.oid, 'TRUNCATE')))
-              AS truncates,
-            (SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
-                AND EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, c.oid, 'TRIGGER')))
-              AS triggers,
+            ${tablesWith('TRUNCATE')} AS truncates,
+            ${tablesWith('TRIGGER')} AS triggers,
             EXISTS (SELECT 1 FROM become b WHERE has_schema_privilege(b.oid, 'public', 'CREATE')) AS can_create`,
     [SERVICE_DELETES],
   );
