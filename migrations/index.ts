@@ -41,6 +41,7 @@ import { OrganizationsRetired1764000004000 } from './1764000004000-Organizations
 import { RevokeCauseValidated1764000004100 } from './1764000004100-RevokeCauseValidated';
 import { UnitsFixedForService1764000004200 } from './1764000004200-UnitsFixedForService';
 import { ReferralConsentExpiry1764000004300 } from './1764000004300-ReferralConsentExpiry';
+import { SchemaRequirements1764000004400 } from './1764000004400-SchemaRequirements';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -90,4 +91,5 @@ export const MIGRATIONS = [
   RevokeCauseValidated1764000004100,
   UnitsFixedForService1764000004200,
   ReferralConsentExpiry1764000004300,
+  SchemaRequirements1764000004400,
 ];

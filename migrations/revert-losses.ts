@@ -33,6 +33,8 @@ export const REVERT_LOSES: Readonly<Record<string, string>> = {
     'which rules derived each case: once re-applied, every case is derived again in the background',
   OrganizationsRetired1764000004000:
     'which organisations were retired: they are listed and take referrals again (the referrals their retirement revoked stay revoked)',
+  SchemaRequirements1764000004400:
+    'which migrations an older release cannot run without: such a release then starts on this schema with a warning instead of being refused',
   ReferralConsentExpiry1764000004300:
     "nothing that is not rebuilt: the referrals' copies of their consent's expiry, copied again when re-applied",
 };

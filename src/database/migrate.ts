@@ -68,15 +68,16 @@ export function unknownToBuild(dataSource: DataSource, applied: readonly string[
 /**
  * Refuses a database whose schema is not this build's, as the runtime role sees it: a migration of this build
  * not applied there (DATABASE_APP_URL reaching another database than the one DATABASE_URL migrated, or one
- * without Haven's schema at all), or migrations applied there that this build does not know (an older release
- * started on a newer schema: TypeORM passes over them, and the old code would run without what they added, such
- * as the wrong-code lock of two-factor or the retirement of organisations). `allowNewer` (HAVEN_ALLOW_NEWER_SCHEMA)
- * lets the second through; `onNewer` is told of it then.
+ * without Haven's schema at all), or a migration this build does not know that the newer release which applied
+ * it listed in `schema_requirements` (migration SchemaRequirements): the code before it would be wrong on that
+ * schema. Other migrations unknown here (an older release on a newer schema that stays compatible with it: a
+ * rollback) only go to `onNewer`, as does a required one when `allowNewer` (HAVEN_ALLOW_NEWER_SCHEMA) lets it
+ * through (`required` then names it).
  */
 export async function assertSchemaOfThisBuild(
   dataSource: DataSource,
   allowNewer: boolean,
-  onNewer: (unknown: string[]) => void,
+  onNewer: (unknown: string[], required: string[]) => void,
 ): Promise<void> {
   let applied: string[];
   try {
@@ -99,14 +100,23 @@ export async function assertSchemaOfThisBuild(
   }
   const unknown = unknownToBuild(dataSource, applied);
   if (unknown.length === 0) return;
-  if (allowNewer) {
-    onNewer(unknown);
+  const required = await dataSource.query<{ migration: string; reason: string }[]>(
+    `SELECT migration, reason FROM schema_requirements WHERE migration = ANY($1::text[]) ORDER BY migration`,
+    [unknown],
+  );
+  if (required.length === 0 || allowNewer) {
+    onNewer(
+      unknown,
+      required.map((r) => r.migration),
+    );
     return;
   }
   throw new ConfigError([
-    `the database is ahead of this build: ${unknown.join(', ')} applied, unknown here. Run the release that ` +
-      'applied them; to go back to this one, revert them first with that release (npm run migration:revert), or ' +
-      'start with HAVEN_ALLOW_NEWER_SCHEMA=1 knowing that what they added is not in force (docs/deployment.md)',
+    `the database is ahead of this build, which cannot run on it: ${required
+      .map((r) => `${r.migration} (${r.reason})`)
+      .join('; ')}. Run the release that applied them; to go back to this one, revert them first with that ` +
+      'release (npm run migration:revert), or start with HAVEN_ALLOW_NEWER_SCHEMA=1 knowing that what they ' +
+      'added is not in force (docs/deployment.md)',
   ]);
 }
 

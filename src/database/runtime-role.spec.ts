@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { createTestDatabase, TestDatabase } from '../../test/support/database';
 import { loadConfig } from '../config/config';
 import { dataSourceOptions } from './data-source-options';
+import { releaseRequirement, requireOfEveryRelease } from '../../migrations/schema-requirements';
 import { APP_SECRET_FILE, openRuntimeDataSource, provisionEmbeddedAppLogin } from './runtime-role';
 
 describe('the runtime database role', () => {
@@ -74,6 +75,11 @@ describe('the runtime database role', () => {
         await expect(client.query(`DELETE FROM ${table}`)).rejects.toMatchObject({ code: '42501' });
       }
       await client.query(`DELETE FROM login_throttle WHERE key = 'runtime-role-probe'`);
+      // What an older release needs is the migrations' to say: the service only reads it.
+      await client.query('SELECT migration FROM schema_requirements');
+      await expect(
+        client.query(`INSERT INTO schema_requirements (migration, reason) VALUES ('X1', 'probe')`),
+      ).rejects.toMatchObject({ code: '42501' });
       // Units are the importer's (as the owner): a commune is never moved to another province by the service.
       await expect(
         client.query(`UPDATE admin_units SET province_code = province_code WHERE level = 'commune'`),
@@ -260,32 +266,39 @@ describe('the runtime database role', () => {
     );
   });
 
-  it('refuses a database whose schema is not this build’s: ahead of it, or another database than DATABASE_URL’s', async () => {
+  it('a database ahead of this build: started with a warning, refused once a newer migration requires it; another database than DATABASE_URL’s refused', async () => {
     const config = (env: Record<string, string> = {}) =>
       loadConfig({ DATABASE_URL: db.url, DATABASE_APP_URL: db.appUrl, HAVEN_DATA_DIR: dataDir, ...env });
     const owner = await new DataSource(options()).initialize();
     const newer = 'SomethingNewer1799999999999';
+    /** Opens the runtime pool and closes it again; the warnings and errors it logged. */
+    const started = async (env: Record<string, string> = {}) => {
+      const lines: { level: number; migrations?: string[]; required?: string[] }[] = [];
+      const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+      const runtime = await openRuntimeDataSource(options(), db.url, config(env), logger);
+      await runtime.destroy();
+      return lines.filter((l) => l.migrations);
+    };
+    const runner = owner.createQueryRunner();
     try {
-      // A newer release applied a migration this one does not know (it was then rolled back to this one).
+      // A newer release applied a migration this one does not know (then it was rolled back to this one): a
+      // compatible change starts, saying so.
       await owner.query(`INSERT INTO migrations ("timestamp", name) VALUES (1799999999999, $1)`, [newer]);
+      const compatible = await started();
+      expect(compatible).toEqual([expect.objectContaining({ level: 40, migrations: [newer] })]);
+      expect(compatible[0]).not.toHaveProperty('required');
+      // One the code before it would be wrong on is listed by its migration: refused, naming it and why.
+      await requireOfEveryRelease(runner, newer, 'wrong codes of two-factor are counted');
       await expect(openRuntimeDataSource(options(), db.url, config(), silent)).rejects.toThrow(
-        new RegExp(`the database is ahead of this build: ${newer} applied, unknown here`),
+        new RegExp(`which cannot run on it: ${newer} \\(wrong codes of two-factor are counted\\)`),
       );
       // Allowed on purpose: it starts, and says so as an error.
-      const errors: unknown[] = [];
-      const logger = pino(
-        { level: 'error' },
-        { write: (line: string) => void errors.push(JSON.parse(line)) },
-      );
-      const runtime = await openRuntimeDataSource(
-        options(),
-        db.url,
-        config({ HAVEN_ALLOW_NEWER_SCHEMA: '1' }),
-        logger,
-      );
-      await runtime.destroy();
-      expect(errors).toEqual([expect.objectContaining({ level: 50, migrations: [newer] })]);
+      expect(await started({ HAVEN_ALLOW_NEWER_SCHEMA: '1' })).toEqual([
+        expect.objectContaining({ level: 50, migrations: [newer], required: [newer] }),
+      ]);
     } finally {
+      await releaseRequirement(runner, newer);
+      await runner.release();
       await owner.query(`DELETE FROM migrations WHERE name = $1`, [newer]);
       await owner.destroy();
     }

@@ -64,12 +64,20 @@ export async function openRuntimeDataSource(
     new DataSource({ ...options, url: runtimeUrl } as DataSourceOptions),
   );
   try {
-    await assertSchemaOfThisBuild(runtime, config.database.allowNewerSchema, (unknown) =>
-      logger.error(
-        { migrations: unknown },
-        'the database is ahead of this build (HAVEN_ALLOW_NEWER_SCHEMA=1): what these migrations added is not in force',
-      ),
-    );
+    await assertSchemaOfThisBuild(runtime, config.database.allowNewerSchema, (unknown, required) => {
+      if (required.length) {
+        logger.error(
+          { migrations: unknown, required },
+          'the database is ahead of this build, which cannot run on it (HAVEN_ALLOW_NEWER_SCHEMA=1): what the ' +
+            'required migrations added is not in force',
+        );
+      } else {
+        logger.warn(
+          { migrations: unknown },
+          'the database is ahead of this build (migrations applied by a newer release; none requires it)',
+        );
+      }
+    });
     // After the schema's check: the role's names tables that only this build's schema has.
     if (restricted) {
       await assertRestrictedRole(runtime);
