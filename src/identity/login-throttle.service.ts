@@ -5,6 +5,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { PurposeKeys } from '../crypto';
 import { returnedRows } from '../database/pg-errors';
+import { canonicalUsername } from './dto/user.dto';
 
 /** What a counter is: the attempt's account or user, or its client's address or network. */
 export type ThrottleCounterName = 'account' | 'accountHere' | 'stepUps' | 'address' | 'network';
@@ -126,7 +127,7 @@ export class LoginThrottleService {
    */
   keysFor(username: string, ip: string): ThrottleAttempt {
     const { maxFailuresPerAccount, maxFailuresPerAccountTotal } = this.config.auth;
-    const name = username.trim().toLowerCase();
+    const name = canonicalUsername(username);
     const here = throttleNetwork(ip) ?? throttleAddress(ip);
     return new ThrottleAttempt([
       {
@@ -181,7 +182,7 @@ export class LoginThrottleService {
    */
   async clearAccount(username: string, m: EntityManager): Promise<void> {
     await m.query(`DELETE FROM login_throttle WHERE key = $1`, [
-      this.accountKeyOf(username.trim().toLowerCase()),
+      this.accountKeyOf(canonicalUsername(username)),
     ]);
   }
 

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Sector } from '../directory/organization.entity';
 import { Role, User, UserStatus } from './user.entity';
+import { canonicalUsername } from './dto/user.dto';
 
 /** What the access guard needs about the caller, loaded with one indexed query per request. */
 export interface SessionRow {
@@ -96,7 +97,7 @@ export class UsersRepository {
   }
 
   findByUsername(username: string): Promise<User | null> {
-    return this.repo().findOneBy({ username: username.trim().toLowerCase() });
+    return this.repo().findOneBy({ username: canonicalUsername(username) });
   }
 
   async findSession(userId: string, jti: string): Promise<SessionRow | null> {

@@ -17,7 +17,15 @@ import { isUniqueViolation } from '../database/pg-errors';
 import { AdminUnitsRepository } from '../directory/admin-units.repository';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import { organizationRetired, OrganizationsRepository } from '../directory/organizations.repository';
-import { CreateUserDto, UpdateUserDto, USERNAME, UserList, UserListQuery, UserView } from './dto/user.dto';
+import {
+  canonicalUsername,
+  CreateUserDto,
+  UpdateUserDto,
+  USERNAME,
+  UserList,
+  UserListQuery,
+  UserView,
+} from './dto/user.dto';
 import { assertPasswordAcceptable } from './password-policy';
 import { LoginThrottleService } from './login-throttle.service';
 import { holdAdministrator } from './session-hold';
@@ -258,7 +266,7 @@ export class UsersService {
     alongside: (manager: EntityManager, created: User) => Promise<void>,
     caller: Principal | null,
   ): Promise<User> {
-    const username = account.username.toLowerCase();
+    const username = canonicalUsername(account.username);
     assertPasswordAcceptable(account.password, username);
     const passwordHash = await this.hasher.hash(account.password);
     try {

@@ -147,7 +147,9 @@ export class ReferralsController {
   @ApiOkResponse({ type: ReferralView })
   @ApiUnprocessableEntityResponse({
     type: Problem,
-    description: 'unprocessable: servicesDelivered names a service the referral did not request',
+    description:
+      'unprocessable: servicesDelivered names a service the referral did not request, is empty with the outcome ' +
+      'services_delivered, or names one with unable_to_contact',
   })
   @ApiConflictResponse(ILLEGAL_MOVE)
   complete(

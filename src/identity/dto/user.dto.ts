@@ -18,6 +18,14 @@ import { ROLES, Role, UserStatus } from '../user.entity';
 import { UniqueItems } from '../../common/http/unique-items';
 
 export const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
+
+/**
+ * A username as typed at sign-in, as accounts are stored and looked up (lower case) and as the sign-in throttle
+ * counts it: one definition, so that a lookup, a count and its clearing by a reset never disagree.
+ */
+export function canonicalUsername(typed: string): string {
+  return typed.trim().toLowerCase();
+}
 const COMMUNE_CODE = /^\d{5}$/;
 const PROVINCE_CODE = /^\d{2}$/;
 
