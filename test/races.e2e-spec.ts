@@ -186,13 +186,17 @@ describe('concurrent changes', () => {
 
   /**
    * A referral to the police of Long Biên (under a consent for an hour), held by another transaction while
-   * police.longbien's accept waits for it: `whileHeld` runs then.
+   * police.longbien's accept waits for it: `whileHeld` runs then. `beforeHold`, given the consent, runs before the
+   * referral is held and returns what runs while it is (endsWhileHeld: a change of the consent's expiry is carried
+   * to its referrals, and would wait for the holder).
    */
   async function acceptAfterAWait(
     whileHeld: (held: { referral: string; consentId: string; holder: Client }) => Promise<void>,
+    beforeHold?: (consentId: string) => Promise<(holder: Client) => Promise<void>>,
   ): Promise<{ referral: string; accepted: request.Response }> {
     const { police, caseId, consentId } = await caseWithConsent();
     const referral = (await refer(caseId, police, consentId)).body.id as string;
+    const prepared = beforeHold ? await beforeHold(consentId) : undefined;
     const accepted = await sentWhileHeld(
       'SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE',
       referral,
@@ -200,7 +204,7 @@ describe('concurrent changes', () => {
         as(tok['police.longbien'])
           .post(`/api/v1/referrals/${referral}/accept`)
           .then((r) => r),
-      (holder) => whileHeld({ referral, consentId, holder }),
+      (holder) => (prepared ? prepared(holder) : whileHeld({ referral, consentId, holder })),
     );
     return { referral, accepted };
   }
@@ -301,20 +305,8 @@ describe('concurrent changes', () => {
   });
 
   it('a move that waited for its referral is decided as of when it got it: a consent that ended meanwhile refuses it', async () => {
-    // The consent ends while the accept waits, before it gets the referral. Its end is set before the referral is
-    // held: a change of a consent's expiry is carried to its referrals (their copy, for the sweep), and would wait
-    // for the holder.
-    const { police, caseId, consentId } = await caseWithConsent();
-    const referral = (await refer(caseId, police, consentId)).body.id as string;
-    const accepted = await sentWhileHeld(
-      'SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE',
-      referral,
-      () =>
-        as(tok['police.longbien'])
-          .post(`/api/v1/referrals/${referral}/accept`)
-          .then((r) => r),
-      await endsWhileHeld(consentId),
-    );
+    // The consent ends while the accept waits, before it gets the referral (its end set before the hold).
+    const { referral, accepted } = await acceptAfterAWait(() => Promise.resolve(), endsWhileHeld);
     expect(accepted.status).toBe(409);
     const [row] = await sql(`SELECT status FROM referrals WHERE id = $1`, [referral]);
     expect(row.status).toBe('pending');
