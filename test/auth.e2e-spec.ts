@@ -401,14 +401,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(office.body.code).toBe('auth.throttled');
     // An administrator's reset of the password lifts it (nothing else in the application would): the user signs in
     // with the new one. The guessers' own addresses stay locked for the account.
-    const admin = await givenUser(t, { role: 'admin', username: 'admin.unlocks' });
-    const secret = await givenTotp(t, admin.id);
-    const adminToken = (
-      await login({ username: 'admin.unlocks', password: TEST_PASSWORD, totp: await codeFor(secret) }).expect(
-        200,
-      )
-    ).body.accessToken as string;
-    await stepUp(adminToken, secret);
+    const { token: adminToken } = await steppedUpAdmin('admin.unlocks');
     const [{ id }] = await db.query<{ id: string }[]>(
       `SELECT id FROM users WHERE username = 'ward.known.name'`,
     );
@@ -684,16 +677,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
   });
 
   it('disabling a user cuts off the tokens already issued and refuses sign-in with the same 401', async () => {
-    const admin = await givenUser(t, { role: 'admin', username: 'admin.disabler' });
-    const secret = await givenTotp(t, admin.id);
-    const adminToken = (
-      await login({
-        username: 'admin.disabler',
-        password: TEST_PASSWORD,
-        totp: await codeFor(secret),
-      }).expect(200)
-    ).body.accessToken as string;
-    await stepUp(adminToken, secret);
+    const { token: adminToken } = await steppedUpAdmin('admin.disabler');
     const w = await givenUser(t, { role: 'ward_officer', username: 'ward.disabled' });
     const token = (await login({ username: 'ward.disabled', password: TEST_PASSWORD }).expect(200)).body
       .accessToken;
@@ -721,16 +705,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
   });
 
   it('a password reset by an admin ends the user’s sessions and the new password works', async () => {
-    const admin = await givenUser(t, { role: 'admin', username: 'admin.resetter' });
-    const secret = await givenTotp(t, admin.id);
-    const adminToken = (
-      await login({
-        username: 'admin.resetter',
-        password: TEST_PASSWORD,
-        totp: await codeFor(secret),
-      }).expect(200)
-    ).body.accessToken as string;
-    await stepUp(adminToken, secret);
+    const { token: adminToken } = await steppedUpAdmin('admin.resetter');
     const w = await givenUser(t, { role: 'ward_officer', username: 'ward.reset.pw' });
     const token = (await login({ username: 'ward.reset.pw', password: TEST_PASSWORD }).expect(200)).body
       .accessToken;
@@ -864,6 +839,16 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       .auth(token, { type: 'bearer' })
       .send({ password: TEST_PASSWORD, totp: await codeFor(secret, 30) })
       .expect(200);
+  /** A new administrator with two-factor, signed in and stepped up: its id and token. */
+  const steppedUpAdmin = async (username: string): Promise<{ id: string; token: string }> => {
+    const admin = await givenUser(t, { role: 'admin', username });
+    const secret = await givenTotp(t, admin.id);
+    const token = (
+      await login({ username, password: TEST_PASSWORD, totp: await codeFor(secret) }).expect(200)
+    ).body.accessToken as string;
+    await stepUp(token, secret);
+    return { id: admin.id, token };
+  };
   const changePassword = (token: string, body: Record<string, unknown>) =>
     http().post('/api/v1/auth/password').auth(token, { type: 'bearer' }).send(body);
 
@@ -1336,14 +1321,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
   });
 
   it('puts account administration and sign-outs on the access log, in the jurisdiction of the account concerned', async () => {
-    const admin = await givenUser(t, { role: 'admin', username: 'admin.audited' });
-    const secret = await givenTotp(t, admin.id);
-    const adminToken = (
-      await login({ username: 'admin.audited', password: TEST_PASSWORD, totp: await codeFor(secret) }).expect(
-        200,
-      )
-    ).body.accessToken as string;
-    await stepUp(adminToken, secret);
+    const { id: adminId, token: adminToken } = await steppedUpAdmin('admin.audited');
     const asAdmin = (req: request.Test) => req.auth(adminToken, { type: 'bearer' });
     const created = await asAdmin(http().post('/api/v1/users'))
       .send({
@@ -1389,7 +1367,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
         // The communes it served and the ones it serves now: the supervisors of both provinces see it.
         ['user.update', 'user.communes_changed', ['01', other].sort()],
       ].map(([action, reason, jurisdictions]) =>
-        expect.objectContaining({ action, reason, jurisdictions, outcome: 'allowed', actor_id: admin.id }),
+        expect.objectContaining({ action, reason, jurisdictions, outcome: 'allowed', actor_id: adminId }),
       ),
     );
     // The administrator set the password: the officer chooses their own first (a test of its own below).
