@@ -87,6 +87,8 @@ const EPS = 1e-9;
 const MAX_PROPAGATION_PASSES = 500;
 /** Nodes one search may visit before the cell is treated as disclosed (and protected further). */
 const SEARCH_BUDGET = 20_000;
+/** The budget of the last check, before a report no pattern protects is withheld whole. */
+const FINAL_SEARCH_BUDGET = 200_000;
 
 export function protectCells(
   cells: readonly CellInput[],
@@ -135,7 +137,9 @@ export function protectCells(
           complementary.push(cells[i].id);
         }
       });
-      unprotectable = firstDisclosed(model) !== null;
+      // A larger search budget here (a rare path): a search that ran out counts as disclosing, and withholding
+      // the report over a search cut short would take its figures from staff for nothing.
+      unprotectable = firstDisclosed(model, FINAL_SEARCH_BUDGET) !== null;
       break;
     }
     model.state[pick] = 'suppressed';
@@ -211,8 +215,11 @@ function isSensitive(m: Model, i: number): boolean {
   return isHidden(m.state[i]) && m.values[i] > 0 && m.values[i] < m.threshold;
 }
 
-/** The first (by cell order) sensitive cell that the published cells disclose, or null. */
-function firstDisclosed(m: Model): number | null {
+/**
+ * The first (by cell order) sensitive cell that the published cells disclose, or null. A search that runs out of
+ * `searchBudget` nodes counts as disclosing.
+ */
+function firstDisclosed(m: Model, searchBudget = SEARCH_BUDGET): number | null {
   // Fast checks first: the equations alone, then the bounds.
   const determined = linearlyDetermined(m);
   const bounds = initialBounds(m);
@@ -224,7 +231,7 @@ function firstDisclosed(m: Model): number | null {
   // Then an exhaustive search per cell for another value consistent with everything published.
   const components = hiddenComponents(m);
   for (let i = 0; i < m.values.length; i++) {
-    if (isSensitive(m, i) && !hasAlternative(m, i, components.get(i)!)) return i;
+    if (isSensitive(m, i) && !hasAlternative(m, i, components.get(i)!, searchBudget)) return i;
   }
   return null;
 }
@@ -311,11 +318,10 @@ interface Bounds {
 
 /**
  * What an attacker knows of each cell from its label. Hidden counts are searched up to a ceiling (twice the
- * largest count plus the threshold): a ceiling can only make a cell look easier to work out, never harder,
- * so it errs on the side of suppressing more.
+ * largest count plus the threshold; hasAlternative takes the largest of the cells it searches): a ceiling can
+ * only make a cell look easier to work out, never harder, so it errs on the side of suppressing more.
  */
-function initialBounds(m: Model): Bounds {
-  const ceiling = 2 * Math.max(0, ...m.values) + m.threshold;
+function initialBounds(m: Model, ceiling = 2 * Math.max(0, ...m.values) + m.threshold): Bounds {
   const n = m.values.length;
   const lo = new Array<number>(n);
   const hi = new Array<number>(n);
@@ -424,14 +430,17 @@ function hiddenComponents(m: Model): Map<number, number[]> {
  * branch and bound on integer intervals within its component (complete, since the ranges are finite). A
  * search that runs out of budget counts as "no": the cell is then protected further.
  */
-function hasAlternative(m: Model, i: number, constraints: readonly number[]): boolean {
-  const base = initialBounds(m);
-  if (swapAlternative(m, i, base)) return true;
-  const v = m.values[i];
-  let budget = SEARCH_BUDGET;
+function hasAlternative(m: Model, i: number, constraints: readonly number[], searchBudget: number): boolean {
   const cells = [
     ...new Set(constraints.flatMap((ci) => [m.constraints[ci].total, ...m.constraints[ci].parts])),
   ];
+  // The ceiling of the cells searched, not of the whole report: the referral counts (another component) widened
+  // every case cell's range, and the search ran out of budget on reports it could settle (every alternative it
+  // finds within a lower ceiling is a real one, so a lower ceiling never passes a disclosed cell as safe).
+  const base = initialBounds(m, 2 * Math.max(0, m.values[i], ...cells.map((c) => m.values[c])) + m.threshold);
+  if (swapAlternative(m, i, base)) return true;
+  const v = m.values[i];
+  let budget = searchBudget;
   const solve = (b: Bounds): boolean => {
     if (--budget < 0 || !propagate(m, b, constraints)) return false;
     let pick = -1;
