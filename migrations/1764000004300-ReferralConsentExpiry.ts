@@ -15,8 +15,12 @@ export class ReferralConsentExpiry1764000004300 implements MigrationInterface {
   name = 'ReferralConsentExpiry1764000004300';
 
   async up(q: QueryRunner): Promise<void> {
-    // No consent expiry or referral may be written between the copy below and the triggers.
-    await q.query(`LOCK TABLE consents, referrals IN SHARE ROW EXCLUSIVE MODE`);
+    // No consent expiry or referral may be written between the copy below and the triggers. Consents first, as a
+    // withdrawal takes them (then its referrals); `referrals` at once in the ACCESS EXCLUSIVE mode its ADD COLUMN
+    // takes: raised from a weaker lock mid-way, it could deadlock with a running instance's transaction that read
+    // referrals and then waits to write one.
+    await q.query(`LOCK TABLE consents IN SHARE ROW EXCLUSIVE MODE`);
+    await q.query(`LOCK TABLE referrals IN ACCESS EXCLUSIVE MODE`);
     await q.query(`ALTER TABLE referrals ADD COLUMN consent_expires_at timestamptz`);
     await q.query(`
       UPDATE referrals r SET consent_expires_at = cs.expires_at
@@ -50,6 +54,11 @@ export class ReferralConsentExpiry1764000004300 implements MigrationInterface {
     await q.query(
       `CREATE INDEX IF NOT EXISTS referrals_consent_expiry_idx ON referrals (consent_expires_at) INCLUDE (consent_id)
          WHERE status IN ('pending', 'accepted') AND consent_expires_at IS NOT NULL`,
+    );
+    // (Dropped by a first version of this migration, in development: built again where it is missing.)
+    await q.query(
+      `CREATE INDEX IF NOT EXISTS consents_expiry_idx ON consents (expires_at)
+         WHERE withdrawn_at IS NULL AND expires_at IS NOT NULL`,
     );
     // `consents_expiry_idx`, the old sweep's, stays for this release: instances of the previous one still serving
     // in a rolling deploy sweep with it (without it, a scan of every consent before each referral request). A

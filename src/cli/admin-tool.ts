@@ -74,7 +74,7 @@ async function main(
       dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-admin-tool' }),
     ).initialize();
     try {
-      await pendingMigrationsApplied(owner);
+      await pendingMigrationsApplied(owner, config.database.allowNewerSchema);
     } finally {
       await owner.destroy();
     }

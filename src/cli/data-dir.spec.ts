@@ -1,4 +1,6 @@
-import { callerPath, connected, databaseNamed } from './data-dir';
+import { releaseRequirement, requireOfEveryRelease } from '../../migrations/schema-requirements';
+import { createTestDataSource } from '../../test/support/database';
+import { callerPath, connected, databaseNamed, pendingMigrationsApplied } from './data-dir';
 
 describe('command-line tools: paths and databases', () => {
   const saved = process.env.INIT_CWD;
@@ -35,5 +37,31 @@ describe('command-line tools: paths and databases', () => {
       ),
     ).rejects.toThrow();
     expect(stop).toHaveBeenCalledTimes(1);
+  });
+
+  it('a tool on a database ahead of its build: said on standard error, refused once a newer migration requires it', async () => {
+    const { dataSource, drop } = await createTestDataSource();
+    const said = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const runner = dataSource.createQueryRunner();
+    const newer = 'SomethingNewer1799999999998';
+    try {
+      await dataSource.query(`INSERT INTO migrations ("timestamp", name) VALUES (1799999999998, $1)`, [
+        newer,
+      ]);
+      await pendingMigrationsApplied(dataSource, false);
+      expect(said).toHaveBeenCalledWith(
+        expect.stringMatching(new RegExp(`ahead of this build: ${newer} applied`)),
+      );
+      await requireOfEveryRelease(runner, newer, 'its code is the only one that fills a column');
+      await expect(pendingMigrationsApplied(dataSource, false)).rejects.toThrow(/which cannot run on it/);
+      // HAVEN_ALLOW_NEWER_SCHEMA=1: it goes on, saying which is required.
+      await pendingMigrationsApplied(dataSource, true);
+      expect(said).toHaveBeenLastCalledWith(expect.stringMatching(new RegExp(`${newer} required`)));
+    } finally {
+      said.mockRestore();
+      await releaseRequirement(runner, newer);
+      await runner.release();
+      await drop();
+    }
   });
 });

@@ -6,7 +6,7 @@ import { parse } from 'pg-connection-string';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { createLogger } from '../common/logging/logger';
 import { ConfigError, loadConfig } from '../config/config';
-import { type MigrationLockHolder, runMigrationsLocked } from '../database/migrate';
+import { assertSchemaOfThisBuild, type MigrationLockHolder, runMigrationsLocked } from '../database/migrate';
 import { developmentKeysDir, KEYRING_FILE } from '../crypto/file-key-provider';
 import {
   APP_DATABASE,
@@ -141,11 +141,24 @@ export async function startToolDatabase(
  * which on standard error: a tool run before the new release's first start (or after a revert) changes the
  * schema, and an operator is not to learn it only from `migration:show`.
  */
-export async function pendingMigrationsApplied(dataSource: DataSource): Promise<void> {
+export async function pendingMigrationsApplied(
+  dataSource: DataSource,
+  allowNewerSchema: boolean,
+): Promise<void> {
   const applied = await runMigrationsLocked(dataSource, waitingSaid);
-  if (applied.length === 0) return;
-  process.stderr.write(
-    `The database lacked migrations of this build; applied first: ${applied.map((m) => m.name).join(', ')}\n`,
+  if (applied.length) {
+    process.stderr.write(
+      `The database lacked migrations of this build; applied first: ${applied.map((m) => m.name).join(', ')}\n`,
+    );
+  }
+  // As the service's start: a newer release's migration this build cannot run with refuses the tool too (its
+  // writes would be the old code's); others are said.
+  await assertSchemaOfThisBuild(dataSource, allowNewerSchema, (unknown, required) =>
+    process.stderr.write(
+      `warning: the database is ahead of this build: ${unknown.join(', ')} applied, unknown here` +
+        (required.length ? ` (${required.join(', ')} required: HAVEN_ALLOW_NEWER_SCHEMA=1)` : '') +
+        '\n',
+    ),
   );
 }
 

@@ -131,7 +131,8 @@ function aheadWarning(unknown: string[]): void {
   if (unknown.length === 0) return;
   process.stderr.write(
     `warning: the database is ahead of this build: ${unknown.join(', ')} applied, unknown here. ` +
-      'Run the release that applied them (this one does not know the schema it would write to).\n',
+      'Migrations stay compatible with the release before them, unless one lists itself as required ' +
+      '(schema_requirements): then this release does not start on it (docs/deployment.md).\n',
   );
 }
 

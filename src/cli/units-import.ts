@@ -35,7 +35,7 @@ async function main(): Promise<number> {
     dataSourceOptions({ url: database.url, poolSize: 2, applicationName: 'haven-units-import' }),
   );
   try {
-    await pendingMigrationsApplied(dataSource);
+    await pendingMigrationsApplied(dataSource, config.database.allowNewerSchema);
     const r = await importUnits(dataSource, rows);
     const line = (name: string, c: { inserted: number; updated: number; unchanged: number }) =>
       `${name}: ${c.inserted} inserted, ${c.updated} updated, ${c.unchanged} unchanged\n`;

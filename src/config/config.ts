@@ -113,8 +113,9 @@ export interface AppConfig {
      */
     readonly statementTimeoutMs: number;
     /**
-     * HAVEN_ALLOW_NEWER_SCHEMA=1: start although the database has migrations this build does not know (an older
-     * release on a newer schema: logged as an error); otherwise the start is refused.
+     * HAVEN_ALLOW_NEWER_SCHEMA=1: start although a newer release applied a migration this build does not know and
+     * cannot run with (listed in schema_requirements; logged as an error); otherwise that start is refused. Other
+     * migrations this build does not know only give a warning.
      */
     readonly allowNewerSchema: boolean;
   };

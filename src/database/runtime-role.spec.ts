@@ -336,6 +336,12 @@ describe('the runtime database role', () => {
     const administers = `${stranger}_admin`;
     await owner.query(`CREATE ROLE ${administers} LOGIN`);
     await owner.query(`GRANT haven_app TO ${administers} WITH ADMIN TRUE, INHERIT FALSE, SET FALSE`);
+    // A login that may SET ROLE to a role inheriting haven_app's rights (it holds them a SET ROLE away).
+    const through = `${stranger}_via`;
+    await owner.query(`CREATE ROLE ${through}_group NOLOGIN`);
+    await owner.query(`GRANT haven_app TO ${through}_group WITH INHERIT TRUE, SET FALSE`);
+    await owner.query(`CREATE ROLE ${through} LOGIN`);
+    await owner.query(`GRANT ${through}_group TO ${through} WITH INHERIT FALSE, SET TRUE`);
     const warnings = async (): Promise<{ roles?: string[] }[]> => {
       const lines: { level: number; roles?: string[] }[] = [];
       const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
@@ -348,6 +354,7 @@ describe('the runtime database role', () => {
       expect(warning.roles).toContain(stranger);
       expect(warning.roles).not.toContain('haven_test_app');
       expect(warning.roles).not.toContain(administers);
+      expect(warning.roles).toContain(through);
       // CONNECT to this installation's roles only: the stranger can no longer come in, nothing to say.
       await owner.query(`REVOKE CONNECT ON DATABASE ${name} FROM PUBLIC`);
       await owner.query(`GRANT CONNECT ON DATABASE ${name} TO haven_test_app`);
@@ -357,6 +364,8 @@ describe('the runtime database role', () => {
       await owner.query(`REVOKE CONNECT ON DATABASE ${name} FROM haven_test_app`);
       await owner.query(`DROP ROLE ${stranger}`);
       await owner.query(`DROP ROLE ${administers}`);
+      await owner.query(`DROP ROLE ${through}`);
+      await owner.query(`DROP ROLE ${through}_group`);
       await owner.destroy();
     }
   });

@@ -111,7 +111,11 @@ export async function otherAppLogins(dataSource: DataSource): Promise<string[]> 
     `SELECT r.rolname FROM pg_roles r
       WHERE r.rolcanlogin AND NOT r.rolsuper AND r.rolname <> current_user
         AND CASE WHEN current_setting('server_version_num')::int >= 160000
-                 THEN pg_has_role(r.oid, '${APP_GROUP_ROLE}', 'USAGE') OR pg_has_role(r.oid, '${APP_GROUP_ROLE}', 'SET')
+                 -- Its rights inherited, or a SET ROLE away: to haven_app, or to a role that inherits them.
+                 THEN EXISTS (SELECT 1 FROM pg_roles g
+                               WHERE (g.oid = r.oid OR pg_has_role(r.oid, g.oid, 'SET'))
+                                 AND pg_has_role(g.oid, '${APP_GROUP_ROLE}', 'USAGE'))
+                      OR pg_has_role(r.oid, '${APP_GROUP_ROLE}', 'SET')
                  ELSE pg_has_role(r.oid, '${APP_GROUP_ROLE}', 'MEMBER') END
         AND has_database_privilege(r.oid, current_database(), 'CONNECT')
       ORDER BY r.rolname LIMIT 20`,
