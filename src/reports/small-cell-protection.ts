@@ -87,8 +87,17 @@ const EPS = 1e-9;
 const MAX_PROPAGATION_PASSES = 500;
 /** Nodes one search may visit before the cell is treated as disclosed (and protected further). */
 const SEARCH_BUDGET = 20_000;
-/** The budget of the last check, before a report no pattern protects is withheld whole. */
+/**
+ * The budget of the last check, before a report no pattern protects is withheld whole: shared by all its cells'
+ * searches (each check above has SEARCH_BUDGET per cell), so that the report's protection, run on the event loop,
+ * never takes more than about half a second on this path.
+ */
 const FINAL_SEARCH_BUDGET = 200_000;
+
+/** Search nodes left: per cell (a fresh one for each) or shared by the cells of one check. */
+interface SearchBudget {
+  left: number;
+}
 
 export function protectCells(
   cells: readonly CellInput[],
@@ -139,7 +148,8 @@ export function protectCells(
       });
       // A larger search budget here (a rare path): a search that ran out counts as disclosing, and withholding
       // the report over a search cut short would take its figures from staff for nothing.
-      unprotectable = firstDisclosed(model, FINAL_SEARCH_BUDGET) !== null;
+      const shared: SearchBudget = { left: FINAL_SEARCH_BUDGET };
+      unprotectable = firstDisclosed(model, () => shared) !== null;
       break;
     }
     model.state[pick] = 'suppressed';
@@ -216,10 +226,13 @@ function isSensitive(m: Model, i: number): boolean {
 }
 
 /**
- * The first (by cell order) sensitive cell that the published cells disclose, or null. A search that runs out of
- * `searchBudget` nodes counts as disclosing.
+ * The first (by cell order) sensitive cell that the published cells disclose, or null. Each cell's search takes
+ * its nodes from `budgetOf()` (a fresh SEARCH_BUDGET each, unless shared); one that runs out counts as disclosing.
  */
-function firstDisclosed(m: Model, searchBudget = SEARCH_BUDGET): number | null {
+function firstDisclosed(
+  m: Model,
+  budgetOf: () => SearchBudget = () => ({ left: SEARCH_BUDGET }),
+): number | null {
   // Fast checks first: the equations alone, then the bounds.
   const determined = linearlyDetermined(m);
   const bounds = initialBounds(m);
@@ -231,7 +244,7 @@ function firstDisclosed(m: Model, searchBudget = SEARCH_BUDGET): number | null {
   // Then an exhaustive search per cell for another value consistent with everything published.
   const components = hiddenComponents(m);
   for (let i = 0; i < m.values.length; i++) {
-    if (isSensitive(m, i) && !hasAlternative(m, i, components.get(i)!, searchBudget)) return i;
+    if (isSensitive(m, i) && !hasAlternative(m, i, components.get(i)!, budgetOf())) return i;
   }
   return null;
 }
@@ -430,7 +443,7 @@ function hiddenComponents(m: Model): Map<number, number[]> {
  * branch and bound on integer intervals within its component (complete, since the ranges are finite). A
  * search that runs out of budget counts as "no": the cell is then protected further.
  */
-function hasAlternative(m: Model, i: number, constraints: readonly number[], searchBudget: number): boolean {
+function hasAlternative(m: Model, i: number, constraints: readonly number[], budget: SearchBudget): boolean {
   const cells = [
     ...new Set(constraints.flatMap((ci) => [m.constraints[ci].total, ...m.constraints[ci].parts])),
   ];
@@ -440,9 +453,8 @@ function hasAlternative(m: Model, i: number, constraints: readonly number[], sea
   const base = initialBounds(m, 2 * Math.max(0, m.values[i], ...cells.map((c) => m.values[c])) + m.threshold);
   if (swapAlternative(m, i, base)) return true;
   const v = m.values[i];
-  let budget = searchBudget;
   const solve = (b: Bounds): boolean => {
-    if (--budget < 0 || !propagate(m, b, constraints)) return false;
+    if (--budget.left < 0 || !propagate(m, b, constraints)) return false;
     let pick = -1;
     for (const c of cells) {
       if (b.lo[c] < b.hi[c] && (pick < 0 || b.hi[c] - b.lo[c] < b.hi[pick] - b.lo[pick])) pick = c;
