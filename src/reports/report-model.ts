@@ -256,7 +256,7 @@ export function buildProtectedReport(raw: RawCounts, area: AreaBreakdown): Prote
 
   const { values, unprotectable } = protectCells(cells, constraints);
   // No pattern of labels protects these counts (small-cell-protection.ts, step 3): every figure is withheld, a
-  // label that bounds nothing, zeros included (about 1 small report in 70, most of them because a search ran out
+  // label that bounds nothing, zeros included (about 1 small report in 60, most of them because a search ran out
   // of budget: docs/reports.md).
   const v = (cellId: string): Cell => {
     const value = values.get(cellId);
