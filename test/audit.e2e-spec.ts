@@ -562,7 +562,10 @@ describe('access log (end to end)', () => {
     });
     expect(res.body.rules).toEqual({
       many_cases: bilingual(/at least 20 distinct cases/, /ít nhất 20 vụ việc/),
-      many_searches: bilingual(/searched cases at least 30 times/, /tìm kiếm vụ việc ít nhất 30 lần/),
+      many_searches: bilingual(
+        /searched cases at least 30 times within one hour .*, or 150 times in a day/,
+        /tìm kiếm vụ việc ít nhất 30 lần trong một giờ .*, hoặc 150 lần trong một ngày/,
+      ),
       repeated_denials: bilingual(/at least 5 denied/, /ít nhất 5 lần/),
       many_accounts: bilingual(/refused for at least 5 different accounts/, /ít nhất 5 tài khoản khác nhau/),
       after_admin_reset: bilingual(
@@ -745,6 +748,44 @@ describe('access log (end to end)', () => {
     }
     expect(await flagged('2026-11-04T00:00:00Z', '2026-11-05T00:00:00Z')).toEqual([]);
     expect(await flagged('2026-11-05T00:00:00Z', '2026-11-06T00:00:00Z')).toEqual([30]);
+  });
+
+  it('flags an account that searched 150 times in a Vietnam day, paced under the hourly count', async () => {
+    const audit = t.app.get(AuditService);
+    const searcher = await givenUser(t, { role: 'ward_officer', wardCodes: ['00145'] });
+    const now = jest.spyOn(Date, 'now');
+    /** `n` allowed searches five minutes apart (18 in any 90 minutes) from `startMs`. */
+    const searches = async (n: number, startMs: number) => {
+      for (let i = 0; i < n; i++) {
+        now.mockReturnValue(startMs + i * 300_000);
+        await t.app.get(DataSource).transaction((m) =>
+          audit.record(m, user(searcher.id, ['00145']), {
+            action: 'case.search',
+            resourceType: 'case',
+            fields: ['triage', 'identity'],
+            returnedIds: [],
+          }),
+        );
+      }
+    };
+    const found = async (from: string, to: string) =>
+      (await get('hanoi', `anomalies?from=${from}&to=${to}`).expect(200)).body.items
+        .filter(
+          (i: { rule: string; actorId: string }) => i.rule === 'many_searches' && i.actorId === searcher.id,
+        )
+        .map((i: { count: number; windowStart: string }) => [i.count, i.windowStart]);
+    try {
+      // Tuesday 10 November 2026 from 07:00 Hanoi (00:00 UTC): 149, then on the 11th, 150.
+      await searches(149, Date.parse('2026-11-10T00:00:00.000Z'));
+      await searches(150, Date.parse('2026-11-11T00:00:00.000Z'));
+    } finally {
+      now.mockRestore();
+    }
+    expect(await found('2026-11-10T00:00:00Z', '2026-11-11T00:00:00Z')).toEqual([]);
+    // The Vietnam day: from 17:00 UTC the day before.
+    expect(await found('2026-11-11T00:00:00Z', '2026-11-12T00:00:00Z')).toEqual([
+      [150, '2026-11-10T17:00:00.000Z'],
+    ]);
   });
 
   it('flags an account that read many cases in an hour, and access outside working hours (Vietnam time)', async () => {
