@@ -266,7 +266,7 @@ describe('the runtime database role', () => {
     );
   });
 
-  it('a database ahead of this build: started with a warning, refused once a newer migration requires it; another database than DATABASE_URL’s refused', async () => {
+  it('a database ahead of this build: started with a warning, refused once a newer migration requires it; another database than DATABASE_URL’s refused, whatever its schema', async () => {
     const config = (env: Record<string, string> = {}) =>
       loadConfig({ DATABASE_URL: db.url, DATABASE_APP_URL: db.appUrl, HAVEN_DATA_DIR: dataDir, ...env });
     const owner = await new DataSource(options()).initialize();
@@ -302,23 +302,17 @@ describe('the runtime database role', () => {
       await owner.query(`DELETE FROM migrations WHERE name = $1`, [newer]);
       await owner.destroy();
     }
-    // DATABASE_APP_URL reaching another database: one without Haven's schema, then one a migration behind.
+    // DATABASE_APP_URL reaching another database: one without Haven's schema, and another installation's of the
+    // same release (every migration there, as here).
     const other = await createTestDatabase();
     const bare = new URL(other.appUrl);
     bare.pathname = '/postgres';
     try {
-      await expect(
-        openRuntimeDataSource(options(), db.url, config({ DATABASE_APP_URL: bare.toString() }), silent),
-      ).rejects.toThrow(/the runtime role's database has no Haven schema/);
-      const otherOwner = await new DataSource({ ...options(), url: other.url } as never).initialize();
-      try {
-        await otherOwner.query(`DELETE FROM migrations WHERE id = (SELECT max(id) FROM migrations)`);
-      } finally {
-        await otherOwner.destroy();
+      for (const url of [bare.toString(), other.appUrl]) {
+        await expect(
+          openRuntimeDataSource(options(), db.url, config({ DATABASE_APP_URL: url }), silent),
+        ).rejects.toThrow(/the runtime role's connection reaches another database than DATABASE_URL's/);
       }
-      await expect(
-        openRuntimeDataSource(options(), db.url, config({ DATABASE_APP_URL: other.appUrl }), silent),
-      ).rejects.toThrow(/the runtime role's database lacks 1 of this build's migrations/);
     } finally {
       await other.drop();
     }

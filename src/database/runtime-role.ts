@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DataSource, DataSourceOptions } from 'typeorm';
@@ -54,49 +55,79 @@ export async function openRuntimeDataSource(
           'Set DATABASE_APP_URL to a login role that is a member of haven_app (required in production).',
       );
     }
+    // This start's token, held by the owner's session while the runtime role's connection looks for it: found
+    // only on the same server and in the same database (advisory locks are per database).
+    const token = [randomInt(1, 2 ** 31), randomInt(1, 2 ** 31)];
+    const holder = owner.createQueryRunner();
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1, $2)', token);
+      const runtime = await connectAs(
+        config.database.appUrl ? 'DATABASE_APP_URL (the runtime role)' : 'the runtime role',
+        runtimeUrl,
+        new DataSource({ ...options, url: runtimeUrl } as DataSourceOptions),
+      );
+      try {
+        await assertSameDatabase(runtime, token);
+        await assertSchemaOfThisBuild(runtime, config.database.allowNewerSchema, (unknown, required) => {
+          if (required.length) {
+            logger.error(
+              { migrations: unknown, required },
+              'the database is ahead of this build, which cannot run on it (HAVEN_ALLOW_NEWER_SCHEMA=1): what the ' +
+                'required migrations added is not in force',
+            );
+          } else {
+            logger.warn(
+              { migrations: unknown },
+              'the database is ahead of this build (migrations applied by a newer release; none requires it)',
+            );
+          }
+        });
+        if (restricted) {
+          await assertRestrictedRole(runtime);
+          const others = await otherAppLogins(runtime);
+          if (others.length) {
+            logger.warn(
+              { roles: others },
+              `other login roles may connect to this database as members of ${APP_GROUP_ROLE} (roles are the server's, ` +
+                "not the database's: another installation's runtime role on this server writes this one's accounts " +
+                "and cases): REVOKE CONNECT ON DATABASE ... FROM PUBLIC and grant CONNECT to this installation's roles " +
+                'only, or give each installation a server of its own (docs/deployment.md)',
+            );
+          }
+        }
+        return runtime;
+      } catch (e) {
+        await runtime.destroy();
+        throw e;
+      }
+    } finally {
+      await holder.query('SELECT pg_advisory_unlock($1, $2)', token).catch(() => undefined);
+      await holder.release();
+    }
   } finally {
     await owner.destroy();
   }
+}
 
-  const runtime = await connectAs(
-    config.database.appUrl ? 'DATABASE_APP_URL (the runtime role)' : 'the runtime role',
-    runtimeUrl,
-    new DataSource({ ...options, url: runtimeUrl } as DataSourceOptions),
+/**
+ * Refuses a runtime connection that does not reach the database the owner migrated: it must see the advisory
+ * lock `token` the owner's session holds (DATABASE_APP_URL naming another database, or another installation's of
+ * the same release, would otherwise pass every other check and run there).
+ */
+async function assertSameDatabase(runtime: DataSource, token: readonly number[]): Promise<void> {
+  const [{ same }] = await runtime.query<{ same: boolean }[]>(
+    `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+                     WHERE l.locktype = 'advisory' AND d.datname = current_database() AND l.granted
+                       AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2) AS same`,
+    [String(token[0]), String(token[1])],
   );
-  try {
-    await assertSchemaOfThisBuild(runtime, config.database.allowNewerSchema, (unknown, required) => {
-      if (required.length) {
-        logger.error(
-          { migrations: unknown, required },
-          'the database is ahead of this build, which cannot run on it (HAVEN_ALLOW_NEWER_SCHEMA=1): what the ' +
-            'required migrations added is not in force',
-        );
-      } else {
-        logger.warn(
-          { migrations: unknown },
-          'the database is ahead of this build (migrations applied by a newer release; none requires it)',
-        );
-      }
-    });
-    // After the schema's check: the role's names tables that only this build's schema has.
-    if (restricted) {
-      await assertRestrictedRole(runtime);
-      const others = await otherAppLogins(runtime);
-      if (others.length) {
-        logger.warn(
-          { roles: others },
-          `other login roles may connect to this database as members of ${APP_GROUP_ROLE} (roles are the server's, ` +
-            "not the database's: another installation's runtime role on this server writes this one's accounts " +
-            "and cases): REVOKE CONNECT ON DATABASE ... FROM PUBLIC and grant CONNECT to this installation's roles " +
-            'only, or give each installation a server of its own (docs/deployment.md)',
-        );
-      }
-    }
-  } catch (e) {
-    await runtime.destroy();
-    throw e;
+  if (!same) {
+    throw new ConfigError([
+      "DATABASE_APP_URL: the runtime role's connection reaches another database than DATABASE_URL's (it does not " +
+        'see the lock this start holds there): both must name the same database on the same server',
+    ]);
   }
-  return runtime;
 }
 
 /**
