@@ -563,8 +563,12 @@ describe('access log (end to end)', () => {
     expect(res.body.rules).toEqual({
       many_cases: bilingual(/at least 20 distinct cases/, /ít nhất 20 vụ việc/),
       many_searches: bilingual(
-        /searched cases at least 30 times within one hour .*, or 150 times in a day/,
-        /tìm kiếm vụ việc ít nhất 30 lần trong một giờ .*, hoặc 150 lần trong một ngày/,
+        /searched cases at least 30 times within one hour/,
+        /ít nhất 30 lần trong một giờ/,
+      ),
+      many_searches_daily: bilingual(
+        /searched cases at least 150 times in a day/,
+        /ít nhất 150 lần trong một ngày/,
       ),
       repeated_denials: bilingual(/at least 5 denied/, /ít nhất 5 lần/),
       many_accounts: bilingual(/refused for at least 5 different accounts/, /ít nhất 5 tài khoản khác nhau/),
@@ -716,76 +720,65 @@ describe('access log (end to end)', () => {
     ).toEqual([['repeated_denials', 5]]);
   });
 
-  it('flags an account that searched cases 30 times in an hour (testing names against the cases), not 29', async () => {
-    const audit = t.app.get(AuditService);
-    const searcher = await givenUser(t, { role: 'ward_officer', wardCodes: ['00145'] });
-    const now = jest.spyOn(Date, 'now');
-    /** `n` allowed searches a minute apart from `startMs` (Wednesday 4 November 2026, working hours). */
-    const searches = async (n: number, startMs: number) => {
-      for (let i = 0; i < n; i++) {
-        now.mockReturnValue(startMs + i * 60_000);
-        await t.app.get(DataSource).transaction((m) =>
-          audit.record(m, user(searcher.id, ['00145']), {
-            action: 'case.search',
-            resourceType: 'case',
-            fields: ['triage', 'identity'],
-            returnedIds: [],
-          }),
-        );
+  describe('many searches', () => {
+    /** `n` allowed searches by `searcherId`, `stepMs` apart from `startMs` (by the clock the entries take). */
+    const searches = async (searcherId: string, n: number, startMs: number, stepMs: number) => {
+      const audit = t.app.get(AuditService);
+      const now = jest.spyOn(Date, 'now');
+      try {
+        for (let i = 0; i < n; i++) {
+          now.mockReturnValue(startMs + i * stepMs);
+          await t.app.get(DataSource).transaction((m) =>
+            audit.record(m, user(searcherId, ['00145']), {
+              action: 'case.search',
+              resourceType: 'case',
+              fields: ['triage', 'identity'],
+              returnedIds: [],
+            }),
+          );
+        }
+      } finally {
+        now.mockRestore();
       }
     };
-    const flagged = async (from: string, to: string) =>
+    /** The many_searches(_daily) findings about `searcherId` in a period: rule, count and window. */
+    const flagged = async (searcherId: string, from: string, to: string) =>
       (await get('hanoi', `anomalies?from=${from}&to=${to}`).expect(200)).body.items
         .filter(
-          (i: { rule: string; actorId: string }) => i.rule === 'many_searches' && i.actorId === searcher.id,
+          (i: { rule: string; actorId: string }) =>
+            i.rule.startsWith('many_searches') && i.actorId === searcherId,
         )
-        .map((i: { count: number }) => i.count);
-    try {
-      await searches(29, Date.parse('2026-11-04T02:00:00.000Z'));
-      await searches(30, Date.parse('2026-11-05T02:00:00.000Z'));
-    } finally {
-      now.mockRestore();
-    }
-    expect(await flagged('2026-11-04T00:00:00Z', '2026-11-05T00:00:00Z')).toEqual([]);
-    expect(await flagged('2026-11-05T00:00:00Z', '2026-11-06T00:00:00Z')).toEqual([30]);
-  });
+        .map((i: { rule: string; count: number; windowStart: string }) => [i.rule, i.count, i.windowStart]);
 
-  it('flags an account that searched 150 times in a Vietnam day, paced under the hourly count', async () => {
-    const audit = t.app.get(AuditService);
-    const searcher = await givenUser(t, { role: 'ward_officer', wardCodes: ['00145'] });
-    const now = jest.spyOn(Date, 'now');
-    /** `n` allowed searches five minutes apart (18 in any 90 minutes) from `startMs`. */
-    const searches = async (n: number, startMs: number) => {
-      for (let i = 0; i < n; i++) {
-        now.mockReturnValue(startMs + i * 300_000);
-        await t.app.get(DataSource).transaction((m) =>
-          audit.record(m, user(searcher.id, ['00145']), {
-            action: 'case.search',
-            resourceType: 'case',
-            fields: ['triage', 'identity'],
-            returnedIds: [],
-          }),
-        );
-      }
-    };
-    const found = async (from: string, to: string) =>
-      (await get('hanoi', `anomalies?from=${from}&to=${to}`).expect(200)).body.items
-        .filter(
-          (i: { rule: string; actorId: string }) => i.rule === 'many_searches' && i.actorId === searcher.id,
-        )
-        .map((i: { count: number; windowStart: string }) => [i.count, i.windowStart]);
-    try {
-      // Tuesday 10 November 2026 from 07:00 Hanoi (00:00 UTC): 149, then on the 11th, 150.
-      await searches(149, Date.parse('2026-11-10T00:00:00.000Z'));
-      await searches(150, Date.parse('2026-11-11T00:00:00.000Z'));
-    } finally {
-      now.mockRestore();
-    }
-    expect(await found('2026-11-10T00:00:00Z', '2026-11-11T00:00:00Z')).toEqual([]);
-    // The Vietnam day: from 17:00 UTC the day before.
-    expect(await found('2026-11-11T00:00:00Z', '2026-11-12T00:00:00Z')).toEqual([
-      [150, '2026-11-10T17:00:00.000Z'],
-    ]);
+    it('flags an account that searched cases 30 times in an hour (testing names against the cases), not 29', async () => {
+      const searcher = await givenUser(t, { role: 'ward_officer', wardCodes: ['00145'] });
+      // A minute apart, Wednesday 4 and Thursday 5 November 2026, working hours.
+      await searches(searcher.id, 29, Date.parse('2026-11-04T02:00:00.000Z'), 60_000);
+      await searches(searcher.id, 30, Date.parse('2026-11-05T02:00:00.000Z'), 60_000);
+      expect(await flagged(searcher.id, '2026-11-04T00:00:00Z', '2026-11-05T00:00:00Z')).toEqual([]);
+      expect(await flagged(searcher.id, '2026-11-05T00:00:00Z', '2026-11-06T00:00:00Z')).toEqual([
+        ['many_searches', 30, expect.any(String)],
+      ]);
+    });
+
+    it('flags an account that searched 150 times in a Vietnam day, paced under the hourly count', async () => {
+      const searcher = await givenUser(t, { role: 'ward_officer', wardCodes: ['00145'] });
+      // Five minutes apart (18 in any 90 minutes), from 07:00 Hanoi (00:00 UTC) on Tuesday 10 November 2026: 149,
+      // then on the 11th, 150.
+      await searches(searcher.id, 149, Date.parse('2026-11-10T00:00:00.000Z'), 300_000);
+      await searches(searcher.id, 150, Date.parse('2026-11-11T00:00:00.000Z'), 300_000);
+      expect(await flagged(searcher.id, '2026-11-10T00:00:00Z', '2026-11-11T00:00:00Z')).toEqual([]);
+      // The Vietnam day: from 17:00 UTC the day before.
+      expect(await flagged(searcher.id, '2026-11-11T00:00:00Z', '2026-11-12T00:00:00Z')).toEqual([
+        ['many_searches_daily', 150, '2026-11-10T17:00:00.000Z'],
+      ]);
+      // A period starting at noon (Hanoi) counts that day from its start: the morning's searches too.
+      expect(await flagged(searcher.id, '2026-11-11T05:00:00Z', '2026-11-12T00:00:00Z')).toEqual([
+        ['many_searches_daily', 150, '2026-11-10T17:00:00.000Z'],
+      ]);
+      // One whose last search came before the period starts is not reported.
+      expect(await flagged(searcher.id, '2026-11-11T13:00:00Z', '2026-11-12T00:00:00Z')).toEqual([]);
+    });
   });
 
   it('flags an account that read many cases in an hour, and access outside working hours (Vietnam time)', async () => {

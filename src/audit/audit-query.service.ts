@@ -524,14 +524,19 @@ export class AuditQueryService {
          ) found
          WHERE last_at >= :from
          UNION ALL
-         -- A day's searches (Vietnam time), for an enumeration paced under the hourly count.
-         SELECT 'many_searches', e.actor_id, min(e.actor_role), NULL, count(*),
+         -- A day's searches (Vietnam time), for an enumeration paced under the hourly count: each day the period
+         -- touches counted whole, from its start (a period starting at noon sees the morning too), reported when it
+         -- reaches into the period.
+         SELECT 'many_searches_daily', e.actor_id, min(e.actor_role), NULL, count(*),
                 (date_trunc('day', ${local}) - interval '7 hours') AT TIME ZONE 'UTC',
                 min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
            FROM audit_events e
-          WHERE ${base} AND e.action = 'case.search' AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL
+          WHERE ${scope.sql} AND e.at < :to
+            AND e.at >= (date_trunc('day', (:from::timestamptz AT TIME ZONE 'UTC') + interval '7 hours')
+                         - interval '7 hours') AT TIME ZONE 'UTC'
+            AND e.action = 'case.search' AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL
           GROUP BY e.actor_id, date_trunc('day', ${local})
-         HAVING count(*) >= ${manySearchesPerDay}
+         HAVING count(*) >= ${manySearchesPerDay} AND max(e.at) >= :from
          UNION ALL
          SELECT 'outside_hours', e.actor_id, min(e.actor_role), NULL, count(*),
                 (date_trunc('day', ${local}) - interval '7 hours') AT TIME ZONE 'UTC',
@@ -589,8 +594,12 @@ export class AuditQueryService {
             vi: `một tài khoản đã đọc ít nhất ${manyCasesPerHour} vụ việc khác nhau trong một giờ (${WINDOWS_VI})`,
           },
           many_searches: {
-            en: `an account searched cases at least ${manySearchesPerHour} times within one hour (${WINDOWS_EN}), or ${manySearchesPerDay} times in a day (Vietnam time): each result tells whose name, date of birth or phone a survivor has`,
-            vi: `một tài khoản đã tìm kiếm vụ việc ít nhất ${manySearchesPerHour} lần trong một giờ (${WINDOWS_VI}), hoặc ${manySearchesPerDay} lần trong một ngày (giờ Việt Nam): mỗi kết quả cho biết tên, ngày sinh hoặc số điện thoại của người bị bạo lực`,
+            en: `an account searched cases at least ${manySearchesPerHour} times within one hour (${WINDOWS_EN}): each result tells whose name, date of birth or phone a survivor has`,
+            vi: `một tài khoản đã tìm kiếm vụ việc ít nhất ${manySearchesPerHour} lần trong một giờ (${WINDOWS_VI}): mỗi kết quả cho biết tên, ngày sinh hoặc số điện thoại của người bị bạo lực`,
+          },
+          many_searches_daily: {
+            en: `an account searched cases at least ${manySearchesPerDay} times in a day (Vietnam time; the window is the day): a search paced under the hourly count all day long`,
+            vi: `một tài khoản đã tìm kiếm vụ việc ít nhất ${manySearchesPerDay} lần trong một ngày (giờ Việt Nam; khung thời gian là cả ngày): tìm kiếm đều đặn dưới ngưỡng mỗi giờ suốt cả ngày`,
           },
           repeated_denials: {
             en: `at least ${denialsPerHour} denied accesses within one hour by one account (or, without an account, from one IP address, an IPv6 one by its /64 network; ${WINDOWS_EN})`,

@@ -313,6 +313,12 @@ describe('the runtime database role', () => {
           openRuntimeDataSource(options(), db.url, config({ DATABASE_APP_URL: url }), silent),
         ).rejects.toThrow(/the runtime role's connection reaches another database than DATABASE_URL's/);
       }
+      // The same database through another search_path: said so (a bare 42P01 would be retried).
+      const elsewhere = new URL(db.appUrl);
+      elsewhere.searchParams.set('options', '-c search_path=nowhere');
+      await expect(
+        openRuntimeDataSource(options(), db.url, config({ DATABASE_APP_URL: elsewhere.toString() }), silent),
+      ).rejects.toThrow(/the runtime role finds no migrations table: its search_path/);
     } finally {
       await other.drop();
     }

@@ -227,6 +227,7 @@ export class AnomalyView {
     enum: [
       'many_cases',
       'many_searches',
+      'many_searches_daily',
       'repeated_denials',
       'many_accounts',
       'outside_hours',
