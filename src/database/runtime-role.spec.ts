@@ -313,6 +313,21 @@ describe('the runtime database role', () => {
           openRuntimeDataSource(options(), db.url, config({ DATABASE_APP_URL: url }), silent),
         ).rejects.toThrow(/the runtime role's connection reaches another database than DATABASE_URL's/);
       }
+      // A refused start says why, even when closing the refused pool fails too.
+      const destroy = DataSource.prototype.destroy;
+      const closing = jest.spyOn(DataSource.prototype, 'destroy').mockImplementationOnce(async function (
+        this: DataSource,
+      ) {
+        await destroy.call(this);
+        throw new Error('the pool could not close');
+      });
+      try {
+        await expect(
+          openRuntimeDataSource(options(), db.url, config({ DATABASE_APP_URL: other.appUrl }), silent),
+        ).rejects.toThrow(/reaches another database than DATABASE_URL's/);
+      } finally {
+        closing.mockRestore();
+      }
       // The same database through another search_path: said so (a bare 42P01 would be retried).
       const elsewhere = new URL(db.appUrl);
       elsewhere.searchParams.set('options', '-c search_path=nowhere');

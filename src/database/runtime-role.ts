@@ -98,7 +98,8 @@ export async function openRuntimeDataSource(
         }
         return runtime;
       } catch (e) {
-        await runtime.destroy();
+        // The refusal is what the operator must read, not a failure to close the pool it refused.
+        await runtime.destroy().catch(() => undefined);
         throw e;
       }
     } finally {
