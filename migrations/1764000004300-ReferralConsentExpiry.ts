@@ -1,5 +1,4 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { dropInvalidIndex } from './invalid-index';
 
 /**
  * A referral carries its consent's expiry (`consent_expires_at`), so that the sweep of ended consents
@@ -50,15 +49,9 @@ export class ReferralConsentExpiry1764000004300 implements MigrationInterface {
         FOR EACH ROW WHEN (OLD.expires_at IS DISTINCT FROM NEW.expires_at)
         EXECUTE FUNCTION consents_expiry_to_referrals()`);
     // The live referrals whose consent has an expiry: as many as there is current work, not history.
-    await dropInvalidIndex(q, 'referrals_consent_expiry_idx');
     await q.query(
-      `CREATE INDEX IF NOT EXISTS referrals_consent_expiry_idx ON referrals (consent_expires_at) INCLUDE (consent_id)
+      `CREATE INDEX referrals_consent_expiry_idx ON referrals (consent_expires_at) INCLUDE (consent_id)
          WHERE status IN ('pending', 'accepted') AND consent_expires_at IS NOT NULL`,
-    );
-    // (Dropped by a first version of this migration, in development: built again where it is missing.)
-    await q.query(
-      `CREATE INDEX IF NOT EXISTS consents_expiry_idx ON consents (expires_at)
-         WHERE withdrawn_at IS NULL AND expires_at IS NOT NULL`,
     );
     // `consents_expiry_idx`, the old sweep's, stays for this release: instances of the previous one still serving
     // in a rolling deploy sweep with it (without it, a scan of every consent before each referral request). A

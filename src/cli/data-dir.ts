@@ -153,12 +153,16 @@ export async function pendingMigrationsApplied(
   }
   // As the service's start: a newer release's migration this build cannot run with refuses the tool too (its
   // writes would be the old code's); others are said.
-  await assertSchemaOfThisBuild(dataSource, allowNewerSchema, (unknown, required) =>
-    process.stderr.write(
-      `warning: the database is ahead of this build: ${unknown.join(', ')} applied, unknown here` +
-        (required.length ? ` (${required.join(', ')} required: HAVEN_ALLOW_NEWER_SCHEMA=1)` : '') +
-        '\n',
-    ),
+  await assertSchemaOfThisBuild(dataSource, allowNewerSchema, newerSchemaSaid);
+}
+
+/** A tool's word on migrations a newer release applied (assertSchemaOfThisBuild's onNewer), on standard error. */
+export function newerSchemaSaid(unknown: string[], required: string[]): void {
+  warnOnStderr(
+    `the database is ahead of this build: ${unknown.join(', ')} applied, unknown here` +
+      (required.length
+        ? ` (${required.join(', ')} required by the newer release: this one runs on it only with HAVEN_ALLOW_NEWER_SCHEMA=1)`
+        : ' (none requires the newer release)'),
   );
 }
 

@@ -7,7 +7,8 @@ import { loadConfig } from '../config/config';
 import { createKeyProvider, cryptoOptionsFrom, KekRef, LocalKeyringProvider, rotateKeys } from '../crypto';
 import { RotationRunning } from '../crypto/key-rotation';
 import { dataSourceOptions } from '../database/data-source-options';
-import { assertExistingDataDir, callerPath, toolDatabase, warnOnStderr } from './data-dir';
+import { assertExistingDataDir, callerPath, newerSchemaSaid, toolDatabase, warnOnStderr } from './data-dir';
+import { assertSchemaOfThisBuild } from '../database/migrate';
 
 const USAGE = `Usage:
   npm run keys:rotate [-- --batch-size <n>] [-- --no-new-version]
@@ -87,6 +88,8 @@ async function main(argv: string[]): Promise<number> {
     dataSource = await new DataSource(
       dataSourceOptions({ url: database.url, poolSize: 3, applicationName: 'haven-keys-rotate' }),
     ).initialize();
+    // As the service's start: a newer release's migration this build cannot run with refuses the rotation too.
+    await assertSchemaOfThisBuild(dataSource, config.database.allowNewerSchema, newerSchemaSaid);
     if (controller.signal.aborted) return 130; // stopped before anything was re-wrapped
     const started = Date.now();
     const result = await rotateKeys(dataSource, provider, {

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';
 import { dataSourceOptions } from '../database/data-source-options';
-import { connected, databaseNamed, startToolDatabase, waitingSaid } from './data-dir';
+import { connected, databaseNamed, newerSchemaSaid, startToolDatabase, waitingSaid } from './data-dir';
 import {
   appliedMigrations,
+  assertSchemaOfThisBuild,
   lastMigrationName,
   revertLastMigrationLocked,
   runMigrationsLocked,
@@ -55,7 +56,8 @@ async function main(): Promise<number> {
         process.stdout.write(
           applied.length ? `applied: ${applied.map((m) => m.name).join(', ')}\n` : 'up to date\n',
         );
-        aheadWarning(unknownToBuild(dataSource, await appliedMigrations(dataSource)));
+        // Said, never refused: the operator migrating may be about to revert them.
+        await assertSchemaOfThisBuild(dataSource, true, newerSchemaSaid);
         break;
       }
       case 'revert': {
@@ -124,16 +126,6 @@ async function main(): Promise<number> {
 /** The database a command acts on, as an operator reads it (host, port and name; no password). */
 function where(dataSource: DataSource): string {
   return databaseNamed((dataSource.options as { url: string }).url);
-}
-
-/** Said when the database has migrations this build lacks: a newer release migrated it. */
-function aheadWarning(unknown: string[]): void {
-  if (unknown.length === 0) return;
-  process.stderr.write(
-    `warning: the database is ahead of this build: ${unknown.join(', ')} applied, unknown here. ` +
-      'Migrations stay compatible with the release before them, unless one lists itself as required ' +
-      '(schema_requirements): then this release does not start on it (docs/deployment.md).\n',
-  );
 }
 
 async function writeMigration(name: string, up: string[], down: string[]): Promise<void> {

@@ -383,10 +383,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       masterKey: e.HAVEN_MASTER_KEY,
       masterKeyFile: e.HAVEN_MASTER_KEY_FILE,
       allowChange: e.HAVEN_ALLOW_KEY_CHANGE === '1',
-      allowMissingKekVersions: (e.HAVEN_ALLOW_MISSING_KEK_VERSIONS ?? '')
-        .split(',')
-        .filter(Boolean)
-        .map(Number),
+      allowMissingKekVersions: e.HAVEN_ALLOW_MISSING_KEK_VERSIONS?.split(',').map(Number) ?? [],
     },
     referrals: {
       deadlinesMinutes: {

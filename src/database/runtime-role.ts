@@ -68,34 +68,7 @@ export async function openRuntimeDataSource(
         new DataSource({ ...options, url: runtimeUrl } as DataSourceOptions),
       );
       try {
-        await assertSameDatabase(runtime, token);
-        await assertSchemaOfThisBuild(runtime, config.database.allowNewerSchema, (unknown, required) => {
-          if (required.length) {
-            logger.error(
-              { migrations: unknown, required },
-              'the database is ahead of this build, which cannot run on it (HAVEN_ALLOW_NEWER_SCHEMA=1): what the ' +
-                'required migrations added is not in force',
-            );
-          } else {
-            logger.warn(
-              { migrations: unknown },
-              'the database is ahead of this build (migrations applied by a newer release; none requires it)',
-            );
-          }
-        });
-        if (restricted) {
-          await assertRestrictedRole(runtime);
-          const others = await otherAppLogins(runtime);
-          if (others.length) {
-            logger.warn(
-              { roles: others },
-              `other login roles may connect to this database as members of ${APP_GROUP_ROLE} (roles are the server's, ` +
-                "not the database's: another installation's runtime role on this server writes this one's accounts " +
-                "and cases): REVOKE CONNECT ON DATABASE ... FROM PUBLIC and grant CONNECT to this installation's roles " +
-                'only, or give each installation a server of its own (docs/deployment.md)',
-            );
-          }
-        }
+        await checkRuntime(runtime, token, restricted, config, logger);
         return runtime;
       } catch (e) {
         // The refusal is what the operator must read, not a failure to close the pool it refused.
@@ -112,21 +85,70 @@ export async function openRuntimeDataSource(
 }
 
 /**
+ * What a start asks of the runtime role's connection: the database the owner migrated (`token`), this build's
+ * schema, and (`restricted`: not the owner itself) the rights of haven_app and no more.
+ */
+async function checkRuntime(
+  runtime: DataSource,
+  token: readonly number[],
+  restricted: boolean,
+  config: AppConfig,
+  logger: Logger,
+): Promise<void> {
+  await assertSameDatabase(runtime, token);
+  await assertSchemaOfThisBuild(runtime, config.database.allowNewerSchema, (unknown, required) => {
+    if (required.length) {
+      logger.error(
+        { migrations: unknown, required },
+        'the database is ahead of this build, which cannot run on it (HAVEN_ALLOW_NEWER_SCHEMA=1): what the ' +
+          'required migrations added is not in force',
+      );
+    } else {
+      logger.warn(
+        { migrations: unknown },
+        'the database is ahead of this build (migrations applied by a newer release; none requires it)',
+      );
+    }
+  });
+  if (!restricted) return;
+  await assertRestrictedRole(runtime);
+  const others = await otherAppLogins(runtime);
+  if (others.length) {
+    logger.warn(
+      { roles: others },
+      `other login roles may connect to this database as members of ${APP_GROUP_ROLE} (roles are the server's, ` +
+        "not the database's: another installation's runtime role on this server writes this one's accounts " +
+        "and cases): REVOKE CONNECT ON DATABASE ... FROM PUBLIC and grant CONNECT to this installation's roles " +
+        'only, or give each installation a server of its own (docs/deployment.md)',
+    );
+  }
+}
+
+/**
  * Refuses a runtime connection that does not reach the database the owner migrated: it must see the advisory
  * lock `token` the owner's session holds (DATABASE_APP_URL naming another database, or another installation's of
- * the same release, would otherwise pass every other check and run there).
+ * the same release, would otherwise pass every other check and run there), and find its tables in schema public
+ * (a search_path set on the role or in the URL could lead to another schema's copy of them).
  */
 async function assertSameDatabase(runtime: DataSource, token: readonly number[]): Promise<void> {
-  const [{ same }] = await runtime.query<{ same: boolean }[]>(
+  const [{ same, schema }] = await runtime.query<{ same: boolean; schema: string | null }[]>(
     `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database
                      WHERE l.locktype = 'advisory' AND d.datname = current_database() AND l.granted
-                       AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2) AS same`,
+                       AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2) AS same,
+            current_schema() AS schema`,
     [String(token[0]), String(token[1])],
   );
   if (!same) {
     throw new ConfigError([
       "DATABASE_APP_URL: the runtime role's connection reaches another database than DATABASE_URL's (it does not " +
         'see the lock this start holds there): both must name the same database on the same server',
+    ]);
+  }
+  // Its tables are found by name through its search_path, which must lead where the owner migrated.
+  if (schema !== 'public') {
+    throw new ConfigError([
+      `the runtime role finds no migrations table: its search_path leads to ${schema ?? 'no schema'}, not to ` +
+        'public, the schema the owner migrated',
     ]);
   }
 }
@@ -143,11 +165,10 @@ export async function otherAppLogins(dataSource: DataSource): Promise<string[]> 
     `SELECT r.rolname FROM pg_roles r
       WHERE r.rolcanlogin AND NOT r.rolsuper AND r.rolname <> current_user
         AND CASE WHEN current_setting('server_version_num')::int >= 160000
-                 -- Its rights inherited, or a SET ROLE away: to haven_app, or to a role that inherits them.
+                 -- Its rights inherited, or a SET ROLE away (a role may always SET to itself): a role it may
+                 -- become that inherits haven_app's.
                  THEN EXISTS (SELECT 1 FROM pg_roles g
-                               WHERE (g.oid = r.oid OR pg_has_role(r.oid, g.oid, 'SET'))
-                                 AND pg_has_role(g.oid, '${APP_GROUP_ROLE}', 'USAGE'))
-                      OR pg_has_role(r.oid, '${APP_GROUP_ROLE}', 'SET')
+                               WHERE pg_has_role(r.oid, g.oid, 'SET') AND pg_has_role(g.oid, '${APP_GROUP_ROLE}', 'USAGE'))
                  ELSE pg_has_role(r.oid, '${APP_GROUP_ROLE}', 'MEMBER') END
         AND has_database_privilege(r.oid, current_database(), 'CONNECT')
       ORDER BY r.rolname LIMIT 20`,
@@ -221,11 +242,14 @@ const SERVICE_DELETES = [
   'user_communes',
 ] as const;
 
-/** SQL: the tables of schema public on which the role, or a role it may become (`become`), holds `privilege`. */
-function tablesWith(privilege: 'TRUNCATE' | 'TRIGGER'): string {
+/**
+ * SQL: the tables of schema public (but `except`, SQL for a text[]) on which the role, or a role it may become
+ * (`become`), holds `privilege`.
+ */
+function tablesWith(privilege: 'DELETE' | 'TRUNCATE' | 'TRIGGER', except?: string): string {
   return `(SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')${except ? ` AND c.relname <> ALL(${except})` : ''}
                 AND EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, c.oid, '${privilege}')))`;
 }
 
@@ -286,11 +310,7 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
               AS can_rewrite_notes,
             EXISTS (SELECT 1 FROM become b WHERE has_any_column_privilege(b.oid, 'public.admin_units', 'UPDATE'))
               AS can_move_units,
-            (SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> ALL($1::text[])
-                AND EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, c.oid, 'DELETE')))
-              AS deletes,
+            ${tablesWith('DELETE', '$1::text[]')} AS deletes,
             ${tablesWith('TRUNCATE')} AS truncates,
             ${tablesWith('TRIGGER')} AS triggers,
             EXISTS (SELECT 1 FROM become b WHERE has_schema_privilege(b.oid, 'public', 'CREATE')) AS can_create`,

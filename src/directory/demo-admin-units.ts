@@ -55,10 +55,14 @@ export const demoAdminUnitsStep: DemoSeedStep = {
   name: 'admin-units',
   async run(manager: EntityManager): Promise<void> {
     // Inserted, never updated: the service's role may not change a unit (migration UnitsFixedForService), and
-    // the demo runs on an installation without units only (a unit already there fails the demo's start).
-    const insert = (rows: Partial<AdminUnit>[]) =>
-      manager.createQueryBuilder().insert().into(AdminUnit).values(rows).execute();
-    await insert(PROVINCES.map((p) => row(p, null)));
-    await insert(Object.entries(COMMUNES).flatMap(([province, units]) => units.map((u) => row(u, province))));
+    // the demo is seeded on an installation without units only (DemoSeedService).
+    await manager.insert(
+      AdminUnit,
+      PROVINCES.map((p) => row(p, null)),
+    );
+    await manager.insert(
+      AdminUnit,
+      Object.entries(COMMUNES).flatMap(([province, units]) => units.map((u) => row(u, province))),
+    );
   },
 };
