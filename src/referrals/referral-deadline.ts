@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { AuditService, ChangedRecord } from '../audit/audit.service';
 import type { AuditActor } from '../audit/audit.types';
-import { consentActiveSql } from '../consents/consent-expiry.service';
+import { effectiveReferralStatusLookupSql } from '../consents/consent-expiry.service';
 import { lockLiveReferrals } from './referral-ending';
 import { dueMinutes, type ResponseDeadlines, type Urgency, URGENCIES } from './referral-state';
 
@@ -22,9 +22,7 @@ export async function raiseToStatutoryDeadline(
   audit: AuditService,
   actor: AuditActor | null,
 ): Promise<void> {
-  // The urgencies less urgent than the law's, which it raises. Not a referral whose consent has ended (it counts
-  // as revoked from then, swept or not): its deadline no longer runs, and an entry moving it would be dated after
-  // its end.
+  // The urgencies less urgent than the law's, which it raises.
   const below = URGENCIES.slice(0, URGENCIES.indexOf(statutory));
   // All the cases' referrals together, in id order.
   await lockLiveReferrals(m, `r.case_id = ANY($1::uuid[]) AND r.status = 'pending'`, [caseIds]);
@@ -36,8 +34,9 @@ export async function raiseToStatutoryDeadline(
             due_at = least(r.due_at, t.at + make_interval(mins => $2)),
             version = r.version + 1, updated_at = t.at
        FROM (SELECT clock_timestamp() AS at) t
-      WHERE r.case_id = ANY($1::uuid[]) AND r.status = 'pending'
-        AND EXISTS (SELECT 1 FROM consents cs WHERE cs.id = r.consent_id AND ${consentActiveSql('cs', 't.at')})
+      -- Pending as access decisions take it: not one whose consent has ended (revoked from then, swept or not),
+      -- whose deadline no longer runs and whose raise would be on record after its end.
+      WHERE r.case_id = ANY($1::uuid[]) AND ${effectiveReferralStatusLookupSql('r', 't.at')} = 'pending'
         AND (r.urgency = ANY($3::text[]) OR r.due_at > t.at + make_interval(mins => $2))
       RETURNING r.id, r.case_id, r.case_ward_code AS ward_code, r.case_province_code AS province_code`,
     [caseIds, dueMinutes(statutory, statutory, deadlines), below, statutory],

@@ -64,6 +64,26 @@ describe('referral transitions', () => {
     }
   }
 
+  it('refuses a completion whose services contradict its outcome (422), and takes one that does not', () => {
+    const refused = (
+      outcome: Parameters<typeof T.complete>[1],
+      services: Parameters<typeof T.complete>[3],
+    ) => {
+      try {
+        T.complete(base('accepted'), outcome, at, services);
+      } catch (error) {
+        return (error as DomainError).code;
+      }
+      return null;
+    };
+    expect(refused('services_delivered', [])).toBe('unprocessable');
+    expect(refused('unable_to_contact', ['investigation'])).toBe('unprocessable');
+    expect(refused('services_delivered', ['investigation'])).toBeNull();
+    expect(refused('services_delivered', null)).toBeNull();
+    expect(refused('client_declined', ['investigation'])).toBeNull();
+    expect(refused('unable_to_contact', [])).toBeNull();
+  });
+
   it('records who accepted, the outcome and the revocation cause', () => {
     expect(T.accept(base('pending'), 'user-7', at)).toMatchObject({ acceptedBy: 'user-7', acceptedAt: at });
     expect(T.complete(base('accepted'), 'referred_onward', at)).toMatchObject({ outcome: 'referred_onward' });

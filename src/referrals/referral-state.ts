@@ -85,6 +85,20 @@ export const ReferralTransitions = {
     servicesDelivered: ReferralService[] | null = null,
   ): ReferralState {
     if (r.status !== 'accepted') throw illegal();
+    // The services delivered may not contradict the outcome: the ward's follow-up would read "delivered, none
+    // delivered" (422, the request's own contradiction).
+    if (outcome === 'services_delivered' && servicesDelivered?.length === 0) {
+      throw new DomainError('unprocessable', {
+        en: 'servicesDelivered must name at least one service when the outcome is services_delivered (or be left out).',
+        vi: 'servicesDelivered phải nêu ít nhất một dịch vụ khi kết quả là services_delivered (hoặc bỏ trống trường này).',
+      });
+    }
+    if (outcome === 'unable_to_contact' && servicesDelivered?.length) {
+      throw new DomainError('unprocessable', {
+        en: 'No service can have been delivered when the outcome is unable_to_contact.',
+        vi: 'Không thể có dịch vụ đã cung cấp khi kết quả là unable_to_contact (không liên lạc được).',
+      });
+    }
     return { ...r, status: 'completed', completedAt: at, outcome, servicesDelivered };
   },
   revoke(r: ReferralState, cause: RevokeCause, at: Date): ReferralState {

@@ -378,19 +378,6 @@ export class ReferralsService {
           vi: 'servicesDelivered chỉ được nêu các dịch vụ mà yêu cầu chuyển gửi đã đề nghị.',
         });
       }
-      // Nor may the list contradict the outcome: the ward's follow-up would read "delivered, none delivered".
-      if (dto.outcome === 'services_delivered' && dto.servicesDelivered?.length === 0) {
-        throw new DomainError('unprocessable', {
-          en: 'servicesDelivered must name at least one service when the outcome is services_delivered (or be left out).',
-          vi: 'servicesDelivered phải nêu ít nhất một dịch vụ khi kết quả là services_delivered (hoặc bỏ trống trường này).',
-        });
-      }
-      if (dto.outcome === 'unable_to_contact' && dto.servicesDelivered?.length) {
-        throw new DomainError('unprocessable', {
-          en: 'No service can have been delivered when the outcome is unable_to_contact.',
-          vi: 'Không thể có dịch vụ đã cung cấp khi kết quả là unable_to_contact (không liên lạc được).',
-        });
-      }
       return next;
     });
   }
