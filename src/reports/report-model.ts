@@ -99,8 +99,9 @@ export type AreaBreakdown = {
 } | null;
 
 /**
- * A figure of a section not published at all (the referrals of fewer than 5 cases): any value, zero included.
- * Not `"suppressed"`, which says of a count that it is 5 or more.
+ * A figure of a section not published at all (the referrals of fewer than 5 cases; every figure of a report no
+ * pattern of hidden cells protects): any value, zero included. Not `"suppressed"`, which says of a count that it
+ * is 5 or more.
  */
 export const WITHHELD = 'withheld';
 export type Cell = ProtectedValue | typeof WITHHELD;
@@ -259,9 +260,10 @@ export function buildProtectedReport(raw: RawCounts, area: AreaBreakdown): Prote
   // label that bounds nothing, zeros included (about 1 small report in 60, most of them because a search ran out
   // of budget: docs/reports.md).
   const v = (cellId: string): Cell => {
+    if (unprotectable) return WITHHELD;
     const value = values.get(cellId);
     if (value === undefined) throw new Error(`no protected value for ${cellId}`);
-    return unprotectable ? WITHHELD : value;
+    return value;
   };
   const map = (keys: readonly string[], cellId: (k: string) => string): Record<string, Cell> =>
     Object.fromEntries(keys.map((k) => [k, v(cellId(k))]));

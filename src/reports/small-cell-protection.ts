@@ -61,8 +61,8 @@ export interface ProtectionResult {
    * True when no pattern of `"<5"` and `"suppressed"` protects the counts: their labels' own bounds (1 to 4, at
    * least 5) still pin a hidden count once every non-zero count is hidden (e.g. a commune of 8 cases whose
    * age groups, five of them below 5, add up to the most the sexes' two "<5" allow), or the check ran out of its
-   * search budget. `values` must then not be published: the caller withholds the whole table (a label with no
-   * bounds).
+   * search budget. `values` is then empty (nothing of it may be published): the caller withholds the whole table
+   * (a label with no bounds).
    */
   readonly unprotectable: boolean;
 }
@@ -94,7 +94,7 @@ const SEARCH_BUDGET = 20_000;
  */
 const FINAL_SEARCH_BUDGET = 200_000;
 
-/** Search nodes left: per cell (a fresh one for each) or shared by the cells of one check. */
+/** Search nodes left: a cell's own, or shared by the cells of one check. */
 interface SearchBudget {
   left: number;
 }
@@ -148,8 +148,7 @@ export function protectCells(
       });
       // A larger search budget here (a rare path): a search that ran out counts as disclosing, and withholding
       // the report over a search cut short would take its figures from staff for nothing.
-      const shared: SearchBudget = { left: FINAL_SEARCH_BUDGET };
-      unprotectable = firstDisclosed(model, () => shared) !== null;
+      unprotectable = firstDisclosed(model, { left: FINAL_SEARCH_BUDGET }) !== null;
       break;
     }
     model.state[pick] = 'suppressed';
@@ -158,7 +157,7 @@ export function protectCells(
 
   const values = new Map<string, ProtectedValue>();
   cells.forEach((c, i) => {
-    if (!model.published[i]) return;
+    if (!model.published[i] || unprotectable) return;
     const s = model.state[i];
     values.set(c.id, s === 'small' ? SMALL_CELL : s === 'suppressed' ? SUPPRESSED : c.value);
   });
@@ -226,13 +225,10 @@ function isSensitive(m: Model, i: number): boolean {
 }
 
 /**
- * The first (by cell order) sensitive cell that the published cells disclose, or null. Each cell's search takes
- * its nodes from `budgetOf()` (a fresh SEARCH_BUDGET each, unless shared); one that runs out counts as disclosing.
+ * The first (by cell order) sensitive cell that the published cells disclose, or null. Each cell's search has
+ * SEARCH_BUDGET nodes of its own, or takes them from `shared`; one that runs out counts as disclosing.
  */
-function firstDisclosed(
-  m: Model,
-  budgetOf: () => SearchBudget = () => ({ left: SEARCH_BUDGET }),
-): number | null {
+function firstDisclosed(m: Model, shared?: SearchBudget): number | null {
   // Fast checks first: the equations alone, then the bounds.
   const determined = linearlyDetermined(m);
   const bounds = initialBounds(m);
@@ -244,7 +240,8 @@ function firstDisclosed(
   // Then an exhaustive search per cell for another value consistent with everything published.
   const components = hiddenComponents(m);
   for (let i = 0; i < m.values.length; i++) {
-    if (isSensitive(m, i) && !hasAlternative(m, i, components.get(i)!, budgetOf())) return i;
+    if (isSensitive(m, i) && !hasAlternative(m, i, components.get(i)!, shared ?? { left: SEARCH_BUDGET }))
+      return i;
   }
   return null;
 }

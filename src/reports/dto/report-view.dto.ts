@@ -156,7 +156,11 @@ export class ReportProtectionView {
   threshold!: number;
   @ApiProperty({ example: SMALL_CELL }) smallCell!: string;
   @ApiProperty({ example: SUPPRESSED }) complementary!: string;
-  @ApiProperty({ example: WITHHELD, description: 'Every figure of a section not published' })
+  @ApiProperty({
+    example: WITHHELD,
+    description:
+      'Every figure of a section not published, or of a whole report no pattern of hidden cells protects',
+  })
   withheld!: string;
   @ApiProperty({ example: 'docs/reports.md' }) rule!: string;
 }
