@@ -186,17 +186,16 @@ describe('concurrent changes', () => {
 
   /**
    * A referral to the police of Long Biên (under a consent for an hour), held by another transaction while
-   * police.longbien's accept waits for it: `whileHeld` runs then. `beforeHold`, given the consent, runs before the
-   * referral is held and returns what runs while it is (endsWhileHeld: a change of the consent's expiry is carried
+   * police.longbien's accept waits for it. `prepare`, given the consent, runs before the referral is held and
+   * returns what runs while it is (endsWhileHeld sets the consent's end first: a change of its expiry is carried
    * to its referrals, and would wait for the holder).
    */
   async function acceptAfterAWait(
-    whileHeld: (held: { referral: string; consentId: string; holder: Client }) => Promise<void>,
-    beforeHold?: (consentId: string) => Promise<(holder: Client) => Promise<void>>,
+    prepare: (consentId: string) => Promise<(holder: Client) => Promise<void>>,
   ): Promise<{ referral: string; accepted: request.Response }> {
     const { police, caseId, consentId } = await caseWithConsent();
     const referral = (await refer(caseId, police, consentId)).body.id as string;
-    const prepared = beforeHold ? await beforeHold(consentId) : undefined;
+    const whileHeld = await prepare(consentId);
     const accepted = await sentWhileHeld(
       'SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE',
       referral,
@@ -204,7 +203,7 @@ describe('concurrent changes', () => {
         as(tok['police.longbien'])
           .post(`/api/v1/referrals/${referral}/accept`)
           .then((r) => r),
-      (holder) => (prepared ? prepared(holder) : whileHeld({ referral, consentId, holder })),
+      whileHeld,
     );
     return { referral, accepted };
   }
@@ -296,17 +295,19 @@ describe('concurrent changes', () => {
 
   it('a move that waited for its referral is timed when it got it, not when its transaction began', async () => {
     let released = 0;
-    const { accepted } = await acceptAfterAWait(async ({ holder }) => {
-      await new Promise((r) => setTimeout(r, 300));
-      released = await clockOf(holder);
-    });
+    const { accepted } = await acceptAfterAWait(() =>
+      Promise.resolve(async (holder: Client) => {
+        await new Promise((r) => setTimeout(r, 300));
+        released = await clockOf(holder);
+      }),
+    );
     expect(accepted.status).toBe(200);
     expect(Date.parse(accepted.body.acceptedAt)).toBeGreaterThanOrEqual(released);
   });
 
   it('a move that waited for its referral is decided as of when it got it: a consent that ended meanwhile refuses it', async () => {
     // The consent ends while the accept waits, before it gets the referral (its end set before the hold).
-    const { referral, accepted } = await acceptAfterAWait(() => Promise.resolve(), endsWhileHeld);
+    const { referral, accepted } = await acceptAfterAWait(endsWhileHeld);
     expect(accepted.status).toBe(409);
     const [row] = await sql(`SELECT status FROM referrals WHERE id = $1`, [referral]);
     expect(row.status).toBe('pending');

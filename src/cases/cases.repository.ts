@@ -11,7 +11,7 @@ const FIND_OLDER_CASES = {
   en: 'find an older case with POST /api/v1/cases/search',
   vi: 'hãy tìm hồ sơ cũ hơn bằng POST /api/v1/cases/search',
 };
-import type { GatedRead, GatedWrite } from '../database/gated-write';
+import type { BindParam, GatedRead, GatedWrite } from '../database/gated-write';
 import { liveGrantSql } from '../break-glass/grant-ending';
 import {
   consentActiveSql,
@@ -243,6 +243,21 @@ export function providerStillGroundedSql(
 }
 
 /**
+ * providerStillGroundedSql for organisation `organizationId` reading the case's `categories`, its values bound
+ * with `p`: the one shape of a provider's grounds at the fetch, for a case read and a referral read alike.
+ */
+export function organizationGroundedSql(
+  p: BindParam,
+  organizationId: string,
+  categories: readonly CaseSectionCategory[],
+): string {
+  return providerStillGroundedSql({
+    organizationId: p(organizationId, 'uuid'),
+    categories: p([...categories], 'text[]'),
+  });
+}
+
+/**
  * SQL: the referral `r` (an alias) is accepted under a consent still active: what lets its organisation read the
  * referral's notes, and (providerStillGroundedSql) the case; with `categories` (SQL, a text[]), a consent that
  * releases every one of them: the sections read are those the check allowed on the consent it saw, and another
@@ -383,14 +398,11 @@ export class CasesRepository {
         // Not a case crypto-shredded since the check (nothing left to read), nor one whose provider lost its
         // grounds meanwhile.
         provider
-          ? `${NOT_SHREDDED} AND ${providerStillGroundedSql(
+          ? `${NOT_SHREDDED} AND ${
               'grant' in provider
-                ? { grant: p(provider.grant, 'uuid') }
-                : {
-                    organizationId: p(provider.organizationId, 'uuid'),
-                    categories: p([...categories], 'text[]'),
-                  },
-            )}`
+                ? providerStillGroundedSql({ grant: p(provider.grant, 'uuid') })
+                : organizationGroundedSql(p, provider.organizationId, categories)
+            }`
           : NOT_SHREDDED,
       );
   }

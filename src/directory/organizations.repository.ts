@@ -43,8 +43,9 @@ export const RETIRED_ORGANIZATION = (): DomainError =>
   });
 
 /**
- * Whether organisation `id` is retired, or null when there is none; share-locked until the transaction ends (a
- * retirement then waits for what the caller makes naming it, and revokes it; one that committed first is seen).
+ * Whether organisation `id` is retired, or null when there is none; share-locked until the transaction ends, so
+ * that what the caller makes naming it (a consent, an account) commits before a retirement can (which waits for
+ * it; one that committed first is seen here and refuses it).
  */
 export async function organizationRetired(m: EntityManager, id: string): Promise<boolean | null> {
   const [o] = await m.query<{ retired: boolean }[]>(

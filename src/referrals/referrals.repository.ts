@@ -8,7 +8,7 @@ import {
   CLOSE_REASON_COLUMN,
   acceptedUnderActiveConsentSql,
   NOT_SHREDDED,
-  providerStillGroundedSql,
+  organizationGroundedSql,
   JOINED_TRIAGE_COLUMNS,
   joinedTriageRow,
   sealedSql,
@@ -393,12 +393,7 @@ export class ReferralsRepository {
         grounds.push(acceptedUnderActiveConsentSql('r'));
       }
       if (provider && categories.length > 0) {
-        grounds.push(
-          providerStillGroundedSql({
-            organizationId: p(provider, 'uuid'),
-            categories: p([...categories], 'text[]'),
-          }),
-        );
+        grounds.push(organizationGroundedSql(p, provider, categories));
       }
       // The case is the referral's own: sealedSql's `c.id = r.case_id` restates the join.
       return sealedSql(
