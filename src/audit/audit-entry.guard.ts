@@ -172,9 +172,9 @@ function ip(value: unknown): string {
 /**
  * A user agent is client-supplied text, so only its `product/version` tokens are kept (e.g.
  * `Mozilla/5.0 AppleWebKit/537.36 Chrome/131.0 Safari/537.36`): comments in parentheses and any other words
- * are dropped, so that nothing a client writes there can carry a sentence into the log, and so are tokens with
- * seven digits in a row (`Lan/0912345678`: no browser or app version has them, a phone number does). A name
- * shaped as a product (`Nguyen.Thi.Lan/1.0`) still passes: only an allowlist of products would stop it.
+ * are dropped, so that nothing a client writes there can carry a sentence into the log, and so are tokens that
+ * look personal (looksPersonal). A name shaped as a product (`Nguyen.Thi.Lan/1.0`) still passes: only an
+ * allowlist of products would stop it.
  */
 function userAgent(value: unknown): string | null {
   if (typeof value !== 'string') throw new AuditEntryError('request.userAgent', 'is not a string');
@@ -182,10 +182,25 @@ function userAgent(value: unknown): string | null {
     .slice(0, 1024)
     .replace(/\([^)]*\)?/g, ' ')
     .split(/\s+/)
-    .filter((t) => PRODUCT_TOKEN.test(t) && !/[0-9]{7}/.test(t))
+    .filter((t) => PRODUCT_TOKEN.test(t) && !looksPersonal(t))
     .slice(0, 8);
   const kept = tokens.join(' ').slice(0, MAX_USER_AGENT);
   return kept.length ? kept : null;
+}
+
+/**
+ * A user-agent token that may be a person's: seven digits in a row (`Lan/0912345678`: no browser or app version
+ * has them), a version that is a Vietnamese phone number once its dots and dashes are dropped (`Lan/0912.345.678`,
+ * `Lan/84-912-345-678`: 0 or 84 and then 9 or 10 digits; `Chrome/84.0.4147.105` has 8 after its 84), or a date as
+ * people write one (`Lan/05.03.2010`).
+ */
+function looksPersonal(token: string): boolean {
+  const version = token.slice(token.indexOf('/') + 1);
+  return (
+    /[0-9]{7}/.test(token) ||
+    /^(?:0|84)[0-9]{9,10}$/.test(version.replace(/[.-]/g, '')) ||
+    /^[0-9]{1,2}[.-][0-9]{1,2}[.-](?:19|20)[0-9]{2}$/.test(version)
+  );
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -576,6 +576,20 @@ describe('AuditService (writer)', () => {
       }
       expect(kept).toEqual(['Mozilla/5.0 AppleWebKit/537.36 Chrome/131.0 Safari/537.36', null]);
     });
+
+    it('drops user-agent tokens that look like a phone number or a date of birth, however written', async () => {
+      const userAgent =
+        'Lan/0912345678 Lan/0912.345.678 Lan/091.234.5678 Lan/84-912-345-678 Lan/05.03.2010 ' +
+        'Chrome/84.0.4147.105 Chrome/131.0.6778.85';
+      const { seq } = await f.app.transaction((m) =>
+        f.audit.record(m, WARD_OFFICER, { ...READ, request: { userAgent } }),
+      );
+      const [row] = await f.owner.query<{ user_agent: string | null }[]>(
+        `SELECT user_agent FROM audit_events WHERE seq = $1`,
+        [seq],
+      );
+      expect(row.user_agent).toBe('Chrome/84.0.4147.105 Chrome/131.0.6778.85');
+    });
   });
 
   it('200 concurrent transactions through a pool of 12 write 200 entries on several stripes and a valid chain', async () => {
