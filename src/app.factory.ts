@@ -17,7 +17,7 @@ import { HavenValidationPipe } from './common/http/validation.pipe';
 import { jsonShapeMiddleware } from './common/http/json-shape.middleware';
 import { jsonOnlyMiddleware } from './common/http/json-only.middleware';
 import { requestContextMiddleware } from './common/http/request-context';
-import { completeProblemResponses } from './common/http/openapi-problems';
+import { completeProblemResponses, publicFieldNames } from './common/http/openapi-problems';
 import { createHttpLogger } from './common/logging/http-logger';
 import { PinoNestLogger } from './common/logging/logger';
 import type { AppConfig } from './config/config';
@@ -135,18 +135,7 @@ export async function createHavenApp(
     ),
   );
   // The names its schemas and parameters show are public: a problem may name them (validation-errors.ts).
-  declarePublicFieldNames([
-    ...Object.values(document.components?.schemas ?? {}).flatMap((schema) =>
-      'properties' in schema && schema.properties ? Object.keys(schema.properties) : [],
-    ),
-    ...Object.values(document.paths).flatMap((item) =>
-      Object.values(item).flatMap((op: { parameters?: ({ name?: string } | object)[] }) =>
-        (op.parameters ?? []).flatMap((parameter) =>
-          'name' in parameter && parameter.name ? [parameter.name] : [],
-        ),
-      ),
-    ),
-  ]);
+  declarePublicFieldNames(publicFieldNames(document));
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', raw: ['json'] });
 
   try {

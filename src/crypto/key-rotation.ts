@@ -180,8 +180,7 @@ export async function rotateKeys(
       const unreferencedVersions = !settled
         ? []
         : (await keyProvider.kekVersions()).filter(
-            (k) =>
-              !referenced.has(kekRefKey(k)) && !(k.kekId === target.kekId && k.version === target.version),
+            (k) => !referenced.has(kekRefKey(k)) && kekRefKey(k) !== kekRefKey(target),
           );
       return {
         target,

@@ -76,6 +76,8 @@ export function declarePublicFieldNames(names: Iterable<string>): void {
  */
 function shownName(e: ValidationError): string {
   const { property } = e;
+  // class-validator's unknownValue error (an object no constraint covers) has no property at all.
+  if (typeof property !== 'string') return '?';
   // A key refused as unknown (whitelistValidation) is the client's: named only when the API shows that name. Any
   // other constraint's property is one the DTO declares.
   const known = e.constraints?.whitelistValidation === undefined || publicNames.has(property);

@@ -51,6 +51,19 @@ const COMMON: readonly {
   },
 ];
 
+/** The field names the document shows: its schemas' properties and its operations' parameters. */
+export function publicFieldNames(document: OpenAPIObject): string[] {
+  const parameters = Object.values(document.paths).flatMap((item) =>
+    METHODS.flatMap((method) => item[method]?.parameters ?? []),
+  );
+  return [
+    ...Object.values(document.components?.schemas ?? {}).flatMap((schema) =>
+      'properties' in schema && schema.properties ? Object.keys(schema.properties) : [],
+    ),
+    ...parameters.flatMap((parameter) => ('name' in parameter && parameter.name ? [parameter.name] : [])),
+  ];
+}
+
 /**
  * Completes the OpenAPI document's error answers: every error is an RFC 9457 problem
  * (`application/problem+json`, the Problem schema, as ProblemFilter sends it), and every operation lists the
