@@ -6,6 +6,7 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere, ColumnMap } from '../authz/sql-scope';
 import { DomainError, fieldError } from '../common/errors/domain-error';
 import { isCalendarDate } from '../common/http/date-validation';
+import { vietnamDate } from '../cases/case-classification';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logging/logger.module';
 import { ThrottledRefusals } from '../common/throttled-refusals';
@@ -24,6 +25,7 @@ import {
   AuditEventList,
   AuditEventsQuery,
   AuditEventView,
+  AnomalyRuleName,
 } from './dto/audit.dto';
 import type { ErrorCode } from '../common/errors/error-catalog';
 import type { AccountChange } from '../identity/users.service';
@@ -432,12 +434,16 @@ export class AuditQueryService {
     // The administrators' changes to accounts that after_admin_reset looks back at: of the same jurisdiction
     // (a change to an account is in the account's provinces), not the whole country's.
     const changes = accessibleWhere(ability, 'read', 'AuditEvent', CHANGE_COLUMNS, 'authz_change');
-    const params = { ...scope.params, ...changes.params, from, to };
+    // fromDay: the start of the Vietnam day `from` falls in (the daily rule counts that day whole).
+    const fromDay = new Date(`${vietnamDate(from)}T00:00:00+07:00`);
+    const params = { ...scope.params, ...changes.params, from, to, fromDay };
     const base = `${scope.sql} AND e.at >= :from AND e.at < :to`;
     // The hourly rules look back one window before the period: a burst across its start (the end of the period
     // looked at before) is seen whole, and reported if it reaches into this one.
     const hourlyBase = `${scope.sql} AND e.at >= :from::timestamptz - interval '90 minutes' AND e.at < :to`;
     const local = `((e.at AT TIME ZONE 'UTC') + interval '7 hours')`;
+    // The Vietnam day an entry's local time falls in, as its start (UTC+7 all year).
+    const localDay = `((date_trunc('day', ${local}) - interval '7 hours') AT TIME ZONE 'UTC')`;
     const {
       manyCasesPerHour,
       manySearchesPerHour,
@@ -528,19 +534,15 @@ export class AuditQueryService {
          -- touches counted whole, from its start (a period starting at noon sees the morning too), reported when it
          -- reaches into the period.
          SELECT 'many_searches_daily', e.actor_id, min(e.actor_role), NULL, count(*),
-                (date_trunc('day', ${local}) - interval '7 hours') AT TIME ZONE 'UTC',
-                min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
+                ${localDay}, min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
            FROM audit_events e
-          WHERE ${scope.sql} AND e.at < :to
-            AND e.at >= (date_trunc('day', (:from::timestamptz AT TIME ZONE 'UTC') + interval '7 hours')
-                         - interval '7 hours') AT TIME ZONE 'UTC'
+          WHERE ${scope.sql} AND e.at >= :fromDay AND e.at < :to
             AND e.action = 'case.search' AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL
           GROUP BY e.actor_id, date_trunc('day', ${local})
          HAVING count(*) >= ${manySearchesPerDay} AND max(e.at) >= :from
          UNION ALL
          SELECT 'outside_hours', e.actor_id, min(e.actor_role), NULL, count(*),
-                (date_trunc('day', ${local}) - interval '7 hours') AT TIME ZONE 'UTC',
-                min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
+                ${localDay}, min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
            FROM audit_events e
           WHERE ${base} AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL AND ${caseData}
             AND (extract(isodow FROM ${local}) >= 6 OR extract(hour FROM ${local}) < ${workingHours.from}
@@ -617,7 +619,7 @@ export class AuditQueryService {
             en: `an account accessed case data outside ${workingHours.days.en} ${workingHours.from}:00-${workingHours.to}:00 Vietnam time`,
             vi: `một tài khoản đã truy cập dữ liệu vụ việc ngoài giờ làm việc (${workingHours.from}:00-${workingHours.to}:00 từ ${workingHours.days.vi}, giờ Việt Nam; thứ Bảy và Chủ nhật là ngoài giờ cả ngày)`,
           },
-        },
+        } satisfies Record<AnomalyRuleName, { en: string; vi: string }>,
       };
     });
   }

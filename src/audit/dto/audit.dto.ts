@@ -222,17 +222,21 @@ export class AnomaliesQuery {
   to?: string;
 }
 
+/** The anomaly rules, as /audit/anomalies names them in its items and in `rules` (AuditQueryService.anomalies). */
+export const ANOMALY_RULE_NAMES = [
+  'many_cases',
+  'many_searches',
+  'many_searches_daily',
+  'repeated_denials',
+  'many_accounts',
+  'outside_hours',
+  'after_admin_reset',
+] as const;
+export type AnomalyRuleName = (typeof ANOMALY_RULE_NAMES)[number];
+
 export class AnomalyView {
   @ApiProperty({
-    enum: [
-      'many_cases',
-      'many_searches',
-      'many_searches_daily',
-      'repeated_denials',
-      'many_accounts',
-      'outside_hours',
-      'after_admin_reset',
-    ],
+    enum: ANOMALY_RULE_NAMES,
   })
   rule!: string;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) actorId!: string | null;
@@ -246,7 +250,7 @@ export class AnomalyView {
   ip?: string | null;
   @ApiProperty({
     description:
-      'Distinct cases, searches (many_searches), denials, accounts (many_accounts) or accesses that triggered the rule',
+      'Distinct cases, searches (many_searches, many_searches_daily), denials, accounts (many_accounts) or accesses that triggered the rule',
   })
   count!: number;
   @ApiProperty({
