@@ -2624,12 +2624,22 @@ describe('cases, consent and referrals (end to end)', () => {
           ['revoked', 'organization_retired'],
         ],
       );
-      // The ward sees why, and refers elsewhere; the staff read nothing more.
+      // The ward sees why, and refers elsewhere; the staff read nothing more: their sessions end (on the log,
+      // once per token), and they cannot sign in, the right password answered as a wrong one.
       expect(
         (await as('ward.longbien').get(`/api/v1/referrals/${pending.id}`).expect(200)).body.revokeCause,
       ).toBe('organization_retired');
-      await asStaff(http().get(`/api/v1/cases/${acceptedCase.id}`)).expect(404);
-      await asStaff(http().get(`/api/v1/cases/${grantCase.id}`)).expect(404);
+      await asStaff(http().get(`/api/v1/cases/${acceptedCase.id}`)).expect(401);
+      await asStaff(http().get(`/api/v1/cases/${grantCase.id}`)).expect(401);
+      expect(
+        await db.query(
+          `SELECT outcome, reason FROM audit_events WHERE action = 'auth.session_refused' AND actor_id = $1`,
+          [staff.user.id],
+        ),
+      ).toEqual([{ outcome: 'denied', reason: 'auth.organization_retired' }]);
+      const signIn = () =>
+        http().post('/api/v1/auth/login').send({ username: 'police.closing', password: staff.user.password });
+      expect((await signIn().expect(401)).body.code).toBe('auth.invalid_credentials');
       // On the log: the retirement, each revocation and the grant's end, by the admin.
       const reasons = await db.query(
         `SELECT action, reason FROM audit_events WHERE request_id = $1 ORDER BY seq`,
@@ -2664,7 +2674,7 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(422);
       await asStaff(http().post(`/api/v1/cases/${pendingCase.id}/break-glass`))
         .send({ justification: 'Nguy hiểm tính mạng ngay lúc này (giả định)', password: TEST_PASSWORD })
-        .expect((res) => expect(res.status).not.toBe(201));
+        .expect(401);
       // Nor a new account for its staff.
       const account = await as('admin')
         .post('/api/v1/users', {
@@ -2701,9 +2711,10 @@ describe('cases, consent and referrals (end to end)', () => {
       } finally {
         meanwhile.mockRestore();
       }
-      // Reinstated: it takes referrals again; nothing revoked comes back.
+      // Reinstated: it takes referrals again, its staff sign in again; nothing revoked comes back.
       await as('admin').patch(`/api/v1/organizations/${org.id}`, { status: 'active' }).expect(200);
       expect(await listed()).toBe(true);
+      await signIn().expect(200);
       await refer(grantCase.id, org.id, laterConsent);
       expect((await db.query(`SELECT status FROM referrals WHERE id = $1`, [pending.id]))[0].status).toBe(
         'revoked',

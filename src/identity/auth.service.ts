@@ -186,11 +186,13 @@ export class AuthService {
 
     // The account as it is now, held while the sign-in goes on the log: one disabled, reset or given a new
     // password while its password was being checked (~0.1 s) is refused, rather than signed in on the log after
-    // that change with a token of its old version (refused at first use).
+    // that change with a token of its old version (refused at first use). A retired organisation's staff are
+    // refused as a disabled account is (their sessions end too: JwtStrategy).
     const current = await this.dataSource.transaction(async (m) => {
       const [row] = await m.query<{ token_version: number; password_change_required: boolean }[]>(
-        `SELECT token_version, password_change_required FROM users
-          WHERE id = $1 AND status = 'active' FOR SHARE`,
+        `SELECT u.token_version, u.password_change_required FROM users u
+           LEFT JOIN organizations o ON o.id = u.organization_id
+          WHERE u.id = $1 AND u.status = 'active' AND o.retired_at IS NULL FOR SHARE OF u`,
         [user.id],
       );
       if (row?.token_version !== user.tokenVersion) return null;

@@ -68,9 +68,11 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
         ? 'auth.account_disabled'
         : row.revoked
           ? 'auth.token_revoked'
-          : row.tokenVersion !== ver
-            ? 'auth.token_superseded'
-            : null;
+          : row.organizationRetired
+            ? 'auth.organization_retired'
+            : row.tokenVersion !== ver
+              ? 'auth.token_superseded'
+              : null;
     // The account as the access log and the rules see it, from this one look-up.
     const actor = {
       userId: row.id,
@@ -119,10 +121,12 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
 
 /**
  * Why a token's session ended, the `reason` of its `auth.session_refused` entry (docs/audit.md): the account
- * was disabled, the token signed out, or the account's password, two-factor, status or communes changed since
+ * was disabled, its organisation retired (its sessions end; after a reinstatement a token still in its hour
+ * works again), the token signed out, or the account's password, two-factor, status or communes changed since
  * it was issued. The client is answered 401 `auth.unauthenticated` whatever the reason.
  */
-type SessionEndReason = 'auth.account_disabled' | 'auth.token_revoked' | 'auth.token_superseded';
+type SessionEndReason =
+  'auth.account_disabled' | 'auth.organization_retired' | 'auth.token_revoked' | 'auth.token_superseded';
 
 /** How long a token whose session ended is not logged again after its entry. */
 const ENDED_TOKEN_QUIET_MS = 10 * 60_000;
