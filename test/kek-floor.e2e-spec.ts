@@ -194,16 +194,25 @@ describe('the KEK floor and the KEK checks (end to end)', () => {
       expect(run.output()).toMatch(
         /HAVEN_MASTER_KEY \/ HAVEN_MASTER_KEY_FILE: the database's data keys are wrapped with haven-kek v9 \(1 data keys\), which this instance's keys do not hold/,
       );
-      // Another version excused is no excuse for this one.
-      const other = await launchWith(keyring, { HAVEN_ALLOW_MISSING_KEK_VERSIONS: '8' });
+      // Another version excused is no excuse for this one, nor the same number of another KEK.
+      const other = await launchWith(keyring, { HAVEN_ALLOW_MISSING_KEK_VERSIONS: '8,other-kek:9' });
       expect(await other.exited).toBe(78);
-      // This version named as lost for good: it starts, saying which records it cannot read.
-      const port = await freePort();
-      const lost = await launchWith(keyring, { HAVEN_ALLOW_MISSING_KEK_VERSIONS: '9', PORT: String(port) });
-      await waitForHealth(port, lost);
-      expect(lost.output()).toMatch(
-        /wrapped with haven-kek v9 \(1 data keys\), which this instance's keys do not hold/,
-      );
+      expect(other.output()).toMatch(/data keys are wrapped with haven-kek v9 \(1 data keys\), which this/);
+      // This version named as lost for good (by its number, of this keyring's KEK, or with the KEK's name): it
+      // starts, saying which records it cannot read.
+      for (const named of ['9', 'haven-kek:9']) {
+        const port = await freePort();
+        const lost = await launchWith(keyring, {
+          HAVEN_ALLOW_MISSING_KEK_VERSIONS: named,
+          PORT: String(port),
+        });
+        await waitForHealth(port, lost);
+        expect(lost.output()).toMatch(
+          /wrapped with haven-kek v9 \(1 data keys\), which this instance's keys do not hold/,
+        );
+        lost.child.kill('SIGTERM');
+        await lost.exited;
+      }
     });
   });
 

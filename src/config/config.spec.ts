@@ -12,12 +12,15 @@ import {
 } from './config';
 
 describe('loadConfig', () => {
-  it('reads the KEK versions allowed missing as numbers, and refuses anything else', () => {
+  it("reads the KEK versions allowed missing (a number, of this keyring's KEK, or <kekId>:<number>), and refuses anything else", () => {
     expect(loadConfig({}).keys.allowMissingKekVersions).toEqual([]);
-    expect(loadConfig({ HAVEN_ALLOW_MISSING_KEK_VERSIONS: '3,5' }).keys.allowMissingKekVersions).toEqual([
-      3, 5,
+    expect(
+      loadConfig({ HAVEN_ALLOW_MISSING_KEK_VERSIONS: '3,old-kek.2024:5' }).keys.allowMissingKekVersions,
+    ).toEqual([
+      { kekId: null, version: 3 },
+      { kekId: 'old-kek.2024', version: 5 },
     ]);
-    for (const value of ['1,', 'yes', 'v3', '3;5']) {
+    for (const value of ['1,', 'yes', 'v3', '3;5', ':3', 'Old-Kek:3', 'old-kek:', 'a:b:3', 'old kek:3']) {
       expect(() => loadConfig({ HAVEN_ALLOW_MISSING_KEK_VERSIONS: value })).toThrow(ConfigError);
     }
   });

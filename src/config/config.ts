@@ -3,10 +3,31 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { isCryptoError } from '../crypto/crypto.errors';
+import { KEK_ID } from '../crypto/keyring';
 
 // Validated once at boot: a bad or missing value stops the start with a message that names the variable.
 
 const boolFlag = z.enum(['0', '1']).optional();
+
+/**
+ * One KEK version of HAVEN_ALLOW_MISSING_KEK_VERSIONS: `3` (version 3 of this instance's own KEK, as its keyring
+ * names it) or `old-kek:2` (of a KEK by another name, e.g. a keyring the database used before this one).
+ */
+const EXCUSED_KEK = `(?:${KEK_ID.source.slice(1, -1)}:)?\\d{1,9}`;
+
+/** A KEK version allowed missing: `kekId` null for this instance's own KEK. */
+export interface MissingKekExcuse {
+  readonly kekId: string | null;
+  readonly version: number;
+}
+
+function missingKekExcuse(item: string): MissingKekExcuse {
+  const at = item.lastIndexOf(':');
+  return at < 0
+    ? { kekId: null, version: Number(item) }
+    : { kekId: item.slice(0, at), version: Number(item.slice(at + 1)) };
+}
+
 const port = z.coerce.number().int().min(1).max(65535);
 
 export const envSchema = z.object({
@@ -54,7 +75,10 @@ export const envSchema = z.object({
   HAVEN_ALLOW_NEWER_SCHEMA: boolFlag,
   HAVEN_ALLOW_MISSING_KEK_VERSIONS: z
     .string()
-    .regex(/^\d{1,9}(,\d{1,9})*$/, 'must be KEK version numbers, comma-separated (e.g. 3 or 3,5)')
+    .regex(
+      new RegExp(`^${EXCUSED_KEK}(,${EXCUSED_KEK})*$`),
+      "must be KEK versions, comma-separated: a number (of this keyring's KEK) or <kekId>:<number> (e.g. 3, 3,5 or old-kek:2)",
+    )
     .optional(),
   HAVEN_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   HAVEN_DB_PREPARED_STATEMENTS: z.enum(['0', '1']).default('1'),
@@ -129,11 +153,11 @@ export interface AppConfig {
     /** HAVEN_ALLOW_KEY_CHANGE=1: start although the newest checkpoint was signed with other keys. */
     readonly allowChange: boolean;
     /**
-     * HAVEN_ALLOW_MISSING_KEK_VERSIONS=3,5: start although live data keys are wrapped with these KEK versions,
-     * which this instance lacks (lost for good: their records answer 503), logging each version and count. Any
-     * other version missing still refuses the start.
+     * HAVEN_ALLOW_MISSING_KEK_VERSIONS=3,5 (or old-kek:2): start although live data keys are wrapped with these
+     * KEK versions, which this instance lacks (lost for good: their records answer 503), logging each version
+     * and count. Any other version missing still refuses the start.
      */
-    readonly allowMissingKekVersions: readonly number[];
+    readonly allowMissingKekVersions: readonly MissingKekExcuse[];
   };
   readonly referrals: {
     /** Response deadline of a referral by urgency, in minutes (emergency 2 h, urgent 12 h, routine 5 days). */
@@ -383,7 +407,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       masterKey: e.HAVEN_MASTER_KEY,
       masterKeyFile: e.HAVEN_MASTER_KEY_FILE,
       allowChange: e.HAVEN_ALLOW_KEY_CHANGE === '1',
-      allowMissingKekVersions: e.HAVEN_ALLOW_MISSING_KEK_VERSIONS?.split(',').map(Number) ?? [],
+      allowMissingKekVersions: e.HAVEN_ALLOW_MISSING_KEK_VERSIONS?.split(',').map(missingKekExcuse) ?? [],
     },
     referrals: {
       deadlinesMinutes: {

@@ -56,13 +56,17 @@ class KeyringCheck implements OnModuleInit {
     const excused = this.options.allowMissingKekVersions ?? [];
     const describe = (ks: typeof missing) =>
       ks.map((k) => `${k.kekId} v${k.version} (${k.keys} data keys)`).join(', ');
-    const refused = missing.filter((k) => !excused.includes(k.version));
+    // A bare version number is of this instance's own KEK (its keyring's kekId).
+    const own = (await this.crypto.keyProvider.activeKek()).kekId;
+    const refused = missing.filter(
+      (k) => !excused.some((e) => e.version === k.version && (e.kekId ?? own) === k.kekId),
+    );
     if (refused.length > 0) {
       throw new ConfigError([
         `${where}: the database's data keys are wrapped with ${describe(refused)}, which this instance's keys do ` +
           'not hold: every record under them would be unreadable here. Install the keyring that holds them (a ' +
           'rollback past a key rotation?); if a version is lost for good, HAVEN_ALLOW_MISSING_KEK_VERSIONS=<its ' +
-          'number> starts with its records unreadable (docs/keys.md, "Rotation").',
+          'number> (of another KEK: <kekId>:<number>) starts with its records unreadable (docs/keys.md, "Rotation").',
       ]);
     }
     if (missing.length > 0) {

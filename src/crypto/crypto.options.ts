@@ -1,4 +1,4 @@
-import type { AppConfig } from '../config/config';
+import type { AppConfig, MissingKekExcuse } from '../config/config';
 
 /** Injection token for {@link CryptoOptions}; the application provides it from its validated config. */
 export const CRYPTO_OPTIONS = Symbol('CRYPTO_OPTIONS');
@@ -15,7 +15,7 @@ export interface CryptoOptions {
   /** Where a key provider says what is taken but unsafe (a key file others may read); never key material. */
   warn?: (message: string, details: Record<string, unknown>) => void;
   /** HAVEN_ALLOW_MISSING_KEK_VERSIONS: KEK versions lost for good, which live data keys may still name. */
-  allowMissingKekVersions?: readonly number[];
+  allowMissingKekVersions?: readonly MissingKekExcuse[];
 }
 
 /** The crypto options of the service's configuration, for the service and the tools that read its keys. */

@@ -33,7 +33,8 @@ export interface Keyring {
 }
 
 const BASE64_32 = /^[A-Za-z0-9+/_-]{43}=?$/;
-const KEK_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** A KEK's name (`kekId`): lower-case letters, digits, dots, dashes and underscores. */
+export const KEK_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export function generateKeyring(kekId = DEFAULT_KEK_ID): Keyring {
   return {
