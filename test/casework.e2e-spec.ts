@@ -32,6 +32,12 @@ import { clockBehind } from './support/clock';
 
 // The whole workflow of the product brief (steps 1-5) with the demo roles, including every denial and every
 // illegal referral transition.
+/** The incident's facts that sit beside the triage facts in plaintext: shown only to who may read the incident. */
+function expectNoIncidentFacts(triage: Record<string, unknown>): void {
+  for (const fact of ['gbvType', 'forms', 'contexts', 'incidentDate'])
+    expect(triage).not.toHaveProperty(fact);
+}
+
 describe('cases, consent and referrals (end to end)', () => {
   let t: TestApp;
   let tok: Tokens;
@@ -214,9 +220,26 @@ describe('cases, consent and referrals (end to end)', () => {
     it('gives a supervisor of the province triage only', async () => {
       const c = await newCase();
       const res = await as('supervisor.hanoi').get(`/api/v1/cases/${c.id}`).expect(200);
-      expect(res.body.triage).toBeDefined();
+      expect(res.body.triage).toMatchObject({
+        survivorSex: c.triage.survivorSex,
+        ageGroup: c.triage.ageGroup,
+      });
       for (const section of ['survivor', 'incident', 'perpetrator', 'health', 'referrals'])
         expect(res.body).not.toHaveProperty(section);
+      // Nor the incident's type, forms, contexts and date (stored in plaintext beside the triage facts, for the
+      // statistics, but the incident's): not in the case's view, nor in the list; the ward's have them.
+      expectNoIncidentFacts(res.body.triage);
+      const listed = await as('supervisor.hanoi').get('/api/v1/cases?pageSize=100').expect(200);
+      expect(listed.body.items.length).toBeGreaterThan(0);
+      for (const item of listed.body.items) expectNoIncidentFacts(item.triage);
+      expect(c.triage).toMatchObject({ gbvType: expect.any(String), incidentDate: expect.any(String) });
+      const mine = await as('ward.longbien').get('/api/v1/cases?pageSize=100').expect(200);
+      expect(mine.body.items.find((i: { id: string }) => i.id === c.id).triage).toMatchObject({
+        gbvType: c.triage.gbvType,
+        forms: c.triage.forms,
+        contexts: c.triage.contexts,
+        incidentDate: c.triage.incidentDate,
+      });
     });
 
     it('lists the caller’s scope with triage fields only, paginated', async () => {
@@ -1222,7 +1245,9 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(otherInbox.body.items.map((i: { id: string }) => i.id)).not.toContain(r.id);
 
       const pending = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
-      expect(pending.body.case.triage).toBeDefined();
+      expect(pending.body.case.triage).toMatchObject({ riskLevel: c.triage.riskLevel });
+      // Triage facts only: not the incident's type, forms, contexts or date either.
+      expectNoIncidentFacts(pending.body.case.triage);
       for (const s of ['survivor', 'incident', 'perpetrator', 'health'])
         expect(pending.body.case).not.toHaveProperty(s);
       // Nor the ward's referring note (free text), nor the notes: triage facts only until it is accepted.
@@ -1233,7 +1258,11 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('health.longbien').get(`/api/v1/referrals/${r.id}`).expect(404);
       // The case itself, read by the provider while the referral waits: its triage too, nothing more.
       const pendingCase = await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
-      expect(pendingCase.body.triage).toBeDefined();
+      expectNoIncidentFacts(pendingCase.body.triage);
+      const policeList = await as('police.longbien').get('/api/v1/cases?pageSize=100').expect(200);
+      const listedCase = policeList.body.items.find((i: { id: string }) => i.id === c.id);
+      expect(listedCase.triage).toMatchObject({ riskLevel: c.triage.riskLevel });
+      expectNoIncidentFacts(listedCase.triage);
       for (const s of ['survivor', 'incident', 'perpetrator', 'health'])
         expect(pendingCase.body).not.toHaveProperty(s);
       expect((await entryOf(pendingCase.headers['x-request-id'], 'fields')).fields).toEqual(['triage']);
@@ -1257,6 +1286,11 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(open.body.case.survivor.fullName).toBe(c.survivor.fullName);
       expect(open.body.case.survivor).not.toHaveProperty('phone');
       expect(open.body.case.incident.narrative).toBe(c.incident.narrative);
+      // The consent gives the incident: its type and date come with the triage facts again.
+      expect(open.body.case.triage).toMatchObject({
+        gbvType: c.triage.gbvType,
+        incidentDate: c.triage.incidentDate,
+      });
       expect(open.body.case).not.toHaveProperty('perpetrator');
       expect(open.body.case).not.toHaveProperty('health');
       expect(open.body.note).toBe('ghi chú giả');

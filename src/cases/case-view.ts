@@ -10,6 +10,14 @@ import {
 import type { CaseSections } from './case-sections';
 import type { CaseTriageRow } from './cases.repository';
 
+/**
+ * The incident's classification and date are stored in plaintext beside the triage facts (the statistics count
+ * them), but they are the `incident` category's (product brief): shown only to whoever may see the incident.
+ */
+const INCIDENT_FACT =
+  "the incident's (its category): only to a caller who may read the case's incident (its ward officers; a " +
+  "provider whose accepted referral's sector and consent give it, in the case's own view); absent otherwise";
+
 export class CaseTriageView {
   @ApiProperty() reportedAt!: string;
   @ApiProperty() reportChannel!: string;
@@ -21,10 +29,11 @@ export class CaseTriageView {
     boolean | null;
   @ApiProperty({ nullable: true, type: Boolean, description: 'under 18 (GBVIMS)' }) childUnder18!:
     boolean | null;
-  @ApiProperty() gbvType!: string;
-  @ApiProperty({ type: [String] }) forms!: string[];
-  @ApiProperty({ type: [String] }) contexts!: string[];
-  @ApiProperty({ nullable: true, type: String }) incidentDate!: string | null;
+  @ApiPropertyOptional({ description: INCIDENT_FACT }) gbvType?: string;
+  @ApiPropertyOptional({ type: [String], description: INCIDENT_FACT }) forms?: string[];
+  @ApiPropertyOptional({ type: [String], description: INCIDENT_FACT }) contexts?: string[];
+  @ApiPropertyOptional({ nullable: true, type: String, description: INCIDENT_FACT }) incidentDate?:
+    string | null;
   @ApiProperty() provinceCode!: string;
   @ApiProperty({ nullable: true, type: String }) closedAt!: string | null;
   @ApiProperty({ description: 'the encrypted content was destroyed (crypto-shredding)' }) shredded!: boolean;
@@ -116,7 +125,15 @@ export class CaseListView {
   @ApiProperty() pageSize!: number;
 }
 
-export function triageView(c: CaseTriageRow): CaseView {
+/**
+ * The case's triage facts; the incident's type, forms, contexts and date (stored in plaintext beside them) only
+ * with `showsIncident` (the caller may read the case's incident): a pending referral's provider, one whose
+ * consent leaves the incident out, and a supervisor see the triage facts alone.
+ */
+export function triageView(c: CaseTriageRow, showsIncident: boolean): CaseView {
+  const incident = showsIncident
+    ? { gbvType: c.gbvType, forms: c.forms, contexts: c.contexts, incidentDate: c.incidentDate }
+    : {};
   return {
     id: c.id,
     code: c.code,
@@ -132,10 +149,7 @@ export function triageView(c: CaseTriageRow): CaseView {
       ageGroup: c.ageGroup,
       childUnder16: c.childVn,
       childUnder18: c.childGbvims,
-      gbvType: c.gbvType,
-      forms: c.forms,
-      contexts: c.contexts,
-      incidentDate: c.incidentDate,
+      ...incident,
       provinceCode: c.provinceCode,
       closedAt: c.closedAt?.toISOString() ?? null,
       shredded: c.shreddedAt !== null,
@@ -149,7 +163,7 @@ export function fullView(
   sections: CaseSections,
   allowed: ReadonlySet<CaseCategory>,
 ): CaseView {
-  const view = triageView(c);
+  const view = triageView(c, allowed.has('incident'));
   if (allowed.has('identity') || allowed.has('contact')) {
     view.survivor = {
       sex: c.survivorSex,

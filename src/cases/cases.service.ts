@@ -318,7 +318,10 @@ export class CasesService {
         // A list showing a case under the caller's emergency grant is flagged, as a read under it is.
         ...(underGrant ? { reason: 'break_glass' } : {}),
       });
-      return { items: items.map(triageView), total, page, pageSize };
+      // The incident's facts to whoever may read every listed case's incident from its own rules (the ward);
+      // a provider's list, whose grounds are each case's referral, shows the triage facts alone.
+      const view = (c: CaseTriageRow) => triageView(c, readsIncident(ability, c));
+      return { items: items.map(view), total, page, pageSize };
     });
   }
 
@@ -533,7 +536,8 @@ export class CasesService {
         wardCode: row.wardCode,
       });
       // The referrals the close ended, live ones included (their providers lose access now), for the ward to see.
-      return { ...triageView((await this.cases.findById(m, id))!), revokedReferralIds: revoked };
+      const closed = (await this.cases.findById(m, id))!;
+      return { ...triageView(closed, readsIncident(ability, closed)), revokedReferralIds: revoked };
     });
   }
 
@@ -1073,4 +1077,9 @@ function checkBirth(
       `cho tuổi trên ${MAX_AGE_YEARS} vào ngày tiếp nhận`,
     );
   }
+}
+
+/** Whether the caller may read the case's incident by the case alone (no referral or grant of its own). */
+function readsIncident(ability: AppAbility, row: CaseTriageRow): boolean {
+  return permittedCaseCategories(ability, 'read', caseSubject(row)).has('incident');
 }
