@@ -201,6 +201,12 @@ describe('the runtime database role', () => {
         `REVOKE TRIGGER ON audit_events, cases FROM ${probe}`,
         /may create triggers on audit_events, cases \(/,
       ],
+      // setval: the log's numbering moved to its end stops every instance (the service only draws numbers).
+      [
+        `GRANT UPDATE ON SEQUENCE audit_events_seq TO ${probe}`,
+        `REVOKE UPDATE ON SEQUENCE audit_events_seq FROM ${probe}`,
+        /may set the sequences audit_events_seq \(/,
+      ],
       [
         `GRANT DELETE ON cases TO ${probe}`,
         `REVOKE DELETE ON cases FROM ${probe}`,

@@ -260,8 +260,9 @@ function tablesWith(privilege: 'DELETE' | 'TRUNCATE' | 'TRIGGER', except?: strin
  * membership without INHERIT grants nothing until then): UPDATE, DELETE or TRUNCATE on the log or its checkpoints,
  * DELETE or TRUNCATE on the stripe heads, any write on `kek_floors`, UPDATE, DELETE or TRUNCATE on `kek_checks`,
  * DELETE on a table but SERVICE_DELETES, TRUNCATE or TRIGGER on any (a BEFORE INSERT trigger on the log would
- * rewrite every instance's entries as they are written), UPDATE on `referral_notes` or `admin_units`, CREATE in schema
- * public.
+ * rewrite every instance's entries as they are written), UPDATE on `referral_notes` or `admin_units`, UPDATE on a
+ * sequence (setval: `audit_events_seq` moved to its end, or a checkpoint stated at a seq no entry will reach),
+ * CREATE in schema public.
  * UPDATE and INSERT count when granted on one column only (`has_any_column_privilege`: `has_table_privilege`
  * sees table-wide grants alone, and `UPDATE (organization_id) ON referral_notes` would move a note). It must be a member of haven_app. (A role supplied through DATABASE_APP_URL is
  * checked so; the embedded server's own is made that way.)
@@ -280,6 +281,7 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
       deletes: string[];
       truncates: string[];
       triggers: string[];
+      sequences: string[];
       can_create: boolean;
       role: string;
     }[]
@@ -313,6 +315,11 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
             ${tablesWith('DELETE', '$1::text[]')} AS deletes,
             ${tablesWith('TRUNCATE')} AS truncates,
             ${tablesWith('TRIGGER')} AS triggers,
+            (SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'public' AND c.relkind = 'S'
+                AND EXISTS (SELECT 1 FROM become b WHERE has_sequence_privilege(b.oid, c.oid, 'UPDATE')))
+              AS sequences,
             EXISTS (SELECT 1 FROM become b WHERE has_schema_privilege(b.oid, 'public', 'CREATE')) AS can_create`,
     [SERVICE_DELETES],
   );
@@ -345,6 +352,12 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
   if (r?.triggers.length) {
     problems.push(
       `may create triggers on ${r.triggers.join(', ')} (a trigger could rewrite or drop what every instance writes)`,
+    );
+  }
+  if (r?.sequences.length) {
+    problems.push(
+      `may set the sequences ${r.sequences.join(', ')} (setval: the access log's numbering moved far ahead stops ` +
+        'every instance; the service only draws numbers)',
     );
   }
   if (r?.can_create) problems.push('may create objects in schema public');
