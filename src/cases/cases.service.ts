@@ -162,7 +162,7 @@ export class CasesService {
         gbvType: dto.incident.gbvType,
         contexts: dto.incident.contexts,
       });
-      const { key, write: storeKey } = await this.dataKeys.prepare({ ownerType: CASE_OWNER, ownerId: id });
+      const { key, write: storeKey } = await this.dataKeys.prepare({ ownerType: CASE_OWNER, ownerId: id }, m);
       try {
         const blind = this.blindIndexes(sections);
         const duplicates = await this.findMatches(m, ability, blind, { registration: true });

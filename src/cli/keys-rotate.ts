@@ -99,6 +99,12 @@ async function main(argv: string[]): Promise<number> {
       onProgress: (p) => {
         out(`  re-wrapped ${p.rewrapped}/${p.total} data keys to ${kek(p.target)} (batch ${p.batches})`);
       },
+      onAdoptionWait: (target, ms) => {
+        out(
+          `Announced ${kek(target)}: waiting ${(ms / 1000).toFixed(1)}s for every instance holding it to wrap new ` +
+            'data keys with it, before the floor refuses older versions.',
+        );
+      },
     });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     if (result.addedVersion) out(`Added KEK ${kek(result.target)}.`);

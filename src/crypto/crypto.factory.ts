@@ -63,6 +63,6 @@ export async function createCryptoServices(
     keys,
     fields: new FieldEncryptionService(sodium),
     blindIndex: new BlindIndexService(keys, sodium),
-    dataKeys: new DataKeyService(new DataKeyRepository(dataSource), provider),
+    dataKeys: new DataKeyService(new DataKeyRepository(dataSource), provider, options.kekAdoptionRefreshMs),
   };
 }

@@ -16,6 +16,8 @@ export interface CryptoOptions {
   warn?: (message: string, details: Record<string, unknown>) => void;
   /** HAVEN_ALLOW_MISSING_KEK_VERSIONS: KEK versions lost for good, which live data keys may still name. */
   allowMissingKekVersions?: readonly MissingKekExcuse[];
+  /** How long the KEK version the database took up is trusted before it is asked again (KEK_ADOPTION_REFRESH_MS; tests: 0). */
+  kekAdoptionRefreshMs?: number;
 }
 
 /** The crypto options of the service's configuration, for the service and the tools that read its keys. */

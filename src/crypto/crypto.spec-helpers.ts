@@ -18,7 +18,8 @@ export interface CryptoFixture {
 /** Crypto services with development (file) keys in a fresh temporary directory. */
 export async function givenCrypto(dataSource: DataSource | null = null): Promise<CryptoFixture> {
   const dataDir = mkdtempSync(join(process.env.HAVEN_TEST_ROOT ?? tmpdir(), 'crypto-'));
-  const options = { dataDir, production: false };
+  // Each service asks the database which KEK version it took up before every new data key (no wait for it).
+  const options = { dataDir, production: false, kekAdoptionRefreshMs: 0 };
   return {
     crypto: await createCryptoServices(options, dataSource),
     dataDir,

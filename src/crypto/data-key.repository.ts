@@ -233,6 +233,30 @@ export class DataKeyRepository {
     return r?.min_version ?? null;
   }
 
+  /**
+   * The newest version of KEK `kekId` the database has taken up: its floor, or the newest version with a check
+   * (registered by keys:rotate before it raises the floor), whichever is higher; null when it has neither (a
+   * database no data key was made on yet).
+   */
+  async adoptedKekVersion(kekId: string, manager?: EntityManager): Promise<number | null> {
+    const [r]: Array<{ v: number | null }> = await this.manager(manager).query(
+      `SELECT greatest((SELECT min_version FROM kek_floors WHERE kek_id = $1),
+                       (SELECT max(kek_version) FROM kek_checks WHERE kek_id = $1)) AS v`,
+      [kekId],
+    );
+    return r?.v ?? null;
+  }
+
+  /** Milliseconds since the check of `kek` was registered (the database's clock), or null when there is none. */
+  async kekCheckAgeMs(kek: KekRef): Promise<number | null> {
+    const [r]: Array<{ ms: number }> = await this.manager().query(
+      `SELECT (extract(epoch FROM clock_timestamp() - registered_at) * 1000)::float8 AS ms
+         FROM kek_checks WHERE kek_id = $1 AND kek_version = $2`,
+      [kek.kekId, kek.version],
+    );
+    return r ? r.ms : null;
+  }
+
   /** The check of `kek` (`kek_checks`: a value wrapped with that version), or null when none is registered. */
   async kekCheck(kek: KekRef): Promise<Buffer | null> {
     const [r]: Array<{ wrapped_check: Buffer }> = await this.manager().query(

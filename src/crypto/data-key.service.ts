@@ -11,6 +11,13 @@ import type { KeyProvider } from './key-provider';
 export type ShredResult = 'destroyed' | 'already_destroyed';
 
 /**
+ * How long a process goes on wrapping new data keys with the KEK version it last saw the database take up
+ * (wrappingKek) before it asks again. keys:rotate waits longer than this between announcing a version and
+ * raising the floor to it (KEK_ADOPTION_WAIT_MS).
+ */
+export const KEK_ADOPTION_REFRESH_MS = 5_000;
+
+/**
  * Protects the data keys (DEKs): creates one random key per owner, stores it only wrapped by the active KEK,
  * unwraps it with whichever KEK version the row names (so reads keep working during a rotation), and
  * destroys it for crypto-shredding.
@@ -19,16 +26,21 @@ export class DataKeyService {
   /** That this process's KEK versions are the keys the database knows under them (docs/keys.md). */
   readonly kekChecks: KekChecks;
 
+  /** The version of the KEK id the database had taken up when last asked, and when that was asked. */
+  private adopted: { kekId: string; version: number | null; askedAt: number } | null = null;
+  private asking: Promise<number | null> | null = null;
+
   constructor(
     private readonly repository: DataKeyRepository,
     private readonly provider: KeyProvider,
+    private readonly adoptionRefreshMs = KEK_ADOPTION_REFRESH_MS,
   ) {
     this.kekChecks = new KekChecks(repository, provider);
   }
 
   /** A new DEK for `owner`; fails with crypto.invalid_input if the owner already has (or had) one. */
   async create(owner: DataKeyOwner, manager?: EntityManager): Promise<DataKey> {
-    const { key, row } = await this.generate(owner);
+    const { key, row } = await this.generate(owner, manager);
     try {
       await this.repository.insert(row, manager);
     } catch (e) {
@@ -41,16 +53,21 @@ export class DataKeyService {
   /**
    * A new DEK for `owner`, not stored yet: `write` stores it as part of the caller's statement (GatedWrite), and
    * the key is usable only once that statement has landed. A second key for the owner fails that statement.
+   * `manager`: the connection the caller holds, for the question of which KEK version wraps it (wrappingKek),
+   * which a caller holding one of the pool's connections must not wait for another to ask.
    */
-  async prepare(owner: DataKeyOwner): Promise<{ key: DataKey; write: GatedWrite }> {
-    const { key, row } = await this.generate(owner);
+  async prepare(owner: DataKeyOwner, manager?: EntityManager): Promise<{ key: DataKey; write: GatedWrite }> {
+    const { key, row } = await this.generate(owner, manager);
     return { key, write: gatedDataKeyInsert(row) };
   }
 
-  private async generate(owner: DataKeyOwner): Promise<{ key: DataKey; row: NewDataKeyRow }> {
+  private async generate(
+    owner: DataKeyOwner,
+    manager?: EntityManager,
+  ): Promise<{ key: DataKey; row: NewDataKeyRow }> {
     const o = assertOwner(owner);
     const dekId = randomUUID();
-    const kek = await this.provider.activeKek();
+    const kek = await this.wrappingKek(manager);
     const dek = randomBytes(32);
     const wrappedDek = await this.kekChecks
       .wrap(kek, dek, dekWrapContext(o, dekId, kek))
@@ -59,6 +76,49 @@ export class DataKeyService {
         throw e;
       });
     return { key: new DataKey(o, dekId, dek), row: { owner: o, dekId, kek, wrappedDek } };
+  }
+
+  /**
+   * The KEK version new data keys are wrapped with: this process's newest that the database has taken up
+   * (adoptedKekVersion: the floor, or a version keys:rotate announced by registering its check). A version only
+   * installed is not used yet: while a new keyring reaches the instances one by one, the data keys made on the
+   * first ones stay readable on the others. Without a database, or on one that has neither floor nor check,
+   * the newest version held.
+   */
+  private async wrappingKek(manager?: EntityManager): Promise<KekRef> {
+    const newest = await this.provider.activeKek();
+    if (!this.repository.hasDatabase) return newest;
+    const adopted = await this.adoptedVersion(newest.kekId, manager);
+    if (adopted === null || adopted >= newest.version) return newest;
+    const taken = (await this.provider.kekVersions()).filter(
+      (k) => k.kekId === newest.kekId && k.version <= adopted,
+    );
+    // None held at or below it: the newest, which the floor refuses if it is below it (this process is behind).
+    return taken.reduce((a, b) => (b.version > a.version ? b : a), taken[0] ?? newest);
+  }
+
+  /**
+   * adoptedKekVersion, asked again once KEK_ADOPTION_REFRESH_MS have passed: on `manager` when given (the
+   * caller's connection: one whose transaction waits on another's question would hold a connection meanwhile),
+   * else one question at a time on the pool.
+   */
+  private async adoptedVersion(kekId: string, manager?: EntityManager): Promise<number | null> {
+    const known = this.adopted;
+    if (known?.kekId === kekId && Date.now() - known.askedAt < this.adoptionRefreshMs) return known.version;
+    // Stamped before the question: an answer is never taken as newer than it is.
+    const askedAt = Date.now();
+    const remember = (version: number | null) => {
+      if (!this.adopted || this.adopted.askedAt <= askedAt) this.adopted = { kekId, version, askedAt };
+      return version;
+    };
+    if (manager) return remember(await this.repository.adoptedKekVersion(kekId, manager));
+    this.asking ??= this.repository
+      .adoptedKekVersion(kekId)
+      .then(remember)
+      .finally(() => {
+        this.asking = null;
+      });
+    return this.asking;
   }
 
   /** The owner's DEK; crypto.unknown_key if it has none, crypto.key_destroyed if it was shredded. */

@@ -6,8 +6,8 @@ import { createTestDataSource } from '../../test/support/database';
 import { createCryptoServices, CryptoServices } from './crypto.factory';
 import { CryptoFixture, cryptoErrorOf, givenCrypto } from './crypto.spec-helpers';
 import type { DataKeyOwner } from './crypto.types';
-import { LocalKeyringProvider } from './key-provider';
-import { rotateKeys } from './key-rotation';
+import { type KeyProvider, LocalKeyringProvider } from './key-provider';
+import { rotateKeys, type RotateKeysOptions } from './key-rotation';
 
 /**
  * One key per KEK version on a database (KekChecks): a process holding another key under a version the database
@@ -18,6 +18,10 @@ describe('KEK checks (PostgreSQL)', () => {
   let db: { dataSource: DataSource; drop(): Promise<void> };
   const fixtures: CryptoFixture[] = [];
   const owner = (): DataKeyOwner => ({ ownerType: 'case', ownerId: randomUUID() });
+
+  /** keys:rotate without the wait for the instances to take the version up (the tests' services ask each time). */
+  const rotate = (provider: KeyProvider, opts: RotateKeysOptions = {}) =>
+    rotateKeys(db.dataSource, provider, { adoptionWaitMs: 0, ...opts });
 
   beforeAll(async () => {
     db = await createTestDataSource();
@@ -41,7 +45,10 @@ describe('KEK checks (PostgreSQL)', () => {
 
   /** The services of a process given `document` as HAVEN_MASTER_KEY. */
   const withKeyring = (fixture: CryptoFixture, document: string): Promise<CryptoServices> =>
-    createCryptoServices({ dataDir: fixture.dataDir, production: false, masterKey: document }, db.dataSource);
+    createCryptoServices(
+      { dataDir: fixture.dataDir, production: false, masterKey: document, kekAdoptionRefreshMs: 0 },
+      db.dataSource,
+    );
 
   const keyringOf = (fixture: CryptoFixture): string =>
     readFileSync(join(fixture.dataDir, 'keys', 'keyring.json'), 'utf8');
@@ -219,25 +226,33 @@ describe('KEK checks (PostgreSQL)', () => {
     // The same keyring prepared twice for production: the same v1, two different v2s.
     const first = await withKeyring(a, provider.exportWithNewKekVersion().document);
     const second = await withKeyring(a, provider.exportWithNewKekVersion().document);
-    // One instance got the first document and wrapped a data key with its v2 (since shredded: the newest live
-    // key, which the rotation opens first, is on v1 again).
+    // One instance got the first document, announced its v2 (registered its check, as a rotation does first)
+    // and wrapped a data key with it (since shredded: the newest live key, which the rotation opens first, is on
+    // v1 again).
     const shredded = owner();
+    await first.dataKeys.kekChecks.assertUsable(await first.keyProvider.activeKek());
     await first.dataKeys.create(shredded);
+    expect(
+      await db.dataSource.query(`SELECT kek_version AS v FROM data_keys WHERE owner_id = $1`, [
+        shredded.ownerId,
+      ]),
+    ).toEqual([{ v: 2 }]);
     await first.dataKeys.shred(shredded);
 
     expect(await cryptoErrorOf(() => second.dataKeys.create(owner()))).toBe('crypto.kek_mismatch');
-    expect(
-      await cryptoErrorOf(() => rotateKeys(db.dataSource, second.keyProvider, { addVersion: 'never' })),
-    ).toBe('crypto.kek_mismatch');
+    expect(await cryptoErrorOf(() => rotate(second.keyProvider, { addVersion: 'never' }))).toBe(
+      'crypto.kek_mismatch',
+    );
     expect(await db.dataSource.query(`SELECT * FROM kek_floors`)).toEqual([]);
     expect(
       await db.dataSource.query(`SELECT kek_version AS v FROM data_keys WHERE destroyed_at IS NULL`),
     ).toEqual([{ v: 1 }]);
 
     // With the document the database knows, the rotation runs.
-    await expect(
-      rotateKeys(db.dataSource, first.keyProvider, { addVersion: 'never' }),
-    ).resolves.toMatchObject({ completed: true, rewrapped: 1 });
+    await expect(rotate(first.keyProvider, { addVersion: 'never' })).resolves.toMatchObject({
+      completed: true,
+      rewrapped: 1,
+    });
   });
 
   it('a rotation that would add a version the database knows from another keyring changes nothing', async () => {
@@ -247,13 +262,12 @@ describe('KEK checks (PostgreSQL)', () => {
     // Another instance got a prepared keyring with a v2 and wrapped with it (since shredded); this keyring has v1.
     const prepared = await withKeyring(a, provider.exportWithNewKekVersion().document);
     const shredded = owner();
+    await prepared.dataKeys.kekChecks.assertUsable(await prepared.keyProvider.activeKek());
     await prepared.dataKeys.create(shredded);
     await prepared.dataKeys.shred(shredded);
     const before = keyringOf(a);
 
-    expect(await cryptoErrorOf(() => rotateKeys(db.dataSource, a.crypto.keyProvider))).toBe(
-      'crypto.kek_mismatch',
-    );
+    expect(await cryptoErrorOf(() => rotate(a.crypto.keyProvider))).toBe('crypto.kek_mismatch');
     expect(keyringOf(a)).toBe(before);
     expect(await db.dataSource.query(`SELECT * FROM kek_floors`)).toEqual([]);
   });

@@ -10,8 +10,9 @@ import { createCryptoServices, CryptoServices } from './crypto.factory';
 import { CryptoFixture, cryptoErrorOf, givenCrypto } from './crypto.spec-helpers';
 import { Ciphertext, DataKeyOwner, KekRef } from './crypto.types';
 import type { KeyProvider } from './key-provider';
-import { widenXidSql, XID8_OF_BACKEND } from './data-key.repository';
-import { rotateKeys, RotationProgress, RotationRunning } from './key-rotation';
+import { DataKeyRepository, widenXidSql, XID8_OF_BACKEND } from './data-key.repository';
+import { DataKeyService } from './data-key.service';
+import { rotateKeys, RotateKeysOptions, RotationProgress, RotationRunning } from './key-rotation';
 
 interface Sealed {
   owner: DataKeyOwner;
@@ -28,6 +29,10 @@ describe('rotateKeys (PostgreSQL)', () => {
   afterAll(async () => {
     await db?.drop();
   });
+
+  /** keys:rotate without the wait for the instances to take the version up (the tests' services ask each time). */
+  const rotate = (provider: KeyProvider, opts: RotateKeysOptions = {}) =>
+    rotateKeys(db.dataSource, provider, { adoptionWaitMs: 0, ...opts });
 
   /** Fresh keys and `n` cases with one encrypted field each; data_keys is emptied first. */
   async function givenCases(n: number): Promise<{ fixture: CryptoFixture; cases: Sealed[] }> {
@@ -74,7 +79,7 @@ describe('rotateKeys (PostgreSQL)', () => {
     const progress: RotationProgress[] = [];
     const readableDuring: string[][] = [];
 
-    const result = await rotateKeys(db.dataSource, cli.keyProvider, {
+    const result = await rotate(cli.keyProvider, {
       batchSize: 10,
       onProgress: async (p) => {
         progress.push(p);
@@ -109,10 +114,49 @@ describe('rotateKeys (PostgreSQL)', () => {
     expect(row.n).toBe(23);
   });
 
+  it('a version only installed wraps no data key until a rotation announces it, and the floor waits for the instances to take it up', async () => {
+    const { fixture } = await givenCases(2);
+    const provider = fixture.crypto.keyProvider;
+    // The new keyring reaches this instance first (the file gains v2): the other instances still hold v1 only.
+    const v2 = await provider.addKekVersion();
+    expect(await provider.activeKek()).toEqual(v2);
+    // An instance that asks the database again after 300 ms, as a running one does after KEK_ADOPTION_REFRESH_MS.
+    const instance = new DataKeyService(new DataKeyRepository(db.dataSource), provider, 300);
+    await instance.create({ ownerType: 'case', ownerId: randomUUID() });
+    // Still v1: what it registers now the others can read.
+    expect(await versions()).toEqual({ 1: 3 });
+
+    const waits: [KekRef, number][] = [];
+    const result = await rotate((await fixture.reopen()).keyProvider, {
+      adoptionWaitMs: 800,
+      onAdoptionWait: (target, ms) => waits.push([target, ms]),
+    });
+    expect(result).toMatchObject({ target: v2, addedVersion: false, completed: true, rewrapped: 3 });
+    expect(waits).toEqual([[v2, expect.any(Number)]]);
+    expect(waits[0][1]).toBeGreaterThan(700);
+    // The floor was raised only once the version had been announced (its check) for the whole wait.
+    const [{ waited }] = await db.dataSource.query(
+      `SELECT extract(epoch FROM f.raised_at - c.registered_at) * 1000 AS waited
+         FROM kek_floors f JOIN kek_checks c ON c.kek_id = f.kek_id AND c.kek_version = f.min_version`,
+    );
+    expect(Number(waited)).toBeGreaterThanOrEqual(800);
+    // By then the instance had asked again: it wraps with v2, which the floor takes.
+    await instance.create({ ownerType: 'case', ownerId: randomUUID() });
+    expect(await versions()).toEqual({ 2: 4 });
+    // A run after the wait has passed waits no more.
+    waits.length = 0;
+    await rotate(provider, {
+      addVersion: 'never',
+      adoptionWaitMs: 800,
+      onAdoptionWait: (t, ms) => waits.push([t, ms]),
+    });
+    expect(waits).toEqual([]);
+  });
+
   it('an interrupted rotation leaves everything readable and resumes without adding another version', async () => {
     const { fixture, cases } = await givenCases(25);
     const controller = new AbortController();
-    const first = await rotateKeys(db.dataSource, fixture.crypto.keyProvider, {
+    const first = await rotate(fixture.crypto.keyProvider, {
       batchSize: 10,
       signal: controller.signal,
       onProgress: () => controller.abort(), // "Ctrl-C" after the first batch
@@ -123,7 +167,7 @@ describe('rotateKeys (PostgreSQL)', () => {
     expect(await readAll(fixture.crypto, cases)).toEqual(cases.map((c) => c.plaintext));
     expect(await readAll(await fixture.reopen(), cases)).toEqual(cases.map((c) => c.plaintext));
 
-    const second = await rotateKeys(db.dataSource, (await fixture.reopen()).keyProvider, { batchSize: 10 });
+    const second = await rotate((await fixture.reopen()).keyProvider, { batchSize: 10 });
     expect(second).toMatchObject({
       target: { version: 2 },
       addedVersion: false,
@@ -135,7 +179,7 @@ describe('rotateKeys (PostgreSQL)', () => {
     expect(await readAll(await fixture.reopen(), cases)).toEqual(cases.map((c) => c.plaintext));
 
     // The next run starts a new rotation.
-    const third = await rotateKeys(db.dataSource, fixture.crypto.keyProvider, { batchSize: 100 });
+    const third = await rotate(fixture.crypto.keyProvider, { batchSize: 100 });
     expect(third).toMatchObject({
       target: { version: 3 },
       addedVersion: true,
@@ -160,7 +204,7 @@ describe('rotateKeys (PostgreSQL)', () => {
         async () => (await db.dataSource.query(`SELECT 1 FROM kek_floors WHERE min_version >= 2`)).length > 0,
         10_000,
       ).then(() => controller.abort());
-      const result = await rotateKeys(db.dataSource, fixture.crypto.keyProvider, {
+      const result = await rotate(fixture.crypto.keyProvider, {
         signal: controller.signal,
       });
       await stopped;
@@ -175,7 +219,7 @@ describe('rotateKeys (PostgreSQL)', () => {
       await writer.release();
     }
     // Once it has ended, a run to the same version completes, and v1 (that writer's, perhaps) is named unused.
-    const again = await rotateKeys(db.dataSource, (await fixture.reopen()).keyProvider, {
+    const again = await rotate((await fixture.reopen()).keyProvider, {
       addVersion: 'never',
     });
     expect(again).toMatchObject({
@@ -195,12 +239,12 @@ describe('rotateKeys (PostgreSQL)', () => {
         return real.wrapDek(kek, dek, context);
       },
     });
-    await expect(rotateKeys(db.dataSource, crashing, { batchSize: 5 })).rejects.toThrow('simulated crash');
+    await expect(rotate(crashing, { batchSize: 5 })).rejects.toThrow('simulated crash');
     // Batch 1 (5 keys) committed; batch 2 failed on its 3rd key and was rolled back entirely.
     expect(await versions()).toEqual({ 1: 7, 2: 5 });
     expect(await readAll(fixture.crypto, cases)).toEqual(cases.map((c) => c.plaintext));
 
-    const resumed = await rotateKeys(db.dataSource, real, { batchSize: 5 });
+    const resumed = await rotate(real, { batchSize: 5 });
     expect(resumed).toMatchObject({
       target: { version: 2 },
       addedVersion: false,
@@ -217,7 +261,7 @@ describe('rotateKeys (PostgreSQL)', () => {
       `UPDATE data_keys SET wrapped_dek = set_byte(wrapped_dek, 40, get_byte(wrapped_dek, 40) # 1) WHERE owner_id = $1`,
       [cases[1].owner.ownerId],
     );
-    const result = await rotateKeys(db.dataSource, fixture.crypto.keyProvider, { batchSize: 2 });
+    const result = await rotate(fixture.crypto.keyProvider, { batchSize: 2 });
     expect(result).toMatchObject({ rewrapped: 4, remaining: 1, completed: false, interrupted: false });
     expect(result.failed).toEqual([{ owner: cases[1].owner, code: 'crypto.integrity' }]);
     expect(await cryptoErrorOf(() => fixture.crypto.dataKeys.get(cases[0].owner))).toBe(
@@ -235,12 +279,12 @@ describe('rotateKeys (PostgreSQL)', () => {
     try {
       await holder.query('SELECT pg_advisory_lock(74061984)');
       // A passing state (keys:rotate exits 75), not a configuration to put right.
-      await expect(rotateKeys(db.dataSource, fixture.crypto.keyProvider)).rejects.toThrow(RotationRunning);
+      await expect(rotate(fixture.crypto.keyProvider)).rejects.toThrow(RotationRunning);
       await holder.query('SELECT pg_advisory_unlock(74061984)');
     } finally {
       await holder.release();
     }
-    await expect(rotateKeys(db.dataSource, fixture.crypto.keyProvider)).resolves.toMatchObject({
+    await expect(rotate(fixture.crypto.keyProvider)).resolves.toMatchObject({
       completed: true,
     });
   });
@@ -257,7 +301,7 @@ describe('rotateKeys (PostgreSQL)', () => {
   it('raises the KEK floor: an instance still on the old keyring can no longer add data keys', async () => {
     const { fixture } = await givenCases(3);
     const stale = await frozenCopy(fixture);
-    await rotateKeys(db.dataSource, (await fixture.reopen()).keyProvider);
+    await rotate((await fixture.reopen()).keyProvider);
     expect(await db.dataSource.query(`SELECT kek_id, min_version FROM kek_floors`)).toEqual([
       { kek_id: 'haven-kek', min_version: 2 },
     ]);
@@ -281,8 +325,8 @@ describe('rotateKeys (PostgreSQL)', () => {
   it('refuses to rotate with a keyring older than the floor, leaving keys and floor as they were', async () => {
     const { fixture } = await givenCases(2);
     const stale = await frozenCopy(fixture);
-    await rotateKeys(db.dataSource, fixture.crypto.keyProvider);
-    await expect(rotateKeys(db.dataSource, stale.keyProvider, { addVersion: 'never' })).rejects.toThrow(
+    await rotate(fixture.crypto.keyProvider);
+    await expect(rotate(stale.keyProvider, { addVersion: 'never' })).rejects.toThrow(
       /takes data keys wrapped with haven-kek v2 or later, and this keyring's newest version is v1/,
     );
     expect(await versions()).toEqual({ 2: 2 });
@@ -293,7 +337,7 @@ describe('rotateKeys (PostgreSQL)', () => {
   it('refuses a keyring that is not the database’s (a wrong data directory), before changing anything', async () => {
     const { fixture, cases } = await givenCases(2);
     const stranger = await givenCrypto(db.dataSource); // a development keyring made afresh elsewhere
-    await expect(rotateKeys(db.dataSource, stranger.crypto.keyProvider)).rejects.toThrow(
+    await expect(rotate(stranger.crypto.keyProvider)).rejects.toThrow(
       /cannot open the database's newest data key \(haven-kek v1: crypto.integrity\).*Nothing was changed/,
     );
     expect(await versions()).toEqual({ 1: 2 });
@@ -312,7 +356,7 @@ describe('rotateKeys (PostgreSQL)', () => {
     try {
       await writer.startTransaction();
       await fixture.crypto.dataKeys.create({ ownerType: 'case', ownerId: randomUUID() }, writer.manager);
-      rotation = rotateKeys(db.dataSource, (await fixture.reopen()).keyProvider).finally(() => {
+      rotation = rotate((await fixture.reopen()).keyProvider).finally(() => {
         settled = true;
       });
       await new Promise((resolve) => setTimeout(resolve, 600));
@@ -340,7 +384,7 @@ describe('rotateKeys (PostgreSQL)', () => {
     try {
       await other.query('BEGIN');
       await other.query('SELECT pg_current_xact_id()'); // the transaction has an id, as a writer's has
-      rotation = rotateKeys(db.dataSource, (await fixture.reopen()).keyProvider);
+      rotation = rotate((await fixture.reopen()).keyProvider);
       const settled = await Promise.race([
         rotation.then(() => 'done'),
         new Promise((resolve) => (timer = setTimeout(() => resolve('still waiting'), 5_000))),
@@ -397,7 +441,7 @@ describe('rotateKeys (PostgreSQL)', () => {
   it('with a read-only provider, re-wraps to the active version without adding one', async () => {
     const { fixture } = await givenCases(3);
     const before = await fixture.crypto.keyProvider.activeKek();
-    const result = await rotateKeys(db.dataSource, fixture.crypto.keyProvider, { addVersion: 'never' });
+    const result = await rotate(fixture.crypto.keyProvider, { addVersion: 'never' });
     expect(result).toMatchObject({ target: before, addedVersion: false, rewrapped: 0, completed: true });
     expect((await fixture.crypto.keyProvider.kekVersions()).length).toBe(1);
   });

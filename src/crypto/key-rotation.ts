@@ -3,6 +3,7 @@ import { CryptoError } from './crypto.errors';
 import { type DataKeyOwner, type KekRef, kekRefKey } from './crypto.types';
 import { dekWrapContext, unwrapStoredDek } from './data-key';
 import { DataKeyRepository, RewrappedKey } from './data-key.repository';
+import { KEK_ADOPTION_REFRESH_MS } from './data-key.service';
 import { KekChecks } from './kek-checks';
 import type { KeyProvider } from './key-provider';
 import { ADVISORY_LOCKS } from '../database/advisory-locks';
@@ -27,7 +28,21 @@ export interface RotateKeysOptions {
    * otherwise resume the unfinished rotation. 'never': only re-wrap to the active version.
    */
   addVersion?: 'auto' | 'never';
+  /**
+   * How long after the target's check was registered (the version announced) the floor is raised: every
+   * instance has taken the version up by then (KEK_ADOPTION_WAIT_MS by default; tests shorten it).
+   */
+  adoptionWaitMs?: number;
+  /** Called when the run waits for the instances to take the target up (how long, in milliseconds). */
+  onAdoptionWait?: (target: KekRef, ms: number) => void;
 }
+
+/**
+ * Between announcing a KEK version (its check registered) and raising the floor to it: longer than an
+ * instance goes on with the version it last saw taken up (KEK_ADOPTION_REFRESH_MS), so that none wraps a new
+ * data key with the old version once the floor refuses it.
+ */
+export const KEK_ADOPTION_WAIT_MS = KEK_ADOPTION_REFRESH_MS + 2_000;
 
 export interface RotationProgress {
   readonly target: KekRef;
@@ -117,6 +132,21 @@ export async function rotateKeys(
       // The target is the key the database knows under its version (registered now when it is new): raising the
       // floor to another one would leave the instances unable to open what this run wraps.
       await checks.assertUsable(target);
+      // The check announces the version: the instances holding it wrap new data keys with it from their next
+      // look (DataKeyService.wrappingKek), and go on with the older one until then. The floor waits for that.
+      const adoption = { waitMs: opts.adoptionWaitMs ?? KEK_ADOPTION_WAIT_MS, onWait: opts.onAdoptionWait };
+      if (!(await waitForAdoption(repo, target, adoption, opts.signal))) {
+        return {
+          target,
+          addedVersion,
+          rewrapped: 0,
+          remaining: await repo.countNotOn(target),
+          completed: false,
+          interrupted: true,
+          unreferencedVersions: [],
+          failed: [],
+        };
+      }
       // From now on the database refuses keys wrapped with an older version (kek_floors): an instance still
       // without the target cannot add keys that the list of unused versions below would miss.
       // Stopped before the transactions from before the floor ended: one of them may still add a key under an
@@ -198,6 +228,34 @@ export async function rotateKeys(
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * Waits until the check of `target` has been registered for `waitMs` (the database's clock), telling `onWait`
+ * how long; false when `signal` aborts first (nothing raised: a later run waits for the rest).
+ */
+async function waitForAdoption(
+  repo: DataKeyRepository,
+  target: KekRef,
+  { waitMs, onWait }: { waitMs: number; onWait?: (target: KekRef, ms: number) => void },
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const age = (await repo.kekCheckAgeMs(target)) ?? 0;
+  const rest = Math.ceil(waitMs - age);
+  if (rest <= 0) return !signal?.aborted;
+  onWait?.(target, rest);
+  return new Promise<boolean>((done) => {
+    if (signal?.aborted) return done(false);
+    const stop = () => {
+      clearTimeout(timer);
+      done(false);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', stop);
+      done(true);
+    }, rest);
+    signal?.addEventListener('abort', stop, { once: true });
+  });
 }
 
 /**
