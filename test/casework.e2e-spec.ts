@@ -233,7 +233,10 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(listed.body.items.length).toBeGreaterThan(0);
       for (const item of listed.body.items) expectNoIncidentFacts(item.triage);
       expect(c.triage).toMatchObject({ gbvType: expect.any(String), incidentDate: expect.any(String) });
+      // The log says so: the supervisor's list disclosed triage facts only, the ward's the incident's too.
+      expect((await entryOf(listed.headers['x-request-id'], 'fields')).fields).toEqual(['triage']);
       const mine = await as('ward.longbien').get('/api/v1/cases?pageSize=100').expect(200);
+      expect((await entryOf(mine.headers['x-request-id'], 'fields')).fields).toEqual(['triage', 'incident']);
       expect(mine.body.items.find((i: { id: string }) => i.id === c.id).triage).toMatchObject({
         gbvType: c.triage.gbvType,
         forms: c.triage.forms,
@@ -541,11 +544,18 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(409);
       expect(staleShred.body.code).toBe('conflict.version');
       expect((await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200)).body.status).toBe('open');
-      // The version read now, or none (as before): closed.
-      await as('ward.longbien')
+      // The version read now, or none (as before): closed. The answer shows the incident's facts, and its entry
+      // says so (with the reason written, as notes).
+      const closed = await as('ward.longbien')
         .post(`/api/v1/cases/${c.id}/close`, { reason: 'Đã hỗ trợ xong (giả định)' })
         .set('If-Match', `W/"${changed.body.version}"`)
         .expect(200);
+      expect(closed.body.triage).toMatchObject({ gbvType: c.triage.gbvType, forms: c.triage.forms });
+      expect((await entryOf(closed.headers['x-request-id'], 'fields')).fields).toEqual([
+        'triage',
+        'incident',
+        'notes',
+      ]);
       // `*` is any version (RFC 9110), as none; a change still needs the version read.
       const other = await newCase();
       await as('ward.longbien')
@@ -606,11 +616,15 @@ describe('cases, consent and referrals (end to end)', () => {
       // What the encrypted content alone told goes with it: the incident's date (of its encrypted date) and the
       // contexts (some derived from the perpetrator's relationship).
       expect(after.body.triage).toMatchObject({ incidentDate: null, contexts: [] });
-      // Its entry names what it disclosed: the triage facts, nothing of the content that is gone.
-      expect((await entryOf(after.header['x-request-id'], 'fields')).fields).toEqual(['triage']);
+      // Its entry names what it disclosed: the triage facts and the incident's plaintext ones (its type and forms,
+      // kept for the statistics), nothing of the content that is gone.
+      expect((await entryOf(after.header['x-request-id'], 'fields')).fields).toEqual(['triage', 'incident']);
       // So does a read of its referral (its note went with the data key).
       const referralRead = await as('ward.longbien').get(`/api/v1/referrals/${referral}`).expect(200);
-      expect((await entryOf(referralRead.header['x-request-id'], 'fields')).fields).toEqual(['triage']);
+      expect((await entryOf(referralRead.header['x-request-id'], 'fields')).fields).toEqual([
+        'triage',
+        'incident',
+      ]);
       expect(JSON.stringify(after.body)).not.toContain(c.survivor.fullName);
       expect(after.body).not.toHaveProperty('incident.narrative');
       const [key] = await t.app

@@ -246,7 +246,7 @@ export class CasesService {
         caseId: id,
         // What the view disclosed: its triage and the sections it opens (none of a crypto-shredded case); no
         // notes (they come with their referral), but the reason a closed case was closed for, to the ward.
-        fields: ['triage', ...encrypted, ...(closeReason ? (['notes'] as const) : [])],
+        fields: [...viewedCategories(row, allowed), ...(closeReason ? (['notes'] as const) : [])],
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
         // A read under an emergency grant is flagged, for the supervisors' review (issue 6, item 7).
@@ -307,10 +307,13 @@ export class CasesService {
           : undefined;
       const { items, total, underGrant } = await this.cases.list(m, scope, page, pageSize, grantOf);
       const returnedIds = items.map((c) => c.id);
+      // The incident's facts to whoever may read every listed case's incident from its own rules (the ward);
+      // a provider's list, whose grounds are each case's referral, shows the triage facts alone.
+      const incidentShown = new Set(items.filter((c) => readsIncident(ability, c)).map((c) => c.id));
       await this.audit.recordNow(m, p, {
         action: 'case.list',
         resourceType: 'case',
-        fields: ['triage'],
+        fields: incidentShown.size > 0 ? ['triage', 'incident'] : ['triage'],
         returnedIds,
         // In the provinces of the cases shown too (a provider's referred cases may be of another province's
         // communes): their supervisors see the list reads that showed them.
@@ -318,9 +321,7 @@ export class CasesService {
         // A list showing a case under the caller's emergency grant is flagged, as a read under it is.
         ...(underGrant ? { reason: 'break_glass' } : {}),
       });
-      // The incident's facts to whoever may read every listed case's incident from its own rules (the ward);
-      // a provider's list, whose grounds are each case's referral, shows the triage facts alone.
-      const view = (c: CaseTriageRow) => triageView(c, readsIncident(ability, c));
+      const view = (c: CaseTriageRow) => triageView(c, incidentShown.has(c.id));
       return { items: items.map(view), total, page, pageSize };
     });
   }
@@ -531,13 +532,14 @@ export class CasesService {
         resourceType: 'case',
         resourceId: id,
         caseId: id,
-        fields: ['triage', 'notes'], // its reason, written sealed
+        // Its reason, written sealed; and the incident's facts, which the answer shows (to the ward).
+        fields: readsIncident(ability, row) ? ['triage', 'incident', 'notes'] : ['triage', 'notes'],
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
       });
       // The referrals the close ended, live ones included (their providers lose access now), for the ward to see.
       const closed = (await this.cases.findById(m, id))!;
-      return { ...triageView(closed, readsIncident(ability, closed)), revokedReferralIds: revoked };
+      return { ...triageView(closed, readsIncident(ability, row)), revokedReferralIds: revoked };
     });
   }
 
@@ -888,6 +890,20 @@ export function sealedCategories(
   allowed: ReadonlySet<CaseCategory>,
 ): CaseSectionCategory[] {
   return row.shreddedAt ? [] : CASE_SECTION_CATEGORIES.filter((c) => allowed.has(c));
+}
+
+/**
+ * What a view of the case discloses (for the access log): its triage, the sections it opens, and `incident`
+ * wherever the incident may be read, a crypto-shredded case's too: the view shows the incident's plaintext
+ * facts (type, forms, contexts, date: triageView) with the triage facts.
+ */
+export function viewedCategories(
+  row: CaseTriageRow,
+  allowed: ReadonlySet<CaseCategory>,
+): (CaseSectionCategory | 'triage')[] {
+  const sealed = sealedCategories(row, allowed);
+  const facts = allowed.has('incident') && !sealed.includes('incident') ? (['incident'] as const) : [];
+  return ['triage', ...facts, ...sealed];
 }
 
 function sectionsOf(dto: CreateCaseDto): CaseSections {

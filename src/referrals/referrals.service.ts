@@ -5,7 +5,7 @@ import type { AppAbility } from '../authz/ability.factory';
 import { permittedReferralCategories } from '../authz/field-scope';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
-import { type CaseCategory, isLiveReferral, type ReferralSubject } from '../authz/subjects';
+import { isLiveReferral, type ReferralSubject } from '../authz/subjects';
 import type { AuditEntryInput, AuditFieldCategory } from '../audit/audit.types';
 import { provincesOf } from '../audit/audit-jurisdiction';
 import { AuditService, Deny } from '../audit/audit.service';
@@ -15,6 +15,7 @@ import {
   gotNothing,
   readsCloseReason,
   sealedCategories,
+  viewedCategories,
 } from '../cases/cases.service';
 import { ifMatchVersion } from '../common/http/if-match';
 import { DomainError } from '../common/errors/domain-error';
@@ -275,7 +276,7 @@ export class ReferralsService {
         resourceId: row.id,
         caseId: row.caseId,
         // What is disclosed: the sections opened (none of a crypto-shredded case), not all those allowed.
-        fields: disclosed(notes !== null, new Set(encrypted)),
+        fields: disclosed(notes !== null, showCase ? viewedCategories(caseRow, caseCategories) : []),
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
       };
@@ -602,7 +603,7 @@ export class ReferralsService {
 }
 
 /** The categories a referral read discloses, for the access log: decided before anything encrypted is read. */
-function disclosed(notes: boolean, caseCategories: ReadonlySet<CaseCategory>): AuditFieldCategory[] {
+function disclosed(notes: boolean, caseCategories: readonly AuditFieldCategory[]): AuditFieldCategory[] {
   const out = new Set<AuditFieldCategory>(['triage']);
   if (notes) out.add('notes');
   for (const c of caseCategories) if (c !== 'notes') out.add(c);
