@@ -1605,24 +1605,32 @@ describe('cases, consent and referrals (end to end)', () => {
           'Nguyễn Văn A': 1,
           NguyenThiLan: 1,
           Lan_0912345678: 1,
+          '120590': 1,
         })
         .expect(400);
       expect(refused.body.code).toBe('request.validation');
-      // A field the API declares somewhere is named; a key like a person's name or phone is not echoed back.
+      // A field the API declares somewhere is named; a key like a person's name, phone or date of birth (ddmmyy)
+      // is not echoed back.
       expect(refused.body.errors).toEqual([
+        expect.objectContaining({ field: '?', code: 'whitelistValidation' }),
         expect.objectContaining({ field: 'version', code: 'whitelistValidation' }),
         expect.objectContaining({ field: '?', code: 'whitelistValidation' }),
         expect.objectContaining({ field: '?', code: 'whitelistValidation' }),
         expect.objectContaining({ field: '?', code: 'whitelistValidation' }),
       ]);
-      expect(JSON.stringify(refused.body)).not.toMatch(/Nguy|Lan|0912345678/);
+      expect(JSON.stringify(refused.body)).not.toMatch(/Nguy|Lan|0912345678|120590/);
       const c = await newCase();
       const nested = await as('ward.longbien')
-        .patch(`/api/v1/cases/${c.id}`, { version: c.version, survivor: { Lan_0912345678: 'x' } })
+        .patch(`/api/v1/cases/${c.id}`, {
+          version: c.version,
+          survivor: { Lan_0912345678: 'x', '050310': 'x' },
+        })
         .expect(400);
       expect(nested.body.errors).toEqual([
         expect.objectContaining({ field: 'survivor.?', code: 'whitelistValidation' }),
+        expect.objectContaining({ field: 'survivor.?', code: 'whitelistValidation' }),
       ]);
+      expect(JSON.stringify(nested.body)).not.toMatch(/050310/);
       // A view echoed back into a change: its fields are named (the API's own documents show them).
       const echoed = await as('ward.longbien')
         .patch(`/api/v1/cases/${c.id}`, {

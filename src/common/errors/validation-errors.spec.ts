@@ -1,4 +1,4 @@
-import { validateSync } from 'class-validator';
+import { validateSync, ValidationError } from 'class-validator';
 import { flattenValidationErrors } from './validation-errors';
 
 describe('validation errors as a problem names them', () => {
@@ -12,5 +12,18 @@ describe('validation errors as a problem names them', () => {
     expect(flattenValidationErrors(errors)).toEqual([
       expect.objectContaining({ field: '?', code: 'unknownValue' }),
     ]);
+  });
+
+  it('a key of digits refused as unknown is ?, not echoed (a date of birth as ddmmyy); an array index is named', () => {
+    const error = (
+      property: string,
+      constraints?: Record<string, string>,
+      children: ValidationError[] = [],
+    ) => Object.assign(new ValidationError(), { property, constraints, children });
+    const errors = [
+      error('120590', { whitelistValidation: 'property 120590 should not exist' }),
+      error('services', undefined, [error('2', { isEnum: 'not one of them' })]),
+    ];
+    expect(flattenValidationErrors(errors).map((e) => e.field)).toEqual(['?', 'services.2']);
   });
 });

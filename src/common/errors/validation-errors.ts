@@ -69,7 +69,7 @@ export function declarePublicFieldNames(names: Iterable<string>): void {
 
 /**
  * What a problem calls a property it names: a property the DTO declares (any constraint but the whitelist's) or
- * an array index as itself; a key refused as unknown only when the API's document shows its name (a misplaced
+ * an array index as itself (never refused as unknown); a key refused as unknown only when the API's document shows its name (a misplaced
  * `version`, a view's `id`), else `?`. An unknown key is echoed back in `errors[]`, and a client
  * that keys an object by a person's name or phone (`NguyenThiLan`, `Lan_0912345678`) would otherwise get them
  * back in an error body (and wherever it logs those).
@@ -80,8 +80,10 @@ function shownName(e: ValidationError): string {
   if (typeof property !== 'string') return '?';
   // A key refused as unknown (whitelistValidation) is the client's: named only when the API shows that name. Any
   // other constraint's property is one the DTO declares.
+  // A key of digits alone is an array's index, named as itself, unless refused as unknown: then it is the
+  // client's key (`"120590"`, a date of birth as ddmmyy) and no field of the API has such a name.
   const known = e.constraints?.whitelistValidation === undefined || publicNames.has(property);
-  return /^\d{1,6}$/.test(property) || (PLAIN_NAME.test(property) && known) ? property : '?';
+  return PLAIN_NAME.test(property) && known ? property : '?';
 }
 
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
