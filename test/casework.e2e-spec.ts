@@ -1648,6 +1648,24 @@ describe('cases, consent and referrals (end to end)', () => {
       expect((await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200)).body.status).toBe(
         'pending',
       );
+      // Nor a query string on a route that takes none (a version there is not checked either; a phone in a URL
+      // is kept by proxies and browsers), its keys named as a body's are.
+      const queried = await as('police.longbien')
+        .post(`/api/v1/referrals/${r.id}/accept?version=${r.version}&Lan_0912345678=1`)
+        .expect(400);
+      expect(queried.body.detail).toMatch(/takes no query parameters/);
+      expect(queried.body.errors.map((e: { field: string }) => e.field)).toEqual(['version', '?']);
+      expect(JSON.stringify(queried.body)).not.toMatch(/0912345678/);
+      await as('ward.longbien').get(`/api/v1/cases/${c.id}?phone=0912345678`).expect(400);
+      // Nor an If-Match on a route that is not made conditional on a version: 412 (no entity-tag matches); `*`
+      // (any current one) passes.
+      const organization = await as('admin')
+        .patch(`/api/v1/organizations/${r.organizationId}`, { name: 'Công an phường (đổi tên giả định)' })
+        .set('If-Match', '"3"')
+        .expect(412);
+      expect(organization.body).toMatchObject({ code: 'precondition.failed' });
+      expect(organization.body.detail).toMatch(/not made conditional on a version/);
+      await as('police.longbien').get(`/api/v1/referrals/${r.id}`).set('If-Match', '*').expect(200);
       // An empty object is no body; the version goes in If-Match.
       await as('police.longbien').post(`/api/v1/referrals/${r.id}/accept`, {}).expect(200);
       // The same answer for a referral the caller may not see as for one it may: nothing told of it.

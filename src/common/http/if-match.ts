@@ -4,11 +4,17 @@ import { DomainError } from '../errors/domain-error';
 import { Problem } from '../errors/problem';
 import { decimalInteger } from './query-integer';
 
-/** The If-Match header, optional (documented by @ApiHeader; `@Headers()` would document it as required). */
-export const IfMatch = createParamDecorator((_: unknown, ctx: ExecutionContext): string | undefined => {
+/** The If-Match header of a request (IfMatch's factory: a route with it reads If-Match). */
+export function readIfMatch(_: unknown, ctx: ExecutionContext): string | undefined {
   const value = ctx.switchToHttp().getRequest<Request>().headers['if-match'];
   return Array.isArray(value) ? value.join(',') : value;
-});
+}
+
+/**
+ * The If-Match header, optional (documented by @ApiHeader; `@Headers()` would document it as required). A route
+ * without it refuses one (412, UndeclaredInputInterceptor).
+ */
+export const IfMatch = createParamDecorator(readIfMatch);
 
 /** OpenAPI: an optional If-Match naming the version of `what` that was read. */
 export function ifMatchOptional(what: 'case' | 'referral'): {

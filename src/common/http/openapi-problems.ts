@@ -29,6 +29,14 @@ const COMMON: readonly {
     description:
       'No such record, or one the caller may not see (the same answer either way); an id that is not a UUID too',
   },
+  // A route that changes nothing by version refuses an If-Match (UndeclaredInputInterceptor); those that do
+  // document their own 412 (an If-Match that is not a version).
+  {
+    status: '412',
+    applies: () => true,
+    description:
+      'precondition.failed: an If-Match on a route that is not made conditional on a version (only `*` passes)',
+  },
   // Every method: the body parser reads a JSON body whatever the method (a GET or DELETE sent with one too).
   {
     status: '413',
