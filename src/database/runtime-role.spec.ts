@@ -201,6 +201,12 @@ describe('the runtime database role', () => {
         `REVOKE TRIGGER ON audit_events, cases FROM ${probe}`,
         /may create triggers on audit_events, cases \(/,
       ],
+      // Another isolation by default (a managed server's parameter group): every data key's write refused (HKF02).
+      [
+        `ALTER ROLE ${probe} SET default_transaction_isolation = 'repeatable read'`,
+        `ALTER ROLE ${probe} RESET default_transaction_isolation`,
+        /transactions default to repeatable read; Haven runs in read committed/,
+      ],
       // setval: the log's numbering moved to its end stops every instance (the service only draws numbers).
       [
         `GRANT UPDATE ON SEQUENCE audit_events_seq TO ${probe}`,

@@ -96,6 +96,7 @@ async function checkRuntime(
   logger: Logger,
 ): Promise<void> {
   await assertSameDatabase(runtime, token);
+  await assertReadCommitted(runtime);
   await assertSchemaOfThisBuild(runtime, config.database.allowNewerSchema, (unknown, required) => {
     if (required.length) {
       logger.error(
@@ -121,6 +122,26 @@ async function checkRuntime(
         "and cases): REVOKE CONNECT ON DATABASE ... FROM PUBLIC and grant CONNECT to this installation's roles " +
         'only, or give each installation a server of its own (docs/deployment.md)',
     );
+  }
+}
+
+/**
+ * Refuses a runtime connection whose transactions are not READ COMMITTED by default (`default_transaction_isolation`
+ * set on the database, the role or in the URL's options, as a managed server's parameter group may): Haven's
+ * writes are made for it, and the database refuses a data key written from a REPEATABLE READ or SERIALIZABLE
+ * transaction (HKF02, migration ServiceRoleNarrowed: the KEK floor could be read from a snapshot taken before a
+ * rotation raised it), so every registration would fail.
+ */
+async function assertReadCommitted(runtime: DataSource): Promise<void> {
+  const [{ level }] = await runtime.query<{ level: string }[]>(
+    `SELECT current_setting('default_transaction_isolation') AS level`,
+  );
+  if (level !== 'read committed') {
+    throw new ConfigError([
+      `DATABASE_APP_URL: the runtime database role's transactions default to ${level}; Haven runs in read ` +
+        'committed: reset default_transaction_isolation for this database and role (ALTER DATABASE / ALTER ROLE ' +
+        '... RESET default_transaction_isolation), or remove it from the connection options.',
+    ]);
   }
 }
 
