@@ -1455,10 +1455,14 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(accepted.body).not.toHaveProperty('declineReason');
       expect(JSON.stringify(accepted.body)).not.toContain('ZZDECLINE');
       expect(accepted.body).not.toHaveProperty('revokeReason');
-      // Its declined referral of the case shows the case as the accepted one lets it see it, without notes.
+      // Its declined referral shows nothing of the case, though the accepted one does (read through that one): a
+      // referral that has ended gives nothing, and its read's entry does not say it disclosed what another gave.
+      expect(accepted.body.case.survivor.fullName).toBe(c.survivor.fullName);
       const old = await as('police.longbien').get(`/api/v1/referrals/${declined.id}`).expect(200);
-      expect(old.body.case.survivor.fullName).toBe(c.survivor.fullName);
+      expect(old.body).not.toHaveProperty('case');
       expect(old.body).not.toHaveProperty('notes');
+      expect(JSON.stringify(old.body)).not.toContain(c.survivor.fullName);
+      expect((await entryOf(old.headers['x-request-id'], 'fields')).fields).toEqual(['triage']);
       await as('ward.longbien').delete(`/api/v1/cases/${c.id}/consents/${consentId}`).expect(200);
       expect(await ward(byWithdrawal.id)).toMatchObject({ status: 'revoked', revokeReason: null });
     });

@@ -32,7 +32,7 @@ import { raiseToStatutoryDeadline } from '../referrals/referral-deadline';
 import { lockLiveReferrals } from '../referrals/referral-ending';
 import { endGrants, lockLiveGrants } from '../break-glass/grant-ending';
 import { newlyStatutory } from '../referrals/referral-state';
-import { ConsentExpiryService, effectiveReferralStatusSql } from '../consents/consent-expiry.service';
+import { ConsentExpiryService } from '../consents/consent-expiry.service';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import {
   ageOn,
@@ -690,27 +690,28 @@ export class CasesService {
   }
 
   /**
-   * The categories the caller may read of this case (through its referral, for a provider). The caller has
-   * revoked the referrals of expired consents on this connection first (ConsentExpiryService.revokeExpired).
+   * What the caller may read of the case in the view of one of its referrals (GET /referrals/:id): for a provider,
+   * what that referral gives (triage while it is pending, its sector's categories its consent releases once
+   * accepted, nothing once it has ended), not what another referral of its organisation gives (read through that
+   * one: a declined referral does not show the case another accepted one opens, nor does its entry say it read
+   * it); for the ward, its own full case. `referral.status` is as access decisions take it (an ended consent's
+   * live referral revoked).
    */
-  async readableCategories(
-    m: EntityManager,
+  referralReadCategories(
     p: Principal,
     ability: AppAbility,
     row: CaseTriageRow,
-  ): Promise<ReadonlySet<CaseCategory>> {
+    referral: { status: ReferralStatus; consentCategories: readonly string[] },
+  ): ReadonlySet<CaseCategory> {
     if (p.role !== 'provider' || !p.organizationId)
       return permittedCaseCategories(ability, 'read', caseSubject(row));
-    return this.referralCategories(
-      p.organizationId,
-      ability,
-      row,
-      await this.providerReferrals(m, p, row.id),
-    );
+    return this.referralCategories(p.organizationId, ability, row, [
+      { status: referral.status, categories: referral.consentCategories as ConsentCategory[] },
+    ]);
   }
 
   /**
-   * What the caller may read of this case for GET /cases/:id: the categories of readableCategories() plus,
+   * What the caller may read of this case for GET /cases/:id: the categories its organisation's referrals give plus,
    * for a police or health provider holding an active emergency (break-glass) grant on it, the grant's;
    * `breakGlass` says such a grant is in use, so that the read is flagged in the access log and hands out
    * nothing once the grant ends. In use only when it shows more than the organisation's referrals do: a read
@@ -735,26 +736,6 @@ export class CasesService {
     if (added.length === 0) return { categories, breakGlass: false };
     for (const c of added) categories.add(c);
     return { categories, breakGlass: true };
-  }
-
-  /**
-   * A provider's referrals of case `caseId` (its organisation's), each with the status an ended consent leaves
-   * (effectiveReferralStatusSql) and its consent's categories: its grounds for a referral read's view of the
-   * case (a case read finds them with the case, findWithReferrals).
-   */
-  private async providerReferrals(
-    m: EntityManager,
-    p: Principal,
-    caseId: string,
-  ): Promise<ProviderGrounds['referrals']> {
-    const [row] = await m.query<{ referrals: ProviderGrounds['referrals'] }[]>(
-      `SELECT coalesce((SELECT json_agg(json_build_object('status', ${effectiveReferralStatusSql('r', 'cs')},
-                                                          'categories', cs.categories))
-                          FROM referrals r JOIN consents cs ON cs.id = r.consent_id
-                         WHERE r.case_id = $1 AND r.organization_id = $2), '[]'::json) AS referrals`,
-      [caseId, p.organizationId],
-    );
-    return row.referrals;
   }
 
   /** The categories a provider's referrals of the case give (the most permissive one counts). */

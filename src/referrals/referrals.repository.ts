@@ -8,7 +8,6 @@ import {
   CLOSE_REASON_COLUMN,
   acceptedUnderActiveConsentSql,
   NOT_SHREDDED,
-  organizationGroundedSql,
   JOINED_TRIAGE_COLUMNS,
   joinedTriageRow,
   sealedSql,
@@ -386,14 +385,16 @@ export class ReferralsRepository {
       if (notes && notes.organizationId === null) extra.push('r.enc_decline_reason', 'r.enc_revoke_reason');
       if (closeReason) extra.push(CLOSE_REASON_COLUMN);
       // A provider reads only while its grounds still hold, not merely while they held at the check: the notes
-      // while this referral is accepted under an active consent, the case's content while one of its
-      // organisation's referrals of the case is (readableCategories' grounds).
+      // while this referral is accepted under an active consent, the case's content while that consent releases
+      // every section read (CasesService.referralReadCategories: this referral's grounds, no other's).
       const grounds: string[] = [];
-      if (provider && notes) {
-        grounds.push(acceptedUnderActiveConsentSql('r'));
-      }
-      if (provider && categories.length > 0) {
-        grounds.push(organizationGroundedSql(p, provider, categories));
+      if (provider && (notes || categories.length > 0)) {
+        grounds.push(
+          acceptedUnderActiveConsentSql(
+            'r',
+            categories.length > 0 ? p([...categories], 'text[]') : undefined,
+          ),
+        );
       }
       // The case is the referral's own: sealedSql's `c.id = r.case_id` restates the join.
       return sealedSql(

@@ -258,9 +258,12 @@ export class ReferralsService {
       }
       const { row, caseRow } = found;
       const view = referralView(row);
-      // What the organisation may see of the case right now (triage while pending, sector ∩ consent once
-      // accepted, nothing once ended); for the ward, its own full case.
-      const caseCategories = await this.caseService.readableCategories(m, p, ability, caseRow);
+      // What the organisation may see of the case through this referral right now (triage while pending, sector ∩
+      // consent once accepted, nothing once ended); for the ward, its own full case.
+      const caseCategories = this.caseService.referralReadCategories(p, ability, caseRow, {
+        status: subjectOf(row).status,
+        consentCategories: row.consentCategories,
+      });
       const showCase = caseCategories.size > 0;
       const encrypted = showCase ? sealedCategories(caseRow, caseCategories) : [];
       // The notes, if the caller may read them (a provider: its own organisation's only, and while the case is
