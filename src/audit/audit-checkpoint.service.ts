@@ -211,6 +211,15 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
       }
     }
     const checkpoint = signCheckpoint(this.keys, heads, new Date());
+    if (this.file.wouldGoBack(checkpoint)) {
+      // Another process on this data directory signed further heads meanwhile (docs/deployment.md: one data
+      // directory per instance; a restart's overlap shares it): this older checkpoint adds nothing.
+      this.logger.warn(
+        { event: 'audit.checkpoint_skipped', seq: checkpoint.seq },
+        'access-log checkpoint not written: the checkpoint file already has a further one (another process on this data directory?)',
+      );
+      return { checkpoint, created: false };
+    }
     this.file.append(checkpoint);
     await this.dataSource.query(INSERT_CHECKPOINT_SQL, checkpointRowParams(checkpoint));
     return { checkpoint, created: true };

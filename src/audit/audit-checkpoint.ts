@@ -185,6 +185,19 @@ export interface CheckpointFileReading {
   readonly wentBack: number | null;
 }
 
+/** A line's stripe heads that name a stripe and a seq (a line is the file's: it may hold anything). */
+function validHeads(line: object): CheckpointHead[] {
+  const heads = (line as { heads?: unknown }).heads;
+  if (!Array.isArray(heads)) return [];
+  return heads.filter(
+    (h): h is CheckpointHead =>
+      typeof h === 'object' &&
+      h !== null &&
+      Number.isSafeInteger((h as CheckpointHead).stripe) &&
+      Number.isSafeInteger((h as CheckpointHead).seq),
+  );
+}
+
 /** Lines of the highest seq kept by a scan: the same heads signed again (on request) are a few lines at most. */
 const TOP_KEPT = 8;
 
@@ -224,19 +237,20 @@ export class CheckpointScan {
    * (`ahead`, recorded), else the same.
    */
   private compareHeads(line: object): 'behind' | 'ahead' | 'same' {
-    const heads = (line as { heads?: unknown }).heads;
-    if (!Array.isArray(heads)) return 'same';
-    const valid = heads.filter(
-      (h): h is CheckpointHead =>
-        typeof h === 'object' &&
-        h !== null &&
-        Number.isSafeInteger((h as CheckpointHead).stripe) &&
-        Number.isSafeInteger((h as CheckpointHead).seq),
-    );
-    if (valid.some((h) => h.seq < (this.furthest.get(h.stripe) ?? -1))) return 'behind';
+    const valid = validHeads(line);
+    if (this.headsBehind(valid)) return 'behind';
     const ahead = valid.filter((h) => h.seq > (this.furthest.get(h.stripe) ?? -1));
     for (const h of ahead) this.furthest.set(h.stripe, h.seq);
     return ahead.length > 0 ? 'ahead' : 'same';
+  }
+
+  /** Whether `c`, added now, would go back (behind a line so far in its seq or a stripe's head). Changes nothing. */
+  behind(c: Checkpoint): boolean {
+    return c.seq < this.maxSeq || this.headsBehind(validHeads(c));
+  }
+
+  private headsBehind(heads: readonly CheckpointHead[]): boolean {
+    return heads.some((h) => h.seq < (this.furthest.get(h.stripe) ?? -1));
   }
 
   reading(): CheckpointFileReading {
@@ -352,6 +366,16 @@ export class CheckpointFile {
    * every few minutes and on request; a year's file is read once). A file replaced or cut short is read whole
    * again. An empty reading when there is no file.
    */
+  /**
+   * Whether appending `c` now would make the file go back: another process on this data directory (a restart's
+   * overlap) appended a further checkpoint since `c`'s heads were read. Appended, it would refuse every later
+   * checkpoint and fail verification until the file was mended by hand.
+   */
+  wouldGoBack(c: Checkpoint): boolean {
+    this.readAppended();
+    return this.appended?.scan.behind(c) ?? false;
+  }
+
   readAppended(): CheckpointFileReading {
     let ino: number;
     let size: number;

@@ -402,3 +402,62 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
     await expectBad(seq, 'entry_altered');
   });
 });
+
+describe('checkpoints of two processes on one data directory (a restart’s overlap)', () => {
+  it('the process whose heads were read first does not append its older checkpoint after the other’s', async () => {
+    const f = await givenAuditLog(2);
+    try {
+      const entries = async (n: number) => {
+        for (let i = 0; i < n; i++)
+          await f.app.transaction((m) =>
+            f.audit.record(m, WARD_OFFICER, {
+              action: 'case.list',
+              resourceType: 'case',
+              provinceCode: '01',
+            }),
+          );
+      };
+      await entries(3);
+      await f.checkpoints.issue();
+      await entries(3);
+      // This process has read the heads (seq 6) when the other signs further ones (seq 8) and appends them.
+      const checkpoints = f.checkpoints as unknown as {
+        behindPrevious: (...args: unknown[]) => Promise<string | null>;
+      };
+      const compare = checkpoints.behindPrevious.bind(checkpoints);
+      const meanwhile = jest
+        .spyOn(checkpoints, 'behindPrevious')
+        .mockImplementationOnce(async (...args: unknown[]) => {
+          await entries(2);
+          const heads = await f.owner.query<{ stripe: number; last_seq: string; head: Buffer }[]>(
+            `SELECT stripe, last_seq, head FROM audit_chain_heads`,
+          );
+          f.checkpoints.file.append(
+            signCheckpoint(
+              f.crypto.keys,
+              heads.map((h) => ({
+                stripe: h.stripe,
+                seq: Number(h.last_seq),
+                mac: h.head.toString('base64'),
+              })),
+              new Date(),
+            ),
+          );
+          return compare(...args);
+        });
+      const skipped = await f.checkpoints.issue();
+      meanwhile.mockRestore();
+      // Its checkpoint (seq 6) adds nothing to the file's (seq 8), and is not appended after it: the file does
+      // not go back, later checkpoints are signed, and the log verifies.
+      expect(skipped).toMatchObject({ created: false, checkpoint: { seq: 6 } });
+      const lines = readFileSync(f.checkpoints.file.path, 'utf8').trim().split('\n');
+      expect(lines.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([3, 8]);
+      expect(f.checkpoints.file.readAppended().wentBack).toBeNull();
+      await entries(1);
+      await expect(f.checkpoints.issue()).resolves.toMatchObject({ created: true, checkpoint: { seq: 9 } });
+      expect(await f.verify()).toMatchObject({ ok: true, checked: 9 });
+    } finally {
+      await f.close();
+    }
+  });
+});
