@@ -1330,6 +1330,11 @@ describe('cases, consent and referrals (end to end)', () => {
           revokeCause: null,
         },
       ]);
+      // A change's answer is the case as its read shows it, its referrals' metadata included.
+      const patched = await as('ward.longbien')
+        .patch(`/api/v1/cases/${c.id}`, { version: caseForWard.body.version, risk: { level: 'high' } })
+        .expect(200);
+      expect(patched.body.referrals).toEqual(caseForWard.body.referrals);
       const caseForPolice = await as('police.longbien').get(`/api/v1/cases/${c.id}`).expect(200);
       expect(caseForPolice.body.referrals.map((x: { id: string }) => x.id)).toEqual([r.id]);
       // Accepted, the case shows what the consent gives the police sector, as the referral does.

@@ -70,6 +70,7 @@ import {
   SealedCase,
   sealedOf,
   toTriage,
+  type ReferralSummary,
 } from './cases.repository';
 import { ReauthenticationService } from '../identity/reauthentication.service';
 import { CloseCaseDto, SearchCasesDto, ShredCaseDto } from './dto/case-actions.dto';
@@ -276,22 +277,7 @@ export class CasesService {
         if (!sealed[0]) gotNothing(p, deny, entry);
         view = await this.openedView(row, sealedOf(sealed[0], encrypted), allowed);
       }
-      // The referrals' metadata the caller may read (the ward: all of them; a provider: its own), without the
-      // consents' categories (a provider's grounds, not part of the view).
-      const referrals = found.referrals
-        .filter((r) =>
-          ability.can('read', {
-            kind: 'Referral',
-            id: r.id,
-            wardCode: row.wardCode,
-            provinceCode: row.provinceCode,
-            organizationId: r.organizationId,
-            status: r.status,
-          }),
-        )
-        .map(({ consentCategories: _grounds, ...summary }) => summary);
-      if (referrals.length > 0) view.referrals = referrals;
-      return view;
+      return withReferrals(view, ability, row, found.referrals);
     });
   }
 
@@ -458,8 +444,9 @@ export class CasesService {
           fields: ['triage', ...changed],
         });
         await this.audit.record(m, p, { ...caseEntry('case.read', id, row), fields: ['triage', ...shown] });
-        const updated = (await this.cases.findById(m, id))!;
-        return fullView(updated, next, allowed);
+        // The case as its read shows it, its referrals' metadata included (the same statement as the row).
+        const updated = (await this.cases.findWithReferrals(m, id))!;
+        return withReferrals(fullView(updated.row, next, allowed), ability, updated.row, updated.referrals);
       } finally {
         key.wipe();
       }
@@ -1079,4 +1066,30 @@ function checkBirth(
 /** Whether the caller may read the case's incident by the case alone (no referral or grant of its own). */
 function readsIncident(ability: AppAbility, row: CaseTriageRow): boolean {
   return permittedCaseCategories(ability, 'read', caseSubject(row)).has('incident');
+}
+
+/**
+ * `view` with the metadata of the case's referrals the caller may read (the ward: all of them; a provider: its
+ * own), without the consents' categories (a provider's grounds, not part of the view); none listed: no field.
+ */
+function withReferrals(
+  view: CaseView,
+  ability: AppAbility,
+  row: CaseTriageRow,
+  all: readonly (ReferralSummary & { consentCategories: ConsentCategory[] })[],
+): CaseView {
+  const referrals = all
+    .filter((r) =>
+      ability.can('read', {
+        kind: 'Referral',
+        id: r.id,
+        wardCode: row.wardCode,
+        provinceCode: row.provinceCode,
+        organizationId: r.organizationId,
+        status: r.status,
+      }),
+    )
+    .map(({ consentCategories: _grounds, ...summary }) => summary);
+  if (referrals.length > 0) view.referrals = referrals;
+  return view;
 }
