@@ -472,6 +472,31 @@ describe('emergency break-glass access (end to end)', () => {
     await as('supervisor.hanoi').get('/api/v1/break-glass').expect(200);
   });
 
+  it('a justification under a KEK version this instance lacks (its keys behind the others’) is shown as unreadable with a warning, not an incident', async () => {
+    const caseId = await newCase();
+    const grant = (await open('police.longbien', caseId).expect(201)).body.id as string;
+    // As if a rotation elsewhere had re-wrapped the case's key with a version this keyring does not hold yet.
+    const [key] = await sql<{ kek_version: number }>(
+      `SELECT kek_version FROM data_keys WHERE owner_type = 'case' AND owner_id = $1`,
+      [caseId],
+    );
+    await sql(`UPDATE data_keys SET kek_version = 99 WHERE owner_type = 'case' AND owner_id = $1`, [caseId]);
+    try {
+      const res = await as('supervisor.hanoi').get('/api/v1/break-glass').expect(200);
+      const shown = (res.body.items as { id: string; unreadable: boolean }[]).find((g) => g.id === grant);
+      expect(shown).toMatchObject({ justification: null, unreadable: true });
+      const said = t.logs.filter((l) => l.includes(grant));
+      expect(said.join('\n')).toMatch(/a KEK version this instance lacks/);
+      expect(said.join('\n')).toMatch(/"level":"warn"/);
+      expect(said.join('\n')).not.toMatch(/does not open: shown without it/);
+    } finally {
+      await sql(`UPDATE data_keys SET kek_version = $1 WHERE owner_type = 'case' AND owner_id = $2`, [
+        key.kek_version,
+        caseId,
+      ]);
+    }
+  });
+
   describe('an account that changes', () => {
     it('a grant runs once: not opened again while it runs; disabling the account ends it, on record, and enabled again it reads nothing', async () => {
       const [{ organization_id: orgId }] = await sql(
