@@ -161,12 +161,36 @@ describe('route policies (snapshot)', () => {
         // Every route: a query string with a NUL, a malformed JSON body (even where none is declared).
         if (!op.responses['400']) out.push(`${route} 400`);
         // Every method (a GET or DELETE sent with a body is parsed too): one too large, or not JSON.
-        for (const status of ['413', '415']) if (!op.responses[status]) out.push(`${route} ${status}`);
+        // Every route: an If-Match (412 where it is not made conditional on a version).
+        for (const status of ['412', '413', '415']) if (!op.responses[status]) out.push(`${route} ${status}`);
         if (!op.responses['503']?.headers || !('Retry-After' in op.responses['503'].headers))
           out.push(`${route} 503`);
         return out;
       });
       expect(missing).toEqual([]);
+    });
+
+    it('lists a 403 only where one can come: not on the session’s own routes, whose rules every session holds', () => {
+      const forbidden = (route: string) => {
+        const [method, path] = route.split(' ');
+        return doc.paths[path][method.toLowerCase()].responses['403'] as { description: string } | undefined;
+      };
+      for (const route of [
+        'GET /api/v1/auth/me',
+        'POST /api/v1/auth/logout',
+        'POST /api/v1/auth/totp/enroll',
+      ])
+        expect([route, forbidden(route)]).toEqual([route, undefined]);
+      // A re-authentication's refusal is one, described as such (not as a restricted session's).
+      for (const route of [
+        'POST /api/v1/auth/password',
+        'POST /api/v1/auth/step-up',
+        'POST /api/v1/auth/totp/verify',
+      ]) {
+        expect(forbidden(route)?.description).toMatch(/auth\.reauthentication_failed/);
+        expect(forbidden(route)?.description).not.toMatch(/restricted session/);
+      }
+      expect(forbidden('GET /api/v1/cases')?.description).toMatch(/restricted session/);
     });
 
     it('states the bounds validation holds a request to: pages, years, ids', () => {

@@ -31,13 +31,19 @@ export interface RouteTarget {
  * parameters name (`on`). A route without @Policy and without @Public is refused to everyone.
  */
 export function Policy(action: Action, subject: SubjectName, on?: RouteTarget): MethodDecorator {
-  return applyDecorators(
+  const decorators = [
     SetMetadata(POLICY_KEY, { action, subject, ...(on && { on }) } satisfies RoutePolicy),
     ApiBearerAuth(),
     ApiUnauthorizedResponse({
       type: Problem,
       description: 'Missing, invalid, expired or revoked access token',
     }),
+  ];
+  // Every session, a restricted one too, holds the rules on its own session (ability.factory.ts): the access
+  // guard refuses none of its routes, and a route whose service may answer 403 (a re-authentication) says so.
+  if (subject === 'Session') return applyDecorators(...decorators);
+  return applyDecorators(
+    ...decorators,
     ApiForbiddenResponse({
       type: Problem,
       description:
