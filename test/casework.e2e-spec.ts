@@ -217,6 +217,55 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('ward.bode').get('/api/v1/cases/not-a-uuid').expect(404);
     });
 
+    it('the OpenAPI document describes every field of a case’s view, section by section', async () => {
+      const c = await newCase({
+        survivor: {
+          fullName: 'Thử Nghiệm Đủ Trường',
+          sex: 'female',
+          dateOfBirth: '1990-01-15',
+          ethnicity: 'Kinh',
+          disability: 'không (giả định)',
+          phone: '0900 000 999',
+          address: 'Địa chỉ giả',
+          safeContactNotes: 'gọi sau 18h (giả định)',
+        },
+        incident: {
+          occurredAt: '2026-11-19T21:00:00+07:00',
+          forms: ['physical'],
+          gbvType: 'physical_assault',
+          contexts: ['trafficking'],
+          place: 'nơi giả định',
+          narrative: 'tường thuật giả định',
+        },
+        perpetrator: {
+          fullName: 'Người Giả',
+          relationship: 'spouse',
+          address: 'giả',
+          accessToWeapons: false,
+        },
+        health: { injuries: 'vết bầm giả định', pregnant: false, medicalNeeds: 'khám (giả định)' },
+      });
+      const read = (await as('ward.longbien').get(`/api/v1/cases/${c.id}`).expect(200)).body;
+      const doc = (await http().get('/docs-json').expect(200)).body as {
+        components: { schemas: Record<string, { properties: Record<string, { $ref?: string }> }> };
+      };
+      const schemas = doc.components.schemas;
+      const described = (schema: string) => Object.keys(schemas[schema].properties).sort();
+      const sectionSchema = (section: string) =>
+        schemas.CaseView.properties[section].$ref?.split('/').pop() ??
+        (schemas.CaseView.properties[section] as { allOf?: { $ref: string }[] }).allOf?.[0].$ref
+          .split('/')
+          .pop();
+      // Every field shown is described, and every field described is shown (but ageYears, which a date of birth
+      // replaces).
+      for (const section of ['survivor', 'incident', 'perpetrator', 'health']) {
+        const shown = Object.keys(read[section]).sort();
+        const schema = described(sectionSchema(section)!).filter((f) => f !== 'ageYears');
+        expect([section, shown]).toEqual([section, schema]);
+      }
+      expect(Object.keys(read.triage).sort()).toEqual(described('CaseTriageView'));
+    });
+
     it('gives a supervisor of the province triage only', async () => {
       const c = await newCase();
       const res = await as('supervisor.hanoi').get(`/api/v1/cases/${c.id}`).expect(200);

@@ -193,6 +193,35 @@ describe('route policies (snapshot)', () => {
       expect(forbidden('GET /api/v1/cases')?.description).toMatch(/restricted session/);
     });
 
+    it('marks as required the fields an answer always carries, null or not', () => {
+      const required = (schema: string) => (doc.components.schemas[schema].required ?? []) as string[];
+      expect(required('ReferralView')).toEqual(
+        expect.arrayContaining([
+          'acceptedAt',
+          'declinedAt',
+          'completedAt',
+          'revokedAt',
+          'outcome',
+          'servicesDelivered',
+          'revokeCause',
+        ]),
+      );
+      expect(required('ConsentView')).toEqual(
+        expect.arrayContaining([
+          'organizationId',
+          'sector',
+          'givenBy',
+          'legalBasis',
+          'expiresAt',
+          'withdrawnAt',
+        ]),
+      );
+      expect(required('NoteView')).toContain('organizationId');
+      // A section's field is there only when given: none is required (but the survivor's sex, always shown).
+      expect(required('SurvivorView')).toEqual(['sex']);
+      expect(required('PerpetratorView')).toEqual([]);
+    });
+
     it('states the bounds validation holds a request to: pages, years, ids', () => {
       type Param = { name: string; in: string; schema?: { maximum?: number; minimum?: number } };
       const param = (path: string, name: string) =>

@@ -8,6 +8,16 @@ import {
   type RevokeCause,
 } from '../referrals/referral-state';
 import type { CaseSections } from './case-sections';
+import {
+  AGE_GROUPS,
+  CASE_CONTEXTS,
+  GBV_TYPES,
+  RELATIONSHIPS,
+  REPORT_CHANNELS,
+  RISK_LEVELS,
+  SEXES,
+  VIOLENCE_FORMS,
+} from './case-classification';
 import type { CaseTriageRow } from './cases.repository';
 
 /**
@@ -20,20 +30,21 @@ const INCIDENT_FACT =
 
 export class CaseTriageView {
   @ApiProperty() reportedAt!: string;
-  @ApiProperty() reportChannel!: string;
-  @ApiProperty({ nullable: true, type: String, description: 'null: not assessed yet' }) riskLevel!:
+  @ApiProperty({ enum: REPORT_CHANNELS }) reportChannel!: string;
+  @ApiProperty({ nullable: true, enum: RISK_LEVELS, description: 'null: not assessed yet' }) riskLevel!:
     string | null;
-  @ApiProperty() survivorSex!: string;
-  @ApiProperty() ageGroup!: string;
+  @ApiProperty({ enum: SEXES }) survivorSex!: string;
+  @ApiProperty({ enum: AGE_GROUPS }) ageGroup!: string;
   @ApiProperty({ nullable: true, type: Boolean, description: 'under 16 (Vietnamese law)' }) childUnder16!:
     boolean | null;
   @ApiProperty({ nullable: true, type: Boolean, description: 'under 18 (GBVIMS)' }) childUnder18!:
     boolean | null;
-  @ApiPropertyOptional({ description: INCIDENT_FACT }) gbvType?: string;
-  @ApiPropertyOptional({ type: [String], description: INCIDENT_FACT }) forms?: string[];
-  @ApiPropertyOptional({ type: [String], description: INCIDENT_FACT }) contexts?: string[];
-  @ApiPropertyOptional({ nullable: true, type: String, description: INCIDENT_FACT }) incidentDate?:
-    string | null;
+  @ApiPropertyOptional({ enum: GBV_TYPES, description: INCIDENT_FACT }) gbvType?: string;
+  @ApiPropertyOptional({ enum: VIOLENCE_FORMS, isArray: true, description: INCIDENT_FACT }) forms?: string[];
+  @ApiPropertyOptional({ enum: CASE_CONTEXTS, isArray: true, description: INCIDENT_FACT })
+  contexts?: string[];
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'date', description: INCIDENT_FACT })
+  incidentDate?: string | null;
   @ApiProperty() provinceCode!: string;
   @ApiProperty({ nullable: true, type: String }) closedAt!: string | null;
   @ApiProperty({ description: 'the encrypted content was destroyed (crypto-shredding)' }) shredded!: boolean;
@@ -58,6 +69,43 @@ export class CaseReferralSummaryView {
   @ApiProperty({ nullable: true, enum: REVOKE_CAUSES }) revokeCause!: RevokeCause | null;
 }
 
+// The sections of a case's view: a field is there when the caller may read its category and it was given (one
+// cleared is absent); each field says its category (the product brief's).
+
+export class SurvivorView {
+  @ApiProperty({ enum: SEXES, description: 'triage (shown with the section)' }) sex!: string;
+  @ApiPropertyOptional({ description: 'identity' }) fullName?: string;
+  @ApiPropertyOptional({ format: 'date', description: 'identity; or ageYears' }) dateOfBirth?: string;
+  @ApiPropertyOptional({ description: 'identity: when the date of birth is unknown' }) ageYears?: number;
+  @ApiPropertyOptional({ description: 'identity' }) ethnicity?: string;
+  @ApiPropertyOptional({ description: 'identity' }) disability?: string;
+  @ApiPropertyOptional({ description: 'contact' }) phone?: string;
+  @ApiPropertyOptional({ description: 'contact' }) address?: string;
+  @ApiPropertyOptional({ description: 'contact' }) safeContactNotes?: string;
+}
+
+export class IncidentView {
+  @ApiProperty({ enum: VIOLENCE_FORMS, isArray: true }) forms!: string[];
+  @ApiProperty({ enum: GBV_TYPES }) gbvType!: string;
+  @ApiProperty({ enum: CASE_CONTEXTS, isArray: true }) contexts!: string[];
+  @ApiPropertyOptional({ description: 'RFC 3339 with its offset, or a date' }) occurredAt?: string;
+  @ApiPropertyOptional() place?: string;
+  @ApiPropertyOptional() narrative?: string;
+}
+
+export class PerpetratorView {
+  @ApiPropertyOptional() fullName?: string;
+  @ApiPropertyOptional({ enum: RELATIONSHIPS }) relationship?: string;
+  @ApiPropertyOptional() address?: string;
+  @ApiPropertyOptional() accessToWeapons?: boolean;
+}
+
+export class HealthView {
+  @ApiPropertyOptional() injuries?: string;
+  @ApiPropertyOptional() pregnant?: boolean;
+  @ApiPropertyOptional() medicalNeeds?: string;
+}
+
 export class CaseView {
   @ApiProperty() id!: string;
   @ApiProperty({ example: 'HV01-2026-000123' }) code!: string;
@@ -66,14 +114,14 @@ export class CaseView {
   @ApiProperty() createdAt!: string;
   @ApiProperty() version!: number;
   @ApiProperty({ type: CaseTriageView }) triage!: CaseTriageView;
-  @ApiPropertyOptional({ description: 'identity and/or contact fields, when permitted' })
+  @ApiPropertyOptional({ type: SurvivorView, description: 'identity and/or contact fields, when permitted' })
   survivor?: Record<string, unknown>;
-  @ApiPropertyOptional({ description: 'incident fields, when permitted' }) incident?: Record<string, unknown>;
-  @ApiPropertyOptional({ description: 'perpetrator fields, when permitted' }) perpetrator?: Record<
-    string,
-    unknown
-  >;
-  @ApiPropertyOptional({ description: 'health fields, when permitted' }) health?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: IncidentView, description: 'incident fields, when permitted' })
+  incident?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: PerpetratorView, description: 'perpetrator fields, when permitted' })
+  perpetrator?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: HealthView, description: 'health fields, when permitted' })
+  health?: Record<string, unknown>;
   @ApiPropertyOptional({
     type: [CaseReferralSummaryView],
     description: 'metadata of the referrals the caller may see (the ward: all)',

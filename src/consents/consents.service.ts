@@ -22,14 +22,14 @@ import { CreateConsentDto } from './dto/create-consent.dto';
 export class ConsentView {
   @ApiProperty() id!: string;
   @ApiProperty() caseId!: string;
-  @ApiPropertyOptional({ nullable: true, type: String }) organizationId!: string | null;
-  @ApiPropertyOptional({ nullable: true, type: String }) sector!: string | null;
+  @ApiProperty({ nullable: true, type: String }) organizationId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) sector!: string | null;
   @ApiProperty({ type: [String] }) categories!: string[];
-  @ApiPropertyOptional({ nullable: true, type: String }) givenBy!: string | null;
-  @ApiPropertyOptional({ nullable: true, type: String }) legalBasis!: string | null;
-  @ApiPropertyOptional({ nullable: true, type: String }) expiresAt!: string | null;
+  @ApiProperty({ nullable: true, type: String }) givenBy!: string | null;
+  @ApiProperty({ nullable: true, type: String }) legalBasis!: string | null;
+  @ApiProperty({ nullable: true, type: String }) expiresAt!: string | null;
   @ApiProperty({ enum: CONSENT_STATUSES }) status!: ConsentStatus;
-  @ApiPropertyOptional({ nullable: true, type: String }) withdrawnAt!: string | null;
+  @ApiProperty({ nullable: true, type: String }) withdrawnAt!: string | null;
   @ApiProperty() createdAt!: string;
   @ApiPropertyOptional({ type: [String], description: 'referrals revoked by this withdrawal' })
   revokedReferralIds?: string[];

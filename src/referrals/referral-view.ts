@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { REFERRAL_STATUSES } from '../authz/subjects';
 import { CaseView } from '../cases/case-view';
 import {
+  REFERRAL_OUTCOMES,
   ReferralOutcome,
   REFERRAL_SERVICES,
   ReferralService,
@@ -14,7 +15,7 @@ import type { ReferralRow } from './referrals.repository';
 
 export class NoteView {
   @ApiProperty() id!: string;
-  @ApiPropertyOptional({ nullable: true, type: String, description: 'null: a note of the ward' })
+  @ApiProperty({ nullable: true, type: String, description: 'null: a note of the ward' })
   organizationId!: string | null;
   @ApiProperty() authorId!: string;
   @ApiProperty() text!: string;
@@ -38,26 +39,20 @@ export class ReferralView {
   @ApiProperty({ description: 'accepted after its response deadline (it was overdue before)' })
   acceptedLate!: boolean;
   @ApiProperty() createdAt!: string;
-  @ApiPropertyOptional({ nullable: true, type: String }) acceptedAt!: string | null;
-  @ApiPropertyOptional({ nullable: true, type: String }) declinedAt!: string | null;
-  @ApiPropertyOptional({ nullable: true, type: String }) completedAt!: string | null;
-  @ApiPropertyOptional({ nullable: true, type: String }) revokedAt!: string | null;
-  @ApiPropertyOptional({
-    nullable: true,
-    enum: ['services_delivered', 'client_declined', 'unable_to_contact', 'referred_onward', 'other'],
-  })
+  @ApiProperty({ nullable: true, type: String }) acceptedAt!: string | null;
+  @ApiProperty({ nullable: true, type: String }) declinedAt!: string | null;
+  @ApiProperty({ nullable: true, type: String }) completedAt!: string | null;
+  @ApiProperty({ nullable: true, type: String }) revokedAt!: string | null;
+  @ApiProperty({ nullable: true, enum: REFERRAL_OUTCOMES })
   outcome!: ReferralOutcome | null;
-  @ApiPropertyOptional({
+  @ApiProperty({
     nullable: true,
     enum: REFERRAL_SERVICES,
     isArray: true,
     description: 'the requested services the provider delivered, as recorded on completion',
   })
   servicesDelivered!: ReferralService[] | null;
-  @ApiPropertyOptional({
-    nullable: true,
-    enum: REVOKE_CAUSES,
-  })
+  @ApiProperty({ nullable: true, enum: REVOKE_CAUSES })
   revokeCause!: RevokeCause | null;
   @ApiProperty() version!: number;
   @ApiPropertyOptional({
