@@ -2722,6 +2722,11 @@ describe('cases, consent and referrals (end to end)', () => {
         organizationId: org.id,
       });
       const asStaff = (req: request.Test) => req.set('Authorization', `Bearer ${staff.token}`);
+      const withTotp = await givenSignedInWithTotp(t, {
+        role: 'provider',
+        username: 'police.closing.totp',
+        organizationId: org.id,
+      });
       const named = (caseId: string) =>
         consent(caseId, { organizationId: org.id, categories: ['identity'], givenBy: 'survivor' });
       const pendingCase = await newCase();
@@ -2771,7 +2776,20 @@ describe('cases, consent and referrals (end to end)', () => {
       ).toEqual([{ outcome: 'denied', reason: 'auth.organization_retired' }]);
       const signIn = () =>
         http().post('/api/v1/auth/login').send({ username: 'police.closing', password: staff.user.password });
-      expect((await signIn().expect(401)).body.code).toBe('auth.invalid_credentials');
+      const refusedSignIn = await signIn().expect(401);
+      expect(refusedSignIn.body.code).toBe('auth.invalid_credentials');
+      // On the log as what it is (not a wrong password: the anomaly rules do not count it as guessing).
+      expect(await entryOf(refusedSignIn.body.requestId, 'action, outcome, reason')).toEqual({
+        action: 'auth.login_failed',
+        outcome: 'denied',
+        reason: 'auth.organization_retired',
+      });
+      // A two-factor account of it too, before any code is asked for (the right password is not confirmed).
+      const secondFactor = await http()
+        .post('/api/v1/auth/login')
+        .send({ username: withTotp.user.username, password: withTotp.user.password });
+      expect(secondFactor.status).toBe(401);
+      expect(secondFactor.body.code).toBe('auth.invalid_credentials');
       // On the log: the retirement, each revocation and the grant's end, by the admin.
       const reasons = await db.query(
         `SELECT action, reason FROM audit_events WHERE request_id = $1 ORDER BY seq`,

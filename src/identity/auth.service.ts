@@ -119,7 +119,7 @@ export class AuthService {
     // one on an unknown username has no account and is visible to national supervisors only.
     // `logged`: the reason on the access log, when it says more than the answer may (a wrong authenticator code
     // after the right password answers as a wrong password, and is logged as what it is).
-    const logRefusal = (reason: ErrorCode) =>
+    const logRefusal = (reason: ErrorCode | 'auth.organization_retired') =>
       this.audit.recordSignIn({ userId: user?.id ?? null, outcome: 'denied', reason, request: c.request });
     const refuse = async (
       code: 'auth.invalid_credentials' | 'auth.totp_required',
@@ -158,6 +158,15 @@ export class AuthService {
     }
     const check = await this.hasher.verify(user.passwordHash, password);
     if (!check.valid || user.status !== 'active') return fail();
+    // The staff of a retired organisation: answered as a disabled account is, before any two-factor step (no
+    // code used up, no password confirmed by `auth.totp_required`). A right password is no failure of the
+    // address (a closed office's staff, all behind one address, would lock it and look like password spraying):
+    // on the log as what it is, which the anomaly rules do not count as guessing.
+    if (user.organizationId && (await this.users.organizationRetired(user.organizationId))) {
+      await this.throttle.recordPasswordOnly(keys);
+      await logRefusal('auth.organization_retired');
+      throw new DomainError('auth.invalid_credentials');
+    }
 
     const enforceTotp = this.totp.enforcedFor(user);
     let enrollmentOnly = false;
@@ -186,8 +195,8 @@ export class AuthService {
 
     // The account as it is now, held while the sign-in goes on the log: one disabled, reset or given a new
     // password while its password was being checked (~0.1 s) is refused, rather than signed in on the log after
-    // that change with a token of its old version (refused at first use). A retired organisation's staff are
-    // refused as a disabled account is (their sessions end too: JwtStrategy).
+    // that change with a token of its old version (refused at first use); so is one whose organisation was
+    // retired meanwhile (their sessions end too: JwtStrategy).
     const current = await this.dataSource.transaction(async (m) => {
       const [row] = await m.query<{ token_version: number; password_change_required: boolean }[]>(
         `SELECT u.token_version, u.password_change_required FROM users u
