@@ -12,7 +12,6 @@ import { Problem, ProblemFieldError } from './common/errors/problem';
 import { ProblemFilter } from './common/errors/problem.filter';
 import { HandlersInFlight } from './common/http/handlers-in-flight';
 import { declarePublicFieldNames } from './common/errors/validation-errors';
-import { UndeclaredInputInterceptor } from './common/http/undeclared-input.interceptor';
 import { HavenValidationPipe } from './common/http/validation.pipe';
 import { jsonShapeMiddleware } from './common/http/json-shape.middleware';
 import { jsonOnlyMiddleware } from './common/http/json-only.middleware';
@@ -116,7 +115,6 @@ export async function createHavenApp(
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health'] });
   app.useGlobalFilters(problems);
   app.useGlobalPipes(new HavenValidationPipe());
-  app.useGlobalInterceptors(new UndeclaredInputInterceptor());
 
   const document = completeProblemResponses(
     SwaggerModule.createDocument(

@@ -184,6 +184,30 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await login({ username: 'ward.malformed', password: TEST_PASSWORD }).expect(200);
   });
 
+  it('a sign-in with a query string or an If-Match is refused before it is tried: nothing signed in, nothing logged', async () => {
+    const u = await givenUser(t, { role: 'ward_officer', username: 'ward.queried' });
+    const before = await t.app
+      .get(DataSource)
+      .query(`SELECT count(*)::int AS n FROM audit_events WHERE actor_id = $1`, [u.id]);
+    const queried = await request(t.app.getHttpServer())
+      .post('/api/v1/auth/login?lang=vi')
+      .send({ username: 'ward.queried', password: TEST_PASSWORD })
+      .expect(400);
+    expect(queried.body.detail).toMatch(/takes no query parameters/);
+    await request(t.app.getHttpServer())
+      .post('/api/v1/auth/login')
+      .set('If-Match', '"1"')
+      .send({ username: 'ward.queried', password: TEST_PASSWORD })
+      .expect(412);
+    // No sign-in happened (none on the log), and the account signs in as before.
+    expect(
+      await t.app
+        .get(DataSource)
+        .query(`SELECT count(*)::int AS n FROM audit_events WHERE actor_id = $1`, [u.id]),
+    ).toEqual(before);
+    await login({ username: 'ward.queried', password: TEST_PASSWORD }).expect(200);
+  });
+
   it('locks an account after repeated failures (429), even for the right password, without telling which', async () => {
     const lockedUser = await givenUser(t, { role: 'ward_officer', username: 'ward.locked' });
     for (let i = 0; i < 5; i++) {

@@ -31,7 +31,7 @@ import {
 import { ApiStepUpResponses, StepUpDto, StepUpResponse } from './dto/step-up.dto';
 import { StepUpService } from './step-up.service';
 import { STEP_UP_MINUTES } from '../authz/step-up';
-import { BodyReadByGuard } from '../common/http/undeclared-input.interceptor';
+import { BodyReadByGuard } from '../common/http/undeclared-input.guard';
 import { LocalAuthGuard } from './local-auth.guard';
 import { REAUTH_PER_MINUTE } from './reauthentication.service';
 

@@ -12,7 +12,7 @@ export function readIfMatch(_: unknown, ctx: ExecutionContext): string | undefin
 
 /**
  * The If-Match header, optional (documented by @ApiHeader; `@Headers()` would document it as required). A route
- * without it refuses one (412, UndeclaredInputInterceptor).
+ * without it refuses one (412, UndeclaredInputGuard).
  */
 export const IfMatch = createParamDecorator(readIfMatch);
 
@@ -35,6 +35,12 @@ export const IF_MATCH_MALFORMED = {
   description: 'precondition.failed: If-Match is not a version',
 };
 
+/** An If-Match that asks for no version in particular: none, an empty one, or `*` (any current one, RFC 9110). */
+export function noCondition(ifMatch: string | undefined): boolean {
+  const header = ifMatch?.trim();
+  return !header || header === '*';
+}
+
 /** The largest version a record (a case, a referral) can have: their columns are PostgreSQL ints. */
 export const MAX_RECORD_VERSION = 2_147_483_647;
 
@@ -54,8 +60,8 @@ export function ifMatchVersion(
   ifMatch: string | undefined,
   what: keyof typeof VERSION_OF = 'case',
 ): number | undefined {
-  const header = ifMatch?.trim();
-  if (!header || header === '*') return undefined;
+  if (noCondition(ifMatch)) return undefined;
+  const header = ifMatch!.trim();
   const tag = /^(?:W\/)?"([^"]*)"$/.exec(header);
   const version = decimalInteger(tag ? tag[1] : header);
   if (version === undefined || version < 1 || version > MAX_RECORD_VERSION) {

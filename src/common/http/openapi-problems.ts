@@ -29,7 +29,7 @@ const COMMON: readonly {
     description:
       'No such record, or one the caller may not see (the same answer either way); an id that is not a UUID too',
   },
-  // A route that changes nothing by version refuses an If-Match (UndeclaredInputInterceptor); those that do
+  // A route that changes nothing by version refuses an If-Match (UndeclaredInputGuard); those that do
   // document their own 412 (an If-Match that is not a version).
   {
     status: '412',

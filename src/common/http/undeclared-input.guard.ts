@@ -1,12 +1,11 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { ValidationError } from 'class-validator';
 import type { Request } from 'express';
-import type { Observable } from 'rxjs';
 import { DomainError, type FieldError } from '../errors/domain-error';
 import { flattenValidationErrors } from '../errors/validation-errors';
-import { readIfMatch } from './if-match';
+import { noCondition, readIfMatch } from './if-match';
 
 const BODY_READ_BY_GUARD = 'haven:bodyReadByGuard';
 
@@ -66,12 +65,13 @@ function unknownKeys(input: object): FieldError[] {
  *   Where a route takes a query, its DTO's whitelist refuses unknown parameters.
  * - an If-Match on a route that changes nothing by version (an organisation's or an account's change): 412 as
  *   RFC 9110 has it (no entity-tag of such a resource matches), but `*` (any current one).
- * Runs after the guards (a role that may not use the route still gets its 403) and before the handler: the same
- * answer whether or not the record exists or is the caller's.
+ * A global guard, registered after the access guard (AuthzModule): a role that may not use the route still gets
+ * its 403, and the check runs before any guard of the route acts (sign-in's, which signs in) and before the
+ * handler: the same answer whether or not the record exists or is the caller's.
  */
 @Injectable()
-export class UndeclaredInputInterceptor implements NestInterceptor {
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+export class UndeclaredInputGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
     if (context.getType() === 'http') {
       const request = context.switchToHttp().getRequest<Request>();
       const reads = handlerReads(context.getClass(), context.getHandler());
@@ -98,15 +98,13 @@ export class UndeclaredInputInterceptor implements NestInterceptor {
           unknownKeys(query),
         );
       }
-      const ifMatch = request.headers['if-match'];
-      const condition = (Array.isArray(ifMatch) ? ifMatch.join(',') : (ifMatch ?? '')).trim();
-      if (!reads.ifMatch && condition !== '' && condition !== '*') {
+      if (!reads.ifMatch && !noCondition(readIfMatch(undefined, context))) {
         throw new DomainError('precondition.failed', {
           en: 'This request is not made conditional on a version: send it without If-Match.',
           vi: 'Yêu cầu này không áp dụng điều kiện theo phiên bản: hãy gửi mà không có If-Match.',
         });
       }
     }
-    return next.handle();
+    return true;
   }
 }
