@@ -231,4 +231,26 @@ describe('the KEK floor and the KEK checks (end to end)', () => {
     // The running instance is unaffected.
     await http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody()).expect(201);
   });
+
+  it('a KEK version only installed wraps no new data key; a registration the floor then refuses makes the next one ask again', async () => {
+    const versionOf = async (caseId: string) =>
+      (await owner.query(`SELECT kek_version FROM data_keys WHERE owner_id = $1`, [caseId]))[0]
+        .kek_version as number;
+    const register = () => http().post('/api/v1/cases').set(as('ward.longbien')).send(caseBody());
+    const before = await versionOf((await register().expect(201)).body.id);
+    // The next keyring reaches this instance first: the others cannot open its new version yet, so what this
+    // one registers stays on the version the database has taken up.
+    const installed = await t.app.get<symbol, KeyProvider>(KEY_PROVIDER).addKekVersion();
+    expect(installed.version).toBe(before + 1);
+    expect(await versionOf((await register().expect(201)).body.id)).toBe(before);
+    // A rotation raises the floor to it before this instance has looked again (its wait cut short here): the
+    // registration is refused whole, and the next one asks again rather than 5 s later.
+    await owner.query(
+      `INSERT INTO kek_floors (kek_id, min_version) VALUES ('haven-kek', $1)
+       ON CONFLICT (kek_id) DO UPDATE SET min_version = EXCLUDED.min_version`,
+      [installed.version],
+    );
+    await register().expect(503);
+    expect(await versionOf((await register().expect(201)).body.id)).toBe(installed.version);
+  });
 });

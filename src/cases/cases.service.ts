@@ -33,6 +33,7 @@ import { lockLiveReferrals } from '../referrals/referral-ending';
 import { endGrants, lockLiveGrants } from '../break-glass/grant-ending';
 import { newlyStatutory } from '../referrals/referral-state';
 import { ConsentExpiryService } from '../consents/consent-expiry.service';
+import { isKekFloorRefusal } from '../database/pg-errors';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import {
   ageOn,
@@ -163,10 +164,12 @@ export class CasesService {
         gbvType: dto.incident.gbvType,
         contexts: dto.incident.contexts,
       });
-      const { key, write: storeKey } = await this.dataKeys.prepare({ ownerType: CASE_OWNER, ownerId: id }, m);
+      const blind = this.blindIndexes(sections);
+      const duplicates = await this.findMatches(m, ability, blind, { registration: true });
+      // The data key last, just before the statement that stores it: the KEK version it is wrapped with is the
+      // one the database had taken up a moment before (DataKeyService.wrappingKek), not before the search.
+      const { key, write: storeKey } = await this.dataKeys.prepare({ ownerType: CASE_OWNER, ownerId: id });
       try {
-        const blind = this.blindIndexes(sections);
-        const duplicates = await this.findMatches(m, ability, blind, { registration: true });
         const written = ['triage', ...CASE_SECTION_CATEGORIES.filter((c) => sections[c])] as CaseCategory[];
         const { rows } = await this.audit.recordWith(
           m,
@@ -206,6 +209,10 @@ export class CasesService {
         const row = toTriage(rows[0]);
         const allowed = permittedCaseCategories(ability, 'read', caseSubject(row));
         return { ...fullView(row, sections, allowed), duplicates };
+      } catch (e) {
+        // Refused by the KEK floor: a rotation raised it since the version was chosen; the next asks again.
+        if (isKekFloorRefusal(e)) this.dataKeys.forgetAdoptedVersion();
+        throw e;
       } finally {
         key.wipe();
       }

@@ -28,7 +28,7 @@ export class DataKeyService {
 
   /** The version of the KEK id the database had taken up when last asked, and when that was asked. */
   private adopted: { kekId: string; version: number | null; askedAt: number } | null = null;
-  private asking: Promise<number | null> | null = null;
+  private readonly asking = new Map<string, Promise<number | null>>();
 
   constructor(
     private readonly repository: DataKeyRepository,
@@ -53,11 +53,9 @@ export class DataKeyService {
   /**
    * A new DEK for `owner`, not stored yet: `write` stores it as part of the caller's statement (GatedWrite), and
    * the key is usable only once that statement has landed. A second key for the owner fails that statement.
-   * `manager`: the connection the caller holds, for the question of which KEK version wraps it (wrappingKek),
-   * which a caller holding one of the pool's connections must not wait for another to ask.
    */
-  async prepare(owner: DataKeyOwner, manager?: EntityManager): Promise<{ key: DataKey; write: GatedWrite }> {
-    const { key, row } = await this.generate(owner, manager);
+  async prepare(owner: DataKeyOwner): Promise<{ key: DataKey; write: GatedWrite }> {
+    const { key, row } = await this.generate(owner);
     return { key, write: gatedDataKeyInsert(row) };
   }
 
@@ -89,36 +87,52 @@ export class DataKeyService {
     const newest = await this.provider.activeKek();
     if (!this.repository.hasDatabase) return newest;
     const adopted = await this.adoptedVersion(newest.kekId, manager);
-    if (adopted === null || adopted >= newest.version) return newest;
+    if (adopted === null) {
+      // Nothing taken up yet (a database without data keys): the version this key is wrapped with is, from now on
+      // (its check is registered with it), and a version installed meanwhile waits for its announcement too.
+      this.adopted = { kekId: newest.kekId, version: newest.version, askedAt: performance.now() };
+      return newest;
+    }
+    if (adopted >= newest.version) return newest;
     const taken = (await this.provider.kekVersions()).filter(
       (k) => k.kekId === newest.kekId && k.version <= adopted,
     );
-    // None held at or below it: the newest, which the floor refuses if it is below it (this process is behind).
+    // None held at or below it (a keyring without the versions in use, which the start refuses unless they are
+    // excused as lost): its newest, as before there was a version to take up.
     return taken.reduce((a, b) => (b.version > a.version ? b : a), taken[0] ?? newest);
   }
 
+  /** Forgets the KEK version last seen taken up (a write the floor refused): the next data key asks again. */
+  forgetAdoptedVersion(): void {
+    this.adopted = null;
+  }
+
   /**
-   * adoptedKekVersion, asked again once KEK_ADOPTION_REFRESH_MS have passed: on `manager` when given (the
-   * caller's connection: one whose transaction waits on another's question would hold a connection meanwhile),
-   * else one question at a time on the pool.
+   * adoptedKekVersion, asked again once KEK_ADOPTION_REFRESH_MS have passed (a monotonic clock: a wall clock
+   * set back would stretch the wait): on `manager` when given (a caller's transaction, already holding its
+   * connection), else one question at a time per KEK id on the pool.
    */
   private async adoptedVersion(kekId: string, manager?: EntityManager): Promise<number | null> {
     const known = this.adopted;
-    if (known?.kekId === kekId && Date.now() - known.askedAt < this.adoptionRefreshMs) return known.version;
+    if (known?.kekId === kekId && performance.now() - known.askedAt < this.adoptionRefreshMs)
+      return known.version;
     // Stamped before the question: an answer is never taken as newer than it is.
-    const askedAt = Date.now();
+    const askedAt = performance.now();
     const remember = (version: number | null) => {
-      if (!this.adopted || this.adopted.askedAt <= askedAt) this.adopted = { kekId, version, askedAt };
+      if (!this.adopted || this.adopted.kekId !== kekId || this.adopted.askedAt <= askedAt)
+        this.adopted = { kekId, version, askedAt };
       return version;
     };
     if (manager) return remember(await this.repository.adoptedKekVersion(kekId, manager));
-    this.asking ??= this.repository
-      .adoptedKekVersion(kekId)
-      .then(remember)
-      .finally(() => {
-        this.asking = null;
-      });
-    return this.asking;
+    let asking = this.asking.get(kekId);
+    if (!asking) {
+      asking = this.repository
+        .adoptedKekVersion(kekId)
+        .then(remember)
+        .finally(() => this.asking.delete(kekId));
+      this.asking.set(kekId, asking);
+    }
+    return asking;
   }
 
   /** The owner's DEK; crypto.unknown_key if it has none, crypto.key_destroyed if it was shredded. */
