@@ -4,6 +4,7 @@ import { CryptoError } from './crypto.errors';
 import { type DataKeyOwner, type KekRef, kekRefKey } from './crypto.types';
 import { assertOwner, DataKey, dekWrapContext, unwrapStoredDek } from './data-key';
 import type { GatedWrite } from '../database/gated-write';
+import { isKekFloorRefusal } from '../database/pg-errors';
 import { DataKeyRepository, DataKeyRow, gatedDataKeyInsert, NewDataKeyRow } from './data-key.repository';
 import { KekChecks } from './kek-checks';
 import type { KeyProvider } from './key-provider';
@@ -45,6 +46,8 @@ export class DataKeyService {
       await this.repository.insert(row, manager);
     } catch (e) {
       key.wipe();
+      // Refused by the KEK floor: a rotation raised it since the version was chosen; the next asks again.
+      if (isKekFloorRefusal(e)) this.forgetAdoptedVersion();
       throw e;
     }
     return key;

@@ -151,6 +151,20 @@ describe('rotateKeys (PostgreSQL)', () => {
       onAdoptionWait: (t, ms) => waits.push([t, ms]),
     });
     expect(waits).toEqual([]);
+    // An instance that saw v2 taken up long ago (a minute's trust) while v3 is installed and announced, the floor
+    // raised without waiting for it: its data key is refused, and the next one asks again.
+    const slow = new DataKeyService(new DataKeyRepository(db.dataSource), provider, 60_000);
+    const v3 = await provider.addKekVersion();
+    await slow.create({ ownerType: 'case', ownerId: randomUUID() });
+    expect(await versions()).toEqual({ 2: 5 });
+    await rotate((await fixture.reopen()).keyProvider, { addVersion: 'never', adoptionWaitMs: 0 });
+    const refused = await slow.create({ ownerType: 'case', ownerId: randomUUID() }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isKekFloorRefusal(refused)).toBe(true);
+    await slow.create({ ownerType: 'case', ownerId: randomUUID() });
+    expect(await versions()).toEqual({ [v3.version]: 6 });
   });
 
   it('an interrupted rotation leaves everything readable and resumes without adding another version', async () => {
