@@ -200,25 +200,30 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
     const behind = await this.behindPrevious(previous, heads);
     if (behind) return this.refuse(behind);
     const root = checkpointRoot(heads).toString('hex');
+    const signed = (c: unknown): c is Checkpoint => checkCheckpoint(this.keys, c) === 'ok';
     if (!force) {
       // Nothing to sign when this instance's keys signed these heads, in its file and in the database: a row of
       // the same heads signed with other keys (the service's role may store one) is no such checkpoint, and
       // would otherwise stand as the newest while the log is quiet (refusing every start: assertSameKeys).
-      const signed = (c: unknown): c is Checkpoint => checkCheckpoint(this.keys, c) === 'ok';
       const signedHere = (c: unknown): c is Checkpoint => signed(c) && c.root === root;
       if (signedHere(stored) && inFile.candidates.some(signedHere)) {
         return { checkpoint: stored, created: false };
       }
     }
     const checkpoint = signCheckpoint(this.keys, heads, new Date());
-    if (this.file.wouldGoBack(checkpoint)) {
-      // Another process on this data directory signed further heads meanwhile (docs/deployment.md: one data
-      // directory per instance; a restart's overlap shares it): this older checkpoint adds nothing.
+    // Another process on this data directory (docs/deployment.md: one per instance; a restart's overlap shares
+    // it) may have appended a checkpoint of further heads since they were read here: appended after it, this one
+    // would make the file go back, and every later checkpoint would be refused. Only a line this instance's keys
+    // signed counts (a forged one ahead is left to make the file go back, and be refused loudly).
+    const further = this.file
+      .readAppended()
+      .candidates.find((c): c is Checkpoint => signed(c) && goesFurther(c, checkpoint));
+    if (further) {
       this.logger.warn(
-        { event: 'audit.checkpoint_skipped', seq: checkpoint.seq },
+        { event: 'audit.checkpoint_skipped', seq: checkpoint.seq, further: further.seq },
         'access-log checkpoint not written: the checkpoint file already has a further one (another process on this data directory?)',
       );
-      return { checkpoint, created: false };
+      return { checkpoint: further, created: false };
     }
     this.file.append(checkpoint);
     await this.dataSource.query(INSERT_CHECKPOINT_SQL, checkpointRowParams(checkpoint));
@@ -279,4 +284,10 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
       this.logger.error({ err: e, when }, 'access-log checkpoint failed');
     }
   }
+}
+
+/** Whether checkpoint `a` names further heads than `b`: a higher seq, or a stripe's head past `b`'s. */
+function goesFurther(a: Checkpoint, b: Checkpoint): boolean {
+  const heads = new Map(b.heads.map((h) => [h.stripe, h.seq]));
+  return a.seq > b.seq || a.heads.some((h) => h.seq > (heads.get(h.stripe) ?? -1));
 }

@@ -244,11 +244,6 @@ export class CheckpointScan {
     return ahead.length > 0 ? 'ahead' : 'same';
   }
 
-  /** Whether `c`, added now, would go back (behind a line so far in its seq or a stripe's head). Changes nothing. */
-  behind(c: Checkpoint): boolean {
-    return c.seq < this.maxSeq || this.headsBehind(validHeads(c));
-  }
-
   private headsBehind(heads: readonly CheckpointHead[]): boolean {
     return heads.some((h) => h.seq < (this.furthest.get(h.stripe) ?? -1));
   }
@@ -366,16 +361,6 @@ export class CheckpointFile {
    * every few minutes and on request; a year's file is read once). A file replaced or cut short is read whole
    * again. An empty reading when there is no file.
    */
-  /**
-   * Whether appending `c` now would make the file go back: another process on this data directory (a restart's
-   * overlap) appended a further checkpoint since `c`'s heads were read. Appended, it would refuse every later
-   * checkpoint and fail verification until the file was mended by hand.
-   */
-  wouldGoBack(c: Checkpoint): boolean {
-    this.readAppended();
-    return this.appended?.scan.behind(c) ?? false;
-  }
-
   readAppended(): CheckpointFileReading {
     let ino: number;
     let size: number;

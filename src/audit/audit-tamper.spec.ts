@@ -449,13 +449,22 @@ describe('checkpoints of two processes on one data directory (a restart’s over
       meanwhile.mockRestore();
       // Its checkpoint (seq 6) adds nothing to the file's (seq 8), and is not appended after it: the file does
       // not go back, later checkpoints are signed, and the log verifies.
-      expect(skipped).toMatchObject({ created: false, checkpoint: { seq: 6 } });
+      expect(skipped).toMatchObject({ created: false, checkpoint: { seq: 8 } });
       const lines = readFileSync(f.checkpoints.file.path, 'utf8').trim().split('\n');
       expect(lines.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([3, 8]);
       expect(f.checkpoints.file.readAppended().wentBack).toBeNull();
       await entries(1);
       await expect(f.checkpoints.issue()).resolves.toMatchObject({ created: true, checkpoint: { seq: 9 } });
       expect(await f.verify()).toMatchObject({ ok: true, checked: 9 });
+      // Only a line this instance's keys signed counts: a forged one ahead does not make it stop signing quietly;
+      // its own checkpoint goes after it, and the file going back is then refused loudly.
+      appendFileSync(
+        f.checkpoints.file.path,
+        `${JSON.stringify({ seq: 1000, heads: [], signature: 'x' })}\n`,
+      );
+      await entries(1);
+      await expect(f.checkpoints.issue()).resolves.toMatchObject({ created: true, checkpoint: { seq: 10 } });
+      await expect(f.checkpoints.issue(true)).rejects.toThrow();
     } finally {
       await f.close();
     }
