@@ -9,23 +9,24 @@ import { KEK_ID } from '../crypto/keyring';
 
 const boolFlag = z.enum(['0', '1']).optional();
 
-/**
- * One KEK version of HAVEN_ALLOW_MISSING_KEK_VERSIONS: `3` (version 3 of this instance's own KEK, as its keyring
- * names it) or `old-kek:2` (of a KEK by another name, e.g. a keyring the database used before this one).
- */
-const EXCUSED_KEK = `(?:${KEK_ID.source.slice(1, -1)}:)?\\d{1,9}`;
-
 /** A KEK version allowed missing: `kekId` null for this instance's own KEK. */
 export interface MissingKekExcuse {
   readonly kekId: string | null;
   readonly version: number;
 }
 
-function missingKekExcuse(item: string): MissingKekExcuse {
-  const at = item.lastIndexOf(':');
-  return at < 0
-    ? { kekId: null, version: Number(item) }
-    : { kekId: item.slice(0, at), version: Number(item.slice(at + 1)) };
+/**
+ * One KEK version of HAVEN_ALLOW_MISSING_KEK_VERSIONS: `3` (version 3 of this instance's own KEK, as its keyring
+ * names it) or `old-kek:2` (of a KEK by another name, e.g. a keyring the database used before this one); null
+ * when the item is neither.
+ */
+function missingKekExcuse(item: string): MissingKekExcuse | null {
+  const at = item.indexOf(':');
+  const kekId = at < 0 ? null : item.slice(0, at);
+  const version = item.slice(at + 1);
+  return /^\d{1,9}$/.test(version) && (kekId === null || KEK_ID.test(kekId))
+    ? { kekId, version: Number(version) }
+    : null;
 }
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -75,10 +76,16 @@ export const envSchema = z.object({
   HAVEN_ALLOW_NEWER_SCHEMA: boolFlag,
   HAVEN_ALLOW_MISSING_KEK_VERSIONS: z
     .string()
-    .regex(
-      new RegExp(`^${EXCUSED_KEK}(,${EXCUSED_KEK})*$`),
-      "must be KEK versions, comma-separated: a number (of this keyring's KEK) or <kekId>:<number> (e.g. 3, 3,5 or old-kek:2)",
-    )
+    .transform((value, ctx) => {
+      const excuses = value.split(',').map(missingKekExcuse);
+      if (excuses.every((e) => e !== null)) return excuses;
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          "must be KEK versions, comma-separated: a number (of this keyring's KEK) or <kekId>:<number> (e.g. 3, 3,5 or old-kek:2)",
+      });
+      return z.NEVER;
+    })
     .optional(),
   HAVEN_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   HAVEN_DB_PREPARED_STATEMENTS: z.enum(['0', '1']).default('1'),
@@ -407,7 +414,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       masterKey: e.HAVEN_MASTER_KEY,
       masterKeyFile: e.HAVEN_MASTER_KEY_FILE,
       allowChange: e.HAVEN_ALLOW_KEY_CHANGE === '1',
-      allowMissingKekVersions: e.HAVEN_ALLOW_MISSING_KEK_VERSIONS?.split(',').map(missingKekExcuse) ?? [],
+      allowMissingKekVersions: e.HAVEN_ALLOW_MISSING_KEK_VERSIONS ?? [],
     },
     referrals: {
       deadlinesMinutes: {
