@@ -265,13 +265,18 @@ const SERVICE_DELETES = [
 
 /**
  * SQL: the tables of schema public (but `except`, SQL for a text[]) on which the role, or a role it may become
- * (`become`), holds `privilege`.
+ * (`become`), holds `privilege`; with `sequences`, its sequences instead (UPDATE: setval).
  */
-function tablesWith(privilege: 'DELETE' | 'TRUNCATE' | 'TRIGGER', except?: string): string {
+function relationsWith(
+  privilege: 'DELETE' | 'TRUNCATE' | 'TRIGGER' | 'UPDATE',
+  { except, sequences = false }: { except?: string; sequences?: boolean } = {},
+): string {
+  const kinds = sequences ? `c.relkind = 'S'` : `c.relkind IN ('r', 'p')`;
+  const holds = sequences ? 'has_sequence_privilege' : 'has_table_privilege';
   return `(SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')${except ? ` AND c.relname <> ALL(${except})` : ''}
-                AND EXISTS (SELECT 1 FROM become b WHERE has_table_privilege(b.oid, c.oid, '${privilege}')))`;
+              WHERE n.nspname = 'public' AND ${kinds}${except ? ` AND c.relname <> ALL(${except})` : ''}
+                AND EXISTS (SELECT 1 FROM become b WHERE ${holds}(b.oid, c.oid, '${privilege}')))`;
 }
 
 /**
@@ -333,14 +338,10 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
               AS can_rewrite_notes,
             EXISTS (SELECT 1 FROM become b WHERE has_any_column_privilege(b.oid, 'public.admin_units', 'UPDATE'))
               AS can_move_units,
-            ${tablesWith('DELETE', '$1::text[]')} AS deletes,
-            ${tablesWith('TRUNCATE')} AS truncates,
-            ${tablesWith('TRIGGER')} AS triggers,
-            (SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = 'public' AND c.relkind = 'S'
-                AND EXISTS (SELECT 1 FROM become b WHERE has_sequence_privilege(b.oid, c.oid, 'UPDATE')))
-              AS sequences,
+            ${relationsWith('DELETE', { except: '$1::text[]' })} AS deletes,
+            ${relationsWith('TRUNCATE')} AS truncates,
+            ${relationsWith('TRIGGER')} AS triggers,
+            ${relationsWith('UPDATE', { sequences: true })} AS sequences,
             EXISTS (SELECT 1 FROM become b WHERE has_schema_privilege(b.oid, 'public', 'CREATE')) AS can_create`,
     [SERVICE_DELETES],
   );
