@@ -488,11 +488,11 @@ export class BreakGlassService {
         unreadable = true;
         // This instance's keys behind the others' (a rotation's new KEK version not installed here yet, or a
         // version lost for good): no incident, but the supervisor should read it on another instance.
-        const behind = e.code === 'crypto.unknown_kek' || e.code === 'crypto.kek_mismatch';
+        const behind = e.code === 'crypto.unknown_kek';
         this.logger[behind ? 'warn' : 'error'](
           { grantId: r.id, code: e.code },
           behind
-            ? 'an emergency access’s justification is sealed under a KEK version this instance lacks: shown without it'
+            ? 'an emergency access’s justification or review note is sealed under a KEK version this instance lacks: shown without it'
             : 'an emergency access’s justification or review note does not open: shown without it',
         );
       }

@@ -26,7 +26,8 @@ import type { CaseTriageRow } from './cases.repository';
  */
 const INCIDENT_FACT =
   "the incident's (its category): only to a caller who may read the case's incident (its ward officers; a " +
-  "provider whose accepted referral's sector and consent give it, in the case's own view); absent otherwise";
+  "provider whose accepted referral's sector and consent give it, in the case's view or that referral's); " +
+  'absent otherwise';
 
 export class CaseTriageView {
   @ApiProperty() reportedAt!: string;

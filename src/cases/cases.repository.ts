@@ -244,9 +244,10 @@ export function providerStillGroundedSql(
 
 /**
  * providerStillGroundedSql for organisation `organizationId` reading the case's `categories`, its values bound
- * with `p`: the one shape of a provider's grounds at the fetch, for a case read and a referral read alike.
+ * with `p`: a provider's grounds at a case read's fetch (a referral read checks that referral's own:
+ * acceptedUnderActiveConsentSql).
  */
-export function organizationGroundedSql(
+function organizationGroundedSql(
   p: BindParam,
   organizationId: string,
   categories: readonly CaseSectionCategory[],

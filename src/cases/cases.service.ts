@@ -252,8 +252,9 @@ export class CasesService {
         resourceType: 'case',
         resourceId: id,
         caseId: id,
-        // What the view disclosed: its triage and the sections it opens (none of a crypto-shredded case); no
-        // notes (they come with their referral), but the reason a closed case was closed for, to the ward.
+        // What the view disclosed (viewedCategories: its triage, the sections it opens, the incident's plaintext
+        // facts where the incident may be read, a crypto-shredded case's too); no notes (they come with their
+        // referral), but the reason a closed case was closed for, to the ward.
         fields: [...viewedCategories(row, allowed), ...(closeReason ? (['notes'] as const) : [])],
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
@@ -445,12 +446,14 @@ export class CasesService {
         // change of the risk); the answer, the case as it now stands with every section the caller may read, is
         // a read of its own, in the same transaction (a change that changes nothing still discloses them).
         const allowed = permittedCaseCategories(ability, 'read', caseSubject(row));
-        const shown = CASE_SECTION_CATEGORIES.filter((c) => allowed.has(c));
         await this.audit.record(m, p, {
           ...caseEntry('case.update', id, row),
           fields: ['triage', ...changed],
         });
-        await this.audit.record(m, p, { ...caseEntry('case.read', id, row), fields: ['triage', ...shown] });
+        await this.audit.record(m, p, {
+          ...caseEntry('case.read', id, row),
+          fields: viewedCategories(row, allowed),
+        });
         // The case as its read shows it, its referrals' metadata included (the same statement as the row).
         const updated = (await this.cases.findWithReferrals(m, id))!;
         return withReferrals(fullView(updated.row, next, allowed), ability, updated.row, updated.referrals);
@@ -507,6 +510,8 @@ export class CasesService {
       });
       if (row.shreddedAt) throw SHREDDED();
       if (expected !== undefined && row.version !== expected) throw new DomainError('conflict.version');
+      // Whether the answer shows the incident's facts (the ward's, who close: always, by today's rules).
+      const showsIncident = readsIncident(ability, row);
       const key = await this.dataKeys.get({ ownerType: CASE_OWNER, ownerId: id }, m);
       try {
         const reason = this.fields.encrypt(
@@ -527,13 +532,13 @@ export class CasesService {
         resourceId: id,
         caseId: id,
         // Its reason, written sealed; and the incident's facts, which the answer shows (to the ward).
-        fields: readsIncident(ability, row) ? ['triage', 'incident', 'notes'] : ['triage', 'notes'],
+        fields: showsIncident ? ['triage', 'incident', 'notes'] : ['triage', 'notes'],
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
       });
       // The referrals the close ended, live ones included (their providers lose access now), for the ward to see.
       const closed = (await this.cases.findById(m, id))!;
-      return { ...triageView(closed, readsIncident(ability, row)), revokedReferralIds: revoked };
+      return { ...triageView(closed, showsIncident), revokedReferralIds: revoked };
     });
   }
 
@@ -695,12 +700,12 @@ export class CasesService {
     p: Principal,
     ability: AppAbility,
     row: CaseTriageRow,
-    referral: { status: ReferralStatus; consentCategories: readonly string[] },
+    referral: { organizationId: string; status: ReferralStatus; consentCategories: ConsentCategory[] },
   ): ReadonlySet<CaseCategory> {
-    if (p.role !== 'provider' || !p.organizationId)
-      return permittedCaseCategories(ability, 'read', caseSubject(row));
-    return this.referralCategories(p.organizationId, ability, row, [
-      { status: referral.status, categories: referral.consentCategories as ConsentCategory[] },
+    if (p.role !== 'provider') return permittedCaseCategories(ability, 'read', caseSubject(row));
+    // The referral's own organisation: the rules check it is the caller's.
+    return this.referralCategories(referral.organizationId, ability, row, [
+      { status: referral.status, categories: referral.consentCategories },
     ]);
   }
 

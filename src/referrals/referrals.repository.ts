@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { organizationServing } from '../directory/organizations.repository';
 import { overdueSql, referralListRankSql } from './referral-ending';
+import type { ConsentCategory } from '../authz/subjects';
 import { conditionUses, positional, SqlCondition } from '../authz/sql-scope';
 import {
   type CaseTriageRow,
@@ -36,7 +37,7 @@ export interface ReferralRow extends ReferralState {
   organizationName: string;
   sector: string;
   consentId: string;
-  consentCategories: string[];
+  consentCategories: ConsentCategory[];
   consentActive: boolean;
   services: ReferralService[];
   urgency: Urgency;
@@ -109,7 +110,7 @@ function toRow(r: Raw): ReferralRow {
     organizationName: r.organization_name as string,
     sector: r.sector as string,
     consentId: r.consent_id as string,
-    consentCategories: r.consent_categories as string[],
+    consentCategories: r.consent_categories as ConsentCategory[],
     consentActive: r.consent_active as boolean,
     services: r.services as ReferralService[],
     urgency: r.urgency as Urgency,

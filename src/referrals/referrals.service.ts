@@ -5,7 +5,7 @@ import type { AppAbility } from '../authz/ability.factory';
 import { permittedReferralCategories } from '../authz/field-scope';
 import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
-import { isLiveReferral, type ReferralSubject } from '../authz/subjects';
+import { type ConsentCategory, isLiveReferral, type ReferralSubject } from '../authz/subjects';
 import type { AuditEntryInput, AuditFieldCategory } from '../audit/audit.types';
 import { provincesOf } from '../audit/audit-jurisdiction';
 import { AuditService, Deny } from '../audit/audit.service';
@@ -129,7 +129,7 @@ export class ReferralsService {
         {
           organization_id: string | null;
           sector: string | null;
-          categories: string[];
+          categories: ConsentCategory[];
           active: boolean;
           fits_age: boolean;
         }[]
@@ -261,6 +261,7 @@ export class ReferralsService {
       // What the organisation may see of the case through this referral right now (triage while pending, sector ∩
       // consent once accepted, nothing once ended); for the ward, its own full case.
       const caseCategories = this.caseService.referralReadCategories(p, ability, caseRow, {
+        organizationId: row.organizationId,
         status: subjectOf(row).status,
         consentCategories: row.consentCategories,
       });
@@ -606,11 +607,11 @@ export class ReferralsService {
 }
 
 /** The categories a referral read discloses, for the access log: decided before anything encrypted is read. */
-function disclosed(notes: boolean, caseCategories: readonly AuditFieldCategory[]): AuditFieldCategory[] {
-  const out = new Set<AuditFieldCategory>(['triage']);
-  if (notes) out.add('notes');
-  for (const c of caseCategories) if (c !== 'notes') out.add(c);
-  return [...out];
+function disclosed(notes: boolean, viewed: readonly AuditFieldCategory[]): AuditFieldCategory[] {
+  // `viewed`: viewedCategories (its triage first), or none when the case is not shown.
+  const out: AuditFieldCategory[] = viewed.length > 0 ? [...viewed] : ['triage'];
+  if (notes) out.splice(1, 0, 'notes');
+  return out;
 }
 
 /**
