@@ -2652,7 +2652,8 @@ describe('cases, consent and referrals (end to end)', () => {
         .query(`SELECT status, revoke_cause FROM referrals WHERE id = $1`, [r.id]);
       expect(row).toEqual({ status: 'revoked', revoke_cause: 'organization_changed' });
       await asStaff(http().get(`/api/v1/cases/${c.id}`)).expect(404);
-      // Now police: emergency access, then a change of area ends it.
+      // Now police: emergency access; a commune added to its area ends none (in the middle of an emergency), one
+      // that drops the case's commune ends it.
       const other = await newCase();
       await asStaff(http().post(`/api/v1/cases/${other.id}/break-glass`))
         .send({ justification: 'Nguy hiểm tính mạng ngay lúc này (giả định)', password: TEST_PASSWORD })
@@ -2660,6 +2661,10 @@ describe('cases, consent and referrals (end to end)', () => {
       await asStaff(http().get(`/api/v1/cases/${other.id}`)).expect(200);
       await as('admin')
         .patch(`/api/v1/organizations/${org.id}`, { serviceArea: { communeCodes: ['00145', '00118'] } })
+        .expect(200);
+      await asStaff(http().get(`/api/v1/cases/${other.id}`)).expect(200);
+      await as('admin')
+        .patch(`/api/v1/organizations/${org.id}`, { serviceArea: { communeCodes: ['00118'] } })
         .expect(200);
       await asStaff(http().get(`/api/v1/cases/${other.id}`)).expect(404);
       // The grant's end is on the log in the case's jurisdiction, by the admin, saying why.

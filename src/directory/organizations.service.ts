@@ -239,9 +239,20 @@ export class OrganizationsService {
           cause,
           caller,
         );
-        // Emergency access was opened under the old sector and area, or by the staff of an organisation now
-        // closed: it ends now.
-        await endGrants(manager, this.audit, 'g.organization_id = $1', [org.id], cause, caller);
+        // Emergency access opened by the staff of an organisation now closed, or under its old sector, ends now;
+        // after a change of its area alone, only where it no longer serves the case's commune (a commune added
+        // ends no one's emergency access in the middle of an emergency). Read after the save: the new area.
+        const noLongerServed = `NOT EXISTS (SELECT 1 FROM organizations o
+            WHERE o.id = g.organization_id AND ${servesCommuneSql('o', 'g.province_code', 'g.ward_code')})`;
+        const areaOnly = !retired && !made.includes('organization.sector_changed');
+        await endGrants(
+          manager,
+          this.audit,
+          areaOnly ? `g.organization_id = $1 AND ${noLongerServed}` : 'g.organization_id = $1',
+          [org.id],
+          cause,
+          caller,
+        );
       }
       await this.audit.recordChanges(
         manager,
