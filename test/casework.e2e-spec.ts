@@ -8,6 +8,7 @@ import { CasesRepository } from '../src/cases/cases.repository';
 import { CASE_OWNER } from '../src/cases/cases.service';
 import { DataKeyService, FieldEncryptionService } from '../src/crypto';
 import { OrganizationsRepository } from '../src/directory/organizations.repository';
+import { LoginThrottleService } from '../src/identity/login-throttle.service';
 import type { TestApp } from './support/app';
 import {
   caseBody,
@@ -2783,7 +2784,8 @@ describe('cases, consent and referrals (end to end)', () => {
         http().post('/api/v1/auth/login').send({ username: 'police.closing', password: staff.user.password });
       const refusedSignIn = await signIn().expect(401);
       expect(refusedSignIn.body.code).toBe('auth.invalid_credentials');
-      // On the log as what it is (not a wrong password: the anomaly rules do not count it as guessing).
+      // On the log as what it is (not a wrong password: the anomaly rules do not count it as guessing; the throttle
+      // counts it as a failure, as a disabled account's, or its answers would tell the password was right).
       expect(await entryOf(refusedSignIn.body.requestId, 'action, outcome, reason')).toEqual({
         action: 'auth.login_failed',
         outcome: 'denied',
@@ -2795,6 +2797,23 @@ describe('cases, consent and referrals (end to end)', () => {
         .send({ username: withTotp.user.username, password: withTotp.user.password });
       expect(secondFactor.status).toBe(401);
       expect(secondFactor.body.code).toBe('auth.invalid_credentials');
+      // Counted by the throttle as a disabled account's attempts are: the account locks at the fifth, as it would
+      // for wrong passwords (counted otherwise, when the lock comes would tell that the password was right).
+      for (let i = 0; i < 4; i++) {
+        await http()
+          .post('/api/v1/auth/login')
+          .send({ username: withTotp.user.username, password: withTotp.user.password })
+          .expect(401);
+      }
+      const [{ ip }] = await db.query(`SELECT ip FROM audit_events WHERE request_id = $1`, [
+        secondFactor.headers['x-request-id'],
+      ]);
+      const here = t.app.get(LoginThrottleService).keysFor(withTotp.user.username, ip).keyOf('accountHere');
+      expect(
+        await db.query(`SELECT locked_until IS NOT NULL AS locked FROM login_throttle WHERE key = $1`, [
+          here,
+        ]),
+      ).toEqual([{ locked: true }]);
       // On the log: the retirement, each revocation and the grant's end, by the admin.
       const reasons = await db.query(
         `SELECT action, reason FROM audit_events WHERE request_id = $1 ORDER BY seq`,

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { AuditService } from '../audit/audit.service';
+import { organizationRetired } from '../directory/organizations.repository';
 import type { Principal } from '../authz/principal';
 import type { RequestContext } from '../common/http/request-context';
 import { DomainError } from '../common/errors/domain-error';
@@ -123,7 +124,11 @@ export class AuthService {
       this.audit.recordSignIn({ userId: user?.id ?? null, outcome: 'denied', reason, request: c.request });
     const refuse = async (
       code: 'auth.invalid_credentials' | 'auth.totp_required',
-      logged: 'auth.invalid_credentials' | 'auth.totp_required' | 'auth.totp_invalid' = code,
+      logged:
+        | 'auth.invalid_credentials'
+        | 'auth.totp_required'
+        | 'auth.totp_invalid'
+        | 'auth.organization_retired' = code,
     ) => {
       await logRefusal(logged);
       return new DomainError(code);
@@ -139,7 +144,10 @@ export class AuthService {
     }
 
     const fail = async (
-      logged: 'auth.invalid_credentials' | 'auth.totp_invalid' = 'auth.invalid_credentials',
+      logged:
+        | 'auth.invalid_credentials'
+        | 'auth.totp_invalid'
+        | 'auth.organization_retired' = 'auth.invalid_credentials',
     ): Promise<never> => {
       const locked = await this.throttle.recordFailure(keys);
       // No username, password or IP in the log: the user id only when the account exists.
@@ -158,14 +166,12 @@ export class AuthService {
     }
     const check = await this.hasher.verify(user.passwordHash, password);
     if (!check.valid || user.status !== 'active') return fail();
-    // The staff of a retired organisation: answered as a disabled account is, before any two-factor step (no
-    // code used up, no password confirmed by `auth.totp_required`). A right password is no failure of the
-    // address (a closed office's staff, all behind one address, would lock it and look like password spraying):
-    // on the log as what it is, which the anomaly rules do not count as guessing.
-    if (user.organizationId && (await this.users.organizationRetired(user.organizationId))) {
-      await this.throttle.recordPasswordOnly(keys);
-      await logRefusal('auth.organization_retired');
-      throw new DomainError('auth.invalid_credentials');
+    // The staff of a retired organisation: refused as a disabled account is, before any two-factor step (no code
+    // used up, no password confirmed by `auth.totp_required`), and counted as a failure as one is (counted
+    // otherwise, the throttle's answers would tell whether the password was right). On the log as what it is,
+    // which the anomaly rules do not count as guessing.
+    if (user.organizationId && (await organizationRetired(this.dataSource.manager, user.organizationId))) {
+      return fail('auth.organization_retired');
     }
 
     const enforceTotp = this.totp.enforcedFor(user);

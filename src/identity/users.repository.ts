@@ -98,15 +98,6 @@ export class UsersRepository {
     return rows.map((r) => r.id);
   }
 
-  /** Whether organisation `id` is retired (its staff sign in no more). */
-  async organizationRetired(id: string): Promise<boolean> {
-    const [o] = await this.dataSource.query<{ retired: boolean }[]>(
-      `SELECT retired_at IS NOT NULL AS retired FROM organizations WHERE id = $1`,
-      [id],
-    );
-    return o?.retired ?? false;
-  }
-
   findByUsername(username: string): Promise<User | null> {
     return this.repo().findOneBy({ username: canonicalUsername(username) });
   }
