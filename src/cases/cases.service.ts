@@ -164,12 +164,13 @@ export class CasesService {
         gbvType: dto.incident.gbvType,
         contexts: dto.incident.contexts,
       });
-      const blind = this.blindIndexes(sections);
-      const duplicates = await this.findMatches(m, ability, blind, { registration: true });
-      // The data key last, just before the statement that stores it: the KEK version it is wrapped with is the
-      // one the database had taken up a moment before (DataKeyService.wrappingKek), not before the search.
+      // The data key first, while this session holds no connection yet: the questions it may ask (which KEK
+      // version the database has taken up; a version's check) go to the pool, which a caller holding one of its
+      // connections must not wait on.
       const { key, write: storeKey } = await this.dataKeys.prepare({ ownerType: CASE_OWNER, ownerId: id });
       try {
+        const blind = this.blindIndexes(sections);
+        const duplicates = await this.findMatches(m, ability, blind, { registration: true });
         const written = ['triage', ...CASE_SECTION_CATEGORIES.filter((c) => sections[c])] as CaseCategory[];
         const { rows } = await this.audit.recordWith(
           m,

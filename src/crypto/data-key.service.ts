@@ -30,6 +30,8 @@ export class DataKeyService {
   /** The version of the KEK id the database had taken up when last asked, and when that was asked. */
   private adopted: { kekId: string; version: number | null; askedAt: number } | null = null;
   private readonly asking = new Map<string, Promise<number | null>>();
+  /** When forgetAdoptedVersion last ran (an answer to an older question is not kept). */
+  private forgottenAt = -Infinity;
 
   constructor(
     private readonly repository: DataKeyRepository,
@@ -105,9 +107,13 @@ export class DataKeyService {
     return taken.reduce((a, b) => (b.version > a.version ? b : a), taken[0] ?? newest);
   }
 
-  /** Forgets the KEK version last seen taken up (a write the floor refused): the next data key asks again. */
+  /**
+   * Forgets the KEK version last seen taken up (a write the floor refused): the next data key asks again, and an
+   * answer to a question asked before now is not taken.
+   */
   forgetAdoptedVersion(): void {
     this.adopted = null;
+    this.forgottenAt = performance.now();
   }
 
   /**
@@ -122,8 +128,8 @@ export class DataKeyService {
     // Stamped before the question: an answer is never taken as newer than it is.
     const askedAt = performance.now();
     const remember = (version: number | null) => {
-      if (!this.adopted || this.adopted.kekId !== kekId || this.adopted.askedAt <= askedAt)
-        this.adopted = { kekId, version, askedAt };
+      const newer = !this.adopted || this.adopted.kekId !== kekId || this.adopted.askedAt <= askedAt;
+      if (newer && askedAt >= this.forgottenAt) this.adopted = { kekId, version, askedAt };
       return version;
     };
     if (manager) return remember(await this.repository.adoptedKekVersion(kekId, manager));
