@@ -1342,6 +1342,24 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       resource_id: org.id,
       jurisdictions: ['31'],
     });
+    // So is one of an account or an organisation to be made: where its request names (Hà Nội's commune; Hải
+    // Phòng's province).
+    const createdThere = await create(other, 'ward.by.other.again').expect(403);
+    expect(await placed(createdThere.body.requestId)).toEqual({
+      reason: 'auth.step_up_required',
+      resource_id: null,
+      jurisdictions: ['01'],
+    });
+    const organizedThere = await http()
+      .post('/api/v1/organizations')
+      .auth(other, { type: 'bearer' })
+      .send({ name: 'Tổ chức khác bởi token', sector: 'legal', serviceArea: { provinceCode: '31' } })
+      .expect(403);
+    expect(await placed(organizedThere.body.requestId)).toEqual({
+      reason: 'auth.step_up_required',
+      resource_id: null,
+      jurisdictions: ['31'],
+    });
   });
 
   it('puts account administration and sign-outs on the access log, in the jurisdiction of the account concerned', async () => {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AdminUnitsRepository } from './admin-units.repository';
+import { UUID_PATTERN } from '../common/http/uuid-param';
 
 /** How long a commune's province is trusted from memory (a commune added by an import is found at once). */
 const COMMUNE_PROVINCE_TTL_MS = 5 * 60 * 1000;
@@ -40,28 +41,38 @@ export class CommuneProvinces {
     return out;
   }
 
-  /**
-   * The provinces a request names, those that exist: its province when it is one, and its communes' (a refused
-   * request's may name unknown codes, or values that are no code at all: they count for none).
-   */
-  async provincesNamed(
-    manager: EntityManager,
-    named: { provinceCode?: unknown; communeCodes?: unknown },
-  ): Promise<Set<string>> {
-    const out = new Set<string>();
-    if (Array.isArray(named.communeCodes)) {
-      const codes = named.communeCodes.filter((c): c is string => typeof c === 'string');
-      for (const province of (await this.lookup(manager, codes)).values()) out.add(province);
-    }
-    if (typeof named.provinceCode === 'string') {
-      const [unit] = await this.units.findByCodes([named.provinceCode], manager);
-      if (unit?.level === 'province') out.add(unit.code);
-    }
-    return out;
-  }
-
   /** The province of one commune, or null when `code` is not a commune. */
   async provinceOf(manager: EntityManager, code: string): Promise<string | null> {
     return (await this.lookup(manager, [code])).get(code) ?? null;
   }
+}
+
+/**
+ * The provinces a request to make an account or an organisation names, those that exist: its province when it is
+ * one, its communes', its organisation's. Of a refused request, read as it came (a route's refusal reads the raw
+ * body): a value of any other shape, an unknown code or id, counts for none. One statement, no cache.
+ */
+export async function provincesNamed(
+  manager: EntityManager,
+  named: { provinceCode?: unknown; communeCodes?: unknown; organizationId?: unknown },
+): Promise<string[]> {
+  const communes = Array.isArray(named.communeCodes)
+    ? named.communeCodes.filter((c): c is string => typeof c === 'string')
+    : [];
+  const province = typeof named.provinceCode === 'string' ? named.provinceCode : null;
+  const organization =
+    typeof named.organizationId === 'string' && UUID_PATTERN.test(named.organizationId)
+      ? named.organizationId
+      : null;
+  const rows = await manager.query<{ province_code: string }[]>(
+    `SELECT a.province_code FROM admin_units a
+      WHERE a.level = 'commune' AND a.code = ANY($1::text[]) AND a.province_code IS NOT NULL
+     UNION
+     SELECT a.code FROM admin_units a WHERE a.level = 'province' AND a.code = $2
+     UNION
+     SELECT o.province_code FROM organizations o WHERE o.id = $3::uuid
+     ORDER BY 1`,
+    [communes, province, organization],
+  );
+  return rows.map((r) => r.province_code);
 }

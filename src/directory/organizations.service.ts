@@ -13,7 +13,7 @@ import { sameSet } from '../common/same-set';
 import { isUniqueViolation } from '../database/pg-errors';
 import { holdAdministrator } from '../identity/session-hold';
 import { AdminUnitsRepository } from './admin-units.repository';
-import { CommuneProvinces } from './commune-provinces';
+import { provincesNamed } from './commune-provinces';
 import {
   CreateOrganizationDto,
   OrganizationList,
@@ -54,7 +54,6 @@ export class OrganizationsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly organizations: OrganizationsRepository,
     private readonly units: AdminUnitsRepository,
-    private readonly communes: CommuneProvinces,
     private readonly audit: AuditService,
   ) {}
 
@@ -89,18 +88,10 @@ export class OrganizationsService {
       async () => ({
         action: 'organization.create',
         resourceType: 'organization',
-        subjectProvinces: await this.provincesNamed(dto.serviceArea),
+        subjectProvinces: await provincesNamed(this.dataSource.manager, { ...dto.serviceArea }),
       }),
       () => this.createOrganization(dto, caller, ability),
     );
-  }
-
-  /**
-   * The provinces a requested service area names: its province, or those of its known communes. Of a refused
-   * request: a province or communes may be unknown or null (the refusal says so, 422), and count for none.
-   */
-  private async provincesNamed(area: ServiceAreaDto): Promise<string[]> {
-    return [...(await this.communes.provincesNamed(this.dataSource.manager, area))].sort();
   }
 
   private async createOrganization(

@@ -9,13 +9,12 @@ import type { Principal } from '../authz/principal';
 import { accessibleWhere } from '../authz/sql-scope';
 import type { UserSubject } from '../authz/subjects';
 import { DomainError, FieldError, fieldError } from '../common/errors/domain-error';
-import { UUID_PATTERN } from '../common/http/uuid-param';
 import { sameSet } from '../common/same-set';
 import { PasswordHasher } from '../crypto/password-hasher';
 import { ADVISORY_LOCKS } from '../database/advisory-locks';
 import { isUniqueViolation } from '../database/pg-errors';
 import { AdminUnitsRepository } from '../directory/admin-units.repository';
-import { CommuneProvinces } from '../directory/commune-provinces';
+import { provincesNamed } from '../directory/commune-provinces';
 import { organizationRetired, OrganizationsRepository } from '../directory/organizations.repository';
 import {
   canonicalUsername,
@@ -30,7 +29,7 @@ import { assertPasswordAcceptable } from './password-policy';
 import { LoginThrottleService } from './login-throttle.service';
 import { holdAdministrator } from './session-hold';
 import { User } from './user.entity';
-import { accountProvincesOf, UsersRepository } from './users.repository';
+import { accountProvincesOf, newAccountNames, UsersRepository } from './users.repository';
 import { pageOffset } from '../database/page-limit';
 
 const USER_COLUMNS = { id: 'u.id', role: 'u.role' } as const;
@@ -102,7 +101,6 @@ export class UsersService {
     private readonly users: UsersRepository,
     private readonly units: AdminUnitsRepository,
     private readonly organizations: OrganizationsRepository,
-    private readonly communeProvinces: CommuneProvinces,
     private readonly hasher: PasswordHasher,
     private readonly audit: AuditService,
     private readonly throttle: LoginThrottleService,
@@ -117,27 +115,10 @@ export class UsersService {
       async () => ({
         action: 'user.create',
         resourceType: 'user',
-        subjectProvinces: await this.provincesNamed(dto),
+        subjectProvinces: await provincesNamed(this.dataSource.manager, newAccountNames(dto)),
       }),
       () => this.createAccount(dto, caller, ability),
     );
-  }
-
-  /**
-   * The provinces a requested account names (its province, its communes', its organisation's), those that
-   * exist: a refused request's may not.
-   */
-  private async provincesNamed(dto: CreateUserDto): Promise<string[]> {
-    const m = this.dataSource.manager;
-    const named = await this.communeProvinces.provincesNamed(m, {
-      provinceCode: dto.provinceCode,
-      communeCodes: dto.wardCodes,
-    });
-    if (typeof dto.organizationId === 'string' && UUID_PATTERN.test(dto.organizationId)) {
-      const org = await this.organizations.findById(dto.organizationId, m);
-      if (org) named.add(org.provinceCode);
-    }
-    return [...named].sort();
   }
 
   private async createAccount(dto: CreateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
