@@ -1027,6 +1027,18 @@ describe('service process lifecycle (npm start)', () => {
       const again = launch(env, UNITS_IMPORT_CLI, [units]);
       expect(await again.exited).toBe(0);
       expect(again.output()).not.toContain('applied first');
+      // So does keys:rotate (it rotated on the old schema).
+      const reverted = launch(env, MIGRATIONS_CLI, ['revert', '--yes', last]);
+      expect(await reverted.exited).toBe(0);
+      const rotated = launch(
+        { ...env, HAVEN_MASTER_KEY: randomBytes(32).toString('base64') },
+        KEYS_ROTATE_CLI,
+      );
+      expect(await rotated.exited).toBe(0);
+      expect(rotated.output()).toContain(
+        `The database lacked migrations of this build; applied first: ${last}`,
+      );
+      expect(await count()).toBe(before);
       // A migration of a newer build than this one: shown as unknown, and `run` warns that the database is ahead.
       const client = new Client({ connectionString: db.url });
       await client.connect();

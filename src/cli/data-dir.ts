@@ -139,7 +139,8 @@ export async function startToolDatabase(
 /**
  * Applies the migrations the database lacks before a tool's work, as the service does at its start, and says
  * which on standard error: a tool run before the new release's first start (or after a revert) changes the
- * schema, and an operator is not to learn it only from `migration:show`.
+ * schema, and an operator is not to learn it only from `migration:show`. Then refuses, as the start does, a
+ * database a newer release migrated with a migration this build cannot run with (assertSchemaOfThisBuild).
  */
 export async function pendingMigrationsApplied(
   dataSource: DataSource,

@@ -7,8 +7,13 @@ import { loadConfig } from '../config/config';
 import { createKeyProvider, cryptoOptionsFrom, KekRef, LocalKeyringProvider, rotateKeys } from '../crypto';
 import { RotationRunning } from '../crypto/key-rotation';
 import { dataSourceOptions } from '../database/data-source-options';
-import { assertExistingDataDir, callerPath, newerSchemaSaid, toolDatabase, warnOnStderr } from './data-dir';
-import { assertSchemaOfThisBuild } from '../database/migrate';
+import {
+  assertExistingDataDir,
+  callerPath,
+  pendingMigrationsApplied,
+  toolDatabase,
+  warnOnStderr,
+} from './data-dir';
 
 const USAGE = `Usage:
   npm run keys:rotate [-- --batch-size <n>] [-- --no-new-version]
@@ -88,8 +93,9 @@ async function main(argv: string[]): Promise<number> {
     dataSource = await new DataSource(
       dataSourceOptions({ url: database.url, poolSize: 3, applicationName: 'haven-keys-rotate' }),
     ).initialize();
-    // As the service's start: a newer release's migration this build cannot run with refuses the rotation too.
-    await assertSchemaOfThisBuild(dataSource, config.database.allowNewerSchema, newerSchemaSaid);
+    // As the service's start and the other writing tools: the migrations the database lacks first (said on
+    // standard error), and a newer release's migration this build cannot run with refuses the rotation.
+    await pendingMigrationsApplied(dataSource, config.database.allowNewerSchema);
     if (controller.signal.aborted) return 130; // stopped before anything was re-wrapped
     const started = Date.now();
     const result = await rotateKeys(dataSource, provider, {
