@@ -345,7 +345,7 @@ describe('the runtime database role', () => {
       elsewhere.searchParams.set('options', '-c search_path=nowhere');
       await expect(
         openRuntimeDataSource(options(), db.url, config({ DATABASE_APP_URL: elsewhere.toString() }), silent),
-      ).rejects.toThrow(/the runtime role finds no migrations table: its search_path/);
+      ).rejects.toThrow(/DATABASE_APP_URL: the runtime role's search_path leads to no schema, not to public/);
     } finally {
       await other.drop();
     }

@@ -168,8 +168,8 @@ async function assertSameDatabase(runtime: DataSource, token: readonly number[])
   // Its tables are found by name through its search_path, which must lead where the owner migrated.
   if (schema !== 'public') {
     throw new ConfigError([
-      `the runtime role finds no migrations table: its search_path leads to ${schema ?? 'no schema'}, not to ` +
-        'public, the schema the owner migrated',
+      `DATABASE_APP_URL: the runtime role's search_path leads to ${schema ?? 'no schema'}, not to public, the ` +
+        'schema the owner migrated (its tables are looked for there)',
     ]);
   }
 }
