@@ -435,7 +435,7 @@ export class AuditQueryService {
     // (a change to an account is in the account's provinces), not the whole country's.
     const changes = accessibleWhere(ability, 'read', 'AuditEvent', CHANGE_COLUMNS, 'authz_change');
     // fromDay: the start of the Vietnam day `from` falls in (the daily rule counts that day whole).
-    const fromDay = new Date(`${vietnamDate(from)}T00:00:00+07:00`);
+    const fromDay = instant(vietnamDate(from), 'from');
     const params = { ...scope.params, ...changes.params, from, to, fromDay };
     const base = `${scope.sql} AND e.at >= :from AND e.at < :to`;
     // The hourly rules look back one window before the period: a burst across its start (the end of the period
