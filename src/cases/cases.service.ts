@@ -882,9 +882,9 @@ export function viewedCategories(
   row: CaseTriageRow,
   allowed: ReadonlySet<CaseCategory>,
 ): (CaseSectionCategory | 'triage')[] {
+  // A shredded case's sections are gone (sealedCategories), but its incident's plaintext facts are shown.
   const sealed = sealedCategories(row, allowed);
-  const facts = allowed.has('incident') && !sealed.includes('incident') ? (['incident'] as const) : [];
-  return ['triage', ...facts, ...sealed];
+  return ['triage', ...(row.shreddedAt && allowed.has('incident') ? (['incident'] as const) : []), ...sealed];
 }
 
 function sectionsOf(dto: CreateCaseDto): CaseSections {

@@ -368,7 +368,7 @@ export class ReferralsRepository {
    * ciphertexts of `categories` and its data key (read the row with sealedOf) and, with `notes`, the referring
    * note and the notes of all organisations (the ward: organizationId null) or of one (a provider; with
    * sealedNotesOf), and for the ward the decline and revoke reasons too. No row when the referral is gone, or
-   * when a provider's (`provider`: its organisation) grounds for what it reads no longer hold.
+   * when a provider's (`provider`) grounds for what it reads, this referral's, no longer hold.
    */
   gatedSealed(
     referralId: string,
@@ -376,7 +376,7 @@ export class ReferralsRepository {
     categories: readonly CaseSectionCategory[],
     notes: { organizationId: string | null } | null,
     closeReason = false,
-    provider?: string,
+    provider = false,
   ): GatedRead {
     return (gate, p) => {
       const own =

@@ -279,7 +279,8 @@ export class ReferralsService {
         resourceType: 'referral',
         resourceId: row.id,
         caseId: row.caseId,
-        // What is disclosed: the sections opened (none of a crypto-shredded case), not all those allowed.
+        // What is disclosed (viewedCategories: the sections opened, and a crypto-shredded case's incident facts),
+        // not all those allowed.
         fields: disclosed(notes !== null, showCase ? viewedCategories(caseRow, caseCategories) : []),
         provinceCode: row.provinceCode,
         wardCode: row.wardCode,
@@ -300,7 +301,7 @@ export class ReferralsService {
           encrypted,
           notes,
           showCase && readsCloseReason(caseRow, caseCategories),
-          provider ? (p.organizationId ?? NO_ORGANIZATION) : undefined,
+          provider,
         ),
       );
       // (A provider's referral ended, or its case was shredded. Referrals are never deleted: for anyone but a
@@ -608,10 +609,8 @@ export class ReferralsService {
 
 /** The categories a referral read discloses, for the access log: decided before anything encrypted is read. */
 function disclosed(notes: boolean, viewed: readonly AuditFieldCategory[]): AuditFieldCategory[] {
-  // `viewed`: viewedCategories (its triage first), or none when the case is not shown.
-  const out: AuditFieldCategory[] = viewed.length > 0 ? [...viewed] : ['triage'];
-  if (notes) out.splice(1, 0, 'notes');
-  return out;
+  // `viewed`: viewedCategories, or none when the case is not shown (the referral's triage all the same).
+  return [...new Set<AuditFieldCategory>(['triage', ...(notes ? (['notes'] as const) : []), ...viewed])];
 }
 
 /**
