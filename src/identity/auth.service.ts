@@ -120,15 +120,11 @@ export class AuthService {
     // one on an unknown username has no account and is visible to national supervisors only.
     // `logged`: the reason on the access log, when it says more than the answer may (a wrong authenticator code
     // after the right password answers as a wrong password, and is logged as what it is).
-    const logRefusal = (reason: ErrorCode | 'auth.organization_retired') =>
+    const logRefusal = (reason: ErrorCode | LoggedRefusal) =>
       this.audit.recordSignIn({ userId: user?.id ?? null, outcome: 'denied', reason, request: c.request });
     const refuse = async (
       code: 'auth.invalid_credentials' | 'auth.totp_required',
-      logged:
-        | 'auth.invalid_credentials'
-        | 'auth.totp_required'
-        | 'auth.totp_invalid'
-        | 'auth.organization_retired' = code,
+      logged: LoggedRefusal = code,
     ) => {
       await logRefusal(logged);
       return new DomainError(code);
@@ -144,10 +140,7 @@ export class AuthService {
     }
 
     const fail = async (
-      logged:
-        | 'auth.invalid_credentials'
-        | 'auth.totp_invalid'
-        | 'auth.organization_retired' = 'auth.invalid_credentials',
+      logged: Exclude<LoggedRefusal, 'auth.totp_required'> = 'auth.invalid_credentials',
     ): Promise<never> => {
       const locked = await this.throttle.recordFailure(keys);
       // No username, password or IP in the log: the user id only when the account exists.
@@ -170,7 +163,10 @@ export class AuthService {
     // used up, no password confirmed by `auth.totp_required`), and counted as a failure as one is (counted
     // otherwise, the throttle's answers would tell whether the password was right). On the log as what it is,
     // which the anomaly rules do not count as guessing.
-    if (user.organizationId && (await organizationRetired(this.dataSource.manager, user.organizationId))) {
+    const retired =
+      user.organizationId !== null &&
+      (await organizationRetired(this.dataSource.manager, user.organizationId, { lock: false }));
+    if (retired) {
       return fail('auth.organization_retired');
     }
 
@@ -350,3 +346,10 @@ export class AuthService {
     ]);
   }
 }
+
+/**
+ * What a refused sign-in's entry says when it says more than the answer may (docs/audit.md): a wrong code after
+ * the right password, the right password of a retired organisation's account.
+ */
+type LoggedRefusal =
+  'auth.invalid_credentials' | 'auth.totp_required' | 'auth.totp_invalid' | 'auth.organization_retired';
