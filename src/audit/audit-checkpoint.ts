@@ -185,19 +185,6 @@ export interface CheckpointFileReading {
   readonly wentBack: number | null;
 }
 
-/** A line's stripe heads that name a stripe and a seq (a line is the file's: it may hold anything). */
-function validHeads(line: object): CheckpointHead[] {
-  const heads = (line as { heads?: unknown }).heads;
-  if (!Array.isArray(heads)) return [];
-  return heads.filter(
-    (h): h is CheckpointHead =>
-      typeof h === 'object' &&
-      h !== null &&
-      Number.isSafeInteger((h as CheckpointHead).stripe) &&
-      Number.isSafeInteger((h as CheckpointHead).seq),
-  );
-}
-
 /** Lines of the highest seq kept by a scan: the same heads signed again (on request) are a few lines at most. */
 const TOP_KEPT = 8;
 
@@ -237,15 +224,19 @@ export class CheckpointScan {
    * (`ahead`, recorded), else the same.
    */
   private compareHeads(line: object): 'behind' | 'ahead' | 'same' {
-    const valid = validHeads(line);
-    if (this.headsBehind(valid)) return 'behind';
+    const heads = (line as { heads?: unknown }).heads;
+    if (!Array.isArray(heads)) return 'same';
+    const valid = heads.filter(
+      (h): h is CheckpointHead =>
+        typeof h === 'object' &&
+        h !== null &&
+        Number.isSafeInteger((h as CheckpointHead).stripe) &&
+        Number.isSafeInteger((h as CheckpointHead).seq),
+    );
+    if (valid.some((h) => h.seq < (this.furthest.get(h.stripe) ?? -1))) return 'behind';
     const ahead = valid.filter((h) => h.seq > (this.furthest.get(h.stripe) ?? -1));
     for (const h of ahead) this.furthest.set(h.stripe, h.seq);
     return ahead.length > 0 ? 'ahead' : 'same';
-  }
-
-  private headsBehind(heads: readonly CheckpointHead[]): boolean {
-    return heads.some((h) => h.seq < (this.furthest.get(h.stripe) ?? -1));
   }
 
   reading(): CheckpointFileReading {
