@@ -724,21 +724,17 @@ describe('access log (end to end)', () => {
     /** `n` allowed searches by `searcherId`, `stepMs` apart from `startMs` (by the clock the entries take). */
     const searches = async (searcherId: string, n: number, startMs: number, stepMs: number) => {
       const audit = t.app.get(AuditService);
-      const now = jest.spyOn(Date, 'now');
-      try {
-        for (let i = 0; i < n; i++) {
-          now.mockReturnValue(startMs + i * stepMs);
-          await t.app.get(DataSource).transaction((m) =>
+      for (let i = 0; i < n; i++) {
+        await atTime(startMs + i * stepMs, () =>
+          t.app.get(DataSource).transaction((m) =>
             audit.record(m, user(searcherId, ['00145']), {
               action: 'case.search',
               resourceType: 'case',
               fields: ['triage', 'identity'],
               returnedIds: [],
             }),
-          );
-        }
-      } finally {
-        now.mockRestore();
+          ),
+        );
       }
     };
     /** The many_searches(_daily) findings about `searcherId` in a period: rule, count and window. */

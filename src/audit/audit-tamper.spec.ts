@@ -25,6 +25,18 @@ const MODES: [string, ParallelOptions | undefined][] = [
   ['in 3 worker threads', { workers: 3, minEntriesPerWorker: 1 }],
 ];
 
+/** A checkpoint of `f`'s stripe heads as they are, signed with `keys`. */
+async function signedHeads(f: AuditFixture, keys: SigningKeys): Promise<Checkpoint> {
+  const heads = await f.owner.query<{ stripe: number; last_seq: string; head: Buffer }[]>(
+    `SELECT stripe, last_seq, head FROM audit_chain_heads`,
+  );
+  return signCheckpoint(
+    keys,
+    heads.map((h) => ({ stripe: h.stripe, seq: Number(h.last_seq), mac: h.head.toString('base64') })),
+    new Date(),
+  );
+}
+
 describe.each(MODES)('access-log verification against a database superuser, %s', (_mode, parallel) => {
   let f: AuditFixture;
   const ENTRIES = 30;
@@ -72,18 +84,6 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
         FROM audit_chain_heads h2
         LEFT JOIN LATERAL (SELECT seq, mac FROM audit_events WHERE stripe = h2.stripe ORDER BY seq DESC LIMIT 1) e ON true
        WHERE h.stripe = h2.stripe`);
-
-  /** A checkpoint of the stripe heads as they are, signed with `keys`. */
-  const signedHeads = async (keys: SigningKeys): Promise<Checkpoint> => {
-    const heads = await f.owner.query<{ stripe: number; last_seq: string; head: Buffer }[]>(
-      `SELECT stripe, last_seq, head FROM audit_chain_heads`,
-    );
-    return signCheckpoint(
-      keys,
-      heads.map((h) => ({ stripe: h.stripe, seq: Number(h.last_seq), mac: h.head.toString('base64') })),
-      new Date(),
-    );
-  };
 
   /** A seq left unused by a rolled-back access (`gone`), then an entry written after it (`seq`). */
   const gapThenEntry = async (): Promise<{ gone: number; seq: number }> => {
@@ -239,7 +239,7 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
       dataDir: mkdtempSync(join(process.env.HAVEN_TEST_ROOT ?? tmpdir(), 'other-keys-')),
       production: false,
     });
-    const forged = await signedHeads(other.keys);
+    const forged = await signedHeads(f, other.keys);
     await f.tamper(INSERT_CHECKPOINT_SQL, checkpointRowParams(forged));
     await expectBad(26, 'tail_truncated');
   });
@@ -249,7 +249,7 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
       dataDir: mkdtempSync(join(process.env.HAVEN_TEST_ROOT ?? tmpdir(), 'other-keys-')),
       production: false,
     });
-    await f.app.query(INSERT_CHECKPOINT_SQL, checkpointRowParams(await signedHeads(other.keys)));
+    await f.app.query(INSERT_CHECKPOINT_SQL, checkpointRowParams(await signedHeads(f, other.keys)));
     // The heads are those this instance signed last (file and database): still it signs, as the newest
     // checkpoint is not one of its keys (a forged one would otherwise stand as the newest while the log is quiet).
     expect((await f.checkpoints.issue()).created).toBe(true);
@@ -259,7 +259,7 @@ describe.each(MODES)('access-log verification against a database superuser, %s',
 
   it('a truncated tail with the heads rewound, under another instance’s checkpoint that a slower one’s older checkpoint was stored after', async () => {
     /** A checkpoint of the heads as they are, stored in the database only (as another instance does). */
-    const signedNow = () => signedHeads(f.crypto.keys);
+    const signedNow = () => signedHeads(f, f.crypto.keys);
     const store = (c: Checkpoint) => f.owner.query(INSERT_CHECKPOINT_SQL, checkpointRowParams(c));
     const slower = await signedNow(); // read the heads at seq 30, stores last
     for (let i = 0; i < 5; i++)
@@ -429,20 +429,7 @@ describe('checkpoints of two processes on one data directory (a restart’s over
         .spyOn(checkpoints, 'behindPrevious')
         .mockImplementationOnce(async (...args: unknown[]) => {
           await entries(2);
-          const heads = await f.owner.query<{ stripe: number; last_seq: string; head: Buffer }[]>(
-            `SELECT stripe, last_seq, head FROM audit_chain_heads`,
-          );
-          f.checkpoints.file.append(
-            signCheckpoint(
-              f.crypto.keys,
-              heads.map((h) => ({
-                stripe: h.stripe,
-                seq: Number(h.last_seq),
-                mac: h.head.toString('base64'),
-              })),
-              new Date(),
-            ),
-          );
+          f.checkpoints.file.append(await signedHeads(f, f.crypto.keys));
           return compare(...args);
         });
       const skipped = await f.checkpoints.issue();
