@@ -1360,6 +1360,22 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       resource_id: null,
       jurisdictions: ['31'],
     });
+    // Only what a service area is read from places it: a stray key naming an organisation elsewhere (Hải Phòng's)
+    // does not make Hải Phòng's supervisors see an attempt in Hà Nội.
+    const stray = await http()
+      .post('/api/v1/organizations')
+      .auth(other, { type: 'bearer' })
+      .send({
+        name: 'Tổ chức lạc khoá (giả định)',
+        sector: 'legal',
+        serviceArea: { communeCodes: ['00145'], organizationId: org.id },
+      })
+      .expect(403);
+    expect(await placed(stray.body.requestId)).toEqual({
+      reason: 'auth.step_up_required',
+      resource_id: null,
+      jurisdictions: ['01'],
+    });
   });
 
   it('puts account administration and sign-outs on the access log, in the jurisdiction of the account concerned', async () => {

@@ -4,8 +4,8 @@ import { AuthGuard } from '@nestjs/passport';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { provincesNamed } from '../directory/commune-provinces';
-import { accountProvincesOf, newAccountNames } from '../identity/users.repository';
+import { newAccountNames, newOrganizationNames, provincesNamed } from '../directory/commune-provinces';
+import { accountProvincesOf } from '../identity/users.repository';
 import type { AuditAction, AuditResourceType } from '../audit/audit.types';
 import { DomainError } from '../common/errors/domain-error';
 import { UUID_PATTERN } from '../common/http/uuid-param';
@@ -167,15 +167,8 @@ export class AccessGuard extends AuthGuard('jwt') {
     const resourceId = on.record !== undefined ? param(on.record) : (own[resourceType] ?? null);
     // An account or an organisation to be made (no record yet): in the provinces its request names, as the
     // services' refusals of one are (a stolen administrator's token without a step-up is seen there too).
-    if (!resourceId && resourceType === 'user') {
-      return {
-        resourceId,
-        subjectProvinces: await provincesNamed(this.dataSource.manager, newAccountNames(req.body)),
-      };
-    }
-    if (!resourceId && resourceType === 'organization') {
-      const area = (req.body as { serviceArea?: unknown } | undefined)?.serviceArea;
-      const named = typeof area === 'object' && area !== null ? { ...area } : {};
+    if (!resourceId && (resourceType === 'user' || resourceType === 'organization')) {
+      const named = resourceType === 'user' ? newAccountNames(req.body) : newOrganizationNames(req.body);
       return { resourceId, subjectProvinces: await provincesNamed(this.dataSource.manager, named) };
     }
     // An account or an organisation: in the provinces it works in, as the services' refusals of a change are

@@ -47,15 +47,38 @@ export class CommuneProvinces {
   }
 }
 
+/** What a request names of where it would work (provincesNamed). */
+export interface NamedPlaces {
+  provinceCode?: unknown;
+  communeCodes?: unknown;
+  organizationId?: unknown;
+}
+
+/** What a request to make an account names of where it would work, read as it came. */
+export function newAccountNames(body: unknown): NamedPlaces {
+  if (typeof body !== 'object' || body === null) return {};
+  const b = body as Record<string, unknown>;
+  return { provinceCode: b.provinceCode, communeCodes: b.wardCodes, organizationId: b.organizationId };
+}
+
+/**
+ * What a request to make an organisation names of where it would work (its service area's province or communes),
+ * read as it came: nothing else the area carries (a stray organisation id would place the request elsewhere).
+ */
+export function newOrganizationNames(body: unknown): NamedPlaces {
+  const area =
+    typeof body === 'object' && body !== null ? (body as { serviceArea?: unknown }).serviceArea : null;
+  if (typeof area !== 'object' || area === null) return {};
+  const a = area as Record<string, unknown>;
+  return { provinceCode: a.provinceCode, communeCodes: a.communeCodes };
+}
+
 /**
  * The provinces a request to make an account or an organisation names, those that exist: its province when it is
  * one, its communes', its organisation's. Of a refused request, read as it came (a route's refusal reads the raw
  * body): a value of any other shape, an unknown code or id, counts for none. One statement, no cache.
  */
-export async function provincesNamed(
-  manager: EntityManager,
-  named: { provinceCode?: unknown; communeCodes?: unknown; organizationId?: unknown },
-): Promise<string[]> {
+export async function provincesNamed(manager: EntityManager, named: NamedPlaces): Promise<string[]> {
   const communes = Array.isArray(named.communeCodes)
     ? named.communeCodes.filter((c): c is string => typeof c === 'string')
     : [];

@@ -13,7 +13,7 @@ import { sameSet } from '../common/same-set';
 import { isUniqueViolation } from '../database/pg-errors';
 import { holdAdministrator } from '../identity/session-hold';
 import { AdminUnitsRepository } from './admin-units.repository';
-import { provincesNamed } from './commune-provinces';
+import { newOrganizationNames, provincesNamed } from './commune-provinces';
 import {
   CreateOrganizationDto,
   OrganizationList,
@@ -88,7 +88,7 @@ export class OrganizationsService {
       async () => ({
         action: 'organization.create',
         resourceType: 'organization',
-        subjectProvinces: await provincesNamed(this.dataSource.manager, { ...dto.serviceArea }),
+        subjectProvinces: await provincesNamed(this.dataSource.manager, newOrganizationNames(dto)),
       }),
       () => this.createOrganization(dto, caller, ability),
     );

@@ -54,17 +54,6 @@ export async function accountProvincesOf(manager: EntityManager, userId: string)
   return rows.map((r) => r.province_code);
 }
 
-/** What a request to make an account names of where it would work (provincesNamed), read as it came. */
-export function newAccountNames(body: unknown): {
-  provinceCode?: unknown;
-  communeCodes?: unknown;
-  organizationId?: unknown;
-} {
-  if (typeof body !== 'object' || body === null) return {};
-  const b = body as Record<string, unknown>;
-  return { provinceCode: b.provinceCode, communeCodes: b.wardCodes, organizationId: b.organizationId };
-}
-
 @Injectable()
 export class UsersRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}

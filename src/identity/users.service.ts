@@ -14,7 +14,7 @@ import { PasswordHasher } from '../crypto/password-hasher';
 import { ADVISORY_LOCKS } from '../database/advisory-locks';
 import { isUniqueViolation } from '../database/pg-errors';
 import { AdminUnitsRepository } from '../directory/admin-units.repository';
-import { provincesNamed } from '../directory/commune-provinces';
+import { newAccountNames, provincesNamed } from '../directory/commune-provinces';
 import { organizationRetired, OrganizationsRepository } from '../directory/organizations.repository';
 import {
   canonicalUsername,
@@ -29,7 +29,7 @@ import { assertPasswordAcceptable } from './password-policy';
 import { LoginThrottleService } from './login-throttle.service';
 import { holdAdministrator } from './session-hold';
 import { User } from './user.entity';
-import { accountProvincesOf, newAccountNames, UsersRepository } from './users.repository';
+import { accountProvincesOf, UsersRepository } from './users.repository';
 import { pageOffset } from '../database/page-limit';
 
 const USER_COLUMNS = { id: 'u.id', role: 'u.role' } as const;
