@@ -208,7 +208,7 @@ export class CasesService {
           }),
         );
         const row = toTriage(rows[0]);
-        const allowed = permittedCaseCategories(ability, 'read', caseSubject(row));
+        const allowed = caseReadCategories(ability, row);
         return { ...fullView(row, sections, allowed), duplicates };
       } catch (e) {
         // Refused by the KEK floor: a rotation raised it since the version was chosen; the next asks again.
@@ -446,7 +446,7 @@ export class CasesService {
         // The change names the sections it wrote (who rewrote a survivor's contact details must stand out from a
         // change of the risk); the answer, the case as it now stands with every section the caller may read, is
         // a read of its own, in the same transaction (a change that changes nothing still discloses them).
-        const allowed = permittedCaseCategories(ability, 'read', caseSubject(row));
+        const allowed = caseReadCategories(ability, row);
         await this.audit.record(m, p, {
           ...caseEntry('case.update', id, row),
           fields: ['triage', ...changed],
@@ -703,7 +703,7 @@ export class CasesService {
     row: CaseTriageRow,
     referral: { organizationId: string; status: ReferralStatus; consentCategories: ConsentCategory[] },
   ): ReadonlySet<CaseCategory> {
-    if (p.role !== 'provider') return permittedCaseCategories(ability, 'read', caseSubject(row));
+    if (p.role !== 'provider') return caseReadCategories(ability, row);
     // The referral's own organisation: the rules check it is the caller's.
     return this.referralCategories(referral.organizationId, ability, row, [
       { status: referral.status, categories: referral.consentCategories },
@@ -727,7 +727,7 @@ export class CasesService {
     if (!found) return { categories: new Set(), breakGlass: false };
     const { row } = found;
     if (p.role !== 'provider' || !p.organizationId) {
-      return { categories: permittedCaseCategories(ability, 'read', caseSubject(row)), breakGlass: false };
+      return { categories: caseReadCategories(ability, row), breakGlass: false };
     }
     const categories = this.referralCategories(p.organizationId, ability, row, found.referrals);
     if (!found.grant || !ability.can('create', 'BreakGlass')) return { categories, breakGlass: false };
@@ -855,6 +855,17 @@ export function caseSubject(
     referral,
     ...(breakGlass ? { breakGlass } : {}),
   };
+}
+
+/**
+ * What the caller may read of case `row` by the case alone: by its role and jurisdiction, no referral or emergency
+ * grant of its own counted (a provider's reads add those: referralReadCategories, readAccess).
+ */
+export function caseReadCategories(
+  ability: AppAbility,
+  row: Pick<CaseTriageRow, 'id' | 'wardCode' | 'provinceCode' | 'status'>,
+): ReadonlySet<CaseCategory> {
+  return permittedCaseCategories(ability, 'read', caseSubject(row));
 }
 
 /**
@@ -1078,7 +1089,7 @@ function checkBirth(
 
 /** Whether the caller may read the case's incident by the case alone (no referral or grant of its own). */
 function readsIncident(ability: AppAbility, row: CaseTriageRow): boolean {
-  return permittedCaseCategories(ability, 'read', caseSubject(row)).has('incident');
+  return caseReadCategories(ability, row).has('incident');
 }
 
 /**

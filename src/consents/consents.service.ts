@@ -3,7 +3,6 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { AppAbility } from '../authz/ability.factory';
 import { pageWindow } from '../database/page-limit';
-import { permittedCaseCategories } from '../authz/field-scope';
 import type { Principal } from '../authz/principal';
 import { CONSENT_STATUSES, type ConsentStatus } from '../authz/subjects';
 import { DomainError, fieldError } from '../common/errors/domain-error';
@@ -13,7 +12,7 @@ import type { AuditEntryInput } from '../audit/audit.types';
 import { CryptoError, DataKeyService, FieldEncryptionService } from '../crypto';
 import { joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
 import type { GatedRead } from '../database/gated-write';
-import { CASE_OWNER, caseSubject, gotNothing } from '../cases/cases.service';
+import { CASE_OWNER, caseReadCategories, gotNothing } from '../cases/cases.service';
 import { CaseRow, CasesRepository, NOT_SHREDDED } from '../cases/cases.repository';
 import { ageMisfit } from './consent-age';
 import { ConsentExpiryService, consentStatusSql } from './consent-expiry.service';
@@ -293,7 +292,7 @@ export class ConsentsService {
       const withReasons =
         bases.length > 0 &&
         row.shreddedAt === null &&
-        permittedCaseCategories(ability, 'read', caseSubject(row)).has('notes');
+        caseReadCategories(ability, row).has('notes');
       const entry: AuditEntryInput = {
         action: 'consent.read',
         resourceType: 'consent',
