@@ -224,8 +224,7 @@ export class OrganizationsService {
             ? 'r.organization_id = $1'
             : `r.organization_id = $1 AND EXISTS (SELECT 1 FROM consents cs
                  WHERE cs.id = r.consent_id AND cs.sector IS NOT NULL
-                   AND (cs.sector <> $2 OR NOT EXISTS (SELECT 1 FROM organizations o
-                         WHERE o.id = r.organization_id AND ${servesCommuneSql('o', 'c.province_code', 'c.ward_code')})))`,
+                   AND (cs.sector <> $2 OR ${noLongerServesSql('r', 'c')}))`,
           retired ? [org.id] : [org.id, org.sector],
           cause,
           caller,
@@ -233,13 +232,11 @@ export class OrganizationsService {
         // Emergency access opened by the staff of an organisation now closed, or under its old sector, ends now;
         // after a change of its area alone, only where it no longer serves the case's commune (a commune added
         // ends no one's emergency access in the middle of an emergency). Read after the save: the new area.
-        const noLongerServed = `NOT EXISTS (SELECT 1 FROM organizations o
-            WHERE o.id = g.organization_id AND ${servesCommuneSql('o', 'g.province_code', 'g.ward_code')})`;
         const areaOnly = !retired && !made.includes('organization.sector_changed');
         await endGrants(
           manager,
           this.audit,
-          areaOnly ? `g.organization_id = $1 AND ${noLongerServed}` : 'g.organization_id = $1',
+          areaOnly ? `g.organization_id = $1 AND ${noLongerServesSql('g', 'g')}` : 'g.organization_id = $1',
           [org.id],
           cause,
           caller,
@@ -343,6 +340,15 @@ export function subjectOf(o: Organization): OrganizationSubject {
 
 function invalid(field: string, code: string, message: FieldError['message']): DomainError {
   return new DomainError('unprocessable', undefined, [{ field, code, message }]);
+}
+
+/**
+ * SQL true when the organisation of row `holder` (a referral or a grant: its organization_id) does not serve, as it
+ * now stands, the commune of row `place` (its province_code and ward_code: the case's, or the grant's own).
+ */
+function noLongerServesSql(holder: string, place: string): string {
+  return `NOT EXISTS (SELECT 1 FROM organizations o
+    WHERE o.id = ${holder}.organization_id AND ${servesCommuneSql('o', `${place}.province_code`, `${place}.ward_code`)})`;
 }
 
 /**
