@@ -42,6 +42,7 @@ import { RevokeCauseValidated1764000004100 } from './1764000004100-RevokeCauseVa
 import { UnitsFixedForService1764000004200 } from './1764000004200-UnitsFixedForService';
 import { ReferralConsentExpiry1764000004300 } from './1764000004300-ReferralConsentExpiry';
 import { SchemaRequirements1764000004400 } from './1764000004400-SchemaRequirements';
+import { GuardFunctionsPinned1764000004500 } from './1764000004500-GuardFunctionsPinned';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -92,4 +93,5 @@ export const MIGRATIONS = [
   UnitsFixedForService1764000004200,
   ReferralConsentExpiry1764000004300,
   SchemaRequirements1764000004400,
+  GuardFunctionsPinned1764000004500,
 ];

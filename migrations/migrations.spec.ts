@@ -464,6 +464,30 @@ describe('migrations', () => {
     expect(plan).not.toContain('"Node Type":"Sort"');
   });
 
+  it("every function of the schema runs with a path of its own: no session's schema stands in for what a guard names", async () => {
+    const { dataSource, drop } = await createTestDataSource();
+    try {
+      const functions = await dataSource.query<{ name: string; config: string[] | null }[]>(
+        `SELECT p.proname AS name, p.proconfig AS config FROM pg_proc p
+          WHERE p.pronamespace = 'public'::regnamespace
+            -- An extension's (pgcrypto's) are C and name nothing by path.
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+          ORDER BY 1`,
+      );
+      expect(functions.length).toBeGreaterThan(5);
+      // pg_catalog first (named, or not named: then PostgreSQL searches it first), pg_temp last.
+      const unpinned = functions.filter(
+        (f) =>
+          !f.config?.some((c) =>
+            ['search_path=pg_catalog, public, pg_temp', 'search_path=public, pg_temp'].includes(c),
+          ),
+      );
+      expect(unpinned).toEqual([]);
+    } finally {
+      await drop();
+    }
+  });
+
   // CHECK constraints, foreign keys and indexes are written in the migrations and not all mirrored in the
   // entities, so the generator would propose dropping them; every other difference is a real mismatch.
   it('the entities match the migrated schema (tables, columns, types, nullability)', async () => {

@@ -84,4 +84,38 @@ describe('data keys in the database', () => {
       await owner.end();
     }
   });
+
+  it("a session's search path reaches none of the guards: operators of its own before pg_catalog change no comparison", async () => {
+    // What a writer with CREATE on some schema could plant (the runtime role's start-up check refuses one that
+    // may): an `<` on integers and a `<=` on bigints that always answer false.
+    const owner = new Client({ connectionString: db.url });
+    await owner.connect();
+    const path = new Client({ connectionString: db.appUrl });
+    await path.connect();
+    try {
+      await owner.query(`CREATE SCHEMA planted;
+        CREATE FUNCTION planted.never(integer, integer) RETURNS boolean LANGUAGE sql AS 'SELECT false';
+        CREATE FUNCTION planted.never(bigint, bigint) RETURNS boolean LANGUAGE sql AS 'SELECT false';
+        CREATE OPERATOR planted.< (LEFTARG = integer, RIGHTARG = integer, FUNCTION = planted.never);
+        CREATE OPERATOR planted.<= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = planted.never);
+        GRANT USAGE ON SCHEMA planted TO haven_app;
+        INSERT INTO kek_floors (kek_id, min_version) VALUES ('haven-kek', 3)`);
+      await path.query('SET search_path = planted, pg_catalog, public');
+      // The session's own comparisons do use them…
+      expect((await path.query('SELECT 1 < 2 AS lt')).rows[0].lt).toBe(false);
+      // …the KEK floor's and the stripe heads' do not.
+      await expect(insertKey(path, randomUUID(), 1)).rejects.toMatchObject({ code: 'HKF01' });
+      const head = (await owner.query(`SELECT stripe FROM audit_chain_heads ORDER BY stripe LIMIT 1`))
+        .rows[0];
+      await owner.query(`SELECT nextval('audit_events_seq') FROM generate_series(1, 3)`);
+      await owner.query(`UPDATE audit_chain_heads SET last_seq = 3 WHERE stripe = $1`, [head.stripe]);
+      await expect(
+        path.query(`UPDATE audit_chain_heads SET last_seq = 1 WHERE stripe = $1`, [head.stripe]),
+      ).rejects.toMatchObject({ code: '42501', message: expect.stringMatching(/may only move forward/) });
+    } finally {
+      await path.end();
+      await owner.query(`DROP SCHEMA planted CASCADE; DELETE FROM kek_floors`);
+      await owner.end();
+    }
+  });
 });
