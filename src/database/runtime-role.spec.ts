@@ -233,6 +233,18 @@ describe('the runtime database role', () => {
         `REVOKE CREATE ON SCHEMA public FROM ${probe}`,
         /create objects/,
       ],
+      // A schema of its own, first on its path: its operators in place of the built-in ones (GRANT ALL PRIVILEGES
+      // ON DATABASE, a common setup line, gives it).
+      [
+        `GRANT ALL PRIVILEGES ON DATABASE "${new URL(db.url).pathname.slice(1)}" TO ${probe}`,
+        `REVOKE ALL PRIVILEGES ON DATABASE "${new URL(db.url).pathname.slice(1)}" FROM ${probe}`,
+        /may create schemas in this database \(/,
+      ],
+      [
+        `CREATE SCHEMA ${probe}_own AUTHORIZATION ${probe}`,
+        `DROP SCHEMA ${probe}_own`,
+        new RegExp(`may create objects in schema ${probe}_own`),
+      ],
     ] as const;
     try {
       // As haven_app's member and nothing more: accepted.

@@ -308,7 +308,8 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
       truncates: string[];
       triggers: string[];
       sequences: string[];
-      can_create: boolean;
+      creates_schemas: boolean;
+      creates_in: string[];
       role: string;
     }[]
   >(
@@ -342,7 +343,12 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
             ${relationsWith('TRUNCATE')} AS truncates,
             ${relationsWith('TRIGGER')} AS triggers,
             ${relationsWith('UPDATE', { sequences: true })} AS sequences,
-            EXISTS (SELECT 1 FROM become b WHERE has_schema_privilege(b.oid, 'public', 'CREATE')) AS can_create`,
+            EXISTS (SELECT 1 FROM become b WHERE has_database_privilege(b.oid, current_database(), 'CREATE'))
+              AS creates_schemas,
+            ARRAY(SELECT n.nspname::text FROM pg_namespace n
+                   WHERE n.nspname !~ '^pg_(temp|toast_temp)_'
+                     AND EXISTS (SELECT 1 FROM become b WHERE has_schema_privilege(b.oid, n.oid, 'CREATE'))
+                   ORDER BY 1) AS creates_in`,
     [SERVICE_DELETES],
   );
   const problems: string[] = [];
@@ -382,7 +388,10 @@ export async function assertRestrictedRole(dataSource: DataSource): Promise<void
         'every instance; the service only draws numbers)',
     );
   }
-  if (r?.can_create) problems.push('may create objects in schema public');
+  // A schema of its own first on its search path would put its operators and functions in place of the built-in
+  // ones wherever a session's path reaches (the guards' functions run with a path of their own: GuardFunctionsPinned).
+  if (r?.creates_schemas) problems.push('may create schemas in this database (CREATE on the database)');
+  if (r?.creates_in.length) problems.push(`may create objects in schema ${r.creates_in.join(', ')}`);
   if (r?.createrole) problems.push('may create roles (CREATEROLE, its own or a role it may become)');
   if (problems.length) {
     throw new ConfigError([
