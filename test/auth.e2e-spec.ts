@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource, QueryFailedError } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '../src/config/config';
 import { PasswordHasher } from '../src/crypto/password-hasher';
 import { LoginThrottleService } from '../src/identity/login-throttle.service';
 import { TokenService } from '../src/identity/token.service';
@@ -697,6 +698,50 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     expect(again.body.passwordChangeRequired).toBe(true);
     expect((await db.query(`SELECT totp_failures FROM users WHERE id = $1`, [w.id]))[0].totp_failures).toBe(
       0,
+    );
+  });
+
+  it('a code this instance cannot check (the secret does not open here) is no wrong code: nothing counted, nothing locked', async () => {
+    const {
+      user: w,
+      token,
+      secret,
+    } = await givenSignedInWithTotp(t, { role: 'ward_officer', username: 'ward.unopened' });
+    const db = t.app.get(DataSource);
+    const [{ sealed }] = await db.query(`SELECT totp_secret AS sealed FROM users WHERE id = $1`, [w.id]);
+    // What a keyring that cannot open the user's secret meets (here: one bit of the sealed secret changed).
+    await db.query(
+      `UPDATE users SET totp_secret = set_bit(totp_secret, 200, 1 - get_bit(totp_secret, 200)) WHERE id = $1`,
+      [w.id],
+    );
+    const throttle = t.app.get(LoginThrottleService);
+    const { maxFailuresPerAccount } = t.app.get<AppConfig>(APP_CONFIG).auth;
+    for (let i = 0; i <= maxFailuresPerAccount; i++) {
+      const signIn = await login({ username: 'ward.unopened', password: TEST_PASSWORD, totp: '123456' });
+      expect(signIn.status).toBeGreaterThanOrEqual(500);
+      const stepUp = await changePassword(token, {
+        currentPassword: TEST_PASSWORD,
+        newPassword: 'quartz-harbor-lantern-49',
+        totp: '123456',
+      });
+      expect(stepUp.status).toBeGreaterThanOrEqual(500);
+    }
+    const counted = async (keys: string[]) =>
+      (
+        await db.query<{ failures: number }[]>(`SELECT failures FROM login_throttle WHERE key = ANY($1)`, [
+          keys,
+        ])
+      ).map((r) => r.failures);
+    const signInKeys = throttle.keysFor('ward.unopened', '::ffff:127.0.0.1');
+    expect(await counted([signInKeys.keyOf('account'), signInKeys.keyOf('accountHere')])).toEqual([0, 0]);
+    expect(await counted([throttle.reauthKeysFor(w.id, '').keyOf('stepUps')])).toEqual([0]);
+    expect((await db.query(`SELECT totp_failures FROM users WHERE id = $1`, [w.id]))[0].totp_failures).toBe(
+      0,
+    );
+    // Once it opens again, the right code signs in at once.
+    await db.query(`UPDATE users SET totp_secret = $2 WHERE id = $1`, [w.id, sealed]);
+    await login({ username: 'ward.unopened', password: TEST_PASSWORD, totp: await codeFor(secret) }).expect(
+      200,
     );
   });
 

@@ -179,7 +179,10 @@ export class AuthService {
         await this.throttle.recordPasswordOnly(keys);
         throw await refuse('auth.totp_required');
       }
-      const code = typeof c.totp === 'string' ? await this.totp.check(user, c.totp) : 'wrong';
+      const code =
+        typeof c.totp === 'string'
+          ? await this.totp.check(user, c.totp, () => this.throttle.giveBack(keys))
+          : 'wrong';
       if (code === 'locked') {
         // Counted as a failure as well (a step-up's is too): a password was checked for it.
         await this.throttle.recordFailure(keys);

@@ -305,6 +305,22 @@ export class LoginThrottleService {
     }
   }
 
+  /**
+   * An attempt that was not decided (its two-factor code could not be checked here: a secret this instance cannot
+   * open, the database gone): gives every key the attempt `begin` counted, so that a user retrying through a
+   * broken instance is not locked out for its fault. Only after the right password, before any code was compared:
+   * nothing was tried that the count exists to limit.
+   */
+  async giveBack(attempt: ThrottleAttempt): Promise<void> {
+    // One row per statement, in key order, as recordSuccess.
+    for (const key of attempt.keys) {
+      await this.dataSource.query(
+        `UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1`,
+        [key],
+      );
+    }
+  }
+
   /** Locks each key (not locked yet) whose count reached its limit; returns the keys it locked, with their locks. */
   private async lockReached(attempt: ThrottleAttempt): Promise<LockRow[]> {
     const keys = attempt.keys;

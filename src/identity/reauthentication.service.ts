@@ -120,7 +120,7 @@ export class ReauthenticationService {
     const code: CodeCheck = !passwordRight
       ? 'wrong'
       : needsCode
-        ? await this.totp.check(user, given.totp!)
+        ? await this.totp.check(user, given.totp!, () => this.throttle.giveBack(keys))
         : 'right';
     if (code !== 'right') {
       // Counted, a refusal of the account's locked codes too (as at sign-in: a password was checked for it).

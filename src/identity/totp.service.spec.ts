@@ -121,6 +121,26 @@ describe('TotpService', () => {
     expect((await load(user.id)).totpFailures).toBe(MAX_TOTP_FAILURES);
   });
 
+  it('a code this instance cannot check (its secret does not open here) is not counted against the user', async () => {
+    const { user, right } = await withActiveTotp();
+    // An instance whose keys do not open the user's data key (a keyring behind a rotation, say): every check fails.
+    const other = await createCryptoServices(
+      { dataDir: '/nonexistent', production: false, masterKey: Buffer.alloc(32, 8).toString('base64') },
+      dataSource,
+    );
+    const lagging = new TotpService(
+      dataSource,
+      new TotpSecretCipher(other.dataKeys, other.fields),
+      loadConfig({}),
+    );
+    for (let i = 0; i < MAX_TOTP_FAILURES + 1; i++) {
+      await expect(lagging.check(await load(user.id), right)).rejects.toThrow();
+    }
+    // No wrong code was tried: the count is untouched, and the right code passes where it can be checked.
+    expect((await load(user.id)).totpFailures).toBe(0);
+    expect(await totp.check(await load(user.id), right)).toBe('right');
+  });
+
   it('a step stored ahead of this clock (another instance running fast) refuses every code here, without counting it', async () => {
     const { user, right } = await withActiveTotp();
     // A fast clock accepted a code two minutes ahead: every step of this instance's window is used.

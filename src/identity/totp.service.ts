@@ -117,9 +117,20 @@ export class TotpService {
    * Each code is counted as wrong before it is checked (so a burst cannot pass the limit), and a right one sets
    * the count back to zero: past MAX_TOTP_FAILURES wrong codes in a row, answers `locked` without checking,
    * until an administrator resets the account's two-factor (its callers refuse with `auth.totp_locked`).
+   * A secret this instance cannot open (a keyring behind a rotation, the database gone) is its fault, not a wrong
+   * code of the user's: it throws before anything is counted (ten such retries would lock the account's codes on
+   * every instance, until an administrator reset them with a new password), after `undecided` (its caller gives
+   * back what it counted of the attempt).
    */
-  async check(user: User, code: string): Promise<CodeCheck> {
+  async check(user: User, code: string, undecided?: () => Promise<void>): Promise<CodeCheck> {
     if (!user.totpSecret) return 'wrong';
+    let secret: string;
+    try {
+      secret = await this.cipher.open(user.id, 'totp_secret', user.totpSecret);
+    } catch (e) {
+      await undecided?.().catch(() => undefined);
+      throw e;
+    }
     // Counted in the same statement that finds whether every step this instance would accept is used already
     // (the step stored, as it is now, ahead of its clock: another instance's runs fast). Then no code can be
     // right here, so guessing brings no one nearer to a right one: refused without counting, so that a user
@@ -136,7 +147,6 @@ export class TotpService {
     if (counted.length === 0) return 'locked';
     if (counted[0].ahead) return 'wrong';
     if (!/^\d{6}$/.test(code)) return 'wrong';
-    const secret = await this.cipher.open(user.id, 'totp_secret', user.totpSecret);
     const step = await matchingStep(
       secret,
       code,
