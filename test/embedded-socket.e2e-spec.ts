@@ -1,6 +1,10 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { createServer } from 'node:net';
+import { toolDatabase } from '../src/cli/data-dir';
+import { loadConfig } from '../src/config/config';
+import { embeddedServer } from '../src/database/embedded-database';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres';
 import { freePort } from './support/process';
 import { waitFor } from './support/wait';
@@ -113,6 +117,48 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
     expect(run.socket).toBe(join(root, 'run'));
     expect(run.host).toBe('socket');
     expect(run.log.join('\n')).not.toMatch(/Unix socket not used/);
+  });
+
+  it("a tool speaks TCP only to this cluster's server listening there: the superuser's password goes to no one else on the port", async () => {
+    // Whoever listens on the loopback port while no server of the cluster runs (any local user may), asking
+    // for the password in clear as PostgreSQL may.
+    const heard: Buffer[] = [];
+    const impostor = createServer((socket) => {
+      socket.once('data', () => socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3])));
+      socket.on('data', (d) => heard.push(d));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => impostor.listen(port, '127.0.0.1', resolve));
+    const dataDir = await mkdtemp(join(root, 'tool-'));
+    await writeFile(join(dataDir, 'postgres.secret'), 'superuser-secret-zq\n', { mode: 0o600 });
+    const config = loadConfig({ HAVEN_DATA_DIR: dataDir, HAVEN_EMBEDDED_PG_PORT: String(port) });
+    const pg = embeddedServer(config, 'superuser-secret-zq');
+    try {
+      expect(await pg.listensOnTcp()).toBe(false);
+      // No cluster there: the tool says so, having asked the impostor nothing.
+      await expect(toolDatabase(config)).rejects.toThrow(/no embedded database/);
+      expect(Buffer.concat(heard).toString('latin1')).not.toContain('superuser-secret-zq');
+      expect(heard).toEqual([]);
+    } finally {
+      await new Promise((resolve) => impostor.close(resolve));
+    }
+    // A server of the cluster listening on TCP (its socket directory unusable) is reached there.
+    await writeFile(join(root, 'run-file'), 'not a directory');
+    const server = new EmbeddedPostgres({
+      clusterDir: join(root, 'postgres'),
+      socketDir: join(root, 'run-file'),
+      port,
+      password: 'test-only-superuser',
+      settings: { fsync: 'off' },
+    });
+    await server.start();
+    try {
+      expect(await server.listensOnTcp()).toBe(true);
+    } finally {
+      await server.stop();
+      await rm(join(root, 'run-file'));
+    }
+    expect(await server.listensOnTcp()).toBe(false);
   });
 });
 

@@ -60,8 +60,9 @@ export function assertExistingDataDir(
 
 /**
  * The database a command-line tool works on: DATABASE_URL; or the embedded server, the running one when the
- * service is up (through its socket, or TCP if it had to do without), else started for the tool's run (stop()
- * stops it again). As the embedded server's superuser: migrations, keys and imports are the owner's work.
+ * service is up (through its socket, or TCP if it had to do without, once its lock file shows it listens there),
+ * else started for the tool's run (stop() stops it again). As the embedded server's superuser: migrations, keys
+ * and imports are the owner's work.
  */
 export async function toolDatabase(
   config: ReturnType<typeof loadConfig>,
@@ -76,7 +77,10 @@ export async function toolDatabase(
   }
   if (password) {
     const server = embeddedServer(config, password);
-    for (const url of new Set([server.url(APP_DATABASE), server.tcpUrl(APP_DATABASE)])) {
+    // TCP only to a server of this cluster listening there: not to whoever took the port while none runs.
+    const urls = new Set([server.url(APP_DATABASE)]);
+    if (await server.listensOnTcp()) urls.add(server.tcpUrl(APP_DATABASE));
+    for (const url of urls) {
       const probe = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
       probe.on('error', () => undefined);
       try {

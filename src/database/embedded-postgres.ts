@@ -385,6 +385,26 @@ export class EmbeddedPostgres {
     );
   }
 
+  /**
+   * Whether a server of this cluster runs and listens on TCP on its port (its lock file, postmaster.pid: a live
+   * pid that is this cluster's PostgreSQL, the port, 127.0.0.1 among its listen addresses). Only then is a TCP
+   * connection on the loopback port one to it: with no server of the cluster up, any local user may listen there,
+   * and a client asked for a cleartext password hands over the superuser's.
+   */
+  async listensOnTcp(): Promise<boolean> {
+    let lines: string[];
+    try {
+      lines = (await readFile(join(this.options.clusterDir, 'postmaster.pid'), 'utf8')).split('\n');
+    } catch {
+      return false;
+    }
+    const pid = Number.parseInt(lines[0] ?? '', 10);
+    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return false;
+    if (lines[3]?.trim() !== String(this.options.port)) return false;
+    if (!(lines[5] ?? '').split(/[\s,]+/).includes('127.0.0.1')) return false;
+    return (await commandOf(pid, this.options.clusterDir)) !== 'other';
+  }
+
   /** A PostgreSQL socket in the data directory's socket directory that accepts a connection, if any. */
   private async answeringSocket(): Promise<string | undefined> {
     const dir = this.options.socketDir;
