@@ -950,8 +950,14 @@ describe('service process lifecycle (npm start)', () => {
     expect(await wrong.exited).toBe(1);
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(wrong.output()).toMatch(/refuses the superuser password kept in HAVEN_DATA_DIR \(28P01\)/);
-    // The right one back: it starts.
-    await writeFile(secretFile, secret, { mode: 0o600 });
+    // The right one, readable by others (a restore that lost the modes): refused as a keyring would be.
+    await writeFile(secretFile, secret);
+    await chmod(secretFile, 0o644);
+    const exposed = launch({ ...env, HAVEN_DEMO: '0' });
+    expect(await exposed.exited).toBe(78);
+    expect(exposed.output()).toMatch(/postgres\.secret is accessible by group or others; run: chmod 600/);
+    // Mended: it starts.
+    await chmod(secretFile, 0o600);
     await servesThenStops({ ...env, HAVEN_DEMO: '0' });
   });
 

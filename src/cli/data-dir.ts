@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { parse } from 'pg-connection-string';
@@ -13,6 +12,7 @@ import {
   clusterExists,
   embeddedPaths,
   embeddedServer,
+  readPrivateSecret,
   startDatabase,
 } from '../database/embedded-database';
 
@@ -71,8 +71,9 @@ export async function toolDatabase(
   if (config.database.url) return { url: config.database.url, stop: () => Promise.resolve() };
   let password: string | undefined;
   try {
-    password = (await readFile(embeddedPaths(config.dataDir).secret, 'utf8')).trim();
-  } catch {
+    password = await readPrivateSecret(embeddedPaths(config.dataDir).secret);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
     // no password file: the tools that come here have checked that the cluster exists all the same
   }
   if (password) {

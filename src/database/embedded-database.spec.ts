@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readOrCreateSecret, serverLineLevel } from './embedded-database';
@@ -19,6 +19,17 @@ describe('readOrCreateSecret', () => {
     expect(await readOrCreateSecret(path)).toBe(made[0]);
     // No scratch file left behind.
     expect(readdirSync(dir)).toEqual(['postgres.secret']);
+  });
+
+  it('refuses a secret that others may read (a restore that lost the modes), saying how to mend it', async () => {
+    const path = join(dir, 'postgres.secret');
+    const made = await readOrCreateSecret(path);
+    chmodSync(path, 0o644);
+    await expect(readOrCreateSecret(path)).rejects.toThrow(
+      new RegExp(`${path} is accessible by group or others; run: chmod 600 ${path}`),
+    );
+    chmodSync(path, 0o600);
+    expect(await readOrCreateSecret(path)).toBe(made);
   });
 });
 

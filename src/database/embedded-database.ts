@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { createFileExclusive } from '../common/fs/durable-file';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -106,10 +106,13 @@ export function serverLineLevel(line: string): 'debug' | 'warn' {
   return EXPECTED_SERVER_LINES.test(line) ? 'debug' : 'warn';
 }
 
-/** A random secret kept in a 0600 file: read when it exists, created on first use. */
+/**
+ * A random secret kept in a 0600 file: read when it exists, created on first use. One that others may read (a
+ * restore that lost the modes) is refused, as the keyring is: it opens the database as much as the keys do.
+ */
 export async function readOrCreateSecret(path: string): Promise<string> {
   try {
-    return (await readFile(path, 'utf8')).trim();
+    return await readPrivateSecret(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
@@ -118,4 +121,13 @@ export async function readOrCreateSecret(path: string): Promise<string> {
   // stop every later start), and of two processes creating it at once one wins and both read its value.
   if (!createFileExclusive(path, `${secret}\n`)) return (await readFile(path, 'utf8')).trim();
   return secret;
+}
+
+/** The secret in `path` (ENOENT when there is none), refused when its group or others may read or change it. */
+export async function readPrivateSecret(path: string): Promise<string> {
+  const value = await readFile(path, 'utf8');
+  if (process.platform !== 'win32' && ((await stat(path)).mode & 0o077) !== 0) {
+    throw new ConfigError([`${path} is accessible by group or others; run: chmod 600 ${path}`]);
+  }
+  return value.trim();
 }
