@@ -445,7 +445,7 @@ describe('migrations', () => {
   });
 
   it('the sweep of ended consents reads the live referrals whose consent has an expiry, not every consent that ever expired', async () => {
-    const [plan] = await plansOf([[EXPIRED_CONSENTS_SQL, []]]);
+    const [plan] = await plansOf([[EXPIRED_CONSENTS_SQL, [100]]]);
     expect(plan).toContain('"Index Name":"referrals_consent_expiry_idx","Relation Name":"referrals"');
     // A consent is read by its id alone, for each referral found.
     expect(plan.match(/"Relation Name":"consents"/g)).toHaveLength(1);

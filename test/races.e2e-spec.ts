@@ -11,6 +11,7 @@ import { DataKeyService, FieldEncryptionService } from '../src/crypto';
 import { PasswordHasher } from '../src/crypto/password-hasher';
 import { ReauthenticationService } from '../src/identity/reauthentication.service';
 import { CasesRepository } from '../src/cases/cases.repository';
+import { ConsentExpiryService } from '../src/consents/consent-expiry.service';
 import { OrganizationsRepository } from '../src/directory/organizations.repository';
 import { OrganizationsService } from '../src/directory/organizations.service';
 import { ReferralsRepository } from '../src/referrals/referrals.repository';
@@ -207,6 +208,52 @@ describe('concurrent changes', () => {
     );
     return { referral, accepted };
   }
+
+  it('the expiry sweep waits for no referral another transaction holds, and takes a bounded batch of consents at a time', async () => {
+    const expiry = t.app.get(ConsentExpiryService);
+    const manager = t.app.get(DataSource).manager;
+    const meta = { requestId: null };
+    await expiry.revokeExpired(manager, meta, 10_000); // what earlier tests left
+    const made: { consent: string; referral: string }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { police, caseId, consentId } = await caseWithConsent();
+      made.push({ consent: consentId, referral: (await refer(caseId, police, consentId)).body.id as string });
+    }
+    // Swept in their consents' order.
+    const [a, b, c] = made.sort((x, y) => (x.consent < y.consent ? -1 : 1)).map((m) => m.referral);
+    await sql(`UPDATE consents SET expires_at = clock_timestamp() - interval '1 second' WHERE id = ANY($1)`, [
+      made.map((m) => m.consent),
+    ]);
+    const live = async () =>
+      (
+        await sql<{ id: string }>(
+          `SELECT id FROM referrals WHERE id = ANY($1) AND status = 'pending' ORDER BY id`,
+          [[a, b, c]],
+        )
+      ).map((r) => r.id);
+    const holder = new Client({ connectionString: t.db.url });
+    await holder.connect();
+    try {
+      // The second is held (a move of it under way, another request's sweep): not waited for.
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE', [b]);
+      const swept = await Promise.race([
+        expiry.revokeExpired(manager, meta, 2),
+        new Promise<string>((r) => setTimeout(() => r('waited'), 5_000)),
+      ]);
+      // Two consents in this sweep: the first's referral revoked, the second's skipped, the third's left.
+      expect(swept).toEqual([a]);
+      expect(await live()).toEqual([b, c].sort());
+      expect(await expiry.revokeExpired(manager, meta)).toEqual([c]);
+      await holder.query('COMMIT');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+    // Let go: the next sweep takes it.
+    expect(await expiry.revokeExpired(manager, meta)).toEqual([b]);
+    expect(await live()).toEqual([]);
+  });
 
   it('a caller who may not see a referral neither waits for its lock nor takes it: its 404 comes at once', async () => {
     const { police, caseId, consentId } = await caseWithConsent();

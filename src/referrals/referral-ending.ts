@@ -94,6 +94,29 @@ export async function revokeReferrals(
   return revokeLocked(m, audit, where, params, cause, by);
 }
 
+/**
+ * revokeReferrals for the expiry sweep: takes only the live referrals `where` selects that no other transaction
+ * holds (SKIP LOCKED), and revokes those. Another request sweeping the same ones, or a move of one, holds them; a
+ * request does not wait for a sweep it does not need (access decisions take them as revoked already) with a
+ * connection of the pool held meanwhile. What is skipped is swept by a later request.
+ */
+export async function revokeUnheldReferrals(
+  m: EntityManager,
+  audit: AuditService,
+  where: string,
+  params: readonly unknown[],
+  cause: RevokeCause,
+  by: Revoker,
+): Promise<string[]> {
+  const held = await m.query<{ id: string }[]>(
+    `SELECT r.id FROM referrals r JOIN cases c ON c.id = r.case_id
+      WHERE (${where}) AND ${LIVE_REFERRAL} ORDER BY r.id FOR UPDATE OF r SKIP LOCKED`,
+    params,
+  );
+  if (held.length === 0) return [];
+  return revokeLocked(m, audit, 'r.id = ANY($1)', [held.map((h) => h.id)], cause, by);
+}
+
 /** revokeReferrals' revocation of rows its caller has locked: the update and one entry per referral. */
 async function revokeLocked(
   m: EntityManager,
