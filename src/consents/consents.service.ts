@@ -290,9 +290,7 @@ export class ConsentsService {
       const bases = rows.filter((r) => r.legal_basis !== null);
       // Free text about the case: read only by a caller the rules give its notes (the ward).
       const withReasons =
-        bases.length > 0 &&
-        row.shreddedAt === null &&
-        caseReadCategories(ability, row).has('notes');
+        bases.length > 0 && row.shreddedAt === null && caseReadCategories(ability, row).has('notes');
       const entry: AuditEntryInput = {
         action: 'consent.read',
         resourceType: 'consent',
