@@ -1640,6 +1640,13 @@ describe('cases, consent and referrals (end to end)', () => {
         .expect(409);
       expect(stale.body.code).toBe('conflict.version');
       expect(stale.body.detail).toContain(`now accepted, version ${r.version + 1}`);
+      // In Vietnamese, the state in Vietnamese too (not the API's word for it).
+      const staleVi = await as('ward.longbien')
+        .post(`/api/v1/referrals/${r.id}/revoke`, { reason: 'không liên lạc được (giả định)' })
+        .set('If-Match', `"${r.version}"`)
+        .set('Accept-Language', 'vi')
+        .expect(409);
+      expect(staleVi.body.detail).toContain(`hiện ở trạng thái đã chấp nhận, phiên bản ${r.version + 1}`);
       expect((await as('ward.longbien').get(`/api/v1/referrals/${r.id}`).expect(200)).body.status).toBe(
         'accepted',
       );

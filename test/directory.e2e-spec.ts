@@ -520,6 +520,21 @@ describe('directory and account administration (end to end)', () => {
       expect(
         mismatch.body.errors.map((e: { field: string; code: string }) => `${e.field}:${e.code}`).sort(),
       ).toEqual(['organizationId:isDefined', 'wardCodes:roleMismatch']);
+      // Said in Vietnamese with the role's Vietnamese name.
+      const mismatchVi = await as(admin)
+        .post('/api/v1/users', {
+          username: 'odd.one',
+          password: 'quiet-lake-morning-19',
+          role: 'provider',
+          wardCodes: ['00118'],
+        })
+        .set('Accept-Language', 'vi')
+        .expect(400);
+      expect(mismatchVi.body.errors).toContainEqual({
+        field: 'wardCodes',
+        code: 'roleMismatch',
+        message: 'không dùng cho vai trò cán bộ cơ quan cung cấp dịch vụ',
+      });
       await as(admin)
         .post('/api/v1/users', {
           username: 'sup.both',

@@ -28,7 +28,7 @@ import {
 import { assertPasswordAcceptable } from './password-policy';
 import { LoginThrottleService } from './login-throttle.service';
 import { holdAdministrator } from './session-hold';
-import { User } from './user.entity';
+import { ROLE_NAMES, User } from './user.entity';
 import { accountProvincesOf, UsersRepository } from './users.repository';
 import { pageOffset } from '../database/page-limit';
 
@@ -453,7 +453,10 @@ export class UsersService {
       errors.push({
         field,
         code: 'roleMismatch',
-        message: { en: `is not used for the role ${dto.role}`, vi: `không dùng cho vai trò ${dto.role}` },
+        message: {
+          en: `is not used for the role ${dto.role} (${ROLE_NAMES[dto.role].en})`,
+          vi: `không dùng cho vai trò ${ROLE_NAMES[dto.role].vi}`,
+        },
       });
     const required = (field: string) =>
       errors.push({ field, code: 'isDefined', message: { en: 'is required', vi: 'là bắt buộc' } });

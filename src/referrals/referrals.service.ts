@@ -39,6 +39,7 @@ import {
   ReferralTransitions,
   statutoryUrgency,
 } from './referral-state';
+import { STATUS_LABELS } from '../reports/report-labels';
 import { liveReferralSql } from './referral-ending';
 import { NoteView, ReferralListView, ReferralView, referralView } from './referral-view';
 import {
@@ -552,7 +553,7 @@ export class ReferralsService {
       if (expected !== undefined && expected !== row.version) {
         throw new DomainError('conflict.version', {
           en: `The referral changed since you read it: it is now ${row.status}, version ${row.version}. Read it again.`,
-          vi: `Yêu cầu chuyển gửi đã thay đổi kể từ khi bạn xem: hiện ở trạng thái ${row.status}, phiên bản ${row.version}. Vui lòng xem lại.`,
+          vi: `Yêu cầu chuyển gửi đã thay đổi kể từ khi bạn xem: hiện ở trạng thái ${STATUS_LABELS[row.status].vi.toLowerCase()}, phiên bản ${row.version}. Vui lòng xem lại.`,
         });
       }
       // A closed case's referrals were revoked when it closed; one left pending by a database from before that
