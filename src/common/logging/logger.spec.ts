@@ -37,6 +37,32 @@ describe('logger redaction', () => {
     });
     expect(entry.req).toEqual({ headers: { authorization: '[redacted]', 'user-agent': 'jest' } });
   });
+
+  it('censors keys by their form too: encrypted columns, blind indexes, notes, secrets, passwords and hashes under longer names', () => {
+    const logged = {
+      view: { reviewNote: 'MARK-note', otpauthUrl: 'otpauth://totp/x?secret=MARK' },
+      row: {
+        enc_identity: 'MARK-enc',
+        bi_phone: 'MARK-bi',
+        totp_secret: 'MARK-secret',
+        password_hash: 'MARK-hash',
+        passwordHash: 'MARK-hash',
+        id: 'c-1',
+      },
+      perpetrator_fields: {
+        relationship: 'MARK-parent',
+        accessToWeapons: true,
+        pregnant: false,
+        ageYears: 12,
+      },
+      noted: 'kept',
+      hashed: 'kept',
+    };
+    const censored = JSON.stringify(censorSensitive(logged));
+    expect(censored).not.toContain('MARK');
+    expect(censored).not.toMatch(/true|false|12/);
+    expect(censorSensitive(logged)).toMatchObject({ row: { id: 'c-1' }, noted: 'kept', hashed: 'kept' });
+  });
 });
 
 describe('censorSensitive', () => {

@@ -40,10 +40,26 @@ export const SENSITIVE_KEYS = [
   'place',
   'ethnicity',
   'disability',
+  'relationship',
+  'pregnant',
+  'accessToWeapons',
+  'ageYears',
   'masterKey',
+  'otpauthUrl',
 ];
 
 const SENSITIVE = new Set(SENSITIVE_KEYS.map((k) => k.toLowerCase()));
+
+/**
+ * Keys censored by their form too, whatever comes before or after: a row's encrypted columns and blind indexes
+ * (`enc_…`, `bi_…`), and any note, secret, password or hash under a longer name (`reviewNote`, `totp_secret`,
+ * `passwordHash`).
+ */
+const SENSITIVE_FORM = /^(enc|bi)_|(note|notes|secret|password|hash)$/i;
+
+function sensitiveKey(key: string): boolean {
+  return SENSITIVE.has(key.toLowerCase()) || SENSITIVE_FORM.test(key);
+}
 const CENSOR = '[redacted]';
 /** Deeper than this, a plain object or array is not logged at all (it could hide a sensitive key). */
 const MAX_DEPTH = 5;
@@ -83,7 +99,7 @@ export function censorSensitive(value: unknown, depth = 0): unknown {
     const v = obj[key];
     // The line's own `err` is left to pino's serializer (serializeError), which runs after this formatter.
     if (depth === 0 && key === 'err' && v instanceof Error) continue;
-    const c = SENSITIVE.has(key.toLowerCase()) ? CENSOR : censorSensitive(v, depth + 1);
+    const c = sensitiveKey(key) ? CENSOR : censorSensitive(v, depth + 1);
     if (c !== v) (copy ??= { ...obj })[key] = c;
   }
   return copy ?? value;
