@@ -84,8 +84,22 @@ describe('database failure and recovery (end to end)', () => {
     await pg.stop();
 
     let started = Date.now();
-    expectUnavailable(await http().get('/health'));
+    const probe = await http().get('/health');
+    expectUnavailable(probe);
     expect(Date.now() - started).toBeLessThan(6000);
+    // Logged as a refusal (a warning, the request's line too), with why the database did not answer, not as a
+    // failure at error level with the refusal's own stack: a monitor probing every second must not bury errors.
+    const lines = logs
+      .map(
+        (l) =>
+          JSON.parse(l) as { level: string; msg: string; requestId?: string; reqId?: string; err?: object },
+      )
+      .filter((l) => l.requestId === probe.body.requestId || l.reqId === probe.body.requestId);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      ['warn', 'request refused: service unavailable'],
+      ['warn', 'request refused'],
+    ]);
+    expect(lines[0].err).toMatchObject({ code: 'ECONNREFUSED' });
 
     // Reads and writes under load: every one is a fast 503, none a 500 or a hang.
     started = Date.now();

@@ -43,8 +43,9 @@ export class HealthController {
         `SELECT current_setting('transaction_read_only') = 'on' AS read_only`,
       );
       readOnly = row.read_only;
-    } catch {
-      throw new DomainError('service.unavailable');
+    } catch (e) {
+      // Its cause goes to the log with the refusal (ProblemFilter): why the database does not answer.
+      throw Object.assign(new DomainError('service.unavailable'), { cause: e });
     }
     if (readOnly) throw new DomainError('service.unavailable', READ_ONLY);
     return { status: 'ok' };

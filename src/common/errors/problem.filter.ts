@@ -64,7 +64,16 @@ export class ProblemFilter implements ExceptionFilter {
     const entry = ERROR_CATALOG[code];
     const requestId = requestIdOf(req);
 
-    if (entry.status >= 500) {
+    if (exception instanceof DomainError && code === 'service.unavailable') {
+      // Refused on purpose (sign-ins shed under a flood, a database that takes no writes, or none that answers
+      // the health check): a warning without this error's stack, one line per request, so that a flood of them
+      // does not bury real failures at error level; what caused it (the driver's error), when there was a cause.
+      const cause = (exception as { cause?: unknown }).cause;
+      this.logger.warn(
+        { requestId, code, ...(cause !== undefined ? { err: cause } : {}) },
+        'request refused: service unavailable',
+      );
+    } else if (entry.status >= 500) {
       // The stack and driver message go to the log only (they may quote SQL, never survivor values:
       // statements are parameterised).
       this.logger.error({ err: exception, requestId, code }, 'request failed');

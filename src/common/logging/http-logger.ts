@@ -38,7 +38,10 @@ export function createHttpLogger(logger: Logger): RequestHandler {
         ...(aborted ? { aborted: true } : {}),
         ...(err instanceof Error ? { err } : {}),
       };
-      if (err || res.statusCode >= 500) logger.error(entry, 'request failed');
+      // A 503 (the service or its database unavailable: ProblemFilter logged why) is a warning: a flood of them
+      // must not bury the errors.
+      if (err || (res.statusCode >= 500 && res.statusCode !== 503)) logger.error(entry, 'request failed');
+      else if (res.statusCode === 503) logger.warn(entry, 'request refused');
       else logger.info(entry, aborted ? 'request aborted' : 'request completed');
     };
     res.once('close', done);

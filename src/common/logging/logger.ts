@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type { LoggerService } from '@nestjs/common';
 import pino, { Logger, LoggerOptions } from 'pino';
 
@@ -88,7 +89,7 @@ export function censorSensitive(value: unknown, depth = 0): unknown {
   }
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) {
-    if (value instanceof Error) return serializeError(value);
+    if (isError(value)) return serializeError(value);
     if (value instanceof Date) return value;
     return `[${(value as { constructor?: { name?: string } }).constructor?.name ?? 'object'}]`;
   }
@@ -98,11 +99,16 @@ export function censorSensitive(value: unknown, depth = 0): unknown {
   for (const key of Object.keys(obj)) {
     const v = obj[key];
     // The line's own `err` is left to pino's serializer (serializeError), which runs after this formatter.
-    if (depth === 0 && key === 'err' && v instanceof Error) continue;
+    if (depth === 0 && key === 'err' && isError(v)) continue;
     const c = sensitiveKey(key) ? CENSOR : censorSensitive(v, depth + 1);
     if (c !== v) (copy ??= { ...obj })[key] = c;
   }
   return copy ?? value;
+}
+
+/** An error, from this realm or another (Node's own errors are not `instanceof` a test sandbox's Error). */
+function isError(value: unknown): value is Error {
+  return value instanceof Error || types.isNativeError(value);
 }
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
@@ -125,7 +131,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
  * properties are dropped and quoted or bracketed values are masked, so a failure cannot copy data into the log.
  */
 export function serializeError(e: unknown): Record<string, unknown> {
-  if (!(e instanceof Error)) return { message: mask(String(e)) };
+  if (!isError(e)) return { message: mask(String(e)) };
   const code = (e as { code?: unknown }).code;
   const message = mask(e.message);
   return {
