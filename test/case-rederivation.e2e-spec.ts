@@ -171,6 +171,27 @@ describe('cases stored under older derivation rules brought to the current ones 
     expect(JSON.parse(said)).toMatchObject({ held: 1, heldCases: [adult] });
     expect(said).not.toMatch(/1996|Thử Nghiệm/);
     await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0, held: 1 });
+    // Meanwhile the ward goes on with the case: a change that leaves the age alone (the risk raised) goes through
+    // with the judgement as stored, and the case stays held; so does a correction of the date that the rules judge
+    // as they judged the one before (an adult either way: the rules' change, not the ward's, moved the judgement).
+    const { version } = (await rows([adult]))[0];
+    const raised = await as()
+      .patch(`/api/v1/cases/${adult}`, { version, risk: { level: 'critical' } })
+      .expect(200);
+    expect(raised.body.triage).toMatchObject({
+      riskLevel: 'critical',
+      childUnder16: true,
+      childUnder18: true,
+    });
+    expect((await rows([adult]))[0]).toMatchObject({ child_vn: true, child_gbvims: true, derived_with: 1 });
+    const corrected = await as()
+      .patch(`/api/v1/cases/${adult}`, {
+        version: raised.body.version,
+        survivor: { dateOfBirth: '1990-05-05' },
+      })
+      .expect(200);
+    expect(corrected.body.triage).toMatchObject({ childUnder16: true });
+    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0, held: 1 });
     // The ward withdraws the duty: the next run brings the flags to the rules.
     await as().delete(`/api/v1/cases/${adult}/consents/${duty}`).expect(200);
     await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0, held: 0 });

@@ -366,11 +366,12 @@ export class CasesService {
         // The stored contexts hold those derived from the facts as they were: carried over, they would outlive
         // a correction (a date of birth, a relationship). Only the ones the old facts do not explain are kept,
         // and the new facts derive theirs again.
-        const derivedBefore = deriveTriage({
+        const before = deriveTriage({
           ...factsOf(current),
           forms: row.forms,
           gbvType: row.gbvType,
-        }).contexts;
+        });
+        const derivedBefore = before.contexts;
         const derived = deriveTriage({
           ...factsOf(next),
           forms: dto.incident?.forms ?? row.forms,
@@ -381,13 +382,12 @@ export class CasesService {
               ? []
               : (dto.incident?.contexts ?? row.contexts.filter((c) => !derivedBefore.includes(c))),
         });
+        const age = await this.ageOfChange(m, id, row, before, derived);
         const triage = {
           reportChannel: dto.reportChannel,
           riskLevel: dto.risk?.level,
           survivorSex: dto.survivor?.sex,
-          ageGroup: derived.ageGroup,
-          childVn: derived.childVn,
-          childGbvims: derived.childGbvims,
+          ...age,
           gbvType: dto.incident?.gbvType,
           forms: dto.incident?.forms,
           contexts: derived.contexts,
@@ -422,15 +422,10 @@ export class CasesService {
           );
           if (!ok) throw new DomainError('conflict.version');
         }
-        // A correction of the survivor's age must not leave a consent standing that the new age would refuse:
-        // its referrals would go on disclosing on a ground that does not hold. The ward withdraws it first.
-        if (derived.childVn !== row.childVn || derived.childGbvims !== row.childGbvims) {
-          await this.assertConsentsFitAge(m, id, derived);
-        }
         // A child under 16 now known to be at high or critical risk: the referrals still waiting for an answer
         // become urgent and due as one made now would be (the law's 12 hours at most).
         const statutory = newlyStatutory(row, {
-          childVn: derived.childVn,
+          childVn: age.childVn,
           riskLevel: dto.risk?.level ?? row.riskLevel,
         });
         if (statutory) {
@@ -464,10 +459,29 @@ export class CasesService {
     });
   }
 
-  /** Refuses (409) a change of case `id` under whose new child flags (`age`) an active consent no longer fits. */
-  private async assertConsentsFitAge(m: EntityManager, id: string, age: SurvivorAge): Promise<void> {
-    const misfits = await consentsNotFittingAge(m, id, age);
-    if (misfits.length === 0) return;
+  /**
+   * The age judgement a change of case `row` stores: `derived`, from the facts as changed. A correction of the
+   * survivor's age must not leave a consent standing that the new age would refuse (its referrals would go on
+   * disclosing on a ground that does not hold): refused (409), the ward withdraws it first. But where the facts
+   * as they were already give that judgement (`before`: the rules changed since it was stored, and the
+   * re-derivation holds the case for its consent: CaseRederivation), a change that leaves the age alone (a risk
+   * raised, a phone corrected) is no correction of it: it goes through with the stored judgement, and the case
+   * stays held.
+   */
+  private async ageOfChange(
+    m: EntityManager,
+    id: string,
+    row: CaseTriageRow,
+    before: SurvivorAge,
+    derived: SurvivorAge & { ageGroup: CaseTriageRow['ageGroup'] },
+  ): Promise<Pick<CaseTriageRow, 'ageGroup' | 'childVn' | 'childGbvims'>> {
+    const judged = { ageGroup: derived.ageGroup, childVn: derived.childVn, childGbvims: derived.childGbvims };
+    if (derived.childVn === row.childVn && derived.childGbvims === row.childGbvims) return judged;
+    const misfits = await consentsNotFittingAge(m, id, derived);
+    if (misfits.length === 0) return judged;
+    if (before.childVn === derived.childVn && before.childGbvims === derived.childGbvims) {
+      return { ageGroup: row.ageGroup, childVn: row.childVn, childGbvims: row.childGbvims };
+    }
     const ids = misfits.join(', ');
     throw new DomainError('conflict.state', {
       en: `With this age, a consent of the case no longer holds (a child-protection duty for an adult, or a child under 16 consenting alone): withdraw it first, then record one that fits. Consent: ${ids}.`,
