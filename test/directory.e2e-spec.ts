@@ -624,6 +624,32 @@ describe('directory and account administration (end to end)', () => {
       expect(res.body.code).toBe('conflict.state');
     });
 
+    it('says which communes a change leaves with no active ward officer (their cases seen by no one there)', async () => {
+      const first = await givenUser(t, { role: 'ward_officer', wardCodes: ['03151', '03158'] });
+      const second = await givenUser(t, { role: 'ward_officer', wardCodes: ['03158'] });
+      // Mường Lay is left to no one; Sín Thầu keeps the second officer.
+      const moved = await as(admin)
+        .patch(`/api/v1/users/${first.id}`, { wardCodes: ['03158'] })
+        .expect(200);
+      expect(moved.body).toMatchObject({ wardCodes: ['03158'], unstaffedCommunes: ['03151'] });
+      // The second disabled: the first still serves Sín Thầu, nothing to say.
+      const disabled = await as(admin)
+        .patch(`/api/v1/users/${second.id}`, { status: 'disabled' })
+        .expect(200);
+      expect(disabled.body.status).toBe('disabled');
+      expect(disabled.body).not.toHaveProperty('unstaffedCommunes');
+      // Then the first too: Sín Thầu is left to no one.
+      const last = await as(admin).patch(`/api/v1/users/${first.id}`, { status: 'disabled' }).expect(200);
+      expect(last.body.unstaffedCommunes).toEqual(['03158']);
+      // Enabled again, or another change (a password reset): nothing to say.
+      const back = await as(admin).patch(`/api/v1/users/${first.id}`, { status: 'active' }).expect(200);
+      expect(back.body).not.toHaveProperty('unstaffedCommunes');
+      const reset = await as(admin)
+        .patch(`/api/v1/users/${second.id}`, { password: 'granite-reset-lantern-38' })
+        .expect(200);
+      expect(reset.body).not.toHaveProperty('unstaffedCommunes');
+    });
+
     it('resetting two-factor makes the user set it up again, with a new password to change at first sign-in', async () => {
       const u = await givenUser(t, { role: 'ward_officer' });
       await givenTotp(t, u.id);

@@ -16,7 +16,14 @@ import { Policy } from '../authz/policy.decorator';
 import { RequiresStepUp } from '../authz/step-up';
 import type { Principal } from '../authz/principal';
 import { Problem } from '../common/errors/problem';
-import { CreateUserDto, UpdateUserDto, UserList, UserListQuery, UserView } from './dto/user.dto';
+import {
+  CreateUserDto,
+  UpdatedUserView,
+  UpdateUserDto,
+  UserList,
+  UserListQuery,
+  UserView,
+} from './dto/user.dto';
 import { UsersService } from './users.service';
 
 @ApiTags('accounts')
@@ -73,7 +80,7 @@ export class UsersController {
       "An administrator's own password or two-factor is not reset here (403 auth.forbidden: " +
       "POST /api/v1/auth/password changes one's own password, with the current one).",
   })
-  @ApiOkResponse({ type: UserView })
+  @ApiOkResponse({ type: UpdatedUserView })
   @ApiNotFoundResponse({ type: Problem })
   @ApiConflictResponse({
     type: Problem,
@@ -85,7 +92,7 @@ export class UsersController {
     @Body() dto: UpdateUserDto,
     @CurrentPrincipal() caller: Principal,
     @CurrentAbility() ability: AppAbility,
-  ): Promise<UserView> {
+  ): Promise<UpdatedUserView> {
     return this.users.update(id, dto, caller, ability);
   }
 }

@@ -133,6 +133,27 @@ export class UsersRepository {
     return out;
   }
 
+  /**
+   * Of `communes`, those no active ward officer serves (a demo account counts only with `demoAccounts`, as for
+   * the last administrator), in code order.
+   */
+  async communesWithoutOfficer(
+    communes: readonly string[],
+    opts: { demoAccounts: boolean },
+    manager?: EntityManager,
+  ): Promise<string[]> {
+    if (communes.length === 0) return [];
+    const rows = await (manager ?? this.dataSource.manager).query<{ code: string }[]>(
+      `SELECT c.code FROM unnest($1::text[]) AS c(code)
+        WHERE NOT EXISTS (SELECT 1 FROM user_communes uc JOIN users u ON u.id = uc.user_id
+                           WHERE uc.commune_code = c.code AND u.role = 'ward_officer' AND u.status = 'active'
+                             AND (NOT u.demo_account OR $2))
+        ORDER BY 1`,
+      [communes, opts.demoAccounts],
+    );
+    return rows.map((r) => r.code);
+  }
+
   async insert(user: Partial<User>, wardCodes: readonly string[], manager: EntityManager): Promise<User> {
     const saved = await manager.getRepository(User).save(manager.getRepository(User).create(user));
     await this.replaceWardCodes(saved.id, wardCodes, manager);

@@ -19,6 +19,7 @@ import { organizationRetired, OrganizationsRepository } from '../directory/organ
 import {
   canonicalUsername,
   CreateUserDto,
+  UpdatedUserView,
   UpdateUserDto,
   USERNAME,
   UserList,
@@ -294,7 +295,12 @@ export class UsersService {
     return (await this.views([user]))[0];
   }
 
-  async update(id: string, dto: UpdateUserDto, caller: Principal, ability: AppAbility): Promise<UserView> {
+  async update(
+    id: string,
+    dto: UpdateUserDto,
+    caller: Principal,
+    ability: AppAbility,
+  ): Promise<UpdatedUserView> {
     // A refusal (one's own credentials, the last administrator, no such account…) is on record too: an
     // administrator's token used to reset its own password is what the refusal exists to stop. In the
     // jurisdiction of the account it is about, as a change is: its supervisors see an attempt on it.
@@ -315,7 +321,7 @@ export class UsersService {
     dto: UpdateUserDto,
     caller: Principal,
     ability: AppAbility,
-  ): Promise<UserView> {
+  ): Promise<UpdatedUserView> {
     if (dto.password !== undefined) {
       const target = await this.users.findById(id);
       if (!target || !ability.can('update', subjectOf(target))) throw new DomainError('resource.not_found');
@@ -323,7 +329,7 @@ export class UsersService {
       assertPasswordAcceptable(dto.password, target.username);
     }
     const passwordHash = dto.password !== undefined ? await this.hasher.hash(dto.password) : undefined;
-    await this.dataSource.transaction(async (manager) => {
+    const unstaffed = await this.dataSource.transaction(async (manager) => {
       // The caller's session, held with the active administrators (holdAdministrator): one disabled or reset
       // while this waited (the new password being hashed) changes nothing.
       await holdAdministrator(manager, caller);
@@ -391,6 +397,11 @@ export class UsersService {
       // each is an entry of the access log.
       const made: AccountChange[] = [];
       const provinces = await accountProvincesOf(manager, user.id);
+      // The communes a ward officer served before the change: those it leaves with no officer are said.
+      const servedBefore =
+        user.role === 'ward_officer'
+          ? ((await this.users.wardCodesOf([user.id], manager)).get(user.id) ?? [])
+          : [];
       if (dto.status !== undefined && dto.status !== user.status) {
         changes.status = dto.status;
         made.push(dto.status === 'disabled' ? 'user.disabled' : 'user.enabled');
@@ -413,9 +424,8 @@ export class UsersService {
           });
         }
         const communes = await this.communes(dto.wardCodes, manager);
-        const served = (await this.users.wardCodesOf([user.id], manager)).get(user.id) ?? [];
         // The same communes again: nothing changes (no session ends, nothing on the log).
-        if (!sameSet(communes, served)) {
+        if (!sameSet(communes, servedBefore)) {
           await this.users.replaceWardCodes(user.id, communes, manager);
           // The communes it served and the ones it serves now: supervisors of both see the change.
           provinces.push(...(await accountProvincesOf(manager, user.id)));
@@ -438,8 +448,17 @@ export class UsersService {
         { action: 'user.update', resourceType: 'user', resourceId: user.id, subjectProvinces: provinces },
         made,
       );
+      // A commune left with no active ward officer: its cases are seen by no one at the commune (said to the
+      // administrator, who gives them to someone; not refused: an officer who left must be disabled at once).
+      if (!made.includes('user.disabled') && !made.includes('user.communes_changed')) return [];
+      return this.users.communesWithoutOfficer(
+        servedBefore,
+        { demoAccounts: this.config.demo.enabled },
+        manager,
+      );
     });
-    return this.get(id, ability);
+    const view = await this.get(id, ability);
+    return unstaffed.length > 0 ? { ...view, unstaffedCommunes: unstaffed } : view;
   }
 
   /** Checks that the scope fields fit the role and name existing units and organisations. */

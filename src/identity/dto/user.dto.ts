@@ -154,6 +154,18 @@ export class UserView {
   @ApiProperty() updatedAt!: Date;
 }
 
+/** The answer to a change of an account: the account, and what the change left without a ward officer. */
+export class UpdatedUserView extends UserView {
+  @ApiPropertyOptional({
+    type: [String],
+    description:
+      'present when the change (a ward officer disabled, or given other communes) left communes it served with ' +
+      'no active ward officer: their cases are seen and their referrals followed by no one at the commune until ' +
+      'an account is given them',
+  })
+  unstaffedCommunes?: string[];
+}
+
 export class UserList {
   @ApiProperty({ type: [UserView] }) items!: UserView[];
   @ApiProperty() total!: number;
