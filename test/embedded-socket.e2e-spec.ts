@@ -142,6 +142,29 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
     } finally {
       await new Promise((resolve) => impostor.close(resolve));
     }
+    // Nor where the data directory's path allows no socket (TCP is all there is then), nor when a server's own
+    // start finds the port taken: it fails to listen and says so; nothing asked over TCP meanwhile.
+    const longDir = await mkdtemp(
+      join(root, 'a-data-directory-whose-path-is-far-too-long-for-a-socket-'.repeat(2)),
+    );
+    await writeFile(join(longDir, 'postgres.secret'), 'superuser-secret-zq\n', { mode: 0o600 });
+    const socketless = loadConfig({ HAVEN_DATA_DIR: longDir, HAVEN_EMBEDDED_PG_PORT: String(port) });
+    expect(embeddedServer(socketless, 'superuser-secret-zq').socketDir()).toBeUndefined();
+    await new Promise<void>((resolve) => impostor.listen(port, '127.0.0.1', resolve));
+    try {
+      await expect(toolDatabase(socketless)).rejects.toThrow(/no embedded database/);
+      const starting = new EmbeddedPostgres({
+        clusterDir: join(root, 'postgres'),
+        socketDir: join(longDir, 'run'),
+        port,
+        password: 'superuser-secret-zq',
+        settings: { fsync: 'off' },
+      });
+      await expect(starting.start()).rejects.toThrow(/exited during start-up/);
+      expect(heard).toEqual([]);
+    } finally {
+      await new Promise((resolve) => impostor.close(resolve));
+    }
     // A server of the cluster listening on TCP (its socket directory unusable) is reached there.
     await writeFile(join(root, 'run-file'), 'not a directory');
     const server = new EmbeddedPostgres({

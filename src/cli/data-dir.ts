@@ -78,9 +78,11 @@ export async function toolDatabase(
   }
   if (password) {
     const server = embeddedServer(config, password);
-    // TCP only to a server of this cluster listening there: not to whoever took the port while none runs.
-    const urls = new Set([server.url(APP_DATABASE)]);
-    if (await server.listensOnTcp()) urls.add(server.tcpUrl(APP_DATABASE));
+    // Its socket, when it has one; TCP only to a server of this cluster listening there, not to whoever took the
+    // port while none runs (url() is the TCP address when the data directory's path allows no socket).
+    const urls: string[] = [];
+    if (server.socketDir() !== undefined) urls.push(server.url(APP_DATABASE));
+    if (await server.listensOnTcp()) urls.push(server.tcpUrl(APP_DATABASE));
     for (const url of urls) {
       const probe = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
       probe.on('error', () => undefined);

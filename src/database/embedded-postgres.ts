@@ -389,20 +389,22 @@ export class EmbeddedPostgres {
    * Whether a server of this cluster runs and listens on TCP on its port (its lock file, postmaster.pid: a live
    * pid that is this cluster's PostgreSQL, the port, 127.0.0.1 among its listen addresses). Only then is a TCP
    * connection on the loopback port one to it: with no server of the cluster up, any local user may listen there,
-   * and a client asked for a cleartext password hands over the superuser's.
+   * and a client asked for a cleartext password hands over the superuser's. `pid`: that server's only (a start's
+   * own child: another on the port, or none yet, is not it).
    */
-  async listensOnTcp(): Promise<boolean> {
+  async listensOnTcp(pid?: number): Promise<boolean> {
     let lines: string[];
     try {
       lines = (await readFile(join(this.options.clusterDir, 'postmaster.pid'), 'utf8')).split('\n');
     } catch {
       return false;
     }
-    const pid = Number.parseInt(lines[0] ?? '', 10);
-    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return false;
+    const listed = Number.parseInt(lines[0] ?? '', 10);
+    if (pid !== undefined && listed !== pid) return false;
+    if (!Number.isInteger(listed) || listed <= 0 || !isAlive(listed)) return false;
     if (lines[3]?.trim() !== String(this.options.port)) return false;
     if (!(lines[5] ?? '').split(/[\s,]+/).includes('127.0.0.1')) return false;
-    return (await commandOf(pid, this.options.clusterDir)) !== 'other';
+    return (await commandOf(listed, this.options.clusterDir)) !== 'other';
   }
 
   /** A PostgreSQL socket in the data directory's socket directory that accepts a connection, if any. */
@@ -445,33 +447,37 @@ export class EmbeddedPostgres {
         this.child = undefined;
         throw new Error(`PostgreSQL exited during start-up (port ${this.options.port}). Output:\n${output}`);
       }
-      const client = new Client({ connectionString: this.url('postgres'), connectionTimeoutMillis: 1000 });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-        await client.end();
-        return;
-      } catch (e) {
-        await client.end().catch(() => undefined);
-        // Up, but not with this password: waiting would not change it.
-        if ((e as { code?: unknown }).code === '28P01') {
-          await this.stop();
-          throw new Error(
-            'the embedded PostgreSQL refuses the superuser password kept in HAVEN_DATA_DIR (28P01): the ' +
-              "password file is not this cluster's; restore it with the rest of the data directory",
-            { cause: e },
-          );
-        }
-        // Up and working through its start (crash recovery replaying the WAL): not stopped halfway, which would
-        // only make the next start begin the recovery again.
-        if ((e as { code?: unknown }).code === '57P03') {
-          deadline = Math.min(Date.now() + timeoutMs, cap);
-          if (Date.now() - saidAt >= 30_000) {
-            saidAt = Date.now();
-            this.options.onLog?.(
-              `WARNING:  still starting up after ${Math.round((saidAt - began) / 1000)} s (recovering?): waiting`,
+      // Without a socket, asked over TCP only once this very server listens there (its lock file says so):
+      // before, or should it fail to take the port, whoever holds the port would be sent the password.
+      if (this.socketDir() !== undefined || (await this.listensOnTcp(this.child?.pid))) {
+        const client = new Client({ connectionString: this.url('postgres'), connectionTimeoutMillis: 1000 });
+        client.on('error', () => undefined);
+        try {
+          await client.connect();
+          await client.query('SELECT 1');
+          await client.end();
+          return;
+        } catch (e) {
+          await client.end().catch(() => undefined);
+          // Up, but not with this password: waiting would not change it.
+          if ((e as { code?: unknown }).code === '28P01') {
+            await this.stop();
+            throw new Error(
+              'the embedded PostgreSQL refuses the superuser password kept in HAVEN_DATA_DIR (28P01): the ' +
+                "password file is not this cluster's; restore it with the rest of the data directory",
+              { cause: e },
             );
+          }
+          // Up and working through its start (crash recovery replaying the WAL): not stopped halfway, which
+          // would only make the next start begin the recovery again.
+          if ((e as { code?: unknown }).code === '57P03') {
+            deadline = Math.min(Date.now() + timeoutMs, cap);
+            if (Date.now() - saidAt >= 30_000) {
+              saidAt = Date.now();
+              this.options.onLog?.(
+                `WARNING:  still starting up after ${Math.round((saidAt - began) / 1000)} s (recovering?): waiting`,
+              );
+            }
           }
         }
       }
