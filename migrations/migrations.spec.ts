@@ -10,6 +10,11 @@ import { EXPIRED_CONSENTS_SQL } from '../src/consents/consent-expiry.service';
 import { realDifferences } from '../src/database/schema-drift';
 import { referralListRankSql } from '../src/referrals/referral-ending';
 import { REPORT_COUNTS_SQL } from '../src/reports/reports.repository';
+import type { EntityManager } from 'typeorm';
+import { givenPrincipal } from '../test/support/principal';
+import { defineAbilityFor } from '../src/authz/ability.factory';
+import { accessibleBranches } from '../src/authz/sql-scope';
+import { CASE_COLUMNS, CasesRepository } from '../src/cases/cases.repository';
 import { MIGRATIONS } from './index';
 import { OrganizationsRetired1764000004000 } from './1764000004000-OrganizationsRetired';
 import { REVERT_LOSES } from './revert-losses';
@@ -450,6 +455,38 @@ describe('migrations', () => {
     // A consent is read by its id alone, for each referral found.
     expect(plan.match(/"Relation Name":"consents"/g)).toHaveLength(1);
     expect(plan).toContain('"Index Name":"consents_pkey","Relation Name":"consents"');
+  });
+
+  it("a police provider's case list reads its emergency grants by its user, and no other case: not every open case in the country", async () => {
+    const userId = randomUUID();
+    const organizationId = randomUUID();
+    const police = defineAbilityFor(
+      givenPrincipal({ role: 'provider', userId, organizationId, sector: 'police' }),
+    );
+    // The statement CasesRepository.list sends, as sent (parameters included).
+    const sent: [string, unknown[]][] = [];
+    const recorder = {
+      query: (sql: string, params: unknown[]) => {
+        sent.push([sql, params]);
+        return Promise.resolve([]);
+      },
+    } as unknown as EntityManager;
+    const scope = accessibleBranches(police, 'read', 'Case', CASE_COLUMNS);
+    await new CasesRepository().list(recorder, scope, 1, 20, { userId, organizationId });
+    expect(sent).toHaveLength(1);
+    const [plan] = await plansOf([sent[0]]);
+    // Every read of `cases` is of the ones named (by a referral of the organisation, a grant of the user, the
+    // page): none scans the table, or its primary key whole, filtering each case by its grants.
+    const casesRead: { 'Node Type': string; 'Index Cond'?: string }[] = [];
+    const walk = (node: { 'Relation Name'?: string; Plans?: object[] }): void => {
+      if (node['Relation Name'] === 'cases') casesRead.push(node as (typeof casesRead)[number]);
+      for (const child of node.Plans ?? []) walk(child);
+    };
+    walk((JSON.parse(plan) as { 'QUERY PLAN': { Plan: object }[] }[])[0]['QUERY PLAN'][0].Plan);
+    expect(casesRead.length).toBeGreaterThanOrEqual(3);
+    expect(casesRead.filter((n) => !n['Index Cond'])).toEqual([]);
+    // The user's grants by their own index.
+    expect(plan).toMatch(/"Index Name":"break_glass_grants_user_idx"[^{}]*"Index Cond":"\(\(user_id = ANY/);
   });
 
   it("a provider's inbox is read in its index's order, pending then accepted then ended: no sort of the organisation's referrals", async () => {

@@ -14,6 +14,12 @@ export interface SqlColumn {
   readonly sql: string;
   /** The column is an array: equality means "the array contains the value". */
   readonly array?: boolean;
+  /**
+   * For an array column: the condition "the array contains one of the values of `param`" (an SQL array) written
+   * another way than `sql && param`, e.g. driven from the table the array is read from, so that its index serves
+   * it rather than the array being built for every row.
+   */
+  readonly containsSql?: (param: string) => string;
 }
 
 /** Subject field (dotted for nested ones, e.g. `referral.status`) → SQL column. */
@@ -70,6 +76,34 @@ export function accessibleWhere(
   return conditionToSql(ast, columns, paramPrefix);
 }
 
+/**
+ * accessibleWhere as the conditions whose disjunction it is (the rules joined by `or`, each with parameters of
+ * its own; one when there is no `or` at the top, none when no rule allows it): for a query that reads each from
+ * where its index is (a UNION), where one OR across tables would have PostgreSQL scan them all.
+ */
+export function accessibleBranches(
+  ability: AppAbility,
+  action: Action,
+  subject: SubjectName,
+  columns: ColumnMap,
+  paramPrefix = 'authz',
+): SqlCondition[] {
+  const ast = rulesToAST(ability, action, subject) as AstNode | null;
+  if (ast === null) return [];
+  if (ast.operator !== 'or') return [conditionToSql(ast, columns, paramPrefix)];
+  return absorbed(asNodes(ast.value)).map((b, i) => conditionToSql(b, columns, `${paramPrefix}${i}`));
+}
+
+/** The disjunction of `conditions` (FALSE for none), their parameters together (their names are distinct). */
+export function anyOf(conditions: readonly SqlCondition[]): SqlCondition {
+  if (conditions.length === 0) return SQL_FALSE;
+  if (conditions.length === 1) return conditions[0];
+  return {
+    sql: `(${conditions.map((c) => c.sql).join(' OR ')})`,
+    params: Object.assign({}, ...conditions.map((c) => c.params)) as Record<string, unknown>,
+  };
+}
+
 /** Translates one condition tree; exported for tests. */
 export function conditionToSql(ast: AstNode, columns: ColumnMap, paramPrefix = 'authz'): SqlCondition {
   const params: Record<string, unknown> = {};
@@ -101,9 +135,7 @@ export function conditionToSql(ast: AstNode, columns: ColumnMap, paramPrefix = '
         scalar(node);
         // An array column: overlap with a one-element array, which a GIN index serves (`= ANY(column)` does
         // not: a provincial supervisor's log query scanned the whole log).
-        return column.array
-          ? `(${column.sql} && ${param([node.value])})`
-          : `${column.sql} = ${param(node.value)}`;
+        return column.array ? contains(column, param([node.value])) : `${column.sql} = ${param(node.value)}`;
       }
       case 'in': {
         const column = columnOf(node, columns);
@@ -112,7 +144,7 @@ export function conditionToSql(ast: AstNode, columns: ColumnMap, paramPrefix = '
         if (node.value.some((v) => v === null || typeof v === 'object')) {
           throw new UnsupportedConditionError('"$in" with null or object values');
         }
-        if (column.array) return `(${column.sql} && ${param(node.value)})`;
+        if (column.array) return contains(column, param(node.value));
         // One value (a ward officer of one commune): equality, which lets PostgreSQL read an index on the
         // column in order (e.g. a commune's cases newest first) instead of fetching every match and sorting.
         if (node.value.length === 1) return `${column.sql} = ${param(node.value[0])}`;
@@ -147,6 +179,11 @@ function absorbed(operands: AstNode[]): AstNode[] {
         (a.size < conjuncts[b].size || i < b),
     );
   return operands.filter((_, b) => !impliedByAnother(b));
+}
+
+/** An array column containing one of the values of `param`. */
+function contains(column: SqlColumn, param: string): string {
+  return `(${column.containsSql ? column.containsSql(param) : `${column.sql} && ${param}`})`;
 }
 
 function asNodes(value: unknown): AstNode[] {

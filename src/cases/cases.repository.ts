@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { conditionNamesOnly, conditionUses, positional, SqlCondition } from '../authz/sql-scope';
+import { anyOf, conditionNamesOnly, conditionUses, positional, SqlCondition } from '../authz/sql-scope';
 import type { ConsentCategory } from '../authz/subjects';
 import type { BlindIndex, Ciphertext } from '../crypto';
 import { DataKeyRow, joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
@@ -99,9 +99,13 @@ export const CASE_COLUMNS = {
   'referral.status': effectiveReferralStatusSql('r', 'cs'),
   'referral.consentCategories': { sql: 'cs.categories', array: true },
   // An emergency grant: the users holding an active (unexpired) one on the case; `active` is implied by that.
+  // Asked of the grants of the users named (break_glass_grants_user_idx), not of every case's grants: a police or
+  // health provider's list read every open case in the country for it.
   'breakGlass.userId': {
     sql: `ARRAY(SELECT bg.user_id FROM break_glass_grants bg WHERE bg.case_id = c.id AND ${liveGrantSql('bg')})`,
     array: true,
+    containsSql: (users: string) =>
+      `c.id IN (SELECT bg.case_id FROM break_glass_grants bg WHERE bg.user_id = ANY(${users}) AND ${liveGrantSql('bg')})`,
   },
   'breakGlass.active': 'TRUE',
 } as const;
@@ -412,16 +416,34 @@ export class CasesRepository {
    * Triage rows of the caller's scope, newest first. For a police or health provider (`grantOf`: its user id and
    * organisation), `underGrant` also says whether a case on the page is shown by the user's running emergency
    * grant alone (providerStillGroundedSql; not one its organisation's live referral shows as well), in the same
-   * statement: such a list is flagged on the access log.
+   * statement: such a list is flagged on the access log. `scope`: the rules' conditions, whose disjunction it is
+   * (accessibleBranches).
    */
   async list(
     m: EntityManager,
-    scope: SqlCondition,
+    scope: readonly SqlCondition[],
     page: number,
     pageSize: number,
     grantOf?: { userId: string; organizationId: string },
   ): Promise<{ items: CaseTriageRow[]; total: number; underGrant: boolean }> {
-    const where = positional(scope);
+    // Ward officers and supervisors have conditions on the case alone: no join, no DISTINCT, so the page comes
+    // from an index in created_at order (bench/results/scale-plans.md). Providers see cases through referrals
+    // (the referral or consent of SCOPED_FROM), and police and health staff through their own emergency grants
+    // too: each read where its index is, in a UNION (one OR across the tables was a scan of every case).
+    const viaReferrals = scope.filter((b) => conditionUses(b, 'r', 'cs'));
+    const direct = viaReferrals.length === 0;
+    const onCases = scope.filter((b) => !conditionUses(b, 'r', 'cs'));
+    const where = positional(
+      direct
+        ? anyOf(scope)
+        : {
+            sql: [
+              `SELECT DISTINCT c.id FROM ${SCOPED_FROM} WHERE ${anyOf(viaReferrals).sql}`,
+              ...(onCases.length > 0 ? [`SELECT c.id FROM cases c WHERE ${anyOf(onCases).sql}`] : []),
+            ].join(' UNION '),
+            params: anyOf(scope).params,
+          },
+    );
     const n = where.params.length;
     const grant = grantOf
       ? `(${providerStillGroundedSql({ grant: `$${n + 1}` })}
@@ -430,9 +452,6 @@ export class CasesRepository {
                              AND ${effectiveReferralStatusLookupSql('own')} IN ('pending', 'accepted')))`
       : 'false';
     const extra = grantOf ? [grantOf.userId, grantOf.organizationId] : [];
-    // Ward officers and supervisors have conditions on the case alone: no join, no DISTINCT, so the page comes
-    // from an index in created_at order (bench/results/scale-plans.md). Providers see cases through referrals.
-    const direct = !conditionUses(scope, 'r', 'cs'); // the referral or consent of SCOPED_FROM
     // A scope that names nothing but the case's commune and province holds the same for every case of a
     // commune: its total adds up the communes' counts (case_counts, kept by triggers in the same transaction
     // as the cases) instead of counting the cases, a province's tens of thousands of them on every page.
@@ -442,12 +461,10 @@ export class CasesRepository {
     const pageSql = direct
       ? `SELECT ${TRIAGE_COLUMNS}, (${directCount}) AS total, ${grant} AS under_grant
          FROM cases c WHERE ${where.sql}`
-      : `WITH scoped AS (SELECT DISTINCT c.id FROM ${SCOPED_FROM} WHERE ${where.sql})
+      : `WITH scoped AS (${where.sql})
          SELECT ${TRIAGE_COLUMNS}, (SELECT count(*)::int FROM scoped) AS total, ${grant} AS under_grant
          FROM cases c JOIN scoped s ON s.id = c.id`;
-    const countSql = direct
-      ? directCount
-      : `SELECT count(DISTINCT c.id)::int AS n FROM ${SCOPED_FROM} WHERE ${where.sql}`;
+    const countSql = direct ? directCount : `SELECT count(*)::int AS n FROM (${where.sql}) s`;
     // The first page's plan is kept by PostgreSQL; see pageWindow.
     const paging = pageWindow(page, pageSize, n + extra.length + 1, FIND_OLDER_CASES);
     const rows = paging.page(

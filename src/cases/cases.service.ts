@@ -11,7 +11,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { AppAbility } from '../authz/ability.factory';
 import { permittedCaseCategories } from '../authz/field-scope';
 import type { Principal } from '../authz/principal';
-import { accessibleWhere } from '../authz/sql-scope';
+import { accessibleBranches, accessibleWhere } from '../authz/sql-scope';
 import type { CaseCategory, CaseSubject, ConsentCategory, ReferralStatus } from '../authz/subjects';
 import { CASE_SHREDDED } from '../common/errors/error-catalog';
 import { DomainError, fieldError } from '../common/errors/domain-error';
@@ -294,7 +294,7 @@ export class CasesService {
     return this.audit.session(async (m) => {
       // A provider lists the cases of its live referrals: not one whose consent has just expired.
       if (p.role === 'provider') await this.expiry.revokeExpired(m, p.request);
-      const scope = accessibleWhere(ability, 'read', 'Case', CASE_COLUMNS);
+      const scope = accessibleBranches(ability, 'read', 'Case', CASE_COLUMNS);
       // A police or health provider's list says whether its running emergency grant alone shows a case of it.
       const grantOf =
         p.role === 'provider' && p.organizationId && ability.can('create', 'BreakGlass')
