@@ -5,6 +5,7 @@ import { LocalKeyringProvider, settle } from './key-provider';
 import { Keyring, parseKeyMaterial } from './keyring';
 import type { Sodium } from './sodium';
 import type { CryptoOptions } from './crypto.options';
+import { openToOthers } from '../common/fs/private-file';
 
 export interface EnvKeySource {
   /** HAVEN_MASTER_KEY */
@@ -89,7 +90,7 @@ export class EnvKeyProvider extends LocalKeyringProvider {
    * time one is loaded: whoever reads it reads every case, together with a copy of the database.
    */
   private warnIfReadableByOthers(file: string, mode: number): void {
-    if (process.platform === 'win32' || (mode & 0o077) === 0) return;
+    if (!openToOthers(mode)) return;
     this.source.warn?.(
       'HAVEN_MASTER_KEY_FILE is readable by its group or by others: make it 0400 or 0600 (e.g. defaultMode of the secret)',
       { file, mode: (mode & 0o777).toString(8) },

@@ -7,6 +7,7 @@ import { LocalKeyringProvider, settle } from './key-provider';
 import { generateKeyring, Keyring, parseKeyMaterial, serializeKeyring, withNewKekVersion } from './keyring';
 import type { Sodium } from './sodium';
 import type { CryptoOptions } from './crypto.options';
+import { openToOthers } from '../common/fs/private-file';
 
 export const KEYRING_FILE = 'keyring.json';
 
@@ -102,8 +103,7 @@ export class FileKeyProvider extends LocalKeyringProvider {
 
   /** Like ssh: refuse keys that other users can read. */
   private checkPrivate(path: string, what: string, mode: string): void {
-    if (process.platform === 'win32') return;
-    if ((statSync(path).mode & 0o077) !== 0) {
+    if (openToOthers(statSync(path).mode)) {
       throw new CryptoError(
         'crypto.config',
         `key ${what} ${path} is accessible by group or others; run: chmod ${mode} ${path}`,

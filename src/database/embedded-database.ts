@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { createFileExclusive } from '../common/fs/durable-file';
+import { openToOthers } from '../common/fs/private-file';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, type AppConfig } from '../config/config';
@@ -126,7 +127,7 @@ export async function readOrCreateSecret(path: string): Promise<string> {
 /** The secret in `path` (ENOENT when there is none), refused when its group or others may read or change it. */
 export async function readPrivateSecret(path: string): Promise<string> {
   const value = await readFile(path, 'utf8');
-  if (process.platform !== 'win32' && ((await stat(path)).mode & 0o077) !== 0) {
+  if (openToOthers((await stat(path)).mode)) {
     throw new ConfigError([`${path} is accessible by group or others; run: chmod 600 ${path}`]);
   }
   return value.trim();

@@ -288,7 +288,7 @@ function relationsWith(
  * DELETE on a table but SERVICE_DELETES, TRUNCATE or TRIGGER on any (a BEFORE INSERT trigger on the log would
  * rewrite every instance's entries as they are written), UPDATE on `referral_notes` or `admin_units`, UPDATE on a
  * sequence (setval: `audit_events_seq` moved to its end, or a checkpoint stated at a seq no entry will reach),
- * CREATE in schema public.
+ * CREATE on the database or in any schema (a schema of its own first on its search path).
  * UPDATE and INSERT count when granted on one column only (`has_any_column_privilege`: `has_table_privilege`
  * sees table-wide grants alone, and `UPDATE (organization_id) ON referral_notes` would move a note). It must be a member of haven_app. (A role supplied through DATABASE_APP_URL is
  * checked so; the embedded server's own is made that way.)

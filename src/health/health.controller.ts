@@ -45,7 +45,7 @@ export class HealthController {
       readOnly = row.read_only;
     } catch (e) {
       // Its cause goes to the log with the refusal (ProblemFilter): why the database does not answer.
-      throw Object.assign(new DomainError('service.unavailable'), { cause: e });
+      throw new DomainError('service.unavailable', undefined, undefined, undefined, { cause: e });
     }
     if (readOnly) throw new DomainError('service.unavailable', READ_ONLY);
     return { status: 'ok' };

@@ -296,13 +296,7 @@ export class LoginThrottleService {
    * (else whoever has the password could clear it between guesses of the code).
    */
   async recordPasswordOnly(attempt: ThrottleAttempt): Promise<void> {
-    // One row per statement, in key order, as recordSuccess.
-    for (const key of attempt.keysOn('give_back')) {
-      await this.dataSource.query(
-        `UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1`,
-        [key],
-      );
-    }
+    await this.giveBackOn(attempt.keysOn('give_back'));
   }
 
   /**
@@ -312,8 +306,13 @@ export class LoginThrottleService {
    * nothing was tried that the count exists to limit.
    */
   async giveBack(attempt: ThrottleAttempt): Promise<void> {
+    await this.giveBackOn(attempt.keys);
+  }
+
+  /** Gives each of `keys` (in key order) the attempt `begin` counted. */
+  private async giveBackOn(keys: readonly string[]): Promise<void> {
     // One row per statement, in key order, as recordSuccess.
-    for (const key of attempt.keys) {
+    for (const key of keys) {
       await this.dataSource.query(
         `UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1`,
         [key],

@@ -1,10 +1,11 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import type { LocalizedText } from '../common/errors/error-catalog';
 
 export const ROLES = ['ward_officer', 'provider', 'supervisor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** What a person reads for each role, in both languages (messages about an account's role). */
-export const ROLE_NAMES: Record<Role, { en: string; vi: string }> = {
+export const ROLE_NAMES: Record<Role, LocalizedText> = {
   ward_officer: { en: 'ward officer', vi: 'cán bộ cấp xã' },
   provider: { en: 'service provider', vi: 'cán bộ cơ quan cung cấp dịch vụ' },
   supervisor: { en: 'supervisor', vi: 'giám sát viên' },

@@ -51,18 +51,21 @@ export function overdueSql(alias: string, at = 'now()'): string {
  * Locks the live referrals `where` selects (over alias `r`, with the case as `c`; its parameters from $1 on),
  * in id order, as every change of several referrals takes them (two such changes never hold one each while
  * waiting for the other's), and before any access-log entry of the caller's transaction takes a stripe (a
- * referral's move takes its row, then a stripe).
+ * referral's move takes its row, then a stripe). Returns their ids; `skipLocked`: only those no other
+ * transaction holds.
  */
 export async function lockLiveReferrals(
   m: EntityManager,
   where: string,
   params: readonly unknown[],
-): Promise<void> {
-  await m.query(
-    `SELECT 1 FROM referrals r JOIN cases c ON c.id = r.case_id
-      WHERE (${where}) AND ${LIVE_REFERRAL} ORDER BY r.id FOR UPDATE OF r`,
+  opts: { skipLocked?: boolean } = {},
+): Promise<string[]> {
+  const rows = await m.query<{ id: string }[]>(
+    `SELECT r.id FROM referrals r JOIN cases c ON c.id = r.case_id
+      WHERE (${where}) AND ${LIVE_REFERRAL} ORDER BY r.id FOR UPDATE OF r${opts.skipLocked ? ' SKIP LOCKED' : ''}`,
     params,
   );
+  return rows.map((r) => r.id);
 }
 
 /**
@@ -108,13 +111,9 @@ export async function revokeUnheldReferrals(
   cause: RevokeCause,
   by: Revoker,
 ): Promise<string[]> {
-  const held = await m.query<{ id: string }[]>(
-    `SELECT r.id FROM referrals r JOIN cases c ON c.id = r.case_id
-      WHERE (${where}) AND ${LIVE_REFERRAL} ORDER BY r.id FOR UPDATE OF r SKIP LOCKED`,
-    params,
-  );
+  const held = await lockLiveReferrals(m, where, params, { skipLocked: true });
   if (held.length === 0) return [];
-  return revokeLocked(m, audit, 'r.id = ANY($1)', [held.map((h) => h.id)], cause, by);
+  return revokeLocked(m, audit, 'r.id = ANY($1)', [held], cause, by);
 }
 
 /** revokeReferrals' revocation of rows its caller has locked: the update and one entry per referral. */

@@ -19,8 +19,10 @@ export class DomainError extends Error {
     readonly errors?: FieldError[],
     /** For a 429: seconds until a new attempt can succeed, sent as `Retry-After`. */
     readonly retryAfterSeconds?: number,
+    /** `cause`: what made it (logged with a 503 the service chose: ProblemFilter). */
+    options?: ErrorOptions,
   ) {
-    super(code);
+    super(code, options);
     this.name = 'DomainError';
   }
 }

@@ -68,7 +68,7 @@ export class ProblemFilter implements ExceptionFilter {
       // Refused on purpose (sign-ins shed under a flood, a database that takes no writes, or none that answers
       // the health check): a warning without this error's stack, one line per request, so that a flood of them
       // does not bury real failures at error level; what caused it (the driver's error), when there was a cause.
-      const cause = (exception as { cause?: unknown }).cause;
+      const cause = exception.cause;
       this.logger.warn(
         { requestId, code, ...(cause !== undefined ? { err: cause } : {}) },
         'request refused: service unavailable',
