@@ -273,14 +273,56 @@ describe('emergency break-glass access (end to end)', () => {
       const grant = await open('police.longbien', withdrawn).expect(201);
       const queue = await as('supervisor.hanoi').get('/api/v1/break-glass?pageSize=200').expect(200);
       const items = queue.body.items as { id: string; priorReferral: unknown }[];
-      expect(items.find((i) => i.id === grant.body.id)?.priorReferral).toEqual({
+      const item = items.find((i) => i.id === grant.body.id) as unknown as {
+        priorReferral: { endedAt: string };
+        openedAt: string;
+      };
+      const prior = item.priorReferral;
+      expect(prior).toEqual({
         id: referral.body.id,
         status: 'revoked',
         revokeCause: 'consent_withdrawn',
         createdAt: referral.body.createdAt,
+        endedAt: expect.any(String),
       });
+      // Ended before the grant was opened: the grant reached what had been closed to the organisation.
+      expect(Date.parse(prior.endedAt)).toBeLessThan(Date.parse(item.openedAt));
       // A grant with no referral before it: none.
       expect(items.find((i) => i.id === grantId)?.priorReferral).toBeNull();
+    });
+
+    it('the review queue shows a referral whose consent ended after the grant as access takes it: revoked then, not before', async () => {
+      const later = await newCase();
+      const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
+      const consentId = await giveConsent(t, tok['ward.longbien'], later, {
+        organizationId: police,
+        categories: ['identity'],
+        givenBy: 'survivor',
+      });
+      const referral = await as('ward.longbien')
+        .post(`/api/v1/cases/${later}/referrals`, {
+          organizationId: police,
+          consentId,
+          services: ['police_protection'],
+          urgency: 'routine',
+        })
+        .expect(201);
+      const grant = await open('police.longbien', later).expect(201);
+      // The consent ends after the grant opened; no provider request has swept it yet.
+      await sql(`UPDATE consents SET expires_at = clock_timestamp() WHERE id = $1`, [consentId]);
+      const queue = await as('supervisor.hanoi').get('/api/v1/break-glass?pageSize=200').expect(200);
+      const item = (
+        queue.body.items as { id: string; openedAt: string; priorReferral: { endedAt: string } }[]
+      ).find((i) => i.id === grant.body.id)!;
+      expect(item.priorReferral).toMatchObject({
+        id: referral.body.id,
+        status: 'revoked',
+        revokeCause: 'consent_expired',
+      });
+      expect(Date.parse(item.priorReferral.endedAt)).toBeGreaterThan(Date.parse(item.openedAt));
+      expect((await sql(`SELECT status FROM referrals WHERE id = $1`, [referral.body.id]))[0].status).toBe(
+        'pending',
+      );
     });
 
     it('a ward officer’s ordinary read is not flagged', async () => {

@@ -12,6 +12,8 @@ import { AuditService } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import { organizationServing } from '../directory/organizations.repository';
 import { endedNowSql, endGrants, liveGrantSql, lockLiveGrants } from './grant-ending';
+import { consentActiveSql } from '../consents/consent-expiry.service';
+import { liveReferralSql } from '../referrals/referral-ending';
 import { CaseRow, CasesRepository } from '../cases/cases.repository';
 import { pageWindow } from '../database/page-limit';
 import { CASE_OWNER, caseSubject } from '../cases/cases.service';
@@ -67,6 +69,7 @@ interface ShownGrantRow extends GrantRow {
   prior_status: string | null;
   prior_revoke_cause: string | null;
   prior_created_at: Date | null;
+  prior_ended_at: Date | null;
 }
 
 const GRANT_SELECT = `SELECT g.id, g.case_id, c.code AS case_code, g.user_id, u.username, g.organization_id, g.sector,
@@ -77,13 +80,23 @@ const GRANT_FROM = `FROM break_glass_grants g JOIN cases c ON c.id = g.case_id J
 const GRANT_ROW = `${GRANT_SELECT} ${GRANT_FROM}`;
 /**
  * A grant to show (ShownGrantRow): with what became of its organisation's last referral of the case before it
- * (a grant opened after the survivor withdrew consent from that organisation is one to look at).
+ * (a grant opened after the survivor withdrew consent from that organisation is one to look at), as access
+ * decisions take it (a live one whose consent has ended: revoked, when the consent ended), and when it ended:
+ * before the grant, or after it.
  */
 const SHOWN_GRANT_ROW = `${GRANT_SELECT},
-    pr.id AS prior_id, pr.status AS prior_status, pr.revoke_cause AS prior_revoke_cause, pr.created_at AS prior_created_at
+    pr.id AS prior_id, pr.status AS prior_status, pr.revoke_cause AS prior_revoke_cause,
+    pr.created_at AS prior_created_at, pr.ended_at AS prior_ended_at
   ${GRANT_FROM}
   LEFT JOIN LATERAL (
-    SELECT r.id, r.status, r.revoke_cause, r.created_at FROM referrals r
+    SELECT r.id, r.created_at,
+           CASE WHEN e.unswept THEN 'revoked' ELSE r.status END AS status,
+           CASE WHEN NOT e.unswept THEN r.revoke_cause
+                WHEN cs.withdrawn_at IS NOT NULL THEN 'consent_withdrawn' ELSE 'consent_expired' END AS revoke_cause,
+           CASE WHEN e.unswept THEN greatest(r.created_at, coalesce(cs.withdrawn_at, cs.expires_at))
+                ELSE coalesce(r.revoked_at, r.declined_at, r.completed_at) END AS ended_at
+      FROM referrals r JOIN consents cs ON cs.id = r.consent_id,
+           LATERAL (SELECT ${liveReferralSql('r')} AND NOT ${consentActiveSql('cs')} AS unswept) e
      WHERE r.case_id = g.case_id AND r.organization_id = g.organization_id AND r.created_at < g.opened_at
      ORDER BY r.created_at DESC, r.id DESC LIMIT 1) pr ON true`;
 
@@ -524,6 +537,7 @@ export class BreakGlassService {
             status: r.prior_status!,
             revokeCause: r.prior_revoke_cause,
             createdAt: r.prior_created_at!.toISOString(),
+            endedAt: r.prior_ended_at?.toISOString() ?? null,
           }
         : null,
     };

@@ -54,7 +54,11 @@ export class BreakGlassOpened {
 /** The opener's organisation's last referral of the case before the grant opened, as it stands. */
 export class PriorReferralView {
   @ApiProperty({ format: 'uuid' }) id!: string;
-  @ApiProperty({ enum: REFERRAL_STATUSES }) status!: string;
+  @ApiProperty({
+    enum: REFERRAL_STATUSES,
+    description: 'as access decisions take it: revoked from the moment its consent ended',
+  })
+  status!: string;
   @ApiPropertyOptional({
     nullable: true,
     type: String,
@@ -63,6 +67,15 @@ export class PriorReferralView {
   })
   revokeCause!: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description:
+      "when it was declined, completed or revoked (null: still live): before the grant's openedAt, the grant " +
+      'reached what had been closed to the organisation; after it, the referral ended later (a withdrawal then)',
+  })
+  endedAt!: string | null;
 }
 
 /** A grant in the review queue, with its justification for the supervisor to judge. */
