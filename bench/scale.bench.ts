@@ -144,11 +144,15 @@ async function main(): Promise<void> {
     const sampler = setInterval(() => rss.push(rssMB(pid)), 200);
     const ward = api(base, await signIn(base, 'ward.longbien', PASSWORD));
     const supervisor = api(base, await signIn(base, 'supervisor.hanoi', PASSWORD));
+    // A police provider: its list is its organisation's referrals and its own emergency grants (none here), read
+    // each by its index; asked as one OR across the tables it read every open case in the country.
+    const police = api(base, await signIn(base, 'police.longbien', PASSWORD));
 
     const scope = await ward<{ total: number }>('GET', '/api/v1/cases?pageSize=1');
     const pages = Math.max(1, Math.ceil(scope.total / 20));
     const provinceScope = await supervisor<{ total: number }>('GET', '/api/v1/cases?pageSize=1');
     const provincePages = Math.max(1, Math.ceil(provinceScope.total / 20));
+    const policeScope = await police<{ total: number }>('GET', '/api/v1/cases?pageSize=1');
     const n = (i: number) => 1 + ((i * 7919) % Math.max(1, CASES));
     // Each at 1 request in flight (the latency of one request at this size) and at 8 (under load: on 2 cores
     // the service, PostgreSQL and the load generator then compete, and queueing dominates).
@@ -198,6 +202,10 @@ async function main(): Promise<void> {
         'caseListProvinceSupervisor8',
         timed(500, 8, (i) => ok(listProvince(i))),
       ),
+      caseListPoliceProvider: await phase(
+        'caseListPoliceProvider',
+        timed(300, 1, () => ok(police('GET', '/api/v1/cases?pageSize=20'))),
+      ),
       searchByName: await phase(
         'searchByName',
         timed(1000, 1, (i) => ok(byName(i))),
@@ -230,7 +238,11 @@ async function main(): Promise<void> {
       ),
     };
     clearInterval(sampler);
-    const casesInScope = { wardOfficer: scope.total, provinceSupervisor: provinceScope.total };
+    const casesInScope = {
+      wardOfficer: scope.total,
+      provinceSupervisor: provinceScope.total,
+      policeProvider: policeScope.total,
+    };
 
     // Full verification of the access log, with the CLI, the service running: in worker threads (as many
     // as HAVEN_AUDIT_VERIFY_WORKERS would default to, at least 2), then in one thread.
