@@ -177,6 +177,13 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
     await server.start();
     try {
       expect(await server.listensOnTcp()).toBe(true);
+      // As its own start asks: its child's pid, and a lock file written since the spawn (a stale one, left by a
+      // killed server whose pid the new child happens to have, is not its own yet).
+      expect(await server.listensOnTcp({ pid: server.pid, since: 0 })).toBe(true);
+      expect(await server.listensOnTcp({ pid: server.pid, since: Math.floor(Date.now() / 1000) + 60 })).toBe(
+        false,
+      );
+      expect(await server.listensOnTcp({ pid: undefined, since: 0 })).toBe(false);
     } finally {
       await server.stop();
       await rm(join(root, 'run-file'));

@@ -105,6 +105,8 @@ export function embeddedBinDir(): string {
 
 export class EmbeddedPostgres {
   private child?: ChildProcess;
+  /** When the child was spawned (epoch seconds, rounded down): its own lock file is no older. */
+  private spawnedAt = 0;
   private exited?: Promise<void>;
   private recentOutput: string[] = [];
   /** Set by stop(): the exit that follows is asked for. */
@@ -201,6 +203,7 @@ export class EmbeddedPostgres {
 
     // Own process group: a Ctrl-C in the terminal reaches Haven only, which then stops PostgreSQL after
     // the HTTP server has drained (see main.ts).
+    this.spawnedAt = Math.floor(Date.now() / 1000);
     const child = spawn(join(embeddedBinDir(), 'postgres'), args, {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -389,10 +392,11 @@ export class EmbeddedPostgres {
    * Whether a server of this cluster runs and listens on TCP on its port (its lock file, postmaster.pid: a live
    * pid that is this cluster's PostgreSQL, the port, 127.0.0.1 among its listen addresses). Only then is a TCP
    * connection on the loopback port one to it: with no server of the cluster up, any local user may listen there,
-   * and a client asked for a cleartext password hands over the superuser's. `pid`: that server's only (a start's
-   * own child: another on the port, or none yet, is not it).
+   * and a client asked for a cleartext password hands over the superuser's. `own`: that server's only (a start's
+   * own child, `pid`, with a lock file written since it was spawned: a stale one left by a killed server may name
+   * the same pid after a restart, until the new server rewrites it; another on the port, or none yet, is not it).
    */
-  async listensOnTcp(pid?: number): Promise<boolean> {
+  async listensOnTcp(own?: { pid: number | undefined; since: number }): Promise<boolean> {
     let lines: string[];
     try {
       lines = (await readFile(join(this.options.clusterDir, 'postmaster.pid'), 'utf8')).split('\n');
@@ -400,7 +404,8 @@ export class EmbeddedPostgres {
       return false;
     }
     const listed = Number.parseInt(lines[0] ?? '', 10);
-    if (pid !== undefined && listed !== pid) return false;
+    if (own && (own.pid === undefined || listed !== own.pid)) return false;
+    if (own && !(Number.parseInt(lines[2] ?? '', 10) >= own.since)) return false;
     if (!Number.isInteger(listed) || listed <= 0 || !isAlive(listed)) return false;
     if (lines[3]?.trim() !== String(this.options.port)) return false;
     if (!(lines[5] ?? '').split(/[\s,]+/).includes('127.0.0.1')) return false;
@@ -449,7 +454,8 @@ export class EmbeddedPostgres {
       }
       // Without a socket, asked over TCP only once this very server listens there (its lock file says so):
       // before, or should it fail to take the port, whoever holds the port would be sent the password.
-      if (this.socketDir() !== undefined || (await this.listensOnTcp(this.child?.pid))) {
+      const own = { pid: this.child?.pid, since: this.spawnedAt };
+      if (this.socketDir() !== undefined || (await this.listensOnTcp(own))) {
         const client = new Client({ connectionString: this.url('postgres'), connectionTimeoutMillis: 1000 });
         client.on('error', () => undefined);
         try {
