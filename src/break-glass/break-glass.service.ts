@@ -12,7 +12,11 @@ import { AuditService } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import { organizationServing } from '../directory/organizations.repository';
 import { endedNowSql, endGrants, liveGrantSql, lockLiveGrants } from './grant-ending';
-import { consentActiveSql } from '../consents/consent-expiry.service';
+import {
+  consentActiveSql,
+  effectiveReferralStatusSql,
+  effectiveRevokeCauseSql,
+} from '../consents/consent-expiry.service';
 import { liveReferralSql } from '../referrals/referral-ending';
 import { CaseRow, CasesRepository } from '../cases/cases.repository';
 import { pageWindow } from '../database/page-limit';
@@ -89,14 +93,13 @@ const SHOWN_GRANT_ROW = `${GRANT_SELECT},
     pr.created_at AS prior_created_at, pr.ended_at AS prior_ended_at
   ${GRANT_FROM}
   LEFT JOIN LATERAL (
-    SELECT r.id, r.created_at,
-           CASE WHEN e.unswept THEN 'revoked' ELSE r.status END AS status,
-           CASE WHEN NOT e.unswept THEN r.revoke_cause
-                WHEN cs.withdrawn_at IS NOT NULL THEN 'consent_withdrawn' ELSE 'consent_expired' END AS revoke_cause,
-           CASE WHEN e.unswept THEN greatest(r.created_at, coalesce(cs.withdrawn_at, cs.expires_at))
+    SELECT r.id, r.created_at, ${effectiveReferralStatusSql('r', 'cs')} AS status,
+           ${effectiveRevokeCauseSql('r', 'cs')} AS revoke_cause,
+           -- A live referral whose consent has ended: when the consent did (never before the referral was made).
+           CASE WHEN ${liveReferralSql('r')} THEN CASE WHEN NOT ${consentActiveSql('cs')}
+                  THEN greatest(r.created_at, coalesce(cs.withdrawn_at, cs.expires_at)) END
                 ELSE coalesce(r.revoked_at, r.declined_at, r.completed_at) END AS ended_at
-      FROM referrals r JOIN consents cs ON cs.id = r.consent_id,
-           LATERAL (SELECT ${liveReferralSql('r')} AND NOT ${consentActiveSql('cs')} AS unswept) e
+      FROM referrals r JOIN consents cs ON cs.id = r.consent_id
      WHERE r.case_id = g.case_id AND r.organization_id = g.organization_id AND r.created_at < g.opened_at
      ORDER BY r.created_at DESC, r.id DESC LIMIT 1) pr ON true`;
 

@@ -17,8 +17,9 @@ import {
   consentActiveSql,
   effectiveReferralStatusLookupSql,
   effectiveReferralStatusSql,
+  effectiveRevokeCauseSql,
 } from '../consents/consent-expiry.service';
-import { liveReferralSql, overdueSql } from '../referrals/referral-ending';
+import { overdueSql } from '../referrals/referral-ending';
 import type { ReferralOutcome, ReferralStatus, RevokeCause } from '../referrals/referral-state';
 import type {
   AgeGroup,
@@ -285,9 +286,6 @@ export function sealedOf(r: Raw | undefined, categories: readonly CaseSectionCat
   if (r.enc_close_reason !== undefined) sealed.closeReason = r.enc_close_reason as Buffer | null;
   return sealed;
 }
-
-/** SQL: why a live referral whose consent `cs` has ended counts as revoked (what the sweep will record). */
-const ENDED_CONSENT_CAUSE = `(CASE WHEN cs.withdrawn_at IS NOT NULL THEN 'consent_withdrawn' ELSE 'consent_expired' END)`;
 
 /** A referral's metadata from JSON (timestamps arrive as ISO text). */
 function toReferralSummary(r: Raw): ReferralSummary {
@@ -664,8 +662,7 @@ export class CasesRepository {
                         'urgency', r.urgency, 'due_at', r.due_at, 'created_at', r.created_at,
                         'overdue', (${overdueSql('r')} AND ${consentActiveSql('cs')}),
                         'outcome', r.outcome,
-                        'revoke_cause', CASE WHEN ${liveReferralSql('r')}
-                          AND NOT ${consentActiveSql('cs')} THEN ${ENDED_CONSENT_CAUSE} ELSE r.revoke_cause END,
+                        'revoke_cause', ${effectiveRevokeCauseSql('r', 'cs')},
                         'consent_categories', cs.categories)
                       ORDER BY r.created_at, r.id), '[]'::json)
                  FROM referrals r JOIN organizations o ON o.id = r.organization_id

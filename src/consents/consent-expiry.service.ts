@@ -50,6 +50,16 @@ export function effectiveReferralStatusSql(r: string, cs: string): string {
 }
 
 /**
+ * SQL: referral `r`'s revoke cause as access decisions take it, with its consent `cs` joined: a live referral
+ * whose consent has ended has the cause the sweep will record (withdrawn, or expired).
+ */
+export function effectiveRevokeCauseSql(r: string, cs: string): string {
+  return `(CASE WHEN ${liveReferralSql(r)} AND NOT ${consentActiveSql(cs)}
+    THEN (CASE WHEN ${cs}.withdrawn_at IS NOT NULL THEN 'consent_withdrawn' ELSE 'consent_expired' END)
+    ELSE ${r}.revoke_cause END)`;
+}
+
+/**
  * SQL: effectiveReferralStatusSql without the consent joined: referral `r`'s consent is looked up only when `r`
  * is live (an ended referral's status is its own), so that a statement reading many referrals, most of them
  * ended, from an index probes few consents (the report).

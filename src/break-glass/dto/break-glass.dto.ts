@@ -72,8 +72,9 @@ export class PriorReferralView {
     type: String,
     format: 'date-time',
     description:
-      "when it was declined, completed or revoked (null: still live): before the grant's openedAt, the grant " +
-      'reached what had been closed to the organisation; after it, the referral ended later (a withdrawal then)',
+      "when it was declined, completed or revoked (null: still live): a revocation before the grant's openedAt " +
+      '(its consent withdrawn) means the grant reached what had been closed to the organisation; an end after ' +
+      'it (a completion, a decline, a withdrawal, the case closed) came later',
   })
   endedAt!: string | null;
 }
