@@ -370,6 +370,12 @@ describe('emergency break-glass access (end to end)', () => {
         page.headers['x-request-id'],
       ]);
       expect(listed.reason).toBeNull();
+      // Shown by its referral and by the grant alike: listed once, counted once.
+      const all = await as('health.longbien').get('/api/v1/cases?pageSize=200').expect(200);
+      const ids = (all.body.items as { id: string }[]).map((i) => i.id);
+      expect(ids.filter((id) => id === covered)).toHaveLength(1);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(all.body.total).toBe(ids.length);
     });
 
     it('the grant ends by itself when it expires', async () => {
