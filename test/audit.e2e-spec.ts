@@ -570,6 +570,10 @@ describe('access log (end to end)', () => {
         /searched cases at least 150 times in a day/,
         /ít nhất 150 lần trong một ngày/,
       ),
+      many_break_glass: bilingual(
+        /opened emergency access to cases at least 3 times in a day/,
+        /mở truy cập khẩn cấp vào vụ việc ít nhất 3 lần trong một ngày/,
+      ),
       repeated_denials: bilingual(/at least 5 denied/, /ít nhất 5 lần/),
       many_accounts: bilingual(/refused for at least 5 different accounts/, /ít nhất 5 tài khoản khác nhau/),
       after_admin_reset: bilingual(
@@ -775,6 +779,55 @@ describe('access log (end to end)', () => {
       // One whose last search came before the period starts is not reported.
       expect(await flagged(searcher.id, '2026-11-11T13:00:00Z', '2026-11-12T00:00:00Z')).toEqual([]);
     });
+  });
+
+  it('flags an account that opened emergency access 3 times in a Vietnam day, not twice', async () => {
+    const audit = t.app.get(AuditService);
+    const officer = await givenUser(t, { role: 'ward_officer', wardCodes: ['00145'] });
+    const police: AuditActor = {
+      userId: officer.id,
+      role: 'provider',
+      organizationId: randomUUID(),
+      wardCodes: [],
+      provinceCode: null,
+    };
+    /** `n` emergency accesses opened by the police account, an hour apart from `startMs`. */
+    const opens = async (n: number, startMs: number) => {
+      for (let i = 0; i < n; i++) {
+        await atTime(startMs + i * 3_600_000, () =>
+          t.app.get(DataSource).transaction((m) =>
+            audit.record(m, police, {
+              action: 'break_glass.open',
+              resourceType: 'break_glass',
+              resourceId: randomUUID(),
+              caseId: randomUUID(),
+              fields: ['notes'],
+              provinceCode: '01',
+              wardCode: '00145',
+              reason: 'break_glass',
+            }),
+          ),
+        );
+      }
+    };
+    const flagged = async (from: string, to: string) =>
+      (await get('hanoi', `anomalies?from=${from}&to=${to}`).expect(200)).body.items
+        .filter(
+          (i: { rule: string; actorId: string }) => i.rule === 'many_break_glass' && i.actorId === officer.id,
+        )
+        .map((i: { count: number; windowStart: string }) => [i.count, i.windowStart]);
+    // Two on Monday 16 November 2026 (from 09:00 Hanoi), three on Tuesday the 17th.
+    await opens(2, Date.parse('2026-11-16T02:00:00.000Z'));
+    await opens(3, Date.parse('2026-11-17T02:00:00.000Z'));
+    expect(await flagged('2026-11-16T00:00:00Z', '2026-11-17T00:00:00Z')).toEqual([]);
+    expect(await flagged('2026-11-17T00:00:00Z', '2026-11-18T00:00:00Z')).toEqual([
+      [3, '2026-11-16T17:00:00.000Z'],
+    ]);
+    // Another province's supervisor does not see them.
+    const other = await get('haiphong', 'anomalies?from=2026-11-17T00:00:00Z&to=2026-11-18T00:00:00Z').expect(
+      200,
+    );
+    expect(other.body.items.filter((i: { rule: string }) => i.rule === 'many_break_glass')).toEqual([]);
   });
 
   it('flags an account that read many cases in an hour, and access outside working hours (Vietnam time)', async () => {

@@ -138,6 +138,11 @@ export const ANOMALY_RULES = {
   manySearchesPerHour: 30,
   /** The same in a day (Vietnam time): 29 every 90 minutes, kept up all day, stays under the hourly count. */
   manySearchesPerDay: 150,
+  /**
+   * Emergency accesses opened by one account in a day (Vietnam time): each shows a case without a referral or
+   * consent, and nothing else limits how many an account opens (a supervisor reviews each, afterwards).
+   */
+  manyBreakGlassPerDay: 3,
   denialsPerHour: 5,
   /**
    * Accounts whose sign-in was refused from one IP address within one hour (password spraying: a few guesses
@@ -448,6 +453,7 @@ export class AuditQueryService {
       manyCasesPerHour,
       manySearchesPerHour,
       manySearchesPerDay,
+      manyBreakGlassPerDay,
       denialsPerHour,
       signInAccountsPerHour,
       workingHours,
@@ -541,6 +547,15 @@ export class AuditQueryService {
           GROUP BY e.actor_id, date_trunc('day', ${local})
          HAVING count(*) >= ${manySearchesPerDay} AND max(e.at) >= :from
          UNION ALL
+         -- The same for emergency accesses opened, a day at a time.
+         SELECT 'many_break_glass', e.actor_id, min(e.actor_role), NULL, count(*),
+                ${localDay}, min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
+           FROM audit_events e
+          WHERE ${scope.sql} AND e.at >= :fromDay AND e.at < :to
+            AND e.action = 'break_glass.open' AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL
+          GROUP BY e.actor_id, date_trunc('day', ${local})
+         HAVING count(*) >= ${manyBreakGlassPerDay} AND max(e.at) >= :from
+         UNION ALL
          SELECT 'outside_hours', e.actor_id, min(e.actor_role), NULL, count(*),
                 ${localDay}, min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
            FROM audit_events e
@@ -602,6 +617,10 @@ export class AuditQueryService {
           many_searches_daily: {
             en: `an account searched cases at least ${manySearchesPerDay} times in a day (Vietnam time; the window is the day): a search paced under the hourly count all day long`,
             vi: `một tài khoản đã tìm kiếm vụ việc ít nhất ${manySearchesPerDay} lần trong một ngày (giờ Việt Nam; khung thời gian là cả ngày): tìm kiếm đều đặn dưới ngưỡng mỗi giờ suốt cả ngày`,
+          },
+          many_break_glass: {
+            en: `an account opened emergency access to cases at least ${manyBreakGlassPerDay} times in a day (Vietnam time; the window is the day): each shows a case without a referral or consent`,
+            vi: `một tài khoản đã mở truy cập khẩn cấp vào vụ việc ít nhất ${manyBreakGlassPerDay} lần trong một ngày (giờ Việt Nam; khung thời gian là cả ngày): mỗi lần cho xem một vụ việc không qua chuyển gửi hay sự đồng ý`,
           },
           repeated_denials: {
             en: `at least ${denialsPerHour} denied accesses within one hour by one account (or, without an account, from one IP address, an IPv6 one by its /64 network; ${WINDOWS_EN})`,

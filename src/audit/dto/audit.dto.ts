@@ -227,6 +227,7 @@ export const ANOMALY_RULE_NAMES = [
   'many_cases',
   'many_searches',
   'many_searches_daily',
+  'many_break_glass',
   'repeated_denials',
   'many_accounts',
   'outside_hours',
