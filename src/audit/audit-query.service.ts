@@ -464,6 +464,17 @@ export class AuditQueryService {
     // What an account taken over reads: case data, or for a supervisor the access log and the reports (case ids,
     // communes, which organisation took which case, staff addresses), which it reads instead.
     const roleData = `(${caseData} OR (e.actor_role = 'supervisor' AND split_part(e.action, '.', 1) IN ('audit', 'report')))`;
+    // A daily rule: an account's allowed `action`s in a Vietnam day, at least `threshold` of them; each day the
+    // period touches counted whole, from its start (a period starting at noon sees the morning too), reported
+    // when it reaches into the period.
+    const daily = (rule: AnomalyRuleName, action: string, threshold: number) => `
+         SELECT '${rule}', e.actor_id, min(e.actor_role), NULL, count(*),
+                ${localDay}, min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
+           FROM audit_events e
+          WHERE ${scope.sql} AND e.at >= :fromDay AND e.at < :to
+            AND e.action = '${action}' AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL
+          GROUP BY e.actor_id, date_trunc('day', ${local})
+         HAVING count(*) >= ${threshold} AND max(e.at) >= :from`;
 
     return this.dataSource.transaction(async (m) => {
       const rows = await this.query<AnomalyRow>(
@@ -536,25 +547,11 @@ export class AuditQueryService {
          ) found
          WHERE last_at >= :from
          UNION ALL
-         -- A day's searches (Vietnam time), for an enumeration paced under the hourly count: each day the period
-         -- touches counted whole, from its start (a period starting at noon sees the morning too), reported when it
-         -- reaches into the period.
-         SELECT 'many_searches_daily', e.actor_id, min(e.actor_role), NULL, count(*),
-                ${localDay}, min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
-           FROM audit_events e
-          WHERE ${scope.sql} AND e.at >= :fromDay AND e.at < :to
-            AND e.action = 'case.search' AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL
-          GROUP BY e.actor_id, date_trunc('day', ${local})
-         HAVING count(*) >= ${manySearchesPerDay} AND max(e.at) >= :from
+         -- A day's searches (Vietnam time), for an enumeration paced under the hourly count.
+         ${daily('many_searches_daily', 'case.search', manySearchesPerDay)}
          UNION ALL
-         -- The same for emergency accesses opened, a day at a time.
-         SELECT 'many_break_glass', e.actor_id, min(e.actor_role), NULL, count(*),
-                ${localDay}, min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
-           FROM audit_events e
-          WHERE ${scope.sql} AND e.at >= :fromDay AND e.at < :to
-            AND e.action = 'break_glass.open' AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL
-          GROUP BY e.actor_id, date_trunc('day', ${local})
-         HAVING count(*) >= ${manyBreakGlassPerDay} AND max(e.at) >= :from
+         -- A day's emergency accesses opened.
+         ${daily('many_break_glass', 'break_glass.open', manyBreakGlassPerDay)}
          UNION ALL
          SELECT 'outside_hours', e.actor_id, min(e.actor_role), NULL, count(*),
                 ${localDay}, min(e.at), max(e.at), (array_agg(e.seq ORDER BY e.seq))[1:20]
