@@ -7,7 +7,6 @@ import {
   consentExpiredByNowSql,
   liveReferralSql,
   revokeReferrals,
-  revokeUnheldReferrals,
   type Revoker,
 } from '../referrals/referral-ending';
 
@@ -150,10 +149,15 @@ export class ConsentExpiryService {
     // A transaction on the caller's connection (a savepoint when it is already in one); the referrals another
     // transaction holds are left to a later sweep, not waited for.
     return m.transaction((t) =>
-      revokeUnheldReferrals(t, this.audit, 'r.consent_id = ANY($1)', [ids], 'consent_expired', {
-        system: true,
-        request,
-      }),
+      revokeReferrals(
+        t,
+        this.audit,
+        'r.consent_id = ANY($1)',
+        [ids],
+        'consent_expired',
+        { system: true, request },
+        { skipLocked: true },
+      ),
     );
   }
 }

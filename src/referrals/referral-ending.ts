@@ -74,6 +74,9 @@ export async function lockLiveReferrals(
  * its case, its organisation. Those among them whose consent had already expired (not yet swept: access
  * decisions took them as revoked since) are revoked for that, by the system, and are not among the ids: a
  * case's close or an organisation's change did not end them, and their history says when their ground ended.
+ * `skipLocked` (the expiry sweep): only those no other transaction holds (another request sweeping the same
+ * ones, or a move of one); a request does not wait, a pool connection held, for a sweep it does not need (access
+ * decisions take them as revoked already), and what is skipped is swept by a later request.
  */
 export async function revokeReferrals(
   m: EntityManager,
@@ -82,8 +85,13 @@ export async function revokeReferrals(
   params: readonly unknown[],
   cause: RevokeCause,
   by: Revoker,
+  opts: { skipLocked?: boolean } = {},
 ): Promise<string[]> {
-  await lockLiveReferrals(m, where, params);
+  const locked = await lockLiveReferrals(m, where, params, opts);
+  if (opts.skipLocked) {
+    if (locked.length === 0) return [];
+    [where, params] = ['r.id = ANY($1)', [locked]];
+  }
   if (cause !== 'consent_expired' && cause !== 'consent_withdrawn') {
     await revokeLocked(
       m,
@@ -95,25 +103,6 @@ export async function revokeReferrals(
     );
   }
   return revokeLocked(m, audit, where, params, cause, by);
-}
-
-/**
- * revokeReferrals for the expiry sweep: takes only the live referrals `where` selects that no other transaction
- * holds (SKIP LOCKED), and revokes those. Another request sweeping the same ones, or a move of one, holds them; a
- * request does not wait for a sweep it does not need (access decisions take them as revoked already) with a
- * connection of the pool held meanwhile. What is skipped is swept by a later request.
- */
-export async function revokeUnheldReferrals(
-  m: EntityManager,
-  audit: AuditService,
-  where: string,
-  params: readonly unknown[],
-  cause: RevokeCause,
-  by: Revoker,
-): Promise<string[]> {
-  const held = await lockLiveReferrals(m, where, params, { skipLocked: true });
-  if (held.length === 0) return [];
-  return revokeLocked(m, audit, 'r.id = ANY($1)', [held], cause, by);
 }
 
 /** revokeReferrals' revocation of rows its caller has locked: the update and one entry per referral. */
