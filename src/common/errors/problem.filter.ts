@@ -66,13 +66,12 @@ export class ProblemFilter implements ExceptionFilter {
 
     if (exception instanceof DomainError && code === 'service.unavailable') {
       // Refused on purpose (sign-ins shed under a flood, a database that takes no writes, or none that answers
-      // the health check): a warning without this error's stack, one line per request, so that a flood of them
-      // does not bury real failures at error level; what caused it (the driver's error), when there was a cause.
-      const cause = exception.cause;
-      this.logger.warn(
-        { requestId, code, ...(cause !== undefined ? { err: cause } : {}) },
-        'request refused: service unavailable',
-      );
+      // the health check): the request's own line says so, at warn (http-logger), without this error's stack, so
+      // that a flood of them does not bury real failures at error level; what caused it, when there was a cause
+      // (the driver's error), in a line of its own.
+      if (exception.cause !== undefined) {
+        this.logger.warn({ requestId, code, err: exception.cause }, 'request refused: service unavailable');
+      }
     } else if (entry.status >= 500) {
       // The stack and driver message go to the log only (they may quote SQL, never survivor values:
       // statements are parameterised).

@@ -8,14 +8,10 @@ import pino, { Logger, LoggerOptions } from 'pino';
  * survivor data or credentials reaching a log.
  */
 export const SENSITIVE_KEYS = [
-  'password',
-  'newPassword',
-  'currentPassword',
   'totp',
   'token',
   'accessToken',
   'refreshToken',
-  'secret',
   'authorization',
   'cookie',
   'set-cookie',
@@ -25,10 +21,7 @@ export const SENSITIVE_KEYS = [
   'phone',
   'address',
   'narrative',
-  'safeContactNotes',
   'text',
-  'note',
-  'notes',
   'reason',
   'body',
   'survivor',
@@ -52,7 +45,7 @@ export const SENSITIVE_KEYS = [
 const SENSITIVE = new Set(SENSITIVE_KEYS.map((k) => k.toLowerCase()));
 
 /**
- * Keys censored by their form too, whatever comes before or after: a row's encrypted columns and blind indexes
+ * Keys censored by their form (SENSITIVE_KEYS lists only those it does not take), whatever comes before or after: a row's encrypted columns and blind indexes
  * (`enc_…`, `bi_…`), and any note, secret, password or hash under a longer name (`reviewNote`, `totp_secret`,
  * `passwordHash`).
  */
