@@ -428,18 +428,19 @@ export class CasesRepository {
     // from an index in created_at order (bench/results/scale-plans.md). Providers see cases through referrals
     // (the referral or consent of SCOPED_FROM), and police and health staff through their own emergency grants
     // too: each read where its index is, in a UNION (one OR across the tables was a scan of every case).
+    const all = anyOf(scope);
     const viaReferrals = scope.filter((b) => conditionUses(b, 'r', 'cs'));
+    const onCases = scope.filter((b) => !viaReferrals.includes(b));
     const direct = viaReferrals.length === 0;
-    const onCases = scope.filter((b) => !conditionUses(b, 'r', 'cs'));
     const where = positional(
       direct
-        ? anyOf(scope)
+        ? all
         : {
             sql: [
               `SELECT DISTINCT c.id FROM ${SCOPED_FROM} WHERE ${anyOf(viaReferrals).sql}`,
               ...(onCases.length > 0 ? [`SELECT c.id FROM cases c WHERE ${anyOf(onCases).sql}`] : []),
             ].join(' UNION '),
-            params: anyOf(scope).params,
+            params: all.params,
           },
     );
     const n = where.params.length;

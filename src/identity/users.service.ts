@@ -399,7 +399,7 @@ export class UsersService {
       const provinces = await accountProvincesOf(manager, user.id);
       // The communes a ward officer served before the change: those it leaves with no officer are said.
       const servedBefore =
-        user.role === 'ward_officer'
+        user.role === 'ward_officer' && (dto.status === 'disabled' || dto.wardCodes !== undefined)
           ? ((await this.users.wardCodesOf([user.id], manager)).get(user.id) ?? [])
           : [];
       if (dto.status !== undefined && dto.status !== user.status) {
