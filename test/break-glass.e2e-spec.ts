@@ -261,14 +261,7 @@ describe('emergency break-glass access (end to end)', () => {
         categories: ['identity'],
         givenBy: 'survivor',
       });
-      const referral = await as('ward.longbien')
-        .post(`/api/v1/cases/${withdrawn}/referrals`, {
-          organizationId: police,
-          consentId,
-          services: ['police_protection'],
-          urgency: 'routine',
-        })
-        .expect(201);
+      const referral = await refer(t, tok['ward.longbien'], withdrawn, police, consentId, 'routine');
       await as('ward.longbien').delete(`/api/v1/cases/${withdrawn}/consents/${consentId}`).expect(200);
       const grant = await open('police.longbien', withdrawn).expect(201);
       const queue = await as('supervisor.hanoi').get('/api/v1/break-glass?pageSize=200').expect(200);
@@ -279,10 +272,10 @@ describe('emergency break-glass access (end to end)', () => {
       };
       const prior = item.priorReferral;
       expect(prior).toEqual({
-        id: referral.body.id,
+        id: referral.id,
         status: 'revoked',
         revokeCause: 'consent_withdrawn',
-        createdAt: referral.body.createdAt,
+        createdAt: referral.createdAt,
         endedAt: expect.any(String),
       });
       // Ended before the grant was opened: the grant reached what had been closed to the organisation.
@@ -299,14 +292,7 @@ describe('emergency break-glass access (end to end)', () => {
         categories: ['identity'],
         givenBy: 'survivor',
       });
-      const referral = await as('ward.longbien')
-        .post(`/api/v1/cases/${later}/referrals`, {
-          organizationId: police,
-          consentId,
-          services: ['police_protection'],
-          urgency: 'routine',
-        })
-        .expect(201);
+      const referral = await refer(t, tok['ward.longbien'], later, police, consentId, 'routine');
       const grant = await open('police.longbien', later).expect(201);
       // The consent ends after the grant opened; no provider request has swept it yet.
       await sql(`UPDATE consents SET expires_at = clock_timestamp() WHERE id = $1`, [consentId]);
@@ -315,12 +301,12 @@ describe('emergency break-glass access (end to end)', () => {
         queue.body.items as { id: string; openedAt: string; priorReferral: { endedAt: string } }[]
       ).find((i) => i.id === grant.body.id)!;
       expect(item.priorReferral).toMatchObject({
-        id: referral.body.id,
+        id: referral.id,
         status: 'revoked',
         revokeCause: 'consent_expired',
       });
       expect(Date.parse(item.priorReferral.endedAt)).toBeGreaterThan(Date.parse(item.openedAt));
-      expect((await sql(`SELECT status FROM referrals WHERE id = $1`, [referral.body.id]))[0].status).toBe(
+      expect((await sql(`SELECT status FROM referrals WHERE id = $1`, [referral.id]))[0].status).toBe(
         'pending',
       );
     });
