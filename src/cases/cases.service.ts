@@ -33,7 +33,6 @@ import { lockLiveReferrals } from '../referrals/referral-ending';
 import { endGrants, lockLiveGrants } from '../break-glass/grant-ending';
 import { newlyStatutory } from '../referrals/referral-state';
 import { ConsentExpiryService } from '../consents/consent-expiry.service';
-import { isKekFloorRefusal } from '../database/pg-errors';
 import { CommuneProvinces } from '../directory/commune-provinces';
 import {
   ageOn,
@@ -211,8 +210,7 @@ export class CasesService {
         const allowed = caseReadCategories(ability, row);
         return { ...fullView(row, sections, allowed), duplicates };
       } catch (e) {
-        // Refused by the KEK floor: a rotation raised it since the version was chosen; the next asks again.
-        if (isKekFloorRefusal(e)) this.dataKeys.forgetAdoptedVersion();
+        this.dataKeys.writeFailed(e);
         throw e;
       } finally {
         key.wipe();

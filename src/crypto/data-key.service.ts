@@ -30,7 +30,7 @@ export class DataKeyService {
   /** The version of the KEK id the database had taken up when last asked, and when that was asked. */
   private adopted: { kekId: string; version: number | null; askedAt: number } | null = null;
   private readonly asking = new Map<string, Promise<number | null>>();
-  /** When forgetAdoptedVersion last ran (an answer to an older question is not kept). */
+  /** When writeFailed last forgot the adopted version (an answer to an older question is not kept). */
   private forgottenAt = -Infinity;
 
   constructor(
@@ -48,8 +48,7 @@ export class DataKeyService {
       await this.repository.insert(row, manager);
     } catch (e) {
       key.wipe();
-      // Refused by the KEK floor: a rotation raised it since the version was chosen; the next asks again.
-      if (isKekFloorRefusal(e)) this.forgetAdoptedVersion();
+      this.writeFailed(e);
       throw e;
     }
     return key;
@@ -108,10 +107,12 @@ export class DataKeyService {
   }
 
   /**
-   * Forgets the KEK version last seen taken up (a write the floor refused): the next data key asks again, and an
-   * answer to a question asked before now is not taken.
+   * A data key's write failed with `e` (here, or a prepared key's GatedWrite in the caller's statement). If the KEK
+   * floor refused it, a rotation raised the floor since the version was chosen: the KEK version last seen taken up
+   * is forgotten, the next data key asks again, and an answer to a question asked before now is not taken.
    */
-  forgetAdoptedVersion(): void {
+  writeFailed(e: unknown): void {
+    if (!isKekFloorRefusal(e)) return;
     this.adopted = null;
     this.forgottenAt = performance.now();
   }
