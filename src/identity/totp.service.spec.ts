@@ -1,4 +1,5 @@
 import { generate } from 'otplib';
+import pino from 'pino';
 import { DataSource } from 'typeorm';
 import { createTestDataSource } from '../../test/support/database';
 import { clearOfTotpStepEnd } from '../../test/support/totp-step';
@@ -37,7 +38,12 @@ describe('TotpService', () => {
       { dataDir: '/nonexistent', production: false, masterKey: Buffer.alloc(32, 7).toString('base64') },
       dataSource,
     );
-    totp = new TotpService(dataSource, new TotpSecretCipher(crypto.dataKeys, crypto.fields), loadConfig({}));
+    totp = new TotpService(
+      dataSource,
+      new TotpSecretCipher(crypto.dataKeys, crypto.fields),
+      loadConfig({}),
+      pino({ level: 'silent' }),
+    );
   });
   afterAll(async () => {
     await drop();
@@ -128,16 +134,25 @@ describe('TotpService', () => {
       { dataDir: '/nonexistent', production: false, masterKey: Buffer.alloc(32, 8).toString('base64') },
       dataSource,
     );
+    const warnings: { msg: string; userId?: string }[] = [];
     const lagging = new TotpService(
       dataSource,
       new TotpSecretCipher(other.dataKeys, other.fields),
       loadConfig({}),
+      pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line)) }),
     );
     for (let i = 0; i < MAX_TOTP_FAILURES + 1; i++) {
       await expect(lagging.check(await load(user.id), right)).rejects.toThrow();
     }
     // No wrong code was tried: the count is untouched, and the right code passes where it can be checked.
     expect((await load(user.id)).totpFailures).toBe(0);
+    expect(warnings).toEqual([]);
+    // The caller's give-back of its own counts failing too: the refusal is the code's, and the failure is logged.
+    const giveBackFails = () => Promise.reject(new Error('throttle store gone'));
+    await expect(lagging.check(await load(user.id), right, giveBackFails)).rejects.not.toThrow('throttle store gone');
+    expect(warnings).toEqual([
+      expect.objectContaining({ userId: user.id, msg: expect.stringContaining('give-back failed') }),
+    ]);
     expect(await totp.check(await load(user.id), right)).toBe('right');
   });
 

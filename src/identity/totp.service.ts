@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { generateSecret, generateURI, verify } from 'otplib';
+import type { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../common/errors/domain-error';
+import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { returnedRows } from '../database/pg-errors';
 import { demoRelaxed } from './demo-accounts';
@@ -36,6 +38,7 @@ export class TotpService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly cipher: TotpSecretCipher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   /**
@@ -120,7 +123,7 @@ export class TotpService {
    * A secret this instance cannot open (a keyring behind a rotation, the database gone) is its fault, not a wrong
    * code of the user's: it throws before anything is counted (ten such retries would lock the account's codes on
    * every instance, until an administrator reset them with a new password), after `undecided` (its caller gives
-   * back what it counted of the attempt).
+   * back what it counted of the attempt; a give-back that fails is logged, and the user's attempt stays counted).
    */
   async check(user: User, code: string, undecided?: () => Promise<void>): Promise<CodeCheck> {
     if (!user.totpSecret) return 'wrong';
@@ -128,7 +131,12 @@ export class TotpService {
     try {
       secret = await this.cipher.open(user.id, 'totp_secret', user.totpSecret);
     } catch (e) {
-      await undecided?.().catch(() => undefined);
+      await undecided?.().catch((failed: unknown) =>
+        this.logger.warn(
+          { err: failed, userId: user.id },
+          'an unchecked authenticator code stays counted: its give-back failed',
+        ),
+      );
       throw e;
     }
     // Counted in the same statement that finds whether every step this instance would accept is used already
