@@ -13,11 +13,10 @@ import type { AuditEntryInput } from '../audit/audit.types';
 import { organizationServing } from '../directory/organizations.repository';
 import { endedNowSql, endGrants, liveGrantSql, lockLiveGrants } from './grant-ending';
 import {
-  consentActiveSql,
+  effectiveEndedAtSql,
   effectiveReferralStatusSql,
   effectiveRevokeCauseSql,
 } from '../consents/consent-expiry.service';
-import { liveReferralSql } from '../referrals/referral-ending';
 import { CaseRow, CasesRepository } from '../cases/cases.repository';
 import { pageWindow } from '../database/page-limit';
 import { CASE_OWNER, caseSubject } from '../cases/cases.service';
@@ -94,11 +93,7 @@ const SHOWN_GRANT_ROW = `${GRANT_SELECT},
   ${GRANT_FROM}
   LEFT JOIN LATERAL (
     SELECT r.id, r.created_at, ${effectiveReferralStatusSql('r', 'cs')} AS status,
-           ${effectiveRevokeCauseSql('r', 'cs')} AS revoke_cause,
-           -- A live referral whose consent has ended: when the consent did (never before the referral was made).
-           CASE WHEN ${liveReferralSql('r')} THEN CASE WHEN NOT ${consentActiveSql('cs')}
-                  THEN greatest(r.created_at, coalesce(cs.withdrawn_at, cs.expires_at)) END
-                ELSE coalesce(r.revoked_at, r.declined_at, r.completed_at) END AS ended_at
+           ${effectiveRevokeCauseSql('r', 'cs')} AS revoke_cause, ${effectiveEndedAtSql('r', 'cs')} AS ended_at
       FROM referrals r JOIN consents cs ON cs.id = r.consent_id
      WHERE r.case_id = g.case_id AND r.organization_id = g.organization_id AND r.created_at < g.opened_at
      ORDER BY r.created_at DESC, r.id DESC LIMIT 1) pr ON true`;

@@ -59,6 +59,17 @@ export function effectiveRevokeCauseSql(r: string, cs: string): string {
 }
 
 /**
+ * SQL: when referral `r` ended as access decisions take it, with its consent `cs` joined: a live referral whose
+ * consent has ended, when the consent did (never before the referral was made: the time the sweep will record),
+ * a live one otherwise null, an ended one when it was revoked, declined or completed.
+ */
+export function effectiveEndedAtSql(r: string, cs: string): string {
+  return `(CASE WHEN ${liveReferralSql(r)}
+    THEN (CASE WHEN NOT ${consentActiveSql(cs)} THEN greatest(${r}.created_at, coalesce(${cs}.withdrawn_at, ${cs}.expires_at)) END)
+    ELSE coalesce(${r}.revoked_at, ${r}.declined_at, ${r}.completed_at) END)`;
+}
+
+/**
  * SQL: effectiveReferralStatusSql without the consent joined: referral `r`'s consent is looked up only when `r`
  * is live (an ended referral's status is its own), so that a statement reading many referrals, most of them
  * ended, from an index probes few consents (the report).
