@@ -43,18 +43,13 @@ export const RETIRED_ORGANIZATION = (): DomainError =>
   });
 
 /**
- * Whether organisation `id` is retired, or null when there is none; with `lock` (the default, in a transaction),
- * share-locked until the transaction ends, so that what the caller makes naming it (a consent, an account)
- * commits before a retirement can (which waits for it; one that committed first is seen here and refuses it).
- * Without, a plain look (a sign-in's, which checks again as it commits).
+ * Whether organisation `id` is retired, or null when there is none; share-locked until the caller's transaction
+ * ends, so that what the caller makes naming it (a consent, an account) commits before a retirement can (which
+ * waits for it; one that committed first is seen here and refuses it).
  */
-export async function organizationRetired(
-  m: EntityManager,
-  id: string,
-  { lock = true }: { lock?: boolean } = {},
-): Promise<boolean | null> {
+export async function organizationRetired(m: EntityManager, id: string): Promise<boolean | null> {
   const [o] = await m.query<{ retired: boolean }[]>(
-    `SELECT retired_at IS NOT NULL AS retired FROM organizations WHERE id = $1${lock ? ' FOR SHARE' : ''}`,
+    `SELECT retired_at IS NOT NULL AS retired FROM organizations WHERE id = $1 FOR SHARE`,
     [id],
   );
   return o ? o.retired : null;

@@ -3,7 +3,6 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { AuditService } from '../audit/audit.service';
-import { organizationRetired } from '../directory/organizations.repository';
 import type { Principal } from '../authz/principal';
 import type { RequestContext } from '../common/http/request-context';
 import { DomainError } from '../common/errors/domain-error';
@@ -115,7 +114,8 @@ export class AuthService {
     // A name no account can have (the users table's CHECK) is never looked up: one with a NUL byte would be
     // refused by PostgreSQL as a 500, before the attempt is counted.
     const validShape = USERNAME.test(username.trim()) && password.length > 0;
-    const user = validShape ? await this.users.findByUsername(username) : null;
+    const found = validShape ? await this.users.findForSignIn(username) : null;
+    const user = found?.user ?? null;
     // Every attempt goes to the access log (auth.login / auth.login_failed), in the account's jurisdiction;
     // one on an unknown username has no account and is visible to national supervisors only.
     // `logged`: the reason on the access log, when it says more than the answer may (a wrong authenticator code
@@ -163,10 +163,7 @@ export class AuthService {
     // used up, no password confirmed by `auth.totp_required`), and counted as a failure as one is (counted
     // otherwise, the throttle's answers would tell whether the password was right). On the log as what it is,
     // which the anomaly rules do not count as guessing.
-    const retired =
-      user.organizationId !== null &&
-      (await organizationRetired(this.dataSource.manager, user.organizationId, { lock: false }));
-    if (retired) {
+    if (found?.organizationRetired) {
       return fail('auth.organization_retired');
     }
 

@@ -102,6 +102,21 @@ export class UsersRepository {
     return this.repo().findOneBy({ username: canonicalUsername(username) });
   }
 
+  /**
+   * The account a sign-in names, and whether its organisation (a provider's) is retired, in one statement (the
+   * sign-in checks both again, locked, as it commits).
+   */
+  async findForSignIn(username: string): Promise<{ user: User; organizationRetired: boolean } | null> {
+    const { entities, raw } = await this.repo()
+      .createQueryBuilder('u')
+      .leftJoin('organizations', 'o', 'o.id = u.organization_id')
+      .addSelect('o.retired_at IS NOT NULL', 'organization_retired')
+      .where('u.username = :username', { username: canonicalUsername(username) })
+      .getRawAndEntities<{ organization_retired: boolean }>();
+    const user = entities[0];
+    return user ? { user, organizationRetired: raw[0].organization_retired } : null;
+  }
+
   async findSession(userId: string, jti: string): Promise<SessionRow | null> {
     const rows = await this.dataSource.query<SessionRow[]>(
       `SELECT u.id, u.username, u.role, u.status, u.token_version AS "tokenVersion",
