@@ -24,19 +24,26 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
     port = await freePort();
   });
 
+  /** A server of the one cluster, on this describe's port, with its socket in `socketDir`. */
+  const clusterServer = (
+    socketDir: string,
+    more: { password?: string; onLog?: (line: string) => void } = {},
+  ): EmbeddedPostgres =>
+    new EmbeddedPostgres({
+      clusterDir: join(root, 'postgres'),
+      socketDir,
+      port,
+      password: more.password ?? 'test-only-superuser',
+      settings: { fsync: 'off' },
+      onLog: more.onLog,
+    });
+
   /** Starts a server on the one cluster, runs a query through url(), stops it; what it logged and where it was. */
   async function startOnce(
     socketDir = join(root, 'run'),
   ): Promise<{ log: string[]; socket: string | undefined; host: unknown }> {
     const log: string[] = [];
-    const pg = new EmbeddedPostgres({
-      clusterDir: join(root, 'postgres'),
-      socketDir,
-      port,
-      password: 'test-only-superuser',
-      settings: { fsync: 'off' },
-      onLog: (line) => log.push(line),
-    });
+    const pg = clusterServer(socketDir, { onLog: (line) => log.push(line) });
     await pg.start();
     try {
       const client = new Client({ connectionString: pg.url('postgres') });
@@ -59,13 +66,7 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
       HAVEN_MASTER_KEY_FILE: '/marker-zq/keyring.json',
       DATABASE_URL: 'postgres://marker-zq@127.0.0.1/haven',
     });
-    const pg = new EmbeddedPostgres({
-      clusterDir: join(root, 'postgres'),
-      socketDir: join(root, 'run-env'), // the tests below need `run` not to exist
-      port,
-      password: 'test-only-superuser',
-      settings: { fsync: 'off' },
-    });
+    const pg = clusterServer(join(root, 'run-env')); // the tests below need `run` not to exist
     try {
       await pg.start();
       const pid = (await readFile(join(root, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0];
@@ -120,6 +121,11 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
   });
 
   it("a tool speaks TCP only to this cluster's server listening there: the superuser's password goes to no one else on the port", async () => {
+    /** An operator tool's configuration for data directory `dir` (its superuser's password file written). */
+    const toolConfig = async (dir: string) => {
+      await writeFile(join(dir, 'postgres.secret'), 'superuser-secret-zq\n', { mode: 0o600 });
+      return loadConfig({ HAVEN_DATA_DIR: dir, HAVEN_EMBEDDED_PG_PORT: String(port) });
+    };
     // Whoever listens on the loopback port while no server of the cluster runs (any local user may), asking
     // for the password in clear as PostgreSQL may.
     const heard: Buffer[] = [];
@@ -129,9 +135,7 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
       socket.on('error', () => undefined);
     });
     await new Promise<void>((resolve) => impostor.listen(port, '127.0.0.1', resolve));
-    const dataDir = await mkdtemp(join(root, 'tool-'));
-    await writeFile(join(dataDir, 'postgres.secret'), 'superuser-secret-zq\n', { mode: 0o600 });
-    const config = loadConfig({ HAVEN_DATA_DIR: dataDir, HAVEN_EMBEDDED_PG_PORT: String(port) });
+    const config = await toolConfig(await mkdtemp(join(root, 'tool-')));
     const pg = embeddedServer(config, 'superuser-secret-zq');
     try {
       expect(await pg.listensOnTcp()).toBe(false);
@@ -147,19 +151,12 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
     const longDir = await mkdtemp(
       join(root, 'a-data-directory-whose-path-is-far-too-long-for-a-socket-'.repeat(2)),
     );
-    await writeFile(join(longDir, 'postgres.secret'), 'superuser-secret-zq\n', { mode: 0o600 });
-    const socketless = loadConfig({ HAVEN_DATA_DIR: longDir, HAVEN_EMBEDDED_PG_PORT: String(port) });
+    const socketless = await toolConfig(longDir);
     expect(embeddedServer(socketless, 'superuser-secret-zq').socketDir()).toBeUndefined();
     await new Promise<void>((resolve) => impostor.listen(port, '127.0.0.1', resolve));
     try {
       await expect(toolDatabase(socketless)).rejects.toThrow(/no embedded database/);
-      const starting = new EmbeddedPostgres({
-        clusterDir: join(root, 'postgres'),
-        socketDir: join(longDir, 'run'),
-        port,
-        password: 'superuser-secret-zq',
-        settings: { fsync: 'off' },
-      });
+      const starting = clusterServer(join(longDir, 'run'), { password: 'superuser-secret-zq' });
       await expect(starting.start()).rejects.toThrow(/exited during start-up/);
       expect(heard).toEqual([]);
     } finally {
@@ -167,13 +164,7 @@ describe('embedded PostgreSQL without a usable socket directory', () => {
     }
     // A server of the cluster listening on TCP (its socket directory unusable) is reached there.
     await writeFile(join(root, 'run-file'), 'not a directory');
-    const server = new EmbeddedPostgres({
-      clusterDir: join(root, 'postgres'),
-      socketDir: join(root, 'run-file'),
-      port,
-      password: 'test-only-superuser',
-      settings: { fsync: 'off' },
-    });
+    const server = clusterServer(join(root, 'run-file'));
     await server.start();
     try {
       expect(await server.listensOnTcp()).toBe(true);
