@@ -1371,56 +1371,36 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       .auth(other, { type: 'bearer' })
       .send({ name: 'Tên khác (giả định)' })
       .expect(403);
-    const placed = async (requestId: string) =>
-      (
-        await db.query(`SELECT reason, resource_id, jurisdictions FROM audit_events WHERE request_id = $1`, [
-          requestId,
-        ])
-      )[0];
-    expect(await placed(reset.body.requestId)).toEqual({
-      reason: 'auth.step_up_required',
-      resource_id: officer.id,
-      jurisdictions: ['01'],
-    });
-    expect(await placed(renamed.body.requestId)).toEqual({
-      reason: 'auth.step_up_required',
-      resource_id: org.id,
-      jurisdictions: ['31'],
-    });
+    /** Where a refusal for want of a step-up was placed on the access log: its resource and jurisdictions. */
+    const placed = async (refused: { body: { requestId: string } }) => {
+      const [row] = await db.query<{ reason: string; resource_id: string | null; jurisdictions: string[] }[]>(
+        `SELECT reason, resource_id, jurisdictions FROM audit_events WHERE request_id = $1`,
+        [refused.body.requestId],
+      );
+      expect(row.reason).toBe('auth.step_up_required');
+      return [row.resource_id, row.jurisdictions];
+    };
+    expect(await placed(reset)).toEqual([officer.id, ['01']]);
+    expect(await placed(renamed)).toEqual([org.id, ['31']]);
     // So is one of an account or an organisation to be made: where its request names (Hà Nội's commune; Hải
     // Phòng's province).
-    const createdThere = await create(other, 'ward.by.other.again').expect(403);
-    expect(await placed(createdThere.body.requestId)).toEqual({
-      reason: 'auth.step_up_required',
-      resource_id: null,
-      jurisdictions: ['01'],
+    expect(await placed(await create(other, 'ward.by.other.again').expect(403))).toEqual([null, ['01']]);
+    const organize = (body: object) =>
+      http().post('/api/v1/organizations').auth(other, { type: 'bearer' }).send(body).expect(403);
+    const organizedThere = await organize({
+      name: 'Tổ chức khác bởi token',
+      sector: 'legal',
+      serviceArea: { provinceCode: '31' },
     });
-    const organizedThere = await http()
-      .post('/api/v1/organizations')
-      .auth(other, { type: 'bearer' })
-      .send({ name: 'Tổ chức khác bởi token', sector: 'legal', serviceArea: { provinceCode: '31' } })
-      .expect(403);
-    expect(await placed(organizedThere.body.requestId)).toEqual({
-      reason: 'auth.step_up_required',
-      resource_id: null,
-      jurisdictions: ['31'],
-    });
+    expect(await placed(organizedThere)).toEqual([null, ['31']]);
     // Only what a service area is read from places it: a stray key naming an organisation elsewhere (Hải Phòng's)
     // does not make Hải Phòng's supervisors see an attempt in Hà Nội.
-    const stray = await http()
-      .post('/api/v1/organizations')
-      .auth(other, { type: 'bearer' })
-      .send({
-        name: 'Tổ chức lạc khoá (giả định)',
-        sector: 'legal',
-        serviceArea: { communeCodes: ['00145'], organizationId: org.id },
-      })
-      .expect(403);
-    expect(await placed(stray.body.requestId)).toEqual({
-      reason: 'auth.step_up_required',
-      resource_id: null,
-      jurisdictions: ['01'],
+    const stray = await organize({
+      name: 'Tổ chức lạc khoá (giả định)',
+      sector: 'legal',
+      serviceArea: { communeCodes: ['00145'], organizationId: org.id },
     });
+    expect(await placed(stray)).toEqual([null, ['01']]);
   });
 
   it('puts account administration and sign-outs on the access log, in the jurisdiction of the account concerned', async () => {
