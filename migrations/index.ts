@@ -43,6 +43,7 @@ import { UnitsFixedForService1764000004200 } from './1764000004200-UnitsFixedFor
 import { ReferralConsentExpiry1764000004300 } from './1764000004300-ReferralConsentExpiry';
 import { SchemaRequirements1764000004400 } from './1764000004400-SchemaRequirements';
 import { GuardFunctionsPinned1764000004500 } from './1764000004500-GuardFunctionsPinned';
+import { OrganizationNameSpellings1764000004600 } from './1764000004600-OrganizationNameSpellings';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -94,4 +95,5 @@ export const MIGRATIONS = [
   ReferralConsentExpiry1764000004300,
   SchemaRequirements1764000004400,
   GuardFunctionsPinned1764000004500,
+  OrganizationNameSpellings1764000004600,
 ];

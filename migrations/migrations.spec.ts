@@ -335,6 +335,57 @@ describe('migrations', () => {
     }
   });
 
+  it('keys organisation names by their spellings too, stopping on two of one province that now have the same name', async () => {
+    const { dataSource, drop } = await createTestDataSource();
+    try {
+      await revertThrough(dataSource, 'OrganizationNameSpellings');
+      await dataSource.query(
+        `INSERT INTO admin_units (code, level, kind, name_vi, name_en, full_name_vi, full_name_en)
+         VALUES ('01', 'province', 'thanh_pho', 'Hà Nội', 'Ha Noi', 'Thành phố Hà Nội', 'Ha Noi City')
+         ON CONFLICT DO NOTHING`,
+      );
+      // Rows as the previous version keyed them (composed, lower case, spaces collapsed).
+      const insert = (name: string) =>
+        dataSource.query<{ id: string }[]>(
+          `INSERT INTO organizations (name, sector, province_code, service_scope, name_key)
+           VALUES ($1, 'health', '01', 'province', lower($1)) RETURNING id`,
+          [name],
+        );
+      const [[typed], [copied], [thuy]] = [
+        await insert('Trạm y tế Yên Hòa'),
+        await insert('Trạm y tế Yên Hoà'),
+        await insert('Trạm y tế Thủy\u200b Nguyên'),
+      ];
+      await expect(dataSource.runMigrations({ transaction: 'each' })).rejects.toThrow(
+        new RegExp(`same name in one province.*(${typed.id} and ${copied.id}|${copied.id} and ${typed.id})`),
+      );
+      await dataSource.query(
+        `UPDATE organizations SET name = 'Trạm y tế Yên Hoà 2', name_key = NULL WHERE id = $1`,
+        [copied.id],
+      );
+      await dataSource.runMigrations({ transaction: 'each' });
+      const keys = () =>
+        dataSource.query<{ name_key: string }[]>(
+          `SELECT name_key FROM organizations WHERE id = ANY($1) ORDER BY name_key`,
+          [[typed.id, copied.id, thuy.id]],
+        );
+      expect(await keys()).toEqual([
+        { name_key: 'trạm y tế thuỷ nguyên' },
+        { name_key: 'trạm y tế yên hoà' },
+        { name_key: 'trạm y tế yên hoà 2' },
+      ]);
+      // Taken back, each is keyed as before.
+      await dataSource.undoLastMigration({ transaction: 'each' });
+      expect(await keys()).toEqual([
+        { name_key: 'trạm y tế thủy\u200b nguyên' },
+        { name_key: 'trạm y tế yên hoà 2' },
+        { name_key: 'trạm y tế yên hòa' },
+      ]);
+    } finally {
+      await drop();
+    }
+  });
+
   it('an index left invalid by a failed concurrent build is built again, not skipped', async () => {
     const { dataSource, drop } = await createTestDataSource();
     try {

@@ -379,6 +379,50 @@ describe('directory and account administration (end to end)', () => {
         .expect(400);
       expect(long.body.errors[0].field).toBe('name');
     });
+
+    it('a name is the same whichever vowel of oa, oe or uy bears its tone, with Ð for Đ; one no one can read is refused', async () => {
+      const create = (name: string) =>
+        as(admin).post('/api/v1/organizations', {
+          name,
+          sector: 'health',
+          serviceArea: { provinceCode: '01' },
+        });
+      await create('Trạm y tế phường Yên Hòa (thử nghiệm)').expect(201);
+      await create('Ðội thủy thử nghiệm').expect(201);
+      // As the official list of units writes it, as old text converted writes Đ: the same organisations.
+      for (const name of ['TRẠM Y TẾ PHƯỜNG YÊN HOÀ (thử nghiệm)', 'Đội thuỷ thử nghiệm']) {
+        const same = await create(name).expect(409);
+        expect(same.body.code).toBe('organization.name_taken');
+      }
+      // Nothing a list shows (a zero-width space), a right-to-left override that shows a name reversed, a line
+      // break, no letter: refused, in both languages, before anything is written.
+      const unreadable = [
+        ['\u200b', 'contains a control or invisible character', 'chứa ký tự điều khiển hoặc ký tự ẩn'],
+        [
+          'Trạm y tế\u202e phường Yên Hòa',
+          'contains a control or invisible character',
+          'chứa ký tự điều khiển hoặc ký tự ẩn',
+        ],
+        [
+          'Trạm y tế\nphường',
+          'contains a control or invisible character',
+          'chứa ký tự điều khiển hoặc ký tự ẩn',
+        ],
+        ['12 - 34', 'has no letter', 'không có chữ cái nào'],
+      ];
+      for (const [name, en, vi] of unreadable) {
+        const refused = await create(name).expect(400);
+        expect(refused.body.errors).toEqual([{ field: 'name', code: 'invalid', message: en }]);
+        const inVietnamese = await create(name).set('Accept-Language', 'vi').expect(400);
+        expect(inVietnamese.body.errors).toEqual([{ field: 'name', code: 'invalid', message: vi }]);
+      }
+      const named = await t.app
+        .get(DataSource)
+        .query<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM organizations WHERE name LIKE '%phường%' AND name ~ '[\u200b\u202e\n]'`,
+        );
+      expect(named).toEqual([{ n: 0 }]);
+    });
     it('only admins create or change them: 403 for the collection, 404 for a record', async () => {
       const body = { name: 'Y', sector: 'legal', serviceArea: { provinceCode: '01' } };
       const forbidden = await as(ward).post('/api/v1/organizations', body).expect(403);

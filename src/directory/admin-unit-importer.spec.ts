@@ -155,6 +155,23 @@ describe('administrative units importer', () => {
     expect(problems).toMatch(/unknown unit type "Quận"/);
     expect(problems).toMatch(/listed twice/);
     expect(() => parseUnitsFile({ not: 'a list' })).toThrow(UnitsFileError);
+    // A name no one can read in a list: a right-to-left override that shows it reversed, a line break, nothing
+    // visible at all. Named by where it is, not by what it holds.
+    const unreadable = fixture() as { Wards: { Name: string; FullName: string }[] }[];
+    unreadable[0].Wards[0].Name = 'Ba Đình\u202e';
+    unreadable[0].Wards[1].FullName = 'Phường\nBa Đình';
+    unreadable[1].Wards[0].Name = '\u200b';
+    let refused: unknown;
+    try {
+      parseUnitsFile(unreadable);
+    } catch (e) {
+      refused = e;
+    }
+    expect((refused as UnitsFileError).problems).toEqual([
+      '0.Wards.0.Name: contains a control or invisible character',
+      '0.Wards.1.FullName: contains a control or invisible character',
+      '1.Wards.0.Name: contains a control or invisible character',
+    ]);
     expect(() => parseUnitsFile([{ Code: '1', Wards: [] }])).toThrow(UnitsFileError);
   });
 });

@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
 import type { AdminUnitKind, AdminUnitLevel } from './admin-unit.entity';
+import { unreadableName } from './organization-name';
 
 /**
  * Loads the official list of administrative units (the JSON format of the vn-admin-units data set: an array
@@ -9,7 +10,16 @@ import type { AdminUnitKind, AdminUnitLevel } from './admin-unit.entity';
  * accounts refer to them) and only counted.
  */
 
-const text = z.string().trim().min(1).max(200);
+/** A name a person can read in a list (unreadableName: no control or invisible character, a letter at least). */
+const text = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .superRefine((name, ctx) => {
+    const unreadable = unreadableName(name);
+    if (unreadable) ctx.addIssue({ code: 'custom', message: unreadable.en });
+  });
 const communeSchema = z.object({
   Code: z.string().regex(/^\d{5}$/),
   Name: text,

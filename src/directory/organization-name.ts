@@ -1,15 +1,54 @@
 /**
- * What makes two organisation names the same within a province (migration OrganizationNameKey): the Unicode
- * composed form (NFC: a name typed decomposed is the same name), lower case in full Unicode (Đ/đ, Ồ/ồ), and
- * runs of spaces as one.
+ * Vietnamese tone marks (decomposed): grave, acute, tilde, hook above, dot below. The marks that make a letter
+ * of its own (ô, ơ, ư, ă, â, ê: circumflex, horn, breve) are not tones.
+ */
+const TONE = '\u0300\u0301\u0303\u0309\u0323';
+/**
+ * A tone written on the first vowel of oa, oe or uy (the older placement: "Hòa", "Thủy"), with the second
+ * vowel's own mark if any, moved to the second (the newer: "Hoà", "Thuỷ"; the official list of units writes
+ * that). Both are in use for one and the same syllable.
+ */
+const TONE_ON_FIRST = new RegExp(`([ou])([${TONE}])(a[\u0302\u0306]?|e[\u0302]?|y)`, 'gu');
+/** Characters that show nothing (zero-width spaces and joiners, a soft hyphen, direction marks): format, Cf. */
+const INVISIBLE = /\p{Cf}/gu;
+
+/**
+ * What makes two organisation names the same within a province (migrations OrganizationNameKey,
+ * OrganizationNameSpellings): the Unicode composed form (NFC: a name typed decomposed is the same name), lower
+ * case in full Unicode (Đ/đ, Ồ/ồ), runs of spaces as one, the tone of oa/oe/uy on either vowel ("Hòa", "Hoà"),
+ * Icelandic Ð/ð (text converted from older encodings) as Đ/đ, and no invisible characters.
  */
 export function organizationNameKey(name: string): string {
-  return organizationName(name).replace(/\s+/gu, ' ').toLowerCase();
+  return organizationName(name)
+    .replace(INVISIBLE, '')
+    .replace(/\s+/gu, ' ')
+    .trim()
+    .toLowerCase()
+    .replace(/ð/gu, 'đ')
+    .normalize('NFD')
+    .replace(TONE_ON_FIRST, '$1$3$2')
+    .normalize('NFC');
 }
 
 /** A name as stored: composed (NFC) and trimmed. */
 export function organizationName(name: string): string {
   return name.normalize('NFC').trim();
+}
+
+/**
+ * Why `name` is no name a person can read in a list, in English and Vietnamese, or null: a control or invisible
+ * character (a line break, a zero-width space, a right-to-left override that shows the name reversed), or no
+ * letter at all. For organisation and administrative unit names alike.
+ */
+export function unreadableName(name: string): { en: string; vi: string } | null {
+  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(name)) {
+    return {
+      en: 'contains a control or invisible character',
+      vi: 'chứa ký tự điều khiển hoặc ký tự ẩn',
+    };
+  }
+  if (!/\p{L}/u.test(name)) return { en: 'has no letter', vi: 'không có chữ cái nào' };
+  return null;
 }
 
 /** The longest name, in characters (code points) as PostgreSQL counts them (the table's CHECK). */

@@ -57,7 +57,11 @@ export class OrganizationsController {
   @ApiOperation({ summary: 'Create an organisation (admin)' })
   @ApiCreatedResponse({ type: OrganizationView })
   @ApiBadRequestResponse({ type: Problem })
-  @ApiConflictResponse({ type: Problem, description: 'Same name in the same province' })
+  @ApiConflictResponse({
+    type: Problem,
+    description:
+      'Same name in the same province, whatever its case, Unicode form, spacing, vowel of oa/oe/uy bearing the tone ("Hòa", "Hoà"), Ð for Đ or invisible characters',
+  })
   @ApiUnprocessableEntityResponse({ type: Problem, description: 'Unknown province or communes' })
   create(
     @Body() dto: CreateOrganizationDto,

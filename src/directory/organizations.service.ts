@@ -25,7 +25,7 @@ import {
 } from './dto/organization.dto';
 import { Organization, ServiceScope } from './organization.entity';
 import { ORGANIZATION_COLUMNS, OrganizationsRepository, servesCommuneSql } from './organizations.repository';
-import { ORGANIZATION_NAME_MAX, organizationName } from './organization-name';
+import { ORGANIZATION_NAME_MAX, organizationName, unreadableName } from './organization-name';
 import { pageOffset } from '../database/page-limit';
 
 interface ResolvedArea {
@@ -352,12 +352,15 @@ function noLongerServesSql(holder: string, place: string): string {
 }
 
 /**
- * A name as stored (organizationName: composed, trimmed), no longer than the table allows in characters as
+ * A name as stored (organizationName: composed, trimmed), one a person can read in a list (unreadableName: no
+ * control or invisible character, a letter at least), no longer than the table allows in characters as
  * PostgreSQL counts them: the validator's count passes some longer ones (it leaves out emoji variation
  * selectors), which the table's CHECK then refused as a 500.
  */
 function checkedName(name: string): string {
   const stored = organizationName(name);
+  const unreadable = unreadableName(stored);
+  if (unreadable) throw fieldError('name', unreadable.en, unreadable.vi);
   if ([...stored].length > ORGANIZATION_NAME_MAX) {
     throw fieldError(
       'name',

@@ -43,7 +43,11 @@ export class ServiceAreaDto {
 }
 
 export class CreateOrganizationDto {
-  @ApiProperty({ example: 'Công an phường Long Biên', maxLength: ORGANIZATION_NAME_MAX })
+  @ApiProperty({
+    example: 'Công an phường Long Biên',
+    maxLength: ORGANIZATION_NAME_MAX,
+    description: 'At least one letter; no control or invisible character (400 otherwise)',
+  })
   @IsString()
   @MinLength(1)
   @IsNotBlank()
@@ -62,7 +66,10 @@ export class CreateOrganizationDto {
 }
 
 export class UpdateOrganizationDto {
-  @ApiPropertyOptional({ maxLength: ORGANIZATION_NAME_MAX })
+  @ApiPropertyOptional({
+    maxLength: ORGANIZATION_NAME_MAX,
+    description: 'At least one letter; no control or invisible character (400 otherwise)',
+  })
   @IsOptionalNotNull()
   @IsString()
   @MinLength(1)
