@@ -98,6 +98,12 @@ export async function createHavenApp(
       exposedHeaders: ['Retry-After', 'X-Request-Id', 'WWW-Authenticate', 'Content-Disposition'],
     });
   }
+  // HEAD is no method of the API: Express answers it with a GET route's handler, whose guards, decryption and
+  // access-log entry would run for headers alone (a read of a survivor's identity on record that disclosed
+  // nothing, a verification or a checkpoint's signature for nothing). Answered as a method of no route.
+  app.use(`/${API_PREFIX}`, (req: Request, res: Response, next: NextFunction) =>
+    req.method === 'HEAD' ? problems.respond(new DomainError('route.not_found'), req, res) : next(),
+  );
   app.use(jsonOnlyMiddleware);
   app.use(
     express.json({

@@ -560,6 +560,31 @@ describe('hostile input (property-based)', () => {
     }
   });
 
+  it('HEAD is no method of the API: a case read, verification or checkpoint runs for no one who asks for headers alone', async () => {
+    // Express answers HEAD with a GET route's handler: a case's sections would be decrypted and a read of its
+    // survivor's identity put on record that disclosed nothing, a verification or a signature run for nothing.
+    const db = t.app.get(DataSource);
+    const entries = async () =>
+      (await db.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM audit_events`))[0].n;
+    const checkpoints = async () =>
+      (await db.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM audit_checkpoints`))[0].n;
+    const [before, signed] = [await entries(), await checkpoints()];
+    for (const [user, path] of [
+      ['ward.longbien', `/api/v1/cases/${ids.case}`],
+      ['ward.longbien', '/api/v1/cases'],
+      ['supervisor.hanoi', '/api/v1/audit/verify'],
+      ['supervisor.hanoi', '/api/v1/audit/checkpoints/latest'],
+    ] as const) {
+      const res = await http().head(path).set('Authorization', `Bearer ${tok[user]}`);
+      expect([path, res.status]).toEqual([path, 404]);
+    }
+    expect([await entries(), await checkpoints()]).toEqual([before, signed]);
+    // The same reads by GET are on record; a load balancer's HEAD of the health check still answers.
+    await get(`/api/v1/cases/${ids.case}`, 'ward.longbien').then((res) => expect(res.status).toBe(200));
+    expect(await entries()).toBe(before + 1);
+    expect((await http().head('/health')).status).toBe(200);
+  });
+
   it('bodies over the size limit are refused with 413 on every route', async () => {
     await withRowAccounting(async () => {
       await fc.assert(
