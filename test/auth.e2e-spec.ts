@@ -183,6 +183,9 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await givenUser(t, { role: 'ward_officer', username: 'ward.malformed' });
     for (let i = 0; i < 6; i++) await login({ username: 'ward.malformed', password: 1 }).expect(400);
     await login({ username: 'ward.malformed', password: TEST_PASSWORD }).expect(200);
+    // An empty code field (a form's, for an account without two-factor) is no code, not a malformed one.
+    await login({ username: 'ward.malformed', password: TEST_PASSWORD, totp: '' }).expect(200);
+    await login({ username: 'ward.malformed', password: TEST_PASSWORD, totp: '12345' }).expect(400);
   });
 
   it('a sign-in with a query string or an If-Match is refused before it is tried: nothing signed in, nothing logged', async () => {
@@ -594,6 +597,9 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
 
     const noCode = await login({ username: 'admin.new', password: TEST_PASSWORD }).expect(401);
     expect(noCode.body.code).toBe('auth.totp_required');
+    // A form that sends its empty code field sends no code: the first step again, not a 400 about the field.
+    const emptyCode = await login({ username: 'admin.new', password: TEST_PASSWORD, totp: '' }).expect(401);
+    expect(emptyCode.body.code).toBe('auth.totp_required');
     const badCode = await login({ username: 'admin.new', password: TEST_PASSWORD, totp: '000000' }).expect(
       401,
     );
@@ -1249,6 +1255,9 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       });
     }
     await change({ totp: 'abc' }).expect(400);
+    // An empty code field is no code.
+    const empty = await change({ totp: '' }).expect(403);
+    expect(empty.body.code).toBe('auth.reauthentication_code_required');
     // The code that signed in is not accepted again; a code of an hour ago is not accepted; the right code
     // with a wrong password is refused alike (which was wrong is not said).
     const reused = await change({ totp: signInCode }).expect(403);
@@ -1278,7 +1287,8 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     await login({ username: 'ward.stepup', password: 'cobalt-meadow-lantern-88', totp: fresh }).expect(401);
     const entries = (await entriesAbout(u.id)).filter((e) => e.action === 'auth.password_change');
     expect(entries.map((e) => [e.outcome, e.reason])).toEqual([
-      ...Array.from({ length: 6 }, () => ['denied', 'auth.reauthentication_code_required']),
+      // Six without a code, one with an empty one.
+      ...Array.from({ length: 7 }, () => ['denied', 'auth.reauthentication_code_required']),
       ...Array.from({ length: 3 }, () => ['denied', 'auth.reauthentication_failed']),
       ['denied', 'user.password_weak'],
       ['allowed', null],

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { ROLES, Role } from '../user.entity';
-import { StepUpCodeDto } from './step-up.dto';
+import { StepUpCodeDto, TOTP_FIELD } from './step-up.dto';
 
 export class LoginDto {
   @ApiProperty({ example: 'ward.longbien', maxLength: 64 })
@@ -17,12 +17,14 @@ export class LoginDto {
   password!: string;
 
   @ApiPropertyOptional({
-    description: 'Current 6-digit code of the authenticator app (required once two-factor is set up)',
+    description:
+      'Current 6-digit code of the authenticator app (required once two-factor is set up); empty is none',
     example: '123456',
+    pattern: TOTP_FIELD.source,
   })
   @IsOptional()
   @IsString()
-  @Matches(/^\d{6}$/)
+  @Matches(TOTP_FIELD)
   totp?: string;
 }
 

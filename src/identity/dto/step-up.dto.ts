@@ -9,17 +9,24 @@ import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-valid
 import { Problem, RETRY_AFTER_HEADER } from '../../common/errors/problem';
 import { REAUTH_PER_MINUTE } from '../reauthentication.service';
 
+/**
+ * A code field: six digits, or empty (a form sends its empty field: no code, as when the field is left out; the
+ * services take '' as none).
+ */
+export const TOTP_FIELD = /^(?:\d{6})?$/;
+
 /** The code half of a step-up (ReauthenticationService): required once the account has two-factor. */
 export class StepUpCodeDto {
   @ApiPropertyOptional({
     description:
       'A new 6-digit code of the authenticator app, required when the account has two-factor authentication ' +
-      '(a code is accepted once: one just used to sign in is not accepted again, wait for the next)',
+      '(a code is accepted once: one just used to sign in is not accepted again, wait for the next); empty is none',
     example: '123456',
+    pattern: TOTP_FIELD.source,
   })
   @IsOptional()
   @IsString()
-  @Matches(/^\d{6}$/)
+  @Matches(TOTP_FIELD)
   totp?: string;
 }
 
