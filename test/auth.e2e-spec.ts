@@ -88,6 +88,8 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     const strip = (b: Record<string, unknown>) => ({ ...b, requestId: undefined });
     // The first unknown username hashes the dummy password once (kept): not the cost of every one.
     await login({ username: 'nobody.first', password: 'not-the-password-1' }).expect(401);
+    // The account's commune's province is looked up once too (cached): not on every refusal of the account.
+    await login({ username: 'known.officer', password: 'not-the-password-0' }).expect(401);
     const verify = jest.spyOn(t.app.get(PasswordHasher), 'verify');
     try {
       const t0 = Date.now();
@@ -105,6 +107,11 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
       expect(wrong.headers['content-type']).toMatch(PROBLEM);
       expect(strip(wrong.body)).toEqual(strip(unknown.body));
       expect(wrong.body).toMatchObject({ status: 401, code: 'auth.invalid_credentials' });
+      // Every 401 names the scheme that opens the API (RFC 9110: a 401 carries a challenge).
+      expect([wrong.headers['www-authenticate'], unknown.headers['www-authenticate']]).toEqual([
+        'Bearer',
+        'Bearer',
+      ]);
       // Both paths run one Argon2id verification (~150 ms), awaited: an unknown user must not answer much
       // faster. (A bound below, not a ratio of the two: a loaded machine only makes each take longer.)
       expect(verify).toHaveBeenCalledTimes(2);
@@ -600,6 +607,7 @@ describe('sign-in, tokens and two-factor (end to end)', () => {
     // A form that sends its empty code field sends no code: the first step again, not a 400 about the field.
     const emptyCode = await login({ username: 'admin.new', password: TEST_PASSWORD, totp: '' }).expect(401);
     expect(emptyCode.body.code).toBe('auth.totp_required');
+    expect(emptyCode.headers['www-authenticate']).toBe('Bearer');
     const badCode = await login({ username: 'admin.new', password: TEST_PASSWORD, totp: '000000' }).expect(
       401,
     );

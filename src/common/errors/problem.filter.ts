@@ -109,7 +109,8 @@ export class ProblemFilter implements ExceptionFilter {
       .status(entry.status)
       .setHeader('Content-Type', PROBLEM_CONTENT_TYPE)
       .setHeader('Content-Language', lang);
-    if (code === 'auth.unauthenticated') res.setHeader('WWW-Authenticate', 'Bearer');
+    // Every 401 carries a challenge (RFC 9110): the scheme that opens the API, a sign-in's refusals included.
+    if (entry.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     // Every 503 says when to try again (a passing contention: 1 s; a database down or keys out of date: longer).
     const retry =
       retryAfterSeconds ?? (code === 'service.unavailable' ? UNAVAILABLE_RETRY_SECONDS : undefined);
