@@ -6,7 +6,7 @@ import { ConsentExpiryService } from '../src/consents/consent-expiry.service';
 import { sealSections } from '../src/cases/case-sections';
 import { CasesRepository } from '../src/cases/cases.repository';
 import { CASE_OWNER } from '../src/cases/cases.service';
-import { DataKeyService, FieldEncryptionService } from '../src/crypto';
+import { BlindIndexService, DataKeyService, FieldEncryptionService } from '../src/crypto';
 import { OrganizationsRepository } from '../src/directory/organizations.repository';
 import { LoginThrottleService } from '../src/identity/login-throttle.service';
 import type { TestApp } from './support/app';
@@ -499,6 +499,19 @@ describe('cases, consent and referrals (end to end)', () => {
         );
       expect(await found('1985-03-04')).not.toContain(c.id);
       expect(await found('1985-03-06')).toContain(c.id);
+      // A blind index this instance cannot compute (its key gone, say) is its fault: a 500 on the log, not a
+      // 400 telling the officer that the name has no letters.
+      const broken = jest.spyOn(t.app.get(BlindIndexService), 'fullName').mockImplementation(() => {
+        throw new Error('blind index key unavailable');
+      });
+      try {
+        const failed = await as('ward.longbien')
+          .post('/api/v1/cases/search', { fullName: 'nguyen thi thuy hoa' })
+          .expect(500);
+        expect(failed.body.code).toBe('internal');
+      } finally {
+        broken.mockRestore();
+      }
     });
 
     it('warns of a likely duplicate at creation without blocking it', async () => {

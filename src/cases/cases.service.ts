@@ -22,6 +22,7 @@ import {
   DataKey,
   DataKeyService,
   FieldEncryptionService,
+  isCryptoError,
 } from '../crypto';
 import { provincesOf } from '../audit/audit-jurisdiction';
 import { AuditService, type Deny } from '../audit/audit.service';
@@ -841,14 +842,16 @@ export class CasesService {
   }
 
   /**
-   * A value the blind index refuses (one that normalises to nothing, e.g. only punctuation; a phone that is not a
-   * number) is a validation error saying what is expected (`expected`, by default letters or digits), not a 500.
+   * A value the blind index refuses (crypto.invalid_input: one that normalises to nothing, e.g. only punctuation; a
+   * phone that is not a number) is a validation error saying what is expected (`expected`, by default letters or digits), not a 500.
    */
   private safeIndex(compute: () => BlindIndex, field: string, expected = SEARCHABLE): BlindIndex {
     try {
       return compute();
-    } catch {
-      throw fieldError(field, expected.en, expected.vi);
+    } catch (e) {
+      // Only the value's fault is the caller's: a key this instance lacks is a 500, not a word about the name.
+      if (isCryptoError(e, 'crypto.invalid_input')) throw fieldError(field, expected.en, expected.vi);
+      throw e;
     }
   }
 }
