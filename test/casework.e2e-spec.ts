@@ -757,9 +757,43 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(
         entries.map((e: { action: string; fields: string[] }) => [e.action, [...e.fields].sort()]),
       ).toEqual([
-        ['case.update', ['health', 'perpetrator', 'triage']],
+        // The contexts the perpetrator derived went with it: an incident fact written too.
+        ['case.update', ['health', 'incident', 'perpetrator', 'triage']],
         ['case.read', ['contact', 'health', 'identity', 'incident', 'perpetrator', 'triage']],
       ]);
+    });
+
+    it("a change of the incident's type, forms or date, or a registration with nothing else of it, is on the access log as the incident's", async () => {
+      const db = t.app.get(DataSource);
+      const written = async (requestId: string) =>
+        (
+          await db.query<{ fields: string[] }[]>(
+            `SELECT fields FROM audit_events WHERE request_id = $1 AND action IN ('case.create', 'case.update')`,
+            [requestId],
+          )
+        ).map((e) => [...e.fields].sort());
+      // Registered with the incident's type and forms only (no date, place or account of it): no incident section.
+      const body = caseBody({ incident: { forms: ['sexual'], gbvType: 'rape' }, perpetrator: undefined });
+      const created = await as('ward.longbien').post('/api/v1/cases', body).expect(201);
+      expect(await written(created.headers['x-request-id'])).toEqual([
+        ['contact', 'health', 'identity', 'incident', 'triage'],
+      ]);
+      // Reclassified as not GBV: a supervisor must see it as a change of the incident, not of the risk.
+      const reclassified = await as('ward.longbien')
+        .patch(`/api/v1/cases/${created.body.id}`, {
+          version: created.body.version,
+          incident: { gbvType: 'non_gbv', forms: ['economic'] },
+        })
+        .expect(200);
+      expect(await written(reclassified.headers['x-request-id'])).toEqual([['incident', 'triage']]);
+      // A risk raised is triage alone.
+      const raised = await as('ward.longbien')
+        .patch(`/api/v1/cases/${created.body.id}`, {
+          version: reclassified.body.version,
+          risk: { level: 'critical' },
+        })
+        .expect(200);
+      expect(await written(raised.headers['x-request-id'])).toEqual([['triage']]);
     });
 
     it('answers the 500s found by the property tests with 400 problems', async () => {

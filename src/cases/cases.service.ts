@@ -85,6 +85,9 @@ const SEARCHABLE = { en: 'has no letters or digits to search by', vi: 'khÃ´ng cÃ
 
 const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');
 
+/** The triage columns that hold incident facts: shown only with the incident category, written as it. */
+const INCIDENT_COLUMNS = ['gbvType', 'forms', 'contexts', 'incidentDate'] as const;
+
 /** A provider's grounds to see a case: its organisation's referrals of it, and its running emergency grant. */
 interface ProviderGrounds {
   referrals: { status: ReferralStatus; categories: ConsentCategory[] }[];
@@ -171,7 +174,11 @@ export class CasesService {
       try {
         const blind = this.blindIndexes(sections);
         const duplicates = await this.findMatches(m, ability, blind, { registration: true });
-        const written = ['triage', ...CASE_SECTION_CATEGORIES.filter((c) => sections[c])] as CaseCategory[];
+        // The incident's type and forms (columns, required) are incident facts written whatever its section holds.
+        const written = [
+          'triage',
+          ...CASE_SECTION_CATEGORIES.filter((c) => sections[c] || c === 'incident'),
+        ] as CaseCategory[];
         const { rows } = await this.audit.recordWith(
           m,
           p,
@@ -399,11 +406,13 @@ export class CasesService {
         };
         // A change that changes nothing (the same values sent again) writes nothing: the version stays, so a
         // colleague's edit under way is not refused for it, and no one reading the case sees it move.
+        const columnMoved = (k: keyof typeof triage) =>
+          triage[k] !== undefined && JSON.stringify(triage[k]) !== JSON.stringify(row[k]);
         const moved =
-          changed.length > 0 ||
-          (Object.keys(triage) as (keyof typeof triage)[]).some(
-            (k) => triage[k] !== undefined && JSON.stringify(triage[k]) !== JSON.stringify(row[k]),
-          );
+          changed.length > 0 || (Object.keys(triage) as (keyof typeof triage)[]).some(columnMoved);
+        // The incident's type, forms, contexts and date are incident facts, in columns: a change of them (a rape
+        // reclassified as not GBV, a context a corrected age no longer derives) is a write of the incident.
+        const incidentMoved = INCIDENT_COLUMNS.some(columnMoved);
         if (moved) {
           const ok = await this.cases.update(
             m,
@@ -443,7 +452,12 @@ export class CasesService {
         const allowed = caseReadCategories(ability, row);
         await this.audit.record(m, p, {
           ...caseEntry('case.update', id, row),
-          fields: ['triage', ...changed],
+          fields: [
+            'triage',
+            ...CASE_SECTION_CATEGORIES.filter(
+              (c) => changed.includes(c) || (c === 'incident' && incidentMoved),
+            ),
+          ],
         });
         await this.audit.record(m, p, {
           ...caseEntry('case.read', id, row),
