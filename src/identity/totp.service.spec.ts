@@ -149,7 +149,9 @@ describe('TotpService', () => {
     expect(warnings).toEqual([]);
     // The caller's give-back of its own counts failing too: the refusal is the code's, and the failure is logged.
     const giveBackFails = () => Promise.reject(new Error('throttle store gone'));
-    await expect(lagging.check(await load(user.id), right, giveBackFails)).rejects.not.toThrow('throttle store gone');
+    await expect(lagging.check(await load(user.id), right, giveBackFails)).rejects.not.toThrow(
+      'throttle store gone',
+    );
     expect(warnings).toEqual([
       expect.objectContaining({ userId: user.id, msg: expect.stringContaining('give-back failed') }),
     ]);
