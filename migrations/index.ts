@@ -44,6 +44,7 @@ import { ReferralConsentExpiry1764000004300 } from './1764000004300-ReferralCons
 import { SchemaRequirements1764000004400 } from './1764000004400-SchemaRequirements';
 import { GuardFunctionsPinned1764000004500 } from './1764000004500-GuardFunctionsPinned';
 import { OrganizationNameSpellings1764000004600 } from './1764000004600-OrganizationNameSpellings';
+import { InboxNewestAnswered1764000004700 } from './1764000004700-InboxNewestAnswered';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -96,4 +97,5 @@ export const MIGRATIONS = [
   SchemaRequirements1764000004400,
   GuardFunctionsPinned1764000004500,
   OrganizationNameSpellings1764000004600,
+  InboxNewestAnswered1764000004700,
 ];

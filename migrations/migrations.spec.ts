@@ -8,7 +8,7 @@ import { waitFor } from '../test/support/wait';
 import { liveGrantSql } from '../src/break-glass/grant-ending';
 import { EXPIRED_CONSENTS_SQL } from '../src/consents/consent-expiry.service';
 import { realDifferences } from '../src/database/schema-drift';
-import { referralListRankSql } from '../src/referrals/referral-ending';
+import { referralListOrderSql } from '../src/referrals/referral-ending';
 import { REPORT_COUNTS_SQL } from '../src/reports/reports.repository';
 import type { EntityManager } from 'typeorm';
 import { givenPrincipal } from '../test/support/principal';
@@ -544,11 +544,11 @@ describe('migrations', () => {
     const [plan] = await plansOf([
       [
         `SELECT r.id FROM referrals r WHERE r.organization_id = $1
-          ORDER BY ${referralListRankSql('r')}, r.due_at ASC, r.id LIMIT 20`,
+          ORDER BY ${referralListOrderSql('r')} LIMIT 20`,
         [randomUUID()],
       ],
     ]);
-    expect(plan).toContain('"Index Name":"referrals_org_rank_due_idx"');
+    expect(plan).toContain('"Index Name":"referrals_org_order_idx"');
     expect(plan).not.toContain('"Node Type":"Sort"');
   });
 

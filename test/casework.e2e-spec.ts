@@ -1803,7 +1803,7 @@ describe('cases, consent and referrals (end to end)', () => {
       expect(results.map((x) => x.status).sort()).toEqual([200, 409]);
     });
 
-    it('pages the inbox: waiting for an answer first, then accepted, then ended, most urgent first, a total over every page, nothing dropped', async () => {
+    it('pages the inbox: waiting for an answer first, most urgent first, then accepted, then ended, newest first; a total over every page, nothing dropped', async () => {
       /** A new case referred to the police with `urgency`, under the survivor's consent: the referral's id. */
       const referredToPolice = async (urgency: string): Promise<string> => {
         const c = await newCase();
@@ -1820,9 +1820,16 @@ describe('cases, consent and referrals (end to end)', () => {
         .post(`/api/v1/referrals/${ended}/decline`, { reason: 'ngoài thẩm quyền (giả định)' })
         .expect(200);
       // One accepted, its answer's deadline (12 hours) before the new routine one's (5 days): listed after it all
-      // the same, with the accepted work.
+      // the same, with the accepted work. Then another accepted later, with a later deadline: listed before it
+      // (newest first), as a second decline is before the first.
       const taken = await referredToPolice('urgent');
       await as('police.longbien').post(`/api/v1/referrals/${taken}/accept`).expect(200);
+      const takenLater = await referredToPolice('routine');
+      await as('police.longbien').post(`/api/v1/referrals/${takenLater}/accept`).expect(200);
+      const endedLater = await referredToPolice('emergency');
+      await as('police.longbien')
+        .post(`/api/v1/referrals/${endedLater}/decline`, { reason: 'ngoài thẩm quyền (giả định)' })
+        .expect(200);
       const ids: string[] = [];
       for (const urgency of ['routine', 'emergency', 'urgent']) ids.push(await referredToPolice(urgency));
       const all = await as('police.longbien')
@@ -1857,15 +1864,22 @@ describe('cases, consent and referrals (end to end)', () => {
         const every = await as(user).get(`${path}?pageSize=200`).expect(200);
         expect(every.body.total).toBe(every.body.items.length);
         expect(every.body.total).toBeGreaterThanOrEqual(total);
-        // Pending first, then accepted, then ended, each part by deadline: the accepted one after the new ones
-        // (its deadline earlier), the declined one after it.
-        const items = every.body.items as { dueAt: string; id: string; status: string }[];
+        // Pending first by deadline, then accepted, then ended, each newest first: the accepted one after the new
+        // ones (its deadline earlier), the declined one after it.
+        const items = every.body.items as { dueAt: string; createdAt: string; id: string; status: string }[];
         const rank = (status: string) => ({ pending: 0, accepted: 1 })[status] ?? 2;
-        const order = items.map((r) => `${rank(r.status)} ${r.dueAt} ${r.id}`);
-        expect([...order].sort()).toEqual(order);
+        const pending = items.filter((r) => r.status === 'pending').map((r) => `${r.dueAt} ${r.id}`);
+        expect([...pending].sort()).toEqual(pending);
+        expect(items.map((r) => rank(r.status))).toEqual(items.map((r) => rank(r.status)).sort());
+        for (const part of [1, 2]) {
+          const made = items.filter((r) => rank(r.status) === part).map((r) => r.createdAt);
+          expect([...made].sort().reverse()).toEqual(made);
+        }
         const at = (id: string) => items.findIndex((r) => r.id === id);
         expect(at(taken)).toBeGreaterThan(Math.max(...ids.map(at)));
         expect(at(ended)).toBeGreaterThan(at(taken));
+        expect(at(takenLater)).toBeLessThan(at(taken));
+        expect(at(endedLater)).toBeLessThan(at(ended));
         expect(Math.min(...ids.map(at))).toBeGreaterThanOrEqual(0);
         const second = await as(user).get(`${path}?page=2&pageSize=2`).expect(200);
         expect(second.body.total).toBe(every.body.total);

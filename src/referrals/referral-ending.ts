@@ -25,10 +25,22 @@ const LIVE_REFERRAL = liveReferralSql('r');
 
 /**
  * SQL over `alias`: a referral's place in a list, waiting for an answer (pending) first, then accepted, then
- * ended. The expression of the inbox's index (migration InboxPendingFirst): change both together.
+ * ended. The expression of the inbox's index (migration InboxNewestAnswered): change both together.
  */
 export function referralListRankSql(alias: string): string {
   return `(CASE ${alias}.status WHEN 'pending' THEN 0 WHEN 'accepted' THEN 1 ELSE 2 END)`;
+}
+
+/**
+ * SQL over `alias`: the order of a list of referrals (an ORDER BY list): waiting for an answer (pending) first,
+ * most urgent deadline first; then accepted, then ended, newest first. An answered referral's deadline is past and
+ * says nothing any more, and oldest first put the newest (work just taken on, a decline to refer elsewhere) at the
+ * far end of a long list, past the pages that can be asked for. The columns of the inbox's index (migration
+ * InboxNewestAnswered): change both together.
+ */
+export function referralListOrderSql(alias: string): string {
+  return `${referralListRankSql(alias)}, (CASE WHEN ${alias}.status = 'pending' THEN ${alias}.due_at END),
+    ${alias}.created_at DESC, ${alias}.id`;
 }
 
 /**

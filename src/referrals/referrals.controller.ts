@@ -76,8 +76,8 @@ export class ReferralsController {
   @ApiOperation({
     summary:
       'Provider: the organisation’s inbox; ward officer: its communes’ referrals. status=overdue is the escalation list. ' +
-      'Those waiting for an answer (pending) first, then accepted, then ended, each part most urgent deadline ' +
-      'first; 50 per page unless ' +
+      'Those waiting for an answer (pending) first, most urgent deadline first; then accepted, then ended, ' +
+      'each newest first; 50 per page unless ' +
       'pageSize says otherwise (at most 200).',
   })
   @ApiOkResponse({ type: ReferralListView })

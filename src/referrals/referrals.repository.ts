@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { organizationServing } from '../directory/organizations.repository';
-import { overdueSql, referralListRankSql } from './referral-ending';
+import { overdueSql, referralListOrderSql } from './referral-ending';
 import type { ConsentCategory } from '../authz/subjects';
 import { conditionUses, positional, SqlCondition } from '../authz/sql-scope';
 import {
@@ -233,9 +233,10 @@ export class ReferralsRepository {
   }
 
   /**
-   * A page of the referrals in scope, those waiting for an answer (pending) first, then the accepted ones, then
-   * the ended ones, each part most urgent deadline first (an accepted referral keeps the answer's deadline it was
-   * created with, long past: listed with the pending ones, a month of accepted work hid a new emergency), with the number of all of them, in one statement. The page and the count come from `referrals` alone (joined to `cases` only when the scope names
+   * A page of the referrals in scope, those waiting for an answer (pending) first, most urgent deadline first,
+   * then the accepted ones, then the ended ones, newest first (referralListOrderSql: an accepted referral keeps the
+   * answer's deadline it was created with, long past: listed with the pending ones, a month of accepted work hid a
+   * new emergency), with the number of all of them, in one statement. The page and the count come from `referrals` alone (joined to `cases` only when the scope names
    * the case's commune or province); the organisation, consent and case columns are then read for the page's
    * rows only.
    */
@@ -258,16 +259,16 @@ export class ReferralsRepository {
     const from = conditionUses(scope, 'c') ? 'referrals r JOIN cases c ON c.id = r.case_id' : 'referrals r';
     const matching = conditions.join(' AND ');
     const paging = pageWindow(page, pageSize, n + 1);
-    // The count is a scan of its own, so that the page can be read in the index's order (organization_id,
-    // pending / accepted / ended, due_at, id: migration InboxPendingFirst) and stop after its rows (a window count would read and sort
+    // The count is a scan of its own, so that the page can be read in the index's order (organization_id, then
+    // referralListOrderSql's: migration InboxNewestAnswered) and stop after its rows (a window count would read and sort
     // every row in scope first). One row with the count and no referral when the page is empty.
     const found = await m.query<Raw[]>(
       `WITH page AS (
          SELECT ${OWN_COLUMNS} FROM ${from} WHERE ${matching}
-         ORDER BY ${referralListRankSql('r')}, r.due_at ASC, r.id ${paging.sql})
+         ORDER BY ${referralListOrderSql('r')} ${paging.sql})
        SELECT counted.total, listed.* FROM (SELECT count(*)::int AS total FROM ${from} WHERE ${matching}) counted
        LEFT JOIN (SELECT ${COLUMNS} FROM page r ${JOINS}) listed ON true
-       ORDER BY ${referralListRankSql('listed')}, listed.due_at ASC, listed.id`,
+       ORDER BY ${referralListOrderSql('listed')}`,
       [...params, ...paging.params],
     );
     const rows = paging.page(found.filter((r) => r.id !== null)).map(toRow);
