@@ -1091,6 +1091,29 @@ describe('service process lifecycle (npm start)', () => {
     const imported = launch({ ...env, LOG_LEVEL: 'warn' }, UNITS_IMPORT_CLI, [withBom]);
     expect(await imported.exited).toBe(0);
     expect(imported.output()).toMatch(/provinces: 3 inserted/);
+    // A file that renames a commune: a dry run lists the change and writes nothing; the import then makes it.
+    const renamed = join(files, 'units-renamed.json');
+    const units = JSON.parse(sample) as { Wards: { Code: string; Name: string }[] }[];
+    const ward = units[0].Wards[0];
+    const oldName = ward.Name;
+    ward.Name = `${oldName} Mới`;
+    await writeFile(renamed, JSON.stringify(units));
+    const change = `${ward.Code} name_vi: ${JSON.stringify(oldName)} -> ${JSON.stringify(ward.Name)}`;
+    for (const [args, said] of [
+      [['--dry-run', renamed], /dry run: nothing was written/],
+      [['--dry-run', renamed], /communes: 0 inserted, 1 updated/], // still not written
+      [[renamed], /communes: 0 inserted, 1 updated/],
+    ] as const) {
+      const run = launch({ ...env, LOG_LEVEL: 'warn' }, UNITS_IMPORT_CLI, [...args]);
+      expect(await run.exited).toBe(0);
+      expect(run.output()).toMatch(said);
+      expect(run.output()).toContain(change);
+    }
+    const again = launch({ ...env, LOG_LEVEL: 'warn' }, UNITS_IMPORT_CLI, ['--dry-run', renamed]);
+    expect(await again.exited).toBe(0);
+    expect(again.output()).not.toContain(change);
+    const usage = launch({ ...env, LOG_LEVEL: 'warn' }, UNITS_IMPORT_CLI, ['--dry', renamed]);
+    expect(await usage.exited).toBe(64);
     const broken = join(files, 'units-broken.json');
     await writeFile(broken, sample.slice(0, 200));
     const refused = launch({ ...env, LOG_LEVEL: 'warn' }, UNITS_IMPORT_CLI, [broken]);

@@ -6,15 +6,21 @@ import { dataSourceOptions } from '../database/data-source-options';
 import { callerPath, connected, pendingMigrationsApplied, startToolDatabase } from './data-dir';
 import { importUnits, parseUnitsFile, UnitsFileError } from '../directory/admin-unit-importer';
 
+/** The changes of known units listed (each is counted). */
+const CHANGES_LISTED = 50;
+
 /**
- * `npm run units:import -- <file.json>`: loads the official administrative units into the database
+ * `npm run units:import -- [--dry-run] <file.json>`: loads the official administrative units into the database
  * (DATABASE_URL, or the embedded server under HAVEN_DATA_DIR - stop the service first). Safe to run again:
- * unchanged units are left alone.
+ * unchanged units are left alone. Lists what it changes of the units known before (their names and types: what
+ * ward officers pick communes by); `--dry-run` lists it and writes nothing.
  */
 async function main(): Promise<number> {
-  const [given, extra] = process.argv.slice(2);
-  if (!given || extra !== undefined) {
-    process.stderr.write('usage: units-import <units.json>\n');
+  const args = process.argv.slice(2);
+  const dryRun = args[0] === '--dry-run';
+  const [given, extra] = dryRun ? args.slice(1) : args;
+  if (!given || extra !== undefined || given.startsWith('--')) {
+    process.stderr.write('usage: units-import [--dry-run] <units.json>\n');
     return 64; // EX_USAGE
   }
   const file = callerPath(given);
@@ -36,10 +42,19 @@ async function main(): Promise<number> {
   );
   try {
     await pendingMigrationsApplied(dataSource, config.database.allowNewerSchema);
-    const r = await importUnits(dataSource, rows);
+    const r = await importUnits(dataSource, rows, { dryRun });
     const line = (name: string, c: { inserted: number; updated: number; unchanged: number }) =>
       `${name}: ${c.inserted} inserted, ${c.updated} updated, ${c.unchanged} unchanged\n`;
+    if (dryRun) process.stdout.write('dry run: nothing was written; the import would make these changes\n');
     process.stdout.write(line('provinces', r.provinces) + line('communes', r.communes));
+    for (const c of r.changes.slice(0, CHANGES_LISTED)) {
+      process.stdout.write(`  ${c.code} ${c.field}: ${JSON.stringify(c.was)} -> ${JSON.stringify(c.now)}\n`);
+    }
+    if (r.changes.length > CHANGES_LISTED) {
+      process.stdout.write(
+        `  ... and ${r.changes.length - CHANGES_LISTED} more changes (run with --dry-run to review)\n`,
+      );
+    }
     if (r.notInFile)
       process.stdout.write(`${r.notInFile} units in the database are not in the file (kept)\n`);
   } finally {

@@ -52,6 +52,7 @@ describe('administrative units importer', () => {
       provinces: { inserted: 3, updated: 0, unchanged: 0 },
       communes: { inserted: 13, updated: 0, unchanged: 0 },
       notInFile: 0,
+      changes: [],
     });
     const before = await snapshot();
     const second = await importUnits(dataSource, rows);
@@ -59,6 +60,7 @@ describe('administrative units importer', () => {
       provinces: { inserted: 0, updated: 0, unchanged: 3 },
       communes: { inserted: 0, updated: 0, unchanged: 13 },
       notInFile: 0,
+      changes: [],
     });
     expect(await snapshot()).toEqual(before);
   });
@@ -68,16 +70,23 @@ describe('administrative units importer', () => {
     const hanoi = data.find((p) => p.Code === '01')!;
     hanoi.Wards.find((w) => w.Code === '00004')!.Name = 'Ba Đình Mới';
     hanoi.Wards = hanoi.Wards.filter((w) => w.Code !== '00376');
-    const result = await importUnits(dataSource, parseUnitsFile(data));
-    expect(result).toEqual({
+    const name = async () =>
+      (
+        await dataSource.query<{ name_vi: string }[]>(`SELECT name_vi FROM admin_units WHERE code = '00004'`)
+      )[0].name_vi;
+    const was = await name();
+    const expected = {
       provinces: { inserted: 0, updated: 0, unchanged: 3 },
       communes: { inserted: 0, updated: 1, unchanged: 11 },
       notInFile: 1,
-    });
-    const [row] = await dataSource.query<{ name_vi: string }[]>(
-      `SELECT name_vi FROM admin_units WHERE code = '00004'`,
-    );
-    expect(row.name_vi).toBe('Ba Đình Mới');
+      changes: [{ code: '00004', field: 'name_vi', was, now: 'Ba Đình Mới' }],
+    };
+    // A dry run answers what the import would do, and writes nothing.
+    const before = await snapshot();
+    expect(await importUnits(dataSource, parseUnitsFile(data), { dryRun: true })).toEqual(expected);
+    expect(await snapshot()).toEqual(before);
+    expect(await importUnits(dataSource, parseUnitsFile(data))).toEqual(expected);
+    expect(await name()).toBe('Ba Đình Mới');
   });
 
   it('refuses a file that moves a known commune to another province, importing nothing', async () => {

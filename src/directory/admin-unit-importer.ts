@@ -65,7 +65,20 @@ export interface ImportResult {
   communes: ImportCounts;
   /** Units in the database that the file does not list (kept). */
   notInFile: number;
+  /** What the import changed of units known before (or would change, in a dry run), by code. */
+  changes: UnitChange[];
 }
+
+/** A unit's name or type that an import changes: what a ward officer picking a commune sees. */
+export interface UnitChange {
+  code: string;
+  field: (typeof CHANGEABLE)[number];
+  was: string;
+  now: string;
+}
+
+/** The columns an import may change of a known unit (its level and province it may not: refuseMoves). */
+const CHANGEABLE = ['kind', 'name_vi', 'name_en', 'full_name_vi', 'full_name_en'] as const;
 
 export class UnitsFileError extends Error {
   constructor(readonly problems: string[]) {
@@ -129,26 +142,78 @@ export function parseUnitsFile(json: unknown): UnitRow[] {
 /**
  * Upserts the rows in one transaction (provinces first: communes refer to them), one import at a time: two run
  * together would each find a new commune unknown, and the second's upsert, waiting for the first's, would then
- * move it to its own file's province (the service reads the units meanwhile).
+ * move it to its own file's province (the service reads the units meanwhile). Answers what it changed of the
+ * units known before, name by name (a file with its columns swapped, or an older release of the list, renames
+ * every commune ward officers pick from); with `dryRun`, the same answer and nothing written.
  */
-export async function importUnits(dataSource: DataSource, rows: readonly UnitRow[]): Promise<ImportResult> {
-  return dataSource.transaction(async (manager) => {
-    await manager.query('LOCK TABLE admin_units IN SHARE ROW EXCLUSIVE MODE');
-    await refuseMoves(manager, rows);
-    const provinces = rows.filter((r) => r.level === 'province');
-    const communes = rows.filter((r) => r.level === 'commune');
-    const result: ImportResult = {
-      provinces: await upsert(manager, provinces),
-      communes: await upsert(manager, communes),
-      notInFile: 0,
+export async function importUnits(
+  dataSource: DataSource,
+  rows: readonly UnitRow[],
+  { dryRun = false }: { dryRun?: boolean } = {},
+): Promise<ImportResult> {
+  try {
+    return await dataSource.transaction(async (manager) => {
+      const result = await importLocked(manager, rows);
+      // A dry run: the whole import, every check and count as it would be, then rolled back.
+      if (dryRun) throw new RolledBack(result);
+      return result;
+    });
+  } catch (e) {
+    if (e instanceof RolledBack) return e.result;
+    throw e;
+  }
+}
+
+/** A dry run's result, thrown to roll its transaction back. */
+class RolledBack extends Error {
+  constructor(readonly result: ImportResult) {
+    super('dry run');
+  }
+}
+
+async function importLocked(manager: EntityManager, rows: readonly UnitRow[]): Promise<ImportResult> {
+  await manager.query('LOCK TABLE admin_units IN SHARE ROW EXCLUSIVE MODE');
+  await refuseMoves(manager, rows);
+  const changes = await changesOf(manager, rows);
+  const provinces = rows.filter((r) => r.level === 'province');
+  const communes = rows.filter((r) => r.level === 'commune');
+  const result: ImportResult = {
+    provinces: await upsert(manager, provinces),
+    communes: await upsert(manager, communes),
+    notInFile: 0,
+    changes,
+  };
+  const [{ n }] = await manager.query<{ n: number }[]>(
+    `SELECT count(*)::int AS n FROM admin_units WHERE NOT (code = ANY($1::varchar[]))`,
+    [rows.map((r) => r.code)],
+  );
+  result.notInFile = n;
+  return result;
+}
+
+/** The names and types the file changes of units already known, by code then column. */
+async function changesOf(manager: EntityManager, rows: readonly UnitRow[]): Promise<UnitChange[]> {
+  const known = await manager.query<({ code: string } & Record<UnitChange['field'], string>)[]>(
+    `SELECT code, ${CHANGEABLE.join(', ')} FROM admin_units WHERE code = ANY($1::varchar[]) ORDER BY code`,
+    [rows.map((r) => r.code)],
+  );
+  const byCode = new Map(rows.map((r) => [r.code, r]));
+  const changes: UnitChange[] = [];
+  for (const unit of known) {
+    const r = byCode.get(unit.code)!;
+    const now: Record<UnitChange['field'], string> = {
+      kind: r.kind,
+      name_vi: r.nameVi,
+      name_en: r.nameEn,
+      full_name_vi: r.fullNameVi,
+      full_name_en: r.fullNameEn,
     };
-    const [{ n }] = await manager.query<{ n: number }[]>(
-      `SELECT count(*)::int AS n FROM admin_units WHERE NOT (code = ANY($1::varchar[]))`,
-      [rows.map((r) => r.code)],
-    );
-    result.notInFile = n;
-    return result;
-  });
+    for (const field of CHANGEABLE) {
+      if (unit[field] !== now[field])
+        changes.push({ code: unit.code, field, was: unit[field], now: now[field] });
+    }
+  }
+  return changes;
 }
 
 /**
