@@ -45,6 +45,7 @@ import { SchemaRequirements1764000004400 } from './1764000004400-SchemaRequireme
 import { GuardFunctionsPinned1764000004500 } from './1764000004500-GuardFunctionsPinned';
 import { OrganizationNameSpellings1764000004600 } from './1764000004600-OrganizationNameSpellings';
 import { InboxNewestAnswered1764000004700 } from './1764000004700-InboxNewestAnswered';
+import { BlindIndexesByCommune1764000004800 } from './1764000004800-BlindIndexesByCommune';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -98,4 +99,5 @@ export const MIGRATIONS = [
   GuardFunctionsPinned1764000004500,
   OrganizationNameSpellings1764000004600,
   InboxNewestAnswered1764000004700,
+  BlindIndexesByCommune1764000004800,
 ];

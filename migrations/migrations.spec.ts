@@ -13,8 +13,9 @@ import { REPORT_COUNTS_SQL } from '../src/reports/reports.repository';
 import type { EntityManager } from 'typeorm';
 import { givenPrincipal } from '../test/support/principal';
 import { defineAbilityFor } from '../src/authz/ability.factory';
-import { accessibleBranches } from '../src/authz/sql-scope';
+import { accessibleBranches, accessibleWhere } from '../src/authz/sql-scope';
 import { CASE_COLUMNS, CasesRepository } from '../src/cases/cases.repository';
+import type { BlindIndex } from '../src/crypto';
 import { MIGRATIONS } from './index';
 import { OrganizationsRetired1764000004000 } from './1764000004000-OrganizationsRetired';
 import { REVERT_LOSES } from './revert-losses';
@@ -538,6 +539,55 @@ describe('migrations', () => {
     expect(casesRead.filter((n) => !n['Index Cond'])).toEqual([]);
     // The user's grants by their own index.
     expect(plan).toMatch(/"Index Name":"break_glass_grants_user_idx"[^{}]*"Index Cond":"\(\(user_id = ANY/);
+  });
+
+  it("a ward officer's search reads only its own communes' blind-index entries: no case elsewhere is fetched and dropped", async () => {
+    const ward = defineAbilityFor(givenPrincipal({ role: 'ward_officer', wardCodes: ['00145', '00118'] }));
+    const sent: [string, unknown[]][] = [];
+    const recorder = {
+      query: (sql: string, params: unknown[]) => {
+        sent.push([sql, params]);
+        return Promise.resolve([]);
+      },
+    } as unknown as EntityManager;
+    const probe = (n: number) => Buffer.from([n, n, n, n]) as unknown as BlindIndex;
+    // A registration's duplicate warning (name and date, name of an unknown date, phone), and a search by date.
+    await new CasesRepository().searchByBlindIndex(
+      recorder,
+      accessibleWhere(ward, 'read', 'Case', CASE_COLUMNS),
+      { name: probe(1), nameDob: probe(2), phone: probe(3) },
+      { unknownBirthMatches: true },
+    );
+    await new CasesRepository().searchByBlindIndex(
+      recorder,
+      accessibleWhere(ward, 'read', 'Case', CASE_COLUMNS),
+      {
+        dob: probe(4),
+      },
+    );
+    const { dataSource, drop } = await createTestDataSource();
+    try {
+      const plans = await dataSource.transaction(async (m) => {
+        await m.query(`SET LOCAL enable_seqscan = off`);
+        return Promise.all(sent.map(([sql, params]) => m.query(`EXPLAIN (FORMAT JSON) ${sql}`, params)));
+      });
+      for (const plan of plans) {
+        const casesIndexes: { 'Index Name': string; 'Index Cond': string }[] = [];
+        const walk = (node: { 'Index Name'?: string; Plans?: object[] }): void => {
+          if (node['Index Name']?.startsWith('cases_'))
+            casesIndexes.push(node as (typeof casesIndexes)[number]);
+          for (const child of node.Plans ?? []) walk(child);
+        };
+        walk((plan as { 'QUERY PLAN': { Plan: object }[] }[])[0]['QUERY PLAN'][0].Plan);
+        expect(casesIndexes.length).toBeGreaterThan(0);
+        for (const read of casesIndexes) {
+          expect(read['Index Name']).toMatch(/^cases_ward_bi_/);
+          expect(read['Index Cond']).toMatch(/ward_code/);
+        }
+      }
+    } finally {
+      await drop();
+    }
   });
 
   it("a provider's inbox is read in its index's order, pending then accepted then ended: no sort of the organisation's referrals", async () => {
