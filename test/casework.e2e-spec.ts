@@ -514,6 +514,20 @@ describe('cases, consent and referrals (end to end)', () => {
       }
     });
 
+    it('two registrations of one survivor at once (a double click): the second is warned of the first', async () => {
+      for (let i = 0; i < 4; i++) {
+        const survivor = { fullName: `Phạm Thị Bấm Hai Lần ${i}`, sex: 'female', dateOfBirth: '1991-09-09' };
+        const both = await Promise.all([newCase({ survivor }), newCase({ survivor })]);
+        // Exactly one of the two names the other; neither is refused.
+        const warned = both.filter((c) => c.duplicates.length > 0);
+        expect(warned).toHaveLength(1);
+        const other = both.find((c) => c !== warned[0])!;
+        expect(warned[0].duplicates).toEqual([
+          { id: other.id, code: other.code, wardCode: '00145', match: ['fullName', 'dateOfBirth'] },
+        ]);
+      }
+    });
+
     it('warns of a likely duplicate at creation without blocking it', async () => {
       const survivor = { fullName: 'Trần Văn Trùng Lặp', sex: 'male', dateOfBirth: '1970-07-07' };
       const first = await newCase({ survivor });

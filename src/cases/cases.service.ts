@@ -25,6 +25,7 @@ import {
   isCryptoError,
 } from '../crypto';
 import { provincesOf } from '../audit/audit-jurisdiction';
+import { ADVISORY_LOCKS } from '../database/advisory-locks';
 import { AuditService, type Deny } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
@@ -154,9 +155,9 @@ export class CasesService {
         vi: 'Bạn chỉ có thể đăng ký vụ việc của xã/phường mình phụ trách.',
       });
     }
-    // No transaction: the data key, the case (drawing its number) and its access-log entry are one statement
-    // (recordWith), which lands whole or not at all, so a registration that fails leaves no gap in the
-    // numbers. The duplicates are searched first (the new case is not among them anyway).
+    // The data key, the case (drawing its number) and its access-log entry are one statement (recordWith), which
+    // lands whole or not at all, so a registration that fails leaves no gap in the numbers. The duplicates are
+    // searched first (the new case is not among them anyway), in a short transaction with that statement.
     return this.audit.session(async (m) => {
       const id = randomUUID();
       const sections = sectionsOf(dto);
@@ -173,47 +174,59 @@ export class CasesService {
       const { key, write: storeKey } = await this.dataKeys.prepare({ ownerType: CASE_OWNER, ownerId: id });
       try {
         const blind = this.blindIndexes(sections);
-        const duplicates = await this.findMatches(m, ability, blind, { registration: true });
         // The incident's type and forms (columns, required) are incident facts written whatever its section holds.
         const written = [
           'triage',
           ...CASE_SECTION_CATEGORIES.filter((c) => sections[c] || c === 'incident'),
         ] as CaseCategory[];
-        const { rows } = await this.audit.recordWith(
-          m,
-          p,
-          {
-            action: 'case.create',
-            resourceType: 'case',
-            resourceId: id,
-            caseId: id,
-            fields: written,
-            provinceCode,
-            wardCode: dto.wardCode,
-            returnedIds: duplicates.map((d) => d.id),
-          },
-          [storeKey],
-          this.cases.gatedInsert({
-            id,
-            codeYear: vietnamYear(reportedAt),
-            wardCode: dto.wardCode,
-            provinceCode,
-            reportedAt,
-            reportChannel: dto.reportChannel,
-            riskLevel: dto.risk?.level ?? null,
-            survivorSex: dto.survivor.sex,
-            ageGroup: derived.ageGroup,
-            childVn: derived.childVn,
-            childGbvims: derived.childGbvims,
-            gbvType: dto.incident.gbvType,
-            forms: dto.incident.forms,
-            contexts: derived.contexts,
-            incidentDate: dto.incident.occurredAt ? incidentDateOf(dto.incident.occurredAt) : null,
-            sections: sealSections(this.fields, key, id, sections),
-            blind,
-            createdBy: p.userId,
-          }),
-        );
+        const { rows, duplicates } = await m.transaction(async (t) => {
+          // Two registrations of one survivor at once (a double click, two officers taking one walk-in) each
+          // searched before the other's case was stored, and neither was warned: one at a time per name (its blind
+          // index), until the first has committed, so the second's search finds it.
+          if (blind.name) {
+            await t.query('SELECT pg_advisory_xact_lock($1, $2)', [
+              ADVISORY_LOCKS.registrationByName,
+              blind.name.readInt32BE(0),
+            ]);
+          }
+          const duplicates = await this.findMatches(t, ability, blind, { registration: true });
+          const { rows } = await this.audit.recordWith(
+            t,
+            p,
+            {
+              action: 'case.create',
+              resourceType: 'case',
+              resourceId: id,
+              caseId: id,
+              fields: written,
+              provinceCode,
+              wardCode: dto.wardCode,
+              returnedIds: duplicates.map((d) => d.id),
+            },
+            [storeKey],
+            this.cases.gatedInsert({
+              id,
+              codeYear: vietnamYear(reportedAt),
+              wardCode: dto.wardCode,
+              provinceCode,
+              reportedAt,
+              reportChannel: dto.reportChannel,
+              riskLevel: dto.risk?.level ?? null,
+              survivorSex: dto.survivor.sex,
+              ageGroup: derived.ageGroup,
+              childVn: derived.childVn,
+              childGbvims: derived.childGbvims,
+              gbvType: dto.incident.gbvType,
+              forms: dto.incident.forms,
+              contexts: derived.contexts,
+              incidentDate: dto.incident.occurredAt ? incidentDateOf(dto.incident.occurredAt) : null,
+              sections: sealSections(this.fields, key, id, sections),
+              blind,
+              createdBy: p.userId,
+            }),
+          );
+          return { rows, duplicates };
+        });
         const row = toTriage(rows[0]);
         const allowed = caseReadCategories(ability, row);
         return { ...fullView(row, sections, allowed), duplicates };
