@@ -37,7 +37,7 @@ export class ConsentsController {
   @ApiUnprocessableEntityResponse({
     type: Problem,
     description:
-      'unprocessable: no such organisation; a child under 16 consenting alone; a child-protection duty for an adult',
+      'unprocessable: no such organisation, or a retired one; a child under 16 consenting alone; a child-protection duty for an adult',
   })
   create(
     @CurrentPrincipal() p: Principal,

@@ -59,7 +59,7 @@ export class ReferralsController {
   @ApiUnprocessableEntityResponse({
     type: Problem,
     description:
-      'unprocessable: no such organisation, or the consent does not cover it, has ended, or no longer fits ' +
+      'unprocessable: no such organisation, or a retired one, or the consent does not cover it, has ended, or no longer fits ' +
       'the survivor’s age (a child-protection duty for an adult, a child under 16 consenting alone)',
   })
   create(
