@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { AuditService } from '../src/audit/audit.service';
 import { ConsentExpiryService } from '../src/consents/consent-expiry.service';
+import { ADVISORY_LOCKS } from '../src/database/advisory-locks';
 import { sealSections } from '../src/cases/case-sections';
 import { CasesRepository } from '../src/cases/cases.repository';
 import { CASE_OWNER } from '../src/cases/cases.service';
@@ -526,6 +528,26 @@ describe('cases, consent and referrals (end to end)', () => {
           { id: other.id, code: other.code, wardCode: '00145', match: ['fullName', 'dateOfBirth'] },
         ]);
       }
+      // Each lets go of its name, a registration that fails too: none is held once they have answered.
+      const held = async () =>
+        (
+          await t.app
+            .get(DataSource)
+            .query<{ n: number }[]>(
+              `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1`,
+              [ADVISORY_LOCKS.registrationByName],
+            )
+        )[0].n;
+      expect(await held()).toBe(0);
+      const failing = jest
+        .spyOn(t.app.get(AuditService), 'recordWith')
+        .mockRejectedValueOnce(new Error('the statement failed'));
+      try {
+        await as('ward.longbien').post('/api/v1/cases', caseBody()).expect(500);
+      } finally {
+        failing.mockRestore();
+      }
+      expect(await held()).toBe(0);
     });
 
     it('warns of a likely duplicate at creation without blocking it', async () => {

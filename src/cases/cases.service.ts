@@ -155,9 +155,9 @@ export class CasesService {
         vi: 'Bạn chỉ có thể đăng ký vụ việc của xã/phường mình phụ trách.',
       });
     }
-    // The data key, the case (drawing its number) and its access-log entry are one statement (recordWith), which
-    // lands whole or not at all, so a registration that fails leaves no gap in the numbers. The duplicates are
-    // searched first (the new case is not among them anyway), in a short transaction with that statement.
+    // No transaction: the data key, the case (drawing its number) and its access-log entry are one statement
+    // (recordWith), which lands whole or not at all, so a registration that fails leaves no gap in the
+    // numbers. The duplicates are searched first (the new case is not among them anyway).
     return this.audit.session(async (m) => {
       const id = randomUUID();
       const sections = sectionsOf(dto);
@@ -179,19 +179,12 @@ export class CasesService {
           'triage',
           ...CASE_SECTION_CATEGORIES.filter((c) => sections[c] || c === 'incident'),
         ] as CaseCategory[];
-        const { rows, duplicates } = await m.transaction(async (t) => {
-          // Two registrations of one survivor at once (a double click, two officers taking one walk-in) each
-          // searched before the other's case was stored, and neither was warned: one at a time per name (its blind
-          // index), until the first has committed, so the second's search finds it.
-          if (blind.name) {
-            await t.query('SELECT pg_advisory_xact_lock($1, $2)', [
-              ADVISORY_LOCKS.registrationByName,
-              blind.name.readInt32BE(0),
-            ]);
-          }
-          const duplicates = await this.findMatches(t, ability, blind, { registration: true });
+        // Two registrations of one survivor at once (a double click, two officers taking one walk-in) each searched
+        // before the other's case was stored, and neither was warned: one at a time per name (oneRegistrationPerName).
+        const { rows, duplicates } = await oneRegistrationPerName(m, blind.name, async () => {
+          const duplicates = await this.findMatches(m, ability, blind, { registration: true });
           const { rows } = await this.audit.recordWith(
-            t,
+            m,
             p,
             {
               action: 'case.create',
@@ -880,6 +873,30 @@ export class CasesService {
       if (isCryptoError(e, 'crypto.invalid_input')) throw fieldError(field, expected.en, expected.vi);
       throw e;
     }
+  }
+}
+
+/**
+ * `work` (a registration's duplicate search, then its statement) while this session holds the registration lock of
+ * the survivor's name (its blind index): a second registration of the name waits until the first's case is
+ * stored, and its search finds it. A lock of the session, not of a transaction: the registration's statement
+ * commits on its own, holding its stripe of the access log no longer than it runs (in a transaction it held it one
+ * round trip more, and registrations under load fell by a third to a half: bench/results/http-s43-*).
+ */
+async function oneRegistrationPerName<T>(
+  m: EntityManager,
+  name: BlindIndex | null,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (!name) return work();
+  const key = [ADVISORY_LOCKS.registrationByName, name.readInt32BE(0)];
+  await m.query('SELECT pg_advisory_lock($1, $2)', key);
+  try {
+    return await work();
+  } finally {
+    // An unlock fails only on a broken connection, which the pool drops, and the lock with it: the case stored
+    // (or the failure before) is the answer, not that.
+    await m.query('SELECT pg_advisory_unlock($1, $2)', key).catch(() => undefined);
   }
 }
 
