@@ -46,6 +46,7 @@ import { GuardFunctionsPinned1764000004500 } from './1764000004500-GuardFunction
 import { OrganizationNameSpellings1764000004600 } from './1764000004600-OrganizationNameSpellings';
 import { InboxNewestAnswered1764000004700 } from './1764000004700-InboxNewestAnswered';
 import { BlindIndexesByCommune1764000004800 } from './1764000004800-BlindIndexesByCommune';
+import { RetiredOrganizationNamesFree1764000004900 } from './1764000004900-RetiredOrganizationNamesFree';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -100,4 +101,5 @@ export const MIGRATIONS = [
   OrganizationNameSpellings1764000004600,
   InboxNewestAnswered1764000004700,
   BlindIndexesByCommune1764000004800,
+  RetiredOrganizationNamesFree1764000004900,
 ];

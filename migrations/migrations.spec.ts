@@ -387,6 +387,43 @@ describe('migrations', () => {
     }
   });
 
+  it("a retired organisation's name is free for an active one; reverting that stops while two share a name", async () => {
+    const { dataSource, drop } = await createTestDataSource();
+    try {
+      await dataSource.query(
+        `INSERT INTO admin_units (code, level, kind, name_vi, name_en, full_name_vi, full_name_en)
+         VALUES ('01', 'province', 'thanh_pho', 'Hà Nội', 'Ha Noi', 'Thành phố Hà Nội', 'Ha Noi City')
+         ON CONFLICT DO NOTHING`,
+      );
+      const insert = (retired: boolean) =>
+        dataSource.query<{ id: string }[]>(
+          `INSERT INTO organizations (name, sector, province_code, service_scope, name_key, retired_at)
+           VALUES ('Đội thử kế nhiệm', 'legal', '01', 'province', 'đội thử kế nhiệm', $1) RETURNING id`,
+          [retired ? new Date() : null],
+        );
+      const [[retired], [active]] = [await insert(true), await insert(false)];
+      await expect(insert(false)).rejects.toThrow(/organizations_province_name_key/);
+      await expect(revertThrough(dataSource, 'RetiredOrganizationNamesFree')).rejects.toThrow(
+        new RegExp(
+          `share a name in one province: (${retired.id} and ${active.id}|${active.id} and ${retired.id})`,
+        ),
+      );
+      await dataSource.query(
+        `UPDATE organizations SET name = 'Đội thử (cũ)', name_key = 'đội thử (cũ)' WHERE id = $1`,
+        [retired.id],
+      );
+      await revertThrough(dataSource, 'RetiredOrganizationNamesFree');
+      // Every name unique again, retired or not.
+      await expect(
+        dataSource.query(`UPDATE organizations SET name_key = 'đội thử kế nhiệm' WHERE id = $1`, [
+          retired.id,
+        ]),
+      ).rejects.toThrow(/organizations_province_name_key/);
+    } finally {
+      await drop();
+    }
+  });
+
   it('an index left invalid by a failed concurrent build is built again, not skipped', async () => {
     const { dataSource, drop } = await createTestDataSource();
     try {

@@ -423,6 +423,38 @@ describe('directory and account administration (end to end)', () => {
         );
       expect(named).toEqual([{ n: 0 }]);
     });
+    it('a retired organisation frees its name for a successor; reinstated while one holds it, it is refused', async () => {
+      const body = {
+        name: 'Trạm y tế xã thử sáp nhập',
+        sector: 'health',
+        serviceArea: { provinceCode: '01' },
+      };
+      const old = await as(admin).post('/api/v1/organizations', body).expect(201);
+      expect((await as(admin).post('/api/v1/organizations', body).expect(409)).body.code).toBe(
+        'organization.name_taken',
+      );
+      await as(admin).patch(`/api/v1/organizations/${old.body.id}`, { status: 'retired' }).expect(200);
+      // Merged away: its successor takes the name, and the retired one keeps it (what its referrals showed).
+      const successor = await as(admin)
+        .post('/api/v1/organizations', { ...body, name: 'TRẠM Y TẾ XÃ THỬ SÁP NHẬP' })
+        .expect(201);
+      expect(successor.body.id).not.toBe(old.body.id);
+      const kept = await as(admin).get(`/api/v1/organizations/${old.body.id}`).expect(200);
+      expect(kept.body).toMatchObject({ name: body.name, status: 'retired' });
+      // Brought back while the successor holds the name: refused, and nothing changed.
+      const back = await as(admin)
+        .patch(`/api/v1/organizations/${old.body.id}`, { status: 'active' })
+        .expect(409);
+      expect(back.body.code).toBe('organization.name_taken');
+      expect((await as(admin).get(`/api/v1/organizations/${old.body.id}`).expect(200)).body.status).toBe(
+        'retired',
+      );
+      // Renamed, it may come back.
+      await as(admin)
+        .patch(`/api/v1/organizations/${old.body.id}`, { status: 'active', name: 'Trạm y tế xã thử (cũ)' })
+        .expect(200);
+    });
+
     it('only admins create or change them: 403 for the collection, 404 for a record', async () => {
       const body = { name: 'Y', sector: 'legal', serviceArea: { provinceCode: '01' } };
       const forbidden = await as(ward).post('/api/v1/organizations', body).expect(403);

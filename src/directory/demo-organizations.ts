@@ -25,7 +25,8 @@ export const demoOrganizationsStep: DemoSeedStep = {
       const [row] = await manager.query<{ id: string }[]>(
         `INSERT INTO organizations (name, sector, province_code, service_scope, name_key)
          VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (province_code, coalesce(name_key, lower(name))) DO UPDATE SET sector = EXCLUDED.sector
+         ON CONFLICT (province_code, coalesce(name_key, lower(name))) WHERE retired_at IS NULL
+         DO UPDATE SET sector = EXCLUDED.sector
          RETURNING id`,
         [
           o.name,
