@@ -60,7 +60,7 @@ export class OrganizationsController {
   @ApiConflictResponse({
     type: Problem,
     description:
-      'Same name in the same province, whatever its case, Unicode form, spacing, vowel of oa/oe/uy bearing the tone ("Hòa", "Hoà"), Ð for Đ or invisible characters',
+      'Same name as an active organisation of the province, whatever its case, Unicode form, spacing, vowel of oa/oe/uy bearing the tone ("Hòa", "Hoà"), Ð for Đ or invisible characters',
   })
   @ApiUnprocessableEntityResponse({ type: Problem, description: 'Unknown province or communes' })
   create(
@@ -77,7 +77,11 @@ export class OrganizationsController {
   @ApiOperation({ summary: 'Change an organisation’s name, sector or service area (admin)' })
   @ApiOkResponse({ type: OrganizationView })
   @ApiNotFoundResponse({ type: Problem })
-  @ApiConflictResponse({ type: Problem })
+  @ApiConflictResponse({
+    type: Problem,
+    description:
+      'organization.name_taken: an active organisation of the province has that name (a rename, a move to another province, or reinstating a retired one whose name a successor took)',
+  })
   @ApiUnprocessableEntityResponse({ type: Problem })
   update(
     @UuidParam() id: string,
