@@ -3,6 +3,7 @@ import { ifMatchVersion } from '../common/http/if-match';
 import { expectedVersion } from './case-version';
 import { holdSession } from '../identity/session-hold';
 import { SlidingWindowLimiter } from '../common/http/rate-limiter';
+import { OneAtATime } from '../common/one-at-a-time';
 import { ThrottledRefusals } from '../common/throttled-refusals';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { randomUUID } from 'node:crypto';
@@ -25,7 +26,6 @@ import {
   isCryptoError,
 } from '../crypto';
 import { provincesOf } from '../audit/audit-jurisdiction';
-import { ADVISORY_LOCKS } from '../database/advisory-locks';
 import { AuditService, type Deny } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
@@ -121,6 +121,13 @@ export class CasesService {
   private readonly searchLimiter: SlidingWindowLimiter;
   /** Accounts whose search refusal is on the access log, until when (search). */
   private readonly searchRefusals = new ThrottledRefusals();
+  /**
+   * Registrations under way in this process, by the survivor's name (its blind index): one at a time per name.
+   * Not across instances (a lock in PostgreSQL held past the registration's own statement cost registrations a
+   * third or more under load, and a session's lock does not hold through a transaction-mode pooler): a load
+   * balancer with client affinity keeps a double click on one instance (docs/deployment.md).
+   */
+  private readonly registering = new OneAtATime();
 
   async create(p: Principal, ability: AppAbility, dto: CreateCaseDto): Promise<CreatedCaseView> {
     const reportedAt = new Date(dto.reportedAt);
@@ -180,46 +187,50 @@ export class CasesService {
           ...CASE_SECTION_CATEGORIES.filter((c) => sections[c] || c === 'incident'),
         ] as CaseCategory[];
         // Two registrations of one survivor at once (a double click, two officers taking one walk-in) each searched
-        // before the other's case was stored, and neither was warned: one at a time per name (oneRegistrationPerName).
-        const { rows, duplicates } = await oneRegistrationPerName(m, blind.name, async () => {
-          const duplicates = await this.findMatches(m, ability, blind, { registration: true });
-          const { rows } = await this.audit.recordWith(
-            m,
-            p,
-            {
-              action: 'case.create',
-              resourceType: 'case',
-              resourceId: id,
-              caseId: id,
-              fields: written,
-              provinceCode,
-              wardCode: dto.wardCode,
-              returnedIds: duplicates.map((d) => d.id),
-            },
-            [storeKey],
-            this.cases.gatedInsert({
-              id,
-              codeYear: vietnamYear(reportedAt),
-              wardCode: dto.wardCode,
-              provinceCode,
-              reportedAt,
-              reportChannel: dto.reportChannel,
-              riskLevel: dto.risk?.level ?? null,
-              survivorSex: dto.survivor.sex,
-              ageGroup: derived.ageGroup,
-              childVn: derived.childVn,
-              childGbvims: derived.childGbvims,
-              gbvType: dto.incident.gbvType,
-              forms: dto.incident.forms,
-              contexts: derived.contexts,
-              incidentDate: dto.incident.occurredAt ? incidentDateOf(dto.incident.occurredAt) : null,
-              sections: sealSections(this.fields, key, id, sections),
-              blind,
-              createdBy: p.userId,
-            }),
-          );
-          return { rows, duplicates };
-        });
+        // before the other's case was stored, and neither was warned: one at a time per name in this process, so
+        // the second's search finds the first's case (this session takes its connection only then).
+        const { rows, duplicates } = await this.registering.run(
+          blind.name?.toString('hex') ?? id,
+          async () => {
+            const duplicates = await this.findMatches(m, ability, blind, { registration: true });
+            const { rows } = await this.audit.recordWith(
+              m,
+              p,
+              {
+                action: 'case.create',
+                resourceType: 'case',
+                resourceId: id,
+                caseId: id,
+                fields: written,
+                provinceCode,
+                wardCode: dto.wardCode,
+                returnedIds: duplicates.map((d) => d.id),
+              },
+              [storeKey],
+              this.cases.gatedInsert({
+                id,
+                codeYear: vietnamYear(reportedAt),
+                wardCode: dto.wardCode,
+                provinceCode,
+                reportedAt,
+                reportChannel: dto.reportChannel,
+                riskLevel: dto.risk?.level ?? null,
+                survivorSex: dto.survivor.sex,
+                ageGroup: derived.ageGroup,
+                childVn: derived.childVn,
+                childGbvims: derived.childGbvims,
+                gbvType: dto.incident.gbvType,
+                forms: dto.incident.forms,
+                contexts: derived.contexts,
+                incidentDate: dto.incident.occurredAt ? incidentDateOf(dto.incident.occurredAt) : null,
+                sections: sealSections(this.fields, key, id, sections),
+                blind,
+                createdBy: p.userId,
+              }),
+            );
+            return { rows, duplicates };
+          },
+        );
         const row = toTriage(rows[0]);
         const allowed = caseReadCategories(ability, row);
         return { ...fullView(row, sections, allowed), duplicates };
@@ -873,30 +884,6 @@ export class CasesService {
       if (isCryptoError(e, 'crypto.invalid_input')) throw fieldError(field, expected.en, expected.vi);
       throw e;
     }
-  }
-}
-
-/**
- * `work` (a registration's duplicate search, then its statement) while this session holds the registration lock of
- * the survivor's name (its blind index): a second registration of the name waits until the first's case is
- * stored, and its search finds it. A lock of the session, not of a transaction: the registration's statement
- * commits on its own, holding its stripe of the access log no longer than it runs (in a transaction it held it one
- * round trip more, and registrations under load fell by a third to a half: bench/results/http-s43-*).
- */
-async function oneRegistrationPerName<T>(
-  m: EntityManager,
-  name: BlindIndex | null,
-  work: () => Promise<T>,
-): Promise<T> {
-  if (!name) return work();
-  const key = [ADVISORY_LOCKS.registrationByName, name.readInt32BE(0)];
-  await m.query('SELECT pg_advisory_lock($1, $2)', key);
-  try {
-    return await work();
-  } finally {
-    // An unlock fails only on a broken connection, which the pool drops, and the lock with it: the case stored
-    // (or the failure before) is the answer, not that.
-    await m.query('SELECT pg_advisory_unlock($1, $2)', key).catch(() => undefined);
   }
 }
 

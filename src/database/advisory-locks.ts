@@ -11,9 +11,4 @@ export const ADVISORY_LOCKS = {
   keyRotation: 74_061_984,
   /** users:create-admin, one first administrator (users.service.ts). */
   firstAdmin: 74_061_986,
-  /**
-   * Case registrations of one survivor's name (with the name's blind index as the second key), one at a time:
-   * each searches for duplicates before its case is stored (cases.service.ts).
-   */
-  registrationByName: 74_061_987,
 } as const;
