@@ -43,10 +43,10 @@ import { UnitsFixedForService1764000004200 } from './1764000004200-UnitsFixedFor
 import { ReferralConsentExpiry1764000004300 } from './1764000004300-ReferralConsentExpiry';
 import { SchemaRequirements1764000004400 } from './1764000004400-SchemaRequirements';
 import { GuardFunctionsPinned1764000004500 } from './1764000004500-GuardFunctionsPinned';
+import { RetiredOrganizationNamesFree1764000004550 } from './1764000004550-RetiredOrganizationNamesFree';
 import { OrganizationNameSpellings1764000004600 } from './1764000004600-OrganizationNameSpellings';
 import { InboxNewestAnswered1764000004700 } from './1764000004700-InboxNewestAnswered';
 import { BlindIndexesByCommune1764000004800 } from './1764000004800-BlindIndexesByCommune';
-import { RetiredOrganizationNamesFree1764000004900 } from './1764000004900-RetiredOrganizationNamesFree';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -98,8 +98,8 @@ export const MIGRATIONS = [
   ReferralConsentExpiry1764000004300,
   SchemaRequirements1764000004400,
   GuardFunctionsPinned1764000004500,
+  RetiredOrganizationNamesFree1764000004550,
   OrganizationNameSpellings1764000004600,
   InboxNewestAnswered1764000004700,
   BlindIndexesByCommune1764000004800,
-  RetiredOrganizationNamesFree1764000004900,
 ];

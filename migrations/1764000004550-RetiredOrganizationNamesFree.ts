@@ -6,10 +6,12 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * name was to rename the retired record, and every referral and consent made to it then showed the new name, not
  * the one the survivor consented to. Reinstating a retired organisation whose name an active one took is
  * refused (409 organization.name_taken): rename one of them first. Reverted, every name is unique again: the
- * revert stops, naming them, while a retired and an active organisation share one.
+ * revert stops, naming them, while two organisations of a province share one (a retired one and its successor,
+ * or two retired ones). Before OrganizationNameSpellings, so that a retired organisation and its successor whose
+ * names differ only in spelling do not stop that migration.
  */
-export class RetiredOrganizationNamesFree1764000004900 implements MigrationInterface {
-  name = 'RetiredOrganizationNamesFree1764000004900';
+export class RetiredOrganizationNamesFree1764000004550 implements MigrationInterface {
+  name = 'RetiredOrganizationNamesFree1764000004550';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`DROP INDEX organizations_province_name_key`);
@@ -27,7 +29,7 @@ export class RetiredOrganizationNamesFree1764000004900 implements MigrationInter
     )) as { ids: string; province_code: string }[];
     if (shared.length) {
       throw new Error(
-        `retired and active organisations share a name in one province: ` +
+        `organisations (retired ones included) share a name in one province: ` +
           `${shared.map((s) => `${s.ids} (province ${s.province_code})`).join(', ')}; rename the retired one of each, ` +
           `then revert again`,
       );
