@@ -416,6 +416,19 @@ describe('directory and account administration (end to end)', () => {
         const inVietnamese = await create(name).set('Accept-Language', 'vi').expect(400);
         expect(inVietnamese.body.errors).toEqual([{ field: 'name', code: 'invalid', message: vi }]);
       }
+      // A name stored before names were checked, sent back unchanged with another change: no new name, not
+      // refused; a new one like it is.
+      const legacy = 'Trạm y tế\u200b cũ (thử nghiệm)';
+      const old = await create('Trạm y tế cũ tạm (thử nghiệm)').expect(201);
+      await t.app
+        .get(DataSource)
+        .query(`UPDATE organizations SET name = $2 WHERE id = $1`, [old.body.id, legacy]);
+      await as(admin)
+        .patch(`/api/v1/organizations/${old.body.id}`, { name: legacy, sector: 'legal' })
+        .expect(200);
+      await as(admin)
+        .patch(`/api/v1/organizations/${old.body.id}`, { name: `${legacy} 2` })
+        .expect(400);
       const named = await t.app
         .get(DataSource)
         .query<{ n: number }[]>(

@@ -165,8 +165,11 @@ export class OrganizationsService {
       if (!org || !ability.can('update', subjectOf(org))) throw new DomainError('resource.not_found');
       const provinces = [org.provinceCode];
       const made: OrganizationChange[] = [];
-      const name = dto.name === undefined ? undefined : checkedName(dto.name);
-      if (name !== undefined && name !== org.name) {
+      // The name it has, sent back with another change, is no new name: one stored before names were checked
+      // (an invisible character) is not refused for it.
+      const name =
+        dto.name === undefined || organizationName(dto.name) === org.name ? undefined : checkedName(dto.name);
+      if (name !== undefined) {
         org.name = name;
         made.push('organization.renamed');
       }
