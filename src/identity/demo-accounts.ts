@@ -66,7 +66,7 @@ export function demoAccountsStep(
         const [user] = await manager.query<{ id: string }[]>(
           `INSERT INTO users (username, role, password_hash, demo_account, organization_id, province_code)
            VALUES ($1, $2, $3, true,
-                   (SELECT id FROM organizations WHERE name = $4 ORDER BY created_at LIMIT 1), $5)
+                   (SELECT id FROM organizations WHERE name = $4 AND retired_at IS NULL ORDER BY created_at LIMIT 1), $5)
            ON CONFLICT (username) DO NOTHING
            RETURNING id`,
           [a.username, a.role, hash, a.organization ?? null, a.provinceCode ?? null],
