@@ -175,14 +175,18 @@ export class CaseListView {
 }
 
 /**
- * The case's triage facts; the incident's type, forms, contexts and date (stored in plaintext beside them) only
- * with `showsIncident` (the caller may read the case's incident): a pending referral's provider, one whose
- * consent leaves the incident out, and a supervisor see the triage facts alone.
+ * The triage row's columns that are incident facts, stored in plaintext: shown only with the incident category
+ * (triageView), and written as it (a case change names `incident` on the access log when one of them changes).
+ */
+export const INCIDENT_COLUMNS = ['gbvType', 'forms', 'contexts', 'incidentDate'] as const;
+
+/**
+ * The case's triage facts; the incident's type, forms, contexts and date (INCIDENT_COLUMNS) only with
+ * `showsIncident` (the caller may read the case's incident): a pending referral's provider, one whose consent
+ * leaves the incident out, and a supervisor see the triage facts alone.
  */
 export function triageView(c: CaseTriageRow, showsIncident: boolean): CaseView {
-  const incident = showsIncident
-    ? { gbvType: c.gbvType, forms: c.forms, contexts: c.contexts, incidentDate: c.incidentDate }
-    : {};
+  const incident = showsIncident ? Object.fromEntries(INCIDENT_COLUMNS.map((k) => [k, c[k]])) : {};
   return {
     id: c.id,
     code: c.code,

@@ -61,6 +61,7 @@ import {
   CreatedCaseView,
   DuplicateMatchView,
   fullView,
+  INCIDENT_COLUMNS,
   triageView,
 } from './case-view';
 import {
@@ -85,9 +86,6 @@ export const CASE_OWNER = 'case';
 const SEARCHABLE = { en: 'has no letters or digits to search by', vi: 'không có chữ hoặc số để tìm kiếm' };
 
 const NOT_FOUND = (): DomainError => new DomainError('resource.not_found');
-
-/** The triage columns that hold incident facts: shown only with the incident category, written as it. */
-const INCIDENT_COLUMNS = ['gbvType', 'forms', 'contexts', 'incidentDate'] as const;
 
 /** A provider's grounds to see a case: its organisation's referrals of it, and its running emergency grant. */
 interface ProviderGrounds {
