@@ -6,7 +6,7 @@ import { dataSourceOptions } from '../database/data-source-options';
 import { callerPath, connected, pendingMigrationsApplied, startToolDatabase } from './data-dir';
 import { importUnits, parseUnitsFile, UnitsFileError } from '../directory/admin-unit-importer';
 
-/** The changes of known units listed (each is counted). */
+/** The changes of known units an import lists (a dry run lists every one; each is counted). */
 const CHANGES_LISTED = 50;
 
 /**
@@ -47,12 +47,14 @@ async function main(): Promise<number> {
       `${name}: ${c.inserted} inserted, ${c.updated} updated, ${c.unchanged} unchanged\n`;
     if (dryRun) process.stdout.write('dry run: nothing was written; the import would make these changes\n');
     process.stdout.write(line('provinces', r.provinces) + line('communes', r.communes));
-    for (const c of r.changes.slice(0, CHANGES_LISTED)) {
+    // An import lists the first CHANGES_LISTED; a dry run, every one (a whole list renamed is read there).
+    const listed = dryRun ? r.changes : r.changes.slice(0, CHANGES_LISTED);
+    for (const c of listed) {
       process.stdout.write(`  ${c.code} ${c.field}: ${JSON.stringify(c.was)} -> ${JSON.stringify(c.now)}\n`);
     }
-    if (r.changes.length > CHANGES_LISTED) {
+    if (r.changes.length > listed.length) {
       process.stdout.write(
-        `  ... and ${r.changes.length - CHANGES_LISTED} more changes (run with --dry-run to review)\n`,
+        `  ... and ${r.changes.length - listed.length} more changes (--dry-run lists them all)\n`,
       );
     }
     if (r.notInFile)

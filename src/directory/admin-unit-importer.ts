@@ -151,69 +151,64 @@ export async function importUnits(
   rows: readonly UnitRow[],
   { dryRun = false }: { dryRun?: boolean } = {},
 ): Promise<ImportResult> {
-  try {
-    return await dataSource.transaction(async (manager) => {
-      const result = await importLocked(manager, rows);
-      // A dry run: the whole import, every check and count as it would be, then rolled back.
-      if (dryRun) throw new RolledBack(result);
-      return result;
-    });
-  } catch (e) {
-    if (e instanceof RolledBack) return e.result;
-    throw e;
-  }
-}
-
-/** A dry run's result, thrown to roll its transaction back. */
-class RolledBack extends Error {
-  constructor(readonly result: ImportResult) {
-    super('dry run');
-  }
-}
-
-async function importLocked(manager: EntityManager, rows: readonly UnitRow[]): Promise<ImportResult> {
-  await manager.query('LOCK TABLE admin_units IN SHARE ROW EXCLUSIVE MODE');
-  await refuseMoves(manager, rows);
-  const changes = await changesOf(manager, rows);
-  const provinces = rows.filter((r) => r.level === 'province');
-  const communes = rows.filter((r) => r.level === 'commune');
-  const result: ImportResult = {
-    provinces: await upsert(manager, provinces),
-    communes: await upsert(manager, communes),
-    notInFile: 0,
-    changes,
-  };
-  const [{ n }] = await manager.query<{ n: number }[]>(
-    `SELECT count(*)::int AS n FROM admin_units WHERE NOT (code = ANY($1::varchar[]))`,
-    [rows.map((r) => r.code)],
-  );
-  result.notInFile = n;
-  return result;
-}
-
-/** The names and types the file changes of units already known, by code then column. */
-async function changesOf(manager: EntityManager, rows: readonly UnitRow[]): Promise<UnitChange[]> {
-  const known = await manager.query<({ code: string } & Record<UnitChange['field'], string>)[]>(
-    `SELECT code, ${CHANGEABLE.join(', ')} FROM admin_units WHERE code = ANY($1::varchar[]) ORDER BY code`,
-    [rows.map((r) => r.code)],
-  );
-  const byCode = new Map(rows.map((r) => [r.code, r]));
-  const changes: UnitChange[] = [];
-  for (const unit of known) {
-    const r = byCode.get(unit.code)!;
-    const now: Record<UnitChange['field'], string> = {
-      kind: r.kind,
-      name_vi: r.nameVi,
-      name_en: r.nameEn,
-      full_name_vi: r.fullNameVi,
-      full_name_en: r.fullNameEn,
+  return dataSource.transaction(async (manager) => {
+    await manager.query('LOCK TABLE admin_units IN SHARE ROW EXCLUSIVE MODE');
+    await refuseMoves(manager, rows);
+    const known = await knownUnits(manager, rows);
+    const changes = rows.flatMap((r) => changesOf(r, known.get(r.code)));
+    const changed = new Set(changes.map((c) => c.code));
+    const counts = (level: AdminUnitLevel): ImportCounts => {
+      const ofLevel = rows.filter((r) => r.level === level);
+      const inserted = ofLevel.filter((r) => !known.has(r.code)).length;
+      const updated = ofLevel.filter((r) => changed.has(r.code)).length;
+      return { inserted, updated, unchanged: ofLevel.length - inserted - updated };
     };
-    for (const field of CHANGEABLE) {
-      if (unit[field] !== now[field])
-        changes.push({ code: unit.code, field, was: unit[field], now: now[field] });
+    const [{ n }] = await manager.query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM admin_units WHERE NOT (code = ANY($1::varchar[]))`,
+      [rows.map((r) => r.code)],
+    );
+    if (!dryRun) {
+      const written = rows.filter((r) => !known.has(r.code) || changed.has(r.code));
+      await upsert(
+        manager,
+        written.filter((r) => r.level === 'province'),
+      );
+      await upsert(
+        manager,
+        written.filter((r) => r.level === 'commune'),
+      );
     }
-  }
-  return changes;
+    return { provinces: counts('province'), communes: counts('commune'), notInFile: n, changes };
+  });
+}
+
+type KnownUnit = Record<UnitChange['field'], string>;
+
+/** The units of the file already known, by code: the columns an import may change. */
+async function knownUnits(manager: EntityManager, rows: readonly UnitRow[]): Promise<Map<string, KnownUnit>> {
+  const known = await manager.query<({ code: string } & KnownUnit)[]>(
+    `SELECT code, ${CHANGEABLE.join(', ')} FROM admin_units WHERE code = ANY($1::varchar[])`,
+    [rows.map((r) => r.code)],
+  );
+  return new Map(known.map(({ code, ...unit }) => [code, unit]));
+}
+
+/** What row `r` of the file changes of its unit as known (none for a unit not known yet), column by column. */
+function changesOf(r: UnitRow, unit: KnownUnit | undefined): UnitChange[] {
+  if (!unit) return [];
+  const now: KnownUnit = {
+    kind: r.kind,
+    name_vi: r.nameVi,
+    name_en: r.nameEn,
+    full_name_vi: r.fullNameVi,
+    full_name_en: r.fullNameEn,
+  };
+  return CHANGEABLE.filter((field) => unit[field] !== now[field]).map((field) => ({
+    code: r.code,
+    field,
+    was: unit[field],
+    now: now[field],
+  }));
 }
 
 /**
@@ -246,21 +241,17 @@ async function refuseMoves(manager: EntityManager, rows: readonly UnitRow[]): Pr
   ]);
 }
 
-async function upsert(manager: EntityManager, rows: readonly UnitRow[]): Promise<ImportCounts> {
-  if (rows.length === 0) return { inserted: 0, updated: 0, unchanged: 0 };
+/** Writes new and changed units (changesOf found them: what is written differs). */
+async function upsert(manager: EntityManager, rows: readonly UnitRow[]): Promise<void> {
+  if (rows.length === 0) return;
   const col = <K extends keyof UnitRow>(k: K) => rows.map((r) => r[k]);
-  const changed = await manager.query<{ inserted: boolean }[]>(
+  await manager.query(
     `INSERT INTO admin_units AS a (code, level, kind, province_code, name_vi, name_en, full_name_vi, full_name_en)
      SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[],
                           $5::text[], $6::text[], $7::text[], $8::text[])
      ON CONFLICT (code) DO UPDATE SET
-       level = EXCLUDED.level, kind = EXCLUDED.kind, province_code = EXCLUDED.province_code,
-       name_vi = EXCLUDED.name_vi, name_en = EXCLUDED.name_en,
-       full_name_vi = EXCLUDED.full_name_vi, full_name_en = EXCLUDED.full_name_en, updated_at = now()
-     WHERE (a.level, a.kind, a.province_code, a.name_vi, a.name_en, a.full_name_vi, a.full_name_en)
-           IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.kind, EXCLUDED.province_code, EXCLUDED.name_vi,
-                             EXCLUDED.name_en, EXCLUDED.full_name_vi, EXCLUDED.full_name_en)
-     RETURNING (xmax = 0) AS inserted`,
+       kind = EXCLUDED.kind, name_vi = EXCLUDED.name_vi, name_en = EXCLUDED.name_en,
+       full_name_vi = EXCLUDED.full_name_vi, full_name_en = EXCLUDED.full_name_en, updated_at = now()`,
     [
       col('code'),
       col('level'),
@@ -272,6 +263,4 @@ async function upsert(manager: EntityManager, rows: readonly UnitRow[]): Promise
       col('fullNameEn'),
     ],
   );
-  const inserted = changed.filter((r) => r.inserted).length;
-  return { inserted, updated: changed.length - inserted, unchanged: rows.length - changed.length };
 }
