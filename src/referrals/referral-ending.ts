@@ -27,7 +27,7 @@ const LIVE_REFERRAL = liveReferralSql('r');
  * SQL over `alias`: a referral's place in a list, waiting for an answer (pending) first, then accepted, then
  * ended. The expression of the inbox's index (migration InboxNewestAnswered): change both together.
  */
-export function referralListRankSql(alias: string): string {
+function referralListRankSql(alias: string): string {
   return `(CASE ${alias}.status WHEN 'pending' THEN 0 WHEN 'accepted' THEN 1 ELSE 2 END)`;
 }
 
