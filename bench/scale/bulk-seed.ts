@@ -266,7 +266,8 @@ export async function bulkSeed(
         const { rows } = await client.query<{ id: string }>(
           `INSERT INTO organizations (name, sector, province_code, service_scope, name_key)
            VALUES ($1, $2, $3, 'province', $4)
-           ON CONFLICT (province_code, coalesce(name_key, lower(name))) DO UPDATE SET sector = EXCLUDED.sector
+           ON CONFLICT (province_code, coalesce(name_key, lower(name))) WHERE retired_at IS NULL
+           DO UPDATE SET sector = EXCLUDED.sector
            RETURNING id`,
           [name, sector, province, organizationNameKey(name)],
         );
