@@ -20,6 +20,15 @@ import { MIGRATIONS } from './index';
 import { OrganizationsRetired1764000004000 } from './1764000004000-OrganizationsRetired';
 import { REVERT_LOSES } from './revert-losses';
 
+/** The province organisations of these tests belong to (Hà Nội, 01). */
+async function withHanoi(dataSource: DataSource): Promise<void> {
+  await dataSource.query(
+    `INSERT INTO admin_units (code, level, kind, name_vi, name_en, full_name_vi, full_name_en)
+     VALUES ('01', 'province', 'thanh_pho', 'Hà Nội', 'Ha Noi', 'Thành phố Hà Nội', 'Ha Noi City')
+     ON CONFLICT DO NOTHING`,
+  );
+}
+
 /** Reverts the migrations down to and including the one named `name…`; returns how many it reverted. */
 async function revertThrough(dataSource: DataSource, name: string): Promise<number> {
   const index = MIGRATIONS.findIndex((m) => new m().name.startsWith(name));
@@ -305,11 +314,7 @@ describe('migrations', () => {
     const { dataSource, drop } = await createTestDataSource();
     try {
       await revertThrough(dataSource, 'OrganizationNameKey');
-      await dataSource.query(
-        `INSERT INTO admin_units (code, level, kind, name_vi, name_en, full_name_vi, full_name_en)
-         VALUES ('01', 'province', 'thanh_pho', 'Hà Nội', 'Ha Noi', 'Thành phố Hà Nội', 'Ha Noi City')
-         ON CONFLICT DO NOTHING`,
-      );
+      await withHanoi(dataSource);
       const insert = (name: string) =>
         dataSource.query<{ id: string }[]>(
           `INSERT INTO organizations (name, sector, province_code, service_scope)
@@ -340,11 +345,7 @@ describe('migrations', () => {
     const { dataSource, drop } = await createTestDataSource();
     try {
       await revertThrough(dataSource, 'OrganizationNameSpellings');
-      await dataSource.query(
-        `INSERT INTO admin_units (code, level, kind, name_vi, name_en, full_name_vi, full_name_en)
-         VALUES ('01', 'province', 'thanh_pho', 'Hà Nội', 'Ha Noi', 'Thành phố Hà Nội', 'Ha Noi City')
-         ON CONFLICT DO NOTHING`,
-      );
+      await withHanoi(dataSource);
       // Rows as the previous version keyed them (composed, lower case, spaces collapsed).
       const insert = (name: string, retired = false) =>
         dataSource.query<{ id: string }[]>(
@@ -394,11 +395,7 @@ describe('migrations', () => {
   it("a retired organisation's name is free for an active one; reverting that stops while two share a name", async () => {
     const { dataSource, drop } = await createTestDataSource();
     try {
-      await dataSource.query(
-        `INSERT INTO admin_units (code, level, kind, name_vi, name_en, full_name_vi, full_name_en)
-         VALUES ('01', 'province', 'thanh_pho', 'Hà Nội', 'Ha Noi', 'Thành phố Hà Nội', 'Ha Noi City')
-         ON CONFLICT DO NOTHING`,
-      );
+      await withHanoi(dataSource);
       const insert = (retired: boolean) =>
         dataSource.query<{ id: string }[]>(
           `INSERT INTO organizations (name, sector, province_code, service_scope, name_key, retired_at)
