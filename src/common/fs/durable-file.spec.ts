@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFileExclusive, replaceFile } from './durable-file';
@@ -17,6 +17,18 @@ describe('durable files', () => {
     expect(readFileSync(path, 'utf8')).toBe('second');
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(readdirSync(dir)).toEqual(['keyring.json']);
+  });
+
+  it("a replacement is owned as the file it replaces (root replacing the service's keyring), else by its writer", () => {
+    const path = join(dir, 'keyring.json');
+    replaceFile(path, 'first');
+    // As root (keys:rotate run with sudo), the file given to the service's user first; otherwise this user's own.
+    const root = process.getuid!() === 0;
+    const owner = root ? 4321 : process.getuid!();
+    if (root) chownSync(path, 4321, 4322);
+    replaceFile(path, 'second');
+    expect([statSync(path).uid, statSync(path).gid]).toEqual([owner, root ? 4322 : process.getgid!()]);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
   it('a replacement that cannot be put in place leaves no copy of its content behind', () => {

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
+  fchownSync,
   fsyncSync,
   linkSync,
   openSync,
   renameSync,
   rmSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -36,9 +38,12 @@ export function createFileExclusive(path: string, content: string): boolean {
   }
 }
 
-/** Replaces `path` with `content` in one rename. */
+/**
+ * Replaces `path` with `content` in one rename, owned as `path` was: a replacement written as root (keys:rotate run
+ * with sudo on the service's keyring) would otherwise be root's, and the service could no longer read its keys.
+ */
 export function replaceFile(path: string, content: string): void {
-  const tmp = writeTemp(path, content);
+  const tmp = writeTemp(path, content, ownerToKeep(path));
   try {
     renameSync(tmp, path);
   } catch (e) {
@@ -48,11 +53,23 @@ export function replaceFile(path: string, content: string): void {
   fsyncDir(dirname(path));
 }
 
-function writeTemp(path: string, content: string): string {
+/** The owner of `path` when this process is root (which may give a file another owner), else null. */
+function ownerToKeep(path: string): { uid: number; gid: number } | null {
+  if (process.getuid?.() !== 0) return null;
+  try {
+    const { uid, gid } = statSync(path);
+    return { uid, gid };
+  } catch {
+    return null; // nothing to replace: the new file is this process's
+  }
+}
+
+function writeTemp(path: string, content: string, owner: { uid: number; gid: number } | null = null): string {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const fd = openSync(tmp, 'wx', 0o600);
   try {
     try {
+      if (owner) fchownSync(fd, owner.uid, owner.gid);
       writeSync(fd, content);
       fsyncSync(fd);
     } finally {
