@@ -739,6 +739,34 @@ describe('directory and account administration (end to end)', () => {
       expect(reset.body).not.toHaveProperty('unstaffedCommunes');
     });
 
+    it("two admins disabling a commune's last two officers at once: the second is told the commune is left to no one", async () => {
+      const one = await givenUser(t, { role: 'ward_officer', wardCodes: ['03151'] });
+      const two = await givenUser(t, { role: 'ward_officer', wardCodes: ['03151'] });
+      // The first change held after its check, before it commits: the second, checking then, would still see
+      // the first's officer active, and the first saw the second's (neither told).
+      const g = held(t.app.get(UsersRepository), 'communesWithoutOfficer');
+      try {
+        const first = as(admin)
+          .patch(`/api/v1/users/${one.id}`, { status: 'disabled' })
+          .then((r) => r);
+        await g.hit;
+        const second = as(admin)
+          .patch(`/api/v1/users/${two.id}`, { status: 'disabled' })
+          .then((r) => r);
+        // The second waits for the first to commit (every account change holds the active administrators first:
+        // holdAdministrator), and then sees the first's officer disabled.
+        await someoneWaitsForALock((q) => t.app.get(DataSource).query(q));
+        g.release();
+        const [a, b] = [await first, await second];
+        expect([a.status, b.status]).toEqual([200, 200]);
+        expect(a.body).not.toHaveProperty('unstaffedCommunes');
+        expect(b.body.unstaffedCommunes).toEqual(['03151']);
+      } finally {
+        g.release();
+        g.restore();
+      }
+    });
+
     it('resetting two-factor makes the user set it up again, with a new password to change at first sign-in', async () => {
       const u = await givenUser(t, { role: 'ward_officer' });
       await givenTotp(t, u.id);
