@@ -222,6 +222,28 @@ describe('route policies (snapshot)', () => {
       expect(required('PerpetratorView')).toEqual([]);
     });
 
+    it("marks as nullable a case section's fields that null clears, and not those that cannot be cleared", () => {
+      type Props = Record<string, { nullable?: boolean; $ref?: string }>;
+      const props = (schema: string) => doc.components.schemas[schema].properties as Props;
+      for (const schema of ['SurvivorPatchDto', 'SurvivorDto']) {
+        expect([props(schema).phone.nullable, props(schema).dateOfBirth.nullable]).toEqual([true, true]);
+        // The name and sex are required: null is refused (400), as the README says.
+        expect([props(schema).fullName.nullable, props(schema).sex.nullable]).toEqual([undefined, undefined]);
+      }
+      expect([
+        props('IncidentPatchDto').narrative.nullable,
+        props('IncidentPatchDto').gbvType.nullable,
+      ]).toEqual([true, undefined]);
+      expect(props('PerpetratorDto').relationship.nullable).toBe(true);
+      // No property beside a $ref carries it (OpenAPI 3.0 ignores siblings of a $ref).
+      const refsMarked = Object.values(doc.components.schemas).flatMap((schema) =>
+        Object.values((schema as { properties?: Props }).properties ?? {}).filter(
+          (p) => p.$ref !== undefined && p.nullable !== undefined,
+        ),
+      );
+      expect(refsMarked).toEqual([]);
+    });
+
     it('states the bounds validation holds a request to: pages, years, ids', () => {
       type Param = { name: string; in: string; schema?: { maximum?: number; minimum?: number } };
       const param = (path: string, name: string) =>
