@@ -253,23 +253,32 @@ describe('emergency break-glass access (end to end)', () => {
       expect(dump).not.toContain('Thử Nghiệm');
     });
 
-    it('the review queue shows what became of the organisation’s referral before the grant: one the survivor withdrew consent from', async () => {
-      const withdrawn = await newCase();
+    /** A new case referred to the Long Biên police under the survivor's consent (identity). */
+    const referredToPolice = async () => {
+      const caseId = await newCase();
       const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
-      const consentId = await giveConsent(t, tok['ward.longbien'], withdrawn, {
+      const consentId = await giveConsent(t, tok['ward.longbien'], caseId, {
         organizationId: police,
         categories: ['identity'],
         givenBy: 'survivor',
       });
-      const referral = await refer(t, tok['ward.longbien'], withdrawn, police, consentId, 'routine');
+      const referral = await refer(t, tok['ward.longbien'], caseId, police, consentId, 'routine');
+      return { caseId, consentId, referral };
+    };
+    type QueuedGrant = { id: string; openedAt: string; priorReferral: { endedAt: string } | null };
+    /** Grant `id` as the Hà Nội supervisor's review queue shows it, and the whole queue's page. */
+    const queued = async (id: string) => {
+      const queue = await as('supervisor.hanoi').get('/api/v1/break-glass?pageSize=200').expect(200);
+      const items = queue.body.items as QueuedGrant[];
+      const item = items.find((i) => i.id === id)!;
+      return { item: item as QueuedGrant & { priorReferral: { endedAt: string } }, items };
+    };
+
+    it('the review queue shows what became of the organisation’s referral before the grant: one the survivor withdrew consent from', async () => {
+      const { caseId: withdrawn, consentId, referral } = await referredToPolice();
       await as('ward.longbien').delete(`/api/v1/cases/${withdrawn}/consents/${consentId}`).expect(200);
       const grant = await open('police.longbien', withdrawn).expect(201);
-      const queue = await as('supervisor.hanoi').get('/api/v1/break-glass?pageSize=200').expect(200);
-      const items = queue.body.items as { id: string; priorReferral: unknown }[];
-      const item = items.find((i) => i.id === grant.body.id) as unknown as {
-        priorReferral: { endedAt: string };
-        openedAt: string;
-      };
+      const { item, items } = await queued(grant.body.id);
       const prior = item.priorReferral;
       expect(prior).toEqual({
         id: referral.id,
@@ -285,21 +294,11 @@ describe('emergency break-glass access (end to end)', () => {
     });
 
     it('the review queue shows a referral whose consent ended after the grant as access takes it: revoked then, not before', async () => {
-      const later = await newCase();
-      const police = await organizationId(t, tok['ward.longbien'], 'Công an phường Long Biên');
-      const consentId = await giveConsent(t, tok['ward.longbien'], later, {
-        organizationId: police,
-        categories: ['identity'],
-        givenBy: 'survivor',
-      });
-      const referral = await refer(t, tok['ward.longbien'], later, police, consentId, 'routine');
+      const { caseId: later, consentId, referral } = await referredToPolice();
       const grant = await open('police.longbien', later).expect(201);
       // The consent ends after the grant opened; no provider request has swept it yet.
       await sql(`UPDATE consents SET expires_at = clock_timestamp() WHERE id = $1`, [consentId]);
-      const queue = await as('supervisor.hanoi').get('/api/v1/break-glass?pageSize=200').expect(200);
-      const item = (
-        queue.body.items as { id: string; openedAt: string; priorReferral: { endedAt: string } }[]
-      ).find((i) => i.id === grant.body.id)!;
+      const { item } = await queued(grant.body.id);
       expect(item.priorReferral).toMatchObject({
         id: referral.id,
         status: 'revoked',
