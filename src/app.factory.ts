@@ -16,9 +16,7 @@ import { HavenValidationPipe } from './common/http/validation.pipe';
 import { jsonShapeMiddleware } from './common/http/json-shape.middleware';
 import { jsonOnlyMiddleware } from './common/http/json-only.middleware';
 import { requestContextMiddleware } from './common/http/request-context';
-import { markClearableFields } from './common/http/openapi-nullable';
 import { completeProblemResponses, publicFieldNames } from './common/http/openapi-problems';
-import { CLEARABLE_SECTIONS } from './cases/dto/update-case.dto';
 import { createHttpLogger } from './common/logging/http-logger';
 import { PinoNestLogger } from './common/logging/logger';
 import type { AppConfig } from './config/config';
@@ -124,24 +122,21 @@ export async function createHavenApp(
   app.useGlobalFilters(problems);
   app.useGlobalPipes(new HavenValidationPipe());
 
-  const document = markClearableFields(
-    completeProblemResponses(
-      SwaggerModule.createDocument(
-        app,
-        new DocumentBuilder()
-          .setTitle('Haven API')
-          .setDescription(
-            'Confidential case-referral backend for gender-based violence. Errors are RFC 9457 problem details ' +
-              `(application/problem+json). Request bodies are JSON only, at most ${config.bodyLimitBytes / 1024} KiB ` +
-              '(413 above). No survivor data is ever sent in a URL: searches are POSTs.',
-          )
-          .setVersion('1')
-          .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-          .build(),
-        { extraModels: [Problem, ProblemFieldError] },
-      ),
+  const document = completeProblemResponses(
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Haven API')
+        .setDescription(
+          'Confidential case-referral backend for gender-based violence. Errors are RFC 9457 problem details ' +
+            `(application/problem+json). Request bodies are JSON only, at most ${config.bodyLimitBytes / 1024} KiB ` +
+            '(413 above). No survivor data is ever sent in a URL: searches are POSTs.',
+        )
+        .setVersion('1')
+        .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+        .build(),
+      { extraModels: [Problem, ProblemFieldError] },
     ),
-    CLEARABLE_SECTIONS,
   );
   // The names its schemas and parameters show are public: a problem may name them (validation-errors.ts).
   declarePublicFieldNames(publicFieldNames(document));

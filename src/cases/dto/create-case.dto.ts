@@ -84,12 +84,17 @@ export class SurvivorDto {
   @IsIn(SEXES)
   sex!: Sex;
 
-  @ApiPropertyOptional({ example: '2010-05-17', description: 'identity (encrypted); or ageYears' })
+  @ApiPropertyOptional({
+    nullable: true,
+    example: '2010-05-17',
+    description: 'identity (encrypted); or ageYears',
+  })
   @IsOptional()
   @IsCalendarDate()
   dateOfBirth?: string;
 
   @ApiPropertyOptional({
+    nullable: true,
     minimum: 0,
     maximum: MAX_AGE_YEARS,
     description: 'when the date of birth is unknown',
@@ -100,31 +105,35 @@ export class SurvivorDto {
   @Max(MAX_AGE_YEARS)
   ageYears?: number;
 
-  @ApiPropertyOptional({ maxLength: 40, description: `contact (encrypted); ${PHONE_FORMAT.en}` })
+  @ApiPropertyOptional({
+    nullable: true,
+    maxLength: 40,
+    description: `contact (encrypted); ${PHONE_FORMAT.en}`,
+  })
   @IsOptional()
   @IsString()
   @MaxLength(40)
   phone?: string;
 
-  @ApiPropertyOptional({ maxLength: SHORT, description: 'contact (encrypted)' })
+  @ApiPropertyOptional({ nullable: true, maxLength: SHORT, description: 'contact (encrypted)' })
   @IsOptional()
   @IsString()
   @MaxLength(SHORT)
   address?: string;
 
-  @ApiPropertyOptional({ maxLength: SHORT, description: 'contact (encrypted)' })
+  @ApiPropertyOptional({ nullable: true, maxLength: SHORT, description: 'contact (encrypted)' })
   @IsOptional()
   @IsString()
   @MaxLength(SHORT)
   safeContactNotes?: string;
 
-  @ApiPropertyOptional({ maxLength: SHORT, description: 'identity (encrypted)' })
+  @ApiPropertyOptional({ nullable: true, maxLength: SHORT, description: 'identity (encrypted)' })
   @IsOptional()
   @IsString()
   @MaxLength(SHORT)
   disability?: string;
 
-  @ApiPropertyOptional({ maxLength: NAME, description: 'identity (encrypted)' })
+  @ApiPropertyOptional({ nullable: true, maxLength: NAME, description: 'identity (encrypted)' })
   @IsOptional()
   @IsString()
   @MaxLength(NAME)
@@ -133,6 +142,7 @@ export class SurvivorDto {
 
 export class IncidentDto {
   @ApiPropertyOptional({
+    nullable: true,
     example: '2026-11-20T21:00:00+07:00',
     description:
       'triage (the date is kept plaintext): a date (YYYY-MM-DD) or a date and time with its offset (RFC 3339)',
@@ -153,7 +163,12 @@ export class IncidentDto {
   @IsIn(GBV_TYPES)
   gbvType!: GbvType;
 
-  @ApiPropertyOptional({ enum: CASE_CONTEXTS, isArray: true, description: 'context flags (triage)' })
+  @ApiPropertyOptional({
+    nullable: true,
+    enum: CASE_CONTEXTS,
+    isArray: true,
+    description: 'context flags (triage)',
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(CASE_CONTEXTS.length)
@@ -161,13 +176,13 @@ export class IncidentDto {
   @IsIn(CASE_CONTEXTS, { each: true })
   contexts?: CaseContext[];
 
-  @ApiPropertyOptional({ maxLength: SHORT, description: 'incident (encrypted)' })
+  @ApiPropertyOptional({ nullable: true, maxLength: SHORT, description: 'incident (encrypted)' })
   @IsOptional()
   @IsString()
   @MaxLength(SHORT)
   place?: string;
 
-  @ApiPropertyOptional({ maxLength: LONG, description: 'incident (encrypted)' })
+  @ApiPropertyOptional({ nullable: true, maxLength: LONG, description: 'incident (encrypted)' })
   @IsOptional()
   @IsString()
   @MaxLength(LONG)
@@ -175,42 +190,42 @@ export class IncidentDto {
 }
 
 export class PerpetratorDto {
-  @ApiPropertyOptional({ maxLength: NAME })
+  @ApiPropertyOptional({ nullable: true, maxLength: NAME })
   @IsOptional()
   @IsString()
   @MaxLength(NAME)
   fullName?: string;
 
-  @ApiPropertyOptional({ enum: RELATIONSHIPS })
+  @ApiPropertyOptional({ nullable: true, enum: RELATIONSHIPS })
   @IsOptional()
   @IsIn(RELATIONSHIPS)
   relationship?: Relationship;
 
-  @ApiPropertyOptional({ maxLength: SHORT })
+  @ApiPropertyOptional({ nullable: true, maxLength: SHORT })
   @IsOptional()
   @IsString()
   @MaxLength(SHORT)
   address?: string;
 
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ nullable: true })
   @IsOptional()
   @IsBoolean()
   accessToWeapons?: boolean;
 }
 
 export class HealthDto {
-  @ApiPropertyOptional({ maxLength: LONG })
+  @ApiPropertyOptional({ nullable: true, maxLength: LONG })
   @IsOptional()
   @IsString()
   @MaxLength(LONG)
   injuries?: string;
 
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ nullable: true })
   @IsOptional()
   @IsBoolean()
   pregnant?: boolean;
 
-  @ApiPropertyOptional({ maxLength: LONG })
+  @ApiPropertyOptional({ nullable: true, maxLength: LONG })
   @IsOptional()
   @IsString()
   @MaxLength(LONG)

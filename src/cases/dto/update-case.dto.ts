@@ -9,19 +9,6 @@ export class SurvivorPatchDto extends PartialType(SurvivorDto) {}
 export class IncidentPatchDto extends PartialType(IncidentDto) {}
 
 /**
- * The case sections' schemas whose optional fields null clears (at registration null is no value), each with the
- * schema that says which may not be cleared (markClearableFields).
- */
-export const CLEARABLE_SECTIONS: Readonly<Record<string, string>> = {
-  SurvivorDto: 'SurvivorDto',
-  SurvivorPatchDto: 'SurvivorDto',
-  IncidentDto: 'IncidentDto',
-  IncidentPatchDto: 'IncidentDto',
-  PerpetratorDto: 'PerpetratorDto',
-  HealthDto: 'HealthDto',
-};
-
-/**
  * A partial update: a section that is present has each of its present fields replaced (null clears an
  * optional field); absent sections and fields stay as they are. The version comes from `If-Match` or here.
  */
