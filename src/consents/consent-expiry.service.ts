@@ -38,14 +38,18 @@ export const EXPIRED_CONSENTS_SQL = `SELECT DISTINCT r.consent_id AS id FROM ref
  */
 export const EXPIRY_SWEEP_CONSENTS = 100;
 
+/** SQL: referral `r` is live and its consent `cs` (joined) has ended: access takes it as revoked. */
+function endedUnderConsentSql(r: string, cs: string): string {
+  return `(${liveReferralSql(r)} AND NOT ${consentActiveSql(cs)})`;
+}
+
 /**
  * SQL: referral `r`'s status as access decisions take it, with its consent `cs` joined: a live referral whose
  * consent has ended counts as revoked, even before revokeExpired has written that down. The sweep records the
  * revocation; this is what makes the end of access not depend on every path running the sweep first.
  */
 export function effectiveReferralStatusSql(r: string, cs: string): string {
-  return `(CASE WHEN ${liveReferralSql(r)} AND NOT ${consentActiveSql(cs)} THEN 'revoked'
-    ELSE ${r}.status END)`;
+  return `(CASE WHEN ${endedUnderConsentSql(r, cs)} THEN 'revoked' ELSE ${r}.status END)`;
 }
 
 /**
@@ -53,7 +57,7 @@ export function effectiveReferralStatusSql(r: string, cs: string): string {
  * whose consent has ended has the cause the sweep will record (withdrawn, or expired).
  */
 export function effectiveRevokeCauseSql(r: string, cs: string): string {
-  return `(CASE WHEN ${liveReferralSql(r)} AND NOT ${consentActiveSql(cs)}
+  return `(CASE WHEN ${endedUnderConsentSql(r, cs)}
     THEN (CASE WHEN ${cs}.withdrawn_at IS NOT NULL THEN 'consent_withdrawn' ELSE 'consent_expired' END)
     ELSE ${r}.revoke_cause END)`;
 }
@@ -64,9 +68,9 @@ export function effectiveRevokeCauseSql(r: string, cs: string): string {
  * a live one otherwise null, an ended one when it was revoked, declined or completed.
  */
 export function effectiveEndedAtSql(r: string, cs: string): string {
-  return `(CASE WHEN ${liveReferralSql(r)}
-    THEN (CASE WHEN NOT ${consentActiveSql(cs)} THEN greatest(${r}.created_at, coalesce(${cs}.withdrawn_at, ${cs}.expires_at)) END)
-    ELSE coalesce(${r}.revoked_at, ${r}.declined_at, ${r}.completed_at) END)`;
+  return `(CASE WHEN ${endedUnderConsentSql(r, cs)}
+      THEN greatest(${r}.created_at, coalesce(${cs}.withdrawn_at, ${cs}.expires_at))
+    WHEN NOT ${liveReferralSql(r)} THEN coalesce(${r}.revoked_at, ${r}.declined_at, ${r}.completed_at) END)`;
 }
 
 /**
