@@ -469,9 +469,8 @@ export class CasesService {
           ...caseEntry('case.update', id, row),
           fields: [
             'triage',
-            ...CASE_SECTION_CATEGORIES.filter(
-              (c) => changed.includes(c) || (c === 'incident' && incidentMoved),
-            ),
+            ...changed,
+            ...(incidentMoved && !changed.includes('incident') ? ['incident' as const] : []),
           ],
         });
         await this.audit.record(m, p, {
