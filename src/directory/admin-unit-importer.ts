@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
 import type { AdminUnitKind, AdminUnitLevel } from './admin-unit.entity';
-import { unreadableName } from './organization-name';
+import { unreadableName } from '../common/text/readable-name';
 
 /**
  * Loads the official list of administrative units (the JSON format of the vn-admin-units data set: an array

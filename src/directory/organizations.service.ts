@@ -25,7 +25,8 @@ import {
 } from './dto/organization.dto';
 import { Organization, ServiceScope } from './organization.entity';
 import { ORGANIZATION_COLUMNS, OrganizationsRepository, servesCommuneSql } from './organizations.repository';
-import { ORGANIZATION_NAME_MAX, organizationName, unreadableName } from './organization-name';
+import { unreadableName } from '../common/text/readable-name';
+import { ORGANIZATION_NAME_MAX, organizationName } from './organization-name';
 import { pageOffset } from '../database/page-limit';
 
 interface ResolvedArea {
