@@ -2,7 +2,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 import { dropInvalidIndex } from './invalid-index';
 
 /**
- * A provider's inbox (`GET /api/v1/referrals`) lists the accepted and the ended referrals newest first, after the
+ * A provider's inbox (`GET /api/v1/referrals`) lists the accepted and the ended referrals newest first (by when each was
+ * made, not when it was answered), after the
  * pending ones (most urgent deadline first, as before). By deadline, oldest first, an organisation's newest
  * accepted or ended referrals (work just taken on, a decline or a revocation to act on) were at the far end of
  * a list whose pages stop at 10,000 rows, and its only filter (status) kept that order. Read in this index's

@@ -498,10 +498,6 @@ describe('migrations', () => {
     }
   });
 
-  /**
-   * The plans (EXPLAIN, JSON) of `statements` with their parameters on a freshly migrated database, with scans
-   * made expensive: its empty tables would otherwise be scanned whatever their indexes.
-   */
   /** A manager that answers every query with no rows, and the statements sent to it (parameters included). */
   function recording(): { sent: [string, unknown[]][]; recorder: EntityManager } {
     const sent: [string, unknown[]][] = [];
@@ -514,6 +510,10 @@ describe('migrations', () => {
     return { sent, recorder };
   }
 
+  /**
+   * The plans (EXPLAIN, JSON) of `statements` with their parameters on a freshly migrated database, with scans
+   * made expensive (bitmap scans too, unless `bitmapscan`): its empty tables would otherwise be scanned whatever their indexes.
+   */
   async function plansOf(
     statements: [sql: string, params: unknown[]][],
     { bitmapscan = false }: { bitmapscan?: boolean } = {},

@@ -152,6 +152,7 @@ export async function importUnits(
   { dryRun = false }: { dryRun?: boolean } = {},
 ): Promise<ImportResult> {
   return dataSource.transaction(async (manager) => {
+    // A dry run too: what it answers is what an import would do now, not while another one is half done.
     await manager.query('LOCK TABLE admin_units IN SHARE ROW EXCLUSIVE MODE');
     await refuseMoves(manager, rows);
     const known = await knownUnits(manager, rows);

@@ -33,9 +33,10 @@ function referralListRankSql(alias: string): string {
 
 /**
  * SQL over `alias`: the order of a list of referrals (an ORDER BY list): waiting for an answer (pending) first,
- * most urgent deadline first; then accepted, then ended, newest first. An answered referral's deadline is past and
- * says nothing any more, and oldest first put the newest (work just taken on, a decline to refer elsewhere) at the
- * far end of a long list, past the pages that can be asked for. The columns of the inbox's index (migration
+ * most urgent deadline first; then accepted, then ended, newest referral first (by when it was made, not when it
+ * was answered: a referral of long ago declined today is among those of its time). An answered referral's deadline
+ * is past and says nothing any more, and oldest first put the newest at the far end of a long list, past the pages
+ * that can be asked for. The columns of the inbox's index (migration
  * InboxNewestAnswered): change both together.
  */
 export function referralListOrderSql(alias: string): string {

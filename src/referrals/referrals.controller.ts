@@ -77,7 +77,7 @@ export class ReferralsController {
     summary:
       'Provider: the organisation’s inbox; ward officer: its communes’ referrals. status=overdue is the escalation list. ' +
       'Those waiting for an answer (pending) first, most urgent deadline first; then accepted, then ended, ' +
-      'each newest first; 50 per page unless ' +
+      'each newest referral first (by when it was made); 50 per page unless ' +
       'pageSize says otherwise (at most 200).',
   })
   @ApiOkResponse({ type: ReferralListView })
