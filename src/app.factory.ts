@@ -17,6 +17,7 @@ import { jsonShapeMiddleware } from './common/http/json-shape.middleware';
 import { jsonOnlyMiddleware } from './common/http/json-only.middleware';
 import { requestContextMiddleware } from './common/http/request-context';
 import { completeProblemResponses, publicFieldNames } from './common/http/openapi-problems';
+import { documentValidationConstraints } from './common/http/openapi-constraints';
 import { createHttpLogger } from './common/logging/http-logger';
 import { PinoNestLogger } from './common/logging/logger';
 import type { AppConfig } from './config/config';
@@ -122,6 +123,7 @@ export async function createHavenApp(
   app.useGlobalFilters(problems);
   app.useGlobalPipes(new HavenValidationPipe());
 
+  documentValidationConstraints();
   const document = completeProblemResponses(
     SwaggerModule.createDocument(
       app,

@@ -2,10 +2,13 @@ import { METHOD_METADATA } from '@nestjs/common/constants';
 import { ModulesContainer } from '@nestjs/core';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { getMetadataStorage, ValidationTypes } from 'class-validator';
+import type { ValidationMetadata } from 'class-validator/types/metadata/ValidationMetadata';
 import request from 'supertest';
 import { POLICY_KEY, PUBLIC_KEY, RoutePolicy } from '../src/authz/policy.decorator';
 import { STEP_UP_KEY } from '../src/authz/step-up';
 import { ERROR_CATALOG } from '../src/common/errors/error-catalog';
+import { schemaOf } from '../src/common/http/openapi-constraints';
 import { startTestApp, TestApp } from './support/app';
 
 /**
@@ -254,6 +257,67 @@ describe('route policies (snapshot)', () => {
       expect(schemas.CreateReferralDto.properties.organizationId.format).toBe('uuid');
       expect(schemas.CreateReferralDto.properties.consentId.format).toBe('uuid');
       expect(schemas.CreateConsentDto.properties.organizationId.format).toBe('uuid');
+    });
+
+    it("states each validator's constraint on its field, as the validator holds it (none missing, none different)", () => {
+      // Every body class in the document, property by property: what class-validator checks (schemaOf) must be
+      // said by the schema with the same value, for the field or, for a list checked item by item, its items.
+      const storage = getMetadataStorage() as unknown as {
+        validationMetadatas: Map<{ name: string }, ValidationMetadata[]>;
+      };
+      const wrong: string[] = [];
+      let checked = 0;
+      for (const [target, metadatas] of storage.validationMetadatas) {
+        const schema = doc.components.schemas[target.name] as
+          { properties: Record<string, Record<string, unknown>> } | undefined;
+        if (!schema) continue;
+        for (const m of metadatas) {
+          const want = schemaOf(m.name, m.type, m.constraints);
+          const property = schema.properties[m.propertyName];
+          if (!want || !property) continue;
+          const said = m.each ? ((property.items ?? {}) as Record<string, unknown>) : property;
+          for (const [key, value] of Object.entries(want)) {
+            checked++;
+            if (JSON.stringify(said[key]) !== JSON.stringify(value))
+              wrong.push(
+                `${target.name}.${m.propertyName}${m.each ? '[]' : ''} ${key}: ${JSON.stringify(said[key])} ≠ ${JSON.stringify(value)}`,
+              );
+          }
+        }
+      }
+      expect(wrong).toEqual([]);
+      expect(checked).toBeGreaterThan(100);
+      // And a field is required in the document exactly when validation requires it (no @IsOptional, no
+      // condition of its own: ValidateIf, or optional-but-not-null).
+      const requiredWrong: string[] = [];
+      for (const [target, metadatas] of storage.validationMetadatas) {
+        const schema = doc.components.schemas[target.name] as
+          { properties: Record<string, unknown>; required?: string[] } | undefined;
+        if (!schema) continue;
+        for (const property of new Set(metadatas.map((m) => m.propertyName))) {
+          if (!schema.properties[property]) continue;
+          const optional = metadatas.some(
+            (m) => m.propertyName === property && m.type === ValidationTypes.CONDITIONAL_VALIDATION,
+          );
+          if (optional === (schema.required ?? []).includes(property))
+            requiredWrong.push(`${target.name}.${property} ${optional ? 'optional' : 'required'}`);
+        }
+      }
+      expect(requiredWrong).toEqual([]);
+      // Query strings too: their parameters come from the same classes.
+      type Param = { name: string; schema?: Record<string, unknown>; items?: unknown };
+      const param = (path: string, name: string) =>
+        (doc.paths[path].get.parameters as unknown as Param[]).find((p) => p.name === name)?.schema;
+      expect(param('/api/v1/reports/summary', 'province')).toMatchObject({ pattern: '^\\d{2}$' });
+      expect(param('/api/v1/admin-units', 'province')).toMatchObject({ pattern: '^\\d{2}$' });
+      // Lists say their size, uniqueness and each item's form.
+      expect(doc.components.schemas.CreateUserDto.properties.wardCodes).toMatchObject({
+        type: 'array',
+        minItems: 1,
+        maxItems: 50,
+        uniqueItems: true,
+        items: { type: 'string', pattern: '^\\d{5}$' },
+      });
     });
 
     it('requires no header parameter (If-Match is optional: the version may come in the body)', () => {
