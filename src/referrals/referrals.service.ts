@@ -452,7 +452,7 @@ export class ReferralsService {
       if (!allowed || !isLiveReferral(subjectOf(row).status) || row.caseStatus !== 'open') {
         throw new DomainError('conflict.state', {
           en: 'The referral has ended, or its case is closed: it takes no more notes.',
-          vi: 'Giới thiệu đã kết thúc hoặc vụ việc đã đóng: không thể thêm ghi chú.',
+          vi: 'Yêu cầu chuyển gửi đã kết thúc hoặc vụ việc đã đóng: không thể thêm ghi chú.',
         });
       }
       const id = randomUUID();
