@@ -961,6 +961,64 @@ describe('access log (end to end)', () => {
     ]);
   });
 
+  it("a spray's burst is its guesses: other accounts' two-factor sign-ins from the office neither set its edges nor hide its guesses", async () => {
+    const audit = t.app.get(AuditService);
+    const office = '198.51.100.78';
+    const staff: Array<{ id: string }> = [];
+    const guessed: Array<{ id: string }> = [];
+    for (let i = 0; i < 25; i++) staff.push(await givenUser(t, { role: 'supervisor' }));
+    for (let i = 0; i < 5; i++) guessed.push(await givenUser(t, { role: 'ward_officer' }));
+    const refused = async (
+      at: string,
+      userId: string,
+      reason: 'auth.invalid_credentials' | 'auth.totp_required',
+    ) => {
+      const now = jest.spyOn(Date, 'now').mockReturnValue(Date.parse(at));
+      try {
+        return (
+          await audit.recordSignIn({
+            userId,
+            outcome: 'denied',
+            reason,
+            request: { requestId: randomUUID(), ip: office },
+          })
+        ).seq;
+      } finally {
+        now.mockRestore();
+      }
+    };
+    // Friday 13 November 2026 (UTC): two-factor colleagues' first steps (a right password, asked for a code)
+    // through the morning, 20 of them in the hour before the guessing and 2 after it; five wrong guesses
+    // 10:35-10:47, with one colleague's first step among them; then a right password on a guessed account.
+    for (let i = 0; i < 20; i++)
+      await refused(
+        `2026-11-13T09:${String(35 + i).padStart(2, '0')}:00.000Z`,
+        staff[i].id,
+        'auth.totp_required',
+      );
+    for (const [i, at] of ['11:10', '11:40'].entries())
+      await refused(`2026-11-13T${at}:00.000Z`, staff[20 + i].id, 'auth.totp_required');
+    const guesses: number[] = [];
+    for (const [i, a] of guessed.entries())
+      guesses.push(await refused(`2026-11-13T10:${35 + 3 * i}:00.000Z`, a.id, 'auth.invalid_credentials'));
+    const during = await refused('2026-11-13T10:40:30.000Z', staff[22].id, 'auth.totp_required');
+    const hit = await refused('2026-11-13T10:52:00.000Z', guessed[2].id, 'auth.totp_required');
+    const found = (
+      (await get('national', 'anomalies?from=2026-11-13T00:00:00Z&to=2026-11-14T00:00:00Z').expect(200)).body
+        .items as Record<string, unknown>[]
+    ).filter((i) => i.rule === 'many_accounts' && i.ip === office);
+    // One finding from the first guess to the right password on a guessed account; its entries: the right
+    // passwords within the burst (which it may have found), then every guess.
+    expect(found).toEqual([
+      expect.objectContaining({
+        count: 5,
+        firstAt: '2026-11-13T10:35:00.000Z',
+        lastAt: '2026-11-13T10:52:00.000Z',
+        seqs: [during, hit, ...guesses],
+      }),
+    ]);
+  });
+
   it('a burst across the start of the period looked at is seen whole, and reported', async () => {
     const ward = user(ids.wardHaiphong, ['10507']);
     // Tuesday 10 November 2026: 19 cases read from 23:45 UTC the day before (06:45 in Hanoi), 19 more from

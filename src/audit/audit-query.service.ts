@@ -518,28 +518,41 @@ export class AuditQueryService {
          HAVING count(*) >= ${denialsPerHour}
          UNION ALL
          -- Attempts on unknown usernames are repeated_denials' (by address); this counts the accounts whose
-         -- password was wrong, and lists first the address's sign-ins that got into an account it guessed at,
-         -- then its attempts whose password was right (asked for, or given a wrong, authenticator code): accounts
-         -- it may have got into. Its edges are the burst's: other accounts' sign-ins from the address (an office
-         -- behind one NAT) are no part of it.
+         -- password was wrong. Its entries (by tier) list first the address's sign-ins that got into an account
+         -- it guessed at (0), then its attempts whose password was right (asked for, or given a wrong,
+         -- authenticator code: accounts it may have got into; 1), then the wrong guesses (2), then its other
+         -- refusals (refused unchecked while locked out, an organisation retired; 3). The burst (edge) is the
+         -- guesses and what followed them on a guessed account; an entry of another account (a spray that hit, a
+         -- colleague behind the same office address) is listed only within the burst's span and sets none of its
+         -- edges, so the office's sign-ins neither stretch the burst nor split it.
          SELECT 'many_accounts', NULL, NULL, e.address,
-                count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}),
-                e.start, min(e.at), max(e.at),
-                (array_agg(e.seq ORDER BY e.action <> 'auth.login', NOT ${RIGHT_PASSWORD}, e.seq))[1:20]
-           FROM (SELECT e.*, ${ADDRESS_KEY} AS address, w.start
-                   FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
-                  WHERE ${hourlyBase} AND e.action = 'auth.login_failed' AND e.actor_id IS NOT NULL
-                    AND e.ip IS NOT NULL
-                 UNION ALL
-                 -- A sign-in after the address's first wrong guess of that account in the window.
-                 SELECT e.*, g.address, w.start
-                   FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
-                   JOIN guessed g ON g.address = ${ADDRESS_KEY} AND g.start = w.start AND g.actor_id = e.actor_id
-                                 AND e.at > g.first_guess
-                  WHERE ${hourlyBase} AND e.action = 'auth.login' AND e.actor_id IS NOT NULL
-                    AND e.ip IS NOT NULL) e
+                count(DISTINCT e.actor_id) FILTER (WHERE e.tier = 2),
+                e.start, min(e.at) FILTER (WHERE e.edge), max(e.at) FILTER (WHERE e.edge),
+                (array_agg(e.seq ORDER BY e.tier, e.seq))[1:20]
+           FROM (SELECT e.*,
+                        min(e.at) FILTER (WHERE e.edge) OVER burst AS burst_first,
+                        max(e.at) FILTER (WHERE e.edge) OVER burst AS burst_last
+                   FROM (SELECT e.seq, e.at, e.actor_id, ${ADDRESS_KEY} AS address, w.start,
+                                CASE WHEN ${RIGHT_PASSWORD} THEN 1 WHEN ${WRONG_PASSWORD} THEN 2 ELSE 3 END AS tier,
+                                ${WRONG_PASSWORD} OR g.actor_id IS NOT NULL AS edge
+                           FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
+                           -- The account's refusals after the address's first wrong guess of it in the window.
+                           LEFT JOIN guessed g ON g.address = ${ADDRESS_KEY} AND g.start = w.start
+                                              AND g.actor_id = e.actor_id AND e.at > g.first_guess
+                          WHERE ${hourlyBase} AND e.action = 'auth.login_failed' AND e.actor_id IS NOT NULL
+                            AND e.ip IS NOT NULL
+                         UNION ALL
+                         -- A sign-in after the address's first wrong guess of that account in the window.
+                         SELECT e.seq, e.at, e.actor_id, g.address, w.start, 0, true
+                           FROM audit_events e CROSS JOIN LATERAL ${HOUR_WINDOWS} AS w(start)
+                           JOIN guessed g ON g.address = ${ADDRESS_KEY} AND g.start = w.start AND g.actor_id = e.actor_id
+                                         AND e.at > g.first_guess
+                          WHERE ${hourlyBase} AND e.action = 'auth.login' AND e.actor_id IS NOT NULL
+                            AND e.ip IS NOT NULL) e
+                 WINDOW burst AS (PARTITION BY e.address, e.start)) e
+          WHERE e.edge OR e.at BETWEEN e.burst_first AND e.burst_last
           GROUP BY e.address, e.start
-         HAVING count(DISTINCT e.actor_id) FILTER (WHERE ${WRONG_PASSWORD}) >= ${signInAccountsPerHour}
+         HAVING count(DISTINCT e.actor_id) FILTER (WHERE e.tier = 2) >= ${signInAccountsPerHour}
          ) hourly
          ORDER BY rule, actor_id, ip, first_at, window_start DESC
          ) by_first
