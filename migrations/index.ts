@@ -47,6 +47,7 @@ import { RetiredOrganizationNamesFree1764000004550 } from './1764000004550-Retir
 import { OrganizationNameSpellings1764000004600 } from './1764000004600-OrganizationNameSpellings';
 import { InboxNewestAnswered1764000004700 } from './1764000004700-InboxNewestAnswered';
 import { BlindIndexesByCommune1764000004800 } from './1764000004800-BlindIndexesByCommune';
+import { AccountsMadeInDemo1764000004900 } from './1764000004900-AccountsMadeInDemo';
 
 /**
  * Every migration, in order. A new migration file must be added here (a test checks that every file in
@@ -102,4 +103,5 @@ export const MIGRATIONS = [
   OrganizationNameSpellings1764000004600,
   InboxNewestAnswered1764000004700,
   BlindIndexesByCommune1764000004800,
+  AccountsMadeInDemo1764000004900,
 ];

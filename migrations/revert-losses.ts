@@ -37,4 +37,6 @@ export const REVERT_LOSES: Readonly<Record<string, string>> = {
     'which migrations an older release cannot run without: such a release then starts on this schema with a warning instead of being refused',
   ReferralConsentExpiry1764000004300:
     "nothing that is not rebuilt: the referrals' copies of their consent's expiry, copied again when re-applied",
+  AccountsMadeInDemo1764000004900:
+    "which accounts the demo's accounts made: they are no longer the demo's, and stay usable once the demo stops",
 };

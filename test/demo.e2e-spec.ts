@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { DEMO_ACCOUNTS } from '../src/identity/demo-accounts';
 import { startTestApp, TestApp } from './support/app';
 import { givenSignedIn } from './support/identity';
@@ -90,6 +91,36 @@ describe('demo data set (end to end)', () => {
     const { token } = await givenSignedIn(t, { role: 'admin', username: 'admin.real' }, { steppedUp: false });
     const refused = await newWardOfficer(token, 'ward.phucLoi', '00136').expect(403);
     expect(refused.body.code).toBe('auth.step_up_required');
+    // What the demo's administrator made is the demo's (shut once the demo stops: demo_account); what another
+    // makes is not.
+    const other = (await givenSignedIn(t, { role: 'admin', username: 'admin.other' })).token;
+    const real = await newWardOfficer(other, 'ward.phucLoi', '00136').expect(201);
+    const demoFlags = await t.app
+      .get(DataSource)
+      .query<{ id: string; demo_account: boolean; made_in_demo: boolean }[]>(
+        `SELECT id, demo_account, made_in_demo FROM users WHERE id = ANY($1::uuid[]) ORDER BY username`,
+        [[made.body.id, real.body.id]],
+      );
+    expect(demoFlags).toEqual([
+      { id: real.body.id, demo_account: false, made_in_demo: false },
+      { id: made.body.id, demo_account: true, made_in_demo: true },
+    ]);
+    // But it does not share the demo's password: it is asked for two-factor as any account of its role.
+    await http()
+      .post('/api/v1/users')
+      .auth(admin, { type: 'bearer' })
+      .send({
+        username: 'supervisor.made',
+        password: 'quiet-harbour-lantern-52',
+        role: 'supervisor',
+        provinceCode: '01',
+      })
+      .expect(201);
+    const signedIn = await http()
+      .post('/api/v1/auth/login')
+      .send({ username: 'supervisor.made', password: 'quiet-harbour-lantern-52' })
+      .expect(200);
+    expect(signedIn.body.totpEnrollmentRequired).toBe(true);
   });
 
   it('never logs the demo password', () => {

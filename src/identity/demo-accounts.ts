@@ -8,20 +8,23 @@ import type { Role } from './user.entity';
 
 /**
  * One of the demo's accounts while the demo does not run (a database an earlier demo seeded): its password was
- * printed for all, so it neither signs in nor keeps a session (sign-in, the token check), nor counts as an
- * administrator.
+ * printed for all (or, for one they made, it was made by whoever held that password), so it neither signs in nor
+ * keeps a session (sign-in, the token check), nor counts as an administrator.
  */
 export function demoAccountShut(account: { readonly demoAccount: boolean }, config: AppConfig): boolean {
   return account.demoAccount && !config.demo.enabled;
 }
 
 /**
- * One of the demo's accounts while the demo runs: they share one password, known to whoever tries the demo, so
- * what would ask for more proof of the person (two-factor, a step-up) is not asked of them. Never in production,
- * where the demo cannot run.
+ * One of the demo's seeded accounts while the demo runs: they share one password, known to whoever tries the
+ * demo, so what would ask for more proof of the person (two-factor, a step-up) is not asked of them. Not an
+ * account one of them made (its password is its own). Never in production, where the demo cannot run.
  */
-export function demoRelaxed(account: { readonly demoAccount: boolean }, config: AppConfig): boolean {
-  return account.demoAccount && config.demo.enabled;
+export function demoRelaxed(
+  account: { readonly demoAccount: boolean; readonly madeInDemo: boolean },
+  config: AppConfig,
+): boolean {
+  return account.demoAccount && !account.madeInDemo && config.demo.enabled;
 }
 
 export interface DemoAccount {

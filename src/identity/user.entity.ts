@@ -74,9 +74,16 @@ export class User {
   @Column({ name: 'password_change_required', type: 'boolean', default: false })
   passwordChangeRequired!: boolean;
 
-  /** Seeded by the demo data set: TOTP is not enforced for it while the service runs in demo mode. */
+  /**
+   * The demo's: seeded by the demo data set, or made by one of its accounts (`madeInDemo`). Shut outside the
+   * demo (demoAccountShut); a seeded one is not asked for two-factor or a step-up while the demo runs.
+   */
   @Column({ name: 'demo_account', type: 'boolean', default: false })
   demoAccount!: boolean;
+
+  /** Made by one of the demo's accounts while the demo ran: the demo's, but asked for all a real one is. */
+  @Column({ name: 'made_in_demo', type: 'boolean', default: false })
+  madeInDemo!: boolean;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

@@ -21,6 +21,7 @@ export interface SessionRow {
   wardCodes: string[];
   revoked: boolean;
   demoAccount: boolean;
+  madeInDemo: boolean;
   /** Its organisation (a provider's) is retired: its staff work no more, and their sessions end. */
   organizationRetired: boolean;
 }
@@ -126,7 +127,7 @@ export class UsersRepository {
               ARRAY(SELECT uc.commune_code FROM user_communes uc WHERE uc.user_id = u.id ORDER BY 1)::text[]
                 AS "wardCodes",
               EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $2) AS revoked,
-              u.demo_account AS "demoAccount",
+              u.demo_account AS "demoAccount", u.made_in_demo AS "madeInDemo",
               o.retired_at IS NOT NULL AS "organizationRetired"
          FROM users u
          LEFT JOIN organizations o ON o.id = u.organization_id

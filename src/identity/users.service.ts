@@ -261,6 +261,11 @@ export class UsersService {
             role: account.role,
             passwordHash,
             passwordChangeRequired: true,
+            // An account one of the demo's accounts makes is the demo's too: shut with them once the demo stops
+            // (demoAccountShut), rather than left standing, made by whoever held the printed password; asked for
+            // two-factor and step-ups as any other (made_in_demo: not demoRelaxed).
+            demoAccount: caller?.demoRelaxed === true,
+            madeInDemo: caller?.demoRelaxed === true,
             organizationId: account.organizationId,
             provinceCode: account.provinceCode,
           },
