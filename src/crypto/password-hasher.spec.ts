@@ -50,12 +50,12 @@ describe('PasswordHasher when its workers stop', () => {
     }
   });
 
-  it('does not keep a failed reference hash: the next unknown username is checked as usual', async () => {
+  it('a failed check of an unknown username fails that attempt only: the next is checked as usual', async () => {
     const hasher = new PasswordHasher();
     try {
-      const hash = jest.spyOn(hasher, 'hash').mockRejectedValueOnce(new Error('password hashing failed'));
+      const verify = jest.spyOn(hasher, 'verify').mockRejectedValueOnce(new Error('password hashing failed'));
       await expect(hasher.verifyDummy('anything')).rejects.toThrow(/hashing failed/);
-      hash.mockRestore();
+      verify.mockRestore();
       await expect(hasher.verifyDummy('anything')).resolves.toBe(false);
     } finally {
       await hasher.onModuleDestroy();

@@ -1,4 +1,4 @@
-import { PasswordHasher } from '../../src/crypto/password-hasher';
+import { DUMMY_HASH, PasswordHasher } from '../../src/crypto/password-hasher';
 import { waitFor } from '../support/wait';
 
 describe('PasswordHasher (Argon2id in a worker thread)', () => {
@@ -26,8 +26,22 @@ describe('PasswordHasher (Argon2id in a worker thread)', () => {
     await expect(hasher.hash('x'.repeat(5000))).rejects.toThrow(RangeError);
   });
 
-  it('the dummy verification for unknown accounts is always false', async () => {
-    expect(await hasher.verifyDummy('anything at all')).toBe(false);
+  it('the dummy verification for unknown accounts is always false, and costs what a real check costs from the first', async () => {
+    const hash = jest.spyOn(hasher, 'hash');
+    const verify = jest.spyOn(hasher, 'verify');
+    try {
+      expect(await hasher.verifyDummy('anything at all')).toBe(false);
+      // One verification and no hash first: the first unknown username answers as soon as a later one.
+      expect(hash).not.toHaveBeenCalled();
+      expect(verify).toHaveBeenCalledTimes(1);
+    } finally {
+      hash.mockRestore();
+      verify.mockRestore();
+    }
+    // Its hash has the parameters of the hashes the hasher makes (the same work to check it).
+    const params = (h: string) => h.split('$').slice(0, 4).join('$');
+    expect(params(DUMMY_HASH)).toBe(params(await hasher.hash('a password of a real account')));
+    expect((await hasher.verify(DUMMY_HASH, '')).needsRehash).toBe(false);
   });
 
   it('does not block the event loop while hashing', async () => {
