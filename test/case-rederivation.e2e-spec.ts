@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { AuditService } from '../src/audit/audit.service';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
@@ -150,12 +151,15 @@ describe('cases stored under older derivation rules brought to the current ones 
     const adult = await register({ dateOfBirth: '1996-01-01' });
     await owner.query(`UPDATE cases SET child_vn = true, child_gbvims = true WHERE id = $1`, [adult]);
     const police = await organizationId(t, tokens['ward.longbien'], 'Công an phường Long Biên');
-    const duty = await giveConsent(t, tokens['ward.longbien'], adult, {
-      organizationId: police,
-      categories: ['identity'],
-      legalBasis: 'child_protection_duty',
-      reason: 'Nghĩa vụ bảo vệ trẻ em',
-    });
+    // Written as the old rules let the ward record it (the service refuses it now: she is 30, by her date of
+    // birth); its reason is never opened here.
+    const duty = randomUUID();
+    await owner.query(
+      `INSERT INTO consents (id, case_id, organization_id, categories, legal_basis, enc_reason, created_by)
+       SELECT $1, c.id, $3, ARRAY['identity'], 'child_protection_duty', '\\x00'::bytea, c.created_by
+         FROM cases c WHERE c.id = $2`,
+      [duty, adult, police],
+    );
     await asOfOldRules([adult]);
     await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0, held: 1 });
     // Held: the flags and the age group as they were, the case pending; the rest derived again.

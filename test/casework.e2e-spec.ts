@@ -2672,26 +2672,99 @@ describe('cases, consent and referrals (end to end)', () => {
       await correct(sixteen.body.version, 30).expect(200);
     });
 
-    it('a consent made before the age rules grounds no new referral once the case says it does not fit', async () => {
-      const c = await newCase({ survivor: { fullName: 'Chưa Rõ Tuổi', sex: 'female' } });
-      const own = await consent(c.id, {
-        organizationId: police,
-        categories: ['identity'],
-        givenBy: 'survivor',
-      });
-      // As a case registered before the rule would be: a child under 16 whose own consent stands.
-      await t.app
-        .get(DataSource)
-        .query(`UPDATE cases SET child_vn = true, child_gbvims = true WHERE id = $1`, [c.id]);
-      const refused = await as('ward.longbien')
-        .post(`/api/v1/cases/${c.id}/referrals`, {
+    it('the consent rules take the survivor’s age now: 15 at a report years ago consents herself, and is owed no child-protection duty', async () => {
+      const consentBy = (caseId: string, ground: Record<string, string>) =>
+        as('ward.longbien').post(`/api/v1/cases/${caseId}/consents`, {
           organizationId: police,
-          consentId: own,
+          categories: ['identity'],
+          ...ground,
+        });
+      const duty = { legalBasis: 'child_protection_duty', reason: 'Nghĩa vụ bảo vệ trẻ em' };
+      // 15 when reported in March 2020 (a child under 16 then, on the case's flags): an adult by 2023.
+      const then15 = await newCase({
+        reportedAt: '2020-03-01T02:00:00Z',
+        survivor: { fullName: 'Năm Hai Mươi', sex: 'female', ageYears: 15 },
+      });
+      expect(then15.triage).toMatchObject({ childUnder16: true, childUnder18: true });
+      await consentBy(then15.id, { givenBy: 'survivor' }).expect(201);
+      const adult = await consentBy(then15.id, duty).expect(422);
+      expect(adult.body.detail).toMatch(/not a child \(18 or over\)/);
+      // Born 10 January 2004: 16 when reported, 18 on 10 January 2022 (00:00 in Vietnam).
+      const born2004 = await newCase({
+        reportedAt: '2020-03-01T02:00:00Z',
+        survivor: { fullName: 'Năm Hai Không', sex: 'female', dateOfBirth: '2004-01-10' },
+      });
+      expect(born2004.triage).toMatchObject({ childUnder16: false, childUnder18: true });
+      await consentBy(born2004.id, duty).expect(422);
+    });
+
+    it('a child-protection duty ends at the 18th birthday: recorded so, brought to it when the age is corrected, and one that would outlast it grounds no referral', async () => {
+      const duty = { legalBasis: 'child_protection_duty', reason: 'Nghĩa vụ bảo vệ trẻ em' };
+      const db = t.app.get(DataSource);
+      const endOf = async (id: string) =>
+        (
+          await db.query<{ expires_at: Date | null }[]>(`SELECT expires_at FROM consents WHERE id = $1`, [id])
+        )[0].expires_at;
+      // 12 when reported on 20 November 2026 (Vietnam): 18 on 20 November 2032, 00:00 in Vietnam.
+      const twelve = await newCase({
+        reportedAt: '2026-11-20T03:00:00Z',
+        survivor: { fullName: 'Mười Hai Tuổi', sex: 'female', ageYears: 12 },
+      });
+      const asked = await as('ward.longbien')
+        .post(`/api/v1/cases/${twelve.id}/consents`, {
+          organizationId: police,
+          categories: ['identity'],
+          ...duty,
+          expiresAt: '2040-01-01T00:00:00+07:00',
+        })
+        .expect(201);
+      expect(asked.body.expiresAt).toBe('2032-11-19T17:00:00.000Z');
+      // An earlier end asked for stays.
+      const sooner = await as('ward.longbien')
+        .post(`/api/v1/cases/${twelve.id}/consents`, {
+          organizationId: health,
+          categories: ['identity'],
+          ...duty,
+          expiresAt: '2027-06-01T00:00:00+07:00',
+        })
+        .expect(201);
+      expect(sooner.body.expiresAt).toBe('2027-05-31T17:00:00.000Z');
+      // Born 29 February 2012 (from a date of birth: 18 on 1 March 2030 by the calendar in Vietnam).
+      const leap = await newCase({
+        reportedAt: '2026-11-20T03:00:00Z',
+        survivor: { fullName: 'Hai Chín Tháng Hai', sex: 'female', dateOfBirth: '2012-02-29' },
+      });
+      const leapDuty = await consent(leap.id, { organizationId: police, categories: ['identity'], ...duty });
+      expect(await endOf(leapDuty)).toEqual(new Date('2030-02-28T17:00:00.000Z'));
+
+      // Recorded while her age was unknown: no end; the correction that makes her 13 brings it to her 18th
+      // birthday (and the referral's copy with it).
+      const unknown = await newCase({
+        reportedAt: '2026-11-20T03:00:00Z',
+        survivor: { fullName: 'Chưa Rõ Tuổi', sex: 'female' },
+      });
+      const open = await consent(unknown.id, { organizationId: police, categories: ['identity'], ...duty });
+      const referral = await refer(unknown.id, police, open, 'urgent');
+      expect(await endOf(open)).toBeNull();
+      await as('ward.longbien')
+        .patch(`/api/v1/cases/${unknown.id}`, { version: unknown.version, survivor: { ageYears: 13 } })
+        .expect(200);
+      expect(await endOf(open)).toEqual(new Date('2031-11-19T17:00:00.000Z'));
+      const [copy] = await db.query(`SELECT consent_expires_at FROM referrals WHERE id = $1`, [referral.id]);
+      expect(copy.consent_expires_at).toEqual(new Date('2031-11-19T17:00:00.000Z'));
+
+      // One recorded before this rule, without its end: it grounds no new referral (withdraw it, record it again).
+      await db.query(`UPDATE consents SET expires_at = NULL WHERE id = $1`, [asked.body.id]);
+      const refused = await as('ward.longbien')
+        .post(`/api/v1/cases/${twelve.id}/referrals`, {
+          organizationId: police,
+          consentId: asked.body.id,
           services: ['police_protection'],
           urgency: 'urgent',
         })
         .expect(422);
       expect(refused.body.detail).toMatch(/no longer fits the survivor’s age/);
+      await refer(twelve.id, health, sooner.body.id, 'urgent');
     });
 
     it('a legal basis needs a reason that says something, and reasons and notes are not blank', async () => {

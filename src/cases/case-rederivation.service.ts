@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { consentsNotFittingAge } from '../consents/consent-age';
+import { consentsNotFittingAge, survivorAgeAt, type SurvivorAgeNow } from '../consents/consent-age';
 import { BlindIndexService } from '../crypto/blind-index.service';
 import { CryptoError, isCryptoError } from '../crypto/crypto.errors';
 import { joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
@@ -51,6 +51,8 @@ interface Rederived {
   incidentDate: string | null;
   /** CASE_DERIVATIONS, or the version it had when its child flags are held (see RederivationResult.held). */
   derivedWith: number;
+  /** The survivor's age as the consent rules take it, now (survivorAgeAt). */
+  ageNow: SurvivorAgeNow;
 }
 
 /**
@@ -201,7 +203,7 @@ export class CaseRederivation implements BeforeApplicationShutdown {
         continue;
       }
       const flagsChange = next.childVn !== row.child_vn || next.childGbvims !== row.child_gbvims;
-      if (flagsChange && (await consentsNotFittingAge(m, next.id, next)).length > 0) {
+      if (flagsChange && (await consentsNotFittingAge(m, next.id, next.ageNow)).length > 0) {
         heldCases.push(next.id);
         done.push({
           ...next,
@@ -313,6 +315,7 @@ export class CaseRederivation implements BeforeApplicationShutdown {
         contexts: derived.contexts,
         incidentDate: facts.incidentDate ?? null,
         derivedWith: CASE_DERIVATIONS,
+        ageNow: survivorAgeAt(facts, row.reported_at as Date, new Date()),
       };
     } finally {
       key.wipe();

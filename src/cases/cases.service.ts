@@ -29,7 +29,14 @@ import { provincesOf } from '../audit/audit-jurisdiction';
 import { AuditService, type Deny } from '../audit/audit.service';
 import type { AuditEntryInput } from '../audit/audit.types';
 import type { LocalizedText } from '../common/errors/error-catalog';
-import { consentsNotFittingAge, type SurvivorAge } from '../consents/consent-age';
+import {
+  consentsNotFittingAge,
+  endDutiesAtAdulthood,
+  sameConsentAge,
+  survivorAgeAt,
+  type SurvivorAge,
+  type SurvivorAgeNow,
+} from '../consents/consent-age';
 import { raiseToStatutoryDeadline } from '../referrals/referral-deadline';
 import { lockLiveReferrals } from '../referrals/referral-ending';
 import { endGrants, lockLiveGrants } from '../break-glass/grant-ending';
@@ -403,7 +410,11 @@ export class CasesService {
               ? []
               : (dto.incident?.contexts ?? row.contexts.filter((c) => !derivedBefore.includes(c))),
         });
-        const age = await this.ageOfChange(m, id, row, before, derived);
+        const now = new Date();
+        const age = await this.ageOfChange(m, id, row, before, derived, {
+          before: survivorAgeAt(factsOf(current), reportedAt, now),
+          after: survivorAgeAt(factsOf(next), reportedAt, now),
+        });
         const triage = {
           reportChannel: dto.reportChannel,
           riskLevel: dto.risk?.level,
@@ -488,12 +499,13 @@ export class CasesService {
 
   /**
    * The age judgement a change of case `row` stores: `derived`, from the facts as changed. A correction of the
-   * survivor's age must not leave a consent standing that the new age would refuse (its referrals would go on
-   * disclosing on a ground that does not hold): refused (409), the ward withdraws it first. But where the facts
-   * as they were already give that judgement (`before`: the rules changed since it was stored, and the
-   * re-derivation holds the case for its consent: CaseRederivation), a change that leaves the age alone (a risk
-   * raised, a phone corrected) is no correction of it: it goes through with the stored judgement, and the case
-   * stays held.
+   * survivor's age (`ageNow`: as the consent rules take it, now) must not leave a consent standing that the new
+   * age would refuse (its referrals would go on disclosing on a ground that does not hold): refused (409), the
+   * ward withdraws it first. A child-protection duty of a survivor still a child ends at her 18th birthday as
+   * the correction gives it (endDutiesAtAdulthood; never later than it ended). A change that leaves the age alone (a risk raised, a phone corrected) is no
+   * correction of it: it goes through; where a consent does not hold even so (recorded before these rules), the
+   * judgement stored stays as it was, as the re-derivation leaves it until the ward settles the consent
+   * (CaseRederivation).
    */
   private async ageOfChange(
     m: EntityManager,
@@ -501,18 +513,26 @@ export class CasesService {
     row: CaseTriageRow,
     before: SurvivorAge,
     derived: SurvivorAge & { ageGroup: CaseTriageRow['ageGroup'] },
+    ageNow: { before: SurvivorAgeNow; after: SurvivorAgeNow },
   ): Promise<Pick<CaseTriageRow, 'ageGroup' | 'childVn' | 'childGbvims'>> {
     const judged = { ageGroup: derived.ageGroup, childVn: derived.childVn, childGbvims: derived.childGbvims };
-    if (derived.childVn === row.childVn && derived.childGbvims === row.childGbvims) return judged;
-    const misfits = await consentsNotFittingAge(m, id, derived);
+    const corrected = !sameConsentAge(ageNow.before, ageNow.after);
+    const flagsMove = derived.childVn !== row.childVn || derived.childGbvims !== row.childGbvims;
+    if (!corrected && !flagsMove) return judged;
+    if (corrected) await endDutiesAtAdulthood(m, id, ageNow.after);
+    const misfits = await consentsNotFittingAge(m, id, ageNow.after);
     if (misfits.length === 0) return judged;
-    if (before.childVn === derived.childVn && before.childGbvims === derived.childGbvims) {
-      return { ageGroup: row.ageGroup, childVn: row.childVn, childGbvims: row.childGbvims };
+    if (!corrected) {
+      // The judgement stored moves only with the ward's settling of the consent (the re-derivation's hold), or
+      // it already agrees with these facts.
+      return before.childVn === derived.childVn && before.childGbvims === derived.childGbvims
+        ? { ageGroup: row.ageGroup, childVn: row.childVn, childGbvims: row.childGbvims }
+        : judged;
     }
     const ids = misfits.join(', ');
     throw new DomainError('conflict.state', {
-      en: `With this age, a consent of the case no longer holds (a child-protection duty for an adult, or a child under 16 consenting alone): withdraw it first, then record one that fits. Consent: ${ids}.`,
-      vi: `Với độ tuổi này, một sự đồng ý đang có hiệu lực của vụ việc không còn phù hợp (căn cứ nghĩa vụ bảo vệ trẻ em trong khi người bị bạo lực đã đủ 18 tuổi, hoặc trẻ em dưới 16 tuổi tự đồng ý): hãy rút lại sự đồng ý đó trước, rồi ghi nhận sự đồng ý phù hợp. Sự đồng ý: ${ids}.`,
+      en: `With this age, a consent of the case no longer holds (a child-protection duty for an adult or past the 18th birthday, or a child under 16 consenting alone): withdraw it first, then record one that fits. Consent: ${ids}.`,
+      vi: `Với độ tuổi này, một sự đồng ý đang có hiệu lực của vụ việc không còn phù hợp (căn cứ nghĩa vụ bảo vệ trẻ em trong khi người bị bạo lực đã đủ 18 tuổi hoặc kéo dài quá ngày đủ 18 tuổi, hoặc trẻ em dưới 16 tuổi tự đồng ý): hãy rút lại sự đồng ý đó trước, rồi ghi nhận sự đồng ý phù hợp. Sự đồng ý: ${ids}.`,
     });
   }
 

@@ -15,6 +15,7 @@ import type { GatedRead } from '../database/gated-write';
 import { CASE_OWNER, caseReadCategories, gotNothing } from '../cases/cases.service';
 import { CaseRow, CasesRepository, NOT_SHREDDED } from '../cases/cases.repository';
 import { ageMisfit } from './consent-age';
+import { survivorAgeOfCase } from './survivor-age';
 import { ConsentExpiryService, consentStatusSql } from './consent-expiry.service';
 import { CreateConsentDto } from './dto/create-consent.dto';
 
@@ -173,7 +174,8 @@ export class ConsentsService {
         });
         return false;
       };
-      const row = await this.cases.lockIfAllowed(m, caseId, mayCreate);
+      // With its identity section: the survivor's age now decides which grounds apply.
+      const row = await this.cases.lockIfAllowed(m, caseId, mayCreate, ['identity']);
       if (!row) throw new DomainError('resource.not_found');
       // A refusal of what the request asks (the case closed, a basis or a consent that does not apply, no such
       // organisation) is on record too, like the refusal above.
@@ -187,9 +189,17 @@ export class ConsentsService {
       if (row.status !== 'open' || row.shreddedAt) {
         throw new DomainError('conflict.state', { en: 'The case is closed.', vi: 'Vụ việc đã đóng.' });
       }
-      // No child-protection duty for an adult, no child under 16 consenting alone.
-      const misfit = ageMisfit(dto, row);
+      // No child-protection duty for an adult, no child under 16 consenting alone: by her age now, not at the
+      // report (a girl of 15 then may be 16 now, one of 17 then may be an adult).
+      const age = await survivorAgeOfCase(m, this.fields, this.dataKeys, row);
+      const misfit = ageMisfit(dto, age);
       if (misfit) throw new DomainError('unprocessable', misfit);
+      // A child-protection duty is owed to a child: it ends at her 18th birthday (as far as her age is known),
+      // whatever later end was asked for.
+      const expiresAt =
+        dto.legalBasis === 'child_protection_duty' && age.adultFrom
+          ? new Date(Math.min(age.adultFrom.getTime(), dto.expiresAt ? Date.parse(dto.expiresAt) : Infinity))
+          : (dto.expiresAt ?? null);
       if (dto.organizationId) {
         const retired = await organizationRetired(m, dto.organizationId);
         if (retired === null) throw unprocessable('No such organisation.', 'Không tìm thấy tổ chức này.');
@@ -228,7 +238,7 @@ export class ConsentsService {
           dto.givenBy ?? null,
           dto.legalBasis ?? null,
           reason,
-          dto.expiresAt ?? null,
+          expiresAt,
           p.userId,
         ],
       );

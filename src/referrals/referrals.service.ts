@@ -21,7 +21,8 @@ import { ifMatchVersion } from '../common/http/if-match';
 import { DomainError } from '../common/errors/domain-error';
 import { RETIRED_ORGANIZATION } from '../directory/organizations.repository';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { consentFitsAgeSql } from '../consents/consent-age';
+import { consentMisfit, type ConsentGround } from '../consents/consent-age';
+import { survivorAgeOfCase } from '../consents/survivor-age';
 import { consentActiveSql, ConsentExpiryService } from '../consents/consent-expiry.service';
 import { CryptoError, DataKeyService, FieldEncryptionService } from '../crypto';
 import { CaseRow, CasesRepository, sealedOf } from '../cases/cases.repository';
@@ -94,7 +95,8 @@ export class ReferralsService {
         });
         return false;
       };
-      const row = await this.cases.lockIfAllowed(m, caseId, mayCreate);
+      // With its identity section: the survivor's age now decides whether the consent's ground still holds.
+      const row = await this.cases.lockIfAllowed(m, caseId, mayCreate, ['identity']);
       if (!row) throw NOT_FOUND();
       // A refusal of what the request asks (the case closed, no such organisation, a consent that does not
       // cover it, an open referral already) is on record too, like the refusals above.
@@ -119,9 +121,10 @@ export class ReferralsService {
       // Whether the consent is still active is the database's call (consentActiveSql), not this instance's clock,
       // as of now that the case, the organisation and the consent are held (a create that waited behind a change
       // of the case is timed after it, as a move is, not when its transaction began). And whether its ground
-      // fits the survivor's age as the case now records it (consents made before a rule or a correction of the
-      // age). Locked, then read in a statement of its own: a statement that waited for the lock would still read
-      // the row as it was when it began (a withdrawal it waited for unseen) wherever it reads it again.
+      // holds at the survivor's age now (consentMisfit: consents made before a rule or a correction of the age,
+      // a child-protection duty recorded without its end at 18). Locked, then read in a statement of its own: a
+      // statement that waited for the lock would still read the row as it was when it began (a withdrawal it
+      // waited for unseen) wherever it reads it again.
       await m.query(`SELECT 1 FROM consents cs WHERE cs.id = $1 AND cs.case_id = $2 FOR SHARE`, [
         dto.consentId,
         caseId,
@@ -132,13 +135,15 @@ export class ReferralsService {
           sector: string | null;
           categories: ConsentCategory[];
           active: boolean;
-          fits_age: boolean;
+          given_by: ConsentGround['givenBy'];
+          legal_basis: ConsentGround['legalBasis'];
+          expires_at: Date | null;
         }[]
       >(
         `SELECT cs.organization_id, cs.sector, cs.categories,
                 ${consentActiveSql('cs', '(SELECT clock_timestamp())')} AS active,
-                ${consentFitsAgeSql('cs', 'c')} AS fits_age
-           FROM consents cs JOIN cases c ON c.id = cs.case_id
+                cs.given_by, cs.legal_basis, cs.expires_at
+           FROM consents cs
           WHERE cs.id = $1 AND cs.case_id = $2`,
         [dto.consentId, caseId],
       );
@@ -152,10 +157,15 @@ export class ReferralsService {
           vi: 'Sự đồng ý không bao gồm tổ chức này hoặc đã hết hiệu lực.',
         });
       }
-      if (!consent.fits_age) {
+      const ground = {
+        givenBy: consent.given_by,
+        legalBasis: consent.legal_basis,
+        expiresAt: consent.expires_at,
+      };
+      if (consentMisfit(ground, await survivorAgeOfCase(m, this.fields, this.dataKeys, row))) {
         throw new DomainError('unprocessable', {
-          en: 'The consent no longer fits the survivor’s age (a child-protection duty for an adult, or a child under 16 consenting alone): withdraw it and record one that fits.',
-          vi: 'Sự đồng ý không còn phù hợp với độ tuổi của người bị bạo lực (căn cứ nghĩa vụ bảo vệ trẻ em trong khi người bị bạo lực đã đủ 18 tuổi, hoặc trẻ em dưới 16 tuổi tự đồng ý): hãy rút lại và ghi nhận sự đồng ý phù hợp.',
+          en: 'The consent no longer fits the survivor’s age (a child-protection duty for an adult or past the 18th birthday, or a child under 16 consenting alone): withdraw it and record one that fits.',
+          vi: 'Sự đồng ý không còn phù hợp với độ tuổi của người bị bạo lực (căn cứ nghĩa vụ bảo vệ trẻ em trong khi người bị bạo lực đã đủ 18 tuổi hoặc kéo dài quá ngày đủ 18 tuổi, hoặc trẻ em dưới 16 tuổi tự đồng ý): hãy rút lại và ghi nhận sự đồng ý phù hợp.',
         });
       }
       // The organisation's open referral whose consent ended since the sweep above (before the case was got)

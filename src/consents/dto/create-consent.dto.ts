@@ -56,7 +56,12 @@ export class CreateConsentDto {
   @IsIn(CONSENT_CATEGORIES, { each: true })
   categories!: (typeof CONSENT_CATEGORIES)[number][];
 
-  @ApiPropertyOptional({ enum: GIVERS, description: 'informed consent given by; or legalBasis' })
+  @ApiPropertyOptional({
+    enum: GIVERS,
+    description:
+      'informed consent given by; or legalBasis. A survivor under 16 now (by her date of birth, or her age at the ' +
+      'report and the whole years since) does not consent alone: 422 for survivor',
+  })
   @IsOptional()
   @IsIn(GIVERS)
   givenBy?: (typeof GIVERS)[number];
@@ -64,8 +69,8 @@ export class CreateConsentDto {
   @ApiPropertyOptional({
     enum: LEGAL_BASES,
     description:
-      'sharing without consent, with a reason; child_protection_duty only for a survivor under 18 or of ' +
-      'unknown age (422 for an adult)',
+      'sharing without consent, with a reason; child_protection_duty only for a survivor under 18 now or of ' +
+      'unknown age (422 for an adult), and it ends at her 18th birthday (expiresAt is set to it, or kept if sooner)',
   })
   @IsOptional()
   @IsIn(LEGAL_BASES)
