@@ -76,6 +76,8 @@ export abstract class LocalKeyringProvider implements KeyProvider {
    * kept for unwrapping only, so that what they wrapped stays readable.
    */
   private readonly superseded: { version: number; key: Buffer }[] = [];
+  /** The versions the keyring dropped whose keys were read since (said once each, until a restart). */
+  private readonly droppedRead = new Set<number>();
 
   protected constructor(
     protected readonly sodium: Sodium,
@@ -104,10 +106,13 @@ export abstract class LocalKeyringProvider implements KeyProvider {
    * keys held stay in use; a deliberate change of root is a restart (docs/keys.md).
    *
    * A keyring taken that drops a version held, or holds another key under it (one prepared from an older
-   * keyring after the database moved on, or one rolled back), does not take away the key held: it is kept for
-   * unwrapping, so that the data keys it wrapped still open (they did not, and every read failed). New data
-   * keys are wrapped with the new keyring's active version, which the KEK checks refuse while it is another key
-   * than the database's (503). Another key under the newest version held is said (`source`).
+   * keyring after the database moved on, one rolled back, or an old version removed while data keys still use
+   * it), does not take away the key held: it is kept for unwrapping until a restart, so that the data keys it
+   * wrapped still open (they did not, and every read failed; a version removed too early was lost with the last
+   * copy of the old keyring, though this process held it). New data keys are wrapped with the new keyring's
+   * active version, which the KEK checks refuse while it is another key than the database's (503). Said
+   * (`source`); and a read of what a dropped version wrapped is said once more (unwrapDek), since a restart then
+   * refuses to start (KeyringCheck) until the keyring holds it again.
    */
   protected replaceKeyring(keyring: Keyring, source: string): void {
     const held = this.current;
@@ -120,22 +125,20 @@ export abstract class LocalKeyringProvider implements KeyProvider {
       return;
     }
     if (held) {
-      const newest = Math.max(0, ...keyring.keks.map((k) => k.version));
       for (const h of held.keks) {
         const now = keyring.keks.find((k) => k.version === h.version);
-        // Kept: a version held under other bytes now, or one above the new keyring's newest (rolled back). Not
-        // an older version the keyring dropped: that is a rotation's last step, whose point is that the version
-        // opens nothing any more.
-        const replaced = now ? !now.key.equals(h.key) : h.version > newest;
-        if (!replaced) continue;
+        if (now?.key.equals(h.key)) continue;
         if (!this.superseded.some((s) => s.version === h.version && s.key.equals(h.key))) {
           this.superseded.push({ version: h.version, key: h.key });
         }
         this.warn?.(
-          `${source} now holds ${now ? 'another key under' : 'no'} ${held.kekId} v${h.version} than this ` +
-            'process held: the key held is kept for reading what it wrapped until a restart; a new data key is ' +
-            "wrapped only with a key the database's check agrees with (was the keyring prepared from an older " +
-            'one? docs/keys.md)',
+          now
+            ? `${source} now holds another key under ${held.kekId} v${h.version} than this process held: the key ` +
+                "held is kept for reading what it wrapped until a restart; a new data key is wrapped only with a key the database's " +
+                'check agrees with (was the keyring prepared from an older one? docs/keys.md)'
+            : `${source} no longer holds ${held.kekId} v${h.version}: this process keeps it for reading what it ` +
+                'wrapped until a restart (a restart refuses to start while data keys still use it: keys:rotate lists ' +
+                'the versions no live key uses, docs/keys.md)',
           { source },
         );
       }
@@ -208,7 +211,17 @@ export abstract class LocalKeyringProvider implements KeyProvider {
       const dek = this.sodium.aeadOpenAt(wrapped, 1, 1 + AEAD_NONCE_BYTES, context, key, (plain) =>
         Buffer.from(plain),
       );
-      if (dek) return dek;
+      if (!dek) continue;
+      if (!current && !this.droppedRead.has(kek.version)) {
+        this.droppedRead.add(kek.version);
+        this.warn?.(
+          `data keys wrapped with ${kek.kekId} v${kek.version}, which the keyring no longer holds, are still in ` +
+            'use: this process opens them with the key it kept, but a restart will refuse to start. Put the ' +
+            'version back in the keyring, or run keys:rotate before removing it (docs/keys.md)',
+          { kekId: kek.kekId, version: kek.version },
+        );
+      }
+      return dek;
     }
     throw new CryptoError('crypto.integrity', `data key does not unwrap with ${kek.kekId} v${kek.version}`);
   }

@@ -245,7 +245,7 @@ describe('key providers', () => {
       expect(warnings).toHaveLength(1);
     });
 
-    it('a keyring read again that drops a version held, or holds another key under it, still opens what that key wrapped', async () => {
+    it('a keyring read again that drops a version held, or holds another key under it, still opens what that key wrapped until a restart', async () => {
       const ring = generateKeyring();
       const rotated = withNewKekVersion(ring).keyring;
       const { file, provider, warnings } = await watchingKeyFile(rotated);
@@ -286,13 +286,25 @@ describe('key providers', () => {
       expect(await cryptoErrorOf(() => provider.unwrapDek({ ...v2, version: 7 }, wrapped, context))).toBe(
         'crypto.unknown_kek',
       );
-      // A rotation's last step is not a rollback: an older version the keyring drops opens nothing any more.
-      const wrappedV1 = await provider.wrapDek({ ...v2, version: 1 }, dek, context);
+      // An older version the keyring drops (a rotation's last step, perhaps taken before the rotation ended): what
+      // it wrapped still opens until a restart, and its first read is said (a restart would refuse to start).
+      const v1 = { ...v2, version: 1 };
+      const wrappedV1 = await provider.wrapDek(v1, dek, context);
       install(rotated);
       expect(await provider.activeKek()).toEqual(v2);
       install({ ...rotated, keks: rotated.keks.filter((k) => k.version === 2) });
       expect(await provider.activeKek()).toEqual(v2);
-      expect(await cryptoErrorOf(() => provider.unwrapDek({ ...v2, version: 1 }, wrappedV1, context))).toBe(
+      expect(warnings.at(-1)).toContain('no longer holds haven-kek v1');
+      expect(await provider.kekVersions()).toEqual([v2]);
+      const said = warnings.length;
+      expect(await provider.unwrapDek(v1, wrappedV1, context)).toEqual(dek);
+      expect(await provider.unwrapDek(v1, wrappedV1, context)).toEqual(dek);
+      expect(warnings.slice(said)).toEqual([
+        expect.stringContaining('haven-kek v1, which the keyring no longer holds'),
+      ]);
+      // Not for a new data key, nor asked of the keys held now.
+      expect(await cryptoErrorOf(() => provider.wrapDek(v1, dek, context))).toBe('crypto.unknown_kek');
+      expect(await cryptoErrorOf(() => provider.unwrapDek(v1, wrappedV1, context, { heldNow: true }))).toBe(
         'crypto.unknown_kek',
       );
     });
