@@ -11,7 +11,7 @@ import { DomainError } from './common/errors/domain-error';
 import { Problem, ProblemFieldError } from './common/errors/problem';
 import { ProblemFilter } from './common/errors/problem.filter';
 import { HandlersInFlight } from './common/http/handlers-in-flight';
-import { declarePublicFieldNames } from './common/errors/validation-errors';
+import { annotateBounds, declarePublicFieldNames } from './common/errors/validation-errors';
 import { HavenValidationPipe } from './common/http/validation.pipe';
 import { jsonShapeMiddleware } from './common/http/json-shape.middleware';
 import { jsonOnlyMiddleware } from './common/http/json-only.middleware';
@@ -124,6 +124,7 @@ export async function createHavenApp(
   app.useGlobalPipes(new HavenValidationPipe());
 
   documentValidationConstraints();
+  annotateBounds();
   const document = completeProblemResponses(
     SwaggerModule.createDocument(
       app,

@@ -430,6 +430,13 @@ describe('reports (end to end)', () => {
       }
       // In the caller's own area, the period's rules answer as before.
       await get('supervisor.haiphong', '/api/v1/reports/summary?from=2026-03-10&to=2026-03-01').expect(400);
+      // A day written otherwise, and one that does not exist: one refusal that says what a day is.
+      for (const from of ['01-03-2026', '2026-02-30']) {
+        const wrong = await get('supervisor.haiphong', `/api/v1/reports/summary?from=${from}`).expect(400);
+        expect(wrong.body.errors).toEqual([
+          expect.objectContaining({ field: 'from', message: 'must be a date that exists, YYYY-MM-DD' }),
+        ]);
+      }
 
       // Hà Nội's figures never include Hải Phòng's 4 rape cases.
       const hn = await get('supervisor.hanoi', MARCH).expect(200);
@@ -654,8 +661,23 @@ describe('reports (end to end)', () => {
     });
 
     it('checks the year', async () => {
-      await get('supervisor.hanoi', '/api/v1/reports/action-month?year=abc').expect(400);
+      // Not a number: said once, as such (not also "too small" and "too large").
+      const word = await get('supervisor.hanoi', '/api/v1/reports/action-month?year=abc').expect(400);
+      expect(word.body.errors).toEqual([
+        expect.objectContaining({ field: 'year', code: 'isInt', message: 'must be an integer' }),
+      ]);
       await get('supervisor.hanoi', '/api/v1/reports/action-month?year=2.024e3').expect(400);
+      // Out of range: the bound is said, in both languages.
+      const early = await get('supervisor.hanoi', '/api/v1/reports/action-month?year=1999').expect(400);
+      expect(early.body.errors).toEqual([
+        expect.objectContaining({ field: 'year', code: 'min', message: 'must be at least 2001' }),
+      ]);
+      const inVietnamese = await get('supervisor.hanoi', '/api/v1/reports/action-month?year=2101')
+        .set('Accept-Language', 'vi')
+        .expect(400);
+      expect(inVietnamese.body.errors).toEqual([
+        expect.objectContaining({ field: 'year', code: 'max', message: 'không được lớn hơn 2100' }),
+      ]);
       const future = await get(
         'supervisor.hanoi',
         `/api/v1/reports/action-month?year=${new Date().getUTCFullYear() + 1}`,

@@ -1,5 +1,5 @@
-import { validateSync, ValidationError } from 'class-validator';
-import { flattenValidationErrors } from './validation-errors';
+import { IsInt, IsString, Max, MaxLength, Min, validateSync, ValidationError } from 'class-validator';
+import { annotateBounds, flattenValidationErrors } from './validation-errors';
 
 describe('validation errors as a problem names them', () => {
   it('an object no constraint covers (class-validator gives its error no property) is named ?, never "undefined"', () => {
@@ -25,5 +25,36 @@ describe('validation errors as a problem names them', () => {
       error('services', undefined, [error('2', { isEnum: 'not one of them' })]),
     ];
     expect(flattenValidationErrors(errors).map((e) => e.field)).toEqual(['?', 'services.2']);
+  });
+
+  it('says the bound a value missed, and only the type when the value is not of it', () => {
+    class Query {
+      @IsInt() @Min(2001) @Max(2100) year!: unknown;
+      @IsString() @MaxLength(5) code!: unknown;
+    }
+    annotateBounds();
+    const refusals = (value: Partial<Record<'year' | 'code', unknown>>) =>
+      flattenValidationErrors(validateSync(Object.assign(new Query(), { year: 2026, code: 'ab', ...value })));
+    expect(refusals({ year: 'abc' })).toEqual([
+      { field: 'year', code: 'isInt', message: { en: 'must be an integer', vi: 'phải là số nguyên' } },
+    ]);
+    expect(refusals({ year: 1999 })).toEqual([
+      { field: 'year', code: 'min', message: { en: 'must be at least 2001', vi: 'không được nhỏ hơn 2001' } },
+    ]);
+    expect(refusals({ code: 'abcdef' })).toEqual([
+      {
+        field: 'code',
+        code: 'maxLength',
+        message: { en: 'must be at most 5 characters long', vi: 'không được dài quá 5 ký tự' },
+      },
+    ]);
+    expect(refusals({ code: 12 }).map((e) => e.code)).toEqual(['isString']);
+    // A null refused as such says so, not that it is not of the type.
+    const nullRefused = new ValidationError();
+    Object.assign(nullRefused, {
+      property: 'version',
+      constraints: { isNotNull: 'x', isInt: 'y', min: 'z' },
+    });
+    expect(flattenValidationErrors([nullRefused]).map((e) => e.code)).toEqual(['isNotNull']);
   });
 });

@@ -1,4 +1,5 @@
 import { ValidationError } from 'class-validator';
+import { validatedClasses } from '../http/validation-metadata';
 import { LocalizedText } from './error-catalog';
 import { DomainError, FieldError } from './domain-error';
 
@@ -49,6 +50,45 @@ const MESSAGES: Record<string, LocalizedText> = {
 };
 const FALLBACK: LocalizedText = { en: 'is not valid', vi: 'không hợp lệ' };
 
+/** The messages of the constraints with a bound, saying it (the bound is the decorator's: annotateBounds). */
+const BOUNDED: Record<string, (n: number) => LocalizedText> = {
+  arrayMinSize: (n) => ({ en: `must have at least ${n} items`, vi: `phải có ít nhất ${n} phần tử` }),
+  arrayMaxSize: (n) => ({ en: `must have at most ${n} items`, vi: `không được có quá ${n} phần tử` }),
+  maxLength: (n) => ({ en: `must be at most ${n} characters long`, vi: `không được dài quá ${n} ký tự` }),
+  minLength: (n) => ({ en: `must be at least ${n} characters long`, vi: `phải dài ít nhất ${n} ký tự` }),
+  min: (n) => ({ en: `must be at least ${n}`, vi: `không được nhỏ hơn ${n}` }),
+  max: (n) => ({ en: `must be at most ${n}`, vi: `không được lớn hơn ${n}` }),
+};
+
+/**
+ * What a field's refusal says first: that it is missing or null (PRESENCE), else that it is not of its type
+ * (TYPE_CHECKS); where one of these fails, the field's other constraints (a type, a length, a bound, a format)
+ * say nothing true of it (`year=abc` is neither too small nor too large; a null is not "not an integer"), so
+ * only it is reported.
+ */
+const PRESENCE = new Set(['isDefined', 'isNotNull']);
+const TYPE_CHECKS = new Set(['isString', 'isInt', 'isNumber', 'isBoolean', 'isArray', 'isObject']);
+
+/** The context key under which a constraint's bound travels to its error (annotateBounds). */
+const BOUND = 'havenBound';
+
+/**
+ * Gives each bounded constraint of every validated class (min, max, lengths, list sizes) its bound as its
+ * context, which class-validator hands to the error, so that a refusal can say it ("must be at most 2100"):
+ * the error itself carries only class-validator's English message. Idempotent; run before the app serves
+ * (createHavenApp). A constraint with a context of its own is left as it is.
+ */
+export function annotateBounds(): void {
+  for (const metadatas of validatedClasses().values()) {
+    for (const m of metadatas) {
+      const bound: unknown = m.constraints?.[0];
+      if (m.name && Object.hasOwn(BOUNDED, m.name) && typeof bound === 'number' && m.context === undefined) {
+        m.context = { [BOUND]: bound };
+      }
+    }
+  }
+}
+
 /** Whether a constraint's failures get a message of their own (not FALLBACK's). */
 export function hasOwnMessage(constraint: string): boolean {
   return Object.hasOwn(MESSAGES, constraint);
@@ -91,8 +131,15 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
   for (const e of errors) {
     const name = shownName(e);
     const field = (parent ? `${parent}.${name}` : name).slice(0, MAX_FIELD_PATH);
-    for (const code of Object.keys(e.constraints ?? {})) {
-      out.push({ field, code, message: MESSAGES[code] ?? FALLBACK });
+    const codes = Object.keys(e.constraints ?? {});
+    const first = [PRESENCE, TYPE_CHECKS]
+      .map((kind) => codes.filter((c) => kind.has(c)))
+      .find((c) => c.length);
+    for (const code of first ?? codes) {
+      const bound = (e.contexts?.[code] as Record<string, unknown> | undefined)?.[BOUND];
+      const message =
+        typeof bound === 'number' && Object.hasOwn(BOUNDED, code) ? BOUNDED[code](bound) : MESSAGES[code];
+      out.push({ field, code, message: message ?? FALLBACK });
     }
     if (e.children?.length) out.push(...flattenValidationErrors(e.children, field));
   }

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { getMetadataStorage, ValidationTypes } from 'class-validator';
+import { ValidationTypes } from 'class-validator';
+import { validatedClasses } from './validation-metadata';
 
 /**
  * The OpenAPI document says what the validators check. Nest's swagger CLI plugin would read class-validator's
@@ -53,29 +54,6 @@ export function documentValidationConstraints(): void {
 
 /** Where @nestjs/swagger keeps a property's `@ApiProperty` options (its DECORATORS.API_MODEL_PROPERTIES). */
 const API_MODEL_PROPERTIES = 'swagger/apiModelProperties';
-
-interface Metadata {
-  name?: string;
-  type: string;
-  target: unknown;
-  propertyName: string;
-  constraints?: unknown[];
-  each?: boolean;
-}
-
-/** Every class class-validator holds decorators for, with its own (not inherited) decorators. */
-function validatedClasses(): Map<new () => object, Metadata[]> {
-  // class-validator lists its classes only in a private map (0.14 and later); refuse to start if it changed,
-  // rather than serve a document without its constraints (the check in routes.e2e-spec.ts would fail too).
-  const map = (getMetadataStorage() as unknown as { validationMetadatas?: unknown }).validationMetadatas;
-  if (!(map instanceof Map))
-    throw new Error('class-validator keeps its metadata differently: update openapi-constraints.ts');
-  const out = new Map<new () => object, Metadata[]>();
-  for (const [target, metadatas] of map as Map<unknown, Metadata[]>) {
-    if (typeof target === 'function') out.set(target as new () => object, metadatas);
-  }
-  return out;
-}
 
 /** The item type of a list property documented as `type: String, isArray: true` (or already with its items). */
 function itemType(existing: Record<string, unknown>, items: Record<string, unknown>): unknown {

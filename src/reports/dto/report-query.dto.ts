@@ -1,9 +1,9 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, Matches, Max, Min } from 'class-validator';
+import { IsCalendarDate } from '../../common/http/date-validation';
 import { QueryInteger } from '../../common/http/query-integer';
 import { MAX_YEAR, MIN_YEAR } from '../report-period';
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const PROVINCE_CODE = /^\d{2}$/;
 const COMMUNE_CODE = /^\d{5}$/;
 
@@ -39,7 +39,7 @@ export class SummaryQuery extends ReportAreaQuery {
       'of a month (400 otherwise).',
   })
   @IsOptional()
-  @Matches(DATE)
+  @IsCalendarDate()
   from?: string;
 
   @ApiPropertyOptional({
@@ -49,7 +49,7 @@ export class SummaryQuery extends ReportAreaQuery {
       'the last day of a month that is over (default: the last day of last month; 400 otherwise).',
   })
   @IsOptional()
-  @Matches(DATE)
+  @IsCalendarDate()
   to?: string;
 }
 
