@@ -578,6 +578,42 @@ describe('service process lifecycle (npm start)', () => {
     }
   });
 
+  it('refuses to start on a log without a checkpoint whose entries another master key chained (a tool run with it)', async () => {
+    const db = await createTestDatabase();
+    const keyA = randomBytes(32).toString('base64');
+    const keyB = randomBytes(32).toString('base64');
+    const env = async (key: string) => ({
+      DATABASE_URL: db.url,
+      DATABASE_APP_URL: db.appUrl,
+      HAVEN_MASTER_KEY: key,
+      HAVEN_DATA_DIR: await mkdtemp(join(process.env.HAVEN_TEST_ROOT!, 'first-keys-')),
+      PORT: String(await freePort()),
+    });
+    try {
+      // A new installation: the operator makes the first administrator with key A (the tool signs no checkpoint).
+      const tool = launch({ ...(await env(keyA)), LOG_LEVEL: 'warn' }, CREATE_ADMIN_CLI, [
+        '--username',
+        'quan.tri',
+      ]);
+      tool.child.stdin.end('an-initial-passphrase-2026\n');
+      expect(await tool.exited).toBe(0);
+      // The service mounted with key B: refused, rather than make key B the log's and the tool's entry altered.
+      const wrong = launch(await env(keyB));
+      expect(await wrong.exited).toBe(78);
+      expect(wrong.output()).toMatch(/no checkpoint yet.*users:create-admin/s);
+      expect(wrong.output()).not.toContain(keyA);
+      expect(wrong.output()).not.toContain(keyB);
+      // With key A it starts, and signs the log's first checkpoint.
+      const rightEnv = await env(keyA);
+      const right = launch(rightEnv);
+      await waitForHealth(Number(rightEnv.PORT), right);
+      right.child.kill('SIGTERM');
+      expect(await right.exited).toBe(0);
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('audit:verify pointed at a data directory without the service’s keys and database stops, creating nothing there', async () => {
     const { dataDir, env } = await embeddedEnv('verify-empty-');
     const verify = launch({ ...env, LOG_LEVEL: 'warn' }, AUDIT_VERIFY_CLI);

@@ -20,6 +20,14 @@ import {
   NEWEST_CHECKPOINT_SQL,
   signCheckpoint,
 } from './audit-checkpoint';
+import { type SqlClient, verifyAuditChain } from './audit-verifier';
+
+/**
+ * At most this many entries before the log's first checkpoint are verified at start (assertEntriesChainedHere):
+ * an installation's first entries (an operator tool's) take milliseconds; a log loaded without a checkpoint
+ * would take minutes.
+ */
+const FIRST_START_ENTRIES = 100_000;
 
 export interface IssuedCheckpoint {
   checkpoint: Checkpoint;
@@ -107,8 +115,10 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
    * HAVEN_ALLOW_KEY_CHANGE=1 lets a deliberate change of master secret through (docs/keys.md).
    */
   private async assertSameKeys(): Promise<void> {
-    // A malformed (or absent) checkpoint is verification's finding, not a reason to stay down.
-    const stored = ((await this.latestStored()) as { keyId?: unknown } | null)?.keyId;
+    // A malformed checkpoint is verification's finding, not a reason to stay down.
+    const latest = await this.latestStored();
+    if (latest === null) return this.assertEntriesChainedHere();
+    const stored = (latest as { keyId?: unknown }).keyId;
     const own = this.publicKey().keyId;
     if (typeof stored !== 'string' || stored === own) return;
     if (this.allowKeyChange) {
@@ -124,6 +134,50 @@ export class AuditCheckpointService implements OnApplicationBootstrap, BeforeApp
         'For a deliberate change of master secret, start once with HAVEN_ALLOW_KEY_CHANGE=1 (docs/keys.md). ' +
         'If the key is the right one, that checkpoint is not genuine: `npm run audit:verify` with this key then ' +
         'finds the entries intact and the checkpoint signed by a foreign key (docs/audit.md).',
+    ]);
+  }
+
+  /**
+   * No checkpoint yet to compare keys with, but perhaps entries already: an operator tool's (users:create-admin
+   * on a new installation, which signs no checkpoint) run with another master key than this instance's. Taken
+   * as they are, this instance's first checkpoint would make its own keys the log's, and the tool's entries would
+   * read as altered for good. So the log, small before its first checkpoint, is verified with this instance's
+   * keys first, and a log they do not verify refuses the start as another key would. Past FIRST_START_ENTRIES
+   * entries without a checkpoint (a log loaded straight into the database), it is left to audit:verify, and said.
+   */
+  private async assertEntriesChainedHere(): Promise<void> {
+    const [{ n }] = await this.dataSource.query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM audit_events LIMIT ${FIRST_START_ENTRIES + 1}) e`,
+    );
+    if (n === 0) return;
+    if (n > FIRST_START_ENTRIES) {
+      this.logger.warn(
+        { entriesAtLeast: n },
+        'the access log has no checkpoint yet to compare this instance’s keys with, and too many entries to verify at start: run `npm run audit:verify` with these keys',
+      );
+      return;
+    }
+    const runner = this.dataSource.createQueryRunner();
+    let result: Awaited<ReturnType<typeof verifyAuditChain>>;
+    try {
+      result = await verifyAuditChain((await runner.connect()) as SqlClient, this.keys);
+    } finally {
+      await runner.release();
+    }
+    if (result.ok) return;
+    if (this.allowKeyChange) {
+      this.logger.warn(
+        { firstBadSeq: result.firstBadSeq, problem: result.problem },
+        'the access log’s entries do not verify with this instance’s keys (HAVEN_ALLOW_KEY_CHANGE=1)',
+      );
+      return;
+    }
+    throw new ConfigError([
+      `HAVEN_MASTER_KEY / HAVEN_MASTER_KEY_FILE: the access log has no checkpoint yet, and its entries do not ` +
+        `verify with this instance's keys (first at seq ${result.firstBadSeq}: ${result.problem}): were they ` +
+        'written by a tool (users:create-admin) run with another master key? Every process must use the same ' +
+        'one. If the log was altered instead, `npm run audit:verify` says how; to start anyway, start once with ' +
+        'HAVEN_ALLOW_KEY_CHANGE=1 (docs/keys.md).',
     ]);
   }
 
