@@ -36,8 +36,43 @@ describe('password policy', () => {
     expect(reasons('aaaaaaaaaaaaaaaa')).toContain('common');
   });
 
+  it('rejects common passwords spelt in Vietnamese, with their diacritics, spaces or separators', () => {
+    for (const password of [
+      'Mậtkhẩu@2024',
+      'mậtkhẩu123456',
+      'Anhyêuem2024',
+      'Hà Nội 123456',
+      'Việt Nam 2024!',
+      'Mật khẩu 123',
+    ]) {
+      expect([password, reasons(password)]).toEqual([password, ['common']]);
+    }
+    // A passphrase of Vietnamese words is not one.
+    expect(reasons('Hà Nội mùa thu năm 1986')).toEqual([]);
+  });
+
+  it('rejects runs of the alphabet, the digits or a keyboard row, and a short block repeated', () => {
+    for (const password of [
+      'abcdefghijkl',
+      'lkjihgfedcba',
+      '1234567890123',
+      'Abc@12345678',
+      'zxcvbnmasdfg',
+      'abcdabcdabcd',
+      'ab12ab12ab12',
+      'qwertyuiop98',
+    ]) {
+      expect([password, reasons(password)]).toEqual([password, ['common']]);
+    }
+    // Three runs or more, or anything else, is left to the other rules.
+    expect(reasons('abc-xyz-147-lantern')).toEqual([]);
+    expect(reasons('correct horse battery')).toEqual([]);
+  });
+
   it('rejects a password containing the username', () => {
     expect(reasons('ward.longbien-2026', 'ward.longbien')).toEqual(['containsUsername']);
+    // Spelt with diacritics too.
+    expect(reasons('Phường Long Biên ward.longbiên 7', 'ward.longbien')).toEqual(['containsUsername']);
   });
 
   it('rejects more than 1 KiB', () => {

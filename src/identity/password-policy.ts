@@ -28,21 +28,88 @@ function commonPasswords(): ReadonlySet<string> {
 }
 
 /**
+ * A password as the common-password checks read it: lower case, without its diacritics (`Mật khẩu` is
+ * `mat khau`, đ is d), so that a Vietnamese spelling of a listed password is found as the listed one.
+ */
+function folded(password: string): string {
+  return password
+    .normalize('NFD')
+    .replace(/\p{M}+/gu, '')
+    .replace(/đ/gi, 'd')
+    .toLowerCase();
+}
+
+// Runs a keyboard or the alphabet makes: `abcdef`, `987654`, `qwerty`, `zxcvbnm` (either way).
+const RUNS = [
+  'abcdefghijklmnopqrstuvwxyz',
+  '01234567890',
+  'qwertyuiop',
+  'asdfghjkl',
+  'zxcvbnm',
+  '1qaz2wsx3edc4rfv',
+];
+
+/** The length of the longest run (RUNS, either way) or repeat of one character that starts at `i`. */
+function runAt(s: string, i: number): number {
+  let best = 1;
+  let same = i + 1;
+  while (same < s.length && s[same] === s[i]) same++;
+  best = Math.max(best, same - i);
+  for (const run of RUNS) {
+    for (const order of [run, [...run].reverse().join('')]) {
+      let at = order.indexOf(s[i]);
+      if (at < 0) continue;
+      let j = i + 1;
+      while (j < s.length && at + 1 < order.length && order[at + 1] === s[j]) {
+        at++;
+        j++;
+      }
+      best = Math.max(best, j - i);
+    }
+  }
+  return best;
+}
+
+/**
+ * Whether a password's letters and digits (diacritics and everything else set aside) are made of a short
+ * block repeated (`abcdabcdabcd`), or of at most two runs of a keyboard row, the alphabet or the digits
+ * (`abcdefghijkl`, `Abc@12345678`, `zxcvbnmasdfg`, `1234567890123`): a guess tries those first.
+ */
+function trivial(password: string): boolean {
+  const s = folded(password).replace(/[^\p{L}\p{N}]/gu, '');
+  if (s.length === 0) return true;
+  if (/^(.{1,6})\1+$/u.test(s)) return true;
+  let runs = 0;
+  for (let i = 0; i < s.length; runs++) {
+    if (runs === 2) return false;
+    i += runAt(s, i);
+  }
+  return true;
+}
+
+/**
  * Account password rules: at least 12 characters, at most 1 KiB, not a common password (also not one with
- * digits or symbols merely added before or after it), and not containing the username. The error never
- * quotes the password.
+ * digits or symbols merely added before or after it or between its words, nor one spelt with Vietnamese
+ * diacritics: `Mật khẩu 2024`), not made of runs or repeats (`abcdefghijkl`, `abcdabcdabcd`), and not containing
+ * the username. The error never quotes the password.
  */
 export function assertPasswordAcceptable(password: string, username?: string, field = 'password'): void {
   const lower = password.normalize('NFC').toLowerCase();
   const length = [...password.normalize('NFC')].length;
-  const core = lower.replace(/^[^\p{L}]+|[^\p{L}]+$/gu, '');
   const list = commonPasswords();
+  const plain = folded(password);
+  // As typed; without what surrounds its letters; and its letters alone (words run together).
+  const forms = [lower, plain, plain.replace(/^[^\p{L}]+|[^\p{L}]+$/gu, ''), plain.replace(/[^\p{L}]/gu, '')];
   const reasons: string[] = [];
   if (length < MIN_PASSWORD_LENGTH) reasons.push('minLength');
   if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) reasons.push('maxLength');
-  if (list.has(lower) || (core.length > 0 && list.has(core)) || new Set(lower).size < 4)
+  if (forms.some((f) => f.length > 0 && list.has(f)) || new Set(lower).size < 4 || trivial(password))
     reasons.push('common');
-  if (username && username.length >= 3 && lower.includes(username.toLowerCase()))
+  if (
+    username &&
+    username.length >= 3 &&
+    (lower.includes(username.toLowerCase()) || plain.includes(folded(username)))
+  )
     reasons.push('containsUsername');
   if (reasons.length === 0) return;
   throw new DomainError(
