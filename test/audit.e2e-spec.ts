@@ -6,7 +6,7 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { checkpointMessage } from '../src/audit/audit-checkpoint';
 import { givenPrincipal } from './support/principal';
-import { AuditQueryService } from '../src/audit/audit-query.service';
+import { ANOMALY_RULES, AuditQueryService } from '../src/audit/audit-query.service';
 import { AuditService } from '../src/audit/audit.service';
 import type { AuditActor } from '../src/audit/audit.types';
 import { APP_CONFIG, AppConfig } from '../src/config/config';
@@ -861,6 +861,36 @@ describe('access log (end to end)', () => {
       'anomalies?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z',
     ).expect(200);
     expect(elsewhere.body.items).toEqual([]);
+  });
+
+  it('lists at most a set number of findings of a rule, its newest, and says how many more there are', async () => {
+    const rules = ANOMALY_RULES as { listedPerRule: number };
+    const listed = rules.listedPerRule;
+    // A case read at 22:00 in Hanoi on three evenings (Saturday 10 to Monday 12 October 2026): three days outside
+    // working hours, one finding each.
+    for (const [i, day] of ['10', '11', '12'].entries()) {
+      await readsAt(user(ids.ward, ['00145']), 1, Date.parse(`2026-10-${day}T15:00:00.000Z`), 0, {
+        provinceCode: '01',
+        casePrefix: `3${i}`,
+      });
+    }
+    const found = async () =>
+      (await get('hanoi', 'anomalies?from=2026-10-10&to=2026-10-13').expect(200)).body as {
+        items: { rule: string; windowStart: string }[];
+        omitted: Record<string, number>;
+      };
+    expect((await found()).omitted).toEqual({});
+    rules.listedPerRule = 2;
+    try {
+      const capped = await found();
+      expect(capped.items.filter((i) => i.rule === 'outside_hours').map((i) => i.windowStart)).toEqual([
+        '2026-10-11T17:00:00.000Z',
+        '2026-10-10T17:00:00.000Z',
+      ]);
+      expect(capped.omitted).toEqual({ outside_hours: 1 });
+    } finally {
+      rules.listedPerRule = listed;
+    }
   });
 
   it('a burst split across an hour boundary is caught by the window on the half hour, and reported once', async () => {

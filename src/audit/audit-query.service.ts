@@ -158,6 +158,8 @@ export const ANOMALY_RULES = {
   afterResetHours: 24,
   /** How long before the period a change is looked at (an account first signed in a month after it is not). */
   changeLookbackDays: 31,
+  /** The most findings listed of one rule (its newest); the answer's `omitted` counts the rest. */
+  listedPerRule: 500,
 } as const;
 
 interface EventRow {
@@ -459,6 +461,7 @@ export class AuditQueryService {
       workingHours,
       afterResetHours,
       changeLookbackDays,
+      listedPerRule,
     } = ANOMALY_RULES;
     const caseData = `split_part(e.action, '.', 1) IN ('case', 'referral', 'consent', 'note', 'break_glass')`;
     // What an account taken over reads: case data, or for a supervisor the access log and the reports (case ids,
@@ -487,6 +490,12 @@ export class AuditQueryService {
             WHERE ${hourlyBase} AND e.action = 'auth.login_failed' AND ${WRONG_PASSWORD}
               AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL
             GROUP BY 1, 2, 3)
+         -- At most :perRule findings of each rule, the newest: a rule that flags a province's night shift every
+         -- day (outside_hours) neither makes the answer endless nor pushes another rule's findings out of it.
+         SELECT rule, actor_id, actor_role, ip, n, window_start, first_at, last_at, seqs, rule_n FROM (
+         SELECT u.*, row_number() OVER (PARTITION BY u.rule ORDER BY u.window_start DESC, u.actor_id, u.ip) AS k,
+                count(*) OVER (PARTITION BY u.rule) AS rule_n
+           FROM (
          SELECT * FROM (
          -- Windows nested in another flagged one are that one's finding: of those with the same first entry the
          -- one starting last holds the others, of those with the same last entry the one starting first.
@@ -609,12 +618,21 @@ export class AuditQueryService {
             AND e.at >= r.at AND e.at < r.until
           WHERE ${base} AND e.outcome = 'allowed' AND e.actor_id IS NOT NULL AND ${roleData}
           GROUP BY e.actor_id, r.at
-          ORDER BY 6 DESC, 1, 2`,
-        params,
+         ) u) ranked
+          WHERE k <= :perRule
+          ORDER BY window_start DESC, rule, actor_id`,
+        { ...params, perRule: listedPerRule },
       );
       await this.audit.record(m, p, { action: 'audit.read', resourceType: 'audit_log' });
+      // Per rule, the findings left out (beyond listedPerRule): a narrower period shows them.
+      const omitted: Partial<Record<AnomalyRuleName, number>> = {};
+      for (const r of rows) {
+        const left = Number(r.rule_n) - listedPerRule;
+        if (left > 0) omitted[r.rule as AnomalyRuleName] = left;
+      }
       return {
         items: rows.map(anomalyView),
+        omitted,
         rules: {
           many_cases: {
             en: `an account read at least ${manyCasesPerHour} distinct cases within one hour (${WINDOWS_EN})`,
@@ -661,6 +679,8 @@ export class AuditQueryService {
 
 interface AnomalyRow {
   rule: string;
+  /** The rule's findings in the period, before the cap (ANOMALY_RULES.listedPerRule). */
+  rule_n: string;
   actor_id: string | null;
   actor_role: string | null;
   ip: string | null;

@@ -266,7 +266,19 @@ export class AnomalyView {
 }
 
 export class AnomalyList {
-  @ApiProperty({ type: [AnomalyView] }) items!: AnomalyView[];
+  @ApiProperty({
+    type: [AnomalyView],
+    description: 'Newest window first; at most 500 findings of each rule, its newest (see omitted)',
+  })
+  items!: AnomalyView[];
+  @ApiProperty({
+    description:
+      'For each rule with more findings in the period than the 500 listed: how many more (a shorter period lists them); {} when none was left out',
+    example: { outside_hours: 1240 },
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+  })
+  omitted!: Partial<Record<AnomalyRuleName, number>>;
   @ApiProperty({
     description:
       'The rules and their thresholds, as applied: for each rule, its text in English and Vietnamese',
