@@ -3129,6 +3129,21 @@ describe('cases, consent and referrals (end to end)', () => {
         expect(list.body.items.map((i: { id: string }) => i.id)).not.toContain(c.id);
         const read = await as('police.longbien').get(`/api/v1/referrals/${r.id}`).expect(200);
         expect(read.body).not.toHaveProperty('case.survivor');
+        // And it is shown as the rules take it: revoked, when and why its consent ended (in the inbox too; not
+        // before the referral was made: expireNow dates the end a second ago).
+        const [consent] = await t.app
+          .get(DataSource)
+          .query<{ expires_at: Date }[]>(`SELECT expires_at FROM consents WHERE id = $1`, [consentId]);
+        const endedAt = Math.max(consent.expires_at.getTime(), Date.parse(r.createdAt as string));
+        const shown = {
+          status: 'revoked',
+          revokeCause: 'consent_expired',
+          revokedAt: new Date(endedAt).toISOString(),
+          overdue: false,
+        };
+        expect(read.body).toMatchObject(shown);
+        const inbox = await as('police.longbien').get('/api/v1/referrals?pageSize=200').expect(200);
+        expect(inbox.body.items.find((i: { id: string }) => i.id === r.id)).toMatchObject(shown);
         // Nor can it be moved on: the workflow's 409, saying why, and no note is taken.
         const move = await as('police.longbien')
           .post(`/api/v1/referrals/${r.id}/complete`, { outcome: 'other' })

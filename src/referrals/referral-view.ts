@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { REFERRAL_STATUSES } from '../authz/subjects';
+import { isLiveReferral, REFERRAL_STATUSES } from '../authz/subjects';
 import { CaseView } from '../cases/case-view';
 import {
   REFERRAL_OUTCOMES,
@@ -89,6 +89,12 @@ export class ReferralListView {
 
 export function referralView(r: ReferralRow): ReferralView {
   const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
+  // A live referral whose consent has ended is shown as the access rules take it: revoked, then, for that cause
+  // (effectiveReferralStatusSql, effectiveRevokeCauseSql, effectiveEndedAtSql), though the sweep that writes it
+  // down (revokeExpired, a batch at a time) has not reached it yet.
+  const ended = isLiveReferral(r.status) && !r.consentActive;
+  const endedAt =
+    ended && r.consentEndedAt ? new Date(Math.max(r.createdAt.getTime(), r.consentEndedAt.getTime())) : null;
   return {
     id: r.id,
     caseId: r.caseId,
@@ -100,18 +106,18 @@ export function referralView(r: ReferralRow): ReferralView {
     consentId: r.consentId,
     services: r.services,
     urgency: r.urgency,
-    status: r.status,
+    status: ended ? 'revoked' : r.status,
     dueAt: r.dueAt.toISOString(),
-    overdue: r.overdue,
+    overdue: ended ? false : r.overdue,
     acceptedLate: r.acceptedAt !== null && r.acceptedAt.getTime() > r.dueAt.getTime(),
     createdAt: r.createdAt.toISOString(),
     acceptedAt: iso(r.acceptedAt),
     declinedAt: iso(r.declinedAt),
     completedAt: iso(r.completedAt),
-    revokedAt: iso(r.revokedAt),
+    revokedAt: ended ? iso(endedAt) : iso(r.revokedAt),
     outcome: r.outcome,
     servicesDelivered: r.servicesDelivered,
-    revokeCause: r.revokeCause,
+    revokeCause: ended ? (r.consentWithdrawn ? 'consent_withdrawn' : 'consent_expired') : r.revokeCause,
     version: r.version,
   };
 }

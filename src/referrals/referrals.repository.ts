@@ -39,6 +39,13 @@ export interface ReferralRow extends ReferralState {
   consentId: string;
   consentCategories: ConsentCategory[];
   consentActive: boolean;
+  /**
+   * When its consent ended (withdrawn, else its expiry), or null while it has not: a live referral whose consent
+   * has ended shows as revoked then (referralView), before the sweep writes it down.
+   */
+  consentEndedAt: Date | null;
+  /** Its consent was withdrawn (not expired). */
+  consentWithdrawn: boolean;
   services: ReferralService[];
   urgency: Urgency;
   createdAt: Date;
@@ -73,7 +80,9 @@ function columnsAt(at = 'now()'): string {
   return `${OWN_COLUMNS},
     c.code AS case_code, c.ward_code, c.province_code, c.status AS case_status, o.name AS organization_name,
     o.sector, cs.categories AS consent_categories,
-    ${consentActiveSql('cs', at)} AS consent_active`;
+    ${consentActiveSql('cs', at)} AS consent_active,
+    CASE WHEN ${consentActiveSql('cs', at)} THEN NULL ELSE coalesce(cs.withdrawn_at, cs.expires_at) END AS consent_ended_at,
+    cs.withdrawn_at IS NOT NULL AS consent_withdrawn`;
 }
 const COLUMNS = columnsAt();
 /** What a referral row joins, `r` being the referral (a table or a CTE of its rows). */
@@ -112,6 +121,8 @@ function toRow(r: Raw): ReferralRow {
     consentId: r.consent_id as string,
     consentCategories: r.consent_categories as ConsentCategory[],
     consentActive: r.consent_active as boolean,
+    consentEndedAt: (r.consent_ended_at as Date | null | undefined) ?? null,
+    consentWithdrawn: (r.consent_withdrawn as boolean | undefined) ?? false,
     services: r.services as ReferralService[],
     urgency: r.urgency as Urgency,
     createdAt: r.created_at as Date,
@@ -161,6 +172,8 @@ export type ReferralJoined = Pick<
   | 'sector'
   | 'consentCategories'
   | 'consentActive'
+  | 'consentEndedAt'
+  | 'consentWithdrawn'
 >;
 
 /** A new referral's row: its own columns as the insert returned them, with what it joins. */

@@ -220,6 +220,8 @@ export class ReferralsService {
           sector: org.sector,
           consentCategories: consent.categories,
           consentActive: true, // checked above, the consent row shared until the commit
+          consentEndedAt: null,
+          consentWithdrawn: false,
         }),
       );
     });
