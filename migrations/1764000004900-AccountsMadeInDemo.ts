@@ -19,6 +19,8 @@ export class AccountsMadeInDemo1764000004900 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
+    // The constraint first: it would refuse the update below (made_in_demo without demo_account).
+    await q.query(`ALTER TABLE users DROP CONSTRAINT users_made_in_demo_check`);
     await q.query(`UPDATE users SET demo_account = false WHERE made_in_demo`);
     await q.query(`ALTER TABLE users DROP COLUMN made_in_demo`);
   }

@@ -138,6 +138,24 @@ describe('migrations', () => {
     }
   });
 
+  it('reverts AccountsMadeInDemo on live data: an account made in the demo is no longer the demo’s', async () => {
+    const { dataSource, drop } = await createTestDataSource();
+    try {
+      await dataSource.query(
+        `INSERT INTO users (username, role, password_hash, demo_account, made_in_demo)
+         VALUES ('made.in.demo', 'admin', 'x', true, true), ('seeded', 'admin', 'x', true, false)`,
+      );
+      const reverted = await revertThrough(dataSource, 'AccountsMadeInDemo');
+      expect(await dataSource.query(`SELECT username, demo_account FROM users ORDER BY username`)).toEqual([
+        { username: 'made.in.demo', demo_account: false },
+        { username: 'seeded', demo_account: true },
+      ]);
+      expect(await dataSource.runMigrations({ transaction: 'each' })).toHaveLength(reverted);
+    } finally {
+      await drop();
+    }
+  });
+
   it('reverts on live data: referrals revoked for the newer causes keep them', async () => {
     const { dataSource, drop } = await createTestDataSource();
     try {

@@ -105,6 +105,21 @@ describe('demo data set (end to end)', () => {
       { id: real.body.id, demo_account: false, made_in_demo: false },
       { id: made.body.id, demo_account: true, made_in_demo: true },
     ]);
+    // And so is what such an account makes in turn (an administrator the demo's made, set up by whoever holds
+    // the printed password).
+    const second = await givenSignedIn(t, { role: 'admin', username: 'admin.second' });
+    // (Flagged as UsersService flags an account the demo's administrator makes; its session reads it per request.)
+    await t.app
+      .get(DataSource)
+      .query(`UPDATE users SET demo_account = true, made_in_demo = true WHERE id = $1`, [second.user.id]);
+    const grandchild = await newWardOfficer(second.token, 'ward.phucDong', '00118').expect(201);
+    const [flags] = await t.app
+      .get(DataSource)
+      .query<{ demo_account: boolean; made_in_demo: boolean }[]>(
+        `SELECT demo_account, made_in_demo FROM users WHERE id = $1`,
+        [grandchild.body.id],
+      );
+    expect(flags).toEqual({ demo_account: true, made_in_demo: true });
     // But it does not share the demo's password: it is asked for two-factor as any account of its role.
     await http()
       .post('/api/v1/users')

@@ -35,6 +35,11 @@ export interface Principal {
    * step-up (step-up.ts), as it is asked for no two-factor. False everywhere else.
    */
   readonly demoRelaxed: boolean;
+  /**
+   * The account is the demo's (seeded by it, or made by one of its accounts: `demo_account`), the demo running:
+   * what it makes is the demo's too (UsersService).
+   */
+  readonly demoAccount: boolean;
   /** The access token's id (jti) and expiry, for sign-out. */
   readonly tokenId: string;
   readonly tokenExpiresAt: Date;

@@ -95,6 +95,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       enrollmentOnly: claims.enr === true,
       passwordChangeRequired: row.passwordChangeRequired,
       demoRelaxed: demoRelaxed(row, this.config),
+      demoAccount: row.demoAccount,
       tokenId: jti,
       tokenExpiresAt: new Date(exp * 1000),
       tokenVersion: ver,

@@ -255,17 +255,18 @@ export class UsersService {
       return await this.dataSource.transaction(async (manager) => {
         // An administrator's session that ended while the password was hashed makes no account.
         if (caller) await holdAdministrator(manager, caller);
+        // An account one of the demo's accounts makes is the demo's too, and so is whatever that one makes: shut
+        // with them once the demo stops (demoAccountShut), rather than left standing, made by whoever held the
+        // printed password; asked for two-factor and step-ups as any other (made_in_demo: not demoRelaxed).
+        const ofDemo = caller?.demoAccount === true;
         const created = await this.users.insert(
           {
             username,
             role: account.role,
             passwordHash,
             passwordChangeRequired: true,
-            // An account one of the demo's accounts makes is the demo's too: shut with them once the demo stops
-            // (demoAccountShut), rather than left standing, made by whoever held the printed password; asked for
-            // two-factor and step-ups as any other (made_in_demo: not demoRelaxed).
-            demoAccount: caller?.demoRelaxed === true,
-            madeInDemo: caller?.demoRelaxed === true,
+            demoAccount: ofDemo,
+            madeInDemo: ofDemo,
             organizationId: account.organizationId,
             provinceCode: account.provinceCode,
           },

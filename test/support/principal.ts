@@ -15,6 +15,7 @@ export function givenPrincipal(over: Partial<Principal> & Pick<Principal, 'role'
     enrollmentOnly: false,
     passwordChangeRequired: false,
     demoRelaxed: false,
+    demoAccount: false,
     tokenId: '20000000-0000-4000-8000-000000000000',
     tokenExpiresAt: new Date(0),
     tokenVersion: 1,
