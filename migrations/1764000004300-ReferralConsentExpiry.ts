@@ -7,7 +7,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * consent that ever expired: a consent stays unwithdrawn once its expiry passes, so `consents_expiry_idx` kept
  * each of them for good and the sweep probed their referrals one by one, a cost that grew with the years. Kept
  * right by the database, whoever writes: a referral's copy is taken from its consent when inserted or written,
- * and a change of a consent's expiry (the service never makes one) is carried to its referrals. A consent's expiry
+ * and a change of a consent's expiry (the service makes one only to end a child-protection duty at the survivor's
+ * 18th birthday, endDutiesAtAdulthood) is carried to its referrals. A consent's expiry
  * is not survivor data (a date the ward set for a release).
  */
 export class ReferralConsentExpiry1764000004300 implements MigrationInterface {

@@ -83,7 +83,7 @@ describe('cases stored under older derivation rules brought to the current ones 
     const id = await register({ dateOfBirth: '1984-03-03' });
     expect((await rows([id]))[0].derived_with).toBe(CASE_DERIVATIONS);
     await t.app.get(CaseRederivation).run();
-    await expect(t.app.get(CaseRederivation).run()).resolves.toEqual({ rederived: 0, failed: 0, held: 0 });
+    await expect(t.app.get(CaseRederivation).run()).resolves.toEqual({ rederived: 0, failed: 0 });
   });
 
   it('derives indexes, age and contexts again a batch at a time, leaving locked rows to their change and keeping the contexts given', async () => {
@@ -123,14 +123,14 @@ describe('cases stored under older derivation rules brought to the current ones 
     try {
       await locker.query('BEGIN');
       await locker.query(`SELECT 1 FROM cases WHERE id = $1 FOR UPDATE`, [busy]);
-      await expect(job.run(2)).resolves.toEqual({ rederived: 4, failed: 0, held: 0 });
+      await expect(job.run(2)).resolves.toEqual({ rederived: 4, failed: 0 });
       expect((await rows([busy]))[0]).toMatchObject({ derived_with: 1, bi_dob: null });
     } finally {
       await locker.query('ROLLBACK');
       await locker.end();
     }
-    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0, held: 0 });
-    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0, held: 0 });
+    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0 });
+    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0 });
 
     // What the registrations wrote, nothing else changed (no version, no updated_at), the context given kept.
     const after = await rows(all);
@@ -144,15 +144,15 @@ describe('cases stored under older derivation rules brought to the current ones 
     expect(await found({ fullName: view.body.survivor.fullName })).toEqual([dated[2]]);
   });
 
-  it('child flags judged otherwise wait while a consent would not fit them; then they move, and a child at high risk makes the waiting referrals urgent', async () => {
+  it('child flags judged otherwise move, whatever the consents (they take the age now), and a child at high risk makes the waiting referrals urgent', async () => {
     const job = t.app.get(CaseRederivation);
     await job.run();
-    // An adult of 30 whom the old rules (say) took for a child: a child-protection duty recorded on that ground.
+    // An adult of 30 whom the old rules (say) took for a child, with a child-protection duty recorded on that
+    // ground, as the old rules let the ward record it (the service refuses it now: she is 30 by her date of
+    // birth); its reason is never opened here.
     const adult = await register({ dateOfBirth: '1996-01-01' });
     await owner.query(`UPDATE cases SET child_vn = true, child_gbvims = true WHERE id = $1`, [adult]);
     const police = await organizationId(t, tokens['ward.longbien'], 'Công an phường Long Biên');
-    // Written as the old rules let the ward record it (the service refuses it now: she is 30, by her date of
-    // birth); its reason is never opened here.
     const duty = randomUUID();
     await owner.query(
       `INSERT INTO consents (id, case_id, organization_id, categories, legal_basis, enc_reason, created_by)
@@ -161,49 +161,23 @@ describe('cases stored under older derivation rules brought to the current ones 
       [duty, adult, police],
     );
     await asOfOldRules([adult]);
-    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0, held: 1 });
-    // Held: the flags and the age group as they were, the case pending; the rest derived again.
-    expect((await rows([adult]))[0]).toMatchObject({
-      child_vn: true,
-      child_gbvims: true,
-      derived_with: 1,
-      age_group: 'unknown',
-      bi_dob: expect.any(Buffer),
-    });
-    // The log names it by id, so that the ward can be told; nothing of the survivor.
-    const said = t.logs.filter((l) => l.includes('case re-derivation')).at(-1)!;
-    expect(JSON.parse(said)).toMatchObject({ held: 1, heldCases: [adult] });
-    expect(said).not.toMatch(/1996|Thử Nghiệm/);
-    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0, held: 1 });
-    // Meanwhile the ward goes on with the case: a change that leaves the age alone (the risk raised) goes through
-    // with the judgement as stored, and the case stays held; so does a correction of the date that the rules judge
-    // as they judged the one before (an adult either way: the rules' change, not the ward's, moved the judgement).
-    const { version } = (await rows([adult]))[0];
-    const raised = await as()
-      .patch(`/api/v1/cases/${adult}`, { version, risk: { level: 'critical' } })
-      .expect(200);
-    expect(raised.body.triage).toMatchObject({
-      riskLevel: 'critical',
-      childUnder16: true,
-      childUnder18: true,
-    });
-    expect((await rows([adult]))[0]).toMatchObject({ child_vn: true, child_gbvims: true, derived_with: 1 });
-    const corrected = await as()
-      .patch(`/api/v1/cases/${adult}`, {
-        version: raised.body.version,
-        survivor: { dateOfBirth: '1990-05-05' },
-      })
-      .expect(200);
-    expect(corrected.body.triage).toMatchObject({ childUnder16: true });
-    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 0, held: 1 });
-    // The ward withdraws the duty: the next run brings the flags to the rules.
-    await as().delete(`/api/v1/cases/${adult}/consents/${duty}`).expect(200);
-    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0, held: 0 });
+    // The flags are the report's, for reports and urgency: they move to the rules' judgement, the duty aside
+    // (it grounds no new referral, consentMisfit, whatever the flags say).
+    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0 });
     expect((await rows([adult]))[0]).toMatchObject({
       child_vn: false,
       child_gbvims: false,
       derived_with: CASE_DERIVATIONS,
     });
+    const refused = await as()
+      .post(`/api/v1/cases/${adult}/referrals`, {
+        organizationId: police,
+        consentId: duty,
+        services: ['police_protection'],
+        urgency: 'urgent',
+      })
+      .expect(422);
+    expect(refused.body.detail).toMatch(/no longer fits the survivor’s age/);
 
     // A girl of 12 at high risk whom the old rules took for an adult: her routine referral, made then, becomes
     // urgent and due within the law's 12 hours once she is known to be a child.
@@ -225,7 +199,7 @@ describe('cases stored under older derivation rules brought to the current ones 
       .expect(201);
     expect(made.body.urgency).toBe('routine');
     await asOfOldRules([child]);
-    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0, held: 0 });
+    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0 });
     const [referral] = (
       await owner.query<{ urgency: string; hours: string }>(
         `SELECT urgency, extract(epoch FROM due_at - now()) / 3600 AS hours FROM referrals WHERE id = $1`,
@@ -263,7 +237,7 @@ describe('cases stored under older derivation rules brought to the current ones 
       [id],
     );
     await owner.query(`DELETE FROM data_keys WHERE owner_id = $1`, [id]);
-    await expect(t.app.get(CaseRederivation).run()).resolves.toEqual({ rederived: 1, failed: 0, held: 0 });
+    await expect(t.app.get(CaseRederivation).run()).resolves.toEqual({ rederived: 1, failed: 0 });
     expect((await rows([id]))[0]).toMatchObject({ derived_with: CASE_DERIVATIONS, bi_name: null });
   });
 
@@ -323,13 +297,13 @@ describe('cases stored under older derivation rules brought to the current ones 
       [good, broken],
     );
     const job = t.app.get(CaseRederivation);
-    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 1, held: 0 });
-    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 1, held: 0 });
+    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 1 });
+    await expect(job.run()).resolves.toEqual({ rederived: 0, failed: 1 });
     expect(await found({ dateOfBirth: '1969-02-01' })).toEqual([good]);
     expect((await rows([broken]))[0].derived_with).toBe(1);
     // Said in the log without anything of the case.
     const warned = t.logs.filter((l) => l.includes('case re-derivation'));
-    expect(warned.at(-1)).toMatch(/"rederived":0,"failed":1,"held":0/);
+    expect(warned.at(-1)).toMatch(/"rederived":0,"failed":1/);
     // Named by id with the error's code, so that someone can put its key right.
     expect(JSON.parse(warned.at(-1)!)).toMatchObject({
       failedCases: [{ id: broken, code: 'crypto.unknown_key' }],
@@ -337,6 +311,6 @@ describe('cases stored under older derivation rules brought to the current ones 
     expect(warned.join('\n')).not.toMatch(/1969/);
     // Put right (here: its own ciphertext back is not possible; the case is shredded), nothing is left.
     await owner.query(`UPDATE cases SET shredded_at = now() WHERE id = $1`, [broken]);
-    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0, held: 0 });
+    await expect(job.run()).resolves.toEqual({ rederived: 1, failed: 0 });
   });
 });

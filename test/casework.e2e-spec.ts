@@ -2705,9 +2705,17 @@ describe('cases, consent and referrals (end to end)', () => {
         (
           await db.query<{ expires_at: Date | null }[]>(`SELECT expires_at FROM consents WHERE id = $1`, [id])
         )[0].expires_at;
-      // 12 when reported on 20 November 2026 (Vietnam): 18 on 20 November 2032, 00:00 in Vietnam.
+      // Dates from today's (the consent rules judge by now): a report ten days ago, Vietnam's date of it, and
+      // the moment (00:00 in Vietnam) `years` years after a date.
+      const reportedAt = new Date(Date.now() - 10 * 86_400_000);
+      const reportDay = new Date(reportedAt.getTime() + 7 * 3_600_000).toISOString().slice(0, 10);
+      const yearsAfter = (day: string, years: number) => {
+        const [y, m, d] = day.split('-').map(Number);
+        return new Date(Date.UTC(y + years, m - 1, d) - 7 * 3_600_000);
+      };
+      // 12 at the report: 18 six years after it.
       const twelve = await newCase({
-        reportedAt: '2026-11-20T03:00:00Z',
+        reportedAt: reportedAt.toISOString(),
         survivor: { fullName: 'Mười Hai Tuổi', sex: 'female', ageYears: 12 },
       });
       const asked = await as('ward.longbien')
@@ -2715,32 +2723,35 @@ describe('cases, consent and referrals (end to end)', () => {
           organizationId: police,
           categories: ['identity'],
           ...duty,
-          expiresAt: '2040-01-01T00:00:00+07:00',
+          expiresAt: yearsAfter(reportDay, 20).toISOString(),
         })
         .expect(201);
-      expect(asked.body.expiresAt).toBe('2032-11-19T17:00:00.000Z');
+      expect(asked.body.expiresAt).toBe(yearsAfter(reportDay, 6).toISOString());
       // An earlier end asked for stays.
+      const soon = new Date(Date.now() + 30 * 86_400_000).toISOString();
       const sooner = await as('ward.longbien')
         .post(`/api/v1/cases/${twelve.id}/consents`, {
           organizationId: health,
           categories: ['identity'],
           ...duty,
-          expiresAt: '2027-06-01T00:00:00+07:00',
+          expiresAt: soon,
         })
         .expect(201);
-      expect(sooner.body.expiresAt).toBe('2027-05-31T17:00:00.000Z');
-      // Born 29 February 2012 (from a date of birth: 18 on 1 March 2030 by the calendar in Vietnam).
+      expect(sooner.body.expiresAt).toBe(soon);
+      // Born on 29 February, twelve or so years ago: 18 on 1 March (by the calendar in Vietnam) in a year
+      // without one.
+      const leapYear = [12, 13, 14, 15].map((n) => new Date().getUTCFullYear() - n).find((y) => y % 4 === 0)!;
       const leap = await newCase({
-        reportedAt: '2026-11-20T03:00:00Z',
-        survivor: { fullName: 'Hai Chín Tháng Hai', sex: 'female', dateOfBirth: '2012-02-29' },
+        reportedAt: reportedAt.toISOString(),
+        survivor: { fullName: 'Hai Chín Tháng Hai', sex: 'female', dateOfBirth: `${leapYear}-02-29` },
       });
       const leapDuty = await consent(leap.id, { organizationId: police, categories: ['identity'], ...duty });
-      expect(await endOf(leapDuty)).toEqual(new Date('2030-02-28T17:00:00.000Z'));
+      expect(await endOf(leapDuty)).toEqual(new Date(`${leapYear + 18}-02-28T17:00:00.000Z`));
 
-      // Recorded while her age was unknown: no end; the correction that makes her 13 brings it to her 18th
-      // birthday (and the referral's copy with it).
+      // Recorded while her age was unknown: no end; the correction that makes her 13 at the report brings it to
+      // her 18th birthday (and the referral's copy with it), on the access log.
       const unknown = await newCase({
-        reportedAt: '2026-11-20T03:00:00Z',
+        reportedAt: reportedAt.toISOString(),
         survivor: { fullName: 'Chưa Rõ Tuổi', sex: 'female' },
       });
       const open = await consent(unknown.id, { organizationId: police, categories: ['identity'], ...duty });
@@ -2749,9 +2760,27 @@ describe('cases, consent and referrals (end to end)', () => {
       await as('ward.longbien')
         .patch(`/api/v1/cases/${unknown.id}`, { version: unknown.version, survivor: { ageYears: 13 } })
         .expect(200);
-      expect(await endOf(open)).toEqual(new Date('2031-11-19T17:00:00.000Z'));
+      const adultFrom = yearsAfter(reportDay, 5);
+      expect(await endOf(open)).toEqual(adultFrom);
       const [copy] = await db.query(`SELECT consent_expires_at FROM referrals WHERE id = $1`, [referral.id]);
-      expect(copy.consent_expires_at).toEqual(new Date('2031-11-19T17:00:00.000Z'));
+      expect(copy.consent_expires_at).toEqual(adultFrom);
+      expect(
+        await db.query(
+          `SELECT e.action, e.resource_type, e.resource_id, e.reason, e.case_id, e.actor_id = u.id AS by_the_ward
+             FROM audit_events e JOIN users u ON u.username = 'ward.longbien'
+            WHERE e.case_id = $1 AND e.action = 'consent.update'`,
+          [unknown.id],
+        ),
+      ).toEqual([
+        {
+          action: 'consent.update',
+          resource_type: 'consent',
+          resource_id: open,
+          reason: 'consent.ends_at_adulthood',
+          case_id: unknown.id,
+          by_the_ward: true,
+        },
+      ]);
 
       // One recorded before this rule, without its end: it grounds no new referral (withdraw it, record it again).
       await db.query(`UPDATE consents SET expires_at = NULL WHERE id = $1`, [asked.body.id]);

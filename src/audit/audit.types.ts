@@ -26,6 +26,8 @@ export const AUDIT_ACTIONS = [
   'referral.revoke',
   /** A referral changed by a change of its case (statutory urgency and deadline): reason says which. */
   'referral.update',
+  /** A consent changed by a change of its case (a child-protection duty's end brought to the 18th birthday). */
+  'consent.update',
   'note.create',
   'auth.login',
   'auth.login_failed',

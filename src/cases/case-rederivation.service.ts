@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import { LOGGER } from '../common/logging/logger.module';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { consentsNotFittingAge, survivorAgeAt, type SurvivorAgeNow } from '../consents/consent-age';
 import { BlindIndexService } from '../crypto/blind-index.service';
 import { CryptoError, isCryptoError } from '../crypto/crypto.errors';
 import { joinedDataKeyColumns, joinedDataKeyRow } from '../crypto/data-key.repository';
@@ -20,8 +19,8 @@ import type { CaseBlindIndexes } from './cases.repository';
 import { CASE_OWNER } from './cases.service';
 
 const BATCH = 200;
-/** How many held (and how many failed) cases a run's log line names at most (the counts say how many). */
-const MAX_HELD_NAMED = 50;
+/** How many failed cases a run's log line names at most (the count says how many). */
+const MAX_FAILED_NAMED = 50;
 /** How often a running service looks for cases left under older rules (see the class comment). */
 const AGAIN_EVERY_MS = 10 * 60 * 1000;
 
@@ -30,14 +29,6 @@ export interface RederivationResult {
   rederived: number;
   /** Cases left as they were: their key or sections could not be opened (tried again at the next run). */
   failed: number;
-  /**
-   * Cases whose child flags the current rules judge otherwise while an active consent would not fit the new
-   * ones (a child-protection duty for an adult, a child under 16 consenting alone): their indexes, contexts and
-   * incident date derived again, their age group and flags kept, and the case left pending until the ward
-   * withdraws that consent (tried at each run), as a change of the age through the API is refused until then.
-   * The run's log line names them (ids only), so that the operator can tell the ward.
-   */
-  held: number;
 }
 
 /** What a case's stored facts become under the current rules. */
@@ -49,10 +40,7 @@ interface Rederived {
   childGbvims: boolean | null;
   contexts: CaseContext[];
   incidentDate: string | null;
-  /** CASE_DERIVATIONS, or the version it had when its child flags are held (see RederivationResult.held). */
   derivedWith: number;
-  /** The survivor's age as the consent rules take it, now (survivorAgeAt). */
-  ageNow: SurvivorAgeNow;
 }
 
 /**
@@ -60,9 +48,10 @@ interface Rederived {
  * case-derivation.ts) to the current ones: their blind indexes, age group, child flags and contexts, derived
  * again from their sections (opened in memory, as a registration has them) and their triage, and the incident's
  * date (in Vietnam). A context given by the ward is kept: the rules only add to what was given. Child flags that
- * change are taken as a change of the age through the API takes them: not while an active consent would not fit
- * them (held, see RederivationResult), and a child under 16 now known at high or critical risk makes the case's
- * referrals waiting for an answer urgent (raiseToStatutoryDeadline). Replaces DateOfBirthBackfill (its cases,
+ * change are taken as a change of the age through the API takes them: a child under 16 now known at high or
+ * critical risk makes the case's referrals waiting for an answer urgent (raiseToStatutoryDeadline). (They ground
+ * no consent: the consent rules take the survivor's age now, from the same facts, which new rules do not move:
+ * consent-age.ts.) Replaces DateOfBirthBackfill (its cases,
  * with no index of the date alone, are among these).
  *
  * Runs in the background after each start and again every 10 minutes, a batch at a time; the partial index
@@ -115,7 +104,7 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     this.running = this.run()
       .catch((e: unknown) => {
         this.logger.warn({ err: e }, 'case re-derivation stopped; it resumes at its next run');
-        return { rederived: 0, failed: 0, held: 0 };
+        return { rederived: 0, failed: 0 };
       })
       .finally(() => {
         this.running = undefined;
@@ -124,35 +113,29 @@ export class CaseRederivation implements BeforeApplicationShutdown {
 
   /** Takes what is left, batch by batch, each row once per run (a row that fails is passed over until the next). */
   async run(batchSize = BATCH): Promise<RederivationResult> {
-    const total: RederivationResult = { rederived: 0, failed: 0, held: 0 };
-    const heldCases: string[] = [];
+    const total: RederivationResult = { rederived: 0, failed: 0 };
     const failedCases: { id: string; code: string }[] = [];
     let after: string | null = null;
     while (!this.stopping) {
       const batch = await this.dataSource.transaction((m) => this.batch(m, after, batchSize));
       total.rederived += batch.rederived;
       total.failed += batch.failedCases.length;
-      total.held += batch.heldCases.length;
-      heldCases.push(...batch.heldCases.slice(0, MAX_HELD_NAMED - heldCases.length));
-      failedCases.push(...batch.failedCases.slice(0, MAX_HELD_NAMED - failedCases.length));
+      failedCases.push(...batch.failedCases.slice(0, MAX_FAILED_NAMED - failedCases.length));
       if (batch.last === null) break;
       after = batch.last;
     }
-    if (total.rederived > 0 || total.failed > 0 || total.held > 0) {
-      // Ids only (a case's id says nothing of the survivor): the ward opens a held case by it and withdraws the
-      // consent that no longer fits, as a correction of the age through the API would have told it to; a case
-      // that did not open comes with the error's code (never a value), for whoever puts its key right.
-      this.logger[total.failed > 0 || total.held > 0 ? 'warn' : 'info'](
+    if (total.rederived > 0 || total.failed > 0) {
+      // Ids only (a case's id says nothing of the survivor): a case that did not open comes with the error's
+      // code (never a value), for whoever puts its key right.
+      this.logger[total.failed > 0 ? 'warn' : 'info'](
         {
           rederived: total.rederived,
           failed: total.failed,
-          held: total.held,
-          ...(heldCases.length > 0 ? { heldCases } : {}),
           ...(failedCases.length > 0 ? { failedCases } : {}),
           rules: CASE_DERIVATIONS,
         },
-        total.failed > 0 || total.held > 0
-          ? 'case re-derivation: some cases could not be opened, or wait for a consent to be withdrawn; tried again at the next run'
+        total.failed > 0
+          ? 'case re-derivation: some cases could not be opened; tried again at the next run'
           : 'case re-derivation done',
       );
     }
@@ -165,13 +148,12 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     batchSize: number,
   ): Promise<{
     rederived: number;
-    heldCases: string[];
     failedCases: { id: string; code: string }[];
     last: string | null;
   }> {
     const rows = await m.query<Record<string, unknown>[]>(
-      `SELECT c.id, c.shredded_at, c.reported_at, c.gbv_type, c.forms, c.contexts, c.age_group, c.child_vn, c.child_gbvims,
-              c.risk_level, c.derived_with, c.enc_identity, c.enc_contact, c.enc_incident, c.enc_perpetrator,
+      `SELECT c.id, c.shredded_at, c.reported_at, c.gbv_type, c.forms, c.contexts, c.child_vn, c.child_gbvims,
+              c.risk_level, c.enc_identity, c.enc_contact, c.enc_incident, c.enc_perpetrator,
               ${joinedDataKeyColumns('dk')}
          FROM cases c
          LEFT JOIN data_keys dk ON dk.owner_type = $1 AND dk.owner_id = c.id
@@ -183,7 +165,6 @@ export class CaseRederivation implements BeforeApplicationShutdown {
     );
     const shredded: string[] = [];
     const done: Rederived[] = [];
-    const heldCases: string[] = [];
     // Cases whose waiting referrals the law now makes urgent: raised together once the batch is read, their
     // referrals locked in id order (raiseToStatutoryDeadline), as every change of several referrals takes them.
     const raised: { id: string; statutory: Urgency }[] = [];
@@ -200,18 +181,6 @@ export class CaseRederivation implements BeforeApplicationShutdown {
         // Not opened (a key or a ciphertext that does not open, a value the rules refuse): named with its code,
         // and tried again at the next run; the others go on.
         failedCases.push({ id: row.id as string, code: isCryptoError(e) ? e.code : 'not_derivable' });
-        continue;
-      }
-      const flagsChange = next.childVn !== row.child_vn || next.childGbvims !== row.child_gbvims;
-      if (flagsChange && (await consentsNotFittingAge(m, next.id, next.ageNow)).length > 0) {
-        heldCases.push(next.id);
-        done.push({
-          ...next,
-          ageGroup: row.age_group as string,
-          childVn: row.child_vn as boolean | null,
-          childGbvims: row.child_gbvims as boolean | null,
-          derivedWith: row.derived_with as number,
-        });
         continue;
       }
       const riskLevel = row.risk_level as string | null;
@@ -271,8 +240,7 @@ export class CaseRederivation implements BeforeApplicationShutdown {
       );
     }
     return {
-      rederived: shredded.length + done.length - heldCases.length,
-      heldCases,
+      rederived: shredded.length + done.length,
       failedCases,
       last: rows.length > 0 ? (rows.at(-1)!.id as string) : null,
     };
@@ -315,7 +283,6 @@ export class CaseRederivation implements BeforeApplicationShutdown {
         contexts: derived.contexts,
         incidentDate: facts.incidentDate ?? null,
         derivedWith: CASE_DERIVATIONS,
-        ageNow: survivorAgeAt(facts, row.reported_at as Date, new Date()),
       };
     } finally {
       key.wipe();

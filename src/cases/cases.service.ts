@@ -411,7 +411,7 @@ export class CasesService {
               : (dto.incident?.contexts ?? row.contexts.filter((c) => !derivedBefore.includes(c))),
         });
         const now = new Date();
-        const age = await this.ageOfChange(m, id, row, before, derived, {
+        const age = await this.ageOfChange(m, p, id, derived, {
           before: survivorAgeAt(factsOf(current), reportedAt, now),
           after: survivorAgeAt(factsOf(next), reportedAt, now),
         });
@@ -498,37 +498,29 @@ export class CasesService {
   }
 
   /**
-   * The age judgement a change of case `row` stores: `derived`, from the facts as changed. A correction of the
-   * survivor's age (`ageNow`: as the consent rules take it, now) must not leave a consent standing that the new
-   * age would refuse (its referrals would go on disclosing on a ground that does not hold): refused (409), the
-   * ward withdraws it first. A child-protection duty of a survivor still a child ends at her 18th birthday as
-   * the correction gives it (endDutiesAtAdulthood; never later than it ended). A change that leaves the age alone (a risk raised, a phone corrected) is no
-   * correction of it: it goes through; where a consent does not hold even so (recorded before these rules), the
-   * judgement stored stays as it was, as the re-derivation leaves it until the ward settles the consent
-   * (CaseRederivation).
+   * The age judgement a change of case `p`'s case `id` stores: `derived`, from the facts as changed (the child
+   * flags, as at the report). A correction of the survivor's age (`ageNow`: as the consent rules take it, now)
+   * brings the end of each child-protection duty of a survivor still a child to her 18th birthday as the
+   * correction gives it (endDutiesAtAdulthood; never later than it ended; each on the access log as
+   * `consent.update`), and must not leave a consent standing that the new age would refuse (its referrals would
+   * go on disclosing on a ground that does not hold): refused (409), the ward withdraws it first.
    */
   private async ageOfChange(
     m: EntityManager,
+    p: Principal,
     id: string,
-    row: CaseTriageRow,
-    before: SurvivorAge,
     derived: SurvivorAge & { ageGroup: CaseTriageRow['ageGroup'] },
     ageNow: { before: SurvivorAgeNow; after: SurvivorAgeNow },
   ): Promise<Pick<CaseTriageRow, 'ageGroup' | 'childVn' | 'childGbvims'>> {
     const judged = { ageGroup: derived.ageGroup, childVn: derived.childVn, childGbvims: derived.childGbvims };
-    const corrected = !sameConsentAge(ageNow.before, ageNow.after);
-    const flagsMove = derived.childVn !== row.childVn || derived.childGbvims !== row.childGbvims;
-    if (!corrected && !flagsMove) return judged;
-    if (corrected) await endDutiesAtAdulthood(m, id, ageNow.after);
+    if (sameConsentAge(ageNow.before, ageNow.after)) return judged;
+    await this.audit.recordEach(m, p, await endDutiesAtAdulthood(m, id, ageNow.after), {
+      action: 'consent.update',
+      resourceType: 'consent',
+      reason: 'consent.ends_at_adulthood',
+    });
     const misfits = await consentsNotFittingAge(m, id, ageNow.after);
     if (misfits.length === 0) return judged;
-    if (!corrected) {
-      // The judgement stored moves only with the ward's settling of the consent (the re-derivation's hold), or
-      // it already agrees with these facts.
-      return before.childVn === derived.childVn && before.childGbvims === derived.childGbvims
-        ? { ageGroup: row.ageGroup, childVn: row.childVn, childGbvims: row.childGbvims }
-        : judged;
-    }
     const ids = misfits.join(', ');
     throw new DomainError('conflict.state', {
       en: `With this age, a consent of the case no longer holds (a child-protection duty for an adult or past the 18th birthday, or a child under 16 consenting alone): withdraw it first, then record one that fits. Consent: ${ids}.`,

@@ -151,18 +151,25 @@ export async function consentsNotFittingAge(
  * The active child-protection duties of case `caseId` end at the survivor's 18th birthday by `age` (a correction
  * of her age that makes it known, or earlier): where one would go on after it, its end is brought to it (its
  * referrals' copies follow, trigger consents_expiry_to_referrals). Only while she is a child by `age`: a duty of
- * an adult is for the ward to withdraw (consentsNotFittingAge names it). An end is never put later.
+ * an adult is for the ward to withdraw (consentsNotFittingAge names it). An end is never put later. Returns the
+ * consents changed, for their access-log entries.
  */
 export async function endDutiesAtAdulthood(
   m: EntityManager,
   caseId: string,
   age: SurvivorAgeNow,
-): Promise<void> {
-  if (age.childGbvims !== true || !age.adultFrom) return;
-  await m.query(
+): Promise<{ id: string; case_id: string; province_code: string; ward_code: string }[]> {
+  if (age.childGbvims !== true || !age.adultFrom) return [];
+  // An UPDATE's answer through TypeORM: its rows and its count.
+  const [rows] = await m.query<
+    [{ id: string; case_id: string; province_code: string; ward_code: string }[], number]
+  >(
     `UPDATE consents cs SET expires_at = $2
-      WHERE cs.case_id = $1 AND cs.legal_basis = 'child_protection_duty' AND ${consentActiveSql('cs')}
-        AND (cs.expires_at IS NULL OR cs.expires_at > $2)`,
+       FROM cases c
+      WHERE c.id = cs.case_id AND cs.case_id = $1 AND cs.legal_basis = 'child_protection_duty'
+        AND ${consentActiveSql('cs')} AND (cs.expires_at IS NULL OR cs.expires_at > $2)
+      RETURNING cs.id, cs.case_id, c.province_code, c.ward_code`,
     [caseId, age.adultFrom],
   );
+  return rows;
 }

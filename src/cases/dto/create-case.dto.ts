@@ -97,7 +97,9 @@ export class SurvivorDto {
     nullable: true,
     minimum: 0,
     maximum: MAX_AGE_YEARS,
-    description: 'when the date of birth is unknown',
+    description:
+      'the age at the report (reportedAt), when the date of birth is unknown; the consent rules add the whole ' +
+      'years since (a correction made later gives the age she had at the report, not her age that day)',
   })
   @IsOptional()
   @IsInt()
