@@ -51,7 +51,7 @@ describe('password policy', () => {
     expect(reasons('Hà Nội mùa thu năm 1986')).toEqual([]);
   });
 
-  it('rejects runs of the alphabet, the digits or a keyboard row, and a short block repeated', () => {
+  it('rejects a password that keeps fewer than 8 characters once its runs and repeats are set aside', () => {
     for (const password of [
       'abcdefghijkl',
       'lkjihgfedcba',
@@ -61,12 +61,25 @@ describe('password policy', () => {
       'abcdabcdabcd',
       'ab12ab12ab12',
       'qwertyuiop98',
+      'Linh@123456789',
+      'Ngoc@1234567',
+      'Trang!2345678',
+      'Hoa12345678!',
+      'asdfasdfasdf1',
     ]) {
       expect([password, reasons(password)]).toEqual([password, ['common']]);
     }
-    // Three runs or more, or anything else, is left to the other rules.
-    expect(reasons('abc-xyz-147-lantern')).toEqual([]);
-    expect(reasons('correct horse battery')).toEqual([]);
+    // Short runs, and anything else, count: a passphrase, random characters, symbols or emoji alone.
+    for (const password of [
+      'abc-xyz-147-lantern',
+      'correct horse battery',
+      'D|.:52%Ime2`',
+      'w%s\\&`;$>>d‹',
+      '#%&*)(@!^$~?',
+      '🌧️🏠🍵🎋🐉🌾🚲🏮🎐🐟🌙⛰️',
+    ]) {
+      expect([password, reasons(password)]).toEqual([password, []]);
+    }
   });
 
   it('rejects a password containing the username', () => {

@@ -50,7 +50,7 @@ const RUNS = [
 ];
 
 /** The length of the longest run (RUNS, either way) or repeat of one character that starts at `i`. */
-function runAt(s: string, i: number): number {
+function runAt(s: readonly string[], i: number): number {
   let best = 1;
   let same = i + 1;
   while (same < s.length && s[same] === s[i]) same++;
@@ -70,40 +70,71 @@ function runAt(s: string, i: number): number {
   return best;
 }
 
-/**
- * Whether a password's letters and digits (diacritics and everything else set aside) are made of a short
- * block repeated (`abcdabcdabcd`), or of at most two runs of a keyboard row, the alphabet or the digits
- * (`abcdefghijkl`, `Abc@12345678`, `zxcvbnmasdfg`, `1234567890123`): a guess tries those first.
- */
-function trivial(password: string): boolean {
-  const s = folded(password).replace(/[^\p{L}\p{N}]/gu, '');
-  if (s.length === 0) return true;
-  if (/^(.{1,6})\1+$/u.test(s)) return true;
-  let runs = 0;
-  for (let i = 0; i < s.length; runs++) {
-    if (runs === 2) return false;
-    i += runAt(s, i);
+/** A block of up to this many characters repeated to at least REPEAT_SPAN (`asdfasdf`, `ab12ab12ab12`). */
+const REPEAT_BLOCK = 6;
+const REPEAT_SPAN = 6;
+/** What a password must keep once its runs and repeats are set aside. */
+const MIN_UNGUESSABLE = 8;
+
+/** The length of the repeats of one block (REPEAT_BLOCK at most, repeated to REPEAT_SPAN) starting at `i`, or 0. */
+function repeatAt(s: readonly string[], i: number): number {
+  let best = 0;
+  for (let len = 1; len <= REPEAT_BLOCK; len++) {
+    let k = 1;
+    while (
+      i + (k + 1) * len <= s.length &&
+      s.slice(i + k * len, i + (k + 1) * len).join('') === s.slice(i, i + len).join('')
+    )
+      k++;
+    if (k >= 2 && k * len >= REPEAT_SPAN) best = Math.max(best, k * len);
   }
-  return true;
+  return best;
 }
+
+/**
+ * Whether too little of a password is left once what a guess tries first is set aside: runs of 4 or more of the
+ * alphabet, the digits or a keyboard row either way (`abcdefghijkl`, `12345678`, `zxcvbnm`), a character repeated
+ * 4 times or more, a short block repeated (`asdfasdfasdf`). A word with a run after it (`Linh@123456789`,
+ * `Abc@12345678`) is as weak as the word alone. Diacritics are set aside; any other character counts.
+ */
+function guessable(password: string): boolean {
+  const s = [...folded(password)];
+  let kept = 0;
+  for (let i = 0; i < s.length;) {
+    const run = runAt(s, i);
+    const skip = Math.max(run >= 4 ? run : 0, repeatAt(s, i));
+    if (skip > 0) {
+      i += skip;
+    } else {
+      kept++;
+      i++;
+    }
+  }
+  return kept < MIN_UNGUESSABLE;
+}
+
+/** Decorations a person puts around or between the words of a password (digits, spaces and a few signs). */
+const DECORATION = /^[\p{L}\d\s._\-@!#$&*+]*$/u;
 
 /**
  * Account password rules: at least 12 characters, at most 1 KiB, not a common password (also not one with
  * digits or symbols merely added before or after it or between its words, nor one spelt with Vietnamese
- * diacritics: `Mật khẩu 2024`), not made of runs or repeats (`abcdefghijkl`, `abcdabcdabcd`), and not containing
- * the username. The error never quotes the password.
+ * diacritics: `Mật khẩu 2024`), at least 8 characters left once runs and repeats are set aside (`abcdefghijkl`,
+ * `Linh@123456789`, `asdfasdfasdf1`), and not containing the username. The error never quotes the password.
  */
 export function assertPasswordAcceptable(password: string, username?: string, field = 'password'): void {
   const lower = password.normalize('NFC').toLowerCase();
   const length = [...password.normalize('NFC')].length;
   const list = commonPasswords();
   const plain = folded(password);
-  // As typed; without what surrounds its letters; and its letters alone (words run together).
-  const forms = [lower, plain, plain.replace(/^[^\p{L}]+|[^\p{L}]+$/gu, ''), plain.replace(/[^\p{L}]/gu, '')];
+  // As typed; without what surrounds its letters; and, where only digits, spaces and a few signs decorate it,
+  // its letters alone (words run together: `Hà Nội 123456`).
+  const forms = [lower, plain, plain.replace(/^[^\p{L}]+|[^\p{L}]+$/gu, '')];
+  if (DECORATION.test(plain)) forms.push(plain.replace(/[^\p{L}]/gu, ''));
   const reasons: string[] = [];
   if (length < MIN_PASSWORD_LENGTH) reasons.push('minLength');
   if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) reasons.push('maxLength');
-  if (forms.some((f) => f.length > 0 && list.has(f)) || new Set(lower).size < 4 || trivial(password))
+  if (forms.some((f) => f.length > 0 && list.has(f)) || new Set(lower).size < 4 || guessable(password))
     reasons.push('common');
   if (
     username &&
