@@ -1,4 +1,13 @@
-import { IsInt, IsString, Max, MaxLength, Min, validateSync, ValidationError } from 'class-validator';
+import {
+  ArrayMinSize,
+  IsInt,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  validateSync,
+  ValidationError,
+} from 'class-validator';
 import { annotateBounds, flattenValidationErrors } from './validation-errors';
 
 describe('validation errors as a problem names them', () => {
@@ -49,6 +58,18 @@ describe('validation errors as a problem names them', () => {
       },
     ]);
     expect(refusals({ code: 12 }).map((e) => e.code)).toEqual(['isString']);
+    // One is one.
+    class List {
+      @ArrayMinSize(1) tags!: unknown[];
+    }
+    annotateBounds();
+    expect(flattenValidationErrors(validateSync(Object.assign(new List(), { tags: [] })))).toEqual([
+      {
+        field: 'tags',
+        code: 'arrayMinSize',
+        message: { en: 'must have at least 1 item', vi: 'phải có ít nhất 1 phần tử' },
+      },
+    ]);
     // A null refused as such says so, not that it is not of the type.
     const nullRefused = new ValidationError();
     Object.assign(nullRefused, {

@@ -50,12 +50,15 @@ const MESSAGES: Record<string, LocalizedText> = {
 };
 const FALLBACK: LocalizedText = { en: 'is not valid', vi: 'không hợp lệ' };
 
+const items = (n: number) => (n === 1 ? '1 item' : `${n} items`);
+const characters = (n: number) => (n === 1 ? '1 character' : `${n} characters`);
+
 /** The messages of the constraints with a bound, saying it (the bound is the decorator's: annotateBounds). */
 const BOUNDED: Record<string, (n: number) => LocalizedText> = {
-  arrayMinSize: (n) => ({ en: `must have at least ${n} items`, vi: `phải có ít nhất ${n} phần tử` }),
-  arrayMaxSize: (n) => ({ en: `must have at most ${n} items`, vi: `không được có quá ${n} phần tử` }),
-  maxLength: (n) => ({ en: `must be at most ${n} characters long`, vi: `không được dài quá ${n} ký tự` }),
-  minLength: (n) => ({ en: `must be at least ${n} characters long`, vi: `phải dài ít nhất ${n} ký tự` }),
+  arrayMinSize: (n) => ({ en: `must have at least ${items(n)}`, vi: `phải có ít nhất ${n} phần tử` }),
+  arrayMaxSize: (n) => ({ en: `must have at most ${items(n)}`, vi: `không được có quá ${n} phần tử` }),
+  maxLength: (n) => ({ en: `must be at most ${characters(n)} long`, vi: `không được dài quá ${n} ký tự` }),
+  minLength: (n) => ({ en: `must be at least ${characters(n)} long`, vi: `phải dài ít nhất ${n} ký tự` }),
   min: (n) => ({ en: `must be at least ${n}`, vi: `không được nhỏ hơn ${n}` }),
   max: (n) => ({ en: `must be at most ${n}`, vi: `không được lớn hơn ${n}` }),
 };
