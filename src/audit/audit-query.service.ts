@@ -532,7 +532,8 @@ export class AuditQueryService {
          -- authenticator code: accounts it may have got into; 1), then the wrong guesses (2), then its other
          -- refusals (refused unchecked while locked out, an organisation retired; 3). The burst (edge) is the
          -- guesses and what followed them on a guessed account; an entry of another account (a spray that hit, a
-         -- colleague behind the same office address) is listed only within the burst's span and sets none of its
+         -- colleague behind the same office address) is listed only within the burst's span or the 5 minutes after it
+         -- (a spray that stops at the password it found) and sets none of its
          -- edges, so the office's sign-ins neither stretch the burst nor split it.
          SELECT 'many_accounts', NULL, NULL, e.address,
                 count(DISTINCT e.actor_id) FILTER (WHERE e.tier = 2),
@@ -559,7 +560,7 @@ export class AuditQueryService {
                           WHERE ${hourlyBase} AND e.action = 'auth.login' AND e.actor_id IS NOT NULL
                             AND e.ip IS NOT NULL) e
                  WINDOW burst AS (PARTITION BY e.address, e.start)) e
-          WHERE e.edge OR e.at BETWEEN e.burst_first AND e.burst_last
+          WHERE e.edge OR e.at BETWEEN e.burst_first AND e.burst_last + interval '5 minutes'
           GROUP BY e.address, e.start
          HAVING count(DISTINCT e.actor_id) FILTER (WHERE e.tier = 2) >= ${signInAccountsPerHour}
          ) hourly
