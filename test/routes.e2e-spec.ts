@@ -1,6 +1,6 @@
 import { METHOD_METADATA } from '@nestjs/common/constants';
 import { ModulesContainer } from '@nestjs/core';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getMetadataStorage, ValidationTypes } from 'class-validator';
 import type { ValidationMetadata } from 'class-validator/types/metadata/ValidationMetadata';
@@ -259,19 +259,39 @@ describe('route policies (snapshot)', () => {
       expect(schemas.CreateConsentDto.properties.organizationId.format).toBe('uuid');
     });
 
-    it("states each validator's constraint on its field, as the validator holds it (none missing, none different)", () => {
-      // Every body class in the document, property by property: what class-validator checks (schemaOf) must be
-      // said by the schema with the same value, for the field or, for a list checked item by item, its items.
+    it("states each validator's constraint on its field, as the validator holds it (none missing, none different)", async () => {
+      // Every body class in the document, property by property, its inherited fields and a PartialType's copies
+      // included: what class-validator checks (schemaOf) must be said by the schema with the same value, for the
+      // field or, for a list checked item by item, its items. The classes: every class the DTO modules export,
+      // and every class class-validator holds decorators for, by the name the document gives its schema.
       const storage = getMetadataStorage() as unknown as {
-        validationMetadatas: Map<{ name: string }, ValidationMetadata[]>;
+        validationMetadatas: Map<new () => object, ValidationMetadata[]>;
       };
+      const classes = new Map<string, new () => object>();
+      for (const target of storage.validationMetadatas.keys()) classes.set(target.name, target);
+      const dtoModules = (dir: string): string[] =>
+        readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+          e.isDirectory()
+            ? dtoModules(join(dir, e.name))
+            : /\.dto\.ts$/.test(e.name)
+              ? [join(dir, e.name)]
+              : [],
+        );
+      for (const file of dtoModules(join(__dirname, '..', 'src'))) {
+        for (const value of Object.values((await import(file)) as Record<string, unknown>)) {
+          if (typeof value === 'function' && value.name) classes.set(value.name, value as new () => object);
+        }
+      }
+      const bodies = [...classes].filter(([name]) => doc.components.schemas[name]);
+      const metadataOf = (cls: new () => object) =>
+        getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false);
       const wrong: string[] = [];
       let checked = 0;
-      for (const [target, metadatas] of storage.validationMetadatas) {
-        const schema = doc.components.schemas[target.name] as
-          { properties: Record<string, Record<string, unknown>> } | undefined;
-        if (!schema) continue;
-        for (const m of metadatas) {
+      for (const [name, cls] of bodies) {
+        const schema = doc.components.schemas[name] as {
+          properties: Record<string, Record<string, unknown>>;
+        };
+        for (const m of metadataOf(cls)) {
           const want = schemaOf(m.name, m.type, m.constraints);
           const property = schema.properties[m.propertyName];
           if (!want || !property) continue;
@@ -280,27 +300,33 @@ describe('route policies (snapshot)', () => {
             checked++;
             if (JSON.stringify(said[key]) !== JSON.stringify(value))
               wrong.push(
-                `${target.name}.${m.propertyName}${m.each ? '[]' : ''} ${key}: ${JSON.stringify(said[key])} ≠ ${JSON.stringify(value)}`,
+                `${name}.${m.propertyName}${m.each ? '[]' : ''} ${key}: ${JSON.stringify(said[key])} ≠ ${JSON.stringify(value)}`,
               );
           }
         }
       }
       expect(wrong).toEqual([]);
       expect(checked).toBeGreaterThan(100);
+      // The patch bodies (PartialType's copies) and an inherited field are among them.
+      expect(bodies.map(([name]) => name)).toEqual(
+        expect.arrayContaining(['SurvivorPatchDto', 'IncidentPatchDto', 'ChangePasswordDto']),
+      );
       // And a field is required in the document exactly when validation requires it (no @IsOptional, no
       // condition of its own: ValidateIf, or optional-but-not-null).
       const requiredWrong: string[] = [];
-      for (const [target, metadatas] of storage.validationMetadatas) {
-        const schema = doc.components.schemas[target.name] as
-          { properties: Record<string, unknown>; required?: string[] } | undefined;
-        if (!schema) continue;
+      for (const [name, cls] of bodies) {
+        const schema = doc.components.schemas[name] as {
+          properties: Record<string, unknown>;
+          required?: string[];
+        };
+        const metadatas = metadataOf(cls);
         for (const property of new Set(metadatas.map((m) => m.propertyName))) {
           if (!schema.properties[property]) continue;
           const optional = metadatas.some(
             (m) => m.propertyName === property && m.type === ValidationTypes.CONDITIONAL_VALIDATION,
           );
           if (optional === (schema.required ?? []).includes(property))
-            requiredWrong.push(`${target.name}.${property} ${optional ? 'optional' : 'required'}`);
+            requiredWrong.push(`${name}.${property} ${optional ? 'optional' : 'required'}`);
         }
       }
       expect(requiredWrong).toEqual([]);
