@@ -44,11 +44,22 @@ describe('password policy', () => {
       'Hà Nội 123456',
       'Việt Nam 2024!',
       'Mật khẩu 123',
+      'Hà Nội, 123456',
+      'Mật khẩu 2024?',
+      'Anh yêu em (2024)',
+      'pass/word/2024',
+      'Mật khẩu 2024 🙂',
     ]) {
       expect([password, reasons(password)]).toEqual([password, ['common']]);
     }
     // A passphrase of Vietnamese words is not one.
-    expect(reasons('Hà Nội mùa thu năm 1986')).toEqual([]);
+    for (const password of [
+      'Hà Nội mùa thu năm 1986',
+      'Tôi yêu Hà Nội mùa thu 2024',
+      'con mèo đen ngủ trên ghế',
+    ]) {
+      expect([password, reasons(password)]).toEqual([password, []]);
+    }
   });
 
   it('rejects a password that keeps fewer than 8 characters once its runs and repeats are set aside', () => {
@@ -66,6 +77,8 @@ describe('password policy', () => {
       'Trang!2345678',
       'Hoa12345678!',
       'asdfasdfasdf1',
+      'Minh2024Minh2024',
+      'Hoa@1234Hoa@1234',
     ]) {
       expect([password, reasons(password)]).toEqual([password, ['common']]);
     }

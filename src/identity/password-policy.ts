@@ -70,8 +70,8 @@ function runAt(s: readonly string[], i: number): number {
   return best;
 }
 
-/** A block of up to this many characters repeated to at least REPEAT_SPAN (`asdfasdf`, `ab12ab12ab12`). */
-const REPEAT_BLOCK = 6;
+/** A block of up to this many characters repeated to at least REPEAT_SPAN (`asdfasdf`, `Minh2024Minh2024`). */
+const REPEAT_BLOCK = 10;
 const REPEAT_SPAN = 6;
 /** What a password must keep once its runs and repeats are set aside. */
 const MIN_UNGUESSABLE = 8;
@@ -113,9 +113,6 @@ function guessable(password: string): boolean {
   return kept < MIN_UNGUESSABLE;
 }
 
-/** Decorations a person puts around or between the words of a password (digits, spaces and a few signs). */
-const DECORATION = /^[\p{L}\d\s._\-@!#$&*+]*$/u;
-
 /**
  * Account password rules: at least 12 characters, at most 1 KiB, not a common password (also not one with
  * digits or symbols merely added before or after it or between its words, nor one spelt with Vietnamese
@@ -127,10 +124,16 @@ export function assertPasswordAcceptable(password: string, username?: string, fi
   const length = [...password.normalize('NFC')].length;
   const list = commonPasswords();
   const plain = folded(password);
-  // As typed; without what surrounds its letters; and, where only digits, spaces and a few signs decorate it,
-  // its letters alone (words run together: `Hà Nội 123456`).
-  const forms = [lower, plain, plain.replace(/^[^\p{L}]+|[^\p{L}]+$/gu, '')];
-  if (DECORATION.test(plain)) forms.push(plain.replace(/[^\p{L}]/gu, ''));
+  // As typed; without what surrounds its letters; and its letters alone (words run together, whatever is
+  // between them: `Hà Nội, 123456`), when they are 5 or more: 4 letters of a random string spell one of the
+  // list's thousands of 4-letter words too often (`D|.:52%Ime2` is no "dime").
+  const letters = plain.replace(/[^\p{L}]/gu, '');
+  const forms = [
+    lower,
+    plain,
+    plain.replace(/^[^\p{L}]+|[^\p{L}]+$/gu, ''),
+    ...(letters.length >= 5 ? [letters] : []),
+  ];
   const reasons: string[] = [];
   if (length < MIN_PASSWORD_LENGTH) reasons.push('minLength');
   if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) reasons.push('maxLength');
