@@ -411,7 +411,7 @@ export class CasesService {
               : (dto.incident?.contexts ?? row.contexts.filter((c) => !derivedBefore.includes(c))),
         });
         const now = new Date();
-        const age = await this.ageOfChange(m, p, id, derived, {
+        const { judged: age, endedDuties } = await this.ageOfChange(m, id, derived, {
           before: survivorAgeAt(factsOf(current), reportedAt, now),
           after: survivorAgeAt(factsOf(next), reportedAt, now),
         });
@@ -472,6 +472,13 @@ export class CasesService {
             p,
           );
         }
+        // The duties whose end the correction brought to the 18th birthday: on the log once the referrals are
+        // locked (raiseToStatutoryDeadline locks them before any entry takes a stripe of the chain).
+        await this.audit.recordEach(m, p, endedDuties, {
+          action: 'consent.update',
+          resourceType: 'consent',
+          reason: 'consent.ends_at_adulthood',
+        });
         // The change names the sections it wrote (who rewrote a survivor's contact details must stand out from a
         // change of the risk); the answer, the case as it now stands with every section the caller may read, is
         // a read of its own, in the same transaction (a change that changes nothing still discloses them).
@@ -501,26 +508,25 @@ export class CasesService {
    * The age judgement a change of case `p`'s case `id` stores: `derived`, from the facts as changed (the child
    * flags, as at the report). A correction of the survivor's age (`ageNow`: as the consent rules take it, now)
    * brings the end of each child-protection duty of a survivor still a child to her 18th birthday as the
-   * correction gives it (endDutiesAtAdulthood; never later than it ended; each on the access log as
-   * `consent.update`), and must not leave a consent standing that the new age would refuse (its referrals would
-   * go on disclosing on a ground that does not hold): refused (409), the ward withdraws it first.
+   * correction gives it (endDutiesAtAdulthood; never later than it ended: `endedDuties`, which the caller puts
+   * on the access log as `consent.update` once the referrals are locked), and must not leave a consent standing
+   * that the new age would refuse (its referrals would go on disclosing on a ground that does not hold):
+   * refused (409), the ward withdraws it first.
    */
   private async ageOfChange(
     m: EntityManager,
-    p: Principal,
     id: string,
     derived: SurvivorAge & { ageGroup: CaseTriageRow['ageGroup'] },
     ageNow: { before: SurvivorAgeNow; after: SurvivorAgeNow },
-  ): Promise<Pick<CaseTriageRow, 'ageGroup' | 'childVn' | 'childGbvims'>> {
+  ): Promise<{
+    judged: Pick<CaseTriageRow, 'ageGroup' | 'childVn' | 'childGbvims'>;
+    endedDuties: Awaited<ReturnType<typeof endDutiesAtAdulthood>>;
+  }> {
     const judged = { ageGroup: derived.ageGroup, childVn: derived.childVn, childGbvims: derived.childGbvims };
-    if (sameConsentAge(ageNow.before, ageNow.after)) return judged;
-    await this.audit.recordEach(m, p, await endDutiesAtAdulthood(m, id, ageNow.after), {
-      action: 'consent.update',
-      resourceType: 'consent',
-      reason: 'consent.ends_at_adulthood',
-    });
+    if (sameConsentAge(ageNow.before, ageNow.after)) return { judged, endedDuties: [] };
+    const endedDuties = await endDutiesAtAdulthood(m, id, ageNow.after);
     const misfits = await consentsNotFittingAge(m, id, ageNow.after);
-    if (misfits.length === 0) return judged;
+    if (misfits.length === 0) return { judged, endedDuties };
     const ids = misfits.join(', ');
     throw new DomainError('conflict.state', {
       en: `With this age, a consent of the case no longer holds (a child-protection duty for an adult or past the 18th birthday, or a child under 16 consenting alone): withdraw it first, then record one that fits. Consent: ${ids}.`,

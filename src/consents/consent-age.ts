@@ -119,8 +119,7 @@ export function consentMisfit(
 
 /**
  * The active consents of case `caseId` that the survivor's age `age` would not hold (consentMisfit), in id
- * order: what a correction of the age (a change of the case, or its re-derivation under new rules) must not
- * leave standing.
+ * order: what a correction of the age (a change of the case) must not leave standing.
  */
 export async function consentsNotFittingAge(
   m: EntityManager,
