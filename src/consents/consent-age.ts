@@ -159,14 +159,25 @@ export async function endDutiesAtAdulthood(
   age: SurvivorAgeNow,
 ): Promise<{ id: string; case_id: string; province_code: string; ward_code: string }[]> {
   if (age.childGbvims !== true || !age.adultFrom) return [];
+  const moving = `cs.case_id = $1 AND cs.legal_basis = 'child_protection_duty' AND ${consentActiveSql('cs')}
+        AND (cs.expires_at IS NULL OR cs.expires_at > $2)`;
+  // The referrals the update's trigger rewrites (every one of those consents) and those a raise of the case's
+  // urgency takes next (its live ones), locked first, together, in id order: as every change of several
+  // referrals takes them, rather than in whatever order the trigger meets them.
+  await m.query(
+    `SELECT r.id FROM referrals r
+      WHERE r.case_id = $1
+        AND (r.status IN ('pending', 'accepted') OR r.consent_id IN (SELECT cs.id FROM consents cs WHERE ${moving}))
+      ORDER BY r.id FOR UPDATE`,
+    [caseId, age.adultFrom],
+  );
   // An UPDATE's answer through TypeORM: its rows and its count.
   const [rows] = await m.query<
     [{ id: string; case_id: string; province_code: string; ward_code: string }[], number]
   >(
     `UPDATE consents cs SET expires_at = $2
        FROM cases c
-      WHERE c.id = cs.case_id AND cs.case_id = $1 AND cs.legal_basis = 'child_protection_duty'
-        AND ${consentActiveSql('cs')} AND (cs.expires_at IS NULL OR cs.expires_at > $2)
+      WHERE c.id = cs.case_id AND ${moving}
       RETURNING cs.id, cs.case_id, c.province_code, c.ward_code`,
     [caseId, age.adultFrom],
   );
